@@ -1,0 +1,104 @@
+"""The one exception tree of paramcount.
+
+Everything the user's input can cause is a ``ParamcountError``; anything else escaping the library is a
+bug. ``str(error)`` is always one line: ``<where>: <what is wrong>[; <what is allowed or what to do>]``.
+
+    ParamcountError(ValueError)
+    ├── ExpressionError      syntax not allowed or malformed; .column (1-based, or None)
+    ├── LimitError           a cap was exceeded; .what, .limit, .actual
+    ├── UnknownNameError     layer, zoo model, dtype …; .name, .suggestions
+    ├── ArgumentError        a layer argument or value rejected; .layer, .argument
+    ├── ConfigError          a model config problem; .key_path
+    ├── CheckpointError      a checkpoint header problem; .format, .offset
+    └── ShapeError           shape propagation; .module_path
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArgumentError",
+    "CheckpointError",
+    "ConfigError",
+    "ExpressionError",
+    "LimitError",
+    "ParamcountError",
+    "ShapeError",
+    "UnknownNameError",
+]
+
+
+class ParamcountError(ValueError):
+    """Base class: the input was rejected. The message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ExpressionError(ParamcountError):
+    """The expression text is malformed or uses syntax outside the whitelist."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message if column is None else f"column {column}: {message}")
+        self.column = column
+
+
+class LimitError(ParamcountError):
+    """A size, depth, count or time cap was exceeded before any work was done."""
+
+    def __init__(self, what: str, limit: int, actual: int | None = None, *, unit: str = "") -> None:
+        suffix = f" {unit}" if unit else ""
+        if actual is None:
+            message = f"{what} exceeds the limit of {limit:,}{suffix}"
+        else:
+            message = f"{what} is {actual:,}{suffix}; the limit is {limit:,}{suffix}"
+        super().__init__(message)
+        self.what = what
+        self.limit = limit
+        self.actual = actual
+
+
+class UnknownNameError(ParamcountError):
+    """A name (layer, model, dtype …) is not known; carries the closest known names."""
+
+    def __init__(self, message: str, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.suggestions = suggestions
+
+
+class ArgumentError(ParamcountError):
+    """A layer rejected an argument, the way torch would."""
+
+    def __init__(self, layer: str, message: str, argument: str | None = None) -> None:
+        super().__init__(f"{layer}: {message}")
+        self.layer = layer
+        self.argument = argument
+
+
+class ConfigError(ParamcountError):
+    """A model configuration is missing a key or holds a bad value."""
+
+    def __init__(self, message: str, key_path: str | None = None) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+
+
+class CheckpointError(ParamcountError):
+    """A checkpoint header is malformed or unsupported."""
+
+    def __init__(self, message: str, format: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.format = format
+        self.offset = offset
+
+
+class ShapeError(ParamcountError):
+    """An input shape does not fit a module; names the module where it happened."""
+
+    def __init__(self, message: str, module_path: str) -> None:
+        super().__init__(f"{module_path}: {message}" if module_path else message)
+        self.module_path = module_path

@@ -1,0 +1,355 @@
+"""The layer catalog's machinery: signatures, argument binding, validation helpers and the registry.
+
+A catalog entry is one declaration::
+
+    @layer("Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None))
+    def linear(a: Arguments) -> Parts:
+        out, inp = a.dim("out_features"), a.dim("in_features")
+        ...
+
+``signature`` mirrors torch's constructor exactly (positional order, keyword names, defaults; a ``"*"``
+marks where keyword-only arguments start, ``"*args"`` a variadic container). ``Arguments`` validates the
+way torch does and raises ``ArgumentError`` naming the argument. The registry binds a call (positional and
+keyword values) to the signature, runs the builder and returns a frozen ``Module``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from paramcount.errors import ArgumentError, UnknownNameError
+from paramcount.tree import Buffer, Dim, Module, Param, Ref, Value
+
+__all__ = [
+    "REQUIRED",
+    "Arguments",
+    "LayerSpec",
+    "Parts",
+    "Signature",
+    "build",
+    "known_layers",
+    "layer",
+    "lookup",
+    "signature",
+]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Final = _Required()
+"""Default marker of an argument that has no default."""
+
+FLOAT_DTYPES: Final = frozenset({"float32", "float16", "bfloat16", "float64", "float8_e4m3fn", "float8_e5m2"})
+_DTYPE_ALIASES: Final = {
+    "float": "float32",
+    "half": "float16",
+    "double": "float64",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A constructor signature: ``(name, default)`` pairs in torch's order."""
+
+    parameters: tuple[tuple[str, object], ...]
+    keyword_only: frozenset[str] = frozenset()
+    variadic: str | None = None
+    """Name of a ``*args`` parameter (containers), or None."""
+
+    def default(self, name: str) -> object:
+        for key, value in self.parameters:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.parameters)
+
+    @property
+    def positional(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.parameters if name not in self.keyword_only)
+
+
+def signature(*positional: str, **defaults: object) -> Signature:
+    """Build a signature: bare names are required, ``"*"`` starts keyword-only names, ``"*args"`` is
+    variadic; keyword arguments give the remaining parameters with their defaults, in order."""
+    parameters: list[tuple[str, object]] = []
+    keyword_only: set[str] = set()
+    variadic = None
+    star_seen = False
+    for name in positional:
+        if name == "*":
+            star_seen = True
+        elif name.startswith("*"):
+            variadic = name[1:]
+        else:
+            parameters.append((name, REQUIRED))
+            if star_seen:
+                keyword_only.add(name)
+    for name, default in defaults.items():
+        if name.startswith("kw_"):
+            name = name[3:]
+            keyword_only.add(name)
+        parameters.append((name, default))
+    return Signature(tuple(parameters), frozenset(keyword_only), variadic)
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What a builder returns: the module's own tensors and children (named)."""
+
+    params: tuple[Param, ...] = ()
+    buffers: tuple[Buffer, ...] = ()
+    children: tuple[Module, ...] = ()
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Arguments:
+    """Bound arguments of one call, with validating accessors that raise ``ArgumentError`` like torch."""
+
+    __slots__ = ("layer", "values", "variadic")
+
+    def __init__(self, layer: str, values: dict[str, Value], variadic: tuple[Value, ...] = ()) -> None:
+        self.layer = layer
+        self.values = values
+        self.variadic = variadic
+
+    def fail(self, message: str, argument: str | None = None) -> ArgumentError:
+        """An ``ArgumentError`` for this layer (to be raised by the caller)."""
+        return ArgumentError(self.layer, message, argument)
+
+    def raw(self, name: str) -> Value:
+        return self.values[name]
+
+    def is_none(self, name: str) -> bool:
+        return self.values[name] is None
+
+    def integer(self, name: str, *, minimum: int | None = None) -> int:
+        """An int argument (bools are refused: ``Linear(True, 3)`` is almost certainly a mistake)."""
+        value = self.values[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{name} must be an integer, got {_short(value)}", name)
+        if minimum is not None and value < minimum:
+            relation = "positive" if minimum == 1 else ("non-negative" if minimum == 0 else f">= {minimum}")
+            raise self.fail(f"{name} must be {relation}, got {value}", name)
+        return value
+
+    def dim(self, name: str, symbol: str | None = None, *, minimum: int = 0) -> Dim:
+        """An integer argument as a named ``Dim`` (symbol defaults to the argument name)."""
+        return Dim.of(self.integer(name, minimum=minimum), symbol or name)
+
+    def number(self, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+        value = self.values[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{name} must be a number, got {_short(value)}", name)
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise self.fail(f"{name} must be between {minimum} and {maximum}, got {value}", name)
+        return float(value)
+
+    def flag(self, name: str) -> bool:
+        """A boolean argument; ``0``/``1`` are accepted as torch would (truthiness of an int)."""
+        value = self.values[name]
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self.fail(f"{name} must be True or False, got {_short(value)}", name)
+
+    def choice(self, name: str, options: Sequence[str]) -> str:
+        value = self.values[name]
+        if not isinstance(value, str) or value not in options:
+            allowed = ", ".join(repr(option) for option in options)
+            raise self.fail(f"{name} must be one of {allowed}, got {_short(value)}", name)
+        return value
+
+    def ints(self, name: str, count: int, *, minimum: int | None = None) -> tuple[int, ...]:
+        """An int or a tuple/list of ``count`` ints, expanded like torch's ``_pair``/``_triple``."""
+        value = self.values[name]
+        items = value if isinstance(value, tuple) else (value,) * count
+        if len(items) != count:
+            raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {_short(value)}", name)
+        result = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise self.fail(
+                    f"{name} must be an int or a tuple of {count} ints, got {_short(value)}", name
+                )
+            if minimum is not None and item < minimum:
+                raise self.fail(f"{name} must be >= {minimum}, got {_short(value)}", name)
+            result.append(item)
+        return tuple(result)
+
+    def int_tuple(self, name: str) -> tuple[int, ...]:
+        """An int or a non-empty tuple/list of ints, kept as given (``normalized_shape``)."""
+        value = self.values[name]
+        items = value if isinstance(value, tuple) else (value,)
+        if not items or any(isinstance(item, bool) or not isinstance(item, int) for item in items):
+            raise self.fail(f"{name} must be an int or a tuple of ints, got {_short(value)}", name)
+        return tuple(item for item in items if isinstance(item, int))
+
+    def module(self, name: str) -> Module:
+        value = self.values[name]
+        if not isinstance(value, Module):
+            raise self.fail(f"{name} must be a module such as nn.Linear(...), got {_short(value)}", name)
+        return value
+
+
+Builder = Callable[[Arguments], Parts]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """One catalog entry."""
+
+    kind: str
+    signature: Signature
+    builder: Builder
+    family: str
+
+
+_REGISTRY: dict[str, LayerSpec] = {}
+
+
+def layer(kind: str, sig: Signature, *, family: str) -> Callable[[Builder], Builder]:
+    """Register ``builder`` as the catalog entry for ``torch.nn.<kind>``."""
+
+    def register(builder: Builder) -> Builder:
+        if kind in _REGISTRY:
+            raise RuntimeError(f"layer {kind!r} registered twice")
+        _REGISTRY[kind] = LayerSpec(kind, sig, builder, family)
+        return builder
+
+    return register
+
+
+def _load_catalog() -> None:
+    # Importing the family modules runs their @layer declarations.
+    from paramcount.layers import (  # noqa: F401
+        attention,
+        containers,
+        conv,
+        embedding,
+        linear,
+        norm,
+        recurrent,
+        stateless,
+        transformer,
+    )
+
+
+def known_layers() -> tuple[str, ...]:
+    """All catalog kinds, sorted."""
+    _load_catalog()
+    return tuple(sorted(_REGISTRY))
+
+
+def lookup(kind: str) -> LayerSpec:
+    """The catalog entry for ``kind``, or ``UnknownNameError`` with the closest names."""
+    _load_catalog()
+    spec = _REGISTRY.get(kind)
+    if spec is None:
+        by_lower = {name.lower(): name for name in _REGISTRY}
+        suggestions = difflib.get_close_matches(kind, list(_REGISTRY), n=3, cutoff=0.6)
+        exact_case = by_lower.get(kind.lower())
+        if exact_case and exact_case not in suggestions:
+            suggestions.insert(0, exact_case)
+        hint = ""
+        if suggestions:
+            quoted = " or ".join(repr(name) for name in suggestions[:3])
+            hint = f"; did you mean {quoted}?"
+        raise UnknownNameError(f"unknown layer {kind!r}{hint}", kind, tuple(suggestions[:3]))
+    return spec
+
+
+def _bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> Arguments:
+    sig = spec.signature
+    values: dict[str, Value] = {}
+    names = sig.positional
+    variadic: tuple[Value, ...] = ()
+    if sig.variadic is not None:
+        variadic = tuple(positional)
+    elif len(positional) > len(names):
+        raise ArgumentError(
+            spec.kind, f"takes at most {len(names)} positional arguments ({len(positional)} given)"
+        )
+    else:
+        values.update(zip(names, positional, strict=False))
+    for key, value in keywords:
+        if key not in sig.names:
+            allowed = ", ".join(name for name in sig.names if not name.startswith("_"))
+            suggestion = difflib.get_close_matches(key, sig.names, n=1)
+            hint = f"; did you mean {suggestion[0]!r}?" if suggestion else f"; allowed: {allowed}"
+            raise ArgumentError(spec.kind, f"unexpected keyword argument {key!r}{hint}", key)
+        if key in values:
+            raise ArgumentError(spec.kind, f"got multiple values for argument {key!r}", key)
+        values[key] = value
+    bound: dict[str, Value] = {}
+    for name, default in sig.parameters:
+        if name in values:
+            bound[name] = values[name]
+        elif default is REQUIRED:
+            raise ArgumentError(spec.kind, f"missing required argument {name!r}", name)
+        else:
+            bound[name] = default  # type: ignore[assignment]
+    return Arguments(spec.kind, bound, variadic)
+
+
+def _dtype_name(layer_name: str, value: Value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Ref) and value.path.startswith("torch."):
+        name = value.path.removeprefix("torch.")
+        name = _DTYPE_ALIASES.get(name, name)
+        if name in FLOAT_DTYPES:
+            return name
+    raise ArgumentError(
+        layer_name,
+        f"dtype must be a floating torch dtype such as torch.bfloat16, got {_short(value)}",
+        "dtype",
+    )
+
+
+def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
+    """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
+    spec = lookup(kind)
+    arguments = _bind(spec, positional, keywords)
+    parts = spec.builder(arguments)
+    module = Module(
+        name="",
+        kind=kind,
+        args=tuple(arguments.values.items()),
+        params=parts.params,
+        buffers=parts.buffers,
+        children=parts.children,
+    )
+    if "dtype" in arguments.values:
+        dtype = _dtype_name(kind, arguments.values["dtype"])
+        if dtype is not None:
+            module = cast_floating(module, dtype)
+    return module
+
+
+def cast_floating(module: Module, dtype: str) -> Module:
+    """``module.to(dtype)``: floating parameters and buffers take ``dtype``; integer buffers keep theirs."""
+    params = tuple(replace(p, dtype=dtype) if p.dtype in FLOAT_DTYPES else p for p in module.params)
+    buffers = tuple(replace(b, dtype=dtype) if b.dtype in FLOAT_DTYPES else b for b in module.buffers)
+    children = tuple(cast_floating(child, dtype) for child in module.children)
+    return replace(module, params=params, buffers=buffers, children=children)
+
+
+def set_trainable(module: Module, trainable: bool) -> Module:
+    """``module.requires_grad_(trainable)``."""
+    params = tuple(replace(p, trainable=trainable) for p in module.params)
+    children = tuple(set_trainable(child, trainable) for child in module.children)
+    return replace(module, params=params, children=children)

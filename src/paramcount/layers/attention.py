@@ -1,0 +1,1 @@
+"""attention family of the catalog."""

@@ -1,0 +1,1 @@
+"""containers family of the catalog."""

@@ -1,0 +1,1 @@
+"""conv family of the catalog."""

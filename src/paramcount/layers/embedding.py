@@ -1,0 +1,1 @@
+"""embedding family of the catalog."""

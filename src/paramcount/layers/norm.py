@@ -1,0 +1,1 @@
+"""norm family of the catalog."""

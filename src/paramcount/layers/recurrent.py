@@ -1,0 +1,1 @@
+"""recurrent family of the catalog."""

@@ -1,0 +1,1 @@
+"""stateless family of the catalog."""

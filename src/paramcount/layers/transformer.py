@@ -1,0 +1,1 @@
+"""transformer family of the catalog."""

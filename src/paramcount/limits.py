@@ -1,0 +1,24 @@
+"""Every cap on user input, in one place. Each is checked before the work it guards."""
+
+from __future__ import annotations
+
+MAX_EXPRESSION_CHARS = 10_000
+"""Longest expression text accepted."""
+
+MAX_DEPTH = 32
+"""Deepest bracket nesting / call nesting accepted in an expression."""
+
+MAX_NODES = 5_000
+"""Most syntax nodes walked in one expression."""
+
+MAX_INT_BITS = 63
+"""Integers in expressions must satisfy abs(value) < 2**63 (what a torch size can hold)."""
+
+MAX_REPEAT = 1_024
+"""Most modules one list repetition (`[...] * n` or `for i in range(n)`) may build."""
+
+MAX_MODULES = 20_000
+"""Most modules one expression may build in total."""
+
+MAX_BATCH_LINES = 100_000
+"""Most lines read by `--batch`."""

@@ -1,0 +1,227 @@
+"""The one tree every door produces and every analysis reads.
+
+A ``Module`` is a frozen node: its kind (``"Conv2d"``), the bound constructor arguments, its own parameter
+and buffer tensors, and its children. Tensor shapes are tuples of ``Dim``: each dimension carries its value
+*and* the symbol it came from (``in_channels/groups``) and the same expression with numbers (``256/1``),
+so formulas and step-by-step arithmetic are derived from the shapes, never written by hand per layer.
+
+Counts are Python ints (exact, unbounded); nothing here allocates tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+__all__ = [
+    "Buffer",
+    "Dim",
+    "Module",
+    "Param",
+    "Ref",
+    "Tensor",
+    "Value",
+    "buffer_count",
+    "iter_buffers",
+    "iter_modules",
+    "iter_params",
+    "parameter_count",
+]
+
+_ATOM, _PRODUCT, _SUM = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Dim:
+    """One tensor dimension: its value, its symbol and its arithmetic with numbers.
+
+    Dims combine with ``*``, ``//``, ``+`` and ``-`` (with each other or with int constants) so a layer
+    declaration writes ``4 * hidden`` and gets ``value=4096, symbol='4·hidden_size', numbers='4·1024'``.
+    """
+
+    value: int
+    symbol: str
+    numbers: str = ""
+    precedence: int = _ATOM
+
+    @staticmethod
+    def of(value: int, symbol: str) -> Dim:
+        """A named dimension: ``Dim.of(512, "out_channels")``."""
+        return Dim(value, symbol, str(value))
+
+    @staticmethod
+    def constant(value: int) -> Dim:
+        """A literal number, e.g. the 3 of ``3·embed_dim``."""
+        return Dim(value, str(value), str(value))
+
+    @property
+    def arithmetic(self) -> str:
+        """The expression with numbers substituted (``256/1``)."""
+        return self.numbers or str(self.value)
+
+    def _wrapped(self, precedence: int) -> tuple[str, str]:
+        if self.precedence > precedence:
+            return f"({self.symbol})", f"({self.arithmetic})"
+        return self.symbol, self.arithmetic
+
+    def _combine(self, other: Dim | int, operator: str, value: int, precedence: int) -> Dim:
+        right = other if isinstance(other, Dim) else Dim.constant(other)
+        left_symbol, left_numbers = self._wrapped(precedence)
+        # The right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c).
+        right_limit = precedence - 1 if operator in ("/", " - ") else precedence
+        right_symbol, right_numbers = right._wrapped(max(right_limit, 0))
+        return Dim(
+            value,
+            f"{left_symbol}{operator}{right_symbol}",
+            f"{left_numbers}{operator}{right_numbers}",
+            precedence,
+        )
+
+    def __mul__(self, other: Dim | int) -> Dim:
+        other_value = other.value if isinstance(other, Dim) else other
+        return self._combine(other, "·", self.value * other_value, _PRODUCT)
+
+    def __rmul__(self, other: int) -> Dim:
+        return Dim.constant(other) * self
+
+    def __floordiv__(self, other: Dim | int) -> Dim:
+        other_value = other.value if isinstance(other, Dim) else other
+        return self._combine(other, "/", self.value // other_value, _PRODUCT)
+
+    def __add__(self, other: Dim | int) -> Dim:
+        other_value = other.value if isinstance(other, Dim) else other
+        return self._combine(other, " + ", self.value + other_value, _SUM)
+
+    def __sub__(self, other: Dim | int) -> Dim:
+        other_value = other.value if isinstance(other, Dim) else other
+        return self._combine(other, " - ", self.value - other_value, _SUM)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to a torch object an expression may name: ``torch.bfloat16``, ``F.gelu``."""
+
+    path: str
+
+
+Value = Union[int, float, bool, str, None, Ref, "Module", tuple["Value", ...]]
+"""What a bound constructor argument can hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """Fields shared by parameters and buffers. ``name`` is torch's local name (``bias_hh_l0``)."""
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str = "float32"
+    tied_to: str | None = None
+    """Dotted path (from the tree's root) of the tensor this one shares storage with; counted once."""
+
+    @property
+    def count(self) -> int:
+        return math.prod(dim.value for dim in self.shape)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(dim.value for dim in self.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class Param(Tensor):
+    """A learnable tensor (``nn.Parameter``)."""
+
+    trainable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer(Tensor):
+    """A registered buffer: state that is not a parameter (running statistics, counters)."""
+
+    persistent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """A node of the tree. ``repeat`` > 1 stands for that many consecutive identical siblings, named by
+    consecutive integers from ``name`` (only inside containers whose children are numbered)."""
+
+    name: str
+    kind: str
+    args: tuple[tuple[str, Value], ...] = ()
+    params: tuple[Param, ...] = ()
+    buffers: tuple[Buffer, ...] = ()
+    children: tuple[Module, ...] = ()
+    repeat: int = 1
+    attributes: tuple[tuple[str, Value], ...] = field(default=(), compare=True)
+    """Facts a door knows that are not constructor arguments (e.g. a config's ``torch_dtype``)."""
+
+    def __repr__(self) -> str:
+        return f"Module(kind={self.kind!r}, name={self.name!r}, params={len(self.params)})"
+
+    def arg(self, name: str) -> Value:
+        """The bound value of constructor argument ``name``."""
+        for key, value in self.args:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    def renamed(self, name: str) -> Module:
+        return replace(self, name=name)
+
+
+def _member_names(module: Module) -> Iterator[tuple[str, Module]]:
+    """Children with their names, a repeated child expanded into consecutive integer names."""
+    for child in module.children:
+        if child.repeat == 1:
+            yield child.name, child
+        else:
+            start = int(child.name)
+            single = replace(child, repeat=1)
+            for index in range(start, start + child.repeat):
+                yield str(index), single
+
+
+def iter_modules(root: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    """Every module with its dotted path, depth first (torch's ``named_modules`` order), repeats expanded."""
+    stack: list[tuple[str, Module]] = [(prefix, root)]
+    while stack:
+        path, module = stack.pop()
+        yield path, module
+        members = [(f"{path}.{name}" if path else name, child) for name, child in _member_names(module)]
+        stack.extend(reversed(members))
+
+
+def iter_params(root: Module, *, include_tied: bool = False) -> Iterator[tuple[str, Param]]:
+    """``(dotted name, Param)`` in torch's ``named_parameters()`` order; tied copies skipped unless asked."""
+    for path, module in iter_modules(root):
+        for param in module.params:
+            if include_tied or param.tied_to is None:
+                yield (f"{path}.{param.name}" if path else param.name), param
+
+
+def iter_buffers(root: Module, *, include_tied: bool = False) -> Iterator[tuple[str, Buffer]]:
+    """``(dotted name, Buffer)`` in torch's ``named_buffers()`` order."""
+    for path, module in iter_modules(root):
+        for buffer in module.buffers:
+            if include_tied or buffer.tied_to is None:
+                yield (f"{path}.{buffer.name}" if path else buffer.name), buffer
+
+
+def parameter_count(module: Module, *, trainable: bool | None = None) -> int:
+    """Number of parameter elements, tied copies counted once, repeats multiplied (no expansion)."""
+    own = sum(
+        param.count
+        for param in module.params
+        if param.tied_to is None and (trainable is None or param.trainable == trainable)
+    )
+    total = own + sum(parameter_count(child, trainable=trainable) for child in module.children)
+    return total * module.repeat
+
+
+def buffer_count(module: Module) -> int:
+    """Number of buffer elements, tied copies counted once, repeats multiplied."""
+    own = sum(buffer.count for buffer in module.buffers if buffer.tied_to is None)
+    return (own + sum(buffer_count(child) for child in module.children)) * module.repeat
