@@ -91,7 +91,7 @@ def assert_signature_matches(kind: str) -> None:
 
     ours = lookup(kind).signature
     theirs = inspect.signature(getattr(torch.nn, kind).__init__)
-    expected = []
+    expected: list[tuple[str, object, bool]] = []
     for name, parameter in theirs.parameters.items():
         if name == "self" or parameter.kind is inspect.Parameter.VAR_KEYWORD:
             continue
@@ -102,7 +102,7 @@ def assert_signature_matches(kind: str) -> None:
             None if parameter.default is inspect.Parameter.empty else _comparable_default(parameter.default)
         )
         expected.append((name, default, parameter.kind is inspect.Parameter.KEYWORD_ONLY))
-    got = [(f"*{ours.variadic}", None, False)] if ours.variadic else []
+    got: list[tuple[str, object, bool]] = [(f"*{ours.variadic}", None, False)] if ours.variadic else []
     for name, default in ours.parameters:
         plain = default.path if isinstance(default, Ref) else (None if default is REQUIRED else default)
         got.append((name, plain, name in ours.keyword_only))
