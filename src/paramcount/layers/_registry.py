@@ -236,11 +236,13 @@ def layer(kind: str, sig: Signature, *, family: str) -> Callable[[Builder], Buil
 def _load_catalog() -> None:
     # Importing the family modules runs their @layer declarations.
     from paramcount.layers import (  # noqa: F401
+        activation,
         attention,
         containers,
         conv,
         embedding,
         linear,
+        loss,
         norm,
         recurrent,
         stateless,

@@ -1,0 +1,1 @@
+"""activation family of the catalog."""
