@@ -26,6 +26,7 @@ __all__ = [
     "buffer_count",
     "iter_buffers",
     "iter_modules",
+    "iter_modules_collapsed",
     "iter_params",
     "parameter_count",
 ]
@@ -191,6 +192,20 @@ def iter_modules(root: Module, prefix: str = "") -> Iterator[tuple[str, Module]]
         path, module = stack.pop()
         yield path, module
         members = [(f"{path}.{name}" if path else name, child) for name, child in _member_names(module)]
+        stack.extend(reversed(members))
+
+
+def iter_modules_collapsed(root: Module) -> Iterator[tuple[str, Module, int]]:
+    """Every module once, a repeated child labelled ``layers.0-31`` with its multiplicity (times its
+    ancestors' repeats), so a 126-layer model is walked as one layer."""
+    stack: list[tuple[str, Module, int]] = [("", root, 1)]
+    while stack:
+        path, module, times = stack.pop()
+        yield path, module, times
+        members = []
+        for child in module.children:
+            label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
+            members.append((f"{path}.{label}" if path else label, child, times * child.repeat))
         stack.extend(reversed(members))
 
 

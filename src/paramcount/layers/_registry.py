@@ -15,7 +15,6 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
@@ -30,9 +29,11 @@ __all__ = [
     "Parts",
     "Signature",
     "build",
+    "expression_of",
     "known_layers",
     "layer",
     "lookup",
+    "rebuild",
     "signature",
 ]
 
@@ -261,6 +262,8 @@ def lookup(kind: str) -> LayerSpec:
     _load_catalog()
     spec = _REGISTRY.get(kind)
     if spec is None:
+        import difflib  # only on the error path: keeps the counting path's imports small
+
         by_lower = {name.lower(): name for name in _REGISTRY}
         suggestions = difflib.get_close_matches(kind, list(_REGISTRY), n=3, cutoff=0.6)
         exact_case = by_lower.get(kind.lower())
@@ -290,6 +293,8 @@ def _bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple
     for key, value in keywords:
         if key not in sig.names:
             allowed = ", ".join(name for name in sig.names if not name.startswith("_"))
+            import difflib  # error path only
+
             suggestion = difflib.get_close_matches(key, sig.names, n=1)
             hint = f"; did you mean {suggestion[0]!r}?" if suggestion else f"; allowed: {allowed}"
             raise ArgumentError(spec.kind, f"unexpected keyword argument {key!r}{hint}", key)
@@ -355,3 +360,68 @@ def set_trainable(module: Module, trainable: bool) -> Module:
     params = tuple(replace(p, trainable=trainable) for p in module.params)
     children = tuple(set_trainable(child, trainable) for child in module.children)
     return replace(module, params=params, children=children)
+
+
+_CONTAINERS: Final = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+
+
+def _value_text(value: object, prefix: str) -> str:
+    if isinstance(value, Module):
+        return expression_of(value, prefix=prefix)
+    if isinstance(value, Ref):
+        return value.path
+    if isinstance(value, tuple):
+        inner = ", ".join(_value_text(item, prefix) for item in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def _members(module: Module) -> list[tuple[str, Module]]:
+    expanded = []
+    for child in module.children:
+        for offset in range(child.repeat):
+            name = child.name if child.repeat == 1 else str(int(child.name) + offset)
+            expanded.append((name, replace(child, repeat=1)))
+    return expanded
+
+
+def expression_of(module: Module, *, prefix: str = "") -> str:
+    """The canonical constructor call that builds ``module``: required arguments positionally, others
+    by keyword only when they differ from torch's default (``Conv2d(256, 512, 3, bias=False)``).
+    ``prefix`` is put before every layer name (``"nn."`` for runnable PyTorch)."""
+    if module.kind in _CONTAINERS:
+        members = _members(module)
+        parts = [expression_of(child, prefix=prefix) for _, child in members]
+        if module.kind == "ModuleDict":
+            items = ", ".join(f"{name!r}: {part}" for (name, _), part in zip(members, parts, strict=True))
+            return f"{prefix}ModuleDict({{{items}}})"
+        if module.kind == "ModuleList":
+            return f"{prefix}ModuleList([{', '.join(parts)}])"
+        if all(name == str(index) for index, (name, _) in enumerate(members)):
+            return f"{prefix}Sequential({', '.join(parts)})"
+        pairs = ", ".join(f"({name!r}, {part})" for (name, _), part in zip(members, parts, strict=True))
+        return f"{prefix}Sequential(OrderedDict([{pairs}]))"
+    spec = lookup(module.kind)
+    texts = []
+    positional = True
+    for name, value in module.args:
+        default = spec.signature.default(name)
+        if default is REQUIRED and positional and name not in spec.signature.keyword_only:
+            texts.append(_value_text(value, prefix))
+            continue
+        positional = False
+        if name in ("device",) or (default is not REQUIRED and _same(value, default)):
+            continue
+        texts.append(f"{name}={_value_text(value, prefix)}")
+    return f"{prefix}{module.kind}({', '.join(texts)})"
+
+
+def _same(value: object, default: object) -> bool:
+    return type(value) is type(default) and value == default
+
+
+def rebuild(module: Module, overrides: Sequence[tuple[str, Value]]) -> Module:
+    """The same layer with some constructor arguments replaced (variants, related questions)."""
+    changes = dict(overrides)
+    keywords = [(name, changes.get(name, value)) for name, value in module.args]
+    return build(module.kind, (), keywords)

@@ -1,0 +1,5 @@
+"""``python -m paramcount`` runs the command line."""
+
+from paramcount.cli import main
+
+raise SystemExit(main())

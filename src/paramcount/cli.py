@@ -1,0 +1,137 @@
+"""The ``paramcount`` command: parse arguments, call the library, pick a renderer, write. No arithmetic.
+
+stdout carries only the answer; errors go to stderr as ``paramcount: error: <message>`` with exit
+status 2 (the input was rejected) — an unexpected exception alone prints a traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from paramcount import __version__
+from paramcount.errors import LimitError, ParamcountError
+from paramcount.limits import MAX_BATCH_LINES
+
+__all__ = ["main"]
+
+EXAMPLES = """\
+examples:
+  paramcount "Conv2d(256, 512, 3)"
+  paramcount "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)"
+  paramcount --json "nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))"
+  paramcount --markdown "MultiheadAttention(768, 12)"
+  printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch -
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paramcount",
+        description="Count the parameters of a torch.nn layer or module exactly, and show the arithmetic.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("expression", nargs="*", help="a layer or module as you would type it in PyTorch")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print one JSON object (the schema is in the README)"
+    )
+    output.add_argument("--markdown", action="store_true", help="print the answer as Markdown")
+    parser.add_argument(
+        "--batch",
+        metavar="FILE",
+        help="read one expression per line from FILE ('-' for stdin); writes one JSON object per line",
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR)"
+    )
+    parser.add_argument(
+        "--width", type=int, default=None, help="wrap text at this many columns (default 100)"
+    )
+    parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
+    return parser
+
+
+def _use_rich(stream: TextIO, no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR") or not stream.isatty():
+        return False
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _batch_lines(source: str) -> Iterator[str]:
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if number > MAX_BATCH_LINES:
+                raise LimitError("the batch", MAX_BATCH_LINES, unit="lines")
+            text = line.strip()
+            if text and not text.startswith("#"):
+                yield text
+
+
+def _run_batch(source: str, out: TextIO) -> int:
+    import json
+
+    from paramcount.api import count
+
+    failures = 0
+    for text in _batch_lines(source):
+        try:
+            data: dict[str, object] = count(text).to_dict()
+        except ParamcountError as error:
+            failures += 1
+            data = {"query": text, "error": str(error), "error_type": type(error).__name__}
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+    return 2 if failures else 0
+
+
+def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
+    from paramcount.api import count
+
+    report = count(" ".join(arguments.expression)).report()
+    if arguments.json:
+        from paramcount.render.json import render_json
+
+        out.write(render_json(report) + "\n")
+    elif arguments.markdown:
+        from paramcount.render.markdown import render_markdown
+
+        out.write(render_markdown(report))
+    elif _use_rich(out, arguments.no_color):
+        from paramcount.render.text import write_rich
+
+        write_rich(report, out, arguments.width)
+    else:
+        from paramcount.render.text import render_plain
+
+        out.write(render_plain(report, arguments.width or 100))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if arguments.batch is None and not arguments.expression:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')
+        return 2
+    try:
+        if arguments.batch is not None:
+            return _run_batch(arguments.batch, sys.stdout)
+        return _run_one(arguments, sys.stdout)
+    except ParamcountError as error:
+        sys.stderr.write(f"paramcount: error: {error}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as error:
+        sys.stderr.write(f"paramcount: error: {error.strerror}: {error.filename}\n")
+        return 2

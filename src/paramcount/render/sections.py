@@ -1,0 +1,242 @@
+"""The ordered content of an answer as titled blocks; text, Markdown and HTML only format them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from paramcount.render.units import byte_sizes, integer
+from paramcount.report import Comparison, Report
+
+__all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
+
+
+class Segment(NamedTuple):
+    text: str
+    style: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Preformatted lines (arithmetic), each a tuple of segments."""
+
+    lines: tuple[tuple[Segment, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    right_aligned: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+    language: str = "python"
+
+
+Block = Paragraph | Lines | Table | Code
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+MAX_FORMULA_MODULES = 12
+"""Beyond this many parameter-owning modules the step list is summarised by the module table."""
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _headline(report: Report) -> Section:
+    counts = report.counts
+    segments = [
+        Segment(integer(counts.total), "total"),
+        Segment(" parameters  "),
+        Segment(f"({integer(counts.trainable)} trainable · {integer(counts.non_trainable)} frozen)", "muted"),
+        Segment("  ·  "),
+        Segment(f"{integer(counts.buffers)} buffer elements"),
+    ]
+    if counts.tied:
+        segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
+    return Section("answer", report.expression, (Paragraph(tuple(segments)),))
+
+
+def _tensors(report: Report) -> Section:
+    counts = report.counts
+    show_trainable = counts.non_trainable > 0
+    show_dtype = any(row.dtype != "float32" for row in counts.parameters)
+    header = ["tensor", "shape", "count", "formula"]
+    if show_trainable:
+        header.append("trainable")
+    if show_dtype:
+        header.append("dtype")
+    rows = []
+    for row in counts.parameters:
+        cells = [row.name, _shape(row.shape), integer(row.count), " × ".join(row.symbols) or "1"]
+        if show_trainable:
+            cells.append("yes" if row.trainable else "no")
+        if show_dtype:
+            cells.append(row.dtype)
+        rows.append(tuple(cells))
+    blocks: list[Block] = []
+    if rows:
+        blocks.append(Table(tuple(header), tuple(rows), frozenset({2})))
+    else:
+        blocks.append(Paragraph((Segment(f"{report.kind} has no parameters."),)))
+    if counts.buffer_tensors:
+        buffer_rows = tuple(
+            (row.name, _shape(row.shape), integer(row.count), row.dtype) for row in counts.buffer_tensors
+        )
+        blocks.append(Paragraph((Segment("Buffers (saved state, not parameters):", "muted"),)))
+        blocks.append(Table(("buffer", "shape", "count", "dtype"), buffer_rows, frozenset({2})))
+    if counts.tied_tensors:
+        tied_rows = tuple((row.name, row.tied_to, integer(row.count)) for row in counts.tied_tensors)
+        blocks.append(Paragraph((Segment("Shared tensors, counted once (as torch does):", "muted"),)))
+        blocks.append(Table(("tensor", "same tensor as", "count"), tied_rows, frozenset({2})))
+    return Section("tensors", "Tensors", tuple(blocks))
+
+
+def _steps(report: Report) -> Section:
+    formulas = report.explanation.modules
+    lines: list[tuple[Segment, ...]] = []
+    if not formulas:
+        return Section("formula", "How it adds up", (Paragraph((Segment("total = 0 (no parameters)"),)),))
+    if len(formulas) == 1 and formulas[0].times == 1:
+        formula = formulas[0]
+        width = max(len("parameters"), *(len(term.name) for term in formula.terms))
+        lines.append((Segment(f"{'parameters':<{width}} = "), Segment(formula.symbolic, "symbol")))
+        lines.append((Segment(f"{'':<{width}} = "), Segment(formula.substituted)))
+        for term in formula.terms:
+            factors = " × ".join(integer(f) for f in term.factors)
+            steps = f"{term.substituted} = {factors} = " if len(term.factors) > 1 else ""
+            if term.substituted == factors and len(term.factors) > 1:
+                steps = f"{factors} = "
+            lines.append((Segment(f"{term.name:<{width}} = {steps}"), Segment(integer(term.value), "number")))
+        values = " + ".join(integer(term.value) for term in formula.terms)
+        tail = f"{values} = " if len(formula.terms) > 1 else ""
+        lines.append((Segment(f"{'total':<{width}} = {tail}"), Segment(integer(formula.subtotal), "total")))
+        return Section("formula", "How it adds up", (Lines(tuple(lines)),))
+    shown = formulas[:MAX_FORMULA_MODULES]
+    width = max(len(f"{f.path} ({f.kind})") for f in shown)
+    for formula in shown:
+        label = f"{formula.path or '(root)'} ({formula.kind})"
+        times = f" × {formula.times}" if formula.times > 1 else ""
+        lines.append(
+            (
+                Segment(f"{label:<{width}}  "),
+                Segment(formula.symbolic, "symbol"),
+                Segment(f" = {formula.substituted} = "),
+                Segment(integer(formula.subtotal), "number"),
+                Segment(times),
+            )
+        )
+    if len(formulas) > len(shown):
+        lines.append(
+            (Segment(f"… and {len(formulas) - len(shown)} more modules (see the module table)", "muted"),)
+        )
+    parts = " + ".join(
+        integer(f.subtotal) + (f" × {f.times}" if f.times > 1 else "") for f in formulas[:MAX_FORMULA_MODULES]
+    )
+    if len(formulas) <= MAX_FORMULA_MODULES:
+        lines.append((Segment(f"total = {parts} = "), Segment(integer(report.explanation.total), "total")))
+    else:
+        lines.append((Segment("total = "), Segment(integer(report.explanation.total), "total")))
+    return Section("formula", "How it adds up", (Lines(tuple(lines)),))
+
+
+def _memory(report: Report) -> Section:
+    rows = tuple((m.format, *byte_sizes(m.bytes), m.note) for m in report.parameter_memory)
+    blocks: list[Block] = [Table(("format", "bytes", "decimal", "binary", ""), rows, frozenset({1, 2, 3}))]
+    if report.dtypes != ("float32",) or report.counts.buffers:
+        stored = byte_sizes(report.stored_parameter_bytes + report.stored_buffer_bytes)
+        dtypes = ", ".join(report.dtypes)
+        blocks.append(
+            Paragraph(
+                (
+                    Segment(
+                        f"As built ({dtypes}): parameters {integer(report.stored_parameter_bytes)} B"
+                        f" + buffers {integer(report.stored_buffer_bytes)} B"
+                        f" = {stored[0]} = {stored[1]} = {stored[2]}"
+                    ),
+                )
+            )
+        )
+    return Section("memory", "Memory of the parameters", tuple(blocks))
+
+
+def _training(report: Report) -> Section:
+    blocks: list[Block] = []
+    for plan in report.training:
+        lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),)]
+        width = max(len(item.label) for item in plan.items)
+        for item in plan.items:
+            per = (
+                f"{integer(item.count)} × {item.bits // 8 if item.bits % 8 == 0 else item.bits / 8} B = "
+                if item.bits
+                else ""
+            )
+            lines.append((Segment(f"  {item.label:<{width}}  {per}{integer(item.bytes)} B"),))
+        exact, decimal, binary = byte_sizes(plan.bytes)
+        lines.append(
+            (Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total"))
+        )
+        lines.extend((Segment(f"  ({assumption})", "muted"),) for assumption in plan.assumptions)
+        blocks.append(Lines(tuple(lines)))
+    return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))
+
+
+def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: bool) -> Section:
+    rows = []
+    for item in items:
+        change = f"{item.delta:+,}" if delta else ""
+        rows.append(
+            (item.expression, integer(item.total), change, item.note)
+            if delta
+            else (item.expression, integer(item.total))
+        )
+    header = ("configuration", "parameters", "change", "") if delta else ("question", "parameters")
+    return Section(key, title, (Table(header, tuple(rows), frozenset({1, 2})),))
+
+
+def _modules(report: Report) -> Section:
+    total = report.counts.total or 1
+    rows = tuple(
+        (
+            "  " * row.depth + (row.path.rsplit(".", 1)[-1] or "(root)"),
+            row.kind,
+            integer(row.total),
+            f"{100 * row.total / total:.1f}%",
+        )
+        for row in report.modules
+    )
+    return Section(
+        "modules", "Modules", (Table(("module", "type", "parameters", "share"), rows, frozenset({2, 3})),)
+    )
+
+
+def sections(report: Report) -> tuple[Section, ...]:
+    """The answer's sections in reading order."""
+    found = [_headline(report), _tensors(report), _steps(report)]
+    found.append(Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),)))
+    if len(report.modules) > 1:
+        found.append(_modules(report))
+    found.append(_memory(report))
+    found.append(_training(report))
+    if report.variants:
+        found.append(_comparisons("variants", "Variants", report.variants, delta=True))
+    found.append(Section("code", "Verify with PyTorch", (Code(report.code),)))
+    if report.related:
+        found.append(_comparisons("related", "Related questions", report.related, delta=False))
+    return tuple(found)

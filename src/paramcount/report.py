@@ -1,0 +1,150 @@
+"""The Report: everything an answer says, as frozen plain data. Renderers read only this.
+
+``Report.to_dict()`` is the JSON schema (versioned by ``schema_version``); the JSON renderer is
+``json.dumps(report.to_dict())`` and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paramcount.analysis.counts import Counts, ModuleRow, TensorRow
+from paramcount.analysis.explain import Explanation
+from paramcount.analysis.memory import FormatMemory, TrainingPlan
+
+__all__ = ["SCHEMA_VERSION", "Comparison", "Report"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A neighbouring configuration and its total (a variant or a related question)."""
+
+    label: str
+    expression: str
+    total: int
+    delta: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    query: str
+    origin: str
+    kind: str
+    expression: str
+    counts: Counts
+    explanation: Explanation
+    reading: str
+    parameter_memory: tuple[FormatMemory, ...]
+    stored_parameter_bytes: int
+    stored_buffer_bytes: int
+    dtypes: tuple[str, ...]
+    training: tuple[TrainingPlan, ...]
+    variants: tuple[Comparison, ...]
+    related: tuple[Comparison, ...]
+    modules: tuple[ModuleRow, ...]
+    code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = self.counts
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "query": self.query,
+            "origin": self.origin,
+            "kind": self.kind,
+            "expression": self.expression,
+            "total": counts.total,
+            "trainable": counts.trainable,
+            "non_trainable": counts.non_trainable,
+            "buffers": counts.buffers,
+            "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
+            "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
+            "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
+            "explanation": {
+                "modules": [
+                    {
+                        "path": formula.path,
+                        "kind": formula.kind,
+                        "times": formula.times,
+                        "symbolic": formula.symbolic,
+                        "substituted": formula.substituted,
+                        "subtotal": formula.subtotal,
+                        "terms": [
+                            {
+                                "name": term.name,
+                                "symbolic": term.symbolic,
+                                "substituted": term.substituted,
+                                "factors": list(term.factors),
+                                "value": term.value,
+                            }
+                            for term in formula.terms
+                        ],
+                    }
+                    for formula in self.explanation.modules
+                ],
+                "total": self.explanation.total,
+                "reading": self.reading,
+            },
+            "memory": {
+                "dtypes": list(self.dtypes),
+                "stored": {
+                    "parameter_bytes": self.stored_parameter_bytes,
+                    "buffer_bytes": self.stored_buffer_bytes,
+                },
+                "parameters": [
+                    {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
+                    for m in self.parameter_memory
+                ],
+                "training": [
+                    {
+                        "name": plan.name,
+                        "bytes": plan.bytes,
+                        "items": [
+                            {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes}
+                            for i in plan.items
+                        ],
+                        "assumptions": list(plan.assumptions),
+                    }
+                    for plan in self.training
+                ],
+            },
+            "variants": [_comparison(c) for c in self.variants],
+            "related": [_comparison(c) for c in self.related],
+            "modules": [
+                {
+                    "path": r.path,
+                    "kind": r.kind,
+                    "depth": r.depth,
+                    "own": r.own,
+                    "total": r.total,
+                    "trainable": r.trainable,
+                }
+                for r in self.modules
+            ],
+            "code": self.code,
+        }
+
+
+def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": row.name,
+        "shape": list(row.shape),
+        "count": row.count,
+        "dtype": row.dtype,
+    }
+    if with_trainable:
+        data["trainable"] = row.trainable
+    return data
+
+
+def _comparison(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "label": comparison.label,
+        "expression": comparison.expression,
+        "total": comparison.total,
+        "delta": comparison.delta,
+        "note": comparison.note,
+    }
