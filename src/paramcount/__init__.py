@@ -1,5 +1,6 @@
 """paramcount: exact parameter counts, memory and the arithmetic behind them, from text."""
 
+from paramcount.api import Result, count
 from paramcount.errors import (
     ArgumentError,
     CheckpointError,
@@ -10,6 +11,8 @@ from paramcount.errors import (
     ShapeError,
     UnknownNameError,
 )
+from paramcount.expr import parse
+from paramcount.report import Report
 
 __version__ = "0.1.0"
 
@@ -20,7 +23,11 @@ __all__ = [
     "ExpressionError",
     "LimitError",
     "ParamcountError",
+    "Report",
+    "Result",
     "ShapeError",
     "UnknownNameError",
     "__version__",
+    "count",
+    "parse",
 ]

@@ -39,9 +39,7 @@ def test_linear_huge_sizes_count_without_allocating() -> None:
 
 
 def test_linear_negative_size_message() -> None:
-    with pytest.raises(
-        ArgumentError, match=re.escape("Linear: out_features must be non-negative, got -1")
-    ) as info:
+    with pytest.raises(ArgumentError, match=re.escape("Linear: out_features must be non-negative, got -1")) as info:
         build("Linear", (3, -1))
     assert info.value.argument == "out_features"
 

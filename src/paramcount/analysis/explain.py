@@ -94,6 +94,4 @@ def explain(root: Module) -> Explanation:
                 times=times,
             )
         )
-    return Explanation(
-        modules=tuple(formulas), total=sum(formula.subtotal * formula.times for formula in formulas)
-    )
+    return Explanation(modules=tuple(formulas), total=sum(formula.subtotal * formula.times for formula in formulas))

@@ -79,9 +79,9 @@ def training_plans(counts: Counts) -> tuple[TrainingPlan, ...]:
     weights only. Buffers are held at their own dtype.
     """
     trainable, frozen = counts.trainable, counts.non_trainable
-    buffer_item = (
-        [MemoryItem("buffers", counts.buffers, 0, stored_bytes(counts)[1])] if counts.buffers else []
-    )
+    # torch's Adam keeps a float32 scalar `step` per parameter tensor (torch/optim/adam.py, 2.13).
+    steps = _item("step counters (float32 scalar per tensor)", sum(1 for row in counts.parameters if row.trainable), 32)
+    buffer_item = [MemoryItem("buffers", counts.buffers, 0, stored_bytes(counts)[1])] if counts.buffers else []
     frozen_note = (f"{frozen:,} frozen parameters are held as weights only",) if frozen else ()
     fp32_weights = _item("weights (float32)", counts.total, 32)
     common = ("activations, temporary buffers and framework overhead are not included", *frozen_note)
@@ -93,9 +93,13 @@ def training_plans(counts: Counts) -> tuple[TrainingPlan, ...]:
                 _item("gradients (float32)", trainable, 32),
                 _item("first moment exp_avg (float32)", trainable, 32),
                 _item("second moment exp_avg_sq (float32)", trainable, 32),
+                steps,
                 *buffer_item,
             ),
-            ("16 bytes per trainable parameter", *common),
+            (
+                "16 bytes per trainable parameter, plus 4 bytes per trainable tensor for the step count",
+                *common,
+            ),
         ),
         TrainingPlan(
             "SGD with momentum, float32",
@@ -120,8 +124,9 @@ def training_plans(counts: Counts) -> tuple[TrainingPlan, ...]:
                 _item("master weights (float32)", trainable, 32),
                 _item("first moment (float32)", trainable, 32),
                 _item("second moment (float32)", trainable, 32),
+                steps,
                 *buffer_item,
             ),
-            ("16 bytes per trainable parameter: 2 + 2 + 4 + 4 + 4", *common),
+            ("16 bytes per trainable parameter: 2 + 2 + 4 + 4 + 4, plus the step counts", *common),
         ),
     )

@@ -39,9 +39,7 @@ def _conv(m: Module) -> str:
     out, groups = m.arg("out_channels"), m.arg("groups")
     kernel = weight.sizes[1:]
     per_group = (
-        ""
-        if groups == 1
-        else f" (with groups={groups}, each filter sees only {_n(kernel[0])} of the input channels)"
+        "" if groups == 1 else f" (with groups={groups}, each filter sees only {_n(kernel[0])} of the input channels)"
     )
     return (
         f"Each of the {_n(out)} filters is a {_shape(kernel)} kernel{per_group}{_bias_clause(m, 'filter')}. "

@@ -9,9 +9,7 @@ from paramcount.tree import Module, Value
 
 __all__ = ["Candidate", "related_candidates", "variant_candidates"]
 
-_CONVOLUTIONS = frozenset(
-    {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}
-)
+_CONVOLUTIONS = frozenset({"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"})
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
 
 
@@ -32,11 +30,7 @@ def variant_candidates(module: Module) -> tuple[Candidate, ...]:
     arguments = dict(module.args)
     found: list[Candidate] = []
     if arguments.get("bias") is True and module.params:
-        note = (
-            "common before a BatchNorm, whose shift makes the bias redundant"
-            if module.kind in _CONVOLUTIONS
-            else ""
-        )
+        note = "common before a BatchNorm, whose shift makes the bias redundant" if module.kind in _CONVOLUTIONS else ""
         found.append(Candidate("bias=False", (("bias", False),), note))
     if module.kind in _CONVOLUTIONS:
         channels, out, groups = (
@@ -75,10 +69,7 @@ def related_candidates(module: Module) -> tuple[Candidate, ...]:
     sizes = [
         (name, value)
         for name, value in module.args
-        if isinstance(value, int)
-        and not isinstance(value, bool)
-        and value > 1
-        and name not in ("groups", "stride")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 1 and name not in ("groups", "stride")
     ][:2]
     for name, value in sizes:
         found.append(Candidate(f"{name}={value * 2}", ((name, value * 2),)))

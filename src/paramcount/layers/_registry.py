@@ -34,6 +34,7 @@ __all__ = [
     "layer",
     "lookup",
     "rebuild",
+    "short_repr",
     "signature",
 ]
 
@@ -62,6 +63,8 @@ class Signature:
     keyword_only: frozenset[str] = frozenset()
     variadic: str | None = None
     """Name of a ``*args`` parameter (containers), or None."""
+    any_keywords: bool = False
+    """True for ``**kwargs`` signatures (``Identity``): unknown keywords are accepted and ignored."""
 
     def default(self, name: str) -> object:
         for key, value in self.parameters:
@@ -84,9 +87,12 @@ def signature(*positional: str, **defaults: object) -> Signature:
     parameters: list[tuple[str, object]] = []
     keyword_only: set[str] = set()
     variadic = None
+    any_keywords = False
     star_seen = False
     for name in positional:
-        if name == "*":
+        if name.startswith("**"):
+            any_keywords = True
+        elif name == "*":
             star_seen = True
         elif name.startswith("*"):
             variadic = name[1:]
@@ -99,7 +105,7 @@ def signature(*positional: str, **defaults: object) -> Signature:
             name = name[3:]
             keyword_only.add(name)
         parameters.append((name, default))
-    return Signature(tuple(parameters), frozenset(keyword_only), variadic)
+    return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +117,8 @@ class Parts:
     children: tuple[Module, ...] = ()
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
+    """A user value for a message: ``repr`` truncated to 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -140,7 +147,7 @@ class Arguments:
         """An int argument (bools are refused: ``Linear(True, 3)`` is almost certainly a mistake)."""
         value = self.values[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{name} must be an integer, got {_short(value)}", name)
+            raise self.fail(f"{name} must be an integer, got {short_repr(value)}", name)
         if minimum is not None and value < minimum:
             relation = "positive" if minimum == 1 else ("non-negative" if minimum == 0 else f">= {minimum}")
             raise self.fail(f"{name} must be {relation}, got {value}", name)
@@ -153,10 +160,18 @@ class Arguments:
     def number(self, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
         value = self.values[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{name} must be a number, got {_short(value)}", name)
+            raise self.fail(f"{name} must be a number, got {short_repr(value)}", name)
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise self.fail(f"{name} must be between {minimum} and {maximum}, got {value}", name)
         return float(value)
+
+    def real(self, name: str) -> int | float:
+        """A number argument kept as given, so comparisons are Python's exact ones as in torch's checks
+        (``float()`` would overflow on huge ints). Bools are refused."""
+        value = self.values[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{name} must be a number, got {short_repr(value)}", name)
+        return value
 
     def flag(self, name: str) -> bool:
         """A boolean argument; ``0``/``1`` are accepted as torch would (truthiness of an int)."""
@@ -165,13 +180,13 @@ class Arguments:
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise self.fail(f"{name} must be True or False, got {_short(value)}", name)
+        raise self.fail(f"{name} must be True or False, got {short_repr(value)}", name)
 
     def choice(self, name: str, options: Sequence[str]) -> str:
         value = self.values[name]
         if not isinstance(value, str) or value not in options:
             allowed = ", ".join(repr(option) for option in options)
-            raise self.fail(f"{name} must be one of {allowed}, got {_short(value)}", name)
+            raise self.fail(f"{name} must be one of {allowed}, got {short_repr(value)}", name)
         return value
 
     def ints(self, name: str, count: int, *, minimum: int | None = None) -> tuple[int, ...]:
@@ -179,15 +194,13 @@ class Arguments:
         value = self.values[name]
         items = value if isinstance(value, tuple) else (value,) * count
         if len(items) != count:
-            raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {_short(value)}", name)
+            raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
         result = []
         for item in items:
             if isinstance(item, bool) or not isinstance(item, int):
-                raise self.fail(
-                    f"{name} must be an int or a tuple of {count} ints, got {_short(value)}", name
-                )
+                raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
             if minimum is not None and item < minimum:
-                raise self.fail(f"{name} must be >= {minimum}, got {_short(value)}", name)
+                raise self.fail(f"{name} must be >= {minimum}, got {short_repr(value)}", name)
             result.append(item)
         return tuple(result)
 
@@ -196,13 +209,13 @@ class Arguments:
         value = self.values[name]
         items = value if isinstance(value, tuple) else (value,)
         if not items or any(isinstance(item, bool) or not isinstance(item, int) for item in items):
-            raise self.fail(f"{name} must be an int or a tuple of ints, got {_short(value)}", name)
+            raise self.fail(f"{name} must be an int or a tuple of ints, got {short_repr(value)}", name)
         return tuple(item for item in items if isinstance(item, int))
 
     def module(self, name: str) -> Module:
         value = self.values[name]
         if not isinstance(value, Module):
-            raise self.fail(f"{name} must be a module such as nn.Linear(...), got {_short(value)}", name)
+            raise self.fail(f"{name} must be a module such as nn.Linear(...), got {short_repr(value)}", name)
         return value
 
 
@@ -272,6 +285,8 @@ def lookup(kind: str) -> LayerSpec:
         hint = ""
         if suggestions:
             quoted = " or ".join(repr(name) for name in suggestions[:3])
+            if len(suggestions) > 2:
+                quoted = f"{suggestions[0]!r}, {suggestions[1]!r} or {suggestions[2]!r}"
             hint = f"; did you mean {quoted}?"
         raise UnknownNameError(f"unknown layer {kind!r}{hint}", kind, tuple(suggestions[:3]))
     return spec
@@ -285,18 +300,21 @@ def _bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple
     if sig.variadic is not None:
         variadic = tuple(positional)
     elif len(positional) > len(names):
-        raise ArgumentError(
-            spec.kind, f"takes at most {len(names)} positional arguments ({len(positional)} given)"
-        )
+        raise ArgumentError(spec.kind, f"takes at most {len(names)} positional arguments ({len(positional)} given)")
     else:
         values.update(zip(names, positional, strict=False))
     for key, value in keywords:
+        if key not in sig.names and sig.any_keywords:
+            continue
         if key not in sig.names:
             allowed = ", ".join(name for name in sig.names if not name.startswith("_"))
             import difflib  # error path only
 
             suggestion = difflib.get_close_matches(key, sig.names, n=1)
-            hint = f"; did you mean {suggestion[0]!r}?" if suggestion else f"; allowed: {allowed}"
+            if suggestion:
+                hint = f"; did you mean {suggestion[0]!r}?"
+            else:
+                hint = f"; allowed: {allowed}" if allowed else f"; {spec.kind} takes no keyword arguments"
             raise ArgumentError(spec.kind, f"unexpected keyword argument {key!r}{hint}", key)
         if key in values:
             raise ArgumentError(spec.kind, f"got multiple values for argument {key!r}", key)
@@ -322,7 +340,7 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
             return name
     raise ArgumentError(
         layer_name,
-        f"dtype must be a floating torch dtype such as torch.bfloat16, got {_short(value)}",
+        f"dtype must be a floating torch dtype such as torch.bfloat16, got {short_repr(value)}",
         "dtype",
     )
 
@@ -344,7 +362,33 @@ def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[
         dtype = _dtype_name(kind, arguments.values["dtype"])
         if dtype is not None:
             module = cast_floating(module, dtype)
+    _check_storage(module)
     return module
+
+
+_DTYPE_BYTES: Final = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+    "int64": 8,
+}
+
+
+def _check_storage(module: Module) -> None:
+    """Torch refuses any tensor of 2**63 bytes or more ("Storage size calculation overflowed"), even on
+    the meta device; so do we, instead of counting a layer that cannot exist."""
+    for tensor in (*module.params, *module.buffers):
+        size = tensor.count * _DTYPE_BYTES.get(tensor.dtype, 8)
+        if size >= 2**63:
+            shape = ", ".join(str(value) for value in tensor.sizes)
+            raise ArgumentError(
+                module.kind,
+                f"{tensor.name} of shape ({shape}) would take {size:,} bytes; torch refuses tensors of 2**63 bytes"
+                " or more",
+            )
 
 
 def cast_floating(module: Module, dtype: str) -> Module:
@@ -413,7 +457,18 @@ def expression_of(module: Module, *, prefix: str = "") -> str:
         if name in ("device",) or (default is not REQUIRED and _same(value, default)):
             continue
         texts.append(f"{name}={_value_text(value, prefix)}")
-    return f"{prefix}{module.kind}({', '.join(texts)})"
+    return f"{prefix}{module.kind}({', '.join(texts)}){_state_suffix(module)}"
+
+
+def _state_suffix(module: Module) -> str:
+    """Method calls that reproduce what arguments cannot: frozen parameters, a cast after construction."""
+    suffix = ""
+    floating = {t.dtype for t in (*module.params, *module.buffers) if t.dtype in FLOAT_DTYPES}
+    if len(floating) == 1 and floating != {"float32"} and dict(module.args).get("dtype") is None:
+        suffix += f".to(torch.{floating.pop()})"
+    if module.params and not any(param.trainable for param in module.params):
+        suffix += ".requires_grad_(False)"
+    return suffix
 
 
 def _same(value: object, default: object) -> bool:

@@ -6,15 +6,13 @@ from paramcount.layers._registry import Arguments, Parts, layer, signature
 from paramcount.tree import Param
 
 
-@layer("Identity", signature("*args"), family="stateless")
+@layer("Identity", signature("*args", "**kwargs"), family="stateless")
 def identity(a: Arguments) -> Parts:
     # torch.nn.Identity(*args, **kwargs) ignores its arguments.
     return Parts()
 
 
-@layer(
-    "Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None), family="linear"
-)
+@layer("Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None), family="linear")
 def linear(a: Arguments) -> Parts:
     inp = a.dim("in_features")
     out = a.dim("out_features")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Comparison, Report
 
@@ -108,26 +109,40 @@ def _tensors(report: Report) -> Section:
     return Section("tensors", "Tensors", tuple(blocks))
 
 
+def _single_module_steps(formula: ModuleFormula) -> tuple[tuple[Segment, ...], ...]:
+    """Symbols, numbers, then each distinct term evaluated, then the total; identical terms (an LSTM's
+    forward and reverse weights) are shown once with their multiplicity."""
+    groups: dict[str, list[Term]] = {}
+    for term in formula.terms:
+        groups.setdefault(term.substituted, []).append(term)
+    labels = [group[0].name + (f" (+{len(group) - 1} alike)" if len(group) > 1 else "") for group in groups.values()]
+    width = max(len("parameters"), *(len(label) for label in labels))
+    lines: list[tuple[Segment, ...]] = [
+        (Segment(f"{'parameters':<{width}} = "), Segment(formula.symbolic, "symbol")),
+        (Segment(f"{'':<{width}} = "), Segment(formula.substituted)),
+    ]
+    for label, group in zip(labels, groups.values(), strict=True):
+        term = group[0]
+        factors = " × ".join(integer(f) for f in term.factors)
+        steps = ""
+        if len(term.factors) > 1:
+            steps = f"{factors} = " if term.substituted == factors else f"{term.substituted} = {factors} = "
+        lines.append((Segment(f"{label:<{width}} = {steps}"), Segment(integer(term.value), "number")))
+    values = " + ".join(
+        (f"{len(group)} × " if len(group) > 1 else "") + integer(group[0].value) for group in groups.values()
+    )
+    tail = f"{values} = " if len(formula.terms) > 1 else ""
+    lines.append((Segment(f"{'total':<{width}} = {tail}"), Segment(integer(formula.subtotal), "total")))
+    return tuple(lines)
+
+
 def _steps(report: Report) -> Section:
     formulas = report.explanation.modules
     lines: list[tuple[Segment, ...]] = []
     if not formulas:
         return Section("formula", "How it adds up", (Paragraph((Segment("total = 0 (no parameters)"),)),))
     if len(formulas) == 1 and formulas[0].times == 1:
-        formula = formulas[0]
-        width = max(len("parameters"), *(len(term.name) for term in formula.terms))
-        lines.append((Segment(f"{'parameters':<{width}} = "), Segment(formula.symbolic, "symbol")))
-        lines.append((Segment(f"{'':<{width}} = "), Segment(formula.substituted)))
-        for term in formula.terms:
-            factors = " × ".join(integer(f) for f in term.factors)
-            steps = f"{term.substituted} = {factors} = " if len(term.factors) > 1 else ""
-            if term.substituted == factors and len(term.factors) > 1:
-                steps = f"{factors} = "
-            lines.append((Segment(f"{term.name:<{width}} = {steps}"), Segment(integer(term.value), "number")))
-        values = " + ".join(integer(term.value) for term in formula.terms)
-        tail = f"{values} = " if len(formula.terms) > 1 else ""
-        lines.append((Segment(f"{'total':<{width}} = {tail}"), Segment(integer(formula.subtotal), "total")))
-        return Section("formula", "How it adds up", (Lines(tuple(lines)),))
+        return Section("formula", "How it adds up", (Lines(_single_module_steps(formulas[0])),))
     shown = formulas[:MAX_FORMULA_MODULES]
     width = max(len(f"{f.path} ({f.kind})") for f in shown)
     for formula in shown:
@@ -143,9 +158,7 @@ def _steps(report: Report) -> Section:
             )
         )
     if len(formulas) > len(shown):
-        lines.append(
-            (Segment(f"… and {len(formulas) - len(shown)} more modules (see the module table)", "muted"),)
-        )
+        lines.append((Segment(f"… and {len(formulas) - len(shown)} more modules (see the module table)", "muted"),))
     parts = " + ".join(
         integer(f.subtotal) + (f" × {f.times}" if f.times > 1 else "") for f in formulas[:MAX_FORMULA_MODULES]
     )
@@ -189,9 +202,7 @@ def _training(report: Report) -> Section:
             )
             lines.append((Segment(f"  {item.label:<{width}}  {per}{integer(item.bytes)} B"),))
         exact, decimal, binary = byte_sizes(plan.bytes)
-        lines.append(
-            (Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total"))
-        )
+        lines.append((Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total")))
         lines.extend((Segment(f"  ({assumption})", "muted"),) for assumption in plan.assumptions)
         blocks.append(Lines(tuple(lines)))
     return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))
@@ -221,9 +232,7 @@ def _modules(report: Report) -> Section:
         )
         for row in report.modules
     )
-    return Section(
-        "modules", "Modules", (Table(("module", "type", "parameters", "share"), rows, frozenset({2, 3})),)
-    )
+    return Section("modules", "Modules", (Table(("module", "type", "parameters", "share"), rows, frozenset({2, 3})),))
 
 
 def sections(report: Report) -> tuple[Section, ...]:

@@ -58,8 +58,7 @@ def _section(section: Section, width: int) -> list[Line]:
         if isinstance(block, Paragraph):
             if len(block.segments) == 1:
                 lines.extend(
-                    (Segment(text, block.segments[0].style),)
-                    for text in _wrap(block.segments[0].text, width, "  ")
+                    (Segment(text, block.segments[0].style),) for text in _wrap(block.segments[0].text, width, "  ")
                 )
             else:
                 lines.append((Segment("  "), *block.segments))
@@ -84,9 +83,7 @@ def layout(report: Report, width: int = 100) -> list[Line]:
 
 def render_plain(report: Report, width: int = 100) -> str:
     """Plain text: what a pipe or a file gets."""
-    return (
-        "\n".join("".join(segment.text for segment in line).rstrip() for line in layout(report, width)) + "\n"
-    )
+    return "\n".join("".join(segment.text for segment in line).rstrip() for line in layout(report, width)) + "\n"
 
 
 def write_rich(report: Report, stream: TextIO, width: int | None = None) -> None:

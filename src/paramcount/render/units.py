@@ -16,7 +16,7 @@ def _scaled(value: int, units: tuple[tuple[int, str], ...]) -> str:
     for size, name in units:
         if value >= size:
             return f"{value / size:,.2f} {name}"
-    return f"{value} B"
+    return f"{value:,} B"
 
 
 def decimal_size(value: int) -> str:

@@ -1,0 +1,71 @@
+"""Whole-process and in-process speed of a single-layer answer, against the ways people do it otherwise.
+
+Compares, in one run on the same interpreter:
+  - bare start-up: ``python -c pass``
+  - ``paramcount "Conv2d(256, 512, 3)"`` (the installed console script, plain output to a pipe)
+  - the PyTorch snippet that counts the same layer (``import torch`` + build on the meta device)
+and times ``paramcount.count()`` (and ``.report()``) in-process. Prints medians and ratios.
+
+Run: python benchmarks/startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+
+TORCH_SNIPPET = (
+    "import torch\n"
+    "layer = torch.nn.Conv2d(256, 512, 3, device='meta')\n"
+    "print(sum(p.numel() for p in layer.parameters()))\n"
+)
+
+
+def _median_seconds(command: list[str], runs: int) -> float:
+    subprocess.run(command, check=True, capture_output=True)  # warm the file cache
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _in_process_microseconds(statement: str, number: int) -> float:
+    timer = timeit.Timer(statement, setup="import paramcount")
+    return min(timer.repeat(repeat=5, number=number)) / number * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    arguments = parser.parse_args()
+    script = shutil.which("paramcount")
+    if script is None:
+        raise SystemExit("install paramcount first: pip install -e .")
+
+    bare = _median_seconds([sys.executable, "-c", "pass"], arguments.runs)
+    cli = _median_seconds([script, "Conv2d(256, 512, 3)"], arguments.runs)
+    cli_json = _median_seconds([script, "--json", "Conv2d(256, 512, 3)"], arguments.runs)
+    torch_runs = max(3, arguments.runs // 4)
+    pytorch = _median_seconds([sys.executable, "-c", TORCH_SNIPPET], torch_runs)
+    count_us = _in_process_microseconds("paramcount.count('Conv2d(256, 512, 3)')", 2_000)
+    report_us = _in_process_microseconds("paramcount.count('Conv2d(256, 512, 3)').report()", 500)
+
+    print(f"python {sys.version.split()[0]}, {arguments.runs} runs each (torch: {torch_runs}), medians")
+    print(f"{'bare python -c pass':<42}{bare * 1e3:9.1f} ms   1.00×")
+    print(f"{'paramcount Conv2d(256, 512, 3)':<42}{cli * 1e3:9.1f} ms   {cli / bare:.2f}× bare")
+    print(f"{'paramcount --json Conv2d(256, 512, 3)':<42}{cli_json * 1e3:9.1f} ms   {cli_json / bare:.2f}× bare")
+    print(f"{'PyTorch snippet (import torch, meta)':<42}{pytorch * 1e3:9.1f} ms   {pytorch / bare:.2f}× bare")
+    print(f"{'speed-up of paramcount over PyTorch':<42}{pytorch / cli:9.1f}×")
+    print(f"{'count() in-process':<42}{count_us:9.1f} µs")
+    print(f"{'count().report() in-process':<42}{report_us:9.1f} µs")
+
+
+if __name__ == "__main__":
+    main()

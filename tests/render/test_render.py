@@ -1,0 +1,63 @@
+"""Exact renders of representative answers (the numbers in them are proven by the oracle tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import paramcount
+from paramcount.render.json import render_json
+from paramcount.render.markdown import render_markdown
+from paramcount.render.text import render_plain
+from paramcount.render.units import byte_sizes
+
+GOLDEN_CASES = {
+    "conv2d": "Conv2d(256, 512, 3)",
+    "lstm": "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)",
+    "sequential": "nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.Linear(16, 10))",
+}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_CASES))
+def test_plain_text(name: str, golden: Callable[[str, str], None]) -> None:
+    golden(f"{name}.txt", render_plain(paramcount.count(GOLDEN_CASES[name]).report(), width=100))
+
+
+def test_markdown(golden: Callable[[str, str], None]) -> None:
+    golden("conv2d.md", render_markdown(paramcount.count("Conv2d(256, 512, 3)").report()))
+
+
+def test_json_is_to_dict() -> None:
+    import json
+
+    report = paramcount.count("Linear(3, 4)").report()
+    assert json.loads(render_json(report)) == report.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # 1,180,160 · 4 = 4,720,640 B; / 10^6 = 4.72 MB; / 2^20 = 4.502… MiB
+        # (the reference page's "4.50 MB" is really MiB).
+        (4_720_640, ("4,720,640 B", "4.72 MB", "4.50 MiB")),
+        (999, ("999 B", "999 B", "999 B")),
+        (1_000, ("1,000 B", "1.00 kB", "1,000 B")),
+        (2**30, ("1,073,741,824 B", "1.07 GB", "1.00 GiB")),
+        (8 * 10**12, ("8,000,000,000,000 B", "8.00 TB", "7.28 TiB")),
+    ],
+)
+def test_byte_units_are_named_right(value: int, expected: tuple[str, str, str]) -> None:
+    assert byte_sizes(value) == expected
+
+
+def test_rich_sink_writes_the_same_words() -> None:
+    import io
+
+    from paramcount.render.text import write_rich
+
+    report = paramcount.count("Linear(3, 4)").report()
+    stream = io.StringIO()
+    write_rich(report, stream, width=100)
+    plain_words = render_plain(report, width=100).split()
+    assert stream.getvalue().split() == plain_words

@@ -1,0 +1,74 @@
+"""The public API and the invariants every report must satisfy (torchinfo's best idea, kept)."""
+
+from __future__ import annotations
+
+import pytest
+
+import paramcount
+from paramcount.dtypes import BITS, bytes_for
+
+EXPRESSIONS = [
+    "Conv2d(256, 512, 3)",
+    "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)",
+    "torch.nn.MultiheadAttention(768, 12, kdim=512)",
+    "nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(), nn.Linear(14400, 10))",
+    "nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4, 128), num_layers=3)",
+    "nn.Sequential(*[nn.Linear(64, 64)] * 4)",
+    "nn.Linear(64, 64, dtype=torch.bfloat16)",
+    "nn.Embedding(10**9, 4096)",
+]
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_report_invariants(expression: str) -> None:
+    report = paramcount.count(expression).report()
+    counts = report.counts
+    assert counts.trainable + counts.non_trainable == counts.total
+    assert sum(row.count for row in counts.parameters) == counts.total
+    assert sum(row.count for row in counts.buffer_tensors) == counts.buffers
+    assert report.explanation.total == counts.total
+    assert report.modules[0].total == counts.total
+    assert report.stored_parameter_bytes == sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.parameters)
+    for memory in report.parameter_memory:
+        assert memory.bytes == bytes_for(counts.total, memory.bits)
+    for plan in report.training:
+        assert plan.bytes == sum(item.bytes for item in plan.items)
+    data = report.to_dict()
+    assert data["total"] == counts.total
+    assert sum(p["count"] for p in data["parameters"]) == data["total"]
+
+
+def test_count_result_fields() -> None:
+    # Conv2d(256, 512, 3): weight 512·256·3·3 = 1,179,648 plus bias 512 (DESIGN.md, facts to get right).
+    result = paramcount.count("Conv2d(256, 512, 3)")
+    assert (result.total, result.trainable, result.non_trainable, result.buffers) == (
+        1_180_160,
+        1_180_160,
+        0,
+        0,
+    )
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(paramcount.__all__) == {
+        "ArgumentError",
+        "CheckpointError",
+        "ConfigError",
+        "ExpressionError",
+        "LimitError",
+        "ParamcountError",
+        "Report",
+        "Result",
+        "ShapeError",
+        "UnknownNameError",
+        "__version__",
+        "count",
+        "parse",
+    }
+
+
+def test_errors_are_value_errors_with_one_line_messages() -> None:
+    with pytest.raises(paramcount.ParamcountError) as info:
+        paramcount.count("Conv2d(10, 20, 3, groups=3)")
+    assert isinstance(info.value, ValueError)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,65 @@
+"""The layering rules of STYLE.md 2.2, enforced: import directions and the lazy-import budget."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "src" / "paramcount"
+
+# module group → groups it may import from (besides itself)
+ALLOWED = {
+    "tree": {"errors", "limits", "dtypes"},
+    "errors": set(),
+    "limits": set(),
+    "dtypes": set(),
+    "layers": {"tree", "errors", "limits"},
+    "expr": {"layers", "tree", "errors", "limits"},
+    "analysis": {"tree", "dtypes"},
+    "report": {"analysis", "tree"},
+    "render": {"report", "analysis"},
+    "api": {"analysis", "errors", "expr", "layers", "report", "tree"},
+    "cli": {"api", "errors", "limits", "render", "__init__"},
+    "__init__": {"api", "errors", "expr", "report"},
+    "__main__": {"cli"},
+}
+
+
+def _group(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("paramcount"):
+            parts = node.module.split(".")
+            found.add(parts[1] if len(parts) > 1 else "__init__")
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("paramcount."))
+    return found
+
+
+def test_import_directions() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        group = _group(path)
+        for imported in _imports(path) - {group}:
+            if imported not in ALLOWED[group]:
+                violations.append(f"{path.relative_to(PACKAGE)} imports paramcount.{imported}")
+    assert violations == []
+
+
+HEAVY = ["torch", "transformers", "numpy", "rich", "jinja2", "fastapi", "onnx", "gguf", "safetensors", "json"]
+
+
+def test_counting_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, paramcount\n"
+        "paramcount.count('nn.Sequential(nn.Conv2d(3, 8, 3), nn.LSTM(8, 16))').report()\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

@@ -1,0 +1,97 @@
+"""The command line: exit codes, stdout (data only) and stderr (errors only), each output format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paramcount.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_text_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "Conv2d(256, 512, 3)")
+    assert (code, err) == (0, "")
+    assert out.startswith("Conv2d(256, 512, 3)\n  1,180,160 parameters")
+    assert "  weight     = 512 × 256/1 × 3 × 3 = 512 × 256 × 3 × 3 = 1,179,648\n" in out
+
+
+def test_words_are_joined(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "Linear(3,", "4)")
+    assert code == 0
+    assert json.loads(out)["total"] == 16  # 4·3 weights + 4 biases
+
+
+def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))")
+    data = json.loads(out)
+    assert code == 0
+    assert data["schema_version"] == 1
+    assert {key: data[key] for key in ("kind", "total", "trainable", "non_trainable", "buffers")} == {
+        # Linear(2, 3): 3·2 + 3 = 9; BatchNorm1d(3): weight 3 + bias 3 = 6 → 15; buffers 3 + 3 + 1 = 7.
+        "kind": "Sequential",
+        "total": 15,
+        "trainable": 15,
+        "non_trainable": 0,
+        "buffers": 7,
+    }
+    assert [p["name"] for p in data["parameters"]] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert data["parameters"][0] == {
+        "name": "0.weight",
+        "shape": [3, 2],
+        "count": 6,
+        "dtype": "float32",
+        "trainable": True,
+    }
+    assert [b["name"] for b in data["buffer_tensors"]] == [
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+    ]
+    assert set(data) >= {"explanation", "memory", "variants", "related", "modules", "code", "tied", "query"}
+
+
+def test_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--markdown", "Linear(4096, 4096)")
+    assert code == 0
+    assert out.startswith("# Linear(4096, 4096)\n")
+    assert "| float32 | 67,125,248 B | 67.13 MB | 64.02 MiB |" in out  # 16,781,312 · 4 bytes
+
+
+def test_bad_expression_exits_2_with_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "Conv2D(3, 4, 3)")
+    assert (code, out) == (2, "")
+    assert err == "paramcount: error: column 1: unknown layer 'Conv2D'; did you mean 'Conv2d', 'Conv3d' or 'Conv1d'?\n"
+
+
+def test_no_expression_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert err.endswith('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')
+
+
+def test_batch_goes_on_after_a_failing_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    batch = tmp_path / "layers.txt"
+    batch.write_text("Linear(10, 20)\n\n# a comment\nLinear(1, -2)\nConv2d(3, 64, 7)\n")
+    code, out, err = run(capsys, "--json", "--batch", str(batch))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert (code, err) == (2, "")
+    assert [line.get("total") for line in lines] == [220, None, 9_472]  # 20·10 + 20; 64·3·7·7 + 64
+    assert lines[1] == {
+        "query": "Linear(1, -2)",
+        "error": "Linear: out_features must be non-negative, got -2",
+        "error_type": "ArgumentError",
+    }
+
+
+def test_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--batch", str(tmp_path / "missing.txt"))
+    assert (code, out) == (2, "")
+    assert err == f"paramcount: error: No such file or directory: {tmp_path / 'missing.txt'}\n"
