@@ -70,9 +70,7 @@ def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tup
             continue  # a neighbour torch would reject is not worth showing
         other_total = parameter_count(other)
         found.append(
-            Comparison(
-                candidate.label, expression_of(other), other_total, other_total - total, candidate.note
-            )
+            Comparison(candidate.label, expression_of(other), other_total, other_total - total, candidate.note)
         )
     return tuple(found)
 

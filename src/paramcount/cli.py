@@ -37,21 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("expression", nargs="*", help="a layer or module as you would type it in PyTorch")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument(
-        "--json", action="store_true", help="print one JSON object (the schema is in the README)"
-    )
+    output.add_argument("--json", action="store_true", help="print one JSON object (the schema is in the README)")
     output.add_argument("--markdown", action="store_true", help="print the answer as Markdown")
     parser.add_argument(
         "--batch",
         metavar="FILE",
         help="read one expression per line from FILE ('-' for stdin); writes one JSON object per line",
     )
-    parser.add_argument(
-        "--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR)"
-    )
-    parser.add_argument(
-        "--width", type=int, default=None, help="wrap text at this many columns (default 100)"
-    )
+    parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR)")
+    parser.add_argument("--width", type=int, default=None, help="wrap text at this many columns (default 100)")
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
     return parser
 

@@ -103,8 +103,7 @@ class Report:
                         "name": plan.name,
                         "bytes": plan.bytes,
                         "items": [
-                            {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes}
-                            for i in plan.items
+                            {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items
                         ],
                         "assumptions": list(plan.assumptions),
                     }
