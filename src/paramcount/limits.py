@@ -22,3 +22,15 @@ MAX_MODULES = 20_000
 
 MAX_BATCH_LINES = 100_000
 """Most lines read by `--batch`."""
+
+MAX_CONFIG_BYTES = 4_000_000
+"""Largest config.json read (published configs are a few kB; id2label maps make some ~100 kB)."""
+
+MAX_CONFIG_DEPTH = 16
+"""Deepest nesting of objects/arrays accepted in a config."""
+
+MAX_LAYERS = 100_000
+"""Most repeated blocks (num_hidden_layers, num_experts …) a model may declare."""
+
+MAX_MODEL_PARAMETERS = 10**15
+"""Largest model accepted (a quadrillion parameters): anything larger is a typo, not a model."""

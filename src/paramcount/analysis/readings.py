@@ -38,8 +38,11 @@ def _conv(m: Module) -> str:
     weight = next(p for p in m.params if p.name == "weight")
     out, groups = m.arg("out_channels"), m.arg("groups")
     kernel = weight.sizes[1:]
+    spatial = "×".join(str(size) for size in kernel[1:])
     per_group = (
-        "" if groups == 1 else f" (with groups={groups}, each filter sees only {_n(kernel[0])} of the input channels)"
+        f" — one {spatial} filter for each input channel"
+        if groups == 1
+        else f" (with groups={groups}, each filter sees only {_n(kernel[0])} of the input channels)"
     )
     return (
         f"Each of the {_n(out)} filters is a {_shape(kernel)} kernel{per_group}{_bias_clause(m, 'filter')}. "

@@ -28,6 +28,7 @@ __all__ = [
     "LayerSpec",
     "Parts",
     "Signature",
+    "bind",
     "build",
     "expression_of",
     "known_layers",
@@ -292,7 +293,8 @@ def lookup(kind: str) -> LayerSpec:
     return spec
 
 
-def _bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> Arguments:
+def bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> Arguments:
+    """Bind a call to ``spec.signature`` as Python would, or raise ``ArgumentError``."""
     sig = spec.signature
     values: dict[str, Value] = {}
     names = sig.positional
@@ -348,7 +350,7 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
 def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
     spec = lookup(kind)
-    arguments = _bind(spec, positional, keywords)
+    arguments = bind(spec, positional, keywords)
     parts = spec.builder(arguments)
     module = Module(
         name="",
