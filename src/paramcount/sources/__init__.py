@@ -1,0 +1,1 @@
+"""Doors that read models from files: Hugging Face configs (and later checkpoint headers)."""

@@ -1,0 +1,121 @@
+"""One builder per Hugging Face ``model_type``; ``from_config`` picks it and builds the tree.
+
+A builder mirrors the reference modelling code of ``transformers`` (parameter names, tied embeddings,
+GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the meta device::
+
+    @model_type("llama", architectures=("LlamaForCausalLM", "LlamaModel", ...), default="LlamaForCausalLM")
+    def llama(config: Config, architecture: str) -> Module: ...
+
+The root Module's ``kind`` is the architecture class name; its ``attributes`` carry ``model_type``,
+``architecture`` and ``torch_dtype`` (when the config states one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import ConfigError, UnknownNameError
+from paramcount.sources.hf._config import Config, parse_config_text
+from paramcount.tree import Module
+
+__all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"]
+
+Builder = Callable[[Config, str], Module]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTypeSpec:
+    name: str
+    builder: Builder
+    architectures: tuple[str, ...]
+    """Every class the builder can count, the base model first (``LlamaModel``), then the heads."""
+    default: str
+    """What to count when the config has no ``architectures`` field."""
+
+
+_REGISTRY: dict[str, ModelTypeSpec] = {}
+
+
+def model_type(name: str, *, architectures: tuple[str, ...], default: str) -> Callable[[Builder], Builder]:
+    def register(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise RuntimeError(f"model_type {name!r} registered twice")
+        if default not in architectures:
+            raise RuntimeError(f"{name}: default {default!r} is not among its architectures")
+        _REGISTRY[name] = ModelTypeSpec(name, builder, architectures, default)
+        return builder
+
+    return register
+
+
+def _load_builders() -> None:
+    from paramcount.sources.hf import builders  # noqa: F401  (imports every family module)
+
+
+def supported_model_types() -> tuple[str, ...]:
+    _load_builders()
+    return tuple(sorted(_REGISTRY))
+
+
+def spec_for(name: str) -> ModelTypeSpec:
+    _load_builders()
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise UnknownNameError(
+            f"config.json: model_type {name!r} is not supported; {hint}supported: {', '.join(sorted(_REGISTRY))}",
+            name,
+            tuple(close),
+        )
+    return spec
+
+
+def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    if isinstance(source, Mapping):
+        return dict(source), "config.json"
+    path = Path(source)
+    if path.is_dir():
+        path = path / "config.json"
+    from paramcount.limits import MAX_CONFIG_BYTES
+
+    try:
+        with path.open("rb") as stream:
+            text = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    return parse_config_text(text, path.name), path.name
+
+
+def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
+    """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
+
+    By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
+    ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
+    data, name = _read(source)
+    raw_type = data.get("model_type")
+    if not isinstance(raw_type, str):
+        raise ConfigError(f"{name}: key 'model_type' is missing or not a string", key_path="model_type")
+    spec = spec_for(raw_type)
+    config = Config(data, raw_type, name)
+    chosen = architecture
+    if chosen is None:
+        listed = data.get("architectures")
+        chosen = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], str) else spec.default
+    if chosen not in spec.architectures:
+        raise ConfigError(
+            f"{name}: architecture {chosen!r} is not supported for model_type {raw_type!r}; "
+            f"supported: {', '.join(spec.architectures)}",
+            key_path="architectures",
+        )
+    root = spec.builder(config, chosen)
+    attributes = [("model_type", raw_type), ("architecture", chosen)]
+    dtype = data.get("torch_dtype", data.get("dtype"))
+    if isinstance(dtype, str):
+        attributes.append(("torch_dtype", dtype))
+    return replace(root, name="", kind=chosen, attributes=tuple(attributes) + root.attributes)

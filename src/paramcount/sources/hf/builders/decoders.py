@@ -1,0 +1,1 @@
+"""decoders: Hugging Face model families."""

@@ -1,0 +1,1 @@
+"""encoders: Hugging Face model families."""

@@ -1,0 +1,1 @@
+"""gpt: Hugging Face model families."""

@@ -1,0 +1,1 @@
+"""multimodal: Hugging Face model families."""

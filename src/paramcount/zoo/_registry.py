@@ -1,0 +1,77 @@
+"""The model zoo: name-addressable architectures built from the catalog (Python that builds the tree).
+
+    @model("resnet50", signature(num_classes=1000), family="vision", reference="torchvision.models.resnet50")
+    def resnet50(a: Arguments) -> Module: ...
+
+Each entry is checked in the tests against the published exact count of its reference implementation.
+The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model and rebuild its call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from paramcount.errors import UnknownNameError
+from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
+from paramcount.tree import Module, Value
+
+__all__ = ["ModelSpec", "build_model", "known_models", "lookup_model", "model"]
+
+ModelBuilder = Callable[[Arguments], Module]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    signature: Signature
+    builder: ModelBuilder
+    family: str
+    reference: str
+    """The reference implementation whose count the tests check (``torchvision.models.resnet50``)."""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def model(name: str, sig: Signature, *, family: str, reference: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    def register(builder: ModelBuilder) -> ModelBuilder:
+        if name in _REGISTRY:
+            raise RuntimeError(f"zoo model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, sig, builder, family, reference)
+        return builder
+
+    return register
+
+
+def _load() -> None:
+    from paramcount.zoo import models  # noqa: F401  (imports every family module)
+
+
+def known_models() -> tuple[str, ...]:
+    _load()
+    return tuple(sorted(_REGISTRY))
+
+
+def lookup_model(name: str) -> ModelSpec:
+    _load()
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownNameError(f"unknown model {name!r}{hint}", name, tuple(close))
+    return spec
+
+
+def _no_parts(a: Arguments) -> Parts:
+    return Parts()
+
+
+def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
+    """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``)."""
+    spec = lookup_model(name)
+    arguments = bind(LayerSpec(name, spec.signature, _no_parts, spec.family), positional, keywords)
+    root = spec.builder(arguments)
+    return replace(root, name="", args=tuple(arguments.values.items()), attributes=(("zoo", name), *root.attributes))

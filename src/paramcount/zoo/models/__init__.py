@@ -1,0 +1,3 @@
+"""One module per architecture family; importing this package registers every zoo model."""
+
+from paramcount.zoo.models import convnets, vision_transformers  # noqa: F401

@@ -1,0 +1,1 @@
+"""Vision transformers of torchvision: ViT, Swin, and ConvNeXt."""
