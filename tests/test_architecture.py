@@ -22,8 +22,8 @@ ALLOWED = {
     "analysis": {"tree", "dtypes"},
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},
-    "api": {"analysis", "errors", "expr", "layers", "report", "tree"},
-    "cli": {"api", "errors", "limits", "render", "__init__"},
+    "api": {"analysis", "errors", "expr", "layers", "report", "tree", "sources", "zoo"},
+    "cli": {"api", "errors", "limits", "render", "__init__", "layers", "zoo", "sources"},
     "__init__": {"api", "errors", "expr", "report"},
     "__main__": {"cli"},
 }

@@ -1,22 +1,29 @@
-"""The library entry points: text in, ``Result`` out; ``Result.report()`` for the whole explained answer."""
+"""The library entry points: text in, ``Result`` out; ``Result.report()`` for the whole explained answer.
+
+``count`` accepts what people type: a layer or module expression (``Conv2d(256, 512, 3)``), a zoo model
+(``resnet50``, ``vit_b_16(image_size=384)``), a Hugging Face hub id whose config ships with paramcount
+(``meta-llama/Llama-3.1-8B``), or a path to a ``config.json`` (or a folder holding one).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from paramcount.analysis.counts import Counts, count_tree, module_rows
+from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import parameter_memory, stored_bytes, training_plans
+from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
-from paramcount.analysis.snippet import pytorch_snippet
+from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
 from paramcount.errors import ParamcountError
 from paramcount.expr import parse
 from paramcount.layers._registry import expression_of, rebuild
 from paramcount.report import Comparison, Report
 from paramcount.tree import Module, parameter_count
 
-__all__ = ["Result", "count"]
+__all__ = ["Result", "count", "from_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,9 @@ class Result:
     tree: Module
     counts: Counts
     origin: str = "expression"
+    """``expression``, ``zoo`` or ``config``."""
+    location: str = ""
+    """For configs: the hub id or the path the config was read from."""
 
     @property
     def total(self) -> int:
@@ -44,6 +54,11 @@ class Result:
     def buffers(self) -> int:
         return self.counts.buffers
 
+    @property
+    def active(self) -> int | None:
+        """Parameters used per token for mixture-of-experts models; None for dense ones."""
+        return active_parameters(self.tree)
+
     def report(self) -> Report:
         """The complete answer: formula, reading, memory, variants, related questions, code."""
         return build_report(self)
@@ -52,13 +67,44 @@ class Result:
         return self.report().to_dict()
 
 
-def count(text: str) -> Result:
-    """Count the parameters of a layer or module expression, e.g. ``count("Conv2d(256, 512, 3)")``.
+def _looks_like_path(text: str) -> bool:
+    """A config file or a folder holding one (expressions never end in .json nor name a folder)."""
+    return text.endswith(".json") or Path(text).is_dir()
 
+
+def count(text: str, *, architecture: str | None = None) -> Result:
+    """Count the parameters of whatever ``text`` names; e.g. ``count("Conv2d(256, 512, 3)").total``.
+
+    ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model).
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong.
     """
+    stripped = text.strip()
+    if "(" not in stripped:
+        from paramcount.sources.hf.hub import hub_config_path
+
+        shipped = hub_config_path(stripped)
+        if shipped is not None:
+            return _from_config(text, shipped, stripped, architecture)
+        if _looks_like_path(stripped):
+            return _from_config(text, Path(stripped), stripped, architecture)
     tree = parse(text)
-    return Result(query=text, tree=tree, counts=count_tree(tree))
+    origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
+    return Result(query=text, tree=tree, counts=count_tree(tree), origin=origin)
+
+
+def from_config(source: str | Path, *, architecture: str | None = None) -> Result:
+    """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id)."""
+    from paramcount.sources.hf.hub import hub_config_path
+
+    shipped = hub_config_path(str(source))
+    return _from_config(str(source), shipped or Path(source), str(source), architecture)
+
+
+def _from_config(query: str, path: Path, location: str, architecture: str | None) -> Result:
+    from paramcount.sources.hf import from_config as read_config
+
+    tree = read_config(path, architecture=architecture)
+    return Result(query=query, tree=tree, counts=count_tree(tree), origin="config", location=location)
 
 
 def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tuple[Comparison, ...]:
@@ -75,11 +121,33 @@ def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tup
     return tuple(found)
 
 
+def _zoo_call(tree: Module) -> str:
+    from paramcount.zoo import lookup_model
+
+    name = str(dict(tree.attributes)["zoo"])
+    spec = lookup_model(name)
+    changed = [f"{key}={value!r}" for key, value in tree.args if value != spec.signature.default(key)]
+    return f"{name}({', '.join(changed)})"
+
+
+def _describe(result: Result) -> tuple[str, str, bool]:
+    """The canonical expression, the verification program, and whether variants apply."""
+    tree, counts = result.tree, result.counts
+    if result.origin == "config":
+        architecture = str(dict(tree.attributes).get("architecture", tree.kind))
+        location = result.location
+        return architecture, transformers_snippet(location, architecture, counts), False
+    if result.origin == "zoo":
+        call = _zoo_call(tree)
+        return call, torchvision_snippet(call, counts), False
+    is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
+    return expression_of(tree), pytorch_snippet(expression_of(tree, prefix="nn."), counts), not is_container
+
+
 def build_report(result: Result) -> Report:
     tree, counts = result.tree, result.counts
-    is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
     parameter_bytes, buffer_bytes = stored_bytes(counts)
-    expression = expression_of(tree)
+    expression, code, with_variants = _describe(result)
     return Report(
         query=result.query,
         origin=result.origin,
@@ -93,8 +161,12 @@ def build_report(result: Result) -> Report:
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         training=training_plans(counts),
-        variants=() if is_container else _compare(tree, counts.total, variant_candidates(tree)),
-        related=() if is_container else _compare(tree, counts.total, related_candidates(tree)),
-        modules=module_rows(tree),
-        code=pytorch_snippet(expression_of(tree, prefix="nn."), counts),
+        variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
+        related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
+        modules=module_table(tree),
+        code=code,
+        embedding_parameters=embedding_parameters(tree),
+        active=active_parameters(tree),
+        blocks=blocks(tree),
+        facts=tuple((key, str(value)) for key, value in tree.attributes if isinstance(value, str | int)),
     )

@@ -24,6 +24,9 @@ examples:
   paramcount "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)"
   paramcount --json "nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))"
   paramcount --markdown "MultiheadAttention(768, 12)"
+  paramcount resnet50
+  paramcount meta-llama/Llama-3.1-8B
+  paramcount path/to/config.json --architecture LlamaModel
   printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch -
 """
 
@@ -35,7 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("expression", nargs="*", help="a layer or module as you would type it in PyTorch")
+    parser.add_argument(
+        "expression",
+        nargs="*",
+        help="a layer or module as you would type it in PyTorch, a zoo model (resnet50), a shipped hub id "
+        "(meta-llama/Llama-3.1-8B) or a path to a Hugging Face config.json (or its folder)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object (the schema is in the README)")
     output.add_argument("--markdown", action="store_true", help="print the answer as Markdown")
@@ -46,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR)")
     parser.add_argument("--width", type=int, default=None, help="wrap text at this many columns (default 100)")
+    parser.add_argument(
+        "--architecture",
+        metavar="CLASS",
+        help="for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
+    )
+    parser.add_argument("--depth", type=int, default=3, help="deepest level of the module table (default 3)")
+    parser.add_argument("--list", choices=["layers", "models", "configs"], help="list what paramcount knows and exit")
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
     return parser
 
@@ -90,7 +105,7 @@ def _run_batch(source: str, out: TextIO) -> int:
 def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
     from paramcount.api import count
 
-    report = count(" ".join(arguments.expression)).report()
+    report = count(" ".join(arguments.expression), architecture=arguments.architecture).report()
     if arguments.json:
         from paramcount.render.json import render_json
 
@@ -98,21 +113,40 @@ def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
     elif arguments.markdown:
         from paramcount.render.markdown import render_markdown
 
-        out.write(render_markdown(report))
+        out.write(render_markdown(report, arguments.depth))
     elif _use_rich(out, arguments.no_color):
         from paramcount.render.text import write_rich
 
-        write_rich(report, out, arguments.width)
+        write_rich(report, out, arguments.width, arguments.depth)
     else:
         from paramcount.render.text import render_plain
 
-        out.write(render_plain(report, arguments.width or 100))
+        out.write(render_plain(report, arguments.width or 100, arguments.depth))
+    return 0
+
+
+def _list(what: str, out: TextIO) -> int:
+    if what == "layers":
+        from paramcount.layers import known_layers
+
+        names = known_layers()
+    elif what == "models":
+        from paramcount.zoo import known_models
+
+        names = known_models()
+    else:
+        from paramcount.sources.hf.hub import shipped_hub_ids
+
+        names = shipped_hub_ids()
+    out.write("\n".join(names) + "\n")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    if arguments.list:
+        return _list(arguments.list, sys.stdout)
     if arguments.batch is None and not arguments.expression:
         parser.print_usage(sys.stderr)
         sys.stderr.write('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')

@@ -24,6 +24,7 @@ __all__ = [
     "ParamcountError",
     "ShapeError",
     "UnknownNameError",
+    "did_you_mean",
 ]
 
 
@@ -102,3 +103,12 @@ class ShapeError(ParamcountError):
     def __init__(self, message: str, module_path: str) -> None:
         super().__init__(f"{module_path}: {message}" if module_path else message)
         self.module_path = module_path
+
+
+def did_you_mean(names: tuple[str, ...] | list[str]) -> str:
+    """``"; did you mean 'a', 'b' or 'c'?"`` for close matches, or ``""`` when there are none."""
+    quoted = [repr(name) for name in names]
+    if not quoted:
+        return ""
+    either = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"; did you mean {either}?"

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from paramcount.analysis.counts import Counts, ModuleRow, TensorRow
+from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
+from paramcount.analysis.models import Block, ModuleRow
 
 __all__ = ["SCHEMA_VERSION", "Comparison", "Report"]
 
@@ -47,6 +48,12 @@ class Report:
     related: tuple[Comparison, ...]
     modules: tuple[ModuleRow, ...]
     code: str
+    embedding_parameters: int = 0
+    active: int | None = None
+    """Parameters used per token (mixture of experts); None for dense models."""
+    blocks: tuple[Block, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
+    """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
@@ -60,6 +67,10 @@ class Report:
             "trainable": counts.trainable,
             "non_trainable": counts.non_trainable,
             "buffers": counts.buffers,
+            "embedding_parameters": self.embedding_parameters,
+            "non_embedding_parameters": counts.total - self.embedding_parameters,
+            "active": self.active,
+            "facts": dict(self.facts),
             "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
             "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
             "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
@@ -117,11 +128,15 @@ class Report:
                     "path": r.path,
                     "kind": r.kind,
                     "depth": r.depth,
+                    "times": r.times,
                     "own": r.own,
                     "total": r.total,
                     "trainable": r.trainable,
                 }
                 for r in self.modules
+            ],
+            "blocks": [
+                {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in self.blocks
             ],
             "code": self.code,
         }

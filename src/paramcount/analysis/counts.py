@@ -9,12 +9,11 @@ from paramcount.tree import (
     Tensor,
     buffer_count,
     iter_buffers,
-    iter_modules,
     iter_params,
     parameter_count,
 )
 
-__all__ = ["Counts", "ModuleRow", "TensorRow", "TiedRow", "count_tree", "module_rows"]
+__all__ = ["Counts", "TensorRow", "TiedRow", "count_tree"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,33 +78,3 @@ def count_tree(root: Module) -> Counts:
         buffer_tensors=buffers,
         tied_tensors=tied,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleRow:
-    """One module of the tree: its dotted path, kind, own and subtree parameter counts."""
-
-    path: str
-    kind: str
-    depth: int
-    own: int
-    total: int
-    trainable: int
-
-
-def module_rows(root: Module) -> tuple[ModuleRow, ...]:
-    """Every module (repeats expanded) with its own and subtree counts, in ``named_modules()`` order."""
-    rows = []
-    for path, module in iter_modules(root):
-        own = sum(p.count for p in module.params if p.tied_to is None)
-        rows.append(
-            ModuleRow(
-                path=path,
-                kind=module.kind,
-                depth=0 if not path else path.count(".") + 1,
-                own=own,
-                total=parameter_count(module),
-                trainable=parameter_count(module, trainable=True),
-            )
-        )
-    return tuple(rows)

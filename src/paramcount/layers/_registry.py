@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from paramcount.errors import ArgumentError, UnknownNameError
+from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 from paramcount.tree import Buffer, Dim, Module, Param, Ref, Value
 
 __all__ = [
@@ -283,13 +283,7 @@ def lookup(kind: str) -> LayerSpec:
         exact_case = by_lower.get(kind.lower())
         if exact_case and exact_case not in suggestions:
             suggestions.insert(0, exact_case)
-        hint = ""
-        if suggestions:
-            quoted = " or ".join(repr(name) for name in suggestions[:3])
-            if len(suggestions) > 2:
-                quoted = f"{suggestions[0]!r}, {suggestions[1]!r} or {suggestions[2]!r}"
-            hint = f"; did you mean {quoted}?"
-        raise UnknownNameError(f"unknown layer {kind!r}{hint}", kind, tuple(suggestions[:3]))
+        raise UnknownNameError(f"unknown layer {kind!r}{did_you_mean(suggestions[:3])}", kind, tuple(suggestions[:3]))
     return spec
 
 

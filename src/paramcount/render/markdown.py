@@ -40,8 +40,8 @@ def _section(section: Section) -> list[str]:
     return out
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, depth: int = 3) -> str:
     lines: list[str] = []
-    for section in sections(report):
+    for section in sections(report, depth=depth):
         lines.extend(_section(section))
     return "\n".join(lines).rstrip() + "\n"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from paramcount.analysis.explain import ModuleFormula, Term
+from paramcount.analysis.models import ModuleRow
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Comparison, Report
 
@@ -52,6 +53,9 @@ class Section:
     blocks: tuple[Block, ...]
 
 
+MAX_TENSOR_ROWS = 40
+"""Longest tensor listing in text; the JSON always has every tensor."""
+
 MAX_FORMULA_MODULES = 12
 """Beyond this many parameter-owning modules the step list is summarised by the module table."""
 
@@ -71,7 +75,27 @@ def _headline(report: Report) -> Section:
     ]
     if counts.tied:
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
-    return Section("answer", report.expression, (Paragraph(tuple(segments)),))
+    blocks: list[Block] = [Paragraph(tuple(segments))]
+    if report.origin != "expression":
+        blocks.append(Paragraph(_model_facts(report)))
+    return Section("answer", report.expression, tuple(blocks))
+
+
+def _model_facts(report: Report) -> tuple[Segment, ...]:
+    counts, facts = report.counts, dict(report.facts)
+    parts = []
+    if report.origin == "config":
+        parts.append(f"{facts.get('architecture', report.kind)} (model_type {facts.get('model_type', '?')})")
+        if "torch_dtype" in facts:
+            parts.append(f"stored as {facts['torch_dtype']}")
+    elif report.origin == "zoo":
+        parts.append(f"zoo model {facts.get('zoo', report.kind)}")
+    parts.append(f"{integer(counts.total - report.embedding_parameters)} excluding embeddings")
+    if report.active is not None:
+        parts.append(f"{integer(report.active)} active per token")
+    if counts.tied:
+        parts.append(f"{integer(counts.total + counts.tied)} if the tied tensors were separate")
+    return (Segment("  " + " · ".join(parts), "muted"),)
 
 
 def _tensors(report: Report) -> Section:
@@ -84,7 +108,7 @@ def _tensors(report: Report) -> Section:
     if show_dtype:
         header.append("dtype")
     rows = []
-    for row in counts.parameters:
+    for row in counts.parameters[:MAX_TENSOR_ROWS]:
         cells = [row.name, _shape(row.shape), integer(row.count), " × ".join(row.symbols) or "1"]
         if show_trainable:
             cells.append("yes" if row.trainable else "no")
@@ -96,6 +120,9 @@ def _tensors(report: Report) -> Section:
         blocks.append(Table(tuple(header), tuple(rows), frozenset({2})))
     else:
         blocks.append(Paragraph((Segment(f"{report.kind} has no parameters."),)))
+    if len(counts.parameters) > MAX_TENSOR_ROWS:
+        hidden = len(counts.parameters) - MAX_TENSOR_ROWS
+        blocks.append(Paragraph((Segment(f"… and {hidden:,} more tensors (--json lists them all)", "muted"),)))
     if counts.buffer_tensors:
         buffer_rows = tuple(
             (row.name, _shape(row.shape), integer(row.count), row.dtype) for row in counts.buffer_tensors
@@ -221,26 +248,64 @@ def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: boo
     return Section(key, title, (Table(header, tuple(rows), frozenset({1, 2})),))
 
 
-def _modules(report: Report) -> Section:
+def _modules(report: Report, depth: int) -> Section:
     total = report.counts.total or 1
-    rows = tuple(
-        (
-            "  " * row.depth + (row.path.rsplit(".", 1)[-1] or "(root)"),
-            row.kind,
-            integer(row.total),
-            f"{100 * row.total / total:.1f}%",
+    rows = []
+    for row in report.modules:
+        if row.depth > depth:
+            continue
+        name = row.path.rsplit(".", 1)[-1] if row.path else "(root)"
+        label = "  " * row.depth + name + (f" (×{row.times})" if row.times > 1 and _repeat_starts_here(row) else "")
+        share = 100 * row.total * row.times / total
+        rows.append((label, row.kind, integer(row.total), f"{share:.1f}%"))
+    table = Table(("module", "type", "parameters", "share"), tuple(rows), frozenset({2, 3}))
+    notes = []
+    if any(row.depth > depth for row in report.modules):
+        notes.append(f"deeper modules hidden (--depth {depth})")
+    if any(row.times > 1 for row in report.modules):
+        notes.append("a repeated block is listed once, with its count and its parameters per copy")
+    if not notes:
+        return Section("modules", "Modules", (table,))
+    note = Paragraph((Segment("; ".join(notes).capitalize() + ".", "muted"),))
+    return Section("modules", "Modules", (table, note))
+
+
+def _repeat_starts_here(row: ModuleRow) -> bool:
+    last = row.path.rsplit(".", 1)[-1]
+    return "-" in last
+
+
+BAR_WIDTH = 30
+
+
+def _share_chart(report: Report) -> Section:
+    total = report.counts.total or 1
+    width = max(len(block.path) for block in report.blocks)
+    lines = []
+    for block in report.blocks:
+        if not block.parameters:
+            continue
+        share = block.parameters / total
+        filled = round(share * BAR_WIDTH)
+        bar = "█" * filled + "·" * (BAR_WIDTH - filled)
+        lines.append(
+            (
+                Segment(f"{block.path:<{width}}  "),
+                Segment(bar, "number"),
+                Segment(f"  {integer(block.parameters):>15}  {100 * share:5.1f}%"),
+            )
         )
-        for row in report.modules
-    )
-    return Section("modules", "Modules", (Table(("module", "type", "parameters", "share"), rows, frozenset({2, 3})),))
+    return Section("blocks", "Where the parameters are", (Lines(tuple(lines)),))
 
 
-def sections(report: Report) -> tuple[Section, ...]:
-    """The answer's sections in reading order."""
+def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
+    """The answer's sections in reading order; ``depth`` limits the module table."""
     found = [_headline(report), _tensors(report), _steps(report)]
     found.append(Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),)))
     if len(report.modules) > 1:
-        found.append(_modules(report))
+        found.append(_modules(report, depth))
+    if len(report.blocks) > 1:
+        found.append(_share_chart(report))
     found.append(_memory(report))
     found.append(_training(report))
     if report.variants:

@@ -71,28 +71,29 @@ def _section(section: Section, width: int) -> list[Line]:
     return lines
 
 
-def layout(report: Report, width: int = 100) -> list[Line]:
+def layout(report: Report, width: int = 100, depth: int = 3) -> list[Line]:
     """The whole answer as lines of styled segments, sections separated by a blank line."""
     lines: list[Line] = []
-    for section in sections(report):
+    for section in sections(report, depth=depth):
         if lines:
             lines.append(())
         lines.extend(_section(section, width))
     return lines
 
 
-def render_plain(report: Report, width: int = 100) -> str:
+def render_plain(report: Report, width: int = 100, depth: int = 3) -> str:
     """Plain text: what a pipe or a file gets."""
-    return "\n".join("".join(segment.text for segment in line).rstrip() for line in layout(report, width)) + "\n"
+    lines = layout(report, width, depth)
+    return "\n".join("".join(segment.text for segment in line).rstrip() for line in lines) + "\n"
 
 
-def write_rich(report: Report, stream: TextIO, width: int | None = None) -> None:
+def write_rich(report: Report, stream: TextIO, width: int | None = None, depth: int = 3) -> None:
     """The same lines with colour, through rich (imported only here, only on a TTY)."""
     from rich.console import Console
     from rich.text import Text
 
     console = Console(file=stream, width=width, highlight=False, soft_wrap=True)
-    for line in layout(report, width or console.width):
+    for line in layout(report, width or console.width, depth):
         text = Text()
         for segment in line:
             text.append(segment.text, style=_RICH_STYLES.get(segment.style, ""))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from paramcount.errors import UnknownNameError
+from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
 from paramcount.tree import Module, Value
 
@@ -60,8 +60,7 @@ def lookup_model(name: str) -> ModelSpec:
         import difflib
 
         close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownNameError(f"unknown model {name!r}{hint}", name, tuple(close))
+        raise UnknownNameError(f"unknown model {name!r}{did_you_mean(close)}", name, tuple(close))
     return spec
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from paramcount.errors import ConfigError, UnknownNameError
+from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
 
@@ -67,9 +67,9 @@ def spec_for(name: str) -> ModelTypeSpec:
         import difflib
 
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         raise UnknownNameError(
-            f"config.json: model_type {name!r} is not supported; {hint}supported: {', '.join(sorted(_REGISTRY))}",
+            f"config.json: model_type {name!r} is not supported{did_you_mean(close)}; "
+            f"supported: {', '.join(sorted(_REGISTRY))}",
             name,
             tuple(close),
         )

@@ -1,0 +1,117 @@
+"""Whole-model facts: parameters outside embeddings, active parameters per token (mixture of experts),
+a per-module table with repeated blocks collapsed, and the share of parameters by top-level block.
+
+All walks use the collapsed tree (a block repeated 126 times is visited once), so a 405B-parameter model
+is analysed in the time of one layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramcount.tree import Module, iter_modules_collapsed, parameter_count
+
+__all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_parameters", "module_table"]
+
+EMBEDDING_KINDS = frozenset({"Embedding", "EmbeddingBag"})
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRow:
+    """One module of the collapsed tree. ``times`` > 1 for a repeated block (``layers.0-31``): ``total``
+    and ``own`` are per copy, so the block's share is ``total · times``."""
+
+    path: str
+    kind: str
+    depth: int
+    own: int
+    total: int
+    trainable: int
+    times: int
+
+
+def _attribute(module: Module, key: str) -> object:
+    return dict(module.attributes).get(key)
+
+
+def module_table(root: Module) -> tuple[ModuleRow, ...]:
+    """Every module of the collapsed tree in ``named_modules()`` order."""
+    rows = []
+    for path, module, times in iter_modules_collapsed(root):
+        rows.append(
+            ModuleRow(
+                path=path,
+                kind=module.kind,
+                depth=0 if not path else path.count(".") + 1,
+                own=sum(p.count for p in module.params if p.tied_to is None),
+                total=parameter_count(module) // module.repeat,
+                trainable=parameter_count(module, trainable=True) // module.repeat,
+                times=times,
+            )
+        )
+    return tuple(rows)
+
+
+def active_parameters(root: Module) -> int | None:
+    """Parameters used for one token: experts that do not run are left out. ``None`` for dense models.
+
+    A module marked ``num_experts=E, experts_per_token=k`` holds E identical experts (listed or fused), of
+    which k run per token, so ``(E - k) / E`` of its parameters are inactive."""
+    inactive = 0
+    found = False
+    for _, module, times in iter_modules_collapsed(root):
+        experts, per_token = _attribute(module, "num_experts"), _attribute(module, "experts_per_token")
+        if isinstance(experts, int) and isinstance(per_token, int) and experts > 0:
+            found = True
+            per_copy = parameter_count(module) // module.repeat
+            inactive += times * per_copy * (experts - min(per_token, experts)) // experts
+    return parameter_count(root) - inactive if found else None
+
+
+def embedding_parameters(root: Module) -> int:
+    """Parameters held by embedding tables (token, position …), tied copies excluded."""
+    return sum(
+        times * sum(p.count for p in module.params if p.tied_to is None)
+        for _, module, times in iter_modules_collapsed(root)
+        if module.kind in EMBEDDING_KINDS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A top-level block for the share picture: its path, kind and all its parameters (× repeats)."""
+
+    path: str
+    kind: str
+    parameters: int
+    times: int
+
+
+DOMINANT_SHARE = 0.9
+"""A top-level child holding at least this share is opened up, so the picture shows its parts
+(``model.embed_tokens``, ``model.layers.0-31``, ``model.norm``, ``lm_head``) rather than one bar."""
+
+
+def blocks(root: Module) -> tuple[Block, ...]:
+    """The root's children, the dominant one (if any) replaced by its own children."""
+    total = parameter_count(root)
+    found: list[Block] = []
+    for child in root.children:
+        count = parameter_count(child)
+        if total and count >= DOMINANT_SHARE * total and child.children and child.repeat == 1:
+            for grandchild in child.children:
+                label = (
+                    grandchild.name
+                    if grandchild.repeat == 1
+                    else (f"{grandchild.name}-{int(grandchild.name) + grandchild.repeat - 1}")
+                )
+                found.append(
+                    Block(f"{child.name}.{label}", grandchild.kind, parameter_count(grandchild), grandchild.repeat)
+                )
+        else:
+            label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
+            found.append(Block(label, child.kind, count, child.repeat))
+    own = sum(p.count for p in root.params if p.tied_to is None)
+    if own:
+        found.insert(0, Block("(own parameters)", root.kind, own, 1))
+    return tuple(found)

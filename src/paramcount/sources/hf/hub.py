@@ -1,0 +1,32 @@
+"""Well-known hub ids resolved to the configs shipped in ``configs/`` (nothing is ever downloaded).
+
+A file ``configs/<org>--<name>.json`` answers hub id ``<org>/<name>``; ``configs/<name>.json`` answers an id
+without an organisation (``gpt2``). Matching ignores case.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+__all__ = ["CONFIGS", "hub_config_path", "shipped_hub_ids"]
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+@cache
+def _index() -> dict[str, Path]:
+    index = {}
+    for path in sorted(CONFIGS.glob("*.json")):
+        hub_id = path.stem.replace("--", "/")
+        index[hub_id.lower()] = path
+    return index
+
+
+def shipped_hub_ids() -> tuple[str, ...]:
+    return tuple(sorted(path.stem.replace("--", "/") for path in _index().values()))
+
+
+def hub_config_path(hub_id: str) -> Path | None:
+    """The shipped config for ``hub_id`` (``meta-llama/Llama-3.1-8B``), or None."""
+    return _index().get(hub_id.strip().lower())
