@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from paramcount.analysis.context import ZooIndex, build_index, occurrences
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import parameter_memory, stored_bytes, training_plans
@@ -20,7 +22,7 @@ from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, tr
 from paramcount.errors import ParamcountError
 from paramcount.expr import parse
 from paramcount.layers._registry import expression_of, rebuild
-from paramcount.report import Comparison, Report
+from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
 __all__ = ["Result", "count", "from_config"]
@@ -144,6 +146,31 @@ def _describe(result: Result) -> tuple[str, str, bool]:
     return expression_of(tree), pytorch_snippet(expression_of(tree, prefix="nn."), counts), not is_container
 
 
+@cache
+def _zoo_index() -> ZooIndex:
+    """Every zoo model at its defaults, indexed once per process (the zoo is fixed, so this is pure)."""
+    from paramcount.zoo import build_model, known_models
+
+    return build_index((name, build_model(name)) for name in known_models())
+
+
+def _appearances(tree: Module) -> tuple[Appearance, ...]:
+    found = []
+    for occurrence in occurrences(tree, _zoo_index()):
+        total = parameter_count(occurrence.module)
+        found.append(
+            Appearance(
+                occurrence.model,
+                occurrence.path,
+                occurrence.times,
+                expression_of(occurrence.module),
+                total,
+                occurrence.exact,
+            )
+        )
+    return tuple(found)
+
+
 def build_report(result: Result) -> Report:
     tree, counts = result.tree, result.counts
     parameter_bytes, buffer_bytes = stored_bytes(counts)
@@ -161,6 +188,7 @@ def build_report(result: Result) -> Report:
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         training=training_plans(counts),
+        appears_in=_appearances(tree) if with_variants else (),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
         modules=module_table(tree),

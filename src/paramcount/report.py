@@ -14,7 +14,7 @@ from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 
-__all__ = ["SCHEMA_VERSION", "Comparison", "Report"]
+__all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 
 SCHEMA_VERSION = 1
 
@@ -28,6 +28,18 @@ class Comparison:
     total: int
     delta: int
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    """Where a layer's configuration occurs in a zoo model (``exact`` False: same weight, other bias)."""
+
+    model: str
+    path: str
+    times: int
+    expression: str
+    total: int
+    exact: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,7 @@ class Report:
     """Parameters used per token (mixture of experts); None for dense models."""
     blocks: tuple[Block, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
+    appears_in: tuple[Appearance, ...] = ()
     """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +134,17 @@ class Report:
                     for plan in self.training
                 ],
             },
+            "appears_in": [
+                {
+                    "model": a.model,
+                    "path": a.path,
+                    "times": a.times,
+                    "expression": a.expression,
+                    "total": a.total,
+                    "exact": a.exact,
+                }
+                for a in self.appears_in
+            ],
             "variants": [_comparison(c) for c in self.variants],
             "related": [_comparison(c) for c in self.related],
             "modules": [

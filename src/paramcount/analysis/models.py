@@ -92,6 +92,15 @@ DOMINANT_SHARE = 0.9
 (``model.embed_tokens``, ``model.layers.0-31``, ``model.norm``, ``lm_head``) rather than one bar."""
 
 
+def _times(module: Module) -> int:
+    """How many identical blocks ``module`` stands for: its repeat, or that of a list's single child."""
+    if module.repeat > 1:
+        return module.repeat
+    if len(module.children) == 1 and not module.params:
+        return module.children[0].repeat
+    return 1
+
+
 def blocks(root: Module) -> tuple[Block, ...]:
     """The root's children, the dominant one (if any) replaced by its own children."""
     total = parameter_count(root)
@@ -99,19 +108,15 @@ def blocks(root: Module) -> tuple[Block, ...]:
     for child in root.children:
         count = parameter_count(child)
         if total and count >= DOMINANT_SHARE * total and child.children and child.repeat == 1:
-            for grandchild in child.children:
-                label = (
-                    grandchild.name
-                    if grandchild.repeat == 1
-                    else (f"{grandchild.name}-{int(grandchild.name) + grandchild.repeat - 1}")
-                )
-                found.append(
-                    Block(f"{child.name}.{label}", grandchild.kind, parameter_count(grandchild), grandchild.repeat)
-                )
+            found.extend(_block(f"{child.name}.", grandchild) for grandchild in child.children)
         else:
-            label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
-            found.append(Block(label, child.kind, count, child.repeat))
+            found.append(_block("", child))
     own = sum(p.count for p in root.params if p.tied_to is None)
     if own:
         found.insert(0, Block("(own parameters)", root.kind, own, 1))
     return tuple(found)
+
+
+def _block(prefix: str, module: Module) -> Block:
+    label = module.name if module.repeat == 1 else f"{module.name}-{int(module.name) + module.repeat - 1}"
+    return Block(f"{prefix}{label}", module.kind, parameter_count(module), _times(module))

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.models import ModuleRow
 from paramcount.render.units import byte_sizes, integer
-from paramcount.report import Comparison, Report
+from paramcount.report import Appearance, Comparison, Report
 
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
@@ -280,9 +280,10 @@ BAR_WIDTH = 30
 
 def _share_chart(report: Report) -> Section:
     total = report.counts.total or 1
-    width = max(len(block.path) for block in report.blocks)
+    labels = [block.path + (f" ×{block.times}" if block.times > 1 else "") for block in report.blocks]
+    width = max(len(label) for label in labels)
     lines = []
-    for block in report.blocks:
+    for label, block in zip(labels, report.blocks, strict=True):
         if not block.parameters:
             continue
         share = block.parameters / total
@@ -290,12 +291,45 @@ def _share_chart(report: Report) -> Section:
         bar = "█" * filled + "·" * (BAR_WIDTH - filled)
         lines.append(
             (
-                Segment(f"{block.path:<{width}}  "),
+                Segment(f"{label:<{width}}  "),
                 Segment(bar, "number"),
                 Segment(f"  {integer(block.parameters):>15}  {100 * share:5.1f}%"),
             )
         )
     return Section("blocks", "Where the parameters are", (Lines(tuple(lines)),))
+
+
+MAX_APPEARANCES = 12
+
+
+def _appearances(report: Report) -> Section:
+    groups: dict[tuple[bool, str, str], list[Appearance]] = {}
+    for appearance in report.appears_in:
+        groups.setdefault((not appearance.exact, appearance.model, appearance.expression), []).append(appearance)
+    rows = []
+    for (_, model, expression), members in sorted(groups.items())[:MAX_APPEARANCES]:
+        first = members[0]
+        places = sum(member.times for member in members)
+        where = first.path if places == 1 else f"{first.path} (+{places - 1} more)"
+        match = "exact" if first.exact else f"same weight, {integer(first.total)} parameters"
+        rows.append((model, where, expression, match))
+    blocks: list[Block] = [Table(("model", "module", "as built there", "match"), tuple(rows))]
+    exact = sum(1 for key in groups if not key[0])
+    summary = f"In {exact} zoo models exactly, {len(groups) - exact} with a different bias"
+    if len(groups) > len(rows):
+        summary += f"; {len(groups) - len(rows)} more in --json"
+    blocks.append(
+        Paragraph(
+            (
+                Segment(
+                    summary + ". Computed from the zoo's trees; stride and padding hold no "
+                    "parameters, so they may differ.",
+                    "muted",
+                ),
+            )
+        )
+    )
+    return Section("appears", "Where this layer appears", tuple(blocks))
 
 
 def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
@@ -308,6 +342,8 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         found.append(_share_chart(report))
     found.append(_memory(report))
     found.append(_training(report))
+    if report.appears_in:
+        found.append(_appearances(report))
     if report.variants:
         found.append(_comparisons("variants", "Variants", report.variants, delta=True))
     found.append(Section("code", "Verify with PyTorch", (Code(report.code),)))

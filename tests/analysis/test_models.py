@@ -1,0 +1,65 @@
+"""Whole-model analyses on hand-built trees, every expected number derived in a comment."""
+
+from __future__ import annotations
+
+from paramcount.analysis.context import build_index, occurrences
+from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
+from paramcount.layers import build
+from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
+from paramcount.tree import Dim, Module, parameter_count
+
+H, F, E, V = Dim.of(8, "hidden_size"), Dim.of(16, "intermediate_size"), Dim.of(4, "num_experts"), Dim.of(10, "vocab")
+
+
+def _moe_model(layers: int, experts_count: int, per_token: int) -> Module:
+    expert = module("0", "Expert", linear("up", H, F, bias=False), linear("down", F, H, bias=False))
+    expert_list = experts(stack("experts", expert, experts_count), experts_count, per_token)
+    block = module("0", "Block", linear("gate", H, Dim.of(experts_count, "num_experts"), bias=False), expert_list)
+    body = module("model", "Body", embedding("embed", V, H), stack("layers", block, layers))
+    return module("", "Model", body, tied_linear("head", H, V, "model.embed.weight"))
+
+
+def test_active_parameters_of_a_mixture_of_experts() -> None:
+    # Per layer: router 4·8 = 32; each expert 8·16 + 16·8 = 256, 4 experts = 1,024. Embedding 10·8 = 80;
+    # the head is tied (0 more). Total = 80 + 2·(32 + 1,024) = 2,192.
+    # Two of the four experts run per token: inactive 2·2·256 = 1,024, so active = 2,192 - 1,024 = 1,168.
+    model = _moe_model(layers=2, experts_count=4, per_token=2)
+    assert parameter_count(model) == 2_192
+    assert active_parameters(model) == 1_168
+
+
+def test_dense_models_have_no_active_figure() -> None:
+    assert active_parameters(build("Linear", (3, 4))) is None
+
+
+def test_embeddings_counted_once_when_tied() -> None:
+    # The 10·8 = 80 embedding weights; the tied head adds nothing.
+    assert embedding_parameters(_moe_model(layers=2, experts_count=4, per_token=2)) == 80
+
+
+def test_module_table_collapses_repeated_blocks() -> None:
+    rows = {row.path: row for row in module_table(_moe_model(layers=3, experts_count=4, per_token=1))}
+    assert rows["model.layers.0-2"].times == 3
+    assert rows["model.layers.0-2"].total == 32 + 1_024  # per copy
+    assert rows["model.layers.0-2.experts.0-3"].times == 12  # 3 layers × 4 experts
+    assert rows[""].total == 80 + 3 * 1_056
+
+
+def test_blocks_open_the_dominant_child() -> None:
+    # "model" holds everything (the head is tied), so the picture shows its parts.
+    found = blocks(_moe_model(layers=2, experts_count=4, per_token=2))
+    assert [(b.path, b.parameters, b.times) for b in found] == [
+        ("model.embed", 80, 1),
+        ("model.layers", 2 * 1_056, 2),
+        ("head", 0, 1),
+    ]
+
+
+def test_occurrences_separate_exact_and_bias_mismatch() -> None:
+    with_bias = build("Conv2d", (256, 512, 3), [("padding", 1)])
+    without_bias = build("Conv2d", (256, 512, 3), [("stride", 2), ("bias", False)])
+    index = build_index(
+        [("a", module("", "A", with_bias.renamed("conv"))), ("b", module("", "B", without_bias.renamed("c")))]
+    )
+    found = occurrences(build("Conv2d", (256, 512, 3)), index)
+    assert [(o.model, o.path, o.exact) for o in found] == [("a", "conv", True), ("b", "c", False)]
