@@ -18,7 +18,7 @@ ALLOWED = {
     "layers": {"tree", "errors", "limits"},
     "expr": {"layers", "tree", "errors", "limits", "zoo"},
     "sources": {"layers", "tree", "errors", "limits"},
-    "zoo": {"layers", "tree", "errors", "limits", "sources"},
+    "zoo": {"layers", "tree", "errors", "limits", "sources", "analysis"},
     "analysis": {"tree", "dtypes"},
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},

@@ -8,10 +8,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from paramcount.analysis.context import ZooIndex, build_index, occurrences
+from paramcount.analysis.context import occurrences
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import parameter_memory, stored_bytes, training_plans
@@ -146,29 +145,13 @@ def _describe(result: Result) -> tuple[str, str, bool]:
     return expression_of(tree), pytorch_snippet(expression_of(tree, prefix="nn."), counts), not is_container
 
 
-@cache
-def _zoo_index() -> ZooIndex:
-    """Every zoo model at its defaults, indexed once per process (the zoo is fixed, so this is pure)."""
-    from paramcount.zoo import build_model, known_models
-
-    return build_index((name, build_model(name)) for name in known_models())
-
-
 def _appearances(tree: Module) -> tuple[Appearance, ...]:
-    found = []
-    for occurrence in occurrences(tree, _zoo_index()):
-        total = parameter_count(occurrence.module)
-        found.append(
-            Appearance(
-                occurrence.model,
-                occurrence.path,
-                occurrence.times,
-                expression_of(occurrence.module),
-                total,
-                occurrence.exact,
-            )
-        )
-    return tuple(found)
+    from paramcount.zoo.index import load_index
+
+    return tuple(
+        Appearance(o.entry.model, o.entry.path, o.entry.places, o.entry.expression, o.entry.total, o.exact)
+        for o in occurrences(tree, load_index(tree.kind))
+    )
 
 
 def build_report(result: Result) -> Report:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount.analysis.context import build_index, occurrences
+from paramcount.analysis.context import index_entries, occurrences
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.layers import build
 from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
@@ -58,8 +58,11 @@ def test_blocks_open_the_dominant_child() -> None:
 def test_occurrences_separate_exact_and_bias_mismatch() -> None:
     with_bias = build("Conv2d", (256, 512, 3), [("padding", 1)])
     without_bias = build("Conv2d", (256, 512, 3), [("stride", 2), ("bias", False)])
-    index = build_index(
-        [("a", module("", "A", with_bias.renamed("conv"))), ("b", module("", "B", without_bias.renamed("c")))]
-    )
-    found = occurrences(build("Conv2d", (256, 512, 3)), index)
-    assert [(o.model, o.path, o.exact) for o in found] == [("a", "conv", True), ("b", "c", False)]
+    models = [("a", module("", "A", with_bias.renamed("conv"))), ("b", module("", "B", without_bias.renamed("c")))]
+    entries = index_entries(models, lambda layer: layer.kind)
+    found = occurrences(build("Conv2d", (256, 512, 3)), entries)
+    # 512·256·3·3 = 1,179,648 weights; with the bias 512 more.
+    assert [(o.entry.model, o.entry.path, o.exact, o.entry.total) for o in found] == [
+        ("a", "conv", True, 1_180_160),
+        ("b", "c", False, 1_179_648),
+    ]

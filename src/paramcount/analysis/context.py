@@ -1,70 +1,85 @@
 """Where a layer's exact configuration occurs in real architectures, computed from the zoo's trees.
 
-Two layers match when they are the same kind with the same parameter shapes (so stride and padding,
-which hold no parameters, do not matter); a layer with the same weight but a bias where the other has
-none (ResNet's ``bias=False`` convolutions) is reported as a near match with its own count.
+Two layers match when they are the same kind with the same parameter shapes (stride and padding hold no
+parameters, so they do not matter); a layer with the same weight but a different bias (ResNet's
+``bias=False`` convolutions) is a near match with its own count. Entries are grouped per model and
+configuration: ``features.5.0.block.3 (+26 more)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from paramcount.tree import Module, iter_modules_collapsed
+from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
-__all__ = ["Occurrence", "ZooIndex", "build_index", "occurrences"]
+__all__ = ["IndexEntry", "Occurrence", "index_entries", "layer_signature", "occurrences"]
 
-Signature = tuple[str, tuple[tuple[str, tuple[int, ...]], ...]]
+Shapes = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One configuration of one layer kind in one zoo model: where it first appears and how often."""
+
+    kind: str
+    shapes: Shapes
+    model: str
+    path: str
+    places: int
+    expression: str
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    model: str
-    path: str
-    times: int
-    module: Module
+    entry: IndexEntry
     exact: bool
     """False for the same weight with a different bias (the count differs by the bias)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ZooIndex:
-    by_signature: dict[Signature, tuple[tuple[str, str, int, Module], ...]]
-    by_weight: dict[Signature, tuple[tuple[str, str, int, Module], ...]]
-
-
-def _signature(module: Module) -> Signature:
+def layer_signature(module: Module) -> tuple[str, Shapes]:
     return module.kind, tuple((p.name, p.sizes) for p in module.params)
 
 
-def _weight_signature(module: Module) -> Signature:
-    return module.kind, tuple((p.name, p.sizes) for p in module.params if p.name != "bias")
-
-
-def build_index(models: Iterable[tuple[str, Module]]) -> ZooIndex:
-    """Index every parameter-holding leaf layer of the given models (collapsed: a repeated block once)."""
-    exact: dict[Signature, list[tuple[str, str, int, Module]]] = {}
-    weight: dict[Signature, list[tuple[str, str, int, Module]]] = {}
+def index_entries(
+    models: Iterable[tuple[str, Module]], describe: Callable[[Module], str | None]
+) -> tuple[IndexEntry, ...]:
+    """Every parameter-holding leaf layer of the models, grouped by (model, configuration); ``describe``
+    gives a layer's canonical call, or None for kinds a query cannot name (a model's own block kinds)."""
+    entries: dict[tuple[str, str, str], IndexEntry] = {}
     for name, root in models:
         for path, module, times in iter_modules_collapsed(root):
             if not module.params or module.children:
                 continue
-            entry = (name, path, times, module)
-            exact.setdefault(_signature(module), []).append(entry)
-            weight.setdefault(_weight_signature(module), []).append(entry)
-    return ZooIndex(
-        {key: tuple(value) for key, value in exact.items()},
-        {key: tuple(value) for key, value in weight.items()},
-    )
+            kind, shapes = layer_signature(module)
+            expression = describe(module)
+            if expression is None:
+                continue
+            key = (name, kind, expression)
+            found = entries.get(key)
+            if found is None:
+                entries[key] = IndexEntry(kind, shapes, name, path, times, expression, parameter_count(module))
+            else:
+                entries[key] = IndexEntry(kind, shapes, name, found.path, found.places + times, expression, found.total)
+    return tuple(entries.values())
 
 
-def occurrences(layer: Module, index: ZooIndex) -> tuple[Occurrence, ...]:
-    """Exact matches first, then same-weight matches whose bias differs."""
+def _weights(shapes: Shapes) -> Shapes:
+    return tuple((name, shape) for name, shape in shapes if name != "bias")
+
+
+def occurrences(layer: Module, entries: Iterable[IndexEntry]) -> tuple[Occurrence, ...]:
+    """Exact matches first, then same-weight matches whose bias differs, each in index order."""
     if not layer.params or layer.children:
         return ()
-    found = [Occurrence(m, p, t, mod, True) for m, p, t, mod in index.by_signature.get(_signature(layer), ())]
-    seen = {(o.model, o.path) for o in found}
-    for model, path, times, module in index.by_weight.get(_weight_signature(layer), ()):
-        if (model, path) not in seen:
-            found.append(Occurrence(model, path, times, module, False))
-    return tuple(found)
+    kind, shapes = layer_signature(layer)
+    exact, near = [], []
+    for entry in entries:
+        if entry.kind != kind:
+            continue
+        if entry.shapes == shapes:
+            exact.append(Occurrence(entry, True))
+        elif _weights(entry.shapes) == _weights(shapes):
+            near.append(Occurrence(entry, False))
+    return (*exact, *near)

@@ -1,0 +1,20 @@
+"""The shipped zoo index equals a fresh computation (``pytest --update-golden`` rewrites it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from paramcount.zoo.index import INDEX_PATH, compute_index, dump_index, load_index
+
+
+def test_shipped_index_is_current(request: pytest.FixtureRequest) -> None:
+    current = dump_index(compute_index())
+    if request.config.getoption("--update-golden"):
+        INDEX_PATH.write_text(current, encoding="utf-8")
+    assert INDEX_PATH.read_text(encoding="utf-8") == current
+
+
+def test_loaded_entries_round_trip() -> None:
+    computed = [entry for entry in compute_index() if entry.kind == "Conv2d"]
+    assert list(load_index("Conv2d")) == computed
+    assert load_index("NoSuchKind") == ()
