@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,27 @@ def test_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     code, out, err = run(capsys, "--batch", str(tmp_path / "missing.txt"))
     assert (code, out) == (2, "")
     assert err == f"paramcount: error: No such file or directory: {tmp_path / 'missing.txt'}\n"
+
+
+def test_zoo_model(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "resnet50(num_classes=10)")
+    data = json.loads(out)
+    # torchvision ResNet50_Weights.IMAGENET1K_V1 lists 25,557,032; a 10-class head has 2048·990 + 990 fewer.
+    assert (code, data["total"], data["origin"]) == (0, 25_557_032 - 2048 * 990 - 990, "zoo")
+    assert data["expression"] == "resnet50(num_classes=10)"
+    assert "torchvision.models.resnet50(num_classes=10)" in data["code"]
+
+
+def test_zoo_model_text_shows_the_module_table_and_chart(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--depth", "1", "resnet18")
+    assert code == 0
+    # torchvision's layer4 of resnet18: two BasicBlocks of 512 channels, 8,393,728 parameters.
+    assert re.search(r"^ +layer4 +Sequential +8,393,728 +71.8%$", out, re.MULTILINE)
+    assert "Where the parameters are" in out
+    assert "    layer4.0" not in out  # deeper than --depth 1
+
+
+def test_list_models(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--list", "models")
+    assert code == 0
+    assert {"resnet50", "vit_b_16", "efficientnet_b7", "swin_t"} <= set(out.split())

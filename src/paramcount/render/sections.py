@@ -333,20 +333,28 @@ def _appearances(report: Report) -> Section:
 
 
 def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
-    """The answer's sections in reading order; ``depth`` limits the module table."""
-    found = [_headline(report), _tensors(report), _steps(report)]
-    found.append(Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),)))
+    """The answer's sections in reading order; ``depth`` limits the module table. A layer leads with its
+    tensors and formula; a whole model with its module table and where its parameters are."""
+    structure = []
     if len(report.modules) > 1:
-        found.append(_modules(report, depth))
+        structure.append(_modules(report, depth))
     if len(report.blocks) > 1:
-        found.append(_share_chart(report))
+        structure.append(_share_chart(report))
+    reading = Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),))
+    if report.origin == "expression":
+        found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
+    else:
+        found = [_headline(report), *structure, _steps(report), _tensors(report)]
     found.append(_memory(report))
     found.append(_training(report))
     if report.appears_in:
         found.append(_appearances(report))
     if report.variants:
         found.append(_comparisons("variants", "Variants", report.variants, delta=True))
-    found.append(Section("code", "Verify with PyTorch", (Code(report.code),)))
+    verify = {"zoo": "Verify with torchvision", "config": "Verify with transformers"}.get(
+        report.origin, "Verify with PyTorch"
+    )
+    found.append(Section("code", verify, (Code(report.code),)))
     if report.related:
         found.append(_comparisons("related", "Related questions", report.related, delta=False))
     return tuple(found)
