@@ -63,6 +63,7 @@ def test_public_names_are_pinned() -> None:
         "UnknownNameError",
         "__version__",
         "count",
+        "from_config",
         "parse",
     }
 

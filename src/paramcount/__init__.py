@@ -1,6 +1,6 @@
 """paramcount: exact parameter counts, memory and the arithmetic behind them, from text."""
 
-from paramcount.api import Result, count
+from paramcount.api import Result, count, from_config
 from paramcount.errors import (
     ArgumentError,
     CheckpointError,
@@ -29,5 +29,6 @@ __all__ = [
     "UnknownNameError",
     "__version__",
     "count",
+    "from_config",
     "parse",
 ]
