@@ -11,6 +11,10 @@ MAX_DEPTH = 32
 MAX_NODES = 5_000
 """Most syntax nodes walked in one expression."""
 
+MAX_SYNTAX_DEPTH = 4 * MAX_DEPTH
+"""Deepest syntax tree accepted. A bracket level adds one to three tree levels (a call, a starred list, a
+comprehension); operator chains such as ``1 + 1 + …`` add one per operator without any bracket."""
+
 MAX_INT_BITS = 63
 """Integers in expressions must satisfy abs(value) < 2**63 (what a torch size can hold)."""
 
@@ -19,6 +23,14 @@ MAX_REPEAT = 1_024
 
 MAX_MODULES = 20_000
 """Most modules one expression may build in total."""
+
+MAX_STEPS = 100_000
+"""Most evaluation steps (nodes evaluated plus list items produced) one expression may take: a list
+comprehension re-evaluates its element up to ``MAX_REPEAT`` times."""
+
+MAX_ITEMS = MAX_MODULES
+"""Most items one list or tuple value may hold, counting the items of nested lists in full (a list repeated
+inside a repeated list would otherwise stand for ``MAX_REPEAT ** depth`` items)."""
 
 MAX_BATCH_LINES = 100_000
 """Most lines read by `--batch`."""

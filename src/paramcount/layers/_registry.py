@@ -248,8 +248,15 @@ def layer(kind: str, sig: Signature, *, family: str) -> Callable[[Builder], Buil
     return register
 
 
+_catalog_loaded = False
+"""Whether ``_load_catalog`` has imported every family module (set only once all imports succeeded)."""
+
+
 def _load_catalog() -> None:
-    # Importing the family modules runs their @layer declarations.
+    # Importing the family modules runs their @layer declarations; once done, later calls return at once.
+    global _catalog_loaded
+    if _catalog_loaded:
+        return
     from paramcount.layers import (  # noqa: F401
         activation,
         attention,
@@ -263,6 +270,8 @@ def _load_catalog() -> None:
         stateless,
         transformer,
     )
+
+    _catalog_loaded = True
 
 
 def known_layers() -> tuple[str, ...]:
