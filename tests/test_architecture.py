@@ -19,7 +19,7 @@ ALLOWED = {
     "expr": {"layers", "tree", "errors", "limits", "zoo"},
     "sources": {"layers", "tree", "errors", "limits"},
     "zoo": {"layers", "tree", "errors", "limits", "sources", "analysis"},
-    "analysis": {"tree", "dtypes"},
+    "analysis": {"tree", "dtypes", "errors", "limits"},
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},
     "api": {"analysis", "errors", "expr", "layers", "report", "tree", "sources", "zoo"},

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paramcount.analysis.context import occurrences
-from paramcount.analysis.counts import Counts, count_tree
+from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import parameter_memory, stored_bytes, training_plans
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
@@ -33,7 +33,7 @@ class Result:
 
     query: str
     tree: Module
-    counts: Counts
+    totals: Totals
     origin: str = "expression"
     """``expression``, ``zoo`` or ``config``."""
     location: str = ""
@@ -41,19 +41,24 @@ class Result:
 
     @property
     def total(self) -> int:
-        return self.counts.total
+        return self.totals.total
 
     @property
     def trainable(self) -> int:
-        return self.counts.trainable
+        return self.totals.trainable
 
     @property
     def non_trainable(self) -> int:
-        return self.counts.non_trainable
+        return self.totals.non_trainable
 
     @property
     def buffers(self) -> int:
-        return self.counts.buffers
+        return self.totals.buffers
+
+    @property
+    def counts(self) -> Counts:
+        """Totals and every tensor by torch's name (expands repeated blocks: computed on each access)."""
+        return count_tree(self.tree)
 
     @property
     def active(self) -> int | None:
@@ -90,7 +95,7 @@ def count(text: str, *, architecture: str | None = None) -> Result:
             return _from_config(text, Path(stripped), stripped, architecture)
     tree = parse(text)
     origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
-    return Result(query=text, tree=tree, counts=count_tree(tree), origin=origin)
+    return Result(query=text, tree=tree, totals=totals(tree), origin=origin)
 
 
 def from_config(source: str | Path, *, architecture: str | None = None) -> Result:
@@ -105,7 +110,7 @@ def _from_config(query: str, path: Path, location: str, architecture: str | None
     from paramcount.sources.hf import from_config as read_config
 
     tree = read_config(path, architecture=architecture)
-    return Result(query=query, tree=tree, counts=count_tree(tree), origin="config", location=location)
+    return Result(query=query, tree=tree, totals=totals(tree), origin="config", location=location)
 
 
 def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tuple[Comparison, ...]:
@@ -131,9 +136,9 @@ def _zoo_call(tree: Module) -> str:
     return f"{name}({', '.join(changed)})"
 
 
-def _describe(result: Result) -> tuple[str, str, bool]:
+def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
     """The canonical expression, the verification program, and whether variants apply."""
-    tree, counts = result.tree, result.counts
+    tree = result.tree
     if result.origin == "config":
         architecture = str(dict(tree.attributes).get("architecture", tree.kind))
         location = result.location
@@ -155,9 +160,9 @@ def _appearances(tree: Module) -> tuple[Appearance, ...]:
 
 
 def build_report(result: Result) -> Report:
-    tree, counts = result.tree, result.counts
+    tree, counts = result.tree, count_tree(result.tree)
     parameter_bytes, buffer_bytes = stored_bytes(counts)
-    expression, code, with_variants = _describe(result)
+    expression, code, with_variants = _describe(result, counts)
     return Report(
         query=result.query,
         origin=result.origin,

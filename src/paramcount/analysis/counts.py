@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paramcount.tree import (
-    Module,
-    Tensor,
-    buffer_count,
-    iter_buffers,
-    iter_params,
-    parameter_count,
-)
+from paramcount.tree import Module, Tensor, buffer_count, iter_modules, iter_modules_collapsed, parameter_count
 
-__all__ = ["Counts", "TensorRow", "TiedRow", "count_tree"]
+__all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,35 +39,58 @@ class Counts:
     tied_tensors: tuple[TiedRow, ...]
 
 
-def _row(name: str, tensor: Tensor, trainable: bool) -> TensorRow:
-    return TensorRow(
-        name=name,
-        shape=tensor.sizes,
-        symbols=tuple(dim.symbol for dim in tensor.shape),
-        count=tensor.count,
-        trainable=trainable,
-        dtype=tensor.dtype,
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """The totals alone, computed without expanding repeated blocks (microseconds for any model size)."""
+
+    total: int
+    trainable: int
+    non_trainable: int
+    buffers: int
+    tied: int
+
+
+def totals(root: Module) -> Totals:
+    trainable = parameter_count(root, trainable=True)
+    non_trainable = parameter_count(root, trainable=False)
+    tied = sum(
+        times * param.count
+        for _, module, times in iter_modules_collapsed(root)
+        for param in module.params
+        if param.tied_to is not None
     )
+    return Totals(trainable + non_trainable, trainable, non_trainable, buffer_count(root), tied)
 
 
 def count_tree(root: Module) -> Counts:
-    """All the counts of a tree. Totals multiply repeats without expanding them."""
-    parameters = tuple(_row(name, param, param.trainable) for name, param in iter_params(root))
-    buffers = tuple(_row(name, buffer, False) for name, buffer in iter_buffers(root))
-    tied = tuple(
-        TiedRow(name, param.tied_to, param.count)
-        for name, param in iter_params(root, include_tied=True)
-        if param.tied_to is not None
-    )
-    trainable = parameter_count(root, trainable=True)
-    non_trainable = parameter_count(root, trainable=False)
+    """Totals plus every tensor by name (repeated blocks expanded), in one walk of the tree."""
+    parameters: list[TensorRow] = []
+    buffers: list[TensorRow] = []
+    tied: list[TiedRow] = []
+    shapes: dict[int, tuple[tuple[int, ...], tuple[str, ...], int]] = {}  # a repeated block's tensors, once
+
+    def row(name: str, tensor: Tensor, trainable: bool) -> TensorRow:
+        known = shapes.get(id(tensor))
+        if known is None:
+            known = shapes[id(tensor)] = (tensor.sizes, tuple(dim.symbol for dim in tensor.shape), tensor.count)
+        return TensorRow(name, known[0], known[1], known[2], trainable, tensor.dtype)
+
+    for path, module in iter_modules(root):
+        prefix = f"{path}." if path else ""
+        for param in module.params:
+            if param.tied_to is None:
+                parameters.append(row(prefix + param.name, param, param.trainable))
+            else:
+                tied.append(TiedRow(prefix + param.name, param.tied_to, param.count))
+        buffers.extend(row(prefix + b.name, b, False) for b in module.buffers if b.tied_to is None)
+    summary = totals(root)
     return Counts(
-        total=trainable + non_trainable,
-        trainable=trainable,
-        non_trainable=non_trainable,
-        buffers=buffer_count(root),
-        tied=sum(row.count for row in tied),
-        parameters=parameters,
-        buffer_tensors=buffers,
-        tied_tensors=tied,
+        total=summary.total,
+        trainable=summary.trainable,
+        non_trainable=summary.non_trainable,
+        buffers=summary.buffers,
+        tied=summary.tied,
+        parameters=tuple(parameters),
+        buffer_tensors=tuple(buffers),
+        tied_tensors=tuple(tied),
     )
