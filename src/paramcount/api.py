@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from paramcount.analysis.context import occurrences
@@ -25,6 +26,9 @@ from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
 __all__ = ["Result", "count", "from_config"]
+
+PARSE_CACHE_SIZE = 1024
+"""Distinct expressions whose results are kept (each a small frozen tree)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,13 @@ def count(text: str, *, architecture: str | None = None) -> Result:
             return _from_config(text, shipped, stripped, architecture)
         if _looks_like_path(stripped):
             return _from_config(text, Path(stripped), stripped, architecture)
+    return _count_expression(text)
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _count_expression(text: str) -> Result:
+    """Parsing is a pure function of the text and the tree is immutable, so repeated questions (a batch,
+    the web app) are answered from this cache; errors are not cached."""
     tree = parse(text)
     origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
     return Result(query=text, tree=tree, totals=totals(tree), origin=origin)
