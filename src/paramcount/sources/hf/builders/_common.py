@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from paramcount.sources.hf._config import Config
 from paramcount.tree import Buffer, Dim, Module, Param
 
-__all__ = ["embedding", "experts", "layer_norm", "linear", "module", "rms_norm", "stack", "tied_linear"]
+__all__ = [
+    "check_divisible",
+    "check_padding_index",
+    "config_dim",
+    "config_flag",
+    "embedding",
+    "experts",
+    "layer_norm",
+    "linear",
+    "module",
+    "num_labels",
+    "rms_norm",
+    "stack",
+    "tied_linear",
+]
 
 
 def module(
@@ -63,3 +78,67 @@ def experts(module: Module, count: int, per_token: int) -> Module:
     list of expert modules or fused 3-d expert tensors. The active-parameter analysis counts
     ``per_token / count`` of such a module's parameters as active."""
     return replace(module, attributes=(*module.attributes, ("num_experts", count), ("experts_per_token", per_token)))
+
+
+def config_dim(config: Config, key: str, *overrides: str, default: int | Dim | None = None) -> Dim:
+    """The size ``key`` as a Dim named by the key it was read from.
+
+    ``overrides`` are other spellings transformers accepts that win over ``key`` when present (an
+    ``attribute_map`` alias such as GPT-2's ``hidden_size`` for ``n_embd``, or a legacy key such as
+    ``n_embed``); ``default`` (an int, or a Dim derived from other keys) applies when none is present or the
+    value is null; without one the key is required and the error names ``key``."""
+    for name in (*overrides, key):
+        if config.has(name):
+            return Dim.of(config.size(name), name)
+    if default is None:
+        return Dim.of(config.size(key), key)
+    return default if isinstance(default, Dim) else Dim.of(default, key)
+
+
+def num_labels(config: Config) -> Dim:
+    """transformers' ``config.num_labels``: the ``num_labels`` key when given (it wins over ``id2label``, as
+    ``PreTrainedConfig.__post_init__`` sets it last), else the length of ``id2label``, else 2."""
+    if config.has("num_labels"):
+        return Dim.of(config.size("num_labels"), "num_labels")
+    labels = config.raw("id2label")
+    if labels is None:
+        return Dim.of(2, "num_labels")
+    if not isinstance(labels, dict) or not labels:
+        raise config.fail("id2label", f"'{config.path('id2label')}' must be a non-empty object, got {labels!r:.40}")
+    return Dim.of(len(labels), "num_labels")
+
+
+def check_padding_index(config: Config, default: int | None, *tables: Dim) -> None:
+    """Refuse a ``pad_token_id`` that ``nn.Embedding(count, width, padding_idx=pad_token_id)`` would reject
+    (``-count <= padding_idx < count``) for each embedding table it is passed to."""
+    value = config.raw("pad_token_id", default)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise config.fail("pad_token_id", f"'{config.path('pad_token_id')}' must be an integer, got {value!r:.40}")
+    for table in tables:
+        if not -table.value <= value < table.value:
+            raise config.fail(
+                "pad_token_id",
+                f"'{config.path('pad_token_id')}' must index the {table.symbol} rows "
+                f"(-{table.value:,} to {table.value - 1:,}), got {value:,}",
+            )
+
+
+def config_flag(config: Config, key: str, default: bool) -> bool:
+    """A switch the modelling code tests for truth (``if config.bias:``): ``default`` when absent, false when
+    written as null (``None`` is falsy there too)."""
+    if key in config.data and config.data[key] is None:
+        return False
+    return config.flag(key, default)
+
+
+def check_divisible(config: Config, width: Dim, heads: Dim) -> None:
+    """Refuse what the attention modules refuse: a width (``hidden_size``) that the head count (``num_attention_heads``,
+    both Dims named by their config keys) does not divide."""
+    if width.value % heads.value:
+        raise config.fail(
+            heads.symbol,
+            f"'{config.path(width.symbol)}' ({width.value:,}) must be divisible by "
+            f"'{config.path(heads.symbol)}' ({heads.value:,})",
+        )

@@ -1,1 +1,337 @@
-"""encoders: Hugging Face model families."""
+"""Encoders: BERT, RoBERTa and DistilBERT.
+
+Each builder mirrors ``transformers`` 5.24 (``models/<type>/modeling_<type>.py``): the same parameter names in
+the same order, the pooler only where the class builds one (``add_pooling_layer``), the masked-LM decoder tied
+to the word embeddings and its bias tied to the head's own ``bias`` when ``tie_word_embeddings`` holds (both
+counted once, as ``named_parameters()`` lists them once).
+
+Keys and defaults: the size keys (``hidden_size``, ``num_attention_heads``, ``num_hidden_layers``,
+``intermediate_size``, ``vocab_size``, ``max_position_embeddings``, and DistilBERT's ``dim``/``n_heads``/
+``n_layers``/``hidden_dim`` under either spelling) are required; every other key takes the default of the
+family's transformers config class (``type_vocab_size`` 2, ``pad_token_id`` 0 or RoBERTa's 1, …). A
+``pad_token_id`` outside an embedding it indexes is refused, as ``nn.Embedding`` refuses it.
+
+Buffers: the embeddings' non-persistent ``position_ids`` (1, max_position_embeddings) and, for BERT and
+RoBERTa, ``token_type_ids`` of the same shape, both int64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type
+from paramcount.sources.hf.builders._common import (
+    check_divisible,
+    check_padding_index,
+    config_dim,
+    config_flag,
+    embedding,
+    layer_norm,
+    linear,
+    module,
+    num_labels,
+    stack,
+)
+from paramcount.tree import Buffer, Dim, Module, Param
+
+__all__: list[str] = []
+
+_ONE = Dim.constant(1)
+_TWO = Dim.constant(2)
+
+
+def _layers(config: Config, key: str, *overrides: str) -> int:
+    for name in (*overrides, key):
+        if config.has(name):
+            return config.layers(name)
+    return config.layers(key)
+
+
+def _position_buffers(positions: Dim, *names: str) -> tuple[Buffer, ...]:
+    """``torch.arange(max_position_embeddings).expand((1, -1))`` and friends: int64, not saved."""
+    return tuple(Buffer(name, (_ONE, positions), dtype="int64", persistent=False) for name in names)
+
+
+# --- BERT and RoBERTa --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    prefix: str
+    """The base model's attribute in the heads (``bert``, ``roberta``) and the class-name stem."""
+    kind: str
+    pad_default: int
+    """``pad_token_id`` of the config class; RoBERTa also passes it to its position embedding."""
+
+
+_BERT = _Family("bert", "Bert", 0)
+_ROBERTA = _Family("roberta", "Roberta", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sizes:
+    hidden: Dim
+    vocab: Dim
+    positions: Dim
+
+
+def _bert_sizes(config: Config, family: _Family) -> _Sizes:
+    hidden = config_dim(config, "hidden_size")
+    check_divisible(config, hidden, config_dim(config, "num_attention_heads"))
+    vocab = config_dim(config, "vocab_size")
+    positions = config_dim(config, "max_position_embeddings")
+    tables = (vocab, positions) if family is _ROBERTA else (vocab,)
+    check_padding_index(config, family.pad_default, *tables)
+    return _Sizes(hidden, vocab, positions)
+
+
+def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> Module:
+    """``{Bert,Roberta}Attention``: ``self`` (query, key, value) and ``output`` (dense, LayerNorm)."""
+    projections = (linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value"))
+    inner = module("self", f"{family.kind}{'Cross' if cross else 'Self'}Attention", *projections)
+    output = module(
+        "output",
+        f"{family.kind}SelfOutput",
+        linear("dense", hidden, hidden, bias=True),
+        layer_norm("LayerNorm", hidden),
+    )
+    return module(name, f"{family.kind}Attention", inner, output)
+
+
+def _bert_model(config: Config, family: _Family, sizes: _Sizes, *, pooler: bool) -> Module:
+    hidden = sizes.hidden
+    layers = _layers(config, "num_hidden_layers")
+    intermediate = config_dim(config, "intermediate_size")
+    token_types = config_dim(config, "type_vocab_size", default=2)
+    is_decoder = config_flag(config, "is_decoder", False)
+    cross = config_flag(config, "add_cross_attention", False)
+    if cross and not is_decoder:
+        raise config.fail(
+            "add_cross_attention",
+            f"'{config.path('add_cross_attention')}' needs 'is_decoder': true (transformers refuses cross-attention "
+            "in an encoder)",
+        )
+    words = embedding("word_embeddings", sizes.vocab, hidden)
+    positions = embedding("position_embeddings", sizes.positions, hidden)
+    token_type = embedding("token_type_embeddings", token_types, hidden)
+    norm = layer_norm("LayerNorm", hidden)
+    # RoBERTa registers its position embedding last (it is built with padding_idx after the rest).
+    parts = (words, token_type, norm, positions) if family is _ROBERTA else (words, positions, token_type, norm)
+    buffers = _position_buffers(sizes.positions, "position_ids", "token_type_ids")
+    embeddings = module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
+    block = [_bert_attention("attention", family, hidden, cross=False)]
+    if cross:
+        block.append(_bert_attention("crossattention", family, hidden, cross=True))
+    block += [
+        module("intermediate", f"{family.kind}Intermediate", linear("dense", hidden, intermediate, bias=True)),
+        module(
+            "output",
+            f"{family.kind}Output",
+            linear("dense", intermediate, hidden, bias=True),
+            layer_norm("LayerNorm", hidden),
+        ),
+    ]
+    encoder = module(
+        "encoder", f"{family.kind}Encoder", stack("layer", module("0", f"{family.kind}Layer", *block), layers)
+    )
+    children = [embeddings, encoder]
+    if pooler:
+        children.append(module("pooler", f"{family.kind}Pooler", linear("dense", hidden, hidden, bias=True)))
+    return module(family.prefix, f"{family.kind}Model", *children)
+
+
+def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: str) -> Module:
+    """The masked-LM prediction head: its own ``bias`` (vocab_size,), a dense + LayerNorm transform and a
+    ``decoder`` whose weight is the word embedding and whose bias is the head's ``bias`` when tied.
+
+    BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
+    ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie."""
+    hidden, vocab = sizes.hidden, sizes.vocab
+    if config_flag(config, "tie_word_embeddings", True):
+        decoder = Module(
+            name="decoder",
+            kind="Linear",
+            params=(
+                Param("weight", (vocab, hidden), tied_to=f"{family.prefix}.embeddings.word_embeddings.weight"),
+                Param("bias", (vocab,), tied_to=f"{path}.bias"),
+            ),
+        )
+    else:
+        decoder = linear("decoder", hidden, vocab, bias=True)
+    own_bias = (Param("bias", (vocab,)),)
+    if family is _ROBERTA:
+        dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
+        return module(name, "RobertaLMHead", dense, norm, decoder, params=own_bias)
+    transform = module(
+        "transform",
+        "BertPredictionHeadTransform",
+        linear("dense", hidden, hidden, bias=True),
+        layer_norm("LayerNorm", hidden),
+    )
+    return module(name, "BertLMPredictionHead", transform, decoder, params=own_bias)
+
+
+_BERT_POOLED = (
+    "BertModel",
+    "BertForPreTraining",
+    "BertForNextSentencePrediction",
+    "BertForSequenceClassification",
+    "BertForMultipleChoice",
+)
+"""The BERT classes built with ``add_pooling_layer=True``."""
+
+
+@model_type(
+    "bert",
+    architectures=(
+        "BertModel",
+        "BertForPreTraining",
+        "BertLMHeadModel",
+        "BertForMaskedLM",
+        "BertForNextSentencePrediction",
+        "BertForSequenceClassification",
+        "BertForMultipleChoice",
+        "BertForTokenClassification",
+        "BertForQuestionAnswering",
+    ),
+    default="BertModel",
+)
+def bert(config: Config, architecture: str) -> Module:
+    """BERT (``modeling_bert.py``): word, position and token-type embeddings, post-norm layers, a pooler for
+    the classes that read the [CLS] summary, and the pre-training heads."""
+    sizes = _bert_sizes(config, _BERT)
+    base = _bert_model(config, _BERT, sizes, pooler=architecture in _BERT_POOLED)
+    if architecture == "BertModel":
+        return base
+    hidden = sizes.hidden
+    if architecture in ("BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM", "BertForNextSentencePrediction"):
+        heads = []
+        if architecture != "BertForNextSentencePrediction":
+            heads.append(_mlm_head(config, _BERT, sizes, "predictions", "cls.predictions"))
+        if architecture in ("BertForPreTraining", "BertForNextSentencePrediction"):
+            heads.append(linear("seq_relationship", hidden, _TWO, bias=True))
+        kind = {
+            "BertForPreTraining": "BertPreTrainingHeads",
+            "BertForNextSentencePrediction": "BertOnlyNSPHead",
+        }.get(architecture, "BertOnlyMLMHead")
+        return module("", architecture, base, module("cls", kind, *heads))
+    return module("", architecture, base, _classifier(architecture, config, hidden))
+
+
+def _classifier(architecture: str, config: Config, hidden: Dim) -> Module:
+    """BERT's and RoBERTa's single-linear heads; question answering reads ``num_labels`` (2 by default)."""
+    if architecture.endswith("ForMultipleChoice"):
+        return linear("classifier", hidden, _ONE, bias=True)
+    if architecture.endswith("ForQuestionAnswering"):
+        return linear("qa_outputs", hidden, num_labels(config), bias=True)
+    return linear("classifier", hidden, num_labels(config), bias=True)
+
+
+@model_type(
+    "roberta",
+    architectures=(
+        "RobertaModel",
+        "RobertaForCausalLM",
+        "RobertaForMaskedLM",
+        "RobertaForSequenceClassification",
+        "RobertaForMultipleChoice",
+        "RobertaForTokenClassification",
+        "RobertaForQuestionAnswering",
+    ),
+    default="RobertaModel",
+)
+def roberta(config: Config, architecture: str) -> Module:
+    """RoBERTa (``modeling_roberta.py``): BERT's layers; position ids start after ``pad_token_id``, so the
+    published ``max_position_embeddings`` (514) already holds the offset; a two-layer classification head."""
+    sizes = _bert_sizes(config, _ROBERTA)
+    pooled = architecture in ("RobertaModel", "RobertaForMultipleChoice")
+    base = _bert_model(config, _ROBERTA, sizes, pooler=pooled)
+    if architecture == "RobertaModel":
+        return base
+    hidden = sizes.hidden
+    if architecture in ("RobertaForCausalLM", "RobertaForMaskedLM"):
+        return module("", architecture, base, _mlm_head(config, _ROBERTA, sizes, "lm_head", "lm_head"))
+    if architecture == "RobertaForSequenceClassification":
+        head = module(
+            "classifier",
+            "RobertaClassificationHead",
+            linear("dense", hidden, hidden, bias=True),
+            linear("out_proj", hidden, num_labels(config), bias=True),
+        )
+        return module("", architecture, base, head)
+    return module("", architecture, base, _classifier(architecture, config, hidden))
+
+
+# --- DistilBERT --------------------------------------------------------------------------------------------------
+
+
+@model_type(
+    "distilbert",
+    architectures=(
+        "DistilBertModel",
+        "DistilBertForMaskedLM",
+        "DistilBertForSequenceClassification",
+        "DistilBertForMultipleChoice",
+        "DistilBertForTokenClassification",
+        "DistilBertForQuestionAnswering",
+    ),
+    default="DistilBertModel",
+)
+def distilbert(config: Config, architecture: str) -> Module:
+    """DistilBERT (``modeling_distilbert.py``): no token types, no pooler. ``sinusoidal_pos_embds`` only
+    changes how the position table is filled: it stays a trainable ``nn.Embedding`` parameter in transformers 5."""
+    dim = config_dim(config, "dim", "hidden_size")
+    check_divisible(config, dim, config_dim(config, "n_heads", "num_attention_heads"))
+    layers = _layers(config, "n_layers", "num_hidden_layers")
+    hidden_dim = config_dim(config, "hidden_dim")
+    vocab = config_dim(config, "vocab_size")
+    positions = config_dim(config, "max_position_embeddings")
+    check_padding_index(config, 0, vocab)
+    embeddings = module(
+        "embeddings",
+        "Embeddings",
+        embedding("word_embeddings", vocab, dim),
+        embedding("position_embeddings", positions, dim),
+        layer_norm("LayerNorm", dim),
+        buffers=_position_buffers(positions, "position_ids"),
+    )
+    attention = module(
+        "attention",
+        "DistilBertSelfAttention",
+        *(linear(name, dim, dim, bias=True) for name in ("q_lin", "k_lin", "v_lin", "out_lin")),
+    )
+    ffn = module("ffn", "FFN", linear("lin1", dim, hidden_dim, bias=True), linear("lin2", hidden_dim, dim, bias=True))
+    block = module(
+        "0", "TransformerBlock", attention, layer_norm("sa_layer_norm", dim), ffn, layer_norm("output_layer_norm", dim)
+    )
+    base = module(
+        "distilbert", "DistilBertModel", embeddings, module("transformer", "Transformer", stack("layer", block, layers))
+    )
+    if architecture == "DistilBertModel":
+        return base
+    if architecture == "DistilBertForMaskedLM":
+        if config_flag(config, "tie_word_embeddings", True):
+            tied = Param("weight", (vocab, dim), tied_to="distilbert.embeddings.word_embeddings.weight")
+            projector = Module(name="vocab_projector", kind="Linear", params=(tied, Param("bias", (vocab,))))
+        else:
+            projector = linear("vocab_projector", dim, vocab, bias=True)
+        heads = (linear("vocab_transform", dim, dim, bias=True), layer_norm("vocab_layer_norm", dim), projector)
+        return module("", architecture, base, *heads)
+    if architecture == "DistilBertForQuestionAnswering":
+        labels = num_labels(config)
+        if labels.value != 2:
+            raise config.fail(
+                "num_labels", f"'{config.path('num_labels')}' must be 2 for {architecture}, got {labels.value}"
+            )
+        return module("", architecture, base, linear("qa_outputs", dim, labels, bias=True))
+    if architecture == "DistilBertForTokenClassification":
+        return module("", architecture, base, linear("classifier", dim, num_labels(config), bias=True))
+    outputs = _ONE if architecture == "DistilBertForMultipleChoice" else num_labels(config)
+    return module(
+        "",
+        architecture,
+        base,
+        linear("pre_classifier", dim, dim, bias=True),
+        linear("classifier", dim, outputs, bias=True),
+    )

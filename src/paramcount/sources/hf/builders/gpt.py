@@ -1,1 +1,518 @@
-"""gpt: Hugging Face model families."""
+"""GPT-style decoders: GPT-2, OpenAI GPT, GPT-NeoX, GPT-J, Falcon, OPT and BLOOM.
+
+Each builder mirrors ``transformers`` 5.24 (``models/<type>/modeling_<type>.py``): the same parameter names in
+the same order, GPT-2's ``Conv1D`` weights stored (in, out), the output head tied to the input embedding when
+``tie_word_embeddings`` holds (counted once, as ``named_parameters()`` lists it once), so a tree can be compared
+name by name with the model transformers builds on the meta device.
+
+Keys and defaults: the keys that size a model (width, head count, layer count, vocabulary, and the position
+table or MLP width where the family has no derived default) are required and read under the spellings
+transformers accepts (GPT-2's ``attribute_map`` lets ``hidden_size`` stand for ``n_embd``; BLOOM and Falcon
+accept the legacy ``n_embed``). Every other key takes the default of the family's transformers config class.
+
+Buffers are modelled where transformers registers them: OpenAI GPT's causal mask and ``position_ids``, GPT-J's
+sinusoidal table, and the rotary ``inv_freq``/``original_inv_freq`` of GPT-NeoX and Falcon (only for the plain
+RoPE a config gets without ``rope_scaling``/``rope_parameters``; other rope types are not modelled). GPT-2, OPT
+and BLOOM register none.
+"""
+
+from __future__ import annotations
+
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type
+from paramcount.sources.hf.builders._common import (
+    check_divisible,
+    check_padding_index,
+    config_dim,
+    config_flag,
+    embedding,
+    layer_norm,
+    linear,
+    module,
+    num_labels,
+    stack,
+    tied_linear,
+)
+from paramcount.tree import Buffer, Dim, Module, Param
+
+__all__ = ["conv1d"]
+
+_TWO = Dim.constant(2)
+_ONE = Dim.constant(1)
+
+
+def conv1d(name: str, inputs: Dim, outputs: Dim) -> Module:
+    """transformers' ``Conv1D(nf=outputs, nx=inputs)`` (GPT-2, OpenAI GPT): a linear layer whose weight is stored
+    transposed, (inputs, outputs), with a bias (outputs,)."""
+    return Module(name=name, kind="Conv1D", params=(Param("weight", (inputs, outputs)), Param("bias", (outputs,))))
+
+
+def _layers(config: Config, key: str, *overrides: str) -> int:
+    for name in (*overrides, key):
+        if config.has(name):
+            return config.layers(name)
+    return config.layers(key)
+
+
+def _output_head(config: Config, width: Dim, vocab: Dim, tied_to: str, *, tie_default: bool, bias: bool) -> Module:
+    """``lm_head = nn.Linear(width, vocab_size)``, tied to the input embedding when ``tie_word_embeddings``."""
+    if config_flag(config, "tie_word_embeddings", tie_default):
+        return tied_linear("lm_head", width, vocab, tied_to, bias=bias)
+    return linear("lm_head", width, vocab, bias=bias)
+
+
+def _task_head(architecture: str, config: Config, width: Dim) -> Module:
+    """The single-linear heads the decoder families share: ``score`` (no bias) for sequence classification,
+    ``classifier`` for token classification, ``qa_outputs`` (two logits) for question answering."""
+    if architecture.endswith("ForSequenceClassification"):
+        return linear("score", width, num_labels(config), bias=False)
+    if architecture.endswith("ForTokenClassification"):
+        return linear("classifier", width, num_labels(config), bias=True)
+    if architecture.endswith("ForQuestionAnswering"):
+        return linear("qa_outputs", width, _TWO, bias=True)
+    raise AssertionError(f"no head for {architecture}")  # the registry admits only listed architectures
+
+
+def _sequence_summary(config: Config, kind: str, width: Dim) -> Module:
+    """The multiple-choice head of the double-heads models: ``summary = nn.Linear(hidden, 1)`` (the model sets
+    ``num_labels = 1``) when ``summary_use_proj``, a projection back to the width without
+    ``summary_proj_to_labels``, nothing learnable otherwise."""
+    if config.text("summary_type", "cls_index") == "attn":
+        raise config.fail("summary_type", f"'{config.path('summary_type')}' 'attn' is not implemented by transformers")
+    children: list[Module] = []
+    if config_flag(config, "summary_use_proj", True):
+        labels = _ONE if config_flag(config, "summary_proj_to_labels", True) else width
+        children.append(linear("summary", width, labels, bias=True))
+    return module("multiple_choice_head", kind, *children)
+
+
+def _rotary_buffers(config: Config, head_dim: Dim, factor: float, *, key: str = "") -> tuple[Buffer, ...]:
+    """RoPE's ``inv_freq`` and ``original_inv_freq``: ``arange(0, dim, 2)`` with ``dim = int(head_dim·factor)``.
+
+    Modelled only for the default RoPE (no ``rope_scaling``/``rope_parameters`` in the config)."""
+    if config.raw("rope_scaling") is not None or config.raw("rope_parameters") is not None:
+        return ()
+    dim = max(int(head_dim.value * factor), 0)
+    rows = Dim.of((dim + 1) // 2, f"{head_dim.symbol}·{key}/2" if key else f"{head_dim.symbol}/2")
+    return tuple(Buffer(name, (rows,), persistent=False) for name in ("inv_freq", "original_inv_freq"))
+
+
+# --- GPT-2 -------------------------------------------------------------------------------------------------------
+
+
+def _gpt2_attention(name: str, hidden: Dim, *, cross: bool) -> Module:
+    projections: tuple[Module, ...]
+    if cross:
+        projections = (conv1d("c_attn", hidden, 2 * hidden), conv1d("q_attn", hidden, hidden))
+    else:
+        projections = (conv1d("c_attn", hidden, 3 * hidden),)
+    return module(name, "GPT2Attention", *projections, conv1d("c_proj", hidden, hidden))
+
+
+def _gpt2_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "n_layer", "num_hidden_layers")
+    positions = config_dim(config, "n_positions", "max_position_embeddings")
+    inner = config_dim(config, "n_inner", default=4 * hidden)
+    block = [layer_norm("ln_1", hidden), _gpt2_attention("attn", hidden, cross=False), layer_norm("ln_2", hidden)]
+    if config_flag(config, "add_cross_attention", False):
+        block += [_gpt2_attention("crossattention", hidden, cross=True), layer_norm("ln_cross_attn", hidden)]
+    block.append(module("mlp", "GPT2MLP", conv1d("c_fc", hidden, inner), conv1d("c_proj", inner, hidden)))
+    return module(
+        "transformer",
+        "GPT2Model",
+        embedding("wte", vocab, hidden),
+        embedding("wpe", positions, hidden),
+        stack("h", module("0", "GPT2Block", *block), layers),
+        layer_norm("ln_f", hidden),
+    )
+
+
+@model_type(
+    "gpt2",
+    architectures=(
+        "GPT2Model",
+        "GPT2LMHeadModel",
+        "GPT2DoubleHeadsModel",
+        "GPT2ForSequenceClassification",
+        "GPT2ForTokenClassification",
+        "GPT2ForQuestionAnswering",
+    ),
+    default="GPT2LMHeadModel",
+)
+def gpt2(config: Config, architecture: str) -> Module:
+    """GPT-2 (``modeling_gpt2.py``): Conv1D projections, learned positions, optional cross-attention."""
+    hidden = config_dim(config, "n_embd", "hidden_size")
+    vocab = config_dim(config, "vocab_size")
+    base = _gpt2_model(config, hidden, vocab)
+    if architecture == "GPT2Model":
+        return base
+    if architecture in ("GPT2LMHeadModel", "GPT2DoubleHeadsModel"):
+        heads = [_output_head(config, hidden, vocab, "transformer.wte.weight", tie_default=True, bias=False)]
+        if architecture == "GPT2DoubleHeadsModel":
+            heads.append(_sequence_summary(config, "GPT2SequenceSummary", hidden))
+        return module("", architecture, base, *heads)
+    return module("", architecture, base, _task_head(architecture, config, hidden))
+
+
+# --- OpenAI GPT --------------------------------------------------------------------------------------------------
+
+
+def _openai_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "n_layer", "num_hidden_layers")
+    positions = config_dim(config, "n_positions", "max_position_embeddings")
+    # Each attention registers its causal mask, tril(ones(n_positions, n_positions)).view(1, 1, n, n).
+    mask = Buffer("bias", (_ONE, _ONE, positions, positions), persistent=False)
+    attention = module(
+        "attn", "Attention", conv1d("c_attn", hidden, 3 * hidden), conv1d("c_proj", hidden, hidden), buffers=(mask,)
+    )
+    mlp = module("mlp", "MLP", conv1d("c_fc", hidden, 4 * hidden), conv1d("c_proj", 4 * hidden, hidden))
+    block = module("0", "Block", attention, layer_norm("ln_1", hidden), mlp, layer_norm("ln_2", hidden))
+    return module(
+        "transformer",
+        "OpenAIGPTModel",
+        embedding("tokens_embed", vocab, hidden),
+        embedding("positions_embed", positions, hidden),
+        stack("h", block, layers),
+        buffers=(Buffer("position_ids", (positions,), dtype="int64", persistent=False),),
+    )
+
+
+@model_type(
+    "openai-gpt",
+    architectures=(
+        "OpenAIGPTModel",
+        "OpenAIGPTLMHeadModel",
+        "OpenAIGPTDoubleHeadsModel",
+        "OpenAIGPTForSequenceClassification",
+    ),
+    default="OpenAIGPTLMHeadModel",
+)
+def openai_gpt(config: Config, architecture: str) -> Module:
+    """The original GPT (``modeling_openai.py``): post-norm blocks, no final norm, MLP fixed at 4·n_embd."""
+    hidden = config_dim(config, "n_embd", "hidden_size")
+    vocab = config_dim(config, "vocab_size")
+    base = _openai_model(config, hidden, vocab)
+    if architecture == "OpenAIGPTModel":
+        return base
+    if architecture == "OpenAIGPTForSequenceClassification":
+        return module("", architecture, base, linear("score", hidden, num_labels(config), bias=False))
+    # The double-heads model ties the other way (tokens_embed to lm_head); named_parameters() lists the shared
+    # tensor once under its first name, the embedding's, so the head is the tied copy in both.
+    heads = [_output_head(config, hidden, vocab, "transformer.tokens_embed.weight", tie_default=True, bias=False)]
+    if architecture == "OpenAIGPTDoubleHeadsModel":
+        heads.append(_sequence_summary(config, "OpenAIGPTSequenceSummary", hidden))
+    return module("", architecture, base, *heads)
+
+
+# --- GPT-NeoX ----------------------------------------------------------------------------------------------------
+
+
+@model_type(
+    "gpt_neox",
+    architectures=(
+        "GPTNeoXModel",
+        "GPTNeoXForCausalLM",
+        "GPTNeoXForSequenceClassification",
+        "GPTNeoXForTokenClassification",
+        "GPTNeoXForQuestionAnswering",
+    ),
+    default="GPTNeoXForCausalLM",
+)
+def gpt_neox(config: Config, architecture: str) -> Module:
+    """GPT-NeoX and Pythia (``modeling_gpt_neox.py``): fused QKV, partial rotary (no parameters), untied
+    ``lm_head`` by default (transformers 5 names the head ``lm_head``; older releases called it ``embed_out``)."""
+    hidden = config_dim(config, "hidden_size")
+    heads = config_dim(config, "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    intermediate = config_dim(config, "intermediate_size")
+    bias = config_flag(config, "attention_bias", True)
+    attention = module(
+        "attention",
+        "GPTNeoXAttention",
+        linear("query_key_value", hidden, 3 * hidden, bias=bias),
+        linear("dense", hidden, hidden, bias=bias),
+    )
+    mlp = module(
+        "mlp",
+        "GPTNeoXMLP",
+        linear("dense_h_to_4h", hidden, intermediate, bias=True),
+        linear("dense_4h_to_h", intermediate, hidden, bias=True),
+    )
+    layer = module(
+        "0",
+        "GPTNeoXLayer",
+        layer_norm("input_layernorm", hidden),
+        layer_norm("post_attention_layernorm", hidden),
+        attention,
+        mlp,
+    )
+    head_dim = config_dim(config, "head_dim", default=hidden // heads)
+    rotary = _rotary_buffers(config, head_dim, config.number("rotary_pct", 0.25), key="rotary_pct")
+    base = module(
+        "gpt_neox",
+        "GPTNeoXModel",
+        embedding("embed_in", vocab, hidden),
+        stack("layers", layer, layers),
+        layer_norm("final_layer_norm", hidden),
+        module("rotary_emb", "GPTNeoXRotaryEmbedding", buffers=rotary),
+    )
+    if architecture == "GPTNeoXModel":
+        return base
+    if architecture == "GPTNeoXForCausalLM":
+        head = _output_head(config, hidden, vocab, "gpt_neox.embed_in.weight", tie_default=False, bias=False)
+        return module("", architecture, base, head)
+    return module("", architecture, base, _task_head(architecture, config, hidden))
+
+
+# --- GPT-J -------------------------------------------------------------------------------------------------------
+
+
+@model_type(
+    "gptj",
+    architectures=("GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification", "GPTJForQuestionAnswering"),
+    default="GPTJForCausalLM",
+)
+def gptj(config: Config, architecture: str) -> Module:
+    """GPT-J (``modeling_gptj.py``): parallel attention and MLP under one norm, bias-free attention, rotary on
+    the first ``rotary_dim`` channels (a sinusoidal buffer, no parameters), an untied ``lm_head`` with a bias."""
+    hidden = config_dim(config, "n_embd", "hidden_size")
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "n_layer", "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    inner = config_dim(config, "n_inner", default=4 * hidden)
+    projections = (linear(name, hidden, hidden, bias=False) for name in ("k_proj", "v_proj", "q_proj", "out_proj"))
+    mlp = module(
+        "mlp", "GPTJMLP", linear("fc_in", hidden, inner, bias=True), linear("fc_out", inner, hidden, bias=True)
+    )
+    block = module("0", "GPTJBlock", layer_norm("ln_1", hidden), module("attn", "GPTJAttention", *projections), mlp)
+    # embed_positions = cat(sin, cos) of arange(positions) × inverse frequencies arange(0, rotary_dim, 2).
+    positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
+    rotary_dim = config_dim(config, "rotary_dim", default=64)
+    sinusoids = Dim.of(2 * ((rotary_dim.value + 1) // 2), f"{rotary_dim.symbol} rounded up to even")
+    table = Buffer("embed_positions", (positions, sinusoids), persistent=False)
+    base = module(
+        "transformer",
+        "GPTJModel",
+        embedding("wte", vocab, hidden),
+        stack("h", block, layers),
+        layer_norm("ln_f", hidden),
+        module("rotary_emb", "GPTJRotaryEmbedding", buffers=(table,)),
+    )
+    if architecture == "GPTJModel":
+        return base
+    if architecture == "GPTJForCausalLM":
+        head = _output_head(config, hidden, vocab, "transformer.wte.weight", tie_default=False, bias=True)
+        return module("", architecture, base, head)
+    return module("", architecture, base, _task_head(architecture, config, hidden))
+
+
+# --- Falcon ------------------------------------------------------------------------------------------------------
+
+
+def _falcon_norms(config: Config, hidden: Dim, new_decoder_architecture: bool) -> tuple[Module, ...]:
+    """FalconDecoderLayer's norms: two (attention, MLP) for the new architecture or when
+    ``num_ln_in_parallel_attn == 2``, one for parallel attention otherwise, two in sequence without it."""
+    norms_in_parallel = config.size("num_ln_in_parallel_attn") if config.has("num_ln_in_parallel_attn") else None
+    if norms_in_parallel is None and new_decoder_architecture:
+        norms_in_parallel = 2
+    if not config_flag(config, "parallel_attn", True):
+        return layer_norm("post_attention_layernorm", hidden), layer_norm("input_layernorm", hidden)
+    if norms_in_parallel == 2:
+        return layer_norm("ln_attn", hidden), layer_norm("ln_mlp", hidden)
+    return (layer_norm("input_layernorm", hidden),)
+
+
+@model_type(
+    "falcon",
+    architectures=(
+        "FalconModel",
+        "FalconForCausalLM",
+        "FalconForSequenceClassification",
+        "FalconForTokenClassification",
+        "FalconForQuestionAnswering",
+    ),
+    default="FalconForCausalLM",
+)
+def falcon(config: Config, architecture: str) -> Module:
+    """Falcon (``modeling_falcon.py``): fused QKV sized by the attention variant (multi-head, multi-query, or
+    the new decoder architecture's grouped KV heads), ``bias`` on every linear or none, ALiBi or rotary (neither
+    has parameters), one or two norms per layer."""
+    hidden = config_dim(config, "hidden_size", "n_embed")
+    heads = config_dim(config, "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    head_dim = hidden // heads
+    new_decoder_architecture = config_flag(config, "new_decoder_architecture", False)
+    if new_decoder_architecture:
+        kv_heads = config_dim(config, "num_kv_heads", default=heads)
+        fused = (2 * kv_heads + heads) * head_dim
+    elif config_flag(config, "multi_query", True):
+        fused = hidden + 2 * head_dim
+    else:
+        fused = 3 * hidden
+    ffn = config_dim(config, "ffn_hidden_size", default=4 * hidden)
+    bias = config_flag(config, "bias", False)
+    attention = module(
+        "self_attention",
+        "FalconAttention",
+        linear("query_key_value", hidden, fused, bias=bias, kind="FalconLinear"),
+        linear("dense", hidden, hidden, bias=bias, kind="FalconLinear"),
+    )
+    mlp = module(
+        "mlp",
+        "FalconMLP",
+        linear("dense_h_to_4h", hidden, ffn, bias=bias, kind="FalconLinear"),
+        linear("dense_4h_to_h", ffn, hidden, bias=bias, kind="FalconLinear"),
+    )
+    norms = _falcon_norms(config, hidden, new_decoder_architecture)
+    layer = module("0", "FalconDecoderLayer", attention, mlp, *norms)
+    base = module(
+        "transformer",
+        "FalconModel",
+        embedding("word_embeddings", vocab, hidden),
+        stack("h", layer, layers),
+        layer_norm("ln_f", hidden),
+        module("rotary_emb", "FalconRotaryEmbedding", buffers=_rotary_buffers(config, head_dim, 1.0)),
+    )
+    if architecture == "FalconModel":
+        return base
+    if architecture == "FalconForCausalLM":
+        head = _output_head(config, hidden, vocab, "transformer.word_embeddings.weight", tie_default=True, bias=False)
+        return module("", architecture, base, head)
+    return module("", architecture, base, _task_head(architecture, config, hidden))
+
+
+# --- OPT ---------------------------------------------------------------------------------------------------------
+
+
+def _opt_norm(name: str, hidden: Dim, affine: bool) -> Module:
+    """``nn.LayerNorm(hidden, elementwise_affine=layer_norm_elementwise_affine)``: no parameters without it."""
+    return layer_norm(name, hidden) if affine else Module(name=name, kind="LayerNorm")
+
+
+@model_type(
+    "opt",
+    architectures=("OPTModel", "OPTForCausalLM", "OPTForSequenceClassification", "OPTForQuestionAnswering"),
+    default="OPTForCausalLM",
+)
+def opt(config: Config, architecture: str) -> Module:
+    """OPT (``modeling_opt.py``): learned positions offset by 2 rows, token embeddings of width
+    ``word_embed_proj_dim`` with ``project_in``/``project_out`` when it differs from ``hidden_size``, a final
+    norm only for pre-norm models, heads reading ``word_embed_proj_dim``."""
+    hidden = config_dim(config, "hidden_size")
+    heads = config_dim(config, "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    ffn = config_dim(config, "ffn_dim")
+    positions = config_dim(config, "max_position_embeddings")
+    word_width = config_dim(config, "word_embed_proj_dim", default=hidden)
+    check_padding_index(config, 1, vocab)
+    bias = config_flag(config, "enable_bias", True)
+    affine = config_flag(config, "layer_norm_elementwise_affine", True)
+    attention = module(
+        "self_attn",
+        "OPTAttention",
+        *(linear(name, hidden, hidden, bias=bias) for name in ("k_proj", "v_proj", "q_proj", "out_proj")),
+    )
+    layer = module(
+        "0",
+        "OPTDecoderLayer",
+        attention,
+        _opt_norm("self_attn_layer_norm", hidden, affine),
+        linear("fc1", hidden, ffn, bias=bias),
+        linear("fc2", ffn, hidden, bias=bias),
+        _opt_norm("final_layer_norm", hidden, affine),
+    )
+    decoder: list[Module] = [
+        embedding("embed_tokens", vocab, word_width),
+        # OPTLearnedPositionalEmbedding(num_embeddings + 2): position ids are shifted by 2 (a fairseq legacy).
+        Module(
+            name="embed_positions",
+            kind="OPTLearnedPositionalEmbedding",
+            params=(Param("weight", (positions + 2, hidden)),),
+        ),
+    ]
+    if word_width.value != hidden.value:
+        decoder += [
+            linear("project_out", hidden, word_width, bias=False),
+            linear("project_in", word_width, hidden, bias=False),
+        ]
+    if config_flag(config, "do_layer_norm_before", True) and not config_flag(config, "_remove_final_layer_norm", False):
+        decoder.append(_opt_norm("final_layer_norm", hidden, affine))
+    decoder.append(stack("layers", layer, layers))
+    base = module("model", "OPTModel", module("decoder", "OPTDecoder", *decoder))
+    if architecture == "OPTModel":
+        return base
+    if architecture == "OPTForCausalLM":
+        tied_to = "model.decoder.embed_tokens.weight"
+        return module(
+            "", architecture, base, _output_head(config, word_width, vocab, tied_to, tie_default=True, bias=False)
+        )
+    return module("", architecture, base, _task_head(architecture, config, word_width))
+
+
+# --- BLOOM -------------------------------------------------------------------------------------------------------
+
+
+@model_type(
+    "bloom",
+    architectures=(
+        "BloomModel",
+        "BloomForCausalLM",
+        "BloomForSequenceClassification",
+        "BloomForTokenClassification",
+        "BloomForQuestionAnswering",
+    ),
+    default="BloomForCausalLM",
+)
+def bloom(config: Config, architecture: str) -> Module:
+    """BLOOM (``modeling_bloom.py``): ALiBi (no position parameters), a LayerNorm right after the word
+    embeddings, fused QKV with biases, MLP fixed at 4·hidden_size."""
+    hidden = config_dim(config, "hidden_size", "n_embed")
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = _layers(config, "n_layer", "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    attention = module(
+        "self_attention",
+        "BloomAttention",
+        linear("query_key_value", hidden, 3 * hidden, bias=True),
+        linear("dense", hidden, hidden, bias=True),
+    )
+    mlp = module(
+        "mlp",
+        "BloomMLP",
+        linear("dense_h_to_4h", hidden, 4 * hidden, bias=True),
+        linear("dense_4h_to_h", 4 * hidden, hidden, bias=True),
+    )
+    block = module(
+        "0",
+        "BloomBlock",
+        layer_norm("input_layernorm", hidden),
+        attention,
+        layer_norm("post_attention_layernorm", hidden),
+        mlp,
+    )
+    base = module(
+        "transformer",
+        "BloomModel",
+        embedding("word_embeddings", vocab, hidden),
+        layer_norm("word_embeddings_layernorm", hidden),
+        stack("h", block, layers),
+        layer_norm("ln_f", hidden),
+    )
+    if architecture == "BloomModel":
+        return base
+    if architecture == "BloomForCausalLM":
+        head = _output_head(config, hidden, vocab, "transformer.word_embeddings.weight", tie_default=True, bias=False)
+        return module("", architecture, base, head)
+    return module("", architecture, base, _task_head(architecture, config, hidden))
