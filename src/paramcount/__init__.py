@@ -1,6 +1,6 @@
 """paramcount: exact parameter counts, memory and the arithmetic behind them, from text."""
 
-from paramcount.api import Result, count, from_config
+from paramcount.api import Result, count, from_config, from_module
 from paramcount.errors import (
     ArgumentError,
     CheckpointError,
@@ -30,5 +30,6 @@ __all__ = [
     "__version__",
     "count",
     "from_config",
+    "from_module",
     "parse",
 ]

@@ -25,7 +25,7 @@ from paramcount.layers._registry import expression_of, rebuild
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
-__all__ = ["Result", "count", "from_config"]
+__all__ = ["Result", "count", "from_config", "from_module"]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -82,10 +82,11 @@ def _looks_like_path(text: str) -> bool:
     return text.endswith(".json") or Path(text).is_dir()
 
 
-def count(text: str, *, architecture: str | None = None) -> Result:
+def count(text: str, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
     """Count the parameters of whatever ``text`` names; e.g. ``count("Conv2d(256, 512, 3)").total``.
 
-    ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model).
+    ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model);
+    ``via_transformers`` counts a config with transformers itself on the meta device (when installed).
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong.
     """
     stripped = text.strip()
@@ -94,9 +95,9 @@ def count(text: str, *, architecture: str | None = None) -> Result:
 
         shipped = hub_config_path(stripped)
         if shipped is not None:
-            return _from_config(text, shipped, stripped, architecture)
+            return _from_config(text, shipped, stripped, architecture, via_transformers)
         if _looks_like_path(stripped):
-            return _from_config(text, Path(stripped), stripped, architecture)
+            return _from_config(text, Path(stripped), stripped, architecture, via_transformers)
     return _count_expression(text)
 
 
@@ -109,15 +110,28 @@ def _count_expression(text: str) -> Result:
     return Result(query=text, tree=tree, totals=totals(tree), origin=origin)
 
 
-def from_config(source: str | Path, *, architecture: str | None = None) -> Result:
+def from_config(source: str | Path, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
     """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id)."""
     from paramcount.sources.hf.hub import hub_config_path
 
     shipped = hub_config_path(str(source))
-    return _from_config(str(source), shipped or Path(source), str(source), architecture)
+    return _from_config(str(source), shipped or Path(source), str(source), architecture, via_transformers)
 
 
-def _from_config(query: str, path: Path, location: str, architecture: str | None) -> Result:
+def from_module(module: object) -> Result:
+    """Count a live ``torch.nn.Module`` (build it on the meta device to allocate nothing)."""
+    from paramcount.sources.live import from_module as read_module
+
+    tree = read_module(module)
+    return Result(query=type(module).__name__, tree=tree, totals=totals(tree), origin="module")
+
+
+def _from_config(query: str, path: Path, location: str, architecture: str | None, via_transformers: bool) -> Result:
+    if via_transformers:
+        from paramcount.sources.hf.via_transformers import count_via_transformers
+
+        tree = count_via_transformers(path, architecture=architecture)
+        return Result(query=query, tree=tree, totals=totals(tree), origin="config", location=location)
     from paramcount.sources.hf import from_config as read_config
 
     tree = read_config(path, architecture=architecture)
@@ -154,6 +168,8 @@ def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
         architecture = str(dict(tree.attributes).get("architecture", tree.kind))
         location = result.location
         return architecture, transformers_snippet(location, architecture, counts), False
+    if result.origin == "module":
+        return tree.kind, "", False
     if result.origin == "zoo":
         call = _zoo_call(tree)
         return call, torchvision_snippet(call, counts), False

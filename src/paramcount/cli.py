@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CLASS",
         help="for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
     )
+    parser.add_argument(
+        "--via-transformers",
+        action="store_true",
+        help="count a config with transformers itself on the meta device (needs torch and transformers)",
+    )
     parser.add_argument("--depth", type=int, default=3, help="deepest level of the module table (default 3)")
     parser.add_argument("--list", choices=["layers", "models", "configs"], help="list what paramcount knows and exit")
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
@@ -105,7 +110,8 @@ def _run_batch(source: str, out: TextIO) -> int:
 def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
     from paramcount.api import count
 
-    report = count(" ".join(arguments.expression), architecture=arguments.architecture).report()
+    query = " ".join(arguments.expression)
+    report = count(query, architecture=arguments.architecture, via_transformers=arguments.via_transformers).report()
     if arguments.json:
         from paramcount.render.json import render_json
 

@@ -95,7 +95,10 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
         parts.append(f"{integer(report.active)} active per token")
     if counts.tied:
         parts.append(f"{integer(counts.total + counts.tied)} if the tied tensors were separate")
-    return (Segment("  " + " · ".join(parts), "muted"),)
+    segments = [Segment(" · ".join(parts), "muted")]
+    if facts.get("other_classes"):
+        segments.append(Segment(f"\n  also countable with --architecture: {facts['other_classes']}", "muted"))
+    return tuple(segments)
 
 
 def _tensors(report: Report) -> Section:
@@ -354,7 +357,8 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     verify = {"zoo": "Verify with torchvision", "config": "Verify with transformers"}.get(
         report.origin, "Verify with PyTorch"
     )
-    found.append(Section("code", verify, (Code(report.code),)))
+    if report.code:
+        found.append(Section("code", verify, (Code(report.code),)))
     if report.related:
         found.append(_comparisons("related", "Related questions", report.related, delta=False))
     return tuple(found)

@@ -67,8 +67,11 @@ def spec_for(name: str) -> ModelTypeSpec:
         import difflib
 
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        from paramcount.sources.hf.via_transformers import available
+
+        offer = "; transformers is installed: add --via-transformers to count it there" if available() else ""
         raise UnknownNameError(
-            f"config.json: model_type {name!r} is not supported{did_you_mean(close)}; "
+            f"config.json: model_type {name!r} is not supported{did_you_mean(close)}{offer}; "
             f"supported: {', '.join(sorted(_REGISTRY))}",
             name,
             tuple(close),
@@ -76,7 +79,8 @@ def spec_for(name: str) -> ModelTypeSpec:
     return spec
 
 
-def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+def read_config(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The config as a dict and the name to use in messages; bounded reading of files."""
     if isinstance(source, Mapping):
         return dict(source), "config.json"
     path = Path(source)
@@ -97,7 +101,7 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
     ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
-    data, name = _read(source)
+    data, name = read_config(source)
     raw_type = data.get("model_type")
     if not isinstance(raw_type, str):
         raise ConfigError(f"{name}: key 'model_type' is missing or not a string", key_path="model_type")
@@ -114,7 +118,8 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
             key_path="architectures",
         )
     root = spec.builder(config, chosen)
-    attributes = [("model_type", raw_type), ("architecture", chosen)]
+    others = ", ".join(name for name in spec.architectures if name != chosen)
+    attributes = [("model_type", raw_type), ("architecture", chosen), ("other_classes", others)]
     dtype = data.get("torch_dtype", data.get("dtype"))
     if isinstance(dtype, str):
         attributes.append(("torch_dtype", dtype))

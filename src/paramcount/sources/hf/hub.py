@@ -16,10 +16,12 @@ CONFIGS = Path(__file__).parent / "configs"
 
 @cache
 def _index() -> dict[str, Path]:
-    index = {}
+    index: dict[str, Path] = {}
     for path in sorted(CONFIGS.glob("*.json")):
         hub_id = path.stem.replace("--", "/")
-        index[hub_id.lower()] = path
+        index.setdefault(hub_id.split("/")[-1].lower(), path)  # "llama-3.1-8b" without the organisation
+    for path in sorted(CONFIGS.glob("*.json")):
+        index[path.stem.replace("--", "/").lower()] = path
     return index
 
 
@@ -28,5 +30,6 @@ def shipped_hub_ids() -> tuple[str, ...]:
 
 
 def hub_config_path(hub_id: str) -> Path | None:
-    """The shipped config for ``hub_id`` (``meta-llama/Llama-3.1-8B``), or None."""
+    """The shipped config for ``hub_id`` (``meta-llama/Llama-3.1-8B``, or ``llama-3.1-8b`` without the
+    organisation), or None."""
     return _index().get(hub_id.strip().lower())

@@ -1,0 +1,60 @@
+"""Counting a config through ``transformers`` itself, on the meta device, for model types paramcount has
+no builder for. Optional: only when torch and transformers are installed; never downloads anything and
+never runs remote code (``trust_remote_code`` stays off). The class name comes from user input, so it must
+be a plain identifier naming a ``PreTrainedModel`` subclass that transformers exports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from paramcount.errors import ConfigError
+from paramcount.sources.hf._registry import read_config
+from paramcount.sources.live import from_module
+from paramcount.tree import Module
+
+__all__ = ["available", "count_via_transformers"]
+
+_CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,80}")
+
+
+def available() -> bool:
+    """True when torch and transformers can be imported (checked without importing them)."""
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("transformers") is not None
+
+
+def count_via_transformers(source: str | Path, *, architecture: str | None = None) -> Module:
+    if not available():
+        raise ConfigError("--via-transformers needs torch and transformers installed (pip install transformers torch)")
+    data, name = read_config(source)
+    listed = data.get("architectures")
+    chosen = architecture or (listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], str) else None)
+    import torch
+    import transformers
+
+    settings: dict[str, Any] = {k: v for k, v in data.items() if k not in ("architectures", "auto_map")}
+    try:
+        config = transformers.AutoConfig.for_model(**settings)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{name}: transformers cannot read this config ({error})") from None
+    if chosen is None:
+        cls: Any = transformers.AutoModel
+        with torch.device("meta"):
+            model = cls.from_config(config)
+    else:
+        if not _CLASS_NAME.fullmatch(chosen):
+            raise ConfigError(f"{name}: {chosen!r} is not a class name", key_path="architectures")
+        cls = getattr(transformers, chosen, None)
+        if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
+            raise ConfigError(f"{name}: transformers has no model class {chosen!r}", key_path="architectures")
+        with torch.device("meta"):
+            model = cls(config)
+    root = from_module(model)
+    model_type = str(data.get("model_type", "?"))
+    attributes = (("model_type", model_type), ("architecture", type(model).__name__), ("counted_by", "transformers"))
+    return replace(root, attributes=attributes)

@@ -1,0 +1,142 @@
+"""The config door itself: reading bounds, hub ids, choosing the class, counting through transformers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import paramcount
+from paramcount.errors import ConfigError, LimitError, UnknownNameError
+from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from paramcount.sources.hf import from_config
+from paramcount.sources.hf._config import parse_config_text
+from paramcount.sources.hf.hub import hub_config_path, shipped_hub_ids
+
+LLAMA = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 100,
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "message"),
+    [
+        ("[1, 2]", ConfigError, "config.json: the top level must be a JSON object, got list"),
+        ('{"a": NaN}', ConfigError, "config.json: NaN is not valid JSON; use a number"),
+        ('{"a": Infinity}', ConfigError, "config.json: Infinity is not valid JSON; use a number"),
+        ('{"a": ' * 40 + "1" + "}" * 40, ConfigError, f"config.json: nested more than {MAX_CONFIG_DEPTH} levels deep"),
+        ("[" * 100_000 + "]" * 100_000, LimitError, "config.json is 200,000 bytes; the limit is 4,000,000 bytes"),
+        ('{"a": ', ConfigError, "config.json: not valid JSON (Expecting value: line 1 column 7 (char 6))"),
+    ],
+)
+def test_bad_config_text(text: str, error: type[Exception], message: str) -> None:
+    if error is LimitError:
+        text = " " * (MAX_CONFIG_BYTES + 1)
+        message = f"config.json is {MAX_CONFIG_BYTES + 1:,} bytes; the limit is {MAX_CONFIG_BYTES:,} bytes"
+    with pytest.raises(error, match=re.escape(message)):
+        parse_config_text(text)
+
+
+def test_deeply_nested_arrays_are_refused_not_crashed() -> None:
+    # json.loads recurses: 100,000 nested arrays raise RecursionError inside it, which we convert.
+    with pytest.raises(ConfigError, match=re.escape(f"nested more than {MAX_CONFIG_DEPTH} levels deep")):
+        parse_config_text("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "key_path"),
+    [
+        ({"model_type": None}, "config.json: key 'model_type' is missing or not a string", "model_type"),
+        ({"hidden_size": True}, "config.json: 'hidden_size' must be an integer, got True", "hidden_size"),
+        ({"hidden_size": -64}, "config.json: 'hidden_size' must be a positive integer, got -64", "hidden_size"),
+        ({"vocab_size": "100"}, "config.json: 'vocab_size' must be an integer, got '100'", "vocab_size"),
+        (
+            {"hidden_size": 2**60},
+            "config.json: 'hidden_size' is 1,152,921,504,606,846,976; the limit is",
+            "hidden_size",
+        ),
+        ({"num_hidden_layers": 10**6}, "config.json: 'num_hidden_layers' is 1,000,000; the limit is 100,000", None),
+    ],
+)
+def test_bad_values_name_the_key(change: dict[str, object], message: str, key_path: str | None) -> None:
+    config = {**LLAMA, **change}
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        from_config(config)
+    if key_path is not None:
+        assert info.value.key_path == key_path
+
+
+def test_unknown_model_type_lists_the_supported_ones() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        from_config({**LLAMA, "model_type": "lama"})
+    message = str(info.value)
+    assert message.startswith("config.json: model_type 'lama' is not supported; did you mean 'llama' or 'llava'?")
+    assert "transformers is installed: add --via-transformers to count it there" in message  # the test env has it
+    assert message.endswith("whisper")
+
+
+def test_architecture_choice_and_the_offer_of_others() -> None:
+    # LlamaModel has no lm_head: 100·64 fewer parameters than LlamaForCausalLM (untied by default).
+    causal = paramcount.from_config(Path(_write(LLAMA)))
+    base = paramcount.from_config(Path(_write(LLAMA)), architecture="LlamaModel")
+    assert causal.total - base.total == 100 * 64
+    facts = dict(causal.report().facts)
+    assert facts["architecture"] == "LlamaForCausalLM"
+    assert "LlamaModel" in facts["other_classes"]
+    with pytest.raises(
+        ConfigError, match=re.escape("architecture 'BertModel' is not supported for model_type 'llama'")
+    ):
+        paramcount.from_config(Path(_write(LLAMA)), architecture="BertModel")
+
+
+def _write(config: dict[str, object], folder: list[Path] = []) -> str:  # noqa: B006 - a per-module temp folder
+    import tempfile
+
+    if not folder:
+        folder.append(Path(tempfile.mkdtemp()))
+    path = folder[0] / "config.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_hub_ids_resolve_with_and_without_the_organisation() -> None:
+    assert hub_config_path("meta-llama/Llama-3.1-8B") == hub_config_path("llama-3.1-8b")
+    assert "meta-llama/Llama-3.1-8B" in shipped_hub_ids()
+    # Llama-3.1-8B: the figure Meta publishes and transformers builds (tests/sources/hf/test_decoders.py).
+    assert paramcount.count("llama-3.1-8b").total == 8_030_261_248
+
+
+def test_counting_through_transformers_for_a_type_without_a_builder(tmp_path: Path) -> None:
+    import torch
+    import transformers
+
+    config = {
+        "model_type": "gpt_bigcode",
+        "n_embd": 64,
+        "n_layer": 2,
+        "n_head": 4,
+        "vocab_size": 100,
+        "n_positions": 32,
+        "architectures": ["GPTBigCodeForCausalLM"],
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = paramcount.count(str(tmp_path), via_transformers=True)
+    same = transformers.GPTBigCodeConfig(n_embd=64, n_layer=2, n_head=4, vocab_size=100, n_positions=32)
+    with torch.device("meta"):
+        model = transformers.GPTBigCodeForCausalLM(same)
+    assert result.total == sum(p.numel() for p in model.parameters())
+    assert dict(result.tree.attributes)["counted_by"] == "transformers"
+
+
+def test_counting_through_transformers_refuses_odd_class_names(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "architectures": ["os.system"]}))
+    with pytest.raises(ConfigError, match=re.escape("config.json: 'os.system' is not a class name")):
+        paramcount.count(str(tmp_path), via_transformers=True)
