@@ -23,7 +23,7 @@ ALLOWED = {
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},
     "api": {"analysis", "errors", "expr", "layers", "report", "tree", "sources", "zoo"},
-    "cli": {"api", "errors", "limits", "render", "__init__", "layers", "zoo", "sources"},
+    "cli": {"api", "errors", "limits", "render", "__init__", "layers", "zoo", "sources", "analysis"},
     "__init__": {"api", "errors", "expr", "report"},
     "__main__": {"cli"},
 }

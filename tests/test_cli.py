@@ -120,3 +120,31 @@ def test_list_models(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--list", "models")
     assert code == 0
     assert {"resnet50", "vit_b_16", "efficientnet_b7", "swin_t"} <= set(out.split())
+
+
+def test_memory_plan_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--json", "meta-llama/Llama-3.1-8B", "--optimizer", "adamw", "--mixed-precision", "bf16",
+        "--gpus", "8", "--zero", "3", "--gpu", "H100-80GB",
+    )  # fmt: skip
+    plan = json.loads(out)["memory"]["plan"]
+    assert (code, plan["mode"], plan["devices"], plan["fit"]["accelerator"]) == (0, "training", 8, "H100-80GB")
+    # bf16 weights + grads (2 + 2) and fp32 master, exp_avg, exp_avg_sq (4 + 4 + 4) per parameter,
+    # plus AdamW's float32 step scalar for each of the 291 tensors and the 128 bf16 rotary buffer elements.
+    expected = 16 * 8_030_261_248 + 4 * 291 + 2 * 128
+    assert plan["total_bytes"] == expected
+    assert plan["exact"] is True  # no --seq-len: no activation estimate
+
+
+def test_memory_plan_bad_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "Linear(8, 8)", "--optimizer", "adamm")
+    assert (code, out) == (2, "")
+    assert err.startswith("paramcount: error: optimizer: unknown optimizer 'adamm'; did you mean 'adam'")
+
+
+def test_kv_cache_for_inference(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "meta-llama/Llama-3.1-8B", "--seq-len", "8192")
+    items = {item["label"]: item for item in json.loads(out)["memory"]["plan"]["items"]}
+    kv = sum(item["bytes"] for label, item in items.items() if label.startswith("KV cache"))
+    # 2 (K and V) · 32 layers · 8 kv heads · 128 head_dim · 2 bytes (bf16) · 8,192 tokens = 1 GiB exactly.
+    assert (code, kv) == (0, 2 * 32 * 8 * 128 * 2 * 8192)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paramcount.analysis.context import occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
-from paramcount.analysis.memory import parameter_memory, stored_bytes, training_plans
+from paramcount.analysis.memory import TrainingPlan, parameter_memory, stored_bytes
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
@@ -24,6 +25,9 @@ from paramcount.expr import parse
 from paramcount.layers._registry import expression_of, rebuild
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
+
+if TYPE_CHECKING:
+    from paramcount.analysis.planner import MemoryPlan, PlanOptions
 
 __all__ = ["Result", "count", "from_config", "from_module"]
 
@@ -69,9 +73,10 @@ class Result:
         """Parameters used per token for mixture-of-experts models; None for dense ones."""
         return active_parameters(self.tree)
 
-    def report(self) -> Report:
-        """The complete answer: formula, reading, memory, variants, related questions, code."""
-        return build_report(self)
+    def report(self, plan: PlanOptions | None = None) -> Report:
+        """The complete answer: formula, reading, memory, variants, related questions, code; ``plan`` adds a
+        memory plan for those options (a config gets an inference plan in its own dtype by default)."""
+        return build_report(self, plan)
 
     def to_dict(self) -> dict[str, object]:
         return self.report().to_dict()
@@ -186,7 +191,21 @@ def _appearances(tree: Module) -> tuple[Appearance, ...]:
     )
 
 
-def build_report(result: Result) -> Report:
+def _training(tree: Module, counts: Counts) -> tuple[TrainingPlan, ...]:
+    from paramcount.analysis.planner import training_plans
+
+    return training_plans(tree, counts)
+
+
+def _plan(result: Result, counts: Counts, options: PlanOptions | None) -> MemoryPlan | None:
+    if options is None and result.origin != "config":
+        return None
+    from paramcount.analysis.planner import PlanOptions, plan_memory
+
+    return plan_memory(result.tree, counts, options or PlanOptions())
+
+
+def build_report(result: Result, options: PlanOptions | None = None) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
     parameter_bytes, buffer_bytes = stored_bytes(counts)
     expression, code, with_variants = _describe(result, counts)
@@ -202,8 +221,9 @@ def build_report(result: Result) -> Report:
         stored_parameter_bytes=parameter_bytes,
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
-        training=training_plans(counts),
+        training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
+        plan=_plan(result, counts, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
         modules=module_table(tree),

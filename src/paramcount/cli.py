@@ -10,11 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from paramcount import __version__
 from paramcount.errors import LimitError, ParamcountError
 from paramcount.limits import MAX_BATCH_LINES
+
+if TYPE_CHECKING:
+    from paramcount.analysis.planner import PlanOptions
 
 __all__ = ["main"]
 
@@ -64,6 +67,37 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="count a config with transformers itself on the meta device (needs torch and transformers)",
     )
+    plan = parser.add_argument_group(
+        "memory plan", "how much memory to store, train or serve it (any of these adds a memory plan)"
+    )
+    plan.add_argument("--dtype", help="storage dtype: float32, bfloat16, float16, float8_e4m3fn, int8 …")
+    plan.add_argument(
+        "--quantization", metavar="FORMAT", help="weights in a deployed format: nf4, gptq-4bit-g128, Q4_K_M …"
+    )
+    plan.add_argument(
+        "--optimizer", help="train with this optimizer: adamw, sgd, sgd-momentum, adafactor, lion, adamw-8bit …"
+    )
+    plan.add_argument(
+        "--mixed-precision", choices=["bf16", "fp16"], help="16-bit weights and gradients, float32 master copy"
+    )
+    plan.add_argument("--lora-rank", type=int, metavar="R", help="train LoRA adapters of rank R (base weights frozen)")
+    plan.add_argument(
+        "--lora-targets", metavar="NAMES", help="comma-separated module names, or all-linear (default q_proj,v_proj)"
+    )
+    plan.add_argument(
+        "--gradient-checkpointing", action="store_true", help="recompute activations in the backward pass"
+    )
+    plan.add_argument("--seq-len", type=int, metavar="N", help="tokens per sequence (activations, KV cache)")
+    plan.add_argument(
+        "--batch-size", type=int, metavar="N", help="sequences per batch (default 1; --batch reads a file of queries)"
+    )
+    plan.add_argument("--zero", type=int, choices=[0, 1, 2, 3], help="ZeRO stage for data parallelism (3 = FSDP)")
+    plan.add_argument("--tp", type=int, metavar="N", help="tensor-parallel degree")
+    plan.add_argument("--pp", type=int, metavar="N", help="pipeline-parallel degree")
+    plan.add_argument("--gpus", type=int, metavar="N", help="devices in all (data parallel = gpus / (tp·pp))")
+    plan.add_argument(
+        "--gpu", metavar="NAME", help="check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 …"
+    )
     parser.add_argument("--depth", type=int, default=3, help="deepest level of the module table (default 3)")
     parser.add_argument("--list", choices=["layers", "models", "configs"], help="list what paramcount knows and exit")
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
@@ -107,11 +141,35 @@ def _run_batch(source: str, out: TextIO) -> int:
     return 2 if failures else 0
 
 
+PLAN_FLAGS = (
+    "dtype", "quantization", "optimizer", "mixed_precision", "lora_rank", "lora_targets", "seq_len", "batch_size",
+    "zero", "tp", "pp", "gpus", "gpu",
+)  # fmt: skip
+
+
+def _plan_options(arguments: argparse.Namespace) -> PlanOptions | None:
+    """One ``PlanOptions`` field per flag; None when no planner flag was given."""
+    given = {name: getattr(arguments, name) for name in PLAN_FLAGS if getattr(arguments, name) is not None}
+    if "batch_size" in given:
+        given["batch"] = given.pop("batch_size")
+    if arguments.gradient_checkpointing:
+        given["gradient_checkpointing"] = True
+    if not given:
+        return None
+    from paramcount.analysis.planner import PlanOptions
+
+    if isinstance(given.get("lora_targets"), str):
+        targets = str(given["lora_targets"])
+        given["lora_targets"] = targets if targets == "all-linear" else tuple(targets.split(","))
+    return PlanOptions(**given)
+
+
 def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
     from paramcount.api import count
 
     query = " ".join(arguments.expression)
-    report = count(query, architecture=arguments.architecture, via_transformers=arguments.via_transformers).report()
+    result = count(query, architecture=arguments.architecture, via_transformers=arguments.via_transformers)
+    report = result.report(_plan_options(arguments))
     if arguments.json:
         from paramcount.render.json import render_json
 

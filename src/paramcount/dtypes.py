@@ -1,10 +1,35 @@
-"""Storage formats as data: name → bits per element. Bytes are exact ints (``ceil(count·bits/8)``)."""
+"""Storage formats as data: what one stored element costs, including the scales real formats add.
+
+Two tables. ``BITS`` holds torch's dtypes (bits per element of a tensor as it is built). ``FORMATS`` holds the
+formats weights are stored in for training and deployment — torch's floating dtypes, raw ``int8``/``int4``,
+and the quantised formats people ship (GPTQ, AWQ, bitsandbytes NF4 and LLM.int8, GGUF) — each with its
+per-group overheads written out as data (the scale, zero point or block header each group of weights
+carries), its citation, and whether the figure is exact.
+
+Bytes are exact ints: every component of a format (packed values, scales, zeros, indices) is a separate
+array in the real format and is rounded up to whole bytes once, on its own. Bits per weight are
+``Fraction``s (4.5, not 4.499999) and products stay ints, so nothing is lost before the final rounding.
+Names are spelled the way their sources spell them (``bfloat16``, ``Q4_K_M``, ``nf4``); lookups ignore
+case, ``-``, ``_``, ``.`` and spaces.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
 
-__all__ = ["BITS", "bytes_for"]
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+__all__ = [
+    "BITS",
+    "FORMATS",
+    "Overhead",
+    "StorageFormat",
+    "bytes_for",
+    "normalized_name",
+    "storage_format",
+]
 
 BITS: Final = {
     "float64": 64,
@@ -26,3 +51,408 @@ BITS: Final = {
 def bytes_for(count: int, bits: int) -> int:
     """Exact bytes to store ``count`` elements of ``bits`` each (packed sub-byte formats round up)."""
     return -(-count * bits // 8)
+
+
+Unit = Literal["block", "group", "row", "column", "block_of_blocks", "tensor"]
+"""What an overhead is counted per, for a weight of ``rows × columns`` (torch's Linear layout: out × in):
+
+- ``block``: per ``block`` consecutive elements of the flattened tensor (ggml blocks, bitsandbytes blocks);
+- ``group``: per ``block`` input features of each output row (GPTQ/AWQ ``group_size``): rows · ⌈columns/g⌉;
+- ``row``: per output row; ``column``: per input feature; ``tensor``: once per tensor;
+- ``block_of_blocks``: per ``second_block`` blocks (bitsandbytes' second-level absmax under double quant).
+"""
+
+Applies = Literal["all", "matrices", "linear", "block_linear"]
+"""Which parameters a deployed format stores quantised (the others keep the model's dtype):
+
+- ``all``: every parameter (torch dtypes; whole-model average estimates);
+- ``matrices``: tensors with 2 or more dimensions; 1-d tensors (norms, biases) stay float32 (llama.cpp);
+- ``linear``: weights of Linear layers except the output head (bitsandbytes skips the head, transformers'
+  ``get_keys_to_not_convert``; torchao-style weight-only int8/int4 replaces Linear weights);
+- ``block_linear``: Linear weights inside the repeated blocks only (GPTQ/AWQ quantise the decoder layers).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Overhead:
+    """One extra array a format stores next to the packed values, e.g. GPTQ's fp16 ``scales``."""
+
+    label: str
+    bits: int
+    """Bits of each entry."""
+    unit: Unit
+
+
+@dataclass(frozen=True, slots=True)
+class StorageFormat:
+    """How a format stores ``n`` weights. Either value bits plus overheads, or (for mixes of types whose
+    choice depends on the model) an ``estimate`` of the average bits per weight."""
+
+    name: str
+    family: str
+    """``torch``, ``raw``, ``gptq``, ``awq``, ``bitsandbytes``, ``gguf`` or ``gguf-mix``."""
+    value_bits: int
+    block: int = 1
+    """Elements per block / group (ggml block size, bitsandbytes blocksize, GPTQ group_size)."""
+    overheads: tuple[Overhead, ...] = ()
+    second_block: int = 1
+    """Blocks per second-level block (bitsandbytes double quantisation: 256)."""
+    estimate: tuple[int, int] | None = None
+    """Average bits per weight over a whole model as ``(bits, weights)``, for formats that mix types per tensor
+    (``(484, 100)``: 4.84 bits per weight)."""
+    applies_to: Applies = "all"
+    note: str = ""
+    source: str = ""
+    aliases: tuple[str, ...] = ()
+    role: Literal["dtype", "quantization"] = "quantization"
+    """``dtype``: a torch dtype tensors can be built in (weights, gradients, states, activations, KV cache);
+    ``quantization``: a weight storage format for inference or frozen QLoRA bases."""
+
+    @property
+    def exact(self) -> bool:
+        return self.estimate is None
+
+    @property
+    def bits_per_weight(self) -> Fraction:
+        """Bits per weight from the per-block terms (row, column and tensor terms depend on the shape)."""
+        from fractions import Fraction  # imported when asked: it pulls in decimal, which counting never needs
+
+        if self.estimate is not None:
+            return Fraction(*self.estimate)
+        bits = Fraction(self.value_bits)
+        for overhead in self.overheads:
+            if overhead.unit in ("block", "group"):
+                bits += Fraction(overhead.bits, self.block)
+            elif overhead.unit == "block_of_blocks":
+                bits += Fraction(overhead.bits, self.block * self.second_block)
+        return bits
+
+    def entries(self, overhead: Overhead, count: int, rows: int, columns: int) -> int:
+        """How many entries of ``overhead`` a tensor of ``count`` elements (``rows × columns``) holds."""
+        blocks = -(-count // self.block)
+        per_unit = {
+            "block": blocks,
+            "group": rows * -(-columns // self.block),
+            "row": rows,
+            "column": columns,
+            "block_of_blocks": -(-blocks // self.second_block),
+            "tensor": 1,
+        }
+        return per_unit[overhead.unit]
+
+    def tensor_bytes(self, count: int, rows: int = 1, columns: int = 0) -> int:
+        """Exact bytes of one tensor of ``count`` elements laid out ``rows × columns`` (out × in).
+
+        ``columns`` defaults to ``count`` (a flat tensor). Each component is its own array, rounded up to
+        whole bytes once; estimates round the whole tensor up once."""
+        if self.estimate is not None:
+            bits, weights = self.estimate
+            return -(-count * bits // (8 * weights))
+        columns = columns or count
+        total = bytes_for(count, self.value_bits)
+        for overhead in self.overheads:
+            total += bytes_for(self.entries(overhead, count, rows, columns), overhead.bits)
+        return total
+
+
+def _dtype(name: str, bits: int, aliases: tuple[str, ...], note: str = "") -> StorageFormat:
+    return StorageFormat(
+        name, "torch", bits, aliases=aliases, role="dtype", note=note, source="torch dtype (torch.finfo(...).bits)"
+    )
+
+
+def _fp16(label: str) -> Overhead:
+    return Overhead(label, 16, "block")
+
+
+_GGML = "ggml-common.h block structs (llama.cpp/ggml, static_assert(sizeof(block_…)))"
+_GGUF_NOTE = (
+    "ggml type applied to every ≥2-d tensor, 1-d tensors in float32 (llama.cpp quantises only ≥2-d tensors); "
+    "llama.cpp's file types also keep output.weight at Q6_K unless --pure, which this figure does not model; "
+    "rows must be a multiple of the block size, as ggml requires"
+)
+
+
+def _ggml(
+    name: str, value_bits: int, block: int, overheads: tuple[Overhead, ...], layout: str, aliases: tuple[str, ...] = ()
+) -> StorageFormat:
+    return StorageFormat(
+        name,
+        "gguf",
+        value_bits,
+        block,
+        overheads,
+        applies_to="matrices",
+        note=f"{layout}; {_GGUF_NOTE}",
+        source=_GGML,
+        aliases=aliases,
+    )
+
+
+_QUANT_README = "llama.cpp examples/quantize/README.md, bits per weight measured on Llama 2 7B"
+
+
+def _mix(name: str, hundredths: int, mix: str) -> StorageFormat:
+    return StorageFormat(
+        name,
+        "gguf-mix",
+        0,
+        estimate=(hundredths, 100),
+        note=(
+            f"estimate: {mix}; the mix depends on the model, so this uses the whole-model average llama.cpp "
+            f"measured on Llama 2 7B ({hundredths / 100} bits per weight, all tensors included)"
+        ),
+        source=_QUANT_README,
+    )
+
+
+def _gptq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
+    # AutoGPTQ QuantLinear (bits=4): qweight int32 (in·4/32, out), qzeros int32 (⌈in/g⌉, out·4/32),
+    # scales float16 (⌈in/g⌉, out), g_idx int32 (in,): 4 + (16 + 4)/g bits per weight + 32 bits per input row.
+    return StorageFormat(
+        f"gptq-g{group}",
+        "gptq",
+        4,
+        group,
+        (
+            Overhead("scales (float16)", 16, "group"),
+            Overhead("qzeros (4-bit)", 4, "group"),
+            Overhead("g_idx", 32, "column"),
+        ),
+        applies_to="block_linear",
+        note=f"4-bit values + per group of {group} inputs a float16 scale and a 4-bit zero (4 + 20/{group} bits per "
+        "weight) + an int32 g_idx per input feature; Linear layers inside the repeated blocks only",
+        source="AutoGPTQ qlinear QuantLinear buffers qweight/qzeros/scales/g_idx",
+        aliases=aliases,
+    )
+
+
+def _awq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
+    # AutoAWQ WQLinear_GEMM: qweight int32 (in, out/8), qzeros int32 (in/g, out/8), scales float16 (in/g, out).
+    return StorageFormat(
+        f"awq-g{group}",
+        "awq",
+        4,
+        group,
+        (Overhead("scales (float16)", 16, "group"), Overhead("qzeros (4-bit)", 4, "group")),
+        applies_to="block_linear",
+        note=f"4-bit values + per group of {group} inputs a float16 scale and a 4-bit zero: 4 + 20/{group} bits "
+        "per weight; Linear layers inside the repeated blocks only",
+        source="AutoAWQ WQLinear_GEMM buffers qweight/qzeros/scales",
+        aliases=aliases,
+    )
+
+
+_BNB = "bitsandbytes functional.quantize_4bit (blocksize=64; compress_statistics → blocksize=256 on the absmax)"
+
+FORMATS: Final[tuple[StorageFormat, ...]] = (
+    _dtype("float64", 64, ("fp64", "double", "f64")),
+    _dtype("float32", 32, ("fp32", "float", "f32")),
+    _dtype("float16", 16, ("fp16", "half", "f16")),
+    _dtype("bfloat16", 16, ("bf16",)),
+    _dtype("float8_e4m3fn", 8, ("float8_e4m3", "e4m3", "fp8_e4m3"), "1 byte per element, no scales"),
+    _dtype("float8_e5m2", 8, ("e5m2", "fp8_e5m2"), "1 byte per element, no scales"),
+    StorageFormat(
+        "fp8",
+        "raw",
+        8,
+        overheads=(Overhead("weight_scale (float32)", 32, "tensor"),),
+        applies_to="linear",
+        note="float8_e4m3fn values and one float32 scale per tensor (per-tensor FP8 checkpoints)",
+        source="float8_e4m3fn (OCP FP8 formats); per-tensor scale as in compressed-tensors/vLLM FP8 checkpoints",
+    ),
+    StorageFormat(
+        "int8",
+        "raw",
+        8,
+        applies_to="linear",
+        note="raw 8-bit values with no scales (a lower bound: real 8-bit formats add scales, see llm.int8, Q8_0)",
+        source="1 byte per element",
+    ),
+    StorageFormat(
+        "int4",
+        "raw",
+        4,
+        applies_to="linear",
+        note="raw 4-bit values with no scales (a lower bound: real 4-bit formats add scales, see gptq, awq, nf4, Q4_0)",
+        source="two values per byte",
+    ),
+    _gptq(32),
+    _gptq(64),
+    _gptq(128, ("gptq",)),
+    _awq(64),
+    _awq(128, ("awq",)),
+    StorageFormat(
+        "nf4",
+        "bitsandbytes",
+        4,
+        64,
+        (Overhead("absmax (float32)", 32, "block"),),
+        applies_to="linear",
+        note="bitsandbytes NF4: 4-bit values + a float32 absmax per block of 64 = 4.5 bits per weight; "
+        "Linear layers except the output head",
+        source=_BNB,
+        aliases=("bnb-nf4", "bnb-4bit"),
+    ),
+    StorageFormat(
+        "nf4-dq",
+        "bitsandbytes",
+        4,
+        64,
+        (Overhead("absmax (8-bit)", 8, "block"), Overhead("second-level absmax (float32)", 32, "block_of_blocks")),
+        second_block=256,
+        applies_to="linear",
+        note="bitsandbytes NF4 with double quantisation (bnb_4bit_use_double_quant): the absmax of each block of "
+        "64 quantised to 8 bits, with a float32 absmax per 256 blocks: 4 + 8/64 + 32/(64·256) ≈ 4.127 bits per "
+        "weight (QLoRA paper §3); the per-tensor offset is a Python float and the code tables are shared",
+        source=_BNB + "; Dettmers et al. 2023, QLoRA, §3 Double Quantization",
+        aliases=("nf4-double-quant", "qlora"),
+    ),
+    StorageFormat(
+        "fp4",
+        "bitsandbytes",
+        4,
+        64,
+        (Overhead("absmax (float32)", 32, "block"),),
+        applies_to="linear",
+        note="bitsandbytes FP4: same layout as NF4 (4 bits + float32 absmax per 64)",
+        source=_BNB,
+        aliases=("bnb-fp4",),
+    ),
+    StorageFormat(
+        "llm.int8",
+        "bitsandbytes",
+        8,
+        overheads=(Overhead("SCB row scales (float32)", 32, "row"),),
+        applies_to="linear",
+        note="bitsandbytes LLM.int8(): int8 weight (CB) + a float32 scale per output row (SCB); "
+        "Linear layers except the output head",
+        source="bitsandbytes nn.Int8Params (CB int8, SCB float32 per row); Dettmers et al. 2022, LLM.int8()",
+        aliases=("int8-bnb", "bnb-int8", "bnb-8bit"),
+    ),
+    # ggml types: value bits + the block header fields of each struct (QK_K = 256).
+    _ggml("Q4_0", 4, 32, (_fp16("d (fp16)"),), "block_q4_0: fp16 d + 16 bytes of nibbles = 18 bytes / 32"),
+    _ggml("Q4_1", 4, 32, (_fp16("d (fp16)"), _fp16("m (fp16)")), "block_q4_1: fp16 d, m + 16 bytes = 20 bytes / 32"),
+    _ggml("Q5_0", 5, 32, (_fp16("d (fp16)"),), "block_q5_0: fp16 d + qh[4] + qs[16] = 22 bytes / 32"),
+    _ggml(
+        "Q5_1", 5, 32, (_fp16("d (fp16)"), _fp16("m (fp16)")), "block_q5_1: fp16 d, m + qh[4] + qs[16] = 24 bytes / 32"
+    ),
+    _ggml("Q8_0", 8, 32, (_fp16("d (fp16)"),), "block_q8_0: fp16 d + 32 int8 = 34 bytes / 32"),
+    _ggml(
+        "Q2_K",
+        2,
+        256,
+        (Overhead("scales[16] (4-bit scale + 4-bit min)", 128, "block"), _fp16("d (fp16)"), _fp16("dmin (fp16)")),
+        "block_q2_K: scales[16] + qs[64] + fp16 d, dmin = 84 bytes / 256 (the ggml type; llama.cpp's Q2_K file "
+        "type also mixes in Q3_K/Q4_K tensors)",
+    ),
+    _ggml(
+        "Q3_K",
+        3,
+        256,
+        (Overhead("scales[12] (6-bit)", 96, "block"), _fp16("d (fp16)")),
+        "block_q3_K: hmask[32] + qs[64] + scales[12] + fp16 d = 110 bytes / 256",
+    ),
+    _ggml(
+        "Q4_K",
+        4,
+        256,
+        (Overhead("scales[12] (6-bit scales and mins)", 96, "block"), _fp16("d (fp16)"), _fp16("dmin (fp16)")),
+        "block_q4_K: fp16 d, dmin + scales[12] + qs[128] = 144 bytes / 256",
+    ),
+    _ggml(
+        "Q5_K",
+        5,
+        256,
+        (Overhead("scales[12] (6-bit scales and mins)", 96, "block"), _fp16("d (fp16)"), _fp16("dmin (fp16)")),
+        "block_q5_K: fp16 d, dmin + scales[12] + qh[32] + qs[128] = 176 bytes / 256",
+    ),
+    _ggml(
+        "Q6_K",
+        6,
+        256,
+        (Overhead("scales[16] (int8)", 128, "block"), _fp16("d (fp16)")),
+        "block_q6_K: ql[128] + qh[64] + scales[16] + fp16 d = 210 bytes / 256",
+    ),
+    _ggml("IQ4_NL", 4, 32, (_fp16("d (fp16)"),), "block_iq4_nl: fp16 d + qs[16] = 18 bytes / 32"),
+    _ggml(
+        "IQ4_XS",
+        4,
+        256,
+        (_fp16("d (fp16)"), Overhead("scales_h (uint16)", 16, "block"), Overhead("scales_l[4]", 32, "block")),
+        "block_iq4_xs: fp16 d + scales_h + scales_l[4] + qs[128] = 136 bytes / 256",
+    ),
+    _ggml(
+        "IQ3_S",
+        3,
+        256,
+        (_fp16("d (fp16)"), Overhead("qh[8]", 64, "block"), Overhead("scales[4]", 32, "block")),
+        "block_iq3_s: fp16 d + qs[64] + qh[8] + signs[32] + scales[4] = 110 bytes / 256 (qs and signs: 3 bits/weight)",
+    ),
+    _ggml(
+        "IQ3_XXS",
+        3,
+        256,
+        (_fp16("d (fp16)"),),
+        "block_iq3_xxs: fp16 d + qs[96] (grid indices, signs and scales packed) = 98 bytes / 256",
+    ),
+    _ggml(
+        "IQ2_XXS",
+        2,
+        256,
+        (_fp16("d (fp16)"),),
+        "block_iq2_xxs: fp16 d + qs[32] uint16 = 66 bytes / 256 (2.0625 bits per weight)",
+    ),
+    _ggml(
+        "IQ2_XS",
+        2,
+        256,
+        (_fp16("d (fp16)"), Overhead("scales[8]", 64, "block")),
+        "block_iq2_xs: fp16 d + qs[32] uint16 + scales[8] = 74 bytes / 256",
+    ),
+    _ggml(
+        "IQ2_S",
+        2,
+        256,
+        (_fp16("d (fp16)"), Overhead("qh[8]", 64, "block"), Overhead("scales[8]", 64, "block")),
+        "block_iq2_s: fp16 d + qs[64] + qh[8] + scales[8] = 82 bytes / 256",
+    ),
+    _ggml(
+        "IQ1_S",
+        1,
+        256,
+        (_fp16("d (fp16)"), Overhead("qh[8] (uint16)", 128, "block")),
+        "block_iq1_s: fp16 d + qs[32] + qh[8] uint16 = 50 bytes / 256",
+    ),
+    # llama.cpp file types that pick a ggml type per tensor (llama_tensor_get_type): estimates.
+    _mix("Q3_K_S", 350, "Q3_K for all tensors but the output"),
+    _mix("Q3_K_M", 391, "Q3_K with Q4_K for attn_v, attn_output and ffn_down"),
+    _mix("Q3_K_L", 427, "Q3_K with Q5_K for attn_v, attn_output and ffn_down"),
+    _mix("Q4_K_S", 458, "Q4_K with some Q5_K tensors"),
+    _mix("Q4_K_M", 484, "Q4_K with Q6_K for half of attn_v and ffn_down"),
+    _mix("Q5_K_S", 552, "Q5_K throughout, output in Q6_K"),
+    _mix("Q5_K_M", 568, "Q5_K with Q6_K for half of attn_v and ffn_down"),
+)
+"""Every storage format, torch dtypes first. Citations in ``source``; assumptions in ``note``."""
+
+
+def normalized_name(name: str) -> str:
+    """The lookup key of a name: lower case without ``-``, ``_``, ``.``, spaces and a ``torch.`` prefix."""
+    lowered = name.strip().lower().removeprefix("torch.")
+    return "".join(character for character in lowered if character.isalnum())
+
+
+def _index() -> dict[str, StorageFormat]:
+    found: dict[str, StorageFormat] = {}
+    for entry in FORMATS:
+        for key in (entry.name, *entry.aliases):
+            found[normalized_name(key)] = entry
+    return found
+
+
+_BY_KEY: Final = _index()
+
+
+def storage_format(name: str) -> StorageFormat | None:
+    """The format called ``name`` (any spelling of its name or aliases), or None."""
+    return _BY_KEY.get(normalized_name(name))

@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
+
+if TYPE_CHECKING:
+    from paramcount.analysis.planner import MemoryPlan
 
 __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 
@@ -66,6 +69,8 @@ class Report:
     blocks: tuple[Block, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     appears_in: tuple[Appearance, ...] = ()
+    plan: MemoryPlan | None = None
+    """The memory plan for the options asked (``--optimizer``, ``--gpu`` …); for configs, inference by default."""
     """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +127,7 @@ class Report:
                     {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
                     for m in self.parameter_memory
                 ],
+                "plan": _plan(self.plan),
                 "training": [
                     {
                         "name": plan.name,
@@ -185,4 +191,40 @@ def _comparison(comparison: Comparison) -> dict[str, Any]:
         "total": comparison.total,
         "delta": comparison.delta,
         "note": comparison.note,
+    }
+
+
+def _items(items: Any) -> list[dict[str, Any]]:
+    return [
+        {"label": i.label, "count": i.count, "bits": i.bits, "per": i.per, "bytes": i.bytes, "category": i.category,
+         "exact": i.exact}
+        for i in items
+    ]
+
+
+def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    fit = plan.fit
+    return {
+        "mode": plan.mode,
+        "dtype": plan.dtype,
+        "dtype_reason": plan.dtype_reason,
+        "devices": plan.devices,
+        "items": _items(plan.items),
+        "total_bytes": plan.total_bytes,
+        "per_device": _items(plan.per_device),
+        "per_device_bytes": plan.per_device_bytes,
+        "exact": plan.exact,
+        "assumptions": list(plan.assumptions),
+        "fit": None
+        if fit is None
+        else {
+            "accelerator": fit.accelerator.name,
+            "memory_bytes": fit.accelerator.memory_bytes,
+            "fits": fit.fits,
+            "headroom_bytes": fit.headroom_bytes,
+            "devices_needed": fit.devices_needed,
+            "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
+        },
     }

@@ -1,17 +1,69 @@
 """Memory of the parameters per storage format, and training memory itemised per optimizer.
 
-Exact bytes (ints). Training figures count weights, gradients and optimizer states only — activations
-depend on the input and are not included; each plan states its assumptions.
+Exact bytes (ints). ``parameter_memory`` and ``training_plans`` are the short answers the single-layer report
+shows (weights, gradients and optimizer states for four common regimes). The full planner — every storage
+format, every optimizer, mixed precision, LoRA/QLoRA, activations, KV cache, ZeRO/tensor/pipeline
+parallelism and the accelerator fit — is ``paramcount.analysis.planner`` (``plan_memory(tree, counts,
+PlanOptions(...))``), imported only when asked for; the plain data of both (``MemoryItem``, ``MemoryBreakdown``)
+lives here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for
 
-__all__ = ["FormatMemory", "MemoryItem", "TrainingPlan", "parameter_memory", "stored_bytes", "training_plans"]
+__all__ = [
+    "Category",
+    "FormatMemory",
+    "MemoryBreakdown",
+    "MemoryItem",
+    "TrainingPlan",
+    "parameter_memory",
+    "stored_bytes",
+]
+
+Category = Literal["", "weights", "gradients", "optimizer", "buffers", "activations", "kv_cache"]
+"""What an item is, which decides how parallelism splits it (ZeRO shards optimizer states at stage 1,
+gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """One line of a breakdown: ``count`` elements at ``bits`` per ``per`` elements, ``bytes`` exact.
+
+    ``bits``/``per`` is the rate in lowest terms (Q4_0: 9 bits per 2 weights = 4.5 bits per weight), 0 when the
+    line has no single rate (activations, mixed dtypes); ``bytes`` is always the exact figure, rounded up once
+    per stored array, never recomputed from the rate."""
+
+    label: str
+    count: int
+    bits: int
+    bytes: int
+    per: int = 1
+    category: Category = ""
+    exact: bool = True
+    """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryBreakdown:
+    """Items and the assumptions behind them (STYLE 2.3)."""
+
+    items: tuple[MemoryItem, ...]
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def bytes(self) -> int:
+        return sum(item.bytes for item in self.items)
+
+    @property
+    def exact(self) -> bool:
+        return all(item.exact for item in self.items)
+
 
 PARAMETER_FORMATS: tuple[tuple[str, int], ...] = (
     ("float32", 32),
@@ -27,14 +79,6 @@ class FormatMemory:
     bits: int
     bytes: int
     note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryItem:
-    label: str
-    count: int
-    bits: int
-    bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,67 +110,3 @@ def stored_bytes(counts: Counts) -> tuple[int, int]:
     parameters = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.parameters)
     buffers = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.buffer_tensors)
     return parameters, buffers
-
-
-def _item(label: str, count: int, bits: int) -> MemoryItem:
-    return MemoryItem(label, count, bits, bytes_for(count, bits))
-
-
-def training_plans(counts: Counts) -> tuple[TrainingPlan, ...]:
-    """Adam/AdamW, SGD with momentum and plain SGD in float32, and Adam in mixed precision.
-
-    Gradients and optimizer states exist only for trainable parameters; frozen parameters are held as
-    weights only. Buffers are held at their own dtype.
-    """
-    trainable, frozen = counts.trainable, counts.non_trainable
-    # torch's Adam keeps a float32 scalar `step` per parameter tensor (torch/optim/adam.py, 2.13).
-    steps = _item("step counters (float32 scalar per tensor)", sum(1 for row in counts.parameters if row.trainable), 32)
-    buffer_item = [MemoryItem("buffers", counts.buffers, 0, stored_bytes(counts)[1])] if counts.buffers else []
-    frozen_note = (f"{frozen:,} frozen parameters are held as weights only",) if frozen else ()
-    fp32_weights = _item("weights (float32)", counts.total, 32)
-    common = ("activations, temporary buffers and framework overhead are not included", *frozen_note)
-    return (
-        TrainingPlan(
-            "Adam / AdamW, float32",
-            (
-                fp32_weights,
-                _item("gradients (float32)", trainable, 32),
-                _item("first moment exp_avg (float32)", trainable, 32),
-                _item("second moment exp_avg_sq (float32)", trainable, 32),
-                steps,
-                *buffer_item,
-            ),
-            (
-                "16 bytes per trainable parameter, plus 4 bytes per trainable tensor for the step count",
-                *common,
-            ),
-        ),
-        TrainingPlan(
-            "SGD with momentum, float32",
-            (
-                fp32_weights,
-                _item("gradients (float32)", trainable, 32),
-                _item("momentum_buffer (float32)", trainable, 32),
-                *buffer_item,
-            ),
-            ("12 bytes per trainable parameter", *common),
-        ),
-        TrainingPlan(
-            "SGD, float32",
-            (fp32_weights, _item("gradients (float32)", trainable, 32), *buffer_item),
-            ("8 bytes per trainable parameter", *common),
-        ),
-        TrainingPlan(
-            "Adam / AdamW, mixed precision (bf16/fp16 weights, fp32 master copy)",
-            (
-                _item("weights (16-bit)", counts.total, 16),
-                _item("gradients (16-bit)", trainable, 16),
-                _item("master weights (float32)", trainable, 32),
-                _item("first moment (float32)", trainable, 32),
-                _item("second moment (float32)", trainable, 32),
-                steps,
-                *buffer_item,
-            ),
-            ("16 bytes per trainable parameter: 2 + 2 + 4 + 4 + 4, plus the step counts", *common),
-        ),
-    )

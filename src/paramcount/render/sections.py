@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from paramcount.analysis.explain import ModuleFormula, Term
+from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
@@ -219,23 +220,67 @@ def _memory(report: Report) -> Section:
     return Section("memory", "Memory of the parameters", tuple(blocks))
 
 
+def _rate(item: MemoryItem) -> str:
+    """``1,180,160 × 4 B = `` for a plain rate; blank for lines without one (activations, mixed dtypes)."""
+    if not item.bits:
+        return ""
+    if item.per == 1 and item.bits % 8 == 0:
+        return f"{integer(item.count)} × {item.bits // 8} B = "
+    return f"{integer(item.count)} × {item.bits}/{8 * item.per} B = "
+
+
+def _item_lines(items: tuple[MemoryItem, ...], *, rates: bool = True) -> list[tuple[Segment, ...]]:
+    """One line per item (``rates`` False for per-device shares, whose bytes are split, not the count)."""
+    width = max(len(item.label) for item in items)
+    lines: list[tuple[Segment, ...]] = []
+    for item in items:
+        estimate = "  (estimate)" if not item.exact else ""
+        rate = _rate(item) if rates else ""
+        lines.append((Segment(f"  {item.label:<{width}}  {rate}{integer(item.bytes)} B{estimate}"),))
+    exact, decimal, binary = byte_sizes(sum(item.bytes for item in items))
+    lines.append((Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total")))
+    return lines
+
+
 def _training(report: Report) -> Section:
+    shared = set.intersection(*(set(plan.assumptions) for plan in report.training)) if report.training else set()
     blocks: list[Block] = []
     for plan in report.training:
-        lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),)]
-        width = max(len(item.label) for item in plan.items)
-        for item in plan.items:
-            per = (
-                f"{integer(item.count)} × {item.bits // 8 if item.bits % 8 == 0 else item.bits / 8} B = "
-                if item.bits
-                else ""
-            )
-            lines.append((Segment(f"  {item.label:<{width}}  {per}{integer(item.bytes)} B"),))
-        exact, decimal, binary = byte_sizes(plan.bytes)
-        lines.append((Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total")))
-        lines.extend((Segment(f"  ({assumption})", "muted"),) for assumption in plan.assumptions)
+        lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),), *_item_lines(plan.items)]
+        lines.extend((Segment(f"  ({a})", "muted"),) for a in plan.assumptions if a not in shared)
         blocks.append(Lines(tuple(lines)))
+    common = [a for a in (report.training[0].assumptions if report.training else ()) if a in shared]
+    if common:
+        blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in common)))
     return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))
+
+
+def _plan(report: Report) -> Section | None:
+    plan = report.plan
+    if plan is None:
+        return None
+    mode = "training" if plan.mode == "training" else "inference"
+    blocks: list[Block] = [
+        Paragraph((Segment(f"{mode.capitalize()} in {plan.dtype} ({plan.dtype_reason}).", "muted"),)),
+        Lines(tuple(_item_lines(plan.items))),
+    ]
+    if plan.devices > 1:
+        blocks.append(Paragraph((Segment(f"Per device, on each of {plan.devices} devices:"),)))
+        blocks.append(Lines(tuple(_item_lines(plan.per_device, rates=False))))
+    fit = plan.fit
+    if fit is not None:
+        verdict = "fits" if fit.fits else "does not fit"
+        room = f"{byte_sizes(abs(fit.headroom_bytes))[2]} {'free' if fit.headroom_bytes >= 0 else 'short'}"
+        need = ""
+        if not fit.fits:
+            if fit.devices_needed is not None:
+                need = f"; needs {fit.devices_needed} devices as planned"
+            if fit.devices_needed_fully_sharded is not None:
+                need += f", {fit.devices_needed_fully_sharded} fully sharded (ZeRO-3/FSDP)"
+        memory = byte_sizes(fit.accelerator.memory_bytes)[2]
+        blocks.append(Paragraph((Segment(f"{fit.accelerator.name} ({memory}): {verdict}, {room}{need}.", "total"),)))
+    blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in plan.assumptions)))
+    return Section("plan", "Memory plan" + ("" if plan.exact else " (includes estimates)"), tuple(blocks))
 
 
 def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: bool) -> Section:
@@ -349,7 +394,11 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     else:
         found = [_headline(report), *structure, _steps(report), _tensors(report)]
     found.append(_memory(report))
-    found.append(_training(report))
+    plan = _plan(report)
+    if plan is not None:
+        found.append(plan)
+    if report.origin == "expression" or plan is None:
+        found.append(_training(report))
     if report.appears_in:
         found.append(_appearances(report))
     if report.variants:

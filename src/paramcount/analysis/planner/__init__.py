@@ -1,0 +1,69 @@
+"""The memory planner: how much memory a model needs to store, train and serve, itemised and exact where the
+arithmetic is exact, labelled as an estimate where it is not.
+
+API (all pure functions of a tree returning frozen dataclasses of ints and strings; nothing formats text):
+
+- ``plan_memory(tree, counts=None, options=PlanOptions()) -> MemoryPlan``: the whole picture. ``items`` (one
+  replica on one device), ``per_device`` (under ZeRO / tp / pp), ``assumptions``, ``dtype`` and
+  ``dtype_reason``, ``devices``, ``dims`` (the transformer sizes used) and ``fit`` (when ``options.gpu`` is set).
+- ``PlanOptions(dtype, optimizer, mixed_precision, lora_rank, lora_targets, quantization,
+  gradient_checkpointing, zero, tp, pp, gpus, seq_len, batch, gpu)``: one field per CLI flag, validated and
+  canonicalised when built (``ArgumentError`` / ``UnknownNameError`` with close names).
+- ``fit_on(plan, accelerator) -> Fit``: fits or not, headroom, devices needed (as planned and fully sharded).
+- ``transformer_dimensions(tree) -> TransformerDims | None``: hidden, layers, heads, kv heads, head dim,
+  key/value widths and vocab, found from the tree's structure.
+- ``kv_cache(batch=, seq_len=, layers=, kv_heads=, head_dim=, bits=, …) -> MemoryBreakdown`` and
+  ``transformer_activations(seq_len=, batch=, hidden=, heads=, layers=, …) -> MemoryBreakdown``: the
+  formulas with explicit dimensions.
+- ``training_plans(tree, counts) -> tuple[TrainingPlan, ...]``: the four regimes a single-layer answer shows
+  (AdamW, SGD with momentum, SGD, AdamW in bf16 mixed precision), each a ``plan_memory`` result.
+- ``weights_in_format(tree, name, dtype=None) -> MemoryBreakdown``: the weights stored in one format.
+- Data tables: ``paramcount.dtypes.FORMATS`` (storage formats with their per-group overheads),
+  ``OPTIMIZERS`` / ``EXCLUDED_OPTIMIZERS``, ``ACCELERATORS``.
+
+Exact: weights in every torch dtype and in the block-quantised formats (GPTQ, AWQ, bitsandbytes, ggml types),
+gradients, master weights, optimizer states (checked against torch after one step), LoRA adapters, the KV
+cache, ZeRO sharding. Estimates (``MemoryItem.exact`` is False): activations (Korthikanti et al. 2022), GGUF
+file types that mix ggml types (``Q4_K_M`` …), even tensor/pipeline splits.
+"""
+
+from __future__ import annotations
+
+from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
+from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
+from paramcount.analysis.planner.options import PlanOptions, find_optimizer
+from paramcount.analysis.planner.plan import Fit, MemoryPlan, fit_on, plan_memory, training_plans, weights_in_format
+from paramcount.analysis.planner.transformer import (
+    TransformerDims,
+    kv_cache,
+    transformer_activations,
+    transformer_dimensions,
+)
+from paramcount.analysis.planner.weights import DtypeChoice, resolve_dtype
+
+__all__ = [
+    "ACCELERATORS",
+    "EXCLUDED_OPTIMIZERS",
+    "OPTIMIZERS",
+    "Accelerator",
+    "DtypeChoice",
+    "Fit",
+    "MemoryBreakdown",
+    "MemoryItem",
+    "MemoryPlan",
+    "OptimizerSpec",
+    "PlanOptions",
+    "StateSpec",
+    "TransformerDims",
+    "accelerator",
+    "find_optimizer",
+    "fit_on",
+    "kv_cache",
+    "plan_memory",
+    "resolve_dtype",
+    "training_plans",
+    "transformer_activations",
+    "transformer_dimensions",
+    "weights_in_format",
+]

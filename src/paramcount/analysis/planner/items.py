@@ -1,0 +1,8 @@
+"""The plain data every memory figure is made of (defined in ``paramcount.analysis.memory``, which the
+single-layer report imports without loading the planner)."""
+
+from __future__ import annotations
+
+from paramcount.analysis.memory import Category, MemoryBreakdown, MemoryItem
+
+__all__ = ["Category", "MemoryBreakdown", "MemoryItem"]

@@ -1,0 +1,235 @@
+"""``PlanOptions``: every planner choice in one frozen object, one field per CLI flag, checked once when built.
+
+Names are resolved to their canonical spelling on construction (``"AdamW"`` → ``"adamw"``, ``"h100"`` →
+``"H100-80GB"``, ``"q4_k_m"`` → ``"Q4_K_M"``), so everything downstream reads clean values. A bad value
+raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unknown name
+``UnknownNameError`` with the closest known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Final
+
+from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
+from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
+from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
+from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
+
+__all__ = ["MIXED_PRECISION", "PlanOptions", "find_accelerator", "find_format", "find_optimizer"]
+
+MAX_DEVICES: Final = 2**20
+"""Largest tp, pp or gpus accepted (about a million devices)."""
+MAX_TOKENS: Final = 2**40
+"""Largest seq_len or batch accepted."""
+MAX_LORA_RANK: Final = 2**20
+
+MIXED_PRECISION: Final = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
+"""Accepted ``mixed_precision`` values → the 16-bit dtype of weights and gradients."""
+
+
+def _unknown(option: str, what: str, name: str, known: list[str]) -> UnknownNameError:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    if not close:
+        close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=3, cutoff=0.5)
+        close = [next(k for k in known if k.lower() == c) for c in close]
+    listing = "" if close else f"; known: {', '.join(known)}"
+    return UnknownNameError(f"{option}: unknown {what} {name!r:.40}{did_you_mean(close)}{listing}", name, tuple(close))
+
+
+def find_optimizer(name: str) -> OptimizerSpec:
+    """The optimizer called ``name`` (case, ``-`` and ``_`` ignored)."""
+    key = normalized_name(name)
+    for spec in OPTIMIZERS:
+        if key in {normalized_name(spec.name), *(normalized_name(alias) for alias in spec.aliases)}:
+            return spec
+    if key in EXCLUDED_OPTIMIZERS:
+        raise ArgumentError("optimizer", f"{name!r} is not modelled: {EXCLUDED_OPTIMIZERS[key]}", "optimizer")
+    raise _unknown("optimizer", "optimizer", name, [spec.name for spec in OPTIMIZERS])
+
+
+def find_format(option: str, name: str) -> StorageFormat:
+    """The storage format called ``name``; errors name ``option``."""
+    found = storage_format(name)
+    if found is None:
+        raise _unknown(option, "storage format", name, [entry.name for entry in FORMATS])
+    return found
+
+
+def find_accelerator(option: str, name: str) -> Accelerator:
+    """The accelerator called ``name``; errors name ``option``."""
+    found = accelerator(name)
+    if found is None:
+        raise _unknown(option, "accelerator", name, [entry.name for entry in ACCELERATORS])
+    return found
+
+
+def _positive(option: str, value: object, limit: int) -> None:
+    """``value`` (typed int, but built from user input) is None or an int in 1..limit; bool is not an int here."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArgumentError(option, f"must be a positive integer, got {value!r:.40}", option)
+    if value > limit:
+        raise ArgumentError(option, f"must be at most {limit:,}, got {value:,}", option)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What to plan for. Leave ``optimizer`` unset for inference (weights + KV cache), set it for training.
+
+    Args:
+        dtype: storage dtype of weights (and of gradients, states, activations and KV cache in plain
+            training/inference): a torch dtype name; default: the tensors' or config's dtype, else float32.
+        optimizer: one of ``OPTIMIZERS`` (``adamw``, ``sgd-momentum``, ``adafactor``, ``lion``, ``adamw-8bit`` …).
+        mixed_precision: ``bf16`` or ``fp16``: 16-bit weights and gradients with float32 master weights and
+            states (Megatron-LM / DeepSpeed convention).
+        lora_rank: LoRA rank r; base weights are frozen and only the adapters train.
+        lora_targets: Linear module names to adapt (``("q_proj", "v_proj")``, a comma-separated string, or
+            ``"all-linear"``, the default: every Linear but the output head).
+        quantization: weight storage format for inference or a frozen QLoRA base (``nf4``, ``gptq``, ``Q4_K_M`` …).
+        gradient_checkpointing: full activation recomputation (keeps each layer's input only).
+        zero: ZeRO stage 0-3 over the data-parallel devices (FSDP full sharding is stage 3).
+        tp: tensor-parallel degree. pp: pipeline-parallel degree.
+        gpus: devices in all (tp · pp · data parallel); default tp · pp.
+        seq_len: tokens per sequence (activations, KV cache). batch: sequences per device (micro-batch).
+        gpu: an accelerator of ``ACCELERATORS`` to check the per-device figure against.
+    """
+
+    dtype: str | None = None
+    optimizer: str | None = None
+    mixed_precision: str | None = None
+    lora_rank: int | None = None
+    lora_targets: tuple[str, ...] | str | None = None
+    quantization: str | None = None
+    gradient_checkpointing: bool = False
+    zero: int = 0
+    tp: int = 1
+    pp: int = 1
+    gpus: int | None = None
+    seq_len: int | None = None
+    batch: int = 1
+    gpu: str | None = None
+
+    def __post_init__(self) -> None:
+        self._check_numbers()
+        self._set("dtype", self._dtype_name())
+        self._set("optimizer", find_optimizer(self.optimizer).name if self.optimizer is not None else None)
+        self._set("mixed_precision", self._mixed_precision())
+        self._set("quantization", self._quantization())
+        self._set("lora_targets", self._targets())
+        self._set("gpu", self._gpu())
+        self._check_combinations()
+
+    def _set(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_numbers(self) -> None:
+        _positive("lora_rank", self.lora_rank, MAX_LORA_RANK)
+        _positive("tp", self.tp, MAX_DEVICES)
+        _positive("pp", self.pp, MAX_DEVICES)
+        _positive("gpus", self.gpus, MAX_DEVICES)
+        _positive("seq_len", self.seq_len, MAX_TOKENS)
+        _positive("batch", self.batch, MAX_TOKENS)
+        zero: object = self.zero
+        if isinstance(zero, bool) or zero not in (0, 1, 2, 3):
+            raise ArgumentError(
+                "zero", f"must be 0, 1, 2 or 3 (FSDP full sharding is 3), got {self.zero!r:.40}", "zero"
+            )
+        if not isinstance(self.gradient_checkpointing, bool):
+            raise ArgumentError(
+                "gradient_checkpointing", f"must be True or False, got {self.gradient_checkpointing!r:.40}"
+            )
+
+    def _dtype_name(self) -> str | None:
+        if self.dtype is None:
+            return None
+        found = find_format("dtype", self.dtype)
+        if found.role != "dtype":
+            raise ArgumentError(
+                "dtype",
+                f"{found.name!r} is a quantised storage format; pass it as quantization={found.name!r}",
+                "dtype",
+            )
+        return found.name
+
+    def _mixed_precision(self) -> str | None:
+        if self.mixed_precision is None:
+            return None
+        key = normalized_name(self.mixed_precision)
+        if key not in MIXED_PRECISION:
+            raise _unknown("mixed_precision", "mixed precision", self.mixed_precision, ["bf16", "fp16"])
+        return "bf16" if MIXED_PRECISION[key] == "bfloat16" else "fp16"
+
+    def _quantization(self) -> str | None:
+        if self.quantization is None:
+            return None
+        found = find_format("quantization", self.quantization)
+        if found.role == "dtype":
+            raise ArgumentError(
+                "quantization", f"{found.name!r} is a plain dtype; pass it as dtype={found.name!r}", "quantization"
+            )
+        return found.name
+
+    def _targets(self) -> tuple[str, ...] | None:
+        targets = self.lora_targets
+        if targets is None:
+            return None
+        names: tuple[object, ...] = tuple(targets.split(",")) if isinstance(targets, str) else tuple(targets)
+        if not names or any(not isinstance(name, str) or not name.strip() for name in names):
+            raise ArgumentError("lora_targets", f"must name Linear modules, got {targets!r:.40}", "lora_targets")
+        return tuple(str(name).strip() for name in names)
+
+    def _gpu(self) -> str | None:
+        return None if self.gpu is None else find_accelerator("gpu", self.gpu).name
+
+    def _check_combinations(self) -> None:
+        if self.gpus is not None and self.gpus % (self.tp * self.pp):
+            raise ArgumentError(
+                "gpus",
+                f"must be a multiple of tp · pp = {self.tp * self.pp:,} (tp={self.tp}, pp={self.pp}), "
+                f"got {self.gpus:,}",
+                "gpus",
+            )
+        training = self.optimizer is not None
+        for name, value in (("mixed_precision", self.mixed_precision), ("lora_rank", self.lora_rank)):
+            if value is not None and not training:
+                raise ArgumentError(name, "applies to training; set an optimizer too", name)
+        if self.lora_targets is not None and self.lora_rank is None:
+            raise ArgumentError("lora_targets", "needs lora_rank", "lora_targets")
+        if (self.zero or self.gradient_checkpointing) and not training:
+            name = "zero" if self.zero else "gradient_checkpointing"
+            raise ArgumentError(name, "applies to training; set an optimizer too", name)
+        if training and self.quantization is not None and self.lora_rank is None:
+            raise ArgumentError(
+                "quantization", "quantised weights are frozen; training them needs lora_rank (QLoRA)", "quantization"
+            )
+        if self.mixed_precision is not None and self.dtype not in (
+            None,
+            "float32",
+            MIXED_PRECISION[self.mixed_precision],
+        ):
+            raise ArgumentError(
+                "dtype",
+                f"{self.dtype!r} conflicts with mixed_precision={self.mixed_precision!r} "
+                "(16-bit weights with float32 master weights)",
+                "dtype",
+            )
+
+    @property
+    def training(self) -> bool:
+        return self.optimizer is not None
+
+    @property
+    def data_parallel(self) -> int:
+        """Data-parallel degree: ``gpus / (tp · pp)``."""
+        return (self.gpus or self.tp * self.pp) // (self.tp * self.pp)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The LoRA target names (``("all-linear",)`` when not given)."""
+        targets = self.lora_targets
+        if isinstance(targets, tuple):
+            return targets
+        return ("all-linear",)

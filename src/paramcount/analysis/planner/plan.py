@@ -1,0 +1,470 @@
+"""``plan_memory``: the whole memory picture of a tree under ``PlanOptions``, itemised, per device, and
+checked against an accelerator.
+
+A plan is built in layers that each add items: the weights (in the plan's dtype, 16-bit under mixed
+precision, or a quantised format), the buffers, and for training the gradients, float32 master weights
+(mixed precision), the optimizer's states for every trainable tensor (LoRA adapters only, under LoRA) and
+the activations; for inference the KV cache. ``items`` is one model replica on one device; ``per_device``
+applies the parallelism: ZeRO stage 1/2/3 shards states/gradients/weights over the data-parallel devices,
+tensor and pipeline parallelism split the model, activations and the KV cache follow the micro-batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+from paramcount.analysis.counts import Counts, count_tree
+from paramcount.analysis.memory import TrainingPlan
+from paramcount.analysis.planner.accelerators import Accelerator
+from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+from paramcount.analysis.planner.optimizers import SHARED_8BIT_MAP_BYTES, OptimizerSpec, state_entries
+from paramcount.analysis.planner.options import (
+    MAX_DEVICES,
+    MIXED_PRECISION,
+    PlanOptions,
+    find_accelerator,
+    find_format,
+    find_optimizer,
+)
+from paramcount.analysis.planner.transformer import (
+    TransformerDims,
+    kv_cache,
+    transformer_activations,
+    transformer_dimensions,
+)
+from paramcount.analysis.planner.weights import (
+    LORA_ADAPTER_DTYPE,
+    DtypeChoice,
+    ParamUse,
+    dtype_bits,
+    lora_adapters,
+    lora_targets,
+    parameter_uses,
+    quantized_weights,
+    resolve_dtype,
+)
+from paramcount.dtypes import BITS
+from paramcount.tree import Module
+
+__all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]
+
+SHARDED_FROM_STAGE: Final = {"optimizer": 1, "gradients": 2, "weights": 3}
+"""ZeRO (Rajbhandari et al. 2020, §5): stage 1 partitions optimizer states (with the float32 master
+weights), stage 2 also gradients, stage 3 also the 16-bit parameters; FSDP full sharding is stage 3."""
+
+MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
+"""Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """The plan's per-device bytes against one accelerator's memory."""
+
+    accelerator: Accelerator
+    per_device_bytes: int
+    fits: bool
+    headroom_bytes: int
+    """Memory left on each device (negative: how much is missing)."""
+    devices_needed: int | None
+    """Fewest devices with the plan's tp, pp and ZeRO stage (more data-parallel devices shard more only under
+    ZeRO); None when no number of devices makes it fit."""
+    devices_needed_fully_sharded: int | None
+    """The same under ZeRO-3 / FSDP (weights, gradients and states sharded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPlan:
+    """The memory of a tree under ``options``: ``items`` for one replica on one device, ``per_device`` for
+    each of ``devices`` devices, every assumption written out, and the fit when ``options.gpu`` is set."""
+
+    mode: Literal["inference", "training"]
+    items: tuple[MemoryItem, ...]
+    per_device: tuple[MemoryItem, ...]
+    assumptions: tuple[str, ...]
+    dtype: str
+    dtype_reason: str
+    devices: int
+    options: PlanOptions
+    dims: TransformerDims | None = None
+    fit: Fit | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(item.bytes for item in self.items)
+
+    @property
+    def per_device_bytes(self) -> int:
+        return sum(item.bytes for item in self.per_device)
+
+    @property
+    def exact(self) -> bool:
+        return all(item.exact for item in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class _Training:
+    """What the weight layer hands the training layers: the trainable tensors and the bits of their parts."""
+
+    trainable: tuple[ParamUse, ...]
+    gradient_dtype: str
+    state_dtype: str
+    master_weights: bool
+    """Float32 master copy of the trainable weights (mixed precision)."""
+
+
+def _item(label: str, count: int, bits: int, category: Literal["weights", "gradients", "optimizer"]) -> MemoryItem:
+    return MemoryItem(label, count, bits, -(-count * bits // 8), category=category)
+
+
+def _total(uses: tuple[ParamUse, ...]) -> int:
+    return sum(use.count * use.times for use in uses)
+
+
+def _weights(uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+    if options.quantization is not None:
+        fmt = find_format("quantization", options.quantization)
+        notes = [f"{fmt.name}: {fmt.note} (source: {fmt.source})"]
+        return list(quantized_weights(uses, fmt, dtype)), notes
+    weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
+    bits = dtype_bits(weight_dtype)
+    return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
+
+
+def _adapter_uses(uses: tuple[ParamUse, ...], options: PlanOptions) -> tuple[list[MemoryItem], tuple[ParamUse, ...]]:
+    rank = options.lora_rank or 0
+    adapters = lora_targets(uses, options.targets)
+    pseudo: list[ParamUse] = []
+    for adapter in adapters:
+        for name, sizes in (("lora_A.weight", (rank, adapter.inputs)), ("lora_B.weight", (adapter.outputs, rank))):
+            pseudo.append(
+                ParamUse(
+                    f"{adapter.module_path}.{name}",
+                    adapter.module_path,
+                    name,
+                    "Linear",
+                    "weight",
+                    sizes,
+                    adapter.times,
+                    True,
+                    LORA_ADAPTER_DTYPE,
+                    True,
+                )
+            )
+    return [lora_adapters(adapters, rank)], tuple(pseudo)
+
+
+def _training_setup(
+    uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+) -> tuple[list[MemoryItem], _Training, list[str]]:
+    weights, notes = _weights(uses, options, dtype)
+    if options.lora_rank is not None:
+        adapters, trainable = _adapter_uses(uses, options)
+        notes.append(
+            f"LoRA r={options.lora_rank} on {', '.join(options.targets)}: base weights frozen, adapters and their "
+            f"gradients and states in float32 (peft autocast_adapter_dtype)"
+        )
+        return weights + adapters, _Training(trainable, LORA_ADAPTER_DTYPE, LORA_ADAPTER_DTYPE, False), notes
+    trainable = tuple(use for use in uses if use.trainable)
+    frozen = _total(uses) - _total(trainable)
+    if frozen:
+        notes.append(f"{frozen:,} frozen parameters are held as weights only (no gradients or optimizer states)")
+    if options.mixed_precision is not None:
+        half = MIXED_PRECISION[options.mixed_precision]
+        notes.append(
+            f"mixed precision ({options.mixed_precision}): {half} weights and gradients, float32 master weights and "
+            "optimizer states (Megatron-LM / DeepSpeed convention; ZeRO paper §3.1: 2 + 2 + 12 bytes per parameter "
+            "with Adam)"
+        )
+        return weights, _Training(trainable, half, "float32", True), notes
+    notes.append(f"gradients and optimizer states in {dtype}, the dtype of the parameters (torch.zeros_like(p))")
+    return weights, _Training(trainable, dtype, dtype, False), notes
+
+
+def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
+    totals: dict[str, list[int]] = {}
+    for use in setup.trainable:
+        if spec.matrices_only and len(use.sizes) != 2:
+            continue
+        for state in spec.states:
+            for entry in state_entries(state, use.sizes, dtype_bits(setup.state_dtype)):
+                found = totals.setdefault(entry.label, [0, 0, entry.bits])
+                found[0] += entry.count * use.times
+                found[1] += entry.bytes * use.times
+    items = [
+        MemoryItem(f"optimizer state {label}", count, bits, bytes_, category="optimizer")
+        for label, (count, bytes_, bits) in totals.items()
+    ]
+    if any("uint8" in label for label in totals):
+        items.append(
+            MemoryItem(
+                "8-bit quantisation maps (2 × 256 float32, shared)",
+                512,
+                32,
+                SHARED_8BIT_MAP_BYTES,
+                category="optimizer",
+            )
+        )
+    return items
+
+
+def _training_items(uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+    spec = find_optimizer(options.optimizer or "")
+    items, setup, notes = _training_setup(uses, options, dtype)
+    count = _total(setup.trainable)
+    gradients = setup.gradient_dtype
+    items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
+    if setup.master_weights:
+        items.append(_item("master weights (float32)", count, 32, "optimizer"))
+    items.extend(_optimizer_items(spec, setup))
+    if spec.matrices_only:
+        others = sum(use.count * use.times for use in setup.trainable if len(use.sizes) != 2)
+        notes.append(f"{spec.label} keeps no state for the {others:,} parameters in tensors that are not 2-d")
+    notes.append(f"optimizer {spec.label}: {spec.note or 'states as torch keeps them'} (source: {spec.source})")
+    return items, notes
+
+
+FLOATING: Final = frozenset({"float64", "float32", "float16", "bfloat16"})
+
+
+def _buffers(counts: Counts, choice: DtypeChoice, options: PlanOptions) -> list[MemoryItem]:
+    """Buffers at their own dtype; floating ones at the plan's dtype when it was given or configured, as
+    ``module.to(dtype)`` casts them (integer buffers such as ``num_batches_tracked`` keep theirs)."""
+    if not counts.buffers:
+        return []
+    cast = choice.source in ("argument", "config")
+    dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else choice.dtype
+    total = 0
+    for row in counts.buffer_tensors:
+        bits = dtype_bits(dtype) if cast and row.dtype in FLOATING else BITS[row.dtype]
+        total += -(-row.count * bits // 8)
+    label = f"buffers (floating ones in {dtype})" if cast else "buffers (their own dtypes)"
+    return [MemoryItem(label, counts.buffers, 0, total, category="buffers")]
+
+
+def _element_bytes(options: PlanOptions, dtype: str) -> int:
+    if options.mixed_precision is not None:
+        return 2
+    return max(2, dtype_bits(dtype) // 8)
+
+
+def _activations(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int) -> MemoryBreakdown:
+    return transformer_activations(
+        seq_len=options.seq_len or 0,
+        batch=options.batch,
+        hidden=dims.hidden,
+        heads=dims.heads,
+        layers=dims.layers,
+        element_bytes=_element_bytes(options, dtype),
+        recompute="full" if options.gradient_checkpointing else "none",
+        tp=tp,
+        vocab=dims.vocab,
+    )
+
+
+def _kv(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int, pp: int) -> MemoryBreakdown:
+    known = dims.kv_heads is not None and dims.head_dim is not None and dims.key_width == dims.kv_heads * dims.head_dim
+    kv_heads = dims.kv_heads if known and dims.kv_heads is not None else 1
+    head_dim = dims.head_dim if known and dims.head_dim is not None else dims.key_width
+    value_dim = dims.value_width // kv_heads if dims.value_width % kv_heads == 0 else dims.value_width
+    cache = kv_cache(
+        batch=options.batch,
+        seq_len=options.seq_len or 0,
+        layers=dims.layers,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        bits=dtype_bits(dtype),
+        value_head_dim=value_dim,
+        sliding_window=dims.sliding_window,
+        sliding_layers=dims.sliding_layers,
+        tp=tp,
+        pp=pp,
+    )
+    if known:
+        return cache
+    note = (
+        f"KV heads unknown from the shapes: the cache holds the key and value projection widths "
+        f"({dims.key_width:,} and {dims.value_width:,} per token per layer) as one head, not split by tp"
+    )
+    return MemoryBreakdown(cache.items, (*cache.assumptions, note))
+
+
+def _sequence_items(
+    dims: TransformerDims | None, options: PlanOptions, dtype: str, tp: int, pp: int
+) -> tuple[list[MemoryItem], list[str]]:
+    """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
+    if options.seq_len is None:
+        what = "activations" if options.training else "the KV cache"
+        return [], [f"{what} not included: give seq_len (and batch)"]
+    if dims is None:
+        what = "activations" if options.training else "KV cache"
+        return [], [f"{what} not modelled: no stack of attention blocks found in the tree"]
+    notes = (
+        [f"transformer sizes from the tree ({dims.stack or 'root'}): " + "; ".join(dims.notes)] if dims.notes else []
+    )
+    part = _activations(dims, options, dtype, tp) if options.training else _kv(dims, options, dtype, tp, pp)
+    if not options.training:
+        notes.append("inference activations (one layer's working set at a time) are not included")
+    return list(part.items), notes + list(part.assumptions)
+
+
+def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
+    if item.category not in MODEL_SPLIT:
+        return item
+    shards = options.tp * options.pp
+    if zero >= SHARDED_FROM_STAGE[item.category]:
+        shards *= data_parallel
+    if shards == 1:
+        return item
+    return replace(item, bytes=-(-item.bytes // shards), exact=item.exact and options.tp * options.pp == 1)
+
+
+def _per_device(
+    items: tuple[MemoryItem, ...], sequence: tuple[MemoryItem, ...], options: PlanOptions, data_parallel: int, zero: int
+) -> tuple[MemoryItem, ...]:
+    model = tuple(
+        _split(item, options, data_parallel, zero) for item in items if item.category not in ("activations", "kv_cache")
+    )
+    return model + sequence
+
+
+def _parallel_notes(options: PlanOptions) -> list[str]:
+    notes = []
+    if options.zero:
+        sharded = {
+            1: "optimizer states",
+            2: "optimizer states and gradients",
+            3: "optimizer states, gradients and weights",
+        }
+        notes.append(
+            f"ZeRO-{options.zero} shards the {sharded[options.zero]} over {options.data_parallel} data-parallel "
+            "devices (Rajbhandari et al. 2020)"
+        )
+    if options.tp * options.pp > 1:
+        notes.append(
+            f"tensor parallel {options.tp} × pipeline parallel {options.pp}: weights, gradients and states split "
+            "evenly (an estimate: norms are replicated, pipeline stages are not perfectly balanced); activations per "
+            "Korthikanti et al. Table 2 without sequence parallelism; the first 1F1B stage holds L layers' worth"
+        )
+    return notes
+
+
+def plan_memory(tree: Module, counts: Counts | None = None, options: PlanOptions | None = None) -> MemoryPlan:
+    """Plan the memory of ``tree`` under ``options`` (default: inference in the tree's dtype).
+
+    Args:
+        tree: the model.
+        counts: ``count_tree(tree)`` if already computed (its buffers are used); computed when None.
+        options: what to plan for, validated when built.
+
+    Returns:
+        A ``MemoryPlan`` with the items, the per-device items, assumptions, the dtype used and why, and the
+        fit against ``options.gpu``.
+    """
+    options = options or PlanOptions()
+    counts = counts if counts is not None else count_tree(tree)
+    uses = parameter_uses(tree)
+    choice = resolve_dtype(tree, uses, options.dtype)
+    if options.training:
+        items, notes = _training_items(uses, options, choice.dtype)
+    else:
+        items, notes = _weights(uses, options, choice.dtype)
+    items.extend(_buffers(counts, choice, options))
+    dims = transformer_dimensions(tree) if options.seq_len is not None else None
+    sequence, sequence_notes = _sequence_items(dims, options, choice.dtype, 1, 1)
+    per_device_sequence, _ = _sequence_items(dims, options, choice.dtype, options.tp, options.pp)
+    model_items = tuple(items)
+    all_items = model_items + tuple(sequence)
+    per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
+    assumptions = (
+        f"dtype {choice.reason}",
+        *notes,
+        *sequence_notes,
+        *_parallel_notes(options),
+        "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
+    )
+    plan = MemoryPlan(
+        mode="training" if options.training else "inference",
+        items=all_items,
+        per_device=per_device,
+        assumptions=assumptions,
+        dtype=choice.dtype,
+        dtype_reason=choice.reason,
+        devices=options.data_parallel * options.tp * options.pp,
+        options=options,
+        dims=dims,
+    )
+    if options.gpu is None:
+        return plan
+    device = find_accelerator("gpu", options.gpu)
+    return replace(plan, fit=fit_on(plan, device, tuple(per_device_sequence)))
+
+
+def _needed(plan: MemoryPlan, sequence: tuple[MemoryItem, ...], memory: int, zero: int) -> int | None:
+    """Fewest devices (a multiple of tp · pp) whose per-device bytes fit in ``memory``, by bisection over the
+    data-parallel degree (per-device bytes never grow with it)."""
+    options = plan.options
+    model = tuple(item for item in plan.items if item.category not in ("activations", "kv_cache"))
+
+    def size(data_parallel: int) -> int:
+        return sum(item.bytes for item in _per_device(model, sequence, options, data_parallel, zero))
+
+    largest = MAX_DEVICES // (options.tp * options.pp)
+    if size(largest) > memory:
+        return None
+    low, high = 1, largest
+    while low < high:
+        middle = (low + high) // 2
+        if size(middle) <= memory:
+            high = middle
+        else:
+            low = middle + 1
+    return low * options.tp * options.pp
+
+
+def fit_on(plan: MemoryPlan, device: Accelerator, sequence: tuple[MemoryItem, ...] | None = None) -> Fit:
+    """Whether ``plan`` fits on ``device``, and how many devices it needs (with its own parallelism, and fully
+    sharded). ``sequence``: the per-device activation/KV items (taken from ``plan.per_device`` when None)."""
+    if sequence is None:
+        sequence = tuple(item for item in plan.per_device if item.category in ("activations", "kv_cache"))
+    per_device = plan.per_device_bytes
+    return Fit(
+        accelerator=device,
+        per_device_bytes=per_device,
+        fits=per_device <= device.memory_bytes,
+        headroom_bytes=device.memory_bytes - per_device,
+        devices_needed=_needed(plan, sequence, device.memory_bytes, plan.options.zero),
+        devices_needed_fully_sharded=_needed(plan, sequence, device.memory_bytes, 3),
+    )
+
+
+def weights_in_format(tree: Module, name: str, *, dtype: str | None = None) -> MemoryBreakdown:
+    """The parameters of ``tree`` stored in format ``name`` where the format applies (the rest at ``dtype``,
+    default: the tree's dtype), with the format's note and source as the assumption."""
+    fmt = find_format("format", name)
+    uses = parameter_uses(tree)
+    choice = resolve_dtype(tree, uses, PlanOptions(dtype=dtype).dtype)
+    note = (f"{fmt.name}: {fmt.note} (source: {fmt.source})",)
+    if fmt.role == "dtype":
+        return MemoryBreakdown((_item(f"weights ({fmt.name})", _total(uses), fmt.value_bits, "weights"),), note)
+    return MemoryBreakdown(quantized_weights(uses, fmt, choice.dtype), note)
+
+
+COMMON_REGIMES: tuple[tuple[str, str | None], ...] = (
+    ("adamw", None),
+    ("sgd-momentum", None),
+    ("sgd", None),
+    ("adamw", "bf16"),
+)
+"""The training regimes a single-layer answer shows: (optimizer, mixed precision)."""
+
+
+def training_plans(tree: Module, counts: Counts | None = None) -> tuple[TrainingPlan, ...]:
+    """Weights, gradients and optimizer states for the common regimes, each computed by ``plan_memory``."""
+    found = []
+    for optimizer, mixed in COMMON_REGIMES:
+        plan = plan_memory(tree, counts, PlanOptions(optimizer=optimizer, mixed_precision=mixed))
+        label = find_optimizer(optimizer).label
+        name = f"{label}, mixed precision ({mixed}, float32 master weights)" if mixed else f"{label}, {plan.dtype}"
+        found.append(TrainingPlan(name, plan.items, plan.assumptions))
+    return tuple(found)

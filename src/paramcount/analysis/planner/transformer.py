@@ -1,0 +1,413 @@
+"""Transformer facts for activations and the KV cache: found from the tree's structure, or given explicitly.
+
+``transformer_dimensions(root)`` reads the sizes from the shapes: the stack of repeated blocks, the
+attention module in each block (recognised by its projections: separate q/k/v, a fused qkv, latent
+attention's ``kv_b_proj``, or torch's ``MultiheadAttention``), the widths of its key and value projections,
+and the head counts where a shape or an argument carries them (the ``Dim`` symbols of a config-built tree
+record ``num_key_value_heads·head_dim``; ``MultiheadAttention`` has ``num_heads``). When the heads cannot be
+known (a ``d_model × d_model`` projection says nothing about them) they are left ``None`` and said so.
+
+``kv_cache`` and ``transformer_activations`` take the dimensions as explicit arguments, so callers with a
+config in hand can use them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
+from paramcount.tree import Dim, Module, Param, parameter_count
+
+__all__ = [
+    "TransformerDims",
+    "kv_cache",
+    "transformer_activations",
+    "transformer_dimensions",
+]
+
+SEPARATE_PROJECTIONS: Final = (
+    ("q_proj", "k_proj", "v_proj"),
+    ("query", "key", "value"),
+    ("q", "k", "v"),
+    ("wq", "wk", "wv"),
+    ("q_lin", "k_lin", "v_lin"),
+)
+"""Child names of query/key/value projections, as the modelling code of torch and transformers spells them."""
+FUSED_PROJECTIONS: Final = ("qkv_proj", "c_attn", "query_key_value", "Wqkv", "qkv", "W_pack")
+OUTPUT_PROJECTIONS: Final = ("o_proj", "out_proj", "dense", "c_proj", "o", "wo", "out_lin")
+HEAD_COUNT_KEYS: Final = frozenset(
+    {
+        "num_attention_heads",
+        "num_heads",
+        "n_head",
+        "n_heads",
+        "nhead",
+        "encoder_attention_heads",
+        "decoder_attention_heads",
+    }
+)
+KV_HEAD_COUNT_KEYS: Final = frozenset(
+    {"num_key_value_heads", "num_kv_heads", "n_head_kv", "n_kv_heads", "multi_query_group_num"}
+)
+HEAD_DIM_KEYS: Final = frozenset({"head_dim", "d_kv", "kv_channels", "attention_head_dim"})
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerDims:
+    """The sizes activations and the KV cache need. ``key_width``/``value_width`` are the elements cached
+    per token per layer (``kv_heads · head_dim`` for MHA/GQA/MQA)."""
+
+    hidden: int
+    layers: int
+    heads: int | None
+    kv_heads: int | None
+    head_dim: int | None
+    key_width: int
+    value_width: int
+    vocab: int | None = None
+    stack: str = ""
+    sliding_window: int | None = None
+    sliding_layers: int = 0
+    """How many of the layers use the sliding window (0: none)."""
+    notes: tuple[str, ...] = ()
+    """How the sizes were found and what was assumed, as data."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Attention:
+    path: str
+    times: int
+    hidden: int
+    query_width: int | None
+    key_width: int
+    value_width: int
+    fused_width: int | None
+    symbols: dict[str, int]
+    notes: tuple[str, ...]
+
+
+def _symbol_values(dim: Dim) -> dict[str, int]:
+    """Names and values in a Dim's arithmetic: ``num_key_value_heads·head_dim`` over ``8·128`` →
+    ``{"num_key_value_heads": 8, "head_dim": 128}`` (the key's last dotted part)."""
+    separators = "·/+-()² "
+    symbol, numbers = dim.symbol, dim.arithmetic
+    for separator in separators:
+        symbol, numbers = symbol.replace(separator, " "), numbers.replace(separator, " ")
+    names, values = symbol.split(), numbers.split()
+    if len(names) != len(values):
+        return {}
+    return {
+        name.rsplit(".", 1)[-1]: int(value)
+        for name, value in zip(names, values, strict=True)
+        if value.isdigit() and not name.isdigit()
+    }
+
+
+def _matrix(module: Module) -> tuple[int, int, Param] | None:
+    """``(outputs, inputs, weight)`` of a linear module."""
+    weight = next((param for param in module.params if param.name == "weight"), None)
+    if module.kind not in LINEAR_KINDS or weight is None or len(weight.shape) != 2:
+        return None
+    rows, columns = weight.sizes
+    return (columns, rows, weight) if LINEAR_KINDS[module.kind] == "in_out" else (rows, columns, weight)
+
+
+def _subtree_symbols(module: Module) -> dict[str, int]:
+    found: dict[str, int] = {}
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        for tensor in current.params:
+            for dim in tensor.shape:
+                found.update(_symbol_values(dim))
+        stack.extend(current.children)
+    return found
+
+
+def _attention(path: str, module: Module, times: int) -> _Attention | None:
+    if module.kind == "MultiheadAttention":
+        return _multihead(path, module, times)
+    linear = {child.name: matrix for child in module.children if (matrix := _matrix(child)) is not None}
+    symbols = _subtree_symbols(module)
+    for query, key, value in SEPARATE_PROJECTIONS:
+        if query in linear and key in linear and value in linear:
+            q, k, v = linear[query], linear[key], linear[value]
+            return _Attention(path, times, k[1], q[0], k[0], v[0], None, symbols, ())
+    for fused in FUSED_PROJECTIONS:
+        if fused in linear:
+            width, hidden, _ = linear[fused]
+            return _Attention(path, times, hidden, None, 0, 0, width, symbols, ())
+    if "kv_b_proj" in linear and "kv_a_proj_with_mqa" in linear:
+        return _latent(path, linear, times, symbols)
+    return None
+
+
+def _latent(path: str, linear: dict[str, tuple[int, int, Param]], times: int, symbols: dict[str, int]) -> _Attention:
+    # DeepSeek-V2/V3 latent attention as transformers runs it: keys (heads × qk_head_dim) and values
+    # (heads × v_head_dim) are decompressed from the latent and cached per head.
+    query = linear.get("q_b_proj") or linear.get("q_proj")
+    output = next((linear[name] for name in OUTPUT_PROJECTIONS if name in linear), None)
+    key_width = query[0] if query is not None else linear["kv_b_proj"][0] // 2
+    value_width = output[1] if output is not None else linear["kv_b_proj"][0] - key_width
+    note = (
+        "multi-head latent attention: the cache holds decompressed per-head keys and values, as transformers does; "
+        "engines that cache the latent (kv_lora_rank + qk_rope_head_dim per token) need much less"
+    )
+    return _Attention(
+        path, times, linear["kv_a_proj_with_mqa"][1], key_width, key_width, value_width, None, symbols, (note,)
+    )
+
+
+def _multihead(path: str, module: Module, times: int) -> _Attention | None:
+    args = dict(module.args)
+    embed, heads = args.get("embed_dim"), args.get("num_heads")
+    if not isinstance(embed, int) or not isinstance(heads, int):
+        return None
+    return _Attention(path, times, embed, embed, embed, embed, None, {"num_heads": heads}, ())
+
+
+def _first(symbols: dict[str, int], keys: frozenset[str]) -> int | None:
+    return next((value for name, value in symbols.items() if name in keys), None)
+
+
+def _heads(attention: _Attention, attributes: Mapping[str, object]) -> tuple[int | None, int | None, int | None]:
+    symbols = dict(attention.symbols)
+    for key, value in attributes.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            symbols.setdefault(key, value)
+    return _first(symbols, HEAD_COUNT_KEYS), _first(symbols, KV_HEAD_COUNT_KEYS), _first(symbols, HEAD_DIM_KEYS)
+
+
+def _resolve(
+    attention: _Attention, attributes: Mapping[str, object]
+) -> tuple[int | None, int | None, int | None, int | None, int, int]:
+    """``(heads, kv_heads, head_dim, query, key, value)`` with the fused split applied."""
+    heads, kv_heads, head_dim = _heads(attention, attributes)
+    key, value, query = attention.key_width, attention.value_width, attention.query_width
+    if attention.fused_width is not None:
+        fused = attention.fused_width
+        if heads and not kv_heads and not head_dim and attention.hidden % heads == 0:
+            head_dim = attention.hidden // heads  # the usual head size: hidden / heads
+        if heads and head_dim and not kv_heads and fused % head_dim == 0 and (fused // head_dim - heads) % 2 == 0:
+            kv_heads = (fused // head_dim - heads) // 2 or None
+        if heads and kv_heads and fused % (heads + 2 * kv_heads) == 0:
+            head_dim = head_dim or fused // (heads + 2 * kv_heads)
+            query, key, value = heads * head_dim, kv_heads * head_dim, kv_heads * head_dim
+        else:
+            query = key = value = fused // 3
+    if heads and not head_dim and query and query % heads == 0:
+        head_dim = query // heads
+    if head_dim and not kv_heads and key % head_dim == 0:
+        kv_heads = key // head_dim
+    return heads, kv_heads, head_dim, query, key, value
+
+
+def _stacks(root: Module) -> list[tuple[str, Module, int, list[_Attention]]]:
+    """Each outermost container of numbered blocks with the first attention of each of its block runs."""
+    stacks: dict[str, tuple[Module, int, dict[str, _Attention]]] = {}
+    work: list[tuple[str, Module, int, str | None, str | None]] = [("", root, 1, None, None)]
+    while work:
+        path, module, times, stack, layer = work.pop()
+        attention = _attention(path, module, times) if stack is not None and layer is not None else None
+        if attention is not None and stack is not None and layer is not None:
+            stacks[stack][2].setdefault(layer, attention)
+            continue
+        for child in reversed(module.children):
+            label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
+            child_path = f"{path}.{label}" if path else label
+            child_stack, child_layer = stack, layer
+            if stack is None and child.name.isdigit():
+                child_stack, child_layer = path, child_path
+                stacks.setdefault(path, (module, times, {}))
+            work.append((child_path, child, times * child.repeat, child_stack, child_layer))
+    return [(path, module, times, list(found.values())) for path, (module, times, found) in stacks.items() if found]
+
+
+def _vocab(root: Module, hidden: int) -> int | None:
+    """The outputs of the output head reading ``hidden`` features (None: no language-model head)."""
+    rows = [outputs for outputs, inputs in output_heads(root).values() if inputs == hidden]
+    return max(rows) if rows else None
+
+
+def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None, int]:
+    window = attributes.get("sliding_window")
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        return None, 0
+    layer_types = attributes.get("layer_types")
+    if isinstance(layer_types, tuple):
+        return window, sum(1 for kind in layer_types if kind == "sliding_attention")
+    return window, layers
+
+
+def transformer_dimensions(root: Module) -> TransformerDims | None:
+    """The transformer sizes of ``root``, or None when it has no stack of blocks with attention.
+
+    With several stacks (encoder and decoder, vision and language) the one holding the most parameters is
+    used (the decoder or language model, whose cache and activations dominate)."""
+    stacks = _stacks(root)
+    if not stacks:
+        return None
+    path, _, _, found = max(stacks, key=lambda entry: parameter_count(entry[1]) * entry[2])
+    first = found[0]
+    attributes = dict(root.attributes)
+    heads, kv_heads, head_dim, _, key, value = _resolve(first, attributes)
+    layers = sum(attention.times for attention in found)
+    notes = list(first.notes)
+    if len(stacks) > 1:
+        notes.append(f"several stacks of blocks; using {path or 'the root'} (the largest)")
+    if first.fused_width is not None and not (heads and kv_heads):
+        notes.append("fused query/key/value projection split in three equal parts (multi-head attention assumed)")
+    if heads is None:
+        notes.append("the number of attention heads is not recorded in the shapes")
+    if any((a.key_width, a.value_width) != (first.key_width, first.value_width) for a in found[1:]):
+        notes.append("the blocks' attention sizes differ; the first block's are used for every layer")
+    window, sliding_layers = _sliding(attributes, layers)
+    return TransformerDims(
+        hidden=first.hidden,
+        layers=layers,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        key_width=key or 0,
+        value_width=value or 0,
+        vocab=_vocab(root, first.hidden),
+        stack=path,
+        sliding_window=window,
+        sliding_layers=sliding_layers,
+        notes=tuple(notes),
+    )
+
+
+def kv_cache(
+    *,
+    batch: int,
+    seq_len: int,
+    layers: int,
+    kv_heads: int,
+    head_dim: int,
+    bits: int = 16,
+    value_head_dim: int | None = None,
+    sliding_window: int | None = None,
+    sliding_layers: int = 0,
+    tp: int = 1,
+    pp: int = 1,
+) -> MemoryBreakdown:
+    """Keys and values cached for ``batch`` sequences of ``seq_len`` tokens: 2 · batch · seq_len · layers ·
+    kv_heads · head_dim · bits/8 bytes (MHA: kv_heads = heads; GQA: fewer; MQA: 1).
+
+    A layer with a sliding window (Mistral, Gemma 2/3 local layers) keeps at most ``sliding_window`` tokens,
+    ``min(seq_len, window)``; ``sliding_layers`` of the ``layers`` do. With tensor parallelism each device
+    holds ⌈kv_heads / tp⌉ heads (heads are replicated when tp exceeds them); with pipeline parallelism a stage
+    holds ⌈layers / pp⌉ layers."""
+    value_dim = head_dim if value_head_dim is None else value_head_dim
+    heads_here = -(-kv_heads // tp)
+    layers_here = -(-layers // pp)
+    sliding_here = min(sliding_layers, layers_here) if sliding_window is not None else 0
+    full_tokens = seq_len
+    window_tokens = min(seq_len, sliding_window) if sliding_window is not None else seq_len
+    items = []
+    for label, width in (("keys", heads_here * head_dim), ("values", heads_here * value_dim)):
+        elements = batch * width * ((layers_here - sliding_here) * full_tokens + sliding_here * window_tokens)
+        items.append(
+            MemoryItem(
+                f"KV cache {label}: batch·tokens·layers·kv_heads·head_dim",
+                elements,
+                bits,
+                -(-elements * bits // 8),
+                category="kv_cache",
+            )
+        )
+    assumptions = [
+        f"KV cache: 2 (keys and values) · batch {batch} · {seq_len:,} tokens · {layers} layers · "
+        f"{kv_heads} kv heads · head_dim {head_dim} · {bits // 8 if bits % 8 == 0 else bits / 8} bytes"
+    ]
+    if sliding_here:
+        assumptions.append(
+            f"{sliding_here} of {layers_here} layers use a sliding window of {sliding_window:,} tokens and keep "
+            f"min(seq_len, window) = {window_tokens:,} tokens"
+        )
+    return MemoryBreakdown(tuple(items), tuple(assumptions))
+
+
+Recompute = Literal["none", "selective", "full"]
+
+KORTHIKANTI: Final = (
+    "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, §4 and Table 2: "
+    "per layer sbh(34 + 5as/h) bytes in 16-bit without recomputation, sbh(10 + 24/t + 5as/(ht)) with tensor "
+    "parallelism t, sbh·34/t with sequence parallelism and selective recomputation, 2sbh with full recomputation"
+)
+
+
+def transformer_activations(
+    *,
+    seq_len: int,
+    batch: int,
+    hidden: int,
+    heads: int | None,
+    layers: int,
+    element_bytes: int = 2,
+    recompute: Recompute = "none",
+    tp: int = 1,
+    sequence_parallel: bool = False,
+    vocab: int | None = None,
+) -> MemoryBreakdown:
+    """Activations kept for the backward pass, by Korthikanti et al. (2022) (``KORTHIKANTI``). An estimate.
+
+    Per layer, in elements of ``element_bytes`` (2 in the paper) plus 1-byte dropout masks: 16·sbh + 2·as²b
+    elements and 2·sbh + as²b mask bytes, i.e. sbh(16e + 2) + as²b(2e + 1) bytes: with e = 2 the paper's
+    sbh(34 + 5as/h). With tensor parallelism t the layer norms, the dropout masks and the inputs of the QKV
+    and first MLP projections (sbh(4e + 2)) stay whole and the rest divides by t; sequence parallelism
+    divides everything by t. Selective recomputation drops the attention-score term (as²b); full
+    recomputation keeps each layer's input (e·sbh) plus one layer's full set while it is recomputed.
+    ``heads=None`` leaves the attention-score term out (as kernels like FlashAttention do, which never
+    store the s × s scores). With ``vocab`` the float32 logits the loss reads (4·s·b·v bytes, vocab split
+    over t) are added. Pipeline parallelism with 1F1B keeps p micro-batches of L/p layers on the first
+    stage: L layers' worth, so the figure does not change with pp."""
+    sbh = seq_len * batch * hidden
+    scores = heads * seq_len * seq_len * batch if heads is not None else 0
+    e = element_bytes
+    divisor = tp
+    if sequence_parallel:
+        whole, split = 0, sbh * (16 * e + 2)
+    else:
+        whole, split = sbh * (4 * e + 2), sbh * 12 * e
+    attention = 0 if recompute == "selective" else scores * (2 * e + 1)
+    per_layer = whole + -(-(split + attention) // divisor)
+    items = []
+    if recompute == "full":
+        stored = e * sbh if not sequence_parallel else -(-(e * sbh) // tp)
+        items.append(
+            _activation(
+                f"layer inputs kept for recomputation: {layers} layers × {e}·sbh", layers * sbh, layers * stored
+            )
+        )
+        items.append(_activation("one layer's activations while it is recomputed", sbh, per_layer))
+    else:
+        label = (
+            f"{layers} layers × sbh(34 + 5as/h)" if e == 2 else f"{layers} layers × sbh({16 * e + 2} + {2 * e + 1}as/h)"
+        )
+        items.append(
+            _activation(
+                f"activations: {label}" + (", selective recomputation" if recompute == "selective" else ""),
+                layers * sbh,
+                layers * per_layer,
+            )
+        )
+    if vocab is not None:
+        logits = seq_len * batch * vocab
+        items.append(_activation("output logits for the loss (float32): 4·s·b·vocab", logits, -(-4 * logits // tp)))
+    assumptions = [
+        f"activations: an estimate by {KORTHIKANTI}; it assumes a GPT-style layer (4h MLP, dropout) and "
+        f"{e}-byte activations; s={seq_len:,}, b={batch}, h={hidden:,}, "
+        f"a={heads if heads is not None else '?'}, L={layers}"
+    ]
+    if heads is None:
+        assumptions.append("attention heads unknown: the attention-score term 5as²b is left out (FlashAttention-style)")
+    return MemoryBreakdown(tuple(items), tuple(assumptions))
+
+
+def _activation(label: str, count: int, bytes_: int) -> MemoryItem:
+    return MemoryItem(label, count, 0, bytes_, category="activations", exact=False)

@@ -1,0 +1,272 @@
+"""The memory planner: KV cache, activations, parallelism, fit, dtype defaults and bad options, each figure
+derived by hand next to the test (the optimizer/torch oracle lives in test_memory.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import paramcount
+from paramcount.analysis.planner import (
+    PlanOptions,
+    TransformerDims,
+    kv_cache,
+    plan_memory,
+    transformer_activations,
+    transformer_dimensions,
+    weights_in_format,
+)
+from paramcount.api import from_config
+from paramcount.errors import ArgumentError, UnknownNameError
+from paramcount.tree import Module
+
+GIB = 2**30
+
+
+def _llama_8b() -> Module:
+    return from_config("meta-llama/Llama-3.1-8B").tree
+
+
+# --- KV cache --------------------------------------------------------------------------------------------------
+
+
+def test_kv_cache_llama_3_8b_at_8192_tokens_is_one_gib() -> None:
+    # 2 (keys and values) · 32 layers · 8 kv heads · 128 head_dim · 2 bytes (bf16) · 8,192 tokens
+    # = 2 · 32 · 8 · 128 · 2 · 8192 = 1,073,741,824 bytes = 1 GiB exactly.
+    cache = kv_cache(batch=1, seq_len=8192, layers=32, kv_heads=8, head_dim=128, bits=16)
+    assert cache.bytes == 2 * 32 * 8 * 128 * 2 * 8192 == GIB
+
+
+def test_kv_cache_from_the_config_tree() -> None:
+    # The same sizes found in the tree (q_proj 32·128, k_proj 8·128), bf16 from the config's torch_dtype.
+    plan = plan_memory(_llama_8b(), None, PlanOptions(seq_len=8192))
+    assert plan.dims == TransformerDims(
+        hidden=4096,
+        layers=32,
+        heads=32,
+        kv_heads=8,
+        head_dim=128,
+        key_width=1024,
+        value_width=1024,
+        vocab=128256,
+        stack="model.layers",
+    )
+    assert plan.dtype == "bfloat16"
+    assert plan.dtype_reason == "bfloat16: the config's torch_dtype"
+    assert sum(item.bytes for item in plan.items if item.category == "kv_cache") == GIB
+
+
+def test_kv_cache_mha_gqa_mqa_follow_kv_heads() -> None:
+    # batch 2, 1,000 tokens, 10 layers, head_dim 64, fp16: 2 · 2 · 1000 · 10 · kv_heads · 64 · 2 bytes
+    for kv_heads in (16, 4, 1):  # MHA (kv = heads = 16), GQA (4 groups), MQA (1)
+        cache = kv_cache(batch=2, seq_len=1000, layers=10, kv_heads=kv_heads, head_dim=64, bits=16)
+        assert cache.bytes == 2 * 2 * 1000 * 10 * kv_heads * 64 * 2
+
+
+def test_sliding_window_caps_the_tokens_of_its_layers() -> None:
+    # Gemma 2 style: 42 layers, half of them local with a 4,096-token window, 8 kv heads · 256, bf16, 16k tokens.
+    # Global layers: 21 · 16,384 tokens; local layers: 21 · min(16,384, 4,096) = 21 · 4,096 tokens.
+    cache = kv_cache(
+        batch=1, seq_len=16384, layers=42, kv_heads=8, head_dim=256, bits=16, sliding_window=4096, sliding_layers=21
+    )
+    assert cache.bytes == 2 * 8 * 256 * 2 * (21 * 16384 + 21 * 4096)
+    assert "21 of 42 layers use a sliding window of 4,096 tokens" in " ".join(cache.assumptions)
+
+
+def test_kv_cache_splits_heads_over_tensor_parallel_and_layers_over_stages() -> None:
+    # tp=4: 8 kv heads → 2 per device; pp=4: 32 layers → 8 per stage: 1 GiB / 16 per device.
+    cache = kv_cache(batch=1, seq_len=8192, layers=32, kv_heads=8, head_dim=128, bits=16, tp=4, pp=4)
+    assert cache.bytes == GIB // 16
+    # tp=16 exceeds 8 kv heads: each device keeps ⌈8/16⌉ = 1 head (replicated)
+    assert kv_cache(batch=1, seq_len=8192, layers=32, kv_heads=8, head_dim=128, tp=16).bytes == GIB // 8
+
+
+# --- activations -----------------------------------------------------------------------------------------------
+
+
+def test_activations_korthikanti_formula_by_hand() -> None:
+    # s=128, b=2, h=256, a=4, L=3, 16-bit: per layer sbh(34 + 5as/h) = 34·sbh + 5·a·s²·b
+    # sbh = 128·2·256 = 65,536; 34·65,536 = 2,228,224; 5·4·128²·2 = 655,360 → 2,883,584 per layer, × 3 layers.
+    part = transformer_activations(seq_len=128, batch=2, hidden=256, heads=4, layers=3)
+    assert part.bytes == 3 * (34 * 65_536 + 5 * 4 * 128 * 128 * 2) == 8_650_752
+    assert not part.exact
+
+
+def test_activations_with_full_recomputation_keep_two_sbh_per_layer() -> None:
+    # Full recomputation stores each layer's 16-bit input: 2·sbh per layer, plus one layer being recomputed.
+    part = transformer_activations(seq_len=128, batch=2, hidden=256, heads=4, layers=3, recompute="full")
+    assert [item.bytes for item in part.items] == [3 * 2 * 65_536, 34 * 65_536 + 5 * 4 * 128 * 128 * 2]
+
+
+def test_activations_with_tensor_parallelism() -> None:
+    # Korthikanti Table 2: sbh(10 + 24/t + 5as/(ht)) with t=4: 10·sbh + 6·sbh + 5as²b/4.
+    part = transformer_activations(seq_len=128, batch=2, hidden=256, heads=4, layers=1, tp=4)
+    assert part.bytes == 10 * 65_536 + 24 * 65_536 // 4 + 5 * 4 * 128 * 128 * 2 // 4
+
+
+def test_training_plan_adds_activations_and_logits() -> None:
+    # A tiny torch transformer: d_model 32, 4 heads, 2 layers, float32 → 4-byte elements:
+    # sbh(16·4 + 2) + as²b(2·4 + 1) per layer, s=10, b=3: sbh = 960.
+    result = paramcount.count("TransformerEncoder(TransformerEncoderLayer(32, 4), 2, enable_nested_tensor=False)")
+    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="sgd", seq_len=10, batch=3))
+    activations = [item for item in plan.items if item.category == "activations"]
+    assert [item.bytes for item in activations] == [2 * (960 * 66 + 4 * 10 * 10 * 3 * 9)]
+    assert not plan.exact
+
+
+# --- parallelism and fit ---------------------------------------------------------------------------------------
+
+
+def test_zero_3_over_8_gpus_divides_weights_gradients_and_states_by_8() -> None:
+    # Llama 3.1 8B, AdamW in bf16 mixed precision: 8,030,261,248 parameters × 16 bytes in all; ZeRO-3 over 8
+    # devices holds ⌈bytes / 8⌉ of each of weights, gradients, master weights and both moments.
+    tree = _llama_8b()
+    parameters = 8_030_261_248
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", mixed_precision="bf16", zero=3, gpus=8))
+    by_label = {item.label: item.bytes for item in plan.per_device}
+    assert by_label["weights (bfloat16)"] == 2 * parameters // 8
+    assert by_label["gradients (bfloat16)"] == 2 * parameters // 8
+    assert by_label["master weights (float32)"] == 4 * parameters // 8
+    assert by_label["optimizer state exp_avg"] == 4 * parameters // 8
+    assert plan.devices == 8
+    zero_1 = plan_memory(tree, None, PlanOptions(optimizer="adamw", mixed_precision="bf16", zero=1, gpus=8))
+    by_label = {item.label: item.bytes for item in zero_1.per_device}
+    assert by_label["weights (bfloat16)"] == 2 * parameters  # stage 1 shards only the optimizer states
+    assert by_label["master weights (float32)"] == 4 * parameters // 8
+
+
+def test_tensor_and_pipeline_parallel_split_the_model() -> None:
+    # tp=2 × pp=4 = 8 devices: weights ⌈2 · 8,030,261,248 / 8⌉ per device, marked as an even-split estimate.
+    plan = plan_memory(_llama_8b(), None, PlanOptions(tp=2, pp=4))
+    weights = next(item for item in plan.per_device if item.category == "weights")
+    assert weights.bytes == 2 * 8_030_261_248 // 8
+    assert not weights.exact
+
+
+def test_fit_and_devices_needed() -> None:
+    # Llama 3.1 8B in bf16 for inference: 16,060,522,496 bytes of weights fit on an H100 (80 × 2^30 bytes).
+    plan = plan_memory(_llama_8b(), None, PlanOptions(gpu="h100"))
+    assert plan.fit is not None
+    assert plan.fit.accelerator.memory_bytes == 80 * GIB
+    assert plan.fit.fits
+    assert plan.fit.headroom_bytes == 80 * GIB - plan.per_device_bytes
+    # Full AdamW training in mixed precision: 16 bytes × 8.03e9 ≈ 119.7 GiB: not on one; ZeRO-3 needs 2.
+    training = plan_memory(_llama_8b(), None, PlanOptions(optimizer="adamw", mixed_precision="bf16", gpu="H100-80GB"))
+    assert training.fit is not None
+    assert not training.fit.fits
+    assert training.fit.devices_needed is None  # without ZeRO more data-parallel devices do not help
+    assert training.fit.devices_needed_fully_sharded == 2
+
+
+# --- weights, quantisation, dtype defaults ---------------------------------------------------------------------
+
+
+def test_dtype_defaults_and_their_reasons() -> None:
+    result = paramcount.count("Linear(4, 3)")
+    assert plan_memory(result.tree).dtype_reason == "float32: the default (no dtype given, stored or configured)"
+    given = plan_memory(result.tree, None, PlanOptions(dtype="fp16"))
+    assert (given.dtype, given.dtype_reason) == ("float16", "float16: given as dtype")
+    stored = paramcount.count("Linear(4, 3, dtype=torch.bfloat16)")
+    assert plan_memory(stored.tree).dtype_reason == "bfloat16: the tensors' own dtype"
+
+
+def test_gguf_quantises_matrices_and_keeps_vectors_in_float32() -> None:
+    # Linear(4096, 4096) in Q4_0: weight 16,777,216 · 18/32 bytes; the 4,096 bias in float32.
+    breakdown = weights_in_format(paramcount.count("Linear(4096, 4096)").tree, "Q4_0")
+    assert [item.bytes for item in breakdown.items] == [16_777_216 * 18 // 32, 4 * 4_096]
+
+
+def test_bitsandbytes_keeps_the_output_head_unquantised() -> None:
+    # Llama 3.2 1B (tied head): NF4 applies to the Linear layers of the blocks; the embedding stays bf16.
+    tree = from_config("meta-llama/Llama-3.2-1B").tree
+    plan = plan_memory(tree, None, PlanOptions(quantization="nf4"))
+    quantised, other = (item for item in plan.items if item.category == "weights")
+    embedding = 128256 * 2048
+    assert other.count == embedding + 16 * 2 * 2048 + 2048  # embedding + 2 norms per layer + final norm
+    assert other.bytes == 2 * other.count
+    assert quantised.count + other.count == 1_235_814_400
+    assert quantised.bytes == quantised.count // 2 + 4 * (quantised.count // 64)
+
+
+def test_lora_targets_all_linear_excludes_the_head() -> None:
+    # Llama 3.2 1B, r=16, all-linear: 7 Linear layers per block × 16 blocks, the head excluded:
+    # r·(in + out) per Linear: q 2048+2048, k 2048+512, v 2048+512, o 2048+2048, gate and up 2048+8192 each,
+    # down 8192+2048: 44,032 per block → 16 (r) · 16 (blocks) · 44,032 = 11,272,192 adapter parameters.
+    tree = from_config("meta-llama/Llama-3.2-1B").tree
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=16))
+    adapters = next(item for item in plan.items if item.label.startswith("LoRA"))
+    assert adapters.count == 16 * 16 * (4096 + 2560 + 2560 + 4096 + 3 * 10240) == 11_272_192
+    assert adapters.bytes == 4 * adapters.count
+
+
+# --- options ---------------------------------------------------------------------------------------------------
+
+BAD_OPTIONS: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"tp": 0}, ArgumentError, "tp: must be a positive integer, got 0"),
+    ({"batch": True}, ArgumentError, "batch: must be a positive integer, got True"),
+    ({"seq_len": 2**41}, ArgumentError, "seq_len: must be at most 1,099,511,627,776, got 2,199,023,255,552"),
+    ({"zero": 4}, ArgumentError, "zero: must be 0, 1, 2 or 3 (FSDP full sharding is 3), got 4"),
+    (
+        {"optimizer": "adamm"},
+        UnknownNameError,
+        "optimizer: unknown optimizer 'adamm'; did you mean 'adam', 'radam' or 'nadam'?",
+    ),
+    ({"optimizer": "lbfgs"}, ArgumentError, "optimizer: 'lbfgs' is not modelled: LBFGS keeps a history"),
+    ({"gpu": "H1000"}, UnknownNameError, "gpu: unknown accelerator 'H1000'; did you mean"),
+    ({"dtype": "nf4"}, ArgumentError, "dtype: 'nf4' is a quantised storage format; pass it as quantization='nf4'"),
+    ({"quantization": "bf16"}, ArgumentError, "quantization: 'bfloat16' is a plain dtype; pass it as dtype='bfloat16'"),
+    ({"quantization": "q4_k_x"}, UnknownNameError, "quantization: unknown storage format 'q4_k_x'; did you mean"),
+    (
+        {"mixed_precision": "bf8", "optimizer": "adam"},
+        UnknownNameError,
+        "mixed_precision: unknown mixed precision 'bf8'",
+    ),
+    ({"lora_rank": 8}, ArgumentError, "lora_rank: applies to training; set an optimizer too"),
+    ({"zero": 2}, ArgumentError, "zero: applies to training; set an optimizer too"),
+    (
+        {"optimizer": "adamw", "quantization": "nf4"},
+        ArgumentError,
+        "quantization: quantised weights are frozen; training them needs lora_rank (QLoRA)",
+    ),
+    ({"tp": 2, "pp": 2, "gpus": 6}, ArgumentError, "gpus: must be a multiple of tp · pp = 4 (tp=2, pp=2), got 6"),
+    (
+        {"optimizer": "adam", "mixed_precision": "bf16", "dtype": "float16"},
+        ArgumentError,
+        "dtype: 'float16' conflicts with mixed_precision='bf16'",
+    ),
+    ({"lora_targets": "q_proj"}, ArgumentError, "lora_targets: needs lora_rank"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "error", "message"), BAD_OPTIONS)
+def test_bad_options_name_the_option(arguments: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match="^" + re.escape(message)):
+        PlanOptions(**arguments)  # type: ignore[arg-type]
+
+
+def test_unknown_lora_target_suggests_the_linear_layers() -> None:
+    tree = from_config("meta-llama/Llama-3.2-1B").tree
+    with pytest.raises(
+        ArgumentError, match=re.escape("lora_targets: 'q_prj' matches no Linear layer; did you mean 'q_proj'")
+    ):
+        plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=8, lora_targets=("q_prj",)))
+
+
+def test_options_are_canonical() -> None:
+    options = PlanOptions(dtype="BF16", optimizer="AdamW", gpu="h100", quantization=None, mixed_precision=None)
+    assert (options.dtype, options.optimizer, options.gpu) == ("bfloat16", "adamw", "H100-80GB")
+
+
+# --- structure ---------------------------------------------------------------------------------------------------
+
+
+def test_dimensions_of_torch_transformers_and_non_transformers() -> None:
+    encoder = paramcount.count("TransformerEncoder(TransformerEncoderLayer(512, 8), 6, enable_nested_tensor=False)")
+    dims = transformer_dimensions(encoder.tree)
+    assert dims is not None
+    assert (dims.hidden, dims.layers, dims.heads, dims.kv_heads, dims.head_dim) == (512, 6, 8, 8, 64)
+    assert transformer_dimensions(paramcount.count("Sequential(Linear(3, 4), ReLU())").tree) is None
+    # KV and activations are said to be missing rather than guessed
+    plan = plan_memory(paramcount.count("Linear(3, 4)").tree, None, PlanOptions(seq_len=16))
+    assert "KV cache not modelled: no stack of attention blocks found in the tree" in plan.assumptions
