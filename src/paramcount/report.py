@@ -196,8 +196,15 @@ def _comparison(comparison: Comparison) -> dict[str, Any]:
 
 def _items(items: Any) -> list[dict[str, Any]]:
     return [
-        {"label": i.label, "count": i.count, "bits": i.bits, "per": i.per, "bytes": i.bytes, "category": i.category,
-         "exact": i.exact}
+        {
+            "label": i.label,
+            "count": i.count,
+            "bits": i.bits,
+            "per": i.per,
+            "bytes": i.bytes,
+            "category": i.category,
+            "exact": i.exact,
+        }
         for i in items
     ]
 
