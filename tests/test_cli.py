@@ -148,3 +148,25 @@ def test_kv_cache_for_inference(capsys: pytest.CaptureFixture[str]) -> None:
     kv = sum(item["bytes"] for label, item in items.items() if label.startswith("KV cache"))
     # 2 (K and V) · 32 layers · 8 kv heads · 128 head_dim · 2 bytes (bf16) · 8,192 tokens = 1 GiB exactly.
     assert (code, kv) == (0, 2 * 32 * 8 * 128 * 2 * 8192)
+
+
+def test_input_shape_propagation(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.Flatten())",
+                       "--input", "1,3,256,256")  # fmt: skip
+    shapes = json.loads(out)["shapes"]
+    # floor((256 + 2·1 - 1·(3 - 1) - 1)/2) + 1 = 128; MACs = 8·128·128·3·3·3 = 3,538,944; flattened 8·128·128.
+    assert (code, shapes["output_shape"], shapes["total_macs"]) == (0, [1, 131_072], 3_538_944)
+    assert shapes["total_flops"] == 2 * 3_538_944
+
+
+def test_shape_error_names_the_module(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "nn.Sequential(nn.Linear(10, 4), nn.Linear(5, 2))", "--input", "3,10")
+    assert code == 2
+    assert err == "paramcount: error: 1: Linear expects 5 input features (the last dimension), got 4\n"
+
+
+def test_training_flops_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--json", "mixtral-8x7b-v0.1", "--seq-len", "4096", "--batch-size", "2")
+    compute = {item["symbolic"]: item["flops"] for item in json.loads(out)["compute"]}
+    active = 12_879_925_248  # Mixtral's parameters active per token (2 of 8 experts), from the active figure
+    assert (code, compute["6 · N · D"]) == (0, 6 * active * 4096 * 2)

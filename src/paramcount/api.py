@@ -27,7 +27,9 @@ from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
 if TYPE_CHECKING:
+    from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
+    from paramcount.analysis.shape_types import ShapeReport
 
 __all__ = ["Result", "count", "from_config", "from_module"]
 
@@ -73,10 +75,11 @@ class Result:
         """Parameters used per token for mixture-of-experts models; None for dense ones."""
         return active_parameters(self.tree)
 
-    def report(self, plan: PlanOptions | None = None) -> Report:
-        """The complete answer: formula, reading, memory, variants, related questions, code; ``plan`` adds a
-        memory plan for those options (a config gets an inference plan in its own dtype by default)."""
-        return build_report(self, plan)
+    def report(self, plan: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None) -> Report:
+        """The complete answer: formula, reading, memory, variants, related questions, code. ``plan`` adds a
+        memory plan for those options (a config gets an inference plan in its own dtype by default) and, with
+        a sequence length, the FLOPs per step; ``input_shape`` adds output shapes and MACs per module."""
+        return build_report(self, plan, input_shape)
 
     def to_dict(self) -> dict[str, object]:
         return self.report().to_dict()
@@ -205,7 +208,28 @@ def _plan(result: Result, counts: Counts, options: PlanOptions | None) -> Memory
     return plan_memory(result.tree, counts, options or PlanOptions())
 
 
-def build_report(result: Result, options: PlanOptions | None = None) -> Report:
+def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | None:
+    if input_shape is None:
+        return None
+    from paramcount.analysis.shapes import propagate
+
+    return propagate(tree, input_shape)
+
+
+def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
+    """FLOPs per step for the tokens of one batch, with active parameters for mixture-of-experts models."""
+    if options is None or options.seq_len is None:
+        return ()
+    from paramcount.analysis.flops import forward_estimate, training_estimate
+
+    parameters = result.active if result.active is not None else result.total
+    tokens = options.seq_len * options.batch
+    return forward_estimate(parameters, tokens), training_estimate(parameters, tokens)
+
+
+def build_report(
+    result: Result, options: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None
+) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
     parameter_bytes, buffer_bytes = stored_bytes(counts)
     expression, code, with_variants = _describe(result, counts)
@@ -224,6 +248,8 @@ def build_report(result: Result, options: PlanOptions | None = None) -> Report:
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
         plan=_plan(result, counts, options),
+        shapes=_shapes(tree, input_shape),
+        compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
         modules=module_table(tree),

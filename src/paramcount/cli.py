@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--gpu", metavar="NAME", help="check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 …"
     )
+    parser.add_argument(
+        "--input",
+        metavar="SHAPE",
+        help="propagate an input shape (batch first, e.g. 1,3,224,224): output shapes and MACs/FLOPs per layer",
+    )
     parser.add_argument("--depth", type=int, default=3, help="deepest level of the module table (default 3)")
     parser.add_argument("--list", choices=["layers", "models", "configs"], help="list what paramcount knows and exit")
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
@@ -169,7 +174,12 @@ def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
 
     query = " ".join(arguments.expression)
     result = count(query, architecture=arguments.architecture, via_transformers=arguments.via_transformers)
-    report = result.report(_plan_options(arguments))
+    shape = None
+    if arguments.input is not None:
+        from paramcount.analysis.shapes import parse_shape
+
+        shape = parse_shape(arguments.input)
+    report = result.report(_plan_options(arguments), shape)
     if arguments.json:
         from paramcount.render.json import render_json
 

@@ -15,7 +15,9 @@ from paramcount.analysis.memory import FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 
 if TYPE_CHECKING:
+    from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan
+    from paramcount.analysis.shape_types import ShapeReport
 
 __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 
@@ -71,6 +73,10 @@ class Report:
     appears_in: tuple[Appearance, ...] = ()
     plan: MemoryPlan | None = None
     """The memory plan for the options asked (``--optimizer``, ``--gpu`` …); for configs, inference by default."""
+    shapes: ShapeReport | None = None
+    """Output shapes and MACs per module for an input shape (``--input``)."""
+    compute: tuple[FlopsEstimate, ...] = ()
+    """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
     """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +156,12 @@ class Report:
                     "exact": a.exact,
                 }
                 for a in self.appears_in
+            ],
+            "shapes": _shapes(self.shapes),
+            "compute": [
+                {"label": e.label, "flops": e.flops, "symbolic": e.symbolic, "substituted": e.substituted,
+                 "source": e.source}
+                for e in self.compute
             ],
             "variants": [_comparison(c) for c in self.variants],
             "related": [_comparison(c) for c in self.related],
@@ -234,4 +246,34 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
             "devices_needed": fit.devices_needed,
             "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
         },
+    }
+
+
+def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "input_shape": list(report.input_shape),
+        "output_shape": None if report.output_shape is None else list(report.output_shape),
+        "total_macs": report.total_macs,
+        "total_flops": report.total_flops,
+        "convention": report.convention,
+        "complete": report.is_complete,
+        "not_modelled": list(report.not_modelled),
+        "modules": [
+            {
+                "path": m.path,
+                "kind": m.kind,
+                "times": m.times,
+                "input_shape": None if m.input_shape is None else list(m.input_shape),
+                "output_shape": None if m.output_shape is None else list(m.output_shape),
+                "macs": m.macs,
+                "flops": m.flops,
+                "status": m.status,
+                "note": m.note,
+                "steps": [{"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
+                          for s in m.steps],
+            }
+            for m in report.modules
+        ],
     }

@@ -255,6 +255,70 @@ def _training(report: Report) -> Section:
     return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))
 
 
+MAX_SHAPE_STEPS = 6
+"""Layers whose output-size arithmetic is written out step by step (the first ones of the network)."""
+
+
+def _shape_text(shape: tuple[int, ...] | None) -> str:
+    return "?" if shape is None else "(" + ", ".join(str(size) for size in shape) + ")"
+
+
+def _shapes(report: Report) -> Section | None:
+    shapes = report.shapes
+    if shapes is None:
+        return None
+    rows = []
+    for module in shapes.modules:
+        if module.status != "modelled" and module.input_shape is None:
+            shown = module.status.replace("_", " ")
+        else:
+            shown = f"{_shape_text(module.input_shape)} → {_shape_text(module.output_shape)}"
+        macs = "" if module.macs is None else integer(module.macs)
+        label = (module.path or "(input)") + (f" ×{module.times}" if module.times > 1 else "")
+        rows.append((label, module.kind, shown, macs))
+    blocks: list[Block] = [Table(("module", "type", "shape", "MACs"), tuple(rows), frozenset({3}))]
+    stepped = [module for module in shapes.modules if module.steps][:MAX_SHAPE_STEPS]
+    for module in stepped:
+        lines: list[tuple[Segment, ...]] = [(Segment(f"{module.path or module.kind} ({module.kind})", "heading"),)]
+        for step in module.steps:
+            name = f"{step.name} = " if step.name else ""
+            lines.append(
+                (Segment(f"  {name}{step.symbolic} = {step.substituted} = "), Segment(integer(step.value), "number"))
+            )
+        blocks.append(Lines(tuple(lines)))
+    complete = "" if shapes.is_complete else " (a lower bound: some modules are not modelled)"
+    summary = (
+        f"Output {_shape_text(shapes.output_shape)}; {integer(shapes.total_macs)} MACs = "
+        f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {shapes.convention}"
+    )
+    blocks.append(Paragraph((Segment(summary, "muted"),)))
+    return Section("shapes", f"Shapes and compute for input {_shape_text(shapes.input_shape)}", tuple(blocks))
+
+
+def _compute(report: Report) -> Section | None:
+    if not report.compute:
+        return None
+    lines = []
+    for estimate in report.compute:
+        lines.append(
+            (
+                Segment(f"{estimate.symbolic} = {estimate.substituted} = "),
+                Segment(integer(estimate.flops), "total"),
+                Segment(f"  ({estimate.label})", "muted"),
+            )
+        )
+    note = Paragraph(
+        (
+            Segment(
+                f"Per step of one batch; N is the active parameters for mixture-of-experts models. "
+                f"{report.compute[0].source}",
+                "muted",
+            ),
+        )
+    )
+    return Section("compute", "Compute per step", (Lines(tuple(lines)), note))
+
+
 def _plan(report: Report) -> Section | None:
     plan = report.plan
     if plan is None:
@@ -393,6 +457,7 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
     else:
         found = [_headline(report), *structure, _steps(report), _tensors(report)]
+    found.extend(section for section in (_shapes(report), _compute(report)) if section is not None)
     found.append(_memory(report))
     plan = _plan(report)
     if plan is not None:

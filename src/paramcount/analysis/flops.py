@@ -1,0 +1,182 @@
+"""Compute: MACs and FLOPs per module under a stated convention, and the standard training estimates.
+
+Why a convention at all: "FLOPs" is counted three different ways in the wild (MACs called FLOPs, 2 × MACs,
+or every elementwise op too). paramcount counts what ``torch.utils.flop_counter.FlopCounterMode`` counts,
+so a number here can be checked against torch on a real forward pass:
+
+- only matrix products and convolutions (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``convolution``, the
+  attention products): 2 FLOPs per multiply-accumulate (torch/utils/flop_counter.py: ``mm_flop`` is
+  ``m * n * k * 2``, ``conv_flop_count`` ends in ``* 2``);
+- bias additions are not counted (``addmm_flop`` is ``mm_flop`` of the product alone), nor activations,
+  normalisation, pooling, softmax, dropout, embedding lookups, padding or resampling.
+
+Where our count and FlopCounterMode's differ on the CPU (torch 2.13), the cause is a kernel that
+FlopCounterMode has no formula for, not a different convention; tests/analysis/test_flops.py pins each:
+
+- ``LSTM`` without ``proj_size`` runs oneDNN's ``mkldnn_rnn_layer``, which FlopCounterMode counts as 0;
+  with oneDNN disabled (or with ``proj_size``) torch runs the gate matmuls as ``addmm`` and the counts agree.
+- ``TransformerEncoderLayer`` calls ``scaled_dot_product_attention``, whose CPU kernel
+  (``_scaled_dot_product_flash_attention_for_cpu``) FlopCounterMode counts as 0; with the math backend
+  (``SDPBackend.MATH``) the two attention products appear as ``bmm`` and the counts agree.
+- In eval mode without gradients, ``TransformerEncoderLayer`` with ``batch_first=True`` takes torch's fused
+  fast path (``_transformer_encoder_layer_fwd``), which FlopCounterMode also counts as 0.
+- ``Bilinear`` (``_trilinear``) is counted as 0 by FlopCounterMode; paramcount does not model it (two inputs).
+
+The training estimate ``6 · N · D`` is Kaplan et al. 2020, "Scaling Laws for Neural Language Models"
+(arXiv:2001.08361), §2.1, Table 1: forward ≈ 2·N FLOPs per token, backward ≈ twice the forward; Hoffmann et
+al. 2022 ("Chinchilla", arXiv:2203.15556) use the same ``C ≈ 6ND``. It ignores attention's
+sequence-length term and is an estimate, labelled as one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from paramcount.analysis.shape_types import ShapeReport, ShapeStep
+from paramcount.errors import ParamcountError
+
+__all__ = [
+    "FLOPS_PER_MAC",
+    "MATMUL_CONVENTION",
+    "FlopsEstimate",
+    "FlopsReport",
+    "ModuleFlops",
+    "flops",
+    "forward_estimate",
+    "forward_flops",
+    "macs_step",
+    "training_estimate",
+    "training_flops",
+]
+
+FLOPS_PER_MAC: Final = 2
+"""One multiply-accumulate is a multiplication and an addition (FlopCounterMode's ``* 2``)."""
+
+MATMUL_CONVENTION: Final = (
+    "matmul FLOPs (the torch.utils.flop_counter.FlopCounterMode convention): matrix products and "
+    "convolutions only, 2 FLOPs per multiply-accumulate; bias additions, activations, normalisation, pooling, "
+    "softmax and other elementwise operations are not counted"
+)
+
+TRAINING_SOURCE: Final = (
+    "Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), §2.1; "
+    "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFlops:
+    """One row of a ``ShapeReport`` seen as compute. ``macs``/``flops`` per copy, children included."""
+
+    path: str
+    kind: str
+    times: int
+    macs: int | None
+    flops: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlopsReport:
+    """The compute of one forward pass: per module and in total, with the convention as data."""
+
+    per_module: tuple[ModuleFlops, ...]
+    total_macs: int
+    total_flops: int
+    convention: str
+    is_complete: bool
+    """False when some module is not modelled: the totals are then lower bounds."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlopsEstimate:
+    """A labelled rule-of-thumb figure: ``flops = symbolic = substituted``, with its source."""
+
+    flops: int
+    symbolic: str
+    substituted: str
+    source: str
+    label: str = "estimate"
+
+
+def flops(report: ShapeReport) -> FlopsReport:
+    """The compute view of a shape report (MACs and FLOPs per module and in total).
+
+    Args:
+        report: what ``paramcount.analysis.shapes.propagate`` returned.
+
+    Returns:
+        A ``FlopsReport`` under ``MATMUL_CONVENTION``.
+    """
+    rows = tuple(
+        ModuleFlops(module.path, module.kind, module.times, module.macs, module.flops) for module in report.modules
+    )
+    return FlopsReport(rows, report.total_macs, report.total_flops, report.convention, report.is_complete)
+
+
+def macs_step(symbols: tuple[str, ...], values: tuple[int, ...]) -> tuple[int, ShapeStep]:
+    """MACs as a product of named factors, with its arithmetic: ``N·out_features·in_features``."""
+    total = math.prod(values)
+    step = ShapeStep("·".join(symbols), "·".join(str(value) for value in values), total, "MACs")
+    return total, step
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ParamcountError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def training_flops(parameters: int, tokens: int) -> int:
+    """Training compute ≈ 6 · N · D FLOPs (forward 2·N·D + backward 4·N·D), Kaplan et al. 2020.
+
+    Args:
+        parameters: N, the parameters used per token: all of them for a dense model, the *active* ones for
+            a mixture of experts (Kaplan et al. count non-embedding parameters; say which you pass).
+        tokens: D, the number of training tokens.
+
+    Returns:
+        The estimate in FLOPs (an int; it is a rule of thumb, not an exact count).
+
+    Raises:
+        ParamcountError: a negative or non-integer argument.
+    """
+    return training_estimate(parameters, tokens).flops
+
+
+def forward_flops(parameters: int, tokens: int) -> int:
+    """Forward (inference) compute ≈ 2 · N · D FLOPs: one multiply-accumulate per parameter per token.
+
+    Args:
+        parameters: N, the parameters used per token (active parameters for a mixture of experts).
+        tokens: D, the number of tokens processed.
+
+    Returns:
+        The estimate in FLOPs.
+
+    Raises:
+        ParamcountError: a negative or non-integer argument.
+    """
+    return forward_estimate(parameters, tokens).flops
+
+
+def training_estimate(parameters: int, tokens: int) -> FlopsEstimate:
+    """``training_flops`` with its formula, numbers and source, for a report."""
+    return _estimate(6, parameters, tokens, "training compute ≈ 6 · N · D")
+
+
+def forward_estimate(parameters: int, tokens: int) -> FlopsEstimate:
+    """``forward_flops`` with its formula, numbers and source, for a report."""
+    return _estimate(2, parameters, tokens, "forward compute ≈ 2 · N · D")
+
+
+def _estimate(factor: int, parameters: int, tokens: int, label: str) -> FlopsEstimate:
+    _check_count("parameters", parameters)
+    _check_count("tokens", tokens)
+    return FlopsEstimate(
+        flops=factor * parameters * tokens,
+        symbolic=f"{factor} · N · D",
+        substituted=f"{factor} · {parameters} · {tokens}",
+        source=TRAINING_SOURCE,
+        label=f"{label} (estimate)",
+    )

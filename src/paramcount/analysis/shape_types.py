@@ -1,0 +1,164 @@
+"""The data of shape propagation: what each module receives and returns, its MACs, and the arithmetic.
+
+Kept apart from the walk (``shapes.py``) and the per-family rules (``shape_*.py``) so that the rules, the
+walk and ``flops.py`` can all share the types without importing each other. Everything here is frozen
+plain data of ints and strings; ``None`` means "not known" and always comes with a status and a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from paramcount.errors import ShapeError
+from paramcount.tree import Module
+
+__all__ = [
+    "INPUT_UNKNOWN",
+    "MODELLED",
+    "NOT_MODELLED",
+    "NOT_REACHED",
+    "NO_FORWARD",
+    "Call",
+    "Flow",
+    "ModuleShape",
+    "Outcome",
+    "Rule",
+    "Shape",
+    "ShapeReport",
+    "ShapeStep",
+    "format_shape",
+]
+
+Shape = tuple[int, ...]
+"""A tensor shape as torch's ``tuple(tensor.shape)`` spells it."""
+
+MODELLED: Final = "modelled"
+"""The module's output shape and MACs were computed."""
+NOT_MODELLED: Final = "not modelled"
+"""No rule exists for the module's kind (a zoo or Hugging Face block, a two-input layer): a gap, not a zero."""
+NO_FORWARD: Final = "no forward"
+"""ModuleList / ModuleDict: torch gives them no ``forward``; what flows through them depends on user code."""
+NOT_REACHED: Final = "not reached"
+"""Inside a module that is not modelled (or has no forward): its input is unknown."""
+INPUT_UNKNOWN: Final = "input unknown"
+"""Comes after a module whose output is unknown, so its own input is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeStep:
+    """One line of arithmetic: ``name = symbolic = substituted = value``.
+
+    ``name`` says what is computed (``H_out``, ``MACs``); the output-size formulas are torch's documented
+    ones (see the rule that emits the step)."""
+
+    symbolic: str
+    substituted: str
+    value: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleShape:
+    """One module of the tree for one input shape.
+
+    ``macs`` and ``flops`` are for one copy and include the module's children (a block's cost is read off
+    its own row); ``times`` is how many identical copies the row stands for, ancestors' repeats included,
+    so a block repeated 32 times whose input equals its output is one row ``layers.0-31`` with
+    ``times=32``. A block whose copies see different shapes (``Conv2d(8, 8, 3)`` repeated) has one row per
+    copy. ``None`` shapes and MACs mean "not known"; ``status`` and ``note`` say why."""
+
+    path: str
+    kind: str
+    input_shape: Shape | None
+    output_shape: Shape | None
+    macs: int | None
+    flops: int | None
+    steps: tuple[ShapeStep, ...] = ()
+    note: str = ""
+    times: int = 1
+    other_outputs: tuple[tuple[str, Shape], ...] = ()
+    """Further members of a tuple torch returns (``("h_n", …), ("c_n", …)`` for LSTM), by torch's names."""
+    status: str = MODELLED
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeReport:
+    """Shapes, MACs and FLOPs of every module for one input shape, in ``named_modules()`` order.
+
+    ``total_macs`` / ``total_flops`` count every modelled module (× its ``times``); when ``not_modelled``
+    is non-empty they are lower bounds and ``output_shape`` may be ``None``."""
+
+    modules: tuple[ModuleShape, ...]
+    input_shape: Shape
+    output_shape: Shape | None
+    total_macs: int
+    total_flops: int
+    convention: str
+    not_modelled: tuple[str, ...] = ()
+    """Paths of the modules whose shapes are not modelled or that have no forward (the gaps)."""
+    other_outputs: tuple[tuple[str, Shape], ...] = ()
+    """Further members of the tuple the root returns (LSTM's ``h_n`` and ``c_n``)."""
+    is_complete: bool = True
+    """True when every module was modelled, so the totals are exact under the convention."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """What one module hands to the next: a tensor of ``shape`` (and, when torch returns a tuple, its
+    other members, which a following module in a ``Sequential`` would receive as well)."""
+
+    shape: Shape
+    others: tuple[tuple[str, Shape], ...] = ()
+    source: str = ""
+    """Path and kind of the module that returned the tuple (for the message when the tuple is misused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a rule computes for one module: its output, its *own* MACs (children add theirs through
+    ``Call.child``), the arithmetic behind them, and a note (an assumption or a convention)."""
+
+    output: Flow | None
+    macs: int = 0
+    steps: tuple[ShapeStep, ...] = ()
+    note: str = ""
+    status: str = MODELLED
+
+
+class Call(Protocol):
+    """What a rule sees of the walk: the module, its path, and a way to run a child on a shape."""
+
+    @property
+    def module(self) -> Module: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def options(self) -> frozenset[str]:
+        """How the parent calls this module, where it matters (``"need_weights=False"``)."""
+        ...
+
+    def child(self, name: str, flow: Flow | None, *, options: frozenset[str] = frozenset()) -> Flow | None:
+        """Run the child called ``name`` on ``flow``; its row, MACs and errors are recorded by the walk."""
+        ...
+
+    def chain(self, name: str, flow: Flow | None) -> Flow | None:
+        """Run the members of the child container ``name`` one after another (``ModuleList`` iterated by
+        the parent's forward, like ``TransformerEncoder.layers``)."""
+        ...
+
+    def fail(self, message: str) -> ShapeError:
+        """A ``ShapeError`` at this module, its kind leading the message: ``<path>: <kind> <message>``."""
+        ...
+
+
+Rule = Callable[[Call, Flow], Outcome]
+"""A shape rule: the module's call and its input → the module's outcome."""
+
+
+def format_shape(shape: Shape) -> str:
+    """``(1, 3, 224, 224)`` as torch prints sizes in messages: ``[1, 3, 224, 224]``."""
+    return "[" + ", ".join(str(size) for size in shape) + "]"

@@ -1,0 +1,447 @@
+"""Shape propagation: the output shape, MACs and FLOPs of every module for one input shape, without torch.
+
+``propagate(tree, (1, 3, 224, 224))`` walks the tree the way the modules' ``forward`` methods would run: a
+``Sequential`` feeds each child the previous child's output, a layer's rule (looked up by ``kind`` in
+``RULES``, never by name matching) computes its output shape with torch's documented formula, shown step by
+step, and checks what torch's forward checks; a shape that torch would refuse raises ``ShapeError`` at the
+module where it happens (``features.3: Conv2d expects 64 input channels, got 128``).
+
+What cannot be known is reported, not guessed: a kind without a rule (a zoo or Hugging Face block, a layer
+that takes two inputs) is a row with status ``not modelled`` and no output shape, the modules inside it and
+after it are ``not reached`` / ``input unknown``, and the totals are then lower bounds. ``ModuleList`` and
+``ModuleDict`` have no ``forward`` in torch and are reported as such.
+
+A child repeated ``n`` times (``layers.0-31``) is walked once when its output equals its input (every copy
+then sees the same shape) and copy by copy otherwise, so a 126-layer stack costs one layer.
+
+The input shape is the shape of the tensor handed to ``forward``, batch first as torch spells it
+(``(N, C, H, W)``; a recurrent layer without ``batch_first`` reads ``(L, N, H_in)``). Element types are not
+tracked: the input is taken to be what the first layer needs (indices for an Embedding, floating point
+otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
+from paramcount.analysis.shape_common import MissingArgumentError, elements
+from paramcount.analysis.shape_conv import RULES as _CONV_RULES
+from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
+from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
+from paramcount.analysis.shape_spatial import RULES as _SPATIAL_RULES
+from paramcount.analysis.shape_types import (
+    INPUT_UNKNOWN,
+    MODELLED,
+    NO_FORWARD,
+    NOT_MODELLED,
+    NOT_REACHED,
+    Flow,
+    ModuleShape,
+    Outcome,
+    Rule,
+    Shape,
+    ShapeReport,
+    ShapeStep,
+    format_shape,
+)
+from paramcount.errors import LimitError, ShapeError
+from paramcount.tree import Module
+
+__all__ = [
+    "MAX_INPUT_DIMS",
+    "MAX_INPUT_ELEMENTS",
+    "MAX_INPUT_SIZE",
+    "NOT_MODELLED_REASONS",
+    "RULES",
+    "ModuleShape",
+    "ShapeReport",
+    "ShapeStep",
+    "parse_shape",
+    "propagate",
+]
+
+MAX_INPUT_DIMS: Final = 8
+"""Most dimensions an input shape may have (torch's layers take at most 5)."""
+MAX_INPUT_SIZE: Final = 2**31
+"""Largest size of one input dimension."""
+MAX_INPUT_ELEMENTS: Final = 2**48
+"""Most elements of the input, and of any tensor the walk computes (≈ 2.8·10¹⁴; larger is a typo)."""
+MAX_SHAPE_TEXT_CHARS: Final = 200
+"""Longest ``--input`` text read."""
+
+
+def _sequential(call: _Call, flow: Flow) -> Outcome:
+    return Outcome(call.run_members(flow))
+
+
+RULES: Final[dict[str, Rule]] = {
+    **_LAYER_RULES,
+    **_CONV_RULES,
+    **_SPATIAL_RULES,
+    **_SEQUENCE_RULES,
+}
+"""Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
+
+_TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
+_LOSS: Final = "a loss compares an input with a target; its forward takes both"
+NOT_MODELLED_REASONS: Final[dict[str, str]] = {
+    "Bilinear": f"{_TWO_INPUTS} (input1, input2)",
+    "CosineSimilarity": f"{_TWO_INPUTS} (x1, x2)",
+    "PairwiseDistance": f"{_TWO_INPUTS} (x1, x2)",
+    **{f"MaxUnpool{n}d": f"{_TWO_INPUTS} (input and the indices returned by MaxPool{n}d)" for n in (1, 2, 3)},
+    "TransformerDecoderLayer": f"{_TWO_INPUTS} (tgt, memory)",
+    "TransformerDecoder": f"{_TWO_INPUTS} (tgt, memory)",
+    "Transformer": f"{_TWO_INPUTS} (src, tgt)",
+    "RNNBase": "torch's RNNBase has no forward (its subclasses RNN, LSTM and GRU do)",
+    "RNNCellBase": "torch's RNNCellBase has no forward (its subclasses RNNCell, LSTMCell and GRUCell do)",
+    **{
+        kind: _LOSS
+        for kind in (
+            "AdaptiveLogSoftmaxWithLoss", "BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss",
+            "CrossEntropyLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+            "LinearCrossEntropyLoss", "MSELoss", "MarginRankingLoss", "MultiLabelMarginLoss",
+            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss",
+            "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+        )
+    },
+}  # fmt: skip
+"""Catalog kinds deliberately without a rule, with the reason the report gives."""
+
+_NO_FORWARD_KINDS: Final = frozenset({"ModuleList", "ModuleDict"})
+
+
+def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
+    """The output shape, MACs and FLOPs of every module of ``root`` for an input of ``input_shape``.
+
+    Args:
+        root: the tree (any door's ``Module``).
+        input_shape: the shape of the tensor passed to ``root.forward``, as torch spells it, batch first
+            (``(1, 3, 224, 224)``); ``parse_shape`` reads it from ``"1,3,224,224"``.
+
+    Returns:
+        A ``ShapeReport``: one ``ModuleShape`` per module (repeated blocks collapsed where every copy sees the
+        same shape), the final output shape, total MACs and FLOPs under ``MATMUL_CONVENTION``, and the paths
+        that are not modelled.
+
+    Raises:
+        ShapeError: the input does not fit a module (``.module_path`` names it), as torch's forward would
+            refuse it, or a computed tensor exceeds ``MAX_INPUT_ELEMENTS``.
+        LimitError: ``input_shape`` exceeds the caps (``MAX_INPUT_DIMS``, ``MAX_INPUT_SIZE``,
+            ``MAX_INPUT_ELEMENTS``).
+    """
+    shape = _checked_shape(tuple(input_shape))
+    walk = _Walk()
+    visited = walk.visit(root, "", Flow(shape), times=1, key=())
+    rows = tuple(row for _, row in sorted(walk.rows, key=lambda item: item[0]))
+    gaps = tuple(row.path for row in rows if row.status in (NOT_MODELLED, NO_FORWARD))
+    output = visited.output
+    return ShapeReport(
+        modules=rows,
+        input_shape=shape,
+        output_shape=None if output is None else output.shape,
+        total_macs=visited.macs,
+        total_flops=FLOPS_PER_MAC * visited.macs,
+        convention=MATMUL_CONVENTION,
+        not_modelled=gaps,
+        other_outputs=() if output is None else output.others,
+        is_complete=visited.complete,
+    )
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Read an input shape written as sizes separated by commas (``"1,3,224,224"``, spaces allowed).
+
+    Args:
+        text: what the user typed after ``--input``.
+
+    Returns:
+        The shape as a tuple of ints.
+
+    Raises:
+        ShapeError: the text is not a list of non-negative integers (``.module_path`` is ``""``).
+        LimitError: more than ``MAX_INPUT_DIMS`` sizes, a size above ``MAX_INPUT_SIZE``, more than
+            ``MAX_INPUT_ELEMENTS`` elements, or a text longer than 200 characters.
+    """
+    if len(text) > MAX_SHAPE_TEXT_CHARS:
+        raise LimitError("input shape text", MAX_SHAPE_TEXT_CHARS, len(text), unit="characters")
+    stripped = text.strip()
+    if not stripped:
+        raise ShapeError("input shape is empty; give sizes separated by commas, e.g. 1,3,224,224", "")
+    items = stripped.split(",")
+    if len(items) > MAX_INPUT_DIMS:
+        raise LimitError("the number of input dimensions", MAX_INPUT_DIMS, len(items))
+    sizes = []
+    for position, item in enumerate(items, start=1):
+        word = item.strip()
+        if not word.isascii() or not word.isdigit():
+            shown = repr(word) if len(word) <= 40 else repr(word[:37] + "...")
+            raise ShapeError(
+                f"input shape size {position} is {shown}; sizes are non-negative integers separated by commas, "
+                "e.g. 1,3,224,224",
+                "",
+            )
+        if len(word) > 12:  # far above MAX_INPUT_SIZE: refuse before converting
+            raise LimitError(f"input size {position}", MAX_INPUT_SIZE)
+        sizes.append(int(word))
+    return _checked_shape(tuple(sizes))
+
+
+def _checked_shape(shape: tuple[int, ...]) -> Shape:
+    """The caps on an input shape, checked before any work."""
+    if any(isinstance(size, bool) or not isinstance(size, int) for size in shape):
+        raise ShapeError(f"input shape must be a tuple of integers, got {shape!r}"[:120], "")
+    if len(shape) > MAX_INPUT_DIMS:
+        raise LimitError("the number of input dimensions", MAX_INPUT_DIMS, len(shape))
+    for position, size in enumerate(shape, start=1):
+        if size < 0:
+            raise ShapeError(f"input shape size {position} is {size}; sizes must be non-negative", "")
+        if size > MAX_INPUT_SIZE:
+            raise LimitError(f"input size {position}", MAX_INPUT_SIZE, size)
+    count = elements(shape)
+    if count > MAX_INPUT_ELEMENTS:
+        raise LimitError("the number of input elements", MAX_INPUT_ELEMENTS, count)
+    return shape
+
+
+@dataclass(frozen=True, slots=True)
+class _Visited:
+    output: Flow | None
+    macs: int
+    """MACs of the modelled part, for one copy (children included)."""
+    complete: bool
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+@dataclass(slots=True)
+class _Walk:
+    """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
+    positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order)."""
+
+    rows: list[tuple[tuple[int, ...], ModuleShape]] = field(default_factory=list)
+
+    def visit(
+        self,
+        module: Module,
+        path: str,
+        flow: Flow | None,
+        *,
+        times: int,
+        key: tuple[int, ...],
+        options: frozenset[str] = frozenset(),
+    ) -> _Visited:
+        """Run one module (one copy) on ``flow`` and record its row and its descendants' rows."""
+        if flow is None:
+            self.unknown(module, path, times, key, INPUT_UNKNOWN, "its input is unknown (see the rows before it)")
+            return _Visited(None, 0, complete=False)
+        if module.kind in _NO_FORWARD_KINDS:
+            note = f"torch's {module.kind} has no forward(); what runs depends on the code that iterates it"
+            return self.gap(module, path, flow, times, key, NO_FORWARD, note)
+        rule = _sequential if module.kind == "Sequential" else RULES.get(module.kind)
+        if rule is None:
+            reason = NOT_MODELLED_REASONS.get(module.kind, f"shapes through {module.kind} are not modelled")
+            return self.gap(module, path, flow, times, key, NOT_MODELLED, reason)
+        call = _Call(self, module, path, times, key, options)
+        try:
+            outcome = rule(call, flow)
+        except MissingArgumentError as missing:
+            self.rows = self.rows[: call.first_row]
+            note = f"its constructor argument {missing.args[0]!r} is not known"
+            return self.gap(module, path, flow, times, key, NOT_MODELLED, note)
+        return self.record(call, flow, outcome)
+
+    def record(self, call: _Call, flow: Flow, outcome: Outcome) -> _Visited:
+        module, path = call.module, call.path
+        for position, child in enumerate(module.children):
+            if child.name not in call.visited:
+                self.unknown(child, _join(path, _label(child)), call.times * child.repeat, (*call.key, position, 0),
+                             NOT_REACHED, f"not run by the modelled {module.kind}.forward")  # fmt: skip
+                call.complete = False
+        output = outcome.output
+        if output is not None:
+            for name, shape in ((None, output.shape), *output.others):
+                count = elements(shape)
+                if count > MAX_INPUT_ELEMENTS:
+                    what = "output" if name is None else name
+                    limit = f"the limit is {MAX_INPUT_ELEMENTS:,}"
+                    raise call.fail(f"{what} {format_shape(shape)} would hold {count:,} elements; {limit}")
+            if output.others and not output.source:
+                output = replace(output, source=f"{path or 'the root'} ({module.kind})")
+        macs = outcome.macs + call.children_macs
+        complete = call.complete and outcome.status == MODELLED and output is not None
+        note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
+        self.rows.append(
+            (
+                call.key,
+                ModuleShape(
+                    path=path,
+                    kind=module.kind,
+                    input_shape=flow.shape,
+                    output_shape=None if output is None else output.shape,
+                    macs=macs if complete else None,
+                    flops=FLOPS_PER_MAC * macs if complete else None,
+                    steps=outcome.steps,
+                    note=note,
+                    times=call.times,
+                    other_outputs=() if output is None else output.others,
+                    status=outcome.status,
+                ),
+            )
+        )
+        return _Visited(output, macs, complete)
+
+    def gap(
+        self, module: Module, path: str, flow: Flow, times: int, key: tuple[int, ...], status: str, note: str
+    ) -> _Visited:
+        """A module whose output is unknown: its row, and its descendants as not reached."""
+        row = ModuleShape(path, module.kind, flow.shape, None, None, None, (), note, times, (), status)
+        self.rows.append((key, row))
+        which = "has no forward()" if status == NO_FORWARD else "is not modelled"
+        inside = f"inside {path or 'the root'} ({module.kind}), which {which}"
+        for position, child in enumerate(module.children):
+            self.unknown(
+                child, _join(path, _label(child)), times * child.repeat, (*key, position, 0), NOT_REACHED, inside
+            )
+        return _Visited(None, 0, complete=False)
+
+    def unknown(self, module: Module, path: str, times: int, key: tuple[int, ...], status: str, note: str) -> None:
+        """Rows with unknown shapes for ``module`` and everything inside it (repeats stay collapsed)."""
+        stack = [(module, path, times, key)]
+        while stack:
+            current, current_path, current_times, current_key = stack.pop()
+            self.rows.append(
+                (
+                    current_key,
+                    ModuleShape(
+                        current_path, current.kind, None, None, None, None, (), note, current_times, (), status
+                    ),
+                )
+            )
+            for position, child in enumerate(current.children):
+                stack.append(
+                    (
+                        child,
+                        _join(current_path, _label(child)),
+                        current_times * child.repeat,
+                        (*current_key, position, 0),
+                    )
+                )
+
+    def relabel(self, first: int, old: str, new: str, copies: int) -> None:
+        """Rows recorded from index ``first`` on stand for ``copies`` identical copies: rename ``old`` → ``new``."""
+        for index in range(first, len(self.rows)):
+            key, row = self.rows[index]
+            if row.path == old or row.path.startswith(old + "."):
+                row = replace(row, path=new + row.path[len(old) :], times=row.times * copies)
+            self.rows[index] = (key, row)
+
+
+def _label(child: Module) -> str:
+    """``"3"``, or ``"3-5"`` for a child standing for three copies."""
+    return child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
+
+
+class _Call:
+    """What a rule sees (``shape_types.Call``): the module, and running its children through the walk."""
+
+    __slots__ = (
+        "children_macs",
+        "complete",
+        "first_row",
+        "key",
+        "module",
+        "options",
+        "path",
+        "times",
+        "visited",
+        "walk",
+    )
+
+    def __init__(
+        self, walk: _Walk, module: Module, path: str, times: int, key: tuple[int, ...], options: frozenset[str]
+    ) -> None:
+        self.walk = walk
+        self.module = module
+        self.path = path
+        self.times = times
+        self.key = key
+        self.options = options
+        self.children_macs = 0
+        self.complete = True
+        self.visited: set[str] = set()
+        self.first_row = len(walk.rows)
+
+    def fail(self, message: str) -> ShapeError:
+        return ShapeError(f"{self.module.kind} {message}", self.path)
+
+    def _find(self, name: str) -> tuple[int, Module]:
+        for position, child in enumerate(self.module.children):
+            if child.name == name:
+                return position, child
+        raise MissingArgumentError(name)
+
+    def child(self, name: str, flow: Flow | None, *, options: frozenset[str] = frozenset()) -> Flow | None:
+        position, child = self._find(name)
+        self.visited.add(name)
+        visited = self.walk.visit(
+            child, _join(self.path, name), flow, times=self.times, key=(*self.key, position, 0), options=options
+        )
+        self.children_macs += visited.macs
+        self.complete = self.complete and visited.complete
+        return visited.output
+
+    def chain(self, name: str, flow: Flow | None) -> Flow | None:
+        """Run a child container's members in order and record the container's own row."""
+        position, container = self._find(name)
+        self.visited.add(name)
+        inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
+        if flow is None:
+            self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
+            self.complete = False
+            return None
+        output = inner.run_members(flow)
+        note = f"its members run in order in {self.module.kind}.forward"
+        visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
+        self.children_macs += visited.macs
+        self.complete = self.complete and visited.complete
+        return visited.output
+
+    def run_members(self, flow: Flow | None) -> Flow | None:
+        """``Sequential.forward``: each member on the previous member's output. A member repeated ``n``
+        times is walked once and labelled ``a-b`` as soon as a copy's output equals its input."""
+        for position, child in enumerate(self.module.children):
+            self.visited.add(child.name)
+            single = replace(child, repeat=1)
+            done = 0
+            while done < child.repeat:
+                name = child.name if child.repeat == 1 else str(int(child.name) + done)
+                path = _join(self.path, name)
+                _check_not_tuple(flow, single, path)
+                first = len(self.walk.rows)
+                visited = self.walk.visit(single, path, flow, times=self.times, key=(*self.key, position, done))
+                remaining = child.repeat - done
+                copies = remaining if remaining > 1 and visited.output == flow else 1
+                if copies > 1:
+                    self.walk.relabel(first, path, _join(self.path, f"{name}-{int(name) + copies - 1}"), copies)
+                self.children_macs += visited.macs * copies
+                self.complete = self.complete and visited.complete
+                done += copies
+                flow = visited.output
+        return flow
+
+
+def _check_not_tuple(flow: Flow | None, module: Module, path: str) -> None:
+    """``Sequential`` hands a member's tuple (LSTM's ``(output, (h_n, c_n))``) to the next member as is;
+    only Identity passes it on, every other layer refuses it."""
+    if flow is None or not flow.others or module.kind == "Identity":
+        return
+    names = ", ".join(("output", *(name for name, _ in flow.others)))
+    raise ShapeError(
+        f"{module.kind} receives the tuple ({names}) that {flow.source} returns; Sequential passes it on as is, "
+        f"and {module.kind} takes a single tensor",
+        path,
+    )
