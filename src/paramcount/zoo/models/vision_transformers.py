@@ -18,6 +18,7 @@ from dataclasses import replace
 from paramcount.layers._registry import Arguments, build, short_repr, signature
 from paramcount.tree import Buffer, Dim, Module, Param, Value
 from paramcount.zoo._registry import model
+from paramcount.zoo.models._blocks import read_num_classes, read_probability
 
 __all__: list[str] = []
 
@@ -45,17 +46,6 @@ def _numbered(name: str, kind: str, children: tuple[Module, ...], args: tuple[tu
 def _named(name: str, children: tuple[Module, ...]) -> Module:
     """``nn.Sequential(OrderedDict(...))``: the children keep their own names."""
     return Module(name, "Sequential", children=children)
-
-
-def _classes(a: Arguments) -> int:
-    return a.integer("num_classes", minimum=0)
-
-
-def _probability(a: Arguments, name: str) -> float:
-    value = a.real(name)
-    if not 0 <= value <= 1:
-        raise a.fail(f"{name} must be between 0 and 1, got {short_repr(value)}", name)
-    return float(value)
 
 
 # --- ViT ---------------------------------------------------------------------------------------------------
@@ -102,9 +92,9 @@ def _vision_transformer(a: Arguments, patch: int, layers: int, heads: int, hidde
         raise a.fail(
             f"image_size must be divisible by the patch size (image_size={image}, patch_size={patch})", "image_size"
         )
-    classes = _classes(a)
+    classes = read_num_classes(a)
     representation = None if a.is_none("representation_size") else a.integer("representation_size", minimum=0)
-    dropout = _probability(a, "dropout")
+    dropout = read_probability(a, "dropout")
     attention_dropout = float(a.real("attention_dropout"))  # stored unchecked by nn.MultiheadAttention
 
     hidden_dim = Dim.of(hidden, "hidden_dim")
@@ -276,12 +266,12 @@ def _swin_transformer(
 ) -> Module:
     """torchvision's ``SwinTransformer`` (v1) with patch 4, window 7 and LayerNorm(eps=1e-5)."""
     patch, window = 4, 7
-    classes = _classes(a)
+    classes = read_num_classes(a)
     ratio = a.real("mlp_ratio")
     if not math.isfinite(ratio) or ratio < 0:
         raise a.fail(f"mlp_ratio must be a non-negative number, got {short_repr(ratio)}", "mlp_ratio")
     # dropout reaches nn.Dropout (checked); attention_dropout is only stored by ShiftedWindowAttention.
-    options = (float(ratio), _probability(a, "dropout"), float(a.real("attention_dropout")))
+    options = (float(ratio), read_probability(a, "dropout"), float(a.real("attention_dropout")))
     layers: list[Module] = [
         _numbered(
             "",
@@ -386,9 +376,9 @@ def _cn_block(dim: int, layer_scale: float) -> Module:
 
 def _convnext(a: Arguments, settings: tuple[tuple[int, int | None, int], ...]) -> Module:
     """torchvision's ``ConvNeXt`` from ``CNBlockConfig(input_channels, out_channels, num_layers)`` rows."""
-    stochastic_depth_prob = _probability(a, "stochastic_depth_prob")
+    stochastic_depth_prob = read_probability(a, "stochastic_depth_prob")
     layer_scale = a.real("layer_scale")
-    classes = _classes(a)
+    classes = read_num_classes(a)
     first = settings[0][0]
     stem = _numbered(
         "",

@@ -1,3 +1,11 @@
 """One module per model family; importing this package registers every builder."""
 
-from paramcount.sources.hf.builders import decoders, encoders, gpt, multimodal  # noqa: F401
+from paramcount.sources.hf.builders import (  # noqa: F401
+    decoders,
+    deepseek,
+    encoder_decoders,
+    encoders,
+    gemma3,
+    gpt,
+    vision_language,
+)

@@ -16,12 +16,19 @@ __all__ = [
     "check_padding_index",
     "config_dim",
     "config_flag",
+    "config_layers",
+    "conv",
     "embedding",
     "experts",
+    "kvq_attention",
     "layer_norm",
     "linear",
     "module",
     "num_labels",
+    "path_dim",
+    "path_heads",
+    "path_num_labels",
+    "position_ids",
     "rms_norm",
     "stack",
     "tied_linear",
@@ -51,8 +58,36 @@ def tied_linear(name: str, inputs: Dim, outputs: Dim, tied_to: str, *, bias: boo
     return Module(name=name, kind="Linear", params=tuple(params))
 
 
-def embedding(name: str, count: Dim, width: Dim) -> Module:
-    return Module(name=name, kind="Embedding", params=(Param("weight", (count, width)),))
+def embedding(
+    name: str, count: Dim, width: Dim, *, kind: str = "Embedding", tied_to: str | None = None, trainable: bool = True
+) -> Module:
+    return Module(name=name, kind=kind, params=(Param("weight", (count, width), tied_to=tied_to, trainable=trainable),))
+
+
+def conv(name: str, kind: str, inputs: Dim, outputs: Dim, kernel: tuple[Dim, ...], *, bias: bool) -> Module:
+    """``nn.Conv1d``/``nn.Conv2d``: weight (outputs, inputs, *kernel), bias (outputs,)."""
+    params = [Param("weight", (outputs, inputs, *kernel))]
+    if bias:
+        params.append(Param("bias", (outputs,)))
+    return Module(name=name, kind=kind, params=tuple(params))
+
+
+def position_ids(count: Dim) -> Buffer:
+    """The non-persistent ``position_ids`` buffer, ``arange(count)`` of shape (1, count)."""
+    return Buffer("position_ids", (Dim.constant(1), count), dtype="int64", persistent=False)
+
+
+def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) -> Module:
+    """Four ``width → width`` projections registered k, v, q, out (BartAttention, WhisperAttention, CLIPAttention,
+    SiglipAttention); Whisper's ``k_proj`` has no bias."""
+    return module(
+        name,
+        kind,
+        linear("k_proj", width, width, bias=key_bias),
+        linear("v_proj", width, width, bias=True),
+        linear("q_proj", width, width, bias=True),
+        linear("out_proj", width, width, bias=True),
+    )
 
 
 def layer_norm(name: str, width: Dim, *, bias: bool = True, kind: str = "LayerNorm") -> Module:
@@ -93,6 +128,15 @@ def config_dim(config: Config, key: str, *overrides: str, default: int | Dim | N
     if default is None:
         return Dim.of(config.size(key), key)
     return default if isinstance(default, Dim) else Dim.of(default, key)
+
+
+def config_layers(config: Config, key: str, *overrides: str) -> int:
+    """A count of repeated blocks read like ``config_dim`` reads a size: the first of ``overrides`` present, else
+    ``key`` (required)."""
+    for name in (*overrides, key):
+        if config.has(name):
+            return config.layers(name)
+    return config.layers(key)
 
 
 def num_labels(config: Config) -> Dim:
@@ -142,3 +186,39 @@ def check_divisible(config: Config, width: Dim, heads: Dim) -> None:
             f"'{config.path(width.symbol)}' ({width.value:,}) must be divisible by "
             f"'{config.path(heads.symbol)}' ({heads.value:,})",
         )
+
+
+# --- key-path variants, for builders that also read sub-configs (``text_config.hidden_size``) ----------------------
+# They differ from config_dim / num_labels / check_divisible on purpose: the symbols are key paths, so a
+# sub-config's sizes name their parent key in formulas and messages.
+
+
+def path_dim(config: Config, key: str, default: int | None = None) -> Dim:
+    """A size key as a Dim whose symbol is the key's path (``d_model``, ``text_config.hidden_size``)."""
+    value = config.size(key) if default is None else config.size(key, default)
+    return Dim.of(value, config.path(key))
+
+
+def path_heads(config: Config, width: Dim, key: str) -> Dim:
+    """The head count ``key`` (a ``path_dim``); refused, as transformers refuses it, when it does not divide
+    ``width``."""
+    heads = path_dim(config, key)
+    if width.value % heads.value:
+        raise config.fail(
+            key,
+            f"'{width.symbol}' ({width.value:,}) must be divisible by '{heads.symbol}' ({heads.value:,})",
+        )
+    return heads
+
+
+def path_num_labels(config: Config, default: int = 2) -> Dim:
+    """transformers' ``config.num_labels``: the ``num_labels`` key when given (it wins over ``id2label``), else
+    ``len(id2label)``, else the config class's default (2; BartConfig says 3)."""
+    if config.has("num_labels"):
+        return Dim.of(config.size("num_labels", minimum=0), config.path("num_labels"))
+    labels = config.raw("id2label")
+    if labels is not None:
+        if not isinstance(labels, dict):
+            raise config.fail("id2label", f"'{config.path('id2label')}' must be an object, got {labels!r:.40}")
+        return Dim.of(len(labels), f"len({config.path('id2label')})")
+    return Dim.of(config.size("num_labels", default, minimum=0), config.path("num_labels"))

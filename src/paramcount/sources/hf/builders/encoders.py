@@ -26,6 +26,7 @@ from paramcount.sources.hf.builders._common import (
     check_padding_index,
     config_dim,
     config_flag,
+    config_layers,
     embedding,
     layer_norm,
     linear,
@@ -39,13 +40,6 @@ __all__: list[str] = []
 
 _ONE = Dim.constant(1)
 _TWO = Dim.constant(2)
-
-
-def _layers(config: Config, key: str, *overrides: str) -> int:
-    for name in (*overrides, key):
-        if config.has(name):
-            return config.layers(name)
-    return config.layers(key)
 
 
 def _position_buffers(positions: Dim, *names: str) -> tuple[Buffer, ...]:
@@ -101,7 +95,7 @@ def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> 
 
 def _bert_model(config: Config, family: _Family, sizes: _Sizes, *, pooler: bool) -> Module:
     hidden = sizes.hidden
-    layers = _layers(config, "num_hidden_layers")
+    layers = config_layers(config, "num_hidden_layers")
     intermediate = config_dim(config, "intermediate_size")
     token_types = config_dim(config, "type_vocab_size", default=2)
     is_decoder = config_flag(config, "is_decoder", False)
@@ -283,7 +277,7 @@ def distilbert(config: Config, architecture: str) -> Module:
     changes how the position table is filled: it stays a trainable ``nn.Embedding`` parameter in transformers 5."""
     dim = config_dim(config, "dim", "hidden_size")
     check_divisible(config, dim, config_dim(config, "n_heads", "num_attention_heads"))
-    layers = _layers(config, "n_layers", "num_hidden_layers")
+    layers = config_layers(config, "n_layers", "num_hidden_layers")
     hidden_dim = config_dim(config, "hidden_dim")
     vocab = config_dim(config, "vocab_size")
     positions = config_dim(config, "max_position_embeddings")

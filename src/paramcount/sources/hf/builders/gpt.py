@@ -25,6 +25,7 @@ from paramcount.sources.hf.builders._common import (
     check_padding_index,
     config_dim,
     config_flag,
+    config_layers,
     embedding,
     layer_norm,
     linear,
@@ -45,13 +46,6 @@ def conv1d(name: str, inputs: Dim, outputs: Dim) -> Module:
     """transformers' ``Conv1D(nf=outputs, nx=inputs)`` (GPT-2, OpenAI GPT): a linear layer whose weight is stored
     transposed, (inputs, outputs), with a bias (outputs,)."""
     return Module(name=name, kind="Conv1D", params=(Param("weight", (inputs, outputs)), Param("bias", (outputs,))))
-
-
-def _layers(config: Config, key: str, *overrides: str) -> int:
-    for name in (*overrides, key):
-        if config.has(name):
-            return config.layers(name)
-    return config.layers(key)
 
 
 def _output_head(config: Config, width: Dim, vocab: Dim, tied_to: str, *, tie_default: bool, bias: bool) -> Module:
@@ -112,7 +106,7 @@ def _gpt2_attention(name: str, hidden: Dim, *, cross: bool) -> Module:
 def _gpt2_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
     heads = config_dim(config, "n_head", "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "n_layer", "num_hidden_layers")
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
     positions = config_dim(config, "n_positions", "max_position_embeddings")
     inner = config_dim(config, "n_inner", default=4 * hidden)
     block = [layer_norm("ln_1", hidden), _gpt2_attention("attn", hidden, cross=False), layer_norm("ln_2", hidden)]
@@ -162,7 +156,7 @@ def gpt2(config: Config, architecture: str) -> Module:
 def _openai_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
     heads = config_dim(config, "n_head", "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "n_layer", "num_hidden_layers")
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
     positions = config_dim(config, "n_positions", "max_position_embeddings")
     # Each attention registers its causal mask, tril(ones(n_positions, n_positions)).view(1, 1, n, n).
     mask = Buffer("bias", (_ONE, _ONE, positions, positions), persistent=False)
@@ -228,7 +222,7 @@ def gpt_neox(config: Config, architecture: str) -> Module:
     hidden = config_dim(config, "hidden_size")
     heads = config_dim(config, "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "num_hidden_layers")
+    layers = config_layers(config, "num_hidden_layers")
     vocab = config_dim(config, "vocab_size")
     intermediate = config_dim(config, "intermediate_size")
     bias = config_flag(config, "attention_bias", True)
@@ -284,7 +278,7 @@ def gptj(config: Config, architecture: str) -> Module:
     hidden = config_dim(config, "n_embd", "hidden_size")
     heads = config_dim(config, "n_head", "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "n_layer", "num_hidden_layers")
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
     vocab = config_dim(config, "vocab_size")
     inner = config_dim(config, "n_inner", default=4 * hidden)
     projections = (linear(name, hidden, hidden, bias=False) for name in ("k_proj", "v_proj", "q_proj", "out_proj"))
@@ -347,7 +341,7 @@ def falcon(config: Config, architecture: str) -> Module:
     hidden = config_dim(config, "hidden_size", "n_embed")
     heads = config_dim(config, "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "num_hidden_layers")
+    layers = config_layers(config, "num_hidden_layers")
     vocab = config_dim(config, "vocab_size")
     head_dim = hidden // heads
     new_decoder_architecture = config_flag(config, "new_decoder_architecture", False)
@@ -410,7 +404,7 @@ def opt(config: Config, architecture: str) -> Module:
     hidden = config_dim(config, "hidden_size")
     heads = config_dim(config, "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "num_hidden_layers")
+    layers = config_layers(config, "num_hidden_layers")
     vocab = config_dim(config, "vocab_size")
     ffn = config_dim(config, "ffn_dim")
     positions = config_dim(config, "max_position_embeddings")
@@ -480,7 +474,7 @@ def bloom(config: Config, architecture: str) -> Module:
     hidden = config_dim(config, "hidden_size", "n_embed")
     heads = config_dim(config, "n_head", "num_attention_heads")
     check_divisible(config, hidden, heads)
-    layers = _layers(config, "n_layer", "num_hidden_layers")
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
     vocab = config_dim(config, "vocab_size")
     attention = module(
         "self_attention",

@@ -1,0 +1,208 @@
+"""Gemma 3: the text model (``gemma3_text``, a row of the shared llama-style shape in ``_llama_style.py``) and the
+model with images (``gemma3``): a SigLIP vision tower and a projector in front of that text model.
+
+Mirrors ``transformers`` 5.24 (``models/gemma3/modeling_gemma3.py``, ``models/siglip/modeling_siglip.py``).
+Gemma 3 keeps one pair of rotary buffers per attention type in use (sliding and full). Its nested
+``text_config`` and ``vision_config`` are the exception to the rule that size keys are required: the published
+multimodal configs omit even those there, so they take transformers' defaults too.
+"""
+
+from __future__ import annotations
+
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type
+from paramcount.sources.hf.builders._common import (
+    check_divisible,
+    config_flag,
+    conv,
+    embedding,
+    kvq_attention,
+    layer_norm,
+    linear,
+    module,
+    num_labels,
+    position_ids,
+    rms_norm,
+    stack,
+    tied_linear,
+)
+from paramcount.sources.hf.builders._llama_style import (
+    Family,
+    Sizes,
+    base_model,
+    dense_mlp,
+    read_sizes,
+    register_family,
+    standard_attention,
+    switch,
+)
+from paramcount.tree import Dim, Module, Param
+
+__all__: list[str] = []
+
+
+# --- Gemma 3 text (model_type "gemma3_text") -----------------------------------------------------------------
+
+
+def _rotary_prefixes(config: Config, layers: int) -> list[str]:
+    """One ``inv_freq``/``original_inv_freq`` pair per attention type in use, prefixed by the type's name."""
+    listed = config.raw("layer_types")
+    if isinstance(listed, list) and all(isinstance(item, str) for item in listed):
+        layer_types = sorted(set(listed))
+    else:
+        pattern = config.size("sliding_window_pattern", 6)
+        layer_types = sorted(
+            {"sliding_attention" if (index + 1) % pattern else "full_attention" for index in range(layers)}
+        )
+    return [f"{layer_type}_" for layer_type in layer_types]
+
+
+_GEMMA3_TEXT = Family(
+    "gemma3_text",
+    "Gemma3",
+    (
+        ("Gemma3TextModel", "base"),
+        ("Gemma3ForCausalLM", "causal_lm"),
+        ("Gemma3TextForSequenceClassification", "sequence_classification"),
+    ),
+    standard_attention,
+    dense_mlp,
+    kv_heads_default=4,
+    head_dim_default=256,
+    qk_norm=True,
+    feedforward_norms=True,
+    scaled_embedding=True,
+    tie_default=True,
+    pad_default=0,
+    checks_head_divisibility=True,
+    rotary_prefixes=_rotary_prefixes,
+)
+
+register_family(_GEMMA3_TEXT)
+
+
+# --- Gemma 3 with its SigLIP vision tower (model_type "gemma3") -----------------------------------------------
+
+_GEMMA3_TEXT_DEFAULTS = {
+    "vocab_size": 262_208,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+}
+"""``Gemma3TextConfig``'s defaults for the size keys, which published ``gemma3`` configs leave out."""
+
+_SIGLIP_VISION_DEFAULTS = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "num_channels": 3,
+    "image_size": 224,
+    "patch_size": 16,
+}
+"""``SiglipVisionConfig``'s defaults."""
+
+
+def _defaulted(config: Config, key: str, defaults: dict[str, int], kind: str) -> Config:
+    """The nested config ``key`` over transformers' defaults (an absent or null sub-config is all defaults)."""
+    data = config.sub(key).data if config.has(key) else {}
+    return Config({**defaults, **data}, kind, config.source, f"{config.path(key)}.")
+
+
+def _siglip_vision_tower(config: Config) -> Module:
+    """``SiglipVisionModel``: patch embedding, pre-norm encoder layers, post-norm, optional attention-pooling head."""
+    if config.text("model_type", "siglip_vision_model") != "siglip_vision_model":
+        raise config.fail("model_type", f"'{config.path('model_type')}' must be 'siglip_vision_model' for gemma3")
+    hidden = Dim.of(config.size("hidden_size"), "hidden_size")
+    check_divisible(config, hidden, Dim.of(config.size("num_attention_heads"), "num_attention_heads"))
+    width = Dim.of(config.size("intermediate_size"), "intermediate_size")
+    patch = Dim.of(config.size("patch_size"), "patch_size")
+    side = config.size("image_size") // patch.value
+    positions = Dim.of(side * side, "(image_size/patch_size)²")
+    channels = Dim.of(config.size("num_channels"), "num_channels")
+    embeddings = module(
+        "embeddings",
+        "SiglipVisionEmbeddings",
+        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True),
+        embedding("position_embedding", positions, hidden),
+        buffers=(position_ids(positions),),
+    )
+    layers = stack("layers", _siglip_layer(hidden, width), config.layers("num_hidden_layers"))
+    encoder = module("encoder", "SiglipEncoder", layers)
+    children = [embeddings, encoder, layer_norm("post_layernorm", hidden)]
+    if switch(config, "vision_use_head", True):
+        children.append(_siglip_pooling_head(hidden, width))
+    return module("vision_tower", "SiglipVisionModel", *children)
+
+
+def _siglip_layer(hidden: Dim, width: Dim) -> Module:
+    """Pre-norm encoder layer; SigLIP's attention registers k, v, q, then out."""
+    return module(
+        "0",
+        "SiglipEncoderLayer",
+        layer_norm("layer_norm1", hidden),
+        kvq_attention("self_attn", "SiglipAttention", hidden),
+        layer_norm("layer_norm2", hidden),
+        _siglip_mlp(hidden, width),
+    )
+
+
+def _siglip_mlp(hidden: Dim, width: Dim) -> Module:
+    return module("mlp", "SiglipMLP", linear("fc1", hidden, width, bias=True), linear("fc2", width, hidden, bias=True))
+
+
+def _siglip_pooling_head(hidden: Dim, width: Dim) -> Module:
+    """A learned probe attending over the patches with ``nn.MultiheadAttention`` (packed q/k/v)."""
+    attention = Module(
+        name="attention",
+        kind="MultiheadAttention",
+        params=(Param("in_proj_weight", (3 * hidden, hidden)), Param("in_proj_bias", (3 * hidden,))),
+        children=(linear("out_proj", hidden, hidden, bias=True, kind="NonDynamicallyQuantizableLinear"),),
+    )
+    probe = Param("probe", (Dim.constant(1), Dim.constant(1), hidden))
+    return module(
+        "head",
+        "SiglipMultiheadAttentionPoolingHead",
+        attention,
+        layer_norm("layernorm", hidden),
+        _siglip_mlp(hidden, width),
+        params=(probe,),
+    )
+
+
+def _gemma3_multimodal(config: Config, kind: str) -> tuple[Module, Sizes]:
+    """``Gemma3Model``: vision tower, projector into the text width, the Gemma 3 text model."""
+    text = _defaulted(config, "text_config", _GEMMA3_TEXT_DEFAULTS, "gemma3_text")
+    vision = _defaulted(config, "vision_config", _SIGLIP_VISION_DEFAULTS, "siglip_vision_model")
+    sizes = read_sizes(_GEMMA3_TEXT, text)
+    tower = _siglip_vision_tower(vision)
+    vision_hidden = Dim.of(vision.size("hidden_size"), "vision_config.hidden_size")
+    text_hidden = Dim.of(sizes.hidden.value, "text_config.hidden_size")
+    projector = module(
+        "multi_modal_projector",
+        "Gemma3MultiModalProjector",
+        rms_norm("mm_soft_emb_norm", vision_hidden, "Gemma3RMSNorm"),
+        params=(Param("mm_input_projection_weight", (vision_hidden, text_hidden)),),
+    )
+    language = base_model(_GEMMA3_TEXT, text, sizes, "Gemma3TextModel").renamed("language_model")
+    return module("model", kind, tower, projector, language), sizes
+
+
+@model_type(
+    "gemma3",
+    architectures=("Gemma3Model", "Gemma3ForConditionalGeneration", "Gemma3ForSequenceClassification"),
+    default="Gemma3ForConditionalGeneration",
+)
+def gemma3(config: Config, architecture: str) -> Module:
+    """Gemma 3 with images (``Gemma3ForConditionalGeneration``); text-only checkpoints use ``gemma3_text``."""
+    base, sizes = _gemma3_multimodal(config, "Gemma3Model")
+    if architecture == "Gemma3Model":
+        return base
+    if architecture == "Gemma3ForSequenceClassification":
+        return module("", architecture, base, linear("score", sizes.hidden, num_labels(config), bias=False))
+    if config_flag(config, "tie_word_embeddings", True):  # Gemma3Config: ``bool | None``, null unties
+        head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
+    else:
+        head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
+    return module("", architecture, base, head)

@@ -1,0 +1,406 @@
+"""Vision and vision-language families: ViT, CLIP (and its standalone towers) and LLaVA.
+
+Each builder mirrors the modelling code of transformers 5.24 (``models/<type>/modeling_<type>.py``): the same
+module names, the same registration order (so ``iter_params`` lists what ``named_parameters()`` lists) and the
+same ties, each checked against transformers on the meta device. LLaVA keeps every vision layer
+(``vision_feature_layer`` selects a hidden state at run time; nothing is dropped in 5.24) and reads
+``len(vision_feature_layer)`` stacked features when it is a list.
+
+Sizes a model is defined by are required at the top level. Sub-configs of composite models (CLIP's
+``text_config``/``vision_config``, LLaVA's) of type ``clip_text_model``, ``clip_vision_model`` or ``llama`` take
+the defaults transformers gives them, because published configs rely on them (llava-1.5's ``text_config`` omits
+``hidden_size``); a sub-config of any other type states its sizes like a top-level config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from paramcount.errors import ConfigError, UnknownNameError
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type, spec_for
+from paramcount.sources.hf.builders._common import (
+    conv,
+    embedding,
+    kvq_attention,
+    layer_norm,
+    linear,
+    module,
+    path_dim,
+    path_heads,
+    path_num_labels,
+    position_ids,
+    stack,
+    tied_linear,
+)
+from paramcount.tree import Dim, Module, Param
+
+__all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
+
+
+# --- sub-configs and sub-models ----------------------------------------------------------------------------------
+
+
+def _sub_config(parent: Config, key: str, model_type: str, defaults: Mapping[str, Any], raw: object = None) -> Config:
+    """The nested config ``parent[key]`` (or ``raw`` when given), absent or partial ones completed by
+    ``defaults``; nulls count as absent, as they do for transformers' config classes."""
+    raw = parent.raw(key) if raw is None else raw
+    if raw is None:
+        data: dict[str, Any] = {}
+    elif isinstance(raw, dict):
+        data = {name: value for name, value in raw.items() if value is not None}
+    else:
+        raise parent.fail(key, f"'{parent.path(key)}' must be an object, got {raw!r:.40}")
+    return Config({**defaults, **data}, model_type, parent.source, f"{parent.path(key)}.")
+
+
+def _prefix_ties(tree: Module, prefix: str) -> Module:
+    """Re-root ``tied_to`` paths of a sub-model built on its own when it is placed under ``prefix``."""
+    params = tuple(
+        replace(param, tied_to=f"{prefix}{param.tied_to}") if param.tied_to else param for param in tree.params
+    )
+    children = tuple(_prefix_ties(child, prefix) for child in tree.children)
+    return replace(tree, params=params, children=children)
+
+
+def _sub_model(config: Config, name: str, path: str) -> Module:
+    """The base model of a sub-config's own ``model_type`` (what ``AutoModel.from_config`` builds), as ``name``."""
+    spec = spec_for(config.model_type)  # known: _llava_sub refused unsupported types with their key path
+    base = spec.architectures[0]
+    tree = spec.builder(config, base)
+    return replace(_prefix_ties(tree, path), name=name, kind=base)
+
+
+# --- ViT ---------------------------------------------------------------------------------------------------------
+
+
+def _pair(config: Config, key: str, default: int) -> tuple[Dim, Dim]:
+    """``image_size``/``patch_size``: an int (square) or a [height, width] list."""
+    if isinstance(config.raw(key), list):
+        values = config.sizes(key)
+        if len(values) != 2 or min(values) < 1:
+            raise config.fail(key, f"'{config.path(key)}' must be a positive integer or two, got {values!r:.40}")
+        return Dim.of(values[0], f"{config.path(key)}[0]"), Dim.of(values[1], f"{config.path(key)}[1]")
+    side = path_dim(config, key, default)
+    return side, side
+
+
+def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    heads = path_dim(config, "num_attention_heads")
+    head_dim = path_dim(config, "head_dim") if config.has("head_dim") else hidden // heads
+    inner = heads * head_dim
+    qkv_bias = config.flag("qkv_bias", True)
+    image_h, image_w = _pair(config, "image_size", 224)
+    patch_h, patch_w = _pair(config, "patch_size", 16)
+    patches = (image_w // patch_w) * (image_h // patch_h)
+    projection = conv(
+        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True
+    )
+    embeddings = module(
+        "embeddings",
+        "ViTEmbeddings",
+        module("patch_embeddings", "ViTPatchEmbeddings", projection),
+        params=(
+            Param("cls_token", (Dim.constant(1), Dim.constant(1), hidden)),
+            Param("position_embeddings", (Dim.constant(1), patches + 1, hidden)),
+        ),
+    )
+    layer = module(
+        "0",
+        "ViTLayer",
+        module(
+            "attention",
+            "ViTAttention",
+            linear("q_proj", hidden, inner, bias=qkv_bias),
+            linear("k_proj", hidden, inner, bias=qkv_bias),
+            linear("v_proj", hidden, inner, bias=qkv_bias),
+            linear("o_proj", inner, hidden, bias=True),
+        ),
+        layer_norm("layernorm_before", hidden),
+        layer_norm("layernorm_after", hidden),
+        module(
+            "mlp",
+            "ViTMLP",
+            linear("fc1", hidden, path_dim(config, "intermediate_size"), bias=True),
+            linear("fc2", path_dim(config, "intermediate_size"), hidden, bias=True),
+        ),
+    )
+    children = [
+        embeddings,
+        stack("layers", layer, config.layers("num_hidden_layers")),
+        layer_norm("layernorm", hidden),
+    ]
+    if pooler:
+        width = path_dim(config, "pooler_output_size") if config.has("pooler_output_size") else hidden
+        children.append(module("pooler", "ViTPooler", linear("dense", hidden, width, bias=True)))
+    return module(name, "ViTModel", *children)
+
+
+@model_type("vit", architectures=("ViTModel", "ViTForImageClassification"), default="ViTModel")
+def vit(config: Config, architecture: str) -> Module:
+    """ViT: patch Conv2d, ``cls_token`` and ``position_embeddings``; ViTModel has a pooler, the classifier not."""
+    if architecture == "ViTModel":
+        return _vit_model(config, "", pooler=True)
+    base = _vit_model(config, "vit", pooler=False)
+    labels = path_num_labels(config)
+    # ViTForImageClassification: nn.Linear(hidden_size, num_labels) if num_labels > 0 else nn.Identity().
+    if labels.value == 0:
+        return module("", architecture, base, module("classifier", "Identity"))
+    return module("", architecture, base, linear("classifier", path_dim(config, "hidden_size"), labels, bias=True))
+
+
+# --- CLIP --------------------------------------------------------------------------------------------------------
+
+# CLIPTextConfig / CLIPVisionConfig defaults (transformers 5.24, configuration_clip.py).
+_CLIP_TEXT_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 49408,
+    "hidden_size": 512,
+    "intermediate_size": 2048,
+    "projection_dim": 512,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 8,
+    "max_position_embeddings": 77,
+}
+_CLIP_VISION_DEFAULTS: dict[str, Any] = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "projection_dim": 512,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "num_channels": 3,
+    "image_size": 224,
+    "patch_size": 32,
+}
+
+
+def _clip_encoder(config: Config, hidden: Dim) -> Module:
+    path_heads(config, hidden, "num_attention_heads")
+    ffn = path_dim(config, "intermediate_size")
+    layer = module(
+        "0",
+        "CLIPEncoderLayer",
+        kvq_attention("self_attn", "CLIPAttention", hidden),
+        layer_norm("layer_norm1", hidden),
+        module("mlp", "CLIPMLP", linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True)),
+        layer_norm("layer_norm2", hidden),
+    )
+    return module("encoder", "CLIPEncoder", stack("layers", layer, config.layers("num_hidden_layers")))
+
+
+def _clip_text(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    positions = path_dim(config, "max_position_embeddings")
+    embeddings = module(
+        "embeddings",
+        "CLIPTextEmbeddings",
+        embedding("token_embedding", path_dim(config, "vocab_size"), hidden),
+        embedding("position_embedding", positions, hidden),
+        buffers=(position_ids(positions),),
+    )
+    return module(
+        name, "CLIPTextModel", embeddings, _clip_encoder(config, hidden), layer_norm("final_layer_norm", hidden)
+    )
+
+
+def _clip_vision(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    image, patch = path_dim(config, "image_size"), path_dim(config, "patch_size")
+    positions = (image // patch) * (image // patch) + 1
+    embeddings = module(
+        "embeddings",
+        "CLIPVisionEmbeddings",
+        conv("patch_embedding", "Conv2d", path_dim(config, "num_channels"), hidden, (patch, patch), bias=False),
+        embedding("position_embedding", positions, hidden),
+        params=(Param("class_embedding", (hidden,)),),
+        buffers=(position_ids(positions),),
+    )
+    return module(
+        name,
+        "CLIPVisionModel",
+        embeddings,
+        layer_norm("pre_layrnorm", hidden),
+        _clip_encoder(config, hidden),
+        layer_norm("post_layernorm", hidden),
+    )
+
+
+def _clip_tower(config: Config, architecture: str) -> Module:
+    """CLIPTextModel / CLIPVisionModel and their ``…WithProjection`` variants, from a tower's own config."""
+    tower = _clip_text if architecture.startswith("CLIPText") else _clip_vision
+    if not architecture.endswith("WithProjection"):
+        return tower(config, "")
+    inner = "text_model" if tower is _clip_text else "vision_model"
+    projection = "text_projection" if tower is _clip_text else "visual_projection"
+    head = linear(projection, path_dim(config, "hidden_size"), path_dim(config, "projection_dim"), bias=False)
+    return module("", architecture, tower(config, inner), head)
+
+
+def _clip_sub(config: Config, key: str, sub_type: str, defaults: Mapping[str, Any]) -> Config:
+    """CLIPConfig's sub-configs; a ``<key>_dict`` (older hub files) wins over ``<key>``, filled with defaults."""
+    legacy = f"{key}_dict"
+    if config.raw(legacy) is not None:
+        return _sub_config(config, legacy, sub_type, defaults)
+    return _sub_config(config, key, sub_type, defaults)
+
+
+@model_type(
+    "clip",
+    architectures=(
+        "CLIPModel",
+        "CLIPTextModel",
+        "CLIPVisionModel",
+        "CLIPTextModelWithProjection",
+        "CLIPVisionModelWithProjection",
+    ),
+    default="CLIPModel",
+)
+def clip(config: Config, architecture: str) -> Module:
+    """CLIP: text and vision towers from ``text_config``/``vision_config``, two projections, ``logit_scale``."""
+    text = _clip_sub(config, "text_config", "clip_text_model", _CLIP_TEXT_DEFAULTS)
+    vision = _clip_sub(config, "vision_config", "clip_vision_model", _CLIP_VISION_DEFAULTS)
+    if architecture != "CLIPModel":
+        # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config").
+        return _clip_tower(text if architecture.startswith("CLIPText") else vision, architecture)
+    projection = path_dim(config, "projection_dim", 512)
+    return module(
+        "",
+        architecture,
+        _clip_text(text, "text_model"),
+        _clip_vision(vision, "vision_model"),
+        linear("visual_projection", path_dim(vision, "hidden_size"), projection, bias=False),
+        linear("text_projection", path_dim(text, "hidden_size"), projection, bias=False),
+        params=(Param("logit_scale", ()),),
+    )
+
+
+@model_type("clip_text_model", architectures=("CLIPTextModel", "CLIPTextModelWithProjection"), default="CLIPTextModel")
+def clip_text_model(config: Config, architecture: str) -> Module:
+    """A standalone CLIP text tower config (``model_type: clip_text_model``)."""
+    return _clip_tower(_sub_defaults(config, _CLIP_TEXT_DEFAULTS), architecture)
+
+
+@model_type(
+    "clip_vision_model",
+    architectures=("CLIPVisionModel", "CLIPVisionModelWithProjection"),
+    default="CLIPVisionModel",
+)
+def clip_vision_model(config: Config, architecture: str) -> Module:
+    """A standalone CLIP vision tower config (``model_type: clip_vision_model``), e.g. LLaVA's vision tower."""
+    return _clip_tower(_sub_defaults(config, _CLIP_VISION_DEFAULTS), architecture)
+
+
+def _sub_defaults(config: Config, defaults: Mapping[str, Any]) -> Config:
+    data = {name: value for name, value in config.data.items() if value is not None}
+    return Config({**defaults, **data}, config.model_type, config.source, config.prefix)
+
+
+# --- LLaVA -------------------------------------------------------------------------------------------------------
+
+# LlamaConfig defaults (transformers 5.24): llava-1.5's text_config relies on them.
+_LLAMA_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "attention_bias": False,
+    "mlp_bias": False,
+    "tie_word_embeddings": False,
+}
+# Sub-config types whose transformers defaults we apply; any other type must state its sizes.
+_SUB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": _LLAMA_DEFAULTS,
+    "clip_vision_model": _CLIP_VISION_DEFAULTS,
+    "clip_text_model": _CLIP_TEXT_DEFAULTS,
+}
+# LlavaConfig's vision_config when the file has none (SubConfigSpec init_kwargs; CLIPVisionConfig fills the rest).
+_LLAVA_VISION_WHEN_ABSENT: dict[str, Any] = {
+    "intermediate_size": 4096,
+    "hidden_size": 1024,
+    "patch_size": 14,
+    "image_size": 336,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "vocab_size": 32000,
+    "projection_dim": 768,
+}
+
+
+def _llava_sub(config: Config, key: str, default_type: str) -> Config:
+    """``vision_config``/``text_config`` typed by their own ``model_type`` (AutoConfig), as LlavaConfig does."""
+    raw = config.raw(key)
+    if raw is None and key == "vision_config":
+        raw = _LLAVA_VISION_WHEN_ABSENT
+    kind = raw.get("model_type", default_type) if isinstance(raw, dict) else default_type
+    if not isinstance(kind, str):
+        path = f"{config.path(key)}.model_type"
+        raise ConfigError(f"{config.source}: '{path}' must be a string, got {kind!r:.40}", key_path=path)
+    sub = _sub_config(config, key, kind, _SUB_DEFAULTS.get(kind, {}), raw)
+    _supported(sub)
+    return sub
+
+
+def _supported(config: Config) -> None:
+    """Refuse a sub-config whose ``model_type`` has no builder, naming the key."""
+    try:
+        spec_for(config.model_type)
+    except UnknownNameError:
+        raise ConfigError(
+            f"{config.source}: '{config.path('model_type')}' is {config.model_type!r}, which is not supported",
+            key_path=config.path("model_type"),
+        ) from None
+
+
+def _feature_layers(config: Config) -> Dim | None:
+    """How many vision hidden states the projector concatenates: None for one (an int), else the list's length."""
+    value = config.raw("vision_feature_layer", -2)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return Dim.of(len(value), f"len({config.path('vision_feature_layer')})")
+    raise config.fail(
+        "vision_feature_layer",
+        f"'{config.path('vision_feature_layer')}' must be an integer or a list of integers, got {value!r:.40}",
+    )
+
+
+@model_type(
+    "llava", architectures=("LlavaModel", "LlavaForConditionalGeneration"), default="LlavaForConditionalGeneration"
+)
+def llava(config: Config, architecture: str) -> Module:
+    """LLaVA: a vision tower and a language model, each the base model of its own sub-config's type built by that
+    type's registered builder (CLIP vision here, llama from ``decoders.py``), joined by a two-layer projector.
+    All vision layers are kept; ``vision_feature_layer`` only widens the projector when it names several layers."""
+    vision = _llava_sub(config, "vision_config", "clip_vision_model")
+    text = _llava_sub(config, "text_config", "llama")
+    prefix = "" if architecture == "LlavaModel" else "model."
+    features = _feature_layers(config)
+    vision_width = path_dim(vision, "hidden_size") if features is None else path_dim(vision, "hidden_size") * features
+    text_width = path_dim(text, "hidden_size")
+    bias = config.flag("multimodal_projector_bias", True)
+    projector = module(
+        "multi_modal_projector",
+        "LlavaMultiModalProjector",
+        linear("linear_1", vision_width, text_width, bias=bias),
+        linear("linear_2", text_width, text_width, bias=bias),
+    )
+    base = module(
+        "model" if prefix else "",
+        "LlavaModel",
+        _sub_model(vision, "vision_tower", f"{prefix}vision_tower."),
+        projector,
+        _sub_model(text, "language_model", f"{prefix}language_model."),
+    )
+    if architecture == "LlavaModel":
+        return base
+    # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True.
+    tie = config.flag("tie_word_embeddings", False) or text.flag("tie_word_embeddings", False)
+    vocab = path_dim(text, "vocab_size")
+    if tie:
+        head = tied_linear("lm_head", text_width, vocab, "model.language_model.embed_tokens.weight")
+    else:
+        head = linear("lm_head", text_width, vocab, bias=False)
+    return module("", architecture, base, head)
