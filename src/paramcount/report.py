@@ -159,8 +159,13 @@ class Report:
             ],
             "shapes": _shapes(self.shapes),
             "compute": [
-                {"label": e.label, "flops": e.flops, "symbolic": e.symbolic, "substituted": e.substituted,
-                 "source": e.source}
+                {
+                    "label": e.label,
+                    "flops": e.flops,
+                    "symbolic": e.symbolic,
+                    "substituted": e.substituted,
+                    "source": e.source,
+                }
                 for e in self.compute
             ],
             "variants": [_comparison(c) for c in self.variants],
@@ -271,8 +276,10 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
                 "flops": m.flops,
                 "status": m.status,
                 "note": m.note,
-                "steps": [{"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
-                          for s in m.steps],
+                "steps": [
+                    {"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
+                    for s in m.steps
+                ],
             }
             for m in report.modules
         ],
