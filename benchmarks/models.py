@@ -58,7 +58,8 @@ def _in_process_transformers(path: str) -> tuple[float, int]:
 
     with open(path, encoding="utf-8") as stream:
         data = json.load(stream)
-    config = transformers.AutoConfig.for_model(**{k: v for k, v in data.items() if k != "architectures"})
+    settings = {k: v for k, v in data.items() if k not in ("architectures", "model_type")}
+    config = transformers.LlamaConfig(**settings)
     start = time.perf_counter()
     with torch.device("meta"):
         model = transformers.LlamaForCausalLM(config)
