@@ -111,7 +111,7 @@ def test_zoo_model_text_shows_the_module_table_and_chart(capsys: pytest.CaptureF
     code, out, _ = run(capsys, "--depth", "1", "resnet18")
     assert code == 0
     # torchvision's layer4 of resnet18: two BasicBlocks of 512 channels, 8,393,728 parameters.
-    assert re.search(r"^ +layer4 +Sequential +8,393,728 +71.8%$", out, re.MULTILINE)
+    assert re.search(r"^ +layer4 +Sequential +8,393,728 +71.8% +yes$", out, re.MULTILINE)
     assert "Where the parameters are" in out
     assert "    layer4.0" not in out  # deeper than --depth 1
 
@@ -170,3 +170,13 @@ def test_training_flops_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     compute = {item["symbolic"]: item["flops"] for item in json.loads(out)["compute"]}
     active = 12_879_925_248  # Mixtral's parameters active per token (2 of 8 experts), from the active figure
     assert (code, compute["6 · N · D"]) == (0, 6 * active * 4096 * 2)
+
+
+def test_activations_from_shapes_for_a_convnet(capsys: pytest.CaptureFixture[str]) -> None:
+    model = "nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 32 * 32, 10))"
+    code, out, _ = run(capsys, "--json", model, "--input", "8,3,32,32", "--optimizer", "adamw")
+    items = [item for item in json.loads(out)["memory"]["plan"]["items"] if item["category"] == "activations"]
+    # Layer outputs kept for backward: conv, ReLU and Flatten 8·16·32·32 = 131,072 each, Linear 8·10 = 80;
+    # 393,296 float32 elements = 1,573,184 bytes, labelled as an estimate.
+    assert code == 0
+    assert [(item["count"], item["bytes"], item["exact"]) for item in items] == [(393_296, 1_573_184, False)]

@@ -200,12 +200,12 @@ def _training(tree: Module, counts: Counts) -> tuple[TrainingPlan, ...]:
     return training_plans(tree, counts)
 
 
-def _plan(result: Result, counts: Counts, options: PlanOptions | None) -> MemoryPlan | None:
+def _plan(result: Result, counts: Counts, options: PlanOptions | None, shapes: ShapeReport | None) -> MemoryPlan | None:
     if options is None and result.origin != "config":
         return None
     from paramcount.analysis.planner import PlanOptions, plan_memory
 
-    return plan_memory(result.tree, counts, options or PlanOptions())
+    return plan_memory(result.tree, counts, options or PlanOptions(), shapes)
 
 
 def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | None:
@@ -231,6 +231,7 @@ def build_report(
     result: Result, options: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None
 ) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
+    shapes = _shapes(tree, input_shape)
     parameter_bytes, buffer_bytes = stored_bytes(counts)
     expression, code, with_variants = _describe(result, counts)
     return Report(
@@ -247,8 +248,8 @@ def build_report(
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
-        plan=_plan(result, counts, options),
-        shapes=_shapes(tree, input_shape),
+        plan=_plan(result, counts, options, shapes),
+        shapes=shapes,
         compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),

@@ -369,8 +369,9 @@ def _modules(report: Report, depth: int) -> Section:
         name = row.path.rsplit(".", 1)[-1] if row.path else "(root)"
         label = "  " * row.depth + name + (f" (×{row.times})" if row.times > 1 and _repeat_starts_here(row) else "")
         share = 100 * row.total * row.times / total
-        rows.append((label, row.kind, integer(row.total), f"{share:.1f}%"))
-    table = Table(("module", "type", "parameters", "share"), tuple(rows), frozenset({2, 3}))
+        trainable = "" if not row.total else ("yes" if row.trainable == row.total else integer(row.trainable))
+        rows.append((label, row.kind, integer(row.total), f"{share:.1f}%", trainable))
+    table = Table(("module", "type", "parameters", "share", "trainable"), tuple(rows), frozenset({2, 3, 4}))
     notes = []
     if any(row.depth > depth for row in report.modules):
         notes.append(f"deeper modules hidden (--depth {depth})")

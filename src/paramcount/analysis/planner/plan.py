@@ -11,6 +11,7 @@ tensor and pipeline parallelism split the model, activations and the KV cache fo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
@@ -44,7 +45,8 @@ from paramcount.analysis.planner.weights import (
     quantized_weights,
     resolve_dtype,
 )
-from paramcount.dtypes import BITS
+from paramcount.analysis.shape_types import ShapeReport
+from paramcount.dtypes import BITS, bytes_for
 from paramcount.tree import Module
 
 __all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]
@@ -349,13 +351,48 @@ def _parallel_notes(options: PlanOptions) -> list[str]:
     return notes
 
 
-def plan_memory(tree: Module, counts: Counts | None = None, options: PlanOptions | None = None) -> MemoryPlan:
+def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+    """Activations of a model that is not a transformer stack, from the shapes of an actual input: the outputs
+    of every leaf layer, kept for the backward pass (an estimate)."""
+    paths = [module.path for module in shapes.modules]
+    leaves = [
+        module
+        for module in shapes.modules
+        if module.output_shape is not None
+        and not any(other.startswith(f"{module.path}.") or (not module.path and other) for other in paths)
+    ]
+    if not leaves:
+        return [], ["activations not modelled: the input's shapes could not be followed through these modules"]
+    elements = sum(math.prod(module.output_shape or ()) * module.times for module in leaves)
+    bits = BITS[dtype]
+    bound = "" if shapes.is_complete else " (a lower bound: some modules are not modelled)"
+    item = MemoryItem(
+        f"activations: outputs of {len(leaves)} layers for input {tuple(shapes.input_shape)}{bound}",
+        elements,
+        bits,
+        bytes_for(elements, bits),
+        category="activations",
+        exact=False,
+    )
+    note = (
+        "activations: an estimate from the shapes of the given input — every layer's output is kept for the "
+        f"backward pass, in {dtype}; in-place operations, fused kernels and checkpointing keep less, "
+        "and some layers (pooling indices, dropout masks) keep a little more"
+    )
+    return [item], [note]
+
+
+def plan_memory(
+    tree: Module, counts: Counts | None = None, options: PlanOptions | None = None, shapes: ShapeReport | None = None
+) -> MemoryPlan:
     """Plan the memory of ``tree`` under ``options`` (default: inference in the tree's dtype).
 
     Args:
         tree: the model.
         counts: ``count_tree(tree)`` if already computed (its buffers are used); computed when None.
         options: what to plan for, validated when built.
+        shapes: ``propagate(tree, input_shape)``, whose layer outputs estimate the activations when training a
+            model that is not a transformer stack.
 
     Returns:
         A ``MemoryPlan`` with the items, the per-device items, assumptions, the dtype used and why, and the
@@ -371,8 +408,12 @@ def plan_memory(tree: Module, counts: Counts | None = None, options: PlanOptions
         items, notes = _weights(uses, options, choice.dtype)
     items.extend(_buffers(counts, choice, options))
     dims = transformer_dimensions(tree) if options.seq_len is not None else None
-    sequence, sequence_notes = _sequence_items(dims, options, choice.dtype, 1, 1)
-    per_device_sequence, _ = _sequence_items(dims, options, choice.dtype, options.tp, options.pp)
+    if options.training and shapes is not None and dims is None:
+        sequence, sequence_notes = _shape_activations(shapes, choice.dtype)
+        per_device_sequence = list(sequence)
+    else:
+        sequence, sequence_notes = _sequence_items(dims, options, choice.dtype, 1, 1)
+        per_device_sequence, _ = _sequence_items(dims, options, choice.dtype, options.tp, options.pp)
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
