@@ -6,6 +6,7 @@ no weights are allocated. Tied tensors appear once in ``named_parameters()``, as
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 import transformers
 
 from paramcount.sources.hf import from_config
-from paramcount.tree import iter_params, parameter_count
+from paramcount.tree import iter_buffers, iter_params, parameter_count
 
 CONFIGS = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / "configs"
 
@@ -43,3 +44,24 @@ def assert_matches_transformers(config: dict[str, Any], architecture: str, *, ch
         our_shapes = [(name, param.sizes) for name, param in iter_params(ours)]
         their_shapes = [(name, tuple(p.shape)) for name, p in theirs.named_parameters()]
         assert our_shapes == their_shapes
+
+
+def shipped(name: str) -> dict[str, Any]:
+    """A config shipped in ``src/paramcount/sources/hf/configs`` by file name."""
+    data: dict[str, Any] = json.loads((CONFIGS / name).read_text(encoding="utf-8"))
+    return data
+
+
+def assert_buffers_match(config: dict[str, Any], architecture: str) -> None:
+    """Same buffers as ``named_buffers()``: names, shapes, order, and persistence (in ``state_dict`` or not)."""
+    theirs = transformers_model(config, architecture)
+    state = theirs.state_dict()
+    expected = [(name, tuple(buffer.shape), name in state) for name, buffer in theirs.named_buffers()]
+    ours = from_config(config, architecture=architecture)
+    assert [(name, buffer.sizes, buffer.persistent) for name, buffer in iter_buffers(ours)] == expected
+
+
+def assert_same_model(config: dict[str, Any], architecture: str) -> None:
+    """Parameters as ``assert_matches_transformers`` compares them, then the buffers."""
+    assert_matches_transformers(config, architecture)
+    assert_buffers_match(config, architecture)

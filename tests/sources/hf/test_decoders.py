@@ -9,7 +9,6 @@ same config, that it does.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,11 +17,17 @@ from huggingface_hub.errors import StrictDataclassError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_oracle import CONFIGS, assert_matches_transformers, default_architecture, transformers_model
+from hf_oracle import (
+    assert_matches_transformers,
+    assert_same_model,
+    default_architecture,
+    shipped,
+    transformers_model,
+)
 from paramcount.errors import ConfigError
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._registry import spec_for
-from paramcount.tree import iter_buffers, iter_params, parameter_count
+from paramcount.tree import iter_params, parameter_count
 
 SHIPPED = (
     "meta-llama--Llama-3.1-8B.json",
@@ -42,25 +47,6 @@ SHIPPED = (
     "microsoft--Phi-3-mini-4k-instruct.json",
     "deepseek-ai--DeepSeek-V3.json",
 )
-
-
-def shipped(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CONFIGS / name).read_text(encoding="utf-8"))
-    return data
-
-
-def assert_buffers_match(config: dict[str, Any], architecture: str) -> None:
-    """Same buffers as ``named_buffers()``: names, shapes, order, and persistence (in ``state_dict`` or not)."""
-    theirs = transformers_model(config, architecture)
-    state = theirs.state_dict()
-    expected = [(name, tuple(buffer.shape), name in state) for name, buffer in theirs.named_buffers()]
-    ours = from_config(config, architecture=architecture)
-    assert [(name, buffer.sizes, buffer.persistent) for name, buffer in iter_buffers(ours)] == expected
-
-
-def assert_same_model(config: dict[str, Any], architecture: str) -> None:
-    assert_matches_transformers(config, architecture)
-    assert_buffers_match(config, architecture)
 
 
 # --- shipped configs -------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ that it does.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -17,11 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_oracle import CONFIGS, assert_matches_transformers, default_architecture, transformers_model
+from hf_oracle import (
+    assert_same_model,
+    default_architecture,
+    shipped,
+    transformers_model,
+)
 from paramcount.errors import ConfigError
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._registry import spec_for
-from paramcount.tree import iter_buffers, iter_params, parameter_count
+from paramcount.tree import iter_params, parameter_count
 
 SHIPPED = (
     "openai-community--gpt2.json",
@@ -51,25 +55,6 @@ ONE_PER_TYPE = (
     "facebook--opt-350m.json",
     "bigscience--bloom-560m.json",
 )
-
-
-def shipped(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CONFIGS / name).read_text(encoding="utf-8"))
-    return data
-
-
-def assert_buffers_match(config: dict[str, Any], architecture: str) -> None:
-    """Same buffers as ``named_buffers()``: names, shapes, order, and persistence (in ``state_dict`` or not)."""
-    theirs = transformers_model(config, architecture)
-    state = theirs.state_dict()
-    expected = [(name, tuple(buffer.shape), name in state) for name, buffer in theirs.named_buffers()]
-    ours = from_config(config, architecture=architecture)
-    assert [(name, buffer.sizes, buffer.persistent) for name, buffer in iter_buffers(ours)] == expected
-
-
-def assert_same_model(config: dict[str, Any], architecture: str) -> None:
-    assert_matches_transformers(config, architecture)
-    assert_buffers_match(config, architecture)
 
 
 # --- shipped configs -------------------------------------------------------------------------------------------

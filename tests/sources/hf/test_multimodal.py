@@ -7,7 +7,6 @@ configs per type; bad input pins the exact messages and key paths.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,7 +17,13 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_oracle import CONFIGS, assert_matches_transformers, default_architecture, transformers_model
+from hf_oracle import (
+    CONFIGS,
+    assert_matches_transformers,
+    default_architecture,
+    shipped,
+    transformers_model,
+)
 from paramcount.errors import ConfigError
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._registry import spec_for
@@ -36,11 +41,6 @@ def sources() -> list[tuple[str, str, str]]:
 
 
 SHIPPED = sources()
-
-
-def shipped(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CONFIGS / name).read_text(encoding="utf-8"))
-    return data
 
 
 def test_every_listed_config_is_shipped() -> None:
