@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import paramcount
@@ -74,3 +76,30 @@ def test_errors_are_value_errors_with_one_line_messages() -> None:
         paramcount.count("Conv2d(10, 20, 3, groups=3)")
     assert isinstance(info.value, ValueError)
     assert "\n" not in str(info.value)
+
+
+def test_paths_false_never_reads_the_filesystem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "resnet50").mkdir()
+    (tmp_path / "resnet50" / "config.json").write_text('{"model_type": "gpt2"}')
+    monkeypatch.chdir(tmp_path)
+    # torchvision ResNet50_Weights.IMAGENET1K_V1: 25,557,032 parameters.
+    assert paramcount.count("resnet50", paths=False).total == 25_557_032
+    with pytest.raises(paramcount.ConfigError):  # the CLI's door reads the folder's (incomplete) config
+        paramcount.count("resnet50")
+
+
+def test_an_empty_query_is_an_expression_error_not_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paramcount.ExpressionError):
+        paramcount.count("")
+
+
+def test_shipped_hub_ids_are_listed_once() -> None:
+    from paramcount.sources.hf.hub import shipped_hub_ids
+
+    ids = shipped_hub_ids()
+    assert len(ids) == len(set(ids))
+    assert "meta-llama/Llama-3.1-8B" in ids

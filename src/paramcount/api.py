@@ -87,14 +87,16 @@ class Result:
 
 def _looks_like_path(text: str) -> bool:
     """A config file or a folder holding one (expressions never end in .json nor name a folder)."""
-    return text.endswith(".json") or Path(text).is_dir()
+    return bool(text) and (text.endswith(".json") or Path(text).is_dir())
 
 
-def count(text: str, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
+def count(text: str, *, architecture: str | None = None, via_transformers: bool = False, paths: bool = True) -> Result:
     """Count the parameters of whatever ``text`` names; e.g. ``count("Conv2d(256, 512, 3)").total``.
 
     ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model);
-    ``via_transformers`` counts a config with transformers itself on the meta device (when installed).
+    ``via_transformers`` counts a config with transformers itself on the meta device (when installed);
+    ``paths=False`` never reads the filesystem (a server answering untrusted queries): configs then come only
+    from shipped hub ids.
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong.
     """
     stripped = text.strip()
@@ -104,7 +106,7 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _from_config(text, shipped, stripped, architecture, via_transformers)
-        if _looks_like_path(stripped):
+        if paths and _looks_like_path(stripped):
             return _from_config(text, Path(stripped), stripped, architecture, via_transformers)
     return _count_expression(text)
 

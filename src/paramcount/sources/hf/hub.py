@@ -26,7 +26,8 @@ def _index() -> dict[str, Path]:
 
 
 def shipped_hub_ids() -> tuple[str, ...]:
-    return tuple(sorted(path.stem.replace("--", "/") for path in _index().values()))
+    """Every shipped hub id once (with its organisation where it has one)."""
+    return tuple(sorted({path.stem.replace("--", "/") for path in CONFIGS.glob("*.json")}))
 
 
 def hub_config_path(hub_id: str) -> Path | None:
