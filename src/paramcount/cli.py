@@ -217,6 +217,11 @@ def _list(what: str, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["serve"] or words[:1] == ["site"]:  # the web app's commands (the web extra)
+        from paramcount.web.commands import serve_main, site_main
+
+        return (serve_main if words[0] == "serve" else site_main)(words[1:])
     parser = _parser()
     arguments = parser.parse_args(argv)
     if arguments.list:

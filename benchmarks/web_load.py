@@ -1,0 +1,282 @@
+"""Throughput and latency of the web app under concurrent load, on loopback, with the server it starts itself.
+
+For each worker setting it starts ``paramcount serve --workers N`` on a free 127.0.0.1 port, waits until it
+answers, then measures for ``--duration`` seconds each:
+
+  - ``/api/count?q=Conv2d(256, 512, 3)``    one popular query, answered from the app's cache
+  - ``/api/count?q=Linear(<n>, 512)``       a new query on every request: parse, build and report each time
+  - ``/answers/parameters-conv2d-256-512-kernel-3``   the HTML answer page
+
+with ``wrk`` when it is installed (``apt-get install wrk``; a Lua script varies the query and prints
+p50/p95/p99), else with a bounded asyncio + httpx loop. Then it sends a burst of bad requests (syntax
+errors, over-long queries, oversized bodies, paths, malformed JSON, unknown slugs) and checks that none
+was a server error and that the server still answers correctly. Only loopback traffic; every phase is
+bounded in time and in requests.
+
+Run: python benchmarks/web_load.py [--workers 1 2] [--duration 10] [--connections 16] [--tool wrk|httpx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+HOST = "127.0.0.1"
+MAX_DURATION_SECONDS = 60
+MAX_PYTHON_REQUESTS = 200_000
+BURST_REQUESTS = 2_000
+POPULAR = "Conv2d(256, 512, 3)"
+PAGE = "/answers/parameters-conv2d-256-512-kernel-3"
+
+WRK_SCRIPT = """
+counter = 0
+distinct = os.getenv("PARAMCOUNT_DISTINCT") == "1"
+request = function()
+  if distinct then
+    counter = counter + 1
+    return wrk.format("GET", "/api/count?q=Linear(" .. counter .. ",%20512)")
+  end
+  return wrk.format("GET", wrk.path)
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %d, \\"seconds\\": %f, \\"p50\\": %d, \\"p95\\": %d, \\"p99\\": %d, "
+      .. "\\"non_2xx\\": %d, \\"socket_errors\\": %d}\\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    workers: int
+    scenario: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    failures: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  (our own loopback server)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _start(workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "paramcount", "serve", "--host", HOST, "--port", str(port)]
+    server = subprocess.Popen([*command, "--workers", str(workers)], stderr=subprocess.DEVNULL)
+    base = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/api/count?q={quote(POPULAR)}")[0] == 200:
+                for _ in range(3 * workers):  # warm every worker's imports and caches
+                    _get(f"{base}{PAGE}")
+                return server, base
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not start within 60 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _wrk(url: str, *, distinct: bool, duration: int, connections: int, script: Path) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url]
+    environment = {**os.environ, "PARAMCOUNT_DISTINCT": "1" if distinct else "0"}
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+async def _python_load(url: str, *, distinct: bool, duration: int, connections: int) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    failures = 0
+    counter = 0
+    stop_at = time.perf_counter() + duration
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures, counter
+        while time.perf_counter() < stop_at and len(latencies) < MAX_PYTHON_REQUESTS:
+            counter += 1
+            target = url.split("?")[0] + f"?q=Linear({counter},%20512)" if distinct else url
+            started = time.perf_counter()
+            response = await client.get(target)
+            latencies.append(time.perf_counter() - started)
+            failures += response.status_code >= 300
+
+    started = time.perf_counter()
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "seconds": time.perf_counter() - started,
+        "p50": quantiles[49] * 1e6,
+        "p95": quantiles[94] * 1e6,
+        "p99": quantiles[98] * 1e6,
+        "non_2xx": failures,
+        "socket_errors": 0,
+    }
+
+
+def _measure(base: str, workers: int, arguments: argparse.Namespace, script: Path) -> list[Measurement]:
+    scenarios = [
+        ("/api/count, one popular query (cached)", f"{base}/api/count?q={quote(POPULAR)}", False),
+        ("/api/count, a new query each request", f"{base}/api/count", True),
+        ("answer page (HTML)", f"{base}{PAGE}", False),
+    ]
+    found = []
+    for name, url, distinct in scenarios:
+        options = {"distinct": distinct, "duration": arguments.duration, "connections": arguments.connections}
+        if arguments.tool == "wrk":
+            raw = _wrk(url, script=script, **options)
+        else:
+            raw = asyncio.run(_python_load(url, **options))
+        found.append(
+            Measurement(
+                workers,
+                name,
+                int(raw["requests"]),
+                raw["seconds"],
+                raw["p50"] / 1000,
+                raw["p95"] / 1000,
+                raw["p99"] / 1000,
+                int(raw["non_2xx"] + raw["socket_errors"]),
+            )
+        )
+        print(f"  {name}: {found[-1].per_second:,.0f} requests/s", flush=True)
+    return found
+
+
+async def _burst(base: str, connections: int) -> Counter[int]:
+    import httpx
+
+    long_query = "Linear(1, 1)" + " " * 20_000
+    bad = [
+        ("GET", "/api/count", {"params": {"q": "nn.Linear(3, 4).__class__"}}),
+        ("GET", "/api/count", {"params": {"q": "Linear(3, 4"}}),
+        ("GET", "/api/count", {"params": {"q": "10**10**10"}}),
+        ("GET", "/api/count", {"params": {"q": "(" * 500}}),
+        ("GET", "/api/count", {"params": {"q": "/etc/passwd"}}),
+        ("GET", "/api/count", {"params": {"q": "config.json"}}),
+        ("POST", "/api/count", {"json": {"q": long_query}}),
+        ("POST", "/api/count", {"content": b"x" * 400_000, "headers": {"content-type": "application/json"}}),
+        ("POST", "/api/count", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+        ("GET", "/answers/parameters-conv2d-10-4-kernel-3-groups-3", {}),
+        ("GET", "/answers/../../etc/passwd", {}),
+        ("GET", "/?q=%3Cscript%3E", {}),
+    ]
+    statuses: Counter[int] = Counter()
+    semaphore = asyncio.Semaphore(connections)
+
+    async def send(client: httpx.AsyncClient, index: int) -> None:
+        method, path, options = bad[index % len(bad)]
+        async with semaphore:
+            response = await client.request(method, f"{base}{path}", **options)  # type: ignore[arg-type]
+            statuses[response.status_code] += 1
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await asyncio.gather(*(send(client, index) for index in range(BURST_REQUESTS)))
+    return statuses
+
+
+def _check_still_serving(base: str) -> None:
+    status, body = _get(f"{base}/api/count?q={quote('Linear(4096, 4096)')}")
+    if status != 200 or json.loads(body)["total"] != 4096 * 4096 + 4096:
+        raise SystemExit(f"after the burst the server answered {status}: {body[:200]!r}")
+
+
+def _table(measurements: list[Measurement]) -> str:
+    lines = [
+        "| workers | endpoint | requests/s | p50 ms | p95 ms | p99 ms | non-2xx |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for m in measurements:
+        lines.append(
+            f"| {m.workers} | {m.scenario} | {m.per_second:,.0f} | {m.p50_ms:.1f} | {m.p95_ms:.1f} | "
+            f"{m.p99_ms:.1f} | {m.failures} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--duration", type=int, default=10, help=f"seconds per scenario (at most {MAX_DURATION_SECONDS})"
+    )
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--tool", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
+    arguments = parser.parse_args()
+    arguments.duration = min(arguments.duration, MAX_DURATION_SECONDS)
+    print(f"tool: {arguments.tool}; {arguments.connections} connections; {arguments.duration} s per scenario")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    measurements: list[Measurement] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "paramcount.lua"
+        script.write_text(WRK_SCRIPT)
+        for workers in arguments.workers:
+            print(f"workers: {workers}", flush=True)
+            server, base = _start(workers)
+            try:
+                measurements += _measure(base, workers, arguments, script)
+                statuses = asyncio.run(_burst(base, arguments.connections))
+                errors = sum(count for status, count in statuses.items() if status >= 500)
+                print(f"  burst of {BURST_REQUESTS:,} bad requests: {dict(sorted(statuses.items()))}; 5xx: {errors}")
+                if errors:
+                    raise SystemExit("server errors during the burst")
+                _check_still_serving(base)
+                print("  still serving correctly after the burst")
+            finally:
+                _stop(server)
+    print()
+    print(_table(measurements))
+
+
+if __name__ == "__main__":
+    main()

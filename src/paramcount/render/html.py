@@ -1,0 +1,390 @@
+"""HTML: the same sections as the text and Markdown renderers, as escaped HTML fragments for web pages.
+
+Only formatting happens here. ``render_html`` turns ``sections(report)`` into ``<section>`` elements with
+stable ids (``section-memory``, ``section-training`` …); ``answer_html`` and ``answer_text`` write the
+one-sentence answer that heads a page and fills its meta description, from the same Report. Links are
+the caller's business: ``href(section_key, cell)`` may return a URL for the first cell of a row in the
+variants, related-questions and where-it-appears tables.
+
+Every user-visible string passes through ``html.escape``; the web app's templates add the page around
+these fragments (with Jinja's autoescape for everything else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
+from paramcount.render.units import binary_size, decimal_size, integer
+from paramcount.report import Report
+
+__all__ = [
+    "Href",
+    "answer_html",
+    "answer_text",
+    "memory_answer_html",
+    "memory_answer_text",
+    "memory_question",
+    "output_answer_html",
+    "output_answer_text",
+    "output_question",
+    "plan_chart",
+    "question",
+    "render_html",
+    "subject",
+]
+
+Href = Callable[[str, str], str | None]
+"""``href(section_key, cell_text)`` → a URL for that cell, or None to leave it as text."""
+
+LINKED_SECTIONS = frozenset({"variants", "related", "appears"})
+"""Sections whose rows name another question (a configuration, a zoo model)."""
+
+MAX_NAMED_TENSORS = 4
+"""Tensors named one by one in the answer sentence; beyond this, their number is given."""
+
+_Piece = tuple[str, str | None]
+"""A run of answer text and, for a number worth finding in the page, its element id."""
+
+
+def _segment(segment: Segment, element_id: str | None = None) -> str:
+    text = escape(segment.text)
+    attributes = f' id="{element_id}"' if element_id else ""
+    if segment.style == "total":
+        return f'<strong class="total"{attributes}>{text}</strong>'
+    if segment.style:
+        return f'<span class="{segment.style}"{attributes}>{text}</span>'
+    return text
+
+
+def _paragraph(block: Paragraph, *, headline: bool) -> str:
+    parts = []
+    for index, segment in enumerate(block.segments):
+        element_id = "headline-total" if headline and index == 0 and segment.style == "total" else None
+        parts.append(_segment(segment, element_id).replace("\n", "<br>"))
+    return "<p>" + "".join(parts).strip() + "</p>"
+
+
+def _lines(block: Lines) -> str:
+    rows = ("".join(_segment(segment) for segment in line).rstrip() for line in block.lines)
+    return '<pre class="lines">' + "\n".join(rows) + "</pre>"
+
+
+def _cell(text: str, url: str | None) -> str:
+    return f'<a href="{escape(url)}">{escape(text)}</a>' if url else escape(text)
+
+
+def _table(block: Table, key: str, href: Href | None) -> str:
+    head = "".join(
+        f'<th scope="col"{_align(block, index)}>{escape(cell)}</th>' for index, cell in enumerate(block.header)
+    )
+    rows = []
+    for row in block.rows:
+        cells = []
+        for index, cell in enumerate(row):
+            url = href(key, cell.strip()) if href and index == 0 and key in LINKED_SECTIONS else None
+            cells.append(f"<td{_align(block, index)}>{_cell(cell.strip(), url)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _align(block: Table, index: int) -> str:
+    return ' class="num"' if index in block.right_aligned else ""
+
+
+def _code(block: Code) -> str:
+    return f'<pre class="code"><code class="language-{escape(block.language)}">{escape(block.text)}</code></pre>'
+
+
+def _section(section: Section, href: Href | None) -> str:
+    key = section.key
+    parts = [
+        f'<section class="answer-section" id="section-{key}" aria-labelledby="title-{key}">',
+        f'<h2 id="title-{key}">{escape(section.title)}</h2>',
+    ]
+    for index, block in enumerate(section.blocks):
+        if isinstance(block, Paragraph):
+            parts.append(_paragraph(block, headline=key == "answer" and index == 0))
+        elif isinstance(block, Lines):
+            parts.append(_lines(block))
+        elif isinstance(block, Table):
+            parts.append(_table(block, key, href))
+        elif isinstance(block, Code):
+            parts.append(_code(block))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> str:
+    """Every section of the answer as HTML, in the order the text renderer prints them."""
+    return "\n".join(_section(section, href) for section in sections(report, depth=depth))
+
+
+def subject(report: Report) -> str:
+    """What the question is about: the canonical call, the zoo model, or the hub id and its class."""
+    if report.origin == "config":
+        name = report.query.strip()
+        if name.startswith("{"):
+            return f"this config.json ({report.kind})"
+        return f"{name} ({report.kind})"
+    if report.origin == "zoo":
+        return report.expression.removesuffix("()")
+    return report.expression
+
+
+def question(report: Report) -> str:
+    """``How many parameters does Conv2d(256, 512, 3) have?``"""
+    if report.origin == "config" and not report.query.strip().startswith("{"):
+        return f"How many parameters does {report.query.strip()} have?"
+    return f"How many parameters does {subject(report)} have?"
+
+
+def _sizes(value: int, prefix: str) -> list[_Piece]:
+    return [
+        (f"{integer(value)} bytes", f"{prefix}-bytes"),
+        (" (", None),
+        (decimal_size(value), f"{prefix}-decimal"),
+        (", ", None),
+        (binary_size(value), f"{prefix}-binary"),
+        (")", None),
+    ]
+
+
+def _tensor_pieces(report: Report) -> list[_Piece]:
+    rows = report.counts.parameters
+    if not rows or len(rows) > MAX_NAMED_TENSORS:
+        return [] if not rows else [(f" in {integer(len(rows))} tensors", None)]
+    named = [f"{row.name} {integer(row.count)}" for row in rows]
+    joined = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return [(f": {joined}", None)]
+
+
+def _pieces(report: Report) -> list[_Piece]:
+    counts = report.counts
+    pieces: list[_Piece] = [(f"{subject(report)} has ", None), (integer(counts.total), "total"), (" parameters", None)]
+    if counts.non_trainable:
+        pieces += [(" (", None), (integer(counts.trainable), "trainable"), (" trainable, ", None)]
+        pieces += [(integer(counts.non_trainable), "frozen"), (" frozen)", None)]
+    pieces += _tensor_pieces(report)
+    if report.origin != "expression" and report.embedding_parameters:
+        pieces.append((f"; {integer(counts.total - report.embedding_parameters)} excluding embeddings", None))
+    if report.active is not None:
+        pieces += [("; ", None), (integer(report.active), "active"), (" active per token", None)]
+    if counts.tied:
+        pieces.append((f"; {integer(counts.tied)} in tied tensors are counted once", None))
+    pieces.append((".", None))
+    if counts.total:
+        dtypes = ", ".join(report.dtypes) or "float32"
+        pieces.append((f" Stored as {dtypes}, the parameters take ", None))
+        pieces += _sizes(report.stored_parameter_bytes, "parameter")
+        pieces.append((".", None))
+    if report.training and counts.trainable:
+        plan = report.training[0]
+        pieces.append((f" Training with {plan.name} holds ", None))
+        pieces += _sizes(plan.bytes, "training")
+        pieces.append((" of weights, gradients and optimizer states, before activations.", None))
+    return pieces
+
+
+def answer_html(report: Report) -> str:
+    """The answer in one paragraph, its numbers in elements with stable ids (``total``, ``parameter-bytes``…)."""
+    parts = []
+    for text, element_id in _pieces(report):
+        parts.append(f'<strong id="{element_id}">{escape(text)}</strong>' if element_id else escape(text))
+    return '<p class="answer" id="answer">' + "".join(parts) + "</p>"
+
+
+def answer_text(report: Report) -> str:
+    """The same sentence as plain text (a page's meta description)."""
+    return "".join(text for text, _ in _pieces(report))
+
+
+# ---- memory and output-size answers
+
+
+_CATEGORIES = (
+    ("weights", "weights"),
+    ("gradients", "gradients"),
+    ("optimizer", "optimizer states"),
+    ("buffers", "buffers"),
+    ("activations", "activations"),
+    ("kv_cache", "KV cache"),
+    ("", "other"),
+)
+"""Memory item categories in the order a plan lists them, with the words used for them."""
+
+CHART_WIDTH = 640
+"""Width of the plan chart's drawing (it scales to the page; heights are in the same units)."""
+
+
+def _who(report: Report) -> str:
+    if report.origin == "config" and not report.query.strip().startswith("{"):
+        return report.query.strip()
+    return subject(report)
+
+
+def _activity(report: Report) -> str:
+    """``train with AdamW in bf16 mixed precision, sequence length 2,048`` — what the plan is for."""
+    from paramcount.analysis.planner import find_optimizer
+
+    plan = report.plan
+    if plan is None:
+        return "run"
+    options = plan.options
+    if plan.mode == "inference":
+        words = "run" + (f" in {options.quantization}" if options.quantization else f" in {plan.dtype}")
+    else:
+        optimizer = find_optimizer(options.optimizer).label if options.optimizer else "an optimizer"
+        if options.lora_rank is not None:
+            method = f"QLoRA ({options.quantization}, rank {options.lora_rank})" if options.quantization else None
+            words = f"fine-tune with {method or f'LoRA (rank {options.lora_rank})'} and {optimizer}"
+        else:
+            words = f"train with {optimizer}"
+        words += f" in {options.mixed_precision} mixed precision" if options.mixed_precision else f" in {plan.dtype}"
+    if options.seq_len is not None:
+        words += f", sequence length {integer(options.seq_len)}" + (
+            f" × batch {integer(options.batch)}" if options.batch > 1 else ""
+        )
+    if plan.devices > 1:
+        words += f", on {integer(plan.devices)} devices"
+    return words
+
+
+def memory_question(report: Report) -> str:
+    """``How much memory does meta-llama/Llama-3.1-8B need to train with AdamW in bf16 mixed precision?``"""
+    return f"How much memory does {_who(report)} need to {_activity(report)}?"
+
+
+def output_question(report: Report) -> str:
+    """``What does Conv2d(3, 64, 3) output for a 1×3×256×256 input?``"""
+    shape = report.shapes.input_shape if report.shapes is not None else ()
+    return f"What does {subject(report)} output for a {'×'.join(map(str, shape))} input?"
+
+
+def _by_category(report: Report) -> list[tuple[str, str, int]]:
+    """(category, words, bytes per device) in plan order, for the categories present."""
+    plan = report.plan
+    if plan is None:
+        return []
+    found = []
+    for category, words in _CATEGORIES:
+        total = sum(item.bytes for item in plan.per_device if item.category == category)
+        if total:
+            found.append((category, words, total))
+    return found
+
+
+def _memory_pieces(report: Report) -> list[_Piece]:
+    plan = report.plan
+    if plan is None:
+        return [(f"{_who(report)} has no memory plan.", None)]
+    pieces: list[_Piece] = [(f"{_who(report)} needs ", None), *_sizes(plan.total_bytes, "memory-total")]
+    pieces.append((f" to {_activity(report)}", None))
+    parts = [f"{words} {decimal_size(total)}" for _, words, total in _by_category(report)]
+    if plan.devices == 1 and parts:
+        pieces.append((": " + ", ".join(parts), None))
+    pieces.append(("." if plan.exact else " (activations are an estimate).", None))
+    if plan.devices > 1:
+        pieces += [(f" Each of the {integer(plan.devices)} devices holds ", None)]
+        pieces += [*_sizes(plan.per_device_bytes, "per-device"), (": " + ", ".join(parts) + ".", None)]
+    fit = plan.fit
+    if fit is not None:
+        device = f" On an {fit.accelerator.name} ({binary_size(fit.accelerator.memory_bytes)})"
+        if fit.fits:
+            pieces += [
+                (f"{device} it fits, with ", None),
+                (binary_size(fit.headroom_bytes), "fit"),
+                (" to spare.", None),
+            ]
+        else:
+            pieces += [(f"{device} it does not fit: ", None), (binary_size(-fit.headroom_bytes), "fit")]
+            needed = f"; {integer(fit.devices_needed)} devices as planned" if fit.devices_needed else ""
+            pieces.append((f" short{needed}.", None))
+    return pieces
+
+
+def _output_pieces(report: Report) -> list[_Piece]:
+    shapes = report.shapes
+    if shapes is None:
+        return [(f"{subject(report)} was given no input shape.", None)]
+    given = _shape_text(shapes.input_shape)
+    if shapes.output_shape is None:
+        return [(f"{subject(report)}: the output for a {given} input is not modelled", None), (".", None)]
+    pieces: list[_Piece] = [
+        (f"{subject(report)} turns a {given} input into ", None),
+        (_shape_text(shapes.output_shape), "output-shape"),
+        (", with ", None),
+        (integer(shapes.total_macs), "macs"),
+        (" multiply-accumulates = ", None),
+        (integer(shapes.total_flops), "flops"),
+        (" FLOPs per forward pass", None),
+    ]
+    pieces.append(("." if shapes.is_complete else " (a lower bound: some modules are not modelled).", None))
+    return pieces
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _html(pieces: list[_Piece], element_id: str) -> str:
+    parts = [f'<strong id="{key}">{escape(text)}</strong>' if key else escape(text) for text, key in pieces]
+    return f'<p class="answer" id="{element_id}">' + "".join(parts) + "</p>"
+
+
+def memory_answer_html(report: Report) -> str:
+    """The memory answer in one paragraph; numbers in elements with ids (``memory-total-bytes`` …)."""
+    return _html(_memory_pieces(report), "answer")
+
+
+def memory_answer_text(report: Report) -> str:
+    return "".join(text for text, _ in _memory_pieces(report))
+
+
+def output_answer_html(report: Report) -> str:
+    """The output-size answer in one paragraph (``output-shape``, ``macs``, ``flops``)."""
+    return _html(_output_pieces(report), "answer")
+
+
+def output_answer_text(report: Report) -> str:
+    return "".join(text for text, _ in _output_pieces(report))
+
+
+def _bar(category: str, words: str, total: int, x: float, width: float) -> tuple[str, str]:
+    name = escape(category or "other")
+    label = f"{escape(words)}: {decimal_size(total)}"
+    rect = f'<rect class="part-{name}" x="{x:.1f}" y="8" width="{width:.1f}" height="28"><title>{label}</title></rect>'
+    item = (
+        f'<li><span class="swatch part-{name}"></span>{escape(words)} {decimal_size(total)} ({binary_size(total)})</li>'
+    )
+    return rect, item
+
+
+def plan_chart(report: Report) -> str:
+    """One stacked bar of the memory each device holds, by category, against the accelerator's memory when
+    one was named; an inline SVG (attributes only, no inline style) and an HTML legend."""
+    categories = _by_category(report)
+    plan = report.plan
+    if plan is None or not categories:
+        return ""
+    fit = plan.fit
+    capacity = fit.accelerator.memory_bytes if fit is not None else 0
+    scale = CHART_WIDTH / max(plan.per_device_bytes, capacity)
+    bars, legend, x = [], [], 0.0
+    for category, words, total in categories:
+        rect, item = _bar(category, words, total, x, total * scale)
+        bars.append(rect)
+        legend.append(item)
+        x += total * scale
+    if fit is not None:
+        marker = capacity * scale
+        bars.append(f'<line class="capacity" x1="{marker:.1f}" x2="{marker:.1f}" y1="0" y2="44"></line>')
+        device = escape(fit.accelerator.name)
+        legend.append(f'<li><span class="swatch capacity"></span>{device} memory {binary_size(capacity)}</li>')
+    title = f"Memory per device: {decimal_size(plan.per_device_bytes)} ({binary_size(plan.per_device_bytes)})"
+    return (
+        f'<figure class="chart" id="plan-chart"><svg viewBox="0 0 {CHART_WIDTH} 44" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="none">{"".join(bars)}</svg>'
+        f'<figcaption>{escape(title)}</figcaption><ul class="legend">{"".join(legend)}</ul></figure>'
+    )

@@ -1,0 +1,268 @@
+"""Pages from Reports: the Jinja environment (autoescape on) and what each template receives.
+
+Shared by the live app (``app.py``) and the static export (``site.py``), so a page reads the same whether
+it is served or written to disk. Templates get pre-rendered, escaped fragments from
+``paramcount.render.html`` and a few strings; they do no arithmetic and no formatting of numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from paramcount.errors import ExpressionError, ParamcountError
+from paramcount.render.html import (
+    answer_html,
+    answer_text,
+    memory_answer_html,
+    memory_answer_text,
+    memory_question,
+    output_answer_html,
+    output_answer_text,
+    output_question,
+    plan_chart,
+    question,
+    render_html,
+)
+from paramcount.report import Report
+from paramcount.web.curated import Question
+from paramcount.web.planning import option_fields, planner_choices
+from paramcount.web.slugs import slug_for
+from paramcount.web.targets import slug_of
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+__all__ = ["EXAMPLES", "Links", "Pages", "error_body", "error_column", "planner_url"]
+
+EXAMPLES = (
+    "Conv2d(256, 512, 3)",
+    "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)",
+    "nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))",
+    "MultiheadAttention(768, 12)",
+    "resnet50(num_classes=10)",
+    "meta-llama/Llama-3.1-8B",
+)
+"""Queries offered on the counter page."""
+
+MAX_DESCRIPTION_CHARS = 300
+"""Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
+
+_COLUMN = re.compile(r"column (\d+):")
+
+
+def _lead(report: Report, kind: str) -> tuple[str, str]:
+    """The answer paragraph (HTML, with the plan chart for memory) and the same answer as plain text."""
+    if kind == "memory":
+        return memory_answer_html(report) + plan_chart(report), memory_answer_text(report)
+    if kind == "output":
+        return output_answer_html(report), output_answer_text(report)
+    return answer_html(report), answer_text(report)
+
+
+def planner_url(report: Report, root: str = "/") -> str:
+    """The planner page with this report's query and options filled in."""
+    options = report.plan.options if report.plan is not None else None
+    return f"{root}planner?{urlencode({'q': report.query, **option_fields(options)})}"
+
+
+def error_column(error: ParamcountError) -> int | None:
+    """Where in the query the error is: ``ExpressionError.column``, or the column its message names."""
+    if isinstance(error, ExpressionError):
+        return error.column
+    found = _COLUMN.match(str(error))
+    return int(found.group(1)) if found else None
+
+
+def error_body(query: str | None, error_type: str, message: str, column: int | None = None) -> dict[str, Any]:
+    """The JSON error object of STYLE.md 2.8: ``{"query": …, "error": {"type": …, "message": …}}``."""
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if column is not None:
+        error["column"] = column
+    return {"query": query, "error": error}
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where pages point: every answer slug on the live site; only the published ones in a static export."""
+
+    root: str = "/"
+    published: frozenset[str] | None = None
+    """The slugs that exist (a static export); None when any slug is served."""
+    live: bool = True
+    """Whether the interactive counter (``/?q=…``) and the API exist."""
+
+    def answer(self, slug: str | None) -> str | None:
+        if slug is None or (self.published is not None and slug not in self.published):
+            return None
+        return f"{self.root}answers/{slug}"
+
+    def query(self, text: str) -> str | None:
+        """An answer page for ``text`` when there is one, else the counter (live site only)."""
+        url = self.answer(slug_for(text))
+        if url is None and self.live:
+            return f"{self.root}?q={quote(text, safe='')}"
+        return url
+
+    def cell(self, section: str, text: str) -> str | None:
+        if section == "appears":
+            return self.answer(slug_for(f"{text}()"))
+        return self.query(text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Caret:
+    line: str
+    marker: str
+
+
+def _caret(query: str, column: int | None) -> _Caret | None:
+    """The line of ``query`` holding ``column`` (1-based, counted over the whole text) and a caret under it."""
+    if column is None or not 1 <= column <= len(query) + 1:
+        return None
+    start = query.rfind("\n", 0, column - 1) + 1
+    end = query.find("\n", start)
+    line = query[start : end if end >= 0 else len(query)]
+    return _Caret(line, " " * (column - 1 - start) + "^")
+
+
+@dataclass
+class Pages:
+    """Renders every page; ``links`` decides where answers point."""
+
+    links: Links = field(default_factory=Links)
+    depth: int = 3
+    environment: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        from jinja2 import Environment, PackageLoader, StrictUndefined
+
+        self.environment = Environment(
+            loader=PackageLoader("paramcount.web", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def _render(self, template: str, **context: Any) -> str:
+        defaults = {"root": self.links.root, "live": self.links.live, "canonical": None, "json_url": None}
+        return self.environment.get_template(template).render({**defaults, **context})
+
+    def answer_fragment(
+        self, report: Report, *, kind: str = "parameters", architecture: str | None = None, json_url: str = ""
+    ) -> str:
+        """The answer block of the counter and the planner: sentence (and chart), links, every section."""
+        from markupsafe import Markup
+
+        lead, _ = _lead(report, kind)
+        return self._render(
+            "_answer.html",
+            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
+            answer_url=self.links.answer(slug_of(report, kind, architecture)),
+            json_url=json_url,
+        )
+
+    def error_fragment(self, query: str, error: ParamcountError) -> str:
+        column = error_column(error)
+        return self._render(
+            "_error.html",
+            error_type=type(error).__name__,
+            message=str(error),
+            column=column,
+            caret=_caret(query, column),
+        )
+
+    def message_fragment(self, error_type: str, message: str) -> str:
+        """An error with no position in the query (busy, too slow)."""
+        return self._render("_error.html", error_type=error_type, message=message, column=None, caret=None)
+
+    def counter(
+        self, *, query: str = "", fragment: str = "", canonical: str | None = None, description: str = ""
+    ) -> str:
+        from markupsafe import Markup
+
+        return self._render(
+            "counter.html",
+            title="Parameter Counter — paramcount",
+            description=description
+            or "Count the parameters of any torch.nn layer, zoo model or Hugging Face config exactly, "
+            "with the formula, memory in correct units and training memory itemised.",
+            query=query,
+            output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
+            examples=[(example, self.links.query(example)) for example in EXAMPLES],
+            canonical=canonical,
+        )
+
+    def answer(self, report: Report, *, kind: str, slug: str, canonical: str | None) -> str:
+        """An answer page: the question, the answer (with the plan chart for memory), every section."""
+        from markupsafe import Markup
+
+        lead, description = _lead(report, kind)
+        if len(description) > MAX_DESCRIPTION_CHARS:
+            description = description[: MAX_DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
+        heading = {"memory": memory_question, "output": output_question}.get(kind, question)(report)
+        counter_url = None
+        if self.links.live:
+            counter_url = (
+                planner_url(report, self.links.root)
+                if kind == "memory"
+                else f"{self.links.root}?q={quote(report.query, safe='')}"
+            )
+        return self._render(
+            "answer.html",
+            title=f"{heading} — paramcount",
+            heading=heading,
+            description=description,
+            canonical=canonical,
+            json_url=f"{self.links.root}answers/{slug}.json",
+            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
+            counter_url=counter_url,
+            counter_label="Change it in the planner" if kind == "memory" else "Change it in the counter",
+        )
+
+    def planner(self, *, values: Mapping[str, str], fragment: str = "", canonical: str | None = None) -> str:
+        """The memory planner: a form over every planner option, and the answer for the values given."""
+        from markupsafe import Markup
+
+        return self._render(
+            "planner.html",
+            title="Memory planner — paramcount",
+            description="How much GPU memory a model needs to run, train or fine-tune: weights, gradients, "
+            "optimizer states, activations and KV cache, itemised, per device, against an accelerator.",
+            values=values,
+            choices=planner_choices(),
+            output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
+            canonical=canonical,
+        )
+
+    def not_found(self, message: str) -> str:
+        return self.problem("Not found", message)
+
+    def problem(self, heading: str, message: str) -> str:
+        """A page saying why there is no answer (not found, busy)."""
+        return self._render(
+            "problem.html", title=f"{heading} — paramcount", description=message, heading=heading, message=message
+        )
+
+    def answers_index(self, questions: tuple[Question, ...], *, canonical: str | None = None) -> str:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for item in questions:
+            url = self.links.answer(item.slug)
+            if url is not None:
+                groups.setdefault(item.group, []).append((item.label or item.query.removesuffix("()"), url))
+        return self._render(
+            "answers.html",
+            title="Answers — paramcount",
+            description="Parameter counts, formulas and memory for common layers, zoo models and Hugging Face models.",
+            groups=groups,
+            canonical=canonical,
+        )
+
+    def sitemap(self, urls: list[str]) -> str:
+        return self._render("sitemap.xml", urls=urls)

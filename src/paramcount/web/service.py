@@ -1,0 +1,109 @@
+"""The bounded path from a request to the library: one library call at a time, cached, and timed.
+
+Concurrency: the expression parser calls ``ast.parse`` inside ``warnings.catch_warnings()``, which swaps
+process-wide state and is not thread-safe on Python 3.11. Requests therefore run the library in a worker
+thread (so the event loop keeps serving and a timeout can be enforced) but **serialised by one lock**:
+only one thread is ever inside ``paramcount``. Every input is capped by the library before work, so a
+call is short (milliseconds); throughput beyond one core comes from running several worker processes
+(``paramcount serve --workers N``), each with its own lock and cache.
+
+Timeouts: waiting for the lock longer than half the budget answers 503 (busy); the whole call taking
+longer than the budget answers 504. A call that overran keeps its thread until it finishes (Python
+cannot kill a thread) and holds the lock meanwhile — which the caps keep short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TypeVar
+
+from paramcount.analysis.planner import PlanOptions
+from paramcount.report import Report
+from paramcount.web.queries import resolve
+from paramcount.web.settings import Settings
+
+__all__ = ["Answers", "Busy", "Rendered", "TooSlow"]
+
+T = TypeVar("T")
+Shape = tuple[int, ...]
+
+
+class Busy(Exception):
+    """The library was busy for longer than the wait allowed (503)."""
+
+
+class TooSlow(Exception):
+    """The answer took longer than the request budget (504)."""
+
+
+class Answers:
+    """Reports for queries, computed under one lock and kept in a bounded LRU cache (errors are not kept)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = threading.Lock()
+        self._cached = lru_cache(maxsize=settings.cache_size)(self._compute)
+
+    def _compute(self, query: str, architecture: str | None, plan: PlanOptions | None, shape: Shape | None) -> Report:
+        result = resolve(
+            query,
+            architecture=architecture,
+            max_query_chars=self.settings.max_query_chars,
+            max_config_chars=self.settings.max_config_chars,
+        )
+        return result.report(plan, shape)
+
+    def report(
+        self,
+        query: str,
+        architecture: str | None = None,
+        plan: PlanOptions | None = None,
+        input_shape: Shape | None = None,
+    ) -> Report:
+        """The Report for ``query`` (blocking; call it from a worker thread through ``run``); ``plan`` adds a
+        memory plan, ``input_shape`` output shapes and FLOPs."""
+        if not self.lock.acquire(timeout=self.settings.timeout_seconds / 2):
+            raise Busy
+        try:
+            if query.lstrip().startswith("{"):  # pasted configs are large and rarely repeated
+                return self._compute(query, architecture, plan, input_shape)
+            return self._cached(query, architecture, plan, input_shape)
+        finally:
+            self.lock.release()
+
+    async def run(self, function: Callable[[], T]) -> T:
+        """Run ``function`` in a worker thread within the request budget."""
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(function), self.settings.timeout_seconds)
+        except TimeoutError:
+            raise TooSlow from None
+
+
+class Rendered:
+    """Rendered answers (JSON text, HTML pages) by key, least recently used first out; thread-safe.
+
+    Rendering a report costs more than computing it for small layers (a page is a few milliseconds); a
+    popular page is rendered once per worker process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, ...], value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

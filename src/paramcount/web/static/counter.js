@@ -1,0 +1,101 @@
+// The Parameter Counter, enhanced: answers as you type. Without JavaScript the form still works (GET /?q=…).
+"use strict";
+
+(() => {
+  const DELAY_MS = 250;
+  const MAX_URL_QUERY = 2000; // longer queries (a pasted config.json) are sent as POST and kept out of the URL
+
+  const form = document.getElementById("counter");
+  const input = document.getElementById("q");
+  const output = document.getElementById("output");
+  const status = document.getElementById("status");
+  if (!form || !input || !output || !status) return;
+
+  let timer = 0;
+  let controller = null;
+  let shown = input.value;
+
+  function setUrl(query) {
+    const url = query.trim() && query.length <= MAX_URL_QUERY ? "?q=" + encodeURIComponent(query) : location.pathname;
+    history.replaceState(null, "", url);
+  }
+
+  function show(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    output.replaceChildren(template.content);
+    const failed = output.querySelector("[data-state='error']") !== null;
+    input.setAttribute("aria-invalid", failed ? "true" : "false");
+  }
+
+  function showMessage(text) {
+    const box = document.createElement("div");
+    box.className = "error";
+    box.dataset.state = "error";
+    const message = document.createElement("p");
+    message.id = "error-message";
+    message.textContent = text;
+    box.append(message);
+    output.replaceChildren(box);
+  }
+
+  function request(query, signal) {
+    if (query.length <= MAX_URL_QUERY) {
+      return fetch("/fragments/answer?q=" + encodeURIComponent(query), { signal });
+    }
+    return fetch("/fragments/answer", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ q: query }),
+      signal,
+    });
+  }
+
+  async function update() {
+    const query = input.value;
+    if (query === shown) return;
+    shown = query;
+    setUrl(query);
+    if (controller) controller.abort();
+    if (!query.trim()) {
+      output.replaceChildren();
+      input.removeAttribute("aria-invalid");
+      status.textContent = "";
+      return;
+    }
+    controller = new AbortController();
+    status.textContent = "Counting…";
+    try {
+      const response = await request(query, controller.signal);
+      if (query !== shown) return;
+      if (response.ok) {
+        show(await response.text());
+      } else {
+        const body = await response.json();
+        showMessage(body.error ? body.error.message : "The server could not answer (" + response.status + ").");
+      }
+      status.textContent = "";
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      status.textContent = "";
+      showMessage("The server could not be reached.");
+    }
+  }
+
+  input.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(update, DELAY_MS);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.clearTimeout(timer);
+    shown = null;
+    update();
+  });
+})();

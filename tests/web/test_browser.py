@@ -1,0 +1,189 @@
+"""The interactive counter in a real browser: Debian's Chromium driven by Playwright's Python package.
+
+Playwright cannot download its own browser here, so the tests launch ``/usr/bin/chromium`` (installed by
+``.ci/run``) and skip, saying why, only when it is absent. The app runs under uvicorn in a background
+thread on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paramcount.web.app import create_app
+from paramcount.web.server import PROTOCOL
+from paramcount.web.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)"
+    ),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(create_app(Settings()), http=PROTOCOL, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page that records console errors and uncaught exceptions; the test fails on any."""
+    context = browser.new_context()
+    opened = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            problems.append(f"console {message.type}: {message.text}")
+
+    opened.on("console", on_console)
+    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    yield opened
+    context.close()
+    assert problems == []
+
+
+def test_typing_shows_the_total(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/")
+    page.locator("#q").press_sequentially("Conv2d(256, 512, 3)")
+    # weight 512 × 256 × 3 × 3 = 1,179,648 plus bias 512
+    expect(page.locator("#total")).to_have_text("1,180,160")
+    expect(page.locator("#parameter-binary")).to_have_text("4.50 MiB")
+    expect(page).to_have_url(re.compile(r"/\?q=Conv2d\(256%2C%20512%2C%203\)$"))  # the URL is shareable
+    page.locator("#q").fill("")
+    page.locator("#q").press_sequentially("nn.Linear(784, 256)")
+    expect(page.locator("#total")).to_have_text(f"{784 * 256 + 256:,}")
+    expect(page.locator("#answer-link")).to_have_attribute("href", "/answers/parameters-linear-784-256")
+
+
+def test_bad_expression_shows_the_error_at_its_column(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/")
+    page.locator("#q").press_sequentially("nn.Linear(3, 4).__class__")
+    expect(page.locator("#error-message")).to_have_text("column 17: dunder name '__class__' is not allowed")
+    caret = page.locator("#error-caret").inner_text()
+    assert caret.split("\n")[1].index("^") == 16  # under the 17th character
+    expect(page.locator("#q")).to_have_attribute("aria-invalid", "true")
+    page.locator("#q").press("Backspace")  # still an error: a different column and message
+    expect(page.locator("#error-message")).to_contain_text("column 17:")
+    page.locator("#q").fill("Linear(3, 4)")
+    expect(page.locator("#total")).to_have_text("16")
+    expect(page.locator("#q")).to_have_attribute("aria-invalid", "false")
+
+
+def test_answer_page_numbers_and_links(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/answers/parameters-conv2d-256-512-kernel-3")
+    expect(page).to_have_title("How many parameters does Conv2d(256, 512, 3) have? — paramcount")
+    expect(page.locator("#total")).to_have_text("1,180,160")
+    expect(page.locator("#parameter-decimal")).to_have_text("4.72 MB")
+    page.locator("#section-related a", has_text="Conv2d(512, 512, 3)").click()
+    expect(page).to_have_url(f"{server_url}/answers/parameters-conv2d-512-512-kernel-3")
+    expect(page.locator("#total")).to_have_text(f"{512 * 512 * 9 + 512:,}")
+    page.locator("#counter-link").click()
+    expect(page.locator("#q")).to_have_value("Conv2d(512, 512, 3)")
+    expect(page.locator("#total")).to_have_text(f"{512 * 512 * 9 + 512:,}")
+
+
+def test_keyboard_only(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip")).to_be_focused()
+    page.locator("#q").focus()
+    page.keyboard.type("resnet18")
+    page.keyboard.press("Enter")
+    expect(page.locator("#total")).to_have_text("11,689,512")  # torchvision's published count
+
+
+def test_phone_width_has_no_sideways_scroll(browser: Browser, server_url: str) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    phone = context.new_page()
+    for path in ["/?q=nn.LSTM(512,%201024,%20num_layers=2,%20bidirectional=True)", "/answers/parameters-resnet50"]:
+        phone.goto(f"{server_url}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 360, path
+    context.close()
+
+
+def test_works_without_javascript(browser: Browser, server_url: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    plain = context.new_page()
+    plain.goto(f"{server_url}/")
+    plain.locator("#q").fill("Embedding(50257, 768)")
+    plain.locator("button[type=submit]").click()
+    expect(plain.locator("#total")).to_have_text(f"{50257 * 768:,}")
+    assert "?q=Embedding" in plain.url
+    context.close()
+
+
+def test_planner_updates_as_options_change(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/planner")
+    page.locator("#q").fill("meta-llama/Llama-3.1-8B")
+    expect(page.locator("#plan-chart")).to_be_visible()  # inference by default
+    inference = page.locator("#memory-total-bytes").inner_text()
+    page.locator("#optimizer").select_option("adamw")
+    page.locator("#mixed_precision").select_option("bf16")
+    page.locator("#seq_len").fill("2048")
+    page.locator("#gpu").select_option("H100-80GB")
+    expect(page.locator("#answer")).to_contain_text(
+        "to train with AdamW in bf16 mixed precision, sequence length 2,048"
+    )
+    expect(page.locator("#fit")).to_be_visible()
+    assert page.locator("#memory-total-bytes").inner_text() != inference
+    expect(page).to_have_url(re.compile(r"/planner\?q=meta-llama%2FLlama-3\.1-8B&optimizer=adamw&"))
+
+
+def test_memory_and_output_pages(page: Page, server_url: str) -> None:
+    slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-lora-rank-16-quantization-nf4-seq-len-2048"
+    page.goto(f"{server_url}/answers/{slug}")
+    expect(page.locator("#question")).to_contain_text("need to fine-tune with QLoRA (nf4, rank 16) and AdamW")
+    expect(page.locator("#plan-chart")).to_be_visible()
+    page.locator("#counter-link").click()
+    expect(page.locator("#quantization")).to_have_value("nf4")
+    expect(page.locator("#lora_rank")).to_have_value("16")
+    page.goto(f"{server_url}/answers/output-conv2d-3-64-kernel-7-stride-2-padding-3-input-1x3x224x224")
+    # floor((224 + 2·3 − 1·(7 − 1) − 1)/2) + 1 = 112
+    expect(page.locator("#output-shape")).to_have_text("(1, 64, 112, 112)")

@@ -1,0 +1,215 @@
+"""The JSON API through the app factory: every endpoint, every error path, with exact messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import paramcount
+from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.web.app import create_app
+from paramcount.web.queries import EMPTY_MESSAGE, PATH_MESSAGE
+from paramcount.web.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Conv2d(256, 512, 3)",
+        "nn.LSTM(512, 1024, num_layers=2, bidirectional=True)",
+        "nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))",
+        "resnet50(num_classes=10)",
+        "meta-llama/Llama-3.1-8B",
+    ],
+)
+def test_count_get_is_the_report(client: TestClient, query: str) -> None:
+    response = client.get("/api/count", params={"q": query})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == paramcount.count(query).to_dict()
+
+
+def test_count_post_is_the_report(client: TestClient) -> None:
+    response = client.post("/api/count", json={"q": "Linear(4096, 4096)"})
+    assert response.status_code == 200
+    assert response.json()["total"] == 4096 * 4096 + 4096  # weight (out × in) + bias (out)
+
+
+def test_count_architecture(client: TestClient) -> None:
+    response = client.get("/api/count", params={"q": "meta-llama/Llama-3.1-8B", "architecture": "LlamaModel"})
+    assert response.json() == paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").to_dict()
+
+
+def _error(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("query", "error_type", "message", "column"),
+    [
+        ("nn.Linear(3, 4).__class__", "ExpressionError", "column 17: dunder name '__class__' is not allowed", 17),
+        ("Linear(3, 4", "ExpressionError", "column 7: invalid syntax: '(' was never closed", 7),
+        (
+            "Conv2D(1, 2, 3)",
+            "UnknownNameError",
+            "column 1: unknown layer 'Conv2D'; did you mean 'Conv2d', 'Conv3d' or 'Conv1d'?",
+            1,
+        ),
+        (
+            "Conv2d(10, 4, 3, groups=3)",
+            "ArgumentError",
+            "Conv2d: in_channels must be divisible by groups (in_channels=10, groups=3)",
+            None,
+        ),
+        ("config.json", "QueryError", PATH_MESSAGE, None),
+        ("models/llama/config.JSON", "QueryError", PATH_MESSAGE, None),
+        ("/etc", "QueryError", PATH_MESSAGE, None),
+        ("../secrets", "QueryError", PATH_MESSAGE, None),
+        ("~/models", "QueryError", PATH_MESSAGE, None),
+        ("  ", "QueryError", EMPTY_MESSAGE, None),
+        ("gpt2", None, None, None),
+    ],
+)
+def test_count_rejects_bad_queries(
+    client: TestClient, query: str, error_type: str | None, message: str | None, column: int | None
+) -> None:
+    response = client.get("/api/count", params={"q": query})
+    if error_type is None:
+        assert response.status_code == 200  # a shipped hub id, for contrast with the paths around it
+        return
+    assert response.status_code == 400
+    expected: dict[str, Any] = {"type": error_type, "message": message}
+    if column is not None:
+        expected["column"] = column
+    assert _error(response) == {"query": query, "error": expected}
+
+
+def test_count_error_is_the_library_message(client: TestClient) -> None:
+    with pytest.raises(paramcount.ExpressionError) as raised:
+        paramcount.count("Linear(3, lambda x: x)")
+    body = _error(client.post("/api/count", json={"q": "Linear(3, lambda x: x)"}))
+    assert body["error"] == {"type": "ExpressionError", "message": str(raised.value), "column": raised.value.column}
+
+
+def test_count_too_long_is_400(client: TestClient) -> None:
+    query = "Linear(1, 1)" + " " * MAX_EXPRESSION_CHARS
+    response = client.post("/api/count", json={"q": query})
+    assert response.status_code == 400
+    assert _error(response)["error"] == {
+        "type": "LimitError",
+        "message": f"expression is {len(query):,} characters; the limit is {MAX_EXPRESSION_CHARS:,} characters",
+    }
+
+
+def test_count_body_over_the_limit_is_413() -> None:
+    with TestClient(create_app(Settings(max_body_bytes=1_000))) as small:
+        response = small.post(
+            "/api/count", content=json.dumps({"q": "x" * 2_000}), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert _error(response) == {
+        "query": None,
+        "error": {"type": "RequestTooLarge", "message": "request body is 2,009 bytes; the limit is 1,000 bytes"},
+    }
+
+
+def test_count_streamed_body_over_the_limit_is_413() -> None:
+    def chunks() -> Any:
+        yield b'{"q": "'
+        yield b"x" * 2_000
+        yield b'"}'
+
+    with TestClient(create_app(Settings(max_body_bytes=1_000))) as small:
+        response = small.post("/api/count", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert _error(response)["error"]["message"] == "request body is more than 1,000 bytes; the limit is 1,000 bytes"
+
+
+def test_count_architecture_for_an_expression_is_400(client: TestClient) -> None:
+    response = client.get("/api/count", params={"q": "Linear(2, 3)", "architecture": "LlamaModel"})
+    assert response.status_code == 400
+    assert _error(response)["error"]["message"] == "architecture: applies only to a hub id or a pasted config.json"
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status"),
+    [
+        ({"method": "GET", "url": "/api/count"}, 422),  # q is required
+        ({"method": "POST", "url": "/api/count", "json": {}}, 422),
+        ({"method": "POST", "url": "/api/count", "json": {"q": "Linear(1, 1)", "extra": 1}}, 422),
+        (
+            {
+                "method": "POST",
+                "url": "/api/count",
+                "content": b"{not json",
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+        ),
+        ({"method": "DELETE", "url": "/api/count"}, 405),
+        ({"method": "GET", "url": "/api/nothing"}, 404),
+    ],
+)
+def test_malformed_requests(client: TestClient, request_kwargs: dict[str, Any], status: int) -> None:
+    response = client.request(**request_kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_not_found_api_is_json(client: TestClient) -> None:
+    assert _error(client.get("/api/nothing")) == {
+        "query": None,
+        "error": {"type": "NotFound", "message": "/api/nothing: no page here"},
+    }
+
+
+def test_pasted_config_is_counted_from_its_text(client: TestClient) -> None:
+    from paramcount.sources.hf.hub import hub_config_path
+
+    path = hub_config_path("gpt2")
+    assert path is not None
+    text = path.read_text(encoding="utf-8")
+    response = client.post("/api/count", json={"q": text})
+    assert response.status_code == 200
+    assert response.json()["total"] == paramcount.count("gpt2").total
+    assert response.json()["query"] == text
+
+
+def test_pasted_config_errors_are_400(client: TestClient) -> None:
+    response = client.post("/api/count", json={"q": '{"model_type": "llama", "hidden_size": NaN}'})
+    assert response.status_code == 400
+    assert _error(response)["error"]["type"] == "ConfigError"
+
+
+@pytest.mark.parametrize("query", ["Linear(1, \\ud800)", "ModuleDict({'\\ud800': Linear(1, 1)})"])
+def test_lone_surrogate_is_400_not_500(client: TestClient, query: str) -> None:
+    body = ('{"q": "' + query + '"}').encode()
+    response = client.post("/api/count", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    column = query.index("\\") + 1
+    assert _error(response) == {
+        "query": query.replace("\\ud800", "?"),
+        "error": {
+            "type": "QueryError",
+            "message": f"column {column}: the query is not valid Unicode (a lone surrogate)",
+            "column": column,
+        },
+    }
+
+
+def test_security_headers(client: TestClient) -> None:
+    response = client.get("/api/count", params={"q": "Linear(1, 1)"})
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert {"/api/count", "/answers/{slug}.json", "/fragments/answer"} <= set(document["paths"])
+    assert set(document["paths"]["/api/count"]) == {"get", "post"}
+    assert "400" in document["paths"]["/api/count"]["get"]["responses"]

@@ -1,0 +1,62 @@
+"""What the web accepts as a query: no path ever reaches the library, bare names never look at the disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import paramcount
+from paramcount.sources.hf.hub import hub_config_path
+from paramcount.web.queries import PASTED_CONFIG, QueryError, resolve
+
+
+def _resolve(text: str, architecture: str | None = None) -> paramcount.Result:
+    return resolve(text, architecture=architecture, max_query_chars=10_000, max_config_chars=60_000)
+
+
+def _folder_with_a_config(root: Path, name: str) -> None:
+    source = hub_config_path("gpt2")
+    assert source is not None
+    (root / name).mkdir()
+    (root / name / "config.json").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def test_a_bare_name_never_opens_a_folder_of_that_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _folder_with_a_config(tmp_path, "resnet50")
+    monkeypatch.chdir(tmp_path)
+    assert paramcount.count("resnet50").origin == "config"  # the library reads the folder: the CLI's door
+    result = _resolve("resnet50")
+    assert (result.origin, result.total) == ("zoo", 25_557_032)  # the web answers the zoo model
+    assert result.to_dict() == paramcount.count("resnet50()").to_dict() | {"query": "resnet50"}
+
+
+def test_a_folder_name_that_is_not_a_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _folder_with_a_config(tmp_path, "my-model")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paramcount.ExpressionError, match=r"^column 1: unknown name 'my'"):
+        _resolve("my-model")  # parsed as an expression (my - model), refused there: never read
+    with pytest.raises(QueryError):
+        _resolve("./my-model")
+    with pytest.raises(QueryError):
+        _resolve("my-model/config.json")
+
+
+def test_pasted_config(client: TestClient) -> None:
+    source = hub_config_path("meta-llama/Llama-3.1-8B")
+    assert source is not None
+    text = source.read_text(encoding="utf-8")
+    result = _resolve(text, "LlamaModel")
+    assert result.location == PASTED_CONFIG
+    assert result.total == paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").total
+    response = client.post("/api/count", json={"q": text, "architecture": "LlamaModel"})
+    assert response.json()["total"] == result.total
+
+
+def test_pasted_config_over_the_limit() -> None:
+    text = json.dumps({"model_type": "gpt2", "padding": "x" * 100})
+    assert len(text) == 137
+    with pytest.raises(paramcount.LimitError, match=r"^pasted config\.json is 137 characters; the limit is 100 "):
+        resolve(text, max_query_chars=10_000, max_config_chars=100)
