@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.memory import TrainingPlan
@@ -45,9 +45,11 @@ from paramcount.analysis.planner.weights import (
     quantized_weights,
     resolve_dtype,
 )
-from paramcount.analysis.shape_types import ShapeReport
 from paramcount.dtypes import BITS, bytes_for
 from paramcount.tree import Module
+
+if TYPE_CHECKING:
+    from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
 
 __all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]
 
