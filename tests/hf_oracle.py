@@ -65,3 +65,22 @@ def assert_same_model(config: dict[str, Any], architecture: str) -> None:
     """Parameters as ``assert_matches_transformers`` compares them, then the buffers."""
     assert_matches_transformers(config, architecture)
     assert_buffers_match(config, architecture)
+
+
+def counted_class(config: dict[str, Any]) -> str:
+    """The class ``from_config`` counts by default: the config's ``architectures``, else the builder's default."""
+    from paramcount.sources.hf._registry import spec_for
+
+    return default_architecture(config, spec_for(config["model_type"]).default)
+
+
+def other_classes(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(config file, class)`` for every other class the builder of each shipped config can count."""
+    from paramcount.sources.hf._registry import spec_for
+
+    return [
+        (name, architecture)
+        for name in names
+        for architecture in spec_for(shipped(name)["model_type"]).architectures
+        if architecture != default_architecture(shipped(name), "")
+    ]

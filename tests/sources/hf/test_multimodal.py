@@ -20,13 +20,12 @@ from hypothesis import strategies as st
 from hf_oracle import (
     CONFIGS,
     assert_matches_transformers,
-    default_architecture,
+    counted_class,
     shipped,
     transformers_model,
 )
 from paramcount.errors import ConfigError
 from paramcount.sources.hf import from_config
-from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import Module, iter_buffers, iter_params, parameter_count
 
 
@@ -51,7 +50,7 @@ def test_every_listed_config_is_shipped() -> None:
 @pytest.mark.parametrize(("name", "hub_id", "source"), SHIPPED, ids=[name for name, _, _ in SHIPPED])
 def test_shipped_config_matches_transformers(name: str, hub_id: str, source: str) -> None:
     config = shipped(name)
-    architecture = default_architecture(config, spec_for(config["model_type"]).default)
+    architecture = counted_class(config)
     try:
         assert_matches_transformers(config, architecture)
     except AssertionError as error:
