@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from paramcount._record import record
 from paramcount.analysis.context import occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -37,7 +37,7 @@ PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Result:
     """What ``count()`` returns: the tree and its counts; ``report()`` adds the explained answer."""
 

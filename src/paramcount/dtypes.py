@@ -15,8 +15,9 @@ case, ``-``, ``_``, ``.`` and spaces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
+
+from paramcount._record import record
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -73,7 +74,7 @@ Applies = Literal["all", "matrices", "linear", "block_linear"]
 """
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Overhead:
     """One extra array a format stores next to the packed values, e.g. GPTQ's fp16 ``scales``."""
 
@@ -83,7 +84,7 @@ class Overhead:
     unit: Unit
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StorageFormat:
     """How a format stores ``n`` weights. Either value bits plus overheads, or (for mixes of types whose
     choice depends on the model) an ``estimate`` of the average bits per weight."""

@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from paramcount._record import record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
@@ -24,7 +24,7 @@ __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Comparison:
     """A neighbouring configuration and its total (a variant or a related question)."""
 
@@ -35,7 +35,7 @@ class Comparison:
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Appearance:
     """Where a layer's configuration occurs in a zoo model (``exact`` False: same weight, other bias)."""
 
@@ -47,7 +47,7 @@ class Appearance:
     exact: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     query: str
     origin: str

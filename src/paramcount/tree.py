@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from typing import Union
+
+from paramcount._record import record, replace
 
 __all__ = [
     "Buffer",
@@ -34,7 +35,7 @@ __all__ = [
 _ATOM, _PRODUCT, _SUM = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dim:
     """One tensor dimension: its value, its symbol and its arithmetic with numbers.
 
@@ -100,7 +101,7 @@ class Dim:
         return self._combine(other, " - ", self.value - other_value, _SUM)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ref:
     """A reference to a torch object an expression may name: ``torch.bfloat16``, ``F.gelu``."""
 
@@ -111,7 +112,7 @@ Value = Union[int, float, bool, str, None, Ref, "Module", tuple["Value", ...]]
 """What a bound constructor argument can hold."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tensor:
     """Fields shared by parameters and buffers. ``name`` is torch's local name (``bias_hh_l0``)."""
 
@@ -130,21 +131,21 @@ class Tensor:
         return tuple(dim.value for dim in self.shape)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Param(Tensor):
     """A learnable tensor (``nn.Parameter``)."""
 
     trainable: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Buffer(Tensor):
     """A registered buffer: state that is not a parameter (running statistics, counters)."""
 
     persistent: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Module:
     """A node of the tree. ``repeat`` > 1 stands for that many consecutive identical siblings, named by
     consecutive integers from ``name`` (only inside containers whose children are numbered)."""
@@ -156,7 +157,7 @@ class Module:
     buffers: tuple[Buffer, ...] = ()
     children: tuple[Module, ...] = ()
     repeat: int = 1
-    attributes: tuple[tuple[str, Value], ...] = field(default=(), compare=True)
+    attributes: tuple[tuple[str, Value], ...] = ()
     """Facts a door knows that are not constructor arguments (e.g. a config's ``torch_dtype``)."""
 
     def __repr__(self) -> str:

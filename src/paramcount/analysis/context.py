@@ -9,8 +9,8 @@ configuration: ``features.5.0.block.3 (+26 more)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from paramcount._record import record
 from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
 __all__ = ["IndexEntry", "Occurrence", "index_entries", "layer_signature", "occurrences"]
@@ -18,7 +18,7 @@ __all__ = ["IndexEntry", "Occurrence", "index_entries", "layer_signature", "occu
 Shapes = tuple[tuple[str, tuple[int, ...]], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IndexEntry:
     """One configuration of one layer kind in one zoo model: where it first appears and how often."""
 
@@ -31,7 +31,7 @@ class IndexEntry:
     total: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Occurrence:
     entry: IndexEntry
     exact: bool

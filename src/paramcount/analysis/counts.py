@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from paramcount._record import record
 from paramcount.tree import Module, Tensor, buffer_count, iter_modules, iter_modules_collapsed, parameter_count
 
 __all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TensorRow:
     name: str
     shape: tuple[int, ...]
@@ -19,14 +18,14 @@ class TensorRow:
     dtype: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TiedRow:
     name: str
     tied_to: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Counts:
     total: int
     trainable: int
@@ -39,7 +38,7 @@ class Counts:
     tied_tensors: tuple[TiedRow, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Totals:
     """The totals alone, computed without expanding repeated blocks (microseconds for any model size)."""
 

@@ -7,14 +7,13 @@ Nothing here is written per layer type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from paramcount._record import record
 from paramcount.tree import Module, Param, iter_modules_collapsed
 
 __all__ = ["Explanation", "ModuleFormula", "Term", "explain"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Term:
     """One parameter tensor: ``name = symbolic = substituted = factors… = value``."""
 
@@ -25,7 +24,7 @@ class Term:
     value: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModuleFormula:
     """The terms of one module that owns parameters; ``symbolic`` groups identical terms. A module that
     stands for ``times`` identical copies (``layers.0-5``) is explained once; ``subtotal`` is per copy."""
@@ -39,7 +38,7 @@ class ModuleFormula:
     times: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Explanation:
     modules: tuple[ModuleFormula, ...]
     total: int

@@ -31,9 +31,9 @@ sequence-length term and is an estimate, labelled as one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Final
 
+from paramcount._record import record
 from paramcount.analysis.shape_types import ShapeReport, ShapeStep
 from paramcount.errors import ParamcountError
 
@@ -66,7 +66,7 @@ TRAINING_SOURCE: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModuleFlops:
     """One row of a ``ShapeReport`` seen as compute. ``macs``/``flops`` per copy, children included."""
 
@@ -77,7 +77,7 @@ class ModuleFlops:
     flops: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FlopsReport:
     """The compute of one forward pass: per module and in total, with the convention as data."""
 
@@ -89,7 +89,7 @@ class FlopsReport:
     """False when some module is not modelled: the totals are then lower bounds."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FlopsEstimate:
     """A labelled rule-of-thumb figure: ``flops = symbolic = substituted``, with its source."""
 

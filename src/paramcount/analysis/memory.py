@@ -10,9 +10,9 @@ lives here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from paramcount._record import record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for
 
@@ -31,7 +31,7 @@ Category = Literal["", "weights", "gradients", "optimizer", "buffers", "activati
 gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemoryItem:
     """One line of a breakdown: ``count`` elements at ``bits`` per ``per`` elements, ``bytes`` exact.
 
@@ -49,7 +49,7 @@ class MemoryItem:
     """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemoryBreakdown:
     """Items and the assumptions behind them (STYLE 2.3)."""
 
@@ -73,7 +73,7 @@ PARAMETER_FORMATS: tuple[tuple[str, int], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FormatMemory:
     format: str
     bits: int
@@ -81,7 +81,7 @@ class FormatMemory:
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrainingPlan:
     name: str
     items: tuple[MemoryItem, ...]

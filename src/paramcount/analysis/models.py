@@ -7,8 +7,7 @@ is analysed in the time of one layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from paramcount._record import record
 from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
 __all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_parameters", "module_table"]
@@ -16,7 +15,7 @@ __all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_param
 EMBEDDING_KINDS = frozenset({"Embedding", "EmbeddingBag"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModuleRow:
     """One module of the collapsed tree. ``times`` > 1 for a repeated block (``layers.0-31``): ``total``
     and ``own`` are per copy, so the block's share is ``total · times``."""
@@ -77,7 +76,7 @@ def embedding_parameters(root: Module) -> int:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     """A top-level block for the share picture: its path, kind and all its parameters (× repeats)."""
 

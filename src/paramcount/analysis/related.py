@@ -3,8 +3,7 @@ questions (sizes doubled or halved). Pure: returns argument overrides; the calle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from paramcount._record import record
 from paramcount.tree import Module, Value
 
 __all__ = ["Candidate", "related_candidates", "variant_candidates"]
@@ -13,7 +12,7 @@ _CONVOLUTIONS = frozenset({"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "Con
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     label: str
     overrides: tuple[tuple[str, Value], ...]

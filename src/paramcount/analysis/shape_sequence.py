@@ -17,9 +17,9 @@ self-attention (all three are the input), which is how TransformerEncoderLayer c
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
+from paramcount._record import replace
 from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shape_common import flag_arg, int_arg, optional_int_arg
 from paramcount.analysis.shape_types import Call, Flow, Outcome, Rule, Shape, ShapeStep, format_shape

@@ -10,9 +10,9 @@ multiplies matrices, so all have 0 MACs under the FlopCounterMode convention.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Final
 
+from paramcount._record import record
 from paramcount.analysis.shape_common import (
     AXES,
     batch_of,
@@ -53,7 +53,7 @@ def _with_batch(batch: int | None, *rest: int) -> Shape:
 # ---------------------------------------------------------------------------------------------- pooling
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Window:
     """A pooling layer's window per spatial dimension, after torch's defaults (stride = kernel_size)."""
 

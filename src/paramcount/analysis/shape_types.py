@@ -8,9 +8,9 @@ plain data of ints and strings; ``None`` means "not known" and always comes with
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final, Protocol
 
+from paramcount._record import record
 from paramcount.errors import ShapeError
 from paramcount.tree import Module
 
@@ -46,7 +46,7 @@ INPUT_UNKNOWN: Final = "input unknown"
 """Comes after a module whose output is unknown, so its own input is unknown."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShapeStep:
     """One line of arithmetic: ``name = symbolic = substituted = value``.
 
@@ -59,7 +59,7 @@ class ShapeStep:
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModuleShape:
     """One module of the tree for one input shape.
 
@@ -83,7 +83,7 @@ class ModuleShape:
     status: str = MODELLED
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShapeReport:
     """Shapes, MACs and FLOPs of every module for one input shape, in ``named_modules()`` order.
 
@@ -104,7 +104,7 @@ class ShapeReport:
     """True when every module was modelled, so the totals are exact under the convention."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Flow:
     """What one module hands to the next: a tensor of ``shape`` (and, when torch returns a tuple, its
     other members, which a following module in a ``Sequential`` would receive as well)."""
@@ -115,7 +115,7 @@ class Flow:
     """Path and kind of the module that returned the tuple (for the message when the tuple is misused)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Outcome:
     """What a rule computes for one module: its output, its *own* MACs (children add theirs through
     ``Call.child``), the arithmetic behind them, and a note (an assumption or a convention)."""

@@ -22,9 +22,9 @@ otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Final
 
+from paramcount._record import record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
 from paramcount.analysis.shape_common import MissingArgumentError, elements
 from paramcount.analysis.shape_conv import RULES as _CONV_RULES
@@ -205,7 +205,7 @@ def _checked_shape(shape: tuple[int, ...]) -> Shape:
     return shape
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Visited:
     output: Flow | None
     macs: int
@@ -217,12 +217,14 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-@dataclass(slots=True)
 class _Walk:
     """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
     positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order)."""
 
-    rows: list[tuple[tuple[int, ...], ModuleShape]] = field(default_factory=list)
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
 
     def visit(
         self,

@@ -16,9 +16,9 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from typing import Final
 
+from paramcount._record import record, replace
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 from paramcount.tree import Buffer, Dim, Module, Param, Ref, Value
 
@@ -56,7 +56,7 @@ _DTYPE_ALIASES: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Signature:
     """A constructor signature: ``(name, default)`` pairs in torch's order."""
 
@@ -109,7 +109,7 @@ def signature(*positional: str, **defaults: object) -> Signature:
     return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Parts:
     """What a builder returns: the module's own tensors and children (named)."""
 
@@ -223,7 +223,7 @@ class Arguments:
 Builder = Callable[[Arguments], Parts]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerSpec:
     """One catalog entry."""
 

@@ -25,9 +25,9 @@ Sequential, as in torch (a plain dict there is refused, as torch refuses it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import Final, TypeVar
 
+from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
 from paramcount.tree import Buffer, Module, Param, Value
 

@@ -7,8 +7,7 @@ catalog's own Linear entry so the children carry Linear's arguments, then given 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, build, layer, short_repr, signature
 from paramcount.limits import MAX_INT_BITS
 from paramcount.tree import Dim, Module, Param, Value

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, build, layer, signature
 from paramcount.tree import Module, Ref, Value
 

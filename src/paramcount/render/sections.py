@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
+from paramcount._record import record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
@@ -19,26 +19,26 @@ class Segment(NamedTuple):
     style: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Paragraph:
     segments: tuple[Segment, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lines:
     """Preformatted lines (arithmetic), each a tuple of segments."""
 
     lines: tuple[tuple[Segment, ...], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     right_aligned: frozenset[int] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Code:
     text: str
     language: str = "python"
@@ -47,7 +47,7 @@ class Code:
 Block = Paragraph | Lines | Table | Code
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Section:
     key: str
     title: str

@@ -8,9 +8,9 @@ field means "not given". Both go through ``plan_options``; anything the planner 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
+from paramcount._record import field_values
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
@@ -83,9 +83,9 @@ def option_fields(options: PlanOptions | None) -> dict[str, str]:
     """The web parameters that give ``options`` (those that differ from the defaults), as text."""
     if options is None:
         return {}
-    defaults = asdict(PlanOptions())
+    defaults = field_values(PlanOptions())
     fields = {}
-    for name, value in asdict(options).items():
+    for name, value in field_values(options).items():
         if value != defaults[name]:
             fields[name] = ",".join(map(str, value)) if isinstance(value, tuple) else str(value).lower()
     return fields

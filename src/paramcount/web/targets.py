@@ -17,10 +17,11 @@ when decoding it gives back the same options, and decoding yields values the lib
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from paramcount._record import field_values
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
@@ -75,9 +76,9 @@ def parameters_slug(report: Report, architecture: str | None = None) -> str | No
 
 
 def _option_tokens(options: PlanOptions) -> list[str] | None:
-    defaults = asdict(PlanOptions())
+    defaults = field_values(PlanOptions())
     tokens: list[str] = []
-    for name, value in asdict(options).items():
+    for name, value in field_values(options).items():
         if value == defaults[name]:
             continue
         if name not in _ENCODED:

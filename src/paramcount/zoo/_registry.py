@@ -10,8 +10,8 @@ The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 
+from paramcount._record import record, replace
 from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
 from paramcount.tree import Module, Value
@@ -21,7 +21,7 @@ __all__ = ["ModelSpec", "build_model", "known_models", "lookup_model", "model"]
 ModelBuilder = Callable[[Arguments], Module]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelSpec:
     name: str
     signature: Signature

@@ -9,15 +9,16 @@ plan that fits with less than a GiB or two to spare is marginal; the fit check r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
+
+from paramcount._record import record
 
 __all__ = ["ACCELERATORS", "Accelerator", "accelerator"]
 
 GIB: Final = 2**30
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Accelerator:
     name: str
     memory_bytes: int

@@ -12,15 +12,16 @@ precision convention (Megatron-LM, DeepSpeed ZeRO) they are float32. Scalars are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, Literal
+
+from paramcount._record import record
 
 __all__ = ["EXCLUDED_OPTIMIZERS", "OPTIMIZERS", "OptimizerSpec", "StateSpec", "state_entries"]
 
 StateKind = Literal["full", "scalar", "factored", "blockwise_8bit"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StateSpec:
     """One entry of ``optimizer.state[p]``.
 
@@ -36,7 +37,7 @@ class StateSpec:
     kind: StateKind
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OptimizerSpec:
     name: str
     label: str
@@ -167,7 +168,7 @@ EXCLUDED_OPTIMIZERS: Final = {
 """torch optimizers the planner does not model, with the reason (named when a user asks for one)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StateEntry:
     """The bytes of one state for one parameter tensor: ``count`` elements, ``bytes`` exact."""
 

@@ -9,9 +9,9 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from typing import Final
 
+from paramcount._record import record
 from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
 from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
@@ -75,7 +75,7 @@ def _positive(option: str, value: object, limit: int) -> None:
         raise ArgumentError(option, f"must be at most {limit:,}, got {value:,}", option)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanOptions:
     """What to plan for. Leave ``optimizer`` unset for inference (weights + KV cache), set it for training.
 

@@ -12,9 +12,9 @@ tensor and pipeline parallelism split the model, activations and the KV cache fo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Literal
 
+from paramcount._record import record, replace
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.memory import TrainingPlan
 from paramcount.analysis.planner.accelerators import Accelerator
@@ -61,7 +61,7 @@ MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fit:
     """The plan's per-device bytes against one accelerator's memory."""
 
@@ -77,7 +77,7 @@ class Fit:
     """The same under ZeRO-3 / FSDP (weights, gradients and states sharded)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemoryPlan:
     """The memory of a tree under ``options``: ``items`` for one replica on one device, ``per_device`` for
     each of ``devices`` devices, every assumption written out, and the fit when ``options.gpu`` is set."""
@@ -106,7 +106,7 @@ class MemoryPlan:
         return all(item.exact for item in self.items)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Training:
     """What the weight layer hands the training layers: the trainable tensors and the bits of their parts."""
 

@@ -14,9 +14,9 @@ config in hand can use them directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final, Literal
 
+from paramcount._record import record
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
@@ -55,7 +55,7 @@ KV_HEAD_COUNT_KEYS: Final = frozenset(
 HEAD_DIM_KEYS: Final = frozenset({"head_dim", "d_kv", "kv_channels", "attention_head_dim"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransformerDims:
     """The sizes activations and the KV cache need. ``key_width``/``value_width`` are the elements cached
     per token per layer (``kv_heads · head_dim`` for MHA/GQA/MQA)."""
@@ -76,7 +76,7 @@ class TransformerDims:
     """How the sizes were found and what was assumed, as data."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Attention:
     path: str
     times: int

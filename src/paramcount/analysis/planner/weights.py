@@ -10,9 +10,9 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final, Literal
 
+from paramcount._record import record
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, did_you_mean
@@ -38,7 +38,7 @@ LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
 (out_features, in_features); transformers' GPT-2 ``Conv1D`` stores (in, out)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParamUse:
     """One parameter tensor of the collapsed tree, standing for ``times`` identical copies."""
 
@@ -145,7 +145,7 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DtypeChoice:
     """The dtype a plan stores weights in, and why (a short reason, as data)."""
 
@@ -219,7 +219,7 @@ def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str
     return tuple(items)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Adapter:
     """One LoRA-adapted Linear (standing for ``times`` copies): A is (r × in), B is (out × r)."""
 

@@ -13,10 +13,10 @@ The root Module's ``kind`` is the architecture class name; its ``attributes`` ca
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from paramcount._record import record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
@@ -26,7 +26,7 @@ __all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"
 Builder = Callable[[Config, str], Module]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelTypeSpec:
     name: str
     builder: Builder

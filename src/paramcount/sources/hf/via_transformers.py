@@ -7,10 +7,10 @@ be a plain identifier naming a ``PreTrainedModel`` subclass that transformers ex
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from paramcount._record import replace
 from paramcount.errors import ConfigError
 from paramcount.sources.hf._registry import read_config
 from paramcount.sources.live import from_module

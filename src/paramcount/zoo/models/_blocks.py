@@ -11,10 +11,10 @@ and validated once and shared as one frozen node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from paramcount._record import replace
 from paramcount.layers._registry import Arguments, build, short_repr
 from paramcount.tree import Module, Value
 

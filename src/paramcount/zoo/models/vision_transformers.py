@@ -13,8 +13,8 @@ once and the frozen node is reused under each name.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
+from paramcount._record import replace
 from paramcount.layers._registry import Arguments, build, short_repr, signature
 from paramcount.tree import Buffer, Dim, Module, Param, Value
 from paramcount.zoo._registry import model

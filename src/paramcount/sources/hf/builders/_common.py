@@ -6,8 +6,7 @@ Dims use the config's key names as symbols (``hidden_size``, ``intermediate_size
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.tree import Buffer, Dim, Module, Param
 

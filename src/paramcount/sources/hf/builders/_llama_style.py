@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
 from typing import Literal
 
+from paramcount._record import record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -69,7 +69,7 @@ ALL_HEADS: tuple[Head, ...] = ("causal_lm", "sequence_classification", "token_cl
 NO_QA: tuple[Head, ...] = ("causal_lm", "sequence_classification", "token_classification")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sizes:
     """The sizes every block reads, as Dims named by their config keys."""
 
@@ -82,7 +82,7 @@ class Sizes:
     layers: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Family:
     """What one ``model_type`` changes in the shared decoder shape (defaults from its transformers config)."""
 

@@ -18,8 +18,7 @@ sub-config (LLaVA's ``text_config``) names its keys with their parent's.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (

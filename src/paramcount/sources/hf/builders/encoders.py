@@ -17,8 +17,7 @@ RoBERTa, ``token_type_ids`` of the same shape, both int64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from paramcount._record import record
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -50,7 +49,7 @@ def _position_buffers(positions: Dim, *names: str) -> tuple[Buffer, ...]:
 # --- BERT and RoBERTa --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Family:
     prefix: str
     """The base model's attribute in the heads (``bert``, ``roberta``) and the class-name stem."""
@@ -63,7 +62,7 @@ _BERT = _Family("bert", "Bert", 0)
 _ROBERTA = _Family("roberta", "Roberta", 1)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Sizes:
     hidden: Dim
     vocab: Dim

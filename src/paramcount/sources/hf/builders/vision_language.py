@@ -15,9 +15,9 @@ the defaults transformers gives them, because published configs rely on them (ll
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
+from paramcount._record import replace
 from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type, spec_for
