@@ -14,7 +14,11 @@ import torch
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
 from paramcount.layers._registry import REQUIRED
-from paramcount.tree import Module, Ref, Value, iter_buffers, iter_params, parameter_count
+from paramcount.tree import Module, Ref, iter_buffers, iter_params, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 TensorMap = dict[str, tuple[tuple[int, ...], bool]]
 BufferMap = dict[str, tuple[tuple[int, ...], str]]

@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
 
 from paramcount import __version__
 from paramcount.errors import LimitError, ParamcountError
 from paramcount.limits import MAX_BATCH_LINES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import TextIO
+
     from paramcount.analysis.planner import PlanOptions
 
 __all__ = ["main"]

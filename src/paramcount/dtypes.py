@@ -15,12 +15,12 @@ case, ``-``, ``_``, ``.`` and spaces.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Literal
-
 from paramcount._record import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fractions import Fraction
+    from typing import Final, Literal, TypeAlias
 
 __all__ = [
     "BITS",
@@ -54,7 +54,8 @@ def bytes_for(count: int, bits: int) -> int:
     return -(-count * bits // 8)
 
 
-Unit = Literal["block", "group", "row", "column", "block_of_blocks", "tensor"]
+if TYPE_CHECKING:
+    Unit: TypeAlias = Literal["block", "group", "row", "column", "block_of_blocks", "tensor"]
 """What an overhead is counted per, for a weight of ``rows × columns`` (torch's Linear layout: out × in):
 
 - ``block``: per ``block`` consecutive elements of the flattened tensor (ggml blocks, bitsandbytes blocks);
@@ -63,7 +64,8 @@ Unit = Literal["block", "group", "row", "column", "block_of_blocks", "tensor"]
 - ``block_of_blocks``: per ``second_block`` blocks (bitsandbytes' second-level absmax under double quant).
 """
 
-Applies = Literal["all", "matrices", "linear", "block_linear"]
+if TYPE_CHECKING:
+    Applies: TypeAlias = Literal["all", "matrices", "linear", "block_linear"]
 """Which parameters a deployed format stores quantised (the others keep the model's dtype):
 
 - ``all``: every parameter (torch dtypes; whole-model average estimates);

@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from paramcount._record import record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport

@@ -11,10 +11,13 @@ Counts are Python ints (exact, unbounded); nothing here allocates tensors.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Union
 
 from paramcount._record import record, replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import TypeAlias
 
 __all__ = [
     "Buffer",
@@ -108,8 +111,10 @@ class Ref:
     path: str
 
 
-Value = Union[int, float, bool, str, None, Ref, "Module", tuple["Value", ...]]
-"""What a bound constructor argument can hold."""
+if TYPE_CHECKING:
+    # For type checkers only (nothing checks it at run time, and importing typing costs start-up time).
+    Value: TypeAlias = int | float | bool | str | Ref | "Module" | tuple["Value", ...] | None
+    """What a bound constructor argument can hold."""
 
 
 @record

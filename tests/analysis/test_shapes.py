@@ -32,8 +32,12 @@ from paramcount.errors import ArgumentError, LimitError, ShapeError
 from paramcount.expr import parse
 from paramcount.layers import build
 from paramcount.layers._registry import known_layers
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
 from paramcount.zoo._registry import build_model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 # --------------------------------------------------------------------------------------------- the oracle
 

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches
 from paramcount.errors import ArgumentError
 from paramcount.layers import build, known_layers, lookup
-from paramcount.tree import Ref, Value
+from paramcount.tree import Ref
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 # Hardtanh's deprecated min_value/max_value spellings warn in torch; the warning is not a rejection.
 pytestmark = pytest.mark.filterwarnings("ignore:keyword argument `m.._value` is deprecated:FutureWarning")

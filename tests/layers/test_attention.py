@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches, build_torch, to_torch_value
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Value, iter_params, parameter_count
+from paramcount.tree import iter_params, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 
 def assert_matches_torch_in_order(

@@ -21,7 +21,11 @@ from paramcount.layers.containers import (
     shared_reference,
     with_prefixed_ties,
 )
-from paramcount.tree import Module, Param, Value, iter_params, parameter_count
+from paramcount.tree import Module, Param, iter_params, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 nn = torch.nn
 

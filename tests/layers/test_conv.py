@@ -9,13 +9,17 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Ref, Value, parameter_count
+from paramcount.tree import Ref, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
+
+    Call = tuple[tuple[Value, ...], dict[str, Value]]
 
 CONVOLUTIONS = ["Conv1d", "Conv2d", "Conv3d"]
 TRANSPOSED = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
-
-Call = tuple[tuple[Value, ...], dict[str, Value]]
 
 
 def spatial_dims(kind: str) -> int:

@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Ref, Value, parameter_count
+from paramcount.tree import Ref, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 sizes = st.integers(min_value=0, max_value=64)
 dtypes = st.sampled_from([None, Ref("torch.bfloat16"), Ref("torch.float16")])

@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Ref, Value, iter_modules, iter_params, parameter_count
+from paramcount.tree import Ref, iter_modules, iter_params, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 dtypes = st.sampled_from([None, Ref("torch.bfloat16")])
 div_values = st.sampled_from([4.0, 1, 2, 3, 2.5, 0.5, 1e9])

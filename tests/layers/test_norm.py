@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Ref, Value, iter_buffers
+from paramcount.tree import Ref, iter_buffers
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 NORM_BASE_KINDS = [
     "BatchNorm1d",

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches, build_torch, our_tensors, torch_tensors
 from paramcount.errors import ArgumentError
 from paramcount.layers import build, known_layers, lookup
-from paramcount.tree import Ref, Value, iter_modules, parameter_count
+from paramcount.tree import Ref, iter_modules, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 # Warnings torch gives for deprecated spellings; a warning is not a rejection.
 pytestmark = [

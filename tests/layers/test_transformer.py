@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from oracle import assert_matches_torch, assert_signature_matches, our_tensors, torch_tensors
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.tree import Module, Ref, Value, iter_modules, iter_params, parameter_count
+from paramcount.tree import Module, Ref, iter_modules, iter_params, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 # TransformerEncoder warns (does not refuse) when its nested-tensor fast path cannot be used.
 nested_tensor_warning = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 from paramcount.errors import ArgumentError, UnknownNameError
-from paramcount.tree import Module, Value, iter_buffers, iter_modules, iter_params, parameter_count
+from paramcount.tree import Module, iter_buffers, iter_modules, iter_params, parameter_count
 from paramcount.zoo import build_model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 MODELS = (
     "alexnet",

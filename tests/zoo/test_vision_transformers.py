@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from paramcount.errors import ArgumentError
-from paramcount.tree import Module, Value, iter_buffers, iter_params, parameter_count
+from paramcount.tree import Module, iter_buffers, iter_params, parameter_count
 from paramcount.zoo import build_model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 MODELS = (
     "vit_b_16",

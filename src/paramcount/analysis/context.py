@@ -8,10 +8,12 @@ configuration: ``features.5.0.block.3 (+26 more)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from paramcount._record import record
 from paramcount.tree import Module, iter_modules_collapsed, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 __all__ = ["IndexEntry", "Occurrence", "index_entries", "layer_signature", "occurrences"]
 

@@ -31,11 +31,14 @@ sequence-length term and is an estimate, labelled as one.
 from __future__ import annotations
 
 import math
-from typing import Final
 
 from paramcount._record import record
 from paramcount.analysis.shape_types import ShapeReport, ShapeStep
 from paramcount.errors import ParamcountError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "FLOPS_PER_MAC",

@@ -10,11 +10,13 @@ lives here.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from paramcount._record import record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
 
 __all__ = [
     "Category",
@@ -26,7 +28,8 @@ __all__ = [
     "stored_bytes",
 ]
 
-Category = Literal["", "weights", "gradients", "optimizer", "buffers", "activations", "kv_cache"]
+if TYPE_CHECKING:
+    Category: TypeAlias = Literal["", "weights", "gradients", "optimizer", "buffers", "activations", "kv_cache"]
 """What an item is, which decides how parallelism splits it (ZeRO shards optimizer states at stage 1,
 gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
 

@@ -6,9 +6,13 @@ tensors. Numbers come from the bound arguments and the tree, never typed by hand
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from paramcount.tree import Module, parameter_count
 
-from paramcount.tree import Module, Value, parameter_count
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from paramcount.tree import Value
 
 __all__ = ["reading"]
 

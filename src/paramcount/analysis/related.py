@@ -4,7 +4,11 @@ questions (sizes doubled or halved). Pure: returns argument overrides; the calle
 from __future__ import annotations
 
 from paramcount._record import record
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 __all__ = ["Candidate", "related_candidates", "variant_candidates"]
 

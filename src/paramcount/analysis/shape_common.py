@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Final
 
-from paramcount.analysis.shape_types import Call, Flow, Shape, format_shape
-from paramcount.tree import Module, Value
+from paramcount.analysis.shape_types import Flow, Shape, format_shape
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shape_types import Call
+    from paramcount.tree import Value
 
 __all__ = [
     "AXES",

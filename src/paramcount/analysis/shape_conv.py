@@ -30,7 +30,11 @@ from paramcount.analysis.shape_common import (
     require_rank,
     value_arg,
 )
-from paramcount.analysis.shape_types import Call, Flow, Outcome, Rule, ShapeStep
+from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.analysis.shape_types import Call, Rule
 
 __all__ = ["RULES", "kernel_fits", "window_step"]
 

@@ -13,7 +13,6 @@ how many values there are, not on the shape's validity, and are noted rather tha
 from __future__ import annotations
 
 import math
-from typing import Final
 
 from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shape_common import (
@@ -24,7 +23,7 @@ from paramcount.analysis.shape_common import (
     require_rank,
     value_arg,
 )
-from paramcount.analysis.shape_types import Call, Flow, Outcome, Rule, ShapeStep, format_shape
+from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep, format_shape
 
 __all__ = ["RULES"]
 
@@ -243,6 +242,12 @@ _PRESERVING: Final = (
     "Threshold", "GELU", "Hardshrink", "Softshrink", "Softplus", "Sigmoid", "Tanh", "LogSigmoid", "Softsign",
     "Tanhshrink", "Hardtanh", "Dropout", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
 )  # fmt: skip
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shape_types import Call, Rule
 
 RULES: dict[str, Rule] = {
     "Identity": _identity,

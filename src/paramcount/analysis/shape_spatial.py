@@ -10,7 +10,6 @@ multiplies matrices, so all have 0 MACs under the FlopCounterMode convention.
 from __future__ import annotations
 
 import math
-from typing import Final
 
 from paramcount._record import record
 from paramcount.analysis.shape_common import (
@@ -23,8 +22,14 @@ from paramcount.analysis.shape_common import (
     value_arg,
 )
 from paramcount.analysis.shape_conv import kernel_fits, window_step
-from paramcount.analysis.shape_types import Call, Flow, Outcome, Rule, Shape, ShapeStep, format_shape
-from paramcount.tree import Value
+from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.tree import Value
 
 __all__ = ["RULES"]
 

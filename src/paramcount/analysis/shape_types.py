@@ -7,12 +7,14 @@ plain data of ints and strings; ``None`` means "not known" and always comes with
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, Protocol
-
 from paramcount._record import record
 from paramcount.errors import ShapeError
 from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final, Protocol, TypeAlias
 
 __all__ = [
     "INPUT_UNKNOWN",
@@ -127,36 +129,37 @@ class Outcome:
     status: str = MODELLED
 
 
-class Call(Protocol):
-    """What a rule sees of the walk: the module, its path, and a way to run a child on a shape."""
+if TYPE_CHECKING:
 
-    @property
-    def module(self) -> Module: ...
+    class Call(Protocol):
+        """What a rule sees of the walk: the module, its path, and a way to run a child on a shape."""
 
-    @property
-    def path(self) -> str: ...
+        @property
+        def module(self) -> Module: ...
 
-    @property
-    def options(self) -> frozenset[str]:
-        """How the parent calls this module, where it matters (``"need_weights=False"``)."""
-        ...
+        @property
+        def path(self) -> str: ...
 
-    def child(self, name: str, flow: Flow | None, *, options: frozenset[str] = frozenset()) -> Flow | None:
-        """Run the child called ``name`` on ``flow``; its row, MACs and errors are recorded by the walk."""
-        ...
+        @property
+        def options(self) -> frozenset[str]:
+            """How the parent calls this module, where it matters (``"need_weights=False"``)."""
+            ...
 
-    def chain(self, name: str, flow: Flow | None) -> Flow | None:
-        """Run the members of the child container ``name`` one after another (``ModuleList`` iterated by
-        the parent's forward, like ``TransformerEncoder.layers``)."""
-        ...
+        def child(self, name: str, flow: Flow | None, *, options: frozenset[str] = frozenset()) -> Flow | None:
+            """Run the child called ``name`` on ``flow``; its row, MACs and errors are recorded by the walk."""
+            ...
 
-    def fail(self, message: str) -> ShapeError:
-        """A ``ShapeError`` at this module, its kind leading the message: ``<path>: <kind> <message>``."""
-        ...
+        def chain(self, name: str, flow: Flow | None) -> Flow | None:
+            """Run the members of the child container ``name`` one after another (``ModuleList`` iterated by
+            the parent's forward, like ``TransformerEncoder.layers``)."""
+            ...
 
+        def fail(self, message: str) -> ShapeError:
+            """A ``ShapeError`` at this module, its kind leading the message: ``<path>: <kind> <message>``."""
+            ...
 
-Rule = Callable[[Call, Flow], Outcome]
-"""A shape rule: the module's call and its input → the module's outcome."""
+    Rule: TypeAlias = Callable[[Call, Flow], Outcome]
+    """A shape rule: the module's call and its input → the module's outcome."""
 
 
 def format_shape(shape: Shape) -> str:

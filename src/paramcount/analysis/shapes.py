@@ -22,8 +22,6 @@ otherwise).
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount._record import record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
 from paramcount.analysis.shape_common import MissingArgumentError, elements
@@ -40,7 +38,6 @@ from paramcount.analysis.shape_types import (
     Flow,
     ModuleShape,
     Outcome,
-    Rule,
     Shape,
     ShapeReport,
     ShapeStep,
@@ -48,6 +45,12 @@ from paramcount.analysis.shape_types import (
 )
 from paramcount.errors import LimitError, ShapeError
 from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shape_types import Rule
 
 __all__ = [
     "MAX_INPUT_DIMS",

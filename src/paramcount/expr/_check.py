@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Final, NoReturn
 
 from paramcount.errors import ExpressionError, LimitError
 from paramcount.expr._syntax import Positions
 from paramcount.layers._registry import short_repr
 from paramcount.limits import MAX_INT_BITS, MAX_NODES, MAX_SYNTAX_DEPTH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, NoReturn
 
 __all__ = ["ALLOWED", "NAMES_ALLOWED", "OPERATORS", "SyntaxCheck", "checked_int", "name_chain"]
 

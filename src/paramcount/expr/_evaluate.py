@@ -5,8 +5,6 @@ and the zoo (``MAX_MODULES`` modules) and module methods, with a bound on the to
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
-from typing import NoReturn
 
 from paramcount.errors import ExpressionError, LimitError
 from paramcount.expr._check import ALLOWED, NAMES_ALLOWED, OPERATORS, checked_int, name_chain
@@ -32,8 +30,15 @@ from paramcount.expr._values import (
 )
 from paramcount.layers._registry import build
 from paramcount.limits import MAX_INT_BITS, MAX_ITEMS, MAX_MODULES, MAX_REPEAT, MAX_STEPS
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
 from paramcount.zoo import build_model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
+
+    from paramcount.tree import Value
 
 __all__ = ["Evaluator"]
 

@@ -3,13 +3,15 @@ a built layer: each changes trainability or dtype, or nothing counted, and retur
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount.errors import ExpressionError
 from paramcount.expr._names import DTYPE_ALIASES, device_message, device_name
 from paramcount.expr._values import describe, is_int
 from paramcount.layers._registry import FLOAT_DTYPES, cast_floating, set_trainable
 from paramcount.tree import Module, Ref
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["apply_method"]
 

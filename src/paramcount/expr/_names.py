@@ -5,7 +5,6 @@ column where it is written."""
 from __future__ import annotations
 
 import ast
-from typing import Final, NoReturn
 
 from paramcount.errors import ExpressionError, UnknownNameError, did_you_mean
 from paramcount.expr._check import NAMES_ALLOWED
@@ -15,6 +14,10 @@ from paramcount.layers import known_layers, lookup
 from paramcount.layers._registry import short_repr
 from paramcount.tree import Ref
 from paramcount.zoo import known_models
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, NoReturn
 
 __all__ = [
     "DTYPE_ALIASES",

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
-from typing import Final
 
 from paramcount.errors import LimitError
 from paramcount.limits import MAX_DEPTH, MAX_INT_BITS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["scan"]
 

@@ -4,12 +4,16 @@ the ``Value`` the catalog takes."""
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 from paramcount.errors import ExpressionError
 from paramcount.layers._registry import short_repr
 from paramcount.layers.containers import DictValue, OrderedDictValue
-from paramcount.tree import Module, Ref, Value
+from paramcount.tree import Module, Ref
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+    from paramcount.tree import Value
 
 __all__ = ["MappingValue", "SequenceValue", "describe", "is_int", "module_nodes_of", "size_of", "to_value"]
 

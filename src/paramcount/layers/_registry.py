@@ -15,12 +15,16 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Final
-
 from paramcount._record import record, replace
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
-from paramcount.tree import Buffer, Dim, Module, Param, Ref, Value
+from paramcount.tree import Buffer, Dim, Module, Param, Ref
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Final, TypeAlias
+
+    from paramcount.tree import Value
 
 __all__ = [
     "REQUIRED",
@@ -220,7 +224,8 @@ class Arguments:
         return value
 
 
-Builder = Callable[[Arguments], Parts]
+if TYPE_CHECKING:
+    Builder: TypeAlias = Callable[[Arguments], Parts]
 
 
 @record

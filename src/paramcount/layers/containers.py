@@ -24,12 +24,16 @@ Sequential, as in torch (a plain dict there is refused, as torch refuses it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Final, TypeVar
-
 from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
-from paramcount.tree import Buffer, Module, Param, Value
+from paramcount.tree import Buffer, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Final, TypeAlias, TypeVar
+
+    from paramcount.tree import Value
 
 __all__ = [
     "DictValue",
@@ -38,10 +42,14 @@ __all__ = [
     "with_prefixed_ties",
 ]
 
-_T = TypeVar("_T", Param, Buffer)
+if TYPE_CHECKING:
+    _T = TypeVar("_T", Param, Buffer)
+    _Pairs: TypeAlias = tuple[tuple[str, Value], ...]
+else:
+    _Pairs = tuple  # the same class at run time, without a typing import
 
 
-class DictValue(tuple[tuple[str, Value], ...]):
+class DictValue(_Pairs):
     """A ``{"name": module, ...}`` written in an expression: its ``(name, value)`` pairs in order."""
 
     __slots__ = ()

@@ -10,7 +10,11 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, build, layer, short_repr, signature
 from paramcount.limits import MAX_INT_BITS
-from paramcount.tree import Dim, Module, Param, Value
+from paramcount.tree import Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 
 def _linear(name: str, inp: Dim, out: Dim, *, bias: bool, a: Arguments) -> Module:

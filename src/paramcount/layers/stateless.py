@@ -5,7 +5,11 @@ loss}.py, torch 2.13)."""
 from __future__ import annotations
 
 from paramcount.layers._registry import Arguments, Parts, Signature, build, layer, short_repr, signature
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 
 def _no_parameters(a: Arguments) -> Parts:

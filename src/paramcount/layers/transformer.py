@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from paramcount._record import replace
 from paramcount.layers._registry import Arguments, Parts, build, layer, signature
-from paramcount.tree import Module, Ref, Value
+from paramcount.tree import Module, Ref
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 _RELU = Ref("torch.nn.functional.relu")
 

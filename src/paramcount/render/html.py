@@ -12,12 +12,16 @@ these fragments (with Jinja's autoescape for everything else).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.render.units import binary_size, decimal_size, integer
 from paramcount.report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
 
 __all__ = [
     "Href",
@@ -35,7 +39,8 @@ __all__ = [
     "subject",
 ]
 
-Href = Callable[[str, str], str | None]
+if TYPE_CHECKING:
+    Href: TypeAlias = Callable[[str, str], str | None]
 """``href(section_key, cell_text)`` → a URL for that cell, or None to leave it as text."""
 
 LINKED_SECTIONS = frozenset({"variants", "related", "appears"})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from paramcount._record import record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
@@ -11,10 +9,15 @@ from paramcount.analysis.models import ModuleRow
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    pass
+
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
 
-class Segment(NamedTuple):
+@record
+class Segment:
     text: str
     style: str = ""
 

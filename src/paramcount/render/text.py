@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TextIO
-
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["layout", "render_plain", "write_rich"]
 

@@ -7,9 +7,11 @@ imported here: the module is duck-typed, so this door costs nothing unless a cal
 
 from __future__ import annotations
 
-from typing import Any
-
 from paramcount.tree import Buffer, Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["from_module"]
 

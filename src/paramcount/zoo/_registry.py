@@ -9,16 +9,22 @@ The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from paramcount._record import record, replace
 from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TypeAlias
+
+    from paramcount.tree import Value
 
 __all__ = ["ModelSpec", "build_model", "known_models", "lookup_model", "model"]
 
-ModelBuilder = Callable[[Arguments], Module]
+if TYPE_CHECKING:
+    ModelBuilder: TypeAlias = Callable[[Arguments], Module]
 
 
 @record

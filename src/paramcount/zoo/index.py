@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from paramcount.analysis.context import IndexEntry, index_entries
 from paramcount.layers._registry import expression_of, known_layers
 from paramcount.tree import Module
 from paramcount.zoo._registry import build_model, known_models
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["INDEX_PATH", "compute_index", "dump_index", "load_index"]
 

@@ -9,9 +9,11 @@ plan that fits with less than a GiB or two to spare is marginal; the fit check r
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["ACCELERATORS", "Accelerator", "accelerator"]
 

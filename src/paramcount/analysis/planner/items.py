@@ -3,6 +3,10 @@ single-layer report imports without loading the planner)."""
 
 from __future__ import annotations
 
-from paramcount.analysis.memory import Category, MemoryBreakdown, MemoryItem
+from paramcount.analysis.memory import MemoryBreakdown, MemoryItem
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.analysis.memory import Category
 
 __all__ = ["Category", "MemoryBreakdown", "MemoryItem"]

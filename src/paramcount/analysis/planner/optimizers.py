@@ -12,13 +12,16 @@ precision convention (Megatron-LM, DeepSpeed ZeRO) they are float32. Scalars are
 
 from __future__ import annotations
 
-from typing import Final, Literal
-
 from paramcount._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal, TypeAlias
 
 __all__ = ["EXCLUDED_OPTIMIZERS", "OPTIMIZERS", "OptimizerSpec", "StateSpec", "state_entries"]
 
-StateKind = Literal["full", "scalar", "factored", "blockwise_8bit"]
+if TYPE_CHECKING:
+    StateKind: TypeAlias = Literal["full", "scalar", "factored", "blockwise_8bit"]
 
 
 @record

@@ -9,13 +9,16 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 from __future__ import annotations
 
 import difflib
-from typing import Final
 
 from paramcount._record import record
 from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
 from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["MIXED_PRECISION", "PlanOptions", "find_accelerator", "find_format", "find_optimizer"]
 

@@ -12,7 +12,6 @@ tensor and pipeline parallelism split the model, activations and the KV cache fo
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Final, Literal
 
 from paramcount._record import record, replace
 from paramcount.analysis.counts import Counts, count_tree
@@ -48,7 +47,10 @@ from paramcount.analysis.planner.weights import (
 from paramcount.dtypes import BITS, bytes_for
 from paramcount.tree import Module
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final, Literal
+
     from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
 
 __all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]

@@ -13,13 +13,15 @@ config in hand can use them directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final, Literal
-
 from paramcount._record import record
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final, Literal, TypeAlias
 
 __all__ = [
     "TransformerDims",
@@ -332,7 +334,8 @@ def kv_cache(
     return MemoryBreakdown(tuple(items), tuple(assumptions))
 
 
-Recompute = Literal["none", "selective", "full"]
+if TYPE_CHECKING:
+    Recompute: TypeAlias = Literal["none", "selective", "full"]
 
 KORTHIKANTI: Final = (
     "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, §4 and Table 2: "

@@ -9,14 +9,16 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final, Literal
-
 from paramcount._record import record
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, did_you_mean
 from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Final, Literal
 
 __all__ = [
     "LINEAR_KINDS",

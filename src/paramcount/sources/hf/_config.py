@@ -6,11 +6,13 @@ is checked; sizes must be real ints (``True`` is not a size, although ``isinstan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from paramcount.errors import ConfigError
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_LAYERS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["Config", "parse_config_text"]
 

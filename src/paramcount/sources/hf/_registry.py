@@ -12,18 +12,22 @@ The root Module's ``kind`` is the architecture class name; its ``attributes`` ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from paramcount._record import record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeAlias
+
 __all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"]
 
-Builder = Callable[[Config, str], Module]
+if TYPE_CHECKING:
+    Builder: TypeAlias = Callable[[Config, str], Module]
 
 
 @record
@@ -81,6 +85,8 @@ def spec_for(name: str) -> ModelTypeSpec:
 
 def read_config(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """The config as a dict and the name to use in messages; bounded reading of files."""
+    from collections.abc import Mapping  # here, not at the top: it is off the counting path
+
     if isinstance(source, Mapping):
         return dict(source), "config.json"
     path = Path(source)

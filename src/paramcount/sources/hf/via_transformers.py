@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from paramcount._record import replace
 from paramcount.errors import ConfigError
 from paramcount.sources.hf._registry import read_config
 from paramcount.sources.live import from_module
 from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["available", "count_via_transformers"]
 

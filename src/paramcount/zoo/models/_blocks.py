@@ -10,13 +10,18 @@ and validated once and shared as one frozen node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
-from typing import Final
 
 from paramcount._record import replace
 from paramcount.layers._registry import Arguments, build, short_repr
-from paramcount.tree import Module, Value
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Final, TypeAlias
+
+    from paramcount.tree import Value
 
 __all__ = [
     "BATCH_NORM",
@@ -33,7 +38,8 @@ __all__ = [
     "squeeze_excitation",
 ]
 
-Keywords = tuple[tuple[str, Value], ...]
+if TYPE_CHECKING:
+    Keywords: TypeAlias = tuple[tuple[str, Value], ...]
 
 VISION: Final = "vision"
 

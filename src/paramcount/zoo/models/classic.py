@@ -6,8 +6,6 @@ gives what ``named_parameters()`` gives: ``features.0.weight``, ``classifier.6.b
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount.layers._registry import Arguments, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
@@ -19,6 +17,10 @@ from paramcount.zoo.models._blocks import (
     read_num_classes,
     read_probability,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__: list[str] = []
 

@@ -7,17 +7,10 @@ repeats; the catalog layers they share (every ``_DenseLayer``'s 3×3 convolution
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount.layers._registry import Arguments, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import (
-    VISION,
-    Keywords,
-    layer,
-    read_num_classes,
-)
+from paramcount.zoo.models._blocks import VISION, layer, read_num_classes
 
 __all__: list[str] = []
 
@@ -103,6 +96,12 @@ _DENSENETS: Final[tuple[tuple[str, int, tuple[int, ...], int], ...]] = (
     ("densenet169", 32, (6, 12, 32, 32), 64),
     ("densenet201", 32, (6, 12, 48, 32), 64),
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.zoo.models._blocks import Keywords
 
 
 def _register_densenet(name: str, growth_rate: int, block_config: tuple[int, ...], num_init_features: int) -> None:

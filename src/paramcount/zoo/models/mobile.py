@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Final
 
 from paramcount.layers._registry import Arguments, Signature, short_repr, signature
 from paramcount.tree import Module
@@ -21,7 +20,6 @@ from paramcount.zoo.models._blocks import (
     BATCH_NORM,
     BATCH_NORM_TF,
     VISION,
-    Keywords,
     conv_norm_activation,
     layer,
     new,
@@ -363,6 +361,12 @@ _EFFICIENTNETS: Final[tuple[tuple[str, float, float, float, Keywords], ...]] = (
     ("efficientnet_b6", 1.8, 2.6, 0.5, BATCH_NORM_TF),
     ("efficientnet_b7", 2.0, 3.1, 0.5, BATCH_NORM_TF),
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.zoo.models._blocks import Keywords
 
 
 def _register_efficientnet(name: str, width_mult: float, depth_mult: float, dropout: float, norm: Keywords) -> None:

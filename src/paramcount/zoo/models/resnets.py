@@ -7,19 +7,10 @@ layers; the blocks of a stage after the first are equal and stored once with ``r
 
 from __future__ import annotations
 
-from typing import Final
-
 from paramcount.layers._registry import Arguments, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import (
-    VISION,
-    Keywords,
-    layer,
-    new,
-    numbered,
-    read_num_classes,
-)
+from paramcount.zoo.models._blocks import VISION, layer, new, numbered, read_num_classes
 
 __all__: list[str] = []
 
@@ -110,6 +101,12 @@ _RESNETS: Final[tuple[tuple[str, str, tuple[int, int, int, int], int, int], ...]
     ("wide_resnet50_2", "Bottleneck", (3, 4, 6, 3), 1, 128),
     ("wide_resnet101_2", "Bottleneck", (3, 4, 23, 3), 1, 128),
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.zoo.models._blocks import Keywords
 
 
 def _register_resnet(name: str, block: str, layers: tuple[int, int, int, int], groups: int, width: int) -> None:

@@ -16,9 +16,13 @@ import math
 
 from paramcount._record import replace
 from paramcount.layers._registry import Arguments, build, short_repr, signature
-from paramcount.tree import Buffer, Dim, Module, Param, Value
+from paramcount.tree import Buffer, Dim, Module, Param
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import read_num_classes, read_probability
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.tree import Value
 
 __all__: list[str] = []
 

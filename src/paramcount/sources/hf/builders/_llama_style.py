@@ -20,8 +20,6 @@ runs. Buffers are modelled as transformers registers them: the rotary ``inv_freq
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from typing import Literal
 
 from paramcount._record import record, replace
 from paramcount.sources.hf._config import Config
@@ -40,6 +38,11 @@ from paramcount.sources.hf.builders._common import (
     tied_linear,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Literal, TypeAlias
 
 __all__ = [
     "ALL_HEADS",
@@ -61,7 +64,10 @@ __all__ = [
     "switch",
 ]
 
-Head = Literal["base", "causal_lm", "sequence_classification", "token_classification", "question_answering"]
+if TYPE_CHECKING:
+    Head: TypeAlias = Literal[
+        "base", "causal_lm", "sequence_classification", "token_classification", "question_answering"
+    ]
 Flag = bool | tuple[str, bool]
 """A bias switch: fixed by the modelling code, or ``(config key, default)``."""
 

@@ -8,8 +8,6 @@ Gemma 3 (``gemma3.py``) and DeepSeek-V3 (``deepseek.py``) are rows of the same s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf.builders._common import layer_norm, linear, module
 from paramcount.sources.hf.builders._llama_style import (
@@ -258,6 +256,10 @@ _FAMILIES = (
         rotary_factor_always=True,
     ),
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 for _family in _FAMILIES:
     register_family(_family)

@@ -8,8 +8,6 @@ buffer; RoPE spans ``qk_rope_head_dim`` of each head, so ``inv_freq`` is sized b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf.builders._common import linear, module
 from paramcount.sources.hf.builders._llama_style import (
@@ -91,5 +89,9 @@ _DEEPSEEK_V3 = Family(
     kv_heads_default=128,
     rotary_dim=("qk_rope_head_dim", 64),
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 register_family(_DEEPSEEK_V3)

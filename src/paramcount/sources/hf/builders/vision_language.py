@@ -14,9 +14,6 @@ the defaults transformers gives them, because published configs rely on them (ll
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from paramcount._record import replace
 from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
@@ -36,6 +33,11 @@ from paramcount.sources.hf.builders._common import (
     tied_linear,
 )
 from paramcount.tree import Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
 
