@@ -4,6 +4,7 @@ that names the problem and its column; nothing but a ``ParamcountError`` ever es
 from __future__ import annotations
 
 import ast
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -695,3 +696,55 @@ def test_forbidden_python_is_refused_where_it_is_written(forbidden: tuple[str, i
     if "comprehension" in wrappers and snippet.startswith("[") and " for " in snippet:
         offset = 0  # inside another comprehension the nesting itself is refused first
     assert info.value.column == text.index(canonical) + offset + 1, text
+
+
+# ----------------------------------------------------------------------------------------------- the scan
+# The scan was a regular expression; it is hand-written now (importing ``re`` cost more start-up time than the
+# scan). The expression stays here as the reference the hand-written loop must agree with.
+_REFERENCE_TOKEN = re.compile(
+    r"""
+      (?P<open>[(\[{]) | (?P<close>[)\]}])
+    | '''(?:[^\\]|\\.)*?''' | \"\"\"(?:[^\\]|\\.)*?\"\"\"
+    | '(?:[^'\\\r\n]|\\.)*' | "(?:[^"\\\r\n]|\\.)*"
+    | (?P<unclosed>['"])
+    | \#[^\r\n]*
+    | (?P<number>[0-9][\w.]*) | \.[0-9][\w.]*
+    | [^\W\d]\w*
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _reference_scan(text: str) -> tuple[bool, list[str]]:
+    """What the regular expression made of ``text``: balanced or not, and the integer-like tokens checked."""
+    depth, balanced, numbers = 0, True, []
+    for token in _REFERENCE_TOKEN.finditer(text):
+        kind = token.lastgroup
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+            balanced = balanced and depth >= 0
+        elif kind == "unclosed":
+            return False, numbers
+        elif kind == "number":
+            numbers.append(token.group())
+    return balanced and depth == 0, numbers
+
+
+@given(st.text(alphabet=st.sampled_from(list("()[]{}'\"#\\\r\n._ a1٣²xé9")), max_size=40))
+@example("'''abc'")
+@example('"""a\\"""b"""')
+@example("Linear(1_000, 2.5e3) # (")
+def test_scan_agrees_with_the_reference_expression(text: str) -> None:
+    from paramcount.expr import _scan
+
+    checked: list[str] = []
+    original = _scan._check_literal
+    _scan._check_literal = lambda token, start: checked.append(token)  # type: ignore[assignment]
+    try:
+        balanced = _scan.scan(text)
+    finally:
+        _scan._check_literal = original
+    reference_balanced, reference_numbers = _reference_scan(text)
+    assert (balanced, checked) == (reference_balanced, reference_numbers)

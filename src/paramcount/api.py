@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from paramcount._record import record
 from paramcount.analysis.context import occurrences
@@ -26,6 +25,7 @@ from paramcount.layers._registry import expression_of, rebuild
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions

@@ -1,14 +1,15 @@
 """The expression door: text as people type it (``nn.Conv2d(256, 512, 3)``) becomes a frozen ``Module``.
 
 The text is hostile until proven otherwise, and it is never run: nothing here calls ``eval``, ``exec`` or
-``literal_eval``, nor ``compile`` to execute (``ast.parse`` only builds a syntax tree). Each step is capped
+``literal_eval``, nor ``compile`` to execute (it is called with ``PyCF_ONLY_AST``, as ``ast.parse`` calls
+it, so it only builds a syntax tree). Each step is capped
 before the work it guards (STYLE 2.9):
 
 1. the length (``MAX_EXPRESSION_CHARS``);
 2. one linear scan: bracket depth (``MAX_DEPTH``) and the digits of integer literals, so neither ever
    reaches the parser;
-3. ``ast.parse(text, mode="eval")``; what the parser refuses becomes an ``ExpressionError`` (or a
-   ``LimitError`` when it ran out of room);
+3. the parse (``ast.parse(text, mode="eval")``, through ``_ast`` to keep ``ast``'s imports off the path);
+   what the parser refuses becomes an ``ExpressionError`` (or a ``LimitError`` when it ran out of room);
 4. a whitelist check of the whole syntax tree, iterative, before anything is evaluated: node count
    (``MAX_NODES``), nesting, node types, names, attribute chains, operators, the shape of a list
    comprehension; the first offence is reported with its column;
@@ -26,7 +27,7 @@ which ``_evaluate`` (step 5) uses; this module runs them in order.
 
 from __future__ import annotations
 
-import ast
+import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
 
 from paramcount.errors import ExpressionError, LimitError
 from paramcount.expr._check import SyntaxCheck

@@ -1,10 +1,11 @@
-"""Step 3, the parse: ``ast.parse(text, mode="eval")``, what the parser refuses turned into an
-``ExpressionError`` (or a ``LimitError`` when it ran out of room), and ``Positions``, which turns the
-parser's positions into the 1-based character columns every later message reports."""
+"""Step 3, the parse: ``compile(text, …, "eval", PyCF_ONLY_AST)``, which is what ``ast.parse`` does; what the
+parser refuses turned into an ``ExpressionError`` (or a ``LimitError`` when it ran out of room), and
+``Positions``, which turns the parser's positions into the 1-based character columns every later message
+reports."""
 
 from __future__ import annotations
 
-import ast
+import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
 import warnings
 
 from paramcount.errors import ExpressionError, LimitError
@@ -70,7 +71,8 @@ def parse_syntax(text: str, *, wrapped: bool) -> tuple[ast.Expression, Positions
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning/DeprecationWarning about the user's text
-            tree = ast.parse(source, mode="eval")
+            # What ast.parse does: a syntax tree, never code.
+            tree: ast.Expression = compile(source, "<unknown>", "eval", ast.PyCF_ONLY_AST)  # type: ignore[assignment]
     except SyntaxError as error:
         raise _syntax_error(error, positions) from None
     except ValueError as error:  # e.g. null characters, on some Python versions
