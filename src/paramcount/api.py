@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from pathlib import Path
 
 from paramcount._record import record
 from paramcount.analysis.context import occurrences
@@ -27,6 +27,8 @@ from paramcount.tree import Module, parameter_count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
@@ -87,7 +89,7 @@ class Result:
 
 def _looks_like_path(text: str) -> bool:
     """A config file or a folder holding one (expressions never end in .json nor name a folder)."""
-    return bool(text) and (text.endswith(".json") or Path(text).is_dir())
+    return bool(text) and (text.endswith(".json") or os.path.isdir(text))
 
 
 def count(text: str, *, architecture: str | None = None, via_transformers: bool = False, paths: bool = True) -> Result:
@@ -107,7 +109,7 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
         if shipped is not None:
             return _from_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _looks_like_path(stripped):
-            return _from_config(text, Path(stripped), stripped, architecture, via_transformers)
+            return _from_config(text, stripped, stripped, architecture, via_transformers)
     return _count_expression(text)
 
 
@@ -125,7 +127,7 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     from paramcount.sources.hf.hub import hub_config_path
 
     shipped = hub_config_path(str(source))
-    return _from_config(str(source), shipped or Path(source), str(source), architecture, via_transformers)
+    return _from_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 
 def from_module(module: object) -> Result:
@@ -136,7 +138,9 @@ def from_module(module: object) -> Result:
     return Result(query=type(module).__name__, tree=tree, totals=totals(tree), origin="module")
 
 
-def _from_config(query: str, path: Path, location: str, architecture: str | None, via_transformers: bool) -> Result:
+def _from_config(
+    query: str, path: str | Path, location: str, architecture: str | None, via_transformers: bool
+) -> Result:
     if via_transformers:
         from paramcount.sources.hf.via_transformers import count_via_transformers
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from paramcount.zoo.index import INDEX_PATH, compute_index, dump_index, load_index
@@ -10,8 +12,8 @@ from paramcount.zoo.index import INDEX_PATH, compute_index, dump_index, load_ind
 def test_shipped_index_is_current(request: pytest.FixtureRequest) -> None:
     current = dump_index(compute_index())
     if request.config.getoption("--update-golden"):
-        INDEX_PATH.write_text(current, encoding="utf-8")
-    assert INDEX_PATH.read_text(encoding="utf-8") == current
+        Path(INDEX_PATH).write_text(current, encoding="utf-8")
+    assert Path(INDEX_PATH).read_text(encoding="utf-8") == current
 
 
 def test_loaded_entries_round_trip() -> None:

@@ -1,30 +1,38 @@
-"""The zoo's layer index, shipped as data (``index.json``) so answers never rebuild the zoo.
+"""The zoo's layer index, shipped as data (``index.tsv``) so answers never rebuild the zoo.
 
 ``compute_index()`` builds it from the zoo; ``load_index(kind)`` reads the shipped entries of one layer
 kind. ``tests/zoo/test_index.py`` checks that the shipped file equals a fresh computation, and
 ``pytest --update-golden`` rewrites it after a zoo change.
+
+The format is tab-separated text, one entry per line, sorted by kind:
+``kind  model  path  places  total  shapes  expression`` with shapes written ``weight:512,256,3,3 bias:512``.
+Reading it needs only ``str.split`` (no ``json``, whose import costs more than the whole lookup) and only
+the lines of the kind asked for are decoded.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
+import os
 
-from paramcount.analysis.context import IndexEntry, index_entries
-from paramcount.layers._registry import expression_of, known_layers
-from paramcount.tree import Module
-from paramcount.zoo._registry import build_model, known_models
+from paramcount.analysis.context import IndexEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from paramcount.tree import Module
 
 __all__ = ["INDEX_PATH", "compute_index", "dump_index", "load_index"]
 
-INDEX_PATH = Path(__file__).parent / "index.json"
+INDEX_PATH = os.path.join(os.path.dirname(__file__), "index.tsv")
+
+_shipped: list[str] = []
+"""The shipped file's lines, read on first use."""
 
 
 def compute_index() -> tuple[IndexEntry, ...]:
+    from paramcount.analysis.context import index_entries
+    from paramcount.layers._registry import expression_of, known_layers
+    from paramcount.zoo._registry import build_model, known_models
+
     catalog = set(known_layers())
 
     def describe(module: Module) -> str | None:
@@ -33,39 +41,39 @@ def compute_index() -> tuple[IndexEntry, ...]:
     return index_entries(((name, build_model(name)) for name in known_models()), describe)
 
 
+def _shapes_text(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
+    return " ".join(f"{name}:{','.join(map(str, shape))}" for name, shape in shapes)
+
+
 def dump_index(entries: tuple[IndexEntry, ...]) -> str:
-    """One line per layer kind: ``{"Conv2d": [[shapes, model, path, places, expression, total], …], …}``."""
-    import json
-
-    by_kind: dict[str, list[list[Any]]] = {}
-    for entry in entries:
-        shapes = [[name, list(shape)] for name, shape in entry.shapes]
-        by_kind.setdefault(entry.kind, []).append(
-            [shapes, entry.model, entry.path, entry.places, entry.expression, entry.total]
-        )
-    lines = [f"{json.dumps(kind)}: {json.dumps(rows, separators=(',', ':'))}" for kind, rows in sorted(by_kind.items())]
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    """The file's text: one tab-separated line per entry, sorted by kind (stable within a kind)."""
+    lines = []
+    for entry in sorted(entries, key=lambda entry: entry.kind):
+        fields = (entry.kind, entry.model, entry.path, str(entry.places), str(entry.total))
+        line = "\t".join((*fields, _shapes_text(entry.shapes), entry.expression))
+        if line.count("\t") != 6 or "\n" in line:
+            raise ValueError(f"an index entry cannot hold a tab or a line break: {line!r}")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
-@cache
-def _shipped() -> dict[str, list[list[Any]]]:
-    import json
-
-    data: dict[str, list[list[Any]]] = json.loads(INDEX_PATH.read_text(encoding="utf-8"))
-    return data
+def _decode_shapes(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    shapes = []
+    for item in text.split():
+        name, _, sizes = item.partition(":")
+        shapes.append((name, tuple(int(size) for size in sizes.split(",")) if sizes else ()))
+    return tuple(shapes)
 
 
 def load_index(kind: str) -> tuple[IndexEntry, ...]:
     """The shipped entries for one layer kind (empty when the zoo has none)."""
-    return tuple(
-        IndexEntry(
-            kind,
-            tuple((name, tuple(shape)) for name, shape in shapes),
-            model,
-            path,
-            places,
-            expression,
-            total,
-        )
-        for shapes, model, path, places, expression, total in _shipped().get(kind, ())
-    )
+    if not _shipped:
+        with open(INDEX_PATH, encoding="utf-8") as stream:
+            _shipped.extend(stream.read().splitlines())
+    prefix = kind + "\t"
+    entries = []
+    for line in _shipped:
+        if line.startswith(prefix):
+            _, model, path, places, total, shapes, expression = line.split("\t")
+            entries.append(IndexEntry(kind, _decode_shapes(shapes), model, path, int(places), expression, int(total)))
+    return tuple(entries)

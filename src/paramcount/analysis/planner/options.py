@@ -8,8 +8,6 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 
 from __future__ import annotations
 
-import difflib
-
 from paramcount._record import record
 from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
@@ -33,6 +31,8 @@ MIXED_PRECISION: Final = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "f
 
 
 def _unknown(option: str, what: str, name: str, known: list[str]) -> UnknownNameError:
+    import difflib  # error path only
+
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     if not close:
         close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=3, cutoff=0.5)
