@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from paramcount.cli import main
+from paramcount.cli import FLAGS, _parser, _quick_arguments, main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -180,3 +182,32 @@ def test_activations_from_shapes_for_a_convnet(capsys: pytest.CaptureFixture[str
     # 393,296 float32 elements = 1,573,184 bytes, labelled as an estimate.
     assert code == 0
     assert [(item["count"], item["bytes"], item["exact"]) for item in items] == [(393_296, 1_573_184, False)]
+
+
+# --------------------------------------------------------------------- the argparse-free reading of argv
+_WORDS = st.sampled_from(
+    [
+        *(flag.name for flag in FLAGS),
+        *(f"{flag.name}=" for flag in FLAGS),
+        "--mark", "--json=1", "-h", "--version", "--", "-", "-5", "",
+        "Conv2d(256, 512, 3)", "Linear(3,", "4)", "resnet50", "a=b",
+        "3", "٣", "x", "bf16", "fp16", "2", "7", "layers", "models", "1,3,224,224",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(_WORDS, max_size=6))
+@example(["Conv2d(256, 512, 3)", "--json"])
+@example(["--json", "Linear(3,", "4)", "--depth", "2"])
+@example(["a", "--json", "b"])
+@example(["--zero=3", "--mixed-precision", "bf16", "x"])
+def test_quick_reading_agrees_with_argparse(words: list[str]) -> None:
+    quick = _quick_arguments(words)
+    if quick is None:
+        return  # argparse reads it (or reports the error)
+    assert vars(quick) == vars(_parser().parse_args(words))
+
+
+def test_plain_invocations_skip_argparse() -> None:
+    for words in (["Conv2d(256, 512, 3)"], ["--json", "Linear(3,", "4)"], ["x", "--optimizer", "adamw", "--zero=2"]):
+        assert _quick_arguments(words) is not None, words

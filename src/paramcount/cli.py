@@ -6,18 +6,19 @@ status 2 (the input was rejected) — an unexpected exception alone prints a tra
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from paramcount import __version__
+from paramcount._record import record
 from paramcount.errors import LimitError, ParamcountError
 from paramcount.limits import MAX_BATCH_LINES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterator, Sequence
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from paramcount.analysis.planner import PlanOptions
 
@@ -36,7 +37,113 @@ examples:
 """
 
 
+@record
+class _Flag:
+    """One command-line option. The table below is the single definition: ``_parser()`` builds argparse's
+    parser from it (help, errors, abbreviations), and ``_quick_arguments()`` reads plain invocations with it
+    without importing argparse at all (argparse, with the gettext, locale and shutil it pulls in, cost more
+    than the rest of a start-up)."""
+
+    name: str
+    help: str
+    takes: type[int] | type[str] | None = None
+    """None for a switch (``store_true``); else the type of the value that follows."""
+    choices: tuple[str, ...] | tuple[int, ...] = ()
+    metavar: str | None = None
+    default: int | None = None
+    group: str = ""
+    """``output`` (mutually exclusive), ``plan`` (the memory plan's group) or the top level."""
+
+    @property
+    def dest(self) -> str:
+        return self.name[2:].replace("-", "_")
+
+
+FLAGS = (
+    _Flag("--json", "print one JSON object (the schema is in the README)", group="output"),
+    _Flag("--markdown", "print the answer as Markdown", group="output"),
+    _Flag(
+        "--batch",
+        "read one expression per line from FILE ('-' for stdin); writes one JSON object per line",
+        str,
+        metavar="FILE",
+    ),
+    _Flag("--no-color", "plain text even on a terminal (also: NO_COLOR)"),
+    _Flag("--width", "wrap text at this many columns (default 100)", int),
+    _Flag(
+        "--architecture",
+        "for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
+        str,
+        metavar="CLASS",
+    ),
+    _Flag(
+        "--via-transformers",
+        "count a config with transformers itself on the meta device (needs torch and transformers)",
+    ),
+    _Flag("--dtype", "storage dtype: float32, bfloat16, float16, float8_e4m3fn, int8 …", str, group="plan"),
+    _Flag(
+        "--quantization",
+        "weights in a deployed format: nf4, gptq-4bit-g128, Q4_K_M …",
+        str,
+        metavar="FORMAT",
+        group="plan",
+    ),
+    _Flag(
+        "--optimizer",
+        "train with this optimizer: adamw, sgd, sgd-momentum, adafactor, lion, adamw-8bit …",
+        str,
+        group="plan",
+    ),
+    _Flag(
+        "--mixed-precision",
+        "16-bit weights and gradients, float32 master copy",
+        str,
+        choices=("bf16", "fp16"),
+        group="plan",
+    ),
+    _Flag("--lora-rank", "train LoRA adapters of rank R (base weights frozen)", int, metavar="R", group="plan"),
+    _Flag(
+        "--lora-targets",
+        "comma-separated module names, or all-linear (default q_proj,v_proj)",
+        str,
+        metavar="NAMES",
+        group="plan",
+    ),
+    _Flag("--gradient-checkpointing", "recompute activations in the backward pass", group="plan"),
+    _Flag("--seq-len", "tokens per sequence (activations, KV cache)", int, metavar="N", group="plan"),
+    _Flag(
+        "--batch-size",
+        "sequences per batch (default 1; --batch reads a file of queries)",
+        int,
+        metavar="N",
+        group="plan",
+    ),
+    _Flag("--zero", "ZeRO stage for data parallelism (3 = FSDP)", int, choices=(0, 1, 2, 3), group="plan"),
+    _Flag("--tp", "tensor-parallel degree", int, metavar="N", group="plan"),
+    _Flag("--pp", "pipeline-parallel degree", int, metavar="N", group="plan"),
+    _Flag("--gpus", "devices in all (data parallel = gpus / (tp·pp))", int, metavar="N", group="plan"),
+    _Flag(
+        "--gpu",
+        "check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 …",
+        str,
+        metavar="NAME",
+        group="plan",
+    ),
+    _Flag(
+        "--input",
+        "propagate an input shape (batch first, e.g. 1,3,224,224): output shapes and MACs/FLOPs per layer",
+        str,
+        metavar="SHAPE",
+    ),
+    _Flag("--depth", "deepest level of the module table (default 3)", int, default=3),
+    _Flag("--list", "list what paramcount knows and exit", str, choices=("layers", "models", "configs")),
+)
+_BY_NAME = {flag.name: flag for flag in FLAGS}
+
+
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="paramcount",
         description="Count the parameters of a torch.nn layer or module exactly, and show the arithmetic.",
@@ -49,66 +156,86 @@ def _parser() -> argparse.ArgumentParser:
         help="a layer or module as you would type it in PyTorch, a zoo model (resnet50), a shipped hub id "
         "(meta-llama/Llama-3.1-8B) or a path to a Hugging Face config.json (or its folder)",
     )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print one JSON object (the schema is in the README)")
-    output.add_argument("--markdown", action="store_true", help="print the answer as Markdown")
-    parser.add_argument(
-        "--batch",
-        metavar="FILE",
-        help="read one expression per line from FILE ('-' for stdin); writes one JSON object per line",
-    )
-    parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal (also: NO_COLOR)")
-    parser.add_argument("--width", type=int, default=None, help="wrap text at this many columns (default 100)")
-    parser.add_argument(
-        "--architecture",
-        metavar="CLASS",
-        help="for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
-    )
-    parser.add_argument(
-        "--via-transformers",
-        action="store_true",
-        help="count a config with transformers itself on the meta device (needs torch and transformers)",
-    )
-    plan = parser.add_argument_group(
-        "memory plan", "how much memory to store, train or serve it (any of these adds a memory plan)"
-    )
-    plan.add_argument("--dtype", help="storage dtype: float32, bfloat16, float16, float8_e4m3fn, int8 …")
-    plan.add_argument(
-        "--quantization", metavar="FORMAT", help="weights in a deployed format: nf4, gptq-4bit-g128, Q4_K_M …"
-    )
-    plan.add_argument(
-        "--optimizer", help="train with this optimizer: adamw, sgd, sgd-momentum, adafactor, lion, adamw-8bit …"
-    )
-    plan.add_argument(
-        "--mixed-precision", choices=["bf16", "fp16"], help="16-bit weights and gradients, float32 master copy"
-    )
-    plan.add_argument("--lora-rank", type=int, metavar="R", help="train LoRA adapters of rank R (base weights frozen)")
-    plan.add_argument(
-        "--lora-targets", metavar="NAMES", help="comma-separated module names, or all-linear (default q_proj,v_proj)"
-    )
-    plan.add_argument(
-        "--gradient-checkpointing", action="store_true", help="recompute activations in the backward pass"
-    )
-    plan.add_argument("--seq-len", type=int, metavar="N", help="tokens per sequence (activations, KV cache)")
-    plan.add_argument(
-        "--batch-size", type=int, metavar="N", help="sequences per batch (default 1; --batch reads a file of queries)"
-    )
-    plan.add_argument("--zero", type=int, choices=[0, 1, 2, 3], help="ZeRO stage for data parallelism (3 = FSDP)")
-    plan.add_argument("--tp", type=int, metavar="N", help="tensor-parallel degree")
-    plan.add_argument("--pp", type=int, metavar="N", help="pipeline-parallel degree")
-    plan.add_argument("--gpus", type=int, metavar="N", help="devices in all (data parallel = gpus / (tp·pp))")
-    plan.add_argument(
-        "--gpu", metavar="NAME", help="check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 …"
-    )
-    parser.add_argument(
-        "--input",
-        metavar="SHAPE",
-        help="propagate an input shape (batch first, e.g. 1,3,224,224): output shapes and MACs/FLOPs per layer",
-    )
-    parser.add_argument("--depth", type=int, default=3, help="deepest level of the module table (default 3)")
-    parser.add_argument("--list", choices=["layers", "models", "configs"], help="list what paramcount knows and exit")
+    groups: dict[str, argparse.ArgumentParser | argparse._ActionsContainer] = {
+        "": parser,
+        "output": parser.add_mutually_exclusive_group(),
+        "plan": parser.add_argument_group(
+            "memory plan", "how much memory to store, train or serve it (any of these adds a memory plan)"
+        ),
+    }
+    for flag in FLAGS:
+        target = groups[flag.group]
+        if flag.takes is None:
+            target.add_argument(flag.name, action="store_true", help=flag.help)
+        else:
+            target.add_argument(
+                flag.name,
+                type=flag.takes,
+                choices=flag.choices or None,
+                metavar=flag.metavar,
+                default=flag.default,
+                help=flag.help,
+            )
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
     return parser
+
+
+class _Arguments:
+    """What ``_quick_arguments`` read: the attributes argparse's ``Namespace`` would have."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.__dict__.update(values)
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...  # as typeshed types argparse.Namespace
+
+
+def _quick_arguments(words: list[str]) -> _Arguments | None:
+    """The arguments of a plain invocation — exact option names, values that parse, the expression words in
+    one run — or None for anything else (help, abbreviations, repeats, errors), which argparse then reads and
+    reports. A test checks that whatever this reads, argparse reads the same."""
+    values: dict[str, object] = {flag.dest: False if flag.takes is None else flag.default for flag in FLAGS}
+    expression: list[str] = []
+    seen: set[str] = set()
+    in_expression = False  # the previous word was an expression word
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("-"):
+            if expression and not in_expression:
+                return None  # expression words on both sides of an option: argparse refuses the second run
+            expression.append(word)
+            in_expression = True
+            continue
+        in_expression = False
+        name, has_value, value = word.partition("=")
+        flag = _BY_NAME.get(name)
+        if flag is None or flag.dest in seen:
+            return None
+        seen.add(flag.dest)
+        if flag.takes is None:
+            if has_value:
+                return None
+            values[flag.dest] = True
+            continue
+        if not has_value:
+            if index == len(words) or words[index].startswith("-"):
+                return None
+            value = words[index]
+            index += 1
+        try:
+            converted = flag.takes(value)
+        except ValueError:
+            return None
+        if flag.choices and converted not in flag.choices:
+            return None
+        values[flag.dest] = converted
+    if values["json"] and values["markdown"]:
+        return None
+    values["expression"] = expression
+    return _Arguments(values)
 
 
 def _use_rich(stream: TextIO, no_color: bool) -> bool:
@@ -154,7 +281,7 @@ PLAN_FLAGS = (
 )  # fmt: skip
 
 
-def _plan_options(arguments: argparse.Namespace) -> PlanOptions | None:
+def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | None:
     """One ``PlanOptions`` field per flag; None when no planner flag was given."""
     given = {name: getattr(arguments, name) for name in PLAN_FLAGS if getattr(arguments, name) is not None}
     if "batch_size" in given:
@@ -171,7 +298,7 @@ def _plan_options(arguments: argparse.Namespace) -> PlanOptions | None:
     return PlanOptions(**given)
 
 
-def _run_one(arguments: argparse.Namespace, out: TextIO) -> int:
+def _run_one(arguments: argparse.Namespace | _Arguments, out: TextIO) -> int:
     from paramcount.api import count
 
     query = " ".join(arguments.expression)
@@ -224,12 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from paramcount.web.commands import serve_main, site_main
 
         return (serve_main if words[0] == "serve" else site_main)(words[1:])
-    parser = _parser()
-    arguments = parser.parse_args(argv)
+    arguments = _quick_arguments(words) or _parser().parse_args(words)
     if arguments.list:
         return _list(arguments.list, sys.stdout)
     if arguments.batch is None and not arguments.expression:
-        parser.print_usage(sys.stderr)
+        _parser().print_usage(sys.stderr)
         sys.stderr.write('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')
         return 2
     try:
