@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 
 from paramcount._record import record
-from paramcount.analysis.context import occurrences
+from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import TrainingPlan, parameter_memory, stored_bytes
@@ -196,7 +196,7 @@ def _appearances(tree: Module) -> tuple[Appearance, ...]:
 
     return tuple(
         Appearance(o.entry.model, o.entry.path, o.entry.places, o.entry.expression, o.entry.total, o.exact)
-        for o in occurrences(tree, load_index(tree.kind))
+        for o in occurrences(tree, load_index(tree.kind, layer_signature(tree)[1]))
     )
 
 

@@ -20,3 +20,12 @@ def test_loaded_entries_round_trip() -> None:
     computed = [entry for entry in compute_index() if entry.kind == "Conv2d"]
     assert list(load_index("Conv2d")) == computed
     assert load_index("NoSuchKind") == ()
+
+
+def test_entries_like_a_layer_are_its_exact_and_near_matches() -> None:
+    everything = load_index("Conv2d")
+    like = (("weight", (64, 64, 3, 3)), ("bias", (64,)))
+    chosen = load_index("Conv2d", like)
+    assert chosen == tuple(entry for entry in everything if entry.shapes[:1] == (("weight", (64, 64, 3, 3)),))
+    # exact matches (VGG's biased convolutions) and near ones (ResNet's bias=False)
+    assert {entry.shapes for entry in chosen} == {like, (("weight", (64, 64, 3, 3)),)}

@@ -18,6 +18,7 @@ from paramcount.analysis.context import IndexEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from paramcount.analysis.context import Shapes
     from paramcount.tree import Module
 
 __all__ = ["INDEX_PATH", "compute_index", "dump_index", "load_index"]
@@ -41,7 +42,7 @@ def compute_index() -> tuple[IndexEntry, ...]:
     return index_entries(((name, build_model(name)) for name in known_models()), describe)
 
 
-def _shapes_text(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
+def _shapes_text(shapes: Shapes) -> str:
     return " ".join(f"{name}:{','.join(map(str, shape))}" for name, shape in shapes)
 
 
@@ -57,7 +58,7 @@ def dump_index(entries: tuple[IndexEntry, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _decode_shapes(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def _decode_shapes(text: str) -> Shapes:
     shapes = []
     for item in text.split():
         name, _, sizes = item.partition(":")
@@ -65,15 +66,25 @@ def _decode_shapes(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple(shapes)
 
 
-def load_index(kind: str) -> tuple[IndexEntry, ...]:
-    """The shipped entries for one layer kind (empty when the zoo has none)."""
+def _weights_text(shapes_text: str) -> str:
+    """The shapes without the bias: what an exact or a near match (differing only in bias) shares."""
+    return " ".join(item for item in shapes_text.split() if not item.startswith("bias:"))
+
+
+def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
+    """The shipped entries for one layer kind (empty when the zoo has none); with ``like``, only those whose
+    tensors other than the bias have these shapes (the candidates of ``occurrences``), chosen before any
+    line is decoded."""
     if not _shipped:
         with open(INDEX_PATH, encoding="utf-8") as stream:
             _shipped.extend(stream.read().splitlines())
     prefix = kind + "\t"
+    wanted = None if like is None else _weights_text(_shapes_text(like))
     entries = []
     for line in _shipped:
         if line.startswith(prefix):
             _, model, path, places, total, shapes, expression = line.split("\t")
-            entries.append(IndexEntry(kind, _decode_shapes(shapes), model, path, int(places), expression, int(total)))
+            if wanted is None or _weights_text(shapes) == wanted:
+                entry = IndexEntry(kind, _decode_shapes(shapes), model, path, int(places), expression, int(total))
+                entries.append(entry)
     return tuple(entries)
