@@ -41,8 +41,14 @@ def _own_fields(cls: type) -> list[str]:
 def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
     count = len(fields)
     set_field = object.__setattr__
-    # tails[n]: the fields not given positionally when n were, with their defaults.
-    tails = [tuple((field, defaults.get(field, _MISSING)) for field in fields[given:]) for given in range(count + 1)]
+    # tails[n]: the fields not given positionally when n were, with their defaults; made on first use.
+    tails: list[tuple[tuple[str, Any], ...] | None] = [None] * (count + 1)
+
+    def tail(given: int) -> tuple[tuple[str, Any], ...]:
+        found = tails[given]
+        if found is None:
+            found = tails[given] = tuple((field, defaults.get(field, _MISSING)) for field in fields[given:])
+        return found
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         given = len(args)
@@ -51,7 +57,7 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], pos
         for field, value in zip(fields, args, strict=False):
             set_field(self, field, value)
         if kwargs:
-            for field, default in tails[given]:
+            for field, default in tail(given):
                 value = kwargs.pop(field, default)
                 if value is _MISSING:
                     raise TypeError(f"{name}() missing required argument: {field!r}")
@@ -61,7 +67,7 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], pos
                 problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
                 raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
         else:
-            for field, default in tails[given]:
+            for field, default in tail(given):
                 if default is _MISSING:
                     raise TypeError(f"{name}() missing required argument: {field!r}")
                 set_field(self, field, default)

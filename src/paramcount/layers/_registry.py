@@ -285,11 +285,31 @@ def known_layers() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+_FAMILY_OF: dict[str, str] = {}
+"""Catalog kind → the family module declaring it, from the generated ``_families`` table (filled on first use)."""
+
+
+def _load_family(kind: str) -> None:
+    """Import the one family module that declares ``kind`` (all of them when the table does not know it)."""
+    if not _FAMILY_OF:
+        from paramcount.layers._families import FAMILIES
+
+        _FAMILY_OF.update((name, family) for family, names in FAMILIES.items() for name in names)
+    family = _FAMILY_OF.get(kind)
+    if family is None:
+        _load_catalog()
+    else:
+        __import__(f"paramcount.layers.{family}")
+
+
 def lookup(kind: str) -> LayerSpec:
     """The catalog entry for ``kind``, or ``UnknownNameError`` with the closest names."""
-    _load_catalog()
     spec = _REGISTRY.get(kind)
     if spec is None:
+        _load_family(kind)
+        spec = _REGISTRY.get(kind)
+    if spec is None:
+        _load_catalog()
         import difflib  # only on the error path: keeps the counting path's imports small
 
         by_lower = {name.lower(): name for name in _REGISTRY}

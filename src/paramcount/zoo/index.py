@@ -80,9 +80,10 @@ def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
             _shipped.extend(stream.read().splitlines())
     prefix = kind + "\t"
     wanted = None if like is None else _weights_text(_shapes_text(like))
+    probe = wanted.split(" ", 1)[0] if wanted else ""  # a substring every candidate line holds
     entries = []
     for line in _shipped:
-        if line.startswith(prefix):
+        if line.startswith(prefix) and probe in line:
             _, model, path, places, total, shapes, expression = line.split("\t")
             if wanted is None or _weights_text(shapes) == wanted:
                 entry = IndexEntry(kind, _decode_shapes(shapes), model, path, int(places), expression, int(total))
