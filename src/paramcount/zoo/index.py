@@ -26,7 +26,7 @@ __all__ = ["INDEX_PATH", "compute_index", "dump_index", "load_index"]
 INDEX_PATH = os.path.join(os.path.dirname(__file__), "index.tsv")
 
 _shipped: list[str] = []
-"""The shipped file's lines, read on first use."""
+"""The shipped file's text (after a line break, so every line starts with one), read on first use."""
 
 
 def compute_index() -> tuple[IndexEntry, ...]:
@@ -77,13 +77,19 @@ def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
     line is decoded."""
     if not _shipped:
         with open(INDEX_PATH, encoding="utf-8") as stream:
-            _shipped.extend(stream.read().splitlines())
-    prefix = kind + "\t"
+            _shipped.append("\n" + stream.read())
+    text = _shipped[0]
+    prefix = "\n" + kind + "\t"
+    first = text.find(prefix)
+    if first < 0:
+        return ()
+    last = text.rfind(prefix)  # the file is sorted by kind: the kind's lines are one block
+    end = text.find("\n", last + 1)
     wanted = None if like is None else _weights_text(_shapes_text(like))
     probe = wanted.split(" ", 1)[0] if wanted else ""  # a substring every candidate line holds
     entries = []
-    for line in _shipped:
-        if line.startswith(prefix) and probe in line:
+    for line in text[first + 1 : end if end >= 0 else len(text)].split("\n"):
+        if probe in line:
             _, model, path, places, total, shapes, expression = line.split("\t")
             if wanted is None or _weights_text(shapes) == wanted:
                 entry = IndexEntry(kind, _decode_shapes(shapes), model, path, int(places), expression, int(total))
