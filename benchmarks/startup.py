@@ -3,8 +3,13 @@
 Compares, in one run on the same interpreter:
   - bare start-up: ``python -c pass``
   - ``paramcount "Conv2d(256, 512, 3)"`` (the installed console script, plain output to a pipe)
+  - ``python -m paramcount "Conv2d(256, 512, 3)"``: the same without the launcher pip writes, which imports
+    ``re`` before paramcount starts (uv's launcher does not); ``python -c "import re"`` shows that share
   - the PyTorch snippet that counts the same layer (``import torch`` + build on the meta device)
 and times ``paramcount.count()`` (and ``.report()``) in-process. Prints medians and ratios.
+
+The commands run round-robin (one of each, then again), so a busy moment on the machine slows them all
+alike instead of one of them; the ratios are the point.
 
 Bytecode: a user's install has the package compiled (pip compiles on install; an editable install on first
 run). This script compiles it once with ``compileall`` and runs the subprocesses without
@@ -38,14 +43,17 @@ TORCH_SNIPPET = (
 ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _median_seconds(command: list[str], runs: int) -> float:
-    subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)  # warm the file cache
-    samples = []
+def _median_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Each command's median wall time, the commands taking turns."""
+    samples: dict[str, list[float]] = {label: [] for label in commands}
+    for command in commands.values():
+        subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)  # warm the file cache
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for label, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)
+            samples[label].append(time.perf_counter() - start)
+    return {label: statistics.median(values) for label, values in samples.items()}
 
 
 def _in_process_microseconds(statement: str, number: int) -> float:
@@ -62,25 +70,33 @@ def main() -> None:
         raise SystemExit("install paramcount first: pip install -e .")
     compileall.compile_dir(str(Path(paramcount.__file__).parent), quiet=1)
 
-    bare = _median_seconds([sys.executable, "-c", "pass"], arguments.runs)
-    cli = _median_seconds([script, "Conv2d(256, 512, 3)"], arguments.runs)
-    cli_json = _median_seconds([script, "--json", "Conv2d(256, 512, 3)"], arguments.runs)
+    layer = "Conv2d(256, 512, 3)"
+    medians = _median_seconds(
+        {
+            "bare python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import re'": [sys.executable, "-c", "import re"],
+            f"paramcount {layer}": [script, layer],
+            f"paramcount --json {layer}": [script, "--json", layer],
+            f"python -m paramcount {layer}": [sys.executable, "-m", "paramcount", layer],
+        },
+        arguments.runs,
+    )
     torch_runs = max(3, arguments.runs // 4)
-    pytorch = _median_seconds([sys.executable, "-c", TORCH_SNIPPET], torch_runs)
+    pytorch = _median_seconds({"torch": [sys.executable, "-c", TORCH_SNIPPET]}, torch_runs)["torch"]
+    bare, cli = medians["bare python -c pass"], medians[f"paramcount {layer}"]
     # A new text each time (cold: parse, validate, build) and the same text again (the parse cache).
     cold_us = _in_process_microseconds("paramcount.count(f'Conv2d({next(fresh)}, 512, 3)')", 2_000)
     cached_us = _in_process_microseconds("paramcount.count('Conv2d(256, 512, 3)')", 2_000)
     report_us = _in_process_microseconds("paramcount.count(f'Conv2d({next(fresh)}, 512, 3)').report()", 300)
 
     print(f"python {sys.version.split()[0]}, {arguments.runs} runs each (torch: {torch_runs}), medians")
-    print(f"{'bare python -c pass':<42}{bare * 1e3:9.1f} ms   1.00×")
-    print(f"{'paramcount Conv2d(256, 512, 3)':<42}{cli * 1e3:9.1f} ms   {cli / bare:.2f}× bare")
-    print(f"{'paramcount --json Conv2d(256, 512, 3)':<42}{cli_json * 1e3:9.1f} ms   {cli_json / bare:.2f}× bare")
-    print(f"{'PyTorch snippet (import torch, meta)':<42}{pytorch * 1e3:9.1f} ms   {pytorch / bare:.2f}× bare")
-    print(f"{'speed-up of paramcount over PyTorch':<42}{pytorch / cli:9.1f}×")
-    print(f"{'count() in-process, new text':<42}{cold_us:9.1f} µs")
-    print(f"{'count() in-process, same text (cached)':<42}{cached_us:9.1f} µs")
-    print(f"{'count().report() in-process, new text':<42}{report_us:9.1f} µs")
+    for label, seconds in medians.items():
+        print(f"{label:<48}{seconds * 1e3:9.1f} ms   {seconds / bare:.2f}× bare")
+    print(f"{'PyTorch snippet (import torch, meta)':<48}{pytorch * 1e3:9.1f} ms   {pytorch / bare:.2f}× bare")
+    print(f"{'speed-up of paramcount over PyTorch':<48}{pytorch / cli:9.1f}×")
+    print(f"{'count() in-process, new text':<48}{cold_us:9.1f} µs")
+    print(f"{'count() in-process, same text (cached)':<48}{cached_us:9.1f} µs")
+    print(f"{'count().report() in-process, new text':<48}{report_us:9.1f} µs")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from oracle import assert_same_module
 from paramcount.errors import ArgumentError, ExpressionError, LimitError, ParamcountError, UnknownNameError
 from paramcount.expr import parse
 from paramcount.layers import build
+from paramcount.limits import MAX_DEPTH
 from paramcount.tree import Module, Ref, iter_buffers, iter_params, parameter_count
 
 nn = torch.nn
@@ -715,36 +716,44 @@ _REFERENCE_TOKEN = re.compile(
 )
 
 
-def _reference_scan(text: str) -> tuple[bool, list[str]]:
-    """What the regular expression made of ``text``: balanced or not, and the integer-like tokens checked."""
-    depth, balanced, numbers = 0, True, []
+def _reference_scan(text: str) -> bool | str:
+    """What the regular expression made of ``text``: balanced or not, or the LimitError's subject when a
+    limit is hit first (the nesting, or an integer literal longer than an int64's 19 digits)."""
+    depth, balanced = 0, True
     for token in _REFERENCE_TOKEN.finditer(text):
         kind = token.lastgroup
         if kind == "open":
             depth += 1
+            if depth > MAX_DEPTH:
+                return f"column {token.start() + 1}: bracket nesting"
         elif kind == "close":
             depth -= 1
             balanced = balanced and depth >= 0
         elif kind == "unclosed":
-            return False, numbers
+            return False
         elif kind == "number":
-            numbers.append(token.group())
-    return balanced and depth == 0, numbers
+            digits = token.group().replace("_", "")
+            if token.group().isascii() and digits.isdigit() and len(digits) > 19:
+                return f"column {token.start() + 1}: integer literal"
+    return balanced and depth == 0
 
 
-@given(st.text(alphabet=st.sampled_from(list("()[]{}'\"#\\\r\n._ a1٣²xé9")), max_size=40))
+_SCAN_PIECES = [*"()[]{}'\"#\\\r\n._ a1٣²xé9", "12345678901", "'''", '"""', "((((((((", "1_000"]
+
+
+@given(st.lists(st.sampled_from(_SCAN_PIECES), max_size=40).map("".join))
 @example("'''abc'")
 @example('"""a\\"""b"""')
 @example("Linear(1_000, 2.5e3) # (")
+@example("Linear(12345678901234567890, 2)")
+@example("(" * 33)
 def test_scan_agrees_with_the_reference_expression(text: str) -> None:
-    from paramcount.expr import _scan
+    from paramcount.expr._scan import scan
 
-    checked: list[str] = []
-    original = _scan._check_literal
-    _scan._check_literal = lambda token, start: checked.append(token)  # type: ignore[assignment]
-    try:
-        balanced = _scan.scan(text)
-    finally:
-        _scan._check_literal = original
-    reference_balanced, reference_numbers = _reference_scan(text)
-    assert (balanced, checked) == (reference_balanced, reference_numbers)
+    expected = _reference_scan(text)
+    if isinstance(expected, str):
+        with pytest.raises(LimitError) as raised:
+            scan(text)
+        assert raised.value.what == expected
+    else:
+        assert scan(text) == expected

@@ -66,7 +66,7 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], pos
                 unexpected = next(iter(kwargs))
                 problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
                 raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
-        else:
+        elif given < count:
             for field, default in tail(given):
                 if default is _MISSING:
                     raise TypeError(f"{name}() missing required argument: {field!r}")

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _ATOM, _PRODUCT, _SUM = 0, 1, 2
+_set_field = object.__setattr__  # how a frozen record's __init__ sets its fields
 
 
 @record
@@ -50,6 +51,13 @@ class Dim:
     symbol: str
     numbers: str = ""
     precedence: int = _ATOM
+
+    def __init__(self, value: int, symbol: str, numbers: str = "", precedence: int = _ATOM) -> None:
+        # Written out (``@record`` keeps it) because Dims are the objects made most often: five for a Conv2d.
+        _set_field(self, "value", value)
+        _set_field(self, "symbol", symbol)
+        _set_field(self, "numbers", numbers)
+        _set_field(self, "precedence", precedence)
 
     @staticmethod
     def of(value: int, symbol: str) -> Dim:

@@ -15,7 +15,9 @@ __all__ = ["scan"]
 _MAX_INT_DIGITS: Final = len(str(2**MAX_INT_BITS - 1))
 _OPEN: Final = frozenset("([{")
 _CLOSE: Final = frozenset(")]}")
-_DIGITS: Final = frozenset("0123456789")
+_ASCII_DIGITS: Final = "0123456789"
+_DIGITS: Final = frozenset(_ASCII_DIGITS)
+_QUOTES_OR_COMMENT: Final = frozenset("'\"#")
 _LINE_ENDS: Final = "\r\n"
 
 
@@ -26,6 +28,8 @@ def scan(text: str) -> bool:
 
     Hand-written rather than a regular expression: importing ``re`` costs more start-up time than the
     whole scan of a typical expression."""
+    if not _QUOTES_OR_COMMENT.intersection(text) and sum(map(text.count, _ASCII_DIGITS)) <= _MAX_INT_DIGITS:
+        return _brackets_balance(text)  # nothing to skip, and no literal can be too long
     depth = 0
     balanced = True
     position = 0
@@ -57,6 +61,21 @@ def scan(text: str) -> bool:
             position = _word_end(text, position + 1, dots=False)
             continue
         position += 1
+    return balanced and depth == 0
+
+
+def _brackets_balance(text: str) -> bool:
+    """The bracket part of the scan alone, for text without strings and comments."""
+    depth = 0
+    balanced = True
+    for position, char in enumerate(text):
+        if char in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise LimitError(f"column {position + 1}: bracket nesting", MAX_DEPTH, unit="levels")
+        elif char in _CLOSE:
+            depth -= 1
+            balanced = balanced and depth >= 0
     return balanced and depth == 0
 
 
