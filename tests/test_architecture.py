@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).parents[1] / "src" / "paramcount"
 
 # module group → groups it may import from (besides itself)
@@ -70,7 +72,13 @@ def test_import_directions() -> None:
     assert violations == []
 
 
-HEAVY = ["torch", "transformers", "numpy", "rich", "jinja2", "fastapi", "onnx", "gguf", "safetensors", "json"]
+HEAVY = ["torch", "transformers", "numpy", "rich", "jinja2", "fastapi", "onnx", "gguf", "safetensors"]
+# Standard-library modules whose import costs more than a whole answer (each a millisecond or more, with
+# what they pull in): the answer path does without them (see benchmarks/RESULTS.md).
+SLOW_STDLIB = [
+    "argparse", "ast", "collections", "dataclasses", "difflib", "enum", "functools", "inspect", "json",
+    "pathlib", "re", "shutil", "typing",
+]  # fmt: skip
 
 
 def test_counting_imports_nothing_heavy() -> None:
@@ -81,3 +89,27 @@ def test_counting_imports_nothing_heavy() -> None:
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needed"),
+    [
+        (["Conv2d(256, 512, 3)"], []),
+        (["--markdown", "MultiheadAttention(768, 12)"], []),
+        # the JSON output needs json, which imports re (with enum, functools and collections)
+        (
+            ["--json", "nn.Sequential(nn.Conv2d(3, 8, 3), nn.LSTM(8, 16))"],
+            ["collections", "enum", "functools", "json", "re"],
+        ),
+    ],
+)
+def test_a_cli_answer_imports_no_slow_standard_module(argv: list[str], needed: list[str]) -> None:
+    """The whole answer (parse, report, render) as the command prints it, in a fresh interpreter."""
+    code = (
+        "import io, sys\n"
+        "from paramcount.cli import main\n"
+        f"sys.stdout = io.StringIO(); code = main({argv!r}); sys.stdout = sys.__stdout__\n"
+        f"print(code, [m for m in {HEAVY + SLOW_STDLIB!r} if m in sys.modules])"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == f"0 {needed!r}"

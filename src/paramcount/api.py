@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from paramcount._record import record
 from paramcount.analysis.context import layer_signature, occurrences
@@ -113,13 +112,23 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
     return _count_expression(text)
 
 
-@lru_cache(maxsize=PARSE_CACHE_SIZE)
+_answered: dict[str, Result] = {}
+"""The parse cache: a dict, oldest entry evicted first (``functools.lru_cache`` would put ``functools`` and
+``collections`` on the start-up path for one use)."""
+
+
 def _count_expression(text: str) -> Result:
     """Parsing is a pure function of the text and the tree is immutable, so repeated questions (a batch,
     the web app) are answered from this cache; errors are not cached."""
-    tree = parse(text)
-    origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
-    return Result(query=text, tree=tree, totals=totals(tree), origin=origin)
+    found = _answered.get(text)
+    if found is None:
+        tree = parse(text)
+        origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
+        found = Result(query=text, tree=tree, totals=totals(tree), origin=origin)
+        if len(_answered) >= PARSE_CACHE_SIZE:
+            del _answered[next(iter(_answered))]
+        _answered[text] = found
+    return found
 
 
 def from_config(source: str | Path, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
