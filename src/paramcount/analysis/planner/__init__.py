@@ -1,7 +1,7 @@
 """The memory planner: how much memory a model needs to store, train and serve, itemised and exact where the
 arithmetic is exact, labelled as an estimate where it is not.
 
-API (all pure functions of a tree returning frozen dataclasses of ints and strings; nothing formats text):
+API (all pure functions of a tree returning frozen records of ints and strings; nothing formats text):
 
 - ``plan_memory(tree, counts=None, options=PlanOptions()) -> MemoryPlan``: the whole picture. ``items`` (one
   replica on one device), ``per_device`` (under ZeRO / tp / pp), ``assumptions``, ``dtype`` and
@@ -29,18 +29,20 @@ file types that mix ggml types (``Q4_K_M`` …), even tensor/pipeline splits.
 
 from __future__ import annotations
 
-from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
-from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
-from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
-from paramcount.analysis.planner.options import PlanOptions, find_optimizer
-from paramcount.analysis.planner.plan import Fit, MemoryPlan, fit_on, plan_memory, training_plans, weights_in_format
-from paramcount.analysis.planner.transformer import (
-    TransformerDims,
-    kv_cache,
-    transformer_activations,
-    transformer_dimensions,
-)
-from paramcount.analysis.planner.weights import DtypeChoice, resolve_dtype
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
+    from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+    from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
+    from paramcount.analysis.planner.options import PlanOptions, find_optimizer
+    from paramcount.analysis.planner.plan import Fit, MemoryPlan, fit_on, plan_memory, training_plans, weights_in_format
+    from paramcount.analysis.planner.transformer import (
+        TransformerDims,
+        kv_cache,
+        transformer_activations,
+        transformer_dimensions,
+    )
+    from paramcount.analysis.planner.weights import DtypeChoice, resolve_dtype
 
 __all__ = [
     "ACCELERATORS",
@@ -67,3 +69,41 @@ __all__ = [
     "transformer_dimensions",
     "weights_in_format",
 ]
+
+# Each name is imported from its module on first use (PEP 562), so a single-layer answer, which needs
+# ``training_plans`` only, does not load the accelerator table or the transformer formulas.
+_HOMES = {
+    "ACCELERATORS": "accelerators",
+    "Accelerator": "accelerators",
+    "accelerator": "accelerators",
+    "MemoryBreakdown": "items",
+    "MemoryItem": "items",
+    "EXCLUDED_OPTIMIZERS": "optimizers",
+    "OPTIMIZERS": "optimizers",
+    "OptimizerSpec": "optimizers",
+    "StateSpec": "optimizers",
+    "PlanOptions": "options",
+    "find_optimizer": "options",
+    "Fit": "plan",
+    "MemoryPlan": "plan",
+    "fit_on": "plan",
+    "plan_memory": "plan",
+    "training_plans": "plan",
+    "weights_in_format": "plan",
+    "TransformerDims": "transformer",
+    "kv_cache": "transformer",
+    "transformer_activations": "transformer",
+    "transformer_dimensions": "transformer",
+    "DtypeChoice": "weights",
+    "resolve_dtype": "weights",
+}
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
+        globals()[name] = value
+        return value

@@ -9,7 +9,6 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 from __future__ import annotations
 
 from paramcount._record import record
-from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
 from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
@@ -17,6 +16,8 @@ from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
+
+    from paramcount.analysis.planner.accelerators import Accelerator
 
 __all__ = ["MIXED_PRECISION", "PlanOptions", "find_accelerator", "find_format", "find_optimizer"]
 
@@ -62,6 +63,8 @@ def find_format(option: str, name: str) -> StorageFormat:
 
 def find_accelerator(option: str, name: str) -> Accelerator:
     """The accelerator called ``name``; errors name ``option``."""
+    from paramcount.analysis.planner.accelerators import ACCELERATORS, accelerator  # only when one is named
+
     found = accelerator(name)
     if found is None:
         raise _unknown(option, "accelerator", name, [entry.name for entry in ACCELERATORS])

@@ -16,7 +16,6 @@ import math
 from paramcount._record import record, replace
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.memory import TrainingPlan
-from paramcount.analysis.planner.accelerators import Accelerator
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.optimizers import SHARED_8BIT_MAP_BYTES, OptimizerSpec, state_entries
 from paramcount.analysis.planner.options import (
@@ -26,12 +25,6 @@ from paramcount.analysis.planner.options import (
     find_accelerator,
     find_format,
     find_optimizer,
-)
-from paramcount.analysis.planner.transformer import (
-    TransformerDims,
-    kv_cache,
-    transformer_activations,
-    transformer_dimensions,
 )
 from paramcount.analysis.planner.weights import (
     LORA_ADAPTER_DTYPE,
@@ -51,6 +44,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final, Literal
 
+    from paramcount.analysis.planner.accelerators import Accelerator
+    from paramcount.analysis.planner.transformer import TransformerDims
     from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
 
 __all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]
@@ -255,6 +250,8 @@ def _element_bytes(options: PlanOptions, dtype: str) -> int:
 
 
 def _activations(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int) -> MemoryBreakdown:
+    from paramcount.analysis.planner.transformer import transformer_activations  # only with a sequence
+
     return transformer_activations(
         seq_len=options.seq_len or 0,
         batch=options.batch,
@@ -273,6 +270,8 @@ def _kv(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int, pp: in
     kv_heads = dims.kv_heads if known and dims.kv_heads is not None else 1
     head_dim = dims.head_dim if known and dims.head_dim is not None else dims.key_width
     value_dim = dims.value_width // kv_heads if dims.value_width % kv_heads == 0 else dims.value_width
+    from paramcount.analysis.planner.transformer import kv_cache  # only with a sequence
+
     cache = kv_cache(
         batch=options.batch,
         seq_len=options.seq_len or 0,
@@ -411,7 +410,11 @@ def plan_memory(
     else:
         items, notes = _weights(uses, options, choice.dtype)
     items.extend(_buffers(counts, choice, options))
-    dims = transformer_dimensions(tree) if options.seq_len is not None else None
+    dims = None
+    if options.seq_len is not None:  # the transformer formulas are loaded only when a sequence is planned
+        from paramcount.analysis.planner.transformer import transformer_dimensions
+
+        dims = transformer_dimensions(tree)
     if options.training and shapes is not None and dims is None:
         sequence, sequence_notes = _shape_activations(shapes, choice.dtype)
         per_device_sequence = list(sequence)
