@@ -453,9 +453,12 @@ def _index() -> dict[str, StorageFormat]:
     return found
 
 
-_BY_KEY: Final = _index()
+_BY_KEY: Final[dict[str, StorageFormat]] = {}
+"""Every spelling of every format's name and aliases → the format; filled on first use."""
 
 
 def storage_format(name: str) -> StorageFormat | None:
     """The format called ``name`` (any spelling of its name or aliases), or None."""
+    if not _BY_KEY:
+        _BY_KEY.update(_index())
     return _BY_KEY.get(normalized_name(name))
