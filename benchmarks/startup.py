@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -43,17 +44,26 @@ TORCH_SNIPPET = (
 ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _median_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
-    """Each command's median wall time, the commands taking turns."""
-    samples: dict[str, list[float]] = {label: [] for label in commands}
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _median_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+    """Each command's median wall time and median CPU time (user + system, which a busy machine disturbs
+    far less than wall time), the commands taking turns."""
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     for command in commands.values():
         subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)  # warm the file cache
     for _ in range(runs):
         for label, command in commands.items():
-            start = time.perf_counter()
+            cpu, start = _children_cpu(), time.perf_counter()
             subprocess.run(command, check=True, capture_output=True, env=ENVIRONMENT)
-            samples[label].append(time.perf_counter() - start)
-    return {label: statistics.median(values) for label, values in samples.items()}
+            samples[label].append((time.perf_counter() - start, _children_cpu() - cpu))
+    return {
+        label: (statistics.median(wall for wall, _ in values), statistics.median(cpu for _, cpu in values))
+        for label, values in samples.items()
+    }
 
 
 def _in_process_microseconds(statement: str, number: int) -> float:
@@ -82,18 +92,20 @@ def main() -> None:
         arguments.runs,
     )
     torch_runs = max(3, arguments.runs // 4)
-    pytorch = _median_seconds({"torch": [sys.executable, "-c", TORCH_SNIPPET]}, torch_runs)["torch"]
-    bare, cli = medians["bare python -c pass"], medians[f"paramcount {layer}"]
+    pytorch, pytorch_cpu = _median_seconds({"torch": [sys.executable, "-c", TORCH_SNIPPET]}, torch_runs)["torch"]
+    (bare, bare_cpu), (cli, cli_cpu) = medians["bare python -c pass"], medians[f"paramcount {layer}"]
     # A new text each time (cold: parse, validate, build) and the same text again (the parse cache).
     cold_us = _in_process_microseconds("paramcount.count(f'Conv2d({next(fresh)}, 512, 3)')", 2_000)
     cached_us = _in_process_microseconds("paramcount.count('Conv2d(256, 512, 3)')", 2_000)
     report_us = _in_process_microseconds("paramcount.count(f'Conv2d({next(fresh)}, 512, 3)').report()", 300)
 
     print(f"python {sys.version.split()[0]}, {arguments.runs} runs each (torch: {torch_runs}), medians")
-    for label, seconds in medians.items():
-        print(f"{label:<48}{seconds * 1e3:9.1f} ms   {seconds / bare:.2f}× bare")
-    print(f"{'PyTorch snippet (import torch, meta)':<48}{pytorch * 1e3:9.1f} ms   {pytorch / bare:.2f}× bare")
-    print(f"{'speed-up of paramcount over PyTorch':<48}{pytorch / cli:9.1f}×")
+    print(f"{'':<48}{'wall':>9}  {'ratio':>11}{'CPU':>11}  {'ratio':>11}")
+    for label, (wall, cpu) in {**medians, "PyTorch snippet (import torch, meta)": (pytorch, pytorch_cpu)}.items():
+        print(
+            f"{label:<48}{wall * 1e3:6.1f} ms  {wall / bare:6.2f}× bare{cpu * 1e3:8.1f} ms  {cpu / bare_cpu:6.2f}× bare"
+        )
+    print(f"{'speed-up of paramcount over PyTorch':<48}{pytorch / cli:8.1f}×{'':14}{pytorch_cpu / cli_cpu:8.1f}×")
     print(f"{'count() in-process, new text':<48}{cold_us:9.1f} µs")
     print(f"{'count() in-process, same text (cached)':<48}{cached_us:9.1f} µs")
     print(f"{'count().report() in-process, new text':<48}{report_us:9.1f} µs")
