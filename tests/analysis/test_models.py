@@ -66,3 +66,22 @@ def test_occurrences_separate_exact_and_bias_mismatch() -> None:
         ("a", "conv", True, 1_180_160),
         ("b", "c", False, 1_179_648),
     ]
+
+
+def test_totals_of_a_tied_repeated_partly_frozen_model() -> None:
+    # The MoE model above (total 2,192, the head tied to the 80-element embedding) with the router of every
+    # layer frozen: 2 layers · 32 = 64 frozen, 2,192 - 64 = 2,128 trainable; tied elements counted once.
+    from paramcount._record import replace
+    from paramcount.analysis.counts import totals
+    from paramcount.layers._registry import set_trainable
+
+    model = _moe_model(layers=2, experts_count=4, per_token=2)
+    body, head = model.children
+    embed, layers = body.children
+    block = layers.children[0]
+    frozen_block = replace(block, children=(set_trainable(block.children[0], False), *block.children[1:]))
+    frozen = replace(model, children=(replace(body, children=(embed, replace(layers, children=(frozen_block,)))), head))
+    found = totals(frozen)
+    assert (found.total, found.trainable, found.non_trainable, found.tied) == (2_192, 2_128, 64, 80)
+    assert found.total == parameter_count(frozen)
+    assert found.trainable == parameter_count(frozen, trainable=True)

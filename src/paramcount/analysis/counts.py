@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paramcount._record import record
-from paramcount.tree import Module, Tensor, buffer_count, iter_modules, iter_modules_collapsed, parameter_count
+from paramcount.tree import Module, Tensor, iter_modules
 
 __all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
 
@@ -50,15 +50,27 @@ class Totals:
 
 
 def totals(root: Module) -> Totals:
-    trainable = parameter_count(root, trainable=True)
-    non_trainable = parameter_count(root, trainable=False)
-    tied = sum(
-        times * param.count
-        for _, module, times in iter_modules_collapsed(root)
-        for param in module.params
-        if param.tied_to is not None
+    """One walk of the collapsed tree: each node once, weighted by its multiplicity."""
+    trainable = non_trainable = buffers = tied = 0
+    stack = [(root, 1)]
+    while stack:
+        module, times = stack.pop()
+        for param in module.params:
+            elements = times * param.count
+            if param.tied_to is not None:
+                tied += elements
+            elif param.trainable:
+                trainable += elements
+            else:
+                non_trainable += elements
+        for buffer in module.buffers:
+            if buffer.tied_to is None:
+                buffers += times * buffer.count
+        stack.extend((child, times * child.repeat) for child in module.children)
+    repeat = root.repeat  # parameter_count's convention: a repeated root counts its copies; ties do not
+    return Totals(
+        (trainable + non_trainable) * repeat, trainable * repeat, non_trainable * repeat, buffers * repeat, tied
     )
-    return Totals(trainable + non_trainable, trainable, non_trainable, buffer_count(root), tied)
 
 
 def count_tree(root: Module) -> Counts:
