@@ -14,6 +14,8 @@ closures over the field names, made in microseconds. Type checkers see the decor
 
 from __future__ import annotations
 
+from itertools import repeat
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,36 +43,50 @@ def _own_fields(cls: type) -> list[str]:
 def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
     count = len(fields)
     set_field = object.__setattr__
-    # tails[n]: the fields not given positionally when n were, with their defaults; made on first use.
-    tails: list[tuple[tuple[str, Any], ...] | None] = [None] * (count + 1)
+    # filled[n]: the default values of the fields after the first n, or None while one of them has no
+    # default (then a call giving n positionally must name it); made on first use.
+    filled: list[tuple[Any, ...] | None] = [None] * (count + 1)
 
-    def tail(given: int) -> tuple[tuple[str, Any], ...]:
-        found = tails[given]
+    def defaults_after(given: int) -> tuple[Any, ...]:
+        found = filled[given]
         if found is None:
-            found = tails[given] = tuple((field, defaults.get(field, _MISSING)) for field in fields[given:])
+            missing = [field for field in fields[given:] if field not in defaults]
+            if missing:
+                raise TypeError(f"{name}() missing required argument: {missing[0]!r}")
+            found = filled[given] = tuple(defaults[field] for field in fields[given:])
         return found
+
+    # fallbacks[n]: for the fields after the first n, their defaults or _MISSING; made on first use.
+    fallbacks: list[tuple[Any, ...] | None] = [None] * (count + 1)
+
+    def with_keywords(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        given = len(args)
+        fallback = fallbacks[given]
+        if fallback is None:
+            fallback = fallbacks[given] = tuple(defaults.get(field, _MISSING) for field in fields[given:])
+        values = args + tuple(map(kwargs.pop, fields[given:], fallback))
+        if kwargs:
+            unexpected = next(iter(kwargs))
+            problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
+            raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
+        if _MISSING in values:
+            missing = fields[values.index(_MISSING)]
+            raise TypeError(f"{name}() missing required argument: {missing!r}")
+        return values
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         given = len(args)
         if given > count:
             raise TypeError(f"{name}() takes {count} positional arguments but {given} were given")
-        for field, value in zip(fields, args, strict=False):
-            set_field(self, field, value)
         if kwargs:
-            for field, default in tail(given):
-                value = kwargs.pop(field, default)
-                if value is _MISSING:
-                    raise TypeError(f"{name}() missing required argument: {field!r}")
-                set_field(self, field, value)
-            if kwargs:
-                unexpected = next(iter(kwargs))
-                problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
-                raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
+            values = with_keywords(args, kwargs)
         elif given < count:
-            for field, default in tail(given):
-                if default is _MISSING:
-                    raise TypeError(f"{name}() missing required argument: {field!r}")
-                set_field(self, field, default)
+            values = args + defaults_after(given)
+        else:
+            values = args
+        # object.__setattr__ mapped over the fields in C: no bytecode per field (any() runs the map; every
+        # call returns None).
+        any(map(set_field, repeat(self), fields, values))
         if post_init:
             self.__post_init__()
 
