@@ -6,17 +6,15 @@ import dataclasses
 
 import pytest
 
-from paramcount._record import field_values, record, replace
+from paramcount._record import Record, field_values, replace
 
 
-@record
-class Tensor:
+class Tensor(Record):
     name: str
     shape: tuple[int, ...]
     dtype: str = "float32"
 
 
-@record
 class Param(Tensor):
     trainable: bool = True
 
@@ -84,8 +82,7 @@ def test_replace_copies_and_checks_through_init() -> None:
 
 
 def test_post_init_and_own_methods_are_kept() -> None:
-    @record
-    class Checked:
+    class Checked(Record):
         size: int
 
         def __post_init__(self) -> None:

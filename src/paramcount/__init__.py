@@ -1,6 +1,9 @@
-"""paramcount: exact parameter counts, memory and the arithmetic behind them, from text."""
+"""paramcount: exact parameter counts, memory and the arithmetic behind them, from text.
 
-from paramcount.api import Result, count, from_config, from_module
+The library's names load on first use (PEP 562), so ``import paramcount`` costs almost nothing and the command
+line can set itself up (see ``cli.main``) before the parser and the analyses are imported.
+"""
+
 from paramcount.errors import (
     ArgumentError,
     CheckpointError,
@@ -11,8 +14,12 @@ from paramcount.errors import (
     ShapeError,
     UnknownNameError,
 )
-from paramcount.expr import parse
-from paramcount.report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.api import Result, count, from_config, from_module
+    from paramcount.expr import parse
+    from paramcount.report import Report
 
 __version__ = "0.1.0"
 
@@ -33,3 +40,25 @@ __all__ = [
     "from_module",
     "parse",
 ]
+
+_HOMES = {
+    "Result": "paramcount.api",
+    "count": "paramcount.api",
+    "from_config": "paramcount.api",
+    "from_module": "paramcount.api",
+    "parse": "paramcount.expr",
+    "Report": "paramcount.report",
+}
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(__import__(home, fromlist=[name]), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

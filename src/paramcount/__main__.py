@@ -1,5 +1,5 @@
 """``python -m paramcount`` runs the command line."""
 
-from paramcount.cli import main
+from paramcount.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -1,15 +1,17 @@
 """Frozen, slotted value classes for the start-up path, built without ``dataclasses``.
 
-``@record`` does what ``@dataclass(frozen=True, slots=True)`` did for the tree, the catalog and the
-report: fields from the class annotations (a base record's fields first), defaults from class attributes,
-``__init__`` taking them positionally or by keyword, ``__eq__``/``__hash__`` over the field values,
-``__repr__`` and ``__match_args__``, ``__post_init__`` when defined, and ``replace()``. Methods the class
-defines itself (``__init__``, ``__repr__`` …) are kept, as ``dataclasses`` keeps them.
+A subclass of ``Record`` is what ``@dataclass(frozen=True, slots=True)`` made for the tree, the catalog and
+the report: fields from the class annotations (a base record's fields first), defaults from class
+attributes, ``__init__`` taking them positionally or by keyword, ``__eq__``/``__hash__`` over the field
+values, ``__repr__`` and ``__match_args__``, ``__post_init__`` when defined, and ``replace()``. Methods the
+class defines itself (``__init__``, ``__repr__`` …) are kept, as ``dataclasses`` keeps them.
 
 Why not ``dataclasses``: it writes each method as source text and compiles it, and imports ``inspect``;
-for the sixty classes a CLI answer touches that was ~35 ms of a ~220 ms process. These methods are
-closures over the field names, made in microseconds. Type checkers see the decorator as a dataclass
-(PEP 681 ``dataclass_transform``), so constructor calls are checked as before.
+for the sixty classes a CLI answer touches that was ~35 ms of a ~220 ms process. Here the metaclass adds
+``__slots__`` and a per-class ``__init__`` (a closure over the field names) to the class body before the
+class is made, so each class is created once (a decorator would have to create it twice to add slots),
+and the other methods are inherited from ``Record``. Type checkers see ``Record`` subclasses as
+dataclasses (PEP 681 ``dataclass_transform``), so constructor calls are checked as before.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ else:
         return lambda decorated: decorated
 
 
-__all__ = ["field_values", "record", "replace"]
+__all__ = ["Record", "field_values", "replace"]
 
 _MISSING = object()
-_KEPT_FROM_BODY = ("__dict__", "__weakref__")
 
 
-def _own_fields(cls: type) -> list[str]:
-    # Not inspect.get_annotations: importing inspect is what this module avoids.
-    annotations: dict[str, str] = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+def _own_fields(namespace: dict[str, Any]) -> list[str]:
+    annotations: dict[str, str] = namespace.get("__annotations__", {})
     return [name for name, annotation in annotations.items() if not str(annotation).startswith("ClassVar")]
 
 
@@ -93,66 +93,60 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], pos
     return __init__
 
 
-def _values(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, field) for field in self.__record_fields__)
+class _RecordType(type):
+    """Completes a ``Record`` subclass's body (slots, fields, ``__init__``) before the class is made."""
 
-
-def _eq(self: Any, other: object) -> object:
-    if other.__class__ is not self.__class__:
-        return NotImplemented
-    return _values(self) == _values(other)
-
-
-def _hash(self: Any) -> int:
-    return hash(_values(self))
-
-
-def _repr(self: Any) -> str:
-    shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.__record_fields__)
-    return f"{self.__class__.__qualname__}({shown})"
-
-
-def _frozen_setattr(self: Any, name: str, value: object) -> None:
-    raise AttributeError(f"cannot assign to field {name!r} of a frozen {self.__class__.__name__}")
-
-
-def _frozen_delattr(self: Any, name: str) -> None:
-    raise AttributeError(f"cannot delete field {name!r} of a frozen {self.__class__.__name__}")
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> _RecordType:
+        if "__record_fields__" in namespace:  # Record itself
+            return super().__new__(mcls, name, bases, namespace, **kwargs)
+        base_fields: tuple[str, ...] = ()
+        defaults: dict[str, Any] = {}
+        for base in reversed(bases):
+            base_fields = getattr(base, "__record_fields__", ()) or base_fields
+            defaults.update(getattr(base, "__record_defaults__", {}))
+        own = [field for field in _own_fields(namespace) if field not in base_fields]
+        for field in own:
+            if field in namespace:
+                defaults[field] = namespace.pop(field)
+        fields = base_fields + tuple(own)
+        namespace["__slots__"] = tuple(own)
+        namespace["__record_fields__"] = fields
+        namespace["__record_defaults__"] = defaults
+        namespace["__match_args__"] = fields
+        if "__init__" not in namespace:
+            post_init = "__post_init__" in namespace or any(hasattr(base, "__post_init__") for base in bases)
+            namespace["__init__"] = _make_init(name, fields, defaults, post_init)
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
 
 
 @dataclass_transform(frozen_default=True)
-def record(cls: type[_T]) -> type[_T]:
-    """Make ``cls`` a frozen, slotted value class (see the module docstring)."""
-    base_fields: tuple[str, ...] = getattr(cls, "__record_fields__", ())
-    base_defaults: dict[str, Any] = getattr(cls, "__record_defaults__", {})
-    own = _own_fields(cls)
-    body = dict(cls.__dict__)
-    defaults = dict(base_defaults)
-    for field in own:
-        if field in body:
-            defaults[field] = body.pop(field)
-    fields = base_fields + tuple(field for field in own if field not in base_fields)
-    for key in _KEPT_FROM_BODY:
-        body.pop(key, None)
-    body["__slots__"] = tuple(field for field in own if field not in base_fields)
-    body["__record_fields__"] = fields
-    body["__record_defaults__"] = defaults
-    body["__match_args__"] = fields
-    generated = {
-        "__init__": _make_init(cls.__name__, fields, defaults, post_init=hasattr(cls, "__post_init__")),
-        "__repr__": _repr,
-        "__eq__": _eq,
-        "__hash__": _hash,
-        "__setattr__": _frozen_setattr,
-        "__delattr__": _frozen_delattr,
-    }
-    for method, function in generated.items():
-        if method not in body:
-            body[method] = function
-    metaclass: type = type(cls)
-    made: type[_T] = metaclass(cls.__name__, cls.__bases__, body)
-    made.__qualname__ = cls.__qualname__
-    return made
+class Record(metaclass=_RecordType):
+    """Base of the frozen value classes (see the module docstring)."""
+
+    __slots__ = ()
+    __record_fields__: tuple[str, ...] = ()
+    __record_defaults__: dict[str, Any] = {}  # noqa: RUF012 - read-only, per class
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, field) for field in self.__record_fields__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.__record_fields__)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a frozen {self.__class__.__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a frozen {self.__class__.__name__}")
 
 
 def replace(instance: _T, **changes: Any) -> _T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -38,8 +38,7 @@ PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
 
 
-@record
-class Result:
+class Result(Record):
     """What ``count()`` returns: the tree and its counts; ``report()`` adds the explained answer."""
 
     query: str

@@ -15,7 +15,7 @@ case, ``-``, ``_``, ``.`` and spaces.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ if TYPE_CHECKING:
 """
 
 
-@record
-class Overhead:
+class Overhead(Record):
     """One extra array a format stores next to the packed values, e.g. GPTQ's fp16 ``scales``."""
 
     label: str
@@ -86,8 +85,7 @@ class Overhead:
     unit: Unit
 
 
-@record
-class StorageFormat:
+class StorageFormat(Record):
     """How a format stores ``n`` weights. Either value bits plus overheads, or (for mixes of types whose
     choice depends on the model) an ``estimate`` of the average bits per weight."""
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import FormatMemory, TrainingPlan
@@ -25,8 +25,7 @@ __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 SCHEMA_VERSION = 1
 
 
-@record
-class Comparison:
+class Comparison(Record):
     """A neighbouring configuration and its total (a variant or a related question)."""
 
     label: str
@@ -36,8 +35,7 @@ class Comparison:
     note: str = ""
 
 
-@record
-class Appearance:
+class Appearance(Record):
     """Where a layer's configuration occurs in a zoo model (``exact`` False: same weight, other bias)."""
 
     model: str
@@ -48,8 +46,7 @@ class Appearance:
     exact: bool
 
 
-@record
-class Report:
+class Report(Record):
     query: str
     origin: str
     kind: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,8 +39,7 @@ _ATOM, _PRODUCT, _SUM = 0, 1, 2
 _set_field = object.__setattr__  # how a frozen record's __init__ sets its fields
 
 
-@record
-class Dim:
+class Dim(Record):
     """One tensor dimension: its value, its symbol and its arithmetic with numbers.
 
     Dims combine with ``*``, ``//``, ``+`` and ``-`` (with each other or with int constants) so a layer
@@ -53,7 +52,7 @@ class Dim:
     precedence: int = _ATOM
 
     def __init__(self, value: int, symbol: str, numbers: str = "", precedence: int = _ATOM) -> None:
-        # Written out (``@record`` keeps it) because Dims are the objects made most often: five for a Conv2d.
+        # Written out (a Record keeps it) because Dims are the objects made most often: five for a Conv2d.
         _set_field(self, "value", value)
         _set_field(self, "symbol", symbol)
         _set_field(self, "numbers", numbers)
@@ -112,8 +111,7 @@ class Dim:
         return self._combine(other, " - ", self.value - other_value, _SUM)
 
 
-@record
-class Ref:
+class Ref(Record):
     """A reference to a torch object an expression may name: ``torch.bfloat16``, ``F.gelu``."""
 
     path: str
@@ -125,8 +123,7 @@ if TYPE_CHECKING:
     """What a bound constructor argument can hold."""
 
 
-@record
-class Tensor:
+class Tensor(Record):
     """Fields shared by parameters and buffers. ``name`` is torch's local name (``bias_hh_l0``)."""
 
     name: str
@@ -144,22 +141,19 @@ class Tensor:
         return tuple(dim.value for dim in self.shape)
 
 
-@record
 class Param(Tensor):
     """A learnable tensor (``nn.Parameter``)."""
 
     trainable: bool = True
 
 
-@record
 class Buffer(Tensor):
     """A registered buffer: state that is not a parameter (running statistics, counters)."""
 
     persistent: bool = True
 
 
-@record
-class Module:
+class Module(Record):
     """A node of the tree. ``repeat`` > 1 stands for that many consecutive identical siblings, named by
     consecutive integers from ``name`` (only inside containers whose children are numbered)."""
 

@@ -8,7 +8,7 @@ configuration: ``features.5.0.block.3 (+26 more)``.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
 TYPE_CHECKING = False
@@ -20,8 +20,7 @@ __all__ = ["IndexEntry", "Occurrence", "index_entries", "layer_signature", "occu
 Shapes = tuple[tuple[str, tuple[int, ...]], ...]
 
 
-@record
-class IndexEntry:
+class IndexEntry(Record):
     """One configuration of one layer kind in one zoo model: where it first appears and how often."""
 
     kind: str
@@ -33,8 +32,7 @@ class IndexEntry:
     total: int
 
 
-@record
-class Occurrence:
+class Occurrence(Record):
     entry: IndexEntry
     exact: bool
     """False for the same weight with a different bias (the count differs by the bias)."""

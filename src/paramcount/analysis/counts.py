@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.tree import Module, Tensor, iter_modules
 
 __all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
 
 
-@record
-class TensorRow:
+class TensorRow(Record):
     name: str
     shape: tuple[int, ...]
     symbols: tuple[str, ...]
@@ -18,15 +17,13 @@ class TensorRow:
     dtype: str
 
 
-@record
-class TiedRow:
+class TiedRow(Record):
     name: str
     tied_to: str
     count: int
 
 
-@record
-class Counts:
+class Counts(Record):
     total: int
     trainable: int
     non_trainable: int
@@ -38,8 +35,7 @@ class Counts:
     tied_tensors: tuple[TiedRow, ...]
 
 
-@record
-class Totals:
+class Totals(Record):
     """The totals alone, computed without expanding repeated blocks (microseconds for any model size)."""
 
     total: int

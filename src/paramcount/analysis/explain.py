@@ -7,14 +7,13 @@ Nothing here is written per layer type.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.tree import Module, Param, iter_modules_collapsed
 
 __all__ = ["Explanation", "ModuleFormula", "Term", "explain"]
 
 
-@record
-class Term:
+class Term(Record):
     """One parameter tensor: ``name = symbolic = substituted = factors… = value``."""
 
     name: str
@@ -24,8 +23,7 @@ class Term:
     value: int
 
 
-@record
-class ModuleFormula:
+class ModuleFormula(Record):
     """The terms of one module that owns parameters; ``symbolic`` groups identical terms. A module that
     stands for ``times`` identical copies (``layers.0-5``) is explained once; ``subtotal`` is per copy."""
 
@@ -38,8 +36,7 @@ class ModuleFormula:
     times: int
 
 
-@record
-class Explanation:
+class Explanation(Record):
     modules: tuple[ModuleFormula, ...]
     total: int
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.shape_types import ShapeReport, ShapeStep
 from paramcount.errors import ParamcountError
 
@@ -69,8 +69,7 @@ TRAINING_SOURCE: Final = (
 )
 
 
-@record
-class ModuleFlops:
+class ModuleFlops(Record):
     """One row of a ``ShapeReport`` seen as compute. ``macs``/``flops`` per copy, children included."""
 
     path: str
@@ -80,8 +79,7 @@ class ModuleFlops:
     flops: int | None
 
 
-@record
-class FlopsReport:
+class FlopsReport(Record):
     """The compute of one forward pass: per module and in total, with the convention as data."""
 
     per_module: tuple[ModuleFlops, ...]
@@ -92,8 +90,7 @@ class FlopsReport:
     """False when some module is not modelled: the totals are then lower bounds."""
 
 
-@record
-class FlopsEstimate:
+class FlopsEstimate(Record):
     """A labelled rule-of-thumb figure: ``flops = symbolic = substituted``, with its source."""
 
     flops: int

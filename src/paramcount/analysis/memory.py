@@ -10,7 +10,7 @@ lives here.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for
 
@@ -34,8 +34,7 @@ if TYPE_CHECKING:
 gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
 
 
-@record
-class MemoryItem:
+class MemoryItem(Record):
     """One line of a breakdown: ``count`` elements at ``bits`` per ``per`` elements, ``bytes`` exact.
 
     ``bits``/``per`` is the rate in lowest terms (Q4_0: 9 bits per 2 weights = 4.5 bits per weight), 0 when the
@@ -52,8 +51,7 @@ class MemoryItem:
     """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
 
 
-@record
-class MemoryBreakdown:
+class MemoryBreakdown(Record):
     """Items and the assumptions behind them (STYLE 2.3)."""
 
     items: tuple[MemoryItem, ...]
@@ -76,16 +74,14 @@ PARAMETER_FORMATS: tuple[tuple[str, int], ...] = (
 )
 
 
-@record
-class FormatMemory:
+class FormatMemory(Record):
     format: str
     bits: int
     bytes: int
     note: str = ""
 
 
-@record
-class TrainingPlan:
+class TrainingPlan(Record):
     name: str
     items: tuple[MemoryItem, ...]
     assumptions: tuple[str, ...]

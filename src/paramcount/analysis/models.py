@@ -7,7 +7,7 @@ is analysed in the time of one layer.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
 __all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_parameters", "module_table"]
@@ -15,8 +15,7 @@ __all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_param
 EMBEDDING_KINDS = frozenset({"Embedding", "EmbeddingBag"})
 
 
-@record
-class ModuleRow:
+class ModuleRow(Record):
     """One module of the collapsed tree. ``times`` > 1 for a repeated block (``layers.0-31``): ``total``
     and ``own`` are per copy, so the block's share is ``total · times``."""
 
@@ -76,8 +75,7 @@ def embedding_parameters(root: Module) -> int:
     )
 
 
-@record
-class Block:
+class Block(Record):
     """A top-level block for the share picture: its path, kind and all its parameters (× repeats)."""
 
     path: str

@@ -3,7 +3,7 @@ questions (sizes doubled or halved). Pure: returns argument overrides; the calle
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -16,8 +16,7 @@ _CONVOLUTIONS = frozenset({"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "Con
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
 
 
-@record
-class Candidate:
+class Candidate(Record):
     label: str
     overrides: tuple[tuple[str, Value], ...]
     note: str = ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.shape_common import (
     AXES,
     batch_of,
@@ -56,10 +56,7 @@ def _with_batch(batch: int | None, *rest: int) -> Shape:
 
 
 # ---------------------------------------------------------------------------------------------- pooling
-
-
-@record
-class _Window:
+class _Window(Record):
     """A pooling layer's window per spatial dimension, after torch's defaults (stride = kernel_size)."""
 
     kernel: tuple[int, ...]

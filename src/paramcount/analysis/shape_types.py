@@ -7,7 +7,7 @@ plain data of ints and strings; ``None`` means "not known" and always comes with
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.errors import ShapeError
 from paramcount.tree import Module
 
@@ -48,8 +48,7 @@ INPUT_UNKNOWN: Final = "input unknown"
 """Comes after a module whose output is unknown, so its own input is unknown."""
 
 
-@record
-class ShapeStep:
+class ShapeStep(Record):
     """One line of arithmetic: ``name = symbolic = substituted = value``.
 
     ``name`` says what is computed (``H_out``, ``MACs``); the output-size formulas are torch's documented
@@ -61,8 +60,7 @@ class ShapeStep:
     name: str = ""
 
 
-@record
-class ModuleShape:
+class ModuleShape(Record):
     """One module of the tree for one input shape.
 
     ``macs`` and ``flops`` are for one copy and include the module's children (a block's cost is read off
@@ -85,8 +83,7 @@ class ModuleShape:
     status: str = MODELLED
 
 
-@record
-class ShapeReport:
+class ShapeReport(Record):
     """Shapes, MACs and FLOPs of every module for one input shape, in ``named_modules()`` order.
 
     ``total_macs`` / ``total_flops`` count every modelled module (× its ``times``); when ``not_modelled``
@@ -106,8 +103,7 @@ class ShapeReport:
     """True when every module was modelled, so the totals are exact under the convention."""
 
 
-@record
-class Flow:
+class Flow(Record):
     """What one module hands to the next: a tensor of ``shape`` (and, when torch returns a tuple, its
     other members, which a following module in a ``Sequential`` would receive as well)."""
 
@@ -117,8 +113,7 @@ class Flow:
     """Path and kind of the module that returned the tuple (for the message when the tuple is misused)."""
 
 
-@record
-class Outcome:
+class Outcome(Record):
     """What a rule computes for one module: its output, its *own* MACs (children add theirs through
     ``Call.child``), the arithmetic behind them, and a note (an assumption or a convention)."""
 

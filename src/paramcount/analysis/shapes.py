@@ -22,7 +22,7 @@ otherwise).
 
 from __future__ import annotations
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
 from paramcount.analysis.shape_common import MissingArgumentError, elements
 from paramcount.analysis.shape_conv import RULES as _CONV_RULES
@@ -208,8 +208,7 @@ def _checked_shape(shape: tuple[int, ...]) -> Shape:
     return shape
 
 
-@record
-class _Visited:
+class _Visited(Record):
     output: Flow | None
     macs: int
     """MACs of the modelled part, for one copy (children included)."""

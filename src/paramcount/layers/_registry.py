@@ -15,7 +15,7 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 
 from __future__ import annotations
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 from paramcount.tree import Buffer, Dim, Module, Param, Ref
 
@@ -60,8 +60,7 @@ _DTYPE_ALIASES: Final = {
 }
 
 
-@record
-class Signature:
+class Signature(Record):
     """A constructor signature: ``(name, default)`` pairs in torch's order."""
 
     parameters: tuple[tuple[str, object], ...]
@@ -113,8 +112,7 @@ def signature(*positional: str, **defaults: object) -> Signature:
     return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords)
 
 
-@record
-class Parts:
+class Parts(Record):
     """What a builder returns: the module's own tensors and children (named)."""
 
     params: tuple[Param, ...] = ()
@@ -228,8 +226,7 @@ if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Arguments], Parts]
 
 
-@record
-class LayerSpec:
+class LayerSpec(Record):
     """One catalog entry."""
 
     kind: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
@@ -16,33 +16,28 @@ if TYPE_CHECKING:
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
 
-@record
-class Segment:
+class Segment(Record):
     text: str
     style: str = ""
 
 
-@record
-class Paragraph:
+class Paragraph(Record):
     segments: tuple[Segment, ...]
 
 
-@record
-class Lines:
+class Lines(Record):
     """Preformatted lines (arithmetic), each a tuple of segments."""
 
     lines: tuple[tuple[Segment, ...], ...]
 
 
-@record
-class Table:
+class Table(Record):
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     right_aligned: frozenset[int] = frozenset()
 
 
-@record
-class Code:
+class Code(Record):
     text: str
     language: str = "python"
 
@@ -50,8 +45,7 @@ class Code:
 Block = Paragraph | Lines | Table | Code
 
 
-@record
-class Section:
+class Section(Record):
     key: str
     title: str
     blocks: tuple[Block, ...]

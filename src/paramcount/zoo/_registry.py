@@ -9,7 +9,7 @@ The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model 
 
 from __future__ import annotations
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
 from paramcount.tree import Module
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     ModelBuilder: TypeAlias = Callable[[Arguments], Module]
 
 
-@record
-class ModelSpec:
+class ModelSpec(Record):
     name: str
     signature: Signature
     builder: ModelBuilder

@@ -9,7 +9,7 @@ plan that fits with less than a GiB or two to spare is marginal; the fit check r
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,8 +20,7 @@ __all__ = ["ACCELERATORS", "Accelerator", "accelerator"]
 GIB: Final = 2**30
 
 
-@record
-class Accelerator:
+class Accelerator(Record):
     name: str
     memory_bytes: int
     sold_as: str

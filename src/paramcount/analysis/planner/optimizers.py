@@ -12,7 +12,7 @@ precision convention (Megatron-LM, DeepSpeed ZeRO) they are float32. Scalars are
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     StateKind: TypeAlias = Literal["full", "scalar", "factored", "blockwise_8bit"]
 
 
-@record
-class StateSpec:
+class StateSpec(Record):
     """One entry of ``optimizer.state[p]``.
 
     - ``full``: a tensor shaped like the parameter, in the state dtype;
@@ -40,8 +39,7 @@ class StateSpec:
     kind: StateKind
 
 
-@record
-class OptimizerSpec:
+class OptimizerSpec(Record):
     name: str
     label: str
     states: tuple[StateSpec, ...]
@@ -171,8 +169,7 @@ EXCLUDED_OPTIMIZERS: Final = {
 """torch optimizers the planner does not model, with the reason (named when a user asks for one)."""
 
 
-@record
-class StateEntry:
+class StateEntry(Record):
     """The bytes of one state for one parameter tensor: ``count`` elements, ``bytes`` exact."""
 
     label: str

@@ -8,7 +8,7 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
 from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
@@ -81,8 +81,7 @@ def _positive(option: str, value: object, limit: int) -> None:
         raise ArgumentError(option, f"must be at most {limit:,}, got {value:,}", option)
 
 
-@record
-class PlanOptions:
+class PlanOptions(Record):
     """What to plan for. Leave ``optimizer`` unset for inference (weights + KV cache), set it for training.
 
     Args:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.memory import TrainingPlan
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
@@ -58,8 +58,7 @@ MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
 
 
-@record
-class Fit:
+class Fit(Record):
     """The plan's per-device bytes against one accelerator's memory."""
 
     accelerator: Accelerator
@@ -74,8 +73,7 @@ class Fit:
     """The same under ZeRO-3 / FSDP (weights, gradients and states sharded)."""
 
 
-@record
-class MemoryPlan:
+class MemoryPlan(Record):
     """The memory of a tree under ``options``: ``items`` for one replica on one device, ``per_device`` for
     each of ``devices`` devices, every assumption written out, and the fit when ``options.gpu`` is set."""
 
@@ -103,8 +101,7 @@ class MemoryPlan:
         return all(item.exact for item in self.items)
 
 
-@record
-class _Training:
+class _Training(Record):
     """What the weight layer hands the training layers: the trainable tensors and the bits of their parts."""
 
     trainable: tuple[ParamUse, ...]

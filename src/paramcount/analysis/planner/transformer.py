@@ -13,7 +13,7 @@ config in hand can use them directly.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
@@ -57,8 +57,7 @@ KV_HEAD_COUNT_KEYS: Final = frozenset(
 HEAD_DIM_KEYS: Final = frozenset({"head_dim", "d_kv", "kv_channels", "attention_head_dim"})
 
 
-@record
-class TransformerDims:
+class TransformerDims(Record):
     """The sizes activations and the KV cache need. ``key_width``/``value_width`` are the elements cached
     per token per layer (``kv_heads · head_dim`` for MHA/GQA/MQA)."""
 
@@ -78,8 +77,7 @@ class TransformerDims:
     """How the sizes were found and what was assumed, as data."""
 
 
-@record
-class _Attention:
+class _Attention(Record):
     path: str
     times: int
     hidden: int

@@ -9,7 +9,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, did_you_mean
@@ -40,8 +40,7 @@ LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
 (out_features, in_features); transformers' GPT-2 ``Conv1D`` stores (in, out)."""
 
 
-@record
-class ParamUse:
+class ParamUse(Record):
     """One parameter tensor of the collapsed tree, standing for ``times`` identical copies."""
 
     path: str
@@ -147,8 +146,7 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     return tuple(found)
 
 
-@record
-class DtypeChoice:
+class DtypeChoice(Record):
     """The dtype a plan stores weights in, and why (a short reason, as data)."""
 
     dtype: str
@@ -221,8 +219,7 @@ def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str
     return tuple(items)
 
 
-@record
-class Adapter:
+class Adapter(Record):
     """One LoRA-adapted Linear (standing for ``times`` copies): A is (r × in), B is (out × r)."""
 
     module_path: str

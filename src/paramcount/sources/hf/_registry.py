@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Config, str], Module]
 
 
-@record
-class ModelTypeSpec:
+class ModelTypeSpec(Record):
     name: str
     builder: Builder
     architectures: tuple[str, ...]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from paramcount._record import record, replace
+from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -75,8 +75,7 @@ ALL_HEADS: tuple[Head, ...] = ("causal_lm", "sequence_classification", "token_cl
 NO_QA: tuple[Head, ...] = ("causal_lm", "sequence_classification", "token_classification")
 
 
-@record
-class Sizes:
+class Sizes(Record):
     """The sizes every block reads, as Dims named by their config keys."""
 
     hidden: Dim
@@ -88,8 +87,7 @@ class Sizes:
     layers: int
 
 
-@record
-class Family:
+class Family(Record):
     """What one ``model_type`` changes in the shared decoder shape (defaults from its transformers config)."""
 
     name: str

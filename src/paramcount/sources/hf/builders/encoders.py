@@ -17,7 +17,7 @@ RoBERTa, ``token_type_ids`` of the same shape, both int64.
 
 from __future__ import annotations
 
-from paramcount._record import record
+from paramcount._record import Record
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -47,10 +47,7 @@ def _position_buffers(positions: Dim, *names: str) -> tuple[Buffer, ...]:
 
 
 # --- BERT and RoBERTa --------------------------------------------------------------------------------------------
-
-
-@record
-class _Family:
+class _Family(Record):
     prefix: str
     """The base model's attribute in the heads (``bert``, ``roberta``) and the class-name stem."""
     kind: str
@@ -62,8 +59,7 @@ _BERT = _Family("bert", "Bert", 0)
 _ROBERTA = _Family("roberta", "Roberta", 1)
 
 
-@record
-class _Sizes:
+class _Sizes(Record):
     hidden: Dim
     vocab: Dim
     positions: Dim
