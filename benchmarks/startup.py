@@ -3,19 +3,22 @@
 Compares, in one run on the same interpreter:
   - bare start-up: ``python -c pass``
   - ``paramcount "Conv2d(256, 512, 3)"`` (the installed console script, plain output to a pipe)
-  - ``python -m paramcount "Conv2d(256, 512, 3)"``: the same without the launcher pip writes, which imports
-    ``re`` before paramcount starts (uv's launcher does not); ``python -c "import re"`` shows that share
+  - the same through a launcher like the one uv writes: pip's launcher imports ``re`` before paramcount
+    starts, uv's does not (uv-install-wheel's template: "removed `import re`"); ``python -c "import re"``
+    shows that share
   - the PyTorch snippet that counts the same layer (``import torch`` + build on the meta device)
 and times ``paramcount.count()`` (and ``.report()``) in-process. Prints medians and ratios.
 
 The commands run round-robin (one of each, then again), so a busy moment on the machine slows them all
-alike instead of one of them; the ratios are the point.
+alike instead of one of them; the ratios are the point. Wall time and CPU time are both shown; with
+``--instructions`` (needs valgrind) the processes' instruction counts are added, which no other load on
+the machine changes.
 
 Bytecode: a user's install has the package compiled (pip compiles on install; an editable install on first
 run). This script compiles it once with ``compileall`` and runs the subprocesses without
 ``PYTHONDONTWRITEBYTECODE``, so every command is measured as a user would run it, not recompiling sources.
 
-Run: python benchmarks/startup.py [--runs N]
+Run: python benchmarks/startup.py [--runs N] [--instructions]
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ TORCH_SNIPPET = (
     "print(sum(p.numel() for p in layer.parameters()))\n"
 )
 
+
+UV_LAUNCHER = "import sys\nfrom paramcount.cli import run\nsys.exit(run())"
+"""What uv's console-script launcher does (pip's adds ``import re`` and an ``re.sub`` on ``argv[0]``)."""
 
 ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
@@ -66,6 +72,19 @@ def _median_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, tupl
     }
 
 
+def _instructions(command: list[str]) -> int:
+    """Instructions the process executes (valgrind's callgrind), the same on a busy machine as on an idle one."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=ENVIRONMENT,
+    )
+    collected = done.stderr.split("Collected : ")[1]
+    return int(collected.split()[0])
+
+
 def _in_process_microseconds(statement: str, number: int) -> float:
     timer = timeit.Timer(statement, setup="import itertools, paramcount; fresh = itertools.count(1)")
     return min(timer.repeat(repeat=5, number=number)) / number * 1e6
@@ -74,6 +93,7 @@ def _in_process_microseconds(statement: str, number: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (needs valgrind)")
     arguments = parser.parse_args()
     script = shutil.which("paramcount")
     if script is None:
@@ -81,16 +101,14 @@ def main() -> None:
     compileall.compile_dir(str(Path(paramcount.__file__).parent), quiet=1)
 
     layer = "Conv2d(256, 512, 3)"
-    medians = _median_seconds(
-        {
-            "bare python -c pass": [sys.executable, "-c", "pass"],
-            "python -c 'import re'": [sys.executable, "-c", "import re"],
-            f"paramcount {layer}": [script, layer],
-            f"paramcount --json {layer}": [script, "--json", layer],
-            f"python -m paramcount {layer}": [sys.executable, "-m", "paramcount", layer],
-        },
-        arguments.runs,
-    )
+    commands = {
+        "bare python -c pass": [sys.executable, "-c", "pass"],
+        "python -c 'import re'": [sys.executable, "-c", "import re"],
+        f"paramcount {layer}": [script, layer],
+        f"paramcount --json {layer}": [script, "--json", layer],
+        f"paramcount {layer}, launcher without re": [sys.executable, "-c", UV_LAUNCHER, layer],
+    }
+    medians = _median_seconds(commands, arguments.runs)
     torch_runs = max(3, arguments.runs // 4)
     pytorch, pytorch_cpu = _median_seconds({"torch": [sys.executable, "-c", TORCH_SNIPPET]}, torch_runs)["torch"]
     (bare, bare_cpu), (cli, cli_cpu) = medians["bare python -c pass"], medians[f"paramcount {layer}"]
@@ -100,15 +118,20 @@ def main() -> None:
     report_us = _in_process_microseconds("paramcount.count(f'Conv2d({next(fresh)}, 512, 3)').report()", 300)
 
     print(f"python {sys.version.split()[0]}, {arguments.runs} runs each (torch: {torch_runs}), medians")
-    print(f"{'':<48}{'wall':>9}  {'ratio':>11}{'CPU':>11}  {'ratio':>11}")
+    print(f"{'':<56}{'wall':>9}  {'ratio':>11}{'CPU':>11}  {'ratio':>11}")
     for label, (wall, cpu) in {**medians, "PyTorch snippet (import torch, meta)": (pytorch, pytorch_cpu)}.items():
         print(
-            f"{label:<48}{wall * 1e3:6.1f} ms  {wall / bare:6.2f}× bare{cpu * 1e3:8.1f} ms  {cpu / bare_cpu:6.2f}× bare"
+            f"{label:<56}{wall * 1e3:6.1f} ms  {wall / bare:6.2f}× bare{cpu * 1e3:8.1f} ms  {cpu / bare_cpu:6.2f}× bare"
         )
-    print(f"{'speed-up of paramcount over PyTorch':<48}{pytorch / cli:8.1f}×{'':14}{pytorch_cpu / cli_cpu:8.1f}×")
-    print(f"{'count() in-process, new text':<48}{cold_us:9.1f} µs")
-    print(f"{'count() in-process, same text (cached)':<48}{cached_us:9.1f} µs")
-    print(f"{'count().report() in-process, new text':<48}{report_us:9.1f} µs")
+    print(f"{'speed-up of paramcount over PyTorch':<56}{pytorch / cli:8.1f}×{'':14}{pytorch_cpu / cli_cpu:8.1f}×")
+    if arguments.instructions:
+        counted = {label: _instructions(command) for label, command in commands.items()}
+        base = counted["bare python -c pass"]
+        for label, instructions in counted.items():
+            print(f"{label:<56}{instructions / 1e6:7.1f} M instructions  {instructions / base:5.2f}× bare")
+    print(f"{'count() in-process, new text':<56}{cold_us:9.1f} µs")
+    print(f"{'count() in-process, same text (cached)':<56}{cached_us:9.1f} µs")
+    print(f"{'count().report() in-process, new text':<56}{report_us:9.1f} µs")
 
 
 if __name__ == "__main__":
