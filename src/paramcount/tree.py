@@ -134,7 +134,7 @@ class Tensor(Record):
 
     @property
     def count(self) -> int:
-        return math.prod(dim.value for dim in self.shape)
+        return math.prod([dim.value for dim in self.shape])
 
     @property
     def sizes(self) -> tuple[int, ...]:

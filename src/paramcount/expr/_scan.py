@@ -17,7 +17,6 @@ _OPEN: Final = frozenset("([{")
 _CLOSE: Final = frozenset(")]}")
 _ASCII_DIGITS: Final = "0123456789"
 _DIGITS: Final = frozenset(_ASCII_DIGITS)
-_QUOTES_OR_COMMENT: Final = frozenset("'\"#")
 _LINE_ENDS: Final = "\r\n"
 
 
@@ -28,7 +27,8 @@ def scan(text: str) -> bool:
 
     Hand-written rather than a regular expression: importing ``re`` costs more start-up time than the
     whole scan of a typical expression."""
-    if not _QUOTES_OR_COMMENT.intersection(text) and sum(map(text.count, _ASCII_DIGITS)) <= _MAX_INT_DIGITS:
+    plain = "'" not in text and '"' not in text and "#" not in text
+    if plain and sum(map(text.count, _ASCII_DIGITS)) <= _MAX_INT_DIGITS:
         return _brackets_balance(text)  # nothing to skip, and no literal can be too long
     depth = 0
     balanced = True

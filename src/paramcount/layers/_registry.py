@@ -61,7 +61,8 @@ _DTYPE_ALIASES: Final = {
 
 
 class Signature(Record):
-    """A constructor signature: ``(name, default)`` pairs in torch's order."""
+    """A constructor signature: ``(name, default)`` pairs in torch's order. Made by ``signature()``, which
+    also fills ``names`` and ``positional`` (read on every call of the layer, so computed once)."""
 
     parameters: tuple[tuple[str, object], ...]
     keyword_only: frozenset[str] = frozenset()
@@ -69,20 +70,16 @@ class Signature(Record):
     """Name of a ``*args`` parameter (containers), or None."""
     any_keywords: bool = False
     """True for ``**kwargs`` signatures (``Identity``): unknown keywords are accepted and ignored."""
+    names: tuple[str, ...] = ()
+    """Every parameter name, in order."""
+    positional: tuple[str, ...] = ()
+    """The names that can be given positionally, in order."""
 
     def default(self, name: str) -> object:
         for key, value in self.parameters:
             if key == name:
                 return value
         raise KeyError(name)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.parameters)
-
-    @property
-    def positional(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.parameters if name not in self.keyword_only)
 
 
 def signature(*positional: str, **defaults: object) -> Signature:
@@ -109,7 +106,9 @@ def signature(*positional: str, **defaults: object) -> Signature:
             name = name[3:]
             keyword_only.add(name)
         parameters.append((name, default))
-    return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords)
+    names = tuple(name for name, _ in parameters)
+    positional_names = tuple(name for name in names if name not in keyword_only)
+    return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords, names, positional_names)
 
 
 class Parts(Record):
@@ -377,14 +376,8 @@ def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[
     spec = lookup(kind)
     arguments = bind(spec, positional, keywords)
     parts = spec.builder(arguments)
-    module = Module(
-        name="",
-        kind=kind,
-        args=tuple(arguments.values.items()),
-        params=parts.params,
-        buffers=parts.buffers,
-        children=parts.children,
-    )
+    # name, kind, args, params, buffers, children (positional: the most frequent construction of a record)
+    module = Module("", kind, tuple(arguments.values.items()), parts.params, parts.buffers, parts.children)
     if "dtype" in arguments.values:
         dtype = _dtype_name(kind, arguments.values["dtype"])
         if dtype is not None:
