@@ -85,6 +85,33 @@ def _instructions(command: list[str]) -> int:
     return int(collected.split()[0])
 
 
+PER_CALL_PROGRAM = """
+import itertools, sys, paramcount
+from paramcount.api import _answered
+fresh = itertools.count(1)
+paramcount.count("Conv2d(1, 512, 3)")  # imports and first-use tables out of the way
+statement = compile(sys.argv[2], "<statement>", "exec")
+for _ in range(int(sys.argv[1])):
+    _answered.clear()  # every call a cold one, even if a text came back
+    exec(statement)
+"""
+
+
+PER_CALL = {
+    "count() in-process, new text": "paramcount.count(f'Conv2d({next(fresh)}, 512, 3)')",
+    "of which compile() of the text (the parser)": (
+        "compile(f'(Conv2d({next(fresh)}, 512, 3)\\n)', '<unknown>', 'eval', 1024)"
+    ),
+}
+
+
+def _instructions_per_call(statement: str, calls: int = 500) -> int:
+    """Instructions one execution of ``statement`` costs: the program run ``calls`` times minus run once."""
+    many = _instructions([sys.executable, "-c", PER_CALL_PROGRAM, str(calls), statement])
+    once = _instructions([sys.executable, "-c", PER_CALL_PROGRAM, "1", statement])
+    return (many - once) // (calls - 1)
+
+
 def _in_process_microseconds(statement: str, number: int) -> float:
     timer = timeit.Timer(statement, setup="import itertools, paramcount; fresh = itertools.count(1)")
     return min(timer.repeat(repeat=5, number=number)) / number * 1e6
@@ -129,6 +156,8 @@ def main() -> None:
         base = counted["bare python -c pass"]
         for label, instructions in counted.items():
             print(f"{label:<56}{instructions / 1e6:7.1f} M instructions  {instructions / base:5.2f}× bare")
+        for label, statement in PER_CALL.items():
+            print(f"{label:<56}{_instructions_per_call(statement) / 1e3:7.1f} k instructions")
     print(f"{'count() in-process, new text':<56}{cold_us:9.1f} µs")
     print(f"{'count() in-process, same text (cached)':<56}{cached_us:9.1f} µs")
     print(f"{'count().report() in-process, new text':<56}{report_us:9.1f} µs")
