@@ -123,7 +123,7 @@ def _count_expression(text: str) -> Result:
     if found is None:
         tree = parse(text)
         origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
-        found = Result(query=text, tree=tree, totals=totals(tree), origin=origin)
+        found = Result(text, tree, totals(tree), origin)  # query, tree, totals, origin
         if len(_answered) >= PARSE_CACHE_SIZE:
             del _answered[next(iter(_answered))]
         _answered[text] = found

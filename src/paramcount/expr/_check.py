@@ -118,10 +118,8 @@ class SyntaxCheck:
             if depth > MAX_SYNTAX_DEPTH:
                 column = self.positions.start(node)
                 raise LimitError(f"column {column}: nesting", MAX_SYNTAX_DEPTH, unit="levels")
-            children = self.check(node, role, inside)
-            stack.extend(
-                (child, child_role, depth + 1, child_inside) for child, child_role, child_inside in reversed(children)
-            )
+            for child, child_role, child_inside in reversed(self.check(node, role, inside)):
+                stack.append((child, child_role, depth + 1, child_inside))
 
     def check(self, node: ast.AST, role: str, inside: bool) -> list[tuple[ast.AST, str, bool]]:
         """Refuse ``node`` or return its children to check, with their roles."""

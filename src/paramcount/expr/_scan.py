@@ -29,7 +29,9 @@ def scan(text: str) -> bool:
     whole scan of a typical expression."""
     plain = "'" not in text and '"' not in text and "#" not in text
     if plain and sum(map(text.count, _ASCII_DIGITS)) <= _MAX_INT_DIGITS:
-        return _brackets_balance(text)  # nothing to skip, and no literal can be too long
+        balanced = _brackets_balance(text)  # nothing to skip, and no literal can be too long
+        if balanced is not None:
+            return balanced
     depth = 0
     balanced = True
     position = 0
@@ -64,19 +66,20 @@ def scan(text: str) -> bool:
     return balanced and depth == 0
 
 
-def _brackets_balance(text: str) -> bool:
-    """The bracket part of the scan alone, for text without strings and comments."""
+def _brackets_balance(text: str) -> bool | None:
+    """The bracket part of the scan alone, for text without strings and comments; None when the nesting
+    goes past the limit (the full scan then reports where)."""
     depth = 0
-    balanced = True
-    for position, char in enumerate(text):
+    lowest = 0
+    for char in text:
         if char in _OPEN:
             depth += 1
             if depth > MAX_DEPTH:
-                raise LimitError(f"column {position + 1}: bracket nesting", MAX_DEPTH, unit="levels")
+                return None
         elif char in _CLOSE:
             depth -= 1
-            balanced = balanced and depth >= 0
-    return balanced and depth == 0
+            lowest = min(lowest, depth)
+    return lowest >= 0 and depth == 0
 
 
 def _word_end(text: str, position: int, *, dots: bool) -> int:

@@ -148,7 +148,7 @@ class Arguments:
     def integer(self, name: str, *, minimum: int | None = None) -> int:
         """An int argument (bools are refused: ``Linear(True, 3)`` is almost certainly a mistake)."""
         value = self.values[name]
-        if isinstance(value, bool) or not isinstance(value, int):
+        if type(value) is not int:  # bools are refused too
             raise self.fail(f"{name} must be an integer, got {short_repr(value)}", name)
         if minimum is not None and value < minimum:
             relation = "positive" if minimum == 1 else ("non-negative" if minimum == 0 else f">= {minimum}")
@@ -199,7 +199,7 @@ class Arguments:
             raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
         result = []
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, int):
+            if type(item) is not int:  # bools are refused too
                 raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
             if minimum is not None and item < minimum:
                 raise self.fail(f"{name} must be >= {minimum}, got {short_repr(value)}", name)
