@@ -15,6 +15,7 @@ __all__ = ["scan"]
 _MAX_INT_DIGITS: Final = len(str(2**MAX_INT_BITS - 1))
 _OPEN: Final = frozenset("([{")
 _CLOSE: Final = frozenset(")]}")
+_BRACKETS: Final = _OPEN | _CLOSE
 _ASCII_DIGITS: Final = "0123456789"
 _DIGITS: Final = frozenset(_ASCII_DIGITS)
 _LINE_ENDS: Final = "\r\n"
@@ -72,13 +73,14 @@ def _brackets_balance(text: str) -> bool | None:
     depth = 0
     lowest = 0
     for char in text:
-        if char in _OPEN:
-            depth += 1
-            if depth > MAX_DEPTH:
-                return None
-        elif char in _CLOSE:
-            depth -= 1
-            lowest = min(lowest, depth)
+        if char in _BRACKETS:
+            if char in _OPEN:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None
+            else:
+                depth -= 1
+                lowest = min(lowest, depth)
     return lowest >= 0 and depth == 0
 
 

@@ -194,6 +194,8 @@ class Arguments:
     def ints(self, name: str, count: int, *, minimum: int | None = None) -> tuple[int, ...]:
         """An int or a tuple/list of ``count`` ints, expanded like torch's ``_pair``/``_triple``."""
         value = self.values[name]
+        if type(value) is int and (minimum is None or value >= minimum):
+            return (value,) * count  # the usual case: one int for every dimension
         items = value if isinstance(value, tuple) else (value,) * count
         if len(items) != count:
             raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
