@@ -86,7 +86,7 @@ def _instructions(command: list[str]) -> int:
 
 
 PER_CALL_PROGRAM = """
-import itertools, sys, paramcount
+import itertools, sys, paramcount, paramcount.layers
 from paramcount.api import _answered
 fresh = itertools.count(1)
 paramcount.count("Conv2d(1, 512, 3)")  # imports and first-use tables out of the way
@@ -101,6 +101,9 @@ PER_CALL = {
     "count() in-process, new text": "paramcount.count(f'Conv2d({next(fresh)}, 512, 3)')",
     "of which compile() of the text (the parser)": (
         "compile(f'(Conv2d({next(fresh)}, 512, 3)\\n)', '<unknown>', 'eval', 1024)"
+    ),
+    "of which the build (arguments bound, checked, tensors)": (
+        "paramcount.layers.build('Conv2d', (next(fresh), 512, 3))"
     ),
 }
 
