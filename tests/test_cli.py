@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,37 @@ def test_quick_reading_agrees_with_argparse(words: list[str]) -> None:
 def test_plain_invocations_skip_argparse() -> None:
     for words in (["Conv2d(256, 512, 3)"], ["--json", "Linear(3,", "4)"], ["x", "--optimizer", "adamw", "--zero=2"]):
         assert _quick_arguments(words) is not None, words
+
+
+# ------------------------------------------------------------------------------------ the command's process
+def _command(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "paramcount", *argv], capture_output=True, text=True, check=False)
+
+
+def test_the_process_answers_and_exits_like_main() -> None:
+    # run() leaves the cyclic collector out of the one answer; output and status are main()'s.
+    done = _command("--json", "Linear(3, 4)")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["total"] == 16  # 4·3 weights + 4 biases
+    refused = _command("Linear(3, 4")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == "paramcount: error: column 7: invalid syntax: '(' was never closed\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "collector"),
+    [
+        (["Linear(1, 2)"], "False True"),  # one answer: the collector is off and what was made is frozen
+        (["--batch", "-"], "True False"),  # a batch can be long: the collector stays on
+    ],
+)
+def test_only_a_single_answer_leaves_out_the_cycle_collector(argv: list[str], collector: str) -> None:
+    code = (
+        "import gc, io, sys\n"
+        "from paramcount.cli import main\n"
+        "sys.stdin = io.StringIO('Linear(1, 2)\\n'); sys.stdout = io.StringIO()\n"
+        f"main({argv!r}, exiting=True)\n"
+        "sys.stdout = sys.__stdout__; print(gc.isenabled(), gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == collector
