@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle  # noqa: TID251 - round-trips the library's own objects, never user input
 
 import pytest
 
@@ -97,3 +99,15 @@ def test_post_init_and_own_methods_are_kept() -> None:
     assert replace(Checked(1), size=3).size == 6
     with pytest.raises(ValueError, match="size must be >= 0"):
         Checked(-1)
+
+
+def test_records_pickle_and_copy_like_frozen_dataclasses() -> None:
+    import paramcount
+
+    result = paramcount.count("nn.Sequential(nn.Conv2d(3, 8, 3), nn.LSTM(8, 16))")
+    # e.g. results returned from a multiprocessing pool
+    assert pickle.loads(pickle.dumps(result)) == result  # noqa: S301
+    assert copy.copy(result.tree) == result.tree
+    assert copy.deepcopy(result.tree) == result.tree
+    weight = Param("w", (2, 3), trainable=False)
+    assert pickle.loads(pickle.dumps(weight)) == weight  # noqa: S301

@@ -148,6 +148,14 @@ class Record(metaclass=_RecordType):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"cannot delete field {name!r} of a frozen {self.__class__.__name__}")
 
+    # pickle and copy restore state through setattr, which a frozen record refuses (dataclasses adds the
+    # same pair to frozen slotted classes).
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self._values()
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        any(map(object.__setattr__, repeat(self), self.__record_fields__, state))
+
 
 def replace(instance: _T, **changes: Any) -> _T:
     """A copy of a record with some fields changed (``dataclasses.replace``); ``__init__`` checks them."""
