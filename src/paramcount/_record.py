@@ -56,22 +56,27 @@ def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], pos
             found = filled[given] = tuple(defaults[field] for field in fields[given:])
         return found
 
-    # fallbacks[n]: for the fields after the first n, their defaults or _MISSING; made on first use.
-    fallbacks: list[tuple[Any, ...] | None] = [None] * (count + 1)
+    # fallbacks[n]: the fields after the first n, their defaults or _MISSING, and whether one has no
+    # default; made on first use.
+    fallbacks: list[tuple[tuple[str, ...], tuple[Any, ...], bool] | None] = [None] * (count + 1)
 
     def with_keywords(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         given = len(args)
-        fallback = fallbacks[given]
-        if fallback is None:
-            fallback = fallbacks[given] = tuple(defaults.get(field, _MISSING) for field in fields[given:])
-        values = args + tuple(map(kwargs.pop, fields[given:], fallback))
+        found = fallbacks[given]
+        if found is None:
+            rest = fields[given:]
+            fallback = tuple(defaults.get(field, _MISSING) for field in rest)
+            found = fallbacks[given] = (rest, fallback, any(value is _MISSING for value in fallback))
+        rest, fallback, may_miss = found
+        values = args + tuple(map(kwargs.pop, rest, fallback))
         if kwargs:
             unexpected = next(iter(kwargs))
             problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
             raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
-        if _MISSING in values:
-            missing = fields[values.index(_MISSING)]
-            raise TypeError(f"{name}() missing required argument: {missing!r}")
+        if may_miss:
+            for field, value in zip(fields, values, strict=True):
+                if value is _MISSING:
+                    raise TypeError(f"{name}() missing required argument: {field!r}")
         return values
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
