@@ -71,6 +71,17 @@ def test_public_names_are_pinned() -> None:
     }
 
 
+def test_every_public_name_resolves() -> None:
+    # paramcount and its planner load their names on first use (PEP 562): each listed name must load.
+    import paramcount.analysis.planner as planner
+
+    for package in (paramcount, planner):
+        missing = [name for name in package.__all__ if getattr(package, name, None) is None]
+        assert missing == [], package.__name__
+    with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
+        _ = paramcount.nosuch  # type: ignore[attr-defined]
+
+
 def test_errors_are_value_errors_with_one_line_messages() -> None:
     with pytest.raises(paramcount.ParamcountError) as info:
         paramcount.count("Conv2d(10, 20, 3, groups=3)")
