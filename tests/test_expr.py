@@ -18,6 +18,7 @@ from oracle import assert_same_module
 from paramcount.errors import ArgumentError, ExpressionError, LimitError, ParamcountError, UnknownNameError
 from paramcount.expr import parse
 from paramcount.layers import build
+from paramcount.layers._registry import registered
 from paramcount.limits import MAX_DEPTH
 from paramcount.tree import Module, Ref, iter_buffers, iter_params, parameter_count
 
@@ -757,3 +758,95 @@ def test_scan_agrees_with_the_reference_expression(text: str) -> None:
         assert raised.value.what == expected
     else:
         assert scan(text) == expected
+
+
+# ------------------------------------------------------- the direct reading of plain calls: same as the full way
+
+# Each pool: what the direct reading takes, then near misses; draws take the first part three times as often.
+_HEADS = (
+    ["Conv2d", "nn.Conv2d", "torch.nn.Conv2d", "Linear", "nn.Linear", "LayerNorm", "Embedding", "LSTM", "Identity",
+     "Sequential", "MultiheadAttention", "BatchNorm2d", "Dropout", "TransformerEncoderLayer", "ModuleList"],
+    [" nn.Linear", "nn . Linear", "nn.nn.Linear", "torch.Linear", "F.relu", "linear", "resnet18", "Conv2D", ""],
+)  # fmt: skip
+_KEYWORDS = (
+    ["in_features", "out_features", "bias", "eps", "padding", "padding_mode", "kernel_size", "groups",
+     "num_layers", "bidirectional", "padding_idx", "elementwise_affine", "dropout", "p"],
+    ["foo", "__class__", "lambda", "True"],
+)  # fmt: skip
+_LITERALS = (
+    ["0", "1", "3", "8", "64", "-1", "-0", "9223372036854775807", "-9223372036854775807", "1e-05", "1E5", "0.1",
+     ".5", "1.", "01.5", "-2.5", "-0.0", "True", "False", "None", "'zeros'", "'reflect'", '"same"', "''"],
+    ["007", "00", "1_000", "9223372036854775808", "-9223372036854775808", "1e999", "1e+-5", "1e", "e5", ".", "-",
+     "--1", "true", "-True", "'a b'", "'a,b'", "'a=b'", "'''", "'x\"", "(3, 3)", "[1]", "2**3", "x",
+     "torch.float16", "- 1", "+1", "1j", "0x10", "\u0661", "1\u00a0", "=1", "", "9" * 5000, "9" * 500 + ".5"],
+)  # fmt: skip
+_SPACES = (["", " ", "\n", "\t", "\r\n"], ["\u00a0", "\x0c", "\v"])
+_TAILS = (["", " ", "\n"], [" # note", ".half()", ")", "(1)", "\\\n"])
+
+
+def _mostly(pool: tuple[list[str], list[str]], times: int = 3) -> st.SearchStrategy[str]:
+    taken, missed = pool
+    return st.sampled_from(taken * times + missed)
+
+
+def _outcome(build_it: Callable[[], Module]) -> tuple[str, object]:
+    try:
+        return "built", build_it()
+    except ParamcountError as error:
+        return type(error).__name__, (str(error), getattr(error, "column", None))
+
+
+@st.composite
+def _plain_calls(draw: st.DrawFn) -> str:
+    """Texts on the edges of what the direct reading accepts: plain calls, near misses, and odd spacing."""
+    space = _mostly(_SPACES, times=12)
+    head = draw(_mostly(_HEADS))
+    spec = registered(head.rpartition(".")[2])
+    keywords = (list(spec.signature.names) if spec else []) + _KEYWORDS[0], _KEYWORDS[1]
+    pieces = []
+    named = draw(st.lists(st.booleans(), max_size=5))
+    for keyword in sorted(named) if draw(st.integers(0, 3)) else named:  # keywords mostly last
+        literal = draw(_mostly(_LITERALS, times=8))
+        if keyword:
+            literal = f"{draw(_mostly(keywords))}{draw(space)}={draw(space)}{literal}"
+        pieces.append(f"{draw(space)}{literal}{draw(space)}")
+    separator = draw(_mostly(([",", ", ", ",\n    "], [",,", ";"])))
+    tail = draw(_mostly(_TAILS))
+    return f"{draw(space)}{head}({separator.join(pieces)}){tail}{draw(space)}"
+
+
+@given(_plain_calls())
+@example("nn.Conv2d(256, 512, 3, bias=False)")
+@example("Linear(1, 2, bias=True, bias=False)")
+@example("Linear(in_features=1, 2)")
+@example("LayerNorm(8, eps=1e999)")
+@example("Linear(" + ", ".join(["1"] * 70) + ")")
+def test_direct_reading_agrees_with_the_full_way(text: str) -> None:
+    from paramcount.expr import parse_syntax_tree
+    from paramcount.expr._simple import read_simple_call
+
+    read = read_simple_call(text)
+    if read is not None:
+        assert _outcome(lambda: build(*read)) == _outcome(lambda: parse_syntax_tree(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Conv2d(256, 512, 3)", ("Conv2d", [256, 512, 3], [])),
+        ("torch.nn.Conv2d(3, 8, 3, padding_mode='reflect')", ("Conv2d", [3, 8, 3], [("padding_mode", "reflect")])),
+        ("\nnn.Linear(\n  64,\n  10,\n  bias = False,\n)\n", None),  # a trailing comma: the full way reads it
+        ("nn.LayerNorm(512, eps=1e-05, bias=True)", ("LayerNorm", [512], [("eps", 1e-05), ("bias", True)])),
+        ("nn.Embedding(1000, 64, padding_idx=-1)", ("Embedding", [1000, 64], [("padding_idx", -1)])),
+        ("nn.TransformerEncoderLayer(512, 8, dropout=0.1)", ("TransformerEncoderLayer", [512, 8], [("dropout", 0.1)])),
+        ("nn.Identity()", ("Identity", [], [])),
+        ("nn.Linear(64, 2**7)", None),
+        ("resnet18()", None),
+        ("nn.Linear(64, 10, bias=false)", None),
+        ("nn.Linear(64, 10) # a comment", None),
+    ],
+)  # fmt: skip
+def test_direct_reading_takes_plain_calls_only(text: str, expected: object) -> None:
+    from paramcount.expr._simple import read_simple_call
+
+    assert read_simple_call(text) == expected

@@ -18,6 +18,9 @@ comprehension); operator chains such as ``1 + 1 + …`` add one per operator wit
 MAX_INT_BITS = 63
 """Integers in expressions must satisfy abs(value) < 2**63 (what a torch size can hold)."""
 
+MAX_INT_DIGITS = len(str(2**MAX_INT_BITS - 1))
+"""Decimal digits of the largest such integer (19): a longer literal is refused before it is converted."""
+
 MAX_REPEAT = 1_024
 """Most modules one list repetition (`[...] * n` or `for i in range(n)`) may build."""
 

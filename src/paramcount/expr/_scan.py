@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from paramcount.errors import LimitError
-from paramcount.limits import MAX_DEPTH, MAX_INT_BITS
+from paramcount.limits import MAX_DEPTH, MAX_INT_DIGITS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -12,7 +12,6 @@ if TYPE_CHECKING:
 
 __all__ = ["scan"]
 
-_MAX_INT_DIGITS: Final = len(str(2**MAX_INT_BITS - 1))
 _OPEN: Final = frozenset("([{")
 _CLOSE: Final = frozenset(")]}")
 _BRACKETS: Final = _OPEN | _CLOSE
@@ -29,7 +28,7 @@ def scan(text: str) -> bool:
     Hand-written rather than a regular expression: importing ``re`` costs more start-up time than the
     whole scan of a typical expression."""
     plain = "'" not in text and '"' not in text and "#" not in text
-    if plain and sum(map(text.count, _ASCII_DIGITS)) <= _MAX_INT_DIGITS:
+    if plain and sum(map(text.count, _ASCII_DIGITS)) <= MAX_INT_DIGITS:
         balanced = _brackets_balance(text)  # nothing to skip, and no literal can be too long
         if balanced is not None:
             return balanced
@@ -138,5 +137,5 @@ def _check_literal(token: str, start: int) -> None:
     time converting it."""
     if token.isascii() and token.replace("_", "").isdigit():
         digits = len(token) - token.count("_")
-        if digits > _MAX_INT_DIGITS:
-            raise LimitError(f"column {start + 1}: integer literal", _MAX_INT_DIGITS, digits, unit="digits")
+        if digits > MAX_INT_DIGITS:
+            raise LimitError(f"column {start + 1}: integer literal", MAX_INT_DIGITS, digits, unit="digits")
