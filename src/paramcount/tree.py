@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from paramcount._record import Record, replace
+from paramcount._record import Record, field_setters, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 _ATOM, _PRODUCT, _SUM = 0, 1, 2
-_set_field = object.__setattr__  # how a frozen record's __init__ sets its fields
 
 
 class Dim(Record):
@@ -53,10 +52,11 @@ class Dim(Record):
 
     def __init__(self, value: int, symbol: str, numbers: str = "", precedence: int = _ATOM) -> None:
         # Written out (a Record keeps it) because Dims are the objects made most often: five for a Conv2d.
-        _set_field(self, "value", value)
-        _set_field(self, "symbol", symbol)
-        _set_field(self, "numbers", numbers)
-        _set_field(self, "precedence", precedence)
+        # tests/test_record.py checks every written-out __init__ against the fields.
+        _set_value(self, value)
+        _set_symbol(self, symbol)
+        _set_numbers(self, numbers)
+        _set_precedence(self, precedence)
 
     @staticmethod
     def of(value: int, symbol: str) -> Dim:
@@ -111,6 +111,9 @@ class Dim(Record):
         return self._combine(other, " - ", self.value - other_value, _SUM)
 
 
+_set_value, _set_symbol, _set_numbers, _set_precedence = field_setters(Dim, *Dim.__record_fields__)
+
+
 class Ref(Record):
     """A reference to a torch object an expression may name: ``torch.bfloat16``, ``F.gelu``."""
 
@@ -146,6 +149,24 @@ class Param(Tensor):
 
     trainable: bool = True
 
+    def __init__(
+        self,
+        name: str,
+        shape: tuple[Dim, ...],
+        dtype: str = "float32",
+        tied_to: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        # Written out: every layer makes one or more (see Dim.__init__).
+        _set_name(self, name)
+        _set_shape(self, shape)
+        _set_dtype(self, dtype)
+        _set_tied_to(self, tied_to)
+        _set_trainable(self, trainable)
+
+
+_set_name, _set_shape, _set_dtype, _set_tied_to, _set_trainable = field_setters(Param, *Param.__record_fields__)
+
 
 class Buffer(Tensor):
     """A registered buffer: state that is not a parameter (running statistics, counters)."""
@@ -167,6 +188,27 @@ class Module(Record):
     attributes: tuple[tuple[str, Value], ...] = ()
     """Facts a door knows that are not constructor arguments (e.g. a config's ``torch_dtype``)."""
 
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        args: tuple[tuple[str, Value], ...] = (),
+        params: tuple[Param, ...] = (),
+        buffers: tuple[Buffer, ...] = (),
+        children: tuple[Module, ...] = (),
+        repeat: int = 1,
+        attributes: tuple[tuple[str, Value], ...] = (),
+    ) -> None:
+        # Written out: every layer makes one, and replace() another (see Dim.__init__).
+        _set_module_name(self, name)
+        _set_module_kind(self, kind)
+        _set_module_args(self, args)
+        _set_module_params(self, params)
+        _set_module_buffers(self, buffers)
+        _set_module_children(self, children)
+        _set_module_repeat(self, repeat)
+        _set_module_attributes(self, attributes)
+
     def __repr__(self) -> str:
         return f"Module(kind={self.kind!r}, name={self.name!r}, params={len(self.params)})"
 
@@ -179,6 +221,18 @@ class Module(Record):
 
     def renamed(self, name: str) -> Module:
         return replace(self, name=name)
+
+
+(
+    _set_module_name,
+    _set_module_kind,
+    _set_module_args,
+    _set_module_params,
+    _set_module_buffers,
+    _set_module_children,
+    _set_module_repeat,
+    _set_module_attributes,
+) = field_setters(Module, *Module.__record_fields__)
 
 
 def _member_names(module: Module) -> Iterator[tuple[str, Module]]:
