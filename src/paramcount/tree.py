@@ -10,7 +10,8 @@ Counts are Python ints (exact, unbounded); nothing here allocates tensors.
 
 from __future__ import annotations
 
-import math
+from _operator import attrgetter
+from math import prod
 
 from paramcount._record import Record, field_setters, replace
 
@@ -73,17 +74,17 @@ class Dim(Record):
         """The expression with numbers substituted (``256/1``)."""
         return self.numbers or str(self.value)
 
-    def _wrapped(self, precedence: int) -> tuple[str, str]:
+    def _combine(self, other: Dim | int, operator: str, value: int, precedence: int, right_limit: int) -> Dim:
+        """A Dim for ``self <operator> other``; an operand binding looser than ``precedence`` (the right one:
+        looser than ``right_limit``, as the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c))
+        is put in brackets."""
+        right = other if type(other) is Dim else Dim.constant(other)  # type: ignore[arg-type]
+        left_symbol, left_numbers = self.symbol, self.numbers or str(self.value)
         if self.precedence > precedence:
-            return f"({self.symbol})", f"({self.arithmetic})"
-        return self.symbol, self.arithmetic
-
-    def _combine(self, other: Dim | int, operator: str, value: int, precedence: int) -> Dim:
-        right = other if isinstance(other, Dim) else Dim.constant(other)
-        left_symbol, left_numbers = self._wrapped(precedence)
-        # The right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c).
-        right_limit = precedence - 1 if operator in ("/", " - ") else precedence
-        right_symbol, right_numbers = right._wrapped(max(right_limit, 0))
+            left_symbol, left_numbers = f"({left_symbol})", f"({left_numbers})"
+        right_symbol, right_numbers = right.symbol, right.numbers or str(right.value)
+        if right.precedence > right_limit:
+            right_symbol, right_numbers = f"({right_symbol})", f"({right_numbers})"
         return Dim(
             value,
             f"{left_symbol}{operator}{right_symbol}",
@@ -93,25 +94,26 @@ class Dim(Record):
 
     def __mul__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, "·", self.value * other_value, _PRODUCT)
+        return self._combine(other, "·", self.value * other_value, _PRODUCT, _PRODUCT)
 
     def __rmul__(self, other: int) -> Dim:
         return Dim.constant(other) * self
 
     def __floordiv__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, "/", self.value // other_value, _PRODUCT)
+        return self._combine(other, "/", self.value // other_value, _PRODUCT, _ATOM)
 
     def __add__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, " + ", self.value + other_value, _SUM)
+        return self._combine(other, " + ", self.value + other_value, _SUM, _SUM)
 
     def __sub__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, " - ", self.value - other_value, _SUM)
+        return self._combine(other, " - ", self.value - other_value, _SUM, _PRODUCT)
 
 
 _set_value, _set_symbol, _set_numbers, _set_precedence = field_setters(Dim, *Dim.__record_fields__)
+_value_of = attrgetter("value")
 
 
 class Ref(Record):
@@ -137,11 +139,11 @@ class Tensor(Record):
 
     @property
     def count(self) -> int:
-        return math.prod([dim.value for dim in self.shape])
+        return prod(map(_value_of, self.shape))
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return tuple(dim.value for dim in self.shape)
+        return tuple(map(_value_of, self.shape))
 
 
 class Param(Tensor):

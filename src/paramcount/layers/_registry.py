@@ -63,7 +63,7 @@ _DTYPE_ALIASES: Final = {
 
 class Signature(Record):
     """A constructor signature: ``(name, default)`` pairs in torch's order. Made by ``signature()``, which
-    also fills ``names`` and ``positional`` (read on every call of the layer, so computed once)."""
+    also fills the fields after ``any_keywords`` (read on every call of the layer, so computed once)."""
 
     parameters: tuple[tuple[str, object], ...]
     keyword_only: frozenset[str] = frozenset()
@@ -75,6 +75,8 @@ class Signature(Record):
     """Every parameter name, in order."""
     positional: tuple[str, ...] = ()
     """The names that can be given positionally, in order."""
+    required: tuple[str, ...] = ()
+    """The names without a default, in order."""
 
     def default(self, name: str) -> object:
         for key, value in self.parameters:
@@ -109,7 +111,10 @@ def signature(*positional: str, **defaults: object) -> Signature:
         parameters.append((name, default))
     names = tuple(name for name, _ in parameters)
     positional_names = tuple(name for name in names if name not in keyword_only)
-    return Signature(tuple(parameters), frozenset(keyword_only), variadic, any_keywords, names, positional_names)
+    required = tuple(name for name, default in parameters if default is REQUIRED)
+    return Signature(
+        tuple(parameters), frozenset(keyword_only), variadic, any_keywords, names, positional_names, required
+    )
 
 
 class Parts(Record):
@@ -169,7 +174,10 @@ class Arguments:
 
     def dim(self, name: str, symbol: str | None = None, *, minimum: int = 0) -> Dim:
         """An integer argument as a named ``Dim`` (symbol defaults to the argument name)."""
-        return Dim.of(self.integer(name, minimum=minimum), symbol or name)
+        value = self.values[name]
+        if type(value) is int and value >= minimum:
+            return Dim(value, symbol or name, str(value))  # Dim.of, without the extra call
+        return Dim.of(self.integer(name, minimum=minimum), symbol or name)  # integer() raises its error
 
     def number(self, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
         value = self.values[name]
@@ -336,19 +344,34 @@ def lookup(kind: str) -> LayerSpec:
 def bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> Arguments:
     """Bind a call to ``spec.signature`` as Python would, or raise ``ArgumentError``."""
     sig = spec.signature
-    values: dict[str, Value] = {}
-    names = sig.positional
+    bound: dict[str, Value] = dict(sig.parameters)  # type: ignore[arg-type]  # defaults, REQUIRED where none
     variadic: tuple[Value, ...] = ()
+    given: tuple[str, ...] = ()
     if sig.variadic is not None:
         variadic = tuple(positional)
-    elif len(positional) > len(names):
-        raise ArgumentError(spec.kind, f"takes at most {len(names)} positional arguments ({len(positional)} given)")
+    elif len(positional) > len(sig.positional):
+        raise ArgumentError(
+            spec.kind, f"takes at most {len(sig.positional)} positional arguments ({len(positional)} given)"
+        )
     else:
-        values.update(zip(names, positional, strict=False))
+        given = sig.positional[: len(positional)]
+        bound.update(zip(given, positional, strict=True))
+    if keywords:
+        _bind_keywords(spec, bound, set(given), keywords)
+    for name in sig.required:
+        if bound[name] is REQUIRED:  # type: ignore[comparison-overlap]  # a default until given
+            raise ArgumentError(spec.kind, f"missing required argument {name!r}", name)
+    return Arguments(spec.kind, bound, variadic)
+
+
+def _bind_keywords(
+    spec: LayerSpec, bound: dict[str, Value], given: set[str], keywords: Sequence[tuple[str, Value]]
+) -> None:
+    sig = spec.signature
     for key, value in keywords:
-        if key not in sig.names and sig.any_keywords:
+        if key not in bound and sig.any_keywords:
             continue
-        if key not in sig.names:
+        if key not in bound:
             allowed = ", ".join(name for name in sig.names if not name.startswith("_"))
             import difflib  # error path only
 
@@ -358,18 +381,10 @@ def bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[
             else:
                 hint = f"; allowed: {allowed}" if allowed else f"; {spec.kind} takes no keyword arguments"
             raise ArgumentError(spec.kind, f"unexpected keyword argument {key!r}{hint}", key)
-        if key in values:
+        if key in given:
             raise ArgumentError(spec.kind, f"got multiple values for argument {key!r}", key)
-        values[key] = value
-    bound: dict[str, Value] = {}
-    for name, default in sig.parameters:
-        if name in values:
-            bound[name] = values[name]
-        elif default is REQUIRED:
-            raise ArgumentError(spec.kind, f"missing required argument {name!r}", name)
-        else:
-            bound[name] = default  # type: ignore[assignment]
-    return Arguments(spec.kind, bound, variadic)
+        given.add(key)
+        bound[key] = value
 
 
 def _dtype_name(layer_name: str, value: Value) -> str | None:
@@ -389,12 +404,12 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
 
 def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
-    spec = lookup(kind)
+    spec = _REGISTRY.get(kind) or lookup(kind)
     arguments = bind(spec, positional, keywords)
     parts = spec.builder(arguments)
     # name, kind, args, params, buffers, children (positional: the most frequent construction of a record)
     module = Module("", kind, tuple(arguments.values.items()), parts.params, parts.buffers, parts.children)
-    if "dtype" in arguments.values:
+    if arguments.values.get("dtype") is not None:
         dtype = _dtype_name(kind, arguments.values["dtype"])
         if dtype is not None:
             module = cast_floating(module, dtype)
