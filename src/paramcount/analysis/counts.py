@@ -75,7 +75,8 @@ def totals(root: Module) -> Totals:
         for buffer in module.buffers:
             if buffer.tied_to is None:
                 buffers += times * buffer.count
-        stack.extend((child, times * child.repeat) for child in module.children)
+        if module.children:
+            stack.extend((child, times * child.repeat) for child in module.children)
     repeat = root.repeat  # parameter_count's convention: a repeated root counts its copies; ties do not
     return Totals(
         (trainable + non_trainable) * repeat, trainable * repeat, non_trainable * repeat, buffers * repeat, tied

@@ -72,9 +72,13 @@ def read_simple_call(text: str) -> tuple[str, list[Value], list[tuple[str, Value
     given: set[str] = set()
     for piece in pieces:
         name, equals, literal = piece.partition("=")
-        value = _literal(literal.strip(_SPACE) if equals else name.strip(_SPACE))
-        if value is _DECLINED:
-            return None
+        token = literal.strip(_SPACE) if equals else name.strip(_SPACE)
+        if token.isdigit() and token[0] != "0" and len(token) < MAX_INT_DIGITS:  # the usual case: a size
+            value: object = int(token)  # fewer than 19 digits: within the int64 cap
+        else:
+            value = _literal(token)
+            if value is _DECLINED:
+                return None
         if equals:
             name = name.strip(_SPACE)
             if name not in names or name in given:

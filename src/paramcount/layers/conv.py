@@ -95,10 +95,7 @@ def _convolution(a: Arguments, spatial: int, *, transposed: bool) -> Parts:
     _check_padding_mode(a, transposed)
     inp = a.dim("in_channels")  # a negative size fails in torch.empty
     out = a.dim("out_channels")
-    kernel = tuple(
-        Dim.of(size, symbol)
-        for size, symbol in zip(a.ints("kernel_size", spatial, minimum=0), _KERNEL_SYMBOLS[spatial], strict=True)
-    )
+    kernel = tuple(map(Dim.of, a.ints("kernel_size", spatial, minimum=0), _KERNEL_SYMBOLS[spatial]))
     groups = a.dim("groups", minimum=1)  # "groups must be a positive integer"
     _check_groups(a, inp, groups)
     _check_groups(a, out, groups)
