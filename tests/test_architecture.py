@@ -113,3 +113,18 @@ def test_a_cli_answer_imports_no_slow_standard_module(argv: list[str], needed: l
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == f"0 {needed!r}"
+
+
+FULL_WAY = ["paramcount.expr._scan", "paramcount.expr._syntax", "paramcount.expr._check", "paramcount.expr._evaluate"]
+
+
+@pytest.mark.parametrize(
+    ("text", "loaded"),
+    [("Conv2d(256, 512, 3)", False), ("nn.Linear(64, 10, bias=False)", False), ("nn.Linear(8 * 8, 10)", True)],
+)
+def test_only_a_text_the_direct_reading_declines_loads_the_parser(text: str, loaded: bool) -> None:
+    code = (
+        f"import sys, paramcount\nparamcount.count({text!r}).report()\nprint([m in sys.modules for m in {FULL_WAY!r}])"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == repr([loaded] * len(FULL_WAY))

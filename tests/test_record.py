@@ -125,11 +125,7 @@ def _record_classes() -> list[type[Record]]:
     return [cls for cls in found if cls.__module__.startswith("paramcount.")]
 
 
-WRITTEN_OUT = [
-    cls
-    for cls in _record_classes()
-    if cls.__init__.__qualname__ != "_make_init.<locals>.__init__"
-]
+WRITTEN_OUT = [cls for cls in _record_classes() if cls.__init__.__qualname__ != "_make_init.<locals>.__init__"]
 
 
 def test_the_hot_records_write_out_their_init() -> None:

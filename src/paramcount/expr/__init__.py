@@ -25,7 +25,8 @@ one number locates the problem in a multi-line expression too.
 
 The stages live in their own modules, each importing only the ones before it: ``_simple`` (step 2),
 ``_scan`` (step 3), ``_syntax`` (step 4, with the columns), ``_check`` (step 5), then ``_values``,
-``_names`` and ``_methods``, which ``_evaluate`` (step 6) uses; this module runs them in order.
+``_names`` and ``_methods``, which ``_evaluate`` (step 6) uses; this module runs them in order, and
+imports steps 3 to 6 only for a text that needs them.
 """
 
 from __future__ import annotations
@@ -33,12 +34,7 @@ from __future__ import annotations
 import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
 
 from paramcount.errors import ExpressionError, LimitError
-from paramcount.expr._check import SyntaxCheck
-from paramcount.expr._evaluate import Evaluator
-from paramcount.expr._scan import scan
 from paramcount.expr._simple import read_simple_call
-from paramcount.expr._syntax import parse_syntax
-from paramcount.expr._values import MappingValue, SequenceValue, describe
 from paramcount.layers._registry import build
 from paramcount.limits import MAX_EXPRESSION_CHARS, MAX_SYNTAX_DEPTH
 from paramcount.tree import Module
@@ -84,6 +80,13 @@ def parse(text: str) -> Module:
 def parse_syntax_tree(text: str) -> Module:
     """``parse`` without the direct reading of plain calls: steps 3 to 6 for any non-empty text within the
     length cap (the direct reading is checked against it)."""
+    # Their modules load on first use: a command answering a plain call never needs them.
+    from paramcount.expr._check import SyntaxCheck
+    from paramcount.expr._evaluate import Evaluator
+    from paramcount.expr._scan import scan
+    from paramcount.expr._syntax import parse_syntax
+    from paramcount.expr._values import MappingValue, SequenceValue, describe
+
     balanced = scan(text)
     tree, positions = parse_syntax(text, wrapped=balanced)
     if balanced and isinstance(tree.body, ast.Tuple) and not tree.body.elts and "(" not in text:
