@@ -11,7 +11,6 @@ Counts are Python ints (exact, unbounded); nothing here allocates tensors.
 from __future__ import annotations
 
 from _operator import attrgetter
-from math import prod
 
 from paramcount._record import Record, field_setters, replace
 
@@ -139,7 +138,10 @@ class Tensor(Record):
 
     @property
     def count(self) -> int:
-        return prod(map(_value_of, self.shape))
+        count = 1
+        for dim in self.shape:  # a loop costs less than prod(map(...)) for the few dims of a tensor
+            count *= dim.value
+        return count
 
     @property
     def sizes(self) -> tuple[int, ...]:
