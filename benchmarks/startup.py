@@ -114,6 +114,19 @@ PER_CALL = {
 }
 
 
+OTHER_LAYERS = {
+    f"count() of {label}, new text": f"paramcount.count(f'{text}')"
+    for label, text in {
+        "nn.Linear": "nn.Linear({next(fresh)}, 128)",
+        "nn.LayerNorm": "nn.LayerNorm({next(fresh)})",
+        "nn.MultiheadAttention": "nn.MultiheadAttention(768, 12, kdim={next(fresh)})",
+        "nn.LSTM, 2 layers both ways": "nn.LSTM({next(fresh)}, 1024, num_layers=2, bidirectional=True)",
+        "a TransformerEncoderLayer (7 modules)": "nn.TransformerEncoderLayer(512, 8, dim_feedforward={next(fresh)})",
+    }.items()
+}
+"""Other single layers (a new text each call), for the per-layer cost beyond the Conv2d of the goal."""
+
+
 def _instructions_per_call(statement: str, calls: int = 500) -> int:
     """Instructions one execution of ``statement`` costs: the program run ``calls`` times minus run once."""
     many = _instructions([sys.executable, "-c", PER_CALL_PROGRAM, str(calls), statement])
@@ -161,6 +174,7 @@ def main() -> None:
         "count() of a text the parser reads, new text": _in_process_microseconds(
             PER_CALL["count() of a text the parser reads, new text"], 1_000
         ),
+        **{label: _in_process_microseconds(statement, 1_000) for label, statement in OTHER_LAYERS.items()},
         "count().report() in-process, new text": _in_process_microseconds(
             "paramcount.count(f'Conv2d({next(fresh)}, 512, 3)').report()", 300
         ),
@@ -178,7 +192,7 @@ def main() -> None:
         base = counted["bare python -c pass"]
         for label, instructions in counted.items():
             print(f"{label:<56}{instructions / 1e6:7.1f} M instructions  {instructions / base:5.2f}× bare")
-        for label, statement in PER_CALL.items():
+        for label, statement in {**PER_CALL, **OTHER_LAYERS}.items():
             print(f"{label:<56}{_instructions_per_call(statement) / 1e3:7.1f} k instructions")
     for label, (best, median) in in_process.items():
         print(f"{label:<56}{best:9.1f} µs best, {median:.1f} µs median")
