@@ -8,7 +8,7 @@ before the work it guards (STYLE 2.9):
 1. the length (``MAX_EXPRESSION_CHARS``);
 2. a plain layer call with literal arguments (``nn.Conv2d(256, 512, 3, bias=False)``, most of what people
    type) is read directly (``_simple``) and built: the steps below would reach the same ``build`` call, in
-   four times the time; anything else goes on;
+   about eight times the time; anything else goes on;
 3. one linear scan: bracket depth (``MAX_DEPTH``) and the digits of integer literals, so neither ever
    reaches the parser;
 4. the parse (``ast.parse(text, mode="eval")``, through ``_ast`` to keep ``ast``'s imports off the path);

@@ -165,9 +165,13 @@ class SyntaxCheck:
         else:
             self.fail(node, f"{short_repr(value)} is not allowed; {ALLOWED}")
 
-    def name(self, node: ast.AST, name: str, column: int | None = None) -> None:
+    def name(self, node: ast.AST, name: str, *, after_dot: bool = False) -> None:
+        """Refuse a dunder name, at its column (the name after the dot of an attribute when ``after_dot``)."""
         if name.startswith("__"):
-            where = column if column is not None else self.positions.start(node)
+            if after_dot and isinstance(node, ast.Attribute):
+                where = self.positions.attribute(node)
+            else:
+                where = self.positions.start(node)
             raise ExpressionError(f"dunder name {short_repr(name)} is not allowed", where)
 
     def attribute(self, node: ast.Attribute, role: str, inside: bool) -> list[tuple[ast.AST, str, bool]]:
@@ -175,7 +179,7 @@ class SyntaxCheck:
         if parts is not None:
             self.chain(node, parts)
             return []
-        self.name(node, node.attr, self.positions.attribute(node))
+        self.name(node, node.attr, after_dot=True)
         if role != "Call.func" or node.attr not in _METHODS:
             allowed = ", ".join(f".{method}()" for method in _METHODS)
             what = f"method .{node.attr}()" if role == "Call.func" else f"attribute .{node.attr}"
@@ -186,7 +190,7 @@ class SyntaxCheck:
         self.count += len(parts) - 1
         link: ast.expr = node
         while isinstance(link, ast.Attribute):  # report a dunder where it is written
-            self.name(link, link.attr, self.positions.attribute(link))
+            self.name(link, link.attr, after_dot=True)
             link = link.value
         self.name(link, parts[0])
         if not _chain_shape_allowed(parts) and parts != ["collections", "OrderedDict"]:

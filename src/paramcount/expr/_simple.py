@@ -2,8 +2,9 @@
 literals (``nn.Conv2d(256, 512, 3, bias=False)``), read with a few string operations.
 
 The parser, the whitelist check and the evaluator would reach the same ``build`` call for such a text, in
-four times the time (``compile`` alone costs more than this whole reading). The reading accepts only what
-it can prove is that call, and declines (returns None) everything else, which then takes the full way:
+about eight times the time (``compile`` alone costs three times this whole reading). The reading accepts
+only what it can prove is that call, and declines (returns None) everything else, which then takes the
+full way:
 
 - ASCII text ``head(arguments)`` with only spaces, tabs and line breaks around the pieces;
 - ``head`` is ``Layer``, ``nn.Layer`` or ``torch.nn.Layer`` for a catalog layer (never a zoo model);
