@@ -7,7 +7,9 @@ Compares, in one run on the same interpreter:
     starts, uv's does not (uv-install-wheel's template: "removed `import re`"); ``python -c "import re"``
     shows that share
   - the PyTorch snippet that counts the same layer (``import torch`` + build on the meta device)
-and times ``paramcount.count()`` (and ``.report()``) in-process. Prints medians and ratios.
+and times ``paramcount.count()`` in-process (a new text each call: the goal's ``Conv2d``, five other single
+layers, and a text only the parser reads; the same text again; ``.report()``), with their instruction counts
+under ``--instructions``. Prints medians and ratios.
 
 The commands run round-robin (one of each, then again), so a busy moment on the machine slows them all
 alike instead of one of them; the ratios are the point. Wall time and CPU time are both shown; with
