@@ -51,7 +51,7 @@ class Dim(Record):
     precedence: int = _ATOM
 
     def __init__(self, value: int, symbol: str, numbers: str = "", precedence: int = _ATOM) -> None:
-        # Written out (a Record keeps it) because Dims are the objects made most often: five for a Conv2d.
+        # Written out (a Record keeps it) because Dims are the objects made most often: six for a Conv2d.
         # tests/test_record.py checks every written-out __init__ against the fields.
         _set_value(self, value)
         _set_symbol(self, symbol)
@@ -77,7 +77,7 @@ class Dim(Record):
         """A Dim for ``self <operator> other``; an operand binding looser than ``precedence`` (the right one:
         looser than ``right_limit``, as the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c))
         is put in brackets."""
-        right = other if type(other) is Dim else Dim.constant(other)  # type: ignore[arg-type]
+        right = other if isinstance(other, Dim) else Dim.constant(other)
         left_symbol, left_numbers = self.symbol, self.numbers or str(self.value)
         if self.precedence > precedence:
             left_symbol, left_numbers = f"({left_symbol})", f"({left_numbers})"
