@@ -780,7 +780,7 @@ _LITERALS = (
      "--1", "true", "-True", "'a b'", "'a,b'", "'a=b'", "'''", "'x\"", "(3, 3)", "[1]", "2**3", "x",
      "torch.float16", "- 1", "+1", "1j", "0x10", "\u0661", "1\u00a0", "=1", "", "9" * 5000, "9" * 500 + ".5"],
 )  # fmt: skip
-_SPACES = (["", " ", "\n", "\t", "\r\n"], ["\u00a0", "\x0c", "\v"])
+_SPACES = (["", " ", "\n", "\t", "\r\n", "\r"], ["\u00a0", "\x0c", "\v", "\x1c"])
 _TAILS = (["", " ", "\n"], [" # note", ".half()", ")", "(1)", "\\\n"])
 
 
@@ -812,7 +812,7 @@ def _plain_calls(draw: st.DrawFn) -> str:
         pieces.append(f"{draw(space)}{literal}{draw(space)}")
     separator = draw(_mostly(([",", ", ", ",\n    "], [",,", ";"])))
     tail = draw(_mostly(_TAILS))
-    return f"{draw(space)}{head}({separator.join(pieces)}){tail}{draw(space)}"
+    return f"{draw(space)}{head}{draw(space)}({separator.join(pieces)}){tail}{draw(space)}"
 
 
 @given(_plain_calls())
