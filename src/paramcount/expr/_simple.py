@@ -39,8 +39,14 @@ MAX_ARGUMENTS: Final = 64
 
 _SPACE: Final = " \t\r\n"
 _CONSTANTS: Final[dict[str, Value]] = {"True": True, "False": False, "None": None}
-_DECLINED: Final = object()
-"""What ``_literal`` returns for text that is not one of the literals read here (None is a literal)."""
+
+
+class _Declined:
+    """The type of ``_DECLINED``, what ``_literal`` returns for text that is not one of the literals read
+    here (None is a literal)."""
+
+
+_DECLINED: Final = _Declined()
 
 
 def read_simple_call(text: str) -> tuple[str, list[Value], list[tuple[str, Value]]] | None:
@@ -75,25 +81,26 @@ def read_simple_call(text: str) -> tuple[str, list[Value], list[tuple[str, Value
         name, equals, literal = piece.partition("=")
         token = literal.strip(_SPACE) if equals else name.strip(_SPACE)
         if token.isdigit() and token[0] != "0" and len(token) < MAX_INT_DIGITS:  # the usual case: a size
-            value: object = int(token)  # fewer than 19 digits: within the int64 cap
+            value: Value = int(token)  # fewer than 19 digits: within the int64 cap
         else:
-            value = _literal(token)
-            if value is _DECLINED:
+            read = _literal(token)
+            if isinstance(read, _Declined):
                 return None
+            value = read
         if equals:
             name = name.strip(_SPACE)
             if name not in names or name in given:
                 return None
             given.add(name)
-            keywords.append((name, value))  # type: ignore[arg-type]
+            keywords.append((name, value))
         elif keywords:
             return None
         else:
-            positional.append(value)  # type: ignore[arg-type]
+            positional.append(value)
     return kind, positional, keywords
 
 
-def _literal(token: str) -> object:
+def _literal(token: str) -> Value | _Declined:
     """The value of one literal token, or ``_DECLINED``."""
     if token in _CONSTANTS:
         return _CONSTANTS[token]
@@ -102,12 +109,12 @@ def _literal(token: str) -> object:
         return word if not word or word.replace("_", "a").isalnum() else _DECLINED
     negative = token[:1] == "-"
     number = _number(token[1:] if negative else token)
-    if number is _DECLINED:
-        return _DECLINED
-    return -number if negative else number  # type: ignore[operator]
+    if isinstance(number, _Declined):
+        return number
+    return -number if negative else number
 
 
-def _number(text: str) -> object:
+def _number(text: str) -> int | float | _Declined:
     """An unsigned int (``512``) or float (``1.5``, ``.5``, ``1.``, ``1e-05``, ``2.5E+3``) of ASCII digits
     without ``_``, or ``_DECLINED``."""
     if text.isdigit():  # ASCII digits only: the text is ASCII
