@@ -42,9 +42,10 @@ ALLOWED = {
     "__init__": {"api", "errors", "expr", "report"},
     "__main__": {"cli"},
     "_record": set(),
+    "_lazy": set(),
 }
-# Imports nothing of paramcount, so every group may use it.
-FOUNDATION = {"_record"}
+# Import nothing of paramcount, so every group may use them.
+FOUNDATION = {"_record", "_lazy"}
 
 
 def _group(path: Path) -> str:

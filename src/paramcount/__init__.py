@@ -4,6 +4,7 @@ The library's names load on first use (PEP 562), so ``import paramcount`` costs 
 line can set itself up (see ``cli.main``) before the parser and the analyses are imported.
 """
 
+from paramcount._lazy import lazy_exports
 from paramcount.errors import (
     ArgumentError,
     CheckpointError,
@@ -51,14 +52,4 @@ _HOMES = {
 }
 
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(__import__(home, fromlist=[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_exports(globals(), _HOMES)

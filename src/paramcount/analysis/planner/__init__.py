@@ -29,6 +29,8 @@ file types that mix ggml types (``Q4_K_M`` …), even tensor/pipeline splits.
 
 from __future__ import annotations
 
+from paramcount._lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
@@ -99,11 +101,4 @@ _HOMES = {
 }
 
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
-        globals()[name] = value
-        return value
+    __getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{home}" for name, home in _HOMES.items()})
