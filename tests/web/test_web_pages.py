@@ -129,7 +129,9 @@ def test_counter_page_without_query(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert '<form id="counter" class="counter" action="/" method="get" role="search">' in response.text
-    assert '<script src="/static/counter.js" defer></script>' in response.text
+    assert '<script src="/static/fragments.js" defer></script>\n<script src="/static/counter.js" defer></script>' in (
+        response.text
+    )
 
 
 def test_counter_page_renders_the_answer_without_javascript(client: TestClient, element_text: Text) -> None:
@@ -188,6 +190,8 @@ def test_static_files_are_served_by_the_app(client: TestClient) -> None:
     for path, kind in [
         ("/static/style.css", "text/css"),
         ("/static/counter.js", "javascript"),
+        ("/static/fragments.js", "javascript"),
+        ("/static/planner.js", "javascript"),
         ("/static/favicon.svg", "image/svg+xml"),
         ("/favicon.ico", "image/svg+xml"),
     ]:

@@ -10,7 +10,7 @@ API (documented at ``/openapi.json``)
     ``GET|POST /api/count``      ``Report.to_dict()`` for a query
     ``GET|POST /api/memory``     the same with a memory plan (``plan``) for the planner's options
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
-    ``GET|POST /fragments/answer``  an answer block as HTML (what ``counter.js`` and ``planner.js`` fetch)
+    ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
 
 Input errors are 400 with ``{"query": …, "error": {"type": …, "message": …, "column": …}}``; 413 for a
 body over the limit, 404 for an unknown page, 422 for a malformed request, 503 when the library is busy,

@@ -20,25 +20,6 @@
     history.replaceState(null, "", url);
   }
 
-  function show(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html;
-    output.replaceChildren(template.content);
-    const failed = output.querySelector("[data-state='error']") !== null;
-    input.setAttribute("aria-invalid", failed ? "true" : "false");
-  }
-
-  function showMessage(text) {
-    const box = document.createElement("div");
-    box.className = "error";
-    box.dataset.state = "error";
-    const message = document.createElement("p");
-    message.id = "error-message";
-    message.textContent = text;
-    box.append(message);
-    output.replaceChildren(box);
-  }
-
   function request(query, signal) {
     if (query.length <= MAX_URL_QUERY) {
       return fetch("/fragments/answer?q=" + encodeURIComponent(query), { signal });
@@ -64,22 +45,10 @@
       return;
     }
     controller = new AbortController();
-    status.textContent = "Counting…";
-    try {
-      const response = await request(query, controller.signal);
-      if (query !== shown) return;
-      if (response.ok) {
-        show(await response.text());
-      } else {
-        const body = await response.json();
-        showMessage(body.error ? body.error.message : "The server could not answer (" + response.status + ").");
-      }
-      status.textContent = "";
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      status.textContent = "";
-      showMessage("The server could not be reached.");
-    }
+    const failed = await window.paramcountFragments.load(
+      output, status, "Counting…", (signal) => request(query, signal), controller.signal, () => query === shown
+    );
+    if (failed !== undefined) input.setAttribute("aria-invalid", failed ? "true" : "false");
   }
 
   input.addEventListener("input", () => {

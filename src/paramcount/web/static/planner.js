@@ -20,23 +20,6 @@
     return found;
   }
 
-  function show(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html;
-    output.replaceChildren(template.content);
-  }
-
-  function showMessage(text) {
-    const box = document.createElement("div");
-    box.className = "error";
-    box.dataset.state = "error";
-    const message = document.createElement("p");
-    message.id = "error-message";
-    message.textContent = text;
-    box.append(message);
-    output.replaceChildren(box);
-  }
-
   async function update() {
     const query = parameters();
     const text = query.toString();
@@ -49,23 +32,9 @@
       return;
     }
     controller = new AbortController();
-    status.textContent = "Planning…";
     query.set("view", "memory");
-    try {
-      const response = await fetch("/fragments/answer?" + query.toString(), { signal: controller.signal });
-      if (text !== shown) return;
-      if (response.ok) {
-        show(await response.text());
-      } else {
-        const body = await response.json();
-        showMessage(body.error ? body.error.message : "The server could not answer (" + response.status + ").");
-      }
-      status.textContent = "";
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      status.textContent = "";
-      showMessage("The server could not be reached.");
-    }
+    const send = (signal) => fetch("/fragments/answer?" + query.toString(), { signal });
+    await window.paramcountFragments.load(output, status, "Planning…", send, controller.signal, () => text === shown);
   }
 
   function later() {
