@@ -59,6 +59,7 @@ def test_public_names_are_pinned() -> None:
         "ExpressionError",
         "LimitError",
         "ParamcountError",
+        "PlanOptions",
         "Report",
         "Result",
         "ShapeError",

@@ -39,7 +39,7 @@ ALLOWED = {
         "dtypes",
         "__init__",
     },
-    "__init__": {"api", "errors", "expr", "report"},
+    "__init__": {"api", "errors", "expr", "report", "analysis"},  # analysis: PlanOptions, the planner's input
     "__main__": {"cli"},
     "_record": set(),
     "_lazy": set(),

@@ -1,5 +1,8 @@
 """paramcount: exact parameter counts, memory and the arithmetic behind them, from text.
 
+``count(text)`` (or ``from_config``, ``from_module``) gives a ``Result``; ``Result.report(PlanOptions(…),
+input_shape=…)`` the whole answer with a memory plan, FLOPs and output shapes (the README's Python API).
+
 The library's names load on first use (PEP 562), so ``import paramcount`` costs almost nothing and the command
 line can set itself up (see ``cli.main``) before the parser and the analyses are imported.
 """
@@ -18,6 +21,7 @@ from paramcount.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from paramcount.analysis.planner.options import PlanOptions
     from paramcount.api import Result, count, from_config, from_module
     from paramcount.expr import parse
     from paramcount.report import Report
@@ -31,6 +35,7 @@ __all__ = [
     "ExpressionError",
     "LimitError",
     "ParamcountError",
+    "PlanOptions",
     "Report",
     "Result",
     "ShapeError",
@@ -43,6 +48,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "PlanOptions": "paramcount.analysis.planner.options",
     "Result": "paramcount.api",
     "count": "paramcount.api",
     "from_config": "paramcount.api",

@@ -139,12 +139,52 @@ def test_keyboard_only(page: Page, server_url: str) -> None:
     expect(page.locator("#total")).to_have_text("11,689,512")  # torchvision's published count
 
 
-def test_phone_width_has_no_sideways_scroll(browser: Browser, server_url: str) -> None:
-    context = browser.new_context(viewport={"width": 360, "height": 740})
-    phone = context.new_page()
-    for path in ["/?q=nn.LSTM(512,%201024,%20num_layers=2,%20bidirectional=True)", "/answers/parameters-resnet50"]:
-        phone.goto(f"{server_url}{path}")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 360, path
+STICKING_OUT = """() => {
+  const found = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    const parent = element.parentElement;
+    const style = getComputedStyle(parent);
+    if (box.width === 0 || getComputedStyle(element).position === "absolute" || style.overflowX !== "visible") {
+      continue;  // hidden, placed on purpose (the skip link), or inside a box that scrolls or clips
+    }
+    const right = parent.getBoundingClientRect().right - parseFloat(style.borderRightWidth);
+    if (box.right > right + 0.5) {
+      found.push(`${element.tagName}.${element.className} "${element.textContent.slice(0, 40)}"`);
+    }
+  }
+  return found;
+}"""
+"""Elements that stick out of their parent's box where nothing scrolls or clips them."""
+
+HIDDEN_BEHIND_SCROLL = """() => Array.from(document.querySelectorAll("pre.lines"))
+  .filter((element) => element.scrollWidth > element.clientWidth)
+  .map((element) => `${element.closest("section").id}: ${element.scrollWidth} > ${element.clientWidth}`)"""
+"""Explanations, plans and notes (``pre.lines``) that do not wrap inside their box."""
+
+LONG_LINES = [
+    "/?q=meta-llama/Llama-3.1-8B",  # "How it adds up" for a Llama
+    "/?q=nn.LSTM(512,%201024,%20num_layers=2,%20bidirectional=True)",
+    "/answers/parameters-resnet50",
+    "/answers/parameters-meta-llama-llama-3.1-8b",
+    "/answers/memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048-gpu-h100-80gb",
+    "/planner?q=meta-llama%2FLlama-3.1-8B&optimizer=adamw&mixed_precision=bf16&seq_len=2048",
+]
+"""Pages with long lines: formulas, training-memory notes (the activation estimate's source runs to 500
+characters), the memory plan."""
+
+
+@pytest.mark.parametrize("width", [360, 1440], ids=["phone", "desktop"])
+def test_long_lines_stay_inside_their_boxes(browser: Browser, server_url: str, width: int) -> None:
+    """No sideways scroll of the page; text wraps in its box (tables and code may scroll inside theirs)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    for path in LONG_LINES:
+        page.goto(f"{server_url}{path}")
+        expect(page.locator(".answer-section").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        assert page.evaluate(STICKING_OUT) == [], path
+        assert page.evaluate(HIDDEN_BEHIND_SCROLL) == [], path
     context.close()
 
 

@@ -160,6 +160,43 @@ def test_malformed_requests(client: TestClient, request_kwargs: dict[str, Any], 
     assert response.headers["content-type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/?q=Conv2d(3,%208,%203)",
+        "/planner",
+        "/answers",
+        "/answers/parameters-conv2d-256-512-kernel-3",
+        "/answers/parameters-conv2d-256-512-kernel-3.json",
+        "/answers/parameters-conv2d-256-512-3",  # a redirect
+        "/answers/no-such-page",  # a 404 page
+        "/api/count?q=Linear(2,%203)",
+        "/api/count?q=Linar(2,%203)",  # a 400
+        "/api/memory?q=gpt2&optimizer=adamw",
+        "/api/flops?q=Conv2d(3,%2064,%203)&input=1,3,32,32",
+        "/fragments/answer?q=Linear(2,%203)",
+        "/sitemap.xml",
+        "/robots.txt",
+        "/favicon.ico",
+        "/static/style.css",
+        "/openapi.json",
+    ],
+)
+def test_head_is_get_without_the_body(client: TestClient, url: str) -> None:
+    get = client.get(url, follow_redirects=False)
+    head = client.head(url, follow_redirects=False)
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    for header in ("content-type", "content-length", "location", "content-security-policy"):
+        assert head.headers.get(header) == get.headers.get(header), header
+    assert int(head.headers["content-length"]) == len(get.content)
+
+
+def test_allow_names_head_beside_get(client: TestClient) -> None:
+    assert client.delete("/api/count").headers["allow"] == "GET, HEAD, POST"
+
+
 def test_not_found_api_is_json(client: TestClient) -> None:
     assert _error(client.get("/api/nothing")) == {
         "query": None,

@@ -98,6 +98,28 @@ def test_non_canonical_slugs_redirect(client: TestClient, slug: str, canonical: 
 
 
 @pytest.mark.parametrize(
+    ("slug", "canonical"),
+    [
+        ("Parameters-Conv2d-256-512-kernel-3", "parameters-conv2d-256-512-kernel-3"),
+        ("PARAMETERS-CONV2D-256-512-3", "parameters-conv2d-256-512-kernel-3"),
+        ("parameters-meta-llama-Llama-3.1-8B", "parameters-meta-llama-llama-3.1-8b"),
+        ("parameters-ResNet50", "parameters-resnet50"),
+        (
+            "Memory-meta-llama-llama-3.1-8b-with-optimizer-AdamW-gpu-H100-80GB",
+            "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-gpu-h100-80gb",
+        ),
+        ("output-Conv2d-3-64-kernel-3-input-1x3x256x256", "output-conv2d-3-64-kernel-3-input-1x3x256x256"),
+    ],
+)
+def test_upper_case_slugs_redirect_to_the_lower_case_canonical(client: TestClient, slug: str, canonical: str) -> None:
+    page = client.get(f"/answers/{slug}", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (301, f"/answers/{canonical}")
+    twin = client.get(f"/answers/{slug}.json", follow_redirects=False)
+    assert (twin.status_code, twin.headers["location"]) == (301, f"/answers/{canonical}.json")
+    assert client.get(f"/answers/{canonical}", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.parametrize(
     ("slug", "message"),
     [
         ("no-such-page", "answers/no-such-page: no answer page has this name"),

@@ -12,9 +12,10 @@ API (documented at ``/openapi.json``)
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
     ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
 
-Input errors are 400 with ``{"query": …, "error": {"type": …, "message": …, "column": …}}``; 413 for a
-body over the limit, 404 for an unknown page, 422 for a malformed request, 503 when the library is busy,
-504 when an answer takes too long. Nothing a request carries is evaluated, and no path reaches the disk.
+``HEAD`` is answered wherever ``GET`` is (``middleware.HeadAsGet``). Input errors are 400 with
+``{"query": …, "error": {"type": …, "message": …, "column": …}}``; 413 for a body over the limit, 404 for an
+unknown page, 422 for a malformed request, 503 when the library is busy, 504 when an answer takes too long.
+Nothing a request carries is evaluated, and no path reaches the disk.
 
 The handlers' logic is in ``handlers.py``, the request models in ``models.py``. This module imports FastAPI
 at module level (FastAPI reads route annotations from the module's globals); it is imported only by
@@ -34,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paramcount import __version__
 from paramcount.web.curated import curated
 from paramcount.web.handlers import Ask, Handlers
-from paramcount.web.middleware import BoundedBody, SecurityHeaders
+from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
 from paramcount.web.models import (
     ARCHITECTURE_HELP,
     BOUNDS,
@@ -187,6 +188,8 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path_regex.match(path):
             methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")  # see middleware.HeadAsGet
     return sorted(methods)
 
 
@@ -208,5 +211,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _register_pages(app, handlers)
     _register_errors(app, handlers)
     app.add_middleware(BoundedBody, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app

@@ -225,8 +225,9 @@ class Handlers:
     # ---- answer pages
 
     async def answer(self, slug: str, render: Callable[[Target, Report], str], view: str) -> _Outcome | None:
-        """The rendered answer a slug stands for (None: not a slug); a redirect when it is not canonical."""
-        target = target_for(slug)
+        """The rendered answer a slug stands for (None: not a slug); a redirect when it is not canonical
+        (slugs are lower case: ``Parameters-Conv2d-…`` moves to the canonical ``parameters-conv2d-…``)."""
+        target = target_for(slug) or target_for(slug.lower())
         if target is None:
             return None
 

@@ -1,4 +1,5 @@
-"""Two small ASGI middlewares: a bounded request body and the security headers every response carries.
+"""Three small ASGI middlewares: a bounded request body, the security headers every response carries, and
+HEAD answered wherever GET is.
 
 Pure ASGI (no ``BaseHTTPMiddleware``), so they add no task or buffering of their own to responses.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 from paramcount.web.pages import error_body
 
-__all__ = ["CONTENT_SECURITY_POLICY", "BoundedBody", "SecurityHeaders"]
+__all__ = ["CONTENT_SECURITY_POLICY", "BoundedBody", "HeadAsGet", "SecurityHeaders"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -111,3 +112,26 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """Answer ``HEAD`` as ``GET`` without the body (RFC 9110 §9.3.2): the same status and headers, the
+    ``content-length`` included. FastAPI's routes answer only the methods they name; Starlette's do this."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        # A copy: the server keeps the original scope and must still see HEAD (it sends no body for it).
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
