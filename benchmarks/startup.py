@@ -89,10 +89,10 @@ def _instructions(command: list[str]) -> int:
 
 
 PARSED = "nn.Sequential(nn.Linear(64 * 7 * 7, {next(fresh)}), nn.ReLU())"
-"""A text outside the direct reading (nested calls, arithmetic): scanned, parsed, checked and evaluated."""
+"""A text with nested calls and arithmetic: scanned, parsed, checked and evaluated."""
 
 PER_CALL_PROGRAM = """
-import itertools, sys, paramcount, paramcount.layers, paramcount.expr._simple
+import itertools, sys, paramcount, paramcount.layers
 from paramcount.api import _answered
 fresh = itertools.count(1)
 paramcount.count("Conv2d(1, 512, 3)")  # imports and first-use tables out of the way
@@ -105,8 +105,8 @@ for _ in range(int(sys.argv[1])):
 
 PER_CALL = {
     "count() in-process, new text": "paramcount.count(f'Conv2d({next(fresh)}, 512, 3)')",
-    "of which reading the text (the direct reading)": (
-        "paramcount.expr._simple.read_simple_call(f'Conv2d({next(fresh)}, 512, 3)')"
+    "of which parse() (scan, compile, check, evaluate, build; no totals)": (
+        "paramcount.expr.parse(f'Conv2d({next(fresh)}, 512, 3)')"
     ),
     "of which the build (arguments bound, checked, tensors)": (
         "paramcount.layers.build('Conv2d', (next(fresh), 512, 3))"

@@ -760,9 +760,9 @@ def test_scan_agrees_with_the_reference_expression(text: str) -> None:
         assert scan(text) == expected
 
 
-# ------------------------------------------------------- the direct reading of plain calls: same as the full way
+# ------------------------------------------------ plain calls and their near misses: a tree or one clean error
 
-# Each pool: what the direct reading takes, then near misses; draws take the first part three times as often.
+# Each pool: plain calls, then near misses; draws take the first part three times as often.
 _HEADS = (
     ["Conv2d", "nn.Conv2d", "torch.nn.Conv2d", "Linear", "nn.Linear", "LayerNorm", "Embedding", "LSTM", "Identity",
      "Sequential", "MultiheadAttention", "BatchNorm2d", "Dropout", "TransformerEncoderLayer", "ModuleList"],
@@ -798,7 +798,7 @@ def _outcome(build_it: Callable[[], Module]) -> tuple[str, object]:
 
 @st.composite
 def _plain_calls(draw: st.DrawFn) -> str:
-    """Texts on the edges of what the direct reading accepts: plain calls, near misses, and odd spacing."""
+    """Plain layer calls with literal arguments, their near misses, and odd spacing."""
     space = _mostly(_SPACES, times=12)
     head = draw(_mostly(_HEADS))
     spec = registered(head.rpartition(".")[2])
@@ -821,32 +821,6 @@ def _plain_calls(draw: st.DrawFn) -> str:
 @example("Linear(in_features=1, 2)")
 @example("LayerNorm(8, eps=1e999)")
 @example("Linear(" + ", ".join(["1"] * 70) + ")")
-def test_direct_reading_agrees_with_the_full_way(text: str) -> None:
-    from paramcount.expr import parse_syntax_tree
-    from paramcount.expr._simple import read_simple_call
-
-    read = read_simple_call(text)
-    if read is not None:
-        assert _outcome(lambda: build(*read)) == _outcome(lambda: parse_syntax_tree(text))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Conv2d(256, 512, 3)", ("Conv2d", [256, 512, 3], [])),
-        ("torch.nn.Conv2d(3, 8, 3, padding_mode='reflect')", ("Conv2d", [3, 8, 3], [("padding_mode", "reflect")])),
-        ("\nnn.Linear(\n  64,\n  10,\n  bias = False,\n)\n", None),  # a trailing comma: the full way reads it
-        ("nn.LayerNorm(512, eps=1e-05, bias=True)", ("LayerNorm", [512], [("eps", 1e-05), ("bias", True)])),
-        ("nn.Embedding(1000, 64, padding_idx=-1)", ("Embedding", [1000, 64], [("padding_idx", -1)])),
-        ("nn.TransformerEncoderLayer(512, 8, dropout=0.1)", ("TransformerEncoderLayer", [512, 8], [("dropout", 0.1)])),
-        ("nn.Identity()", ("Identity", [], [])),
-        ("nn.Linear(64, 2**7)", None),
-        ("resnet18()", None),
-        ("nn.Linear(64, 10, bias=false)", None),
-        ("nn.Linear(64, 10) # a comment", None),
-    ],
-)  # fmt: skip
-def test_direct_reading_takes_plain_calls_only(text: str, expected: object) -> None:
-    from paramcount.expr._simple import read_simple_call
-
-    assert read_simple_call(text) == expected
+def test_plain_calls_and_near_misses_build_or_fail_cleanly(text: str) -> None:
+    kind, _ = _outcome(lambda: parse(text))
+    assert kind in {"built", "ExpressionError", "LimitError", "UnknownNameError", "ArgumentError"}

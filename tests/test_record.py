@@ -111,38 +111,3 @@ def test_records_pickle_and_copy_like_frozen_dataclasses() -> None:
     assert copy.deepcopy(result.tree) == result.tree
     weight = Param("w", (2, 3), trainable=False)
     assert pickle.loads(pickle.dumps(weight)) == weight  # noqa: S301
-
-
-def _record_classes() -> list[type[Record]]:
-    import paramcount.api
-    import paramcount.cli  # noqa: F401 - with api, imports every record class of the answer path
-
-    found, pending = [], list(Record.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        found.append(cls)
-        pending.extend(cls.__subclasses__())
-    return [cls for cls in found if cls.__module__.startswith("paramcount.")]
-
-
-WRITTEN_OUT = [cls for cls in _record_classes() if cls.__init__.__qualname__ != "_make_init.<locals>.__init__"]
-
-
-def test_the_hot_records_write_out_their_init() -> None:
-    names = {cls.__name__ for cls in WRITTEN_OUT}
-    assert {"Dim", "Param", "Module", "Parts", "Totals", "Result"} <= names
-
-
-@pytest.mark.parametrize("cls", WRITTEN_OUT, ids=lambda cls: cls.__name__)
-def test_a_written_out_init_takes_and_stores_exactly_the_fields(cls: type[Record]) -> None:
-    import inspect
-
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    assert tuple(parameter.name for parameter in parameters) == cls.__record_fields__
-    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-    assert defaults == cls.__record_defaults__
-    markers = [object() for _ in cls.__record_fields__]
-    made = cls(*markers)
-    assert [getattr(made, field) for field in cls.__record_fields__] == markers
-    with pytest.raises(AttributeError):
-        made.name = "changed"

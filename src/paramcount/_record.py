@@ -16,25 +16,19 @@ dataclasses (PEP 681 ``dataclass_transform``), so constructor calls are checked 
 
 from __future__ import annotations
 
-from _operator import call
-from itertools import repeat
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeVar, dataclass_transform
 
     _T = TypeVar("_T")
-    Setter = Callable[[Any, Any], None]
 else:
 
     def dataclass_transform(**_: object) -> Callable[[_T], _T]:
         return lambda decorated: decorated
 
 
-__all__ = ["Record", "field_setters", "field_values", "replace"]
-
-_MISSING = object()
+__all__ = ["Record", "field_values", "replace"]
 
 
 def _own_fields(namespace: dict[str, Any]) -> list[str]:
@@ -42,59 +36,25 @@ def _own_fields(namespace: dict[str, Any]) -> list[str]:
     return [name for name, annotation in annotations.items() if not str(annotation).startswith("ClassVar")]
 
 
-def _make_init(
-    name: str, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool, setters: tuple[Setter, ...]
-) -> Callable[..., None]:
-    count = len(fields)
-    # filled[n]: the default values of the fields after the first n, or None while one of them has no
-    # default (then a call giving n positionally must name it); made on first use.
-    filled: list[tuple[Any, ...] | None] = [None] * (count + 1)
-
-    def defaults_after(given: int) -> tuple[Any, ...]:
-        found = filled[given]
-        if found is None:
-            missing = [field for field in fields[given:] if field not in defaults]
-            if missing:
-                raise TypeError(f"{name}() missing required argument: {missing[0]!r}")
-            found = filled[given] = tuple(defaults[field] for field in fields[given:])
-        return found
-
-    # fallbacks[n]: the fields after the first n, their defaults or _MISSING, and whether one has no
-    # default; made on first use.
-    fallbacks: list[tuple[tuple[str, ...], tuple[Any, ...], bool] | None] = [None] * (count + 1)
-
-    def with_keywords(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-        given = len(args)
-        found = fallbacks[given]
-        if found is None:
-            rest = fields[given:]
-            fallback = tuple(defaults.get(field, _MISSING) for field in rest)
-            found = fallbacks[given] = (rest, fallback, any(value is _MISSING for value in fallback))
-        rest, fallback, may_miss = found
-        values = args + tuple(map(kwargs.pop, rest, fallback))
-        if kwargs:
-            unexpected = next(iter(kwargs))
-            problem = "multiple values for" if unexpected in fields else "an unexpected keyword"
-            raise TypeError(f"{name}() got {problem} argument {unexpected!r}")
-        if may_miss:
-            for field, value in zip(fields, values, strict=True):
-                if value is _MISSING:
-                    raise TypeError(f"{name}() missing required argument: {field!r}")
-        return values
+def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
+    """An ``__init__`` that takes ``fields`` positionally or by keyword, as a dataclass's does."""
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        given = len(args)
-        if given > count:
-            raise TypeError(f"{name}() takes {count} positional arguments but {given} were given")
+        if len(args) > len(fields):
+            raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
+        for field, value in zip(fields, args, strict=False):
+            if field in kwargs:
+                raise TypeError(f"{name}() got multiple values for argument {field!r}")
+            object.__setattr__(self, field, value)
+        for field in fields[len(args) :]:
+            if field in kwargs:
+                object.__setattr__(self, field, kwargs.pop(field))
+            elif field in defaults:
+                object.__setattr__(self, field, defaults[field])
+            else:
+                raise TypeError(f"{name}() missing required argument: {field!r}")
         if kwargs:
-            values = with_keywords(args, kwargs)
-        elif given < count:
-            values = args + defaults_after(given)
-        else:
-            values = args
-        # The slot setters mapped over the values in C: no bytecode per field (any() runs the map; every
-        # call returns None).
-        any(map(call, setters, repeat(self), values))
+            raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
         if post_init:
             self.__post_init__()
 
@@ -125,7 +85,7 @@ class _RecordType(type):
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         if not written:
             post_init = "__post_init__" in namespace or any(hasattr(base, "__post_init__") for base in bases)
-            cls.__init__ = _make_init(name, fields, defaults, post_init, field_setters(cls, *fields))  # type: ignore[misc]
+            cls.__init__ = _make_init(name, fields, defaults, post_init)  # type: ignore[misc]
         return cls
 
 
@@ -164,14 +124,8 @@ class Record(metaclass=_RecordType):
         return self._values()
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        any(map(object.__setattr__, repeat(self), self.__record_fields__, state))
-
-
-def field_setters(cls: type, *fields: str) -> tuple[Setter, ...]:
-    """The slot setters of a record class's ``fields``, for its ``__init__``: ``set_value(self, 3)`` stores a
-    field past the frozen ``__setattr__``, in a third of the time ``object.__setattr__(self, "value", 3)``
-    takes (no attribute lookup by name). A class that writes its own ``__init__`` for speed uses them."""
-    return tuple(getattr(cls, field).__set__ for field in fields)
+        for field, value in zip(self.__record_fields__, state, strict=True):
+            object.__setattr__(self, field, value)
 
 
 def replace(instance: _T, **changes: Any) -> _T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from paramcount._record import Record, field_setters
+from paramcount._record import Record
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -49,16 +49,6 @@ class Result(Record):
     location: str = ""
     """For configs: the hub id or the path the config was read from."""
 
-    def __init__(
-        self, query: str, tree: Module, totals: Totals, origin: str = "expression", location: str = ""
-    ) -> None:
-        # Written out: every count makes one (see tree.Dim.__init__).
-        _set_query(self, query)
-        _set_tree(self, tree)
-        _set_totals(self, totals)
-        _set_origin(self, origin)
-        _set_location(self, location)
-
     @property
     def total(self) -> int:
         return self.totals.total
@@ -93,9 +83,6 @@ class Result(Record):
 
     def to_dict(self) -> dict[str, object]:
         return self.report().to_dict()
-
-
-_set_query, _set_tree, _set_totals, _set_origin, _set_location = field_setters(Result, *Result.__record_fields__)
 
 
 def _looks_like_path(text: str) -> bool:

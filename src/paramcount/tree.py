@@ -10,9 +10,7 @@ Counts are Python ints (exact, unbounded); nothing here allocates tensors.
 
 from __future__ import annotations
 
-from _operator import attrgetter
-
-from paramcount._record import Record, field_setters, replace
+from paramcount._record import Record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,14 +47,6 @@ class Dim(Record):
     symbol: str
     numbers: str = ""
     precedence: int = _ATOM
-
-    def __init__(self, value: int, symbol: str, numbers: str = "", precedence: int = _ATOM) -> None:
-        # Written out (a Record keeps it) because Dims are the objects made most often: six for a Conv2d.
-        # tests/test_record.py checks every written-out __init__ against the fields.
-        _set_value(self, value)
-        _set_symbol(self, symbol)
-        _set_numbers(self, numbers)
-        _set_precedence(self, precedence)
 
     @staticmethod
     def of(value: int, symbol: str) -> Dim:
@@ -111,10 +101,6 @@ class Dim(Record):
         return self._combine(other, " - ", self.value - other_value, _SUM, _PRODUCT)
 
 
-_set_value, _set_symbol, _set_numbers, _set_precedence = field_setters(Dim, *Dim.__record_fields__)
-_value_of = attrgetter("value")
-
-
 class Ref(Record):
     """A reference to a torch object an expression may name: ``torch.bfloat16``, ``F.gelu``."""
 
@@ -139,37 +125,19 @@ class Tensor(Record):
     @property
     def count(self) -> int:
         count = 1
-        for dim in self.shape:  # a loop costs less than prod(map(...)) for the few dims of a tensor
+        for dim in self.shape:
             count *= dim.value
         return count
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return tuple(map(_value_of, self.shape))
+        return tuple(dim.value for dim in self.shape)
 
 
 class Param(Tensor):
     """A learnable tensor (``nn.Parameter``)."""
 
     trainable: bool = True
-
-    def __init__(
-        self,
-        name: str,
-        shape: tuple[Dim, ...],
-        dtype: str = "float32",
-        tied_to: str | None = None,
-        trainable: bool = True,
-    ) -> None:
-        # Written out: every layer makes one or more (see Dim.__init__).
-        _set_name(self, name)
-        _set_shape(self, shape)
-        _set_dtype(self, dtype)
-        _set_tied_to(self, tied_to)
-        _set_trainable(self, trainable)
-
-
-_set_name, _set_shape, _set_dtype, _set_tied_to, _set_trainable = field_setters(Param, *Param.__record_fields__)
 
 
 class Buffer(Tensor):
@@ -192,27 +160,6 @@ class Module(Record):
     attributes: tuple[tuple[str, Value], ...] = ()
     """Facts a door knows that are not constructor arguments (e.g. a config's ``torch_dtype``)."""
 
-    def __init__(
-        self,
-        name: str,
-        kind: str,
-        args: tuple[tuple[str, Value], ...] = (),
-        params: tuple[Param, ...] = (),
-        buffers: tuple[Buffer, ...] = (),
-        children: tuple[Module, ...] = (),
-        repeat: int = 1,
-        attributes: tuple[tuple[str, Value], ...] = (),
-    ) -> None:
-        # Written out: every layer makes one, and replace() another (see Dim.__init__).
-        _set_module_name(self, name)
-        _set_module_kind(self, kind)
-        _set_module_args(self, args)
-        _set_module_params(self, params)
-        _set_module_buffers(self, buffers)
-        _set_module_children(self, children)
-        _set_module_repeat(self, repeat)
-        _set_module_attributes(self, attributes)
-
     def __repr__(self) -> str:
         return f"Module(kind={self.kind!r}, name={self.name!r}, params={len(self.params)})"
 
@@ -225,18 +172,6 @@ class Module(Record):
 
     def renamed(self, name: str) -> Module:
         return replace(self, name=name)
-
-
-(
-    _set_module_name,
-    _set_module_kind,
-    _set_module_args,
-    _set_module_params,
-    _set_module_buffers,
-    _set_module_children,
-    _set_module_repeat,
-    _set_module_attributes,
-) = field_setters(Module, *Module.__record_fields__)
 
 
 def _member_names(module: Module) -> Iterator[tuple[str, Module]]:

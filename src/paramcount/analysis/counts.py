@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount._record import Record, field_setters
+from paramcount._record import Record
 from paramcount.tree import Module, Tensor, iter_modules
 
 __all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
@@ -43,19 +43,6 @@ class Totals(Record):
     non_trainable: int
     buffers: int
     tied: int
-
-    def __init__(self, total: int, trainable: int, non_trainable: int, buffers: int, tied: int) -> None:
-        # Written out: every count makes one (see tree.Dim.__init__).
-        _set_total(self, total)
-        _set_trainable(self, trainable)
-        _set_non_trainable(self, non_trainable)
-        _set_buffers(self, buffers)
-        _set_tied(self, tied)
-
-
-_set_total, _set_trainable, _set_non_trainable, _set_buffers, _set_tied = field_setters(
-    Totals, *Totals.__record_fields__
-)
 
 
 def totals(root: Module) -> Totals:

@@ -6,36 +6,35 @@ it, so it only builds a syntax tree). Each step is capped
 before the work it guards (STYLE 2.9):
 
 1. the length (``MAX_EXPRESSION_CHARS``);
-2. a plain layer call with literal arguments (``nn.Conv2d(256, 512, 3, bias=False)``, most of what people
-   type) is read directly (``_simple``) and built: the steps below would reach the same ``build`` call, in
-   about eight times the time; anything else goes on;
-3. one linear scan: bracket depth (``MAX_DEPTH``) and the digits of integer literals, so neither ever
+2. one linear scan: bracket depth (``MAX_DEPTH``) and the digits of integer literals, so neither ever
    reaches the parser;
-4. the parse (``ast.parse(text, mode="eval")``, through ``_ast`` to keep ``ast``'s imports off the path);
+3. the parse (``ast.parse(text, mode="eval")``);
    what the parser refuses becomes an ``ExpressionError`` (or a ``LimitError`` when it ran out of room);
-5. a whitelist check of the whole syntax tree, iterative, before anything is evaluated: node count
+4. a whitelist check of the whole syntax tree, iterative, before anything is evaluated: node count
    (``MAX_NODES``), nesting, node types, names, attribute chains, operators, the shape of a list
    comprehension; the first offence is reported with its column;
-6. evaluation of the checked tree: literals, integer arithmetic whose size is checked before computing
+5. evaluation of the checked tree: literals, integer arithmetic whose size is checked before computing
    (``MAX_INT_BITS``), lists repeated or comprehended (``MAX_REPEAT`` items), calls into the catalog
    (``MAX_MODULES`` modules), with a bound on the total work.
 
 Columns are 1-based character positions counted from the start of the whole text, line breaks included, so
 one number locates the problem in a multi-line expression too.
 
-The stages live in their own modules, each importing only the ones before it: ``_simple`` (step 2),
-``_scan`` (step 3), ``_syntax`` (step 4, with the columns), ``_check`` (step 5), then ``_values``,
-``_names`` and ``_methods``, which ``_evaluate`` (step 6) uses; this module runs them in order, and
-imports steps 3 to 6 only for a text that needs them.
+The stages live in their own modules, each importing only the ones before it: ``_scan`` (step 2),
+``_syntax`` (step 3, with the columns), ``_check`` (step 4), then ``_values``, ``_names`` and ``_methods``,
+which ``_evaluate`` (step 5) uses; this module runs them in order.
 """
 
 from __future__ import annotations
 
-import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
+import ast
 
 from paramcount.errors import ExpressionError, LimitError
-from paramcount.expr._simple import read_simple_call
-from paramcount.layers._registry import build
+from paramcount.expr._check import SyntaxCheck
+from paramcount.expr._evaluate import Evaluator
+from paramcount.expr._scan import scan
+from paramcount.expr._syntax import parse_syntax
+from paramcount.expr._values import MappingValue, SequenceValue, describe
 from paramcount.limits import MAX_EXPRESSION_CHARS, MAX_SYNTAX_DEPTH
 from paramcount.tree import Module
 
@@ -71,22 +70,6 @@ def parse(text: str) -> Module:
         raise LimitError("expression", MAX_EXPRESSION_CHARS, len(text), unit="characters")
     if not text.strip():
         raise ExpressionError("expression is empty; write a layer call such as nn.Linear(64, 128)")
-    simple = read_simple_call(text)
-    if simple is not None:
-        return build(*simple)
-    return parse_syntax_tree(text)
-
-
-def parse_syntax_tree(text: str) -> Module:
-    """``parse`` without the direct reading of plain calls: steps 3 to 6 for any non-empty text within the
-    length cap (the direct reading is checked against it)."""
-    # Their modules load on first use: a command answering a plain call never needs them.
-    from paramcount.expr._check import SyntaxCheck
-    from paramcount.expr._evaluate import Evaluator
-    from paramcount.expr._scan import scan
-    from paramcount.expr._syntax import parse_syntax
-    from paramcount.expr._values import MappingValue, SequenceValue, describe
-
     balanced = scan(text)
     tree, positions = parse_syntax(text, wrapped=balanced)
     if balanced and isinstance(tree.body, ast.Tuple) and not tree.body.elts and "(" not in text:

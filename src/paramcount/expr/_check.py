@@ -4,7 +4,7 @@ and the shape of a list comprehension are checked, and the first offence is repo
 
 from __future__ import annotations
 
-import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
+import ast
 import math
 
 from paramcount.errors import ExpressionError, LimitError

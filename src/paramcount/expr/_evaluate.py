@@ -4,7 +4,7 @@ and the zoo (``MAX_MODULES`` modules) and module methods, with a bound on the to
 
 from __future__ import annotations
 
-import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
+import ast
 
 from paramcount.errors import ExpressionError, LimitError
 from paramcount.expr._check import ALLOWED, NAMES_ALLOWED, OPERATORS, checked_int, name_chain

@@ -4,7 +4,7 @@ column where it is written."""
 
 from __future__ import annotations
 
-import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
+import ast
 
 from paramcount.errors import ExpressionError, UnknownNameError, did_you_mean
 from paramcount.expr._check import NAMES_ALLOWED

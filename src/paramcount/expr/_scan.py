@@ -14,9 +14,7 @@ __all__ = ["scan"]
 
 _OPEN: Final = frozenset("([{")
 _CLOSE: Final = frozenset(")]}")
-_BRACKETS: Final = _OPEN | _CLOSE
-_ASCII_DIGITS: Final = "0123456789"
-_DIGITS: Final = frozenset(_ASCII_DIGITS)
+_DIGITS: Final = frozenset("0123456789")
 _LINE_ENDS: Final = "\r\n"
 
 
@@ -24,14 +22,7 @@ def scan(text: str) -> bool:
     """Refuse deep bracket nesting and over-long integer literals in one linear pass (strings and comments
     skipped). Returns whether the brackets balance and every string closes: then the text can be parsed
     inside a pair of parentheses, which lets line breaks and indentation appear anywhere.
-
-    Hand-written rather than a regular expression: importing ``re`` costs more start-up time than the
-    whole scan of a typical expression."""
-    plain = "'" not in text and '"' not in text and "#" not in text
-    if plain and sum(map(text.count, _ASCII_DIGITS)) <= MAX_INT_DIGITS:
-        balanced = _brackets_balance(text)  # nothing to skip, and no literal can be too long
-        if balanced is not None:
-            return balanced
+    """
     depth = 0
     balanced = True
     position = 0
@@ -64,23 +55,6 @@ def scan(text: str) -> bool:
             continue
         position += 1
     return balanced and depth == 0
-
-
-def _brackets_balance(text: str) -> bool | None:
-    """The bracket part of the scan alone, for text without strings and comments; None when the nesting
-    goes past the limit (the full scan then reports where)."""
-    depth = 0
-    lowest = 0
-    for char in text:
-        if char in _BRACKETS:
-            if char in _OPEN:
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return None
-            else:
-                depth -= 1
-                lowest = min(lowest, depth)
-    return lowest >= 0 and depth == 0
 
 
 def _word_end(text: str, position: int, *, dots: bool) -> int:

@@ -5,7 +5,7 @@ reports."""
 
 from __future__ import annotations
 
-import _ast as ast  # the parser's node classes, without the ast module's imports (enum, contextlib …)
+import ast
 import warnings
 
 from paramcount.errors import ExpressionError, LimitError

@@ -15,7 +15,7 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 
 from __future__ import annotations
 
-from paramcount._record import Record, field_setters, replace
+from paramcount._record import Record, replace
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 from paramcount.tree import Buffer, Dim, Module, Param, Ref
 
@@ -123,17 +123,6 @@ class Parts(Record):
     params: tuple[Param, ...] = ()
     buffers: tuple[Buffer, ...] = ()
     children: tuple[Module, ...] = ()
-
-    def __init__(
-        self, params: tuple[Param, ...] = (), buffers: tuple[Buffer, ...] = (), children: tuple[Module, ...] = ()
-    ) -> None:
-        # Written out: every layer's builder returns one (see tree.Dim.__init__).
-        _set_params(self, params)
-        _set_buffers(self, buffers)
-        _set_children(self, children)
-
-
-_set_params, _set_buffers, _set_children = field_setters(Parts, *Parts.__record_fields__)
 
 
 def short_repr(value: object) -> str:
