@@ -13,7 +13,7 @@ from paramcount._record import Record, field_setters
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
-from paramcount.analysis.memory import TrainingPlan, parameter_memory, stored_bytes
+from paramcount.analysis.memory import TrainingPlan, choose_dtype, parameter_memory, stored_bytes
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
@@ -259,7 +259,11 @@ def build_report(
 ) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
     shapes = _shapes(tree, input_shape)
-    parameter_bytes, buffer_bytes = stored_bytes(counts)
+    weights: dict[str, int] = {}
+    for row in counts.parameters:
+        weights[row.dtype] = weights.get(row.dtype, 0) + row.count
+    stored_dtype = choose_dtype(tree, weights)
+    parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, code, with_variants = _describe(result, counts)
     return Report(
         query=result.query,
@@ -273,6 +277,7 @@ def build_report(
         stored_parameter_bytes=parameter_bytes,
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
+        stored_dtype=stored_dtype,
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
         plan=_plan(result, counts, options, shapes),

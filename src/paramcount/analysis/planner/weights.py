@@ -10,6 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount.analysis.memory import DtypeChoice, choose_dtype
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, did_you_mean
@@ -146,34 +147,12 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     return tuple(found)
 
 
-class DtypeChoice(Record):
-    """The dtype a plan stores weights in, and why (a short reason, as data)."""
-
-    dtype: str
-    reason: str
-    source: Literal["argument", "tensors", "config", "default"]
-
-
 def resolve_dtype(root: Module, uses: tuple[ParamUse, ...], requested: str | None) -> DtypeChoice:
-    """``requested`` (already canonical) if given; else the tensors' own dtype when they state one other than
-    float32 (the tree's default, indistinguishable from "not stated"); else the config's ``torch_dtype``;
-    else float32."""
-    if requested is not None:
-        return DtypeChoice(requested, f"{requested}: given as dtype", "argument")
+    """The plan's dtype by the rule of every answer (``paramcount.analysis.memory.choose_dtype``)."""
     weights: dict[str, int] = {}
     for use in uses:
         weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
-    stated = {name: count for name, count in weights.items() if name != "float32"}
-    if stated:
-        dominant = max(stated, key=lambda name: stated[name])
-        mixed = " (the dtype of most parameters)" if len(weights) > 1 else ""
-        return DtypeChoice(dominant, f"{dominant}: the tensors' own dtype{mixed}", "tensors")
-    configured = dict(root.attributes).get("torch_dtype")
-    if isinstance(configured, str):
-        found = storage_format(configured)
-        if found is not None and found.role == "dtype":
-            return DtypeChoice(found.name, f"{found.name}: the config's torch_dtype", "config")
-    return DtypeChoice("float32", "float32: the default (no dtype given, stored or configured)", "default")
+    return choose_dtype(root, weights, requested)
 
 
 def dtype_bits(dtype: str) -> int:
@@ -194,21 +173,32 @@ def quantizes(fmt: StorageFormat, use: ParamUse) -> bool:
 
 def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str) -> tuple[MemoryItem, ...]:
     """The weights with ``fmt`` applied where it applies; the rest at ``dtype`` (1-d tensors of GGUF formats
-    at float32, as llama.cpp stores them)."""
+    at float32, as llama.cpp stores them). The values and their per-block scales are one line, at the
+    format's bits per weight; each overhead that depends on the shape (LLM.int8's per-row scales, GPTQ's
+    per-column ``g_idx``, a per-tensor FP8 scale) is a line of its own."""
     quantized = [use for use in uses if quantizes(fmt, use)]
     rest = [use for use in uses if not quantizes(fmt, use)]
     rate = fmt.bits_per_weight
+    shaped = fmt.shaped_overheads
+    shaped_bytes = [
+        sum(use.times * fmt.overhead_bytes(overhead, use.count, *use.matrix) for use in quantized)
+        for overhead in shaped
+    ]
     items = [
         MemoryItem(
             f"weights in {fmt.name} ({fmt.note.split(';')[0]})",
             sum(use.count * use.times for use in quantized),
             rate.numerator,
-            sum(use.times * fmt.tensor_bytes(use.count, *use.matrix) for use in quantized),
+            sum(use.times * fmt.tensor_bytes(use.count, *use.matrix) for use in quantized) - sum(shaped_bytes),
             rate.denominator,
             "weights",
             fmt.exact,
         )
     ]
+    for overhead, bytes_ in zip(shaped, shaped_bytes, strict=True):
+        entries = sum(use.times * fmt.entries(overhead, use.count, *use.matrix) for use in quantized)
+        label = f"{fmt.name} {overhead.label}, one per {UNIT_NAMES[overhead.unit]} of each quantised weight"
+        items.append(MemoryItem(label, entries, overhead.bits, bytes_, category="weights"))
     rest_dtype = "float32" if fmt.applies_to == "matrices" else dtype
     if rest:
         count = sum(use.count * use.times for use in rest)
@@ -217,6 +207,9 @@ def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str
             MemoryItem(f"other weights ({rest_dtype})", count, bits, -(-count * bits // 8), category="weights")
         )
     return tuple(items)
+
+
+UNIT_NAMES: Final = {"row": "output row", "column": "input feature", "tensor": "tensor"}
 
 
 class Adapter(Record):
