@@ -225,9 +225,21 @@ def test_lora_targets_all_linear_excludes_the_head() -> None:
     # r·(in + out) per Linear: q 2048+2048, k 2048+512, v 2048+512, o 2048+2048, gate and up 2048+8192 each,
     # down 8192+2048: 44,032 per block → 16 (r) · 16 (blocks) · 44,032 = 11,272,192 adapter parameters.
     tree = from_config("meta-llama/Llama-3.2-1B").tree
-    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=16))
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=16, lora_targets="all-linear"))
     adapters = next(item for item in plan.items if item.label.startswith("LoRA"))
     assert adapters.count == 16 * 16 * (4096 + 2560 + 2560 + 4096 + 3 * 10240) == 11_272_192
+
+
+def test_lora_default_targets_are_peft_s_and_the_plan_names_them() -> None:
+    # Llama 3.1 8B, r=16, peft's default q_proj and v_proj: 32 blocks × 16 · ((4096 + 4096) + (4096 + 1024))
+    # = 6,815,744 adapter parameters in 64 Linear layers.
+    plan = plan_memory(_llama_8b(), None, PlanOptions(optimizer="adamw", lora_rank=16))
+    adapters = next(item for item in plan.items if item.label.startswith("LoRA"))
+    assert adapters.count == 32 * 16 * (4096 + 4096 + 4096 + 1024) == 6_815_744
+    assert (
+        "LoRA r=16 on q_proj, v_proj (peft's default for model_type llama): 64 Linear layers adapted "
+        "(q_proj ×32, v_proj ×32)"
+    ) in " ".join(plan.assumptions)
     assert adapters.bytes == 4 * adapters.count
 
 

@@ -28,8 +28,11 @@ from paramcount.analysis.planner.options import (
 )
 from paramcount.analysis.planner.weights import (
     LORA_ADAPTER_DTYPE,
+    Adapter,
     DtypeChoice,
+    LoraTargets,
     ParamUse,
+    default_lora_targets,
     dtype_bits,
     lora_adapters,
     lora_targets,
@@ -146,9 +149,26 @@ def _weights(
     return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
 
 
-def _adapter_uses(uses: tuple[ParamUse, ...], options: PlanOptions) -> tuple[list[MemoryItem], tuple[ParamUse, ...]]:
+def _lora_targets(tree: Module, options: PlanOptions) -> LoraTargets:
+    if isinstance(options.lora_targets, tuple):
+        return LoraTargets(options.lora_targets, "given as lora_targets")
+    return default_lora_targets(tree)
+
+
+def _adapted(adapters: tuple[Adapter, ...]) -> str:
+    """``q_proj ×32, v_proj ×32``: the adapted Linear layers by name, in the order they come."""
+    found: dict[str, int] = {}
+    for adapter in adapters:
+        name = adapter.module_path.rsplit(".", 1)[-1]
+        found[name] = found.get(name, 0) + adapter.times
+    return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in found.items())
+
+
+def _adapter_uses(
+    uses: tuple[ParamUse, ...], options: PlanOptions, targets: LoraTargets
+) -> tuple[list[MemoryItem], tuple[ParamUse, ...], tuple[Adapter, ...]]:
     rank = options.lora_rank or 0
-    adapters = lora_targets(uses, options.targets)
+    adapters = lora_targets(uses, targets.names, check=targets.why == "given as lora_targets")
     pseudo: list[ParamUse] = []
     for adapter in adapters:
         for name, sizes in (("lora_A.weight", (rank, adapter.inputs)), ("lora_B.weight", (adapter.outputs, rank))):
@@ -166,7 +186,7 @@ def _adapter_uses(uses: tuple[ParamUse, ...], options: PlanOptions) -> tuple[lis
                     True,
                 )
             )
-    return [lora_adapters(adapters, rank)], tuple(pseudo)
+    return [lora_adapters(adapters, rank)], tuple(pseudo), adapters
 
 
 def _training_setup(
@@ -174,10 +194,13 @@ def _training_setup(
 ) -> tuple[list[MemoryItem], _Training, list[str]]:
     weights, notes = _weights(tree, uses, options, dtype)
     if options.lora_rank is not None:
-        adapters, trainable = _adapter_uses(uses, options)
+        targets = _lora_targets(tree, options)
+        adapters, trainable, adapted = _adapter_uses(uses, options, targets)
+        layers = sum(adapter.times for adapter in adapted)
         notes.append(
-            f"LoRA r={options.lora_rank} on {', '.join(options.targets)}: base weights frozen, adapters and their "
-            f"gradients and states in float32 (peft autocast_adapter_dtype)"
+            f"LoRA r={options.lora_rank} on {', '.join(targets.names)} ({targets.why}): {layers:,} Linear layers "
+            f"adapted ({_adapted(adapted)}); base weights frozen, adapters and their gradients and states in "
+            "float32 (peft autocast_adapter_dtype)"
         )
         return weights + adapters, _Training(trainable, LORA_ADAPTER_DTYPE, LORA_ADAPTER_DTYPE, False), notes
     trainable = tuple(use for use in uses if use.trainable)

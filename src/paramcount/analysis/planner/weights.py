@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINEAR_KINDS",
+    "PEFT_DEFAULT_TARGETS",
     "DtypeChoice",
+    "LoraTargets",
     "ParamUse",
+    "default_lora_targets",
     "lora_adapters",
     "parameter_uses",
     "quantized_weights",
@@ -221,9 +224,79 @@ class Adapter(Record):
     times: int
 
 
-def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...]) -> tuple[Adapter, ...]:
+PEFT_DEFAULT_TARGETS: Final[dict[str, tuple[str, ...]]] = {
+    "t5": ("q", "v"),
+    "mt5": ("q", "v"),
+    "bart": ("q_proj", "v_proj"),
+    "gpt2": ("c_attn",),
+    "bloom": ("query_key_value",),
+    "blip-2": ("q", "v", "q_proj", "v_proj"),
+    "opt": ("q_proj", "v_proj"),
+    "gptj": ("q_proj", "v_proj"),
+    "gpt_neox": ("query_key_value",),
+    "gpt_neo": ("q_proj", "v_proj"),
+    "bert": ("query", "value"),
+    "roberta": ("query", "value"),
+    "xlm-roberta": ("query", "value"),
+    "electra": ("query", "value"),
+    "deberta-v2": ("query_proj", "value_proj"),
+    "deberta": ("in_proj",),
+    "layoutlm": ("query", "value"),
+    "llama": ("q_proj", "v_proj"),
+    "llama4": ("q_proj", "v_proj"),
+    "chatglm": ("query_key_value",),
+    "gpt_bigcode": ("c_attn",),
+    "mpt": ("Wqkv",),
+    "RefinedWebModel": ("query_key_value",),
+    "RefinedWeb": ("query_key_value",),
+    "falcon": ("query_key_value",),
+    "btlm": ("c_proj", "c_attn"),
+    "codegen": ("qkv_proj",),
+    "mistral": ("q_proj", "v_proj"),
+    "mixtral": ("q_proj", "v_proj"),
+    "stablelm": ("q_proj", "v_proj"),
+    "phi": ("q_proj", "v_proj", "fc1", "fc2"),
+    "gemma": ("q_proj", "v_proj"),
+    "gemma2": ("q_proj", "v_proj"),
+    "gemma3_text": ("q_proj", "v_proj"),
+    "qwen2": ("q_proj", "v_proj"),
+    "qwen3": ("q_proj", "v_proj"),
+    "nemotron_h": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "rwkv": ("key", "value", "receptance", "output"),
+    "rwkv7": ("r_proj", "k_proj", "v_proj", "o_proj", "key", "value"),
+}
+"""What ``LoraConfig(target_modules=None)`` adapts, by ``model_type``: peft 0.21.2
+``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`` (peft/utils/constants.py), checked against it in the
+tests. Its ``gemma4`` entry, a regular expression over the language model's q_proj and v_proj, is left out:
+gemma4 plans use all-linear, as every model type peft has no entry for does."""
+
+ALL_LINEAR: Final = "all-linear"
+
+
+class LoraTargets(Record):
+    """The target names a LoRA plan uses and why (given, peft's default for the model type, or all-linear)."""
+
+    names: tuple[str, ...]
+    why: str
+
+
+def default_lora_targets(root: Module) -> LoraTargets:
+    """peft's default targets for ``root``'s model type, else all-linear (where peft would ask for them)."""
+    model_type = dict(root.attributes).get("model_type")
+    if isinstance(model_type, str) and model_type in PEFT_DEFAULT_TARGETS:
+        return LoraTargets(PEFT_DEFAULT_TARGETS[model_type], f"peft's default for model_type {model_type}")
+    return LoraTargets(
+        (ALL_LINEAR,),
+        "peft has no default targets for this model, so every Linear but the output head "
+        "(LoraConfig(target_modules='all-linear'))",
+    )
+
+
+def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...], *, check: bool = True) -> tuple[Adapter, ...]:
     """The Linear layers PEFT would adapt: a module matches a target when its dotted path equals it or ends
-    with ``.target`` (peft ``check_target_module_exists``); ``all-linear`` is every Linear but the output head."""
+    with ``.target`` (peft ``check_target_module_exists``); ``all-linear`` is every Linear but the output head.
+    ``check``: a target that matches nothing is an error (a typo in a given name); peft's defaults name
+    modules a model may lack (phi's fc1), so they are not checked one by one."""
     linear = [use for use in uses if use.is_linear_weight]
     every = normalized_name(targets[0]) == "alllinear" and len(targets) == 1
     chosen = []
@@ -235,8 +308,18 @@ def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...]) -> tuple[
         if matched:
             rows, columns = use.matrix
             chosen.append(Adapter(use.module_path, columns, rows, use.times))
-    if not every:
+    if not linear:
+        raise ArgumentError(
+            "lora_rank",
+            "LoRA adapts Linear layers and this model has none (LoRA for convolutions is not modelled)",
+            "lora_rank",
+        )
+    if not every and check:
         _check_targets(linear, targets)
+    if not chosen:
+        raise ArgumentError(
+            "lora_targets", f"{', '.join(targets)!r:.60} match no Linear layer of this model", "lora_targets"
+        )
     return tuple(chosen)
 
 
