@@ -185,9 +185,14 @@ def test_shape_error_names_the_module(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_training_flops_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "mixtral-8x7b-v0.1", "--seq-len", "4096", "--batch-size", "2")
-    compute = {item["symbolic"]: item["flops"] for item in json.loads(out)["compute"]}
+    compute = {item["symbolic"]: item for item in json.loads(out)["compute"]}
     active = 12_879_925_248  # Mixtral's parameters active per token (2 of 8 experts), from the active figure
-    assert (code, compute["6 · N · D"]) == (0, 6 * active * 4096 * 2)
+    embedding = 32_000 * 4_096  # embed_tokens: vocab_size × hidden_size, not in Kaplan et al.'s N
+    assert (code, compute["6 · N · D"]["flops"]) == (0, 6 * (active - embedding) * 4096 * 2)
+    assert compute["2 · N · D"]["flops"] == 2 * (active - embedding) * 4096 * 2
+    assert "N = active non-embedding parameters" in compute["6 · N · D"]["label"]
+    assert compute["6 · N_all · D"]["flops"] == 6 * active * 4096 * 2  # beside it, labelled
+    assert "all active parameters, embeddings included" in compute["6 · N_all · D"]["label"]
 
 
 def test_activations_from_shapes_for_a_convnet(capsys: pytest.CaptureFixture[str]) -> None:

@@ -244,14 +244,22 @@ def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | 
 
 
 def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
-    """FLOPs per step for the tokens of one batch, with active parameters for mixture-of-experts models."""
+    """FLOPs per step for the tokens of one batch with N as Kaplan et al. define it, the non-embedding
+    parameters (active ones for mixture-of-experts models), and the training figure with all of them beside."""
     if options is None or options.seq_len is None:
         return ()
     from paramcount.analysis.flops import forward_estimate, training_estimate
 
-    parameters = result.active if result.active is not None else result.total
+    used = result.active if result.active is not None else result.total
+    active = "active " if result.active is not None else ""
+    non_embedding = used - embedding_parameters(result.tree)
     tokens = options.seq_len * options.batch
-    return forward_estimate(parameters, tokens), training_estimate(parameters, tokens)
+    which = f"{active}non-embedding parameters, as Kaplan et al."
+    return (
+        forward_estimate(non_embedding, tokens, which=which),
+        training_estimate(non_embedding, tokens, which=which),
+        training_estimate(used, tokens, which=f"all {active}parameters, embeddings included", symbol="N_all"),
+    )
 
 
 def build_report(

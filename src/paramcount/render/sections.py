@@ -306,7 +306,8 @@ def _compute(report: Report) -> Section | None:
     note = Paragraph(
         (
             Segment(
-                f"Per step of one batch; N is the active parameters for mixture-of-experts models. "
+                "Per step of one batch, D its tokens; N counts the parameters used per token (the active ones for "
+                "mixture-of-experts models) without the embedding tables, as Kaplan et al. do. "
                 f"{report.compute[0].source}",
                 "muted",
             ),
