@@ -365,15 +365,15 @@ def _list(what: str, out: TextIO) -> int:
         from paramcount.dtypes import FORMATS
 
         found = [entry for entry in FORMATS if entry.role == "quantization"]
-        names = [entry.name + (f"  also: {', '.join(entry.aliases)}" if entry.aliases else "") for entry in found]
+        names = tuple(entry.name + (f"  also: {', '.join(entry.aliases)}" if entry.aliases else "") for entry in found)
     elif what == "gpus":
         from paramcount.analysis.planner import ACCELERATORS
 
-        names = [
+        names = tuple(
             f"{entry.name}  {entry.memory_bytes:,} B: {entry.basis}"
             + (f"  also: {', '.join(entry.aliases)}" if entry.aliases else "")
             for entry in ACCELERATORS
-        ]
+        )
     else:
         from paramcount.sources.hf.hub import shipped_hub_ids
 

@@ -191,7 +191,9 @@ _GGUF_NOTE = (
     "ggml type applied to every ≥2-d tensor, 1-d tensors in float32 (llama.cpp quantises only ≥2-d tensors); "
     "rows must be a multiple of the block size, as ggml requires"
 )
-_GGUF_OUTPUT_NOTE = "llama.cpp's file types also keep output.weight at Q6_K unless --pure, which this figure does not model"
+_GGUF_OUTPUT_NOTE = (
+    "llama.cpp's file types also keep output.weight at Q6_K unless --pure, which this figure does not model"
+)
 
 
 def _ggml(

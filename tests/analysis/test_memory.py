@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -291,11 +292,11 @@ def _peft_adapter_parameters(hub_id: str, targets: str | None) -> int:
     import json
 
     import peft
-
-    from paramcount.sources.hf.hub import hub_config_path
     from tests.hf_oracle import default_architecture, transformers_model
 
-    config = json.loads(open(str(hub_config_path(hub_id)), encoding="utf-8").read())
+    from paramcount.sources.hf.hub import hub_config_path
+
+    config = json.loads(Path(str(hub_config_path(hub_id))).read_text(encoding="utf-8"))
     model = transformers_model(config, default_architecture(config, ""))
     adapted = peft.get_peft_model(model, peft.LoraConfig(r=16, target_modules=targets))
     return sum(p.numel() for name, p in adapted.named_parameters() if "lora_" in name)
@@ -315,9 +316,9 @@ def test_peft_default_targets_are_peft_s_own() -> None:
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as theirs
 
     listed = {key: tuple(value) for key, value in theirs.items() if not isinstance(value, str)}
-    assert planner.weights.PEFT_DEFAULT_TARGETS == listed
+    assert listed == planner.weights.PEFT_DEFAULT_TARGETS
 
 
 def test_lora_without_a_linear_layer_says_so() -> None:
-    with pytest.raises(ArgumentError, match="^lora_rank: LoRA adapts Linear layers and this model has none"):
+    with pytest.raises(ArgumentError, match=r"^lora_rank: LoRA adapts Linear layers and this model has none \("):
         plan_memory(paramcount.count("Conv2d(3, 64, 3)").tree, None, PlanOptions(optimizer="adamw", lora_rank=8))

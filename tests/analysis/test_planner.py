@@ -11,8 +11,8 @@ import paramcount
 from paramcount.analysis.planner import (
     ACCELERATORS,
     PlanOptions,
-    accelerator,
     TransformerDims,
+    accelerator,
     kv_cache,
     plan_memory,
     transformer_activations,
@@ -195,7 +195,10 @@ def test_fit_and_devices_needed() -> None:
 
 def test_dtype_defaults_and_their_reasons() -> None:
     result = paramcount.count("Linear(4, 3)")
-    assert plan_memory(result.tree).dtype_reason == "float32: torch's default; no dtype given, in the tensors or in a config"
+    assert (
+        plan_memory(result.tree).dtype_reason
+        == "float32: torch's default; no dtype given, in the tensors or in a config"
+    )
     given = plan_memory(result.tree, None, PlanOptions(dtype="fp16"))
     assert (given.dtype, given.dtype_reason) == ("float16", "float16: given as dtype")
     stored = paramcount.count("Linear(4, 3, dtype=torch.bfloat16)")

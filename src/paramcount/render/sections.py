@@ -206,7 +206,8 @@ def _memory(report: Report) -> Section:
             Paragraph(
                 (
                     Segment(
-                        f"Stored in {report.stored_dtype.dtype} ({report.stored_dtype.why}): parameters {integer(report.stored_parameter_bytes)} B"
+                        f"Stored in {report.stored_dtype.dtype} ({report.stored_dtype.why}): "
+                        f"parameters {integer(report.stored_parameter_bytes)} B"
                         f" + buffers {integer(report.stored_buffer_bytes)} B"
                         f" = {stored[0]} = {stored[1]} = {stored[2]}"
                     ),

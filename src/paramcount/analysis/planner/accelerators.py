@@ -41,7 +41,9 @@ def _reported(name: str, mib: int, sold_as: str, source: str, aliases: tuple[str
 
 
 def _sold(name: str, gigabytes: int, sold_as: str, source: str, aliases: tuple[str, ...] = ()) -> Accelerator:
-    basis = f"{gigabytes} × 10^9 bytes, the vendor's GB: no published report of the device's total found (a lower bound)"
+    basis = (
+        f"{gigabytes} × 10^9 bytes, the vendor's GB: no published report of the device's total found (a lower bound)"
+    )
     return Accelerator(name, gigabytes * 10**9, sold_as, basis, source, aliases, reported=False)
 
 

@@ -232,4 +232,3 @@ class PlanOptions(Record):
     def data_parallel(self) -> int:
         """Data-parallel degree: ``gpus / (tp · pp)``."""
         return (self.gpus or self.tp * self.pp) // (self.tp * self.pp)
-
