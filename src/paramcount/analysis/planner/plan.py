@@ -151,7 +151,7 @@ def _weights(
 
 def _lora_targets(tree: Module, options: PlanOptions) -> LoraTargets:
     if isinstance(options.lora_targets, tuple):
-        return LoraTargets(options.lora_targets, "given as lora_targets")
+        return LoraTargets(options.lora_targets, "given as lora_targets", given=True)
     return default_lora_targets(tree)
 
 
@@ -168,7 +168,7 @@ def _adapter_uses(
     uses: tuple[ParamUse, ...], options: PlanOptions, targets: LoraTargets
 ) -> tuple[list[MemoryItem], tuple[ParamUse, ...], tuple[Adapter, ...]]:
     rank = options.lora_rank or 0
-    adapters = lora_targets(uses, targets.names, check=targets.why == "given as lora_targets")
+    adapters = lora_targets(uses, targets.names, check=targets.given)
     pseudo: list[ParamUse] = []
     for adapter in adapters:
         for name, sizes in (("lora_A.weight", (rank, adapter.inputs)), ("lora_B.weight", (adapter.outputs, rank))):

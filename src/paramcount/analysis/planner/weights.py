@@ -278,6 +278,8 @@ class LoraTargets(Record):
 
     names: tuple[str, ...]
     why: str
+    given: bool = False
+    """Named by the user (each name must then match a Linear layer) rather than a default."""
 
 
 def default_lora_targets(root: Module) -> LoraTargets:
