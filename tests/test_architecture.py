@@ -25,7 +25,7 @@ ALLOWED = {
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},
     "api": {"analysis", "errors", "expr", "layers", "report", "tree", "sources", "zoo"},
-    "cli": {"api", "errors", "limits", "render", "__init__", "layers", "zoo", "sources", "analysis", "web"},
+    "cli": {"api", "dtypes", "errors", "limits", "render", "__init__", "layers", "zoo", "sources", "analysis", "web"},
     "web": {
         "api",
         "render",

@@ -140,6 +140,20 @@ def test_memory_plan_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan["exact"] is True  # no --seq-len: no activation estimate
 
 
+def test_every_surface_stores_a_config_in_the_dtype_it_names(capsys: pytest.CaptureFixture[str]) -> None:
+    # Llama 3.1 8B's config.json stores "torch_dtype": "bfloat16": 8,030,261,248 × 2 bytes, plus the 128 rotary
+    # buffer elements (inv_freq and original_inv_freq, head_dim 128 / 2 each), cast by module.to(torch.bfloat16).
+    code, out, _ = run(capsys, "--json", "meta-llama/Llama-3.1-8B")
+    memory = json.loads(out)["memory"]
+    assert code == 0
+    assert memory["stored"]["dtype"] == memory["plan"]["dtype"] == "bfloat16"
+    assert memory["stored"]["dtype_reason"] == memory["plan"]["dtype_reason"] == "bfloat16: the dtype the config stores"
+    assert (memory["stored"]["parameter_bytes"], memory["stored"]["buffer_bytes"]) == (2 * 8_030_261_248, 2 * 128)
+    code, out, _ = run(capsys, "--no-color", "meta-llama/Llama-3.1-8B")
+    assert "Stored in bfloat16 (the dtype the config stores): parameters 16,060,522,496 B" in out
+    assert "float32" not in out.split("Stored in", 1)[1].split("\n")[0]
+
+
 def test_memory_plan_bad_option(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "Linear(8, 8)", "--optimizer", "adamm")
     assert (code, out) == (2, "")
@@ -171,9 +185,14 @@ def test_shape_error_names_the_module(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_training_flops_estimate(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "mixtral-8x7b-v0.1", "--seq-len", "4096", "--batch-size", "2")
-    compute = {item["symbolic"]: item["flops"] for item in json.loads(out)["compute"]}
+    compute = {item["symbolic"]: item for item in json.loads(out)["compute"]}
     active = 12_879_925_248  # Mixtral's parameters active per token (2 of 8 experts), from the active figure
-    assert (code, compute["6 · N · D"]) == (0, 6 * active * 4096 * 2)
+    embedding = 32_000 * 4_096  # embed_tokens: vocab_size × hidden_size, not in Kaplan et al.'s N
+    assert (code, compute["6 · N · D"]["flops"]) == (0, 6 * (active - embedding) * 4096 * 2)
+    assert compute["2 · N · D"]["flops"] == 2 * (active - embedding) * 4096 * 2
+    assert "N = active non-embedding parameters" in compute["6 · N · D"]["label"]
+    assert compute["6 · N_all · D"]["flops"] == 6 * active * 4096 * 2  # beside it, labelled
+    assert "all active parameters, embeddings included" in compute["6 · N_all · D"]["label"]
 
 
 def test_activations_from_shapes_for_a_convnet(capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,3 +266,55 @@ def test_only_a_single_answer_leaves_out_the_cycle_collector(argv: list[str], co
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == collector
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _shown_names(option: str) -> set[str]:
+    """Every value the --help text or the README shows for ``option``: the help's examples (after ': ', up to
+    '…' or '('), the backticked names in the README's row for the option, and each ``option VALUE`` used."""
+    flag = next(flag for flag in FLAGS if flag.name == option)
+    listed = flag.help.split(": ", 1)[1].split("…")[0].split("(")[0]
+    names = {name.strip() for name in listed.split(",") if name.strip()}
+    readme = README.read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith(f"| `{option} "))
+    cells = row.split("|")[2]
+    names |= set(re.findall(r"`([^`\s]+)`", cells)) - {option}
+    names |= set(re.findall(rf"{re.escape(option)}[ =]([\w.-]+)", readme))
+    metavars = {other.metavar or other.dest.upper() for other in FLAGS}  # NAME, FORMAT …
+    return names - metavars
+
+
+@pytest.mark.parametrize("option", ["--quantization", "--dtype", "--gpu", "--optimizer"])
+def test_every_name_the_help_or_readme_shows_works(option: str) -> None:
+    from paramcount.analysis.planner import PlanOptions, plan_memory
+    from paramcount.api import count
+
+    names = _shown_names(option)
+    assert len(names) >= 3
+    tree = count("Sequential(Linear(256, 256), LayerNorm(256))").tree
+    for name in sorted(names):
+        field = option[2:].replace("-", "_")
+        extra: dict[str, object] = {"optimizer": "adamw"} if field == "optimizer" else {}
+        plan = plan_memory(tree, None, PlanOptions(**{field: name, **extra}))  # type: ignore[arg-type]
+        assert plan.total_bytes > 0, name
+
+
+def test_list_quantizations_names_each_format_with_its_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--list", "quantizations")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0
+    assert {"gptq-g128", "awq-g128", "nf4", "llm.int8", "Q4_K_M", "int8"} <= set(lines)
+    assert "gptq-4bit-g128" in lines["gptq-g128"]
+    assert "awq-4bit" in lines["awq-g128"]
+    assert "bfloat16" not in lines  # plain dtypes are --dtype values
+
+
+def test_list_gpus_gives_the_reported_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--list", "gpus")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0
+    # nvidia-smi memory.total: T4 15,360 MiB, L4 23,034 MiB (github.com/modal-labs/modal-client/pull/2797)
+    assert lines["T4-16GB"].startswith(f"T4-16GB  {15_360 * 2**20:,} B: 15,360 MiB: nvidia-smi memory.total")
+    assert lines["L4-24GB"].startswith(f"L4-24GB  {23_034 * 2**20:,} B")

@@ -13,7 +13,7 @@ from paramcount._record import Record
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
-from paramcount.analysis.memory import TrainingPlan, parameter_memory, stored_bytes
+from paramcount.analysis.memory import TrainingPlan, choose_dtype, parameter_memory, stored_bytes
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
@@ -231,14 +231,22 @@ def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | 
 
 
 def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
-    """FLOPs per step for the tokens of one batch, with active parameters for mixture-of-experts models."""
+    """FLOPs per step for the tokens of one batch with N as Kaplan et al. define it, the non-embedding
+    parameters (active ones for mixture-of-experts models), and the training figure with all of them beside."""
     if options is None or options.seq_len is None:
         return ()
     from paramcount.analysis.flops import forward_estimate, training_estimate
 
-    parameters = result.active if result.active is not None else result.total
+    used = result.active if result.active is not None else result.total
+    active = "active " if result.active is not None else ""
+    non_embedding = used - embedding_parameters(result.tree)
     tokens = options.seq_len * options.batch
-    return forward_estimate(parameters, tokens), training_estimate(parameters, tokens)
+    which = f"{active}non-embedding parameters, as Kaplan et al."
+    return (
+        forward_estimate(non_embedding, tokens, which=which),
+        training_estimate(non_embedding, tokens, which=which),
+        training_estimate(used, tokens, which=f"all {active}parameters, embeddings included", symbol="N_all"),
+    )
 
 
 def build_report(
@@ -246,7 +254,11 @@ def build_report(
 ) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
     shapes = _shapes(tree, input_shape)
-    parameter_bytes, buffer_bytes = stored_bytes(counts)
+    weights: dict[str, int] = {}
+    for row in counts.parameters:
+        weights[row.dtype] = weights.get(row.dtype, 0) + row.count
+    stored_dtype = choose_dtype(tree, weights)
+    parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, code, with_variants = _describe(result, counts)
     return Report(
         query=result.query,
@@ -260,6 +272,7 @@ def build_report(
         stored_parameter_bytes=parameter_bytes,
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
+        stored_dtype=stored_dtype,
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
         plan=_plan(result, counts, options, shapes),

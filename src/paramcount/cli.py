@@ -80,10 +80,15 @@ FLAGS = (
         "--via-transformers",
         "count a config with transformers itself on the meta device (needs torch and transformers)",
     ),
-    _Flag("--dtype", "storage dtype: float32, bfloat16, float16, float8_e4m3fn, int8 …", str, group="plan"),
+    _Flag(
+        "--dtype",
+        "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the config's, else float32)",
+        str,
+        group="plan",
+    ),
     _Flag(
         "--quantization",
-        "weights in a deployed format: nf4, gptq-4bit-g128, Q4_K_M …",
+        "weights in a deployed format: nf4, int8, llm.int8, gptq-4bit-g128, awq-4bit, Q4_K_M … (--list quantizations)",
         str,
         metavar="FORMAT",
         group="plan",
@@ -104,7 +109,8 @@ FLAGS = (
     _Flag("--lora-rank", "train LoRA adapters of rank R (base weights frozen)", int, metavar="R", group="plan"),
     _Flag(
         "--lora-targets",
-        "comma-separated module names, or all-linear (default q_proj,v_proj)",
+        "comma-separated module names, or all-linear (default: peft's for the model type, e.g. q_proj,v_proj; "
+        "all-linear where peft has none)",
         str,
         metavar="NAMES",
         group="plan",
@@ -124,7 +130,7 @@ FLAGS = (
     _Flag("--gpus", "devices in all (data parallel = gpus / (tp·pp))", int, metavar="N", group="plan"),
     _Flag(
         "--gpu",
-        "check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 …",
+        "check the fit on this accelerator: H100-80GB, A100-40GB, RTX-4090 … (--list gpus)",
         str,
         metavar="NAME",
         group="plan",
@@ -136,7 +142,12 @@ FLAGS = (
         metavar="SHAPE",
     ),
     _Flag("--depth", "deepest level of the module table (default 3)", int, default=3),
-    _Flag("--list", "list what paramcount knows and exit", str, choices=("layers", "models", "configs")),
+    _Flag(
+        "--list",
+        "list what paramcount knows and exit",
+        str,
+        choices=("layers", "models", "configs", "quantizations", "gpus"),
+    ),
 )
 _BY_NAME = {flag.name: flag for flag in FLAGS}
 
@@ -350,6 +361,19 @@ def _list(what: str, out: TextIO) -> int:
         from paramcount.zoo import known_models
 
         names = known_models()
+    elif what == "quantizations":
+        from paramcount.dtypes import FORMATS
+
+        found = [entry for entry in FORMATS if entry.role == "quantization"]
+        names = tuple(entry.name + (f"  also: {', '.join(entry.aliases)}" if entry.aliases else "") for entry in found)
+    elif what == "gpus":
+        from paramcount.analysis.planner import ACCELERATORS
+
+        names = tuple(
+            f"{entry.name}  {entry.memory_bytes:,} B: {entry.basis}"
+            + (f"  also: {', '.join(entry.aliases)}" if entry.aliases else "")
+            for entry in ACCELERATORS
+        )
     else:
         from paramcount.sources.hf.hub import shipped_hub_ids
 

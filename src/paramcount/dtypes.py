@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BITS",
     "FORMATS",
+    "RATE_UNITS",
     "Overhead",
     "StorageFormat",
     "bytes_for",
@@ -76,6 +77,11 @@ if TYPE_CHECKING:
 """
 
 
+RATE_UNITS: Final = frozenset({"block", "group", "block_of_blocks"})
+"""Overhead units whose cost is a fixed share of each weight, so they belong in bits per weight; the others
+(per row, per column, per tensor) depend on the shape and are itemised on their own lines."""
+
+
 class Overhead(Record):
     """One extra array a format stores next to the packed values, e.g. GPTQ's fp16 ``scales``."""
 
@@ -105,9 +111,14 @@ class StorageFormat(Record):
     note: str = ""
     source: str = ""
     aliases: tuple[str, ...] = ()
+    """Other spellings people use (``gptq-4bit-g128``, ``bnb-4bit``); lookups also ignore case, ``-``, ``_``,
+    ``.`` and spaces."""
     role: Literal["dtype", "quantization"] = "quantization"
     """``dtype``: a torch dtype tensors can be built in (weights, gradients, states, activations, KV cache);
     ``quantization``: a weight storage format for inference or frozen QLoRA bases."""
+    language_model_note: str = ""
+    """What the format does to the tensors of a transformer language model only (llama.cpp's ``output.weight``,
+    ``attn_v``, ``ffn_down``): said only for a model that has them."""
 
     @property
     def exact(self) -> bool:
@@ -127,6 +138,11 @@ class StorageFormat(Record):
             elif overhead.unit == "block_of_blocks":
                 bits += Fraction(overhead.bits, self.block * self.second_block)
         return bits
+
+    @property
+    def shaped_overheads(self) -> tuple[Overhead, ...]:
+        """The overheads outside ``bits_per_weight`` (per row, column or tensor), itemised separately."""
+        return tuple(overhead for overhead in self.overheads if overhead.unit not in RATE_UNITS)
 
     def entries(self, overhead: Overhead, count: int, rows: int, columns: int) -> int:
         """How many entries of ``overhead`` a tensor of ``count`` elements (``rows × columns``) holds."""
@@ -152,8 +168,12 @@ class StorageFormat(Record):
         columns = columns or count
         total = bytes_for(count, self.value_bits)
         for overhead in self.overheads:
-            total += bytes_for(self.entries(overhead, count, rows, columns), overhead.bits)
+            total += self.overhead_bytes(overhead, count, rows, columns)
         return total
+
+    def overhead_bytes(self, overhead: Overhead, count: int, rows: int = 1, columns: int = 0) -> int:
+        """Exact bytes of one ``overhead`` array of a tensor (``columns`` defaults to ``count``)."""
+        return bytes_for(self.entries(overhead, count, rows, columns or count), overhead.bits)
 
 
 def _dtype(name: str, bits: int, aliases: tuple[str, ...], note: str = "") -> StorageFormat:
@@ -169,8 +189,10 @@ def _fp16(label: str) -> Overhead:
 _GGML = "ggml-common.h block structs (llama.cpp/ggml, static_assert(sizeof(block_…)))"
 _GGUF_NOTE = (
     "ggml type applied to every ≥2-d tensor, 1-d tensors in float32 (llama.cpp quantises only ≥2-d tensors); "
-    "llama.cpp's file types also keep output.weight at Q6_K unless --pure, which this figure does not model; "
     "rows must be a multiple of the block size, as ggml requires"
+)
+_GGUF_OUTPUT_NOTE = (
+    "llama.cpp's file types also keep output.weight at Q6_K unless --pure, which this figure does not model"
 )
 
 
@@ -187,6 +209,7 @@ def _ggml(
         note=f"{layout}; {_GGUF_NOTE}",
         source=_GGML,
         aliases=aliases,
+        language_model_note=_GGUF_OUTPUT_NOTE,
     )
 
 
@@ -200,14 +223,16 @@ def _mix(name: str, hundredths: int, mix: str) -> StorageFormat:
         0,
         estimate=(hundredths, 100),
         note=(
-            f"estimate: {mix}; the mix depends on the model, so this uses the whole-model average llama.cpp "
-            f"measured on Llama 2 7B ({hundredths / 100} bits per weight, all tensors included)"
+            f"estimate: the whole-model average llama.cpp measured on Llama 2 7B ({hundredths / 100} bits per weight, "
+            "all tensors included), applied to every parameter"
         ),
         source=_QUANT_README,
+        language_model_note=f"llama.cpp picks a type per tensor: {mix}; the mix depends on the model",
     )
 
 
 def _gptq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
+    """``gptq-g128`` and the spellings of model cards and quantisers: ``gptq-4bit-g128``, ``gptq-4bit-128g``."""
     # AutoGPTQ QuantLinear (bits=4): qweight int32 (in·4/32, out), qzeros int32 (⌈in/g⌉, out·4/32),
     # scales float16 (⌈in/g⌉, out), g_idx int32 (in,): 4 + (16 + 4)/g bits per weight + 32 bits per input row.
     return StorageFormat(
@@ -224,7 +249,7 @@ def _gptq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
         note=f"4-bit values + per group of {group} inputs a float16 scale and a 4-bit zero (4 + 20/{group} bits per "
         "weight) + an int32 g_idx per input feature; Linear layers inside the repeated blocks only",
         source="AutoGPTQ qlinear QuantLinear buffers qweight/qzeros/scales/g_idx",
-        aliases=aliases,
+        aliases=(f"gptq-4bit-g{group}", f"gptq-4bit-{group}g", f"gptq-int4-g{group}", *aliases),
     )
 
 
@@ -240,7 +265,7 @@ def _awq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
         note=f"4-bit values + per group of {group} inputs a float16 scale and a 4-bit zero: 4 + 20/{group} bits "
         "per weight; Linear layers inside the repeated blocks only",
         source="AutoAWQ WQLinear_GEMM buffers qweight/qzeros/scales",
-        aliases=aliases,
+        aliases=(f"awq-4bit-g{group}", f"awq-4bit-{group}g", f"awq-int4-g{group}", *aliases),
     )
 
 
@@ -280,9 +305,9 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
     ),
     _gptq(32),
     _gptq(64),
-    _gptq(128, ("gptq",)),
+    _gptq(128, ("gptq", "gptq-4bit", "gptq-int4")),
     _awq(64),
-    _awq(128, ("awq",)),
+    _awq(128, ("awq", "awq-4bit", "awq-int4")),
     StorageFormat(
         "nf4",
         "bitsandbytes",
@@ -293,7 +318,7 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         note="bitsandbytes NF4: 4-bit values + a float32 absmax per block of 64 = 4.5 bits per weight; "
         "Linear layers except the output head",
         source=_BNB,
-        aliases=("bnb-nf4", "bnb-4bit"),
+        aliases=("bnb-nf4", "bnb-4bit", "nf4-4bit"),
     ),
     StorageFormat(
         "nf4-dq",
@@ -307,7 +332,7 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         "64 quantised to 8 bits, with a float32 absmax per 256 blocks: 4 + 8/64 + 32/(64·256) ≈ 4.127 bits per "
         "weight (QLoRA paper §3); the per-tensor offset is a Python float and the code tables are shared",
         source=_BNB + "; Dettmers et al. 2023, QLoRA, §3 Double Quantization",
-        aliases=("nf4-double-quant", "qlora"),
+        aliases=("nf4-double-quant", "nf4-dq-4bit", "bnb-nf4-double-quant", "qlora"),
     ),
     StorageFormat(
         "fp4",
@@ -329,7 +354,7 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         note="bitsandbytes LLM.int8(): int8 weight (CB) + a float32 scale per output row (SCB); "
         "Linear layers except the output head",
         source="bitsandbytes nn.Int8Params (CB int8, SCB float32 per row); Dettmers et al. 2022, LLM.int8()",
-        aliases=("int8-bnb", "bnb-int8", "bnb-8bit"),
+        aliases=("int8-bnb", "bnb-int8", "bnb-8bit", "bitsandbytes-8bit"),
     ),
     # ggml types: value bits + the block header fields of each struct (QK_K = 256).
     _ggml("Q4_0", 4, 32, (_fp16("d (fp16)"),), "block_q4_0: fp16 d + 16 bytes of nibbles = 18 bytes / 32"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
-from paramcount.analysis.memory import FormatMemory, TrainingPlan
+from paramcount.analysis.memory import DtypeChoice, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 
 TYPE_CHECKING = False
@@ -58,6 +58,8 @@ class Report(Record):
     stored_parameter_bytes: int
     stored_buffer_bytes: int
     dtypes: tuple[str, ...]
+    stored_dtype: DtypeChoice
+    """The dtype the parameters are stored in and why: the rule every surface uses (``choose_dtype``)."""
     training: tuple[TrainingPlan, ...]
     variants: tuple[Comparison, ...]
     related: tuple[Comparison, ...]
@@ -124,6 +126,8 @@ class Report(Record):
             "memory": {
                 "dtypes": list(self.dtypes),
                 "stored": {
+                    "dtype": self.stored_dtype.dtype,
+                    "dtype_reason": self.stored_dtype.reason,
                     "parameter_bytes": self.stored_parameter_bytes,
                     "buffer_bytes": self.stored_buffer_bytes,
                 },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 import paramcount
 from paramcount.analysis import planner
 from paramcount.analysis.planner import EXCLUDED_OPTIMIZERS, MemoryPlan, PlanOptions, plan_memory, training_plans
+from paramcount.errors import ArgumentError
 
 
 def _held_bytes(module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
@@ -266,3 +268,57 @@ def test_qlora_nf4_base_by_derivation() -> None:
     assert sum(i.bytes for i in plan.items if i.category == "gradients") == 4 * 65_536
     # AdamW: exp_avg and exp_avg_sq of the adapters + a float32 step for A and B
     assert sum(i.bytes for i in plan.items if i.category == "optimizer") == 2 * 4 * 65_536 + 2 * 4
+
+
+# --- LoRA adapters against peft's get_peft_model ----------------------------------------------------------------
+
+LORA_CONFIGS = [
+    # (shipped hub id, target_modules as passed to LoraConfig: None is peft's default for the model type)
+    ("meta-llama/Llama-3.2-1B", None),
+    ("meta-llama/Llama-3.2-1B", "all-linear"),
+    ("openai-community/gpt2", None),  # c_attn, a transformers Conv1D
+    ("openai-community/gpt2", "all-linear"),
+    ("facebook/opt-125m", None),
+    ("google-t5/t5-small", None),  # q, v in encoder, decoder self- and cross-attention
+    ("google-t5/t5-small", "all-linear"),
+    ("bert-base-uncased", None),  # query, value
+    ("bert-base-uncased", "all-linear"),  # the tied MLM decoder is the output embedding: excluded
+    ("microsoft/phi-2", None),  # q_proj, v_proj, fc1, fc2
+    ("microsoft/Phi-3-mini-4k-instruct", "all-linear"),  # phi3: no peft default, ours is all-linear
+]
+
+
+def _peft_adapter_parameters(hub_id: str, targets: str | None) -> int:
+    import json
+
+    import peft
+    from tests.hf_oracle import default_architecture, transformers_model
+
+    from paramcount.sources.hf.hub import hub_config_path
+
+    config = json.loads(Path(str(hub_config_path(hub_id))).read_text(encoding="utf-8"))
+    model = transformers_model(config, default_architecture(config, ""))
+    adapted = peft.get_peft_model(model, peft.LoraConfig(r=16, target_modules=targets))
+    return sum(p.numel() for name, p in adapted.named_parameters() if "lora_" in name)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize(("hub_id", "targets"), LORA_CONFIGS)
+def test_lora_adapters_match_peft(hub_id: str, targets: str | None) -> None:
+    ours = plan_memory(
+        paramcount.count(hub_id).tree, None, PlanOptions(optimizer="adamw", lora_rank=16, lora_targets=targets)
+    )
+    adapters = next(item for item in ours.items if item.label.startswith("LoRA"))
+    assert adapters.count == _peft_adapter_parameters(hub_id, targets)
+
+
+def test_peft_default_targets_are_peft_s_own() -> None:
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as theirs
+
+    listed = {key: tuple(value) for key, value in theirs.items() if not isinstance(value, str)}
+    assert listed == planner.weights.PEFT_DEFAULT_TARGETS
+
+
+def test_lora_without_a_linear_layer_says_so() -> None:
+    with pytest.raises(ArgumentError, match=r"^lora_rank: LoRA adapts Linear layers and this model has none \("):
+        plan_memory(paramcount.count("Conv2d(3, 64, 3)").tree, None, PlanOptions(optimizer="adamw", lora_rank=8))

@@ -9,8 +9,10 @@ import pytest
 
 import paramcount
 from paramcount.analysis.planner import (
+    ACCELERATORS,
     PlanOptions,
     TransformerDims,
+    accelerator,
     kv_cache,
     plan_memory,
     transformer_activations,
@@ -22,6 +24,7 @@ from paramcount.errors import ArgumentError, UnknownNameError
 from paramcount.tree import Module
 
 GIB = 2**30
+MIB = 2**20
 
 
 def _llama_8b() -> Module:
@@ -53,7 +56,7 @@ def test_kv_cache_from_the_config_tree() -> None:
         stack="model.layers",
     )
     assert plan.dtype == "bfloat16"
-    assert plan.dtype_reason == "bfloat16: the config's torch_dtype"
+    assert plan.dtype_reason == "bfloat16: the dtype the config stores"
     assert sum(item.bytes for item in plan.items if item.category == "kv_cache") == GIB
 
 
@@ -144,13 +147,41 @@ def test_tensor_and_pipeline_parallel_split_the_model() -> None:
     assert not weights.exact
 
 
+# nvidia-smi memory.total as published (github.com/modal-labs/modal-client/pull/2797; RLinf/RLinf#255 for the
+# RTX 4090), not the vendor's "GB" read as GiB.
+REPORTED_MIB = {"T4": 15_360, "L4": 23_034, "A10": 23_028, "L40S": 46_068, "A100-40GB": 40_960, "A100-80GB": 81_920}
+REPORTED_MIB |= {"H100": 81_559, "RTX4090": 24_564}
+
+
+@pytest.mark.parametrize(("name", "mib"), REPORTED_MIB.items())
+def test_accelerators_hold_the_memory_the_device_reports(name: str, mib: int) -> None:
+    device = accelerator(name)
+    assert device is not None
+    assert device.memory_bytes == mib * MIB
+    assert device.reported
+    assert f"{mib}MiB" in device.source
+
+
+def test_accelerators_without_a_report_say_so_and_use_the_vendors_decimal_figure() -> None:
+    unreported = [device for device in ACCELERATORS if not device.reported]
+    assert unreported  # H200, V100, MI300X … : no published nvidia-smi/rocm-smi total was found
+    for device in unreported:
+        gigabytes = int(device.name.rsplit("-", 1)[1].removesuffix("GB"))
+        assert device.memory_bytes == gigabytes * 10**9
+        assert "no published report" in device.basis
+    # the decimal figure is a lower bound: every reported total exceeds the vendor's GB × 10^9
+    for device in ACCELERATORS:
+        if device.reported:
+            assert device.memory_bytes > int(device.name.rsplit("-", 1)[1].removesuffix("GB")) * 10**9
+
+
 def test_fit_and_devices_needed() -> None:
-    # Llama 3.1 8B in bf16 for inference: 16,060,522,496 bytes of weights fit on an H100 (80 × 2^30 bytes).
+    # Llama 3.1 8B in bf16 for inference: 16,060,522,496 bytes of weights fit on an H100 (81,559 MiB reported).
     plan = plan_memory(_llama_8b(), None, PlanOptions(gpu="h100"))
     assert plan.fit is not None
-    assert plan.fit.accelerator.memory_bytes == 80 * GIB
+    assert plan.fit.accelerator.memory_bytes == 81_559 * MIB
     assert plan.fit.fits
-    assert plan.fit.headroom_bytes == 80 * GIB - plan.per_device_bytes
+    assert plan.fit.headroom_bytes == 81_559 * MIB - plan.per_device_bytes
     # Full AdamW training in mixed precision: 16 bytes × 8.03e9 ≈ 119.7 GiB: not on one; ZeRO-3 needs 2.
     training = plan_memory(_llama_8b(), None, PlanOptions(optimizer="adamw", mixed_precision="bf16", gpu="H100-80GB"))
     assert training.fit is not None
@@ -164,7 +195,10 @@ def test_fit_and_devices_needed() -> None:
 
 def test_dtype_defaults_and_their_reasons() -> None:
     result = paramcount.count("Linear(4, 3)")
-    assert plan_memory(result.tree).dtype_reason == "float32: the default (no dtype given, stored or configured)"
+    assert (
+        plan_memory(result.tree).dtype_reason
+        == "float32: torch's default; no dtype given, in the tensors or in a config"
+    )
     given = plan_memory(result.tree, None, PlanOptions(dtype="fp16"))
     assert (given.dtype, given.dtype_reason) == ("float16", "float16: given as dtype")
     stored = paramcount.count("Linear(4, 3, dtype=torch.bfloat16)")
@@ -194,9 +228,21 @@ def test_lora_targets_all_linear_excludes_the_head() -> None:
     # r·(in + out) per Linear: q 2048+2048, k 2048+512, v 2048+512, o 2048+2048, gate and up 2048+8192 each,
     # down 8192+2048: 44,032 per block → 16 (r) · 16 (blocks) · 44,032 = 11,272,192 adapter parameters.
     tree = from_config("meta-llama/Llama-3.2-1B").tree
-    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=16))
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", lora_rank=16, lora_targets="all-linear"))
     adapters = next(item for item in plan.items if item.label.startswith("LoRA"))
     assert adapters.count == 16 * 16 * (4096 + 2560 + 2560 + 4096 + 3 * 10240) == 11_272_192
+
+
+def test_lora_default_targets_are_peft_s_and_the_plan_names_them() -> None:
+    # Llama 3.1 8B, r=16, peft's default q_proj and v_proj: 32 blocks × 16 · ((4096 + 4096) + (4096 + 1024))
+    # = 6,815,744 adapter parameters in 64 Linear layers.
+    plan = plan_memory(_llama_8b(), None, PlanOptions(optimizer="adamw", lora_rank=16))
+    adapters = next(item for item in plan.items if item.label.startswith("LoRA"))
+    assert adapters.count == 32 * 16 * (4096 + 4096 + 4096 + 1024) == 6_815_744
+    assert (
+        "LoRA r=16 on q_proj, v_proj (peft's default for model_type llama): 64 Linear layers adapted "
+        "(q_proj ×32, v_proj ×32)"
+    ) in " ".join(plan.assumptions)
     assert adapters.bytes == 4 * adapters.count
 
 
@@ -270,3 +316,59 @@ def test_dimensions_of_torch_transformers_and_non_transformers() -> None:
     # KV and activations are said to be missing rather than guessed
     plan = plan_memory(paramcount.count("Linear(3, 4)").tree, None, PlanOptions(seq_len=16))
     assert "KV cache not modelled: no stack of attention blocks found in the tree" in plan.assumptions
+
+
+# --- quantised formats: overheads itemised, notes about the model at hand -------------------------------------
+
+
+def test_llm_int8_itemises_its_row_scales() -> None:
+    # Llama 3.1 8B, LLM.int8: each Linear of the 32 blocks stores int8 values (1 byte each) and a float32 scale
+    # per output row (SCB): rows per block q 4096 + k 1024 + v 1024 + o 4096 + gate 14336 + up 14336 + down 4096
+    # = 43,008, × 32 blocks = 1,376,256 scales × 4 bytes, on their own line.
+    plan = plan_memory(_llama_8b(), None, PlanOptions(quantization="llm.int8"))
+    values, scales, other = (item for item in plan.items if item.category == "weights")
+    assert (values.bits, values.per, values.bytes) == (8, 1, values.count)  # count × 1 B = bytes, nothing folded in
+    assert (scales.count, scales.bits, scales.bytes) == (43_008 * 32, 32, 4 * 43_008 * 32)
+    assert "SCB" in scales.label
+    assert values.count + other.count == 8_030_261_248
+
+
+def test_gptq_itemises_its_g_idx() -> None:
+    # GPTQ g128 on Linear(4096, 4096) inside a block: values 4 bits + per 128 inputs a float16 scale and a 4-bit
+    # zero: 16,777,216 · (4 + 20/128)/8 = 8,716,288 bytes; g_idx: one int32 per input feature, 4 × 4,096 bytes.
+    tree = paramcount.count("ModuleList([Linear(4096, 4096, bias=False)])").tree
+    plan = plan_memory(tree, None, PlanOptions(quantization="gptq-4bit-g128"))
+    values, g_idx = plan.items
+    assert values.bytes == 16_777_216 * (4 * 128 + 20) // (8 * 128) == 8_716_288
+    assert values.count * values.bits // (8 * values.per) == values.bytes
+    assert (g_idx.count, g_idx.bytes) == (4_096, 4 * 4_096)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("gptq-4bit-g128", "gptq-g128"),
+        ("gptq-4bit", "gptq-g128"),
+        ("awq-4bit-g128", "awq-g128"),
+        ("awq-4bit", "awq-g128"),
+        ("q4_k_m", "Q4_K_M"),
+        ("NF4", "nf4"),
+        ("llm-int8", "llm.int8"),
+        ("bnb-8bit", "llm.int8"),
+    ],
+)
+def test_quantization_spellings_people_use(spelling: str, canonical: str) -> None:
+    assert PlanOptions(quantization=spelling).quantization == canonical
+
+
+def test_quantization_notes_concern_the_model_at_hand() -> None:
+    # llama.cpp's per-tensor mix names transformer tensors (attn_v, ffn_down, output.weight): said for a Llama,
+    # not for resnet50, which has none of them.
+    resnet = paramcount.count("resnet50").tree
+    for name in ("Q4_K_M", "Q4_0"):
+        notes = " ".join(plan_memory(resnet, None, PlanOptions(quantization=name)).assumptions)
+        assert "attn_v" not in notes
+        assert "ffn_down" not in notes
+        assert "output.weight" not in notes
+    llama = " ".join(plan_memory(_llama_8b(), None, PlanOptions(quantization="Q4_K_M")).assumptions)
+    assert "Q6_K for half of attn_v and ffn_down" in llama

@@ -232,3 +232,11 @@ def test_no_inline_script_or_style(client: TestClient) -> None:
         assert "<style" not in page
         assert " style=" not in page
         assert " on" + "click" not in page
+
+
+def test_counter_summary_uses_the_dtype_the_config_stores(client: TestClient, element_text: Text) -> None:
+    # Llama 3.1 8B's config stores bfloat16: 8,030,261,248 parameters × 2 bytes, as the CLI and the plan say.
+    page = client.get("/", params={"q": "meta-llama/Llama-3.1-8B"}).text
+    assert element_text(page, "parameter-bytes") == f"{2 * 8_030_261_248:,} bytes"
+    assert "Stored as bfloat16 (the dtype the config stores), the parameters take" in page
+    assert "Stored as float32" not in page

@@ -160,23 +160,26 @@ def forward_flops(parameters: int, tokens: int) -> int:
     return forward_estimate(parameters, tokens).flops
 
 
-def training_estimate(parameters: int, tokens: int) -> FlopsEstimate:
-    """``training_flops`` with its formula, numbers and source, for a report."""
-    return _estimate(6, parameters, tokens, "training compute ≈ 6 · N · D")
+def training_estimate(parameters: int, tokens: int, *, which: str = "", symbol: str = "N") -> FlopsEstimate:
+    """``training_flops`` with its formula, numbers and source, for a report. ``which`` says what N counts
+    ("non-embedding parameters"); ``symbol`` names it in the formula (``N_all`` beside Kaplan's ``N``)."""
+    return _estimate(6, parameters, tokens, "training compute", which, symbol)
 
 
-def forward_estimate(parameters: int, tokens: int) -> FlopsEstimate:
-    """``forward_flops`` with its formula, numbers and source, for a report."""
-    return _estimate(2, parameters, tokens, "forward compute ≈ 2 · N · D")
+def forward_estimate(parameters: int, tokens: int, *, which: str = "", symbol: str = "N") -> FlopsEstimate:
+    """``forward_flops`` with its formula, numbers and source, for a report (``which``, ``symbol``: as for
+    ``training_estimate``)."""
+    return _estimate(2, parameters, tokens, "forward compute", which, symbol)
 
 
-def _estimate(factor: int, parameters: int, tokens: int, label: str) -> FlopsEstimate:
+def _estimate(factor: int, parameters: int, tokens: int, what: str, which: str, symbol: str) -> FlopsEstimate:
     _check_count("parameters", parameters)
     _check_count("tokens", tokens)
+    counted = f", {symbol} = {which}" if which else ""
     return FlopsEstimate(
         flops=factor * parameters * tokens,
-        symbolic=f"{factor} · N · D",
+        symbolic=f"{factor} · {symbol} · D",
         substituted=f"{factor} · {parameters} · {tokens}",
         source=TRAINING_SOURCE,
-        label=f"{label} (estimate)",
+        label=f"{what} ≈ {factor} · {symbol} · D{counted} (estimate)",
     )

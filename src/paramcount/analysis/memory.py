@@ -12,18 +12,22 @@ from __future__ import annotations
 
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
-from paramcount.dtypes import BITS, bytes_for
+from paramcount.dtypes import BITS, bytes_for, storage_format
+from paramcount.tree import Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Literal, TypeAlias
+    from collections.abc import Mapping
+    from typing import Final, Literal, TypeAlias
 
 __all__ = [
     "Category",
+    "DtypeChoice",
     "FormatMemory",
     "MemoryBreakdown",
     "MemoryItem",
     "TrainingPlan",
+    "choose_dtype",
     "parameter_memory",
     "stored_bytes",
 ]
@@ -104,8 +108,61 @@ def parameter_memory(counts: Counts) -> tuple[FormatMemory, ...]:
     )
 
 
-def stored_bytes(counts: Counts) -> tuple[int, int]:
-    """``(parameter bytes, buffer bytes)`` at each tensor's own dtype (float32 unless set otherwise)."""
-    parameters = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.parameters)
-    buffers = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.buffer_tensors)
+class DtypeChoice(Record):
+    """The dtype the parameters are stored in, and why (``reason``: "bfloat16: the dtype the config stores")."""
+
+    dtype: str
+    why: str
+    source: Literal["argument", "tensors", "config", "default"]
+
+    @property
+    def reason(self) -> str:
+        return f"{self.dtype}: {self.why}"
+
+    @property
+    def casts(self) -> bool:
+        """The tensors are cast to ``dtype`` (``module.to(dtype)``): it was given or the config stores it."""
+        return self.source in ("argument", "config")
+
+
+def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None = None) -> DtypeChoice:
+    """The one default-dtype rule of every answer (text, JSON, web, memory plans).
+
+    ``requested`` (a canonical dtype name) if given; else the tensors' own dtype when they state one other
+    than float32 (the tree's default, indistinguishable from "not stated"), the most common by parameters;
+    else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``: parameters per
+    tensor dtype."""
+    if requested is not None:
+        return DtypeChoice(requested, "given as dtype", "argument")
+    stated = {name: count for name, count in weights.items() if name != "float32"}
+    if stated:
+        dominant = max(stated, key=lambda name: stated[name])
+        mixed = " (the dtype of most parameters)" if len(weights) > 1 else ""
+        return DtypeChoice(dominant, f"the tensors' own dtype{mixed}", "tensors")
+    configured = dict(root.attributes).get("torch_dtype")
+    if isinstance(configured, str):
+        found = storage_format(configured)
+        if found is not None and found.role == "dtype":
+            return DtypeChoice(found.name, "the dtype the config stores", "config")
+    return DtypeChoice("float32", "torch's default; no dtype given, in the tensors or in a config", "default")
+
+
+FLOATING: Final = frozenset({"float64", "float32", "float16", "bfloat16"})
+
+
+def stored_bits(tensor_dtype: str, dtype: str, cast: bool) -> int:
+    """Bits per element of a tensor of ``tensor_dtype`` once the model is in ``dtype``: ``module.to(dtype)``
+    (``cast``) converts floating tensors and leaves integer ones (``num_batches_tracked``) as they are."""
+    if cast and tensor_dtype in FLOATING:
+        found = storage_format(dtype)
+        return found.value_bits if found is not None else BITS[dtype]
+    return BITS[tensor_dtype]
+
+
+def stored_bytes(counts: Counts, choice: DtypeChoice | None = None) -> tuple[int, int]:
+    """``(parameter bytes, buffer bytes)`` as stored: at each tensor's own dtype (float32 unless set
+    otherwise), floating ones cast to ``choice.dtype`` when it was given or the config stores it."""
+    dtype, cast = (choice.dtype, choice.casts) if choice is not None else ("float32", False)
+    parameters = sum(bytes_for(row.count, stored_bits(row.dtype, dtype, cast)) for row in counts.parameters)
+    buffers = sum(bytes_for(row.count, stored_bits(row.dtype, dtype, cast)) for row in counts.buffer_tensors)
     return parameters, buffers

@@ -180,8 +180,8 @@ def _pieces(report: Report) -> list[_Piece]:
         pieces.append((f"; {integer(counts.tied)} in tied tensors are counted once", None))
     pieces.append((".", None))
     if counts.total:
-        dtypes = ", ".join(report.dtypes) or "float32"
-        pieces.append((f" Stored as {dtypes}, the parameters take ", None))
+        stored = report.stored_dtype
+        pieces.append((f" Stored as {stored.dtype} ({stored.why}), the parameters take ", None))
         pieces += _sizes(report.stored_parameter_bytes, "parameter")
         pieces.append((".", None))
     if report.training and counts.trainable:
@@ -295,7 +295,8 @@ def _memory_pieces(report: Report) -> list[_Piece]:
         pieces += [*_sizes(plan.per_device_bytes, "per-device"), (": " + ", ".join(parts) + ".", None)]
     fit = plan.fit
     if fit is not None:
-        device = f" On an {fit.accelerator.name} ({binary_size(fit.accelerator.memory_bytes)})"
+        basis = "as reported" if fit.accelerator.reported else "as sold"
+        device = f" On an {fit.accelerator.name} ({binary_size(fit.accelerator.memory_bytes)} {basis})"
         if fit.fits:
             pieces += [
                 (f"{device} it fits, with ", None),

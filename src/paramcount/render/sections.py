@@ -200,14 +200,14 @@ def _steps(report: Report) -> Section:
 def _memory(report: Report) -> Section:
     rows = tuple((m.format, *byte_sizes(m.bytes), m.note) for m in report.parameter_memory)
     blocks: list[Block] = [Table(("format", "bytes", "decimal", "binary", ""), rows, frozenset({1, 2, 3}))]
-    if report.dtypes != ("float32",) or report.counts.buffers:
+    if report.dtypes != ("float32",) or report.stored_dtype.dtype != "float32" or report.counts.buffers:
         stored = byte_sizes(report.stored_parameter_bytes + report.stored_buffer_bytes)
-        dtypes = ", ".join(report.dtypes)
         blocks.append(
             Paragraph(
                 (
                     Segment(
-                        f"As built ({dtypes}): parameters {integer(report.stored_parameter_bytes)} B"
+                        f"Stored in {report.stored_dtype.dtype} ({report.stored_dtype.why}): "
+                        f"parameters {integer(report.stored_parameter_bytes)} B"
                         f" + buffers {integer(report.stored_buffer_bytes)} B"
                         f" = {stored[0]} = {stored[1]} = {stored[2]}"
                     ),
@@ -307,7 +307,8 @@ def _compute(report: Report) -> Section | None:
     note = Paragraph(
         (
             Segment(
-                f"Per step of one batch; N is the active parameters for mixture-of-experts models. "
+                "Per step of one batch, D its tokens; N counts the parameters used per token (the active ones for "
+                "mixture-of-experts models) without the embedding tables, as Kaplan et al. do. "
                 f"{report.compute[0].source}",
                 "muted",
             ),
@@ -338,8 +339,9 @@ def _plan(report: Report) -> Section | None:
                 need = f"; needs {fit.devices_needed} devices as planned"
             if fit.devices_needed_fully_sharded is not None:
                 need += f", {fit.devices_needed_fully_sharded} fully sharded (ZeRO-3/FSDP)"
-        memory = byte_sizes(fit.accelerator.memory_bytes)[2]
-        blocks.append(Paragraph((Segment(f"{fit.accelerator.name} ({memory}): {verdict}, {room}{need}.", "total"),)))
+        device = fit.accelerator
+        memory = f"{byte_sizes(device.memory_bytes)[2]} {'as reported' if device.reported else 'as sold'}"
+        blocks.append(Paragraph((Segment(f"{device.name} ({memory}): {verdict}, {room}{need}.", "total"),)))
     blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in plan.assumptions)))
     return Section("plan", "Memory plan" + ("" if plan.exact else " (includes estimates)"), tuple(blocks))
 

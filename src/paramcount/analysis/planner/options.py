@@ -92,7 +92,9 @@ class PlanOptions(Record):
             states (Megatron-LM / DeepSpeed convention).
         lora_rank: LoRA rank r; base weights are frozen and only the adapters train.
         lora_targets: Linear module names to adapt (``("q_proj", "v_proj")``, a comma-separated string, or
-            ``"all-linear"``, the default: every Linear but the output head).
+            ``"all-linear"``: every Linear but the output head). Default: what peft's ``LoraConfig`` does without
+            ``target_modules``: its targets for the config's model type (``q_proj, v_proj`` for Llama), else
+            all-linear where peft has none (``weights.PEFT_DEFAULT_TARGETS``).
         quantization: weight storage format for inference or a frozen QLoRA base (``nf4``, ``gptq``, ``Q4_K_M`` …).
         gradient_checkpointing: full activation recomputation (keeps each layer's input only).
         zero: ZeRO stage 0-3 over the data-parallel devices (FSDP full sharding is stage 3).
@@ -230,11 +232,3 @@ class PlanOptions(Record):
     def data_parallel(self) -> int:
         """Data-parallel degree: ``gpus / (tp · pp)``."""
         return (self.gpus or self.tp * self.pp) // (self.tp * self.pp)
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """The LoRA target names (``("all-linear",)`` when not given)."""
-        targets = self.lora_targets
-        if isinstance(targets, tuple):
-            return targets
-        return ("all-linear",)

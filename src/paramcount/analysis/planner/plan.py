@@ -15,7 +15,7 @@ import math
 
 from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
-from paramcount.analysis.memory import TrainingPlan
+from paramcount.analysis.memory import TrainingPlan, stored_bits
 from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.optimizers import SHARED_8BIT_MAP_BYTES, OptimizerSpec, state_entries
 from paramcount.analysis.planner.options import (
@@ -28,8 +28,11 @@ from paramcount.analysis.planner.options import (
 )
 from paramcount.analysis.planner.weights import (
     LORA_ADAPTER_DTYPE,
+    Adapter,
     DtypeChoice,
+    LoraTargets,
     ParamUse,
+    default_lora_targets,
     dtype_bits,
     lora_adapters,
     lora_targets,
@@ -37,7 +40,7 @@ from paramcount.analysis.planner.weights import (
     quantized_weights,
     resolve_dtype,
 )
-from paramcount.dtypes import BITS, bytes_for
+from paramcount.dtypes import BITS, StorageFormat, bytes_for
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -119,19 +122,53 @@ def _total(uses: tuple[ParamUse, ...]) -> int:
     return sum(use.count * use.times for use in uses)
 
 
-def _weights(uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+def _is_language_model(tree: Module) -> bool:
+    """A stack of attention blocks with a vocabulary head: the models llama.cpp's per-tensor rules name."""
+    from paramcount.analysis.planner.transformer import transformer_dimensions  # only for such notes
+
+    dims = transformer_dimensions(tree)
+    return dims is not None and dims.vocab is not None
+
+
+def _format_note(fmt: StorageFormat, tree: Module) -> str:
+    """The format's note, with what it does to a language model's tensors only when ``tree`` is one."""
+    note = fmt.note
+    if fmt.language_model_note and _is_language_model(tree):
+        note = f"{note}; {fmt.language_model_note}"
+    return f"{fmt.name}: {note} (source: {fmt.source})"
+
+
+def _weights(
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+) -> tuple[list[MemoryItem], list[str]]:
     if options.quantization is not None:
         fmt = find_format("quantization", options.quantization)
-        notes = [f"{fmt.name}: {fmt.note} (source: {fmt.source})"]
-        return list(quantized_weights(uses, fmt, dtype)), notes
+        return list(quantized_weights(uses, fmt, dtype)), [_format_note(fmt, tree)]
     weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
     bits = dtype_bits(weight_dtype)
     return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
 
 
-def _adapter_uses(uses: tuple[ParamUse, ...], options: PlanOptions) -> tuple[list[MemoryItem], tuple[ParamUse, ...]]:
+def _lora_targets(tree: Module, options: PlanOptions) -> LoraTargets:
+    if isinstance(options.lora_targets, tuple):
+        return LoraTargets(options.lora_targets, "given as lora_targets", given=True)
+    return default_lora_targets(tree)
+
+
+def _adapted(adapters: tuple[Adapter, ...]) -> str:
+    """``q_proj ×32, v_proj ×32``: the adapted Linear layers by name, in the order they come."""
+    found: dict[str, int] = {}
+    for adapter in adapters:
+        name = adapter.module_path.rsplit(".", 1)[-1]
+        found[name] = found.get(name, 0) + adapter.times
+    return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in found.items())
+
+
+def _adapter_uses(
+    uses: tuple[ParamUse, ...], options: PlanOptions, targets: LoraTargets
+) -> tuple[list[MemoryItem], tuple[ParamUse, ...], tuple[Adapter, ...]]:
     rank = options.lora_rank or 0
-    adapters = lora_targets(uses, options.targets)
+    adapters = lora_targets(uses, targets.names, check=targets.given)
     pseudo: list[ParamUse] = []
     for adapter in adapters:
         for name, sizes in (("lora_A.weight", (rank, adapter.inputs)), ("lora_B.weight", (adapter.outputs, rank))):
@@ -149,18 +186,21 @@ def _adapter_uses(uses: tuple[ParamUse, ...], options: PlanOptions) -> tuple[lis
                     True,
                 )
             )
-    return [lora_adapters(adapters, rank)], tuple(pseudo)
+    return [lora_adapters(adapters, rank)], tuple(pseudo), adapters
 
 
 def _training_setup(
-    uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
 ) -> tuple[list[MemoryItem], _Training, list[str]]:
-    weights, notes = _weights(uses, options, dtype)
+    weights, notes = _weights(tree, uses, options, dtype)
     if options.lora_rank is not None:
-        adapters, trainable = _adapter_uses(uses, options)
+        targets = _lora_targets(tree, options)
+        adapters, trainable, adapted = _adapter_uses(uses, options, targets)
+        layers = sum(adapter.times for adapter in adapted)
         notes.append(
-            f"LoRA r={options.lora_rank} on {', '.join(options.targets)}: base weights frozen, adapters and their "
-            f"gradients and states in float32 (peft autocast_adapter_dtype)"
+            f"LoRA r={options.lora_rank} on {', '.join(targets.names)} ({targets.why}): {layers:,} Linear layers "
+            f"adapted ({_adapted(adapted)}); base weights frozen, adapters and their gradients and states in "
+            "float32 (peft autocast_adapter_dtype)"
         )
         return weights + adapters, _Training(trainable, LORA_ADAPTER_DTYPE, LORA_ADAPTER_DTYPE, False), notes
     trainable = tuple(use for use in uses if use.trainable)
@@ -206,9 +246,11 @@ def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
     return items
 
 
-def _training_items(uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+def _training_items(
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+) -> tuple[list[MemoryItem], list[str]]:
     spec = find_optimizer(options.optimizer or "")
-    items, setup, notes = _training_setup(uses, options, dtype)
+    items, setup, notes = _training_setup(tree, uses, options, dtype)
     count = _total(setup.trainable)
     gradients = setup.gradient_dtype
     items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
@@ -222,21 +264,14 @@ def _training_items(uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
     return items, notes
 
 
-FLOATING: Final = frozenset({"float64", "float32", "float16", "bfloat16"})
-
-
 def _buffers(counts: Counts, choice: DtypeChoice, options: PlanOptions) -> list[MemoryItem]:
     """Buffers at their own dtype; floating ones at the plan's dtype when it was given or configured, as
     ``module.to(dtype)`` casts them (integer buffers such as ``num_batches_tracked`` keep theirs)."""
     if not counts.buffers:
         return []
-    cast = choice.source in ("argument", "config")
     dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else choice.dtype
-    total = 0
-    for row in counts.buffer_tensors:
-        bits = dtype_bits(dtype) if cast and row.dtype in FLOATING else BITS[row.dtype]
-        total += -(-row.count * bits // 8)
-    label = f"buffers (floating ones in {dtype})" if cast else "buffers (their own dtypes)"
+    total = sum(bytes_for(row.count, stored_bits(row.dtype, dtype, choice.casts)) for row in counts.buffer_tensors)
+    label = f"buffers (floating ones in {dtype})" if choice.casts else "buffers (their own dtypes)"
     return [MemoryItem(label, counts.buffers, 0, total, category="buffers")]
 
 
@@ -403,9 +438,9 @@ def plan_memory(
     uses = parameter_uses(tree)
     choice = resolve_dtype(tree, uses, options.dtype)
     if options.training:
-        items, notes = _training_items(uses, options, choice.dtype)
+        items, notes = _training_items(tree, uses, options, choice.dtype)
     else:
-        items, notes = _weights(uses, options, choice.dtype)
+        items, notes = _weights(tree, uses, options, choice.dtype)
     items.extend(_buffers(counts, choice, options))
     dims = None
     if options.seq_len is not None:  # the transformer formulas are loaded only when a sequence is planned
@@ -442,7 +477,8 @@ def plan_memory(
     if options.gpu is None:
         return plan
     device = find_accelerator("gpu", options.gpu)
-    return replace(plan, fit=fit_on(plan, device, tuple(per_device_sequence)))
+    memory = f"{device.name} memory: {device.basis} (source: {device.source})"
+    return replace(plan, fit=fit_on(plan, device, tuple(per_device_sequence)), assumptions=(*assumptions, memory))
 
 
 def _needed(plan: MemoryPlan, sequence: tuple[MemoryItem, ...], memory: int, zero: int) -> int | None:
@@ -489,7 +525,7 @@ def weights_in_format(tree: Module, name: str, *, dtype: str | None = None) -> M
     fmt = find_format("format", name)
     uses = parameter_uses(tree)
     choice = resolve_dtype(tree, uses, PlanOptions(dtype=dtype).dtype)
-    note = (f"{fmt.name}: {fmt.note} (source: {fmt.source})",)
+    note = (_format_note(fmt, tree),)
     if fmt.role == "dtype":
         return MemoryBreakdown((_item(f"weights ({fmt.name})", _total(uses), fmt.value_bits, "weights"),), note)
     return MemoryBreakdown(quantized_weights(uses, fmt, choice.dtype), note)

@@ -10,6 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount.analysis.memory import DtypeChoice, choose_dtype
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, did_you_mean
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINEAR_KINDS",
+    "PEFT_DEFAULT_TARGETS",
     "DtypeChoice",
+    "LoraTargets",
     "ParamUse",
+    "default_lora_targets",
     "lora_adapters",
     "parameter_uses",
     "quantized_weights",
@@ -146,34 +150,12 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     return tuple(found)
 
 
-class DtypeChoice(Record):
-    """The dtype a plan stores weights in, and why (a short reason, as data)."""
-
-    dtype: str
-    reason: str
-    source: Literal["argument", "tensors", "config", "default"]
-
-
 def resolve_dtype(root: Module, uses: tuple[ParamUse, ...], requested: str | None) -> DtypeChoice:
-    """``requested`` (already canonical) if given; else the tensors' own dtype when they state one other than
-    float32 (the tree's default, indistinguishable from "not stated"); else the config's ``torch_dtype``;
-    else float32."""
-    if requested is not None:
-        return DtypeChoice(requested, f"{requested}: given as dtype", "argument")
+    """The plan's dtype by the rule of every answer (``paramcount.analysis.memory.choose_dtype``)."""
     weights: dict[str, int] = {}
     for use in uses:
         weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
-    stated = {name: count for name, count in weights.items() if name != "float32"}
-    if stated:
-        dominant = max(stated, key=lambda name: stated[name])
-        mixed = " (the dtype of most parameters)" if len(weights) > 1 else ""
-        return DtypeChoice(dominant, f"{dominant}: the tensors' own dtype{mixed}", "tensors")
-    configured = dict(root.attributes).get("torch_dtype")
-    if isinstance(configured, str):
-        found = storage_format(configured)
-        if found is not None and found.role == "dtype":
-            return DtypeChoice(found.name, f"{found.name}: the config's torch_dtype", "config")
-    return DtypeChoice("float32", "float32: the default (no dtype given, stored or configured)", "default")
+    return choose_dtype(root, weights, requested)
 
 
 def dtype_bits(dtype: str) -> int:
@@ -194,21 +176,32 @@ def quantizes(fmt: StorageFormat, use: ParamUse) -> bool:
 
 def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str) -> tuple[MemoryItem, ...]:
     """The weights with ``fmt`` applied where it applies; the rest at ``dtype`` (1-d tensors of GGUF formats
-    at float32, as llama.cpp stores them)."""
+    at float32, as llama.cpp stores them). The values and their per-block scales are one line, at the
+    format's bits per weight; each overhead that depends on the shape (LLM.int8's per-row scales, GPTQ's
+    per-column ``g_idx``, a per-tensor FP8 scale) is a line of its own."""
     quantized = [use for use in uses if quantizes(fmt, use)]
     rest = [use for use in uses if not quantizes(fmt, use)]
     rate = fmt.bits_per_weight
+    shaped = fmt.shaped_overheads
+    shaped_bytes = [
+        sum(use.times * fmt.overhead_bytes(overhead, use.count, *use.matrix) for use in quantized)
+        for overhead in shaped
+    ]
     items = [
         MemoryItem(
             f"weights in {fmt.name} ({fmt.note.split(';')[0]})",
             sum(use.count * use.times for use in quantized),
             rate.numerator,
-            sum(use.times * fmt.tensor_bytes(use.count, *use.matrix) for use in quantized),
+            sum(use.times * fmt.tensor_bytes(use.count, *use.matrix) for use in quantized) - sum(shaped_bytes),
             rate.denominator,
             "weights",
             fmt.exact,
         )
     ]
+    for overhead, bytes_ in zip(shaped, shaped_bytes, strict=True):
+        entries = sum(use.times * fmt.entries(overhead, use.count, *use.matrix) for use in quantized)
+        label = f"{fmt.name} {overhead.label}, one per {UNIT_NAMES[overhead.unit]} of each quantised weight"
+        items.append(MemoryItem(label, entries, overhead.bits, bytes_, category="weights"))
     rest_dtype = "float32" if fmt.applies_to == "matrices" else dtype
     if rest:
         count = sum(use.count * use.times for use in rest)
@@ -217,6 +210,9 @@ def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str
             MemoryItem(f"other weights ({rest_dtype})", count, bits, -(-count * bits // 8), category="weights")
         )
     return tuple(items)
+
+
+UNIT_NAMES: Final = {"row": "output row", "column": "input feature", "tensor": "tensor"}
 
 
 class Adapter(Record):
@@ -228,9 +224,81 @@ class Adapter(Record):
     times: int
 
 
-def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...]) -> tuple[Adapter, ...]:
+PEFT_DEFAULT_TARGETS: Final[dict[str, tuple[str, ...]]] = {
+    "t5": ("q", "v"),
+    "mt5": ("q", "v"),
+    "bart": ("q_proj", "v_proj"),
+    "gpt2": ("c_attn",),
+    "bloom": ("query_key_value",),
+    "blip-2": ("q", "v", "q_proj", "v_proj"),
+    "opt": ("q_proj", "v_proj"),
+    "gptj": ("q_proj", "v_proj"),
+    "gpt_neox": ("query_key_value",),
+    "gpt_neo": ("q_proj", "v_proj"),
+    "bert": ("query", "value"),
+    "roberta": ("query", "value"),
+    "xlm-roberta": ("query", "value"),
+    "electra": ("query", "value"),
+    "deberta-v2": ("query_proj", "value_proj"),
+    "deberta": ("in_proj",),
+    "layoutlm": ("query", "value"),
+    "llama": ("q_proj", "v_proj"),
+    "llama4": ("q_proj", "v_proj"),
+    "chatglm": ("query_key_value",),
+    "gpt_bigcode": ("c_attn",),
+    "mpt": ("Wqkv",),
+    "RefinedWebModel": ("query_key_value",),
+    "RefinedWeb": ("query_key_value",),
+    "falcon": ("query_key_value",),
+    "btlm": ("c_proj", "c_attn"),
+    "codegen": ("qkv_proj",),
+    "mistral": ("q_proj", "v_proj"),
+    "mixtral": ("q_proj", "v_proj"),
+    "stablelm": ("q_proj", "v_proj"),
+    "phi": ("q_proj", "v_proj", "fc1", "fc2"),
+    "gemma": ("q_proj", "v_proj"),
+    "gemma2": ("q_proj", "v_proj"),
+    "gemma3_text": ("q_proj", "v_proj"),
+    "qwen2": ("q_proj", "v_proj"),
+    "qwen3": ("q_proj", "v_proj"),
+    "nemotron_h": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "rwkv": ("key", "value", "receptance", "output"),
+    "rwkv7": ("r_proj", "k_proj", "v_proj", "o_proj", "key", "value"),
+}
+"""What ``LoraConfig(target_modules=None)`` adapts, by ``model_type``: peft 0.21.2
+``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`` (peft/utils/constants.py), checked against it in the
+tests. Its ``gemma4`` entry, a regular expression over the language model's q_proj and v_proj, is left out:
+gemma4 plans use all-linear, as every model type peft has no entry for does."""
+
+ALL_LINEAR: Final = "all-linear"
+
+
+class LoraTargets(Record):
+    """The target names a LoRA plan uses and why (given, peft's default for the model type, or all-linear)."""
+
+    names: tuple[str, ...]
+    why: str
+    given: bool = False
+    """Named by the user (each name must then match a Linear layer) rather than a default."""
+
+
+def default_lora_targets(root: Module) -> LoraTargets:
+    """peft's default targets for ``root``'s model type, else all-linear (where peft would ask for them)."""
+    model_type = dict(root.attributes).get("model_type")
+    if isinstance(model_type, str) and model_type in PEFT_DEFAULT_TARGETS:
+        return LoraTargets(PEFT_DEFAULT_TARGETS[model_type], f"peft's default for model_type {model_type}")
+    return LoraTargets(
+        (ALL_LINEAR,),
+        "peft has no default targets for this model, so every Linear but the output head "
+        "(LoraConfig(target_modules='all-linear'))",
+    )
+
+
+def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...], *, check: bool = True) -> tuple[Adapter, ...]:
     """The Linear layers PEFT would adapt: a module matches a target when its dotted path equals it or ends
-    with ``.target`` (peft ``check_target_module_exists``); ``all-linear`` is every Linear but the output head."""
+    with ``.target`` (peft ``check_target_module_exists``); ``all-linear`` is every Linear but the output head.
+    ``check``: a target that matches nothing is an error (a typo in a given name); peft's defaults name
+    modules a model may lack (phi's fc1), so they are not checked one by one."""
     linear = [use for use in uses if use.is_linear_weight]
     every = normalized_name(targets[0]) == "alllinear" and len(targets) == 1
     chosen = []
@@ -242,8 +310,18 @@ def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...]) -> tuple[
         if matched:
             rows, columns = use.matrix
             chosen.append(Adapter(use.module_path, columns, rows, use.times))
-    if not every:
+    if not linear:
+        raise ArgumentError(
+            "lora_rank",
+            "LoRA adapts Linear layers and this model has none (LoRA for convolutions is not modelled)",
+            "lora_rank",
+        )
+    if not every and check:
         _check_targets(linear, targets)
+    if not chosen:
+        raise ArgumentError(
+            "lora_targets", f"{', '.join(targets)!r:.60} match no Linear layer of this model", "lora_targets"
+        )
     return tuple(chosen)
 
 
