@@ -24,8 +24,8 @@ ALLOWED = {
     "analysis": {"tree", "dtypes", "errors", "limits"},
     "report": {"analysis", "tree"},
     "render": {"report", "analysis"},
-    "api": {"analysis", "errors", "expr", "layers", "report", "tree", "sources", "zoo"},
-    "cli": {"api", "errors", "limits", "render", "__init__", "layers", "zoo", "sources", "analysis", "web"},
+    "api": {"analysis", "errors", "expr", "layers", "limits", "report", "tree", "sources", "zoo"},
+    "cli": {"api", "errors", "limits", "render", "report", "__init__", "layers", "zoo", "sources", "analysis", "web"},
     "web": {
         "api",
         "render",
