@@ -235,6 +235,9 @@ def test_a_model_name_gets_a_message_about_models(capsys: pytest.CaptureFixture[
         (["--markdown", "--width", "80", "Linear(3, 4)"], "--width: wraps text output only, not --markdown"),
         (["--json", "--depth", "1", "resnet18"], "--depth: limits the module table of text and --markdown, not --json"),
         (["--list", "models", "resnet"], "--list: lists what paramcount knows; give it no query"),
+        (["--list", "models", "--markdown"], "--list: lists what paramcount knows; give it no --markdown"),
+        (["--list", "layers", "--depth", "0"], "--list: lists what paramcount knows; give it no --depth"),
+        (["--list", "configs", "--batch", "-"], "--list: lists what paramcount knows; give it no --batch"),
         (
             ["--architecture", "LlamaModel", "Linear(3, 4)"],
             "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'Linear(3, 4)'",
@@ -254,7 +257,7 @@ def test_options_that_cannot_apply_are_refused(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, out, err = run(capsys, *argv)
-    if "--json" in argv:
+    if "--json" in argv or "--batch" in argv:  # JSON output: the error is JSON too
         assert (code, err, json.loads(out)["error"]["message"]) == (2, "", message)
     else:
         assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")

@@ -316,11 +316,18 @@ def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | N
     return PlanOptions(**given)
 
 
+def _given(value: object) -> bool:
+    """Whether an option was given: a switch not given is False, any other option None (0 is a value)."""
+    return value is not None and value is not False
+
+
 def _check_options(arguments: argparse.Namespace | _Arguments) -> None:
     """Refuse, before any work, an option value that is meaningless or has no effect where it was given."""
     output = "--batch" if arguments.batch is not None else "--json" if arguments.json else None
-    if arguments.list and (arguments.expression or arguments.batch is not None):
-        raise ArgumentError("--list", "lists what paramcount knows; give it no query")
+    if arguments.list:
+        others = [flag.name for flag in FLAGS if flag.name != "--list" and _given(getattr(arguments, flag.dest))]
+        if arguments.expression or others:
+            raise ArgumentError("--list", f"lists what paramcount knows; give it no {others[0] if others else 'query'}")
     if arguments.batch is not None and arguments.expression:
         raise ArgumentError("--batch", "reads the queries from its file; give no query beside it")
     if arguments.batch is not None and arguments.markdown:
