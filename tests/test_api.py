@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 import paramcount
 from paramcount.dtypes import BITS, bytes_for
+from paramcount.limits import MAX_EXPRESSION_CHARS
 
 EXPRESSIONS = [
     "Conv2d(256, 512, 3)",
@@ -115,3 +117,37 @@ def test_shipped_hub_ids_are_listed_once() -> None:
     ids = shipped_hub_ids()
     assert len(ids) == len(set(ids))
     assert "meta-llama/Llama-3.1-8B" in ids
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "nn.Linear(2**64, 2)",
+            {"type": "LimitError", "message": "column 11: integer 2**64 exceeds the limit of 63 bits", "column": 11},
+        ),
+        (
+            "nn.Conv2D(1, 2, 3)",
+            {
+                "type": "UnknownNameError",
+                "message": "column 4: unknown layer 'Conv2D'; did you mean 'Conv2d', 'Conv3d' or 'Conv1d'?",
+                "column": 4,
+            },
+        ),
+        (
+            "Linear(1, -2)",
+            {"type": "ArgumentError", "message": "Linear: out_features must be non-negative, got -2", "column": None},
+        ),
+    ],
+)
+def test_every_error_has_one_dictionary_shape(text: str, expected: dict[str, object]) -> None:
+    with pytest.raises(paramcount.ParamcountError) as info:
+        paramcount.count(text)
+    assert info.value.to_dict() == expected
+
+
+def test_the_length_cap_applies_before_a_hub_id_is_looked_up() -> None:
+    text = " " * MAX_EXPRESSION_CHARS + "gpt2"
+    with pytest.raises(paramcount.LimitError, match=re.escape("expression is 10,004 characters; the limit is 10,000")):
+        paramcount.count(text)
+    assert paramcount.count(" gpt2 ").total == paramcount.count("gpt2").total

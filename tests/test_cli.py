@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -91,9 +92,193 @@ def test_batch_goes_on_after_a_failing_line(capsys: pytest.CaptureFixture[str], 
     assert [line.get("total") for line in lines] == [220, None, 9_472]  # 20·10 + 20; 64·3·7·7 + 64
     assert lines[1] == {
         "query": "Linear(1, -2)",
-        "error": "Linear: out_features must be non-negative, got -2",
-        "error_type": "ArgumentError",
+        "error": {
+            "type": "ArgumentError",
+            "message": "Linear: out_features must be non-negative, got -2",
+            "column": None,
+        },
     }
+
+
+BATCH_QUERIES = ["meta-llama/Llama-3.1-8B", "Conv2d(3, 8, 3)", "resnet18", "Linar(3, 4)"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--optimizer", "adamw", "--mixed-precision", "bf16", "--seq-len", "2048"],
+        ["--dtype", "bfloat16", "--gpu", "H100-80GB", "--batch-size", "4"],
+        ["--input", "2,3,32,32"],
+        ["--architecture", "LlamaModel", "--lora-rank", "8", "--optimizer", "adamw"],
+        ["--via-transformers"],
+    ],
+    ids=["training", "inference", "input", "architecture", "via-transformers"],
+)
+def test_batch_lines_get_every_option_as_a_single_query_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    singles = []
+    for query in BATCH_QUERIES:
+        code, out, _ = run(capsys, "--json", query, *options)
+        singles.append(json.loads(out))
+        assert code == (0 if "error" not in singles[-1] else 2)
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{query}\n" for query in BATCH_QUERIES)))
+    code, out, err = run(capsys, "--batch", "-", *options)
+    assert (code, err) == (2, "")  # Linar(3, 4) fails (and in some option sets, the lines that are not configs)
+    assert [json.loads(line) for line in out.splitlines()] == singles
+
+
+def test_batch_with_training_options_plans_training(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The example: the plan was an inference plan without the options.
+    batch = tmp_path / "models.txt"
+    batch.write_text("meta-llama/Llama-3.1-8B\n")
+    code, out, _ = run(capsys, "--batch", str(batch), "--optimizer", "adamw", "--mixed-precision", "bf16")
+    plan = json.loads(out)["memory"]["plan"]
+    # as in test_memory_plan_flags: 16 bytes per parameter, AdamW's step per tensor, the bf16 rotary buffer
+    assert (code, plan["mode"], plan["total_bytes"]) == (0, "training", 16 * 8_030_261_248 + 4 * 291 + 2 * 128)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--markdown"], "--markdown: --batch writes one JSON object per line"),
+        (["--width", "80"], "--width: wraps text output only, not --batch"),
+        (["--depth", "2"], "--depth: limits the module table of text and --markdown, not --batch"),
+        (["Linear(1, 2)"], "--batch: reads the queries from its file; give no query beside it"),
+        (["--optimizer", "adamm"], "optimizer: unknown optimizer 'adamm'; did you mean 'adam', 'radam' or 'nadam'?"),
+        (["--input", "1,x"], "input shape size 2 is 'x'; sizes are non-negative integers separated by commas, e.g. "
+         "1,3,224,224"),
+    ],
+)  # fmt: skip
+def test_batch_refuses_what_cannot_apply_before_reading_a_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    batch = tmp_path / "layers.txt"
+    batch.write_text("Linear(10, 20)\n")
+    code, out, err = run(capsys, "--batch", str(batch), *argv)
+    assert (code, err) == (2, "")
+    assert json.loads(out)["query"] is None
+    assert json.loads(out)["error"]["message"] == message
+
+
+def test_batch_length_cap_is_on_the_line_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    line = " " * 500_000 + "nn.Linear(1, 1)" + " " * 500_000
+    batch = tmp_path / "padded.txt"
+    batch.write_text(f"{line}\n  nn.Linear(1, 1)\n")
+    code, out, _ = run(capsys, "--batch", str(batch))
+    first, second = (json.loads(text) for text in out.splitlines())
+    assert code == 2
+    assert first["error"] == {
+        "type": "LimitError",
+        "message": "expression is 1,000,015 characters; the limit is 10,000 characters",
+        "column": None,
+    }
+    assert (second["query"], second["total"]) == ("  nn.Linear(1, 1)", 2)  # 1·1 weight + 1 bias
+
+
+def test_json_errors_are_json_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--json", "Linar(3,4)")
+    assert (code, err) == (2, "")
+    assert json.loads(out) == {
+        "query": "Linar(3,4)",
+        "error": {
+            "type": "UnknownNameError",
+            "message": "column 1: unknown layer 'Linar'; did you mean 'Linear' or 'Bilinear'?",
+            "column": 1,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "llama-3-8b",
+            "unknown model 'llama-3-8b': not a zoo model nor a shipped hub id; for any model, give the path to its "
+            "config.json (or its folder); did you mean 'meta-llama/Llama-3.1-8B', 'meta-llama/Llama-3.2-1B' or "
+            "'meta-llama/Llama-3.1-405B'?",
+        ),
+        (
+            "mixtral",
+            "unknown model 'mixtral': not a zoo model nor a shipped hub id; for any model, give the path to its "
+            "config.json (or its folder); did you mean 'mistralai/Mixtral-8x7B-v0.1'?",
+        ),
+        (
+            "Qwen/Qwen2.5-8B",
+            "unknown model 'Qwen/Qwen2.5-8B': not a zoo model nor a shipped hub id; for any model, give the path to "
+            "its config.json (or its folder); did you mean 'Qwen/Qwen2.5-7B' or 'Qwen/Qwen3-8B'?",
+        ),
+        (
+            "resnet51",
+            "unknown model 'resnet51': not a zoo model nor a shipped hub id; for any model, give the path to its "
+            "config.json (or its folder); did you mean 'resnet50', 'resnet18' or 'resnet152'?",
+        ),
+        # expression mistakes keep the expression reader's messages
+        ("Linar(3,4)", "column 1: unknown layer 'Linar'; did you mean 'Linear' or 'Bilinear'?"),
+        ("Linear", "column 1: Linear is a layer class; call it to build a layer, as in Linear(...)"),
+        ("nn.Linaer", "column 4: unknown layer 'Linaer'; did you mean 'Linear'?"),
+        ("True", "column 1: expression is True, not a layer; write a layer call such as nn.Linear(64, 128)"),
+    ],
+)
+def test_a_model_name_gets_a_message_about_models(capsys: pytest.CaptureFixture[str], query: str, message: str) -> None:
+    code, out, err = run(capsys, query)
+    assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--depth", "-1", "resnet18"], "--depth: must be 0 (the root alone) or more, got -1"),
+        (["--width", "0", "Linear(3, 4)"], "--width: must be at least 40 columns, got 0"),
+        (["--width", "39", "Linear(3, 4)"], "--width: must be at least 40 columns, got 39"),
+        (["--json", "--width", "80", "Linear(3, 4)"], "--width: wraps text output only, not --json"),
+        (["--markdown", "--width", "80", "Linear(3, 4)"], "--width: wraps text output only, not --markdown"),
+        (["--json", "--depth", "1", "resnet18"], "--depth: limits the module table of text and --markdown, not --json"),
+        (["--list", "models", "resnet"], "--list: lists what paramcount knows; give it no query"),
+        (["--list", "models", "--markdown"], "--list: lists what paramcount knows; give it no --markdown"),
+        (["--list", "layers", "--depth", "0"], "--list: lists what paramcount knows; give it no --depth"),
+        (["--list", "configs", "--batch", "-"], "--list: lists what paramcount knows; give it no --batch"),
+        (
+            ["--architecture", "LlamaModel", "Linear(3, 4)"],
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'Linear(3, 4)'",
+        ),
+        (
+            ["--architecture", "ResNet", "resnet50"],
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'resnet50'",
+        ),
+        (
+            ["--via-transformers", "Linear(3, 4)"],
+            "via_transformers: applies only to a model config (a shipped hub id or a config.json), not to "
+            "'Linear(3, 4)'",
+        ),
+    ],
+)
+def test_options_that_cannot_apply_are_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    if "--json" in argv or "--batch" in argv:  # JSON output: the error is JSON too
+        assert (code, err, json.loads(out)["error"]["message"]) == (2, "", message)
+    else:
+        assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
+
+
+def test_depth_zero_is_the_root_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--depth", "0", "resnet18")
+    table = out.split("Modules\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    # torchvision resnet18: 11,689,512 parameters (ResNet18_Weights.IMAGENET1K_V1)
+    assert code == 0
+    assert re.fullmatch(r" +\(root\) +ResNet +11,689,512 +100\.0% +yes", table[1])
+    assert table[2].strip().startswith("Deeper modules hidden (--depth 0)")
+
+
+def test_help_names_the_web_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "paramcount serve " in out
+    assert "paramcount site build " in out
+    assert "pip install -e '.[web]'" in out
 
 
 def test_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

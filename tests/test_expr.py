@@ -345,21 +345,21 @@ ERRORS: list[tuple[str, type[ParamcountError], str, int | None]] = [
         "Conv2D(1, 2, 3)",
         UnknownNameError,
         "column 1: unknown layer 'Conv2D'; did you mean 'Conv2d', 'Conv3d' or 'Conv1d'?",
-        None,
+        1,
     ),
-    ("nn.Linaer(1, 2)", UnknownNameError, "column 4: unknown layer 'Linaer'; did you mean 'Linear'?", None),
-    ("print('hi')", UnknownNameError, "column 1: unknown layer 'print'", None),
+    ("nn.Linaer(1, 2)", UnknownNameError, "column 4: unknown layer 'Linaer'; did you mean 'Linear'?", 4),
+    ("print('hi')", UnknownNameError, "column 1: unknown layer 'print'", 1),
     (
         "nn.Linear(2, 3, dtype=torch.flaot16)",
         UnknownNameError,
         "column 29: unknown dtype 'torch.flaot16'; did you mean 'torch.float16', 'torch.bfloat16' or 'torch.float64'?",
-        None,
+        29,
     ),
     (
         "nn.TransformerEncoderLayer(8, 2, activation=F.gleu)",
         UnknownNameError,
         "column 47: unknown activation function 'F.gleu'; did you mean 'F.glu' or 'F.gelu'?",
-        None,
+        47,
     ),
     (
         "nn.TransformerEncoderLayer(8, 2, activation=F.gelu(3))",
@@ -479,37 +479,37 @@ ERRORS: list[tuple[str, type[ParamcountError], str, int | None]] = [
         "(" * 300 + "nn.ReLU()" + ")" * 300,
         LimitError,
         "column 33: bracket nesting exceeds the limit of 32 levels",
-        None,
+        33,
     ),
     (
         "nn.Linear(" + "1" * 5_000 + ", 2)",
         LimitError,
         "column 11: integer literal is 5,000 digits; the limit is 19 digits",
-        None,
+        11,
     ),
-    ("nn.Linear(10**10**10, 2)", LimitError, "column 11: integer 10**10000000000 exceeds the limit of 63 bits", None),
-    ("nn.Linear(2**64, 2)", LimitError, "column 11: integer 2**64 exceeds the limit of 63 bits", None),
-    ("nn.Linear(2**63, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", None),
-    ("nn.Linear(9999999999999999999, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", None),
-    ("nn.Linear(0x" + "f" * 100 + ", 2)", LimitError, "column 11: integer is 400 bits; the limit is 63 bits", None),
-    ("nn.Linear(3037000500 * 3037000500, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", None),
+    ("nn.Linear(10**10**10, 2)", LimitError, "column 11: integer 10**10000000000 exceeds the limit of 63 bits", 11),
+    ("nn.Linear(2**64, 2)", LimitError, "column 11: integer 2**64 exceeds the limit of 63 bits", 11),
+    ("nn.Linear(2**63, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", 11),
+    ("nn.Linear(9999999999999999999, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", 11),
+    ("nn.Linear(0x" + "f" * 100 + ", 2)", LimitError, "column 11: integer is 400 bits; the limit is 63 bits", 11),
+    ("nn.Linear(3037000500 * 3037000500, 2)", LimitError, "column 11: integer is 64 bits; the limit is 63 bits", 11),
     (
         "nn.Sequential(*[nn.Linear(1, 1) for i in range(10**6)])",
         LimitError,
         "column 42: range() is 1,000,000 items; the limit is 1,024 items",
-        None,
+        42,
     ),
     (
         "nn.Sequential(*[nn.ReLU()] * 2000)",
         LimitError,
         "column 16: list repetition is 2,000 items; the limit is 1,024 items",
-        None,
+        16,
     ),
     (
         "nn.Sequential(*[[nn.ReLU()] * 1000] * 1000)",
         LimitError,
         "column 16: list is 1,001,001 items; the limit is 20,000 items",
-        None,
+        16,
     ),
     (
         "nn.Sequential(*[nn.Sequential(*[nn.Linear(1, 1) for i in range(1000)])] * 1000)",
@@ -517,8 +517,8 @@ ERRORS: list[tuple[str, type[ParamcountError], str, int | None]] = [
         "expression exceeds the limit of 20,000 modules",
         None,
     ),
-    ("nn.Linear(" + "1 + " * 200 + "1, 2)", LimitError, "column 11: nesting exceeds the limit of 128 levels", None),
-    ("nn.Linear(" + "-" * 200 + "1, 2)", LimitError, "column 138: nesting exceeds the limit of 128 levels", None),
+    ("nn.Linear(" + "1 + " * 200 + "1, 2)", LimitError, "column 11: nesting exceeds the limit of 128 levels", 11),
+    ("nn.Linear(" + "-" * 200 + "1, 2)", LimitError, "column 138: nesting exceeds the limit of 128 levels", 138),
     ("-" * 9_000 + "1", LimitError, "expression nesting exceeds the limit of 128 levels", None),
     ("nn.Identity(" + "-1," * 2_600 + ")", LimitError, "expression exceeds the limit of 5,000 syntax nodes", None),
     (
@@ -755,7 +755,7 @@ def test_scan_agrees_with_the_reference_expression(text: str) -> None:
     if isinstance(expected, str):
         with pytest.raises(LimitError) as raised:
             scan(text)
-        assert raised.value.what == expected
+        assert f"column {raised.value.column}: {raised.value.what}" == expected
     else:
         assert scan(text) == expected
 

@@ -18,9 +18,10 @@ from paramcount.analysis.models import active_parameters, blocks, embedding_para
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
-from paramcount.errors import ParamcountError
+from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
 from paramcount.expr import parse
-from paramcount.layers._registry import expression_of, rebuild
+from paramcount.layers._registry import expression_of, rebuild, short_repr
+from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
@@ -97,18 +98,72 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
     ``via_transformers`` counts a config with transformers itself on the meta device (when installed);
     ``paths=False`` never reads the filesystem (a server answering untrusted queries): configs then come only
     from shipped hub ids.
-    Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong.
+    Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong: an
+    ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
+    ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
     """
-    stripped = text.strip()
-    if "(" not in stripped:
+    bare = "(" not in text and len(text) <= MAX_EXPRESSION_CHARS  # a longer text is refused by parse, unstripped
+    if bare:
         from paramcount.sources.hf.hub import hub_config_path
 
+        stripped = text.strip()
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _from_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _looks_like_path(stripped):
             return _from_config(text, stripped, stripped, architecture, via_transformers)
-    return _count_expression(text)
+    try:
+        result = _count_expression(text)
+    except ParamcountError:
+        if bare and _looks_like_a_model_name(text.strip()):
+            raise _unknown_model(text.strip(), paths) from None
+        raise
+    if architecture is not None or via_transformers:
+        option = "architecture" if architecture is not None else "via_transformers"
+        message = f"applies only to a model config (a shipped hub id or a config.json), not to {short_repr(text)}"
+        raise ArgumentError(option, message, option)
+    return result
+
+
+def _looks_like_a_model_name(text: str) -> bool:
+    """A bare word such as ``llama-3-8b``, ``mixtral`` or ``Qwen/Qwen2.5-7B``: letters, digits and ``-._/``,
+    and not a Python name the expression reader explains better (a keyword, a layer class, ``torch.…``)."""
+    import keyword  # error path only
+
+    from paramcount.layers import known_layers
+
+    return (
+        any(char.isalpha() for char in text)
+        and all(char.isascii() and (char.isalnum() or char in "-._/") for char in text)
+        and not keyword.iskeyword(text)
+        and not text.startswith(("nn.", "torch.", "F.", "collections."))
+        and text not in (*known_layers(), "OrderedDict", "range")
+    )
+
+
+def _unknown_model(name: str, paths: bool) -> UnknownNameError:
+    """The closest zoo models and shipped hub ids (``mixtral`` finds ``mistralai/Mixtral-8x7B-v0.1`` by its
+    name without the organisation), and how to count any other model."""
+    import difflib  # error path only
+
+    from paramcount.sources.hf.hub import shipped_hub_ids
+    from paramcount.zoo import known_models
+
+    by_key: dict[str, str] = {}
+    for known in (*shipped_hub_ids(), *known_models()):
+        by_key.setdefault(known.rsplit("/", 1)[-1].lower(), known)
+    key = name.rsplit("/", 1)[-1].lower()
+    containing = [known for known in by_key if len(key) >= 3 and key in known]
+    containing.sort(key=lambda known: (not known.startswith(key), len(known)))
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.6)
+    suggestions = tuple(by_key[known] for known in dict.fromkeys([*containing, *close]))[:3]
+    where = "the path to its config.json (or its folder)" if paths else "its config.json"
+    return UnknownNameError(
+        f"unknown model {short_repr(name)}: not a zoo model nor a shipped hub id; for any model, give {where}"
+        f"{did_you_mean(suggestions)}",
+        name,
+        suggestions,
+    )
 
 
 _answered: dict[str, Result] = {}

@@ -1,7 +1,9 @@
 """The ``paramcount`` command: parse arguments, call the library, pick a renderer, write. No arithmetic.
 
 stdout carries only the answer; errors go to stderr as ``paramcount: error: <message>`` with exit
-status 2 (the input was rejected) — an unexpected exception alone prints a traceback (exit 1).
+status 2 (the input was rejected) — an unexpected exception alone prints a traceback (exit 1). When the
+answer is JSON (``--json``, ``--batch``), a rejected input is JSON on stdout too:
+``{"query": …, "error": {"type": …, "message": …, "column": …}}``, the web API's error object.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ import sys
 
 from paramcount import __version__
 from paramcount._record import Record
-from paramcount.errors import LimitError, ParamcountError
+from paramcount.errors import ArgumentError, LimitError, ParamcountError
 from paramcount.limits import MAX_BATCH_LINES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any, TextIO
 
     from paramcount.analysis.planner import PlanOptions
+    from paramcount.report import Report
 
 __all__ = ["main"]
 
@@ -34,8 +37,16 @@ examples:
   paramcount resnet50
   paramcount meta-llama/Llama-3.1-8B
   paramcount path/to/config.json --architecture LlamaModel
-  printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch -
+  printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch - --dtype bfloat16
+
+the web app (needs the web extra: pip install 'paramcount[web]', or pip install -e '.[web]' in a checkout):
+  paramcount serve                      # http://127.0.0.1:8000 (paramcount serve --help)
+  paramcount site build public          # the answer pages as a static site (paramcount site build --help)
 """
+
+
+MIN_WIDTH = 40
+"""Narrowest text accepted for ``--width``: the tables' labels and the paragraphs' words need about that."""
 
 
 class _Flag(Record):
@@ -50,7 +61,6 @@ class _Flag(Record):
     """None for a switch (``store_true``); else the type of the value that follows."""
     choices: tuple[str, ...] | tuple[int, ...] = ()
     metavar: str | None = None
-    default: int | None = None
     group: str = ""
     """``output`` (mutually exclusive), ``plan`` (the memory plan's group) or the top level."""
 
@@ -64,12 +74,13 @@ FLAGS = (
     _Flag("--markdown", "print the answer as Markdown", group="output"),
     _Flag(
         "--batch",
-        "read one expression per line from FILE ('-' for stdin); writes one JSON object per line",
+        "read one query per line from FILE ('-' for stdin), each answered with the other options; writes one "
+        "JSON object per line",
         str,
         metavar="FILE",
     ),
     _Flag("--no-color", "plain text even on a terminal (also: NO_COLOR)"),
-    _Flag("--width", "wrap text at this many columns (default 100)", int),
+    _Flag("--width", f"wrap text at this many columns, at least {MIN_WIDTH} (default 100)", int),
     _Flag(
         "--architecture",
         "for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
@@ -141,7 +152,7 @@ FLAGS = (
         str,
         metavar="SHAPE",
     ),
-    _Flag("--depth", "deepest level of the module table (default 3)", int, default=3),
+    _Flag("--depth", "levels of the module table below the root, 0 for the root alone (default 3)", int),
     _Flag(
         "--list",
         "list what paramcount knows and exit",
@@ -150,6 +161,7 @@ FLAGS = (
     ),
 )
 _BY_NAME = {flag.name: flag for flag in FLAGS}
+DEFAULT_DEPTH = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -184,7 +196,6 @@ def _parser() -> argparse.ArgumentParser:
                 type=flag.takes,
                 choices=flag.choices or None,
                 metavar=flag.metavar,
-                default=flag.default,
                 help=flag.help,
             )
     parser.add_argument("--version", action="version", version=f"paramcount {__version__}")
@@ -206,7 +217,7 @@ def _quick_arguments(words: list[str]) -> _Arguments | None:
     """The arguments of a plain invocation — exact option names, values that parse, the expression words in
     one run — or None for anything else (help, abbreviations, repeats, errors), which argparse then reads and
     reports. A test checks that whatever this reads, argparse reads the same."""
-    values: dict[str, object] = {flag.dest: False if flag.takes is None else flag.default for flag in FLAGS}
+    values: dict[str, object] = {flag.dest: False if flag.takes is None else None for flag in FLAGS}
     expression: list[str] = []
     seen: set[str] = set()
     in_expression = False  # the previous word was an expression word
@@ -260,30 +271,37 @@ def _use_rich(stream: TextIO, no_color: bool) -> bool:
 
 
 def _batch_lines(source: str) -> Iterator[str]:
+    """Each query line without its line ending, unstripped: the length cap applies to the line as written,
+    as it does to a query anywhere else. Blank lines and ``#`` comments are skipped."""
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     with stream:
         for number, line in enumerate(stream, start=1):
             if number > MAX_BATCH_LINES:
                 raise LimitError("the batch", MAX_BATCH_LINES, unit="lines")
-            text = line.strip()
-            if text and not text.startswith("#"):
+            text = line.removesuffix("\n")
+            if text.strip() and not text.lstrip().startswith("#"):
                 yield text
 
 
-def _run_batch(source: str, out: TextIO) -> int:
-    import json
-
-    from paramcount.api import count
+def _run_batch(source: str, answer: Callable[[str], Report], out: TextIO) -> int:
+    """One JSON object per query line: its report, or ``{"query": …, "error": {…}}``; exit 2 if any failed."""
+    from paramcount.render.json import render_json
 
     failures = 0
     for text in _batch_lines(source):
         try:
-            data: dict[str, object] = count(text).to_dict()
+            line = render_json(answer(text), indent=None)
         except ParamcountError as error:
             failures += 1
-            data = {"query": text, "error": str(error), "error_type": type(error).__name__}
-        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+            line = _error_json(text, error, indent=None)
+        out.write(line + "\n")
     return 2 if failures else 0
+
+
+def _error_json(query: str | None, error: ParamcountError, indent: int | None) -> str:
+    import json
+
+    return json.dumps({"query": query, "error": error.to_dict()}, indent=indent, ensure_ascii=False)
 
 
 PLAN_FLAGS = (
@@ -309,17 +327,56 @@ def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | N
     return PlanOptions(**given)
 
 
-def _run_one(arguments: argparse.Namespace | _Arguments, out: TextIO) -> int:
+def _given(value: object) -> bool:
+    """Whether an option was given: a switch not given is False, any other option None (0 is a value)."""
+    return value is not None and value is not False
+
+
+def _check_options(arguments: argparse.Namespace | _Arguments) -> None:
+    """Refuse, before any work, an option value that is meaningless or has no effect where it was given."""
+    output = "--batch" if arguments.batch is not None else "--json" if arguments.json else None
+    if arguments.list:
+        others = [flag.name for flag in FLAGS if flag.name != "--list" and _given(getattr(arguments, flag.dest))]
+        if arguments.expression or others:
+            raise ArgumentError("--list", f"lists what paramcount knows; give it no {others[0] if others else 'query'}")
+    if arguments.batch is not None and arguments.expression:
+        raise ArgumentError("--batch", "reads the queries from its file; give no query beside it")
+    if arguments.batch is not None and arguments.markdown:
+        raise ArgumentError("--markdown", "--batch writes one JSON object per line")
+    if arguments.width is not None:
+        if output is not None or arguments.markdown:
+            raise ArgumentError("--width", f"wraps text output only, not {output or '--markdown'}")
+        if arguments.width < MIN_WIDTH:
+            raise ArgumentError("--width", f"must be at least {MIN_WIDTH} columns, got {arguments.width}")
+    if arguments.depth is not None:
+        if output is not None:
+            raise ArgumentError("--depth", f"limits the module table of text and --markdown, not {output}")
+        if arguments.depth < 0:
+            raise ArgumentError("--depth", f"must be 0 (the root alone) or more, got {arguments.depth}")
+
+
+def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Report]:
+    """The report of one query with every option given: the single answer and each line of a batch go
+    through it. The plan and the input shape are checked once, before the first query."""
     from paramcount.api import count
 
-    query = " ".join(arguments.expression)
-    result = count(query, architecture=arguments.architecture, via_transformers=arguments.via_transformers)
+    plan = _plan_options(arguments)
     shape = None
     if arguments.input is not None:
         from paramcount.analysis.shapes import parse_shape
 
         shape = parse_shape(arguments.input)
-    report = result.report(_plan_options(arguments), shape)
+    architecture, via_transformers = arguments.architecture, arguments.via_transformers
+
+    def answer(query: str) -> Report:
+        return count(query, architecture=architecture, via_transformers=via_transformers).report(plan, shape)
+
+    return answer
+
+
+def _run_one(arguments: argparse.Namespace | _Arguments, out: TextIO) -> int:
+    report = _answerer(arguments)(" ".join(arguments.expression))
+    depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
     if arguments.json:
         from paramcount.render.json import render_json
 
@@ -327,15 +384,15 @@ def _run_one(arguments: argparse.Namespace | _Arguments, out: TextIO) -> int:
     elif arguments.markdown:
         from paramcount.render.markdown import render_markdown
 
-        out.write(render_markdown(report, arguments.depth))
+        out.write(render_markdown(report, depth))
     elif _use_rich(out, arguments.no_color):
         from paramcount.render.text import write_rich
 
-        write_rich(report, out, arguments.width, arguments.depth)
+        write_rich(report, out, arguments.width, depth)
     else:
         from paramcount.render.text import render_plain
 
-        out.write(render_plain(report, arguments.width or 100, arguments.depth))
+        out.write(render_plain(report, arguments.width or 100, depth))
     return 0
 
 
@@ -397,18 +454,23 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
 
         return (serve_main if words[0] == "serve" else site_main)(words[1:])
     arguments = _quick_arguments(words) or _parser().parse_args(words)
-    if arguments.list:
-        return _list(arguments.list, sys.stdout)
-    if arguments.batch is None and not arguments.expression:
+    if not (arguments.list or arguments.batch is not None or arguments.expression):
         _parser().print_usage(sys.stderr)
         sys.stderr.write('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')
         return 2
     try:
+        _check_options(arguments)
+        if arguments.list:
+            return _list(arguments.list, sys.stdout)
         if arguments.batch is not None:
-            return _run_batch(arguments.batch, sys.stdout)
+            return _run_batch(arguments.batch, _answerer(arguments), sys.stdout)
         return _answer(arguments, exiting=exiting)
     except ParamcountError as error:
-        sys.stderr.write(f"paramcount: error: {error}\n")
+        if arguments.json or arguments.batch is not None:
+            query = None if arguments.batch is not None else " ".join(arguments.expression)
+            sys.stdout.write(_error_json(query, error, indent=None if arguments.batch is not None else 2) + "\n")
+        else:
+            sys.stderr.write(f"paramcount: error: {error}\n")
         return 2
     except BrokenPipeError:
         return 0

@@ -3,8 +3,8 @@
 Everything the user's input can cause is a ``ParamcountError``; anything else escaping the library is a
 bug. ``str(error)`` is always one line: ``<where>: <what is wrong>[; <what is allowed or what to do>]``.
 
-    ParamcountError(ValueError)
-    ├── ExpressionError      syntax not allowed or malformed; .column (1-based, or None)
+    ParamcountError(ValueError)  .column: where in the query (1-based), or None; .to_dict()
+    ├── ExpressionError      syntax not allowed or malformed
     ├── LimitError           a cap was exceeded; .what, .limit, .actual
     ├── UnknownNameError     layer, zoo model, dtype …; .name, .suggestions
     ├── ArgumentError        a layer argument or value rejected; .layer, .argument
@@ -29,34 +29,43 @@ __all__ = [
 
 
 class ParamcountError(ValueError):
-    """Base class: the input was rejected. The message is one line."""
+    """Base class: the input was rejected. The message is one line; with a ``column`` (1-based, counted in
+    characters over the whole query) it starts with ``column N:``."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, column: int | None = None) -> None:
+        text = message if column is None else f"column {column}: {message}"
+        super().__init__(text)
+        self.message = text
+        self.column = column
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The error as every surface reports it (``--json``, ``--batch`` lines, the web API):
+        ``{"type": "ExpressionError", "message": "column 7: …", "column": 7}``."""
+        return {"type": type(self).__name__, "message": self.message, "column": self.column}
 
 
 class ExpressionError(ParamcountError):
     """The expression text is malformed or uses syntax outside the whitelist."""
 
     def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message if column is None else f"column {column}: {message}")
-        self.column = column
+        super().__init__(message, column=column)
 
 
 class LimitError(ParamcountError):
     """A size, depth, count or time cap was exceeded before any work was done."""
 
-    def __init__(self, what: str, limit: int, actual: int | None = None, *, unit: str = "") -> None:
+    def __init__(
+        self, what: str, limit: int, actual: int | None = None, *, unit: str = "", column: int | None = None
+    ) -> None:
         suffix = f" {unit}" if unit else ""
         if actual is None:
             message = f"{what} exceeds the limit of {limit:,}{suffix}"
         else:
             message = f"{what} is {actual:,}{suffix}; the limit is {limit:,}{suffix}"
-        super().__init__(message)
+        super().__init__(message, column=column)
         self.what = what
         self.limit = limit
         self.actual = actual
@@ -65,8 +74,10 @@ class LimitError(ParamcountError):
 class UnknownNameError(ParamcountError):
     """A name (layer, model, dtype …) is not known; carries the closest known names."""
 
-    def __init__(self, message: str, name: str, suggestions: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, name: str, suggestions: tuple[str, ...] = (), *, column: int | None = None
+    ) -> None:
+        super().__init__(message, column=column)
         self.name = name
         self.suggestions = suggestions
 

@@ -82,9 +82,7 @@ def test_count_rejects_bad_queries(
         assert response.status_code == 200  # a shipped hub id, for contrast with the paths around it
         return
     assert response.status_code == 400
-    expected: dict[str, Any] = {"type": error_type, "message": message}
-    if column is not None:
-        expected["column"] = column
+    expected = {"type": error_type, "message": message, "column": column}
     assert _error(response) == {"query": query, "error": expected}
 
 
@@ -102,6 +100,7 @@ def test_count_too_long_is_400(client: TestClient) -> None:
     assert _error(response)["error"] == {
         "type": "LimitError",
         "message": f"expression is {len(query):,} characters; the limit is {MAX_EXPRESSION_CHARS:,} characters",
+        "column": None,
     }
 
 
@@ -113,7 +112,11 @@ def test_count_body_over_the_limit_is_413() -> None:
     assert response.status_code == 413
     assert _error(response) == {
         "query": None,
-        "error": {"type": "RequestTooLarge", "message": "request body is 2,009 bytes; the limit is 1,000 bytes"},
+        "error": {
+            "type": "RequestTooLarge",
+            "message": "request body is 2,009 bytes; the limit is 1,000 bytes",
+            "column": None,
+        },
     }
 
 
@@ -200,7 +203,7 @@ def test_allow_names_head_beside_get(client: TestClient) -> None:
 def test_not_found_api_is_json(client: TestClient) -> None:
     assert _error(client.get("/api/nothing")) == {
         "query": None,
-        "error": {"type": "NotFound", "message": "/api/nothing: no page here"},
+        "error": {"type": "NotFound", "message": "/api/nothing: no page here", "column": None},
     }
 
 

@@ -32,7 +32,10 @@ def test_serve_without_the_extra_says_what_to_install(
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
     assert serve_main([]) == 1
     assert capsys.readouterr().err == INSTALL_HINT
-    assert INSTALL_HINT == "paramcount: the web app needs the web extra: pip install 'paramcount[web]'\n"
+    assert INSTALL_HINT == (
+        "paramcount: the web app needs the web extra: pip install 'paramcount[web]' "
+        "(in a source checkout: pip install -e '.[web]')\n"
+    )
 
 
 def test_site_without_the_extra_says_what_to_install(

@@ -60,7 +60,7 @@ def test_memory_api_rejects_bad_options(
 ) -> None:
     response = client.get("/api/memory", params={"q": LLAMA, **fields})
     assert response.status_code == 400
-    assert response.json() == {"query": LLAMA, "error": {"type": error_type, "message": message}}
+    assert response.json() == {"query": LLAMA, "error": {"type": error_type, "message": message, "column": None}}
 
 
 def test_memory_api_validates_types(client: TestClient) -> None:
@@ -89,7 +89,7 @@ def test_flops_api(client: TestClient) -> None:
 def test_flops_api_errors(client: TestClient, fields: dict[str, str], error_type: str, message: str) -> None:
     response = client.get("/api/flops", params={"q": "Conv2d(3, 64, 3)", **fields})
     assert response.status_code == 400
-    assert response.json()["error"] == {"type": error_type, "message": message}
+    assert response.json()["error"] == {"type": error_type, "message": message, "column": None}
 
 
 def test_memory_answer_page(client: TestClient, element_text: Text) -> None:

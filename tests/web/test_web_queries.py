@@ -36,8 +36,8 @@ def test_a_bare_name_never_opens_a_folder_of_that_name(monkeypatch: pytest.Monke
 def test_a_folder_name_that_is_not_a_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _folder_with_a_config(tmp_path, "my-model")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(paramcount.ExpressionError, match=r"^column 1: unknown name 'my'"):
-        _resolve("my-model")  # parsed as an expression (my - model), refused there: never read
+    with pytest.raises(paramcount.UnknownNameError, match=r"^unknown model 'my-model': not a zoo model"):
+        _resolve("my-model")  # a model name, not a path: never read
     with pytest.raises(QueryError):
         _resolve("./my-model")
     with pytest.raises(QueryError):

@@ -23,7 +23,7 @@ def test_busy_library_is_503() -> None:
     assert response.status_code == 503
     assert response.json() == {
         "query": "Linear(2, 3)",
-        "error": {"type": "Busy", "message": "the server is busy; try again in a moment"},
+        "error": {"type": "Busy", "message": "the server is busy; try again in a moment", "column": None},
     }
 
 
@@ -44,6 +44,7 @@ def test_slow_answer_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
     assert response.json()["error"] == {
         "type": "Timeout",
         "message": "the answer took longer than 0.2 s; the limit is that long",
+        "column": None,
     }
     assert elapsed < 4
 

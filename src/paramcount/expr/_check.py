@@ -117,7 +117,7 @@ class SyntaxCheck:
                 raise LimitError("expression", MAX_NODES, unit="syntax nodes")
             if depth > MAX_SYNTAX_DEPTH:
                 column = self.positions.start(node)
-                raise LimitError(f"column {column}: nesting", MAX_SYNTAX_DEPTH, unit="levels")
+                raise LimitError("nesting", MAX_SYNTAX_DEPTH, unit="levels", column=column)
             for child, child_role, child_inside in reversed(self.check(node, role, inside)):
                 stack.append((child, child_role, depth + 1, child_inside))
 
@@ -263,5 +263,5 @@ def checked_int(value: int, positions: Positions, node: ast.AST) -> int:
     """``value`` if it fits an int64 (``abs(value) < 2**MAX_INT_BITS``), else a ``LimitError``."""
     bits = abs(value).bit_length()
     if bits > MAX_INT_BITS:  # the value itself is not shown: it may have thousands of digits
-        raise LimitError(f"column {positions.start(node)}: integer", MAX_INT_BITS, bits, unit="bits")
+        raise LimitError("integer", MAX_INT_BITS, bits, unit="bits", column=positions.start(node))
     return value

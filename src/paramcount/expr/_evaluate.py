@@ -96,7 +96,7 @@ class Evaluator:
     def sequence(self, node: ast.AST, items: Sequence[object]) -> SequenceValue:
         size = 1 + sum(size_of(item) for item in items)
         if size > MAX_ITEMS:
-            raise LimitError(f"column {self.positions.start(node)}: list", MAX_ITEMS, size, unit="items")
+            raise LimitError("list", MAX_ITEMS, size, unit="items", column=self.positions.start(node))
         nodes: dict[int, int] = {}
         for item in items:
             if id(item) not in nodes:
@@ -108,7 +108,7 @@ class Evaluator:
         unique = tuple(dict(pairs).items())  # a repeated key keeps its first position and its last value
         size = 1 + sum(1 + size_of(value) for _, value in unique)
         if size > MAX_ITEMS:
-            raise LimitError(f"column {self.positions.start(node)}: dict", MAX_ITEMS, size, unit="items")
+            raise LimitError("dict", MAX_ITEMS, size, unit="items", column=self.positions.start(node))
         return MappingValue(unique, ordered, size)
 
     def name(self, node: ast.Name) -> object:
@@ -155,7 +155,7 @@ class Evaluator:
             self.fail(node, "range() step must not be zero")
         length = max(0, (stop - start + step + (-1 if step > 0 else 1)) // step)
         if length > MAX_REPEAT:
-            raise LimitError(f"column {self.positions.start(node)}: range()", MAX_REPEAT, length, unit="items")
+            raise LimitError("range()", MAX_REPEAT, length, unit="items", column=self.positions.start(node))
         return range(start, stop, step)
 
     def integer(self, node: ast.expr, what: str) -> int:
@@ -170,10 +170,10 @@ class Evaluator:
         length = len(sequence.items) * times
         if length > MAX_REPEAT:
             column = self.positions.start(node)
-            raise LimitError(f"column {column}: list repetition", MAX_REPEAT, length, unit="items")
+            raise LimitError("list repetition", MAX_REPEAT, length, unit="items", column=column)
         size = 1 + (sequence.size - 1) * times
         if size > MAX_ITEMS:
-            raise LimitError(f"column {self.positions.start(node)}: list", MAX_ITEMS, size, unit="items")
+            raise LimitError("list", MAX_ITEMS, size, unit="items", column=self.positions.start(node))
         self.spend(length)
         # Each later reference becomes a tied copy once a container adopts it: charge those modules now.
         self.count_modules(max(times - 1, 0) * sequence.module_nodes)
@@ -206,7 +206,7 @@ class Evaluator:
                 self.fail(node, f"negative exponent {right} is not allowed; the result must be an integer")
             if abs(left) > 1 and right > MAX_INT_BITS:  # refused before computing: 10**10**10 is instant
                 column = self.positions.start(node)
-                raise LimitError(f"column {column}: integer {left}**{right}", MAX_INT_BITS, unit="bits")
+                raise LimitError(f"integer {left}**{right}", MAX_INT_BITS, unit="bits", column=column)
             result = left**right
         elif isinstance(op, ast.FloorDiv | ast.Mod):
             if right == 0:

@@ -69,9 +69,8 @@ def unknown_name(node: ast.Name, positions: Positions) -> NoReturn:
 
     models = difflib.get_close_matches(node.id.lower(), known_models(), n=3, cutoff=0.6)
     if models:
-        column = positions.start(node)
-        message = f"column {column}: unknown model {short_repr(node.id)}{did_you_mean(models)}"
-        raise UnknownNameError(message, node.id, tuple(models))
+        message = f"unknown model {short_repr(node.id)}{did_you_mean(models)}"
+        raise UnknownNameError(message, node.id, tuple(models), column=positions.start(node))
     _fail(
         positions,
         node,
@@ -112,9 +111,8 @@ def _unknown(
 
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     suggestions = tuple(f"{prefix}{match}" for match in close)
-    column = positions.attribute(node)
-    message = f"column {column}: unknown {what} {short_repr(dotted)}{did_you_mean(suggestions)}"
-    raise UnknownNameError(message, dotted, suggestions)
+    message = f"unknown {what} {short_repr(dotted)}{did_you_mean(suggestions)}"
+    raise UnknownNameError(message, dotted, suggestions, column=positions.attribute(node))
 
 
 def check_layer_kind(node: ast.AST, kind: str, positions: Positions) -> None:
@@ -131,7 +129,7 @@ def check_layer_kind(node: ast.AST, kind: str, positions: Positions) -> None:
             models = difflib.get_close_matches(kind.lower(), known_models(), n=3, cutoff=0.6)
             if models:
                 message, suggestions = f"unknown layer or model {kind!r}{did_you_mean(models)}", tuple(models)
-        raise UnknownNameError(f"column {column}: {message}", error.name, suggestions) from None
+        raise UnknownNameError(message, error.name, suggestions, column=column) from None
 
 
 def is_zoo_model(name: str) -> bool:

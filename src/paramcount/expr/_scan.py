@@ -32,7 +32,7 @@ def scan(text: str) -> bool:
         if char in _OPEN:
             depth += 1
             if depth > MAX_DEPTH:
-                raise LimitError(f"column {position + 1}: bracket nesting", MAX_DEPTH, unit="levels")
+                raise LimitError("bracket nesting", MAX_DEPTH, unit="levels", column=position + 1)
         elif char in _CLOSE:
             depth -= 1
             balanced = balanced and depth >= 0
@@ -112,4 +112,4 @@ def _check_literal(token: str, start: int) -> None:
     if token.isascii() and token.replace("_", "").isdigit():
         digits = len(token) - token.count("_")
         if digits > MAX_INT_DIGITS:
-            raise LimitError(f"column {start + 1}: integer literal", MAX_INT_DIGITS, digits, unit="digits")
+            raise LimitError("integer literal", MAX_INT_DIGITS, digits, unit="digits", column=start + 1)

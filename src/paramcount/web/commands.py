@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["app_from_environment", "serve_main", "site_main"]
 
-INSTALL_HINT = "paramcount: the web app needs the web extra: pip install 'paramcount[web]'\n"
+INSTALL_HINT = (
+    "paramcount: the web app needs the web extra: pip install 'paramcount[web]' "
+    "(in a source checkout: pip install -e '.[web]')\n"
+)
 SETTINGS_VARIABLE = "PARAMCOUNT_WEB_SETTINGS"
 """How ``serve --workers N`` hands its settings to the worker processes uvicorn starts."""
 

@@ -23,7 +23,7 @@ from paramcount.analysis.planner import PlanOptions
 from paramcount.errors import ParamcountError
 from paramcount.report import Report
 from paramcount.web.curated import curated
-from paramcount.web.pages import Pages, error_body, error_column
+from paramcount.web.pages import Pages, error_body
 from paramcount.web.planning import input_shape, option_fields, plan_options
 from paramcount.web.queries import QueryError
 from paramcount.web.service import Answers, Busy, Rendered, TooSlow
@@ -98,7 +98,7 @@ class Handlers:
         return base.rstrip("/") + path
 
     def failure(self, query: str, error: ParamcountError) -> _Outcome:
-        body = error_body(_safe(query), type(error).__name__, str(error), error_column(error))
+        body = {"query": _safe(query), "error": error.to_dict()}
         return _Outcome(status=400, error=body, error_html=self.pages.error_fragment(_safe(query), error))
 
     async def outcome(self, ask: Ask, render: Callable[[Report], str], view: str) -> _Outcome:

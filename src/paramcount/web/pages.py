@@ -7,13 +7,12 @@ it is served or written to disk. Templates get pre-rendered, escaped fragments f
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from paramcount.errors import ExpressionError, ParamcountError
+from paramcount.errors import ParamcountError
 from paramcount.render.html import (
     answer_html,
     answer_text,
@@ -36,7 +35,7 @@ from paramcount.web.targets import slug_of
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-__all__ = ["EXAMPLES", "Links", "Pages", "error_body", "error_column", "planner_url"]
+__all__ = ["EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
 
 EXAMPLES = (
     "Conv2d(256, 512, 3)",
@@ -50,8 +49,6 @@ EXAMPLES = (
 
 MAX_DESCRIPTION_CHARS = 300
 """Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
-
-_COLUMN = re.compile(r"column (\d+):")
 
 
 def _lead(report: Report, kind: str) -> tuple[str, str]:
@@ -69,20 +66,10 @@ def planner_url(report: Report, root: str = "/") -> str:
     return f"{root}planner?{urlencode({'q': report.query, **option_fields(options)})}"
 
 
-def error_column(error: ParamcountError) -> int | None:
-    """Where in the query the error is: ``ExpressionError.column``, or the column its message names."""
-    if isinstance(error, ExpressionError):
-        return error.column
-    found = _COLUMN.match(str(error))
-    return int(found.group(1)) if found else None
-
-
-def error_body(query: str | None, error_type: str, message: str, column: int | None = None) -> dict[str, Any]:
-    """The JSON error object of STYLE.md 2.8: ``{"query": …, "error": {"type": …, "message": …}}``."""
-    error: dict[str, Any] = {"type": error_type, "message": message}
-    if column is not None:
-        error["column"] = column
-    return {"query": query, "error": error}
+def error_body(query: str | None, error_type: str, message: str) -> dict[str, Any]:
+    """The JSON error object of STYLE.md 2.8 for a condition of the server (busy, not found …), in the shape
+    of ``ParamcountError.to_dict()``: ``{"query": …, "error": {"type": …, "message": …, "column": None}}``."""
+    return {"query": query, "error": {"type": error_type, "message": message, "column": None}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +155,12 @@ class Pages:
         )
 
     def error_fragment(self, query: str, error: ParamcountError) -> str:
-        column = error_column(error)
         return self._render(
             "_error.html",
             error_type=type(error).__name__,
             message=str(error),
-            column=column,
-            caret=_caret(query, column),
+            column=error.column,
+            caret=_caret(query, error.column),
         )
 
     def message_fragment(self, error_type: str, message: str) -> str:

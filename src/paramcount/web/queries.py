@@ -52,7 +52,7 @@ def resolve(text: str, *, architecture: str | None = None, max_query_chars: int,
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise QueryError(f"column {error.start + 1}: the query is not valid Unicode (a lone surrogate)") from None
+        raise QueryError("the query is not valid Unicode (a lone surrogate)", column=error.start + 1) from None
     if stripped.startswith("{"):
         if len(text) > max_config_chars:
             raise LimitError(PASTED_CONFIG, max_config_chars, len(text), unit="characters")

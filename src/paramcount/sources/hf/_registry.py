@@ -63,7 +63,11 @@ def supported_model_types() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def spec_for(name: str) -> ModelTypeSpec:
+def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
+    """The builder of ``model_type`` ``name``; an unknown one is refused naming ``source`` (the config's file)
+    and offering ``--via-transformers``. Whether transformers knows the type is not checked: its table moved
+    between versions (4.x ``configuration_auto.py``, 5.x ``auto_mappings.py``) and importing it costs about a
+    second, too much for an error message; so the offer is conditional."""
     _load_builders()
     spec = _REGISTRY.get(name)
     if spec is None:
@@ -72,9 +76,11 @@ def spec_for(name: str) -> ModelTypeSpec:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         from paramcount.sources.hf.via_transformers import available
 
-        offer = "; transformers is installed: add --via-transformers to count it there" if available() else ""
+        offer = "if transformers knows it, add --via-transformers to count it there"
+        if not available():
+            offer += " (needs torch and transformers installed)"
         raise UnknownNameError(
-            f"config.json: model_type {name!r} is not supported{did_you_mean(close)}{offer}; "
+            f"{source}: model_type {name!r} is not supported{did_you_mean(close)}; {offer}; "
             f"supported: {', '.join(sorted(_REGISTRY))}",
             name,
             tuple(close),
@@ -92,13 +98,15 @@ def read_config(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any],
     if path.is_dir():
         path = path / "config.json"
     from paramcount.limits import MAX_CONFIG_BYTES
+    from paramcount.sources.hf.hub import hub_id_of
 
     try:
         with path.open("rb") as stream:
             text = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    return parse_config_text(text, path.name), path.name
+    name = hub_id_of(path) or str(path)
+    return parse_config_text(text, name), name
 
 
 def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
@@ -110,7 +118,7 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
     raw_type = data.get("model_type")
     if not isinstance(raw_type, str):
         raise ConfigError(f"{name}: key 'model_type' is missing or not a string", key_path="model_type")
-    spec = spec_for(raw_type)
+    spec = spec_for(raw_type, name)
     config = Config(data, raw_type, name)
     chosen = architecture
     if chosen is None:

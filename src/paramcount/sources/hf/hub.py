@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-__all__ = ["CONFIGS", "hub_config_path", "shipped_hub_ids"]
+__all__ = ["CONFIGS", "hub_config_path", "hub_id_of", "shipped_hub_ids"]
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -34,3 +34,8 @@ def hub_config_path(hub_id: str) -> Path | None:
     """The shipped config for ``hub_id`` (``meta-llama/Llama-3.1-8B``, or ``llama-3.1-8b`` without the
     organisation), or None."""
     return _index().get(hub_id.strip().lower())
+
+
+def hub_id_of(path: Path) -> str | None:
+    """The hub id a shipped config file answers (``meta-llama/Llama-3.1-8B``), or None for any other file."""
+    return path.stem.replace("--", "/") if path.parent == CONFIGS else None
