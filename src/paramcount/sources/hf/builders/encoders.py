@@ -32,6 +32,7 @@ from paramcount.sources.hf.builders._common import (
     module,
     num_labels,
     stack,
+    tie,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -137,17 +138,9 @@ def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: s
     BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
     ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie."""
     hidden, vocab = sizes.hidden, sizes.vocab
+    decoder = linear("decoder", hidden, vocab, bias=True)
     if config_flag(config, "tie_word_embeddings", True):
-        decoder = Module(
-            name="decoder",
-            kind="Linear",
-            params=(
-                Param("weight", (vocab, hidden), tied_to=f"{family.prefix}.embeddings.word_embeddings.weight"),
-                Param("bias", (vocab,), tied_to=f"{path}.bias"),
-            ),
-        )
-    else:
-        decoder = linear("decoder", hidden, vocab, bias=True)
+        decoder = tie(decoder, weight=f"{family.prefix}.embeddings.word_embeddings.weight", bias=f"{path}.bias")
     own_bias = (Param("bias", (vocab,)),)
     if family is _ROBERTA:
         dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
@@ -300,11 +293,9 @@ def distilbert(config: Config, architecture: str) -> Module:
     if architecture == "DistilBertModel":
         return base
     if architecture == "DistilBertForMaskedLM":
+        projector = linear("vocab_projector", dim, vocab, bias=True)
         if config_flag(config, "tie_word_embeddings", True):
-            tied = Param("weight", (vocab, dim), tied_to="distilbert.embeddings.word_embeddings.weight")
-            projector = Module(name="vocab_projector", kind="Linear", params=(tied, Param("bias", (vocab,))))
-        else:
-            projector = linear("vocab_projector", dim, vocab, bias=True)
+            projector = tie(projector, weight="distilbert.embeddings.word_embeddings.weight")
         heads = (linear("vocab_transform", dim, dim, bias=True), layer_norm("vocab_layer_norm", dim), projector)
         return module("", architecture, base, *heads)
     if architecture == "DistilBertForQuestionAnswering":

@@ -20,6 +20,7 @@ from paramcount.sources.hf.builders._common import (
     layer_norm,
     linear,
     module,
+    multihead_attention,
     num_labels,
     position_ids,
     rms_norm,
@@ -115,7 +116,8 @@ def _siglip_vision_tower(config: Config) -> Module:
     if config.text("model_type", "siglip_vision_model") != "siglip_vision_model":
         raise config.fail("model_type", f"'{config.path('model_type')}' must be 'siglip_vision_model' for gemma3")
     hidden = Dim.of(config.size("hidden_size"), "hidden_size")
-    check_divisible(config, hidden, Dim.of(config.size("num_attention_heads"), "num_attention_heads"))
+    heads = Dim.of(config.size("num_attention_heads"), "num_attention_heads")
+    check_divisible(config, hidden, heads)
     width = Dim.of(config.size("intermediate_size"), "intermediate_size")
     patch = Dim.of(config.size("patch_size"), "patch_size")
     side = config.size("image_size") // patch.value
@@ -124,7 +126,16 @@ def _siglip_vision_tower(config: Config) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True),
+        conv(
+            "patch_embedding",
+            "Conv2d",
+            channels,
+            hidden,
+            (patch, patch),
+            bias=True,
+            stride=patch.value,
+            padding="valid",
+        ),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
@@ -132,7 +143,7 @@ def _siglip_vision_tower(config: Config) -> Module:
     encoder = module("encoder", "SiglipEncoder", layers)
     children = [embeddings, encoder, layer_norm("post_layernorm", hidden)]
     if switch(config, "vision_use_head", True):
-        children.append(_siglip_pooling_head(hidden, width))
+        children.append(_siglip_pooling_head(hidden, heads, width))
     return module("vision_tower", "SiglipVisionModel", *children)
 
 
@@ -152,14 +163,9 @@ def _siglip_mlp(hidden: Dim, width: Dim) -> Module:
     return module("mlp", "SiglipMLP", linear("fc1", hidden, width, bias=True), linear("fc2", width, hidden, bias=True))
 
 
-def _siglip_pooling_head(hidden: Dim, width: Dim) -> Module:
+def _siglip_pooling_head(hidden: Dim, heads: Dim, width: Dim) -> Module:
     """A learned probe attending over the patches with ``nn.MultiheadAttention`` (packed q/k/v)."""
-    attention = Module(
-        name="attention",
-        kind="MultiheadAttention",
-        params=(Param("in_proj_weight", (3 * hidden, hidden)), Param("in_proj_bias", (3 * hidden,))),
-        children=(linear("out_proj", hidden, hidden, bias=True, kind="NonDynamicallyQuantizableLinear"),),
-    )
+    attention = multihead_attention("attention", hidden, heads)
     probe = Param("probe", (Dim.constant(1), Dim.constant(1), hidden))
     return module(
         "head",

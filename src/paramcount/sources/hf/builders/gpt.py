@@ -387,11 +387,6 @@ def falcon(config: Config, architecture: str) -> Module:
 # --- OPT ---------------------------------------------------------------------------------------------------------
 
 
-def _opt_norm(name: str, hidden: Dim, affine: bool) -> Module:
-    """``nn.LayerNorm(hidden, elementwise_affine=layer_norm_elementwise_affine)``: no parameters without it."""
-    return layer_norm(name, hidden) if affine else Module(name=name, kind="LayerNorm")
-
-
 @model_type(
     "opt",
     architectures=("OPTModel", "OPTForCausalLM", "OPTForSequenceClassification", "OPTForQuestionAnswering"),
@@ -421,19 +416,15 @@ def opt(config: Config, architecture: str) -> Module:
         "0",
         "OPTDecoderLayer",
         attention,
-        _opt_norm("self_attn_layer_norm", hidden, affine),
+        layer_norm("self_attn_layer_norm", hidden, affine=affine),
         linear("fc1", hidden, ffn, bias=bias),
         linear("fc2", ffn, hidden, bias=bias),
-        _opt_norm("final_layer_norm", hidden, affine),
+        layer_norm("final_layer_norm", hidden, affine=affine),
     )
     decoder: list[Module] = [
         embedding("embed_tokens", vocab, word_width),
         # OPTLearnedPositionalEmbedding(num_embeddings + 2): position ids are shifted by 2 (a fairseq legacy).
-        Module(
-            name="embed_positions",
-            kind="OPTLearnedPositionalEmbedding",
-            params=(Param("weight", (positions + 2, hidden)),),
-        ),
+        embedding("embed_positions", positions + 2, hidden, kind="OPTLearnedPositionalEmbedding"),
     ]
     if word_width.value != hidden.value:
         decoder += [
@@ -441,7 +432,7 @@ def opt(config: Config, architecture: str) -> Module:
             linear("project_in", word_width, hidden, bias=False),
         ]
     if config_flag(config, "do_layer_norm_before", True) and not config_flag(config, "_remove_final_layer_norm", False):
-        decoder.append(_opt_norm("final_layer_norm", hidden, affine))
+        decoder.append(layer_norm("final_layer_norm", hidden, affine=affine))
     decoder.append(stack("layers", layer, layers))
     base = module("model", "OPTModel", module("decoder", "OPTDecoder", *decoder))
     if architecture == "OPTModel":

@@ -98,8 +98,9 @@ def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
     image_h, image_w = _pair(config, "image_size", 224)
     patch_h, patch_w = _pair(config, "patch_size", 16)
     patches = (image_w // patch_w) * (image_h // patch_h)
+    patch = (patch_h.value, patch_w.value)
     projection = conv(
-        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True
+        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True, stride=patch
     )
     embeddings = module(
         "embeddings",
@@ -214,7 +215,15 @@ def _clip_vision(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "CLIPVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", path_dim(config, "num_channels"), hidden, (patch, patch), bias=False),
+        conv(
+            "patch_embedding",
+            "Conv2d",
+            path_dim(config, "num_channels"),
+            hidden,
+            (patch, patch),
+            bias=False,
+            stride=patch.value,
+        ),
         embedding("position_embedding", positions, hidden),
         params=(Param("class_embedding", (hidden,)),),
         buffers=(position_ids(positions),),
