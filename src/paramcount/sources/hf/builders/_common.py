@@ -11,29 +11,34 @@ its kind. Modules of the modelling code itself (attention blocks, RMSNorms, GPT-
 
 from __future__ import annotations
 
-from paramcount._record import replace
+from paramcount._record import Record, replace
 from paramcount.layers import build
 from paramcount.sources.hf._config import Config
 from paramcount.tree import Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Final, Literal, TypeAlias
 
     from paramcount.tree import Value
 
 __all__ = [
+    "Head",
+    "LinearHead",
     "check_divisible",
     "check_padding_index",
+    "class_names",
     "config_dim",
     "config_flag",
     "config_layers",
     "conv",
     "embedding",
     "experts",
+    "head_classes",
     "kvq_attention",
     "layer_norm",
     "linear",
+    "linear_head",
     "module",
     "multihead_attention",
     "num_labels",
@@ -185,6 +190,64 @@ def experts(module: Module, count: int, per_token: int) -> Module:
     list of expert modules or fused 3-d expert tensors. The active-parameter analysis counts
     ``per_token / count`` of such a module's parameters as active."""
     return replace(module, attributes=(*module.attributes, ("num_experts", count), ("experts_per_token", per_token)))
+
+
+# --- heads: which class is which head, and the heads that are one linear layer -----------------------------------
+
+if TYPE_CHECKING:
+    Head: TypeAlias = Literal[
+        "base",
+        "causal_lm",
+        "masked_lm",
+        "double_heads",
+        "pretraining",
+        "next_sentence",
+        "sequence_classification",
+        "token_classification",
+        "multiple_choice",
+        "question_answering",
+    ]
+    """What a model class puts on its base model; a family maps each class name to one."""
+
+_SUFFIXES: Final = {
+    "causal_lm": "ForCausalLM",
+    "masked_lm": "ForMaskedLM",
+    "pretraining": "ForPreTraining",
+    "next_sentence": "ForNextSentencePrediction",
+    "sequence_classification": "ForSequenceClassification",
+    "token_classification": "ForTokenClassification",
+    "multiple_choice": "ForMultipleChoice",
+    "question_answering": "ForQuestionAnswering",
+}
+
+
+def head_classes(prefix: str, heads: tuple[Head, ...], **names: str) -> tuple[tuple[str, Head], ...]:
+    """``(class name, head)`` for the base model ``<prefix>Model`` and each of ``heads``, named ``<prefix>`` and
+    the usual suffix (``ForCausalLM``) unless ``names`` gives the class (GPT-2's ``causal_lm="GPT2LMHeadModel"``)."""
+    return ((f"{prefix}Model", "base"), *((names.get(head) or f"{prefix}{_SUFFIXES[head]}", head) for head in heads))
+
+
+def class_names(classes: tuple[tuple[str, Head], ...]) -> tuple[str, ...]:
+    """The class names of a ``head_classes`` table, for ``model_type(architectures=...)``."""
+    return tuple(name for name, _ in classes)
+
+
+class LinearHead(Record):
+    """A head that is one ``nn.Linear`` from the model's width: its attribute name, its bias (fixed, or a config
+    switch and its default) and its outputs (``num_labels`` when None)."""
+
+    name: str
+    bias: bool | tuple[str, bool]
+    outputs: int | None = None
+
+
+def linear_head(head: LinearHead, config: Config, width: Dim) -> Module:
+    outputs = num_labels(config) if head.outputs is None else Dim.constant(head.outputs)
+    bias = head.bias if isinstance(head.bias, bool) else config_flag(config, *head.bias)
+    return linear(head.name, width, outputs, bias=bias)
+
+
+# --- reading the config --------------------------------------------------------------------------------------------
 
 
 def config_dim(config: Config, key: str, *overrides: str, default: int | Dim | None = None) -> Dim:

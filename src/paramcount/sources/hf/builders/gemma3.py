@@ -13,21 +13,24 @@ from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     check_divisible,
+    class_names,
     config_flag,
     conv,
     embedding,
+    head_classes,
     kvq_attention,
     layer_norm,
     linear,
+    linear_head,
     module,
     multihead_attention,
-    num_labels,
     position_ids,
     rms_norm,
     stack,
     tied_linear,
 )
 from paramcount.sources.hf.builders._llama_style import (
+    TASK_HEADS,
     Family,
     Sizes,
     base_model,
@@ -195,20 +198,22 @@ def _gemma3_multimodal(config: Config, kind: str) -> tuple[Module, Sizes]:
     return module("model", kind, tower, projector, language), sizes
 
 
-@model_type(
-    "gemma3",
-    architectures=("Gemma3Model", "Gemma3ForConditionalGeneration", "Gemma3ForSequenceClassification"),
-    default="Gemma3ForConditionalGeneration",
+_GEMMA3_CLASSES = head_classes(
+    "Gemma3", ("causal_lm", "sequence_classification"), causal_lm="Gemma3ForConditionalGeneration"
 )
+
+
+@model_type("gemma3", architectures=class_names(_GEMMA3_CLASSES), default="Gemma3ForConditionalGeneration")
 def gemma3(config: Config, architecture: str) -> Module:
     """Gemma 3 with images (``Gemma3ForConditionalGeneration``); text-only checkpoints use ``gemma3_text``."""
+    head = dict(_GEMMA3_CLASSES)[architecture]
     base, sizes = _gemma3_multimodal(config, "Gemma3Model")
-    if architecture == "Gemma3Model":
+    if head == "base":
         return base
-    if architecture == "Gemma3ForSequenceClassification":
-        return module("", architecture, base, linear("score", sizes.hidden, num_labels(config), bias=False))
+    if head != "causal_lm":
+        return module("", architecture, base, linear_head(TASK_HEADS[head], config, sizes.hidden))
     if config_flag(config, "tie_word_embeddings", True):  # Gemma3Config: ``bool | None``, null unties
-        head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
+        lm_head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
     else:
-        head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
-    return module("", architecture, base, head)
+        lm_head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
+    return module("", architecture, base, lm_head)
