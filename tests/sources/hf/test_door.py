@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 import paramcount
+from hf_oracle import CONFIGS, shipped, transformers_model
+from paramcount.analysis.shapes import propagate
 from paramcount.errors import ConfigError, LimitError, UnknownNameError
+from paramcount.layers import build, known_layers
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._config import parse_config_text
+from paramcount.sources.hf._registry import spec_for
 from paramcount.sources.hf.hub import hub_config_path, shipped_hub_ids
+from paramcount.tree import iter_modules, iter_modules_collapsed, iter_params
 
 LLAMA = {
     "model_type": "llama",
@@ -179,3 +184,63 @@ def test_counting_through_transformers_refuses_odd_class_names(tmp_path: Path) -
     (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "architectures": ["os.system"]}))
     with pytest.raises(ConfigError, match=re.escape("config.json: 'os.system' is not a class name")):
         paramcount.count(str(tmp_path), via_transformers=True)
+
+
+_NOT_CATALOG = ("Sequential", "ModuleList", "ModuleDict", "Transformer")
+"""Containers (built by the door from their members), and DistilBERT's own ``Transformer`` class, which shares
+``torch.nn.Transformer``'s name."""
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in CONFIGS.glob("*.json")))
+def test_every_torch_layer_of_a_config_is_the_catalogs_with_its_arguments(name: str) -> None:
+    """Each ``torch.nn`` layer in the tree of every class a shipped config can count is built by the catalog:
+    rebuilt from the arguments it carries, it has the same tensors (a layer without them cannot be rebuilt,
+    nor its output shape worked out)."""
+    data = shipped(name)
+    catalog = set(known_layers()) - set(_NOT_CATALOG)
+    for architecture in spec_for(data["model_type"]).architectures:
+        tree = from_config(data, architecture=architecture)
+        layers = [(path, module) for path, module, _ in iter_modules_collapsed(tree) if module.kind in catalog]
+        assert layers, architecture
+        for path, module in layers:
+            rebuilt = build(module.kind, (), module.args)
+            ours = [(tensor, param.sizes) for tensor, param in iter_params(module, include_tied=True)]
+            assert [(tensor, param.sizes) for tensor, param in iter_params(rebuilt)] == ours, (architecture, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "architecture", "path", "shape"),
+    [
+        ("gpt2.json", "GPT2LMHeadModel", "transformer.wte", (2, 16)),
+        ("gpt2.json", "GPT2LMHeadModel", "lm_head", (2, 16, 768)),
+        ("openai--whisper-tiny.json", "WhisperModel", "encoder.conv1", (1, 80, 3000)),
+        ("openai--whisper-tiny.json", "WhisperModel", "encoder.conv2", (1, 384, 3000)),
+        (
+            "google--vit-base-patch16-224-in21k.json",
+            "ViTModel",
+            "embeddings.patch_embeddings.projection",
+            (1, 3, 224, 224),
+        ),
+        (
+            "openai--clip-vit-base-patch32.json",
+            "CLIPModel",
+            "vision_model.embeddings.patch_embedding",
+            (1, 3, 224, 224),
+        ),
+        ("facebook--opt-350m.json", "OPTModel", "decoder.layers.0.final_layer_norm", (2, 16, 1024)),
+    ],
+)
+def test_config_layers_take_input_shapes_as_torch_does(
+    name: str, architecture: str, path: str, shape: tuple[int, ...]
+) -> None:
+    """A layer of a config's tree propagates an input to the output shape transformers' own layer gives
+    (so strides and paddings travel with the convolutions)."""
+    import torch
+
+    data = shipped(name)
+    layer = dict(iter_modules(from_config(data, architecture=architecture)))[path]
+    report = propagate(layer, shape)
+    dtype = torch.long if layer.kind == "Embedding" else torch.float32
+    theirs = transformers_model(data, architecture).get_submodule(path)(torch.empty(shape, dtype=dtype, device="meta"))
+    assert report.output_shape == tuple(theirs.shape)
+    assert report.is_complete

@@ -2,27 +2,45 @@
 
 Dims use the config's key names as symbols (``hidden_size``, ``intermediate_size``, ``vocab_size``,
 ``num_key_value_heads·head_dim``), so a model's formula reads in the config's own words.
+
+Every ``torch.nn`` layer (``Linear``, ``Embedding``, ``LayerNorm``, convolutions, ``MultiheadAttention``) is built
+by the layer catalog (``layers.build``), so it carries its constructor arguments as a layer from any other door
+does; a transformers subclass of one (``FalconLinear``, ``BartScaledWordEmbedding``) keeps its own class name as
+its kind. Modules of the modelling code itself (attention blocks, RMSNorms, GPT-2's ``Conv1D``) are ``module``s.
 """
 
 from __future__ import annotations
 
-from paramcount._record import replace
+from paramcount._record import Record, replace
+from paramcount.layers import build
 from paramcount.sources.hf._config import Config
 from paramcount.tree import Buffer, Dim, Module, Param
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal, TypeAlias
+
+    from paramcount.tree import Value
+
 __all__ = [
+    "Head",
+    "LinearHead",
     "check_divisible",
     "check_padding_index",
+    "class_names",
     "config_dim",
     "config_flag",
     "config_layers",
     "conv",
     "embedding",
     "experts",
+    "head_classes",
     "kvq_attention",
     "layer_norm",
     "linear",
+    "linear_head",
     "module",
+    "multihead_attention",
     "num_labels",
     "path_dim",
     "path_heads",
@@ -30,6 +48,7 @@ __all__ = [
     "position_ids",
     "rms_norm",
     "stack",
+    "tie",
     "tied_linear",
 ]
 
@@ -41,34 +60,87 @@ def module(
     return Module(name=name, kind=kind, params=params, buffers=buffers, children=children)
 
 
-def linear(name: str, inputs: Dim, outputs: Dim, *, bias: bool, kind: str = "Linear") -> Module:
-    """``nn.Linear(inputs, outputs, bias=bias)`` named ``name``: weight (outputs, inputs), bias (outputs,)."""
-    params = [Param("weight", (outputs, inputs))]
-    if bias:
-        params.append(Param("bias", (outputs,)))
-    return Module(name=name, kind=kind, params=tuple(params))
+def _catalog(
+    name: str,
+    layer: str,
+    positional: tuple[Value, ...],
+    keywords: dict[str, Value],
+    names: dict[str, Dim],
+    kind: str = "",
+) -> Module:
+    """The catalog's ``torch.nn.<layer>(*positional, **keywords)`` named ``name``, with its arguments, its shapes
+    in the config's words and ``kind`` (a transformers subclass such as ``FalconLinear``) when given.
+
+    ``names`` maps a symbol the catalog gives a dimension (its argument's name, ``in_features``) to the config's
+    Dim of the same size (``hidden_size``), so formulas read in the config's keys."""
+    # Built layers are kept (pure functions of immutable values, as zoo/models/_blocks.py keeps its own): a
+    # config's q/k/v or gate/up projections are often one layer, and a config counted again reuses them all.
+    # The key holds each Dim as its fields but the value (which is among the arguments): plain values hash
+    # faster than records. Each argument is always given as one type, so equal keys are equal layers.
+    items = tuple(keywords.items())
+    dims = tuple((arg, dim.symbol, dim.numbers, dim.precedence) for arg, dim in names.items())
+    key = (layer, positional, items, kind, dims)
+    built = _BUILT.get(key)
+    if built is None:
+        if len(_BUILT) >= _KEPT:
+            _BUILT.clear()
+        built = _named(build(layer, positional, items), names)
+        _BUILT[key] = built = replace(built, kind=kind) if kind else built
+    return Module(name, built.kind, built.args, built.params, built.buffers, built.children)
+
+
+_KEPT: Final = 1024
+_BUILT: dict[tuple[object, ...], Module] = {}
+
+
+def _named(module: Module, names: dict[str, Dim]) -> Module:
+    """``module`` with each dimension the catalog named ``symbol`` replaced by ``names[symbol]``, children too."""
+    params = tuple(
+        replace(param, shape=tuple(names.get(dim.symbol, dim) for dim in param.shape)) for param in module.params
+    )
+    return replace(module, params=params, children=tuple(_named(child, names) for child in module.children))
+
+
+def tie(module: Module, **owners: str) -> Module:
+    """``module`` whose tensors named in ``owners`` share storage with the tensor at the dotted path given (an
+    output head reusing the input embedding, ``tie_word_embeddings``): counted once."""
+    params = tuple(
+        replace(param, tied_to=owners[param.name]) if param.name in owners else param for param in module.params
+    )
+    return replace(module, params=params)
+
+
+def linear(name: str, inputs: Dim, outputs: Dim, *, bias: bool, kind: str = "") -> Module:
+    """``nn.Linear(inputs, outputs, bias=bias)`` named ``name`` (``kind``: a subclass such as ``FalconLinear``)."""
+    names = {"in_features": inputs, "out_features": outputs}
+    return _catalog(name, "Linear", (inputs.value, outputs.value), {"bias": bias}, names, kind)
 
 
 def tied_linear(name: str, inputs: Dim, outputs: Dim, tied_to: str, *, bias: bool = False) -> Module:
     """An output head whose weight is the input embedding's (``tie_word_embeddings``): counted once."""
-    params = [Param("weight", (outputs, inputs), tied_to=tied_to)]
-    if bias:
-        params.append(Param("bias", (outputs,)))
-    return Module(name=name, kind="Linear", params=tuple(params))
+    return tie(linear(name, inputs, outputs, bias=bias), weight=tied_to)
 
 
 def embedding(
-    name: str, count: Dim, width: Dim, *, kind: str = "Embedding", tied_to: str | None = None, trainable: bool = True
+    name: str, count: Dim, width: Dim, *, kind: str = "", tied_to: str | None = None, trainable: bool = True
 ) -> Module:
-    return Module(name=name, kind=kind, params=(Param("weight", (count, width), tied_to=tied_to, trainable=trainable),))
+    """``nn.Embedding(count, width)`` (``kind``: a subclass such as ``BartScaledWordEmbedding``); ``trainable=False``
+    for a table the model freezes with ``requires_grad_(False)``."""
+    names = {"num_embeddings": count, "embedding_dim": width}
+    table = _catalog(name, "Embedding", (count.value, width.value), {}, names, kind)
+    if not trainable:
+        table = replace(table, params=tuple(replace(param, trainable=False) for param in table.params))
+    return table if tied_to is None else tie(table, weight=tied_to)
 
 
-def conv(name: str, kind: str, inputs: Dim, outputs: Dim, kernel: tuple[Dim, ...], *, bias: bool) -> Module:
-    """``nn.Conv1d``/``nn.Conv2d``: weight (outputs, inputs, *kernel), bias (outputs,)."""
-    params = [Param("weight", (outputs, inputs, *kernel))]
-    if bias:
-        params.append(Param("bias", (outputs,)))
-    return Module(name=name, kind=kind, params=tuple(params))
+def conv(
+    name: str, layer: str, inputs: Dim, outputs: Dim, kernel: tuple[Dim, ...], *, bias: bool, **keywords: Value
+) -> Module:
+    """``nn.Conv1d``/``nn.Conv2d(inputs, outputs, kernel, bias=bias, **keywords)`` (``stride``, ``padding``)."""
+    sizes = tuple(size.value for size in kernel)
+    kernel_names = ("kernel_size",) if len(kernel) == 1 else ("kernel_h", "kernel_w")
+    names = {"in_channels/groups": inputs, "out_channels": outputs, **dict(zip(kernel_names, kernel, strict=True))}
+    return _catalog(name, layer, (inputs.value, outputs.value, sizes), {"bias": bias, **keywords}, names)
 
 
 def position_ids(count: Dim) -> Buffer:
@@ -89,11 +161,17 @@ def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) ->
     )
 
 
-def layer_norm(name: str, width: Dim, *, bias: bool = True, kind: str = "LayerNorm") -> Module:
-    params = [Param("weight", (width,))]
-    if bias:
-        params.append(Param("bias", (width,)))
-    return Module(name=name, kind=kind, params=tuple(params))
+def layer_norm(name: str, width: Dim, *, affine: bool = True) -> Module:
+    """``nn.LayerNorm(width, elementwise_affine=affine)``: weight and bias, none without ``affine``."""
+    return _catalog(name, "LayerNorm", (width.value,), {"elementwise_affine": affine}, {"normalized_shape": width})
+
+
+def multihead_attention(name: str, width: Dim, heads: Dim) -> Module:
+    """``nn.MultiheadAttention(width, heads, batch_first=True)``, its ``out_proj`` keeping torch's class name."""
+    names = {"embed_dim": width, "3·embed_dim": 3 * width, "in_features": width, "out_features": width}
+    attention = _catalog(name, "MultiheadAttention", (width.value, heads.value), {"batch_first": True}, names)
+    children = tuple(replace(child, kind="NonDynamicallyQuantizableLinear") for child in attention.children)
+    return replace(attention, children=children)
 
 
 def rms_norm(name: str, width: Dim, kind: str) -> Module:
@@ -112,6 +190,64 @@ def experts(module: Module, count: int, per_token: int) -> Module:
     list of expert modules or fused 3-d expert tensors. The active-parameter analysis counts
     ``per_token / count`` of such a module's parameters as active."""
     return replace(module, attributes=(*module.attributes, ("num_experts", count), ("experts_per_token", per_token)))
+
+
+# --- heads: which class is which head, and the heads that are one linear layer -----------------------------------
+
+if TYPE_CHECKING:
+    Head: TypeAlias = Literal[
+        "base",
+        "causal_lm",
+        "masked_lm",
+        "double_heads",
+        "pretraining",
+        "next_sentence",
+        "sequence_classification",
+        "token_classification",
+        "multiple_choice",
+        "question_answering",
+    ]
+    """What a model class puts on its base model; a family maps each class name to one."""
+
+_SUFFIXES: Final = {
+    "causal_lm": "ForCausalLM",
+    "masked_lm": "ForMaskedLM",
+    "pretraining": "ForPreTraining",
+    "next_sentence": "ForNextSentencePrediction",
+    "sequence_classification": "ForSequenceClassification",
+    "token_classification": "ForTokenClassification",
+    "multiple_choice": "ForMultipleChoice",
+    "question_answering": "ForQuestionAnswering",
+}
+
+
+def head_classes(prefix: str, heads: tuple[Head, ...], **names: str) -> tuple[tuple[str, Head], ...]:
+    """``(class name, head)`` for the base model ``<prefix>Model`` and each of ``heads``, named ``<prefix>`` and
+    the usual suffix (``ForCausalLM``) unless ``names`` gives the class (GPT-2's ``causal_lm="GPT2LMHeadModel"``)."""
+    return ((f"{prefix}Model", "base"), *((names.get(head) or f"{prefix}{_SUFFIXES[head]}", head) for head in heads))
+
+
+def class_names(classes: tuple[tuple[str, Head], ...]) -> tuple[str, ...]:
+    """The class names of a ``head_classes`` table, for ``model_type(architectures=...)``."""
+    return tuple(name for name, _ in classes)
+
+
+class LinearHead(Record):
+    """A head that is one ``nn.Linear`` from the model's width: its attribute name, its bias (fixed, or a config
+    switch and its default) and its outputs (``num_labels`` when None)."""
+
+    name: str
+    bias: bool | tuple[str, bool]
+    outputs: int | None = None
+
+
+def linear_head(head: LinearHead, config: Config, width: Dim) -> Module:
+    outputs = num_labels(config) if head.outputs is None else Dim.constant(head.outputs)
+    bias = head.bias if isinstance(head.bias, bool) else config_flag(config, *head.bias)
+    return linear(head.name, width, outputs, bias=bias)
+
+
+# --- reading the config --------------------------------------------------------------------------------------------
 
 
 def config_dim(config: Config, key: str, *overrides: str, default: int | Dim | None = None) -> Dim:

@@ -25,15 +25,16 @@ from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
+    LinearHead,
     check_divisible,
     check_padding_index,
-    config_flag,
+    class_names,
     embedding,
     experts,
     layer_norm,
     linear,
+    linear_head,
     module,
-    num_labels,
     rms_norm,
     tied_linear,
 )
@@ -42,20 +43,21 @@ from paramcount.tree import Buffer, Dim, Module, Param
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from typing import Literal, TypeAlias
+    from typing import Final
+
+    from paramcount.sources.hf.builders._common import Head
 
 __all__ = [
     "ALL_HEADS",
     "NO_QA",
+    "TASK_HEADS",
     "Family",
     "Flag",
-    "Head",
     "Sizes",
     "base_model",
     "dense_mlp",
     "fused_experts",
     "gated_mlp",
-    "head_classes",
     "norm",
     "read_sizes",
     "register_family",
@@ -64,10 +66,6 @@ __all__ = [
     "switch",
 ]
 
-if TYPE_CHECKING:
-    Head: TypeAlias = Literal[
-        "base", "causal_lm", "sequence_classification", "token_classification", "question_answering"
-    ]
 Flag = bool | tuple[str, bool]
 """A bias switch: fixed by the modelling code, or ``(config key, default)``."""
 
@@ -136,16 +134,6 @@ def switch(config: Config, key: str, default: bool) -> bool:
 
 def _flag(config: Config, flag: Flag) -> bool:
     return flag if isinstance(flag, bool) else switch(config, flag[0], flag[1])
-
-
-def head_classes(prefix: str, heads: tuple[Head, ...]) -> tuple[tuple[str, Head], ...]:
-    suffixes = {
-        "causal_lm": "ForCausalLM",
-        "sequence_classification": "ForSequenceClassification",
-        "token_classification": "ForTokenClassification",
-        "question_answering": "ForQuestionAnswering",
-    }
-    return ((f"{prefix}Model", "base"), *((f"{prefix}{suffixes[head]}", head) for head in heads))
 
 
 # --- sizes -----------------------------------------------------------------------------------------------------
@@ -327,20 +315,20 @@ def base_model(family: Family, config: Config, sizes: Sizes, kind: str) -> Modul
     return module("model", kind, embed, layers, norm(family, "norm", sizes.hidden), rotary)
 
 
+TASK_HEADS: Final[dict[Head, LinearHead]] = {
+    "sequence_classification": LinearHead("score", False),
+    "token_classification": LinearHead("score", ("token_classification_bias", True)),
+    "question_answering": LinearHead("qa_outputs", True, 2),
+}
+"""The heads of the llama-style classes other than the language-model head."""
+
+
 def _head(family: Family, config: Config, sizes: Sizes, head: Head) -> Module:
-    if head == "causal_lm":
-        if switch(config, "tie_word_embeddings", family.tie_default):
-            return tied_linear(
-                "lm_head", sizes.hidden, sizes.vocab, "model.embed_tokens.weight", bias=family.lm_head_bias
-            )
-        return linear("lm_head", sizes.hidden, sizes.vocab, bias=family.lm_head_bias)
-    if head == "sequence_classification":
-        return linear("score", sizes.hidden, num_labels(config), bias=False)
-    if head == "token_classification":
-        return linear(
-            "score", sizes.hidden, num_labels(config), bias=config_flag(config, "token_classification_bias", True)
-        )
-    return linear("qa_outputs", sizes.hidden, Dim.constant(2), bias=True)
+    if head != "causal_lm":
+        return linear_head(TASK_HEADS[head], config, sizes.hidden)
+    if switch(config, "tie_word_embeddings", family.tie_default):
+        return tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.embed_tokens.weight", bias=family.lm_head_bias)
+    return linear("lm_head", sizes.hidden, sizes.vocab, bias=family.lm_head_bias)
 
 
 def _build(family: Family, config: Config, architecture: str) -> Module:
@@ -356,9 +344,7 @@ def _build(family: Family, config: Config, architecture: str) -> Module:
 
 
 def register_family(family: Family) -> None:
-    names = tuple(name for name, _ in family.classes)
-
     def build(config: Config, architecture: str) -> Module:
         return _build(family, config, architecture)
 
-    model_type(family.name, architectures=names, default=f"{family.prefix}ForCausalLM")(build)
+    model_type(family.name, architectures=class_names(family.classes), default=f"{family.prefix}ForCausalLM")(build)

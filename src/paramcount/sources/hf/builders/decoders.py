@@ -9,7 +9,7 @@ Gemma 3 (``gemma3.py``) and DeepSeek-V3 (``deepseek.py``) are rows of the same s
 from __future__ import annotations
 
 from paramcount.sources.hf._config import Config
-from paramcount.sources.hf.builders._common import layer_norm, linear, module
+from paramcount.sources.hf.builders._common import head_classes, layer_norm, linear, module
 from paramcount.sources.hf.builders._llama_style import (
     ALL_HEADS,
     NO_QA,
@@ -18,7 +18,6 @@ from paramcount.sources.hf.builders._llama_style import (
     dense_mlp,
     fused_experts,
     gated_mlp,
-    head_classes,
     register_family,
     router,
     standard_attention,

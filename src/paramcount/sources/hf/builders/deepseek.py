@@ -9,14 +9,13 @@ buffer; RoPE spans ``qk_rope_head_dim`` of each head, so ``inv_freq`` is sized b
 from __future__ import annotations
 
 from paramcount.sources.hf._config import Config
-from paramcount.sources.hf.builders._common import linear, module
+from paramcount.sources.hf.builders._common import head_classes, linear, module
 from paramcount.sources.hf.builders._llama_style import (
     NO_QA,
     Family,
     Sizes,
     fused_experts,
     gated_mlp,
-    head_classes,
     norm,
     register_family,
     router,

@@ -239,8 +239,8 @@ def _whisper_model(config: Config) -> Module:
     encoder = module(
         "encoder",
         "WhisperEncoder",
-        conv("conv1", "Conv1d", path_dim(config, "num_mel_bins"), width, three, bias=True),
-        conv("conv2", "Conv1d", width, width, three, bias=True),
+        conv("conv1", "Conv1d", path_dim(config, "num_mel_bins"), width, three, bias=True, padding=1),
+        conv("conv2", "Conv1d", width, width, three, bias=True, stride=2, padding=1),
         # Sinusoidal positions, frozen: embed_positions.requires_grad_(False).
         embedding("embed_positions", path_dim(config, "max_source_positions", 1500), width, trainable=False),
         stack(

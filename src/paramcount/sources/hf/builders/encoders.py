@@ -21,19 +21,30 @@ from paramcount._record import Record
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
+    LinearHead,
     check_divisible,
     check_padding_index,
+    class_names,
     config_dim,
     config_flag,
     config_layers,
     embedding,
+    head_classes,
     layer_norm,
     linear,
+    linear_head,
     module,
     num_labels,
     stack,
+    tie,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.sources.hf.builders._common import Head
 
 __all__: list[str] = []
 
@@ -137,17 +148,9 @@ def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: s
     BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
     ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie."""
     hidden, vocab = sizes.hidden, sizes.vocab
+    decoder = linear("decoder", hidden, vocab, bias=True)
     if config_flag(config, "tie_word_embeddings", True):
-        decoder = Module(
-            name="decoder",
-            kind="Linear",
-            params=(
-                Param("weight", (vocab, hidden), tied_to=f"{family.prefix}.embeddings.word_embeddings.weight"),
-                Param("bias", (vocab,), tied_to=f"{path}.bias"),
-            ),
-        )
-    else:
-        decoder = linear("decoder", hidden, vocab, bias=True)
+        decoder = tie(decoder, weight=f"{family.prefix}.embeddings.word_embeddings.weight", bias=f"{path}.bias")
     own_bias = (Param("bias", (vocab,)),)
     if family is _ROBERTA:
         dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
@@ -161,112 +164,118 @@ def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: s
     return module(name, "BertLMPredictionHead", transform, decoder, params=own_bias)
 
 
-_BERT_POOLED = (
-    "BertModel",
-    "BertForPreTraining",
-    "BertForNextSentencePrediction",
-    "BertForSequenceClassification",
-    "BertForMultipleChoice",
-)
-"""The BERT classes built with ``add_pooling_layer=True``."""
+_CLASSIFIERS: Final[dict[Head, LinearHead]] = {
+    "sequence_classification": LinearHead("classifier", True),
+    "multiple_choice": LinearHead("classifier", True, 1),
+    "token_classification": LinearHead("classifier", True),
+    "question_answering": LinearHead("qa_outputs", True),
+}
+"""BERT's and RoBERTa's single-linear heads; question answering reads ``num_labels`` (2 by default)."""
 
-
-@model_type(
-    "bert",
-    architectures=(
-        "BertModel",
-        "BertForPreTraining",
-        "BertLMHeadModel",
-        "BertForMaskedLM",
-        "BertForNextSentencePrediction",
-        "BertForSequenceClassification",
-        "BertForMultipleChoice",
-        "BertForTokenClassification",
-        "BertForQuestionAnswering",
+_BERT_CLASSES = head_classes(
+    "Bert",
+    (
+        "pretraining",
+        "causal_lm",
+        "masked_lm",
+        "next_sentence",
+        "sequence_classification",
+        "multiple_choice",
+        "token_classification",
+        "question_answering",
     ),
-    default="BertModel",
+    causal_lm="BertLMHeadModel",
 )
+_BERT_POOLED: Final[frozenset[Head]] = frozenset(
+    {"base", "pretraining", "next_sentence", "sequence_classification", "multiple_choice"}
+)
+"""The BERT heads whose classes build the base model with ``add_pooling_layer=True``."""
+
+
+class _PreTrainingHeads(Record):
+    """BERT's ``cls`` module: its class, and whether it holds the masked-LM ``predictions`` and the next-sentence
+    ``seq_relationship``."""
+
+    kind: str
+    masked_lm: bool
+    next_sentence: bool
+
+
+_BERT_CLS: Final[dict[Head, _PreTrainingHeads]] = {
+    "pretraining": _PreTrainingHeads("BertPreTrainingHeads", True, True),
+    "causal_lm": _PreTrainingHeads("BertOnlyMLMHead", True, False),
+    "masked_lm": _PreTrainingHeads("BertOnlyMLMHead", True, False),
+    "next_sentence": _PreTrainingHeads("BertOnlyNSPHead", False, True),
+}
+
+
+@model_type("bert", architectures=class_names(_BERT_CLASSES), default="BertModel")
 def bert(config: Config, architecture: str) -> Module:
     """BERT (``modeling_bert.py``): word, position and token-type embeddings, post-norm layers, a pooler for
     the classes that read the [CLS] summary, and the pre-training heads."""
+    head = dict(_BERT_CLASSES)[architecture]
     sizes = _bert_sizes(config, _BERT)
-    base = _bert_model(config, _BERT, sizes, pooler=architecture in _BERT_POOLED)
-    if architecture == "BertModel":
+    base = _bert_model(config, _BERT, sizes, pooler=head in _BERT_POOLED)
+    if head == "base":
         return base
     hidden = sizes.hidden
-    if architecture in ("BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM", "BertForNextSentencePrediction"):
+    if head in _BERT_CLS:
+        cls = _BERT_CLS[head]
         heads = []
-        if architecture != "BertForNextSentencePrediction":
+        if cls.masked_lm:
             heads.append(_mlm_head(config, _BERT, sizes, "predictions", "cls.predictions"))
-        if architecture in ("BertForPreTraining", "BertForNextSentencePrediction"):
+        if cls.next_sentence:
             heads.append(linear("seq_relationship", hidden, _TWO, bias=True))
-        kind = {
-            "BertForPreTraining": "BertPreTrainingHeads",
-            "BertForNextSentencePrediction": "BertOnlyNSPHead",
-        }.get(architecture, "BertOnlyMLMHead")
-        return module("", architecture, base, module("cls", kind, *heads))
-    return module("", architecture, base, _classifier(architecture, config, hidden))
+        return module("", architecture, base, module("cls", cls.kind, *heads))
+    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
 
 
-def _classifier(architecture: str, config: Config, hidden: Dim) -> Module:
-    """BERT's and RoBERTa's single-linear heads; question answering reads ``num_labels`` (2 by default)."""
-    if architecture.endswith("ForMultipleChoice"):
-        return linear("classifier", hidden, _ONE, bias=True)
-    if architecture.endswith("ForQuestionAnswering"):
-        return linear("qa_outputs", hidden, num_labels(config), bias=True)
-    return linear("classifier", hidden, num_labels(config), bias=True)
-
-
-@model_type(
-    "roberta",
-    architectures=(
-        "RobertaModel",
-        "RobertaForCausalLM",
-        "RobertaForMaskedLM",
-        "RobertaForSequenceClassification",
-        "RobertaForMultipleChoice",
-        "RobertaForTokenClassification",
-        "RobertaForQuestionAnswering",
+_ROBERTA_CLASSES = head_classes(
+    "Roberta",
+    (
+        "causal_lm",
+        "masked_lm",
+        "sequence_classification",
+        "multiple_choice",
+        "token_classification",
+        "question_answering",
     ),
-    default="RobertaModel",
 )
+
+
+@model_type("roberta", architectures=class_names(_ROBERTA_CLASSES), default="RobertaModel")
 def roberta(config: Config, architecture: str) -> Module:
     """RoBERTa (``modeling_roberta.py``): BERT's layers; position ids start after ``pad_token_id``, so the
     published ``max_position_embeddings`` (514) already holds the offset; a two-layer classification head."""
+    head = dict(_ROBERTA_CLASSES)[architecture]
     sizes = _bert_sizes(config, _ROBERTA)
-    pooled = architecture in ("RobertaModel", "RobertaForMultipleChoice")
-    base = _bert_model(config, _ROBERTA, sizes, pooler=pooled)
-    if architecture == "RobertaModel":
+    base = _bert_model(config, _ROBERTA, sizes, pooler=head in ("base", "multiple_choice"))
+    if head == "base":
         return base
     hidden = sizes.hidden
-    if architecture in ("RobertaForCausalLM", "RobertaForMaskedLM"):
+    if head in ("causal_lm", "masked_lm"):
         return module("", architecture, base, _mlm_head(config, _ROBERTA, sizes, "lm_head", "lm_head"))
-    if architecture == "RobertaForSequenceClassification":
-        head = module(
+    if head == "sequence_classification":
+        classifier = module(
             "classifier",
             "RobertaClassificationHead",
             linear("dense", hidden, hidden, bias=True),
             linear("out_proj", hidden, num_labels(config), bias=True),
         )
-        return module("", architecture, base, head)
-    return module("", architecture, base, _classifier(architecture, config, hidden))
+        return module("", architecture, base, classifier)
+    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
 
 
 # --- DistilBERT --------------------------------------------------------------------------------------------------
 
 
-@model_type(
-    "distilbert",
-    architectures=(
-        "DistilBertModel",
-        "DistilBertForMaskedLM",
-        "DistilBertForSequenceClassification",
-        "DistilBertForMultipleChoice",
-        "DistilBertForTokenClassification",
-        "DistilBertForQuestionAnswering",
-    ),
-    default="DistilBertModel",
+_DISTILBERT_CLASSES = head_classes(
+    "DistilBert",
+    ("masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering"),
 )
+
+
+@model_type("distilbert", architectures=class_names(_DISTILBERT_CLASSES), default="DistilBertModel")
 def distilbert(config: Config, architecture: str) -> Module:
     """DistilBERT (``modeling_distilbert.py``): no token types, no pooler. ``sinusoidal_pos_embds`` only
     changes how the position table is filled: it stays a trainable ``nn.Embedding`` parameter in transformers 5."""
@@ -297,26 +306,25 @@ def distilbert(config: Config, architecture: str) -> Module:
     base = module(
         "distilbert", "DistilBertModel", embeddings, module("transformer", "Transformer", stack("layer", block, layers))
     )
-    if architecture == "DistilBertModel":
+    head = dict(_DISTILBERT_CLASSES)[architecture]
+    if head == "base":
         return base
-    if architecture == "DistilBertForMaskedLM":
+    if head == "masked_lm":
+        projector = linear("vocab_projector", dim, vocab, bias=True)
         if config_flag(config, "tie_word_embeddings", True):
-            tied = Param("weight", (vocab, dim), tied_to="distilbert.embeddings.word_embeddings.weight")
-            projector = Module(name="vocab_projector", kind="Linear", params=(tied, Param("bias", (vocab,))))
-        else:
-            projector = linear("vocab_projector", dim, vocab, bias=True)
+            projector = tie(projector, weight="distilbert.embeddings.word_embeddings.weight")
         heads = (linear("vocab_transform", dim, dim, bias=True), layer_norm("vocab_layer_norm", dim), projector)
         return module("", architecture, base, *heads)
-    if architecture == "DistilBertForQuestionAnswering":
+    if head == "question_answering":
         labels = num_labels(config)
         if labels.value != 2:
             raise config.fail(
                 "num_labels", f"'{config.path('num_labels')}' must be 2 for {architecture}, got {labels.value}"
             )
         return module("", architecture, base, linear("qa_outputs", dim, labels, bias=True))
-    if architecture == "DistilBertForTokenClassification":
+    if head == "token_classification":
         return module("", architecture, base, linear("classifier", dim, num_labels(config), bias=True))
-    outputs = _ONE if architecture == "DistilBertForMultipleChoice" else num_labels(config)
+    outputs = _ONE if head == "multiple_choice" else num_labels(config)
     return module(
         "",
         architecture,

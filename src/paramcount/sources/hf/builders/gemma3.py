@@ -13,20 +13,24 @@ from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     check_divisible,
+    class_names,
     config_flag,
     conv,
     embedding,
+    head_classes,
     kvq_attention,
     layer_norm,
     linear,
+    linear_head,
     module,
-    num_labels,
+    multihead_attention,
     position_ids,
     rms_norm,
     stack,
     tied_linear,
 )
 from paramcount.sources.hf.builders._llama_style import (
+    TASK_HEADS,
     Family,
     Sizes,
     base_model,
@@ -115,7 +119,8 @@ def _siglip_vision_tower(config: Config) -> Module:
     if config.text("model_type", "siglip_vision_model") != "siglip_vision_model":
         raise config.fail("model_type", f"'{config.path('model_type')}' must be 'siglip_vision_model' for gemma3")
     hidden = Dim.of(config.size("hidden_size"), "hidden_size")
-    check_divisible(config, hidden, Dim.of(config.size("num_attention_heads"), "num_attention_heads"))
+    heads = Dim.of(config.size("num_attention_heads"), "num_attention_heads")
+    check_divisible(config, hidden, heads)
     width = Dim.of(config.size("intermediate_size"), "intermediate_size")
     patch = Dim.of(config.size("patch_size"), "patch_size")
     side = config.size("image_size") // patch.value
@@ -124,7 +129,16 @@ def _siglip_vision_tower(config: Config) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True),
+        conv(
+            "patch_embedding",
+            "Conv2d",
+            channels,
+            hidden,
+            (patch, patch),
+            bias=True,
+            stride=patch.value,
+            padding="valid",
+        ),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
@@ -132,7 +146,7 @@ def _siglip_vision_tower(config: Config) -> Module:
     encoder = module("encoder", "SiglipEncoder", layers)
     children = [embeddings, encoder, layer_norm("post_layernorm", hidden)]
     if switch(config, "vision_use_head", True):
-        children.append(_siglip_pooling_head(hidden, width))
+        children.append(_siglip_pooling_head(hidden, heads, width))
     return module("vision_tower", "SiglipVisionModel", *children)
 
 
@@ -152,14 +166,9 @@ def _siglip_mlp(hidden: Dim, width: Dim) -> Module:
     return module("mlp", "SiglipMLP", linear("fc1", hidden, width, bias=True), linear("fc2", width, hidden, bias=True))
 
 
-def _siglip_pooling_head(hidden: Dim, width: Dim) -> Module:
+def _siglip_pooling_head(hidden: Dim, heads: Dim, width: Dim) -> Module:
     """A learned probe attending over the patches with ``nn.MultiheadAttention`` (packed q/k/v)."""
-    attention = Module(
-        name="attention",
-        kind="MultiheadAttention",
-        params=(Param("in_proj_weight", (3 * hidden, hidden)), Param("in_proj_bias", (3 * hidden,))),
-        children=(linear("out_proj", hidden, hidden, bias=True, kind="NonDynamicallyQuantizableLinear"),),
-    )
+    attention = multihead_attention("attention", hidden, heads)
     probe = Param("probe", (Dim.constant(1), Dim.constant(1), hidden))
     return module(
         "head",
@@ -189,20 +198,22 @@ def _gemma3_multimodal(config: Config, kind: str) -> tuple[Module, Sizes]:
     return module("model", kind, tower, projector, language), sizes
 
 
-@model_type(
-    "gemma3",
-    architectures=("Gemma3Model", "Gemma3ForConditionalGeneration", "Gemma3ForSequenceClassification"),
-    default="Gemma3ForConditionalGeneration",
+_GEMMA3_CLASSES = head_classes(
+    "Gemma3", ("causal_lm", "sequence_classification"), causal_lm="Gemma3ForConditionalGeneration"
 )
+
+
+@model_type("gemma3", architectures=class_names(_GEMMA3_CLASSES), default="Gemma3ForConditionalGeneration")
 def gemma3(config: Config, architecture: str) -> Module:
     """Gemma 3 with images (``Gemma3ForConditionalGeneration``); text-only checkpoints use ``gemma3_text``."""
+    head = dict(_GEMMA3_CLASSES)[architecture]
     base, sizes = _gemma3_multimodal(config, "Gemma3Model")
-    if architecture == "Gemma3Model":
+    if head == "base":
         return base
-    if architecture == "Gemma3ForSequenceClassification":
-        return module("", architecture, base, linear("score", sizes.hidden, num_labels(config), bias=False))
+    if head != "causal_lm":
+        return module("", architecture, base, linear_head(TASK_HEADS[head], config, sizes.hidden))
     if config_flag(config, "tie_word_embeddings", True):  # Gemma3Config: ``bool | None``, null unties
-        head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
+        lm_head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
     else:
-        head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
-    return module("", architecture, base, head)
+        lm_head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
+    return module("", architecture, base, lm_head)

@@ -18,27 +18,36 @@ and BLOOM register none.
 
 from __future__ import annotations
 
+from paramcount._record import Record
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
+    LinearHead,
     check_divisible,
     check_padding_index,
+    class_names,
     config_dim,
     config_flag,
     config_layers,
     embedding,
+    head_classes,
     layer_norm,
     linear,
+    linear_head,
     module,
-    num_labels,
     stack,
-    tied_linear,
+    tie,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.sources.hf.builders._common import Head
+
 __all__ = ["conv1d"]
 
-_TWO = Dim.constant(2)
 _ONE = Dim.constant(1)
 
 
@@ -48,23 +57,39 @@ def conv1d(name: str, inputs: Dim, outputs: Dim) -> Module:
     return Module(name=name, kind="Conv1D", params=(Param("weight", (inputs, outputs)), Param("bias", (outputs,))))
 
 
-def _output_head(config: Config, width: Dim, vocab: Dim, tied_to: str, *, tie_default: bool, bias: bool) -> Module:
-    """``lm_head = nn.Linear(width, vocab_size)``, tied to the input embedding when ``tie_word_embeddings``."""
-    if config_flag(config, "tie_word_embeddings", tie_default):
-        return tied_linear("lm_head", width, vocab, tied_to, bias=bias)
-    return linear("lm_head", width, vocab, bias=bias)
+class _Heads(Record):
+    """A family's classes and their heads: ``classes`` maps each class to its head; the language model's
+    ``lm_head = nn.Linear(width, vocab_size, bias=lm_bias)`` is tied to ``tied_to`` when ``tie_word_embeddings``
+    (default ``tie_default``) holds; the double-heads model adds a ``summary`` multiple-choice head."""
+
+    classes: tuple[tuple[str, Head], ...]
+    tied_to: str
+    tie_default: bool
+    lm_bias: bool = False
+    summary: str = ""
 
 
-def _task_head(architecture: str, config: Config, width: Dim) -> Module:
-    """The single-linear heads the decoder families share: ``score`` (no bias) for sequence classification,
-    ``classifier`` for token classification, ``qa_outputs`` (two logits) for question answering."""
-    if architecture.endswith("ForSequenceClassification"):
-        return linear("score", width, num_labels(config), bias=False)
-    if architecture.endswith("ForTokenClassification"):
-        return linear("classifier", width, num_labels(config), bias=True)
-    if architecture.endswith("ForQuestionAnswering"):
-        return linear("qa_outputs", width, _TWO, bias=True)
-    raise AssertionError(f"no head for {architecture}")  # the registry admits only listed architectures
+_TASK_HEADS: Final[dict[Head, LinearHead]] = {
+    "sequence_classification": LinearHead("score", False),
+    "token_classification": LinearHead("classifier", True),
+    "question_answering": LinearHead("qa_outputs", True, 2),
+}
+"""The single-linear heads the GPT-style families share."""
+
+
+def _with_head(heads: _Heads, architecture: str, config: Config, base: Module, width: Dim, vocab: Dim) -> Module:
+    """``architecture``'s model: the base model alone, or under the head(s) ``heads`` gives the class."""
+    head = dict(heads.classes)[architecture]
+    if head == "base":
+        return base
+    if head in _TASK_HEADS:
+        return module("", architecture, base, linear_head(_TASK_HEADS[head], config, width))
+    lm_head = linear("lm_head", width, vocab, bias=heads.lm_bias)
+    if config_flag(config, "tie_word_embeddings", heads.tie_default):
+        lm_head = tie(lm_head, weight=heads.tied_to)
+    if head == "double_heads":
+        return module("", architecture, base, lm_head, _sequence_summary(config, heads.summary, width))
+    return module("", architecture, base, lm_head)
 
 
 def _sequence_summary(config: Config, kind: str, width: Dim) -> Module:
@@ -123,31 +148,25 @@ def _gpt2_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
     )
 
 
-@model_type(
-    "gpt2",
-    architectures=(
-        "GPT2Model",
-        "GPT2LMHeadModel",
-        "GPT2DoubleHeadsModel",
-        "GPT2ForSequenceClassification",
-        "GPT2ForTokenClassification",
-        "GPT2ForQuestionAnswering",
+_GPT2 = _Heads(
+    head_classes(
+        "GPT2",
+        ("causal_lm", "double_heads", "sequence_classification", "token_classification", "question_answering"),
+        causal_lm="GPT2LMHeadModel",
+        double_heads="GPT2DoubleHeadsModel",
     ),
-    default="GPT2LMHeadModel",
+    "transformer.wte.weight",
+    tie_default=True,
+    summary="GPT2SequenceSummary",
 )
+
+
+@model_type("gpt2", architectures=class_names(_GPT2.classes), default="GPT2LMHeadModel")
 def gpt2(config: Config, architecture: str) -> Module:
     """GPT-2 (``modeling_gpt2.py``): Conv1D projections, learned positions, optional cross-attention."""
     hidden = config_dim(config, "n_embd", "hidden_size")
     vocab = config_dim(config, "vocab_size")
-    base = _gpt2_model(config, hidden, vocab)
-    if architecture == "GPT2Model":
-        return base
-    if architecture in ("GPT2LMHeadModel", "GPT2DoubleHeadsModel"):
-        heads = [_output_head(config, hidden, vocab, "transformer.wte.weight", tie_default=True, bias=False)]
-        if architecture == "GPT2DoubleHeadsModel":
-            heads.append(_sequence_summary(config, "GPT2SequenceSummary", hidden))
-        return module("", architecture, base, *heads)
-    return module("", architecture, base, _task_head(architecture, config, hidden))
+    return _with_head(_GPT2, architecture, config, _gpt2_model(config, hidden, vocab), hidden, vocab)
 
 
 # --- OpenAI GPT --------------------------------------------------------------------------------------------------
@@ -175,47 +194,42 @@ def _openai_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
     )
 
 
-@model_type(
-    "openai-gpt",
-    architectures=(
-        "OpenAIGPTModel",
-        "OpenAIGPTLMHeadModel",
-        "OpenAIGPTDoubleHeadsModel",
-        "OpenAIGPTForSequenceClassification",
+# The double-heads model ties the other way (tokens_embed to lm_head); named_parameters() lists the shared tensor
+# once under its first name, the embedding's, so the head is the tied copy in both.
+_OPENAI_GPT = _Heads(
+    head_classes(
+        "OpenAIGPT",
+        ("causal_lm", "double_heads", "sequence_classification"),
+        causal_lm="OpenAIGPTLMHeadModel",
+        double_heads="OpenAIGPTDoubleHeadsModel",
     ),
-    default="OpenAIGPTLMHeadModel",
+    "transformer.tokens_embed.weight",
+    tie_default=True,
+    summary="OpenAIGPTSequenceSummary",
 )
+
+
+@model_type("openai-gpt", architectures=class_names(_OPENAI_GPT.classes), default="OpenAIGPTLMHeadModel")
 def openai_gpt(config: Config, architecture: str) -> Module:
     """The original GPT (``modeling_openai.py``): post-norm blocks, no final norm, MLP fixed at 4·n_embd."""
     hidden = config_dim(config, "n_embd", "hidden_size")
     vocab = config_dim(config, "vocab_size")
-    base = _openai_model(config, hidden, vocab)
-    if architecture == "OpenAIGPTModel":
-        return base
-    if architecture == "OpenAIGPTForSequenceClassification":
-        return module("", architecture, base, linear("score", hidden, num_labels(config), bias=False))
-    # The double-heads model ties the other way (tokens_embed to lm_head); named_parameters() lists the shared
-    # tensor once under its first name, the embedding's, so the head is the tied copy in both.
-    heads = [_output_head(config, hidden, vocab, "transformer.tokens_embed.weight", tie_default=True, bias=False)]
-    if architecture == "OpenAIGPTDoubleHeadsModel":
-        heads.append(_sequence_summary(config, "OpenAIGPTSequenceSummary", hidden))
-    return module("", architecture, base, *heads)
+    return _with_head(_OPENAI_GPT, architecture, config, _openai_model(config, hidden, vocab), hidden, vocab)
 
 
 # --- GPT-NeoX ----------------------------------------------------------------------------------------------------
 
 
-@model_type(
-    "gpt_neox",
-    architectures=(
-        "GPTNeoXModel",
-        "GPTNeoXForCausalLM",
-        "GPTNeoXForSequenceClassification",
-        "GPTNeoXForTokenClassification",
-        "GPTNeoXForQuestionAnswering",
-    ),
-    default="GPTNeoXForCausalLM",
+_ALL_TASKS: Final[tuple[Head, ...]] = (
+    "causal_lm",
+    "sequence_classification",
+    "token_classification",
+    "question_answering",
 )
+_GPT_NEOX = _Heads(head_classes("GPTNeoX", _ALL_TASKS), "gpt_neox.embed_in.weight", tie_default=False)
+
+
+@model_type("gpt_neox", architectures=class_names(_GPT_NEOX.classes), default="GPTNeoXForCausalLM")
 def gpt_neox(config: Config, architecture: str) -> Module:
     """GPT-NeoX and Pythia (``modeling_gpt_neox.py``): fused QKV, partial rotary (no parameters), untied
     ``lm_head`` by default (transformers 5 names the head ``lm_head``; older releases called it ``embed_out``)."""
@@ -256,22 +270,21 @@ def gpt_neox(config: Config, architecture: str) -> Module:
         layer_norm("final_layer_norm", hidden),
         module("rotary_emb", "GPTNeoXRotaryEmbedding", buffers=rotary),
     )
-    if architecture == "GPTNeoXModel":
-        return base
-    if architecture == "GPTNeoXForCausalLM":
-        head = _output_head(config, hidden, vocab, "gpt_neox.embed_in.weight", tie_default=False, bias=False)
-        return module("", architecture, base, head)
-    return module("", architecture, base, _task_head(architecture, config, hidden))
+    return _with_head(_GPT_NEOX, architecture, config, base, hidden, vocab)
 
 
 # --- GPT-J -------------------------------------------------------------------------------------------------------
 
 
-@model_type(
-    "gptj",
-    architectures=("GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification", "GPTJForQuestionAnswering"),
-    default="GPTJForCausalLM",
+_GPTJ = _Heads(
+    head_classes("GPTJ", ("causal_lm", "sequence_classification", "question_answering")),
+    "transformer.wte.weight",
+    tie_default=False,
+    lm_bias=True,
 )
+
+
+@model_type("gptj", architectures=class_names(_GPTJ.classes), default="GPTJForCausalLM")
 def gptj(config: Config, architecture: str) -> Module:
     """GPT-J (``modeling_gptj.py``): parallel attention and MLP under one norm, bias-free attention, rotary on
     the first ``rotary_dim`` channels (a sinusoidal buffer, no parameters), an untied ``lm_head`` with a bias."""
@@ -299,12 +312,7 @@ def gptj(config: Config, architecture: str) -> Module:
         layer_norm("ln_f", hidden),
         module("rotary_emb", "GPTJRotaryEmbedding", buffers=(table,)),
     )
-    if architecture == "GPTJModel":
-        return base
-    if architecture == "GPTJForCausalLM":
-        head = _output_head(config, hidden, vocab, "transformer.wte.weight", tie_default=False, bias=True)
-        return module("", architecture, base, head)
-    return module("", architecture, base, _task_head(architecture, config, hidden))
+    return _with_head(_GPTJ, architecture, config, base, hidden, vocab)
 
 
 # --- Falcon ------------------------------------------------------------------------------------------------------
@@ -323,17 +331,10 @@ def _falcon_norms(config: Config, hidden: Dim, new_decoder_architecture: bool) -
     return (layer_norm("input_layernorm", hidden),)
 
 
-@model_type(
-    "falcon",
-    architectures=(
-        "FalconModel",
-        "FalconForCausalLM",
-        "FalconForSequenceClassification",
-        "FalconForTokenClassification",
-        "FalconForQuestionAnswering",
-    ),
-    default="FalconForCausalLM",
-)
+_FALCON = _Heads(head_classes("Falcon", _ALL_TASKS), "transformer.word_embeddings.weight", tie_default=True)
+
+
+@model_type("falcon", architectures=class_names(_FALCON.classes), default="FalconForCausalLM")
 def falcon(config: Config, architecture: str) -> Module:
     """Falcon (``modeling_falcon.py``): fused QKV sized by the attention variant (multi-head, multi-query, or
     the new decoder architecture's grouped KV heads), ``bias`` on every linear or none, ALiBi or rotary (neither
@@ -376,27 +377,20 @@ def falcon(config: Config, architecture: str) -> Module:
         layer_norm("ln_f", hidden),
         module("rotary_emb", "FalconRotaryEmbedding", buffers=_rotary_buffers(config, head_dim, 1.0)),
     )
-    if architecture == "FalconModel":
-        return base
-    if architecture == "FalconForCausalLM":
-        head = _output_head(config, hidden, vocab, "transformer.word_embeddings.weight", tie_default=True, bias=False)
-        return module("", architecture, base, head)
-    return module("", architecture, base, _task_head(architecture, config, hidden))
+    return _with_head(_FALCON, architecture, config, base, hidden, vocab)
 
 
 # --- OPT ---------------------------------------------------------------------------------------------------------
 
 
-def _opt_norm(name: str, hidden: Dim, affine: bool) -> Module:
-    """``nn.LayerNorm(hidden, elementwise_affine=layer_norm_elementwise_affine)``: no parameters without it."""
-    return layer_norm(name, hidden) if affine else Module(name=name, kind="LayerNorm")
-
-
-@model_type(
-    "opt",
-    architectures=("OPTModel", "OPTForCausalLM", "OPTForSequenceClassification", "OPTForQuestionAnswering"),
-    default="OPTForCausalLM",
+_OPT = _Heads(
+    head_classes("OPT", ("causal_lm", "sequence_classification", "question_answering")),
+    "model.decoder.embed_tokens.weight",
+    tie_default=True,
 )
+
+
+@model_type("opt", architectures=class_names(_OPT.classes), default="OPTForCausalLM")
 def opt(config: Config, architecture: str) -> Module:
     """OPT (``modeling_opt.py``): learned positions offset by 2 rows, token embeddings of width
     ``word_embed_proj_dim`` with ``project_in``/``project_out`` when it differs from ``hidden_size``, a final
@@ -421,19 +415,15 @@ def opt(config: Config, architecture: str) -> Module:
         "0",
         "OPTDecoderLayer",
         attention,
-        _opt_norm("self_attn_layer_norm", hidden, affine),
+        layer_norm("self_attn_layer_norm", hidden, affine=affine),
         linear("fc1", hidden, ffn, bias=bias),
         linear("fc2", ffn, hidden, bias=bias),
-        _opt_norm("final_layer_norm", hidden, affine),
+        layer_norm("final_layer_norm", hidden, affine=affine),
     )
     decoder: list[Module] = [
         embedding("embed_tokens", vocab, word_width),
         # OPTLearnedPositionalEmbedding(num_embeddings + 2): position ids are shifted by 2 (a fairseq legacy).
-        Module(
-            name="embed_positions",
-            kind="OPTLearnedPositionalEmbedding",
-            params=(Param("weight", (positions + 2, hidden)),),
-        ),
+        embedding("embed_positions", positions + 2, hidden, kind="OPTLearnedPositionalEmbedding"),
     ]
     if word_width.value != hidden.value:
         decoder += [
@@ -441,33 +431,19 @@ def opt(config: Config, architecture: str) -> Module:
             linear("project_in", word_width, hidden, bias=False),
         ]
     if config_flag(config, "do_layer_norm_before", True) and not config_flag(config, "_remove_final_layer_norm", False):
-        decoder.append(_opt_norm("final_layer_norm", hidden, affine))
+        decoder.append(layer_norm("final_layer_norm", hidden, affine=affine))
     decoder.append(stack("layers", layer, layers))
     base = module("model", "OPTModel", module("decoder", "OPTDecoder", *decoder))
-    if architecture == "OPTModel":
-        return base
-    if architecture == "OPTForCausalLM":
-        tied_to = "model.decoder.embed_tokens.weight"
-        return module(
-            "", architecture, base, _output_head(config, word_width, vocab, tied_to, tie_default=True, bias=False)
-        )
-    return module("", architecture, base, _task_head(architecture, config, word_width))
+    return _with_head(_OPT, architecture, config, base, word_width, vocab)
 
 
 # --- BLOOM -------------------------------------------------------------------------------------------------------
 
 
-@model_type(
-    "bloom",
-    architectures=(
-        "BloomModel",
-        "BloomForCausalLM",
-        "BloomForSequenceClassification",
-        "BloomForTokenClassification",
-        "BloomForQuestionAnswering",
-    ),
-    default="BloomForCausalLM",
-)
+_BLOOM = _Heads(head_classes("Bloom", _ALL_TASKS), "transformer.word_embeddings.weight", tie_default=True)
+
+
+@model_type("bloom", architectures=class_names(_BLOOM.classes), default="BloomForCausalLM")
 def bloom(config: Config, architecture: str) -> Module:
     """BLOOM (``modeling_bloom.py``): ALiBi (no position parameters), a LayerNorm right after the word
     embeddings, fused QKV with biases, MLP fixed at 4·hidden_size."""
@@ -504,9 +480,4 @@ def bloom(config: Config, architecture: str) -> Module:
         stack("h", block, layers),
         layer_norm("ln_f", hidden),
     )
-    if architecture == "BloomModel":
-        return base
-    if architecture == "BloomForCausalLM":
-        head = _output_head(config, hidden, vocab, "transformer.word_embeddings.weight", tie_default=True, bias=False)
-        return module("", architecture, base, head)
-    return module("", architecture, base, _task_head(architecture, config, hidden))
+    return _with_head(_BLOOM, architecture, config, base, hidden, vocab)

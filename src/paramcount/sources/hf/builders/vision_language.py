@@ -14,7 +14,7 @@ the defaults transformers gives them, because published configs rely on them (ll
 
 from __future__ import annotations
 
-from paramcount._record import replace
+from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type, spec_for
@@ -37,7 +37,7 @@ from paramcount.tree import Dim, Module, Param
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from typing import Any, Final
 
 __all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
 
@@ -98,8 +98,9 @@ def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
     image_h, image_w = _pair(config, "image_size", 224)
     patch_h, patch_w = _pair(config, "patch_size", 16)
     patches = (image_w // patch_w) * (image_h // patch_h)
+    patch = (patch_h.value, patch_w.value)
     projection = conv(
-        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True
+        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True, stride=patch
     )
     embeddings = module(
         "embeddings",
@@ -214,7 +215,15 @@ def _clip_vision(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "CLIPVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", path_dim(config, "num_channels"), hidden, (patch, patch), bias=False),
+        conv(
+            "patch_embedding",
+            "Conv2d",
+            path_dim(config, "num_channels"),
+            hidden,
+            (patch, patch),
+            bias=False,
+            stride=patch.value,
+        ),
         embedding("position_embedding", positions, hidden),
         params=(Param("class_embedding", (hidden,)),),
         buffers=(position_ids(positions),),
@@ -229,15 +238,30 @@ def _clip_vision(config: Config, name: str) -> Module:
     )
 
 
+class _Tower(Record):
+    """A CLIP tower class: the text tower (read from ``text_config``) or the vision tower, alone or under the
+    ``projection`` of the ``…WithProjection`` classes."""
+
+    text: bool
+    projection: str = ""
+
+
+_CLIP_TOWERS: Final = {
+    "CLIPTextModel": _Tower(text=True),
+    "CLIPVisionModel": _Tower(text=False),
+    "CLIPTextModelWithProjection": _Tower(text=True, projection="text_projection"),
+    "CLIPVisionModelWithProjection": _Tower(text=False, projection="visual_projection"),
+}
+
+
 def _clip_tower(config: Config, architecture: str) -> Module:
     """CLIPTextModel / CLIPVisionModel and their ``…WithProjection`` variants, from a tower's own config."""
-    tower = _clip_text if architecture.startswith("CLIPText") else _clip_vision
-    if not architecture.endswith("WithProjection"):
-        return tower(config, "")
-    inner = "text_model" if tower is _clip_text else "vision_model"
-    projection = "text_projection" if tower is _clip_text else "visual_projection"
-    head = linear(projection, path_dim(config, "hidden_size"), path_dim(config, "projection_dim"), bias=False)
-    return module("", architecture, tower(config, inner), head)
+    tower = _CLIP_TOWERS[architecture]
+    build, inner = (_clip_text, "text_model") if tower.text else (_clip_vision, "vision_model")
+    if not tower.projection:
+        return build(config, "")
+    head = linear(tower.projection, path_dim(config, "hidden_size"), path_dim(config, "projection_dim"), bias=False)
+    return module("", architecture, build(config, inner), head)
 
 
 def _clip_sub(config: Config, key: str, sub_type: str, defaults: Mapping[str, Any]) -> Config:
@@ -248,24 +272,14 @@ def _clip_sub(config: Config, key: str, sub_type: str, defaults: Mapping[str, An
     return _sub_config(config, key, sub_type, defaults)
 
 
-@model_type(
-    "clip",
-    architectures=(
-        "CLIPModel",
-        "CLIPTextModel",
-        "CLIPVisionModel",
-        "CLIPTextModelWithProjection",
-        "CLIPVisionModelWithProjection",
-    ),
-    default="CLIPModel",
-)
+@model_type("clip", architectures=("CLIPModel", *_CLIP_TOWERS), default="CLIPModel")
 def clip(config: Config, architecture: str) -> Module:
     """CLIP: text and vision towers from ``text_config``/``vision_config``, two projections, ``logit_scale``."""
     text = _clip_sub(config, "text_config", "clip_text_model", _CLIP_TEXT_DEFAULTS)
     vision = _clip_sub(config, "vision_config", "clip_vision_model", _CLIP_VISION_DEFAULTS)
     if architecture != "CLIPModel":
         # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config").
-        return _clip_tower(text if architecture.startswith("CLIPText") else vision, architecture)
+        return _clip_tower(text if _CLIP_TOWERS[architecture].text else vision, architecture)
     projection = path_dim(config, "projection_dim", 512)
     return module(
         "",
@@ -278,7 +292,11 @@ def clip(config: Config, architecture: str) -> Module:
     )
 
 
-@model_type("clip_text_model", architectures=("CLIPTextModel", "CLIPTextModelWithProjection"), default="CLIPTextModel")
+@model_type(
+    "clip_text_model",
+    architectures=tuple(name for name, tower in _CLIP_TOWERS.items() if tower.text),
+    default="CLIPTextModel",
+)
 def clip_text_model(config: Config, architecture: str) -> Module:
     """A standalone CLIP text tower config (``model_type: clip_text_model``)."""
     return _clip_tower(_sub_defaults(config, _CLIP_TEXT_DEFAULTS), architecture)
@@ -286,7 +304,7 @@ def clip_text_model(config: Config, architecture: str) -> Module:
 
 @model_type(
     "clip_vision_model",
-    architectures=("CLIPVisionModel", "CLIPVisionModelWithProjection"),
+    architectures=tuple(name for name, tower in _CLIP_TOWERS.items() if not tower.text),
     default="CLIPVisionModel",
 )
 def clip_vision_model(config: Config, architecture: str) -> Module:
