@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from hf_oracle import CONFIGS, counted_class, shipped, transformers_model
 from paramcount.analysis.context import index_entries, occurrences
 from paramcount.analysis.models import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
 from paramcount.layers import build
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
 from paramcount.tree import Dim, Module, parameter_count
-
-from hf_oracle import CONFIGS, counted_class, shipped, transformers_model
 
 H, F, E, V = Dim.of(8, "hidden_size"), Dim.of(16, "intermediate_size"), Dim.of(4, "num_experts"), Dim.of(10, "vocab")
 
