@@ -34,10 +34,12 @@ __all__ = [
     "Signature",
     "bind",
     "build",
+    "container_call",
     "expression_of",
     "known_layers",
     "layer",
     "lookup",
+    "members",
     "rebuild",
     "registered",
     "short_repr",
@@ -471,7 +473,8 @@ def _value_text(value: object, prefix: str) -> str:
     return repr(value)
 
 
-def _members(module: Module) -> list[tuple[str, Module]]:
+def members(module: Module) -> list[tuple[str, Module]]:
+    """A container's members with their names, a repeated child expanded into its copies."""
     expanded = []
     for child in module.children:
         for offset in range(child.repeat):
@@ -485,17 +488,9 @@ def expression_of(module: Module, *, prefix: str = "") -> str:
     by keyword only when they differ from torch's default (``Conv2d(256, 512, 3, bias=False)``).
     ``prefix`` is put before every layer name (``"nn."`` for runnable PyTorch)."""
     if module.kind in _CONTAINERS:
-        members = _members(module)
-        parts = [expression_of(child, prefix=prefix) for _, child in members]
-        if module.kind == "ModuleDict":
-            items = ", ".join(f"{name!r}: {part}" for (name, _), part in zip(members, parts, strict=True))
-            return f"{prefix}ModuleDict({{{items}}})"
-        if module.kind == "ModuleList":
-            return f"{prefix}ModuleList([{', '.join(parts)}])"
-        if all(name == str(index) for index, (name, _) in enumerate(members)):
-            return f"{prefix}Sequential({', '.join(parts)})"
-        pairs = ", ".join(f"({name!r}, {part})" for (name, _), part in zip(members, parts, strict=True))
-        return f"{prefix}Sequential(OrderedDict([{pairs}]))"
+        listed = members(module)
+        parts = [expression_of(child, prefix=prefix) for _, child in listed]
+        return container_call(module.kind, [name for name, _ in listed], parts, prefix=prefix)
     spec = lookup(module.kind)
     texts = []
     positional = True
@@ -509,6 +504,22 @@ def expression_of(module: Module, *, prefix: str = "") -> str:
             continue
         texts.append(f"{name}={_value_text(value, prefix)}")
     return f"{prefix}{module.kind}({', '.join(texts)}){_state_suffix(module)}"
+
+
+def container_call(kind: str, names: Sequence[str], parts: Sequence[str], *, prefix: str) -> str:
+    """The call of container ``kind`` holding members ``names`` written as ``parts``. A part written
+    ``*[x] * n`` stands for n numbered members (the same object ``x`` n times)."""
+    if kind == "ModuleDict":
+        items = ", ".join(f"{name!r}: {part}" for name, part in zip(names, parts, strict=True))
+        return f"{prefix}ModuleDict({{{items}}})"
+    if kind == "ModuleList":
+        if len(parts) == 1 and parts[0].startswith("*"):
+            return f"{prefix}ModuleList({parts[0][1:]})"
+        return f"{prefix}ModuleList([{', '.join(parts)}])"
+    if all(name == str(index) for index, name in enumerate(names)):
+        return f"{prefix}Sequential({', '.join(parts)})"
+    pairs = ", ".join(f"({name!r}, {part})" for name, part in zip(names, parts, strict=True))
+    return f"{prefix}Sequential(OrderedDict([{pairs}]))"
 
 
 def _state_suffix(module: Module) -> str:
