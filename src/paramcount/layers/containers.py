@@ -283,7 +283,7 @@ def _expanded(child: Module) -> Iterator[Module]:
 
 def _tensor_ties(module: Module) -> list[tuple[str, str | None]]:
     """``(path relative to module, tied_to)`` of every tensor in ``module``, repeats expanded."""
-    found = []
+    found: list[tuple[str, str | None]] = []
     for path, node in iter_modules(module):
         prefix = f"{path}." if path else ""
         found.extend((prefix + tensor.name, tensor.tied_to) for tensor in (*node.params, *node.buffers))
