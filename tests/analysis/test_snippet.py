@@ -34,6 +34,13 @@ EXPRESSIONS = [
     "nn.Sequential(*[nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)).requires_grad_(False)] * 2, nn.Linear(4, 1))",
     "nn.Sequential(nn.ModuleList([nn.Linear(2, 2)] * 2), nn.ModuleList([nn.Linear(2, 2)] * 2))",
     "nn.ModuleDict({'a': nn.Sequential(*[nn.Conv2d(3, 3, 1)] * 2), 'b': nn.Linear(3, 3)})",
+    # Parameter containers: plain tensors become new Parameters, one Parameter object held twice counts once.
+    "nn.ParameterList([nn.Parameter(torch.randn(3, 4)), torch.zeros(5), nn.Parameter(torch.ones(2), False)])",
+    "nn.ParameterList([nn.Parameter(torch.randn(3))] * 3)",
+    "nn.ParameterList([nn.Parameter(torch.randn(3)), torch.rand(2)] * 2)",
+    "nn.ParameterDict({'b': nn.Parameter(torch.randn(3, 4)), 'a': torch.empty(5, dtype=torch.float16)})",
+    "nn.ParameterDict(OrderedDict([('b', torch.zeros(2, 2)), ('a', nn.Parameter(torch.ones(3), False))]))",
+    "nn.Sequential(nn.Linear(3, 3), nn.ParameterList([torch.zeros(4)]))",
 ]
 
 
@@ -67,7 +74,7 @@ def test_snippets_print_our_numbers(tmp_path: Path) -> None:
 
 def test_shared_module_snippet_builds_one_object() -> None:
     code = paramcount.count("nn.Sequential(*[nn.Linear(64, 64)] * 4)").report().code
-    assert "    linear = nn.Linear(64, 64)  # one module object, used more than once\n" in code
+    assert "    linear = nn.Linear(64, 64)  # one object, used more than once\n" in code
     assert "    layer = nn.Sequential(*[linear] * 4)\n" in code
     assert "# 4160\n" in code  # 64·64 + 64, once
 

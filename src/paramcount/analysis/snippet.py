@@ -23,7 +23,7 @@ def pytorch_snippet(expression: str, counts: Counts, assignments: tuple[tuple[st
     if "OrderedDict(" in expression or any("OrderedDict(" in call for _, call in assignments):
         imports.insert(0, "from collections import OrderedDict")
     shapes = {row.name: row.shape for row in counts.parameters}
-    shared = [f"    {variable} = {call}  # one module object, used more than once" for variable, call in assignments]
+    shared = [f"    {variable} = {call}  # one object, used more than once" for variable, call in assignments]
     lines = [
         *imports,
         "",
