@@ -484,8 +484,8 @@ def _value_text(value: object, prefix: str, shared: Mapping[int, str]) -> str:
 
 
 def _sequence_text(value: tuple[object, ...], prefix: str, shared: Mapping[int, str]) -> str:
-    """A tuple as a list display; one ``nn.Parameter`` object held n times in a row is written
-    ``[p] * n`` (the whole list) or ``*[p] * n``, so the program shares it as the expression did."""
+    """A tuple; one ``nn.Parameter`` object held n times in a row is written ``[p] * n`` (the whole tuple)
+    or ``*[p] * n``, so the program shares it as the expression did."""
     parts: list[str] = []
     index = 0
     while index < len(value):
@@ -497,7 +497,7 @@ def _sequence_text(value: tuple[object, ...], prefix: str, shared: Mapping[int, 
         index = end
     if len(parts) == 1 and parts[0].startswith("*"):
         return parts[0][1:]
-    return f"[{', '.join(parts)}]"
+    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
 
 
 def members(module: Module) -> list[tuple[str, Module]]:
