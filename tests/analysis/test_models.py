@@ -100,7 +100,11 @@ def test_excluding_embeddings_matches_transformers(name: str) -> None:
     # nn.Embedding, subclasses included (Gemma's scaled embedding, BART's and OPT's learned positions).
     config = shipped(name)
     architecture = counted_class(config)
-    expected = transformers_model(config, architecture).num_parameters(exclude_embeddings=True)
+    import transformers
+
+    model = transformers_model(config, architecture)
+    assert isinstance(model, transformers.PreTrainedModel)
+    expected = model.num_parameters(exclude_embeddings=True)
     tree = from_config(config, architecture=architecture)
     assert parameter_count(tree) - embedding_parameters(tree) == expected
 
