@@ -21,6 +21,7 @@ from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, tr
 from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
 from paramcount.expr import parse
 from paramcount.layers._registry import expression_of, rebuild, short_repr
+from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
@@ -251,7 +252,8 @@ def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
         call = _zoo_call(tree)
         return call, torchvision_snippet(call, counts), False
     is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
-    return expression_of(tree), pytorch_snippet(expression_of(tree, prefix="nn."), counts), not is_container
+    assignments, call = construction_of(tree, prefix="nn.")
+    return expression_of(tree), pytorch_snippet(call, counts, assignments), not is_container
 
 
 def _appearances(tree: Module) -> tuple[Appearance, ...]:

@@ -24,6 +24,7 @@ __all__ = [
     "Param",
     "Ref",
     "Tensor",
+    "TensorSpec",
     "Value",
     "buffer_count",
     "iter_buffers",
@@ -107,9 +108,30 @@ class Ref(Record):
     path: str
 
 
+class TensorSpec(Record):
+    """A tensor an expression makes, by shape only (``torch.randn(3, 4)``, ``nn.Parameter(torch.zeros(5))``),
+    to put into a ``ParameterList`` or ``ParameterDict``; nothing is allocated. ``factory`` is the torch
+    function written (``"randn"``), ``parameter`` whether it is wrapped in ``nn.Parameter``."""
+
+    factory: str
+    sizes: tuple[int, ...]
+    dtype: str = "float32"
+    parameter: bool = False
+    requires_grad: bool = True
+    """``nn.Parameter``'s ``requires_grad`` (a plain tensor put into a container becomes a trainable one)."""
+
+    def expression(self, prefix: str) -> str:
+        """The call that makes it: ``nn.Parameter(torch.randn(3, 4), requires_grad=False)`` for ``"nn."``."""
+        options = "" if self.dtype == "float32" else f", dtype=torch.{self.dtype}"
+        tensor = f"torch.{self.factory}({', '.join(map(str, self.sizes)) or '()'}{options})"
+        if not self.parameter:
+            return tensor
+        return f"{prefix}Parameter({tensor}{'' if self.requires_grad else ', requires_grad=False'})"
+
+
 if TYPE_CHECKING:
     # For type checkers only (nothing checks it at run time, and importing typing costs start-up time).
-    Value: TypeAlias = int | float | bool | str | Ref | "Module" | tuple["Value", ...] | None
+    Value: TypeAlias = int | float | bool | str | Ref | TensorSpec | "Module" | tuple["Value", ...] | None
     """What a bound constructor argument can hold."""
 
 

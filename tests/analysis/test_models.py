@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from hf_oracle import CONFIGS, counted_class, shipped, transformers_model
 from paramcount.analysis.context import index_entries, occurrences
-from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
+from paramcount.analysis.models import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
 from paramcount.layers import build
+from paramcount.sources.hf import from_config
 from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
 from paramcount.tree import Dim, Module, parameter_count
 
@@ -85,3 +89,46 @@ def test_totals_of_a_tied_repeated_partly_frozen_model() -> None:
     assert (found.total, found.trainable, found.non_trainable, found.tied) == (2_192, 2_128, 64, 80)
     assert found.total == parameter_count(frozen)
     assert found.trainable == parameter_count(frozen, trainable=True)
+
+
+CONFIG_NAMES = sorted(path.name for path in CONFIGS.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", CONFIG_NAMES)
+def test_excluding_embeddings_matches_transformers(name: str) -> None:
+    # transformers' num_parameters(exclude_embeddings=True) leaves out the weight of every module that is an
+    # nn.Embedding, subclasses included (Gemma's scaled embedding, BART's and OPT's learned positions).
+    config = shipped(name)
+    architecture = counted_class(config)
+    import transformers
+
+    model = transformers_model(config, architecture)
+    assert isinstance(model, transformers.PreTrainedModel)
+    expected = model.num_parameters(exclude_embeddings=True)
+    tree = from_config(config, architecture=architecture)
+    assert parameter_count(tree) - embedding_parameters(tree) == expected
+
+
+# Where transformers 5.24 defines each nn.Embedding subclass the HF door builds.
+EMBEDDING_SUBCLASS_MODULES = {
+    "BartLearnedPositionalEmbedding": "bart",
+    "BartScaledWordEmbedding": "bart",
+    "GemmaTextScaledWordEmbedding": "gemma",
+    "Gemma2TextScaledWordEmbedding": "gemma2",
+    "Gemma3TextScaledWordEmbedding": "gemma3",
+    "OPTLearnedPositionalEmbedding": "opt",
+    "WhisperPositionalEmbedding": "whisper",
+}
+
+
+def test_embedding_kinds_are_embedding_subclasses() -> None:
+    # Each kind the analysis treats as an embedding table is nn.Embedding, torch's EmbeddingBag, or a
+    # transformers subclass of nn.Embedding (which num_parameters(exclude_embeddings=True) excludes).
+    import importlib
+
+    import torch
+
+    assert set(EMBEDDING_SUBCLASS_MODULES) == EMBEDDING_KINDS - {"Embedding", "EmbeddingBag"}
+    for kind, family in EMBEDDING_SUBCLASS_MODULES.items():
+        module = importlib.import_module(f"transformers.models.{family}.modeling_{family}")
+        assert issubclass(getattr(module, kind), torch.nn.Embedding), kind

@@ -10,8 +10,6 @@ EXCLUDED: dict[str, str] = {
     "Module": "the base class: a bare Module holds nothing, and subclasses are user code",
     "Container": "deprecated base class (use Sequential)",
     "DataParallel": "a multi-GPU wrapper that needs CUDA to construct; count the module it wraps",
-    "ParameterList": "holds tensors, which an expression cannot give",
-    "ParameterDict": "holds tensors, which an expression cannot give",
     **{f"Lazy{kind}{n}d": _LAZY for kind in ("Conv", "ConvTranspose", "BatchNorm", "InstanceNorm") for n in (1, 2, 3)},
     "LazyLinear": _LAZY,
 }

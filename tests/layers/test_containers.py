@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import assert_same_module, assert_signature_matches, our_ties
-from paramcount.errors import ArgumentError
+from paramcount.errors import ArgumentError, ExpressionError, LimitError, ParamcountError
+from paramcount.expr import parse
 from paramcount.layers import build
 from paramcount.layers.containers import (
     RESERVED_NAMES,
@@ -30,9 +31,19 @@ if TYPE_CHECKING:
 nn = torch.nn
 
 
-@pytest.mark.parametrize("kind", ["Sequential", "ModuleList", "ModuleDict"])
+@pytest.mark.parametrize("kind", ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"])
 def test_signature_is_torchs(kind: str) -> None:
     assert_signature_matches(kind)
+
+
+def test_parameter_dict_reserved_names_are_those_torch_refuses() -> None:
+    refused = set()
+    for name in dir(nn.ParameterDict()):
+        try:
+            nn.ParameterDict({name: torch.zeros(2)})
+        except (KeyError, AttributeError):
+            refused.add(name)
+    assert refused == RESERVED_NAMES["ParameterDict"]
 
 
 @pytest.mark.parametrize("kind", ["Sequential", "ModuleDict"])
@@ -256,3 +267,154 @@ def test_tied_param_is_skipped_but_listed() -> None:
     tied = [(name, param) for name, param in iter_params(module_list, include_tied=True) if param.tied_to]
     assert [(name, param.tied_to) for name, param in tied] == [("1.weight", "0.weight"), ("1.bias", "0.bias")]
     assert all(isinstance(param, Param) for _, param in tied)
+
+
+# ------------------------------------------------------------------------- ParameterList and ParameterDict
+
+
+@dataclass(frozen=True)
+class TensorItem:
+    """One tensor of a parameter container: ``torch.<factory>(*sizes, dtype=...)``, maybe in nn.Parameter."""
+
+    factory: str
+    sizes: tuple[int, ...]
+    dtype: str | None
+    parameter: bool
+    requires_grad: bool
+
+    def text(self) -> str:
+        dtype = f", dtype=torch.{self.dtype}" if self.dtype else ""
+        tensor = f"torch.{self.factory}({', '.join(map(str, self.sizes)) or '()'}{dtype})"
+        if not self.parameter:
+            return tensor
+        return f"nn.Parameter({tensor}, requires_grad={self.requires_grad})"
+
+    def build(self) -> torch.Tensor:
+        dtype = getattr(torch, self.dtype) if self.dtype else None
+        tensor: torch.Tensor = getattr(torch, self.factory)(self.sizes, dtype=dtype)
+        return nn.Parameter(tensor, requires_grad=self.requires_grad) if self.parameter else tensor
+
+
+def tensor_items() -> st.SearchStrategy[TensorItem]:
+    return st.builds(
+        TensorItem,
+        factory=st.sampled_from(["randn", "rand", "zeros", "ones", "empty"]),
+        sizes=st.lists(st.integers(0, 6), max_size=3).map(tuple),
+        dtype=st.sampled_from([None, "float16", "bfloat16", "float64"]),
+        parameter=st.booleans(),
+        requires_grad=st.booleans(),
+    )
+
+
+def _torch_view(module: torch.nn.Module) -> tuple[object, ...]:
+    named = [(name, tuple(p.shape), p.requires_grad, str(p.dtype)[6:]) for name, p in module.named_parameters()]
+    return (sum(p.numel() for p in module.parameters()), named)
+
+
+def _our_view(text: str) -> tuple[object, ...]:
+    tree = parse(text)
+    named = [(name, p.sizes, p.trainable, p.dtype) for name, p in iter_params(tree)]
+    return (parameter_count(tree), named)
+
+
+@given(items=st.lists(tensor_items(), max_size=4), times=st.integers(1, 3))
+def test_parameter_list_matches_torch(items: list[TensorItem], times: int) -> None:
+    # [a, b] * times holds the same objects again: an nn.Parameter is counted once, while a plain tensor is
+    # wrapped into a new Parameter each time (ParameterList.__setitem__), so it counts again.
+    text = f"nn.ParameterList([{', '.join(item.text() for item in items)}] * {times})"
+    with torch.device("meta"):
+        theirs = nn.ParameterList([item.build() for item in items] * times)
+    assert _our_view(text) == _torch_view(theirs)
+
+
+@given(
+    pairs=st.lists(st.tuples(st.sampled_from(["a", "b", "weight", "_size", "x1"]), tensor_items()), max_size=4),
+    form=st.sampled_from(["dict", "OrderedDict", "pairs"]),
+)
+def test_parameter_dict_matches_torch(pairs: list[tuple[str, TensorItem]], form: str) -> None:
+    # A plain dict is taken in sorted key order (ParameterDict.update sorts it); the others keep their order.
+    written = ", ".join(f"({key!r}, {item.text()})" for key, item in pairs)
+    text = {
+        "dict": "nn.ParameterDict({" + ", ".join(f"{key!r}: {item.text()}" for key, item in pairs) + "})",
+        "OrderedDict": f"nn.ParameterDict(OrderedDict([{written}]))",
+        "pairs": f"nn.ParameterDict([{written}])",
+    }[form]
+    with torch.device("meta"):
+        built = [(key, item.build()) for key, item in pairs]
+        source: object = {"dict": dict(built), "OrderedDict": OrderedDict(built), "pairs": built}[form]
+        theirs = nn.ParameterDict(source)
+    assert _our_view(text) == _torch_view(theirs)
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "a.b", "", "update", "keys", "training", "_keys", "_size", "0", "__x", "_parameters"]
+)
+def test_parameter_dict_names_rejected_iff_torch_rejects(name: str) -> None:
+    text = f"nn.ParameterDict({{{name!r}: torch.zeros(2)}})"
+    try:
+        nn.ParameterDict({name: torch.zeros(2)})
+    except (KeyError, AttributeError):
+        with pytest.raises(ArgumentError):
+            parse(text)
+        return
+    assert parameter_count(parse(text)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "message"),
+    [
+        ("nn.ParameterList([torch.randn(x)])", ExpressionError, "column 31: unknown name 'x'"),
+        ("nn.ParameterList([torch.load('f')])", ExpressionError, "column 19: torch.load() is not allowed"),
+        ("nn.ParameterList([torch.randn(10**30)])", LimitError, "column 31: integer is 100 bits; the limit is 63"),
+        ("nn.ParameterList([torch.randn(n) for n in range(3)]).x", ExpressionError, "column 54: attribute .x"),
+        (
+            "nn.ParameterList([torch.randn(2**40, 2**40)])",
+            ArgumentError,
+            "ParameterList: 0 of shape (1099511627776, 1099511627776) would take",
+        ),
+        (
+            "nn.ParameterList([torch.randn(-1)])",
+            ExpressionError,
+            "column 19: torch.randn() sizes must be non-negative integers, got -1",
+        ),
+        (
+            "nn.ParameterList([torch.randn(2.5)])",
+            ExpressionError,
+            "column 19: torch.randn() sizes must be non-negative integers, got 2.5",
+        ),
+        ("nn.ParameterList([torch.randn()])", ExpressionError, "column 19: torch.randn() needs a size"),
+        (
+            "nn.ParameterList([torch.randn(3, generator=None)])",
+            ExpressionError,
+            "column 19: torch.randn() got an unexpected or repeated argument 'generator'",
+        ),
+        (
+            "nn.ParameterList([torch.zeros(3, dtype=torch.long)])",
+            ExpressionError,
+            "column 19: torch.zeros() dtype must be a floating dtype such as torch.float16, got torch.long",
+        ),
+        (
+            "nn.ParameterList([nn.Parameter(3)])",
+            ExpressionError,
+            "column 19: nn.Parameter() takes a tensor such as torch.randn(3, 4), got 3",
+        ),
+        (
+            "nn.ParameterList([nn.Parameter(torch.ones(2), requires_grad=1)])",
+            ExpressionError,
+            "column 19: nn.Parameter() requires_grad must be True or False, got 1",
+        ),
+        (
+            "nn.ParameterList([nn.Linear(2, 2)])",
+            ArgumentError,
+            "ParameterList: values item '0' must be a tensor such as nn.Parameter(torch.randn(3, 4)), got a Linear",
+        ),
+        ("nn.ParameterList({'a': torch.ones(2)})", ArgumentError, "ParameterList: values must be a list of tensors"),
+        ("torch.randn(3)", ExpressionError, "column 1: expression is a tensor of shape (3,), not a layer"),
+        ("nn.ParameterList([torch.randn(3).cuda()])", ExpressionError, "column 34: .cuda() can only be called on"),
+    ],
+)
+def test_parameter_container_refusals(text: str, error: type[ParamcountError], message: str) -> None:
+    with pytest.raises(error) as info:
+        parse(text)
+    assert type(info.value) is error
+    assert str(info.value).startswith(message)

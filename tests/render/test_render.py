@@ -61,3 +61,28 @@ def test_rich_sink_writes_the_same_words() -> None:
     write_rich(report, stream, width=100)
     plain_words = render_plain(report, width=100).split()
     assert stream.getvalue().split() == plain_words
+
+
+def _section(text: str, title: str) -> list[str]:
+    """The lines of one section of a plain render (up to the blank line that ends it)."""
+    lines = text.split("\n")
+    start = lines.index(title) + 1
+    end = lines.index("", start)
+    return lines[start:end]
+
+
+def test_formula_columns_line_up_with_the_root_label() -> None:
+    # "(root) (MultiheadAttention)" is the longest label; each formula starts two spaces after it.
+    text = render_plain(paramcount.count("MultiheadAttention(768, 12)").report(), width=200)
+    lines = _section(text, "How it adds up")
+    assert lines[0].startswith("  (root) (MultiheadAttention)  3·embed_dim")
+    assert lines[1].startswith("  out_proj (Linear)            out_features")
+    assert lines[0].index("3·embed_dim") == lines[1].index("out_features")
+
+
+def test_every_table_labels_the_root_alike() -> None:
+    report = paramcount.count("nn.Sequential(nn.Linear(4, 8), nn.ReLU())").report(input_shape=(1, 4))
+    text = render_plain(report, width=200)
+    assert _section(text, "Modules")[1].split()[0] == "(root)"
+    shapes = _section(text, "Shapes and compute for input (1, 4)")
+    assert [line.split()[0] for line in shapes[1:4]] == ["(root)", "0", "1"]

@@ -12,7 +12,24 @@ from paramcount.tree import Module, iter_modules_collapsed, parameter_count
 
 __all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_parameters", "module_table"]
 
-EMBEDDING_KINDS = frozenset({"Embedding", "EmbeddingBag"})
+EMBEDDING_KINDS = frozenset(
+    {
+        "Embedding",
+        "EmbeddingBag",
+        # transformers 5.24 classes that subclass nn.Embedding, which num_parameters(exclude_embeddings=True)
+        # excludes as it excludes nn.Embedding (an isinstance check); tests/analysis/test_models.py checks each
+        # is a subclass, and that every shipped config agrees with transformers' count.
+        "BartLearnedPositionalEmbedding",
+        "BartScaledWordEmbedding",
+        "GemmaTextScaledWordEmbedding",
+        "Gemma2TextScaledWordEmbedding",
+        "Gemma3TextScaledWordEmbedding",
+        "OPTLearnedPositionalEmbedding",
+        "WhisperPositionalEmbedding",
+    }
+)
+"""Kinds whose ``weight`` is an embedding table: torch's own and the transformers subclasses of
+``nn.Embedding`` that the Hugging Face door builds."""
 
 
 class ModuleRow(Record):
@@ -67,9 +84,11 @@ def active_parameters(root: Module) -> int | None:
 
 
 def embedding_parameters(root: Module) -> int:
-    """Parameters held by embedding tables (token, position …), tied copies excluded."""
+    """Parameters held by embedding tables (token, position …), tied copies excluded: the ``weight`` of every
+    ``nn.Embedding`` (or subclass) module, as transformers' ``num_parameters(exclude_embeddings=True)`` leaves
+    them out."""
     return sum(
-        times * sum(p.count for p in module.params if p.tied_to is None)
+        times * sum(p.count for p in module.params if p.tied_to is None and p.name == "weight")
         for _, module, times in iter_modules_collapsed(root)
         if module.kind in EMBEDDING_KINDS
     )

@@ -65,10 +65,19 @@ def _conv_transpose(m: Module) -> str:
 
 
 def _embedding(m: Module) -> str:
+    rows = m.arg("num_embeddings")
+    table = (
+        f"A lookup table: one row of {_n(m.arg('embedding_dim'))} numbers for each of the {_n(rows)} tokens. "
+        "Only the rows of the tokens in a batch are read, but all rows are stored"
+    )
+    padding = dict(m.args).get("padding_idx")
+    if not isinstance(padding, int) or isinstance(padding, bool) or not isinstance(rows, int):
+        return f"{table} and trained."
+    row = padding + rows if padding < 0 else padding  # torch's own normalisation of a negative index
     return (
-        f"A lookup table: one row of {_n(m.arg('embedding_dim'))} numbers for each of the "
-        f"{_n(m.arg('num_embeddings'))} tokens. Only the rows of the tokens in a batch are read, but all "
-        f"rows are stored and trained."
+        f"{table} and counted. Row {_n(row)} (padding_idx={padding}) starts as zeros and always gets a zero "
+        f"gradient (torch's backward skips it), so training leaves it at zero; the other {_n(rows - 1)} rows "
+        "are trained."
     )
 
 

@@ -98,6 +98,8 @@ NOT_MODELLED_REASONS: Final[dict[str, str]] = {
     "TransformerDecoder": f"{_TWO_INPUTS} (tgt, memory)",
     "Transformer": f"{_TWO_INPUTS} (src, tgt)",
     "RNNBase": "torch's RNNBase has no forward (its subclasses RNN, LSTM and GRU do)",
+    "ParameterList": "torch refuses to call a ParameterList: it only holds tensors",
+    "ParameterDict": "torch refuses to call a ParameterDict: it only holds tensors",
     "RNNCellBase": "torch's RNNCellBase has no forward (its subclasses RNNCell, LSTMCell and GRUCell do)",
     **{
         kind: _LOSS

@@ -15,16 +15,20 @@ def _prints(counts: Counts, name: str) -> list[str]:
     ]
 
 
-def pytorch_snippet(expression: str, counts: Counts) -> str:
-    """``expression`` is the canonical call with ``nn.`` prefixes; the comments hold our answers."""
+def pytorch_snippet(expression: str, counts: Counts, assignments: tuple[tuple[str, str], ...] = ()) -> str:
+    """``expression`` is the canonical call with ``nn.`` prefixes, built from ``assignments`` (``(variable,
+    call)`` for each module object used more than once, so the program shares it as the query does); the
+    comments hold our answers."""
     imports = ["import torch", "from torch import nn"]
-    if "OrderedDict(" in expression:
+    if "OrderedDict(" in expression or any("OrderedDict(" in call for _, call in assignments):
         imports.insert(0, "from collections import OrderedDict")
     shapes = {row.name: row.shape for row in counts.parameters}
+    shared = [f"    {variable} = {call}  # one object, used more than once" for variable, call in assignments]
     lines = [
         *imports,
         "",
         'with torch.device("meta"):  # shapes only: nothing is allocated',
+        *shared,
         f"    layer = {expression}",
         "",
         *_prints(counts, "layer"),

@@ -50,8 +50,11 @@ def parse(text: str) -> Module:
     ``+ - * // % **``; ``[...] * n`` (one object repeated, as in Python); ``[element for i in range(...)]``
     (one ``for``, no ``if``, the variable usable in integer arithmetic); ``*[...]`` among call arguments;
     ``torch.<dtype>``, ``torch.device(...)``, ``F.<activation>`` (also ``nn.functional.`` and
-    ``torch.nn.functional.``) as values; and the methods ``.requires_grad_()``, ``.half()``, ``.bfloat16()``,
-    ``.float()``, ``.double()``, ``.to(...)``, ``.train()``, ``.eval()``, ``.cpu()``, ``.cuda()``.
+    ``torch.nn.functional.``) as values; tensors by shape for ``nn.ParameterList``/``nn.ParameterDict``
+    (``nn.Parameter(torch.randn(3, 4))``; ``torch.rand``, ``zeros``, ``ones``, ``empty`` too); torchvision
+    weights (``ResNet50_Weights.DEFAULT``) for a zoo model's ``weights=``; and the methods
+    ``.requires_grad_()``, ``.half()``, ``.bfloat16()``, ``.float()``, ``.double()``, ``.to(...)``,
+    ``.train()``, ``.eval()``, ``.cpu()``, ``.cuda()``.
     Line breaks and spaces may appear anywhere between tokens.
 
     Args:

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final, NoReturn
 
-__all__ = ["ALLOWED", "NAMES_ALLOWED", "OPERATORS", "SyntaxCheck", "checked_int", "name_chain"]
+__all__ = ["ALLOWED", "NAMES_ALLOWED", "OPERATORS", "SyntaxCheck", "checked_int", "is_weights_chain", "name_chain"]
 
 ALLOWED: Final = "use layer calls, numbers, strings, True/False/None, tuples and lists"
 NAMES_ALLOWED: Final = "only nn.<Layer>, torch.nn.<Layer>, torch.<dtype> and F.<activation> are accepted"
@@ -94,7 +94,17 @@ def name_chain(node: ast.AST) -> list[str] | None:
 
 def _chain_shape_allowed(parts: list[str]) -> bool:
     head = tuple(parts[:-1])
-    return head in (("nn",), ("torch",), ("F",), ("torch", "nn"), ("nn", "functional"), ("torch", "nn", "functional"))
+    if head in (("nn",), ("torch",), ("F",), ("torch", "nn"), ("nn", "functional"), ("torch", "nn", "functional")):
+        return True
+    return is_weights_chain(parts)
+
+
+def is_weights_chain(parts: list[str]) -> bool:
+    """A torchvision weights member: ``ResNet50_Weights.DEFAULT``, also after ``models.`` or
+    ``torchvision.models.`` (the enum and member names are checked when the value is resolved)."""
+    return (
+        len(parts) >= 2 and parts[-2].endswith("_Weights") and parts[:-2] in ([], ["models"], ["torchvision", "models"])
+    )
 
 
 class SyntaxCheck:

@@ -19,6 +19,7 @@ from paramcount.expr._names import (
     unknown_name,
 )
 from paramcount.expr._syntax import Positions
+from paramcount.expr._tensors import PARAMETER_NAMES, TENSOR_FACTORIES, parameter_spec, tensor_spec
 from paramcount.expr._values import (
     MappingValue,
     SequenceValue,
@@ -234,6 +235,10 @@ class Evaluator:
             return self.ordered_dict(node)
         if dotted == "torch.device":
             return self.device(node)
+        if dotted in TENSOR_FACTORIES:
+            return tensor_spec(node, parts[-1], *self.arguments(node), self.positions)
+        if dotted in PARAMETER_NAMES:
+            return parameter_spec(node, *self.arguments(node), self.positions)
         if len(parts) == 1 and is_zoo_model(parts[0]):
             positional, keywords = self.arguments(node)
             self.count_modules(1)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import ast
 
 from paramcount.errors import ExpressionError, UnknownNameError, did_you_mean
-from paramcount.expr._check import NAMES_ALLOWED
+from paramcount.expr._check import NAMES_ALLOWED, is_weights_chain
 from paramcount.expr._syntax import Positions
 from paramcount.expr._values import describe
 from paramcount.layers import known_layers, lookup
 from paramcount.layers._registry import short_repr
 from paramcount.tree import Ref
 from paramcount.zoo import known_models
+from paramcount.zoo.weights import WEIGHTS, weights_enum_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ def resolve_reference(node: ast.Attribute, parts: list[str], positions: Position
     """``torch.bfloat16`` → ``Ref("torch.bfloat16")``; ``F.gelu`` → ``Ref("torch.nn.functional.gelu")``."""
     dotted = ".".join(parts)
     name = parts[-1]
+    if is_weights_chain(parts):
+        return _weights_member(node, parts, positions)
     if parts[:-1] in (["F"], ["nn", "functional"], ["torch", "nn", "functional"]):
         if name in _ACTIVATIONS:
             return Ref(f"torch.nn.functional.{name}")
@@ -102,6 +105,24 @@ def resolve_reference(node: ast.Attribute, parts: list[str], positions: Position
     if dotted in ("collections.OrderedDict", "torch.device"):
         _fail(positions, node, f"{dotted} must be called, as in {dotted}(...)")
     _fail(positions, node, f"attribute access {short_repr(dotted)} is not allowed; {NAMES_ALLOWED}")
+
+
+def _weights_member(node: ast.Attribute, parts: list[str], positions: Positions) -> Ref:
+    """``ResNet50_Weights.IMAGENET1K_V2`` → ``Ref("torchvision.models.ResNet50_Weights.IMAGENET1K_V2")``, a
+    value only ``weights=`` of its model takes; an unknown enum or member is refused with the known ones."""
+    enum, member = parts[-2], parts[-1]
+    members = weights_enum_of(enum)
+    if members is None:
+        import difflib  # error path only
+
+        enums = [entry[0] for entry in WEIGHTS.values()]
+        close = tuple(difflib.get_close_matches(enum, enums, n=3, cutoff=0.6))
+        message = f"column {positions.start(node)}: unknown torchvision weights {enum!r}{did_you_mean(close)}"
+        raise UnknownNameError(message, enum, close)
+    if member not in members:
+        message = f"column {positions.attribute(node)}: {enum} has no {member!r}; it has {', '.join(members)}"
+        raise UnknownNameError(message, member, ())
+    return Ref(f"torchvision.models.{enum}.{member}")
 
 
 def _unknown(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from paramcount.errors import ExpressionError
 from paramcount.layers._registry import short_repr
 from paramcount.layers.containers import DictValue, OrderedDictValue
-from paramcount.tree import Module, Ref
+from paramcount.tree import Module, Ref, TensorSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def describe(value: object) -> str:
         return f"a {value.kind} layer"
     if isinstance(value, Ref):
         return value.path
+    if isinstance(value, TensorSpec):
+        return f"a tensor of shape {value.sizes}"
     return short_repr(value)
 
 
@@ -89,7 +91,7 @@ def to_value(value: object, converted: dict[int, Value]) -> Value:
             known = _converted_container(value, converted)
             converted[id(value)] = known
         return known
-    if value is None or isinstance(value, int | float | str | Ref | Module):  # all an evaluation yields
+    if value is None or isinstance(value, int | float | str | Ref | TensorSpec | Module):  # all an evaluation yields
         return value
     raise ExpressionError(f"{describe(value)} cannot be passed to a layer")  # pragma: no cover
 

@@ -40,6 +40,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "containers": (
         "ModuleDict",
         "ModuleList",
+        "ParameterDict",
+        "ParameterList",
         "Sequential",
     ),
     "conv": (

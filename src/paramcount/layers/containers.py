@@ -25,8 +25,17 @@ Sequential, as in torch (a plain dict there is refused, as torch refuses it).
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
-from paramcount.tree import Buffer, Module, Param
+from paramcount.layers._registry import (
+    Arguments,
+    Parts,
+    container_call,
+    expression_of,
+    layer,
+    members,
+    short_repr,
+    signature,
+)
+from paramcount.tree import Buffer, Dim, Module, Param, TensorSpec, iter_modules
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DictValue",
     "OrderedDictValue",
+    "construction_of",
     "shared_reference",
     "with_prefixed_ties",
 ]
@@ -155,6 +165,91 @@ def module_dict(a: Arguments) -> Parts:
     return Parts(children=_adopt(a, "modules", list(pairs.items()), numbered=False))
 
 
+_INSTANCE_STATE: Final = frozenset(
+    {
+        "_backward_hooks", "_backward_pre_hooks", "_buffers", "_forward_hooks", "_forward_hooks_always_called",
+        "_forward_hooks_with_kwargs", "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_is_full_backward_hook",
+        "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks", "_modules", "_non_persistent_buffers_set",
+        "_state_dict_hooks", "_state_dict_pre_hooks", "training",
+    }
+)  # fmt: skip
+"""Instance attributes a ``Parameter`` assignment replaces: ``Module.__setattr__`` deletes the attribute
+before registering the parameter, so torch accepts these names in a ParameterDict (``_parameters`` itself
+is refused: registering needs it)."""
+RESERVED_NAMES["ParameterDict"] = (_MODULE_ATTRIBUTES - _INSTANCE_STATE) | {
+    "__contains__", "__delitem__", "__getitem__", "__ior__", "__iter__", "__len__", "__or__", "__reversed__",
+    "__ror__", "__setitem__", "_key_to_attr", "clear", "copy", "fromkeys", "get", "items", "keys", "pop",
+    "popitem", "setdefault", "update", "values",
+}  # fmt: skip
+"""Keys torch refuses in a ParameterDict: attributes of the class, and ``_parameters``."""
+
+
+@layer("ParameterList", signature(values=None), family="container")
+def parameter_list(a: Arguments) -> Parts:
+    """Parameters named ``"0"``, ``"1"`` … from a list or tuple of tensors (a plain tensor becomes a new
+    trainable ``nn.Parameter``, as ``ParameterList.__setitem__`` wraps it)."""
+    value = a.raw("values")
+    if value is None:
+        return Parts()
+    if isinstance(value, DictValue) or not isinstance(value, tuple):
+        raise a.fail(f"values must be a list of tensors, got {short_repr(value)}", "values")
+    return Parts(params=_parameters(a, "values", [(str(index), item) for index, item in enumerate(value)]))
+
+
+@layer("ParameterDict", signature(parameters=None), family="container")
+def parameter_dict(a: Arguments) -> Parts:
+    """Parameters named by the keys of a dict (in sorted order: ``ParameterDict.update`` sorts a plain
+    dict's items), an OrderedDict or a list of ``(name, tensor)`` pairs (both in their order)."""
+    value = a.raw("parameters")
+    if value is None:
+        return Parts()
+    if isinstance(value, OrderedDictValue):
+        pairs = list(value)
+    elif isinstance(value, DictValue):
+        pairs = sorted(value, key=lambda pair: pair[0])
+    elif isinstance(value, tuple):
+        named: dict[str, Value] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str):
+                raise a.fail(
+                    f"parameters item {index} must be a (name, tensor) pair, got {short_repr(item)}", "parameters"
+                )
+            named[item[0]] = item[1]  # a repeated key keeps its first position and its last tensor, as in torch
+        pairs = list(named.items())
+    else:
+        raise a.fail(f"parameters must be a dict of tensors, got {short_repr(value)}", "parameters")
+    for name, _ in pairs:
+        _check_parameter_name(a, name)
+    return Parts(params=_parameters(a, "parameters", pairs))
+
+
+def _check_parameter_name(a: Arguments, name: str) -> None:
+    """torch's register_parameter rules for a ``ParameterDict`` key."""
+    if "." in name:
+        raise a.fail(f"parameter name {short_repr(name)} must not contain '.'", "parameters")
+    if name == "":
+        raise a.fail("parameter name must not be empty", "parameters")
+    if name in RESERVED_NAMES[a.layer]:
+        raise a.fail(f"parameter name {name!r} is already an attribute of {a.layer}; choose another name", "parameters")
+
+
+def _parameters(a: Arguments, argument: str, named: list[tuple[str, Value]]) -> tuple[Param, ...]:
+    """One ``Param`` per tensor; an ``nn.Parameter`` object held twice is one tensor (tied to its first
+    name), as ``named_parameters()`` deduplicates by identity; a plain tensor is wrapped anew each time."""
+    owners: dict[int, str] = {}
+    params = []
+    for name, value in named:
+        if not isinstance(value, TensorSpec):
+            got = f"a {value.kind} layer" if isinstance(value, Module) else short_repr(value)
+            message = f"{argument} item {name!r} must be a tensor such as nn.Parameter(torch.randn(3, 4)), got {got}"
+            raise a.fail(message, argument)
+        owner = owners.setdefault(id(value), name) if value.parameter else name
+        shape = tuple(Dim.of(size, f"dim{index}") for index, size in enumerate(value.sizes))
+        trainable = value.requires_grad or not value.parameter
+        params.append(Param(name, shape, value.dtype, None if owner == name else owner, trainable))
+    return tuple(params)
+
+
 def _adopt(a: Arguments, argument: str, named: list[tuple[str, Value]], *, numbered: bool) -> tuple[Module, ...]:
     """The children of a container: each value checked and named, later references to an already adopted
     module object turned into tied copies, runs of identical distinct modules collapsed (numbered only)."""
@@ -269,3 +364,113 @@ def _expanded(child: Module) -> Iterator[Module]:
     start = int(child.name)
     for index in range(start, start + child.repeat):
         yield replace(child, name=str(index), repeat=1)
+
+
+def _tensor_ties(module: Module) -> list[tuple[str, str | None]]:
+    """``(path relative to module, tied_to)`` of every tensor in ``module``, repeats expanded."""
+    found: list[tuple[str, str | None]] = []
+    for path, node in iter_modules(module):
+        prefix = f"{path}." if path else ""
+        found.extend((prefix + tensor.name, tensor.tied_to) for tensor in (*node.params, *node.buffers))
+    return found
+
+
+def _shared_owner(path: str, named: dict[str, Module], member: Module) -> str | None:
+    """The earlier member of the container at ``path`` that ``member`` is a later reference to (every
+    tensor of ``member`` tied to the owner's tensor at the same relative path, or to where that one is
+    tied), or None. A module without tensors is never found shared: sharing it changes no number."""
+    ties = _tensor_ties(member)
+    if not ties or any(tie is None for _, tie in ties):
+        return None
+    base = f"{path}." if path else ""
+    first = str(ties[0][1])
+    owner_name = first.removeprefix(base).split(".", 1)[0] if first.startswith(base) else None
+    owner = named.get(owner_name) if owner_name is not None else None
+    if owner is None or owner is member or owner.kind != member.kind:
+        return None
+    expected = [(relative, tie or f"{base}{owner_name}.{relative}") for relative, tie in _tensor_ties(owner)]
+    return owner_name if ties == expected else None
+
+
+class _Program:
+    """Assignments that build each shared module once, for ``construction_of``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.assignments: list[tuple[str, str]] = []
+        self.taken = {"torch", "nn", "layer", "model", "OrderedDict"}
+
+    def variable(self, kind: str, text: str) -> str:
+        base = kind.lower()
+        name, number = base, 1
+        while name in self.taken:
+            number += 1
+            name = f"{base}_{number}"
+        self.taken.add(name)
+        self.assignments.append((name, text))
+        return name
+
+    def text(self, module: Module, path: str) -> str:
+        if module.kind not in ("Sequential", "ModuleList", "ModuleDict"):
+            reused = {id(spec): self.variable("parameter", spec.expression(self.prefix)) for spec in _reused(module)}
+            return expression_of(module, prefix=self.prefix, shared=reused)
+        listed = members(module)
+        named = {name: child for name, child in listed}
+        owners = {name: _shared_owner(path, named, child) for name, child in listed}
+        shared = {owner for owner in owners.values() if owner is not None}
+        parts: list[str] = []
+        variables: dict[str, str] = {}
+        for name, child in listed:
+            owner = owners[name]
+            if owner is not None:
+                parts.append(variables[owner])
+                continue
+            text = self.text(child, f"{path}.{name}" if path else name)
+            if name in shared:
+                text = variables[name] = self.variable(child.kind, text)
+            parts.append(text)
+        names = [name for name, _ in listed]
+        if module.kind != "ModuleDict" and all(name == str(index) for index, name in enumerate(names)):
+            parts = _runs(parts, set(variables.values()))
+            names = [str(index) for index in range(len(parts))]
+        return container_call(module.kind, names, parts, prefix=self.prefix)
+
+
+def _reused(module: Module) -> list[TensorSpec]:
+    """The ``nn.Parameter`` objects a parameter container holds more than once (counted once by torch)."""
+    seen: dict[int, int] = {}
+    specs: dict[int, TensorSpec] = {}
+    stack: list[object] = [value for _, value in module.args]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, TensorSpec) and value.parameter:
+            seen[id(value)] = seen.get(id(value), 0) + 1
+            specs[id(value)] = value
+        elif isinstance(value, tuple) and not isinstance(value, Module):
+            stack.extend(value)
+    return [specs[key] for key, times in seen.items() if times > 1]
+
+
+def _runs(parts: list[str], variables: set[str]) -> list[str]:
+    """Consecutive references to one variable written ``*[name] * n`` (the same object n times)."""
+    grouped: list[str] = []
+    index = 0
+    while index < len(parts):
+        end = index + 1
+        while parts[index] in variables and end < len(parts) and parts[end] == parts[index]:
+            end += 1
+        grouped.append(f"*[{parts[index]}] * {end - index}" if end - index > 1 else parts[index])
+        index = end
+    return grouped
+
+
+def construction_of(module: Module, *, prefix: str = "nn.") -> tuple[tuple[tuple[str, str], ...], str]:
+    """Python that builds ``module`` with its sharing: assignments ``(variable, call)`` that build each
+    module object used more than once, then the call that builds ``module`` from them. Without sharing,
+    no assignments and ``expression_of(module)``.
+
+    ``Sequential(*[Linear(64, 64)] * 4)`` gives ``(("linear", "nn.Linear(64, 64)"),)`` and
+    ``"nn.Sequential(*[linear] * 4)"``: the same object four times, as torch counts it (4,160, not 16,640)."""
+    program = _Program(prefix)
+    text = program.text(module, "")
+    return tuple(program.assignments), text

@@ -172,9 +172,9 @@ def _steps(report: Report) -> Section:
     if len(formulas) == 1 and formulas[0].times == 1:
         return Section("formula", "How it adds up", (Lines(_single_module_steps(formulas[0])),))
     shown = formulas[:MAX_FORMULA_MODULES]
-    width = max(len(f"{f.path} ({f.kind})") for f in shown)
-    for formula in shown:
-        label = f"{formula.path or '(root)'} ({formula.kind})"
+    labels = [f"{formula.path or '(root)'} ({formula.kind})" for formula in shown]
+    width = max(map(len, labels))
+    for label, formula in zip(labels, shown, strict=True):
         times = f" × {formula.times}" if formula.times > 1 else ""
         lines.append(
             (
@@ -271,7 +271,7 @@ def _shapes(report: Report) -> Section | None:
         else:
             shown = f"{_shape_text(module.input_shape)} → {_shape_text(module.output_shape)}"
         macs = "" if module.macs is None else integer(module.macs)
-        label = (module.path or "(input)") + (f" ×{module.times}" if module.times > 1 else "")
+        label = (module.path or "(root)") + (f" ×{module.times}" if module.times > 1 else "")
         rows.append((label, module.kind, shown, macs))
     blocks: list[Block] = [Table(("module", "type", "shape", "MACs"), tuple(rows), frozenset({3}))]
     stepped = [module for module in shapes.modules if module.steps][:MAX_SHAPE_STEPS]

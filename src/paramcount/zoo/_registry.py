@@ -13,6 +13,7 @@ from paramcount._record import Record, replace
 from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
 from paramcount.tree import Module
+from paramcount.zoo.weights import with_weights
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,8 +75,11 @@ def _no_parts(a: Arguments) -> Parts:
 
 
 def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
-    """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``)."""
+    """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``); torchvision's
+    ``weights=``, ``pretrained=`` and ``progress=`` are accepted as torchvision accepts them (``zoo.weights``)."""
     spec = lookup_model(name)
+    keywords, weights = with_weights(name, keywords)
     arguments = bind(LayerSpec(name, spec.signature, _no_parts, spec.family), positional, keywords)
     root = spec.builder(arguments)
-    return replace(root, name="", args=tuple(arguments.values.items()), attributes=(("zoo", name), *root.attributes))
+    facts = (("zoo", name), *((("weights", weights),) if weights is not None else ()), *root.attributes)
+    return replace(root, name="", args=tuple(arguments.values.items()), attributes=facts)
