@@ -231,7 +231,7 @@ def test_pickle_protocol_4(tmp_path: Path, layout: str) -> None:
     assert_matches(read_torch_file(path), state)
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.(script|save)` is deprecated:DeprecationWarning")
 def test_torchscript_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "scripted.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 3)), path)
