@@ -1,8 +1,9 @@
 """Reading a PyTorch checkpoint's tensors: paramcount's header-only reader against ``torch.load``.
 
-Writes, with ``torch.save``, a Llama-shaped state dict of ``torch.empty`` bfloat16 tensors at several total
-sizes (a ~22 kB one up to ``--gigabytes``), in the zip format and, for the largest size, in the legacy
-format too, then times in-process (the files are in the page cache after writing; nothing here drops it):
+Writes, with ``torch.save``, a Llama-shaped state dict of ``torch.empty`` bfloat16 tensors at three total
+sizes (the smallest the shapes allow, 40 kB; 10 MB; ``--gigabytes``), in the zip format and, for the largest
+size, in the legacy format too, then times in-process (the files are in the page cache after writing;
+nothing here drops it):
 
   - ``read_torch_file(path)``: names, shapes, dtypes and storages, never the tensor data;
   - ``torch.load(path, mmap=True, weights_only=True)``: torch's safest and fastest way to open the file

@@ -5,7 +5,7 @@ a ``torch.save`` pickle and never imports, looks up or calls anything the pickle
 gives each opcode its meaning, as ``pickle``'s own machine does, except that GLOBAL yields a name checked
 against the whitelist in ``CALLABLES``/``STORAGE_TYPES``/``DTYPE_GLOBALS``/``TENSOR_TYPES`` (anything else is
 refused with its name), REDUCE runs a function of ours chosen by that name, and BINPERSID reads torch's
-storage records. Stack, memo, marks, strings and containers are capped (``limits.MAX_PICKLE_*``).
+storage records. Stack, memo, marks, strings and containers are capped (``paramcount.limits.MAX_PICKLE_*``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,16 @@ from __future__ import annotations
 import io
 import struct
 
-from paramcount import limits
 from paramcount.errors import CheckpointError, LimitError
+from paramcount.limits import (
+    MAX_INT_BITS,
+    MAX_PICKLE_CONTAINER_ITEMS,
+    MAX_PICKLE_DEPTH,
+    MAX_PICKLE_MEMO,
+    MAX_PICKLE_OPCODES,
+    MAX_PICKLE_STACK,
+    MAX_PICKLE_STRING_BYTES,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +64,7 @@ STORAGE_TYPES = {
 }
 """Storage classes a persistent id may name, and the dtype its element count is in."""
 
-MAX_SIZE = 2**limits.MAX_INT_BITS - 1
+MAX_SIZE = 2**MAX_INT_BITS - 1
 """Largest size, stride, offset or element count a torch tensor can hold."""
 
 DTYPE_GLOBALS = {f"torch.{dtype}": dtype for dtype in ITEMSIZE}
@@ -177,16 +185,16 @@ class PickleReader:
             for opcode, argument, position in pickletools.genops(stream):
                 self.position = position if position is not None else stream.tell()
                 self.opcodes += 1
-                if self.opcodes > limits.MAX_PICKLE_OPCODES:
-                    raise LimitError(f"{self.name}: the pickle opcode count", limits.MAX_PICKLE_OPCODES)
+                if self.opcodes > MAX_PICKLE_OPCODES:
+                    raise LimitError(f"{self.name}: the pickle opcode count", MAX_PICKLE_OPCODES)
                 if opcode.name == "STOP":
                     break
                 handler = handlers.get(opcode.name)
                 if handler is None:
                     raise self.error(f"uses the pickle opcode {opcode.name}, which is not read")
                 handler(argument)
-                if len(self.stack) + self.marked > limits.MAX_PICKLE_STACK:
-                    raise LimitError(f"{self.name}: the pickle stack", limits.MAX_PICKLE_STACK)
+                if len(self.stack) + self.marked > MAX_PICKLE_STACK:
+                    raise LimitError(f"{self.name}: the pickle's stack size", MAX_PICKLE_STACK)
         except (ValueError, EOFError, OverflowError, struct.error) as error:
             if isinstance(error, CheckpointError | LimitError):
                 raise
@@ -265,8 +273,8 @@ class PickleReader:
         return self.stack[-1]
 
     def _mark(self, _: object) -> None:
-        if len(self.marks) >= limits.MAX_PICKLE_DEPTH:
-            raise LimitError(f"{self.name}: the pickle's mark nesting", limits.MAX_PICKLE_DEPTH)
+        if len(self.marks) >= MAX_PICKLE_DEPTH:
+            raise LimitError(f"{self.name}: the pickle's mark nesting", MAX_PICKLE_DEPTH)
         self.marks.append(_Mark(self.stack))
         self.marked += len(self.stack)
         self.stack = []
@@ -292,8 +300,8 @@ class PickleReader:
         self.push(argument)
 
     def _text(self, argument: object) -> None:
-        if isinstance(argument, bytes | str) and len(argument) > limits.MAX_PICKLE_STRING_BYTES:
-            raise LimitError(f"{self.name}: a pickled string", limits.MAX_PICKLE_STRING_BYTES, len(argument))
+        if isinstance(argument, bytes | str) and len(argument) > MAX_PICKLE_STRING_BYTES:
+            raise LimitError(f"{self.name}: a pickled string's length", MAX_PICKLE_STRING_BYTES, len(argument))
         self.push(argument)
 
     def _bytes(self, argument: object) -> None:
@@ -304,8 +312,8 @@ class PickleReader:
         return items
 
     def _check_size(self, count: int) -> None:
-        if count > limits.MAX_PICKLE_CONTAINER_ITEMS:
-            raise LimitError(f"{self.name}: a pickled container", limits.MAX_PICKLE_CONTAINER_ITEMS, count)
+        if count > MAX_PICKLE_CONTAINER_ITEMS:
+            raise LimitError(f"{self.name}: a pickled container's item count", MAX_PICKLE_CONTAINER_ITEMS, count)
 
     def _extend(self, items: list[object]) -> None:
         target = self.top()
@@ -338,8 +346,8 @@ class PickleReader:
     def _put(self, argument: object) -> None:
         if not isinstance(argument, int):
             raise self.error("holds a malformed pickle (a memo index that is not an integer)")
-        if argument not in self.memo and len(self.memo) >= limits.MAX_PICKLE_MEMO:
-            raise LimitError(f"{self.name}: the pickle memo", limits.MAX_PICKLE_MEMO)
+        if argument not in self.memo and len(self.memo) >= MAX_PICKLE_MEMO:
+            raise LimitError(f"{self.name}: the pickle's memo size", MAX_PICKLE_MEMO)
         self.memo[argument] = self.top()
 
     def _protocol(self, argument: object) -> None:

@@ -44,9 +44,16 @@ import io
 import os
 import struct
 
-from paramcount import limits
 from paramcount._record import Record
 from paramcount.errors import CheckpointError, LimitError
+from paramcount.limits import (
+    MAX_PICKLE_BYTES,
+    MAX_PICKLE_DEPTH,
+    MAX_PICKLE_VALUES,
+    MAX_ZIP_COMPRESSION_RATIO,
+    MAX_ZIP_DIRECTORY_BYTES,
+    MAX_ZIP_ENTRIES,
+)
 from paramcount.sources._torch_pickle import FORMAT, ITEMSIZE, PickleCutShort, PickleReader, Tensor, shown
 
 TYPE_CHECKING = False
@@ -197,10 +204,10 @@ def _check_zip_directory(stream: BinaryIO, size: int, name: str) -> None:
         if len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
             raise CheckpointError(f"{name}: its zip64 end record is missing", FORMAT, record_offset)
         *_, entries, directory_bytes, directory_offset = _ZIP64_EOCD.unpack(record)
-    if entries > limits.MAX_ZIP_ENTRIES:
-        raise LimitError(f"{name}: the zip entry count", limits.MAX_ZIP_ENTRIES, entries)
-    if directory_bytes > limits.MAX_ZIP_DIRECTORY_BYTES:
-        raise LimitError(f"{name}: the zip directory", limits.MAX_ZIP_DIRECTORY_BYTES, directory_bytes, unit="bytes")
+    if entries > MAX_ZIP_ENTRIES:
+        raise LimitError(f"{name}: the zip entry count", MAX_ZIP_ENTRIES, entries)
+    if directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+        raise LimitError(f"{name}: the zip directory", MAX_ZIP_DIRECTORY_BYTES, directory_bytes, unit="bytes")
     if directory_offset + directory_bytes > size:
         raise CheckpointError(
             f"{name}: its zip directory ends at byte {directory_offset + directory_bytes:,}, beyond the file's"
@@ -215,8 +222,8 @@ def _zip_entries(archive: ZipFile, size: int, name: str) -> dict[str, ZipInfo]:
     infos = archive.infolist()
     if not infos:
         raise CheckpointError(f"{name}: is an empty zip archive", FORMAT)
-    if len(infos) > limits.MAX_ZIP_ENTRIES:
-        raise LimitError(f"{name}: the zip entry count", limits.MAX_ZIP_ENTRIES, len(infos))
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise LimitError(f"{name}: the zip entry count", MAX_ZIP_ENTRIES, len(infos))
     for info in infos:
         if info.filename in entries:
             # Two readers could pick different copies: a scanner one, the loader the other.
@@ -245,19 +252,17 @@ def _read_zip_pickle(archive: ZipFile, info: ZipInfo, stream: BinaryIO, name: st
             FORMAT,
             info.header_offset,
         )
-    if info.file_size > limits.MAX_PICKLE_BYTES:
-        raise LimitError(f"{name}: {where}", limits.MAX_PICKLE_BYTES, info.file_size, unit="bytes")
+    if info.file_size > MAX_PICKLE_BYTES:
+        raise LimitError(f"{name}: {where}", MAX_PICKLE_BYTES, info.file_size, unit="bytes")
     if info.compress_type == zipfile.ZIP_DEFLATED:
         ratio = info.file_size // max(info.compress_size, 1)
-        if ratio > limits.MAX_ZIP_COMPRESSION_RATIO:
-            raise LimitError(f"{name}: {where}'s compression ratio", limits.MAX_ZIP_COMPRESSION_RATIO, ratio)
+        if ratio > MAX_ZIP_COMPRESSION_RATIO:
+            raise LimitError(f"{name}: {where}'s compression ratio", MAX_ZIP_COMPRESSION_RATIO, ratio)
     try:
         with archive.open(info) as member:
-            data = member.read(limits.MAX_PICKLE_BYTES + 1)
+            data = member.read(info.file_size)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError) as error:
         raise CheckpointError(f"{name}: {where!r} cannot be read ({shown(str(error), 80)})", FORMAT) from None
-    if len(data) > limits.MAX_PICKLE_BYTES:  # pragma: no cover - zipfile stops at the declared size
-        raise LimitError(f"{name}: {where}", limits.MAX_PICKLE_BYTES, unit="bytes")
     base = None
     if info.compress_type == zipfile.ZIP_STORED:
         stream.seek(info.header_offset)
@@ -280,11 +285,11 @@ def _read_legacy(stream: BinaryIO, size: int, name: str) -> TorchFile:
         try:
             return _read_legacy_pickles(reader, stream, size, name)
         except PickleCutShort:
-            if window >= min(size, limits.MAX_PICKLE_BYTES):
+            if window >= min(size, MAX_PICKLE_BYTES):
                 if window < size:
-                    raise LimitError(f"{name}: the pickles", limits.MAX_PICKLE_BYTES, unit="bytes") from None
+                    raise LimitError(f"{name}: the size of its pickles", MAX_PICKLE_BYTES, unit="bytes") from None
                 raise CheckpointError(f"{name}: ends inside its pickles (truncated?)", FORMAT, size) from None
-            window = min(2 * window, size, limits.MAX_PICKLE_BYTES)
+            window = min(2 * window, size, MAX_PICKLE_BYTES)
 
 
 def _read_legacy_pickles(reader: PickleReader, stream: BinaryIO, size: int, name: str) -> TorchFile:
@@ -378,10 +383,10 @@ class _Walk:
 
     def visit(self, value: object, path: list[str], depth: int) -> None:
         self.visited += 1
-        if self.visited > limits.MAX_PICKLE_VALUES:
-            raise LimitError(f"{self.name}: the values walked in the pickle", limits.MAX_PICKLE_VALUES)
-        if depth > limits.MAX_PICKLE_DEPTH:
-            raise LimitError(f"{self.name}: the nesting of the saved object", limits.MAX_PICKLE_DEPTH, depth)
+        if self.visited > MAX_PICKLE_VALUES:
+            raise LimitError(f"{self.name}: the number of values walked in the saved object", MAX_PICKLE_VALUES)
+        if depth > MAX_PICKLE_DEPTH:
+            raise LimitError(f"{self.name}: the nesting of the saved object", MAX_PICKLE_DEPTH, depth)
         if isinstance(value, Tensor):
             self.found.append((path, value))
         elif isinstance(value, dict):
