@@ -85,6 +85,7 @@ class TorchTensor(Record):
     nbytes: int
     """numel × itemsize: the tensor's own bytes (a view or an expanded tensor may need fewer on disk)."""
     requires_grad: bool
+    """As saved (tensors in a ``state_dict()`` are saved detached: False)."""
     parameter: bool
     """Saved as an ``nn.Parameter`` (a ``state_dict()`` holds plain tensors)."""
 
@@ -94,6 +95,8 @@ class TorchStorage(Record):
 
     key: str
     dtype: str
+    """The dtype its element count is in: the typed storage's, or ``"uint8"`` for an untyped storage (which
+    torch writes for dtypes that have no typed storage class, such as float8 and uint16)."""
     nbytes: int
     location: str
     """Where it was saved from: ``"cpu"``, ``"cuda:0"`` …"""
