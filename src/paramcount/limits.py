@@ -49,3 +49,38 @@ MAX_LAYERS = 100_000
 
 MAX_MODEL_PARAMETERS = 10**15
 """Largest model accepted (a quadrillion parameters): anything larger is a typo, not a model."""
+
+MAX_PICKLE_BYTES = 64_000_000
+"""Largest pickle read from a PyTorch checkpoint (``data.pkl``; the legacy format's pickles together). A
+state dict's pickle takes ~150 bytes per tensor: 64 MB is ~400,000 tensors."""
+
+MAX_PICKLE_OPCODES = 4_000_000
+"""Most pickle opcodes interpreted in one checkpoint (a tensor record takes ~30; a few seconds of work)."""
+
+MAX_PICKLE_STACK = 1_000_000
+"""Most values on a pickle's stack at once, counting those below its marks."""
+
+MAX_PICKLE_DEPTH = 100
+"""Deepest nesting of pickle marks, and of containers in the saved object (torch writes 3 and ~6)."""
+
+MAX_PICKLE_MEMO = 1_000_000
+"""Most entries in a pickle's memo."""
+
+MAX_PICKLE_STRING_BYTES = 4_000_000
+"""Longest string or bytes value in a pickle."""
+
+MAX_PICKLE_CONTAINER_ITEMS = 1_000_000
+"""Most items in one list, tuple or dict built from a pickle."""
+
+MAX_PICKLE_VALUES = 4_000_000
+"""Most values visited while finding the tensors in a saved object; a value shared through the pickle's memo
+counts once for each path that reaches it, so shared nesting cannot multiply the work."""
+
+MAX_ZIP_ENTRIES = 200_000
+"""Most entries in a PyTorch zip checkpoint (one per storage, plus five)."""
+
+MAX_ZIP_DIRECTORY_BYTES = 16_000_000
+"""Largest zip central directory read (~90 bytes per entry)."""
+
+MAX_ZIP_COMPRESSION_RATIO = 1_000
+"""Largest declared uncompressed/compressed size ratio of a deflated ``data.pkl`` (zip bombs)."""
