@@ -292,7 +292,7 @@ def _peft_adapter_parameters(hub_id: str, targets: str | None) -> int:
     import json
 
     import peft
-    from tests.hf_oracle import default_architecture, transformers_model
+    from hf_oracle import default_architecture, transformers_model
 
     from paramcount.sources.hf.hub import hub_config_path
 
