@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import transformers
-from hypothesis import given
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from transformers.cache_utils import get_layer_types_and_kwargs
 
@@ -24,7 +24,10 @@ ABSENT = object()
 def theirs(config: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
     """Each layer's cache type and window as transformers builds the cache (None: a full-attention layer)."""
     settings = {key: value for key, value in config.items() if key != "architectures"}
-    text = transformers.AutoConfig.for_model(**settings).get_text_config(decoder=True)
+    try:
+        text = transformers.AutoConfig.for_model(**settings).get_text_config(decoder=True)
+    except TypeError:  # gemma3_text halves a window of None under use_bidirectional_attention
+        reject()
     types, kwargs = get_layer_types_and_kwargs(text)
     return tuple(types), tuple(entry.get("sliding_window") for entry in kwargs)
 
@@ -34,6 +37,7 @@ def ours(config: dict[str, Any], layers: int) -> tuple[tuple[str, ...], tuple[in
     types = found.get("layer_types", ("full_attention",) * layers)
     assert isinstance(types, tuple)
     window = found.get("sliding_window")
+    assert window is None or isinstance(window, int)
     return tuple(str(kind) for kind in types), tuple(window if kind == "sliding_attention" else None for kind in types)
 
 
@@ -58,6 +62,7 @@ def window_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config
 
 
+@settings(max_examples=40)
 @given(config=window_configs())
 def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, Any]) -> None:
     expected, layers = theirs(config), config["num_hidden_layers"]

@@ -198,7 +198,9 @@ class PlanOptions(Record):
     def _kv_dtype(self) -> str | None:
         if self.kv_dtype is None:
             return None
-        found = find_format("kv_dtype", self.kv_dtype)
+        found = storage_format(self.kv_dtype)
+        if found is None:
+            raise _unknown("kv_dtype", "KV cache dtype", self.kv_dtype, [*KV_DTYPES, "fp8"])
         name = "float8_e4m3fn" if found.name == "fp8" else found.name
         if name not in KV_DTYPES:
             raise ArgumentError(
