@@ -198,12 +198,11 @@ def kv_cache(
         (_groups(stage, seq_len, sliding_window, widths, batch, bits) for stage in stages),
         key=lambda found: sum(group.bytes for group in found),
     )
-    size = bits // 8 if bits % 8 == 0 else bits / 8
     assumptions = [
         f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {layers} layers · "
         f"{kv_heads} kv heads · head_dim {head_dim}"
         + (f" (values {value_dim})" if value_dim != head_dim else "")
-        + f" · {size} bytes ({dtype})",
+        + f" · {bits}-bit {dtype}",
         *_window_note(groups, sliding_window, seq_len),
     ]
     return KVCache(
@@ -237,7 +236,7 @@ def latent_cache(
     assumptions = (
         f"KV cache of multi-head latent attention as {LATENT_RUNTIMES}: batch {batch} · {seq_len:,} tokens · "
         f"{layers} layers · (kv_lora_rank {kv_lora_rank} + qk_rope_head_dim {qk_rope_head_dim}) · "
-        f"{bits / 8:g} bytes ({dtype}); one copy on each tensor-parallel device",
+        f"{bits}-bit {dtype}; one copy on each tensor-parallel device",
     )
     return KVCache(
         "latent",

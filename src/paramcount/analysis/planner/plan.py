@@ -387,10 +387,8 @@ def _sequence_items(
     if options.training:
         part = _activations(dims, options, dtype, tp)
         return list(part.items), notes + list(part.assumptions)
-    cache, expanded = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
+    cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
     notes.append("inference activations (one layer's working set at a time) are not included")
-    if expanded is not None:
-        notes.extend(expanded.assumptions)
     return list(cache.items), notes + list(cache.assumptions)
 
 
