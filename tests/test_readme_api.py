@@ -139,6 +139,8 @@ SCHEMA_QUERIES = [
         *("--optimizer", "adamw", "--mixed-precision", "bf16", "--seq-len", "2048"),
         *("--gpus", "8", "--zero", "3", "--gpu", "H100-80GB"),
     ],
+    # an inference plan with a latent KV cache, its expanded form, and what fits on a GPU
+    ["deepseek-ai/DeepSeek-V3", "--seq-len", "1024", "--quantization", "Q4_K_M", "--gpu", "H100-80GB"],
     ["Conv2d(3, 64, 3)", "--input", "1,3,32,32"],  # shapes with their arithmetic
     ["resnet18", "--input", "1,3,224,224"],  # shapes not modelled: nulls
     ["gpt2", "--via-transformers"],  # counted by transformers

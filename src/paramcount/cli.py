@@ -147,6 +147,13 @@ FLAGS = (
         group="plan",
     ),
     _Flag(
+        "--kv-dtype",
+        "KV cache dtype for inference: fp8 (e4m3), fp8_e5m2, int8, bf16, fp16, fp32 (default: the model's dtype)",
+        str,
+        metavar="DTYPE",
+        group="plan",
+    ),
+    _Flag(
         "--input",
         "propagate an input shape (batch first, e.g. 1,3,224,224): output shapes and MACs/FLOPs per layer",
         str,
@@ -306,7 +313,7 @@ def _error_json(query: str | None, error: ParamcountError, indent: int | None) -
 
 PLAN_FLAGS = (
     "dtype", "quantization", "optimizer", "mixed_precision", "lora_rank", "lora_targets", "seq_len", "batch_size",
-    "zero", "tp", "pp", "gpus", "gpu",
+    "zero", "tp", "pp", "gpus", "gpu", "kv_dtype",
 )  # fmt: skip
 
 

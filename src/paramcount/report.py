@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from paramcount.analysis.flops import FlopsEstimate
-    from paramcount.analysis.planner import MemoryPlan
+    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport
 
 __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
@@ -253,6 +253,46 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
             "devices_needed": fit.devices_needed,
             "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
         },
+        "kv_cache": _kv_cache(plan.kv_cache),
+        "kv_cache_expanded": _kv_cache(plan.kv_cache_expanded),
+        "kv_capacity": _kv_capacity(plan.kv_capacity),
+    }
+
+
+def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
+    if cache is None:
+        return None
+    return {
+        "form": cache.form,
+        "runtime": cache.runtime,
+        "tensors": list(cache.tensors),
+        "batch": cache.batch,
+        "seq_len": cache.seq_len,
+        "dtype": cache.dtype,
+        "bits": cache.bits,
+        "window": cache.window,
+        "bytes": cache.bytes,
+        "layers": [
+            {"type": g.layer_type, "layers": g.layers, "tokens": g.tokens, "widths": list(g.widths), "bytes": g.bytes}
+            for g in cache.groups
+        ],
+    }
+
+
+def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
+    if capacity is None:
+        return None
+    return {
+        "accelerator": capacity.accelerator,
+        "memory_bytes": capacity.memory_bytes,
+        "other_bytes": capacity.other_bytes,
+        "free_bytes": capacity.free_bytes,
+        "batch": capacity.batch,
+        "max_context": capacity.max_context,
+        "max_tokens": capacity.max_tokens,
+        "seq_len": capacity.seq_len,
+        "max_batch": capacity.max_batch,
+        "not_included": list(capacity.not_included),
     }
 
 

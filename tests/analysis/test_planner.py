@@ -68,13 +68,22 @@ def test_kv_cache_mha_gqa_mqa_follow_kv_heads() -> None:
 
 
 def test_sliding_window_caps_the_tokens_of_its_layers() -> None:
-    # Gemma 2 style: 42 layers, half of them local with a 4,096-token window, 8 kv heads · 256, bf16, 16k tokens.
-    # Global layers: 21 · 16,384 tokens; local layers: 21 · min(16,384, 4,096) = 21 · 4,096 tokens.
+    # Gemma 2 style: 42 layers alternating local and global, a 4,096-token window, 8 kv heads · 256, bf16, 16k tokens.
+    # Global layers: 21 · 16,384 tokens; local layers: 21 · min(16,384, 4,096 − 1) = 21 · 4,095 tokens (transformers'
+    # DynamicSlidingWindowLayer keeps window − 1; tests/analysis/test_kv_cache.py measures it).
+    layer_types = ("sliding_attention", "full_attention") * 21
     cache = kv_cache(
-        batch=1, seq_len=16384, layers=42, kv_heads=8, head_dim=256, bits=16, sliding_window=4096, sliding_layers=21
+        batch=1,
+        seq_len=16384,
+        layers=42,
+        kv_heads=8,
+        head_dim=256,
+        bits=16,
+        sliding_window=4096,
+        layer_types=layer_types,
     )
-    assert cache.bytes == 2 * 8 * 256 * 2 * (21 * 16384 + 21 * 4096)
-    assert "21 of 42 layers use a sliding window of 4,096 tokens" in " ".join(cache.assumptions)
+    assert cache.bytes == 2 * 8 * 256 * 2 * (21 * 16384 + 21 * 4095)
+    assert "21 layers attend within a sliding window of 4,096 tokens and keep" in " ".join(cache.assumptions)
 
 
 def test_kv_cache_splits_heads_over_tensor_parallel_and_layers_over_stages() -> None:

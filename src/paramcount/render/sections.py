@@ -11,7 +11,7 @@ from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from paramcount.analysis.planner import MemoryPlan
 
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
@@ -342,8 +342,44 @@ def _plan(report: Report) -> Section | None:
         device = fit.accelerator
         memory = f"{byte_sizes(device.memory_bytes)[2]} {'as reported' if device.reported else 'as sold'}"
         blocks.append(Paragraph((Segment(f"{device.name} ({memory}): {verdict}, {room}{need}.", "total"),)))
+    blocks.extend(_kv_blocks(plan))
     blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in plan.assumptions)))
     return Section("plan", "Memory plan" + ("" if plan.exact else " (includes estimates)"), tuple(blocks))
+
+
+def _kv_blocks(plan: MemoryPlan) -> list[Block]:
+    """The expanded form of a latent cache, and how many tokens fit on the GPU."""
+    blocks: list[Block] = []
+    expanded = plan.kv_cache_expanded
+    if expanded is not None:
+        exact, decimal, _ = byte_sizes(expanded.bytes)
+        blocks.append(Paragraph((Segment(f"KV cache expanded per head, as {expanded.runtime}: {exact} = {decimal}."),)))
+    capacity = plan.kv_capacity
+    if capacity is None:
+        return blocks
+    batch = f"a batch of {integer(capacity.batch)}"
+    if capacity.free_bytes <= 0:
+        context = f"no room for a KV cache: the rest needs {byte_sizes(-capacity.free_bytes)[1]} more"
+    elif capacity.max_context is None:
+        context = f"any context fits for {batch}: every layer slides, so the cache stops growing"
+    else:
+        context = (
+            f"up to {integer(capacity.max_context)} tokens of context for {batch} "
+            f"({integer(capacity.max_tokens or 0)} tokens cached)"
+        )
+        if capacity.seq_len is not None and capacity.max_batch is not None:
+            context += f"; {integer(capacity.max_batch)} sequences of {integer(capacity.seq_len)} tokens"
+    if capacity.free_bytes > 0:
+        context = f"{byte_sizes(capacity.free_bytes)[1]} free beside the rest; {context}"
+    blocks.append(
+        Paragraph(
+            (
+                Segment(f"KV cache on {capacity.accelerator} (an estimate): {context}."),
+                Segment(f" Not included: {'; '.join(capacity.not_included)}.", "muted"),
+            )
+        )
+    )
+    return blocks
 
 
 def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: bool) -> Section:

@@ -57,6 +57,7 @@ class MemoryRequest(CountRequest):
     seq_len: int | None = Field(default=None, description="tokens per sequence (activations, KV cache)")
     batch: int = Field(default=1, description="sequences per device")
     gpu: str | None = Field(default=None, description="accelerator to check the fit against: H100-80GB, A100-40GB …")
+    kv_dtype: str | None = Field(default=None, description="KV cache dtype: fp8, fp8_e5m2, int8, bf16, fp16, fp32")
 
 
 class FlopsRequest(CountRequest):

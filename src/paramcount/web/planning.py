@@ -33,6 +33,7 @@ PLAN_FIELDS = (
     "seq_len",
     "batch",
     "gpu",
+    "kv_dtype",
 )
 """``PlanOptions``'s fields, in its order: the web parameters of ``/api/memory`` and the planner page."""
 

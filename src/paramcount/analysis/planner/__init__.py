@@ -12,9 +12,12 @@ API (all pure functions of a tree returning frozen records of ints and strings; 
 - ``fit_on(plan, accelerator) -> Fit``: fits or not, headroom, devices needed (as planned and fully sharded).
 - ``transformer_dimensions(tree) -> TransformerDims | None``: hidden, layers, heads, kv heads, head dim,
   key/value widths and vocab, found from the tree's structure.
-- ``kv_cache(batch=, seq_len=, layers=, kv_heads=, head_dim=, bits=, …) -> MemoryBreakdown`` and
-  ``transformer_activations(seq_len=, batch=, hidden=, heads=, layers=, …) -> MemoryBreakdown``: the
-  formulas with explicit dimensions.
+- ``kv_cache(batch=, seq_len=, layers=, kv_heads=, head_dim=, bits=, layer_types=, sliding_window=, …) -> KVCache``
+  and ``latent_cache(…)`` (DeepSeek's multi-head latent attention): the cache as the runtimes keep it, per layer
+  type (``KVLayerGroup``); ``transformer_activations(seq_len=, batch=, hidden=, heads=, layers=, …) ->
+  MemoryBreakdown``: the formulas with explicit dimensions. A plan carries its ``kv_cache`` (and for latent
+  attention ``kv_cache_expanded``, the per-head form older runtimes keep) and, on a ``gpu``, ``kv_capacity``
+  (``KVCapacity``: the longest context and the most sequences that fit, an estimate).
 - ``training_plans(tree, counts) -> tuple[TrainingPlan, ...]``: the four regimes a single-layer answer shows
   (AdamW, SGD with momentum, SGD, AdamW in bf16 mixed precision), each a ``plan_memory`` result.
 - ``weights_in_format(tree, name, dtype=None) -> MemoryBreakdown``: the weights stored in one format.
@@ -35,12 +38,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
     from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+    from paramcount.analysis.planner.kv import KVCache, KVCapacity, KVLayerGroup, kv_cache, latent_cache
     from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
     from paramcount.analysis.planner.options import PlanOptions, find_optimizer
     from paramcount.analysis.planner.plan import Fit, MemoryPlan, fit_on, plan_memory, training_plans, weights_in_format
     from paramcount.analysis.planner.transformer import (
         TransformerDims,
-        kv_cache,
         transformer_activations,
         transformer_dimensions,
     )
@@ -53,6 +56,9 @@ __all__ = [
     "Accelerator",
     "DtypeChoice",
     "Fit",
+    "KVCache",
+    "KVCapacity",
+    "KVLayerGroup",
     "MemoryBreakdown",
     "MemoryItem",
     "MemoryPlan",
@@ -64,6 +70,7 @@ __all__ = [
     "find_optimizer",
     "fit_on",
     "kv_cache",
+    "latent_cache",
     "plan_memory",
     "resolve_dtype",
     "training_plans",
@@ -78,6 +85,11 @@ _HOMES = {
     "ACCELERATORS": "accelerators",
     "Accelerator": "accelerators",
     "accelerator": "accelerators",
+    "KVCache": "kv",
+    "KVCapacity": "kv",
+    "KVLayerGroup": "kv",
+    "kv_cache": "kv",
+    "latent_cache": "kv",
     "MemoryBreakdown": "items",
     "MemoryItem": "items",
     "EXCLUDED_OPTIMIZERS": "optimizers",
@@ -93,7 +105,6 @@ _HOMES = {
     "training_plans": "plan",
     "weights_in_format": "plan",
     "TransformerDims": "transformer",
-    "kv_cache": "transformer",
     "transformer_activations": "transformer",
     "transformer_dimensions": "transformer",
     "DtypeChoice": "weights",

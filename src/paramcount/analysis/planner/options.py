@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.planner.accelerators import Accelerator
 
-__all__ = ["MIXED_PRECISION", "PlanOptions", "find_accelerator", "find_format", "find_optimizer"]
+__all__ = ["KV_DTYPES", "MIXED_PRECISION", "PlanOptions", "find_accelerator", "find_format", "find_optimizer"]
 
 MAX_DEVICES: Final = 2**20
 """Largest tp, pp or gpus accepted (about a million devices)."""
 MAX_TOKENS: Final = 2**40
 """Largest seq_len or batch accepted."""
 MAX_LORA_RANK: Final = 2**20
+
+KV_DTYPES: Final = ("float32", "bfloat16", "float16", "float8_e4m3fn", "float8_e5m2", "int8")
+"""What ``kv_dtype`` accepts (any spelling: ``fp8`` is float8_e4m3fn, vLLM's ``--kv-cache-dtype fp8``)."""
 
 MIXED_PRECISION: Final = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
 """Accepted ``mixed_precision`` values → the 16-bit dtype of weights and gradients."""
@@ -102,6 +105,8 @@ class PlanOptions(Record):
         gpus: devices in all (tp · pp · data parallel); default tp · pp.
         seq_len: tokens per sequence (activations, KV cache). batch: sequences per device (micro-batch).
         gpu: an accelerator of ``ACCELERATORS`` to check the per-device figure against.
+        kv_dtype: the KV cache's dtype for inference, one of ``KV_DTYPES`` (``fp8`` is float8_e4m3fn);
+            default: the model's dtype (``dtype``), as transformers keeps it.
     """
 
     dtype: str | None = None
@@ -118,6 +123,7 @@ class PlanOptions(Record):
     seq_len: int | None = None
     batch: int = 1
     gpu: str | None = None
+    kv_dtype: str | None = None
 
     def __post_init__(self) -> None:
         self._check_numbers()
@@ -127,6 +133,7 @@ class PlanOptions(Record):
         self._set("quantization", self._quantization())
         self._set("lora_targets", self._targets())
         self._set("gpu", self._gpu())
+        self._set("kv_dtype", self._kv_dtype())
         self._check_combinations()
 
     def _set(self, name: str, value: object) -> None:
@@ -188,6 +195,19 @@ class PlanOptions(Record):
             raise ArgumentError("lora_targets", f"must name Linear modules, got {targets!r:.40}", "lora_targets")
         return tuple(str(name).strip() for name in names)
 
+    def _kv_dtype(self) -> str | None:
+        if self.kv_dtype is None:
+            return None
+        found = storage_format(self.kv_dtype)
+        if found is None:
+            raise _unknown("kv_dtype", "KV cache dtype", self.kv_dtype, [*KV_DTYPES, "fp8"])
+        name = "float8_e4m3fn" if found.name == "fp8" else found.name
+        if name not in KV_DTYPES:
+            raise ArgumentError(
+                "kv_dtype", f"{found.name!r} is not a KV cache dtype; use one of {', '.join(KV_DTYPES)}", "kv_dtype"
+            )
+        return name
+
     def _gpu(self) -> str | None:
         return None if self.gpu is None else find_accelerator("gpu", self.gpu).name
 
@@ -205,6 +225,8 @@ class PlanOptions(Record):
                 raise ArgumentError(name, "applies to training; set an optimizer too", name)
         if self.lora_targets is not None and self.lora_rank is None:
             raise ArgumentError("lora_targets", "needs lora_rank", "lora_targets")
+        if self.kv_dtype is not None and training:
+            raise ArgumentError("kv_dtype", "applies to inference (the KV cache); leave out the optimizer", "kv_dtype")
         if (self.zero or self.gradient_checkpointing) and not training:
             name = "zero" if self.zero else "gradient_checkpointing"
             raise ArgumentError(name, "applies to training; set an optimizer too", name)

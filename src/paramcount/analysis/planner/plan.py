@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from typing import Final, Literal
 
     from paramcount.analysis.planner.accelerators import Accelerator
+    from paramcount.analysis.planner.kv import KVCache, KVCapacity
     from paramcount.analysis.planner.transformer import TransformerDims
     from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
 
@@ -90,6 +91,12 @@ class MemoryPlan(Record):
     options: PlanOptions
     dims: TransformerDims | None = None
     fit: Fit | None = None
+    kv_cache: KVCache | None = None
+    """The KV cache of ``items`` (one replica), per layer type, as transformers keeps it (inference)."""
+    kv_cache_expanded: KVCache | None = None
+    """Latent attention only: the same cache expanded per head, as transformers 4.x and DeepSeek's code keep it."""
+    kv_capacity: KVCapacity | None = None
+    """Inference on a ``gpu``: the longest context and the most sequences whose cache fits (an estimate)."""
 
     @property
     def total_bytes(self) -> int:
@@ -297,33 +304,71 @@ def _activations(dims: TransformerDims, options: PlanOptions, dtype: str, tp: in
     )
 
 
-def _kv(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int, pp: int) -> MemoryBreakdown:
+def _kv_dtype(options: PlanOptions, dtype: str) -> str:
+    """The KV cache's dtype: ``kv_dtype``, else the 16-bit dtype under mixed precision, else the model's."""
+    if options.kv_dtype is not None:
+        return options.kv_dtype
+    return MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
+
+
+def _kv(
+    dims: TransformerDims, options: PlanOptions, dtype: str, tp: int, pp: int, batch: int, seq_len: int
+) -> tuple[KVCache, KVCache | None]:
+    """The cache as transformers keeps it and, for latent attention, the expanded per-head form."""
+    from paramcount.analysis.planner.kv import expanded_latent_cache, kv_cache, latent_cache  # only with a sequence
+
+    kv_dtype = _kv_dtype(options, dtype)
+    bits = dtype_bits(kv_dtype)
+    if dims.kv_lora_rank is not None and dims.qk_rope_head_dim is not None:
+        latent = latent_cache(
+            batch=batch,
+            seq_len=seq_len,
+            layers=dims.layers,
+            kv_lora_rank=dims.kv_lora_rank,
+            qk_rope_head_dim=dims.qk_rope_head_dim,
+            bits=bits,
+            dtype=kv_dtype,
+            pp=pp,
+        )
+        heads = dims.heads or 1
+        expanded = expanded_latent_cache(
+            batch=batch,
+            seq_len=seq_len,
+            layers=dims.layers,
+            heads=heads,
+            key_head_dim=dims.key_width // heads,
+            value_head_dim=dims.value_width // heads,
+            bits=bits,
+            dtype=kv_dtype,
+            tp=tp,
+            pp=pp,
+        )
+        return latent, expanded
     known = dims.kv_heads is not None and dims.head_dim is not None and dims.key_width == dims.kv_heads * dims.head_dim
     kv_heads = dims.kv_heads if known and dims.kv_heads is not None else 1
     head_dim = dims.head_dim if known and dims.head_dim is not None else dims.key_width
     value_dim = dims.value_width // kv_heads if dims.value_width % kv_heads == 0 else dims.value_width
-    from paramcount.analysis.planner.transformer import kv_cache  # only with a sequence
-
     cache = kv_cache(
-        batch=options.batch,
-        seq_len=options.seq_len or 0,
+        batch=batch,
+        seq_len=seq_len,
         layers=dims.layers,
         kv_heads=kv_heads,
         head_dim=head_dim,
-        bits=dtype_bits(dtype),
+        bits=bits,
+        dtype=kv_dtype,
         value_head_dim=value_dim,
         sliding_window=dims.sliding_window,
-        sliding_layers=dims.sliding_layers,
+        layer_types=dims.layer_types or None,
         tp=tp,
         pp=pp,
     )
     if known:
-        return cache
+        return cache, None
     note = (
         f"KV heads unknown from the shapes: the cache holds the key and value projection widths "
         f"({dims.key_width:,} and {dims.value_width:,} per token per layer) as one head, not split by tp"
     )
-    return MemoryBreakdown(cache.items, (*cache.assumptions, note))
+    return replace(cache, assumptions=(*cache.assumptions, note)), None
 
 
 def _sequence_items(
@@ -339,10 +384,12 @@ def _sequence_items(
     notes = (
         [f"transformer sizes from the tree ({dims.stack or 'root'}): " + "; ".join(dims.notes)] if dims.notes else []
     )
-    part = _activations(dims, options, dtype, tp) if options.training else _kv(dims, options, dtype, tp, pp)
-    if not options.training:
-        notes.append("inference activations (one layer's working set at a time) are not included")
-    return list(part.items), notes + list(part.assumptions)
+    if options.training:
+        part = _activations(dims, options, dtype, tp)
+        return list(part.items), notes + list(part.assumptions)
+    cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
+    notes.append("inference activations (one layer's working set at a time) are not included")
+    return list(cache.items), notes + list(cache.assumptions)
 
 
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
@@ -443,7 +490,8 @@ def plan_memory(
         items, notes = _weights(tree, uses, options, choice.dtype)
     items.extend(_buffers(counts, choice, options))
     dims = None
-    if options.seq_len is not None:  # the transformer formulas are loaded only when a sequence is planned
+    serving = not options.training and options.gpu is not None
+    if options.seq_len is not None or serving:  # the transformer formulas are loaded only when they are needed
         from paramcount.analysis.planner.transformer import transformer_dimensions
 
         dims = transformer_dimensions(tree)
@@ -463,6 +511,9 @@ def plan_memory(
         *_parallel_notes(options),
         "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
     )
+    caches: tuple[KVCache | None, KVCache | None] = (None, None)
+    if dims is not None and options.seq_len is not None and not options.training:
+        caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
     plan = MemoryPlan(
         mode="training" if options.training else "inference",
         items=all_items,
@@ -473,12 +524,39 @@ def plan_memory(
         devices=options.data_parallel * options.tp * options.pp,
         options=options,
         dims=dims,
+        kv_cache=caches[0],
+        kv_cache_expanded=caches[1],
     )
     if options.gpu is None:
         return plan
     device = find_accelerator("gpu", options.gpu)
     memory = f"{device.name} memory: {device.basis} (source: {device.source})"
-    return replace(plan, fit=fit_on(plan, device, tuple(per_device_sequence)), assumptions=(*assumptions, memory))
+    capacity = _capacity(plan, dims, choice.dtype, device) if serving and dims is not None else None
+    return replace(
+        plan,
+        fit=fit_on(plan, device, tuple(per_device_sequence)),
+        assumptions=(*assumptions, memory),
+        kv_capacity=capacity,
+    )
+
+
+def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
+    """How much KV cache fits on ``device`` beside the plan's other per-device bytes."""
+    from paramcount.analysis.planner.kv import kv_capacity
+
+    options = plan.options
+
+    def cache_bytes(batch: int, tokens: int) -> int:
+        return _kv(dims, options, dtype, options.tp, options.pp, batch, tokens)[0].bytes
+
+    return kv_capacity(
+        accelerator=device.name,
+        memory_bytes=device.memory_bytes,
+        other_bytes=sum(item.bytes for item in plan.per_device if item.category != "kv_cache"),
+        batch=options.batch,
+        seq_len=options.seq_len,
+        cache_bytes=cache_bytes,
+    )
 
 
 def _needed(plan: MemoryPlan, sequence: tuple[MemoryItem, ...], memory: int, zero: int) -> int | None:

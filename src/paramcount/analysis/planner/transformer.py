@@ -7,8 +7,8 @@ and the head counts where a shape or an argument carries them (the ``Dim`` symbo
 record ``num_key_value_heads·head_dim``; ``MultiheadAttention`` has ``num_heads``). When the heads cannot be
 known (a ``d_model × d_model`` projection says nothing about them) they are left ``None`` and said so.
 
-``kv_cache`` and ``transformer_activations`` take the dimensions as explicit arguments, so callers with a
-config in hand can use them directly.
+``transformer_activations`` (and ``kv.kv_cache``) take the dimensions as explicit arguments, so callers
+with a config in hand can use them directly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TransformerDims",
-    "kv_cache",
     "transformer_activations",
     "transformer_dimensions",
 ]
@@ -71,10 +70,18 @@ class TransformerDims(Record):
     vocab: int | None = None
     stack: str = ""
     sliding_window: int | None = None
-    sliding_layers: int = 0
-    """How many of the layers use the sliding window (0: none)."""
+    layer_types: tuple[str, ...] = ()
+    """Each layer's attention, ``full_attention`` or ``sliding_attention`` (empty: every layer is full)."""
+    kv_lora_rank: int | None = None
+    """Multi-head latent attention: the latent's width (its cache holds it and ``qk_rope_head_dim``)."""
+    qk_rope_head_dim: int | None = None
     notes: tuple[str, ...] = ()
     """How the sizes were found and what was assumed, as data."""
+
+    @property
+    def sliding_layers(self) -> int:
+        """How many of the layers use the sliding window (0: none)."""
+        return self.layer_types.count("sliding_attention")
 
 
 class _Attention(Record):
@@ -87,6 +94,8 @@ class _Attention(Record):
     fused_width: int | None
     symbols: dict[str, int]
     notes: tuple[str, ...]
+    latent: tuple[int, int] | None = None
+    """Latent attention's ``(kv_lora_rank, qk_rope_head_dim)``."""
 
 
 def _symbol_values(dim: Dim) -> dict[str, int]:
@@ -141,23 +150,24 @@ def _attention(path: str, module: Module, times: int) -> _Attention | None:
             width, hidden, _ = linear[fused]
             return _Attention(path, times, hidden, None, 0, 0, width, symbols, ())
     if "kv_b_proj" in linear and "kv_a_proj_with_mqa" in linear:
-        return _latent(path, linear, times, symbols)
+        return _latent(path, module, linear, times, symbols)
     return None
 
 
-def _latent(path: str, linear: dict[str, tuple[int, int, Param]], times: int, symbols: dict[str, int]) -> _Attention:
-    # DeepSeek-V2/V3 latent attention as transformers runs it: keys (heads × qk_head_dim) and values
-    # (heads × v_head_dim) are decompressed from the latent and cached per head.
+def _latent(
+    path: str, module: Module, linear: dict[str, tuple[int, int, Param]], times: int, symbols: dict[str, int]
+) -> _Attention:
+    # DeepSeek-V2/V3 latent attention: per head, keys of qk_nope + qk_rope and values of v_head_dim are expanded
+    # from a latent of kv_lora_rank (kv_b_proj's inputs) and a shared rotary key (the rest of kv_a_proj_with_mqa).
     query = linear.get("q_b_proj") or linear.get("q_proj")
     output = next((linear[name] for name in OUTPUT_PROJECTIONS if name in linear), None)
     key_width = query[0] if query is not None else linear["kv_b_proj"][0] // 2
     value_width = output[1] if output is not None else linear["kv_b_proj"][0] - key_width
-    note = (
-        "multi-head latent attention: the cache holds decompressed per-head keys and values, as transformers does; "
-        "engines that cache the latent (kv_lora_rank + qk_rope_head_dim per token) need much less"
-    )
+    rank = linear["kv_b_proj"][1]
+    rope = linear["kv_a_proj_with_mqa"][0] - rank
+    latent = (rank, rope) if rope > 0 else None
     return _Attention(
-        path, times, linear["kv_a_proj_with_mqa"][1], key_width, key_width, value_width, None, symbols, (note,)
+        path, times, linear["kv_a_proj_with_mqa"][1], key_width, key_width, value_width, None, symbols, (), latent
     )
 
 
@@ -232,14 +242,16 @@ def _vocab(root: Module, hidden: int) -> int | None:
     return max(rows) if rows else None
 
 
-def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None, int]:
+def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None, tuple[str, ...]]:
+    """The window and each layer's type, from the root's ``sliding_window`` and ``layer_types`` (the HF door
+    records them as transformers reads the config); without ``layer_types`` every layer slides."""
     window = attributes.get("sliding_window")
-    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
-        return None, 0
-    layer_types = attributes.get("layer_types")
-    if isinstance(layer_types, tuple):
-        return window, sum(1 for kind in layer_types if kind == "sliding_attention")
-    return window, layers
+    if not isinstance(window, int) or isinstance(window, bool):
+        return None, ()
+    listed = attributes.get("layer_types")
+    if isinstance(listed, tuple) and len(listed) == layers:
+        return window, tuple(str(kind) for kind in listed)
+    return window, ("sliding_attention",) * layers
 
 
 def transformer_dimensions(root: Module) -> TransformerDims | None:
@@ -264,7 +276,7 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
         notes.append("the number of attention heads is not recorded in the shapes")
     if any((a.key_width, a.value_width) != (first.key_width, first.value_width) for a in found[1:]):
         notes.append("the blocks' attention sizes differ; the first block's are used for every layer")
-    window, sliding_layers = _sliding(attributes, layers)
+    window, layer_types = _sliding(attributes, layers)
     return TransformerDims(
         hidden=first.hidden,
         layers=layers,
@@ -276,60 +288,11 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
         vocab=_vocab(root, first.hidden),
         stack=path,
         sliding_window=window,
-        sliding_layers=sliding_layers,
+        layer_types=layer_types,
+        kv_lora_rank=first.latent[0] if first.latent else None,
+        qk_rope_head_dim=first.latent[1] if first.latent else None,
         notes=tuple(notes),
     )
-
-
-def kv_cache(
-    *,
-    batch: int,
-    seq_len: int,
-    layers: int,
-    kv_heads: int,
-    head_dim: int,
-    bits: int = 16,
-    value_head_dim: int | None = None,
-    sliding_window: int | None = None,
-    sliding_layers: int = 0,
-    tp: int = 1,
-    pp: int = 1,
-) -> MemoryBreakdown:
-    """Keys and values cached for ``batch`` sequences of ``seq_len`` tokens: 2 · batch · seq_len · layers ·
-    kv_heads · head_dim · bits/8 bytes (MHA: kv_heads = heads; GQA: fewer; MQA: 1).
-
-    A layer with a sliding window (Mistral, Gemma 2/3 local layers) keeps at most ``sliding_window`` tokens,
-    ``min(seq_len, window)``; ``sliding_layers`` of the ``layers`` do. With tensor parallelism each device
-    holds ⌈kv_heads / tp⌉ heads (heads are replicated when tp exceeds them); with pipeline parallelism a stage
-    holds ⌈layers / pp⌉ layers."""
-    value_dim = head_dim if value_head_dim is None else value_head_dim
-    heads_here = -(-kv_heads // tp)
-    layers_here = -(-layers // pp)
-    sliding_here = min(sliding_layers, layers_here) if sliding_window is not None else 0
-    full_tokens = seq_len
-    window_tokens = min(seq_len, sliding_window) if sliding_window is not None else seq_len
-    items = []
-    for label, width in (("keys", heads_here * head_dim), ("values", heads_here * value_dim)):
-        elements = batch * width * ((layers_here - sliding_here) * full_tokens + sliding_here * window_tokens)
-        items.append(
-            MemoryItem(
-                f"KV cache {label}: batch·tokens·layers·kv_heads·head_dim",
-                elements,
-                bits,
-                -(-elements * bits // 8),
-                category="kv_cache",
-            )
-        )
-    assumptions = [
-        f"KV cache: 2 (keys and values) · batch {batch} · {seq_len:,} tokens · {layers} layers · "
-        f"{kv_heads} kv heads · head_dim {head_dim} · {bits // 8 if bits % 8 == 0 else bits / 8} bytes"
-    ]
-    if sliding_here:
-        assumptions.append(
-            f"{sliding_here} of {layers_here} layers use a sliding window of {sliding_window:,} tokens and keep "
-            f"min(seq_len, window) = {window_tokens:,} tokens"
-        )
-    return MemoryBreakdown(tuple(items), tuple(assumptions))
 
 
 if TYPE_CHECKING:

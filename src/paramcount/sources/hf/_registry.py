@@ -7,7 +7,8 @@ GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the 
     def llama(config: Config, architecture: str) -> Module: ...
 
 The root Module's ``kind`` is the architecture class name; its ``attributes`` carry ``model_type``,
-``architecture`` and ``torch_dtype`` (when the config states one).
+``architecture`` and ``torch_dtype`` (when the config states one), and ``layer_types`` and ``sliding_window``
+when some decoder layers attend within a sliding window (``_attention_layers``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, TypeAlias
+
+    from paramcount.tree import Value
 
 __all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"]
 
@@ -132,8 +135,15 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
         )
     root = spec.builder(config, chosen)
     others = ", ".join(name for name in spec.architectures if name != chosen)
-    attributes = [("model_type", raw_type), ("architecture", chosen), ("other_classes", others)]
+    attributes: list[tuple[str, Value]] = [
+        ("model_type", raw_type),
+        ("architecture", chosen),
+        ("other_classes", others),
+    ]
     dtype = data.get("torch_dtype", data.get("dtype"))
     if isinstance(dtype, str):
         attributes.append(("torch_dtype", dtype))
+    from paramcount.sources.hf._attention_layers import attention_layers
+
+    attributes.extend(attention_layers(data, raw_type, name))
     return replace(root, name="", kind=chosen, attributes=tuple(attributes) + root.attributes)

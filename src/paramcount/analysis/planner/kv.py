@@ -1,0 +1,328 @@
+"""The KV cache as the runtimes keep it, layer type by layer type, and how many tokens fit beside the weights.
+
+Each decoder layer caches two tensors per token (transformers 5.24, ``cache_utils.py``):
+
+- attention with heads (MHA, GQA, MQA): keys ``[batch, kv_heads, tokens, head_dim]`` and values
+  ``[batch, kv_heads, tokens, v_head_dim]``;
+- a ``full_attention`` layer (``DynamicLayer``) keeps every token; a ``sliding_attention`` layer
+  (``DynamicSlidingWindowLayer``) keeps the last ``window − 1`` tokens after each update
+  (``full_key_states[:, :, -self.sliding_window + 1 :, :]``), so ``min(tokens, window − 1)`` after a prefill
+  of ``tokens`` (and every token when the window is 1, where that slice is ``[-0:]``);
+- multi-head latent attention (DeepSeek-V2/V3): the compressed latent ``[batch, 1, tokens, kv_lora_rank]`` and
+  the rotary key ``[batch, 1, tokens, qk_rope_head_dim]`` (``DeepseekV3Attention.forward``: "cache read /
+  write is performed while latent KV is still compressed"); vLLM and SGLang keep the same
+  ``kv_lora_rank + qk_rope_head_dim`` elements per token per layer, one copy on every tensor-parallel rank.
+  transformers 4.x and DeepSeek's own ``modeling_deepseek.py`` cached the expanded form instead: per head,
+  keys of ``qk_nope_head_dim + qk_rope_head_dim`` and values of ``v_head_dim`` (``expanded_latent_cache``).
+
+Bytes are exact for the layout stated. With tensor parallelism each device holds ⌈kv_heads / tp⌉ heads; with
+pipeline parallelism the figure is the stage holding the most cache (⌈layers / pp⌉ consecutive layers each).
+"""
+
+from __future__ import annotations
+
+from paramcount._record import Record
+from paramcount.analysis.planner.items import MemoryItem
+from paramcount.dtypes import bytes_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final, Literal, TypeAlias
+
+__all__ = [
+    "KVCache",
+    "KVCapacity",
+    "KVLayerGroup",
+    "expanded_latent_cache",
+    "kv_cache",
+    "kv_capacity",
+    "latent_cache",
+    "tokens_kept",
+]
+
+if TYPE_CHECKING:
+    KVForm: TypeAlias = Literal["heads", "latent", "expanded"]
+
+FULL: Final = "full_attention"
+SLIDING: Final = "sliding_attention"
+TRANSFORMERS: Final = "transformers 5.24 DynamicCache after a prefill"
+LATENT_RUNTIMES: Final = "transformers 5.24 DynamicCache, vLLM and SGLang (compressed latent and rotary key)"
+EXPANDED_RUNTIMES: Final = "transformers 4.x and DeepSeek's modeling_deepseek.py (keys and values expanded per head)"
+MAX_TOKENS: Final = 2**40
+"""The largest context or batch searched for when asking what fits (PlanOptions' limit)."""
+
+
+class KVLayerGroup(Record):
+    """The layers of one type on one device, with what each keeps."""
+
+    layer_type: str
+    """``full_attention`` or ``sliding_attention``."""
+    layers: int
+    tokens: int
+    """Tokens each of these layers keeps per sequence."""
+    widths: tuple[int, int]
+    """Elements per token per layer of the two cached tensors (keys and values, or latent and rotary key)."""
+    bytes: int
+
+
+class KVCache(Record):
+    """The cache of ``batch`` sequences of ``seq_len`` tokens on one device, in ``dtype``."""
+
+    form: KVForm
+    runtime: str
+    """Who keeps the cache in this form."""
+    tensors: tuple[str, str]
+    """What the two cached tensors are: ``("keys", "values")`` or the latent and the rotary key."""
+    batch: int
+    seq_len: int
+    dtype: str
+    bits: int
+    window: int | None
+    groups: tuple[KVLayerGroup, ...]
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def bytes(self) -> int:
+        return sum(group.bytes for group in self.groups)
+
+    @property
+    def items(self) -> tuple[MemoryItem, ...]:
+        """One line per cached tensor and layer type."""
+        found = []
+        for group in self.groups:
+            kind = "sliding-window" if group.layer_type == SLIDING else "full-attention"
+            for tensor, width in zip(self.tensors, group.widths, strict=True):
+                count = self.batch * group.layers * group.tokens * width
+                label = f"KV cache {tensor}, {group.layers} {kind} layers × {group.tokens:,} tokens"
+                found.append(MemoryItem(label, count, self.bits, bytes_for(count, self.bits), category="kv_cache"))
+        return tuple(found)
+
+
+class KVCapacity(Record):
+    """How much KV cache fits on one device beside everything else the plan puts there. An estimate."""
+
+    accelerator: str
+    memory_bytes: int
+    other_bytes: int
+    """The plan's per-device bytes without the KV cache (weights, buffers)."""
+    free_bytes: int
+    batch: int
+    max_context: int | None
+    """Longest context per sequence that fits with ``batch`` sequences; None: any length (every layer slides)."""
+    seq_len: int | None
+    max_batch: int | None
+    """Sequences of ``seq_len`` tokens that fit (None without ``seq_len``, or when any number fits)."""
+    not_included: tuple[str, ...]
+
+    @property
+    def max_tokens(self) -> int | None:
+        """Tokens cached in all: ``batch · max_context``."""
+        return None if self.max_context is None else self.batch * self.max_context
+
+
+def tokens_kept(seq_len: int, layer_type: str, window: int | None) -> int:
+    """Tokens a layer of ``layer_type`` keeps after a prefill of ``seq_len``: a sliding layer keeps
+    ``states[-(window - 1):]`` (transformers 5.24), Python's slice: the last window − 1 tokens, all of them
+    for a window of 1 (``[-0:]``), and all but the first 1 − window for a window below 1."""
+    if layer_type != SLIDING or window is None:
+        return seq_len
+    keep = window - 1
+    if keep > 0:
+        return min(seq_len, keep)
+    return max(seq_len + keep, 0) if keep < 0 else seq_len
+
+
+def _stages(layer_types: tuple[str, ...], pp: int) -> list[tuple[str, ...]]:
+    """The layer types of each pipeline stage: ⌈layers / pp⌉ consecutive layers each."""
+    size = max(1, -(-len(layer_types) // pp))
+    return [layer_types[start : start + size] for start in range(0, len(layer_types), size)] or [()]
+
+
+def _groups(
+    layer_types: tuple[str, ...], seq_len: int, window: int | None, widths: tuple[int, int], batch: int, bits: int
+) -> tuple[KVLayerGroup, ...]:
+    found = []
+    for layer_type in (FULL, SLIDING):
+        layers = sum(1 for kind in layer_types if (kind == SLIDING) == (layer_type == SLIDING))
+        if not layers:
+            continue
+        tokens = tokens_kept(seq_len, layer_type, window)
+        size = sum(bytes_for(batch * layers * tokens * width, bits) for width in widths)
+        found.append(KVLayerGroup(layer_type, layers, tokens, widths, size))
+    return tuple(found)
+
+
+def _types(layers: int, layer_types: tuple[str, ...] | None, window: int | None) -> tuple[str, ...]:
+    if layer_types is not None and len(layer_types) == layers and window is not None:
+        return layer_types
+    return (FULL,) * layers
+
+
+def _window_note(cache: tuple[KVLayerGroup, ...], window: int | None, seq_len: int) -> list[str]:
+    sliding = next((group for group in cache if group.layer_type == SLIDING), None)
+    if sliding is None or window is None:
+        return []
+    return [
+        f"{sliding.layers} layers attend within a sliding window of {window:,} tokens and keep "
+        f"min({seq_len:,}, window − 1) = {sliding.tokens:,} tokens, as transformers' DynamicSlidingWindowLayer "
+        "does after a prefill (vLLM and SGLang keep the window's tokens, rounded up to whole blocks)"
+    ]
+
+
+def kv_cache(
+    *,
+    batch: int,
+    seq_len: int,
+    layers: int,
+    kv_heads: int,
+    head_dim: int,
+    bits: int = 16,
+    dtype: str = "bfloat16",
+    value_head_dim: int | None = None,
+    sliding_window: int | None = None,
+    layer_types: tuple[str, ...] | None = None,
+    tp: int = 1,
+    pp: int = 1,
+) -> KVCache:
+    """Keys and values cached for ``batch`` sequences of ``seq_len`` tokens: per layer batch · tokens kept ·
+    kv_heads · (head_dim + v_head_dim) · bits/8 bytes (MHA: kv_heads = heads; GQA: fewer; MQA: 1).
+
+    ``layer_types`` (one per layer, ``full_attention`` or ``sliding_attention``) with ``sliding_window`` say
+    which layers keep only the window; without them every layer keeps every token."""
+    value_dim = head_dim if value_head_dim is None else value_head_dim
+    heads_here = -(-kv_heads // tp)
+    widths = (heads_here * head_dim, heads_here * value_dim)
+    stages = _stages(_types(layers, layer_types, sliding_window), pp)
+    groups = max(
+        (_groups(stage, seq_len, sliding_window, widths, batch, bits) for stage in stages),
+        key=lambda found: sum(group.bytes for group in found),
+    )
+    assumptions = [
+        f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {layers} layers · "
+        f"{kv_heads} kv heads · head_dim {head_dim}"
+        + (f" (values {value_dim})" if value_dim != head_dim else "")
+        + f" · {bits}-bit {dtype}",
+        *_window_note(groups, sliding_window, seq_len),
+    ]
+    return KVCache(
+        "heads",
+        TRANSFORMERS,
+        ("keys", "values"),
+        batch,
+        seq_len,
+        dtype,
+        bits,
+        sliding_window,
+        groups,
+        tuple(assumptions),
+    )
+
+
+def latent_cache(
+    *,
+    batch: int,
+    seq_len: int,
+    layers: int,
+    kv_lora_rank: int,
+    qk_rope_head_dim: int,
+    bits: int = 16,
+    dtype: str = "bfloat16",
+    pp: int = 1,
+) -> KVCache:
+    """Multi-head latent attention's cache: ``kv_lora_rank + qk_rope_head_dim`` elements per token per layer,
+    whatever the number of heads; tensor parallelism does not divide it (each rank keeps the whole latent)."""
+    groups = _groups(_stages((FULL,) * layers, pp)[0], seq_len, None, (kv_lora_rank, qk_rope_head_dim), batch, bits)
+    assumptions = (
+        f"KV cache of multi-head latent attention as {LATENT_RUNTIMES}: batch {batch} · {seq_len:,} tokens · "
+        f"{layers} layers · (kv_lora_rank {kv_lora_rank} + qk_rope_head_dim {qk_rope_head_dim}) · "
+        f"{bits}-bit {dtype}; one copy on each tensor-parallel device",
+    )
+    return KVCache(
+        "latent",
+        LATENT_RUNTIMES,
+        (f"latent (kv_lora_rank {kv_lora_rank})", f"rotary key (qk_rope_head_dim {qk_rope_head_dim})"),
+        batch,
+        seq_len,
+        dtype,
+        bits,
+        None,
+        groups,
+        assumptions,
+    )
+
+
+def expanded_latent_cache(
+    *,
+    batch: int,
+    seq_len: int,
+    layers: int,
+    heads: int,
+    key_head_dim: int,
+    value_head_dim: int,
+    bits: int = 16,
+    dtype: str = "bfloat16",
+    tp: int = 1,
+    pp: int = 1,
+) -> KVCache:
+    """The same attention cached expanded per head, as transformers 4.x and DeepSeek's modelling code did: keys
+    of ``qk_nope_head_dim + qk_rope_head_dim`` (``key_head_dim``) and values of ``v_head_dim`` for every head."""
+    cache = kv_cache(
+        batch=batch,
+        seq_len=seq_len,
+        layers=layers,
+        kv_heads=heads,
+        head_dim=key_head_dim,
+        value_head_dim=value_head_dim,
+        bits=bits,
+        dtype=dtype,
+        tp=tp,
+        pp=pp,
+    )
+    note = (
+        f"expanded per head as {EXPANDED_RUNTIMES}: {heads} heads · (keys {key_head_dim} + values "
+        f"{value_head_dim}) per token per layer"
+    )
+    return KVCache(
+        "expanded", EXPANDED_RUNTIMES, cache.tensors, batch, seq_len, dtype, bits, None, cache.groups, (note,)
+    )
+
+
+def _largest(fits: Callable[[int], bool]) -> int | None:
+    """The largest n in 0..MAX_TOKENS with ``fits(n)`` (monotone: true up to some n), None when MAX_TOKENS fits."""
+    if fits(MAX_TOKENS):
+        return None
+    low, high = 0, MAX_TOKENS
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+NOT_INCLUDED: Final = (
+    "the activations and logits of the forward pass that reads the cache",
+    "the CUDA/ROCm context and the runtime's reserve (vLLM uses gpu_memory_utilization=0.9 of the memory)",
+    "allocator fragmentation and paged-cache block rounding",
+)
+
+
+def kv_capacity(
+    *,
+    accelerator: str,
+    memory_bytes: int,
+    other_bytes: int,
+    batch: int,
+    seq_len: int | None,
+    cache_bytes: Callable[[int, int], int],
+) -> KVCapacity:
+    """The longest context per sequence (with ``batch`` sequences) and the most sequences of ``seq_len`` whose
+    cache, ``cache_bytes(batch, tokens)`` per device, fits in the memory left beside ``other_bytes``."""
+    free = memory_bytes - other_bytes
+    context = _largest(lambda tokens: cache_bytes(batch, tokens) <= free) if free >= 0 else 0
+    sequences = None
+    if seq_len is not None:
+        sequences = _largest(lambda count: cache_bytes(count, seq_len) <= free) if free >= 0 else 0
+    return KVCapacity(accelerator, memory_bytes, other_bytes, free, batch, context, seq_len, sequences, NOT_INCLUDED)

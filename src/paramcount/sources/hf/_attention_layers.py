@@ -1,0 +1,128 @@
+"""Which decoder layers attend within a sliding window, read from a config as transformers 5.24 reads it.
+
+``DynamicCache(config=...)`` gives each decoder layer a cache layer by its type (``cache_utils.py``,
+``get_layer_types_and_kwargs``): the config's ``layer_types`` when it has them, else every layer is
+``sliding_attention`` when ``sliding_window`` is set and ``full_attention`` when it is not. The config classes
+fill both in ``__post_init__``, family by family (transformers 5.24 ``configuration_<family>.py``):
+
+- gemma2: ``sliding_window`` 4096 by default; layers alternate sliding, full (``(i + 1) % 2``);
+- gemma3_text: ``sliding_window`` 4096; ``sliding_window_pattern`` (default 6): every pattern-th layer is full;
+  with ``use_bidirectional_attention`` the window becomes ``window // 2 + 1``;
+- mistral: ``sliding_window`` 4096 by default (v0.1 publishes 4096; later versions publish null), every layer;
+- qwen2, qwen3: the window only with ``use_sliding_window``; then layers from ``max_window_layers`` (default 28)
+  on are sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
+- qwen2_moe: with ``use_sliding_window``, even-indexed layers below ``max_window_layers``; without it the window
+  is 0;
+- every other family: a ``sliding_window`` or ``layer_types`` key in the file becomes an attribute of the
+  config (mixtral, phi3 and starcoder2 declare ``sliding_window`` with default None) and is read the same way.
+
+The door records the result on the root as ``("layer_types", (...))`` and ``("sliding_window", W)`` when some
+layer is sliding; a model whose layers all attend to every token records nothing.
+"""
+
+from __future__ import annotations
+
+from paramcount.sources.hf._config import Config
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Final
+
+    from paramcount.tree import Value
+
+__all__ = ["attention_layers"]
+
+SLIDING: Final = "sliding_attention"
+FULL: Final = "full_attention"
+
+WINDOW_DEFAULTS: Final[Mapping[str, int]] = {
+    "mistral": 4096,
+    "gemma2": 4096,
+    "gemma3_text": 4096,
+    "qwen2": 4096,
+    "qwen3": 4096,
+    "qwen2_moe": 4096,
+    "qwen3_moe": 4096,
+}
+"""``sliding_window``'s class default where a config class declares one that is not None."""
+
+GATED: Final[Mapping[str, int | None]] = {"qwen2": None, "qwen3": None, "qwen3_moe": None, "qwen2_moe": 0}
+"""Families whose window applies only with ``use_sliding_window``, and the window without it."""
+
+
+def _text_config(config: Config) -> Config:
+    """The decoder's config (``config.get_text_config(decoder=True)``): gemma3's and llava's ``text_config``
+    over the defaults their builders use."""
+    if config.model_type == "gemma3":
+        from paramcount.sources.hf.builders.gemma3 import _GEMMA3_TEXT_DEFAULTS
+
+        data = config.sub("text_config").data if config.has("text_config") else {}
+        return Config({**_GEMMA3_TEXT_DEFAULTS, **data}, "gemma3_text", config.source, "text_config.")
+    if config.model_type == "llava":
+        from paramcount.sources.hf.builders.vision_language import _SUB_DEFAULTS
+
+        data = config.sub("text_config").data if config.has("text_config") else {}
+        kind = data.get("model_type", "llama")
+        kind = kind if isinstance(kind, str) else "llama"
+        return Config({**_SUB_DEFAULTS.get(kind, {}), **data}, kind, config.source, "text_config.")
+    return config
+
+
+def _window(config: Config) -> int | None:
+    kind = config.model_type
+    if "sliding_window" in config.data:
+        raw = config.data["sliding_window"]
+        window = None if raw is None else config.size("sliding_window", minimum=0)
+    else:
+        window = WINDOW_DEFAULTS.get(kind)
+    if kind in GATED and not config.flag("use_sliding_window", False):
+        return GATED[kind]
+    if kind == "gemma3_text" and window is not None and config.flag("use_bidirectional_attention", False):
+        return window // 2 + 1
+    return window
+
+
+def _default_types(config: Config, window: int | None, layers: int) -> list[str]:
+    kind = config.model_type
+    if kind == "gemma2":
+        return [SLIDING if (index + 1) % 2 else FULL for index in range(layers)]
+    if kind == "gemma3_text":
+        pattern = config.size("sliding_window_pattern", 6)
+        return [SLIDING if (index + 1) % pattern else FULL for index in range(layers)]
+    if kind in ("qwen2", "qwen3"):
+        first = config.size("max_window_layers", 28, minimum=0)
+        return [SLIDING if window is not None and index >= first else FULL for index in range(layers)]
+    if kind == "qwen2_moe":
+        below = config.size("max_window_layers", 28, minimum=0)
+        on = config.flag("use_sliding_window", False)
+        return [SLIDING if (index + 1) % 2 and index < below and on else FULL for index in range(layers)]
+    return [SLIDING if window is not None else FULL] * layers
+
+
+def _listed_types(config: Config, layers: int) -> list[str] | None:
+    listed = config.raw("layer_types")
+    if listed is None:
+        return None
+    if not isinstance(listed, list) or not all(isinstance(kind, str) for kind in listed):
+        raise config.fail("layer_types", f"'{config.path('layer_types')}' must be a list of strings")
+    if len(listed) != layers:
+        raise config.fail(
+            "layer_types",
+            f"'{config.path('layer_types')}' lists {len(listed)} layers but "
+            f"'{config.path('num_hidden_layers')}' is {layers}",
+        )
+    return list(listed)
+
+
+def attention_layers(data: Mapping[str, Any], model_type: str, source: str) -> tuple[tuple[str, Value], ...]:
+    """``(("layer_types", types), ("sliding_window", W))`` for a decoder with sliding-window layers, else ``()``."""
+    config = _text_config(Config(data, model_type, source))
+    if not config.has("num_hidden_layers"):
+        return ()
+    layers = config.layers("num_hidden_layers")
+    window = _window(config)
+    types = _listed_types(config, layers) or _default_types(config, window, layers)
+    if SLIDING not in types or window is None:
+        return ()
+    return (("layer_types", tuple(types)), ("sliding_window", window))

@@ -1,0 +1,305 @@
+"""The KV cache: the plan's bytes against the cache transformers 5.24 builds after a prefill.
+
+Each shipped config is cut to a few small layers (keeping its pattern of sliding and full layers, with the
+window shrunk to 5 tokens), built with real transformers on the meta device, given storage with
+``to_empty(device="cpu")`` (the values do not matter, only the shapes the cache keeps), cast to bfloat16 or
+float32, and run on a prefill of S tokens with ``use_cache=True``. The cache it returns (``output.cache``,
+one ``DynamicLayer`` or ``DynamicSlidingWindowLayer`` per layer with ``keys`` and ``values``) is measured
+tensor by tensor; the plan for the same config, batch, tokens and dtype must equal it to the byte. S runs
+below, at and above the window. The formulas with no runtime to measure (tensor/pipeline splits, the expanded
+latent form, kv_dtype, what fits on a GPU) are checked against the derivations written beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+import transformers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hf_oracle import shipped
+from paramcount.analysis.planner import KVCache, MemoryPlan, PlanOptions, kv_cache, latent_cache, plan_memory
+from paramcount.analysis.planner.kv import kv_capacity, tokens_kept
+from paramcount.errors import ArgumentError, UnknownNameError
+from paramcount.sources.hf import from_config
+
+WINDOW = 5
+SMALL = {"hidden_size": 32, "intermediate_size": 48, "vocab_size": 64, "num_attention_heads": 4, "head_dim": 8}
+TOKENS = {"pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0}  # inside the small vocabulary
+
+CUTS: dict[str, dict[str, Any]] = {
+    # GQA: 4 query heads share 2 key/value heads
+    "llama": shipped("meta-llama--Llama-3.2-1B.json") | SMALL | {"num_hidden_layers": 3, "num_key_value_heads": 2},
+    # Mistral v0.1: every layer slides
+    "mistral": shipped("mistralai--Mistral-7B-v0.1.json")
+    | SMALL
+    | {"num_hidden_layers": 3, "num_key_value_heads": 2, "sliding_window": WINDOW},
+    # Qwen2 with use_sliding_window: layers from max_window_layers on slide
+    "qwen2": shipped("Qwen--Qwen2.5-7B.json")
+    | SMALL
+    | {"num_hidden_layers": 4, "num_key_value_heads": 2, "use_sliding_window": True, "max_window_layers": 2}
+    | {"sliding_window": WINDOW},
+    "qwen3": shipped("Qwen--Qwen3-8B.json")
+    | SMALL
+    | {"num_hidden_layers": 3, "num_key_value_heads": 1, "use_sliding_window": True, "max_window_layers": 1}
+    | {"sliding_window": WINDOW},
+    # Gemma 2: alternating local (sliding) and global layers
+    "gemma2": shipped("google--gemma-2-9b.json")
+    | SMALL
+    | {"num_hidden_layers": 4, "num_key_value_heads": 2, "sliding_window": WINDOW},
+    # Gemma 3 text: five local layers to one global, and MQA (one key/value head)
+    "gemma3_text": shipped("google--gemma-3-1b-it.json")
+    | SMALL
+    | {"num_hidden_layers": 7, "num_key_value_heads": 1, "sliding_window": WINDOW},
+    # Phi-3 mini: a window on every layer
+    "phi3": shipped("microsoft--Phi-3-mini-4k-instruct.json")
+    | SMALL
+    | {"num_hidden_layers": 2, "num_key_value_heads": 4, "sliding_window": WINDOW}
+    | TOKENS,
+    # MQA through a fused projection (falcon-7b's multi_query)
+    "falcon": shipped("tiiuae--falcon-7b.json")
+    | {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 64}
+    | TOKENS,
+    "gpt2": shipped("gpt2.json")
+    | {"n_embd": 32, "n_head": 4, "n_layer": 2, "vocab_size": 64, "n_positions": 64}
+    | TOKENS,
+    # Multi-head latent attention, with a dense first layer and small MoE layers after it
+    "deepseek_v3": shipped("deepseek-ai--DeepSeek-V3.json")
+    | {"hidden_size": 32, "intermediate_size": 48, "moe_intermediate_size": 8, "num_hidden_layers": 2}
+    | {"num_attention_heads": 4, "num_key_value_heads": 4, "kv_lora_rank": 16, "q_lora_rank": 24}
+    | {"qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 6, "vocab_size": 64, "first_k_dense_replace": 1}
+    | {"n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 1, "topk_group": 1, "quantization_config": None}
+    | TOKENS,
+}
+
+
+def built(config: dict[str, Any], dtype: torch.dtype) -> torch.nn.Module:
+    """The real model of ``config`` (its ``architectures[0]``), eager attention, with storage but no init."""
+    settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
+    settings = {key: value for key, value in settings.items() if value is not None or key == "sliding_window"}
+    hf_config = transformers.AutoConfig.for_model(**settings)
+    hf_config._attn_implementation = "eager"
+    with torch.device("meta"):
+        model: torch.nn.Module = getattr(transformers, config["architectures"][0])(hf_config)
+    return model.to_empty(device="cpu").to(dtype).eval()
+
+
+def prefill(model: torch.nn.Module, batch: int, tokens: int) -> Any:
+    """The cache after one forward pass over ``batch`` × ``tokens`` token ids."""
+    ids = torch.zeros((batch, tokens), dtype=torch.long)
+    with torch.no_grad():
+        return model(input_ids=ids, use_cache=True).cache
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes of every tensor the cache holds."""
+    return sum(
+        tensor.numel() * tensor.element_size() for layer in cache.layers for tensor in (layer.keys, layer.values)
+    )
+
+
+def cache_of(plan: MemoryPlan) -> KVCache:
+    assert plan.kv_cache is not None
+    return plan.kv_cache
+
+
+def planned(config: dict[str, Any], batch: int, tokens: int, dtype: str) -> Any:
+    return plan_memory(from_config(config), options=PlanOptions(dtype=dtype, seq_len=tokens, batch=batch))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("family", list(CUTS))
+def test_kv_bytes_equal_the_cache_transformers_builds(family: str, dtype: str) -> None:
+    config = {key: value for key, value in CUTS[family].items() if value is not None}
+    model = built(CUTS[family], getattr(torch, dtype))
+    for batch, tokens in ((1, WINDOW - 2), (2, WINDOW - 1), (1, WINDOW), (2, 2 * WINDOW + 1)):
+        plan = planned(config, batch, tokens, dtype)
+        measured = cache_bytes(prefill(model, batch, tokens))
+        assert plan.kv_cache.bytes == measured, f"{family} {dtype} batch {batch}, {tokens} tokens"
+        kv_items = sum(item.bytes for item in plan.items if item.category == "kv_cache")
+        assert kv_items == measured
+
+
+def test_the_cut_configs_keep_their_layer_pattern() -> None:
+    # The cuts above exercise the patterns they were chosen for: gemma2 alternates, gemma3 has one global layer
+    # in six (the 6th), qwen2 slides from max_window_layers on, Mistral and Phi-3 slide everywhere.
+    def types(family: str) -> tuple[str, ...]:
+        dims = planned(CUTS[family], 1, 1, "float32").dims
+        return tuple("s" if kind == "sliding_attention" else "f" for kind in dims.layer_types) or ("f",) * dims.layers
+
+    assert types("gemma2") == ("s", "f", "s", "f")
+    assert types("gemma3_text") == ("s", "s", "s", "s", "s", "f", "s")
+    assert types("qwen2") == ("f", "f", "s", "s")
+    assert types("mistral") == ("s", "s", "s")
+    assert types("phi3") == ("s", "s")
+    assert types("llama") == ("f", "f", "f")
+
+
+def test_the_gqa_and_mqa_cuts_cache_their_kv_heads() -> None:
+    # keys [batch, kv_heads, tokens, head_dim]: llama 2 kv heads of 8, gemma3 1 (MQA), falcon-7b 1 of 8 (MQA)
+    for family, kv_heads, head_dim in (("llama", 2, 8), ("gemma3_text", 1, 8), ("falcon", 1, 8)):
+        layer = prefill(built(CUTS[family], torch.float32), 1, 3).layers[0]
+        assert tuple(layer.keys.shape) == (1, kv_heads, 3, head_dim)
+        dims = planned(CUTS[family], 1, 3, "float32").dims
+        assert (dims.kv_heads, dims.head_dim) == (kv_heads, head_dim)
+
+
+def test_latent_attention_caches_the_latent_and_the_expanded_form_is_what_expand_kv_makes() -> None:
+    # transformers 5.24 caches [batch, 1, tokens, kv_lora_rank] and [batch, 1, tokens, qk_rope_head_dim];
+    # the expanded form is what DeepseekV3Attention.expand_kv builds from them: per head, keys of
+    # qk_nope + qk_rope = 12 and values of v_head_dim = 6.
+    model = built(CUTS["deepseek_v3"], torch.bfloat16)
+    cache = prefill(model, 2, 7)
+    assert tuple(cache.layers[0].keys.shape) == (2, 1, 7, 16)
+    assert tuple(cache.layers[0].values.shape) == (2, 1, 7, 4)
+    expanded = 0
+    for index, layer in enumerate(cache.layers):
+        attention: Any = model.get_submodule(f"model.layers.{index}.self_attn")
+        keys, values = attention.expand_kv(layer.keys, layer.values)
+        assert (tuple(keys.shape), tuple(values.shape)) == ((2, 4, 7, 12), (2, 4, 7, 6))
+        expanded += keys.numel() * keys.element_size() + values.numel() * values.element_size()
+    plan = planned(CUTS["deepseek_v3"], 2, 7, "bfloat16")
+    assert plan.kv_cache.form == "latent"
+    assert plan.kv_cache_expanded is not None
+    assert plan.kv_cache_expanded.bytes == expanded
+
+
+@settings(max_examples=12)
+@given(
+    family=st.sampled_from(["llama", "mistral", "qwen2", "gemma2", "gemma3_text"]),
+    layers=st.integers(1, 5),
+    kv_heads=st.sampled_from([1, 2, 4]),
+    head_dim=st.sampled_from([4, 6, 8]),
+    window=st.integers(1, 8),
+    batch=st.integers(1, 3),
+    tokens=st.integers(1, 12),
+    dtype=st.sampled_from(["bfloat16", "float32"]),
+)
+def test_random_small_configs_match_transformers(
+    family: str, layers: int, kv_heads: int, head_dim: int, window: int, batch: int, tokens: int, dtype: str
+) -> None:
+    config = CUTS[family] | {"num_hidden_layers": layers, "num_key_value_heads": kv_heads, "head_dim": head_dim}
+    config |= {"sliding_window": window, "max_window_layers": layers // 2}
+    config = {key: value for key, value in config.items() if key != "layer_types"}
+    measured = cache_bytes(prefill(built(config, getattr(torch, dtype)), batch, tokens))
+    assert planned(config, batch, tokens, dtype).kv_cache.bytes == measured
+
+
+# --- the formulas no runtime measures here ---------------------------------------------------------------------
+
+
+def test_a_sliding_layer_keeps_window_minus_one_tokens() -> None:
+    # DynamicSlidingWindowLayer.update keeps full_states[:, :, -window + 1:, :]: Python's slice semantics
+    assert [tokens_kept(tokens, "sliding_attention", 5) for tokens in (1, 4, 5, 9)] == [1, 4, 4, 4]
+    assert tokens_kept(9, "sliding_attention", 1) == 9  # [-0:] keeps everything
+    assert tokens_kept(9, "sliding_attention", 0) == 8  # [1:] drops the first token
+    assert tokens_kept(9, "full_attention", 5) == 9
+
+
+def test_pipeline_stages_take_the_stage_with_the_most_cache() -> None:
+    # 6 layers s f s f s f over pp=2 stages of 3: stage 1 is s f s (1 full), stage 2 f s f (2 full). At 100 tokens,
+    # window 11 (10 kept), 1 kv head of 4 in 16 bits: stage 2 keeps 2·100 + 10 tokens · 2 tensors · 4 · 2 bytes.
+    layer_types = ("sliding_attention", "full_attention") * 3
+    cache = kv_cache(
+        batch=1, seq_len=100, layers=6, kv_heads=1, head_dim=4, sliding_window=11, layer_types=layer_types, pp=2
+    )
+    assert cache.bytes == (2 * 100 + 10) * 2 * 4 * 2
+
+
+def test_latent_cache_is_rank_plus_rope_per_token_and_not_split_by_tp() -> None:
+    # DeepSeek-V3: 61 layers · (512 + 64) elements · 2 bytes = 70,272 bytes per token (vLLM's 576-wide MLA cache)
+    cache = latent_cache(batch=1, seq_len=1, layers=61, kv_lora_rank=512, qk_rope_head_dim=64)
+    assert cache.bytes == 61 * 576 * 2
+    plan = plan_memory(
+        from_config(shipped("deepseek-ai--DeepSeek-V3.json")), options=PlanOptions(seq_len=1000, tp=8, gpus=8)
+    )
+    per_device = sum(item.bytes for item in plan.per_device if item.category == "kv_cache")
+    assert per_device == cache_of(plan).bytes == 1000 * 61 * 576 * 2
+    # expanded: 128 heads · (128 + 64 keys + 128 values) per token per layer
+    assert plan.kv_cache_expanded is not None
+    assert plan.kv_cache_expanded.bytes == 1000 * 61 * 128 * (192 + 128) * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "bits"),
+    [
+        ("fp8", "float8_e4m3fn", 8),
+        ("fp8_e5m2", "float8_e5m2", 8),
+        ("int8", "int8", 8),
+        ("bf16", "bfloat16", 16),
+        ("fp16", "float16", 16),
+        ("fp32", "float32", 32),
+    ],
+)
+def test_kv_dtype_sets_the_cache_dtype(name: str, dtype: str, bits: int) -> None:
+    # Llama-3.1-8B at 1,000 tokens: 32 layers · 2 · 8 kv heads · 128 elements per token, at `bits` each
+    tree = from_config(shipped("meta-llama--Llama-3.1-8B.json"))
+    plan = plan_memory(tree, options=PlanOptions(seq_len=1000, kv_dtype=name))
+    assert plan.options.kv_dtype == cache_of(plan).dtype == dtype
+    assert cache_of(plan).bytes == 1000 * 32 * 2 * 8 * 128 * bits // 8
+    assert any(item.label == "weights (bfloat16)" for item in plan.items)  # the weights keep the model's dtype
+
+
+def test_kv_dtype_defaults_to_the_models_dtype() -> None:
+    plan = plan_memory(from_config(shipped("meta-llama--Llama-3.1-8B.json")), options=PlanOptions(seq_len=10))
+    assert cache_of(plan).dtype == "bfloat16"
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (
+            {"kv_dtype": "nf4"},
+            ArgumentError,
+            "kv_dtype: 'nf4' is not a KV cache dtype; use one of float32, bfloat16, float16, float8_e4m3fn, "
+            "float8_e5m2, int8",
+        ),
+        ({"kv_dtype": "fp9"}, UnknownNameError, "kv_dtype: unknown KV cache dtype 'fp9'; did you mean 'fp8'?"),
+        (
+            {"kv_dtype": "fp8", "optimizer": "adamw"},
+            ArgumentError,
+            "kv_dtype: applies to inference (the KV cache); leave out the optimizer",
+        ),
+    ],
+)
+def test_bad_kv_dtypes_are_refused(options: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as caught:
+        PlanOptions(**options)
+    assert str(caught.value) == message
+
+
+def test_capacity_is_the_largest_context_and_batch_that_fit() -> None:
+    # 1,000 bytes per token per sequence, 10,500 bytes free: 10 tokens for one sequence, 5 for two (batch 2 → 5
+    # each); at 3 tokens each, 3 sequences.
+    capacity = kv_capacity(
+        accelerator="X",
+        memory_bytes=12_000,
+        other_bytes=1_500,
+        batch=2,
+        seq_len=3,
+        cache_bytes=lambda batch, tokens: 1000 * batch * tokens,
+    )
+    assert (capacity.free_bytes, capacity.max_context, capacity.max_tokens, capacity.max_batch) == (10_500, 5, 10, 3)
+    # nothing fits when the weights alone overflow
+    short = kv_capacity(
+        accelerator="X", memory_bytes=1, other_bytes=2, batch=1, seq_len=None, cache_bytes=lambda b, t: b * t
+    )
+    assert (short.max_context, short.max_batch) == (0, None)
+
+
+def test_capacity_on_a_gpu_counts_the_weights_and_caps_sliding_layers() -> None:
+    # Llama-3.1-8B in bf16 on an H100 (81,559 MiB reported): 131,072 bytes of cache per token (32 layers · 2 · 8 · 128
+    # · 2 bytes); the context is the free memory over that, rounded down.
+    tree = from_config(shipped("meta-llama--Llama-3.1-8B.json"))
+    plan = plan_memory(tree, options=PlanOptions(gpu="H100-80GB"))
+    capacity = plan.kv_capacity
+    assert capacity is not None
+    assert capacity.other_bytes == plan.per_device_bytes
+    assert capacity.max_context == (81_559 * 2**20 - plan.per_device_bytes) // 131_072
+    # Mistral v0.1 slides on every layer: the cache stops growing at 4,095 tokens, so any context fits
+    mistral = plan_memory(from_config(shipped("mistralai--Mistral-7B-v0.1.json")), options=PlanOptions(gpu="H100"))
+    assert mistral.kv_capacity is not None
+    assert mistral.kv_capacity.max_context is None
