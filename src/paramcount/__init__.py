@@ -15,6 +15,7 @@ from paramcount.errors import (
     ExpressionError,
     LimitError,
     ParamcountError,
+    QueryError,
     ShapeError,
     UnknownNameError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "LimitError",
     "ParamcountError",
     "PlanOptions",
+    "QueryError",
     "Report",
     "Result",
     "ShapeError",

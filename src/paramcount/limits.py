@@ -46,6 +46,3 @@ MAX_CONFIG_DEPTH = 16
 
 MAX_LAYERS = 100_000
 """Most repeated blocks (num_hidden_layers, num_experts …) a model may declare."""
-
-MAX_MODEL_PARAMETERS = 10**15
-"""Largest model accepted (a quadrillion parameters): anything larger is a typo, not a model."""

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 import paramcount
 from paramcount.sources.hf.hub import hub_config_path
-from paramcount.web.queries import PASTED_CONFIG, QueryError, resolve
+from paramcount.errors import QueryError
+from paramcount.web.queries import PASTED_CONFIG, resolve
 
 
 def _resolve(text: str, architecture: str | None = None) -> paramcount.Result:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from paramcount.analysis.counts import totals
 from paramcount.api import Result, count
-from paramcount.errors import LimitError, ParamcountError
+from paramcount.errors import LimitError, QueryError
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._config import parse_config_text
 from paramcount.sources.hf.hub import hub_config_path
 
-__all__ = ["PASTED_CONFIG", "QueryError", "resolve"]
+__all__ = ["PASTED_CONFIG", "resolve"]
 
 PASTED_CONFIG = "pasted config.json"
 """The name a pasted config goes by in messages and reports."""
@@ -38,10 +38,6 @@ PATH_MESSAGE = (
     "query: file and folder paths are not read by the web app; paste the config.json text itself, "
     "or use a shipped hub id (paramcount --list configs)"
 )
-
-
-class QueryError(ParamcountError):
-    """The web app refused a query before counting it (empty, a path, an option that does not apply)."""
 
 
 def resolve(text: str, *, architecture: str | None = None, max_query_chars: int, max_config_chars: int) -> Result:
