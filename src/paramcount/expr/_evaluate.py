@@ -52,6 +52,22 @@ class Evaluator:
         self.steps = 0
         self.modules = 0
         self.loop: tuple[str, int] | None = None
+        self.models: dict[int, tuple[Module, str]] = {}
+        """The zoo models built, by ``id`` (each kept alive, so no id is reused), with their names; a method
+        called on one (``resnet50().half()``) gives a module of the same model."""
+
+    def model_of(self, value: object) -> str | None:
+        """The zoo model's name when ``value`` is a zoo model this evaluation built."""
+        found = self.models.get(id(value))
+        return found[1] if found is not None else None
+
+    def zoo_model(
+        self, name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()
+    ) -> Module:
+        self.count_modules(1)
+        built = build_model(name, positional, keywords)
+        self.models[id(built)] = (built, name)
+        return built
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise ExpressionError(message, self.positions.start(node))
@@ -115,8 +131,7 @@ class Evaluator:
         if self.loop is not None and node.id == self.loop[0]:
             return self.loop[1]
         if is_zoo_model(node.id):
-            self.count_modules(1)
-            return build_model(node.id)
+            return self.zoo_model(node.id)
         unknown_name(node, self.positions)
 
     def reference(self, node: ast.Attribute) -> object:
@@ -236,9 +251,8 @@ class Evaluator:
             return self.device(node)
         if len(parts) == 1 and is_zoo_model(parts[0]):
             positional, keywords = self.arguments(node)
-            self.count_modules(1)
             converted_arguments: dict[int, Value] = {}
-            return build_model(
+            return self.zoo_model(
                 parts[0],
                 [to_value(value, converted_arguments) for value in positional],
                 [(key, to_value(value, converted_arguments)) for key, value in keywords],
@@ -318,7 +332,11 @@ class Evaluator:
         if not isinstance(target, Module):
             raise ExpressionError(f".{method}() can only be called on a layer, got {describe(target)}", column)
         positional, keywords = self.arguments(node)
-        return apply_method(target, method, positional, keywords, column)
+        result = apply_method(target, method, positional, keywords, column)
+        model = self.model_of(target)
+        if model is not None:
+            self.models[id(result)] = (result, model)
+        return result
 
 
 def _string_key(key: ast.expr | None) -> str:

@@ -4,7 +4,8 @@
     def resnet50(a: Arguments) -> Module: ...
 
 Each entry is checked in the tests against the published exact count of its reference implementation.
-The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model and rebuild its call.
+The root's ``args`` are the builder's arguments, so a report can rebuild its call; which model was called
+is known to the caller (the expression door), which records it as the answer's provenance.
 """
 
 from __future__ import annotations
@@ -78,4 +79,4 @@ def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[
     spec = lookup_model(name)
     arguments = bind(LayerSpec(name, spec.signature, _no_parts, spec.family), positional, keywords)
     root = spec.builder(arguments)
-    return replace(root, name="", args=tuple(arguments.values.items()), attributes=(("zoo", name), *root.attributes))
+    return replace(root, name="", args=tuple(arguments.values.items()))

@@ -6,8 +6,10 @@ GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the 
     @model_type("llama", architectures=("LlamaForCausalLM", "LlamaModel", ...), default="LlamaForCausalLM")
     def llama(config: Config, architecture: str) -> Module: ...
 
-The root Module's ``kind`` is the architecture class name; its ``attributes`` carry ``model_type``,
-``architecture`` and ``torch_dtype`` (when the config states one).
+The root Module's ``kind`` is the architecture class name; its ``attributes`` carry the two config facts
+analyses read, ``model_type`` (peft's default LoRA targets) and ``torch_dtype`` (the stored dtype), when the
+config states them. What the config said as a source (where it was read, the other classes it can build)
+is its ``FromConfig`` provenance, which ``read_model`` returns beside the tree.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
+from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
 
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, TypeAlias
 
-__all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"]
+__all__ = ["ModelTypeSpec", "from_config", "model_type", "read_model", "supported_model_types"]
 
 if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Config, str], Module]
@@ -114,6 +117,14 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
     ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
+    return read_model(source, architecture=architecture)[0]
+
+
+def read_model(
+    source: str | Path | Mapping[str, Any], *, architecture: str | None = None, location: str | None = None
+) -> tuple[Module, FromConfig]:
+    """``from_config``'s tree and where it came from; ``location`` names the source (a hub id or a path),
+    None for a config given as a dict."""
     data, name = read_config(source)
     raw_type = data.get("model_type")
     if not isinstance(raw_type, str):
@@ -131,9 +142,9 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
             key_path="architectures",
         )
     root = spec.builder(config, chosen)
-    others = ", ".join(name for name in spec.architectures if name != chosen)
-    attributes = [("model_type", raw_type), ("architecture", chosen), ("other_classes", others)]
-    dtype = data.get("torch_dtype", data.get("dtype"))
-    if isinstance(dtype, str):
-        attributes.append(("torch_dtype", dtype))
-    return replace(root, name="", kind=chosen, attributes=tuple(attributes) + root.attributes)
+    stored = data.get("torch_dtype", data.get("dtype"))
+    dtype = stored if isinstance(stored, str) else None
+    others = tuple(name for name in spec.architectures if name != chosen)
+    provenance = FromConfig(location, raw_type, chosen, others, dtype)
+    attributes = (("model_type", raw_type),) + ((("torch_dtype", dtype),) if dtype is not None else ())
+    return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance
