@@ -108,6 +108,17 @@ def test_import_directions() -> None:
     assert violations == []
 
 
+def test_renderers_import_only_the_records_of_analyses() -> None:
+    """render → analysis is for the Report's field types: never an analysis run while rendering."""
+    records = {"paramcount.analysis.explain", "paramcount.analysis.memory", "paramcount.analysis.models"}
+    found = set()
+    for path in (PACKAGE / "render").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("paramcount.analysis"):
+                found.add(node.module)
+    assert found <= records
+
+
 HEAVY = ["torch", "transformers", "numpy", "rich", "jinja2", "fastapi", "onnx", "gguf", "safetensors"]
 # Standard-library modules that cost a millisecond or more to import, with what they pull in: the answer
 # path imports the parser's (ast, with collections, enum and functools) and does without the others

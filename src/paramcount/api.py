@@ -295,6 +295,14 @@ def _plan(result: Result, counts: Counts, options: PlanOptions | None, shapes: S
     return plan_memory(result.tree, counts, options or PlanOptions(), shapes)
 
 
+def _optimizer_label(plan: MemoryPlan | None) -> str | None:
+    if plan is None or not plan.options.optimizer:
+        return None
+    from paramcount.analysis.planner import find_optimizer
+
+    return find_optimizer(plan.options.optimizer).label
+
+
 def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | None:
     if input_shape is None:
         return None
@@ -333,6 +341,7 @@ def build_report(
     stored_dtype = choose_dtype(tree, weights)
     parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, code, with_variants = _describe(result, counts)
+    plan = _plan(result, counts, options, shapes)
     return Report(
         query=result.query,
         provenance=result.provenance,
@@ -348,7 +357,8 @@ def build_report(
         stored_dtype=stored_dtype,
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
-        plan=_plan(result, counts, options, shapes),
+        plan=plan,
+        optimizer=_optimizer_label(plan),
         shapes=shapes,
         compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),

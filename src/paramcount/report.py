@@ -74,6 +74,8 @@ class Report(Record):
     appears_in: tuple[Appearance, ...] = ()
     plan: MemoryPlan | None = None
     """The memory plan for the options asked (``--optimizer``, ``--gpu`` …); for configs, inference by default."""
+    optimizer: str | None = None
+    """The plan's optimizer as its table names it (``AdamW``); None without a plan or an optimizer."""
     shapes: ShapeReport | None = None
     """Output shapes and MACs per module for an input shape (``--input``)."""
     compute: tuple[FlopsEstimate, ...] = ()

@@ -228,8 +228,6 @@ CHART_WIDTH = 640
 
 def _activity(report: Report) -> str:
     """``train with AdamW in bf16 mixed precision, sequence length 2,048`` — what the plan is for."""
-    from paramcount.analysis.planner import find_optimizer
-
     plan = report.plan
     if plan is None:
         return "run"
@@ -237,7 +235,7 @@ def _activity(report: Report) -> str:
     if plan.mode == "inference":
         words = "run" + (f" in {options.quantization}" if options.quantization else f" in {plan.dtype}")
     else:
-        optimizer = find_optimizer(options.optimizer).label if options.optimizer else "an optimizer"
+        optimizer = report.optimizer or "an optimizer"
         if options.lora_rank is not None:
             method = f"QLoRA ({options.quantization}, rank {options.lora_rank})" if options.quantization else None
             words = f"fine-tune with {method or f'LoRA (rank {options.lora_rank})'} and {optimizer}"
