@@ -62,6 +62,7 @@ def test_public_names_are_pinned() -> None:
         "LimitError",
         "ParamcountError",
         "PlanOptions",
+        "QueryError",
         "Report",
         "Result",
         "ShapeError",
@@ -69,6 +70,7 @@ def test_public_names_are_pinned() -> None:
         "__version__",
         "count",
         "from_config",
+        "from_config_text",
         "from_module",
         "parse",
     }

@@ -11,20 +11,38 @@ import pytest
 
 PACKAGE = Path(__file__).parents[1] / "src" / "paramcount"
 
-# module group → groups it may import from (besides itself)
+# module group → groups it may import from (besides itself): STYLE.md 2.2's table, with each addition justified
 ALLOWED = {
     "tree": {"errors", "limits", "dtypes"},
     "errors": set(),
     "limits": set(),
     "dtypes": set(),
+    "provenance": set(),  # where a tree came from: plain records the doors return beside the tree
     "layers": {"tree", "errors", "limits"},
-    "expr": {"layers", "tree", "errors", "limits", "zoo"},
-    "sources": {"layers", "tree", "errors", "limits"},
-    "zoo": {"layers", "tree", "errors", "limits", "sources", "analysis"},
+    # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
+    # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
+    "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
+    "sources": {"layers", "tree", "errors", "limits", "provenance"},
+    "zoo": {"layers", "tree", "errors", "limits"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
-    "report": {"analysis", "tree"},
-    "render": {"report", "analysis"},
-    "api": {"analysis", "errors", "expr", "layers", "limits", "report", "tree", "sources", "zoo"},
+    "report": {"analysis", "tree", "provenance"},
+    # render → analysis: the Report's fields are analysis records (types only, never an analysis run).
+    "render": {"report", "analysis", "provenance"},
+    # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both
+    "zoo_index": {"analysis", "layers", "tree", "zoo"},
+    "api": {
+        "analysis",
+        "errors",
+        "expr",
+        "layers",
+        "limits",
+        "provenance",
+        "report",
+        "tree",
+        "sources",
+        "zoo",
+        "zoo_index",
+    },
     "cli": {
         "api",
         "dtypes",
@@ -37,6 +55,8 @@ ALLOWED = {
         "zoo",
         "sources",
         "analysis",
+        # cli → web: `paramcount serve` and `paramcount site` are subcommands of the one command; the web
+        # package is imported only when one of them runs, and the web never imports the CLI.
         "web",
     },
     "web": {
@@ -47,9 +67,11 @@ ALLOWED = {
         "limits",
         "layers",
         "zoo",
+        "zoo_index",
         "sources",
         "analysis",
         "dtypes",
+        "provenance",
         "__init__",
     },
     "__init__": {"api", "errors", "expr", "report", "analysis"},  # analysis: PlanOptions, the planner's input
@@ -84,6 +106,17 @@ def test_import_directions() -> None:
             if imported not in ALLOWED[group]:
                 violations.append(f"{path.relative_to(PACKAGE)} imports paramcount.{imported}")
     assert violations == []
+
+
+def test_renderers_import_only_the_records_of_analyses() -> None:
+    """render → analysis is for the Report's field types: never an analysis run while rendering."""
+    records = {"paramcount.analysis.explain", "paramcount.analysis.memory", "paramcount.analysis.models"}
+    found = set()
+    for path in (PACKAGE / "render").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("paramcount.analysis"):
+                found.add(node.module)
+    assert found <= records
 
 
 HEAVY = ["torch", "transformers", "numpy", "rich", "jinja2", "fastapi", "onnx", "gguf", "safetensors"]

@@ -15,6 +15,7 @@ from paramcount.errors import (
     ExpressionError,
     LimitError,
     ParamcountError,
+    QueryError,
     ShapeError,
     UnknownNameError,
 )
@@ -22,7 +23,7 @@ from paramcount.errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.planner.options import PlanOptions
-    from paramcount.api import Result, count, from_config, from_module
+    from paramcount.api import Result, count, from_config, from_config_text, from_module
     from paramcount.expr import parse
     from paramcount.report import Report
 
@@ -36,6 +37,7 @@ __all__ = [
     "LimitError",
     "ParamcountError",
     "PlanOptions",
+    "QueryError",
     "Report",
     "Result",
     "ShapeError",
@@ -43,6 +45,7 @@ __all__ = [
     "__version__",
     "count",
     "from_config",
+    "from_config_text",
     "from_module",
     "parse",
 ]
@@ -52,6 +55,7 @@ _HOMES = {
     "Result": "paramcount.api",
     "count": "paramcount.api",
     "from_config": "paramcount.api",
+    "from_config_text": "paramcount.api",
     "from_module": "paramcount.api",
     "parse": "paramcount.expr",
     "Report": "paramcount.report",

@@ -19,10 +19,11 @@ from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
 from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
-from paramcount.expr import parse
+from paramcount.expr import parse_model
 from paramcount.layers._registry import expression_of, rebuild, short_repr
 from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.provenance import FromConfig, FromExpression, FromModule, FromZoo, Provenance
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["Result", "count", "from_config", "from_module"]
+__all__ = ["Result", "count", "from_config", "from_config_text", "from_module"]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -46,10 +47,13 @@ class Result(Record):
     query: str
     tree: Module
     totals: Totals
-    origin: str = "expression"
-    """``expression``, ``zoo`` or ``config``."""
-    location: str = ""
-    """For configs: the hub id or the path the config was read from."""
+    provenance: Provenance = FromExpression()
+    """Where the tree came from: the door, and what the source said (a config's location, dtype …)."""
+
+    @property
+    def origin(self) -> str:
+        """The door: ``expression``, ``zoo``, ``config`` or ``module`` (``provenance.kind``)."""
+        return self.provenance.kind
 
     @property
     def total(self) -> int:
@@ -177,9 +181,8 @@ def _count_expression(text: str) -> Result:
     the web app) are answered from this cache; errors are not cached."""
     found = _answered.get(text)
     if found is None:
-        tree = parse(text)
-        origin = "zoo" if "zoo" in dict(tree.attributes) else "expression"
-        found = Result(text, tree, totals(tree), origin)  # query, tree, totals, origin
+        tree, model = parse_model(text)
+        found = Result(text, tree, totals(tree), FromExpression() if model is None else model)
         if len(_answered) >= PARSE_CACHE_SIZE:
             del _answered[next(iter(_answered))]
         _answered[text] = found
@@ -194,12 +197,29 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     return _from_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 
+def from_config_text(text: str | bytes, *, architecture: str | None = None, name: str = "config.json") -> Result:
+    """Count the model a ``config.json``'s text describes (pasted into a form, read from a socket), without
+    touching the filesystem; ``name`` is what messages call it. Bounded as a config file is
+    (``MAX_CONFIG_BYTES``, ``MAX_CONFIG_DEPTH``).
+
+    Raises:
+        ConfigError: the text is not a JSON object paramcount can build, with the key at fault.
+        LimitError: the text is too long or nested too deep.
+    """
+    from paramcount.sources.hf import parse_config_text, read_model
+
+    tree, provenance = read_model(parse_config_text(text, name), architecture=architecture)
+    query = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return Result(query=query, tree=tree, totals=totals(tree), provenance=provenance)
+
+
 def from_module(module: object) -> Result:
     """Count a live ``torch.nn.Module`` (build it on the meta device to allocate nothing)."""
     from paramcount.sources.live import from_module as read_module
 
     tree = read_module(module)
-    return Result(query=type(module).__name__, tree=tree, totals=totals(tree), origin="module")
+    name = type(module).__name__
+    return Result(query=name, tree=tree, totals=totals(tree), provenance=FromModule(name))
 
 
 def _from_config(
@@ -208,12 +228,12 @@ def _from_config(
     if via_transformers:
         from paramcount.sources.hf.via_transformers import count_via_transformers
 
-        tree = count_via_transformers(path, architecture=architecture)
-        return Result(query=query, tree=tree, totals=totals(tree), origin="config", location=location)
-    from paramcount.sources.hf import from_config as read_config
+        tree, provenance = count_via_transformers(path, architecture=architecture, location=location)
+    else:
+        from paramcount.sources.hf import read_model
 
-    tree = read_config(path, architecture=architecture)
-    return Result(query=query, tree=tree, totals=totals(tree), origin="config", location=location)
+        tree, provenance = read_model(path, architecture=architecture, location=location)
+    return Result(query=query, tree=tree, totals=totals(tree), provenance=provenance)
 
 
 def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tuple[Comparison, ...]:
@@ -230,26 +250,24 @@ def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tup
     return tuple(found)
 
 
-def _zoo_call(tree: Module) -> str:
+def _zoo_call(tree: Module, model: str) -> str:
     from paramcount.zoo import lookup_model
 
-    name = str(dict(tree.attributes)["zoo"])
-    spec = lookup_model(name)
+    spec = lookup_model(model)
     changed = [f"{key}={value!r}" for key, value in tree.args if value != spec.signature.default(key)]
-    return f"{name}({', '.join(changed)})"
+    return f"{model}({', '.join(changed)})"
 
 
 def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
     """The canonical expression, the verification program, and whether variants apply."""
-    tree = result.tree
-    if result.origin == "config":
-        architecture = str(dict(tree.attributes).get("architecture", tree.kind))
-        location = result.location
-        return architecture, transformers_snippet(location, architecture, counts), False
-    if result.origin == "module":
+    tree, provenance = result.tree, result.provenance
+    if isinstance(provenance, FromConfig):
+        architecture = provenance.architecture
+        return architecture, transformers_snippet(provenance.location or "", architecture, counts), False
+    if isinstance(provenance, FromModule):
         return tree.kind, "", False
-    if result.origin == "zoo":
-        call = _zoo_call(tree)
+    if isinstance(provenance, FromZoo):
+        call = _zoo_call(tree, provenance.model)
         return call, torchvision_snippet(call, counts), False
     is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
     assignments, call = construction_of(tree, prefix="nn.")
@@ -257,7 +275,7 @@ def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
 
 
 def _appearances(tree: Module) -> tuple[Appearance, ...]:
-    from paramcount.zoo.index import load_index
+    from paramcount.zoo_index import load_index
 
     return tuple(
         Appearance(o.entry.model, o.entry.path, o.entry.places, o.entry.expression, o.entry.total, o.exact)
@@ -272,11 +290,19 @@ def _training(tree: Module, counts: Counts) -> tuple[TrainingPlan, ...]:
 
 
 def _plan(result: Result, counts: Counts, options: PlanOptions | None, shapes: ShapeReport | None) -> MemoryPlan | None:
-    if options is None and result.origin != "config":
+    if options is None and not isinstance(result.provenance, FromConfig):
         return None
     from paramcount.analysis.planner import PlanOptions, plan_memory
 
     return plan_memory(result.tree, counts, options or PlanOptions(), shapes)
+
+
+def _optimizer_label(plan: MemoryPlan | None) -> str | None:
+    if plan is None or not plan.options.optimizer:
+        return None
+    from paramcount.analysis.planner import find_optimizer
+
+    return find_optimizer(plan.options.optimizer).label
 
 
 def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | None:
@@ -317,9 +343,10 @@ def build_report(
     stored_dtype = choose_dtype(tree, weights)
     parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, code, with_variants = _describe(result, counts)
+    plan = _plan(result, counts, options, shapes)
     return Report(
         query=result.query,
-        origin=result.origin,
+        provenance=result.provenance,
         kind=tree.kind,
         expression=expression,
         counts=counts,
@@ -332,7 +359,8 @@ def build_report(
         stored_dtype=stored_dtype,
         training=_training(tree, counts),
         appears_in=_appearances(tree) if with_variants else (),
-        plan=_plan(result, counts, options, shapes),
+        plan=plan,
+        optimizer=_optimizer_label(plan),
         shapes=shapes,
         compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
@@ -342,5 +370,4 @@ def build_report(
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
         blocks=blocks(tree),
-        facts=tuple((key, str(value)) for key, value in tree.attributes if isinstance(value, str | int)),
     )

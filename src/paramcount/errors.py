@@ -10,7 +10,9 @@ bug. ``str(error)`` is always one line: ``<where>: <what is wrong>[; <what is al
     ├── ArgumentError        a layer argument or value rejected; .layer, .argument
     ├── ConfigError          a model config problem; .key_path
     ├── CheckpointError      a checkpoint header problem; .format, .offset
-    └── ShapeError           shape propagation; .module_path
+    ├── ShapeError           shape propagation; .module_path
+    └── QueryError           a query refused before counting (the web: empty, a path, an option that
+                             does not apply)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "ExpressionError",
     "LimitError",
     "ParamcountError",
+    "QueryError",
     "ShapeError",
     "UnknownNameError",
     "did_you_mean",
@@ -114,6 +117,11 @@ class ShapeError(ParamcountError):
     def __init__(self, message: str, module_path: str) -> None:
         super().__init__(f"{module_path}: {message}" if module_path else message)
         self.module_path = module_path
+
+
+class QueryError(ParamcountError):
+    """A query was refused before counting: empty, a path where paths are not read (the web app), an
+    option that does not apply to it."""
 
 
 def did_you_mean(names: tuple[str, ...] | list[str]) -> str:

@@ -47,8 +47,6 @@ MAX_CONFIG_DEPTH = 16
 MAX_LAYERS = 100_000
 """Most repeated blocks (num_hidden_layers, num_experts …) a model may declare."""
 
-MAX_MODEL_PARAMETERS = 10**15
-"""Largest model accepted (a quadrillion parameters): anything larger is a typo, not a model."""
 
 MAX_PICKLE_BYTES = 64_000_000
 """Largest pickle read from a PyTorch checkpoint (``data.pkl``; the legacy format's pickles together). A

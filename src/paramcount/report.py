@@ -11,6 +11,7 @@ from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
+from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ class Appearance(Record):
 
 class Report(Record):
     query: str
-    origin: str
+    provenance: Provenance
+    """Where the tree came from: the door (``provenance.kind``, the JSON ``origin``) and the source's facts."""
     kind: str
     expression: str
     counts: Counts
@@ -69,22 +71,28 @@ class Report(Record):
     active: int | None = None
     """Parameters used per token (mixture of experts); None for dense models."""
     blocks: tuple[Block, ...] = ()
-    facts: tuple[tuple[str, str], ...] = ()
     appears_in: tuple[Appearance, ...] = ()
     plan: MemoryPlan | None = None
     """The memory plan for the options asked (``--optimizer``, ``--gpu`` …); for configs, inference by default."""
+    optimizer: str | None = None
+    """The plan's optimizer as its table names it (``AdamW``); None without a plan or an optimizer."""
     shapes: ShapeReport | None = None
     """Output shapes and MACs per module for an input shape (``--input``)."""
     compute: tuple[FlopsEstimate, ...] = ()
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
-    """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
+
+    @property
+    def origin(self) -> str:
+        """The door: ``expression``, ``zoo``, ``config`` or ``module`` (``provenance.kind``)."""
+        return self.provenance.kind
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
         return {
             "schema_version": SCHEMA_VERSION,
             "query": self.query,
-            "origin": self.origin,
+            "origin": self.provenance.kind,
+            "location": self.provenance.location,
             "kind": self.kind,
             "expression": self.expression,
             "total": counts.total,
@@ -94,7 +102,7 @@ class Report(Record):
             "embedding_parameters": self.embedding_parameters,
             "non_embedding_parameters": counts.total - self.embedding_parameters,
             "active": self.active,
-            "facts": dict(self.facts),
+            "facts": dict(self.provenance.facts()),
             "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
             "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
             "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],

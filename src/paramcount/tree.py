@@ -2,8 +2,9 @@
 
 A ``Module`` is a frozen node: its kind (``"Conv2d"``), the bound constructor arguments, its own parameter
 and buffer tensors, and its children. Tensor shapes are tuples of ``Dim``: each dimension carries its value
-*and* the symbol it came from (``in_channels/groups``) and the same expression with numbers (``256/1``),
-so formulas and step-by-step arithmetic are derived from the shapes, never written by hand per layer.
+*and* the symbol it came from (``in_channels/groups``), and the dims it was made of, from which the same
+expression with numbers (``256/1``) is derived when asked for; so formulas and step-by-step arithmetic are
+derived from the shapes, never written by hand per layer.
 
 Counts are Python ints (exact, unbounded); nothing here allocates tensors.
 """
@@ -36,70 +37,98 @@ __all__ = [
 
 _ATOM, _PRODUCT, _SUM = 0, 1, 2
 
+_OPERATORS: dict[str, tuple[int, int, int]] = {
+    "·": (_PRODUCT, _PRODUCT, _PRODUCT),
+    "/": (_PRODUCT, _PRODUCT, _ATOM),
+    " + ": (_SUM, _SUM, _SUM),
+    " - ": (_SUM, _SUM, _PRODUCT),
+    "^": (_ATOM, _ATOM, _ATOM),
+    "²": (_ATOM, _ATOM, _ATOM),
+}
+"""Each operator's precedence, and the loosest precedence its left and right operands may have without
+brackets (the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c)). "²" is postfix."""
+
 
 class Dim(Record):
-    """One tensor dimension: its value, its symbol and its arithmetic with numbers.
+    """One tensor dimension: its value, its symbol, and how it was made.
 
-    Dims combine with ``*``, ``//``, ``+`` and ``-`` (with each other or with int constants) so a layer
-    declaration writes ``4 * hidden`` and gets ``value=4096, symbol='4·hidden_size', numbers='4·1024'``.
+    Dims combine with ``*``, ``//``, ``+``, ``-`` and ``**`` (with each other or with int constants) so a
+    layer declaration writes ``4 * hidden`` and gets ``value=4096, symbol='4·hidden_size'``; the operands
+    are kept, so the same arithmetic with numbers (``4·1024``) is derived when it is asked for.
     """
 
     value: int
     symbol: str
-    numbers: str = ""
-    precedence: int = _ATOM
+    operator: str = ""
+    """How the dim was made from ``operands`` (a key of ``_OPERATORS``); empty for a named dimension."""
+    operands: tuple[Dim, ...] = ()
+    number: float | None = None
+    """The number a named dimension stands for in the arithmetic when it is not ``value`` (the float
+    ``div_value`` that divides ``in_features``)."""
 
     @staticmethod
     def of(value: int, symbol: str) -> Dim:
         """A named dimension: ``Dim.of(512, "out_channels")``."""
-        return Dim(value, symbol, str(value))
+        return Dim(value, symbol)
 
     @staticmethod
     def constant(value: int) -> Dim:
         """A literal number, e.g. the 3 of ``3·embed_dim``."""
-        return Dim(value, str(value), str(value))
+        return Dim(value, str(value))
+
+    @property
+    def precedence(self) -> int:
+        return _OPERATORS[self.operator][0] if self.operator else _ATOM
 
     @property
     def arithmetic(self) -> str:
         """The expression with numbers substituted (``256/1``)."""
-        return self.numbers or str(self.value)
+        if not self.operands:
+            return str(self.value) if self.number is None else repr(self.number)
+        return _written(self.operator, self.operands, [operand.arithmetic for operand in self.operands])
 
-    def _combine(self, other: Dim | int, operator: str, value: int, precedence: int, right_limit: int) -> Dim:
-        """A Dim for ``self <operator> other``; an operand binding looser than ``precedence`` (the right one:
-        looser than ``right_limit``, as the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c))
-        is put in brackets."""
+    def _combine(self, other: Dim | int, operator: str, value: int) -> Dim:
         right = other if isinstance(other, Dim) else Dim.constant(other)
-        left_symbol, left_numbers = self.symbol, self.numbers or str(self.value)
-        if self.precedence > precedence:
-            left_symbol, left_numbers = f"({left_symbol})", f"({left_numbers})"
-        right_symbol, right_numbers = right.symbol, right.numbers or str(right.value)
-        if right.precedence > right_limit:
-            right_symbol, right_numbers = f"({right_symbol})", f"({right_numbers})"
-        return Dim(
-            value,
-            f"{left_symbol}{operator}{right_symbol}",
-            f"{left_numbers}{operator}{right_numbers}",
-            precedence,
-        )
+        operands = (self, right)
+        return Dim(value, _written(operator, operands, [self.symbol, right.symbol]), operator, operands)
 
     def __mul__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, "·", self.value * other_value, _PRODUCT, _PRODUCT)
+        return self._combine(other, "·", self.value * other_value)
 
     def __rmul__(self, other: int) -> Dim:
         return Dim.constant(other) * self
 
     def __floordiv__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, "/", self.value // other_value, _PRODUCT, _ATOM)
+        return self._combine(other, "/", self.value // other_value)
 
     def __add__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, " + ", self.value + other_value, _SUM, _SUM)
+        return self._combine(other, " + ", self.value + other_value)
 
     def __sub__(self, other: Dim | int) -> Dim:
         other_value = other.value if isinstance(other, Dim) else other
-        return self._combine(other, " - ", self.value - other_value, _SUM, _PRODUCT)
+        return self._combine(other, " - ", self.value - other_value)
+
+    def __pow__(self, exponent: int) -> Dim:
+        """``div_value^2``."""
+        return self._combine(exponent, "^", self.value**exponent)
+
+    def squared(self) -> Dim:
+        """``(image_size/patch_size)²``."""
+        return Dim(self.value * self.value, _written("²", (self,), [self.symbol]), "²", (self,))
+
+
+def _written(operator: str, operands: tuple[Dim, ...], texts: list[str]) -> str:
+    """``operands`` (written as ``texts``: their symbols or their numbers) joined by ``operator``, an operand
+    that binds looser than the operator allows in brackets."""
+    _, left_limit, right_limit = _OPERATORS[operator]
+    left = f"({texts[0]})" if operands[0].precedence > left_limit else texts[0]
+    if operator == "²":
+        return f"{left}²"
+    right = f"({texts[1]})" if operands[1].precedence > right_limit else texts[1]
+    return f"{left}{operator}{right}"
 
 
 class Ref(Record):

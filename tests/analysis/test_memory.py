@@ -292,8 +292,8 @@ def _peft_adapter_parameters(hub_id: str, targets: str | None) -> int:
     import json
 
     import peft
-    from hf_oracle import default_architecture, transformers_model
 
+    from hf_oracle import default_architecture, transformers_model
     from paramcount.sources.hf.hub import hub_config_path
 
     config = json.loads(Path(str(hub_config_path(hub_id))).read_text(encoding="utf-8"))

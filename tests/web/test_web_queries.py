@@ -9,8 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 import paramcount
+from paramcount.errors import QueryError
+from paramcount.provenance import FromConfig
 from paramcount.sources.hf.hub import hub_config_path
-from paramcount.web.queries import PASTED_CONFIG, QueryError, resolve
+from paramcount.web.queries import resolve
 
 
 def _resolve(text: str, architecture: str | None = None) -> paramcount.Result:
@@ -49,7 +51,9 @@ def test_pasted_config(client: TestClient) -> None:
     assert source is not None
     text = source.read_text(encoding="utf-8")
     result = _resolve(text, "LlamaModel")
-    assert result.location == PASTED_CONFIG
+    provenance = result.provenance
+    assert isinstance(provenance, FromConfig)
+    assert (provenance.location, provenance.architecture) == (None, "LlamaModel")  # read from no location
     assert result.total == paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").total
     response = client.post("/api/count", json={"q": text, "architecture": "LlamaModel"})
     assert response.json()["total"] == result.total

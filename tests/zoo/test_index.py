@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paramcount.zoo.index import INDEX_PATH, compute_index, dump_index, load_index
+from paramcount.zoo_index import INDEX_PATH, compute_index, dump_index, load_index
 
 
 def test_shipped_index_is_current(request: pytest.FixtureRequest) -> None:

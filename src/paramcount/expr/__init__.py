@@ -36,9 +36,10 @@ from paramcount.expr._scan import scan
 from paramcount.expr._syntax import parse_syntax
 from paramcount.expr._values import MappingValue, SequenceValue, describe
 from paramcount.limits import MAX_EXPRESSION_CHARS, MAX_SYNTAX_DEPTH
+from paramcount.provenance import FromZoo
 from paramcount.tree import Module
 
-__all__ = ["parse"]
+__all__ = ["parse", "parse_model"]
 
 
 def parse(text: str) -> Module:
@@ -69,6 +70,12 @@ def parse(text: str) -> Module:
         UnknownNameError: a layer, dtype or activation name that does not exist, with close matches.
         ArgumentError: a layer refused its arguments, as torch would.
     """
+    return parse_model(text)[0]
+
+
+def parse_model(text: str) -> tuple[Module, FromZoo | None]:
+    """``parse``'s tree, and the zoo model's provenance when the expression is a zoo model (``resnet50(...)``,
+    ``resnet50().half()``), else None."""
     if len(text) > MAX_EXPRESSION_CHARS:
         raise LimitError("expression", MAX_EXPRESSION_CHARS, len(text), unit="characters")
     if not text.strip():
@@ -78,8 +85,9 @@ def parse(text: str) -> Module:
     if balanced and isinstance(tree.body, ast.Tuple) and not tree.body.elts and "(" not in text:
         raise ExpressionError("expression is empty; write a layer call such as nn.Linear(64, 128)")  # comments only
     SyntaxCheck(positions).run(tree.body)
+    evaluator = Evaluator(positions)
     try:
-        result = Evaluator(positions).evaluate(tree.body)
+        result = evaluator.evaluate(tree.body)
     except RecursionError:  # not expected within MAX_SYNTAX_DEPTH; a cap, never a crash, if it happens
         raise LimitError("expression nesting", MAX_SYNTAX_DEPTH, unit="levels") from None
     if not isinstance(result, Module):
@@ -89,4 +97,4 @@ def parse(text: str) -> Module:
         elif isinstance(result, MappingValue):
             hint = "wrap it in nn.ModuleDict(...)"
         raise ExpressionError(f"expression is {describe(result)}, not a layer; {hint}", positions.start(tree.body))
-    return result
+    return result, evaluator.model_of(result)

@@ -31,8 +31,9 @@ from paramcount.expr._values import (
 )
 from paramcount.layers._registry import build
 from paramcount.limits import MAX_INT_BITS, MAX_ITEMS, MAX_MODULES, MAX_REPEAT, MAX_STEPS
+from paramcount.provenance import FromZoo
 from paramcount.tree import Module
-from paramcount.zoo import build_model
+from paramcount.zoo import build_model, with_weights
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,6 +54,23 @@ class Evaluator:
         self.steps = 0
         self.modules = 0
         self.loop: tuple[str, int] | None = None
+        self.models: dict[int, tuple[Module, FromZoo]] = {}
+        """The zoo models built, by ``id`` (each kept alive, so no id is reused), with their provenance; a
+        method called on one (``resnet50().half()``) gives a module of the same model."""
+
+    def model_of(self, value: object) -> FromZoo | None:
+        """The zoo model (name and weights) when ``value`` is a zoo model this evaluation built."""
+        found = self.models.get(id(value))
+        return found[1] if found is not None else None
+
+    def zoo_model(
+        self, name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()
+    ) -> Module:
+        self.count_modules(1)
+        keywords, weights = with_weights(name, keywords)
+        built = build_model(name, positional, keywords)
+        self.models[id(built)] = (built, FromZoo(name, weights))
+        return built
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise ExpressionError(message, self.positions.start(node))
@@ -116,8 +134,7 @@ class Evaluator:
         if self.loop is not None and node.id == self.loop[0]:
             return self.loop[1]
         if is_zoo_model(node.id):
-            self.count_modules(1)
-            return build_model(node.id)
+            return self.zoo_model(node.id)
         unknown_name(node, self.positions)
 
     def reference(self, node: ast.Attribute) -> object:
@@ -241,9 +258,8 @@ class Evaluator:
             return parameter_spec(node, *self.arguments(node), self.positions)
         if len(parts) == 1 and is_zoo_model(parts[0]):
             positional, keywords = self.arguments(node)
-            self.count_modules(1)
             converted_arguments: dict[int, Value] = {}
-            return build_model(
+            return self.zoo_model(
                 parts[0],
                 [to_value(value, converted_arguments) for value in positional],
                 [(key, to_value(value, converted_arguments)) for key, value in keywords],
@@ -323,7 +339,11 @@ class Evaluator:
         if not isinstance(target, Module):
             raise ExpressionError(f".{method}() can only be called on a layer, got {describe(target)}", column)
         positional, keywords = self.arguments(node)
-        return apply_method(target, method, positional, keywords, column)
+        result = apply_method(target, method, positional, keywords, column)
+        model = self.model_of(target)
+        if model is not None:
+            self.models[id(result)] = (result, model)
+        return result
 
 
 def _string_key(key: ast.expr | None) -> str:

@@ -15,7 +15,7 @@ from paramcount.tree import Ref, TensorSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import _ast as ast
+    import ast
     from typing import Final, NoReturn
 
 __all__ = ["PARAMETER_NAMES", "TENSOR_FACTORIES", "parameter_spec", "tensor_spec"]

@@ -167,7 +167,7 @@ class Arguments:
         """An integer argument as a named ``Dim`` (symbol defaults to the argument name)."""
         value = self.values[name]
         if type(value) is int and value >= minimum:
-            return Dim(value, symbol or name, str(value))  # Dim.of, without the extra call
+            return Dim(value, symbol or name)  # Dim.of, without the extra call
         return Dim.of(self.integer(name, minimum=minimum), symbol or name)  # integer() raises its error
 
     def number(self, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:

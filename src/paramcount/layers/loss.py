@@ -90,9 +90,10 @@ def _hidden_size(a: Arguments, inp: Dim, power: int) -> Dim:
             f"(in_features // div_value^{power} = {hidden:.3g})",
             "div_value",
         )
-    exponent = "" if power == 1 else f"^{power}"
-    # The placeholder value 1 only carries the symbol; the quotient's value is torch's, set just after.
-    quotient = inp // Dim(1, f"div_value{exponent}", f"{divisor!r}{exponent}")
+    # The placeholder value 1 only carries the symbol and the number; the quotient's value is torch's, set
+    # just after.
+    divided_by = Dim(1, "div_value", number=divisor)
+    quotient = inp // (divided_by if power == 1 else divided_by**power)
     return replace(quotient, value=hidden)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from html import escape
 
+from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.render.units import binary_size, decimal_size, integer
 from paramcount.report import Report
@@ -128,21 +129,23 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
 
 def subject(report: Report) -> str:
     """What the question is about: the canonical call, the zoo model, or the hub id and its class."""
-    if report.origin == "config":
-        name = report.query.strip()
-        if name.startswith("{"):
-            return f"this config.json ({report.kind})"
-        return f"{name} ({report.kind})"
-    if report.origin == "zoo":
+    provenance = report.provenance
+    if isinstance(provenance, FromConfig):
+        return f"{provenance.location or 'this config.json'} ({report.kind})"
+    if isinstance(provenance, FromZoo):
         return report.expression.removesuffix("()")
     return report.expression
 
 
+def _who(report: Report) -> str:
+    """The hub id of a config read from one, else the subject."""
+    location = report.provenance.location
+    return location if isinstance(report.provenance, FromConfig) and location is not None else subject(report)
+
+
 def question(report: Report) -> str:
     """``How many parameters does Conv2d(256, 512, 3) have?``"""
-    if report.origin == "config" and not report.query.strip().startswith("{"):
-        return f"How many parameters does {report.query.strip()} have?"
-    return f"How many parameters does {subject(report)} have?"
+    return f"How many parameters does {_who(report)} have?"
 
 
 def _sizes(value: int, prefix: str) -> list[_Piece]:
@@ -172,7 +175,7 @@ def _pieces(report: Report) -> list[_Piece]:
         pieces += [(" (", None), (integer(counts.trainable), "trainable"), (" trainable, ", None)]
         pieces += [(integer(counts.non_trainable), "frozen"), (" frozen)", None)]
     pieces += _tensor_pieces(report)
-    if report.origin != "expression" and report.embedding_parameters:
+    if not isinstance(report.provenance, FromExpression) and report.embedding_parameters:
         pieces.append((f"; {integer(counts.total - report.embedding_parameters)} excluding embeddings", None))
     if report.active is not None:
         pieces += [("; ", None), (integer(report.active), "active"), (" active per token", None)]
@@ -223,16 +226,8 @@ CHART_WIDTH = 640
 """Width of the plan chart's drawing (it scales to the page; heights are in the same units)."""
 
 
-def _who(report: Report) -> str:
-    if report.origin == "config" and not report.query.strip().startswith("{"):
-        return report.query.strip()
-    return subject(report)
-
-
 def _activity(report: Report) -> str:
     """``train with AdamW in bf16 mixed precision, sequence length 2,048`` — what the plan is for."""
-    from paramcount.analysis.planner import find_optimizer
-
     plan = report.plan
     if plan is None:
         return "run"
@@ -240,7 +235,7 @@ def _activity(report: Report) -> str:
     if plan.mode == "inference":
         words = "run" + (f" in {options.quantization}" if options.quantization else f" in {plan.dtype}")
     else:
-        optimizer = find_optimizer(options.optimizer).label if options.optimizer else "an optimizer"
+        optimizer = report.optimizer or "an optimizer"
         if options.lora_rank is not None:
             method = f"QLoRA ({options.quantization}, rank {options.lora_rank})" if options.quantization else None
             words = f"fine-tune with {method or f'LoRA (rank {options.lora_rank})'} and {optimizer}"

@@ -6,6 +6,7 @@ from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
+from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
@@ -74,28 +75,29 @@ def _headline(report: Report) -> Section:
     if counts.tied:
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
     blocks: list[Block] = [Paragraph(tuple(segments))]
-    if report.origin != "expression":
+    if not isinstance(report.provenance, FromExpression):
         blocks.append(Paragraph(_model_facts(report)))
     return Section("answer", report.expression, tuple(blocks))
 
 
 def _model_facts(report: Report) -> tuple[Segment, ...]:
-    counts, facts = report.counts, dict(report.facts)
+    counts, provenance = report.counts, report.provenance
     parts = []
-    if report.origin == "config":
-        parts.append(f"{facts.get('architecture', report.kind)} (model_type {facts.get('model_type', '?')})")
-        if "torch_dtype" in facts:
-            parts.append(f"stored as {facts['torch_dtype']}")
-    elif report.origin == "zoo":
-        parts.append(f"zoo model {facts.get('zoo', report.kind)}")
+    if isinstance(provenance, FromConfig):
+        parts.append(f"{provenance.architecture} (model_type {provenance.model_type})")
+        if provenance.torch_dtype is not None:
+            parts.append(f"stored as {provenance.torch_dtype}")
+    elif isinstance(provenance, FromZoo):
+        parts.append(f"zoo model {provenance.model}")
     parts.append(f"{integer(counts.total - report.embedding_parameters)} excluding embeddings")
     if report.active is not None:
         parts.append(f"{integer(report.active)} active per token")
     if counts.tied:
         parts.append(f"{integer(counts.total + counts.tied)} if the tied tensors were separate")
     segments = [Segment(" · ".join(parts), "muted")]
-    if facts.get("other_classes"):
-        segments.append(Segment(f"\n  also countable with --architecture: {facts['other_classes']}", "muted"))
+    if isinstance(provenance, FromConfig) and provenance.other_classes:
+        others = ", ".join(provenance.other_classes)
+        segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
     return tuple(segments)
 
 
@@ -489,7 +491,8 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     if len(report.blocks) > 1:
         structure.append(_share_chart(report))
     reading = Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),))
-    if report.origin == "expression":
+    from_expression = isinstance(report.provenance, FromExpression)
+    if from_expression:
         found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
     else:
         found = [_headline(report), *structure, _steps(report), _tensors(report)]
@@ -498,14 +501,18 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     plan = _plan(report)
     if plan is not None:
         found.append(plan)
-    if report.origin == "expression" or plan is None:
+    if from_expression or plan is None:
         found.append(_training(report))
     if report.appears_in:
         found.append(_appearances(report))
     if report.variants:
         found.append(_comparisons("variants", "Variants", report.variants, delta=True))
-    verify = {"zoo": "Verify with torchvision", "config": "Verify with transformers"}.get(
-        report.origin, "Verify with PyTorch"
+    verify = (
+        "Verify with torchvision"
+        if isinstance(report.provenance, FromZoo)
+        else "Verify with transformers"
+        if isinstance(report.provenance, FromConfig)
+        else "Verify with PyTorch"
     )
     if report.code:
         found.append(Section("code", verify, (Code(report.code),)))

@@ -18,7 +18,7 @@ from paramcount.web.planning import option_fields
 from paramcount.web.slugs import hub_slug, slug_for
 from paramcount.web.targets import memory_slug, output_slug
 from paramcount.zoo import known_models
-from paramcount.zoo.index import load_index
+from paramcount.zoo_index import load_index
 
 __all__ = ["MAX_ZOO_LAYERS", "MEMORY_MODELS", "MEMORY_PLANS", "OUTPUT_SIZES", "TYPICAL", "Question", "curated"]
 

@@ -20,12 +20,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paramcount.analysis.planner import PlanOptions
-from paramcount.errors import ParamcountError
+from paramcount.errors import ParamcountError, QueryError
 from paramcount.report import Report
 from paramcount.web.curated import curated
 from paramcount.web.pages import Pages, error_body
 from paramcount.web.planning import input_shape, option_fields, plan_options
-from paramcount.web.queries import QueryError
 from paramcount.web.service import Answers, Busy, Rendered, TooSlow
 from paramcount.web.settings import Settings
 from paramcount.web.targets import Target, slug_of, target_for

@@ -4,28 +4,22 @@
 make the server read its own files, so this module refuses anything path-like *before* the library sees
 it, and it never hands ``count`` a text that ``count`` would look up on disk:
 
-- a shipped hub id (``meta-llama/Llama-3.1-8B``, ``gpt2``) goes to ``count``, which resolves it to a
-  config shipped inside the package;
-- a text with a call in it (``Conv2d(256, 512, 3)``, ``resnet50(num_classes=10)``) goes to ``count``,
-  which parses it as an expression without looking at the disk;
-- a bare name (``resnet50``, ``ReLU``) goes to ``count(text, paths=False)``, which never looks for a folder
-  of that name;
-- a pasted ``config.json`` (text starting with ``{``) is parsed by the config door's bounded reader and
-  counted from the dict;
+- a pasted ``config.json`` (text starting with ``{``) goes to ``from_config_text``, the config door's
+  bounded reader;
+- anything else goes to ``count(text, paths=False)``, which never reads the disk: a shipped hub id
+  (``meta-llama/Llama-3.1-8B``) resolves to a config shipped inside the package, an expression
+  (``Conv2d(256, 512, 3)``) is parsed, a bare name (``resnet50``) is a zoo model, never a folder;
 - an empty text, or one that looks like a path (``.json`` at the end, ``/`` or ``\\`` outside a hub id,
   a leading ``.`` or ``~``) is refused with a ``QueryError`` (400).
 """
 
 from __future__ import annotations
 
-from paramcount.analysis.counts import totals
-from paramcount.api import Result, count
-from paramcount.errors import LimitError, ParamcountError
-from paramcount.sources.hf import from_config
-from paramcount.sources.hf._config import parse_config_text
+from paramcount.api import Result, count, from_config_text
+from paramcount.errors import LimitError, QueryError
 from paramcount.sources.hf.hub import hub_config_path
 
-__all__ = ["PASTED_CONFIG", "QueryError", "resolve"]
+__all__ = ["PASTED_CONFIG", "resolve"]
 
 PASTED_CONFIG = "pasted config.json"
 """The name a pasted config goes by in messages and reports."""
@@ -34,14 +28,11 @@ EMPTY_MESSAGE = (
     "the query is empty; type a layer such as Conv2d(256, 512, 3), a zoo model such as resnet50, "
     "a hub id such as meta-llama/Llama-3.1-8B, or paste a config.json"
 )
+ARCHITECTURE_MESSAGE = "architecture: applies only to a hub id or a pasted config.json"
 PATH_MESSAGE = (
     "query: file and folder paths are not read by the web app; paste the config.json text itself, "
     "or use a shipped hub id (paramcount --list configs)"
 )
-
-
-class QueryError(ParamcountError):
-    """The web app refused a query before counting it (empty, a path, an option that does not apply)."""
 
 
 def resolve(text: str, *, architecture: str | None = None, max_query_chars: int, max_config_chars: int) -> Result:
@@ -56,18 +47,14 @@ def resolve(text: str, *, architecture: str | None = None, max_query_chars: int,
     if stripped.startswith("{"):
         if len(text) > max_config_chars:
             raise LimitError(PASTED_CONFIG, max_config_chars, len(text), unit="characters")
-        tree = from_config(parse_config_text(text, PASTED_CONFIG), architecture=architecture)
-        return Result(query=text, tree=tree, totals=totals(tree), origin="config", location=PASTED_CONFIG)
+        return from_config_text(text, architecture=architecture, name=PASTED_CONFIG)
     if len(text) > max_query_chars:
         raise LimitError("expression", max_query_chars, len(text), unit="characters")
     if stripped.lower().endswith(".json"):
         raise QueryError(PATH_MESSAGE)
-    if "(" not in stripped and hub_config_path(stripped) is not None:
-        return count(text, architecture=architecture)
-    if architecture is not None:
-        raise QueryError("architecture: applies only to a hub id or a pasted config.json")
-    if "(" in stripped:
-        return count(text)  # an expression: count parses it and never looks at the disk
-    if "/" in stripped or "\\" in stripped or stripped.startswith((".", "~")):
+    shipped = "(" not in stripped and hub_config_path(stripped) is not None
+    if architecture is not None and not shipped:
+        raise QueryError(ARCHITECTURE_MESSAGE)
+    if not shipped and "(" not in stripped and ("/" in stripped or "\\" in stripped or stripped.startswith((".", "~"))):
         raise QueryError(PATH_MESSAGE)
-    return count(text, paths=False)  # a bare name: paths=False skips count's check for a folder of that name
+    return count(text, architecture=architecture, paths=False)  # paths=False: count never reads the disk

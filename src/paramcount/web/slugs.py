@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from paramcount.layers._registry import REQUIRED, Signature, known_layers, lookup
+from paramcount.layers import REQUIRED, Signature, known_layers, lookup
 from paramcount.sources.hf.hub import hub_config_path, shipped_hub_ids
 from paramcount.zoo import known_models, lookup_model
 

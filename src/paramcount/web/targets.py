@@ -26,6 +26,7 @@ from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
 from paramcount.errors import ParamcountError
+from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.report import Report
 from paramcount.web.slugs import PARAMETERS, hub_slug, query_for, slug_for
 
@@ -68,9 +69,10 @@ def parameters_slug(report: Report, architecture: str | None = None) -> str | No
     """The parameter-count slug of a report, or None (a container, a pasted config, another architecture)."""
     if architecture is not None:
         return None
-    if report.origin == "config":
-        return hub_slug(report.query.strip()) if not report.query.lstrip().startswith("{") else None
-    if report.origin in ("expression", "zoo"):
+    provenance = report.provenance
+    if isinstance(provenance, FromConfig):
+        return hub_slug(provenance.location) if provenance.location is not None else None
+    if isinstance(provenance, FromExpression | FromZoo):
         return slug_for(report.expression)
     return None
 

@@ -4,7 +4,8 @@
     def resnet50(a: Arguments) -> Module: ...
 
 Each entry is checked in the tests against the published exact count of its reference implementation.
-The root's ``attributes`` carry ``("zoo", name)`` so reports can name the model and rebuild its call.
+The root's ``args`` are the builder's arguments, so a report can rebuild its call; which model was called
+is known to the caller (the expression door), which records it as the answer's provenance.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from paramcount._record import Record, replace
 from paramcount.errors import UnknownNameError, did_you_mean
 from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
 from paramcount.tree import Module
-from paramcount.zoo.weights import with_weights
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,10 +76,8 @@ def _no_parts(a: Arguments) -> Parts:
 
 def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``); torchvision's
-    ``weights=``, ``pretrained=`` and ``progress=`` are accepted as torchvision accepts them (``zoo.weights``)."""
+    ``weights=``, ``pretrained=`` and ``progress=`` are read before, by ``zoo.weights.with_weights``."""
     spec = lookup_model(name)
-    keywords, weights = with_weights(name, keywords)
     arguments = bind(LayerSpec(name, spec.signature, _no_parts, spec.family), positional, keywords)
     root = spec.builder(arguments)
-    facts = (("zoo", name), *((("weights", weights),) if weights is not None else ()), *root.attributes)
-    return replace(root, name="", args=tuple(arguments.values.items()), attributes=facts)
+    return replace(root, name="", args=tuple(arguments.values.items()))

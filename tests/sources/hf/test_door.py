@@ -14,6 +14,7 @@ from paramcount.analysis.shapes import propagate
 from paramcount.errors import ConfigError, LimitError, UnknownNameError
 from paramcount.layers import build, known_layers
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
+from paramcount.provenance import FromConfig
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf._config import parse_config_text
 from paramcount.sources.hf._registry import spec_for
@@ -132,9 +133,10 @@ def test_architecture_choice_and_the_offer_of_others() -> None:
     causal = paramcount.from_config(Path(_write(LLAMA)))
     base = paramcount.from_config(Path(_write(LLAMA)), architecture="LlamaModel")
     assert causal.total - base.total == 100 * 64
-    facts = dict(causal.report().facts)
-    assert facts["architecture"] == "LlamaForCausalLM"
-    assert "LlamaModel" in facts["other_classes"]
+    provenance = causal.report().provenance
+    assert isinstance(provenance, FromConfig)
+    assert provenance.architecture == "LlamaForCausalLM"
+    assert "LlamaModel" in provenance.other_classes
     with pytest.raises(
         ConfigError, match=re.escape("architecture 'BertModel' is not supported for model_type 'llama'")
     ):

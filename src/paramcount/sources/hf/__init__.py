@@ -1,5 +1,6 @@
 """The Hugging Face config door: ``config.json`` → the same Module tree, without transformers."""
 
-from paramcount.sources.hf._registry import from_config, supported_model_types
+from paramcount.sources.hf._config import parse_config_text
+from paramcount.sources.hf._registry import from_config, read_model, supported_model_types
 
-__all__ = ["from_config", "supported_model_types"]
+__all__ = ["from_config", "parse_config_text", "read_model", "supported_model_types"]

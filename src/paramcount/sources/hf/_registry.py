@@ -6,9 +6,11 @@ GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the 
     @model_type("llama", architectures=("LlamaForCausalLM", "LlamaModel", ...), default="LlamaForCausalLM")
     def llama(config: Config, architecture: str) -> Module: ...
 
-The root Module's ``kind`` is the architecture class name; its ``attributes`` carry ``model_type``,
-``architecture`` and ``torch_dtype`` (when the config states one), and ``layer_types`` and ``sliding_window``
-when some decoder layers attend within a sliding window (``_attention_layers``).
+The root Module's ``kind`` is the architecture class name; its ``attributes`` carry the two config facts
+analyses read, ``model_type`` (peft's default LoRA targets) and ``torch_dtype`` (the stored dtype), when the
+config states them, and ``layer_types`` and ``sliding_window`` when some decoder layers attend within a
+sliding window (``_attention_layers``). What the config said as a source (where it was read, the other
+classes it can build) is its ``FromConfig`` provenance, which ``read_model`` returns beside the tree.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
+from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.tree import Module
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
     from paramcount.tree import Value
 
-__all__ = ["ModelTypeSpec", "from_config", "model_type", "supported_model_types"]
+__all__ = ["ModelTypeSpec", "from_config", "model_type", "read_model", "supported_model_types"]
 
 if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Config, str], Module]
@@ -117,6 +120,14 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
     ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
+    return read_model(source, architecture=architecture)[0]
+
+
+def read_model(
+    source: str | Path | Mapping[str, Any], *, architecture: str | None = None, location: str | None = None
+) -> tuple[Module, FromConfig]:
+    """``from_config``'s tree and where it came from; ``location`` names the source (a hub id or a path),
+    None for a config given as a dict."""
     data, name = read_config(source)
     raw_type = data.get("model_type")
     if not isinstance(raw_type, str):
@@ -134,16 +145,14 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
             key_path="architectures",
         )
     root = spec.builder(config, chosen)
-    others = ", ".join(name for name in spec.architectures if name != chosen)
-    attributes: list[tuple[str, Value]] = [
-        ("model_type", raw_type),
-        ("architecture", chosen),
-        ("other_classes", others),
-    ]
-    dtype = data.get("torch_dtype", data.get("dtype"))
-    if isinstance(dtype, str):
-        attributes.append(("torch_dtype", dtype))
+    stored = data.get("torch_dtype", data.get("dtype"))
+    dtype = stored if isinstance(stored, str) else None
+    others = tuple(name for name in spec.architectures if name != chosen)
+    provenance = FromConfig(location, raw_type, chosen, others, dtype)
+    attributes: tuple[tuple[str, Value], ...] = (("model_type", raw_type),)
+    if dtype is not None:
+        attributes += (("torch_dtype", dtype),)
     from paramcount.sources.hf._attention_layers import attention_layers
 
-    attributes.extend(attention_layers(data, raw_type, name))
-    return replace(root, name="", kind=chosen, attributes=tuple(attributes) + root.attributes)
+    attributes += tuple(attention_layers(data, raw_type, name))
+    return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance

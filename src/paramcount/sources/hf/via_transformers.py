@@ -11,6 +11,7 @@ from pathlib import Path
 
 from paramcount._record import replace
 from paramcount.errors import ConfigError
+from paramcount.provenance import FromConfig
 from paramcount.sources.hf._registry import read_config
 from paramcount.sources.live import from_module
 from paramcount.tree import Module
@@ -31,7 +32,11 @@ def available() -> bool:
     return find_spec("torch") is not None and find_spec("transformers") is not None
 
 
-def count_via_transformers(source: str | Path, *, architecture: str | None = None) -> Module:
+def count_via_transformers(
+    source: str | Path, *, architecture: str | None = None, location: str | None = None
+) -> tuple[Module, FromConfig]:
+    """The tree transformers builds for a config on the meta device, and where it came from (``location``:
+    the hub id or path, as for ``read_model``)."""
     if not available():
         raise ConfigError("--via-transformers needs torch and transformers installed (pip install transformers torch)")
     data, name = read_config(source)
@@ -57,7 +62,6 @@ def count_via_transformers(source: str | Path, *, architecture: str | None = Non
             raise ConfigError(f"{name}: transformers has no model class {chosen!r}", key_path="architectures")
         with torch.device("meta"):
             model = cls(config)
-    root = from_module(model)
     model_type = str(data.get("model_type", "?"))
-    attributes = (("model_type", model_type), ("architecture", type(model).__name__), ("counted_by", "transformers"))
-    return replace(root, attributes=attributes)
+    tree = replace(from_module(model), attributes=(("model_type", model_type),))  # for the planner, as read_model
+    return tree, FromConfig(location, model_type, type(model).__name__, counted_by="transformers")

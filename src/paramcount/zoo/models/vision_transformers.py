@@ -102,8 +102,7 @@ def _vision_transformer(a: Arguments, patch: int, layers: int, heads: int, hidde
     attention_dropout = float(a.real("attention_dropout"))  # stored unchecked by nn.MultiheadAttention
 
     hidden_dim = Dim.of(hidden, "hidden_dim")
-    side = image // patch
-    patches = Dim(side * side, "(image_size/patch_size)²", f"({image}/{patch})²")
+    patches = (Dim.of(image, "image_size") // Dim.of(patch, "patch_size")).squared()
     seq_length = patches + 1
 
     block = _encoder_block(heads, hidden, mlp, dropout, attention_dropout)

@@ -78,7 +78,7 @@ def _catalog(
     # The key holds each Dim as its fields but the value (which is among the arguments): plain values hash
     # faster than records. Each argument is always given as one type, so equal keys are equal layers.
     items = tuple(keywords.items())
-    dims = tuple((arg, dim.symbol, dim.numbers, dim.precedence) for arg, dim in names.items())
+    dims = tuple((arg, dim.symbol, dim.arithmetic, dim.operator) for arg, dim in names.items())
     key = (layer, positional, items, kind, dims)
     built = _BUILT.get(key)
     if built is None:

@@ -1,4 +1,7 @@
-"""The zoo's layer index, shipped as data (``index.tsv``) so answers never rebuild the zoo.
+"""The zoo's layer index, shipped as data (``zoo/index.tsv``) so answers never rebuild the zoo.
+
+It joins a door and an analysis (the zoo's trees, read by ``analysis.context``), so it sits beside ``api``,
+above both: the zoo imports no analysis, and no analysis imports the zoo.
 
 ``compute_index()`` builds it from the zoo; ``load_index(kind)`` reads the shipped entries of one layer
 kind. ``tests/zoo/test_index.py`` checks that the shipped file equals a fresh computation, and
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INDEX_PATH", "compute_index", "dump_index", "load_index"]
 
-INDEX_PATH = os.path.join(os.path.dirname(__file__), "index.tsv")
+INDEX_PATH = os.path.join(os.path.dirname(__file__), "zoo", "index.tsv")
 
 _shipped: list[str] = []
 """The shipped file's text (after a line break, so every line starts with one), read on first use."""
@@ -31,8 +34,9 @@ _shipped: list[str] = []
 
 def compute_index() -> tuple[IndexEntry, ...]:
     from paramcount.analysis.context import index_entries
-    from paramcount.layers._registry import expression_of, known_layers
-    from paramcount.zoo._registry import build_model, known_models
+    from paramcount.layers import known_layers
+    from paramcount.layers._registry import expression_of
+    from paramcount.zoo import build_model, known_models
 
     catalog = set(known_layers())
 

@@ -1,0 +1,93 @@
+"""Where a tree came from: which door built it, and what the source itself said.
+
+The tree holds the model (its modules, arguments, tensors); a ``Provenance`` holds what belongs to the
+source instead: the hub id or path a config was read from, the config's ``model_type`` and stored dtype, the
+other classes it can build, the zoo model's name. Doors return one beside the tree; ``Result`` and ``Report``
+carry it, and renderers choose their words by its type, never by looking for keys in the tree.
+
+    Provenance          .kind: the door's name, the JSON ``origin``; .location: the hub id or path
+                        read (or None), the JSON ``location``; .facts(): the JSON ``facts``
+    ├── FromExpression  an expression of catalog layers
+    ├── FromZoo         a zoo model: .model
+    ├── FromConfig      a Hugging Face config.json: .model_type, .architecture, .torch_dtype …
+    └── FromModule      a live torch.nn.Module: .class_name
+
+A door for other sources (checkpoint files) adds a subclass with its own ``kind`` and facts.
+"""
+
+from __future__ import annotations
+
+from paramcount._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
+
+__all__ = ["FromConfig", "FromExpression", "FromModule", "FromZoo", "Provenance"]
+
+
+class Provenance(Record):
+    """Base of the provenance records: ``kind`` is the door (``expression``, ``zoo``, ``config`` …)."""
+
+    kind: ClassVar[str] = ""
+
+    @property
+    def location(self) -> str | None:
+        """The hub id or path the source was read from (the JSON ``location``); None when it was not read."""
+        return None
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """What the source said about the model, by the source's own names (the JSON ``facts`` object)."""
+        return ()
+
+
+class FromExpression(Provenance):
+    """An expression of catalog layers (``nn.Conv2d(256, 512, 3)``)."""
+
+    kind: ClassVar[str] = "expression"
+
+
+class FromZoo(Provenance):
+    """A zoo model called by name (``resnet50(num_classes=10)``): its builder's name, and torchvision's
+    pretrained weights when the call named them (as ``"ResNet50_Weights.IMAGENET1K_V2"``)."""
+
+    kind: ClassVar[str] = "zoo"
+    model: str
+    weights: str | None = None
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        return (("zoo", self.model),) + ((("weights", self.weights),) if self.weights is not None else ())
+
+
+class FromConfig(Provenance):
+    """A Hugging Face ``config.json``: where it was read and what it said."""
+
+    kind: ClassVar[str] = "config"
+    location: str | None
+    """The hub id or path it was read from; None for a config given as text (pasted into the web app)."""
+    model_type: str
+    architecture: str
+    """The class counted (the config's first ``architectures`` entry unless another was asked for)."""
+    other_classes: tuple[str, ...] = ()
+    """The other classes the config can build (``--architecture``)."""
+    torch_dtype: str | None = None
+    """The dtype the config stores (``torch_dtype``, or ``dtype`` in newer configs), as written."""
+    counted_by: str | None = None
+    """``transformers`` when transformers itself built the model (``--via-transformers``)."""
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        facts = [("model_type", self.model_type), ("architecture", self.architecture)]
+        if self.counted_by is None:
+            facts.append(("other_classes", ", ".join(self.other_classes)))
+        if self.torch_dtype is not None:
+            facts.append(("torch_dtype", self.torch_dtype))
+        if self.counted_by is not None:
+            facts.append(("counted_by", self.counted_by))
+        return tuple(facts)
+
+
+class FromModule(Provenance):
+    """A live ``torch.nn.Module`` (``paramcount.from_module``): its class name."""
+
+    kind: ClassVar[str] = "module"
+    class_name: str
