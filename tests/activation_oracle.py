@@ -50,7 +50,7 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
 
 
 def real_model(
-    config: dict[str, Any], architecture: str, attention: str, checkpointing: bool
+    config: dict[str, Any], architecture: str, attention: str, checkpointing: bool, *, half: bool = True
 ) -> transformers.PreTrainedModel:
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings)
@@ -61,7 +61,8 @@ def real_model(
     torch.manual_seed(0)
     with torch.no_grad():
         model.init_weights()  # type: ignore[no-untyped-call]
-    model.bfloat16()
+    if half:
+        model.bfloat16()
     model.train()
     if checkpointing:
         model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable

@@ -9,6 +9,8 @@ LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,9 @@ from paramcount.sources.hf import from_config as tree_from_config
 BATCH, SEQ = 2, 16
 
 
-def _ours(family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int) -> ActivationPlan:
+def _ours(
+    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, dtype: str = "bfloat16"
+) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
     tree = tree_from_config(config, architecture=architecture)
     dims = transformer_dimensions(tree)
@@ -32,7 +36,7 @@ def _ours(family: str, layers: int, attention: str, checkpointing: bool, batch: 
         dims,
         batch=batch,
         seq_len=seq,
-        dtype="bfloat16",
+        dtype=dtype,
         attention=attention,  # type: ignore[arg-type]
         kernels="cpu",
         checkpointing=checkpointing,
@@ -41,9 +45,11 @@ def _ours(family: str, layers: int, attention: str, checkpointing: bool, batch: 
     return plan
 
 
-def _measured(family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int) -> int:
+def _measured(
+    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, *, half: bool = True
+) -> int:
     config, architecture = tiny_config(family, layers)
-    return saved_bytes(real_model(config, architecture, attention, checkpointing), batch, seq)
+    return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
@@ -124,3 +130,26 @@ def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
     plan = plan_memory(tree, None, PlanOptions(optimizer="sgd", seq_len=16))
     assert any("Korthikanti" in note for note in plan.assumptions)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_float32_activations_have_no_upcast_copies(attention: str) -> None:
+    # In float32 x.to(float32) and softmax(dtype=float32).to(dtype) copy nothing: one tensor where bf16 has two.
+    ours = _ours("llama", 2, attention, False, BATCH, SEQ, dtype="float32")
+    assert "self_attn.probabilities" not in {tensor.key for tensor in ours.per_layer}
+    assert _measured("llama", 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
+def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str]) -> None:
+    from paramcount.cli import main
+
+    args = ["gpt2", "--json", "--optimizer", "adamw", "--seq-len", "64", "--attention", "eager"]
+    assert main(args) == 0
+    plan = json.loads(capsys.readouterr().out)["memory"]["plan"]
+    assert plan["activations"]["attention"] == "eager"
+    # GPT-2's config states no dtype: float32 activations; eager keeps the softmax of 12 heads, 4·12·64² bytes
+    softmax = next(t for t in plan["activations"]["tensors"] if t["key"] == "attn.softmax")
+    assert (softmax["shape"], softmax["bytes"]) == ("b·a·s·s", 4 * 12 * 64 * 64)
+    assert main([*args, "--sequence-parallel"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"

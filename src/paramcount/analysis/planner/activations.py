@@ -233,7 +233,6 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
     sliced from a fused qkv projection, and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
-    heads_kv = "b·a·s·d" if repeat_kv else "b·k·s·d"
     if kernel == "flash":
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else "b·k·s·d"
@@ -268,7 +267,7 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
         f"{module}.key",
         module,
         "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        heads_kv if repeat_kv else "b·a·s·d",
+        "b·a·s·d",
         "compute",
         "tensor",
     )
@@ -515,8 +514,15 @@ def _loss(out: _Builder, *, upcast: bool) -> None:
     if upcast and out.sizes.b == 1:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
-        out.add("loss.target", "loss", "shifted labels, a view of the padded ones (NllLossBackward0)", "s+1",
-                "int64", "none", elements=out.sizes.s + 1)
+        out.add(
+            "loss.target",
+            "loss",
+            "shifted labels, a view of the padded ones (NllLossBackward0)",
+            "s+1",
+            "int64",
+            "none",
+            elements=out.sizes.s + 1,
+        )
     else:
         what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
         out.add("loss.target", "loss", what, "b·s", "int64", "none")
@@ -644,7 +650,7 @@ def _width(module: Module | None, name: str) -> int | None:
 LLAMA_FAMILIES: Final = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3"})
 
 
-def _structure(root: Module, block: Module, model_type: str) -> tuple[str, int] | None:
+def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = {child.name for child in block.children if child.params or child.children}
     if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
@@ -703,7 +709,7 @@ def activation_plan(
     block = block.children[0] if block is not None and block.children else None
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
         return None
-    found = _structure(tree, block, model_type)
+    found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
