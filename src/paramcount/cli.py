@@ -127,6 +127,13 @@ FLAGS = (
         group="plan",
     ),
     _Flag("--gradient-checkpointing", "recompute activations in the backward pass", group="plan"),
+    _Flag(
+        "--attention",
+        "attention implementation the activations follow (default sdpa, transformers' default)",
+        str,
+        choices=("eager", "sdpa", "flash"),
+        group="plan",
+    ),
     _Flag("--seq-len", "tokens per sequence (activations, KV cache)", int, metavar="N", group="plan"),
     _Flag(
         "--batch-size",
@@ -137,6 +144,11 @@ FLAGS = (
     ),
     _Flag("--zero", "ZeRO stage for data parallelism (3 = FSDP)", int, choices=(0, 1, 2, 3), group="plan"),
     _Flag("--tp", "tensor-parallel degree", int, metavar="N", group="plan"),
+    _Flag(
+        "--sequence-parallel",
+        "Megatron sequence parallelism with --tp (splits norm and dropout activations)",
+        group="plan",
+    ),
     _Flag("--pp", "pipeline-parallel degree", int, metavar="N", group="plan"),
     _Flag("--gpus", "devices in all (data parallel = gpus / (tp·pp))", int, metavar="N", group="plan"),
     _Flag(
@@ -313,7 +325,7 @@ def _error_json(query: str | None, error: ParamcountError, indent: int | None) -
 
 PLAN_FLAGS = (
     "dtype", "quantization", "optimizer", "mixed_precision", "lora_rank", "lora_targets", "seq_len", "batch_size",
-    "zero", "tp", "pp", "gpus", "gpu", "kv_dtype",
+    "attention", "zero", "tp", "pp", "gpus", "gpu", "kv_dtype",
 )  # fmt: skip
 
 
@@ -322,8 +334,9 @@ def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | N
     given = {name: getattr(arguments, name) for name in PLAN_FLAGS if getattr(arguments, name) is not None}
     if "batch_size" in given:
         given["batch"] = given.pop("batch_size")
-    if arguments.gradient_checkpointing:
-        given["gradient_checkpointing"] = True
+    for switch in ("gradient_checkpointing", "sequence_parallel"):
+        if getattr(arguments, switch):
+            given[switch] = True
     if not given:
         return None
     from paramcount.analysis.planner import PlanOptions

@@ -236,6 +236,38 @@ def _items(items: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
+    found = plan.activations
+    if found is None:
+        return None
+    tensors = [("layer", tensor) for tensor in found.per_layer] + [("model", tensor) for tensor in found.model]
+    return {
+        "structure": found.structure,
+        "attention": found.attention,
+        "kernel": found.kernel,
+        "dtype": found.dtype,
+        "layers": found.layers,
+        "checkpointing": found.checkpointing,
+        "per_layer_bytes": found.per_layer_bytes,
+        "saved_bytes": found.saved_bytes,
+        "tensors": [
+            {
+                "scope": scope,
+                "key": tensor.key,
+                "module": tensor.module,
+                "what": tensor.what,
+                "shape": tensor.shape,
+                "elements": tensor.elements,
+                "dtype": tensor.dtype,
+                "bytes": tensor.bytes,
+                "split": tensor.split,
+                "saved": tensor.saved,
+            }
+            for scope, tensor in tensors
+        ],
+    }
+
+
 def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
     if plan is None:
         return None
@@ -251,6 +283,7 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         "per_device_bytes": plan.per_device_bytes,
         "exact": plan.exact,
         "assumptions": list(plan.assumptions),
+        "activations": _activations(plan),
         "fit": None
         if fit is None
         else {

@@ -118,13 +118,16 @@ def test_activations_with_tensor_parallelism() -> None:
 
 
 def test_training_plan_adds_activations_and_logits() -> None:
-    # A tiny torch transformer: d_model 32, 4 heads, 2 layers, float32 → 4-byte elements:
-    # sbh(16·4 + 2) + as²b(2·4 + 1) per layer, s=10, b=3: sbh = 960.
+    # A tiny torch transformer (not a layout modelled per operation: the Korthikanti estimate): d_model 32,
+    # 4 heads, 2 layers, float32 → 4-byte elements: sbh(16·4 + 2) + as²b(2·4 + 1) per layer with eager
+    # attention, without the s² term under sdpa (the default); s=10, b=3: sbh = 960.
     result = paramcount.count("TransformerEncoder(TransformerEncoderLayer(32, 4), 2, enable_nested_tensor=False)")
-    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="sgd", seq_len=10, batch=3))
-    activations = [item for item in plan.items if item.category == "activations"]
-    assert [item.bytes for item in activations] == [2 * (960 * 66 + 4 * 10 * 10 * 3 * 9)]
-    assert not plan.exact
+    for attention, scores in (("sdpa", 0), ("eager", 4 * 10 * 10 * 3 * 9)):
+        options = PlanOptions(optimizer="sgd", seq_len=10, batch=3, attention=attention)  # type: ignore[arg-type]
+        plan = plan_memory(result.tree, result.counts, options)
+        activations = [item for item in plan.items if item.category == "activations"]
+        assert [item.bytes for item in activations] == [2 * (960 * 66 + scores)]
+        assert not plan.exact
 
 
 # --- parallelism and fit ---------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ API (all pure functions of a tree returning frozen records of ints and strings; 
   replica on one device), ``per_device`` (under ZeRO / tp / pp), ``assumptions``, ``dtype`` and
   ``dtype_reason``, ``devices``, ``dims`` (the transformer sizes used) and ``fit`` (when ``options.gpu`` is set).
 - ``PlanOptions(dtype, optimizer, mixed_precision, lora_rank, lora_targets, quantization,
-  gradient_checkpointing, zero, tp, pp, gpus, seq_len, batch, gpu)``: one field per CLI flag, validated and
-  canonicalised when built (``ArgumentError`` / ``UnknownNameError`` with close names).
+  gradient_checkpointing, attention, sequence_parallel, zero, tp, pp, gpus, seq_len, batch, gpu)``: one field
+  per CLI flag, validated and canonicalised when built (``ArgumentError`` / ``UnknownNameError`` with close
+  names).
 - ``fit_on(plan, accelerator) -> Fit``: fits or not, headroom, devices needed (as planned and fully sharded).
 - ``transformer_dimensions(tree) -> TransformerDims | None``: hidden, layers, heads, kv heads, head dim,
   key/value widths and vocab, found from the tree's structure.
@@ -26,8 +27,10 @@ API (all pure functions of a tree returning frozen records of ints and strings; 
 
 Exact: weights in every torch dtype and in the block-quantised formats (GPTQ, AWQ, bitsandbytes, ggml types),
 gradients, master weights, optimizer states (checked against torch after one step), LoRA adapters, the KV
-cache, ZeRO sharding. Estimates (``MemoryItem.exact`` is False): activations (Korthikanti et al. 2022), GGUF
-file types that mix ggml types (``Q4_K_M`` …), even tensor/pipeline splits.
+cache, ZeRO sharding, activations per operation for the layer layouts of ``activations.activation_plan`` (checked
+against autograd's saved tensors). Estimates (``MemoryItem.exact`` is False): activations of other layers
+(Korthikanti et al. 2022) and under tensor parallelism, GGUF file types that mix ggml types (``Q4_K_M`` …),
+even tensor/pipeline splits.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Final, Literal, TypeAlias
 
     from paramcount.analysis.planner.accelerators import Accelerator
 
@@ -29,6 +29,13 @@ MAX_LORA_RANK: Final = 2**20
 
 KV_DTYPES: Final = ("float32", "bfloat16", "float16", "float8_e4m3fn", "float8_e5m2", "int8")
 """What ``kv_dtype`` accepts (any spelling: ``fp8`` is float8_e4m3fn, vLLM's ``--kv-cache-dtype fp8``)."""
+
+if TYPE_CHECKING:
+    Attention: TypeAlias = Literal["eager", "sdpa", "flash"]
+
+ATTENTION_IMPLEMENTATIONS: Final = ("eager", "sdpa", "flash")
+"""transformers' ``attn_implementation`` values the activations follow (``flash``: ``flash_attention_2``);
+``sdpa`` is transformers' default."""
 
 MIXED_PRECISION: Final = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
 """Accepted ``mixed_precision`` values → the 16-bit dtype of weights and gradients."""
@@ -100,6 +107,10 @@ class PlanOptions(Record):
             all-linear where peft has none (``weights.PEFT_DEFAULT_TARGETS``).
         quantization: weight storage format for inference or a frozen QLoRA base (``nf4``, ``gptq``, ``Q4_K_M`` …).
         gradient_checkpointing: full activation recomputation (keeps each layer's input only).
+        attention: transformers' attention implementation the activations follow: ``eager``, ``sdpa`` (its
+            default) or ``flash`` (``flash_attention_2``).
+        sequence_parallel: Megatron sequence parallelism with ``tp``: norms, dropout masks and the inputs of the
+            column-parallel projections are split over the tensor-parallel devices too.
         zero: ZeRO stage 0-3 over the data-parallel devices (FSDP full sharding is stage 3).
         tp: tensor-parallel degree. pp: pipeline-parallel degree.
         gpus: devices in all (tp · pp · data parallel); default tp · pp.
@@ -116,6 +127,8 @@ class PlanOptions(Record):
     lora_targets: tuple[str, ...] | str | None = None
     quantization: str | None = None
     gradient_checkpointing: bool = False
+    attention: Attention = "sdpa"
+    sequence_parallel: bool = False
     zero: int = 0
     tp: int = 1
     pp: int = 1
@@ -151,6 +164,14 @@ class PlanOptions(Record):
             raise ArgumentError(
                 "zero", f"must be 0, 1, 2 or 3 (FSDP full sharding is 3), got {self.zero!r:.40}", "zero"
             )
+        if self.attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ArgumentError(
+                "attention",
+                f"must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {self.attention!r:.40}",
+                "attention",
+            )
+        if not isinstance(self.sequence_parallel, bool):
+            raise ArgumentError("sequence_parallel", f"must be True or False, got {self.sequence_parallel!r:.40}")
         if not isinstance(self.gradient_checkpointing, bool):
             raise ArgumentError(
                 "gradient_checkpointing", f"must be True or False, got {self.gradient_checkpointing!r:.40}"
@@ -227,6 +248,8 @@ class PlanOptions(Record):
             raise ArgumentError("lora_targets", "needs lora_rank", "lora_targets")
         if self.kv_dtype is not None and training:
             raise ArgumentError("kv_dtype", "applies to inference (the KV cache); leave out the optimizer", "kv_dtype")
+        if self.sequence_parallel and self.tp == 1:
+            raise ArgumentError("sequence_parallel", "splits activations over tensor-parallel devices; set tp > 1")
         if (self.zero or self.gradient_checkpointing) and not training:
             name = "zero" if self.zero else "gradient_checkpointing"
             raise ArgumentError(name, "applies to training; set an optimizer too", name)

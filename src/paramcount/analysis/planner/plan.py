@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from typing import Final, Literal
 
     from paramcount.analysis.planner.accelerators import Accelerator
+    from paramcount.analysis.planner.activations import ActivationPlan
     from paramcount.analysis.planner.kv import KVCache, KVCapacity
     from paramcount.analysis.planner.transformer import TransformerDims
     from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
@@ -97,6 +98,8 @@ class MemoryPlan(Record):
     """Latent attention only: the same cache expanded per head, as transformers 4.x and DeepSeek's code keep it."""
     kv_capacity: KVCapacity | None = None
     """Inference on a ``gpu``: the longest context and the most sequences whose cache fits (an estimate)."""
+    activations: ActivationPlan | None = None
+    """The saved tensors per operation behind the activation lines (training of a modelled layer layout)."""
 
     @property
     def total_bytes(self) -> int:
@@ -282,26 +285,71 @@ def _buffers(counts: Counts, choice: DtypeChoice, options: PlanOptions) -> list[
     return [MemoryItem(label, counts.buffers, 0, total, category="buffers")]
 
 
-def _element_bytes(options: PlanOptions, dtype: str) -> int:
+COMPUTE_DTYPES: Final = ("float32", "bfloat16", "float16")
+
+
+def activation_dtype(options: PlanOptions, dtype: str) -> str:
+    """The dtype activations are kept in: the 16-bit type under mixed precision (the model run in it, as when it
+    is loaded in that dtype), else the weights' dtype when torch computes in it, else bfloat16."""
     if options.mixed_precision is not None:
-        return 2
-    return max(2, dtype_bits(dtype) // 8)
+        return MIXED_PRECISION[options.mixed_precision]
+    return dtype if dtype in COMPUTE_DTYPES else "bfloat16"
 
 
-def _activations(dims: TransformerDims, options: PlanOptions, dtype: str, tp: int) -> MemoryBreakdown:
+ACTIVATION_DTYPE_RULE: Final = (
+    "activations in {dtype}: the compute dtype (the 16-bit type under mixed precision, as a model loaded in it "
+    "runs; autocast over float32 weights also keeps 16-bit copies of the weights, not modelled)"
+)
+
+
+def _activations(
+    tree: Module, dims: TransformerDims, options: PlanOptions, dtype: str, tp: int
+) -> tuple[MemoryBreakdown, ActivationPlan | None]:
+    from paramcount.analysis.planner.activations import MEGATRON_SPLIT, activation_items, activation_plan
+
+    compute = activation_dtype(options, dtype)
+    plan = activation_plan(
+        tree,
+        dims,
+        batch=options.batch,
+        seq_len=options.seq_len or 0,
+        dtype=compute,
+        attention=options.attention,
+        checkpointing=options.gradient_checkpointing,
+    )
+    if plan is not None:
+        notes = [*plan.assumptions, ACTIVATION_DTYPE_RULE.format(dtype=compute)]
+        if tp > 1:
+            parallel = "with" if options.sequence_parallel else "without"
+            notes.append(
+                f"activations split over tp={tp} {parallel} sequence parallelism: an estimate by {MEGATRON_SPLIT}"
+            )
+        if plan.checkpointing:
+            notes.append(
+                "checkpointing: each layer's input is kept; during backward one layer's tensors are recomputed "
+                "at a time (its line above); the rotary tables the checkpoints hold are not itemised"
+            )
+        items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
+        return MemoryBreakdown(items, tuple(notes)), plan
     from paramcount.analysis.planner.transformer import transformer_activations  # only with a sequence
 
-    return transformer_activations(
+    estimate = transformer_activations(
         seq_len=options.seq_len or 0,
         batch=options.batch,
         hidden=dims.hidden,
-        heads=dims.heads,
+        heads=dims.heads if options.attention == "eager" else None,
         layers=dims.layers,
-        element_bytes=_element_bytes(options, dtype),
+        element_bytes=BITS[compute] // 8,
         recompute="full" if options.gradient_checkpointing else "none",
         tp=tp,
+        sequence_parallel=options.sequence_parallel,
         vocab=dims.vocab,
     )
+    why = (
+        "the layers are not one of the layouts modelled per operation "
+        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, GPT-2, BERT)"
+    )
+    return MemoryBreakdown(estimate.items, (f"activations: {why}", *estimate.assumptions)), None
 
 
 def _kv_dtype(options: PlanOptions, dtype: str) -> str:
@@ -372,24 +420,24 @@ def _kv(
 
 
 def _sequence_items(
-    dims: TransformerDims | None, options: PlanOptions, dtype: str, tp: int, pp: int
-) -> tuple[list[MemoryItem], list[str]]:
+    tree: Module, dims: TransformerDims | None, options: PlanOptions, dtype: str, tp: int, pp: int
+) -> tuple[list[MemoryItem], list[str], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     if options.seq_len is None:
         what = "activations" if options.training else "the KV cache"
-        return [], [f"{what} not included: give seq_len (and batch)"]
+        return [], [f"{what} not included: give seq_len (and batch)"], None
     if dims is None:
         what = "activations" if options.training else "KV cache"
-        return [], [f"{what} not modelled: no stack of attention blocks found in the tree"]
+        return [], [f"{what} not modelled: no stack of attention blocks found in the tree"], None
     notes = (
         [f"transformer sizes from the tree ({dims.stack or 'root'}): " + "; ".join(dims.notes)] if dims.notes else []
     )
     if options.training:
-        part = _activations(dims, options, dtype, tp)
-        return list(part.items), notes + list(part.assumptions)
+        part, activations = _activations(tree, dims, options, dtype, tp)
+        return list(part.items), notes + list(part.assumptions), activations
     cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
     notes.append("inference activations (one layer's working set at a time) are not included")
-    return list(cache.items), notes + list(cache.assumptions)
+    return list(cache.items), notes + list(cache.assumptions), None
 
 
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
@@ -428,7 +476,8 @@ def _parallel_notes(options: PlanOptions) -> list[str]:
         notes.append(
             f"tensor parallel {options.tp} × pipeline parallel {options.pp}: weights, gradients and states split "
             "evenly (an estimate: norms are replicated, pipeline stages are not perfectly balanced); activations per "
-            "Korthikanti et al. Table 2 without sequence parallelism; the first 1F1B stage holds L layers' worth"
+            f"Korthikanti et al. Table 2 {'with' if options.sequence_parallel else 'without'} sequence parallelism; "
+            "the first 1F1B stage holds L layers' worth"
         )
     return notes
 
@@ -495,12 +544,16 @@ def plan_memory(
         from paramcount.analysis.planner.transformer import transformer_dimensions
 
         dims = transformer_dimensions(tree)
+    activations = None
     if options.training and shapes is not None and dims is None:
         sequence, sequence_notes = _shape_activations(shapes, choice.dtype)
         per_device_sequence = list(sequence)
     else:
-        sequence, sequence_notes = _sequence_items(dims, options, choice.dtype, 1, 1)
-        per_device_sequence, _ = _sequence_items(dims, options, choice.dtype, options.tp, options.pp)
+        sequence, sequence_notes, activations = _sequence_items(tree, dims, options, choice.dtype, 1, 1)
+        per_device_sequence, per_device_notes, _ = _sequence_items(
+            tree, dims, options, choice.dtype, options.tp, options.pp
+        )
+        sequence_notes.extend(note for note in per_device_notes if note not in sequence_notes)
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
@@ -526,6 +579,7 @@ def plan_memory(
         dims=dims,
         kv_cache=caches[0],
         kv_cache_expanded=caches[1],
+        activations=activations,
     )
     if options.gpu is None:
         return plan

@@ -26,7 +26,7 @@ from paramcount.tree import Module
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import Any, TypeAlias
+    from typing import Any, Final, TypeAlias
 
     from paramcount.tree import Value
 
@@ -115,6 +115,38 @@ def read_config(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any],
     return parse_config_text(text, name), name
 
 
+ACTIVATION_KEYS: Final = (
+    "hidden_act",
+    "hidden_activation",
+    "activation_function",
+    "attention_dropout",
+    "attn_pdrop",
+    "resid_pdrop",
+    "embd_pdrop",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+)
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
+on the root as attributes for the activation planner."""
+HEAD_KEYS: Final = ("num_attention_heads", "n_head")
+"""Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT)."""
+
+
+def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
+    found: list[tuple[str, str | float | int]] = []
+    for key in ACTIVATION_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and len(value) <= 40:
+            found.append((key, value))
+        elif isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+            found.append((key, float(value)))
+    for key in HEAD_KEYS:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:
+            found.append((key, value))
+    return found
+
+
 def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
     """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
 
@@ -155,4 +187,5 @@ def read_model(
     from paramcount.sources.hf._attention_layers import attention_layers
 
     attributes += tuple(attention_layers(data, raw_type, name))
+    attributes += tuple(_activation_settings(data))
     return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance

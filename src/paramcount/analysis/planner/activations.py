@@ -1,0 +1,825 @@
+"""Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
+
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
+Conv1D; BERT's post-norm layer) and lists, for one layer and for what lies outside the layers (embedding,
+final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
+bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
+its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
+output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
+parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
+
+Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
+places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
+``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
+runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
+float32 and keeps the s × s probabilities.
+"""
+
+from __future__ import annotations
+
+from paramcount._record import Record
+from paramcount.analysis.planner.items import MemoryItem
+from paramcount.analysis.planner.weights import LINEAR_KINDS
+from paramcount.dtypes import BITS
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal, TypeAlias
+
+    from paramcount.analysis.planner.options import Attention
+    from paramcount.analysis.planner.transformer import TransformerDims
+
+    Kernels: TypeAlias = Literal["cuda", "cpu"]
+    Split: TypeAlias = Literal["sequence", "tensor", "vocab", "none"]
+
+__all__ = ["MEGATRON_SPLIT", "ActivationPlan", "SavedTensor", "activation_items", "activation_plan"]
+
+MEGATRON_SPLIT: Final = (
+    "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, §4.2.2 and Table 2: "
+    "with tensor parallelism t the attention and MLP internals are split over t; layer-norm tensors, dropout "
+    "masks and the inputs of the column-parallel projections stay whole unless sequence parallelism splits them "
+    "too; the logits are split by vocabulary"
+)
+
+ACTIVATION_TENSORS: Final = {
+    "silu": 1,
+    "swish": 1,
+    "gelu": 1,
+    "gelu_pytorch_tanh": 1,
+    "gelu_new": 4,
+    "relu": 1,
+}
+"""Tensors of the MLP width an activation function saves: ``F.silu``/``F.gelu`` keep their input, ``F.relu`` its
+result; transformers' ``NewGELUActivation`` (``gelu_new``) is written out in Python: pow keeps x, tanh its
+result, the last mul both 0.5·x and 1 + tanh."""
+
+CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
+    "llama": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "mistral": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
+    "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+}
+"""The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+
+
+class SavedTensor(Record):
+    """One tensor kept for the backward pass (or, with ``saved`` False, alive until it: the returned logits)."""
+
+    key: str
+    """Stable name: ``"mlp.act_fn.input"``."""
+    module: str
+    """The module path inside the layer (``"self_attn"``) or the model (``"lm_head"``)."""
+    what: str
+    """What it is and which autograd node keeps it."""
+    shape: str
+    """The element count in symbols: ``"b·s·h"``."""
+    elements: int
+    dtype: str
+    bytes: int
+    split: Split
+    """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
+    device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
+    saved: bool = True
+
+
+class ActivationPlan(Record):
+    """The tensors one forward pass keeps for backward, per layer and outside the layers."""
+
+    structure: str
+    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert``."""
+    attention: Attention
+    kernel: str
+    """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
+    kernels: Kernels
+    dtype: str
+    batch: int
+    seq_len: int
+    layers: int
+    per_layer: tuple[SavedTensor, ...]
+    model: tuple[SavedTensor, ...]
+    """Outside the layers: embedding, rotary tables, final norm, output head, loss."""
+    checkpointing: bool
+    layer_input: SavedTensor
+    """Each layer's input: what gradient checkpointing keeps per layer."""
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def per_layer_bytes(self) -> int:
+        return sum(tensor.bytes for tensor in self.per_layer)
+
+    @property
+    def saved_bytes(self) -> int:
+        """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
+        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
+        return self.layers * layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
+
+
+class _Sizes(Record):
+    b: int
+    s: int
+    h: int
+    a: int
+    k: int
+    d: int
+    i: int
+    v: int
+
+
+class _Settings(Record):
+    dtype: str
+    kernels: Kernels
+    attention: Attention
+    act: str
+    attention_dropout: float
+    hidden_dropout: float
+    embedding_dropout: float
+
+
+def _bytes(dtype: str) -> int:
+    return BITS[dtype] // 8
+
+
+class _Builder:
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v`` with ``·`` between them."""
+
+    def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool) -> None:
+        self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
+        self.found: list[SavedTensor] = []
+
+    def add(
+        self,
+        key: str,
+        module: str,
+        what: str,
+        shape: str,
+        dtype: str,
+        split: Split,
+        *,
+        saved: bool = True,
+        elements: int | None = None,
+    ) -> None:
+        if elements is None:
+            elements = 1
+            for symbol in shape.split("·"):
+                elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
+        dtype = self.settings.dtype if dtype == "compute" else dtype
+        self.found.append(
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+        )
+
+    def mask(self, key: str, module: str, shape: str, split: Split) -> None:
+        """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
+        dtype = "bool" if self.settings.kernels == "cuda" else "compute"
+        self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
+
+    def layer_norm(self, module: str, shape: str) -> None:
+        stats = "float32" if self.settings.kernels == "cuda" else "compute"
+        self.add(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "compute", "sequence")
+        for stat in ("mean", "rstd"):
+            self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
+
+    def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
+        """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
+        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm)."""
+        self.add(
+            f"{module}.input_float32",
+            module,
+            "input upcast to float32 (PowBackward0, MulBackward0)",
+            shape,
+            "float32",
+            split,
+        )
+        self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
+        if one_plus:
+            self.add(
+                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+            )
+        normalised = "float32" if one_plus else "compute"
+        self.add(
+            f"{module}.normalised", module, "x·rstd, multiplied by the weight (MulBackward0)", shape, normalised, split
+        )
+
+
+def _activation_dropout(settings: _Settings) -> bool:
+    return settings.attention_dropout > 0
+
+
+def _dropout(settings: _Settings) -> bool:
+    return max(settings.attention_dropout, settings.hidden_dropout, settings.embedding_dropout) > 0
+
+
+def _kernel(settings: _Settings) -> str:
+    if settings.attention == "eager":
+        return "eager"
+    if settings.attention == "sdpa" and settings.kernels == "cpu" and _activation_dropout(settings):
+        return "math (float32)" if settings.dtype != "float32" else "math"
+    return "flash"
+
+
+def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool) -> bool:
+    """The attention between the projections; True when its output is the output projection's input storage.
+
+    Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
+    The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
+    query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
+    sliced from a fused qkv projection, and then ``transpose(1, 2).contiguous()`` copies it."""
+    settings = out.settings
+    kernel = _kernel(settings)
+    if kernel == "flash":
+        for name in ("query", "key", "value"):
+            shape = "b·a·s·d" if name == "query" else "b·k·s·d"
+            out.add(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "compute", "tensor")
+        out.add(
+            f"{module}.output",
+            module,
+            "attention output, also the output projection's input",
+            "b·a·s·d",
+            "compute",
+            "tensor",
+        )
+        out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
+        return settings.kernels == "cuda" or settings.attention == "flash" or not fused
+    if kernel.startswith("math"):
+        math_dtype = "float32"
+        out.add(f"{module}.query", module, "query·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
+        out.add(f"{module}.key", module, "key·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
+        out.add(
+            f"{module}.probabilities", module, "softmax result (SafeSoftmaxBackward0)", "b·a·s·s", math_dtype, "tensor"
+        )
+        out.add(
+            f"{module}.dropout_mask", module, "dropout mask in float32 (MulBackward0)", "b·a·s·s", math_dtype, "tensor"
+        )
+        out.add(
+            f"{module}.dropped", module, "probabilities after dropout (BmmBackward0)", "b·a·s·s", math_dtype, "tensor"
+        )
+        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
+        return False
+    out.add(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "compute", "tensor")
+    out.add(
+        f"{module}.key",
+        module,
+        "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
+        "b·a·s·d",
+        "compute",
+        "tensor",
+    )
+    softmax_dtype = "float32" if upcast_softmax else "compute"
+    out.add(
+        f"{module}.softmax",
+        module,
+        f"softmax result in {'float32' if upcast_softmax else 'the dtype'} (SoftmaxBackward0)",
+        "b·a·s·s",
+        softmax_dtype,
+        "tensor",
+    )
+    if _activation_dropout(settings):
+        out.mask(f"{module}.dropout_mask", module, "b·a·s·s", "tensor")
+        out.add(
+            f"{module}.dropped", module, "probabilities after dropout (BmmBackward0)", "b·a·s·s", "compute", "tensor"
+        )
+    elif upcast_softmax and settings.dtype != "float32":
+        out.add(
+            f"{module}.probabilities",
+            module,
+            "probabilities cast back to the dtype (BmmBackward0)",
+            "b·a·s·s",
+            "compute",
+            "tensor",
+        )
+    out.add(
+        f"{module}.value",
+        module,
+        "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
+        "b·a·s·d",
+        "compute",
+        "tensor",
+    )
+    return False
+
+
+def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
+    attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
+    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    fused = _child(attention, "qkv_proj") is not None
+    projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+    out.add(
+        f"self_attn.{projections}.input",
+        f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
+        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "compute",
+        "sequence",
+    )
+    if _child(attention, "q_norm") is not None:
+        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
+        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
+    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
+    if not shared:
+        out.add(
+            "self_attn.o_proj.input",
+            "self_attn.o_proj",
+            "o_proj input, the heads merged (MmBackward0)",
+            "b·s·a·d",
+            "compute",
+            "tensor",
+        )
+    if out.settings.hidden_dropout > 0:
+        out.mask("resid_attn_dropout.mask", "resid_attn_dropout", "b·s·h", "sequence")
+    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    _gated_mlp(out, mlp)
+    if out.settings.hidden_dropout > 0:
+        out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
+
+
+def _gated_mlp(out: _Builder, mlp: Module | None) -> None:
+    act = out.settings.act
+    if _child(mlp, "gate_up_proj") is not None:
+        out.add(
+            "mlp.gate_up_proj.input",
+            "mlp.gate_up_proj",
+            "gate_up_proj input (MmBackward0)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        out.add(
+            "mlp.gate_up_proj.output",
+            "mlp.gate_up_proj",
+            f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
+            "b·s·2·i",
+            "compute",
+            "tensor",
+        )
+        out.add(
+            "mlp.act_fn.output",
+            "mlp.activation_fn",
+            f"{act}(gate), kept by the product (MulBackward0)",
+            "b·s·i",
+            "compute",
+            "tensor",
+        )
+    else:
+        out.add(
+            "mlp.gate_proj/up_proj.input",
+            "mlp.gate_proj",
+            "gate_proj/up_proj input (MmBackward0, one storage)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        out.add("mlp.act_fn.input", "mlp.act_fn", f"gate_proj output, the {act} input", "b·s·i", "compute", "tensor")
+        out.add(
+            "mlp.act_fn.output",
+            "mlp.act_fn",
+            f"{act}(gate), kept by the product (MulBackward0)",
+            "b·s·i",
+            "compute",
+            "tensor",
+        )
+        out.add(
+            "mlp.up_proj.output",
+            "mlp.up_proj",
+            "up_proj output, kept by the product (MulBackward0)",
+            "b·s·i",
+            "compute",
+            "tensor",
+        )
+    out.add(
+        "mlp.down_proj.input",
+        "mlp.down_proj",
+        "down_proj input, act(gate)·up (MmBackward0)",
+        "b·s·i",
+        "compute",
+        "tensor",
+    )
+
+
+def _plain_activation(out: _Builder, module: str, width: str) -> None:
+    act = out.settings.act
+    count = ACTIVATION_TENSORS[act]
+    what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
+    for index in range(count):
+        out.add(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "compute", "tensor")
+
+
+def _gpt2_layer(out: _Builder) -> None:
+    out.layer_norm("ln_1", "b·s·h")
+    out.add(
+        "attn.c_attn.input",
+        "attn.c_attn",
+        "c_attn input, the normalised hidden states (AddmmBackward0)",
+        "b·s·h",
+        "compute",
+        "sequence",
+    )
+    if not _attention_core(out, "attn", upcast_softmax=False, repeat_kv=False, fused=True):
+        out.add(
+            "attn.c_proj.input",
+            "attn.c_proj",
+            "c_proj input, the heads merged (AddmmBackward0)",
+            "b·s·h",
+            "compute",
+            "tensor",
+        )
+    if out.settings.hidden_dropout > 0:
+        out.mask("attn.resid_dropout.mask", "attn.resid_dropout", "b·s·h", "sequence")
+    out.layer_norm("ln_2", "b·s·h")
+    out.add("mlp.c_fc.input", "mlp.c_fc", "c_fc input (AddmmBackward0)", "b·s·h", "compute", "sequence")
+    _plain_activation(out, "mlp.act", "b·s·i")
+    out.add(
+        "mlp.c_proj.input",
+        "mlp.c_proj",
+        "c_proj input, the activation's output (AddmmBackward0)",
+        "b·s·i",
+        "compute",
+        "tensor",
+    )
+    if out.settings.hidden_dropout > 0:
+        out.mask("mlp.dropout.mask", "mlp.dropout", "b·s·h", "sequence")
+
+
+def _bert_layer(out: _Builder) -> None:
+    out.add(
+        "attention.self.query/key/value.input",
+        "attention.self.query",
+        "query/key/value input, the layer's input (AddmmBackward0, one storage)",
+        "b·s·h",
+        "compute",
+        "sequence",
+    )
+    if not _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False):
+        out.add(
+            "attention.output.dense.input",
+            "attention.output.dense",
+            "dense input, the heads merged (AddmmBackward0)",
+            "b·s·h",
+            "compute",
+            "tensor",
+        )
+    if out.settings.hidden_dropout > 0:
+        out.mask("attention.output.dropout.mask", "attention.output.dropout", "b·s·h", "sequence")
+    out.layer_norm("attention.output.LayerNorm", "b·s·h")
+    out.add(
+        "intermediate.dense.input",
+        "intermediate.dense",
+        "dense input, the normalised attention output (AddmmBackward0)",
+        "b·s·h",
+        "compute",
+        "sequence",
+    )
+    _plain_activation(out, "intermediate.intermediate_act_fn", "b·s·i")
+    out.add(
+        "output.dense.input",
+        "output.dense",
+        "dense input, the activation's output (AddmmBackward0)",
+        "b·s·i",
+        "compute",
+        "tensor",
+    )
+    if out.settings.hidden_dropout > 0:
+        out.mask("output.dropout.mask", "output.dropout", "b·s·h", "sequence")
+    out.layer_norm("output.LayerNorm", "b·s·h")
+
+
+def _loss(out: _Builder, *, upcast: bool) -> None:
+    """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
+    transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
+    into a new tensor; BERT's masked-LM loss takes the logits as they are."""
+    dtype = "float32" if upcast else "compute"
+    out.add(
+        "lm_head.output",
+        "lm_head",
+        "logits returned in the output (not saved for backward)",
+        "b·s·v",
+        "compute",
+        "vocab",
+        saved=False,
+    )
+    out.add(
+        "loss.log_softmax",
+        "loss",
+        f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
+        "b·s·v",
+        dtype,
+        "vocab",
+    )
+    if upcast and out.sizes.b == 1:
+        # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
+        # .contiguous() copies nothing and the target keeps the padded storage
+        out.add(
+            "loss.target",
+            "loss",
+            "shifted labels, a view of the padded ones (NllLossBackward0)",
+            "s+1",
+            "int64",
+            "none",
+            elements=out.sizes.s + 1,
+        )
+    else:
+        what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
+        out.add("loss.target", "loss", what, "b·s", "int64", "none")
+    out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+
+
+def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+    out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
+    if not out.checkpointing:
+        for table in ("cos", "sin"):
+            out.add(
+                f"rotary.{table}",
+                "model.rotary_emb",
+                f"rotary {table} for the positions (MulBackward0), shared by every layer",
+                "s·d",
+                "compute",
+                "none",
+            )
+    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if head:
+        out.add(
+            "lm_head.input",
+            "lm_head",
+            "lm_head input, the normalised hidden states (MmBackward0)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        _loss(out, upcast=True)
+
+
+def _gpt2_model(out: _Builder, *, head: bool) -> None:
+    out.add("wte.indices", "transformer.wte", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
+    out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
+    if out.settings.embedding_dropout > 0:
+        out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
+    if out.checkpointing and out.settings.attention == "eager":
+        out.add(
+            "attention_mask",
+            "transformer",
+            "the additive causal mask eager attention gets, passed to each "
+            "checkpointed block as an argument (one storage)",
+            "b·s·s",
+            "compute",
+            "none",
+        )
+    out.layer_norm("transformer.ln_f", "b·s·h")
+    if head:
+        out.add(
+            "lm_head.input",
+            "lm_head",
+            "lm_head input, the normalised hidden states (MmBackward0)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        _loss(out, upcast=True)
+
+
+def _bert_model(out: _Builder, *, head: bool) -> None:
+    out.add(
+        "word_embeddings.indices",
+        "bert.embeddings.word_embeddings",
+        "token ids (EmbeddingBackward0)",
+        "b·s",
+        "int64",
+        "none",
+    )
+    out.add(
+        "token_type_embeddings.indices",
+        "bert.embeddings.token_type_embeddings",
+        "token type ids gathered from the buffer, 1·s (EmbeddingBackward0)",
+        "s",
+        "int64",
+        "none",
+    )
+    out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
+    if out.settings.hidden_dropout > 0:
+        out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+    if head:
+        out.add(
+            "cls.predictions.transform.dense.input",
+            "cls.predictions.transform.dense",
+            "dense input, the last layer's output (AddmmBackward0)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
+        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
+        out.add(
+            "cls.predictions.decoder.input",
+            "cls.predictions.decoder",
+            "decoder input (AddmmBackward0)",
+            "b·s·h",
+            "compute",
+            "sequence",
+        )
+        _loss(out, upcast=False)
+
+
+def _child(module: Module | None, name: str) -> Module | None:
+    if module is None:
+        return None
+    return next((child for child in module.children if child.name == name), None)
+
+
+def _at(root: Module, path: str) -> Module | None:
+    found: Module | None = root
+    for part in path.split(".") if path else ():
+        found = _child(found, part)
+    return found
+
+
+def _width(module: Module | None, name: str) -> int | None:
+    """The outputs of the linear ``name`` under ``module`` (Conv1D stores its weight in × out)."""
+    linear = _child(module, name)
+    weight = next((param for param in linear.params if param.name == "weight"), None) if linear else None
+    if linear is None or weight is None or len(weight.shape) != 2 or linear.kind not in LINEAR_KINDS:
+        return None
+    rows, columns = weight.sizes
+    return columns if LINEAR_KINDS[linear.kind] == "in_out" else rows
+
+
+LLAMA_FAMILIES: Final = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3"})
+
+
+def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
+    """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
+    names = {child.name for child in block.children if child.params or child.children}
+    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+        mlp = _child(block, "mlp")
+        fused = _width(mlp, "gate_up_proj")
+        width = _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        return ("llama", width) if width else None
+    if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
+        plain = _width(_child(block, "mlp"), "c_fc")
+        return ("gpt2", plain) if plain else None
+    if model_type == "bert" and names == {"attention", "intermediate", "output"}:
+        dense = _width(_child(block, "intermediate"), "dense")
+        return ("bert", dense) if dense else None
+    return None
+
+
+def _settings(root: Module, model_type: str, dtype: str, attention: Attention, kernels: Kernels) -> _Settings:
+    values: dict[str, object] = dict(CONFIG_DEFAULTS[model_type])
+    values.update(root.attributes)
+
+    def number(*keys: str) -> float:
+        found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
+        return float(found) if isinstance(found, int | float) else 0.0
+
+    act_keys = ("hidden_activation", "hidden_act", "activation_function")
+    act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
+    return _Settings(
+        dtype=dtype,
+        kernels=kernels,
+        attention=attention,
+        act=act,
+        attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
+        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob"),
+        embedding_dropout=number("embd_pdrop"),
+    )
+
+
+def activation_plan(
+    tree: Module,
+    dims: TransformerDims,
+    *,
+    batch: int,
+    seq_len: int,
+    dtype: str,
+    attention: Attention = "sdpa",
+    kernels: Kernels = "cuda",
+    checkpointing: bool = False,
+) -> ActivationPlan | None:
+    """What one training forward pass of ``tree`` keeps for backward, per operation; None when its layers are
+    not one of the modelled layouts (the caller falls back to an estimate).
+
+    ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
+    precision); the layers run in it as when the model is loaded in that dtype."""
+    model_type = dict(tree.attributes).get("model_type")
+    block = _at(tree, dims.stack)
+    block = block.children[0] if block is not None and block.children else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+        return None
+    found = _structure(block, model_type)
+    if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
+        return None
+    structure, width = found
+    settings = _settings(tree, model_type, dtype, attention, kernels)
+    if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
+        return None
+    sizes = _Sizes(batch, seq_len, dims.hidden, dims.heads, dims.kv_heads, dims.head_dim, width, dims.vocab or 0)
+    layer = _Builder(sizes, settings, checkpointing)
+    outside = _Builder(sizes, settings, checkpointing)
+    head = dims.vocab is not None
+    if structure == "llama":
+        norm = _child(block, "input_layernorm")
+        one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
+        _llama_layer(layer, block, one_plus=one_plus)
+        _llama_model(outside, head=head, one_plus=one_plus)
+    elif structure == "gpt2":
+        _gpt2_layer(layer)
+        _gpt2_model(outside, head=head)
+    else:
+        _bert_layer(layer)
+        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+    keeper = _Builder(sizes, settings, checkpointing)
+    keeper.add(
+        "layer.input", dims.stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence"
+    )
+    return ActivationPlan(
+        structure=structure,
+        attention=attention,
+        kernel=_kernel(settings),
+        kernels=kernels,
+        dtype=dtype,
+        batch=batch,
+        seq_len=seq_len,
+        layers=dims.layers,
+        per_layer=tuple(layer.found),
+        model=tuple(outside.found),
+        checkpointing=checkpointing,
+        layer_input=keeper.found[0],
+        assumptions=_assumptions(structure, settings, sizes, head),
+    )
+
+
+def _assumptions(structure: str, settings: _Settings, sizes: _Sizes, head: bool) -> tuple[str, ...]:
+    notes = [
+        f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
+        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
+        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
+        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
+        f"{settings.hidden_dropout:g}"
+        + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
+    ]
+    if settings.attention == "flash" or _kernel(settings) == "flash":
+        notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
+    return tuple(notes)
+
+
+def _divided(tensor: SavedTensor, tp: int, sequence_parallel: bool) -> int:
+    if tensor.split in ("tensor", "vocab") or (tensor.split == "sequence" and sequence_parallel):
+        return -(-tensor.bytes // tp)
+    return tensor.bytes
+
+
+def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bool = False) -> tuple[MemoryItem, ...]:
+    """The plan as memory lines on one device: each per-layer tensor × layers (or, with checkpointing, the
+    layers' inputs and one layer's tensors while it is recomputed), then those outside the layers. With ``tp``
+    > 1 the bytes follow Megatron's split (``MEGATRON_SPLIT``), an estimate."""
+    exact = tp == 1
+    layers = plan.layers
+    items = []
+
+    def line(label: str, count: int, tensor: SavedTensor, bytes_: int) -> MemoryItem:
+        bits = BITS[tensor.dtype] if exact else 0
+        return MemoryItem(label, count, bits, bytes_, category="activations", exact=exact)
+
+    if plan.checkpointing:
+        kept = plan.layer_input
+        items.append(
+            line(
+                f"layer inputs kept by checkpointing: {layers} × {kept.shape} ({kept.dtype})",
+                layers * kept.elements,
+                kept,
+                layers * _divided(kept, tp, sequence_parallel),
+            )
+        )
+        for tensor in plan.per_layer:
+            items.append(
+                line(
+                    f"recomputed layer: {_label(tensor)}",
+                    tensor.elements,
+                    tensor,
+                    _divided(tensor, tp, sequence_parallel),
+                )
+            )
+    else:
+        for tensor in plan.per_layer:
+            items.append(
+                line(
+                    f"{layers} layers × {_label(tensor)}",
+                    layers * tensor.elements,
+                    tensor,
+                    layers * _divided(tensor, tp, sequence_parallel),
+                )
+            )
+    for tensor in plan.model:
+        items.append(line(_label(tensor), tensor.elements, tensor, _divided(tensor, tp, sequence_parallel)))
+    return tuple(items)
+
+
+def _label(tensor: SavedTensor) -> str:
+    held = "" if tensor.saved else ", held by the model's output, not saved for backward"
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"

@@ -1,0 +1,87 @@
+"""The activation oracle: what autograd saves during one training forward of the real transformers model.
+
+The model is built on the meta device from a shipped config cut to a few layers and tiny sizes, moved to the
+CPU with ``to_empty`` and initialised by transformers' own ``init_weights`` (which also fills the buffers),
+cast to bfloat16 and put in training mode. ``saved_bytes`` runs one forward pass with the labels (so the loss
+is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed,
+once, leaving out the parameters' and buffers' storages (weights are counted as weights, not activations).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import transformers
+
+from hf_oracle import shipped
+
+FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
+    "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "mistral": ("mistralai--Mistral-7B-v0.1.json", "MistralForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "qwen2": ("Qwen--Qwen2.5-7B.json", "Qwen2ForCausalLM", {"num_key_value_heads": 2}),
+    "qwen3": ("Qwen--Qwen3-8B.json", "Qwen3ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "gemma": ("google--gemma-7b.json", "GemmaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
+    "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
+    "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+}
+TINY: dict[str, Any] = {
+    "hidden_size": 64,
+    "intermediate_size": 96,
+    "num_attention_heads": 4,
+    "vocab_size": 256,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+}
+
+
+def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
+    """The family's shipped config with tiny sizes and ``layers`` layers, and the class to build."""
+    name, architecture, sizes = FAMILIES[family]
+    config = {key: value for key, value in shipped(name).items() if key != "quantization_config"}
+    config.update(TINY if family != "gpt2" else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
+    config.update(sizes)
+    config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+    config["architectures"] = [architecture]
+    return config, architecture
+
+
+def real_model(
+    config: dict[str, Any], architecture: str, attention: str, checkpointing: bool, *, half: bool = True
+) -> transformers.PreTrainedModel:
+    settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
+    hf_config = transformers.AutoConfig.for_model(**settings)
+    hf_config._attn_implementation = attention
+    with torch.device("meta"):
+        model: transformers.PreTrainedModel = getattr(transformers, architecture)(hf_config)
+    model.to_empty(device="cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.init_weights()  # type: ignore[no-untyped-call]
+    if half:
+        model.bfloat16()
+    model.train()
+    if checkpointing:
+        model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
+    return model
+
+
+def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int) -> int:
+    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside."""
+    held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in held:
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
+        return tensor
+
+    generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
+    ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(input_ids=ids, labels=ids.clone())
+    return sum(seen.values())

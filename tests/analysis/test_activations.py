@@ -1,0 +1,155 @@
+"""Activation memory per operation against what autograd saves in the real transformers model (CPU, bfloat16).
+
+For each family, attention implementation and checkpointing setting the test measures the saved tensors of
+one forward pass at 2 and 3 layers (``activation_oracle.saved_bytes``): the difference is one layer, which
+must equal our per-layer bytes exactly, and the 2-layer total must equal ours exactly. Our side is computed
+from the paramcount tree of the same cut config, with ``kernels="cpu"`` (dropout masks in the input dtype,
+LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: see the module docstring).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from activation_oracle import FAMILIES, real_model, saved_bytes, tiny_config
+from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_dimensions
+from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
+from paramcount.api import from_config
+from paramcount.sources.hf import from_config as tree_from_config
+
+BATCH, SEQ = 2, 16
+
+
+def _ours(
+    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, dtype: str = "bfloat16"
+) -> ActivationPlan:
+    config, architecture = tiny_config(family, layers)
+    tree = tree_from_config(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(
+        tree,
+        dims,
+        batch=batch,
+        seq_len=seq,
+        dtype=dtype,
+        attention=attention,  # type: ignore[arg-type]
+        kernels="cpu",
+        checkpointing=checkpointing,
+    )
+    assert plan is not None, f"{family}: layer not recognised"
+    return plan
+
+
+def _measured(
+    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, *, half: bool = True
+) -> int:
+    config, architecture = tiny_config(family, layers)
+    return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
+    two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
+    ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
+    per_layer = ours.layer_input.bytes if checkpointing else ours.per_layer_bytes
+    assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
+    assert two == ours.saved_bytes, f"2 layers: measured {two:,} B, ours {ours.saved_bytes:,} B"
+
+
+@settings(max_examples=4)
+@given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(["llama", "gpt2", "bert"]))
+def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
+    # The symbols b and s enter every rule: random (batch, seq) in the cheapest families, sdpa (the default).
+    assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
+def test_recomputed_layer_is_one_stored_layer() -> None:
+    # With checkpointing the plan keeps each layer's input and, during backward, one layer's full set.
+    stored = _ours("llama", 2, "sdpa", False, BATCH, SEQ)
+    checkpointed = _ours("llama", 2, "sdpa", True, BATCH, SEQ)
+    items = activation_items(checkpointed)
+    assert items[0].bytes == 2 * BATCH * SEQ * 64 * 2  # 2 layers × b·s·h in bfloat16
+    assert sum(item.bytes for item in items if item.label.startswith("recomputed layer")) == stored.per_layer_bytes
+
+
+def test_llama_3_8b_at_4096_tokens_keeps_what_flash_attention_keeps() -> None:
+    # Per layer, bf16, b=1, s=4,096, h=4,096, 32 heads, 8 kv heads, d=128, i=14,336 (sdpa → flash on CUDA):
+    # two RMSNorms 2·(4 + 2)·sh + 2·4·s; q/k/v and gate/up inputs 2·2·sh; query 2·sh, key and value 2·2·s·1,024,
+    # output 2·sh, logsumexp 4·32·s; SwiGLU 4 · 2·s·14,336. No s × s term.
+    s, h, i = 4096, 4096, 14_336
+    per_layer = 2 * (6 * s * h + 4 * s) + 4 * s * h + 2 * s * h + 4 * s * 1024 + 2 * s * h + 4 * 32 * s + 8 * s * i
+    plan = plan_memory(
+        from_config("meta-llama/Llama-3.1-8B").tree,
+        None,
+        PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=s),
+    )
+    layers = [item for item in plan.items if item.category == "activations" and item.label.startswith("32 layers")]
+    assert sum(item.bytes for item in layers) == 32 * per_layer
+    # Outside the layers: the float32 log_softmax of the logits, 4·s·128,256, is the largest.
+    by_label = {item.label.split(":")[0]: item.bytes for item in plan.items if item.category == "activations"}
+    assert by_label["loss.log_softmax"] == 4 * s * 128_256
+
+
+def test_eager_attention_keeps_the_scores() -> None:
+    # eager: the float32 softmax (4·b·a·s²) and the bf16 probabilities (2·b·a·s²) per layer, which sdpa has not.
+    eager, sdpa = (_ours("llama", 2, attention, False, 1, 1024) for attention in ("eager", "sdpa"))
+    keys = {tensor.key for tensor in eager.per_layer} - {tensor.key for tensor in sdpa.per_layer}
+    assert {"self_attn.softmax", "self_attn.probabilities"} <= keys
+    scores = {t.key: t.bytes for t in eager.per_layer}
+    assert scores["self_attn.softmax"] == 4 * 4 * 1024 * 1024
+    assert scores["self_attn.probabilities"] == 2 * 4 * 1024 * 1024
+
+
+def test_tensor_and_sequence_parallel_split() -> None:
+    # Korthikanti Table 2: with t=4 the heads and MLP width split, norms and column-parallel inputs do not,
+    # unless sequence parallelism splits them too.
+    plan = _ours("llama", 2, "sdpa", False, BATCH, SEQ)
+    whole = sum(item.bytes for item in activation_items(plan))
+    split = sum(item.bytes for item in activation_items(plan, tp=4))
+    sequence = sum(item.bytes for item in activation_items(plan, tp=4, sequence_parallel=True))
+    assert whole > split > sequence
+    replicated = sum(t.bytes for t in plan.per_layer if t.split == "sequence") * plan.layers
+    assert not any(item.exact for item in activation_items(plan, tp=4))
+    assert split - sequence == replicated - replicated // 4 + sum(
+        t.bytes - -(-t.bytes // 4) for t in plan.model if t.split == "sequence"
+    )
+
+
+def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
+    # Mixtral's sparse MLP is not one of the modelled layouts: the Korthikanti estimate, labelled as one.
+    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
+    plan = plan_memory(tree, None, PlanOptions(optimizer="sgd", seq_len=16))
+    assert any("Korthikanti" in note for note in plan.assumptions)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_float32_activations_have_no_upcast_copies(attention: str) -> None:
+    # In float32 x.to(float32) and softmax(dtype=float32).to(dtype) copy nothing: one tensor where bf16 has two.
+    ours = _ours("llama", 2, attention, False, BATCH, SEQ, dtype="float32")
+    assert "self_attn.probabilities" not in {tensor.key for tensor in ours.per_layer}
+    assert _measured("llama", 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
+def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str]) -> None:
+    from paramcount.cli import main
+
+    args = ["gpt2", "--json", "--optimizer", "adamw", "--seq-len", "64", "--attention", "eager"]
+    assert main(args) == 0
+    plan = json.loads(capsys.readouterr().out)["memory"]["plan"]
+    assert plan["activations"]["attention"] == "eager"
+    # GPT-2's config states no dtype: float32 activations; eager keeps the softmax of 12 heads, 4·12·64² bytes
+    softmax = next(t for t in plan["activations"]["tensors"] if t["key"] == "attn.softmax")
+    assert (softmax["shape"], softmax["bytes"]) == ("b·a·s·s", 4 * 12 * 64 * 64)
+    assert main([*args, "--sequence-parallel"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"
