@@ -17,6 +17,7 @@ from pathlib import Path
 from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.sources.hf._config import Config, parse_config_text
+from paramcount.sources.hf._defaults import complete
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -113,13 +114,14 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
     """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
-    ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
+    ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model). Keys the
+    config leaves out take the defaults of transformers' config class for its ``model_type`` (``_defaults``)."""
     data, name = read_config(source)
     raw_type = data.get("model_type")
     if not isinstance(raw_type, str):
         raise ConfigError(f"{name}: key 'model_type' is missing or not a string", key_path="model_type")
     spec = spec_for(raw_type, name)
-    config = Config(data, raw_type, name)
+    config = Config(complete(data, raw_type), raw_type, name)
     chosen = architecture
     if chosen is None:
         listed = data.get("architectures")
