@@ -82,6 +82,8 @@ class FakeHub:
                     start, end = int(first), min(int(last) if last else len(payload) - 1, len(payload) - 1)
                     headers["Content-Range"] = f"bytes {start}-{end}/{len(payload)}"
                     payload, status = payload[start : end + 1], 206
+                # recorded before answering: the client may go on before this thread runs again
+                hub.requests.append(Request(self.command, self.path, wanted, len(payload) if body else 0))
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -89,7 +91,6 @@ class FakeHub:
                 self.end_headers()
                 if body:
                     self.wfile.write(payload)
-                hub.requests.append(Request(self.command, self.path, wanted, len(payload) if body else 0))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
