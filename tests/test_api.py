@@ -96,11 +96,11 @@ def test_errors_are_value_errors_with_one_line_messages() -> None:
 
 def test_paths_false_never_reads_the_filesystem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "resnet50").mkdir()
-    (tmp_path / "resnet50" / "config.json").write_text('{"model_type": "gpt2"}')
+    (tmp_path / "resnet50" / "config.json").write_text('{"model_type": "gpt2", "n_embd": "wide"}')
     monkeypatch.chdir(tmp_path)
     # torchvision ResNet50_Weights.IMAGENET1K_V1: 25,557,032 parameters.
     assert paramcount.count("resnet50", paths=False).total == 25_557_032
-    with pytest.raises(paramcount.ConfigError):  # the CLI's door reads the folder's (incomplete) config
+    with pytest.raises(paramcount.ConfigError):  # the CLI's door reads the folder's (invalid) config
         paramcount.count("resnet50")
 
 

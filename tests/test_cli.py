@@ -205,8 +205,8 @@ def test_json_errors_are_json_on_stdout(capsys: pytest.CaptureFixture[str]) -> N
         ),
         (
             "Qwen/Qwen2.5-8B",
-            "unknown model 'Qwen/Qwen2.5-8B': not a zoo model nor a shipped hub id; for any model, give the path to "
-            "its config.json (or its folder); did you mean 'Qwen/Qwen2.5-7B' or 'Qwen/Qwen3-8B'?",
+            "Qwen/Qwen2.5-8B: not a shipped hub id nor in the local Hugging Face cache, and offline; "
+            "did you mean 'Qwen/Qwen2.5-7B' or 'Qwen/Qwen3-8B'?",
         ),
         (
             "resnet51",

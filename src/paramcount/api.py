@@ -96,13 +96,22 @@ def _looks_like_path(text: str) -> bool:
     return bool(text) and (text.endswith(".json") or os.path.isdir(text))
 
 
-def count(text: str, *, architecture: str | None = None, via_transformers: bool = False, paths: bool = True) -> Result:
+def count(
+    text: str,
+    *,
+    architecture: str | None = None,
+    via_transformers: bool = False,
+    paths: bool = True,
+    offline: bool = False,
+) -> Result:
     """Count the parameters of whatever ``text`` names; e.g. ``count("Conv2d(256, 512, 3)").total``.
 
     ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model);
     ``via_transformers`` counts a config with transformers itself on the meta device (when installed);
-    ``paths=False`` never reads the filesystem (a server answering untrusted queries): configs then come only
-    from shipped hub ids.
+    ``paths=False`` never reads the filesystem nor the network (a server answering untrusted queries): configs
+    then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
+    from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
+    extra) its ``config.json`` alone is fetched into that cache.
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong: an
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
@@ -117,6 +126,11 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
             return _from_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _looks_like_path(stripped):
             return _from_config(text, stripped, stripped, architecture, via_transformers)
+        from paramcount.sources.hf.hub import hub_config, is_hub_id
+
+        if paths and is_hub_id(stripped):
+            config = hub_config(stripped, offline=offline)
+            return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
     try:
         result = _count_expression(text)
     except ParamcountError:

@@ -91,6 +91,7 @@ FLAGS = (
         "--via-transformers",
         "count a config with transformers itself on the meta device (needs torch and transformers)",
     ),
+    _Flag("--offline", "read hub ids from the local Hugging Face cache only, never the network (also: HF_HUB_OFFLINE)"),
     _Flag(
         "--dtype",
         "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the config's, else float32)",
@@ -386,10 +387,11 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
         from paramcount.analysis.shapes import parse_shape
 
         shape = parse_shape(arguments.input)
-    architecture, via_transformers = arguments.architecture, arguments.via_transformers
+    architecture, via_transformers, offline = arguments.architecture, arguments.via_transformers, arguments.offline
 
     def answer(query: str) -> Report:
-        return count(query, architecture=architecture, via_transformers=via_transformers).report(plan, shape)
+        result = count(query, architecture=architecture, via_transformers=via_transformers, offline=offline)
+        return result.report(plan, shape)
 
     return answer
 

@@ -389,7 +389,7 @@ def without(config: dict[str, Any], key: str) -> dict[str, Any]:
     ("config", "message", "key_path"),
     [
         (
-            without(LLAMA, "hidden_size"),
+            LLAMA | {"hidden_size": None},
             "config.json: key 'hidden_size' is missing (needed for model_type 'llama')",
             "hidden_size",
         ),

@@ -21,6 +21,7 @@ from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
+from paramcount.sources.hf._defaults import complete
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -151,7 +152,8 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
     """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
-    ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model)."""
+    ``architecture=`` picks another of the builder's classes (``"LlamaModel"`` for the base model). Keys the
+    config leaves out take the defaults of transformers' config class for its ``model_type`` (``_defaults``)."""
     return read_model(source, architecture=architecture)[0]
 
 
@@ -165,7 +167,8 @@ def read_model(
     if not isinstance(raw_type, str):
         raise ConfigError(f"{name}: key 'model_type' is missing or not a string", key_path="model_type")
     spec = spec_for(raw_type, name)
-    config = Config(data, raw_type, name)
+    completed = complete(data, raw_type)
+    config = Config(completed, raw_type, name)
     chosen = architecture
     if chosen is None:
         listed = data.get("architectures")
@@ -186,6 +189,6 @@ def read_model(
         attributes += (("torch_dtype", dtype),)
     from paramcount.sources.hf._attention_layers import attention_layers
 
-    attributes += tuple(attention_layers(data, raw_type, name))
-    attributes += tuple(_activation_settings(data))
+    attributes += tuple(attention_layers(completed, raw_type, name))
+    attributes += tuple(_activation_settings(completed))
     return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance

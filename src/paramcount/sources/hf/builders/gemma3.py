@@ -2,9 +2,9 @@
 model with images (``gemma3``): a SigLIP vision tower and a projector in front of that text model.
 
 Mirrors ``transformers`` 5.24 (``models/gemma3/modeling_gemma3.py``, ``models/siglip/modeling_siglip.py``).
-Gemma 3 keeps one pair of rotary buffers per attention type in use (sliding and full). Its nested
-``text_config`` and ``vision_config`` are the exception to the rule that size keys are required: the published
-multimodal configs omit even those there, so they take transformers' defaults too.
+Gemma 3 keeps one pair of rotary buffers per attention type in use (sliding and full). The published multimodal
+configs omit even the sizes of their nested ``text_config`` and ``vision_config``: like every key left out, those
+take transformers' defaults when the config is read (``_defaults.py``).
 """
 
 from __future__ import annotations
@@ -87,32 +87,6 @@ register_family(_GEMMA3_TEXT)
 
 # --- Gemma 3 with its SigLIP vision tower (model_type "gemma3") -----------------------------------------------
 
-_GEMMA3_TEXT_DEFAULTS = {
-    "vocab_size": 262_208,
-    "hidden_size": 2304,
-    "intermediate_size": 9216,
-    "num_hidden_layers": 26,
-    "num_attention_heads": 8,
-}
-"""``Gemma3TextConfig``'s defaults for the size keys, which published ``gemma3`` configs leave out."""
-
-_SIGLIP_VISION_DEFAULTS = {
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "num_channels": 3,
-    "image_size": 224,
-    "patch_size": 16,
-}
-"""``SiglipVisionConfig``'s defaults."""
-
-
-def _defaulted(config: Config, key: str, defaults: dict[str, int], kind: str) -> Config:
-    """The nested config ``key`` over transformers' defaults (an absent or null sub-config is all defaults)."""
-    data = config.sub(key).data if config.has(key) else {}
-    return Config({**defaults, **data}, kind, config.source, f"{config.path(key)}.")
-
 
 def _siglip_vision_tower(config: Config) -> Module:
     """``SiglipVisionModel``: patch embedding, pre-norm encoder layers, post-norm, optional attention-pooling head."""
@@ -182,8 +156,8 @@ def _siglip_pooling_head(hidden: Dim, heads: Dim, width: Dim) -> Module:
 
 def _gemma3_multimodal(config: Config, kind: str) -> tuple[Module, Sizes]:
     """``Gemma3Model``: vision tower, projector into the text width, the Gemma 3 text model."""
-    text = _defaulted(config, "text_config", _GEMMA3_TEXT_DEFAULTS, "gemma3_text")
-    vision = _defaulted(config, "vision_config", _SIGLIP_VISION_DEFAULTS, "siglip_vision_model")
+    text = config.sub("text_config", "gemma3_text")  # both completed with their classes' defaults when read
+    vision = config.sub("vision_config", "siglip_vision_model")
     sizes = read_sizes(_GEMMA3_TEXT, text)
     tower = _siglip_vision_tower(vision)
     vision_hidden = Dim.of(vision.size("hidden_size"), "vision_config.hidden_size")

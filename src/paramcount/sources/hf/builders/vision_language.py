@@ -6,10 +6,10 @@ same ties, each checked against transformers on the meta device. LLaVA keeps eve
 (``vision_feature_layer`` selects a hidden state at run time; nothing is dropped in 5.24) and reads
 ``len(vision_feature_layer)`` stacked features when it is a list.
 
-Sizes a model is defined by are required at the top level. Sub-configs of composite models (CLIP's
-``text_config``/``vision_config``, LLaVA's) of type ``clip_text_model``, ``clip_vision_model`` or ``llama`` take
-the defaults transformers gives them, because published configs rely on them (llava-1.5's ``text_config`` omits
-``hidden_size``); a sub-config of any other type states its sizes like a top-level config.
+Keys a config leaves out, at the top level and in the sub-configs of composite models (CLIP's
+``text_config``/``vision_config``, LLaVA's), hold the defaults of their transformers config class when a builder
+reads them: ``from_config`` completes the config first (``_defaults.py``); llava-1.5's ``text_config`` omits
+``hidden_size``, and a Gemma text tower ties its head unless it says otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._defaults import attribute, complete
 from paramcount.sources.hf._registry import model_type, spec_for
 from paramcount.sources.hf.builders._common import (
     conv,
@@ -36,7 +37,6 @@ from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import Any, Final
 
 __all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
@@ -45,17 +45,17 @@ __all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
 # --- sub-configs and sub-models ----------------------------------------------------------------------------------
 
 
-def _sub_config(parent: Config, key: str, model_type: str, defaults: Mapping[str, Any], raw: object = None) -> Config:
-    """The nested config ``parent[key]`` (or ``raw`` when given), absent or partial ones completed by
-    ``defaults``; nulls count as absent, as they do for transformers' config classes."""
-    raw = parent.raw(key) if raw is None else raw
+def _sub_config(parent: Config, key: str, model_type: str) -> Config:
+    """The nested config ``parent[key]``, already completed with its class's defaults (``_defaults.complete``);
+    nulls count as absent."""
+    raw = parent.raw(key)
     if raw is None:
         data: dict[str, Any] = {}
     elif isinstance(raw, dict):
         data = {name: value for name, value in raw.items() if value is not None}
     else:
         raise parent.fail(key, f"'{parent.path(key)}' must be an object, got {raw!r:.40}")
-    return Config({**defaults, **data}, model_type, parent.source, f"{parent.path(key)}.")
+    return Config(data, model_type, parent.source, f"{parent.path(key)}.")
 
 
 def _prefix_ties(tree: Module, prefix: str) -> Module:
@@ -157,27 +157,6 @@ def vit(config: Config, architecture: str) -> Module:
 
 # --- CLIP --------------------------------------------------------------------------------------------------------
 
-# CLIPTextConfig / CLIPVisionConfig defaults (transformers 5.24, configuration_clip.py).
-_CLIP_TEXT_DEFAULTS: dict[str, Any] = {
-    "vocab_size": 49408,
-    "hidden_size": 512,
-    "intermediate_size": 2048,
-    "projection_dim": 512,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 8,
-    "max_position_embeddings": 77,
-}
-_CLIP_VISION_DEFAULTS: dict[str, Any] = {
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "projection_dim": 512,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "num_channels": 3,
-    "image_size": 224,
-    "patch_size": 32,
-}
-
 
 def _clip_encoder(config: Config, hidden: Dim) -> Module:
     path_heads(config, hidden, "num_attention_heads")
@@ -264,19 +243,24 @@ def _clip_tower(config: Config, architecture: str) -> Module:
     return module("", architecture, build(config, inner), head)
 
 
-def _clip_sub(config: Config, key: str, sub_type: str, defaults: Mapping[str, Any]) -> Config:
-    """CLIPConfig's sub-configs; a ``<key>_dict`` (older hub files) wins over ``<key>``, filled with defaults."""
+def _clip_sub(config: Config, key: str, sub_type: str) -> Config:
+    """CLIPConfig's sub-configs; a ``<key>_dict`` (older hub files) wins over ``<key>``, over the defaults of
+    ``sub_type``'s class as CLIPConfig reads it (``CLIPTextConfig(**text_config_dict)``)."""
     legacy = f"{key}_dict"
-    if config.raw(legacy) is not None:
-        return _sub_config(config, legacy, sub_type, defaults)
-    return _sub_config(config, key, sub_type, defaults)
+    raw = config.raw(legacy)
+    if raw is None:
+        return _sub_config(config, key, sub_type)
+    if not isinstance(raw, dict):
+        raise config.fail(legacy, f"'{config.path(legacy)}' must be an object, got {raw!r:.40}")
+    data = {name: value for name, value in raw.items() if value is not None}
+    return Config(complete(data, sub_type), sub_type, config.source, f"{config.path(legacy)}.")
 
 
 @model_type("clip", architectures=("CLIPModel", *_CLIP_TOWERS), default="CLIPModel")
 def clip(config: Config, architecture: str) -> Module:
     """CLIP: text and vision towers from ``text_config``/``vision_config``, two projections, ``logit_scale``."""
-    text = _clip_sub(config, "text_config", "clip_text_model", _CLIP_TEXT_DEFAULTS)
-    vision = _clip_sub(config, "vision_config", "clip_vision_model", _CLIP_VISION_DEFAULTS)
+    text = _clip_sub(config, "text_config", "clip_text_model")
+    vision = _clip_sub(config, "vision_config", "clip_vision_model")
     if architecture != "CLIPModel":
         # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config").
         return _clip_tower(text if _CLIP_TOWERS[architecture].text else vision, architecture)
@@ -299,7 +283,7 @@ def clip(config: Config, architecture: str) -> Module:
 )
 def clip_text_model(config: Config, architecture: str) -> Module:
     """A standalone CLIP text tower config (``model_type: clip_text_model``)."""
-    return _clip_tower(_sub_defaults(config, _CLIP_TEXT_DEFAULTS), architecture)
+    return _clip_tower(config, architecture)
 
 
 @model_type(
@@ -309,56 +293,20 @@ def clip_text_model(config: Config, architecture: str) -> Module:
 )
 def clip_vision_model(config: Config, architecture: str) -> Module:
     """A standalone CLIP vision tower config (``model_type: clip_vision_model``), e.g. LLaVA's vision tower."""
-    return _clip_tower(_sub_defaults(config, _CLIP_VISION_DEFAULTS), architecture)
-
-
-def _sub_defaults(config: Config, defaults: Mapping[str, Any]) -> Config:
-    data = {name: value for name, value in config.data.items() if value is not None}
-    return Config({**defaults, **data}, config.model_type, config.source, config.prefix)
+    return _clip_tower(config, architecture)
 
 
 # --- LLaVA -------------------------------------------------------------------------------------------------------
-
-# LlamaConfig defaults (transformers 5.24): llava-1.5's text_config relies on them.
-_LLAMA_DEFAULTS: dict[str, Any] = {
-    "vocab_size": 32000,
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "attention_bias": False,
-    "mlp_bias": False,
-    "tie_word_embeddings": False,
-}
-# Sub-config types whose transformers defaults we apply; any other type must state its sizes.
-_SUB_DEFAULTS: dict[str, dict[str, Any]] = {
-    "llama": _LLAMA_DEFAULTS,
-    "clip_vision_model": _CLIP_VISION_DEFAULTS,
-    "clip_text_model": _CLIP_TEXT_DEFAULTS,
-}
-# LlavaConfig's vision_config when the file has none (SubConfigSpec init_kwargs; CLIPVisionConfig fills the rest).
-_LLAVA_VISION_WHEN_ABSENT: dict[str, Any] = {
-    "intermediate_size": 4096,
-    "hidden_size": 1024,
-    "patch_size": 14,
-    "image_size": 336,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 16,
-    "vocab_size": 32000,
-    "projection_dim": 768,
-}
 
 
 def _llava_sub(config: Config, key: str, default_type: str) -> Config:
     """``vision_config``/``text_config`` typed by their own ``model_type`` (AutoConfig), as LlavaConfig does."""
     raw = config.raw(key)
-    if raw is None and key == "vision_config":
-        raw = _LLAVA_VISION_WHEN_ABSENT
     kind = raw.get("model_type", default_type) if isinstance(raw, dict) else default_type
     if not isinstance(kind, str):
         path = f"{config.path(key)}.model_type"
         raise ConfigError(f"{config.source}: '{path}' must be a string, got {kind!r:.40}", key_path=path)
-    sub = _sub_config(config, key, kind, _SUB_DEFAULTS.get(kind, {}), raw)
+    sub = _sub_config(config, key, kind)
     _supported(sub)
     return sub
 
@@ -398,8 +346,9 @@ def llava(config: Config, architecture: str) -> Module:
     text = _llava_sub(config, "text_config", "llama")
     prefix = "" if architecture == "LlavaModel" else "model."
     features = _feature_layers(config)
-    vision_width = path_dim(vision, "hidden_size") if features is None else path_dim(vision, "hidden_size") * features
-    text_width = path_dim(text, "hidden_size")
+    vision_width = path_dim(vision, attribute(vision.model_type, "hidden_size"))  # GPT-2 calls it n_embd
+    vision_width = vision_width if features is None else vision_width * features
+    text_width = path_dim(text, attribute(text.model_type, "hidden_size"))
     bias = config.flag("multimodal_projector_bias", True)
     projector = module(
         "multi_modal_projector",
@@ -407,18 +356,27 @@ def llava(config: Config, architecture: str) -> Module:
         linear("linear_1", vision_width, text_width, bias=bias),
         linear("linear_2", text_width, text_width, bias=bias),
     )
+    language_model = _sub_model(text, "language_model", f"{prefix}language_model.")
     base = module(
         "model" if prefix else "",
         "LlavaModel",
         _sub_model(vision, "vision_tower", f"{prefix}vision_tower."),
         projector,
-        _sub_model(text, "language_model", f"{prefix}language_model."),
+        language_model,
     )
     if architecture == "LlavaModel":
         return base
-    # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True.
+    # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
+    # text class's default when the file leaves it out: True for Gemma, GPT-2, Falcon, BLOOM …).
     tie = config.flag("tie_word_embeddings", False) or text.flag("tie_word_embeddings", False)
     vocab = path_dim(text, "vocab_size")
+    if tie and not any(child.name == "embed_tokens" for child in language_model.children):
+        # transformers ties lm_head to language_model.embed_tokens and fails on a tower that names it otherwise.
+        raise text.fail(
+            "tie_word_embeddings",
+            f"transformers cannot tie LLaVA's lm_head to a {text.model_type!r} text model (its embedding is not "
+            f"'embed_tokens'); set '{text.path('tie_word_embeddings')}' to false",
+        )
     if tie:
         head = tied_linear("lm_head", text_width, vocab, "model.language_model.embed_tokens.weight")
     else:

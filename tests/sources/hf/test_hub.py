@@ -1,0 +1,244 @@
+"""Hub ids beyond the shipped configs: the local Hugging Face cache (offline), then, with huggingface_hub, the
+config.json and safetensors headers from a hub, here a local fake one (tests/fake_hub.py): no network, and every
+request counted, so the tests see that no weights move."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import paramcount
+from fake_hub import FakeHub, Repo, safetensors_bytes
+from hf_oracle import transformers_model
+from paramcount.errors import ConfigError, UnknownNameError
+from paramcount.sources.hf.hub import cached_config, is_hub_id
+from paramcount.sources.hf.remote import FIRST_RANGE, safetensors_headers
+
+TINY = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "vocab_size": 1000,
+}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def tiny_total() -> int:
+    return sum(p.numel() for p in transformers_model(TINY, "LlamaForCausalLM").parameters())
+
+
+def put_in_cache(root: Path, repo_id: str, config: dict[str, object], ref: str = "main") -> Path:
+    """The layout huggingface_hub writes: refs/<ref> holds the commit, snapshots/<commit>/ the files."""
+    folder = root / f"models--{repo_id.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / ref).write_text(COMMIT)
+    snapshot = folder / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps(config))
+    return snapshot / "config.json"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "hub-cache"
+    root.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(root))
+    return root
+
+
+def served(hub: FakeHub) -> list[str]:
+    """The file requests (huggingface_hub also asks ``/api/agent-harnesses`` once a day for its user agent)."""
+    return [
+        f"{r.method} {r.path.split('/resolve/')[1]} {r.range or ''}".strip()
+        for r in hub.requests
+        if "/resolve/" in r.path
+    ]
+
+
+@pytest.mark.parametrize("text", ["org/name", "Org-1/Name_2.5@v1", "a/b@refs/pr/1"])
+def test_hub_ids_are_recognised(text: str) -> None:
+    assert is_hub_id(text)
+
+
+@pytest.mark.parametrize("text", ["resnet50", "org/", "/name", "org/name/x", "org/name.json", "org/na me", "o/n@"])
+def test_other_texts_are_not_hub_ids(text: str) -> None:
+    assert not is_hub_id(text)
+
+
+# --- the local cache, offline ----------------------------------------------------------------------------------
+
+
+def test_a_cached_hub_id_counts_offline_as_transformers(cache: Path) -> None:
+    put_in_cache(cache, "someone/tiny-llama", TINY)
+    result = paramcount.count("someone/tiny-llama", offline=True)
+    assert result.total == tiny_total()
+    assert result.location == "someone/tiny-llama"
+    assert paramcount.count("SOMEONE/Tiny-Llama", offline=True).total == result.total  # the hub ignores case
+
+
+def test_a_revision_is_a_ref_or_a_commit(cache: Path) -> None:
+    put_in_cache(cache, "someone/tiny-llama", TINY, ref="v1.0")
+    assert cached_config("someone/tiny-llama") is None  # no refs/main
+    assert cached_config("someone/tiny-llama", "v1.0") == cached_config("someone/tiny-llama", COMMIT)
+    assert paramcount.count(f"someone/tiny-llama@{COMMIT}", offline=True).total == tiny_total()
+
+
+def test_hf_home_locates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    put_in_cache(tmp_path / "hub", "someone/tiny-llama", TINY)
+    assert paramcount.count("someone/tiny-llama").total == tiny_total()
+
+
+def test_a_partial_cached_config_takes_transformers_defaults(cache: Path) -> None:
+    put_in_cache(cache, "someone/default-llama", {"model_type": "llama"})
+    expected = sum(p.numel() for p in transformers_model({"model_type": "llama"}, "LlamaForCausalLM").parameters())
+    assert paramcount.count("someone/default-llama").total == expected == 6_738_415_616
+
+
+def test_not_cached_and_offline_is_one_line_naming_close_shipped_ids(cache: Path) -> None:
+    with pytest.raises(UnknownNameError) as caught:
+        paramcount.count("meta-llama/Llama-3.1-8C")
+    assert str(caught.value) == (
+        "meta-llama/Llama-3.1-8C: not a shipped hub id nor in the local Hugging Face cache, and offline; "
+        "did you mean 'meta-llama/Llama-3.1-8B', 'meta-llama/Llama-3.1-405B' or 'meta-llama/Llama-3.2-1B'?"
+    )
+
+
+# --- a hub, with huggingface_hub ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    shards = {
+        "model-00001-of-00002.safetensors": safetensors_bytes({"model.embed_tokens.weight": ("BF16", [1000, 64])}),
+        "model-00002-of-00002.safetensors": safetensors_bytes({"lm_head.weight": ("BF16", [1000, 64])}),
+    }
+    index = {"metadata": {}, "weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}
+    index["weight_map"]["lm_head.weight"] = "model-00002-of-00002.safetensors"
+    repos = {
+        "someone/tiny-llama": Repo(
+            {"config.json": json.dumps(TINY).encode(), "model.safetensors.index.json": json.dumps(index).encode()}
+            | shards
+        ),
+        "someone/gated": Repo({"config.json": json.dumps(TINY).encode()}, token="hf_secret"),  # noqa: S106  (a test token)
+        "someone/long-header": Repo(
+            {
+                "config.json": json.dumps(TINY).encode(),
+                "model.safetensors": safetensors_bytes({f"t{i:05d}": ("F32", [8, 8]) for i in range(3000)}),
+            }
+        ),
+    }
+    server = FakeHub(repos).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    yield server
+    server.stop()
+
+
+def test_a_hub_id_fetches_config_json_alone_then_answers_from_the_cache(hub: FakeHub, cache: Path) -> None:
+    assert paramcount.count("someone/tiny-llama").total == tiny_total()
+    assert served(hub) == ["HEAD main/config.json", "GET main/config.json"]
+    assert cached_config("someone/tiny-llama") is not None
+    before = len(hub.requests)
+    assert paramcount.count("someone/tiny-llama").total == tiny_total()
+    assert paramcount.count("someone/tiny-llama", offline=True).total == tiny_total()
+    assert len(hub.requests) == before
+
+
+def test_safetensors_headers_come_by_range_requests_never_the_data(hub: FakeHub) -> None:
+    found = safetensors_headers("someone/tiny-llama")
+    files = hub.repos["someone/tiny-llama"].files
+    assert found.commit == COMMIT
+    assert found.index == files["model.safetensors.index.json"]
+    for name, header in found.headers:
+        length = int.from_bytes(files[name][:8], "little")
+        assert header == files[name][: 8 + length]
+    assert [line for line in served(hub) if ".safetensors " in line or line.endswith(".safetensors")] == [
+        f"GET {COMMIT}/model-0000{i}-of-00002.safetensors bytes=0-{FIRST_RANGE}" for i in (1, 2)
+    ]
+    before = len(hub.requests)
+    assert safetensors_headers("someone/tiny-llama", offline=True) == found  # kept: no request at all
+    assert len(hub.requests) == before
+
+
+def test_a_long_header_takes_a_second_range_request(hub: FakeHub) -> None:
+    found = safetensors_headers("someone/long-header")
+    payload = hub.repos["someone/long-header"].files["model.safetensors"]
+    length = int.from_bytes(payload[:8], "little")
+    assert length > FIRST_RANGE
+    assert found.headers == (("model.safetensors", payload[: 8 + length]),)
+    ranges = [r.range for r in hub.requests if r.path.endswith("/model.safetensors")]
+    assert ranges == [f"bytes=0-{FIRST_RANGE}", f"bytes={FIRST_RANGE + 1}-{length + 7}"]
+    assert sum(r.sent for r in hub.requests if r.path.endswith("/model.safetensors")) == 8 + length
+
+
+def test_a_missing_model_is_one_line(hub: FakeHub) -> None:
+    with pytest.raises(
+        UnknownNameError, match=r"^someone/nothing: no such model on the hub \(or a private one: set HF_TOKEN\)$"
+    ):
+        paramcount.count("someone/nothing")
+
+
+def test_a_missing_revision_is_one_line(hub: FakeHub) -> None:
+    with pytest.raises(UnknownNameError, match=r"^someone/tiny-llama@v9: no such revision on the hub$"):
+        paramcount.count("someone/tiny-llama@v9")
+
+
+def test_a_gated_model_needs_hf_token(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        ConfigError, match=r"^someone/gated: a gated model; accept its terms on the hub and set HF_TOKEN"
+    ):
+        paramcount.count("someone/gated")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    assert paramcount.count("someone/gated").total == tiny_total()
+
+
+def test_an_unreachable_hub_is_one_line(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub retries five times over about 23 seconds first; the test skips its waits."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    hub.stop()
+    with pytest.raises(
+        ConfigError, match=r"^someone/tiny-llama: cannot reach the hub \(\w+\); use a cached model or --offline$"
+    ):
+        paramcount.count("someone/tiny-llama")
+
+
+def test_offline_never_asks_the_hub(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UnknownNameError, match=r"and offline$"):
+        paramcount.count("someone/tiny-llama", offline=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UnknownNameError, match=r"and offline$"):
+        paramcount.count("someone/tiny-llama")
+    assert hub.requests == []
+
+
+def test_the_web_door_never_fetches(hub: FakeHub, cache: Path) -> None:
+    """``paths=False`` (the web app's untrusted queries) reads neither the cache nor the network."""
+    put_in_cache(cache, "someone/cached", TINY)
+    for text in ("someone/tiny-llama", "someone/cached"):
+        with pytest.raises(UnknownNameError):
+            paramcount.count(text, paths=False)
+    assert hub.requests == []
+
+
+def test_the_cli_offline_flag(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    from paramcount.cli import main
+
+    assert main(["--offline", "someone/tiny-llama"]) == 2
+    assert "not a shipped hub id nor in the local Hugging Face cache, and offline" in capsys.readouterr().err
+    assert hub.requests == []
+
+
+def test_a_fetched_config_counts_every_class_as_transformers(hub: FakeHub) -> None:
+    assert paramcount.count("someone/tiny-llama", architecture="LlamaModel").total == sum(
+        p.numel() for p in transformers_model(TINY, "LlamaModel").parameters()
+    )

@@ -1,0 +1,119 @@
+"""Write ``src/paramcount/sources/hf/defaults.json``: the defaults of transformers' configuration classes.
+
+For every ``model_type`` paramcount has a builder for, and every type those use as a sub-config by default
+(``siglip_vision_model`` under ``gemma3``), the table holds what the config class declares:
+
+- ``defaults``: each dataclass field's default that is not None (``PreTrainedConfig.default_config_fields``);
+  a None default is a value ``__post_init__`` derives from other keys (``head_dim``, ``num_key_value_heads``),
+  which the builders derive as transformers does;
+- ``aliases``: the class's ``attribute_map`` (``hidden_size`` → ``n_embd`` for GPT-2): a config giving the alias
+  sets the attribute, so the attribute's default does not apply;
+- ``set_before_alias``: keys ``__post_init__`` derives from an aliased attribute before the alias is applied (the
+  alias reaches the attribute last), so they keep the value derived from the default: T5's ``num_hidden_layers``
+  sets ``num_layers`` but ``num_decoder_layers`` stays 6. Found by building the class with the alias and with
+  the attribute set to the same value and keeping what differs;
+- ``sub_configs``: for each nested config (``text_config``, ``vision_config``) the type it gets when the file
+  does not name one, whether that type is fixed by the class (``Gemma3TextConfig``) or taken from the nested
+  ``model_type`` (LLaVA's ``AutoConfig``), and the keyword arguments transformers passes when the nested
+  config is absent (``SubConfigSpec.init_kwargs``: LLaVA's CLIP tower at 336 pixels).
+
+The counting path reads this file and never imports transformers. Rerun after changing the pinned transformers
+version (pyproject.toml) or adding a builder; ``tests/sources/hf/test_defaults.py`` fails while the file is
+stale. Run: ``python tools/generate_hf_defaults.py`` (needs transformers and torch installed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+OUTPUT = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / "defaults.json"
+
+
+def _plain(value: object) -> object:
+    """``value`` as JSON can hold it, or a ``ValueError`` (a default factory is called first)."""
+    if callable(value):
+        value = value()
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not JSON")
+    json.dumps(value, allow_nan=False)
+    return value
+
+
+def _entry(model_type: str) -> dict[str, Any]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    cls: Any = CONFIG_MAPPING[model_type]
+    defaults: dict[str, object] = {}
+    sub_keys = set(cls.sub_configs_defaults)
+    for key, value in cls.default_config_fields().items():
+        if key in sub_keys:
+            continue
+        try:
+            defaults[key] = _plain(value)
+        except (TypeError, ValueError):
+            continue  # not a value a config.json can hold (a callable, a dtype): nothing a builder reads
+    sub_configs = {
+        key: {
+            "model_type": spec.model_type,
+            "fixed": spec.config_class.__name__ != "AutoConfig",
+            "when_absent": _plain(dict(spec.init_kwargs)),
+            "optional": spec.optional,
+        }
+        for key, spec in cls.sub_configs_defaults.items()
+        if key != "backbone_config"
+    }
+    return {
+        "class": cls.__name__,
+        "defaults": defaults,
+        "aliases": dict(cls.attribute_map),
+        "set_before_alias": _set_before_alias(cls, defaults),
+        "sub_configs": sub_configs,
+    }
+
+
+def _set_before_alias(cls: Any, defaults: dict[str, object]) -> dict[str, dict[str, object]]:
+    """``{alias: {key: value}}``: what the class holds for ``key`` when ``alias`` is given rather than the attribute
+    it names, where that differs (probed with twice the attribute's default, a size every class accepts)."""
+    found: dict[str, dict[str, object]] = {}
+    for alias, target in cls.attribute_map.items():
+        default = defaults.get(target)
+        if isinstance(default, bool) or not isinstance(default, int):
+            continue
+        by_alias = cls(**{alias: 2 * default}).to_dict()
+        direct = cls(**{target: 2 * default}).to_dict()
+        differing = {key: _plain(value) for key, value in by_alias.items() if value != direct.get(key)}
+        if differing:
+            found[alias] = differing
+    return found
+
+
+def generate() -> dict[str, Any]:
+    """The table for the installed transformers and paramcount's builders."""
+    import torch  # noqa: F401  (transformers' vision utilities need torch's operators registered first)
+    import transformers
+
+    from paramcount.sources.hf import supported_model_types
+
+    entries: dict[str, Any] = {}
+    pending = list(supported_model_types())
+    while pending:
+        model_type = pending.pop()
+        if model_type in entries:
+            continue
+        entries[model_type] = entry = _entry(model_type)
+        pending.extend(sub["model_type"] for sub in entry["sub_configs"].values())
+    return {"transformers_version": transformers.__version__, "model_types": dict(sorted(entries.items()))}
+
+
+def render(table: dict[str, Any]) -> str:
+    return json.dumps(table, indent=1, sort_keys=False, allow_nan=False) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT.write_text(render(generate()), encoding="utf-8")
+    print(f"wrote {OUTPUT}")
