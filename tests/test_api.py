@@ -66,6 +66,7 @@ def test_public_names_are_pinned() -> None:
         "__version__",
         "count",
         "from_config",
+        "from_file",
         "from_module",
         "parse",
     }

@@ -18,7 +18,7 @@ from paramcount.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from paramcount.api import Result, count, from_config, from_module
+    from paramcount.api import Result, count, from_config, from_file, from_module
     from paramcount.expr import parse
     from paramcount.report import Report
 
@@ -38,6 +38,7 @@ __all__ = [
     "__version__",
     "count",
     "from_config",
+    "from_file",
     "from_module",
     "parse",
 ]
@@ -46,6 +47,7 @@ _HOMES = {
     "Result": "paramcount.api",
     "count": "paramcount.api",
     "from_config": "paramcount.api",
+    "from_file": "paramcount.api",
     "from_module": "paramcount.api",
     "parse": "paramcount.expr",
     "Report": "paramcount.report",

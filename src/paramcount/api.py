@@ -2,18 +2,19 @@
 
 ``count`` accepts what people type: a layer or module expression (``Conv2d(256, 512, 3)``), a zoo model
 (``resnet50``, ``vit_b_16(image_size=384)``), a Hugging Face hub id whose config ships with paramcount
-(``meta-llama/Llama-3.1-8B``), or a path to a ``config.json`` (or a folder holding one).
+(``meta-llama/Llama-3.1-8B``), a path to a ``config.json`` (or a folder holding one), or a checkpoint file
+or folder (``model.safetensors``, ``model.gguf``, ``./Llama-3.1-8B/``), read header-only.
 """
 
 from __future__ import annotations
 
 import os
 
-from paramcount._record import Record, field_setters
+from paramcount._record import Record, field_setters, replace
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
-from paramcount.analysis.memory import TrainingPlan, parameter_memory, stored_bytes
+from paramcount.analysis.memory import TrainingPlan, dtype_totals, parameter_memory, stored_bytes
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["Result", "count", "from_config", "from_module"]
+__all__ = ["Result", "count", "from_config", "from_file", "from_module"]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -45,9 +46,10 @@ class Result(Record):
     tree: Module
     totals: Totals
     origin: str = "expression"
-    """``expression``, ``zoo`` or ``config``."""
+    """``expression``, ``zoo``, ``config``, ``module``, or a checkpoint's format (``safetensors``, ``gguf``,
+    ``onnx``)."""
     location: str = ""
-    """For configs: the hub id or the path the config was read from."""
+    """For configs: the hub id or the path the config was read from; for checkpoints, the path given."""
 
     def __init__(
         self, query: str, tree: Module, totals: Totals, origin: str = "expression", location: str = ""
@@ -103,13 +105,27 @@ def _looks_like_path(text: str) -> bool:
     return bool(text) and (text.endswith(".json") or os.path.isdir(text))
 
 
+def _names_checkpoint(text: str) -> bool:
+    """A checkpoint file (by its name) or a folder holding checkpoint files; a folder with a config.json and
+    no weights stays a config."""
+    if "." not in text and not os.path.isdir(text):
+        return False  # a zoo name or an expression: nothing to import or look at
+    from paramcount.sources.files import find_weights, is_checkpoint_path
+
+    if is_checkpoint_path(text):
+        return True
+    from pathlib import Path
+
+    return os.path.isdir(text) and find_weights(Path(text)) is not None
+
+
 def count(text: str, *, architecture: str | None = None, via_transformers: bool = False, paths: bool = True) -> Result:
     """Count the parameters of whatever ``text`` names; e.g. ``count("Conv2d(256, 512, 3)").total``.
 
     ``architecture`` picks the class counted for a config (``"LlamaModel"`` for the base model);
     ``via_transformers`` counts a config with transformers itself on the meta device (when installed);
     ``paths=False`` never reads the filesystem (a server answering untrusted queries): configs then come only
-    from shipped hub ids.
+    from shipped hub ids. A checkpoint file or a folder holding one is read header-only (``from_file``).
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong.
     """
     stripped = text.strip()
@@ -119,6 +135,8 @@ def count(text: str, *, architecture: str | None = None, via_transformers: bool 
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _from_config(text, shipped, stripped, architecture, via_transformers)
+        if paths and _names_checkpoint(stripped):
+            return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
             return _from_config(text, stripped, stripped, architecture, via_transformers)
     return _count_expression(text)
@@ -149,6 +167,45 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
 
     shipped = hub_config_path(str(source))
     return _from_config(str(source), shipped or source, str(source), architecture, via_transformers)
+
+
+def from_file(path: str | Path, *, query: str | None = None) -> Result:
+    """Count the tensors of a checkpoint without loading it: a ``.safetensors`` file, a sharded checkpoint's
+    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, or a folder holding one. Only headers are read.
+
+    A folder's ``config.json``, when present, is counted too: the facts say whether the two counts agree, and
+    ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
+
+    Raises:
+        CheckpointError: a malformed or hostile file (one line: ``<file>: <what>``).
+        LimitError: a count, length or size beyond its cap.
+        OSError: a file cannot be opened.
+    """
+    from pathlib import Path
+
+    from paramcount.sources.checkpoint import tree_from_entries
+    from paramcount.sources.files import read_checkpoint, with_config_ties
+
+    checkpoint, weights = read_checkpoint(path)
+    config_facts: tuple[tuple[str, str | int], ...] = ()
+    config = Path(path) / "config.json"
+    if Path(path).is_dir() and config.is_file():
+        try:
+            config_tree = _from_config(str(config), config, str(config), None, False).tree
+        except ParamcountError as error:
+            config_facts = (("config_json", f"not counted: {error}"),)
+        else:
+            checkpoint = with_config_ties(checkpoint, config_tree)
+            config_facts = (("config_parameters", parameter_count(config_tree)), ("config_architecture", config_tree.kind))
+    facts = dict(checkpoint.facts)
+    architecture = facts.get("architecture")
+    tree = tree_from_entries(checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None)
+    if config_facts and config_facts[0][0] == "config_parameters":
+        difference = parameter_count(tree) - int(config_facts[0][1])
+        agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
+        config_facts += (("config_agrees", agrees),)
+    tree = replace(tree, attributes=tree.attributes + config_facts)
+    return Result(query or str(path), tree, totals(tree), origin=checkpoint.format, location=str(path))
 
 
 def from_module(module: object) -> Result:
@@ -203,8 +260,8 @@ def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
         architecture = str(dict(tree.attributes).get("architecture", tree.kind))
         location = result.location
         return architecture, transformers_snippet(location, architecture, counts), False
-    if result.origin == "module":
-        return tree.kind, "", False
+    if result.origin not in ("expression", "zoo"):  # a live module or a checkpoint: nothing to rebuild
+        return (tree.kind if result.origin == "module" else os.path.basename(result.location.rstrip("/\\"))), "", False
     if result.origin == "zoo":
         call = _zoo_call(tree)
         return call, torchvision_snippet(call, counts), False
@@ -228,8 +285,8 @@ def _training(tree: Module, counts: Counts) -> tuple[TrainingPlan, ...]:
 
 
 def _plan(result: Result, counts: Counts, options: PlanOptions | None, shapes: ShapeReport | None) -> MemoryPlan | None:
-    if options is None and result.origin != "config":
-        return None
+    if options is None and result.origin in ("expression", "zoo", "module"):
+        return None  # a model (a config, a checkpoint) gets an inference plan in its own dtype by default
     from paramcount.analysis.planner import PlanOptions, plan_memory
 
     return plan_memory(result.tree, counts, options or PlanOptions(), shapes)
@@ -286,4 +343,5 @@ def build_report(
         active=active_parameters(tree),
         blocks=blocks(tree),
         facts=tuple((key, str(value)) for key, value in tree.attributes if isinstance(value, str | int)),
+        by_dtype=dtype_totals(counts),
     )

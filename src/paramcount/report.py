@@ -9,7 +9,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
-from paramcount.analysis.memory import FormatMemory, TrainingPlan
+from paramcount.analysis.memory import DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 
 TYPE_CHECKING = False
@@ -75,6 +75,8 @@ class Report(Record):
     """Output shapes and MACs per module for an input shape (``--input``)."""
     compute: tuple[FlopsEstimate, ...] = ()
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
+    by_dtype: tuple[DtypeTotal, ...] = ()
+    """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
     """What the door knew (``model_type``, ``architecture``, ``torch_dtype``, ``zoo``)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +129,9 @@ class Report(Record):
                     "parameter_bytes": self.stored_parameter_bytes,
                     "buffer_bytes": self.stored_buffer_bytes,
                 },
+                "by_dtype": [
+                    {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in self.by_dtype
+                ],
                 "parameters": [
                     {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
                     for m in self.parameter_memory

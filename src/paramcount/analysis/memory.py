@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
-from paramcount.dtypes import BITS, bytes_for
+from paramcount.dtypes import bytes_for, tensor_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Category",
+    "DtypeTotal",
     "FormatMemory",
     "MemoryBreakdown",
     "MemoryItem",
     "TrainingPlan",
+    "dtype_totals",
     "parameter_memory",
     "stored_bytes",
 ]
@@ -105,7 +107,30 @@ def parameter_memory(counts: Counts) -> tuple[FormatMemory, ...]:
 
 
 def stored_bytes(counts: Counts) -> tuple[int, int]:
-    """``(parameter bytes, buffer bytes)`` at each tensor's own dtype (float32 unless set otherwise)."""
-    parameters = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.parameters)
-    buffers = sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.buffer_tensors)
+    """``(parameter bytes, buffer bytes)`` at each tensor's own dtype (float32 unless set otherwise; a
+    quantised ggml type by its block layout)."""
+    parameters = sum(tensor_bytes(row.dtype, row.count) for row in counts.parameters)
+    buffers = sum(tensor_bytes(row.dtype, row.count) for row in counts.buffer_tensors)
     return parameters, buffers
+
+
+class DtypeTotal(Record):
+    """The tensors stored in one dtype (parameters and buffers, tied copies once): for a checkpoint, the bytes
+    its data takes on disk."""
+
+    dtype: str
+    tensors: int
+    count: int
+    bytes: int
+
+
+def dtype_totals(counts: Counts) -> tuple[DtypeTotal, ...]:
+    """Tensors, elements and bytes per dtype, the largest share of bytes first."""
+    found: dict[str, list[int]] = {}
+    for row in counts.parameters + counts.buffer_tensors:
+        total = found.setdefault(row.dtype, [0, 0, 0])
+        total[0] += 1
+        total[1] += row.count
+        total[2] += tensor_bytes(row.dtype, row.count)
+    rows = [DtypeTotal(dtype, tensors, count, size) for dtype, (tensors, count, size) in found.items()]
+    return tuple(sorted(rows, key=lambda row: (-row.bytes, row.dtype)))
