@@ -115,7 +115,7 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
 def _checkpoint_facts(facts: dict[str, str]) -> str:
     """``gguf file (llama, 32 blocks), 1 file of 4,920,733,728 B`` from a checkpoint's header facts."""
     described = [facts[key] for key in ("architecture",) if key in facts]
-    described.extend(f"{facts[key]} {key.rsplit('.', 1)[-1]}" for key in facts if key.endswith(".block_count"))
+    described.extend(f"{facts[key]} blocks" for key in facts if key.endswith(".block_count"))
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
     size = f", {files} file{'s' if files > 1 else ''} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""

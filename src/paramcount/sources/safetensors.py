@@ -106,12 +106,12 @@ def _tensor(name: str, info: object, fail: Callable[[str], CheckpointError]) -> 
     dtype = info["dtype"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise fail(f"{what} has unknown dtype {short(dtype)}; known: {', '.join(DTYPES)}")
-    shape = _integers(info["shape"], f"{what}'s shape", fail)
+    shape = _integers(info["shape"], f"the shape of {what}", fail)
     if len(shape) > MAX_TENSOR_DIMS:
         raise fail(f"{what} has {len(shape):,} dimensions; the limit is {MAX_TENSOR_DIMS}")
-    offsets = _integers(info["data_offsets"], f"{what}'s data_offsets", fail)
+    offsets = _integers(info["data_offsets"], f"the data_offsets of {what}", fail)
     if len(offsets) != 2 or offsets[0] > offsets[1]:
-        raise fail(f"{what}'s data_offsets must be [start, end] with start <= end, got {short(offsets)}")
+        raise fail(f"the data_offsets of {what} must be [start, end] with start <= end, got {short(offsets)}")
     count = checked_product(shape, MAX_TENSOR_ELEMENTS, fail, what)
     bits = BITS[DTYPES[dtype]]
     if count * bits % 8:

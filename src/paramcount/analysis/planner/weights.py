@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from paramcount._record import Record
 from paramcount.analysis.planner.items import MemoryItem
-from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
+from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
 from paramcount.tree import Module
 
@@ -28,6 +28,7 @@ __all__ = [
     "parameter_uses",
     "quantized_weights",
     "resolve_dtype",
+    "stored_weights",
 ]
 
 LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
@@ -156,24 +157,44 @@ class DtypeChoice(Record):
 
 def resolve_dtype(root: Module, uses: tuple[ParamUse, ...], requested: str | None) -> DtypeChoice:
     """``requested`` (already canonical) if given; else the tensors' own dtype when they state one other than
-    float32 (the tree's default, indistinguishable from "not stated"); else the config's ``torch_dtype``;
+    float32 (the tree's default, indistinguishable from "not stated"); else float16 when weights are stored
+    quantised (a GGUF file: llama.cpp keeps its KV cache in f16 by default); else the config's ``torch_dtype``;
     else float32."""
     if requested is not None:
         return DtypeChoice(requested, f"{requested}: given as dtype", "argument")
     weights: dict[str, int] = {}
     for use in uses:
-        weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
+        if use.dtype in BITS:  # a quantised storage type (a GGUF's Q4_K) is no dtype to compute in
+            weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
     stated = {name: count for name, count in weights.items() if name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
         mixed = " (the dtype of most parameters)" if len(weights) > 1 else ""
         return DtypeChoice(dominant, f"{dominant}: the tensors' own dtype{mixed}", "tensors")
+    if any(use.dtype not in BITS for use in uses):
+        reason = "float16: llama.cpp's default for its KV cache (the weights are quantised)"
+        return DtypeChoice("float16", reason, "default")
     configured = dict(root.attributes).get("torch_dtype")
     if isinstance(configured, str):
         found = storage_format(configured)
         if found is not None and found.role == "dtype":
             return DtypeChoice(found.name, f"{found.name}: the config's torch_dtype", "config")
     return DtypeChoice("float32", "float32: the default (no dtype given, stored or configured)", "default")
+
+
+def stored_weights(uses: tuple[ParamUse, ...]) -> MemoryItem | None:
+    """The weights in the types they are stored in, when some are quantised (a GGUF file's ``Q4_K`` …): the
+    file's real bytes per tensor (each type's block layout), not a nominal format's average; None otherwise."""
+    if all(use.dtype in BITS for use in uses):
+        return None
+    dtypes = sorted({use.dtype for use in uses})
+    return MemoryItem(
+        f"weights as stored ({', '.join(dtypes)})",
+        sum(use.count * use.times for use in uses),
+        0,
+        sum(use.times * tensor_bytes(use.dtype, use.count) for use in uses),
+        category="weights",
+    )
 
 
 def dtype_bits(dtype: str) -> int:
