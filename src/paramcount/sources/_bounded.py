@@ -136,13 +136,17 @@ def checked_product(sizes: Iterable[int], limit: int, fail: Callable[[str], Para
 
 def open_regular(path: Path, label: str, format: str) -> tuple[BinaryIO, int]:
     """Open ``path`` for reading and return it with its size; anything but a regular file (a FIFO that would
-    block, a device that never ends) is refused before a byte is read."""
-    stream = path.open("rb")
-    status = os.fstat(stream.fileno())
+    block, a device that never ends) is refused before a byte is read. The file is opened without blocking
+    (opening a FIFO with no writer would wait forever) and checked on the open descriptor, so it cannot be
+    swapped between the check and the read."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
-        stream.close()
+        os.close(descriptor)
         raise CheckpointError(f"{label}: not a regular file", format)
-    return stream, status.st_size
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb"), status.st_size
 
 
 _U32 = struct.Struct("<I")

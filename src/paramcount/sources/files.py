@@ -15,6 +15,7 @@ from pathlib import Path
 from paramcount._record import replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import MAX_FOLDER_ENTRIES
+from paramcount.sources._bounded import open_regular
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 from paramcount.tree import Module, iter_params
 
@@ -54,7 +55,8 @@ def is_checkpoint_path(text: str) -> bool:
 def _sniff(path: Path) -> str | None:
     """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, or a safetensors
     header length followed by ``{``."""
-    with path.open("rb") as stream:
+    stream, _ = open_regular(path, path.name, "unknown")
+    with stream:
         head = stream.read(9)
     if head[:4] == b"GGUF":
         return "gguf"

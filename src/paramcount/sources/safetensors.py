@@ -264,11 +264,15 @@ def _shard_path(folder: Path, shard: str, label: str) -> Path:
     return path
 
 
-def _check_shard(shard: str, entries: tuple[TensorEntry, ...], listed: list[str], label: str) -> None:
+def _check_shard(
+    shard: str, entries: tuple[TensorEntry, ...], listed: list[str], weight_map: dict[str, str], label: str
+) -> None:
     found, expected = {entry.name for entry in entries}, set(listed)
     unlisted = [entry.name for entry in entries if entry.name not in expected]
     if unlisted:
-        raise CheckpointError(f"{label}: shard {short(shard)} holds tensor {short(unlisted[0])}, not in the index", FORMAT)
+        elsewhere = weight_map.get(unlisted[0])
+        where = "not in the index" if elsewhere is None else f"which the index places in shard {short(elsewhere)}"
+        raise CheckpointError(f"{label}: shard {short(shard)} holds tensor {short(unlisted[0])}, {where}", FORMAT)
     missing = [name for name in listed if name not in found]
     if missing:
         raise CheckpointError(
@@ -299,12 +303,12 @@ def read_safetensors_index(path: str | Path) -> Checkpoint:
     entries: list[TensorEntry] = []
     file_bytes = header_bytes = metadata = 0
     shards = _shard_names(index, label)
+    paths = {shard: _shard_path(path.parent, shard, label) for shard in shards}  # every shard checked before any read
     for shard, listed in shards.items():
-        shard_path = _shard_path(path.parent, shard, label)
-        shard_stream, shard_size = open_regular(shard_path, shard, FORMAT)
+        shard_stream, shard_size = open_regular(paths[shard], shard, FORMAT)
         with shard_stream:
             found, shard_header, shard_metadata = read_safetensors_header(shard_stream, label=shard, size=shard_size)
-        _check_shard(shard, found, listed, label)
+        _check_shard(shard, found, listed, index["weight_map"], label)
         entries.extend(found)
         file_bytes += shard_size
         header_bytes += shard_header
