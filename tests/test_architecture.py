@@ -19,7 +19,8 @@ ALLOWED = {
     "dtypes": set(),
     "layers": {"tree", "errors", "limits"},
     "expr": {"layers", "tree", "errors", "limits", "zoo"},
-    "sources": {"layers", "tree", "errors", "limits"},
+    # checkpoint readers name the element types they find with the dtype table (a leaf module, like limits)
+    "sources": {"layers", "tree", "errors", "limits", "dtypes"},
     "zoo": {"layers", "tree", "errors", "limits", "sources", "analysis"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
     "report": {"analysis", "tree"},
