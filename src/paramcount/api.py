@@ -196,10 +196,15 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
             config_facts = (("config_json", f"not counted: {error}"),)
         else:
             checkpoint = with_config_ties(checkpoint, config_tree)
-            config_facts = (("config_parameters", parameter_count(config_tree)), ("config_architecture", config_tree.kind))
+            config_facts = (
+                ("config_parameters", parameter_count(config_tree)),
+                ("config_architecture", config_tree.kind),
+            )
     facts = dict(checkpoint.facts)
     architecture = facts.get("architecture")
-    tree = tree_from_entries(checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None)
+    tree = tree_from_entries(
+        checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None
+    )
     if config_facts and config_facts[0][0] == "config_parameters":
         difference = parameter_count(tree) - int(config_facts[0][1])
         agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"

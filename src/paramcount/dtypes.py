@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BITS",
     "FORMATS",
-    "GGML_TYPES",
     "GGML_TORCH_NAMES",
+    "GGML_TYPES",
     "GgmlType",
     "Overhead",
     "StorageFormat",

@@ -134,7 +134,10 @@ def test_index_and_shards_must_agree(tmp_path: Path) -> None:
     index = write_index(tmp_path, dict.fromkeys(names, "model-1.safetensors"))
     with pytest.raises(CheckpointError) as raised:
         paramcount.from_file(index)
-    assert str(raised.value) == "model.safetensors.index.json: shard 'model-1.safetensors' holds tensor '2.weight', not in the index"
+    assert (
+        str(raised.value)
+        == "model.safetensors.index.json: shard 'model-1.safetensors' holds tensor '2.weight', not in the index"
+    )
     write_index(tmp_path, dict.fromkeys([*names, "2.weight", "3.weight"], "model-1.safetensors"))
     with pytest.raises(CheckpointError) as raised:
         paramcount.from_file(index)
@@ -145,7 +148,9 @@ def test_index_and_shards_must_agree(tmp_path: Path) -> None:
     write_index(tmp_path, {**dict.fromkeys(names, "model-1.safetensors"), "2.weight": "model-2.safetensors"})
     with pytest.raises(CheckpointError) as raised:
         paramcount.from_file(index)
-    assert str(raised.value) == "model.safetensors.index.json: shard 'model-2.safetensors' named by the index is missing"
+    assert (
+        str(raised.value) == "model.safetensors.index.json: shard 'model-2.safetensors' named by the index is missing"
+    )
     save_small(tmp_path / "model-2.safetensors")
     with pytest.raises(CheckpointError) as raised:
         paramcount.from_file(index)

@@ -73,9 +73,9 @@ def test_written_file_reads_as_the_library_reads_it(tmp_path: Path) -> None:
     checkpoint = read_gguf(path)
     ours = [(e.name, e.shape, e.dtype, e.num_bytes) for e in checkpoint.entries]
     torch_names = {value: key for key, value in GGML_TORCH_NAMES.items()}
-    assert [(n, s, torch_names.get(d, d), c, b) for (n, s, d, b), (_, _, _, c, _) in zip(ours, theirs, strict=True)] == [
-        (n, s, t, c, b) for n, s, t, c, b in theirs
-    ]
+    assert [
+        (n, s, torch_names.get(d, d), c, b) for (n, s, d, b), (_, _, _, c, _) in zip(ours, theirs, strict=True)
+    ] == [(n, s, t, c, b) for n, s, t, c, b in theirs]
     tree = tree_from_entries(checkpoint, label=path.name)
     assert {name: param.count for name, param in iter_params(tree)} == {t[0]: t[3] for t in theirs}
     facts = dict(checkpoint.facts)
@@ -110,8 +110,11 @@ def key_value(key: str, value_type: int, payload: bytes) -> bytes:
 
 
 def tensor_info(name: str, ne: list[int], type_id: int = 0, offset: int = 0) -> bytes:
-    return string(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", n) for n in ne) + struct.pack(
-        "<IQ", type_id, offset
+    return (
+        string(name)
+        + struct.pack("<I", len(ne))
+        + b"".join(struct.pack("<Q", n) for n in ne)
+        + struct.pack("<IQ", type_id, offset)
     )
 
 
@@ -141,7 +144,7 @@ def nested(depth: int) -> bytes:
     return payload
 
 
-SIXTY_BYTES = (b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62) + bytes(36))
+SIXTY_BYTES = b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62) + bytes(36)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +155,8 @@ SIXTY_BYTES = (b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62) + bytes(36))
         (gguf_file(version=1), CheckpointError, "GGUF version 1 is not supported (supported: 2 and 3, little-endian)"),
         (gguf_file(version=3 << 24), CheckpointError,
          "GGUF version 50,331,648 is not supported (supported: 2 and 3, little-endian)"),
-        (gguf_file(tensor_count=2**62), LimitError, "the tensor count is 4,611,686,018,427,387,904; the limit is 262,144"),
+        (gguf_file(tensor_count=2**62), LimitError,
+         "the tensor count is 4,611,686,018,427,387,904; the limit is 262,144"),
         (SIXTY_BYTES, LimitError, "the metadata entry count is 4,611,686,018,427,387,904; the limit is 65,536"),
         (gguf_file(kv_count=1_000), CheckpointError,
          "truncated: the type of '' needs 4 bytes at offset 32 but the file ends at byte 32"),

@@ -135,7 +135,8 @@ def raw_tensor(name: str, dims: list[int], data_type: int = TensorProto.FLOAT, r
 
 def model_bytes(*initializers: TensorProto, nodes: list[onnx.NodeProto] | None = None) -> bytes:
     graph = helper.make_graph(nodes or [], "g", [], [], list(initializers))
-    return helper.make_model(graph).SerializeToString()
+    serialized: bytes = helper.make_model(graph).SerializeToString()
+    return serialized
 
 
 def external(location: str) -> TensorProto:
@@ -167,7 +168,8 @@ def nested_if(depth: int) -> onnx.NodeProto:
         (model_bytes(raw_tensor("w", [2, 2], raw=bytes(8))), CheckpointError,
          "tensor 'w' has 8 bytes of raw_data but its shape [2, 2] of float32 needs 16"),
         (model_bytes(raw_tensor("w", [2], data_type=99)), CheckpointError, "tensor 'w' has unknown data_type 99"),
-        (model_bytes(raw_tensor("w", [1]), raw_tensor("w", [1])), CheckpointError, "tensor name 'w' appears more than once"),
+        (model_bytes(raw_tensor("w", [1]), raw_tensor("w", [1])), CheckpointError,
+         "tensor name 'w' appears more than once"),
         (model_bytes(raw_tensor("w", [2**40, 2**40])), CheckpointError,
          "tensor 'w' has more than 4,611,686,018,427,387,904 elements"),
         (model_bytes(nodes=[nested_if(10)]), LimitError, "nesting of graphs is 9; the limit is 8"),

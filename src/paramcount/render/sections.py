@@ -118,7 +118,11 @@ def _checkpoint_facts(facts: dict[str, str]) -> str:
     described.extend(f"{facts[key]} blocks" for key in facts if key.endswith(".block_count"))
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
-    size = f", {files} file{'s' if files > 1 else ''} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""
+    size = (
+        f", {files} file{'s' if files > 1 else ''} of {integer(int(facts['file_bytes']))} B"
+        if "file_bytes" in facts
+        else ""
+    )
     return f"{facts['format']} checkpoint{inside}{size}"
 
 
@@ -239,10 +243,18 @@ def _memory(report: Report) -> Section:
     if "format" in dict(report.facts):
         blocks.append(Paragraph((Segment("Stored in the checkpoint (tensor data, each tensor once):"),)))
         rows = tuple(
-            (row.dtype, integer(row.tensors), integer(row.count), integer(row.bytes), _bits_per_element(row.bytes, row.count))
+            (
+                row.dtype,
+                integer(row.tensors),
+                integer(row.count),
+                integer(row.bytes),
+                _bits_per_element(row.bytes, row.count),
+            )
             for row in report.by_dtype
         )
-        blocks.append(Table(("dtype", "tensors", "elements", "bytes", "bits per element"), rows, frozenset({1, 2, 3, 4})))
+        blocks.append(
+            Table(("dtype", "tensors", "elements", "bytes", "bits per element"), rows, frozenset({1, 2, 3, 4}))
+        )
     return Section("memory", "Memory of the parameters", tuple(blocks))
 
 

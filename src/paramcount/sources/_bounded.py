@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ByteReader", "checked_product", "open_regular", "parse_json", "short"]
 
-CHUNK_BYTES = 1 << 20
-"""Bytes read from the stream at a time: headers are parsed from memory, a megabyte at a time."""
+CHUNK_BYTES = 1 << 16
+"""Bytes read ahead from the stream when a read needs more: headers made of many small fields are parsed from
+memory, and a read of a few bytes at the start of a file does not pull in a megabyte of tensor data."""
 
 
 def short(value: object) -> str:
@@ -44,18 +45,22 @@ def _refuse_constant(source: str) -> Callable[[str], Any]:
 
 
 def _depth(value: object, limit: int) -> int:
-    """The nesting depth of parsed JSON, stopping at the first level beyond ``limit``."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    deepest = 0
+    """The nesting depth of parsed JSON (a scalar inside an object is one level deeper), stopping at the first
+    level beyond ``limit``. Only containers go on the stack: a header of a million numbers stays cheap."""
+    stack: list[tuple[dict[str, object] | list[object], int]] = []
+    if isinstance(value, dict | list):
+        stack.append((value, 1))
+    deepest = 1
     while stack:
         item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return depth + 1
+                stack.append((child, depth + 1))
+            elif depth + 1 > deepest:
+                deepest = depth + 1
         deepest = max(deepest, depth)
-        if depth > limit:
-            return depth
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
     return deepest
 
 
@@ -78,7 +83,7 @@ def parse_json(
     *,
     source: str,
     max_bytes: int,
-    max_depth: int,
+    max_depth: int | None,
     unique_keys: bool = False,
     fail: Callable[[str], ParamcountError] = ConfigError,
 ) -> dict[str, Any]:
@@ -89,7 +94,8 @@ def parse_json(
         text: the JSON text (bytes are decoded as UTF-8 by ``json``).
         source: the name used at the start of every message (``config.json``, ``model.safetensors``).
         max_bytes: the size cap; a longer text raises ``LimitError``.
-        max_depth: the nesting cap.
+        max_depth: the nesting cap; None when the caller checks the structure of every value itself (deeper
+            nesting than Python's recursion limit is refused either way).
         unique_keys: refuse duplicate keys (a format whose reference reader would silently keep one).
         fail: builds the error for a malformed text (``ConfigError`` for configs, a ``CheckpointError``
             factory for checkpoint headers).
@@ -109,14 +115,18 @@ def parse_json(
             object_pairs_hook=_unique_object(source) if unique_keys else None,
         )
     except RecursionError:
-        raise fail(f"{source}: nested more than {max_depth} levels deep") from None
+        raise fail(
+            f"{source}: nested too deeply"
+            if max_depth is None
+            else f"{source}: nested more than {max_depth} levels deep"
+        ) from None
     except ConfigError as error:
         raise fail(error.message) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise fail(f"{source}: not valid JSON ({error})") from None
     if not isinstance(data, dict):
         raise fail(f"{source}: the top level must be a JSON object, got {type(data).__name__}")
-    if _depth(data, max_depth) > max_depth:
+    if max_depth is not None and _depth(data, max_depth) > max_depth:
         raise fail(f"{source}: nested more than {max_depth} levels deep")
     return data
 
@@ -155,7 +165,7 @@ _I32 = struct.Struct("<i")
 
 
 class ByteReader:
-    """A binary stream read front to back through a one-megabyte buffer, with three bounds: the end of the
+    """A binary stream read front to back through a buffer, with three bounds: the end of the
     file (``size``, when known: asking for bytes past it fails at once, before any read), the bytes read
     (``limit``) and a deadline. ``skip`` moves past data without reading it (seeking when it can).
 

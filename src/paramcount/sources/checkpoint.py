@@ -83,6 +83,22 @@ class _Node:
         self.tensors: list[tuple[str, TensorEntry, str | None]] = []  # (local name, entry, tied_to)
         self.children: dict[str, _Node] = {}
 
+    def signature(self, known: dict[int, object]) -> object:
+        """What makes two subtrees the same module but for their names (None: holds a tie, never the same as
+        another); memoised in ``known`` by node, so a tree is walked once."""
+        found = known.get(id(self), _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
+        own = tuple((local, entry.shape, entry.dtype, entry.is_buffer) for local, entry, _ in self.tensors)
+        children = tuple((name, child.signature(known)) for name, child in self.children.items())
+        tied = any(tied_to is not None for _, _, tied_to in self.tensors)
+        found = None if tied or any(signature is None for _, signature in children) else (own, children)
+        known[id(self)] = found
+        return found
+
+
+_UNKNOWN = object()
+
 
 def _ties(entries: Iterable[TensorEntry]) -> dict[str, str]:
     """Name → name of the first entry with the same storage (the later ones are ties, counted once)."""
@@ -139,7 +155,7 @@ def _is_index(name: str) -> bool:
     return name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0"))
 
 
-def _module(name: str, node: _Node) -> Module:
+def _module(name: str, node: _Node, known: dict[int, object]) -> Module:
     params: list[Param] = []
     buffers: list[Buffer] = []
     for local, entry, tied_to in node.tensors:
@@ -149,39 +165,33 @@ def _module(name: str, node: _Node) -> Module:
             params.append(Param(local, _shape(entry), entry.dtype, tied_to))
     numbered = bool(node.children) and all(_is_index(child) for child in node.children)
     if numbered:
-        ordered = sorted(node.children.items(), key=lambda item: int(item[0]))
-        children = _collapsed([_module(child, grandchild) for child, grandchild in ordered])
+        children = _runs(sorted(node.children.items(), key=lambda item: int(item[0])), known)
     else:
-        children = tuple(_module(child, grandchild) for child, grandchild in node.children.items())
-    return Module(
-        name,
-        _kind(name, params, buffers, numbered),
-        params=tuple(params),
-        buffers=tuple(buffers),
-        children=children,
-    )
+        children = tuple(_module(child, grandchild, known) for child, grandchild in node.children.items())
+    kind = _kind(name, params, buffers, numbered)
+    return Module(name, kind, params=tuple(params), buffers=tuple(buffers), children=children)
 
 
-def _collapsed(children: list[Module]) -> tuple[Module, ...]:
-    """Consecutive numbered children that are identical but for their name become one child with ``repeat``
-    (children holding ties are left alone: their ``tied_to`` paths name their own index)."""
+def _runs(ordered: list[tuple[str, _Node]], known: dict[int, object]) -> tuple[Module, ...]:
+    """Numbered children, consecutive identical ones (same signature, consecutive numbers) built once as one
+    child with ``repeat``: 80 decoder layers are one module built once."""
     found: list[Module] = []
-    previous: Module | None = None  # children[-1] renamed to "", when it may absorb the next child
-    for child in children:
-        anonymous = child.renamed("")
-        last = found[-1] if found else None
-        if last is not None and anonymous == previous and int(child.name) == int(last.name) + last.repeat:
-            found[-1] = replace(last, repeat=last.repeat + 1)
-            continue
-        found.append(child)
-        previous = anonymous if not _has_ties(child) else None
+    index = 0
+    while index < len(ordered):
+        name, node = ordered[index]
+        signature = node.signature(known)
+        end = index + 1
+        while (
+            signature is not None
+            and end < len(ordered)
+            and int(ordered[end][0]) == int(name) + (end - index)
+            and ordered[end][1].signature(known) == signature
+        ):
+            end += 1
+        module = _module(name, node, known)
+        found.append(module if end == index + 1 else replace(module, repeat=end - index))
+        index = end
     return tuple(found)
-
-
-def _has_ties(module: Module) -> bool:
-    if any(tensor.tied_to is not None for tensor in (*module.params, *module.buffers)):
-        return True
-    return any(_has_ties(child) for child in module.children)
 
 
 def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = None) -> Module:
@@ -200,5 +210,5 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
         CheckpointError: a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
     """
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
-    root = _module("", _grouped(model, label, checkpoint.format))
+    root = _module("", _grouped(model, label, checkpoint.format), {})
     return replace(root, kind=kind or checkpoint.format, attributes=checkpoint.facts)

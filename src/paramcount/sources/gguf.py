@@ -184,9 +184,7 @@ def _tensor_info(reader: ByteReader, number: int) -> tuple[TensorEntry, int]:
     return TensorEntry(name, tuple(reversed(ne)), dtype, num_bytes), offset
 
 
-def _check_offsets(
-    reader: ByteReader, infos: list[tuple[TensorEntry, int]], alignment: int, data_start: int
-) -> None:
+def _check_offsets(reader: ByteReader, infos: list[tuple[TensorEntry, int]], alignment: int, data_start: int) -> None:
     """Tensors follow each other in the data section, each padded to the alignment (gguf.cpp's rule), and
     (when the file size is known) the last one ends within the file."""
     expected = 0

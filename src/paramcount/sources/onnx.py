@@ -74,9 +74,7 @@ DATA_TYPES: Final = {
 }
 """``TensorProto.DataType`` (onnx 1.23) → torch's spelling; 8 (STRING) holds no numbers and is not counted."""
 STRING_TYPE = 8
-FLOATING: Final = frozenset(
-    name for name in DATA_TYPES.values() if name.startswith(("float", "bfloat", "complex"))
-)
+FLOATING: Final = frozenset(name for name in DATA_TYPES.values() if name.startswith(("float", "bfloat", "complex")))
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 MODEL_GRAPH = 7

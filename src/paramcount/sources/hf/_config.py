@@ -8,8 +8,8 @@ not a size, although ``isinstance(True, int)``).
 from __future__ import annotations
 
 from paramcount.errors import ConfigError
-from paramcount.sources._bounded import parse_json
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_LAYERS
+from paramcount.sources._bounded import parse_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
