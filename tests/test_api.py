@@ -71,6 +71,7 @@ def test_public_names_are_pinned() -> None:
         "count",
         "from_config",
         "from_config_text",
+        "from_file",
         "from_module",
         "parse",
     }

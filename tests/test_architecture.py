@@ -22,7 +22,8 @@ ALLOWED = {
     # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
     # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
     "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
-    "sources": {"layers", "tree", "errors", "limits", "provenance"},
+    # checkpoint readers name the element types they find with the dtype table (a leaf module, like limits)
+    "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes"},
     "zoo": {"layers", "tree", "errors", "limits"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
     "report": {"analysis", "tree", "provenance"},

@@ -23,7 +23,7 @@ from paramcount.errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.planner.options import PlanOptions
-    from paramcount.api import Result, count, from_config, from_config_text, from_module
+    from paramcount.api import Result, count, from_config, from_config_text, from_file, from_module
     from paramcount.expr import parse
     from paramcount.report import Report
 
@@ -46,6 +46,7 @@ __all__ = [
     "count",
     "from_config",
     "from_config_text",
+    "from_file",
     "from_module",
     "parse",
 ]
@@ -56,6 +57,7 @@ _HOMES = {
     "count": "paramcount.api",
     "from_config": "paramcount.api",
     "from_config_text": "paramcount.api",
+    "from_file": "paramcount.api",
     "from_module": "paramcount.api",
     "parse": "paramcount.expr",
     "Report": "paramcount.report",

@@ -2,7 +2,8 @@
 
 ``count`` accepts what people type: a layer or module expression (``Conv2d(256, 512, 3)``), a zoo model
 (``resnet50``, ``vit_b_16(image_size=384)``), a Hugging Face hub id whose config ships with paramcount
-(``meta-llama/Llama-3.1-8B``), or a path to a ``config.json`` (or a folder holding one).
+(``meta-llama/Llama-3.1-8B``), a path to a ``config.json`` (or a folder holding one), or a checkpoint file
+or folder (``model.safetensors``, ``model.gguf``, ``./Llama-3.1-8B/``), read header-only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from paramcount._record import Record
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
-from paramcount.analysis.memory import TrainingPlan, choose_dtype, parameter_memory, stored_bytes
+from paramcount.analysis.memory import TrainingPlan, choose_dtype, dtype_totals, parameter_memory, stored_bytes
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
@@ -23,7 +24,7 @@ from paramcount.expr import parse_model
 from paramcount.layers._registry import expression_of, rebuild, short_repr
 from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
-from paramcount.provenance import FromConfig, FromExpression, FromModule, FromZoo, Provenance
+from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, Provenance
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["Result", "count", "from_config", "from_config_text", "from_module"]
+__all__ = ["Result", "count", "from_config", "from_config_text", "from_file", "from_module"]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -52,8 +53,9 @@ class Result(Record):
 
     @property
     def origin(self) -> str:
-        """The door: ``expression``, ``zoo``, ``config`` or ``module`` (``provenance.kind``)."""
-        return self.provenance.kind
+        """The door: ``expression``, ``zoo``, ``config``, ``module``, or a checkpoint's format (``safetensors``,
+        ``gguf``, ``onnx``, ``pytorch``): ``provenance.origin``."""
+        return self.provenance.origin
 
     @property
     def total(self) -> int:
@@ -96,6 +98,20 @@ def _looks_like_path(text: str) -> bool:
     return bool(text) and (text.endswith(".json") or os.path.isdir(text))
 
 
+def _names_checkpoint(text: str) -> bool:
+    """A checkpoint file (by its name) or a folder holding checkpoint files; a folder with a config.json and
+    no weights stays a config."""
+    if "." not in text and not os.path.isdir(text):
+        return False  # a zoo name or an expression: nothing to import or look at
+    from paramcount.sources.files import find_weights, is_checkpoint_path
+
+    if is_checkpoint_path(text):
+        return True
+    from pathlib import Path
+
+    return os.path.isdir(text) and find_weights(Path(text)) is not None
+
+
 def count(
     text: str,
     *,
@@ -111,7 +127,8 @@ def count(
     ``paths=False`` never reads the filesystem nor the network (a server answering untrusted queries): configs
     then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
     from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
-    extra) its ``config.json`` alone is fetched into that cache.
+    extra) its ``config.json`` alone is fetched into that cache. A checkpoint file or a folder holding one is
+    read header-only (``from_file``).
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong: an
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
@@ -124,6 +141,8 @@ def count(
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _from_config(text, shipped, stripped, architecture, via_transformers)
+        if paths and _names_checkpoint(stripped):
+            return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
             return _from_config(text, stripped, stripped, architecture, via_transformers)
         from paramcount.sources.hf.hub import hub_config, is_hub_id
@@ -227,6 +246,50 @@ def from_config_text(text: str | bytes, *, architecture: str | None = None, name
     return Result(query=query, tree=tree, totals=totals(tree), provenance=provenance)
 
 
+def from_file(path: str | Path, *, query: str | None = None) -> Result:
+    """Count the tensors of a checkpoint without loading it: a ``.safetensors`` file, a sharded checkpoint's
+    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, or a folder holding one. Only headers are read.
+
+    A folder's ``config.json``, when present, is counted too: the facts say whether the two counts agree, and
+    ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
+
+    Raises:
+        CheckpointError: a malformed or hostile file (one line: ``<file>: <what>``).
+        LimitError: a count, length or size beyond its cap.
+        OSError: a file cannot be opened.
+    """
+    from pathlib import Path
+
+    from paramcount.sources.checkpoint import tree_from_entries
+    from paramcount.sources.files import read_checkpoint, with_config_ties
+
+    checkpoint, weights = read_checkpoint(path)
+    config_facts: tuple[tuple[str, str | int], ...] = ()
+    config = Path(path) / "config.json"
+    if Path(path).is_dir() and config.is_file():
+        try:
+            config_tree = _from_config(str(config), config, str(config), None, False).tree
+        except ParamcountError as error:
+            config_facts = (("config_json", f"not counted: {error}"),)
+        else:
+            checkpoint = with_config_ties(checkpoint, config_tree)
+            config_facts = (
+                ("config_parameters", parameter_count(config_tree)),
+                ("config_architecture", config_tree.kind),
+            )
+    facts = dict(checkpoint.facts)
+    architecture = facts.get("architecture")
+    tree = tree_from_entries(
+        checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None
+    )
+    if config_facts and config_facts[0][0] == "config_parameters":
+        difference = parameter_count(tree) - int(config_facts[0][1])
+        agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
+        config_facts += (("config_agrees", agrees),)
+    header = checkpoint.facts + config_facts
+    return Result(query or str(path), tree, totals(tree), FromFile(checkpoint.format, str(path), header))
+
+
 def from_module(module: object) -> Result:
     """Count a live ``torch.nn.Module`` (build it on the meta device to allocate nothing)."""
     from paramcount.sources.live import from_module as read_module
@@ -280,6 +343,8 @@ def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
         return architecture, transformers_snippet(provenance.location or "", architecture, counts), False
     if isinstance(provenance, FromModule):
         return tree.kind, "", False
+    if isinstance(provenance, FromFile):  # nothing to rebuild from a checkpoint's tensors
+        return os.path.basename(provenance.path.rstrip("/\\")), "", False
     if isinstance(provenance, FromZoo):
         call = _zoo_call(tree, provenance.model)
         return call, torchvision_snippet(call, counts), False
@@ -304,8 +369,8 @@ def _training(tree: Module, counts: Counts) -> tuple[TrainingPlan, ...]:
 
 
 def _plan(result: Result, counts: Counts, options: PlanOptions | None, shapes: ShapeReport | None) -> MemoryPlan | None:
-    if options is None and not isinstance(result.provenance, FromConfig):
-        return None
+    if options is None and not isinstance(result.provenance, FromConfig | FromFile):
+        return None  # a model (a config, a checkpoint) gets an inference plan in its own dtype by default
     from paramcount.analysis.planner import PlanOptions, plan_memory
 
     return plan_memory(result.tree, counts, options or PlanOptions(), shapes)
@@ -384,4 +449,5 @@ def build_report(
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
         blocks=blocks(tree),
+        by_dtype=dtype_totals(counts),
     )

@@ -37,6 +37,8 @@ examples:
   paramcount resnet50
   paramcount meta-llama/Llama-3.1-8B
   paramcount path/to/config.json --architecture LlamaModel
+  paramcount model.safetensors
+  paramcount model.gguf --gpu RTX-4090
   printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch - --dtype bfloat16
 
 the web app (needs the web extra: pip install 'paramcount[web]', or pip install -e '.[web]' in a checkout):
@@ -197,7 +199,8 @@ def _parser() -> argparse.ArgumentParser:
         "expression",
         nargs="*",
         help="a layer or module as you would type it in PyTorch, a zoo model (resnet50), a shipped hub id "
-        "(meta-llama/Llama-3.1-8B) or a path to a Hugging Face config.json (or its folder)",
+        "(meta-llama/Llama-3.1-8B), a path to a Hugging Face config.json (or its folder), or a checkpoint file "
+        "or folder (.safetensors, .gguf, .onnx), read header-only",
     )
     groups: dict[str, argparse.ArgumentParser | argparse._ActionsContainer] = {
         "": parser,

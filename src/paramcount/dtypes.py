@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 __all__ = [
     "BITS",
     "FORMATS",
+    "GGML_TORCH_NAMES",
+    "GGML_TYPES",
     "RATE_UNITS",
+    "GgmlType",
     "Overhead",
     "StorageFormat",
     "bytes_for",
     "normalized_name",
     "storage_format",
+    "tensor_bytes",
 ]
 
 BITS: Final = {
@@ -46,8 +50,109 @@ BITS: Final = {
     "uint8": 8,
     "int4": 4,
     "bool": 8,
+    # Dtypes checkpoint files store (safetensors, GGUF, ONNX), spelled as torch spells them.
+    "int16": 16,
+    "uint16": 16,
+    "uint32": 32,
+    "uint64": 64,
+    "complex64": 64,
+    "complex128": 128,
+    "float8_e4m3fnuz": 8,
+    "float8_e5m2fnuz": 8,
+    "float8_e8m0fnu": 8,
+    # Sub-byte floats as safetensors and ONNX store them: one element each, packed (OCP MX formats; torch
+    # itself has only float4_e2m1fn_x2, two elements per byte). Names as ml_dtypes spells them.
+    "float4_e2m1fn": 4,
+    "float6_e2m3fn": 6,
+    "float6_e3m2fn": 6,
+    "uint4": 4,
+    "int2": 2,
+    "uint2": 2,
 }
-"""Bits per element of torch's dtypes (and int4, the packed 4-bit size before any per-group scales)."""
+"""Bits per element of torch's dtypes (and int4, the packed 4-bit size before any per-group scales), and of the
+other element types checkpoint files store."""
+
+
+class GgmlType(Record):
+    """One ggml tensor type: ``block`` elements are stored in ``block_bytes`` bytes (a block's packed values and
+    its scales), so a tensor of ``n`` elements (``n`` a multiple of ``block``) takes ``n / block · block_bytes``."""
+
+    name: str
+    block: int
+    block_bytes: int
+
+
+GGML_TYPES: Final[dict[int, GgmlType]] = {
+    type_id: GgmlType(name, block, block_bytes)
+    for type_id, name, block, block_bytes in (
+        # (id in enum ggml_type, name, elements per block, bytes per block): ggml/include/ggml.h (the ids) and
+        # ggml/src/ggml-common.h (sizeof(block_…), QK_K = 256); ids 4, 5 and 31-33, 36-38 were removed.
+        (0, "F32", 1, 4),
+        (1, "F16", 1, 2),
+        (2, "Q4_0", 32, 18),
+        (3, "Q4_1", 32, 20),
+        (6, "Q5_0", 32, 22),
+        (7, "Q5_1", 32, 24),
+        (8, "Q8_0", 32, 34),
+        (9, "Q8_1", 32, 40),
+        (10, "Q2_K", 256, 84),
+        (11, "Q3_K", 256, 110),
+        (12, "Q4_K", 256, 144),
+        (13, "Q5_K", 256, 176),
+        (14, "Q6_K", 256, 210),
+        (15, "Q8_K", 256, 292),
+        (16, "IQ2_XXS", 256, 66),
+        (17, "IQ2_XS", 256, 74),
+        (18, "IQ3_XXS", 256, 98),
+        (19, "IQ1_S", 256, 50),
+        (20, "IQ4_NL", 32, 18),
+        (21, "IQ3_S", 256, 110),
+        (22, "IQ2_S", 256, 82),
+        (23, "IQ4_XS", 256, 136),
+        (24, "I8", 1, 1),
+        (25, "I16", 1, 2),
+        (26, "I32", 1, 4),
+        (27, "I64", 1, 8),
+        (28, "F64", 1, 8),
+        (29, "IQ1_M", 256, 56),
+        (30, "BF16", 1, 2),
+        (34, "TQ1_0", 256, 54),
+        (35, "TQ2_0", 256, 66),
+        (39, "MXFP4", 32, 17),
+        (40, "NVFP4", 64, 36),
+        (41, "Q1_0", 128, 18),
+    )
+}
+"""Every ggml tensor type a GGUF file may hold, by its id. Unquantised types are spelled as torch spells them
+in a tree (``GGML_TORCH_NAMES``); quantised ones keep ggml's name (``Q4_K``)."""
+
+GGML_TORCH_NAMES: Final = {
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F64": "float64",
+    "I8": "int8",
+    "I16": "int16",
+    "I32": "int32",
+    "I64": "int64",
+}
+"""ggml's unquantised types, as torch spells them."""
+
+_GGML_BY_NAME: Final = {entry.name: entry for entry in GGML_TYPES.values() if entry.name not in GGML_TORCH_NAMES}
+
+
+def tensor_bytes(dtype: str, count: int) -> int:
+    """Exact bytes a tensor of ``count`` elements of ``dtype`` takes in storage: a torch dtype (``BITS``), or a
+    quantised ggml type (``Q4_K``: whole blocks of 256 elements, 144 bytes each).
+
+    Raises:
+        KeyError: ``dtype`` is neither.
+    """
+    bits = BITS.get(dtype)
+    if bits is not None:
+        return bytes_for(count, bits)
+    ggml = _GGML_BY_NAME[dtype]
+    return -(-count // ggml.block) * ggml.block_bytes
 
 
 def bytes_for(count: int, bits: int) -> int:

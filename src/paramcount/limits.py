@@ -82,3 +82,47 @@ MAX_ZIP_DIRECTORY_BYTES = 16_000_000
 
 MAX_ZIP_COMPRESSION_RATIO = 1_000
 """Largest declared uncompressed/compressed size ratio of a deflated ``data.pkl`` (zip bombs)."""
+
+# Checkpoint files (sources/safetensors.py, gguf.py, onnx.py and what they share in sources/_bounded.py).
+
+MAX_HEADER_BYTES = 100_000_000
+"""Largest header read from one checkpoint file: the safetensors reference reader's own cap
+(``MAX_HEADER_SIZE``), and ample for a GGUF's metadata (a 256k-token vocabulary with its merges is ~20 MB)."""
+
+MAX_TENSORS = 262_144
+"""Most tensors one checkpoint may declare (the largest published models have tens of thousands: DeepSeek-V3,
+with its 256 experts per layer stored separately, about 92,000)."""
+
+MAX_NAME_PARTS = 64
+"""Most dotted parts in one tensor name (the depth of the module tree built from it)."""
+
+MAX_TENSOR_DIMS = 64
+"""Most dimensions of one tensor (torch allows 64; ggml 4)."""
+
+MAX_TENSOR_ELEMENTS = 2**62
+"""Most elements one tensor may have; shape products are checked against it as they are multiplied."""
+
+MAX_METADATA_ENTRIES = 65_536
+"""Most metadata entries (GGUF key/value pairs, safetensors ``__metadata__`` items) in one file."""
+
+MAX_NAME_BYTES = 65_536
+"""Longest tensor name, metadata key or string value read from a checkpoint header."""
+
+MAX_ARRAY_ITEMS = 2**20
+"""Longest GGUF metadata array (vocabularies have up to ~262k tokens, merge lists a few hundred thousand)."""
+
+MAX_HEADER_ITEMS = 8 * MAX_ARRAY_ITEMS
+"""Most values (array items included) read from one GGUF header, or fields from one ONNX file."""
+
+MAX_NESTING = 8
+"""Deepest nesting of GGUF arrays, or of ONNX graphs inside node attributes."""
+
+MAX_SHARDS = 4_096
+"""Most shard files one index may name (the largest published checkpoints have a few hundred)."""
+
+MAX_FOLDER_ENTRIES = 100_000
+"""Most directory entries looked at when a folder is given."""
+
+MAX_READ_SECONDS = 30
+"""Longest time one checkpoint header may take to read; the byte and count caps make this unreachable for
+honest files, so it only stops pathological ones."""

@@ -10,9 +10,8 @@ carry it, and renderers choose their words by its type, never by looking for key
     ├── FromExpression  an expression of catalog layers
     ├── FromZoo         a zoo model: .model
     ├── FromConfig      a Hugging Face config.json: .model_type, .architecture, .torch_dtype …
+    ├── FromFile        a checkpoint file or folder read header-only: .format, .path, what its header said
     └── FromModule      a live torch.nn.Module: .class_name
-
-A door for other sources (checkpoint files) adds a subclass with its own ``kind`` and facts.
 """
 
 from __future__ import annotations
@@ -23,13 +22,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar
 
-__all__ = ["FromConfig", "FromExpression", "FromModule", "FromZoo", "Provenance"]
+__all__ = ["FromConfig", "FromExpression", "FromFile", "FromModule", "FromZoo", "Provenance"]
 
 
 class Provenance(Record):
     """Base of the provenance records: ``kind`` is the door (``expression``, ``zoo``, ``config`` …)."""
 
     kind: ClassVar[str] = ""
+
+    @property
+    def origin(self) -> str:
+        """The JSON ``origin``: the door's ``kind``, or a checkpoint's format (``safetensors``, ``gguf`` …)."""
+        return self.kind
 
     @property
     def location(self) -> str | None:
@@ -84,6 +88,30 @@ class FromConfig(Provenance):
         if self.counted_by is not None:
             facts.append(("counted_by", self.counted_by))
         return tuple(facts)
+
+
+class FromFile(Provenance):
+    """A checkpoint file, a sharded checkpoint's index or a folder holding one, read header-only: its format,
+    the path given, and what the header (and a folder's config.json) said: the architecture a GGUF names, how
+    the config's count compares with the weights'."""
+
+    kind: ClassVar[str] = "file"
+    format: str
+    """``safetensors``, ``gguf``, ``onnx`` or ``pytorch``."""
+    path: str
+    header: tuple[tuple[str, str | int], ...] = ()
+    """The file's own facts (``architecture``, ``block_count``, ``config_parameters``, ``config_agrees`` …)."""
+
+    @property
+    def origin(self) -> str:
+        return self.format
+
+    @property
+    def location(self) -> str | None:
+        return self.path
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        return tuple((key, str(value)) for key, value in self.header)
 
 
 class FromModule(Provenance):

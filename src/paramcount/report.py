@@ -9,7 +9,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
-from paramcount.analysis.memory import DtypeChoice, FormatMemory, TrainingPlan
+from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
 from paramcount.provenance import Provenance
 
@@ -50,7 +50,7 @@ class Appearance(Record):
 class Report(Record):
     query: str
     provenance: Provenance
-    """Where the tree came from: the door (``provenance.kind``, the JSON ``origin``) and the source's facts."""
+    """Where the tree came from: the door (``provenance.origin``, the JSON ``origin``) and the source's facts."""
     kind: str
     expression: str
     counts: Counts
@@ -80,18 +80,21 @@ class Report(Record):
     """Output shapes and MACs per module for an input shape (``--input``)."""
     compute: tuple[FlopsEstimate, ...] = ()
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
+    by_dtype: tuple[DtypeTotal, ...] = ()
+    """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
 
     @property
     def origin(self) -> str:
-        """The door: ``expression``, ``zoo``, ``config`` or ``module`` (``provenance.kind``)."""
-        return self.provenance.kind
+        """The door: ``expression``, ``zoo``, ``config``, ``module``, or a checkpoint's format (``safetensors``,
+        ``gguf``, ``onnx``, ``pytorch``): ``provenance.origin``."""
+        return self.provenance.origin
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
         return {
             "schema_version": SCHEMA_VERSION,
             "query": self.query,
-            "origin": self.provenance.kind,
+            "origin": self.provenance.origin,
             "location": self.provenance.location,
             "kind": self.kind,
             "expression": self.expression,
@@ -139,6 +142,9 @@ class Report(Record):
                     "parameter_bytes": self.stored_parameter_bytes,
                     "buffer_bytes": self.stored_buffer_bytes,
                 },
+                "by_dtype": [
+                    {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in self.by_dtype
+                ],
                 "parameters": [
                     {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
                     for m in self.parameter_memory

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
-from paramcount.dtypes import BITS, bytes_for, storage_format
+from paramcount.dtypes import BITS, bytes_for, storage_format, tensor_bytes
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Category",
     "DtypeChoice",
+    "DtypeTotal",
     "FormatMemory",
     "MemoryBreakdown",
     "MemoryItem",
     "TrainingPlan",
     "choose_dtype",
+    "dtype_totals",
     "parameter_memory",
     "stored_bytes",
 ]
@@ -130,15 +132,19 @@ def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None
 
     ``requested`` (a canonical dtype name) if given; else the tensors' own dtype when they state one other
     than float32 (the tree's default, indistinguishable from "not stated"), the most common by parameters;
-    else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``: parameters per
-    tensor dtype."""
+    else float16 when the weights are stored quantised (a GGUF file: llama.cpp keeps its KV cache in f16 by
+    default); else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
+    parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
         return DtypeChoice(requested, "given as dtype", "argument")
-    stated = {name: count for name, count in weights.items() if name != "float32"}
+    floating = {name: count for name, count in weights.items() if name in BITS}  # not a GGUF's Q4_K
+    stated = {name: count for name, count in floating.items() if name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
-        mixed = " (the dtype of most parameters)" if len(weights) > 1 else ""
+        mixed = " (the dtype of most parameters)" if len(floating) > 1 else ""
         return DtypeChoice(dominant, f"the tensors' own dtype{mixed}", "tensors")
+    if len(floating) < len(weights):
+        return DtypeChoice("float16", "llama.cpp's default for its KV cache (the weights are quantised)", "default")
     configured = dict(root.attributes).get("torch_dtype")
     if isinstance(configured, str):
         found = storage_format(configured)
@@ -159,10 +165,40 @@ def stored_bits(tensor_dtype: str, dtype: str, cast: bool) -> int:
     return BITS[tensor_dtype]
 
 
+def _stored(row_dtype: str, count: int, dtype: str, cast: bool) -> int:
+    """Bytes of one tensor as stored: a quantised ggml type by its block layout, else ``stored_bits``."""
+    if row_dtype not in BITS:
+        return tensor_bytes(row_dtype, count)
+    return bytes_for(count, stored_bits(row_dtype, dtype, cast))
+
+
 def stored_bytes(counts: Counts, choice: DtypeChoice | None = None) -> tuple[int, int]:
     """``(parameter bytes, buffer bytes)`` as stored: at each tensor's own dtype (float32 unless set
-    otherwise), floating ones cast to ``choice.dtype`` when it was given or the config stores it."""
+    otherwise; a quantised ggml type by its block layout), floating ones cast to ``choice.dtype`` when it was
+    given or the config stores it."""
     dtype, cast = (choice.dtype, choice.casts) if choice is not None else ("float32", False)
-    parameters = sum(bytes_for(row.count, stored_bits(row.dtype, dtype, cast)) for row in counts.parameters)
-    buffers = sum(bytes_for(row.count, stored_bits(row.dtype, dtype, cast)) for row in counts.buffer_tensors)
+    parameters = sum(_stored(row.dtype, row.count, dtype, cast) for row in counts.parameters)
+    buffers = sum(_stored(row.dtype, row.count, dtype, cast) for row in counts.buffer_tensors)
     return parameters, buffers
+
+
+class DtypeTotal(Record):
+    """The tensors stored in one dtype (parameters and buffers, tied copies once): for a checkpoint, the bytes
+    its data takes on disk."""
+
+    dtype: str
+    tensors: int
+    count: int
+    bytes: int
+
+
+def dtype_totals(counts: Counts) -> tuple[DtypeTotal, ...]:
+    """Tensors, elements and bytes per dtype, the largest share of bytes first."""
+    found: dict[str, list[int]] = {}
+    for row in counts.parameters + counts.buffer_tensors:
+        total = found.setdefault(row.dtype, [0, 0, 0])
+        total[0] += 1
+        total[1] += row.count
+        total[2] += tensor_bytes(row.dtype, row.count)
+    rows = [DtypeTotal(dtype, tensors, count, size) for dtype, (tensors, count, size) in found.items()]
+    return tuple(sorted(rows, key=lambda row: (-row.bytes, row.dtype)))

@@ -6,7 +6,7 @@ from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
-from paramcount.provenance import FromConfig, FromExpression, FromZoo
+from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
@@ -89,16 +89,44 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
             parts.append(f"stored as {provenance.torch_dtype}")
     elif isinstance(provenance, FromZoo):
         parts.append(f"zoo model {provenance.model}")
+    elif isinstance(provenance, FromFile):
+        parts.append(_checkpoint_facts(provenance.format, dict(provenance.facts())))
     parts.append(f"{integer(counts.total - report.embedding_parameters)} excluding embeddings")
     if report.active is not None:
         parts.append(f"{integer(report.active)} active per token")
     if counts.tied:
         parts.append(f"{integer(counts.total + counts.tied)} if the tied tensors were separate")
     segments = [Segment(" · ".join(parts), "muted")]
+    facts = dict(provenance.facts()) if isinstance(provenance, FromFile) else {}
+    if "config_parameters" in facts:
+        agrees = facts.get("config_agrees", "")
+        segments.append(
+            Segment(
+                f"\n  config.json ({facts.get('config_architecture', '?')}): "
+                f"{integer(int(facts['config_parameters']))} parameters; agrees with the weights: {agrees}",
+                "muted",
+            )
+        )
+    elif "config_json" in facts:
+        segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
         segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
     return tuple(segments)
+
+
+def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
+    """``gguf file (llama, 32 blocks), 1 file of 4,920,733,728 B`` from a checkpoint's header facts."""
+    described = [facts[key] for key in ("architecture",) if key in facts]
+    described.extend(f"{facts[key]} blocks" for key in facts if key.endswith(".block_count"))
+    inside = f" ({', '.join(described)})" if described else ""
+    files = int(facts.get("files", "1"))
+    size = (
+        f", {files} file{'s' if files > 1 else ''} of {integer(int(facts['file_bytes']))} B"
+        if "file_bytes" in facts
+        else ""
+    )
+    return f"{format} checkpoint{inside}{size}"
 
 
 def _tensors(report: Report) -> Section:
@@ -147,10 +175,9 @@ def _single_module_steps(formula: ModuleFormula) -> tuple[tuple[Segment, ...], .
         groups.setdefault(term.substituted, []).append(term)
     labels = [group[0].name + (f" (+{len(group) - 1} alike)" if len(group) > 1 else "") for group in groups.values()]
     width = max(len("parameters"), *(len(label) for label in labels))
-    lines: list[tuple[Segment, ...]] = [
-        (Segment(f"{'parameters':<{width}} = "), Segment(formula.symbolic, "symbol")),
-        (Segment(f"{'':<{width}} = "), Segment(formula.substituted)),
-    ]
+    lines: list[tuple[Segment, ...]] = [(Segment(f"{'parameters':<{width}} = "), Segment(formula.symbolic, "symbol"))]
+    if formula.substituted != formula.symbolic:  # a checkpoint's sizes have no names: the numbers are the symbols
+        lines.append((Segment(f"{'':<{width}} = "), Segment(formula.substituted)))
     for label, group in zip(labels, groups.values(), strict=True):
         term = group[0]
         factors = " × ".join(integer(f) for f in term.factors)
@@ -182,7 +209,7 @@ def _steps(report: Report) -> Section:
             (
                 Segment(f"{label:<{width}}  "),
                 Segment(formula.symbolic, "symbol"),
-                Segment(f" = {formula.substituted} = "),
+                Segment(f" = {formula.substituted} = " if formula.substituted != formula.symbolic else " = "),
                 Segment(integer(formula.subtotal), "number"),
                 Segment(times),
             )
@@ -216,7 +243,29 @@ def _memory(report: Report) -> Section:
                 )
             )
         )
+    if isinstance(report.provenance, FromFile):
+        blocks.append(Paragraph((Segment("Stored in the checkpoint (tensor data, each tensor once):"),)))
+        rows = tuple(
+            (
+                row.dtype,
+                integer(row.tensors),
+                integer(row.count),
+                integer(row.bytes),
+                _bits_per_element(row.bytes, row.count),
+            )
+            for row in report.by_dtype
+        )
+        blocks.append(
+            Table(("dtype", "tensors", "elements", "bytes", "bits per element"), rows, frozenset({1, 2, 3, 4}))
+        )
     return Section("memory", "Memory of the parameters", tuple(blocks))
+
+
+def _bits_per_element(size: int, count: int) -> str:
+    """``4.5`` for Q4_K (144 bytes per 256 elements); exact to three decimals."""
+    if not count:
+        return ""
+    return f"{8 * size / count:.3f}".rstrip("0").rstrip(".")
 
 
 def _rate(item: MemoryItem) -> str:

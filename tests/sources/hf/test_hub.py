@@ -78,7 +78,7 @@ def test_a_cached_hub_id_counts_offline_as_transformers(cache: Path) -> None:
     put_in_cache(cache, "someone/tiny-llama", TINY)
     result = paramcount.count("someone/tiny-llama", offline=True)
     assert result.total == tiny_total()
-    assert result.location == "someone/tiny-llama"
+    assert result.provenance.location == "someone/tiny-llama"
     assert paramcount.count("SOMEONE/Tiny-Llama", offline=True).total == result.total  # the hub ignores case
 
 

@@ -39,6 +39,7 @@ from paramcount.analysis.planner.weights import (
     parameter_uses,
     quantized_weights,
     resolve_dtype,
+    stored_weights,
 )
 from paramcount.dtypes import BITS, StorageFormat, bytes_for
 from paramcount.tree import Module
@@ -154,6 +155,9 @@ def _weights(
     if options.quantization is not None:
         fmt = find_format("quantization", options.quantization)
         return list(quantized_weights(uses, fmt, dtype)), [_format_note(fmt, tree)]
+    stored = stored_weights(uses) if options.dtype is None and options.mixed_precision is None else None
+    if stored is not None:
+        return [stored], ["weights as the checkpoint stores them: each tensor's bytes from its type's block layout"]
     weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
     bits = dtype_bits(weight_dtype)
     return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []

@@ -35,10 +35,12 @@ SEPARATE_PROJECTIONS: Final = (
     ("q", "k", "v"),
     ("wq", "wk", "wv"),
     ("q_lin", "k_lin", "v_lin"),
+    ("attn_q", "attn_k", "attn_v"),
 )
-"""Child names of query/key/value projections, as the modelling code of torch and transformers spells them."""
-FUSED_PROJECTIONS: Final = ("qkv_proj", "c_attn", "query_key_value", "Wqkv", "qkv", "W_pack")
-OUTPUT_PROJECTIONS: Final = ("o_proj", "out_proj", "dense", "c_proj", "o", "wo", "out_lin")
+"""Child names of query/key/value projections, as the modelling code of torch and transformers spells them
+(and llama.cpp's GGUF tensor names: ``blk.N.attn_q``)."""
+FUSED_PROJECTIONS: Final = ("qkv_proj", "c_attn", "query_key_value", "Wqkv", "qkv", "W_pack", "attn_qkv")
+OUTPUT_PROJECTIONS: Final = ("o_proj", "out_proj", "dense", "c_proj", "o", "wo", "out_lin", "attn_output")
 HEAD_COUNT_KEYS: Final = frozenset(
     {
         "num_attention_heads",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.memory import DtypeChoice, choose_dtype
 from paramcount.analysis.planner.items import MemoryItem
-from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format
+from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
 from paramcount.tree import Module
 
@@ -32,6 +32,7 @@ __all__ = [
     "parameter_uses",
     "quantized_weights",
     "resolve_dtype",
+    "stored_weights",
 ]
 
 LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
@@ -156,6 +157,21 @@ def resolve_dtype(root: Module, uses: tuple[ParamUse, ...], requested: str | Non
     for use in uses:
         weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
     return choose_dtype(root, weights, requested)
+
+
+def stored_weights(uses: tuple[ParamUse, ...]) -> MemoryItem | None:
+    """The weights in the types they are stored in, when some are quantised (a GGUF file's ``Q4_K`` …): the
+    file's real bytes per tensor (each type's block layout), not a nominal format's average; None otherwise."""
+    if all(use.dtype in BITS for use in uses):
+        return None
+    dtypes = sorted({use.dtype for use in uses})
+    return MemoryItem(
+        f"weights as stored ({', '.join(dtypes)})",
+        sum(use.count * use.times for use in uses),
+        0,
+        sum(use.times * tensor_bytes(use.dtype, use.count) for use in uses),
+        category="weights",
+    )
 
 
 def dtype_bits(dtype: str) -> int:

@@ -52,20 +52,10 @@ GATED: Final[Mapping[str, int | None]] = {"qwen2": None, "qwen3": None, "qwen3_m
 
 
 def _text_config(config: Config) -> Config:
-    """The decoder's config (``config.get_text_config(decoder=True)``): gemma3's and llava's ``text_config``
-    over the defaults their builders use."""
-    if config.model_type == "gemma3":
-        from paramcount.sources.hf.builders.gemma3 import _GEMMA3_TEXT_DEFAULTS
-
-        data = config.sub("text_config").data if config.has("text_config") else {}
-        return Config({**_GEMMA3_TEXT_DEFAULTS, **data}, "gemma3_text", config.source, "text_config.")
-    if config.model_type == "llava":
-        from paramcount.sources.hf.builders.vision_language import _SUB_DEFAULTS
-
-        data = config.sub("text_config").data if config.has("text_config") else {}
-        kind = data.get("model_type", "llama")
-        kind = kind if isinstance(kind, str) else "llama"
-        return Config({**_SUB_DEFAULTS.get(kind, {}), **data}, kind, config.source, "text_config.")
+    """The decoder's config (``config.get_text_config(decoder=True)``): gemma3's and llava's ``text_config``,
+    which the config door has completed with its class's defaults."""
+    if config.model_type in ("gemma3", "llava") and config.has("text_config"):
+        return config.sub("text_config", "gemma3_text" if config.model_type == "gemma3" else None)
     return config
 
 

@@ -1,13 +1,15 @@
 """Bounded reading of a Hugging Face ``config.json`` and typed access with key paths in every error.
 
-``json.loads`` runs only on at most ``MAX_CONFIG_BYTES``; ``NaN``/``Infinity`` are refused; nesting depth
-is checked; sizes must be real ints (``True`` is not a size, although ``isinstance(True, int)``).
+The text is parsed by the JSON reader every file door shares (``sources._bounded.parse_json``): at most
+``MAX_CONFIG_BYTES``, ``NaN``/``Infinity`` refused, nesting depth checked. Sizes must be real ints (``True`` is
+not a size, although ``isinstance(True, int)``).
 """
 
 from __future__ import annotations
 
 from paramcount.errors import ConfigError
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_LAYERS
+from paramcount.sources._bounded import parse_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,46 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["Config", "parse_config_text"]
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ConfigError(f"config.json: {name} is not valid JSON; use a number")
-
-
-def _depth(value: object, limit: int) -> int:
-    stack: list[tuple[object, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > limit:
-            return depth
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
-
-
 def parse_config_text(text: str | bytes, source: str = "config.json") -> dict[str, Any]:
     """Parse config text safely into a dict, or raise ``ConfigError``/``LimitError``."""
-    from paramcount.errors import LimitError
-
-    if len(text) > MAX_CONFIG_BYTES:
-        raise LimitError(f"{source}", MAX_CONFIG_BYTES, len(text), unit="bytes")
-    import json
-
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ConfigError(f"{source}: nested more than {MAX_CONFIG_DEPTH} levels deep") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        if isinstance(error, ConfigError):
-            raise
-        raise ConfigError(f"{source}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a JSON object, got {type(data).__name__}")
-    if _depth(data, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH:
-        raise ConfigError(f"{source}: nested more than {MAX_CONFIG_DEPTH} levels deep")
-    return data
+    return parse_json(text, source=source, max_bytes=MAX_CONFIG_BYTES, max_depth=MAX_CONFIG_DEPTH)
 
 
 _MISSING = object()

@@ -1,0 +1,214 @@
+"""What every checkpoint reader returns, and the one function that turns its tensor list into the tree.
+
+A reader (safetensors, GGUF, ONNX, PyTorch files) knows names, shapes, dtypes and bytes, not classes: it
+returns a ``Checkpoint`` of ``TensorEntry`` records, and ``tree_from_entries`` groups the dotted names into
+the same frozen ``Module`` tree every other door builds, so counts, the module table, the memory planner and
+the JSON work on a file exactly as on a config:
+
+- ``model.layers.0.self_attn.q_proj.weight`` becomes parameter ``weight`` of module ``q_proj`` inside
+  ``self_attn`` inside child ``0`` of ``layers`` inside ``model``;
+- numbered children are a ``ModuleList``, and consecutive identical numbered blocks are stored once with
+  ``repeat`` (a 126-layer checkpoint stays a small tree);
+- tensors that are state rather than weights (``BUFFER_NAMES``, or marked so by their format) are buffers;
+- entries with the same ``storage`` (the same data saved under two names) become one parameter and ties;
+- module kinds are inferred from the tensors, because a file has no classes: a module holding only a 2-d
+  ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear`` (an ``Embedding`` when its name says so),
+  numbered containers are ``ModuleList``; anything else is a ``Module``;
+- each dimension's symbol is its size: a file has no names for its sizes.
+"""
+
+from __future__ import annotations
+
+from paramcount._record import Record, replace
+from paramcount.errors import CheckpointError
+from paramcount.limits import MAX_NAME_PARTS
+from paramcount.sources._bounded import short
+from paramcount.tree import Buffer, Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Final, Literal, TypeAlias
+
+    Section: TypeAlias = Literal["model", "optimizer", "other"]
+
+__all__ = ["BUFFER_NAMES", "Checkpoint", "TensorEntry", "tree_from_entries"]
+
+BUFFER_NAMES: Final = frozenset({"running_mean", "running_var", "num_batches_tracked", "inv_freq", "position_ids"})
+"""Local tensor names that torch registers as buffers, not parameters: BatchNorm's running statistics and
+counter (``_NormBase.register_buffer``), rotary ``inv_freq`` and BERT's ``position_ids`` (saved by older
+transformers versions)."""
+
+EMBEDDING_NAMES: Final = ("embed", "wte", "wpe", "token_embd", "shared")
+"""Name parts of embedding tables (``embed_tokens``, ``word_embeddings``, GPT-2's ``wte``/``wpe``, GGUF's
+``token_embd``, T5's ``shared``): a 2-d weight under such a name is an ``Embedding``, not a ``Linear``."""
+
+
+class TensorEntry(Record):
+    """One tensor as a checkpoint header describes it (never its data)."""
+
+    name: str
+    """The dotted name as saved (``model.layers.0.mlp.up_proj.weight``)."""
+    shape: tuple[int, ...]
+    """In torch's order (GGUF's ``ne`` reversed)."""
+    dtype: str
+    """torch's spelling (``bfloat16``), or a quantised ggml type (``Q4_K``)."""
+    num_bytes: int
+    """Bytes of its data in the file."""
+    storage: str | None = None
+    """Identity of the data: entries with the same value hold the same data (a tensor saved twice, a tie);
+    None: its own."""
+    section: Section = "model"
+    """Where a nested checkpoint kept it: the model's state, an optimizer's state, or anything else."""
+    is_buffer: bool = False
+    """Marked as state, not a weight, by its format (names in ``BUFFER_NAMES`` are buffers anyway)."""
+
+
+class Checkpoint(Record):
+    """What a reader found: its format, the tensors, and facts from the header for the report."""
+
+    format: str
+    """``safetensors``, ``gguf``, ``onnx``, ``torch``."""
+    entries: tuple[TensorEntry, ...]
+    facts: tuple[tuple[str, str | int], ...] = ()
+    """Header facts, e.g. ``("architecture", "llama")``, ``("files", 8)``, ``("header_bytes", 22_016)``."""
+
+
+class _Node:
+    """A module being grouped: its tensors and its children by name, in order of first appearance."""
+
+    __slots__ = ("children", "tensors")
+
+    def __init__(self) -> None:
+        self.tensors: list[tuple[str, TensorEntry, str | None]] = []  # (local name, entry, tied_to)
+        self.children: dict[str, _Node] = {}
+
+    def signature(self, known: dict[int, object]) -> object:
+        """What makes two subtrees the same module but for their names (None: holds a tie, never the same as
+        another); memoised in ``known`` by node, so a tree is walked once."""
+        found = known.get(id(self), _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
+        own = tuple((local, entry.shape, entry.dtype, entry.is_buffer) for local, entry, _ in self.tensors)
+        children = tuple((name, child.signature(known)) for name, child in self.children.items())
+        tied = any(tied_to is not None for _, _, tied_to in self.tensors)
+        found = None if tied or any(signature is None for _, signature in children) else (own, children)
+        known[id(self)] = found
+        return found
+
+
+_UNKNOWN = object()
+
+
+def _ties(entries: Iterable[TensorEntry]) -> dict[str, str]:
+    """Name → name of the first entry with the same storage (the later ones are ties, counted once)."""
+    owners: dict[str, str] = {}
+    tied: dict[str, str] = {}
+    for entry in entries:
+        if entry.storage is None:
+            continue
+        first = owners.setdefault(entry.storage, entry.name)
+        if first != entry.name:
+            tied[entry.name] = first
+    return tied
+
+
+def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node:
+    root = _Node()
+    tied = _ties(entries)
+    for entry in entries:
+        *path, local = parts = entry.name.split(".")
+        if len(parts) > MAX_NAME_PARTS or not all(parts):
+            problem = f"more than {MAX_NAME_PARTS} dotted parts" if all(parts) else "an empty dotted part"
+            raise CheckpointError(f"{label}: tensor name {short(entry.name)} has {problem}", format)
+        node = root
+        for part in path:
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Node()
+            node = child
+        node.tensors.append((local, entry, tied.get(entry.name)))
+    return root
+
+
+def _shape(entry: TensorEntry) -> tuple[Dim, ...]:
+    return tuple(Dim.of(size, str(size)) for size in entry.shape)
+
+
+def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool) -> str:
+    if numbered:
+        return "ModuleList"
+    by_name = {param.name: param.sizes for param in params}
+    weight, bias = by_name.get("weight"), by_name.get("bias")
+    if buffers or weight is None or len(weight) != 2 or set(by_name) - {"weight", "bias"}:
+        return "Module"
+    if bias is not None and bias != weight[:1]:
+        return "Module"
+    lowered = name.lower()
+    if bias is None and any(part in lowered for part in EMBEDDING_NAMES):
+        return "Embedding"
+    return "Linear"
+
+
+def _is_index(name: str) -> bool:
+    """An index of a ``ModuleList`` as torch writes it: ASCII digits, no leading zero."""
+    return name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0"))
+
+
+def _module(name: str, node: _Node, known: dict[int, object]) -> Module:
+    params: list[Param] = []
+    buffers: list[Buffer] = []
+    for local, entry, tied_to in node.tensors:
+        if entry.is_buffer or local in BUFFER_NAMES:
+            buffers.append(Buffer(local, _shape(entry), entry.dtype, tied_to))
+        else:
+            params.append(Param(local, _shape(entry), entry.dtype, tied_to))
+    numbered = bool(node.children) and all(_is_index(child) for child in node.children)
+    if numbered:
+        children = _runs(sorted(node.children.items(), key=lambda item: int(item[0])), known)
+    else:
+        children = tuple(_module(child, grandchild, known) for child, grandchild in node.children.items())
+    kind = _kind(name, params, buffers, numbered)
+    return Module(name, kind, params=tuple(params), buffers=tuple(buffers), children=children)
+
+
+def _runs(ordered: list[tuple[str, _Node]], known: dict[int, object]) -> tuple[Module, ...]:
+    """Numbered children, consecutive identical ones (same signature, consecutive numbers) built once as one
+    child with ``repeat``: 80 decoder layers are one module built once."""
+    found: list[Module] = []
+    index = 0
+    while index < len(ordered):
+        name, node = ordered[index]
+        signature = node.signature(known)
+        end = index + 1
+        while (
+            signature is not None
+            and end < len(ordered)
+            and int(ordered[end][0]) == int(name) + (end - index)
+            and ordered[end][1].signature(known) == signature
+        ):
+            end += 1
+        module = _module(name, node, known)
+        found.append(module if end == index + 1 else replace(module, repeat=end - index))
+        index = end
+    return tuple(found)
+
+
+def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = None) -> Module:
+    """The module tree of a checkpoint's model tensors (entries of other sections are left out).
+
+    Args:
+        checkpoint: what a reader found; children keep the order of first appearance, numbered children
+            are ordered by number. Its facts become the root's attributes.
+        label: the file's name, for messages.
+        kind: the root's kind (default: the format's name).
+
+    Returns:
+        The frozen tree; names and shapes as saved, ties as ``tied_to``.
+
+    Raises:
+        CheckpointError: a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
+    """
+    model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
+    root = _module("", _grouped(model, label, checkpoint.format), {})
+    return replace(root, kind=kind or checkpoint.format, attributes=checkpoint.facts)

@@ -1,0 +1,156 @@
+"""Which reader reads a path: a checkpoint file by its suffix (or its first bytes), a folder by what it holds.
+
+A folder (a Hugging Face checkpoint directory) is read through, in this order, its
+``*.safetensors.index.json``, its one ``.safetensors`` file, its one ``.gguf``, its one ``.onnx``; several
+candidates of one kind and no index is ambiguous and refused with their names. Its ``config.json``, when
+present, is the caller's to count and compare (``with_config_ties`` lets the weights' tree show the ties the
+config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from paramcount._record import replace
+from paramcount.errors import CheckpointError, LimitError
+from paramcount.limits import MAX_FOLDER_ENTRIES
+from paramcount.sources._bounded import open_regular
+from paramcount.sources.checkpoint import Checkpoint, TensorEntry
+from paramcount.tree import Module, iter_params
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final
+
+__all__ = ["CHECKPOINT_SUFFIXES", "find_weights", "is_checkpoint_path", "read_checkpoint", "with_config_ties"]
+
+CHECKPOINT_SUFFIXES: Final = {
+    ".safetensors.index.json": "safetensors-index",
+    ".safetensors": "safetensors",
+    ".gguf": "gguf",
+    ".onnx": "onnx",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".bin": "torch",
+    ".ckpt": "torch",
+}
+"""File name endings → the reader; the index suffix is tried before ``.json`` could be taken for a config."""
+
+FOLDER_ORDER: Final = ("safetensors-index", "safetensors", "gguf", "onnx", "torch")
+"""Which weights a folder is read through, when it holds several kinds."""
+
+
+def _kind_of(name: str) -> str | None:
+    lowered = name.lower()
+    return next((kind for suffix, kind in CHECKPOINT_SUFFIXES.items() if lowered.endswith(suffix)), None)
+
+
+def is_checkpoint_path(text: str) -> bool:
+    """Whether ``text`` names a checkpoint file by its ending (whether or not it exists)."""
+    return _kind_of(text) is not None
+
+
+def _sniff(path: Path) -> str | None:
+    """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, or a safetensors
+    header length followed by ``{``."""
+    stream, _ = open_regular(path, path.name, "unknown")
+    with stream:
+        head = stream.read(9)
+    if head[:4] == b"GGUF":
+        return "gguf"
+    if len(head) == 9 and head[8:9] == b"{":
+        return "safetensors"
+    return None
+
+
+def _reader(kind: str) -> Callable[[Path], Checkpoint]:
+    if kind == "safetensors-index":
+        from paramcount.sources.safetensors import read_safetensors_index
+
+        return read_safetensors_index
+    if kind == "safetensors":
+        from paramcount.sources.safetensors import read_safetensors
+
+        return read_safetensors
+    if kind == "gguf":
+        from paramcount.sources.gguf import read_gguf
+
+        return read_gguf
+    if kind == "onnx":
+        from paramcount.sources.onnx import read_onnx
+
+        return read_onnx
+    raise CheckpointError(f"{kind} checkpoints cannot be read yet", kind)
+
+
+def find_weights(folder: Path) -> Path | None:
+    """The file a folder's weights are read through (see the module docstring), or None when it holds none.
+
+    Raises:
+        CheckpointError: several candidates of the first kind found, and no index to join them.
+        LimitError: the folder has more than ``MAX_FOLDER_ENTRIES`` entries.
+    """
+    found: dict[str, list[str]] = {}
+    with os.scandir(folder) as entries:
+        for number, entry in enumerate(entries, start=1):
+            if number > MAX_FOLDER_ENTRIES:
+                raise LimitError(f"{folder.name or folder}: entries", MAX_FOLDER_ENTRIES)
+            kind = _kind_of(entry.name)
+            if kind is not None and entry.is_file():
+                found.setdefault(kind, []).append(entry.name)
+    for kind in FOLDER_ORDER:
+        names = sorted(found.get(kind, []))
+        if len(names) == 1:
+            return folder / names[0]
+        if names:
+            listing = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+            raise CheckpointError(
+                f"{folder.name or folder}: {len(names)} {kind} files and no index to join them ({listing}); "
+                "give one file",
+                kind,
+            )
+    return None
+
+
+def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
+    """Read the checkpoint at ``path`` (a file or a folder) header-only; returns it and the file read.
+
+    Raises:
+        CheckpointError: no weights found, an unknown format, or a malformed file.
+        LimitError: a cap exceeded.
+        OSError: a file cannot be opened.
+    """
+    path = Path(path)
+    if path.is_dir():
+        weights = find_weights(path)
+        if weights is None:
+            raise CheckpointError(f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx)", "folder")
+        path = weights
+    kind = _kind_of(path.name) or _sniff(path)
+    if kind is None:
+        raise CheckpointError(f"{path.name}: not a checkpoint format paramcount reads", "unknown")
+    return _reader(kind)(path), path
+
+
+def with_config_ties(checkpoint: Checkpoint, config_tree: Module) -> Checkpoint:
+    """The checkpoint plus the tied tensors ``config_tree`` declares that the files leave out (a tied
+    ``lm_head.weight`` is saved once, as ``model.embed_tokens.weight``), each marked as sharing its owner's
+    storage, so the weights' tree lists the tie as the config's does."""
+    by_name = {entry.name: entry for entry in checkpoint.entries}
+    added: list[TensorEntry] = []
+    owners: set[str] = set()
+    for name, param in iter_params(config_tree, include_tied=True):
+        owner = by_name.get(param.tied_to or "")
+        if param.tied_to is None or name in by_name or owner is None or owner.shape != param.sizes:
+            continue
+        added.append(TensorEntry(name, owner.shape, owner.dtype, owner.num_bytes, owner.storage or owner.name))
+        owners.add(owner.name)
+    if not added:
+        return checkpoint
+    entries = tuple(
+        replace(entry, storage=entry.name) if entry.name in owners and entry.storage is None else entry
+        for entry in checkpoint.entries
+    )
+    return Checkpoint(checkpoint.format, entries + tuple(added), checkpoint.facts)
