@@ -28,7 +28,10 @@ def theirs(config: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int | None, .
         text = transformers.AutoConfig.for_model(**settings).get_text_config(decoder=True)
     except TypeError:  # gemma3_text halves a window of None under use_bidirectional_attention
         reject()
-    types, kwargs = get_layer_types_and_kwargs(text)
+    try:
+        types, kwargs = get_layer_types_and_kwargs(text)
+    except AttributeError:  # sliding layers in a family without a window attribute (llama): no cache to compare
+        reject()
     return tuple(types), tuple(entry.get("sliding_window") for entry in kwargs)
 
 
