@@ -1,0 +1,23 @@
+"""The torchvision oracle: the zoo's reference models, built on the meta device (no weights allocated).
+
+torchvision's PyPI wheel is a CUDA build whose C operators do not load beside the CPU torch of the tests; its
+model builders are pure Python and work once ``torchvision._meta_registrations`` (which registers meta kernels
+for those C operators at import) is kept from importing. Nothing here uses a torchvision C operator.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import torch
+
+
+def torchvision_model(name: str) -> torch.nn.Module:
+    """``torchvision.models.<name>()`` on the meta device, in eval mode."""
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import torchvision
+
+    with torch.device("meta"):
+        model: torch.nn.Module = getattr(torchvision.models, name)()
+    return model.eval()
