@@ -3,6 +3,7 @@
 torchvision's PyPI wheel is a CUDA build whose C operators do not load beside the CPU torch of the tests; its
 model builders are pure Python and work once ``torchvision._meta_registrations`` (which registers meta kernels
 for those C operators at import) is kept from importing. Nothing here uses a torchvision C operator.
+``tests/conftest.py`` does this first, because transformers imports torchvision whenever it is installed.
 """
 
 from __future__ import annotations
@@ -10,12 +11,21 @@ from __future__ import annotations
 import sys
 import types
 
-import torch
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import torch
+
+
+def keep_torchvision_ops_out() -> None:
+    """Stand an empty module in for ``torchvision._meta_registrations``, so that ``import torchvision`` (by a
+    test, or by transformers, which imports it whenever it is installed) does not fail on the missing C ops."""
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 
 def torchvision_model(name: str) -> torch.nn.Module:
     """``torchvision.models.<name>()`` on the meta device, in eval mode."""
-    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    keep_torchvision_ops_out()
+    import torch
     import torchvision
 
     with torch.device("meta"):

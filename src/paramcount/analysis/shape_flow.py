@@ -364,12 +364,12 @@ class _Heads(Step):
             values[self.target] = None
             return
         shape = flow.shape
-        if not self.split:
-            values[self.target] = Flow((*shape[:-2], shape[-2] * shape[-1]), grad=flow.grad)
-            return
         norm = child_of(call.module, self.size_from)
         if norm is None:
             values[self.target] = flow
+            return
+        if not self.split:
+            values[self.target] = Flow((*shape[:-2], shape[-2] * shape[-1]), grad=flow.grad)
             return
         size = last_size(norm)
         if shape[-1] % size:
@@ -383,9 +383,9 @@ def split_heads(source: str, size_from: str) -> Step:
     return _Heads(source, source, True, size_from)
 
 
-def merge_heads(source: str) -> Step:
-    """The inverse of ``split_heads`` (heads and head_dim back into one width)."""
-    return _Heads(source, source, False, "")
+def merge_heads(source: str, size_from: str) -> Step:
+    """The inverse of ``split_heads`` (heads and head_dim back into one width), when it split."""
+    return _Heads(source, source, False, size_from)
 
 
 class _Attention(Step):

@@ -29,6 +29,8 @@ from paramcount.analysis.shape_conv import RULES as _CONV_RULES
 from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
 from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
 from paramcount.analysis.shape_spatial import RULES as _SPATIAL_RULES
+from paramcount.analysis.shape_transformers import RULES as _TRANSFORMERS_RULES
+from paramcount.analysis.shape_transformers import TOKEN_INPUTS
 from paramcount.analysis.shape_types import (
     INPUT_UNKNOWN,
     MODELLED,
@@ -90,7 +92,7 @@ RULES: Final[dict[str, Rule]] = {
 }
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
 
-BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES}
+BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **_TRANSFORMERS_RULES}
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``shape_vision.py``
 (torchvision's classes) and ``shape_transformers.py`` (transformers' classes)."""
 
@@ -160,7 +162,7 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
         is_complete=visited.complete,
         total_backward_macs=cost.backward,
         checkpointed_macs=cost.checkpointed,
-        tokens=None,
+        tokens=elements(shape) if root.kind in TOKEN_INPUTS else None,
         masked_macs=cost.masked,
     )
 
