@@ -31,6 +31,7 @@ __all__ = [
     "Shape",
     "ShapeReport",
     "ShapeStep",
+    "TrainingFlops",
     "format_shape",
 ]
 
@@ -91,6 +92,27 @@ class ModuleShape(Record):
     on one), each as many MACs as the forward product."""
 
 
+class TrainingFlops(Record):
+    """FLOPs of one training step on this input, under the same convention as the forward count.
+
+    ``backward``: each matrix product's gradient with respect to each operand that needs one, as autograd
+    computes it (a weight's gradient when it is trainable, an input's when it depends on a trainable weight),
+    each as many FLOPs as the forward product: 2× the forward for the products inside the network; the first
+    layer, whose input is the data, computes its weight gradient only. ``recompute``: gradient checkpointing
+    runs the forward of each checkpointed layer again in the backward pass."""
+
+    forward: int
+    backward: int
+    total: int
+    """forward + backward."""
+    recompute: int
+    total_checkpointed: int
+    """forward + backward + recompute (transformers' ``gradient_checkpointing_enable()``)."""
+    forward_per_token: int | None = None
+    """Forward FLOPs per input token, when the model reads tokens and the count divides evenly."""
+    total_per_token: int | None = None
+
+
 class ShapeReport(Record):
     """Shapes, MACs and FLOPs of every module for one input shape, in ``named_modules()`` order.
 
@@ -119,6 +141,8 @@ class ShapeReport(Record):
     masked_macs: int = 0
     """MACs of the attention products (QKᵀ, attention·V) that fall on positions a causal mask hides: counted in
     the totals, as eager attention computes them, but skipped by a causal kernel that skips masked blocks."""
+    training: TrainingFlops | None = None
+    """The training step's FLOPs; None when some module is not modelled."""
 
 
 class Flow(Record):

@@ -44,6 +44,7 @@ from paramcount.analysis.shape_types import (
     Shape,
     ShapeReport,
     ShapeStep,
+    TrainingFlops,
     format_shape,
 )
 from paramcount.analysis.shape_vision import RULES as _VISION_RULES
@@ -68,6 +69,7 @@ __all__ = [
     "ShapeStep",
     "parse_shape",
     "propagate",
+    "token_input",
 ]
 
 MAX_INPUT_DIMS: Final = 8
@@ -150,6 +152,7 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
     gaps = tuple(row.path for row in rows if row.status in (NOT_MODELLED, NO_FORWARD))
     output = visited.output
     cost = visited.cost
+    tokens = elements(shape) if root.kind in TOKEN_INPUTS else None
     return ShapeReport(
         modules=rows,
         input_shape=shape,
@@ -162,9 +165,26 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
         is_complete=visited.complete,
         total_backward_macs=cost.backward,
         checkpointed_macs=cost.checkpointed,
-        tokens=elements(shape) if root.kind in TOKEN_INPUTS else None,
+        tokens=tokens,
         masked_macs=cost.masked,
+        training=_training(cost, tokens) if visited.complete else None,
     )
+
+
+def _training(cost: _Cost, tokens: int | None) -> TrainingFlops:
+    forward, backward, recompute = (FLOPS_PER_MAC * macs for macs in (cost.macs, cost.backward, cost.checkpointed))
+    total = forward + backward
+
+    def per_token(flops: int) -> int | None:
+        return flops // tokens if tokens and flops % tokens == 0 else None
+
+    return TrainingFlops(forward, backward, total, recompute, total + recompute, per_token(forward), per_token(total))
+
+
+def token_input(root: Module, batch: int, seq_len: int) -> tuple[int, int] | None:
+    """The input shape ``(batch, seq_len)`` when ``root`` reads token ids (a Hugging Face language model), so
+    ``--seq-len``/``--batch-size`` give its shapes and FLOPs without ``--input``; None for any other model."""
+    return (batch, seq_len) if root.kind in TOKEN_INPUTS else None
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
