@@ -31,6 +31,8 @@ from paramcount.zoo._registry import build_model
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from paramcount.tree import Module
 
 MODEL = "meta-llama/Llama-3.1-405B"
@@ -129,7 +131,7 @@ def _compute(runs: int) -> None:
     tokens = 8192
     llama = paramcount.from_config(MODEL).tree
     resnet = build_model("resnet152")
-    cases = (
+    cases: tuple[tuple[str, Module, tuple[int, ...], Callable[[], tuple[float, int]]], ...] = (
         (
             f"{MODEL}, {tokens:,} tokens",
             llama,
