@@ -64,15 +64,15 @@ def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Mo
     return model
 
 
-def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[int, int], *, backward: bool) -> int:
-    """FlopCounterMode's total for one forward pass on token ids of ``shape`` (and the backward of the sum of
-    the first output, in training mode)."""
+def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, backward: bool) -> int:
+    """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or pixel values
+    (batch, channels, height, width), and the backward of the sum of the first output in training mode."""
     model = transformers_model(config, architecture)
     model.train(backward)
-    ids = torch.randint(0, 100, shape)
+    inputs = {"input_ids": torch.randint(0, 100, shape)} if len(shape) == 2 else {"pixel_values": torch.randn(shape)}
     with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
         warnings.simplefilter("ignore")
-        output = model(input_ids=ids)
+        output = model(**inputs)
         if backward:
             output[0].float().sum().backward()
     total: int = counter.get_total_flops()
@@ -96,19 +96,49 @@ DECODERS = [
     "gpt2.json",
     "bert-base-uncased.json",
     "FacebookAI--roberta-base.json",
+    "distilbert--distilbert-base-uncased.json",
+    "bigscience--bloom-560m.json",
+    "tiiuae--falcon-7b.json",
+    "tiiuae--falcon-40b.json",
+    "EleutherAI--gpt-j-6b.json",
+    "EleutherAI--pythia-160m.json",
+    "facebook--opt-350m.json",
+    "openai-community--openai-gpt.json",
 ]
-MIXTURES = ["mistralai--Mixtral-8x7B-v0.1.json", "Qwen--Qwen3-30B-A3B.json", "Qwen--Qwen1.5-MoE-A2.7B.json"]
+MIXTURES = [
+    "mistralai--Mixtral-8x7B-v0.1.json",
+    "Qwen--Qwen3-30B-A3B.json",
+    "Qwen--Qwen1.5-MoE-A2.7B.json",
+    "deepseek-ai--DeepSeek-V3.json",
+]
+SMALLER: dict[str, dict[str, Any]] = {
+    # One dense layer and one MoE layer, with 16 experts in 4 groups (2 groups chosen, 8 experts per token) and
+    # narrower feed-forward widths, so the CPU holds the weights.
+    "deepseek-ai--DeepSeek-V3.json": {
+        "first_k_dense_replace": 1, "n_routed_experts": 16, "n_group": 4, "topk_group": 2,
+        "moe_intermediate_size": 256, "intermediate_size": 1024,
+    },
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", DECODERS + MIXTURES)
 def test_forward_flops_equal_flop_counter_mode(name: str) -> None:
     # Mixtures of experts: transformers' eager experts loop multiplies each expert's weights with the tokens
     # routed to it only, so FlopCounterMode counts tokens · num_experts_per_tok expert passes, as we do.
-    config = cut(shipped(name))
+    config = cut(shipped(name)) | SMALLER.get(name, {})
     architecture = counted_class(config)
     report = ours(config, architecture, (2, 16))
     assert report.is_complete
     assert report.total_flops == transformers_flops(config, architecture, (2, 16), backward=False)
+
+
+def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
+    config = cut(shipped("google--vit-base-patch16-224-in21k.json"))
+    report = ours(config, "ViTModel", (2, 3, 224, 224))
+    assert (report.output_shape, report.tokens) == ((2, 197, 768), None)
+    assert report.total_flops == transformers_flops(config, "ViTModel", (2, 3, 224, 224), backward=False)
+    with pytest.raises(ShapeError, match=r"^embeddings: ViTEmbeddings cannot add position_embeddings and"):
+        ours(config, "ViTModel", (2, 3, 256, 256))  # transformers: "Input image size (256*256) doesn't match"
 
 
 @pytest.mark.parametrize("name", ["meta-llama--Llama-3.2-1B.json", "gpt2.json", "bert-base-uncased.json"])
@@ -156,13 +186,14 @@ def test_random_small_configurations_equal_flop_counter_mode(
 
 
 SHIPPED = sorted(path.name for path in CONFIGS.glob("*.json"))
-COVERED = DECODERS + MIXTURES
+COVERED = [*DECODERS, *MIXTURES, "google--vit-base-patch16-224-in21k.json"]
+DEFAULT_INPUTS = {"google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224)}
 
 
 @pytest.mark.parametrize("name", [name for name in SHIPPED if name in COVERED])
 def test_every_module_of_a_shipped_config_is_modelled(name: str) -> None:
     tree = from_config(shipped(name))
-    report = propagate(tree, (1, 128))
+    report = propagate(tree, DEFAULT_INPUTS.get(name, (1, 128)))
     assert report.is_complete
     assert {row.status for row in report.modules} <= {MODELLED, NOT_CALLED}
     walked = {path for row in report.modules for path in expanded_paths(row.path)}

@@ -23,6 +23,7 @@ from paramcount.analysis.shape_flow import (
     Step,
     Tally,
     add,
+    add_param,
     attention,
     chain,
     child_of,
@@ -33,10 +34,13 @@ from paramcount.analysis.shape_flow import (
     multiply,
     param_sizes,
     positions,
+    prepend,
     run,
     select,
     split_heads,
+    to_tokens,
 )
+from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
 from paramcount.analysis.shape_types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -90,8 +94,9 @@ class _Split(Step):
     source: str
     targets: tuple[str, ...]
     first_from: str
-    """A child whose ``in_features`` is the first part's width (Phi-3's ``o_proj`` gives the query width); the
-    rest is split evenly. Empty: every part is equal."""
+    """A child that reads the first part: its width is the first part's (Phi-3's ``o_proj`` gives the query
+    width, DeepSeek's ``kv_a_layernorm`` the compressed key/value width); the rest is split evenly. Empty:
+    every part is equal."""
 
     def apply(self, call: Call, values: Values, tally: Tally) -> None:
         flow = values[self.source]
@@ -119,10 +124,11 @@ def split(source: str, *targets: str, first_from: str = "") -> Step:
 
 
 def _in_features(call: Call, name: str) -> int:
+    """The width child ``name`` reads: a linear layer's ``in_features``, a norm's weight size."""
     child = child_of(call.module, name)
     if child is None:
         raise MissingArgumentError(name)
-    return int_arg(child, "in_features")
+    return int_arg(child, "in_features") if child.args else last_size(child)
 
 
 class _Last(Step):
@@ -315,7 +321,7 @@ _SPARSE_MOE: Final = dataflow(
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
-    "Phi3",
+    "Phi3", "DeepseekV3",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 
@@ -374,6 +380,228 @@ _GPT2_BLOCK: Final = dataflow(
     add("x", "x", "y", what="add the residual"),
 )
 _GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
+
+
+# --- other decoders: BLOOM, Falcon, GPT-J, GPT-NeoX, OPT, GPT-1, DeepSeek-V3 ----------------------------------
+
+
+def _gathered_rotary(call: Call, flow: Flow) -> Outcome:
+    """GPT-J's rotary embedding: ``embed_positions[position_ids]``, a lookup of precomputed sin/cos (no MACs)."""
+    shape = (*flow.shape, last_size(call.module, "embed_positions"))
+    return Outcome(Flow(shape), 0, (), "sin and cos looked up from embed_positions")
+
+
+_BLOOM_MODEL: Final = dataflow(
+    tokens(), run("word_embeddings", "x0", "x"), run("word_embeddings_layernorm"), chain("h", checkpointed=True),
+    run("ln_f"), note="ALiBi biases are added to the attention scores (no product)",
+)  # fmt: skip
+_BLOOM_BLOCK: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attention"),
+    add("x", "x", "x0", what="add the residual"),
+    run("post_attention_layernorm", "x", "y"),
+    run("mlp", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="the residuals are added inside self_attention and mlp (dropout_add)",
+)
+_FUSED_ATTENTION: Final = dataflow(
+    run("query_key_value"), split("x", "q", "k", "v", first_from="dense"), attention(causal=True), run("dense"),
+    note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
+)  # fmt: skip
+_FALCON_MODEL: Final = dataflow(
+    tokens(),
+    run("word_embeddings", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("h", checkpointed=True),
+    run("ln_f"),
+)
+_FALCON_LAYER: Final = dataflow(
+    run("input_layernorm", "x0", "a"),
+    run("self_attention", "a", "h"),
+    run("mlp", "a", "f"),
+    add("x", "h", "f"),
+    add("x", "x", "x0", what="add the residual"),
+    note="parallel attention and MLP on input_layernorm's output",
+)
+_FALCON_NEW_LAYER: Final = dataflow(
+    run("ln_attn", "x0", "a"),
+    run("ln_mlp", "x0", "m"),
+    run("self_attention", "a", "h"),
+    run("mlp", "m", "f"),
+    add("x", "h", "f"),
+    add("x", "x", "x0", what="add the residual"),
+    note="new_decoder_architecture: parallel attention and MLP, each with its own LayerNorm",
+)
+
+
+def _falcon_layer(call: Call, flow: Flow) -> Outcome:
+    new = child_of(call.module, "ln_attn") is not None
+    return (_FALCON_NEW_LAYER if new else _FALCON_LAYER)(call, flow)
+
+
+_GPTJ_MODEL: Final = dataflow(
+    tokens(),
+    run("wte", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("h", checkpointed=True),
+    run("ln_f"),
+)
+_GPTJ_BLOCK: Final = dataflow(
+    run("ln_1", "x0", "h"),
+    run("attn", "h", "a"),
+    run("mlp", "h", "m"),
+    add("x", "a", "m"),
+    add("x", "x", "x0", what="add the residual"),
+    note="attention and MLP in parallel on ln_1's output",
+)
+_NEOX_MODEL: Final = dataflow(
+    tokens(),
+    run("embed_in", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("layers", checkpointed=True),
+    run("final_layer_norm"),
+)
+_NEOX_LAYER: Final = dataflow(
+    run("input_layernorm", "x0", "h"),
+    run("attention", "h", "a"),
+    run("post_attention_layernorm", "x0", "g"),
+    run("mlp", "g", "m"),
+    add("x", "a", "m"),
+    add("x", "x", "x0", what="add the residual"),
+    note="use_parallel_residual (both shipped configs): x + attention(ln1(x)) + mlp(ln2(x)); the sequential "
+    "form has the same shapes and products",
+)
+_OPT_DECODER: Final = dataflow(
+    tokens(),
+    fits("embed_positions", 2),
+    run("embed_tokens", "x0", "x"),
+    run("project_in", optional=True),
+    run("embed_positions", "x0", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("layers", checkpointed=True),
+    run("final_layer_norm", optional=True),
+    run("project_out", optional=True),
+    note="positions from the attention mask's cumulative sum, offset by 2",
+)
+_OPT_LAYER: Final = dataflow(
+    run("self_attn_layer_norm"),
+    run("self_attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("final_layer_norm", "x", "y"),
+    run("fc1", "y"),
+    run("fc2", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="do_layer_norm_before; OPT-350m normalises after each residual instead: the same shapes and products",
+)
+_QKV_OUT_ATTENTION: Final = _self_attention("q_proj", "k_proj", "v_proj", "out_proj")
+_GPT1_MODEL: Final = dataflow(
+    tokens(),
+    fits("positions_embed"),
+    run("tokens_embed", "x0", "x"),
+    positions(),
+    run("positions_embed", "positions", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("h", checkpointed=True),
+)
+_GPT1_BLOCK: Final = dataflow(
+    run("attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("ln_1"),
+    run("mlp", "x", "y"),
+    add("x", "x", "y", what="add the residual"),
+    run("ln_2"),
+    note="post-norm: ln_1(x + attn(x)), then ln_2(n + mlp(n))",
+)
+
+
+def _mla(call: Call, flow: Flow) -> Outcome:
+    """DeepSeek's multi-head latent attention as transformers computes it: the query through its low-rank
+    ``q_a_proj → q_a_layernorm → q_b_proj`` (or ``q_proj``); ``kv_a_proj_with_mqa`` gives the compressed
+    key/value (``kv_lora_rank``) and the shared rotary key part; ``kv_b_proj`` expands the compressed part to
+    every head's non-rotary key and value. Keys are the non-rotary part with the rotary part appended, as wide
+    as the query (heads·qk_head_dim); values are heads·v_head_dim, ``o_proj``'s input."""
+    values: Values = {"x0": flow, "x": flow}
+    tally = Tally()
+    if child_of(call.module, "q_proj") is not None:
+        steps: list[Step] = [run("q_proj", "x0", "q")]
+    else:
+        steps = [run("q_a_proj", "x0", "q"), run("q_a_layernorm", "q"), run("q_b_proj", "q")]
+    steps += [
+        run("kv_a_proj_with_mqa", "x0", "kv"),
+        split("kv", "kv", "rope", first_from="kv_a_layernorm"),
+        run("kv_a_layernorm", "kv"),
+        run("kv_b_proj", "kv"),
+    ]
+    for step in steps:
+        step.apply(call, values, tally)
+    query, expanded = values["q"], values["kv"]
+    if query is None or expanded is None:
+        call.child("o_proj", None)
+        return Outcome(None)
+    value_width = _in_features(call, "o_proj")
+    values["k"] = Flow(query.shape, grad=True)
+    values["v"] = Flow((*expanded.shape[:-1], value_width), grad=True)
+    for step in (attention(causal=True), run("o_proj")):
+        step.apply(call, values, tally)
+    note = "keys as wide as the queries (heads·qk_head_dim), values heads·v_head_dim. " + " ".join(tally.notes)
+    return Outcome(values["x"], tally.macs, tuple(tally.steps), note, backward_macs=tally.backward,
+                   masked_macs=tally.masked)  # fmt: skip
+
+
+_DEEPSEEK_MOE: Final = dataflow(
+    _Flat(),
+    run("gate", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    _Unflat(),
+    run("shared_experts", "x0", "shared"),
+    add("x", "x", "shared"),
+    note="routed experts on the flattened tokens, plus the shared experts",
+)
+
+_OTHER_DECODERS: Final[dict[str, Rule]] = {
+    "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "BloomModel": _BLOOM_MODEL,
+    "BloomBlock": _BLOOM_BLOCK,
+    "BloomAttention": _FUSED_ATTENTION,
+    "BloomMLP": in_order,
+    "FalconForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "FalconModel": _FALCON_MODEL,
+    "FalconDecoderLayer": _falcon_layer,
+    "FalconAttention": _FUSED_ATTENTION,
+    "FalconMLP": in_order,
+    "FalconLinear": _LAYER_RULES["Linear"],  # a subclass of nn.Linear (input @ weight.T)
+    "FalconRotaryEmbedding": _rotary,
+    "GPTJForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTJModel": _GPTJ_MODEL,
+    "GPTJBlock": _GPTJ_BLOCK,
+    "GPTJAttention": _QKV_OUT_ATTENTION,
+    "GPTJMLP": in_order,
+    "GPTJRotaryEmbedding": _gathered_rotary,
+    "GPTNeoXForCausalLM": dataflow(
+        tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
+    ),  # fmt: skip
+    "GPTNeoXModel": _NEOX_MODEL,
+    "GPTNeoXLayer": _NEOX_LAYER,
+    "GPTNeoXAttention": _FUSED_ATTENTION,
+    "GPTNeoXMLP": in_order,
+    "GPTNeoXRotaryEmbedding": _rotary,
+    "OPTForCausalLM": dataflow(tokens(), run("model"), run("lm_head")),
+    "OPTModel": dataflow(run("decoder")),
+    "OPTDecoder": _OPT_DECODER,
+    "OPTDecoderLayer": _OPT_LAYER,
+    "OPTAttention": _QKV_OUT_ATTENTION,
+    "OPTLearnedPositionalEmbedding": _embedding_subclass,
+    "OpenAIGPTLMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "OpenAIGPTModel": _GPT1_MODEL,
+    "Block": _GPT1_BLOCK,
+    "Attention": _GPT2_ATTENTION,
+    "DeepseekV3Attention": _mla,
+    "DeepseekV3MoE": _DEEPSEEK_MOE,
+    "DeepseekV3TopkRouter": _router,
+}
 
 
 # --- BERT and RoBERTa -----------------------------------------------------------------------------------------
@@ -435,6 +663,75 @@ def _bert_rules() -> dict[str, Rule]:
     return rules
 
 
+# --- DistilBERT, ViT ------------------------------------------------------------------------------------------
+
+_DISTILBERT: Final[dict[str, Rule]] = {
+    "DistilBertForMaskedLM": dataflow(
+        tokens(), run("distilbert"), run("vocab_transform"), run("vocab_layer_norm"), run("vocab_projector")
+    ),
+    "DistilBertModel": dataflow(tokens(), run("embeddings"), run("transformer")),
+    "Embeddings": dataflow(
+        fits("position_embeddings"),
+        run("word_embeddings", "x0", "x"),
+        positions(),
+        run("position_embeddings", "positions", "p"),
+        add("x", "x", "p", what="add the position embeddings"),
+        run("LayerNorm"),
+    ),
+    "Transformer": dataflow(chain("layer", checkpointed=True)),
+    "TransformerBlock": dataflow(
+        run("attention"),
+        add("x", "x", "x0", what="add the residual"),
+        run("sa_layer_norm"),
+        run("ffn", "x", "y"),
+        add("x", "x", "y", what="add the residual"),
+        run("output_layer_norm"),
+    ),
+    "DistilBertSelfAttention": dataflow(
+        run("q_lin", "x0", "q"),
+        run("k_lin", "x0", "k"),
+        run("v_lin", "x0", "v"),
+        attention(causal=False),
+        run("out_lin"),
+    ),  # fmt: skip
+    "FFN": in_order,
+}
+
+_VIT: Final[dict[str, Rule]] = {
+    "ViTModel": dataflow(
+        run("embeddings"),
+        chain("layers", checkpointed=True),
+        run("layernorm"),
+        run("pooler", "x", "pooled", optional=True),
+        note="pixel values (batch, channels, height, width) at the configured image size",
+    ),  # fmt: skip
+    "ViTEmbeddings": dataflow(
+        run("patch_embeddings"),
+        prepend("cls_token"),
+        add_param("position_embeddings"),
+        note="the class token prepended to the patches, then the position embeddings added",
+    ),  # fmt: skip
+    "ViTPatchEmbeddings": dataflow(run("projection"), to_tokens()),
+    "ViTLayer": dataflow(
+        run("layernorm_before"),
+        run("attention"),
+        add("x", "x", "x0", what="add the residual"),
+        run("layernorm_after", "x", "y"),
+        run("mlp", "y"),
+        add("x", "x", "y", what="add the residual"),
+    ),
+    "ViTAttention": dataflow(
+        run("q_proj", "x0", "q"),
+        run("k_proj", "x0", "k"),
+        run("v_proj", "x0", "v"),
+        attention(causal=False),
+        run("o_proj"),
+    ),  # fmt: skip
+    "ViTMLP": in_order,
+    "ViTPooler": _BERT_POOLER,
+}
+
+
 _MASKED_LM: Final = {
     "BertForMaskedLM": dataflow(tokens(), run("bert"), run("cls")),
     "BertOnlyMLMHead": in_order,
@@ -446,6 +743,7 @@ _MASKED_LM: Final = {
 
 RULES: Final[dict[str, Rule]] = {
     **_decoder_rules(),
+    **_OTHER_DECODERS,
     "Conv1D": _conv1d,
     "GPT2LMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
     "GPT2Model": _GPT2_MODEL,
@@ -454,20 +752,18 @@ RULES: Final[dict[str, Rule]] = {
     "GPT2MLP": in_order,
     **_bert_rules(),
     **_MASKED_LM,
+    **_DISTILBERT,
+    **_VIT,
 }
 """Shape rules of transformers' model classes, by kind."""
 
 _HEADS: Final = ("Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
 TOKEN_INPUTS: Final = frozenset(
     {f"{prefix}{head}" for prefix in _DECODER_PREFIXES for head in _HEADS}
+    | {kind for kind in RULES if kind.endswith(("ForCausalLM", "LMHeadModel", "ForMaskedLM"))}
     | {
-        "Gemma3TextModel",
-        "GPT2LMHeadModel",
-        "GPT2Model",
-        "BertModel",
-        "BertForMaskedLM",
-        "RobertaModel",
-        "RobertaForMaskedLM",
+        *("Gemma3TextModel", "GPT2Model", "BertModel", "RobertaModel", "DistilBertModel", "BloomModel"),
+        *("FalconModel", "GPTJModel", "GPTNeoXModel", "OPTModel", "OpenAIGPTModel"),
     }
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
