@@ -582,7 +582,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "GPTJRotaryEmbedding": _gathered_rotary,
     "GPTNeoXForCausalLM": dataflow(
         tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
-    ),  # fmt: skip
+    ),
     "GPTNeoXModel": _NEOX_MODEL,
     "GPTNeoXLayer": _NEOX_LAYER,
     "GPTNeoXAttention": _FUSED_ATTENTION,
@@ -693,7 +693,7 @@ _DISTILBERT: Final[dict[str, Rule]] = {
         run("v_lin", "x0", "v"),
         attention(causal=False),
         run("out_lin"),
-    ),  # fmt: skip
+    ),
     "FFN": in_order,
 }
 
@@ -704,13 +704,13 @@ _VIT: Final[dict[str, Rule]] = {
         run("layernorm"),
         run("pooler", "x", "pooled", optional=True),
         note="pixel values (batch, channels, height, width) at the configured image size",
-    ),  # fmt: skip
+    ),
     "ViTEmbeddings": dataflow(
         run("patch_embeddings"),
         prepend("cls_token"),
         add_param("position_embeddings"),
         note="the class token prepended to the patches, then the position embeddings added",
-    ),  # fmt: skip
+    ),
     "ViTPatchEmbeddings": dataflow(run("projection"), to_tokens()),
     "ViTLayer": dataflow(
         run("layernorm_before"),
@@ -726,7 +726,7 @@ _VIT: Final[dict[str, Rule]] = {
         run("v_proj", "x0", "v"),
         attention(causal=False),
         run("o_proj"),
-    ),  # fmt: skip
+    ),
     "ViTMLP": in_order,
     "ViTPooler": _BERT_POOLER,
 }
