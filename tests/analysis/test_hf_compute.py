@@ -65,11 +65,20 @@ def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Mo
 
 
 def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, backward: bool) -> int:
-    """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or pixel values
-    (batch, channels, height, width), and the backward of the sum of the first output in training mode."""
+    """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or (batch,
+    source, target) for an encoder-decoder, or pixel values (batch, channels, height, width), and the backward
+    of the sum of the first output in training mode."""
     model = transformers_model(config, architecture)
     model.train(backward)
-    inputs = {"input_ids": torch.randint(0, 100, shape)} if len(shape) == 2 else {"pixel_values": torch.randn(shape)}
+    if config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
+        inputs = {
+            "input_ids": torch.randint(0, 100, shape[:2]),
+            "decoder_input_ids": torch.randint(0, 100, (shape[0], shape[-1])),
+        }
+    elif len(shape) == 2:
+        inputs = {"input_ids": torch.randint(0, 100, shape)}
+    else:
+        inputs = {"pixel_values": torch.randn(shape)}
     with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
         warnings.simplefilter("ignore")
         output = model(**inputs)
@@ -132,6 +141,26 @@ def test_forward_flops_equal_flop_counter_mode(name: str) -> None:
     assert report.total_flops == transformers_flops(config, architecture, (2, 16), backward=False)
 
 
+ENCODER_DECODERS = [
+    "facebook--bart-base.json",
+    "facebook--bart-large.json",
+    "google-t5--t5-small.json",
+    "google--flan-t5-base.json",
+]
+
+
+@pytest.mark.parametrize("name", ENCODER_DECODERS)
+@pytest.mark.parametrize("shape", [(2, 16), (2, 24, 7)])
+def test_encoder_decoder_flops_equal_flop_counter_mode(name: str, shape: tuple[int, ...]) -> None:
+    # (batch, source): the decoder reads as many tokens; (batch, source, target): its own length. Cross-attention
+    # multiplies target × source positions.
+    config = cut(shipped(name)) | {"num_decoder_layers": 2, "decoder_layers": 2, "encoder_layers": 2}
+    architecture = counted_class(config)
+    report = ours(config, architecture, shape)
+    assert report.is_complete
+    assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
+
+
 def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
     config = cut(shipped("google--vit-base-patch16-224-in21k.json"))
     report = ours(config, "ViTModel", (2, 3, 224, 224))
@@ -186,11 +215,23 @@ def test_random_small_configurations_equal_flop_counter_mode(
 
 
 SHIPPED = sorted(path.name for path in CONFIGS.glob("*.json"))
-COVERED = [*DECODERS, *MIXTURES, "google--vit-base-patch16-224-in21k.json"]
+COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, "google-t5--t5-small.json", "t5-small.json"]
+COVERED += ["google--vit-base-patch16-224-in21k.json", "google-bert--bert-base-uncased.json"]
+COVERED += ["google-bert--bert-large-uncased.json", "facebook--opt-125m.json", "facebook--opt-1.3b.json"]
+COVERED += ["bigscience--bloom.json", "EleutherAI--gpt-neox-20b.json", "meta-llama--Llama-3.1-8B.json"]
+COVERED += ["meta-llama--Llama-3.1-405B.json", "openai-community--gpt2.json", "openai-community--gpt2-medium.json"]
+COVERED += ["openai-community--gpt2-large.json", "openai-community--gpt2-xl.json"]
 DEFAULT_INPUTS = {"google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224)}
 
 
-@pytest.mark.parametrize("name", [name for name in SHIPPED if name in COVERED])
+NOT_YET = pytest.mark.xfail(
+    reason="vision-language and speech models (CLIP, LLaVA, Gemma 3 multimodal, Whisper): their dataflow is not "
+    "declared yet",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize("name", [name if name in COVERED else pytest.param(name, marks=NOT_YET) for name in SHIPPED])
 def test_every_module_of_a_shipped_config_is_modelled(name: str) -> None:
     tree = from_config(shipped(name))
     report = propagate(tree, DEFAULT_INPUTS.get(name, (1, 128)))

@@ -95,8 +95,13 @@ def dataflow(*steps: Step, output: str = "x", note: str = "") -> Rule:
         tally = Tally()
         for step in steps:
             step.apply(call, values, tally)
+            if flow.context:  # inside a decoder, every tensor carries the encoder's output along
+                for name, value in values.items():
+                    if value is not None and not value.context:
+                        values[name] = replace(value, context=flow.context)
         notes = " ".join(note_ for note_ in (note, *tally.notes) if note_)
-        return Outcome(values[output], tally.macs, tuple(tally.steps), notes, backward_macs=tally.backward,
+        result = values[output]
+        return Outcome(result, tally.macs, tuple(tally.steps), notes, backward_macs=tally.backward,
                        masked_macs=tally.masked)  # fmt: skip
 
     return rule

@@ -156,6 +156,9 @@ class Flow(Record):
     grad: bool = False
     """Whether the tensor depends on a trainable parameter (so autograd computes a gradient for it): the
     model's input does not; the output of a module with trainable parameters does."""
+    context: tuple[tuple[str, Shape], ...] = ()
+    """Tensors a decoder's layers read beside their input, by name (``encoder_hidden_states``, the encoder's
+    output that cross-attention reads), handed along the layer stack unchanged."""
 
 
 class Outcome(Record):

@@ -30,7 +30,7 @@ from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
 from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
 from paramcount.analysis.shape_spatial import RULES as _SPATIAL_RULES
 from paramcount.analysis.shape_transformers import RULES as _TRANSFORMERS_RULES
-from paramcount.analysis.shape_transformers import TOKEN_INPUTS
+from paramcount.analysis.shape_transformers import SEQUENCE_INPUTS, TOKEN_INPUTS
 from paramcount.analysis.shape_types import (
     INPUT_UNKNOWN,
     MODELLED,
@@ -182,9 +182,10 @@ def _training(cost: _Cost, tokens: int | None) -> TrainingFlops:
 
 
 def token_input(root: Module, batch: int, seq_len: int) -> tuple[int, int] | None:
-    """The input shape ``(batch, seq_len)`` when ``root`` reads token ids (a Hugging Face language model), so
-    ``--seq-len``/``--batch-size`` give its shapes and FLOPs without ``--input``; None for any other model."""
-    return (batch, seq_len) if root.kind in TOKEN_INPUTS else None
+    """The input shape ``(batch, seq_len)`` when ``root`` reads token ids (a Hugging Face language model, or an
+    encoder-decoder with ``seq_len`` tokens on both sides), so ``--seq-len``/``--batch-size`` give its shapes
+    and FLOPs without ``--input``; None for any other model."""
+    return (batch, seq_len) if root.kind in SEQUENCE_INPUTS else None
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
