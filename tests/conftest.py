@@ -10,6 +10,10 @@ from hypothesis import HealthCheck, settings
 # Shared test helpers (oracle.py, strategies.py) are imported as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
 
+from vision_oracle import keep_torchvision_ops_out
+
+keep_torchvision_ops_out()  # before transformers or a test imports torchvision
+
 # Sized for a 2-core CI machine: enough random configurations per catalog entry to find torch's rules,
 # no deadline (the first torch call in a process is slow).
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -384,12 +384,15 @@ def _optimizer_label(plan: MemoryPlan | None) -> str | None:
     return find_optimizer(plan.options.optimizer).label
 
 
-def _shapes(tree: Module, input_shape: tuple[int, ...] | None) -> ShapeReport | None:
-    if input_shape is None:
+def _shapes(tree: Module, input_shape: tuple[int, ...] | None, options: PlanOptions | None) -> ShapeReport | None:
+    """Shapes and FLOPs for ``input_shape``; for a language model without one, for ``seq_len`` tokens."""
+    if input_shape is None and (options is None or options.seq_len is None):
         return None
-    from paramcount.analysis.shapes import propagate
+    from paramcount.analysis.shapes import propagate, token_input
 
-    return propagate(tree, input_shape)
+    if input_shape is None and options is not None and options.seq_len is not None:
+        input_shape = token_input(tree, options.batch, options.seq_len)
+    return None if input_shape is None else propagate(tree, input_shape)
 
 
 def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
@@ -415,7 +418,7 @@ def build_report(
     result: Result, options: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None
 ) -> Report:
     tree, counts = result.tree, count_tree(result.tree)
-    shapes = _shapes(tree, input_shape)
+    shapes = _shapes(tree, input_shape, options)
     weights: dict[str, int] = {}
     for row in counts.parameters:
         weights[row.dtype] = weights.get(row.dtype, 0) + row.count

@@ -170,7 +170,8 @@ FLAGS = (
     ),
     _Flag(
         "--input",
-        "propagate an input shape (batch first, e.g. 1,3,224,224): output shapes and MACs/FLOPs per layer",
+        "propagate an input shape (batch first: 1,3,224,224 for an image, 1,2048 tokens for a language model): "
+        "output shapes, MACs/FLOPs per layer, training FLOPs",
         str,
         metavar="SHAPE",
     ),

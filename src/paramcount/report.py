@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
-    from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.analysis.shape_types import ShapeReport, TrainingFlops
 
 __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
 
@@ -354,6 +354,11 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
         "convention": report.convention,
         "complete": report.is_complete,
         "not_modelled": list(report.not_modelled),
+        "tokens": report.tokens,
+        "total_backward_macs": report.total_backward_macs,
+        "checkpointed_macs": report.checkpointed_macs,
+        "masked_macs": report.masked_macs,
+        "training_flops": None if report.training is None else _training_flops(report.training),
         "modules": [
             {
                 "path": m.path,
@@ -363,6 +368,7 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
                 "output_shape": None if m.output_shape is None else list(m.output_shape),
                 "macs": m.macs,
                 "flops": m.flops,
+                "backward_macs": m.backward_macs,
                 "status": m.status,
                 "note": m.note,
                 "steps": [
@@ -372,4 +378,16 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
             }
             for m in report.modules
         ],
+    }
+
+
+def _training_flops(training: TrainingFlops) -> dict[str, Any]:
+    return {
+        "forward": training.forward,
+        "backward": training.backward,
+        "total": training.total,
+        "recompute": training.recompute,
+        "total_checkpointed": training.total_checkpointed,
+        "forward_per_token": training.forward_per_token,
+        "total_per_token": training.total_per_token,
     }

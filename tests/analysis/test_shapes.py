@@ -34,6 +34,7 @@ from paramcount.layers import build
 from paramcount.layers._registry import known_layers
 from paramcount.tree import Module
 from paramcount.zoo._registry import build_model
+from shape_oracle import expanded_paths, flat_shapes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,15 +71,6 @@ def to_torch(module: Module) -> torch.nn.Module:
     return built
 
 
-def _flat_shapes(output: Any) -> list[tuple[int, ...]]:
-    """The tensors of a module's output in order: LSTM's ``(output, (h_n, c_n))`` → three shapes."""
-    if isinstance(output, torch.Tensor):
-        return [tuple(output.shape)]
-    if isinstance(output, tuple | list):
-        return [shape for item in output for shape in _flat_shapes(item)]
-    return []  # None (MultiheadAttention's weights when need_weights=False)
-
-
 def torch_shapes(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, list[tuple[int, ...]]]:
     """Every submodule's output shapes in one forward pass, by ``named_modules()`` path."""
     recorded: dict[str, list[tuple[int, ...]]] = {}
@@ -86,7 +78,7 @@ def torch_shapes(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> di
     for name, submodule in model.named_modules():
 
         def hook(module: torch.nn.Module, args: Any, output: Any, name: str = name) -> None:
-            recorded.setdefault(name, _flat_shapes(output))
+            recorded.setdefault(name, flat_shapes(output))
 
         handles.append(submodule.register_forward_hook(hook))
     with warnings.catch_warnings(), torch.no_grad():
@@ -97,22 +89,12 @@ def torch_shapes(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> di
     return recorded
 
 
-def _expanded_paths(path: str) -> list[str]:
-    """``layers.0-2.norm1`` → ``layers.0.norm1``, ``layers.1.norm1``, ``layers.2.norm1``."""
-    paths = [""]
-    for part in path.split(".") if path else []:
-        match = re.fullmatch(r"(\d+)-(\d+)", part)
-        names = [str(index) for index in range(int(match[1]), int(match[2]) + 1)] if match else [part]
-        paths = [f"{prefix}.{name}" if prefix else name for prefix in paths for name in names]
-    return paths
-
-
 def our_shapes(report: ShapeReport) -> dict[str, list[tuple[int, ...]]]:
     shapes = {}
     for row in report.modules:
         assert row.status == MODELLED, row
         assert row.output_shape is not None
-        for path in _expanded_paths(row.path):
+        for path in expanded_paths(row.path):
             shapes[path] = [row.output_shape, *(shape for _, shape in row.other_outputs)]
     return shapes
 
@@ -135,7 +117,7 @@ def assert_shapes_match_torch(expression: str, shape: tuple[int, ...], style: st
     # MultiheadAttention applies out_proj with F.linear and TransformerEncoder iterates its ModuleList: torch
     # never calls those modules, so their rows are ours alone.
     uncalled = {row.path for row in report.modules if row.kind == "ModuleList" or row.path.endswith("out_proj")}
-    assert {path for path in ours if path not in theirs} <= {p for row in uncalled for p in _expanded_paths(row)}
+    assert {path for path in ours if path not in theirs} <= {p for row in uncalled for p in expanded_paths(row)}
     assert report.output_shape == theirs[""][0]
     return report
 
@@ -617,12 +599,13 @@ def test_module_list_has_no_forward_and_is_reported_not_raised() -> None:
     assert not report.is_complete
 
 
-def test_zoo_model_is_not_modelled_but_reported() -> None:
-    tree = build_model("resnet18")
-    report = propagate(tree, (1, 3, 224, 224))
+def test_a_block_without_a_rule_is_not_modelled_but_reported() -> None:
+    # A live module's own class (the live door keeps its name) has no dataflow: a gap, not a zero.
+    tree = Module("", "MyBlock", children=(build("Linear", (4, 4)).renamed("fc"),))
+    report = propagate(tree, (1, 4))
     root = report.modules[0]
-    assert (root.path, root.kind, root.status) == ("", "ResNet", NOT_MODELLED)
-    assert root.note == "shapes through ResNet are not modelled"
+    assert (root.path, root.kind, root.status) == ("", "MyBlock", NOT_MODELLED)
+    assert root.note == "shapes through MyBlock are not modelled"
     assert {row.status for row in report.modules[1:]} == {NOT_REACHED}
     assert (report.output_shape, report.total_macs, report.not_modelled) == (None, 0, ("",))
 
@@ -646,11 +629,14 @@ def test_repeated_block_is_walked_once_when_shapes_repeat() -> None:
     layer = "nn.TransformerEncoderLayer(16, 4, 32)"
     report = propagate(parse(f"nn.TransformerEncoder({layer}, 1000)"), (3, 2, 16))
     paths = [row.path for row in report.modules]
-    assert paths[:3] == ["", "layers", "layers.0-999"]
+    # The first copy reads the model's input, which needs no gradient (its backward computes fewer products);
+    # every later copy reads a tensor that does, so copies 1-999 are one row.
+    layer_paths = [path for path in paths if path.count(".") == 1]
+    assert layer_paths == ["layers.0", "layers.1-999"]
     one = propagate(parse(layer), (3, 2, 16))
     assert report.total_macs == 1000 * one.total_macs
-    assert report.modules[2].times == 1000
-    assert len(report.modules) == 2 + len(one.modules)  # the root, layers, then the layer's rows once
+    assert {row.path: row.times for row in report.modules}["layers.1-999"] == 999
+    assert len(report.modules) == 2 + 2 * len(one.modules)  # the root, layers, then the layer's rows twice
 
 
 def test_repeated_block_with_changing_shapes_gets_a_row_per_copy() -> None:

@@ -136,12 +136,15 @@ def _attention(call: Call, flow: Flow) -> Outcome:
         replace(scores_step, name="MACs (QKᵀ and attention·V)"),
     )  # fmt: skip
     # F.multi_head_attention_forward applies out_proj to the (L·N, embed_dim) view of the attention output.
-    call.child("out_proj", Flow((length * batch, embed) if batched else (length, embed)))
+    call.child("out_proj", Flow((length * batch, embed) if batched else (length, embed), grad=True))
     others: tuple[tuple[str, Shape], ...] = ()
     if "need_weights=False" not in call.options:
         others = (("attn_output_weights", (batch, length, source) if batched else (length, source)),)
     note = "self-attention: query = key = value = the input"
-    return Outcome(Flow(shape, others), projection_macs + scores_macs, steps, note)
+    # Backward: the projections' weights always, their input when it needs a gradient; both operands of each
+    # attention product (they come from the trainable projections).
+    backward = projection_macs * (1 + int(flow.grad)) + 2 * scores_macs
+    return Outcome(Flow(shape, others), projection_macs + scores_macs, steps, note, backward_macs=backward)
 
 
 def _encoder_layer(call: Call, flow: Flow) -> Outcome:
@@ -150,11 +153,11 @@ def _encoder_layer(call: Call, flow: Flow) -> Outcome:
     linear1 → activation → dropout → linear2 → dropout2."""
     children = {child.name for child in call.module.children}
     norm_first = flag_arg(call.module, "norm_first")
-    value: Flow | None = Flow(flow.shape)
+    value: Flow | None = Flow(flow.shape, grad=flow.grad)
     if norm_first:
         value = call.child("norm1", value)
     value = call.child("self_attn", value, options=frozenset({"need_weights=False"}))
-    value = call.child("dropout1", None if value is None else Flow(value.shape))
+    value = call.child("dropout1", None if value is None else Flow(value.shape, grad=value.grad))
     value = call.child("norm2" if norm_first else "norm1", value)
     hidden = call.child("linear1", value)
     if "activation" in children:
@@ -164,7 +167,7 @@ def _encoder_layer(call: Call, flow: Flow) -> Outcome:
     hidden = call.child("dropout2", hidden)
     if not norm_first:
         hidden = call.child("norm2", hidden)
-    return Outcome(None if hidden is None else Flow(hidden.shape))
+    return Outcome(None if hidden is None else Flow(hidden.shape, grad=hidden.grad))
 
 
 def _encoder(call: Call, flow: Flow) -> Outcome:

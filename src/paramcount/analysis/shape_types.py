@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INPUT_UNKNOWN",
     "MODELLED",
+    "NOT_CALLED",
     "NOT_MODELLED",
     "NOT_REACHED",
     "NO_FORWARD",
@@ -30,6 +31,7 @@ __all__ = [
     "Shape",
     "ShapeReport",
     "ShapeStep",
+    "TrainingFlops",
     "format_shape",
 ]
 
@@ -46,6 +48,9 @@ NOT_REACHED: Final = "not reached"
 """Inside a module that is not modelled (or has no forward): its input is unknown."""
 INPUT_UNKNOWN: Final = "input unknown"
 """Comes after a module whose output is unknown, so its own input is unknown."""
+NOT_CALLED: Final = "not called"
+"""The parent's ``forward`` does not call it for this configuration (EfficientNet's ``stochastic_depth`` in a
+block without a residual): known, not a gap."""
 
 
 class ShapeStep(Record):
@@ -81,6 +86,31 @@ class ModuleShape(Record):
     other_outputs: tuple[tuple[str, Shape], ...] = ()
     """Further members of a tuple torch returns (``("h_n", …), ("c_n", …)`` for LSTM), by torch's names."""
     status: str = MODELLED
+    backward_macs: int | None = None
+    """MACs of the backward pass through this module (one copy, children included): each matrix product's
+    gradient with respect to each operand that needs one (a weight that is trainable, an input that depends
+    on one), each as many MACs as the forward product."""
+
+
+class TrainingFlops(Record):
+    """FLOPs of one training step on this input, under the same convention as the forward count.
+
+    ``backward``: each matrix product's gradient with respect to each operand that needs one, as autograd
+    computes it (a weight's gradient when it is trainable, an input's when it depends on a trainable weight),
+    each as many FLOPs as the forward product: 2× the forward for the products inside the network; the first
+    layer, whose input is the data, computes its weight gradient only. ``recompute``: gradient checkpointing
+    runs the forward of each checkpointed layer again in the backward pass."""
+
+    forward: int
+    backward: int
+    total: int
+    """forward + backward."""
+    recompute: int
+    total_checkpointed: int
+    """forward + backward + recompute (transformers' ``gradient_checkpointing_enable()``)."""
+    forward_per_token: int | None = None
+    """Forward FLOPs per input token, when the model reads tokens and the count divides evenly."""
+    total_per_token: int | None = None
 
 
 class ShapeReport(Record):
@@ -101,6 +131,18 @@ class ShapeReport(Record):
     """Further members of the tuple the root returns (LSTM's ``h_n`` and ``c_n``)."""
     is_complete: bool = True
     """True when every module was modelled, so the totals are exact under the convention."""
+    total_backward_macs: int = 0
+    """MACs of one backward pass (see ``ModuleShape.backward_macs``)."""
+    checkpointed_macs: int = 0
+    """Forward MACs of the blocks that gradient checkpointing wraps (each layer of a Hugging Face model's layer
+    stack), which a checkpointed training step computes a second time."""
+    tokens: int | None = None
+    """Tokens in the input (batch · sequence) when the model reads token ids; None otherwise."""
+    masked_macs: int = 0
+    """MACs of the attention products (QKᵀ, attention·V) that fall on positions a causal mask hides: counted in
+    the totals, as eager attention computes them, but skipped by a causal kernel that skips masked blocks."""
+    training: TrainingFlops | None = None
+    """The training step's FLOPs; None when some module is not modelled."""
 
 
 class Flow(Record):
@@ -111,6 +153,12 @@ class Flow(Record):
     others: tuple[tuple[str, Shape], ...] = ()
     source: str = ""
     """Path and kind of the module that returned the tuple (for the message when the tuple is misused)."""
+    grad: bool = False
+    """Whether the tensor depends on a trainable parameter (so autograd computes a gradient for it): the
+    model's input does not; the output of a module with trainable parameters does."""
+    context: tuple[tuple[str, Shape], ...] = ()
+    """Tensors a decoder's layers read beside their input, by name (``encoder_hidden_states``, the encoder's
+    output that cross-attention reads), handed along the layer stack unchanged."""
 
 
 class Outcome(Record):
@@ -122,6 +170,11 @@ class Outcome(Record):
     steps: tuple[ShapeStep, ...] = ()
     note: str = ""
     status: str = MODELLED
+    backward_macs: int | None = None
+    """The backward MACs of the module's own products; None: its products are its weights' (``macs``), so
+    the walk counts the weights' gradient when they are trainable and the input's when the input needs one."""
+    masked_macs: int = 0
+    """Of ``macs``, those of causal attention products on masked positions (see ``ShapeReport``)."""
 
 
 if TYPE_CHECKING:
@@ -144,9 +197,18 @@ if TYPE_CHECKING:
             """Run the child called ``name`` on ``flow``; its row, MACs and errors are recorded by the walk."""
             ...
 
-        def chain(self, name: str, flow: Flow | None) -> Flow | None:
+        def chain(self, name: str, flow: Flow | None, *, checkpointed: bool = False) -> Flow | None:
             """Run the members of the child container ``name`` one after another (``ModuleList`` iterated by
-            the parent's forward, like ``TransformerEncoder.layers``)."""
+            the parent's forward, like ``TransformerEncoder.layers``); ``checkpointed``: each member is a
+            layer that gradient checkpointing recomputes (transformers' ``GradientCheckpointingLayer``)."""
+            ...
+
+        def skip(self, name: str, reason: str) -> None:
+            """Record that ``forward`` does not call the child ``name`` here, and why."""
+            ...
+
+        def run_members(self, flow: Flow | None) -> Flow | None:
+            """``Sequential.forward``: each child on the previous child's output, in registration order."""
             ...
 
         def fail(self, message: str) -> ShapeError:

@@ -29,10 +29,13 @@ from paramcount.analysis.shape_conv import RULES as _CONV_RULES
 from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
 from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
 from paramcount.analysis.shape_spatial import RULES as _SPATIAL_RULES
+from paramcount.analysis.shape_transformers import RULES as _TRANSFORMERS_RULES
+from paramcount.analysis.shape_transformers import SEQUENCE_INPUTS, TOKEN_INPUTS
 from paramcount.analysis.shape_types import (
     INPUT_UNKNOWN,
     MODELLED,
     NO_FORWARD,
+    NOT_CALLED,
     NOT_MODELLED,
     NOT_REACHED,
     Flow,
@@ -41,8 +44,10 @@ from paramcount.analysis.shape_types import (
     Shape,
     ShapeReport,
     ShapeStep,
+    TrainingFlops,
     format_shape,
 )
+from paramcount.analysis.shape_vision import RULES as _VISION_RULES
 from paramcount.errors import LimitError, ShapeError
 from paramcount.tree import Module
 
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.shape_types import Rule
 
 __all__ = [
+    "BLOCK_RULES",
     "MAX_INPUT_DIMS",
     "MAX_INPUT_ELEMENTS",
     "MAX_INPUT_SIZE",
@@ -63,6 +69,7 @@ __all__ = [
     "ShapeStep",
     "parse_shape",
     "propagate",
+    "token_input",
 ]
 
 MAX_INPUT_DIMS: Final = 8
@@ -86,6 +93,10 @@ RULES: Final[dict[str, Rule]] = {
     **_SEQUENCE_RULES,
 }
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
+
+BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **_TRANSFORMERS_RULES}
+"""Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``shape_vision.py``
+(torchvision's classes) and ``shape_transformers.py`` (transformers' classes)."""
 
 _TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
 _LOSS: Final = "a loss compares an input with a target; its forward takes both"
@@ -142,17 +153,41 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
     rows = tuple(row for _, row in sorted(walk.rows, key=lambda item: item[0]))
     gaps = tuple(row.path for row in rows if row.status in (NOT_MODELLED, NO_FORWARD))
     output = visited.output
+    cost = visited.cost
+    tokens = elements(shape) if root.kind in TOKEN_INPUTS else None
     return ShapeReport(
         modules=rows,
         input_shape=shape,
         output_shape=None if output is None else output.shape,
-        total_macs=visited.macs,
-        total_flops=FLOPS_PER_MAC * visited.macs,
+        total_macs=cost.macs,
+        total_flops=FLOPS_PER_MAC * cost.macs,
         convention=MATMUL_CONVENTION,
         not_modelled=gaps,
         other_outputs=() if output is None else output.others,
         is_complete=visited.complete,
+        total_backward_macs=cost.backward,
+        checkpointed_macs=cost.checkpointed,
+        tokens=tokens,
+        masked_macs=cost.masked,
+        training=_training(cost, tokens) if visited.complete else None,
     )
+
+
+def _training(cost: _Cost, tokens: int | None) -> TrainingFlops:
+    forward, backward, recompute = (FLOPS_PER_MAC * macs for macs in (cost.macs, cost.backward, cost.checkpointed))
+    total = forward + backward
+
+    def per_token(flops: int) -> int | None:
+        return flops // tokens if tokens and flops % tokens == 0 else None
+
+    return TrainingFlops(forward, backward, total, recompute, total + recompute, per_token(forward), per_token(total))
+
+
+def token_input(root: Module, batch: int, seq_len: int) -> tuple[int, int] | None:
+    """The input shape ``(batch, seq_len)`` when ``root`` reads token ids (a Hugging Face language model, or an
+    encoder-decoder with ``seq_len`` tokens on both sides), so ``--seq-len``/``--batch-size`` give its shapes
+    and FLOPs without ``--input``; None for any other model."""
+    return (batch, seq_len) if root.kind in SEQUENCE_INPUTS else None
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -210,11 +245,36 @@ def _checked_shape(shape: tuple[int, ...]) -> Shape:
     return shape
 
 
+class _Cost(Record):
+    """What one copy of a module costs, children included: forward MACs, backward MACs, the forward MACs on
+    causally masked positions, and the forward MACs of the checkpointed layers inside it."""
+
+    macs: int = 0
+    backward: int = 0
+    masked: int = 0
+    checkpointed: int = 0
+
+    def plus(self, other: _Cost, copies: int = 1) -> _Cost:
+        return _Cost(
+            self.macs + copies * other.macs,
+            self.backward + copies * other.backward,
+            self.masked + copies * other.masked,
+            self.checkpointed + copies * other.checkpointed,
+        )
+
+
+_NOTHING: Final = _Cost()
+
+
 class _Visited(Record):
     output: Flow | None
-    macs: int
-    """MACs of the modelled part, for one copy (children included)."""
+    cost: _Cost
+    """The cost of the modelled part, for one copy (children included)."""
     complete: bool
+
+    @property
+    def macs(self) -> int:
+        return self.cost.macs
 
 
 def _join(path: str, name: str) -> str:
@@ -225,10 +285,22 @@ class _Walk:
     """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
     positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order)."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("rows", "trained")
 
     def __init__(self) -> None:
         self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
+        self.trained: dict[int, bool] = {}
+
+    def trainable(self, module: Module) -> bool:
+        """Whether ``module`` or a module inside it holds a trainable parameter (memoised by identity: the
+        tree is alive and unchanged for the whole walk)."""
+        known = self.trained.get(id(module))
+        if known is None:
+            known = any(param.trainable for param in module.params) or any(
+                self.trainable(child) for child in module.children
+            )
+            self.trained[id(module)] = known
+        return known
 
     def visit(
         self,
@@ -243,11 +315,11 @@ class _Walk:
         """Run one module (one copy) on ``flow`` and record its row and its descendants' rows."""
         if flow is None:
             self.unknown(module, path, times, key, INPUT_UNKNOWN, "its input is unknown (see the rows before it)")
-            return _Visited(None, 0, complete=False)
+            return _Visited(None, _NOTHING, complete=False)
         if module.kind in _NO_FORWARD_KINDS:
             note = f"torch's {module.kind} has no forward(); what runs depends on the code that iterates it"
             return self.gap(module, path, flow, times, key, NO_FORWARD, note)
-        rule = _sequential if module.kind == "Sequential" else RULES.get(module.kind)
+        rule = _sequential if module.kind == "Sequential" else RULES.get(module.kind) or BLOCK_RULES.get(module.kind)
         if rule is None:
             reason = NOT_MODELLED_REASONS.get(module.kind, f"shapes through {module.kind} are not modelled")
             return self.gap(module, path, flow, times, key, NOT_MODELLED, reason)
@@ -277,7 +349,16 @@ class _Walk:
                     raise call.fail(f"{what} {format_shape(shape)} would hold {count:,} elements; {limit}")
             if output.others and not output.source:
                 output = replace(output, source=f"{path or 'the root'} ({module.kind})")
-        macs = outcome.macs + call.children_macs
+            grad = output.grad or flow.grad or self.trainable(module)
+            if grad != output.grad:
+                output = replace(output, grad=grad)
+        backward = outcome.backward_macs
+        if backward is None:  # the products are the module's weights': their gradient, and the input's
+            weights = any(param.trainable for param in module.params)
+            backward = outcome.macs * (int(weights) + int(flow.grad))
+        own = _Cost(outcome.macs, backward, outcome.masked_macs)
+        cost = call.children.plus(own)
+        macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
         self.rows.append(
@@ -295,10 +376,11 @@ class _Walk:
                     times=call.times,
                     other_outputs=() if output is None else output.others,
                     status=outcome.status,
+                    backward_macs=cost.backward if complete else None,
                 ),
             )
         )
-        return _Visited(output, macs, complete)
+        return _Visited(output, cost, complete)
 
     def gap(
         self, module: Module, path: str, flow: Flow, times: int, key: tuple[int, ...], status: str, note: str
@@ -312,7 +394,7 @@ class _Walk:
             self.unknown(
                 child, _join(path, _label(child)), times * child.repeat, (*key, position, 0), NOT_REACHED, inside
             )
-        return _Visited(None, 0, complete=False)
+        return _Visited(None, _NOTHING, complete=False)
 
     def unknown(self, module: Module, path: str, times: int, key: tuple[int, ...], status: str, note: str) -> None:
         """Rows with unknown shapes for ``module`` and everything inside it (repeats stay collapsed)."""
@@ -355,7 +437,7 @@ class _Call:
     """What a rule sees (``shape_types.Call``): the module, and running its children through the walk."""
 
     __slots__ = (
-        "children_macs",
+        "children",
         "complete",
         "first_row",
         "key",
@@ -376,7 +458,7 @@ class _Call:
         self.times = times
         self.key = key
         self.options = options
-        self.children_macs = 0
+        self.children = _NOTHING
         self.complete = True
         self.visited: set[str] = set()
         self.first_row = len(walk.rows)
@@ -396,11 +478,16 @@ class _Call:
         visited = self.walk.visit(
             child, _join(self.path, name), flow, times=self.times, key=(*self.key, position, 0), options=options
         )
-        self.children_macs += visited.macs
+        self.children = self.children.plus(visited.cost)
         self.complete = self.complete and visited.complete
         return visited.output
 
-    def chain(self, name: str, flow: Flow | None) -> Flow | None:
+    def skip(self, name: str, reason: str) -> None:
+        position, child = self._find(name)
+        self.visited.add(name)
+        self.walk.unknown(child, _join(self.path, name), self.times, (*self.key, position, 0), NOT_CALLED, reason)
+
+    def chain(self, name: str, flow: Flow | None, *, checkpointed: bool = False) -> Flow | None:
         """Run a child container's members in order and record the container's own row."""
         position, container = self._find(name)
         self.visited.add(name)
@@ -411,8 +498,13 @@ class _Call:
             return None
         output = inner.run_members(flow)
         note = f"its members run in order in {self.module.kind}.forward"
+        if checkpointed:
+            note += "; gradient checkpointing recomputes each of them in the backward pass"
         visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
-        self.children_macs += visited.macs
+        cost = visited.cost
+        if checkpointed:
+            cost = replace(cost, checkpointed=cost.macs)
+        self.children = self.children.plus(cost)
         self.complete = self.complete and visited.complete
         return visited.output
 
@@ -433,7 +525,7 @@ class _Call:
                 copies = remaining if remaining > 1 and visited.output == flow else 1
                 if copies > 1:
                     self.walk.relabel(first, path, _join(self.path, f"{name}-{int(name) + copies - 1}"), copies)
-                self.children_macs += visited.macs * copies
+                self.children = self.children.plus(visited.cost, copies)
                 self.complete = self.complete and visited.complete
                 done += copies
                 flow = visited.output

@@ -6,6 +6,7 @@ from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
+from paramcount.analysis.shape_types import ShapeReport
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
@@ -340,7 +341,41 @@ def _shapes(report: Report) -> Section | None:
         f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {shapes.convention}"
     )
     blocks.append(Paragraph((Segment(summary, "muted"),)))
+    blocks.extend(_training_compute(shapes))
     return Section("shapes", f"Shapes and compute for input {_shape_text(shapes.input_shape)}", tuple(blocks))
+
+
+def _training_compute(shapes: ShapeReport) -> list[Block]:
+    training = shapes.training
+    if training is None:
+        return []
+    lines = [
+        f"Training step: forward {integer(training.forward)} + backward {integer(training.backward)} = "
+        f"{integer(training.total)} FLOPs",
+    ]
+    if training.recompute:
+        lines.append(
+            f"With gradient checkpointing: + {integer(training.recompute)} recomputed = "
+            f"{integer(training.total_checkpointed)} FLOPs"
+        )
+    if shapes.tokens is not None and training.forward_per_token is not None:
+        per_token = f"Per token ({integer(shapes.tokens)} tokens): {integer(training.forward_per_token)} FLOPs forward"
+        if training.total_per_token is not None:
+            per_token += f", {integer(training.total_per_token)} training"
+        lines.append(per_token)
+    notes = (
+        "Backward: each product's gradient for each operand that needs one, as autograd computes it (2× the "
+        "forward inside the network; the first layer's input needs none)."
+    )
+    if training.recompute:
+        notes += " Gradient checkpointing recomputes the forward of each layer of the layer stack."
+    if shapes.masked_macs:
+        notes += (
+            " Causal attention is counted over all positions, as eager attention and FlopCounterMode compute it; "
+            f"{integer(shapes.masked_macs)} of those MACs multiply masked positions, which a kernel that skips "
+            "masked blocks (FlashAttention) does not compute."
+        )
+    return [Lines(tuple((Segment(line),) for line in lines)), Paragraph((Segment(notes, "muted"),))]
 
 
 def _compute(report: Report) -> Section | None:

@@ -1,0 +1,282 @@
+"""Dataflow of torchvision's blocks and models (the zoo's ``ResNet``, ``Bottleneck``, ``InvertedResidual``,
+``VisionTransformer``, ``SwinTransformerBlock`` …), each as its ``forward`` in ``torchvision/models/*.py``
+(torchvision 0.28) reads.
+
+Residual additions, concatenations, class tokens, position embeddings, layer scales, permutes and stochastic
+depth multiply no matrices: only the children (convolutions, linear layers, attention) and the attention
+products of Swin's windows count MACs.
+"""
+
+from __future__ import annotations
+
+from paramcount.analysis.shape_common import int_arg, int_tuple_arg, value_arg
+from paramcount.analysis.shape_flow import (
+    Tally,
+    add,
+    add_param,
+    attention,
+    child_of,
+    concat,
+    dataflow,
+    flatten,
+    global_pool,
+    in_order,
+    multiply,
+    multiply_param,
+    prepend,
+    run,
+    select,
+    to_tokens,
+)
+from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep, format_shape
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shape_types import Call, Rule
+
+__all__ = ["RULES"]
+
+
+def _preserving(call: Call, flow: Flow) -> Outcome:
+    return Outcome(Flow(flow.shape, grad=flow.grad))
+
+
+def _permute(call: Call, flow: Flow) -> Outcome:
+    """torchvision.ops.misc.Permute: ``torch.permute(x, dims)``."""
+    value = value_arg(call.module, "dims")
+    dims = tuple(item for item in value if isinstance(item, int)) if isinstance(value, tuple) else ()
+    shape = flow.shape
+    if sorted(dims) != list(range(len(shape))):
+        raise call.fail(f"permutes dims {dims}, which does not fit a {len(shape)}-D input {format_shape(shape)}")
+    return Outcome(Flow(tuple(shape[dim] for dim in dims), grad=flow.grad))
+
+
+def _layer_norm_2d(call: Call, flow: Flow) -> Outcome:
+    """ConvNeXt's ``LayerNorm2d``: permute to channels-last, ``F.layer_norm`` over the channels, permute back."""
+    channels = value_arg(call.module, "normalized_shape")
+    size = channels[0] if isinstance(channels, tuple) else channels
+    if len(flow.shape) != 4 or flow.shape[1] != size:
+        raise call.fail(f"expects a (N, {size}, H, W) input (normalized_shape over channels), got "
+                        f"{format_shape(flow.shape)}")  # fmt: skip
+    return Outcome(Flow(flow.shape, grad=flow.grad))
+
+
+# --- ResNet, DenseNet --------------------------------------------------------------------------------------
+
+_CLASSIFIER_TAIL: Final = (flatten(), run("fc"))
+
+_RESNET: Final = dataflow(
+    *(run(name) for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")),
+    run("avgpool"),
+    *_CLASSIFIER_TAIL,
+)
+_BASIC_BLOCK: Final = dataflow(
+    *(run(name) for name in ("conv1", "bn1", "relu", "conv2", "bn2")),
+    run("downsample", "x0", optional=True),
+    add("x", "x", "x0", what="add the residual"),
+    run("relu"),
+)
+_BOTTLENECK: Final = dataflow(
+    *(run(name) for name in ("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3")),
+    run("downsample", "x0", optional=True),
+    add("x", "x", "x0", what="add the residual"),
+    run("relu"),
+)
+_DENSE_LAYER: Final = dataflow(*(run(name) for name in ("norm1", "relu1", "conv1", "norm2", "relu2", "conv2")))
+_DENSENET: Final = dataflow(run("features"), global_pool(), flatten(), run("classifier"),
+                            note="F.relu and F.adaptive_avg_pool2d(x, (1, 1)) after the features")  # fmt: skip
+
+
+def _dense_block(call: Call, flow: Flow) -> Outcome:
+    """``_DenseBlock.forward``: each layer reads the concatenation of the input and every earlier layer's
+    output (along the channels) and the block returns the concatenation of all of them."""
+    features = [flow]
+    for child in call.module.children:
+        joined = _concatenated(call, features)
+        output = call.child(child.name, joined)
+        if output is None or joined is None:
+            features = []
+            continue
+        features.append(output)
+    return Outcome(_concatenated(call, features) if features else None)
+
+
+def _concatenated(call: Call, flows: list[Flow]) -> Flow | None:
+    if not flows:
+        return None
+    values: dict[str, Flow | None] = {str(index): flow for index, flow in enumerate(flows)}
+    concat("all", *values).apply(call, values, Tally())
+    return values["all"]
+
+
+# --- MobileNet, EfficientNet -------------------------------------------------------------------------------
+
+_GLOBAL_POOL_TAIL: Final = dataflow(run("features"), global_pool(), flatten(), run("classifier"),
+                                    note="F.adaptive_avg_pool2d(x, (1, 1)) after the features")  # fmt: skip
+_POOLED_TAIL: Final = dataflow(run("features"), run("avgpool"), flatten(), run("classifier"))
+
+
+def _residual_if(call: Call, flow: Flow, body: str, same: bool) -> Outcome:
+    output = call.child(body, flow)
+    if child_of(call.module, "stochastic_depth") is not None:
+        if same:
+            output = call.child("stochastic_depth", output)
+        else:
+            call.skip("stochastic_depth", "MBConv.forward applies it only with the residual")
+    if not same or output is None:
+        return Outcome(output, note="" if same else "no residual: the stride or the width changes")
+    values: dict[str, Flow | None] = {"x": output, "x0": flow}
+    add("x", "x", "x0", what="add the residual").apply(call, values, Tally())
+    return Outcome(values["x"], note="residual: the block's input is added to its output")
+
+
+def _inverted_residual(call: Call, flow: Flow) -> Outcome:
+    """MobileNetV2's and V3's ``InvertedResidual``: ``x + body(x)`` when the stride is 1 and the width is kept
+    (``use_res_connect``), else ``body(x)``; the body is ``conv`` (V2) or ``block`` (V3)."""
+    module = call.module
+    if child_of(module, "conv") is not None:
+        same = int_arg(module, "stride") == 1 and int_arg(module, "inp") == int_arg(module, "oup")
+        return _residual_if(call, flow, "conv", same)
+    same = int_arg(module, "stride") == 1 and int_arg(module, "input_channels") == int_arg(module, "out_channels")
+    return _residual_if(call, flow, "block", same)
+
+
+def _mbconv(call: Call, flow: Flow) -> Outcome:
+    """EfficientNet's ``MBConv``: ``stochastic_depth(block(x)) + x`` when the stride is 1 and the width is
+    kept, else ``block(x)``."""
+    module = call.module
+    same = int_arg(module, "stride") == 1 and int_arg(module, "input_channels") == int_arg(module, "out_channels")
+    return _residual_if(call, flow, "block", same)
+
+
+_SQUEEZE_EXCITATION: Final = dataflow(
+    *(run(name, "x0", "scale") if name == "avgpool" else run(name, "scale") for name in
+      ("avgpool", "fc1", "activation", "fc2", "scale_activation")),
+    multiply("x", "scale", "x0"),
+    note="returns scale · input",
+)  # fmt: skip
+
+
+# --- ViT, Swin, ConvNeXt -----------------------------------------------------------------------------------
+
+_VISION_TRANSFORMER: Final = dataflow(
+    run("conv_proj"),
+    to_tokens(),
+    prepend("class_token"),
+    run("encoder"),
+    select(),
+    run("heads"),
+    note="_process_input: the patches as (N, (image_size/patch_size)², hidden_dim) tokens; the class token "
+    "is prepended, and the head reads its output",
+)
+_VIT_ENCODER: Final = dataflow(add_param("pos_embedding"), run("dropout"), run("layers"), run("ln"))
+_ENCODER_BLOCK: Final = dataflow(
+    run("ln_1"),
+    run("self_attention", options="need_weights=False"),
+    run("dropout"),
+    add("x", "x", "x0", what="add the residual"),
+    run("ln_2", "x", "y"),
+    run("mlp", "y"),
+    add("x", "x", "y", what="add the residual"),
+)
+_SWIN_BLOCK: Final = dataflow(
+    run("norm1"),
+    run("attn"),
+    run("stochastic_depth"),
+    add("x", "x", "x0", what="add the residual"),
+    run("norm2", "x", "y"),
+    run("mlp", "y"),
+    run("stochastic_depth", "y"),
+    add("x", "x", "y", what="add the residual"),
+)
+
+
+def _windows(call: Call, flow: Flow) -> Outcome:
+    """torchvision's ``shifted_window_attention`` (v1): pad H and W up to whole windows, attend within each
+    window of ``window_size[0]·window_size[1]`` tokens (``qkv`` and ``proj`` applied per window), crop back.
+    The shift (``torch.roll``, disabled where the window covers the padded size) moves no MACs."""
+    module = call.module
+    shape = flow.shape
+    if len(shape) != 4:
+        raise call.fail(f"expects a (N, H, W, C) input, got {format_shape(shape)}")
+    batch, height, width, channels = shape
+    if channels != int_arg(module, "dim"):
+        raise call.fail(f"expects {int_arg(module, 'dim')} channels (dim, the last dimension), got {channels}")
+    window_h, window_w = int_tuple_arg(module, "window_size", 2)
+    padded_h, padded_w = -(-height // window_h) * window_h, -(-width // window_w) * window_w
+    windows = (padded_h // window_h) * (padded_w // window_w)
+    tokens = window_h * window_w
+    steps = [
+        ShapeStep("⌈H/window_size[0]⌉·⌈W/window_size[1]⌉", f"⌈{height}/{window_h}⌉·⌈{width}/{window_w}⌉", windows,
+                  "windows"),
+    ]  # fmt: skip
+    per_window = Flow((batch * windows, tokens, channels), grad=flow.grad)
+    qkv = call.child("qkv", per_window)
+    values: dict[str, Flow | None] = {}
+    if qkv is not None:
+        part = Flow((*qkv.shape[:-1], qkv.shape[-1] // 3), grad=qkv.grad)
+        values = {"q": part, "k": part, "v": part}
+    tally = Tally()
+    if values:
+        attention(causal=False).apply(call, values, tally)
+    call.child("proj", values.get("x"))
+    note = "per window: " + " ".join(tally.notes)
+    return Outcome(Flow(shape, grad=True), tally.macs, (*steps, *tally.steps), note, backward_macs=tally.backward)
+
+
+def _patch_merging(call: Call, flow: Flow) -> Outcome:
+    """torchvision's ``PatchMerging``: pad H and W to even sizes, concatenate each 2×2 neighbourhood's tokens
+    (4·C channels at half the resolution), ``norm``, then ``reduction`` to 2·C."""
+    shape = flow.shape
+    if len(shape) < 3:
+        raise call.fail(f"expects a (…, H, W, C) input, got {format_shape(shape)}")
+    *leading, height, width, channels = shape
+    merged = Flow((*leading, -(-height // 2), -(-width // 2), 4 * channels), grad=flow.grad)
+    step = ShapeStep("4·C", f"4·{channels}", 4 * channels, "channels")
+    output = call.child("reduction", call.child("norm", merged))
+    return Outcome(output, 0, (step,), "2×2 neighbours concatenated (H and W padded to even sizes first)")
+
+
+_CN_BLOCK: Final = dataflow(
+    run("block"),
+    multiply_param("layer_scale"),
+    run("stochastic_depth"),
+    add("x", "x", "x0", what="add the residual"),
+    note="layer_scale · block(x) (a broadcast product, no MACs), then the residual",
+)
+
+RULES: Final[dict[str, Rule]] = {
+    "AlexNet": dataflow(run("features"), run("avgpool"), flatten(), run("classifier")),
+    "VGG": dataflow(run("features"), run("avgpool"), flatten(), run("classifier")),
+    "ResNet": _RESNET,
+    "BasicBlock": _BASIC_BLOCK,
+    "Bottleneck": _BOTTLENECK,
+    "DenseNet": _DENSENET,
+    "_DenseBlock": _dense_block,
+    "_DenseLayer": _DENSE_LAYER,
+    "_Transition": in_order,
+    "Conv2dNormActivation": in_order,
+    "SqueezeExcitation": _SQUEEZE_EXCITATION,
+    "InvertedResidual": _inverted_residual,
+    "MobileNetV2": _GLOBAL_POOL_TAIL,
+    "MobileNetV3": _POOLED_TAIL,
+    "EfficientNet": _POOLED_TAIL,
+    "MBConv": _mbconv,
+    "StochasticDepth": _preserving,
+    "VisionTransformer": _VISION_TRANSFORMER,
+    "Encoder": _VIT_ENCODER,
+    "EncoderBlock": _ENCODER_BLOCK,
+    "MLPBlock": in_order,
+    "MLP": in_order,
+    "SwinTransformer": in_order,
+    "SwinTransformerBlock": _SWIN_BLOCK,
+    "ShiftedWindowAttention": _windows,
+    "PatchMerging": _patch_merging,
+    "Permute": _permute,
+    "ConvNeXt": dataflow(run("features"), run("avgpool"), run("classifier")),
+    "CNBlock": _CN_BLOCK,
+    "LayerNorm2d": _layer_norm_2d,
+}
+"""Shape rules of torchvision's model and block classes, by kind."""

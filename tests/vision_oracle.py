@@ -1,0 +1,33 @@
+"""The torchvision oracle: the zoo's reference models, built on the meta device (no weights allocated).
+
+torchvision's PyPI wheel is a CUDA build whose C operators do not load beside the CPU torch of the tests; its
+model builders are pure Python and work once ``torchvision._meta_registrations`` (which registers meta kernels
+for those C operators at import) is kept from importing. Nothing here uses a torchvision C operator.
+``tests/conftest.py`` does this first, because transformers imports torchvision whenever it is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import torch
+
+
+def keep_torchvision_ops_out() -> None:
+    """Stand an empty module in for ``torchvision._meta_registrations``, so that ``import torchvision`` (by a
+    test, or by transformers, which imports it whenever it is installed) does not fail on the missing C ops."""
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+
+
+def torchvision_model(name: str) -> torch.nn.Module:
+    """``torchvision.models.<name>()`` on the meta device, in eval mode."""
+    keep_torchvision_ops_out()
+    import torch
+    import torchvision
+
+    with torch.device("meta"):
+        model: torch.nn.Module = getattr(torchvision.models, name)()
+    return model.eval()
