@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from vision_oracle import keep_torchvision_ops_out
 
 keep_torchvision_ops_out()  # before transformers or a test imports torchvision
+# ... and in every Python process a test starts (a snippet run, the command with --via-transformers).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).parent / "_site"), os.environ.get("PYTHONPATH")])
+)
 
 # Sized for a 2-core CI machine: enough random configurations per catalog entry to find torch's rules,
 # no deadline (the first torch call in a process is slow).

@@ -116,6 +116,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
         "paramcount.analysis.memory",
         "paramcount.analysis.models",
         "paramcount.analysis.planner",
+        "paramcount.analysis.shape_types",
     }
     found = set()
     for path in (PACKAGE / "render").rglob("*.py"):
