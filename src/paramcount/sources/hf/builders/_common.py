@@ -161,9 +161,12 @@ def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) ->
     )
 
 
-def layer_norm(name: str, width: Dim, *, affine: bool = True) -> Module:
-    """``nn.LayerNorm(width, elementwise_affine=affine)``: weight and bias, none without ``affine``."""
-    return _catalog(name, "LayerNorm", (width.value,), {"elementwise_affine": affine}, {"normalized_shape": width})
+def layer_norm(name: str, width: Dim, *, affine: bool = True, bias: bool = True) -> Module:
+    """``nn.LayerNorm(width, elementwise_affine=affine, bias=bias)``: weight and bias, none without ``affine``."""
+    keywords: dict[str, Value] = (
+        {"elementwise_affine": affine} if bias else {"elementwise_affine": affine, "bias": False}
+    )
+    return _catalog(name, "LayerNorm", (width.value,), keywords, {"normalized_shape": width})
 
 
 def multihead_attention(name: str, width: Dim, heads: Dim) -> Module:

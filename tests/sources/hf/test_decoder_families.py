@@ -1,0 +1,215 @@
+"""The decoder families added after llama's first circle (OLMo … GLM-4.5), checked against transformers on meta.
+
+Each shipped config (sources in src/paramcount/sources/hf/configs/SOURCES.decoders.md) is compared for the class
+it names, parameters and buffers; hypothesis perturbs small configs per family (sizes, tied or untied head,
+biases, MoE counts and layouts, q/k norms) and compares the causal LM and, each time, one more class drawn from
+the family's classes. The strategies for sizes, RoPE and labels are test_decoders.py's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from huggingface_hub.errors import StrictDataclassError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_decoders import attention_sizes, labels, rope
+
+from hf_oracle import assert_matches_transformers, assert_same_model, counted_class, shipped, transformers_model
+from paramcount.errors import ConfigError
+from paramcount.sources.hf import from_config
+from paramcount.sources.hf._registry import spec_for
+from paramcount.tree import parameter_count
+
+SHIPPED = {
+    "allenai--OLMo-7B-hf.json": 6_888_095_744,
+    "allenai--OLMo-2-1124-7B.json": 7_298_617_344,
+    "allenai--OLMoE-1B-7B-0924.json": 6_919_161_856,
+    "ibm-granite--granite-3.1-8b-instruct.json": 8_170_848_256,
+    "ibm-granite--granite-3.1-3b-a800m-instruct.json": 3_298_793_472,
+    "bigcode--starcoder2-15b.json": 15_957_889_024,
+    "stabilityai--stablelm-2-1_6b.json": 1_644_515_328,
+    "CohereForAI--c4ai-command-r-v01.json": 34_980_831_232,
+    "CohereForAI--c4ai-command-r7b-12-2024.json": 8_028_033_024,
+    "deepseek-ai--DeepSeek-V2-Lite.json": 15_706_484_224,
+    "HuggingFaceTB--SmolLM3-3B.json": 3_075_098_624,
+    "THUDM--GLM-4-9B-0414.json": 9_400_279_040,
+    "zai-org--GLM-4.5-Air.json": 106_852_245_504,
+}
+"""Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
+its publisher states (SOURCES.decoders.md)."""
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_config_matches_transformers(name: str) -> None:
+    config = shipped(name)
+    assert_same_model(config, counted_class(config))
+    assert parameter_count(from_config(config)) == SHIPPED[name]
+
+
+# --- random small configs --------------------------------------------------------------------------------------
+
+
+def experts(draw: st.DrawFn, key: str) -> dict[str, Any]:
+    count = draw(st.integers(1, 4))
+    return {key: count, "num_experts_per_tok": draw(st.integers(1, count))}
+
+
+@st.composite
+def olmo_configs(draw: st.DrawFn) -> dict[str, Any]:
+    model = draw(st.sampled_from(["olmo", "olmo2", "olmoe"]))
+    config = {"model_type": model, **draw(attention_sizes()), "attention_bias": draw(st.booleans())}
+    if model == "olmoe":  # num_local_experts is an alias of num_experts
+        config |= experts(draw, draw(st.sampled_from(["num_experts", "num_local_experts"])))
+    return config
+
+
+@st.composite
+def granite_configs(draw: st.DrawFn) -> dict[str, Any]:
+    model = draw(st.sampled_from(["granite", "granitemoe"]))
+    config = {"model_type": model, **draw(attention_sizes()), "attention_bias": draw(st.booleans())}
+    if model == "granite":
+        return config | {"mlp_bias": draw(st.booleans())}
+    return config | experts(draw, "num_local_experts")
+
+
+@st.composite
+def starcoder2_configs(draw: st.DrawFn) -> dict[str, Any]:
+    window = {"sliding_window": draw(st.sampled_from([None, 4]))}
+    return {"model_type": "starcoder2", **draw(attention_sizes()), "use_bias": draw(st.booleans()), **window}
+
+
+@st.composite
+def stablelm_configs(draw: st.DrawFn) -> dict[str, Any]:
+    switches = {key: draw(st.booleans()) for key in ("use_qkv_bias", "qk_layernorm", "use_parallel_residual")}
+    return {"model_type": "stablelm", **draw(attention_sizes(divisible=True)), **switches, **rope(draw)}
+
+
+@st.composite
+def cohere_configs(draw: st.DrawFn) -> dict[str, Any]:
+    model = draw(st.sampled_from(["cohere", "cohere2"]))
+    config = {"model_type": model, **draw(attention_sizes()), "attention_bias": draw(st.booleans())}
+    if model == "cohere":
+        config["use_qk_norm"] = draw(st.booleans())
+    return config
+
+
+@st.composite
+def phimoe_configs(draw: st.DrawFn) -> dict[str, Any]:
+    biases = {"attention_bias": draw(st.booleans()), "lm_head_bias": draw(st.booleans())}
+    return {"model_type": "phimoe", **draw(attention_sizes()), **biases, **experts(draw, "num_local_experts")}
+
+
+@st.composite
+def smollm3_glm4_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """SmolLM3 and GLM-4 default ``pad_token_id`` beyond a small vocabulary: it is given."""
+    model = draw(st.sampled_from(["smollm3", "glm4"]))
+    config = {"model_type": model, **draw(attention_sizes()), "attention_bias": draw(st.booleans())}
+    config |= {"pad_token_id": draw(st.sampled_from([None, 0])), **rope(draw)}
+    if model == "smollm3":
+        config["mlp_bias"] = draw(st.booleans())
+    return config
+
+
+@st.composite
+def deepseek_v2_configs(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(1, 4))
+    return {
+        "model_type": "deepseek_v2",
+        **draw(attention_sizes(divisible=True, head_dim_key=False)),
+        "n_routed_experts": count,
+        "num_experts_per_tok": draw(st.integers(1, count)),
+        "n_shared_experts": draw(st.integers(0, 2)),
+        "moe_intermediate_size": draw(st.integers(1, 12)),
+        "first_k_dense_replace": draw(st.integers(0, 3)),
+        "q_lora_rank": draw(st.sampled_from([None, 4, 12])),
+        "kv_lora_rank": draw(st.integers(1, 12)),
+        "qk_rope_head_dim": draw(st.sampled_from([2, 4])),
+        "qk_nope_head_dim": draw(st.integers(1, 6)),
+        "v_head_dim": draw(st.integers(1, 6)),
+        "attention_bias": draw(st.booleans()),
+        "mlp_bias": draw(st.booleans()),
+    }
+
+
+@st.composite
+def glm4_moe_configs(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "model_type": "glm4_moe",
+        **draw(attention_sizes()),
+        **experts(draw, "n_routed_experts"),
+        "n_shared_experts": draw(st.integers(0, 2)),
+        "moe_intermediate_size": draw(st.integers(1, 12)),
+        "first_k_dense_replace": draw(st.integers(0, 3)),
+        "use_qk_norm": draw(st.booleans()),
+        "attention_bias": draw(st.booleans()),
+        **rope(draw),
+    }
+
+
+FAMILY_CONFIGS = {
+    "olmo": olmo_configs(),
+    "granite": granite_configs(),
+    "starcoder2": starcoder2_configs(),
+    "stablelm": stablelm_configs(),
+    "cohere": cohere_configs(),
+    "phimoe": phimoe_configs(),
+    "smollm3-glm4": smollm3_glm4_configs(),
+    "deepseek_v2": deepseek_v2_configs(),
+    "glm4_moe": glm4_moe_configs(),
+}
+
+
+@pytest.mark.parametrize("family", FAMILY_CONFIGS)
+@settings(max_examples=12)
+@given(data=st.data())
+def test_random_config_matches_transformers(family: str, data: st.DataObject) -> None:
+    config = data.draw(FAMILY_CONFIGS[family])
+    spec = spec_for(config["model_type"])
+    assert_same_model(config, spec.default)
+    architecture = data.draw(st.sampled_from(spec.architectures))
+    if architecture != spec.default:
+        config |= data.draw(labels())
+        assert_matches_transformers(config, architecture)
+
+
+# --- bad input -------------------------------------------------------------------------------------------------
+
+
+def without_padding(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key != "pad_token_id"}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            # absent: SmolLM3Config's pad_token_id 128004 applies
+            without_padding(shipped("HuggingFaceTB--SmolLM3-3B.json")) | {"vocab_size": 32000},
+            "config.json: 'pad_token_id' must index the vocab_size rows (-32,000 to 31,999), got 128,004",
+        ),
+        (
+            shipped("THUDM--GLM-4-9B-0414.json") | {"vocab_size": 151329},
+            "config.json: 'pad_token_id' must index the vocab_size rows (-151,329 to 151,328), got 151,329",
+        ),
+    ],
+)
+def test_padding_index_outside_the_vocabulary_is_refused_as_in_transformers(
+    config: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_config(config)
+    assert (str(caught.value), caught.value.key_path) == (message, "pad_token_id")
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        transformers_model(config, counted_class(config))
+
+
+def test_deepseek_v2_refuses_heads_that_do_not_divide_the_width_as_transformers_does() -> None:
+    config = shipped("deepseek-ai--DeepSeek-V2-Lite.json") | {"num_attention_heads": 15}
+    with pytest.raises(ConfigError) as caught:
+        from_config(config)
+    message = "config.json: 'hidden_size' (2,048) must be divisible by 'num_attention_heads' (15)"
+    assert (str(caught.value), caught.value.key_path) == (message, "num_attention_heads")
+    with pytest.raises(StrictDataclassError):
+        transformers_model(config, counted_class(config))
