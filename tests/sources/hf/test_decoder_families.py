@@ -36,6 +36,10 @@ SHIPPED = {
     "HuggingFaceTB--SmolLM3-3B.json": 3_075_098_624,
     "THUDM--GLM-4-9B-0414.json": 9_400_279_040,
     "zai-org--GLM-4.5-Air.json": 106_852_245_504,
+    "bigcode--starcoder.json": 15_517_456_384,
+    "EleutherAI--gpt-neo-1.3B.json": 1_315_575_808,
+    "Salesforce--codegen-350M-mono.json": 356_712_448,
+    "mosaicml--mpt-7b.json": 6_649_286_656,
 }
 """Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
 its publisher states (SOURCES.decoders.md)."""
@@ -44,8 +48,17 @@ its publisher states (SOURCES.decoders.md)."""
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
-    assert_same_model(config, counted_class(config))
-    assert parameter_count(from_config(config)) == SHIPPED[name]
+    tree = from_config(config)
+    assert_same_model(config, tree.kind)
+    assert parameter_count(tree) == SHIPPED[name]
+
+
+def test_a_remote_code_class_name_counts_the_transformers_class() -> None:
+    """MPT's hub config names its remote-code class ``MPTForCausalLM``; transformers builds ``MptForCausalLM`` from
+    the model_type, and so does paramcount (it refused the config before)."""
+    config = shipped("mosaicml--mpt-7b.json")
+    assert config["architectures"] == ["MPTForCausalLM"]
+    assert from_config(config).kind == "MptForCausalLM"
 
 
 # --- random small configs --------------------------------------------------------------------------------------
@@ -148,6 +161,55 @@ def glm4_moe_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@st.composite
+def gpt_bigcode_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([1, 2, 4]))
+    multi_query = draw(st.booleans())
+    return {
+        "model_type": "gpt_bigcode",
+        "n_embd": heads * draw(st.integers(1, 6)),
+        "n_head": heads,
+        "n_layer": draw(st.integers(0, 3)),
+        "n_positions": draw(st.integers(1, 16)),
+        "n_inner": draw(st.sampled_from([None, 5])),
+        "vocab_size": draw(st.integers(8, 40)),
+        "multi_query": multi_query,
+        "add_cross_attention": not multi_query and draw(st.booleans()),
+        "tie_word_embeddings": draw(st.booleans()),
+    }
+
+
+@st.composite
+def gpt_neo_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([1, 2, 4]))
+    kinds = st.lists(st.sampled_from(["global", "local"]), min_size=1, max_size=2)
+    layout = draw(st.lists(st.tuples(kinds, st.integers(0, 2)), max_size=2))
+    return {
+        "model_type": "gpt_neo",
+        "hidden_size": heads * draw(st.integers(1, 6)),
+        "num_heads": heads,
+        "attention_types": [[names, count] for names, count in layout],
+        "num_layers": sum(len(names) * count for names, count in layout),
+        "max_position_embeddings": draw(st.integers(1, 16)),
+        "intermediate_size": draw(st.sampled_from([None, 5])),
+        "vocab_size": draw(st.integers(8, 40)),
+        "tie_word_embeddings": draw(st.booleans()),
+    }
+
+
+@st.composite
+def codegen_mpt_configs(draw: st.DrawFn) -> dict[str, Any]:
+    heads = draw(st.sampled_from([1, 2, 4]))
+    width, layers, vocab = heads * draw(st.integers(1, 6)), draw(st.integers(0, 3)), draw(st.integers(8, 40))
+    tied = {"tie_word_embeddings": draw(st.booleans())}
+    if draw(st.booleans()):
+        sizes = {"n_embd": width, "n_head": heads, "n_layer": layers, "n_positions": draw(st.integers(1, 16))}
+        return {"model_type": "codegen", **sizes, "rotary_dim": draw(st.integers(1, 4)), "vocab_size": vocab, **tied}
+    ignored = {"no_bias": draw(st.booleans()), "expansion_ratio": draw(st.integers(1, 3))}  # transformers reads neither
+    sizes = {"d_model": width, "n_heads": heads, "n_layers": layers, "max_seq_len": draw(st.integers(1, 16))}
+    return {"model_type": "mpt", **sizes, "vocab_size": vocab, **tied, **ignored}
+
+
 FAMILY_CONFIGS = {
     "olmo": olmo_configs(),
     "granite": granite_configs(),
@@ -158,6 +220,9 @@ FAMILY_CONFIGS = {
     "smollm3-glm4": smollm3_glm4_configs(),
     "deepseek_v2": deepseek_v2_configs(),
     "glm4_moe": glm4_moe_configs(),
+    "gpt_bigcode": gpt_bigcode_configs(),
+    "gpt_neo": gpt_neo_configs(),
+    "codegen-mpt": codegen_mpt_configs(),
 }
 
 
@@ -212,4 +277,27 @@ def test_deepseek_v2_refuses_heads_that_do_not_divide_the_width_as_transformers_
     message = "config.json: 'hidden_size' (2,048) must be divisible by 'num_attention_heads' (15)"
     assert (str(caught.value), caught.value.key_path) == (message, "num_attention_heads")
     with pytest.raises(StrictDataclassError):
+        transformers_model(config, counted_class(config))
+
+
+@pytest.mark.parametrize(
+    ("config", "message", "key_path"),
+    [
+        (
+            shipped("EleutherAI--gpt-neo-1.3B.json") | {"num_layers": 12},
+            "config.json: 'attention_types' lays out 24 layers but 'num_layers' is 12",
+            "attention_types",
+        ),
+        (
+            shipped("bigcode--starcoder.json") | {"add_cross_attention": True},
+            "config.json: cross-attention with 'multi_query' is not implemented by transformers",
+            "add_cross_attention",
+        ),
+    ],
+)
+def test_gpt_style_config_transformers_refuses_is_refused(config: dict[str, Any], message: str, key_path: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_config(config)
+    assert (str(caught.value), caught.value.key_path) == (message, key_path)
+    with pytest.raises((StrictDataclassError, NotImplementedError)):
         transformers_model(config, counted_class(config))
