@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub.errors import StrictDataclassError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_decoders import attention_sizes, labels, rope
+from test_decoders import attention_sizes, labels, rope, sparse_layout
 
 from hf_oracle import assert_matches_transformers, assert_same_model, counted_class, shipped, transformers_model
 from paramcount.errors import ConfigError
@@ -40,6 +40,8 @@ SHIPPED = {
     "EleutherAI--gpt-neo-1.3B.json": 1_315_575_808,
     "Salesforce--codegen-350M-mono.json": 356_712_448,
     "mosaicml--mpt-7b.json": 6_649_286_656,
+    "openai--gpt-oss-20b.json": 20_914_757_184,
+    "Qwen--Qwen3-Next-80B-A3B-Instruct.json": 79_674_391_296,
 }
 """Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
 its publisher states (SOURCES.decoders.md)."""
@@ -210,6 +212,44 @@ def codegen_mpt_configs(draw: st.DrawFn) -> dict[str, Any]:
     return {"model_type": "mpt", **sizes, "vocab_size": vocab, **tied, **ignored}
 
 
+@st.composite
+def gpt_oss_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """gpt-oss's default RoPE is yarn, whose buffers transformers sizes inconsistently for an odd rotary dim (1 → 0
+    frequencies, 5 → an error): heads stay even and no partial rotary factor is drawn."""
+    return {
+        "model_type": "gpt_oss",
+        **draw(attention_sizes()),
+        "head_dim": draw(st.sampled_from([2, 4, 6, 8])),
+        **experts(draw, "num_local_experts"),
+        "attention_bias": draw(st.booleans()),
+        **draw(st.sampled_from([{}, {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}])),
+    }
+
+
+@st.composite
+def qwen3_next_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Linear (gated delta net) and full attention layers, given or by ``full_attention_interval``; sparse and
+    dense feed-forward as Qwen2-MoE lays them out."""
+    sizes = draw(attention_sizes())
+    layers = sizes["num_hidden_layers"]
+    config = {"model_type": "qwen3_next", **sizes, **sparse_layout(draw, layers), **rope(draw)}
+    if draw(st.booleans()):
+        config["layer_types"] = draw(
+            st.lists(st.sampled_from(["linear_attention", "full_attention"]), min_size=layers, max_size=layers)
+        )
+    else:
+        config["full_attention_interval"] = draw(st.integers(1, 3))
+    linear = {
+        "linear_num_key_heads": draw(st.integers(1, 3)),
+        "linear_num_value_heads": draw(st.integers(1, 3)),
+        "linear_key_head_dim": draw(st.integers(1, 4)),
+        "linear_value_head_dim": draw(st.integers(1, 4)),
+        "linear_conv_kernel_dim": draw(st.integers(1, 4)),
+    }
+    sparse = {"num_experts": draw(st.integers(0, 4)), "shared_expert_intermediate_size": draw(st.integers(1, 12))}
+    return config | linear | sparse | {"attention_bias": draw(st.booleans())}
+
+
 FAMILY_CONFIGS = {
     "olmo": olmo_configs(),
     "granite": granite_configs(),
@@ -223,6 +263,8 @@ FAMILY_CONFIGS = {
     "gpt_bigcode": gpt_bigcode_configs(),
     "gpt_neo": gpt_neo_configs(),
     "codegen-mpt": codegen_mpt_configs(),
+    "gpt_oss": gpt_oss_configs(),
+    "qwen3_next": qwen3_next_configs(),
 }
 
 
@@ -301,3 +343,16 @@ def test_gpt_style_config_transformers_refuses_is_refused(config: dict[str, Any]
     assert (str(caught.value), caught.value.key_path) == (message, key_path)
     with pytest.raises((StrictDataclassError, NotImplementedError)):
         transformers_model(config, counted_class(config))
+
+
+def test_qwen3_next_refuses_a_layer_type_without_a_token_mixer() -> None:
+    """transformers builds a layer of any other type without attention (a model that cannot run); refused here."""
+    config = shipped("Qwen--Qwen3-Next-80B-A3B-Instruct.json") | {"num_hidden_layers": 2}
+    config["layer_types"] = ["linear_attention", "sliding_attention"]
+    with pytest.raises(ConfigError) as caught:
+        from_config(config)
+    message = "config.json: 'layer_types' must list 'linear_attention' or 'full_attention' per layer"
+    assert (str(caught.value), caught.value.key_path) == (message, "layer_types")
+    layer = transformers_model(config, counted_class(config)).get_submodule("model.layers.1")
+    assert not hasattr(layer, "self_attn")
+    assert not hasattr(layer, "linear_attn")

@@ -96,6 +96,7 @@ class Family(Record):
     classes: tuple[tuple[str, Head], ...]
     attention: Callable[[Family, Config, Sizes], Module]
     mlp: Callable[[Family, Config, Sizes, str], Module]
+    """The feed-forward block of a layer of the kind ``layer_kind`` gives (dense, MoE …)."""
     layer_kind: Callable[[Config, int], Iterator[str]] = lambda config, count: itertools.repeat("dense", count)
     kv_heads_default: int | None = None
     """Absent ``num_key_value_heads``: this number, or ``num_attention_heads`` when None."""
@@ -116,6 +117,9 @@ class Family(Record):
     """The norms of each decoder layer, in the order the layer registers them (after Gemma's and Phi's rules)."""
     mlp_last: bool = False
     """Whether the layer registers its MLP after its norms (Granite MoE's ``block_sparse_moe``)."""
+    mixer: Callable[[Family, Config, Sizes, str], Module] | None = None
+    """The token mixer of a layer of the kind ``layer_kind`` gives, where it varies by layer (Qwen3-Next's linear
+    attention); ``attention`` in every layer otherwise."""
     feedforward_norms: bool = False
     """Gemma 2/3: ``pre_feedforward_layernorm`` and ``post_feedforward_layernorm`` in every layer."""
     scaled_embedding: bool = False
@@ -291,7 +295,11 @@ def _decoder_layer(family: Family, config: Config, sizes: Sizes, kind: str) -> M
     if family.feedforward_norms:
         names += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
     norms = [norm(family, name, sizes.hidden) for name in names]
-    attention, mlp = family.attention(family, config, sizes), family.mlp(family, config, sizes, kind)
+    if family.mixer is None:
+        attention = family.attention(family, config, sizes)
+    else:
+        attention = family.mixer(family, config, sizes, kind)
+    mlp = family.mlp(family, config, sizes, kind)
     children = [attention, *norms, mlp] if family.mlp_last else [attention, mlp, *norms]
     return module("0", f"{family.prefix}DecoderLayer", *children)
 

@@ -1,6 +1,6 @@
 """Decoder-only language models built like llama: llama, Mistral, Mixtral, Qwen2/Qwen3 and their MoE variants,
 Gemma, Gemma 2, Phi, Phi-3 and PhiMoE, OLMo, OLMo 2 and OLMoE, Granite and Granite MoE, StarCoder2, StableLM,
-Cohere (Command R) and Cohere 2, SmolLM3 and GLM-4.
+Cohere (Command R) and Cohere 2, SmolLM3, GLM-4, gpt-oss and Qwen3-Next.
 
 Each family is a ``Family`` row over the shared llama-style shape (``_llama_style.py``, where the keys, defaults
 and buffers every row follows are described), plus the attention and MLP variants only these families use.
@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
-from paramcount.sources.hf.builders._common import head_classes, layer_norm, linear, module, stack
+from paramcount.sources.hf.builders._common import (
+    conv,
+    experts,
+    head_classes,
+    layer_norm,
+    linear,
+    module,
+    rms_norm,
+    stack,
+)
 from paramcount.sources.hf.builders._llama_style import (
     ALL_HEADS,
     NO_QA,
@@ -170,6 +179,29 @@ def _phimoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Modu
     )
 
 
+def _gpt_oss_attention(family: Family, config: Config, sizes: Sizes) -> Module:
+    """gpt-oss: llama's attention (biased by default) with one learned attention-sink logit per head."""
+    return replace(standard_attention(family, config, sizes), params=(Param("sinks", (sizes.heads,)),))
+
+
+def _gpt_oss_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """gpt-oss: a router with a bias, and experts stored transposed, (E, hidden, 2·width), with biases."""
+    count = Dim.of(config.layers("num_local_experts", 128), "num_local_experts")
+    width, per_token = sizes.intermediate, config.layers("num_experts_per_tok", 4)
+    weights = (
+        Param("gate_up_proj", (count, sizes.hidden, 2 * width)),
+        Param("gate_up_proj_bias", (count, 2 * width)),
+        Param("down_proj", (count, width, sizes.hidden)),
+        Param("down_proj_bias", (count, sizes.hidden)),
+    )
+    return module(
+        "mlp",
+        "GptOssMLP",
+        module("router", "GptOssTopKRouter", params=(Param("weight", (count, sizes.hidden)), Param("bias", (count,)))),
+        experts(module("experts", "GptOssExperts", params=weights), count.value, per_token),
+    )
+
+
 def _qwen_moe_kind(default_experts: int) -> Callable[[Config, int], Iterator[str]]:
     """Qwen MoE: layer i is sparse unless listed in ``mlp_only_layers`` or ``(i + 1) % decoder_sparse_step``."""
 
@@ -183,19 +215,85 @@ def _qwen_moe_kind(default_experts: int) -> Callable[[Config, int], Iterator[str
     return kinds
 
 
-def _qwen2_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    if kind == "dense":
-        return gated_mlp("mlp", "Qwen2MoeMLP", sizes.hidden, sizes.intermediate)
-    count = Dim.of(config.layers("num_experts", 60), "num_experts")
-    width = Dim.of(config.size("moe_intermediate_size", 1408, minimum=0), "moe_intermediate_size")
-    shared = Dim.of(config.size("shared_expert_intermediate_size", 5632, minimum=0), "shared_expert_intermediate_size")
+def _shared_expert_moe(
+    experts: int, width: int, shared: int, per_token: int
+) -> Callable[[Family, Config, Sizes, str], Module]:
+    """Qwen2-MoE's and Qwen3-Next's sparse block (defaults from their config classes): a router, experts, one
+    shared expert and its sigmoid gate; a dense MLP in a layer whose kind ends in ``dense``."""
+
+    def build(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+        mlp = f"{family.prefix}MLP"
+        if kind.endswith("dense"):
+            return gated_mlp("mlp", mlp, sizes.hidden, sizes.intermediate)
+        count = Dim.of(config.layers("num_experts", experts), "num_experts")
+        expert = Dim.of(config.size("moe_intermediate_size", width, minimum=0), "moe_intermediate_size")
+        key = "shared_expert_intermediate_size"
+        return module(
+            "mlp",
+            f"{family.prefix}SparseMoeBlock",
+            router(f"{family.prefix}TopKRouter", count, sizes.hidden),
+            fused_experts(
+                f"{family.prefix}Experts", count, config.layers("num_experts_per_tok", per_token), sizes.hidden, expert
+            ),
+            gated_mlp("shared_expert", mlp, sizes.hidden, Dim.of(config.size(key, shared, minimum=0), key)),
+            linear("shared_expert_gate", sizes.hidden, Dim.constant(1), bias=False),
+        )
+
+    return build
+
+
+_MIXERS = ("linear_attention", "full_attention")
+
+
+def _qwen3_next_kind(config: Config, count: int) -> Iterator[str]:
+    """Qwen3-Next: ``layer_types`` (by default every ``full_attention_interval``-th layer full attention, the rest
+    linear) and, as Qwen2-MoE, sparse or dense feed-forward: ``"<layer type> <moe or dense>"``."""
+    types = config.raw("layer_types")
+    if types is None:
+        interval = config.size("full_attention_interval", 4)
+        types = ["linear_attention" if (index + 1) % interval else "full_attention" for index in range(count)]
+    if not isinstance(types, list) or any(kind not in _MIXERS for kind in types):
+        raise config.fail(
+            "layer_types", f"'{config.path('layer_types')}' must list 'linear_attention' or 'full_attention' per layer"
+        )
+    for mixer, mlp in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
+        yield f"{mixer} {mlp}"
+
+
+def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """Full attention with a gated query (``q_proj`` twice as wide), or the gated delta net: a depthwise causal
+    convolution over q, k and v, the projections of q, k, v, z and of the decay inputs b, a, per-value-head
+    ``dt_bias`` and ``A_log``, a gated RMSNorm over one value head."""
+    if kind.startswith("full_attention"):
+        attention = standard_attention(family, config, sizes)
+        bias = switch(config, "attention_bias", False)
+        query = linear("q_proj", sizes.hidden, 2 * sizes.heads * sizes.head_dim, bias=bias)
+        return replace(attention, children=(query, *attention.children[1:]))
+    key_heads = Dim.of(config.size("linear_num_key_heads", 16), "linear_num_key_heads")
+    value_heads = Dim.of(config.size("linear_num_value_heads", 32), "linear_num_value_heads")
+    key_dim = key_heads * Dim.of(config.size("linear_key_head_dim", 128), "linear_key_head_dim")
+    value_head = Dim.of(config.size("linear_value_head_dim", 128), "linear_value_head_dim")
+    value_dim = value_heads * value_head
+    kernel = config.size("linear_conv_kernel_dim", 4)
+    mixed = 2 * key_dim + value_dim
     return module(
-        "mlp",
-        "Qwen2MoeSparseMoeBlock",
-        router("Qwen2MoeTopKRouter", count, sizes.hidden),
-        fused_experts("Qwen2MoeExperts", count, config.layers("num_experts_per_tok", 4), sizes.hidden, width),
-        gated_mlp("shared_expert", "Qwen2MoeMLP", sizes.hidden, shared),
-        linear("shared_expert_gate", sizes.hidden, Dim.constant(1), bias=False),
+        "linear_attn",
+        "Qwen3NextGatedDeltaNet",
+        conv(
+            "conv1d",
+            "Conv1d",
+            mixed,
+            mixed,
+            (Dim.of(kernel, "linear_conv_kernel_dim"),),
+            bias=False,
+            groups=mixed.value,
+            padding=kernel - 1,
+        ),
+        linear("in_proj_qkvz", sizes.hidden, 2 * key_dim + 2 * value_dim, bias=False),
+        linear("in_proj_ba", sizes.hidden, 2 * value_heads, bias=False),
+        rms_norm("norm", value_head, "Qwen3NextRMSNormGated"),
+        linear("out_proj", value_dim, sizes.hidden, bias=False),
+        params=(Param("dt_bias", (value_heads,)), Param("A_log", (value_heads,))),
     )
 
 
@@ -264,7 +362,7 @@ _FAMILIES = (
         "Qwen2Moe",
         head_classes("Qwen2Moe", ALL_HEADS),
         standard_attention,
-        _qwen2_moe_mlp,
+        _shared_expert_moe(experts=60, width=1408, shared=5632, per_token=4),
         layer_kind=_qwen_moe_kind(60),
         kv_heads_default=16,
         qkv_bias=("qkv_bias", True),
@@ -471,6 +569,33 @@ _FAMILIES = (
         pad_default=151329,
         rotary_factor_default=0.5,
         rotary_factor_always=True,
+    ),
+    Family(
+        "gpt_oss",
+        "GptOss",
+        head_classes("GptOss", NO_QA),
+        _gpt_oss_attention,
+        _gpt_oss_mlp,
+        kv_heads_default=8,
+        head_dim_default=64,
+        qkv_bias=("attention_bias", True),
+        o_bias=("attention_bias", True),
+        rotary_factor_always=True,  # GptOssConfig's RoPE is yarn, which honours partial_rotary_factor
+    ),
+    Family(
+        "qwen3_next",
+        "Qwen3Next",
+        head_classes("Qwen3Next", ALL_HEADS),
+        standard_attention,
+        _shared_expert_moe(experts=512, width=512, shared=512, per_token=10),
+        layer_kind=_qwen3_next_kind,
+        mixer=_qwen3_next_mixer,
+        kv_heads_default=2,
+        head_dim_default=256,
+        qk_norm=True,
+        rotary_factor_default=0.25,
+        rotary_factor_always=True,
+        question_answering_prefix="transformer",
     ),
 )
 
