@@ -42,6 +42,7 @@ SHIPPED = {
     "mosaicml--mpt-7b.json": 6_649_286_656,
     "openai--gpt-oss-20b.json": 20_914_757_184,
     "Qwen--Qwen3-Next-80B-A3B-Instruct.json": 79_674_391_296,
+    "meta-llama--Llama-4-Scout-17B-16E-Instruct.json": 108_641_793_536,
 }
 """Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
 its publisher states (SOURCES.decoders.md)."""
@@ -250,6 +251,47 @@ def qwen3_next_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config | linear | sparse | {"attention_bias": draw(st.booleans())}
 
 
+@st.composite
+def llama4_text_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """MoE layers by ``moe_layers`` or ``interleave_moe_layer_step``; RoPE-less layers (no q/k norm) by
+    ``no_rope_layers`` or ``no_rope_layer_interval``."""
+    sizes = draw(attention_sizes())
+    layers = sizes["num_hidden_layers"]
+    config = {"model_type": "llama4_text", **sizes, **experts(draw, "num_local_experts"), **rope(draw)}
+    if draw(st.booleans()):
+        config["moe_layers"] = draw(st.lists(st.integers(0, max(layers - 1, 0)), max_size=2, unique=True))
+    else:
+        config["interleave_moe_layer_step"] = draw(st.integers(1, 2))
+    if draw(st.booleans()):
+        config["no_rope_layers"] = draw(st.lists(st.integers(0, 1), min_size=layers, max_size=layers))
+    else:
+        config["no_rope_layer_interval"] = draw(st.integers(1, 3))
+    switches = {"use_qk_norm": draw(st.booleans()), "attention_bias": draw(st.booleans())}
+    return config | switches | {"intermediate_size_mlp": draw(st.integers(1, 12))}
+
+
+@st.composite
+def llama4_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """The image-text model: a small text model (vocabulary above the image token ids) and vision tower."""
+    text = draw(llama4_text_configs()) | {"vocab_size": 300}
+    del text["model_type"]
+    heads, patch = draw(st.sampled_from([1, 2, 3])), draw(st.sampled_from([2, 3, 4]))
+    vision = {
+        "hidden_size": heads * draw(st.sampled_from([2, 4, 6])),
+        "num_attention_heads": heads,
+        "intermediate_size": draw(st.integers(1, 12)),
+        "num_hidden_layers": draw(st.integers(0, 2)),
+        "patch_size": patch,
+        "image_size": patch * draw(st.integers(1, 4)) + draw(st.integers(0, patch - 1)),
+        "num_channels": draw(st.integers(1, 3)),
+        "vision_output_dim": draw(st.integers(1, 12)),
+        "projector_input_dim": draw(st.integers(1, 8)),
+        "projector_output_dim": draw(st.integers(1, 8)),
+    }
+    tokens = {"boi_token_index": 1, "eoi_token_index": 2, "image_token_index": 3}
+    return {"model_type": "llama4", "text_config": text, "vision_config": vision, **tokens}
+
+
 FAMILY_CONFIGS = {
     "olmo": olmo_configs(),
     "granite": granite_configs(),
@@ -265,6 +307,8 @@ FAMILY_CONFIGS = {
     "codegen-mpt": codegen_mpt_configs(),
     "gpt_oss": gpt_oss_configs(),
     "qwen3_next": qwen3_next_configs(),
+    "llama4_text": llama4_text_configs(),
+    "llama4": llama4_configs(),
 }
 
 

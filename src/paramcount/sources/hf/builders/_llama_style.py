@@ -406,4 +406,5 @@ def register_family(family: Family) -> None:
     def build(config: Config, architecture: str) -> Module:
         return _build(family, config, architecture)
 
-    model_type(family.name, architectures=class_names(family.classes), default=f"{family.prefix}ForCausalLM")(build)
+    default = next(name for name, head in family.classes if head == "causal_lm")
+    model_type(family.name, architectures=class_names(family.classes), default=default)(build)
