@@ -8,6 +8,7 @@ the family's classes. The strategies for sizes, RoPE and labels are test_decoder
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from test_decoders import attention_sizes, labels, rope, sparse_layout
 
 from hf_oracle import assert_matches_transformers, assert_same_model, counted_class, shipped, transformers_model
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import from_config, supported_model_types
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
 
@@ -400,3 +401,12 @@ def test_qwen3_next_refuses_a_layer_type_without_a_token_mixer() -> None:
     layer = transformers_model(config, counted_class(config)).get_submodule("model.layers.1")
     assert not hasattr(layer, "self_attn")
     assert not hasattr(layer, "linear_attn")
+
+
+def test_readme_table_lists_every_supported_model_type_with_its_classes() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Supported Hugging Face model types", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")][1:]  # after the header
+    listed = {row[0].removeprefix("| `").removesuffix("`"): row[1] for row in rows}
+    assert list(listed) == list(supported_model_types())
+    assert all(classes == ", ".join(spec_for(name).architectures) for name, classes in listed.items())
