@@ -85,8 +85,8 @@ def test_unknown_model_type_lists_the_supported_ones() -> None:
         from_config({**LLAMA, "model_type": "lama"})
     message = str(info.value)
     assert message.startswith(
-        "config.json: model_type 'lama' is not supported; did you mean 'llama' or 'llava'?; if transformers knows it, "
-        "add --via-transformers to count it there; supported: bart, bert,"
+        "config.json: model_type 'lama' is not supported; did you mean 'llama', 'llama4' or 'llava'?; if transformers "
+        "knows it, add --via-transformers to count it there; supported: bart, bert,"
     )  # the test environment has torch and transformers: no installation hint
     assert message.endswith("whisper")
 

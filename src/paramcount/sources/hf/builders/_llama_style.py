@@ -43,7 +43,7 @@ from paramcount.tree import Buffer, Dim, Module, Param
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from typing import Final
+    from typing import Final, Literal
 
     from paramcount.sources.hf.builders._common import Head
 
@@ -56,7 +56,9 @@ __all__ = [
     "Sizes",
     "base_model",
     "dense_mlp",
+    "first_dense",
     "fused_experts",
+    "fused_gated_mlp",
     "gated_mlp",
     "norm",
     "read_sizes",
@@ -94,6 +96,7 @@ class Family(Record):
     classes: tuple[tuple[str, Head], ...]
     attention: Callable[[Family, Config, Sizes], Module]
     mlp: Callable[[Family, Config, Sizes, str], Module]
+    """The feed-forward block of a layer of the kind ``layer_kind`` gives (dense, MoE …)."""
     layer_kind: Callable[[Config, int], Iterator[str]] = lambda config, count: itertools.repeat("dense", count)
     kv_heads_default: int | None = None
     """Absent ``num_key_value_heads``: this number, or ``num_attention_heads`` when None."""
@@ -102,14 +105,28 @@ class Family(Record):
     qkv_bias: Flag = ("attention_bias", False)
     o_bias: Flag = ("attention_bias", False)
     mlp_bias: Flag = False
-    qk_norm: bool = False
+    qk_norm: Flag = False
+    qk_norm_width: Literal["head", "all_heads", "olmoe"] = "head"
+    """What ``q_norm``/``k_norm`` normalise: each head (``head_dim``), all query and all key heads at once
+    (OLMo 2: ``num_attention_heads·head_dim`` and ``num_key_value_heads·head_dim``), or OLMoE's ``hidden_size``
+    and ``hidden_size/num_attention_heads·num_key_value_heads``."""
+    norm_type: Literal["rms", "layer", "weight", "none"] = "rms"
+    """The norms: ``<prefix>RMSNorm`` (a weight), ``nn.LayerNorm`` (weight and bias: StarCoder2, StableLM),
+    ``<prefix>LayerNorm`` with a weight and no bias (Cohere), or without parameters (OLMo)."""
+    layer_norms: Callable[[Config], tuple[str, ...]] = lambda config: ("input_layernorm", "post_attention_layernorm")
+    """The norms of each decoder layer, in the order the layer registers them (after Gemma's and Phi's rules)."""
+    mlp_last: bool = False
+    """Whether the layer registers its MLP after its norms (Granite MoE's ``block_sparse_moe``)."""
+    mixer: Callable[[Family, Config, Sizes, str], Module] | None = None
+    """The token mixer of a layer of the kind ``layer_kind`` gives, where it varies by layer (Qwen3-Next's linear
+    attention); ``attention`` in every layer otherwise."""
     feedforward_norms: bool = False
     """Gemma 2/3: ``pre_feedforward_layernorm`` and ``post_feedforward_layernorm`` in every layer."""
     scaled_embedding: bool = False
     """Gemma: the embedding multiplies by sqrt(hidden_size), held in an ``embed_scale`` buffer."""
     layer_norm: bool = False
     """Phi: ``nn.LayerNorm`` (with bias) instead of RMSNorm, one per layer, ``final_layernorm`` at the end."""
-    lm_head_bias: bool = False
+    lm_head_bias: Flag = False
     tie_default: bool = False
     pad_default: int | None = None
     checks_head_divisibility: bool = False
@@ -184,9 +201,23 @@ def _check_layer_types(config: Config, layers: int) -> None:
 
 
 def norm(family: Family, name: str, width: Dim) -> Module:
-    if family.layer_norm:
+    if family.layer_norm or family.norm_type == "layer":
         return layer_norm(name, width)
+    if family.norm_type == "weight":
+        return rms_norm(name, width, f"{family.prefix}LayerNorm")
+    if family.norm_type == "none":
+        return module(name, f"{family.prefix}LayerNorm")
     return rms_norm(name, width, f"{family.prefix}RMSNorm")
+
+
+def _qk_norms(family: Family, sizes: Sizes) -> list[Module]:
+    if family.qk_norm_width == "all_heads":
+        widths = (sizes.heads * sizes.head_dim, sizes.kv_heads * sizes.head_dim)
+    elif family.qk_norm_width == "olmoe":
+        widths = (sizes.hidden, sizes.hidden // sizes.heads * sizes.kv_heads)
+    else:
+        widths = (sizes.head_dim, sizes.head_dim)
+    return [norm(family, "q_norm", widths[0]), norm(family, "k_norm", widths[1])]
 
 
 def standard_attention(family: Family, config: Config, sizes: Sizes) -> Module:
@@ -199,8 +230,8 @@ def standard_attention(family: Family, config: Config, sizes: Sizes) -> Module:
         linear("v_proj", sizes.hidden, keys, bias=qkv_bias),
         linear("o_proj", queries, sizes.hidden, bias=o_bias),
     ]
-    if family.qk_norm:
-        children += [norm(family, "q_norm", sizes.head_dim), norm(family, "k_norm", sizes.head_dim)]
+    if _flag(config, family.qk_norm):
+        children += _qk_norms(family, sizes)
     return module("self_attn", f"{family.prefix}Attention", *children)
 
 
@@ -223,6 +254,28 @@ def dense_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module
     return gated_mlp("mlp", f"{family.prefix}MLP", sizes.hidden, sizes.intermediate, bias=bias)
 
 
+def fused_gated_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """The gated MLP with gate and up fused in one ``gate_up_proj`` (Phi-3, GLM-4); no biases."""
+    return module(
+        "mlp",
+        f"{family.prefix}MLP",
+        linear("gate_up_proj", sizes.hidden, 2 * sizes.intermediate, bias=False),
+        linear("down_proj", sizes.intermediate, sizes.hidden, bias=False),
+    )
+
+
+def first_dense(default: int) -> Callable[[Config, int], Iterator[str]]:
+    """DeepSeek-style layers: the first ``first_k_dense_replace`` (default ``default``) are dense, the rest MoE.
+    transformers 5.24 reads no ``moe_layer_freq`` (1 in every published config), so neither do we."""
+
+    def kinds(config: Config, count: int) -> Iterator[str]:
+        dense = config.layers("first_k_dense_replace", default)
+        for index in range(count):
+            yield "moe" if index >= dense else "dense"
+
+    return kinds
+
+
 def fused_experts(kind: str, count: Dim, per_token: int, hidden: Dim, width: Dim) -> Module:
     """transformers 5 stores the experts fused: ``gate_up_proj (E, 2·width, hidden)``, ``down_proj (E, hidden,
     width)``."""
@@ -238,11 +291,16 @@ def router(kind: str, count: Dim, hidden: Dim, buffers: tuple[Buffer, ...] = ())
 
 
 def _decoder_layer(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    children = [family.attention(family, config, sizes), family.mlp(family, config, sizes, kind)]
-    names = ["input_layernorm"] if family.layer_norm else ["input_layernorm", "post_attention_layernorm"]
+    names = ["input_layernorm"] if family.layer_norm else list(family.layer_norms(config))
     if family.feedforward_norms:
         names += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
-    children += [norm(family, name, sizes.hidden) for name in names]
+    norms = [norm(family, name, sizes.hidden) for name in names]
+    if family.mixer is None:
+        attention = family.attention(family, config, sizes)
+    else:
+        attention = family.mixer(family, config, sizes, kind)
+    mlp = family.mlp(family, config, sizes, kind)
+    children = [attention, *norms, mlp] if family.mlp_last else [attention, mlp, *norms]
     return module("0", f"{family.prefix}DecoderLayer", *children)
 
 
@@ -326,9 +384,10 @@ TASK_HEADS: Final[dict[Head, LinearHead]] = {
 def _head(family: Family, config: Config, sizes: Sizes, head: Head) -> Module:
     if head != "causal_lm":
         return linear_head(TASK_HEADS[head], config, sizes.hidden)
+    bias = _flag(config, family.lm_head_bias)
     if switch(config, "tie_word_embeddings", family.tie_default):
-        return tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.embed_tokens.weight", bias=family.lm_head_bias)
-    return linear("lm_head", sizes.hidden, sizes.vocab, bias=family.lm_head_bias)
+        return tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.embed_tokens.weight", bias=bias)
+    return linear("lm_head", sizes.hidden, sizes.vocab, bias=bias)
 
 
 def _build(family: Family, config: Config, architecture: str) -> Module:
@@ -347,4 +406,5 @@ def register_family(family: Family) -> None:
     def build(config: Config, architecture: str) -> Module:
         return _build(family, config, architecture)
 
-    model_type(family.name, architectures=class_names(family.classes), default=f"{family.prefix}ForCausalLM")(build)
+    default = next(name for name, head in family.classes if head == "causal_lm")
+    model_type(family.name, architectures=class_names(family.classes), default=default)(build)

@@ -1,5 +1,6 @@
 """Decoder-only language models built like llama: llama, Mistral, Mixtral, Qwen2/Qwen3 and their MoE variants,
-Gemma, Gemma 2, Phi and Phi-3.
+Gemma, Gemma 2, Phi, Phi-3 and PhiMoE, OLMo, OLMo 2 and OLMoE, Granite and Granite MoE, StarCoder2, StableLM,
+Cohere (Command R) and Cohere 2, SmolLM3, GLM-4, gpt-oss and Qwen3-Next.
 
 Each family is a ``Family`` row over the shared llama-style shape (``_llama_style.py``, where the keys, defaults
 and buffers every row follows are described), plus the attention and MLP variants only these families use.
@@ -8,8 +9,18 @@ Gemma 3 (``gemma3.py``) and DeepSeek-V3 (``deepseek.py``) are rows of the same s
 
 from __future__ import annotations
 
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
-from paramcount.sources.hf.builders._common import head_classes, layer_norm, linear, module
+from paramcount.sources.hf.builders._common import (
+    conv,
+    experts,
+    head_classes,
+    layer_norm,
+    linear,
+    module,
+    rms_norm,
+    stack,
+)
 from paramcount.sources.hf.builders._llama_style import (
     ALL_HEADS,
     NO_QA,
@@ -17,13 +28,14 @@ from paramcount.sources.hf.builders._llama_style import (
     Sizes,
     dense_mlp,
     fused_experts,
+    fused_gated_mlp,
     gated_mlp,
     register_family,
     router,
     standard_attention,
     switch,
 )
-from paramcount.tree import Dim, Module
+from paramcount.tree import Dim, Module, Param
 
 __all__: list[str] = []
 
@@ -66,12 +78,54 @@ def _phi_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
     )
 
 
-def _phi3_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+def _stablelm_attention(family: Family, config: Config, sizes: Sizes) -> Module:
+    """StableLM: heads of hidden_size/num_attention_heads whatever ``head_dim`` says, q/k/v biased by
+    ``use_qkv_bias``, ``o_proj`` hidden → hidden; ``qk_layernorm`` adds one bias-free LayerNorm per head."""
+    head_dim = sizes.hidden // sizes.heads
+    queries, keys = sizes.heads * head_dim, sizes.kv_heads * head_dim
+    bias = switch(config, "use_qkv_bias", False)
+    children = [
+        linear("q_proj", sizes.hidden, queries, bias=bias),
+        linear("k_proj", sizes.hidden, keys, bias=bias),
+        linear("v_proj", sizes.hidden, keys, bias=bias),
+        linear("o_proj", sizes.hidden, sizes.hidden, bias=False),
+    ]
+    if switch(config, "qk_layernorm", False):
+        per_head = layer_norm("0", head_dim, bias=False)
+        children += [
+            module(name, "StableLmLayerNormPerHead", stack("norms", per_head, count.value))
+            for name, count in (("q_layernorm", sizes.heads), ("k_layernorm", sizes.kv_heads))
+        ]
+    return module("self_attn", "StableLmAttention", *children)
+
+
+def _stablelm_norms(config: Config) -> tuple[str, ...]:
+    """StableLM's parallel residual has no ``post_attention_layernorm``."""
+    if switch(config, "use_parallel_residual", False):
+        return ("input_layernorm",)
+    return ("input_layernorm", "post_attention_layernorm")
+
+
+def _cohere_attention(family: Family, config: Config, sizes: Sizes) -> Module:
+    """Cohere: llama's attention; ``use_qk_norm`` adds bias-free LayerNorms of shape (heads, head_dim)."""
+    attention = standard_attention(family, config, sizes)
+    if not switch(config, "use_qk_norm", False):
+        return attention
+    kind = f"{family.prefix}LayerNorm"
+    norms = (
+        module(name, kind, params=(Param("weight", (heads, sizes.head_dim)),))
+        for name, heads in (("q_norm", sizes.heads), ("k_norm", sizes.kv_heads))
+    )
+    return replace(attention, children=(*attention.children, *norms))
+
+
+def _starcoder2_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    bias = switch(config, "use_bias", True)
     return module(
         "mlp",
-        "Phi3MLP",
-        linear("gate_up_proj", sizes.hidden, 2 * sizes.intermediate, bias=False),
-        linear("down_proj", sizes.intermediate, sizes.hidden, bias=False),
+        "Starcoder2MLP",
+        linear("c_fc", sizes.hidden, sizes.intermediate, bias=bias),
+        linear("c_proj", sizes.intermediate, sizes.hidden, bias=bias),
     )
 
 
@@ -89,6 +143,65 @@ def _mixtral_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Mod
     )
 
 
+def _olmoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """OLMoE: router first, then experts of width ``intermediate_size``; ``num_local_experts`` is an alias."""
+    key = "num_local_experts" if config.has("num_local_experts") else "num_experts"
+    count = Dim.of(config.layers(key, 64), key)
+    return module(
+        "mlp",
+        "OlmoeSparseMoeBlock",
+        router("OlmoeTopKRouter", count, sizes.hidden),
+        fused_experts("OlmoeExperts", count, config.layers("num_experts_per_tok", 8), sizes.hidden, sizes.intermediate),
+    )
+
+
+def _granitemoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """Granite MoE: ``block_sparse_moe`` with a ``router`` and experts of width ``intermediate_size``."""
+    count = Dim.of(config.layers("num_local_experts", 8), "num_local_experts")
+    per_token = config.layers("num_experts_per_tok", 2)
+    return module(
+        "block_sparse_moe",
+        "GraniteMoeMoE",
+        replace(router("GraniteMoeTopKRouter", count, sizes.hidden), name="router"),
+        fused_experts("GraniteMoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
+    )
+
+
+def _phimoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """PhiMoE: the router is an ``nn.Linear`` subclass without bias, then experts as Mixtral's."""
+    count = Dim.of(config.layers("num_local_experts", 16), "num_local_experts")
+    per_token = config.layers("num_experts_per_tok", 2)
+    return module(
+        "mlp",
+        "PhimoeSparseMoeBlock",
+        linear("router", sizes.hidden, count, bias=False, kind="PhimoeTopKRouter"),
+        fused_experts("PhimoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
+    )
+
+
+def _gpt_oss_attention(family: Family, config: Config, sizes: Sizes) -> Module:
+    """gpt-oss: llama's attention (biased by default) with one learned attention-sink logit per head."""
+    return replace(standard_attention(family, config, sizes), params=(Param("sinks", (sizes.heads,)),))
+
+
+def _gpt_oss_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """gpt-oss: a router with a bias, and experts stored transposed, (E, hidden, 2·width), with biases."""
+    count = Dim.of(config.layers("num_local_experts", 128), "num_local_experts")
+    width, per_token = sizes.intermediate, config.layers("num_experts_per_tok", 4)
+    weights = (
+        Param("gate_up_proj", (count, sizes.hidden, 2 * width)),
+        Param("gate_up_proj_bias", (count, 2 * width)),
+        Param("down_proj", (count, width, sizes.hidden)),
+        Param("down_proj_bias", (count, sizes.hidden)),
+    )
+    return module(
+        "mlp",
+        "GptOssMLP",
+        module("router", "GptOssTopKRouter", params=(Param("weight", (count, sizes.hidden)), Param("bias", (count,)))),
+        experts(module("experts", "GptOssExperts", params=weights), count.value, per_token),
+    )
+
+
 def _qwen_moe_kind(default_experts: int) -> Callable[[Config, int], Iterator[str]]:
     """Qwen MoE: layer i is sparse unless listed in ``mlp_only_layers`` or ``(i + 1) % decoder_sparse_step``."""
 
@@ -102,19 +215,85 @@ def _qwen_moe_kind(default_experts: int) -> Callable[[Config, int], Iterator[str
     return kinds
 
 
-def _qwen2_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    if kind == "dense":
-        return gated_mlp("mlp", "Qwen2MoeMLP", sizes.hidden, sizes.intermediate)
-    count = Dim.of(config.layers("num_experts", 60), "num_experts")
-    width = Dim.of(config.size("moe_intermediate_size", 1408, minimum=0), "moe_intermediate_size")
-    shared = Dim.of(config.size("shared_expert_intermediate_size", 5632, minimum=0), "shared_expert_intermediate_size")
+def _shared_expert_moe(
+    experts: int, width: int, shared: int, per_token: int
+) -> Callable[[Family, Config, Sizes, str], Module]:
+    """Qwen2-MoE's and Qwen3-Next's sparse block (defaults from their config classes): a router, experts, one
+    shared expert and its sigmoid gate; a dense MLP in a layer whose kind ends in ``dense``."""
+
+    def build(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+        mlp = f"{family.prefix}MLP"
+        if kind.endswith("dense"):
+            return gated_mlp("mlp", mlp, sizes.hidden, sizes.intermediate)
+        count = Dim.of(config.layers("num_experts", experts), "num_experts")
+        expert = Dim.of(config.size("moe_intermediate_size", width, minimum=0), "moe_intermediate_size")
+        key = "shared_expert_intermediate_size"
+        return module(
+            "mlp",
+            f"{family.prefix}SparseMoeBlock",
+            router(f"{family.prefix}TopKRouter", count, sizes.hidden),
+            fused_experts(
+                f"{family.prefix}Experts", count, config.layers("num_experts_per_tok", per_token), sizes.hidden, expert
+            ),
+            gated_mlp("shared_expert", mlp, sizes.hidden, Dim.of(config.size(key, shared, minimum=0), key)),
+            linear("shared_expert_gate", sizes.hidden, Dim.constant(1), bias=False),
+        )
+
+    return build
+
+
+_MIXERS = ("linear_attention", "full_attention")
+
+
+def _qwen3_next_kind(config: Config, count: int) -> Iterator[str]:
+    """Qwen3-Next: ``layer_types`` (by default every ``full_attention_interval``-th layer full attention, the rest
+    linear) and, as Qwen2-MoE, sparse or dense feed-forward: ``"<layer type> <moe or dense>"``."""
+    types = config.raw("layer_types")
+    if types is None:
+        interval = config.size("full_attention_interval", 4)
+        types = ["linear_attention" if (index + 1) % interval else "full_attention" for index in range(count)]
+    if not isinstance(types, list) or any(kind not in _MIXERS for kind in types):
+        raise config.fail(
+            "layer_types", f"'{config.path('layer_types')}' must list 'linear_attention' or 'full_attention' per layer"
+        )
+    for mixer, mlp in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
+        yield f"{mixer} {mlp}"
+
+
+def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
+    """Full attention with a gated query (``q_proj`` twice as wide), or the gated delta net: a depthwise causal
+    convolution over q, k and v, the projections of q, k, v, z and of the decay inputs b, a, per-value-head
+    ``dt_bias`` and ``A_log``, a gated RMSNorm over one value head."""
+    if kind.startswith("full_attention"):
+        attention = standard_attention(family, config, sizes)
+        bias = switch(config, "attention_bias", False)
+        query = linear("q_proj", sizes.hidden, 2 * sizes.heads * sizes.head_dim, bias=bias)
+        return replace(attention, children=(query, *attention.children[1:]))
+    key_heads = Dim.of(config.size("linear_num_key_heads", 16), "linear_num_key_heads")
+    value_heads = Dim.of(config.size("linear_num_value_heads", 32), "linear_num_value_heads")
+    key_dim = key_heads * Dim.of(config.size("linear_key_head_dim", 128), "linear_key_head_dim")
+    value_head = Dim.of(config.size("linear_value_head_dim", 128), "linear_value_head_dim")
+    value_dim = value_heads * value_head
+    kernel = config.size("linear_conv_kernel_dim", 4)
+    mixed = 2 * key_dim + value_dim
     return module(
-        "mlp",
-        "Qwen2MoeSparseMoeBlock",
-        router("Qwen2MoeTopKRouter", count, sizes.hidden),
-        fused_experts("Qwen2MoeExperts", count, config.layers("num_experts_per_tok", 4), sizes.hidden, width),
-        gated_mlp("shared_expert", "Qwen2MoeMLP", sizes.hidden, shared),
-        linear("shared_expert_gate", sizes.hidden, Dim.constant(1), bias=False),
+        "linear_attn",
+        "Qwen3NextGatedDeltaNet",
+        conv(
+            "conv1d",
+            "Conv1d",
+            mixed,
+            mixed,
+            (Dim.of(kernel, "linear_conv_kernel_dim"),),
+            bias=False,
+            groups=mixed.value,
+            padding=kernel - 1,
+        ),
+        linear("in_proj_qkvz", sizes.hidden, 2 * key_dim + 2 * value_dim, bias=False),
+        linear("in_proj_ba", sizes.hidden, 2 * value_heads, bias=False),
+        rms_norm("norm", value_head, "Qwen3NextRMSNormGated"),
+        linear("out_proj", value_dim, sizes.hidden, bias=False),
+        params=(Param("dt_bias", (value_heads,)), Param("A_log", (value_heads,))),
     )
 
 
@@ -132,6 +311,9 @@ def _qwen3_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> M
 
 
 # --- the families --------------------------------------------------------------------------------------------
+
+_BASE_LM_SEQUENCE: tuple[Head, ...] = ("causal_lm", "sequence_classification")
+_BASE_LM: tuple[Head, ...] = ("causal_lm",)
 
 _FAMILIES = (
     Family(
@@ -180,7 +362,7 @@ _FAMILIES = (
         "Qwen2Moe",
         head_classes("Qwen2Moe", ALL_HEADS),
         standard_attention,
-        _qwen2_moe_mlp,
+        _shared_expert_moe(experts=60, width=1408, shared=5632, per_token=4),
         layer_kind=_qwen_moe_kind(60),
         kv_heads_default=16,
         qkv_bias=("qkv_bias", True),
@@ -250,15 +432,178 @@ _FAMILIES = (
         "Phi3",
         head_classes("Phi3", NO_QA),
         _phi3_attention,
-        _phi3_mlp,
+        fused_gated_mlp,
         pad_default=32000,
         rotary_factor_always=True,
+    ),
+    Family(
+        "olmo",
+        "Olmo",
+        head_classes("Olmo", _BASE_LM_SEQUENCE),
+        standard_attention,
+        dense_mlp,
+        norm_type="none",
+        pad_default=1,
+    ),
+    Family(
+        "olmo2",
+        "Olmo2",
+        head_classes("Olmo2", _BASE_LM_SEQUENCE),
+        standard_attention,
+        dense_mlp,
+        qk_norm=True,
+        qk_norm_width="all_heads",
+        layer_norms=lambda config: ("post_attention_layernorm", "post_feedforward_layernorm"),
+        pad_default=1,
+    ),
+    Family(
+        "olmoe",
+        "Olmoe",
+        head_classes("Olmoe", _BASE_LM),
+        standard_attention,
+        _olmoe_mlp,
+        qk_norm=True,
+        qk_norm_width="olmoe",
+        pad_default=1,
+    ),
+    Family(
+        "granite",
+        "Granite",
+        head_classes("Granite", _BASE_LM),
+        standard_attention,
+        dense_mlp,
+        mlp_bias=("mlp_bias", False),
+    ),
+    Family(
+        "granitemoe",
+        "GraniteMoe",
+        head_classes("GraniteMoe", _BASE_LM),
+        standard_attention,
+        _granitemoe_mlp,
+        mlp_last=True,
+    ),
+    Family(
+        "starcoder2",
+        "Starcoder2",
+        head_classes("Starcoder2", NO_QA),
+        standard_attention,
+        _starcoder2_mlp,
+        kv_heads_default=2,
+        qkv_bias=("use_bias", True),
+        o_bias=("use_bias", True),
+        norm_type="layer",
+        tie_default=True,
+    ),
+    Family(
+        "stablelm",
+        "StableLm",
+        head_classes("StableLm", NO_QA),
+        _stablelm_attention,
+        dense_mlp,
+        kv_heads_default=32,
+        norm_type="layer",
+        layer_norms=_stablelm_norms,
+        rotary_factor_default=0.25,
+        rotary_factor_always=True,
+    ),
+    Family(
+        "cohere",
+        "Cohere",
+        head_classes("Cohere", _BASE_LM),
+        _cohere_attention,
+        dense_mlp,
+        norm_type="weight",
+        layer_norms=lambda config: ("input_layernorm",),
+        tie_default=True,
+        pad_default=0,
+    ),
+    Family(
+        "cohere2",
+        "Cohere2",
+        head_classes("Cohere2", _BASE_LM),
+        standard_attention,
+        dense_mlp,
+        norm_type="weight",
+        layer_norms=lambda config: ("input_layernorm",),
+        tie_default=True,
+        pad_default=0,
+    ),
+    Family(
+        "phimoe",
+        "Phimoe",
+        head_classes("Phimoe", _BASE_LM_SEQUENCE),
+        standard_attention,
+        _phimoe_mlp,
+        kv_heads_default=8,
+        norm_type="layer",
+        lm_head_bias=("lm_head_bias", False),
+    ),
+    Family(
+        "smollm3",
+        "SmolLM3",
+        head_classes("SmolLM3", ALL_HEADS),
+        standard_attention,
+        dense_mlp,
+        kv_heads_default=4,
+        mlp_bias=("mlp_bias", False),
+        tie_default=True,
+        pad_default=128004,
+        question_answering_prefix="transformer",
+    ),
+    Family(
+        "glm4",
+        "Glm4",
+        head_classes("Glm4", NO_QA),
+        standard_attention,
+        fused_gated_mlp,
+        kv_heads_default=2,
+        head_dim_default=128,
+        qkv_bias=("attention_bias", True),
+        o_bias=False,
+        layer_norms=lambda config: (
+            "input_layernorm",
+            "post_attention_layernorm",
+            "post_self_attn_layernorm",
+            "post_mlp_layernorm",
+        ),
+        pad_default=151329,
+        rotary_factor_default=0.5,
+        rotary_factor_always=True,
+    ),
+    Family(
+        "gpt_oss",
+        "GptOss",
+        head_classes("GptOss", NO_QA),
+        _gpt_oss_attention,
+        _gpt_oss_mlp,
+        kv_heads_default=8,
+        head_dim_default=64,
+        qkv_bias=("attention_bias", True),
+        o_bias=("attention_bias", True),
+        rotary_factor_always=True,  # GptOssConfig's RoPE is yarn, which honours partial_rotary_factor
+    ),
+    Family(
+        "qwen3_next",
+        "Qwen3Next",
+        head_classes("Qwen3Next", ALL_HEADS),
+        standard_attention,
+        _shared_expert_moe(experts=512, width=512, shared=512, per_token=10),
+        layer_kind=_qwen3_next_kind,
+        mixer=_qwen3_next_mixer,
+        kv_heads_default=2,
+        head_dim_default=256,
+        qk_norm=True,
+        rotary_factor_default=0.25,
+        rotary_factor_always=True,
+        question_answering_prefix="transformer",
     ),
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from paramcount.sources.hf.builders._common import Head
 
 for _family in _FAMILIES:
     register_family(_family)

@@ -1,4 +1,5 @@
-"""GPT-style decoders: GPT-2, OpenAI GPT, GPT-NeoX, GPT-J, Falcon, OPT and BLOOM.
+"""GPT-style decoders: GPT-2, OpenAI GPT, GPT-NeoX, GPT-J, Falcon, OPT, BLOOM, GPT-BigCode (StarCoder, SantaCoder),
+GPT-Neo, CodeGen and MPT.
 
 Each builder mirrors ``transformers`` 5.24 (``models/<type>/modeling_<type>.py``): the same parameter names in
 the same order, GPT-2's ``Conv1D`` weights stored (in, out), the output head tied to the input embedding when
@@ -10,10 +11,11 @@ table or MLP width where the family has no derived default) are required and rea
 transformers accepts (GPT-2's ``attribute_map`` lets ``hidden_size`` stand for ``n_embd``; BLOOM and Falcon
 accept the legacy ``n_embed``). Every other key takes the default of the family's transformers config class.
 
-Buffers are modelled where transformers registers them: OpenAI GPT's causal mask and ``position_ids``, GPT-J's
-sinusoidal table, and the rotary ``inv_freq``/``original_inv_freq`` of GPT-NeoX and Falcon (only for the plain
-RoPE a config gets without ``rope_scaling``/``rope_parameters``; other rope types are not modelled). GPT-2, OPT
-and BLOOM register none.
+Buffers are modelled where transformers registers them: the causal masks of OpenAI GPT, GPT-BigCode and GPT-Neo,
+OpenAI GPT's ``position_ids``, GPT-J's and CodeGen's sinusoidal tables, and the rotary
+``inv_freq``/``original_inv_freq`` of GPT-NeoX and Falcon (only for the plain RoPE a config gets without
+``rope_scaling``/``rope_parameters``; other rope types are not modelled). GPT-2, OPT, BLOOM and MPT register
+none.
 """
 
 from __future__ import annotations
@@ -299,20 +301,24 @@ def gptj(config: Config, architecture: str) -> Module:
         "mlp", "GPTJMLP", linear("fc_in", hidden, inner, bias=True), linear("fc_out", inner, hidden, bias=True)
     )
     block = module("0", "GPTJBlock", layer_norm("ln_1", hidden), module("attn", "GPTJAttention", *projections), mlp)
-    # embed_positions = cat(sin, cos) of arange(positions) × inverse frequencies arange(0, rotary_dim, 2).
     positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
     rotary_dim = config_dim(config, "rotary_dim", default=64)
-    sinusoids = Dim.of(2 * ((rotary_dim.value + 1) // 2), f"{rotary_dim.symbol} rounded up to even")
-    table = Buffer("embed_positions", (positions, sinusoids), persistent=False)
     base = module(
         "transformer",
         "GPTJModel",
         embedding("wte", vocab, hidden),
         stack("h", block, layers),
         layer_norm("ln_f", hidden),
-        module("rotary_emb", "GPTJRotaryEmbedding", buffers=(table,)),
+        module("rotary_emb", "GPTJRotaryEmbedding", buffers=(_sinusoids(positions, rotary_dim),)),
     )
     return _with_head(_GPTJ, architecture, config, base, hidden, vocab)
+
+
+def _sinusoids(positions: Dim, rotary_dim: Dim) -> Buffer:
+    """GPT-J's and CodeGen's ``embed_positions``: cat(sin, cos) of arange(positions) × the inverse frequencies
+    arange(0, rotary_dim, 2)."""
+    sinusoids = Dim.of(2 * ((rotary_dim.value + 1) // 2), f"{rotary_dim.symbol} rounded up to even")
+    return Buffer("embed_positions", (positions, sinusoids), persistent=False)
 
 
 # --- Falcon ------------------------------------------------------------------------------------------------------
@@ -481,3 +487,219 @@ def bloom(config: Config, architecture: str) -> Module:
         layer_norm("ln_f", hidden),
     )
     return _with_head(_BLOOM, architecture, config, base, hidden, vocab)
+
+
+# --- GPT-BigCode -------------------------------------------------------------------------------------------------
+
+
+_GPT_BIGCODE = _Heads(
+    head_classes("GPTBigCode", ("causal_lm", "sequence_classification", "token_classification")),
+    "transformer.wte.weight",
+    tie_default=True,
+)
+
+
+def _causal_mask(positions: Dim, *, leading: int = 0) -> Buffer:
+    """The boolean causal mask ``tril(ones(positions, positions))``, with ``leading`` dims of 1 before it."""
+    return Buffer("bias", (*(_ONE,) * leading, positions, positions), dtype="bool", persistent=False)
+
+
+@model_type("gpt_bigcode", architectures=class_names(_GPT_BIGCODE.classes), default="GPTBigCodeForCausalLM")
+def gpt_bigcode(config: Config, architecture: str) -> Module:
+    """GPT-BigCode (``modeling_gpt_bigcode.py``, StarCoder and SantaCoder): GPT-2's block with ``nn.Linear``
+    projections and, with ``multi_query`` (the default), one key/value head fused into ``c_attn``; the model holds
+    the causal mask."""
+    hidden = config_dim(config, "n_embd", "hidden_size")
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    positions = config_dim(config, "n_positions", "max_position_embeddings")
+    inner = config_dim(config, "n_inner", default=4 * hidden)
+    multi_query = config_flag(config, "multi_query", True)
+    fused = hidden + 2 * (hidden // heads) if multi_query else 3 * hidden
+    attention = module(
+        "attn",
+        "GPTBigCodeAttention",
+        linear("c_attn", hidden, fused, bias=True),
+        linear("c_proj", hidden, hidden, bias=True),
+    )
+    block = [layer_norm("ln_1", hidden), attention, layer_norm("ln_2", hidden)]
+    if config_flag(config, "add_cross_attention", False):
+        if multi_query:
+            raise config.fail(
+                "add_cross_attention", "cross-attention with 'multi_query' is not implemented by transformers"
+            )
+        cross = module(
+            "crossattention",
+            "GPTBigCodeAttention",
+            linear("c_attn", hidden, 2 * hidden, bias=True),
+            linear("q_attn", hidden, hidden, bias=True),
+            linear("c_proj", hidden, hidden, bias=True),
+        )
+        block += [cross, layer_norm("ln_cross_attn", hidden)]
+    mlp = module(
+        "mlp", "GPTBigCodeMLP", linear("c_fc", hidden, inner, bias=True), linear("c_proj", inner, hidden, bias=True)
+    )
+    base = module(
+        "transformer",
+        "GPTBigCodeModel",
+        embedding("wte", vocab, hidden),
+        embedding("wpe", positions, hidden),
+        stack("h", module("0", "GPTBigCodeBlock", *block, mlp), layers),
+        layer_norm("ln_f", hidden),
+        buffers=(_causal_mask(positions),),
+    )
+    return _with_head(_GPT_BIGCODE, architecture, config, base, hidden, vocab)
+
+
+# --- GPT-Neo -----------------------------------------------------------------------------------------------------
+
+
+_GPT_NEO = _Heads(head_classes("GPTNeo", _ALL_TASKS), "transformer.wte.weight", tie_default=True)
+
+
+def _gpt_neo_layer_count(config: Config) -> int:
+    """The layers ``attention_types`` lays out (``[[["global", "local"], 12]]``: 24), which transformers requires to
+    equal ``num_layers``; global and local attention have the same parameters."""
+    layout = config.raw("attention_types", [[["global", "local"], 12]])
+    count = 0
+    valid = isinstance(layout, list)
+    for item in layout if isinstance(layout, list) else ():
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], list)):
+            valid = False
+            break
+        kinds, repeat = item
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or any(k not in ("global", "local") for k in kinds):
+            valid = False
+            break
+        count += len(kinds) * repeat
+    if not valid:
+        raise config.fail(
+            "attention_types",
+            f'\'{config.path("attention_types")}\' must be a list of [["global" or "local", …], count] pairs',
+        )
+    return count
+
+
+@model_type("gpt_neo", architectures=class_names(_GPT_NEO.classes), default="GPTNeoForCausalLM")
+def gpt_neo(config: Config, architecture: str) -> Module:
+    """GPT-Neo (``modeling_gpt_neo.py``): learned positions, bias-free k/v/q with a biased ``out_proj``, each
+    attention holding its causal mask (local attention masks the same shape)."""
+    hidden = config_dim(config, "hidden_size")
+    heads = config_dim(config, "num_heads", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = config_layers(config, "num_layers", "num_hidden_layers")
+    laid_out = _gpt_neo_layer_count(config)
+    if laid_out != layers:
+        raise config.fail(
+            "attention_types",
+            f"'{config.path('attention_types')}' lays out {laid_out} layers but 'num_layers' is {layers}",
+        )
+    vocab = config_dim(config, "vocab_size")
+    positions = config_dim(config, "max_position_embeddings", default=2048)
+    inner = config_dim(config, "intermediate_size", default=4 * hidden)
+    self_attention = module(
+        "attention",
+        "GPTNeoSelfAttention",
+        *(linear(name, hidden, hidden, bias=False) for name in ("k_proj", "v_proj", "q_proj")),
+        linear("out_proj", hidden, hidden, bias=True),
+        buffers=(_causal_mask(positions, leading=2),),
+    )
+    mlp = module(
+        "mlp", "GPTNeoMLP", linear("c_fc", hidden, inner, bias=True), linear("c_proj", inner, hidden, bias=True)
+    )
+    block = module(
+        "0",
+        "GPTNeoBlock",
+        layer_norm("ln_1", hidden),
+        module("attn", "GPTNeoAttention", self_attention),
+        layer_norm("ln_2", hidden),
+        mlp,
+    )
+    base = module(
+        "transformer",
+        "GPTNeoModel",
+        embedding("wte", vocab, hidden),
+        embedding("wpe", positions, hidden),
+        stack("h", block, layers),
+        layer_norm("ln_f", hidden),
+    )
+    return _with_head(_GPT_NEO, architecture, config, base, hidden, vocab)
+
+
+# --- CodeGen -----------------------------------------------------------------------------------------------------
+
+
+_CODEGEN = _Heads(head_classes("CodeGen", ("causal_lm",)), "transformer.wte.weight", tie_default=False, lm_bias=True)
+
+
+@model_type("codegen", architectures=class_names(_CODEGEN.classes), default="CodeGenForCausalLM")
+def codegen(config: Config, architecture: str) -> Module:
+    """CodeGen (``modeling_codegen.py``): GPT-J's parallel block with one fused bias-free ``qkv_proj``, rotary on
+    the first ``rotary_dim`` channels, an untied ``lm_head`` with a bias."""
+    hidden = config_dim(config, "n_embd", "hidden_size")
+    heads = config_dim(config, "n_head", "num_attention_heads")
+    check_divisible(config, hidden, heads)
+    layers = config_layers(config, "n_layer", "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    inner = config_dim(config, "n_inner", default=4 * hidden)
+    attention = module(
+        "attn",
+        "CodeGenAttention",
+        linear("out_proj", hidden, hidden, bias=False),
+        linear("qkv_proj", hidden, 3 * hidden, bias=False),
+    )
+    mlp = module(
+        "mlp", "CodeGenMLP", linear("fc_in", hidden, inner, bias=True), linear("fc_out", inner, hidden, bias=True)
+    )
+    block = module("0", "CodeGenBlock", layer_norm("ln_1", hidden), attention, mlp)
+    positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
+    rotary_dim = config_dim(config, "rotary_dim", default=64)
+    base = module(
+        "transformer",
+        "CodeGenModel",
+        embedding("wte", vocab, hidden),
+        stack("h", block, layers),
+        layer_norm("ln_f", hidden),
+        module("rotary_emb", "CodeGenRotaryEmbedding", buffers=(_sinusoids(positions, rotary_dim),)),
+    )
+    return _with_head(_CODEGEN, architecture, config, base, hidden, vocab)
+
+
+# --- MPT ---------------------------------------------------------------------------------------------------------
+
+
+_MPT = _Heads(head_classes("Mpt", _ALL_TASKS), "transformer.wte.weight", tie_default=True)
+
+
+@model_type("mpt", architectures=class_names(_MPT.classes), default="MptForCausalLM")
+def mpt(config: Config, architecture: str) -> Module:
+    """MPT (``modeling_mpt.py``): ALiBi, no biases and bias-free LayerNorms whatever ``no_bias`` says, an MLP of
+    4·d_model whatever ``expansion_ratio`` says (transformers reads neither), no learned positions."""
+    hidden = config_dim(config, "d_model", "hidden_size")
+    config_dim(config, "n_heads", "num_attention_heads")  # required, though it sizes nothing
+    layers = config_layers(config, "n_layers", "num_hidden_layers")
+    vocab = config_dim(config, "vocab_size")
+    attention = module(
+        "attn",
+        "MptAttention",
+        linear("Wqkv", hidden, 3 * hidden, bias=False),
+        linear("out_proj", hidden, hidden, bias=False),
+    )
+    ffn = module(
+        "ffn",
+        "MptMLP",
+        linear("up_proj", hidden, 4 * hidden, bias=False),
+        linear("down_proj", 4 * hidden, hidden, bias=False),
+    )
+    norm_1, norm_2 = (layer_norm(name, hidden, bias=False) for name in ("norm_1", "norm_2"))
+    block = module("0", "MptBlock", norm_1, attention, norm_2, ffn)
+    base = module(
+        "transformer",
+        "MptModel",
+        embedding("wte", vocab, hidden),
+        stack("blocks", block, layers),
+        layer_norm("norm_f", hidden, bias=False),
+    )
+    return _with_head(_MPT, architecture, config, base, hidden, vocab)
