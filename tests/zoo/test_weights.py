@@ -7,6 +7,7 @@ import pytest
 
 import paramcount
 from paramcount.errors import ArgumentError, ExpressionError, ParamcountError, UnknownNameError
+from paramcount.provenance import FromZoo
 from paramcount.zoo.weights import WEIGHTS
 
 # torchvision 0.28 publishes each weights' count as meta["num_params"]. Only the ViT SWAG_E2E weights
@@ -27,7 +28,7 @@ def test_weights_keep_the_count_unless_torchvision_resizes(model: str, member: s
     expected = SWAG_E2E[model] if resolved == "IMAGENET1K_SWAG_E2E_V1" else paramcount.count(model).total
     result = paramcount.count(f"{model}(weights={member!r})")
     assert result.total == expected
-    assert dict(result.tree.attributes)["weights"] == f"{WEIGHTS[model][0]}.{resolved}"
+    assert result.provenance == FromZoo(model, f"{WEIGHTS[model][0]}.{resolved}")
 
 
 @pytest.mark.parametrize(

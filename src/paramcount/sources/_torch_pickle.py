@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import (
@@ -181,27 +182,31 @@ class PickleReader:
         self.marked = 0
         self.memo = {}
         handlers = self._handlers()
-        try:
-            for opcode, argument, position in pickletools.genops(stream):
-                self.position = position if position is not None else stream.tell()
-                self.opcodes += 1
-                if self.opcodes > MAX_PICKLE_OPCODES:
-                    raise LimitError(f"{self.name}: the pickle opcode count", MAX_PICKLE_OPCODES)
-                if opcode.name == "STOP":
-                    break
-                handler = handlers.get(opcode.name)
-                if handler is None:
-                    raise self.error(f"uses the pickle opcode {opcode.name}, which is not read")
-                handler(argument)
-                if len(self.stack) + self.marked > MAX_PICKLE_STACK:
-                    raise LimitError(f"{self.name}: the pickle's stack size", MAX_PICKLE_STACK)
-        except (ValueError, EOFError, OverflowError, struct.error) as error:
-            if isinstance(error, CheckpointError | LimitError):
-                raise
-            if self.legacy and stream.tell() >= len(self.data):
-                raise PickleCutShort from None
-            self.position = stream.tell()
-            raise self.error(f"holds a malformed pickle ({shown(str(error), 80)})") from None
+        # genops decodes a STRING opcode as pickle does, warning (DeprecationWarning) of an invalid escape in the
+        # file's text: the value is read all the same, and the file's text is no concern of the user's console.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                for opcode, argument, position in pickletools.genops(stream):
+                    self.position = position if position is not None else stream.tell()
+                    self.opcodes += 1
+                    if self.opcodes > MAX_PICKLE_OPCODES:
+                        raise LimitError(f"{self.name}: the pickle opcode count", MAX_PICKLE_OPCODES)
+                    if opcode.name == "STOP":
+                        break
+                    handler = handlers.get(opcode.name)
+                    if handler is None:
+                        raise self.error(f"uses the pickle opcode {opcode.name}, which is not read")
+                    handler(argument)
+                    if len(self.stack) + self.marked > MAX_PICKLE_STACK:
+                        raise LimitError(f"{self.name}: the pickle's stack size", MAX_PICKLE_STACK)
+            except (ValueError, EOFError, OverflowError, struct.error) as error:
+                if isinstance(error, CheckpointError | LimitError):
+                    raise
+                if self.legacy and stream.tell() >= len(self.data):
+                    raise PickleCutShort from None
+                self.position = stream.tell()
+                raise self.error(f"holds a malformed pickle ({shown(str(error), 80)})") from None
         if len(self.stack) != 1 or self.marks:
             raise self.error("holds a pickle that does not end with one value")
         return self.stack[0], stream.tell()

@@ -160,7 +160,7 @@ def test_hub_ids_resolve_with_and_without_the_organisation() -> None:
     assert paramcount.count("llama-3.1-8b").total == 8_030_261_248
 
 
-def test_counting_through_transformers_for_a_type_without_a_builder(tmp_path: Path) -> None:
+def test_counting_through_transformers_itself(tmp_path: Path) -> None:
     import torch
     import transformers
 
@@ -179,7 +179,7 @@ def test_counting_through_transformers_for_a_type_without_a_builder(tmp_path: Pa
     with torch.device("meta"):
         model = transformers.GPTBigCodeForCausalLM(same)
     assert result.total == sum(p.numel() for p in model.parameters())
-    assert dict(result.tree.attributes)["counted_by"] == "transformers"
+    assert dict(result.provenance.facts())["counted_by"] == "transformers"
 
 
 def test_counting_through_transformers_refuses_odd_class_names(tmp_path: Path) -> None:

@@ -173,9 +173,9 @@ def read_model(
     if chosen is None:
         listed = data.get("architectures")
         chosen = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], str) else spec.default
-        # Remote-code configs spell the class their own way (MPTForCausalLM, PhiMoEForCausalLM); transformers builds
-        # its own class of that name (MptForCausalLM) from the model_type.
-        chosen = next((known for known in spec.architectures if known.lower() == chosen.lower()), chosen)
+    # Remote-code configs spell the class their own way (MPTForCausalLM, PhiMoEForCausalLM); transformers builds
+    # its own class of that name (MptForCausalLM) from the model_type.
+    chosen = next((known for known in spec.architectures if known.lower() == chosen.lower()), chosen)
     if chosen not in spec.architectures:
         raise ConfigError(
             f"{name}: architecture {chosen!r} is not supported for model_type {raw_type!r}; "
