@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
 __all__ = [
+    "RAW_SHAPES",
     "Buffer",
     "Dim",
     "Module",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 _ATOM, _PRODUCT, _SUM = 0, 1, 2
+
+RAW_SHAPES = "raw_shapes"
+"""Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not
+the catalog's named dimensions: the live-module door's mark for a class it could not build."""
 
 
 class Dim(Record):
