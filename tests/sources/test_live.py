@@ -23,7 +23,10 @@ def test_shared_module_is_counted_once_like_torch() -> None:
     assert (params, buffers) == torch_tensors(model)
     # 0: 64 + 8; 1: 8 + 8; 2 is module 0 again (torch skips it); 3: its own bias 8; 4: 16 + 2 → 114.
     assert parameter_count(tree) == sum(p.numel() for p in model.parameters()) == 114
+    # Module 2 is module 0 again: listed where torch calls it, its tensors tied to their first owner.
     assert [(name, p.tied_to) for name, p in iter_params(tree, include_tied=True) if p.tied_to] == [
+        ("2.weight", "0.weight"),
+        ("2.bias", "0.bias"),
         ("3.weight", "0.weight"),
     ]
 

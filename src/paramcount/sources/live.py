@@ -123,7 +123,7 @@ class _Walk:
             tied = self.tie(tensor, _join(path, local))
             persistent = local not in module._non_persistent_buffers_set
             buffers.append(Buffer(local, _shape(tensor), _dtype(tensor), tied, persistent))
-        children = [self.convert(child, _join(path, child), member) for child, member in module.named_children()]
+        children = [self.convert(child, _join(path, child), member) for child, member in _members(module)]
         cls = type(module)
         kind = cls.__name__
         if kind in _CONTAINERS and cls.__module__.startswith("torch.nn."):
@@ -151,7 +151,7 @@ class _Walk:
             tensor = live_buffers[buffer.name]
             _same_shape(buffer, tensor)
             buffers.append(replace(buffer, dtype=_dtype(tensor), tied_to=self.tie(tensor, _join(path, buffer.name))))
-        live_children = dict(module.named_children())
+        live_children = dict(_members(module))
         children: list[Module] = []
         for child in built.children:
             start = int(child.name) if child.repeat > 1 else 0
@@ -167,6 +167,12 @@ class _Walk:
         if live_children:
             raise _Mismatch(f"the module has members its catalog build lacks: {', '.join(live_children)}")
         return replace(built, params=tuple(params), buffers=tuple(buffers), children=_collapse(children))
+
+
+def _members(module: Any) -> list[tuple[str, Any]]:
+    """Every member under every name it is registered by: ``named_children()`` lists a module used twice
+    (``nn.Sequential(shared, nn.ReLU(), shared)``) once, but torch calls it in both places."""
+    return [(name, member) for name, member in module._modules.items() if member is not None]
 
 
 def _same_shape(tensor: Param | Buffer, live: Any) -> None:
