@@ -71,6 +71,7 @@ def test_public_names_are_pinned() -> None:
         "from_config",
         "from_module",
         "parse",
+        "summary",
     }
 
 

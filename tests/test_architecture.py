@@ -22,7 +22,8 @@ ALLOWED = {
     "sources": {"layers", "tree", "errors", "limits"},
     "zoo": {"layers", "tree", "errors", "limits", "sources", "analysis"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
-    "report": {"analysis", "tree"},
+    # render: only inside Report's display hooks (__str__, __rich__, _repr_html_), imported when called
+    "report": {"analysis", "tree", "render"},
     "render": {"report", "analysis"},
     "api": {"analysis", "errors", "expr", "layers", "limits", "report", "tree", "sources", "zoo"},
     "cli": {

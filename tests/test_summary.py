@@ -41,7 +41,9 @@ def our_leaves(report: Report, model: nn.Module) -> list[tuple[str, str, tuple[i
         for path in paths:  # a row of a repeated block stands for the calls of all its copies
             if path in leaves:
                 assert row.output_shape is not None and row.macs is not None
-                rows.extend([(path, row.kind.rsplit(".", 1)[-1], row.output_shape, row.macs)] * (row.times // len(paths)))
+                rows.extend(
+                    [(path, row.kind.rsplit(".", 1)[-1], row.output_shape, row.macs)] * (row.times // len(paths))
+                )
     return rows
 
 

@@ -151,21 +151,25 @@ class _Walk:
             tensor = live_buffers[buffer.name]
             _same_shape(buffer, tensor)
             buffers.append(replace(buffer, dtype=_dtype(tensor), tied_to=self.tie(tensor, _join(path, buffer.name))))
-        live_children = dict(_members(module))
-        children: list[Module] = []
+        expected: dict[str, Module] = {}
         for child in built.children:
-            start = int(child.name) if child.repeat > 1 else 0
-            names = [str(start + offset) for offset in range(child.repeat)] if child.repeat > 1 else [child.name]
-            for member_name in names:
-                member = live_children.pop(member_name, _MISSING)
-                if member is _MISSING:
-                    raise _Mismatch(
-                        f"{built.kind} built from its arguments has a member {member_name!r} the module lacks"
-                    )
-                single = replace(child, name=member_name, repeat=1)
+            names = (
+                [str(int(child.name) + offset) for offset in range(child.repeat)] if child.repeat > 1 else [child.name]
+            )
+            expected.update((member_name, replace(child, name=member_name, repeat=1)) for member_name in names)
+        children: list[Module] = []
+        for member_name, member in _members(module):
+            single = expected.pop(member_name, None)
+            if single is not None:
                 children.append(self.overlay(single, _join(path, member_name), member))
-        if live_children:
-            raise _Mismatch(f"the module has members its catalog build lacks: {', '.join(live_children)}")
+            elif next(member.parameters(), None) is None and next(member.buffers(), None) is None:
+                children.append(self.convert(member_name, _join(path, member_name), member))  # a dropout, an act
+            else:
+                raise _Mismatch(f"the module has a member {member_name!r} with tensors its {built.kind} build lacks")
+        if expected:
+            raise _Mismatch(
+                f"{built.kind} built from its arguments has members the module lacks: {', '.join(expected)}"
+            )
         return replace(built, params=tuple(params), buffers=tuple(buffers), children=_collapse(children))
 
 
