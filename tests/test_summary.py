@@ -439,3 +439,55 @@ def test_report_displays_in_terminal_notebook_and_json() -> None:
     console = Console(width=100, record=True, file=io.StringIO())
     console.print(report)
     assert console.export_text().splitlines()[0] == text.splitlines()[0]
+
+
+USER_MODEL = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self, width, depth=2):
+        super().__init__()
+        self.layers = nn.Sequential(*(nn.Linear(width, width) for _ in range(depth)))
+
+    def forward(self, x):
+        return self.layers(x)
+"""
+
+
+@pytest.mark.parametrize("arguments", ["16, depth=3", "[16, 3]", '{"width": 16, "depth": 3}'])
+def test_cli_builds_the_users_class_on_meta(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], arguments: str
+) -> None:
+    import json
+
+    from paramcount.cli import main
+
+    path = tmp_path / "net.py"
+    path.write_text(USER_MODEL)
+    assert main([f"{path}:Net", "--args", arguments, "--input", "2,16", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == 3 * (16 * 16 + 16)
+    assert data["shapes"]["total_macs"] == 3 * 2 * 16 * 16
+    assert data["activations"]["device"] == "meta"
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["{path}:Missing"], "{path}:Missing: '{path}' defines no nn.Module subclass 'Missing'"),
+        (["{path}:Net", "--args", "open('x')"], "column 1: unknown layer 'open'"),
+        (["{path}:Net", "--args", "[16, NaN]"], "--args: NaN is not a JSON number"),
+        (["{path}:Net", "--args", "width=-1"], "{path}:Net: Net(...) raised RuntimeError: Trying to create tensor"),
+        (["Linear(2, 3)", "--args", "1"], "--args: gives the constructor's arguments of FILE.py:CLASS only"),
+    ],
+)
+def test_cli_user_class_errors(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], words: list[str], message: str
+) -> None:
+    from paramcount.cli import main
+
+    path = tmp_path / "net.py"
+    path.write_text(USER_MODEL)
+    assert main([word.format(path=path) for word in words]) == 2
+    assert capsys.readouterr().err.startswith(f"paramcount: error: {message.format(path=path)}")

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["Result", "count", "from_config", "from_module", "summary"]
+__all__ = ["Result", "count", "from_config", "from_module", "summary", "summary_of_file"]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -256,6 +256,44 @@ def summary(
     return replace(
         report, shapes=measured.shapes, activations=measured.activations, plan=plan, notes=measured.notes, depth=depth
     )
+
+
+def summary_of_file(
+    path: str,
+    name: str,
+    arguments: str | None = None,
+    input_size: tuple[int, ...] | None = None,
+    options: PlanOptions | None = None,
+    depth: int = 3,
+) -> Report:
+    """``summary()`` of the user's class ``name`` in ``path``, built on the meta device with ``arguments``: a JSON
+    list (positional) or object (keywords), or a Python call's arguments (``64, depth=2``) read by the
+    expression door's checked walker, never evaluated. Runs the user's file (the command line's
+    ``paramcount FILE.py:Class``)."""
+    from paramcount.sources.live import build_from_file
+
+    positional, keywords = _constructor_arguments(arguments or "")
+    model = build_from_file(path, name, positional, keywords)
+    fields = {} if options is None else {key: getattr(options, key) for key in options.__match_args__}
+    return summary(model, input_size=input_size, depth=depth, **fields)
+
+
+def _constructor_arguments(text: str) -> tuple[tuple[object, ...], dict[str, object]]:
+    stripped = text.strip()
+    if stripped.startswith(("[", "{")):
+        import json
+
+        def refuse(constant: str) -> object:
+            raise ArgumentError("--args", f"{constant} is not a JSON number", "args")
+
+        try:
+            value = json.loads(stripped, parse_constant=refuse)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise ArgumentError("--args", f"is not valid JSON ({error})", "args") from None
+        return (tuple(value), {}) if isinstance(value, list) else ((), dict(value))
+    from paramcount.expr import parse_arguments
+
+    return parse_arguments(stripped) if stripped else ((), {})
 
 
 def _forward_inputs(

@@ -38,6 +38,10 @@ examples:
   paramcount meta-llama/Llama-3.1-8B
   paramcount path/to/config.json --architecture LlamaModel
   printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch - --dtype bfloat16
+  paramcount models/unet.py:UNet --args '{"channels": 64}' --input 1,3,256,256
+
+your own model (needs torch): paramcount FILE.py:CLASS imports FILE.py and builds CLASS(--args) on the meta
+device, so this RUNS YOUR OWN CODE, on your machine, as python FILE.py would; the web never offers it.
 
 the web app (needs the web extra: pip install 'paramcount[web]', or pip install -e '.[web]' in a checkout):
   paramcount serve                      # http://127.0.0.1:8000 (paramcount serve --help)
@@ -154,6 +158,13 @@ FLAGS = (
     ),
     _Flag("--depth", "levels of the module table below the root, 0 for the root alone (default 3)", int),
     _Flag(
+        "--args",
+        "for FILE.py:CLASS: the constructor's arguments, a JSON list or object, or Python call arguments "
+        "(64, depth=2) read as literals, never evaluated",
+        str,
+        metavar="ARGS",
+    ),
+    _Flag(
         "--list",
         "list what paramcount knows and exit",
         str,
@@ -177,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
         "expression",
         nargs="*",
         help="a layer or module as you would type it in PyTorch, a zoo model (resnet50), a shipped hub id "
-        "(meta-llama/Llama-3.1-8B) or a path to a Hugging Face config.json (or its folder)",
+        "(meta-llama/Llama-3.1-8B), a path to a Hugging Face config.json (or its folder), or FILE.py:CLASS "
+        "(your own nn.Module, built on the meta device: this runs your code)",
     )
     groups: dict[str, argparse.ArgumentParser | argparse._ActionsContainer] = {
         "": parser,
@@ -359,6 +371,7 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     """The report of one query with every option given: the single answer and each line of a batch go
     through it. The plan and the input shape are checked once, before the first query."""
     from paramcount.api import count
+    from paramcount.sources.live import file_target
 
     plan = _plan_options(arguments)
     shape = None
@@ -369,6 +382,14 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     architecture, via_transformers = arguments.architecture, arguments.via_transformers
 
     def answer(query: str) -> Report:
+        target = file_target(query)
+        if target is not None:
+            from paramcount.api import summary_of_file
+
+            depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
+            return summary_of_file(*target, arguments.args, shape, plan, depth)
+        if arguments.args is not None:
+            raise ArgumentError("--args", "gives the constructor's arguments of FILE.py:CLASS only")
         return count(query, architecture=architecture, via_transformers=via_transformers).report(plan, shape)
 
     return answer

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 
 from paramcount._record import replace
-from paramcount.errors import ParamcountError
+from paramcount.errors import ArgumentError, ParamcountError
 from paramcount.layers._registry import REQUIRED, build, registered
 from paramcount.tree import RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from paramcount.tree import Value
 
-__all__ = ["from_module", "unwrap"]
+__all__ = ["build_from_file", "file_target", "from_module", "unwrap"]
 
 _CONTAINERS: Final = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 """Catalog kinds whose members the walk converts one by one (their arguments are their members)."""
@@ -335,3 +335,42 @@ def _peft_facts(model: Any, tree: Module) -> tuple[tuple[str, Value], ...]:
         ("adapter_parameters", adapter_count),
         ("base_parameters", parameter_count(tree) - adapter_count),
     )
+
+
+def file_target(text: str) -> tuple[str, str] | None:
+    """``("models/unet.py", "UNet")`` for a query ``models/unet.py:UNet``, else None."""
+    path, colon, name = text.strip().rpartition(":")
+    if not colon or not path.endswith(".py") or not name.isidentifier() or "(" in path:
+        return None
+    return path, name
+
+
+def build_from_file(path: str, name: str, positional: tuple[object, ...], keywords: dict[str, object]) -> Any:
+    """Import the user's ``path`` and build ``name(*positional, **keywords)`` on the meta device.
+
+    This runs the user's own code, on their own machine, as ``python path`` would: only the command line offers
+    it (the web never does). Whatever the file or the constructor raises is reported as an ``ArgumentError``."""
+    import importlib.util
+    import os
+
+    import torch
+
+    where = f"{path}:{name}"
+    if not os.path.isfile(path):
+        raise ArgumentError(where, f"no such file {path!r}")
+    spec = importlib.util.spec_from_file_location(f"paramcount_user_{abs(hash(os.path.abspath(path)))}", path)
+    if spec is None or spec.loader is None:
+        raise ArgumentError(where, f"{path!r} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)  # the user's file, run as the user asked
+    except Exception as error:  # noqa: BLE001  (their code: any failure is theirs to read)
+        raise ArgumentError(where, f"importing {path!r} raised {type(error).__name__}: {error}") from None
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ArgumentError(where, f"{path!r} defines no nn.Module subclass {name!r}")
+    try:
+        with torch.device("meta"):
+            return cls(*positional, **keywords)
+    except Exception as error:  # noqa: BLE001
+        raise ArgumentError(where, f"{name}(...) raised {type(error).__name__}: {error}") from None
