@@ -24,7 +24,7 @@ from paramcount.layers._registry import expression_of, rebuild, short_repr
 from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.report import Appearance, Comparison, Report
-from paramcount.tree import Module, parameter_count
+from paramcount.tree import RAW_SHAPES, Module, parameter_count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -451,6 +451,8 @@ def build_report(
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
         blocks=blocks(tree),
-        facts=tuple((key, str(value)) for key, value in tree.attributes if isinstance(value, str | int)),
+        facts=tuple(
+            (key, str(value)) for key, value in tree.attributes if isinstance(value, str | int) and key != RAW_SHAPES
+        ),
         raw_shapes=raw_modules(tree),
     )
