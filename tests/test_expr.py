@@ -836,7 +836,10 @@ def test_parse_arguments_reads_literals_only() -> None:
     for text, message in [
         ("*sizes", "column 1: *arguments are not allowed here; write the values"),
         ("1, **extra", "column 4: **arguments are not allowed here; write name=value"),
-        ("1, Linear(2, 3)", "column 4: a Linear layer is not a plain value; give numbers, strings, tuples, lists or dicts"),
+        (
+            "1, Linear(2, 3)",
+            "column 4: a Linear layer is not a plain value; give numbers, strings, tuples, lists or dicts",
+        ),
         ("1), (2", "arguments must be what a call's parentheses hold, e.g. 64, depth=2"),
         ("__import__('os')", "column 1: dunder name '__import__' is not allowed"),
     ]:

@@ -40,7 +40,8 @@ def our_leaves(report: Report, model: nn.Module) -> list[tuple[str, str, tuple[i
         paths = labels.get(row.path, [row.path])
         for path in paths:  # a row of a repeated block stands for the calls of all its copies
             if path in leaves:
-                assert row.output_shape is not None and row.macs is not None
+                assert row.output_shape is not None
+                assert row.macs is not None
                 rows.extend(
                     [(path, row.kind.rsplit(".", 1)[-1], row.output_shape, row.macs)] * (row.times // len(paths))
                 )
@@ -91,7 +92,8 @@ class CNN(nn.Module):
         self.classifier = nn.Linear(32, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.features(x), 1))
+        result: torch.Tensor = self.classifier(torch.flatten(self.features(x), 1))
+        return result
 
 
 def _double_conv(inputs: int, outputs: int) -> nn.Sequential:
@@ -112,7 +114,8 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip = self.down1(x)
         deep = self.down2(self.pool(skip))
-        return self.head(self.merge(torch.cat([skip, self.up(deep)], dim=1)))
+        result: torch.Tensor = self.head(self.merge(torch.cat([skip, self.up(deep)], dim=1)))
+        return result
 
 
 class Encoder(nn.Module):
@@ -206,7 +209,8 @@ def test_unet_skip_connections_and_transposed_convolution() -> None:
     # stride-2 transposed convolution, whose every input position (16·16) multiplies the 16·8·2·2 weight once.
     assert up.macs == (16 * 8 * 2 * 2 + 8) * 32 * 32
     assert next(m for p, _, _, m in ours if p == "up") == 16 * 8 * 2 * 2 * 16 * 16
-    assert report.shapes is not None and report.shapes.output_shape == (1, 2, 32, 32)
+    assert report.shapes is not None
+    assert report.shapes.output_shape == (1, 2, 32, 32)
 
 
 def test_transformer_encoder_counts_attention_torchinfo_misses() -> None:
@@ -219,7 +223,8 @@ def test_transformer_encoder_counts_attention_torchinfo_misses() -> None:
     # Per layer: the input projection (20 tokens × 32 × 96), attention (2 × 4 heads × 10 × 10 × 8, for QKᵀ
     # and for the weighted values), the output projection (20 × 32 × 32) and the feed-forward (2 × 20 × 32 × 64).
     per_layer = 20 * 32 * 96 + 2 * 2 * 4 * 10 * 10 * 8 + 20 * 32 * 32 + 2 * 20 * 32 * 64
-    assert report.shapes is not None and report.shapes.total_macs == 2 * per_layer
+    assert report.shapes is not None
+    assert report.shapes.total_macs == 2 * per_layer
     # torchinfo adds leaf layers only: self_attn holds out_proj, which its forward never calls, so attention
     # is not a leaf and is missing; a Linear's MACs are batch × parameters, whatever the sequence length.
     linear = 2 * (32 * 64 + 64) + 2 * (64 * 32 + 32)
@@ -238,7 +243,8 @@ def test_lstm_agrees_with_torchinfo_but_for_biases() -> None:
     assert ours["lstm"] == 21 * (4 * 24 * 40 + 4 * 24 * 48)
     assert lstm.macs == ours["lstm"] + 21 * biases
     assert ours["embedding"] == 0  # a lookup; torchinfo counts batch × the whole table
-    assert report.shapes is not None and report.shapes.output_shape == (3, 5)
+    assert report.shapes is not None
+    assert report.shapes.output_shape == (3, 5)
 
 
 def test_gpt_with_tied_embeddings() -> None:
@@ -252,9 +258,11 @@ def test_gpt_with_tied_embeddings() -> None:
     # Per block: qkv 24·32·96, proj 24·32·32, mlp 2·24·32·128, attention 2·(2·4·12·12·8) (causal: torch's
     # SDPA still multiplies the whole 12×12 matrix); the head 24·32·64.
     block = 24 * 32 * 96 + 24 * 32 * 32 + 2 * 24 * 32 * 128 + 2 * 2 * 4 * 12 * 12 * 8
-    assert report.shapes is not None and report.shapes.total_macs == 2 * block + 24 * 32 * 64
+    assert report.shapes is not None
+    assert report.shapes.total_macs == 2 * block + 24 * 32 * 64
     attention = [row for row in report.shapes.modules if row.path == "blocks.0-1"]
-    assert attention[0].times == 2 and attention[0].macs == block
+    assert attention[0].times == 2
+    assert attention[0].macs == block
 
 
 def test_frozen_layers_plan_gradients_for_the_trainable_only() -> None:
@@ -275,7 +283,7 @@ def test_module_reused_twice_counted_once_run_twice() -> None:
     shared = nn.Linear(8, 8)
     model = nn.Sequential(shared, nn.ReLU(), shared)
     report = paramcount.summary(model, input_size=(4, 8))
-    stats, leaves = torchinfo_leaves(model, input_size=(4, 8))
+    stats, _leaves = torchinfo_leaves(model, input_size=(4, 8))
     assert report.counts.total == stats.total_params == 72
     assert report.shapes is not None
     (row,) = [row for row in report.shapes.modules if row.path == "0"]
@@ -336,7 +344,8 @@ def test_meta_activations_equal_a_real_training_step(build: type[nn.Module], inp
     torch.manual_seed(0)
     model = build()
     report = paramcount.summary(model, input_data=inputs)
-    assert report.activations is not None and report.activations.device == "meta"
+    assert report.activations is not None
+    assert report.activations.device == "meta"
     assert report.activations.saved_bytes == _real_saved_bytes(model, inputs)
 
 
@@ -370,7 +379,8 @@ def test_summary_never_moves_or_changes_the_model() -> None:
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     paramcount.summary(model, input_size=(1, 3, 8, 8))
     assert all(p.device.type == "cpu" for p in model.parameters())
-    assert not model.training and not any(m.training for m in model.modules())
+    assert not model.training
+    assert not any(m.training for m in model.modules())
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
     assert all(not hook for m in model.modules() for hook in (m._forward_hooks, m._forward_pre_hooks))
 
@@ -391,8 +401,10 @@ def test_a_data_dependent_forward_needs_the_cpu_and_says_so() -> None:
     with pytest.raises(ShapeError, match=r"cannot run on the meta device \(.*\); pass device='cpu'"):
         paramcount.summary(model, input_size=(2, 4))
     report = paramcount.summary(model, input_size=(2, 4), device="cpu")
-    assert report.activations is not None and report.activations.device == "cpu"
-    assert report.shapes is not None and report.shapes.output_shape == (2, 1)  # zeros: 0 % 3 + 1 columns
+    assert report.activations is not None
+    assert report.activations.device == "cpu"
+    assert report.shapes is not None
+    assert report.shapes.output_shape == (2, 1)
     assert report.notes[0].startswith("the forward pass could not run on the meta device")
     assert "ran on the CPU with real tensors" in str(report)
 
@@ -403,7 +415,8 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
     report = paramcount.summary(model, input_size=(1, 8192))
     assert report.counts.total == 16 * 8192 * 8192
     assert [(m.path, m.times) for m in report.modules if m.path] == [("0-15", 16)]
-    assert report.shapes is not None and report.shapes.total_macs == 16 * 8192 * 8192
+    assert report.shapes is not None
+    assert report.shapes.total_macs == 16 * 8192 * 8192
 
 
 @pytest.mark.parametrize(
@@ -427,9 +440,11 @@ def test_report_displays_in_terminal_notebook_and_json() -> None:
     report = paramcount.summary(CNN(), input_size=(1, 3, 8, 8), depth=1)
     text = str(report)
     shapes = text[text.index("Shapes and compute") : text.index("Activation memory (measured)")]
-    assert "  features " in shapes and "features.0" not in shapes
+    assert "  features " in shapes
+    assert "features.0" not in shapes
     html = report._repr_html_()
-    assert html.startswith('<div class="paramcount-answer"><style>') and 'id="section-activations"' in html
+    assert html.startswith('<div class="paramcount-answer"><style>')
+    assert 'id="section-activations"' in html
     data = report.to_dict()
     assert data["activations"]["torchinfo_bytes"] == 2 * data["activations"]["output_bytes"]
     import io
@@ -456,9 +471,7 @@ class Net(nn.Module):
 
 
 @pytest.mark.parametrize("arguments", ["16, depth=3", "[16, 3]", '{"width": 16, "depth": 3}'])
-def test_cli_builds_the_users_class_on_meta(
-    tmp_path: Any, capsys: pytest.CaptureFixture[str], arguments: str
-) -> None:
+def test_cli_builds_the_users_class_on_meta(tmp_path: Any, capsys: pytest.CaptureFixture[str], arguments: str) -> None:
     import json
 
     from paramcount.cli import main

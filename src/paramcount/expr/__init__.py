@@ -134,4 +134,6 @@ def _plain(value: object, node: ast.AST, positions: Positions) -> object:
         return value
     if isinstance(value, tuple):
         return tuple(_plain(item, node, positions) for item in value)
-    raise ExpressionError(f"{describe(value)} is not a plain value; give numbers, strings, tuples, lists or dicts", positions.start(node))
+    raise ExpressionError(
+        f"{describe(value)} is not a plain value; give numbers, strings, tuples, lists or dicts", positions.start(node)
+    )

@@ -364,7 +364,7 @@ def build_from_file(path: str, name: str, positional: tuple[object, ...], keywor
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)  # the user's file, run as the user asked
-    except Exception as error:  # noqa: BLE001  (their code: any failure is theirs to read)
+    except Exception as error:
         raise ArgumentError(where, f"importing {path!r} raised {type(error).__name__}: {error}") from None
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
@@ -372,5 +372,5 @@ def build_from_file(path: str, name: str, positional: tuple[object, ...], keywor
     try:
         with torch.device("meta"):
             return cls(*positional, **keywords)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ArgumentError(where, f"{name}(...) raised {type(error).__name__}: {error}") from None
