@@ -74,6 +74,7 @@ def test_public_names_are_pinned() -> None:
         "from_file",
         "from_module",
         "parse",
+        "summary",
     }
 
 

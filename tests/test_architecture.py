@@ -26,7 +26,8 @@ ALLOWED = {
     "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes"},
     "zoo": {"layers", "tree", "errors", "limits"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
-    "report": {"analysis", "tree", "provenance"},
+    # render: only inside Report's display hooks (__str__, __rich__, _repr_html_), imported when called
+    "report": {"analysis", "tree", "provenance", "render"},
     # render → analysis: the Report's fields are analysis records (types only, never an analysis run).
     "render": {"report", "analysis", "provenance"},
     # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both

@@ -824,3 +824,25 @@ def _plain_calls(draw: st.DrawFn) -> str:
 def test_plain_calls_and_near_misses_build_or_fail_cleanly(text: str) -> None:
     kind, _ = _outcome(lambda: parse(text))
     assert kind in {"built", "ExpressionError", "LimitError", "UnknownNameError", "ArgumentError"}
+
+
+def test_parse_arguments_reads_literals_only() -> None:
+    from paramcount.expr import parse_arguments
+
+    assert parse_arguments('64, depth=2, sizes=(3, 4), names=["a"], options={"x": 2**10}') == (
+        (64,),
+        {"depth": 2, "sizes": (3, 4), "names": ["a"], "options": {"x": 1024}},
+    )
+    for text, message in [
+        ("*sizes", "column 1: *arguments are not allowed here; write the values"),
+        ("1, **extra", "column 4: **arguments are not allowed here; write name=value"),
+        (
+            "1, Linear(2, 3)",
+            "column 4: a Linear layer is not a plain value; give numbers, strings, tuples, lists or dicts",
+        ),
+        ("1), (2", "arguments must be what a call's parentheses hold, e.g. 64, depth=2"),
+        ("__import__('os')", "column 1: dunder name '__import__' is not allowed"),
+    ]:
+        with pytest.raises(ParamcountError) as caught:
+            parse_arguments(text)
+        assert str(caught.value) == message

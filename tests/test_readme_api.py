@@ -144,6 +144,8 @@ SCHEMA_QUERIES = [
     ["Conv2d(3, 64, 3)", "--input", "1,3,32,32"],  # shapes with their arithmetic
     ["resnet18", "--input", "1,3,224,224"],  # shapes not modelled: nulls
     ["gpt2", "--via-transformers"],  # counted by transformers
+    # a user's own class, measured on meta: activations and a module with raw shapes
+    [str(Path(__file__).parent / "data" / "live_model.py") + ":Scaled", "--args", "8", "--input", "2,8"],
 ]
 
 

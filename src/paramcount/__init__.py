@@ -2,6 +2,7 @@
 
 ``count(text)`` (or ``from_config``, ``from_module``) gives a ``Result``; ``Result.report(PlanOptions(…),
 input_shape=…)`` the whole answer with a memory plan, FLOPs and output shapes (the README's Python API).
+``summary(model, input_size=…)`` is that answer for a live ``nn.Module``, measured on the meta device.
 
 The library's names load on first use (PEP 562), so ``import paramcount`` costs almost nothing and the command
 line can set itself up (see ``cli.main``) before the parser and the analyses are imported.
@@ -23,7 +24,7 @@ from paramcount.errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.planner.options import PlanOptions
-    from paramcount.api import Result, count, from_config, from_config_text, from_file, from_module
+    from paramcount.api import Result, count, from_config, from_config_text, from_file, from_module, summary
     from paramcount.expr import parse
     from paramcount.report import Report
 
@@ -49,6 +50,7 @@ __all__ = [
     "from_file",
     "from_module",
     "parse",
+    "summary",
 ]
 
 _HOMES = {
@@ -60,6 +62,7 @@ _HOMES = {
     "from_file": "paramcount.api",
     "from_module": "paramcount.api",
     "parse": "paramcount.expr",
+    "summary": "paramcount.api",
     "Report": "paramcount.report",
 }
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import TrainingPlan, choose_dtype, dtype_totals, parameter_memory, stored_bytes
-from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
+from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
@@ -30,13 +30,24 @@ from paramcount.tree import Module, parameter_count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
+    from typing import Any
 
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["Result", "count", "from_config", "from_config_text", "from_file", "from_module"]
+__all__ = [
+    "Result",
+    "count",
+    "from_config",
+    "from_config_text",
+    "from_file",
+    "from_module",
+    "summary",
+    "summary_of_file",
+]
 
 PARSE_CACHE_SIZE = 1024
 """Distinct expressions whose results are kept (each a small frozen tree)."""
@@ -292,11 +303,121 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
 
 def from_module(module: object) -> Result:
     """Count a live ``torch.nn.Module`` (build it on the meta device to allocate nothing)."""
+    from paramcount.sources.live import SOURCE_FACTS
     from paramcount.sources.live import from_module as read_module
 
     tree = read_module(module)
+    said = tuple((key, value) for key, value in tree.attributes if key in SOURCE_FACTS and isinstance(value, str | int))
+    tree = replace(tree, attributes=tuple(item for item in tree.attributes if item[0] not in SOURCE_FACTS))
     name = type(module).__name__
-    return Result(query=name, tree=tree, totals=totals(tree), provenance=FromModule(name))
+    return Result(query=name, tree=tree, totals=totals(tree), provenance=FromModule(name, said))
+
+
+def summary(
+    model: Any,
+    input_size: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    input_data: Any = None,
+    depth: int = 3,
+    dtypes: Sequence[Any] | None = None,
+    device: str = "meta",
+    **plan_options: Any,
+) -> Report:
+    """The whole answer for a live ``nn.Module``: per-module table, totals, ties, and with an input, the shapes,
+    MACs and activation memory of one forward pass measured on the meta device (nothing is allocated).
+
+    Args:
+        model: an ``nn.Module`` (``torch.compile``, DataParallel, DDP and FSDP wrappers are unwrapped).
+        input_size: one input's shape, or a shape per positional input, made as empty tensors of ``dtypes``
+            (default float32; ``[torch.long]`` for token ids).
+        input_data: the inputs themselves instead: a tensor, a tuple/list of positional inputs, or a dict of
+            keyword inputs (only their shapes and dtypes are used on meta).
+        depth: how deep the module tables go when the Report displays itself.
+        device: ``"meta"``, or ``"cpu"`` to allow a real forward on the CPU when meta cannot run it (a forward
+            that reads tensor values); the report says when that happened.
+        **plan_options: ``PlanOptions`` fields for the memory plan; by default training with AdamW in the
+            model's own dtypes and ``requires_grad`` flags (``optimizer=None`` plans inference).
+
+    Raises:
+        ArgumentError: bad options. ShapeError: the forward pass failed.
+    """
+    from paramcount.analysis.planner import PlanOptions
+
+    try:
+        options = PlanOptions(**{"optimizer": "adamw", **plan_options})
+    except TypeError:
+        unknown = sorted(set(plan_options) - set(PlanOptions.__match_args__))
+        raise ArgumentError("summary", f"unexpected keyword argument {unknown[0]!r}", unknown[0]) from None
+    if depth < 0:
+        raise ArgumentError("depth", f"must be a non-negative integer, got {depth!r:.40}", "depth")
+    from paramcount.sources.live import unwrap
+
+    result = from_module(model)
+    report = build_report(result, options)
+    if input_size is None and input_data is None:
+        return replace(report, depth=depth)
+    from paramcount.analysis.measured import example_inputs, measure_forward, with_measured_activations
+
+    args, kwargs = _forward_inputs(input_size, input_data, dtypes, example_inputs)
+    measured = measure_forward(unwrap(model), result.tree, args, kwargs, device=device)
+    plan = report.plan
+    if plan is not None:
+        plan = with_measured_activations(plan, measured.activations, measured.shapes.input_shape)
+    return replace(
+        report, shapes=measured.shapes, activations=measured.activations, plan=plan, notes=measured.notes, depth=depth
+    )
+
+
+def summary_of_file(
+    path: str,
+    name: str,
+    arguments: str | None = None,
+    input_size: tuple[int, ...] | None = None,
+    options: PlanOptions | None = None,
+    depth: int = 3,
+) -> Report:
+    """``summary()`` of the user's class ``name`` in ``path``, built on the meta device with ``arguments``: a JSON
+    list (positional) or object (keywords), or a Python call's arguments (``64, depth=2``) read by the
+    expression door's checked walker, never evaluated. Runs the user's file (the command line's
+    ``paramcount FILE.py:Class``)."""
+    from paramcount.sources.live import build_from_file
+
+    positional, keywords = _constructor_arguments(arguments or "")
+    model = build_from_file(path, name, positional, keywords)
+    fields = {} if options is None else {key: getattr(options, key) for key in options.__match_args__}
+    return summary(model, input_size=input_size, depth=depth, **fields)
+
+
+def _constructor_arguments(text: str) -> tuple[tuple[object, ...], dict[str, object]]:
+    stripped = text.strip()
+    if stripped.startswith(("[", "{")):
+        import json
+
+        def refuse(constant: str) -> object:
+            raise ArgumentError("--args", f"{constant} is not a JSON number", "args")
+
+        try:
+            value = json.loads(stripped, parse_constant=refuse)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise ArgumentError("--args", f"is not valid JSON ({error})", "args") from None
+        return (tuple(value), {}) if isinstance(value, list) else ((), dict(value))
+    from paramcount.expr import parse_arguments
+
+    return parse_arguments(stripped) if stripped else ((), {})
+
+
+def _forward_inputs(
+    input_size: Any, input_data: Any, dtypes: Sequence[Any] | None, example_inputs: Any
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword inputs from ``input_data`` (a tensor, a sequence, a dict) or ``input_size``."""
+    if input_data is not None and input_size is not None:
+        raise ArgumentError("input_data", "give input_size or input_data, not both", "input_data")
+    if input_data is None:
+        return example_inputs(input_size, dtypes, "meta"), {}
+    if isinstance(input_data, dict):
+        return (), dict(input_data)
+    if isinstance(input_data, tuple | list):
+        return tuple(input_data), {}
+    return (input_data,), {}
 
 
 def _from_config(
@@ -453,4 +574,5 @@ def build_report(
         active=active_parameters(tree),
         blocks=blocks(tree),
         by_dtype=dtype_totals(counts),
+        raw_shapes=raw_modules(tree),
     )

@@ -40,6 +40,10 @@ examples:
   paramcount model.safetensors
   paramcount model.gguf --gpu RTX-4090
   printf 'Linear(10, 20)\\nConv2d(3, 64, 7)\\n' | paramcount --batch - --dtype bfloat16
+  paramcount models/unet.py:UNet --args '{"channels": 64}' --input 1,3,256,256
+
+your own model (needs torch): paramcount FILE.py:CLASS imports FILE.py and builds CLASS(--args) on the meta
+device, so this RUNS YOUR OWN CODE, on your machine, as python FILE.py would; the web never offers it.
 
 the web app (needs the web extra: pip install 'paramcount[web]', or pip install -e '.[web]' in a checkout):
   paramcount serve                      # http://127.0.0.1:8000 (paramcount serve --help)
@@ -177,6 +181,13 @@ FLAGS = (
     ),
     _Flag("--depth", "levels of the module table below the root, 0 for the root alone (default 3)", int),
     _Flag(
+        "--args",
+        "for FILE.py:CLASS: the constructor's arguments, a JSON list or object, or Python call arguments "
+        "(64, depth=2) read as literals, never evaluated",
+        str,
+        metavar="ARGS",
+    ),
+    _Flag(
         "--list",
         "list what paramcount knows and exit",
         str,
@@ -200,8 +211,9 @@ def _parser() -> argparse.ArgumentParser:
         "expression",
         nargs="*",
         help="a layer or module as you would type it in PyTorch, a zoo model (resnet50), a shipped hub id "
-        "(meta-llama/Llama-3.1-8B), a path to a Hugging Face config.json (or its folder), or a checkpoint file "
-        "or folder (.safetensors, .gguf, .onnx), read header-only",
+        "(meta-llama/Llama-3.1-8B), a path to a Hugging Face config.json (or its folder), a checkpoint file or "
+        "folder (.safetensors, .gguf, .onnx, .pt), read header-only, or FILE.py:CLASS (your own nn.Module, built "
+        "on the meta device: this runs your code)",
     )
     groups: dict[str, argparse.ArgumentParser | argparse._ActionsContainer] = {
         "": parser,
@@ -384,6 +396,7 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     """The report of one query with every option given: the single answer and each line of a batch go
     through it. The plan and the input shape are checked once, before the first query."""
     from paramcount.api import count
+    from paramcount.sources.live import file_target
 
     plan = _plan_options(arguments)
     shape = None
@@ -394,6 +407,14 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     architecture, via_transformers, offline = arguments.architecture, arguments.via_transformers, arguments.offline
 
     def answer(query: str) -> Report:
+        target = file_target(query)
+        if target is not None:
+            from paramcount.api import summary_of_file
+
+            depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
+            return summary_of_file(*target, arguments.args, shape, plan, depth)
+        if arguments.args is not None:
+            raise ArgumentError("--args", "gives the constructor's arguments of FILE.py:CLASS only")
         result = count(query, architecture=architecture, via_transformers=via_transformers, offline=offline)
         return result.report(plan, shape)
 

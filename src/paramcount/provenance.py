@@ -119,3 +119,9 @@ class FromModule(Provenance):
 
     kind: ClassVar[str] = "module"
     class_name: str
+    said: tuple[tuple[str, str | int], ...] = ()
+    """What the module itself told (a peft model's method and adapter parameters; ``counted_by`` when the tree
+    came from its Hugging Face config)."""
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        return tuple((key, str(value)) for key, value in self.said)

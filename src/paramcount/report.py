@@ -10,7 +10,7 @@ from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
-from paramcount.analysis.models import Block, ModuleRow
+from paramcount.analysis.models import Block, ModuleRow, RawModule
 from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from paramcount.analysis.flops import FlopsEstimate
+    from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport, TrainingFlops
 
@@ -83,11 +84,38 @@ class Report(Record):
     by_dtype: tuple[DtypeTotal, ...] = ()
     """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
 
+    activations: ActivationMemory | None = None
+    """Measured by ``summary()`` given an input: what one training step keeps for the backward pass."""
+    raw_shapes: tuple[RawModule, ...] = ()
+    """Modules whose tensors keep raw shapes (a live module's class the catalog could not build), and why."""
+    notes: tuple[str, ...] = ()
+    """What the reader must know about how the answer was obtained (a forward that ran on the CPU …)."""
+    depth: int = 3
+    """How deep the module tables go when the Report displays itself (``summary(depth=…)``)."""
+
     @property
     def origin(self) -> str:
         """The door: ``expression``, ``zoo``, ``config``, ``module``, or a checkpoint's format (``safetensors``,
         ``gguf``, ``onnx``, ``pytorch``): ``provenance.origin``."""
         return self.provenance.origin
+
+    def __str__(self) -> str:
+        """The answer as plain text (``print(paramcount.summary(model))``)."""
+        from paramcount.render.text import render_plain
+
+        return render_plain(self, depth=self.depth)
+
+    def __rich__(self) -> object:
+        """The answer in colour when rich prints it (``rich.print(report)``)."""
+        from paramcount.render.text import rich_text
+
+        return rich_text(self, depth=self.depth)
+
+    def _repr_html_(self) -> str:
+        """The answer in a Jupyter notebook, as the web answer page shows it."""
+        from paramcount.render.html import notebook_html
+
+        return notebook_html(self, depth=self.depth)
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
@@ -202,7 +230,23 @@ class Report(Record):
                 {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in self.blocks
             ],
             "code": self.code,
+            "activations": _measured_activations(self.activations),
+            "raw_shapes": [{"path": r.path, "kind": r.kind, "reason": r.reason} for r in self.raw_shapes],
+            "notes": list(self.notes),
         }
+
+
+def _measured_activations(activations: ActivationMemory | None) -> dict[str, Any] | None:
+    if activations is None:
+        return None
+    return {
+        "saved_bytes": activations.saved_bytes,
+        "saved_tensors": activations.saved_tensors,
+        "output_bytes": activations.output_bytes,
+        "torchinfo_bytes": activations.torchinfo_bytes,
+        "input_bytes": activations.input_bytes,
+        "device": activations.device,
+    }
 
 
 def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:

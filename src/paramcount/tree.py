@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
 __all__ = [
+    "RAW_SHAPES",
     "Buffer",
     "Dim",
     "Module",
@@ -47,6 +48,10 @@ _OPERATORS: dict[str, tuple[int, int, int]] = {
 }
 """Each operator's precedence, and the loosest precedence its left and right operands may have without
 brackets (the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c)). "²" is postfix."""
+
+RAW_SHAPES = "raw_shapes"
+"""Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not
+the catalog's named dimensions: the live-module door's mark for a class it could not build."""
 
 
 class Dim(Record):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import paramcount
@@ -23,7 +24,10 @@ def test_shared_module_is_counted_once_like_torch() -> None:
     assert (params, buffers) == torch_tensors(model)
     # 0: 64 + 8; 1: 8 + 8; 2 is module 0 again (torch skips it); 3: its own bias 8; 4: 16 + 2 → 114.
     assert parameter_count(tree) == sum(p.numel() for p in model.parameters()) == 114
+    # Module 2 is module 0 again: listed where torch calls it, its tensors tied to their first owner.
     assert [(name, p.tied_to) for name, p in iter_params(tree, include_tied=True) if p.tied_to] == [
+        ("2.weight", "0.weight"),
+        ("2.bias", "0.bias"),
         ("3.weight", "0.weight"),
     ]
 
@@ -36,3 +40,92 @@ def test_public_from_module_reports() -> None:
     report = result.report()
     assert report.kind == "TransformerEncoderLayer"
     assert report.code == ""
+
+
+def test_catalog_classes_carry_their_real_arguments() -> None:
+    from paramcount.layers import build
+
+    with torch.device("meta"):
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, (3, 5), stride=2, padding=1, bias=False),
+            torch.nn.LayerNorm(8, eps=1e-6, bias=False),
+            torch.nn.LSTM(8, 16, num_layers=2, bidirectional=True, proj_size=4),
+            torch.nn.TransformerEncoderLayer(8, 2, 32, activation="gelu", norm_first=True),
+            torch.nn.MultiheadAttention(8, 2, bias=False, add_bias_kv=True, kdim=6, vdim=5),
+        )
+    tree = from_module(model)
+    expected = [
+        build(
+            "Conv2d", (3, 8, (3, 5)), (("stride", (2, 2)), ("padding", (1, 1)), ("dilation", (1, 1)), ("bias", False))
+        ),
+        build("LayerNorm", ((8,),), (("eps", 1e-6), ("bias", False))),
+        build("LSTM", (8, 16), (("num_layers", 2), ("bidirectional", True), ("proj_size", 4))),
+        build("TransformerEncoderLayer", (8, 2, 32), (("activation", "gelu"), ("norm_first", True))),
+        build("MultiheadAttention", (8, 2), (("bias", False), ("add_bias_kv", True), ("kdim", 6), ("vdim", 5))),
+    ]
+    assert [child.args for child in tree.children] == [module.args for module in expected]
+    assert paramcount.from_module(model).report().explanation.total == sum(p.numel() for p in model.parameters())
+
+
+def test_other_classes_keep_raw_shapes_and_say_why() -> None:
+    class Scale(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.ones(4))
+
+    class Linear(torch.nn.Module):  # a user class named like a catalog class is never taken for it
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(2, 4))
+
+    linear = torch.nn.Linear(4, 3)
+    linear.weight = torch.nn.Parameter(torch.ones(3, 5))  # no longer what its arguments build
+    report = paramcount.from_module(torch.nn.Sequential(Scale(), Linear(), linear)).report()
+    assert [(raw.path, raw.kind, raw.reason) for raw in report.raw_shapes] == [
+        ("0", "Scale", "not a torch.nn catalog class: shapes as the module holds them"),
+        ("1", f"{__name__}.test_other_classes_keep_raw_shapes_and_say_why.<locals>.Linear",
+         "not a torch.nn catalog class: shapes as the module holds them"),
+        ("2", "torch.nn.modules.linear.Linear", "weight is (3, 5) on the module, (3, 4) from its arguments"),
+    ]  # fmt: skip
+    assert report.counts.total == 4 + 8 + 15 + 3
+    assert "Modules with raw shapes" in str(report)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)  # torch.compile's import
+def test_identical_blocks_collapse_and_wrappers_unwrap() -> None:
+    model = torch.nn.Sequential(*(torch.nn.Linear(8, 8) for _ in range(6)), torch.nn.Linear(8, 2))
+    tree = from_module(torch.compile(model))
+    assert [(child.name, child.kind, child.repeat) for child in tree.children] == [
+        ("0", "Linear", 6),
+        ("6", "Linear", 1),
+    ]
+    assert from_module(torch.nn.DataParallel(model)) == tree
+
+
+def test_distributed_data_parallel_is_unwrapped() -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29531", rank=0, world_size=1)
+    try:
+        model = torch.nn.Linear(4, 2)
+        assert from_module(torch.nn.parallel.DistributedDataParallel(model)) == from_module(model)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_hugging_face_models_use_their_config() -> None:
+    import transformers
+
+    config = transformers.GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=100, n_positions=16)
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(config)
+    model.transformer.h[0].requires_grad_(False)
+    tree = from_module(model)
+    facts = dict(tree.attributes)
+    assert (tree.kind, facts["model_type"], facts["counted_by"]) == ("GPT2LMHeadModel", "gpt2", "config")
+    params = {name: (p.sizes, p.trainable) for name, p in iter_params(tree)}
+    assert params == {name: (tuple(p.shape), p.requires_grad) for name, p in model.named_parameters()}
+    layers = next(child for child in tree.children[0].children if child.name == "h")
+    assert [(block.name, block.repeat) for block in layers.children] == [("0", 1), ("1", 2)]  # block 0 is frozen

@@ -8,9 +8,18 @@ is analysed in the time of one layer.
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.tree import Module, iter_modules_collapsed, parameter_count
+from paramcount.tree import RAW_SHAPES, Module, iter_modules_collapsed, parameter_count
 
-__all__ = ["Block", "ModuleRow", "active_parameters", "blocks", "embedding_parameters", "module_table"]
+__all__ = [
+    "Block",
+    "ModuleRow",
+    "RawModule",
+    "active_parameters",
+    "blocks",
+    "embedding_parameters",
+    "module_table",
+    "raw_modules",
+]
 
 EMBEDDING_KINDS = frozenset(
     {
@@ -136,3 +145,21 @@ def blocks(root: Module) -> tuple[Block, ...]:
 def _block(prefix: str, module: Module) -> Block:
     label = module.name if module.repeat == 1 else f"{module.name}-{int(module.name) + module.repeat - 1}"
     return Block(f"{prefix}{label}", module.kind, parameter_count(module), _times(module))
+
+
+class RawModule(Record):
+    """A module whose tensors keep raw shapes (no formulas): its collapsed path, kind and why."""
+
+    path: str
+    kind: str
+    reason: str
+
+
+def raw_modules(tree: Module) -> tuple[RawModule, ...]:
+    """The modules a door marked with ``RAW_SHAPES`` (the live door, for classes it could not build)."""
+    found = []
+    for path, module, _times in iter_modules_collapsed(tree):
+        reason = dict(module.attributes).get(RAW_SHAPES)
+        if isinstance(reason, str):
+            found.append(RawModule(path, module.kind, reason))
+    return tuple(found)

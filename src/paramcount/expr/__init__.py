@@ -33,13 +33,13 @@ from paramcount.errors import ExpressionError, LimitError
 from paramcount.expr._check import SyntaxCheck
 from paramcount.expr._evaluate import Evaluator
 from paramcount.expr._scan import scan
-from paramcount.expr._syntax import parse_syntax
+from paramcount.expr._syntax import Positions, parse_syntax
 from paramcount.expr._values import MappingValue, SequenceValue, describe
 from paramcount.limits import MAX_EXPRESSION_CHARS, MAX_SYNTAX_DEPTH
 from paramcount.provenance import FromZoo
 from paramcount.tree import Module
 
-__all__ = ["parse", "parse_model"]
+__all__ = ["parse", "parse_arguments", "parse_model"]
 
 
 def parse(text: str) -> Module:
@@ -98,3 +98,50 @@ def parse_model(text: str) -> tuple[Module, FromZoo | None]:
             hint = "wrap it in nn.ModuleDict(...)"
         raise ExpressionError(f"expression is {describe(result)}, not a layer; {hint}", positions.start(tree.body))
     return result, evaluator.model_of(result)
+
+
+def parse_arguments(text: str) -> tuple[tuple[object, ...], dict[str, object]]:
+    """The arguments of a Python call as written between its parentheses (``64, depth=2, sizes=(3, 4)``), read
+    by the same capped, whitelisted walker as ``parse``, never run: int, float, bool, None and str literals,
+    tuples, lists, dicts and integer arithmetic. Lists stay lists and dicts dicts, as JSON would give them.
+
+    Raises:
+        ExpressionError: anything else (a name, a call, ``*args``), with its column. LimitError: a cap.
+    """
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise LimitError("arguments", MAX_EXPRESSION_CHARS, len(text), unit="characters")
+    scan(text)
+    tree, positions = parse_syntax(text, wrapped=True, call=True)
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id != "_":
+        raise ExpressionError("arguments must be what a call's parentheses hold, e.g. 64, depth=2")
+    check, evaluator = SyntaxCheck(positions), Evaluator(positions)
+    positional = []
+    for node in call.args:
+        if isinstance(node, ast.Starred):
+            raise ExpressionError("*arguments are not allowed here; write the values", positions.start(node))
+        check.run(node)
+        positional.append(_plain(evaluator.evaluate(node), node, positions))
+    keywords: dict[str, object] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise ExpressionError("**arguments are not allowed here; write name=value", positions.start(keyword))
+        check.run(keyword.value)
+        keywords[keyword.arg] = _plain(evaluator.evaluate(keyword.value), keyword.value, positions)
+    return tuple(positional), keywords
+
+
+def _plain(value: object, node: ast.AST, positions: Positions) -> object:
+    """An evaluated argument as a plain Python value (layers and torch references are refused)."""
+    if isinstance(value, SequenceValue):
+        items = [_plain(item, node, positions) for item in value.items]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(value, MappingValue):
+        return {key: _plain(item, node, positions) for key, item in value.pairs}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_plain(item, node, positions) for item in value)
+    raise ExpressionError(
+        f"{describe(value)} is not a plain value; give numbers, strings, tuples, lists or dicts", positions.start(node)
+    )

@@ -64,10 +64,12 @@ class Positions:
         return self._clamped(end - len(node.attr))
 
 
-def parse_syntax(text: str, *, wrapped: bool) -> tuple[ast.Expression, Positions]:
-    """The syntax tree of ``text`` (inside a pair of parentheses when ``wrapped``) and its ``Positions``."""
-    source = f"({text}\n)" if wrapped else text
-    positions = Positions(source, shift=1 if wrapped else 0, length=len(text))
+def parse_syntax(text: str, *, wrapped: bool, call: bool = False) -> tuple[ast.Expression, Positions]:
+    """The syntax tree of ``text`` (inside a pair of parentheses when ``wrapped``; as the arguments of a call
+    of ``_`` when ``call``) and its ``Positions``."""
+    opening = "_(" if call else "(" if wrapped else ""
+    source = f"{opening}{text}\n)" if opening else text
+    positions = Positions(source, shift=len(opening), length=len(text))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning/DeprecationWarning about the user's text

@@ -31,6 +31,7 @@ __all__ = [
     "memory_answer_html",
     "memory_answer_text",
     "memory_question",
+    "notebook_html",
     "output_answer_html",
     "output_answer_text",
     "output_question",
@@ -125,6 +126,25 @@ def _section(section: Section, href: Href | None) -> str:
 def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> str:
     """Every section of the answer as HTML, in the order the text renderer prints them."""
     return "\n".join(_section(section, href) for section in sections(report, depth=depth))
+
+
+NOTEBOOK_STYLE = (
+    ".paramcount-answer{font-family:system-ui,sans-serif;line-height:1.45}"
+    ".paramcount-answer .answer{background:#eef4fb;padding:.6rem .9rem;border-radius:4px}"
+    ".paramcount-answer .total{color:#1a7f37}.paramcount-answer .muted{color:#6a737d}"
+    ".paramcount-answer table{border-collapse:collapse;font-size:.85rem}"
+    ".paramcount-answer th,.paramcount-answer td{padding:.2rem .6rem;border-bottom:1px solid #e1e4e8;text-align:left}"
+    ".paramcount-answer .num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".paramcount-answer pre{background:#f5f7f9;padding:.6rem;overflow-x:auto}"
+)
+"""The web page's look for the answer's elements, scoped to the answer so a notebook's own style is untouched."""
+
+
+def notebook_html(report: Report, *, depth: int = 3) -> str:
+    """The answer sentence and every section, as the web answer page shows them, for Jupyter's
+    ``_repr_html_`` (one self-contained fragment: its style travels with it)."""
+    body = render_html(report, depth=depth)
+    return f'<div class="paramcount-answer"><style>{NOTEBOOK_STYLE}</style>{answer_html(report)}\n{body}</div>'
 
 
 def subject(report: Report) -> str:

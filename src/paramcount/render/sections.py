@@ -7,7 +7,7 @@ from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
 from paramcount.analysis.shape_types import ShapeReport
-from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
+from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
@@ -78,6 +78,7 @@ def _headline(report: Report) -> Section:
     blocks: list[Block] = [Paragraph(tuple(segments))]
     if not isinstance(report.provenance, FromExpression):
         blocks.append(Paragraph(_model_facts(report)))
+    blocks.extend(Paragraph((Segment(note, "muted"),)) for note in report.notes)
     return Section("answer", report.expression, tuple(blocks))
 
 
@@ -92,6 +93,11 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
         parts.append(f"zoo model {provenance.model}")
     elif isinstance(provenance, FromFile):
         parts.append(_checkpoint_facts(provenance.format, dict(provenance.facts())))
+    facts = dict(provenance.facts()) if isinstance(provenance, FromModule) else {}
+    if "adapter_parameters" in facts:
+        adapters = int(facts["adapter_parameters"])
+        base = int(facts["base_parameters"])
+        parts.append(f"peft {facts['peft_type']}: {integer(adapters)} adapter + {integer(base)} base parameters")
     parts.append(f"{integer(counts.total - report.embedding_parameters)} excluding embeddings")
     if report.active is not None:
         parts.append(f"{integer(report.active)} active per token")
@@ -312,12 +318,18 @@ def _shape_text(shape: tuple[int, ...] | None) -> str:
     return "?" if shape is None else "(" + ", ".join(str(size) for size in shape) + ")"
 
 
-def _shapes(report: Report) -> Section | None:
+def _depth(path: str) -> int:
+    return path.count(".") + 1 if path else 0
+
+
+def _shapes(report: Report, depth: int) -> Section | None:
     shapes = report.shapes
     if shapes is None:
         return None
     rows = []
     for module in shapes.modules:
+        if _depth(module.path) > depth:
+            continue
         if module.status != "modelled" and module.input_shape is None:
             shown = module.status.replace("_", " ")
         else:
@@ -340,6 +352,8 @@ def _shapes(report: Report) -> Section | None:
         f"Output {_shape_text(shapes.output_shape)}; {integer(shapes.total_macs)} MACs = "
         f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {shapes.convention}"
     )
+    if any(_depth(module.path) > depth for module in shapes.modules):
+        summary += f" Deeper modules hidden (--depth {depth}); their MACs are in their parents' rows."
     blocks.append(Paragraph((Segment(summary, "muted"),)))
     blocks.extend(_training_compute(shapes))
     return Section("shapes", f"Shapes and compute for input {_shape_text(shapes.input_shape)}", tuple(blocks))
@@ -376,6 +390,39 @@ def _training_compute(shapes: ShapeReport) -> list[Block]:
             "masked blocks (FlashAttention) does not compute."
         )
     return [Lines(tuple((Segment(line),) for line in lines)), Paragraph((Segment(notes, "muted"),))]
+
+
+def _activations(report: Report) -> Section | None:
+    measured = report.activations
+    if measured is None:
+        return None
+    saved, outputs = byte_sizes(measured.saved_bytes), byte_sizes(measured.torchinfo_bytes)
+    lines = (
+        (
+            Segment(f"saved for the backward pass ({integer(measured.saved_tensors)} tensors): "),
+            Segment(f"{saved[0]} = {saved[1]} = {saved[2]}", "total"),
+        ),
+        (Segment(f"torchinfo's forward/backward pass size (2 × layer outputs): {outputs[0]} = {outputs[1]}"),),
+        (Segment(f"input: {byte_sizes(measured.input_bytes)[0]}"),),
+    )
+    note = (
+        f"Measured on {measured.device}: the distinct storages autograd kept during one forward pass in train mode, "
+        "parameters excluded. torchinfo adds up the outputs of the layers that hold parameters and doubles "
+        "them; it misses what parameter-free layers save (activation inputs, pooling indices, attention "
+        "probabilities, dropout masks), counts outputs nothing keeps, and counts a tensor two layers share twice."
+    )
+    blocks: tuple[Block, ...] = (Lines(lines), Paragraph((Segment(note, "muted"),)))
+    return Section("activations", "Activation memory (measured)", blocks)
+
+
+def _raw_shapes(report: Report) -> Section | None:
+    if not report.raw_shapes:
+        return None
+    rows = tuple((raw.path or "(root)", raw.kind, raw.reason) for raw in report.raw_shapes)
+    note = Paragraph(
+        (Segment("Their tensors are counted exactly, but without formulas, shapes rules or variants.", "muted"),)
+    )
+    return Section("raw", "Modules with raw shapes", (Table(("module", "type", "why"), rows), note))
 
 
 def _compute(report: Report) -> Section | None:
@@ -580,7 +627,11 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
     else:
         found = [_headline(report), *structure, _steps(report), _tensors(report)]
-    found.extend(section for section in (_shapes(report), _compute(report)) if section is not None)
+    found.extend(
+        section
+        for section in (_raw_shapes(report), _shapes(report, depth), _activations(report), _compute(report))
+        if section is not None
+    )
     found.append(_memory(report))
     plan = _plan(report)
     if plan is not None:

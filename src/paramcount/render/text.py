@@ -7,9 +7,9 @@ from paramcount.report import Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TextIO
+    from typing import Any, TextIO
 
-__all__ = ["layout", "render_plain", "write_rich"]
+__all__ = ["layout", "render_plain", "rich_text", "write_rich"]
 
 Line = tuple[Segment, ...]
 
@@ -89,14 +89,29 @@ def render_plain(report: Report, width: int = 100, depth: int = 3) -> str:
     return "\n".join("".join(segment.text for segment in line).rstrip() for line in lines) + "\n"
 
 
-def write_rich(report: Report, stream: TextIO, width: int | None = None, depth: int = 3) -> None:
-    """The same lines with colour, through rich (imported only here, only on a TTY)."""
-    from rich.console import Console
+def _rich_lines(report: Report, width: int, depth: int) -> list[Any]:
     from rich.text import Text
 
-    console = Console(file=stream, width=width, highlight=False, soft_wrap=True)
-    for line in layout(report, width or console.width, depth):
+    texts = []
+    for line in layout(report, width, depth):
         text = Text()
         for segment in line:
             text.append(segment.text, style=_RICH_STYLES.get(segment.style, ""))
+        texts.append(text)
+    return texts
+
+
+def write_rich(report: Report, stream: TextIO, width: int | None = None, depth: int = 3) -> None:
+    """The same lines with colour, through rich (imported only here, only on a TTY)."""
+    from rich.console import Console
+
+    console = Console(file=stream, width=width, highlight=False, soft_wrap=True)
+    for text in _rich_lines(report, width or console.width, depth):
         console.print(text)
+
+
+def rich_text(report: Report, width: int = 100, depth: int = 3) -> Any:
+    """The same lines as one rich renderable (what ``Report.__rich__`` hands to ``rich.print``)."""
+    from rich.console import Group
+
+    return Group(*_rich_lines(report, width, depth))
