@@ -112,10 +112,12 @@ def test_import_directions() -> None:
 def test_renderers_import_only_the_records_of_analyses() -> None:
     """render → analysis is for the Report's field types: never an analysis run while rendering."""
     records = {
+        "paramcount.analysis.counts",
         "paramcount.analysis.explain",
         "paramcount.analysis.memory",
         "paramcount.analysis.models",
         "paramcount.analysis.planner",
+        "paramcount.analysis.shape_types",
     }
     found = set()
     for path in (PACKAGE / "render").rglob("*.py"):

@@ -89,9 +89,6 @@ class Result(Record):
         a sequence length, the FLOPs per step; ``input_shape`` adds output shapes and MACs per module."""
         return build_report(self, plan, input_shape)
 
-    def to_dict(self) -> dict[str, object]:
-        return self.report().to_dict()
-
 
 def _looks_like_path(text: str) -> bool:
     """A config file or a folder holding one (expressions never end in .json nor name a folder)."""
