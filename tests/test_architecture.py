@@ -117,6 +117,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
         "paramcount.analysis.memory",
         "paramcount.analysis.models",
         "paramcount.analysis.planner",
+        "paramcount.analysis.readings",
         "paramcount.analysis.shape_types",
     }
     found = set()

@@ -12,6 +12,7 @@ from paramcount.analysis.counts import Counts
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
+from paramcount.analysis.readings import Reading
 from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False
@@ -52,7 +53,8 @@ class Report(Record):
     expression: str
     counts: Counts
     explanation: Explanation
-    reading: str
+    reading: Reading
+    """What the plain-language paragraph says (its case and numbers); ``render.readings`` writes it."""
     parameter_memory: tuple[FormatMemory, ...]
     stored_parameter_bytes: int
     stored_buffer_bytes: int

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from paramcount.render.readings import reading_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -71,7 +73,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 for formula in report.explanation.modules
             ],
             "total": report.explanation.total,
-            "reading": report.reading,
+            "reading": reading_text(report.reading),
         },
         "memory": {
             "dtypes": list(report.dtypes),

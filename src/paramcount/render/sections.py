@@ -7,6 +7,7 @@ from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
+from paramcount.render.readings import reading_text
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
@@ -539,7 +540,7 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         structure.append(_modules(report, depth))
     if len(report.blocks) > 1:
         structure.append(_share_chart(report))
-    reading = Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),))
+    reading = Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
         found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
