@@ -18,7 +18,8 @@ ALLOWED = {
     "limits": set(),
     "dtypes": set(),
     "provenance": set(),  # where a tree came from: plain records the doors return beside the tree
-    "layers": {"tree", "errors", "limits"},
+    "calls": set(),  # calls as data: the catalog makes them from a tree, render writes them (a leaf, like provenance)
+    "layers": {"tree", "errors", "limits", "calls"},
     # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
     # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
     "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
@@ -26,13 +27,15 @@ ALLOWED = {
     "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes"},
     "zoo": {"layers", "tree", "errors", "limits"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
-    "report": {"analysis", "tree", "provenance"},
+    "report": {"analysis", "tree", "provenance", "calls"},
     # render → analysis: the Report's fields are analysis records (types only, never an analysis run).
-    "render": {"report", "analysis", "provenance"},
-    # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both
-    "zoo_index": {"analysis", "layers", "tree", "zoo"},
+    "render": {"report", "analysis", "provenance", "calls"},
+    # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both;
+    # computing it (a build step, never an answer) writes each entry's call with render.code, as answers show it
+    "zoo_index": {"analysis", "layers", "tree", "zoo", "render"},
     "api": {
         "analysis",
+        "calls",
         "errors",
         "expr",
         "layers",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.calls import Call, Container, Program
 
 __all__ = ["Appearance", "Comparison", "Report"]
 
@@ -28,7 +29,7 @@ class Comparison(Record):
     """A neighbouring configuration and its total (a variant or a related question)."""
 
     label: str
-    expression: str
+    expression: Call | Container
     total: int
     delta: int
     note: str = ""
@@ -50,7 +51,9 @@ class Report(Record):
     provenance: Provenance
     """Where the tree came from: the door (``provenance.origin``, the JSON ``origin``) and the source's facts."""
     kind: str
-    expression: str
+    expression: Call | Container | str
+    """The canonical call that builds the same module (an expression, a zoo call); for a config the class
+    counted, for a checkpoint the file's name, for a live module its class."""
     counts: Counts
     explanation: Explanation
     reading: Reading
@@ -65,7 +68,9 @@ class Report(Record):
     variants: tuple[Comparison, ...]
     related: tuple[Comparison, ...]
     modules: tuple[ModuleRow, ...]
-    code: str
+    program: Program | None
+    """What the verification program builds with the reference library (None for a live module or a
+    checkpoint: nothing to rebuild from); ``render.code`` writes it."""
     embedding_parameters: int = 0
     active: int | None = None
     """Parameters used per token (mixture of experts); None for dense models."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 
 TYPE_CHECKING = False
@@ -38,7 +39,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "origin": report.provenance.origin,
         "location": report.provenance.location,
         "kind": report.kind,
-        "expression": report.expression,
+        "expression": expression_text(report.expression),
         "total": counts.total,
         "trainable": counts.trainable,
         "non_trainable": counts.non_trainable,
@@ -141,7 +142,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "blocks": [
             {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in report.blocks
         ],
-        "code": report.code,
+        "code": program_text(report),
     }
 
 
@@ -160,7 +161,7 @@ def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
 def _comparison(comparison: Comparison) -> dict[str, Any]:
     return {
         "label": comparison.label,
-        "expression": comparison.expression,
+        "expression": expression_text(comparison.expression),
         "total": comparison.total,
         "delta": comparison.delta,
         "note": comparison.note,

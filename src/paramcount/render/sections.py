@@ -7,6 +7,7 @@ from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
+from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
@@ -78,7 +79,7 @@ def _headline(report: Report) -> Section:
     blocks: list[Block] = [Paragraph(tuple(segments))]
     if not isinstance(report.provenance, FromExpression):
         blocks.append(Paragraph(_model_facts(report)))
-    return Section("answer", report.expression, tuple(blocks))
+    return Section("answer", expression_text(report.expression), tuple(blocks))
 
 
 def _model_facts(report: Report) -> tuple[Segment, ...]:
@@ -439,9 +440,9 @@ def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: boo
     for item in items:
         change = f"{item.delta:+,}" if delta else ""
         rows.append(
-            (item.expression, integer(item.total), change, item.note)
+            (expression_text(item.expression), integer(item.total), change, item.note)
             if delta
-            else (item.expression, integer(item.total))
+            else (expression_text(item.expression), integer(item.total))
         )
     header = ("configuration", "parameters", "change", "") if delta else ("question", "parameters")
     return Section(key, title, (Table(header, tuple(rows), frozenset({1, 2})),))
@@ -564,8 +565,9 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         if isinstance(report.provenance, FromConfig)
         else "Verify with PyTorch"
     )
-    if report.code:
-        found.append(Section("code", verify, (Code(report.code),)))
+    code = program_text(report)
+    if code:
+        found.append(Section("code", verify, (Code(code),)))
     if report.related:
         found.append(_comparisons("related", "Related questions", report.related, delta=False))
     return tuple(found)
