@@ -10,6 +10,7 @@ import pytest
 import paramcount
 from paramcount.dtypes import BITS, bytes_for
 from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.render.json import report_dict
 
 EXPRESSIONS = [
     "Conv2d(256, 512, 3)",
@@ -37,7 +38,7 @@ def test_report_invariants(expression: str) -> None:
         assert memory.bytes == bytes_for(counts.total, memory.bits)
     for plan in report.training:
         assert plan.bytes == sum(item.bytes for item in plan.items)
-    data = report.to_dict()
+    data = report_dict(report)
     assert data["total"] == counts.total
     assert sum(p["count"] for p in data["parameters"]) == data["total"]
 

@@ -18,7 +18,8 @@ ALLOWED = {
     "limits": set(),
     "dtypes": set(),
     "provenance": set(),  # where a tree came from: plain records the doors return beside the tree
-    "layers": {"tree", "errors", "limits"},
+    "calls": set(),  # calls as data: the catalog makes them from a tree, render writes them (a leaf, like provenance)
+    "layers": {"tree", "errors", "limits", "calls"},
     # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
     # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
     "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
@@ -27,13 +28,15 @@ ALLOWED = {
     "zoo": {"layers", "tree", "errors", "limits"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
     # render: only inside Report's display hooks (__str__, __rich__, _repr_html_), imported when called
-    "report": {"analysis", "tree", "provenance", "render"},
+    "report": {"analysis", "tree", "provenance", "calls", "render"},
     # render → analysis: the Report's fields are analysis records (types only, never an analysis run).
-    "render": {"report", "analysis", "provenance"},
-    # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both
-    "zoo_index": {"analysis", "layers", "tree", "zoo"},
+    "render": {"report", "analysis", "provenance", "calls"},
+    # the zoo's layer index joins a door (the zoo's trees) and an analysis (analysis.context) above both;
+    # computing it (a build step, never an answer) writes each entry's call with render.code, as answers show it
+    "zoo_index": {"analysis", "layers", "tree", "zoo", "render"},
     "api": {
         "analysis",
+        "calls",
         "errors",
         "expr",
         "layers",
@@ -113,10 +116,12 @@ def test_import_directions() -> None:
 def test_renderers_import_only_the_records_of_analyses() -> None:
     """render → analysis is for the Report's field types: never an analysis run while rendering."""
     records = {
+        "paramcount.analysis.counts",
         "paramcount.analysis.explain",
         "paramcount.analysis.memory",
         "paramcount.analysis.models",
         "paramcount.analysis.planner",
+        "paramcount.analysis.readings",
         "paramcount.analysis.shape_types",
     }
     found = set()

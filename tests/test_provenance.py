@@ -11,7 +11,7 @@ from torch import nn
 import paramcount
 from paramcount._record import replace
 from paramcount.provenance import FromConfig, FromExpression, FromModule, FromZoo
-from paramcount.render.json import render_json
+from paramcount.render.json import render_json, report_dict
 from paramcount.sources.hf.hub import hub_config_path
 
 LLAMA_CLASSES = (
@@ -84,5 +84,5 @@ def test_a_config_given_as_text_has_no_location() -> None:
 def test_json_keeps_origin_and_facts_and_adds_the_location(
     query: str, origin: str, location: str | None, facts: dict[str, str]
 ) -> None:
-    data = paramcount.count(query).report().to_dict()
+    data = report_dict(paramcount.count(query).report())
     assert (data["origin"], data["location"], data["facts"]) == (origin, location, facts)

@@ -18,11 +18,11 @@ from paramcount.analysis.memory import TrainingPlan, choose_dtype, dtype_totals,
 from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
-from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
+from paramcount.calls import Call, Container, TorchProgram, TorchvisionProgram, TransformersProgram
 from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
 from paramcount.expr import parse_model
-from paramcount.layers._registry import expression_of, rebuild, short_repr
-from paramcount.layers.containers import construction_of
+from paramcount.layers._registry import rebuild, short_repr
+from paramcount.layers.construction import argument_of, call_of, construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, Provenance
 from paramcount.report import Appearance, Comparison, Report
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.calls import Program
 
 __all__ = [
     "Result",
@@ -101,6 +102,7 @@ class Result(Record):
         return build_report(self, plan, input_shape)
 
     def to_dict(self) -> dict[str, object]:
+        """The whole answer as the JSON schema's dict (``report().to_dict()``)."""
         return self.report().to_dict()
 
 
@@ -442,36 +444,33 @@ def _compare(tree: Module, total: int, candidates: tuple[Candidate, ...]) -> tup
         except ParamcountError:
             continue  # a neighbour torch would reject is not worth showing
         other_total = parameter_count(other)
-        found.append(
-            Comparison(candidate.label, expression_of(other), other_total, other_total - total, candidate.note)
-        )
+        found.append(Comparison(candidate.label, call_of(other), other_total, other_total - total, candidate.note))
     return tuple(found)
 
 
-def _zoo_call(tree: Module, model: str) -> str:
+def _zoo_call(tree: Module, model: str) -> Call:
     from paramcount.zoo import lookup_model
 
     spec = lookup_model(model)
-    changed = [f"{key}={value!r}" for key, value in tree.args if value != spec.signature.default(key)]
-    return f"{model}({', '.join(changed)})"
+    changed = tuple((key, argument_of(value)) for key, value in tree.args if value != spec.signature.default(key))
+    return Call(model, keywords=changed)
 
 
-def _describe(result: Result, counts: Counts) -> tuple[str, str, bool]:
-    """The canonical expression, the verification program, and whether variants apply."""
+def _describe(result: Result) -> tuple[Call | Container | str, Program | None, bool]:
+    """The canonical expression, what the verification program builds, and whether variants apply."""
     tree, provenance = result.tree, result.provenance
     if isinstance(provenance, FromConfig):
         architecture = provenance.architecture
-        return architecture, transformers_snippet(provenance.location or "", architecture, counts), False
+        return architecture, TransformersProgram(provenance.location or "", architecture), False
     if isinstance(provenance, FromModule):
-        return tree.kind, "", False
+        return tree.kind, None, False
     if isinstance(provenance, FromFile):  # nothing to rebuild from a checkpoint's tensors
-        return os.path.basename(provenance.path.rstrip("/\\")), "", False
+        return os.path.basename(provenance.path.rstrip("/\\")), None, False
     if isinstance(provenance, FromZoo):
         call = _zoo_call(tree, provenance.model)
-        return call, torchvision_snippet(call, counts), False
+        return call, TorchvisionProgram(call), False
     is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
-    assignments, call = construction_of(tree, prefix="nn.")
-    return expression_of(tree), pytorch_snippet(call, counts, assignments), not is_container
+    return call_of(tree), TorchProgram(construction_of(tree)), not is_container
 
 
 def _appearances(tree: Module) -> tuple[Appearance, ...]:
@@ -545,7 +544,7 @@ def build_report(
         weights[row.dtype] = weights.get(row.dtype, 0) + row.count
     stored_dtype = choose_dtype(tree, weights)
     parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
-    expression, code, with_variants = _describe(result, counts)
+    expression, program, with_variants = _describe(result)
     plan = _plan(result, counts, options, shapes)
     return Report(
         query=result.query,
@@ -569,7 +568,7 @@ def build_report(
         variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
         modules=module_table(tree),
-        code=code,
+        program=program,
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
         blocks=blocks(tree),

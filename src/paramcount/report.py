@@ -1,16 +1,18 @@
 """The Report: everything an answer says, as frozen plain data. Renderers read only this.
 
-``Report.to_dict()`` is the JSON schema (versioned by ``schema_version``); the JSON renderer is
-``json.dumps(report.to_dict())`` and nothing else.
+It holds numbers, names and structured records, never text made for a reader: the reading, the canonical
+expression and the verification program are data here and become words and code in ``render/``. The JSON
+schema is therefore the JSON renderer's (``render.json.report_dict``), not a method of the Report.
 """
 
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.counts import Counts, TensorRow
+from paramcount.analysis.counts import Counts
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow, RawModule
+from paramcount.analysis.readings import Reading
 from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False
@@ -19,19 +21,18 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.measured import ActivationMemory
-    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
-    from paramcount.analysis.shape_types import ShapeReport, TrainingFlops
+    from paramcount.analysis.planner import MemoryPlan
+    from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.calls import Call, Container, Program
 
-__all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
-
-SCHEMA_VERSION = 1
+__all__ = ["Appearance", "Comparison", "Report"]
 
 
 class Comparison(Record):
     """A neighbouring configuration and its total (a variant or a related question)."""
 
     label: str
-    expression: str
+    expression: Call | Container
     total: int
     delta: int
     note: str = ""
@@ -53,10 +54,13 @@ class Report(Record):
     provenance: Provenance
     """Where the tree came from: the door (``provenance.origin``, the JSON ``origin``) and the source's facts."""
     kind: str
-    expression: str
+    expression: Call | Container | str
+    """The canonical call that builds the same module (an expression, a zoo call); for a config the class
+    counted, for a checkpoint the file's name, for a live module its class."""
     counts: Counts
     explanation: Explanation
-    reading: str
+    reading: Reading
+    """What the plain-language paragraph says (its case and numbers); ``render.readings`` writes it."""
     parameter_memory: tuple[FormatMemory, ...]
     stored_parameter_bytes: int
     stored_buffer_bytes: int
@@ -67,7 +71,9 @@ class Report(Record):
     variants: tuple[Comparison, ...]
     related: tuple[Comparison, ...]
     modules: tuple[ModuleRow, ...]
-    code: str
+    program: Program | None
+    """What the verification program builds with the reference library (None for a live module or a
+    checkpoint: nothing to rebuild from); ``render.code`` writes it."""
     embedding_parameters: int = 0
     active: int | None = None
     """Parameters used per token (mixture of experts); None for dense models."""
@@ -118,320 +124,7 @@ class Report(Record):
         return notebook_html(self, depth=self.depth)
 
     def to_dict(self) -> dict[str, Any]:
-        counts = self.counts
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "query": self.query,
-            "origin": self.provenance.origin,
-            "location": self.provenance.location,
-            "kind": self.kind,
-            "expression": self.expression,
-            "total": counts.total,
-            "trainable": counts.trainable,
-            "non_trainable": counts.non_trainable,
-            "buffers": counts.buffers,
-            "embedding_parameters": self.embedding_parameters,
-            "non_embedding_parameters": counts.total - self.embedding_parameters,
-            "active": self.active,
-            "facts": dict(self.provenance.facts()),
-            "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
-            "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
-            "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
-            "explanation": {
-                "modules": [
-                    {
-                        "path": formula.path,
-                        "kind": formula.kind,
-                        "times": formula.times,
-                        "symbolic": formula.symbolic,
-                        "substituted": formula.substituted,
-                        "subtotal": formula.subtotal,
-                        "terms": [
-                            {
-                                "name": term.name,
-                                "symbolic": term.symbolic,
-                                "substituted": term.substituted,
-                                "factors": list(term.factors),
-                                "value": term.value,
-                            }
-                            for term in formula.terms
-                        ],
-                    }
-                    for formula in self.explanation.modules
-                ],
-                "total": self.explanation.total,
-                "reading": self.reading,
-            },
-            "memory": {
-                "dtypes": list(self.dtypes),
-                "stored": {
-                    "dtype": self.stored_dtype.dtype,
-                    "dtype_reason": self.stored_dtype.reason,
-                    "parameter_bytes": self.stored_parameter_bytes,
-                    "buffer_bytes": self.stored_buffer_bytes,
-                },
-                "by_dtype": [
-                    {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in self.by_dtype
-                ],
-                "parameters": [
-                    {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
-                    for m in self.parameter_memory
-                ],
-                "plan": _plan(self.plan),
-                "training": [
-                    {
-                        "name": plan.name,
-                        "bytes": plan.bytes,
-                        "items": [
-                            {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items
-                        ],
-                        "assumptions": list(plan.assumptions),
-                    }
-                    for plan in self.training
-                ],
-            },
-            "appears_in": [
-                {
-                    "model": a.model,
-                    "path": a.path,
-                    "times": a.times,
-                    "expression": a.expression,
-                    "total": a.total,
-                    "exact": a.exact,
-                }
-                for a in self.appears_in
-            ],
-            "shapes": _shapes(self.shapes),
-            "compute": [
-                {
-                    "label": e.label,
-                    "flops": e.flops,
-                    "symbolic": e.symbolic,
-                    "substituted": e.substituted,
-                    "source": e.source,
-                }
-                for e in self.compute
-            ],
-            "variants": [_comparison(c) for c in self.variants],
-            "related": [_comparison(c) for c in self.related],
-            "modules": [
-                {
-                    "path": r.path,
-                    "kind": r.kind,
-                    "depth": r.depth,
-                    "times": r.times,
-                    "own": r.own,
-                    "total": r.total,
-                    "trainable": r.trainable,
-                }
-                for r in self.modules
-            ],
-            "blocks": [
-                {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in self.blocks
-            ],
-            "code": self.code,
-            "activations": _measured_activations(self.activations),
-            "raw_shapes": [{"path": r.path, "kind": r.kind, "reason": r.reason} for r in self.raw_shapes],
-            "notes": list(self.notes),
-        }
+        """The answer as the JSON schema's plain dict (``--json`` prints it): ``render.json.report_dict``."""
+        from paramcount.render.json import report_dict
 
-
-def _measured_activations(activations: ActivationMemory | None) -> dict[str, Any] | None:
-    if activations is None:
-        return None
-    return {
-        "saved_bytes": activations.saved_bytes,
-        "saved_tensors": activations.saved_tensors,
-        "output_bytes": activations.output_bytes,
-        "torchinfo_bytes": activations.torchinfo_bytes,
-        "input_bytes": activations.input_bytes,
-        "device": activations.device,
-    }
-
-
-def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": row.name,
-        "shape": list(row.shape),
-        "count": row.count,
-        "dtype": row.dtype,
-    }
-    if with_trainable:
-        data["trainable"] = row.trainable
-    return data
-
-
-def _comparison(comparison: Comparison) -> dict[str, Any]:
-    return {
-        "label": comparison.label,
-        "expression": comparison.expression,
-        "total": comparison.total,
-        "delta": comparison.delta,
-        "note": comparison.note,
-    }
-
-
-def _items(items: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "label": i.label,
-            "count": i.count,
-            "bits": i.bits,
-            "per": i.per,
-            "bytes": i.bytes,
-            "category": i.category,
-            "exact": i.exact,
-        }
-        for i in items
-    ]
-
-
-def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
-    found = plan.activations
-    if found is None:
-        return None
-    tensors = [("layer", tensor) for tensor in found.per_layer] + [("model", tensor) for tensor in found.model]
-    return {
-        "structure": found.structure,
-        "attention": found.attention,
-        "kernel": found.kernel,
-        "dtype": found.dtype,
-        "layers": found.layers,
-        "checkpointing": found.checkpointing,
-        "per_layer_bytes": found.per_layer_bytes,
-        "saved_bytes": found.saved_bytes,
-        "tensors": [
-            {
-                "scope": scope,
-                "key": tensor.key,
-                "module": tensor.module,
-                "what": tensor.what,
-                "shape": tensor.shape,
-                "elements": tensor.elements,
-                "dtype": tensor.dtype,
-                "bytes": tensor.bytes,
-                "split": tensor.split,
-                "saved": tensor.saved,
-            }
-            for scope, tensor in tensors
-        ],
-    }
-
-
-def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
-    if plan is None:
-        return None
-    fit = plan.fit
-    return {
-        "mode": plan.mode,
-        "dtype": plan.dtype,
-        "dtype_reason": plan.dtype_reason,
-        "devices": plan.devices,
-        "items": _items(plan.items),
-        "total_bytes": plan.total_bytes,
-        "per_device": _items(plan.per_device),
-        "per_device_bytes": plan.per_device_bytes,
-        "exact": plan.exact,
-        "assumptions": list(plan.assumptions),
-        "activations": _activations(plan),
-        "fit": None
-        if fit is None
-        else {
-            "accelerator": fit.accelerator.name,
-            "memory_bytes": fit.accelerator.memory_bytes,
-            "fits": fit.fits,
-            "headroom_bytes": fit.headroom_bytes,
-            "devices_needed": fit.devices_needed,
-            "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
-        },
-        "kv_cache": _kv_cache(plan.kv_cache),
-        "kv_cache_expanded": _kv_cache(plan.kv_cache_expanded),
-        "kv_capacity": _kv_capacity(plan.kv_capacity),
-    }
-
-
-def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
-    if cache is None:
-        return None
-    return {
-        "form": cache.form,
-        "runtime": cache.runtime,
-        "tensors": list(cache.tensors),
-        "batch": cache.batch,
-        "seq_len": cache.seq_len,
-        "dtype": cache.dtype,
-        "bits": cache.bits,
-        "window": cache.window,
-        "bytes": cache.bytes,
-        "layers": [
-            {"type": g.layer_type, "layers": g.layers, "tokens": g.tokens, "widths": list(g.widths), "bytes": g.bytes}
-            for g in cache.groups
-        ],
-    }
-
-
-def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
-    if capacity is None:
-        return None
-    return {
-        "accelerator": capacity.accelerator,
-        "memory_bytes": capacity.memory_bytes,
-        "other_bytes": capacity.other_bytes,
-        "free_bytes": capacity.free_bytes,
-        "batch": capacity.batch,
-        "max_context": capacity.max_context,
-        "max_tokens": capacity.max_tokens,
-        "seq_len": capacity.seq_len,
-        "max_batch": capacity.max_batch,
-        "not_included": list(capacity.not_included),
-    }
-
-
-def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
-    if report is None:
-        return None
-    return {
-        "input_shape": list(report.input_shape),
-        "output_shape": None if report.output_shape is None else list(report.output_shape),
-        "total_macs": report.total_macs,
-        "total_flops": report.total_flops,
-        "convention": report.convention,
-        "complete": report.is_complete,
-        "not_modelled": list(report.not_modelled),
-        "tokens": report.tokens,
-        "total_backward_macs": report.total_backward_macs,
-        "checkpointed_macs": report.checkpointed_macs,
-        "masked_macs": report.masked_macs,
-        "training_flops": None if report.training is None else _training_flops(report.training),
-        "modules": [
-            {
-                "path": m.path,
-                "kind": m.kind,
-                "times": m.times,
-                "input_shape": None if m.input_shape is None else list(m.input_shape),
-                "output_shape": None if m.output_shape is None else list(m.output_shape),
-                "macs": m.macs,
-                "flops": m.flops,
-                "backward_macs": m.backward_macs,
-                "status": m.status,
-                "note": m.note,
-                "steps": [
-                    {"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
-                    for s in m.steps
-                ],
-            }
-            for m in report.modules
-        ],
-    }
-
-
-def _training_flops(training: TrainingFlops) -> dict[str, Any]:
-    return {
-        "forward": training.forward,
-        "backward": training.backward,
-        "total": training.total,
-        "recompute": training.recompute,
-        "total_checkpointed": training.total_checkpointed,
-        "forward_per_token": training.forward_per_token,
-        "total_per_token": training.total_per_token,
-    }
+        return report_dict(self)

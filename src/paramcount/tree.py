@@ -154,14 +154,6 @@ class TensorSpec(Record):
     requires_grad: bool = True
     """``nn.Parameter``'s ``requires_grad`` (a plain tensor put into a container becomes a trainable one)."""
 
-    def expression(self, prefix: str) -> str:
-        """The call that makes it: ``nn.Parameter(torch.randn(3, 4), requires_grad=False)`` for ``"nn."``."""
-        options = "" if self.dtype == "float32" else f", dtype=torch.{self.dtype}"
-        tensor = f"torch.{self.factory}({', '.join(map(str, self.sizes)) or '()'}{options})"
-        if not self.parameter:
-            return tensor
-        return f"{prefix}Parameter({tensor}{'' if self.requires_grad else ', requires_grad=False'})"
-
 
 if TYPE_CHECKING:
     # For type checkers only (nothing checks it at run time, and importing typing costs start-up time).

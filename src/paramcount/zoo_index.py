@@ -35,13 +35,14 @@ _shipped: list[str] = []
 def compute_index() -> tuple[IndexEntry, ...]:
     from paramcount.analysis.context import index_entries
     from paramcount.layers import known_layers
-    from paramcount.layers._registry import expression_of
+    from paramcount.layers.construction import call_of
+    from paramcount.render.code import call_text
     from paramcount.zoo import build_model, known_models
 
     catalog = set(known_layers())
 
     def describe(module: Module) -> str | None:
-        return expression_of(module) if module.kind in catalog else None
+        return call_text(call_of(module)) if module.kind in catalog else None
 
     return index_entries(((name, build_model(name)) for name in known_models()), describe)
 

@@ -1,4 +1,5 @@
-"""The plain-language readings say what torch does: each claim about training is checked with real torch."""
+"""The plain-language readings say what torch does: each claim about training is checked with real torch.
+The analysis gives the case and its numbers; ``render.readings`` writes the sentence from them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from paramcount.analysis.readings import reading
 from paramcount.layers import build
+from paramcount.render.readings import reading_text
 
 
 @pytest.mark.parametrize("kind", ["Embedding", "EmbeddingBag"])
@@ -13,7 +15,9 @@ from paramcount.layers import build
 def test_padding_row_reading_matches_torch(kind: str, padding_idx: int, row: int) -> None:
     import torch
 
-    text = reading(build(kind, (10, 3), [("padding_idx", padding_idx)]))
+    found = reading(build(kind, (10, 3), [("padding_idx", padding_idx)]))
+    assert (found.case, found.fact("padding_row"), found.fact("trained_rows")) == ("embedding", row, 9)
+    text = reading_text(found)
     assert f"Row {row} (padding_idx={padding_idx}) starts as zeros and always gets a zero gradient" in text
     assert "the other 9 rows are trained" in text
     # torch: the padding row is zero after construction, and every token (the padding one included) is
@@ -30,4 +34,6 @@ def test_padding_row_reading_matches_torch(kind: str, padding_idx: int, row: int
 
 
 def test_embedding_without_padding_trains_every_row() -> None:
-    assert reading(build("Embedding", (10, 3))).endswith("all rows are stored and trained.")
+    found = reading(build("Embedding", (10, 3)))
+    assert "padding_row" not in dict(found.facts)
+    assert reading_text(found).endswith("all rows are stored and trained.")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 import paramcount
-from paramcount.render.json import render_json
+from paramcount.render.json import render_json, report_dict
 from paramcount.render.markdown import render_markdown
 from paramcount.render.text import render_plain
 from paramcount.render.units import byte_sizes
@@ -28,11 +28,11 @@ def test_markdown(golden: Callable[[str, str], None]) -> None:
     golden("conv2d.md", render_markdown(paramcount.count("Conv2d(256, 512, 3)").report()))
 
 
-def test_json_is_to_dict() -> None:
+def test_json_is_report_dict() -> None:
     import json
 
     report = paramcount.count("Linear(3, 4)").report()
-    assert json.loads(render_json(report)) == report.to_dict()
+    assert json.loads(render_json(report)) == report_dict(report)
 
 
 @pytest.mark.parametrize(

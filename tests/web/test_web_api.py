@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 import paramcount
 from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.render.json import report_dict
 from paramcount.web.app import create_app
 from paramcount.web.queries import EMPTY_MESSAGE, PATH_MESSAGE
 from paramcount.web.settings import Settings
@@ -29,7 +30,7 @@ def test_count_get_is_the_report(client: TestClient, query: str) -> None:
     response = client.get("/api/count", params={"q": query})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == paramcount.count(query).to_dict()
+    assert response.json() == report_dict(paramcount.count(query).report())
 
 
 def test_count_post_is_the_report(client: TestClient) -> None:
@@ -40,7 +41,9 @@ def test_count_post_is_the_report(client: TestClient) -> None:
 
 def test_count_architecture(client: TestClient) -> None:
     response = client.get("/api/count", params={"q": "meta-llama/Llama-3.1-8B", "architecture": "LlamaModel"})
-    assert response.json() == paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").to_dict()
+    assert response.json() == report_dict(
+        paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").report()
+    )
 
 
 def _error(response: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import paramcount
+from paramcount.render.json import report_dict
 from paramcount.web.curated import curated
 
 Text = Callable[[str, str], str]
@@ -67,7 +68,7 @@ def test_answer_page_links_resolve(client: TestClient) -> None:
 def test_json_twin_is_the_report(client: TestClient, element_text: Text, slug: str, query: str) -> None:
     twin = client.get(f"/answers/{slug}.json")
     assert twin.status_code == 200
-    assert twin.json() == paramcount.count(query).to_dict()
+    assert twin.json() == report_dict(paramcount.count(query).report())
     page = client.get(f"/answers/{slug}").text
     assert element_text(page, "total") == f"{twin.json()['total']:,}"
     assert f'href="/answers/{slug}.json"' in page

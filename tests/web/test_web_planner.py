@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import paramcount
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
+from paramcount.render.json import report_dict
 from paramcount.render.units import binary_size, decimal_size
 from paramcount.web.curated import MEMORY_PLANS, curated
 from paramcount.web.slugs import hub_slug
@@ -32,7 +33,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
         "seq_len": 2048,
         "gpu": "H100-80GB",
     }
-    expected = paramcount.count(LLAMA).report(TRAINING).to_dict()
+    expected = report_dict(paramcount.count(LLAMA).report(TRAINING))
     assert client.get("/api/memory", params=fields).json() == expected
     assert client.post("/api/memory", json=fields).json() == expected
     assert expected["memory"]["plan"] is not None
@@ -40,7 +41,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
 
 def test_memory_api_defaults_to_inference(client: TestClient) -> None:
     response = client.get("/api/memory", params={"q": "Linear(4096, 4096)"})
-    assert response.json() == paramcount.count("Linear(4096, 4096)").report(PlanOptions()).to_dict()
+    assert response.json() == report_dict(paramcount.count("Linear(4096, 4096)").report(PlanOptions()))
 
 
 @pytest.mark.parametrize(
@@ -70,9 +71,9 @@ def test_memory_api_validates_types(client: TestClient) -> None:
 
 def test_flops_api(client: TestClient) -> None:
     response = client.get("/api/flops", params={"q": "Conv2d(3, 64, 3)", "input": "1,3,256,256"})
-    assert response.json() == paramcount.count("Conv2d(3, 64, 3)").report(None, (1, 3, 256, 256)).to_dict()
+    assert response.json() == report_dict(paramcount.count("Conv2d(3, 64, 3)").report(None, (1, 3, 256, 256)))
     tokens = client.post("/api/flops", json={"q": "gpt2", "seq_len": 1024, "batch": 8}).json()
-    assert tokens == paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8)).to_dict()
+    assert tokens == report_dict(paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8)))
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def test_memory_answer_page(client: TestClient, element_text: Text) -> None:
     assert 'id="section-plan"' in text
     assert 'href="/planner?q=meta-llama%2FLlama-3.1-8B&amp;optimizer=adamw' in text
     twin = client.get(f"/answers/{TRAINING_SLUG}.json").json()
-    assert twin == report.to_dict()
+    assert twin == report_dict(report)
 
 
 def test_memory_slug_of_a_non_canonical_spelling_redirects(client: TestClient) -> None:

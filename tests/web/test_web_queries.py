@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 import paramcount
 from paramcount.errors import QueryError
 from paramcount.provenance import FromConfig
+from paramcount.render.json import report_dict
 from paramcount.sources.hf.hub import hub_config_path
 from paramcount.web.queries import resolve
 
@@ -32,7 +33,7 @@ def test_a_bare_name_never_opens_a_folder_of_that_name(monkeypatch: pytest.Monke
     assert paramcount.count("resnet50").origin == "config"  # the library reads the folder: the CLI's door
     result = _resolve("resnet50")
     assert (result.origin, result.total) == ("zoo", 25_557_032)  # the web answers the zoo model
-    assert result.to_dict() == paramcount.count("resnet50()").to_dict() | {"query": "resnet50"}
+    assert report_dict(result.report()) == report_dict(paramcount.count("resnet50()").report()) | {"query": "resnet50"}
 
 
 def test_a_folder_name_that_is_not_a_name_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

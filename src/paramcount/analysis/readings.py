@@ -1,167 +1,138 @@
-"""A plain-language reading of a layer's shapes, one paragraph per layer family.
+"""What the plain-language reading of a layer says, as data: which paragraph applies and the numbers in it.
 
-Dispatch is a registry lookup by ``kind``; a kind without a reading gets the generic sentence about its
-tensors. Numbers come from the bound arguments and the tree, never typed by hand.
+Dispatch is a registry lookup by ``kind``; a kind without a reading gets the generic case about its
+tensors. Numbers come from the bound arguments and the tree, never typed by hand; the words are
+``render.readings``'s.
 """
 
 from __future__ import annotations
 
+from paramcount._record import Record
 from paramcount.tree import Module, parameter_count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeAlias
 
     from paramcount.tree import Value
 
-__all__ = ["reading"]
+    Fact: TypeAlias = Value
+    """A value a reading quotes: an argument, a count, a flag, a shape, or (name, shape) pairs."""
+
+__all__ = ["GATES", "Reading", "reading"]
 
 
-def _n(value: Value) -> str:
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+class Reading(Record):
+    """The paragraph ``case`` (``"linear"``, ``"conv"``, ``"recurrent"`` … or ``"generic"``) for a module of
+    class ``kind``, with the ``facts`` it quotes by name (``("out_channels", 512)``, ``("kernel", (256, 3, 3))``).
+    """
+
+    case: str
+    kind: str
+    facts: tuple[tuple[str, Fact], ...] = ()
+
+    def fact(self, name: str) -> Fact:
+        """The fact called ``name`` (``KeyError`` when this case does not quote it)."""
+        return dict(self.facts)[name]
 
 
-def _shape(values: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(v) for v in values) + ("," if len(values) == 1 else "") + ")"
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1, "LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}
+"""Gate blocks stacked in a recurrent layer's weights (torch/nn/modules/rnn.py: ``gate_size``)."""
 
 
-def _bias_clause(module: Module, what: str) -> str:
-    return f", with one bias per {what}" if any(p.name == "bias" for p in module.params) else ", with no bias"
+def _has_bias(module: Module) -> bool:
+    return any(p.name == "bias" for p in module.params)
 
 
-def _linear(m: Module) -> str:
-    out, inp = m.arg("out_features"), m.arg("in_features")
+def _linear(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return (("out_features", m.arg("out_features")), ("in_features", m.arg("in_features")), ("bias", _has_bias(m)))
+
+
+def _bilinear(m: Module) -> tuple[tuple[str, Fact], ...]:
     return (
-        f"Each of the {_n(out)} outputs is a weighted sum of all {_n(inp)} inputs: one row of {_n(inp)} "
-        f"weights per output{_bias_clause(m, 'output')}. A fully connected layer's count grows with the "
-        f"product of its input and output sizes."
+        ("out_features", m.arg("out_features")),
+        ("in1_features", m.arg("in1_features")),
+        ("in2_features", m.arg("in2_features")),
+        ("bias", _has_bias(m)),
     )
 
 
-def _conv(m: Module) -> str:
+def _conv(m: Module) -> tuple[tuple[str, Fact], ...]:
     weight = next(p for p in m.params if p.name == "weight")
-    out, groups = m.arg("out_channels"), m.arg("groups")
-    kernel = weight.sizes[1:]
-    spatial = "×".join(str(size) for size in kernel[1:])
-    per_group = (
-        f" — one {spatial} filter for each input channel"
-        if groups == 1
-        else f" (with groups={groups}, each filter sees only {_n(kernel[0])} of the input channels)"
-    )
     return (
-        f"Each of the {_n(out)} filters is a {_shape(kernel)} kernel{per_group}{_bias_clause(m, 'filter')}. "
-        f"The same weights slide over every position, so the count does not depend on the input size."
+        ("out_channels", m.arg("out_channels")),
+        ("groups", m.arg("groups")),
+        ("kernel", weight.sizes[1:]),
+        ("bias", _has_bias(m)),
     )
 
 
-def _conv_transpose(m: Module) -> str:
+def _conv_transpose(m: Module) -> tuple[tuple[str, Fact], ...]:
     weight = next(p for p in m.params if p.name == "weight")
-    return (
-        f"A transposed convolution stores its weight as (in_channels, out_channels/groups, kernel…) = "
-        f"{_shape(weight.sizes)}: each of the {_n(m.arg('in_channels'))} input channels spreads a "
-        f"{_shape(weight.sizes[1:])} kernel over the output{_bias_clause(m, 'output channel')}. "
-        f"The count does not depend on the input size."
-    )
+    return (("weight", weight.sizes), ("in_channels", m.arg("in_channels")), ("bias", _has_bias(m)))
 
 
-def _embedding(m: Module) -> str:
+def _embedding(m: Module) -> tuple[tuple[str, Fact], ...]:
     rows = m.arg("num_embeddings")
-    table = (
-        f"A lookup table: one row of {_n(m.arg('embedding_dim'))} numbers for each of the {_n(rows)} tokens. "
-        "Only the rows of the tokens in a batch are read, but all rows are stored"
-    )
+    facts: tuple[tuple[str, Fact], ...] = (("embedding_dim", m.arg("embedding_dim")), ("num_embeddings", rows))
     padding = dict(m.args).get("padding_idx")
     if not isinstance(padding, int) or isinstance(padding, bool) or not isinstance(rows, int):
-        return f"{table} and trained."
+        return facts
     row = padding + rows if padding < 0 else padding  # torch's own normalisation of a negative index
-    return (
-        f"{table} and counted. Row {_n(row)} (padding_idx={padding}) starts as zeros and always gets a zero "
-        f"gradient (torch's backward skips it), so training leaves it at zero; the other {_n(rows - 1)} rows "
-        "are trained."
-    )
+    return (*facts, ("padding_idx", padding), ("padding_row", row), ("trained_rows", rows - 1))
 
 
-def _batch_norm(m: Module) -> str:
-    affine = "a learned scale (weight) and shift (bias) per channel" if m.params else "no learned parameters"
-    stats = (
-        "; the running mean and variance (and the num_batches_tracked counter) are buffers, saved with the "
-        "model but not trained"
-        if m.buffers
-        else ""
-    )
-    return f"Normalisation with {affine}{stats}."
+def _batch_norm(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return (("affine", bool(m.params)), ("running_stats", bool(m.buffers)))
 
 
-def _layer_norm(m: Module) -> str:
-    if not m.params:
-        return "Normalisation over the last dimensions with no learned parameters (elementwise_affine=False)."
-    names = " and ".join("a scale (weight)" if p.name == "weight" else "a shift (bias)" for p in m.params)
-    return f"Normalisation over the normalized shape with {names} per normalised element; no buffers."
+def _layer_norm(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return (("parameters", tuple(p.name for p in m.params)),)
 
 
-def _recurrent(m: Module) -> str:
-    gates = {"LSTM": 4, "GRU": 3, "RNN": 1, "LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}[m.kind]
-    gate_words = {
-        4: "4 gates (input, forget, cell, output)",
-        3: "3 gates (reset, update, new)",
-        1: "one gate",
-    }
+def _recurrent(m: Module) -> tuple[tuple[str, Fact], ...]:
+    gates = GATES[m.kind]
     hidden = m.arg("hidden_size")
-    rows = f"{gates * hidden:,}" if isinstance(hidden, int) else "?"
     arguments = dict(m.args)
-    biases = (
-        " Each of them comes with its own bias vector (bias_ih and bias_hh: two per layer, as cuDNN has)."
-        if arguments.get("bias") is not False
-        else " bias=False drops both bias vectors."
+    facts: tuple[tuple[str, Fact], ...] = (
+        ("gates", gates),
+        ("hidden_size", hidden),
+        ("rows", gates * hidden if isinstance(hidden, int) else None),
+        ("bias", arguments.get("bias") is not False),
     )
-    stack = ""
-    if not m.kind.endswith("Cell"):
-        directions = "both directions" if arguments.get("bidirectional") is True else "one direction"
-        stack = f" The stack is {_n(arguments.get('num_layers', 1))} layer(s) deep, in {directions}."
+    if m.kind.endswith("Cell"):
+        return facts
     return (
-        f"{gate_words[gates]} × hidden_size rows: the input-to-hidden weight (weight_ih) and the "
-        f"hidden-to-hidden weight (weight_hh) each have {gates}·{_n(hidden)} = {rows} rows, one block per "
-        f"gate.{biases}{stack}"
+        *facts,
+        ("num_layers", arguments.get("num_layers", 1)),
+        ("bidirectional", arguments.get("bidirectional") is True),
     )
 
 
-def _attention(m: Module) -> str:
-    return (
-        f"Queries, keys and values are projections of embed_dim={_n(m.arg('embed_dim'))} "
-        f"(packed into one in_proj_weight when their input sizes match), split across "
-        f"{_n(m.arg('num_heads'))} heads, followed by the output projection out_proj. The number of heads "
-        f"changes how the projections are split, not the count."
-    )
+def _attention(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return (("embed_dim", m.arg("embed_dim")), ("num_heads", m.arg("num_heads")))
 
 
-def _transformer(m: Module) -> str:
-    return (
-        "A transformer block: a multi-head attention sub-layer and a two-layer feed-forward network "
-        "(linear1 → activation → linear2), each with a LayerNorm; dropout layers hold no parameters."
-    )
+def _prelu(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return (("num_parameters", m.arg("num_parameters")),)
 
 
-def _prelu(m: Module) -> str:
-    return f"One learned negative slope per channel ({_n(m.arg('num_parameters'))} in all)."
-
-
-def _container(m: Module) -> str:
+def _container(m: Module) -> tuple[tuple[str, Fact], ...]:
     owners = sum(1 for child in m.children if parameter_count(child))
-    return (
-        f"A container: its count is the sum of its children's ({owners} of its {len(m.children)} direct "
-        f"children hold parameters); shared modules are counted once, as torch counts them."
-    )
+    return (("owners", owners), ("children", len(m.children)))
 
 
-_READINGS: dict[str, Callable[[Module], str]] = {
-    "Linear": _linear,
-    "Bilinear": lambda m: (
-        f"Each of the {_n(m.arg('out_features'))} outputs is x1ᵀ·A·x2 with its own "
-        f"({_n(m.arg('in1_features'))}, {_n(m.arg('in2_features'))}) matrix A{_bias_clause(m, 'output')}."
-    ),
-    **dict.fromkeys(("Conv1d", "Conv2d", "Conv3d"), _conv),
-    **dict.fromkeys(("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), _conv_transpose),
-    **dict.fromkeys(("Embedding", "EmbeddingBag"), _embedding),
+def _nothing(m: Module) -> tuple[tuple[str, Fact], ...]:
+    return ()
+
+
+_CASES: dict[str, tuple[str, Callable[[Module], tuple[tuple[str, Fact], ...]]]] = {
+    "Linear": ("linear", _linear),
+    "Bilinear": ("bilinear", _bilinear),
+    **dict.fromkeys(("Conv1d", "Conv2d", "Conv3d"), ("conv", _conv)),
+    **dict.fromkeys(("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), ("conv_transpose", _conv_transpose)),
+    **dict.fromkeys(("Embedding", "EmbeddingBag"), ("embedding", _embedding)),
     **dict.fromkeys(
         (
             "BatchNorm1d",
@@ -173,27 +144,26 @@ _READINGS: dict[str, Callable[[Module], str]] = {
             "InstanceNorm3d",
             "GroupNorm",
         ),
-        _batch_norm,
+        ("batch_norm", _batch_norm),
     ),
-    **dict.fromkeys(("LayerNorm", "RMSNorm"), _layer_norm),
-    **dict.fromkeys(("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), _recurrent),
-    "MultiheadAttention": _attention,
-    **dict.fromkeys(("TransformerEncoderLayer", "TransformerDecoderLayer"), _transformer),
-    "PReLU": _prelu,
-    **dict.fromkeys(("Sequential", "ModuleList", "ModuleDict"), _container),
+    **dict.fromkeys(("LayerNorm", "RMSNorm"), ("layer_norm", _layer_norm)),
+    **dict.fromkeys(tuple(GATES), ("recurrent", _recurrent)),
+    "MultiheadAttention": ("attention", _attention),
+    **dict.fromkeys(("TransformerEncoderLayer", "TransformerDecoderLayer"), ("transformer", _nothing)),
+    "PReLU": ("prelu", _prelu),
+    **dict.fromkeys(("Sequential", "ModuleList", "ModuleDict"), ("container", _container)),
 }
 
 
-def reading(module: Module) -> str:
-    """One paragraph reading the module's shapes in plain language."""
-    special = _READINGS.get(module.kind)
+def reading(module: Module) -> Reading:
+    """What the plain-language paragraph about ``module`` says: its case and the facts it quotes."""
+    special = _CASES.get(module.kind)
     if special is not None:
+        case, facts = special
         try:
-            return special(module)
+            return Reading(case, module.kind, facts(module))
         except (KeyError, StopIteration):
             pass  # a tree from another door may lack an argument; fall back to the generic reading
     if not module.params and not module.children:
-        return f"{module.kind} has no learnable parameters: it computes a fixed function of its input."
-    tensors = ", ".join(f"{p.name} {_shape(p.sizes)}" for p in module.params)
-    own = f"its own tensors are {tensors}; " if tensors else ""
-    return f"{module.kind}: {own}the total is the sum over all its tensors, each the product of its shape."
+        return Reading("stateless", module.kind)
+    return Reading("generic", module.kind, (("tensors", tuple((p.name, p.sizes) for p in module.params)),))

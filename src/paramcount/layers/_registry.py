@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
-from paramcount.tree import Buffer, Dim, Module, Param, Ref, TensorSpec
+from paramcount.tree import Buffer, Dim, Module, Param, Ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
     from typing import Final, TypeAlias
 
     from paramcount.tree import Value
@@ -34,8 +34,6 @@ __all__ = [
     "Signature",
     "bind",
     "build",
-    "container_call",
-    "expression_of",
     "known_layers",
     "layer",
     "lookup",
@@ -448,47 +446,6 @@ def set_trainable(module: Module, trainable: bool) -> Module:
     return replace(module, params=params, children=children)
 
 
-_CONTAINERS: Final = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-
-
-def _value_text(value: object, prefix: str, shared: Mapping[int, str]) -> str:
-    if id(value) in shared:
-        return shared[id(value)]
-    if isinstance(value, Module):
-        return expression_of(value, prefix=prefix)
-    if isinstance(value, Ref):
-        return value.path
-    if isinstance(value, TensorSpec):
-        return value.expression(prefix)
-    if isinstance(value, tuple):
-        from paramcount.layers.containers import DictValue, OrderedDictValue  # loaded with any dict value
-
-        if isinstance(value, OrderedDictValue):
-            pairs = ", ".join(f"({key!r}, {_value_text(item, prefix, shared)})" for key, item in value)
-            return f"OrderedDict([{pairs}])"
-        if isinstance(value, DictValue):
-            return "{" + ", ".join(f"{key!r}: {_value_text(item, prefix, shared)}" for key, item in value) + "}"
-        return _sequence_text(value, prefix, shared)
-    return repr(value)
-
-
-def _sequence_text(value: tuple[object, ...], prefix: str, shared: Mapping[int, str]) -> str:
-    """A tuple; one ``nn.Parameter`` object held n times in a row is written ``[p] * n`` (the whole tuple)
-    or ``*[p] * n``, so the program shares it as the expression did."""
-    parts: list[str] = []
-    index = 0
-    while index < len(value):
-        item, end = value[index], index + 1
-        while isinstance(item, TensorSpec) and item.parameter and end < len(value) and value[end] is item:
-            end += 1
-        text = _value_text(item, prefix, shared)
-        parts.append(text if end - index == 1 else f"*[{text}] * {end - index}")
-        index = end
-    if len(parts) == 1 and parts[0].startswith("*"):
-        return parts[0][1:]
-    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
-
-
 def members(module: Module) -> list[tuple[str, Module]]:
     """A container's members with their names, a repeated child expanded into its copies."""
     expanded = []
@@ -497,62 +454,6 @@ def members(module: Module) -> list[tuple[str, Module]]:
             name = child.name if child.repeat == 1 else str(int(child.name) + offset)
             expanded.append((name, replace(child, repeat=1)))
     return expanded
-
-
-def expression_of(module: Module, *, prefix: str = "", shared: Mapping[int, str] | None = None) -> str:
-    """The canonical constructor call that builds ``module``: required arguments positionally, others
-    by keyword only when they differ from torch's default (``Conv2d(256, 512, 3, bias=False)``).
-    ``prefix`` is put before every layer name (``"nn."`` for runnable PyTorch); ``shared`` names argument
-    values (by ``id``) that a program has assigned to variables."""
-    shared = shared or {}
-    if module.kind in _CONTAINERS:
-        listed = members(module)
-        parts = [expression_of(child, prefix=prefix) for _, child in listed]
-        return container_call(module.kind, [name for name, _ in listed], parts, prefix=prefix)
-    spec = lookup(module.kind)
-    texts = []
-    positional = True
-    for name, value in module.args:
-        default = spec.signature.default(name)
-        if default is REQUIRED and positional and name not in spec.signature.keyword_only:
-            texts.append(_value_text(value, prefix, shared))
-            continue
-        positional = False
-        if name in ("device",) or (default is not REQUIRED and _same(value, default)):
-            continue
-        texts.append(f"{name}={_value_text(value, prefix, shared)}")
-    return f"{prefix}{module.kind}({', '.join(texts)}){_state_suffix(module)}"
-
-
-def container_call(kind: str, names: Sequence[str], parts: Sequence[str], *, prefix: str) -> str:
-    """The call of container ``kind`` holding members ``names`` written as ``parts``. A part written
-    ``*[x] * n`` stands for n numbered members (the same object ``x`` n times)."""
-    if kind == "ModuleDict":
-        items = ", ".join(f"{name!r}: {part}" for name, part in zip(names, parts, strict=True))
-        return f"{prefix}ModuleDict({{{items}}})"
-    if kind == "ModuleList":
-        if len(parts) == 1 and parts[0].startswith("*"):
-            return f"{prefix}ModuleList({parts[0][1:]})"
-        return f"{prefix}ModuleList([{', '.join(parts)}])"
-    if all(name == str(index) for index, name in enumerate(names)):
-        return f"{prefix}Sequential({', '.join(parts)})"
-    pairs = ", ".join(f"({name!r}, {part})" for name, part in zip(names, parts, strict=True))
-    return f"{prefix}Sequential(OrderedDict([{pairs}]))"
-
-
-def _state_suffix(module: Module) -> str:
-    """Method calls that reproduce what arguments cannot: frozen parameters, a cast after construction."""
-    suffix = ""
-    floating = {t.dtype for t in (*module.params, *module.buffers) if t.dtype in FLOAT_DTYPES}
-    if len(floating) == 1 and floating != {"float32"} and dict(module.args).get("dtype") is None:
-        suffix += f".to(torch.{floating.pop()})"
-    if module.params and not any(param.trainable for param in module.params):
-        suffix += ".requires_grad_(False)"
-    return suffix
-
-
-def _same(value: object, default: object) -> bool:
-    return type(value) is type(default) and value == default
 
 
 def rebuild(module: Module, overrides: Sequence[tuple[str, Value]]) -> Module:

@@ -25,16 +25,7 @@ Sequential, as in torch (a plain dict there is refused, as torch refuses it).
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import (
-    Arguments,
-    Parts,
-    container_call,
-    expression_of,
-    layer,
-    members,
-    short_repr,
-    signature,
-)
+from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
 from paramcount.tree import Buffer, Dim, Module, Param, TensorSpec, iter_modules
 
 TYPE_CHECKING = False
@@ -47,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DictValue",
     "OrderedDictValue",
-    "construction_of",
+    "shared_owner",
     "shared_reference",
     "with_prefixed_ties",
 ]
@@ -375,7 +366,7 @@ def _tensor_ties(module: Module) -> list[tuple[str, str | None]]:
     return found
 
 
-def _shared_owner(path: str, named: dict[str, Module], member: Module) -> str | None:
+def shared_owner(path: str, named: dict[str, Module], member: Module) -> str | None:
     """The earlier member of the container at ``path`` that ``member`` is a later reference to (every
     tensor of ``member`` tied to the owner's tensor at the same relative path, or to where that one is
     tied), or None. A module without tensors is never found shared: sharing it changes no number."""
@@ -390,87 +381,3 @@ def _shared_owner(path: str, named: dict[str, Module], member: Module) -> str | 
         return None
     expected = [(relative, tie or f"{base}{owner_name}.{relative}") for relative, tie in _tensor_ties(owner)]
     return owner_name if ties == expected else None
-
-
-class _Program:
-    """Assignments that build each shared module once, for ``construction_of``."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.assignments: list[tuple[str, str]] = []
-        self.taken = {"torch", "nn", "layer", "model", "OrderedDict"}
-
-    def variable(self, kind: str, text: str) -> str:
-        base = kind.lower()
-        name, number = base, 1
-        while name in self.taken:
-            number += 1
-            name = f"{base}_{number}"
-        self.taken.add(name)
-        self.assignments.append((name, text))
-        return name
-
-    def text(self, module: Module, path: str) -> str:
-        if module.kind not in ("Sequential", "ModuleList", "ModuleDict"):
-            reused = {id(spec): self.variable("parameter", spec.expression(self.prefix)) for spec in _reused(module)}
-            return expression_of(module, prefix=self.prefix, shared=reused)
-        listed = members(module)
-        named = {name: child for name, child in listed}
-        owners = {name: _shared_owner(path, named, child) for name, child in listed}
-        shared = {owner for owner in owners.values() if owner is not None}
-        parts: list[str] = []
-        variables: dict[str, str] = {}
-        for name, child in listed:
-            owner = owners[name]
-            if owner is not None:
-                parts.append(variables[owner])
-                continue
-            text = self.text(child, f"{path}.{name}" if path else name)
-            if name in shared:
-                text = variables[name] = self.variable(child.kind, text)
-            parts.append(text)
-        names = [name for name, _ in listed]
-        if module.kind != "ModuleDict" and all(name == str(index) for index, name in enumerate(names)):
-            parts = _runs(parts, set(variables.values()))
-            names = [str(index) for index in range(len(parts))]
-        return container_call(module.kind, names, parts, prefix=self.prefix)
-
-
-def _reused(module: Module) -> list[TensorSpec]:
-    """The ``nn.Parameter`` objects a parameter container holds more than once (counted once by torch)."""
-    seen: dict[int, int] = {}
-    specs: dict[int, TensorSpec] = {}
-    stack: list[object] = [value for _, value in module.args]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, TensorSpec) and value.parameter:
-            seen[id(value)] = seen.get(id(value), 0) + 1
-            specs[id(value)] = value
-        elif isinstance(value, tuple) and not isinstance(value, Module):
-            stack.extend(value)
-    return [specs[key] for key, times in seen.items() if times > 1]
-
-
-def _runs(parts: list[str], variables: set[str]) -> list[str]:
-    """Consecutive references to one variable written ``*[name] * n`` (the same object n times)."""
-    grouped: list[str] = []
-    index = 0
-    while index < len(parts):
-        end = index + 1
-        while parts[index] in variables and end < len(parts) and parts[end] == parts[index]:
-            end += 1
-        grouped.append(f"*[{parts[index]}] * {end - index}" if end - index > 1 else parts[index])
-        index = end
-    return grouped
-
-
-def construction_of(module: Module, *, prefix: str = "nn.") -> tuple[tuple[tuple[str, str], ...], str]:
-    """Python that builds ``module`` with its sharing: assignments ``(variable, call)`` that build each
-    module object used more than once, then the call that builds ``module`` from them. Without sharing,
-    no assignments and ``expression_of(module)``.
-
-    ``Sequential(*[Linear(64, 64)] * 4)`` gives ``(("linear", "nn.Linear(64, 64)"),)`` and
-    ``"nn.Sequential(*[linear] * 4)"``: the same object four times, as torch counts it (4,160, not 16,640)."""
-    program = _Program(prefix)
-    text = program.text(module, "")
-    return tuple(program.assignments), text

@@ -15,6 +15,7 @@ from __future__ import annotations
 from html import escape
 
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
+from paramcount.render.code import expression_text
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.render.units import binary_size, decimal_size, integer
 from paramcount.report import Report
@@ -153,8 +154,8 @@ def subject(report: Report) -> str:
     if isinstance(provenance, FromConfig):
         return f"{provenance.location or 'this config.json'} ({report.kind})"
     if isinstance(provenance, FromZoo):
-        return report.expression.removesuffix("()")
-    return report.expression
+        return expression_text(report.expression).removesuffix("()")
+    return expression_text(report.expression)
 
 
 def _who(report: Report) -> str:

@@ -8,6 +8,8 @@ from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.models import ModuleRow
 from paramcount.analysis.shape_types import ShapeReport
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo
+from paramcount.render.code import expression_text, program_text
+from paramcount.render.readings import reading_text
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report
 
@@ -79,7 +81,7 @@ def _headline(report: Report) -> Section:
     if not isinstance(report.provenance, FromExpression):
         blocks.append(Paragraph(_model_facts(report)))
     blocks.extend(Paragraph((Segment(note, "muted"),)) for note in report.notes)
-    return Section("answer", report.expression, tuple(blocks))
+    return Section("answer", expression_text(report.expression), tuple(blocks))
 
 
 def _model_facts(report: Report) -> tuple[Segment, ...]:
@@ -520,9 +522,9 @@ def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: boo
     for item in items:
         change = f"{item.delta:+,}" if delta else ""
         rows.append(
-            (item.expression, integer(item.total), change, item.note)
+            (expression_text(item.expression), integer(item.total), change, item.note)
             if delta
-            else (item.expression, integer(item.total))
+            else (expression_text(item.expression), integer(item.total))
         )
     header = ("configuration", "parameters", "change", "") if delta else ("question", "parameters")
     return Section(key, title, (Table(header, tuple(rows), frozenset({1, 2})),))
@@ -621,7 +623,7 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         structure.append(_modules(report, depth))
     if len(report.blocks) > 1:
         structure.append(_share_chart(report))
-    reading = Section("reading", "In plain words", (Paragraph((Segment(report.reading),)),))
+    reading = Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
         found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
@@ -649,8 +651,9 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         if isinstance(report.provenance, FromConfig)
         else "Verify with PyTorch"
     )
-    if report.code:
-        found.append(Section("code", verify, (Code(report.code),)))
+    code = program_text(report)
+    if code:
+        found.append(Section("code", verify, (Code(code),)))
     if report.related:
         found.append(_comparisons("related", "Related questions", report.related, delta=False))
     return tuple(found)

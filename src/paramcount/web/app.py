@@ -3,11 +3,11 @@
 Pages
     ``/``                        the Parameter Counter (``?q=`` renders the answer on the server)
     ``/answers``                 every published question
-    ``/answers/<slug>``          one answer page; ``/answers/<slug>.json`` is its JSON twin (``Report.to_dict()``)
+    ``/answers/<slug>``          one answer page; ``/answers/<slug>.json`` is its JSON twin (``report_dict(report)``)
     ``/sitemap.xml``, ``/robots.txt``
     ``/planner``                 the memory planner (a form over ``PlanOptions``; the plan renders on the server)
 API (documented at ``/openapi.json``)
-    ``GET|POST /api/count``      ``Report.to_dict()`` for a query
+    ``GET|POST /api/count``      ``report_dict(report)`` for a query
     ``GET|POST /api/memory``     the same with a memory plan (``plan``) for the planner's options
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
     ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
@@ -73,7 +73,7 @@ def _register_api(app: FastAPI, handlers: Handlers) -> None:
         q: Annotated[str, Query(description=QUERY_HELP)],
         architecture: Annotated[str | None, Query(description=ARCHITECTURE_HELP)] = None,
     ) -> Response:
-        """The whole answer for ``q`` as JSON: ``Report.to_dict()``."""
+        """The whole answer for ``q`` as JSON: ``report_dict(report)``."""
         return await handlers.report_json(Ask(q, architecture or None))
 
     @app.post("/api/count", responses=API_RESPONSES, tags=["api"], summary="Count a query (JSON body)")
@@ -83,7 +83,7 @@ def _register_api(app: FastAPI, handlers: Handlers) -> None:
 
     @app.get("/api/memory", responses=API_RESPONSES, tags=["api"], summary="Plan the memory of a query")
     async def memory_get(request: Annotated[MemoryRequest, Query()]) -> Response:
-        """``Report.to_dict()`` with ``plan``: weights, gradients, optimizer states, activations, KV cache."""
+        """``report_dict(report)`` with ``plan``: weights, gradients, optimizer states, activations, KV cache."""
         return await handlers.memory_json(request.q, request.architecture or None, request.model_dump())
 
     @app.post("/api/memory", responses=API_RESPONSES, tags=["api"], summary="Plan the memory (JSON body)")
@@ -93,7 +93,7 @@ def _register_api(app: FastAPI, handlers: Handlers) -> None:
 
     @app.get("/api/flops", responses=API_RESPONSES, tags=["api"], summary="Shapes and FLOPs of a query")
     async def flops_get(request: Annotated[FlopsRequest, Query()]) -> Response:
-        """``Report.to_dict()`` with ``shapes`` (for ``input``) and ``compute`` (for ``seq_len``)."""
+        """``report_dict(report)`` with ``shapes`` (for ``input``) and ``compute`` (for ``seq_len``)."""
         return await handlers.flops_json(request.q, request.architecture or None, request.model_dump())
 
     @app.post("/api/flops", responses=API_RESPONSES, tags=["api"], summary="Shapes and FLOPs (JSON body)")
@@ -140,7 +140,7 @@ def _register_pages(app: FastAPI, handlers: Handlers) -> None:
     # The .json route first: the page route's {slug} would match "x.json" too.
     @app.get("/answers/{slug}.json", responses={**REPORT, **MOVED, **JSON_MISSING, **BOUNDS}, tags=["pages"])
     async def answer_json(slug: str) -> Response:
-        """The JSON twin of an answer page: ``Report.to_dict()`` of the same report."""
+        """The JSON twin of an answer page: ``report_dict(report)`` of the same report."""
         return await handlers.answer_json(slug)
 
     @app.get(

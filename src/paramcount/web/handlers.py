@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from paramcount.analysis.planner import PlanOptions
 from paramcount.errors import ParamcountError, QueryError
+from paramcount.render.json import report_dict
 from paramcount.report import Report
 from paramcount.web.curated import curated
 from paramcount.web.pages import Pages, error_body
@@ -75,8 +76,8 @@ def _safe(text: str) -> str:
 
 
 def _json_text(report: Report) -> str:
-    """What ``JSONResponse`` would send for ``report.to_dict()``, as text that can be cached."""
-    return json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """What ``JSONResponse`` would send for ``report_dict(report)``, as text that can be cached."""
+    return json.dumps(report_dict(report), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _error_json(outcome: _Outcome) -> JSONResponse:

@@ -126,7 +126,7 @@ BOUNDS: Responses = {
     503: {"model": ErrorResponse, "description": "busy: try again"},
     504: {"model": ErrorResponse, "description": "the answer took longer than the limit"},
 }
-REPORT: Responses = {200: {"description": "Report.to_dict(): the JSON schema documented in the README"}}
+REPORT: Responses = {200: {"description": "report_dict(report): the JSON schema documented in the README"}}
 HTML: Responses = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
 HTML_REJECTED: Responses = {400: {"content": {"text/html": {}}, "description": "the page, the error shown inline"}}
 HTML_BUSY: Responses = {

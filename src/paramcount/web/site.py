@@ -5,7 +5,7 @@
     public/index.html                      the list of answers (the static site has no live counter)
     public/answers/index.html              the same list
     public/answers/<slug>/index.html       one answer page per curated question
-    public/answers/<slug>.json             its JSON twin (Report.to_dict())
+    public/answers/<slug>.json             its JSON twin (render.json.report_dict)
     public/404.html, public/sitemap.xml, public/robots.txt, public/static/…
 
 Pages link only to pages that exist in the export. Serve the folder at the root of a host (links are
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from paramcount.errors import ParamcountError
 from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.render.json import report_dict
 from paramcount.web.curated import Question, curated
 from paramcount.web.pages import Links, Pages
 from paramcount.web.queries import resolve
@@ -73,7 +74,7 @@ def _answers(
         url = f"{base_url}/answers/{question.slug}"
         page = pages.answer(report, kind=target.kind, slug=question.slug, canonical=url)
         _write(directory / "answers" / question.slug / "index.html", page)
-        _write(directory / "answers" / f"{question.slug}.json", json.dumps(report.to_dict(), ensure_ascii=False))
+        _write(directory / "answers" / f"{question.slug}.json", json.dumps(report_dict(report), ensure_ascii=False))
         written.append(question)
     return tuple(written), tuple(skipped)
 

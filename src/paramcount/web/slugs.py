@@ -340,7 +340,7 @@ def _value_text(value: _Value) -> str:
 
 
 def _call_text(target: _Callable, values: dict[str, _Value]) -> str:
-    """The call as ``expression_of`` writes it: required arguments positionally while none is missing."""
+    """The call as ``render.code.call_text`` writes it: required arguments positionally while none is missing."""
     texts = []
     positional = not target.is_zoo
     for name, default in target.signature.parameters:

@@ -27,6 +27,7 @@ from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
 from paramcount.errors import ParamcountError
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
+from paramcount.render.code import expression_text
 from paramcount.report import Report
 from paramcount.web.slugs import PARAMETERS, hub_slug, query_for, slug_for
 
@@ -73,7 +74,7 @@ def parameters_slug(report: Report, architecture: str | None = None) -> str | No
     if isinstance(provenance, FromConfig):
         return hub_slug(provenance.location) if provenance.location is not None else None
     if isinstance(provenance, FromExpression | FromZoo):
-        return slug_for(report.expression)
+        return slug_for(expression_text(report.expression))
     return None
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import paramcount
 from hf_oracle import CONFIGS
+from paramcount.render.code import program_text
 from paramcount.report import Report
 
 EXPRESSIONS = [
@@ -63,7 +64,7 @@ def _assert_totals(report: Report, lines: list[str]) -> None:
 
 def test_snippets_print_our_numbers(tmp_path: Path) -> None:
     reports = [paramcount.count(expression).report() for expression in EXPRESSIONS]
-    for report, lines in zip(reports, _run_all([report.code for report in reports], tmp_path), strict=True):
+    for report, lines in zip(reports, _run_all([program_text(report) for report in reports], tmp_path), strict=True):
         _assert_totals(report, lines)
         counts = report.counts
         # torch prints the dict in named_parameters() order: the text equality checks order too.
@@ -73,7 +74,7 @@ def test_snippets_print_our_numbers(tmp_path: Path) -> None:
 
 
 def test_shared_module_snippet_builds_one_object() -> None:
-    code = paramcount.count("nn.Sequential(*[nn.Linear(64, 64)] * 4)").report().code
+    code = program_text(paramcount.count("nn.Sequential(*[nn.Linear(64, 64)] * 4)").report())
     assert "    linear = nn.Linear(64, 64)  # one object, used more than once\n" in code
     assert "    layer = nn.Sequential(*[linear] * 4)\n" in code
     assert "# 4160\n" in code  # 64·64 + 64, once
@@ -83,13 +84,13 @@ def test_config_snippets_print_our_numbers(tmp_path: Path) -> None:
     # Every shipped config, read from its file (the snippet of a hub id differs only in the location);
     # gpt2 and others tie the output head to the token embedding, which transformers counts once.
     reports = [paramcount.count(str(path)).report() for path in sorted(CONFIGS.glob("*.json"))]
-    for report, lines in zip(reports, _run_all([report.code for report in reports], tmp_path), strict=True):
+    for report, lines in zip(reports, _run_all([program_text(report) for report in reports], tmp_path), strict=True):
         _assert_totals(report, lines)
 
 
 def test_hub_id_snippet_names_the_hub_id() -> None:
-    by_id = paramcount.count("openai-community/gpt2").report().code
-    by_path = paramcount.count(str(CONFIGS / "openai-community--gpt2.json")).report().code
+    by_id = program_text(paramcount.count("openai-community/gpt2").report())
+    by_path = program_text(paramcount.count(str(CONFIGS / "openai-community--gpt2.json")).report())
     assert by_id == by_path.replace(repr(str(CONFIGS / "openai-community--gpt2.json")), "'openai-community/gpt2'")
 
 
@@ -99,5 +100,5 @@ ZOO_QUERIES = ["resnet50", "resnet18(num_classes=10)", "vit_b_16(image_size=384)
 def test_zoo_snippets_print_our_numbers(tmp_path: Path) -> None:
     pytest.importorskip("torchvision")
     reports = [paramcount.count(query).report() for query in ZOO_QUERIES]
-    for report, lines in zip(reports, _run_all([report.code for report in reports], tmp_path), strict=True):
+    for report, lines in zip(reports, _run_all([program_text(report) for report in reports], tmp_path), strict=True):
         _assert_totals(report, lines)
