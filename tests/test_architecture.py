@@ -118,6 +118,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
     records = {
         "paramcount.analysis.counts",
         "paramcount.analysis.explain",
+        "paramcount.analysis.measured",
         "paramcount.analysis.memory",
         "paramcount.analysis.models",
         "paramcount.analysis.planner",
