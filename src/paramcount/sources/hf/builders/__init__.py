@@ -7,5 +7,6 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     encoders,
     gemma3,
     gpt,
+    vision,
     vision_language,
 )
