@@ -7,6 +7,7 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     encoders,
     gemma3,
     gpt,
+    state_space,
     vision,
     vision_language,
 )
