@@ -50,3 +50,12 @@ def test_every_cli_option_is_documented() -> None:
     options = [option for action in _parser()._actions for option in action.option_strings if option.startswith("--")]
     missing = [option for option in options if option not in text and option != "--help"]
     assert missing == []
+
+
+def test_readme_lists_every_supported_model_type() -> None:
+    from paramcount.sources.hf._registry import supported_model_types
+
+    section = README.read_text(encoding="utf-8").split("### Supported Hugging Face model types", 1)[1]
+    table = section.split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z0-9_-]+)`", table.split("|---|---|---|", 1)[1]))
+    assert listed == set(supported_model_types())
