@@ -116,7 +116,11 @@ EMBEDDING_SUBCLASS_MODULES = {
     "GemmaTextScaledWordEmbedding": "gemma",
     "Gemma2TextScaledWordEmbedding": "gemma2",
     "Gemma3TextScaledWordEmbedding": "gemma3",
+    "MarianSinusoidalPositionalEmbedding": "marian",
+    "MBartLearnedPositionalEmbedding": "mbart",
+    "MBartScaledWordEmbedding": "mbart",
     "OPTLearnedPositionalEmbedding": "opt",
+    "PegasusSinusoidalPositionalEmbedding": "pegasus",
     "WhisperPositionalEmbedding": "whisper",
 }
 

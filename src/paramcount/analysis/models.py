@@ -33,7 +33,11 @@ EMBEDDING_KINDS = frozenset(
         "GemmaTextScaledWordEmbedding",
         "Gemma2TextScaledWordEmbedding",
         "Gemma3TextScaledWordEmbedding",
+        "MarianSinusoidalPositionalEmbedding",
+        "MBartLearnedPositionalEmbedding",
+        "MBartScaledWordEmbedding",
         "OPTLearnedPositionalEmbedding",
+        "PegasusSinusoidalPositionalEmbedding",
         "WhisperPositionalEmbedding",
     }
 )

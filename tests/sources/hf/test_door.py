@@ -86,30 +86,30 @@ def test_unknown_model_type_lists_the_supported_ones() -> None:
     message = str(info.value)
     assert message.startswith(
         "config.json: model_type 'lama' is not supported; did you mean 'llama', 'llama4' or 'llava'?; if transformers "
-        "knows it, add --via-transformers to count it there; supported: bart, bert,"
+        "knows it, add --via-transformers to count it there; supported: albert, bart, bert,"
     )  # the test environment has torch and transformers: no installation hint
-    assert message.endswith("whisper")
+    assert message.endswith("whisper, xlm-roberta")
 
 
 def test_unknown_model_type_names_the_file_and_the_offer_works(tmp_path: Path) -> None:
     import torch
     import transformers
 
-    # Mamba2 has no builder here; transformers knows it.
-    sizes = {"hidden_size": 64, "num_heads": 4, "head_dim": 32, "num_hidden_layers": 2, "vocab_size": 100}
-    path = tmp_path / "mamba" / "config.json"
+    # XLNet has no builder here; transformers knows it.
+    sizes = {"d_model": 64, "n_head": 4, "d_inner": 96, "n_layer": 2, "vocab_size": 100}
+    path = tmp_path / "xlnet" / "config.json"
     path.parent.mkdir()
-    path.write_text(json.dumps({"model_type": "mamba2", "architectures": ["Mamba2ForCausalLM"], **sizes}))
+    path.write_text(json.dumps({"model_type": "xlnet", "architectures": ["XLNetLMHeadModel"], **sizes}))
     for source in (str(path), str(path.parent)):
         with pytest.raises(UnknownNameError) as info:
             paramcount.count(source)
         assert str(info.value).startswith(
-            f"{path}: model_type 'mamba2' is not supported; if transformers knows it, add --via-transformers"
+            f"{path}: model_type 'xlnet' is not supported; if transformers knows it, add --via-transformers"
         )
     counted = paramcount.count(str(path), via_transformers=True)
     with torch.device("meta"):
-        model = transformers.Mamba2ForCausalLM(
-            transformers.Mamba2Config(hidden_size=64, num_heads=4, head_dim=32, num_hidden_layers=2, vocab_size=100)
+        model = transformers.XLNetLMHeadModel(
+            transformers.XLNetConfig(d_model=64, n_head=4, d_inner=96, n_layer=2, vocab_size=100)
         )
     assert counted.total == sum(parameter.numel() for parameter in model.parameters())
 
@@ -119,7 +119,7 @@ def test_an_unknown_model_type_without_transformers_says_what_to_install(monkeyp
     with pytest.raises(UnknownNameError, match=re.escape(
         "if transformers knows it, add --via-transformers to count it there (needs torch and transformers installed);"
     )):  # fmt: skip
-        from_config({**LLAMA, "model_type": "mamba2"})
+        from_config({**LLAMA, "model_type": "xlnet"})
 
 
 def test_a_shipped_config_is_named_by_its_hub_id() -> None:

@@ -8,5 +8,7 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     gemma3,
     gpt,
     llama4,
+    state_space,
+    vision,
     vision_language,
 )

@@ -18,10 +18,11 @@ sub-config (LLaVA's ``text_config``) names its keys with their parent's.
 
 from __future__ import annotations
 
-from paramcount._record import replace
+from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
+    check_padding_index,
     conv,
     embedding,
     kvq_attention,
@@ -40,11 +41,25 @@ from paramcount.tree import Buffer, Dim, Module
 __all__ = ["bart", "t5", "whisper"]
 
 
-# --- T5 ----------------------------------------------------------------------------------------------------------
+# --- T5, mT5 and UMT5 -----------------------------------------------------------------------------------------
 
 
-def _t5_feed_forward(config: Config, d_model: Dim, d_ff: Dim) -> Module:
-    projection = config.text("feed_forward_proj", "relu")
+class _T5Variant(Record):
+    """What a T5-family type changes: its class-name stem, its default ``feed_forward_proj``, and whether every
+    block owns a ``relative_attention_bias`` (UMT5) or only block 0 (T5, mT5)."""
+
+    kind: str
+    feed_forward: str
+    bias_every_block: bool = False
+
+
+_T5 = _T5Variant("T5", "relu")
+_MT5 = _T5Variant("MT5", "gated-gelu")
+_UMT5 = _T5Variant("UMT5", "gated-gelu", bias_every_block=True)
+
+
+def _t5_feed_forward(config: Config, variant: _T5Variant, d_model: Dim, d_ff: Dim) -> Module:
+    projection = config.text("feed_forward_proj", variant.feed_forward)
     parts = projection.split("-")
     if (len(parts) > 1 and parts[0] != "gated") or len(parts) > 2:
         raise config.fail(
@@ -55,7 +70,7 @@ def _t5_feed_forward(config: Config, d_model: Dim, d_ff: Dim) -> Module:
     if parts[0] == "gated":
         dense = module(
             "DenseReluDense",
-            "T5DenseGatedActDense",
+            f"{variant.kind}DenseGatedActDense",
             linear("wi_0", d_model, d_ff, bias=False),
             linear("wi_1", d_model, d_ff, bias=False),
             linear("wo", d_ff, d_model, bias=False),
@@ -63,14 +78,14 @@ def _t5_feed_forward(config: Config, d_model: Dim, d_ff: Dim) -> Module:
     else:
         dense = module(
             "DenseReluDense",
-            "T5DenseActDense",
+            f"{variant.kind}DenseActDense",
             linear("wi", d_model, d_ff, bias=False),
             linear("wo", d_ff, d_model, bias=False),
         )
     return dense
 
 
-def _t5_attention(name: str, d_model: Dim, inner: Dim, relative_bias: Module | None) -> Module:
+def _t5_attention(name: str, kind: str, d_model: Dim, inner: Dim, relative_bias: Module | None) -> Module:
     children = [
         linear("q", d_model, inner, bias=False),
         linear("k", d_model, inner, bias=False),
@@ -79,37 +94,85 @@ def _t5_attention(name: str, d_model: Dim, inner: Dim, relative_bias: Module | N
     ]
     if relative_bias is not None:
         children.append(relative_bias)
-    return module(name, "T5Attention", *children)
+    return module(name, f"{kind}Attention", *children)
 
 
-def _t5_stack(config: Config, name: str, count: int, *, decoder: bool, shared: str) -> Module:
+def _t5_stack(config: Config, variant: _T5Variant, name: str, count: int, *, decoder: bool, shared: str) -> Module:
     d_model, d_ff = path_dim(config, "d_model"), path_dim(config, "d_ff")
     heads = path_dim(config, "num_heads")
     inner = heads * path_dim(config, "d_kv")
     buckets = path_dim(config, "relative_attention_num_buckets", 32)
-    dense = _t5_feed_forward(config, d_model, d_ff)
+    dense = _t5_feed_forward(config, variant, d_model, d_ff)
+    kind = variant.kind
 
     def block(first: bool) -> Module:
         bias = embedding("relative_attention_bias", buckets, heads) if first else None
-        norm = rms_norm("layer_norm", d_model, "T5LayerNorm")
-        layers = [module("0", "T5LayerSelfAttention", _t5_attention("SelfAttention", d_model, inner, bias), norm)]
+        norm = rms_norm("layer_norm", d_model, f"{kind}LayerNorm")
+        attention = _t5_attention("SelfAttention", kind, d_model, inner, bias)
+        layers = [module("0", f"{kind}LayerSelfAttention", attention, norm)]
         if decoder:
-            cross = _t5_attention("EncDecAttention", d_model, inner, None)
-            layers.append(module("1", "T5LayerCrossAttention", cross, norm))
-        layers.append(module(str(len(layers)), "T5LayerFF", dense, norm))
-        return module("0", "T5Block", module("layer", "ModuleList", *layers))
+            cross = _t5_attention("EncDecAttention", kind, d_model, inner, None)
+            layers.append(module("1", f"{kind}LayerCrossAttention", cross, norm))
+        layers.append(module(str(len(layers)), f"{kind}LayerFF", dense, norm))
+        return module("0", f"{kind}Block", module("layer", "ModuleList", *layers))
 
-    # Only block 0 owns relative_attention_bias (transformers: has_relative_attention_bias=bool(i == 0)).
-    blocks = [block(first=True)] if count else []
-    if count > 1:
-        blocks.append(replace(block(first=False), name="1", repeat=count - 1))
+    if variant.bias_every_block:
+        blocks = [replace(block(first=True), repeat=count)] if count else []
+    else:
+        # Only block 0 owns relative_attention_bias (transformers: has_relative_attention_bias=bool(i == 0)).
+        blocks = [block(first=True)] if count else []
+        if count > 1:
+            blocks.append(replace(block(first=False), name="1", repeat=count - 1))
     return module(
         name,
-        "T5Stack",
+        f"{kind}Stack",
         embedding("embed_tokens", path_dim(config, "vocab_size"), d_model, tied_to=shared),
         module("block", "ModuleList", *blocks),
-        rms_norm("final_layer_norm", d_model, "T5LayerNorm"),
+        rms_norm("final_layer_norm", d_model, f"{kind}LayerNorm"),
     )
+
+
+def _t5_model(config: Config, variant: _T5Variant, name: str, *, decoder: bool) -> Module:
+    """``<kind>Model`` (``decoder``) or ``<kind>EncoderModel`` named ``name``; ``shared`` is every stack's
+    token embedding (the T5 configs force ``tie_word_embeddings``)."""
+    prefix = f"{name}." if name else ""
+    vocab, d_model = path_dim(config, "vocab_size"), path_dim(config, "d_model")
+    encoder_layers = config.layers("num_layers")
+    shared = f"{prefix}shared.weight"
+    children = [
+        embedding("shared", vocab, d_model),
+        _t5_stack(config, variant, "encoder", encoder_layers, decoder=False, shared=shared),
+    ]
+    if decoder:
+        decoder_layers = config.layers("num_decoder_layers", encoder_layers)
+        children.append(_t5_stack(config, variant, "decoder", decoder_layers, decoder=True, shared=shared))
+    return module(name, f"{variant.kind}{'Model' if decoder else 'EncoderModel'}", *children)
+
+
+def _t5_family(config: Config, variant: _T5Variant, architecture: str) -> Module:
+    """The T5-family classes: the base models, the LM (``lm_head`` always the shared embedding: the config classes
+    of transformers 5 set ``tie_word_embeddings=True`` whatever the file says), and the task heads."""
+    head = architecture.removeprefix(variant.kind)
+    d_model = path_dim(config, "d_model")
+    if head in ("Model", "EncoderModel"):
+        return _t5_model(config, variant, "", decoder=head == "Model")
+    if head == "ForSequenceClassification":
+        classifier = module(
+            "classification_head",
+            f"{variant.kind}ClassificationHead",
+            linear("dense", d_model, d_model, bias=True),
+            linear("out_proj", d_model, path_num_labels(config), bias=True),
+        )
+        return module("", architecture, _t5_model(config, variant, "transformer", decoder=True), classifier)
+    if head == "ForTokenClassification":
+        classifier = linear("classifier", d_model, path_num_labels(config), bias=True)
+        return module("", architecture, _t5_model(config, variant, "transformer", decoder=False), classifier)
+    base = _t5_model(config, variant, "", decoder=True)
+    if head == "ForQuestionAnswering":
+        top = linear("qa_outputs", d_model, path_num_labels(config), bias=True)
+    else:
+        top = tied_linear("lm_head", d_model, path_dim(config, "vocab_size"), "shared.weight")
+    return module("", architecture, *base.children, top)
 
 
 @model_type(
@@ -119,19 +182,24 @@ def _t5_stack(config: Config, name: str, count: int, *, decoder: bool, shared: s
 )
 def t5(config: Config, architecture: str) -> Module:
     """T5 and T5 v1.1 / Flan-T5 (``feed_forward_proj="gated-gelu"``): a shared embedding, two T5Stacks."""
-    vocab, d_model = path_dim(config, "vocab_size"), path_dim(config, "d_model")
-    encoder_layers = config.layers("num_layers")
-    children = [
-        embedding("shared", vocab, d_model),
-        _t5_stack(config, "encoder", encoder_layers, decoder=False, shared="shared.weight"),
-    ]
-    if architecture != "T5EncoderModel":
-        decoder_layers = config.layers("num_decoder_layers", encoder_layers)
-        children.append(_t5_stack(config, "decoder", decoder_layers, decoder=True, shared="shared.weight"))
-    if architecture == "T5ForConditionalGeneration":
-        # T5Config (transformers 5) sets tie_word_embeddings=True unconditionally: lm_head is always `shared`.
-        children.append(tied_linear("lm_head", d_model, vocab, "shared.weight"))
-    return module("", architecture, *children)
+    return _t5_family(config, _T5, architecture)
+
+
+def _t5_classes(kind: str) -> tuple[str, ...]:
+    heads = ("ForConditionalGeneration", "EncoderModel", "ForSequenceClassification", "ForTokenClassification")
+    return (f"{kind}Model", *(f"{kind}{head}" for head in (*heads, "ForQuestionAnswering")))
+
+
+@model_type("mt5", architectures=_t5_classes("MT5"), default="MT5ForConditionalGeneration")
+def mt5(config: Config, architecture: str) -> Module:
+    """mT5 (``modeling_mt5.py``): T5 v1.1's modules (gated-GELU by default) over a multilingual vocabulary."""
+    return _t5_family(config, _MT5, architecture)
+
+
+@model_type("umt5", architectures=_t5_classes("UMT5"), default="UMT5ForConditionalGeneration")
+def umt5(config: Config, architecture: str) -> Module:
+    """UMT5 (``modeling_umt5.py``): mT5 with a ``relative_attention_bias`` in every block, not only the first."""
+    return _t5_family(config, _UMT5, architecture)
 
 
 # --- BART and Whisper (the fairseq-style encoder-decoder layers) ---------------------------------------------------
@@ -163,44 +231,143 @@ def _decoder_layer(kind: str, attention: Module, cross: Module, width: Dim, ffn:
     )
 
 
-def _bart_model(config: Config, prefix: str) -> Module:
-    vocab, width = path_dim(config, "vocab_size"), path_dim(config, "d_model")
-    path_heads(config, width, "encoder_attention_heads")
-    path_heads(config, width, "decoder_attention_heads")
-    # BartLearnedPositionalEmbedding: "if padding_idx is specified then offset the embedding ids by 2".
-    positions = path_dim(config, "max_position_embeddings") + 2
-    tied = f"{prefix}shared.weight" if config.flag("tie_word_embeddings", True) else None
-    encoder_layer = _encoder_layer(
-        "BartEncoderLayer",
-        kvq_attention("self_attn", "BartAttention", width),
-        width,
-        path_dim(config, "encoder_ffn_dim"),
-    )
-    decoder_layer = _decoder_layer(
-        "BartDecoderLayer",
-        kvq_attention("self_attn", "BartAttention", width),
-        kvq_attention("encoder_attn", "BartAttention", width),
-        width,
-        path_dim(config, "decoder_ffn_dim"),
-    )
+class _Fairseq(Record):
+    """What a BART-like type changes, as data: its class-name stem, its position table (learned with BART's
+    offset of 2 rows, or sinusoidal and frozen), its embedding classes, its norms, its defaults."""
 
-    def half(name: str, kind: str, layer: Module, count: int) -> Module:
-        return module(
-            name,
-            kind,
-            embedding("embed_tokens", vocab, width, kind="BartScaledWordEmbedding", tied_to=tied),
-            embedding("embed_positions", positions, width, kind="BartLearnedPositionalEmbedding"),
-            stack("layers", layer, count),
-            layer_norm("layernorm_embedding", width),
+    kind: str
+    learned_positions: bool
+    """``<kind>LearnedPositionalEmbedding`` of ``max_position_embeddings + 2`` rows; else a frozen
+    ``<kind>SinusoidalPositionalEmbedding`` of ``max_position_embeddings`` rows."""
+    scaled_words: bool
+    """The token tables are ``<kind>ScaledWordEmbedding`` (an ``nn.Embedding`` subclass)."""
+    layernorm_embedding: bool
+    """A LayerNorm after the embeddings (BART, mBART)."""
+    final_norm: bool
+    """A LayerNorm after the last layer of each stack (pre-norm mBART, Pegasus)."""
+    pad_default: int
+    labels_default: int = 2
+    """``num_labels`` of the config class when neither it nor ``id2label`` is given (BartConfig: 3)."""
+
+
+_BART = _Fairseq("Bart", True, True, True, False, 1, labels_default=3)
+_MBART = _Fairseq("MBart", True, True, True, True, 1)
+_PEGASUS = _Fairseq("Pegasus", False, False, False, True, 0)
+_MARIAN = _Fairseq("Marian", False, False, False, False, 58100)
+
+
+def _fairseq_stack(
+    config: Config, family: _Fairseq, name: str, vocab: Dim, *, decoder: bool, tied_to: str | None
+) -> Module:
+    """``<kind>Encoder`` or ``<kind>Decoder``: token and position tables, the layers, the norms."""
+    width = path_dim(config, "d_model")
+    kind = family.kind
+    positions = path_dim(config, "max_position_embeddings")
+    if family.learned_positions:
+        # <kind>LearnedPositionalEmbedding: "if padding_idx is specified then offset the embedding ids by 2".
+        table = embedding("embed_positions", positions + 2, width, kind=f"{kind}LearnedPositionalEmbedding")
+    else:
+        table = embedding(
+            "embed_positions", positions, width, kind=f"{kind}SinusoidalPositionalEmbedding", trainable=False
         )
-
-    return module(
-        "model",
-        "BartModel",
-        embedding("shared", vocab, width, kind="BartScaledWordEmbedding"),
-        half("encoder", "BartEncoder", encoder_layer, config.layers("encoder_layers")),
-        half("decoder", "BartDecoder", decoder_layer, config.layers("decoder_layers")),
+    words = embedding(
+        "embed_tokens", vocab, width, kind=f"{kind}ScaledWordEmbedding" if family.scaled_words else "", tied_to=tied_to
     )
+    attention = kvq_attention("self_attn", f"{kind}Attention", width)
+    side = "decoder" if decoder else "encoder"
+    ffn = path_dim(config, f"{side}_ffn_dim")
+    if decoder:
+        cross = kvq_attention("encoder_attn", f"{kind}Attention", width)
+        layer = _decoder_layer(f"{kind}DecoderLayer", attention, cross, width, ffn)
+    else:
+        layer = _encoder_layer(f"{kind}EncoderLayer", attention, width, ffn)
+    children = [words, table, stack("layers", layer, config.layers(f"{side}_layers"))]
+    if family.layernorm_embedding:
+        children.append(layer_norm("layernorm_embedding", width))
+    if family.final_norm:
+        children.append(layer_norm("layer_norm", width))
+    return module(name, f"{kind}{side.title()}", *children)
+
+
+class _Vocabularies(Record):
+    """Marian's two vocabularies (``decoder_vocab_size``) and whether a ``shared`` table is built; one for the
+    others."""
+
+    encoder: Dim
+    decoder: Dim
+    shared: bool
+
+
+def _vocabularies(config: Config, family: _Fairseq, *, causal: bool = False) -> _Vocabularies:
+    """``causal``: the decoder-only class, which builds no shared table."""
+    vocab = path_dim(config, "vocab_size")
+    if family is not _MARIAN:
+        check_padding_index(config, family.pad_default, vocab)
+        return _Vocabularies(vocab, vocab, shared=True)
+    shared = config.flag("share_encoder_decoder_embeddings", True)
+    decoder = path_dim(config, "decoder_vocab_size") if config.has("decoder_vocab_size") else vocab
+    check_padding_index(config, family.pad_default, vocab, decoder)
+    # A tied decoder table becomes the shared one (vocab_size rows) whatever decoder_vocab_size says.
+    if shared and not causal and config.flag("tie_word_embeddings", True):
+        decoder = vocab
+    return _Vocabularies(vocab, decoder, shared)
+
+
+def _fairseq_model(config: Config, family: _Fairseq, prefix: str) -> Module:
+    vocabularies = _vocabularies(config, family)
+    tie = vocabularies.shared and config.flag("tie_word_embeddings", True)
+    tied = f"{prefix}shared.weight" if tie else None
+    children = []
+    if vocabularies.shared:
+        kind = f"{family.kind}ScaledWordEmbedding" if family.scaled_words else ""
+        children.append(embedding("shared", vocabularies.encoder, path_dim(config, "d_model"), kind=kind))
+    children += [
+        _fairseq_stack(config, family, "encoder", vocabularies.encoder, decoder=False, tied_to=tied),
+        _fairseq_stack(config, family, "decoder", vocabularies.decoder, decoder=True, tied_to=tied),
+    ]
+    return module("model" if prefix else "", f"{family.kind}Model", *children)
+
+
+def _fairseq_family(config: Config, family: _Fairseq, architecture: str) -> Module:
+    """The classes of a BART-like type: the base model, the LM with ``final_logits_bias``, a decoder-only causal
+    LM, and BART's and mBART's task heads."""
+    head = architecture.removeprefix(family.kind)
+    width = path_dim(config, "d_model")
+    for side in ("decoder",) if head == "ForCausalLM" else ("encoder", "decoder"):
+        path_heads(config, width, f"{side}_attention_heads")
+    if head == "Model":
+        return _fairseq_model(config, family, "")
+    if head == "ForCausalLM":
+        vocabularies = _vocabularies(config, family, causal=True)
+        decoder = _fairseq_stack(config, family, "decoder", vocabularies.decoder, decoder=True, tied_to=None)
+        wrapper = module("model", f"{family.kind}DecoderWrapper", decoder)
+        vocab = path_dim(config, "vocab_size")
+        if config.flag("tie_word_embeddings", True):
+            lm_head = tied_linear("lm_head", width, vocab, "model.decoder.embed_tokens.weight")
+        else:
+            lm_head = linear("lm_head", width, vocab, bias=False)
+        return module("", architecture, wrapper, lm_head)
+    base = _fairseq_model(config, family, "model.")
+    if head == "ForSequenceClassification":
+        classifier = module(
+            "classification_head",
+            f"{family.kind}ClassificationHead",
+            linear("dense", width, width, bias=True),
+            linear("out_proj", width, path_num_labels(config, default=family.labels_default), bias=True),
+        )
+        return module("", architecture, base, classifier)
+    if head == "ForQuestionAnswering":
+        # MBartForQuestionAnswering sets config.num_labels = 2 (start and end logits) whatever the config says.
+        return module("", architecture, base, linear("qa_outputs", width, Dim.constant(2), bias=True))
+    vocabularies = _vocabularies(config, family)
+    target = vocabularies.encoder if vocabularies.shared else vocabularies.decoder
+    if config.flag("tie_word_embeddings", True):
+        owner = "model.shared.weight" if vocabularies.shared else "model.decoder.embed_tokens.weight"
+        lm_head = tied_linear("lm_head", width, target, owner)
+    else:
+        lm_head = linear("lm_head", width, target, bias=False)
+    bias = Buffer("final_logits_bias", (Dim.constant(1), target))
+    return module("", architecture, base, lm_head, buffers=(bias,))
 
 
 @model_type(
@@ -210,25 +377,40 @@ def _bart_model(config: Config, prefix: str) -> Module:
 )
 def bart(config: Config, architecture: str) -> Module:
     """BART: shared token embedding, learned positions (+2 offset), and ``final_logits_bias`` on the LM head."""
-    if architecture == "BartModel":
-        return replace(_bart_model(config, ""), name="")
-    base = _bart_model(config, "model.")
-    width = path_dim(config, "d_model")
-    if architecture == "BartForSequenceClassification":
-        head = module(
-            "classification_head",
-            "BartClassificationHead",
-            linear("dense", width, width, bias=True),
-            linear("out_proj", width, path_num_labels(config, default=3), bias=True),
-        )
-        return module("", architecture, base, head)
-    vocab = path_dim(config, "vocab_size")
-    if config.flag("tie_word_embeddings", True):
-        lm_head = tied_linear("lm_head", width, vocab, "model.shared.weight")
-    else:
-        lm_head = linear("lm_head", width, vocab, bias=False)
-    bias = Buffer("final_logits_bias", (Dim.constant(1), vocab))
-    return module("", architecture, base, lm_head, buffers=(bias,))
+    return _fairseq_family(config, _BART, architecture)
+
+
+@model_type(
+    "mbart",
+    architectures=(
+        "MBartModel",
+        "MBartForConditionalGeneration",
+        "MBartForSequenceClassification",
+        "MBartForQuestionAnswering",
+        "MBartForCausalLM",
+    ),
+    default="MBartForConditionalGeneration",
+)
+def mbart(config: Config, architecture: str) -> Module:
+    """mBART (``modeling_mbart.py``): BART pre-norm, with a LayerNorm closing each stack."""
+    return _fairseq_family(config, _MBART, architecture)
+
+
+@model_type(
+    "pegasus",
+    architectures=("PegasusModel", "PegasusForConditionalGeneration", "PegasusForCausalLM"),
+    default="PegasusForConditionalGeneration",
+)
+def pegasus(config: Config, architecture: str) -> Module:
+    """Pegasus (``modeling_pegasus.py``): pre-norm, frozen sinusoidal positions, no embedding LayerNorm."""
+    return _fairseq_family(config, _PEGASUS, architecture)
+
+
+@model_type("marian", architectures=("MarianModel", "MarianMTModel", "MarianForCausalLM"), default="MarianMTModel")
+def marian(config: Config, architecture: str) -> Module:
+    """Marian (``modeling_marian.py``): post-norm, frozen sinusoidal positions, no extra LayerNorms; the decoder
+    may have its own vocabulary (``decoder_vocab_size``, ``share_encoder_decoder_embeddings: false``)."""
+    return _fairseq_family(config, _MARIAN, architecture)
 
 
 def _whisper_model(config: Config) -> Module:

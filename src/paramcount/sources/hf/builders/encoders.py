@@ -1,4 +1,4 @@
-"""Encoders: BERT, RoBERTa and DistilBERT.
+"""Encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA, ALBERT and DistilBERT.
 
 Each builder mirrors ``transformers`` 5.24 (``models/<type>/modeling_<type>.py``): the same parameter names in
 the same order, the pooler only where the class builds one (``add_pooling_layer``), the masked-LM decoder tied
@@ -64,16 +64,28 @@ class _Family(Record):
     kind: str
     pad_default: int
     """``pad_token_id`` of the config class; RoBERTa also passes it to its position embedding."""
+    roberta: bool = False
+    """RoBERTa's embeddings (positions after ``pad_token_id``, registered last) and its ``lm_head``."""
+    heads_first: bool = False
+    """The head classes register their head before the base model (XLM-RoBERTa in transformers 5), so the head's
+    tensors come first in ``named_parameters()`` and the masked-LM decoder owns the tied word embedding."""
+    factorised: bool = False
+    """Embeddings of their own width ``embedding_size`` (ELECTRA, ALBERT), 128 by default."""
 
 
 _BERT = _Family("bert", "Bert", 0)
-_ROBERTA = _Family("roberta", "Roberta", 1)
+_ROBERTA = _Family("roberta", "Roberta", 1, roberta=True)
+_XLM_ROBERTA = _Family("roberta", "XLMRoberta", 1, roberta=True, heads_first=True)
+_ELECTRA = _Family("electra", "Electra", 0, factorised=True)
+_ALBERT = _Family("albert", "Albert", 0, factorised=True)
 
 
 class _Sizes(Record):
     hidden: Dim
     vocab: Dim
     positions: Dim
+    width: Dim
+    """The embeddings' width: ``hidden_size``, or ``embedding_size`` for a factorised family."""
 
 
 def _bert_sizes(config: Config, family: _Family) -> _Sizes:
@@ -81,9 +93,24 @@ def _bert_sizes(config: Config, family: _Family) -> _Sizes:
     check_divisible(config, hidden, config_dim(config, "num_attention_heads"))
     vocab = config_dim(config, "vocab_size")
     positions = config_dim(config, "max_position_embeddings")
-    tables = (vocab, positions) if family is _ROBERTA else (vocab,)
+    tables = (vocab, positions) if family.roberta else (vocab,)
     check_padding_index(config, family.pad_default, *tables)
-    return _Sizes(hidden, vocab, positions)
+    width = config_dim(config, "embedding_size", default=128) if family.factorised else hidden
+    return _Sizes(hidden, vocab, positions, width)
+
+
+def _bert_embeddings(config: Config, family: _Family, sizes: _Sizes, words_tied_to: str | None = None) -> Module:
+    """``{Bert,Roberta,Electra,Albert}Embeddings``: word, position and token-type tables and a LayerNorm;
+    ``words_tied_to``: the output head that owns the word table (registered before it)."""
+    width = sizes.width
+    words = embedding("word_embeddings", sizes.vocab, width, tied_to=words_tied_to)
+    positions = embedding("position_embeddings", sizes.positions, width)
+    token_type = embedding("token_type_embeddings", config_dim(config, "type_vocab_size", default=2), width)
+    norm = layer_norm("LayerNorm", width)
+    # RoBERTa registers its position embedding last (it is built with padding_idx after the rest).
+    parts = (words, token_type, norm, positions) if family.roberta else (words, positions, token_type, norm)
+    buffers = _position_buffers(sizes.positions, "position_ids", "token_type_ids")
+    return module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
 
 
 def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> Module:
@@ -99,11 +126,12 @@ def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> 
     return module(name, f"{family.kind}Attention", inner, output)
 
 
-def _bert_model(config: Config, family: _Family, sizes: _Sizes, *, pooler: bool) -> Module:
+def _bert_model(
+    config: Config, family: _Family, sizes: _Sizes, *, pooler: bool, words_tied_to: str | None = None
+) -> Module:
     hidden = sizes.hidden
     layers = config_layers(config, "num_hidden_layers")
     intermediate = config_dim(config, "intermediate_size")
-    token_types = config_dim(config, "type_vocab_size", default=2)
     is_decoder = config_flag(config, "is_decoder", False)
     cross = config_flag(config, "add_cross_attention", False)
     if cross and not is_decoder:
@@ -112,14 +140,6 @@ def _bert_model(config: Config, family: _Family, sizes: _Sizes, *, pooler: bool)
             f"'{config.path('add_cross_attention')}' needs 'is_decoder': true (transformers refuses cross-attention "
             "in an encoder)",
         )
-    words = embedding("word_embeddings", sizes.vocab, hidden)
-    positions = embedding("position_embeddings", sizes.positions, hidden)
-    token_type = embedding("token_type_embeddings", token_types, hidden)
-    norm = layer_norm("LayerNorm", hidden)
-    # RoBERTa registers its position embedding last (it is built with padding_idx after the rest).
-    parts = (words, token_type, norm, positions) if family is _ROBERTA else (words, positions, token_type, norm)
-    buffers = _position_buffers(sizes.positions, "position_ids", "token_type_ids")
-    embeddings = module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
     block = [_bert_attention("attention", family, hidden, cross=False)]
     if cross:
         block.append(_bert_attention("crossattention", family, hidden, cross=True))
@@ -135,7 +155,10 @@ def _bert_model(config: Config, family: _Family, sizes: _Sizes, *, pooler: bool)
     encoder = module(
         "encoder", f"{family.kind}Encoder", stack("layer", module("0", f"{family.kind}Layer", *block), layers)
     )
-    children = [embeddings, encoder]
+    children = [_bert_embeddings(config, family, sizes, words_tied_to)]
+    if sizes.width.value != hidden.value:
+        children.append(linear("embeddings_project", sizes.width, hidden, bias=True))
+    children.append(encoder)
     if pooler:
         children.append(module("pooler", f"{family.kind}Pooler", linear("dense", hidden, hidden, bias=True)))
     return module(family.prefix, f"{family.kind}Model", *children)
@@ -146,15 +169,17 @@ def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: s
     ``decoder`` whose weight is the word embedding and whose bias is the head's ``bias`` when tied.
 
     BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
-    ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie."""
+    ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie. Registered before the base model
+    (``heads_first``), the decoder owns the shared weight."""
     hidden, vocab = sizes.hidden, sizes.vocab
     decoder = linear("decoder", hidden, vocab, bias=True)
     if config_flag(config, "tie_word_embeddings", True):
-        decoder = tie(decoder, weight=f"{family.prefix}.embeddings.word_embeddings.weight", bias=f"{path}.bias")
+        words = {} if family.heads_first else {"weight": f"{family.prefix}.embeddings.word_embeddings.weight"}
+        decoder = tie(decoder, **words, bias=f"{path}.bias")
     own_bias = (Param("bias", (vocab,)),)
-    if family is _ROBERTA:
+    if family.roberta:
         dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
-        return module(name, "RobertaLMHead", dense, norm, decoder, params=own_bias)
+        return module(name, f"{family.kind}LMHead", dense, norm, decoder, params=own_bias)
     transform = module(
         "transform",
         "BertPredictionHeadTransform",
@@ -230,9 +255,76 @@ def bert(config: Config, architecture: str) -> Module:
     return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
 
 
-_ROBERTA_CLASSES = head_classes(
-    "Roberta",
+def _roberta_classes(prefix: str) -> tuple[tuple[str, Head], ...]:
+    heads: tuple[Head, ...] = (
+        "causal_lm",
+        "masked_lm",
+        "sequence_classification",
+        "multiple_choice",
+        "token_classification",
+        "question_answering",
+    )
+    return head_classes(prefix, heads)
+
+
+_ROBERTA_CLASSES = _roberta_classes("Roberta")
+_XLM_ROBERTA_CLASSES = _roberta_classes("XLMRoberta")
+
+
+def _roberta_like(config: Config, family: _Family, architecture: str, head: Head) -> Module:
+    sizes = _bert_sizes(config, family)
+    tied = (
+        head in ("causal_lm", "masked_lm") and family.heads_first and config_flag(config, "tie_word_embeddings", True)
+    )
+    words_tied_to = "lm_head.decoder.weight" if tied else None
+    base = _bert_model(config, family, sizes, pooler=head in ("base", "multiple_choice"), words_tied_to=words_tied_to)
+    if head == "base":
+        return base
+    hidden = sizes.hidden
+    if head in ("causal_lm", "masked_lm"):
+        top = _mlm_head(config, family, sizes, "lm_head", "lm_head")
+    elif head == "sequence_classification":
+        top = module(
+            "classifier",
+            f"{family.kind}ClassificationHead",
+            linear("dense", hidden, hidden, bias=True),
+            linear("out_proj", hidden, num_labels(config), bias=True),
+        )
+    else:
+        top = linear_head(_CLASSIFIERS[head], config, hidden)
+    return module("", architecture, *((top, base) if family.heads_first else (base, top)))
+
+
+@model_type("roberta", architectures=class_names(_ROBERTA_CLASSES), default="RobertaModel")
+def roberta(config: Config, architecture: str) -> Module:
+    """RoBERTa (``modeling_roberta.py``): BERT's layers; position ids start after ``pad_token_id``, so the
+    published ``max_position_embeddings`` (514) already holds the offset; a two-layer classification head."""
+    return _roberta_like(config, _ROBERTA, architecture, dict(_ROBERTA_CLASSES)[architecture])
+
+
+@model_type("xlm-roberta", architectures=class_names(_XLM_ROBERTA_CLASSES), default="XLMRobertaModel")
+def xlm_roberta(config: Config, architecture: str) -> Module:
+    """XLM-RoBERTa (``modeling_xlm_roberta.py``): RoBERTa's modules, the heads registered before the base
+    model, so a tied masked-LM ``lm_head.decoder.weight`` is the listed name of the word embedding."""
+    return _roberta_like(config, _XLM_ROBERTA, architecture, dict(_XLM_ROBERTA_CLASSES)[architecture])
+
+
+# --- ELECTRA and ALBERT: factorised embeddings ----------------------------------------------------------------
+
+
+def _generator_head(config: Config, family: _Family, sizes: _Sizes) -> Module:
+    """The output projection back to the vocabulary from ``embedding_size``: its weight is the word embedding
+    when ``tie_word_embeddings`` holds."""
+    head = linear("generator_lm_head", sizes.width, sizes.vocab, bias=True)
+    if config_flag(config, "tie_word_embeddings", True):
+        head = tie(head, weight=f"{family.prefix}.embeddings.word_embeddings.weight")
+    return head
+
+
+_ELECTRA_CLASSES = head_classes(
+    "Electra",
     (
+        "pretraining",
         "causal_lm",
         "masked_lm",
         "sequence_classification",
@@ -243,26 +335,135 @@ _ROBERTA_CLASSES = head_classes(
 )
 
 
-@model_type("roberta", architectures=class_names(_ROBERTA_CLASSES), default="RobertaModel")
-def roberta(config: Config, architecture: str) -> Module:
-    """RoBERTa (``modeling_roberta.py``): BERT's layers; position ids start after ``pad_token_id``, so the
-    published ``max_position_embeddings`` (514) already holds the offset; a two-layer classification head."""
-    head = dict(_ROBERTA_CLASSES)[architecture]
-    sizes = _bert_sizes(config, _ROBERTA)
-    base = _bert_model(config, _ROBERTA, sizes, pooler=head in ("base", "multiple_choice"))
+def _electra_summary(config: Config, hidden: Dim) -> Module:
+    """``ElectraSequenceSummary``: a ``summary`` Linear when ``summary_use_proj`` (to ``num_labels`` with
+    ``summary_proj_to_labels`` and labels, else to ``hidden_size``), else none."""
+    if not config_flag(config, "summary_use_proj", True):
+        return module("sequence_summary", "ElectraSequenceSummary")
+    labels = num_labels(config)
+    to_labels = config_flag(config, "summary_proj_to_labels", False) and labels.value > 0
+    summary = linear("summary", hidden, labels if to_labels else hidden, bias=True)
+    return module("sequence_summary", "ElectraSequenceSummary", summary)
+
+
+@model_type("electra", architectures=class_names(_ELECTRA_CLASSES), default="ElectraModel")
+def electra(config: Config, architecture: str) -> Module:
+    """ELECTRA (``modeling_electra.py``): BERT's layers over embeddings of width ``embedding_size`` (128 by
+    default), projected by ``embeddings_project`` when that differs from ``hidden_size``; no pooler. The
+    discriminator (``ElectraForPreTraining``) scores each token; the generator classes predict tokens through
+    ``embedding_size`` with a head tied to the word embedding."""
+    head = dict(_ELECTRA_CLASSES)[architecture]
+    sizes = _bert_sizes(config, _ELECTRA)
+    base = _bert_model(config, _ELECTRA, sizes, pooler=False)
+    hidden = sizes.hidden
     if head == "base":
         return base
-    hidden = sizes.hidden
+    if head == "pretraining":
+        discriminator = module(
+            "discriminator_predictions",
+            "ElectraDiscriminatorPredictions",
+            linear("dense", hidden, hidden, bias=True),
+            linear("dense_prediction", hidden, _ONE, bias=True),
+        )
+        return module("", architecture, base, discriminator)
     if head in ("causal_lm", "masked_lm"):
-        return module("", architecture, base, _mlm_head(config, _ROBERTA, sizes, "lm_head", "lm_head"))
+        generator = module(
+            "generator_predictions",
+            "ElectraGeneratorPredictions",
+            layer_norm("LayerNorm", sizes.width),
+            linear("dense", hidden, sizes.width, bias=True),
+        )
+        return module("", architecture, base, generator, _generator_head(config, _ELECTRA, sizes))
     if head == "sequence_classification":
         classifier = module(
             "classifier",
-            "RobertaClassificationHead",
+            "ElectraClassificationHead",
             linear("dense", hidden, hidden, bias=True),
             linear("out_proj", hidden, num_labels(config), bias=True),
         )
         return module("", architecture, base, classifier)
+    if head == "multiple_choice":
+        return module(
+            "", architecture, base, _electra_summary(config, hidden), linear("classifier", hidden, _ONE, bias=True)
+        )
+    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
+
+
+_ALBERT_CLASSES = head_classes(
+    "Albert",
+    (
+        "pretraining",
+        "masked_lm",
+        "sequence_classification",
+        "token_classification",
+        "question_answering",
+        "multiple_choice",
+    ),
+)
+_ALBERT_POOLED: Final[frozenset[Head]] = frozenset(
+    {"base", "pretraining", "sequence_classification", "multiple_choice"}
+)
+
+
+def _albert_model(config: Config, sizes: _Sizes, *, pooler: bool) -> Module:
+    """``AlbertModel``: ``num_hidden_groups`` groups of ``inner_group_num`` layers each, shared across the
+    ``num_hidden_layers`` steps (which therefore do not change the count)."""
+    hidden = sizes.hidden
+    intermediate = config_dim(config, "intermediate_size")
+    attention = module(
+        "attention",
+        "AlbertAttention",
+        *(linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value", "dense")),
+        layer_norm("LayerNorm", hidden),
+    )
+    layer = module(
+        "0",
+        "AlbertLayer",
+        layer_norm("full_layer_layer_norm", hidden),
+        attention,
+        linear("ffn", hidden, intermediate, bias=True),
+        linear("ffn_output", intermediate, hidden, bias=True),
+    )
+    group = module("0", "AlbertLayerGroup", stack("albert_layers", layer, config.layers("inner_group_num", 1)))
+    encoder = module(
+        "encoder",
+        "AlbertTransformer",
+        linear("embedding_hidden_mapping_in", sizes.width, hidden, bias=True),
+        stack("albert_layer_groups", group, config.layers("num_hidden_groups", 1)),
+    )
+    children = [_bert_embeddings(config, _ALBERT, sizes), encoder]
+    if pooler:
+        children.append(linear("pooler", hidden, hidden, bias=True))
+    return module("albert", "AlbertModel", *children)
+
+
+@model_type("albert", architectures=class_names(_ALBERT_CLASSES), default="AlbertModel")
+def albert(config: Config, architecture: str) -> Module:
+    """ALBERT (``modeling_albert.py``): factorised embeddings (``embedding_size``) mapped to ``hidden_size``,
+    layers shared in groups, a one-Linear pooler; the masked-LM head predicts through ``embedding_size`` with
+    its decoder tied to the word embedding, and pre-training adds sentence-order prediction."""
+    head = dict(_ALBERT_CLASSES)[architecture]
+    sizes = _bert_sizes(config, _ALBERT)
+    base = _albert_model(config, sizes, pooler=head in _ALBERT_POOLED)
+    hidden, width, vocab = sizes.hidden, sizes.width, sizes.vocab
+    if head == "base":
+        return base
+    if head in ("pretraining", "masked_lm"):
+        decoder = linear("decoder", width, vocab, bias=True)
+        if config_flag(config, "tie_word_embeddings", True):
+            decoder = tie(decoder, weight="albert.embeddings.word_embeddings.weight", bias="predictions.bias")
+        predictions = module(
+            "predictions",
+            "AlbertMLMHead",
+            layer_norm("LayerNorm", width),
+            linear("dense", hidden, width, bias=True),
+            decoder,
+            params=(Param("bias", (vocab,)),),
+        )
+        if head == "masked_lm":
+            return module("", architecture, base, predictions)
+        order = module("sop_classifier", "AlbertSOPHead", linear("classifier", hidden, num_labels(config), bias=True))
+        return module("", architecture, base, predictions, order)
     return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
 
 

@@ -1,0 +1,232 @@
+"""Vision encoders: SigLIP (and its standalone towers) and DINOv2.
+
+Each builder mirrors the modelling code of transformers 5.24 (``models/<type>/modeling_<type>.py``): the same
+module names and registration order, each checked against transformers on the meta device.
+
+SigLIP is CLIP's layout with a sigmoid loss: biased patch convolution, no class token, a text ``head`` to
+``projection_size``, an attention-pooling ``head`` on the vision tower (``vision_use_head``), and
+``logit_scale`` plus ``logit_bias``. Its sub-configs take SiglipTextConfig's and SiglipVisionConfig's defaults,
+as published configs rely on them (``google/siglip-base-patch16-224`` states little more than the patch size).
+DINOv2 is ViT with a mask token, per-layer LayerScale and an MLP sized by ``mlp_ratio`` (or a SwiGLU FFN).
+"""
+
+from __future__ import annotations
+
+from paramcount._record import replace
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type
+from paramcount.sources.hf.builders._common import (
+    conv,
+    embedding,
+    kvq_attention,
+    layer_norm,
+    linear,
+    module,
+    multihead_attention,
+    path_dim,
+    path_heads,
+    path_num_labels,
+    position_ids,
+    stack,
+)
+from paramcount.sources.hf.builders.vision_language import _pair, _sub_config
+from paramcount.tree import Dim, Module, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["dinov2", "siglip", "siglip_text_model", "siglip_vision_model"]
+
+_ONE = Dim.constant(1)
+
+
+# --- SigLIP ------------------------------------------------------------------------------------------------------
+
+
+def _siglip_mlp(config: Config, hidden: Dim) -> Module:
+    ffn = path_dim(config, "intermediate_size")
+    return module("mlp", "SiglipMLP", linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True))
+
+
+def _siglip_encoder(config: Config, hidden: Dim) -> Module:
+    path_heads(config, hidden, "num_attention_heads")
+    layer = module(
+        "0",
+        "SiglipEncoderLayer",
+        layer_norm("layer_norm1", hidden),
+        kvq_attention("self_attn", "SiglipAttention", hidden),
+        layer_norm("layer_norm2", hidden),
+        _siglip_mlp(config, hidden),
+    )
+    return module("encoder", "SiglipEncoder", stack("layers", layer, config.layers("num_hidden_layers")))
+
+
+def _siglip_text(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    positions = path_dim(config, "max_position_embeddings")
+    embeddings = module(
+        "embeddings",
+        "SiglipTextEmbeddings",
+        embedding("token_embedding", path_dim(config, "vocab_size"), hidden),
+        embedding("position_embedding", positions, hidden),
+        buffers=(position_ids(positions),),
+    )
+    projection = path_dim(config, "projection_size") if config.has("projection_size") else hidden
+    return module(
+        name,
+        "SiglipTextModel",
+        embeddings,
+        _siglip_encoder(config, hidden),
+        layer_norm("final_layer_norm", hidden),
+        linear("head", hidden, projection, bias=True),
+    )
+
+
+def _siglip_vision(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    image, patch = path_dim(config, "image_size"), path_dim(config, "patch_size")
+    positions = (image // patch) * (image // patch)
+    channels = path_dim(config, "num_channels")
+    embeddings = module(
+        "embeddings",
+        "SiglipVisionEmbeddings",
+        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True, stride=patch.value),
+        embedding("position_embedding", positions, hidden),
+        buffers=(position_ids(positions),),
+    )
+    children = [embeddings, _siglip_encoder(config, hidden), layer_norm("post_layernorm", hidden)]
+    if config.flag("vision_use_head", True):
+        head = module(
+            "head",
+            "SiglipMultiheadAttentionPoolingHead",
+            multihead_attention("attention", hidden, path_dim(config, "num_attention_heads")),
+            layer_norm("layernorm", hidden),
+            _siglip_mlp(config, hidden),
+            params=(Param("probe", (_ONE, _ONE, hidden)),),
+        )
+        children.append(head)
+    return module(name, "SiglipVisionModel", *children)
+
+
+@model_type("siglip", architectures=("SiglipModel", "SiglipForImageClassification"), default="SiglipModel")
+def siglip(config: Config, architecture: str) -> Module:
+    """SigLIP: text and vision towers from ``text_config``/``vision_config``, ``logit_scale`` and ``logit_bias``;
+    the image classifier reads the vision sub-config. The tower classes are counted from a tower's own config
+    (``siglip_text_model``, ``siglip_vision_model``): transformers 5.24 cannot build them from a SiglipConfig."""
+    text = _sub_config(config, "text_config", "siglip_text_model")
+    vision = _sub_config(config, "vision_config", "siglip_vision_model")
+    if architecture == "SiglipForImageClassification":
+        labels = path_num_labels(config)
+        # nn.Linear(vision_config.hidden_size, num_labels) if num_labels > 0 else nn.Identity().
+        if labels.value == 0:
+            classifier = module("classifier", "Identity")
+        else:
+            classifier = linear("classifier", path_dim(vision, "hidden_size"), labels, bias=True)
+        return module("", architecture, _siglip_vision(vision, "vision_model"), classifier)
+    scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
+    return module(
+        "",
+        architecture,
+        _siglip_text(text, "text_model"),
+        _siglip_vision(vision, "vision_model"),
+        params=scale,
+    )
+
+
+@model_type("siglip_text_model", architectures=("SiglipTextModel",), default="SiglipTextModel")
+def siglip_text_model(config: Config, architecture: str) -> Module:
+    """A standalone SigLIP text tower config (``model_type: siglip_text_model``)."""
+    return _siglip_text(config, "")
+
+
+@model_type("siglip_vision_model", architectures=("SiglipVisionModel",), default="SiglipVisionModel")
+def siglip_vision_model(config: Config, architecture: str) -> Module:
+    """A standalone SigLIP vision tower config (``model_type: siglip_vision_model``), e.g. PaliGemma's."""
+    return _siglip_vision(config, "")
+
+
+# --- DINOv2 ------------------------------------------------------------------------------------------------------
+
+
+def _dinov2_mlp(config: Config, hidden: Dim) -> Module:
+    """``Dinov2MLP`` of ``int(hidden_size · mlp_ratio)`` features, or ``Dinov2SwiGLUFFN`` (``use_swiglu_ffn``)
+    whose width is that times 2/3 rounded up to a multiple of 8."""
+    ratio = path_dim(config, "mlp_ratio", 4)
+    features = hidden.value * ratio.value
+    if not config.flag("use_swiglu_ffn", False):
+        width = hidden * ratio
+        return module(
+            "mlp", "Dinov2MLP", linear("fc1", hidden, width, bias=True), linear("fc2", width, hidden, bias=True)
+        )
+    width = Dim.of((int(features * 2 / 3) + 7) // 8 * 8, "swiglu_hidden_features")
+    return module(
+        "mlp",
+        "Dinov2SwiGLUFFN",
+        linear("gate_proj", hidden, width, bias=True),
+        linear("up_proj", hidden, width, bias=True),
+        linear("down_proj", width, hidden, bias=True),
+    )
+
+
+def _dinov2_model(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    heads = path_heads(config, hidden, "num_attention_heads")
+    inner = heads * (hidden // heads)
+    qkv_bias = config.flag("qkv_bias", True)
+    image_h, image_w = _pair(config, "image_size", 224)
+    patch_h, patch_w = _pair(config, "patch_size", 14)
+    patches = (image_h // patch_h) * (image_w // patch_w)
+    projection = conv(
+        "projection",
+        "Conv2d",
+        path_dim(config, "num_channels", 3),
+        hidden,
+        (patch_h, patch_w),
+        bias=True,
+        stride=(patch_h.value, patch_w.value),
+    )
+    tokens = [Param("cls_token", (_ONE, _ONE, hidden))]
+    if config.flag("use_mask_token", True):
+        tokens.append(Param("mask_token", (_ONE, hidden)))
+    tokens.append(Param("position_embeddings", (_ONE, patches + 1, hidden)))
+    embeddings = module(
+        "embeddings",
+        "Dinov2Embeddings",
+        module("patch_embeddings", "Dinov2PatchEmbeddings", projection),
+        params=tuple(tokens),
+    )
+    scale = module("layer_scale1", "Dinov2LayerScale", params=(Param("lambda1", (hidden,)),))
+    layer = module(
+        "0",
+        "Dinov2Layer",
+        layer_norm("norm1", hidden),
+        module(
+            "attention",
+            "Dinov2Attention",
+            linear("q_proj", hidden, inner, bias=qkv_bias),
+            linear("k_proj", hidden, inner, bias=qkv_bias),
+            linear("v_proj", hidden, inner, bias=qkv_bias),
+            linear("o_proj", inner, hidden, bias=True),
+        ),
+        scale,
+        layer_norm("norm2", hidden),
+        _dinov2_mlp(config, hidden),
+        replace(scale, name="layer_scale2"),
+    )
+    encoder = module("encoder", "Dinov2Encoder", stack("layer", layer, config.layers("num_hidden_layers")))
+    return module(name, "Dinov2Model", embeddings, encoder, layer_norm("layernorm", hidden))
+
+
+@model_type("dinov2", architectures=("Dinov2Model", "Dinov2ForImageClassification"), default="Dinov2Model")
+def dinov2(config: Config, architecture: str) -> Module:
+    """DINOv2: the classifier reads the class token and the mean patch token, so it is ``2·hidden_size`` wide."""
+    if architecture == "Dinov2Model":
+        return _dinov2_model(config, "")
+    labels = path_num_labels(config)
+    hidden = path_dim(config, "hidden_size")
+    if labels.value == 0:
+        classifier = module("classifier", "Identity")
+    else:
+        classifier = linear("classifier", hidden * 2, labels, bias=True)
+    return module("", architecture, _dinov2_model(config, "dinov2"), classifier)
