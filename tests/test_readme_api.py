@@ -154,10 +154,23 @@ def _json_output(arguments: list[str]) -> object:
     return json.loads(printed.getvalue())
 
 
-def test_the_json_schema_is_the_output() -> None:
+def _checkpoints(folder: Path) -> list[list[str]]:
+    """Checkpoint files for the schema: a PyTorch checkpoint with an optimizer's state and another entry."""
+    import torch
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    path = folder / "checkpoint.pth"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "ema": {"w": torch.ones(2)}}, path)
+    return [[str(path)]]
+
+
+def test_the_json_schema_is_the_output(tmp_path: Path) -> None:
     pytest.importorskip("transformers")  # for --via-transformers
     seen: dict[str, set[str]] = {}
-    for arguments in SCHEMA_QUERIES:
+    for arguments in SCHEMA_QUERIES + _checkpoints(tmp_path):
         _observe(_json_output(arguments), "", seen)
     _compare(_tables()[0], seen)
 

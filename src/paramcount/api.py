@@ -248,7 +248,10 @@ def from_config_text(text: str | bytes, *, architecture: str | None = None, name
 
 def from_file(path: str | Path, *, query: str | None = None) -> Result:
     """Count the tensors of a checkpoint without loading it: a ``.safetensors`` file, a sharded checkpoint's
-    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, or a folder holding one. Only headers are read.
+    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, a PyTorch file (``.pt``, ``.pth``, ``.bin``,
+    ``.ckpt``) or a ``pytorch_model.bin.index.json``, or a folder holding one. Only headers are read (a PyTorch
+    file's pickle through a restricted reader that never unpickles); a PyTorch checkpoint's optimizer state and
+    other entries are left out of the count and totalled in ``provenance.sections``.
 
     A folder's ``config.json``, when present, is counted too: the facts say whether the two counts agree, and
     ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
@@ -260,7 +263,7 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     """
     from pathlib import Path
 
-    from paramcount.sources.checkpoint import tree_from_entries
+    from paramcount.sources.checkpoint import section_totals, tree_from_entries
     from paramcount.sources.files import read_checkpoint, with_config_ties
 
     checkpoint, weights = read_checkpoint(path)
@@ -287,7 +290,8 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
         agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
         config_facts += (("config_agrees", agrees),)
     header = checkpoint.facts + config_facts
-    return Result(query or str(path), tree, totals(tree), FromFile(checkpoint.format, str(path), header))
+    provenance = FromFile(checkpoint.format, str(path), header, section_totals(checkpoint))
+    return Result(query or str(path), tree, totals(tree), provenance)
 
 
 def from_module(module: object) -> Result:

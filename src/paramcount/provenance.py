@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar
 
-__all__ = ["FromConfig", "FromExpression", "FromFile", "FromModule", "FromZoo", "Provenance"]
+__all__ = ["FromConfig", "FromExpression", "FromFile", "FromModule", "FromZoo", "Provenance", "SectionTotal"]
 
 
 class Provenance(Record):
@@ -90,6 +90,22 @@ class FromConfig(Provenance):
         return tuple(facts)
 
 
+class SectionTotal(Record):
+    """Tensors a checkpoint holds beside the model's state, which the count leaves out: one state of an
+    optimizer (Adam's ``exp_avg``), or one other top-level entry (an EMA copy, a callback's state)."""
+
+    section: str
+    """``optimizer`` or ``other``."""
+    group: str
+    """For the optimizer, the state's name (the last part of the tensor's name: ``exp_avg``, ``exp_avg_sq``,
+    ``step``, ``momentum_buffer``); otherwise the checkpoint's top-level key."""
+    tensors: int
+    count: int
+    """Elements."""
+    bytes: int
+    """Bytes of their data (numel × itemsize each)."""
+
+
 class FromFile(Provenance):
     """A checkpoint file, a sharded checkpoint's index or a folder holding one, read header-only: its format,
     the path given, and what the header (and a folder's config.json) said: the architecture a GGUF names, how
@@ -101,6 +117,8 @@ class FromFile(Provenance):
     path: str
     header: tuple[tuple[str, str | int], ...] = ()
     """The file's own facts (``architecture``, ``block_count``, ``config_parameters``, ``config_agrees`` …)."""
+    sections: tuple[SectionTotal, ...] = ()
+    """What a nested PyTorch checkpoint holds besides the model (optimizer state, other entries), not counted."""
 
     @property
     def origin(self) -> str:

@@ -11,7 +11,7 @@ from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.models import Block, ModuleRow
-from paramcount.provenance import Provenance
+from paramcount.provenance import FromFile, Provenance
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ class Report(Record):
             "non_embedding_parameters": counts.total - self.embedding_parameters,
             "active": self.active,
             "facts": dict(self.provenance.facts()),
+            "checkpoint": _checkpoint(self.provenance),
             "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
             "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
             "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
@@ -203,6 +204,17 @@ class Report(Record):
             ],
             "code": self.code,
         }
+
+
+def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
+    if not isinstance(provenance, FromFile):
+        return None
+    return {
+        "sections": [
+            {"section": s.section, "group": s.group, "tensors": s.tensors, "count": s.count, "bytes": s.bytes}
+            for s in provenance.sections
+        ],
+    }
 
 
 def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def test_a_folder_with_a_config_and_no_weights_is_still_a_config(tmp_path: Path)
 
 def test_paths_false_never_reads_a_file(tmp_path: Path) -> None:
     save_small(tmp_path / "model.safetensors")
-    with pytest.raises(paramcount.ExpressionError):
+    with pytest.raises(paramcount.UnknownNameError, match="not a zoo model nor a shipped hub id"):
         paramcount.count(str(tmp_path / "model.safetensors"), paths=False)
 
 

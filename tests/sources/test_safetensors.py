@@ -103,7 +103,7 @@ def test_sharded_checkpoint_from_save_pretrained(tmp_path: Path) -> None:
 
     result = paramcount.from_file(tmp_path)  # the folder: weights and config.json
     assert result.total == model.num_parameters() == sum(p.numel() for p in model.parameters())
-    facts = dict(result.tree.attributes)
+    facts = dict(result.provenance.header)  # type: ignore[attr-defined]
     assert facts["config_parameters"] == result.total
     assert facts["config_agrees"] == "yes"
     # save_pretrained writes the tied lm_head once; the folder's tree lists the tie as transformers holds it
@@ -123,7 +123,7 @@ def test_folder_whose_config_disagrees_says_so(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(config))
     per_layer = 4 * 64 * 16 * 2 + 2 * 64 * 16 * 2 + 3 * 64 * 96 + 2 * 64  # q, o; k, v; gate, up, down; 2 norms
     result = paramcount.from_file(tmp_path)
-    assert dict(result.tree.attributes)["config_agrees"] == (
+    assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
         f"no: the weights hold {-per_layer:+,} parameters more than config.json"
     )
 

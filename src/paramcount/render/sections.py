@@ -109,10 +109,25 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
         )
     elif "config_json" in facts:
         segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
+    if isinstance(provenance, FromFile):
+        segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
         segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
     return tuple(segments)
+
+
+def _sections(provenance: FromFile) -> list[str]:
+    """``optimizer state, not counted: 1,376 B in 12 tensors (exp_avg 680 B, exp_avg_sq 680 B, step 16 B)``."""
+    lines = []
+    for section, title in (("optimizer", "optimizer state"), ("other", "other entries")):
+        rows = [row for row in provenance.sections if row.section == section]
+        if rows:
+            size, tensors = sum(row.bytes for row in rows), sum(row.tensors for row in rows)
+            groups = ", ".join(f"{row.group} {integer(row.bytes)} B" for row in rows)
+            plural = "s" if tensors != 1 else ""
+            lines.append(f"\n  {title}, not counted: {integer(size)} B in {integer(tensors)} tensor{plural} ({groups})")
+    return lines
 
 
 def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:

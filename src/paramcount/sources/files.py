@@ -1,8 +1,11 @@
 """Which reader reads a path: a checkpoint file by its suffix (or its first bytes), a folder by what it holds.
 
 A folder (a Hugging Face checkpoint directory) is read through, in this order, its
-``*.safetensors.index.json``, its one ``.safetensors`` file, its one ``.gguf``, its one ``.onnx``; several
-candidates of one kind and no index is ambiguous and refused with their names. Its ``config.json``, when
+``*.safetensors.index.json``, its one ``.safetensors`` file, its one ``.gguf``, its one ``.onnx``, its
+``pytorch_model.bin.index.json`` (HF's older sharded format), its one PyTorch file (``.bin``, ``.pt``, ``.pth``,
+``.ckpt``); several candidates of one kind and no index is ambiguous and refused with their names, except that
+Hugging Face's own name (``model.safetensors``, ``pytorch_model.bin``) is the model's weights beside others
+(a Trainer's ``training_args.bin``, ``optimizer.pt``). Its ``config.json``, when
 present, is the caller's to count and compare (``with_config_ties`` lets the weights' tree show the ties the
 config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once).
 """
@@ -31,6 +34,7 @@ CHECKPOINT_SUFFIXES: Final = {
     ".safetensors": "safetensors",
     ".gguf": "gguf",
     ".onnx": "onnx",
+    ".bin.index.json": "torch-index",
     ".pt": "torch",
     ".pth": "torch",
     ".bin": "torch",
@@ -38,8 +42,11 @@ CHECKPOINT_SUFFIXES: Final = {
 }
 """File name endings → the reader; the index suffix is tried before ``.json`` could be taken for a config."""
 
-FOLDER_ORDER: Final = ("safetensors-index", "safetensors", "gguf", "onnx", "torch")
+FOLDER_ORDER: Final = ("safetensors-index", "safetensors", "gguf", "onnx", "torch-index", "torch")
 """Which weights a folder is read through, when it holds several kinds."""
+
+HF_NAMES: Final = {"safetensors": "model.safetensors", "torch": "pytorch_model.bin"}
+"""The file ``save_pretrained`` writes the model to: the weights when a folder holds several of that kind."""
 
 
 def _kind_of(name: str) -> str | None:
@@ -53,8 +60,8 @@ def is_checkpoint_path(text: str) -> bool:
 
 
 def _sniff(path: Path) -> str | None:
-    """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, or a safetensors
-    header length followed by ``{``."""
+    """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, a safetensors
+    header length followed by ``{``, a zip archive or a pickle (``torch.save``'s two layouts)."""
     stream, _ = open_regular(path, path.name, "unknown")
     with stream:
         head = stream.read(9)
@@ -62,6 +69,8 @@ def _sniff(path: Path) -> str | None:
         return "gguf"
     if len(head) == 9 and head[8:9] == b"{":
         return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
     return None
 
 
@@ -82,7 +91,13 @@ def _reader(kind: str) -> Callable[[Path], Checkpoint]:
         from paramcount.sources.onnx import read_onnx
 
         return read_onnx
-    raise CheckpointError(f"{kind} checkpoints cannot be read yet", kind)
+    if kind == "torch-index":
+        from paramcount.sources.torch_file import read_torch_index
+
+        return read_torch_index
+    from paramcount.sources.torch_file import read_torch
+
+    return read_torch
 
 
 def find_weights(folder: Path) -> Path | None:
@@ -104,6 +119,8 @@ def find_weights(folder: Path) -> Path | None:
         names = sorted(found.get(kind, []))
         if len(names) == 1:
             return folder / names[0]
+        if HF_NAMES.get(kind) in names:
+            return folder / HF_NAMES[kind]
         if names:
             listing = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
             raise CheckpointError(
@@ -126,7 +143,9 @@ def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
     if path.is_dir():
         weights = find_weights(path)
         if weights is None:
-            raise CheckpointError(f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx)", "folder")
+            raise CheckpointError(
+                f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx, .bin, .pt)", "folder"
+            )
         path = weights
     kind = _kind_of(path.name) or _sniff(path)
     if kind is None:
