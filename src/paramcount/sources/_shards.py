@@ -2,8 +2,9 @@
 ``weight_map`` read within caps, every shard checked before any is opened, and each shard's tensors checked
 against the names the index places in it. Shared by the safetensors and the PyTorch doors.
 
-Shards must be plain file names in the index's folder; a symbolic link leading out of the folder is refused
-before it is opened.
+Shards must be plain file names in the index's folder. A symbolic link is followed only when it stays inside
+the folder, or, in a Hugging Face cache (``models--<org>--<name>/snapshots/<commit>/``, whose files link to
+``../../blobs/<hash>``), inside the same ``models--*`` folder; any other link is refused before it is opened.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["ShardIndex", "check_shard", "read_index"]
+__all__ = ["ShardIndex", "check_link", "check_shard", "read_index"]
 
 INDEX_DEPTH = 4
 """Nesting of an index, counting the leaves: object → weight_map → name."""
@@ -56,15 +57,35 @@ def _shard_names(index: dict[str, object], label: str, format: str) -> tuple[dic
     return weight_map, shards
 
 
+def _cache_repository(folder: Path) -> Path | None:
+    """The ``models--*`` folder of a Hugging Face cache snapshot ``folder`` (``…/models--org--name/snapshots/
+    <commit>``), resolved; None for any other folder."""
+    snapshots = folder.parent
+    if snapshots.name == "snapshots" and snapshots.parent.name.startswith("models--"):
+        return Path(os.path.realpath(snapshots.parent))
+    return None
+
+
+def check_link(path: Path, label: str, format: str, what: str, folder: str = "the index's folder") -> None:
+    """Refuse ``path`` when it is a symbolic link leading out of its folder, or, in a Hugging Face cache snapshot
+    (whose files link to ``../../blobs/<hash>``), out of its ``models--*`` folder; ``what`` names it in the
+    message (``shard 'model-1.safetensors'``), ``folder`` its folder."""
+    if not path.is_symlink():
+        return
+    target = Path(os.path.realpath(path))
+    repository = _cache_repository(path.parent)
+    if target.parent == Path(os.path.realpath(path.parent)):
+        return
+    if repository is not None and target.is_relative_to(repository):
+        return
+    where = "its Hugging Face cache folder" if repository is not None else folder
+    raise CheckpointError(f"{label}: {what} is a symbolic link to a file outside {where}", format)
+
+
 def _shard_path(folder: Path, shard: str, label: str, format: str) -> Path:
-    """The shard's path, refused when it is a symbolic link leading out of the folder."""
+    """The shard's path, checked by ``check_link`` and present."""
     path = folder / shard
-    if path.is_symlink():
-        target = Path(os.path.realpath(path))
-        if target.parent != Path(os.path.realpath(folder)):
-            raise CheckpointError(
-                f"{label}: shard {short(shard)} is a symbolic link to a file outside the index's folder", format
-            )
+    check_link(path, label, format, f"shard {short(shard)}")
     if not path.exists():
         raise CheckpointError(f"{label}: shard {short(shard)} named by the index is missing", format)
     return path

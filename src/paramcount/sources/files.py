@@ -7,7 +7,9 @@ A folder (a Hugging Face checkpoint directory) is read through, in this order, i
 Hugging Face's own name (``model.safetensors``, ``pytorch_model.bin``) is the model's weights beside others
 (a Trainer's ``training_args.bin``, ``optimizer.pt``). Its ``config.json``, when
 present, is the caller's to count and compare (``with_config_ties`` lets the weights' tree show the ties the
-config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once).
+config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once). A
+folder's weights may be a symbolic link only inside the folder, or inside the ``models--*`` folder of a Hugging
+Face cache snapshot (``_shards.check_link``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from paramcount._record import replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import MAX_FOLDER_ENTRIES
 from paramcount.sources._bounded import open_regular
+from paramcount.sources._shards import check_link
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 from paramcount.tree import Module, iter_params
 
@@ -146,6 +149,7 @@ def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
             raise CheckpointError(
                 f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx, .bin, .pt)", "folder"
             )
+        check_link(weights, path.name or str(path), "folder", repr(weights.name), "the folder")
         path = weights
     kind = _kind_of(path.name) or _sniff(path)
     if kind is None:
