@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.sources.checkpoint import Checkpoint
 
 __all__ = ["Result", "count", "from_config", "from_config_text", "from_file", "from_module"]
 
@@ -128,7 +129,10 @@ def count(
     then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
     from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
     extra) its ``config.json`` alone is fetched into that cache. A checkpoint file or a folder holding one is
-    read header-only (``from_file``).
+    read header-only (``from_file``). A hub model whose ``model_type`` has no formulas here is counted exactly
+    from its weights' headers when they are at hand (the cached snapshot's files, else its safetensors headers
+    by range requests), and the answer says formulas are unavailable; otherwise the error offers
+    ``via_transformers``.
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong: an
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
@@ -149,7 +153,15 @@ def count(
 
         if paths and is_hub_id(stripped):
             config = hub_config(stripped, offline=offline)
-            return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+            try:
+                return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+            except UnknownNameError as error:
+                fallback = None
+                if architecture is None and not via_transformers and _unsupported_facts(error):
+                    fallback = _hub_weights(text, stripped, config, offline)
+                if fallback is None:
+                    raise
+                return fallback
     try:
         result = _count_expression(text)
     except ParamcountError:
@@ -263,15 +275,26 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     """
     from pathlib import Path
 
-    from paramcount.sources.checkpoint import section_totals, tree_from_entries
-    from paramcount.sources.files import read_checkpoint, with_config_ties
+    from paramcount.sources.files import read_checkpoint
 
     checkpoint, weights = read_checkpoint(path)
-    config_facts: tuple[tuple[str, str | int], ...] = ()
     config = Path(path) / "config.json"
-    if Path(path).is_dir() and config.is_file():
+    has_config = Path(path).is_dir() and config.is_file()
+    return _weights_result(query or str(path), str(path), checkpoint, weights.name, config if has_config else None)
+
+
+def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: str, config: Path | None) -> Result:
+    """The count of a checkpoint's tensors, with what its ``config.json`` (when there is one) says beside it: its
+    count and whether the two agree, or that formulas are unavailable for its architecture."""
+    from paramcount.sources.checkpoint import section_totals, tree_from_entries
+    from paramcount.sources.files import with_config_ties
+
+    config_facts: tuple[tuple[str, str | int], ...] = ()
+    if config is not None:
         try:
             config_tree = _from_config(str(config), config, str(config), None, False).tree
+        except UnknownNameError as error:
+            config_facts = _unsupported_facts(error) or (("config_json", f"not counted: {error}"),)
         except ParamcountError as error:
             config_facts = (("config_json", f"not counted: {error}"),)
         else:
@@ -282,16 +305,54 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
             )
     facts = dict(checkpoint.facts)
     architecture = facts.get("architecture")
-    tree = tree_from_entries(
-        checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None
-    )
+    tree = tree_from_entries(checkpoint, label=label, kind=architecture if isinstance(architecture, str) else None)
     if config_facts and config_facts[0][0] == "config_parameters":
         difference = parameter_count(tree) - int(config_facts[0][1])
         agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
         config_facts += (("config_agrees", agrees),)
     header = checkpoint.facts + config_facts
-    provenance = FromFile(checkpoint.format, str(path), header, section_totals(checkpoint))
-    return Result(query or str(path), tree, totals(tree), provenance)
+    provenance = FromFile(checkpoint.format, location, header, section_totals(checkpoint))
+    return Result(query, tree, totals(tree), provenance)
+
+
+def _unsupported_facts(error: UnknownNameError) -> tuple[tuple[str, str | int], ...]:
+    """For a config whose ``model_type`` paramcount has no formulas for (the only name ``read_model`` looks up
+    without an ``architecture``): the facts saying so; else nothing."""
+    from paramcount.sources.hf import supported_model_types
+
+    if error.name in supported_model_types():
+        return ()
+    return (
+        ("config_model_type", error.name),
+        ("formulas", f"unavailable for model_type {error.name!r}: counted exactly from the weights"),
+    )
+
+
+def _hub_weights(query: str, hub_id: str, config: Path, offline: bool) -> Result | None:
+    """A hub model whose architecture has no formulas, counted from its weights' headers: the cached snapshot's
+    own weight files when it holds some, else the safetensors headers (from paramcount's cache, else fetched by
+    range requests unless offline); None when none are at hand."""
+    from paramcount.errors import CheckpointError
+    from paramcount.sources.files import find_weights
+
+    if find_weights(config.parent) is not None:
+        try:
+            return from_file(config.parent, query=query)
+        except CheckpointError:
+            pass  # a partial snapshot (the index fetched for its headers, the shards not): read the headers
+    from paramcount.sources.hf.hub import offline_by_default, split_revision
+
+    repo_id, revision = split_revision(hub_id)
+    try:
+        from paramcount.sources.hf.remote import safetensors_headers
+
+        headers = safetensors_headers(repo_id, revision, offline=offline or offline_by_default())
+    except (ParamcountError, ImportError):
+        return None  # no safetensors, offline with nothing cached, or no [hub] extra: the config's own error
+    from paramcount.sources.safetensors import read_safetensors_headers
+
+    checkpoint = read_safetensors_headers(headers.index, headers.headers, f"{hub_id}: model.safetensors.index.json")
+    return _weights_result(query, hub_id, checkpoint, hub_id, config)
 
 
 def from_module(module: object) -> Result:

@@ -240,3 +240,24 @@ def test_a_folder_whose_weights_link_out_of_it_is_refused(tmp_path: Path) -> Non
         paramcount.count(str(folder))
     assert str(raised.value) == "model: 'model.safetensors' is a symbolic link to a file outside the folder"
     assert paramcount.count(str(folder / "model.safetensors")).total == 72  # a file named by the user is read
+
+
+def test_a_folder_whose_architecture_has_no_formulas_is_counted_from_its_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = save_small(tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "brand_new_arch", "hidden_size": 4}))
+    result = paramcount.count(str(tmp_path))
+    assert result.total == sum(p.numel() for p in model.parameters())
+    facts = dict(result.provenance.facts())
+    assert (facts["config_model_type"], facts["formulas"]) == (
+        "brand_new_arch",
+        "unavailable for model_type 'brand_new_arch': counted exactly from the weights",
+    )
+    assert main([str(tmp_path)]) == 0
+    assert (
+        "config.json: model_type 'brand_new_arch' has no formulas in paramcount; counted exactly from the weights"
+    ) in capsys.readouterr().out
+    (tmp_path / "model.safetensors").unlink()  # the config alone: the error offers --via-transformers
+    with pytest.raises(paramcount.UnknownNameError, match=r"is not supported.*--via-transformers"):
+        paramcount.count(str(tmp_path))

@@ -107,6 +107,14 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
                 "muted",
             )
         )
+    elif "config_model_type" in facts:
+        segments.append(
+            Segment(
+                f"\n  config.json: model_type {facts['config_model_type']!r} has no formulas in paramcount; "
+                "counted exactly from the weights",
+                "muted",
+            )
+        )
     elif "config_json" in facts:
         segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
     if isinstance(provenance, FromFile):

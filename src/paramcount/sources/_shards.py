@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["ShardIndex", "check_link", "check_shard", "read_index"]
+__all__ = ["ShardIndex", "check_link", "check_shard", "parse_index", "read_index"]
 
 INDEX_DEPTH = 4
 """Nesting of an index, counting the leaves: object → weight_map → name."""
@@ -91,6 +91,24 @@ def _shard_path(folder: Path, shard: str, label: str, format: str) -> Path:
     return path
 
 
+def parse_index(text: str | bytes, label: str, format: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """An index's text (read from a file, or fetched from the hub): its weight map, and the tensor names per
+    shard, every shard name checked (plain file names).
+
+    Raises:
+        CheckpointError: malformed JSON, no weight map, a shard name with a path.
+        LimitError: a cap exceeded (size, tensors, shards).
+    """
+
+    def fail(message: str) -> CheckpointError:
+        return CheckpointError(message if message.startswith(f"{label}:") else f"{label}: {message}", format, 0)
+
+    index = parse_json(
+        text, source=label, max_bytes=MAX_HEADER_BYTES, max_depth=INDEX_DEPTH, unique_keys=True, fail=fail
+    )
+    return _shard_names(index, label, format)
+
+
 def read_index(path: Path, format: str) -> ShardIndex:
     """Read the index at ``path`` and check every shard it names (plain names, inside the folder, present)
     before any shard is opened.
@@ -107,13 +125,7 @@ def read_index(path: Path, format: str) -> ShardIndex:
             raise LimitError(label, MAX_HEADER_BYTES, size, unit="bytes")
         text = stream.read(MAX_HEADER_BYTES + 1)
 
-    def fail(message: str) -> CheckpointError:
-        return CheckpointError(message if message.startswith(f"{label}:") else f"{label}: {message}", format, 0)
-
-    index = parse_json(
-        text, source=label, max_bytes=MAX_HEADER_BYTES, max_depth=INDEX_DEPTH, unique_keys=True, fail=fail
-    )
-    weight_map, shards = _shard_names(index, label, format)
+    weight_map, shards = parse_index(text, label, format)
     paths = {shard: _shard_path(path.parent, shard, label, format) for shard in shards}
     return ShardIndex(label, weight_map, shards, paths)
 
@@ -121,14 +133,14 @@ def read_index(path: Path, format: str) -> ShardIndex:
 def check_shard(index: ShardIndex, shard: str, names: Iterable[str], format: str) -> None:
     """The tensors found in ``shard`` must be exactly those the index places in it."""
     found = list(names)
-    expected = set(index.shards[shard])
+    expected = set(index.shards.get(shard, ()))
     unlisted = [name for name in found if name not in expected]
     if unlisted:
         elsewhere = index.weight_map.get(unlisted[0])
         where = "not in the index" if elsewhere is None else f"which the index places in shard {short(elsewhere)}"
         raise CheckpointError(f"{index.label}: shard {short(shard)} holds tensor {short(unlisted[0])}, {where}", format)
     present = set(found)
-    missing = [name for name in index.shards[shard] if name not in present]
+    missing = [name for name in index.shards.get(shard, ()) if name not in present]
     if missing:
         raise CheckpointError(
             f"{index.label}: the index places tensor {short(missing[0])} in shard {short(shard)}, which does not "

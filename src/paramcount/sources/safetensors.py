@@ -15,6 +15,7 @@ opened).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from paramcount.dtypes import BITS
@@ -28,15 +29,22 @@ from paramcount.limits import (
     MAX_TENSORS,
 )
 from paramcount.sources._bounded import ByteReader, checked_product, open_regular, parse_json, short
-from paramcount.sources._shards import check_shard, read_index
+from paramcount.sources._shards import ShardIndex, check_shard, parse_index, read_index
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import BinaryIO, Final, NoReturn
 
-__all__ = ["DTYPES", "INDEX_SUFFIX", "read_safetensors", "read_safetensors_header", "read_safetensors_index"]
+__all__ = [
+    "DTYPES",
+    "INDEX_SUFFIX",
+    "read_safetensors",
+    "read_safetensors_header",
+    "read_safetensors_headers",
+    "read_safetensors_index",
+]
 
 FORMAT = "safetensors"
 INDEX_SUFFIX = ".safetensors.index.json"
@@ -275,6 +283,41 @@ def read_safetensors_index(path: str | Path) -> Checkpoint:
         ("format", FORMAT),
         ("files", len(index.paths)),
         ("file_bytes", file_bytes),
+        ("header_bytes", header_bytes),
+        ("metadata_entries", metadata),
+    )
+    return Checkpoint(FORMAT, tuple(entries), facts)
+
+
+def read_safetensors_headers(index: bytes | None, headers: Iterable[tuple[str, bytes]], label: str) -> Checkpoint:
+    """A checkpoint from header bytes alone (fetched from the hub by range requests: each file's 8-byte length
+    and JSON header, no tensor data): every header validated as a file's is, except where the data ends; with
+    an ``index``, each file must hold exactly the tensors it places there. ``label`` names the index in
+    messages (``org/name: model.safetensors.index.json``).
+
+    Raises:
+        CheckpointError, LimitError: as ``read_safetensors_index``.
+    """
+    found = list(headers)
+    shard_index = None
+    if index is not None:
+        weight_map, shards = parse_index(index, label, FORMAT)
+        shard_index = ShardIndex(label, weight_map, shards, {})
+        missing = sorted(set(shards) - {name for name, _ in found})
+        if missing:
+            raise CheckpointError(f"{label}: no header for shard {short(missing[0])}", FORMAT)
+    entries: list[TensorEntry] = []
+    header_bytes = metadata = 0
+    for name, data in found:
+        shard_entries, shard_header, shard_metadata = read_safetensors_header(io.BytesIO(data), label=name, size=None)
+        if shard_index is not None:
+            check_shard(shard_index, name, (entry.name for entry in shard_entries), FORMAT)
+        entries.extend(shard_entries)
+        header_bytes += shard_header
+        metadata = max(metadata, shard_metadata)
+    facts: tuple[tuple[str, str | int], ...] = (
+        ("format", FORMAT),
+        ("files", len(found)),
         ("header_bytes", header_bytes),
         ("metadata_entries", metadata),
     )
