@@ -24,7 +24,15 @@ from paramcount.expr import parse_model
 from paramcount.layers._registry import expression_of, rebuild, short_repr
 from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
-from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, Provenance
+from paramcount.provenance import (
+    FromConfig,
+    FromExpression,
+    FromFile,
+    FromModule,
+    FromZoo,
+    Provenance,
+    WeightDifference,
+)
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
@@ -287,9 +295,10 @@ def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: st
     """The count of a checkpoint's tensors, with what its ``config.json`` (when there is one) says beside it: its
     count and whether the two agree, or that formulas are unavailable for its architecture."""
     from paramcount.sources.checkpoint import section_totals, tree_from_entries
-    from paramcount.sources.files import with_config_ties
+    from paramcount.sources.files import compare_with_config, with_config_ties
 
     config_facts: tuple[tuple[str, str | int], ...] = ()
+    differences: tuple[WeightDifference, ...] = ()
     if config is not None:
         try:
             config_tree = _from_config(str(config), config, str(config), None, False).tree
@@ -298,6 +307,7 @@ def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: st
         except ParamcountError as error:
             config_facts = (("config_json", f"not counted: {error}"),)
         else:
+            differences = compare_with_config(checkpoint, config_tree)
             checkpoint = with_config_ties(checkpoint, config_tree)
             config_facts = (
                 ("config_parameters", parameter_count(config_tree)),
@@ -307,12 +317,24 @@ def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: st
     architecture = facts.get("architecture")
     tree = tree_from_entries(checkpoint, label=label, kind=architecture if isinstance(architecture, str) else None)
     if config_facts and config_facts[0][0] == "config_parameters":
-        difference = parameter_count(tree) - int(config_facts[0][1])
-        agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
-        config_facts += (("config_agrees", agrees),)
+        config_facts += (("config_agrees", _agreement(parameter_count(tree) - int(config_facts[0][1]), differences)),)
     header = checkpoint.facts + config_facts
-    provenance = FromFile(checkpoint.format, location, header, section_totals(checkpoint))
+    provenance = FromFile(checkpoint.format, location, header, section_totals(checkpoint), differences)
     return Result(query, tree, totals(tree), provenance)
+
+
+def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
+    """``yes``, or ``no:`` with the parameters the weights hold beyond the config's and the differences by kind."""
+    if not surplus and not differences:
+        return "yes"
+    parts = [f"the weights hold {surplus:+,} parameters more than config.json"] if surplus else []
+    if differences:
+        kinds = [difference.difference for difference in differences]
+        parts.append(
+            f"{len(differences):,} tensor differences ({kinds.count('missing'):,} missing, "
+            f"{kinds.count('extra'):,} extra, {kinds.count('shape'):,} of another shape)"
+        )
+    return "no: " + "; ".join(parts)
 
 
 def _unsupported_facts(error: UnknownNameError) -> tuple[tuple[str, str | int], ...]:

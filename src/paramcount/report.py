@@ -214,6 +214,16 @@ def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
             {"section": s.section, "group": s.group, "tensors": s.tensors, "count": s.count, "bytes": s.bytes}
             for s in provenance.sections
         ],
+        "config_differences": [
+            {
+                "name": d.name,
+                "difference": d.difference,
+                "config_shape": None if d.config_shape is None else list(d.config_shape),
+                "weights_shape": None if d.weights_shape is None else list(d.weights_shape),
+                "weights_dtype": d.weights_dtype,
+            }
+            for d in provenance.differences
+        ],
     }
 
 

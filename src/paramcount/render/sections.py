@@ -118,11 +118,29 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
     elif "config_json" in facts:
         segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
     if isinstance(provenance, FromFile):
+        segments.extend(Segment(line, "muted") for line in _differences(provenance))
         segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
         segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
     return tuple(segments)
+
+
+SHOWN_DIFFERENCES = 10
+"""Differences between config.json and the weights listed in the text; the JSON lists every one."""
+
+
+def _differences(provenance: FromFile) -> list[str]:
+    """``missing  model.layers.3.mlp.up_proj.weight  config (96, 64)``, one line per difference."""
+    lines = []
+    for row in provenance.differences[:SHOWN_DIFFERENCES]:
+        config = "" if row.config_shape is None else f"  config {_shape(row.config_shape)}"
+        weights = "" if row.weights_shape is None else f"  weights {_shape(row.weights_shape)} {row.weights_dtype}"
+        lines.append(f"\n    {row.difference:<7}  {row.name}{config}{weights}")
+    hidden = len(provenance.differences) - SHOWN_DIFFERENCES
+    if hidden > 0:
+        lines.append(f"\n    … {hidden:,} more (--json lists every one)")
+    return lines
 
 
 def _sections(provenance: FromFile) -> list[str]:

@@ -20,9 +20,10 @@ from pathlib import Path
 from paramcount._record import replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import MAX_FOLDER_ENTRIES
+from paramcount.provenance import WeightDifference
 from paramcount.sources._bounded import open_regular
 from paramcount.sources._shards import check_link
-from paramcount.sources.checkpoint import Checkpoint, TensorEntry
+from paramcount.sources.checkpoint import BUFFER_NAMES, Checkpoint, TensorEntry
 from paramcount.tree import Module, iter_params
 
 TYPE_CHECKING = False
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final
 
-__all__ = ["CHECKPOINT_SUFFIXES", "find_weights", "is_checkpoint_path", "read_checkpoint", "with_config_ties"]
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "compare_with_config",
+    "find_weights",
+    "is_checkpoint_path",
+    "read_checkpoint",
+    "with_config_ties",
+]
 
 CHECKPOINT_SUFFIXES: Final = {
     ".safetensors.index.json": "safetensors-index",
@@ -177,3 +185,47 @@ def with_config_ties(checkpoint: Checkpoint, config_tree: Module) -> Checkpoint:
         for entry in checkpoint.entries
     )
     return Checkpoint(checkpoint.format, entries + tuple(added), checkpoint.facts)
+
+
+def _aligned(names: list[str], wanted: set[str], roots: set[str]) -> dict[str, str]:
+    """Weight name → the name the config's tree would give it: as saved, or with one leading part added (a
+    checkpoint of the base model, ``layers.0…`` for ``model.layers.0…``) or removed (a wrapper the config lacks),
+    whichever matches the most names, as transformers' loading adds or strips ``base_model_prefix``."""
+    firsts = {name.split(".", 1)[0] for name in names if "." in name}
+    candidates: list[dict[str, str]] = [{name: name for name in names}]
+    candidates += [{name: f"{root}.{name}" for name in names} for root in sorted(roots - firsts)]
+    candidates += [
+        {name: name.removeprefix(f"{first}.") if name.startswith(f"{first}.") else name for name in names}
+        for first in sorted(firsts - roots)
+    ]
+    return max(candidates, key=lambda mapping: sum(target in wanted for target in mapping.values()))
+
+
+def compare_with_config(checkpoint: Checkpoint, config_tree: Module) -> tuple[WeightDifference, ...]:
+    """Every difference between the parameters ``config_tree`` declares and the checkpoint's model tensors
+    (buffers left out): missing, extra, or of another shape; a tied parameter the file saves once is present when
+    the tensor it is tied to is. Missing and shape differences in the config's order, then extras in the file's.
+    """
+    declared = {name: param for name, param in iter_params(config_tree, include_tied=True)}
+    saved = [
+        entry
+        for entry in checkpoint.entries
+        if entry.section == "model" and not entry.is_buffer and entry.name.rsplit(".", 1)[-1] not in BUFFER_NAMES
+    ]
+    roots = {child.name for child in config_tree.children}
+    aligned = _aligned([entry.name for entry in saved], set(declared), roots)
+    by_name = {aligned[entry.name]: entry for entry in saved}
+    found: list[WeightDifference] = []
+    for name, param in declared.items():
+        entry = by_name.get(name)
+        if entry is None:
+            if param.tied_to is None or param.tied_to not in by_name:
+                found.append(WeightDifference(name, "missing", param.sizes, None, None))
+        elif entry.shape != param.sizes:
+            found.append(WeightDifference(name, "shape", param.sizes, entry.shape, entry.dtype))
+    found.extend(
+        WeightDifference(entry.name, "extra", None, entry.shape, entry.dtype)
+        for entry in saved
+        if aligned[entry.name] not in declared
+    )
+    return tuple(found)
