@@ -156,10 +156,34 @@ def _json_output(arguments: list[str]) -> object:
     return json.loads(printed.getvalue())
 
 
-def test_the_json_schema_is_the_output() -> None:
+def _checkpoints(folder: Path) -> list[list[str]]:
+    """Checkpoint files for the schema: a PyTorch checkpoint with an optimizer's state and another entry; a
+    folder whose config.json and weights differ (missing, extra, shape); one whose architecture has no formulas."""
+    import torch
+    from safetensors.torch import save_file
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    path = folder / "checkpoint.pth"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "ema": {"w": torch.ones(2)}}, path)
+    config = {"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1}
+    config |= {"num_attention_heads": 2, "vocab_size": 10, "tie_word_embeddings": True}
+    tensors = {"model.embed_tokens.weight": torch.zeros(10, 8), "model.norm.weight": torch.zeros(4)}
+    tensors["extra.weight"] = torch.zeros(2)
+    for name, files in (("differs", tensors), ("unknown", {"w": torch.zeros(2)})):
+        (folder / name).mkdir()
+        save_file(files, str(folder / name / "model.safetensors"))
+        (folder / name / "config.json").write_text(json.dumps(config))
+    (folder / "unknown" / "config.json").write_text(json.dumps({"model_type": "brand_new_arch"}))
+    return [[str(path)], [str(folder / "differs")], [str(folder / "unknown")]]
+
+
+def test_the_json_schema_is_the_output(tmp_path: Path) -> None:
     pytest.importorskip("transformers")  # for --via-transformers
     seen: dict[str, set[str]] = {}
-    for arguments in SCHEMA_QUERIES:
+    for arguments in SCHEMA_QUERIES + _checkpoints(tmp_path):
         _observe(_json_output(arguments), "", seen)
     _compare(_tables()[0], seen)
 

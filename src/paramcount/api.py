@@ -24,7 +24,15 @@ from paramcount.expr import parse_model
 from paramcount.layers._registry import rebuild, short_repr
 from paramcount.layers.construction import argument_of, call_of, construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
-from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, Provenance
+from paramcount.provenance import (
+    FromConfig,
+    FromExpression,
+    FromFile,
+    FromModule,
+    FromZoo,
+    Provenance,
+    WeightDifference,
+)
 from paramcount.report import Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
@@ -38,6 +46,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shape_types import ShapeReport
     from paramcount.calls import Program
+    from paramcount.sources.checkpoint import Checkpoint
 
 __all__ = [
     "Result",
@@ -141,7 +150,10 @@ def count(
     then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
     from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
     extra) its ``config.json`` alone is fetched into that cache. A checkpoint file or a folder holding one is
-    read header-only (``from_file``).
+    read header-only (``from_file``). A hub model whose ``model_type`` has no formulas here is counted exactly
+    from its weights' headers when they are at hand (the cached snapshot's files, else its safetensors headers
+    by range requests), and the answer says formulas are unavailable; otherwise the error offers
+    ``via_transformers``.
     Raises ``ParamcountError`` (one subclass per kind of problem) for anything the input gets wrong: an
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
@@ -162,7 +174,15 @@ def count(
 
         if paths and is_hub_id(stripped):
             config = hub_config(stripped, offline=offline)
-            return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+            try:
+                return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+            except UnknownNameError as error:
+                fallback = None
+                if architecture is None and not via_transformers and _unsupported_facts(error):
+                    fallback = _hub_weights(text, stripped, config, offline)
+                if fallback is None:
+                    raise
+                return fallback
     try:
         result = _count_expression(text)
     except ParamcountError:
@@ -261,7 +281,10 @@ def from_config_text(text: str | bytes, *, architecture: str | None = None, name
 
 def from_file(path: str | Path, *, query: str | None = None) -> Result:
     """Count the tensors of a checkpoint without loading it: a ``.safetensors`` file, a sharded checkpoint's
-    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, or a folder holding one. Only headers are read.
+    ``*.safetensors.index.json``, a ``.gguf`` or ``.onnx`` file, a PyTorch file (``.pt``, ``.pth``, ``.bin``,
+    ``.ckpt``) or a ``pytorch_model.bin.index.json``, or a folder holding one. Only headers are read (a PyTorch
+    file's pickle through a restricted reader that never unpickles); a PyTorch checkpoint's optimizer state and
+    other entries are left out of the count and totalled in ``provenance.sections``.
 
     A folder's ``config.json``, when present, is counted too: the facts say whether the two counts agree, and
     ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
@@ -273,18 +296,31 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     """
     from pathlib import Path
 
-    from paramcount.sources.checkpoint import tree_from_entries
-    from paramcount.sources.files import read_checkpoint, with_config_ties
+    from paramcount.sources.files import read_checkpoint
 
     checkpoint, weights = read_checkpoint(path)
-    config_facts: tuple[tuple[str, str | int], ...] = ()
     config = Path(path) / "config.json"
-    if Path(path).is_dir() and config.is_file():
+    has_config = Path(path).is_dir() and config.is_file()
+    return _weights_result(query or str(path), str(path), checkpoint, weights.name, config if has_config else None)
+
+
+def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: str, config: Path | None) -> Result:
+    """The count of a checkpoint's tensors, with what its ``config.json`` (when there is one) says beside it: its
+    count and whether the two agree, or that formulas are unavailable for its architecture."""
+    from paramcount.sources.checkpoint import section_totals, tree_from_entries
+    from paramcount.sources.files import compare_with_config, with_config_ties
+
+    config_facts: tuple[tuple[str, str | int], ...] = ()
+    differences: tuple[WeightDifference, ...] = ()
+    if config is not None:
         try:
             config_tree = _from_config(str(config), config, str(config), None, False).tree
+        except UnknownNameError as error:
+            config_facts = _unsupported_facts(error) or (("config_json", f"not counted: {error}"),)
         except ParamcountError as error:
             config_facts = (("config_json", f"not counted: {error}"),)
         else:
+            differences = compare_with_config(checkpoint, config_tree)
             checkpoint = with_config_ties(checkpoint, config_tree)
             config_facts = (
                 ("config_parameters", parameter_count(config_tree)),
@@ -292,15 +328,66 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
             )
     facts = dict(checkpoint.facts)
     architecture = facts.get("architecture")
-    tree = tree_from_entries(
-        checkpoint, label=weights.name, kind=architecture if isinstance(architecture, str) else None
-    )
+    tree = tree_from_entries(checkpoint, label=label, kind=architecture if isinstance(architecture, str) else None)
     if config_facts and config_facts[0][0] == "config_parameters":
-        difference = parameter_count(tree) - int(config_facts[0][1])
-        agrees = "yes" if difference == 0 else f"no: the weights hold {difference:+,} parameters more than config.json"
-        config_facts += (("config_agrees", agrees),)
+        config_facts += (("config_agrees", _agreement(parameter_count(tree) - int(config_facts[0][1]), differences)),)
     header = checkpoint.facts + config_facts
-    return Result(query or str(path), tree, totals(tree), FromFile(checkpoint.format, str(path), header))
+    provenance = FromFile(checkpoint.format, location, header, section_totals(checkpoint), differences)
+    return Result(query, tree, totals(tree), provenance)
+
+
+def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
+    """``yes``, or ``no:`` with the parameters the weights hold beyond the config's and the differences by kind."""
+    if not surplus and not differences:
+        return "yes"
+    parts = [f"the weights hold {surplus:+,} parameters more than config.json"] if surplus else []
+    if differences:
+        kinds = [difference.difference for difference in differences]
+        parts.append(
+            f"{len(differences):,} tensor differences ({kinds.count('missing'):,} missing, "
+            f"{kinds.count('extra'):,} extra, {kinds.count('shape'):,} of another shape)"
+        )
+    return "no: " + "; ".join(parts)
+
+
+def _unsupported_facts(error: UnknownNameError) -> tuple[tuple[str, str | int], ...]:
+    """For a config whose ``model_type`` paramcount has no formulas for (the only name ``read_model`` looks up
+    without an ``architecture``): the facts saying so; else nothing."""
+    from paramcount.sources.hf import supported_model_types
+
+    if error.name in supported_model_types():
+        return ()
+    return (
+        ("config_model_type", error.name),
+        ("formulas", f"unavailable for model_type {error.name!r}: counted exactly from the weights"),
+    )
+
+
+def _hub_weights(query: str, hub_id: str, config: Path, offline: bool) -> Result | None:
+    """A hub model whose architecture has no formulas, counted from its weights' headers: the cached snapshot's
+    own weight files when it holds some, else the safetensors headers (from paramcount's cache, else fetched by
+    range requests unless offline); None when none are at hand."""
+    from paramcount.errors import CheckpointError
+    from paramcount.sources.files import find_weights
+
+    if find_weights(config.parent) is not None:
+        try:
+            return from_file(config.parent, query=query)
+        except CheckpointError:
+            pass  # a partial snapshot (the index fetched for its headers, the shards not): read the headers
+    from paramcount.sources.hf.hub import offline_by_default, split_revision
+
+    repo_id, revision = split_revision(hub_id)
+    try:
+        from paramcount.sources.hf.remote import safetensors_headers
+
+        headers = safetensors_headers(repo_id, revision, offline=offline or offline_by_default())
+    except (ParamcountError, ImportError):
+        return None  # no safetensors, offline with nothing cached, or no [hub] extra: the config's own error
+    from paramcount.sources.safetensors import read_safetensors_headers
+
+    checkpoint = read_safetensors_headers(headers.index, headers.headers, f"{hub_id}: model.safetensors.index.json")
+    return _weights_result(query, hub_id, checkpoint, hub_id, config)
 
 
 def from_module(module: object) -> Result:

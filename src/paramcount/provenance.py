@@ -22,7 +22,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar
 
-__all__ = ["FromConfig", "FromExpression", "FromFile", "FromModule", "FromZoo", "Provenance"]
+__all__ = [
+    "FromConfig",
+    "FromExpression",
+    "FromFile",
+    "FromModule",
+    "FromZoo",
+    "Provenance",
+    "SectionTotal",
+    "WeightDifference",
+]
 
 
 class Provenance(Record):
@@ -90,6 +99,35 @@ class FromConfig(Provenance):
         return tuple(facts)
 
 
+class SectionTotal(Record):
+    """Tensors a checkpoint holds beside the model's state, which the count leaves out: one state of an
+    optimizer (Adam's ``exp_avg``), or one other top-level entry (an EMA copy, a callback's state)."""
+
+    section: str
+    """``optimizer`` or ``other``."""
+    group: str
+    """For the optimizer, the state's name (the last part of the tensor's name: ``exp_avg``, ``exp_avg_sq``,
+    ``step``, ``momentum_buffer``); otherwise the checkpoint's top-level key."""
+    tensors: int
+    count: int
+    """Elements."""
+    bytes: int
+    """Bytes of their data (numel × itemsize each)."""
+
+
+class WeightDifference(Record):
+    """One way a checkpoint's tensors differ from the tree its ``config.json`` builds (names compared after
+    aligning a ``model.``-style prefix, and a tied tensor saved once counted as present, as transformers loads)."""
+
+    name: str
+    """The tensor's name as the config's tree has it (``missing``, ``shape``), or as the file has it (``extra``)."""
+    difference: str
+    """``missing`` (the config has it, the weights do not), ``extra`` (the other way) or ``shape``."""
+    config_shape: tuple[int, ...] | None
+    weights_shape: tuple[int, ...] | None
+    weights_dtype: str | None
+
+
 class FromFile(Provenance):
     """A checkpoint file, a sharded checkpoint's index or a folder holding one, read header-only: its format,
     the path given, and what the header (and a folder's config.json) said: the architecture a GGUF names, how
@@ -101,6 +139,10 @@ class FromFile(Provenance):
     path: str
     header: tuple[tuple[str, str | int], ...] = ()
     """The file's own facts (``architecture``, ``block_count``, ``config_parameters``, ``config_agrees`` …)."""
+    sections: tuple[SectionTotal, ...] = ()
+    """What a nested PyTorch checkpoint holds besides the model (optimizer state, other entries), not counted."""
+    differences: tuple[WeightDifference, ...] = ()
+    """Every difference between a folder's ``config.json`` tree and its weights (empty when they agree)."""
 
     @property
     def origin(self) -> str:

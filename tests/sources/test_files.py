@@ -175,3 +175,89 @@ def test_a_file_of_another_name_is_recognised_by_its_first_bytes(tmp_path: Path)
     with pytest.raises(CheckpointError) as raised:
         paramcount.from_file(tmp_path / "notes.txt")
     assert str(raised.value) == "notes.txt: not a checkpoint format paramcount reads"
+
+
+def cache_snapshot(root: Path, repo: str, files: dict[str, bytes]) -> Path:
+    """The layout huggingface_hub writes: each file a blob under ``blobs/``, linked from
+    ``snapshots/<commit>/<name>`` by the relative link ``../../blobs/<hash>``."""
+    import hashlib
+
+    folder = root / f"models--{repo.replace('/', '--')}"
+    snapshot = folder / "snapshots" / ("0" * 40)
+    (folder / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for name, data in files.items():
+        blob = hashlib.sha256(data).hexdigest()
+        (folder / "blobs" / blob).write_bytes(data)
+        os.symlink(f"../../blobs/{blob}", snapshot / name)
+    return snapshot
+
+
+def sharded_files(tmp_path: Path) -> dict[str, bytes]:
+    """A small model saved in two shards with its index, as bytes."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+    state = model.state_dict()
+    save_file({"0.weight": state["0.weight"], "0.bias": state["0.bias"]}, str(tmp_path / "a"))
+    save_file({"1.weight": state["1.weight"], "1.bias": state["1.bias"]}, str(tmp_path / "b"))
+    weight_map = {"0.weight": "model-1.safetensors", "0.bias": "model-1.safetensors"}
+    weight_map |= {"1.weight": "model-2.safetensors", "1.bias": "model-2.safetensors"}
+    return {
+        "model.safetensors.index.json": json.dumps({"weight_map": weight_map}).encode(),
+        "model-1.safetensors": (tmp_path / "a").read_bytes(),
+        "model-2.safetensors": (tmp_path / "b").read_bytes(),
+    }
+
+
+def test_a_hugging_face_cache_snapshot_links_to_its_blobs(tmp_path: Path) -> None:
+    snapshot = cache_snapshot(tmp_path / "hub", "org/tiny", sharded_files(tmp_path))
+    assert os.readlink(snapshot / "model-1.safetensors").startswith("../../blobs/")
+    assert paramcount.count(str(snapshot)).total == 4 * 8 + 8 + 8 * 2 + 2
+    single = cache_snapshot(tmp_path / "hub", "org/single", {"model.safetensors": (tmp_path / "a").read_bytes()})
+    assert paramcount.count(str(single)).total == 4 * 8 + 8
+
+
+def test_a_cache_snapshot_link_leaving_its_models_folder_is_refused(tmp_path: Path) -> None:
+    files = sharded_files(tmp_path)
+    snapshot = cache_snapshot(tmp_path / "hub", "org/tiny", files)
+    other = cache_snapshot(tmp_path / "hub", "org/other", {"stolen.safetensors": files["model-2.safetensors"]})
+    (snapshot / "model-2.safetensors").unlink()
+    os.symlink(os.path.relpath(other / "stolen.safetensors", snapshot), snapshot / "model-2.safetensors")
+    assert (snapshot / "model-2.safetensors").resolve().is_file()  # a valid file: reading it would succeed
+    with pytest.raises(CheckpointError) as raised:
+        paramcount.count(str(snapshot))
+    assert str(raised.value) == (
+        "model.safetensors.index.json: shard 'model-2.safetensors' is a symbolic link to a file outside its Hugging "
+        "Face cache folder"
+    )
+
+
+def test_a_folder_whose_weights_link_out_of_it_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    save_small(tmp_path / "outside.safetensors")
+    os.symlink(tmp_path / "outside.safetensors", folder / "model.safetensors")
+    with pytest.raises(CheckpointError) as raised:
+        paramcount.count(str(folder))
+    assert str(raised.value) == "model: 'model.safetensors' is a symbolic link to a file outside the folder"
+    assert paramcount.count(str(folder / "model.safetensors")).total == 72  # a file named by the user is read
+
+
+def test_a_folder_whose_architecture_has_no_formulas_is_counted_from_its_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = save_small(tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "brand_new_arch", "hidden_size": 4}))
+    result = paramcount.count(str(tmp_path))
+    assert result.total == sum(p.numel() for p in model.parameters())
+    facts = dict(result.provenance.facts())
+    assert (facts["config_model_type"], facts["formulas"]) == (
+        "brand_new_arch",
+        "unavailable for model_type 'brand_new_arch': counted exactly from the weights",
+    )
+    assert main([str(tmp_path)]) == 0
+    assert (
+        "config.json: model_type 'brand_new_arch' has no formulas in paramcount; counted exactly from the weights"
+    ) in capsys.readouterr().out
+    (tmp_path / "model.safetensors").unlink()  # the config alone: the error offers --via-transformers
+    with pytest.raises(paramcount.UnknownNameError, match=r"is not supported.*--via-transformers"):
+        paramcount.count(str(tmp_path))

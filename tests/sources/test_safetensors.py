@@ -19,6 +19,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import paramcount
+from hf_oracle import transformers_model
+from paramcount.cli import main
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
 from paramcount.sources.checkpoint import Checkpoint, tree_from_entries
 from paramcount.sources.safetensors import read_safetensors, read_safetensors_header, read_safetensors_index
@@ -103,8 +105,8 @@ def test_sharded_checkpoint_from_save_pretrained(tmp_path: Path) -> None:
 
     result = paramcount.from_file(tmp_path)  # the folder: weights and config.json
     assert result.total == model.num_parameters() == sum(p.numel() for p in model.parameters())
-    facts = dict(result.provenance.facts())
-    assert facts["config_parameters"] == str(result.total)
+    facts = dict(result.provenance.header)  # type: ignore[attr-defined]
+    assert facts["config_parameters"] == result.total
     assert facts["config_agrees"] == "yes"
     # save_pretrained writes the tied lm_head once; the folder's tree lists the tie as transformers holds it
     assert [(t.name, t.tied_to) for t in result.counts.tied_tensors] == [
@@ -116,16 +118,103 @@ def test_sharded_checkpoint_from_save_pretrained(tmp_path: Path) -> None:
     assert [(child.name, child.repeat) for child in layers.children] == [("0", 3)]
 
 
-def test_folder_whose_config_disagrees_says_so(tmp_path: Path) -> None:
+def differences(result: paramcount.Result) -> list[tuple[object, ...]]:
+    rows = result.report().to_dict()["checkpoint"]["config_differences"]
+    return [
+        (row["name"], row["difference"], row["config_shape"], row["weights_shape"], row["weights_dtype"])
+        for row in rows
+    ]
+
+
+def shapes(model: torch.nn.Module) -> dict[str, list[int]]:
+    return {name: list(p.shape) for name, p in model.named_parameters(remove_duplicate=False)}
+
+
+def test_folder_whose_config_disagrees_lists_every_difference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tiny_llama_config()
     save_tiny_llama(tmp_path, config)
     config["num_hidden_layers"] = 4  # one layer more than the weights hold
     (tmp_path / "config.json").write_text(json.dumps(config))
+    declared = shapes(transformers_model(config, "LlamaForCausalLM"))  # what transformers builds from it
+    expected = [(name, "missing", shape, None, None) for name, shape in declared.items() if ".layers.3." in name]
     per_layer = 4 * 64 * 16 * 2 + 2 * 64 * 16 * 2 + 3 * 64 * 96 + 2 * 64  # q, o; k, v; gate, up, down; 2 norms
     result = paramcount.from_file(tmp_path)
-    assert dict(result.provenance.facts())["config_agrees"] == (
-        f"no: the weights hold {-per_layer:+,} parameters more than config.json"
+    assert differences(result) == expected
+    assert len(expected) == 9
+    assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
+        f"no: the weights hold {-per_layer:+,} parameters more than config.json; 9 tensor differences (9 missing, "
+        "0 extra, 0 of another shape)"
     )
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "    missing  model.layers.3.self_attn.q_proj.weight  config (64, 64)\n" in out
+
+
+def test_folder_whose_config_has_other_shapes(tmp_path: Path) -> None:
+    config = tiny_llama_config()
+    model = save_tiny_llama(tmp_path, config)
+    config["intermediate_size"] = 128  # the weights were saved with 96
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    declared, saved = shapes(transformers_model(config, "LlamaForCausalLM")), shapes(model)
+    expected = [
+        (name, "shape", shape, saved[name], "bfloat16") for name, shape in declared.items() if shape != saved[name]
+    ]
+    assert len(expected) == 3 * 3  # gate, up and down in each of 3 layers
+    result = paramcount.from_file(tmp_path)
+    assert differences(result) == expected
+    assert dict(result.provenance.header)["config_agrees"].endswith(  # type: ignore[attr-defined]
+        "9 tensor differences (0 missing, 0 extra, 9 of another shape)"
+    )
+
+
+def test_a_quantised_checkpoint_differs_from_its_config(tmp_path: Path) -> None:
+    """bitsandbytes' NF4 layout: each linear weight of the decoder layers saved as uint8 holding two 4-bit codes
+    per byte, shape (out·in/2, 1), beside ``weight.absmax`` (one float32 per block of 64 weights) and
+    ``weight.quant_map`` (the 16 NF4 code values)."""
+    config = tiny_llama_config()
+    model = save_tiny_llama(tmp_path / "original", config)
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items() if name != "lm_head.weight"}
+    quantised: dict[str, torch.Tensor] = {}
+    expected_shapes, extras = [], []
+    for name, tensor in state.items():
+        if ".layers." in name and tensor.dim() == 2:
+            count = tensor.numel()
+            quantised[name] = torch.zeros(count // 2, 1, dtype=torch.uint8)
+            quantised[f"{name}.absmax"] = torch.zeros(count // 64)
+            quantised[f"{name}.quant_map"] = torch.zeros(16)
+            expected_shapes.append((name, "shape", list(tensor.shape), [count // 2, 1], "uint8"))
+            extras += [(f"{name}.absmax", "extra", None, [count // 64], "float32")]
+            extras += [(f"{name}.quant_map", "extra", None, [16], "float32")]
+        else:
+            quantised[name] = tensor
+    save_file(quantised, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = paramcount.from_file(tmp_path)
+    assert len(expected_shapes) == 7 * 3  # q, k, v, o, gate, up, down in 3 layers
+    assert differences(result) == expected_shapes + sorted(
+        extras
+    )  # extras in the file's order: safetensors sorts names
+
+
+def test_base_model_weights_match_a_causal_lm_config(tmp_path: Path) -> None:
+    """Weights saved from ``LlamaModel`` (``layers.0…``) against a ``LlamaForCausalLM`` config
+    (``model.layers.0…``, ``lm_head`` tied to the embeddings): transformers loads them by adding the
+    ``model.`` prefix, so nothing differs."""
+    import transformers
+
+    config = tiny_llama_config()
+    save_tiny_llama(tmp_path / "full", config)
+    library: Any = transformers
+    base = library.LlamaModel.from_pretrained(tmp_path / "full")
+    save_file(
+        {name: tensor.contiguous() for name, tensor in base.state_dict().items()}, str(tmp_path / "model.safetensors")
+    )
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = paramcount.from_file(tmp_path)
+    assert differences(result) == []
+    assert dict(result.provenance.header)["config_agrees"] == "yes"  # type: ignore[attr-defined]
 
 
 def header_file(header: dict[str, Any] | bytes, data: bytes = b"", *, length: int | None = None) -> bytes:

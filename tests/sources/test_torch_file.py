@@ -11,6 +11,7 @@ import argparse
 import collections
 import contextlib
 import io
+import json
 import os
 import pickle  # noqa: TID251 - tests write hostile pickles with it; nothing here unpickles
 import struct
@@ -25,7 +26,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import paramcount
 from paramcount import limits
+from paramcount.cli import main
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
 from paramcount.sources import _torch_pickle
 from paramcount.sources.torch_file import TorchFile, read_torch_file, read_torch_stream
@@ -655,3 +658,175 @@ def test_a_zip_version_that_zipfile_does_not_implement() -> None:
     struct.pack_into("<B", data, data.index(b"PK\x01\x02") + 6, 255)  # "version needed to extract"
     with pytest.raises(CheckpointError, match=r"^model\.pt: is a damaged zip archive \(zip file version 25\.5\)$"):
         read(bytes(data))
+
+
+# ------------------------------------------------------------------- through the checkpoint-file door
+
+
+def expected_sections(optimizer_state: dict[str, Any]) -> list[dict[str, object]]:
+    """Per optimizer state (step, exp_avg, exp_avg_sq), the tensors, elements and bytes of the real state."""
+    found: dict[str, dict[str, object]] = {}
+    for entry in optimizer_state["state"].values():
+        for key, value in entry.items():
+            row = found.setdefault(key, {"section": "optimizer", "group": key, "tensors": 0, "count": 0, "bytes": 0})
+            row["tensors"] = int(row["tensors"]) + 1  # type: ignore[call-overload]
+            row["count"] = int(row["count"]) + value.numel()  # type: ignore[call-overload]
+            row["bytes"] = int(row["bytes"]) + value.nbytes  # type: ignore[call-overload]
+    return list(found.values())
+
+
+@pytest.mark.parametrize("layout", FORMATS)
+def test_a_state_dict_through_count(tmp_path: Path, layout: str) -> None:
+    model = Model()
+    path = save(model.state_dict(), tmp_path / "model.pt", layout)
+    result = paramcount.count(str(path))
+    assert (result.origin, result.provenance.location) == ("pytorch", str(path))
+    assert result.total == sum(p.numel() for p in model.parameters()) == 66 + 76 + 8 + 44
+    assert result.buffers == sum(b.numel() for b in model.buffers()) == 9
+    assert [row.name for row in result.counts.parameters] == [name for name, _ in model.named_parameters()]
+    assert [row.name for row in result.counts.buffer_tensors] == [name for name, _ in model.named_buffers()]
+    facts = dict(result.provenance.facts())
+    assert (facts["format"], facts["layout"], facts["files"]) == ("pytorch", layout, "1")
+    assert facts["file_bytes"] == str(path.stat().st_size)
+    assert facts["storage_bytes"] == str(sum(t.nbytes for t in model.state_dict().values()))
+    assert result.provenance.sections == ()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("layout", FORMATS)
+def test_a_lightning_checkpoint_counts_the_model_and_totals_the_rest(tmp_path: Path, layout: str) -> None:
+    model = Model()
+    optimizer_state = adam_state(model)
+    checkpoint = {
+        "epoch": 3,
+        "state_dict": {f"model.{name}": tensor for name, tensor in model.state_dict().items()},
+        "optimizer_states": [optimizer_state],
+        "callbacks": {"EMA": {"shadow": torch.zeros(5, 2, dtype=torch.float16)}},
+        "hyper_parameters": {"lr": 1e-3},
+    }
+    result = paramcount.count(str(save(checkpoint, tmp_path / "last.ckpt", layout)))
+    assert result.total == sum(p.numel() for p in model.parameters())
+    assert [row.name for row in result.counts.parameters] == [f"model.{name}" for name, _ in model.named_parameters()]
+    sections = result.report().to_dict()["checkpoint"]["sections"]
+    assert sections == [
+        *expected_sections(optimizer_state),
+        {"section": "other", "group": "callbacks", "tensors": 1, "count": 10, "bytes": 20},
+    ]
+
+
+def test_model_and_optimizer_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = Model()
+    optimizer_state = adam_state(model)
+    path = save({"model": model.state_dict(), "optimizer": optimizer_state}, tmp_path / "checkpoint.pth", "zip")
+    assert main(["--json", str(path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["origin"], data["total"]) == ("pytorch", sum(p.numel() for p in model.parameters()))
+    expected = expected_sections(optimizer_state)
+    assert data["checkpoint"]["sections"] == expected
+    # Adam keeps two float32 copies of every parameter, and a float32 step per parameter
+    parameters = list(model.parameters())
+    assert [row["bytes"] for row in expected] == [4 * len(parameters), 4 * data["total"], 4 * data["total"]]
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    size = sum(int(row["bytes"]) for row in expected)  # type: ignore[call-overload]
+    assert (
+        f"optimizer state, not counted: {size:,} B in {3 * len(parameters)} tensors "
+        f"(step {4 * len(parameters)} B, exp_avg {4 * data['total']} B, exp_avg_sq {4 * data['total']} B)"
+    ) in out
+
+
+def test_tied_tensors_are_counted_once_and_views_are_not_ties(tmp_path: Path) -> None:
+    model = Model()
+    model.head.weight = torch.nn.Parameter(torch.zeros(11, 6))
+    model.head.in_features = 6
+    model.embed.weight = model.head.weight  # one matrix under two names
+    state = dict(model.state_dict())
+    whole = torch.zeros(8, 4)
+    state["extra.a.weight"], state["extra.b.weight"] = whole[:4], whole[4:]  # views of one storage
+    result = paramcount.count(str(save(state, tmp_path / "tied.bin", "zip")))
+    assert [(t.name, t.tied_to) for t in result.counts.tied_tensors] == [("head.weight", "embed.weight")]
+    assert result.total == sum(p.numel() for p in model.parameters()) + 2 * 16
+
+
+def save_pretrained_bin(model: Any, folder: Path, max_shard_size: str) -> None:
+    """What ``save_pretrained(safe_serialization=False)`` wrote in transformers 4.x (5.x writes safetensors only):
+    the state dict split by ``huggingface_hub.split_torch_state_dict_into_shards`` into
+    ``pytorch_model-0000i-of-0000n.bin`` files, each written by ``torch.save``, and the index beside them."""
+    from huggingface_hub import split_torch_state_dict_into_shards
+
+    state = model.state_dict()
+    split = split_torch_state_dict_into_shards(
+        state, filename_pattern="pytorch_model{suffix}.bin", max_shard_size=max_shard_size
+    )
+    for filename, names in split.filename_to_tensors.items():
+        torch.save({name: state[name] for name in names}, folder / filename)
+    index = {"metadata": split.metadata, "weight_map": split.tensor_to_filename}
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    model.config.save_pretrained(folder)
+
+
+def test_a_sharded_pytorch_model_bin_folder(tmp_path: Path) -> None:
+    import transformers
+
+    library: Any = transformers
+    config = library.AutoConfig.for_model(
+        "llama",
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=100,
+        tie_word_embeddings=True,
+    )
+    model = library.LlamaForCausalLM(config).to(torch.bfloat16)
+    save_pretrained_bin(model, tmp_path, "20KB")
+    shards = sorted(tmp_path.glob("pytorch_model-*.bin"))
+    assert len(shards) > 3
+    for path in (tmp_path, tmp_path / "pytorch_model.bin.index.json"):
+        result = paramcount.count(str(path))
+        assert (result.origin, result.total) == ("pytorch", model.num_parameters())
+        assert {row.name: (row.shape, row.dtype) for row in result.counts.parameters} == {
+            name: (tuple(p.shape), "bfloat16") for name, p in model.named_parameters()
+        }
+        assert [(t.name, t.tied_to) for t in result.counts.tied_tensors] == [
+            ("lm_head.weight", "model.embed_tokens.weight")
+        ]
+        assert dict(result.provenance.facts())["files"] == str(len(shards))
+    assert dict(paramcount.count(str(tmp_path)).provenance.facts())["config_agrees"] == "yes"
+
+
+def test_a_pytorch_index_shard_must_hold_what_the_index_says(tmp_path: Path) -> None:
+    save(Model().state_dict(), tmp_path / "pytorch_model-1.bin", "zip")
+    index = {"weight_map": {"embed.weight": "pytorch_model-1.bin"}}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError) as caught:
+        paramcount.count(str(tmp_path))
+    assert str(caught.value) == (
+        "pytorch_model.bin.index.json: shard 'pytorch_model-1.bin' holds tensor 'conv.weight', not in the index"
+    )
+
+
+def test_a_trainer_folder_is_read_through_pytorch_model_bin(tmp_path: Path) -> None:
+    model = Model()
+    save(model.state_dict(), tmp_path / "pytorch_model.bin", "zip")
+    save({"state": {}, "param_groups": []}, tmp_path / "optimizer.pt", "zip")
+    result = paramcount.count(str(tmp_path))
+    assert result.total == sum(p.numel() for p in model.parameters())
+
+
+def test_a_pytorch_file_of_another_name_is_recognised_by_its_first_bytes(tmp_path: Path) -> None:
+    for layout in FORMATS:
+        path = save(Model().state_dict(), tmp_path / f"weights-{layout}", layout)
+        assert paramcount.from_file(path).origin == "pytorch"
+
+
+def test_a_hostile_pickle_through_the_cli_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "model.pt"
+    path.write_bytes(zip_bytes(dumps({"weight": tensor(FakeStorage("0", 1), (1,)), "x": evil(marker)}), {"0": 4}))
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "paramcount: error: model.pt: refuses the global 'posix.system' (only tensor-rebuild records are read)\n"
+    )
+    assert not marker.exists()

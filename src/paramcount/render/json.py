@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from paramcount.provenance import FromFile
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport, TrainingFlops
+    from paramcount.provenance import Provenance
     from paramcount.report import Comparison, Report
 
 __all__ = ["SCHEMA_VERSION", "render_json", "report_dict"]
@@ -49,6 +51,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "non_embedding_parameters": counts.total - report.embedding_parameters,
         "active": report.active,
         "facts": dict(report.provenance.facts()),
+        "checkpoint": _checkpoint(report.provenance),
         "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
         "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
         "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
@@ -160,6 +163,27 @@ def _measured_activations(activations: ActivationMemory | None) -> dict[str, Any
         "torchinfo_bytes": activations.torchinfo_bytes,
         "input_bytes": activations.input_bytes,
         "device": activations.device,
+    }
+
+
+def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
+    if not isinstance(provenance, FromFile):
+        return None
+    return {
+        "sections": [
+            {"section": s.section, "group": s.group, "tensors": s.tensors, "count": s.count, "bytes": s.bytes}
+            for s in provenance.sections
+        ],
+        "config_differences": [
+            {
+                "name": d.name,
+                "difference": d.difference,
+                "config_shape": None if d.config_shape is None else list(d.config_shape),
+                "weights_shape": None if d.weights_shape is None else list(d.weights_shape),
+                "weights_dtype": d.weights_dtype,
+            }
+            for d in provenance.differences
+        ],
     }
 
 

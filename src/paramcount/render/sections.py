@@ -116,12 +116,53 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
                 "muted",
             )
         )
+    elif "config_model_type" in facts:
+        segments.append(
+            Segment(
+                f"\n  config.json: model_type {facts['config_model_type']!r} has no formulas in paramcount; "
+                "counted exactly from the weights",
+                "muted",
+            )
+        )
     elif "config_json" in facts:
         segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
+    if isinstance(provenance, FromFile):
+        segments.extend(Segment(line, "muted") for line in _differences(provenance))
+        segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
         segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
     return tuple(segments)
+
+
+SHOWN_DIFFERENCES = 10
+"""Differences between config.json and the weights listed in the text; the JSON lists every one."""
+
+
+def _differences(provenance: FromFile) -> list[str]:
+    """``missing  model.layers.3.mlp.up_proj.weight  config (96, 64)``, one line per difference."""
+    lines = []
+    for row in provenance.differences[:SHOWN_DIFFERENCES]:
+        config = "" if row.config_shape is None else f"  config {_shape(row.config_shape)}"
+        weights = "" if row.weights_shape is None else f"  weights {_shape(row.weights_shape)} {row.weights_dtype}"
+        lines.append(f"\n    {row.difference:<7}  {row.name}{config}{weights}")
+    hidden = len(provenance.differences) - SHOWN_DIFFERENCES
+    if hidden > 0:
+        lines.append(f"\n    … {hidden:,} more (--json lists every one)")
+    return lines
+
+
+def _sections(provenance: FromFile) -> list[str]:
+    """``optimizer state, not counted: 1,376 B in 12 tensors (exp_avg 680 B, exp_avg_sq 680 B, step 16 B)``."""
+    lines = []
+    for section, title in (("optimizer", "optimizer state"), ("other", "other entries")):
+        rows = [row for row in provenance.sections if row.section == section]
+        if rows:
+            size, tensors = sum(row.bytes for row in rows), sum(row.tensors for row in rows)
+            groups = ", ".join(f"{row.group} {integer(row.bytes)} B" for row in rows)
+            plural = "s" if tensors != 1 else ""
+            lines.append(f"\n  {title}, not counted: {integer(size)} B in {integer(tensors)} tensor{plural} ({groups})")
+    return lines
 
 
 def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from paramcount._record import Record, replace
 from paramcount.errors import CheckpointError
 from paramcount.limits import MAX_NAME_PARTS
+from paramcount.provenance import SectionTotal
 from paramcount.sources._bounded import short
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     Section: TypeAlias = Literal["model", "optimizer", "other"]
 
-__all__ = ["BUFFER_NAMES", "Checkpoint", "TensorEntry", "tree_from_entries"]
+__all__ = ["BUFFER_NAMES", "Checkpoint", "TensorEntry", "section_totals", "tree_from_entries"]
 
 BUFFER_NAMES: Final = frozenset({"running_mean", "running_var", "num_batches_tracked", "inv_freq", "position_ids"})
 """Local tensor names that torch registers as buffers, not parameters: BatchNorm's running statistics and
@@ -212,3 +213,24 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
     return replace(root, kind=kind or checkpoint.format, attributes=checkpoint.facts)
+
+
+def section_totals(checkpoint: Checkpoint) -> tuple[SectionTotal, ...]:
+    """The tensors outside the model's state, per optimizer state (by the last part of their names:
+    ``optimizer.state.0.exp_avg`` is ``exp_avg``) and per other top-level key, in order of first appearance."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for entry in checkpoint.entries:
+        if entry.section == "model":
+            continue
+        parts = entry.name.split(".")
+        group = parts[-1] if entry.section == "optimizer" else parts[0]
+        total = found.setdefault((entry.section, group), [0, 0, 0])
+        count = 1
+        for size in entry.shape:
+            count *= size
+        total[0] += 1
+        total[1] += count
+        total[2] += entry.num_bytes
+    return tuple(
+        SectionTotal(section, group, tensors, count, size) for (section, group), (tensors, count, size) in found.items()
+    )

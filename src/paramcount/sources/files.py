@@ -1,10 +1,15 @@
 """Which reader reads a path: a checkpoint file by its suffix (or its first bytes), a folder by what it holds.
 
 A folder (a Hugging Face checkpoint directory) is read through, in this order, its
-``*.safetensors.index.json``, its one ``.safetensors`` file, its one ``.gguf``, its one ``.onnx``; several
-candidates of one kind and no index is ambiguous and refused with their names. Its ``config.json``, when
+``*.safetensors.index.json``, its one ``.safetensors`` file, its one ``.gguf``, its one ``.onnx``, its
+``pytorch_model.bin.index.json`` (HF's older sharded format), its one PyTorch file (``.bin``, ``.pt``, ``.pth``,
+``.ckpt``); several candidates of one kind and no index is ambiguous and refused with their names, except that
+Hugging Face's own name (``model.safetensors``, ``pytorch_model.bin``) is the model's weights beside others
+(a Trainer's ``training_args.bin``, ``optimizer.pt``). Its ``config.json``, when
 present, is the caller's to count and compare (``with_config_ties`` lets the weights' tree show the ties the
-config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once).
+config declares but the files leave out: ``save_pretrained`` writes a tied ``lm_head.weight`` once). A
+folder's weights may be a symbolic link only inside the folder, or inside the ``models--*`` folder of a Hugging
+Face cache snapshot (``_shards.check_link``).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 from paramcount._record import replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import MAX_FOLDER_ENTRIES
+from paramcount.provenance import WeightDifference
 from paramcount.sources._bounded import open_regular
-from paramcount.sources.checkpoint import Checkpoint, TensorEntry
+from paramcount.sources._shards import check_link
+from paramcount.sources.checkpoint import BUFFER_NAMES, Checkpoint, TensorEntry
 from paramcount.tree import Module, iter_params
 
 TYPE_CHECKING = False
@@ -24,13 +31,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final
 
-__all__ = ["CHECKPOINT_SUFFIXES", "find_weights", "is_checkpoint_path", "read_checkpoint", "with_config_ties"]
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "compare_with_config",
+    "find_weights",
+    "is_checkpoint_path",
+    "read_checkpoint",
+    "with_config_ties",
+]
 
 CHECKPOINT_SUFFIXES: Final = {
     ".safetensors.index.json": "safetensors-index",
     ".safetensors": "safetensors",
     ".gguf": "gguf",
     ".onnx": "onnx",
+    ".bin.index.json": "torch-index",
     ".pt": "torch",
     ".pth": "torch",
     ".bin": "torch",
@@ -38,8 +53,11 @@ CHECKPOINT_SUFFIXES: Final = {
 }
 """File name endings → the reader; the index suffix is tried before ``.json`` could be taken for a config."""
 
-FOLDER_ORDER: Final = ("safetensors-index", "safetensors", "gguf", "onnx", "torch")
+FOLDER_ORDER: Final = ("safetensors-index", "safetensors", "gguf", "onnx", "torch-index", "torch")
 """Which weights a folder is read through, when it holds several kinds."""
+
+HF_NAMES: Final = {"safetensors": "model.safetensors", "torch": "pytorch_model.bin"}
+"""The file ``save_pretrained`` writes the model to: the weights when a folder holds several of that kind."""
 
 
 def _kind_of(name: str) -> str | None:
@@ -53,8 +71,8 @@ def is_checkpoint_path(text: str) -> bool:
 
 
 def _sniff(path: Path) -> str | None:
-    """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, or a safetensors
-    header length followed by ``{``."""
+    """The format of a file with an unfamiliar name, from its first bytes: GGUF's magic, a safetensors
+    header length followed by ``{``, a zip archive or a pickle (``torch.save``'s two layouts)."""
     stream, _ = open_regular(path, path.name, "unknown")
     with stream:
         head = stream.read(9)
@@ -62,6 +80,8 @@ def _sniff(path: Path) -> str | None:
         return "gguf"
     if len(head) == 9 and head[8:9] == b"{":
         return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
     return None
 
 
@@ -82,7 +102,13 @@ def _reader(kind: str) -> Callable[[Path], Checkpoint]:
         from paramcount.sources.onnx import read_onnx
 
         return read_onnx
-    raise CheckpointError(f"{kind} checkpoints cannot be read yet", kind)
+    if kind == "torch-index":
+        from paramcount.sources.torch_file import read_torch_index
+
+        return read_torch_index
+    from paramcount.sources.torch_file import read_torch
+
+    return read_torch
 
 
 def find_weights(folder: Path) -> Path | None:
@@ -104,6 +130,8 @@ def find_weights(folder: Path) -> Path | None:
         names = sorted(found.get(kind, []))
         if len(names) == 1:
             return folder / names[0]
+        if HF_NAMES.get(kind) in names:
+            return folder / HF_NAMES[kind]
         if names:
             listing = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
             raise CheckpointError(
@@ -126,7 +154,10 @@ def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
     if path.is_dir():
         weights = find_weights(path)
         if weights is None:
-            raise CheckpointError(f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx)", "folder")
+            raise CheckpointError(
+                f"{path.name or path}: no checkpoint files (.safetensors, .gguf, .onnx, .bin, .pt)", "folder"
+            )
+        check_link(weights, path.name or str(path), "folder", repr(weights.name), "the folder")
         path = weights
     kind = _kind_of(path.name) or _sniff(path)
     if kind is None:
@@ -154,3 +185,47 @@ def with_config_ties(checkpoint: Checkpoint, config_tree: Module) -> Checkpoint:
         for entry in checkpoint.entries
     )
     return Checkpoint(checkpoint.format, entries + tuple(added), checkpoint.facts)
+
+
+def _aligned(names: list[str], wanted: set[str], roots: set[str]) -> dict[str, str]:
+    """Weight name → the name the config's tree would give it: as saved, or with one leading part added (a
+    checkpoint of the base model, ``layers.0…`` for ``model.layers.0…``) or removed (a wrapper the config lacks),
+    whichever matches the most names, as transformers' loading adds or strips ``base_model_prefix``."""
+    firsts = {name.split(".", 1)[0] for name in names if "." in name}
+    candidates: list[dict[str, str]] = [{name: name for name in names}]
+    candidates += [{name: f"{root}.{name}" for name in names} for root in sorted(roots - firsts)]
+    candidates += [
+        {name: name.removeprefix(f"{first}.") if name.startswith(f"{first}.") else name for name in names}
+        for first in sorted(firsts - roots)
+    ]
+    return max(candidates, key=lambda mapping: sum(target in wanted for target in mapping.values()))
+
+
+def compare_with_config(checkpoint: Checkpoint, config_tree: Module) -> tuple[WeightDifference, ...]:
+    """Every difference between the parameters ``config_tree`` declares and the checkpoint's model tensors
+    (buffers left out): missing, extra, or of another shape; a tied parameter the file saves once is present when
+    the tensor it is tied to is. Missing and shape differences in the config's order, then extras in the file's.
+    """
+    declared = {name: param for name, param in iter_params(config_tree, include_tied=True)}
+    saved = [
+        entry
+        for entry in checkpoint.entries
+        if entry.section == "model" and not entry.is_buffer and entry.name.rsplit(".", 1)[-1] not in BUFFER_NAMES
+    ]
+    roots = {child.name for child in config_tree.children}
+    aligned = _aligned([entry.name for entry in saved], set(declared), roots)
+    by_name = {aligned[entry.name]: entry for entry in saved}
+    found: list[WeightDifference] = []
+    for name, param in declared.items():
+        entry = by_name.get(name)
+        if entry is None:
+            if param.tied_to is None or param.tied_to not in by_name:
+                found.append(WeightDifference(name, "missing", param.sizes, None, None))
+        elif entry.shape != param.sizes:
+            found.append(WeightDifference(name, "shape", param.sizes, entry.shape, entry.dtype))
+    found.extend(
+        WeightDifference(entry.name, "extra", None, entry.shape, entry.dtype)
+        for entry in saved
+        if aligned[entry.name] not in declared
+    )
+    return tuple(found)

@@ -9,13 +9,13 @@ range as long as the shape needs → the ranges, sorted, cover the data section 
 overlaps → the data ends where the file ends — and add one it lacks: a key written twice in the header is
 refused (``serde_json`` keeps the last one silently, so two readers could disagree about a file).
 
-Shards must be plain file names in the index's folder; a name with a path, or a symbolic link leading out of
-the folder, is refused before it is opened.
+Shards are found and checked by ``_shards`` (plain file names in the index's folder, checked before any is
+opened).
 """
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 from paramcount.dtypes import BITS
@@ -24,26 +24,30 @@ from paramcount.limits import (
     MAX_HEADER_BYTES,
     MAX_METADATA_ENTRIES,
     MAX_NAME_BYTES,
-    MAX_SHARDS,
     MAX_TENSOR_DIMS,
     MAX_TENSOR_ELEMENTS,
     MAX_TENSORS,
 )
 from paramcount.sources._bounded import ByteReader, checked_product, open_regular, parse_json, short
+from paramcount.sources._shards import ShardIndex, check_shard, parse_index, read_index
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, BinaryIO, Final, NoReturn
+    from collections.abc import Callable, Iterable
+    from typing import BinaryIO, Final, NoReturn
 
-__all__ = ["DTYPES", "INDEX_SUFFIX", "read_safetensors", "read_safetensors_header", "read_safetensors_index"]
+__all__ = [
+    "DTYPES",
+    "INDEX_SUFFIX",
+    "read_safetensors",
+    "read_safetensors_header",
+    "read_safetensors_headers",
+    "read_safetensors_index",
+]
 
 FORMAT = "safetensors"
 INDEX_SUFFIX = ".safetensors.index.json"
-HEADER_DEPTH = 4
-"""Nesting of an index, counting the leaves: object → weight_map → name. (A header's structure is checked
-value by value: a shape of lists inside lists is refused as not a list of integers.)"""
 
 DTYPES: Final = {
     "BOOL": "bool",
@@ -254,59 +258,6 @@ def read_safetensors(path: str | Path) -> Checkpoint:
     return Checkpoint(FORMAT, entries, facts)
 
 
-def _shard_names(index: dict[str, Any], label: str) -> dict[str, list[str]]:
-    """Shard file name → the tensor names the index places in it, every name checked."""
-    weight_map = index.get("weight_map")
-    if not isinstance(weight_map, dict) or not all(isinstance(value, str) for value in weight_map.values()):
-        raise CheckpointError(f"{label}: 'weight_map' must map tensor names to shard file names", FORMAT)
-    if len(weight_map) > MAX_TENSORS:
-        raise LimitError(f"{label}: tensors", MAX_TENSORS, len(weight_map))
-    shards: dict[str, list[str]] = {}
-    for name, shard in weight_map.items():
-        shards.setdefault(shard, []).append(name)
-        if len(shards) > MAX_SHARDS:
-            raise LimitError(f"{label}: shard files", MAX_SHARDS, len(set(weight_map.values())))
-    for shard in shards:
-        plain = shard not in ("", ".", "..") and not any(character in shard for character in "/\\\0:")
-        if not plain or len(shard.encode()) > MAX_NAME_BYTES:
-            raise CheckpointError(
-                f"{label}: shard {short(shard)} is not a plain file name; shards must lie in the index's folder",
-                FORMAT,
-            )
-    return shards
-
-
-def _shard_path(folder: Path, shard: str, label: str) -> Path:
-    """The shard's path, refused when it is a symbolic link leading out of the folder."""
-    path = folder / shard
-    if path.is_symlink():
-        target = Path(os.path.realpath(path))
-        if target.parent != Path(os.path.realpath(folder)):
-            raise CheckpointError(
-                f"{label}: shard {short(shard)} is a symbolic link to a file outside the index's folder", FORMAT
-            )
-    if not path.exists():
-        raise CheckpointError(f"{label}: shard {short(shard)} named by the index is missing", FORMAT)
-    return path
-
-
-def _check_shard(
-    shard: str, entries: tuple[TensorEntry, ...], listed: list[str], weight_map: dict[str, str], label: str
-) -> None:
-    found, expected = {entry.name for entry in entries}, set(listed)
-    unlisted = [entry.name for entry in entries if entry.name not in expected]
-    if unlisted:
-        elsewhere = weight_map.get(unlisted[0])
-        where = "not in the index" if elsewhere is None else f"which the index places in shard {short(elsewhere)}"
-        raise CheckpointError(f"{label}: shard {short(shard)} holds tensor {short(unlisted[0])}, {where}", FORMAT)
-    missing = [name for name in listed if name not in found]
-    if missing:
-        raise CheckpointError(
-            f"{label}: the index places tensor {short(missing[0])} in shard {short(shard)}, which does not hold it",
-            FORMAT,
-        )
-
-
 def read_safetensors_index(path: str | Path) -> Checkpoint:
     """A sharded checkpoint: the index (``model.safetensors.index.json``) and every shard it names, header only.
 
@@ -316,38 +267,57 @@ def read_safetensors_index(path: str | Path) -> Checkpoint:
         LimitError: a cap exceeded (index size, tensors, shards).
         OSError: a file cannot be opened.
     """
-    path = Path(path)
-    label = path.name
-    stream, size = open_regular(path, label, FORMAT)
-    with stream:
-        if size > MAX_HEADER_BYTES:
-            raise LimitError(label, MAX_HEADER_BYTES, size, unit="bytes")
-        text = stream.read(MAX_HEADER_BYTES + 1)
-    index = parse_json(
-        text,
-        source=label,
-        max_bytes=MAX_HEADER_BYTES,
-        max_depth=HEADER_DEPTH,
-        unique_keys=True,
-        fail=_failure(label, 0),
-    )
+    index = read_index(Path(path), FORMAT)
     entries: list[TensorEntry] = []
     file_bytes = header_bytes = metadata = 0
-    shards = _shard_names(index, label)
-    paths = {shard: _shard_path(path.parent, shard, label) for shard in shards}  # every shard checked before any read
-    for shard, listed in shards.items():
-        shard_stream, shard_size = open_regular(paths[shard], shard, FORMAT)
+    for shard, shard_path in index.paths.items():
+        shard_stream, shard_size = open_regular(shard_path, shard, FORMAT)
         with shard_stream:
             found, shard_header, shard_metadata = read_safetensors_header(shard_stream, label=shard, size=shard_size)
-        _check_shard(shard, found, listed, index["weight_map"], label)
+        check_shard(index, shard, (entry.name for entry in found), FORMAT)
         entries.extend(found)
         file_bytes += shard_size
         header_bytes += shard_header
         metadata = max(metadata, shard_metadata)
     facts: tuple[tuple[str, str | int], ...] = (
         ("format", FORMAT),
-        ("files", len(shards)),
+        ("files", len(index.paths)),
         ("file_bytes", file_bytes),
+        ("header_bytes", header_bytes),
+        ("metadata_entries", metadata),
+    )
+    return Checkpoint(FORMAT, tuple(entries), facts)
+
+
+def read_safetensors_headers(index: bytes | None, headers: Iterable[tuple[str, bytes]], label: str) -> Checkpoint:
+    """A checkpoint from header bytes alone (fetched from the hub by range requests: each file's 8-byte length
+    and JSON header, no tensor data): every header validated as a file's is, except where the data ends; with
+    an ``index``, each file must hold exactly the tensors it places there. ``label`` names the index in
+    messages (``org/name: model.safetensors.index.json``).
+
+    Raises:
+        CheckpointError, LimitError: as ``read_safetensors_index``.
+    """
+    found = list(headers)
+    shard_index = None
+    if index is not None:
+        weight_map, shards = parse_index(index, label, FORMAT)
+        shard_index = ShardIndex(label, weight_map, shards, {})
+        missing = sorted(set(shards) - {name for name, _ in found})
+        if missing:
+            raise CheckpointError(f"{label}: no header for shard {short(missing[0])}", FORMAT)
+    entries: list[TensorEntry] = []
+    header_bytes = metadata = 0
+    for name, data in found:
+        shard_entries, shard_header, shard_metadata = read_safetensors_header(io.BytesIO(data), label=name, size=None)
+        if shard_index is not None:
+            check_shard(shard_index, name, (entry.name for entry in shard_entries), FORMAT)
+        entries.extend(shard_entries)
+        header_bytes += shard_header
+        metadata = max(metadata, shard_metadata)
+    facts: tuple[tuple[str, str | int], ...] = (
+        ("format", FORMAT),
+        ("files", len(found)),
         ("header_bytes", header_bytes),
         ("metadata_entries", metadata),
     )

@@ -54,14 +54,32 @@ from paramcount.limits import (
     MAX_ZIP_DIRECTORY_BYTES,
     MAX_ZIP_ENTRIES,
 )
+from paramcount.sources._bounded import open_regular
+from paramcount.sources._shards import check_shard, read_index
 from paramcount.sources._torch_pickle import FORMAT, ITEMSIZE, PickleCutShort, PickleReader, Tensor, shown
+from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from collections.abc import Iterable
+    from typing import BinaryIO, Final
     from zipfile import ZipFile, ZipInfo
 
-__all__ = ["TorchFile", "TorchStorage", "TorchTensor", "read_torch_file", "read_torch_stream"]
+    from paramcount.sources.checkpoint import Section
+
+__all__ = [
+    "INDEX_SUFFIX",
+    "TorchFile",
+    "TorchStorage",
+    "TorchTensor",
+    "read_torch",
+    "read_torch_file",
+    "read_torch_index",
+    "read_torch_stream",
+]
+
+INDEX_SUFFIX = ".bin.index.json"
+"""The index of a checkpoint ``save_pretrained(safe_serialization=False)`` shards: ``pytorch_model.bin.index.json``."""
 
 
 class TorchTensor(Record):
@@ -121,6 +139,83 @@ def read_torch_file(path: str | os.PathLike[str]) -> TorchFile:
         raise CheckpointError(f"{name}: cannot be read ({error.strerror})", FORMAT) from None
     with stream:
         return read_torch_stream(stream, name)
+
+
+def read_torch(path: str | os.PathLike[str]) -> Checkpoint:
+    """A ``torch.save`` file as the checkpoint door's ``Checkpoint`` (see ``entries_of``).
+
+    Raises:
+        CheckpointError: a malformed or hostile file, or one that is not a regular file.
+        LimitError: a cap exceeded.
+        OSError: the file cannot be opened.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    stream, size = open_regular(path, path.name, FORMAT)
+    with stream:
+        found = read_torch_stream(stream, path.name)
+    return Checkpoint(FORMAT, entries_of(found), _facts((found,), size))
+
+
+def read_torch_index(path: str | os.PathLike[str]) -> Checkpoint:
+    """A sharded ``pytorch_model.bin.index.json`` and every shard it names (checked as safetensors shards are:
+    plain names in the index's folder, each holding exactly the tensors the index places in it).
+
+    Raises:
+        CheckpointError, LimitError: as ``read_torch``, and for a malformed index.
+        OSError: a file cannot be opened.
+    """
+    from pathlib import Path
+
+    index = read_index(Path(path), FORMAT)
+    entries: list[TensorEntry] = []
+    files: list[TorchFile] = []
+    size = 0
+    for shard, shard_path in index.paths.items():
+        stream, shard_size = open_regular(shard_path, shard, FORMAT)
+        with stream:
+            found = read_torch_stream(stream, shard)
+        shard_entries = entries_of(found, f"{shard}:")
+        check_shard(index, shard, (entry.name for entry in shard_entries if entry.section == "model"), FORMAT)
+        entries.extend(shard_entries)
+        files.append(found)
+        size += shard_size
+    return Checkpoint(FORMAT, tuple(entries), _facts(files, size))
+
+
+def entries_of(found: TorchFile, storage_prefix: str = "") -> tuple[TensorEntry, ...]:
+    """The tensors as ``TensorEntry`` records: a model tensor by its name inside its section
+    (``model.layers.0.weight`` of ``state_dict.model.layers.0.weight``), any other by its whole name; two
+    entries share ``storage`` only when they are the same data (same storage, offset, shape and strides: a
+    tie, not merely a view into the same storage). ``storage_prefix`` keeps the storages of shards apart."""
+    return tuple(
+        TensorEntry(
+            tensor.name_in_section if tensor.section == "model" else tensor.name,
+            tensor.shape,
+            tensor.dtype,
+            tensor.nbytes,
+            f"{storage_prefix}{tensor.storage}@{tensor.storage_offset}:{tensor.shape}:{tensor.stride}",
+            _SECTIONS[tensor.section],
+        )
+        for tensor in found.tensors
+    )
+
+
+_SECTIONS: Final[dict[str, Section]] = {"model": "model", "optimizer": "optimizer", "other": "other"}
+"""``TorchTensor.section`` as ``TensorEntry.section``'s literal type."""
+
+
+def _facts(files: Iterable[TorchFile], size: int) -> tuple[tuple[str, str | int], ...]:
+    found = list(files)
+    layouts = sorted({file.format for file in found})
+    return (
+        ("format", FORMAT),
+        ("layout", ", ".join(layouts)),
+        ("files", len(found)),
+        ("file_bytes", size),
+        ("storage_bytes", sum(storage.nbytes for file in found for storage in file.storages)),
+    )
 
 
 def read_torch_stream(stream: BinaryIO, name: str) -> TorchFile:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 import paramcount
 from fake_hub import FakeHub, Repo, safetensors_bytes
@@ -27,6 +28,8 @@ TINY = {
     "vocab_size": 1000,
 }
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+NEW_ARCH = {"model_type": "brand_new_arch", "architectures": ["BrandNewForCausalLM"], "hidden_size": 64}
+"""A config of an architecture paramcount has no formulas for."""
 
 
 def tiny_total() -> int:
@@ -128,6 +131,11 @@ def hub(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
             | shards
         ),
         "someone/gated": Repo({"config.json": json.dumps(TINY).encode()}, token="hf_secret"),  # noqa: S106  (a test token)
+        "someone/new-arch": Repo(
+            {"config.json": json.dumps(NEW_ARCH).encode(), "model.safetensors.index.json": json.dumps(index).encode()}
+            | shards
+        ),
+        "someone/new-arch-bin": Repo({"config.json": json.dumps(NEW_ARCH).encode(), "pytorch_model.bin": b"PK"}),
         "someone/long-header": Repo(
             {
                 "config.json": json.dumps(TINY).encode(),
@@ -242,3 +250,45 @@ def test_a_fetched_config_counts_every_class_as_transformers(hub: FakeHub) -> No
     assert paramcount.count("someone/tiny-llama", architecture="LlamaModel").total == sum(
         p.numel() for p in transformers_model(TINY, "LlamaModel").parameters()
     )
+
+
+# --- an architecture without formulas: counted from the weights' headers ---------------------------------------
+
+
+def test_an_unknown_architecture_is_counted_from_its_safetensors_headers(hub: FakeHub) -> None:
+    result = paramcount.count("someone/new-arch")
+    assert (result.origin, result.provenance.location) == ("safetensors", "someone/new-arch")
+    assert result.total == 1000 * 64 + 1000 * 64  # the two tensors the headers declare
+    assert [(row.name, row.shape, row.dtype) for row in result.counts.parameters] == [
+        ("model.embed_tokens.weight", (1000, 64), "bfloat16"),
+        ("lm_head.weight", (1000, 64), "bfloat16"),
+    ]
+    facts = dict(result.provenance.facts())
+    assert facts["config_model_type"] == "brand_new_arch"
+    assert facts["formulas"] == "unavailable for model_type 'brand_new_arch': counted exactly from the weights"
+    weights = [r.range for r in hub.requests if r.path.endswith(".safetensors")]
+    assert weights == [f"bytes=0-{FIRST_RANGE}"] * 2  # one range request per shard: headers only, never the data
+    before = len(hub.requests)
+    assert paramcount.count("someone/new-arch", offline=True).total == result.total  # from the caches
+    assert len(hub.requests) == before
+
+
+def test_an_unknown_architecture_without_safetensors_offers_via_transformers(hub: FakeHub) -> None:
+    with pytest.raises(UnknownNameError) as caught:
+        paramcount.count("someone/new-arch-bin")
+    assert "model_type 'brand_new_arch' is not supported" in str(caught.value)
+    assert "--via-transformers" in str(caught.value)
+    assert not [r for r in hub.requests if r.path.endswith(".bin")]  # the weights are never fetched
+
+
+def test_an_unknown_architecture_in_the_cache_is_counted_from_its_files(cache: Path) -> None:
+    from safetensors.torch import save_file
+
+    snapshot = put_in_cache(cache, "someone/new-arch", NEW_ARCH).parent
+    with pytest.raises(UnknownNameError, match="--via-transformers"):
+        paramcount.count("someone/new-arch", offline=True)  # no weights at hand, offline
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+    save_file(model.state_dict(), str(snapshot / "model.safetensors"))
+    result = paramcount.count("someone/new-arch", offline=True)
+    assert result.total == sum(p.numel() for p in model.parameters())
+    assert dict(result.provenance.facts())["config_model_type"] == "brand_new_arch"

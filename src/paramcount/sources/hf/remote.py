@@ -22,18 +22,17 @@ from pathlib import Path
 
 from paramcount._record import Record
 from paramcount.errors import ConfigError, LimitError, UnknownNameError
+from paramcount.limits import MAX_HEADER_BYTES
 from paramcount.sources.hf.hub import cache_dir, similar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FIRST_RANGE", "MAX_SAFETENSORS_HEADER_BYTES", "SafetensorsHeaders", "fetch_config", "safetensors_headers"]
+__all__ = ["FIRST_RANGE", "SafetensorsHeaders", "fetch_config", "safetensors_headers"]
 
 FIRST_RANGE = 100_000
 """Bytes asked for first, as huggingface_hub does (97% of the hub's top 1,000 models' headers are shorter)."""
-MAX_SAFETENSORS_HEADER_BYTES = 100_000_000
-"""The safetensors format's own limit on a header (``MAX_HEADER_SIZE`` in the safetensors crate)."""
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 
@@ -105,8 +104,8 @@ def _header_of(url: str, headers: dict[str, str], label: str) -> bytes:
     if len(first) < 8:
         raise ConfigError(f"{label}: not a safetensors file (shorter than its 8-byte header length)")
     length = int.from_bytes(first[:8], "little")
-    if length > MAX_SAFETENSORS_HEADER_BYTES:
-        raise LimitError(f"{label}: header length", MAX_SAFETENSORS_HEADER_BYTES, length, unit="bytes")
+    if length > MAX_HEADER_BYTES:
+        raise LimitError(f"{label}: header length", MAX_HEADER_BYTES, length, unit="bytes")
     if length + 8 > len(first):
         response = session.get(url, headers={**headers, "range": f"bytes={len(first)}-{length + 7}"})
         hf_raise_for_status(response)
