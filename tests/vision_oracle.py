@@ -22,12 +22,12 @@ def keep_torchvision_ops_out() -> None:
     sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 
-def torchvision_model(name: str) -> torch.nn.Module:
-    """``torchvision.models.<name>()`` on the meta device, in eval mode."""
+def torchvision_model(name: str, **keywords: object) -> torch.nn.Module:
+    """``torchvision.models.<name>(**keywords)`` on the meta device, in eval mode."""
     keep_torchvision_ops_out()
     import torch
     import torchvision
 
     with torch.device("meta"):
-        model: torch.nn.Module = getattr(torchvision.models, name)()
+        model: torch.nn.Module = getattr(torchvision.models, name)(**keywords)
     return model.eval()

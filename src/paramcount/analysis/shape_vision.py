@@ -134,13 +134,54 @@ def _residual_if(call: Call, flow: Flow, body: str, same: bool) -> Outcome:
 
 def _inverted_residual(call: Call, flow: Flow) -> Outcome:
     """MobileNetV2's and V3's ``InvertedResidual``: ``x + body(x)`` when the stride is 1 and the width is kept
-    (``use_res_connect``), else ``body(x)``; the body is ``conv`` (V2) or ``block`` (V3)."""
+    (``use_res_connect``), else ``body(x)``; the body is ``conv`` (V2) or ``block`` (V3). ShuffleNet V2's class
+    of that name (children ``branch1``, ``branch2``) is ``_shuffle_unit``."""
     module = call.module
+    if child_of(module, "branch2") is not None:
+        return _shuffle_unit(call, flow)
     if child_of(module, "conv") is not None:
         same = int_arg(module, "stride") == 1 and int_arg(module, "inp") == int_arg(module, "oup")
         return _residual_if(call, flow, "conv", same)
     same = int_arg(module, "stride") == 1 and int_arg(module, "input_channels") == int_arg(module, "out_channels")
     return _residual_if(call, flow, "block", same)
+
+
+def _shuffle_unit(call: Call, flow: Flow) -> Outcome:
+    """ShuffleNet V2's ``InvertedResidual``: with stride 1, ``x.chunk(2, dim=1)`` and
+    ``cat(x1, branch2(x2))``; else ``cat(branch1(x), branch2(x))``; then ``channel_shuffle`` (a view and a
+    transpose: no MACs)."""
+    shape = flow.shape
+    if int_arg(call.module, "stride") == 1:
+        if len(shape) < 2:
+            raise call.fail(f"chunks dimension 1 of {format_shape(shape)}")
+        half = -(-shape[1] // 2)
+        values: dict[str, Flow | None] = {"x1": Flow((shape[0], half, *shape[2:]), grad=flow.grad)}
+        call.skip("branch1", "with stride 1 the first half of the channels passes unchanged")
+        values["x2"] = call.child("branch2", Flow((shape[0], shape[1] - half, *shape[2:]), grad=flow.grad))
+    else:
+        values = {"x1": call.child("branch1", flow), "x2": call.child("branch2", flow)}
+    concat("x", "x1", "x2").apply(call, values, Tally())
+    return Outcome(values["x"], note="the two branches concatenated, then their channels interleaved")
+
+
+def _mnasnet_block(call: Call, flow: Flow) -> Outcome:
+    """MNASNet's ``_InvertedResidual``: ``layers(x) + x`` when the stride is 1 and the width is kept
+    (``apply_residual``), else ``layers(x)``."""
+    module = call.module
+    same = int_arg(module, "stride") == 1 and int_arg(module, "in_ch") == int_arg(module, "out_ch")
+    return _residual_if(call, flow, "layers", same)
+
+
+_FIRE: Final = dataflow(
+    run("squeeze"),
+    run("squeeze_activation"),
+    run("expand1x1", "x", "a"),
+    run("expand1x1_activation", "a"),
+    run("expand3x3", "x", "b"),
+    run("expand3x3_activation", "b"),
+    concat("x", "a", "b"),
+    note="the two expansions concatenated along the channels",
+)
 
 
 def _mbconv(call: Call, flow: Flow) -> Outcome:
@@ -265,6 +306,19 @@ RULES: Final[dict[str, Rule]] = {
     "EfficientNet": _POOLED_TAIL,
     "MBConv": _mbconv,
     "StochasticDepth": _preserving,
+    "ShuffleNetV2": dataflow(
+        *(run(name) for name in ("conv1", "maxpool", "stage2", "stage3", "stage4", "conv5")),
+        global_pool(),
+        flatten(),
+        run("fc"),
+        note="x.mean([2, 3]) after conv5",
+    ),
+    "SqueezeNet": dataflow(run("features"), run("classifier"), flatten()),
+    "Fire": _FIRE,
+    "MNASNet": dataflow(
+        run("layers"), global_pool(), flatten(), run("classifier"), note="x.mean([2, 3]) after the layers"
+    ),
+    "_InvertedResidual": _mnasnet_block,
     "VisionTransformer": _VISION_TRANSFORMER,
     "Encoder": _VIT_ENCODER,
     "EncoderBlock": _ENCODER_BLOCK,

@@ -1,3 +1,10 @@
 """One module per architecture family; importing this package registers every zoo model."""
 
-from paramcount.zoo.models import classic, densenets, mobile, resnets, vision_transformers  # noqa: F401
+from paramcount.zoo.models import (  # noqa: F401
+    classic,
+    compact,
+    densenets,
+    mobile,
+    resnets,
+    vision_transformers,
+)
