@@ -23,11 +23,16 @@ def keep_torchvision_ops_out() -> None:
 
 
 def torchvision_model(name: str, **keywords: object) -> torch.nn.Module:
-    """``torchvision.models.<name>(**keywords)`` on the meta device, in eval mode."""
+    """``torchvision.models.<name>(**keywords)`` on the meta device, in eval mode. GoogLeNet's and Inception
+    v3's notice that their default initialisation will change (a FutureWarning when ``init_weights`` is left
+    out) is silenced: initialisation changes no name or shape."""
     keep_torchvision_ops_out()
+    import warnings
+
     import torch
     import torchvision
 
-    with torch.device("meta"):
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The default weight initialization", FutureWarning)
         model: torch.nn.Module = getattr(torchvision.models, name)(**keywords)
     return model.eval()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import paramcount
+from paramcount.errors import ArgumentError
 from paramcount.tree import iter_buffers, iter_params, parameter_count
 from paramcount.zoo import build_model
 from vision_oracle import torchvision_model
@@ -28,6 +30,8 @@ MODELS = (
     "mnasnet0_75",
     "mnasnet1_0",
     "mnasnet1_3",
+    "googlenet",
+    "inception_v3",
 )
 COUNTS = Path(__file__).parent.parent / "data" / "zoo_counts.csv"
 
@@ -44,7 +48,10 @@ def test_every_model_has_a_published_count() -> None:
 
 @pytest.mark.parametrize(("name", "expected", "source"), _published(), ids=lambda value: str(value)[:20])
 def test_count_matches_published(name: str, expected: int, source: str) -> None:
-    assert parameter_count(build_model(name)) == expected, f"{name}: published by {source}"
+    # The published count is the weights' model: googlenet's builder removes its auxiliary classifiers after
+    # loading them (unless aux_logits=True is given), so weights count 6,624,904 where googlenet() counts
+    # 13,004,888 (derived in test_googlenet_aux_classifiers_by_derivation).
+    assert paramcount.count(f"{name}(weights='DEFAULT')").total == expected, f"{name}: published by {source}"
 
 
 # Builder calls: every model with its defaults, and the keywords that change a shape.
@@ -53,7 +60,39 @@ CALLS: tuple[tuple[str, dict[str, Value]], ...] = (
     ("shufflenet_v2_x1_0", {"num_classes": 10}),
     ("squeezenet1_1", {"num_classes": 10, "dropout": 0.1}),
     ("mnasnet0_75", {"num_classes": 7}),
+    ("googlenet", {"aux_logits": False, "transform_input": True, "init_weights": False}),
+    ("googlenet", {"num_classes": 10, "dropout_aux": 0.5}),
+    ("inception_v3", {"aux_logits": False, "num_classes": 10}),
 )
+
+
+def test_googlenet_aux_classifiers_by_derivation() -> None:
+    # Each InceptionAux: a 1×1 BasicConv2d to 128 channels (weight 128·C, batch norm 2·128) and two Linear
+    # layers, 2048 → 1024 and 1024 → 1000, with biases; C is 512 for aux1 and 528 for aux2.
+    heads = sum(128 * c + 2 * 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000 for c in (512, 528))
+    assert heads == 6_379_984
+    with_aux, without = build_model("googlenet"), build_model("googlenet", (), (("aux_logits", False),))
+    assert parameter_count(with_aux) - parameter_count(without) == heads
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("googlenet(weights='DEFAULT')", 6_624_904),  # heads removed after loading
+        ("googlenet(weights='DEFAULT', aux_logits=True)", 13_004_888),  # kept when asked for
+        ("googlenet(pretrained=True, transform_input=False)", 6_624_904),  # torchvision sets it only if absent
+        ("inception_v3(weights='DEFAULT')", 27_161_264),
+    ],
+)
+def test_weights_keep_or_remove_aux_classifiers_as_torchvision(query: str, expected: int) -> None:
+    assert paramcount.count(query).total == expected
+
+
+@pytest.mark.parametrize("model", ["googlenet", "inception_v3"])
+def test_weights_refuse_aux_logits_false_as_torchvision(model: str) -> None:
+    # torchvision: ValueError "The parameter 'aux_logits' expected value True but got False instead."
+    with pytest.raises(ArgumentError, match="aux_logits=False conflicts with weights"):
+        paramcount.count(f"{model}(weights='DEFAULT', aux_logits=False)")
 
 
 @pytest.mark.parametrize(("name", "keywords"), CALLS, ids=lambda value: str(value))

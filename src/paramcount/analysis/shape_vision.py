@@ -23,6 +23,7 @@ from paramcount.analysis.shape_flow import (
     in_order,
     multiply,
     multiply_param,
+    pool,
     prepend,
     run,
     select,
@@ -34,6 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
+    from paramcount.analysis.shape_flow import Step
     from paramcount.analysis.shape_types import Call, Rule
 
 __all__ = ["RULES"]
@@ -200,6 +202,89 @@ _SQUEEZE_EXCITATION: Final = dataflow(
 )  # fmt: skip
 
 
+# --- GoogLeNet, Inception v3 ------------------------------------------------------------------------------
+
+
+def _branches(*branches: tuple[str, ...], pooled: tuple[int, int, int] | None = None, pool_child: str = "") -> Rule:
+    """An Inception block: each branch a chain of children on the block's input, an optional functional pool
+    (kernel, stride, padding) before ``pool_child`` (or alone, as the last branch), then one concatenation."""
+    steps: list[Step] = []
+    names: list[str] = []
+    for index, chain_ in enumerate(branches):
+        name = f"b{index}"
+        names.append(name)
+        steps.append(run(chain_[0], "x0", name))
+        steps.extend(run(child, name) for child in chain_[1:])
+    if pooled is not None:
+        names.append("pooled")
+        steps.append(pool("x0", "pooled", *pooled))
+        if pool_child:
+            steps.append(run(pool_child, "pooled"))
+    return dataflow(*steps, concat("x", *names), note="the branches concatenated along the channels")
+
+
+def _split_branch(first: tuple[str, ...], left: str, right: str, target: str) -> tuple[Step, ...]:
+    """InceptionE's split branch: a chain, then two convolutions of its output concatenated."""
+    return (
+        run(first[0], "x0", target),
+        *(run(child, target) for child in first[1:]),
+        run(left, target, f"{target}l"),
+        run(right, target, f"{target}r"),
+        concat(target, f"{target}l", f"{target}r"),
+    )
+
+
+_INCEPTION_E: Final = dataflow(
+    run("branch1x1", "x0", "a"),
+    *_split_branch(("branch3x3_1",), "branch3x3_2a", "branch3x3_2b", "b"),
+    *_split_branch(("branch3x3dbl_1", "branch3x3dbl_2"), "branch3x3dbl_3a", "branch3x3dbl_3b", "c"),
+    pool("x0", "d", 3, 1, 1),
+    run("branch_pool", "d"),
+    concat("x", "a", "b", "c", "d"),
+    note="the branches concatenated along the channels",
+)
+
+
+def _without_aux(trunk: Rule, *heads: str) -> Rule:
+    """GoogLeNet's and Inception3's ``forward``: the auxiliary classifiers run only in training mode (their
+    outputs returned beside the logits), so an evaluation-mode pass skips them."""
+
+    def rule(call: Call, flow: Flow) -> Outcome:
+        for head in heads:
+            if child_of(call.module, head) is not None:
+                call.skip(head, "an auxiliary classifier: forward calls it only in training mode")
+        return trunk(call, flow)
+
+    return rule
+
+
+_GOOGLENET: Final = _without_aux(
+    dataflow(
+        *(run(name) for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b",
+                                 "maxpool3", "inception4a", "inception4b", "inception4c", "inception4d",
+                                 "inception4e", "maxpool4", "inception5a", "inception5b", "avgpool")),
+        flatten(),
+        run("dropout"),
+        run("fc"),
+        note="transform_input rescales the channels elementwise (no MACs)",
+    ),
+    "aux1",
+    "aux2",
+)  # fmt: skip
+_INCEPTION3: Final = _without_aux(
+    dataflow(
+        *(run(name) for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+                                 "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+                                 "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
+                                 "avgpool", "dropout")),
+        flatten(),
+        run("fc"),
+        note="transform_input rescales the channels elementwise (no MACs)",
+    ),
+    "AuxLogits",
+)  # fmt: skip
+
+
 # --- ViT, Swin, ConvNeXt -----------------------------------------------------------------------------------
 
 _VISION_TRANSFORMER: Final = dataflow(
@@ -319,6 +404,29 @@ RULES: Final[dict[str, Rule]] = {
         run("layers"), global_pool(), flatten(), run("classifier"), note="x.mean([2, 3]) after the layers"
     ),
     "_InvertedResidual": _mnasnet_block,
+    "GoogLeNet": _GOOGLENET,
+    "Inception3": _INCEPTION3,
+    "BasicConv2d": dataflow(run("conv"), run("bn"), note="F.relu after the batch norm"),
+    "Inception": _branches(("branch1",), ("branch2",), ("branch3",), ("branch4",)),
+    "InceptionA": _branches(
+        ("branch1x1",),
+        ("branch5x5_1", "branch5x5_2"),
+        ("branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"),
+        pooled=(3, 1, 1),
+        pool_child="branch_pool",
+    ),
+    "InceptionB": _branches(("branch3x3",), ("branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"), pooled=(3, 2, 0)),
+    "InceptionC": _branches(
+        ("branch1x1",),
+        ("branch7x7_1", "branch7x7_2", "branch7x7_3"),
+        tuple(f"branch7x7dbl_{index}" for index in range(1, 6)),
+        pooled=(3, 1, 1),
+        pool_child="branch_pool",
+    ),
+    "InceptionD": _branches(
+        ("branch3x3_1", "branch3x3_2"), tuple(f"branch7x7x3_{index}" for index in range(1, 5)), pooled=(3, 2, 0)
+    ),
+    "InceptionE": _INCEPTION_E,
     "VisionTransformer": _VISION_TRANSFORMER,
     "Encoder": _VIT_ENCODER,
     "EncoderBlock": _ENCODER_BLOCK,

@@ -8,6 +8,9 @@ argument from the weights' metadata (``_ovewrite_named_param``), and we follow i
   weights; VGG16's ``IMAGENET1K_FEATURES`` has no categories and sets nothing);
 - the ViT builders also set ``image_size`` to ``weights.meta["min_size"][0]`` (384, 512 or 518 for the
   ``SWAG_E2E`` weights, 224 for the others), which sizes the position embedding;
+- GoogLeNet and Inception v3 also set ``transform_input=True`` unless it is given, and ``aux_logits=True`` and
+  ``init_weights=False``; after loading, the builder removes the auxiliary classifiers unless ``aux_logits``
+  was given (``kwargs.get("aux_logits", default)``: googlenet defaults to False there, inception_v3 to True);
 - an argument given explicitly that differs from the overwritten value is refused, as torchvision refuses
   it ("The parameter 'num_classes' expected value 1000 but got 10 instead").
 
@@ -57,6 +60,8 @@ WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "efficientnet_b5": ("EfficientNet_B5_Weights", _V1, "IMAGENET1K_V1"),
     "efficientnet_b6": ("EfficientNet_B6_Weights", _V1, "IMAGENET1K_V1"),
     "efficientnet_b7": ("EfficientNet_B7_Weights", _V1, "IMAGENET1K_V1"),
+    "googlenet": ("GoogLeNet_Weights", _V1, "IMAGENET1K_V1"),
+    "inception_v3": ("Inception_V3_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet0_5": ("MNASNet0_5_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet0_75": ("MNASNet0_75_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet1_0": ("MNASNet1_0_Weights", _V1, "IMAGENET1K_V1"),
@@ -108,6 +113,9 @@ _SWAG_E2E_SIZES: Final = {"vit_b_16": 384, "vit_l_16": 512, "vit_h_14": 518}
 _NO_LEGACY_WEIGHTS: Final = frozenset({"vit_h_14"})
 """Models whose ``handle_legacy_interface`` default is None: ``pretrained=True`` is refused."""
 
+_AUX_AFTER_LOADING: Final = {"googlenet": False, "inception_v3": True}
+"""Whether the builder keeps the auxiliary classifiers after loading weights when ``aux_logits`` is not given."""
+
 _KEYWORDS: Final = ("weights", "pretrained", "progress")
 
 
@@ -135,12 +143,12 @@ def with_weights(model: str, keywords: Sequence[tuple[str, Value]]) -> tuple[lis
         return rest, None
     enum = WEIGHTS[model][0]
     for key, value in _implied(model, member):
-        if key in given and given[key] != value:
+        if key in given and given[key] != value and key != "transform_input":  # set only when not given
             raise ArgumentError(
                 model, f"{key}={given[key]!r} conflicts with weights {enum}.{member}, which set {key}={value}", key
             )
         if key not in given:
-            rest.append((key, value))
+            rest.append((key, _AUX_AFTER_LOADING[model] if key == "aux_logits" else value))
     return rest, f"{enum}.{member}"
 
 
@@ -182,6 +190,8 @@ def _member(model: str, given: dict[str, Value]) -> str | None:
 def _implied(model: str, member: str) -> list[tuple[str, Value]]:
     """The constructor arguments the builder overwrites for these weights, in torchvision's order."""
     implied: list[tuple[str, Value]] = []
+    if model in _AUX_AFTER_LOADING:
+        implied += [("transform_input", True), ("aux_logits", True), ("init_weights", False)]
     if (model, member) not in _NO_CATEGORIES:
         implied.append(("num_classes", 1_000))  # len(meta["categories"]): every torchvision ImageNet-1k weights
     if model.startswith("vit_"):

@@ -4,6 +4,7 @@ from paramcount.zoo.models import (  # noqa: F401
     classic,
     compact,
     densenets,
+    inceptions,
     mobile,
     resnets,
     vision_transformers,
