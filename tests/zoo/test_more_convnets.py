@@ -32,6 +32,8 @@ MODELS = (
     "mnasnet1_3",
     "googlenet",
     "inception_v3",
+    *(f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")),
+    *(f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
 )
 COUNTS = Path(__file__).parent.parent / "data" / "zoo_counts.csv"
 
@@ -63,6 +65,8 @@ CALLS: tuple[tuple[str, dict[str, Value]], ...] = (
     ("googlenet", {"aux_logits": False, "transform_input": True, "init_weights": False}),
     ("googlenet", {"num_classes": 10, "dropout_aux": 0.5}),
     ("inception_v3", {"aux_logits": False, "num_classes": 10}),
+    ("regnet_y_400mf", {"num_classes": 10, "stem_width": 24}),
+    ("regnet_x_8gf", {"stem_width": 64}),
 )
 
 
@@ -102,3 +106,9 @@ def test_tensors_equal_torchvision(name: str, keywords: dict[str, Value]) -> Non
     reference = torchvision_model(name, **keywords)
     tensors = (*reference.named_parameters(), *reference.named_buffers())
     assert ours == [(path, tuple(tensor.shape)) for path, tensor in tensors]
+
+
+def test_regnet_y_128gf_has_no_legacy_weights() -> None:
+    # torchvision: @handle_legacy_interface(weights=("pretrained", None)) — pretrained=True names no weights.
+    with pytest.raises(ArgumentError, match="no weights for pretrained=True; use weights=RegNet_Y_128GF_Weights"):
+        paramcount.count("regnet_y_128gf(pretrained=True)")

@@ -404,6 +404,17 @@ RULES: Final[dict[str, Rule]] = {
         run("layers"), global_pool(), flatten(), run("classifier"), note="x.mean([2, 3]) after the layers"
     ),
     "_InvertedResidual": _mnasnet_block,
+    "RegNet": dataflow(run("stem"), run("trunk_output"), run("avgpool"), flatten(), run("fc")),
+    "SimpleStemIN": in_order,
+    "AnyStage": in_order,
+    "BottleneckTransform": in_order,
+    "ResBottleneckBlock": dataflow(
+        run("proj", "x0", "shortcut", optional=True),
+        run("f"),
+        add("x", "shortcut", "x", what="add the residual"),
+        run("activation"),
+        note="proj(x) + f(x) where the width or the stride changes, else x + f(x)",
+    ),
     "GoogLeNet": _GOOGLENET,
     "Inception3": _INCEPTION3,
     "BasicConv2d": dataflow(run("conv"), run("bn"), note="F.relu after the batch norm"),

@@ -41,6 +41,7 @@ __all__ = ["WEIGHTS", "weights_enum_of", "with_weights"]
 _V1: Final = ("IMAGENET1K_V1",)
 _V1_V2: Final = ("IMAGENET1K_V1", "IMAGENET1K_V2")
 _VIT: Final = ("IMAGENET1K_V1", "IMAGENET1K_SWAG_E2E_V1", "IMAGENET1K_SWAG_LINEAR_V1")
+_REGNET_SWAG: Final = ("IMAGENET1K_V1", "IMAGENET1K_V2", "IMAGENET1K_SWAG_E2E_V1", "IMAGENET1K_SWAG_LINEAR_V1")
 
 WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "alexnet": ("AlexNet_Weights", _V1, "IMAGENET1K_V1"),
@@ -69,6 +70,21 @@ WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "mobilenet_v2": ("MobileNet_V2_Weights", _V1_V2, "IMAGENET1K_V2"),
     "mobilenet_v3_large": ("MobileNet_V3_Large_Weights", _V1_V2, "IMAGENET1K_V2"),
     "mobilenet_v3_small": ("MobileNet_V3_Small_Weights", _V1, "IMAGENET1K_V1"),
+    "regnet_x_16gf": ("RegNet_X_16GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_1_6gf": ("RegNet_X_1_6GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_32gf": ("RegNet_X_32GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_3_2gf": ("RegNet_X_3_2GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_400mf": ("RegNet_X_400MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_800mf": ("RegNet_X_800MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_8gf": ("RegNet_X_8GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_400mf": ("RegNet_Y_400MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_800mf": ("RegNet_Y_800MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_1_6gf": ("RegNet_Y_1_6GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_3_2gf": ("RegNet_Y_3_2GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_8gf": ("RegNet_Y_8GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_16gf": ("RegNet_Y_16GF_Weights", _REGNET_SWAG, "IMAGENET1K_V2"),
+    "regnet_y_32gf": ("RegNet_Y_32GF_Weights", _REGNET_SWAG, "IMAGENET1K_V2"),
+    "regnet_y_128gf": ("RegNet_Y_128GF_Weights", _REGNET_SWAG[2:], "IMAGENET1K_SWAG_E2E_V1"),
     "resnet18": ("ResNet18_Weights", _V1, "IMAGENET1K_V1"),
     "resnet34": ("ResNet34_Weights", _V1, "IMAGENET1K_V1"),
     "resnet50": ("ResNet50_Weights", _V1_V2, "IMAGENET1K_V2"),
@@ -110,7 +126,7 @@ _NO_CATEGORIES: Final = frozenset({("vgg16", "IMAGENET1K_FEATURES")})
 _SWAG_E2E_SIZES: Final = {"vit_b_16": 384, "vit_l_16": 512, "vit_h_14": 518}
 """``meta["min_size"][0]`` of each ViT's IMAGENET1K_SWAG_E2E_V1 weights; every other ViT weights have 224."""
 
-_NO_LEGACY_WEIGHTS: Final = frozenset({"vit_h_14"})
+_NO_LEGACY_WEIGHTS: Final = frozenset({"vit_h_14", "regnet_y_128gf"})
 """Models whose ``handle_legacy_interface`` default is None: ``pretrained=True`` is refused."""
 
 _AUX_AFTER_LOADING: Final = {"googlenet": False, "inception_v3": True}

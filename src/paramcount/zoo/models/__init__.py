@@ -6,6 +6,7 @@ from paramcount.zoo.models import (  # noqa: F401
     densenets,
     inceptions,
     mobile,
+    regnets,
     resnets,
     vision_transformers,
 )
