@@ -34,6 +34,9 @@ MODELS = (
     "inception_v3",
     *(f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")),
     *(f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+    "efficientnet_v2_s",
+    "efficientnet_v2_m",
+    "efficientnet_v2_l",
 )
 COUNTS = Path(__file__).parent.parent / "data" / "zoo_counts.csv"
 
@@ -67,6 +70,7 @@ CALLS: tuple[tuple[str, dict[str, Value]], ...] = (
     ("inception_v3", {"aux_logits": False, "num_classes": 10}),
     ("regnet_y_400mf", {"num_classes": 10, "stem_width": 24}),
     ("regnet_x_8gf", {"stem_width": 64}),
+    ("efficientnet_v2_s", {"num_classes": 10, "dropout": 0.1, "stochastic_depth_prob": 0.5}),
 )
 
 

@@ -187,8 +187,8 @@ _FIRE: Final = dataflow(
 
 
 def _mbconv(call: Call, flow: Flow) -> Outcome:
-    """EfficientNet's ``MBConv``: ``stochastic_depth(block(x)) + x`` when the stride is 1 and the width is
-    kept, else ``block(x)``."""
+    """EfficientNet's ``MBConv`` and ``FusedMBConv``: ``stochastic_depth(block(x)) + x`` when the stride is 1
+    and the width is kept, else ``block(x)``."""
     module = call.module
     same = int_arg(module, "stride") == 1 and int_arg(module, "input_channels") == int_arg(module, "out_channels")
     return _residual_if(call, flow, "block", same)
@@ -390,6 +390,7 @@ RULES: Final[dict[str, Rule]] = {
     "MobileNetV3": _POOLED_TAIL,
     "EfficientNet": _POOLED_TAIL,
     "MBConv": _mbconv,
+    "FusedMBConv": _mbconv,
     "StochasticDepth": _preserving,
     "ShuffleNetV2": dataflow(
         *(run(name) for name in ("conv1", "maxpool", "stage2", "stage3", "stage4", "conv5")),
