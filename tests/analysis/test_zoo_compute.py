@@ -87,7 +87,7 @@ def _our_shapes(report: ShapeReport) -> dict[str, list[tuple[int, ...]]]:
     "name",
     ["resnet50", "densenet121", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "vit_b_16", "swin_t",
      "convnext_tiny", "alexnet", "shufflenet_v2_x0_5", "squeezenet1_0", "mnasnet0_5", "googlenet", "inception_v3",
-     "regnet_y_400mf"],
+     "regnet_y_400mf", "swin_v2_t"],
 )  # fmt: skip
 def test_zoo_module_output_shapes_equal_torchvision(name: str) -> None:
     shape = (2, 3, 224, 224)

@@ -37,6 +37,9 @@ MODELS = (
     "efficientnet_v2_s",
     "efficientnet_v2_m",
     "efficientnet_v2_l",
+    "swin_v2_t",
+    "swin_v2_s",
+    "swin_v2_b",
 )
 COUNTS = Path(__file__).parent.parent / "data" / "zoo_counts.csv"
 
@@ -71,6 +74,7 @@ CALLS: tuple[tuple[str, dict[str, Value]], ...] = (
     ("regnet_y_400mf", {"num_classes": 10, "stem_width": 24}),
     ("regnet_x_8gf", {"stem_width": 64}),
     ("efficientnet_v2_s", {"num_classes": 10, "dropout": 0.1, "stochastic_depth_prob": 0.5}),
+    ("swin_v2_t", {"num_classes": 10, "mlp_ratio": 2.0}),
 )
 
 

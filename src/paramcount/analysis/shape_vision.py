@@ -352,18 +352,43 @@ def _windows(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, grad=True), tally.macs, (*steps, *tally.steps), note, backward_macs=tally.backward)
 
 
+def _windows_v2(call: Call, flow: Flow) -> Outcome:
+    """``ShiftedWindowAttentionV2``: ``cpb_mlp`` on the (1, 2·window_size[0]-1, 2·window_size[1]-1, 2)
+    ``relative_coords_table`` gives the relative position bias, then the window attention of v1 (cosine
+    attention: normalised q and k, scaled by ``logit_scale``, the same two products)."""
+    window_h, window_w = int_tuple_arg(call.module, "window_size", 2)
+    call.child("cpb_mlp", Flow((1, 2 * window_h - 1, 2 * window_w - 1, 2)))
+    return _windows(call, flow)
+
+
 def _patch_merging(call: Call, flow: Flow) -> Outcome:
     """torchvision's ``PatchMerging``: pad H and W to even sizes, concatenate each 2×2 neighbourhood's tokens
-    (4·C channels at half the resolution), ``norm``, then ``reduction`` to 2·C."""
+    (4·C channels at half the resolution), ``norm``, then ``reduction`` to 2·C; ``PatchMergingV2`` reduces
+    first, then normalises."""
     shape = flow.shape
     if len(shape) < 3:
         raise call.fail(f"expects a (…, H, W, C) input, got {format_shape(shape)}")
     *leading, height, width, channels = shape
     merged = Flow((*leading, -(-height // 2), -(-width // 2), 4 * channels), grad=flow.grad)
     step = ShapeStep("4·C", f"4·{channels}", 4 * channels, "channels")
-    output = call.child("reduction", call.child("norm", merged))
+    if call.module.kind == "PatchMergingV2":
+        output = call.child("norm", call.child("reduction", merged))
+    else:
+        output = call.child("reduction", call.child("norm", merged))
     return Outcome(output, 0, (step,), "2×2 neighbours concatenated (H and W padded to even sizes first)")
 
+
+_SWIN_BLOCK_V2: Final = dataflow(
+    run("attn"),
+    run("norm1"),
+    run("stochastic_depth"),
+    add("x", "x", "x0", what="add the residual"),
+    run("mlp", "x", "y"),
+    run("norm2", "y"),
+    run("stochastic_depth", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="v2 normalises after the attention and after the MLP",
+)
 
 _CN_BLOCK: Final = dataflow(
     run("block"),
@@ -448,6 +473,9 @@ RULES: Final[dict[str, Rule]] = {
     "SwinTransformerBlock": _SWIN_BLOCK,
     "ShiftedWindowAttention": _windows,
     "PatchMerging": _patch_merging,
+    "SwinTransformerBlockV2": _SWIN_BLOCK_V2,
+    "ShiftedWindowAttentionV2": _windows_v2,
+    "PatchMergingV2": _patch_merging,
     "Permute": _permute,
     "ConvNeXt": dataflow(run("features"), run("avgpool"), run("classifier")),
     "CNBlock": _CN_BLOCK,
