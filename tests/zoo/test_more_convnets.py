@@ -40,6 +40,7 @@ MODELS = (
     "swin_v2_t",
     "swin_v2_s",
     "swin_v2_b",
+    "maxvit_t",
 )
 COUNTS = Path(__file__).parent.parent / "data" / "zoo_counts.csv"
 
@@ -75,6 +76,7 @@ CALLS: tuple[tuple[str, dict[str, Value]], ...] = (
     ("regnet_x_8gf", {"stem_width": 64}),
     ("efficientnet_v2_s", {"num_classes": 10, "dropout": 0.1, "stochastic_depth_prob": 0.5}),
     ("swin_v2_t", {"num_classes": 10, "mlp_ratio": 2.0}),
+    ("maxvit_t", {"num_classes": 10, "input_size": (448, 448), "expansion_ratio": 2, "mlp_ratio": 2}),
 )
 
 
@@ -120,3 +122,24 @@ def test_regnet_y_128gf_has_no_legacy_weights() -> None:
     # torchvision: @handle_legacy_interface(weights=("pretrained", None)) — pretrained=True names no weights.
     with pytest.raises(ArgumentError, match="no weights for pretrained=True; use weights=RegNet_Y_128GF_Weights"):
         paramcount.count("regnet_y_128gf(pretrained=True)")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        # torchvision: _ovewrite_named_param(kwargs, "input_size", weights.meta["min_size"]), (224, 224)
+        (
+            "maxvit_t(weights='DEFAULT', input_size=(448, 448))",
+            "maxvit_t: input_size=(448, 448) conflicts with weights",
+        ),
+        # torchvision: "Input size (25, 25) of block 0 is not divisible by partition size 7."
+        (
+            "maxvit_t(input_size=(100, 100))",
+            "maxvit_t: input_size (100, 100): block 0's input (25, 25) is not divisible",
+        ),
+    ],
+)
+def test_maxvit_input_size_refusals(query: str, message: str) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        paramcount.count(query)
+    assert str(caught.value).startswith(message)

@@ -15,6 +15,7 @@ from paramcount.analysis.shape_flow import (
     add,
     add_param,
     attention,
+    chain,
     child_of,
     concat,
     dataflow,
@@ -186,10 +187,21 @@ _FIRE: Final = dataflow(
 )
 
 
+_MAXVIT_MBCONV: Final = dataflow(
+    run("proj", "x0", "shortcut"),
+    run("layers"),
+    run("stochastic_depth"),
+    add("x", "shortcut", "x", what="add the residual"),
+    note="proj(x) + stochastic_depth(layers(x))",
+)
+
+
 def _mbconv(call: Call, flow: Flow) -> Outcome:
     """EfficientNet's ``MBConv`` and ``FusedMBConv``: ``stochastic_depth(block(x)) + x`` when the stride is 1
-    and the width is kept, else ``block(x)``."""
+    and the width is kept, else ``block(x)``. MaxViT's ``MBConv`` (a ``proj`` child) is ``_MAXVIT_MBCONV``."""
     module = call.module
+    if child_of(module, "proj") is not None:
+        return _MAXVIT_MBCONV(call, flow)
     same = int_arg(module, "stride") == 1 and int_arg(module, "input_channels") == int_arg(module, "out_channels")
     return _residual_if(call, flow, "block", same)
 
@@ -200,6 +212,78 @@ _SQUEEZE_EXCITATION: Final = dataflow(
     multiply("x", "scale", "x0"),
     note="returns scale · input",
 )  # fmt: skip
+
+
+# --- MaxViT ------------------------------------------------------------------------------------------------
+
+
+def _option(call: Call, name: str) -> int:
+    """An integer the parent passes to ``forward`` beside the tensor (``partition_op(x, p)``), carried in the
+    call's options as ``name=value``."""
+    for option in call.options:
+        key, _, value = option.partition("=")
+        if key == name:
+            return int(value)
+    raise call.fail(f"is called without {name} (its parent passes it)")
+
+
+def _window_partition(call: Call, flow: Flow) -> Outcome:
+    """``WindowPartition.forward(x, p)``: (B, C, H, W) → (B, (H/p)·(W/p), p·p, C), a reshape and a permute."""
+    p, shape = _option(call, "p"), flow.shape
+    if len(shape) != 4 or shape[2] % p or shape[3] % p:
+        raise call.fail(f"partitions {format_shape(shape)} into {p}×{p} windows, which do not tile it")
+    batch, channels, height, width = shape
+    return Outcome(Flow((batch, (height // p) * (width // p), p * p, channels), grad=flow.grad))
+
+
+def _window_departition(call: Call, flow: Flow) -> Outcome:
+    """``WindowDepartition.forward(x, p, h_partitions, w_partitions)``: (B, G, p·p, C) → (B, C, h·p, w·p)."""
+    p, rows, columns, shape = _option(call, "p"), _option(call, "h"), _option(call, "w"), flow.shape
+    if len(shape) != 4 or shape[1] != rows * columns or shape[2] != p * p:
+        raise call.fail(f"expects (B, {rows}·{columns}, {p}·{p}, C), got {format_shape(shape)}")
+    return Outcome(Flow((shape[0], shape[3], rows * p, columns * p), grad=flow.grad))
+
+
+def _swap_axes(call: Call, flow: Flow) -> Outcome:
+    """``torch.swapaxes(x, a, b)``."""
+    shape = list(flow.shape)
+    first, second = int_arg(call.module, "a") % len(shape), int_arg(call.module, "b") % len(shape)
+    shape[first], shape[second] = shape[second], shape[first]
+    return Outcome(Flow(tuple(shape), grad=flow.grad))
+
+
+def _partition_attention(call: Call, flow: Flow) -> Outcome:
+    """``PartitionAttentionLayer``: partition into windows (or a grid, with the two token axes swapped),
+    ``x + stochastic_dropout(attn_layer(x))``, ``x + stochastic_dropout(mlp_layer(x))``, then back to
+    (B, C, H, W). The layer was built for one feature-map size (``grid_size``)."""
+    module, shape = call.module, flow.shape
+    grid, p = int_tuple_arg(module, "grid_size", 2), int_arg(module, "p")
+    if len(shape) != 4 or shape[2:] != grid:
+        raise call.fail(f"was built for a {grid[0]}×{grid[1]} feature map (grid_size), got {format_shape(shape)}")
+    partitioned = call.child("partition_op", flow, options=frozenset({f"p={p}"}))
+    values: dict[str, Flow | None] = {"x": call.child("partition_swap", partitioned)}
+    tally = Tally()
+    for body in ("attn_layer", "mlp_layer"):
+        values["y"] = call.child("stochastic_dropout", call.child(body, values["x"]))
+        add("x", "x", "y", what="add the residual").apply(call, values, tally)
+    swapped = call.child("departition_swap", values["x"])
+    options = frozenset({f"p={p}", f"h={grid[0] // p}", f"w={grid[1] // p}"})
+    return Outcome(call.child("departition_op", swapped, options=options), note="two residual sub-layers")
+
+
+def _relative_attention(call: Call, flow: Flow) -> Outcome:
+    """``RelativePositionalMultiHeadAttention`` on (B, G, P, D): ``to_qkv``, its three thirds as q, k, v,
+    attention over the P tokens of each partition (the relative position bias is added, no MACs), ``merge``."""
+    qkv = call.child("to_qkv", flow)
+    values: dict[str, Flow | None] = {}
+    if qkv is not None:
+        part = Flow((*qkv.shape[:-1], qkv.shape[-1] // 3), grad=qkv.grad)
+        values = {"q": part, "k": part, "v": part}
+    tally = Tally()
+    if values:
+        attention(causal=False).apply(call, values, tally)
+    output = call.child("merge", values.get("x"))
+    return Outcome(output, tally.macs, tuple(tally.steps), " ".join(tally.notes), backward_macs=tally.backward)
 
 
 # --- GoogLeNet, Inception v3 ------------------------------------------------------------------------------
@@ -441,6 +525,14 @@ RULES: Final[dict[str, Rule]] = {
         run("activation"),
         note="proj(x) + f(x) where the width or the stride changes, else x + f(x)",
     ),
+    "MaxVit": dataflow(run("stem"), chain("blocks"), run("classifier")),
+    "MaxVitBlock": dataflow(chain("layers")),
+    "MaxVitLayer": in_order,
+    "PartitionAttentionLayer": _partition_attention,
+    "RelativePositionalMultiHeadAttention": _relative_attention,
+    "WindowPartition": _window_partition,
+    "WindowDepartition": _window_departition,
+    "SwapAxes": _swap_axes,
     "GoogLeNet": _GOOGLENET,
     "Inception3": _INCEPTION3,
     "BasicConv2d": dataflow(run("conv"), run("bn"), note="F.relu after the batch norm"),

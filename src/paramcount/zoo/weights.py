@@ -6,6 +6,7 @@ argument from the weights' metadata (``_ovewrite_named_param``), and we follow i
 
 - every builder sets ``num_classes`` to ``len(weights.meta["categories"])`` (1,000 for every ImageNet
   weights; VGG16's ``IMAGENET1K_FEATURES`` has no categories and sets nothing);
+- ``maxvit_t`` also sets ``input_size`` to ``weights.meta["min_size"]``, (224, 224);
 - the ViT builders also set ``image_size`` to ``weights.meta["min_size"][0]`` (384, 512 or 518 for the
   ``SWAG_E2E`` weights, 224 for the others), which sizes the position embedding;
 - GoogLeNet and Inception v3 also set ``transform_input=True`` unless it is given, and ``aux_logits=True`` and
@@ -66,6 +67,7 @@ WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "efficientnet_v2_l": ("EfficientNet_V2_L_Weights", _V1, "IMAGENET1K_V1"),
     "googlenet": ("GoogLeNet_Weights", _V1, "IMAGENET1K_V1"),
     "inception_v3": ("Inception_V3_Weights", _V1, "IMAGENET1K_V1"),
+    "maxvit_t": ("MaxVit_T_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet0_5": ("MNASNet0_5_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet0_75": ("MNASNet0_75_Weights", _V1, "IMAGENET1K_V1"),
     "mnasnet1_0": ("MNASNet1_0_Weights", _V1, "IMAGENET1K_V1"),
@@ -216,6 +218,8 @@ def _implied(model: str, member: str) -> list[tuple[str, Value]]:
         implied += [("transform_input", True), ("aux_logits", True), ("init_weights", False)]
     if (model, member) not in _NO_CATEGORIES:
         implied.append(("num_classes", 1_000))  # len(meta["categories"]): every torchvision ImageNet-1k weights
+    if model == "maxvit_t":
+        implied.append(("input_size", (224, 224)))  # meta["min_size"]
     if model.startswith("vit_"):
         implied.append(("image_size", _SWAG_E2E_SIZES[model] if member == "IMAGENET1K_SWAG_E2E_V1" else 224))
     return implied

@@ -5,6 +5,7 @@ from paramcount.zoo.models import (  # noqa: F401
     compact,
     densenets,
     inceptions,
+    maxvit,
     mobile,
     regnets,
     resnets,
