@@ -22,12 +22,31 @@ def keep_torchvision_ops_out() -> None:
     sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 
 
-def torchvision_model(name: str) -> torch.nn.Module:
-    """``torchvision.models.<name>()`` on the meta device, in eval mode."""
+def torchvision_model(name: str, **keywords: object) -> torch.nn.Module:
+    """``torchvision.models.<name>(**keywords)`` on the meta device, in eval mode. GoogLeNet's and Inception
+    v3's notice that their default initialisation will change (a FutureWarning when ``init_weights`` is left
+    out) is silenced: initialisation changes no name or shape. RegNet's ``BlockParams.from_init_params``
+    computes the stage widths with torch tensors and ``.tolist()``, which meta tensors cannot give, so it runs
+    on the CPU."""
     keep_torchvision_ops_out()
+    import warnings
+    from unittest import mock
+
     import torch
     import torchvision
+    from torchvision.models import regnet
 
-    with torch.device("meta"):
-        model: torch.nn.Module = getattr(torchvision.models, name)()
+    from_init_params = regnet.BlockParams.from_init_params.__func__  # type: ignore[attr-defined]
+
+    def on_cpu(cls: type, /, *args: object, **kwargs: object) -> object:
+        with torch.device("cpu"):
+            return from_init_params(cls, *args, **kwargs)
+
+    with (
+        mock.patch.object(regnet.BlockParams, "from_init_params", classmethod(on_cpu)),
+        torch.device("meta"),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", "The default weight initialization", FutureWarning)
+        model: torch.nn.Module = getattr(torchvision.models, name)(**keywords)
     return model.eval()

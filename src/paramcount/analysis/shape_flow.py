@@ -54,6 +54,7 @@ __all__ = [
     "multiply",
     "multiply_param",
     "param_sizes",
+    "pool",
     "positions",
     "prepend",
     "run",
@@ -291,6 +292,33 @@ def global_pool(source: str = "x", target: str = "") -> Step:
     """``F.adaptive_avg_pool2d(x, (1, 1))`` (or ``F.relu`` then that, the functional tail of DenseNet and
     MobileNetV2): every spatial size becomes 1; no MACs."""
     return _Reshape(source, target or source, _pooled)
+
+
+class _Pool(Step):
+    source: str
+    target: str
+    kernel: int
+    stride: int
+    padding: int
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values[self.source]
+        if flow is None:
+            values[self.target] = None
+            return
+        shape = flow.shape
+        if len(shape) != 4:
+            raise call.fail(f"pools a (N, C, H, W) feature map, got {format_shape(shape)}")
+        sizes = tuple((size + 2 * self.padding - self.kernel) // self.stride + 1 for size in shape[2:])
+        if min(sizes) < 1:
+            raise call.fail(f"pools {format_shape(shape)} with a {self.kernel}×{self.kernel} kernel to an empty map")
+        values[self.target] = Flow((*shape[:2], *sizes), grad=flow.grad)
+
+
+def pool(source: str, target: str, kernel: int, stride: int, padding: int = 0) -> Step:
+    """``F.avg_pool2d`` or ``F.max_pool2d(source, kernel, stride, padding)`` (floor mode, square kernel): each
+    spatial size becomes ⌊(size + 2·padding - kernel)/stride⌋ + 1; no MACs."""
+    return _Pool(source, target, kernel, stride, padding)
 
 
 def select(source: str = "x", target: str = "") -> Step:

@@ -6,8 +6,12 @@ argument from the weights' metadata (``_ovewrite_named_param``), and we follow i
 
 - every builder sets ``num_classes`` to ``len(weights.meta["categories"])`` (1,000 for every ImageNet
   weights; VGG16's ``IMAGENET1K_FEATURES`` has no categories and sets nothing);
+- ``maxvit_t`` also sets ``input_size`` to ``weights.meta["min_size"]``, (224, 224);
 - the ViT builders also set ``image_size`` to ``weights.meta["min_size"][0]`` (384, 512 or 518 for the
   ``SWAG_E2E`` weights, 224 for the others), which sizes the position embedding;
+- GoogLeNet and Inception v3 also set ``transform_input=True`` unless it is given, and ``aux_logits=True`` and
+  ``init_weights=False``; after loading, the builder removes the auxiliary classifiers unless ``aux_logits``
+  was given (``kwargs.get("aux_logits", default)``: googlenet defaults to False there, inception_v3 to True);
 - an argument given explicitly that differs from the overwritten value is refused, as torchvision refuses
   it ("The parameter 'num_classes' expected value 1000 but got 10 instead").
 
@@ -38,6 +42,7 @@ __all__ = ["WEIGHTS", "weights_enum_of", "with_weights"]
 _V1: Final = ("IMAGENET1K_V1",)
 _V1_V2: Final = ("IMAGENET1K_V1", "IMAGENET1K_V2")
 _VIT: Final = ("IMAGENET1K_V1", "IMAGENET1K_SWAG_E2E_V1", "IMAGENET1K_SWAG_LINEAR_V1")
+_REGNET_SWAG: Final = ("IMAGENET1K_V1", "IMAGENET1K_V2", "IMAGENET1K_SWAG_E2E_V1", "IMAGENET1K_SWAG_LINEAR_V1")
 
 WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "alexnet": ("AlexNet_Weights", _V1, "IMAGENET1K_V1"),
@@ -57,9 +62,34 @@ WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "efficientnet_b5": ("EfficientNet_B5_Weights", _V1, "IMAGENET1K_V1"),
     "efficientnet_b6": ("EfficientNet_B6_Weights", _V1, "IMAGENET1K_V1"),
     "efficientnet_b7": ("EfficientNet_B7_Weights", _V1, "IMAGENET1K_V1"),
+    "efficientnet_v2_s": ("EfficientNet_V2_S_Weights", _V1, "IMAGENET1K_V1"),
+    "efficientnet_v2_m": ("EfficientNet_V2_M_Weights", _V1, "IMAGENET1K_V1"),
+    "efficientnet_v2_l": ("EfficientNet_V2_L_Weights", _V1, "IMAGENET1K_V1"),
+    "googlenet": ("GoogLeNet_Weights", _V1, "IMAGENET1K_V1"),
+    "inception_v3": ("Inception_V3_Weights", _V1, "IMAGENET1K_V1"),
+    "maxvit_t": ("MaxVit_T_Weights", _V1, "IMAGENET1K_V1"),
+    "mnasnet0_5": ("MNASNet0_5_Weights", _V1, "IMAGENET1K_V1"),
+    "mnasnet0_75": ("MNASNet0_75_Weights", _V1, "IMAGENET1K_V1"),
+    "mnasnet1_0": ("MNASNet1_0_Weights", _V1, "IMAGENET1K_V1"),
+    "mnasnet1_3": ("MNASNet1_3_Weights", _V1, "IMAGENET1K_V1"),
     "mobilenet_v2": ("MobileNet_V2_Weights", _V1_V2, "IMAGENET1K_V2"),
     "mobilenet_v3_large": ("MobileNet_V3_Large_Weights", _V1_V2, "IMAGENET1K_V2"),
     "mobilenet_v3_small": ("MobileNet_V3_Small_Weights", _V1, "IMAGENET1K_V1"),
+    "regnet_x_16gf": ("RegNet_X_16GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_1_6gf": ("RegNet_X_1_6GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_32gf": ("RegNet_X_32GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_3_2gf": ("RegNet_X_3_2GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_400mf": ("RegNet_X_400MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_800mf": ("RegNet_X_800MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_x_8gf": ("RegNet_X_8GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_400mf": ("RegNet_Y_400MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_800mf": ("RegNet_Y_800MF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_1_6gf": ("RegNet_Y_1_6GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_3_2gf": ("RegNet_Y_3_2GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_8gf": ("RegNet_Y_8GF_Weights", _V1_V2, "IMAGENET1K_V2"),
+    "regnet_y_16gf": ("RegNet_Y_16GF_Weights", _REGNET_SWAG, "IMAGENET1K_V2"),
+    "regnet_y_32gf": ("RegNet_Y_32GF_Weights", _REGNET_SWAG, "IMAGENET1K_V2"),
+    "regnet_y_128gf": ("RegNet_Y_128GF_Weights", _REGNET_SWAG[2:], "IMAGENET1K_SWAG_E2E_V1"),
     "resnet18": ("ResNet18_Weights", _V1, "IMAGENET1K_V1"),
     "resnet34": ("ResNet34_Weights", _V1, "IMAGENET1K_V1"),
     "resnet50": ("ResNet50_Weights", _V1_V2, "IMAGENET1K_V2"),
@@ -68,9 +98,18 @@ WEIGHTS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "resnext50_32x4d": ("ResNeXt50_32X4D_Weights", _V1_V2, "IMAGENET1K_V2"),
     "resnext101_32x8d": ("ResNeXt101_32X8D_Weights", _V1_V2, "IMAGENET1K_V2"),
     "resnext101_64x4d": ("ResNeXt101_64X4D_Weights", _V1, "IMAGENET1K_V1"),
+    "shufflenet_v2_x0_5": ("ShuffleNet_V2_X0_5_Weights", _V1, "IMAGENET1K_V1"),
+    "shufflenet_v2_x1_0": ("ShuffleNet_V2_X1_0_Weights", _V1, "IMAGENET1K_V1"),
+    "shufflenet_v2_x1_5": ("ShuffleNet_V2_X1_5_Weights", _V1, "IMAGENET1K_V1"),
+    "shufflenet_v2_x2_0": ("ShuffleNet_V2_X2_0_Weights", _V1, "IMAGENET1K_V1"),
+    "squeezenet1_0": ("SqueezeNet1_0_Weights", _V1, "IMAGENET1K_V1"),
+    "squeezenet1_1": ("SqueezeNet1_1_Weights", _V1, "IMAGENET1K_V1"),
     "swin_b": ("Swin_B_Weights", _V1, "IMAGENET1K_V1"),
     "swin_s": ("Swin_S_Weights", _V1, "IMAGENET1K_V1"),
     "swin_t": ("Swin_T_Weights", _V1, "IMAGENET1K_V1"),
+    "swin_v2_b": ("Swin_V2_B_Weights", _V1, "IMAGENET1K_V1"),
+    "swin_v2_s": ("Swin_V2_S_Weights", _V1, "IMAGENET1K_V1"),
+    "swin_v2_t": ("Swin_V2_T_Weights", _V1, "IMAGENET1K_V1"),
     "vgg11": ("VGG11_Weights", _V1, "IMAGENET1K_V1"),
     "vgg11_bn": ("VGG11_BN_Weights", _V1, "IMAGENET1K_V1"),
     "vgg13": ("VGG13_Weights", _V1, "IMAGENET1K_V1"),
@@ -95,8 +134,11 @@ _NO_CATEGORIES: Final = frozenset({("vgg16", "IMAGENET1K_FEATURES")})
 _SWAG_E2E_SIZES: Final = {"vit_b_16": 384, "vit_l_16": 512, "vit_h_14": 518}
 """``meta["min_size"][0]`` of each ViT's IMAGENET1K_SWAG_E2E_V1 weights; every other ViT weights have 224."""
 
-_NO_LEGACY_WEIGHTS: Final = frozenset({"vit_h_14"})
+_NO_LEGACY_WEIGHTS: Final = frozenset({"vit_h_14", "regnet_y_128gf"})
 """Models whose ``handle_legacy_interface`` default is None: ``pretrained=True`` is refused."""
+
+_AUX_AFTER_LOADING: Final = {"googlenet": False, "inception_v3": True}
+"""Whether the builder keeps the auxiliary classifiers after loading weights when ``aux_logits`` is not given."""
 
 _KEYWORDS: Final = ("weights", "pretrained", "progress")
 
@@ -125,12 +167,12 @@ def with_weights(model: str, keywords: Sequence[tuple[str, Value]]) -> tuple[lis
         return rest, None
     enum = WEIGHTS[model][0]
     for key, value in _implied(model, member):
-        if key in given and given[key] != value:
+        if key in given and given[key] != value and key != "transform_input":  # set only when not given
             raise ArgumentError(
                 model, f"{key}={given[key]!r} conflicts with weights {enum}.{member}, which set {key}={value}", key
             )
         if key not in given:
-            rest.append((key, value))
+            rest.append((key, _AUX_AFTER_LOADING[model] if key == "aux_logits" else value))
     return rest, f"{enum}.{member}"
 
 
@@ -172,8 +214,12 @@ def _member(model: str, given: dict[str, Value]) -> str | None:
 def _implied(model: str, member: str) -> list[tuple[str, Value]]:
     """The constructor arguments the builder overwrites for these weights, in torchvision's order."""
     implied: list[tuple[str, Value]] = []
+    if model in _AUX_AFTER_LOADING:
+        implied += [("transform_input", True), ("aux_logits", True), ("init_weights", False)]
     if (model, member) not in _NO_CATEGORIES:
         implied.append(("num_classes", 1_000))  # len(meta["categories"]): every torchvision ImageNet-1k weights
+    if model == "maxvit_t":
+        implied.append(("input_size", (224, 224)))  # meta["min_size"]
     if model.startswith("vit_"):
         implied.append(("image_size", _SWAG_E2E_SIZES[model] if member == "IMAGENET1K_SWAG_E2E_V1" else 224))
     return implied

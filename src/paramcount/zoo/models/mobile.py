@@ -292,7 +292,26 @@ def _mbconv_layers(
     return numbered("block", layers)
 
 
+def _fused_mbconv_layers(
+    expand_ratio: int, kernel: int, stride: int, input_channels: int, out_channels: int, norm: Keywords
+) -> Module:
+    """``FusedMBConv.block`` (EfficientNet V2): a full convolution that expands (then a linear 1×1 projection),
+    or, with expand ratio 1, one convolution straight to the output width."""
+    expanded = _make_divisible(input_channels * expand_ratio, 8)
+    if expanded == input_channels:
+        layers = [conv_norm_activation(input_channels, out_channels, kernel_size=kernel, stride=stride, norm=norm,
+                                       activation="SiLU")]  # fmt: skip
+    else:
+        layers = [
+            conv_norm_activation(input_channels, expanded, kernel_size=kernel, stride=stride, norm=norm,
+                                 activation="SiLU"),
+            conv_norm_activation(expanded, out_channels, kernel_size=1, norm=norm, activation=None),
+        ]  # fmt: skip
+    return numbered("block", layers)
+
+
 def _mbconv(
+    kind: str,
     expand_ratio: int,
     kernel: int,
     stride: int,
@@ -301,8 +320,8 @@ def _mbconv(
     stochastic_depth_prob: float,
     norm: Keywords,
 ) -> Module:
-    """``MBConv``: its ``block`` Sequential and its ``stochastic_depth``, whose probability makes every block
-    of the network distinct."""
+    """``MBConv`` or ``FusedMBConv``: its ``block`` Sequential and its ``stochastic_depth``, whose probability
+    makes every block of the network distinct."""
     stochastic_depth = Module(
         "stochastic_depth", "StochasticDepth", args=(("p", stochastic_depth_prob), ("mode", "row"))
     )
@@ -314,40 +333,51 @@ def _mbconv(
         ("out_channels", out_channels),
         ("stochastic_depth_prob", stochastic_depth_prob),
     )
-    block = _mbconv_layers(expand_ratio, kernel, stride, input_channels, out_channels, norm)
-    return Module("", "MBConv", args=args, children=(block, stochastic_depth))
+    layers = _mbconv_layers if kind == "MBConv" else _fused_mbconv_layers
+    block = layers(expand_ratio, kernel, stride, input_channels, out_channels, norm)
+    return Module("", kind, args=args, children=(block, stochastic_depth))
 
 
-def _efficientnet(a: Arguments, width_mult: float, depth_mult: float, norm: Keywords) -> Module:
-    """torchvision's ``EfficientNet`` (B0–B7) from its width and depth multipliers."""
+_Stage = tuple[str, int, int, int, int, int, int]
+"""Block kind, expand ratio, kernel, stride, input channels, output channels, layers."""
+
+
+def _efficientnet_from(a: Arguments, stages: list[_Stage], last_channel: int, norm: Keywords) -> Module:
+    """torchvision's ``EfficientNet`` for its stage settings (``_efficientnet_conf``), the penultimate width
+    and the batch norm."""
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
     stochastic_depth_prob = read_probability(a, "stochastic_depth_prob")
-
-    def adjust(channels: int) -> int:
-        return _make_divisible(channels * width_mult, 8)
-
-    stages = [
-        (expand, kernel, stride, adjust(inp), adjust(out), math.ceil(layers * depth_mult))
-        for expand, kernel, stride, inp, out, layers in _EFFICIENTNET_STAGES
-    ]
-    total_blocks = sum(stage[5] for stage in stages)
-    features = [conv_norm_activation(3, stages[0][3], stride=2, norm=norm, activation="SiLU")]
+    total_blocks = sum(stage[6] for stage in stages)
+    features = [conv_norm_activation(3, stages[0][4], stride=2, norm=norm, activation="SiLU")]
     block_id = 0
-    for expand, kernel, stride, inp, out, layers in stages:
+    for kind, expand, kernel, stride, inp, out, layers in stages:
         blocks = []
         for index in range(layers):
             probability = stochastic_depth_prob * float(block_id) / total_blocks
             first = index == 0
             blocks.append(
-                _mbconv(expand, kernel, stride if first else 1, inp if first else out, out, probability, norm)
+                _mbconv(kind, expand, kernel, stride if first else 1, inp if first else out, out, probability, norm)
             )
             block_id += 1
         features.append(numbered("", blocks))
-    last_in = stages[-1][4]
-    features.append(conv_norm_activation(last_in, 4 * last_in, kernel_size=1, norm=norm, activation="SiLU"))
-    classifier = numbered("classifier", [new("Dropout", p=dropout, inplace=True), new("Linear", 4 * last_in, classes)])
+    last_in = stages[-1][5]
+    features.append(conv_norm_activation(last_in, last_channel, kernel_size=1, norm=norm, activation="SiLU"))
+    classifier = numbered("classifier", [new("Dropout", p=dropout, inplace=True), new("Linear", last_channel, classes)])
     avgpool = layer("avgpool", "AdaptiveAvgPool2d", 1)
     return Module("", "EfficientNet", children=(numbered("features", features), avgpool, classifier))
+
+
+def _efficientnet(a: Arguments, width_mult: float, depth_mult: float, norm: Keywords) -> Module:
+    """torchvision's ``EfficientNet`` (B0–B7) from its width and depth multipliers."""
+
+    def adjust(channels: int) -> int:
+        return _make_divisible(channels * width_mult, 8)
+
+    stages = [
+        ("MBConv", expand, kernel, stride, adjust(inp), adjust(out), math.ceil(layers * depth_mult))
+        for expand, kernel, stride, inp, out, layers in _EFFICIENTNET_STAGES
+    ]
+    return _efficientnet_from(a, stages, 4 * stages[-1][5], norm)
 
 
 _EFFICIENTNETS: Final[tuple[tuple[str, float, float, float, Keywords], ...]] = (
@@ -379,3 +409,33 @@ def _register_efficientnet(name: str, width_mult: float, depth_mult: float, drop
 
 for _name, _width_mult_b, _depth_mult_b, _dropout_b, _norm_b in _EFFICIENTNETS:
     _register_efficientnet(_name, _width_mult_b, _depth_mult_b, _dropout_b, _norm_b)
+
+
+# --- EfficientNet V2 -----------------------------------------------------------------------------------------
+
+_F, _M = "FusedMBConv", "MBConv"
+_EFFICIENTNET_V2: Final[dict[str, tuple[float, tuple[_Stage, ...]]]] = {
+    # name: default dropout, stages (torchvision/models/efficientnet.py _efficientnet_conf, Table 4 of the
+    # EfficientNetV2 paper); the penultimate width is 1280 and the batch norm has eps 0.001 for all three.
+    "efficientnet_v2_s": (0.2, ((_F, 1, 3, 1, 24, 24, 2), (_F, 4, 3, 2, 24, 48, 4), (_F, 4, 3, 2, 48, 64, 4),
+                                (_M, 4, 3, 2, 64, 128, 6), (_M, 6, 3, 1, 128, 160, 9), (_M, 6, 3, 2, 160, 256, 15))),
+    "efficientnet_v2_m": (0.3, ((_F, 1, 3, 1, 24, 24, 3), (_F, 4, 3, 2, 24, 48, 5), (_F, 4, 3, 2, 48, 80, 5),
+                                (_M, 4, 3, 2, 80, 160, 7), (_M, 6, 3, 1, 160, 176, 14), (_M, 6, 3, 2, 176, 304, 18),
+                                (_M, 6, 3, 1, 304, 512, 5))),
+    "efficientnet_v2_l": (0.4, ((_F, 1, 3, 1, 32, 32, 4), (_F, 4, 3, 2, 32, 64, 7), (_F, 4, 3, 2, 64, 96, 7),
+                                (_M, 4, 3, 2, 96, 192, 10), (_M, 6, 3, 1, 192, 224, 19), (_M, 6, 3, 2, 224, 384, 25),
+                                (_M, 6, 3, 1, 384, 640, 7))),
+}  # fmt: skip
+_BATCH_NORM_V2: Final[Keywords] = (("eps", 0.001),)
+
+
+def _register_efficientnet_v2(name: str, dropout: float, stages: tuple[_Stage, ...]) -> None:
+    def builder(a: Arguments) -> Module:
+        return _efficientnet_from(a, list(stages), 1280, _BATCH_NORM_V2)
+
+    sig: Signature = signature(kw_num_classes=1000, kw_dropout=dropout, kw_stochastic_depth_prob=0.2)
+    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+
+
+for _name, (_dropout_v2, _stages_v2) in _EFFICIENTNET_V2.items():
+    _register_efficientnet_v2(_name, _dropout_v2, _stages_v2)

@@ -1,4 +1,4 @@
-"""Vision transformers of torchvision: ViT, Swin, and ConvNeXt.
+"""Vision transformers of torchvision: ViT, Swin (v1 and v2), and ConvNeXt.
 
 Module and tensor names are torchvision's (``torchvision/models/vision_transformer.py``,
 ``swin_transformer.py``, ``convnext.py``), so ``iter_params`` gives what ``named_parameters()`` gives:
@@ -199,15 +199,39 @@ def _permute(name: str, dims: tuple[int, ...]) -> Module:
     return Module(name, "Permute", args=(("dims", dims),))
 
 
-def _shifted_window_attention(dim: int, window: int, shift: int, heads: int, dropouts: tuple[float, float]) -> Module:
+def _shifted_window_attention(
+    dim: int, window: int, shift: int, heads: int, dropouts: tuple[float, float], v2: bool
+) -> Module:
     """torchvision's ``ShiftedWindowAttention``: its relative position bias table (a parameter) and index
-    (an int64 buffer), then qkv and proj."""
+    (an int64 buffer), then qkv and proj. ``ShiftedWindowAttentionV2`` replaces the table by a continuous
+    bias: ``logit_scale`` (a parameter), ``relative_coords_table`` (a float32 buffer registered before the
+    index) and ``cpb_mlp`` (Linear(2, 512), ReLU, Linear(512, num_heads, bias=False)) after qkv and proj."""
     attention_dropout, dropout = dropouts
     window_h, window_w = Dim.of(window, "window_size[0]"), Dim.of(window, "window_size[1]")
-    table = (2 * window_h - 1) * (2 * window_w - 1)
+    heads_dim = Dim.of(heads, "num_heads")
+    index = Buffer("relative_position_index", (window_h * window_w * window_h * window_w,), dtype="int64")
+    children: tuple[Module, ...] = (_layer("Linear", "qkv", dim, dim * 3), _layer("Linear", "proj", dim, dim))
+    buffers: tuple[Buffer, ...]
+    if v2:
+        params = (Param("logit_scale", (heads_dim, _ONE, _ONE)),)
+        coords = Buffer("relative_coords_table", (_ONE, 2 * window_h - 1, 2 * window_w - 1, Dim.constant(2)))
+        buffers = (coords, index)
+        cpb_mlp = _numbered(
+            "cpb_mlp",
+            "Sequential",
+            (
+                _layer("Linear", "", 2, 512),
+                _layer("ReLU", "", inplace=True),
+                _layer("Linear", "", 512, heads, bias=False),
+            ),
+        )
+        children = (*children, cpb_mlp)
+    else:
+        params = (Param("relative_position_bias_table", ((2 * window_h - 1) * (2 * window_w - 1), heads_dim)),)
+        buffers = (index,)
     return Module(
         "attn",
-        "ShiftedWindowAttention",
+        "ShiftedWindowAttentionV2" if v2 else "ShiftedWindowAttention",
         args=(
             ("dim", dim),
             ("window_size", (window, window)),
@@ -218,15 +242,15 @@ def _shifted_window_attention(dim: int, window: int, shift: int, heads: int, dro
             ("attention_dropout", attention_dropout),
             ("dropout", dropout),
         ),
-        params=(Param("relative_position_bias_table", (table, Dim.of(heads, "num_heads"))),),
-        buffers=(Buffer("relative_position_index", (window_h * window_w * window_h * window_w,), dtype="int64"),),
-        children=(_layer("Linear", "qkv", dim, dim * 3), _layer("Linear", "proj", dim, dim)),
+        params=params,
+        buffers=buffers,
+        children=children,
     )
 
 
-def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[float, float, float]) -> Module:
-    """torchvision's ``SwinTransformerBlock``: norm1, attn, stochastic_depth, norm2, mlp (an ``MLP``), with
-    stochastic depth 0 (see ``_with_stochastic_depth``)."""
+def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[float, float, float], v2: bool) -> Module:
+    """torchvision's ``SwinTransformerBlock`` (or ``SwinTransformerBlockV2``, the same children): norm1, attn,
+    stochastic_depth, norm2, mlp (an ``MLP``), with stochastic depth 0 (see ``_with_stochastic_depth``)."""
     ratio, dropout, attention_dropout = options
     hidden = int(dim * ratio)
     mlp = _numbered(
@@ -243,7 +267,7 @@ def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[fl
     )
     return Module(
         "",
-        "SwinTransformerBlock",
+        "SwinTransformerBlockV2" if v2 else "SwinTransformerBlock",
         args=(
             ("dim", dim),
             ("num_heads", heads),
@@ -256,7 +280,7 @@ def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[fl
         ),
         children=(
             _layer("LayerNorm", "norm1", dim),
-            _shifted_window_attention(dim, window, shift, heads, (attention_dropout, dropout)),
+            _shifted_window_attention(dim, window, shift, heads, (attention_dropout, dropout), v2),
             _stochastic_depth(0.0),
             _layer("LayerNorm", "norm2", dim),
             mlp,
@@ -265,10 +289,17 @@ def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[fl
 
 
 def _swin_transformer(
-    a: Arguments, embed_dim: int, depths: tuple[int, ...], heads: tuple[int, ...], stochastic_depth_prob: float
+    a: Arguments,
+    embed_dim: int,
+    depths: tuple[int, ...],
+    heads: tuple[int, ...],
+    stochastic_depth_prob: float,
+    *,
+    v2: bool = False,
 ) -> Module:
-    """torchvision's ``SwinTransformer`` (v1) with patch 4, window 7 and LayerNorm(eps=1e-5)."""
-    patch, window = 4, 7
+    """torchvision's ``SwinTransformer`` with patch 4 and LayerNorm(eps=1e-5): v1 with window 7, or v2
+    (``SwinTransformerBlockV2``, ``PatchMergingV2``) with window 8."""
+    patch, window = 4, 8 if v2 else 7
     classes = read_num_classes(a)
     ratio = a.real("mlp_ratio")
     if not math.isfinite(ratio) or ratio < 0:
@@ -292,7 +323,7 @@ def _swin_transformer(
         dim = embed_dim * 2**stage
         # Blocks alternate between shift 0 and window/2; within a stage they differ only in that and
         # in their stochastic depth, so two blocks are built and each position takes its probability.
-        shapes = [_swin_block(dim, stage_heads, window, shift, options) for shift in (0, window // 2)[:depth]]
+        shapes = [_swin_block(dim, stage_heads, window, shift, options, v2) for shift in (0, window // 2)[:depth]]
         blocks = []
         for index in range(depth):
             sd_prob = stochastic_depth_prob * float(block_id) / (total_blocks - 1)
@@ -300,14 +331,15 @@ def _swin_transformer(
             block_id += 1
         layers.append(_numbered("", "Sequential", tuple(blocks)))
         if stage < len(depths) - 1:
+            # PatchMergingV2 normalises after the reduction, so its norm has 2·dim features.
             layers.append(
                 Module(
                     "",
-                    "PatchMerging",
+                    "PatchMergingV2" if v2 else "PatchMerging",
                     args=(("dim", dim),),
                     children=(
                         _layer("Linear", "reduction", 4 * dim, 2 * dim, bias=False),
-                        _layer("LayerNorm", "norm", 4 * dim),
+                        _layer("LayerNorm", "norm", (2 if v2 else 4) * dim),
                     ),
                 )
             )
@@ -342,6 +374,21 @@ def swin_s(a: Arguments) -> Module:
 @model("swin_b", _SWIN, family="vision", reference="torchvision.models.swin_b")
 def swin_b(a: Arguments) -> Module:
     return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5)
+
+
+@model("swin_v2_t", _SWIN, family="vision", reference="torchvision.models.swin_v2_t")
+def swin_v2_t(a: Arguments) -> Module:
+    return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2, v2=True)
+
+
+@model("swin_v2_s", _SWIN, family="vision", reference="torchvision.models.swin_v2_s")
+def swin_v2_s(a: Arguments) -> Module:
+    return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3, v2=True)
+
+
+@model("swin_v2_b", _SWIN, family="vision", reference="torchvision.models.swin_v2_b")
+def swin_v2_b(a: Arguments) -> Module:
+    return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5, v2=True)
 
 
 # --- ConvNeXt ----------------------------------------------------------------------------------------------
