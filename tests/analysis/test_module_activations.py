@@ -1,0 +1,70 @@
+"""Activation memory of torchvision's models against what autograd saves (CPU, float32).
+
+``vision_oracle.saved_bytes`` runs one training forward of the real model with the cross-entropy loss under
+``torch.autograd.graph.saved_tensors_hooks`` and adds up each distinct storage packed (parameters and buffers
+aside); ours is ``module_activations`` on the zoo's tree with ``kernels="cpu"`` (batch-norm statistics and
+dropout masks in the input's dtype, as the CPU kernels keep them).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramcount import api
+from paramcount.analysis.planner.module_activations import ModuleActivations, module_activations
+from vision_oracle import saved_bytes
+
+EXACT = [
+    "resnet18", "resnet50", "vgg11_bn", "alexnet", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
+    "densenet121", "convnext_tiny",
+]  # fmt: skip
+
+
+def _ours(name: str, shape: tuple[int, ...], dtype: str = "float32") -> ModuleActivations:
+    found = module_activations(api.count(name).tree, shape, dtype, kernels="cpu")
+    assert isinstance(found, ModuleActivations), f"{name}: not modelled: {found}"
+    return found
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_saved_bytes_equal_autograd(name: str) -> None:
+    shape = (2, 3, 64, 64)
+    assert _ours(name, shape).saved_bytes == saved_bytes(name, shape)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    name=st.sampled_from(["resnet18", "mobilenet_v2", "vgg11_bn"]),
+    batch=st.integers(2, 3),  # batch norm in training refuses one value per channel (batch 1 at 1×1)
+    size=st.integers(32, 80),
+)
+def test_saved_bytes_equal_autograd_for_any_batch_and_image(name: str, batch: int, size: int) -> None:
+    shape = (batch, 3, size, size)
+    assert _ours(name, shape).saved_bytes == saved_bytes(name, shape)
+
+
+def test_resnet18_items_as_torch_keeps_them() -> None:
+    """The stem of resnet18 on 2×3×64×64, by hand: conv1 keeps the image (2·3·64·64 floats), bn1 its input
+    (2·64·32·32) and two statistics of 64, relu (in place) bn1's output, maxpool the same storage (counted
+    once) and its int64 indices (2·64·16·16)."""
+    tensors = {tensor.key: tensor for tensor in _ours("resnet18", (2, 3, 64, 64)).tensors}
+    assert tensors["conv1.input"].bytes == 2 * 3 * 64 * 64 * 4
+    assert tensors["bn1.input"].bytes == 2 * 64 * 32 * 32 * 4
+    assert tensors["bn1.save_mean"].bytes == tensors["bn1.save_invstd"].bytes == 64 * 4
+    assert tensors["relu.result"].bytes == 2 * 64 * 32 * 32 * 4
+    assert "maxpool.input" not in tensors
+    assert tensors["maxpool.indices"].dtype == "int64"
+    assert tensors["maxpool.indices"].bytes == 2 * 64 * 16 * 16 * 8
+    assert tensors["loss.log_softmax"].bytes == 2 * 1000 * 4
+
+
+def test_cuda_kernels_keep_float32_statistics_and_bool_masks() -> None:
+    cpu = _ours("vgg11_bn", (1, 3, 32, 32), "bfloat16")
+    cuda = module_activations(api.count("vgg11_bn").tree, (1, 3, 32, 32), "bfloat16")
+    assert isinstance(cuda, ModuleActivations)
+    dtypes = {tensor.key: tensor.dtype for tensor in cuda.tensors}
+    assert dtypes["features.1.save_mean"] == "float32"
+    assert dtypes["classifier.2.mask"] == "bool"
+    assert {tensor.key: tensor.dtype for tensor in cpu.tensors}["classifier.2.mask"] == "bfloat16"
