@@ -68,3 +68,33 @@ def test_cuda_kernels_keep_float32_statistics_and_bool_masks() -> None:
     assert dtypes["features.1.save_mean"] == "float32"
     assert dtypes["classifier.2.mask"] == "bool"
     assert {tensor.key: tensor.dtype for tensor in cpu.tensors}["classifier.2.mask"] == "bfloat16"
+
+
+def test_training_plan_itemises_the_saved_tensors() -> None:
+    """``--input`` with ``--optimizer``: the activation lines add up to the saved tensors (CUDA kernels: the
+    float32 statistics of resnet18's batch norms are as the CPU keeps them in float32), and the JSON lists each."""
+    from paramcount.analysis.planner import PlanOptions
+    from paramcount.report import Report
+
+    shape = (2, 3, 64, 64)
+    report = api.build_report(api.count("resnet18"), PlanOptions(optimizer="adamw"), shape)
+    assert report.plan is not None
+    found = report.plan.module_activations
+    assert found is not None
+    lines = [item for item in report.plan.items if item.category == "activations"]
+    assert sum(item.bytes for item in lines) == found.saved_bytes == saved_bytes("resnet18", shape)
+    assert all(item.exact for item in lines)
+    assert "activations: MaxPool indices (int64, 1 tensor)" in {item.label for item in lines}
+    plan = Report.to_dict(report)["memory"]["plan"]
+    assert plan["module_activations"]["saved_bytes"] == found.saved_bytes
+    assert plan["module_activations"]["tensors"][0]["key"] == "conv1.input"
+
+
+def test_unmodelled_kinds_keep_the_estimate_and_say_which() -> None:
+    from paramcount.analysis.planner import PlanOptions
+
+    report = api.build_report(api.count("vit_b_16"), PlanOptions(optimizer="sgd"), (1, 3, 224, 224))
+    assert report.plan is not None
+    assert report.plan.module_activations is None
+    assert any("not modelled for: " in note and "MultiheadAttention" in note for note in report.plan.assumptions)
+    assert not report.plan.exact

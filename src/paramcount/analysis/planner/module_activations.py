@@ -335,7 +335,12 @@ def module_activation_items(plan: ModuleActivations) -> list[MemoryItem]:
         found[1] += tensor.elements
         found[2] += tensor.bytes
     return [
-        MemoryItem(f"activations: {what} ({dtype}, {tensors} tensors)", count, BITS[dtype], size,
-                   category="activations")
+        MemoryItem(
+            f"activations: {what} ({dtype}, {tensors} tensor{'s' if tensors > 1 else ''})",
+            count,
+            BITS[dtype],
+            size,
+            category="activations",
+        )
         for (what, dtype), (tensors, count, size) in groups.items()
-    ]  # fmt: skip
+    ]
