@@ -34,6 +34,19 @@ def test_saved_bytes_equal_autograd(name: str) -> None:
     assert _ours(name, shape).saved_bytes == saved_bytes(name, shape)
 
 
+def test_vit_saved_bytes_equal_autograd() -> None:
+    """ViT-B/16 at its only image size: nn.MultiheadAttention (need_weights=False, no dropout) on the CPU's SDPA
+    flash kernel, and the head reading x[:, 0], a view that keeps the encoder's whole output."""
+    shape = (2, 3, 224, 224)
+    ours = _ours("vit_b_16", shape)
+    assert ours.saved_bytes == saved_bytes("vit_b_16", shape)
+    tensors = {tensor.key: tensor for tensor in ours.tensors}
+    assert tensors["encoder.layers.encoder_layer_0.self_attention.logsumexp"].bytes == 2 * 12 * 197 * 4
+    assert tensors["encoder.layers.encoder_layer_0.self_attention.qkv"].elements == 3 * 2 * 197 * 768
+    assert sum(key.endswith(".logsumexp") for key in tensors) == 12
+    assert tensors["heads.head.input"].elements == 2 * 197 * 768
+
+
 @settings(max_examples=6, deadline=None)
 @given(
     name=st.sampled_from(["resnet18", "mobilenet_v2", "vgg11_bn"]),
@@ -93,8 +106,8 @@ def test_training_plan_itemises_the_saved_tensors() -> None:
 def test_unmodelled_kinds_keep_the_estimate_and_say_which() -> None:
     from paramcount.analysis.planner import PlanOptions
 
-    report = api.build_report(api.count("vit_b_16"), PlanOptions(optimizer="sgd"), (1, 3, 224, 224))
+    report = api.build_report(api.count("swin_t"), PlanOptions(optimizer="sgd"), (1, 3, 224, 224))
     assert report.plan is not None
     assert report.plan.module_activations is None
-    assert any("not modelled for: " in note and "MultiheadAttention" in note for note in report.plan.assumptions)
+    assert any("not modelled for: " in note and "ShiftedWindowAttention" in note for note in report.plan.assumptions)
     assert not report.plan.exact

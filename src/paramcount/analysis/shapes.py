@@ -186,7 +186,7 @@ def _links(walk: _Walk) -> list[FlowLink]:
         return numbers.setdefault(id(flow), len(numbers))
 
     found = []
-    for index, module, flow, output in walk.links:
+    for index, module, flow, output, options in walk.links:
         row = walk.rows[index][1]
         found.append(
             FlowLink(
@@ -197,6 +197,7 @@ def _links(walk: _Walk) -> list[FlowLink]:
                 flow.shape,
                 None if output is None else output.shape,
                 row.times,
+                options,
             )
         )
     return found
@@ -323,6 +324,8 @@ class FlowLink(Record):
     output_shape: Shape | None
     times: int
     """Copies the call stands for (as ``ModuleShape.times``)."""
+    options: frozenset[str] = frozenset()
+    """How the parent calls it, where it matters (``"need_weights=False"``)."""
 
 
 class _Walk:
@@ -335,7 +338,7 @@ class _Walk:
     def __init__(self) -> None:
         self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
         self.trained: dict[int, bool] = {}
-        self.links: list[tuple[int, Module, Flow, Flow | None]] = []
+        self.links: list[tuple[int, Module, Flow, Flow | None, frozenset[str]]] = []
 
     def trainable(self, module: Module) -> bool:
         """Whether ``module`` or a module inside it holds a trainable parameter (memoised by identity: the
@@ -408,7 +411,7 @@ class _Walk:
         macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
-        self.links.append((len(self.rows), module, flow, output))
+        self.links.append((len(self.rows), module, flow, output, call.options))
         self.rows.append(
             (
                 call.key,

@@ -18,7 +18,7 @@ Kernels (as ``activations.py``): ``"cuda"`` keeps batch-norm statistics in float
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.planner.activations import SavedTensor
 from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS
@@ -166,6 +166,7 @@ BLOCKS: Final = frozenset(
     {"Sequential", "ResNet", "BasicBlock", "Bottleneck", "VGG", "AlexNet", "Conv2dNormActivation"}
     | {"InvertedResidual", "MobileNetV2", "MobileNetV3", "EfficientNet", "MBConv", "SqueezeExcitation"}
     | {"DenseNet", "_DenseBlock", "_DenseLayer", "_Transition", "ConvNeXt", "CNBlock"}
+    | {"VisionTransformer", "Encoder", "EncoderBlock", "MLPBlock"}
 )
 """Blocks modelled: their own operations keep nothing (residual additions and concatenations: ``AddBackward0``
 and ``CatBackward0`` keep no tensor; flatten is a view; ``F.adaptive_avg_pool2d(x, (1, 1))`` is a mean, which
@@ -217,15 +218,19 @@ class _Saved(Record):
     times: int
 
 
-def _block_saves(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int, _Saved]]:
-    """What a block's own operations keep (beside its children's), as (flow, tensor) pairs."""
+def _block_saves(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int | str, _Saved]]:
+    """What a block's own operations keep (beside its children's): (the flow it is, or a new tensor's key,
+    the tensor)."""
     kind, path = link.module.kind, link.path
 
     def child(name: str) -> FlowLink:
         return inside[f"{path}.{name}" if path else name]
 
-    def kept(flow: int | None, shape: Shape | None, key: str, what: str) -> tuple[int, _Saved]:
-        return flow if flow is not None else -1, _Saved(f"{path}.{key}", path, what, shape or (), "compute", link.times)
+    def kept(
+        flow: int | None, shape: Shape | None, key: str, what: str, dtype: str = "compute"
+    ) -> tuple[int | str, _Saved]:
+        name = f"{path}.{key}" if path else key
+        return flow if flow is not None else name, _Saved(name, path, what, shape or (), dtype, link.times)
 
     if kind == "SqueezeExcitation":  # scale * input: MulBackward0 keeps both operands
         scale = child("scale_activation")
@@ -239,7 +244,50 @@ def _block_saves(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int,
     if kind == "DenseNet":  # F.relu(features, inplace=True) keeps its result, the features' own storage
         features = child("features")
         return [kept(features.output, features.output_shape, "relu.result", "ReLU result (ReluBackward0)")]
-    return []
+    if kind != "MultiheadAttention":
+        return []
+    # F.multi_head_attention_forward on one input (self-attention, need_weights=False, no dropout) on the SDPA
+    # flash kernel: the in-projection's input (with batch_first and a batch above 1, a contiguous copy of the
+    # transposed input), q, k and v (views of one contiguous storage), the float32 logsumexp; the kernel's
+    # output is the out-projection's input (that Linear's line).
+    given = link.input_shape
+    first = bool(link.module.arg("batch_first"))
+    batch, tokens = (given[0], given[1]) if first else (given[1], given[0])
+    copied = first and batch > 1
+    what = "in-projection input (AddmmBackward0)" + ("; a copy of the transposed input" if copied else "")
+    heads = link.module.arg("num_heads")
+    return [
+        kept(None if copied else link.input, given, "in_proj.input", what),
+        kept(None, (3, *given), "qkv", "query, key and value, one storage (the SDPA kernel's inputs)"),
+        kept(None, (batch, heads if isinstance(heads, int) else 0, tokens), "logsumexp",
+             "logsumexp of the scores (SDPA flash kernel)", "float32"),
+    ]  # fmt: skip
+
+
+def _block_views(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int, FlowLink]]:
+    """Tensors a block hands on as views of another (the flow, the call whose output it views): ViT's head
+    reads ``x[:, 0]``, a view that keeps the encoder's whole output alive."""
+    if link.module.kind != "VisionTransformer":
+        return []
+    heads, encoder = (
+        inside[f"{link.path}.heads" if link.path else "heads"],
+        inside[f"{link.path}.encoder" if link.path else "encoder"],
+    )
+    return [(heads.input, encoder)]
+
+
+def _attention_modelled(link: FlowLink) -> bool:
+    module = link.module
+    same = all(module.arg(name) in (None, module.arg("embed_dim")) for name in ("kdim", "vdim"))
+    plain = not module.arg("add_bias_kv") and not module.arg("add_zero_attn")
+    return same and plain and module.arg("dropout") == 0 and "need_weights=False" in link.options
+
+
+def _modelled(link: FlowLink) -> bool:
+    kind = link.module.kind
+    if kind == "MultiheadAttention":
+        return _attention_modelled(link)
+    return kind in (BLOCKS if link.module.children else LEAF_RULES)
 
 
 def module_activations(
@@ -251,27 +299,30 @@ def module_activations(
 
     links: list[FlowLink] = []
     report = propagate(tree, input_shape, links=links)
-    missing = sorted(
-        {link.module.kind for link in links if link.module.kind not in (BLOCKS if link.module.children else LEAF_RULES)}
-    )
+    missing = sorted({link.module.kind for link in links if not _modelled(link)})
     if missing or not report.is_complete or report.output_shape is None:
         return tuple(missing) or ("(the shapes are not complete)",)
     alias: dict[int, int] = {}
     produced: dict[int, int] = {}
     inside: dict[str, FlowLink] = {}
     saved: dict[int | str, _Saved] = {}
+    views: list[tuple[int, FlowLink]] = []
+
+    def storage(flow: int) -> int:
+        return alias.get(flow, flow)
+
     for link in links:
-        storage = alias.get(link.input, link.input)
         module = link.module
         inside[link.path] = link
         if link.output is not None:
             if module.kind in VIEWS or _inplace(module):
-                alias[link.output] = storage
+                alias[link.output] = storage(link.input)
             else:
-                produced.setdefault(alias.get(link.output, link.output), link.times)
+                produced.setdefault(storage(link.output), link.times)
         if module.children:
-            for flow, tensor in _block_saves(link, inside):
-                saved.setdefault(alias.get(flow, flow), tensor)
+            views.extend(_block_views(link, inside))
+            for which, tensor in _block_saves(link, inside):
+                saved.setdefault(storage(which) if isinstance(which, int) else which, tensor)
             continue
         given, output = link.input_shape, link.output_shape or ()
         for key, what, role, kind in LEAF_RULES[module.kind](module, given, output):
@@ -279,12 +330,16 @@ def module_activations(
             identity: int | str = name
             shape = given
             if role == INPUT:
-                identity = storage
+                identity = storage(link.input)
             elif role == OUTPUT:
-                identity, shape = alias.get(link.output or -1, link.output or -1), output
+                identity, shape = storage(link.output if link.output is not None else link.input), output
             elif not isinstance(role, str):
                 shape = role
             saved.setdefault(identity, _Saved(name, link.path, what, shape, kind, link.times))
+    for view, base in views:  # a saved view keeps its base's whole storage
+        found = saved.pop(storage(view), None)
+        if found is not None and base.output is not None and base.output_shape is not None:
+            saved.setdefault(storage(base.output), replace(found, shape=base.output_shape))
     tensors = [_tensor(identity, found, produced, dtype, kernels) for identity, found in saved.items()]
     tensors.extend(_loss(report.output_shape, dtype))
     kept = "batch-norm and layer-norm statistics in float32 and dropout masks as bool (CUDA kernels)"
