@@ -47,6 +47,13 @@ def test_vit_saved_bytes_equal_autograd() -> None:
     assert tensors["heads.head.input"].elements == 2 * 197 * 768
 
 
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "convnext_tiny"])
+def test_saved_bytes_equal_autograd_in_bfloat16(name: str) -> None:
+    """bfloat16 on the CPU: batch-norm and layer-norm statistics and dropout masks in bfloat16 too."""
+    shape = (2, 3, 64, 64)
+    assert _ours(name, shape, "bfloat16").saved_bytes == saved_bytes(name, shape, half=True)
+
+
 @settings(max_examples=6, deadline=None)
 @given(
     name=st.sampled_from(["resnet18", "mobilenet_v2", "vgg11_bn"]),
