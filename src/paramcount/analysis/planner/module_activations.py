@@ -6,8 +6,10 @@ keeps for that operation in training mode (each rule names the autograd node): `
 keep their input (``ConvolutionBackward0``, ``AddmmBackward0``), ``BatchNorm2d`` its input and the batch mean
 and inverse standard deviation (``NativeBatchNormBackward0``), ``ReLU`` its result (in place: the input's own
 storage), the in-place ``ReLU6``/``Hardswish``/``SiLU``/``Hardsigmoid`` a copy of their input (autograd saves
-the original of an in-place op), ``MaxPool2d`` its input and the int64 indices, ``Dropout`` its mask, the
-cross-entropy loss on the logits the ``log_softmax`` result, the targets and the total weight. Tensors are
+the original of an in-place op), ``MaxPool2d`` its input and the int64 indices, ``Dropout`` its mask,
+``LayerNorm`` its input, mean and 1/std, blocks their own products (squeeze-and-excitation, ConvNeXt's layer
+scale), ViT's ``nn.MultiheadAttention`` what the SDPA flash kernel keeps, and the cross-entropy loss on the
+logits the ``log_softmax`` result, the targets and the total weight. Tensors are
 counted once per storage (an in-place op's result is its input's storage; the input that two layers read is
 one tensor), parameters and buffers never. ``tests/analysis/test_module_activations.py`` compares the total
 with ``torch.autograd.graph.saved_tensors_hooks`` on torchvision's models.
