@@ -47,6 +47,9 @@ def saved_bytes(name: str, shape: tuple[int, ...], classes: int = 1000, *, half:
         for tensor in (*model.parameters(), *model.buffers()):
             if tensor.is_floating_point():
                 tensor.normal_(0, 0.02, generator=generator)
+    for module in model.modules():  # Swin's integer index buffers, which normal_ does not fill
+        if hasattr(module, "define_relative_position_index"):
+            module.define_relative_position_index()
     if half:
         model.bfloat16()
     image = torch.randn(shape, generator=generator).to(torch.bfloat16 if half else torch.float32)

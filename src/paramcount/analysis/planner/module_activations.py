@@ -8,7 +8,8 @@ and inverse standard deviation (``NativeBatchNormBackward0``), ``ReLU`` its resu
 storage), the in-place ``ReLU6``/``Hardswish``/``SiLU``/``Hardsigmoid`` a copy of their input (autograd saves
 the original of an in-place op), ``MaxPool2d`` its input and the int64 indices, ``Dropout`` its mask,
 ``LayerNorm`` its input, mean and 1/std, blocks their own products (squeeze-and-excitation, ConvNeXt's layer
-scale), ViT's ``nn.MultiheadAttention`` what the SDPA flash kernel keeps, and the cross-entropy loss on the
+scale), ViT's ``nn.MultiheadAttention`` what the SDPA flash kernel keeps, Swin's window attention its
+products' operands and softmax, and the cross-entropy loss on the
 logits the ``log_softmax`` result, the targets and the total weight. Tensors are
 counted once per storage (an in-place op's result is its input's storage; the input that two layers read is
 one tensor), parameters and buffers never. ``tests/analysis/test_module_activations.py`` compares the total
@@ -169,6 +170,7 @@ BLOCKS: Final = frozenset(
     | {"InvertedResidual", "MobileNetV2", "MobileNetV3", "EfficientNet", "MBConv", "SqueezeExcitation"}
     | {"DenseNet", "_DenseBlock", "_DenseLayer", "_Transition", "ConvNeXt", "CNBlock"}
     | {"VisionTransformer", "Encoder", "EncoderBlock", "MLPBlock"}
+    | {"SwinTransformer", "SwinTransformerBlock", "PatchMerging", "MLP"}
 )
 """Blocks modelled: their own operations keep nothing (residual additions and concatenations: ``AddBackward0``
 and ``CatBackward0`` keep no tensor; flatten is a view; ``F.adaptive_avg_pool2d(x, (1, 1))`` is a mean, which
@@ -246,6 +248,8 @@ def _block_saves(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int 
     if kind == "DenseNet":  # F.relu(features, inplace=True) keeps its result, the features' own storage
         features = child("features")
         return [kept(features.output, features.output_shape, "relu.result", "ReLU result (ReluBackward0)")]
+    if kind == "ShiftedWindowAttention":
+        return _window_saves(child("qkv"), link, kept)
     if kind != "MultiheadAttention":
         return []
     # F.multi_head_attention_forward on one input (self-attention, need_weights=False, no dropout) on the SDPA
@@ -263,6 +267,24 @@ def _block_saves(link: FlowLink, inside: dict[str, FlowLink]) -> list[tuple[int 
         kept(None, (3, *given), "qkv", "query, key and value, one storage (the SDPA kernel's inputs)"),
         kept(None, (batch, heads if isinstance(heads, int) else 0, tokens), "logsumexp",
              "logsumexp of the scores (SDPA flash kernel)", "float32"),
+    ]  # fmt: skip
+
+
+def _window_saves(
+    qkv: FlowLink, link: FlowLink, kept: Callable[..., tuple[int | str, _Saved]]
+) -> list[tuple[int | str, _Saved]]:
+    """torchvision's ``shifted_window_attention`` beside its two Linear layers (whose inputs, the windows and
+    the attention output, are their own lines): ``q * scale`` and the copies ``matmul`` makes of ``k.T`` and
+    ``v`` (non-contiguous views of the qkv output) for ``BmmBackward0``, and the softmax result."""
+    windows, tokens, channels = qkv.input_shape
+    heads = link.module.arg("num_heads")
+    per_head = (windows, tokens, channels)
+    return [
+        kept(None, per_head, "q_scaled", "query times its scale (BmmBackward0 of q·kᵀ)"),
+        kept(None, per_head, "k_transposed", "kᵀ, copied by matmul (BmmBackward0 of q·kᵀ)"),
+        kept(None, (windows, heads if isinstance(heads, int) else 0, tokens, tokens), "softmax",
+             "softmax result (SoftmaxBackward0, and BmmBackward0 of attention·v)"),
+        kept(None, per_head, "v", "v, copied by matmul (BmmBackward0 of attention·v)"),
     ]  # fmt: skip
 
 
@@ -289,6 +311,8 @@ def _modelled(link: FlowLink) -> bool:
     kind = link.module.kind
     if kind == "MultiheadAttention":
         return _attention_modelled(link)
+    if kind == "ShiftedWindowAttention":  # dropout on the probabilities or the output would keep masks
+        return link.module.arg("attention_dropout") == 0 and link.module.arg("dropout") == 0
     return kind in (BLOCKS if link.module.children else LEAF_RULES)
 
 
@@ -313,7 +337,7 @@ def module_activations(
     def storage(flow: int) -> int:
         return alias.get(flow, flow)
 
-    for link in links:
+    for call, link in enumerate(links):  # a new tensor is one per call (a child may be called twice)
         module = link.module
         inside[link.path] = link
         if link.output is not None:
@@ -324,12 +348,12 @@ def module_activations(
         if module.children:
             views.extend(_block_views(link, inside))
             for which, tensor in _block_saves(link, inside):
-                saved.setdefault(storage(which) if isinstance(which, int) else which, tensor)
+                saved.setdefault(storage(which) if isinstance(which, int) else f"{which}@{call}", tensor)
             continue
         given, output = link.input_shape, link.output_shape or ()
         for key, what, role, kind in LEAF_RULES[module.kind](module, given, output):
             name = f"{link.path}.{key}"
-            identity: int | str = name
+            identity: int | str = f"{name}@{call}"
             shape = given
             if role == INPUT:
                 identity = storage(link.input)
