@@ -120,3 +120,16 @@ def test_unmodelled_kinds_keep_the_estimate_and_say_which() -> None:
     assert report.plan.module_activations is None
     assert any(note.endswith("not modelled for: PReLU") for note in report.plan.assumptions)
     assert not report.plan.exact
+
+
+def test_a_module_without_an_argument_a_rule_reads_is_not_modelled() -> None:
+    """A door that could not recover Dropout's ``p`` (here removed by hand): named, not guessed."""
+    from paramcount._record import replace
+    from paramcount.tree import Module
+
+    def without_p(module: Module) -> Module:
+        args = tuple(arg for arg in module.args if not (module.kind == "Dropout" and arg[0] == "p"))
+        return replace(module, args=args, children=tuple(without_p(child) for child in module.children))
+
+    tree = without_p(api.count("alexnet").tree)
+    assert module_activations(tree, (2, 3, 64, 64), "float32") == ("Dropout",)

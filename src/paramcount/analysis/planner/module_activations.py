@@ -307,8 +307,28 @@ def _attention_modelled(link: FlowLink) -> bool:
     return same and plain and module.arg("dropout") == 0 and "need_weights=False" in link.options
 
 
+ARGUMENTS: Final = {
+    "Dropout": ("p",),
+    "StochasticDepth": ("p", "mode"),
+    "MultiheadAttention": ("embed_dim", "num_heads", "kdim", "vdim", "dropout", "batch_first", "add_bias_kv",
+                           "add_zero_attn"),
+    "ShiftedWindowAttention": ("num_heads", "attention_dropout", "dropout"),
+}  # fmt: skip
+"""The constructor arguments a rule reads; a module whose door could not recover one is not modelled."""
+
+
+def _known(module: Module, name: str) -> bool:
+    try:
+        module.arg(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _modelled(link: FlowLink) -> bool:
     kind = link.module.kind
+    if not all(_known(link.module, name) for name in ARGUMENTS.get(kind, ())):
+        return False
     if kind == "MultiheadAttention":
         return _attention_modelled(link)
     if kind == "ShiftedWindowAttention":  # dropout on the probabilities or the output would keep masks
