@@ -384,10 +384,17 @@ def test_activations_from_shapes_for_a_convnet(capsys: pytest.CaptureFixture[str
     model = "nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 32 * 32, 10))"
     code, out, _ = run(capsys, "--json", model, "--input", "8,3,32,32", "--optimizer", "adamw")
     items = [item for item in json.loads(out)["memory"]["plan"]["items"] if item["category"] == "activations"]
-    # Layer outputs kept for backward: conv, ReLU and Flatten 8·16·32·32 = 131,072 each, Linear 8·10 = 80;
-    # 393,296 float32 elements = 1,573,184 bytes, labelled as an estimate.
+    # What autograd saves: Conv2d its input, 8·3·32·32 = 24,576 floats; ReLU its result, 8·16·32·32 = 131,072,
+    # which Flatten views and Linear saves again (one storage); the loss log_softmax's 8·10 result, the 8 int64
+    # targets and the 0-d total weight. Exact.
     assert code == 0
-    assert [(item["count"], item["bytes"], item["exact"]) for item in items] == [(393_296, 1_573_184, False)]
+    assert [(item["label"], item["bytes"], item["exact"]) for item in items] == [
+        ("activations: Conv2d input (float32, 1 tensor)", 24_576 * 4, True),
+        ("activations: ReLU result (float32, 1 tensor)", 131_072 * 4, True),
+        ("activations: log_softmax result (float32, 1 tensor)", 80 * 4, True),
+        ("activations: targets (int64, 1 tensor)", 8 * 8, True),
+        ("activations: total weight, a 0-d tensor (float32, 1 tensor)", 4, True),
+    ]
 
 
 # --------------------------------------------------------------------- the argparse-free reading of argv

@@ -50,3 +50,39 @@ def torchvision_model(name: str, **keywords: object) -> torch.nn.Module:
         warnings.filterwarnings("ignore", "The default weight initialization", FutureWarning)
         model: torch.nn.Module = getattr(torchvision.models, name)(**keywords)
     return model.eval()
+
+
+def saved_bytes(name: str, shape: tuple[int, ...], classes: int = 1000, *, half: bool = False) -> int:
+    """Bytes of the distinct storages autograd saves in one training forward of ``torchvision.models.<name>()``
+    on a random ``shape`` input, with the cross-entropy loss on its logits; parameters and buffers aside.
+
+    The model is built on meta, moved to the CPU with ``to_empty`` (no initialisation cost) and given small
+    random weights (what is saved does not depend on the values); ``half``: the model and input in bfloat16."""
+    import torch
+
+    model = torchvision_model(name).to_empty(device="cpu").train()
+    generator = torch.Generator().manual_seed(sum(shape))
+    with torch.no_grad():
+        for tensor in (*model.parameters(), *model.buffers()):
+            if tensor.is_floating_point():
+                tensor.normal_(0, 0.02, generator=generator)
+    for module in model.modules():  # Swin's integer index buffers, which normal_ does not fill
+        define = getattr(module, "define_relative_position_index", None)
+        if callable(define):
+            define()
+    if half:
+        model.bfloat16()
+    image = torch.randn(shape, generator=generator).to(torch.bfloat16 if half else torch.float32)
+    held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in held:
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
+        return tensor
+
+    labels = torch.randint(0, classes, shape[:1], generator=generator)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        torch.nn.functional.cross_entropy(model(image), labels)
+    return sum(seen.values())

@@ -64,6 +64,7 @@ __all__ = [
     "MAX_INPUT_SIZE",
     "NOT_MODELLED_REASONS",
     "RULES",
+    "FlowLink",
     "ModuleShape",
     "ShapeReport",
     "ShapeStep",
@@ -128,7 +129,7 @@ NOT_MODELLED_REASONS: Final[dict[str, str]] = {
 _NO_FORWARD_KINDS: Final = frozenset({"ModuleList", "ModuleDict"})
 
 
-def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
+def propagate(root: Module, input_shape: tuple[int, ...], *, links: list[FlowLink] | None = None) -> ShapeReport:
     """The output shape, MACs and FLOPs of every module of ``root`` for an input of ``input_shape``.
 
     Args:
@@ -139,7 +140,8 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
     Returns:
         A ``ShapeReport``: one ``ModuleShape`` per module (repeated blocks collapsed where every copy sees the
         same shape), the final output shape, total MACs and FLOPs under ``MATMUL_CONVENTION``, and the paths
-        that are not modelled.
+        that are not modelled. ``links``, when given, receives one ``FlowLink`` per modelled module call, in
+        the order the calls return (children before their parent).
 
     Raises:
         ShapeError: the input does not fit a module (``.module_path`` names it), as torch's forward would
@@ -150,6 +152,8 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
     shape = _checked_shape(tuple(input_shape))
     walk = _Walk()
     visited = walk.visit(root, "", Flow(shape), times=1, key=())
+    if links is not None:
+        links.extend(_links(walk))
     rows = tuple(row for _, row in sorted(walk.rows, key=lambda item: item[0]))
     gaps = tuple(row.path for row in rows if row.status in (NOT_MODELLED, NO_FORWARD))
     output = visited.output
@@ -171,6 +175,32 @@ def propagate(root: Module, input_shape: tuple[int, ...]) -> ShapeReport:
         masked_macs=cost.masked,
         training=_training(cost, tokens) if visited.complete else None,
     )
+
+
+def _links(walk: _Walk) -> list[FlowLink]:
+    """The walk's calls with each flow object numbered in order of first appearance (the walk keeps the objects
+    alive, so their identities are stable), with the final paths and copy counts of their rows."""
+    numbers: dict[int, int] = {}
+
+    def number(flow: Flow) -> int:
+        return numbers.setdefault(id(flow), len(numbers))
+
+    found = []
+    for index, module, flow, output, options in walk.links:
+        row = walk.rows[index][1]
+        found.append(
+            FlowLink(
+                row.path,
+                module,
+                number(flow),
+                None if output is None else number(output),
+                flow.shape,
+                None if output is None else output.shape,
+                row.times,
+                options,
+            )
+        )
+    return found
 
 
 def _training(cost: _Cost, tokens: int | None) -> TrainingFlops:
@@ -281,15 +311,34 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+class FlowLink(Record):
+    """One module call with the tensors it reads and returns, named by number: a number stands for one tensor
+    object of the walk (the same number in two links is the same tensor), so the dataflow between the calls
+    can be followed (``propagate(..., links=[])``; the activation accounting uses it)."""
+
+    path: str
+    module: Module
+    input: int
+    output: int | None
+    input_shape: Shape
+    output_shape: Shape | None
+    times: int
+    """Copies the call stands for (as ``ModuleShape.times``)."""
+    options: frozenset[str] = frozenset()
+    """How the parent calls it, where it matters (``"need_weights=False"``)."""
+
+
 class _Walk:
     """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
-    positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order)."""
+    positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order), and each
+    call's input and output flow (``links``: the row's index, the module, the flows)."""
 
-    __slots__ = ("rows", "trained")
+    __slots__ = ("links", "rows", "trained")
 
     def __init__(self) -> None:
         self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
         self.trained: dict[int, bool] = {}
+        self.links: list[tuple[int, Module, Flow, Flow | None, frozenset[str]]] = []
 
     def trainable(self, module: Module) -> bool:
         """Whether ``module`` or a module inside it holds a trainable parameter (memoised by identity: the
@@ -328,6 +377,7 @@ class _Walk:
             outcome = rule(call, flow)
         except MissingArgumentError as missing:
             self.rows = self.rows[: call.first_row]
+            self.links = [link for link in self.links if link[0] < call.first_row]
             note = f"its constructor argument {missing.args[0]!r} is not known"
             return self.gap(module, path, flow, times, key, NOT_MODELLED, note)
         return self.record(call, flow, outcome)
@@ -361,6 +411,7 @@ class _Walk:
         macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
+        self.links.append((len(self.rows), module, flow, output, call.options))
         self.rows.append(
             (
                 call.key,

@@ -256,6 +256,30 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
     }
 
 
+def _module_activations(plan: MemoryPlan) -> dict[str, Any] | None:
+    found = plan.module_activations
+    if found is None:
+        return None
+    return {
+        "input_shape": list(found.input_shape),
+        "dtype": found.dtype,
+        "kernels": found.kernels,
+        "saved_bytes": found.saved_bytes,
+        "tensors": [
+            {
+                "key": tensor.key,
+                "module": tensor.module,
+                "what": tensor.what,
+                "shape": tensor.shape,
+                "elements": tensor.elements,
+                "dtype": tensor.dtype,
+                "bytes": tensor.bytes,
+            }
+            for tensor in found.tensors
+        ],
+    }
+
+
 def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
     if plan is None:
         return None
@@ -272,6 +296,7 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         "exact": plan.exact,
         "assumptions": list(plan.assumptions),
         "activations": _activations(plan),
+        "module_activations": _module_activations(plan),
         "fit": None
         if fit is None
         else {

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner.accelerators import Accelerator
     from paramcount.analysis.planner.activations import ActivationPlan
     from paramcount.analysis.planner.kv import KVCache, KVCapacity
+    from paramcount.analysis.planner.module_activations import ModuleActivations
     from paramcount.analysis.planner.transformer import TransformerDims
     from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
 
@@ -101,6 +102,8 @@ class MemoryPlan(Record):
     """Inference on a ``gpu``: the longest context and the most sequences whose cache fits (an estimate)."""
     activations: ActivationPlan | None = None
     """The saved tensors per operation behind the activation lines (training of a modelled layer layout)."""
+    module_activations: ModuleActivations | None = None
+    """The saved tensors per operation and storage behind the activation lines (training on an input shape)."""
 
     @property
     def total_bytes(self) -> int:
@@ -486,6 +489,20 @@ def _parallel_notes(options: PlanOptions) -> list[str]:
     return notes
 
 
+def _module_activations(
+    tree: Module, shapes: ShapeReport, dtype: str
+) -> tuple[list[MemoryItem], list[str], ModuleActivations | None]:
+    """The tensors autograd keeps per operation on the input's shapes; the old estimate where a kind is not
+    modelled."""
+    from paramcount.analysis.planner.module_activations import module_activation_items, module_activations
+
+    found = module_activations(tree, shapes.input_shape, dtype)
+    if isinstance(found, tuple):
+        items, notes = _shape_activations(shapes, dtype)
+        return items, [*notes, f"saved tensors per operation not modelled for: {', '.join(found)}"], None
+    return module_activation_items(found), list(found.assumptions), found
+
+
 def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem], list[str]]:
     """Activations of a model that is not a transformer stack, from the shapes of an actual input: the outputs
     of every leaf layer, kept for the backward pass (an estimate)."""
@@ -549,8 +566,10 @@ def plan_memory(
 
         dims = transformer_dimensions(tree)
     activations = None
+    per_operation = None
     if options.training and shapes is not None and dims is None:
-        sequence, sequence_notes = _shape_activations(shapes, choice.dtype)
+        compute = activation_dtype(options, choice.dtype)
+        sequence, sequence_notes, per_operation = _module_activations(tree, shapes, compute)
         per_device_sequence = list(sequence)
     else:
         sequence, sequence_notes, activations = _sequence_items(tree, dims, options, choice.dtype, 1, 1)
@@ -584,6 +603,7 @@ def plan_memory(
         kv_cache=caches[0],
         kv_cache_expanded=caches[1],
         activations=activations,
+        module_activations=per_operation,
     )
     if options.gpu is None:
         return plan
