@@ -21,9 +21,16 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport
 
-__all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
+__all__ = ["SCHEMA_VERSION", "SECTIONS", "Appearance", "Comparison", "Report"]
 
 SCHEMA_VERSION = 1
+
+SECTIONS = ("training", "appears_in", "variants", "related")
+"""The parts of a report computed only when asked for (``Result.report(sections=...)``), each costing more than
+the count itself: the four training recipes, where a layer appears in the zoo, its variants and related
+questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
+``to_dict()`` leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``,
+``related``)."""
 
 
 class Comparison(Record):
@@ -82,6 +89,8 @@ class Report(Record):
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
     by_dtype: tuple[DtypeTotal, ...] = ()
     """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
+    sections: tuple[str, ...] = SECTIONS
+    """The optional parts this report holds (of ``SECTIONS``); the others were not computed, not found empty."""
 
     @property
     def origin(self) -> str:
@@ -90,6 +99,14 @@ class Report(Record):
         return self.provenance.origin
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON schema; the keys of optional parts not computed (``SECTIONS`` less ``sections``) are left out."""
+        data = self._dict()
+        for name in SECTIONS:
+            if name not in self.sections:
+                del (data["memory"] if name == "training" else data)[name]
+        return data
+
+    def _dict(self) -> dict[str, Any]:
         counts = self.counts
         return {
             "schema_version": SCHEMA_VERSION,

@@ -32,7 +32,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
         "seq_len": 2048,
         "gpu": "H100-80GB",
     }
-    expected = paramcount.count(LLAMA).report(TRAINING).to_dict()
+    expected = paramcount.count(LLAMA).report(TRAINING, sections=()).to_dict()
     assert client.get("/api/memory", params=fields).json() == expected
     assert client.post("/api/memory", json=fields).json() == expected
     assert expected["memory"]["plan"] is not None
@@ -40,7 +40,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
 
 def test_memory_api_defaults_to_inference(client: TestClient) -> None:
     response = client.get("/api/memory", params={"q": "Linear(4096, 4096)"})
-    assert response.json() == paramcount.count("Linear(4096, 4096)").report(PlanOptions()).to_dict()
+    assert response.json() == paramcount.count("Linear(4096, 4096)").report(PlanOptions(), sections=()).to_dict()
 
 
 @pytest.mark.parametrize(
@@ -70,9 +70,10 @@ def test_memory_api_validates_types(client: TestClient) -> None:
 
 def test_flops_api(client: TestClient) -> None:
     response = client.get("/api/flops", params={"q": "Conv2d(3, 64, 3)", "input": "1,3,256,256"})
-    assert response.json() == paramcount.count("Conv2d(3, 64, 3)").report(None, (1, 3, 256, 256)).to_dict()
+    conv = paramcount.count("Conv2d(3, 64, 3)")
+    assert response.json() == conv.report(None, (1, 3, 256, 256), sections=()).to_dict()
     tokens = client.post("/api/flops", json={"q": "gpt2", "seq_len": 1024, "batch": 8}).json()
-    assert tokens == paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8)).to_dict()
+    assert tokens == paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8), sections=()).to_dict()
 
 
 @pytest.mark.parametrize(
