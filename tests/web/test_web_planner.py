@@ -106,7 +106,7 @@ def test_memory_answer_page(client: TestClient, element_text: Text) -> None:
     assert element_text(text, "memory-total-bytes") == f"{report.plan.total_bytes:,} bytes"
     assert element_text(text, "memory-total-decimal") == decimal_size(report.plan.total_bytes)
     assert element_text(text, "memory-total-binary") == binary_size(report.plan.total_bytes)
-    assert 'id="plan-chart"' in text
+    assert 'id="memory-chart"' in text
     assert 'id="section-plan"' in text
     assert 'href="/planner?q=meta-llama%2FLlama-3.1-8B&amp;optimizer=adamw' in text
     twin = client.get(f"/answers/{TRAINING_SLUG}.json").json()
