@@ -216,3 +216,21 @@ def test_output_slug_round_trip(shape: tuple[int, ...]) -> None:
     target = target_for(slug)
     assert target is not None
     assert (target.kind, target.query, target.input_shape) == ("output", "Conv2d(3, 64, 3)", shape)
+
+
+def test_attention_and_kv_dtype_reach_the_planner(client: TestClient) -> None:
+    """The planner's form and /api/memory take attention and kv_dtype, as PlanOptions does."""
+    eager = {"q": LLAMA, "optimizer": "adamw", "seq_len": "4096", "attention": "eager"}
+    expected = paramcount.count(LLAMA).report(
+        PlanOptions(optimizer="adamw", seq_len=4096, attention="eager"), sections=()
+    )
+    assert client.get("/api/memory", params=eager).json() == expected.to_dict()
+    assert expected.to_dict()["memory"]["plan"]["activations"]["attention"] == "eager"
+    page = client.get("/planner", params={"q": LLAMA, "seq_len": "4096", "kv_dtype": "int8"}).text
+    assert '<option value="int8" selected>' in page
+    plan = paramcount.count(LLAMA).report(PlanOptions(seq_len=4096, kv_dtype="int8"), sections=()).plan
+    assert plan is not None
+    assert plan.kv_cache is not None
+    # int8: 1 byte per element; 32 layers × 2 (keys, values) × 8 kv heads × 128 head_dim × 4,096 tokens
+    assert plan.kv_cache.bytes == 32 * 2 * 8 * 128 * 4096
+    assert f"{plan.kv_cache.bytes:,}" in page

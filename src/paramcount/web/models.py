@@ -59,6 +59,9 @@ class MemoryRequest(CountRequest):
     lora_targets: str | None = Field(default=None, description="Linear names to adapt, comma-separated, or all-linear")
     quantization: str | None = Field(default=None, description="weight format: nf4, gptq-g128, Q4_K_M …")
     gradient_checkpointing: bool = Field(default=False, description="recompute activations (keep layer inputs)")
+    attention: Literal["eager", "sdpa", "flash"] = Field(
+        default="sdpa", description="transformers' attention implementation the activations follow"
+    )
     zero: int = Field(default=0, description="ZeRO stage 0-3 over the data-parallel devices")
     tp: int = Field(default=1, description="tensor-parallel degree")
     pp: int = Field(default=1, description="pipeline-parallel degree")
@@ -87,6 +90,7 @@ class FragmentRequest(_Query):
     lora_targets: str | None = None
     quantization: str | None = None
     gradient_checkpointing: str | None = None
+    attention: str | None = None
     zero: str | None = None
     tp: str | None = None
     pp: str | None = None
@@ -94,6 +98,7 @@ class FragmentRequest(_Query):
     seq_len: str | None = None
     batch: str | None = None
     gpu: str | None = None
+    kv_dtype: str | None = None
 
 
 class CountBody(CountRequest):
