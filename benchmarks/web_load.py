@@ -1,19 +1,26 @@
 """Throughput and latency of the web app under concurrent load, on loopback, with the server it starts itself.
 
-For each worker setting it starts ``paramcount serve --workers N`` on a free 127.0.0.1 port, waits until it
-answers, then measures for ``--duration`` seconds each:
+For each worker setting it starts, one after the other, a hello-world FastAPI app (one JSON endpoint, the
+baseline) and ``paramcount serve --workers N``, each under the same uvicorn settings (``--workers N``, the
+same HTTP protocol, access log off) on a free 127.0.0.1 port, and measures for ``--duration`` seconds each:
 
+  - ``/hello``                              the hello-world endpoint: ``{"message": "Hello World"}``
   - ``/api/count?q=Conv2d(256, 512, 3)``    one popular query, answered from the app's cache
   - ``/api/count?q=Linear(<n>, 512)``       a new query on every request: parse, build and report each time
-  - ``/answers/parameters-conv2d-256-512-kernel-3``   the HTML answer page
+  - ``/answers/parameters-conv2d-256-512-kernel-3``   the HTML answer page (cached)
+  - ``/answers/parameters-linear-<n>-512``  a new answer page on every request
+  - ``/planner?q=gpt2&seq_len=<n>``, ``/planner?q=meta-llama/Llama-3.1-8B&optimizer=adamw&seq_len=<n>``
+                                            the planner page with new options on every request
 
-with ``wrk`` when it is installed (``apt-get install wrk``; a Lua script varies the query and prints
-p50/p95/p99), else with a bounded asyncio + httpx loop. Then it sends a burst of bad requests (syntax
+and prints each one's requests/s as a share of the hello-world's from the same run. Load comes from ``wrk``
+when it is installed (``apt-get install wrk``; a Lua script varies ``<n>`` per thread and prints
+p50/p95/p99), else from a bounded asyncio + httpx loop. Then it sends a burst of bad requests (syntax
 errors, over-long queries, oversized bodies, paths, malformed JSON, unknown slugs) and checks that none
 was a server error and that the server still answers correctly. Only loopback traffic; every phase is
 bounded in time and in requests.
 
 Run: python benchmarks/web_load.py [--workers 1 2] [--duration 10] [--connections 16] [--tool wrk|httpx]
+(the hello-world app is ``hello_world`` below, started by uvicorn as a factory).
 """
 
 from __future__ import annotations
@@ -42,16 +49,36 @@ MAX_PYTHON_REQUESTS = 200_000
 BURST_REQUESTS = 2_000
 POPULAR = "Conv2d(256, 512, 3)"
 PAGE = "/answers/parameters-conv2d-256-512-kernel-3"
+PROTOCOL = "paramcount.web.server:NoDelayH11Protocol"
+"""What ``paramcount serve`` gives uvicorn (``paramcount.web.server.PROTOCOL``); the hello-world gets it too."""
+NEW = "{n}"
+"""In a scenario's path, a number new on every request (from 1, a separate range per load thread)."""
+SCENARIOS = (
+    ("hello-world FastAPI endpoint (the baseline)", "/hello"),
+    ("`/api/count`, one popular query (cached)", f"/api/count?q={quote(POPULAR)}"),
+    ("`/api/count`, a new query each request (`Linear(n, 512)`)", f"/api/count?q=Linear({NEW},%20512)"),
+    ("answer page (HTML, cached)", PAGE),
+    ("answer page, a new one each request (`parameters-linear-n-512`)", f"/answers/parameters-linear-{NEW}-512"),
+    ("planner, new options each request (`gpt2`, `seq_len=n`)", f"/planner?q=gpt2&seq_len={NEW}"),
+    (
+        "planner, new options each request (Llama-3.1-8B, AdamW, `seq_len=n`)",
+        f"/planner?q=meta-llama%2FLlama-3.1-8B&optimizer=adamw&seq_len={NEW}",
+    ),
+)
+"""(name, path) of each measurement; the first is served by the hello-world app, the others by paramcount."""
 
 WRK_SCRIPT = """
-counter = 0
-distinct = os.getenv("PARAMCOUNT_DISTINCT") == "1"
+local counter = 0
+local pattern = os.getenv("PARAMCOUNT_PATH")
+local threads = 0
+setup = function(thread)
+  thread:set("offset", threads * 10000000)
+  threads = threads + 1
+end
 request = function()
-  if distinct then
-    counter = counter + 1
-    return wrk.format("GET", "/api/count?q=Linear(" .. counter .. ",%20512)")
-  end
-  return wrk.format("GET", wrk.path)
+  counter = counter + 1
+  local path = string.gsub(pattern, "{n}", tostring((offset or 0) + counter))
+  return wrk.format("GET", path)
 end
 done = function(summary, latency, requests)
   local errors = summary.errors
@@ -95,17 +122,39 @@ def _get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def _start(workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def hello_world() -> object:
+    """The baseline: FastAPI's hello world, one JSON endpoint (uvicorn calls this factory in each worker)."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"message": "Hello World"}
+
+    return app
+
+
+def _start(workers: int, *, hello: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """``paramcount serve`` (or the hello-world app under the same uvicorn settings) on a free port."""
     port = _free_port()
-    command = [sys.executable, "-m", "paramcount", "serve", "--host", HOST, "--port", str(port)]
-    server = subprocess.Popen([*command, "--workers", str(workers)], stderr=subprocess.DEVNULL)
+    if hello:
+        here = str(Path(__file__).parent)
+        command = [sys.executable, "-m", "uvicorn", "web_load:hello_world", "--factory", "--app-dir", here]
+        command += ["--http", PROTOCOL, "--no-access-log", "--log-level", "warning"]
+        probe = "/hello"
+    else:
+        command = [sys.executable, "-m", "paramcount", "serve"]
+        probe = f"/api/count?q={quote(POPULAR)}"
+    command += ["--host", HOST, "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if _get(f"{base}/api/count?q={quote(POPULAR)}")[0] == 200:
+            if _get(f"{base}{probe}")[0] == 200:
                 for _ in range(3 * workers):  # warm every worker's imports and caches
-                    _get(f"{base}{PAGE}")
+                    _get(f"{base}{probe if hello else PAGE}")
                 return server, base
         except OSError:
             time.sleep(0.2)
@@ -121,16 +170,16 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         server.kill()
 
 
-def _wrk(url: str, *, distinct: bool, duration: int, connections: int, script: Path) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url]
-    environment = {**os.environ, "PARAMCOUNT_DISTINCT": "1" if distinct else "0"}
+def _wrk(base: str, path: str, *, duration: int, connections: int, script: Path) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base]
+    environment = {**os.environ, "PARAMCOUNT_PATH": path}
     output = subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
     return result
 
 
-async def _python_load(url: str, *, distinct: bool, duration: int, connections: int) -> dict[str, float]:
+async def _python_load(base: str, path: str, *, duration: int, connections: int) -> dict[str, float]:
     import httpx
 
     latencies: list[float] = []
@@ -142,7 +191,7 @@ async def _python_load(url: str, *, distinct: bool, duration: int, connections: 
         nonlocal failures, counter
         while time.perf_counter() < stop_at and len(latencies) < MAX_PYTHON_REQUESTS:
             counter += 1
-            target = url.split("?")[0] + f"?q=Linear({counter},%20512)" if distinct else url
+            target = base + path.replace(NEW, str(counter))
             started = time.perf_counter()
             response = await client.get(target)
             latencies.append(time.perf_counter() - started)
@@ -164,19 +213,14 @@ async def _python_load(url: str, *, distinct: bool, duration: int, connections: 
     }
 
 
-def _measure(base: str, workers: int, arguments: argparse.Namespace, script: Path) -> list[Measurement]:
-    scenarios = [
-        ("/api/count, one popular query (cached)", f"{base}/api/count?q={quote(POPULAR)}", False),
-        ("/api/count, a new query each request", f"{base}/api/count", True),
-        ("answer page (HTML)", f"{base}{PAGE}", False),
-    ]
+def _measure(base: str, workers: int, arguments: argparse.Namespace, script: Path, *, hello: bool) -> list[Measurement]:
     found = []
-    for name, url, distinct in scenarios:
-        options = {"distinct": distinct, "duration": arguments.duration, "connections": arguments.connections}
+    for name, path in SCENARIOS[:1] if hello else SCENARIOS[1:]:
+        options = {"duration": arguments.duration, "connections": arguments.connections}
         if arguments.tool == "wrk":
-            raw = _wrk(url, script=script, **options)
+            raw = _wrk(base, path, script=script, **options)
         else:
-            raw = asyncio.run(_python_load(url, **options))
+            raw = asyncio.run(_python_load(base, path, **options))
         found.append(
             Measurement(
                 workers,
@@ -232,13 +276,16 @@ def _check_still_serving(base: str) -> None:
 
 
 def _table(measurements: list[Measurement]) -> str:
+    """One row per measurement; requests/s also as a share of the hello-world's with the same workers."""
     lines = [
-        "| workers | endpoint | requests/s | p50 ms | p95 ms | p99 ms | non-2xx |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| workers | endpoint | requests/s | of hello-world | p50 ms | p95 ms | p99 ms | non-2xx |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
+    baseline = {m.workers: m.per_second for m in measurements if m.scenario == SCENARIOS[0][0]}
     for m in measurements:
+        share = f"{100 * m.per_second / baseline[m.workers]:.0f}%" if m.workers in baseline else ""
         lines.append(
-            f"| {m.workers} | {m.scenario} | {m.per_second:,.0f} | {m.p50_ms:.1f} | {m.p95_ms:.1f} | "
+            f"| {m.workers} | {m.scenario} | {m.per_second:,.0f} | {share} | {m.p50_ms:.1f} | {m.p95_ms:.1f} | "
             f"{m.p99_ms:.1f} | {m.failures} |"
         )
     return "\n".join(lines)
@@ -262,9 +309,14 @@ def main() -> None:
         script.write_text(WRK_SCRIPT)
         for workers in arguments.workers:
             print(f"workers: {workers}", flush=True)
+            server, base = _start(workers, hello=True)
+            try:
+                measurements += _measure(base, workers, arguments, script, hello=True)
+            finally:
+                _stop(server)
             server, base = _start(workers)
             try:
-                measurements += _measure(base, workers, arguments, script)
+                measurements += _measure(base, workers, arguments, script, hello=False)
                 statuses = asyncio.run(_burst(base, arguments.connections))
                 errors = sum(count for status, count in statuses.items() if status >= 500)
                 print(f"  burst of {BURST_REQUESTS:,} bad requests: {dict(sorted(statuses.items()))}; 5xx: {errors}")

@@ -9,8 +9,10 @@ import pytest
 
 import paramcount
 from paramcount.dtypes import BITS, bytes_for
+from paramcount.errors import ArgumentError
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.render.json import report_dict
+from paramcount.report import SECTIONS
 
 EXPRESSIONS = [
     "Conv2d(256, 512, 3)",
@@ -156,3 +158,27 @@ def test_the_length_cap_applies_before_a_hub_id_is_looked_up() -> None:
     with pytest.raises(paramcount.LimitError, match=re.escape("expression is 10,004 characters; the limit is 10,000")):
         paramcount.count(text)
     assert paramcount.count(" gpt2 ").total == paramcount.count("gpt2").total
+
+
+def test_report_computes_only_the_sections_asked_for() -> None:
+    result = paramcount.count("Conv2d(256, 512, 3)")
+    whole = result.report()
+    assert whole.sections == SECTIONS
+    assert whole.training
+    assert whole.variants
+    assert whole.related
+    assert whole.appears_in
+    bare = result.report(sections=())
+    assert (bare.training, bare.variants, bare.related, bare.appears_in) == ((), (), (), ())
+    assert bare.sections == ()
+    data = bare.to_dict()
+    assert {"variants", "related", "appears_in"}.isdisjoint(data)
+    assert "training" not in data["memory"]
+    assert data == {key: value for key, value in whole.to_dict().items() if key in data} | {"memory": data["memory"]}
+    some = result.report(sections=("related", "training"))
+    assert some.sections == ("training", "related")  # in SECTIONS' order
+    assert some.related == whole.related
+    assert some.training == whole.training
+    assert some.variants == ()
+    with pytest.raises(ArgumentError, match="sections: unknown section 'trainig'; known: training, appears_in"):
+        result.report(sections=("trainig",))

@@ -116,7 +116,7 @@ def test_import_directions() -> None:
 def test_renderers_import_only_the_records_of_analyses() -> None:
     """render → analysis is for the Report's field types: never an analysis run while rendering."""
     records = {
-        "paramcount.analysis.counts",
+        "paramcount.analysis.counts",  # Counts and TensorRow: the Report's counts
         "paramcount.analysis.explain",
         "paramcount.analysis.measured",
         "paramcount.analysis.memory",

@@ -33,12 +33,12 @@ from paramcount.provenance import (
     Provenance,
     WeightDifference,
 )
-from paramcount.report import Appearance, Comparison, Report
+from paramcount.report import SECTIONS, Appearance, Comparison, Report
 from paramcount.tree import Module, parameter_count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from pathlib import Path
     from typing import Any
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from paramcount.sources.checkpoint import Checkpoint
 
 __all__ = [
+    "SECTIONS",
     "Result",
     "count",
     "from_config",
@@ -104,11 +105,23 @@ class Result(Record):
         """Parameters used per token for mixture-of-experts models; None for dense ones."""
         return active_parameters(self.tree)
 
-    def report(self, plan: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None) -> Report:
+    def report(
+        self,
+        plan: PlanOptions | None = None,
+        input_shape: tuple[int, ...] | None = None,
+        *,
+        sections: Collection[str] = SECTIONS,
+    ) -> Report:
         """The complete answer: formula, reading, memory, variants, related questions, code. ``plan`` adds a
         memory plan for those options (a config gets an inference plan in its own dtype by default) and, with
-        a sequence length, the FLOPs per step; ``input_shape`` adds output shapes and MACs per module."""
-        return build_report(self, plan, input_shape)
+        a sequence length, the FLOPs per step; ``input_shape`` adds output shapes and MACs per module.
+        ``sections`` names the optional parts to compute (any of ``SECTIONS``; ``()`` for the count, formula,
+        memory and code alone: what a caller that shows no more need not wait for).
+
+        Raises:
+            ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``.
+        """
+        return build_report(self, plan, input_shape, sections)
 
     def to_dict(self) -> dict[str, object]:
         """The whole answer as the JSON schema's dict (``report().to_dict()``)."""
@@ -621,10 +634,39 @@ def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate
     )
 
 
+COUNTS_CACHE_SIZE = 64
+"""Trees whose tensor listings are kept (a Llama's is ~300 rows; a planner asks for many plans of one model)."""
+
+_counts: dict[int, tuple[Module, Counts]] = {}
+"""``count_tree`` by the tree's identity, the tree kept alive beside it (so its id is not reused)."""
+
+
+def _counted(tree: Module) -> Counts:
+    """``count_tree(tree)``: a pure function of the immutable tree, so reports of one model share it."""
+    found = _counts.get(id(tree))
+    if found is None or found[0] is not tree:
+        found = (tree, count_tree(tree))
+        if len(_counts) >= COUNTS_CACHE_SIZE:
+            del _counts[next(iter(_counts))]
+        _counts[id(tree)] = found
+    return found[1]
+
+
+def _sections(names: Collection[str]) -> tuple[str, ...]:
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        raise ArgumentError("sections", f"unknown section {unknown[0]!r:.40}; known: {', '.join(SECTIONS)}", "sections")
+    return tuple(name for name in SECTIONS if name in names)
+
+
 def build_report(
-    result: Result, options: PlanOptions | None = None, input_shape: tuple[int, ...] | None = None
+    result: Result,
+    options: PlanOptions | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    sections: Collection[str] = SECTIONS,
 ) -> Report:
-    tree, counts = result.tree, count_tree(result.tree)
+    wanted = _sections(sections)
+    tree, counts = result.tree, _counted(result.tree)
     shapes = _shapes(tree, input_shape, options)
     weights: dict[str, int] = {}
     for row in counts.parameters:
@@ -632,6 +674,7 @@ def build_report(
     stored_dtype = choose_dtype(tree, weights)
     parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, program, with_variants = _describe(result)
+    appears, variants, related = (with_variants and name in wanted for name in SECTIONS[1:])
     plan = _plan(result, counts, options, shapes)
     return Report(
         query=result.query,
@@ -646,14 +689,14 @@ def build_report(
         stored_buffer_bytes=buffer_bytes,
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         stored_dtype=stored_dtype,
-        training=_training(tree, counts),
-        appears_in=_appearances(tree) if with_variants else (),
+        training=_training(tree, counts) if "training" in wanted else (),
+        appears_in=_appearances(tree) if appears else (),
         plan=plan,
         optimizer=_optimizer_label(plan),
         shapes=shapes,
         compute=_compute(result, options),
-        variants=_compare(tree, counts.total, variant_candidates(tree)) if with_variants else (),
-        related=_compare(tree, counts.total, related_candidates(tree)) if with_variants else (),
+        variants=_compare(tree, counts.total, variant_candidates(tree)) if variants else (),
+        related=_compare(tree, counts.total, related_candidates(tree)) if related else (),
         modules=module_table(tree),
         program=program,
         embedding_parameters=embedding_parameters(tree),
@@ -661,4 +704,5 @@ def build_report(
         blocks=blocks(tree),
         by_dtype=dtype_totals(counts),
         raw_shapes=raw_modules(tree),
+        sections=wanted,
     )

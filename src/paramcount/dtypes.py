@@ -570,6 +570,8 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
 def normalized_name(name: str) -> str:
     """The lookup key of a name: lower case without ``-``, ``_``, ``.``, spaces and a ``torch.`` prefix."""
     lowered = name.strip().lower().removeprefix("torch.")
+    if lowered.isalnum():  # most names (float32, bfloat16, q4_k_m aside): a plan asks once per tensor
+        return lowered
     return "".join(character for character in lowered if character.isalnum())
 
 

@@ -25,7 +25,20 @@ if TYPE_CHECKING:
     from paramcount.analysis.shape_types import ShapeReport
     from paramcount.calls import Call, Container, Program
 
-__all__ = ["Appearance", "Comparison", "Report"]
+__all__ = ["SECTIONS", "Appearance", "Comparison", "Report"]
+
+SECTIONS = ("training", "appears_in", "variants", "related")
+"""The parts of a report computed only when asked for (``Result.report(sections=...)``), each costing more than
+the count itself: the four training recipes, where a layer appears in the zoo, its variants and related
+questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
+the JSON leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``, ``related``)."""
+
+SECTIONS = ("training", "appears_in", "variants", "related")
+"""The parts of a report computed only when asked for (``Result.report(sections=...)``), each costing more than
+the count itself: the four training recipes, where a layer appears in the zoo, its variants and related
+questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
+``to_dict()`` leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``,
+``related``)."""
 
 
 class Comparison(Record):
@@ -89,6 +102,8 @@ class Report(Record):
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
     by_dtype: tuple[DtypeTotal, ...] = ()
     """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
+    sections: tuple[str, ...] = SECTIONS
+    """The optional parts this report holds (of ``SECTIONS``); the others were not computed, not found empty."""
 
     activations: ActivationMemory | None = None
     """Measured by ``summary()`` given an input: what one training step keeps for the backward pass."""

@@ -202,7 +202,7 @@ def test_works_without_javascript(browser: Browser, server_url: str) -> None:
 def test_planner_updates_as_options_change(page: Page, server_url: str) -> None:
     page.goto(f"{server_url}/planner")
     page.locator("#q").fill("meta-llama/Llama-3.1-8B")
-    expect(page.locator("#plan-chart")).to_be_visible()  # inference by default
+    expect(page.locator("#memory-chart")).to_be_visible()  # inference by default
     inference = page.locator("#memory-total-bytes").inner_text()
     page.locator("#optimizer").select_option("adamw")
     page.locator("#mixed_precision").select_option("bf16")
@@ -220,10 +220,67 @@ def test_memory_and_output_pages(page: Page, server_url: str) -> None:
     slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-lora-rank-16-quantization-nf4-seq-len-2048"
     page.goto(f"{server_url}/answers/{slug}")
     expect(page.locator("#question")).to_contain_text("need to fine-tune with QLoRA (nf4, rank 16) and AdamW")
-    expect(page.locator("#plan-chart")).to_be_visible()
+    expect(page.locator("#memory-chart")).to_be_visible()
     page.locator("#counter-link").click()
     expect(page.locator("#quantization")).to_have_value("nf4")
     expect(page.locator("#lora_rank")).to_have_value("16")
     page.goto(f"{server_url}/answers/output-conv2d-3-64-kernel-7-stride-2-padding-3-input-1x3x224x224")
     # floor((224 + 2·3 − 1·(7 − 1) − 1)/2) + 1 = 112
     expect(page.locator("#output-shape")).to_have_text("(1, 64, 112, 112)")
+
+
+def _chart_bytes(page: Page) -> list[tuple[str, int]]:
+    """The memory chart's legend: (category, bytes) in order, as the page shows them (in words and data-bytes)."""
+    found = []
+    for item in page.locator("#memory-chart li").all():
+        category, size = item.get_attribute("data-category") or "", int(item.get_attribute("data-bytes") or -1)
+        assert f"{size:,} bytes" in item.inner_text()  # the words say the same bytes
+        found.append((category, size))
+    return found
+
+
+def _by_category(items: list[dict[str, object]]) -> list[tuple[str, int]]:
+    found: dict[str, int] = {}
+    for item in items:
+        found[str(item["category"])] = found.get(str(item["category"]), 0) + int(str(item["bytes"]))
+    return list(found.items())
+
+
+def test_memory_chart_shows_the_jsons_bytes(page: Page, server_url: str) -> None:
+    """Every answer page has the stacked memory bar, labelled with the bytes of its JSON twin."""
+    slug = "parameters-conv2d-256-512-kernel-3"
+    page.goto(f"{server_url}/answers/{slug}")
+    twin = page.request.get(f"{server_url}/answers/{slug}.json").json()
+    recipe = twin["memory"]["training"][0]  # no plan asked: the first training recipe (AdamW), item by item
+    expect(page.locator("#memory-chart svg")).to_have_attribute("role", "img")
+    shown = _chart_bytes(page)
+    assert [size for _, size in shown] == [item["bytes"] for item in recipe["items"]]
+    for item, label in zip(recipe["items"], page.locator("#memory-chart li").all_inner_texts(), strict=True):
+        assert label.startswith(item["label"])
+    # weights = gradients = 1,180,160 × 4 bytes; AdamW's two moments the same, and a float32 step per tensor
+    assert shown == [("weights", 4_720_640), ("gradients", 4_720_640)] + [("optimizer", 8)] + 2 * [
+        ("optimizer", 4_720_640)
+    ]
+    expect(page.locator("#memory-chart figcaption")).to_contain_text(f"{recipe['bytes']:,} bytes")
+    slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048-gpu-h100-80gb"
+    page.goto(f"{server_url}/answers/{slug}")
+    plan = page.request.get(f"{server_url}/answers/{slug}.json").json()["memory"]["plan"]
+    shown = _chart_bytes(page)
+    assert shown[-1] == ("capacity", plan["fit"]["memory_bytes"])
+    assert shown[:-1] == _by_category(plan["per_device"])
+    expect(page.locator("#memory-chart")).to_have_attribute("data-bytes", str(plan["per_device_bytes"]))
+
+
+def test_repeated_layers_fold_and_unfold(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/answers/parameters-meta-llama-llama-3.1-8b")
+    folded = page.locator("#tensors-folded")
+    q_proj = folded.locator("tr", has_text="model.layers.0-31.self_attn.q_proj.weight ×32")
+    expect(q_proj).to_contain_text(f"{4096 * 4096:,}")  # one copy: out × in
+    expect(q_proj).to_contain_text(f"{32 * 4096 * 4096:,}")  # all 32 layers
+    every = page.locator("#tensors-all")
+    expect(every.locator("td", has_text="model.layers.31.mlp.down_proj.weight")).to_be_hidden()
+    every.locator("summary").click()
+    expect(every.locator("td", has_text="model.layers.31.mlp.down_proj.weight")).to_be_visible()
+    expect(page.locator("#section-modules details")).to_have_attribute("open", "")
+    shares = page.locator("#section-blocks tr[data-parameters]")
+    expect(shares.filter(has_text="model.layers ×32")).to_contain_text("6,979,584,000")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 import paramcount
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.render.json import report_dict
+from paramcount.report import SECTIONS
 from paramcount.web.app import create_app
 from paramcount.web.queries import EMPTY_MESSAGE, PATH_MESSAGE
 from paramcount.web.settings import Settings
@@ -30,7 +31,25 @@ def test_count_get_is_the_report(client: TestClient, query: str) -> None:
     response = client.get("/api/count", params={"q": query})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == report_dict(paramcount.count(query).report())
+    assert response.json() == report_dict(paramcount.count(query).report(sections=()))
+
+
+def test_count_computes_only_the_sections_asked_for(client: TestClient) -> None:
+    """Without ``sections`` the optional parts are neither computed nor sent; with them, the whole report."""
+    query = "Conv2d(256, 512, 3)"
+    plain = client.get("/api/count", params={"q": query}).json()
+    assert {"variants", "related", "appears_in"}.isdisjoint(plain)
+    assert "training" not in plain["memory"]
+    every = client.get("/api/count", params={"q": query, "sections": ",".join(SECTIONS)}).json()
+    assert every == report_dict(paramcount.count(query).report())
+    assert every["memory"]["training"][0]["name"] == "AdamW, float32"
+    some = client.post("/api/count", json={"q": query, "sections": "variants"}).json()
+    assert some["variants"] == every["variants"]
+    assert "related" not in some
+    wrong = client.get("/api/count", params={"q": query, "sections": "trainig"})
+    assert wrong.status_code == 400
+    message = "sections: unknown section 'trainig'; known: training, appears_in, variants, related"
+    assert wrong.json()["error"]["message"] == message
 
 
 def test_count_post_is_the_report(client: TestClient) -> None:
@@ -41,9 +60,8 @@ def test_count_post_is_the_report(client: TestClient) -> None:
 
 def test_count_architecture(client: TestClient) -> None:
     response = client.get("/api/count", params={"q": "meta-llama/Llama-3.1-8B", "architecture": "LlamaModel"})
-    assert response.json() == report_dict(
-        paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").report()
-    )
+    expected = paramcount.count("meta-llama/Llama-3.1-8B", architecture="LlamaModel").report(sections=())
+    assert response.json() == report_dict(expected)
 
 
 def _error(response: Any) -> dict[str, Any]:

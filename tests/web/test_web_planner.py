@@ -33,7 +33,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
         "seq_len": 2048,
         "gpu": "H100-80GB",
     }
-    expected = report_dict(paramcount.count(LLAMA).report(TRAINING))
+    expected = report_dict(paramcount.count(LLAMA).report(TRAINING, sections=()))
     assert client.get("/api/memory", params=fields).json() == expected
     assert client.post("/api/memory", json=fields).json() == expected
     assert expected["memory"]["plan"] is not None
@@ -41,7 +41,7 @@ def test_memory_api_is_the_report_with_a_plan(client: TestClient) -> None:
 
 def test_memory_api_defaults_to_inference(client: TestClient) -> None:
     response = client.get("/api/memory", params={"q": "Linear(4096, 4096)"})
-    assert response.json() == report_dict(paramcount.count("Linear(4096, 4096)").report(PlanOptions()))
+    assert response.json() == report_dict(paramcount.count("Linear(4096, 4096)").report(PlanOptions(), sections=()))
 
 
 @pytest.mark.parametrize(
@@ -71,9 +71,10 @@ def test_memory_api_validates_types(client: TestClient) -> None:
 
 def test_flops_api(client: TestClient) -> None:
     response = client.get("/api/flops", params={"q": "Conv2d(3, 64, 3)", "input": "1,3,256,256"})
-    assert response.json() == report_dict(paramcount.count("Conv2d(3, 64, 3)").report(None, (1, 3, 256, 256)))
+    conv = paramcount.count("Conv2d(3, 64, 3)")
+    assert response.json() == report_dict(conv.report(None, (1, 3, 256, 256), sections=()))
     tokens = client.post("/api/flops", json={"q": "gpt2", "seq_len": 1024, "batch": 8}).json()
-    assert tokens == report_dict(paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8)))
+    assert tokens == report_dict(paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8), sections=()))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_memory_answer_page(client: TestClient, element_text: Text) -> None:
     assert element_text(text, "memory-total-bytes") == f"{report.plan.total_bytes:,} bytes"
     assert element_text(text, "memory-total-decimal") == decimal_size(report.plan.total_bytes)
     assert element_text(text, "memory-total-binary") == binary_size(report.plan.total_bytes)
-    assert 'id="plan-chart"' in text
+    assert 'id="memory-chart"' in text
     assert 'id="section-plan"' in text
     assert 'href="/planner?q=meta-llama%2FLlama-3.1-8B&amp;optimizer=adamw' in text
     twin = client.get(f"/answers/{TRAINING_SLUG}.json").json()
@@ -216,3 +217,21 @@ def test_output_slug_round_trip(shape: tuple[int, ...]) -> None:
     target = target_for(slug)
     assert target is not None
     assert (target.kind, target.query, target.input_shape) == ("output", "Conv2d(3, 64, 3)", shape)
+
+
+def test_attention_and_kv_dtype_reach_the_planner(client: TestClient) -> None:
+    """The planner's form and /api/memory take attention and kv_dtype, as PlanOptions does."""
+    eager = {"q": LLAMA, "optimizer": "adamw", "seq_len": "4096", "attention": "eager"}
+    expected = paramcount.count(LLAMA).report(
+        PlanOptions(optimizer="adamw", seq_len=4096, attention="eager"), sections=()
+    )
+    assert client.get("/api/memory", params=eager).json() == expected.to_dict()
+    assert expected.to_dict()["memory"]["plan"]["activations"]["attention"] == "eager"
+    page = client.get("/planner", params={"q": LLAMA, "seq_len": "4096", "kv_dtype": "int8"}).text
+    assert '<option value="int8" selected>' in page
+    plan = paramcount.count(LLAMA).report(PlanOptions(seq_len=4096, kv_dtype="int8"), sections=()).plan
+    assert plan is not None
+    assert plan.kv_cache is not None
+    # int8: 1 byte per element; 32 layers × 2 (keys, values) × 8 kv heads × 128 head_dim × 4,096 tokens
+    assert plan.kv_cache.bytes == 32 * 2 * 8 * 128 * 4096
+    assert f"{plan.kv_cache.bytes:,}" in page

@@ -25,12 +25,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
+    from paramcount.analysis.counts import TensorRow
+    from paramcount.analysis.memory import MemoryItem
+    from paramcount.analysis.planner import Fit
+
 __all__ = [
     "Href",
     "answer_html",
     "answer_text",
     "memory_answer_html",
     "memory_answer_text",
+    "memory_chart",
     "memory_question",
     "notebook_html",
     "output_answer_html",
@@ -125,8 +130,114 @@ def _section(section: Section, href: Href | None) -> str:
 
 
 def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> str:
-    """Every section of the answer as HTML, in the order the text renderer prints them."""
-    return "\n".join(_section(section, href) for section in sections(report, depth=depth))
+    """Every section of the answer as HTML, in the order the text renderer prints them; on the web the module
+    table folds (``<details>``), where the parameters are is a bar chart, and repeated layers' tensors are
+    one row each (every tensor a click away)."""
+    found: list[str] = []
+    for section in sections(report, depth=depth):
+        html = _section(section, href)
+        if section.key == "modules":
+            html = _folded(html, "Module tree", opened=True)
+        elif section.key == "blocks":
+            html = _share_section(report)
+        elif section.key == "tensors":
+            html = _tensor_section(report, html)
+        found.append(html)
+    return "\n".join(found)
+
+
+def _folded(section_html: str, summary: str, *, opened: bool) -> str:
+    """A section's body (everything after its heading) inside ``<details>``."""
+    head, _, body = section_html.partition("</h2>\n")
+    body = body.removesuffix("</section>")
+    state = " open" if opened else ""
+    return f"{head}</h2>\n<details{state}><summary>{escape(summary)}</summary>\n{body}</details>\n</section>"
+
+
+def _share_section(report: Report) -> str:
+    """Where the parameters are: one bar per top-level block (its share of the total), numbers beside it."""
+    total = report.counts.total or 1
+    rows = []
+    for block in report.blocks:
+        if not block.parameters:
+            continue
+        share = block.parameters / total
+        label = block.path + (f" ×{block.times}" if block.times > 1 else "")
+        bar = (
+            f'<svg class="share" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">'
+            f'<rect x="0" y="0" width="{100 * share:.2f}" height="10"></rect></svg>'
+        )
+        rows.append(
+            f'<tr data-parameters="{block.parameters}"><td>{escape(label)}</td><td class="bar">{bar}</td>'
+            f'<td class="num">{integer(block.parameters)}</td><td class="num">{100 * share:.1f}%</td></tr>'
+        )
+    return (
+        '<section class="answer-section" id="section-blocks" aria-labelledby="title-blocks">\n'
+        '<h2 id="title-blocks">Where the parameters are</h2>\n'
+        '<div class="table-wrap"><table class="shares"><thead><tr><th scope="col">block</th>'
+        '<th scope="col">share of the parameters</th><th scope="col" class="num">parameters</th>'
+        f'<th scope="col" class="num">share</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>\n</section>'
+    )
+
+
+def _tensor_groups(report: Report) -> list[tuple[str, TensorRow, int]]:
+    """The parameter tensors with repeated layers folded: ``model.layers.0-31.self_attn.q_proj.weight`` once
+    with its copies (consecutive indices, same shape and dtype); other tensors as they are."""
+    groups: dict[tuple[object, ...], list[tuple[int, TensorRow]]] = {}
+    for row in report.counts.parameters:
+        parts = row.name.split(".")
+        index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+        if index is None:
+            key: tuple[object, ...] = (row.name,)
+            number = 0
+        else:
+            key = (".".join(parts[:index]), ".".join(parts[index + 1 :]), row.shape, row.dtype, row.trainable)
+            number = int(parts[index])
+        groups.setdefault(key, []).append((number, row))
+    found: list[tuple[str, TensorRow, int]] = []
+    for key, members in groups.items():
+        numbers = [number for number, _ in members]
+        consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        if len(key) == 1 or len(members) == 1 or not consecutive:
+            found.extend((row.name, row, 1) for _, row in members)
+        else:
+            prefix, suffix = str(key[0]), str(key[1])
+            name = f"{prefix + '.' if prefix else ''}{numbers[0]}-{numbers[-1]}{'.' + suffix if suffix else ''}"
+            found.append((name, members[0][1], len(members)))
+    return found
+
+
+def _tensor_section(report: Report, section_html: str) -> str:
+    """The tensor table with repeated layers folded into one row each, and every tensor behind a ``<details>``;
+    unchanged when nothing repeats."""
+    groups = _tensor_groups(report)
+    if len(groups) == len(report.counts.parameters):
+        return section_html
+    rows = "".join(
+        f"<tr><td>{escape(name)}{f' ×{copies}' if copies > 1 else ''}</td><td>{escape(_shape_text(row.shape))}</td>"
+        f'<td class="num">{integer(row.count)}</td><td class="num">{integer(row.count * copies)}</td></tr>'
+        for name, row, copies in groups
+    )
+    table = (
+        '<div class="table-wrap"><table id="tensors-folded"><thead><tr><th scope="col">tensor</th>'
+        '<th scope="col">shape</th><th scope="col" class="num">count</th><th scope="col" class="num">all copies</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+    every = "".join(
+        f'<tr><td>{escape(row.name)}</td><td>{escape(_shape_text(row.shape))}</td><td class="num">'
+        f"{integer(row.count)}</td></tr>"
+        for row in report.counts.parameters
+    )
+    count = integer(len(report.counts.parameters))
+    expanded = (
+        f'<details id="tensors-all"><summary>Every tensor ({count})</summary><div class="table-wrap"><table>'
+        '<thead><tr><th scope="col">tensor</th><th scope="col">shape</th><th scope="col" class="num">count</th>'
+        f"</tr></thead><tbody>{every}</tbody></table></div></details>"
+    )
+    head, _, rest = section_html.partition("</h2>\n")
+    notes = rest[rest.index("</table></div>") + len("</table></div>") :] if "</table></div>" in rest else ""
+    notes = "\n".join(line for line in notes.split("\n") if "more tensors" not in line)
+    return f"{head}</h2>\n{table}\n{expanded}{notes}"
 
 
 NOTEBOOK_STYLE = (
@@ -283,17 +394,19 @@ def output_question(report: Report) -> str:
     return f"What does {subject(report)} output for a {'×'.join(map(str, shape))} input?"
 
 
-def _by_category(report: Report) -> list[tuple[str, str, int]]:
-    """(category, words, bytes per device) in plan order, for the categories present."""
-    plan = report.plan
-    if plan is None:
-        return []
+def _category_totals(items: tuple[MemoryItem, ...]) -> list[tuple[str, str, int]]:
+    """(category, words, bytes) in plan order, for the categories present."""
     found = []
     for category, words in _CATEGORIES:
-        total = sum(item.bytes for item in plan.per_device if item.category == category)
+        total = sum(item.bytes for item in items if item.category == category)
         if total:
             found.append((category, words, total))
     return found
+
+
+def _by_category(report: Report) -> list[tuple[str, str, int]]:
+    """(category, words, bytes per device) in plan order, for the categories present."""
+    return [] if report.plan is None else _category_totals(report.plan.per_device)
 
 
 def _memory_pieces(report: Report) -> list[_Piece]:
@@ -375,38 +488,62 @@ def output_answer_text(report: Report) -> str:
 
 def _bar(category: str, words: str, total: int, x: float, width: float) -> tuple[str, str]:
     name = escape(category or "other")
-    label = f"{escape(words)}: {decimal_size(total)}"
-    rect = f'<rect class="part-{name}" x="{x:.1f}" y="8" width="{width:.1f}" height="28"><title>{label}</title></rect>'
+    sizes = f"{integer(total)} bytes ({decimal_size(total)}, {binary_size(total)})"
+    rect = (
+        f'<rect class="part-{name}" x="{x:.1f}" y="8" width="{width:.1f}" height="28" data-bytes="{total}">'
+        f"<title>{escape(words)}: {sizes}</title></rect>"
+    )
     item = (
-        f'<li><span class="swatch part-{name}"></span>{escape(words)} {decimal_size(total)} ({binary_size(total)})</li>'
+        f'<li data-category="{name}" data-bytes="{total}"><span class="swatch part-{name}"></span>'
+        f"{escape(words)} {sizes}</li>"
     )
     return rect, item
 
 
+def _stacked_bar(parts: list[tuple[str, str, int]], total: int, fit: Fit | None, title: str) -> str:
+    """One stacked bar of ``parts`` (category, words, bytes), against ``fit``'s accelerator when there is one; an
+    inline SVG (attributes only, no inline style) with the bytes in words beside it (figcaption and legend)."""
+    capacity = fit.accelerator.memory_bytes if fit is not None else 0
+    scale = CHART_WIDTH / max(total, capacity, 1)
+    bars, legend, x = [], [], 0.0
+    for category, words, size in parts:
+        rect, item = _bar(category, words, size, x, size * scale)
+        bars.append(rect)
+        legend.append(item)
+        x += size * scale
+    if fit is not None:
+        marker = min(capacity * scale, CHART_WIDTH - 1.5)
+        bars.append(f'<line class="capacity" x1="{marker:.1f}" x2="{marker:.1f}" y1="0" y2="44"></line>')
+        device = escape(fit.accelerator.name)
+        legend.append(
+            f'<li data-category="capacity" data-bytes="{capacity}"><span class="swatch capacity"></span>{device} '
+            f"memory {integer(capacity)} bytes ({binary_size(capacity)})</li>"
+        )
+    caption = f"{title}: {integer(total)} bytes ({decimal_size(total)}, {binary_size(total)})"
+    return (
+        f'<figure class="chart" id="memory-chart" data-bytes="{total}"><svg viewBox="0 0 {CHART_WIDTH} 44" '
+        f'role="img" aria-label="{escape(caption)}" preserveAspectRatio="none">{"".join(bars)}</svg>'
+        f'<figcaption>{escape(caption)}</figcaption><ul class="legend">{"".join(legend)}</ul></figure>'
+    )
+
+
 def plan_chart(report: Report) -> str:
-    """One stacked bar of the memory each device holds, by category, against the accelerator's memory when
-    one was named; an inline SVG (attributes only, no inline style) and an HTML legend."""
+    """The memory each device holds, by category, against the accelerator's memory when one was named."""
     categories = _by_category(report)
     plan = report.plan
     if plan is None or not categories:
         return ""
-    fit = plan.fit
-    capacity = fit.accelerator.memory_bytes if fit is not None else 0
-    scale = CHART_WIDTH / max(plan.per_device_bytes, capacity)
-    bars, legend, x = [], [], 0.0
-    for category, words, total in categories:
-        rect, item = _bar(category, words, total, x, total * scale)
-        bars.append(rect)
-        legend.append(item)
-        x += total * scale
-    if fit is not None:
-        marker = capacity * scale
-        bars.append(f'<line class="capacity" x1="{marker:.1f}" x2="{marker:.1f}" y1="0" y2="44"></line>')
-        device = escape(fit.accelerator.name)
-        legend.append(f'<li><span class="swatch capacity"></span>{device} memory {binary_size(capacity)}</li>')
-    title = f"Memory per device: {decimal_size(plan.per_device_bytes)} ({binary_size(plan.per_device_bytes)})"
-    return (
-        f'<figure class="chart" id="plan-chart"><svg viewBox="0 0 {CHART_WIDTH} 44" role="img" '
-        f'aria-label="{escape(title)}" preserveAspectRatio="none">{"".join(bars)}</svg>'
-        f'<figcaption>{escape(title)}</figcaption><ul class="legend">{"".join(legend)}</ul></figure>'
-    )
+    return _stacked_bar(categories, plan.per_device_bytes, plan.fit, "Memory per device")
+
+
+def memory_chart(report: Report) -> str:
+    """The memory chart of any answer: the plan's (``plan_chart``) when there is one, else the first training
+    recipe's items (``memory.training[0].items``: weights, gradients, optimizer states); empty when neither
+    applies."""
+    if report.plan is not None:
+        return plan_chart(report)
+    if not report.training or not report.counts.trainable:
+        return ""
+    recipe = report.training[0]
+    parts = [(str(item.category), item.label, item.bytes) for item in recipe.items if item.bytes]  # as in the JSON
+    return _stacked_bar(parts, recipe.bytes, None, f"Training memory with {recipe.name}")

@@ -13,6 +13,7 @@ import json
 from paramcount.provenance import FromFile
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
+from paramcount.report import SECTIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +36,16 @@ def render_json(report: Report, *, indent: int | None = 2) -> str:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
+    """The JSON schema of ``report``; the keys of optional parts it did not compute (``SECTIONS`` less
+    ``report.sections``) are left out, so an absent key never reads as "found empty"."""
+    data = _whole_dict(report)
+    for name in SECTIONS:
+        if name not in report.sections:
+            del (data["memory"] if name == "training" else data)[name]
+    return data
+
+
+def _whole_dict(report: Report) -> dict[str, Any]:
     counts = report.counts
     return {
         "schema_version": SCHEMA_VERSION,

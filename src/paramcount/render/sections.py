@@ -679,7 +679,7 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     plan = _plan(report)
     if plan is not None:
         found.append(plan)
-    if from_expression or plan is None:
+    if (from_expression or plan is None) and "training" in report.sections:
         found.append(_training(report))
     if report.appears_in:
         found.append(_appearances(report))

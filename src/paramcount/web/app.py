@@ -7,9 +7,12 @@ Pages
     ``/sitemap.xml``, ``/robots.txt``
     ``/planner``                 the memory planner (a form over ``PlanOptions``; the plan renders on the server)
 API (documented at ``/openapi.json``)
-    ``GET|POST /api/count``      ``report_dict(report)`` for a query
+    ``GET|POST /api/count``      ``report_dict(report)`` for a query (``sections``: the optional parts to add)
     ``GET|POST /api/memory``     the same with a memory plan (``plan``) for the planner's options
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
+Each computes only what it returns: the optional parts of a report (``paramcount.report.SECTIONS``: training
+recipes, zoo appearances, variants, related questions) only when ``sections`` names them; answer pages, their
+JSON twins and the counter's answer hold them all.
     ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
 
 ``HEAD`` is answered wherever ``GET`` is (``middleware.HeadAsGet``). Input errors are 400 with
@@ -34,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paramcount import __version__
 from paramcount.web.curated import curated
-from paramcount.web.handlers import Ask, Handlers
+from paramcount.web.handlers import Ask, Handlers, sections_of
 from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
 from paramcount.web.models import (
     ARCHITECTURE_HELP,
@@ -48,6 +51,7 @@ from paramcount.web.models import (
     QUERY_HELP,
     REJECTED,
     REPORT,
+    SECTIONS_HELP,
     UNREADABLE,
     CountBody,
     FlopsBody,
@@ -72,14 +76,16 @@ def _register_api(app: FastAPI, handlers: Handlers) -> None:
     async def count_get(
         q: Annotated[str, Query(description=QUERY_HELP)],
         architecture: Annotated[str | None, Query(description=ARCHITECTURE_HELP)] = None,
+        sections: Annotated[str | None, Query(description=SECTIONS_HELP)] = None,
     ) -> Response:
-        """The whole answer for ``q`` as JSON: ``report_dict(report)``."""
-        return await handlers.report_json(Ask(q, architecture or None))
+        """The answer for ``q`` as JSON: ``report_dict(report)``, with the optional ``sections`` asked for."""
+        return await handlers.report_json(Ask(q, architecture or None, sections=sections_of(sections)))
 
     @app.post("/api/count", responses=API_RESPONSES, tags=["api"], summary="Count a query (JSON body)")
     async def count_post(request: Annotated[CountBody, Body()]) -> Response:
         """The same as ``GET /api/count``, for long queries such as a pasted config.json."""
-        return await handlers.report_json(Ask(request.q, request.architecture or None))
+        ask = Ask(request.q, request.architecture or None, sections=sections_of(request.sections))
+        return await handlers.report_json(ask)
 
     @app.get("/api/memory", responses=API_RESPONSES, tags=["api"], summary="Plan the memory of a query")
     async def memory_get(request: Annotated[MemoryRequest, Query()]) -> Response:

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paramcount.analysis.planner import PlanOptions
 from paramcount.errors import ParamcountError, QueryError
 from paramcount.render.json import report_dict
-from paramcount.report import Report
+from paramcount.report import SECTIONS, Report
 from paramcount.web.curated import curated
 from paramcount.web.pages import Pages, error_body
 from paramcount.web.planning import input_shape, option_fields, plan_options
@@ -30,7 +30,7 @@ from paramcount.web.service import Answers, Busy, Rendered, TooSlow
 from paramcount.web.settings import Settings
 from paramcount.web.targets import Target, slug_of, target_for
 
-__all__ = ["Ask", "Handlers"]
+__all__ = ["Ask", "Handlers", "sections_of"]
 
 NO_PAGE = "no answer page has this name"
 
@@ -43,9 +43,17 @@ class Ask:
     architecture: str | None = None
     plan: PlanOptions | None = None
     input_shape: tuple[int, ...] | None = None
+    sections: tuple[str, ...] = SECTIONS
+    """The report's optional parts to compute: all of them for what shows them (the counter, answer pages)."""
 
     def key(self, view: str) -> tuple[str, ...]:
-        return (view, self.query, str(self.architecture), repr(self.plan), str(self.input_shape))
+        parts = (view, self.query, str(self.architecture), repr(self.plan), str(self.input_shape))
+        return (*parts, ",".join(self.sections))
+
+
+def sections_of(text: str | None) -> tuple[str, ...]:
+    """The web parameter ``sections`` (comma-separated; blank: none) as ``Result.report``'s argument."""
+    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,7 @@ class Handlers:
             return _Outcome(hit)
 
         def work() -> str:
-            text = render(self.answers.report(ask.query, ask.architecture, ask.plan, ask.input_shape))
+            text = render(self.answers.report(ask.query, ask.architecture, ask.plan, ask.input_shape, ask.sections))
             if cacheable:
                 self.rendered.put(key, text)
             return text
@@ -136,7 +144,8 @@ class Handlers:
 
     async def memory_json(self, query: str, architecture: str | None, fields: Mapping[str, Any]) -> Response:
         try:
-            ask = Ask(query, architecture, plan=plan_options(fields) or PlanOptions())
+            plan = plan_options(fields) or PlanOptions()
+            ask = Ask(query, architecture, plan=plan, sections=sections_of(fields.get("sections")))
         except ParamcountError as error:
             return _error_json(self.failure(query, error))
         return await self.report_json(ask)
@@ -150,7 +159,8 @@ class Handlers:
                 raise QueryError("flops: give input (a shape such as 1,3,224,224) or seq_len (tokens per sequence)")
         except ParamcountError as error:
             return _error_json(self.failure(query, error))
-        return await self.report_json(Ask(query, architecture, plan=plan, input_shape=shape))
+        sections = sections_of(fields.get("sections"))
+        return await self.report_json(Ask(query, architecture, plan=plan, input_shape=shape, sections=sections))
 
     # ---- pages and fragments
 
@@ -175,7 +185,8 @@ class Handlers:
         plan = plan_options(fields)
         if view == "memory" and plan is None:
             plan = PlanOptions()
-        return Ask(query, architecture, plan=plan, input_shape=input_shape(fields.get("input")))
+        sections = SECTIONS if view == "parameters" else ()  # the planner and output views show none of them
+        return Ask(query, architecture, plan=plan, input_shape=input_shape(fields.get("input")), sections=sections)
 
     async def fragment(self, fields: Mapping[str, Any]) -> Response:
         view = str(fields.get("view") or "parameters")

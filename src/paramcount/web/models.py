@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ARCHITECTURE_HELP",
     "QUERY_HELP",
+    "SECTIONS_HELP",
     "CountBody",
     "CountRequest",
     "ErrorResponse",
@@ -31,13 +32,21 @@ QUERY_HELP = (
 )
 ARCHITECTURE_HELP = "for a hub id or config: the class to count instead (LlamaModel for the base model)"
 INPUT_HELP = "input shape, batch first, sizes separated by commas: 1,3,224,224"
+SECTIONS_HELP = (
+    "the optional parts to compute and return, comma-separated: training (memory.training), appears_in, "
+    "variants, related; none by default (Result.report's sections)"
+)
 
 
-class CountRequest(BaseModel):
+class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str = Field(description=QUERY_HELP, examples=["Conv2d(256, 512, 3)"])
     architecture: str | None = Field(default=None, description=ARCHITECTURE_HELP)
+
+
+class CountRequest(_Query):
+    sections: str | None = Field(default=None, description=SECTIONS_HELP, examples=["training,variants"])
 
 
 class MemoryRequest(CountRequest):
@@ -50,6 +59,9 @@ class MemoryRequest(CountRequest):
     lora_targets: str | None = Field(default=None, description="Linear names to adapt, comma-separated, or all-linear")
     quantization: str | None = Field(default=None, description="weight format: nf4, gptq-g128, Q4_K_M …")
     gradient_checkpointing: bool = Field(default=False, description="recompute activations (keep layer inputs)")
+    attention: Literal["eager", "sdpa", "flash"] = Field(
+        default="sdpa", description="transformers' attention implementation the activations follow"
+    )
     zero: int = Field(default=0, description="ZeRO stage 0-3 over the data-parallel devices")
     tp: int = Field(default=1, description="tensor-parallel degree")
     pp: int = Field(default=1, description="pipeline-parallel degree")
@@ -66,7 +78,7 @@ class FlopsRequest(CountRequest):
     batch: int = Field(default=1, description="sequences per step")
 
 
-class FragmentRequest(CountRequest):
+class FragmentRequest(_Query):
     """What the counter and the planner pages send; values are text, as a form sends them (blank: not given)."""
 
     view: Literal["parameters", "memory", "output"] = "parameters"
@@ -78,6 +90,7 @@ class FragmentRequest(CountRequest):
     lora_targets: str | None = None
     quantization: str | None = None
     gradient_checkpointing: str | None = None
+    attention: str | None = None
     zero: str | None = None
     tp: str | None = None
     pp: str | None = None
@@ -85,6 +98,7 @@ class FragmentRequest(CountRequest):
     seq_len: str | None = None
     batch: str | None = None
     gpu: str | None = None
+    kv_dtype: str | None = None
 
 
 class CountBody(CountRequest):

@@ -18,6 +18,7 @@ from paramcount.render.html import (
     answer_text,
     memory_answer_html,
     memory_answer_text,
+    memory_chart,
     memory_question,
     output_answer_html,
     output_answer_text,
@@ -57,7 +58,7 @@ def _lead(report: Report, kind: str) -> tuple[str, str]:
         return memory_answer_html(report) + plan_chart(report), memory_answer_text(report)
     if kind == "output":
         return output_answer_html(report), output_answer_text(report)
-    return answer_html(report), answer_text(report)
+    return answer_html(report) + memory_chart(report), answer_text(report)
 
 
 def planner_url(report: Report, root: str = "/") -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from paramcount._record import field_values
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
+from paramcount.analysis.planner.options import ATTENTION_IMPLEMENTATIONS, KV_DTYPES
 from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
 from paramcount.errors import ArgumentError
@@ -26,6 +27,7 @@ PLAN_FIELDS = (
     "lora_targets",
     "quantization",
     "gradient_checkpointing",
+    "attention",
     "zero",
     "tp",
     "pp",
@@ -35,7 +37,8 @@ PLAN_FIELDS = (
     "gpu",
     "kv_dtype",
 )
-"""``PlanOptions``'s fields, in its order: the web parameters of ``/api/memory`` and the planner page."""
+"""``PlanOptions``'s fields, in its order: the web parameters of ``/api/memory`` and the planner page
+(``sequence_parallel`` is the command line's only)."""
 
 _INTEGERS = frozenset({"lora_rank", "zero", "tp", "pp", "gpus", "seq_len", "batch"})
 _BOOLEANS = frozenset({"gradient_checkpointing"})
@@ -108,4 +111,6 @@ def planner_choices() -> dict[str, tuple[tuple[str, str], ...]]:
         "quantization": tuple((storage.name, storage.name) for storage in FORMATS),
         "gpu": tuple((device.name, device.name) for device in ACCELERATORS),
         "zero": (("1", "ZeRO-1"), ("2", "ZeRO-2"), ("3", "ZeRO-3 / FSDP")),
+        "attention": tuple((name, name) for name in ATTENTION_IMPLEMENTATIONS if name != "sdpa"),
+        "kv_dtype": tuple((name, name) for name in KV_DTYPES),
     }

@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import TypeVar
 
 from paramcount.analysis.planner import PlanOptions
-from paramcount.report import Report
+from paramcount.api import Result
+from paramcount.report import SECTIONS, Report
 from paramcount.web.queries import resolve
 from paramcount.web.settings import Settings
 
@@ -47,15 +48,29 @@ class Answers:
         self.settings = settings
         self.lock = threading.Lock()
         self._cached = lru_cache(maxsize=settings.cache_size)(self._compute)
+        self._resolved = lru_cache(maxsize=settings.cache_size)(self._resolve)
 
-    def _compute(self, query: str, architecture: str | None, plan: PlanOptions | None, shape: Shape | None) -> Report:
-        result = resolve(
+    def _resolve(self, query: str, architecture: str | None) -> Result:
+        return resolve(
             query,
             architecture=architecture,
             max_query_chars=self.settings.max_query_chars,
             max_config_chars=self.settings.max_config_chars,
         )
-        return result.report(plan, shape)
+
+    def _compute(
+        self,
+        query: str,
+        architecture: str | None,
+        plan: PlanOptions | None,
+        shape: Shape | None,
+        sections: tuple[str, ...],
+    ) -> Report:
+        """A report; the counted model is kept apart, so a new plan for a known model (the planner) is counted
+        once; pasted configs are neither."""
+        pasted = query.lstrip().startswith("{")
+        result = self._resolve(query, architecture) if pasted else self._resolved(query, architecture)
+        return result.report(plan, shape, sections=sections)
 
     def report(
         self,
@@ -63,15 +78,16 @@ class Answers:
         architecture: str | None = None,
         plan: PlanOptions | None = None,
         input_shape: Shape | None = None,
+        sections: tuple[str, ...] = SECTIONS,
     ) -> Report:
         """The Report for ``query`` (blocking; call it from a worker thread through ``run``); ``plan`` adds a
-        memory plan, ``input_shape`` output shapes and FLOPs."""
+        memory plan, ``input_shape`` output shapes and FLOPs, ``sections`` the optional parts to compute."""
         if not self.lock.acquire(timeout=self.settings.timeout_seconds / 2):
             raise Busy
         try:
             if query.lstrip().startswith("{"):  # pasted configs are large and rarely repeated
-                return self._compute(query, architecture, plan, input_shape)
-            return self._cached(query, architecture, plan, input_shape)
+                return self._compute(query, architecture, plan, input_shape, sections)
+            return self._cached(query, architecture, plan, input_shape, sections)
         finally:
             self.lock.release()
 

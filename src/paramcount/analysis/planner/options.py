@@ -52,12 +52,20 @@ def _unknown(option: str, what: str, name: str, known: list[str]) -> UnknownName
     return UnknownNameError(f"{option}: unknown {what} {name!r:.40}{did_you_mean(close)}{listing}", name, tuple(close))
 
 
+_OPTIMIZERS_BY_KEY: dict[str, OptimizerSpec] = {}
+"""Every spelling of every optimizer's name and aliases → the optimizer; filled on first use."""
+
+
 def find_optimizer(name: str) -> OptimizerSpec:
     """The optimizer called ``name`` (case, ``-`` and ``_`` ignored)."""
+    if not _OPTIMIZERS_BY_KEY:
+        for spec in reversed(OPTIMIZERS):  # the first spec that names a key wins, as a search in order would
+            for known in (spec.name, *spec.aliases):
+                _OPTIMIZERS_BY_KEY[normalized_name(known)] = spec
     key = normalized_name(name)
-    for spec in OPTIMIZERS:
-        if key in {normalized_name(spec.name), *(normalized_name(alias) for alias in spec.aliases)}:
-            return spec
+    found = _OPTIMIZERS_BY_KEY.get(key)
+    if found is not None:
+        return found
     if key in EXCLUDED_OPTIMIZERS:
         raise ArgumentError("optimizer", f"{name!r} is not modelled: {EXCLUDED_OPTIMIZERS[key]}", "optimizer")
     raise _unknown("optimizer", "optimizer", name, [spec.name for spec in OPTIMIZERS])
