@@ -142,7 +142,8 @@ SCHEMA_QUERIES = [
     # an inference plan with a latent KV cache, its expanded form, and what fits on a GPU
     ["deepseek-ai/DeepSeek-V3", "--seq-len", "1024", "--quantization", "Q4_K_M", "--gpu", "H100-80GB"],
     ["Conv2d(3, 64, 3)", "--input", "1,3,32,32"],  # shapes with their arithmetic
-    ["resnet18", "--input", "1,3,224,224"],  # shapes not modelled: nulls
+    ["resnet18", "--input", "1,3,224,224"],  # whole-model shapes and FLOPs
+    ["resnet18", "--input", "2,3,64,64", "--optimizer", "sgd"],  # activations per operation from the shapes
     ["gpt2", "--via-transformers"],  # counted by transformers
     # a user's own class, measured on meta: activations and a module with raw shapes
     [str(Path(__file__).parent / "data" / "live_model.py") + ":Scaled", "--args", "8", "--input", "2,8"],
