@@ -19,9 +19,9 @@ from paramcount.analysis.models import active_parameters, blocks, embedding_para
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
-from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
+from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, short_repr
 from paramcount.expr import parse_model
-from paramcount.layers._registry import expression_of, rebuild, short_repr
+from paramcount.layers._registry import expression_of, rebuild
 from paramcount.layers.containers import construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, Provenance

@@ -16,7 +16,7 @@ keyword values) to the signature, runs the builder and returns a frozen ``Module
 from __future__ import annotations
 
 from paramcount._record import Record, replace
-from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
+from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean, short_repr
 from paramcount.tree import Buffer, Dim, Module, Param, Ref, TensorSpec
 
 TYPE_CHECKING = False
@@ -42,7 +42,6 @@ __all__ = [
     "members",
     "rebuild",
     "registered",
-    "short_repr",
     "signature",
 ]
 
@@ -125,12 +124,6 @@ class Parts(Record):
     params: tuple[Param, ...] = ()
     buffers: tuple[Buffer, ...] = ()
     children: tuple[Module, ...] = ()
-
-
-def short_repr(value: object) -> str:
-    """A user value for a message: ``repr`` truncated to 40 characters."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class Arguments:

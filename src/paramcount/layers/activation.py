@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Parts, Signature, layer, signature
 from paramcount.tree import Param
 
 

@@ -10,7 +10,8 @@ the tuple of characters ``('s', 'a', 'm', 'e')`` and fails at the first forward)
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Parts, layer, signature
 from paramcount.tree import Dim, Param
 
 _KERNEL_SYMBOLS = {

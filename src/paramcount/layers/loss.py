@@ -8,7 +8,8 @@ catalog's own Linear entry so the children carry Linear's arguments, then given 
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, Parts, build, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Parts, build, layer, signature
 from paramcount.limits import MAX_INT_BITS
 from paramcount.tree import Dim, Module, Param
 

@@ -9,7 +9,8 @@ a non-integer size is a mistake in an expression.
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Parts, Signature, layer, signature
 from paramcount.tree import Buffer, Dim, Param
 
 

@@ -4,7 +4,8 @@ loss}.py, torch 2.13)."""
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, build, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Parts, Signature, build, layer, signature
 from paramcount.tree import Module
 
 TYPE_CHECKING = False

@@ -13,7 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, build, short_repr
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, build
 from paramcount.tree import Module
 
 TYPE_CHECKING = False

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from paramcount.layers._registry import Arguments, Signature, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, Signature, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, build, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._registry import Arguments, build, signature
 from paramcount.tree import Buffer, Dim, Module, Param
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import read_num_classes, read_probability
