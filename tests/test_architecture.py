@@ -18,13 +18,16 @@ ALLOWED = {
     "limits": set(),
     "dtypes": set(),
     "provenance": set(),  # where a tree came from: plain records the doors return beside the tree
-    "layers": {"tree", "errors", "limits"},
+    # _registry: the name → entry table the layer catalog, the zoo and the HF model types share (imports errors)
+    "_registry": {"errors"},
+    # layers → dtypes: the storage check reads bits per element from the one dtype table
+    "layers": {"tree", "errors", "limits", "dtypes", "_registry"},
     # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
     # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
     "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
     # checkpoint readers name the element types they find with the dtype table (a leaf module, like limits)
-    "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes"},
-    "zoo": {"layers", "tree", "errors", "limits"},
+    "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes", "_registry"},
+    "zoo": {"layers", "tree", "errors", "limits", "_registry"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
     "report": {"analysis", "tree", "provenance"},
     # render → analysis: the Report's fields are analysis records (types only, never an analysis run).

@@ -11,7 +11,9 @@ the tuple of characters ``('s', 'a', 'm', 'e')`` and fails at the first forward)
 from __future__ import annotations
 
 from paramcount.errors import short_repr
-from paramcount.layers._registry import Arguments, Parts, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Dim, Param
 
 _KERNEL_SYMBOLS = {
@@ -116,31 +118,31 @@ def _convolution(a: Arguments, spatial: int, *, transposed: bool) -> Parts:
     return Parts(params=tuple(params))
 
 
-@layer("Conv1d", _CONV_SIGNATURE, family="conv")
+@layer("Conv1d", _CONV_SIGNATURE)
 def conv1d(a: Arguments) -> Parts:
     return _convolution(a, 1, transposed=False)
 
 
-@layer("Conv2d", _CONV_SIGNATURE, family="conv")
+@layer("Conv2d", _CONV_SIGNATURE)
 def conv2d(a: Arguments) -> Parts:
     return _convolution(a, 2, transposed=False)
 
 
-@layer("Conv3d", _CONV_SIGNATURE, family="conv")
+@layer("Conv3d", _CONV_SIGNATURE)
 def conv3d(a: Arguments) -> Parts:
     return _convolution(a, 3, transposed=False)
 
 
-@layer("ConvTranspose1d", _TRANSPOSE_SIGNATURE, family="conv")
+@layer("ConvTranspose1d", _TRANSPOSE_SIGNATURE)
 def conv_transpose1d(a: Arguments) -> Parts:
     return _convolution(a, 1, transposed=True)
 
 
-@layer("ConvTranspose2d", _TRANSPOSE_SIGNATURE, family="conv")
+@layer("ConvTranspose2d", _TRANSPOSE_SIGNATURE)
 def conv_transpose2d(a: Arguments) -> Parts:
     return _convolution(a, 2, transposed=True)
 
 
-@layer("ConvTranspose3d", _TRANSPOSE_SIGNATURE, family="conv")
+@layer("ConvTranspose3d", _TRANSPOSE_SIGNATURE)
 def conv_transpose3d(a: Arguments) -> Parts:
     return _convolution(a, 3, transposed=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Dim, Param
 
 # RNN, LSTM and GRU declare ``__init__(self, *args, **kwargs)`` and forward to
@@ -117,7 +119,6 @@ _MODE_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
         device=None,
         dtype=None,
     ),
-    family="recurrent",
 )
 def rnn_base(a: Arguments) -> Parts:
     mode = a.raw("mode")
@@ -128,18 +129,18 @@ def rnn_base(a: Arguments) -> Parts:
     return _stack(a, _MODE_GATES[mode], has_projection=True)
 
 
-@layer("RNN", _RNN_SIGNATURE, family="recurrent")
+@layer("RNN", _RNN_SIGNATURE)
 def rnn(a: Arguments) -> Parts:
     a.choice("nonlinearity", ("tanh", "relu"))  # checked by RNN.__init__ before RNNBase's checks
     return _stack(a, 1, has_projection=False)
 
 
-@layer("LSTM", _LSTM_SIGNATURE, family="recurrent")
+@layer("LSTM", _LSTM_SIGNATURE)
 def lstm(a: Arguments) -> Parts:
     return _stack(a, 4, has_projection=True)
 
 
-@layer("GRU", _GRU_SIGNATURE, family="recurrent")
+@layer("GRU", _GRU_SIGNATURE)
 def gru(a: Arguments) -> Parts:
     return _stack(a, 3, has_projection=False)
 
@@ -169,7 +170,6 @@ def _cell(a: Arguments, multiplier: int | None) -> Parts:
 @layer(
     "RNNCellBase",
     signature("input_size", "hidden_size", "bias", "num_chunks", device=None, dtype=None),
-    family="recurrent",
 )
 def rnn_cell_base(a: Arguments) -> Parts:
     return _cell(a, None)
@@ -178,7 +178,6 @@ def rnn_cell_base(a: Arguments) -> Parts:
 @layer(
     "RNNCell",
     signature("input_size", "hidden_size", bias=True, nonlinearity="tanh", device=None, dtype=None),
-    family="recurrent",
 )
 def rnn_cell(a: Arguments) -> Parts:
     # RNNCell stores nonlinearity unchecked; an unknown value only fails in forward(), so it is accepted.
@@ -188,7 +187,6 @@ def rnn_cell(a: Arguments) -> Parts:
 @layer(
     "LSTMCell",
     signature("input_size", "hidden_size", bias=True, device=None, dtype=None),
-    family="recurrent",
 )
 def lstm_cell(a: Arguments) -> Parts:
     return _cell(a, 4)
@@ -197,7 +195,6 @@ def lstm_cell(a: Arguments) -> Parts:
 @layer(
     "GRUCell",
     signature("input_size", "hidden_size", bias=True, device=None, dtype=None),
-    family="recurrent",
 )
 def gru_cell(a: Arguments) -> Parts:
     return _cell(a, 3)

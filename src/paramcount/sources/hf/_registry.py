@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paramcount._record import Record, replace
+from paramcount._registry import Registry
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
@@ -46,28 +47,26 @@ class ModelTypeSpec(Record):
     """What to count when the config has no ``architectures`` field."""
 
 
-_REGISTRY: dict[str, ModelTypeSpec] = {}
+def _load_builders() -> None:
+    from paramcount.sources.hf import builders  # noqa: F401  (imports every family module)
+
+
+MODEL_TYPES: Final[Registry[ModelTypeSpec]] = Registry("model_type", _load_builders)
+"""Every supported ``model_type`` by name."""
 
 
 def model_type(name: str, *, architectures: tuple[str, ...], default: str) -> Callable[[Builder], Builder]:
     def register(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise RuntimeError(f"model_type {name!r} registered twice")
         if default not in architectures:
             raise RuntimeError(f"{name}: default {default!r} is not among its architectures")
-        _REGISTRY[name] = ModelTypeSpec(name, builder, architectures, default)
+        MODEL_TYPES.add(name, ModelTypeSpec(name, builder, architectures, default))
         return builder
 
     return register
 
 
-def _load_builders() -> None:
-    from paramcount.sources.hf import builders  # noqa: F401  (imports every family module)
-
-
 def supported_model_types() -> tuple[str, ...]:
-    _load_builders()
-    return tuple(sorted(_REGISTRY))
+    return MODEL_TYPES.names()
 
 
 def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
@@ -75,12 +74,9 @@ def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
     and offering ``--via-transformers``. Whether transformers knows the type is not checked: its table moved
     between versions (4.x ``configuration_auto.py``, 5.x ``auto_mappings.py``) and importing it costs about a
     second, too much for an error message; so the offer is conditional."""
-    _load_builders()
-    spec = _REGISTRY.get(name)
+    spec = MODEL_TYPES.find(name)
     if spec is None:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        close = MODEL_TYPES.close_names(name)
         from paramcount.sources.hf.via_transformers import available
 
         offer = "if transformers knows it, add --via-transformers to count it there"
@@ -88,9 +84,9 @@ def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
             offer += " (needs torch and transformers installed)"
         raise UnknownNameError(
             f"{source}: model_type {name!r} is not supported{did_you_mean(close)}; {offer}; "
-            f"supported: {', '.join(sorted(_REGISTRY))}",
+            f"supported: {', '.join(MODEL_TYPES.names())}",
             name,
-            tuple(close),
+            close,
         )
     return spec
 

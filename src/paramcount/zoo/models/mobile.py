@@ -14,13 +14,13 @@ import math
 from functools import lru_cache
 
 from paramcount.errors import short_repr
-from paramcount.layers._registry import Arguments, Signature, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (
     BATCH_NORM,
     BATCH_NORM_TF,
-    VISION,
     conv_norm_activation,
     layer,
     new,
@@ -84,7 +84,6 @@ def _inverted_residual_v2(inp: int, oup: int, stride: int, expand_ratio: int) ->
 @model(
     "mobilenet_v2",
     signature(kw_num_classes=1000, kw_width_mult=1.0, kw_round_nearest=8, kw_dropout=0.2),
-    family=VISION,
     reference="torchvision.models.mobilenet_v2",
 )
 def mobilenet_v2(a: Arguments) -> Module:
@@ -240,7 +239,6 @@ _MOBILENET_V3_SIGNATURE: Final = signature(
 @model(
     "mobilenet_v3_large",
     _MOBILENET_V3_SIGNATURE,
-    family=VISION,
     reference="torchvision.models.mobilenet_v3_large",
 )
 def mobilenet_v3_large(a: Arguments) -> Module:
@@ -250,7 +248,6 @@ def mobilenet_v3_large(a: Arguments) -> Module:
 @model(
     "mobilenet_v3_small",
     _MOBILENET_V3_SIGNATURE,
-    family=VISION,
     reference="torchvision.models.mobilenet_v3_small",
 )
 def mobilenet_v3_small(a: Arguments) -> Module:
@@ -375,7 +372,7 @@ def _register_efficientnet(name: str, width_mult: float, depth_mult: float, drop
         return _efficientnet(a, width_mult, depth_mult, norm)
 
     sig: Signature = signature(kw_num_classes=1000, kw_dropout=dropout, kw_stochastic_depth_prob=0.2)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig, reference=f"torchvision.models.{name}")(builder)
 
 
 for _name, _width_mult_b, _depth_mult_b, _dropout_b, _norm_b in _EFFICIENTNETS:

@@ -16,7 +16,9 @@ import math
 
 from paramcount._record import replace
 from paramcount.errors import short_repr
-from paramcount.layers._registry import Arguments, build, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import build
+from paramcount.layers._signature import signature
 from paramcount.tree import Buffer, Dim, Module, Param
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import read_num_classes, read_probability
@@ -155,27 +157,27 @@ _VIT = signature(
 )
 
 
-@model("vit_b_16", _VIT, family="vision", reference="torchvision.models.vit_b_16")
+@model("vit_b_16", _VIT, reference="torchvision.models.vit_b_16")
 def vit_b_16(a: Arguments) -> Module:
     return _vision_transformer(a, patch=16, layers=12, heads=12, hidden=768, mlp=3072)
 
 
-@model("vit_b_32", _VIT, family="vision", reference="torchvision.models.vit_b_32")
+@model("vit_b_32", _VIT, reference="torchvision.models.vit_b_32")
 def vit_b_32(a: Arguments) -> Module:
     return _vision_transformer(a, patch=32, layers=12, heads=12, hidden=768, mlp=3072)
 
 
-@model("vit_l_16", _VIT, family="vision", reference="torchvision.models.vit_l_16")
+@model("vit_l_16", _VIT, reference="torchvision.models.vit_l_16")
 def vit_l_16(a: Arguments) -> Module:
     return _vision_transformer(a, patch=16, layers=24, heads=16, hidden=1024, mlp=4096)
 
 
-@model("vit_l_32", _VIT, family="vision", reference="torchvision.models.vit_l_32")
+@model("vit_l_32", _VIT, reference="torchvision.models.vit_l_32")
 def vit_l_32(a: Arguments) -> Module:
     return _vision_transformer(a, patch=32, layers=24, heads=16, hidden=1024, mlp=4096)
 
 
-@model("vit_h_14", _VIT, family="vision", reference="torchvision.models.vit_h_14")
+@model("vit_h_14", _VIT, reference="torchvision.models.vit_h_14")
 def vit_h_14(a: Arguments) -> Module:
     return _vision_transformer(a, patch=14, layers=32, heads=16, hidden=1280, mlp=5120)
 
@@ -330,17 +332,17 @@ def _swin_transformer(
 _SWIN = signature(kw_num_classes=1000, kw_mlp_ratio=4.0, kw_dropout=0.0, kw_attention_dropout=0.0)
 
 
-@model("swin_t", _SWIN, family="vision", reference="torchvision.models.swin_t")
+@model("swin_t", _SWIN, reference="torchvision.models.swin_t")
 def swin_t(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2)
 
 
-@model("swin_s", _SWIN, family="vision", reference="torchvision.models.swin_s")
+@model("swin_s", _SWIN, reference="torchvision.models.swin_s")
 def swin_s(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3)
 
 
-@model("swin_b", _SWIN, family="vision", reference="torchvision.models.swin_b")
+@model("swin_b", _SWIN, reference="torchvision.models.swin_b")
 def swin_b(a: Arguments) -> Module:
     return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5)
 
@@ -440,7 +442,6 @@ def _convnext(a: Arguments, settings: tuple[tuple[int, int | None, int], ...]) -
 @model(
     "convnext_tiny",
     signature(kw_stochastic_depth_prob=0.1, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
     reference="torchvision.models.convnext_tiny",
 )
 def convnext_tiny(a: Arguments) -> Module:
@@ -450,7 +451,6 @@ def convnext_tiny(a: Arguments) -> Module:
 @model(
     "convnext_small",
     signature(kw_stochastic_depth_prob=0.4, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
     reference="torchvision.models.convnext_small",
 )
 def convnext_small(a: Arguments) -> Module:
@@ -460,7 +460,6 @@ def convnext_small(a: Arguments) -> Module:
 @model(
     "convnext_base",
     signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
     reference="torchvision.models.convnext_base",
 )
 def convnext_base(a: Arguments) -> Module:
@@ -470,7 +469,6 @@ def convnext_base(a: Arguments) -> Module:
 @model(
     "convnext_large",
     signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
     reference="torchvision.models.convnext_large",
 )
 def convnext_large(a: Arguments) -> Module:
