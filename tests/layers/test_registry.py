@@ -15,11 +15,14 @@ def test_a_registry_loads_its_builders_once_and_refuses_a_second_entry() -> None
     loads: list[int] = []
     table: Registry[int] = Registry("widget", lambda: loads.append(1))
     table.add("Widget", 1)
-    with pytest.raises(RuntimeError, match="^widget 'Widget' registered twice$"):
+    with pytest.raises(RuntimeError, match=r"^widget 'Widget' registered twice$"):
         table.add("Widget", 2)
-    assert table.find("Widget") == 1 and loads == []  # registered: nothing to load
-    assert table.find("Gadget") is None and loads == [1]
-    assert table.names() == ("Widget",) and loads == [1]
+    assert table.find("Widget") == 1
+    assert loads == []  # registered: nothing to load
+    assert table.find("Gadget") is None
+    assert table.find("Gizmo") is None
+    assert table.names() == ("Widget",)
+    assert loads == [1]
 
 
 def test_an_unknown_name_offers_the_closest_names_the_same_word_in_another_case_first() -> None:
