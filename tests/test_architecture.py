@@ -117,7 +117,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
     records = {
         "paramcount.analysis.explain",
         "paramcount.analysis.memory",
-        "paramcount.analysis.models",
+        "paramcount.analysis.structure",
         "paramcount.analysis.planner",
     }
     found = set()

@@ -15,10 +15,10 @@ from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import TrainingPlan, choose_dtype, dtype_totals, parameter_memory, stored_bytes
-from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.snippet import pytorch_snippet, torchvision_snippet, transformers_snippet
+from paramcount.analysis.structure import active_parameters, blocks, embedding_parameters, module_table
 from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, short_repr
 from paramcount.expr import parse_model
 from paramcount.layers._registry import expression_of, rebuild

@@ -10,7 +10,7 @@ from paramcount._record import Record
 from paramcount.analysis.counts import Counts, TensorRow
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
-from paramcount.analysis.models import Block, ModuleRow
+from paramcount.analysis.structure import Block, ModuleRow
 from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
-from paramcount.analysis.models import ModuleRow
+from paramcount.analysis.structure import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromZoo
 from paramcount.render.units import byte_sizes, integer
 from paramcount.report import Appearance, Comparison, Report

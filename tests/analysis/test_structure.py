@@ -6,7 +6,7 @@ import pytest
 
 from hf_oracle import CONFIGS, counted_class, shipped, transformers_model
 from paramcount.analysis.context import index_entries, occurrences
-from paramcount.analysis.models import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
+from paramcount.analysis.structure import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
 from paramcount.layers import build
 from paramcount.sources.hf import from_config
 from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
