@@ -17,8 +17,8 @@ API (documented at ``/openapi.json``)
 unknown page, 422 for a malformed request, 503 when the library is busy, 504 when an answer takes too long.
 Nothing a request carries is evaluated, and no path reaches the disk.
 
-The handlers' logic is in ``handlers.py``, the request and response schema in ``schema.py``. This module imports FastAPI
-at module level (FastAPI reads route annotations from the module's globals); it is imported only by
+The handlers' logic is in ``handlers.py``, the request and response schema in ``schema.py``. This module
+imports FastAPI at module level (FastAPI reads route annotations from the module's globals); it is imported only by
 ``paramcount serve`` and the tests — never by the counting path.
 """
 
