@@ -140,16 +140,16 @@ def count(
         stripped = text.strip()
         shipped = hub_config_path(stripped)
         if shipped is not None:
-            return _from_config(text, shipped, stripped, architecture, via_transformers)
+            return _count_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _names_checkpoint(stripped):
             return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
-            return _from_config(text, stripped, stripped, architecture, via_transformers)
+            return _count_config(text, stripped, stripped, architecture, via_transformers)
         from paramcount.sources.hf.hub import hub_config, is_hub_id
 
         if paths and is_hub_id(stripped):
             config = hub_config(stripped, offline=offline)
-            return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+            return _count_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
     try:
         result = _count_expression(text)
     except ParamcountError:
@@ -227,7 +227,7 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     from paramcount.sources.hf.hub import hub_config_path
 
     shipped = hub_config_path(str(source))
-    return _from_config(str(source), shipped or source, str(source), architecture, via_transformers)
+    return _count_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 
 def from_config_text(text: str | bytes, *, architecture: str | None = None, name: str = "config.json") -> Result:
@@ -268,7 +268,7 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     config = Path(path) / "config.json"
     if Path(path).is_dir() and config.is_file():
         try:
-            config_tree = _from_config(str(config), config, str(config), None, False).tree
+            config_tree = _count_config(str(config), config, str(config), None, False).tree
         except ParamcountError as error:
             config_facts = (("config_json", f"not counted: {error}"),)
         else:
@@ -299,7 +299,7 @@ def from_module(module: object) -> Result:
     return Result(query=name, tree=tree, totals=totals(tree), provenance=FromModule(name))
 
 
-def _from_config(
+def _count_config(
     query: str, path: str | Path, location: str, architecture: str | None, via_transformers: bool
 ) -> Result:
     if via_transformers:

@@ -36,6 +36,8 @@ from paramcount import __version__
 from paramcount.web.curated import curated
 from paramcount.web.handlers import Ask, Handlers
 from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
+from paramcount.web.pages import error_body
+from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.schema import (
     ARCHITECTURE_HELP,
     BOUNDS,
@@ -57,8 +59,6 @@ from paramcount.web.schema import (
     MemoryBody,
     MemoryRequest,
 )
-from paramcount.web.pages import error_body
-from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.settings import Settings
 
 __all__ = ["create_app"]

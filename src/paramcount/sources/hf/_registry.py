@@ -1,4 +1,4 @@
-"""One builder per Hugging Face ``model_type``; ``from_config`` picks it and builds the tree.
+"""One builder per Hugging Face ``model_type``; ``build_config_tree`` picks it and builds the tree.
 
 A builder mirrors the reference modelling code of ``transformers`` (parameter names, tied embeddings,
 GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the meta device::
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from paramcount.tree import Value
 
-__all__ = ["ModelTypeSpec", "from_config", "model_type", "read_model", "supported_model_types"]
+__all__ = ["MODEL_TYPES", "ModelTypeSpec", "build_config_tree", "model_type", "read_model", "supported_model_types"]
 
 if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Config, str], Module]
@@ -144,7 +144,7 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
     return found
 
 
-def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
+def build_config_tree(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
     """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
@@ -156,7 +156,7 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
 def read_model(
     source: str | Path | Mapping[str, Any], *, architecture: str | None = None, location: str | None = None
 ) -> tuple[Module, FromConfig]:
-    """``from_config``'s tree and where it came from; ``location`` names the source (a hub id or a path),
+    """``build_config_tree``'s tree and where it came from; ``location`` names the source (a hub id or a path),
     None for a config given as a dict."""
     data, name = read_config(source)
     raw_type = data.get("model_type")
