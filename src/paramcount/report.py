@@ -48,6 +48,17 @@ class Appearance(Record):
 
 
 class Report(Record):
+    """Everything one answer says about one tree, as frozen plain data: made by ``Result.report()`` (api.py)
+    from the analyses' records, read by every renderer (text, Markdown, HTML, JSON) and the web.
+
+    What was asked and where the tree came from (``query``, ``provenance``, ``kind``, ``expression``); the
+    counts and their per-module formulas (``counts``, ``explanation``, ``reading``); memory (``dtypes``,
+    ``stored_dtype``, ``parameter_memory``, ``by_dtype``, ``training``, and ``plan`` for the options asked);
+    the whole-model structure (``modules``, ``blocks``, ``embedding_parameters``, ``active``); neighbours
+    (``variants``, ``related``, ``appears_in``); shapes and compute when asked (``shapes``, ``compute``); and
+    ``code`` that rebuilds the tree in PyTorch. ``to_dict()`` is the JSON form.
+    """
+
     query: str
     provenance: Provenance
     """Where the tree came from: the door (``provenance.origin``, the JSON ``origin``) and the source's facts."""
@@ -90,6 +101,7 @@ class Report(Record):
         return self.provenance.origin
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON answer: one key per fact, a helper per section below (the schema ``SCHEMA_VERSION``)."""
         counts = self.counts
         return {
             "schema_version": SCHEMA_VERSION,
@@ -109,100 +121,109 @@ class Report(Record):
             "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
             "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
             "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
-            "explanation": {
-                "modules": [
-                    {
-                        "path": formula.path,
-                        "kind": formula.kind,
-                        "times": formula.times,
-                        "symbolic": formula.symbolic,
-                        "substituted": formula.substituted,
-                        "subtotal": formula.subtotal,
-                        "terms": [
-                            {
-                                "name": term.name,
-                                "symbolic": term.symbolic,
-                                "substituted": term.substituted,
-                                "factors": list(term.factors),
-                                "value": term.value,
-                            }
-                            for term in formula.terms
-                        ],
-                    }
-                    for formula in self.explanation.modules
-                ],
-                "total": self.explanation.total,
-                "reading": self.reading,
-            },
-            "memory": {
-                "dtypes": list(self.dtypes),
-                "stored": {
-                    "dtype": self.stored_dtype.dtype,
-                    "dtype_reason": self.stored_dtype.reason,
-                    "parameter_bytes": self.stored_parameter_bytes,
-                    "buffer_bytes": self.stored_buffer_bytes,
-                },
-                "by_dtype": [
-                    {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in self.by_dtype
-                ],
-                "parameters": [
-                    {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note}
-                    for m in self.parameter_memory
-                ],
-                "plan": _plan(self.plan),
-                "training": [
-                    {
-                        "name": plan.name,
-                        "bytes": plan.bytes,
-                        "items": [
-                            {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items
-                        ],
-                        "assumptions": list(plan.assumptions),
-                    }
-                    for plan in self.training
-                ],
-            },
-            "appears_in": [
-                {
-                    "model": a.model,
-                    "path": a.path,
-                    "times": a.times,
-                    "expression": a.expression,
-                    "total": a.total,
-                    "exact": a.exact,
-                }
-                for a in self.appears_in
-            ],
+            "explanation": _explanation(self.explanation, self.reading),
+            "memory": _memory(self),
+            "appears_in": [_appearance(a) for a in self.appears_in],
             "shapes": _shapes(self.shapes),
-            "compute": [
-                {
-                    "label": e.label,
-                    "flops": e.flops,
-                    "symbolic": e.symbolic,
-                    "substituted": e.substituted,
-                    "source": e.source,
-                }
-                for e in self.compute
-            ],
+            "compute": [_estimate(e) for e in self.compute],
             "variants": [_comparison(c) for c in self.variants],
             "related": [_comparison(c) for c in self.related],
-            "modules": [
-                {
-                    "path": r.path,
-                    "kind": r.kind,
-                    "depth": r.depth,
-                    "times": r.times,
-                    "own": r.own,
-                    "total": r.total,
-                    "trainable": r.trainable,
-                }
-                for r in self.modules
-            ],
+            "modules": [_module_row(r) for r in self.modules],
             "blocks": [
                 {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in self.blocks
             ],
             "code": self.code,
         }
+
+
+def _explanation(explanation: Explanation, reading: str) -> dict[str, Any]:
+    return {
+        "modules": [
+            {
+                "path": formula.path,
+                "kind": formula.kind,
+                "times": formula.times,
+                "symbolic": formula.symbolic,
+                "substituted": formula.substituted,
+                "subtotal": formula.subtotal,
+                "terms": [
+                    {
+                        "name": term.name,
+                        "symbolic": term.symbolic,
+                        "substituted": term.substituted,
+                        "factors": list(term.factors),
+                        "value": term.value,
+                    }
+                    for term in formula.terms
+                ],
+            }
+            for formula in explanation.modules
+        ],
+        "total": explanation.total,
+        "reading": reading,
+    }
+
+
+def _memory(report: Report) -> dict[str, Any]:
+    return {
+        "dtypes": list(report.dtypes),
+        "stored": {
+            "dtype": report.stored_dtype.dtype,
+            "dtype_reason": report.stored_dtype.reason,
+            "parameter_bytes": report.stored_parameter_bytes,
+            "buffer_bytes": report.stored_buffer_bytes,
+        },
+        "by_dtype": [
+            {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in report.by_dtype
+        ],
+        "parameters": [
+            {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note} for m in report.parameter_memory
+        ],
+        "plan": _plan(report.plan),
+        "training": [_training(plan) for plan in report.training],
+    }
+
+
+def _training(plan: TrainingPlan) -> dict[str, Any]:
+    return {
+        "name": plan.name,
+        "bytes": plan.bytes,
+        "items": [{"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items],
+        "assumptions": list(plan.assumptions),
+    }
+
+
+def _appearance(appearance: Appearance) -> dict[str, Any]:
+    return {
+        "model": appearance.model,
+        "path": appearance.path,
+        "times": appearance.times,
+        "expression": appearance.expression,
+        "total": appearance.total,
+        "exact": appearance.exact,
+    }
+
+
+def _estimate(estimate: FlopsEstimate) -> dict[str, Any]:
+    return {
+        "label": estimate.label,
+        "flops": estimate.flops,
+        "symbolic": estimate.symbolic,
+        "substituted": estimate.substituted,
+        "source": estimate.source,
+    }
+
+
+def _module_row(row: ModuleRow) -> dict[str, Any]:
+    return {
+        "path": row.path,
+        "kind": row.kind,
+        "depth": row.depth,
+        "times": row.times,
+        "own": row.own,
+        "total": row.total,
+        "trainable": row.trainable,
+    }
 
 
 def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
