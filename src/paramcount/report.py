@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from paramcount.analysis.flops import FlopsEstimate
-    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
+    from paramcount.analysis.planner import Fit, KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shape_types import ShapeReport
 
 __all__ = ["SCHEMA_VERSION", "Appearance", "Comparison", "Report"]
@@ -120,37 +120,37 @@ class Report(Record):
             "facts": dict(self.provenance.facts()),
             "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
             "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
-            "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
+            "tied": [_fields(t, "name", "tied_to", "count") for t in counts.tied_tensors],
             "explanation": _explanation(self.explanation, self.reading),
             "memory": _memory(self),
-            "appears_in": [_appearance(a) for a in self.appears_in],
+            "appears_in": [
+                _fields(a, "model", "path", "times", "expression", "total", "exact") for a in self.appears_in
+            ],
             "shapes": _shapes(self.shapes),
-            "compute": [_estimate(e) for e in self.compute],
+            "compute": [_fields(e, "label", "flops", "symbolic", "substituted", "source") for e in self.compute],
             "variants": [_comparison(c) for c in self.variants],
             "related": [_comparison(c) for c in self.related],
-            "modules": [_module_row(r) for r in self.modules],
-            "blocks": [
-                {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in self.blocks
+            "modules": [
+                _fields(r, "path", "kind", "depth", "times", "own", "total", "trainable") for r in self.modules
             ],
+            "blocks": [_fields(b, "path", "kind", "parameters", "times") for b in self.blocks],
             "code": self.code,
         }
+
+
+def _fields(record: object, *names: str) -> dict[str, Any]:
+    """``{name: record.name}`` for ``names``, in that order (the JSON's key order)."""
+    return {name: getattr(record, name) for name in names}
 
 
 def _explanation(explanation: Explanation, reading: str) -> dict[str, Any]:
     return {
         "modules": [
             {
-                "path": formula.path,
-                "kind": formula.kind,
-                "times": formula.times,
-                "symbolic": formula.symbolic,
-                "substituted": formula.substituted,
-                "subtotal": formula.subtotal,
+                **_fields(formula, "path", "kind", "times", "symbolic", "substituted", "subtotal"),
                 "terms": [
                     {
-                        "name": term.name,
-                        "symbolic": term.symbolic,
-                        "substituted": term.substituted,
+                        **_fields(term, "name", "symbolic", "substituted"),
                         "factors": list(term.factors),
                         "value": term.value,
                     }
@@ -173,12 +173,8 @@ def _memory(report: Report) -> dict[str, Any]:
             "parameter_bytes": report.stored_parameter_bytes,
             "buffer_bytes": report.stored_buffer_bytes,
         },
-        "by_dtype": [
-            {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in report.by_dtype
-        ],
-        "parameters": [
-            {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note} for m in report.parameter_memory
-        ],
+        "by_dtype": [_fields(d, "dtype", "tensors", "count", "bytes") for d in report.by_dtype],
+        "parameters": [_fields(m, "format", "bits", "bytes", "note") for m in report.parameter_memory],
         "plan": _plan(report.plan),
         "training": [_training(plan) for plan in report.training],
     }
@@ -188,79 +184,24 @@ def _training(plan: TrainingPlan) -> dict[str, Any]:
     return {
         "name": plan.name,
         "bytes": plan.bytes,
-        "items": [{"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items],
+        "items": [_fields(i, "label", "count", "bits", "bytes") for i in plan.items],
         "assumptions": list(plan.assumptions),
     }
 
 
-def _appearance(appearance: Appearance) -> dict[str, Any]:
-    return {
-        "model": appearance.model,
-        "path": appearance.path,
-        "times": appearance.times,
-        "expression": appearance.expression,
-        "total": appearance.total,
-        "exact": appearance.exact,
-    }
-
-
-def _estimate(estimate: FlopsEstimate) -> dict[str, Any]:
-    return {
-        "label": estimate.label,
-        "flops": estimate.flops,
-        "symbolic": estimate.symbolic,
-        "substituted": estimate.substituted,
-        "source": estimate.source,
-    }
-
-
-def _module_row(row: ModuleRow) -> dict[str, Any]:
-    return {
-        "path": row.path,
-        "kind": row.kind,
-        "depth": row.depth,
-        "times": row.times,
-        "own": row.own,
-        "total": row.total,
-        "trainable": row.trainable,
-    }
-
-
 def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": row.name,
-        "shape": list(row.shape),
-        "count": row.count,
-        "dtype": row.dtype,
-    }
+    data = {"name": row.name, "shape": list(row.shape), "count": row.count, "dtype": row.dtype}
     if with_trainable:
         data["trainable"] = row.trainable
     return data
 
 
 def _comparison(comparison: Comparison) -> dict[str, Any]:
-    return {
-        "label": comparison.label,
-        "expression": comparison.expression,
-        "total": comparison.total,
-        "delta": comparison.delta,
-        "note": comparison.note,
-    }
+    return _fields(comparison, "label", "expression", "total", "delta", "note")
 
 
 def _items(items: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "label": i.label,
-            "count": i.count,
-            "bits": i.bits,
-            "per": i.per,
-            "bytes": i.bytes,
-            "category": i.category,
-            "exact": i.exact,
-        }
-        for i in items
-    ]
+    return [_fields(i, "label", "count", "bits", "per", "bytes", "category", "exact") for i in items]
 
 
 def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
@@ -269,26 +210,21 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
         return None
     tensors = [("layer", tensor) for tensor in found.per_layer] + [("model", tensor) for tensor in found.model]
     return {
-        "structure": found.structure,
-        "attention": found.attention,
-        "kernel": found.kernel,
-        "dtype": found.dtype,
-        "layers": found.layers,
-        "checkpointing": found.checkpointing,
-        "per_layer_bytes": found.per_layer_bytes,
-        "saved_bytes": found.saved_bytes,
+        **_fields(
+            found,
+            "structure",
+            "attention",
+            "kernel",
+            "dtype",
+            "layers",
+            "checkpointing",
+            "per_layer_bytes",
+            "saved_bytes",
+        ),
         "tensors": [
             {
                 "scope": scope,
-                "key": tensor.key,
-                "module": tensor.module,
-                "what": tensor.what,
-                "shape": tensor.shape,
-                "elements": tensor.elements,
-                "dtype": tensor.dtype,
-                "bytes": tensor.bytes,
-                "split": tensor.split,
-                "saved": tensor.saved,
+                **_fields(tensor, "key", "module", "what", "shape", "elements", "dtype", "bytes", "split", "saved"),
             }
             for scope, tensor in tensors
         ],
@@ -298,12 +234,8 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
 def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
     if plan is None:
         return None
-    fit = plan.fit
     return {
-        "mode": plan.mode,
-        "dtype": plan.dtype,
-        "dtype_reason": plan.dtype_reason,
-        "devices": plan.devices,
+        **_fields(plan, "mode", "dtype", "dtype_reason", "devices"),
         "items": _items(plan.items),
         "total_bytes": plan.total_bytes,
         "per_device": _items(plan.per_device),
@@ -311,19 +243,20 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         "exact": plan.exact,
         "assumptions": list(plan.assumptions),
         "activations": _activations(plan),
-        "fit": None
-        if fit is None
-        else {
-            "accelerator": fit.accelerator.name,
-            "memory_bytes": fit.accelerator.memory_bytes,
-            "fits": fit.fits,
-            "headroom_bytes": fit.headroom_bytes,
-            "devices_needed": fit.devices_needed,
-            "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
-        },
+        "fit": _fit(plan.fit),
         "kv_cache": _kv_cache(plan.kv_cache),
         "kv_cache_expanded": _kv_cache(plan.kv_cache_expanded),
         "kv_capacity": _kv_capacity(plan.kv_capacity),
+    }
+
+
+def _fit(fit: Fit | None) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    return {
+        "accelerator": fit.accelerator.name,
+        "memory_bytes": fit.accelerator.memory_bytes,
+        **_fields(fit, "fits", "headroom_bytes", "devices_needed", "devices_needed_fully_sharded"),
     }
 
 
@@ -334,12 +267,7 @@ def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
         "form": cache.form,
         "runtime": cache.runtime,
         "tensors": list(cache.tensors),
-        "batch": cache.batch,
-        "seq_len": cache.seq_len,
-        "dtype": cache.dtype,
-        "bits": cache.bits,
-        "window": cache.window,
-        "bytes": cache.bytes,
+        **_fields(cache, "batch", "seq_len", "dtype", "bits", "window", "bytes"),
         "layers": [
             {"type": g.layer_type, "layers": g.layers, "tokens": g.tokens, "widths": list(g.widths), "bytes": g.bytes}
             for g in cache.groups
@@ -351,17 +279,24 @@ def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
     if capacity is None:
         return None
     return {
-        "accelerator": capacity.accelerator,
-        "memory_bytes": capacity.memory_bytes,
-        "other_bytes": capacity.other_bytes,
-        "free_bytes": capacity.free_bytes,
-        "batch": capacity.batch,
-        "max_context": capacity.max_context,
-        "max_tokens": capacity.max_tokens,
-        "seq_len": capacity.seq_len,
-        "max_batch": capacity.max_batch,
+        **_fields(
+            capacity,
+            "accelerator",
+            "memory_bytes",
+            "other_bytes",
+            "free_bytes",
+            "batch",
+            "max_context",
+            "max_tokens",
+            "seq_len",
+            "max_batch",
+        ),
         "not_included": list(capacity.not_included),
     }
+
+
+def _shape_list(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
 
 
 def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
@@ -369,7 +304,7 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
         return None
     return {
         "input_shape": list(report.input_shape),
-        "output_shape": None if report.output_shape is None else list(report.output_shape),
+        "output_shape": _shape_list(report.output_shape),
         "total_macs": report.total_macs,
         "total_flops": report.total_flops,
         "convention": report.convention,
@@ -377,19 +312,11 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
         "not_modelled": list(report.not_modelled),
         "modules": [
             {
-                "path": m.path,
-                "kind": m.kind,
-                "times": m.times,
-                "input_shape": None if m.input_shape is None else list(m.input_shape),
-                "output_shape": None if m.output_shape is None else list(m.output_shape),
-                "macs": m.macs,
-                "flops": m.flops,
-                "status": m.status,
-                "note": m.note,
-                "steps": [
-                    {"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
-                    for s in m.steps
-                ],
+                **_fields(m, "path", "kind", "times"),
+                "input_shape": _shape_list(m.input_shape),
+                "output_shape": _shape_list(m.output_shape),
+                **_fields(m, "macs", "flops", "status", "note"),
+                "steps": [_fields(s, "name", "symbolic", "substituted", "value") for s in m.steps],
             }
             for m in report.modules
         ],
