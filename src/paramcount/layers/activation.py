@@ -57,10 +57,7 @@ for _kind in _WITHOUT_INIT:
     layer(_kind, signature("*args"))(_no_arguments)
 
 
-@layer(
-    "Hardtanh",
-    signature(min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None),
-)
+@layer("Hardtanh", signature(min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None))
 def hardtanh(a: Arguments) -> Parts:
     # min_value/max_value are torch's deprecated spellings: when given, they replace min_val/max_val.
     low_name = "min_val" if a.is_none("min_value") else "min_value"

@@ -24,10 +24,7 @@ def linear(a: Arguments) -> Parts:
     return Parts(params=tuple(params))
 
 
-@layer(
-    "Bilinear",
-    signature("in1_features", "in2_features", "out_features", bias=True, device=None, dtype=None),
-)
+@layer("Bilinear", signature("in1_features", "in2_features", "out_features", bias=True, device=None, dtype=None))
 def bilinear(a: Arguments) -> Parts:
     in1 = a.dim("in1_features", minimum=1)  # torch's reset_parameters refuses in1_features <= 0
     in2 = a.dim("in2_features")

@@ -115,10 +115,7 @@ def layer_norm(a: Arguments) -> Parts:
     return Parts(params=_affine_params(a, shape, flag="elementwise_affine"))
 
 
-@layer(
-    "RMSNorm",
-    signature("normalized_shape", eps=None, elementwise_affine=True, device=None, dtype=None),
-)
+@layer("RMSNorm", signature("normalized_shape", eps=None, elementwise_affine=True, device=None, dtype=None))
 def rms_norm(a: Arguments) -> Parts:
     affine = a.flag("elementwise_affine")
     shape = _normalized_shape(a, allocated=affine)

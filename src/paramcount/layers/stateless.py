@@ -219,10 +219,7 @@ def huber_loss(a: Arguments) -> Parts:
     return Parts()
 
 
-@layer(
-    "MultiMarginLoss",
-    signature(p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"),
-)
+@layer("MultiMarginLoss", signature(p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"))
 def multi_margin_loss(a: Arguments) -> Parts:
     _tensors_absent(a, "weight")
     p = a.raw("p")

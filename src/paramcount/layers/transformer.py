@@ -107,10 +107,7 @@ def transformer_encoder(a: Arguments) -> Parts:
     return _stack(a, "encoder_layer")
 
 
-@layer(
-    "TransformerDecoder",
-    signature("decoder_layer", "num_layers", norm=None),
-)
+@layer("TransformerDecoder", signature("decoder_layer", "num_layers", norm=None))
 def transformer_decoder(a: Arguments) -> Parts:
     return _stack(a, "decoder_layer")
 

@@ -27,11 +27,7 @@ __all__: list[str] = []
 # --- AlexNet -------------------------------------------------------------------------------------------------
 
 
-@model(
-    "alexnet",
-    signature(kw_num_classes=1000, kw_dropout=0.5),
-    reference="torchvision.models.alexnet",
-)
+@model("alexnet", signature(kw_num_classes=1000, kw_dropout=0.5), reference="torchvision.models.alexnet")
 def alexnet(a: Arguments) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
     relu, pool = new("ReLU", inplace=True), new("MaxPool2d", kernel_size=3, stride=2)

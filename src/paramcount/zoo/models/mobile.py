@@ -236,20 +236,12 @@ _MOBILENET_V3_SIGNATURE: Final = signature(
 )
 
 
-@model(
-    "mobilenet_v3_large",
-    _MOBILENET_V3_SIGNATURE,
-    reference="torchvision.models.mobilenet_v3_large",
-)
+@model("mobilenet_v3_large", _MOBILENET_V3_SIGNATURE, reference="torchvision.models.mobilenet_v3_large")
 def mobilenet_v3_large(a: Arguments) -> Module:
     return _mobilenet_v3(a, _MOBILENET_V3_LARGE, 1280)
 
 
-@model(
-    "mobilenet_v3_small",
-    _MOBILENET_V3_SIGNATURE,
-    reference="torchvision.models.mobilenet_v3_small",
-)
+@model("mobilenet_v3_small", _MOBILENET_V3_SIGNATURE, reference="torchvision.models.mobilenet_v3_small")
 def mobilenet_v3_small(a: Arguments) -> Module:
     return _mobilenet_v3(a, _MOBILENET_V3_SMALL, 1024)
 
