@@ -1,6 +1,6 @@
 """The model zoo: name-addressable architectures built from the catalog (Python that builds the tree).
 
-    @model("resnet50", signature(num_classes=1000), reference="torchvision.models.resnet50")
+    @model("resnet50", signature(num_classes=1000))
     def resnet50(a: Arguments) -> Module: ...
 
 Each entry is checked in the tests against the published exact count of its reference implementation.
@@ -34,7 +34,7 @@ class ModelSpec(Record):
     signature: Signature
     builder: ModelBuilder
     reference: str
-    """The reference implementation whose count the tests check (``torchvision.models.resnet50``)."""
+    """The implementation the builder mirrors and whose count the tests check (``torchvision.models.resnet50``)."""
 
 
 def _load() -> None:
@@ -45,9 +45,11 @@ ZOO: Final[Registry[ModelSpec]] = Registry("model", _load)
 """Every zoo model by name."""
 
 
-def model(name: str, sig: Signature, *, reference: str) -> Callable[[ModelBuilder], ModelBuilder]:
+def model(name: str, sig: Signature, *, reference: str | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register ``builder`` as zoo model ``name``; ``reference`` defaults to ``torchvision.models.<name>``."""
+
     def register(builder: ModelBuilder) -> ModelBuilder:
-        ZOO.add(name, ModelSpec(name, sig, builder, reference))
+        ZOO.add(name, ModelSpec(name, sig, builder, reference or f"torchvision.models.{name}"))
         return builder
 
     return register

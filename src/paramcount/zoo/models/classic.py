@@ -27,7 +27,7 @@ __all__: list[str] = []
 # --- AlexNet -------------------------------------------------------------------------------------------------
 
 
-@model("alexnet", signature(kw_num_classes=1000, kw_dropout=0.5), reference="torchvision.models.alexnet")
+@model("alexnet", signature(kw_num_classes=1000, kw_dropout=0.5))
 def alexnet(a: Arguments) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
     relu, pool = new("ReLU", inplace=True), new("MaxPool2d", kernel_size=3, stride=2)
@@ -114,7 +114,7 @@ def _register_vgg(name: str, config: str, batch_norm: bool) -> None:
     def builder(a: Arguments) -> Module:
         return _vgg(a, config, batch_norm)
 
-    model(name, _VGG_SIGNATURE, reference=f"torchvision.models.{name}")(builder)
+    model(name, _VGG_SIGNATURE)(builder)
 
 
 for _depth, _config in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):

@@ -109,7 +109,7 @@ def _register_densenet(name: str, growth_rate: int, block_config: tuple[int, ...
     def builder(a: Arguments) -> Module:
         return _densenet(a, growth_rate, block_config, num_init_features)
 
-    model(name, _DENSENET_SIGNATURE, reference=f"torchvision.models.{name}")(builder)
+    model(name, _DENSENET_SIGNATURE)(builder)
 
 
 for _name, _growth, _blocks, _init in _DENSENETS:

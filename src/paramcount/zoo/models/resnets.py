@@ -114,7 +114,7 @@ def _register_resnet(name: str, block: str, layers: tuple[int, int, int, int], g
     def builder(a: Arguments) -> Module:
         return _resnet(a, block, layers, groups, width)
 
-    model(name, _RESNET_SIGNATURE, reference=f"torchvision.models.{name}")(builder)
+    model(name, _RESNET_SIGNATURE)(builder)
 
 
 for _name, _block, _layers, _groups, _width in _RESNETS:
