@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import transformers
 
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.tree import iter_buffers, iter_params, parameter_count
 
 CONFIGS = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / "configs"
@@ -41,7 +41,7 @@ def assert_matches_transformers(config: dict[str, Any], architecture: str, *, ch
     """Same total (tied counted once) and, unless told otherwise, the same parameter names and shapes in
     the same order as ``named_parameters()``."""
     theirs = transformers_model(config, architecture)
-    ours = from_config(config, architecture=architecture)
+    ours = build_config_tree(config, architecture=architecture)
     their_total = sum(p.numel() for p in theirs.parameters())
     assert parameter_count(ours) == their_total, f"{architecture}: ours {parameter_count(ours):,} vs {their_total:,}"
     if check_names:
@@ -61,7 +61,7 @@ def assert_buffers_match(config: dict[str, Any], architecture: str) -> None:
     theirs = transformers_model(config, architecture)
     state = theirs.state_dict()
     expected = [(name, tuple(buffer.shape), name in state) for name, buffer in theirs.named_buffers()]
-    ours = from_config(config, architecture=architecture)
+    ours = build_config_tree(config, architecture=architecture)
     assert [(name, buffer.sizes, buffer.persistent) for name, buffer in iter_buffers(ours)] == expected
 
 
@@ -72,7 +72,7 @@ def assert_same_model(config: dict[str, Any], architecture: str) -> None:
 
 
 def counted_class(config: dict[str, Any]) -> str:
-    """The class ``from_config`` counts by default: the config's ``architectures``, else the builder's default."""
+    """The class ``build_config_tree`` counts by default: the config's ``architectures``, else the builder's default."""
     from paramcount.sources.hf._registry import spec_for
 
     return default_architecture(config, spec_for(config["model_type"]).default)

@@ -13,7 +13,7 @@ import torch
 
 from paramcount.errors import ArgumentError
 from paramcount.layers import build
-from paramcount.layers._registry import REQUIRED
+from paramcount.layers._signature import REQUIRED
 from paramcount.tree import Module, Ref, iter_buffers, iter_params, parameter_count
 
 TYPE_CHECKING = False

@@ -19,13 +19,16 @@ ALLOWED = {
     "dtypes": set(),
     "provenance": set(),  # where a tree came from: plain records the doors return beside the tree
     "calls": set(),  # calls as data: the catalog makes them from a tree, render writes them (a leaf, like provenance)
-    "layers": {"tree", "errors", "limits", "calls"},
+    # _registry: the name → entry table the layer catalog, the zoo and the HF model types share (imports errors)
+    "_registry": {"errors"},
+    # layers → dtypes: the storage check reads bits per element from the one dtype table
+    "layers": {"tree", "errors", "limits", "dtypes", "_registry", "calls"},
     # expr → zoo: the expression language calls zoo models by name (resnet50(num_classes=10), also nested in
     # a container); the zoo is a second catalog of builders made of layers, importing nothing above layers.
     "expr": {"layers", "tree", "errors", "limits", "zoo", "provenance"},
     # checkpoint readers name the element types they find with the dtype table (a leaf module, like limits)
-    "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes"},
-    "zoo": {"layers", "tree", "errors", "limits"},
+    "sources": {"layers", "tree", "errors", "limits", "provenance", "dtypes", "_registry"},
+    "zoo": {"layers", "tree", "errors", "limits", "_registry"},
     "analysis": {"tree", "dtypes", "errors", "limits"},
     # render: only inside Report's display hooks (__str__, __rich__, _repr_html_), imported when called
     "report": {"analysis", "tree", "provenance", "calls", "render"},
@@ -120,7 +123,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
         "paramcount.analysis.explain",
         "paramcount.analysis.measured",
         "paramcount.analysis.memory",
-        "paramcount.analysis.models",
+        "paramcount.analysis.structure",
         "paramcount.analysis.planner",
         "paramcount.analysis.readings",
         "paramcount.analysis.shape_types",

@@ -15,13 +15,13 @@ from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
 from paramcount.analysis.memory import TrainingPlan, choose_dtype, dtype_totals, parameter_memory, stored_bytes
-from paramcount.analysis.models import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
+from paramcount.analysis.structure import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.calls import Call, Container, TorchProgram, TorchvisionProgram, TransformersProgram
-from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean
+from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, short_repr
 from paramcount.expr import parse_model
-from paramcount.layers._registry import rebuild, short_repr
+from paramcount.layers._registry import rebuild
 from paramcount.layers.construction import argument_of, call_of, construction_of
 from paramcount.limits import MAX_EXPRESSION_CHARS
 from paramcount.provenance import (
@@ -178,17 +178,17 @@ def count(
         stripped = text.strip()
         shipped = hub_config_path(stripped)
         if shipped is not None:
-            return _from_config(text, shipped, stripped, architecture, via_transformers)
+            return _count_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _names_checkpoint(stripped):
             return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
-            return _from_config(text, stripped, stripped, architecture, via_transformers)
+            return _count_config(text, stripped, stripped, architecture, via_transformers)
         from paramcount.sources.hf.hub import hub_config, is_hub_id
 
         if paths and is_hub_id(stripped):
             config = hub_config(stripped, offline=offline)
             try:
-                return _from_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+                return _count_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
             except UnknownNameError as error:
                 fallback = None
                 if architecture is None and not via_transformers and _unsupported_facts(error):
@@ -273,7 +273,7 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     from paramcount.sources.hf.hub import hub_config_path
 
     shipped = hub_config_path(str(source))
-    return _from_config(str(source), shipped or source, str(source), architecture, via_transformers)
+    return _count_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 
 def from_config_text(text: str | bytes, *, architecture: str | None = None, name: str = "config.json") -> Result:
@@ -327,7 +327,7 @@ def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: st
     differences: tuple[WeightDifference, ...] = ()
     if config is not None:
         try:
-            config_tree = _from_config(str(config), config, str(config), None, False).tree
+            config_tree = _count_config(str(config), config, str(config), None, False).tree
         except UnknownNameError as error:
             config_facts = _unsupported_facts(error) or (("config_json", f"not counted: {error}"),)
         except ParamcountError as error:
@@ -522,7 +522,7 @@ def _forward_inputs(
     return (input_data,), {}
 
 
-def _from_config(
+def _count_config(
     query: str, path: str | Path, location: str, architecture: str | None, via_transformers: bool
 ) -> Result:
     if via_transformers:

@@ -28,6 +28,7 @@ __all__ = [
     "ShapeError",
     "UnknownNameError",
     "did_you_mean",
+    "short_repr",
 ]
 
 
@@ -131,3 +132,9 @@ def did_you_mean(names: tuple[str, ...] | list[str]) -> str:
         return ""
     either = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
     return f"; did you mean {either}?"
+
+
+def short_repr(value: object) -> str:
+    """A user value for a message: ``repr`` truncated to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

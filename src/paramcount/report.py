@@ -11,8 +11,8 @@ from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.analysis.explain import Explanation
 from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
-from paramcount.analysis.models import Block, ModuleRow, RawModule
 from paramcount.analysis.readings import Reading
+from paramcount.analysis.structure import Block, ModuleRow, RawModule
 from paramcount.provenance import Provenance
 
 TYPE_CHECKING = False
@@ -63,6 +63,17 @@ class Appearance(Record):
 
 
 class Report(Record):
+    """Everything one answer says about one tree, as frozen plain data: made by ``Result.report()`` (api.py)
+    from the analyses' records, read by every renderer (text, Markdown, HTML, JSON) and the web.
+
+    What was asked and where the tree came from (``query``, ``provenance``, ``kind``, ``expression``); the
+    counts and their per-module formulas (``counts``, ``explanation``, ``reading``); memory (``dtypes``,
+    ``stored_dtype``, ``parameter_memory``, ``by_dtype``, ``training``, and ``plan`` for the options asked);
+    the whole-model structure (``modules``, ``blocks``, ``embedding_parameters``, ``active``); neighbours
+    (``variants``, ``related``, ``appears_in``); shapes and compute when asked (``shapes``, ``compute``); and
+    ``code`` that rebuilds the tree in PyTorch. ``to_dict()`` is the JSON form.
+    """
+
     query: str
     provenance: Provenance
     """Where the tree came from: the door (``provenance.origin``, the JSON ``origin``) and the source's facts."""

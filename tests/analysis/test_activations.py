@@ -19,7 +19,7 @@ from activation_oracle import FAMILIES, real_model, saved_bytes, tiny_config
 from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_dimensions
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
-from paramcount.sources.hf import from_config as tree_from_config
+from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
 
@@ -28,7 +28,7 @@ def _ours(
     family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, dtype: str = "bfloat16"
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
-    tree = tree_from_config(config, architecture=architecture)
+    tree = build_config_tree(config, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
     plan = activation_plan(

@@ -23,7 +23,7 @@ from hf_oracle import counted_class, shipped
 from paramcount.analysis.shape_types import MODELLED, NOT_CALLED, ShapeReport
 from paramcount.analysis.shapes import propagate
 from paramcount.errors import ShapeError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf.hub import CONFIGS
 from paramcount.tree import iter_modules
 from shape_oracle import expanded_paths
@@ -89,7 +89,7 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
 
 
 def ours(config: dict[str, Any], architecture: str, shape: tuple[int, ...]) -> ShapeReport:
-    return propagate(from_config(config, architecture=architecture), shape)
+    return propagate(build_config_tree(config, architecture=architecture), shape)
 
 
 DECODERS = [
@@ -233,7 +233,7 @@ NOT_YET = pytest.mark.xfail(
 
 @pytest.mark.parametrize("name", [name if name in COVERED else pytest.param(name, marks=NOT_YET) for name in SHIPPED])
 def test_every_module_of_a_shipped_config_is_modelled(name: str) -> None:
-    tree = from_config(shipped(name))
+    tree = build_config_tree(shipped(name))
     report = propagate(tree, DEFAULT_INPUTS.get(name, (1, 128)))
     assert report.is_complete
     assert {row.status for row in report.modules} <= {MODELLED, NOT_CALLED}
@@ -242,7 +242,7 @@ def test_every_module_of_a_shipped_config_is_modelled(name: str) -> None:
 
 
 def test_language_model_reports_tokens_and_causal_masked_share() -> None:
-    tree = from_config(shipped("meta-llama--Llama-3.2-1B.json"))
+    tree = build_config_tree(shipped("meta-llama--Llama-3.2-1B.json"))
     report = propagate(tree, (2, 1024))
     assert report.tokens == 2048
     # Per layer and per sequence, QKᵀ and attention·V each multiply L·L·heads·head_dim (heads·head_dim = 2048);
@@ -252,6 +252,6 @@ def test_language_model_reports_tokens_and_causal_masked_share() -> None:
 
 def test_a_sequence_longer_than_the_position_table_is_refused() -> None:
     with pytest.raises(ShapeError, match=r"^transformer: GPT2Model reads positions 0 to 1024 from wpe, which has 1024"):
-        propagate(from_config(shipped("gpt2.json")), (1, 1025))
+        propagate(build_config_tree(shipped("gpt2.json")), (1, 1025))
     with pytest.raises(ShapeError, match=r"expects token ids of shape \(batch, sequence\), got \[1, 3, 224\]"):
-        propagate(from_config(shipped("gpt2.json")), (1, 3, 224))
+        propagate(build_config_tree(shipped("gpt2.json")), (1, 3, 224))

@@ -24,7 +24,7 @@ from hf_oracle import shipped
 from paramcount.analysis.planner import KVCache, MemoryPlan, PlanOptions, kv_cache, latent_cache, plan_memory
 from paramcount.analysis.planner.kv import kv_capacity, tokens_kept
 from paramcount.errors import ArgumentError, UnknownNameError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 
 WINDOW = 5
 SMALL = {"hidden_size": 32, "intermediate_size": 48, "vocab_size": 64, "num_attention_heads": 4, "head_dim": 8}
@@ -107,7 +107,7 @@ def cache_of(plan: MemoryPlan) -> KVCache:
 
 
 def planned(config: dict[str, Any], batch: int, tokens: int, dtype: str) -> Any:
-    return plan_memory(from_config(config), options=PlanOptions(dtype=dtype, seq_len=tokens, batch=batch))
+    return plan_memory(build_config_tree(config), options=PlanOptions(dtype=dtype, seq_len=tokens, batch=batch))
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
@@ -214,7 +214,7 @@ def test_latent_cache_is_rank_plus_rope_per_token_and_not_split_by_tp() -> None:
     cache = latent_cache(batch=1, seq_len=1, layers=61, kv_lora_rank=512, qk_rope_head_dim=64)
     assert cache.bytes == 61 * 576 * 2
     plan = plan_memory(
-        from_config(shipped("deepseek-ai--DeepSeek-V3.json")), options=PlanOptions(seq_len=1000, tp=8, gpus=8)
+        build_config_tree(shipped("deepseek-ai--DeepSeek-V3.json")), options=PlanOptions(seq_len=1000, tp=8, gpus=8)
     )
     per_device = sum(item.bytes for item in plan.per_device if item.category == "kv_cache")
     assert per_device == cache_of(plan).bytes == 1000 * 61 * 576 * 2
@@ -236,7 +236,7 @@ def test_latent_cache_is_rank_plus_rope_per_token_and_not_split_by_tp() -> None:
 )
 def test_kv_dtype_sets_the_cache_dtype(name: str, dtype: str, bits: int) -> None:
     # Llama-3.1-8B at 1,000 tokens: 32 layers · 2 · 8 kv heads · 128 elements per token, at `bits` each
-    tree = from_config(shipped("meta-llama--Llama-3.1-8B.json"))
+    tree = build_config_tree(shipped("meta-llama--Llama-3.1-8B.json"))
     plan = plan_memory(tree, options=PlanOptions(seq_len=1000, kv_dtype=name))
     assert plan.options.kv_dtype == cache_of(plan).dtype == dtype
     assert cache_of(plan).bytes == 1000 * 32 * 2 * 8 * 128 * bits // 8
@@ -244,7 +244,7 @@ def test_kv_dtype_sets_the_cache_dtype(name: str, dtype: str, bits: int) -> None
 
 
 def test_kv_dtype_defaults_to_the_models_dtype() -> None:
-    plan = plan_memory(from_config(shipped("meta-llama--Llama-3.1-8B.json")), options=PlanOptions(seq_len=10))
+    plan = plan_memory(build_config_tree(shipped("meta-llama--Llama-3.1-8B.json")), options=PlanOptions(seq_len=10))
     assert cache_of(plan).dtype == "bfloat16"
 
 
@@ -293,13 +293,15 @@ def test_capacity_is_the_largest_context_and_batch_that_fit() -> None:
 def test_capacity_on_a_gpu_counts_the_weights_and_caps_sliding_layers() -> None:
     # Llama-3.1-8B in bf16 on an H100 (81,559 MiB reported): 131,072 bytes of cache per token (32 layers · 2 · 8 · 128
     # · 2 bytes); the context is the free memory over that, rounded down.
-    tree = from_config(shipped("meta-llama--Llama-3.1-8B.json"))
+    tree = build_config_tree(shipped("meta-llama--Llama-3.1-8B.json"))
     plan = plan_memory(tree, options=PlanOptions(gpu="H100-80GB"))
     capacity = plan.kv_capacity
     assert capacity is not None
     assert capacity.other_bytes == plan.per_device_bytes
     assert capacity.max_context == (81_559 * 2**20 - plan.per_device_bytes) // 131_072
     # Mistral v0.1 slides on every layer: the cache stops growing at 4,095 tokens, so any context fits
-    mistral = plan_memory(from_config(shipped("mistralai--Mistral-7B-v0.1.json")), options=PlanOptions(gpu="H100"))
+    mistral = plan_memory(
+        build_config_tree(shipped("mistralai--Mistral-7B-v0.1.json")), options=PlanOptions(gpu="H100")
+    )
     assert mistral.kv_capacity is not None
     assert mistral.kv_capacity.max_context is None

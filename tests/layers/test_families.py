@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import paramcount.layers._families as families
-from paramcount.layers._registry import _REGISTRY, known_layers
+from paramcount.layers._registry import CATALOG, known_layers
 
 HEADER = '''"""Which family module declares each catalog kind, so looking up ``Conv2d`` imports ``conv`` alone instead
 of all eleven families (a few milliseconds of every answer's start-up).
@@ -26,7 +26,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 def _declared() -> dict[str, list[str]]:
     known_layers()  # loads every family
     table: dict[str, list[str]] = {}
-    for kind, spec in _REGISTRY.items():
+    for kind, spec in CATALOG.entries.items():
         table.setdefault(spec.builder.__module__.rsplit(".", 1)[1], []).append(kind)
     return {module: sorted(kinds) for module, kinds in sorted(table.items())}
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import ast
 import math
 
-from paramcount.errors import ExpressionError, LimitError
+from paramcount.errors import ExpressionError, LimitError, short_repr
 from paramcount.expr._syntax import Positions
-from paramcount.layers._registry import short_repr
 from paramcount.limits import MAX_INT_BITS, MAX_NODES, MAX_SYNTAX_DEPTH
 
 TYPE_CHECKING = False

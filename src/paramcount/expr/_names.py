@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import ast
 
-from paramcount.errors import ExpressionError, UnknownNameError, did_you_mean
+from paramcount.errors import ExpressionError, UnknownNameError, did_you_mean, short_repr
 from paramcount.expr._check import NAMES_ALLOWED, is_weights_chain
 from paramcount.expr._syntax import Positions
 from paramcount.expr._values import describe
 from paramcount.layers import known_layers, lookup
-from paramcount.layers._registry import short_repr
 from paramcount.tree import Ref
 from paramcount.zoo import known_models
 from paramcount.zoo.weights import WEIGHTS, weights_enum_of

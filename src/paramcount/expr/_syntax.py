@@ -8,8 +8,7 @@ from __future__ import annotations
 import ast
 import warnings
 
-from paramcount.errors import ExpressionError, LimitError
-from paramcount.layers._registry import short_repr
+from paramcount.errors import ExpressionError, LimitError, short_repr
 from paramcount.limits import MAX_SYNTAX_DEPTH
 
 __all__ = ["Positions", "parse_syntax"]

@@ -4,8 +4,7 @@ the ``Value`` the catalog takes."""
 
 from __future__ import annotations
 
-from paramcount.errors import ExpressionError
-from paramcount.layers._registry import short_repr
+from paramcount.errors import ExpressionError, short_repr
 from paramcount.layers.containers import DictValue, OrderedDictValue
 from paramcount.tree import Module, Ref, TensorSpec
 

@@ -1,57 +1,49 @@
-"""The layer catalog's machinery: signatures, argument binding, validation helpers and the registry.
+"""The layer catalog: one entry per torch.nn class, and ``build``, which makes a frozen ``Module`` of a call.
 
-A catalog entry is one declaration::
+A catalog entry is one declaration in a family module (``linear.py``, ``conv.py`` …)::
 
     @layer("Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None))
     def linear(a: Arguments) -> Parts:
         out, inp = a.dim("out_features"), a.dim("in_features")
         ...
 
-``signature`` mirrors torch's constructor exactly (positional order, keyword names, defaults; a ``"*"``
-marks where keyword-only arguments start, ``"*args"`` a variadic container). ``Arguments`` validates the
-way torch does and raises ``ArgumentError`` naming the argument. The registry binds a call (positional and
-keyword values) to the signature, runs the builder and returns a frozen ``Module``.
+``signature`` (``_signature.py``) mirrors torch's constructor exactly; ``Arguments`` (``_arguments.py``)
+binds a call to it and validates values the way torch does. ``build`` looks the entry up, binds the call,
+runs the builder, applies ``dtype=`` and refuses tensors torch could not allocate.
 """
 
 from __future__ import annotations
 
 from paramcount._record import Record, replace
-from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
-from paramcount.tree import Buffer, Dim, Module, Param, Ref
+from paramcount._registry import Registry
+from paramcount.dtypes import BITS, bytes_for
+from paramcount.errors import ArgumentError, short_repr
+from paramcount.layers._arguments import Arguments, bind
+from paramcount.tree import Buffer, Module, Param, Ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Final, TypeAlias
 
+    from paramcount.layers._signature import Signature
     from paramcount.tree import Value
 
 __all__ = [
-    "REQUIRED",
-    "Arguments",
+    "FLOAT_DTYPES",
     "LayerSpec",
     "Parts",
-    "Signature",
-    "bind",
     "build",
+    "cast_floating",
     "known_layers",
     "layer",
     "lookup",
     "members",
     "rebuild",
     "registered",
-    "short_repr",
-    "signature",
+    "set_trainable",
 ]
 
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Final = _Required()
-"""Default marker of an argument that has no default."""
 
 FLOAT_DTYPES: Final = frozenset({"float32", "float16", "bfloat16", "float64", "float8_e4m3fn", "float8_e5m2"})
 _DTYPE_ALIASES: Final = {
@@ -61,175 +53,12 @@ _DTYPE_ALIASES: Final = {
 }
 
 
-class Signature(Record):
-    """A constructor signature: ``(name, default)`` pairs in torch's order. Made by ``signature()``, which
-    also fills the fields after ``any_keywords`` (read on every call of the layer, so computed once)."""
-
-    parameters: tuple[tuple[str, object], ...]
-    keyword_only: frozenset[str] = frozenset()
-    variadic: str | None = None
-    """Name of a ``*args`` parameter (containers), or None."""
-    any_keywords: bool = False
-    """True for ``**kwargs`` signatures (``Identity``): unknown keywords are accepted and ignored."""
-    names: tuple[str, ...] = ()
-    """Every parameter name, in order."""
-    positional: tuple[str, ...] = ()
-    """The names that can be given positionally, in order."""
-    required: tuple[str, ...] = ()
-    """The names without a default, in order."""
-
-    def default(self, name: str) -> object:
-        for key, value in self.parameters:
-            if key == name:
-                return value
-        raise KeyError(name)
-
-
-def signature(*positional: str, **defaults: object) -> Signature:
-    """Build a signature: bare names are required, ``"*"`` starts keyword-only names, ``"*args"`` is
-    variadic; keyword arguments give the remaining parameters with their defaults, in order."""
-    parameters: list[tuple[str, object]] = []
-    keyword_only: set[str] = set()
-    variadic = None
-    any_keywords = False
-    star_seen = False
-    for name in positional:
-        if name.startswith("**"):
-            any_keywords = True
-        elif name == "*":
-            star_seen = True
-        elif name.startswith("*"):
-            variadic = name[1:]
-        else:
-            parameters.append((name, REQUIRED))
-            if star_seen:
-                keyword_only.add(name)
-    for name, default in defaults.items():
-        if name.startswith("kw_"):
-            name = name[3:]
-            keyword_only.add(name)
-        parameters.append((name, default))
-    names = tuple(name for name, _ in parameters)
-    positional_names = tuple(name for name in names if name not in keyword_only)
-    required = tuple(name for name, default in parameters if default is REQUIRED)
-    return Signature(
-        tuple(parameters), frozenset(keyword_only), variadic, any_keywords, names, positional_names, required
-    )
-
-
 class Parts(Record):
     """What a builder returns: the module's own tensors and children (named)."""
 
     params: tuple[Param, ...] = ()
     buffers: tuple[Buffer, ...] = ()
     children: tuple[Module, ...] = ()
-
-
-def short_repr(value: object) -> str:
-    """A user value for a message: ``repr`` truncated to 40 characters."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-class Arguments:
-    """Bound arguments of one call, with validating accessors that raise ``ArgumentError`` like torch."""
-
-    __slots__ = ("layer", "values", "variadic")
-
-    def __init__(self, layer: str, values: dict[str, Value], variadic: tuple[Value, ...] = ()) -> None:
-        self.layer = layer
-        self.values = values
-        self.variadic = variadic
-
-    def fail(self, message: str, argument: str | None = None) -> ArgumentError:
-        """An ``ArgumentError`` for this layer (to be raised by the caller)."""
-        return ArgumentError(self.layer, message, argument)
-
-    def raw(self, name: str) -> Value:
-        return self.values[name]
-
-    def is_none(self, name: str) -> bool:
-        return self.values[name] is None
-
-    def integer(self, name: str, *, minimum: int | None = None) -> int:
-        """An int argument (bools are refused: ``Linear(True, 3)`` is almost certainly a mistake)."""
-        value = self.values[name]
-        if type(value) is not int:  # bools are refused too
-            raise self.fail(f"{name} must be an integer, got {short_repr(value)}", name)
-        if minimum is not None and value < minimum:
-            relation = "positive" if minimum == 1 else ("non-negative" if minimum == 0 else f">= {minimum}")
-            raise self.fail(f"{name} must be {relation}, got {value}", name)
-        return value
-
-    def dim(self, name: str, symbol: str | None = None, *, minimum: int = 0) -> Dim:
-        """An integer argument as a named ``Dim`` (symbol defaults to the argument name)."""
-        value = self.values[name]
-        if type(value) is int and value >= minimum:
-            return Dim(value, symbol or name)  # Dim.of, without the extra call
-        return Dim.of(self.integer(name, minimum=minimum), symbol or name)  # integer() raises its error
-
-    def number(self, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
-        value = self.values[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{name} must be a number, got {short_repr(value)}", name)
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise self.fail(f"{name} must be between {minimum} and {maximum}, got {value}", name)
-        return float(value)
-
-    def real(self, name: str) -> int | float:
-        """A number argument kept as given, so comparisons are Python's exact ones as in torch's checks
-        (``float()`` would overflow on huge ints). Bools are refused."""
-        value = self.values[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{name} must be a number, got {short_repr(value)}", name)
-        return value
-
-    def flag(self, name: str) -> bool:
-        """A boolean argument; ``0``/``1`` are accepted as torch would (truthiness of an int)."""
-        value = self.values[name]
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise self.fail(f"{name} must be True or False, got {short_repr(value)}", name)
-
-    def choice(self, name: str, options: Sequence[str]) -> str:
-        value = self.values[name]
-        if not isinstance(value, str) or value not in options:
-            allowed = ", ".join(repr(option) for option in options)
-            raise self.fail(f"{name} must be one of {allowed}, got {short_repr(value)}", name)
-        return value
-
-    def ints(self, name: str, count: int, *, minimum: int | None = None) -> tuple[int, ...]:
-        """An int or a tuple/list of ``count`` ints, expanded like torch's ``_pair``/``_triple``."""
-        value = self.values[name]
-        if type(value) is int and (minimum is None or value >= minimum):
-            return (value,) * count  # the usual case: one int for every dimension
-        items = value if isinstance(value, tuple) else (value,) * count
-        if len(items) != count:
-            raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
-        result = []
-        for item in items:
-            if type(item) is not int:  # bools are refused too
-                raise self.fail(f"{name} must be an int or a tuple of {count} ints, got {short_repr(value)}", name)
-            if minimum is not None and item < minimum:
-                raise self.fail(f"{name} must be >= {minimum}, got {short_repr(value)}", name)
-            result.append(item)
-        return tuple(result)
-
-    def int_tuple(self, name: str) -> tuple[int, ...]:
-        """An int or a non-empty tuple/list of ints, kept as given (``normalized_shape``)."""
-        value = self.values[name]
-        items = value if isinstance(value, tuple) else (value,)
-        if not items or any(isinstance(item, bool) or not isinstance(item, int) for item in items):
-            raise self.fail(f"{name} must be an int or a tuple of ints, got {short_repr(value)}", name)
-        return tuple(item for item in items if isinstance(item, int))
-
-    def module(self, name: str) -> Module:
-        value = self.values[name]
-        if not isinstance(value, Module):
-            raise self.fail(f"{name} must be a module such as nn.Linear(...), got {short_repr(value)}", name)
-        return value
 
 
 if TYPE_CHECKING:
@@ -242,33 +71,10 @@ class LayerSpec(Record):
     kind: str
     signature: Signature
     builder: Builder
-    family: str
-
-
-_REGISTRY: dict[str, LayerSpec] = {}
-
-
-def layer(kind: str, sig: Signature, *, family: str) -> Callable[[Builder], Builder]:
-    """Register ``builder`` as the catalog entry for ``torch.nn.<kind>``."""
-
-    def register(builder: Builder) -> Builder:
-        if kind in _REGISTRY:
-            raise RuntimeError(f"layer {kind!r} registered twice")
-        _REGISTRY[kind] = LayerSpec(kind, sig, builder, family)
-        return builder
-
-    return register
-
-
-_catalog_loaded = False
-"""Whether ``_load_catalog`` has imported every family module (set only once all imports succeeded)."""
 
 
 def _load_catalog() -> None:
-    # Importing the family modules runs their @layer declarations; once done, later calls return at once.
-    global _catalog_loaded
-    if _catalog_loaded:
-        return
+    # Importing the family modules runs their @layer declarations.
     from paramcount.layers import (  # noqa: F401
         activation,
         attention,
@@ -283,13 +89,24 @@ def _load_catalog() -> None:
         transformer,
     )
 
-    _catalog_loaded = True
+
+CATALOG: Final[Registry[LayerSpec]] = Registry("layer", _load_catalog)
+"""Every declared layer by kind."""
+
+
+def layer(kind: str, sig: Signature) -> Callable[[Builder], Builder]:
+    """Register ``builder`` as the catalog entry for ``torch.nn.<kind>``."""
+
+    def register(builder: Builder) -> Builder:
+        CATALOG.add(kind, LayerSpec(kind, sig, builder))
+        return builder
+
+    return register
 
 
 def known_layers() -> tuple[str, ...]:
     """All catalog kinds, sorted."""
-    _load_catalog()
-    return tuple(sorted(_REGISTRY))
+    return CATALOG.names()
 
 
 _FAMILY_OF: dict[str, str] = {}
@@ -299,7 +116,7 @@ _FAMILY_OF: dict[str, str] = {}
 def registered(kind: str) -> LayerSpec | None:
     """The catalog entry for ``kind`` if the generated family table knows it (importing only that family's
     module), else None; nothing else is loaded and nothing is raised."""
-    spec = _REGISTRY.get(kind)
+    spec = CATALOG.entries.get(kind)
     if spec is None:
         if not _FAMILY_OF:
             from paramcount.layers._families import FAMILIES
@@ -308,72 +125,14 @@ def registered(kind: str) -> LayerSpec | None:
         family = _FAMILY_OF.get(kind)
         if family is not None:
             __import__(f"paramcount.layers.{family}")
-            spec = _REGISTRY.get(kind)
+            spec = CATALOG.entries.get(kind)
     return spec
 
 
 def lookup(kind: str) -> LayerSpec:
-    """The catalog entry for ``kind``, or ``UnknownNameError`` with the closest names."""
-    spec = registered(kind)
-    if spec is None:
-        _load_catalog()  # a kind the family table does not list (it is regenerated by its test)
-        spec = _REGISTRY.get(kind)
-    if spec is None:
-        import difflib  # only on the error path: keeps the counting path's imports small
-
-        by_lower = {name.lower(): name for name in _REGISTRY}
-        suggestions = difflib.get_close_matches(kind, list(_REGISTRY), n=3, cutoff=0.6)
-        exact_case = by_lower.get(kind.lower())
-        if exact_case and exact_case not in suggestions:
-            suggestions.insert(0, exact_case)
-        raise UnknownNameError(f"unknown layer {kind!r}{did_you_mean(suggestions[:3])}", kind, tuple(suggestions[:3]))
-    return spec
-
-
-def bind(spec: LayerSpec, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> Arguments:
-    """Bind a call to ``spec.signature`` as Python would, or raise ``ArgumentError``."""
-    sig = spec.signature
-    bound: dict[str, Value] = dict(sig.parameters)  # type: ignore[arg-type]  # defaults, REQUIRED where none
-    variadic: tuple[Value, ...] = ()
-    given: tuple[str, ...] = ()
-    if sig.variadic is not None:
-        variadic = tuple(positional)
-    elif len(positional) > len(sig.positional):
-        raise ArgumentError(
-            spec.kind, f"takes at most {len(sig.positional)} positional arguments ({len(positional)} given)"
-        )
-    else:
-        given = sig.positional[: len(positional)]
-        bound.update(zip(given, positional, strict=True))
-    if keywords:
-        _bind_keywords(spec, bound, set(given), keywords)
-    for name in sig.required:
-        if bound[name] is REQUIRED:  # type: ignore[comparison-overlap]  # a default until given
-            raise ArgumentError(spec.kind, f"missing required argument {name!r}", name)
-    return Arguments(spec.kind, bound, variadic)
-
-
-def _bind_keywords(
-    spec: LayerSpec, bound: dict[str, Value], given: set[str], keywords: Sequence[tuple[str, Value]]
-) -> None:
-    sig = spec.signature
-    for key, value in keywords:
-        if key not in bound and sig.any_keywords:
-            continue
-        if key not in bound:
-            allowed = ", ".join(name for name in sig.names if not name.startswith("_"))
-            import difflib  # error path only
-
-            suggestion = difflib.get_close_matches(key, sig.names, n=1)
-            if suggestion:
-                hint = f"; did you mean {suggestion[0]!r}?"
-            else:
-                hint = f"; allowed: {allowed}" if allowed else f"; {spec.kind} takes no keyword arguments"
-            raise ArgumentError(spec.kind, f"unexpected keyword argument {key!r}{hint}", key)
-        if key in given:
-            raise ArgumentError(spec.kind, f"got multiple values for argument {key!r}", key)
-        given.add(key)
-        bound[key] = value
+    """The catalog entry for ``kind``, or ``UnknownNameError`` with the closest names. A kind the family
+    table does not list (it is regenerated by its test) is found by loading the whole catalog."""
+    return registered(kind) or CATALOG.lookup(kind)
 
 
 def _dtype_name(layer_name: str, value: Value) -> str | None:
@@ -393,8 +152,8 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
 
 def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
-    spec = _REGISTRY.get(kind) or lookup(kind)
-    arguments = bind(spec, positional, keywords)
+    spec = CATALOG.entries.get(kind) or lookup(kind)
+    arguments = bind(kind, spec.signature, positional, keywords)
     parts = spec.builder(arguments)
     # name, kind, args, params, buffers, children (positional: the most frequent construction of a record)
     module = Module("", kind, tuple(arguments.values.items()), parts.params, parts.buffers, parts.children)
@@ -406,22 +165,11 @@ def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[
     return module
 
 
-_DTYPE_BYTES: Final = {
-    "float64": 8,
-    "float32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "float8_e4m3fn": 1,
-    "float8_e5m2": 1,
-    "int64": 8,
-}
-
-
 def _check_storage(module: Module) -> None:
     """Torch refuses any tensor of 2**63 bytes or more ("Storage size calculation overflowed"), even on
     the meta device; so do we, instead of counting a layer that cannot exist."""
     for tensor in (*module.params, *module.buffers):
-        size = tensor.count * _DTYPE_BYTES.get(tensor.dtype, 8)
+        size = bytes_for(tensor.count, BITS.get(tensor.dtype, 64))
         if size >= 2**63:
             shape = ", ".join(str(value) for value in tensor.sizes)
             raise ArgumentError(

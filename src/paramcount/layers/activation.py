@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Param
 
 
@@ -49,16 +52,12 @@ _PLAIN: tuple[tuple[str, Signature], ...] = (
 _WITHOUT_INIT = ("Sigmoid", "Tanh", "LogSigmoid", "Softsign", "Tanhshrink", "Softmax2d")
 
 for _kind, _sig in _PLAIN:
-    layer(_kind, _sig, family="activation")(_no_parameters)
+    layer(_kind, _sig)(_no_parameters)
 for _kind in _WITHOUT_INIT:
-    layer(_kind, signature("*args"), family="activation")(_no_arguments)
+    layer(_kind, signature("*args"))(_no_arguments)
 
 
-@layer(
-    "Hardtanh",
-    signature(min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None),
-    family="activation",
-)
+@layer("Hardtanh", signature(min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None))
 def hardtanh(a: Arguments) -> Parts:
     # min_value/max_value are torch's deprecated spellings: when given, they replace min_val/max_val.
     low_name = "min_val" if a.is_none("min_value") else "min_value"
@@ -73,7 +72,7 @@ def hardtanh(a: Arguments) -> Parts:
     return Parts()
 
 
-@layer("PReLU", signature(num_parameters=1, init=0.25, device=None, dtype=None), family="activation")
+@layer("PReLU", signature(num_parameters=1, init=0.25, device=None, dtype=None))
 def prelu(a: Arguments) -> Parts:
     count = a.dim("num_parameters")
     init = a.real("init")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, build, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, build, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Dim, Param
 
 
@@ -26,7 +28,6 @@ def _optional_dim(a: Arguments, name: str, default: Dim) -> Dim:
         device=None,
         dtype=None,
     ),
-    family="attention",
 )
 def multihead_attention(a: Arguments) -> Parts:
     # dropout, add_zero_attn and batch_first are stored unchecked by torch and shape nothing.

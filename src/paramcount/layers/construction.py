@@ -9,7 +9,8 @@ which objects a program must share (the ties ``containers`` records); writing th
 from __future__ import annotations
 
 from paramcount.calls import Call, Construction, Container, Dictionary, Name, NewTensor, Repeated
-from paramcount.layers._registry import FLOAT_DTYPES, REQUIRED, lookup, members
+from paramcount.layers._registry import FLOAT_DTYPES, lookup, members
+from paramcount.layers._signature import REQUIRED
 from paramcount.layers.containers import DictValue, OrderedDictValue, shared_owner
 from paramcount.tree import Module, Ref, TensorSpec
 

@@ -25,7 +25,10 @@ Sequential, as in torch (a plain dict there is refused, as torch refuses it).
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Buffer, Dim, Module, Param, TensorSpec, iter_modules
 
 TYPE_CHECKING = False
@@ -114,7 +117,7 @@ RESERVED_NAMES: Final = {
 """Child names torch's ``add_module`` refuses on each named container, because the attribute exists."""
 
 
-@layer("Sequential", signature("*args"), family="container")
+@layer("Sequential", signature("*args"))
 def sequential(a: Arguments) -> Parts:
     """Children named ``"0"``, ``"1"`` …, or by the keys of a single ``OrderedDict`` argument."""
     values = a.variadic
@@ -124,7 +127,7 @@ def sequential(a: Arguments) -> Parts:
     return Parts(children=_adopt(a, "args", numbered, numbered=True))
 
 
-@layer("ModuleList", signature(modules=None), family="container")
+@layer("ModuleList", signature(modules=None))
 def module_list(a: Arguments) -> Parts:
     """Children named ``"0"``, ``"1"`` … from a list or tuple of modules."""
     value = a.raw("modules")
@@ -137,7 +140,7 @@ def module_list(a: Arguments) -> Parts:
     return Parts(children=_adopt(a, "modules", numbered, numbered=True))
 
 
-@layer("ModuleDict", signature(modules=None), family="container")
+@layer("ModuleDict", signature(modules=None))
 def module_dict(a: Arguments) -> Parts:
     """Children named by the keys of a dict, an OrderedDict or a list of ``(name, module)`` pairs."""
     value = a.raw("modules")
@@ -175,7 +178,7 @@ RESERVED_NAMES["ParameterDict"] = (_MODULE_ATTRIBUTES - _INSTANCE_STATE) | {
 """Keys torch refuses in a ParameterDict: attributes of the class, and ``_parameters``."""
 
 
-@layer("ParameterList", signature(values=None), family="container")
+@layer("ParameterList", signature(values=None))
 def parameter_list(a: Arguments) -> Parts:
     """Parameters named ``"0"``, ``"1"`` … from a list or tuple of tensors (a plain tensor becomes a new
     trainable ``nn.Parameter``, as ``ParameterList.__setitem__`` wraps it)."""
@@ -187,7 +190,7 @@ def parameter_list(a: Arguments) -> Parts:
     return Parts(params=_parameters(a, "values", [(str(index), item) for index, item in enumerate(value)]))
 
 
-@layer("ParameterDict", signature(parameters=None), family="container")
+@layer("ParameterDict", signature(parameters=None))
 def parameter_dict(a: Arguments) -> Parts:
     """Parameters named by the keys of a dict (in sorted order: ``ParameterDict.update`` sorts a plain
     dict's items), an OrderedDict or a list of ``(name, tensor)`` pairs (both in their order)."""

@@ -10,8 +10,15 @@ the tuple of characters ``('s', 'a', 'm', 'e')`` and fails at the first forward)
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Dim, Param
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.layers._registry import Builder
 
 _KERNEL_SYMBOLS = {
     1: ("kernel_size",),
@@ -115,31 +122,13 @@ def _convolution(a: Arguments, spatial: int, *, transposed: bool) -> Parts:
     return Parts(params=tuple(params))
 
 
-@layer("Conv1d", _CONV_SIGNATURE, family="conv")
-def conv1d(a: Arguments) -> Parts:
-    return _convolution(a, 1, transposed=False)
+def _builder(spatial: int, *, transposed: bool) -> Builder:
+    def build(a: Arguments) -> Parts:
+        return _convolution(a, spatial, transposed=transposed)
+
+    return build
 
 
-@layer("Conv2d", _CONV_SIGNATURE, family="conv")
-def conv2d(a: Arguments) -> Parts:
-    return _convolution(a, 2, transposed=False)
-
-
-@layer("Conv3d", _CONV_SIGNATURE, family="conv")
-def conv3d(a: Arguments) -> Parts:
-    return _convolution(a, 3, transposed=False)
-
-
-@layer("ConvTranspose1d", _TRANSPOSE_SIGNATURE, family="conv")
-def conv_transpose1d(a: Arguments) -> Parts:
-    return _convolution(a, 1, transposed=True)
-
-
-@layer("ConvTranspose2d", _TRANSPOSE_SIGNATURE, family="conv")
-def conv_transpose2d(a: Arguments) -> Parts:
-    return _convolution(a, 2, transposed=True)
-
-
-@layer("ConvTranspose3d", _TRANSPOSE_SIGNATURE, family="conv")
-def conv_transpose3d(a: Arguments) -> Parts:
-    return _convolution(a, 3, transposed=True)
+for _spatial in (1, 2, 3):
+    layer(f"Conv{_spatial}d", _CONV_SIGNATURE)(_builder(_spatial, transposed=False))
+    layer(f"ConvTranspose{_spatial}d", _TRANSPOSE_SIGNATURE)(_builder(_spatial, transposed=True))

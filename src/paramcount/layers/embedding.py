@@ -6,7 +6,9 @@ torch; an expression cannot write one, so anything but None is refused.
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Param
 
 _BAG_MODES = ("sum", "mean", "max")
@@ -64,7 +66,6 @@ def _weight(a: Arguments, *, trainable: bool = True) -> Param:
         device=None,
         dtype=None,
     ),
-    family="embedding",
 )
 def embedding(a: Arguments) -> Parts:
     # Embedding.__init__: Parameter(..., requires_grad=not _freeze).
@@ -87,7 +88,6 @@ def embedding(a: Arguments) -> Parts:
         device=None,
         dtype=None,
     ),
-    family="embedding",
 )
 def embedding_bag(a: Arguments) -> Parts:
     # Torch stores any mode and F.embedding_bag raises "mode has to be one of sum, mean or max" on every

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Param
 
 
-@layer("Identity", signature("*args", "**kwargs"), family="stateless")
+@layer("Identity", signature("*args", "**kwargs"))
 def identity(a: Arguments) -> Parts:
     # torch.nn.Identity(*args, **kwargs) ignores its arguments.
     return Parts()
 
 
-@layer("Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None), family="linear")
+@layer("Linear", signature("in_features", "out_features", bias=True, device=None, dtype=None))
 def linear(a: Arguments) -> Parts:
     inp = a.dim("in_features")
     out = a.dim("out_features")
@@ -22,11 +24,7 @@ def linear(a: Arguments) -> Parts:
     return Parts(params=tuple(params))
 
 
-@layer(
-    "Bilinear",
-    signature("in1_features", "in2_features", "out_features", bias=True, device=None, dtype=None),
-    family="linear",
-)
+@layer("Bilinear", signature("in1_features", "in2_features", "out_features", bias=True, device=None, dtype=None))
 def bilinear(a: Arguments) -> Parts:
     in1 = a.dim("in1_features", minimum=1)  # torch's reset_parameters refuses in1_features <= 0
     in2 = a.dim("in2_features")

@@ -8,7 +8,10 @@ catalog's own Linear entry so the children carry Linear's arguments, then given 
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, Parts, build, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, build, layer
+from paramcount.layers._signature import signature
 from paramcount.limits import MAX_INT_BITS
 from paramcount.tree import Dim, Module, Param
 
@@ -100,7 +103,6 @@ def _hidden_size(a: Arguments, inp: Dim, power: int) -> Dim:
 @layer(
     "AdaptiveLogSoftmaxWithLoss",
     signature("in_features", "n_classes", "cutoffs", div_value=4.0, head_bias=False, device=None, dtype=None),
-    family="loss",
 )
 def adaptive_log_softmax_with_loss(a: Arguments) -> Parts:
     classes = a.integer("n_classes")
@@ -161,7 +163,6 @@ def _class_outputs(a: Arguments) -> Dim:
         kw_label_smoothing=0.0,
         kw_options=None,
     ),
-    family="loss",
 )
 def linear_cross_entropy_loss(a: Arguments) -> Parts:
     # weight is a class-weight tensor, registered as a buffer when given; an expression cannot hold one.

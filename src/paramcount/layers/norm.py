@@ -9,7 +9,10 @@ a non-integer size is a mistake in an expression.
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Buffer, Dim, Param
 
 
@@ -63,9 +66,9 @@ _BATCH_NORM = _norm_base_signature(affine=True, track_running_stats=True)
 _INSTANCE_NORM = _norm_base_signature(affine=False, track_running_stats=False)
 
 for _kind in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
-    layer(_kind, _BATCH_NORM, family="norm")(_norm_base)
+    layer(_kind, _BATCH_NORM)(_norm_base)
 for _kind in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"):
-    layer(_kind, _INSTANCE_NORM, family="norm")(_norm_base)
+    layer(_kind, _INSTANCE_NORM)(_norm_base)
 
 
 @layer(
@@ -81,7 +84,6 @@ for _kind in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"):
         dtype=None,
         kw_bias=True,
     ),
-    family="norm",
 )
 def sync_batch_norm(a: Arguments) -> Parts:
     # SyncBatchNorm only stores process_group; its tensors are _NormBase's.
@@ -106,7 +108,6 @@ def _normalized_shape(a: Arguments, *, allocated: bool) -> tuple[Dim, ...]:
 @layer(
     "LayerNorm",
     signature("normalized_shape", eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None),
-    family="norm",
 )
 def layer_norm(a: Arguments) -> Parts:
     affine = a.flag("elementwise_affine")
@@ -114,11 +115,7 @@ def layer_norm(a: Arguments) -> Parts:
     return Parts(params=_affine_params(a, shape, flag="elementwise_affine"))
 
 
-@layer(
-    "RMSNorm",
-    signature("normalized_shape", eps=None, elementwise_affine=True, device=None, dtype=None),
-    family="norm",
-)
+@layer("RMSNorm", signature("normalized_shape", eps=None, elementwise_affine=True, device=None, dtype=None))
 def rms_norm(a: Arguments) -> Parts:
     affine = a.flag("elementwise_affine")
     shape = _normalized_shape(a, allocated=affine)
@@ -128,7 +125,6 @@ def rms_norm(a: Arguments) -> Parts:
 @layer(
     "GroupNorm",
     signature("num_groups", "num_channels", eps=1e-5, affine=True, device=None, dtype=None, kw_bias=True),
-    family="norm",
 )
 def group_norm(a: Arguments) -> Parts:
     groups = a.integer("num_groups")
@@ -155,5 +151,5 @@ def _local_response(a: Arguments) -> Parts:
     return Parts()
 
 
-layer("LocalResponseNorm", signature("size", alpha=1e-4, beta=0.75, k=1.0), family="norm")(_local_response)
-layer("CrossMapLRN2d", signature("size", alpha=1e-4, beta=0.75, k=1), family="norm")(_local_response)
+layer("LocalResponseNorm", signature("size", alpha=1e-4, beta=0.75, k=1.0))(_local_response)
+layer("CrossMapLRN2d", signature("size", alpha=1e-4, beta=0.75, k=1))(_local_response)

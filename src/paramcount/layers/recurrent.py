@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Dim, Param
 
 # RNN, LSTM and GRU declare ``__init__(self, *args, **kwargs)`` and forward to
@@ -11,41 +13,15 @@ from paramcount.tree import Dim, Param
 # documented ``@overload`` ones, which bind every positional call the way torch does up to
 # ``bidirectional``. (Torch would bind a further positional argument of RNN/GRU to ``proj_size``, where
 # the overload documents ``device``; we follow the overload.)
+_STACK_OPTIONS = {"bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+"""The keywords every stack takes after ``num_layers`` (and RNN's ``nonlinearity``), in torch's order."""
 _RNN_SIGNATURE = signature(
-    "input_size",
-    "hidden_size",
-    num_layers=1,
-    nonlinearity="tanh",
-    bias=True,
-    batch_first=False,
-    dropout=0.0,
-    bidirectional=False,
-    device=None,
-    dtype=None,
+    "input_size", "hidden_size", num_layers=1, nonlinearity="tanh", **_STACK_OPTIONS, device=None, dtype=None
 )
 _LSTM_SIGNATURE = signature(
-    "input_size",
-    "hidden_size",
-    num_layers=1,
-    bias=True,
-    batch_first=False,
-    dropout=0.0,
-    bidirectional=False,
-    proj_size=0,
-    device=None,
-    dtype=None,
+    "input_size", "hidden_size", num_layers=1, **_STACK_OPTIONS, proj_size=0, device=None, dtype=None
 )
-_GRU_SIGNATURE = signature(
-    "input_size",
-    "hidden_size",
-    num_layers=1,
-    bias=True,
-    batch_first=False,
-    dropout=0.0,
-    bidirectional=False,
-    device=None,
-    dtype=None,
-)
+_GRU_SIGNATURE = signature("input_size", "hidden_size", num_layers=1, **_STACK_OPTIONS, device=None, dtype=None)
 
 
 def _strict_flag(a: Arguments, name: str) -> bool:
@@ -105,19 +81,8 @@ _MODE_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 @layer(
     "RNNBase",
     signature(
-        "mode",
-        "input_size",
-        "hidden_size",
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
-        device=None,
-        dtype=None,
+        "mode", "input_size", "hidden_size", num_layers=1, **_STACK_OPTIONS, proj_size=0, device=None, dtype=None
     ),
-    family="recurrent",
 )
 def rnn_base(a: Arguments) -> Parts:
     mode = a.raw("mode")
@@ -128,18 +93,18 @@ def rnn_base(a: Arguments) -> Parts:
     return _stack(a, _MODE_GATES[mode], has_projection=True)
 
 
-@layer("RNN", _RNN_SIGNATURE, family="recurrent")
+@layer("RNN", _RNN_SIGNATURE)
 def rnn(a: Arguments) -> Parts:
     a.choice("nonlinearity", ("tanh", "relu"))  # checked by RNN.__init__ before RNNBase's checks
     return _stack(a, 1, has_projection=False)
 
 
-@layer("LSTM", _LSTM_SIGNATURE, family="recurrent")
+@layer("LSTM", _LSTM_SIGNATURE)
 def lstm(a: Arguments) -> Parts:
     return _stack(a, 4, has_projection=True)
 
 
-@layer("GRU", _GRU_SIGNATURE, family="recurrent")
+@layer("GRU", _GRU_SIGNATURE)
 def gru(a: Arguments) -> Parts:
     return _stack(a, 3, has_projection=False)
 
@@ -166,38 +131,22 @@ def _cell(a: Arguments, multiplier: int | None) -> Parts:
     return Parts(params=tuple(params))
 
 
-@layer(
-    "RNNCellBase",
-    signature("input_size", "hidden_size", "bias", "num_chunks", device=None, dtype=None),
-    family="recurrent",
-)
+@layer("RNNCellBase", signature("input_size", "hidden_size", "bias", "num_chunks", device=None, dtype=None))
 def rnn_cell_base(a: Arguments) -> Parts:
     return _cell(a, None)
 
 
-@layer(
-    "RNNCell",
-    signature("input_size", "hidden_size", bias=True, nonlinearity="tanh", device=None, dtype=None),
-    family="recurrent",
-)
+@layer("RNNCell", signature("input_size", "hidden_size", bias=True, nonlinearity="tanh", device=None, dtype=None))
 def rnn_cell(a: Arguments) -> Parts:
     # RNNCell stores nonlinearity unchecked; an unknown value only fails in forward(), so it is accepted.
     return _cell(a, 1)
 
 
-@layer(
-    "LSTMCell",
-    signature("input_size", "hidden_size", bias=True, device=None, dtype=None),
-    family="recurrent",
-)
+@layer("LSTMCell", signature("input_size", "hidden_size", bias=True, device=None, dtype=None))
 def lstm_cell(a: Arguments) -> Parts:
     return _cell(a, 4)
 
 
-@layer(
-    "GRUCell",
-    signature("input_size", "hidden_size", bias=True, device=None, dtype=None),
-    family="recurrent",
-)
+@layer("GRUCell", signature("input_size", "hidden_size", bias=True, device=None, dtype=None))
 def gru_cell(a: Arguments) -> Parts:
     return _cell(a, 3)

@@ -4,7 +4,10 @@ loss}.py, torch 2.13)."""
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, Parts, Signature, build, layer, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, build, layer
+from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -106,9 +109,9 @@ def _loss(a: Arguments) -> Parts:
 
 
 for _kind, _sig in (*_POOLING, *_PADDING, *_SHAPING):
-    layer(_kind, _sig, family="stateless")(_no_parameters)
+    layer(_kind, _sig)(_no_parameters)
 for _kind, _sig in _LOSSES:
-    layer(_kind, _sig, family="stateless")(_loss)
+    layer(_kind, _sig)(_loss)
 
 
 def _dropout(a: Arguments) -> Parts:
@@ -119,7 +122,7 @@ def _dropout(a: Arguments) -> Parts:
 
 
 for _kind in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"):
-    layer(_kind, signature(p=0.5, inplace=False), family="stateless")(_dropout)
+    layer(_kind, signature(p=0.5, inplace=False))(_dropout)
 
 
 def _items(value: Value, count: int) -> tuple[Value, ...]:
@@ -156,7 +159,6 @@ def _fractional(a: Arguments, dims: int) -> Parts:
 @layer(
     "FractionalMaxPool2d",
     signature("kernel_size", output_size=None, output_ratio=None, return_indices=False, _random_samples=None),
-    family="stateless",
 )
 def fractional_max_pool_2d(a: Arguments) -> Parts:
     return _fractional(a, 2)
@@ -165,13 +167,12 @@ def fractional_max_pool_2d(a: Arguments) -> Parts:
 @layer(
     "FractionalMaxPool3d",
     signature("kernel_size", output_size=None, output_ratio=None, return_indices=False, _random_samples=None),
-    family="stateless",
 )
 def fractional_max_pool_3d(a: Arguments) -> Parts:
     return _fractional(a, 3)
 
 
-@layer("Unflatten", signature("dim", "unflattened_size"), family="stateless")
+@layer("Unflatten", signature("dim", "unflattened_size"))
 def unflatten(a: Arguments) -> Parts:
     size = a.raw("unflattened_size")
     # torch wants a tuple or list of ints (empty allowed); bools are refused as everywhere in the catalog.
@@ -202,7 +203,6 @@ def _fits_float(number: int | float) -> bool:
 @layer(
     "Upsample",
     signature(size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None),
-    family="stateless",
 )
 def upsample(a: Arguments) -> Parts:
     _scale_factor(a)
@@ -210,20 +210,16 @@ def upsample(a: Arguments) -> Parts:
 
 
 for _kind in ("UpsamplingNearest2d", "UpsamplingBilinear2d"):
-    layer(_kind, signature(size=None, scale_factor=None), family="stateless")(upsample)
+    layer(_kind, signature(size=None, scale_factor=None))(upsample)
 
 
-@layer("HuberLoss", signature(reduction="mean", delta=1.0), family="stateless")
+@layer("HuberLoss", signature(reduction="mean", delta=1.0))
 def huber_loss(a: Arguments) -> Parts:
     a.real("delta")
     return Parts()
 
 
-@layer(
-    "MultiMarginLoss",
-    signature(p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"),
-    family="stateless",
-)
+@layer("MultiMarginLoss", signature(p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"))
 def multi_margin_loss(a: Arguments) -> Parts:
     _tensors_absent(a, "weight")
     p = a.raw("p")
@@ -241,7 +237,6 @@ def _positive_margin(a: Arguments) -> None:
 @layer(
     "TripletMarginLoss",
     signature(margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"),
-    family="stateless",
 )
 def triplet_margin_loss(a: Arguments) -> Parts:
     _positive_margin(a)
@@ -251,7 +246,6 @@ def triplet_margin_loss(a: Arguments) -> Parts:
 @layer(
     "TripletMarginWithDistanceLoss",
     signature(kw_distance_function=None, kw_margin=1.0, kw_swap=False, kw_reduction="mean"),
-    family="stateless",
 )
 def triplet_margin_with_distance_loss(a: Arguments) -> Parts:
     _positive_margin(a)

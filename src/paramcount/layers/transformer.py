@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, Parts, build, layer, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import Parts, build, layer
+from paramcount.layers._signature import signature
 from paramcount.tree import Module, Ref
 
 TYPE_CHECKING = False
@@ -72,12 +74,12 @@ def _sublayers(a: Arguments, attentions: tuple[str, ...], norms: int) -> Parts:
     return Parts(children=tuple(children))
 
 
-@layer("TransformerEncoderLayer", signature("d_model", "nhead", **_LAYER_DEFAULTS), family="transformer")
+@layer("TransformerEncoderLayer", signature("d_model", "nhead", **_LAYER_DEFAULTS))
 def transformer_encoder_layer(a: Arguments) -> Parts:
     return _sublayers(a, ("self_attn",), norms=2)
 
 
-@layer("TransformerDecoderLayer", signature("d_model", "nhead", **_LAYER_DEFAULTS), family="transformer")
+@layer("TransformerDecoderLayer", signature("d_model", "nhead", **_LAYER_DEFAULTS))
 def transformer_decoder_layer(a: Arguments) -> Parts:
     return _sublayers(a, ("self_attn", "multihead_attn"), norms=3)
 
@@ -99,18 +101,13 @@ def _stack(a: Arguments, layer_argument: str) -> Parts:
 @layer(
     "TransformerEncoder",
     signature("encoder_layer", "num_layers", norm=None, enable_nested_tensor=True, mask_check=True),
-    family="transformer",
 )
 def transformer_encoder(a: Arguments) -> Parts:
     # enable_nested_tensor only decides a fast path (and warns when it cannot be used); mask_check is stored.
     return _stack(a, "encoder_layer")
 
 
-@layer(
-    "TransformerDecoder",
-    signature("decoder_layer", "num_layers", norm=None),
-    family="transformer",
-)
+@layer("TransformerDecoder", signature("decoder_layer", "num_layers", norm=None))
 def transformer_decoder(a: Arguments) -> Parts:
     return _stack(a, "decoder_layer")
 
@@ -145,7 +142,6 @@ def _side(a: Arguments, kind: str, layers_argument: str) -> Module:
         device=None,
         dtype=None,
     ),
-    family="transformer",
 )
 def transformer(a: Arguments) -> Parts:
     children = []

@@ -23,7 +23,8 @@ import sys
 
 from paramcount._record import replace
 from paramcount.errors import ArgumentError, ParamcountError
-from paramcount.layers._registry import REQUIRED, build, registered
+from paramcount.layers._registry import build, registered
+from paramcount.layers._signature import REQUIRED
 from paramcount.tree import RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
 
 TYPE_CHECKING = False
@@ -294,13 +295,13 @@ def _from_hf_config(module: Any) -> Module | None:
     transformers = sys.modules.get("transformers")
     if transformers is None or not isinstance(module, transformers.PreTrainedModel):
         return None
-    from paramcount.sources.hf import from_config, supported_model_types
+    from paramcount.sources.hf import build_config_tree, supported_model_types
 
     settings = module.config.to_dict()
     if settings.get("model_type") not in supported_model_types():
         return None
     try:
-        tree = from_config(settings, architecture=type(module).__name__)
+        tree = build_config_tree(settings, architecture=type(module).__name__)
     except ParamcountError:
         return None
     expected = [(name, p.sizes) for name, p in iter_params(tree, include_tied=True)]

@@ -20,8 +20,8 @@ JSON twins and the counter's answer hold them all.
 unknown page, 422 for a malformed request, 503 when the library is busy, 504 when an answer takes too long.
 Nothing a request carries is evaluated, and no path reaches the disk.
 
-The handlers' logic is in ``handlers.py``, the request models in ``models.py``. This module imports FastAPI
-at module level (FastAPI reads route annotations from the module's globals); it is imported only by
+The handlers' logic is in ``handlers.py``, the request and response schema in ``schema.py``. This module
+imports FastAPI at module level (FastAPI reads route annotations from the module's globals); it is imported only by
 ``paramcount serve`` and the tests — never by the counting path.
 """
 
@@ -39,7 +39,9 @@ from paramcount import __version__
 from paramcount.web.curated import curated
 from paramcount.web.handlers import Ask, Handlers, sections_of
 from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
-from paramcount.web.models import (
+from paramcount.web.pages import error_body
+from paramcount.web.planning import PLAN_FIELDS
+from paramcount.web.schema import (
     ARCHITECTURE_HELP,
     BOUNDS,
     HTML,
@@ -61,8 +63,6 @@ from paramcount.web.models import (
     MemoryBody,
     MemoryRequest,
 )
-from paramcount.web.pages import error_body
-from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.settings import Settings
 
 __all__ = ["create_app"]

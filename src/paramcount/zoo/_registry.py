@@ -1,6 +1,6 @@
 """The model zoo: name-addressable architectures built from the catalog (Python that builds the tree).
 
-    @model("resnet50", signature(num_classes=1000), family="vision", reference="torchvision.models.resnet50")
+    @model("resnet50", signature(num_classes=1000))
     def resnet50(a: Arguments) -> Module: ...
 
 Each entry is checked in the tests against the published exact count of its reference implementation.
@@ -11,14 +11,15 @@ is known to the caller (the expression door), which records it as the answer's p
 from __future__ import annotations
 
 from paramcount._record import Record, replace
-from paramcount.errors import UnknownNameError, did_you_mean
-from paramcount.layers._registry import Arguments, LayerSpec, Parts, Signature, bind
+from paramcount._registry import Registry
+from paramcount.layers._arguments import Arguments, bind
+from paramcount.layers._signature import Signature
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import TypeAlias
+    from typing import Final, TypeAlias
 
     from paramcount.tree import Value
 
@@ -32,52 +33,41 @@ class ModelSpec(Record):
     name: str
     signature: Signature
     builder: ModelBuilder
-    family: str
     reference: str
-    """The reference implementation whose count the tests check (``torchvision.models.resnet50``)."""
-
-
-_REGISTRY: dict[str, ModelSpec] = {}
-
-
-def model(name: str, sig: Signature, *, family: str, reference: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    def register(builder: ModelBuilder) -> ModelBuilder:
-        if name in _REGISTRY:
-            raise RuntimeError(f"zoo model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, sig, builder, family, reference)
-        return builder
-
-    return register
+    """The implementation the builder mirrors and whose count the tests check (``torchvision.models.resnet50``)."""
 
 
 def _load() -> None:
     from paramcount.zoo import models  # noqa: F401  (imports every family module)
 
 
+ZOO: Final[Registry[ModelSpec]] = Registry("model", _load)
+"""Every zoo model by name."""
+
+
+def model(name: str, sig: Signature, *, reference: str | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register ``builder`` as zoo model ``name``; ``reference`` defaults to ``torchvision.models.<name>``."""
+
+    def register(builder: ModelBuilder) -> ModelBuilder:
+        ZOO.add(name, ModelSpec(name, sig, builder, reference or f"torchvision.models.{name}"))
+        return builder
+
+    return register
+
+
 def known_models() -> tuple[str, ...]:
-    _load()
-    return tuple(sorted(_REGISTRY))
+    return ZOO.names()
 
 
 def lookup_model(name: str) -> ModelSpec:
-    _load()
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        import difflib
-
-        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=3, cutoff=0.6)
-        raise UnknownNameError(f"unknown model {name!r}{did_you_mean(close)}", name, tuple(close))
-    return spec
-
-
-def _no_parts(a: Arguments) -> Parts:
-    return Parts()
+    """The zoo model ``name``, or ``UnknownNameError`` with the closest names."""
+    return ZOO.lookup(name)
 
 
 def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``); torchvision's
     ``weights=``, ``pretrained=`` and ``progress=`` are read before, by ``zoo.weights.with_weights``."""
     spec = lookup_model(name)
-    arguments = bind(LayerSpec(name, spec.signature, _no_parts, spec.family), positional, keywords)
+    arguments = bind(name, spec.signature, positional, keywords)
     root = spec.builder(arguments)
     return replace(root, name="", args=tuple(arguments.values.items()))

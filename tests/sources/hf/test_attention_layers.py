@@ -14,7 +14,7 @@ from transformers.cache_utils import get_layer_types_and_kwargs
 
 from hf_oracle import shipped
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._attention_layers import attention_layers
 
 FAMILIES = ("mistral", "mixtral", "phi3", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "gemma2", "gemma3_text", "llama")
@@ -88,7 +88,7 @@ def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, A
     ],
 )
 def test_shipped_configs_record_their_sliding_layers(name: str, window: int, sliding: int) -> None:
-    attributes = dict(from_config(shipped(name)).attributes)
+    attributes = dict(build_config_tree(shipped(name)).attributes)
     types = attributes["layer_types"]
     assert isinstance(types, tuple)
     assert (attributes["sliding_window"], types.count("sliding_attention")) == (window, sliding)
@@ -99,7 +99,7 @@ def test_shipped_configs_record_their_sliding_layers(name: str, window: int, sli
 
 @pytest.mark.parametrize("name", ["Qwen--Qwen2.5-7B.json", "meta-llama--Llama-3.1-8B.json", "gpt2.json"])
 def test_configs_without_sliding_layers_record_nothing(name: str) -> None:
-    attributes = dict(from_config(shipped(name)).attributes)
+    attributes = dict(build_config_tree(shipped(name)).attributes)
     assert "layer_types" not in attributes
     assert "sliding_window" not in attributes
 
@@ -118,5 +118,5 @@ def test_configs_without_sliding_layers_record_nothing(name: str) -> None:
 )
 def test_bad_window_keys_are_refused(change: dict[str, Any], message: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        from_config(shipped("mistralai--Mistral-7B-v0.1.json") | change)
+        build_config_tree(shipped("mistralai--Mistral-7B-v0.1.json") | change)
     assert (str(caught.value), caught.value.key_path) == (message, key)

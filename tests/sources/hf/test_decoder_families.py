@@ -19,7 +19,7 @@ from test_decoders import attention_sizes, labels, rope, sparse_layout
 
 from hf_oracle import assert_matches_transformers, assert_same_model, counted_class, shipped, transformers_model
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config, supported_model_types
+from paramcount.sources.hf import build_config_tree, supported_model_types
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
 
@@ -52,7 +52,7 @@ SOURCES.multimodal.md and compared by test_multimodal.py."""
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
-    tree = from_config(config)
+    tree = build_config_tree(config)
     assert_same_model(config, tree.kind)
     assert parameter_count(tree) == SHIPPED[name]
 
@@ -62,7 +62,7 @@ def test_a_remote_code_class_name_counts_the_transformers_class() -> None:
     the model_type, and so does paramcount (it refused the config before)."""
     config = shipped("mosaicml--mpt-7b.json")
     assert config["architectures"] == ["MPTForCausalLM"]
-    assert from_config(config).kind == "MptForCausalLM"
+    assert build_config_tree(config).kind == "MptForCausalLM"
 
 
 # --- random small configs --------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def test_padding_index_outside_the_vocabulary_is_refused_as_in_transformers(
     config: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert (str(caught.value), caught.value.key_path) == (message, "pad_token_id")
     with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
         transformers_model(config, counted_class(config))
@@ -360,7 +360,7 @@ def test_padding_index_outside_the_vocabulary_is_refused_as_in_transformers(
 def test_deepseek_v2_refuses_heads_that_do_not_divide_the_width_as_transformers_does() -> None:
     config = shipped("deepseek-ai--DeepSeek-V2-Lite.json") | {"num_attention_heads": 15}
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     message = "config.json: 'hidden_size' (2,048) must be divisible by 'num_attention_heads' (15)"
     assert (str(caught.value), caught.value.key_path) == (message, "num_attention_heads")
     with pytest.raises(StrictDataclassError):
@@ -384,7 +384,7 @@ def test_deepseek_v2_refuses_heads_that_do_not_divide_the_width_as_transformers_
 )
 def test_gpt_style_config_transformers_refuses_is_refused(config: dict[str, Any], message: str, key_path: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert (str(caught.value), caught.value.key_path) == (message, key_path)
     with pytest.raises((StrictDataclassError, NotImplementedError)):
         transformers_model(config, counted_class(config))
@@ -395,7 +395,7 @@ def test_qwen3_next_refuses_a_layer_type_without_a_token_mixer() -> None:
     config = shipped("Qwen--Qwen3-Next-80B-A3B-Instruct.json") | {"num_hidden_layers": 2}
     config["layer_types"] = ["linear_attention", "sliding_attention"]
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     message = "config.json: 'layer_types' must list 'linear_attention' or 'full_attention' per layer"
     assert (str(caught.value), caught.value.key_path) == (message, "layer_types")
     layer = transformers_model(config, counted_class(config)).get_submodule("model.layers.1")

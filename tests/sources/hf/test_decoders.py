@@ -26,7 +26,7 @@ from hf_oracle import (
     transformers_model,
 )
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import iter_params, parameter_count
 
@@ -109,7 +109,7 @@ def test_llama_405b_matches_closed_form() -> None:
     per_layer = 2 * h * h + 2 * h * kv_width + 3 * h * intermediate + 2 * h
     expected = layers * per_layer + 2 * vocab * h + h
     assert expected == 405_853_388_800
-    assert parameter_count(from_config(shipped("meta-llama--Llama-3.1-405B.json"))) == expected
+    assert parameter_count(build_config_tree(shipped("meta-llama--Llama-3.1-405B.json"))) == expected
 
 
 def test_deepseek_v3_matches_closed_form() -> None:
@@ -127,16 +127,16 @@ def test_deepseek_v3_matches_closed_form() -> None:
     moe_layer = attention + 256 * 3 * h * 2048 + 256 * h + 3 * h * 2048 + 2 * h
     expected = 3 * dense_layer + 58 * moe_layer + 2 * vocab * h + h
     assert expected == 671_026_404_352
-    assert parameter_count(from_config(shipped("deepseek-ai--DeepSeek-V3.json"))) == expected
+    assert parameter_count(build_config_tree(shipped("deepseek-ai--DeepSeek-V3.json"))) == expected
 
 
 def test_identical_layers_are_one_repeated_child() -> None:
-    layers = from_config(shipped("meta-llama--Llama-3.1-405B.json")).children[0].children[1]
+    layers = build_config_tree(shipped("meta-llama--Llama-3.1-405B.json")).children[0].children[1]
     assert [(child.name, child.repeat) for child in layers.children] == [("0", 126)]
 
 
 def test_dense_and_moe_layers_are_separate_runs() -> None:
-    tree = from_config(shipped("deepseek-ai--DeepSeek-V3.json"))
+    tree = build_config_tree(shipped("deepseek-ai--DeepSeek-V3.json"))
     layers = tree.children[0].children[1]
     assert [(child.name, child.repeat) for child in layers.children] == [("0", 3), ("3", 58)]
     experts = layers.children[1].children[1].children[0]
@@ -146,7 +146,7 @@ def test_dense_and_moe_layers_are_separate_runs() -> None:
 
 def test_mlp_only_layers_split_the_runs() -> None:
     config = shipped("Qwen--Qwen1.5-MoE-A2.7B.json") | {"mlp_only_layers": [2, 3], "decoder_sparse_step": 1}
-    layers = from_config(config).children[0].children[1]
+    layers = build_config_tree(config).children[0].children[1]
     assert [(child.name, child.repeat, child.children[1].kind) for child in layers.children] == [
         ("0", 2, "Qwen2MoeSparseMoeBlock"),
         ("2", 2, "Qwen2MoeMLP"),
@@ -156,14 +156,14 @@ def test_mlp_only_layers_split_the_runs() -> None:
 
 
 def test_tied_head_is_listed_once_with_its_owner() -> None:
-    tree = from_config(shipped("google--gemma-3-1b-it.json"))
+    tree = build_config_tree(shipped("google--gemma-3-1b-it.json"))
     tied = [(name, param.tied_to) for name, param in iter_params(tree, include_tied=True) if param.tied_to]
     assert tied == [("lm_head.weight", "model.embed_tokens.weight")]
     assert "lm_head.weight" not in dict(iter_params(tree))
 
 
 def test_multimodal_gemma3_ties_the_head_to_the_language_model() -> None:
-    tree = from_config(shipped("google--gemma-3-4b-it.json"))
+    tree = build_config_tree(shipped("google--gemma-3-4b-it.json"))
     tied = [(name, param.tied_to) for name, param in iter_params(tree, include_tied=True) if param.tied_to]
     assert tied == [("lm_head.weight", "model.language_model.embed_tokens.weight")]
 
@@ -453,7 +453,7 @@ def without(config: dict[str, Any], key: str) -> dict[str, Any]:
 )
 def test_bad_config_names_the_key(config: dict[str, Any], message: str, key_path: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert str(caught.value) == message
     assert caught.value.key_path == key_path
 
@@ -504,7 +504,7 @@ def test_config_transformers_refuses_is_refused(config: dict[str, Any], message:
     """Rejection parity: these configs fail in transformers too (its strict config validation, or the assertions
     of torch's Embedding and of SigLIP's attention)."""
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert (str(caught.value), caught.value.key_path) == (message, key_path)
     with pytest.raises((StrictDataclassError, ValueError, AssertionError)):
         transformers_model(config, default_architecture(config, ""))
@@ -524,7 +524,7 @@ def test_null_switch_is_off_as_in_transformers(config: dict[str, Any], architect
 
 def test_unsupported_head_lists_the_supported_ones() -> None:
     with pytest.raises(ConfigError) as caught:
-        from_config(shipped("google--gemma-7b.json") | {"architectures": ["GemmaForQuestionAnswering"]})
+        build_config_tree(shipped("google--gemma-7b.json") | {"architectures": ["GemmaForQuestionAnswering"]})
     assert str(caught.value) == (
         "config.json: architecture 'GemmaForQuestionAnswering' is not supported for model_type 'gemma'; "
         "supported: GemmaModel, GemmaForCausalLM, GemmaForSequenceClassification, GemmaForTokenClassification"

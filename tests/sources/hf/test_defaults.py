@@ -13,7 +13,7 @@ import pytest
 
 from hf_oracle import assert_same_model, transformers_model
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config, supported_model_types
+from paramcount.sources.hf import build_config_tree, supported_model_types
 from paramcount.sources.hf._defaults import DEFAULTS
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
@@ -103,7 +103,7 @@ def test_llava_refuses_to_tie_what_transformers_cannot(kind: str) -> None:
     with pytest.raises(AttributeError, match="has no attribute `embed_tokens`"):
         transformers_model(config, "LlavaForConditionalGeneration")
     with pytest.raises(ConfigError, match="cannot tie LLaVA's lm_head") as caught:
-        from_config(config)
+        build_config_tree(config)
     assert caught.value.key_path == "text_config.tie_word_embeddings"
     untied = {"model_type": "llava", "text_config": {"model_type": kind, "tie_word_embeddings": False}}
     assert_same_model(untied, "LlavaForConditionalGeneration")
@@ -115,7 +115,7 @@ def test_llava_gemma_text_tower_ties_its_head() -> None:
     text = {"model_type": "gemma", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 4}
     config = {"model_type": "llava", "text_config": text}
     theirs = transformers_model(config, "LlavaForConditionalGeneration")
-    ours = from_config(config)
+    ours = build_config_tree(config)
     assert parameter_count(ours) == sum(p.numel() for p in theirs.parameters())
-    untied = parameter_count(from_config({**config, "text_config": {**text, "tie_word_embeddings": False}}))
+    untied = parameter_count(build_config_tree({**config, "text_config": {**text, "tie_word_embeddings": False}}))
     assert untied - parameter_count(ours) == 256_000 * 1024  # Gemma's vocab_size × hidden_size: one lm_head

@@ -15,7 +15,7 @@ from paramcount.errors import ConfigError, LimitError, UnknownNameError
 from paramcount.layers import build, known_layers
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from paramcount.provenance import FromConfig
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._config import parse_config_text
 from paramcount.sources.hf._registry import spec_for
 from paramcount.sources.hf.hub import hub_config_path, shipped_hub_ids
@@ -75,14 +75,14 @@ def test_deeply_nested_arrays_are_refused_not_crashed() -> None:
 def test_bad_values_name_the_key(change: dict[str, object], message: str, key_path: str | None) -> None:
     config = {**LLAMA, **change}
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
-        from_config(config)
+        build_config_tree(config)
     if key_path is not None:
         assert info.value.key_path == key_path
 
 
 def test_unknown_model_type_lists_the_supported_ones() -> None:
     with pytest.raises(UnknownNameError) as info:
-        from_config({**LLAMA, "model_type": "lama"})
+        build_config_tree({**LLAMA, "model_type": "lama"})
     message = str(info.value)
     assert message.startswith(
         "config.json: model_type 'lama' is not supported; did you mean 'llama', 'llama4' or 'llava'?; if transformers "
@@ -119,7 +119,7 @@ def test_an_unknown_model_type_without_transformers_says_what_to_install(monkeyp
     with pytest.raises(UnknownNameError, match=re.escape(
         "if transformers knows it, add --via-transformers to count it there (needs torch and transformers installed);"
     )):  # fmt: skip
-        from_config({**LLAMA, "model_type": "xlnet"})
+        build_config_tree({**LLAMA, "model_type": "xlnet"})
 
 
 def test_a_shipped_config_is_named_by_its_hub_id() -> None:
@@ -201,7 +201,7 @@ def test_every_torch_layer_of_a_config_is_the_catalogs_with_its_arguments(name: 
     data = shipped(name)
     catalog = set(known_layers()) - set(_NOT_CATALOG)
     for architecture in spec_for(data["model_type"]).architectures:
-        tree = from_config(data, architecture=architecture)
+        tree = build_config_tree(data, architecture=architecture)
         layers = [(path, module) for path, module, _ in iter_modules_collapsed(tree) if module.kind in catalog]
         assert layers, architecture
         for path, module in layers:
@@ -240,7 +240,7 @@ def test_config_layers_take_input_shapes_as_torch_does(
     import torch
 
     data = shipped(name)
-    layer = dict(iter_modules(from_config(data, architecture=architecture)))[path]
+    layer = dict(iter_modules(build_config_tree(data, architecture=architecture)))[path]
     report = propagate(layer, shape)
     dtype = torch.long if layer.kind == "Embedding" else torch.float32
     theirs = transformers_model(data, architecture).get_submodule(path)(torch.empty(shape, dtype=dtype, device="meta"))

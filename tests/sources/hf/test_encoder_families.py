@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_encoders import labels
 
 from hf_oracle import assert_same_model, other_classes, shipped
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
 
@@ -32,7 +32,7 @@ its publisher states (SOURCES.encoders.md)."""
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
-    tree = from_config(config)
+    tree = build_config_tree(config)
     assert_same_model(config, tree.kind)
     assert parameter_count(tree) == SHIPPED[name]
 
@@ -45,7 +45,7 @@ def test_other_classes_match_transformers(name: str, architecture: str) -> None:
 def test_xlm_roberta_head_owns_the_tied_word_embedding() -> None:
     # XLMRobertaForMaskedLM registers lm_head before roberta, so named_parameters() lists the shared tensor as
     # lm_head.decoder.weight (and num_parameters(exclude_embeddings=True) keeps it: it is not an Embedding's).
-    tree = from_config(shipped("FacebookAI--xlm-roberta-base.json"))
+    tree = build_config_tree(shipped("FacebookAI--xlm-roberta-base.json"))
     from paramcount.tree import iter_params
 
     ties = {path: param.tied_to for path, param in iter_params(tree, include_tied=True) if param.tied_to}
@@ -58,7 +58,10 @@ def test_xlm_roberta_head_owns_the_tied_word_embedding() -> None:
 def test_albert_layers_are_shared() -> None:
     # num_hidden_layers steps reuse num_hidden_groups × inner_group_num layers: 12 or 48 steps count the same.
     config = shipped("albert--albert-base-v2.json")
-    assert parameter_count(from_config({**config, "num_hidden_layers": 48})) == SHIPPED["albert--albert-base-v2.json"]
+    assert (
+        parameter_count(build_config_tree({**config, "num_hidden_layers": 48}))
+        == SHIPPED["albert--albert-base-v2.json"]
+    )
 
 
 # --- random configs --------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from hf_oracle import (
     transformers_model,
 )
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import iter_params, parameter_count
 
@@ -71,11 +71,11 @@ def test_bert_base_matches_closed_form() -> None:
     layer = 4 * (768 * 768 + 768) + 4 * 768 + 2 * 768 * 3072 + 3072 + 768
     expected = (30522 + 512 + 2) * 768 + 2 * 768 + 12 * layer + 768 * 768 + 768
     assert expected == 109_482_240
-    assert parameter_count(from_config(shipped("bert-base-uncased.json"), architecture="BertModel")) == expected
+    assert parameter_count(build_config_tree(shipped("bert-base-uncased.json"), architecture="BertModel")) == expected
 
 
 def test_masked_lm_head_ties_weight_and_bias() -> None:
-    tree = from_config(shipped("bert-base-uncased.json"))
+    tree = build_config_tree(shipped("bert-base-uncased.json"))
     ties = {path: param.tied_to for path, param in iter_params(tree, include_tied=True) if param.tied_to}
     assert ties == {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
@@ -86,12 +86,14 @@ def test_masked_lm_head_ties_weight_and_bias() -> None:
 def test_roberta_position_table_is_the_published_size() -> None:
     # 514 = 512 positions + padding_idx 1 + 1: RoBERTa numbers positions from pad_token_id + 1, and the published
     # max_position_embeddings already holds that offset, so it is used as given.
-    shapes = {name: param.sizes for name, param in iter_params(from_config(shipped("FacebookAI--roberta-base.json")))}
+    shapes = {
+        name: param.sizes for name, param in iter_params(build_config_tree(shipped("FacebookAI--roberta-base.json")))
+    }
     assert shapes["roberta.embeddings.position_embeddings.weight"] == (514, 768)
 
 
 def test_identical_layers_are_one_repeated_child() -> None:
-    tree = from_config(shipped("google-bert--bert-large-uncased.json"))
+    tree = build_config_tree(shipped("google-bert--bert-large-uncased.json"))
     encoder = next(
         child for child in next(c for c in tree.children if c.name == "bert").children if child.name == "encoder"
     )
@@ -103,8 +105,8 @@ def test_sinusoidal_positions_keep_the_trainable_table() -> None:
     # transformers 5 fills the table with sinusoids at initialisation; it remains an nn.Embedding parameter.
     config = shipped("distilbert--distilbert-base-uncased.json")
     assert_matches_transformers({**config, "sinusoidal_pos_embds": True}, "DistilBertForMaskedLM")
-    assert parameter_count(from_config({**config, "sinusoidal_pos_embds": True})) == parameter_count(
-        from_config(config)
+    assert parameter_count(build_config_tree({**config, "sinusoidal_pos_embds": True})) == parameter_count(
+        build_config_tree(config)
     )
 
 
@@ -243,7 +245,7 @@ DISTILBERT = {
 )
 def test_bad_config_names_the_key(config: dict[str, Any], message: str, key_path: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert str(caught.value) == message
     assert caught.value.key_path == key_path
 
@@ -288,5 +290,5 @@ def test_config_transformers_refuses_is_refused(
     with pytest.raises(their_error):
         transformers_model(config, architecture)
     with pytest.raises(ConfigError) as caught:
-        from_config(config, architecture=architecture)
+        build_config_tree(config, architecture=architecture)
     assert (str(caught.value), caught.value.key_path) == (message, key_path)

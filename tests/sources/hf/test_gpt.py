@@ -24,7 +24,7 @@ from hf_oracle import (
     transformers_model,
 )
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import iter_params, parameter_count
 
@@ -95,23 +95,23 @@ def test_hub_ids_without_organisation_are_the_same_files() -> None:
     ],
 )
 def test_published_totals(name: str, expected: int) -> None:
-    assert parameter_count(from_config(shipped(name))) == expected
+    assert parameter_count(build_config_tree(shipped(name))) == expected
 
 
 def test_gpt2_small_is_124_439_808() -> None:
     # The count transformers gives GPT2LMHeadModel for openai-community/gpt2 (its model page says "124M").
-    assert parameter_count(from_config(shipped("gpt2.json"))) == 124_439_808
+    assert parameter_count(build_config_tree(shipped("gpt2.json"))) == 124_439_808
 
 
 def test_identical_blocks_are_one_repeated_child() -> None:
-    tree = from_config(shipped("openai-community--gpt2-xl.json"))
+    tree = build_config_tree(shipped("openai-community--gpt2-xl.json"))
     transformer = next(child for child in tree.children if child.name == "transformer")
     blocks = next(child for child in transformer.children if child.name == "h")
     assert [(block.name, block.kind, block.repeat) for block in blocks.children] == [("0", "GPT2Block", 48)]
 
 
 def test_conv1d_weights_are_input_by_output() -> None:
-    shapes = dict((name, param.sizes) for name, param in iter_params(from_config(shipped("gpt2.json"))))
+    shapes = dict((name, param.sizes) for name, param in iter_params(build_config_tree(shipped("gpt2.json"))))
     assert shapes["transformer.h.0.attn.c_attn.weight"] == (768, 2304)
     assert shapes["transformer.h.11.mlp.c_proj.weight"] == (3072, 768)
 
@@ -126,7 +126,7 @@ def test_conv1d_weights_are_input_by_output() -> None:
     ],
 )
 def test_tied_head_is_listed_once_with_its_owner(name: str, head: str, owner: str) -> None:
-    tree = from_config(shipped(name))
+    tree = build_config_tree(shipped(name))
     ties = {path: param.tied_to for path, param in iter_params(tree, include_tied=True)}
     assert ties[head] == owner
     assert head not in dict(iter_params(tree))
@@ -134,9 +134,9 @@ def test_tied_head_is_listed_once_with_its_owner(name: str, head: str, owner: st
 
 def test_untied_heads_count_their_own_weight() -> None:
     config = shipped("EleutherAI--pythia-160m.json")
-    assert {param.tied_to for _, param in iter_params(from_config(config), include_tied=True)} == {None}
-    tied = parameter_count(from_config({**config, "tie_word_embeddings": True}))
-    assert parameter_count(from_config(config)) - tied == 50304 * 768
+    assert {param.tied_to for _, param in iter_params(build_config_tree(config), include_tied=True)} == {None}
+    tied = parameter_count(build_config_tree({**config, "tie_word_embeddings": True}))
+    assert parameter_count(build_config_tree(config)) - tied == 50304 * 768
 
 
 # --- random configs --------------------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ def test_bad_config_names_the_key(
     config: dict[str, Any], architecture: str | None, message: str, key_path: str
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
-        from_config(config, architecture=architecture)
+        build_config_tree(config, architecture=architecture)
     assert str(caught.value) == message
     assert caught.value.key_path == key_path
 
@@ -400,13 +400,13 @@ def test_config_transformers_refuses_is_refused(
     with pytest.raises(their_error):
         transformers_model(config, architecture)
     with pytest.raises(ConfigError) as caught:
-        from_config(config, architecture=architecture)
+        build_config_tree(config, architecture=architecture)
     assert (str(caught.value), caught.value.key_path) == (message, key_path)
 
 
 def test_unsupported_head_lists_the_supported_ones() -> None:
     with pytest.raises(ConfigError) as caught:
-        from_config(GPT2, architecture="GPT2ForCausalLM")
+        build_config_tree(GPT2, architecture="GPT2ForCausalLM")
     assert str(caught.value) == (
         "config.json: architecture 'GPT2ForCausalLM' is not supported for model_type 'gpt2'; supported: GPT2Model, "
         "GPT2LMHeadModel, GPT2DoubleHeadsModel, GPT2ForSequenceClassification, GPT2ForTokenClassification, "

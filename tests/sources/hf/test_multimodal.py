@@ -25,7 +25,7 @@ from hf_oracle import (
     transformers_model,
 )
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.tree import Module, iter_buffers, iter_params, parameter_count
 
 
@@ -122,7 +122,7 @@ def assert_same_parameters(theirs: torch.nn.Module, ours: Module) -> None:
 )
 def test_clip_towers_match_transformers(architecture: str) -> None:
     config = shipped("openai--clip-vit-base-patch32.json")
-    assert_same_parameters(clip_tower(config, architecture), from_config(config, architecture=architecture))
+    assert_same_parameters(clip_tower(config, architecture), build_config_tree(config, architecture=architecture))
 
 
 def test_t5_small_closed_form() -> None:
@@ -133,7 +133,7 @@ def test_t5_small_closed_form() -> None:
     d, f, i, vocab, bh, layers = 512, 2048, 512, 32128, 32 * 8, 6
     encoder = layers * (4 * d * i + 2 * d + 2 * d * f) + bh + d
     decoder = layers * (8 * d * i + 3 * d + 2 * d * f) + bh + d
-    assert parameter_count(from_config(shipped("t5-small.json"))) == vocab * d + encoder + decoder == 60_506_624
+    assert parameter_count(build_config_tree(shipped("t5-small.json"))) == vocab * d + encoder + decoder == 60_506_624
 
 
 def test_vit_b16_imagenet_classifier_published_count() -> None:
@@ -141,11 +141,11 @@ def test_vit_b16_imagenet_classifier_published_count() -> None:
     # parameters, the count published for ViT-B/16 at 224 (timm's vit_base_patch16_224 has the same layout).
     config = {**shipped("google--vit-base-patch16-224-in21k.json"), "num_labels": 1000}
     assert_matches_transformers(config, "ViTForImageClassification")
-    assert parameter_count(from_config(config, architecture="ViTForImageClassification")) == 86_567_656
+    assert parameter_count(build_config_tree(config, architecture="ViTForImageClassification")) == 86_567_656
 
 
 def test_t5_first_block_alone_then_one_repeated_block() -> None:
-    tree = from_config(shipped("google--flan-t5-base.json"))
+    tree = build_config_tree(shipped("google--flan-t5-base.json"))
     for stack_name in ("encoder", "decoder"):
         stack = next(child for child in tree.children if child.name == stack_name)
         blocks = next(child for child in stack.children if child.name == "block")
@@ -154,7 +154,7 @@ def test_t5_first_block_alone_then_one_repeated_block() -> None:
 
 def test_flan_t5_lm_head_is_tied_in_transformers_5() -> None:
     # T5Config forces tie_word_embeddings=True (transformers 5), whatever flan-t5's config.json says.
-    tree = from_config(shipped("google--flan-t5-base.json"))
+    tree = build_config_tree(shipped("google--flan-t5-base.json"))
     lm_head = next(child for child in tree.children if child.name == "lm_head")
     assert lm_head.params[0].tied_to == "shared.weight"
 
@@ -162,7 +162,7 @@ def test_flan_t5_lm_head_is_tied_in_transformers_5() -> None:
 def test_whisper_frozen_positions_match_requires_grad() -> None:
     config = shipped("openai--whisper-tiny.json")
     theirs = transformers_model(config, "WhisperForConditionalGeneration")
-    ours = from_config(config)
+    ours = build_config_tree(config)
     assert [(name, param.trainable) for name, param in iter_params(ours)] == [
         (name, p.requires_grad) for name, p in theirs.named_parameters()
     ]
@@ -176,7 +176,7 @@ def test_buffers_match_transformers(name: str, architecture: str) -> None:
     # BART's final_logits_bias and CLIP's position_ids; the only buffers these classes register.
     config = shipped(name)
     theirs = transformers_model(config, architecture)
-    ours = from_config(config, architecture=architecture)
+    ours = build_config_tree(config, architecture=architecture)
     assert [(n, b.sizes) for n, b in iter_buffers(ours)] == [(n, tuple(b.shape)) for n, b in theirs.named_buffers()]
 
 
@@ -449,7 +449,7 @@ BAD = [
 @pytest.mark.parametrize(("config", "message", "key_path"), BAD)
 def test_bad_input_names_the_key(config: dict[str, Any], message: str, key_path: str) -> None:
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$") as caught:
-        from_config(config)
+        build_config_tree(config)
     assert caught.value.key_path == key_path
 
 
@@ -479,4 +479,4 @@ def test_transformers_refuses_what_we_refuse(config: dict[str, Any], architectur
     with pytest.raises((ValueError, StrictDataclassClassValidationError), match=r"feed_forward_proj|divisible"):
         transformers_model(config, architecture)
     with pytest.raises(ConfigError):
-        from_config(config, architecture=architecture)
+        build_config_tree(config, architecture=architecture)

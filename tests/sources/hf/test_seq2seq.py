@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_encoders import labels
 
 from hf_oracle import assert_same_model, other_classes, shipped
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
 
@@ -34,7 +34,7 @@ each to the size its publisher states."""
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
-    tree = from_config(config)
+    tree = build_config_tree(config)
     assert_same_model(config, tree.kind)
     assert parameter_count(tree) == SHIPPED[name]
 
@@ -46,7 +46,7 @@ def test_other_classes_match_transformers(name: str, architecture: str) -> None:
 
 def test_frozen_sinusoidal_positions_are_not_trainable() -> None:
     # Pegasus and Marian keep their sinusoidal tables as parameters with requires_grad=False: 2 × 512 × 1024.
-    tree = from_config(shipped("google--pegasus-xsum.json"))
+    tree = build_config_tree(shipped("google--pegasus-xsum.json"))
     assert parameter_count(tree) - parameter_count(tree, trainable=True) == 2 * 512 * 1024
 
 

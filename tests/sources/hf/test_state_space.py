@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from hf_oracle import assert_same_model, shipped, transformers_model
 from paramcount.errors import ConfigError
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import iter_params, parameter_count
 
@@ -31,7 +31,7 @@ def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
     for architecture in spec_for(config["model_type"]).architectures:
         assert_same_model(config, architecture)
-    assert parameter_count(from_config(config)) == SHIPPED[name]
+    assert parameter_count(build_config_tree(config)) == SHIPPED[name]
 
 
 def test_mamba_130m_matches_closed_form() -> None:
@@ -84,7 +84,9 @@ def test_random_config_matches_transformers(data: st.DataObject) -> None:
 def test_auto_time_step_rank_is_a_sixteenth_of_the_width_rounded_up() -> None:
     # hidden_size 33: rank ceil(33/16) = 3, so x_proj maps inner 66 to 3 + 2·state (2) = 7 and dt_proj 3 to 66.
     config = {"model_type": "mamba", "hidden_size": 33, "num_hidden_layers": 1, "vocab_size": 4, "state_size": 2}
-    shapes = dict((name, param.sizes) for name, param in iter_params(from_config(config, architecture="MambaModel")))
+    shapes = dict(
+        (name, param.sizes) for name, param in iter_params(build_config_tree(config, architecture="MambaModel"))
+    )
     assert shapes["layers.0.mixer.x_proj.weight"] == (7, 66)
     assert shapes["layers.0.mixer.dt_proj.weight"] == (66, 3)
     assert_same_model(config, "MambaModel")
@@ -98,7 +100,7 @@ def test_mamba2_heads_must_cover_the_inner_width() -> None:
     with pytest.raises(StrictDataclassClassValidationError):
         transformers_model(config, "Mamba2Model")
     with pytest.raises(ConfigError) as caught:
-        from_config(config)
+        build_config_tree(config)
     assert (str(caught.value), caught.value.key_path) == (
         "config.json: 'hidden_size' × 'expand' (8) must equal 'num_heads' × 'head_dim' (6), as Mamba2Config requires",
         "num_heads",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_encoders import labels
 
 from hf_oracle import assert_same_model, other_classes, shipped
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
 from paramcount.tree import parameter_count
 
@@ -31,7 +31,7 @@ its publisher states (SOURCES.vision.md)."""
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_config_matches_transformers(name: str) -> None:
     config = shipped(name)
-    tree = from_config(config)
+    tree = build_config_tree(config)
     assert_same_model(config, tree.kind)
     assert parameter_count(tree) == SHIPPED[name]
 

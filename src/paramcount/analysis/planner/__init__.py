@@ -39,8 +39,8 @@ from paramcount._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from paramcount.analysis.memory import MemoryBreakdown, MemoryItem
     from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
-    from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
     from paramcount.analysis.planner.kv import KVCache, KVCapacity, KVLayerGroup, kv_cache, latent_cache
     from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
     from paramcount.analysis.planner.options import PlanOptions, find_optimizer
@@ -93,8 +93,8 @@ _HOMES = {
     "KVLayerGroup": "kv",
     "kv_cache": "kv",
     "latent_cache": "kv",
-    "MemoryBreakdown": "items",
-    "MemoryItem": "items",
+    "MemoryBreakdown": "paramcount.analysis.memory",  # the records every memory figure is made of
+    "MemoryItem": "paramcount.analysis.memory",
     "EXCLUDED_OPTIMIZERS": "optimizers",
     "OPTIMIZERS": "optimizers",
     "OptimizerSpec": "optimizers",
@@ -115,4 +115,6 @@ _HOMES = {
 }
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{home}" for name, home in _HOMES.items()})
+    __getattr__, __dir__ = lazy_exports(
+        globals(), {name: home if "." in home else f"{__name__}.{home}" for name, home in _HOMES.items()}
+    )

@@ -21,7 +21,7 @@ float32 and keeps the s × s probabilities.
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.planner.items import MemoryItem
+from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS
 from paramcount.dtypes import BITS
 from paramcount.tree import Module

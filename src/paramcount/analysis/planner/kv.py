@@ -22,7 +22,7 @@ pipeline parallelism the figure is the stage holding the most cache (⌈layers /
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.planner.items import MemoryItem
+from paramcount.analysis.memory import MemoryItem
 from paramcount.dtypes import bytes_for
 
 TYPE_CHECKING = False

@@ -22,8 +22,8 @@ Kernels (as ``activations.py``): ``"cuda"`` keeps batch-norm statistics in float
 from __future__ import annotations
 
 from paramcount._record import Record, replace
+from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.planner.activations import SavedTensor
-from paramcount.analysis.planner.items import MemoryItem
 from paramcount.dtypes import BITS
 from paramcount.tree import Module
 

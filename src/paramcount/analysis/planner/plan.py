@@ -15,8 +15,7 @@ import math
 
 from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
-from paramcount.analysis.memory import TrainingPlan, stored_bits
-from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+from paramcount.analysis.memory import MemoryBreakdown, MemoryItem, TrainingPlan, stored_bits
 from paramcount.analysis.planner.optimizers import SHARED_8BIT_MAP_BYTES, OptimizerSpec, state_entries
 from paramcount.analysis.planner.options import (
     MAX_DEVICES,

@@ -14,7 +14,7 @@ with a config in hand can use them directly.
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.planner.items import MemoryBreakdown, MemoryItem
+from paramcount.analysis.memory import MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
 

@@ -10,8 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.memory import DtypeChoice, choose_dtype
-from paramcount.analysis.planner.items import MemoryItem
+from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
 from paramcount.tree import Module

@@ -1,4 +1,4 @@
-"""One builder per Hugging Face ``model_type``; ``from_config`` picks it and builds the tree.
+"""One builder per Hugging Face ``model_type``; ``build_config_tree`` picks it and builds the tree.
 
 A builder mirrors the reference modelling code of ``transformers`` (parameter names, tied embeddings,
 GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the meta device::
@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paramcount._record import Record, replace
+from paramcount._registry import Registry
 from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from paramcount.tree import Value
 
-__all__ = ["ModelTypeSpec", "from_config", "model_type", "read_model", "supported_model_types"]
+__all__ = ["MODEL_TYPES", "ModelTypeSpec", "build_config_tree", "model_type", "read_model", "supported_model_types"]
 
 if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Config, str], Module]
@@ -46,28 +47,26 @@ class ModelTypeSpec(Record):
     """What to count when the config has no ``architectures`` field."""
 
 
-_REGISTRY: dict[str, ModelTypeSpec] = {}
+def _load_builders() -> None:
+    from paramcount.sources.hf import builders  # noqa: F401  (imports every family module)
+
+
+MODEL_TYPES: Final[Registry[ModelTypeSpec]] = Registry("model_type", _load_builders)
+"""Every supported ``model_type`` by name."""
 
 
 def model_type(name: str, *, architectures: tuple[str, ...], default: str) -> Callable[[Builder], Builder]:
     def register(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise RuntimeError(f"model_type {name!r} registered twice")
         if default not in architectures:
             raise RuntimeError(f"{name}: default {default!r} is not among its architectures")
-        _REGISTRY[name] = ModelTypeSpec(name, builder, architectures, default)
+        MODEL_TYPES.add(name, ModelTypeSpec(name, builder, architectures, default))
         return builder
 
     return register
 
 
-def _load_builders() -> None:
-    from paramcount.sources.hf import builders  # noqa: F401  (imports every family module)
-
-
 def supported_model_types() -> tuple[str, ...]:
-    _load_builders()
-    return tuple(sorted(_REGISTRY))
+    return MODEL_TYPES.names()
 
 
 def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
@@ -75,12 +74,9 @@ def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
     and offering ``--via-transformers``. Whether transformers knows the type is not checked: its table moved
     between versions (4.x ``configuration_auto.py``, 5.x ``auto_mappings.py``) and importing it costs about a
     second, too much for an error message; so the offer is conditional."""
-    _load_builders()
-    spec = _REGISTRY.get(name)
+    spec = MODEL_TYPES.find(name)
     if spec is None:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        close = MODEL_TYPES.close_names(name)
         from paramcount.sources.hf.via_transformers import available
 
         offer = "if transformers knows it, add --via-transformers to count it there"
@@ -88,9 +84,9 @@ def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
             offer += " (needs torch and transformers installed)"
         raise UnknownNameError(
             f"{source}: model_type {name!r} is not supported{did_you_mean(close)}; {offer}; "
-            f"supported: {', '.join(sorted(_REGISTRY))}",
+            f"supported: {', '.join(MODEL_TYPES.names())}",
             name,
-            tuple(close),
+            close,
         )
     return spec
 
@@ -148,7 +144,7 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
     return found
 
 
-def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
+def build_config_tree(source: str | Path | Mapping[str, Any], *, architecture: str | None = None) -> Module:
     """The tree of the model a config describes (a path to config.json, a folder holding one, or a dict).
 
     By default the class named first in the config's ``architectures`` (what ``from_pretrained`` builds);
@@ -160,7 +156,7 @@ def from_config(source: str | Path | Mapping[str, Any], *, architecture: str | N
 def read_model(
     source: str | Path | Mapping[str, Any], *, architecture: str | None = None, location: str | None = None
 ) -> tuple[Module, FromConfig]:
-    """``from_config``'s tree and where it came from; ``location`` names the source (a hub id or a path),
+    """``build_config_tree``'s tree and where it came from; ``location`` names the source (a hub id or a path),
     None for a config given as a dict."""
     data, name = read_config(source)
     raw_type = data.get("model_type")

@@ -13,7 +13,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, build, short_repr
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import build
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "BATCH_NORM",
     "BATCH_NORM_TF",
-    "VISION",
     "Keywords",
     "cached",
     "conv_norm_activation",
@@ -40,9 +41,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     Keywords: TypeAlias = tuple[tuple[str, Value], ...]
-
-VISION: Final = "vision"
-
 
 # --- catalog layers, containers, arguments -------------------------------------------------------------
 

@@ -6,11 +6,11 @@ gives what ``named_parameters()`` gives: ``features.0.weight``, ``classifier.6.b
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (
-    VISION,
     layer,
     new,
     numbered,
@@ -27,12 +27,7 @@ __all__: list[str] = []
 # --- AlexNet -------------------------------------------------------------------------------------------------
 
 
-@model(
-    "alexnet",
-    signature(kw_num_classes=1000, kw_dropout=0.5),
-    family=VISION,
-    reference="torchvision.models.alexnet",
-)
+@model("alexnet", signature(kw_num_classes=1000, kw_dropout=0.5))
 def alexnet(a: Arguments) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
     relu, pool = new("ReLU", inplace=True), new("MaxPool2d", kernel_size=3, stride=2)
@@ -119,7 +114,7 @@ def _register_vgg(name: str, config: str, batch_norm: bool) -> None:
     def builder(a: Arguments) -> Module:
         return _vgg(a, config, batch_norm)
 
-    model(name, _VGG_SIGNATURE, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, _VGG_SIGNATURE)(builder)
 
 
 for _depth, _config in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):

@@ -10,10 +10,11 @@ reuses the class name; its children ``branch1``/``branch2`` tell it from MobileN
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import VISION, layer, new, numbered, read_num_classes, read_probability
+from paramcount.zoo.models._blocks import layer, new, numbered, read_num_classes, read_probability
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _register_shufflenet(name: str, channels: tuple[int, int, int, int, int]) ->
     def builder(a: Arguments) -> Module:
         return _shufflenet_v2(a, (4, 8, 4), channels)
 
-    model(name, signature(kw_num_classes=1000), family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, signature(kw_num_classes=1000))(builder)
 
 
 for _name, _channels in _SHUFFLENETS:
@@ -170,7 +171,7 @@ def _register_squeezenet(version: str) -> None:
 
     name = f"squeezenet{version}"
     sig = signature(kw_num_classes=1000, kw_dropout=0.5)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig)(builder)
 
 
 for _version in ("1_0", "1_1"):
@@ -255,7 +256,7 @@ def _register_mnasnet(name: str, alpha: float) -> None:
         return _mnasnet(a, alpha)
 
     sig = signature(kw_num_classes=1000, kw_dropout=0.2)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig)(builder)
 
 
 for _name, _alpha in (("mnasnet0_5", 0.5), ("mnasnet0_75", 0.75), ("mnasnet1_0", 1.0), ("mnasnet1_3", 1.3)):

@@ -7,10 +7,11 @@ repeats; the catalog layers they share (every ``_DenseLayer``'s 3×3 convolution
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import VISION, layer, read_num_classes
+from paramcount.zoo.models._blocks import layer, read_num_classes
 
 __all__: list[str] = []
 
@@ -108,7 +109,7 @@ def _register_densenet(name: str, growth_rate: int, block_config: tuple[int, ...
     def builder(a: Arguments) -> Module:
         return _densenet(a, growth_rate, block_config, num_init_features)
 
-    model(name, _DENSENET_SIGNATURE, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, _DENSENET_SIGNATURE)(builder)
 
 
 for _name, _growth, _blocks, _init in _DENSENETS:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import VISION, layer, new, numbered, read_num_classes, read_probability
+from paramcount.zoo.models._blocks import layer, new, numbered, read_num_classes, read_probability
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ def _googlenet_aux(in_channels: int, classes: int, dropout: float) -> Module:
         kw_dropout=0.2,
         kw_dropout_aux=0.7,
     ),
-    family=VISION,
     reference="torchvision.models.googlenet",
 )
 def googlenet(a: Arguments) -> Module:
@@ -253,7 +253,6 @@ def _inception_e(in_channels: int) -> Module:
 @model(
     "inception_v3",
     signature(kw_num_classes=1000, kw_aux_logits=True, kw_transform_input=False, kw_init_weights=None, kw_dropout=0.5),
-    family=VISION,
     reference="torchvision.models.inception_v3",
 )
 def inception_v3(a: Arguments) -> Module:

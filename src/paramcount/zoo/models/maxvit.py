@@ -13,12 +13,13 @@ The partition layers keep the feature-map size they were built for (``grid_size`
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Buffer, Dim, Module, Param
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (
     BATCH_NORM_TF,
-    VISION,
     cached,
     layer,
     new,
@@ -150,7 +151,6 @@ def _input_size(a: Arguments) -> tuple[int, int]:
         kw_mlp_dropout=0.0,
         kw_attention_dropout=0.0,
     ),
-    family=VISION,
     reference="torchvision.models.maxvit_t",
 )
 def maxvit_t(a: Arguments) -> Module:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from paramcount.layers._registry import Arguments, Signature, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (
     BATCH_NORM,
     BATCH_NORM_TF,
-    VISION,
     conv_norm_activation,
     layer,
     new,
@@ -80,12 +81,7 @@ def _inverted_residual_v2(inp: int, oup: int, stride: int, expand_ratio: int) ->
     return Module("", "InvertedResidual", args=args, children=(numbered("conv", layers),))
 
 
-@model(
-    "mobilenet_v2",
-    signature(kw_num_classes=1000, kw_width_mult=1.0, kw_round_nearest=8, kw_dropout=0.2),
-    family=VISION,
-    reference="torchvision.models.mobilenet_v2",
-)
+@model("mobilenet_v2", signature(kw_num_classes=1000, kw_width_mult=1.0, kw_round_nearest=8, kw_dropout=0.2))
 def mobilenet_v2(a: Arguments) -> Module:
     classes, width_mult, dropout = read_num_classes(a), _width_mult(a), read_probability(a, "dropout")
     round_nearest = a.integer("round_nearest", minimum=1)
@@ -236,22 +232,12 @@ _MOBILENET_V3_SIGNATURE: Final = signature(
 )
 
 
-@model(
-    "mobilenet_v3_large",
-    _MOBILENET_V3_SIGNATURE,
-    family=VISION,
-    reference="torchvision.models.mobilenet_v3_large",
-)
+@model("mobilenet_v3_large", _MOBILENET_V3_SIGNATURE)
 def mobilenet_v3_large(a: Arguments) -> Module:
     return _mobilenet_v3(a, _MOBILENET_V3_LARGE, 1280)
 
 
-@model(
-    "mobilenet_v3_small",
-    _MOBILENET_V3_SIGNATURE,
-    family=VISION,
-    reference="torchvision.models.mobilenet_v3_small",
-)
+@model("mobilenet_v3_small", _MOBILENET_V3_SIGNATURE)
 def mobilenet_v3_small(a: Arguments) -> Module:
     return _mobilenet_v3(a, _MOBILENET_V3_SMALL, 1024)
 
@@ -404,7 +390,7 @@ def _register_efficientnet(name: str, width_mult: float, depth_mult: float, drop
         return _efficientnet(a, width_mult, depth_mult, norm)
 
     sig: Signature = signature(kw_num_classes=1000, kw_dropout=dropout, kw_stochastic_depth_prob=0.2)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig)(builder)
 
 
 for _name, _width_mult_b, _depth_mult_b, _dropout_b, _norm_b in _EFFICIENTNETS:
@@ -434,7 +420,7 @@ def _register_efficientnet_v2(name: str, dropout: float, stages: tuple[_Stage, .
         return _efficientnet_from(a, list(stages), 1280, _BATCH_NORM_V2)
 
     sig: Signature = signature(kw_num_classes=1000, kw_dropout=dropout, kw_stochastic_depth_prob=0.2)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig)(builder)
 
 
 for _name, (_dropout_v2, _stages_v2) in _EFFICIENTNET_V2.items():

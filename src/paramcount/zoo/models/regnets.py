@@ -14,11 +14,11 @@ every RegNet against torchvision's model).
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import (
-    VISION,
     conv_norm_activation,
     layer,
     new,
@@ -110,7 +110,7 @@ def _register_regnet(name: str, depths: _Stages, widths: _Stages, group_width: i
         return _regnet(a, depths, widths, group_width, se_ratio)
 
     sig = signature(kw_num_classes=1000, kw_stem_width=32)
-    model(name, sig, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, sig)(builder)
 
 
 for _name, _depths, _widths, _group_width, _se_ratio in _REGNETS:

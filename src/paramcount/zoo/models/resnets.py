@@ -7,10 +7,11 @@ layers; the blocks of a stage after the first are equal and stored once with ``r
 
 from __future__ import annotations
 
-from paramcount.layers._registry import Arguments, signature
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import VISION, layer, new, numbered, read_num_classes
+from paramcount.zoo.models._blocks import layer, new, numbered, read_num_classes
 
 __all__: list[str] = []
 
@@ -113,7 +114,7 @@ def _register_resnet(name: str, block: str, layers: tuple[int, int, int, int], g
     def builder(a: Arguments) -> Module:
         return _resnet(a, block, layers, groups, width)
 
-    model(name, _RESNET_SIGNATURE, family=VISION, reference=f"torchvision.models.{name}")(builder)
+    model(name, _RESNET_SIGNATURE)(builder)
 
 
 for _name, _block, _layers, _groups, _width in _RESNETS:

@@ -15,7 +15,10 @@ from __future__ import annotations
 import math
 
 from paramcount._record import replace
-from paramcount.layers._registry import Arguments, build, short_repr, signature
+from paramcount.errors import short_repr
+from paramcount.layers._arguments import Arguments
+from paramcount.layers._registry import build
+from paramcount.layers._signature import signature
 from paramcount.tree import Buffer, Dim, Module, Param
 from paramcount.zoo._registry import model
 from paramcount.zoo.models._blocks import read_num_classes, read_probability
@@ -154,27 +157,27 @@ _VIT = signature(
 )
 
 
-@model("vit_b_16", _VIT, family="vision", reference="torchvision.models.vit_b_16")
+@model("vit_b_16", _VIT)
 def vit_b_16(a: Arguments) -> Module:
     return _vision_transformer(a, patch=16, layers=12, heads=12, hidden=768, mlp=3072)
 
 
-@model("vit_b_32", _VIT, family="vision", reference="torchvision.models.vit_b_32")
+@model("vit_b_32", _VIT)
 def vit_b_32(a: Arguments) -> Module:
     return _vision_transformer(a, patch=32, layers=12, heads=12, hidden=768, mlp=3072)
 
 
-@model("vit_l_16", _VIT, family="vision", reference="torchvision.models.vit_l_16")
+@model("vit_l_16", _VIT)
 def vit_l_16(a: Arguments) -> Module:
     return _vision_transformer(a, patch=16, layers=24, heads=16, hidden=1024, mlp=4096)
 
 
-@model("vit_l_32", _VIT, family="vision", reference="torchvision.models.vit_l_32")
+@model("vit_l_32", _VIT)
 def vit_l_32(a: Arguments) -> Module:
     return _vision_transformer(a, patch=32, layers=24, heads=16, hidden=1024, mlp=4096)
 
 
-@model("vit_h_14", _VIT, family="vision", reference="torchvision.models.vit_h_14")
+@model("vit_h_14", _VIT)
 def vit_h_14(a: Arguments) -> Module:
     return _vision_transformer(a, patch=14, layers=32, heads=16, hidden=1280, mlp=5120)
 
@@ -361,32 +364,32 @@ def _swin_transformer(
 _SWIN = signature(kw_num_classes=1000, kw_mlp_ratio=4.0, kw_dropout=0.0, kw_attention_dropout=0.0)
 
 
-@model("swin_t", _SWIN, family="vision", reference="torchvision.models.swin_t")
+@model("swin_t", _SWIN)
 def swin_t(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2)
 
 
-@model("swin_s", _SWIN, family="vision", reference="torchvision.models.swin_s")
+@model("swin_s", _SWIN)
 def swin_s(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3)
 
 
-@model("swin_b", _SWIN, family="vision", reference="torchvision.models.swin_b")
+@model("swin_b", _SWIN)
 def swin_b(a: Arguments) -> Module:
     return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5)
 
 
-@model("swin_v2_t", _SWIN, family="vision", reference="torchvision.models.swin_v2_t")
+@model("swin_v2_t", _SWIN)
 def swin_v2_t(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2, v2=True)
 
 
-@model("swin_v2_s", _SWIN, family="vision", reference="torchvision.models.swin_v2_s")
+@model("swin_v2_s", _SWIN)
 def swin_v2_s(a: Arguments) -> Module:
     return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3, v2=True)
 
 
-@model("swin_v2_b", _SWIN, family="vision", reference="torchvision.models.swin_v2_b")
+@model("swin_v2_b", _SWIN)
 def swin_v2_b(a: Arguments) -> Module:
     return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5, v2=True)
 
@@ -483,41 +486,21 @@ def _convnext(a: Arguments, settings: tuple[tuple[int, int | None, int], ...]) -
     )
 
 
-@model(
-    "convnext_tiny",
-    signature(kw_stochastic_depth_prob=0.1, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
-    reference="torchvision.models.convnext_tiny",
-)
+@model("convnext_tiny", signature(kw_stochastic_depth_prob=0.1, kw_layer_scale=1e-6, kw_num_classes=1000))
 def convnext_tiny(a: Arguments) -> Module:
     return _convnext(a, ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)))
 
 
-@model(
-    "convnext_small",
-    signature(kw_stochastic_depth_prob=0.4, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
-    reference="torchvision.models.convnext_small",
-)
+@model("convnext_small", signature(kw_stochastic_depth_prob=0.4, kw_layer_scale=1e-6, kw_num_classes=1000))
 def convnext_small(a: Arguments) -> Module:
     return _convnext(a, ((96, 192, 3), (192, 384, 3), (384, 768, 27), (768, None, 3)))
 
 
-@model(
-    "convnext_base",
-    signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
-    reference="torchvision.models.convnext_base",
-)
+@model("convnext_base", signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000))
 def convnext_base(a: Arguments) -> Module:
     return _convnext(a, ((128, 256, 3), (256, 512, 3), (512, 1024, 27), (1024, None, 3)))
 
 
-@model(
-    "convnext_large",
-    signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000),
-    family="vision",
-    reference="torchvision.models.convnext_large",
-)
+@model("convnext_large", signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000))
 def convnext_large(a: Arguments) -> Module:
     return _convnext(a, ((192, 384, 3), (384, 768, 3), (768, 1536, 27), (1536, None, 3)))

@@ -8,7 +8,7 @@ same ties, each checked against transformers on the meta device. LLaVA keeps eve
 
 Keys a config leaves out, at the top level and in the sub-configs of composite models (CLIP's
 ``text_config``/``vision_config``, LLaVA's), hold the defaults of their transformers config class when a builder
-reads them: ``from_config`` completes the config first (``_defaults.py``); llava-1.5's ``text_config`` omits
+reads them: ``build_config_tree`` completes the config first (``_defaults.py``); llava-1.5's ``text_config`` omits
 ``hidden_size``, and a Gemma text tower ties its head unless it says otherwise.
 """
 

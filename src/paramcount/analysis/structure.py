@@ -26,7 +26,7 @@ EMBEDDING_KINDS = frozenset(
         "Embedding",
         "EmbeddingBag",
         # transformers 5.24 classes that subclass nn.Embedding, which num_parameters(exclude_embeddings=True)
-        # excludes as it excludes nn.Embedding (an isinstance check); tests/analysis/test_models.py checks each
+        # excludes as it excludes nn.Embedding (an isinstance check); tests/analysis/test_structure.py checks each
         # is a subclass, and that every shipped config agrees with transformers' count.
         "BartLearnedPositionalEmbedding",
         "BartScaledWordEmbedding",

@@ -6,9 +6,9 @@ import pytest
 
 from hf_oracle import CONFIGS, counted_class, shipped, transformers_model
 from paramcount.analysis.context import index_entries, occurrences
-from paramcount.analysis.models import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
+from paramcount.analysis.structure import EMBEDDING_KINDS, active_parameters, blocks, embedding_parameters, module_table
 from paramcount.layers import build
-from paramcount.sources.hf import from_config
+from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf.builders._common import embedding, experts, linear, module, stack, tied_linear
 from paramcount.tree import Dim, Module, parameter_count
 
@@ -105,7 +105,7 @@ def test_excluding_embeddings_matches_transformers(name: str) -> None:
     model = transformers_model(config, architecture)
     assert isinstance(model, transformers.PreTrainedModel)
     expected = model.num_parameters(exclude_embeddings=True)
-    tree = from_config(config, architecture=architecture)
+    tree = build_config_tree(config, architecture=architecture)
     assert parameter_count(tree) - embedding_parameters(tree) == expected
 
 
