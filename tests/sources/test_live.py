@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import torch
 
 import paramcount
-from oracle import torch_tensors
+from oracle import our_tensors, torch_tensors
+from paramcount.errors import ArgumentError
 from paramcount.sources.live import from_module
 from paramcount.tree import iter_buffers, iter_params, parameter_count
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from paramcount.tree import Module
 
 
 def test_shared_module_is_counted_once_like_torch() -> None:
@@ -129,3 +137,77 @@ def test_hugging_face_models_use_their_config() -> None:
     assert params == {name: (tuple(p.shape), p.requires_grad) for name, p in model.named_parameters()}
     layers = next(child for child in tree.children[0].children if child.name == "h")
     assert [(block.name, block.repeat) for block in layers.children] == [("0", 1), ("1", 2)]  # block 0 is frozen
+
+
+@pytest.fixture
+def gloo_group() -> Iterator[None]:
+    """A one-process gloo group on a free port, as FSDP needs one; destroyed after the test."""
+    import socket
+
+    import torch.distributed as dist
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def _sharded_model() -> torch.nn.Sequential:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    model[1].requires_grad_(False)
+    return model
+
+
+def _facts(tree: Module) -> tuple[object, ...]:
+    return (parameter_count(tree), [(child.name, child.kind) for child in tree.children])
+
+
+@pytest.mark.usefixtures("gloo_group")
+@pytest.mark.filterwarnings("ignore:FSDP is switching to use `NO_SHARD`:UserWarning")  # world size 1
+def test_fsdp1_with_original_params_is_unwrapped() -> None:
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    model = _sharded_model()
+    oracle = torch_tensors(model)
+    wrapped = FullyShardedDataParallel(model, device_id=torch.device("cpu"), use_orig_params=True)
+    tree = from_module(wrapped)
+    assert our_tensors(tree) == oracle
+    assert _facts(tree) == (
+        4 * 8 + 8 + 8 + 8 + 8 * 3 + 3,
+        [("0", "Linear"), ("1", "LayerNorm"), ("2", "ReLU"), ("3", "Linear")],
+    )
+
+
+@pytest.mark.usefixtures("gloo_group")
+@pytest.mark.filterwarnings("ignore:FSDP is switching to use `NO_SHARD`:UserWarning")  # world size 1
+def test_fsdp1_flat_parameters_are_refused_not_counted_as_zero() -> None:
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    model = _sharded_model().requires_grad_(True)  # one flat parameter needs one requires_grad
+    wrapped = FullyShardedDataParallel(model, device_id=torch.device("cpu"), use_orig_params=False)
+    assert [name for name, _ in wrapped.module.named_parameters()] == ["_flat_param"]  # all there is to count
+    with pytest.raises(ArgumentError, match="use_orig_params=True"):
+        from_module(wrapped)
+
+
+@pytest.mark.usefixtures("gloo_group")
+def test_fsdp2_sharded_modules_keep_their_kind_and_shapes() -> None:
+    from torch.distributed.fsdp import fully_shard
+
+    model = _sharded_model()
+    oracle = torch_tensors(model)
+    plain = from_module(_sharded_model())
+    fully_shard(model[0])
+    fully_shard(model)  # in place: model[0] is now an FSDPLinear, its parameters DTensors of the global shape
+    assert type(model[0]).__name__ == "FSDPLinear"
+    tree = from_module(model)
+    assert our_tensors(tree) == oracle
+    assert tree == plain
+    assert _facts(tree) == (
+        4 * 8 + 8 + 8 + 8 + 8 * 3 + 3,
+        [("0", "Linear"), ("1", "LayerNorm"), ("2", "ReLU"), ("3", "Linear")],
+    )

@@ -47,7 +47,11 @@ class _Mismatch(Exception):
 
 
 def unwrap(module: Any) -> Any:
-    """The user's model inside ``torch.compile`` (``_orig_mod``), ``DataParallel``, DDP and FSDP (``module``)."""
+    """The user's model inside ``torch.compile`` (``_orig_mod``), ``DataParallel``, DDP and FSDP (``module``).
+
+    FSDP's ``fully_shard`` (FSDP2) wraps nothing (see ``_class``). ``FullyShardedDataParallel`` (FSDP1) without
+    ``use_orig_params=True`` replaces the model's parameters by one flat ``_flat_param``, so its model has no
+    parameters to count: an ``ArgumentError``, never a count of 0."""
     import torch
 
     wrappers: tuple[Any, ...] = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
@@ -58,6 +62,13 @@ def unwrap(module: Any) -> Any:
     while True:
         if compiled is not None and isinstance(module, compiled.OptimizedModule):
             module = module._orig_mod
+        elif fsdp is not None and isinstance(module, fsdp.FullyShardedDataParallel) and not module._use_orig_params:
+            raise ArgumentError(
+                "FullyShardedDataParallel",
+                "without use_orig_params=True it flattens the model's parameters into one _flat_param; "
+                "pass the model before wrapping it, or wrap it with use_orig_params=True",
+                "use_orig_params",
+            )
         elif isinstance(module, wrappers):
             module = module.module
         else:
@@ -77,6 +88,16 @@ def _shape(tensor: Any) -> tuple[Dim, ...]:
 
 def _dtype(tensor: Any) -> str:
     return str(tensor.dtype).removeprefix("torch.")
+
+
+def _class(module: Any) -> type:
+    """``type(module)``, less the subclass FSDP2's ``fully_shard`` swaps in (a ``Linear`` becomes an
+    ``FSDPLinear``, a subclass of ``FSDPModule`` and ``Linear``), so a sharded module keeps its kind."""
+    cls: type = type(module)
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    if fsdp is not None and issubclass(cls, fsdp.FSDPModule):
+        return next(base for base in cls.__mro__ if not issubclass(base, fsdp.FSDPModule))
+    return cls
 
 
 def _join(path: str, name: str) -> str:
@@ -125,7 +146,7 @@ class _Walk:
             persistent = local not in module._non_persistent_buffers_set
             buffers.append(Buffer(local, _shape(tensor), _dtype(tensor), tied, persistent))
         children = [self.convert(child, _join(path, child), member) for child, member in _members(module)]
-        cls = type(module)
+        cls = _class(module)
         kind = cls.__name__
         if kind in _CONTAINERS and cls.__module__.startswith("torch.nn."):
             return Module(name, kind, children=_collapse(children))
@@ -211,7 +232,7 @@ def _built(module: Any, convert: Callable[[Any], Module]) -> tuple[Module | None
         return config_tree, ""
     import torch
 
-    cls = type(module)
+    cls = _class(module)
     kind = cls.__name__
     if getattr(torch.nn, kind, None) is not cls or kind in _CONTAINERS:
         return None, "not a torch.nn catalog class: shapes as the module holds them"
@@ -301,7 +322,7 @@ def _from_hf_config(module: Any) -> Module | None:
     if settings.get("model_type") not in supported_model_types():
         return None
     try:
-        tree = build_config_tree(settings, architecture=type(module).__name__)
+        tree = build_config_tree(settings, architecture=_class(module).__name__)
     except ParamcountError:
         return None
     expected = [(name, p.sizes) for name, p in iter_params(tree, include_tied=True)]
