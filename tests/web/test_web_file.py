@@ -170,3 +170,12 @@ def test_an_empty_body_is_400(client: TestClient, path: str) -> None:
         "message": "the request body is empty; send the file's first bytes (its header)",
         "column": None,
     }
+
+
+def test_the_counters_cap_is_the_servers() -> None:
+    """counter.js slices a GGUF at the server's cap (it cannot import it): the two numbers must agree."""
+    from importlib.resources import files
+
+    script = files("paramcount.web").joinpath("static", "counter.js").read_text()
+    assert "const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;" in script
+    assert MAX_UPLOAD_BYTES == 64 * 1024 * 1024
