@@ -118,6 +118,11 @@ def test_a_cut_header_is_one_line_400(client: TestClient, tmp_path: Path) -> Non
         ("model.gguf", b"GGUF\x07\x00\x00\x00", "model.gguf: GGUF version 7 is not supported"),
         ("model.gguf", b"PK\x03\x04 not gguf", "model.gguf: not a GGUF file (it does not start with 'GGUF')"),
         ("model.safetensors", struct.pack("<Q", 2) + b"[]", "model.safetensors: the header must be a JSON object"),
+        (  # a hostile count is refused before any work
+            "model.gguf",
+            b"GGUF" + struct.pack("<IQQ", 3, 2**62, 0),
+            "model.gguf: the tensor count is 4,611,686,018,427,387,904; the limit is 262,144",
+        ),
         ("model.bin", b"\x80\x02", "'model.bin': give the first bytes of a .safetensors or .gguf file"),
     ],
 )
