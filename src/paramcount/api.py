@@ -55,6 +55,7 @@ __all__ = [
     "from_config",
     "from_config_text",
     "from_file",
+    "from_header",
     "from_module",
     "summary",
     "summary_of_file",
@@ -315,6 +316,20 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     config = Path(path) / "config.json"
     has_config = Path(path).is_dir() and config.is_file()
     return _weights_result(query or str(path), str(path), checkpoint, weights.name, config if has_config else None)
+
+
+def from_header(data: bytes, name: str) -> Result:
+    """Count the tensors of a ``.safetensors`` or ``.gguf`` checkpoint from its first bytes alone (what the web
+    app's upload sends: a safetensors file's 8-byte length and JSON header, a GGUF's metadata and tensor infos),
+    read from memory; the tensor data need not follow. ``name`` is the file's name: its ending gives the format.
+
+    Raises:
+        CheckpointError: not one of those formats, or a malformed or incomplete header (one line).
+        LimitError: a count, length or size beyond its cap.
+    """
+    from paramcount.sources.files import read_header_bytes
+
+    return _weights_result(name, name, read_header_bytes(data, name), name, None)
 
 
 def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: str, config: Path | None) -> Result:

@@ -89,6 +89,11 @@ MAX_HEADER_BYTES = 100_000_000
 """Largest header read from one checkpoint file: the safetensors reference reader's own cap
 (``MAX_HEADER_SIZE``), and ample for a GGUF's metadata (a 256k-token vocabulary with its merges is ~20 MB)."""
 
+MAX_UPLOAD_BYTES = 64 * 2**20
+"""Largest upload of a checkpoint's first bytes to the web app (``POST /api/file``): 64 MiB holds any
+safetensors header seen published and a GGUF's metadata with a 256k-token vocabulary (~20 MB); the weights
+are never sent."""
+
 MAX_TENSORS = 262_144
 """Most tensors one checkpoint may declare (the largest published models have tens of thousands: DeepSeek-V3,
 with its 256 experts per layer stored separately, about 92,000)."""

@@ -284,3 +284,22 @@ def test_repeated_layers_fold_and_unfold(page: Page, server_url: str) -> None:
     expect(page.locator("#section-modules details")).to_have_attribute("open", "")
     shares = page.locator("#section-blocks tr[data-parameters]")
     expect(shares.filter(has_text="model.layers ×32")).to_contain_text("6,979,584,000")
+
+
+def test_a_checkpoint_file_sends_only_its_header(page: Page, server_url: str, tmp_path: Path) -> None:
+    import struct
+
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    save_file({"proj.weight": torch.zeros(64, 32), "proj.bias": torch.zeros(64)}, str(path))
+    header_end = 8 + struct.unpack("<Q", path.read_bytes()[:8])[0]
+    page.goto(f"{server_url}/")
+    with page.expect_request(re.compile(r"/fragments/file\?name=model\.safetensors$")) as sent:
+        page.locator("#file").set_input_files(str(path))
+    # the header's bytes, not the 8,448 bytes of weights after it (Playwright does not expose a Blob body)
+    assert sent.value.all_headers()["content-length"] == str(header_end)
+    expect(page.locator("#total")).to_have_text(f"{64 * 32 + 64:,}")
+    page.locator("#file").set_input_files({"name": "model.gguf", "mimeType": "", "buffer": b"GGUF\x07\x00\x00\x00"})
+    expect(page.locator("#error-message")).to_contain_text("model.gguf: GGUF version 7 is not supported")

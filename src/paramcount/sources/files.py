@@ -21,7 +21,7 @@ from paramcount._record import replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import MAX_FOLDER_ENTRIES
 from paramcount.provenance import WeightDifference
-from paramcount.sources._bounded import open_regular
+from paramcount.sources._bounded import open_regular, short
 from paramcount.sources._shards import check_link
 from paramcount.sources.checkpoint import BUFFER_NAMES, Checkpoint, TensorEntry
 from paramcount.tree import Module, iter_params
@@ -37,6 +37,7 @@ __all__ = [
     "find_weights",
     "is_checkpoint_path",
     "read_checkpoint",
+    "read_header_bytes",
     "with_config_ties",
 ]
 
@@ -163,6 +164,33 @@ def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
     if kind is None:
         raise CheckpointError(f"{path.name}: not a checkpoint format paramcount reads", "unknown")
     return _reader(kind)(path), path
+
+
+HEADER_KINDS: Final = ("safetensors", "gguf")
+"""The formats whose header can be read from a file's first bytes alone (``read_header_bytes``)."""
+
+
+def read_header_bytes(data: bytes, name: str) -> Checkpoint:
+    """A ``.safetensors`` or ``.gguf`` checkpoint from its first bytes (an upload), read from memory: the header
+    is validated as a file's is, except where the tensor data ends (the readers' header-only mode, ``size=None``:
+    the data need not follow). ``name`` gives the format by its ending and names the file in messages.
+
+    Raises:
+        CheckpointError: ``name`` is not a safetensors or GGUF file, or a malformed or incomplete header.
+        LimitError: a cap exceeded.
+    """
+    import io
+
+    kind = _kind_of(name)
+    if kind not in HEADER_KINDS:
+        raise CheckpointError(f"{short(name)}: give the first bytes of a .safetensors or .gguf file", "unknown")
+    if kind == "gguf":
+        from paramcount.sources.gguf import read_gguf_header
+
+        return read_gguf_header(io.BytesIO(data), label=name, size=None)
+    from paramcount.sources.safetensors import read_safetensors_headers
+
+    return read_safetensors_headers(None, [(name, data)], name)
 
 
 def with_config_ties(checkpoint: Checkpoint, config_tree: Module) -> Checkpoint:

@@ -10,10 +10,13 @@ API (documented at ``/openapi.json``)
     ``GET|POST /api/count``      ``report_dict(report)`` for a query (``sections``: the optional parts to add)
     ``GET|POST /api/memory``     the same with a memory plan (``plan``) for the planner's options
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
+    ``POST /api/file?name=``     ``report_dict(report)`` for a ``.safetensors``/``.gguf`` file's first bytes (the
+                                 raw body, capped at ``Settings.max_upload_bytes``; read from memory)
 Each computes only what it returns: the optional parts of a report (``paramcount.report.SECTIONS``: training
 recipes, zoo appearances, variants, related questions) only when ``sections`` names them; answer pages, their
 JSON twins and the counter's answer hold them all.
     ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
+    ``POST /fragments/file?name=``  the same for a checkpoint's first bytes (the counter's file input)
 
 ``HEAD`` is answered wherever ``GET`` is (``middleware.HeadAsGet``). Input errors are 400 with
 ``{"query": …, "error": {"type": …, "message": …, "column": …}}``; 413 for a body over the limit, 404 for an
@@ -44,6 +47,8 @@ from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.schema import (
     ARCHITECTURE_HELP,
     BOUNDS,
+    FILE_BODY,
+    FILE_NAME_HELP,
     HTML,
     HTML_BUSY,
     HTML_MISSING,
@@ -107,7 +112,30 @@ def _register_api(app: FastAPI, handlers: Handlers) -> None:
         """The same as ``GET /api/flops``."""
         return await handlers.flops_json(request.q, request.architecture or None, request.model_dump())
 
+    @app.post(
+        "/api/file",
+        responses=API_RESPONSES,
+        tags=["api"],
+        summary="Count a checkpoint's header",
+        openapi_extra=FILE_BODY,
+    )
+    async def file_post(
+        request: Request,
+        name: Annotated[str, Query(description=FILE_NAME_HELP, max_length=1_000)],
+        sections: Annotated[str | None, Query(description=SECTIONS_HELP)] = None,
+    ) -> Response:
+        """``report_dict(report)`` for the first bytes of a ``.safetensors`` or ``.gguf`` file, sent as the raw
+        body: only the header is needed, never the weights; nothing is written to disk."""
+        return await handlers.file_json(await request.body(), name, sections_of(sections))
+
     fragment_responses = {**HTML, **UNREADABLE, **BOUNDS}
+
+    @app.post("/fragments/file", responses=fragment_responses, tags=["pages"], openapi_extra=FILE_BODY)
+    async def fragment_file(
+        request: Request, name: Annotated[str, Query(description=FILE_NAME_HELP, max_length=1_000)]
+    ) -> Response:
+        """The counter's answer block for a checkpoint's first bytes; input errors are shown inline (200)."""
+        return await handlers.file_fragment(await request.body(), name)
 
     @app.get("/fragments/answer", responses=fragment_responses, tags=["pages"])
     async def fragment_get(request: Annotated[FragmentRequest, Query()]) -> Response:
@@ -216,7 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _register_api(app, handlers)
     _register_pages(app, handlers)
     _register_errors(app, handlers)
-    app.add_middleware(BoundedBody, max_bytes=settings.max_body_bytes)
+    uploads = dict.fromkeys(("/api/file", "/fragments/file"), settings.max_upload_bytes)
+    app.add_middleware(BoundedBody, max_bytes=settings.max_body_bytes, paths=uploads)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app

@@ -109,6 +109,21 @@ class Handlers:
         body = {"query": _safe(query), "error": error.to_dict()}
         return _Outcome(status=400, error=body, error_html=self.pages.error_fragment(_safe(query), error))
 
+    async def guarded(self, query: str, work: Callable[[], str]) -> _Outcome:
+        """``work()`` in a worker thread within the budget, its failures as outcomes (400, 503, 504)."""
+        try:
+            return _Outcome(await self.answers.run(work))
+        except _Moved as moved:
+            return _Outcome(moved_to=moved.slug)
+        except ParamcountError as error:
+            return self.failure(query, error)
+        except Busy:
+            message = "the server is busy; try again in a moment"
+            return _Outcome(status=503, error=error_body(_safe(query), "Busy", message))
+        except TooSlow:
+            message = f"the answer took longer than {self.settings.timeout_seconds:g} s; the limit is that long"
+            return _Outcome(status=504, error=error_body(_safe(query), "Timeout", message))
+
     async def outcome(self, ask: Ask, render: Callable[[Report], str], view: str) -> _Outcome:
         """The rendered answer: from the render cache, else the library and ``render`` in a worker thread
         within the budget. Pasted configs are never cached."""
@@ -123,18 +138,7 @@ class Handlers:
                 self.rendered.put(key, text)
             return text
 
-        try:
-            return _Outcome(await self.answers.run(work))
-        except _Moved as moved:
-            return _Outcome(moved_to=moved.slug)
-        except ParamcountError as error:
-            return self.failure(ask.query, error)
-        except Busy:
-            message = "the server is busy; try again in a moment"
-            return _Outcome(status=503, error=error_body(_safe(ask.query), "Busy", message))
-        except TooSlow:
-            message = f"the answer took longer than {self.settings.timeout_seconds:g} s; the limit is that long"
-            return _Outcome(status=504, error=error_body(_safe(ask.query), "Timeout", message))
+        return await self.guarded(ask.query, work)
 
     # ---- the JSON API
 
@@ -161,6 +165,32 @@ class Handlers:
             return _error_json(self.failure(query, error))
         sections = sections_of(fields.get("sections"))
         return await self.report_json(Ask(query, architecture, plan=plan, input_shape=shape, sections=sections))
+
+    @staticmethod
+    def _no_body(name: str) -> JSONResponse:
+        message = "the request body is empty; send the file's first bytes (its header)"
+        return JSONResponse(error_body(_safe(name), "BadRequest", message), status_code=400)
+
+    async def file_json(self, data: bytes, name: str, sections: tuple[str, ...]) -> Response:
+        """``report_dict`` of a checkpoint's first bytes (``name`` gives the format); never cached."""
+        if not data:
+            return self._no_body(name)
+        found = await self.guarded(name, lambda: _json_text(self.answers.header_report(data, name, sections)))
+        return _error_json(found) if found.error is not None else Response(found.value, media_type="application/json")
+
+    async def file_fragment(self, data: bytes, name: str) -> Response:
+        """The counter's answer block for a checkpoint's first bytes; input errors are shown inline (200), a
+        missing body is a 400 (the counter always sends one)."""
+        if not data:
+            return self._no_body(name)
+
+        def work() -> str:
+            return self.pages.answer_fragment(self.answers.header_report(data, name, SECTIONS))
+
+        found = await self.guarded(name, work)
+        if found.status == 400:
+            return HTMLResponse(found.error_html)
+        return _error_json(found) if found.error is not None else HTMLResponse(found.value)
 
     # ---- pages and fragments
 

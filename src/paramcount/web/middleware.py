@@ -7,7 +7,7 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so they add no task or buffering of their
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from paramcount.web.pages import error_body
@@ -42,28 +42,32 @@ async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
 
 
 class BoundedBody:
-    """Refuse a request body over ``max_bytes`` with 413 before the app sees it (declared or streamed)."""
+    """Refuse a request body over ``max_bytes`` (or the cap ``paths`` gives its path) with 413 before the app
+    sees it (declared or streamed)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, paths: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
-    def _too_large(self, size: int | None) -> dict[str, Any]:
-        told = f"{size:,} bytes" if size is not None else f"more than {self.max_bytes:,} bytes"
-        message = f"request body is {told}; the limit is {self.max_bytes:,} bytes"
+    @staticmethod
+    def _too_large(size: int | None, limit: int) -> dict[str, Any]:
+        told = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+        message = f"request body is {told}; the limit is {limit:,} bytes"
         return error_body(None, "RequestTooLarge", message)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await _send_json(send, 400, error_body(None, "BadRequest", "content-length must be a number"))
                 return
-            if int(declared) > self.max_bytes:
-                await _send_json(send, 413, self._too_large(int(declared)))
+            if int(declared) > limit:
+                await _send_json(send, 413, self._too_large(int(declared), limit))
                 return
         chunks: list[bytes] = []
         size = 0
@@ -73,8 +77,8 @@ class BoundedBody:
                 return  # the client went away before sending its body
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await _send_json(send, 413, self._too_large(None))
+            if size > limit:
+                await _send_json(send, 413, self._too_large(None, limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -151,3 +151,14 @@ UNREADABLE: Responses = {400: {"model": ErrorResponse, "description": "the reque
 MOVED: Responses = {301: {"description": "the canonical address of the same answer"}}
 HTML_MISSING: Responses = {404: {"content": {"text/html": {}}, "description": "no such answer"}}
 JSON_MISSING: Responses = {404: {"model": ErrorResponse, "description": "no such answer"}}
+
+FILE_NAME_HELP = "the file's name: its ending (.safetensors or .gguf) gives the format; messages name it"
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the file's first bytes: a safetensors file's 8-byte length and JSON header, a GGUF's "
+        "metadata and tensor infos (more bytes may follow; the tensor data is never needed)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+"""The raw body of ``POST /api/file`` (FastAPI reads it from the request itself: no multipart dependency)."""

@@ -91,6 +91,18 @@ class Answers:
         finally:
             self.lock.release()
 
+    def header_report(self, data: bytes, name: str, sections: tuple[str, ...]) -> Report:
+        """The Report for a checkpoint's first bytes (``paramcount.api.from_header``), under the lock, never cached
+        (blocking; call it through ``run``)."""
+        from paramcount.api import from_header
+
+        if not self.lock.acquire(timeout=self.settings.timeout_seconds / 2):
+            raise Busy
+        try:
+            return from_header(data, name).report(None, None, sections=sections)
+        finally:
+            self.lock.release()
+
     async def run(self, function: Callable[[], T]) -> T:
         """Run ``function`` in a worker thread within the request budget."""
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paramcount.limits import MAX_EXPRESSION_CHARS
+from paramcount.limits import MAX_EXPRESSION_CHARS, MAX_UPLOAD_BYTES
 
 __all__ = ["Settings"]
 
@@ -20,6 +20,8 @@ class Settings:
     """Longest pasted ``config.json`` text accepted (published configs are a few kB)."""
     max_body_bytes: int = 262_144
     """Largest request body read; larger bodies are refused with 413 before they are read."""
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    """Largest body of ``POST /api/file`` and ``/fragments/file`` (a checkpoint's first bytes), in its place."""
     timeout_seconds: float = 5.0
     """Longest a request may wait for, and spend in, the library (503 when busy, 504 when slow)."""
     cache_size: int = 512
@@ -35,6 +37,7 @@ class Settings:
             "max_query_chars": self.max_query_chars,
             "max_config_chars": self.max_config_chars,
             "max_body_bytes": self.max_body_bytes,
+            "max_upload_bytes": self.max_upload_bytes,
             "cache_size": self.cache_size,
             "depth": self.depth,
         }

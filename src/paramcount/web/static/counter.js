@@ -67,4 +67,47 @@
     shown = null;
     update();
   });
+
+  // A checkpoint file: only its header is read here (file.slice) and posted to /fragments/file, never the weights.
+  const MAX_UPLOAD_BYTES = 64 * 1024 * 1024; // paramcount.limits.MAX_UPLOAD_BYTES: the server's cap
+  const upload = document.getElementById("upload");
+  const fileInput = document.getElementById("file");
+  if (!upload || !fileInput) return;
+  upload.hidden = false;
+
+  // The bytes to send: a safetensors file's 8-byte length and JSON header; a GGUF's first bytes up to the cap
+  // (its header's length is not written anywhere; the server reads what it needs).
+  async function headerOf(file) {
+    const lower = file.name.toLowerCase();
+    if (lower.endsWith(".safetensors")) {
+      if (file.size < 8) return file;
+      const length = new DataView(await file.slice(0, 8).arrayBuffer()).getBigUint64(0, true);
+      const end = 8n + length;
+      return file.slice(0, Number(end < BigInt(MAX_UPLOAD_BYTES) ? end : BigInt(MAX_UPLOAD_BYTES) + 1n));
+    }
+    return file.slice(0, Math.min(file.size, MAX_UPLOAD_BYTES));
+  }
+
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) return;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const mine = controller;
+    const header = await headerOf(file);
+    await window.paramcountFragments.load(
+      output,
+      status,
+      "Reading the header…",
+      (signal) =>
+        fetch("/fragments/file?name=" + encodeURIComponent(file.name), {
+          method: "POST",
+          headers: { "Content-Type": "application/octet-stream" },
+          body: header,
+          signal,
+        }),
+      mine.signal,
+      () => controller === mine
+    );
+  });
 })();
