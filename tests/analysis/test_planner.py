@@ -316,6 +316,19 @@ def test_options_are_canonical() -> None:
     assert (options.dtype, options.optimizer, options.gpu) == ("bfloat16", "adamw", "H100-80GB")
 
 
+def test_changed_lists_the_options_that_differ_from_the_defaults_in_field_order() -> None:
+    assert PlanOptions().changed() == ()
+    assert PlanOptions(tp=1, batch=1, attention="sdpa").changed() == ()  # the defaults, given explicitly
+    options = PlanOptions(tp=2, optimizer="AdamW", gradient_checkpointing=True, lora_rank=8, lora_targets="q,v")
+    assert options.changed() == (
+        ("optimizer", "adamw"),
+        ("lora_rank", 8),
+        ("lora_targets", ("q", "v")),
+        ("gradient_checkpointing", True),
+        ("tp", 2),
+    )
+
+
 # --- structure ---------------------------------------------------------------------------------------------------
 
 

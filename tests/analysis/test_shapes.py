@@ -610,6 +610,26 @@ def test_a_block_without_a_rule_is_not_modelled_but_reported() -> None:
     assert (report.output_shape, report.total_macs, report.not_modelled) == (None, 0, ("",))
 
 
+@pytest.mark.parametrize(
+    ("tree", "note"),
+    [
+        # transformers' LlamaMLP.forward is down_proj(act_fn(gate_proj(x)) * up_proj(x)): a live copy without
+        # up_proj is not the class the rule reads
+        (
+            Module("", "LlamaMLP", children=(build("Linear", (4, 8)).renamed("gate_proj"),)),
+            "it has no member 'up_proj'",
+        ),
+        # LlamaRotaryEmbedding.forward reads its inv_freq buffer
+        (Module("", "LlamaRotaryEmbedding"), "it has no inv_freq buffer"),
+    ],
+)
+def test_a_modelled_kind_lacking_what_its_rule_reads_is_not_modelled_and_says_what(tree: Module, note: str) -> None:
+    report = propagate(tree, (1, 4))
+    root = report.modules[0]
+    assert (root.status, root.note) == (NOT_MODELLED, note)
+    assert report.not_modelled == ("",)
+
+
 def test_two_input_layers_say_why_they_are_not_modelled() -> None:
     row = propagate(parse("nn.Bilinear(2, 3, 4)"), (5, 2)).modules[0]
     assert row.status == NOT_MODELLED

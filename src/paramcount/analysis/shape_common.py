@@ -12,11 +12,10 @@ if TYPE_CHECKING:
     from typing import Final
 
     from paramcount.analysis.shape_types import Call
-    from paramcount.tree import Value
 
 __all__ = [
     "AXES",
-    "MissingArgumentError",
+    "NotModelledError",
     "batch_of",
     "dimension_index",
     "elements",
@@ -26,47 +25,40 @@ __all__ = [
     "optional_int_arg",
     "rank_text",
     "require_rank",
-    "value_arg",
 ]
 
 AXES: Final = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 """Names of the spatial dimensions in torch's docs (Conv1d's L, Conv2d's H and W, Conv3d's D, H, W)."""
 
 
-class MissingArgumentError(Exception):
-    """A module of a known kind lacks a constructor argument (a door that could not recover it): the walk
-    reports the module as not modelled instead of guessing."""
-
-
-def value_arg(module: Module, name: str) -> Value:
-    try:
-        return module.arg(name)
-    except KeyError:
-        raise MissingArgumentError(name) from None
+class NotModelledError(Exception):
+    """A module of a modelled kind is outside what its rule reads: an argument value the rule does not take, or
+    (a live module whose class was changed) a member, tensor or attribute the rule needs is missing. The walk
+    reports the module as not modelled, with this one-line reason, instead of guessing."""
 
 
 def int_arg(module: Module, name: str) -> int:
-    value = value_arg(module, name)
+    value = module.arg(name)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MissingArgumentError(name)
+        raise NotModelledError(f"its argument {name}={value!r:.40} is not an int")
     return value
 
 
 def optional_int_arg(module: Module, name: str) -> int | None:
-    value = value_arg(module, name)
+    value = module.arg(name)
     return None if value is None else int_arg(module, name)
 
 
 def flag_arg(module: Module, name: str) -> bool:
-    return bool(value_arg(module, name))
+    return bool(module.arg(name))
 
 
 def int_tuple_arg(module: Module, name: str, count: int) -> tuple[int, ...]:
     """An int or a tuple of ``count`` ints, expanded like torch's ``_single``/``_pair``/``_triple``."""
-    value = value_arg(module, name)
+    value = module.arg(name)
     items = value if isinstance(value, tuple) else (value,) * count
     if len(items) != count or any(isinstance(item, bool) or not isinstance(item, int) for item in items):
-        raise MissingArgumentError(name)
+        raise NotModelledError(f"its argument {name}={value!r:.40} is not {count} ints")
     return tuple(item for item in items if isinstance(item, int))
 
 

@@ -28,7 +28,6 @@ from paramcount.analysis.shape_common import (
     int_arg,
     int_tuple_arg,
     require_rank,
-    value_arg,
 )
 from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep
 
@@ -133,7 +132,7 @@ def _padding_pairs(call: Call, spatial: int) -> tuple[tuple[tuple[int, int], ...
     """Per dimension (before, after) padding, and whether it was ``'same'``. 'same' pads
     ``dilation·(kernel_size - 1)`` in total, the extra element after (``_ConvNd.__init__``)."""
     module = call.module
-    padding = value_arg(module, "padding")
+    padding = module.arg("padding")
     if padding == "same":
         kernel = int_tuple_arg(module, "kernel_size", spatial)
         dilation = int_tuple_arg(module, "dilation", spatial)
@@ -146,7 +145,7 @@ def _padding_pairs(call: Call, spatial: int) -> tuple[tuple[tuple[int, int], ...
 
 def _check_padding_mode(call: Call, sizes: tuple[int, ...], pads: tuple[tuple[int, int], ...]) -> None:
     """``F.pad`` limits for the non-zeros padding modes (torch/nn/functional.py, aten ReflectionPad.cpp)."""
-    mode = value_arg(call.module, "padding_mode")
+    mode = call.module.arg("padding_mode")
     spatial = len(sizes)
     for index, (size, (before, after)) in enumerate(zip(sizes, pads, strict=True)):
         axis = _axis_suffix(spatial, index)
@@ -172,7 +171,7 @@ def _convolution(spatial: int) -> Rule:
         out_channels = int_arg(module, "out_channels")
         if out_channels == 0:
             raise call.fail("has out_channels=0; torch's forward refuses an empty weight")
-        if value_arg(module, "padding_mode") == "zeros":
+        if module.arg("padding_mode") == "zeros":
             _positive(call, "padding", tuple(before for before, _ in pads), allow_zero=True)
         else:
             # F.pad does the padding and accepts negative amounts (they crop); the convolution then pads 0.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import MissingArgumentError, elements
+from paramcount.analysis.shape_common import NotModelledError, elements
 from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
 from paramcount.tree import Module
 
@@ -129,13 +129,13 @@ def param_sizes(module: Module, name: str) -> tuple[int, ...]:
     for tensor in (*module.params, *module.buffers):
         if tensor.name == name:
             return tensor.sizes
-    raise MissingArgumentError(name)
+    raise NotModelledError(f"it has no tensor {name!r}")
 
 
 def last_size(module: Module, name: str = "weight") -> int:
     sizes = param_sizes(module, name)
     if not sizes:
-        raise MissingArgumentError(name)
+        raise NotModelledError(f"its tensor {name!r} has no dimensions")
     return sizes[-1]
 
 
@@ -165,7 +165,7 @@ class _Run(Step):
     def apply(self, call: Call, values: Values, tally: Tally) -> None:
         if child_of(call.module, self.child) is None:
             if not self.optional:
-                raise MissingArgumentError(self.child)
+                raise NotModelledError(f"it has no member {self.child!r}")
             values[self.target] = values[self.source]
             return
         values[self.target] = call.child(self.child, values[self.source], options=self.options)

@@ -21,7 +21,6 @@ from paramcount.analysis.shape_common import (
     int_arg,
     optional_int_arg,
     require_rank,
-    value_arg,
 )
 from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep, format_shape
 
@@ -78,14 +77,14 @@ def _batch_norm(call: Call, flow: Flow) -> Outcome:
     else:
         require_rank(call, flow, ranks)
     module = call.module
-    if bool(value_arg(module, "affine")) or bool(value_arg(module, "track_running_stats")):
+    if bool(module.arg("affine")) or bool(module.arg("track_running_stats")):
         features = int_arg(module, "num_features")
         if flow.shape[1] != features:
             raise call.fail(f"expects {features} channels (num_features) in dimension 1, got {flow.shape[1]}")
     # F.batch_norm's _verify_batch_size: a single value per channel leaves nothing to normalise. Torch checks
     # it whenever the batch statistics are used: in training mode, and always without running statistics.
     values_per_channel = flow.shape[0] * elements(flow.shape[2:])
-    if values_per_channel == 1 and not bool(value_arg(module, "track_running_stats")):
+    if values_per_channel == 1 and not bool(module.arg("track_running_stats")):
         raise call.fail(f"expects more than 1 value per channel, got {format_shape(flow.shape)}")
     note = "in training mode torch refuses a single value per channel" if values_per_channel == 1 else ""
     return Outcome(Flow(flow.shape), 0, (), note)
@@ -97,21 +96,21 @@ def _instance_norm(call: Call, flow: Flow) -> Outcome:
     channel_dim = 1 if len(flow.shape) == ranks[1] else 0
     module = call.module
     # _InstanceNorm.forward raises only when affine; without it a mismatch only warns.
-    if bool(value_arg(module, "affine")):
+    if bool(module.arg("affine")):
         features = int_arg(module, "num_features")
         if flow.shape[channel_dim] != features:
             raise call.fail(f"expects {features} channels (num_features), got {flow.shape[channel_dim]}")
     # F.instance_norm's _verify_spatial_size, checked whenever the input's statistics are used: in training
     # mode, and always without running statistics.
     spatial = elements(flow.shape[channel_dim + 1 :])
-    if spatial == 1 and not bool(value_arg(module, "track_running_stats")):
+    if spatial == 1 and not bool(module.arg("track_running_stats")):
         raise call.fail(f"expects more than 1 spatial element, got {format_shape(flow.shape)}")
     note = "in training mode torch refuses a single spatial element" if spatial == 1 else ""
     return Outcome(Flow(flow.shape), 0, (), note)
 
 
 def _normalized_shape(call: Call) -> tuple[int, ...]:
-    value = value_arg(call.module, "normalized_shape")
+    value = call.module.arg("normalized_shape")
     items = value if isinstance(value, tuple) else (value,)
     return tuple(item for item in items if isinstance(item, int) and not isinstance(item, bool))
 
@@ -130,7 +129,7 @@ def _group_norm(call: Call, flow: Flow) -> Outcome:
     require_rank(call, flow, tuple(range(2, max(len(flow.shape), 2) + 1)))
     channels = flow.shape[1]
     groups = int_arg(module, "num_groups")
-    if bool(value_arg(module, "affine")) and channels != int_arg(module, "num_channels"):
+    if bool(module.arg("affine")) and channels != int_arg(module, "num_channels"):
         raise call.fail(f"expects {int_arg(module, 'num_channels')} channels (num_channels), got {channels}")
     if channels % groups:
         raise call.fail(f"expects channels divisible by num_groups {groups}, got {channels}")
@@ -219,7 +218,7 @@ def _unflatten(call: Call, flow: Flow) -> Outcome:
     if not shape:
         raise call.fail("expects an input with at least 1 dimension, got a 0-D tensor")
     index = dimension_index(call, int_arg(call.module, "dim"), len(shape))
-    value = value_arg(call.module, "unflattened_size")
+    value = call.module.arg("unflattened_size")
     sizes = tuple(item for item in value if isinstance(item, int)) if isinstance(value, tuple) else ()
     if not sizes:
         raise call.fail("unflattened_size must not be empty")

@@ -19,7 +19,6 @@ from paramcount.analysis.shape_common import (
     int_tuple_arg,
     rank_text,
     require_rank,
-    value_arg,
 )
 from paramcount.analysis.shape_conv import kernel_fits, window_step
 from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
@@ -69,7 +68,7 @@ def _window(call: Call, spatial: int, family: str) -> _Window:
     """The window of MaxPool / AvgPool / LPPool, checked as the pooling kernels check it (Pool.h)."""
     module = call.module
     kernel = int_tuple_arg(module, "kernel_size", spatial)
-    stride = kernel if value_arg(module, "stride") is None else int_tuple_arg(module, "stride", spatial)
+    stride = kernel if module.arg("stride") is None else int_tuple_arg(module, "stride", spatial)
     padding = int_tuple_arg(module, "padding", spatial) if family != "lp" else (0,) * spatial
     dilation = int_tuple_arg(module, "dilation", spatial) if family == "max" else (1,) * spatial
     _positive(call, "kernel_size", kernel)
@@ -119,10 +118,10 @@ def _pooling(spatial: int, *, family: str) -> Rule:
         window = _window(call, spatial, family)
         if spatial == 3 and family != "max":
             _unpadded_fits(call, rest[1:], window.kernel)
-        ceil_mode = bool(value_arg(call.module, "ceil_mode"))
+        ceil_mode = bool(call.module.arg("ceil_mode"))
         outputs, steps = _pooled_sizes(call, rest[1:], window, ceil_mode=ceil_mode)
         shape = _with_batch(batch, rest[0], *outputs)
-        returns_indices = family == "max" and bool(value_arg(call.module, "return_indices"))
+        returns_indices = family == "max" and bool(call.module.arg("return_indices"))
         return Outcome(Flow(shape, (("indices", shape),) if returns_indices else ()), 0, steps)
 
     return rule
@@ -141,12 +140,12 @@ def _adaptive(spatial: int, *, returns_indices: bool) -> Rule:
     def rule(call: Call, flow: Flow) -> Outcome:
         # torch 2.13's adaptive_avg_pool2d/3d with output_size=1 (an int) is a mean over the last dimensions and
         # also accepts an input without a channel dimension (undocumented, but what the forward does).
-        global_mean = not returns_indices and spatial > 1 and value_arg(call.module, "output_size") == 1
+        global_mean = not returns_indices and spatial > 1 and call.module.arg("output_size") == 1
         require_rank(call, flow, ((spatial,) if global_mean else ()) + (spatial + 1, spatial + 2))
         if 0 in flow.shape[-spatial - 1 :] or (len(flow.shape) == spatial and 0 in flow.shape):
             raise call.fail(f"expects non-empty channel and spatial dimensions, got {format_shape(flow.shape)}")
         leading, sizes = flow.shape[:-spatial], flow.shape[-spatial:]
-        value = value_arg(call.module, "output_size")
+        value = call.module.arg("output_size")
         items: tuple[Value, ...] = value if isinstance(value, tuple) else (value,) * spatial
         if len(items) != spatial:
             raise call.fail(f"output_size {value!r} must have {spatial} entries")
@@ -162,7 +161,7 @@ def _adaptive(spatial: int, *, returns_indices: bool) -> Rule:
                 raise call.fail(f"output_size must hold non-negative integers or None, got {value!r}")
             outputs.append(item)
         shape = (*leading, *outputs)
-        indices = returns_indices and bool(value_arg(call.module, "return_indices"))
+        indices = returns_indices and bool(call.module.arg("return_indices"))
         return Outcome(Flow(shape, (("indices", shape),) if indices else ()), 0, tuple(steps))
 
     return rule
@@ -178,7 +177,7 @@ def _fractional(spatial: int) -> Rule:
         _positive(call, "kernel_size", kernel)
         outputs: list[int] = []
         steps: list[ShapeStep] = []
-        ratio = value_arg(module, "output_ratio")
+        ratio = module.arg("output_ratio")
         for index, size in enumerate(rest[1:]):
             axis = AXES[spatial][index]
             if ratio is None:
@@ -195,7 +194,7 @@ def _fractional(spatial: int) -> Rule:
                 )
             outputs.append(value)
         shape = _with_batch(batch, rest[0], *outputs)
-        indices = bool(value_arg(module, "return_indices"))
+        indices = bool(module.arg("return_indices"))
         return Outcome(Flow(shape, (("indices", shape),) if indices else ()), 0, tuple(steps))
 
     return rule
@@ -330,7 +329,7 @@ def _upsample(mode_override: str | None) -> Rule:
 
     def rule(call: Call, flow: Flow) -> Outcome:
         module = call.module
-        mode = mode_override or str(value_arg(module, "mode"))
+        mode = mode_override or str(module.arg("mode"))
         require_rank(call, flow, (3, 4, 5))
         ranks = _MODE_RANKS.get(mode)
         if ranks is None:
@@ -354,8 +353,8 @@ def _upsample(mode_override: str | None) -> Rule:
 
 
 def _resampled(call: Call, sizes: Shape, spatial: int) -> tuple[tuple[int, ...], tuple[ShapeStep, ...]]:
-    size = value_arg(call.module, "size")
-    factor = value_arg(call.module, "scale_factor")
+    size = call.module.arg("size")
+    factor = call.module.arg("scale_factor")
     if not isinstance(factor, tuple) and not factor:
         factor = None  # Upsample.__init__: ``float(scale_factor) if scale_factor else None``
     if (size is None) == (factor is None):

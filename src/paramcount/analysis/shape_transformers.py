@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from paramcount._record import replace
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import MissingArgumentError, elements, int_arg
+from paramcount.analysis.shape_common import NotModelledError, elements, int_arg
 from paramcount.analysis.shape_flow import (
     Step,
     Tally,
@@ -127,7 +127,7 @@ def _in_features(call: Call, name: str) -> int:
     """The width child ``name`` reads: a linear layer's ``in_features``, a norm's weight size."""
     child = child_of(call.module, name)
     if child is None:
-        raise MissingArgumentError(name)
+        raise NotModelledError(f"it has no member {name!r}")
     return int_arg(child, "in_features") if child.args else last_size(child)
 
 
@@ -173,7 +173,7 @@ def _rotary(call: Call, flow: Flow) -> Outcome:
     and sin: (1, L, 2·len(inv_freq)) each; elementwise, no MACs."""
     frequencies = [buffer for buffer in call.module.buffers if buffer.name.endswith("inv_freq")]
     if not frequencies:
-        raise MissingArgumentError("inv_freq")
+        raise NotModelledError("it has no inv_freq buffer")
     shape = (*flow.shape, 2 * frequencies[0].sizes[0])
     return Outcome(Flow(shape, (("sin", shape),)), 0, (), "cos and sin of the positions times inv_freq")
 
@@ -185,7 +185,7 @@ def _experts(call: Call, flow: Flow) -> Outcome:
     attributes = dict(call.module.attributes)
     count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
     if not isinstance(count, int) or not isinstance(active, int):
-        raise MissingArgumentError("experts_per_token")
+        raise NotModelledError("its num_experts and experts_per_token are not known")
     experts, double_width, hidden = param_sizes(call.module, "gate_up_proj")
     if len(flow.shape) != 2 or flow.shape[1] != hidden:
         raise call.fail(f"expects (tokens, {hidden}) hidden states, got {format_shape(flow.shape)}")

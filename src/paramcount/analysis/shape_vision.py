@@ -9,7 +9,7 @@ products of Swin's windows count MACs.
 
 from __future__ import annotations
 
-from paramcount.analysis.shape_common import int_arg, int_tuple_arg, value_arg
+from paramcount.analysis.shape_common import int_arg, int_tuple_arg
 from paramcount.analysis.shape_flow import (
     Tally,
     add,
@@ -48,7 +48,7 @@ def _preserving(call: Call, flow: Flow) -> Outcome:
 
 def _permute(call: Call, flow: Flow) -> Outcome:
     """torchvision.ops.misc.Permute: ``torch.permute(x, dims)``."""
-    value = value_arg(call.module, "dims")
+    value = call.module.arg("dims")
     dims = tuple(item for item in value if isinstance(item, int)) if isinstance(value, tuple) else ()
     shape = flow.shape
     if sorted(dims) != list(range(len(shape))):
@@ -58,7 +58,7 @@ def _permute(call: Call, flow: Flow) -> Outcome:
 
 def _layer_norm_2d(call: Call, flow: Flow) -> Outcome:
     """ConvNeXt's ``LayerNorm2d``: permute to channels-last, ``F.layer_norm`` over the channels, permute back."""
-    channels = value_arg(call.module, "normalized_shape")
+    channels = call.module.arg("normalized_shape")
     size = channels[0] if isinstance(channels, tuple) else channels
     if len(flow.shape) != 4 or flow.shape[1] != size:
         raise call.fail(f"expects a (N, {size}, H, W) input (normalized_shape over channels), got "

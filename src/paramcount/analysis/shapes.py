@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shape_common import MissingArgumentError, elements
+from paramcount.analysis.shape_common import NotModelledError, elements
 from paramcount.analysis.shape_conv import RULES as _CONV_RULES
 from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
 from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
@@ -375,11 +375,10 @@ class _Walk:
         call = _Call(self, module, path, times, key, options)
         try:
             outcome = rule(call, flow)
-        except MissingArgumentError as missing:
+        except NotModelledError as outside:
             self.rows = self.rows[: call.first_row]
             self.links = [link for link in self.links if link[0] < call.first_row]
-            note = f"its constructor argument {missing.args[0]!r} is not known"
-            return self.gap(module, path, flow, times, key, NOT_MODELLED, note)
+            return self.gap(module, path, flow, times, key, NOT_MODELLED, str(outside))
         return self.record(call, flow, outcome)
 
     def record(self, call: _Call, flow: Flow, outcome: Outcome) -> _Visited:
@@ -521,7 +520,7 @@ class _Call:
         for position, child in enumerate(self.module.children):
             if child.name == name:
                 return position, child
-        raise MissingArgumentError(name)
+        raise NotModelledError(f"it has no member {name!r}")
 
     def child(self, name: str, flow: Flow | None, *, options: frozenset[str] = frozenset()) -> Flow | None:
         position, child = self._find(name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paramcount._record import field_values
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.planner.options import ATTENTION_IMPLEMENTATIONS, KV_DTYPES
 from paramcount.analysis.shapes import parse_shape
@@ -87,12 +86,10 @@ def option_fields(options: PlanOptions | None) -> dict[str, str]:
     """The web parameters that give ``options`` (those that differ from the defaults), as text."""
     if options is None:
         return {}
-    defaults = field_values(PlanOptions())
-    fields = {}
-    for name, value in field_values(options).items():
-        if value != defaults[name]:
-            fields[name] = ",".join(map(str, value)) if isinstance(value, tuple) else str(value).lower()
-    return fields
+    return {
+        name: ",".join(map(str, value)) if isinstance(value, tuple) else str(value).lower()
+        for name, value in options.changed()
+    }
 
 
 def input_shape(text: str | None) -> tuple[int, ...] | None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from paramcount._record import field_values
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.shapes import parse_shape
 from paramcount.dtypes import FORMATS
@@ -79,11 +78,8 @@ def parameters_slug(report: Report, architecture: str | None = None) -> str | No
 
 
 def _option_tokens(options: PlanOptions) -> list[str] | None:
-    defaults = field_values(PlanOptions())
     tokens: list[str] = []
-    for name, value in field_values(options).items():
-        if value == defaults[name]:
-            continue
+    for name, value in options.changed():
         if name not in _ENCODED:
             return None  # lora_targets other than the default: not said in a slug
         label = name.replace("_", "-")

@@ -529,6 +529,19 @@ def _loss(out: _Builder, *, upcast: bool) -> None:
     out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
 
 
+def _causal_lm_head(out: _Builder) -> None:
+    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    out.add(
+        "lm_head.input",
+        "lm_head",
+        "lm_head input, the normalised hidden states (MmBackward0)",
+        "b·s·h",
+        "compute",
+        "sequence",
+    )
+    _loss(out, upcast=True)
+
+
 def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if not out.checkpointing:
@@ -543,15 +556,7 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
             )
     out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if head:
-        out.add(
-            "lm_head.input",
-            "lm_head",
-            "lm_head input, the normalised hidden states (MmBackward0)",
-            "b·s·h",
-            "compute",
-            "sequence",
-        )
-        _loss(out, upcast=True)
+        _causal_lm_head(out)
 
 
 def _gpt2_model(out: _Builder, *, head: bool) -> None:
@@ -571,15 +576,7 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
         )
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
-        out.add(
-            "lm_head.input",
-            "lm_head",
-            "lm_head input, the normalised hidden states (MmBackward0)",
-            "b·s·h",
-            "compute",
-            "sequence",
-        )
-        _loss(out, upcast=True)
+        _causal_lm_head(out)
 
 
 def _bert_model(out: _Builder, *, head: bool) -> None:

@@ -8,7 +8,7 @@ raises ``ArgumentError`` (``tp: must be a positive integer, got 0``) and an unkn
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, field_values
 from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec
 from paramcount.dtypes import FORMATS, StorageFormat, normalized_name, storage_format
 from paramcount.errors import ArgumentError, UnknownNameError, did_you_mean
@@ -156,6 +156,11 @@ class PlanOptions(Record):
         self._set("gpu", self._gpu())
         self._set("kv_dtype", self._kv_dtype())
         self._check_combinations()
+
+    def changed(self) -> tuple[tuple[str, object], ...]:
+        """The options that differ from ``PlanOptions()``, as (field name, value) pairs in field order."""
+        defaults = field_values(PlanOptions())
+        return tuple((name, value) for name, value in field_values(self).items() if value != defaults[name])
 
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
