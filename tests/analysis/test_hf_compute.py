@@ -113,6 +113,11 @@ DECODERS = [
     "EleutherAI--pythia-160m.json",
     "facebook--opt-350m.json",
     "openai-community--openai-gpt.json",
+    "allenai--OLMo-7B-hf.json",
+    "ibm-granite--granite-3.1-8b-instruct.json",
+    "HuggingFaceTB--SmolLM3-3B.json",
+    "bigcode--starcoder2-15b.json",
+    "stabilityai--stablelm-2-1_6b.json",
 ]
 MIXTURES = [
     "mistralai--Mixtral-8x7B-v0.1.json",

@@ -321,7 +321,7 @@ _SPARSE_MOE: Final = dataflow(
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
-    "Phi3", "DeepseekV3",
+    "Phi3", "DeepseekV3", "Olmo", "Granite", "SmolLM3", "Starcoder2", "StableLm",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 
@@ -342,7 +342,7 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Model": _DECODER_MODEL,
             f"{prefix}DecoderLayer": layer,
             f"{prefix}Attention": attention_rule,
-            f"{prefix}MLP": {"Phi": in_order, "Phi3": _PHI3_MLP}.get(prefix, _GATED_MLP),
+            f"{prefix}MLP": {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order}.get(prefix, _GATED_MLP),
             f"{prefix}RMSNorm": _rms_norm,
             f"{prefix}RotaryEmbedding": _rotary,
             f"{prefix}TextScaledWordEmbedding": _embedding_subclass,
@@ -350,8 +350,14 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Experts": _experts,
             f"{prefix}TopKRouter": _router,
         }
+    rules["OlmoLayerNorm"] = _parameterless_norm
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
     return rules
+
+
+def _parameterless_norm(call: Call, flow: Flow) -> Outcome:
+    """``OlmoLayerNorm``: ``F.layer_norm`` without weight or bias over the last dimension; no MACs."""
+    return Outcome(Flow(flow.shape, grad=flow.grad))
 
 
 def _embedding_subclass(call: Call, flow: Flow) -> Outcome:
