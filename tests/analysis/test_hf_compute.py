@@ -118,6 +118,10 @@ DECODERS = [
     "HuggingFaceTB--SmolLM3-3B.json",
     "bigcode--starcoder2-15b.json",
     "stabilityai--stablelm-2-1_6b.json",
+    "allenai--OLMo-2-1124-7B.json",
+    "CohereForAI--c4ai-command-r-v01.json",
+    "CohereForAI--c4ai-command-r7b-12-2024.json",
+    "THUDM--GLM-4-9B-0414.json",
 ]
 MIXTURES = [
     "mistralai--Mixtral-8x7B-v0.1.json",

@@ -279,7 +279,27 @@ _PARALLEL_LAYER: Final = dataflow(
     run("mlp", "h", "m"),
     add("x", "a", "m"),
     add("x", "x", "x0", what="add the residual"),
-    note="Phi: attention and MLP read the same normalised input; both outputs and the input are summed",
+    note="Phi, Cohere: attention and MLP read the same normalised input; both outputs and the input are summed",
+)
+_POST_NORM_LAYER: Final = dataflow(
+    run("self_attn"),
+    run("post_attention_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("mlp", "x", "y"),
+    run("post_feedforward_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="OLMo 2: each sublayer reads the raw residual stream; its output is normalised before the residual",
+)
+_GLM4_LAYER: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attn"),
+    run("post_self_attn_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("post_attention_layernorm", "x", "y"),
+    run("mlp", "y"),
+    run("post_mlp_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="GLM-4: pre-norm sublayers whose outputs are normalised again before the residual",
 )
 
 
@@ -295,6 +315,16 @@ def _self_attention(query: str, key: str, value: str, output: str, *, norms: tup
 
 _LLAMA_ATTENTION: Final = _self_attention("q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm"))
 _PHI_ATTENTION: Final = _self_attention("q_proj", "k_proj", "v_proj", "dense", norms=("q_layernorm", "k_layernorm"))
+_OLMO2_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"),
+    run("q_norm", "q"),
+    run("k_proj", "x0", "k"),
+    run("k_norm", "k"),
+    run("v_proj", "x0", "v"),
+    attention(causal=True),
+    run("o_proj"),
+    note="OLMo 2: q_norm and k_norm normalise the whole projection (every head together), before the heads split",
+)
 _PHI3_ATTENTION: Final = dataflow(
     run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
 )
@@ -321,19 +351,24 @@ _SPARSE_MOE: Final = dataflow(
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
-    "Phi3", "DeepseekV3", "Olmo", "Granite", "SmolLM3", "Starcoder2", "StableLm",
+    "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
+    "Glm4",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
+_LAYERS: Final[dict[str, Rule]] = {
+    "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
+    "Glm4": _GLM4_LAYER,
+}  # fmt: skip
+_MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
 
 
 def _decoder_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for prefix in _DECODER_PREFIXES:
-        if prefix == "Phi":
-            layer: Rule = _PARALLEL_LAYER
-        else:
-            layer = _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER
-        attention_rule = {"Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION}.get(prefix, _LLAMA_ATTENTION)
+        layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
+        attention_rule = {"Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION}.get(
+            prefix, _LLAMA_ATTENTION
+        )
         rules |= {
             f"{prefix}ForCausalLM": _CAUSAL_LM,
             f"{prefix}ForSequenceClassification": _SEQUENCE_CLASSIFIER,
@@ -342,7 +377,7 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Model": _DECODER_MODEL,
             f"{prefix}DecoderLayer": layer,
             f"{prefix}Attention": attention_rule,
-            f"{prefix}MLP": {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order}.get(prefix, _GATED_MLP),
+            f"{prefix}MLP": _MLPS.get(prefix, _GATED_MLP),
             f"{prefix}RMSNorm": _rms_norm,
             f"{prefix}RotaryEmbedding": _rotary,
             f"{prefix}TextScaledWordEmbedding": _embedding_subclass,
@@ -351,6 +386,7 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}TopKRouter": _router,
         }
     rules["OlmoLayerNorm"] = _parameterless_norm
+    rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = _rms_norm  # a LayerNorm: elementwise, no MACs
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
     return rules
 
