@@ -128,6 +128,8 @@ MIXTURES = [
     "Qwen--Qwen3-30B-A3B.json",
     "Qwen--Qwen1.5-MoE-A2.7B.json",
     "deepseek-ai--DeepSeek-V3.json",
+    "allenai--OLMoE-1B-7B-0924.json",
+    "ibm-granite--granite-3.1-3b-a800m-instruct.json",
 ]
 SMALLER: dict[str, dict[str, Any]] = {
     # One dense layer and one MoE layer, with 16 experts in 4 groups (2 groups chosen, 8 experts per token) and

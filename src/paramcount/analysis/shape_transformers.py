@@ -254,14 +254,18 @@ def _question_answering(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
-_PRE_NORM_LAYER: Final = dataflow(
-    run("input_layernorm"),
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("post_attention_layernorm", "x", "y"),
-    run("mlp", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+def _pre_norm_layer(mlp: str) -> Rule:
+    return dataflow(
+        run("input_layernorm"),
+        run("self_attn"),
+        add("x", "x", "x0", what="add the residual"),
+        run("post_attention_layernorm", "x", "y"),
+        run(mlp, "y"),
+        add("x", "x", "y", what="add the residual"),
+    )
+
+
+_PRE_NORM_LAYER: Final = _pre_norm_layer("mlp")
 _SANDWICH_LAYER: Final = dataflow(
     run("input_layernorm"),
     run("self_attn"),
@@ -323,7 +327,7 @@ _OLMO2_ATTENTION: Final = dataflow(
     run("v_proj", "x0", "v"),
     attention(causal=True),
     run("o_proj"),
-    note="OLMo 2: q_norm and k_norm normalise the whole projection (every head together), before the heads split",
+    note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
 )
 _PHI3_ATTENTION: Final = dataflow(
     run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
@@ -348,16 +352,26 @@ _SPARSE_MOE: Final = dataflow(
     _Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
+_GRANITE_MOE: Final = dataflow(
+    _Flat(),
+    run("router", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    _Unflat(),
+    note="Granite MoE: hidden states flattened to (tokens, hidden); the router picks the experts",
+)
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
     "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
-    "Glm4",
+    "Glm4", "Olmoe", "GraniteMoe",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 _LAYERS: Final[dict[str, Rule]] = {
     "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
-    "Glm4": _GLM4_LAYER,
+    "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
+}  # fmt: skip
+_ATTENTIONS: Final[dict[str, Rule]] = {
+    "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
 }  # fmt: skip
 _MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
 
@@ -366,9 +380,7 @@ def _decoder_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for prefix in _DECODER_PREFIXES:
         layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
-        attention_rule = {"Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION}.get(
-            prefix, _LLAMA_ATTENTION
-        )
+        attention_rule = _ATTENTIONS.get(prefix, _LLAMA_ATTENTION)
         rules |= {
             f"{prefix}ForCausalLM": _CAUSAL_LM,
             f"{prefix}ForSequenceClassification": _SEQUENCE_CLASSIFIER,
@@ -385,6 +397,7 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Experts": _experts,
             f"{prefix}TopKRouter": _router,
         }
+    rules["GraniteMoeMoE"] = _GRANITE_MOE
     rules["OlmoLayerNorm"] = _parameterless_norm
     rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = _rms_norm  # a LayerNorm: elementwise, no MACs
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
