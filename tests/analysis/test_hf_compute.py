@@ -113,12 +113,23 @@ DECODERS = [
     "EleutherAI--pythia-160m.json",
     "facebook--opt-350m.json",
     "openai-community--openai-gpt.json",
+    "allenai--OLMo-7B-hf.json",
+    "ibm-granite--granite-3.1-8b-instruct.json",
+    "HuggingFaceTB--SmolLM3-3B.json",
+    "bigcode--starcoder2-15b.json",
+    "stabilityai--stablelm-2-1_6b.json",
+    "allenai--OLMo-2-1124-7B.json",
+    "CohereForAI--c4ai-command-r-v01.json",
+    "CohereForAI--c4ai-command-r7b-12-2024.json",
+    "THUDM--GLM-4-9B-0414.json",
 ]
 MIXTURES = [
     "mistralai--Mixtral-8x7B-v0.1.json",
     "Qwen--Qwen3-30B-A3B.json",
     "Qwen--Qwen1.5-MoE-A2.7B.json",
     "deepseek-ai--DeepSeek-V3.json",
+    "allenai--OLMoE-1B-7B-0924.json",
+    "ibm-granite--granite-3.1-3b-a800m-instruct.json",
 ]
 SMALLER: dict[str, dict[str, Any]] = {
     # One dense layer and one MoE layer, with 16 experts in 4 groups (2 groups chosen, 8 experts per token) and

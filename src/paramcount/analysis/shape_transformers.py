@@ -254,14 +254,18 @@ def _question_answering(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
-_PRE_NORM_LAYER: Final = dataflow(
-    run("input_layernorm"),
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("post_attention_layernorm", "x", "y"),
-    run("mlp", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+def _pre_norm_layer(mlp: str) -> Rule:
+    return dataflow(
+        run("input_layernorm"),
+        run("self_attn"),
+        add("x", "x", "x0", what="add the residual"),
+        run("post_attention_layernorm", "x", "y"),
+        run(mlp, "y"),
+        add("x", "x", "y", what="add the residual"),
+    )
+
+
+_PRE_NORM_LAYER: Final = _pre_norm_layer("mlp")
 _SANDWICH_LAYER: Final = dataflow(
     run("input_layernorm"),
     run("self_attn"),
@@ -279,7 +283,27 @@ _PARALLEL_LAYER: Final = dataflow(
     run("mlp", "h", "m"),
     add("x", "a", "m"),
     add("x", "x", "x0", what="add the residual"),
-    note="Phi: attention and MLP read the same normalised input; both outputs and the input are summed",
+    note="Phi, Cohere: attention and MLP read the same normalised input; both outputs and the input are summed",
+)
+_POST_NORM_LAYER: Final = dataflow(
+    run("self_attn"),
+    run("post_attention_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("mlp", "x", "y"),
+    run("post_feedforward_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="OLMo 2: each sublayer reads the raw residual stream; its output is normalised before the residual",
+)
+_GLM4_LAYER: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attn"),
+    run("post_self_attn_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("post_attention_layernorm", "x", "y"),
+    run("mlp", "y"),
+    run("post_mlp_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="GLM-4: pre-norm sublayers whose outputs are normalised again before the residual",
 )
 
 
@@ -295,6 +319,16 @@ def _self_attention(query: str, key: str, value: str, output: str, *, norms: tup
 
 _LLAMA_ATTENTION: Final = _self_attention("q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm"))
 _PHI_ATTENTION: Final = _self_attention("q_proj", "k_proj", "v_proj", "dense", norms=("q_layernorm", "k_layernorm"))
+_OLMO2_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"),
+    run("q_norm", "q"),
+    run("k_proj", "x0", "k"),
+    run("k_norm", "k"),
+    run("v_proj", "x0", "v"),
+    attention(causal=True),
+    run("o_proj"),
+    note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
+)
 _PHI3_ATTENTION: Final = dataflow(
     run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
 )
@@ -318,22 +352,35 @@ _SPARSE_MOE: Final = dataflow(
     _Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
+_GRANITE_MOE: Final = dataflow(
+    _Flat(),
+    run("router", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    _Unflat(),
+    note="Granite MoE: hidden states flattened to (tokens, hidden); the router picks the experts",
+)
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
-    "Phi3", "DeepseekV3",
+    "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
+    "Glm4", "Olmoe", "GraniteMoe",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
+_LAYERS: Final[dict[str, Rule]] = {
+    "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
+    "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
+}  # fmt: skip
+_ATTENTIONS: Final[dict[str, Rule]] = {
+    "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
+}  # fmt: skip
+_MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
 
 
 def _decoder_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for prefix in _DECODER_PREFIXES:
-        if prefix == "Phi":
-            layer: Rule = _PARALLEL_LAYER
-        else:
-            layer = _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER
-        attention_rule = {"Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION}.get(prefix, _LLAMA_ATTENTION)
+        layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
+        attention_rule = _ATTENTIONS.get(prefix, _LLAMA_ATTENTION)
         rules |= {
             f"{prefix}ForCausalLM": _CAUSAL_LM,
             f"{prefix}ForSequenceClassification": _SEQUENCE_CLASSIFIER,
@@ -342,7 +389,7 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Model": _DECODER_MODEL,
             f"{prefix}DecoderLayer": layer,
             f"{prefix}Attention": attention_rule,
-            f"{prefix}MLP": {"Phi": in_order, "Phi3": _PHI3_MLP}.get(prefix, _GATED_MLP),
+            f"{prefix}MLP": _MLPS.get(prefix, _GATED_MLP),
             f"{prefix}RMSNorm": _rms_norm,
             f"{prefix}RotaryEmbedding": _rotary,
             f"{prefix}TextScaledWordEmbedding": _embedding_subclass,
@@ -350,8 +397,16 @@ def _decoder_rules() -> dict[str, Rule]:
             f"{prefix}Experts": _experts,
             f"{prefix}TopKRouter": _router,
         }
+    rules["GraniteMoeMoE"] = _GRANITE_MOE
+    rules["OlmoLayerNorm"] = _parameterless_norm
+    rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = _rms_norm  # a LayerNorm: elementwise, no MACs
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
     return rules
+
+
+def _parameterless_norm(call: Call, flow: Flow) -> Outcome:
+    """``OlmoLayerNorm``: ``F.layer_norm`` without weight or bias over the last dimension; no MACs."""
+    return Outcome(Flow(flow.shape, grad=flow.grad))
 
 
 def _embedding_subclass(call: Call, flow: Flow) -> Outcome:
