@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -303,3 +304,58 @@ def test_a_checkpoint_file_sends_only_its_header(page: Page, server_url: str, tm
     expect(page.locator("#total")).to_have_text(f"{64 * 32 + 64:,}")
     page.locator("#file").set_input_files({"name": "model.gguf", "mimeType": "", "buffer": b"GGUF\x07\x00\x00\x00"})
     expect(page.locator("#error-message")).to_contain_text("model.gguf: GGUF version 7 is not supported")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/answers/parameters-conv2d-256-512-kernel-3", "/?q=Conv2d(256,%20512,%203)"],
+    ids=["answer-page", "counter"],
+)
+def test_copy_buttons_copy_the_snippet_and_the_json(browser: Browser, server_url: str, path: str) -> None:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(f"{server_url}{path}")
+    snippet = page.locator("#section-code pre.code").inner_text()
+    assert "Conv2d(256, 512, 3)" in snippet
+    page.get_by_role("button", name="Copy code").click()
+    expect(page.locator("#section-code .copy-status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == snippet
+    page.get_by_role("button", name="Copy JSON").click()
+    expect(page.locator(".page-links + .copy-line .copy-status")).to_have_text("Copied")
+    json_url = page.locator("#json-link").get_attribute("href")
+    assert json_url is not None
+    assert page.evaluate("navigator.clipboard.readText()") == page.request.get(f"{server_url}{json_url}").text()
+    context.close()
+
+
+AXE_PAGES = {
+    "counter": "/?q=Conv2d(256,%20512,%203)",
+    "planner": "/planner?q=meta-llama%2FLlama-3.1-8B&optimizer=adamw&mixed_precision=bf16&seq_len=2048",
+    "answer-page": "/answers/memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048"
+    "-gpu-h100-80gb",
+    "answers-index": "/answers",
+}
+"""The pages axe-core checks, each with an answer shown (its tables, sections and copy buttons)."""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", AXE_PAGES.values(), ids=AXE_PAGES.keys())
+def test_axe_finds_no_serious_violations(
+    browser: Browser, server_url: str, path: str, scheme: Literal["light", "dark"]
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{server_url}{path}")
+    expect(page.locator("main")).to_be_visible()
+    if path != "/answers":
+        expect(page.locator(".answer-section").first).to_be_visible()
+    violations = Axe().run(page).response["violations"]
+    found = [
+        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
+        for violation in violations
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert found == []
+    context.close()

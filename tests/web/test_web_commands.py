@@ -93,13 +93,14 @@ def test_site_build_writes_pages_twins_and_sitemap(
 ) -> None:
     monkeypatch.setattr(site, "curated", lambda: SMALL_SITE)
     assert site_main(["build", str(tmp_path), "--base-url", "https://params.example.org/"]) == 0
-    assert re.fullmatch(rf"wrote 6 answer pages \(19 files\) to {tmp_path} in \d+\.\d s\n", capsys.readouterr().out)
+    assert re.fullmatch(rf"wrote 6 answer pages \(20 files\) to {tmp_path} in \d+\.\d s\n", capsys.readouterr().out)
     page = (tmp_path / "answers" / "parameters-conv2d-256-512-kernel-3" / "index.html").read_text()
     assert '<strong id="total">1,180,160</strong>' in page
     assert '<link rel="canonical" href="https://params.example.org/answers/parameters-conv2d-256-512-kernel-3">' in page
     assert 'href="/answers/parameters-conv2d-512-512-kernel-3"' in page  # published: linked
     assert 'href="/answers/parameters-conv2d-128-512-kernel-3"' not in page  # not published: plain text
     assert "counter.js" not in page
+    assert '<script src="/static/fragments.js" defer></script>' in page  # the copy buttons
     assert "?q=" not in page
     twin = json.loads((tmp_path / "answers" / "parameters-gpt2.json").read_text())
     assert twin["total"] == 124_439_808  # GPT-2 small, as transformers counts it (tied lm_head once)
@@ -109,6 +110,7 @@ def test_site_build_writes_pages_twins_and_sitemap(
     assert "How much memory does gpt2 need to train with AdamW in float32, sequence length 1,024?" in memory
     assert "<loc>https://params.example.org/answers/parameters-resnet18</loc>" in sitemap
     assert (tmp_path / "static" / "style.css").exists()
+    assert (tmp_path / "static" / "fragments.js").exists()
     assert not (tmp_path / "static" / "counter.js").exists()
     assert 'href="/answers/parameters-resnet18"' in (tmp_path / "index.html").read_text()
 

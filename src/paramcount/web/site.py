@@ -31,8 +31,8 @@ from paramcount.web.targets import slug_of, target_for
 
 __all__ = ["SiteSummary", "build_site"]
 
-STATIC_FILES = ("style.css", "favicon.svg")
-"""What a static page needs (counter.js belongs to the live counter only)."""
+STATIC_FILES = ("style.css", "favicon.svg", "fragments.js")
+"""What a static page needs: fragments.js adds the copy buttons (counter.js belongs to the live counter only)."""
 
 
 @dataclass(frozen=True, slots=True)

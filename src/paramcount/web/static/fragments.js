@@ -1,12 +1,54 @@
 // What the Parameter Counter and the memory planner share: an answer fragment (or a one-line error) fetched
-// from /fragments/answer and put into the page. Loaded before counter.js and planner.js.
+// from /fragments/answer and put into the page, and the copy buttons of answers. Loaded before counter.js and
+// planner.js, and alone on answer pages.
 "use strict";
 
 window.paramcountFragments = (() => {
+  // A button that copies `text()` (a string or a promise of one) to the clipboard and says so in a status line.
+  function copyButton(label, text) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = label;
+    const said = document.createElement("span");
+    said.className = "copy-status";
+    said.setAttribute("role", "status");
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(await text());
+        said.textContent = "Copied";
+      } catch {
+        said.textContent = "Could not copy";
+      }
+    });
+    const box = document.createElement("p");
+    box.className = "copy-line";
+    box.append(button, said);
+    return box;
+  }
+
+  // Copy buttons for the snippet that verifies the count ("Verify with PyTorch") and for the answer's JSON.
+  function addCopyButtons(root) {
+    if (!navigator.clipboard) return; // only in secure contexts (https, localhost)
+    for (const snippet of root.querySelectorAll("pre.code")) {
+      snippet.after(copyButton("Copy code", () => snippet.textContent));
+    }
+    const link = root.querySelector("#json-link");
+    if (link) {
+      const json = async () => {
+        const response = await fetch(link.href);
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      };
+      link.closest("p").after(copyButton("Copy JSON", json));
+    }
+  }
+
   // Show an answer fragment in `output`; returns whether it is an error block.
   function show(output, html) {
     const template = document.createElement("template");
     template.innerHTML = html;
+    addCopyButtons(template.content);
     output.replaceChildren(template.content);
     return output.querySelector("[data-state='error']") !== null;
   }
@@ -47,5 +89,6 @@ window.paramcountFragments = (() => {
     }
   }
 
+  addCopyButtons(document);
   return { load };
 })();
