@@ -25,7 +25,7 @@ import time
 import tracemalloc
 
 import paramcount
-from paramcount.analysis.shapes import propagate
+from paramcount.analysis.shapes.propagate import propagate
 from paramcount.sources.hf.hub import hub_config_path
 from paramcount.zoo._registry import build_model
 

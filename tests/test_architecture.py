@@ -126,7 +126,7 @@ def test_renderers_import_only_the_records_of_analyses() -> None:
         "paramcount.analysis.structure",
         "paramcount.analysis.planner",
         "paramcount.analysis.readings",
-        "paramcount.analysis.shape_types",
+        "paramcount.analysis.shapes.types",
     }
     found = set()
     for path in (PACKAGE / "render").rglob("*.py"):

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
-    from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.analysis.shapes.types import ShapeReport
     from paramcount.calls import Program
     from paramcount.sources.checkpoint import Checkpoint
 
@@ -623,7 +623,7 @@ def _shapes(tree: Module, input_shape: tuple[int, ...] | None, options: PlanOpti
     """Shapes and FLOPs for ``input_shape``; for a language model without one, for ``seq_len`` tokens."""
     if input_shape is None and (options is None or options.seq_len is None):
         return None
-    from paramcount.analysis.shapes import propagate, token_input
+    from paramcount.analysis.shapes.propagate import propagate, token_input
 
     if input_shape is None and options is not None and options.seq_len is not None:
         input_shape = token_input(tree, options.batch, options.seq_len)

@@ -401,7 +401,7 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     plan = _plan_options(arguments)
     shape = None
     if arguments.input is not None:
-        from paramcount.analysis.shapes import parse_shape
+        from paramcount.analysis.shapes.propagate import parse_shape
 
         shape = parse_shape(arguments.input)
     architecture, via_transformers, offline = arguments.architecture, arguments.via_transformers, arguments.offline

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.planner import MemoryPlan
-    from paramcount.analysis.shape_types import ShapeReport
+    from paramcount.analysis.shapes.types import ShapeReport
     from paramcount.calls import Call, Container, Program
 
 __all__ = ["SECTIONS", "Appearance", "Comparison", "Report"]

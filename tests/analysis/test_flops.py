@@ -25,7 +25,7 @@ from paramcount.analysis.flops import (
     training_estimate,
     training_flops,
 )
-from paramcount.analysis.shapes import propagate
+from paramcount.analysis.shapes.propagate import propagate
 from paramcount.errors import ParamcountError
 from paramcount.expr import parse
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_oracle import counted_class, shipped
-from paramcount.analysis.shape_types import MODELLED, NOT_CALLED, ShapeReport
-from paramcount.analysis.shapes import propagate
+from paramcount.analysis.shapes.propagate import propagate
+from paramcount.analysis.shapes.types import MODELLED, NOT_CALLED, ShapeReport
 from paramcount.errors import ShapeError
 from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf.hub import CONFIGS

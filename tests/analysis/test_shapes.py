@@ -19,8 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from oracle import to_torch_value
-from paramcount.analysis.shape_types import INPUT_UNKNOWN, MODELLED, NO_FORWARD, NOT_MODELLED, NOT_REACHED, ShapeStep
-from paramcount.analysis.shapes import (
+from paramcount.analysis.shapes.propagate import (
     MAX_INPUT_ELEMENTS,
     NOT_MODELLED_REASONS,
     RULES,
@@ -28,6 +27,7 @@ from paramcount.analysis.shapes import (
     parse_shape,
     propagate,
 )
+from paramcount.analysis.shapes.types import INPUT_UNKNOWN, MODELLED, NO_FORWARD, NOT_MODELLED, NOT_REACHED, ShapeStep
 from paramcount.errors import ArgumentError, LimitError, ShapeError
 from paramcount.expr import parse
 from paramcount.layers import build

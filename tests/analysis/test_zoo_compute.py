@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from paramcount.analysis.shape_types import MODELLED, NOT_CALLED, ShapeReport
-from paramcount.analysis.shapes import propagate
+from paramcount.analysis.shapes.propagate import propagate
+from paramcount.analysis.shapes.types import MODELLED, NOT_CALLED, ShapeReport
 from paramcount.errors import ShapeError
 from paramcount.tree import Module, iter_modules
 from paramcount.zoo import known_models

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 
 from paramcount._record import Record
-from paramcount.analysis.shape_types import ShapeReport, ShapeStep
+from paramcount.analysis.shapes.types import ShapeReport, ShapeStep
 from paramcount.errors import ParamcountError
 
 TYPE_CHECKING = False

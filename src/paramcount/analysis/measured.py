@@ -22,7 +22,7 @@ on the real model on the CPU only when the caller allows it (``device="cpu"``), 
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.shape_types import ModuleShape, ShapeReport
+from paramcount.analysis.shapes.types import ModuleShape, ShapeReport
 from paramcount.errors import ArgumentError, ShapeError
 from paramcount.tree import Module, iter_modules_collapsed
 

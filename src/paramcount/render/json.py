@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.counts import TensorRow
     from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
-    from paramcount.analysis.shape_types import ShapeReport, TrainingFlops
+    from paramcount.analysis.shapes.types import ShapeReport, TrainingFlops
     from paramcount.provenance import Provenance
     from paramcount.report import Comparison, Report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
-from paramcount.analysis.shape_types import ShapeReport
+from paramcount.analysis.shapes.types import ShapeReport
 from paramcount.analysis.structure import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo
 from paramcount.render.code import expression_text, program_text

@@ -12,7 +12,7 @@ from typing import Any
 
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
 from paramcount.analysis.planner.options import ATTENTION_IMPLEMENTATIONS, KV_DTYPES
-from paramcount.analysis.shapes import parse_shape
+from paramcount.analysis.shapes.propagate import parse_shape
 from paramcount.dtypes import FORMATS
 from paramcount.errors import ArgumentError
 

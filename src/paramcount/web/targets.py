@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from paramcount.analysis.planner import ACCELERATORS, OPTIMIZERS, PlanOptions
-from paramcount.analysis.shapes import parse_shape
+from paramcount.analysis.shapes.propagate import parse_shape
 from paramcount.dtypes import FORMATS
 from paramcount.errors import ParamcountError
 from paramcount.provenance import FromConfig, FromExpression, FromZoo

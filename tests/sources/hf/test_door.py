@@ -10,7 +10,7 @@ import pytest
 
 import paramcount
 from hf_oracle import CONFIGS, shipped, transformers_model
-from paramcount.analysis.shapes import propagate
+from paramcount.analysis.shapes.propagate import propagate
 from paramcount.errors import ConfigError, LimitError, UnknownNameError
 from paramcount.layers import build, known_layers
 from paramcount.limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH

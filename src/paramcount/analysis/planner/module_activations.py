@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from typing import Final, TypeAlias
 
     from paramcount.analysis.planner.activations import Kernels
-    from paramcount.analysis.shape_types import Shape
-    from paramcount.analysis.shapes import FlowLink
+    from paramcount.analysis.shapes.propagate import FlowLink
+    from paramcount.analysis.shapes.types import Shape
 
     Saved: TypeAlias = list[tuple[str, str, "str | Shape", str]]
     """(key, what, the storage: ``INPUT``, ``OUTPUT`` or a new tensor's shape, dtype: ``compute``, ``stats``,
@@ -341,7 +341,7 @@ def module_activations(
 ) -> ModuleActivations | tuple[str, ...]:
     """The saved tensors of one training forward of ``tree`` on ``input_shape``, with the cross-entropy loss
     on its logits when it returns ``(N, classes)``; or the kinds whose saved tensors are not modelled."""
-    from paramcount.analysis.shapes import propagate
+    from paramcount.analysis.shapes.propagate import propagate
 
     links: list[FlowLink] = []
     report = propagate(tree, input_shape, links=links)

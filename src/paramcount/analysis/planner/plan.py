@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.planner.kv import KVCache, KVCapacity
     from paramcount.analysis.planner.module_activations import ModuleActivations
     from paramcount.analysis.planner.transformer import TransformerDims
-    from paramcount.analysis.shape_types import ShapeReport  # annotations only: not on the start-up path
+    from paramcount.analysis.shapes.types import ShapeReport  # annotations only: not on the start-up path
 
 __all__ = ["Fit", "MemoryPlan", "fit_on", "plan_memory"]
 

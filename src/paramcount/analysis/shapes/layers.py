@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import (
+from paramcount.analysis.shapes.common import (
     dimension_index,
     elements,
     int_arg,
     optional_int_arg,
     require_rank,
 )
-from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep, format_shape
+from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
 __all__ = ["RULES"]
 
@@ -246,7 +246,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule
 
 RULES: dict[str, Rule] = {
     "Identity": _identity,

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from paramcount._record import replace
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import flag_arg, int_arg, optional_int_arg
-from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
+from paramcount.analysis.shapes.common import flag_arg, int_arg, optional_int_arg
+from paramcount.analysis.shapes.types import Flow, Outcome, Shape, ShapeStep, format_shape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = ["RULES"]
 

@@ -9,8 +9,8 @@ products of Swin's windows count MACs.
 
 from __future__ import annotations
 
-from paramcount.analysis.shape_common import int_arg, int_tuple_arg
-from paramcount.analysis.shape_flow import (
+from paramcount.analysis.shapes.common import int_arg, int_tuple_arg
+from paramcount.analysis.shapes.flow import (
     Tally,
     add,
     add_param,
@@ -30,14 +30,14 @@ from paramcount.analysis.shape_flow import (
     select,
     to_tokens,
 )
-from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep, format_shape
+from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_flow import Step
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.flow import Step
+    from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = ["RULES"]
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shape_common import NotModelledError, elements
-from paramcount.analysis.shape_conv import RULES as _CONV_RULES
-from paramcount.analysis.shape_layers import RULES as _LAYER_RULES
-from paramcount.analysis.shape_sequence import RULES as _SEQUENCE_RULES
-from paramcount.analysis.shape_spatial import RULES as _SPATIAL_RULES
-from paramcount.analysis.shape_transformers import RULES as _TRANSFORMERS_RULES
-from paramcount.analysis.shape_transformers import SEQUENCE_INPUTS, TOKEN_INPUTS
-from paramcount.analysis.shape_types import (
+from paramcount.analysis.shapes import decoders, encoders, seq2seq
+from paramcount.analysis.shapes.common import NotModelledError, elements
+from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
+from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
+from paramcount.analysis.shapes.sequence import RULES as _SEQUENCE_RULES
+from paramcount.analysis.shapes.spatial import RULES as _SPATIAL_RULES
+from paramcount.analysis.shapes.types import (
     INPUT_UNKNOWN,
     MODELLED,
     NO_FORWARD,
@@ -47,7 +46,7 @@ from paramcount.analysis.shape_types import (
     TrainingFlops,
     format_shape,
 )
-from paramcount.analysis.shape_vision import RULES as _VISION_RULES
+from paramcount.analysis.shapes.vision import RULES as _VISION_RULES
 from paramcount.errors import LimitError, ShapeError
 from paramcount.tree import Module
 
@@ -55,7 +54,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_types import Rule
+    from paramcount.analysis.shapes.types import Rule
 
 __all__ = [
     "BLOCK_RULES",
@@ -95,9 +94,14 @@ RULES: Final[dict[str, Rule]] = {
 }
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
 
-BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **_TRANSFORMERS_RULES}
-"""Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``shape_vision.py``
-(torchvision's classes) and ``shape_transformers.py`` (transformers' classes)."""
+BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **decoders.RULES, **encoders.RULES, **seq2seq.RULES}
+"""Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
+(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
+TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS
+"""Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
+SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS
+"""Kinds whose input is token ids: the language models, and the encoder-decoders, which read (batch, source)
+or (batch, source, target)."""
 
 _TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
 _LOSS: Final = "a loss compares an input with a target; its forward takes both"

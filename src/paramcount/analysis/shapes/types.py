@@ -1,6 +1,6 @@
 """The data of shape propagation: what each module receives and returns, its MACs, and the arithmetic.
 
-Kept apart from the walk (``shapes.py``) and the per-family rules (``shape_*.py``) so that the rules, the
+Kept apart from the walk (``propagate.py``) and the per-family rules so that the rules, the
 walk and ``flops.py`` can all share the types without importing each other. Everything here is frozen
 plain data of ints and strings; ``None`` means "not known" and always comes with a status and a note.
 """

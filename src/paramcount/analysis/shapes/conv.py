@@ -22,18 +22,18 @@ element is scattered through the kernel); bias additions are not counted.
 from __future__ import annotations
 
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import (
+from paramcount.analysis.shapes.common import (
     AXES,
     batch_of,
     int_arg,
     int_tuple_arg,
     require_rank,
 )
-from paramcount.analysis.shape_types import Flow, Outcome, ShapeStep
+from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = ["RULES", "kernel_fits", "window_step"]
 

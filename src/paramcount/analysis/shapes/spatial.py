@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from paramcount._record import Record
-from paramcount.analysis.shape_common import (
+from paramcount.analysis.shapes.common import (
     AXES,
     batch_of,
     int_arg,
@@ -20,14 +20,14 @@ from paramcount.analysis.shape_common import (
     rank_text,
     require_rank,
 )
-from paramcount.analysis.shape_conv import kernel_fits, window_step
-from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
+from paramcount.analysis.shapes.conv import kernel_fits, window_step
+from paramcount.analysis.shapes.types import Flow, Outcome, Shape, ShapeStep, format_shape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule
     from paramcount.tree import Value
 
 __all__ = ["RULES"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from paramcount.analysis.shape_types import Flow, Shape, format_shape
+from paramcount.analysis.shapes.types import Flow, Shape, format_shape
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shape_types import Call
+    from paramcount.analysis.shapes.types import Call
 
 __all__ = [
     "AXES",

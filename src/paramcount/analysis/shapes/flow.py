@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shape_common import NotModelledError, elements
-from paramcount.analysis.shape_types import Flow, Outcome, Shape, ShapeStep, format_shape
+from paramcount.analysis.shapes.common import NotModelledError, elements
+from paramcount.analysis.shapes.types import Flow, Outcome, Shape, ShapeStep, format_shape
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-    from paramcount.analysis.shape_types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule
 
     Values: TypeAlias = dict[str, Flow | None]
 

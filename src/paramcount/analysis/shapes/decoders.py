@@ -1,0 +1,484 @@
+"""Dataflow of transformers' decoder-only language models: Llama and its relatives (one dataflow per
+layer layout, registered per family prefix), GPT-2, BLOOM, Falcon, GPT-J, GPT-NeoX, OPT, GPT-1 and DeepSeek's
+latent attention. Conventions in ``transformers.py``."""
+
+from __future__ import annotations
+
+from paramcount.analysis.shapes.flow import (
+    Step,
+    Tally,
+    add,
+    attention,
+    chain,
+    child_of,
+    dataflow,
+    in_order,
+    last_size,
+    multiply,
+    positions,
+    run,
+)
+from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
+from paramcount.analysis.shapes.transformers import (
+    Flat,
+    Unflat,
+    conv1d,
+    embedding_subclass,
+    experts,
+    fits,
+    in_features,
+    last_token,
+    parameterless_norm,
+    rms_norm,
+    rotary,
+    router,
+    self_attention,
+    split,
+    tokens,
+)
+from paramcount.analysis.shapes.types import Flow, Outcome
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shapes.flow import Values
+    from paramcount.analysis.shapes.types import Call, Rule
+
+__all__ = ["RULES", "TOKEN_INPUTS"]
+
+
+# --- decoders (llama and its relatives) ------------------------------------------------------------------------
+
+_DECODER_MODEL: Final = dataflow(
+    tokens(),
+    run("embed_tokens", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("layers", checkpointed=True),
+    run("norm", optional=True),
+    run("final_layernorm", optional=True),
+)
+_CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
+_SEQUENCE_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"), last_token())
+_TOKEN_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"))
+
+
+def _question_answering(call: Call, flow: Flow) -> Outcome:
+    """``qa_outputs`` scores every token (…, 2), split into start and end logits (batch, sequence) each."""
+    base = "transformer" if child_of(call.module, "transformer") is not None else "model"
+    output = call.child("qa_outputs", call.child(base, flow))
+    if output is None:
+        return Outcome(None)
+    shape = output.shape[:-1]
+    return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
+
+
+def _pre_norm_layer(mlp: str) -> Rule:
+    return dataflow(
+        run("input_layernorm"),
+        run("self_attn"),
+        add("x", "x", "x0", what="add the residual"),
+        run("post_attention_layernorm", "x", "y"),
+        run(mlp, "y"),
+        add("x", "x", "y", what="add the residual"),
+    )
+
+
+_PRE_NORM_LAYER: Final = _pre_norm_layer("mlp")
+_SANDWICH_LAYER: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attn"),
+    run("post_attention_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("pre_feedforward_layernorm", "x", "y"),
+    run("mlp", "y"),
+    run("post_feedforward_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="Gemma 2/3: each sublayer's output is normalised before its residual",
+)
+_PARALLEL_LAYER: Final = dataflow(
+    run("input_layernorm", "x0", "h"),
+    run("self_attn", "h", "a"),
+    run("mlp", "h", "m"),
+    add("x", "a", "m"),
+    add("x", "x", "x0", what="add the residual"),
+    note="Phi, Cohere: attention and MLP read the same normalised input; both outputs and the input are summed",
+)
+_POST_NORM_LAYER: Final = dataflow(
+    run("self_attn"),
+    run("post_attention_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("mlp", "x", "y"),
+    run("post_feedforward_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="OLMo 2: each sublayer reads the raw residual stream; its output is normalised before the residual",
+)
+_GLM4_LAYER: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attn"),
+    run("post_self_attn_layernorm"),
+    add("x", "x", "x0", what="add the residual"),
+    run("post_attention_layernorm", "x", "y"),
+    run("mlp", "y"),
+    run("post_mlp_layernorm", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="GLM-4: pre-norm sublayers whose outputs are normalised again before the residual",
+)
+
+
+_LLAMA_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm"))
+_PHI_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "dense", norms=("q_layernorm", "k_layernorm"))
+_OLMO2_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"),
+    run("q_norm", "q"),
+    run("k_proj", "x0", "k"),
+    run("k_norm", "k"),
+    run("v_proj", "x0", "v"),
+    attention(causal=True),
+    run("o_proj"),
+    note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
+)
+_PHI3_ATTENTION: Final = dataflow(
+    run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
+)
+_GATED_MLP: Final = dataflow(
+    run("gate_proj", "x0", "gate"),
+    run("up_proj", "x0", "up"),
+    multiply("x", "gate", "up"),
+    run("down_proj"),
+    note="act(gate_proj(x)) · up_proj(x), then down_proj",
+)
+_PHI3_MLP: Final = dataflow(
+    run("gate_up_proj"), split("x", "gate", "up"), multiply("x", "gate", "up"), run("down_proj"),
+    note="gate_up_proj's output chunked in two: act(gate) · up, then down_proj",
+)  # fmt: skip
+_SPARSE_MOE: Final = dataflow(
+    Flat(),
+    run("gate", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    run("shared_expert", "x", "shared", optional=True),
+    run("shared_expert_gate", "x", "shared_gate", optional=True),
+    Unflat(),
+    note="hidden states flattened to (tokens, hidden); the router picks the experts",
+)
+_GRANITE_MOE: Final = dataflow(
+    Flat(),
+    run("router", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    Unflat(),
+    note="Granite MoE: hidden states flattened to (tokens, hidden); the router picks the experts",
+)
+
+_DECODER_PREFIXES: Final = (
+    "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
+    "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
+    "Glm4", "Olmoe", "GraniteMoe",
+)  # fmt: skip
+_SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
+_LAYERS: Final[dict[str, Rule]] = {
+    "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
+    "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
+}  # fmt: skip
+_ATTENTIONS: Final[dict[str, Rule]] = {
+    "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
+}  # fmt: skip
+_MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
+
+
+def _decoder_rules() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for prefix in _DECODER_PREFIXES:
+        layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
+        attention_rule = _ATTENTIONS.get(prefix, _LLAMA_ATTENTION)
+        rules |= {
+            f"{prefix}ForCausalLM": _CAUSAL_LM,
+            f"{prefix}ForSequenceClassification": _SEQUENCE_CLASSIFIER,
+            f"{prefix}ForTokenClassification": _TOKEN_CLASSIFIER,
+            f"{prefix}ForQuestionAnswering": _question_answering,
+            f"{prefix}Model": _DECODER_MODEL,
+            f"{prefix}DecoderLayer": layer,
+            f"{prefix}Attention": attention_rule,
+            f"{prefix}MLP": _MLPS.get(prefix, _GATED_MLP),
+            f"{prefix}RMSNorm": rms_norm,
+            f"{prefix}RotaryEmbedding": rotary,
+            f"{prefix}TextScaledWordEmbedding": embedding_subclass,
+            f"{prefix}SparseMoeBlock": _SPARSE_MOE,
+            f"{prefix}Experts": experts,
+            f"{prefix}TopKRouter": router,
+        }
+    rules["GraniteMoeMoE"] = _GRANITE_MOE
+    rules["OlmoLayerNorm"] = parameterless_norm
+    rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = rms_norm  # a LayerNorm: elementwise, no MACs
+    rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
+    return rules
+
+
+# --- GPT-2 ----------------------------------------------------------------------------------------------------
+
+_GPT2_MODEL: Final = dataflow(
+    tokens(),
+    fits("wpe"),
+    run("wte", "x0", "x"),
+    positions(),
+    run("wpe", "positions", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("h", checkpointed=True),
+    run("ln_f"),
+)
+_GPT2_BLOCK: Final = dataflow(
+    run("ln_1"),
+    run("attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("ln_2", "x", "y"),
+    run("mlp", "y"),
+    add("x", "x", "y", what="add the residual"),
+)
+_GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
+
+
+# --- other decoders: BLOOM, Falcon, GPT-J, GPT-NeoX, OPT, GPT-1, DeepSeek-V3 ----------------------------------
+
+
+def _gathered_rotary(call: Call, flow: Flow) -> Outcome:
+    """GPT-J's rotary embedding: ``embed_positions[position_ids]``, a lookup of precomputed sin/cos (no MACs)."""
+    shape = (*flow.shape, last_size(call.module, "embed_positions"))
+    return Outcome(Flow(shape), 0, (), "sin and cos looked up from embed_positions")
+
+
+_BLOOM_MODEL: Final = dataflow(
+    tokens(), run("word_embeddings", "x0", "x"), run("word_embeddings_layernorm"), chain("h", checkpointed=True),
+    run("ln_f"), note="ALiBi biases are added to the attention scores (no product)",
+)  # fmt: skip
+_BLOOM_BLOCK: Final = dataflow(
+    run("input_layernorm"),
+    run("self_attention"),
+    add("x", "x", "x0", what="add the residual"),
+    run("post_attention_layernorm", "x", "y"),
+    run("mlp", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="the residuals are added inside self_attention and mlp (dropout_add)",
+)
+_FUSED_ATTENTION: Final = dataflow(
+    run("query_key_value"), split("x", "q", "k", "v", first_from="dense"), attention(causal=True), run("dense"),
+    note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
+)  # fmt: skip
+_FALCON_MODEL: Final = dataflow(
+    tokens(),
+    run("word_embeddings", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("h", checkpointed=True),
+    run("ln_f"),
+)
+_FALCON_LAYER: Final = dataflow(
+    run("input_layernorm", "x0", "a"),
+    run("self_attention", "a", "h"),
+    run("mlp", "a", "f"),
+    add("x", "h", "f"),
+    add("x", "x", "x0", what="add the residual"),
+    note="parallel attention and MLP on input_layernorm's output",
+)
+_FALCON_NEW_LAYER: Final = dataflow(
+    run("ln_attn", "x0", "a"),
+    run("ln_mlp", "x0", "m"),
+    run("self_attention", "a", "h"),
+    run("mlp", "m", "f"),
+    add("x", "h", "f"),
+    add("x", "x", "x0", what="add the residual"),
+    note="new_decoder_architecture: parallel attention and MLP, each with its own LayerNorm",
+)
+
+
+def _falcon_layer(call: Call, flow: Flow) -> Outcome:
+    new = child_of(call.module, "ln_attn") is not None
+    return (_FALCON_NEW_LAYER if new else _FALCON_LAYER)(call, flow)
+
+
+_GPTJ_MODEL: Final = dataflow(
+    tokens(),
+    run("wte", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("h", checkpointed=True),
+    run("ln_f"),
+)
+_GPTJ_BLOCK: Final = dataflow(
+    run("ln_1", "x0", "h"),
+    run("attn", "h", "a"),
+    run("mlp", "h", "m"),
+    add("x", "a", "m"),
+    add("x", "x", "x0", what="add the residual"),
+    note="attention and MLP in parallel on ln_1's output",
+)
+_NEOX_MODEL: Final = dataflow(
+    tokens(),
+    run("embed_in", "x0", "x"),
+    positions(),
+    run("rotary_emb", "positions", "rotary"),
+    chain("layers", checkpointed=True),
+    run("final_layer_norm"),
+)
+_NEOX_LAYER: Final = dataflow(
+    run("input_layernorm", "x0", "h"),
+    run("attention", "h", "a"),
+    run("post_attention_layernorm", "x0", "g"),
+    run("mlp", "g", "m"),
+    add("x", "a", "m"),
+    add("x", "x", "x0", what="add the residual"),
+    note="use_parallel_residual (both shipped configs): x + attention(ln1(x)) + mlp(ln2(x)); the sequential "
+    "form has the same shapes and products",
+)
+_OPT_DECODER: Final = dataflow(
+    tokens(),
+    fits("embed_positions", 2),
+    run("embed_tokens", "x0", "x"),
+    run("project_in", optional=True),
+    run("embed_positions", "x0", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("layers", checkpointed=True),
+    run("final_layer_norm", optional=True),
+    run("project_out", optional=True),
+    note="positions from the attention mask's cumulative sum, offset by 2",
+)
+_OPT_LAYER: Final = dataflow(
+    run("self_attn_layer_norm"),
+    run("self_attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("final_layer_norm", "x", "y"),
+    run("fc1", "y"),
+    run("fc2", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="do_layer_norm_before; OPT-350m normalises after each residual instead: the same shapes and products",
+)
+_QKV_OUT_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj")
+_GPT1_MODEL: Final = dataflow(
+    tokens(),
+    fits("positions_embed"),
+    run("tokens_embed", "x0", "x"),
+    positions(),
+    run("positions_embed", "positions", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("h", checkpointed=True),
+)
+_GPT1_BLOCK: Final = dataflow(
+    run("attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("ln_1"),
+    run("mlp", "x", "y"),
+    add("x", "x", "y", what="add the residual"),
+    run("ln_2"),
+    note="post-norm: ln_1(x + attn(x)), then ln_2(n + mlp(n))",
+)
+
+
+def _mla(call: Call, flow: Flow) -> Outcome:
+    """DeepSeek's multi-head latent attention as transformers computes it: the query through its low-rank
+    ``q_a_proj → q_a_layernorm → q_b_proj`` (or ``q_proj``); ``kv_a_proj_with_mqa`` gives the compressed
+    key/value (``kv_lora_rank``) and the shared rotary key part; ``kv_b_proj`` expands the compressed part to
+    every head's non-rotary key and value. Keys are the non-rotary part with the rotary part appended, as wide
+    as the query (heads·qk_head_dim); values are heads·v_head_dim, ``o_proj``'s input."""
+    values: Values = {"x0": flow, "x": flow}
+    tally = Tally()
+    if child_of(call.module, "q_proj") is not None:
+        steps: list[Step] = [run("q_proj", "x0", "q")]
+    else:
+        steps = [run("q_a_proj", "x0", "q"), run("q_a_layernorm", "q"), run("q_b_proj", "q")]
+    steps += [
+        run("kv_a_proj_with_mqa", "x0", "kv"),
+        split("kv", "kv", "rope", first_from="kv_a_layernorm"),
+        run("kv_a_layernorm", "kv"),
+        run("kv_b_proj", "kv"),
+    ]
+    for step in steps:
+        step.apply(call, values, tally)
+    query, expanded = values["q"], values["kv"]
+    if query is None or expanded is None:
+        call.child("o_proj", None)
+        return Outcome(None)
+    value_width = in_features(call, "o_proj")
+    values["k"] = Flow(query.shape, grad=True)
+    values["v"] = Flow((*expanded.shape[:-1], value_width), grad=True)
+    for step in (attention(causal=True), run("o_proj")):
+        step.apply(call, values, tally)
+    note = "keys as wide as the queries (heads·qk_head_dim), values heads·v_head_dim. " + " ".join(tally.notes)
+    return Outcome(values["x"], tally.macs, tuple(tally.steps), note, backward_macs=tally.backward,
+                   masked_macs=tally.masked)  # fmt: skip
+
+
+_DEEPSEEK_MOE: Final = dataflow(
+    Flat(),
+    run("gate", "x", "router_logits"),
+    run("experts", "x", "routed"),
+    Unflat(),
+    run("shared_experts", "x0", "shared"),
+    add("x", "x", "shared"),
+    note="routed experts on the flattened tokens, plus the shared experts",
+)
+
+_OTHER_DECODERS: Final[dict[str, Rule]] = {
+    "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "BloomModel": _BLOOM_MODEL,
+    "BloomBlock": _BLOOM_BLOCK,
+    "BloomAttention": _FUSED_ATTENTION,
+    "BloomMLP": in_order,
+    "FalconForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "FalconModel": _FALCON_MODEL,
+    "FalconDecoderLayer": _falcon_layer,
+    "FalconAttention": _FUSED_ATTENTION,
+    "FalconMLP": in_order,
+    "FalconLinear": _LAYER_RULES["Linear"],  # a subclass of nn.Linear (input @ weight.T)
+    "FalconRotaryEmbedding": rotary,
+    "GPTJForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTJModel": _GPTJ_MODEL,
+    "GPTJBlock": _GPTJ_BLOCK,
+    "GPTJAttention": _QKV_OUT_ATTENTION,
+    "GPTJMLP": in_order,
+    "GPTJRotaryEmbedding": _gathered_rotary,
+    "GPTNeoXForCausalLM": dataflow(
+        tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
+    ),
+    "GPTNeoXModel": _NEOX_MODEL,
+    "GPTNeoXLayer": _NEOX_LAYER,
+    "GPTNeoXAttention": _FUSED_ATTENTION,
+    "GPTNeoXMLP": in_order,
+    "GPTNeoXRotaryEmbedding": rotary,
+    "OPTForCausalLM": dataflow(tokens(), run("model"), run("lm_head")),
+    "OPTModel": dataflow(run("decoder")),
+    "OPTDecoder": _OPT_DECODER,
+    "OPTDecoderLayer": _OPT_LAYER,
+    "OPTAttention": _QKV_OUT_ATTENTION,
+    "OPTLearnedPositionalEmbedding": embedding_subclass,
+    "OpenAIGPTLMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "OpenAIGPTModel": _GPT1_MODEL,
+    "Block": _GPT1_BLOCK,
+    "Attention": _GPT2_ATTENTION,
+    "DeepseekV3Attention": _mla,
+    "DeepseekV3MoE": _DEEPSEEK_MOE,
+    "DeepseekV3TopkRouter": router,
+}
+
+
+RULES: Final[dict[str, Rule]] = {
+    **_decoder_rules(),
+    **_OTHER_DECODERS,
+    "Conv1D": conv1d,
+    "GPT2LMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPT2Model": _GPT2_MODEL,
+    "GPT2Block": _GPT2_BLOCK,
+    "GPT2Attention": _GPT2_ATTENTION,
+    "GPT2MLP": in_order,
+}
+"""Shape rules of transformers' decoder classes, by kind."""
+
+_HEADS: Final = ("Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
+TOKEN_INPUTS: Final = frozenset(
+    {f"{prefix}{head}" for prefix in _DECODER_PREFIXES for head in _HEADS}
+    | {kind for kind in RULES if kind.endswith(("ForCausalLM", "LMHeadModel"))}
+    | {
+        *("Gemma3TextModel", "GPT2Model", "BloomModel", "FalconModel", "GPTJModel", "GPTNeoXModel", "OPTModel"),
+        "OpenAIGPTModel",
+    }
+)
+"""Decoder kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token
+figures."""

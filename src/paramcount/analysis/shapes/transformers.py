@@ -1,0 +1,252 @@
+"""Steps and leaf rules shared by the dataflows of Hugging Face transformers' model classes
+(``decoders.py``, ``encoders.py``, ``seq2seq.py``), each as ``forward`` in
+``transformers/models/<family>/modeling_<family>.py`` (transformers 5.24) reads it, for a forward pass without a
+cache (a prefill, or a training step): the input is token ids of shape (batch, sequence).
+
+Attention is counted as the eager implementation computes it (``attn_implementation="eager"``): ``Q·Kᵀ`` and
+``attention·V`` as matrix products over every query and key position, with key/value heads expanded to the
+query heads (``repeat_kv``); a causal or sliding-window mask is applied to the full product, so it changes no
+count (``ShapeReport.masked_macs`` says how much of it falls on causally masked positions). Rotary embeddings
+multiply elementwise in 5.24 (no matrix product). Mixture-of-experts layers count each token through its
+``num_experts_per_tok`` routed experts (transformers' eager experts loop runs each expert on its own tokens
+only), plus the router's logits and any shared expert.
+
+Kinds are registered per family prefix: transformers copies one class per family (``LlamaAttention``,
+``Qwen2Attention`` …), and the families that share a computation share a dataflow.
+"""
+
+from __future__ import annotations
+
+from paramcount._record import replace
+from paramcount.analysis.flops import macs_step
+from paramcount.analysis.shapes.common import NotModelledError, elements, int_arg
+from paramcount.analysis.shapes.flow import (
+    Step,
+    Tally,
+    attention,
+    child_of,
+    dataflow,
+    last_size,
+    merge_heads,
+    param_sizes,
+    run,
+    split_heads,
+)
+from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.analysis.shapes.flow import Values
+    from paramcount.analysis.shapes.types import Call, Rule
+
+__all__ = [
+    "Flat",
+    "Unflat",
+    "conv1d",
+    "embedding_subclass",
+    "experts",
+    "fits",
+    "in_features",
+    "last_token",
+    "parameterless_norm",
+    "rms_norm",
+    "rotary",
+    "router",
+    "self_attention",
+    "split",
+    "tokens",
+]
+
+# --- steps of the transformers models ------------------------------------------------------------------------
+
+
+class _Tokens(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        if flow is not None and len(flow.shape) != 2:
+            raise call.fail(f"expects token ids of shape (batch, sequence), got {format_shape(flow.shape)}")
+
+
+def tokens() -> Step:
+    """The model's input is token ids, (batch, sequence)."""
+    return _Tokens()
+
+
+class _Fits(Step):
+    table: str
+    offset: int
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow, table = values["x0"], child_of(call.module, self.table)
+        if flow is None or table is None or len(flow.shape) < 2:
+            return
+        rows = int_arg(table, "num_embeddings")
+        length = flow.shape[1]
+        if length + self.offset > rows:
+            offset = f" + {self.offset} (the offset of its positions)" if self.offset else ""
+            raise call.fail(f"reads positions 0 to {length - 1}{offset} from {self.table}, which has {rows} rows; "
+                            f"the sequence length {length} is too long")  # fmt: skip
+
+
+def fits(table: str, offset: int = 0) -> Step:
+    """A learned position table (``wpe``, ``position_embeddings``) must hold every position of the sequence:
+    torch's embedding lookup refuses an index past its rows."""
+    return _Fits(table, offset)
+
+
+class _Split(Step):
+    source: str
+    targets: tuple[str, ...]
+    first_from: str
+    """A child that reads the first part: its width is the first part's (Phi-3's ``o_proj`` gives the query
+    width, DeepSeek's ``kv_a_layernorm`` the compressed key/value width); the rest is split evenly. Empty:
+    every part is equal."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values[self.source]
+        if flow is None:
+            values.update(dict.fromkeys(self.targets))
+            return
+        width = flow.shape[-1]
+        parts = len(self.targets)
+        if self.first_from:
+            first = in_features(call, self.first_from)
+            rest, remainder = divmod(width - first, parts - 1)
+            widths = (first, *(rest for _ in range(parts - 1)))
+        else:
+            widths = tuple(width // parts for _ in range(parts))
+            remainder = width % parts
+        if remainder or min(widths) < 0:
+            raise call.fail(f"cannot split width {width} into {', '.join(self.targets)}")
+        for target, size in zip(self.targets, widths, strict=True):
+            values[target] = Flow((*flow.shape[:-1], size), grad=flow.grad)
+
+
+def split(source: str, *targets: str, first_from: str = "") -> Step:
+    """``source.split(…, dim=-1)`` (a fused q/k/v projection) or ``.chunk(n, dim=-1)``."""
+    return _Split(source, targets, first_from)
+
+
+def in_features(call: Call, name: str) -> int:
+    """The width child ``name`` reads: a linear layer's ``in_features``, a norm's weight size."""
+    child = child_of(call.module, name)
+    if child is None:
+        raise NotModelledError(f"it has no member {name!r}")
+    return int_arg(child, "in_features") if child.args else last_size(child)
+
+
+class _Last(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        if flow is not None:
+            if len(flow.shape) != 3:
+                raise call.fail(f"pools the last token of a (batch, sequence, labels) output, got {flow.shape}")
+            values["x"] = Flow((flow.shape[0], flow.shape[2]), grad=flow.grad)
+
+
+def last_token() -> Step:
+    """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
+    return _Last()
+
+
+# --- rules of leaves that the modelling code defines ------------------------------------------------------------
+
+
+def rms_norm(call: Call, flow: Flow) -> Outcome:
+    """``LlamaRMSNorm`` and its copies (Gemma's ``1 + weight``, T5's ``T5LayerNorm``): normalise the last
+    dimension, the size of ``weight``."""
+    size = last_size(call.module)
+    if not flow.shape or flow.shape[-1] != size:
+        raise call.fail(f"normalises a last dimension of {size} (its weight), got {format_shape(flow.shape)}")
+    return Outcome(Flow(flow.shape, grad=flow.grad))
+
+
+def conv1d(call: Call, flow: Flow) -> Outcome:
+    """GPT-2's ``Conv1D``: ``addmm(bias, x.view(-1, nx), weight)`` with weight (nx, nf) — a linear layer with
+    the weight transposed."""
+    inputs, outputs = param_sizes(call.module, "weight")
+    if not flow.shape or flow.shape[-1] != inputs:
+        raise call.fail(f"expects {inputs} input features (nx, the last dimension), got {format_shape(flow.shape)}")
+    rows = elements(flow.shape[:-1])
+    macs, step = macs_step(("rows", "nx", "nf"), (rows, inputs, outputs))
+    return Outcome(Flow((*flow.shape[:-1], outputs)), macs, (step,), "rows = product of the leading dimensions")
+
+
+def rotary(call: Call, flow: Flow) -> Outcome:
+    """``LlamaRotaryEmbedding.forward``: ``position_ids[..., None] * inv_freq``, concatenated with itself, cos
+    and sin: (1, L, 2·len(inv_freq)) each; elementwise, no MACs."""
+    frequencies = [buffer for buffer in call.module.buffers if buffer.name.endswith("inv_freq")]
+    if not frequencies:
+        raise NotModelledError("it has no inv_freq buffer")
+    shape = (*flow.shape, 2 * frequencies[0].sizes[0])
+    return Outcome(Flow(shape, (("sin", shape),)), 0, (), "cos and sin of the positions times inv_freq")
+
+
+def experts(call: Call, flow: Flow) -> Outcome:
+    """Fused experts (``MixtralExperts`` and its copies): each of the T tokens runs through ``experts_per_token``
+    experts, each ``gate_up_proj`` (2·I × H) then ``down_proj`` (H × I); transformers' eager loop gathers each
+    expert's tokens, so exactly T·k token-expert pairs are multiplied."""
+    attributes = dict(call.module.attributes)
+    count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
+    if not isinstance(count, int) or not isinstance(active, int):
+        raise NotModelledError("its num_experts and experts_per_token are not known")
+    experts, double_width, hidden = param_sizes(call.module, "gate_up_proj")
+    if len(flow.shape) != 2 or flow.shape[1] != hidden:
+        raise call.fail(f"expects (tokens, {hidden}) hidden states, got {format_shape(flow.shape)}")
+    width = double_width // 2
+    rows = flow.shape[0]
+    macs, step = macs_step(
+        ("tokens", "experts_per_token", "(2·intermediate·hidden + hidden·intermediate)"),
+        (rows, active, 3 * width * hidden),
+    )
+    note = f"{active} of {experts} experts per token (the active count)"
+    return Outcome(Flow(flow.shape), macs, (replace(step, name="MACs (routed experts)"),), note)
+
+
+def router(call: Call, flow: Flow) -> Outcome:
+    """A top-k router: ``F.linear(hidden_states, weight)`` gives the logits (T, experts); the top-k choice and
+    its weights are not products."""
+    experts, hidden = param_sizes(call.module, "weight")
+    if not flow.shape or flow.shape[-1] != hidden:
+        raise call.fail(f"expects {hidden} features, got {format_shape(flow.shape)}")
+    rows = elements(flow.shape[:-1])
+    macs, step = macs_step(("tokens", "hidden", "experts"), (rows, hidden, experts))
+    return Outcome(Flow((*flow.shape[:-1], experts)), macs, (replace(step, name="MACs (router logits)"),))
+
+
+class Flat(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        if flow is not None:
+            values["x"] = Flow((elements(flow.shape[:-1]), flow.shape[-1]), grad=flow.grad)
+
+
+def _unflat(call: Call, values: Values) -> None:
+    flow, shape = values["x"], values["x0"]
+    if flow is not None and shape is not None:
+        values["x"] = Flow(shape.shape, grad=flow.grad)
+
+
+class Unflat(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        _unflat(call, values)
+
+
+def self_attention(query: str, key: str, value: str, output: str, *, norms: tuple[str, str] = ("", "")) -> Rule:
+    """q, k, v projections of the input (per-head norms when the module has them), causal attention, output
+    projection."""
+    steps: list[Step] = [run(query, "x0", "q"), run(key, "x0", "k"), run(value, "x0", "v")]
+    for name, tensor in zip(norms, ("q", "k"), strict=True):
+        if name:
+            steps += [split_heads(tensor, name), run(name, tensor, optional=True), merge_heads(tensor, name)]
+    return dataflow(*steps, attention(causal=True), run(output))
+
+
+def parameterless_norm(call: Call, flow: Flow) -> Outcome:
+    """``OlmoLayerNorm``: ``F.layer_norm`` without weight or bias over the last dimension; no MACs."""
+    return Outcome(Flow(flow.shape, grad=flow.grad))
+
+
+def embedding_subclass(call: Call, flow: Flow) -> Outcome:
+    """A subclass of ``nn.Embedding`` (Gemma's scaled embedding multiplies by a scalar: no MACs)."""
+    return Outcome(Flow((*flow.shape, int_arg(call.module, "embedding_dim"))), 0, (), "the input holds token ids")
