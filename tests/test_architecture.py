@@ -116,6 +116,47 @@ def test_import_directions() -> None:
     assert violations == []
 
 
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(body: list[ast.stmt], modules: set[str]) -> set[str]:
+    """The paramcount modules a module imports when it is imported: not in functions, not for type checking."""
+    found: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            continue
+        if isinstance(node, ast.If | ast.Try):
+            found |= _top_level_imports([*node.body, *node.orelse], modules)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("paramcount"):
+            module = node.module or ""
+            found |= {name for name in (module, *(f"{module}.{a.name}" for a in node.names)) if name in modules}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in modules}
+    return found
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    """Every module can be read after the modules it imports: no two modules import each other, even through
+    others (imports inside functions, which run after every module is loaded, are not edges)."""
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {
+        name: _top_level_imports(ast.parse(path.read_text()).body, set(paths)) - {name} for name, path in paths.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f"import cycle: {' → '.join((*trail[trail.index(name) :], name))}"
+        if name not in done:
+            for imported in sorted(graph[name]):
+                visit(imported, (*trail, name))
+            done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())
+
+
 def test_renderers_import_only_the_records_of_analyses() -> None:
     """render → analysis is for the Report's field types: never an analysis run while rendering."""
     records = {
