@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -197,6 +198,12 @@ def test_works_without_javascript(browser: Browser, server_url: str) -> None:
     plain.locator("button[type=submit]").click()
     expect(plain.locator("#total")).to_have_text(f"{50257 * 768:,}")
     assert "?q=Embedding" in plain.url
+    plain.locator("#dtype").select_option("bfloat16")
+    plain.locator("button[type=submit]").click()  # the controls are the same form: a GET gives the same page
+    expect(plain.locator("#dtype")).to_have_value("bfloat16")
+    # 50257 × 768 weights × 2 bytes in bfloat16, for inference (no optimizer)
+    expect(plain.locator("#memory-chart")).to_have_attribute("data-bytes", str(2 * 50257 * 768))
+    assert "&dtype=bfloat16&optimizer=&" in plain.url
     context.close()
 
 
@@ -266,10 +273,67 @@ def test_memory_chart_shows_the_jsons_bytes(page: Page, server_url: str) -> None
     slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048-gpu-h100-80gb"
     page.goto(f"{server_url}/answers/{slug}")
     plan = page.request.get(f"{server_url}/answers/{slug}.json").json()["memory"]["plan"]
-    shown = _chart_bytes(page)
-    assert shown[-1] == ("capacity", plan["fit"]["memory_bytes"])
-    assert shown[:-1] == _by_category(plan["per_device"])
+    assert _chart_bytes(page) == _plan_legend(plan)
     expect(page.locator("#memory-chart")).to_have_attribute("data-bytes", str(plan["per_device_bytes"]))
+
+
+LLAMA = "meta-llama/Llama-3.1-8B"
+CONTROLS: list[tuple[str, str]] = [
+    ("dtype", "bfloat16"),
+    ("optimizer", "adamw"),
+    ("seq_len", "2048"),
+    ("batch", "2"),
+    ("gpu", "H100-80GB"),
+]
+"""The counter's memory controls, each changed in turn (each change adds to the ones before)."""
+
+LEGEND = """() => Array.from(document.querySelectorAll("#memory-chart li"), (item) => [item.dataset.category,
+  Number(item.dataset.bytes)])"""
+
+
+def _plan_legend(plan: dict[str, object]) -> list[tuple[str, int]]:
+    """What the chart's legend must say for a plan of the JSON API: bytes per device by category, then the
+    accelerator's memory when one was named."""
+    items = plan["per_device"]
+    assert isinstance(items, list)
+    found = _by_category(items)
+    fit = plan["fit"]
+    if isinstance(fit, dict):
+        found.append(("capacity", int(fit["memory_bytes"])))
+    return found
+
+
+def test_counter_controls_update_the_chart_and_the_url(page: Page, server_url: str) -> None:
+    """Each memory control redraws the chart without a page load, with the bytes /api/memory gives for the same
+    options; the URL holds every control, and opening it renders the same state on the server."""
+    page.goto(f"{server_url}/?q={quote(LLAMA)}")
+    page.evaluate("window.loadedOnce = true")  # gone if the page loads again
+    given: dict[str, str] = {}
+    for name, value in CONTROLS:
+        field = page.locator(f"#{name}")
+        if field.evaluate("(element) => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+        given[name] = value
+        plan = page.request.get(f"{server_url}/api/memory", params={"q": LLAMA, **given}).json()["memory"]["plan"]
+        expected = _plan_legend(plan)
+        page.wait_for_function(f"(expected) => JSON.stringify(({LEGEND})()) === JSON.stringify(expected)", arg=expected)
+        assert _chart_bytes(page) == expected, name  # the words say the same bytes
+        expect(page.locator("#memory-chart")).to_have_attribute("data-bytes", str(plan["per_device_bytes"]))
+        expect(page).to_have_url(f"{server_url}/?q={quote(LLAMA, safe='')}&{urlencode(given)}")
+        assert page.evaluate("window.loadedOnce") is True, name
+    expect(page.locator("#memory-answer")).to_contain_text(
+        "to train with AdamW in bfloat16, sequence length 2,048 × batch 2"
+    )
+    shared = page.url
+    page.goto(shared)  # a new page load: the server renders that state
+    for name, value in CONTROLS:
+        expect(page.locator(f"#{name}")).to_have_value(value)
+    assert _chart_bytes(page) == expected
+    expect(page.locator("#q")).to_have_value(LLAMA)
+    page.wait_for_timeout(400)  # longer than the counter's delay: loading the page must not ask again
+    expect(page).to_have_url(shared)
 
 
 def test_repeated_layers_fold_and_unfold(page: Page, server_url: str) -> None:
