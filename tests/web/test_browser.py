@@ -131,14 +131,76 @@ def test_answer_page_numbers_and_links(page: Page, server_url: str) -> None:
     expect(page.locator("#total")).to_have_text(f"{512 * 512 * 9 + 512:,}")
 
 
-def test_keyboard_only(page: Page, server_url: str) -> None:
+FOCUSED = """() => {
+  const element = document.activeElement;
+  const style = getComputedStyle(element);
+  return {
+    id: element.id,
+    tag: element.tagName.toLowerCase(),
+    text: element.textContent.trim().slice(0, 40),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+  };
+}"""
+"""What has the focus, and whether it shows it (an outline of 2 px or more: ``:focus-visible``)."""
+
+
+def _press_until(page: Page, key: str, selector: str, limit: int = 150) -> None:
+    """Press ``key`` (Tab or Shift+Tab) until the element ``selector`` has the focus; every element passed on the
+    way must show its focus."""
+    passed: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        focused = page.evaluate(FOCUSED)
+        passed.append(f"{focused['tag']}#{focused['id']} {focused['text']!r}")
+        assert focused["outline"], f"no visible focus on {passed[-1]}"
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+    raise AssertionError(f"{key} × {limit} did not reach {selector}; passed {passed[-10:]}")
+
+
+@pytest.mark.parametrize("width", [360, 1440], ids=["phone", "desktop"])
+def test_keyboard_only(browser: Browser, server_url: str, width: int) -> None:
+    """The counter with the keyboard alone: type a query, change controls, fold and unfold the module tree and the
+    tensor rows, copy the JSON and the code; every element the focus passes shows it (on a phone, tables and
+    code that scroll sideways take the focus too)."""
+    context = browser.new_context(
+        permissions=["clipboard-read", "clipboard-write"], viewport={"width": width, "height": 900}
+    )
+    page = context.new_page()
     page.goto(f"{server_url}/")
     page.keyboard.press("Tab")
     expect(page.locator(".skip")).to_be_focused()
-    page.locator("#q").focus()
-    page.keyboard.type("resnet18")
+    _press_until(page, "Tab", "#q")
+    page.keyboard.type("meta-llama/Llama-3.1-8B")
     page.keyboard.press("Enter")
-    expect(page.locator("#total")).to_have_text("11,689,512")  # torchvision's published count
+    expect(page.locator("#total")).to_have_text("8,030,261,248")  # Meta's model card: 8.03 B
+    _press_until(page, "Tab", "#gpu")
+    page.keyboard.press("ArrowDown")  # from "none" to the first accelerator
+    expect(page.locator("#gpu")).to_have_value("H100-80GB")
+    expect(page.locator("#memory-chart li[data-category='capacity']")).to_contain_text("H100-80GB memory")
+    _press_until(page, "Shift+Tab", "#seq_len")
+    page.keyboard.type("2048")
+    expect(page.locator("#memory-answer")).to_contain_text("to run in bfloat16, sequence length 2,048")
+    expect(page).to_have_url(re.compile(r"\?q=meta-llama%2FLlama-3\.1-8B&seq_len=2048&gpu=H100-80GB$"))
+    _press_until(page, "Tab", "button.copy")  # the first copy button: the JSON's, under the answer's links
+    expect(page.locator(":focus")).to_have_text("Copy JSON")
+    page.keyboard.press("Enter")
+    expect(page.locator(".page-links + .copy-line .copy-status")).to_have_text("Copied")
+    tree = page.locator("#section-modules details")
+    _press_until(page, "Tab", "#section-modules summary")
+    page.keyboard.press("Enter")
+    expect(tree).not_to_have_attribute("open", "")
+    page.keyboard.press("Space")
+    expect(tree).to_have_attribute("open", "")
+    every = page.locator("#tensors-all")
+    _press_until(page, "Tab", "#tensors-all summary")
+    page.keyboard.press("Enter")
+    expect(every.locator("td", has_text="model.layers.31.mlp.down_proj.weight")).to_be_visible()
+    _press_until(page, "Tab", "#section-code button.copy")
+    page.keyboard.press("Space")
+    expect(page.locator("#section-code .copy-status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#section-code pre.code").inner_text()
+    context.close()
 
 
 STICKING_OUT = """() => {
