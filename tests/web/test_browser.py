@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -130,14 +131,76 @@ def test_answer_page_numbers_and_links(page: Page, server_url: str) -> None:
     expect(page.locator("#total")).to_have_text(f"{512 * 512 * 9 + 512:,}")
 
 
-def test_keyboard_only(page: Page, server_url: str) -> None:
+FOCUSED = """() => {
+  const element = document.activeElement;
+  const style = getComputedStyle(element);
+  return {
+    id: element.id,
+    tag: element.tagName.toLowerCase(),
+    text: element.textContent.trim().slice(0, 40),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+  };
+}"""
+"""What has the focus, and whether it shows it (an outline of 2 px or more: ``:focus-visible``)."""
+
+
+def _press_until(page: Page, key: str, selector: str, limit: int = 150) -> None:
+    """Press ``key`` (Tab or Shift+Tab) until the element ``selector`` has the focus; every element passed on the
+    way must show its focus."""
+    passed: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        focused = page.evaluate(FOCUSED)
+        passed.append(f"{focused['tag']}#{focused['id']} {focused['text']!r}")
+        assert focused["outline"], f"no visible focus on {passed[-1]}"
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+    raise AssertionError(f"{key} × {limit} did not reach {selector}; passed {passed[-10:]}")
+
+
+@pytest.mark.parametrize("width", [360, 1440], ids=["phone", "desktop"])
+def test_keyboard_only(browser: Browser, server_url: str, width: int) -> None:
+    """The counter with the keyboard alone: type a query, change controls, fold and unfold the module tree and the
+    tensor rows, copy the JSON and the code; every element the focus passes shows it (on a phone, tables and
+    code that scroll sideways take the focus too)."""
+    context = browser.new_context(
+        permissions=["clipboard-read", "clipboard-write"], viewport={"width": width, "height": 900}
+    )
+    page = context.new_page()
     page.goto(f"{server_url}/")
     page.keyboard.press("Tab")
     expect(page.locator(".skip")).to_be_focused()
-    page.locator("#q").focus()
-    page.keyboard.type("resnet18")
+    _press_until(page, "Tab", "#q")
+    page.keyboard.type("meta-llama/Llama-3.1-8B")
     page.keyboard.press("Enter")
-    expect(page.locator("#total")).to_have_text("11,689,512")  # torchvision's published count
+    expect(page.locator("#total")).to_have_text("8,030,261,248")  # Meta's model card: 8.03 B
+    _press_until(page, "Tab", "#gpu")
+    page.keyboard.press("ArrowDown")  # from "none" to the first accelerator
+    expect(page.locator("#gpu")).to_have_value("H100-80GB")
+    expect(page.locator("#memory-chart li[data-category='capacity']")).to_contain_text("H100-80GB memory")
+    _press_until(page, "Shift+Tab", "#seq_len")
+    page.keyboard.type("2048")
+    expect(page.locator("#memory-answer")).to_contain_text("to run in bfloat16, sequence length 2,048")
+    expect(page).to_have_url(re.compile(r"\?q=meta-llama%2FLlama-3\.1-8B&seq_len=2048&gpu=H100-80GB$"))
+    _press_until(page, "Tab", "button.copy")  # the first copy button: the JSON's, under the answer's links
+    expect(page.locator(":focus")).to_have_text("Copy JSON")
+    page.keyboard.press("Enter")
+    expect(page.locator(".page-links + .copy-line .copy-status")).to_have_text("Copied")
+    tree = page.locator("#section-modules details")
+    _press_until(page, "Tab", "#section-modules summary")
+    page.keyboard.press("Enter")
+    expect(tree).not_to_have_attribute("open", "")
+    page.keyboard.press("Space")
+    expect(tree).to_have_attribute("open", "")
+    every = page.locator("#tensors-all")
+    _press_until(page, "Tab", "#tensors-all summary")
+    page.keyboard.press("Enter")
+    expect(every.locator("td", has_text="model.layers.31.mlp.down_proj.weight")).to_be_visible()
+    _press_until(page, "Tab", "#section-code button.copy")
+    page.keyboard.press("Space")
+    expect(page.locator("#section-code .copy-status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#section-code pre.code").inner_text()
+    context.close()
 
 
 STICKING_OUT = """() => {
@@ -197,6 +260,12 @@ def test_works_without_javascript(browser: Browser, server_url: str) -> None:
     plain.locator("button[type=submit]").click()
     expect(plain.locator("#total")).to_have_text(f"{50257 * 768:,}")
     assert "?q=Embedding" in plain.url
+    plain.locator("#dtype").select_option("bfloat16")
+    plain.locator("button[type=submit]").click()  # the controls are the same form: a GET gives the same page
+    expect(plain.locator("#dtype")).to_have_value("bfloat16")
+    # 50257 × 768 weights × 2 bytes in bfloat16, for inference (no optimizer)
+    expect(plain.locator("#memory-chart")).to_have_attribute("data-bytes", str(2 * 50257 * 768))
+    assert "&dtype=bfloat16&optimizer=&" in plain.url
     context.close()
 
 
@@ -266,10 +335,67 @@ def test_memory_chart_shows_the_jsons_bytes(page: Page, server_url: str) -> None
     slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048-gpu-h100-80gb"
     page.goto(f"{server_url}/answers/{slug}")
     plan = page.request.get(f"{server_url}/answers/{slug}.json").json()["memory"]["plan"]
-    shown = _chart_bytes(page)
-    assert shown[-1] == ("capacity", plan["fit"]["memory_bytes"])
-    assert shown[:-1] == _by_category(plan["per_device"])
+    assert _chart_bytes(page) == _plan_legend(plan)
     expect(page.locator("#memory-chart")).to_have_attribute("data-bytes", str(plan["per_device_bytes"]))
+
+
+LLAMA = "meta-llama/Llama-3.1-8B"
+CONTROLS: list[tuple[str, str]] = [
+    ("dtype", "bfloat16"),
+    ("optimizer", "adamw"),
+    ("seq_len", "2048"),
+    ("batch", "2"),
+    ("gpu", "H100-80GB"),
+]
+"""The counter's memory controls, each changed in turn (each change adds to the ones before)."""
+
+LEGEND = """() => Array.from(document.querySelectorAll("#memory-chart li"), (item) => [item.dataset.category,
+  Number(item.dataset.bytes)])"""
+
+
+def _plan_legend(plan: dict[str, object]) -> list[tuple[str, int]]:
+    """What the chart's legend must say for a plan of the JSON API: bytes per device by category, then the
+    accelerator's memory when one was named."""
+    items = plan["per_device"]
+    assert isinstance(items, list)
+    found = _by_category(items)
+    fit = plan["fit"]
+    if isinstance(fit, dict):
+        found.append(("capacity", int(fit["memory_bytes"])))
+    return found
+
+
+def test_counter_controls_update_the_chart_and_the_url(page: Page, server_url: str) -> None:
+    """Each memory control redraws the chart without a page load, with the bytes /api/memory gives for the same
+    options; the URL holds every control, and opening it renders the same state on the server."""
+    page.goto(f"{server_url}/?q={quote(LLAMA)}")
+    page.evaluate("window.loadedOnce = true")  # gone if the page loads again
+    given: dict[str, str] = {}
+    for name, value in CONTROLS:
+        field = page.locator(f"#{name}")
+        if field.evaluate("(element) => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+        given[name] = value
+        plan = page.request.get(f"{server_url}/api/memory", params={"q": LLAMA, **given}).json()["memory"]["plan"]
+        expected = _plan_legend(plan)
+        page.wait_for_function(f"(expected) => JSON.stringify(({LEGEND})()) === JSON.stringify(expected)", arg=expected)
+        assert _chart_bytes(page) == expected, name  # the words say the same bytes
+        expect(page.locator("#memory-chart")).to_have_attribute("data-bytes", str(plan["per_device_bytes"]))
+        expect(page).to_have_url(f"{server_url}/?q={quote(LLAMA, safe='')}&{urlencode(given)}")
+        assert page.evaluate("window.loadedOnce") is True, name
+    expect(page.locator("#memory-answer")).to_contain_text(
+        "to train with AdamW in bfloat16, sequence length 2,048 × batch 2"
+    )
+    shared = page.url
+    page.goto(shared)  # a new page load: the server renders that state
+    for name, value in CONTROLS:
+        expect(page.locator(f"#{name}")).to_have_value(value)
+    assert _chart_bytes(page) == expected
+    expect(page.locator("#q")).to_have_value(LLAMA)
+    page.wait_for_timeout(400)  # longer than the counter's delay: loading the page must not ask again
+    expect(page).to_have_url(shared)
 
 
 def test_repeated_layers_fold_and_unfold(page: Page, server_url: str) -> None:

@@ -241,3 +241,52 @@ def test_counter_summary_uses_the_dtype_the_config_stores(client: TestClient, el
     assert element_text(page, "parameter-bytes") == f"{2 * 8_030_261_248:,} bytes"
     assert "Stored as bfloat16 (the dtype the config stores), the parameters take" in page
     assert "Stored as float32" not in page
+
+
+LLAMA = "meta-llama/Llama-3.1-8B"
+
+
+def test_counter_controls_render_their_plan_on_the_server(client: TestClient, element_text: Text) -> None:
+    """``/?q=…&dtype=…``: the memory controls in the URL render that state without JavaScript: the controls as the
+    plan spells them, the plan's sentence and chart with /api/memory's bytes for the same options, and the JSON
+    link to /api/memory."""
+    options = {"dtype": "bf16", "optimizer": "AdamW", "seq_len": "2048", "gpu": "h100"}
+    page = client.get("/", params={"q": LLAMA, **options, "batch": ""}).text  # blank: not given
+    for name, value in [("dtype", "bfloat16"), ("optimizer", "adamw"), ("gpu", "H100-80GB")]:
+        assert re.search(rf'<select id="{name}" name="{name}">.*?<option value="{value}" selected>', page, re.S), name
+    assert re.search(r'<input id="seq_len" name="seq_len" type="number" [^>]*value="2048">', page)
+    assert re.search(r'<input id="batch" name="batch" type="number" [^>]*value="">', page)
+    plan = client.get("/api/memory", params={"q": LLAMA, **options}).json()["memory"]["plan"]
+    assert element_text(page, "memory-total-bytes") == f"{plan['total_bytes']:,} bytes"
+    assert f'id="memory-chart" data-bytes="{plan["per_device_bytes"]}"' in page
+    assert f'<li data-category="capacity" data-bytes="{plan["fit"]["memory_bytes"]}">' in page
+    assert "to train with AdamW in bfloat16, sequence length 2,048" in element_text(page, "memory-answer")
+    assert element_text(page, "total") == "8,030,261,248"  # the count is the same with or without a plan
+    json_url = "/api/memory?q=meta-llama%2FLlama-3.1-8B&amp;dtype=bfloat16&amp;optimizer=adamw&amp;seq_len=2048"
+    assert f'id="json-link" href="{json_url}&amp;gpu=h100-80gb"' in page
+    plain = client.get("/", params={"q": LLAMA}).text  # no control: a model's own plan, inference in its dtype
+    assert element_text(plain, "memory-answer").endswith("to run in bfloat16: weights 16.06 GB, buffers 256 B.")
+    layer = client.get("/", params={"q": "Linear(3, 4)"}).text  # no control, no plan: the first training recipe
+    assert 'id="memory-answer"' not in layer
+    # 16 parameters × 4 bytes × 4 (weights, gradients, AdamW's 2 moments) + a 4-byte step for each of 2 tensors
+    assert "<figcaption>Training memory with AdamW, float32: 264 bytes" in layer
+
+
+def test_counter_controls_errors_show_inline(client: TestClient, element_text: Text) -> None:
+    page = client.get("/", params={"q": "Linear(3, 4)", "seq_len": "many"})
+    assert page.status_code == 400
+    assert element_text(page.text, "error-message") == "seq_len: must be an integer, got 'many'"
+    assert re.search(r'<input id="seq_len" name="seq_len" type="number" [^>]*value="many">', page.text)
+    empty = client.get("/", params={"dtype": "float16"}).text  # no query yet: the controls keep their values
+    assert '<option value="float16" selected>' in empty
+
+
+def test_planner_selects_names_in_any_case(client: TestClient) -> None:
+    """A memory answer's "Change it in the planner" link spells names in lower case (gpu=h100-80gb); the
+    planner's select shows that accelerator."""
+    slug = "memory-meta-llama-llama-3.1-8b-with-optimizer-adamw-mixed-precision-bf16-seq-len-2048-gpu-h100-80gb"
+    link = re.search(r'id="counter-link" href="([^"]+)"', client.get(f"/answers/{slug}").text)
+    assert link is not None
+    assert "&amp;gpu=h100-80gb" in link[1]
+    planner = client.get(link[1].replace("&amp;", "&")).text
+    assert re.search(r'<select id="gpu" name="gpu">.*?<option value="H100-80GB" selected>', planner, re.S)

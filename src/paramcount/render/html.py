@@ -468,9 +468,9 @@ def _html(pieces: list[_Piece], element_id: str) -> str:
     return f'<p class="answer" id="{element_id}">' + "".join(parts) + "</p>"
 
 
-def memory_answer_html(report: Report) -> str:
+def memory_answer_html(report: Report, *, element_id: str = "answer") -> str:
     """The memory answer in one paragraph; numbers in elements with ids (``memory-total-bytes`` …)."""
-    return _html(_memory_pieces(report), "answer")
+    return _html(_memory_pieces(report), element_id)
 
 
 def memory_answer_text(report: Report) -> str:

@@ -42,7 +42,7 @@ from paramcount import __version__
 from paramcount.web.curated import curated
 from paramcount.web.handlers import Ask, Handlers, sections_of
 from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
-from paramcount.web.pages import error_body
+from paramcount.web.pages import COUNTER_FIELDS, error_body
 from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.schema import (
     ARCHITECTURE_HELP,
@@ -155,8 +155,10 @@ def _register_pages(app: FastAPI, handlers: Handlers) -> None:
         q: Annotated[str | None, Query(description=QUERY_HELP)] = None,
         architecture: Annotated[str | None, Query(description=ARCHITECTURE_HELP)] = None,
     ) -> HTMLResponse:
-        """The Parameter Counter; with ``q`` the answer is rendered on the server (works without JavaScript)."""
-        return await handlers.counter(request, q, architecture or None)
+        """The Parameter Counter; with ``q`` the answer is rendered on the server (works without JavaScript). Its
+        memory controls are ``/api/memory``'s ``dtype``, ``optimizer``, ``seq_len``, ``batch`` and ``gpu``."""
+        values = {name: request.query_params[name] for name in COUNTER_FIELDS if name in request.query_params}
+        return await handlers.counter(request, q, architecture or None, values)
 
     @app.get("/planner", response_class=HTMLResponse, responses={**HTML, **HTML_REJECTED, **HTML_BUSY}, tags=["pages"])
     async def planner(request: Request) -> HTMLResponse:

@@ -196,6 +196,8 @@ class Handlers:
 
     def _fragment_render(self, view: str, ask: Ask) -> Callable[[Report], str]:
         json_path = {"memory": "/api/memory", "output": "/api/flops"}.get(view, "/api/count")
+        if view == "parameters" and ask.plan is not None:  # the counter's memory controls: the JSON has the plan
+            json_path = "/api/memory"
 
         def render(report: Report) -> str:
             from urllib.parse import urlencode
@@ -230,22 +232,31 @@ class Handlers:
             return HTMLResponse(found.error_html)  # an input error is an answer for the counter: shown inline
         return _error_json(found) if found.error is not None else HTMLResponse(found.value)
 
-    async def counter(self, request: Request, query: str | None, architecture: str | None) -> HTMLResponse:
+    async def counter(
+        self, request: Request, query: str | None, architecture: str | None, values: Mapping[str, str]
+    ) -> HTMLResponse:
+        """The counter; ``values``: its memory controls (``pages.COUNTER_FIELDS``), shown as the plan reads them."""
         if not query or not query.strip():
-            return HTMLResponse(self.pages.counter(canonical=self.canonical(request, "/")))
-        ask = Ask(query, architecture)
+            return HTMLResponse(self.pages.counter(values=values, canonical=self.canonical(request, "/")))
+        try:
+            ask = Ask(query, architecture, plan=plan_options(values))
+        except ParamcountError as error:
+            fragment = self.failure(query, error).error_html
+            return HTMLResponse(self.pages.counter(query=query, values=values, fragment=fragment), status_code=400)
         fragment_render = self._fragment_render("parameters", ask)
+        controls = {**values, **option_fields(ask.plan)}  # names as the plan spells them (bf16 → bfloat16)
 
         def render(report: Report) -> str:
             slug = slug_of(report, "parameters", architecture)
             canonical = self.canonical(request, f"/answers/{slug}" if slug else "/")
-            return self.pages.counter(query=query, fragment=fragment_render(report), canonical=canonical)
+            fragment = fragment_render(report)
+            return self.pages.counter(query=query, values=controls, fragment=fragment, canonical=canonical)
 
-        found = await self.outcome(ask, render, f"counter-{request.base_url}")
+        found = await self.outcome(ask, render, f"counter-{request.base_url}-{sorted(controls.items())}")
         if found.error is None:
             return HTMLResponse(found.value)
         fragment = found.error_html or self.pages.message_fragment(found.error["error"]["type"], found.message)
-        return HTMLResponse(self.pages.counter(query=query, fragment=fragment), status_code=found.status)
+        return HTMLResponse(self.pages.counter(query=query, values=values, fragment=fragment), status_code=found.status)
 
     async def planner(self, request: Request, values: Mapping[str, str]) -> HTMLResponse:
         canonical = self.canonical(request, "/planner")

@@ -36,7 +36,7 @@ from paramcount.web.targets import slug_of
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-__all__ = ["EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
+__all__ = ["COUNTER_FIELDS", "EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
 
 EXAMPLES = (
     "Conv2d(256, 512, 3)",
@@ -48,17 +48,23 @@ EXAMPLES = (
 )
 """Queries offered on the counter page."""
 
+COUNTER_FIELDS = ("dtype", "optimizer", "seq_len", "batch", "gpu")
+"""The planner options the counter's memory controls set (``/?q=…&dtype=…``): ``PlanOptions`` fields, as on
+``/api/memory`` and the planner."""
+
 MAX_DESCRIPTION_CHARS = 300
 """Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
 
 
 def _lead(report: Report, kind: str) -> tuple[str, str]:
-    """The answer paragraph (HTML, with the plan chart for memory) and the same answer as plain text."""
+    """The answer paragraph (HTML, with the plan chart for memory) and the same answer as plain text; a count
+    with a plan (a model's own, or the counter's memory controls') says what the plan is for above its chart."""
     if kind == "memory":
         return memory_answer_html(report) + plan_chart(report), memory_answer_text(report)
     if kind == "output":
         return output_answer_html(report), output_answer_text(report)
-    return answer_html(report) + memory_chart(report), answer_text(report)
+    planned = memory_answer_html(report, element_id="memory-answer") if report.plan is not None else ""
+    return answer_html(report) + planned + memory_chart(report), answer_text(report)
 
 
 def planner_url(report: Report, root: str = "/") -> str:
@@ -169,8 +175,15 @@ class Pages:
         return self._render("_error.html", error_type=error_type, message=message, column=None, caret=None)
 
     def counter(
-        self, *, query: str = "", fragment: str = "", canonical: str | None = None, description: str = ""
+        self,
+        *,
+        query: str = "",
+        values: Mapping[str, str] | None = None,
+        fragment: str = "",
+        canonical: str | None = None,
+        description: str = "",
     ) -> str:
+        """The counter; ``values`` are its memory controls' (``COUNTER_FIELDS``), as text."""
         from markupsafe import Markup
 
         return self._render(
@@ -180,6 +193,8 @@ class Pages:
             or "Count the parameters of any torch.nn layer, zoo model or Hugging Face config exactly, "
             "with the formula, memory in correct units and training memory itemised.",
             query=query,
+            values=values or {},
+            choices=planner_choices(),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             examples=[(example, self.links.query(example)) for example in EXAMPLES],
             canonical=canonical,

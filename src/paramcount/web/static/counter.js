@@ -1,4 +1,7 @@
-// The Parameter Counter, enhanced: answers as you type. Without JavaScript the form still works (GET /?q=…).
+// The Parameter Counter, enhanced: answers as you type, and its memory controls (dtype, optimizer, sequence
+// length, batch, GPU) redraw the answer and its memory chart without a page load. The URL always holds the
+// state (/?q=…&dtype=…), and loading it renders that state on the server. Without JavaScript the form still
+// works (GET /?q=…&dtype=…).
 "use strict";
 
 (() => {
@@ -13,32 +16,44 @@
 
   let timer = 0;
   let controller = null;
-  let shown = input.value;
+  let shown = null;
 
-  function setUrl(query) {
-    const url = query.trim() && query.length <= MAX_URL_QUERY ? "?q=" + encodeURIComponent(query) : location.pathname;
-    history.replaceState(null, "", url);
+  // The query and the controls that are given, in the form's order.
+  function given() {
+    const found = window.paramcountFragments.fields(form);
+    if (found.has("q")) found.set("q", input.value); // as typed: line breaks and all
+    return found;
   }
 
-  function request(query, signal) {
-    if (query.length <= MAX_URL_QUERY) {
-      return fetch("/fragments/answer?q=" + encodeURIComponent(query), { signal });
+  function encoded(fields) {
+    return Array.from(fields, ([name, value]) => name + "=" + encodeURIComponent(value)).join("&");
+  }
+
+  function setUrl(fields, state) {
+    const short = (fields.get("q") || "").length <= MAX_URL_QUERY;
+    history.replaceState(null, "", short && state ? "?" + state : location.pathname);
+  }
+
+  function request(fields, signal) {
+    if ((fields.get("q") || "").length <= MAX_URL_QUERY) {
+      return fetch("/fragments/answer?" + encoded(fields), { signal });
     }
     return fetch("/fragments/answer", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ q: query }),
+      body: JSON.stringify(Object.fromEntries(fields)),
       signal,
     });
   }
 
   async function update() {
-    const query = input.value;
-    if (query === shown) return;
-    shown = query;
-    setUrl(query);
+    const fields = given();
+    const state = encoded(fields);
+    if (state === shown) return;
+    shown = state;
+    setUrl(fields, state);
     if (controller) controller.abort();
-    if (!query.trim()) {
+    if (!fields.has("q")) {
       output.replaceChildren();
       input.removeAttribute("aria-invalid");
       status.textContent = "";
@@ -46,15 +61,19 @@
     }
     controller = new AbortController();
     const failed = await window.paramcountFragments.load(
-      output, status, "Counting…", (signal) => request(query, signal), controller.signal, () => query === shown
+      output, status, "Counting…", (signal) => request(fields, signal), controller.signal, () => state === shown
     );
     if (failed !== undefined) input.setAttribute("aria-invalid", failed ? "true" : "false");
   }
 
-  input.addEventListener("input", () => {
+  function later() {
     window.clearTimeout(timer);
     timer = window.setTimeout(update, DELAY_MS);
-  });
+  }
+
+  shown = encoded(given()); // what the server rendered
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

@@ -1,6 +1,6 @@
 // What the Parameter Counter and the memory planner share: an answer fragment (or a one-line error) fetched
-// from /fragments/answer and put into the page, and the copy buttons of answers. Loaded before counter.js and
-// planner.js, and alone on answer pages.
+// from /fragments/answer and put into the page, the fields their forms give, and the copy buttons of answers.
+// Loaded before counter.js and planner.js, and alone on answer pages.
 "use strict";
 
 window.paramcountFragments = (() => {
@@ -89,6 +89,15 @@ window.paramcountFragments = (() => {
     }
   }
 
+  // A form's fields that are given (blank ones are "not given"), as a query string's parameters.
+  function fields(form) {
+    const found = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (typeof value === "string" && value.trim() !== "") found.append(name, value);
+    }
+    return found;
+  }
+
   addCopyButtons(document);
-  return { load };
+  return { load, fields };
 })();

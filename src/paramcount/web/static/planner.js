@@ -12,16 +12,8 @@
   let controller = null;
   let shown = null;
 
-  function parameters() {
-    const found = new URLSearchParams();
-    for (const [name, value] of new FormData(form)) {
-      if (typeof value === "string" && value.trim() !== "") found.append(name, value);
-    }
-    return found;
-  }
-
   async function update() {
-    const query = parameters();
+    const query = window.paramcountFragments.fields(form);
     const text = query.toString();
     if (text === shown) return;
     shown = text;
