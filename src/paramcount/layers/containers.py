@@ -117,14 +117,19 @@ RESERVED_NAMES: Final = {
 """Child names torch's ``add_module`` refuses on each named container, because the attribute exists."""
 
 
+def _adopt_numbered(a: Arguments, argument: str, members: tuple[Value, ...]) -> Parts:
+    """The modules ``members`` (of the argument ``argument``) as children named ``"0"``, ``"1"`` …"""
+    named = [(str(index), item) for index, item in enumerate(members)]
+    return Parts(children=_adopt(a, argument, named, numbered=True))
+
+
 @layer("Sequential", signature("*args"))
 def sequential(a: Arguments) -> Parts:
     """Children named ``"0"``, ``"1"`` …, or by the keys of a single ``OrderedDict`` argument."""
     values = a.variadic
     if len(values) == 1 and isinstance(values[0], OrderedDictValue):
         return Parts(children=_adopt(a, "args", list(values[0]), numbered=False))
-    numbered = [(str(index), value) for index, value in enumerate(values)]
-    return Parts(children=_adopt(a, "args", numbered, numbered=True))
+    return _adopt_numbered(a, "args", values)
 
 
 @layer("ModuleList", signature(modules=None))
@@ -136,8 +141,7 @@ def module_list(a: Arguments) -> Parts:
     if isinstance(value, DictValue) or not isinstance(value, tuple):
         # torch iterates whatever it is given; a dict yields its keys, which are not modules.
         raise a.fail(f"modules must be a list of modules, got {short_repr(value)}", "modules")
-    numbered = [(str(index), item) for index, item in enumerate(value)]
-    return Parts(children=_adopt(a, "modules", numbered, numbered=True))
+    return _adopt_numbered(a, "modules", value)
 
 
 @layer("ModuleDict", signature(modules=None))

@@ -16,14 +16,15 @@ from paramcount.layers._signature import Signature, signature
 from paramcount.tree import Buffer, Dim, Param
 
 
-def _norm_base_signature(*, affine: bool, track_running_stats: bool) -> Signature:
-    # _NormBase.__init__; the instance norms only change the two defaults.
+def _norm_base_signature(*, affine: bool, track_running_stats: bool, **extra: object) -> Signature:
+    # _NormBase.__init__; the instance norms only change the two defaults, SyncBatchNorm adds process_group.
     return signature(
         "num_features",
         eps=1e-5,
         momentum=0.1,
         affine=affine,
         track_running_stats=track_running_stats,
+        **extra,
         device=None,
         dtype=None,
         kw_bias=True,
@@ -71,20 +72,7 @@ for _kind in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"):
     layer(_kind, _INSTANCE_NORM)(_norm_base)
 
 
-@layer(
-    "SyncBatchNorm",
-    signature(
-        "num_features",
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        process_group=None,
-        device=None,
-        dtype=None,
-        kw_bias=True,
-    ),
-)
+@layer("SyncBatchNorm", _norm_base_signature(affine=True, track_running_stats=True, process_group=None))
 def sync_batch_norm(a: Arguments) -> Parts:
     # SyncBatchNorm only stores process_group; its tensors are _NormBase's.
     return _norm_base(a)

@@ -22,9 +22,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
-    from typing import Any, BinaryIO
+    from typing import Any, BinaryIO, Protocol, TypeVar
 
-__all__ = ["ByteReader", "checked_product", "open_regular", "parse_json", "short"]
+    _T_co = TypeVar("_T_co", covariant=True)
+
+    class StreamReader(Protocol[_T_co]):
+        """A reader of one file's stream, told the file's name (``label``) and size in bytes."""
+
+        def __call__(self, stream: BinaryIO, *, label: str, size: int) -> _T_co: ...
+
+
+__all__ = ["ByteReader", "checked_product", "open_regular", "parse_json", "read_file", "short"]
 
 CHUNK_BYTES = 1 << 16
 """Bytes read ahead from the stream when a read needs more: headers made of many small fields are parsed from
@@ -157,6 +165,17 @@ def open_regular(path: Path, label: str, format: str) -> tuple[BinaryIO, int]:
     if hasattr(os, "set_blocking"):
         os.set_blocking(descriptor, True)
     return os.fdopen(descriptor, "rb"), status.st_size
+
+
+def read_file(path: str | os.PathLike[str], format: str, read: StreamReader[_T_co]) -> _T_co:
+    """What ``read`` makes of the regular file ``path`` (opened by ``open_regular``), labelled by its name; the file
+    is closed after."""
+    from pathlib import Path
+
+    path = Path(path)
+    stream, size = open_regular(path, path.name, format)
+    with stream:
+        return read(stream, label=path.name, size=size)
 
 
 _U32 = struct.Struct("<I")

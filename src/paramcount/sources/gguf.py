@@ -31,7 +31,7 @@ from paramcount.limits import (
     MAX_TENSOR_ELEMENTS,
     MAX_TENSORS,
 )
-from paramcount.sources._bounded import ByteReader, checked_product, open_regular, short
+from paramcount.sources._bounded import ByteReader, checked_product, read_file, short
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
@@ -277,7 +277,4 @@ def read_gguf(path: str | Path) -> Checkpoint:
         CheckpointError, LimitError: see ``read_gguf_header``.
         OSError: the file cannot be opened.
     """
-    path = Path(path)
-    stream, size = open_regular(path, path.name, FORMAT)
-    with stream:
-        return read_gguf_header(stream, label=path.name, size=size)
+    return read_file(path, FORMAT, read_gguf_header)

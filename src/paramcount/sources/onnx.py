@@ -31,7 +31,7 @@ from paramcount.limits import (
     MAX_TENSOR_ELEMENTS,
     MAX_TENSORS,
 )
-from paramcount.sources._bounded import ByteReader, checked_product, open_regular, short
+from paramcount.sources._bounded import ByteReader, checked_product, read_file, short
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
@@ -110,6 +110,14 @@ def _varint(reader: ByteReader, what: str) -> int:
             return value
         shift += 7
     raise reader.fail(f"{what} is a varint longer than 10 bytes")
+
+
+def _length_fields(walk: _Walk, length: int, what: str) -> Iterator[tuple[int, int]]:
+    """``(field number, length)`` of each length-delimited field of the message of ``length`` bytes at the
+    reader's position (strings, bytes, sub-messages); its other fields are read past."""
+    for number, wire, field in _fields(walk, walk.reader.position + length, what):
+        if wire == LENGTH:
+            yield number, field
 
 
 def _signed(value: int) -> int:
@@ -192,8 +200,8 @@ def _dims(walk: _Walk, wire: int, value: int, tensor: _Tensor) -> None:
 def _external_entry(walk: _Walk, length: int, tensor: _Tensor) -> None:
     reader = walk.reader
     key = value = ""
-    for number, wire, field in _fields(walk, reader.position + length, "an external_data entry"):
-        if wire == LENGTH and number in (1, 2):
+    for number, field in _length_fields(walk, length, "an external_data entry"):
+        if number in (1, 2):
             text = _text(reader, field, "an external_data entry")
             key, value = (text, value) if number == 1 else (key, text)
     tensor.external[key] = value
@@ -279,9 +287,7 @@ def _read_node(walk: _Walk, length: int, depth: int) -> None:
     """A node: a ``Constant``'s ``value`` tensor may be a weight; subgraphs (``If``/``Loop`` bodies) are walked."""
     reader = walk.reader
     op_type, outputs, value = "", [], None
-    for number, wire, field in _fields(walk, reader.position + length, "a node"):
-        if wire != LENGTH:
-            continue
+    for number, field in _length_fields(walk, length, "a node"):
         if number == NODE_OP_TYPE:
             op_type = _text(reader, field, "an op_type")
         elif number == NODE_OUTPUT:
@@ -299,9 +305,7 @@ def _read_attribute(walk: _Walk, length: int, depth: int) -> _Tensor | None:
     """An attribute: its tensor when it is called ``value``; graphs inside it are walked."""
     reader = walk.reader
     name, tensor = "", None
-    for number, wire, field in _fields(walk, reader.position + length, "an attribute"):
-        if wire != LENGTH:
-            continue
+    for number, field in _length_fields(walk, length, "an attribute"):
         if number == ATTRIBUTE_NAME:
             name = _text(reader, field, "an attribute name")
         elif number == ATTRIBUTE_TENSOR:
@@ -315,9 +319,7 @@ def _read_graph(walk: _Walk, length: int, depth: int) -> None:
     reader = walk.reader
     if depth > MAX_NESTING:
         raise LimitError(f"{reader.label}: nesting of graphs", MAX_NESTING, depth)
-    for number, wire, field in _fields(walk, reader.position + length, "a graph"):
-        if wire != LENGTH:
-            continue
+    for number, field in _length_fields(walk, length, "a graph"):
         if number == GRAPH_INITIALIZER:
             tensor = _read_tensor(walk, field)
             _add(walk, tensor, tensor.name)
@@ -362,7 +364,4 @@ def read_onnx(path: str | Path) -> Checkpoint:
         CheckpointError, LimitError: see ``read_onnx_model``.
         OSError: the file cannot be opened.
     """
-    path = Path(path)
-    stream, size = open_regular(path, path.name, FORMAT)
-    with stream:
-        return read_onnx_model(stream, label=path.name, size=size)
+    return read_file(path, FORMAT, read_onnx_model)

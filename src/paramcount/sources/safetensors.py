@@ -28,7 +28,7 @@ from paramcount.limits import (
     MAX_TENSOR_ELEMENTS,
     MAX_TENSORS,
 )
-from paramcount.sources._bounded import ByteReader, checked_product, open_regular, parse_json, short
+from paramcount.sources._bounded import ByteReader, checked_product, open_regular, parse_json, read_file, short
 from paramcount.sources._shards import ShardIndex, check_shard, parse_index, read_index
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
@@ -244,18 +244,19 @@ def read_safetensors(path: str | Path) -> Checkpoint:
         CheckpointError, LimitError: see ``read_safetensors_header``.
         OSError: the file cannot be opened.
     """
-    path = Path(path)
-    stream, size = open_regular(path, path.name, FORMAT)
-    with stream:
-        entries, header_bytes, metadata = read_safetensors_header(stream, label=path.name, size=size)
-    facts: tuple[tuple[str, str | int], ...] = (
-        ("format", FORMAT),
-        ("files", 1),
-        ("file_bytes", size),
-        ("header_bytes", header_bytes),
-        ("metadata_entries", metadata),
-    )
-    return Checkpoint(FORMAT, entries, facts)
+
+    def read(stream: BinaryIO, *, label: str, size: int) -> Checkpoint:
+        entries, header_bytes, metadata = read_safetensors_header(stream, label=label, size=size)
+        facts: tuple[tuple[str, str | int], ...] = (
+            ("format", FORMAT),
+            ("files", 1),
+            ("file_bytes", size),
+            ("header_bytes", header_bytes),
+            ("metadata_entries", metadata),
+        )
+        return Checkpoint(FORMAT, entries, facts)
+
+    return read_file(path, FORMAT, read)
 
 
 def read_safetensors_index(path: str | Path) -> Checkpoint:

@@ -54,7 +54,7 @@ from paramcount.limits import (
     MAX_ZIP_DIRECTORY_BYTES,
     MAX_ZIP_ENTRIES,
 )
-from paramcount.sources._bounded import open_regular
+from paramcount.sources._bounded import open_regular, read_file
 from paramcount.sources._shards import check_shard, read_index
 from paramcount.sources._torch_pickle import FORMAT, ITEMSIZE, PickleCutShort, PickleReader, Tensor, shown
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
@@ -149,13 +149,12 @@ def read_torch(path: str | os.PathLike[str]) -> Checkpoint:
         LimitError: a cap exceeded.
         OSError: the file cannot be opened.
     """
-    from pathlib import Path
 
-    path = Path(path)
-    stream, size = open_regular(path, path.name, FORMAT)
-    with stream:
-        found = read_torch_stream(stream, path.name)
-    return Checkpoint(FORMAT, entries_of(found), _facts((found,), size))
+    def read(stream: BinaryIO, *, label: str, size: int) -> Checkpoint:
+        found = read_torch_stream(stream, label)
+        return Checkpoint(FORMAT, entries_of(found), _facts((found,), size))
+
+    return read_file(path, FORMAT, read)
 
 
 def read_torch_index(path: str | os.PathLike[str]) -> Checkpoint:

@@ -13,6 +13,7 @@ once and the frozen node is reused under each name.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from paramcount._record import replace
 from paramcount.errors import short_repr
@@ -25,6 +26,8 @@ from paramcount.zoo.models._blocks import read_num_classes, read_probability
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from paramcount.tree import Value
 
 __all__: list[str] = []
@@ -55,23 +58,26 @@ def _named(name: str, children: tuple[Module, ...]) -> Module:
     return Module(name, "Sequential", children=children)
 
 
+def _gelu_mlp(kind: str, width: int, hidden: int, dropout: float, args: tuple[tuple[str, Value], ...]) -> Module:
+    """torchvision's ``MLP(width, [hidden, width], activation_layer=nn.GELU, dropout=dropout)`` named ``mlp``
+    (ViT's ``MLPBlock`` is one): Linear, GELU, Dropout, Linear, Dropout; ``args`` as the class takes them."""
+    layers = (
+        _layer("Linear", "", width, hidden),
+        _layer("GELU", ""),
+        _layer("Dropout", "", dropout),
+        _layer("Linear", "", hidden, width),
+        _layer("Dropout", "", dropout),
+    )
+    return _numbered("mlp", kind, layers, args)
+
+
 # --- ViT ---------------------------------------------------------------------------------------------------
 
 
 def _encoder_block(heads: int, hidden: int, mlp: int, dropout: float, attention_dropout: float) -> Module:
     """torchvision's ``EncoderBlock``: ln_1, self_attention, dropout, ln_2, mlp (an ``MLPBlock``)."""
-    mlp_block = _numbered(
-        "mlp",
-        "MLPBlock",
-        (
-            _layer("Linear", "", hidden, mlp),
-            _layer("GELU", ""),
-            _layer("Dropout", "", dropout),
-            _layer("Linear", "", mlp, hidden),
-            _layer("Dropout", "", dropout),
-        ),
-        (("in_dim", hidden), ("mlp_dim", mlp), ("dropout", dropout)),
-    )
+    args = (("in_dim", hidden), ("mlp_dim", mlp), ("dropout", dropout))
+    mlp_block = _gelu_mlp("MLPBlock", hidden, mlp, dropout, args)
     return Module(
         "",
         "EncoderBlock",
@@ -157,29 +163,17 @@ _VIT = signature(
 )
 
 
-@model("vit_b_16", _VIT)
-def vit_b_16(a: Arguments) -> Module:
-    return _vision_transformer(a, patch=16, layers=12, heads=12, hidden=768, mlp=3072)
-
-
-@model("vit_b_32", _VIT)
-def vit_b_32(a: Arguments) -> Module:
-    return _vision_transformer(a, patch=32, layers=12, heads=12, hidden=768, mlp=3072)
-
-
-@model("vit_l_16", _VIT)
-def vit_l_16(a: Arguments) -> Module:
-    return _vision_transformer(a, patch=16, layers=24, heads=16, hidden=1024, mlp=4096)
-
-
-@model("vit_l_32", _VIT)
-def vit_l_32(a: Arguments) -> Module:
-    return _vision_transformer(a, patch=32, layers=24, heads=16, hidden=1024, mlp=4096)
-
-
-@model("vit_h_14", _VIT)
-def vit_h_14(a: Arguments) -> Module:
-    return _vision_transformer(a, patch=14, layers=32, heads=16, hidden=1280, mlp=5120)
+_VITS: Final = (
+    # name, patch, layers, heads, hidden, mlp (torchvision's vit_* functions)
+    ("vit_b_16", 16, 12, 12, 768, 3072),
+    ("vit_b_32", 32, 12, 12, 768, 3072),
+    ("vit_l_16", 16, 24, 16, 1024, 4096),
+    ("vit_l_32", 32, 24, 16, 1024, 4096),
+    ("vit_h_14", 14, 32, 16, 1280, 5120),
+)
+for _name, _patch, _layers, _heads, _hidden, _mlp in _VITS:
+    _vit = partial(_vision_transformer, patch=_patch, layers=_layers, heads=_heads)
+    model(_name, _VIT)(partial(_vit, hidden=_hidden, mlp=_mlp))
 
 
 # --- Swin --------------------------------------------------------------------------------------------------
@@ -256,18 +250,8 @@ def _swin_block(dim: int, heads: int, window: int, shift: int, options: tuple[fl
     stochastic_depth, norm2, mlp (an ``MLP``), with stochastic depth 0 (see ``_with_stochastic_depth``)."""
     ratio, dropout, attention_dropout = options
     hidden = int(dim * ratio)
-    mlp = _numbered(
-        "mlp",
-        "MLP",
-        (
-            _layer("Linear", "", dim, hidden),
-            _layer("GELU", ""),
-            _layer("Dropout", "", dropout),
-            _layer("Linear", "", hidden, dim),
-            _layer("Dropout", "", dropout),
-        ),
-        (("in_channels", dim), ("hidden_channels", (hidden, dim)), ("dropout", dropout)),
-    )
+    args = (("in_channels", dim), ("hidden_channels", (hidden, dim)), ("dropout", dropout))
+    mlp = _gelu_mlp("MLP", dim, hidden, dropout, args)
     return Module(
         "",
         "SwinTransformerBlockV2" if v2 else "SwinTransformerBlock",
@@ -364,34 +348,18 @@ def _swin_transformer(
 _SWIN = signature(kw_num_classes=1000, kw_mlp_ratio=4.0, kw_dropout=0.0, kw_attention_dropout=0.0)
 
 
-@model("swin_t", _SWIN)
-def swin_t(a: Arguments) -> Module:
-    return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2)
-
-
-@model("swin_s", _SWIN)
-def swin_s(a: Arguments) -> Module:
-    return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3)
-
-
-@model("swin_b", _SWIN)
-def swin_b(a: Arguments) -> Module:
-    return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5)
-
-
-@model("swin_v2_t", _SWIN)
-def swin_v2_t(a: Arguments) -> Module:
-    return _swin_transformer(a, 96, (2, 2, 6, 2), (3, 6, 12, 24), stochastic_depth_prob=0.2, v2=True)
-
-
-@model("swin_v2_s", _SWIN)
-def swin_v2_s(a: Arguments) -> Module:
-    return _swin_transformer(a, 96, (2, 2, 18, 2), (3, 6, 12, 24), stochastic_depth_prob=0.3, v2=True)
-
-
-@model("swin_v2_b", _SWIN)
-def swin_v2_b(a: Arguments) -> Module:
-    return _swin_transformer(a, 128, (2, 2, 18, 2), (4, 8, 16, 32), stochastic_depth_prob=0.5, v2=True)
+_SWINS: Final = (
+    # name, embed_dim, depths, heads, stochastic_depth_prob, v2 (torchvision's swin_* functions)
+    ("swin_t", 96, (2, 2, 6, 2), (3, 6, 12, 24), 0.2, False),
+    ("swin_s", 96, (2, 2, 18, 2), (3, 6, 12, 24), 0.3, False),
+    ("swin_b", 128, (2, 2, 18, 2), (4, 8, 16, 32), 0.5, False),
+    ("swin_v2_t", 96, (2, 2, 6, 2), (3, 6, 12, 24), 0.2, True),
+    ("swin_v2_s", 96, (2, 2, 18, 2), (3, 6, 12, 24), 0.3, True),
+    ("swin_v2_b", 128, (2, 2, 18, 2), (4, 8, 16, 32), 0.5, True),
+)
+for _name, _embed_dim, _depths, _swin_heads, _depth_prob, _v2 in _SWINS:
+    _swin = partial(_swin_transformer, embed_dim=_embed_dim, depths=_depths, heads=_swin_heads)
+    model(_name, _SWIN)(partial(_swin, stochastic_depth_prob=_depth_prob, v2=_v2))
 
 
 # --- ConvNeXt ----------------------------------------------------------------------------------------------
@@ -486,21 +454,13 @@ def _convnext(a: Arguments, settings: tuple[tuple[int, int | None, int], ...]) -
     )
 
 
-@model("convnext_tiny", signature(kw_stochastic_depth_prob=0.1, kw_layer_scale=1e-6, kw_num_classes=1000))
-def convnext_tiny(a: Arguments) -> Module:
-    return _convnext(a, ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)))
-
-
-@model("convnext_small", signature(kw_stochastic_depth_prob=0.4, kw_layer_scale=1e-6, kw_num_classes=1000))
-def convnext_small(a: Arguments) -> Module:
-    return _convnext(a, ((96, 192, 3), (192, 384, 3), (384, 768, 27), (768, None, 3)))
-
-
-@model("convnext_base", signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000))
-def convnext_base(a: Arguments) -> Module:
-    return _convnext(a, ((128, 256, 3), (256, 512, 3), (512, 1024, 27), (1024, None, 3)))
-
-
-@model("convnext_large", signature(kw_stochastic_depth_prob=0.5, kw_layer_scale=1e-6, kw_num_classes=1000))
-def convnext_large(a: Arguments) -> Module:
-    return _convnext(a, ((192, 384, 3), (384, 768, 3), (768, 1536, 27), (1536, None, 3)))
+_CONVNEXTS: Final = (
+    # name, stochastic_depth_prob, CNBlockConfig rows (torchvision's convnext_* functions)
+    ("convnext_tiny", 0.1, ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3))),
+    ("convnext_small", 0.4, ((96, 192, 3), (192, 384, 3), (384, 768, 27), (768, None, 3))),
+    ("convnext_base", 0.5, ((128, 256, 3), (256, 512, 3), (512, 1024, 27), (1024, None, 3))),
+    ("convnext_large", 0.5, ((192, 384, 3), (384, 768, 3), (768, 1536, 27), (1536, None, 3))),
+)
+for _name, _depth_prob, _settings in _CONVNEXTS:
+    _signature = signature(kw_stochastic_depth_prob=_depth_prob, kw_layer_scale=1e-6, kw_num_classes=1000)
+    model(_name, _signature)(partial(_convnext, settings=_settings))

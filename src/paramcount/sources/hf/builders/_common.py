@@ -28,6 +28,7 @@ __all__ = [
     "check_divisible",
     "check_padding_index",
     "class_names",
+    "classification_head",
     "config_dim",
     "config_flag",
     "config_layers",
@@ -39,6 +40,7 @@ __all__ = [
     "layer_norm",
     "linear",
     "linear_head",
+    "mlp",
     "module",
     "multihead_attention",
     "num_labels",
@@ -46,6 +48,7 @@ __all__ = [
     "path_heads",
     "path_num_labels",
     "position_ids",
+    "qkv_projections",
     "rms_norm",
     "stack",
     "tie",
@@ -146,6 +149,27 @@ def conv(
     return _catalog(name, layer, (inputs.value, outputs.value, sizes), {"bias": bias, **keywords}, names)
 
 
+def mlp(
+    name: str,
+    kind: str,
+    hidden: Dim,
+    inner: Dim,
+    *,
+    names: tuple[str, str] = ("fc1", "fc2"),
+    bias: bool = True,
+    linear_kind: str = "",
+) -> Module:
+    """The MLP of two linear layers, ``names[0]`` (hidden → inner) then ``names[1]`` (inner → hidden), both with
+    ``bias`` (``linear_kind``: a ``Linear`` subclass such as ``FalconLinear``)."""
+    up, down = names
+    return module(
+        name,
+        kind,
+        linear(up, hidden, inner, bias=bias, kind=linear_kind),
+        linear(down, inner, hidden, bias=bias, kind=linear_kind),
+    )
+
+
 def position_ids(count: Dim) -> Buffer:
     """The non-persistent ``position_ids`` buffer, ``arange(count)`` of shape (1, count)."""
     return Buffer("position_ids", (Dim.constant(1), count), dtype="int64", persistent=False)
@@ -162,6 +186,16 @@ def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) ->
         linear("q_proj", width, width, bias=True),
         linear("out_proj", width, width, bias=True),
     )
+
+
+def qkv_projections(hidden: Dim, queries: Dim, keys: Dim, *, bias: bool) -> list[Module]:
+    """``q_proj`` (hidden → queries), then ``k_proj`` and ``v_proj`` (hidden → keys): the projections most
+    attentions register before their output projection."""
+    return [
+        linear("q_proj", hidden, queries, bias=bias),
+        linear("k_proj", hidden, keys, bias=bias),
+        linear("v_proj", hidden, keys, bias=bias),
+    ]
 
 
 def layer_norm(name: str, width: Dim, *, affine: bool = True, bias: bool = True) -> Module:
@@ -245,6 +279,12 @@ class LinearHead(Record):
     name: str
     bias: bool | tuple[str, bool]
     outputs: int | None = None
+
+
+def classification_head(name: str, kind: str, width: Dim, labels: Dim) -> Module:
+    """The sentence classifier of RoBERTa, ELECTRA, BART and T5 (``<Family>ClassificationHead``): ``dense`` (width
+    → width), then ``out_proj`` (width → labels), both biased."""
+    return module(name, kind, linear("dense", width, width, bias=True), linear("out_proj", width, labels, bias=True))
 
 
 def linear_head(head: LinearHead, config: Config, width: Dim) -> Module:

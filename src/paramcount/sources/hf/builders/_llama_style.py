@@ -35,6 +35,7 @@ from paramcount.sources.hf.builders._common import (
     linear,
     linear_head,
     module,
+    qkv_projections,
     rms_norm,
     tied_linear,
 )
@@ -225,9 +226,7 @@ def standard_attention(family: Family, config: Config, sizes: Sizes) -> Module:
     qkv_bias, o_bias = _flag(config, family.qkv_bias), _flag(config, family.o_bias)
     queries, keys = sizes.heads * sizes.head_dim, sizes.kv_heads * sizes.head_dim
     children = [
-        linear("q_proj", sizes.hidden, queries, bias=qkv_bias),
-        linear("k_proj", sizes.hidden, keys, bias=qkv_bias),
-        linear("v_proj", sizes.hidden, keys, bias=qkv_bias),
+        *qkv_projections(sizes.hidden, queries, keys, bias=qkv_bias),
         linear("o_proj", queries, sizes.hidden, bias=o_bias),
     ]
     if _flag(config, family.qk_norm):
@@ -240,13 +239,8 @@ def standard_attention(family: Family, config: Config, sizes: Sizes) -> Module:
 
 def gated_mlp(name: str, kind: str, hidden: Dim, width: Dim, *, bias: bool = False) -> Module:
     """``gate_proj``/``up_proj``/``down_proj``: the SwiGLU/GeGLU MLP of llama and most of its relatives."""
-    return module(
-        name,
-        kind,
-        linear("gate_proj", hidden, width, bias=bias),
-        linear("up_proj", hidden, width, bias=bias),
-        linear("down_proj", width, hidden, bias=bias),
-    )
+    projections = (linear(projection, hidden, width, bias=bias) for projection in ("gate_proj", "up_proj"))
+    return module(name, kind, *projections, linear("down_proj", width, hidden, bias=bias))
 
 
 def dense_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:

@@ -18,6 +18,7 @@ from paramcount.sources.hf.builders._common import (
     layer_norm,
     linear,
     module,
+    qkv_projections,
     rms_norm,
     stack,
 )
@@ -47,9 +48,7 @@ def _phi_attention(family: Family, config: Config, sizes: Sizes) -> Module:
     """Phi: biased q/k/v and ``dense``; optional LayerNorms over hidden_size/num_attention_heads."""
     queries, keys = sizes.heads * sizes.head_dim, sizes.kv_heads * sizes.head_dim
     children = [
-        linear("q_proj", sizes.hidden, queries, bias=True),
-        linear("k_proj", sizes.hidden, keys, bias=True),
-        linear("v_proj", sizes.hidden, keys, bias=True),
+        *qkv_projections(sizes.hidden, queries, keys, bias=True),
         linear("dense", queries, sizes.hidden, bias=True),
     ]
     if switch(config, "qk_layernorm", False):
@@ -85,9 +84,7 @@ def _stablelm_attention(family: Family, config: Config, sizes: Sizes) -> Module:
     queries, keys = sizes.heads * head_dim, sizes.kv_heads * head_dim
     bias = switch(config, "use_qkv_bias", False)
     children = [
-        linear("q_proj", sizes.hidden, queries, bias=bias),
-        linear("k_proj", sizes.hidden, keys, bias=bias),
-        linear("v_proj", sizes.hidden, keys, bias=bias),
+        *qkv_projections(sizes.hidden, queries, keys, bias=bias),
         linear("o_proj", sizes.hidden, sizes.hidden, bias=False),
     ]
     if switch(config, "qk_layernorm", False):

@@ -18,11 +18,14 @@ sub-config (LLaVA's ``text_config``) names its keys with their parent's.
 
 from __future__ import annotations
 
+from functools import partial
+
 from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     check_padding_index,
+    classification_head,
     conv,
     embedding,
     kvq_attention,
@@ -38,24 +41,44 @@ from paramcount.sources.hf.builders._common import (
 )
 from paramcount.tree import Buffer, Dim, Module
 
-__all__ = ["bart", "t5", "whisper"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final
+
+__all__ = ["whisper"]
 
 
 # --- T5, mT5 and UMT5 -----------------------------------------------------------------------------------------
 
 
+def _register(kind: str, heads: tuple[str, ...], build: Callable[[Config, str], Module]) -> None:
+    """Register ``build`` as model type ``kind.lower()``, with the classes ``<kind>Model`` and ``<kind><head>`` for
+    each of ``heads``; the first of ``heads`` is the default."""
+    classes = (f"{kind}Model", *(f"{kind}{head}" for head in heads))
+    model_type(kind.lower(), architectures=classes, default=classes[1])(build)
+
+
 class _T5Variant(Record):
-    """What a T5-family type changes: its class-name stem, its default ``feed_forward_proj``, and whether every
-    block owns a ``relative_attention_bias`` (UMT5) or only block 0 (T5, mT5)."""
+    """What a T5-family type changes: its class-name stem, its classes beyond the base model, its default
+    ``feed_forward_proj``, and whether every block owns a ``relative_attention_bias`` (UMT5) or only block 0 (T5,
+    mT5)."""
 
     kind: str
+    heads: tuple[str, ...]
     feed_forward: str
     bias_every_block: bool = False
 
 
-_T5 = _T5Variant("T5", "relu")
-_MT5 = _T5Variant("MT5", "gated-gelu")
-_UMT5 = _T5Variant("UMT5", "gated-gelu", bias_every_block=True)
+_T5_HEADS: Final = ("ForConditionalGeneration", "EncoderModel")
+# T5 and T5 v1.1 / Flan-T5 (feed_forward_proj="gated-gelu"): a shared embedding, two T5Stacks.
+_T5 = _T5Variant("T5", _T5_HEADS, "relu")
+# mT5 (modeling_mt5.py): T5 v1.1's modules (gated-GELU by default) over a multilingual vocabulary.
+_MT5 = _T5Variant(
+    "MT5", (*_T5_HEADS, "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering"), "gated-gelu"
+)
+# UMT5 (modeling_umt5.py): mT5 with a relative_attention_bias in every block, not only the first.
+_UMT5 = _T5Variant("UMT5", _MT5.heads, "gated-gelu", bias_every_block=True)
 
 
 def _t5_feed_forward(config: Config, variant: _T5Variant, d_model: Dim, d_ff: Dim) -> Module:
@@ -149,7 +172,7 @@ def _t5_model(config: Config, variant: _T5Variant, name: str, *, decoder: bool) 
     return module(name, f"{variant.kind}{'Model' if decoder else 'EncoderModel'}", *children)
 
 
-def _t5_family(config: Config, variant: _T5Variant, architecture: str) -> Module:
+def _t5_family(variant: _T5Variant, config: Config, architecture: str) -> Module:
     """The T5-family classes: the base models, the LM (``lm_head`` always the shared embedding: the config classes
     of transformers 5 set ``tie_word_embeddings=True`` whatever the file says), and the task heads."""
     head = architecture.removeprefix(variant.kind)
@@ -157,12 +180,8 @@ def _t5_family(config: Config, variant: _T5Variant, architecture: str) -> Module
     if head in ("Model", "EncoderModel"):
         return _t5_model(config, variant, "", decoder=head == "Model")
     if head == "ForSequenceClassification":
-        classifier = module(
-            "classification_head",
-            f"{variant.kind}ClassificationHead",
-            linear("dense", d_model, d_model, bias=True),
-            linear("out_proj", d_model, path_num_labels(config), bias=True),
-        )
+        kind = f"{variant.kind}ClassificationHead"
+        classifier = classification_head("classification_head", kind, d_model, path_num_labels(config))
         return module("", architecture, _t5_model(config, variant, "transformer", decoder=True), classifier)
     if head == "ForTokenClassification":
         classifier = linear("classifier", d_model, path_num_labels(config), bias=True)
@@ -175,31 +194,8 @@ def _t5_family(config: Config, variant: _T5Variant, architecture: str) -> Module
     return module("", architecture, *base.children, top)
 
 
-@model_type(
-    "t5",
-    architectures=("T5Model", "T5ForConditionalGeneration", "T5EncoderModel"),
-    default="T5ForConditionalGeneration",
-)
-def t5(config: Config, architecture: str) -> Module:
-    """T5 and T5 v1.1 / Flan-T5 (``feed_forward_proj="gated-gelu"``): a shared embedding, two T5Stacks."""
-    return _t5_family(config, _T5, architecture)
-
-
-def _t5_classes(kind: str) -> tuple[str, ...]:
-    heads = ("ForConditionalGeneration", "EncoderModel", "ForSequenceClassification", "ForTokenClassification")
-    return (f"{kind}Model", *(f"{kind}{head}" for head in (*heads, "ForQuestionAnswering")))
-
-
-@model_type("mt5", architectures=_t5_classes("MT5"), default="MT5ForConditionalGeneration")
-def mt5(config: Config, architecture: str) -> Module:
-    """mT5 (``modeling_mt5.py``): T5 v1.1's modules (gated-GELU by default) over a multilingual vocabulary."""
-    return _t5_family(config, _MT5, architecture)
-
-
-@model_type("umt5", architectures=_t5_classes("UMT5"), default="UMT5ForConditionalGeneration")
-def umt5(config: Config, architecture: str) -> Module:
-    """UMT5 (``modeling_umt5.py``): mT5 with a ``relative_attention_bias`` in every block, not only the first."""
-    return _t5_family(config, _UMT5, architecture)
+for _variant in (_T5, _MT5, _UMT5):
+    _register(_variant.kind, _variant.heads, partial(_t5_family, _variant))
 
 
 # --- BART and Whisper (the fairseq-style encoder-decoder layers) ---------------------------------------------------
@@ -232,10 +228,12 @@ def _decoder_layer(kind: str, attention: Module, cross: Module, width: Dim, ffn:
 
 
 class _Fairseq(Record):
-    """What a BART-like type changes, as data: its class-name stem, its position table (learned with BART's
-    offset of 2 rows, or sinusoidal and frozen), its embedding classes, its norms, its defaults."""
+    """What a BART-like type changes, as data: its class-name stem, its classes beyond the base model, its position
+    table (learned with BART's offset of 2 rows, or sinusoidal and frozen), its embedding classes, its norms, its
+    defaults."""
 
     kind: str
+    heads: tuple[str, ...]
     learned_positions: bool
     """``<kind>LearnedPositionalEmbedding`` of ``max_position_embeddings + 2`` rows; else a frozen
     ``<kind>SinusoidalPositionalEmbedding`` of ``max_position_embeddings`` rows."""
@@ -250,10 +248,18 @@ class _Fairseq(Record):
     """``num_labels`` of the config class when neither it nor ``id2label`` is given (BartConfig: 3)."""
 
 
-_BART = _Fairseq("Bart", True, True, True, False, 1, labels_default=3)
-_MBART = _Fairseq("MBart", True, True, True, True, 1)
-_PEGASUS = _Fairseq("Pegasus", False, False, False, True, 0)
-_MARIAN = _Fairseq("Marian", False, False, False, False, 58100)
+_LM: Final = "ForConditionalGeneration"
+# BART: shared token embedding, learned positions (+2 offset), and final_logits_bias on the LM head.
+_BART = _Fairseq("Bart", (_LM, "ForSequenceClassification"), True, True, True, False, 1, labels_default=3)
+# mBART (modeling_mbart.py): BART pre-norm, with a LayerNorm closing each stack.
+_MBART = _Fairseq(
+    "MBart", (_LM, "ForSequenceClassification", "ForQuestionAnswering", "ForCausalLM"), True, True, True, True, 1
+)
+# Pegasus (modeling_pegasus.py): pre-norm, frozen sinusoidal positions, no embedding LayerNorm.
+_PEGASUS = _Fairseq("Pegasus", (_LM, "ForCausalLM"), False, False, False, True, 0)
+# Marian (modeling_marian.py): post-norm, frozen sinusoidal positions, no extra LayerNorms; the decoder may have its
+# own vocabulary (decoder_vocab_size, share_encoder_decoder_embeddings: false).
+_MARIAN = _Fairseq("Marian", ("MTModel", "ForCausalLM"), False, False, False, False, 58100)
 
 
 def _fairseq_stack(
@@ -328,7 +334,7 @@ def _fairseq_model(config: Config, family: _Fairseq, prefix: str) -> Module:
     return module("model" if prefix else "", f"{family.kind}Model", *children)
 
 
-def _fairseq_family(config: Config, family: _Fairseq, architecture: str) -> Module:
+def _fairseq_family(family: _Fairseq, config: Config, architecture: str) -> Module:
     """The classes of a BART-like type: the base model, the LM with ``final_logits_bias``, a decoder-only causal
     LM, and BART's and mBART's task heads."""
     head = architecture.removeprefix(family.kind)
@@ -349,12 +355,8 @@ def _fairseq_family(config: Config, family: _Fairseq, architecture: str) -> Modu
         return module("", architecture, wrapper, lm_head)
     base = _fairseq_model(config, family, "model.")
     if head == "ForSequenceClassification":
-        classifier = module(
-            "classification_head",
-            f"{family.kind}ClassificationHead",
-            linear("dense", width, width, bias=True),
-            linear("out_proj", width, path_num_labels(config, default=family.labels_default), bias=True),
-        )
+        labels = path_num_labels(config, default=family.labels_default)
+        classifier = classification_head("classification_head", f"{family.kind}ClassificationHead", width, labels)
         return module("", architecture, base, classifier)
     if head == "ForQuestionAnswering":
         # MBartForQuestionAnswering sets config.num_labels = 2 (start and end logits) whatever the config says.
@@ -370,47 +372,8 @@ def _fairseq_family(config: Config, family: _Fairseq, architecture: str) -> Modu
     return module("", architecture, base, lm_head, buffers=(bias,))
 
 
-@model_type(
-    "bart",
-    architectures=("BartModel", "BartForConditionalGeneration", "BartForSequenceClassification"),
-    default="BartForConditionalGeneration",
-)
-def bart(config: Config, architecture: str) -> Module:
-    """BART: shared token embedding, learned positions (+2 offset), and ``final_logits_bias`` on the LM head."""
-    return _fairseq_family(config, _BART, architecture)
-
-
-@model_type(
-    "mbart",
-    architectures=(
-        "MBartModel",
-        "MBartForConditionalGeneration",
-        "MBartForSequenceClassification",
-        "MBartForQuestionAnswering",
-        "MBartForCausalLM",
-    ),
-    default="MBartForConditionalGeneration",
-)
-def mbart(config: Config, architecture: str) -> Module:
-    """mBART (``modeling_mbart.py``): BART pre-norm, with a LayerNorm closing each stack."""
-    return _fairseq_family(config, _MBART, architecture)
-
-
-@model_type(
-    "pegasus",
-    architectures=("PegasusModel", "PegasusForConditionalGeneration", "PegasusForCausalLM"),
-    default="PegasusForConditionalGeneration",
-)
-def pegasus(config: Config, architecture: str) -> Module:
-    """Pegasus (``modeling_pegasus.py``): pre-norm, frozen sinusoidal positions, no embedding LayerNorm."""
-    return _fairseq_family(config, _PEGASUS, architecture)
-
-
-@model_type("marian", architectures=("MarianModel", "MarianMTModel", "MarianForCausalLM"), default="MarianMTModel")
-def marian(config: Config, architecture: str) -> Module:
-    """Marian (``modeling_marian.py``): post-norm, frozen sinusoidal positions, no extra LayerNorms; the decoder
-    may have its own vocabulary (``decoder_vocab_size``, ``share_encoder_decoder_embeddings: false``)."""
-    return _fairseq_family(config, _MARIAN, architecture)
+for _family in (_BART, _MBART, _PEGASUS, _MARIAN):
+    _register(_family.kind, _family.heads, partial(_fairseq_family, _family))
 
 
 def _whisper_model(config: Config) -> Module:

@@ -25,6 +25,7 @@ from paramcount.sources.hf.builders._common import (
     check_divisible,
     check_padding_index,
     class_names,
+    classification_head,
     config_dim,
     config_flag,
     config_layers,
@@ -255,16 +256,19 @@ def bert(config: Config, architecture: str) -> Module:
     return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
 
 
+_ROBERTA_HEADS: Final[tuple[Head, ...]] = (
+    "causal_lm",
+    "masked_lm",
+    "sequence_classification",
+    "multiple_choice",
+    "token_classification",
+    "question_answering",
+)
+"""RoBERTa's heads, which XLM-RoBERTa and (after its pre-training head) ELECTRA share."""
+
+
 def _roberta_classes(prefix: str) -> tuple[tuple[str, Head], ...]:
-    heads: tuple[Head, ...] = (
-        "causal_lm",
-        "masked_lm",
-        "sequence_classification",
-        "multiple_choice",
-        "token_classification",
-        "question_answering",
-    )
-    return head_classes(prefix, heads)
+    return head_classes(prefix, _ROBERTA_HEADS)
 
 
 _ROBERTA_CLASSES = _roberta_classes("Roberta")
@@ -284,12 +288,7 @@ def _roberta_like(config: Config, family: _Family, architecture: str, head: Head
     if head in ("causal_lm", "masked_lm"):
         top = _mlm_head(config, family, sizes, "lm_head", "lm_head")
     elif head == "sequence_classification":
-        top = module(
-            "classifier",
-            f"{family.kind}ClassificationHead",
-            linear("dense", hidden, hidden, bias=True),
-            linear("out_proj", hidden, num_labels(config), bias=True),
-        )
+        top = classification_head("classifier", f"{family.kind}ClassificationHead", hidden, num_labels(config))
     else:
         top = linear_head(_CLASSIFIERS[head], config, hidden)
     return module("", architecture, *((top, base) if family.heads_first else (base, top)))
@@ -321,18 +320,7 @@ def _generator_head(config: Config, family: _Family, sizes: _Sizes) -> Module:
     return head
 
 
-_ELECTRA_CLASSES = head_classes(
-    "Electra",
-    (
-        "pretraining",
-        "causal_lm",
-        "masked_lm",
-        "sequence_classification",
-        "multiple_choice",
-        "token_classification",
-        "question_answering",
-    ),
-)
+_ELECTRA_CLASSES = head_classes("Electra", ("pretraining", *_ROBERTA_HEADS))
 
 
 def _electra_summary(config: Config, hidden: Dim) -> Module:
@@ -375,12 +363,7 @@ def electra(config: Config, architecture: str) -> Module:
         )
         return module("", architecture, base, generator, _generator_head(config, _ELECTRA, sizes))
     if head == "sequence_classification":
-        classifier = module(
-            "classifier",
-            "ElectraClassificationHead",
-            linear("dense", hidden, hidden, bias=True),
-            linear("out_proj", hidden, num_labels(config), bias=True),
-        )
+        classifier = classification_head("classifier", "ElectraClassificationHead", hidden, num_labels(config))
         return module("", architecture, base, classifier)
     if head == "multiple_choice":
         return module(

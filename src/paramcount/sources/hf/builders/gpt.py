@@ -36,6 +36,7 @@ from paramcount.sources.hf.builders._common import (
     layer_norm,
     linear,
     linear_head,
+    mlp,
     module,
     stack,
     tie,
@@ -44,6 +45,7 @@ from paramcount.tree import Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
     from paramcount.sources.hf.builders._common import Head
@@ -59,17 +61,42 @@ def conv1d(name: str, inputs: Dim, outputs: Dim) -> Module:
     return Module(name=name, kind="Conv1D", params=(Param("weight", (inputs, outputs)), Param("bias", (outputs,))))
 
 
-class _Heads(Record):
-    """A family's classes and their heads: ``classes`` maps each class to its head; the language model's
-    ``lm_head = nn.Linear(width, vocab_size, bias=lm_bias)`` is tied to ``tied_to`` when ``tie_word_embeddings``
-    (default ``tie_default``) holds; the double-heads model adds a ``summary`` multiple-choice head."""
+class _Sizes(Record):
+    """The sizes every GPT-style family reads first; ``width`` is what the heads read (``hidden`` but for OPT)."""
 
+    hidden: Dim
+    heads: Dim
+    layers: int
+    vocab: Dim
+    width: Dim
+
+
+class _Family(Record):
+    """A GPT-style family as data: its ``model_type``, the config keys of its width, head count and layer count
+    (each the key, then the spellings transformers lets win over it), the builder of its base model, and its
+    classes and heads.
+
+    ``classes`` maps each class to its head; the language model's ``lm_head = nn.Linear(width, vocab_size,
+    bias=lm_bias)`` is tied to ``tied_to`` when ``tie_word_embeddings`` (default ``tie_default``) holds; the
+    double-heads model adds a ``summary`` multiple-choice head."""
+
+    name: str
+    keys: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+    base: Callable[[Config, _Sizes], Module]
     classes: tuple[tuple[str, Head], ...]
     tied_to: str
     tie_default: bool
     lm_bias: bool = False
     summary: str = ""
+    head_width: str = ""
+    """The key of the width the heads read, defaulting to the hidden size (OPT's ``word_embed_proj_dim``)."""
+    divisible: bool = True
+    """Whether the head count must divide the width (MPT reads the head count but sizes nothing with it)."""
 
+
+_GPT2_KEYS: Final = (("n_embd", "hidden_size"), ("n_head", "num_attention_heads"), ("n_layer", "num_hidden_layers"))
+"""GPT-2's spellings, each with the standard name its ``attribute_map`` accepts."""
+_STANDARD_KEYS: Final = (("hidden_size",), ("num_attention_heads",), ("num_hidden_layers",))
 
 _TASK_HEADS: Final[dict[Head, LinearHead]] = {
     "sequence_classification": LinearHead("score", False),
@@ -79,18 +106,42 @@ _TASK_HEADS: Final[dict[Head, LinearHead]] = {
 """The single-linear heads the GPT-style families share."""
 
 
-def _with_head(heads: _Heads, architecture: str, config: Config, base: Module, width: Dim, vocab: Dim) -> Module:
-    """``architecture``'s model: the base model alone, or under the head(s) ``heads`` gives the class."""
-    head = dict(heads.classes)[architecture]
+def _register(family: _Family) -> None:
+    """Register ``family``'s builder; its default class is its causal language model."""
+
+    def build(config: Config, architecture: str) -> Module:
+        sizes = _read_sizes(family, config)
+        return _with_head(family, architecture, config, family.base(config, sizes), sizes)
+
+    default = next(name for name, head in family.classes if head == "causal_lm")
+    model_type(family.name, architectures=class_names(family.classes), default=default)(build)
+
+
+def _read_sizes(family: _Family, config: Config) -> _Sizes:
+    hidden_keys, heads_keys, layers_keys = family.keys
+    hidden = config_dim(config, *hidden_keys)
+    heads = config_dim(config, *heads_keys)
+    if family.divisible:
+        check_divisible(config, hidden, heads)
+    layers = config_layers(config, *layers_keys)
+    vocab = config_dim(config, "vocab_size")
+    width = config_dim(config, family.head_width, default=hidden) if family.head_width else hidden
+    return _Sizes(hidden, heads, layers, vocab, width)
+
+
+def _with_head(family: _Family, architecture: str, config: Config, base: Module, sizes: _Sizes) -> Module:
+    """``architecture``'s model: the base model alone, or under the head(s) ``family`` gives the class."""
+    head = dict(family.classes)[architecture]
+    width = sizes.width
     if head == "base":
         return base
     if head in _TASK_HEADS:
         return module("", architecture, base, linear_head(_TASK_HEADS[head], config, width))
-    lm_head = linear("lm_head", width, vocab, bias=heads.lm_bias)
-    if config_flag(config, "tie_word_embeddings", heads.tie_default):
-        lm_head = tie(lm_head, weight=heads.tied_to)
+    lm_head = linear("lm_head", width, sizes.vocab, bias=family.lm_bias)
+    if config_flag(config, "tie_word_embeddings", family.tie_default):
+        lm_head = tie(lm_head, weight=family.tied_to)
     if head == "double_heads":
-        return module("", architecture, base, lm_head, _sequence_summary(config, heads.summary, width))
+        return module("", architecture, base, lm_head, _sequence_summary(config, family.summary, width))
     return module("", architecture, base, lm_head)
 
 
@@ -118,6 +169,22 @@ def _rotary_buffers(config: Config, head_dim: Dim, factor: float, *, key: str = 
     return tuple(Buffer(name, (rows,), persistent=False) for name in ("inv_freq", "original_inv_freq"))
 
 
+def _rotary_layout(
+    sizes: _Sizes, prefix: str, names: tuple[str, str, str, str], block: Module, rotary: tuple[Buffer, ...]
+) -> Module:
+    """The model of the rotary families (GPT-NeoX, GPT-J, Falcon, CodeGen), named ``names[0]``: a token table
+    ``names[1]``, the blocks ``names[2]``, a final norm ``names[3]`` and a ``rotary_emb`` holding only buffers."""
+    name, table, blocks, final_norm = names
+    return module(
+        name,
+        f"{prefix}Model",
+        embedding(table, sizes.vocab, sizes.hidden),
+        stack(blocks, block, sizes.layers),
+        layer_norm(final_norm, sizes.hidden),
+        module("rotary_emb", f"{prefix}RotaryEmbedding", buffers=rotary),
+    )
+
+
 # --- GPT-2 -------------------------------------------------------------------------------------------------------
 
 
@@ -130,54 +197,56 @@ def _gpt2_attention(name: str, hidden: Dim, *, cross: bool) -> Module:
     return module(name, "GPT2Attention", *projections, conv1d("c_proj", hidden, hidden))
 
 
-def _gpt2_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
+def _gpt2_layout(sizes: _Sizes, prefix: str, block: Module, positions: Dim, buffers: tuple[Buffer, ...] = ()) -> Module:
+    """GPT-2's model, which GPT-BigCode and GPT-Neo share: token and learned position tables (``wte``, ``wpe``),
+    the blocks ``h`` and a final ``ln_f``."""
+    return module(
+        "transformer",
+        f"{prefix}Model",
+        embedding("wte", sizes.vocab, sizes.hidden),
+        embedding("wpe", positions, sizes.hidden),
+        stack("h", block, sizes.layers),
+        layer_norm("ln_f", sizes.hidden),
+        buffers=buffers,
+    )
+
+
+def _gpt2(config: Config, sizes: _Sizes) -> Module:
+    """GPT-2 (``modeling_gpt2.py``): Conv1D projections, learned positions, optional cross-attention."""
+    hidden = sizes.hidden
     positions = config_dim(config, "n_positions", "max_position_embeddings")
     inner = config_dim(config, "n_inner", default=4 * hidden)
     block = [layer_norm("ln_1", hidden), _gpt2_attention("attn", hidden, cross=False), layer_norm("ln_2", hidden)]
     if config_flag(config, "add_cross_attention", False):
         block += [_gpt2_attention("crossattention", hidden, cross=True), layer_norm("ln_cross_attn", hidden)]
     block.append(module("mlp", "GPT2MLP", conv1d("c_fc", hidden, inner), conv1d("c_proj", inner, hidden)))
-    return module(
-        "transformer",
-        "GPT2Model",
-        embedding("wte", vocab, hidden),
-        embedding("wpe", positions, hidden),
-        stack("h", module("0", "GPT2Block", *block), layers),
-        layer_norm("ln_f", hidden),
+    return _gpt2_layout(sizes, "GPT2", module("0", "GPT2Block", *block), positions)
+
+
+_register(
+    _Family(
+        "gpt2",
+        _GPT2_KEYS,
+        _gpt2,
+        head_classes(
+            "GPT2",
+            ("causal_lm", "double_heads", "sequence_classification", "token_classification", "question_answering"),
+            causal_lm="GPT2LMHeadModel",
+            double_heads="GPT2DoubleHeadsModel",
+        ),
+        "transformer.wte.weight",
+        tie_default=True,
+        summary="GPT2SequenceSummary",
     )
-
-
-_GPT2 = _Heads(
-    head_classes(
-        "GPT2",
-        ("causal_lm", "double_heads", "sequence_classification", "token_classification", "question_answering"),
-        causal_lm="GPT2LMHeadModel",
-        double_heads="GPT2DoubleHeadsModel",
-    ),
-    "transformer.wte.weight",
-    tie_default=True,
-    summary="GPT2SequenceSummary",
 )
-
-
-@model_type("gpt2", architectures=class_names(_GPT2.classes), default="GPT2LMHeadModel")
-def gpt2(config: Config, architecture: str) -> Module:
-    """GPT-2 (``modeling_gpt2.py``): Conv1D projections, learned positions, optional cross-attention."""
-    hidden = config_dim(config, "n_embd", "hidden_size")
-    vocab = config_dim(config, "vocab_size")
-    return _with_head(_GPT2, architecture, config, _gpt2_model(config, hidden, vocab), hidden, vocab)
 
 
 # --- OpenAI GPT --------------------------------------------------------------------------------------------------
 
 
-def _openai_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
+def _openai_gpt(config: Config, sizes: _Sizes) -> Module:
+    """The original GPT (``modeling_openai.py``): post-norm blocks, no final norm, MLP fixed at 4·n_embd."""
+    hidden = sizes.hidden
     positions = config_dim(config, "n_positions", "max_position_embeddings")
     # Each attention registers its causal mask, tril(ones(n_positions, n_positions)).view(1, 1, n, n).
     mask = Buffer("bias", (_ONE, _ONE, positions, positions), persistent=False)
@@ -189,34 +258,31 @@ def _openai_model(config: Config, hidden: Dim, vocab: Dim) -> Module:
     return module(
         "transformer",
         "OpenAIGPTModel",
-        embedding("tokens_embed", vocab, hidden),
+        embedding("tokens_embed", sizes.vocab, hidden),
         embedding("positions_embed", positions, hidden),
-        stack("h", block, layers),
+        stack("h", block, sizes.layers),
         buffers=(Buffer("position_ids", (positions,), dtype="int64", persistent=False),),
     )
 
 
 # The double-heads model ties the other way (tokens_embed to lm_head); named_parameters() lists the shared tensor
 # once under its first name, the embedding's, so the head is the tied copy in both.
-_OPENAI_GPT = _Heads(
-    head_classes(
-        "OpenAIGPT",
-        ("causal_lm", "double_heads", "sequence_classification"),
-        causal_lm="OpenAIGPTLMHeadModel",
-        double_heads="OpenAIGPTDoubleHeadsModel",
-    ),
-    "transformer.tokens_embed.weight",
-    tie_default=True,
-    summary="OpenAIGPTSequenceSummary",
+_register(
+    _Family(
+        "openai-gpt",
+        _GPT2_KEYS,
+        _openai_gpt,
+        head_classes(
+            "OpenAIGPT",
+            ("causal_lm", "double_heads", "sequence_classification"),
+            causal_lm="OpenAIGPTLMHeadModel",
+            double_heads="OpenAIGPTDoubleHeadsModel",
+        ),
+        "transformer.tokens_embed.weight",
+        tie_default=True,
+        summary="OpenAIGPTSequenceSummary",
+    )
 )
-
-
-@model_type("openai-gpt", architectures=class_names(_OPENAI_GPT.classes), default="OpenAIGPTLMHeadModel")
-def openai_gpt(config: Config, architecture: str) -> Module:
-    """The original GPT (``modeling_openai.py``): post-norm blocks, no final norm, MLP fixed at 4·n_embd."""
-    hidden = config_dim(config, "n_embd", "hidden_size")
-    vocab = config_dim(config, "vocab_size")
-    return _with_head(_OPENAI_GPT, architecture, config, _openai_model(config, hidden, vocab), hidden, vocab)
 
 
 # --- GPT-NeoX ----------------------------------------------------------------------------------------------------
@@ -228,18 +294,12 @@ _ALL_TASKS: Final[tuple[Head, ...]] = (
     "token_classification",
     "question_answering",
 )
-_GPT_NEOX = _Heads(head_classes("GPTNeoX", _ALL_TASKS), "gpt_neox.embed_in.weight", tie_default=False)
 
 
-@model_type("gpt_neox", architectures=class_names(_GPT_NEOX.classes), default="GPTNeoXForCausalLM")
-def gpt_neox(config: Config, architecture: str) -> Module:
+def _gpt_neox(config: Config, sizes: _Sizes) -> Module:
     """GPT-NeoX and Pythia (``modeling_gpt_neox.py``): fused QKV, partial rotary (no parameters), untied
     ``lm_head`` by default (transformers 5 names the head ``lm_head``; older releases called it ``embed_out``)."""
-    hidden = config_dim(config, "hidden_size")
-    heads = config_dim(config, "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden = sizes.hidden
     intermediate = config_dim(config, "intermediate_size")
     bias = config_flag(config, "attention_bias", True)
     attention = module(
@@ -248,70 +308,27 @@ def gpt_neox(config: Config, architecture: str) -> Module:
         linear("query_key_value", hidden, 3 * hidden, bias=bias),
         linear("dense", hidden, hidden, bias=bias),
     )
-    mlp = module(
-        "mlp",
-        "GPTNeoXMLP",
-        linear("dense_h_to_4h", hidden, intermediate, bias=True),
-        linear("dense_4h_to_h", intermediate, hidden, bias=True),
-    )
-    layer = module(
-        "0",
-        "GPTNeoXLayer",
-        layer_norm("input_layernorm", hidden),
-        layer_norm("post_attention_layernorm", hidden),
-        attention,
-        mlp,
-    )
-    head_dim = config_dim(config, "head_dim", default=hidden // heads)
+    feed_forward = mlp("mlp", "GPTNeoXMLP", hidden, intermediate, names=("dense_h_to_4h", "dense_4h_to_h"))
+    norms = (layer_norm("input_layernorm", hidden), layer_norm("post_attention_layernorm", hidden))
+    layer = module("0", "GPTNeoXLayer", *norms, attention, feed_forward)
+    head_dim = config_dim(config, "head_dim", default=hidden // sizes.heads)
     rotary = _rotary_buffers(config, head_dim, config.number("rotary_pct", 0.25), key="rotary_pct")
-    base = module(
+    return _rotary_layout(sizes, "GPTNeoX", ("gpt_neox", "embed_in", "layers", "final_layer_norm"), layer, rotary)
+
+
+_register(
+    _Family(
         "gpt_neox",
-        "GPTNeoXModel",
-        embedding("embed_in", vocab, hidden),
-        stack("layers", layer, layers),
-        layer_norm("final_layer_norm", hidden),
-        module("rotary_emb", "GPTNeoXRotaryEmbedding", buffers=rotary),
+        _STANDARD_KEYS,
+        _gpt_neox,
+        head_classes("GPTNeoX", _ALL_TASKS),
+        "gpt_neox.embed_in.weight",
+        tie_default=False,
     )
-    return _with_head(_GPT_NEOX, architecture, config, base, hidden, vocab)
-
-
-# --- GPT-J -------------------------------------------------------------------------------------------------------
-
-
-_GPTJ = _Heads(
-    head_classes("GPTJ", ("causal_lm", "sequence_classification", "question_answering")),
-    "transformer.wte.weight",
-    tie_default=False,
-    lm_bias=True,
 )
 
 
-@model_type("gptj", architectures=class_names(_GPTJ.classes), default="GPTJForCausalLM")
-def gptj(config: Config, architecture: str) -> Module:
-    """GPT-J (``modeling_gptj.py``): parallel attention and MLP under one norm, bias-free attention, rotary on
-    the first ``rotary_dim`` channels (a sinusoidal buffer, no parameters), an untied ``lm_head`` with a bias."""
-    hidden = config_dim(config, "n_embd", "hidden_size")
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
-    inner = config_dim(config, "n_inner", default=4 * hidden)
-    projections = (linear(name, hidden, hidden, bias=False) for name in ("k_proj", "v_proj", "q_proj", "out_proj"))
-    mlp = module(
-        "mlp", "GPTJMLP", linear("fc_in", hidden, inner, bias=True), linear("fc_out", inner, hidden, bias=True)
-    )
-    block = module("0", "GPTJBlock", layer_norm("ln_1", hidden), module("attn", "GPTJAttention", *projections), mlp)
-    positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
-    rotary_dim = config_dim(config, "rotary_dim", default=64)
-    base = module(
-        "transformer",
-        "GPTJModel",
-        embedding("wte", vocab, hidden),
-        stack("h", block, layers),
-        layer_norm("ln_f", hidden),
-        module("rotary_emb", "GPTJRotaryEmbedding", buffers=(_sinusoids(positions, rotary_dim),)),
-    )
-    return _with_head(_GPTJ, architecture, config, base, hidden, vocab)
+# --- GPT-J and CodeGen -------------------------------------------------------------------------------------------
 
 
 def _sinusoids(positions: Dim, rotary_dim: Dim) -> Buffer:
@@ -319,6 +336,40 @@ def _sinusoids(positions: Dim, rotary_dim: Dim) -> Buffer:
     arange(0, rotary_dim, 2)."""
     sinusoids = Dim.of(2 * ((rotary_dim.value + 1) // 2), f"{rotary_dim.symbol} rounded up to even")
     return Buffer("embed_positions", (positions, sinusoids), persistent=False)
+
+
+def _parallel_block_model(config: Config, sizes: _Sizes, prefix: str, attention: Module) -> Module:
+    """GPT-J's and CodeGen's model: parallel attention and MLP under one norm, rotary on the first ``rotary_dim``
+    channels (a sinusoidal buffer, no parameters)."""
+    hidden = sizes.hidden
+    inner = config_dim(config, "n_inner", default=4 * hidden)
+    feed_forward = mlp("mlp", f"{prefix}MLP", hidden, inner, names=("fc_in", "fc_out"))
+    block = module("0", f"{prefix}Block", layer_norm("ln_1", hidden), attention, feed_forward)
+    positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
+    rotary_dim = config_dim(config, "rotary_dim", default=64)
+    return _rotary_layout(
+        sizes, prefix, ("transformer", "wte", "h", "ln_f"), block, (_sinusoids(positions, rotary_dim),)
+    )
+
+
+def _gptj(config: Config, sizes: _Sizes) -> Module:
+    """GPT-J (``modeling_gptj.py``): bias-free attention, an untied ``lm_head`` with a bias."""
+    hidden = sizes.hidden
+    projections = (linear(name, hidden, hidden, bias=False) for name in ("k_proj", "v_proj", "q_proj", "out_proj"))
+    return _parallel_block_model(config, sizes, "GPTJ", module("attn", "GPTJAttention", *projections))
+
+
+_register(
+    _Family(
+        "gptj",
+        _GPT2_KEYS,
+        _gptj,
+        head_classes("GPTJ", ("causal_lm", "sequence_classification", "question_answering")),
+        "transformer.wte.weight",
+        tie_default=False,
+        lm_bias=True,
+    )
+)
 
 
 # --- Falcon ------------------------------------------------------------------------------------------------------
@@ -337,19 +388,11 @@ def _falcon_norms(config: Config, hidden: Dim, new_decoder_architecture: bool) -
     return (layer_norm("input_layernorm", hidden),)
 
 
-_FALCON = _Heads(head_classes("Falcon", _ALL_TASKS), "transformer.word_embeddings.weight", tie_default=True)
-
-
-@model_type("falcon", architectures=class_names(_FALCON.classes), default="FalconForCausalLM")
-def falcon(config: Config, architecture: str) -> Module:
+def _falcon(config: Config, sizes: _Sizes) -> Module:
     """Falcon (``modeling_falcon.py``): fused QKV sized by the attention variant (multi-head, multi-query, or
     the new decoder architecture's grouped KV heads), ``bias`` on every linear or none, ALiBi or rotary (neither
     has parameters), one or two norms per layer."""
-    hidden = config_dim(config, "hidden_size", "n_embed")
-    heads = config_dim(config, "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden, heads = sizes.hidden, sizes.heads
     head_dim = hidden // heads
     new_decoder_architecture = config_flag(config, "new_decoder_architecture", False)
     if new_decoder_architecture:
@@ -367,49 +410,37 @@ def falcon(config: Config, architecture: str) -> Module:
         linear("query_key_value", hidden, fused, bias=bias, kind="FalconLinear"),
         linear("dense", hidden, hidden, bias=bias, kind="FalconLinear"),
     )
-    mlp = module(
-        "mlp",
-        "FalconMLP",
-        linear("dense_h_to_4h", hidden, ffn, bias=bias, kind="FalconLinear"),
-        linear("dense_4h_to_h", ffn, hidden, bias=bias, kind="FalconLinear"),
-    )
+    names = ("dense_h_to_4h", "dense_4h_to_h")
+    feed_forward = mlp("mlp", "FalconMLP", hidden, ffn, names=names, bias=bias, linear_kind="FalconLinear")
     norms = _falcon_norms(config, hidden, new_decoder_architecture)
-    layer = module("0", "FalconDecoderLayer", attention, mlp, *norms)
-    base = module(
-        "transformer",
-        "FalconModel",
-        embedding("word_embeddings", vocab, hidden),
-        stack("h", layer, layers),
-        layer_norm("ln_f", hidden),
-        module("rotary_emb", "FalconRotaryEmbedding", buffers=_rotary_buffers(config, head_dim, 1.0)),
+    layer = module("0", "FalconDecoderLayer", attention, feed_forward, *norms)
+    layout = ("transformer", "word_embeddings", "h", "ln_f")
+    return _rotary_layout(sizes, "Falcon", layout, layer, _rotary_buffers(config, head_dim, 1.0))
+
+
+_register(
+    _Family(
+        "falcon",
+        (("hidden_size", "n_embed"), ("num_attention_heads",), ("num_hidden_layers",)),
+        _falcon,
+        head_classes("Falcon", _ALL_TASKS),
+        "transformer.word_embeddings.weight",
+        tie_default=True,
     )
-    return _with_head(_FALCON, architecture, config, base, hidden, vocab)
+)
 
 
 # --- OPT ---------------------------------------------------------------------------------------------------------
 
 
-_OPT = _Heads(
-    head_classes("OPT", ("causal_lm", "sequence_classification", "question_answering")),
-    "model.decoder.embed_tokens.weight",
-    tie_default=True,
-)
-
-
-@model_type("opt", architectures=class_names(_OPT.classes), default="OPTForCausalLM")
-def opt(config: Config, architecture: str) -> Module:
+def _opt(config: Config, sizes: _Sizes) -> Module:
     """OPT (``modeling_opt.py``): learned positions offset by 2 rows, token embeddings of width
     ``word_embed_proj_dim`` with ``project_in``/``project_out`` when it differs from ``hidden_size``, a final
     norm only for pre-norm models, heads reading ``word_embed_proj_dim``."""
-    hidden = config_dim(config, "hidden_size")
-    heads = config_dim(config, "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden, word_width = sizes.hidden, sizes.width
     ffn = config_dim(config, "ffn_dim")
     positions = config_dim(config, "max_position_embeddings")
-    word_width = config_dim(config, "word_embed_proj_dim", default=hidden)
-    check_padding_index(config, 1, vocab)
+    check_padding_index(config, 1, sizes.vocab)
     bias = config_flag(config, "enable_bias", True)
     affine = config_flag(config, "layer_norm_elementwise_affine", True)
     attention = module(
@@ -427,7 +458,7 @@ def opt(config: Config, architecture: str) -> Module:
         layer_norm("final_layer_norm", hidden, affine=affine),
     )
     decoder: list[Module] = [
-        embedding("embed_tokens", vocab, word_width),
+        embedding("embed_tokens", sizes.vocab, word_width),
         # OPTLearnedPositionalEmbedding(num_embeddings + 2): position ids are shifted by 2 (a fairseq legacy).
         embedding("embed_positions", positions + 2, hidden, kind="OPTLearnedPositionalEmbedding"),
     ]
@@ -438,65 +469,62 @@ def opt(config: Config, architecture: str) -> Module:
         ]
     if config_flag(config, "do_layer_norm_before", True) and not config_flag(config, "_remove_final_layer_norm", False):
         decoder.append(layer_norm("final_layer_norm", hidden, affine=affine))
-    decoder.append(stack("layers", layer, layers))
-    base = module("model", "OPTModel", module("decoder", "OPTDecoder", *decoder))
-    return _with_head(_OPT, architecture, config, base, word_width, vocab)
+    decoder.append(stack("layers", layer, sizes.layers))
+    return module("model", "OPTModel", module("decoder", "OPTDecoder", *decoder))
+
+
+_register(
+    _Family(
+        "opt",
+        _STANDARD_KEYS,
+        _opt,
+        head_classes("OPT", ("causal_lm", "sequence_classification", "question_answering")),
+        "model.decoder.embed_tokens.weight",
+        tie_default=True,
+        head_width="word_embed_proj_dim",
+    )
+)
 
 
 # --- BLOOM -------------------------------------------------------------------------------------------------------
 
 
-_BLOOM = _Heads(head_classes("Bloom", _ALL_TASKS), "transformer.word_embeddings.weight", tie_default=True)
-
-
-@model_type("bloom", architectures=class_names(_BLOOM.classes), default="BloomForCausalLM")
-def bloom(config: Config, architecture: str) -> Module:
+def _bloom(config: Config, sizes: _Sizes) -> Module:
     """BLOOM (``modeling_bloom.py``): ALiBi (no position parameters), a LayerNorm right after the word
     embeddings, fused QKV with biases, MLP fixed at 4·hidden_size."""
-    hidden = config_dim(config, "hidden_size", "n_embed")
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden = sizes.hidden
     attention = module(
         "self_attention",
         "BloomAttention",
         linear("query_key_value", hidden, 3 * hidden, bias=True),
         linear("dense", hidden, hidden, bias=True),
     )
-    mlp = module(
-        "mlp",
-        "BloomMLP",
-        linear("dense_h_to_4h", hidden, 4 * hidden, bias=True),
-        linear("dense_4h_to_h", 4 * hidden, hidden, bias=True),
-    )
-    block = module(
-        "0",
-        "BloomBlock",
-        layer_norm("input_layernorm", hidden),
-        attention,
-        layer_norm("post_attention_layernorm", hidden),
-        mlp,
-    )
-    base = module(
+    feed_forward = mlp("mlp", "BloomMLP", hidden, 4 * hidden, names=("dense_h_to_4h", "dense_4h_to_h"))
+    norms = (layer_norm("input_layernorm", hidden), layer_norm("post_attention_layernorm", hidden))
+    block = module("0", "BloomBlock", norms[0], attention, norms[1], feed_forward)
+    return module(
         "transformer",
         "BloomModel",
-        embedding("word_embeddings", vocab, hidden),
+        embedding("word_embeddings", sizes.vocab, hidden),
         layer_norm("word_embeddings_layernorm", hidden),
-        stack("h", block, layers),
+        stack("h", block, sizes.layers),
         layer_norm("ln_f", hidden),
     )
-    return _with_head(_BLOOM, architecture, config, base, hidden, vocab)
+
+
+_register(
+    _Family(
+        "bloom",
+        (("hidden_size", "n_embed"), *_GPT2_KEYS[1:]),
+        _bloom,
+        head_classes("Bloom", _ALL_TASKS),
+        "transformer.word_embeddings.weight",
+        tie_default=True,
+    )
+)
 
 
 # --- GPT-BigCode -------------------------------------------------------------------------------------------------
-
-
-_GPT_BIGCODE = _Heads(
-    head_classes("GPTBigCode", ("causal_lm", "sequence_classification", "token_classification")),
-    "transformer.wte.weight",
-    tie_default=True,
-)
 
 
 def _causal_mask(positions: Dim, *, leading: int = 0) -> Buffer:
@@ -504,20 +532,15 @@ def _causal_mask(positions: Dim, *, leading: int = 0) -> Buffer:
     return Buffer("bias", (*(_ONE,) * leading, positions, positions), dtype="bool", persistent=False)
 
 
-@model_type("gpt_bigcode", architectures=class_names(_GPT_BIGCODE.classes), default="GPTBigCodeForCausalLM")
-def gpt_bigcode(config: Config, architecture: str) -> Module:
+def _gpt_bigcode(config: Config, sizes: _Sizes) -> Module:
     """GPT-BigCode (``modeling_gpt_bigcode.py``, StarCoder and SantaCoder): GPT-2's block with ``nn.Linear``
     projections and, with ``multi_query`` (the default), one key/value head fused into ``c_attn``; the model holds
     the causal mask."""
-    hidden = config_dim(config, "n_embd", "hidden_size")
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden = sizes.hidden
     positions = config_dim(config, "n_positions", "max_position_embeddings")
     inner = config_dim(config, "n_inner", default=4 * hidden)
     multi_query = config_flag(config, "multi_query", True)
-    fused = hidden + 2 * (hidden // heads) if multi_query else 3 * hidden
+    fused = hidden + 2 * (hidden // sizes.heads) if multi_query else 3 * hidden
     attention = module(
         "attn",
         "GPTBigCodeAttention",
@@ -538,25 +561,25 @@ def gpt_bigcode(config: Config, architecture: str) -> Module:
             linear("c_proj", hidden, hidden, bias=True),
         )
         block += [cross, layer_norm("ln_cross_attn", hidden)]
-    mlp = module(
-        "mlp", "GPTBigCodeMLP", linear("c_fc", hidden, inner, bias=True), linear("c_proj", inner, hidden, bias=True)
+    block.append(mlp("mlp", "GPTBigCodeMLP", hidden, inner, names=("c_fc", "c_proj")))
+    return _gpt2_layout(
+        sizes, "GPTBigCode", module("0", "GPTBigCodeBlock", *block), positions, (_causal_mask(positions),)
     )
-    base = module(
-        "transformer",
-        "GPTBigCodeModel",
-        embedding("wte", vocab, hidden),
-        embedding("wpe", positions, hidden),
-        stack("h", module("0", "GPTBigCodeBlock", *block, mlp), layers),
-        layer_norm("ln_f", hidden),
-        buffers=(_causal_mask(positions),),
+
+
+_register(
+    _Family(
+        "gpt_bigcode",
+        _GPT2_KEYS,
+        _gpt_bigcode,
+        head_classes("GPTBigCode", ("causal_lm", "sequence_classification", "token_classification")),
+        "transformer.wte.weight",
+        tie_default=True,
     )
-    return _with_head(_GPT_BIGCODE, architecture, config, base, hidden, vocab)
+)
 
 
 # --- GPT-Neo -----------------------------------------------------------------------------------------------------
-
-
-_GPT_NEO = _Heads(head_classes("GPTNeo", _ALL_TASKS), "transformer.wte.weight", tie_default=True)
 
 
 def _gpt_neo_layer_count(config: Config) -> int:
@@ -582,21 +605,16 @@ def _gpt_neo_layer_count(config: Config) -> int:
     return count
 
 
-@model_type("gpt_neo", architectures=class_names(_GPT_NEO.classes), default="GPTNeoForCausalLM")
-def gpt_neo(config: Config, architecture: str) -> Module:
+def _gpt_neo(config: Config, sizes: _Sizes) -> Module:
     """GPT-Neo (``modeling_gpt_neo.py``): learned positions, bias-free k/v/q with a biased ``out_proj``, each
     attention holding its causal mask (local attention masks the same shape)."""
-    hidden = config_dim(config, "hidden_size")
-    heads = config_dim(config, "num_heads", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "num_layers", "num_hidden_layers")
+    hidden = sizes.hidden
     laid_out = _gpt_neo_layer_count(config)
-    if laid_out != layers:
+    if laid_out != sizes.layers:
         raise config.fail(
             "attention_types",
-            f"'{config.path('attention_types')}' lays out {laid_out} layers but 'num_layers' is {layers}",
+            f"'{config.path('attention_types')}' lays out {laid_out} layers but 'num_layers' is {sizes.layers}",
         )
-    vocab = config_dim(config, "vocab_size")
     positions = config_dim(config, "max_position_embeddings", default=2048)
     inner = config_dim(config, "intermediate_size", default=4 * hidden)
     self_attention = module(
@@ -606,100 +624,86 @@ def gpt_neo(config: Config, architecture: str) -> Module:
         linear("out_proj", hidden, hidden, bias=True),
         buffers=(_causal_mask(positions, leading=2),),
     )
-    mlp = module(
-        "mlp", "GPTNeoMLP", linear("c_fc", hidden, inner, bias=True), linear("c_proj", inner, hidden, bias=True)
+    attention = module("attn", "GPTNeoAttention", self_attention)
+    feed_forward = mlp("mlp", "GPTNeoMLP", hidden, inner, names=("c_fc", "c_proj"))
+    block = module("0", "GPTNeoBlock", layer_norm("ln_1", hidden), attention, layer_norm("ln_2", hidden), feed_forward)
+    return _gpt2_layout(sizes, "GPTNeo", block, positions)
+
+
+_register(
+    _Family(
+        "gpt_neo",
+        (("hidden_size",), ("num_heads", "num_attention_heads"), ("num_layers", "num_hidden_layers")),
+        _gpt_neo,
+        head_classes("GPTNeo", _ALL_TASKS),
+        "transformer.wte.weight",
+        tie_default=True,
     )
-    block = module(
-        "0",
-        "GPTNeoBlock",
-        layer_norm("ln_1", hidden),
-        module("attn", "GPTNeoAttention", self_attention),
-        layer_norm("ln_2", hidden),
-        mlp,
-    )
-    base = module(
-        "transformer",
-        "GPTNeoModel",
-        embedding("wte", vocab, hidden),
-        embedding("wpe", positions, hidden),
-        stack("h", block, layers),
-        layer_norm("ln_f", hidden),
-    )
-    return _with_head(_GPT_NEO, architecture, config, base, hidden, vocab)
+)
 
 
 # --- CodeGen -----------------------------------------------------------------------------------------------------
 
 
-_CODEGEN = _Heads(head_classes("CodeGen", ("causal_lm",)), "transformer.wte.weight", tie_default=False, lm_bias=True)
-
-
-@model_type("codegen", architectures=class_names(_CODEGEN.classes), default="CodeGenForCausalLM")
-def codegen(config: Config, architecture: str) -> Module:
-    """CodeGen (``modeling_codegen.py``): GPT-J's parallel block with one fused bias-free ``qkv_proj``, rotary on
-    the first ``rotary_dim`` channels, an untied ``lm_head`` with a bias."""
-    hidden = config_dim(config, "n_embd", "hidden_size")
-    heads = config_dim(config, "n_head", "num_attention_heads")
-    check_divisible(config, hidden, heads)
-    layers = config_layers(config, "n_layer", "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
-    inner = config_dim(config, "n_inner", default=4 * hidden)
+def _codegen(config: Config, sizes: _Sizes) -> Module:
+    """CodeGen (``modeling_codegen.py``): GPT-J's parallel block with one fused bias-free ``qkv_proj``, an
+    untied ``lm_head`` with a bias."""
+    hidden = sizes.hidden
     attention = module(
         "attn",
         "CodeGenAttention",
         linear("out_proj", hidden, hidden, bias=False),
         linear("qkv_proj", hidden, 3 * hidden, bias=False),
     )
-    mlp = module(
-        "mlp", "CodeGenMLP", linear("fc_in", hidden, inner, bias=True), linear("fc_out", inner, hidden, bias=True)
+    return _parallel_block_model(config, sizes, "CodeGen", attention)
+
+
+_register(
+    _Family(
+        "codegen",
+        _GPT2_KEYS,
+        _codegen,
+        head_classes("CodeGen", ("causal_lm",)),
+        "transformer.wte.weight",
+        tie_default=False,
+        lm_bias=True,
     )
-    block = module("0", "CodeGenBlock", layer_norm("ln_1", hidden), attention, mlp)
-    positions = config_dim(config, "n_positions", "max_position_embeddings", default=2048)
-    rotary_dim = config_dim(config, "rotary_dim", default=64)
-    base = module(
-        "transformer",
-        "CodeGenModel",
-        embedding("wte", vocab, hidden),
-        stack("h", block, layers),
-        layer_norm("ln_f", hidden),
-        module("rotary_emb", "CodeGenRotaryEmbedding", buffers=(_sinusoids(positions, rotary_dim),)),
-    )
-    return _with_head(_CODEGEN, architecture, config, base, hidden, vocab)
+)
 
 
 # --- MPT ---------------------------------------------------------------------------------------------------------
 
 
-_MPT = _Heads(head_classes("Mpt", _ALL_TASKS), "transformer.wte.weight", tie_default=True)
-
-
-@model_type("mpt", architectures=class_names(_MPT.classes), default="MptForCausalLM")
-def mpt(config: Config, architecture: str) -> Module:
+def _mpt(config: Config, sizes: _Sizes) -> Module:
     """MPT (``modeling_mpt.py``): ALiBi, no biases and bias-free LayerNorms whatever ``no_bias`` says, an MLP of
     4·d_model whatever ``expansion_ratio`` says (transformers reads neither), no learned positions."""
-    hidden = config_dim(config, "d_model", "hidden_size")
-    config_dim(config, "n_heads", "num_attention_heads")  # required, though it sizes nothing
-    layers = config_layers(config, "n_layers", "num_hidden_layers")
-    vocab = config_dim(config, "vocab_size")
+    hidden = sizes.hidden
     attention = module(
         "attn",
         "MptAttention",
         linear("Wqkv", hidden, 3 * hidden, bias=False),
         linear("out_proj", hidden, hidden, bias=False),
     )
-    ffn = module(
-        "ffn",
-        "MptMLP",
-        linear("up_proj", hidden, 4 * hidden, bias=False),
-        linear("down_proj", 4 * hidden, hidden, bias=False),
-    )
+    ffn = mlp("ffn", "MptMLP", hidden, 4 * hidden, names=("up_proj", "down_proj"), bias=False)
     norm_1, norm_2 = (layer_norm(name, hidden, bias=False) for name in ("norm_1", "norm_2"))
     block = module("0", "MptBlock", norm_1, attention, norm_2, ffn)
-    base = module(
+    return module(
         "transformer",
         "MptModel",
-        embedding("wte", vocab, hidden),
-        stack("blocks", block, layers),
+        embedding("wte", sizes.vocab, hidden),
+        stack("blocks", block, sizes.layers),
         layer_norm("norm_f", hidden, bias=False),
     )
-    return _with_head(_MPT, architecture, config, base, hidden, vocab)
+
+
+_register(
+    _Family(
+        "mpt",
+        (("d_model", "hidden_size"), ("n_heads", "num_attention_heads"), ("n_layers", "num_hidden_layers")),
+        _mpt,
+        head_classes("Mpt", _ALL_TASKS),
+        "transformer.wte.weight",
+        tie_default=True,
+        divisible=False,
+    )
+)

@@ -19,7 +19,9 @@ from paramcount.sources.hf.builders._common import (
     head_classes,
     layer_norm,
     linear,
+    mlp,
     module,
+    qkv_projections,
     stack,
 )
 from paramcount.sources.hf.builders._llama_style import Family, Sizes, gated_mlp, register_family, standard_attention
@@ -124,23 +126,13 @@ def _vision_model(config: Config) -> Module:
     table = Buffer(
         "freqs_ci", (patches, Dim.constant(1), Dim.of(frequencies, "head_dim/4·2")), dtype="complex64", persistent=False
     )
-    attention = module(
-        "self_attn",
-        "Llama4VisionAttention",
-        *(linear(name, hidden, hidden // heads * heads, bias=True) for name in ("q_proj", "k_proj", "v_proj")),
-        linear("o_proj", hidden // heads * heads, hidden, bias=True),
-    )
-    mlp = module(
-        "mlp",
-        "Llama4VisionMLP",
-        linear("fc1", hidden, intermediate, bias=True),
-        linear("fc2", intermediate, hidden, bias=True),
-    )
+    width = hidden // heads * heads
+    projections = (*qkv_projections(hidden, width, width, bias=True), linear("o_proj", width, hidden, bias=True))
     layer = module(
         "0",
         "Llama4VisionEncoderLayer",
-        attention,
-        mlp,
+        module("self_attn", "Llama4VisionAttention", *projections),
+        mlp("mlp", "Llama4VisionMLP", hidden, intermediate),
         layer_norm("input_layernorm", hidden),
         layer_norm("post_attention_layernorm", hidden),
     )

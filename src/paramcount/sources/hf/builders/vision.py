@@ -18,18 +18,19 @@ from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     conv,
     embedding,
-    kvq_attention,
     layer_norm,
     linear,
+    mlp,
     module,
     multihead_attention,
     path_dim,
     path_heads,
     path_num_labels,
     position_ids,
+    qkv_projections,
     stack,
 )
-from paramcount.sources.hf.builders.vision_language import _pair, _sub_config
+from paramcount.sources.hf.builders.vision_language import _pair, _sub_config, clip_encoder, text_embeddings
 from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
@@ -44,34 +45,13 @@ _ONE = Dim.constant(1)
 # --- SigLIP ------------------------------------------------------------------------------------------------------
 
 
-def _siglip_mlp(config: Config, hidden: Dim) -> Module:
-    ffn = path_dim(config, "intermediate_size")
-    return module("mlp", "SiglipMLP", linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True))
-
-
 def _siglip_encoder(config: Config, hidden: Dim) -> Module:
-    path_heads(config, hidden, "num_attention_heads")
-    layer = module(
-        "0",
-        "SiglipEncoderLayer",
-        layer_norm("layer_norm1", hidden),
-        kvq_attention("self_attn", "SiglipAttention", hidden),
-        layer_norm("layer_norm2", hidden),
-        _siglip_mlp(config, hidden),
-    )
-    return module("encoder", "SiglipEncoder", stack("layers", layer, config.layers("num_hidden_layers")))
+    return clip_encoder(config, hidden, "Siglip", norms_first=True)
 
 
 def _siglip_text(config: Config, name: str) -> Module:
     hidden = path_dim(config, "hidden_size")
-    positions = path_dim(config, "max_position_embeddings")
-    embeddings = module(
-        "embeddings",
-        "SiglipTextEmbeddings",
-        embedding("token_embedding", path_dim(config, "vocab_size"), hidden),
-        embedding("position_embedding", positions, hidden),
-        buffers=(position_ids(positions),),
-    )
+    embeddings = text_embeddings(config, "Siglip", hidden)
     projection = path_dim(config, "projection_size") if config.has("projection_size") else hidden
     return module(
         name,
@@ -102,7 +82,7 @@ def _siglip_vision(config: Config, name: str) -> Module:
             "SiglipMultiheadAttentionPoolingHead",
             multihead_attention("attention", hidden, path_dim(config, "num_attention_heads")),
             layer_norm("layernorm", hidden),
-            _siglip_mlp(config, hidden),
+            mlp("mlp", "SiglipMLP", hidden, path_dim(config, "intermediate_size")),
             params=(Param("probe", (_ONE, _ONE, hidden)),),
         )
         children.append(head)
@@ -204,9 +184,7 @@ def _dinov2_model(config: Config, name: str) -> Module:
         module(
             "attention",
             "Dinov2Attention",
-            linear("q_proj", hidden, inner, bias=qkv_bias),
-            linear("k_proj", hidden, inner, bias=qkv_bias),
-            linear("v_proj", hidden, inner, bias=qkv_bias),
+            *qkv_projections(hidden, inner, inner, bias=qkv_bias),
             linear("o_proj", inner, hidden, bias=True),
         ),
         scale,

@@ -25,11 +25,13 @@ from paramcount.sources.hf.builders._common import (
     kvq_attention,
     layer_norm,
     linear,
+    mlp,
     module,
     path_dim,
     path_heads,
     path_num_labels,
     position_ids,
+    qkv_projections,
     stack,
     tied_linear,
 )
@@ -117,19 +119,12 @@ def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
         module(
             "attention",
             "ViTAttention",
-            linear("q_proj", hidden, inner, bias=qkv_bias),
-            linear("k_proj", hidden, inner, bias=qkv_bias),
-            linear("v_proj", hidden, inner, bias=qkv_bias),
+            *qkv_projections(hidden, inner, inner, bias=qkv_bias),
             linear("o_proj", inner, hidden, bias=True),
         ),
         layer_norm("layernorm_before", hidden),
         layer_norm("layernorm_after", hidden),
-        module(
-            "mlp",
-            "ViTMLP",
-            linear("fc1", hidden, path_dim(config, "intermediate_size"), bias=True),
-            linear("fc2", path_dim(config, "intermediate_size"), hidden, bias=True),
-        ),
+        mlp("mlp", "ViTMLP", hidden, path_dim(config, "intermediate_size")),
     )
     children = [
         embeddings,
@@ -158,32 +153,35 @@ def vit(config: Config, architecture: str) -> Module:
 # --- CLIP --------------------------------------------------------------------------------------------------------
 
 
-def _clip_encoder(config: Config, hidden: Dim) -> Module:
+def clip_encoder(config: Config, hidden: Dim, prefix: str, *, norms_first: bool = False) -> Module:
+    """CLIP's encoder, which SigLIP copies: ``num_hidden_layers`` layers of k/v/q attention and an fc1/fc2 MLP,
+    each with a LayerNorm before it (SigLIP's layer registers both norms first)."""
     path_heads(config, hidden, "num_attention_heads")
-    ffn = path_dim(config, "intermediate_size")
-    layer = module(
-        "0",
-        "CLIPEncoderLayer",
-        kvq_attention("self_attn", "CLIPAttention", hidden),
-        layer_norm("layer_norm1", hidden),
-        module("mlp", "CLIPMLP", linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True)),
-        layer_norm("layer_norm2", hidden),
-    )
-    return module("encoder", "CLIPEncoder", stack("layers", layer, config.layers("num_hidden_layers")))
+    attention = kvq_attention("self_attn", f"{prefix}Attention", hidden)
+    feed_forward = mlp("mlp", f"{prefix}MLP", hidden, path_dim(config, "intermediate_size"))
+    norm_1, norm_2 = layer_norm("layer_norm1", hidden), layer_norm("layer_norm2", hidden)
+    children = (norm_1, attention, norm_2, feed_forward) if norms_first else (attention, norm_1, feed_forward, norm_2)
+    layer = module("0", f"{prefix}EncoderLayer", *children)
+    return module("encoder", f"{prefix}Encoder", stack("layers", layer, config.layers("num_hidden_layers")))
 
 
-def _clip_text(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
+def text_embeddings(config: Config, prefix: str, hidden: Dim) -> Module:
+    """CLIP's and SigLIP's text embeddings: token and learned position tables, and the ``position_ids``."""
     positions = path_dim(config, "max_position_embeddings")
-    embeddings = module(
+    return module(
         "embeddings",
-        "CLIPTextEmbeddings",
+        f"{prefix}TextEmbeddings",
         embedding("token_embedding", path_dim(config, "vocab_size"), hidden),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
+
+
+def _clip_text(config: Config, name: str) -> Module:
+    hidden = path_dim(config, "hidden_size")
+    embeddings = text_embeddings(config, "CLIP", hidden)
     return module(
-        name, "CLIPTextModel", embeddings, _clip_encoder(config, hidden), layer_norm("final_layer_norm", hidden)
+        name, "CLIPTextModel", embeddings, clip_encoder(config, hidden, "CLIP"), layer_norm("final_layer_norm", hidden)
     )
 
 
@@ -212,7 +210,7 @@ def _clip_vision(config: Config, name: str) -> Module:
         "CLIPVisionModel",
         embeddings,
         layer_norm("pre_layrnorm", hidden),
-        _clip_encoder(config, hidden),
+        clip_encoder(config, hidden, "CLIP"),
         layer_norm("post_layernorm", hidden),
     )
 
