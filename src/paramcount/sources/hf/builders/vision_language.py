@@ -39,7 +39,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-__all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
+__all__ = [
+    "LlavaLayout",
+    "clip",
+    "clip_text_model",
+    "clip_vision_model",
+    "language_head",
+    "llava",
+    "llava_model",
+    "vit",
+]
 
 
 # --- sub-configs and sub-models ----------------------------------------------------------------------------------
@@ -158,18 +167,23 @@ def vit(config: Config, architecture: str) -> Module:
 # --- CLIP --------------------------------------------------------------------------------------------------------
 
 
-def _clip_encoder(config: Config, hidden: Dim) -> Module:
+def _clip_encoder(
+    config: Config, hidden: Dim, kinds: tuple[str, str, str] = ("CLIPEncoder", "CLIPAttention", "CLIPMLP")
+) -> Module:
+    """CLIP's post-attention-norm encoder; ``kinds`` names its classes (encoder, attention, MLP) in the families
+    that copy it (Idefics3's vision encoder); the layer is the encoder's name plus ``Layer``."""
+    encoder, attention, mlp = kinds
     path_heads(config, hidden, "num_attention_heads")
     ffn = path_dim(config, "intermediate_size")
     layer = module(
         "0",
-        "CLIPEncoderLayer",
-        kvq_attention("self_attn", "CLIPAttention", hidden),
+        f"{encoder}Layer",
+        kvq_attention("self_attn", attention, hidden),
         layer_norm("layer_norm1", hidden),
-        module("mlp", "CLIPMLP", linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True)),
+        module("mlp", mlp, linear("fc1", hidden, ffn, bias=True), linear("fc2", ffn, hidden, bias=True)),
         layer_norm("layer_norm2", hidden),
     )
-    return module("encoder", "CLIPEncoder", stack("layers", layer, config.layers("num_hidden_layers")))
+    return module("encoder", encoder, stack("layers", layer, config.layers("num_hidden_layers")))
 
 
 def _clip_text(config: Config, name: str) -> Module:
@@ -335,16 +349,28 @@ def _feature_layers(config: Config) -> Dim | None:
     )
 
 
-@model_type(
-    "llava", architectures=("LlavaModel", "LlavaForConditionalGeneration"), default="LlavaForConditionalGeneration"
-)
-def llava(config: Config, architecture: str) -> Module:
-    """LLaVA: a vision tower and a language model, each the base model of its own sub-config's type built by that
-    type's registered builder (CLIP vision here, llama from ``decoders.py``), joined by a two-layer projector.
-    All vision layers are kept; ``vision_feature_layer`` only widens the projector when it names several layers."""
-    vision = _llava_sub(config, "vision_config", "clip_vision_model")
-    text = _llava_sub(config, "text_config", "llama")
-    prefix = "" if architecture == "LlavaModel" else "model."
+class LlavaLayout(Record):
+    """How a LLaVA-shaped family differs from LLaVA: its class-name prefix, its sub-configs' default types, whether
+    the base model holds an ``image_newline`` vector (LLaVA-NeXT, LLaVA-OneVision), and whether the config class
+    takes ``tie_word_embeddings`` from the text config when its own is false (LlavaConfig does, LlavaNextConfig not)."""
+
+    prefix: str
+    vision_default: str
+    text_default: str
+    newline: bool = False
+    tie_from_text: bool = True
+
+
+_LLAVA: Final = LlavaLayout("Llava", "clip_vision_model", "llama")
+
+
+def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Module:
+    """A LLaVA-shaped model: a vision tower and a language model, each the base model of its own sub-config's type
+    built by that type's registered builder, joined by a two-layer projector. All vision layers are kept;
+    ``vision_feature_layer`` only widens the projector when it names several layers."""
+    vision = _llava_sub(config, "vision_config", layout.vision_default)
+    text = _llava_sub(config, "text_config", layout.text_default)
+    prefix = "" if architecture == f"{layout.prefix}Model" else "model."
     features = _feature_layers(config)
     vision_width = path_dim(vision, attribute(vision.model_type, "hidden_size"))  # GPT-2 calls it n_embd
     vision_width = vision_width if features is None else vision_width * features
@@ -352,33 +378,50 @@ def llava(config: Config, architecture: str) -> Module:
     bias = config.flag("multimodal_projector_bias", True)
     projector = module(
         "multi_modal_projector",
-        "LlavaMultiModalProjector",
+        f"{layout.prefix}MultiModalProjector",
         linear("linear_1", vision_width, text_width, bias=bias),
         linear("linear_2", text_width, text_width, bias=bias),
     )
     language_model = _sub_model(text, "language_model", f"{prefix}language_model.")
+    newline = (Param("image_newline", (text_width,)),) if layout.newline else ()
     base = module(
         "model" if prefix else "",
-        "LlavaModel",
+        f"{layout.prefix}Model",
         _sub_model(vision, "vision_tower", f"{prefix}vision_tower."),
         projector,
         language_model,
+        params=newline,
     )
-    if architecture == "LlavaModel":
+    if not prefix:
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
     # text class's default when the file leaves it out: True for Gemma, GPT-2, Falcon, BLOOM …).
-    tie = config.flag("tie_word_embeddings", False) or text.flag("tie_word_embeddings", False)
+    tie = config.flag("tie_word_embeddings", False) or (layout.tie_from_text and text.flag("tie_word_embeddings", False))
+    return module("", architecture, base, language_head(text, language_model, text_width, tie, "model.language_model"))
+
+
+def language_head(
+    text: Config, language_model: Module, width: Dim, tie: bool, owner: str, family: str = "LLaVA"
+) -> Module:
+    """``lm_head`` of a vision-language model (``family``), tied to ``<owner>.embed_tokens.weight`` when ``tie``
+    (transformers' ``_tied_weights_keys``); a text model whose embedding is named otherwise cannot be tied, as in
+    transformers."""
     vocab = path_dim(text, "vocab_size")
     if tie and not any(child.name == "embed_tokens" for child in language_model.children):
         # transformers ties lm_head to language_model.embed_tokens and fails on a tower that names it otherwise.
         raise text.fail(
             "tie_word_embeddings",
-            f"transformers cannot tie LLaVA's lm_head to a {text.model_type!r} text model (its embedding is not "
+            f"transformers cannot tie {family}'s lm_head to a {text.model_type!r} text model (its embedding is not "
             f"'embed_tokens'); set '{text.path('tie_word_embeddings')}' to false",
         )
     if tie:
-        head = tied_linear("lm_head", text_width, vocab, "model.language_model.embed_tokens.weight")
-    else:
-        head = linear("lm_head", text_width, vocab, bias=False)
-    return module("", architecture, base, head)
+        return tied_linear("lm_head", width, vocab, f"{owner}.embed_tokens.weight")
+    return linear("lm_head", width, vocab, bias=False)
+
+
+@model_type(
+    "llava", architectures=("LlavaModel", "LlavaForConditionalGeneration"), default="LlavaForConditionalGeneration"
+)
+def llava(config: Config, architecture: str) -> Module:
+    """LLaVA: CLIP vision here, llama from ``decoders.py`` by default (``llava_model``)."""
+    return llava_model(config, architecture, _LLAVA)
