@@ -10,7 +10,8 @@ fill both in ``__post_init__``, family by family (transformers 5.24 ``configurat
   with ``use_bidirectional_attention`` the window becomes ``window // 2 + 1``;
 - mistral: ``sliding_window`` 4096 by default (v0.1 publishes 4096; later versions publish null), every layer;
 - qwen2, qwen3 and the text models of qwen2_vl and qwen2_5_vl: the window only with ``use_sliding_window``; then
-  layers from ``max_window_layers`` (default 28; 80 for the VL text models, from the defaults table) on are sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
+  layers from ``max_window_layers`` (default 28; 80 for the VL text models, from the defaults table) on are
+  sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
 - qwen2_moe: with ``use_sliding_window``, even-indexed layers below ``max_window_layers``; without it the window
   is 0;
 - every other family: a ``sliding_window`` or ``layer_types`` key in the file becomes an attribute of the

@@ -55,7 +55,7 @@ class _Layout(Record):
     prefix: str
     """Class-name prefix of the composite classes: ``Qwen2VL`` → ``Qwen2VLModel``."""
     text: Family
-    text_type: str
+    """The text model as a llama-style row; its name is the text config's type."""
     vision_type: str
     tie_from_text: bool
     """Whether the config class takes ``tie_word_embeddings`` from the text config (Qwen2-VL, Qwen2.5-VL)."""
@@ -65,7 +65,6 @@ class _Layout(Record):
 _QWEN2_VL: Final = _Layout(
     "Qwen2VL",
     Family("qwen2_vl_text", "Qwen2VL", (("Qwen2VLTextModel", "base"),), standard_attention, _qwen2_mlp, qkv_bias=True),
-    "qwen2_vl_text",
     "qwen2_vl_vision",
     tie_from_text=True,
 )
@@ -79,7 +78,6 @@ _QWEN2_5_VL: Final = _Layout(
         _qwen2_mlp,
         qkv_bias=True,
     ),
-    "qwen2_5_vl_text",
     "qwen2_5_vl_vision",
     tie_from_text=True,
 )
@@ -88,7 +86,6 @@ _QWEN3_VL: Final = _Layout(
     Family(
         "qwen3_vl_text", "Qwen3VLText", (("Qwen3VLTextModel", "base"),), standard_attention, dense_mlp, qk_norm=True
     ),
-    "qwen3_vl_text",
     "qwen3_vl_vision",
     tie_from_text=False,
 )
@@ -110,10 +107,8 @@ def _patch_embed(config: Config, kind: str, width: Dim, *, bias: bool) -> Module
 def _vision_rotary(config: Config, kind: str, width: Dim) -> Module:
     """The 2-D rotary embedding: ``arange(0, head_dim // 2, 2)`` frequencies, ``head_dim`` the vision config's
     ``head_dim`` when it has one, else ``width // num_heads``."""
-    if config.has("head_dim"):
-        head_dim = path_dim(config, "head_dim")
-    else:
-        head_dim = width // path_dim(config, "num_heads")
+    has_head_dim = config.has("head_dim")
+    head_dim = path_dim(config, "head_dim") if has_head_dim else width // path_dim(config, "num_heads")
     frequencies = Dim.of((head_dim.value // 2 + 1) // 2, "head_dim/4")
     buffers = tuple(Buffer(name, (frequencies,), persistent=False) for name in ("inv_freq", "original_inv_freq"))
     return module("rotary_pos_emb", kind, buffers=buffers)
@@ -129,11 +124,23 @@ def _attention(kind: str, width: Dim) -> Module:
     return module("attn", kind, linear("qkv", width, 3 * width, bias=True), linear("proj", width, width, bias=True))
 
 
-def _sequential_merger(kind: str, norm: Module, width: Dim, merged: Dim, outputs: Dim) -> Module:
-    """Qwen2-VL's and Qwen2.5-VL's ``merger``: a norm, then ``nn.Sequential(Linear, GELU, Linear)`` (the GELU at
-    index 1 holds nothing)."""
+def _merger_tower(
+    config: Config, kinds: tuple[str, str, str, str], width: Dim, block: Module, norm: Module, outputs: Dim
+) -> Module:
+    """Qwen2-VL's and Qwen2.5-VL's tower (``kinds``: tower, patch embedding, rotary embedding, merger): the blocks,
+    then a ``merger`` of ``norm`` and ``nn.Sequential(Linear, GELU, Linear)`` (the GELU at index 1 holds nothing)
+    into ``outputs``."""
+    tower, patch, rotary, merger = kinds
+    merged = width * _merge_area(config)
     mlp = module("mlp", "Sequential", linear("0", merged, merged, bias=True), linear("2", merged, outputs, bias=True))
-    return module("merger", kind, norm, mlp)
+    return module(
+        "visual",
+        tower,
+        _patch_embed(config, patch, width, bias=False),
+        _vision_rotary(config, rotary, width),
+        stack("blocks", block, config.layers("depth")),
+        module("merger", merger, norm, mlp),
+    )
 
 
 def _qwen2_vl_vision(config: Config) -> Module:
@@ -149,15 +156,8 @@ def _qwen2_vl_vision(config: Config) -> Module:
         _attention("VisionAttention", width),
         module("mlp", "VisionMlp", linear("fc1", width, ffn, bias=True), linear("fc2", ffn, width, bias=True)),
     )
-    merged = width * _merge_area(config)
-    return module(
-        "visual",
-        "Qwen2VisionTransformerPretrainedModel",
-        _patch_embed(config, "PatchEmbed", width, bias=False),
-        _vision_rotary(config, "Qwen2VLVisionRotaryEmbedding", width),
-        stack("blocks", block, config.layers("depth")),
-        _sequential_merger("PatchMerger", layer_norm("ln_q", width), width, merged, path_dim(config, "hidden_size")),
-    )
+    kinds = ("Qwen2VisionTransformerPretrainedModel", "PatchEmbed", "Qwen2VLVisionRotaryEmbedding", "PatchMerger")
+    return _merger_tower(config, kinds, width, block, layer_norm("ln_q", width), path_dim(config, "hidden_size"))
 
 
 def _qwen2_5_vl_vision(config: Config) -> Module:
@@ -172,16 +172,14 @@ def _qwen2_5_vl_vision(config: Config) -> Module:
         _attention("Qwen2_5_VLVisionAttention", width),
         gated_mlp("mlp", "Qwen2_5_VLMLP", width, path_dim(config, "intermediate_size"), bias=True),
     )
-    merged = width * _merge_area(config)
-    norm = rms_norm("ln_q", width, "Qwen2_5_VLRMSNorm")
-    return module(
-        "visual",
+    kinds = (
         "Qwen2_5_VisionTransformerPretrainedModel",
-        _patch_embed(config, "Qwen2_5_VisionPatchEmbed", width, bias=False),
-        _vision_rotary(config, "Qwen2_5_VLVisionRotaryEmbedding", width),
-        stack("blocks", block, config.layers("depth")),
-        _sequential_merger("Qwen2_5_VLPatchMerger", norm, width, merged, path_dim(config, "out_hidden_size")),
+        "Qwen2_5_VisionPatchEmbed",
+        "Qwen2_5_VLVisionRotaryEmbedding",
+        "Qwen2_5_VLPatchMerger",
     )
+    norm = rms_norm("ln_q", width, "Qwen2_5_VLRMSNorm")
+    return _merger_tower(config, kinds, width, block, norm, path_dim(config, "out_hidden_size"))
 
 
 def _qwen3_vl_merger(name: str, norm_width: Dim, merged: Dim, outputs: Dim) -> Module:
@@ -238,7 +236,7 @@ def _qwen3_vl_vision(config: Config) -> Module:
 
 
 def _build(config: Config, architecture: str, layout: _Layout, vision_tower: Module) -> Module:
-    text = _sub_config(config, "text_config", layout.text_type)
+    text = _sub_config(config, "text_config", layout.text.name)
     sizes = read_sizes(layout.text, text)
     language = base_model(layout.text, text, sizes, layout.text.classes[0][0])
     base_kind = f"{layout.prefix}Model"

@@ -396,7 +396,9 @@ def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Modul
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
     # text class's default when the file leaves it out: True for Gemma, GPT-2, Falcon, BLOOM …).
-    tie = config.flag("tie_word_embeddings", False) or (layout.tie_from_text and text.flag("tie_word_embeddings", False))
+    tie = config.flag("tie_word_embeddings", False) or (
+        layout.tie_from_text and text.flag("tie_word_embeddings", False)
+    )
     return module("", architecture, base, language_head(text, language_model, text_width, tie, "model.language_model"))
 
 
