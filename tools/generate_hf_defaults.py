@@ -15,7 +15,8 @@ For every ``model_type`` paramcount has a builder for, and every type those use 
 - ``sub_configs``: for each nested config (``text_config``, ``vision_config``) the type it gets when the file
   does not name one, whether that type is fixed by the class (``Gemma3TextConfig``) or taken from the nested
   ``model_type`` (LLaVA's ``AutoConfig``), and the keyword arguments transformers passes when the nested
-  config is absent (``SubConfigSpec.init_kwargs``: LLaVA's CLIP tower at 336 pixels).
+  config is absent (``SubConfigSpec.init_kwargs``: LLaVA's CLIP tower at 336 pixels), and ``from_parent``, the
+  top-level keys the class moves into an absent sub-config (Qwen2-VL's flat configs), only where there are some.
 
 The counting path reads this file and never imports transformers. Rerun after changing the pinned transformers
 version (pyproject.toml) or adding a builder; ``tests/sources/hf/test_defaults.py`` fails while the file is
