@@ -15,7 +15,8 @@ For every ``model_type`` paramcount has a builder for, and every type those use 
 - ``sub_configs``: for each nested config (``text_config``, ``vision_config``) the type it gets when the file
   does not name one, whether that type is fixed by the class (``Gemma3TextConfig``) or taken from the nested
   ``model_type`` (LLaVA's ``AutoConfig``), and the keyword arguments transformers passes when the nested
-  config is absent (``SubConfigSpec.init_kwargs``: LLaVA's CLIP tower at 336 pixels).
+  config is absent (``SubConfigSpec.init_kwargs``: LLaVA's CLIP tower at 336 pixels), and ``from_parent``, the
+  top-level keys the class moves into an absent sub-config (Qwen2-VL's flat configs), only where there are some.
 
 The counting path reads this file and never imports transformers. Rerun after changing the pinned transformers
 version (pyproject.toml) or adding a builder; ``tests/sources/hf/test_defaults.py`` fails while the file is
@@ -58,16 +59,19 @@ def _entry(model_type: str) -> dict[str, Any]:
             defaults[key] = _plain(value)
         except (TypeError, ValueError):
             continue  # not a value a config.json can hold (a callable, a dtype): nothing a builder reads
-    sub_configs = {
-        key: {
+    sub_configs: dict[str, dict[str, Any]] = {}
+    for key, spec in cls.sub_configs_defaults.items():
+        if key == "backbone_config":
+            continue
+        sub_configs[key] = {
             "model_type": spec.model_type,
             "fixed": spec.config_class.__name__ != "AutoConfig",
             "when_absent": _plain(dict(spec.init_kwargs)),
             "optional": spec.optional,
         }
-        for key, spec in cls.sub_configs_defaults.items()
-        if key != "backbone_config"
-    }
+        lifted = _from_parent(cls, key, spec.config_class)
+        if lifted:
+            sub_configs[key]["from_parent"] = lifted
     return {
         "class": cls.__name__,
         "defaults": defaults,
@@ -75,6 +79,24 @@ def _entry(model_type: str) -> dict[str, Any]:
         "set_before_alias": _set_before_alias(cls, defaults),
         "sub_configs": sub_configs,
     }
+
+
+def _from_parent(cls: Any, key: str, sub_cls: Any) -> list[str]:
+    """The top-level keys ``cls`` moves into the sub-config ``key`` when that is absent, or ``[]``. Qwen2-VL's
+    ``__post_init__`` builds a missing ``text_config`` from the keyword arguments named in the text config class's
+    signature (its own fields, which are not fields of ``cls``), so its flat published configs hold the text model's
+    sizes at the top level. Found by giving ``cls`` a ``hidden_size`` other than the sub-config class's default and
+    seeing it arrive in the sub-config."""
+    import dataclasses
+    import inspect
+
+    if sub_cls.__name__ == "AutoConfig" or "hidden_size" in cls.default_config_fields():
+        return []
+    probe = 2 * sub_cls.default_config_fields().get("hidden_size", 0) + 2
+    if getattr(getattr(cls(hidden_size=probe), key), "hidden_size", None) != probe:
+        return []
+    own = {field.name for field in dataclasses.fields(cls)} | {"self"}
+    return [name for name in inspect.signature(sub_cls.__init__).parameters if name not in own]
 
 
 def _set_before_alias(cls: Any, defaults: dict[str, object]) -> dict[str, dict[str, object]]:

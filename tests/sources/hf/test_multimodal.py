@@ -43,7 +43,7 @@ SHIPPED = sources()
 
 
 def test_every_listed_config_is_shipped() -> None:
-    assert len(SHIPPED) == 11
+    assert len(SHIPPED) == 20
     assert all((CONFIGS / name).is_file() for name, _, _ in SHIPPED)
 
 
@@ -442,6 +442,27 @@ BAD = [
         {"model_type": "vit", "hidden_size": 8, "num_attention_heads": 2, "patch_size": [16]},
         "config.json: 'patch_size' must be a positive integer or two, got [16]",
         "patch_size",
+    ),
+    (
+        {"model_type": "qwen3_vl", "vision_config": {"deepstack_visual_indexes": 8}},
+        "config.json: 'vision_config.deepstack_visual_indexes' must be a list of layer indexes, got 8",
+        "vision_config.deepstack_visual_indexes",
+    ),
+    (
+        {"model_type": "qwen2_vl", "hidden_size": "3584"},
+        "config.json: 'text_config.hidden_size' must be an integer, got '3584'",
+        "text_config.hidden_size",
+    ),
+    (
+        {"model_type": "mistral3", "vision_config": {"model_type": "no_such_tower"}},
+        "config.json: 'vision_config.model_type' is 'no_such_tower', which is not supported",
+        "vision_config.model_type",
+    ),
+    (
+        {"model_type": "idefics3", "text_config": {"model_type": "gpt2"}, "tie_word_embeddings": True},
+        "config.json: transformers cannot tie Idefics3's lm_head to a 'gpt2' text model (its embedding is not "
+        "'embed_tokens'); set 'text_config.tie_word_embeddings' to false",
+        "text_config.tie_word_embeddings",
     ),
 ]
 

@@ -9,8 +9,9 @@ fill both in ``__post_init__``, family by family (transformers 5.24 ``configurat
 - gemma3_text: ``sliding_window`` 4096; ``sliding_window_pattern`` (default 6): every pattern-th layer is full;
   with ``use_bidirectional_attention`` the window becomes ``window // 2 + 1``;
 - mistral: ``sliding_window`` 4096 by default (v0.1 publishes 4096; later versions publish null), every layer;
-- qwen2, qwen3: the window only with ``use_sliding_window``; then layers from ``max_window_layers`` (default 28)
-  on are sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
+- qwen2, qwen3 and the text models of qwen2_vl and qwen2_5_vl: the window only with ``use_sliding_window``; then
+  layers from ``max_window_layers`` (default 28; 80 for the VL text models, from the defaults table) on are
+  sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
 - qwen2_moe: with ``use_sliding_window``, even-indexed layers below ``max_window_layers``; without it the window
   is 0;
 - every other family: a ``sliding_window`` or ``layer_types`` key in the file becomes an attribute of the
@@ -23,6 +24,7 @@ layer is sliding; a model whose layers all attend to every token records nothing
 from __future__ import annotations
 
 from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._defaults import defaults_table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,19 +46,33 @@ WINDOW_DEFAULTS: Final[Mapping[str, int]] = {
     "qwen3": 4096,
     "qwen2_moe": 4096,
     "qwen3_moe": 4096,
+    "qwen2_vl_text": 4096,
+    "qwen2_5_vl_text": 4096,
 }
 """``sliding_window``'s class default where a config class declares one that is not None."""
 
-GATED: Final[Mapping[str, int | None]] = {"qwen2": None, "qwen3": None, "qwen3_moe": None, "qwen2_moe": 0}
+GATED: Final[Mapping[str, int | None]] = {
+    "qwen2": None,
+    "qwen3": None,
+    "qwen3_moe": None,
+    "qwen2_moe": 0,
+    "qwen2_vl_text": None,
+    "qwen2_5_vl_text": None,
+}
 """Families whose window applies only with ``use_sliding_window``, and the window without it."""
 
 
 def _text_config(config: Config) -> Config:
-    """The decoder's config (``config.get_text_config(decoder=True)``): gemma3's and llava's ``text_config``,
-    which the config door has completed with its class's defaults."""
-    if config.model_type in ("gemma3", "llava") and config.has("text_config"):
-        return config.sub("text_config", "gemma3_text" if config.model_type == "gemma3" else None)
-    return config
+    """The decoder's config (``config.get_text_config(decoder=True)``): a composite model's ``text_config`` (gemma3,
+    LLaVA, Qwen2-VL …), which the config door has completed with its class's defaults, typed as the defaults table
+    types it (the class the parent fixes, else the nested ``model_type``, else the parent's default type)."""
+    entry = defaults_table()["model_types"].get(config.model_type)
+    text = entry["sub_configs"].get("text_config") if entry is not None else None
+    raw = config.raw("text_config")
+    if text is None or not isinstance(raw, dict):
+        return config
+    kind = raw.get("model_type", text["model_type"]) if not text["fixed"] else text["model_type"]
+    return config.sub("text_config", kind if isinstance(kind, str) else text["model_type"])
 
 
 def _window(config: Config) -> int | None:
@@ -80,7 +96,7 @@ def _default_types(config: Config, window: int | None, layers: int) -> list[str]
     if kind == "gemma3_text":
         pattern = config.size("sliding_window_pattern", 6)
         return [SLIDING if (index + 1) % pattern else FULL for index in range(layers)]
-    if kind in ("qwen2", "qwen3"):
+    if kind in ("qwen2", "qwen3", "qwen2_vl_text", "qwen2_5_vl_text"):
         first = config.size("max_window_layers", 28, minimum=0)
         return [SLIDING if window is not None and index >= first else FULL for index in range(layers)]
     if kind == "qwen2_moe":

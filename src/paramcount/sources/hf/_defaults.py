@@ -12,7 +12,8 @@ What it applies, as ``PreTrainedConfig`` does:
   e.g. ``num_key_value_heads: null`` means one key/value head per query head) takes the class default;
 - a nested config (``text_config``, ``vision_config``) is completed by the class of its own ``model_type`` (or the
   class the parent fixes); an absent or null one is what transformers builds in its place, the sub-config class's
-  defaults under the parent's keyword arguments (LLaVA's CLIP tower at 336 pixels).
+  defaults under the parent's keyword arguments (LLaVA's CLIP tower at 336 pixels) and under the top-level keys the
+  parent moves into it (``from_parent``: Qwen2-VL's flat configs state the text model's sizes at the top level).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def complete(data: Mapping[str, Any], model_type: str) -> dict[str, Any]:
     for key, sub in entry["sub_configs"].items():
         raw = data.get(key)
         if raw is None and not sub["optional"]:
-            completed[key] = complete(sub["when_absent"], sub["model_type"])
+            lifted = {name: data[name] for name in sub.get("from_parent", ()) if name in data}
+            completed[key] = complete({**sub["when_absent"], **lifted}, sub["model_type"])
         elif isinstance(raw, dict):
             kind = raw.get("model_type", sub["model_type"]) if not sub["fixed"] else sub["model_type"]
             completed[key] = complete(raw, kind) if isinstance(kind, str) else raw

@@ -8,6 +8,8 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     gemma3,
     gpt,
     llama4,
+    multimodal,
+    qwen_vl,
     state_space,
     vision,
     vision_language,

@@ -139,10 +139,10 @@ def embedding(
 def conv(
     name: str, layer: str, inputs: Dim, outputs: Dim, kernel: tuple[Dim, ...], *, bias: bool, **keywords: Value
 ) -> Module:
-    """``nn.Conv1d``/``nn.Conv2d(inputs, outputs, kernel, bias=bias, **keywords)`` (``stride``, ``padding``,
-    ``groups``)."""
+    """``nn.Conv1d``/``nn.Conv2d``/``nn.Conv3d(inputs, outputs, kernel, bias=bias, **keywords)`` (``stride``,
+    ``padding``, ``groups``)."""
     sizes = tuple(size.value for size in kernel)
-    kernel_names = ("kernel_size",) if len(kernel) == 1 else ("kernel_h", "kernel_w")
+    kernel_names = ("kernel_d", "kernel_h", "kernel_w")[-len(kernel) :] if len(kernel) > 1 else ("kernel_size",)
     groups = keywords.get("groups", 1)
     per_group = inputs // Dim.of(groups, "groups") if isinstance(groups, int) and groups != 1 else inputs
     names = {"in_channels/groups": per_group, "out_channels": outputs, **dict(zip(kernel_names, kernel, strict=True))}

@@ -41,7 +41,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-__all__ = ["clip", "clip_text_model", "clip_vision_model", "llava", "vit"]
+__all__ = [
+    "LlavaLayout",
+    "clip",
+    "clip_text_model",
+    "clip_vision_model",
+    "language_head",
+    "llava",
+    "llava_model",
+    "vit",
+]
 
 
 # --- sub-configs and sub-models ----------------------------------------------------------------------------------
@@ -153,12 +162,13 @@ def vit(config: Config, architecture: str) -> Module:
 # --- CLIP --------------------------------------------------------------------------------------------------------
 
 
-def clip_encoder(config: Config, hidden: Dim, prefix: str, *, norms_first: bool = False) -> Module:
-    """CLIP's encoder, which SigLIP copies: ``num_hidden_layers`` layers of k/v/q attention and an fc1/fc2 MLP,
-    each with a LayerNorm before it (SigLIP's layer registers both norms first)."""
+def clip_encoder(config: Config, hidden: Dim, prefix: str, *, norms_first: bool = False, part: str = "") -> Module:
+    """CLIP's encoder, which SigLIP and Idefics3 copy: ``num_hidden_layers`` layers of k/v/q attention and an
+    fc1/fc2 MLP, each with a LayerNorm before it (SigLIP's layer registers both norms first); ``part`` is the
+    word between the prefix and ``Attention``/``MLP`` in the copy's class names (Idefics3's ``Vision``)."""
     path_heads(config, hidden, "num_attention_heads")
-    attention = kvq_attention("self_attn", f"{prefix}Attention", hidden)
-    feed_forward = mlp("mlp", f"{prefix}MLP", hidden, path_dim(config, "intermediate_size"))
+    attention = kvq_attention("self_attn", f"{prefix}{part}Attention", hidden)
+    feed_forward = mlp("mlp", f"{prefix}{part}MLP", hidden, path_dim(config, "intermediate_size"))
     norm_1, norm_2 = layer_norm("layer_norm1", hidden), layer_norm("layer_norm2", hidden)
     children = (norm_1, attention, norm_2, feed_forward) if norms_first else (attention, norm_1, feed_forward, norm_2)
     layer = module("0", f"{prefix}EncoderLayer", *children)
@@ -333,16 +343,28 @@ def _feature_layers(config: Config) -> Dim | None:
     )
 
 
-@model_type(
-    "llava", architectures=("LlavaModel", "LlavaForConditionalGeneration"), default="LlavaForConditionalGeneration"
-)
-def llava(config: Config, architecture: str) -> Module:
-    """LLaVA: a vision tower and a language model, each the base model of its own sub-config's type built by that
-    type's registered builder (CLIP vision here, llama from ``decoders.py``), joined by a two-layer projector.
-    All vision layers are kept; ``vision_feature_layer`` only widens the projector when it names several layers."""
-    vision = _llava_sub(config, "vision_config", "clip_vision_model")
-    text = _llava_sub(config, "text_config", "llama")
-    prefix = "" if architecture == "LlavaModel" else "model."
+class LlavaLayout(Record):
+    """How a LLaVA-shaped family differs from LLaVA: its class-name prefix, its sub-configs' default types, whether
+    the base model holds an ``image_newline`` vector (LLaVA-NeXT, LLaVA-OneVision), and whether the config class
+    takes ``tie_word_embeddings`` from the text config when its own is false (LlavaConfig does, LlavaNextConfig not)."""
+
+    prefix: str
+    vision_default: str
+    text_default: str
+    newline: bool = False
+    tie_from_text: bool = True
+
+
+_LLAVA: Final = LlavaLayout("Llava", "clip_vision_model", "llama")
+
+
+def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Module:
+    """A LLaVA-shaped model: a vision tower and a language model, each the base model of its own sub-config's type
+    built by that type's registered builder, joined by a two-layer projector. All vision layers are kept;
+    ``vision_feature_layer`` only widens the projector when it names several layers."""
+    vision = _llava_sub(config, "vision_config", layout.vision_default)
+    text = _llava_sub(config, "text_config", layout.text_default)
+    prefix = "" if architecture == f"{layout.prefix}Model" else "model."
     features = _feature_layers(config)
     vision_width = path_dim(vision, attribute(vision.model_type, "hidden_size"))  # GPT-2 calls it n_embd
     vision_width = vision_width if features is None else vision_width * features
@@ -350,33 +372,52 @@ def llava(config: Config, architecture: str) -> Module:
     bias = config.flag("multimodal_projector_bias", True)
     projector = module(
         "multi_modal_projector",
-        "LlavaMultiModalProjector",
+        f"{layout.prefix}MultiModalProjector",
         linear("linear_1", vision_width, text_width, bias=bias),
         linear("linear_2", text_width, text_width, bias=bias),
     )
     language_model = _sub_model(text, "language_model", f"{prefix}language_model.")
+    newline = (Param("image_newline", (text_width,)),) if layout.newline else ()
     base = module(
         "model" if prefix else "",
-        "LlavaModel",
+        f"{layout.prefix}Model",
         _sub_model(vision, "vision_tower", f"{prefix}vision_tower."),
         projector,
         language_model,
+        params=newline,
     )
-    if architecture == "LlavaModel":
+    if not prefix:
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
     # text class's default when the file leaves it out: True for Gemma, GPT-2, Falcon, BLOOM …).
-    tie = config.flag("tie_word_embeddings", False) or text.flag("tie_word_embeddings", False)
+    tie = config.flag("tie_word_embeddings", False) or (
+        layout.tie_from_text and text.flag("tie_word_embeddings", False)
+    )
+    return module("", architecture, base, language_head(text, language_model, text_width, tie, "model.language_model"))
+
+
+def language_head(
+    text: Config, language_model: Module, width: Dim, tie: bool, owner: str, family: str = "LLaVA"
+) -> Module:
+    """``lm_head`` of a vision-language model (``family``), tied to ``<owner>.embed_tokens.weight`` when ``tie``
+    (transformers' ``_tied_weights_keys``); a text model whose embedding is named otherwise cannot be tied, as in
+    transformers."""
     vocab = path_dim(text, "vocab_size")
     if tie and not any(child.name == "embed_tokens" for child in language_model.children):
         # transformers ties lm_head to language_model.embed_tokens and fails on a tower that names it otherwise.
         raise text.fail(
             "tie_word_embeddings",
-            f"transformers cannot tie LLaVA's lm_head to a {text.model_type!r} text model (its embedding is not "
+            f"transformers cannot tie {family}'s lm_head to a {text.model_type!r} text model (its embedding is not "
             f"'embed_tokens'); set '{text.path('tie_word_embeddings')}' to false",
         )
     if tie:
-        head = tied_linear("lm_head", text_width, vocab, "model.language_model.embed_tokens.weight")
-    else:
-        head = linear("lm_head", text_width, vocab, bias=False)
-    return module("", architecture, base, head)
+        return tied_linear("lm_head", width, vocab, f"{owner}.embed_tokens.weight")
+    return linear("lm_head", width, vocab, bias=False)
+
+
+@model_type(
+    "llava", architectures=("LlavaModel", "LlavaForConditionalGeneration"), default="LlavaForConditionalGeneration"
+)
+def llava(config: Config, architecture: str) -> Module:
+    """LLaVA: CLIP vision here, llama from ``decoders.py`` by default (``llava_model``)."""
+    return llava_model(config, architecture, _LLAVA)
