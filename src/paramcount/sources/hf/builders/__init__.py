@@ -1,6 +1,7 @@
 """One module per model family; importing this package registers every builder."""
 
 from paramcount.sources.hf.builders import (  # noqa: F401
+    audio,
     decoders,
     deepseek,
     encoder_decoders,
@@ -8,6 +9,7 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     gemma3,
     gpt,
     llama4,
+    modern_encoders,
     state_space,
     vision,
     vision_language,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Head",
     "LinearHead",
+    "catalog_layer",
     "check_divisible",
     "check_padding_index",
     "class_names",
@@ -144,6 +145,13 @@ def conv(
     per_group = inputs // Dim.of(groups, "groups") if isinstance(groups, int) and groups != 1 else inputs
     names = {"in_channels/groups": per_group, "out_channels": outputs, **dict(zip(kernel_names, kernel, strict=True))}
     return _catalog(name, layer, (inputs.value, outputs.value, sizes), {"bias": bias, **keywords}, names)
+
+
+def catalog_layer(name: str, layer: str, *positional: Dim, names: tuple[str, ...], **keywords: Value) -> Module:
+    """Any other catalog layer, ``torch.nn.<layer>(*positional, **keywords)`` (``GroupNorm``, ``BatchNorm1d``), its
+    dimensions named by the Dims given: ``names`` holds the catalog's symbol for each positional argument."""
+    values = tuple(dim.value for dim in positional)
+    return _catalog(name, layer, values, keywords, dict(zip(names, positional, strict=True)))
 
 
 def position_ids(count: Dim) -> Buffer:
