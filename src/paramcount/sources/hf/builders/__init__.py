@@ -10,6 +10,7 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     gpt,
     llama4,
     modern_encoders,
+    siglip2,
     state_space,
     vision,
     vision_language,
