@@ -8,6 +8,7 @@ from paramcount.sources.hf.builders import (  # noqa: F401
     encoders,
     gemma3,
     gpt,
+    hybrids,
     llama4,
     modern_encoders,
     siglip2,
