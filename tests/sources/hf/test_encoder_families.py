@@ -174,7 +174,9 @@ def modernbert_configs(draw: st.DrawFn) -> dict[str, Any]:
         config["global_attn_every_n_layers"] = draw(st.integers(1, 3))
     else:
         kinds = st.sampled_from(["full_attention", "sliding_attention"])
-        config["layer_types"] = draw(st.lists(kinds, min_size=config["num_hidden_layers"], max_size=config["num_hidden_layers"]))
+        config["layer_types"] = draw(
+            st.lists(kinds, min_size=config["num_hidden_layers"], max_size=config["num_hidden_layers"])
+        )
     return config
 
 

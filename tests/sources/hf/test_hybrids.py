@@ -27,7 +27,9 @@ SHIPPED = {
 """Each config and its total as transformers 5.24 builds it (checked below); AI21 states 52B total parameters for
 Jamba 1.5 Mini, TII 0.5B for Falcon-H1-0.5B."""
 
-CLASSES = [(name, architecture) for name in SHIPPED for architecture in spec_for(shipped(name)["model_type"]).architectures]
+CLASSES = [
+    (name, architecture) for name in SHIPPED for architecture in spec_for(shipped(name)["model_type"]).architectures
+]
 
 
 @pytest.mark.parametrize(("name", "architecture"), CLASSES)
@@ -117,15 +119,19 @@ def falcon_h1_configs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):  # the width from mamba_expand instead
         width = {"mamba_d_ssm": None, "mamba_expand": 1}
         heads = draw(st.sampled_from([n for n in range(1, 5) if config["hidden_size"] % n == 0]))
-    return config | width | {
-        "mamba_n_heads": heads,
-        "mamba_d_head": "auto",
-        "mamba_n_groups": draw(st.integers(1, 2)),
-        "mamba_rms_norm": draw(st.booleans()),
-        "projectors_bias": draw(st.booleans()),
-        "attention_bias": draw(st.booleans()),
-        "mlp_bias": draw(st.booleans()),
-    }
+    return (
+        config
+        | width
+        | {
+            "mamba_n_heads": heads,
+            "mamba_d_head": "auto",
+            "mamba_n_groups": draw(st.integers(1, 2)),
+            "mamba_rms_norm": draw(st.booleans()),
+            "projectors_bias": draw(st.booleans()),
+            "attention_bias": draw(st.booleans()),
+            "mlp_bias": draw(st.booleans()),
+        }
+    )
 
 
 FAMILIES = {"jamba": jamba_configs(), "falcon_h1": falcon_h1_configs()}

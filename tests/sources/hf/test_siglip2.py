@@ -59,7 +59,12 @@ def siglip2_configs(draw: st.DrawFn) -> dict[str, Any]:
     text = _tower(draw) | {"vocab_size": draw(st.integers(1, 12)), "max_position_embeddings": draw(st.integers(1, 6))}
     if draw(st.booleans()):
         text["projection_size"] = draw(st.integers(1, 5))
-    return {"model_type": "siglip2", "vision_config": vision, "text_config": text, "num_labels": draw(st.integers(0, 3))}
+    return {
+        "model_type": "siglip2",
+        "vision_config": vision,
+        "text_config": text,
+        "num_labels": draw(st.integers(0, 3)),
+    }
 
 
 @settings(max_examples=15)

@@ -84,7 +84,9 @@ def _feature_encoder(config: Config, speech: _Speech) -> Module:
     for index, (inputs, outputs, kernel, stride) in enumerate(_conv_sizes(config)):
         convolution = conv("conv", "Conv1d", inputs, outputs, (kernel,), bias=bias, stride=stride)
         if norm == "layer":
-            layers.append(module("0", f"{speech.kind}LayerNormConvLayer", convolution, layer_norm("layer_norm", outputs)))
+            layers.append(
+                module("0", f"{speech.kind}LayerNormConvLayer", convolution, layer_norm("layer_norm", outputs))
+            )
         elif index == 0:
             group = catalog_layer(
                 "layer_norm", "GroupNorm", outputs, outputs, names=("num_groups", "num_channels"), affine=True
@@ -260,7 +262,9 @@ def _xvector(config: Config, architecture: str, base: Module, hidden: Dim, weigh
     for index, (width, kernel) in enumerate(zip(dims, kernels, strict=False)):
         inputs = Dim.of(dims[max(index - 1, 0)], f"tdnn_dim[{max(index - 1, 0)}]")
         stacked = inputs * Dim.of(kernel, f"tdnn_kernel[{index}]")
-        tdnn.append(module(str(index), "TDNNLayer", linear("kernel", stacked, Dim.of(width, f"tdnn_dim[{index}]"), bias=True)))
+        tdnn.append(
+            module(str(index), "TDNNLayer", linear("kernel", stacked, Dim.of(width, f"tdnn_dim[{index}]"), bias=True))
+        )
     first, last = Dim.of(dims[0], "tdnn_dim[0]"), Dim.of(dims[-1], f"tdnn_dim[{len(dims) - 1}]")
     output = config_dim(config, "xvector_output_dim")
     objective = module("objective", "AMSoftmaxLoss", params=(Param("weight", (output, num_labels(config))),))
@@ -324,7 +328,9 @@ def wav2vec2(config: Config, architecture: str) -> Module:
     return _speech_model(config, _WAV2VEC2, architecture)
 
 
-@model_type("hubert", architectures=("HubertModel", "HubertForCTC", "HubertForSequenceClassification"), default="HubertModel")
+@model_type(
+    "hubert", architectures=("HubertModel", "HubertForCTC", "HubertForSequenceClassification"), default="HubertModel"
+)
 def hubert(config: Config, architecture: str) -> Module:
     """HuBERT (``modeling_hubert.py``): wav2vec 2.0's encoder without the quantizer or adapters; the feature
     projection's LayerNorm only with ``feat_proj_layer_norm``; ``conv_pos_batch_norm`` replaces the position

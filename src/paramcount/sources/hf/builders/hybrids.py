@@ -136,7 +136,11 @@ def _jamba_layer(config: Config, hidden: Dim, attention: bool, sparse: bool) -> 
     )
 
 
-@model_type("jamba", architectures=("JambaModel", "JambaForCausalLM", "JambaForSequenceClassification"), default="JambaForCausalLM")
+@model_type(
+    "jamba",
+    architectures=("JambaModel", "JambaForCausalLM", "JambaForSequenceClassification"),
+    default="JambaForCausalLM",
+)
 def jamba(config: Config, architecture: str) -> Module:
     """Jamba (``modeling_jamba.py``): attention and Mamba layers interleaved, dense and MoE feed-forwards
     alternating; consecutive identical layers are one repeated child."""
@@ -191,7 +195,10 @@ def _falcon_h1_mixer(config: Config, hidden: Dim) -> Module:
     groups = config_dim(config, "mamba_n_groups")
     channels = inner + groups * state * 2
     projected = inner + channels + heads
-    parts = [_depthwise(config, channels), linear("in_proj", hidden, projected, bias=config_flag(config, "mamba_proj_bias", False))]
+    parts = [
+        _depthwise(config, channels),
+        linear("in_proj", hidden, projected, bias=config_flag(config, "mamba_proj_bias", False)),
+    ]
     if config_flag(config, "mamba_rms_norm", False):
         parts.append(rms_norm("norm", inner, "FalconH1RMSNormGated"))
     parts.append(linear("out_proj", inner, hidden, bias=config_flag(config, "projectors_bias", False)))

@@ -232,7 +232,10 @@ def _mpnet_model(config: Config, hidden: Dim, *, pooler: bool) -> Module:
     intermediate = config_dim(config, "intermediate_size")
     projections = (linear(name, hidden, hidden, bias=True) for name in ("q", "k", "v", "o"))
     attention = module(
-        "attention", "MPNetAttention", module("attn", "MPNetSelfAttention", *projections), layer_norm("LayerNorm", hidden)
+        "attention",
+        "MPNetAttention",
+        module("attn", "MPNetSelfAttention", *projections),
+        layer_norm("LayerNorm", hidden),
     )
     layer = module(
         "0",
@@ -333,9 +336,7 @@ def _modernbert_layer(config: Config, hidden: Dim, heads: Dim, *, first: bool) -
         linear("Wo", intermediate, hidden, bias=mlp_bias),
     )
     norm = module("attn_norm", "Identity") if first else layer_norm("attn_norm", hidden, bias=norm_bias)
-    return module(
-        "0", "ModernBertEncoderLayer", norm, attention, layer_norm("mlp_norm", hidden, bias=norm_bias), mlp
-    )
+    return module("0", "ModernBertEncoderLayer", norm, attention, layer_norm("mlp_norm", hidden, bias=norm_bias), mlp)
 
 
 def _modernbert_model(config: Config, hidden: Dim) -> Module:
