@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_encoders import labels
 
-from hf_oracle import assert_same_model, other_classes, shipped
+from hf_oracle import assert_same_model, other_classes, shipped, transformers_model
 from paramcount.errors import ConfigError
 from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
@@ -57,6 +57,22 @@ def test_classifiers_refuse_adapters_as_transformers_does() -> None:
     with pytest.raises(ConfigError, match="does not support adapters") as caught:
         build_config_tree(config, architecture="Wav2Vec2ForSequenceClassification")
     assert caught.value.key_path == "add_adapter"
+
+
+@pytest.mark.parametrize(
+    ("settings", "architecture", "key"),
+    [
+        ({"hidden_size": 768, "num_conv_pos_embedding_groups": 10}, "Wav2Vec2Model", "num_conv_pos_embedding_groups"),
+        ({"codevector_dim": 256, "num_codevector_groups": 3}, "Wav2Vec2ForPreTraining", "num_codevector_groups"),
+    ],
+)
+def test_sizes_transformers_cannot_build_are_refused(settings: dict[str, Any], architecture: str, key: str) -> None:
+    config = {"model_type": "wav2vec2", **settings}
+    with pytest.raises(ValueError, match="divisible"):
+        transformers_model(config, architecture)
+    with pytest.raises(ConfigError, match="must be divisible by") as caught:
+        build_config_tree(config, architecture=architecture)
+    assert caught.value.key_path == key
 
 
 def test_unequal_convolution_lists_are_refused() -> None:

@@ -108,12 +108,7 @@ def _position_convolution(config: Config, speech: _Speech, hidden: Dim) -> Modul
     (HuBERT's ``conv_pos_batch_norm`` puts a BatchNorm1d after it and leaves the weight plain)."""
     kernel = config_dim(config, "num_conv_pos_embeddings")
     groups = config_dim(config, "num_conv_pos_embedding_groups")
-    if hidden.value % groups.value:
-        raise config.fail(
-            "num_conv_pos_embedding_groups",
-            f"'{config.path('num_conv_pos_embedding_groups')}' ({groups.value:,}) must divide "
-            f"'{config.path('hidden_size')}' ({hidden.value:,})",
-        )
+    check_divisible(config, hidden, groups)
     convolution = conv(
         "conv", "Conv1d", hidden, hidden, (kernel,), bias=True, padding=kernel.value // 2, groups=groups.value
     )
@@ -287,12 +282,7 @@ def _pretraining(config: Config, architecture: str, base: Module, hidden: Dim) -
     groups = config_dim(config, "num_codevector_groups")
     entries = groups * config_dim(config, "num_codevectors_per_group")
     codes = config_dim(config, "codevector_dim")
-    if codes.value % groups.value:
-        raise config.fail(
-            "codevector_dim",
-            f"'{config.path('codevector_dim')}' ({codes.value:,}) must be divisible by "
-            f"'{config.path('num_codevector_groups')}' ({groups.value:,})",
-        )
+    check_divisible(config, codes, groups)
     last = _conv_sizes(config)[-1][1]
     quantizer = module(
         "quantizer",

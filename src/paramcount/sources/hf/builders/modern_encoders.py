@@ -49,6 +49,15 @@ _ENCODER_HEADS: tuple[Head, ...] = (
 )
 
 
+def _tied_decoder(config: Config, inputs: Dim, vocab: Dim, words: str, bias: str) -> Module:
+    """A masked-LM ``decoder`` to the vocabulary whose weight is the word table (``words``) and whose bias is the
+    head's own ``bias`` (at ``bias``) when ``tie_word_embeddings`` holds (the default)."""
+    decoder = linear("decoder", inputs, vocab, bias=True)
+    if config_flag(config, "tie_word_embeddings", True):
+        decoder = tie(decoder, weight=words, bias=bias)
+    return decoder
+
+
 # --- DeBERTa-v2 / v3 (model_type "deberta-v2") ------------------------------------------------------------------
 
 
@@ -173,9 +182,7 @@ def _deberta_masked_lm(config: Config, hidden: Dim, width: Dim) -> Module:
             params=own_bias,
         )
         return module("lm_predictions", "DebertaV2OnlyMLMHead", head)
-    decoder = linear("decoder", width, vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        decoder = tie(decoder, weight="deberta.embeddings.word_embeddings.weight", bias="cls.predictions.bias")
+    decoder = _tied_decoder(config, width, vocab, "deberta.embeddings.word_embeddings.weight", "cls.predictions.bias")
     transform = module(
         "transform",
         "LegacyDebertaV2PredictionHeadTransform",
@@ -274,9 +281,7 @@ def mpnet(config: Config, architecture: str) -> Module:
         return base
     if head == "masked_lm":
         vocab = config_dim(config, "vocab_size")
-        decoder = linear("decoder", hidden, vocab, bias=True)
-        if config_flag(config, "tie_word_embeddings", True):
-            decoder = tie(decoder, weight="mpnet.embeddings.word_embeddings.weight", bias="lm_head.bias")
+        decoder = _tied_decoder(config, hidden, vocab, "mpnet.embeddings.word_embeddings.weight", "lm_head.bias")
         top = module(
             "lm_head",
             "MPNetLMHead",
