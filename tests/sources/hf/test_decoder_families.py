@@ -43,6 +43,7 @@ SHIPPED = {
     "mosaicml--mpt-7b.json": 6_649_286_656,
     "openai--gpt-oss-20b.json": 20_914_757_184,
     "Qwen--Qwen3-Next-80B-A3B-Instruct.json": 79_674_391_296,
+    "microsoft--Phi-3.5-MoE-instruct.json": 41_873_153_344,
 }
 """Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
 its publisher states (SOURCES.decoders.md, SOURCES.gpt.md). Llama 4 Scout, an image-text model, is listed in

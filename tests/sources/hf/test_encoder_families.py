@@ -1,4 +1,5 @@
-"""Encoders beyond BERT (XLM-RoBERTa, ELECTRA, ALBERT …), checked against transformers on the meta device.
+"""Encoders beyond BERT (XLM-RoBERTa, ELECTRA, ALBERT, DeBERTa-v2, ModernBERT, MPNet), checked against transformers
+on the meta device.
 
 Each shipped config (sources in src/paramcount/sources/hf/configs/SOURCES.encoders.md) is compared for the
 class it names, parameters and buffers, and its total is pinned; one config per family is compared for every
@@ -18,12 +19,15 @@ from test_encoders import labels
 from hf_oracle import assert_same_model, other_classes, shipped
 from paramcount.sources.hf import build_config_tree
 from paramcount.sources.hf._registry import spec_for
-from paramcount.tree import parameter_count
+from paramcount.tree import iter_params, parameter_count
 
 SHIPPED = {
     "FacebookAI--xlm-roberta-base.json": 278_295_186,
     "google--electra-base-discriminator.json": 109_483_009,
     "albert--albert-base-v2.json": 11_221_680,
+    "microsoft--deberta-v3-base.json": 183_831_552,
+    "answerdotai--ModernBERT-base.json": 149_655_232,
+    "sentence-transformers--all-mpnet-base-v2.json": 109_518_527,
 }
 """Each config and its total as transformers 5.24 builds it (checked in the test), which agrees with the size
 its publisher states (SOURCES.encoders.md)."""
@@ -62,6 +66,24 @@ def test_albert_layers_are_shared() -> None:
         parameter_count(build_config_tree({**config, "num_hidden_layers": 48}))
         == SHIPPED["albert--albert-base-v2.json"]
     )
+
+
+def test_deberta_v3_relative_embeddings_are_twice_the_buckets() -> None:
+    # DeBERTa-v3-base: position_buckets 256 → rel_embeddings (512, 768), one table for all 12 layers, then its
+    # LayerNorm (norm_rel_ebd "layer_norm"); share_att_key: no pos_key_proj / pos_query_proj in any layer.
+    tree = build_config_tree(shipped("microsoft--deberta-v3-base.json"))
+    shapes = dict((path, param.sizes) for path, param in iter_params(tree))
+    assert shapes["encoder.rel_embeddings.weight"] == (2 * 256, 768)
+    assert shapes["encoder.LayerNorm.weight"] == (768,)
+    assert not any("pos_" in path for path in shapes)
+
+
+def test_modernbert_first_layer_has_no_attention_norm() -> None:
+    # ModernBertEncoderLayer(layer_idx=0) sets attn_norm = nn.Identity(): 21 of the 22 layers hold one.
+    tree = build_config_tree(shipped("answerdotai--ModernBERT-base.json"))
+    norms = [path for path, _ in iter_params(tree) if path.endswith("attn_norm.weight")]
+    assert len(norms) == 21
+    assert "model.layers.0.attn_norm.weight" not in norms
 
 
 # --- random configs --------------------------------------------------------------------------------------------
@@ -110,7 +132,71 @@ def albert_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-FAMILIES = {"xlm-roberta": xlm_roberta_configs(), "electra": electra_configs(), "albert": albert_configs()}
+@st.composite
+def deberta_v2_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """DeBERTa's switches: relative attention with buckets or a span, shared or separate position projections,
+    ``pos_att_type`` as a string or a list, a LayerNorm on the relative embeddings, a convolution layer, factorised
+    embeddings, a head size of its own, the legacy or the new masked-LM head, the pooler's width."""
+    config = {"model_type": "deberta-v2", **sizes(draw), "type_vocab_size": draw(st.integers(0, 2))}
+    kinds = draw(st.lists(st.sampled_from(["c2p", "p2c"]), unique=True))
+    config["pos_att_type"] = draw(st.sampled_from(["|".join(kinds).upper(), kinds]))
+    config["relative_attention"] = draw(st.booleans())
+    config["share_att_key"] = draw(st.booleans())
+    config["position_biased_input"] = draw(st.booleans())
+    config["position_buckets"] = draw(st.integers(-1, 4))
+    config["max_relative_positions"] = draw(st.integers(-1, 6))
+    config["norm_rel_ebd"] = draw(st.sampled_from(["none", "layer_norm", "Layer_Norm|none"]))
+    config["legacy"] = draw(st.booleans())
+    if draw(st.booleans()):
+        config["embedding_size"] = draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        config["attention_head_size"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        config["pooler_hidden_size"] = draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        config["conv_kernel_size"] = draw(st.integers(1, 3))
+        config["conv_groups"] = draw(st.sampled_from([1, config["num_attention_heads"]]))
+    return config
+
+
+@st.composite
+def modernbert_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """ModernBERT: biases of norms, attention, MLP, head and decoder; the global-attention period or an explicit
+    ``layer_types``; tied or untied decoder."""
+    config = {"model_type": "modernbert", **sizes(draw)}
+    # Without layers transformers 5.24 fails to build the config: no layer type is left for its RoPE parameters.
+    config["num_hidden_layers"] = max(config["num_hidden_layers"], 1)
+    config["pad_token_id"] = draw(st.integers(0, config["vocab_size"] - 1))
+    del config["max_position_embeddings"], config["type_vocab_size"]
+    for key in ("norm_bias", "attention_bias", "mlp_bias", "classifier_bias", "decoder_bias"):
+        config[key] = draw(st.booleans())
+    if draw(st.booleans()):
+        config["global_attn_every_n_layers"] = draw(st.integers(1, 3))
+    else:
+        kinds = st.sampled_from(["full_attention", "sliding_attention"])
+        config["layer_types"] = draw(
+            st.lists(kinds, min_size=config["num_hidden_layers"], max_size=config["num_hidden_layers"])
+        )
+    return config
+
+
+@st.composite
+def mpnet_configs(draw: st.DrawFn) -> dict[str, Any]:
+    config = {"model_type": "mpnet", **sizes(draw), "relative_attention_num_buckets": draw(st.integers(1, 40))}
+    config["vocab_size"] = max(config["vocab_size"], 2)
+    config["max_position_embeddings"] = max(config["max_position_embeddings"], 2)
+    del config["type_vocab_size"]
+    return config
+
+
+FAMILIES = {
+    "xlm-roberta": xlm_roberta_configs(),
+    "electra": electra_configs(),
+    "albert": albert_configs(),
+    "deberta-v2": deberta_v2_configs(),
+    "modernbert": modernbert_configs(),
+    "mpnet": mpnet_configs(),
+}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Head",
     "LinearHead",
+    "catalog_layer",
     "check_divisible",
     "check_padding_index",
     "class_names",
@@ -168,6 +169,13 @@ def mlp(
         linear(up, hidden, inner, bias=bias, kind=linear_kind),
         linear(down, inner, hidden, bias=bias, kind=linear_kind),
     )
+
+
+def catalog_layer(name: str, layer: str, *positional: Dim, names: tuple[str, ...], **keywords: Value) -> Module:
+    """Any other catalog layer, ``torch.nn.<layer>(*positional, **keywords)`` (``GroupNorm``, ``BatchNorm1d``), its
+    dimensions named by the Dims given: ``names`` holds the catalog's symbol for each positional argument."""
+    values = tuple(dim.value for dim in positional)
+    return _catalog(name, layer, values, keywords, dict(zip(names, positional, strict=True)))
 
 
 def position_ids(count: Dim) -> Buffer:

@@ -1,0 +1,76 @@
+"""SigLIP 2 (``siglip2``) and its standalone towers.
+
+Mirrors ``transformers`` 5.24 (``models/siglip2/modeling_siglip2.py``), checked against it on the meta device.
+SigLIP 2 keeps SigLIP's text tower, encoder layers, attention-pooling head and logit scale and bias (built here by
+SigLIP's builder, its classes renamed ``Siglip2…``); only the vision embeddings differ, for images of any aspect
+ratio: the patch embedding is an ``nn.Linear`` over ``num_channels·patch_size²`` flattened pixels, and the
+learned position table has ``num_patches`` rows (256 by default), resized to the patch grid in ``forward``, with
+no ``position_ids`` buffer.
+"""
+
+from __future__ import annotations
+
+from paramcount._record import replace
+from paramcount.sources.hf._config import Config
+from paramcount.sources.hf._registry import model_type
+from paramcount.sources.hf.builders._common import embedding, linear, module, path_dim, path_num_labels
+from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision
+from paramcount.sources.hf.builders.vision_language import _sub_config
+from paramcount.tree import Dim, Module, Param
+
+__all__: list[str] = []
+
+_ONE = Dim.constant(1)
+
+
+def _renamed(tree: Module) -> Module:
+    """SigLIP's modules under SigLIP 2's class names (``SiglipMLP`` → ``Siglip2MLP``)."""
+    kind = f"Siglip2{tree.kind.removeprefix('Siglip')}" if tree.kind.startswith("Siglip") else tree.kind
+    return replace(tree, kind=kind, children=tuple(_renamed(child) for child in tree.children))
+
+
+def _vision(config: Config, name: str) -> Module:
+    """``Siglip2VisionModel``: SigLIP's vision tower with ``Siglip2VisionEmbeddings``."""
+    hidden = path_dim(config, "hidden_size")
+    patch = path_dim(config, "patch_size")
+    pixels = path_dim(config, "num_channels") * patch * patch
+    embeddings = module(
+        "embeddings",
+        "Siglip2VisionEmbeddings",
+        linear("patch_embedding", pixels, hidden, bias=True),
+        embedding("position_embedding", path_dim(config, "num_patches"), hidden),
+    )
+    # SigLIP's tower sizes its (replaced) position table from image_size, which SigLIP 2 does not have: one patch.
+    sized = Config({**config.data, "image_size": patch.value}, config.model_type, config.source, config.prefix)
+    tower = _renamed(_siglip_vision(sized, name))
+    return replace(tower, children=(embeddings, *tower.children[1:]))
+
+
+@model_type("siglip2", architectures=("Siglip2Model", "Siglip2ForImageClassification"), default="Siglip2Model")
+def siglip2(config: Config, architecture: str) -> Module:
+    """SigLIP 2: text and vision towers from ``text_config``/``vision_config``, ``logit_scale`` and ``logit_bias``;
+    the image classifier reads the vision sub-config (an ``Identity`` for ``num_labels`` 0)."""
+    text = _sub_config(config, "text_config", "siglip2_text_model")
+    vision = _sub_config(config, "vision_config", "siglip2_vision_model")
+    if architecture == "Siglip2ForImageClassification":
+        labels = path_num_labels(config)
+        if labels.value == 0:
+            classifier = module("classifier", "Identity")
+        else:
+            classifier = linear("classifier", path_dim(vision, "hidden_size"), labels, bias=True)
+        return module("", architecture, _vision(vision, "vision_model"), classifier)
+    scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
+    text_model = _renamed(_siglip_text(text, "text_model"))
+    return module("", architecture, text_model, _vision(vision, "vision_model"), params=scale)
+
+
+@model_type("siglip2_text_model", architectures=("Siglip2TextModel",), default="Siglip2TextModel")
+def siglip2_text_model(config: Config, architecture: str) -> Module:
+    """A standalone SigLIP 2 text tower config (``model_type: siglip2_text_model``)."""
+    return _renamed(_siglip_text(config, ""))
+
+
+@model_type("siglip2_vision_model", architectures=("Siglip2VisionModel",), default="Siglip2VisionModel")
+def siglip2_vision_model(config: Config, architecture: str) -> Module:
+    """A standalone SigLIP 2 vision tower config (``model_type: siglip2_vision_model``)."""
+    return _vision(config, "")
