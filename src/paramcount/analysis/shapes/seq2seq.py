@@ -35,12 +35,15 @@ if TYPE_CHECKING:
     from paramcount.analysis.shapes.types import Call, Rule
     from paramcount.tree import Module
 
-__all__ = ["ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEECH_INPUTS"]
+__all__ = ["CROSS", "ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEECH_INPUTS"]
 
 
 # --- encoder-decoders: BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper -----------------------------------
 
 ENCODER_STATES: Final = "encoder_hidden_states"
+CROSS: Final = "cross"
+"""How a decoder layer calls its cross-attention (``FlowLink.options``): queries from the decoder, keys and values
+from the encoder's output."""
 
 
 class _SourceAndTarget(Step):
@@ -186,7 +189,7 @@ def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = 
             # T5's relative position bias: the bucket of each (query, key) pair looked up, (L, S, heads).
             length = flow.shape[-2] if len(flow.shape) >= 2 else 0
             call.child(bias, Flow((length, length)))
-        if "cross" in call.options:
+        if CROSS in call.options:
             return cross(call, flow)
         return (self_causal if flow.context else self_full)(call, flow)
 
@@ -216,7 +219,7 @@ _BART_DECODER_LAYER: Final = dataflow(
     run("self_attn"),
     add("x", "x", "x0", what="add the residual"),
     run("self_attn_layer_norm"),
-    run("encoder_attn", "x", "c", options="cross"),
+    run("encoder_attn", "x", "c", options=CROSS),
     add("x", "x", "c", what="add the residual"),
     run("encoder_attn_layer_norm"),
     run("fc1", "x", "y"),
@@ -238,7 +241,7 @@ _PRE_NORM_DECODER_LAYER: Final = dataflow(
     run("self_attn", "y"),
     add("x", "x0", "y", what="add the residual"),
     run("encoder_attn_layer_norm", "x", "y"),
-    run("encoder_attn", "y", options="cross"),
+    run("encoder_attn", "y", options=CROSS),
     add("x", "x", "y", what="add the residual"),
     run("final_layer_norm", "x", "y"),
     run("fc1", "y"),
@@ -290,7 +293,7 @@ _T5_SELF: Final = dataflow(
 )
 _T5_CROSS: Final = dataflow(
     run("layer_norm", "x0", "y"),
-    run("EncDecAttention", "y", options="cross"),
+    run("EncDecAttention", "y", options=CROSS),
     add("x", "x0", "y", what="add the residual"),
 )
 _T5_FF: Final = dataflow(
