@@ -227,26 +227,25 @@ _BART_DECODER_LAYER: Final = dataflow(
     add("x", "x", "y", what="add the residual"),
     run("final_layer_norm"),
 )
-_PRE_NORM_ENCODER_LAYER: Final = dataflow(
+_PRE_NORM_SELF: Final = (
     run("self_attn_layer_norm", "x0", "y"),
     run("self_attn", "y"),
     add("x", "x0", "y", what="add the residual"),
+)
+_PRE_NORM_FEED_FORWARD: Final = (
     run("final_layer_norm", "x", "y"),
     run("fc1", "y"),
     run("fc2", "y"),
     add("x", "x", "y", what="add the residual"),
 )
+_PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
+"""mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
 _PRE_NORM_DECODER_LAYER: Final = dataflow(
-    run("self_attn_layer_norm", "x0", "y"),
-    run("self_attn", "y"),
-    add("x", "x0", "y", what="add the residual"),
+    *_PRE_NORM_SELF,
     run("encoder_attn_layer_norm", "x", "y"),
     run("encoder_attn", "y", options=CROSS),
     add("x", "x", "y", what="add the residual"),
-    run("final_layer_norm", "x", "y"),
-    run("fc1", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
+    *_PRE_NORM_FEED_FORWARD,
 )
 _SINUSOIDAL_CODER: Final = dataflow(
     fits("embed_positions"),
