@@ -66,11 +66,18 @@ def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Mo
 
 def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, backward: bool) -> int:
     """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or (batch,
-    source, target) for an encoder-decoder, or pixel values (batch, channels, height, width), and the backward
-    of the sum of the first output in training mode."""
+    source, target) for an encoder-decoder, or (batch, target) for Whisper (its encoder on the log-mel features of
+    its fixed window), or pixel values (batch, channels, height, width), and the backward of the sum of the first
+    output in training mode."""
     model = transformers_model(config, architecture)
     model.train(backward)
-    if config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
+    if config["model_type"] == "whisper":
+        frames = 2 * config["max_source_positions"]  # conv1 keeps the length, conv2 halves it
+        inputs = {
+            "input_features": torch.randn(shape[0], config["num_mel_bins"], frames),
+            "decoder_input_ids": torch.randint(0, 100, shape),
+        }
+    elif config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
         inputs = {
             "input_ids": torch.randint(0, 100, shape[:2]),
             "decoder_input_ids": torch.randint(0, 100, (shape[0], shape[-1])),
@@ -157,7 +164,14 @@ ENCODER_DECODERS = [
     "facebook--bart-large.json",
     "google-t5--t5-small.json",
     "google--flan-t5-base.json",
+    "Helsinki-NLP--opus-mt-en-de.json",
+    "facebook--mbart-large-50.json",
+    "google--pegasus-xsum.json",
+    "google--mt5-small.json",
+    "google--umt5-small.json",
 ]
+SPEECH = ["openai--whisper-tiny.json", "openai--whisper-large-v3.json"]
+TWO_LAYERS = {"num_decoder_layers": 2, "decoder_layers": 2, "encoder_layers": 2}
 
 
 @pytest.mark.parametrize("name", ENCODER_DECODERS)
@@ -165,11 +179,65 @@ ENCODER_DECODERS = [
 def test_encoder_decoder_flops_equal_flop_counter_mode(name: str, shape: tuple[int, ...]) -> None:
     # (batch, source): the decoder reads as many tokens; (batch, source, target): its own length. Cross-attention
     # multiplies target × source positions.
-    config = cut(shipped(name)) | {"num_decoder_layers": 2, "decoder_layers": 2, "encoder_layers": 2}
+    config = cut(shipped(name)) | TWO_LAYERS
     architecture = counted_class(config)
     report = ours(config, architecture, shape)
     assert report.is_complete
     assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    name=st.sampled_from(ENCODER_DECODERS),
+    layers=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 30), st.integers(1, 30)),
+    heads=st.sampled_from([2, 4]),
+)
+def test_random_small_encoder_decoders_equal_flop_counter_mode(
+    name: str, layers: tuple[int, int], shape: tuple[int, int, int], heads: int
+) -> None:
+    # Post-norm (BART, Marian) and pre-norm (mBART, Pegasus) layers, learned and sinusoidal positions, T5's
+    # ReLU and gated feed-forward, one relative bias (T5, mT5) or one per layer (UMT5); encoder and decoder of
+    # different depths, source and target of different lengths.
+    encoder, decoder = layers
+    width = 16 * heads
+    config = cut(shipped(name)) | {
+        "d_model": width, "num_hidden_layers": encoder, "encoder_layers": encoder, "num_layers": encoder,
+        "decoder_layers": decoder, "num_decoder_layers": decoder, "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads, "num_heads": heads, "d_kv": 16, "encoder_ffn_dim": 3 * width,
+        "decoder_ffn_dim": 3 * width, "d_ff": 3 * width,
+    }  # fmt: skip
+    architecture = counted_class(config)
+    assert ours(config, architecture, shape).total_flops == transformers_flops(
+        config, architecture, shape, backward=False
+    )
+
+
+@pytest.mark.parametrize("name", SPEECH)
+@pytest.mark.parametrize("target", [1, 9])
+def test_whisper_flops_equal_flop_counter_mode(name: str, target: int) -> None:
+    # Input (batch, target) decoder tokens; the encoder reads (batch, mel bins, 3000) log-mel features, through
+    # conv1 and conv2 (stride 2) to 1500 positions, and the decoder's cross-attention multiplies target × 1500.
+    config = cut(shipped(name)) | TWO_LAYERS
+    architecture = counted_class(config)
+    report = ours(config, architecture, (2, target))
+    assert report.is_complete
+    encoder = next(row for row in report.modules if row.path == "model.encoder")
+    assert (encoder.input_shape, encoder.output_shape) == (
+        (2, config["num_mel_bins"], 3000),
+        (2, 1500, config["d_model"]),
+    )
+    assert report.output_shape == (2, target, 512)
+    assert report.total_flops == transformers_flops(config, architecture, (2, target), backward=False)
+
+
+def test_whisper_refuses_what_transformers_refuses() -> None:
+    tree = build_config_tree(shipped("openai--whisper-tiny.json"))
+    with pytest.raises(ShapeError, match=r"expects \(batch, target\) decoder token ids .* got \[1, 80, 3000\]"):
+        propagate(tree, (1, 80, 3000))
+    # transformers: "IndexError"-free slice, then the add fails: weight[:449] holds 448 rows
+    with pytest.raises(ShapeError, match=r"reads positions 0 to 448 from embed_positions, which has 448 rows"):
+        propagate(tree, (1, 449))
 
 
 def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
@@ -226,7 +294,7 @@ def test_random_small_configurations_equal_flop_counter_mode(
 
 
 SHIPPED = sorted(path.name for path in CONFIGS.glob("*.json"))
-COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, "google-t5--t5-small.json", "t5-small.json"]
+COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, *SPEECH, "google-t5--t5-small.json", "t5-small.json"]
 COVERED += ["google--vit-base-patch16-224-in21k.json", "google-bert--bert-base-uncased.json"]
 COVERED += ["google-bert--bert-large-uncased.json", "facebook--opt-125m.json", "facebook--opt-1.3b.json"]
 COVERED += ["bigscience--bloom.json", "EleutherAI--gpt-neox-20b.json", "meta-llama--Llama-3.1-8B.json"]

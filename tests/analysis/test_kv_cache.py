@@ -305,3 +305,63 @@ def test_capacity_on_a_gpu_counts_the_weights_and_caps_sliding_layers() -> None:
     )
     assert mistral.kv_capacity is not None
     assert mistral.kv_capacity.max_context is None
+
+
+ENCODER_DECODERS: dict[str, dict[str, Any]] = {
+    "bart": shipped("facebook--bart-base.json")
+    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4}
+    | {"decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48, "vocab_size": 64}
+    | TOKENS
+    | {"decoder_start_token_id": 0},
+    "t5": shipped("google-t5--t5-small.json")
+    | {"d_model": 32, "d_kv": 8, "num_heads": 4, "d_ff": 48, "num_layers": 2, "num_decoder_layers": 3}
+    | {"vocab_size": 64, "pad_token_id": 0, "eos_token_id": 0, "decoder_start_token_id": 0},
+    # Whisper's encoder reads 2 · max_source_positions frames: a 16-position window keeps it small
+    "whisper": shipped("openai--whisper-tiny.json")
+    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4}
+    | {"decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48, "vocab_size": 64}
+    | {"max_source_positions": 16, "num_mel_bins": 8}
+    | TOKENS
+    | {"decoder_start_token_id": 0},
+}
+
+
+def encoder_decoder_prefill(model: torch.nn.Module, config: dict[str, Any], shape: tuple[int, ...]) -> Any:
+    """The ``EncoderDecoderCache`` after one forward pass: (batch, source, target) token ids, or Whisper's
+    (batch, target) decoder tokens on the log-mel features of its window."""
+    batch, target = shape[0], shape[-1]
+    if config["model_type"] == "whisper":
+        features = torch.zeros((batch, config["num_mel_bins"], 2 * config["max_source_positions"]))
+        inputs = {"input_features": features.to(next(model.parameters()).dtype)}
+    else:
+        inputs = {"input_ids": torch.zeros((batch, shape[1]), dtype=torch.long)}
+    with torch.no_grad():
+        return model(**inputs, decoder_input_ids=torch.zeros((batch, target), dtype=torch.long), use_cache=True).cache
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("family", list(ENCODER_DECODERS))
+def test_encoder_decoder_kv_bytes_equal_the_cache_transformers_builds(family: str, dtype: str) -> None:
+    # EncoderDecoderCache: the decoder's self-attention cache holds the target tokens, the cross-attention cache
+    # the encoder output's keys and values at the source length (Whisper: its 16 positions), per decoder layer.
+    from paramcount.analysis.shapes.propagate import propagate
+
+    config = ENCODER_DECODERS[family]
+    model = built(config, getattr(torch, dtype))
+    tree = build_config_tree(config)
+    shapes = [(1, 1), (2, 5)] if family == "whisper" else [(1, 4), (2, 3, 3), (2, 7, 2), (1, 2, 9)]
+    for shape in shapes:
+        given = propagate(tree, shape) if len(shape) == 3 else None  # --input batch,source,target
+        options = PlanOptions(dtype=dtype, seq_len=shape[-1], batch=shape[0])
+        plan = plan_memory(tree, options=options, shapes=given)
+        cache = encoder_decoder_prefill(model, config, shape)
+        parts = {"full_attention": cache.self_attention_cache, "cross_attention": cache.cross_attention_cache}
+        assert {group.layer_type: group.bytes for group in cache_of(plan).groups} == {
+            kind: cache_bytes(part) for kind, part in parts.items()
+        }, f"{family} {dtype} {shape}"
+        kv_items = sum(item.bytes for item in plan.items if item.category == "kv_cache")
+        assert kv_items == cache_bytes(cache.self_attention_cache) + cache_bytes(cache.cross_attention_cache)
+    labels = [item.label for item in plan.items if item.category == "kv_cache"]
+    source = 16 if family == "whisper" else shapes[-1][1]
+    assert labels[2:] == [f"KV cache {tensor}, 3 decoder layers × {source} encoder positions (cross-attention)"
+                          for tensor in ("keys", "values")]  # fmt: skip

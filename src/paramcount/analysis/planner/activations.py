@@ -175,6 +175,10 @@ class _Builder:
             SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
         )
 
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+        """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
+        self.add(key, module, what, shape, "compute", split)
+
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
@@ -182,7 +186,7 @@ class _Builder:
 
     def layer_norm(self, module: str, shape: str) -> None:
         stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.add(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "compute", "sequence")
+        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -236,14 +240,9 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
     if kernel == "flash":
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else "b·k·s·d"
-            out.add(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "compute", "tensor")
-        out.add(
-            f"{module}.output",
-            module,
-            "attention output, also the output projection's input",
-            "b·a·s·d",
-            "compute",
-            "tensor",
+            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+        out.saved(
+            f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
         return settings.kernels == "cuda" or settings.attention == "flash" or not fused
@@ -262,13 +261,12 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
         )
         out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
         return False
-    out.add(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "compute", "tensor")
-    out.add(
+    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
+    out.saved(
         f"{module}.key",
         module,
         "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
         "b·a·s·d",
-        "compute",
         "tensor",
     )
     softmax_dtype = "float32" if upcast_softmax else "compute"
@@ -286,23 +284,31 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
             f"{module}.dropped", module, "probabilities after dropout (BmmBackward0)", "b·a·s·s", "compute", "tensor"
         )
     elif upcast_softmax and settings.dtype != "float32":
-        out.add(
+        out.saved(
             f"{module}.probabilities",
             module,
             "probabilities cast back to the dtype (BmmBackward0)",
             "b·a·s·s",
-            "compute",
             "tensor",
         )
-    out.add(
+    out.saved(
         f"{module}.value",
         module,
         "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
         "b·a·s·d",
-        "compute",
         "tensor",
     )
     return False
+
+
+def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
+    """After the attention: the output projection's input, the heads merged, unless it is the attention
+    output's storage (``shared``), then the mask of the residual's dropout."""
+    if not shared:
+        name = projection.rsplit(".", 1)[-1]
+        out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
+    if out.settings.hidden_dropout > 0:
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
 def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
@@ -310,29 +316,18 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
     out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
-    out.add(
+    out.saved(
         f"self_attn.{projections}.input",
         f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
         f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
         "b·s·h",
-        "compute",
         "sequence",
     )
     if _child(attention, "q_norm") is not None:
         out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
         out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
-    if not shared:
-        out.add(
-            "self_attn.o_proj.input",
-            "self_attn.o_proj",
-            "o_proj input, the heads merged (MmBackward0)",
-            "b·s·a·d",
-            "compute",
-            "tensor",
-        )
-    if out.settings.hidden_dropout > 0:
-        out.mask("resid_attn_dropout.mask", "resid_attn_dropout", "b·s·h", "sequence")
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
     out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     _gated_mlp(out, mlp)
     if out.settings.hidden_dropout > 0:
@@ -342,64 +337,37 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
 def _gated_mlp(out: _Builder, mlp: Module | None) -> None:
     act = out.settings.act
     if _child(mlp, "gate_up_proj") is not None:
-        out.add(
-            "mlp.gate_up_proj.input",
-            "mlp.gate_up_proj",
-            "gate_up_proj input (MmBackward0)",
-            "b·s·h",
-            "compute",
-            "sequence",
-        )
-        out.add(
+        out.saved("mlp.gate_up_proj.input", "mlp.gate_up_proj", "gate_up_proj input (MmBackward0)", "b·s·h", "sequence")
+        out.saved(
             "mlp.gate_up_proj.output",
             "mlp.gate_up_proj",
             f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
             "b·s·2·i",
-            "compute",
             "tensor",
         )
-        out.add(
+        out.saved(
             "mlp.act_fn.output",
             "mlp.activation_fn",
             f"{act}(gate), kept by the product (MulBackward0)",
             "b·s·i",
-            "compute",
             "tensor",
         )
     else:
-        out.add(
+        out.saved(
             "mlp.gate_proj/up_proj.input",
             "mlp.gate_proj",
             "gate_proj/up_proj input (MmBackward0, one storage)",
             "b·s·h",
-            "compute",
             "sequence",
         )
-        out.add("mlp.act_fn.input", "mlp.act_fn", f"gate_proj output, the {act} input", "b·s·i", "compute", "tensor")
-        out.add(
-            "mlp.act_fn.output",
-            "mlp.act_fn",
-            f"{act}(gate), kept by the product (MulBackward0)",
-            "b·s·i",
-            "compute",
-            "tensor",
+        out.saved("mlp.act_fn.input", "mlp.act_fn", f"gate_proj output, the {act} input", "b·s·i", "tensor")
+        out.saved(
+            "mlp.act_fn.output", "mlp.act_fn", f"{act}(gate), kept by the product (MulBackward0)", "b·s·i", "tensor"
         )
-        out.add(
-            "mlp.up_proj.output",
-            "mlp.up_proj",
-            "up_proj output, kept by the product (MulBackward0)",
-            "b·s·i",
-            "compute",
-            "tensor",
+        out.saved(
+            "mlp.up_proj.output", "mlp.up_proj", "up_proj output, kept by the product (MulBackward0)", "b·s·i", "tensor"
         )
-    out.add(
-        "mlp.down_proj.input",
-        "mlp.down_proj",
-        "down_proj input, act(gate)·up (MmBackward0)",
-        "b·s·i",
-        "compute",
-        "tensor",
-    )
+    out.saved("mlp.down_proj.input", "mlp.down_proj", "down_proj input, act(gate)·up (MmBackward0)", "b·s·i", "tensor")
 
 
 def _plain_activation(out: _Builder, module: str, width: str) -> None:
@@ -407,85 +375,48 @@ def _plain_activation(out: _Builder, module: str, width: str) -> None:
     count = ACTIVATION_TENSORS[act]
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
-        out.add(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "compute", "tensor")
+        out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+
+
+def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
+    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept), then the
+    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output."""
+    out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
+    _plain_activation(out, act, "b·s·i")
+    name = second.rsplit(".", 1)[-1]
+    out.saved(f"{second}.input", second, f"{name} input, the activation's output (AddmmBackward0)", "b·s·i", "tensor")
+    if out.settings.hidden_dropout > 0:
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
 def _gpt2_layer(out: _Builder) -> None:
     out.layer_norm("ln_1", "b·s·h")
-    out.add(
+    out.saved(
         "attn.c_attn.input",
         "attn.c_attn",
         "c_attn input, the normalised hidden states (AddmmBackward0)",
         "b·s·h",
-        "compute",
         "sequence",
     )
-    if not _attention_core(out, "attn", upcast_softmax=False, repeat_kv=False, fused=True):
-        out.add(
-            "attn.c_proj.input",
-            "attn.c_proj",
-            "c_proj input, the heads merged (AddmmBackward0)",
-            "b·s·h",
-            "compute",
-            "tensor",
-        )
-    if out.settings.hidden_dropout > 0:
-        out.mask("attn.resid_dropout.mask", "attn.resid_dropout", "b·s·h", "sequence")
+    shared = _attention_core(out, "attn", upcast_softmax=False, repeat_kv=False, fused=True)
+    _attention_output(out, shared, "attn.c_proj", "AddmmBackward0", "b·s·h", "attn.resid_dropout")
     out.layer_norm("ln_2", "b·s·h")
-    out.add("mlp.c_fc.input", "mlp.c_fc", "c_fc input (AddmmBackward0)", "b·s·h", "compute", "sequence")
-    _plain_activation(out, "mlp.act", "b·s·i")
-    out.add(
-        "mlp.c_proj.input",
-        "mlp.c_proj",
-        "c_proj input, the activation's output (AddmmBackward0)",
-        "b·s·i",
-        "compute",
-        "tensor",
-    )
-    if out.settings.hidden_dropout > 0:
-        out.mask("mlp.dropout.mask", "mlp.dropout", "b·s·h", "sequence")
+    _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
 
 
 def _bert_layer(out: _Builder) -> None:
-    out.add(
+    out.saved(
         "attention.self.query/key/value.input",
         "attention.self.query",
         "query/key/value input, the layer's input (AddmmBackward0, one storage)",
         "b·s·h",
-        "compute",
         "sequence",
     )
-    if not _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False):
-        out.add(
-            "attention.output.dense.input",
-            "attention.output.dense",
-            "dense input, the heads merged (AddmmBackward0)",
-            "b·s·h",
-            "compute",
-            "tensor",
-        )
-    if out.settings.hidden_dropout > 0:
-        out.mask("attention.output.dropout.mask", "attention.output.dropout", "b·s·h", "sequence")
+    shared = _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False)
+    _attention_output(out, shared, "attention.output.dense", "AddmmBackward0", "b·s·h", "attention.output.dropout")
     out.layer_norm("attention.output.LayerNorm", "b·s·h")
-    out.add(
-        "intermediate.dense.input",
-        "intermediate.dense",
-        "dense input, the normalised attention output (AddmmBackward0)",
-        "b·s·h",
-        "compute",
-        "sequence",
-    )
-    _plain_activation(out, "intermediate.intermediate_act_fn", "b·s·i")
-    out.add(
-        "output.dense.input",
-        "output.dense",
-        "dense input, the activation's output (AddmmBackward0)",
-        "b·s·i",
-        "compute",
-        "tensor",
-    )
-    if out.settings.hidden_dropout > 0:
-        out.mask("output.dropout.mask", "output.dropout", "b·s·h", "sequence")
+    what = "dense input, the normalised attention output (AddmmBackward0)"
+    _plain_mlp(out, "intermediate.dense", what, "intermediate.intermediate_act_fn", "output.dense", "output.dropout")
     out.layer_norm("output.LayerNorm", "b·s·h")
 
 
@@ -531,13 +462,8 @@ def _loss(out: _Builder, *, upcast: bool) -> None:
 
 def _causal_lm_head(out: _Builder) -> None:
     """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
-    out.add(
-        "lm_head.input",
-        "lm_head",
-        "lm_head input, the normalised hidden states (MmBackward0)",
-        "b·s·h",
-        "compute",
-        "sequence",
+    out.saved(
+        "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
     _loss(out, upcast=True)
 
@@ -546,12 +472,11 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if not out.checkpointing:
         for table in ("cos", "sin"):
-            out.add(
+            out.saved(
                 f"rotary.{table}",
                 "model.rotary_emb",
                 f"rotary {table} for the positions (MulBackward0), shared by every layer",
                 "s·d",
-                "compute",
                 "none",
             )
     out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
@@ -600,22 +525,20 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
     if out.settings.hidden_dropout > 0:
         out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
     if head:
-        out.add(
+        out.saved(
             "cls.predictions.transform.dense.input",
             "cls.predictions.transform.dense",
             "dense input, the last layer's output (AddmmBackward0)",
             "b·s·h",
-            "compute",
             "sequence",
         )
         _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
         out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
-        out.add(
+        out.saved(
             "cls.predictions.decoder.input",
             "cls.predictions.decoder",
             "decoder input (AddmmBackward0)",
             "b·s·h",
-            "compute",
             "sequence",
         )
         _loss(out, upcast=False)
@@ -779,41 +702,18 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
     layers = plan.layers
     items = []
 
-    def line(label: str, count: int, tensor: SavedTensor, bytes_: int) -> MemoryItem:
+    def line(label: str, tensor: SavedTensor, copies: int = 1) -> MemoryItem:
         bits = BITS[tensor.dtype] if exact else 0
-        return MemoryItem(label, count, bits, bytes_, category="activations", exact=exact)
+        bytes_ = copies * _divided(tensor, tp, sequence_parallel)
+        return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
     if plan.checkpointing:
         kept = plan.layer_input
-        items.append(
-            line(
-                f"layer inputs kept by checkpointing: {layers} × {kept.shape} ({kept.dtype})",
-                layers * kept.elements,
-                kept,
-                layers * _divided(kept, tp, sequence_parallel),
-            )
-        )
-        for tensor in plan.per_layer:
-            items.append(
-                line(
-                    f"recomputed layer: {_label(tensor)}",
-                    tensor.elements,
-                    tensor,
-                    _divided(tensor, tp, sequence_parallel),
-                )
-            )
+        items.append(line(f"layer inputs kept by checkpointing: {layers} × {kept.shape} ({kept.dtype})", kept, layers))
+        items.extend(line(f"recomputed layer: {_label(tensor)}", tensor) for tensor in plan.per_layer)
     else:
-        for tensor in plan.per_layer:
-            items.append(
-                line(
-                    f"{layers} layers × {_label(tensor)}",
-                    layers * tensor.elements,
-                    tensor,
-                    layers * _divided(tensor, tp, sequence_parallel),
-                )
-            )
-    for tensor in plan.model:
-        items.append(line(_label(tensor), tensor.elements, tensor, _divided(tensor, tp, sequence_parallel)))
+        items.extend(line(f"{layers} layers × {_label(tensor)}", tensor, layers) for tensor in plan.per_layer)
+    items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 

@@ -15,13 +15,18 @@ Each decoder layer caches two tensors per token (transformers 5.24, ``cache_util
   transformers 4.x and DeepSeek's own ``modeling_deepseek.py`` cached the expanded form instead: per head,
   keys of ``qk_nope_head_dim + qk_rope_head_dim`` and values of ``v_head_dim`` (``expanded_latent_cache``).
 
+An encoder-decoder (BART, T5, Whisper …) keeps an ``EncoderDecoderCache``: its decoder's self-attention cache as
+above, growing with the target tokens, and a cross-attention cache holding the keys and values of the encoder's
+output, ``[batch, heads, source positions, head_dim]`` per decoder layer, computed once at the prefill
+(``cross_attention_cache``).
+
 Bytes are exact for the layout stated. With tensor parallelism each device holds ⌈kv_heads / tp⌉ heads; with
 pipeline parallelism the figure is the stage holding the most cache (⌈layers / pp⌉ consecutive layers each).
 """
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.memory import MemoryItem
 from paramcount.dtypes import bytes_for
 
@@ -30,10 +35,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final, Literal, TypeAlias
 
+    from paramcount.analysis.shapes.propagate import FlowLink
+    from paramcount.tree import Module
+
 __all__ = [
+    "CrossAttention",
     "KVCache",
     "KVCapacity",
     "KVLayerGroup",
+    "cross_attention",
+    "cross_attention_cache",
     "expanded_latent_cache",
     "kv_cache",
     "kv_capacity",
@@ -46,7 +57,9 @@ if TYPE_CHECKING:
 
 FULL: Final = "full_attention"
 SLIDING: Final = "sliding_attention"
+CROSS: Final = "cross_attention"
 TRANSFORMERS: Final = "transformers 5.24 DynamicCache after a prefill"
+ENCODER_DECODER: Final = "transformers 5.24 EncoderDecoderCache after a prefill (self- and cross-attention)"
 LATENT_RUNTIMES: Final = "transformers 5.24 DynamicCache, vLLM and SGLang (compressed latent and rotary key)"
 EXPANDED_RUNTIMES: Final = "transformers 4.x and DeepSeek's modeling_deepseek.py (keys and values expanded per head)"
 MAX_TOKENS: Final = 2**40
@@ -57,7 +70,8 @@ class KVLayerGroup(Record):
     """The layers of one type on one device, with what each keeps."""
 
     layer_type: str
-    """``full_attention`` or ``sliding_attention``."""
+    """``full_attention``, ``sliding_attention``, or ``cross_attention`` (a decoder layer's cache of the
+    encoder's output: ``tokens`` are the source positions)."""
     layers: int
     tokens: int
     """Tokens each of these layers keeps per sequence."""
@@ -91,10 +105,11 @@ class KVCache(Record):
         """One line per cached tensor and layer type."""
         found = []
         for group in self.groups:
-            kind = "sliding-window" if group.layer_type == SLIDING else "full-attention"
+            kind = {SLIDING: "sliding-window", CROSS: "decoder"}.get(group.layer_type, "full-attention")
+            what = "encoder positions (cross-attention)" if group.layer_type == CROSS else "tokens"
             for tensor, width in zip(self.tensors, group.widths, strict=True):
                 count = self.batch * group.layers * group.tokens * width
-                label = f"KV cache {tensor}, {group.layers} {kind} layers × {group.tokens:,} tokens"
+                label = f"KV cache {tensor}, {group.layers} {kind} layers × {group.tokens:,} {what}"
                 found.append(MemoryItem(label, count, self.bits, bytes_for(count, self.bits), category="kv_cache"))
         return tuple(found)
 
@@ -285,6 +300,89 @@ def expanded_latent_cache(
     )
     return KVCache(
         "expanded", EXPANDED_RUNTIMES, cache.tensors, batch, seq_len, dtype, bits, None, cache.groups, (note,)
+    )
+
+
+class CrossAttention(Record):
+    """What an encoder-decoder's cross-attention caches, read from the model's dataflow (its key and value
+    projections of the encoder's output)."""
+
+    layers: int
+    """Decoder layers with a cross-attention."""
+    key_width: int
+    value_width: int
+    """Elements per source position per layer of the cached keys and values (heads · head_dim)."""
+    source: int | None
+    """Encoder positions cached: fixed by the model (Whisper's 1,500) or by a (batch, source, target) input; None:
+    as many as the decoder's tokens (a text encoder-decoder read as (batch, tokens))."""
+
+
+def cross_attention(tree: Module, input_shape: tuple[int, ...] | None = None) -> CrossAttention | None:
+    """The cross-attention of ``tree`` on ``input_shape`` (default: one token), or None when nothing in it
+    attends to an encoder's output. Found on the dataflow: each call made with the ``cross`` option, and its
+    two children that read one tensor other than the call's input, the encoder's output (the key and value
+    projections; the query projection reads the call's input, the output projection the attention's)."""
+    from paramcount.analysis.shapes.propagate import propagate
+    from paramcount.analysis.shapes.seq2seq import CROSS as CROSS_CALL
+    from paramcount.analysis.shapes.seq2seq import SOURCE_AND_TARGET_INPUTS, SPEECH_INPUTS
+
+    if tree.kind not in SOURCE_AND_TARGET_INPUTS | SPEECH_INPUTS:
+        return None
+    shape = input_shape or (1, 1)
+    links: list[FlowLink] = []
+    propagate(tree, shape, links=links)
+    layers, widths, source = 0, (0, 0), 0
+    for call in (link for link in links if CROSS_CALL in link.options):
+        prefix = f"{call.path}."
+        children = [link for link in links if link.path.startswith(prefix) and "." not in link.path[len(prefix) :]]
+        memory = [
+            link for link in children if link.input != call.input and [c.input for c in children].count(link.input) == 2
+        ]
+        if len(memory) != 2 or memory[0].output_shape is None or memory[1].output_shape is None:
+            return None
+        layers += call.times
+        widths = (memory[0].output_shape[-1], memory[1].output_shape[-1])
+        source = memory[0].input_shape[-2]
+    if not layers:
+        return None
+    follows = len(shape) == 2 and source == shape[1]
+    return CrossAttention(layers, *widths, None if follows else source)
+
+
+def cross_attention_cache(
+    decoder: KVCache, cross: CrossAttention, *, kv_heads: int | None, tp: int = 1, pp: int = 1
+) -> KVCache:
+    """``EncoderDecoderCache`` after a prefill: the decoder's self-attention ``decoder`` (its ``seq_len`` target
+    tokens) and, per decoder layer, the encoder output's keys and values at the source length (the decoder's
+    length where ``cross.source`` is None). ``kv_heads``: the cross-attention's heads, split over ``tp`` devices;
+    None keeps each width whole on every device."""
+    heads = kv_heads if kv_heads and cross.key_width % kv_heads == 0 and cross.value_width % kv_heads == 0 else 1
+    source = decoder.seq_len if cross.source is None else cross.source
+    encoder = kv_cache(
+        batch=decoder.batch,
+        seq_len=source,
+        layers=cross.layers,
+        kv_heads=heads,
+        head_dim=cross.key_width // heads,
+        value_head_dim=cross.value_width // heads,
+        bits=decoder.bits,
+        dtype=decoder.dtype,
+        tp=tp,
+        pp=pp,
+    )
+    note = (
+        f"cross-attention cache as {ENCODER_DECODER}: the encoder output's "
+        f"keys and values · batch {decoder.batch} · {source:,} source positions · {cross.layers} decoder layers · "
+        f"{cross.key_width} + {cross.value_width} elements per position"
+        + (
+            " (the source as long as the target: give --input batch,source,target for another)"
+            if cross.source is None
+            else ""
+        )
+    )
+    groups = tuple(replace(group, layer_type=CROSS) for group in encoder.groups)
+    return replace(
+        decoder, runtime=ENCODER_DECODER, groups=decoder.groups + groups, assumptions=(*decoder.assumptions, note)
     )
 
 

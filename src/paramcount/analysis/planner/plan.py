@@ -369,7 +369,12 @@ def _kv(
     dims: TransformerDims, options: PlanOptions, dtype: str, tp: int, pp: int, batch: int, seq_len: int
 ) -> tuple[KVCache, KVCache | None]:
     """The cache as transformers keeps it and, for latent attention, the expanded per-head form."""
-    from paramcount.analysis.planner.kv import expanded_latent_cache, kv_cache, latent_cache  # only with a sequence
+    from paramcount.analysis.planner.kv import (  # only with a sequence
+        cross_attention_cache,
+        expanded_latent_cache,
+        kv_cache,
+        latent_cache,
+    )
 
     kv_dtype = _kv_dtype(options, dtype)
     bits = dtype_bits(kv_dtype)
@@ -416,6 +421,8 @@ def _kv(
         tp=tp,
         pp=pp,
     )
+    if dims.cross is not None:
+        cache = cross_attention_cache(cache, dims.cross, kv_heads=dims.kv_heads if known else None, tp=tp, pp=pp)
     if known:
         return cache, None
     note = (
@@ -561,9 +568,12 @@ def plan_memory(
     dims = None
     serving = not options.training and options.gpu is not None
     if options.seq_len is not None or serving:  # the transformer formulas are loaded only when they are needed
+        from paramcount.analysis.planner.kv import cross_attention
         from paramcount.analysis.planner.transformer import transformer_dimensions
 
         dims = transformer_dimensions(tree)
+        if dims is not None and not options.training:  # an encoder-decoder's cache also holds the encoder's output
+            dims = replace(dims, cross=cross_attention(tree, shapes.input_shape if shapes is not None else None))
     activations = None
     per_operation = None
     if options.training and shapes is not None and dims is None:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Final, Literal, TypeAlias
 
+    from paramcount.analysis.planner.kv import CrossAttention
+
 __all__ = [
     "TransformerDims",
     "transformer_activations",
@@ -77,6 +79,9 @@ class TransformerDims(Record):
     kv_lora_rank: int | None = None
     """Multi-head latent attention: the latent's width (its cache holds it and ``qk_rope_head_dim``)."""
     qk_rope_head_dim: int | None = None
+    cross: CrossAttention | None = None
+    """An encoder-decoder's cross-attention (``kv.cross_attention``): the decoder layers also cache the encoder's
+    keys and values."""
     notes: tuple[str, ...] = ()
     """How the sizes were found and what was assumed, as data."""
 

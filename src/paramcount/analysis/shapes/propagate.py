@@ -99,9 +99,9 @@ BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **decoders.RULES, **enco
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
 TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
-SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS
-"""Kinds whose input is token ids: the language models, and the encoder-decoders, which read (batch, source)
-or (batch, source, target)."""
+SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS
+"""Kinds whose input is token ids: the language models, the encoder-decoders, which read (batch, source)
+or (batch, source, target), and Whisper, which reads (batch, target)."""
 
 _TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
 _LOSS: Final = "a loss compares an input with a target; its forward takes both"

@@ -1,9 +1,16 @@
-"""Dataflow of transformers' encoder-decoders (BART, T5): the encoder reads the source tokens, the decoder the
-target tokens with cross-attention to the encoder's output. Conventions in ``transformers.py``."""
+"""Dataflow of transformers' encoder-decoders (BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper): the encoder
+reads the source tokens (Whisper: log-mel features), the decoder the target tokens with cross-attention to the
+encoder's output. Conventions in ``transformers.py``.
+
+Input conventions: a text encoder-decoder reads (batch, source) token ids, the decoder as many, or (batch,
+source, target). Whisper reads (batch, target) decoder token ids: its encoder only accepts its fixed 30 s window
+(transformers refuses any other length), so the encoder's input is implied, the log-mel features
+(batch, num_mel_bins, 2·max_source_positions) = (batch, 80 or 128, 3000)."""
 
 from __future__ import annotations
 
 from paramcount._record import replace
+from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
@@ -15,6 +22,7 @@ from paramcount.analysis.shapes.flow import (
     in_order,
     multiply,
     run,
+    to_tokens,
 )
 from paramcount.analysis.shapes.transformers import embedding_subclass, fits, rms_norm
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
@@ -25,13 +33,17 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
+    from paramcount.tree import Module
 
-__all__ = ["ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS"]
+__all__ = ["CROSS", "ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEECH_INPUTS"]
 
 
-# --- encoder-decoders: BART, T5 -------------------------------------------------------------------------------
+# --- encoder-decoders: BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper -----------------------------------
 
 ENCODER_STATES: Final = "encoder_hidden_states"
+CROSS: Final = "cross"
+"""How a decoder layer calls its cross-attention (``FlowLink.options``): queries from the decoder, keys and values
+from the encoder's output."""
 
 
 class _SourceAndTarget(Step):
@@ -60,11 +72,73 @@ class _WithEncoderStates(Step):
             values["target"] = replace(target, context=((ENCODER_STATES, encoded.shape),))
 
 
-def _encoder_decoder(*, skip: str, head: str = "") -> Rule:
+class _SpeechAndTarget(Step):
+    """Whisper's input: (batch, target) decoder token ids; the encoder reads the log-mel features of its fixed
+    window, (batch, conv1's in_channels, embed_positions' rows · both convolutions' strides)."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        if flow is None:
+            values["source"] = values["target"] = None
+            return
+        if len(flow.shape) != 2:
+            raise call.fail(f"expects (batch, target) decoder token ids (the encoder reads its fixed 30 s window of "
+                            f"log-mel features), got {format_shape(flow.shape)}")  # fmt: skip
+        encoder = child_of(call.module, "encoder")
+        if encoder is None:
+            raise NotModelledError("it has no member 'encoder'")
+        values["source"] = Flow((flow.shape[0], *_features(encoder)))
+        values["target"] = flow
+
+
+def _features(encoder: Module) -> tuple[int, int]:
+    """(mel bins, frames) that Whisper's encoder accepts: ``max_source_positions · conv1.stride · conv2.stride``
+    frames, as ``WhisperEncoder.forward`` requires."""
+    convs = [child_of(encoder, name) for name in ("conv1", "conv2")]
+    table = child_of(encoder, "embed_positions")
+    if convs[0] is None or convs[1] is None or table is None:
+        raise NotModelledError("its encoder lacks conv1, conv2 or embed_positions")
+    frames = int_arg(table, "num_embeddings") * int_arg(convs[0], "stride") * int_arg(convs[1], "stride")
+    return int_arg(convs[0], "in_channels"), frames
+
+
+class _Frames(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        if flow is None:
+            return
+        mels, frames = _features(call.module)
+        if len(flow.shape) != 3 or flow.shape[1:] != (mels, frames):
+            raise call.fail(f"expects log-mel features (batch, {mels}, {frames}) (Whisper pads every input to its "
+                            f"{frames}-frame window), got {format_shape(flow.shape)}")  # fmt: skip
+
+
+class _Positions(Step):
+    """The position ids a position table is called with: ``arange(L)`` of shape (L,) for a (batch, L, …) input,
+    or, with ``every``, all the table's rows (Whisper's encoder adds ``embed_positions(arange(rows))``)."""
+
+    source: str
+    target: str
+    every: bool
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values[self.source]
+        if flow is None:
+            values[self.target] = None
+        elif self.every:
+            table = child_of(call.module, "embed_positions")
+            if table is None:
+                raise NotModelledError("it has no member 'embed_positions'")
+            values[self.target] = Flow((int_arg(table, "num_embeddings"),))
+        else:
+            values[self.target] = Flow((flow.shape[1],))
+
+
+def _encoder_decoder(*, skip: str = "", head: str = "", inputs: Step | None = None) -> Rule:
     """``shared`` is the token table the encoder and decoder call as their ``embed_tokens`` (one tensor): the
     model's forward never calls it by that name."""
     steps = [
-        _SourceAndTarget(),
+        inputs or _SourceAndTarget(),
         run("encoder", "source", "encoded"),
         _WithEncoderStates(),
         run("decoder", "target", "x"),
@@ -72,7 +146,7 @@ def _encoder_decoder(*, skip: str, head: str = "") -> Rule:
     rule = dataflow(*steps, *([run(head)] if head else []))
 
     def with_shared(call: Call, flow: Flow) -> Outcome:
-        if child_of(call.module, skip) is not None:
+        if skip and child_of(call.module, skip) is not None:
             call.skip(skip, "the encoder and the decoder call this table as their embed_tokens")
         outcome = rule(call, flow)
         output = outcome.output
@@ -115,7 +189,7 @@ def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = 
             # T5's relative position bias: the bucket of each (query, key) pair looked up, (L, S, heads).
             length = flow.shape[-2] if len(flow.shape) >= 2 else 0
             call.child(bias, Flow((length, length)))
-        if "cross" in call.options:
+        if CROSS in call.options:
             return cross(call, flow)
         return (self_causal if flow.context else self_full)(call, flow)
 
@@ -145,7 +219,7 @@ _BART_DECODER_LAYER: Final = dataflow(
     run("self_attn"),
     add("x", "x", "x0", what="add the residual"),
     run("self_attn_layer_norm"),
-    run("encoder_attn", "x", "c", options="cross"),
+    run("encoder_attn", "x", "c", options=CROSS),
     add("x", "x", "c", what="add the residual"),
     run("encoder_attn_layer_norm"),
     run("fc1", "x", "y"),
@@ -153,13 +227,72 @@ _BART_DECODER_LAYER: Final = dataflow(
     add("x", "x", "y", what="add the residual"),
     run("final_layer_norm"),
 )
+_PRE_NORM_SELF: Final = (
+    run("self_attn_layer_norm", "x0", "y"),
+    run("self_attn", "y"),
+    add("x", "x0", "y", what="add the residual"),
+)
+_PRE_NORM_FEED_FORWARD: Final = (
+    run("final_layer_norm", "x", "y"),
+    run("fc1", "y"),
+    run("fc2", "y"),
+    add("x", "x", "y", what="add the residual"),
+)
+_PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
+"""mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
+_PRE_NORM_DECODER_LAYER: Final = dataflow(
+    *_PRE_NORM_SELF,
+    run("encoder_attn_layer_norm", "x", "y"),
+    run("encoder_attn", "y", options=CROSS),
+    add("x", "x", "y", what="add the residual"),
+    *_PRE_NORM_FEED_FORWARD,
+)
+_SINUSOIDAL_CODER: Final = dataflow(
+    fits("embed_positions"),
+    run("embed_tokens", "x0", "x"),
+    _Positions("x0", "p", every=False),
+    run("embed_positions", "p", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("layers", checkpointed=True),
+    run("layer_norm", optional=True),
+)
+"""Marian's and Pegasus' stacks: ``embed_positions`` is a fixed sinusoidal table looked up at ``arange(L)``."""
+_WHISPER_ENCODER: Final = dataflow(
+    _Frames(),
+    run("conv1"),
+    run("conv2"),
+    to_tokens(),
+    _Positions("x0", "p", every=True),
+    run("embed_positions", "p", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("layers", checkpointed=True),
+    run("layer_norm"),
+    note="gelu(conv1(features)), gelu(conv2(·)) (stride 2), then (batch, positions, width) plus every position",
+)
+_WHISPER_DECODER: Final = dataflow(
+    fits("embed_positions"),
+    run("embed_tokens", "x0", "x"),
+    run("embed_positions", "x0", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+    chain("layers", checkpointed=True),
+    run("layer_norm"),
+)
+
+
+def _table_rows(call: Call, flow: Flow) -> Outcome:
+    """``WhisperPositionalEmbedding``: ``weight[:L]`` for (batch, L) token ids, (L, width); a slice, no MACs."""
+    if len(flow.shape) != 2:
+        raise call.fail(f"expects (batch, sequence) token ids, got {format_shape(flow.shape)}")
+    return Outcome(Flow((flow.shape[1], int_arg(call.module, "embedding_dim"))), 0, (), "rows 0 to L-1 of its weight")
+
+
 _T5_STACK: Final = dataflow(run("embed_tokens"), chain("block", checkpointed=True), run("final_layer_norm"))
 _T5_SELF: Final = dataflow(
     run("layer_norm", "x0", "y"), run("SelfAttention", "y"), add("x", "x0", "y", what="add the residual")
 )
 _T5_CROSS: Final = dataflow(
     run("layer_norm", "x0", "y"),
-    run("EncDecAttention", "y", options="cross"),
+    run("EncDecAttention", "y", options=CROSS),
     add("x", "x0", "y", what="add the residual"),
 )
 _T5_FF: Final = dataflow(
@@ -170,27 +303,66 @@ _T5_GATED: Final = dataflow(
     note="act(wi_0(x)) · wi_1(x), then wo",
 )  # fmt: skip
 
+
+def _t5_family(prefix: str) -> dict[str, Rule]:
+    """T5's classes under ``prefix`` (mT5 copies them; UMT5's attention has its own relative bias in every
+    self-attention, which the rule reads from the child's presence)."""
+    return {
+        f"{prefix}ForConditionalGeneration": _encoder_decoder(skip="shared", head="lm_head"),
+        f"{prefix}Model": _encoder_decoder(skip="shared"),
+        f"{prefix}Stack": _T5_STACK,
+        f"{prefix}Block": dataflow(chain("layer")),
+        f"{prefix}LayerSelfAttention": _T5_SELF,
+        f"{prefix}LayerCrossAttention": _T5_CROSS,
+        f"{prefix}LayerFF": _T5_FF,
+        f"{prefix}Attention": _kv_attention("q", "k", "v", "o", bias="relative_attention_bias"),
+        f"{prefix}DenseActDense": in_order,
+        f"{prefix}DenseGatedActDense": _T5_GATED,
+        f"{prefix}LayerNorm": rms_norm,
+    }
+
+
+def _bart_family(prefix: str, coder: Rule, encoder_layer: Rule, decoder_layer: Rule) -> dict[str, Rule]:
+    """BART's classes under ``prefix`` (mBART, Marian, Pegasus copy them, with their own stacks and layers)."""
+    return {
+        f"{prefix}Model": _encoder_decoder(skip="shared"),
+        f"{prefix}Encoder": coder,
+        f"{prefix}Decoder": coder,
+        f"{prefix}EncoderLayer": encoder_layer,
+        f"{prefix}DecoderLayer": decoder_layer,
+        f"{prefix}Attention": _BART_ATTENTION,
+    }
+
+
+_LM_HEAD: Final = dataflow(run("model"), run("lm_head"))
+"""``lm_head(model(…)[0])``, plus ``final_logits_bias`` where the class has it (a broadcast add, no MACs)."""
+
 _ENCODER_DECODERS: Final[dict[str, Rule]] = {
-    "BartForConditionalGeneration": dataflow(run("model"), run("lm_head")),
-    "BartModel": _encoder_decoder(skip="shared"),
-    "BartEncoder": _BART_CODER,
-    "BartDecoder": _BART_CODER,
-    "BartEncoderLayer": _BART_ENCODER_LAYER,
-    "BartDecoderLayer": _BART_DECODER_LAYER,
-    "BartAttention": _BART_ATTENTION,
+    "BartForConditionalGeneration": _LM_HEAD,
+    **_bart_family("Bart", _BART_CODER, _BART_ENCODER_LAYER, _BART_DECODER_LAYER),
     "BartScaledWordEmbedding": embedding_subclass,
     "BartLearnedPositionalEmbedding": embedding_subclass,
-    "T5ForConditionalGeneration": _encoder_decoder(skip="shared", head="lm_head"),
-    "T5Model": _encoder_decoder(skip="shared"),
-    "T5Stack": _T5_STACK,
-    "T5Block": dataflow(chain("layer")),
-    "T5LayerSelfAttention": _T5_SELF,
-    "T5LayerCrossAttention": _T5_CROSS,
-    "T5LayerFF": _T5_FF,
-    "T5Attention": _kv_attention("q", "k", "v", "o", bias="relative_attention_bias"),
-    "T5DenseActDense": in_order,
-    "T5DenseGatedActDense": _T5_GATED,
-    "T5LayerNorm": rms_norm,
+    "MBartForConditionalGeneration": _LM_HEAD,
+    **_bart_family("MBart", _BART_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
+    "MBartScaledWordEmbedding": embedding_subclass,
+    "MBartLearnedPositionalEmbedding": embedding_subclass,
+    "MarianMTModel": _LM_HEAD,
+    **_bart_family("Marian", _SINUSOIDAL_CODER, _BART_ENCODER_LAYER, _BART_DECODER_LAYER),
+    "MarianSinusoidalPositionalEmbedding": embedding_subclass,
+    "PegasusForConditionalGeneration": _LM_HEAD,
+    **_bart_family("Pegasus", _SINUSOIDAL_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
+    "PegasusSinusoidalPositionalEmbedding": embedding_subclass,
+    **_t5_family("T5"),
+    **_t5_family("MT5"),
+    **_t5_family("UMT5"),
+    "WhisperForConditionalGeneration": dataflow(run("model"), run("proj_out")),
+    "WhisperModel": _encoder_decoder(inputs=_SpeechAndTarget()),
+    "WhisperEncoder": _WHISPER_ENCODER,
+    "WhisperDecoder": _WHISPER_DECODER,
+    "WhisperEncoderLayer": _PRE_NORM_ENCODER_LAYER,
+    "WhisperDecoderLayer": _PRE_NORM_DECODER_LAYER,
+    "WhisperAttention": _BART_ATTENTION,
+    "WhisperPositionalEmbedding": _table_rows,
 }
 
 
@@ -198,6 +370,13 @@ RULES: Final[dict[str, Rule]] = _ENCODER_DECODERS
 """Shape rules of transformers' encoder-decoder classes, by kind."""
 
 SOURCE_AND_TARGET_INPUTS: Final = frozenset(
-    {"BartModel", "BartForConditionalGeneration", "T5Model", "T5ForConditionalGeneration"}
+    {
+        *(f"{prefix}Model" for prefix in ("Bart", "MBart", "Marian", "Pegasus", "T5", "MT5", "UMT5")),
+        *(f"{prefix}ForConditionalGeneration" for prefix in ("Bart", "MBart", "Pegasus", "T5", "MT5", "UMT5")),
+        "MarianMTModel",
+    }
 )
 """Kinds that read (batch, source) or (batch, source, target) token ids."""
+
+SPEECH_INPUTS: Final = frozenset({"WhisperModel", "WhisperForConditionalGeneration"})
+"""Kinds that read (batch, target) decoder token ids, the encoder at its fixed window of log-mel features."""
