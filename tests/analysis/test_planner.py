@@ -417,3 +417,19 @@ def test_quantization_notes_concern_the_model_at_hand() -> None:
         assert "output.weight" not in notes
     llama = " ".join(_said(plan_memory(_llama_8b(), None, PlanOptions(quantization="Q4_K_M"))))
     assert "Q6_K for half of attn_v and ffn_down" in llama
+
+
+def test_plans_of_one_model_share_its_tree_facts() -> None:
+    # A new plan for a known model (the planner's seq_len, optimizer) recomputes only the plan: the tensor
+    # listing, module table, formula and transformer sizes are the tree's, computed once per tree.
+    result = from_config("meta-llama/Llama-3.1-8B")
+    first = result.report(PlanOptions(optimizer="adamw", seq_len=128), sections=())
+    second = result.report(PlanOptions(optimizer="sgd", seq_len=256), sections=())
+    assert first.counts is second.counts
+    assert first.modules is second.modules
+    assert first.explanation is second.explanation
+    assert first.plan is not None
+    assert second.plan is not None
+    assert first.plan.dims is second.plan.dims
+    assert first.plan.dims is not None
+    assert first.plan.dims.layers == 32

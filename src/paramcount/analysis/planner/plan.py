@@ -551,10 +551,12 @@ def plan_memory(
         per_device_sequence = list(sequence)
     else:
         sequence, sequence_notes, activations = _sequence_items(tree, dims, options, choice.dtype, 1, 1)
-        per_device_sequence, per_device_notes, _ = _sequence_items(
-            tree, dims, options, choice.dtype, options.tp, options.pp
-        )
-        sequence_notes.extend(note for note in per_device_notes if note not in sequence_notes)
+        per_device_sequence = sequence
+        if options.tp * options.pp > 1:  # the model split changes the per-device activations and cache
+            per_device_sequence, per_device_notes, _ = _sequence_items(
+                tree, dims, options, choice.dtype, options.tp, options.pp
+            )
+            sequence_notes.extend(note for note in per_device_notes if note not in sequence_notes)
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)

@@ -14,6 +14,7 @@ with a config in hand can use them directly.
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
@@ -255,6 +256,7 @@ def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None,
     return window, ("sliding_attention",) * layers
 
 
+@per_tree
 def transformer_dimensions(root: Module) -> TransformerDims | None:
     """The transformer sizes of ``root``, or None when it has no stack of blocks with attention.
 

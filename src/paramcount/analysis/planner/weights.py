@@ -10,6 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
@@ -124,6 +125,7 @@ def output_heads(root: Module) -> dict[str, tuple[int, int]]:
     return {path: shape for path, (shape, tied) in linear.items() if tied or shape in tables}
 
 
+@per_tree
 def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     """Every parameter tensor once (tied copies skipped), in ``named_parameters()`` order, repeats as ``times``."""
     found: list[ParamUse] = []
