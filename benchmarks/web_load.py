@@ -9,7 +9,8 @@ same HTTP protocol, access log off) on a free 127.0.0.1 port, and measures for `
   - ``/api/count?q=Linear(<n>, 512)``       a new query on every request: parse, build and report each time
   - ``/answers/parameters-conv2d-256-512-kernel-3``   the HTML answer page (cached)
   - ``/answers/parameters-linear-<n>-512``  a new answer page on every request
-  - ``/planner?q=gpt2&seq_len=<n>``, ``/planner?q=meta-llama/Llama-3.1-8B&optimizer=adamw&seq_len=<n>``
+  - ``/planner?q=gpt2&seq_len=512&batch=<n>`` (gpt2 reads at most 1,024 positions, so the batch varies),
+    ``/planner?q=meta-llama/Llama-3.1-8B&optimizer=adamw&seq_len=<n>``
                                             the planner page with new options on every request
 
 and prints each one's requests/s as a share of the hello-world's from the same run. Load comes from ``wrk``
@@ -59,7 +60,7 @@ SCENARIOS = (
     ("`/api/count`, a new query each request (`Linear(n, 512)`)", f"/api/count?q=Linear({NEW},%20512)"),
     ("answer page (HTML, cached)", PAGE),
     ("answer page, a new one each request (`parameters-linear-n-512`)", f"/answers/parameters-linear-{NEW}-512"),
-    ("planner, new options each request (`gpt2`, `seq_len=n`)", f"/planner?q=gpt2&seq_len={NEW}"),
+    ("planner, new options each request (`gpt2`, `batch=n`)", f"/planner?q=gpt2&seq_len=512&batch={NEW}"),
     (
         "planner, new options each request (Llama-3.1-8B, AdamW, `seq_len=n`)",
         f"/planner?q=meta-llama%2FLlama-3.1-8B&optimizer=adamw&seq_len={NEW}",

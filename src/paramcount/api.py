@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from paramcount._record import Record, replace
+from paramcount.analysis.cache import per_tree
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -42,9 +43,13 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from paramcount.analysis.explain import Explanation
     from paramcount.analysis.flops import FlopsEstimate
+    from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
+    from paramcount.analysis.readings import Reading
     from paramcount.analysis.shapes.types import ShapeReport
+    from paramcount.analysis.structure import Block, ModuleRow, RawModule
     from paramcount.calls import Program
     from paramcount.sources.checkpoint import Checkpoint
 
@@ -649,22 +654,47 @@ def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate
     )
 
 
-COUNTS_CACHE_SIZE = 64
-"""Trees whose tensor listings are kept (a Llama's is ~300 rows; a planner asks for many plans of one model)."""
+class _Model(Record):
+    """What a report says about the tree alone, whatever the plan, shape or sections asked for."""
 
-_counts: dict[int, tuple[Module, Counts]] = {}
-"""``count_tree`` by the tree's identity, the tree kept alive beside it (so its id is not reused)."""
+    counts: Counts
+    stored_dtype: DtypeChoice
+    stored_bytes: tuple[int, int]
+    explanation: Explanation
+    reading: Reading
+    parameter_memory: tuple[FormatMemory, ...]
+    dtypes: tuple[str, ...]
+    modules: tuple[ModuleRow, ...]
+    embedding_parameters: int
+    active: int | None
+    blocks: tuple[Block, ...]
+    by_dtype: tuple[DtypeTotal, ...]
+    raw_shapes: tuple[RawModule, ...]
 
 
-def _counted(tree: Module) -> Counts:
-    """``count_tree(tree)``: a pure function of the immutable tree, so reports of one model share it."""
-    found = _counts.get(id(tree))
-    if found is None or found[0] is not tree:
-        found = (tree, count_tree(tree))
-        if len(_counts) >= COUNTS_CACHE_SIZE:
-            del _counts[next(iter(_counts))]
-        _counts[id(tree)] = found
-    return found[1]
+@per_tree
+def _model(tree: Module) -> _Model:
+    """The tree's own facts, once per tree: the reports of one model (the planner's plans of it) share them."""
+    counts = count_tree(tree)
+    weights: dict[str, int] = {}
+    for row in counts.parameters:
+        weights[row.dtype] = weights.get(row.dtype, 0) + row.count
+    stored_dtype = choose_dtype(tree, weights)
+    return _Model(
+        counts=counts,
+        stored_dtype=stored_dtype,
+        stored_bytes=stored_bytes(counts, stored_dtype),
+        explanation=explain(tree),
+        reading=reading(tree),
+        parameter_memory=parameter_memory(counts),
+        dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
+        modules=module_table(tree),
+        embedding_parameters=embedding_parameters(tree),
+        active=active_parameters(tree),
+        blocks=blocks(tree),
+        by_dtype=dtype_totals(counts),
+        raw_shapes=raw_modules(tree),
+    )
 
 
 def _sections(names: Collection[str]) -> tuple[str, ...]:
@@ -681,13 +711,9 @@ def build_report(
     sections: Collection[str] = SECTIONS,
 ) -> Report:
     wanted = _sections(sections)
-    tree, counts = result.tree, _counted(result.tree)
+    tree, model = result.tree, _model(result.tree)
+    counts = model.counts
     shapes = _shapes(tree, input_shape, options)
-    weights: dict[str, int] = {}
-    for row in counts.parameters:
-        weights[row.dtype] = weights.get(row.dtype, 0) + row.count
-    stored_dtype = choose_dtype(tree, weights)
-    parameter_bytes, buffer_bytes = stored_bytes(counts, stored_dtype)
     expression, program, with_variants = _describe(result)
     appears, variants, related = (with_variants and name in wanted for name in SECTIONS[1:])
     plan = _plan(result, counts, options, shapes)
@@ -697,13 +723,13 @@ def build_report(
         kind=tree.kind,
         expression=expression,
         counts=counts,
-        explanation=explain(tree),
-        reading=reading(tree),
-        parameter_memory=parameter_memory(counts),
-        stored_parameter_bytes=parameter_bytes,
-        stored_buffer_bytes=buffer_bytes,
-        dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
-        stored_dtype=stored_dtype,
+        explanation=model.explanation,
+        reading=model.reading,
+        parameter_memory=model.parameter_memory,
+        stored_parameter_bytes=model.stored_bytes[0],
+        stored_buffer_bytes=model.stored_bytes[1],
+        dtypes=model.dtypes,
+        stored_dtype=model.stored_dtype,
         training=_training(tree, counts) if "training" in wanted else (),
         appears_in=_appearances(tree) if appears else (),
         plan=plan,
@@ -712,12 +738,12 @@ def build_report(
         compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if related else (),
-        modules=module_table(tree),
+        modules=model.modules,
         program=program,
-        embedding_parameters=embedding_parameters(tree),
-        active=active_parameters(tree),
-        blocks=blocks(tree),
-        by_dtype=dtype_totals(counts),
-        raw_shapes=raw_modules(tree),
+        embedding_parameters=model.embedding_parameters,
+        active=model.active,
+        blocks=model.blocks,
+        by_dtype=model.by_dtype,
+        raw_shapes=model.raw_shapes,
         sections=wanted,
     )

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paramcount import api
+from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner.module_activations import ModuleActivations, module_activations
 from vision_oracle import saved_bytes
 
@@ -118,7 +119,7 @@ def test_unmodelled_kinds_keep_the_estimate_and_say_which() -> None:
     )
     assert report.plan is not None
     assert report.plan.module_activations is None
-    assert any(note.endswith("not modelled for: PReLU") for note in report.plan.assumptions)
+    assert Assumption.of("per-operation-unmodelled", kinds=("PReLU",)) in report.plan.assumptions
     assert not report.plan.exact
 
 

@@ -8,8 +8,10 @@ import re
 import pytest
 
 import paramcount
+from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner import (
     ACCELERATORS,
+    MemoryPlan,
     PlanOptions,
     TransformerDims,
     accelerator,
@@ -21,10 +23,16 @@ from paramcount.analysis.planner import (
 )
 from paramcount.api import from_config
 from paramcount.errors import ArgumentError, UnknownNameError
+from paramcount.render.assumptions import assumption_text, dtype_reason
 from paramcount.tree import Module
 
 GIB = 2**30
 MIB = 2**20
+
+
+def _said(plan: MemoryPlan) -> list[str]:
+    """The plan's assumptions as the renderers write them."""
+    return [assumption_text(a) for a in plan.assumptions]
 
 
 def _llama_8b() -> Module:
@@ -56,7 +64,7 @@ def test_kv_cache_from_the_config_tree() -> None:
         stack="model.layers",
     )
     assert plan.dtype == "bfloat16"
-    assert plan.dtype_reason == "bfloat16: the dtype the config stores"
+    assert dtype_reason(plan.dtype_choice) == "bfloat16: the dtype the config stores"
     assert sum(item.bytes for item in plan.items if item.category == "kv_cache") == GIB
 
 
@@ -208,13 +216,14 @@ def test_fit_and_devices_needed() -> None:
 def test_dtype_defaults_and_their_reasons() -> None:
     result = paramcount.count("Linear(4, 3)")
     assert (
-        plan_memory(result.tree).dtype_reason
+        dtype_reason(plan_memory(result.tree).dtype_choice)
         == "float32: torch's default; no dtype given, in the tensors or in a config"
     )
     given = plan_memory(result.tree, None, PlanOptions(dtype="fp16"))
-    assert (given.dtype, given.dtype_reason) == ("float16", "float16: given as dtype")
+    assert (given.dtype, dtype_reason(given.dtype_choice)) == ("float16", "float16: given as dtype")
     stored = paramcount.count("Linear(4, 3, dtype=torch.bfloat16)")
-    assert plan_memory(stored.tree).dtype_reason == "bfloat16: the tensors' own dtype"
+    assert dtype_reason(plan_memory(stored.tree).dtype_choice) == "bfloat16: the tensors' own dtype"
+    assert plan_memory(stored.tree).dtype_choice.rule == "tensors"
 
 
 def test_gguf_quantises_matrices_and_keeps_vectors_in_float32() -> None:
@@ -254,7 +263,17 @@ def test_lora_default_targets_are_peft_s_and_the_plan_names_them() -> None:
     assert (
         "LoRA r=16 on q_proj, v_proj (peft's default for model_type llama): 64 Linear layers adapted "
         "(q_proj ×32, v_proj ×32)"
-    ) in " ".join(plan.assumptions)
+    ) in " ".join(_said(plan))
+    # the same as data: the numbers and names, the sentence written by the renderer
+    lora = next(a for a in plan.assumptions if a.kind == "lora")
+    assert dict(lora.values) == {
+        "rank": 16,
+        "targets": ("q_proj", "v_proj"),
+        "targets_rule": "peft-default",
+        "model_type": "llama",
+        "layers": 64,
+        "adapted": (("q_proj", 32), ("v_proj", 32)),
+    }
     assert adapters.bytes == 4 * adapters.count
 
 
@@ -340,7 +359,8 @@ def test_dimensions_of_torch_transformers_and_non_transformers() -> None:
     assert transformer_dimensions(paramcount.count("Sequential(Linear(3, 4), ReLU())").tree) is None
     # KV and activations are said to be missing rather than guessed
     plan = plan_memory(paramcount.count("Linear(3, 4)").tree, None, PlanOptions(seq_len=16))
-    assert "KV cache not modelled: no stack of attention blocks found in the tree" in plan.assumptions
+    assert "KV cache not modelled: no stack of attention blocks found in the tree" in _said(plan)
+    assert Assumption.of("kv-no-stack") in plan.assumptions
 
 
 # --- quantised formats: overheads itemised, notes about the model at hand -------------------------------------
@@ -391,9 +411,25 @@ def test_quantization_notes_concern_the_model_at_hand() -> None:
     # not for resnet50, which has none of them.
     resnet = paramcount.count("resnet50").tree
     for name in ("Q4_K_M", "Q4_0"):
-        notes = " ".join(plan_memory(resnet, None, PlanOptions(quantization=name)).assumptions)
+        notes = " ".join(_said(plan_memory(resnet, None, PlanOptions(quantization=name))))
         assert "attn_v" not in notes
         assert "ffn_down" not in notes
         assert "output.weight" not in notes
-    llama = " ".join(plan_memory(_llama_8b(), None, PlanOptions(quantization="Q4_K_M")).assumptions)
+    llama = " ".join(_said(plan_memory(_llama_8b(), None, PlanOptions(quantization="Q4_K_M"))))
     assert "Q6_K for half of attn_v and ffn_down" in llama
+
+
+def test_plans_of_one_model_share_its_tree_facts() -> None:
+    # A new plan for a known model (the planner's seq_len, optimizer) recomputes only the plan: the tensor
+    # listing, module table, formula and transformer sizes are the tree's, computed once per tree.
+    result = from_config("meta-llama/Llama-3.1-8B")
+    first = result.report(PlanOptions(optimizer="adamw", seq_len=128), sections=())
+    second = result.report(PlanOptions(optimizer="sgd", seq_len=256), sections=())
+    assert first.counts is second.counts
+    assert first.modules is second.modules
+    assert first.explanation is second.explanation
+    assert first.plan is not None
+    assert second.plan is not None
+    assert first.plan.dims is second.plan.dims
+    assert first.plan.dims is not None
+    assert first.plan.dims.layers == 32

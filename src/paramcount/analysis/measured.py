@@ -370,6 +370,7 @@ def with_measured_activations(
     """A training ``plan`` with the measured activations as its activation item (in place of any estimate),
     on every device of a data-parallel plan, and its fit re-checked with them."""
     from paramcount._record import replace
+    from paramcount.analysis.memory import Assumption
     from paramcount.analysis.planner import MemoryItem, fit_on
 
     if plan.mode != "training":
@@ -381,13 +382,10 @@ def with_measured_activations(
         activations.saved_bytes,
         category="activations",
     )
-    note = (
-        f"activations: measured on {activations.device}, the distinct storages autograd saved during one forward "
-        "pass at the given input in train mode, parameters excluded (exact for this input and batch)"
-    )
+    note = Assumption.of("activations-measured", device=activations.device)
     items = (*(i for i in plan.items if i.category != "activations"), item)
     per_device = (*(i for i in plan.per_device if i.category != "activations"), item)
-    assumptions = (*tuple(a for a in plan.assumptions if not a.startswith("activations")), note)
+    assumptions = (*tuple(a for a in plan.assumptions if not a.kind.startswith("activations")), note)
     measured = replace(plan, items=items, per_device=per_device, assumptions=assumptions)
     if plan.fit is None:
         return measured

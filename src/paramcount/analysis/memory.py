@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Final, Literal, TypeAlias
 
 __all__ = [
+    "Assumption",
     "Category",
     "DtypeChoice",
     "DtypeTotal",
@@ -38,6 +39,24 @@ if TYPE_CHECKING:
     Category: TypeAlias = Literal["", "weights", "gradients", "optimizer", "buffers", "activations", "kv_cache"]
 """What an item is, which decides how parallelism splits it (ZeRO shards optimizer states at stage 1,
 gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
+
+
+class Assumption(Record):
+    """One assumption behind a memory figure, as data: what it says (``kind``) and the numbers and names it
+    needs (``values``); ``paramcount.render.assumptions`` writes the sentence. A value is a number, a name, a
+    tuple of names, or assumptions (a kind that lists others). Kind ``stated`` carries a sentence an analysis
+    wrote itself (``text``)."""
+
+    kind: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **values: object) -> Assumption:
+        return cls(kind, tuple(values.items()))
+
+    @classmethod
+    def stated(cls, text: str, kind: str = "stated") -> Assumption:
+        return cls(kind, (("text", text),))
 
 
 class MemoryItem(Record):
@@ -61,7 +80,7 @@ class MemoryBreakdown(Record):
     """Items and the assumptions behind them (STYLE 2.3)."""
 
     items: tuple[MemoryItem, ...]
-    assumptions: tuple[str, ...] = ()
+    assumptions: tuple[Assumption, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -90,7 +109,7 @@ class FormatMemory(Record):
 class TrainingPlan(Record):
     name: str
     items: tuple[MemoryItem, ...]
-    assumptions: tuple[str, ...]
+    assumptions: tuple[Assumption, ...]
 
     @property
     def bytes(self) -> int:
@@ -110,16 +129,18 @@ def parameter_memory(counts: Counts) -> tuple[FormatMemory, ...]:
     )
 
 
+if TYPE_CHECKING:
+    DtypeRule: TypeAlias = Literal["given", "tensors", "tensors-most", "quantised", "config", "torch-default"]
+"""Which branch of ``choose_dtype`` chose the dtype; ``paramcount.render.assumptions.dtype_why`` says it."""
+
+
 class DtypeChoice(Record):
-    """The dtype the parameters are stored in, and why (``reason``: "bfloat16: the dtype the config stores")."""
+    """The dtype the parameters are stored in, and which rule chose it (``rule``; rendered, "bfloat16: the
+    dtype the config stores")."""
 
     dtype: str
-    why: str
+    rule: DtypeRule
     source: Literal["argument", "tensors", "config", "default"]
-
-    @property
-    def reason(self) -> str:
-        return f"{self.dtype}: {self.why}"
 
     @property
     def casts(self) -> bool:
@@ -136,21 +157,20 @@ def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None
     default); else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
     parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
-        return DtypeChoice(requested, "given as dtype", "argument")
+        return DtypeChoice(requested, "given", "argument")
     floating = {name: count for name, count in weights.items() if name in BITS}  # not a GGUF's Q4_K
     stated = {name: count for name, count in floating.items() if name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
-        mixed = " (the dtype of most parameters)" if len(floating) > 1 else ""
-        return DtypeChoice(dominant, f"the tensors' own dtype{mixed}", "tensors")
+        return DtypeChoice(dominant, "tensors-most" if len(floating) > 1 else "tensors", "tensors")
     if len(floating) < len(weights):
-        return DtypeChoice("float16", "llama.cpp's default for its KV cache (the weights are quantised)", "default")
+        return DtypeChoice("float16", "quantised", "default")
     configured = dict(root.attributes).get("torch_dtype")
     if isinstance(configured, str):
         found = storage_format(configured)
         if found is not None and found.role == "dtype":
-            return DtypeChoice(found.name, "the dtype the config stores", "config")
-    return DtypeChoice("float32", "torch's default; no dtype given, in the tensors or in a config", "default")
+            return DtypeChoice(found.name, "config", "config")
+    return DtypeChoice("float32", "torch-default", "default")
 
 
 FLOATING: Final = frozenset({"float64", "float32", "float16", "bfloat16"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from paramcount.provenance import FromFile
+from paramcount.render.assumptions import assumption_data, assumption_text, dtype_reason
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 from paramcount.report import SECTIONS
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.counts import TensorRow
     from paramcount.analysis.measured import ActivationMemory
+    from paramcount.analysis.memory import Assumption
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shapes.types import ShapeReport, TrainingFlops
     from paramcount.provenance import Provenance
@@ -95,7 +97,8 @@ def _whole_dict(report: Report) -> dict[str, Any]:
             "dtypes": list(report.dtypes),
             "stored": {
                 "dtype": report.stored_dtype.dtype,
-                "dtype_reason": report.stored_dtype.reason,
+                "dtype_reason": dtype_reason(report.stored_dtype),
+                "dtype_rule": report.stored_dtype.rule,
                 "parameter_bytes": report.stored_parameter_bytes,
                 "buffer_bytes": report.stored_buffer_bytes,
             },
@@ -113,7 +116,7 @@ def _whole_dict(report: Report) -> dict[str, Any]:
                     "items": [
                         {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items
                     ],
-                    "assumptions": list(plan.assumptions),
+                    **_assumptions(plan.assumptions),
                 }
                 for plan in report.training
             ],
@@ -298,14 +301,15 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
     return {
         "mode": plan.mode,
         "dtype": plan.dtype,
-        "dtype_reason": plan.dtype_reason,
+        "dtype_reason": dtype_reason(plan.dtype_choice),
+        "dtype_rule": plan.dtype_choice.rule,
         "devices": plan.devices,
         "items": _items(plan.items),
         "total_bytes": plan.total_bytes,
         "per_device": _items(plan.per_device),
         "per_device_bytes": plan.per_device_bytes,
         "exact": plan.exact,
-        "assumptions": list(plan.assumptions),
+        **_assumptions(plan.assumptions),
         "activations": _activations(plan),
         "module_activations": _module_activations(plan),
         "fit": None
@@ -321,6 +325,14 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         "kv_cache": _kv_cache(plan.kv_cache),
         "kv_cache_expanded": _kv_cache(plan.kv_cache_expanded),
         "kv_capacity": _kv_capacity(plan.kv_capacity),
+    }
+
+
+def _assumptions(assumptions: tuple[Assumption, ...]) -> dict[str, Any]:
+    """Each assumption's sentence (``assumptions``) and, in the same order, its kind and values."""
+    return {
+        "assumptions": [assumption_text(a) for a in assumptions],
+        "assumptions_data": [assumption_data(a) for a in assumptions],
     }
 
 

@@ -8,6 +8,7 @@ from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport
 from paramcount.analysis.structure import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo
+from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 from paramcount.render.units import byte_sizes, integer
@@ -285,7 +286,7 @@ def _memory(report: Report) -> Section:
             Paragraph(
                 (
                     Segment(
-                        f"Stored in {report.stored_dtype.dtype} ({report.stored_dtype.why}): "
+                        f"Stored in {report.stored_dtype.dtype} ({dtype_why(report.stored_dtype)}): "
                         f"parameters {integer(report.stored_parameter_bytes)} B"
                         f" + buffers {integer(report.stored_buffer_bytes)} B"
                         f" = {stored[0]} = {stored[1]} = {stored[2]}"
@@ -345,11 +346,11 @@ def _training(report: Report) -> Section:
     blocks: list[Block] = []
     for plan in report.training:
         lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),), *_item_lines(plan.items)]
-        lines.extend((Segment(f"  ({a})", "muted"),) for a in plan.assumptions if a not in shared)
+        lines.extend((Segment(f"  ({assumption_text(a)})", "muted"),) for a in plan.assumptions if a not in shared)
         blocks.append(Lines(tuple(lines)))
     common = [a for a in (report.training[0].assumptions if report.training else ()) if a in shared]
     if common:
-        blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in common)))
+        blocks.append(Lines(tuple((Segment(f"({assumption_text(a)})", "muted"),) for a in common)))
     return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))
 
 
@@ -499,7 +500,7 @@ def _plan(report: Report) -> Section | None:
         return None
     mode = "training" if plan.mode == "training" else "inference"
     blocks: list[Block] = [
-        Paragraph((Segment(f"{mode.capitalize()} in {plan.dtype} ({plan.dtype_reason}).", "muted"),)),
+        Paragraph((Segment(f"{mode.capitalize()} in {plan.dtype} ({dtype_reason(plan.dtype_choice)}).", "muted"),)),
         Lines(tuple(_item_lines(plan.items))),
     ]
     if plan.devices > 1:
@@ -519,7 +520,7 @@ def _plan(report: Report) -> Section | None:
         memory = f"{byte_sizes(device.memory_bytes)[2]} {'as reported' if device.reported else 'as sold'}"
         blocks.append(Paragraph((Segment(f"{device.name} ({memory}): {verdict}, {room}{need}.", "total"),)))
     blocks.extend(_kv_blocks(plan))
-    blocks.append(Lines(tuple((Segment(f"({a})", "muted"),) for a in plan.assumptions)))
+    blocks.append(Lines(tuple((Segment(f"({assumption_text(a)})", "muted"),) for a in plan.assumptions)))
     return Section("plan", "Memory plan" + ("" if plan.exact else " (includes estimates)"), tuple(blocks))
 
 

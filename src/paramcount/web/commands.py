@@ -60,12 +60,19 @@ def _positive(text: str) -> int:
     return value
 
 
-def _serve_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="paramcount serve",
-        description="Start the web app: the Parameter Counter, answer pages and the JSON API.",
-        epilog=SERVE_EXAMPLES,
+def _command_parser(command: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """The parser of ``paramcount <command>``, its examples shown as written."""
+    return argparse.ArgumentParser(
+        prog=f"paramcount {command}",
+        description=description,
+        epilog=examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = _command_parser(
+        "serve", "Start the web app: the Parameter Counter, answer pages and the JSON API.", SERVE_EXAMPLES
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
@@ -113,12 +120,8 @@ def serve_main(argv: list[str]) -> int:
 
 
 def _site_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="paramcount site",
-        description="Write the answer pages for the curated questions as a static site.",
-        epilog=SITE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    description = "Write the answer pages for the curated questions as a static site."
+    parser = _command_parser("site", description, SITE_EXAMPLES)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="write the static site into DIR", epilog=SITE_EXAMPLES)
     build.add_argument("directory", metavar="DIR", type=Path, help="folder to write (created if missing)")

@@ -4,8 +4,9 @@ arithmetic is exact, labelled as an estimate where it is not.
 API (all pure functions of a tree returning frozen records of ints and strings; nothing formats text):
 
 - ``plan_memory(tree, counts=None, options=PlanOptions()) -> MemoryPlan``: the whole picture. ``items`` (one
-  replica on one device), ``per_device`` (under ZeRO / tp / pp), ``assumptions``, ``dtype`` and
-  ``dtype_reason``, ``devices``, ``dims`` (the transformer sizes used) and ``fit`` (when ``options.gpu`` is set).
+  replica on one device), ``per_device`` (under ZeRO / tp / pp), ``assumptions`` (``Assumption`` records, written
+  out by ``paramcount.render.assumptions``), ``dtype_choice`` (the dtype and the rule that chose it), ``devices``,
+  ``dims`` (the transformer sizes used) and ``fit`` (when ``options.gpu`` is set).
 - ``PlanOptions(dtype, optimizer, mixed_precision, lora_rank, lora_targets, quantization,
   gradient_checkpointing, attention, sequence_parallel, zero, tp, pp, gpus, seq_len, batch, gpu)``: one field
   per CLI flag, validated and canonicalised when built (``ArgumentError`` / ``UnknownNameError`` with close

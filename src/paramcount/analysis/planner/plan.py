@@ -15,7 +15,7 @@ import math
 
 from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
-from paramcount.analysis.memory import MemoryBreakdown, MemoryItem, TrainingPlan, stored_bits
+from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem, TrainingPlan, stored_bits
 from paramcount.analysis.planner.optimizers import SHARED_8BIT_MAP_BYTES, OptimizerSpec, state_entries
 from paramcount.analysis.planner.options import (
     MAX_DEVICES,
@@ -86,9 +86,9 @@ class MemoryPlan(Record):
     mode: Literal["inference", "training"]
     items: tuple[MemoryItem, ...]
     per_device: tuple[MemoryItem, ...]
-    assumptions: tuple[str, ...]
-    dtype: str
-    dtype_reason: str
+    assumptions: tuple[Assumption, ...]
+    dtype_choice: DtypeChoice
+    """The plan's dtype and the rule that chose it."""
     devices: int
     options: PlanOptions
     dims: TransformerDims | None = None
@@ -103,6 +103,10 @@ class MemoryPlan(Record):
     """The saved tensors per operation behind the activation lines (training of a modelled layer layout)."""
     module_activations: ModuleActivations | None = None
     """The saved tensors per operation and storage behind the activation lines (training on an input shape)."""
+
+    @property
+    def dtype(self) -> str:
+        return self.dtype_choice.dtype
 
     @property
     def total_bytes(self) -> int:
@@ -143,23 +147,23 @@ def _is_language_model(tree: Module) -> bool:
     return dims is not None and dims.vocab is not None
 
 
-def _format_note(fmt: StorageFormat, tree: Module) -> str:
+def _format_note(fmt: StorageFormat, tree: Module) -> Assumption:
     """The format's note, with what it does to a language model's tensors only when ``tree`` is one."""
-    note = fmt.note
-    if fmt.language_model_note and _is_language_model(tree):
-        note = f"{note}; {fmt.language_model_note}"
-    return f"{fmt.name}: {note} (source: {fmt.source})"
+    language_model_note = fmt.language_model_note if fmt.language_model_note and _is_language_model(tree) else ""
+    return Assumption.of(
+        "format", name=fmt.name, note=fmt.note, language_model_note=language_model_note, source=fmt.source
+    )
 
 
 def _weights(
     tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
-) -> tuple[list[MemoryItem], list[str]]:
+) -> tuple[list[MemoryItem], list[Assumption]]:
     if options.quantization is not None:
         fmt = find_format("quantization", options.quantization)
         return list(quantized_weights(uses, fmt, dtype)), [_format_note(fmt, tree)]
     stored = stored_weights(uses) if options.dtype is None and options.mixed_precision is None else None
     if stored is not None:
-        return [stored], ["weights as the checkpoint stores them: each tensor's bytes from its type's block layout"]
+        return [stored], [Assumption.of("checkpoint-weights")]
     weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
     bits = dtype_bits(weight_dtype)
     return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
@@ -167,17 +171,17 @@ def _weights(
 
 def _lora_targets(tree: Module, options: PlanOptions) -> LoraTargets:
     if isinstance(options.lora_targets, tuple):
-        return LoraTargets(options.lora_targets, "given as lora_targets", given=True)
+        return LoraTargets(options.lora_targets, "given", given=True)
     return default_lora_targets(tree)
 
 
-def _adapted(adapters: tuple[Adapter, ...]) -> str:
-    """``q_proj ×32, v_proj ×32``: the adapted Linear layers by name, in the order they come."""
+def _adapted(adapters: tuple[Adapter, ...]) -> tuple[tuple[str, int], ...]:
+    """The adapted Linear layers by name and copies (``q_proj`` 32, ``v_proj`` 32), in the order they come."""
     found: dict[str, int] = {}
     for adapter in adapters:
         name = adapter.module_path.rsplit(".", 1)[-1]
         found[name] = found.get(name, 0) + adapter.times
-    return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in found.items())
+    return tuple(found.items())
 
 
 def _adapter_uses(
@@ -207,31 +211,33 @@ def _adapter_uses(
 
 def _training_setup(
     tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
-) -> tuple[list[MemoryItem], _Training, list[str]]:
+) -> tuple[list[MemoryItem], _Training, list[Assumption]]:
     weights, notes = _weights(tree, uses, options, dtype)
     if options.lora_rank is not None:
         targets = _lora_targets(tree, options)
         adapters, trainable, adapted = _adapter_uses(uses, options, targets)
         layers = sum(adapter.times for adapter in adapted)
         notes.append(
-            f"LoRA r={options.lora_rank} on {', '.join(targets.names)} ({targets.why}): {layers:,} Linear layers "
-            f"adapted ({_adapted(adapted)}); base weights frozen, adapters and their gradients and states in "
-            "float32 (peft autocast_adapter_dtype)"
+            Assumption.of(
+                "lora",
+                rank=options.lora_rank,
+                targets=targets.names,
+                targets_rule=targets.rule,
+                model_type=targets.model_type,
+                layers=layers,
+                adapted=_adapted(adapted),
+            )
         )
         return weights + adapters, _Training(trainable, LORA_ADAPTER_DTYPE, LORA_ADAPTER_DTYPE, False), notes
     trainable = tuple(use for use in uses if use.trainable)
     frozen = _total(uses) - _total(trainable)
     if frozen:
-        notes.append(f"{frozen:,} frozen parameters are held as weights only (no gradients or optimizer states)")
+        notes.append(Assumption.of("frozen", frozen=frozen))
     if options.mixed_precision is not None:
         half = MIXED_PRECISION[options.mixed_precision]
-        notes.append(
-            f"mixed precision ({options.mixed_precision}): {half} weights and gradients, float32 master weights and "
-            "optimizer states (Megatron-LM / DeepSpeed convention; ZeRO paper §3.1: 2 + 2 + 12 bytes per parameter "
-            "with Adam)"
-        )
+        notes.append(Assumption.of("mixed-precision", mode=options.mixed_precision, half=half))
         return weights, _Training(trainable, half, "float32", True), notes
-    notes.append(f"gradients and optimizer states in {dtype}, the dtype of the parameters (torch.zeros_like(p))")
+    notes.append(Assumption.of("state-dtype", dtype=dtype))
     return weights, _Training(trainable, dtype, dtype, False), notes
 
 
@@ -264,7 +270,7 @@ def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
 
 def _training_items(
     tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
-) -> tuple[list[MemoryItem], list[str]]:
+) -> tuple[list[MemoryItem], list[Assumption]]:
     spec = find_optimizer(options.optimizer or "")
     items, setup, notes = _training_setup(tree, uses, options, dtype)
     count = _total(setup.trainable)
@@ -275,8 +281,8 @@ def _training_items(
     items.extend(_optimizer_items(spec, setup))
     if spec.matrices_only:
         others = sum(use.count * use.times for use in setup.trainable if len(use.sizes) != 2)
-        notes.append(f"{spec.label} keeps no state for the {others:,} parameters in tensors that are not 2-d")
-    notes.append(f"optimizer {spec.label}: {spec.note or 'states as torch keeps them'} (source: {spec.source})")
+        notes.append(Assumption.of("matrices-only", optimizer=spec.label, others=others))
+    notes.append(Assumption.of("optimizer", optimizer=spec.label, note=spec.note, source=spec.source))
     return items, notes
 
 
@@ -302,12 +308,6 @@ def activation_dtype(options: PlanOptions, dtype: str) -> str:
     return dtype if dtype in COMPUTE_DTYPES else "bfloat16"
 
 
-ACTIVATION_DTYPE_RULE: Final = (
-    "activations in {dtype}: the compute dtype (the 16-bit type under mixed precision, as a model loaded in it "
-    "runs; autocast over float32 weights also keeps 16-bit copies of the weights, not modelled)"
-)
-
-
 def _activations(
     tree: Module, dims: TransformerDims, options: PlanOptions, dtype: str, tp: int
 ) -> tuple[MemoryBreakdown, ActivationPlan | None]:
@@ -324,17 +324,12 @@ def _activations(
         checkpointing=options.gradient_checkpointing,
     )
     if plan is not None:
-        notes = [*plan.assumptions, ACTIVATION_DTYPE_RULE.format(dtype=compute)]
+        notes = [*map(_stated, plan.assumptions), Assumption.of("activations-dtype", dtype=compute)]
         if tp > 1:
-            parallel = "with" if options.sequence_parallel else "without"
-            notes.append(
-                f"activations split over tp={tp} {parallel} sequence parallelism: an estimate by {MEGATRON_SPLIT}"
-            )
+            split = {"tp": tp, "sequence_parallel": options.sequence_parallel, "source": MEGATRON_SPLIT}
+            notes.append(Assumption.of("activations-split", **split))
         if plan.checkpointing:
-            notes.append(
-                "checkpointing: each layer's input is kept; during backward one layer's tensors are recomputed "
-                "at a time (its line above); the rotary tables the checkpoints hold are not itemised"
-            )
+            notes.append(Assumption.of("checkpointing"))
         items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
         return MemoryBreakdown(items, tuple(notes)), plan
     from paramcount.analysis.planner.transformer import transformer_activations  # only with a sequence
@@ -351,11 +346,7 @@ def _activations(
         sequence_parallel=options.sequence_parallel,
         vocab=dims.vocab,
     )
-    why = (
-        "the layers are not one of the layouts modelled per operation "
-        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, GPT-2, BERT)"
-    )
-    return MemoryBreakdown(estimate.items, (f"activations: {why}", *estimate.assumptions)), None
+    return MemoryBreakdown(estimate.items, (Assumption.of("activations-layout"), *estimate.assumptions)), None
 
 
 def _kv_dtype(options: PlanOptions, dtype: str) -> str:
@@ -403,7 +394,7 @@ def _kv(
             pp=pp,
         )
         return latent, expanded
-    known = dims.kv_heads is not None and dims.head_dim is not None and dims.key_width == dims.kv_heads * dims.head_dim
+    known = _kv_heads_known(dims)
     kv_heads = dims.kv_heads if known and dims.kv_heads is not None else 1
     head_dim = dims.head_dim if known and dims.head_dim is not None else dims.key_width
     value_dim = dims.value_width // kv_heads if dims.value_width % kv_heads == 0 else dims.value_width
@@ -423,34 +414,39 @@ def _kv(
     )
     if dims.cross is not None:
         cache = cross_attention_cache(cache, dims.cross, kv_heads=dims.kv_heads if known else None, tp=tp, pp=pp)
-    if known:
-        return cache, None
-    note = (
-        f"KV heads unknown from the shapes: the cache holds the key and value projection widths "
-        f"({dims.key_width:,} and {dims.value_width:,} per token per layer) as one head, not split by tp"
-    )
-    return replace(cache, assumptions=(*cache.assumptions, note)), None
+    return cache, None
+
+
+def _kv_heads_known(dims: TransformerDims) -> bool:
+    """The keys' width is kv_heads · head_dim (else the cache holds the projection widths as one head)."""
+    return dims.kv_heads is not None and dims.head_dim is not None and dims.key_width == dims.kv_heads * dims.head_dim
 
 
 def _sequence_items(
     tree: Module, dims: TransformerDims | None, options: PlanOptions, dtype: str, tp: int, pp: int
-) -> tuple[list[MemoryItem], list[str], ActivationPlan | None]:
+) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
+    what = "activations" if options.training else "kv"
     if options.seq_len is None:
-        what = "activations" if options.training else "the KV cache"
-        return [], [f"{what} not included: give seq_len (and batch)"], None
+        return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
-        what = "activations" if options.training else "KV cache"
-        return [], [f"{what} not modelled: no stack of attention blocks found in the tree"], None
-    notes = (
-        [f"transformer sizes from the tree ({dims.stack or 'root'}): " + "; ".join(dims.notes)] if dims.notes else []
-    )
+        return [], [Assumption.of(f"{what}-no-stack")], None
+    notes = [Assumption.of("transformer-sizes", stack=dims.stack, notes=dims.notes)] if dims.notes else []
     if options.training:
         part, activations = _activations(tree, dims, options, dtype, tp)
         return list(part.items), notes + list(part.assumptions), activations
     cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
-    notes.append("inference activations (one layer's working set at a time) are not included")
-    return list(cache.items), notes + list(cache.assumptions), None
+    notes.append(Assumption.of("inference-activations"))
+    notes.extend(map(_stated, cache.assumptions))
+    if not _kv_heads_known(dims):
+        notes.append(Assumption.of("kv-heads-unknown", key_width=dims.key_width, value_width=dims.value_width))
+    return list(cache.items), notes, None
+
+
+def _stated(text: str) -> Assumption:
+    """A sentence the activation and KV-cache analyses write themselves, as an assumption (kind
+    ``activations-stated`` when it is about activations, as measured plans replace those)."""
+    return Assumption.stated(text, kind="activations-stated" if text.startswith("activations") else "stated")
 
 
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
@@ -473,31 +469,19 @@ def _per_device(
     return model + sequence
 
 
-def _parallel_notes(options: PlanOptions) -> list[str]:
+def _parallel_notes(options: PlanOptions) -> list[Assumption]:
     notes = []
     if options.zero:
-        sharded = {
-            1: "optimizer states",
-            2: "optimizer states and gradients",
-            3: "optimizer states, gradients and weights",
-        }
-        notes.append(
-            f"ZeRO-{options.zero} shards the {sharded[options.zero]} over {options.data_parallel} data-parallel "
-            "devices (Rajbhandari et al. 2020)"
-        )
+        notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
     if options.tp * options.pp > 1:
-        notes.append(
-            f"tensor parallel {options.tp} × pipeline parallel {options.pp}: weights, gradients and states split "
-            "evenly (an estimate: norms are replicated, pipeline stages are not perfectly balanced); activations per "
-            f"Korthikanti et al. Table 2 {'with' if options.sequence_parallel else 'without'} sequence parallelism; "
-            "the first 1F1B stage holds L layers' worth"
-        )
+        split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
+        notes.append(Assumption.of("model-parallel", **split))
     return notes
 
 
 def _module_activations(
     tree: Module, shapes: ShapeReport, dtype: str
-) -> tuple[list[MemoryItem], list[str], ModuleActivations | None]:
+) -> tuple[list[MemoryItem], list[Assumption], ModuleActivations | None]:
     """The tensors autograd keeps per operation on the input's shapes; the old estimate where a kind is not
     modelled."""
     from paramcount.analysis.planner.module_activations import module_activation_items, module_activations
@@ -505,11 +489,11 @@ def _module_activations(
     found = module_activations(tree, shapes.input_shape, dtype)
     if isinstance(found, tuple):
         items, notes = _shape_activations(shapes, dtype)
-        return items, [*notes, f"saved tensors per operation not modelled for: {', '.join(found)}"], None
-    return module_activation_items(found), list(found.assumptions), found
+        return items, [*notes, Assumption.of("per-operation-unmodelled", kinds=found)], None
+    return module_activation_items(found), list(map(_stated, found.assumptions)), found
 
 
-def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem], list[str]]:
+def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem], list[Assumption]]:
     """Activations of a model that is not a transformer stack, from the shapes of an actual input: the outputs
     of every leaf layer, kept for the backward pass (an estimate)."""
     paths = [module.path for module in shapes.modules]
@@ -520,7 +504,7 @@ def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem
         and not any(other.startswith(f"{module.path}.") or (not module.path and other) for other in paths)
     ]
     if not leaves:
-        return [], ["activations not modelled: the input's shapes could not be followed through these modules"]
+        return [], [Assumption.of("activations-shapes-unfollowed")]
     elements = sum(math.prod(module.output_shape or ()) * module.times for module in leaves)
     bits = BITS[dtype]
     bound = "" if shapes.is_complete else " (a lower bound: some modules are not modelled)"
@@ -532,12 +516,7 @@ def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem
         category="activations",
         exact=False,
     )
-    note = (
-        "activations: an estimate from the shapes of the given input — every layer's output is kept for the "
-        f"backward pass, in {dtype}; in-place operations, fused kernels and checkpointing keep less, "
-        "and some layers (pooling indices, dropout masks) keep a little more"
-    )
-    return [item], [note]
+    return [item], [Assumption.of("activations-shapes", dtype=dtype)]
 
 
 def plan_memory(
@@ -582,19 +561,21 @@ def plan_memory(
         per_device_sequence = list(sequence)
     else:
         sequence, sequence_notes, activations = _sequence_items(tree, dims, options, choice.dtype, 1, 1)
-        per_device_sequence, per_device_notes, _ = _sequence_items(
-            tree, dims, options, choice.dtype, options.tp, options.pp
-        )
-        sequence_notes.extend(note for note in per_device_notes if note not in sequence_notes)
+        per_device_sequence = sequence
+        if options.tp * options.pp > 1:  # the model split changes the per-device activations and cache
+            per_device_sequence, per_device_notes, _ = _sequence_items(
+                tree, dims, options, choice.dtype, options.tp, options.pp
+            )
+            sequence_notes.extend(note for note in per_device_notes if note not in sequence_notes)
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
     assumptions = (
-        f"dtype {choice.reason}",
+        Assumption.of("dtype", dtype=choice.dtype, rule=choice.rule),
         *notes,
         *sequence_notes,
         *_parallel_notes(options),
-        "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
+        Assumption.of("not-included"),
     )
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
     if dims is not None and options.seq_len is not None and not options.training:
@@ -604,8 +585,7 @@ def plan_memory(
         items=all_items,
         per_device=per_device,
         assumptions=assumptions,
-        dtype=choice.dtype,
-        dtype_reason=choice.reason,
+        dtype_choice=choice,
         devices=options.data_parallel * options.tp * options.pp,
         options=options,
         dims=dims,
@@ -617,7 +597,7 @@ def plan_memory(
     if options.gpu is None:
         return plan
     device = find_accelerator("gpu", options.gpu)
-    memory = f"{device.name} memory: {device.basis} (source: {device.source})"
+    memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
     capacity = _capacity(plan, dims, choice.dtype, device) if serving and dims is not None else None
     return replace(
         plan,

@@ -14,7 +14,8 @@ with a config in hand can use them directly.
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.memory import MemoryBreakdown, MemoryItem
+from paramcount.analysis.cache import per_tree
+from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count
 
@@ -82,8 +83,8 @@ class TransformerDims(Record):
     cross: CrossAttention | None = None
     """An encoder-decoder's cross-attention (``kv.cross_attention``): the decoder layers also cache the encoder's
     keys and values."""
-    notes: tuple[str, ...] = ()
-    """How the sizes were found and what was assumed, as data."""
+    notes: tuple[Assumption, ...] = ()
+    """How the sizes were found and what was assumed."""
 
     @property
     def sliding_layers(self) -> int:
@@ -100,7 +101,6 @@ class _Attention(Record):
     value_width: int
     fused_width: int | None
     symbols: dict[str, int]
-    notes: tuple[str, ...]
     latent: tuple[int, int] | None = None
     """Latent attention's ``(kv_lora_rank, qk_rope_head_dim)``."""
 
@@ -151,11 +151,11 @@ def _attention(path: str, module: Module, times: int) -> _Attention | None:
     for query, key, value in SEPARATE_PROJECTIONS:
         if query in linear and key in linear and value in linear:
             q, k, v = linear[query], linear[key], linear[value]
-            return _Attention(path, times, k[1], q[0], k[0], v[0], None, symbols, ())
+            return _Attention(path, times, k[1], q[0], k[0], v[0], None, symbols)
     for fused in FUSED_PROJECTIONS:
         if fused in linear:
             width, hidden, _ = linear[fused]
-            return _Attention(path, times, hidden, None, 0, 0, width, symbols, ())
+            return _Attention(path, times, hidden, None, 0, 0, width, symbols)
     if "kv_b_proj" in linear and "kv_a_proj_with_mqa" in linear:
         return _latent(path, module, linear, times, symbols)
     return None
@@ -174,7 +174,7 @@ def _latent(
     rope = linear["kv_a_proj_with_mqa"][0] - rank
     latent = (rank, rope) if rope > 0 else None
     return _Attention(
-        path, times, linear["kv_a_proj_with_mqa"][1], key_width, key_width, value_width, None, symbols, (), latent
+        path, times, linear["kv_a_proj_with_mqa"][1], key_width, key_width, value_width, None, symbols, latent
     )
 
 
@@ -183,7 +183,7 @@ def _multihead(path: str, module: Module, times: int) -> _Attention | None:
     embed, heads = args.get("embed_dim"), args.get("num_heads")
     if not isinstance(embed, int) or not isinstance(heads, int):
         return None
-    return _Attention(path, times, embed, embed, embed, embed, None, {"num_heads": heads}, ())
+    return _Attention(path, times, embed, embed, embed, embed, None, {"num_heads": heads})
 
 
 def _first(symbols: dict[str, int], keys: frozenset[str]) -> int | None:
@@ -261,6 +261,7 @@ def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None,
     return window, ("sliding_attention",) * layers
 
 
+@per_tree
 def transformer_dimensions(root: Module) -> TransformerDims | None:
     """The transformer sizes of ``root``, or None when it has no stack of blocks with attention.
 
@@ -274,15 +275,15 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
     attributes = dict(root.attributes)
     heads, kv_heads, head_dim, _, key, value = _resolve(first, attributes)
     layers = sum(attention.times for attention in found)
-    notes = list(first.notes)
+    notes = []
     if len(stacks) > 1:
-        notes.append(f"several stacks of blocks; using {path or 'the root'} (the largest)")
+        notes.append(Assumption.of("several-stacks", path=path))
     if first.fused_width is not None and not (heads and kv_heads):
-        notes.append("fused query/key/value projection split in three equal parts (multi-head attention assumed)")
+        notes.append(Assumption.of("fused-qkv"))
     if heads is None:
-        notes.append("the number of attention heads is not recorded in the shapes")
+        notes.append(Assumption.of("heads-unrecorded"))
     if any((a.key_width, a.value_width) != (first.key_width, first.value_width) for a in found[1:]):
-        notes.append("the blocks' attention sizes differ; the first block's are used for every layer")
+        notes.append(Assumption.of("sizes-differ"))
     window, layer_types = _sliding(attributes, layers)
     return TransformerDims(
         hidden=first.hidden,
@@ -370,13 +371,10 @@ def transformer_activations(
     if vocab is not None:
         logits = seq_len * batch * vocab
         items.append(_activation("output logits for the loss (float32): 4·s·b·vocab", logits, -(-4 * logits // tp)))
-    assumptions = [
-        f"activations: an estimate by {KORTHIKANTI}; it assumes a GPT-style layer (4h MLP, dropout) and "
-        f"{e}-byte activations; s={seq_len:,}, b={batch}, h={hidden:,}, "
-        f"a={heads if heads is not None else '?'}, L={layers}"
-    ]
+    sizes = {"seq_len": seq_len, "batch": batch, "hidden": hidden, "heads": heads, "layers": layers}
+    assumptions = [Assumption.of("activations-korthikanti", source=KORTHIKANTI, element_bytes=e, **sizes)]
     if heads is None:
-        assumptions.append("attention heads unknown: the attention-score term 5as²b is left out (FlashAttention-style)")
+        assumptions.append(Assumption.of("scores-left-out"))
     return MemoryBreakdown(tuple(items), tuple(assumptions))
 
 

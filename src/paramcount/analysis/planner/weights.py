@@ -10,6 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
@@ -124,6 +125,7 @@ def output_heads(root: Module) -> dict[str, tuple[int, int]]:
     return {path: shape for path, (shape, tied) in linear.items() if tied or shape in tables}
 
 
+@per_tree
 def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     """Every parameter tensor once (tied copies skipped), in ``named_parameters()`` order, repeats as ``times``."""
     found: list[ParamUse] = []
@@ -289,24 +291,22 @@ ALL_LINEAR: Final = "all-linear"
 
 
 class LoraTargets(Record):
-    """The target names a LoRA plan uses and why (given, peft's default for the model type, or all-linear)."""
+    """The target names a LoRA plan uses and why (``rule``: given, peft's default for ``model_type``, or
+    all-linear where peft has none)."""
 
     names: tuple[str, ...]
-    why: str
+    rule: Literal["given", "peft-default", "all-linear"]
     given: bool = False
     """Named by the user (each name must then match a Linear layer) rather than a default."""
+    model_type: str | None = None
 
 
 def default_lora_targets(root: Module) -> LoraTargets:
     """peft's default targets for ``root``'s model type, else all-linear (where peft would ask for them)."""
     model_type = dict(root.attributes).get("model_type")
     if isinstance(model_type, str) and model_type in PEFT_DEFAULT_TARGETS:
-        return LoraTargets(PEFT_DEFAULT_TARGETS[model_type], f"peft's default for model_type {model_type}")
-    return LoraTargets(
-        (ALL_LINEAR,),
-        "peft has no default targets for this model, so every Linear but the output head "
-        "(LoraConfig(target_modules='all-linear'))",
-    )
+        return LoraTargets(PEFT_DEFAULT_TARGETS[model_type], "peft-default", model_type=model_type)
+    return LoraTargets((ALL_LINEAR,), "all-linear")
 
 
 def lora_targets(uses: tuple[ParamUse, ...], targets: tuple[str, ...], *, check: bool = True) -> tuple[Adapter, ...]:

@@ -1,0 +1,183 @@
+"""The sentences behind memory figures: an ``Assumption`` (a kind and its values) written out, the dtype rule
+said in words, and both as JSON data.
+
+Each kind has one template here. Values are formatted as the template says (``{count:,}``); before that, a
+tuple of names is joined with commas and a tuple of assumptions with semicolons, each written out.
+"""
+
+from __future__ import annotations
+
+from paramcount.analysis.memory import Assumption
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Final
+
+    from paramcount.analysis.memory import DtypeChoice
+
+__all__ = ["assumption_data", "assumption_text", "dtype_reason", "dtype_why"]
+
+DTYPE_WHY: Final[dict[str, str]] = {
+    "given": "given as dtype",
+    "tensors": "the tensors' own dtype",
+    "tensors-most": "the tensors' own dtype (the dtype of most parameters)",
+    "quantised": "llama.cpp's default for its KV cache (the weights are quantised)",
+    "config": "the dtype the config stores",
+    "torch-default": "torch's default; no dtype given, in the tensors or in a config",
+}
+"""``DtypeChoice.rule`` in words."""
+
+LORA_TARGETS_WHY: Final[dict[str, str]] = {
+    "given": "given as lora_targets",
+    "peft-default": "peft's default for model_type {model_type}",
+    "all-linear": (
+        "peft has no default targets for this model, so every Linear but the output head "
+        "(LoraConfig(target_modules='all-linear'))"
+    ),
+}
+"""``LoraTargets.rule`` in words."""
+
+SHARDED: Final = {
+    1: "optimizer states",
+    2: "optimizer states and gradients",
+    3: "optimizer states, gradients and weights",
+}
+"""What each ZeRO stage shards."""
+
+TEMPLATES: Final[dict[str, str]] = {
+    "stated": "{text}",
+    "activations-stated": "{text}",
+    "dtype": "dtype {dtype}: {why}",
+    "format": "{name}: {note} (source: {source})",
+    "checkpoint-weights": "weights as the checkpoint stores them: each tensor's bytes from its type's block layout",
+    "lora": (
+        "LoRA r={rank} on {targets} ({targets_why}): {layers:,} Linear layers adapted ({adapted}); base weights "
+        "frozen, adapters and their gradients and states in float32 (peft autocast_adapter_dtype)"
+    ),
+    "frozen": "{frozen:,} frozen parameters are held as weights only (no gradients or optimizer states)",
+    "mixed-precision": (
+        "mixed precision ({mode}): {half} weights and gradients, float32 master weights and optimizer states "
+        "(Megatron-LM / DeepSpeed convention; ZeRO paper §3.1: 2 + 2 + 12 bytes per parameter with Adam)"
+    ),
+    "state-dtype": "gradients and optimizer states in {dtype}, the dtype of the parameters (torch.zeros_like(p))",
+    "matrices-only": "{optimizer} keeps no state for the {others:,} parameters in tensors that are not 2-d",
+    "optimizer": "optimizer {optimizer}: {note} (source: {source})",
+    "activations-dtype": (
+        "activations in {dtype}: the compute dtype (the 16-bit type under mixed precision, as a model loaded in it "
+        "runs; autocast over float32 weights also keeps 16-bit copies of the weights, not modelled)"
+    ),
+    "activations-split": "activations split over tp={tp} {sequence} sequence parallelism: an estimate by {source}",
+    "checkpointing": (
+        "checkpointing: each layer's input is kept; during backward one layer's tensors are recomputed at a time "
+        "(its line above); the rotary tables the checkpoints hold are not itemised"
+    ),
+    "activations-layout": (
+        "activations: the layers are not one of the layouts modelled per operation "
+        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, GPT-2, BERT)"
+    ),
+    "activations-korthikanti": (
+        "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
+        "activations; s={seq_len:,}, b={batch}, h={hidden:,}, a={heads}, L={layers}"
+    ),
+    "scores-left-out": "attention heads unknown: the attention-score term 5as²b is left out (FlashAttention-style)",
+    "kv-heads-unknown": (
+        "KV heads unknown from the shapes: the cache holds the key and value projection widths "
+        "({key_width:,} and {value_width:,} per token per layer) as one head, not split by tp"
+    ),
+    "activations-no-sequence": "activations not included: give seq_len (and batch)",
+    "kv-no-sequence": "the KV cache not included: give seq_len (and batch)",
+    "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
+    "kv-no-stack": "KV cache not modelled: no stack of attention blocks found in the tree",
+    "transformer-sizes": "transformer sizes from the tree ({stack}): {notes}",
+    "several-stacks": "several stacks of blocks; using {path} (the largest)",
+    "fused-qkv": "fused query/key/value projection split in three equal parts (multi-head attention assumed)",
+    "heads-unrecorded": "the number of attention heads is not recorded in the shapes",
+    "sizes-differ": "the blocks' attention sizes differ; the first block's are used for every layer",
+    "inference-activations": "inference activations (one layer's working set at a time) are not included",
+    "zero": "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020)",
+    "model-parallel": (
+        "tensor parallel {tp} × pipeline parallel {pp}: weights, gradients and states split evenly (an estimate: "
+        "norms are replicated, pipeline stages are not perfectly balanced); activations per Korthikanti et al. "
+        "Table 2 {sequence} sequence parallelism; the first 1F1B stage holds L layers' worth"
+    ),
+    "per-operation-unmodelled": "saved tensors per operation not modelled for: {kinds}",
+    "activations-shapes-unfollowed": (
+        "activations not modelled: the input's shapes could not be followed through these modules"
+    ),
+    "activations-shapes": (
+        "activations: an estimate from the shapes of the given input — every layer's output is kept for the "
+        "backward pass, in {dtype}; in-place operations, fused kernels and checkpointing keep less, and some "
+        "layers (pooling indices, dropout masks) keep a little more"
+    ),
+    "activations-measured": (
+        "activations: measured on {device}, the distinct storages autograd saved during one forward pass at the "
+        "given input in train mode, parameters excluded (exact for this input and batch)"
+    ),
+    "not-included": "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
+    "accelerator": "{name} memory: {basis} (source: {source})",
+}
+"""Each kind's sentence, ``str.format`` over its values (after ``_DERIVED`` adds the words some need)."""
+
+
+def _adapted(layers: tuple[tuple[str, int], ...]) -> str:
+    """``q_proj ×32, v_proj ×32``: the adapted Linear layers by name and copies."""
+    return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in layers)
+
+
+_DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "dtype": lambda v: {"why": DTYPE_WHY[v["rule"]]},
+    "format": lambda v: {"note": "; ".join(note for note in (v["note"], v["language_model_note"]) if note)},
+    "lora": lambda v: {
+        "targets_why": LORA_TARGETS_WHY[v["targets_rule"]].format(model_type=v["model_type"]),
+        "adapted": _adapted(v["adapted"]),
+    },
+    "optimizer": lambda v: {"note": v["note"] or "states as torch keeps them"},
+    "activations-split": lambda v: {"sequence": "with" if v["sequence_parallel"] else "without"},
+    "model-parallel": lambda v: {"sequence": "with" if v["sequence_parallel"] else "without"},
+    "activations-korthikanti": lambda v: {"heads": "?" if v["heads"] is None else v["heads"]},
+    "transformer-sizes": lambda v: {"stack": v["stack"] or "root"},
+    "several-stacks": lambda v: {"path": v["path"] or "the root"},
+    "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
+}
+"""The words some kinds derive from their values (a rule's reason, with/without)."""
+
+
+def _joined(value: object) -> object:
+    if isinstance(value, tuple) and value and all(isinstance(item, Assumption) for item in value):
+        return "; ".join(assumption_text(item) for item in value)
+    if isinstance(value, tuple) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
+    return value
+
+
+def assumption_text(assumption: Assumption) -> str:
+    """The sentence ``assumption`` stands for."""
+    values = dict(assumption.values)
+    derive = _DERIVED.get(assumption.kind)
+    if derive is not None:
+        values.update(derive(values))
+    return TEMPLATES[assumption.kind].format(**{name: _joined(value) for name, value in values.items()})
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Assumption):
+        return assumption_data(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def assumption_data(assumption: Assumption) -> dict[str, Any]:
+    """``{"kind": …, "values": {…}}``: the assumption as JSON data (assumptions inside it likewise)."""
+    return {"kind": assumption.kind, "values": {name: _plain(value) for name, value in assumption.values}}
+
+
+def dtype_why(choice: DtypeChoice) -> str:
+    """Why the dtype was chosen: "the dtype the config stores"."""
+    return DTYPE_WHY[choice.rule]
+
+
+def dtype_reason(choice: DtypeChoice) -> str:
+    """The dtype and why: "bfloat16: the dtype the config stores"."""
+    return f"{choice.dtype}: {dtype_why(choice)}"
