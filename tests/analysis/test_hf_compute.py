@@ -32,7 +32,8 @@ SPECIAL_TOKENS = ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start
 
 
 def cut(config: dict[str, Any], layers: int = 2, vocab: int = 512) -> dict[str, Any]:
-    """The config with ``layers`` layers and a ``vocab``-token vocabulary."""
+    """The config with ``layers`` layers and a ``vocab``-token vocabulary; a vision-language config's towers
+    (``text_config``, ``vision_config``) with ``layers`` layers each, whether they state a count or not."""
     smaller = dict(config)
     for key in ("num_hidden_layers", "n_layer", "num_layers"):
         if key in smaller:
@@ -41,6 +42,10 @@ def cut(config: dict[str, Any], layers: int = 2, vocab: int = 512) -> dict[str, 
         smaller["layer_types"] = smaller["layer_types"][:layers]
     smaller["vocab_size"] = vocab
     smaller.update({key: 0 for key in SPECIAL_TOKENS if key in smaller})
+    for key in ("text_config", "vision_config"):
+        if isinstance(smaller.get(key), dict):
+            tower = cut(smaller[key], layers, vocab) if key == "text_config" else dict(smaller[key])
+            smaller[key] = tower | {"num_hidden_layers": layers}
     return smaller
 
 
@@ -75,6 +80,8 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
             "input_ids": torch.randint(0, 100, shape[:2]),
             "decoder_input_ids": torch.randint(0, 100, (shape[0], shape[-1])),
         }
+    elif hasattr(model.config, "vision_config"):
+        inputs = text_and_image(model.config, shape)
     elif len(shape) == 2:
         inputs = {"input_ids": torch.randint(0, 100, shape)}
     else:
@@ -86,6 +93,25 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
             output[0].float().sum().backward()
     total: int = counter.get_total_flops()
     return total
+
+
+def text_and_image(config: Any, shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """A vision-language model's inputs for token ids of ``shape`` (batch, sequence): one image per sequence
+    at the vision config's ``image_size``; LLaVA and Gemma 3 read the image's tokens as placeholder ids inside
+    the sequence (the first positions), one per image feature, as their processors write them: LLaVA's patch
+    grid² (plus the class token with the "full" strategy), Gemma 3's ``mm_tokens_per_image``."""
+    vision = config.vision_config
+    batch = shape[0]
+    ids = torch.randint(0, 100, shape)
+    if hasattr(config, "image_token_id"):
+        if hasattr(config, "mm_tokens_per_image"):
+            image_tokens = config.mm_tokens_per_image
+        else:
+            image_tokens = (vision.image_size // vision.patch_size) ** 2
+            image_tokens += config.vision_feature_select_strategy == "full"
+        ids[:, :image_tokens] = config.image_token_id
+    pixels = torch.randn(batch, vision.num_channels, vision.image_size, vision.image_size)
+    return {"input_ids": ids, "pixel_values": pixels}
 
 
 def ours(config: dict[str, Any], architecture: str, shape: tuple[int, ...]) -> ShapeReport:
@@ -141,7 +167,14 @@ SMALLER: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", DECODERS + MIXTURES)
+ENCODERS = [
+    "FacebookAI--xlm-roberta-base.json",
+    "albert--albert-base-v2.json",  # two steps over its one shared layer group
+    "google--electra-base-discriminator.json",
+]
+
+
+@pytest.mark.parametrize("name", DECODERS + MIXTURES + ENCODERS)
 def test_forward_flops_equal_flop_counter_mode(name: str) -> None:
     # Mixtures of experts: transformers' eager experts loop multiplies each expert's weights with the tokens
     # routed to it only, so FlopCounterMode counts tokens · num_experts_per_tok expert passes, as we do.
@@ -179,6 +212,61 @@ def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
     assert report.total_flops == transformers_flops(config, "ViTModel", (2, 3, 224, 224), backward=False)
     with pytest.raises(ShapeError, match=r"^embeddings: ViTEmbeddings cannot add position_embeddings and"):
         ours(config, "ViTModel", (2, 3, 256, 256))  # transformers: "Input image size (256*256) doesn't match"
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 518, 518), (2, 3, 224, 280)])
+def test_dinov2_flops_equal_flop_counter_mode(shape: tuple[int, ...]) -> None:
+    # At the configured 518² the 37² patches match the position table; at 224×280 (16×20 patches) transformers
+    # interpolates the table (bicubic: FlopCounterMode counts no FLOPs for it, nor do we).
+    config = cut(shipped("facebook--dinov2-base.json"))
+    report = ours(config, "Dinov2Model", shape)
+    patches = (shape[2] // 14) * (shape[3] // 14)
+    assert (report.output_shape, report.other_outputs) == (
+        (shape[0], patches + 1, 768),
+        (("pooler_output", (shape[0], 768)),),
+    )
+    assert report.total_flops == transformers_flops(config, "Dinov2Model", shape, backward=False)
+
+
+VISION_LANGUAGE: dict[str, dict[str, Any]] = {
+    # (2, 16) token ids and two images at the configured size, every width as shipped.
+    "openai--clip-vit-base-patch32.json": {},
+    "google--siglip-base-patch16-224.json": {},
+    # LLaVA: the image's 576 tokens (24² patches of a 336² image, the class token dropped) and 16 text tokens;
+    # the Llama decoder narrowed (it is proven at full width above) so the CPU holds it, in float32 like the
+    # vision tower (its sub-config says float16, which AutoModel builds it in); image id 511 < vocab.
+    "llava-hf--llava-1.5-7b-hf.json": {
+        "image_token_index": 511,
+        "text_config": {
+            "hidden_size": 512,
+            "intermediate_size": 1024,
+            "num_attention_heads": 8,
+            "torch_dtype": "float32",
+        },
+    },
+    # Gemma 3: a 448² image (32² patches, pooled 2×2 to the configured 256 tokens) instead of 896² (64² patches,
+    # pooled 4×4), whose 4,096-patch eager attention would need gigabytes on the CPU.
+    "google--gemma-3-4b-it.json": {"vision_config": {"image_size": 448}},
+}
+
+
+def merged(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``changes`` applied, nested objects key by key."""
+    result = dict(config)
+    for key, value in changes.items():
+        result[key] = merged(result[key], value) if isinstance(value, dict) else value
+    return result
+
+
+@pytest.mark.parametrize("name", VISION_LANGUAGE)
+def test_vision_language_flops_equal_flop_counter_mode(name: str) -> None:
+    config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
+    architecture = counted_class(config)
+    image_tokens = {"llava-hf--llava-1.5-7b-hf.json": 576, "google--gemma-3-4b-it.json": 256}.get(name, 0)
+    shape = (2, image_tokens + 16)
+    report = ours(config, architecture, shape)
+    assert report.is_complete
+    assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
 
 
 @pytest.mark.parametrize("name", ["meta-llama--Llama-3.2-1B.json", "gpt2.json", "bert-base-uncased.json"])
@@ -226,13 +314,21 @@ def test_random_small_configurations_equal_flop_counter_mode(
 
 
 SHIPPED = sorted(path.name for path in CONFIGS.glob("*.json"))
-COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, "google-t5--t5-small.json", "t5-small.json"]
+COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, *ENCODERS, *VISION_LANGUAGE, "facebook--dinov2-base.json"]
+COVERED += ["google-t5--t5-small.json", "t5-small.json"]
 COVERED += ["google--vit-base-patch16-224-in21k.json", "google-bert--bert-base-uncased.json"]
 COVERED += ["google-bert--bert-large-uncased.json", "facebook--opt-125m.json", "facebook--opt-1.3b.json"]
 COVERED += ["bigscience--bloom.json", "EleutherAI--gpt-neox-20b.json", "meta-llama--Llama-3.1-8B.json"]
 COVERED += ["meta-llama--Llama-3.1-405B.json", "openai-community--gpt2.json", "openai-community--gpt2-medium.json"]
 COVERED += ["openai-community--gpt2-large.json", "openai-community--gpt2-xl.json"]
-DEFAULT_INPUTS = {"google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224)}
+DEFAULT_INPUTS = {
+    "google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224),
+    "facebook--dinov2-base.json": (1, 3, 518, 518),
+    "google--siglip-base-patch16-224.json": (1, 64),  # its text position table holds 64 tokens
+    "openai--clip-vit-base-patch32.json": (1, 77),
+    "llava-hf--llava-1.5-7b-hf.json": (1, 1024),  # 576 image tokens and 448 text tokens
+    "google--gemma-3-4b-it.json": (1, 512),  # 256 image tokens and 256 text tokens
+}
 
 
 NOT_YET = pytest.mark.xfail(

@@ -364,6 +364,10 @@ def llava(config: Config, architecture: str) -> Module:
         projector,
         language_model,
     )
+    # Whether the image's tokens include the class token: no count changes, the shapes and FLOPs read it.
+    base = replace(
+        base, attributes=(("vision_feature_select_strategy", config.text("vision_feature_select_strategy", "default")),)
+    )
     if architecture == "LlavaModel":
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
