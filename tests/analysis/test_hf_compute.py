@@ -269,6 +269,100 @@ def test_vision_language_flops_equal_flop_counter_mode(name: str) -> None:
     assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
 
 
+SMALL_ENCODER = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96}
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    layers=st.integers(1, 5),
+    groups=st.integers(1, 3),
+    inner=st.integers(1, 2),
+    embedding=st.sampled_from([32, 64]),
+    length=st.integers(1, 20),
+)
+def test_albert_layer_groups_equal_flop_counter_mode(
+    layers: int, groups: int, inner: int, embedding: int, length: int
+) -> None:
+    # Step i of num_hidden_layers runs group int(i / (layers / groups)) (some groups run more often than others;
+    # with more groups than layers, some never run); each group runs its inner_group_num layers.
+    config = cut(shipped("albert--albert-base-v2.json"), layers=layers) | SMALL_ENCODER
+    config |= {"num_hidden_groups": groups, "inner_group_num": inner, "embedding_size": embedding}
+    shape = (2, length)
+    report = ours(config, "AlbertForMaskedLM", shape)
+    assert report.is_complete
+    assert report.total_flops == transformers_flops(config, "AlbertForMaskedLM", shape, backward=False)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    architecture=st.sampled_from(["ElectraForPreTraining", "ElectraForMaskedLM", "ElectraModel"]),
+    embedding=st.sampled_from([32, 64]),
+    length=st.integers(1, 20),
+)
+def test_electra_variants_equal_flop_counter_mode(architecture: str, embedding: int, length: int) -> None:
+    # An embedding width other than the hidden width adds embeddings_project.
+    config = cut(shipped("google--electra-base-discriminator.json")) | SMALL_ENCODER | {"embedding_size": embedding}
+    shape = (2, length)
+    assert ours(config, architecture, shape).total_flops == transformers_flops(
+        config, architecture, shape, backward=False
+    )
+
+
+@settings(max_examples=6, deadline=None)
+@given(swiglu=st.booleans(), height=st.integers(1, 5), width=st.integers(1, 5))
+def test_dinov2_variants_equal_flop_counter_mode(swiglu: bool, height: int, width: int) -> None:
+    # The SwiGLU FFN; any image of whole 14-pixel patches (the position table interpolated to its grid).
+    config = cut(shipped("facebook--dinov2-base.json")) | SMALL_ENCODER | {"use_swiglu_ffn": swiglu}
+    shape = (2, 3, 14 * height, 14 * width)
+    assert ours(config, "Dinov2Model", shape).total_flops == transformers_flops(
+        config, "Dinov2Model", shape, backward=False
+    )
+
+
+SMALL_TOWER = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96}
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    name=st.sampled_from(["google--siglip-base-patch16-224.json", "llava-hf--llava-1.5-7b-hf.json"]),
+    strategy=st.sampled_from(["default", "full"]),
+    layers=st.sampled_from([-2, [-2, -1]]),
+    text=st.integers(1, 12),
+)
+def test_vision_language_switches_equal_flop_counter_mode(
+    name: str, strategy: str, layers: int | list[int], text: int
+) -> None:
+    # Small towers at a 112² image (SigLIP: 7² patches of 16 pixels; LLaVA: 8² of 14); LLaVA with or without the
+    # class token among the image's tokens, and one or two vision hidden states side by side into the projector.
+    vision = SMALL_TOWER | {"image_size": 112}
+    changes: dict[str, Any] = {"vision_config": vision, "text_config": SMALL_TOWER | {"torch_dtype": "float32"}}
+    image_tokens = 0
+    if name.startswith("llava"):
+        changes |= {"image_token_index": 511, "vision_feature_select_strategy": strategy}
+        changes["vision_feature_layer"] = layers
+        image_tokens = (112 // 14) ** 2 + (strategy == "full")
+    config = merged(cut(shipped(name)), changes)
+    architecture = counted_class(config)
+    shape = (2, image_tokens + text)
+    assert ours(config, architecture, shape).total_flops == transformers_flops(
+        config, architecture, shape, backward=False
+    )
+
+
+def test_vision_language_sequences_hold_the_image_tokens() -> None:
+    with pytest.raises(ShapeError, match=r"^model: LlavaModel puts the image's 576 tokens in the sequence, which"):
+        propagate(build_config_tree(shipped("llava-hf--llava-1.5-7b-hf.json")), (1, 575))
+    report = propagate(build_config_tree(shipped("google--gemma-3-4b-it.json")), (2, 300))
+    # 896² pixels in 14² patches: 64² patches, average-pooled 4×4 to 16² = 256 tokens (mm_tokens_per_image).
+    assert [row.output_shape for row in report.modules if row.path == "model.multi_modal_projector"] == [(2, 256, 2560)]
+    assert report.tokens == 600  # every position of the sequences, the image's included
+    with pytest.raises(ShapeError, match=r"^text_model.embeddings: CLIPTextEmbeddings reads positions 0 to 77 from"):
+        propagate(build_config_tree(shipped("openai--clip-vit-base-patch32.json")), (1, 78))
+    headless = merged(shipped("google--siglip-base-patch16-224.json"), {"vision_config": {"vision_use_head": False}})
+    with pytest.raises(ShapeError, match=r"^SiglipModel scores the vision tower's pooler_output, which a SigLIP"):
+        propagate(build_config_tree(headless), (1, 64))
+
+
 @pytest.mark.parametrize("name", ["meta-llama--Llama-3.2-1B.json", "gpt2.json", "bert-base-uncased.json"])
 def test_training_flops_equal_flop_counter_mode(name: str) -> None:
     # The token embedding's output needs a gradient (its table is trainable), so every product after it

@@ -158,14 +158,20 @@ _SIGLIP_TEXT: Final = dataflow(
     also("pooler_output", "pooled"),
     note="pooler_output: head(the last token's hidden state)",
 )
-_SIGLIP_VISION: Final = dataflow(
-    run("embeddings"),
-    run("encoder"),
-    run("post_layernorm"),
-    run("head", "x", "pooled", optional=True),
-    also("pooler_output", "pooled"),
-    note="pooler_output: the attention-pooling head's output (vision_use_head), else the hidden states",
-)
+_SIGLIP_VISION_LAYERS: Final = dataflow(run("embeddings"), run("encoder"), run("post_layernorm"))
+
+
+def _siglip_vision(call: Call, flow: Flow) -> Outcome:
+    """embeddings, encoder, post_layernorm; then the attention-pooling ``head`` (``vision_use_head``) gives
+    ``pooler_output``; without it there is none (Gemma 3's tower)."""
+    hidden = _SIGLIP_VISION_LAYERS(call, flow).output
+    if hidden is None or child_of(call.module, "head") is None:
+        return Outcome(hidden)
+    pooled = call.child("head", hidden)
+    others = () if pooled is None else (("pooler_output", pooled.shape),)
+    return Outcome(replace(hidden, others=others), note="pooler_output: the attention-pooling head's output")
+
+
 _SIGLIP_VISION_EMBEDDINGS: Final = dataflow(
     run("patch_embedding"),
     to_tokens(),
@@ -199,7 +205,11 @@ def _contrastive(projections: bool) -> Rule:
         _tokens(call, flow)
         batch = flow.shape[0]
         image = _image(call, batch, "vision_model")
-        images = _pooled(call.child("vision_model", image))
+        vision = call.child("vision_model", image)
+        images = _pooled(vision)
+        if vision is not None and images is None:
+            raise call.fail("scores the vision tower's pooler_output, which a SigLIP tower without its head "
+                            "(vision_use_head=false) does not return; transformers fails the same way")  # fmt: skip
         texts = _pooled(call.child("text_model", flow))
         if projections:
             images = call.child("visual_projection", images)
@@ -315,7 +325,7 @@ _TOWERS: Final[dict[str, Rule]] = {
     "SiglipModel": _contrastive(projections=False),
     "SiglipTextModel": _SIGLIP_TEXT,
     "SiglipTextEmbeddings": _TEXT_EMBEDDINGS,
-    "SiglipVisionModel": _SIGLIP_VISION,
+    "SiglipVisionModel": _siglip_vision,
     "SiglipVisionEmbeddings": _SIGLIP_VISION_EMBEDDINGS,
     "SiglipEncoder": _ENCODER,
     "SiglipEncoderLayer": _PRE_NORM_LAYER,
