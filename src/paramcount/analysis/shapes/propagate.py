@@ -102,12 +102,13 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
-(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
+(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``multimodal.py`` (transformers'
+classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
 TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | multimodal.TOKEN_INPUTS
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
-"""Kinds whose input is token ids: the language models, and the encoder-decoders, which read (batch, source)
-or (batch, source, target)."""
+"""Kinds whose input is token ids: the language models, the encoder-decoders, which read (batch, source)
+or (batch, source, target), and CLIP/SigLIP, which read (batch, sequence) beside as many images."""
 
 _TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
 _LOSS: Final = "a loss compares an input with a target; its forward takes both"
