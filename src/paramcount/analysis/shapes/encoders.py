@@ -25,7 +25,7 @@ from paramcount.analysis.shapes.flow import (
     squeeze,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import fits, tokens
+from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention, tokens
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -181,6 +181,8 @@ _ELECTRA_HEADS: Final[dict[str, Rule]] = {
 
 # --- DistilBERT, ViT ------------------------------------------------------------------------------------------
 
+_ENCODER_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", causal=False)
+
 _DISTILBERT: Final[dict[str, Rule]] = {
     "DistilBertForMaskedLM": dataflow(
         tokens(), run("distilbert"), run("vocab_transform"), run("vocab_layer_norm"), run("vocab_projector")
@@ -203,13 +205,7 @@ _DISTILBERT: Final[dict[str, Rule]] = {
         add("x", "x", "y", what="add the residual"),
         run("output_layer_norm"),
     ),
-    "DistilBertSelfAttention": dataflow(
-        run("q_lin", "x0", "q"),
-        run("k_lin", "x0", "k"),
-        run("v_lin", "x0", "v"),
-        attention(causal=False),
-        run("out_lin"),
-    ),
+    "DistilBertSelfAttention": self_attention("q_lin", "k_lin", "v_lin", "out_lin", causal=False),
     "FFN": in_order,
 }
 
@@ -228,21 +224,8 @@ _VIT: Final[dict[str, Rule]] = {
         note="the class token prepended to the patches, then the position embeddings added",
     ),
     "ViTPatchEmbeddings": dataflow(run("projection"), to_tokens()),
-    "ViTLayer": dataflow(
-        run("layernorm_before"),
-        run("attention"),
-        add("x", "x", "x0", what="add the residual"),
-        run("layernorm_after", "x", "y"),
-        run("mlp", "y"),
-        add("x", "x", "y", what="add the residual"),
-    ),
-    "ViTAttention": dataflow(
-        run("q_proj", "x0", "q"),
-        run("k_proj", "x0", "k"),
-        run("v_proj", "x0", "v"),
-        attention(causal=False),
-        run("o_proj"),
-    ),
+    "ViTLayer": pre_norm_layer("layernorm_before", "attention", "layernorm_after", "mlp"),
+    "ViTAttention": _ENCODER_ATTENTION,
     "ViTMLP": in_order,
     "ViTPooler": _BERT_POOLER,
 }
@@ -305,13 +288,7 @@ _DINOV2: Final[dict[str, Rule]] = {
         run("layer_scale2", "y"),
         add("x", "x", "y", what="add the residual"),
     ),
-    "Dinov2Attention": dataflow(
-        run("q_proj", "x0", "q"),
-        run("k_proj", "x0", "k"),
-        run("v_proj", "x0", "v"),
-        attention(causal=False),
-        run("o_proj"),
-    ),
+    "Dinov2Attention": _ENCODER_ATTENTION,
     "Dinov2LayerScale": dataflow(multiply_param("lambda1"), note="x · lambda1 (no MACs)"),
     "Dinov2MLP": in_order,
     "Dinov2SwiGLUFFN": decoders.RULES["LlamaMLP"],  # down_proj(silu(gate_proj(x)) · up_proj(x))

@@ -22,9 +22,9 @@ from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shapes import decoders
 from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.flow import (
+    Step,
     add,
     also,
-    attention,
     chain,
     child_of,
     dataflow,
@@ -38,7 +38,7 @@ from paramcount.analysis.shapes.flow import (
     to_tokens,
 )
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
-from paramcount.analysis.shapes.transformers import fits
+from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 from paramcount.tree import Module
 
@@ -98,22 +98,9 @@ def _image(call: Call, batch: int, name: str) -> Flow:
 
 # --- CLIP and SigLIP towers ------------------------------------------------------------------------------------
 
-_PRE_NORM_LAYER: Final = dataflow(
-    run("layer_norm1"),
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("layer_norm2", "x", "y"),
-    run("mlp", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
-_ATTENTION: Final = dataflow(
-    run("q_proj", "x0", "q"),
-    run("k_proj", "x0", "k"),
-    run("v_proj", "x0", "v"),
-    attention(causal=False),
-    run("out_proj"),
-    note="CLIP's text tower masks causally: the products are counted over all L×S positions either way",
-)
+_PRE_NORM_LAYER: Final = pre_norm_layer("layer_norm1", "self_attn", "layer_norm2", "mlp")
+# CLIP's text tower masks causally; eager attention multiplies every position either way.
+_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj", causal=False)
 _TEXT_EMBEDDINGS: Final = dataflow(
     fits("position_embedding"),
     run("token_embedding", "x0", "x"),
@@ -140,15 +127,20 @@ _CLIP_VISION: Final = dataflow(
     also("pooler_output", "pooled"),
     note="pooler_output: the class token, normalised",
 )
-_CLIP_VISION_EMBEDDINGS: Final = dataflow(
-    run("patch_embedding"),
-    to_tokens(),
-    prepend("class_embedding"),
-    table_positions("position_embedding"),
-    run("position_embedding", "positions", "p"),
-    add("x", "x", "p", what="add the position embeddings"),
-    note="the class token prepended to the patches, then the position of every row of the table added",
-)
+
+
+def _vision_embeddings(*class_token: Step) -> Rule:
+    """The patches as tokens, (CLIP's class token prepended), then every row of the position table added."""
+    return dataflow(
+        run("patch_embedding"),
+        to_tokens(),
+        *class_token,
+        table_positions("position_embedding"),
+        run("position_embedding", "positions", "p"),
+        add("x", "x", "p", what="add the position embeddings"),
+    )
+
+
 _SIGLIP_TEXT: Final = dataflow(
     run("embeddings"),
     run("encoder"),
@@ -170,15 +162,6 @@ def _siglip_vision(call: Call, flow: Flow) -> Outcome:
     pooled = call.child("head", hidden)
     others = () if pooled is None else (("pooler_output", pooled.shape),)
     return Outcome(replace(hidden, others=others), note="pooler_output: the attention-pooling head's output")
-
-
-_SIGLIP_VISION_EMBEDDINGS: Final = dataflow(
-    run("patch_embedding"),
-    to_tokens(),
-    table_positions("position_embedding"),
-    run("position_embedding", "positions", "p"),
-    add("x", "x", "p", what="add the position embeddings"),
-)
 
 
 def _attention_pooling(call: Call, flow: Flow) -> Outcome:
@@ -317,7 +300,7 @@ _TOWERS: Final[dict[str, Rule]] = {
     "CLIPTextModel": _CLIP_TEXT,
     "CLIPTextEmbeddings": _TEXT_EMBEDDINGS,
     "CLIPVisionModel": _CLIP_VISION,
-    "CLIPVisionEmbeddings": _CLIP_VISION_EMBEDDINGS,
+    "CLIPVisionEmbeddings": _vision_embeddings(prepend("class_embedding")),
     "CLIPEncoder": _ENCODER,
     "CLIPEncoderLayer": _PRE_NORM_LAYER,
     "CLIPAttention": _ATTENTION,
@@ -326,7 +309,7 @@ _TOWERS: Final[dict[str, Rule]] = {
     "SiglipTextModel": _SIGLIP_TEXT,
     "SiglipTextEmbeddings": _TEXT_EMBEDDINGS,
     "SiglipVisionModel": _siglip_vision,
-    "SiglipVisionEmbeddings": _SIGLIP_VISION_EMBEDDINGS,
+    "SiglipVisionEmbeddings": _vision_embeddings(),
     "SiglipEncoder": _ENCODER,
     "SiglipEncoderLayer": _PRE_NORM_LAYER,
     "SiglipAttention": _ATTENTION,
