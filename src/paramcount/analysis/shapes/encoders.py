@@ -1,29 +1,38 @@
-"""Dataflow of transformers' encoders: BERT, RoBERTa, DistilBERT and ViT, bidirectional attention over every
-position. Conventions in ``transformers.py``."""
+"""Dataflow of transformers' encoders: BERT, RoBERTa, XLM-RoBERTa, ELECTRA, ALBERT, DistilBERT, ViT and DINOv2,
+bidirectional attention over every position. Conventions in ``transformers.py``."""
 
 from __future__ import annotations
 
+from paramcount.analysis.shapes import decoders
+from paramcount.analysis.shapes.common import NotModelledError
 from paramcount.analysis.shapes.flow import (
+    Step,
+    Tally,
     add,
     add_param,
+    also,
     attention,
     chain,
     child_of,
     dataflow,
     in_order,
+    multiply_param,
+    param_sizes,
     positions,
     prepend,
     run,
     select,
+    squeeze,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import fits, tokens
+from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention, tokens
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
+    from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = ["RULES", "TOKEN_INPUTS"]
@@ -70,11 +79,17 @@ def _bert_model(call: Call, flow: Flow) -> Outcome:
     return Outcome(hidden)
 
 
+_ELECTRA_MODEL: Final = dataflow(
+    tokens(), run("embeddings"), run("embeddings_project", optional=True), run("encoder"),
+    note="ELECTRA: embeddings_project maps the embedding width to the hidden width when they differ",
+)  # fmt: skip
+
+
 def _bert_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
-    for prefix, offset in (("Bert", 0), ("Roberta", 2)):
+    for prefix, offset in (("Bert", 0), ("Roberta", 2), ("XLMRoberta", 2), ("Electra", 0)):
         rules |= {
-            f"{prefix}Model": _bert_model,
+            f"{prefix}Model": _ELECTRA_MODEL if prefix == "Electra" else _bert_model,
             f"{prefix}Embeddings": _bert_embeddings(offset),
             f"{prefix}Encoder": dataflow(chain("layer", checkpointed=True)),
             f"{prefix}Layer": _BERT_LAYER,
@@ -88,7 +103,85 @@ def _bert_rules() -> dict[str, Rule]:
     return rules
 
 
+# --- ALBERT ---------------------------------------------------------------------------------------------------
+
+
+def _albert_model(call: Call, flow: Flow) -> Outcome:
+    """embeddings, encoder, then (when the model has one) ``pooler_activation(pooler(hidden[:, 0]))``."""
+    if len(flow.shape) != 2:
+        raise call.fail(f"expects token ids of shape (batch, sequence), got {format_shape(flow.shape)}")
+    hidden = call.child("encoder", call.child("embeddings", flow))
+    if child_of(call.module, "pooler") is None or hidden is None:
+        return Outcome(hidden)
+    pooled = call.child("pooler", Flow((hidden.shape[0], hidden.shape[-1]), grad=hidden.grad))
+    others = () if pooled is None else (("pooler_output", pooled.shape),)
+    return Outcome(Flow(hidden.shape, others, grad=hidden.grad), note="the pooler reads the first token")
+
+
+def _albert_transformer(call: Call, flow: Flow) -> Outcome:
+    """``embedding_hidden_mapping_in``, then ``num_hidden_layers`` steps, step ``i`` running the shared layer
+    group ``int(i / (num_hidden_layers / num_hidden_groups))``: each group runs several times in a row, its rows
+    standing for every call (``times``)."""
+    layers = dict(call.module.attributes).get("num_hidden_layers")
+    groups = child_of(call.module, "albert_layer_groups")
+    if not isinstance(layers, int) or groups is None:
+        raise NotModelledError("its num_hidden_layers (the steps over the shared layer groups) is not known")
+    count = sum(child.repeat for child in groups.children)
+    calls = [0] * count
+    for step in range(layers):
+        calls[int(step / (layers / count))] += 1
+    hidden = call.child("embedding_hidden_mapping_in", flow)
+    output = call.chain("albert_layer_groups", hidden, calls=tuple(calls))
+    note = f"{layers} steps over {count} shared layer group{'s' if count > 1 else ''}"
+    return Outcome(output, note=note)
+
+
+_ALBERT: Final[dict[str, Rule]] = {
+    "AlbertModel": _albert_model,
+    "AlbertEmbeddings": _bert_embeddings(0),
+    "AlbertTransformer": _albert_transformer,
+    "AlbertLayerGroup": dataflow(chain("albert_layers")),
+    "AlbertLayer": dataflow(
+        run("attention"),
+        run("ffn", "x", "y"),
+        run("ffn_output", "y"),
+        add("x", "x", "y", what="add the residual"),
+        run("full_layer_layer_norm"),
+        note="full_layer_layer_norm(ffn_output(act(ffn(a))) + a), a the attention's output",
+    ),
+    "AlbertAttention": dataflow(
+        run("query", "x0", "q"),
+        run("key", "x0", "k"),
+        run("value", "x0", "v"),
+        attention(causal=False),
+        run("dense"),
+        add("x", "x", "x0", what="add the residual"),
+        run("LayerNorm"),
+    ),
+    "AlbertForMaskedLM": dataflow(tokens(), run("albert"), run("predictions")),
+    "AlbertMLMHead": dataflow(
+        run("dense"), run("LayerNorm"), run("decoder"), note="dense, activation, LayerNorm, decoder"
+    ),
+}
+
+
+# --- ELECTRA and XLM-RoBERTa heads -----------------------------------------------------------------------------
+
+_ELECTRA_HEADS: Final[dict[str, Rule]] = {
+    "ElectraForPreTraining": dataflow(tokens(), run("electra"), run("discriminator_predictions")),
+    "ElectraDiscriminatorPredictions": dataflow(
+        run("dense"), run("dense_prediction"), squeeze(), note="one logit per token (squeezed): original or replaced"
+    ),
+    "ElectraForMaskedLM": dataflow(tokens(), run("electra"), run("generator_predictions"), run("generator_lm_head")),
+    "ElectraGeneratorPredictions": dataflow(run("dense"), run("LayerNorm"), note="dense, activation, LayerNorm"),
+    "XLMRobertaForMaskedLM": dataflow(tokens(), run("roberta"), run("lm_head")),
+    "XLMRobertaLMHead": in_order,
+}
+
+
 # --- DistilBERT, ViT ------------------------------------------------------------------------------------------
+
+_ENCODER_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", causal=False)
 
 _DISTILBERT: Final[dict[str, Rule]] = {
     "DistilBertForMaskedLM": dataflow(
@@ -112,13 +205,7 @@ _DISTILBERT: Final[dict[str, Rule]] = {
         add("x", "x", "y", what="add the residual"),
         run("output_layer_norm"),
     ),
-    "DistilBertSelfAttention": dataflow(
-        run("q_lin", "x0", "q"),
-        run("k_lin", "x0", "k"),
-        run("v_lin", "x0", "v"),
-        attention(causal=False),
-        run("out_lin"),
-    ),
+    "DistilBertSelfAttention": self_attention("q_lin", "k_lin", "v_lin", "out_lin", causal=False),
     "FFN": in_order,
 }
 
@@ -137,23 +224,74 @@ _VIT: Final[dict[str, Rule]] = {
         note="the class token prepended to the patches, then the position embeddings added",
     ),
     "ViTPatchEmbeddings": dataflow(run("projection"), to_tokens()),
-    "ViTLayer": dataflow(
-        run("layernorm_before"),
-        run("attention"),
-        add("x", "x", "x0", what="add the residual"),
-        run("layernorm_after", "x", "y"),
-        run("mlp", "y"),
-        add("x", "x", "y", what="add the residual"),
-    ),
-    "ViTAttention": dataflow(
-        run("q_proj", "x0", "q"),
-        run("k_proj", "x0", "k"),
-        run("v_proj", "x0", "v"),
-        attention(causal=False),
-        run("o_proj"),
-    ),
+    "ViTLayer": pre_norm_layer("layernorm_before", "attention", "layernorm_after", "mlp"),
+    "ViTAttention": _ENCODER_ATTENTION,
     "ViTMLP": in_order,
     "ViTPooler": _BERT_POOLER,
+}
+
+
+# --- DINOv2 ---------------------------------------------------------------------------------------------------
+
+
+class _Channels(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        projection = child_of(call.module, "projection")
+        if flow is None or projection is None:
+            return
+        channels = param_sizes(projection, "weight")[1]
+        if len(flow.shape) != 4 or flow.shape[1] != channels:
+            raise call.fail(f"expects pixel values (batch, {channels}, height, width), got {format_shape(flow.shape)}")
+
+
+class _InterpolatedPositions(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        if flow is None:
+            return
+        width = param_sizes(call.module, "position_embeddings")[-1]
+        if len(flow.shape) != 3 or flow.shape[-1] != width:
+            raise call.fail(f"adds position embeddings of width {width} to {format_shape(flow.shape)}")
+        values["x"] = Flow(flow.shape, grad=True)
+        rows = param_sizes(call.module, "position_embeddings")[1]
+        if flow.shape[1] != rows:
+            tally.note(f"the {rows - 1} patch position embeddings are interpolated (bicubic, no MACs) to the "
+                       f"{flow.shape[1] - 1} patches of this image size")  # fmt: skip
+
+
+_DINOV2: Final[dict[str, Rule]] = {
+    "Dinov2Model": dataflow(
+        run("embeddings"),
+        run("encoder"),
+        run("layernorm"),
+        select("x", "pooled"),
+        also("pooler_output", "pooled"),
+        note="pixel values (batch, channels, height, width); pooler_output is the class token",
+    ),
+    "Dinov2Embeddings": dataflow(
+        run("patch_embeddings"),
+        prepend("cls_token"),
+        _InterpolatedPositions(),
+        note="the class token prepended to the patches, then the position embeddings added (interpolated when the "
+        "image holds another number of patches than the table)",
+    ),
+    "Dinov2PatchEmbeddings": dataflow(_Channels(), run("projection"), to_tokens()),
+    "Dinov2Encoder": dataflow(chain("layer", checkpointed=True)),
+    "Dinov2Layer": dataflow(
+        run("norm1"),
+        run("attention"),
+        run("layer_scale1"),
+        add("x", "x", "x0", what="add the residual"),
+        run("norm2", "x", "y"),
+        run("mlp", "y"),
+        run("layer_scale2", "y"),
+        add("x", "x", "y", what="add the residual"),
+    ),
+    "Dinov2Attention": _ENCODER_ATTENTION,
+    "Dinov2LayerScale": dataflow(multiply_param("lambda1"), note="x · lambda1 (no MACs)"),
+    "Dinov2MLP": in_order,
+    "Dinov2SwiGLUFFN": decoders.RULES["LlamaMLP"],  # down_proj(silu(gate_proj(x)) · up_proj(x))
 }
 
 
@@ -167,10 +305,13 @@ _MASKED_LM: Final = {
 }
 
 
-RULES: Final[dict[str, Rule]] = {**_bert_rules(), **_MASKED_LM, **_DISTILBERT, **_VIT}
+RULES: Final[dict[str, Rule]] = {
+    **_bert_rules(), **_MASKED_LM, **_DISTILBERT, **_VIT, **_ALBERT, **_ELECTRA_HEADS, **_DINOV2
+}  # fmt: skip
 """Shape rules of transformers' encoder classes, by kind."""
 
 TOKEN_INPUTS: Final = frozenset(
-    {kind for kind in RULES if kind.endswith("ForMaskedLM")} | {"BertModel", "RobertaModel", "DistilBertModel"}
+    {kind for kind in RULES if kind.endswith(("ForMaskedLM", "ForPreTraining"))}
+    | {"BertModel", "RobertaModel", "XLMRobertaModel", "ElectraModel", "AlbertModel", "DistilBertModel"}
 )
 """Encoder kinds whose forward reads token ids (batch, sequence)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import macs_step
-from paramcount.analysis.shapes.common import NotModelledError, elements
+from paramcount.analysis.shapes.common import NotModelledError, elements, int_arg
 from paramcount.analysis.shapes.types import Flow, Outcome, Shape, ShapeStep, format_shape
 from paramcount.tree import Module
 
@@ -40,6 +40,7 @@ __all__ = [
     "Tally",
     "add",
     "add_param",
+    "also",
     "attention",
     "broadcast",
     "chain",
@@ -60,6 +61,8 @@ __all__ = [
     "run",
     "select",
     "split_heads",
+    "squeeze",
+    "table_positions",
     "to_tokens",
 ]
 
@@ -358,6 +361,48 @@ class _Prepend(Step):
 def prepend(param: str, source: str = "x", target: str = "") -> Step:
     """``torch.cat([self.<param>.expand(N, -1, -1), x], dim=1)``: one learned token before the sequence."""
     return _Prepend(source, target or source, param)
+
+
+def _squeezed(call: Call, shape: Shape) -> Shape:
+    return shape[:-1] if shape and shape[-1] == 1 else shape
+
+
+def squeeze(source: str = "x", target: str = "") -> Step:
+    """``x.squeeze(-1)``: the last dimension dropped when it is 1 (a one-logit head's scores per token)."""
+    return _Reshape(source, target or source, _squeezed)
+
+
+class _TablePositions(Step):
+    table: str
+    target: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        table = child_of(call.module, self.table)
+        if table is None:
+            raise NotModelledError(f"it has no member {self.table!r}")
+        values[self.target] = Flow((1, int_arg(table, "num_embeddings")))
+
+
+def table_positions(table: str, target: str = "positions") -> Step:
+    """``self.position_ids`` covering every row of the position table ``table``, (1, rows): a vision tower adds
+    its whole table to the patches (CLIP, SigLIP), so an image of another size does not fit."""
+    return _TablePositions(table, target)
+
+
+class _Also(Step):
+    name: str
+    source: str
+    target: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow, other = values[self.target], values[self.source]
+        if flow is not None and other is not None:
+            values[self.target] = replace(flow, others=(*flow.others, (self.name, other.shape)))
+
+
+def also(name: str, source: str, target: str = "x") -> Step:
+    """The output is a tuple: ``target``'s tensor, then ``source``'s as its member ``name`` (``pooler_output``)."""
+    return _Also(name, source, target)
 
 
 class _WithParam(Step):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import decoders, encoders, seq2seq
+from paramcount.analysis.shapes import decoders, encoders, multimodal, seq2seq
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -94,14 +94,24 @@ RULES: Final[dict[str, Rule]] = {
 }
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
 
-BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **decoders.RULES, **encoders.RULES, **seq2seq.RULES}
+BLOCK_RULES: Final[dict[str, Rule]] = {
+    **_VISION_RULES,
+    **decoders.RULES,
+    **encoders.RULES,
+    **seq2seq.RULES,
+    **multimodal.RULES,
+}
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
-(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
-TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS
+(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``multimodal.py`` (transformers'
+classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
+TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | multimodal.TOKEN_INPUTS
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
-SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS
+SEQUENCE_INPUTS: Final = (
+    TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
+)
 """Kinds whose input is token ids: the language models, the encoder-decoders, which read (batch, source)
-or (batch, source, target), and Whisper, which reads (batch, target)."""
+or (batch, source, target), Whisper, which reads (batch, target), and CLIP/SigLIP, which read (batch, sequence)
+beside as many images."""
 
 _TWO_INPUTS: Final = "its forward takes two inputs; one input shape cannot describe the call"
 _LOSS: Final = "a loss compares an input with a target; its forward takes both"
@@ -541,8 +551,11 @@ class _Call:
         self.visited.add(name)
         self.walk.unknown(child, _join(self.path, name), self.times, (*self.key, position, 0), NOT_CALLED, reason)
 
-    def chain(self, name: str, flow: Flow | None, *, checkpointed: bool = False) -> Flow | None:
-        """Run a child container's members in order and record the container's own row."""
+    def chain(
+        self, name: str, flow: Flow | None, *, checkpointed: bool = False, calls: tuple[int, ...] = ()
+    ) -> Flow | None:
+        """Run a child container's members in order and record the container's own row; ``calls``: how many
+        times each member runs in a row (ALBERT's shared layer groups), one count per copy."""
         position, container = self._find(name)
         self.visited.add(name)
         inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
@@ -550,7 +563,7 @@ class _Call:
             self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
             self.complete = False
             return None
-        output = inner.run_members(flow)
+        output = inner.run_members(flow, calls)
         note = f"its members run in order in {self.module.kind}.forward"
         if checkpointed:
             note += "; gradient checkpointing recomputes each of them in the backward pass"
@@ -562,9 +575,12 @@ class _Call:
         self.complete = self.complete and visited.complete
         return visited.output
 
-    def run_members(self, flow: Flow | None) -> Flow | None:
+    def run_members(self, flow: Flow | None, calls: tuple[int, ...] = ()) -> Flow | None:
         """``Sequential.forward``: each member on the previous member's output. A member repeated ``n``
-        times is walked once and labelled ``a-b`` as soon as a copy's output equals its input."""
+        times is walked once and labelled ``a-b`` as soon as a copy's output equals its input. ``calls``: the
+        times each copy runs in a row (its output must equal its input to run again), its row's ``times``
+        multiplied by that count; empty: once each."""
+        index = 0
         for position, child in enumerate(self.module.children):
             self.visited.add(child.name)
             single = replace(child, repeat=1)
@@ -572,16 +588,25 @@ class _Call:
             while done < child.repeat:
                 name = child.name if child.repeat == 1 else str(int(child.name) + done)
                 path = _join(self.path, name)
+                runs = calls[index] if calls else 1
+                if runs == 0:
+                    note = f"the forward that iterates {self.path} does not call it for this configuration"
+                    self.walk.unknown(single, path, self.times, (*self.key, position, done), NOT_CALLED, note)
+                    done, index = done + 1, index + 1
+                    continue
                 _check_not_tuple(flow, single, path)
                 first = len(self.walk.rows)
-                visited = self.walk.visit(single, path, flow, times=self.times, key=(*self.key, position, done))
+                visited = self.walk.visit(single, path, flow, times=self.times * runs, key=(*self.key, position, done))
+                if runs > 1 and visited.output is not None and flow is not None and visited.output.shape != flow.shape:
+                    raise ShapeError(f"{single.kind} runs {runs} times in a row but changes its input's shape", path)
                 remaining = child.repeat - done
-                copies = remaining if remaining > 1 and visited.output == flow else 1
+                copies = remaining if remaining > 1 and visited.output == flow and not calls else 1
                 if copies > 1:
                     self.walk.relabel(first, path, _join(self.path, f"{name}-{int(name) + copies - 1}"), copies)
-                self.children = self.children.plus(visited.cost, copies)
+                self.children = self.children.plus(visited.cost, copies * runs)
                 self.complete = self.complete and visited.complete
                 done += copies
+                index += copies
                 flow = visited.output
         return flow
 

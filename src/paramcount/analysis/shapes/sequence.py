@@ -12,7 +12,8 @@ counts its input projections, ``QKᵀ`` and ``attention·V`` (each ``N·L·S·em
 child. Dropout, activations and norms add nothing.
 
 MultiheadAttention's forward takes query, key and value; from one input shape it is modelled as
-self-attention (all three are the input), which is how TransformerEncoderLayer calls it.
+self-attention (all three are the input), which is how TransformerEncoderLayer calls it, unless the parent hands
+the key and value beside the query (``Flow.context["key_value"]``, batch and width as the query's).
 """
 
 from __future__ import annotations
@@ -108,6 +109,17 @@ def _cell(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(output, others), macs, (step,), "hx defaults to zeros; the hidden matmul still runs")
 
 
+def _keys(call: Call, flow: Flow, embed: int, batch_first: bool) -> int | None:
+    """The length of the key and value a parent hands beside the query (``Flow.context["key_value"]``: SigLIP's
+    pooling head attends its probe over the hidden states); None for self-attention."""
+    memory = dict(flow.context).get("key_value")
+    if memory is None:
+        return None
+    if len(memory) != len(flow.shape) or memory[-1] != embed:
+        raise call.fail(f"expects key and value of width {embed} like the query, got {format_shape(memory)}")
+    return memory[1] if len(memory) == 3 and batch_first else memory[0]
+
+
 def _attention(call: Call, flow: Flow) -> Outcome:
     module = call.module
     shape = flow.shape
@@ -124,10 +136,16 @@ def _attention(call: Call, flow: Flow) -> Outcome:
     batch_first = flag_arg(module, "batch_first")
     length = shape[1] if batched and batch_first else shape[0]
     batch = (shape[0] if batch_first else shape[1]) if batched else 1
-    source = length + flag_arg(module, "add_bias_kv") + flag_arg(module, "add_zero_attn")
-    projection_macs, projection_step = macs_step(
-        ("3", "L", "N", "embed_dim", "embed_dim"), (3, length, batch, embed, embed)
-    )
+    keys = _keys(call, flow, embed, batch_first)
+    source = (keys or length) + flag_arg(module, "add_bias_kv") + flag_arg(module, "add_zero_attn")
+    if keys is None:
+        projection_macs, projection_step = macs_step(
+            ("3", "L", "N", "embed_dim", "embed_dim"), (3, length, batch, embed, embed)
+        )
+    else:
+        projection_macs, projection_step = macs_step(
+            ("(L + 2·S_in)", "N", "embed_dim", "embed_dim"), (length + 2 * keys, batch, embed, embed)
+        )
     scores_macs, scores_step = macs_step(("2", "N", "L", "S", "embed_dim"), (2, batch, length, source, embed))
     steps = (
         ShapeStep("L + add_bias_kv + add_zero_attn", f"{length} + {int(flag_arg(module, 'add_bias_kv'))} + "
@@ -140,7 +158,7 @@ def _attention(call: Call, flow: Flow) -> Outcome:
     others: tuple[tuple[str, Shape], ...] = ()
     if "need_weights=False" not in call.options:
         others = (("attn_output_weights", (batch, length, source) if batched else (length, source)),)
-    note = "self-attention: query = key = value = the input"
+    note = "self-attention: query = key = value = the input" if keys is None else "key = value: the parent's tensor"
     # Backward: the projections' weights always, their input when it needs a gradient; both operands of each
     # attention product (they come from the trainable projections).
     backward = projection_macs * (1 + int(flow.grad)) + 2 * scores_macs

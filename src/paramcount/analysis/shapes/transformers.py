@@ -23,6 +23,7 @@ from paramcount.analysis.shapes.common import NotModelledError, elements, int_ar
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
+    add,
     attention,
     child_of,
     dataflow,
@@ -49,6 +50,7 @@ __all__ = [
     "in_features",
     "last_token",
     "parameterless_norm",
+    "pre_norm_layer",
     "rms_norm",
     "rotary",
     "router",
@@ -232,14 +234,28 @@ class Unflat(Step):
         _unflat(call, values)
 
 
-def self_attention(query: str, key: str, value: str, output: str, *, norms: tuple[str, str] = ("", "")) -> Rule:
-    """q, k, v projections of the input (per-head norms when the module has them), causal attention, output
-    projection."""
+def self_attention(
+    query: str, key: str, value: str, output: str, *, norms: tuple[str, str] = ("", ""), causal: bool = True
+) -> Rule:
+    """q, k, v projections of the input (per-head norms when the module has them), attention (causal, or over
+    every position for an encoder), output projection."""
     steps: list[Step] = [run(query, "x0", "q"), run(key, "x0", "k"), run(value, "x0", "v")]
     for name, tensor in zip(norms, ("q", "k"), strict=True):
         if name:
             steps += [split_heads(tensor, name), run(name, tensor, optional=True), merge_heads(tensor, name)]
-    return dataflow(*steps, attention(causal=True), run(output))
+    return dataflow(*steps, attention(causal=causal), run(output))
+
+
+def pre_norm_layer(norm1: str, attention_: str, norm2: str, mlp: str) -> Rule:
+    """``x + attention(norm1(x))``, then ``x + mlp(norm2(x))``: the pre-norm transformer layer."""
+    return dataflow(
+        run(norm1),
+        run(attention_),
+        add("x", "x", "x0", what="add the residual"),
+        run(norm2, "x", "y"),
+        run(mlp, "y"),
+        add("x", "x", "y", what="add the residual"),
+    )
 
 
 def parameterless_norm(call: Call, flow: Flow) -> Outcome:

@@ -69,7 +69,8 @@ class ModuleShape(Record):
     """One module of the tree for one input shape.
 
     ``macs`` and ``flops`` are for one copy and include the module's children (a block's cost is read off
-    its own row); ``times`` is how many identical copies the row stands for, ancestors' repeats included,
+    its own row); ``times`` is how many identical copies (or calls of one shared module, as ALBERT calls its
+    layer group) the row stands for, ancestors' repeats included,
     so a block repeated 32 times whose input equals its output is one row ``layers.0-31`` with
     ``times=32``. A block whose copies see different shapes (``Conv2d(8, 8, 3)`` repeated) has one row per
     copy. ``None`` shapes and MACs mean "not known"; ``status`` and ``note`` say why."""
@@ -197,10 +198,13 @@ if TYPE_CHECKING:
             """Run the child called ``name`` on ``flow``; its row, MACs and errors are recorded by the walk."""
             ...
 
-        def chain(self, name: str, flow: Flow | None, *, checkpointed: bool = False) -> Flow | None:
+        def chain(
+            self, name: str, flow: Flow | None, *, checkpointed: bool = False, calls: tuple[int, ...] = ()
+        ) -> Flow | None:
             """Run the members of the child container ``name`` one after another (``ModuleList`` iterated by
             the parent's forward, like ``TransformerEncoder.layers``); ``checkpointed``: each member is a
-            layer that gradient checkpointing recomputes (transformers' ``GradientCheckpointingLayer``)."""
+            layer that gradient checkpointing recomputes (transformers' ``GradientCheckpointingLayer``);
+            ``calls``: how many times in a row each member runs (ALBERT's shared layer groups)."""
             ...
 
         def skip(self, name: str, reason: str) -> None:

@@ -17,7 +17,7 @@ RoBERTa, ``token_type_ids`` of the same shape, both int64.
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -414,6 +414,8 @@ def _albert_model(config: Config, sizes: _Sizes, *, pooler: bool) -> Module:
         linear("embedding_hidden_mapping_in", sizes.width, hidden, bias=True),
         stack("albert_layer_groups", group, config.layers("num_hidden_groups", 1)),
     )
+    # The steps over the shared groups: they change no count, but the shapes and FLOPs run each group that often.
+    encoder = replace(encoder, attributes=(("num_hidden_layers", config.layers("num_hidden_layers")),))
     children = [_bert_embeddings(config, _ALBERT, sizes), encoder]
     if pooler:
         children.append(linear("pooler", hidden, hidden, bias=True))

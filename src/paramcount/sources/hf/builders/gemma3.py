@@ -9,6 +9,7 @@ take transformers' defaults when the config is read (``_defaults.py``).
 
 from __future__ import annotations
 
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -168,6 +169,8 @@ def _gemma3_multimodal(config: Config, kind: str) -> tuple[Module, Sizes]:
         rms_norm("mm_soft_emb_norm", vision_hidden, "Gemma3RMSNorm"),
         params=(Param("mm_input_projection_weight", (vision_hidden, text_hidden)),),
     )
+    # The image's tokens after pooling: no count changes, the shapes and FLOPs read it.
+    projector = replace(projector, attributes=(("mm_tokens_per_image", config.size("mm_tokens_per_image")),))
     language = base_model(_GEMMA3_TEXT, text, sizes, "Gemma3TextModel").renamed("language_model")
     return module("model", kind, tower, projector, language), sizes
 

@@ -386,6 +386,10 @@ def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Modul
         language_model,
         params=newline,
     )
+    # Whether the image's tokens include the class token: no count changes, the shapes and FLOPs read it.
+    base = replace(
+        base, attributes=(("vision_feature_select_strategy", config.text("vision_feature_select_strategy", "default")),)
+    )
     if not prefix:
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the

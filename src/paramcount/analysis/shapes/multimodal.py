@@ -1,0 +1,340 @@
+"""Dataflow of transformers' vision towers and vision-language models: CLIP and SigLIP (a text tower and a vision
+tower, scored against each other), LLaVA (a CLIP vision tower, a projector, a Llama decoder) and Gemma 3 with
+images (a SigLIP tower, a pooling projector, the Gemma 3 text decoder). Conventions in ``transformers.py``.
+
+The input is token ids, (batch, sequence), as ``input_ids`` reaches ``forward``; each sequence comes with one
+image at the vision tower's configured size, (batch, channels, side, side), where ``side`` is the tower's
+position grid times its patch size (``image_size`` when it is a multiple of ``patch_size``; otherwise the
+convolution floors it to the same patches, and the same FLOPs). CLIP and SigLIP score the ``batch`` texts
+against the ``batch`` images. LLaVA and Gemma 3 put the image's tokens inside the sequence, as their
+processors do (one placeholder token per image feature, replaced by the projected features): the decoder runs
+over all ``sequence`` tokens, of which the image takes LLaVA's grid² patches (one 336² image: 24² = 576; the
+class token too with ``vision_feature_select_strategy="full"``) or Gemma 3's ``mm_tokens_per_image`` (256),
+so the sequence must hold at least that many.
+"""
+
+from __future__ import annotations
+
+from math import isqrt
+
+from paramcount._record import replace
+from paramcount.analysis.flops import macs_step
+from paramcount.analysis.shapes import decoders
+from paramcount.analysis.shapes.common import NotModelledError, int_arg
+from paramcount.analysis.shapes.flow import (
+    Step,
+    add,
+    also,
+    chain,
+    child_of,
+    dataflow,
+    in_order,
+    param_sizes,
+    positions,
+    prepend,
+    run,
+    select,
+    table_positions,
+    to_tokens,
+)
+from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
+from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention
+from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
+from paramcount.tree import Module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+    from paramcount.analysis.shapes.types import Call, Rule
+
+__all__ = ["RULES", "TEXT_AND_IMAGE_INPUTS", "TOKEN_INPUTS"]
+
+
+# --- the image a tower reads ---------------------------------------------------------------------------------
+
+
+def _embeddings(tower: Module) -> Module:
+    embeddings = child_of(tower, "embeddings")
+    if embeddings is None:
+        raise NotModelledError(f"its vision tower {tower.name!r} has no member 'embeddings'")
+    return embeddings
+
+
+def image_shape(tower: Module, batch: int) -> tuple[int, int, int, int]:
+    """The pixel values a CLIP or SigLIP vision tower reads at its configured size: its position table holds the
+    grid² patches (and CLIP's class token), each ``patch_embedding``'s kernel wide."""
+    embeddings = _embeddings(tower)
+    table, patches = child_of(embeddings, "position_embedding"), child_of(embeddings, "patch_embedding")
+    if table is None or patches is None:
+        raise NotModelledError(f"its vision tower {tower.name!r} has no position_embedding or patch_embedding")
+    rows = int_arg(table, "num_embeddings") - any(param.name == "class_embedding" for param in embeddings.params)
+    _, channels, height, width = param_sizes(patches, "weight")
+    grid = isqrt(rows)
+    if grid * grid != rows:
+        raise NotModelledError(f"its vision tower's {rows} patch positions are not a square grid")
+    return (batch, channels, grid * height, grid * width)
+
+
+def _tokens(call: Call, flow: Flow) -> None:
+    if len(flow.shape) != 2:
+        raise call.fail(f"expects token ids of shape (batch, sequence), got {format_shape(flow.shape)}")
+
+
+def _pooled(flow: Flow | None) -> Flow | None:
+    """A tower's ``pooler_output``."""
+    if flow is None:
+        return None
+    shape = dict(flow.others).get("pooler_output")
+    return None if shape is None else Flow(shape, grad=flow.grad)
+
+
+def _image(call: Call, batch: int, name: str) -> Flow:
+    tower = child_of(call.module, name)
+    if tower is None:
+        raise NotModelledError(f"it has no member {name!r}")
+    return Flow(image_shape(tower, batch))
+
+
+# --- CLIP and SigLIP towers ------------------------------------------------------------------------------------
+
+_PRE_NORM_LAYER: Final = pre_norm_layer("layer_norm1", "self_attn", "layer_norm2", "mlp")
+# CLIP's text tower masks causally; eager attention multiplies every position either way.
+_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj", causal=False)
+_TEXT_EMBEDDINGS: Final = dataflow(
+    fits("position_embedding"),
+    run("token_embedding", "x0", "x"),
+    positions(),
+    run("position_embedding", "positions", "p"),
+    add("x", "x", "p", what="add the position embeddings"),
+)
+_ENCODER: Final = dataflow(chain("layers", checkpointed=True))
+
+_CLIP_TEXT: Final = dataflow(
+    run("embeddings"),
+    run("encoder"),
+    run("final_layer_norm"),
+    select("x", "pooled"),
+    also("pooler_output", "pooled"),
+    note="pooler_output: the hidden state of each sequence's end-of-text token",
+)
+_CLIP_VISION: Final = dataflow(
+    run("embeddings"),
+    run("pre_layrnorm"),
+    run("encoder"),
+    select("x", "pooled"),
+    run("post_layernorm", "pooled"),
+    also("pooler_output", "pooled"),
+    note="pooler_output: the class token, normalised",
+)
+
+
+def _vision_embeddings(*class_token: Step) -> Rule:
+    """The patches as tokens, (CLIP's class token prepended), then every row of the position table added."""
+    return dataflow(
+        run("patch_embedding"),
+        to_tokens(),
+        *class_token,
+        table_positions("position_embedding"),
+        run("position_embedding", "positions", "p"),
+        add("x", "x", "p", what="add the position embeddings"),
+    )
+
+
+_SIGLIP_TEXT: Final = dataflow(
+    run("embeddings"),
+    run("encoder"),
+    run("final_layer_norm"),
+    select("x", "pooled"),
+    run("head", "pooled"),
+    also("pooler_output", "pooled"),
+    note="pooler_output: head(the last token's hidden state)",
+)
+_SIGLIP_VISION_LAYERS: Final = dataflow(run("embeddings"), run("encoder"), run("post_layernorm"))
+
+
+def _siglip_vision(call: Call, flow: Flow) -> Outcome:
+    """embeddings, encoder, post_layernorm; then the attention-pooling ``head`` (``vision_use_head``) gives
+    ``pooler_output``; without it there is none (Gemma 3's tower)."""
+    hidden = _SIGLIP_VISION_LAYERS(call, flow).output
+    if hidden is None or child_of(call.module, "head") is None:
+        return Outcome(hidden)
+    pooled = call.child("head", hidden)
+    others = () if pooled is None else (("pooler_output", pooled.shape),)
+    return Outcome(replace(hidden, others=others), note="pooler_output: the attention-pooling head's output")
+
+
+def _attention_pooling(call: Call, flow: Flow) -> Outcome:
+    """``SiglipMultiheadAttentionPoolingHead``: the learned ``probe`` (one query per image) attends over the
+    hidden states (``attention(probe, h, h)``), then ``x + mlp(layernorm(x))``; the first (only) query's row."""
+    if len(flow.shape) != 3:
+        raise call.fail(f"expects hidden states (batch, patches, width), got {format_shape(flow.shape)}")
+    batch, _, width = flow.shape
+    probe = Flow((batch, 1, width), context=(("key_value", flow.shape),), grad=True)
+    attended = call.child("attention", probe)
+    if attended is None:
+        return Outcome(None)
+    attended = Flow(attended.shape, grad=True)
+    normed = call.child("layernorm", attended)
+    call.child("mlp", normed)
+    note = "probe (batch, 1, width) as the query, the hidden states as keys and values"
+    return Outcome(Flow((batch, width), grad=True), note=note)
+
+
+def _contrastive(projections: bool) -> Rule:
+    def rule(call: Call, flow: Flow) -> Outcome:
+        """Images through the vision tower, texts through the text tower, then ``text_embeds @
+        image_embeds.T``: every text scored against every image of the batch."""
+        _tokens(call, flow)
+        batch = flow.shape[0]
+        image = _image(call, batch, "vision_model")
+        vision = call.child("vision_model", image)
+        images = _pooled(vision)
+        if vision is not None and images is None:
+            raise call.fail("scores the vision tower's pooler_output, which a SigLIP tower without its head "
+                            "(vision_use_head=false) does not return; transformers fails the same way")  # fmt: skip
+        texts = _pooled(call.child("text_model", flow))
+        if projections:
+            images = call.child("visual_projection", images)
+            texts = call.child("text_projection", texts)
+        if images is None or texts is None:
+            return Outcome(None)
+        width = texts.shape[-1]
+        if images.shape[-1] != width:
+            raise call.fail(f"scores text embeddings of width {width} against image embeddings of width "
+                            f"{images.shape[-1]}")  # fmt: skip
+        macs, step = macs_step(("texts", "embed_dim", "images"), (batch, width, batch))
+        logits = (batch, batch)
+        others = (("logits_per_text", logits), ("text_embeds", texts.shape), ("image_embeds", images.shape))
+        note = (f"one image per sequence at the vision tower's configured size, {format_shape(image.shape)}; "
+                "logits_per_image, then logits_per_text and the normalised embeddings")  # fmt: skip
+        backward = macs * (int(texts.grad) + int(images.grad))
+        steps = (replace(step, name="MACs (text_embeds·image_embedsᵀ)"),)
+        return Outcome(Flow(logits, others, grad=True), macs, steps, note, backward_macs=backward)
+
+    return rule
+
+
+# --- LLaVA and Gemma 3 ---------------------------------------------------------------------------------------
+
+
+def _with_image(call: Call, flow: Flow, image: Flow, image_tokens: Flow | None, detail: str = "") -> Outcome:
+    """The language model over the whole sequence, whose first positions the image's tokens take (where they
+    stand changes no count); the sequence must hold them, as transformers checks."""
+    count = "?"
+    if image_tokens is not None:
+        count = str(image_tokens.shape[1])
+        if image_tokens.shape[1] > flow.shape[1]:
+            raise call.fail(f"puts the image's {count} tokens in the sequence, which holds {flow.shape[1]}; give a "
+                            f"sequence of at least {count} tokens (the image's, then the text's)")  # fmt: skip
+    output = call.child("language_model", flow)
+    note = f"one {format_shape(image.shape[1:])} image per sequence, {count} of its tokens{detail} among the sequence's"
+    return Outcome(output, note=note)
+
+
+def _llava_model(call: Call, flow: Flow) -> Outcome:
+    """The vision tower on the image; its hidden states without the class token (``"default"`` strategy) or
+    with it (``"full"``), ``len(vision_feature_layer)`` of them side by side, through the projector; then the
+    language model over the sequence."""
+    _tokens(call, flow)
+    strategy = dict(call.module.attributes).get("vision_feature_select_strategy")
+    if strategy not in ("default", "full"):
+        raise NotModelledError("its vision_feature_select_strategy is not known")
+    image = _image(call, flow.shape[0], "vision_tower")
+    hidden = call.child("vision_tower", image)
+    projector = child_of(call.module, "multi_modal_projector")
+    first = None if projector is None else child_of(projector, "linear_1")
+    if first is None:
+        raise NotModelledError("it has no multi_modal_projector.linear_1")
+    features = None
+    if hidden is not None:
+        batch, count, width = hidden.shape
+        count -= strategy == "default"
+        stacked = int_arg(first, "in_features")
+        if stacked % width:
+            raise call.fail(f"stacks vision hidden states of width {width} into linear_1's {stacked} features")
+        features = Flow((batch, count, stacked), grad=hidden.grad)
+    image_tokens = call.child("multi_modal_projector", features)
+    return _with_image(call, flow, image, image_tokens, f" (vision_feature_select_strategy={strategy!r})")
+
+
+def _gemma3_projector(call: Call, flow: Flow) -> Outcome:
+    """``Gemma3MultiModalProjector``: the patches as their square grid, average-pooled to ``mm_tokens_per_image``
+    tokens (kernel and stride = grid / tokens per side), ``mm_soft_emb_norm``, then ``@
+    mm_input_projection_weight`` into the text width."""
+    tokens = dict(call.module.attributes).get("mm_tokens_per_image")
+    if not isinstance(tokens, int):
+        raise NotModelledError("its mm_tokens_per_image is not known")
+    width, text_width = param_sizes(call.module, "mm_input_projection_weight")
+    if len(flow.shape) != 3 or flow.shape[-1] != width:
+        raise call.fail(f"expects vision hidden states (batch, patches, {width}), got {format_shape(flow.shape)}")
+    batch, patches, _ = flow.shape
+    side, per_side = isqrt(patches), isqrt(tokens)
+    if side * side != patches or per_side == 0 or side < per_side:
+        raise call.fail(f"pools {patches} patches, not a square grid of at least {per_side}² patches")
+    kernel = side // per_side
+    pooled = (side - kernel) // kernel + 1
+    normed = call.child("mm_soft_emb_norm", Flow((batch, pooled * pooled, width), grad=flow.grad))
+    if normed is None:
+        return Outcome(None)
+    macs, step = macs_step(
+        ("batch", "tokens", "vision_hidden", "text_hidden"), (batch, pooled * pooled, width, text_width)
+    )
+    note = f"{side}×{side} patches average-pooled {kernel}×{kernel} to {pooled}×{pooled} tokens per image"
+    backward = macs * (1 + int(normed.grad))
+    steps = (replace(step, name="MACs (· mm_input_projection_weight)"),)
+    return Outcome(Flow((batch, pooled * pooled, text_width), grad=True), macs, steps, note, backward_macs=backward)
+
+
+def _gemma3_model(call: Call, flow: Flow) -> Outcome:
+    """``Gemma3Model``: the SigLIP tower on the image, the projector, then Gemma 3's text model over the
+    sequence."""
+    _tokens(call, flow)
+    image = _image(call, flow.shape[0], "vision_tower")
+    image_tokens = call.child("multi_modal_projector", call.child("vision_tower", image))
+    return _with_image(call, flow, image, image_tokens)
+
+
+_TOWERS: Final[dict[str, Rule]] = {
+    "CLIPModel": _contrastive(projections=True),
+    "CLIPTextModel": _CLIP_TEXT,
+    "CLIPTextEmbeddings": _TEXT_EMBEDDINGS,
+    "CLIPVisionModel": _CLIP_VISION,
+    "CLIPVisionEmbeddings": _vision_embeddings(prepend("class_embedding")),
+    "CLIPEncoder": _ENCODER,
+    "CLIPEncoderLayer": _PRE_NORM_LAYER,
+    "CLIPAttention": _ATTENTION,
+    "CLIPMLP": in_order,
+    "SiglipModel": _contrastive(projections=False),
+    "SiglipTextModel": _SIGLIP_TEXT,
+    "SiglipTextEmbeddings": _TEXT_EMBEDDINGS,
+    "SiglipVisionModel": _siglip_vision,
+    "SiglipVisionEmbeddings": _vision_embeddings(),
+    "SiglipEncoder": _ENCODER,
+    "SiglipEncoderLayer": _PRE_NORM_LAYER,
+    "SiglipAttention": _ATTENTION,
+    "SiglipMLP": in_order,
+    "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
+    # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.
+    "NonDynamicallyQuantizableLinear": _LAYER_RULES["Linear"],
+}
+_CAUSAL_LM: Final = decoders.RULES["LlamaForCausalLM"]  # model, then lm_head over every position
+
+RULES: Final[dict[str, Rule]] = {
+    **_TOWERS,
+    "LlavaForConditionalGeneration": _CAUSAL_LM,
+    "LlavaModel": _llava_model,
+    "LlavaMultiModalProjector": in_order,
+    "Gemma3ForConditionalGeneration": _CAUSAL_LM,
+    "Gemma3Model": _gemma3_model,  # the multimodal model (decoders.py's Gemma3Model rule is Gemma3TextModel's)
+    "Gemma3MultiModalProjector": _gemma3_projector,
+}
+"""Shape rules of transformers' vision-tower and vision-language classes, by kind."""
+
+TOKEN_INPUTS: Final = frozenset({"LlavaForConditionalGeneration", "LlavaModel", "Gemma3ForConditionalGeneration",
+                                 "Gemma3Model"})  # fmt: skip
+"""Vision-language kinds whose forward reads token ids (batch, sequence), the image's tokens among them: per-token
+figures count every position of the sequence."""
+TEXT_AND_IMAGE_INPUTS: Final = frozenset({"CLIPModel", "SiglipModel"})
+"""Kinds that read token ids (batch, sequence) and as many images: ``--seq-len`` gives their input, and no per-token
+figure is reported (their cost is per text-image pair)."""
