@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from hf_oracle import counted_class, shipped
+from hf_oracle import counted_class, shipped, transformers_class
 from paramcount.analysis.shapes.propagate import propagate
 from paramcount.analysis.shapes.types import MODELLED, NOT_CALLED, ShapeReport
 from paramcount.errors import ShapeError
@@ -37,8 +37,11 @@ def cut(config: dict[str, Any], layers: int = 2, vocab: int = 512) -> dict[str, 
     for key in ("num_hidden_layers", "n_layer", "num_layers"):
         if key in smaller:
             smaller[key] = layers
-    if isinstance(smaller.get("layer_types"), list):
-        smaller["layer_types"] = smaller["layer_types"][:layers]
+    for key in ("layer_types", "attention_layers"):
+        if isinstance(smaller.get(key), list):
+            smaller[key] = smaller[key][:layers]
+    if "attention_types" in smaller:  # GPT-Neo lays its layers out again: one [[kind], 1] per layer kept
+        smaller["attention_types"] = [[[kind], 1] for kind in smaller["attention_layers"]]
     smaller["vocab_size"] = vocab
     smaller.update({key: 0 for key in SPECIAL_TOKENS if key in smaller})
     return smaller
@@ -51,7 +54,7 @@ def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Mo
     hf_config._experts_implementation = "eager"
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore")
-        model: torch.nn.Module = getattr(transformers, architecture)(hf_config)
+        model: torch.nn.Module = transformers_class(architecture)(hf_config)
     model.to_empty(device="cpu")
     with torch.no_grad():
         for name, buffer in model.named_buffers():
@@ -122,6 +125,10 @@ DECODERS = [
     "CohereForAI--c4ai-command-r-v01.json",
     "CohereForAI--c4ai-command-r7b-12-2024.json",
     "THUDM--GLM-4-9B-0414.json",
+    "EleutherAI--gpt-neo-1.3B.json",
+    "Salesforce--codegen-350M-mono.json",
+    "bigcode--starcoder.json",
+    "mosaicml--mpt-7b.json",
 ]
 MIXTURES = [
     "mistralai--Mixtral-8x7B-v0.1.json",
@@ -130,6 +137,9 @@ MIXTURES = [
     "deepseek-ai--DeepSeek-V3.json",
     "allenai--OLMoE-1B-7B-0924.json",
     "ibm-granite--granite-3.1-3b-a800m-instruct.json",
+    "deepseek-ai--DeepSeek-V2-Lite.json",
+    "zai-org--GLM-4.5-Air.json",
+    "openai--gpt-oss-20b.json",
 ]
 SMALLER: dict[str, dict[str, Any]] = {
     # One dense layer and one MoE layer, with 16 experts in 4 groups (2 groups chosen, 8 experts per token) and
@@ -138,6 +148,11 @@ SMALLER: dict[str, dict[str, Any]] = {
         "first_k_dense_replace": 1, "n_routed_experts": 16, "n_group": 4, "topk_group": 2,
         "moe_intermediate_size": 256, "intermediate_size": 1024,
     },
+    # Fewer, narrower experts (gpt-oss: an intermediate width other than the hidden width, so the layout of its
+    # expert weights, hidden first, matters).
+    "deepseek-ai--DeepSeek-V2-Lite.json": {"n_routed_experts": 16, "moe_intermediate_size": 256},
+    "zai-org--GLM-4.5-Air.json": {"n_routed_experts": 16, "moe_intermediate_size": 256, "intermediate_size": 1024},
+    "openai--gpt-oss-20b.json": {"num_local_experts": 8, "intermediate_size": 512},
 }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from paramcount.analysis.shapes.transformers import (
     embedding_subclass,
     experts,
     fits,
+    hidden_first_experts,
     in_features,
     last_token,
     parameterless_norm,
@@ -167,13 +168,13 @@ _GRANITE_MOE: Final = dataflow(
     run("router", "x", "router_logits"),
     run("experts", "x", "routed"),
     Unflat(),
-    note="Granite MoE: hidden states flattened to (tokens, hidden); the router picks the experts",
+    note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
     "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
-    "Glm4", "Olmoe", "GraniteMoe",
+    "Glm4", "Olmoe", "GraniteMoe", "DeepseekV2", "Glm4Moe", "GptOss",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 _LAYERS: Final[dict[str, Rule]] = {
@@ -183,7 +184,9 @@ _LAYERS: Final[dict[str, Rule]] = {
 _ATTENTIONS: Final[dict[str, Rule]] = {
     "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
 }  # fmt: skip
-_MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
+_MLPS: Final[dict[str, Rule]] = {
+    "Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP, "GptOss": _GRANITE_MOE,
+}  # fmt: skip
 
 
 def _decoder_rules() -> dict[str, Rule]:
@@ -416,6 +419,36 @@ _DEEPSEEK_MOE: Final = dataflow(
     note="routed experts on the flattened tokens, plus the shared experts",
 )
 
+# --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
+
+_GPT_NEO_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"), run("k_proj", "x0", "k"), run("v_proj", "x0", "v"), attention(causal=True),
+    run("out_proj"),
+    note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
+)  # fmt: skip
+_CODEGEN_ATTENTION: Final = dataflow(
+    run("qkv_proj"), split("x", "q", "v", "k"), attention(causal=True), run("out_proj"),
+    note="qkv_proj's output read as mp_num groups of (query, value, key): three equal widths",
+)  # fmt: skip
+_MULTI_QUERY_ATTENTION: Final = dataflow(
+    run("c_attn"), split("x", "q", "k", "v", first_from="c_proj"), attention(causal=True), run("c_proj"),
+    note="c_attn's output split into the query and one key and value head (multi_query), or three equal widths",
+)  # fmt: skip
+_MPT_MODEL: Final = dataflow(
+    tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
+    note="ALiBi biases are added to the attention scores (no product)",
+)  # fmt: skip
+_MPT_BLOCK: Final = dataflow(
+    run("norm_1"),
+    run("attn"),
+    add("x", "x", "x0", what="add the residual"),
+    run("norm_2", "x", "y"),
+    run("ffn", "y"),
+    add("x", "x", "y", what="add the residual"),
+    note="the second residual is added inside ffn",
+)
+_MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
+
 _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
     "BloomModel": _BLOOM_MODEL,
@@ -453,9 +486,37 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "OpenAIGPTModel": _GPT1_MODEL,
     "Block": _GPT1_BLOCK,
     "Attention": _GPT2_ATTENTION,
+    "GPTNeoForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTNeoModel": _GPT2_MODEL,
+    "GPTNeoBlock": _GPT2_BLOCK,
+    "GPTNeoAttention": dataflow(run("attention")),
+    "GPTNeoSelfAttention": _GPT_NEO_ATTENTION,
+    "GPTNeoMLP": in_order,
+    "CodeGenForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "CodeGenModel": _GPTJ_MODEL,
+    "CodeGenBlock": _GPTJ_BLOCK,
+    "CodeGenAttention": _CODEGEN_ATTENTION,
+    "CodeGenMLP": in_order,
+    "CodeGenRotaryEmbedding": _gathered_rotary,
+    "GPTBigCodeForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTBigCodeModel": _GPT2_MODEL,
+    "GPTBigCodeBlock": _GPT2_BLOCK,
+    "GPTBigCodeAttention": _MULTI_QUERY_ATTENTION,
+    "GPTBigCodeMLP": in_order,
+    "MptForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "MptModel": _MPT_MODEL,
+    "MptBlock": _MPT_BLOCK,
+    "MptAttention": _MPT_ATTENTION,
+    "MptMLP": in_order,
     "DeepseekV3Attention": _mla,
     "DeepseekV3MoE": _DEEPSEEK_MOE,
     "DeepseekV3TopkRouter": router,
+    "DeepseekV2Attention": _mla,
+    "DeepseekV2Moe": _DEEPSEEK_MOE,
+    "DeepseekV2TopkRouter": router,
+    "Glm4MoeMoE": _DEEPSEEK_MOE,
+    "Glm4MoeTopkRouter": router,
+    "GptOssExperts": hidden_first_experts,
 }
 
 
@@ -477,7 +538,7 @@ TOKEN_INPUTS: Final = frozenset(
     | {kind for kind in RULES if kind.endswith(("ForCausalLM", "LMHeadModel"))}
     | {
         *("Gemma3TextModel", "GPT2Model", "BloomModel", "FalconModel", "GPTJModel", "GPTNeoXModel", "OPTModel"),
-        "OpenAIGPTModel",
+        *("OpenAIGPTModel", "GPTNeoModel", "CodeGenModel", "GPTBigCodeModel", "MptModel"),
     }
 )
 """Decoder kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token
