@@ -167,6 +167,20 @@ def test_forward_flops_equal_flop_counter_mode(name: str) -> None:
     assert report.total_flops == transformers_flops(config, architecture, (2, 16), backward=False)
 
 
+def test_llama4_language_model_flops_equal_flop_counter_mode() -> None:
+    # Llama 4 Scout's text model, four layers: rope, rope, rope, no-rope (queries scaled, no qk_norm); dense MLP
+    # layers between MoE layers; 4 narrower experts. transformers' Llama4TextExperts runs every token through
+    # every expert (bmm over all of them, the router's score 0 for those not chosen), and so do we.
+    text = shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")["text_config"]
+    config = cut(text, layers=4) | {
+        "num_local_experts": 4, "intermediate_size": 256, "intermediate_size_mlp": 512, "moe_layers": [1, 3],
+        "no_rope_layers": [1, 1, 1, 0], "attention_chunk_size": 8,
+    }  # fmt: skip
+    report = ours(config, "Llama4ForCausalLM", (2, 16))
+    assert report.is_complete
+    assert report.total_flops == transformers_flops(config, "Llama4ForCausalLM", (2, 16), backward=False)
+
+
 ENCODER_DECODERS = [
     "facebook--bart-base.json",
     "facebook--bart-large.json",

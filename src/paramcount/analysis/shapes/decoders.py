@@ -4,6 +4,7 @@ latent attention. Conventions in ``transformers.py``."""
 
 from __future__ import annotations
 
+from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
@@ -24,6 +25,7 @@ from paramcount.analysis.shapes.transformers import (
     Unflat,
     conv1d,
     embedding_subclass,
+    expert_products,
     experts,
     fits,
     hidden_first_experts,
@@ -174,12 +176,13 @@ _GRANITE_MOE: Final = dataflow(
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
     "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
-    "Glm4", "Olmoe", "GraniteMoe", "DeepseekV2", "Glm4Moe", "GptOss",
+    "Glm4", "Olmoe", "GraniteMoe", "DeepseekV2", "Glm4Moe", "GptOss", "Llama4Text",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 _LAYERS: Final[dict[str, Rule]] = {
     "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
     "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
+    "Llama4Text": _pre_norm_layer("feed_forward"),
 }  # fmt: skip
 _ATTENTIONS: Final[dict[str, Rule]] = {
     "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
@@ -449,6 +452,50 @@ _MPT_BLOCK: Final = dataflow(
 )
 _MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
 
+# --- Llama 4's language model ----------------------------------------------------------------------------------
+
+_LLAMA4_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"),
+    run("k_proj", "x0", "k"),
+    run("v_proj", "x0", "v"),
+    run("qk_norm", "q", optional=True),
+    attention(causal=True),
+    run("o_proj"),
+    note="Llama 4: qk_norm (an L2 norm without weights, no MACs) normalises the queries and the keys per head on "
+    "the layers with rotary embeddings; the no-rope layers scale the queries instead. A chunked-attention layer "
+    "masks all but the keys of the query's chunk of the full L×L product (no fewer MACs)",
+)
+
+
+def _llama4_moe(call: Call, flow: Flow) -> Outcome:
+    """``Llama4TextMoe.forward``: the router scores the (T, hidden) tokens; ``hidden_states.repeat(E, 1)``, scaled
+    by each expert's score, is the (E·T, hidden) input of the experts, which run every token through every expert;
+    the shared expert reads the tokens; the experts' outputs are summed over the experts."""
+    experts = child_of(call.module, "experts")
+    count = None if experts is None else dict(experts.attributes).get("num_experts")
+    if not isinstance(count, int):
+        raise NotModelledError("its experts' num_experts is not known")
+    flat = Flow((elements(flow.shape[:-1]), flow.shape[-1]), grad=flow.grad)
+    call.child("router", flat)
+    call.child("experts", Flow((count * flat.shape[0], flat.shape[1]), grad=flat.grad))
+    shared = call.child("shared_expert", flat)
+    output = None if shared is None else Flow(flow.shape, grad=shared.grad)  # the layer views it as its input
+    return Outcome(output, note="every expert runs every token, weighted by the router's sigmoid score")
+
+
+def _dense_experts(call: Call, flow: Flow) -> Outcome:
+    """``Llama4TextExperts``: ``bmm`` of the (E, T, hidden) tokens with ``gate_up_proj`` (E, hidden, 2·I), then of
+    ``up · act(gate)`` with ``down_proj`` (E, I, hidden): every expert multiplies every token, the experts not
+    chosen with a score of 0."""
+    attributes = dict(call.module.attributes)
+    count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
+    macs, step = expert_products(call, flow, 1, "1", hidden_first=True)
+    note = (f"rows = {count} experts × tokens: transformers' Llama4TextExperts multiplies every token by every "
+            f"expert; at the active count ({active} of {count} per token) the experts' MACs would be "
+            f"{active}/{count} of these")  # fmt: skip
+    return Outcome(Flow(flow.shape, grad=flow.grad), macs, (step,), note)
+
+
 _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
     "BloomModel": _BLOOM_MODEL,
@@ -517,6 +564,12 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "Glm4MoeMoE": _DEEPSEEK_MOE,
     "Glm4MoeTopkRouter": router,
     "GptOssExperts": hidden_first_experts,
+    "Llama4ForCausalLM": _CAUSAL_LM,
+    "Llama4TextAttention": _LLAMA4_ATTENTION,
+    "Llama4TextL2Norm": parameterless_norm,
+    "Llama4TextMoe": _llama4_moe,
+    "Llama4TextExperts": _dense_experts,
+    "Llama4Router": router,
 }
 
 
