@@ -129,6 +129,8 @@ DECODERS = [
     "Salesforce--codegen-350M-mono.json",
     "bigcode--starcoder.json",
     "mosaicml--mpt-7b.json",
+    "state-spaces--mamba-130m-hf.json",
+    "mistralai--Mamba-Codestral-7B-v0.1.json",
 ]
 MIXTURES = [
     "mistralai--Mixtral-8x7B-v0.1.json",
@@ -179,6 +181,26 @@ def test_llama4_language_model_flops_equal_flop_counter_mode() -> None:
     report = ours(config, "Llama4ForCausalLM", (2, 16))
     assert report.is_complete
     assert report.total_flops == transformers_flops(config, "Llama4ForCausalLM", (2, 16), backward=False)
+
+
+@settings(max_examples=6)
+@given(
+    length=st.integers(4, 40),
+    chunk=st.sampled_from([4, 8, 256]),
+    groups=st.sampled_from([1, 2, 8]),
+    state=st.sampled_from([16, 128]),
+)
+def test_mamba2_chunked_scan_equals_flop_counter_mode(length: int, chunk: int, groups: int, state: int) -> None:
+    # The slow torch path pads the sequence to whole chunks: 1 to 10 chunks here, the last one partly padding.
+    # From conv_kernel (4) tokens on: a shorter prefill through transformers' cache (use_cache, the default in
+    # eval) is left-padded to conv_kernel tokens for the convolution, which a forward without a cache is not.
+    config = cut(shipped("mistralai--Mamba-Codestral-7B-v0.1.json")) | {
+        "hidden_size": 256, "num_heads": 8, "head_dim": 64, "chunk_size": chunk, "n_groups": groups,
+        "state_size": state,
+    }  # fmt: skip
+    shape = (2, length)
+    report = ours(config, "Mamba2ForCausalLM", shape)
+    assert report.total_flops == transformers_flops(config, "Mamba2ForCausalLM", shape, backward=False)
 
 
 ENCODER_DECODERS = [

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import decoders, encoders, seq2seq
+from paramcount.analysis.shapes import decoders, encoders, seq2seq, state_space
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -95,9 +95,10 @@ RULES: Final[dict[str, Rule]] = {
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
 
 BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **decoders.RULES, **encoders.RULES, **seq2seq.RULES}
+BLOCK_RULES.update(state_space.RULES)  # transformers' state-space classes (state_space.py)
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
-TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS
+TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | state_space.TOKEN_INPUTS
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS
 """Kinds whose input is token ids: the language models, and the encoder-decoders, which read (batch, source)
