@@ -63,6 +63,7 @@ _DECODER_MODEL: Final = dataflow(
     run("final_layernorm", optional=True),
 )
 _CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
+_TRANSFORMER_LM: Final = dataflow(tokens(), run("transformer"), run("lm_head"))
 _SEQUENCE_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"), last_token())
 _TOKEN_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"))
 
@@ -77,14 +78,21 @@ def _question_answering(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
-def _pre_norm_layer(mlp: str) -> Rule:
+def _pre_norm_layer(
+    mlp: str,
+    *,
+    attention: str = "self_attn",
+    norms: tuple[str, str] = ("input_layernorm", "post_attention_layernorm"),
+    note: str = "",
+) -> Rule:
     return dataflow(
-        run("input_layernorm"),
-        run("self_attn"),
+        run(norms[0]),
+        run(attention),
         add("x", "x", "x0", what="add the residual"),
-        run("post_attention_layernorm", "x", "y"),
+        run(norms[1], "x", "y"),
         run(mlp, "y"),
         add("x", "x", "y", what="add the residual"),
+        note=note,
     )
 
 
@@ -441,14 +449,8 @@ _MPT_MODEL: Final = dataflow(
     tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
     note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
-_MPT_BLOCK: Final = dataflow(
-    run("norm_1"),
-    run("attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("norm_2", "x", "y"),
-    run("ffn", "y"),
-    add("x", "x", "y", what="add the residual"),
-    note="the second residual is added inside ffn",
+_MPT_BLOCK: Final = _pre_norm_layer(
+    "ffn", attention="attn", norms=("norm_1", "norm_2"), note="the second residual is added inside ffn"
 )
 _MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
 
@@ -497,19 +499,19 @@ def _dense_experts(call: Call, flow: Flow) -> Outcome:
 
 
 _OTHER_DECODERS: Final[dict[str, Rule]] = {
-    "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "BloomForCausalLM": _TRANSFORMER_LM,
     "BloomModel": _BLOOM_MODEL,
     "BloomBlock": _BLOOM_BLOCK,
     "BloomAttention": _FUSED_ATTENTION,
     "BloomMLP": in_order,
-    "FalconForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "FalconForCausalLM": _TRANSFORMER_LM,
     "FalconModel": _FALCON_MODEL,
     "FalconDecoderLayer": _falcon_layer,
     "FalconAttention": _FUSED_ATTENTION,
     "FalconMLP": in_order,
     "FalconLinear": _LAYER_RULES["Linear"],  # a subclass of nn.Linear (input @ weight.T)
     "FalconRotaryEmbedding": rotary,
-    "GPTJForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTJForCausalLM": _TRANSFORMER_LM,
     "GPTJModel": _GPTJ_MODEL,
     "GPTJBlock": _GPTJ_BLOCK,
     "GPTJAttention": _QKV_OUT_ATTENTION,
@@ -529,28 +531,28 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "OPTDecoderLayer": _OPT_LAYER,
     "OPTAttention": _QKV_OUT_ATTENTION,
     "OPTLearnedPositionalEmbedding": embedding_subclass,
-    "OpenAIGPTLMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "OpenAIGPTLMHeadModel": _TRANSFORMER_LM,
     "OpenAIGPTModel": _GPT1_MODEL,
     "Block": _GPT1_BLOCK,
     "Attention": _GPT2_ATTENTION,
-    "GPTNeoForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTNeoForCausalLM": _TRANSFORMER_LM,
     "GPTNeoModel": _GPT2_MODEL,
     "GPTNeoBlock": _GPT2_BLOCK,
     "GPTNeoAttention": dataflow(run("attention")),
     "GPTNeoSelfAttention": _GPT_NEO_ATTENTION,
     "GPTNeoMLP": in_order,
-    "CodeGenForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "CodeGenForCausalLM": _TRANSFORMER_LM,
     "CodeGenModel": _GPTJ_MODEL,
     "CodeGenBlock": _GPTJ_BLOCK,
     "CodeGenAttention": _CODEGEN_ATTENTION,
     "CodeGenMLP": in_order,
     "CodeGenRotaryEmbedding": _gathered_rotary,
-    "GPTBigCodeForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTBigCodeForCausalLM": _TRANSFORMER_LM,
     "GPTBigCodeModel": _GPT2_MODEL,
     "GPTBigCodeBlock": _GPT2_BLOCK,
     "GPTBigCodeAttention": _MULTI_QUERY_ATTENTION,
     "GPTBigCodeMLP": in_order,
-    "MptForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "MptForCausalLM": _TRANSFORMER_LM,
     "MptModel": _MPT_MODEL,
     "MptBlock": _MPT_BLOCK,
     "MptAttention": _MPT_ATTENTION,
@@ -577,7 +579,7 @@ RULES: Final[dict[str, Rule]] = {
     **_decoder_rules(),
     **_OTHER_DECODERS,
     "Conv1D": conv1d,
-    "GPT2LMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPT2LMHeadModel": _TRANSFORMER_LM,
     "GPT2Model": _GPT2_MODEL,
     "GPT2Block": _GPT2_BLOCK,
     "GPT2Attention": _GPT2_ATTENTION,
