@@ -22,14 +22,17 @@ CONFIGS = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / 
 def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Module:
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings)
-    # A remote-code class name that differs from transformers' only in case (MPTForCausalLM) counts
-    # transformers' class, as paramcount does.
-    cls = getattr(transformers, architecture, None) or next(
+    with torch.device("meta"):
+        model: torch.nn.Module = transformers_class(architecture)(hf_config)
+    return model
+
+
+def transformers_class(architecture: str) -> Any:
+    """transformers' class of that name; a remote-code class name that differs from transformers' only in case
+    (MPTForCausalLM) is transformers' class, as paramcount counts it."""
+    return getattr(transformers, architecture, None) or next(
         getattr(transformers, name) for name in dir(transformers) if name.lower() == architecture.lower()
     )
-    with torch.device("meta"):
-        model: torch.nn.Module = cls(hf_config)
-    return model
 
 
 def default_architecture(config: dict[str, Any], fallback: str) -> str:

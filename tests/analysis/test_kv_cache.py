@@ -66,6 +66,13 @@ CUTS: dict[str, dict[str, Any]] = {
     "gpt2": shipped("gpt2.json")
     | {"n_embd": 32, "n_head": 4, "n_layer": 2, "vocab_size": 64, "n_positions": 64}
     | TOKENS,
+    # gpt-oss: sliding and full layers alternate (its layer_types), attention sinks (no cache), 2 of 4 experts
+    "gpt_oss": shipped("openai--gpt-oss-20b.json")
+    | SMALL
+    | {"num_hidden_layers": 4, "num_key_value_heads": 2, "sliding_window": WINDOW, "num_local_experts": 4}
+    | {"num_experts_per_tok": 2, "experts_per_token": 2}
+    | {"layer_types": shipped("openai--gpt-oss-20b.json")["layer_types"][:4]}
+    | TOKENS,
     # Multi-head latent attention, with a dense first layer and small MoE layers after it
     "deepseek_v3": shipped("deepseek-ai--DeepSeek-V3.json")
     | {"hidden_size": 32, "intermediate_size": 48, "moe_intermediate_size": 8, "num_hidden_layers": 2}
@@ -136,6 +143,7 @@ def test_the_cut_configs_keep_their_layer_pattern() -> None:
     assert types("mistral") == ("s", "s", "s")
     assert types("phi3") == ("s", "s")
     assert types("llama") == ("f", "f", "f")
+    assert types("gpt_oss") == ("s", "f", "s", "f")
 
 
 def test_the_gqa_and_mqa_cuts_cache_their_kv_heads() -> None:

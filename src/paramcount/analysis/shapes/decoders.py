@@ -4,6 +4,7 @@ latent attention. Conventions in ``transformers.py``."""
 
 from __future__ import annotations
 
+from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
@@ -24,8 +25,10 @@ from paramcount.analysis.shapes.transformers import (
     Unflat,
     conv1d,
     embedding_subclass,
+    expert_products,
     experts,
     fits,
+    hidden_first_experts,
     in_features,
     last_token,
     parameterless_norm,
@@ -60,6 +63,7 @@ _DECODER_MODEL: Final = dataflow(
     run("final_layernorm", optional=True),
 )
 _CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
+_TRANSFORMER_LM: Final = dataflow(tokens(), run("transformer"), run("lm_head"))
 _SEQUENCE_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"), last_token())
 _TOKEN_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"))
 
@@ -74,14 +78,21 @@ def _question_answering(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
-def _pre_norm_layer(mlp: str) -> Rule:
+def _pre_norm_layer(
+    mlp: str,
+    *,
+    attention: str = "self_attn",
+    norms: tuple[str, str] = ("input_layernorm", "post_attention_layernorm"),
+    note: str = "",
+) -> Rule:
     return dataflow(
-        run("input_layernorm"),
-        run("self_attn"),
+        run(norms[0]),
+        run(attention),
         add("x", "x", "x0", what="add the residual"),
-        run("post_attention_layernorm", "x", "y"),
+        run(norms[1], "x", "y"),
         run(mlp, "y"),
         add("x", "x", "y", what="add the residual"),
+        note=note,
     )
 
 
@@ -167,23 +178,26 @@ _GRANITE_MOE: Final = dataflow(
     run("router", "x", "router_logits"),
     run("experts", "x", "routed"),
     Unflat(),
-    note="Granite MoE: hidden states flattened to (tokens, hidden); the router picks the experts",
+    note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
 
 _DECODER_PREFIXES: Final = (
     "Llama", "Mistral", "Mixtral", "Qwen2", "Qwen2Moe", "Qwen3", "Qwen3Moe", "Gemma", "Gemma2", "Gemma3", "Phi",
     "Phi3", "DeepseekV3", "Olmo", "Olmo2", "Granite", "SmolLM3", "Starcoder2", "StableLm", "Cohere", "Cohere2",
-    "Glm4", "Olmoe", "GraniteMoe",
+    "Glm4", "Olmoe", "GraniteMoe", "DeepseekV2", "Glm4Moe", "GptOss", "Llama4Text",
 )  # fmt: skip
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 _LAYERS: Final[dict[str, Rule]] = {
     "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
     "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
+    "Llama4Text": _pre_norm_layer("feed_forward"),
 }  # fmt: skip
 _ATTENTIONS: Final[dict[str, Rule]] = {
     "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
 }  # fmt: skip
-_MLPS: Final[dict[str, Rule]] = {"Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP}
+_MLPS: Final[dict[str, Rule]] = {
+    "Phi": in_order, "Phi3": _PHI3_MLP, "Starcoder2": in_order, "Glm4": _PHI3_MLP, "GptOss": _GRANITE_MOE,
+}  # fmt: skip
 
 
 def _decoder_rules() -> dict[str, Rule]:
@@ -416,20 +430,88 @@ _DEEPSEEK_MOE: Final = dataflow(
     note="routed experts on the flattened tokens, plus the shared experts",
 )
 
+# --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
+
+_GPT_NEO_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"), run("k_proj", "x0", "k"), run("v_proj", "x0", "v"), attention(causal=True),
+    run("out_proj"),
+    note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
+)  # fmt: skip
+_CODEGEN_ATTENTION: Final = dataflow(
+    run("qkv_proj"), split("x", "q", "v", "k"), attention(causal=True), run("out_proj"),
+    note="qkv_proj's output read as mp_num groups of (query, value, key): three equal widths",
+)  # fmt: skip
+_MULTI_QUERY_ATTENTION: Final = dataflow(
+    run("c_attn"), split("x", "q", "k", "v", first_from="c_proj"), attention(causal=True), run("c_proj"),
+    note="c_attn's output split into the query and one key and value head (multi_query), or three equal widths",
+)  # fmt: skip
+_MPT_MODEL: Final = dataflow(
+    tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
+    note="ALiBi biases are added to the attention scores (no product)",
+)  # fmt: skip
+_MPT_BLOCK: Final = _pre_norm_layer(
+    "ffn", attention="attn", norms=("norm_1", "norm_2"), note="the second residual is added inside ffn"
+)
+_MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
+
+# --- Llama 4's language model ----------------------------------------------------------------------------------
+
+_LLAMA4_ATTENTION: Final = dataflow(
+    run("q_proj", "x0", "q"),
+    run("k_proj", "x0", "k"),
+    run("v_proj", "x0", "v"),
+    run("qk_norm", "q", optional=True),
+    attention(causal=True),
+    run("o_proj"),
+    note="Llama 4: qk_norm (an L2 norm without weights, no MACs) normalises the queries and the keys per head on "
+    "the layers with rotary embeddings; the no-rope layers scale the queries instead. A chunked-attention layer "
+    "masks all but the keys of the query's chunk of the full L×L product (no fewer MACs)",
+)
+
+
+def _llama4_moe(call: Call, flow: Flow) -> Outcome:
+    """``Llama4TextMoe.forward``: the router scores the (T, hidden) tokens; ``hidden_states.repeat(E, 1)``, scaled
+    by each expert's score, is the (E·T, hidden) input of the experts, which run every token through every expert;
+    the shared expert reads the tokens; the experts' outputs are summed over the experts."""
+    experts = child_of(call.module, "experts")
+    count = None if experts is None else dict(experts.attributes).get("num_experts")
+    if not isinstance(count, int):
+        raise NotModelledError("its experts' num_experts is not known")
+    flat = Flow((elements(flow.shape[:-1]), flow.shape[-1]), grad=flow.grad)
+    call.child("router", flat)
+    call.child("experts", Flow((count * flat.shape[0], flat.shape[1]), grad=flat.grad))
+    shared = call.child("shared_expert", flat)
+    output = None if shared is None else Flow(flow.shape, grad=shared.grad)  # the layer views it as its input
+    return Outcome(output, note="every expert runs every token, weighted by the router's sigmoid score")
+
+
+def _dense_experts(call: Call, flow: Flow) -> Outcome:
+    """``Llama4TextExperts``: ``bmm`` of the (E, T, hidden) tokens with ``gate_up_proj`` (E, hidden, 2·I), then of
+    ``up · act(gate)`` with ``down_proj`` (E, I, hidden): every expert multiplies every token, the experts not
+    chosen with a score of 0."""
+    attributes = dict(call.module.attributes)
+    count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
+    macs, step = expert_products(call, flow, 1, "1", hidden_first=True)
+    note = (f"rows = {count} experts × tokens: transformers' Llama4TextExperts multiplies every token by every "
+            f"expert; at the active count ({active} of {count} per token) the experts' MACs would be "
+            f"{active}/{count} of these")  # fmt: skip
+    return Outcome(Flow(flow.shape, grad=flow.grad), macs, (step,), note)
+
+
 _OTHER_DECODERS: Final[dict[str, Rule]] = {
-    "BloomForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "BloomForCausalLM": _TRANSFORMER_LM,
     "BloomModel": _BLOOM_MODEL,
     "BloomBlock": _BLOOM_BLOCK,
     "BloomAttention": _FUSED_ATTENTION,
     "BloomMLP": in_order,
-    "FalconForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "FalconForCausalLM": _TRANSFORMER_LM,
     "FalconModel": _FALCON_MODEL,
     "FalconDecoderLayer": _falcon_layer,
     "FalconAttention": _FUSED_ATTENTION,
     "FalconMLP": in_order,
     "FalconLinear": _LAYER_RULES["Linear"],  # a subclass of nn.Linear (input @ weight.T)
     "FalconRotaryEmbedding": rotary,
-    "GPTJForCausalLM": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPTJForCausalLM": _TRANSFORMER_LM,
     "GPTJModel": _GPTJ_MODEL,
     "GPTJBlock": _GPTJ_BLOCK,
     "GPTJAttention": _QKV_OUT_ATTENTION,
@@ -449,13 +531,47 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "OPTDecoderLayer": _OPT_LAYER,
     "OPTAttention": _QKV_OUT_ATTENTION,
     "OPTLearnedPositionalEmbedding": embedding_subclass,
-    "OpenAIGPTLMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "OpenAIGPTLMHeadModel": _TRANSFORMER_LM,
     "OpenAIGPTModel": _GPT1_MODEL,
     "Block": _GPT1_BLOCK,
     "Attention": _GPT2_ATTENTION,
+    "GPTNeoForCausalLM": _TRANSFORMER_LM,
+    "GPTNeoModel": _GPT2_MODEL,
+    "GPTNeoBlock": _GPT2_BLOCK,
+    "GPTNeoAttention": dataflow(run("attention")),
+    "GPTNeoSelfAttention": _GPT_NEO_ATTENTION,
+    "GPTNeoMLP": in_order,
+    "CodeGenForCausalLM": _TRANSFORMER_LM,
+    "CodeGenModel": _GPTJ_MODEL,
+    "CodeGenBlock": _GPTJ_BLOCK,
+    "CodeGenAttention": _CODEGEN_ATTENTION,
+    "CodeGenMLP": in_order,
+    "CodeGenRotaryEmbedding": _gathered_rotary,
+    "GPTBigCodeForCausalLM": _TRANSFORMER_LM,
+    "GPTBigCodeModel": _GPT2_MODEL,
+    "GPTBigCodeBlock": _GPT2_BLOCK,
+    "GPTBigCodeAttention": _MULTI_QUERY_ATTENTION,
+    "GPTBigCodeMLP": in_order,
+    "MptForCausalLM": _TRANSFORMER_LM,
+    "MptModel": _MPT_MODEL,
+    "MptBlock": _MPT_BLOCK,
+    "MptAttention": _MPT_ATTENTION,
+    "MptMLP": in_order,
     "DeepseekV3Attention": _mla,
     "DeepseekV3MoE": _DEEPSEEK_MOE,
     "DeepseekV3TopkRouter": router,
+    "DeepseekV2Attention": _mla,
+    "DeepseekV2Moe": _DEEPSEEK_MOE,
+    "DeepseekV2TopkRouter": router,
+    "Glm4MoeMoE": _DEEPSEEK_MOE,
+    "Glm4MoeTopkRouter": router,
+    "GptOssExperts": hidden_first_experts,
+    "Llama4ForCausalLM": _CAUSAL_LM,
+    "Llama4TextAttention": _LLAMA4_ATTENTION,
+    "Llama4TextL2Norm": parameterless_norm,
+    "Llama4TextMoe": _llama4_moe,
+    "Llama4TextExperts": _dense_experts,
+    "Llama4Router": router,
 }
 
 
@@ -463,7 +579,7 @@ RULES: Final[dict[str, Rule]] = {
     **_decoder_rules(),
     **_OTHER_DECODERS,
     "Conv1D": conv1d,
-    "GPT2LMHeadModel": dataflow(tokens(), run("transformer"), run("lm_head")),
+    "GPT2LMHeadModel": _TRANSFORMER_LM,
     "GPT2Model": _GPT2_MODEL,
     "GPT2Block": _GPT2_BLOCK,
     "GPT2Attention": _GPT2_ATTENTION,
@@ -477,7 +593,7 @@ TOKEN_INPUTS: Final = frozenset(
     | {kind for kind in RULES if kind.endswith(("ForCausalLM", "LMHeadModel"))}
     | {
         *("Gemma3TextModel", "GPT2Model", "BloomModel", "FalconModel", "GPTJModel", "GPTNeoXModel", "OPTModel"),
-        "OpenAIGPTModel",
+        *("OpenAIGPTModel", "GPTNeoModel", "CodeGenModel", "GPTBigCodeModel", "MptModel"),
     }
 )
 """Decoder kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token

@@ -33,7 +33,7 @@ from paramcount.analysis.shapes.flow import (
     run,
     split_heads,
 )
-from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
+from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,8 +45,10 @@ __all__ = [
     "Unflat",
     "conv1d",
     "embedding_subclass",
+    "expert_products",
     "experts",
     "fits",
+    "hidden_first_experts",
     "in_features",
     "last_token",
     "parameterless_norm",
@@ -188,21 +190,36 @@ def experts(call: Call, flow: Flow) -> Outcome:
     """Fused experts (``MixtralExperts`` and its copies): each of the T tokens runs through ``experts_per_token``
     experts, each ``gate_up_proj`` (2·I × H) then ``down_proj`` (H × I); transformers' eager loop gathers each
     expert's tokens, so exactly T·k token-expert pairs are multiplied."""
+    return _experts(call, flow, hidden_first=False)
+
+
+def hidden_first_experts(call: Call, flow: Flow) -> Outcome:
+    """``GptOssExperts``: the same loop over the routed tokens with the weights stored the other way round,
+    ``gate_up_proj`` (H × 2·I) and ``down_proj`` (I × H), multiplied as ``x @ weight`` (plus a bias per expert)."""
+    return _experts(call, flow, hidden_first=True)
+
+
+def _experts(call: Call, flow: Flow, *, hidden_first: bool) -> Outcome:
     attributes = dict(call.module.attributes)
     count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
     if not isinstance(count, int) or not isinstance(active, int):
         raise NotModelledError("its num_experts and experts_per_token are not known")
-    experts, double_width, hidden = param_sizes(call.module, "gate_up_proj")
+    macs, step = expert_products(call, flow, active, "experts_per_token", hidden_first=hidden_first)
+    return Outcome(Flow(flow.shape), macs, (step,), f"{active} of {count} experts per token (the active count)")
+
+
+def expert_products(call: Call, flow: Flow, passes: int, what: str, *, hidden_first: bool) -> tuple[int, ShapeStep]:
+    """The MACs of ``passes`` (named ``what``) expert passes per row of the (rows, hidden) input through
+    ``gate_up_proj`` and ``down_proj``, and the step that shows them."""
+    sizes = param_sizes(call.module, "gate_up_proj")[1:]
+    hidden, double_width = sizes if hidden_first else sizes[::-1]
     if len(flow.shape) != 2 or flow.shape[1] != hidden:
         raise call.fail(f"expects (tokens, {hidden}) hidden states, got {format_shape(flow.shape)}")
     width = double_width // 2
-    rows = flow.shape[0]
     macs, step = macs_step(
-        ("tokens", "experts_per_token", "(2·intermediate·hidden + hidden·intermediate)"),
-        (rows, active, 3 * width * hidden),
+        ("tokens", what, "(2·intermediate·hidden + hidden·intermediate)"), (flow.shape[0], passes, 3 * width * hidden)
     )
-    note = f"{active} of {experts} experts per token (the active count)"
-    return Outcome(Flow(flow.shape), macs, (replace(step, name="MACs (routed experts)"),), note)
+    return macs, replace(step, name="MACs (routed experts)")
 
 
 def router(call: Call, flow: Flow) -> Outcome:

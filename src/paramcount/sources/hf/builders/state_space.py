@@ -12,6 +12,7 @@ to the embeddings by default, Mamba-2 does not (their config classes' defaults).
 
 from __future__ import annotations
 
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -83,7 +84,7 @@ def _mamba2_mixer(config: Config, hidden: Dim) -> Module:
     groups = config_dim(config, "n_groups", default=8)
     channels = inner + groups * state * 2
     bias = config_flag(config, "use_bias", False)
-    return module(
+    mixer = module(
         "mixer",
         "Mamba2Mixer",
         _depthwise(config, channels),
@@ -92,6 +93,9 @@ def _mamba2_mixer(config: Config, hidden: Dim) -> Module:
         linear("out_proj", inner, hidden, bias=bias),
         params=(Param("dt_bias", (heads,)), Param("A_log", (heads,)), Param("D", (heads,))),
     )
+    # What the scan's shapes need and the tensors do not say (analysis/shapes/state_space.py).
+    chunk = config_dim(config, "chunk_size", default=256).value
+    return replace(mixer, attributes=(("n_groups", groups.value), ("chunk_size", chunk)))
 
 
 def _state_space(config: Config, architecture: str, kind: str, *, tie_default: bool) -> Module:
