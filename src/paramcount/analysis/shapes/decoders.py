@@ -31,7 +31,9 @@ from paramcount.analysis.shapes.transformers import (
     hidden_first_experts,
     in_features,
     last_token,
+    parallel_layer,
     parameterless_norm,
+    pre_norm_layer,
     rms_norm,
     rotary,
     router,
@@ -53,14 +55,36 @@ __all__ = ["RULES", "TOKEN_INPUTS"]
 
 # --- decoders (llama and its relatives) ------------------------------------------------------------------------
 
-_DECODER_MODEL: Final = dataflow(
-    tokens(),
-    run("embed_tokens", "x0", "x"),
-    positions(),
-    run("rotary_emb", "positions", "rotary"),
-    chain("layers", checkpointed=True),
-    run("norm", optional=True),
-    run("final_layernorm", optional=True),
+
+def _rotary_model(embed: str, layers: str, *final: Step) -> Rule:
+    """Token embeddings, the rotary table of the positions, the layers, then the final norm(s)."""
+    return dataflow(
+        tokens(),
+        run(embed, "x0", "x"),
+        positions(),
+        run("rotary_emb", "positions", "rotary"),
+        chain(layers, checkpointed=True),
+        *final,
+    )
+
+
+def _learned_positions_model(embed: str, table: str, layers: str, *final: Step) -> Rule:
+    """Token embeddings plus a learned position table (which must hold every position), the layers, the final
+    norm."""
+    return dataflow(
+        tokens(),
+        fits(table),
+        run(embed, "x0", "x"),
+        positions(),
+        run(table, "positions", "p"),
+        add("x", "x", "p", what="add the position embeddings"),
+        chain(layers, checkpointed=True),
+        *final,
+    )
+
+
+_DECODER_MODEL: Final = _rotary_model(
+    "embed_tokens", "layers", run("norm", optional=True), run("final_layernorm", optional=True)
 )
 _CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
 _TRANSFORMER_LM: Final = dataflow(tokens(), run("transformer"), run("lm_head"))
@@ -78,64 +102,29 @@ def _question_answering(call: Call, flow: Flow) -> Outcome:
     return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
-def _pre_norm_layer(
-    mlp: str,
-    *,
-    attention: str = "self_attn",
-    norms: tuple[str, str] = ("input_layernorm", "post_attention_layernorm"),
-    note: str = "",
-) -> Rule:
-    return dataflow(
-        run(norms[0]),
-        run(attention),
-        add("x", "x", "x0", what="add the residual"),
-        run(norms[1], "x", "y"),
-        run(mlp, "y"),
-        add("x", "x", "y", what="add the residual"),
-        note=note,
-    )
+def _llama_layer(mlp: str) -> Rule:
+    return pre_norm_layer("input_layernorm", "self_attn", "post_attention_layernorm", mlp)
 
 
-_PRE_NORM_LAYER: Final = _pre_norm_layer("mlp")
-_SANDWICH_LAYER: Final = dataflow(
-    run("input_layernorm"),
-    run("self_attn"),
-    run("post_attention_layernorm"),
-    add("x", "x", "x0", what="add the residual"),
-    run("pre_feedforward_layernorm", "x", "y"),
-    run("mlp", "y"),
-    run("post_feedforward_layernorm", "y"),
-    add("x", "x", "y", what="add the residual"),
+_PRE_NORM_LAYER: Final = _llama_layer("mlp")
+_SANDWICH_LAYER: Final = pre_norm_layer(
+    "input_layernorm", "self_attn", "pre_feedforward_layernorm", "mlp",
+    after=("post_attention_layernorm", "post_feedforward_layernorm"),
     note="Gemma 2/3: each sublayer's output is normalised before its residual",
-)
-_PARALLEL_LAYER: Final = dataflow(
-    run("input_layernorm", "x0", "h"),
-    run("self_attn", "h", "a"),
-    run("mlp", "h", "m"),
-    add("x", "a", "m"),
-    add("x", "x", "x0", what="add the residual"),
+)  # fmt: skip
+_PARALLEL_LAYER: Final = parallel_layer(
+    ("input_layernorm", "input_layernorm"), "self_attn", "mlp",
     note="Phi, Cohere: attention and MLP read the same normalised input; both outputs and the input are summed",
-)
-_POST_NORM_LAYER: Final = dataflow(
-    run("self_attn"),
-    run("post_attention_layernorm"),
-    add("x", "x", "x0", what="add the residual"),
-    run("mlp", "x", "y"),
-    run("post_feedforward_layernorm", "y"),
-    add("x", "x", "y", what="add the residual"),
+)  # fmt: skip
+_POST_NORM_LAYER: Final = pre_norm_layer(
+    "", "self_attn", "", "mlp", after=("post_attention_layernorm", "post_feedforward_layernorm"),
     note="OLMo 2: each sublayer reads the raw residual stream; its output is normalised before the residual",
-)
-_GLM4_LAYER: Final = dataflow(
-    run("input_layernorm"),
-    run("self_attn"),
-    run("post_self_attn_layernorm"),
-    add("x", "x", "x0", what="add the residual"),
-    run("post_attention_layernorm", "x", "y"),
-    run("mlp", "y"),
-    run("post_mlp_layernorm", "y"),
-    add("x", "x", "y", what="add the residual"),
+)  # fmt: skip
+_GLM4_LAYER: Final = pre_norm_layer(
+    "input_layernorm", "self_attn", "post_attention_layernorm", "mlp",
+    after=("post_self_attn_layernorm", "post_mlp_layernorm"),
     note="GLM-4: pre-norm sublayers whose outputs are normalised again before the residual",
-)
+)  # fmt: skip
 
 
 _LLAMA_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm"))
@@ -189,8 +178,7 @@ _DECODER_PREFIXES: Final = (
 _SANDWICH: Final = frozenset({"Gemma2", "Gemma3"})
 _LAYERS: Final[dict[str, Rule]] = {
     "Phi": _PARALLEL_LAYER, "Cohere": _PARALLEL_LAYER, "Cohere2": _PARALLEL_LAYER, "Olmo2": _POST_NORM_LAYER,
-    "Glm4": _GLM4_LAYER, "GraniteMoe": _pre_norm_layer("block_sparse_moe"),
-    "Llama4Text": _pre_norm_layer("feed_forward"),
+    "Glm4": _GLM4_LAYER, "GraniteMoe": _llama_layer("block_sparse_moe"), "Llama4Text": _llama_layer("feed_forward"),
 }  # fmt: skip
 _ATTENTIONS: Final[dict[str, Rule]] = {
     "Phi": _PHI_ATTENTION, "Phi3": _PHI3_ATTENTION, "Olmo2": _OLMO2_ATTENTION, "Olmoe": _OLMO2_ATTENTION,
@@ -230,24 +218,8 @@ def _decoder_rules() -> dict[str, Rule]:
 
 # --- GPT-2 ----------------------------------------------------------------------------------------------------
 
-_GPT2_MODEL: Final = dataflow(
-    tokens(),
-    fits("wpe"),
-    run("wte", "x0", "x"),
-    positions(),
-    run("wpe", "positions", "p"),
-    add("x", "x", "p", what="add the position embeddings"),
-    chain("h", checkpointed=True),
-    run("ln_f"),
-)
-_GPT2_BLOCK: Final = dataflow(
-    run("ln_1"),
-    run("attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("ln_2", "x", "y"),
-    run("mlp", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+_GPT2_MODEL: Final = _learned_positions_model("wte", "wpe", "h", run("ln_f"))
+_GPT2_BLOCK: Final = pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
 _GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
 
 
@@ -264,44 +236,25 @@ _BLOOM_MODEL: Final = dataflow(
     tokens(), run("word_embeddings", "x0", "x"), run("word_embeddings_layernorm"), chain("h", checkpointed=True),
     run("ln_f"), note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
-_BLOOM_BLOCK: Final = dataflow(
-    run("input_layernorm"),
-    run("self_attention"),
-    add("x", "x", "x0", what="add the residual"),
-    run("post_attention_layernorm", "x", "y"),
-    run("mlp", "y"),
-    add("x", "x", "y", what="add the residual"),
+_BLOOM_BLOCK: Final = pre_norm_layer(
+    "input_layernorm", "self_attention", "post_attention_layernorm", "mlp",
     note="the residuals are added inside self_attention and mlp (dropout_add)",
-)
+)  # fmt: skip
 _FUSED_ATTENTION: Final = dataflow(
     run("query_key_value"), split("x", "q", "k", "v", first_from="dense"), attention(causal=True), run("dense"),
     note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
 )  # fmt: skip
-_FALCON_MODEL: Final = dataflow(
-    tokens(),
-    run("word_embeddings", "x0", "x"),
-    positions(),
-    run("rotary_emb", "positions", "rotary"),
-    chain("h", checkpointed=True),
-    run("ln_f"),
-)
-_FALCON_LAYER: Final = dataflow(
-    run("input_layernorm", "x0", "a"),
-    run("self_attention", "a", "h"),
-    run("mlp", "a", "f"),
-    add("x", "h", "f"),
-    add("x", "x", "x0", what="add the residual"),
+_FALCON_MODEL: Final = _rotary_model("word_embeddings", "h", run("ln_f"))
+_FALCON_LAYER: Final = parallel_layer(
+    ("input_layernorm", "input_layernorm"),
+    "self_attention",
+    "mlp",
     note="parallel attention and MLP on input_layernorm's output",
 )
-_FALCON_NEW_LAYER: Final = dataflow(
-    run("ln_attn", "x0", "a"),
-    run("ln_mlp", "x0", "m"),
-    run("self_attention", "a", "h"),
-    run("mlp", "m", "f"),
-    add("x", "h", "f"),
-    add("x", "x", "x0", what="add the residual"),
+_FALCON_NEW_LAYER: Final = parallel_layer(
+    ("ln_attn", "ln_mlp"), "self_attention", "mlp", norms_first=True,
     note="new_decoder_architecture: parallel attention and MLP, each with its own LayerNorm",
-)
+)  # fmt: skip
 
 
 def _falcon_layer(call: Call, flow: Flow) -> Outcome:
@@ -309,37 +262,15 @@ def _falcon_layer(call: Call, flow: Flow) -> Outcome:
     return (_FALCON_NEW_LAYER if new else _FALCON_LAYER)(call, flow)
 
 
-_GPTJ_MODEL: Final = dataflow(
-    tokens(),
-    run("wte", "x0", "x"),
-    positions(),
-    run("rotary_emb", "positions", "rotary"),
-    chain("h", checkpointed=True),
-    run("ln_f"),
+_GPTJ_MODEL: Final = _rotary_model("wte", "h", run("ln_f"))
+_GPTJ_BLOCK: Final = parallel_layer(
+    ("ln_1", "ln_1"), "attn", "mlp", note="attention and MLP in parallel on ln_1's output"
 )
-_GPTJ_BLOCK: Final = dataflow(
-    run("ln_1", "x0", "h"),
-    run("attn", "h", "a"),
-    run("mlp", "h", "m"),
-    add("x", "a", "m"),
-    add("x", "x", "x0", what="add the residual"),
-    note="attention and MLP in parallel on ln_1's output",
-)
-_NEOX_MODEL: Final = dataflow(
-    tokens(),
-    run("embed_in", "x0", "x"),
-    positions(),
-    run("rotary_emb", "positions", "rotary"),
-    chain("layers", checkpointed=True),
-    run("final_layer_norm"),
-)
-_NEOX_LAYER: Final = dataflow(
-    run("input_layernorm", "x0", "h"),
-    run("attention", "h", "a"),
-    run("post_attention_layernorm", "x0", "g"),
-    run("mlp", "g", "m"),
-    add("x", "a", "m"),
-    add("x", "x", "x0", what="add the residual"),
+_NEOX_MODEL: Final = _rotary_model("embed_in", "layers", run("final_layer_norm"))
+_NEOX_LAYER: Final = parallel_layer(
+    ("input_layernorm", "post_attention_layernorm"),
+    "attention",
+    "mlp",
     note="use_parallel_residual (both shipped configs): x + attention(ln1(x)) + mlp(ln2(x)); the sequential "
     "form has the same shapes and products",
 )
@@ -366,15 +297,7 @@ _OPT_LAYER: Final = dataflow(
     note="do_layer_norm_before; OPT-350m normalises after each residual instead: the same shapes and products",
 )
 _QKV_OUT_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj")
-_GPT1_MODEL: Final = dataflow(
-    tokens(),
-    fits("positions_embed"),
-    run("tokens_embed", "x0", "x"),
-    positions(),
-    run("positions_embed", "positions", "p"),
-    add("x", "x", "p", what="add the position embeddings"),
-    chain("h", checkpointed=True),
-)
+_GPT1_MODEL: Final = _learned_positions_model("tokens_embed", "positions_embed", "h")
 _GPT1_BLOCK: Final = dataflow(
     run("attn"),
     add("x", "x", "x0", what="add the residual"),
@@ -449,9 +372,7 @@ _MPT_MODEL: Final = dataflow(
     tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
     note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
-_MPT_BLOCK: Final = _pre_norm_layer(
-    "ffn", attention="attn", norms=("norm_1", "norm_2"), note="the second residual is added inside ffn"
-)
+_MPT_BLOCK: Final = pre_norm_layer("norm_1", "attn", "norm_2", "ffn", note="the second residual is added inside ffn")
 _MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
 
 # --- Llama 4's language model ----------------------------------------------------------------------------------

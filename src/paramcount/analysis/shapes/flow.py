@@ -297,31 +297,19 @@ def global_pool(source: str = "x", target: str = "") -> Step:
     return _Reshape(source, target or source, _pooled)
 
 
-class _Pool(Step):
-    source: str
-    target: str
-    kernel: int
-    stride: int
-    padding: int
-
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values[self.source]
-        if flow is None:
-            values[self.target] = None
-            return
-        shape = flow.shape
-        if len(shape) != 4:
-            raise call.fail(f"pools a (N, C, H, W) feature map, got {format_shape(shape)}")
-        sizes = tuple((size + 2 * self.padding - self.kernel) // self.stride + 1 for size in shape[2:])
-        if min(sizes) < 1:
-            raise call.fail(f"pools {format_shape(shape)} with a {self.kernel}×{self.kernel} kernel to an empty map")
-        values[self.target] = Flow((*shape[:2], *sizes), grad=flow.grad)
-
-
 def pool(source: str, target: str, kernel: int, stride: int, padding: int = 0) -> Step:
     """``F.avg_pool2d`` or ``F.max_pool2d(source, kernel, stride, padding)`` (floor mode, square kernel): each
     spatial size becomes ⌊(size + 2·padding - kernel)/stride⌋ + 1; no MACs."""
-    return _Pool(source, target, kernel, stride, padding)
+
+    def pooled(call: Call, shape: Shape) -> Shape:
+        if len(shape) != 4:
+            raise call.fail(f"pools a (N, C, H, W) feature map, got {format_shape(shape)}")
+        sizes = tuple((size + 2 * padding - kernel) // stride + 1 for size in shape[2:])
+        if min(sizes) < 1:
+            raise call.fail(f"pools {format_shape(shape)} with a {kernel}×{kernel} kernel to an empty map")
+        return (*shape[:2], *sizes)
+
+    return _Reshape(source, target, pooled)
 
 
 def select(source: str = "x", target: str = "") -> Step:
@@ -430,40 +418,29 @@ def multiply_param(param: str, source: str = "x", target: str = "") -> Step:
     return _WithParam(source, target or source, param, "multiply")
 
 
-class _Heads(Step):
-    source: str
-    target: str
-    split: bool
-    size_from: str
-
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values[self.source]
-        if flow is None:
-            values[self.target] = None
-            return
-        shape = flow.shape
-        norm = child_of(call.module, self.size_from)
-        if norm is None:
-            values[self.target] = flow
-            return
-        if not self.split:
-            values[self.target] = Flow((*shape[:-2], shape[-2] * shape[-1]), grad=flow.grad)
-            return
-        size = last_size(norm)
-        if shape[-1] % size:
-            raise call.fail(f"splits width {shape[-1]} into heads of {self.size_from}'s size {size}, which fails")
-        values[self.target] = Flow((*shape[:-1], shape[-1] // size, size), grad=flow.grad)
-
-
 def split_heads(source: str, size_from: str) -> Step:
     """``x.view(*x.shape[:-1], -1, head_dim)`` with ``head_dim`` the size of child ``size_from``'s weight (a
     per-head norm); nothing when the module has no such child."""
-    return _Heads(source, source, True, size_from)
+
+    def split(call: Call, shape: Shape) -> Shape:
+        norm = child_of(call.module, size_from)
+        if norm is None:
+            return shape
+        size = last_size(norm)
+        if shape[-1] % size:
+            raise call.fail(f"splits width {shape[-1]} into heads of {size_from}'s size {size}, which fails")
+        return (*shape[:-1], shape[-1] // size, size)
+
+    return _Reshape(source, source, split)
 
 
 def merge_heads(source: str, size_from: str) -> Step:
     """The inverse of ``split_heads`` (heads and head_dim back into one width), when it split."""
-    return _Heads(source, source, False, size_from)
+
+    def merge(call: Call, shape: Shape) -> Shape:
+        return shape if child_of(call.module, size_from) is None else (*shape[:-2], shape[-2] * shape[-1])
+
+    return _Reshape(source, source, merge)
 
 
 class _Attention(Step):

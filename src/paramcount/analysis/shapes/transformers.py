@@ -51,6 +51,7 @@ __all__ = [
     "hidden_first_experts",
     "in_features",
     "last_token",
+    "parallel_layer",
     "parameterless_norm",
     "pre_norm_layer",
     "rms_norm",
@@ -263,16 +264,30 @@ def self_attention(
     return dataflow(*steps, attention(causal=causal), run(output))
 
 
-def pre_norm_layer(norm1: str, attention_: str, norm2: str, mlp: str) -> Rule:
-    """``x + attention(norm1(x))``, then ``x + mlp(norm2(x))``: the pre-norm transformer layer."""
-    return dataflow(
-        run(norm1),
-        run(attention_),
-        add("x", "x", "x0", what="add the residual"),
-        run(norm2, "x", "y"),
-        run(mlp, "y"),
-        add("x", "x", "y", what="add the residual"),
-    )
+def pre_norm_layer(
+    norm1: str, attention_: str, norm2: str, mlp: str, *, after: tuple[str, str] = ("", ""), note: str = ""
+) -> Rule:
+    """``x + attention(norm1(x))``, then ``x + mlp(norm2(x))``: the pre-norm transformer layer. ``after`` names
+    the norms some families apply to a sublayer's output before its residual (Gemma 2/3's sandwich, GLM-4);
+    an empty name is a norm the family does not have (OLMo 2 normalises only after)."""
+    steps = [*([run(norm1)] if norm1 else []), run(attention_), *([run(after[0])] if after[0] else [])]
+    steps += [add("x", "x", "x0", what="add the residual")]
+    steps += [run(norm2, "x", "y"), run(mlp, "y")] if norm2 else [run(mlp, "x", "y")]
+    steps += [*([run(after[1], "y")] if after[1] else []), add("x", "x", "y", what="add the residual")]
+    return dataflow(*steps, note=note)
+
+
+def parallel_layer(norms: tuple[str, str], attention_: str, mlp: str, *, note: str, norms_first: bool = False) -> Rule:
+    """``x + attention(norm1(x)) + mlp(norm2(x))``: attention and MLP side by side on the same input (one norm
+    when both names are the same); ``norms_first``: both norms run before either sublayer."""
+    first, second = norms
+    if first == second:
+        steps = [run(first, "x0", "h"), run(attention_, "h", "a"), run(mlp, "h", "m")]
+    elif norms_first:
+        steps = [run(first, "x0", "h"), run(second, "x0", "g"), run(attention_, "h", "a"), run(mlp, "g", "m")]
+    else:
+        steps = [run(first, "x0", "h"), run(attention_, "h", "a"), run(second, "x0", "g"), run(mlp, "g", "m")]
+    return dataflow(*steps, add("x", "a", "m"), add("x", "x", "x0", what="add the residual"), note=note)
 
 
 def parameterless_norm(call: Call, flow: Flow) -> Outcome:
