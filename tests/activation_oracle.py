@@ -26,6 +26,34 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+    # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
+    "mixtral": (
+        "mistralai--Mixtral-8x7B-v0.1.json",
+        "MixtralForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
+    "qwen2_moe": (
+        "Qwen--Qwen1.5-MoE-A2.7B.json",
+        "Qwen2MoeForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 48,
+        },
+    ),
+    "qwen3_moe": (
+        "Qwen--Qwen3-30B-A3B.json",
+        "Qwen3MoeForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32,
+        },
+    ),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,

@@ -66,6 +66,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
+    "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -131,6 +134,12 @@ class _Sizes(Record):
     d: int
     i: int
     v: int
+    e: int = 0
+    """Experts of a sparse MoE layer (``i`` is then each expert's width)."""
+    r: int = 0
+    """Experts each token is routed to (top-r)."""
+    j: int = 0
+    """The shared expert's width (Qwen2-MoE), 0 without one."""
 
 
 class _Settings(Record):
@@ -141,6 +150,10 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    renormalise: bool = False
+    """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
+    float32_routing: bool = False
+    """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
 
 
 def _bytes(dtype: str) -> int:
@@ -329,45 +342,151 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
     out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
-    _gated_mlp(out, mlp)
+    if out.sizes.e:
+        _sparse_moe(out, mlp)
+    else:
+        _gated_mlp(out, mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _gated_mlp(out: _Builder, mlp: Module | None) -> None:
+def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate."""
+    out.saved(
+        "mlp.gate.input",
+        "mlp.gate",
+        "router input, the normalised hidden states (MmBackward0"
+        + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
+        "b·s·h",
+        "sequence",
+    )
+    out.add(
+        "mlp.gate.probabilities",
+        "mlp.gate",
+        "router softmax in float32 (SoftmaxBackward0)",
+        "b·s·e",
+        "float32",
+        "sequence",
+    )
+    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    if out.settings.renormalise:
+        out.add(
+            "mlp.gate.top_probabilities",
+            "mlp.gate",
+            "top-r probabilities (DivBackward0)",
+            "b·s·r",
+            "float32",
+            "sequence",
+        )
+        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+    experts = "mlp.experts"
+    for key, what in (
+        ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
+        ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
+        ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
+    ):
+        out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    out.add(
+        f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
+    )
+    out.saved(
+        f"{experts}.gate_up.input", experts, "the pairs' hidden states (GroupedMmBackward0)", "b·s·r·h", "sequence"
+    )
     act = out.settings.act
-    if _child(mlp, "gate_up_proj") is not None:
-        out.saved("mlp.gate_up_proj.input", "mlp.gate_up_proj", "gate_up_proj input (MmBackward0)", "b·s·h", "sequence")
+    out.saved(
+        f"{experts}.gate_up.output",
+        experts,
+        f"gate_up output: the gate kept by {act}, the up half by the product (one storage)",
+        "b·s·r·2·i",
+        "tensor",
+    )
+    out.saved(
+        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
+    )
+    out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
+    out.saved(
+        f"{experts}.down.output",
+        experts,
+        "down output, kept by the routing-weight product (MulBackward0)",
+        "b·s·r·h",
+        "sequence",
+    )
+    weights = "float32" if out.settings.float32_routing else "compute"
+    out.add(
+        f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
+    )
+    if out.sizes.j:
+        _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
-            "mlp.gate_up_proj.output",
-            "mlp.gate_up_proj",
-            f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
-            "b·s·2·i",
-            "tensor",
+            "mlp.shared_expert_gate.sigmoid",
+            "mlp.shared_expert_gate",
+            "sigmoid of the shared expert's gate (SigmoidBackward0, MulBackward0)",
+            "b·s",
+            "sequence",
         )
         out.saved(
-            "mlp.act_fn.output",
-            "mlp.activation_fn",
-            f"{act}(gate), kept by the product (MulBackward0)",
-            "b·s·i",
-            "tensor",
-        )
-    else:
-        out.saved(
-            "mlp.gate_proj/up_proj.input",
-            "mlp.gate_proj",
-            "gate_proj/up_proj input (MmBackward0, one storage)",
+            "mlp.shared_expert.output",
+            "mlp.shared_expert",
+            "the shared expert's output, kept by the gate's product (MulBackward0)",
             "b·s·h",
             "sequence",
         )
-        out.saved("mlp.act_fn.input", "mlp.act_fn", f"gate_proj output, the {act} input", "b·s·i", "tensor")
+
+
+def _gated_mlp(
+    out: _Builder, mlp: Module | None, at: str = "mlp", width: str = "i", *, shared_input: bool = False
+) -> None:
+    """A SwiGLU MLP at ``at`` of ``width``; ``shared_input``: its input is a storage counted already (the router's)."""
+    act, wide = out.settings.act, f"b·s·{width}"
+    if _child(mlp, "gate_up_proj") is not None:
+        if not shared_input:
+            out.saved(
+                f"{at}.gate_up_proj.input",
+                f"{at}.gate_up_proj",
+                "gate_up_proj input (MmBackward0)",
+                "b·s·h",
+                "sequence",
+            )
         out.saved(
-            "mlp.act_fn.output", "mlp.act_fn", f"{act}(gate), kept by the product (MulBackward0)", "b·s·i", "tensor"
+            f"{at}.gate_up_proj.output",
+            f"{at}.gate_up_proj",
+            f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
+            f"b·s·2·{width}",
+            "tensor",
         )
         out.saved(
-            "mlp.up_proj.output", "mlp.up_proj", "up_proj output, kept by the product (MulBackward0)", "b·s·i", "tensor"
+            f"{at}.act_fn.output",
+            f"{at}.activation_fn",
+            f"{act}(gate), kept by the product (MulBackward0)",
+            wide,
+            "tensor",
         )
-    out.saved("mlp.down_proj.input", "mlp.down_proj", "down_proj input, act(gate)·up (MmBackward0)", "b·s·i", "tensor")
+    else:
+        if not shared_input:
+            out.saved(
+                f"{at}.gate_proj/up_proj.input",
+                f"{at}.gate_proj",
+                "gate_proj/up_proj input (MmBackward0, one storage)",
+                "b·s·h",
+                "sequence",
+            )
+        out.saved(f"{at}.act_fn.input", f"{at}.act_fn", f"gate_proj output, the {act} input", wide, "tensor")
+        out.saved(
+            f"{at}.act_fn.output", f"{at}.act_fn", f"{act}(gate), kept by the product (MulBackward0)", wide, "tensor"
+        )
+        out.saved(
+            f"{at}.up_proj.output",
+            f"{at}.up_proj",
+            "up_proj output, kept by the product (MulBackward0)",
+            wide,
+            "tensor",
+        )
+    out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
 def _plain_activation(out: _Builder, module: str, width: str) -> None:
@@ -567,7 +686,20 @@ def _width(module: Module | None, name: str) -> int | None:
     return columns if LINEAR_KINDS[linear.kind] == "in_out" else rows
 
 
-LLAMA_FAMILIES: Final = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3"})
+LLAMA_FAMILIES: Final = frozenset(
+    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+)
+
+
+def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
+    """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
+    ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
+    experts = _child(mlp, "experts")
+    weight = next((param for param in experts.params if param.name == "gate_up_proj"), None) if experts else None
+    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+        return None
+    shared = _child(mlp, "shared_expert")
+    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
 
 
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
@@ -576,7 +708,8 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
-        width = _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        sparse = _experts(mlp)
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
         return ("llama", width) if width else None
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
@@ -605,6 +738,8 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
         hidden_dropout=number("resid_pdrop", "hidden_dropout_prob"),
         embedding_dropout=number("embd_pdrop"),
+        renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
+        float32_routing=model_type == "mixtral",
     )
 
 
@@ -636,7 +771,30 @@ def activation_plan(
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sizes = _Sizes(batch, seq_len, dims.hidden, dims.heads, dims.kv_heads, dims.head_dim, width, dims.vocab or 0)
+    sparse = _experts(_child(block, "mlp"))
+    stack = _at(tree, dims.stack)
+    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
+        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    attributes = dict(tree.attributes)
+    top = attributes.get("num_experts_per_tok")
+    if sparse is not None and (
+        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
+    ):
+        return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    experts, _, shared = sparse or (0, 0, 0)
+    sizes = _Sizes(
+        batch,
+        seq_len,
+        dims.hidden,
+        dims.heads,
+        dims.kv_heads,
+        dims.head_dim,
+        width,
+        dims.vocab or 0,
+        experts,
+        top if isinstance(top, int) and sparse else 0,
+        shared,
+    )
     layer = _Builder(sizes, settings, checkpointing)
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
@@ -683,6 +841,14 @@ def _assumptions(structure: str, settings: _Settings, sizes: _Sizes, head: bool)
         f"{settings.hidden_dropout:g}"
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
+    if sizes.e:
+        notes.append(
+            f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
+            + (f", a shared expert of width j={sizes.j:,}" if sizes.j else "")
+            + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
+            "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
+            "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
+        )
     if settings.attention == "flash" or _kernel(settings) == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)

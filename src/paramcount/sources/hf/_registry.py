@@ -126,6 +126,9 @@ ACTIVATION_KEYS: Final = (
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head")
+ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+"""A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
+noise), kept on the root for the activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT)."""
 
 
@@ -140,6 +143,10 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
     for key in HEAD_KEYS:
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:
+            found.append((key, value))
+    for key in ROUTING_KEYS:
+        value = data.get(key)
+        if isinstance(value, bool) or (isinstance(value, int | float) and 0 <= value < 2**20):
             found.append((key, value))
     return found
 
