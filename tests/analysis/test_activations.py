@@ -25,7 +25,14 @@ BATCH, SEQ = 2, 16
 
 
 def _ours(
-    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, dtype: str = "bfloat16"
+    family: str,
+    layers: int,
+    attention: str,
+    checkpointing: bool,
+    batch: int,
+    seq: int,
+    dtype: str = "bfloat16",
+    source: int | None = None,
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
     tree = build_config_tree(config, architecture=architecture)
@@ -40,6 +47,7 @@ def _ours(
         attention=attention,  # type: ignore[arg-type]
         kernels="cpu",
         checkpointing=checkpointing,
+        source_len=source,
     )
     assert plan is not None, f"{family}: layer not recognised"
     return plan
@@ -58,7 +66,8 @@ def _measured(
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
     two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
-    per_layer = ours.layer_input.bytes if checkpointing else ours.per_layer_bytes
+    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
+    per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
     assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
     assert two == ours.saved_bytes, f"2 layers: measured {two:,} B, ours {ours.saved_bytes:,} B"
 
@@ -109,6 +118,22 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     assert by_key["mlp.gate.probabilities"] == 4 * s * 8
     assert by_key["mlp.experts.routing_weights"] == 4 * 2 * s  # Mixtral's router returns them in float32
     assert any("any routing" in note for note in plan.assumptions)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_encoder_decoder_source_and_target_lengths(attention: str, checkpointing: bool) -> None:
+    # BART reading 16 source tokens and 8 target tokens: the encoder's layers at s = 16, the decoder's at t = 8,
+    # cross-attention's keys and values (and its b·a·t·s scores) at s.
+    config, architecture = tiny_config("bart", 2)
+    measured = saved_bytes(real_model(config, architecture, attention, checkpointing), BATCH, 16, 8)
+    ours = _ours("bart", 2, attention, checkpointing, BATCH, 8, source=16)
+    assert ours.encoder is not None
+    assert (ours.encoder.seq_len, ours.seq_len) == (16, 8)
+    assert measured == ours.saved_bytes
+    shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
+    assert shapes["encoder_attn.value"] == "b·a·s·d"
+    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
 
 
 def test_recomputed_layer_is_one_stored_layer() -> None:
