@@ -2,7 +2,8 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer) and lists, for one layer and for what lies outside the layers (embedding,
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
+encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
 final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
 bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
 ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``

@@ -354,7 +354,7 @@ def _activations(
     )
     why = (
         "the layers are not one of the layouts modelled per operation "
-        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, GPT-2, BERT)"
+        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, GPT-2, BERT, BART)"
     )
     return MemoryBreakdown(estimate.items, (f"activations: {why}", *estimate.assumptions)), None
 
