@@ -26,6 +26,48 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+    # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
+    "mixtral": (
+        "mistralai--Mixtral-8x7B-v0.1.json",
+        "MixtralForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
+    "qwen2_moe": (
+        "Qwen--Qwen1.5-MoE-A2.7B.json",
+        "Qwen2MoeForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 48,
+        },
+    ),
+    # encoder-decoder: the encoder and the decoder cut to the same number of layers
+    "bart": (
+        "facebook--bart-base.json",
+        "BartForConditionalGeneration",
+        {
+            "d_model": 64,
+            "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4,
+            "encoder_ffn_dim": 96,
+            "decoder_ffn_dim": 96,
+            "max_position_embeddings": 64,
+            "decoder_start_token_id": 2,
+        },
+    ),
+    "qwen3_moe": (
+        "Qwen--Qwen3-30B-A3B.json",
+        "Qwen3MoeForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32,
+        },
+    ),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,
@@ -44,7 +86,11 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     config = {key: value for key, value in shipped(name).items() if key != "quantization_config"}
     config.update(TINY if family != "gpt2" else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
     config.update(sizes)
-    config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+    if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
+        config.pop("num_hidden_layers", None)
+        config.update(encoder_layers=layers, decoder_layers=layers)
+    else:
+        config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
     config["architectures"] = [architecture]
     return config, architecture
 
@@ -69,8 +115,10 @@ def real_model(
     return model
 
 
-def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int) -> int:
-    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside."""
+def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: int | None = None) -> int:
+    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
+    An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
+    ``decoder_input_ids``."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     seen: dict[int, int] = {}
 
@@ -82,6 +130,7 @@ def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int) -> int:
 
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
+    labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(input_ids=ids, labels=ids.clone())
+        model(input_ids=ids, labels=labels)
     return sum(seen.values())

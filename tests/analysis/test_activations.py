@@ -25,7 +25,14 @@ BATCH, SEQ = 2, 16
 
 
 def _ours(
-    family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, dtype: str = "bfloat16"
+    family: str,
+    layers: int,
+    attention: str,
+    checkpointing: bool,
+    batch: int,
+    seq: int,
+    dtype: str = "bfloat16",
+    source: int | None = None,
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
     tree = build_config_tree(config, architecture=architecture)
@@ -40,6 +47,7 @@ def _ours(
         attention=attention,  # type: ignore[arg-type]
         kernels="cpu",
         checkpointing=checkpointing,
+        source_len=source,
     )
     assert plan is not None, f"{family}: layer not recognised"
     return plan
@@ -58,7 +66,8 @@ def _measured(
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
     two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
-    per_layer = ours.layer_input.bytes if checkpointing else ours.per_layer_bytes
+    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
+    per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
     assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
     assert two == ours.saved_bytes, f"2 layers: measured {two:,} B, ours {ours.saved_bytes:,} B"
 
@@ -68,6 +77,63 @@ def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: 
 def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
     # The symbols b and s enter every rule: random (batch, seq) in the cheapest families, sdpa (the default).
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
+def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
+    # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
+    # zero weights give equal logits, so every token picks the same two experts (the worst imbalance: two experts
+    # get every pair, two none). grouped_mm keeps each tensor over all the pairs, so both equal the plan.
+    import torch
+
+    config, architecture = tiny_config(family, 2)
+    model = real_model(config, architecture, "sdpa", False)
+    ours = _ours(family, 2, "sdpa", False, BATCH, SEQ)
+    routers = [layer.mlp.gate for layer in model.model.layers]
+    chosen: list[torch.Tensor] = []
+    for router in routers:
+        router.register_forward_hook(lambda _module, _input, output: chosen.append(output[2]))
+    assert saved_bytes(model, BATCH, SEQ) == ours.saved_bytes
+    assert all(len(set(indices.flatten().tolist())) == 4 for indices in chosen)
+    chosen.clear()
+    with torch.no_grad():
+        for router in routers:
+            router.weight.zero_()
+    assert saved_bytes(model, BATCH, SEQ) == ours.saved_bytes
+    assert all(len(set(indices.flatten().tolist())) == 2 for indices in chosen)
+
+
+def test_moe_plan_spans_the_routed_pairs() -> None:
+    # Mixtral-8x7B, bf16, b=1, s=4,096, r=2 of e=8 experts of width i=14,336: the experts' SwiGLU keeps
+    # (h + 2i + i + i + h)·2 bytes per routed pair, 2·s pairs; the router its float32 softmax over 8 experts.
+    s, h, i = 4096, 4096, 14_336
+    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    assert plan is not None
+    by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
+    experts = [key for key in by_key if key.startswith("mlp.experts.") and key.endswith(("input", "output"))]
+    assert sum(by_key[key] for key in experts) == 2 * s * (2 * h + 4 * i) * 2
+    assert by_key["mlp.gate.probabilities"] == 4 * s * 8
+    assert by_key["mlp.experts.routing_weights"] == 4 * 2 * s  # Mixtral's router returns them in float32
+    assert any("any routing" in note for note in plan.assumptions)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_encoder_decoder_source_and_target_lengths(attention: str, checkpointing: bool) -> None:
+    # BART reading 16 source tokens and 8 target tokens: the encoder's layers at s = 16, the decoder's at t = 8,
+    # cross-attention's keys and values (and its b·a·t·s scores) at s.
+    config, architecture = tiny_config("bart", 2)
+    measured = saved_bytes(real_model(config, architecture, attention, checkpointing), BATCH, 16, 8)
+    ours = _ours("bart", 2, attention, checkpointing, BATCH, 8, source=16)
+    assert ours.encoder is not None
+    assert (ours.encoder.seq_len, ours.seq_len) == (16, 8)
+    assert measured == ours.saved_bytes
+    shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
+    assert shapes["encoder_attn.value"] == "b·a·s·d"
+    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
 
 
 def test_recomputed_layer_is_one_stored_layer() -> None:
@@ -123,8 +189,9 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # Mixtral's sparse MLP is not one of the modelled layouts: the Korthikanti estimate, labelled as one.
-    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
+    # DeepSeek-V3's latent attention and its dense-then-sparse layers are not one of the modelled layouts: the
+    # Korthikanti estimate, labelled as one.
+    tree = from_config("deepseek-ai/DeepSeek-V3").tree
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None

@@ -242,7 +242,10 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
     found = plan.activations
     if found is None:
         return None
-    tensors = [("layer", tensor) for tensor in found.per_layer] + [("model", tensor) for tensor in found.model]
+    encoder = [("encoder layer", tensor) for tensor in (found.encoder.per_layer if found.encoder else ())]
+    tensors = (
+        [("layer", tensor) for tensor in found.per_layer] + encoder + [("model", tensor) for tensor in found.model]
+    )
     return {
         "structure": found.structure,
         "attention": found.attention,

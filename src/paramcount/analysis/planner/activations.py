@@ -2,7 +2,8 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer) and lists, for one layer and for what lies outside the layers (embedding,
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
+encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
 final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
 bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
 ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
@@ -66,6 +67,10 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
+    "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -90,8 +95,24 @@ class SavedTensor(Record):
     saved: bool = True
 
 
+class LayerStack(Record):
+    """A stack of identical layers and what each keeps: an encoder-decoder's encoder, at the source length."""
+
+    path: str
+    layers: int
+    seq_len: int
+    per_layer: tuple[SavedTensor, ...]
+    layer_input: SavedTensor
+    """Each layer's input: what gradient checkpointing keeps per layer."""
+
+    @property
+    def per_layer_bytes(self) -> int:
+        return sum(tensor.bytes for tensor in self.per_layer)
+
+
 class ActivationPlan(Record):
-    """The tensors one forward pass keeps for backward, per layer and outside the layers."""
+    """The tensors one forward pass keeps for backward, per layer and outside the layers. For an encoder-decoder
+    the layers are the decoder's, at the target length ``seq_len``, and ``encoder`` holds the encoder's."""
 
     structure: str
     """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert``."""
@@ -110,6 +131,7 @@ class ActivationPlan(Record):
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
+    encoder: LayerStack | None = None
 
     @property
     def per_layer_bytes(self) -> int:
@@ -119,7 +141,13 @@ class ActivationPlan(Record):
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
         layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        return self.layers * layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        encoder = self.encoder
+        if encoder is not None:
+            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
+            outside = encoder.layers * layers_
+        else:
+            outside = 0
+        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -131,6 +159,14 @@ class _Sizes(Record):
     d: int
     i: int
     v: int
+    e: int = 0
+    """Experts of a sparse MoE layer (``i`` is then each expert's width)."""
+    r: int = 0
+    """Experts each token is routed to (top-r)."""
+    j: int = 0
+    """The shared expert's width (Qwen2-MoE), 0 without one."""
+    t: int = 0
+    """An encoder-decoder's target length (``s`` is then the source length)."""
 
 
 class _Settings(Record):
@@ -141,6 +177,12 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    renormalise: bool = False
+    """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
+    float32_routing: bool = False
+    """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
+    activation_dropout: float = 0.0
+    """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -148,10 +190,13 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v`` with ``·`` between them."""
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t`` with ``·`` between them. ``target``: a
+    decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
+    cross-attention) the source length ``s``."""
 
-    def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool) -> None:
+    def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool, *, target: bool = False) -> None:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
+        self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
 
     def add(
@@ -166,6 +211,7 @@ class _Builder:
         saved: bool = True,
         elements: int | None = None,
     ) -> None:
+        shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
             elements = 1
             for symbol in shape.split("·"):
@@ -217,7 +263,12 @@ def _activation_dropout(settings: _Settings) -> bool:
 
 
 def _dropout(settings: _Settings) -> bool:
-    return max(settings.attention_dropout, settings.hidden_dropout, settings.embedding_dropout) > 0
+    return (
+        max(
+            settings.attention_dropout, settings.hidden_dropout, settings.embedding_dropout, settings.activation_dropout
+        )
+        > 0
+    )
 
 
 def _kernel(settings: _Settings) -> str:
@@ -228,7 +279,9 @@ def _kernel(settings: _Settings) -> str:
     return "flash"
 
 
-def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool) -> bool:
+def _attention_core(
+    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s"
+) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
@@ -239,7 +292,7 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
     kernel = _kernel(settings)
     if kernel == "flash":
         for name in ("query", "key", "value"):
-            shape = "b·a·s·d" if name == "query" else "b·k·s·d"
+            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
             out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
@@ -249,24 +302,39 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
     if kernel.startswith("math"):
         math_dtype = "float32"
         out.add(f"{module}.query", module, "query·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
-        out.add(f"{module}.key", module, "key·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
+        out.add(f"{module}.key", module, "key·√scale in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
         out.add(
-            f"{module}.probabilities", module, "softmax result (SafeSoftmaxBackward0)", "b·a·s·s", math_dtype, "tensor"
+            f"{module}.probabilities",
+            module,
+            "softmax result (SafeSoftmaxBackward0)",
+            f"b·a·s·{keys}",
+            math_dtype,
+            "tensor",
         )
         out.add(
-            f"{module}.dropout_mask", module, "dropout mask in float32 (MulBackward0)", "b·a·s·s", math_dtype, "tensor"
+            f"{module}.dropout_mask",
+            module,
+            "dropout mask in float32 (MulBackward0)",
+            f"b·a·s·{keys}",
+            math_dtype,
+            "tensor",
         )
         out.add(
-            f"{module}.dropped", module, "probabilities after dropout (BmmBackward0)", "b·a·s·s", math_dtype, "tensor"
+            f"{module}.dropped",
+            module,
+            "probabilities after dropout (BmmBackward0)",
+            f"b·a·s·{keys}",
+            math_dtype,
+            "tensor",
         )
-        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
+        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
         return False
     out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
     out.saved(
         f"{module}.key",
         module,
         "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        "b·a·s·d",
+        f"b·a·{keys}·d",
         "tensor",
     )
     softmax_dtype = "float32" if upcast_softmax else "compute"
@@ -274,28 +342,33 @@ def _attention_core(out: _Builder, module: str, *, upcast_softmax: bool, repeat_
         f"{module}.softmax",
         module,
         f"softmax result in {'float32' if upcast_softmax else 'the dtype'} (SoftmaxBackward0)",
-        "b·a·s·s",
+        f"b·a·s·{keys}",
         softmax_dtype,
         "tensor",
     )
     if _activation_dropout(settings):
-        out.mask(f"{module}.dropout_mask", module, "b·a·s·s", "tensor")
+        out.mask(f"{module}.dropout_mask", module, f"b·a·s·{keys}", "tensor")
         out.add(
-            f"{module}.dropped", module, "probabilities after dropout (BmmBackward0)", "b·a·s·s", "compute", "tensor"
+            f"{module}.dropped",
+            module,
+            "probabilities after dropout (BmmBackward0)",
+            f"b·a·s·{keys}",
+            "compute",
+            "tensor",
         )
     elif upcast_softmax and settings.dtype != "float32":
         out.saved(
             f"{module}.probabilities",
             module,
             "probabilities cast back to the dtype (BmmBackward0)",
-            "b·a·s·s",
+            f"b·a·s·{keys}",
             "tensor",
         )
     out.saved(
         f"{module}.value",
         module,
         "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        "b·a·s·d",
+        f"b·a·{keys}·d",
         "tensor",
     )
     return False
@@ -329,45 +402,151 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
     out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
-    _gated_mlp(out, mlp)
+    if out.sizes.e:
+        _sparse_moe(out, mlp)
+    else:
+        _gated_mlp(out, mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _gated_mlp(out: _Builder, mlp: Module | None) -> None:
+def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate."""
+    out.saved(
+        "mlp.gate.input",
+        "mlp.gate",
+        "router input, the normalised hidden states (MmBackward0"
+        + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
+        "b·s·h",
+        "sequence",
+    )
+    out.add(
+        "mlp.gate.probabilities",
+        "mlp.gate",
+        "router softmax in float32 (SoftmaxBackward0)",
+        "b·s·e",
+        "float32",
+        "sequence",
+    )
+    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    if out.settings.renormalise:
+        out.add(
+            "mlp.gate.top_probabilities",
+            "mlp.gate",
+            "top-r probabilities (DivBackward0)",
+            "b·s·r",
+            "float32",
+            "sequence",
+        )
+        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+    experts = "mlp.experts"
+    for key, what in (
+        ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
+        ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
+        ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
+    ):
+        out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    out.add(
+        f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
+    )
+    out.saved(
+        f"{experts}.gate_up.input", experts, "the pairs' hidden states (GroupedMmBackward0)", "b·s·r·h", "sequence"
+    )
     act = out.settings.act
-    if _child(mlp, "gate_up_proj") is not None:
-        out.saved("mlp.gate_up_proj.input", "mlp.gate_up_proj", "gate_up_proj input (MmBackward0)", "b·s·h", "sequence")
+    out.saved(
+        f"{experts}.gate_up.output",
+        experts,
+        f"gate_up output: the gate kept by {act}, the up half by the product (one storage)",
+        "b·s·r·2·i",
+        "tensor",
+    )
+    out.saved(
+        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
+    )
+    out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
+    out.saved(
+        f"{experts}.down.output",
+        experts,
+        "down output, kept by the routing-weight product (MulBackward0)",
+        "b·s·r·h",
+        "sequence",
+    )
+    weights = "float32" if out.settings.float32_routing else "compute"
+    out.add(
+        f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
+    )
+    if out.sizes.j:
+        _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
-            "mlp.gate_up_proj.output",
-            "mlp.gate_up_proj",
-            f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
-            "b·s·2·i",
-            "tensor",
+            "mlp.shared_expert_gate.sigmoid",
+            "mlp.shared_expert_gate",
+            "sigmoid of the shared expert's gate (SigmoidBackward0, MulBackward0)",
+            "b·s",
+            "sequence",
         )
         out.saved(
-            "mlp.act_fn.output",
-            "mlp.activation_fn",
-            f"{act}(gate), kept by the product (MulBackward0)",
-            "b·s·i",
-            "tensor",
-        )
-    else:
-        out.saved(
-            "mlp.gate_proj/up_proj.input",
-            "mlp.gate_proj",
-            "gate_proj/up_proj input (MmBackward0, one storage)",
+            "mlp.shared_expert.output",
+            "mlp.shared_expert",
+            "the shared expert's output, kept by the gate's product (MulBackward0)",
             "b·s·h",
             "sequence",
         )
-        out.saved("mlp.act_fn.input", "mlp.act_fn", f"gate_proj output, the {act} input", "b·s·i", "tensor")
+
+
+def _gated_mlp(
+    out: _Builder, mlp: Module | None, at: str = "mlp", width: str = "i", *, shared_input: bool = False
+) -> None:
+    """A SwiGLU MLP at ``at`` of ``width``; ``shared_input``: its input is a storage counted already (the router's)."""
+    act, wide = out.settings.act, f"b·s·{width}"
+    if _child(mlp, "gate_up_proj") is not None:
+        if not shared_input:
+            out.saved(
+                f"{at}.gate_up_proj.input",
+                f"{at}.gate_up_proj",
+                "gate_up_proj input (MmBackward0)",
+                "b·s·h",
+                "sequence",
+            )
         out.saved(
-            "mlp.act_fn.output", "mlp.act_fn", f"{act}(gate), kept by the product (MulBackward0)", "b·s·i", "tensor"
+            f"{at}.gate_up_proj.output",
+            f"{at}.gate_up_proj",
+            f"gate_up_proj output: the gate kept by {act}, the up half by the product (one storage)",
+            f"b·s·2·{width}",
+            "tensor",
         )
         out.saved(
-            "mlp.up_proj.output", "mlp.up_proj", "up_proj output, kept by the product (MulBackward0)", "b·s·i", "tensor"
+            f"{at}.act_fn.output",
+            f"{at}.activation_fn",
+            f"{act}(gate), kept by the product (MulBackward0)",
+            wide,
+            "tensor",
         )
-    out.saved("mlp.down_proj.input", "mlp.down_proj", "down_proj input, act(gate)·up (MmBackward0)", "b·s·i", "tensor")
+    else:
+        if not shared_input:
+            out.saved(
+                f"{at}.gate_proj/up_proj.input",
+                f"{at}.gate_proj",
+                "gate_proj/up_proj input (MmBackward0, one storage)",
+                "b·s·h",
+                "sequence",
+            )
+        out.saved(f"{at}.act_fn.input", f"{at}.act_fn", f"gate_proj output, the {act} input", wide, "tensor")
+        out.saved(
+            f"{at}.act_fn.output", f"{at}.act_fn", f"{act}(gate), kept by the product (MulBackward0)", wide, "tensor"
+        )
+        out.saved(
+            f"{at}.up_proj.output",
+            f"{at}.up_proj",
+            "up_proj output, kept by the product (MulBackward0)",
+            wide,
+            "tensor",
+        )
+    out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
 def _plain_activation(out: _Builder, module: str, width: str) -> None:
@@ -383,6 +562,8 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     _plain_activation(out, act, "b·s·i")
+    if out.settings.activation_dropout > 0:
+        out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
     out.saved(f"{second}.input", second, f"{name} input, the activation's output (AddmmBackward0)", "b·s·i", "tensor")
     if out.settings.hidden_dropout > 0:
@@ -418,6 +599,90 @@ def _bert_layer(out: _Builder) -> None:
     what = "dense input, the normalised attention output (AddmmBackward0)"
     _plain_mlp(out, "intermediate.dense", what, "intermediate.intermediate_act_fn", "output.dense", "output.dropout")
     out.layer_norm("output.LayerNorm", "b·s·h")
+
+
+def _bart_attention(out: _Builder, module: str, norm: str, *, cross: bool = False) -> None:
+    """BART's attention and the post-norm after it: the projections' input (for cross-attention only the query's:
+    the keys and values read the encoder's output, kept once outside the layers), the attention, the output
+    projection's input, the residual's dropout mask, the LayerNorm."""
+    projections = "q_proj" if cross else "q_proj/k_proj/v_proj"
+    what = "the decoder's hidden states" if cross else "the layer's input"
+    out.saved(
+        f"{module}.{projections}.input",
+        f"{module}.q_proj",
+        f"{projections} input, {what} (AddmmBackward0{'' if cross else ', one storage'})",
+        "b·s·h",
+        "sequence",
+    )
+    keys = "x" if cross else "s"
+    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=False, keys=keys)
+    _attention_output(out, shared, f"{module}.out_proj", "AddmmBackward0", "b·s·h", "dropout")
+    out.layer_norm(norm, "b·s·h")
+
+
+def _bart_layer(out: _Builder, *, decoder: bool) -> None:
+    """BART's post-norm layer: self-attention (causal in the decoder), in the decoder cross-attention over the
+    encoder's output, then fc1, the activation, its dropout, fc2; each followed by dropout, residual, LayerNorm."""
+    _bart_attention(out, "self_attn", "self_attn_layer_norm")
+    if decoder:
+        _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", cross=True)
+    _plain_mlp(
+        out, "fc1", "fc1 input, the normalised hidden states (AddmmBackward0)", "activation_fn", "fc2", "dropout"
+    )
+    out.layer_norm("final_layer_norm", "b·s·h")
+
+
+def _bart_embeddings(out: _Builder, part: str, positions: str) -> None:
+    """``part``: the path of the encoder or the decoder (``model.encoder``)."""
+    out.add(
+        f"{part}.embed_tokens.indices",
+        f"{part}.embed_tokens",
+        "token ids (EmbeddingBackward0)",
+        "b·s",
+        "int64",
+        "none",
+    )
+    out.add(
+        f"{part}.embed_positions.indices",
+        f"{part}.embed_positions",
+        "position ids + 2 (EmbeddingBackward0)",
+        positions,
+        "int64",
+        "none",
+    )
+    out.layer_norm(f"{part}.layernorm_embedding", "b·s·h")
+    if out.settings.hidden_dropout > 0:
+        out.mask(f"{part}.dropout.mask", f"{part}.dropout", "b·s·h", "sequence")
+
+
+def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -> None:
+    """Outside BART's layers: each side's embeddings (the encoder's positions expanded over the batch, the
+    decoder's not; the decoder's token ids are the labels shifted right, a new tensor), the encoder's output (the
+    cross-attention keys' and values' input in every decoder layer, one storage), the output head and the loss
+    on the logits plus ``final_logits_bias``, not upcast. ``model``: the path holding both (``model.``)."""
+    _bart_embeddings(source, f"{model}encoder", "b·s")
+    source.saved(
+        f"{model}encoder.output",
+        f"{model}encoder",
+        "the encoder's output: k_proj/v_proj input of every cross-attention (AddmmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    _bart_embeddings(target, f"{model}decoder", "s")
+    if target.checkpointing and target.settings.attention == "eager":
+        target.add(
+            "attention_mask",
+            f"{model}decoder",
+            "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
+            "b·s·s",
+            "compute",
+            "none",
+        )
+    if head:
+        target.saved(
+            "lm_head.input", "lm_head", "lm_head input, the decoder's output (MmBackward0)", "b·s·h", "sequence"
+        )
+        _loss(target, upcast=False)
 
 
 def _loss(out: _Builder, *, upcast: bool) -> None:
@@ -567,16 +832,36 @@ def _width(module: Module | None, name: str) -> int | None:
     return columns if LINEAR_KINDS[linear.kind] == "in_out" else rows
 
 
-LLAMA_FAMILIES: Final = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3"})
+BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
+"""The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+LLAMA_FAMILIES: Final = frozenset(
+    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+)
+
+
+def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
+    """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
+    ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
+    experts = _child(mlp, "experts")
+    weight = next((param for param in experts.params if param.name == "gate_up_proj"), None) if experts else None
+    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+        return None
+    shared = _child(mlp, "shared_expert")
+    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _names(block: Module) -> set[str]:
+    return {child.name for child in block.children if child.params or child.children}
 
 
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
-    names = {child.name for child in block.children if child.params or child.children}
+    names = _names(block)
     if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
-        width = _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        sparse = _experts(mlp)
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
         return ("llama", width) if width else None
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
@@ -584,7 +869,23 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
+    if model_type == "bart" and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
+        fc1 = _width(block, "fc1")
+        return ("bart", fc1) if fc1 else None
     return None
+
+
+def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+    """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
+    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    path = decoder.replace("decoder", "encoder")
+    stack = _at(tree, path)
+    if path == decoder or stack is None or not stack.children:
+        return None
+    block = stack.children[0]
+    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+        return None
+    return path, sum(child.repeat for child in stack.children)
 
 
 def _settings(root: Module, model_type: str, dtype: str, attention: Attention, kernels: Kernels) -> _Settings:
@@ -603,8 +904,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob"),
+        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type == "bart" else ())),
         embedding_dropout=number("embd_pdrop"),
+        renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
+        float32_routing=model_type == "mixtral",
+        activation_dropout=number("activation_dropout"),
     )
 
 
@@ -618,9 +922,11 @@ def activation_plan(
     attention: Attention = "sdpa",
     kernels: Kernels = "cuda",
     checkpointing: bool = False,
+    source_len: int | None = None,
 ) -> ActivationPlan | None:
     """What one training forward pass of ``tree`` keeps for backward, per operation; None when its layers are
-    not one of the modelled layouts (the caller falls back to an estimate).
+    not one of the modelled layouts (the caller falls back to an estimate). An encoder-decoder's decoder runs
+    ``seq_len`` target tokens and its encoder ``source_len`` source positions (default: as many).
 
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
@@ -636,10 +942,39 @@ def activation_plan(
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sizes = _Sizes(batch, seq_len, dims.hidden, dims.heads, dims.kv_heads, dims.head_dim, width, dims.vocab or 0)
-    layer = _Builder(sizes, settings, checkpointing)
+    sparse = _experts(_child(block, "mlp"))
+    stack = _at(tree, dims.stack)
+    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
+        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    attributes = dict(tree.attributes)
+    top = attributes.get("num_experts_per_tok")
+    if sparse is not None and (
+        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
+    ):
+        return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    experts, _, shared = sparse or (0, 0, 0)
+    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
+    if structure == "bart" and encoder is None:
+        return None
+    source = source_len or seq_len if encoder else seq_len
+    sizes = _Sizes(
+        batch,
+        source,
+        dims.hidden,
+        dims.heads,
+        dims.kv_heads,
+        dims.head_dim,
+        width,
+        dims.vocab or 0,
+        experts,
+        top if isinstance(top, int) and sparse else 0,
+        shared,
+        seq_len,
+    )
+    layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
+    encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
@@ -648,13 +983,22 @@ def activation_plan(
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
-    else:
+    elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
-    keeper = _Builder(sizes, settings, checkpointing)
-    keeper.add(
-        "layer.input", dims.stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence"
-    )
+    elif encoder is not None:
+        _bart_layer(layer, decoder=True)
+        source_layer, target = (
+            _Builder(sizes, settings, checkpointing),
+            _Builder(sizes, settings, checkpointing, target=True),
+        )
+        _bart_layer(source_layer, decoder=False)
+        _bart_model(outside, target, dims.stack[: dims.stack.index("decoder")], head=head)
+        outside.found.extend(target.found)
+        encoder_stack = LayerStack(
+            encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
+        )
+    keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     return ActivationPlan(
         structure=structure,
         attention=attention,
@@ -667,12 +1011,29 @@ def activation_plan(
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=keeper.found[0],
-        assumptions=_assumptions(structure, settings, sizes, head),
+        layer_input=_layer_input(keeper, dims.stack),
+        assumptions=_assumptions(
+            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None
+        ),
+        encoder=encoder_stack,
     )
 
 
-def _assumptions(structure: str, settings: _Settings, sizes: _Sizes, head: bool) -> tuple[str, ...]:
+def _layer_input(out: _Builder, stack: str) -> SavedTensor:
+    """A layer's input hidden states: what gradient checkpointing keeps of each layer of ``stack``."""
+    out.add("layer.input", stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence")
+    return out.found[-1]
+
+
+def _assumptions(
+    structure: str,
+    settings: _Settings,
+    sizes: _Sizes,
+    head: bool,
+    *,
+    encoder: LayerStack | None = None,
+    source_given: bool = False,
+) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
         f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
@@ -681,8 +1042,23 @@ def _assumptions(structure: str, settings: _Settings, sizes: _Sizes, head: bool)
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
+        + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
+    if encoder is not None:
+        notes.append(
+            f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
+            + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
+            + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
+        )
+    if sizes.e:
+        notes.append(
+            f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
+            + (f", a shared expert of width j={sizes.j:,}" if sizes.j else "")
+            + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
+            "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
+            "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
+        )
     if settings.attention == "flash" or _kernel(settings) == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
@@ -696,10 +1072,9 @@ def _divided(tensor: SavedTensor, tp: int, sequence_parallel: bool) -> int:
 
 def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bool = False) -> tuple[MemoryItem, ...]:
     """The plan as memory lines on one device: each per-layer tensor × layers (or, with checkpointing, the
-    layers' inputs and one layer's tensors while it is recomputed), then those outside the layers. With ``tp``
-    > 1 the bytes follow Megatron's split (``MEGATRON_SPLIT``), an estimate."""
+    layers' inputs and one layer's tensors while it is recomputed: an encoder-decoder's larger one), then those
+    outside the layers. With ``tp`` > 1 the bytes follow Megatron's split (``MEGATRON_SPLIT``), an estimate."""
     exact = tp == 1
-    layers = plan.layers
     items = []
 
     def line(label: str, tensor: SavedTensor, copies: int = 1) -> MemoryItem:
@@ -707,12 +1082,25 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
+    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    for name, stack in stacks:
+        if stack is None:
+            continue
+        layers = stack.layers
+        if plan.checkpointing:
+            kept = stack.layer_input
+            label = f"{name}layer inputs kept by checkpointing: {layers} × {kept.shape} ({kept.dtype})"
+            items.append(line(label, kept, layers))
+        else:
+            items.extend(
+                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+            )
     if plan.checkpointing:
-        kept = plan.layer_input
-        items.append(line(f"layer inputs kept by checkpointing: {layers} × {kept.shape} ({kept.dtype})", kept, layers))
-        items.extend(line(f"recomputed layer: {_label(tensor)}", tensor) for tensor in plan.per_layer)
-    else:
-        items.extend(line(f"{layers} layers × {_label(tensor)}", tensor, layers) for tensor in plan.per_layer)
+        name, largest = max(
+            ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
+        )
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 

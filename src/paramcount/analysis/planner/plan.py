@@ -322,6 +322,7 @@ def _activations(
         dtype=compute,
         attention=options.attention,
         checkpointing=options.gradient_checkpointing,
+        source_len=dims.cross.source if dims.cross is not None else None,
     )
     if plan is not None:
         notes = [*map(_stated, plan.assumptions), Assumption.of("activations-dtype", dtype=compute)]
@@ -551,7 +552,7 @@ def plan_memory(
         from paramcount.analysis.planner.transformer import transformer_dimensions
 
         dims = transformer_dimensions(tree)
-        if dims is not None and not options.training:  # an encoder-decoder's cache also holds the encoder's output
+        if dims is not None:  # an encoder-decoder's cache and activations also hold the encoder's output
             dims = replace(dims, cross=cross_attention(tree, shapes.input_shape if shapes is not None else None))
     activations = None
     per_operation = None
