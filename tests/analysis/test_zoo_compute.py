@@ -21,10 +21,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from paramcount.analysis.shapes.propagate import propagate
 from paramcount.analysis.shapes.types import MODELLED, NOT_CALLED, ShapeReport
 from paramcount.errors import ShapeError
-from paramcount.tree import Module, iter_modules
+from paramcount.tree import iter_modules
 from paramcount.zoo import known_models
 from paramcount.zoo._registry import build_model
-from shape_oracle import expanded_paths, flat_shapes
+from shape_oracle import expanded_paths, flat_shapes, grouped_weight_gradient_extra
 from vision_oracle import torchvision_model
 
 IMAGE = (1, 3, 224, 224)
@@ -101,20 +101,6 @@ def test_zoo_module_output_shapes_equal_torchvision(name: str) -> None:
     assert extra <= {"out_proj", "qkv", "proj", "blocks", "layers"}
 
 
-def _grouped_weight_gradient_extra(tree: Module, report: ShapeReport) -> int:
-    """FlopCounterMode's ``conv_backward_flop`` counts a grouped convolution's weight gradient as if it were
-    not grouped: ``conv_flop_count(t(x), t(grad_out), t(grad_weight))`` multiplies by all C_in input channels
-    where the convolution reads C_in/groups per output channel, i.e. ``groups`` times the forward product.
-    Derived here from our rows: (groups - 1) · forward MACs of each grouped convolution, 2 FLOPs each."""
-    groups = {path: dict(module.args).get("groups", 1) for path, module in iter_modules(tree)}
-    extra = 0
-    for row in report.modules:
-        count = groups.get(expanded_paths(row.path)[0], 1)
-        if row.kind == "Conv2d" and isinstance(count, int) and count > 1 and row.macs is not None:
-            extra += (count - 1) * row.macs * row.times
-    return 2 * extra
-
-
 @pytest.mark.parametrize(
     "name", ["resnet18", "vgg11", "densenet121", "vit_b_32", "swin_t", "mobilenet_v2", "resnext50_32x4d"]
 )
@@ -125,7 +111,7 @@ def test_zoo_training_flops_equal_flop_counter_mode(name: str) -> None:
     report = propagate(tree, IMAGE)
     theirs, _ = counted(torchvision_model(name), IMAGE, backward=True)
     ours = 2 * (report.total_macs + report.total_backward_macs)
-    assert ours + _grouped_weight_gradient_extra(tree, report) == theirs
+    assert ours + grouped_weight_gradient_extra(tree, report) == theirs
 
 
 @settings(max_examples=12)

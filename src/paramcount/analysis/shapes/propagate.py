@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import decoders, encoders, seq2seq
+from paramcount.analysis.shapes import audio, decoders, encoders, modern_encoders, seq2seq
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -94,10 +94,13 @@ RULES: Final[dict[str, Rule]] = {
 }
 """Shape rule per catalog kind. ``Sequential`` is handled by the walk itself (it chains its children)."""
 
-BLOCK_RULES: Final[dict[str, Rule]] = {**_VISION_RULES, **decoders.RULES, **encoders.RULES, **seq2seq.RULES}
+BLOCK_RULES: Final[dict[str, Rule]] = {
+    **_VISION_RULES, **decoders.RULES, **encoders.RULES, **seq2seq.RULES, **modern_encoders.RULES, **audio.RULES,
+}  # fmt: skip
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
-(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py`` (transformers' classes)."""
-TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS
+(torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``modern_encoders.py``, ``audio.py``
+(transformers' classes)."""
+TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | modern_encoders.TOKEN_INPUTS
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS
 """Kinds whose input is token ids: the language models, the encoder-decoders, which read (batch, source)
