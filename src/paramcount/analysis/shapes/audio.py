@@ -26,6 +26,7 @@ from paramcount.analysis.shapes.flow import (
     run,
     transpose,
 )
+from paramcount.analysis.shapes.transformers import post_norm, pre_norm
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -96,22 +97,8 @@ def _weight_normed_convolution(call: Call, flow: Flow) -> Outcome:
 
 
 _ATTENTION: Final = seq2seq.RULES["BartAttention"]  # q_proj, k_proj, v_proj, bidirectional attention, out_proj
-_POST_NORM_LAYER: Final = dataflow(
-    run("attention"),
-    add("x", "x", "x0", what="add the residual"),
-    run("layer_norm"),
-    run("feed_forward", "x", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("final_layer_norm"),
-)
-_STABLE_SUBLAYERS: Final = (
-    run("layer_norm", "x0", "y"),
-    run("attention", "y"),
-    add("x", "x0", "y", what="add the residual"),
-    run("final_layer_norm", "x", "y"),
-    run("feed_forward", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+_POST_NORM_LAYER: Final = dataflow(*post_norm(("attention", "layer_norm"), ("feed_forward", "final_layer_norm")))
+_STABLE_SUBLAYERS: Final = pre_norm(("layer_norm", "attention"), ("final_layer_norm", "feed_forward"))
 _STABLE_NOTE: Final = "do_stable_layer_norm: each sublayer's input is normalised (pre-norm)"
 _STABLE_LAYER: Final = dataflow(*_STABLE_SUBLAYERS, note=_STABLE_NOTE)
 _ADAPTED_STABLE_LAYER: Final = dataflow(

@@ -33,7 +33,7 @@ from paramcount.analysis.shapes.flow import (
     scores,
     transpose,
 )
-from paramcount.analysis.shapes.transformers import fits, rotary, split, tokens
+from paramcount.analysis.shapes.transformers import fits, post_norm, pre_norm, rotary, split, tokens
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -190,12 +190,7 @@ _MPNET: Final[dict[str, Rule]] = {
     "MPNetEmbeddings": _summed_embeddings(2),
     "MPNetEncoder": _mpnet_encoder,
     "MPNetLayer": encoders.RULES["BertLayer"],
-    "MPNetAttention": dataflow(
-        run("attn"),
-        add("x", "x", "x0", what="add the residual"),
-        run("LayerNorm"),
-        note="LayerNorm(attn(x) + x)",
-    ),
+    "MPNetAttention": dataflow(*post_norm(("attn", "LayerNorm"))),
     "MPNetSelfAttention": dataflow(
         run("q", "x0", "q"), run("k", "x0", "k"), run("v", "x0", "v"), attention(causal=False), run("o")
     ),
@@ -234,14 +229,7 @@ _MODERNBERT: Final[dict[str, Rule]] = {
         run("final_norm"),
     ),
     "ModernBertEmbeddings": in_order,
-    "ModernBertEncoderLayer": dataflow(
-        run("attn_norm", "x0", "y"),
-        run("attn", "y"),
-        add("x", "x0", "y", what="add the residual"),
-        run("mlp_norm", "x", "y"),
-        run("mlp", "y"),
-        add("x", "x", "y", what="add the residual"),
-    ),
+    "ModernBertEncoderLayer": dataflow(*pre_norm(("attn_norm", "attn"), ("mlp_norm", "mlp"))),
     "ModernBertAttention": dataflow(
         run("Wqkv"),
         split("x", "q", "k", "v"),

@@ -23,6 +23,7 @@ from paramcount.analysis.shapes.common import NotModelledError, elements, int_ar
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
+    add,
     attention,
     child_of,
     dataflow,
@@ -49,6 +50,8 @@ __all__ = [
     "in_features",
     "last_token",
     "parameterless_norm",
+    "post_norm",
+    "pre_norm",
     "rms_norm",
     "rotary",
     "router",
@@ -147,6 +150,22 @@ class _Last(Step):
 def last_token() -> Step:
     """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
     return _Last()
+
+
+def pre_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
+    """``x = x + sublayer(norm(x))`` for each ``(norm, sublayer)`` in turn: a pre-norm layer's residual stream."""
+    steps: list[Step] = []
+    for norm, sublayer in sublayers:
+        steps += [run(norm, "x", "y"), run(sublayer, "y"), add("x", "x", "y", what="add the residual")]
+    return tuple(steps)
+
+
+def post_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
+    """``x = norm(x + sublayer(x))`` for each ``(sublayer, norm)`` in turn: a post-norm layer."""
+    steps: list[Step] = []
+    for sublayer, norm in sublayers:
+        steps += [run(sublayer, "x", "y"), add("x", "x", "y", what="add the residual"), run(norm)]
+    return tuple(steps)
 
 
 # --- rules of leaves that the modelling code defines ------------------------------------------------------------
