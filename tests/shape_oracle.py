@@ -1,5 +1,5 @@
-"""Helpers the shape tests share: a module's output as a list of shapes, collapsed row paths expanded, and
-FlopCounterMode's miscount of a grouped convolution's weight gradient."""
+"""Helpers the shape tests share: a module's output as a list of shapes, collapsed row paths expanded, and what
+FlopCounterMode adds to a grouped convolution's backward."""
 
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ def grouped_weight_gradient_extra(tree: Module, report: ShapeReport) -> int:
     """FlopCounterMode's ``conv_backward_flop`` counts a grouped convolution's weight gradient as if it were
     not grouped: ``conv_flop_count(t(x), t(grad_out), t(grad_weight))`` multiplies by all C_in input channels
     where the convolution reads C_in/groups per output channel, i.e. ``groups`` times the forward product.
-    Derived here from our rows: (groups - 1) · forward MACs of each grouped convolution (depthwise in
-    MobileNet, Mamba's conv1d), 2 FLOPs each."""
+    Derived from our rows: (groups - 1) · forward MACs of each grouped convolution, 2 FLOPs each."""
     groups = {path: dict(module.args).get("groups", 1) for path, module in iter_modules(tree)}
     extra = 0
     for row in report.modules:
         count = groups.get(expanded_paths(row.path)[0], 1)
-        if row.kind in ("Conv1d", "Conv2d", "Conv3d") and isinstance(count, int) and count > 1 and row.macs:
+        convolution = row.kind.endswith(("Conv1d", "Conv2d", "Conv3d"))
+        if convolution and isinstance(count, int) and count > 1 and row.macs is not None:
             extra += (count - 1) * row.macs * row.times
     return 2 * extra

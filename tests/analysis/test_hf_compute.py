@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 import transformers
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -85,6 +85,8 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
             "input_features": torch.randn(shape[0], config["num_mel_bins"], frames),
             "decoder_input_ids": torch.randint(0, 100, shape),
         }
+    elif config["model_type"] in ("wav2vec2", "hubert"):  # the raw waveform (batch, samples)
+        inputs = {"input_values": torch.randn(shape)}
     elif config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
         inputs = {
             "input_ids": torch.randint(0, 100, shape[:2]),
@@ -536,6 +538,207 @@ def test_random_small_configurations_equal_flop_counter_mode(
     )
 
 
+MODERN_ENCODERS = [
+    "microsoft--deberta-v3-base.json",
+    "sentence-transformers--all-mpnet-base-v2.json",
+    "answerdotai--ModernBERT-base.json",
+]
+AUDIO = ["facebook--wav2vec2-base-960h.json", "facebook--hubert-base-ls960.json"]
+ONE_SECOND = (1, 16000)  # the shipped speech models read 16 kHz audio
+TRAINING_AUDIO = {"layerdrop": 0.0, "mask_time_prob": 0.0}  # no random layer skipping, no SpecAugment
+
+
+@pytest.mark.parametrize("name", MODERN_ENCODERS)
+@pytest.mark.parametrize("head", ["Model", "ForMaskedLM"])
+def test_modern_encoder_flops_equal_flop_counter_mode(name: str, head: str) -> None:
+    # DeBERTa-v3: per layer, query_proj and key_proj also project the 512 relative embeddings (share_att_key), and
+    # c2p and p2c multiply batch·L·512·hidden each; ModernBERT's local layers count their full L×L products.
+    config = cut(shipped(name))
+    architecture = counted_class(config).removesuffix("ForMaskedLM").removesuffix("Model") + head
+    report = ours(config, architecture, (2, 16))
+    assert report.is_complete
+    assert report.tokens == 32
+    assert report.total_flops == transformers_flops(config, architecture, (2, 16), backward=False)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    layers=st.integers(1, 3),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 40)),
+    heads=st.sampled_from([2, 4]),
+    relative=st.booleans(),
+    shared=st.booleans(),
+    types=st.sampled_from(["", "c2p", "p2c", "p2c|c2p"]),
+    buckets=st.sampled_from([-1, 8, 32]),
+    switches=st.tuples(st.booleans(), st.sampled_from([0, 2]), st.sampled_from(["none", "layer_norm"])),
+    widths=st.tuples(st.sampled_from([0, 24]), st.sampled_from([0, 3]), st.sampled_from([1, 2])),
+    masked_lm=st.booleans(),
+)
+def test_random_small_debertas_equal_flop_counter_mode(
+    layers: int,
+    shape: tuple[int, int],
+    heads: int,
+    relative: bool,
+    shared: bool,
+    types: str,
+    buckets: int,
+    switches: tuple[bool, int, str],
+    widths: tuple[int, int, int],
+    masked_lm: bool,
+) -> None:
+    # Relative attention on or off, shared or own position projections, either score term or both, buckets or
+    # max_relative_positions (16 relative positions), an absolute position table or none, token types, the
+    # relative embeddings' LayerNorm, an embedding narrower than the hidden size (embed_proj), the ConvLayer.
+    biased, token_types, norm = switches
+    embedding, kernel, groups = widths
+    config = cut(shipped("microsoft--deberta-v3-base.json"), layers=layers) | {
+        "hidden_size": 16 * heads, "num_attention_heads": heads, "intermediate_size": 48 * heads,
+        "relative_attention": relative, "share_att_key": shared, "pos_att_type": types, "position_buckets": buckets,
+        "max_relative_positions": 8, "position_biased_input": biased, "type_vocab_size": token_types,
+        "norm_rel_ebd": norm, "conv_kernel_size": kernel, "conv_groups": groups,
+    }  # fmt: skip
+    if embedding:
+        config["embedding_size"] = embedding
+    architecture = "DebertaV2ForMaskedLM" if masked_lm else "DebertaV2Model"
+    assert ours(config, architecture, shape).total_flops == transformers_flops(
+        config, architecture, shape, backward=False
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    name=st.sampled_from(MODERN_ENCODERS[1:]),
+    layers=st.integers(1, 4),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 40)),
+    heads=st.sampled_from([2, 4]),
+    every=st.integers(1, 3),
+    biases=st.booleans(),
+    buckets=st.sampled_from([20, 26, 32]),
+    masked_lm=st.booleans(),
+)
+def test_random_small_mpnets_and_modernberts_equal_flop_counter_mode(
+    name: str, layers: int, shape: tuple[int, int], heads: int, every: int, biases: bool, buckets: int, masked_lm: bool
+) -> None:
+    # ModernBERT: every `every`-th layer global, the rest sliding-window (local_attention 8, shorter than most
+    # sequences here), with and without biases. MPNet: its relative position bias; transformers buckets for 32
+    # whatever relative_attention_num_buckets says, so a smaller table fails (IndexError) once the sequence
+    # reaches a bucket past it, and we refuse the same sequences.
+    config = cut(shipped(name), layers=layers) | {
+        "hidden_size": 16 * heads, "num_attention_heads": heads, "intermediate_size": 24 * heads,
+        "global_attn_every_n_layers": every, "local_attention": 8, "attention_bias": biases, "mlp_bias": biases,
+        "norm_bias": biases, "relative_attention_num_buckets": buckets,
+    }  # fmt: skip
+    architecture = counted_class(config).removesuffix("ForMaskedLM") + ("ForMaskedLM" if masked_lm else "Model")
+    try:
+        report = ours(config, architecture, shape)
+    except ShapeError:
+        with pytest.raises(IndexError, match="index out of range"):
+            transformers_flops(config, architecture, shape, backward=False)
+        return
+    assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
+
+
+@pytest.mark.parametrize("name", AUDIO)
+@pytest.mark.parametrize("samples", [400, 16000])
+def test_speech_encoder_flops_equal_flop_counter_mode(name: str, samples: int) -> None:
+    # The raw waveform (batch, samples): seven convolutions (kernel 10 stride 5, then 3/2 and 2/2) give
+    # ⌊(samples - 400)/320⌋ + 1 frames, 1 for the 400 samples of the receptive field, 49 for one second.
+    config = cut(shipped(name))
+    architecture = counted_class(config)
+    report = ours(config, architecture, (2, samples))
+    assert report.is_complete
+    frames = (samples - 400) // 320 + 1
+    assert report.output_shape == (2, frames, 512 if architecture.endswith("ForCTC") else 768)
+    assert report.total_flops == transformers_flops(config, architecture, (2, samples), backward=False)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(AUDIO),
+    head=st.sampled_from(["Model", "ForCTC", "ForSequenceClassification", "ForAudioFrameClassification"]),
+    samples=st.tuples(st.integers(1, 2), st.integers(400, 3000)),
+    norm=st.sampled_from(["group", "layer"]),
+    stable=st.booleans(),
+    positions=st.tuples(st.sampled_from([3, 4, 16]), st.sampled_from([1, 2])),
+    switches=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    adapter=st.sampled_from([0, 16, 24]),
+)
+def test_random_small_speech_encoders_equal_flop_counter_mode(
+    name: str,
+    head: str,
+    samples: tuple[int, int],
+    norm: str,
+    stable: bool,
+    positions: tuple[int, int],
+    switches: tuple[bool, bool, bool],
+    adapter: int,
+) -> None:
+    # Group or layer norms in the feature encoder, post- or pre-norm (stable) layers, odd and even position
+    # kernels (an even one drops a frame), conv biases; HuBERT's position BatchNorm and feature-projection
+    # LayerNorm switches; wav2vec 2.0's attention adapters (stable layers) and, for the CTC head, the
+    # convolutional adapter (to the same or another width).
+    kernel, groups = positions
+    bias, batch_norm, projection_norm = switches
+    config = cut(shipped(name)) | {
+        "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 48, "conv_dim": [16, 16, 24],
+        "conv_kernel": [10, 3, 2], "conv_stride": [5, 2, 2], "num_feat_extract_layers": 3,
+        "feat_extract_norm": norm, "do_stable_layer_norm": stable, "conv_bias": bias,
+        "num_conv_pos_embeddings": kernel, "num_conv_pos_embedding_groups": groups,
+        "conv_pos_batch_norm": batch_norm, "feat_proj_layer_norm": projection_norm, "classifier_proj_size": 8,
+        "num_labels": 3,
+    }  # fmt: skip
+    kind = "Wav2Vec2" if config["model_type"] == "wav2vec2" else "Hubert"
+    assume(kind == "Wav2Vec2" or head != "ForAudioFrameClassification")  # HuBERT has no frame classifier
+    if kind == "Wav2Vec2" and adapter and stable:
+        config["adapter_attn_dim"] = adapter
+    if kind == "Wav2Vec2" and adapter and head == "ForCTC":
+        config |= {"add_adapter": True, "output_hidden_size": adapter + 8, "num_adapter_layers": 2}
+    architecture = kind + head
+    assert ours(config, architecture, samples).total_flops == transformers_flops(
+        config, architecture, samples, backward=False
+    )
+
+
+@pytest.mark.parametrize("name", MODERN_ENCODERS + AUDIO)
+def test_new_encoder_training_flops_equal_flop_counter_mode(name: str) -> None:
+    # Forward and backward. The speech models without LayerDrop and SpecAugment (both random in training), their
+    # waveform made to require a gradient by the feature encoder (so the first convolution computes its input's
+    # gradient too), and FlopCounterMode's over-count of the grouped position convolution's weight gradient added.
+    config = cut(shipped(name)) | (TRAINING_AUDIO if name in AUDIO else {})
+    architecture = counted_class(config)
+    shape = (1, 8000) if name in AUDIO else (2, 16)
+    tree = build_config_tree(config, architecture=architecture)
+    report = propagate(tree, shape)
+    theirs = transformers_flops(config, architecture, shape, backward=True)
+    ours_total = 2 * (report.total_macs + report.total_backward_macs)
+    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
+
+
+def test_speech_encoders_refuse_what_torch_refuses() -> None:
+    tree = build_config_tree(shipped("facebook--wav2vec2-base-960h.json"))
+    with pytest.raises(ShapeError, match=r"expects raw audio of shape \(batch, samples\), got \[1, 1, 16000\]"):
+        propagate(tree, (1, 1, 16000))
+    # torch: "Kernel size can't be greater than actual input size" (399 samples → 79 frames, 78 → 38, …, 1 → 0)
+    with pytest.raises(ShapeError, match=r"^wav2vec2\.feature_extractor\.conv_layers\.6\.conv: "):
+        propagate(tree, (1, 399))
+
+
+def test_deberta_relative_scores_are_itemised() -> None:
+    # Per layer: c2p and p2c each multiply batch · L · 2·256 relative positions · 768; query_proj and key_proj
+    # each project the (1, 512, 768) relative embeddings once (share_att_key) beside the tokens.
+    report = propagate(build_config_tree(shipped("microsoft--deberta-v3-base.json")), (2, 16))
+    attention = next(row for row in report.modules if row.path.endswith("layer.0-11.attention.self"))
+    assert [step.value for step in attention.steps if "c2p" in step.name or "p2c" in step.name] == [
+        2 * 16 * 512 * 768,
+        2 * 16 * 512 * 768,
+    ]
+    projections = [row for row in report.modules if row.path.endswith("attention.self.query_proj")]
+    assert [(row.input_shape, row.macs) for row in projections] == [
+        ((2, 16, 768), 2 * 16 * 768 * 768),
+        ((1, 512, 768), 512 * 768 * 768),
+    ]
+
+
 SHIPPED = sorted(path.name for path in CONFIGS.glob("*.json"))
 COVERED = [*DECODERS, *MIXTURES, *ENCODER_DECODERS, *SPEECH, *ENCODERS, *VISION_LANGUAGE, "facebook--dinov2-base.json"]
 COVERED += ["google-t5--t5-small.json", "t5-small.json"]
@@ -543,7 +746,7 @@ COVERED += ["google--vit-base-patch16-224-in21k.json", "google-bert--bert-base-u
 COVERED += ["google-bert--bert-large-uncased.json", "facebook--opt-125m.json", "facebook--opt-1.3b.json"]
 COVERED += ["bigscience--bloom.json", "EleutherAI--gpt-neox-20b.json", "meta-llama--Llama-3.1-8B.json"]
 COVERED += ["meta-llama--Llama-3.1-405B.json", "openai-community--gpt2.json", "openai-community--gpt2-medium.json"]
-COVERED += ["openai-community--gpt2-large.json", "openai-community--gpt2-xl.json"]
+COVERED += ["openai-community--gpt2-large.json", "openai-community--gpt2-xl.json", *MODERN_ENCODERS, *AUDIO]
 DEFAULT_INPUTS = {
     "google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224),
     "facebook--dinov2-base.json": (1, 3, 518, 518),
@@ -551,6 +754,7 @@ DEFAULT_INPUTS = {
     "openai--clip-vit-base-patch32.json": (1, 77),
     "llava-hf--llava-1.5-7b-hf.json": (1, 1024),  # 576 image tokens and 448 text tokens
     "google--gemma-3-4b-it.json": (1, 512),  # 256 image tokens and 256 text tokens
+    **dict.fromkeys(AUDIO, ONE_SECOND),
 }
 
 

@@ -59,11 +59,13 @@ __all__ = [
     "positions",
     "prepend",
     "run",
+    "scores",
     "select",
     "split_heads",
     "squeeze",
     "table_positions",
     "to_tokens",
+    "transpose",
 ]
 
 
@@ -266,6 +268,18 @@ def _tokens(call: Call, shape: Shape) -> Shape:
 def to_tokens(source: str = "x", target: str = "") -> Step:
     """``x.flatten(2).transpose(1, 2)``: a (N, C, H, W) feature map as (N, H·W, C) tokens (patch embeddings)."""
     return _Reshape(source, target or source, _tokens)
+
+
+def _transposed(call: Call, shape: Shape) -> Shape:
+    if len(shape) < 2:
+        raise call.fail(f"transposes the last two dimensions of {format_shape(shape)}")
+    return (*shape[:-2], shape[-1], shape[-2])
+
+
+def transpose(source: str = "x", target: str = "") -> Step:
+    """``x.transpose(-2, -1)``: a (batch, length, channels) sequence as (batch, channels, length) for a
+    convolution over time, and back."""
+    return _Reshape(source, target or source, _transposed)
 
 
 def _first(call: Call, shape: Shape) -> Shape:
@@ -485,6 +499,33 @@ class _Attention(Step):
             tally.note("QKᵀ and attention·V over all L×S positions.")
         shape = (*query.shape[:-1], output_width)
         values[self.target] = Flow(shape, grad=weights_grad or value.grad)
+
+
+class _Scores(Step):
+    query: str
+    key: str
+    what: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        query, key = values[self.query], values[self.key]
+        if query is None or key is None:
+            return
+        if len(query.shape) < 2 or len(key.shape) < 2 or query.shape[-1] != key.shape[-1]:
+            raise call.fail(f"multiplies {self.what} of {format_shape(query.shape)} and {format_shape(key.shape)} "
+                            "(the widths, heads·head_dim, must match)")  # fmt: skip
+        batch = elements(broadcast(call, query.shape[:-2], key.shape[:-2], f"multiply {self.what} of"))
+        sizes = (batch, query.shape[-2], key.shape[-2], query.shape[-1])
+        macs, step = macs_step(("batch", "L", "S", "heads·head_dim"), sizes)
+        tally.macs += macs
+        tally.steps.append(replace(step, name=f"MACs ({self.what})"))
+        tally.backward += macs * (int(query.grad) + int(key.grad))
+
+
+def scores(query: str, key: str, *, what: str) -> Step:
+    """``query · keyᵀ`` over heads, added to the attention scores (DeBERTa's content-to-position and
+    position-to-content terms): MACs ``batch·L·S·heads·head_dim``, a key without the batch (one table for every
+    sequence) repeated over it."""
+    return _Scores(query, key, what)
 
 
 def attention(query: str = "q", key: str = "k", value: str = "v", target: str = "x", *, causal: bool) -> Step:

@@ -53,6 +53,8 @@ __all__ = [
     "last_token",
     "parallel_layer",
     "parameterless_norm",
+    "post_norm",
+    "pre_norm",
     "pre_norm_layer",
     "rms_norm",
     "rotary",
@@ -152,6 +154,22 @@ class _Last(Step):
 def last_token() -> Step:
     """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
     return _Last()
+
+
+def pre_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
+    """``x = x + sublayer(norm(x))`` for each ``(norm, sublayer)`` in turn: a pre-norm layer's residual stream."""
+    steps: list[Step] = []
+    for norm, sublayer in sublayers:
+        steps += [run(norm, "x", "y"), run(sublayer, "y"), add("x", "x", "y", what="add the residual")]
+    return tuple(steps)
+
+
+def post_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
+    """``x = norm(x + sublayer(x))`` for each ``(sublayer, norm)`` in turn: a post-norm layer."""
+    steps: list[Step] = []
+    for sublayer, norm in sublayers:
+        steps += [run(sublayer, "x", "y"), add("x", "x", "y", what="add the residual"), run(norm)]
+    return tuple(steps)
 
 
 # --- rules of leaves that the modelling code defines ------------------------------------------------------------

@@ -100,8 +100,10 @@ def _deberta_attention(config: Config, hidden: Dim, heads: Dim) -> Module:
     head_size = config_dim(config, "attention_head_size", default=hidden // heads)
     width = heads * head_size
     projections = [linear(name, hidden, width, bias=True) for name in ("query_proj", "key_proj", "value_proj")]
-    if config_flag(config, "relative_attention", False) and not config_flag(config, "share_att_key", False):
-        types = _attention_types(config)
+    shared = config_flag(config, "share_att_key", False)
+    relative = config_flag(config, "relative_attention", False)
+    types = _attention_types(config) if relative else []
+    if relative and not shared:
         if "c2p" in types:
             projections.append(linear("pos_key_proj", hidden, width, bias=True))
         if "p2c" in types:
@@ -109,7 +111,10 @@ def _deberta_attention(config: Config, hidden: Dim, heads: Dim) -> Module:
     output = module(
         "output", "DebertaV2SelfOutput", linear("dense", hidden, hidden, bias=True), layer_norm("LayerNorm", hidden)
     )
-    return module("attention", "DebertaV2Attention", module("self", "DisentangledSelfAttention", *projections), output)
+    # What its forward does with the relative embeddings, for the shape rule (analysis/shapes/modern_encoders.py).
+    attention = module("self", "DisentangledSelfAttention", *projections)
+    attention = replace(attention, attributes=(("share_att_key", shared), ("pos_att_type", tuple(types))))
+    return module("attention", "DebertaV2Attention", attention, output)
 
 
 def _deberta_model(config: Config, width: Dim) -> Module:
