@@ -163,7 +163,10 @@ def count(
     ``paths=False`` never reads the filesystem nor the network (a server answering untrusted queries): configs
     then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
     from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
-    extra) its ``config.json`` alone is fetched into that cache. A checkpoint file or a folder holding one is
+    extra) its ``config.json`` is fetched into that cache, with its safetensors headers by range requests. A hub
+    id's count is its config's; its weights, when at hand (the snapshot's files, headers fetched or kept), are
+    compared with it as a folder's are (``provenance.weights``, ``provenance.differences``), unless
+    ``architecture`` names another class. A checkpoint file or a folder holding one is
     read header-only (``from_file``). A hub model whose ``model_type`` has no formulas here is counted exactly
     from its weights' headers when they are at hand (the cached snapshot's files, else its safetensors headers
     by range requests), and the answer says formulas are unavailable; otherwise the error offers
@@ -429,15 +432,18 @@ def _hub_checkpoint(hub_id: str, config: Path, *, fetch: bool) -> tuple[Checkpoi
         else:
             return checkpoint, weights.name
     from paramcount.sources.hf.hub import split_revision
+    from paramcount.sources.hf.remote import header_store, safetensors_headers
 
     repo_id, revision = split_revision(hub_id)
-    try:
-        from paramcount.sources.hf.remote import safetensors_headers
+    headers = None
+    if fetch or header_store(repo_id, config.parent.name).is_dir():  # else nothing kept: answered at once
+        import contextlib
 
-        headers = safetensors_headers(repo_id, revision, offline=not fetch)
-    except (ParamcountError, ImportError):
+        with contextlib.suppress(ParamcountError, ImportError):  # no safetensors, or offline with none kept
+            headers = safetensors_headers(repo_id, revision, offline=not fetch)
+    if headers is None:
         if problem is not None:
-            raise problem from None
+            raise problem
         return None
     from paramcount.sources.safetensors import read_safetensors_headers
 

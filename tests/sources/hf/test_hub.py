@@ -487,6 +487,17 @@ def test_a_hub_model_without_safetensors_is_counted_from_its_config_alone(hub: F
     ]
 
 
+def test_a_cached_config_without_weights_never_asks_the_hub_for_them(hub: FakeHub, cache: Path) -> None:
+    hub.repos["someone/config-only"] = Repo(
+        {"config.json": json.dumps(TINY).encode()} | dict(hub.repos["someone/tiny-llama"].files)
+    )
+    put_in_cache(cache, "someone/config-only", TINY)  # as AutoConfig.from_pretrained leaves it
+    result = paramcount.count("someone/config-only")
+    assert result.total == tiny_total()
+    assert "weights_agree" not in dict(result.provenance.facts())
+    assert hub.requests == []
+
+
 def test_weights_that_cannot_be_read_are_said_in_the_facts(hub: FakeHub, cache: Path) -> None:
     config = put_in_cache(cache, "someone/broken", TINY)
     (config.parent / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
