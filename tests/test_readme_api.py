@@ -186,10 +186,24 @@ def _checkpoints(folder: Path) -> list[list[str]]:
     return [[str(path)], [str(folder / "differs")], [str(folder / "unknown")]]
 
 
-def test_the_json_schema_is_the_output(tmp_path: Path) -> None:
+def _hub_snapshots(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Hub ids in a Hugging Face cache whose weights are compared with their config: the ``differs`` folder's
+    files, and a malformed safetensors file (``facts.weights``: not compared)."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(folder / "hub"))
+    for name, weights in (("differs", (folder / "differs" / "model.safetensors").read_bytes()), ("broken", b"{}")):
+        snapshot = folder / "hub" / f"models--someone--{name}" / "snapshots" / "0"
+        snapshot.mkdir(parents=True)
+        (snapshot.parents[1] / "refs").mkdir()
+        (snapshot.parents[1] / "refs" / "main").write_text("0")
+        (snapshot / "config.json").write_bytes((folder / "differs" / "config.json").read_bytes())
+        (snapshot / "model.safetensors").write_bytes(weights)
+    return [["someone/differs"], ["someone/broken"]]
+
+
+def test_the_json_schema_is_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")  # for --via-transformers
     seen: dict[str, set[str]] = {}
-    for arguments in SCHEMA_QUERIES + _checkpoints(tmp_path):
+    for arguments in SCHEMA_QUERIES + _checkpoints(tmp_path) + _hub_snapshots(tmp_path, monkeypatch):
         _observe(_json_output(arguments), "", seen)
     _compare(_tables()[0], seen)
 

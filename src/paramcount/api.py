@@ -168,7 +168,10 @@ def count(
     ``paths=False`` never reads the filesystem nor the network (a server answering untrusted queries): configs
     then come only from shipped hub ids. Otherwise a hub id ``org/name[@revision]`` that is not shipped is read
     from the local Hugging Face cache, else (unless ``offline`` or ``HF_HUB_OFFLINE``, and with the ``[hub]``
-    extra) its ``config.json`` alone is fetched into that cache. A checkpoint file or a folder holding one is
+    extra) its ``config.json`` is fetched into that cache, with its safetensors headers by range requests. A hub
+    id's count is its config's; its weights, when at hand (the snapshot's files, headers fetched or kept), are
+    compared with it as a folder's are (``provenance.weights``, ``provenance.differences``), unless
+    ``architecture`` names another class. A checkpoint file or a folder holding one is
     read header-only (``from_file``). A hub model whose ``model_type`` has no formulas here is counted exactly
     from its weights' headers when they are at hand (the cached snapshot's files, else its safetensors headers
     by range requests), and the answer says formulas are unavailable; otherwise the error offers
@@ -189,12 +192,14 @@ def count(
             return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
             return _count_config(text, stripped, stripped, architecture, via_transformers)
-        from paramcount.sources.hf.hub import hub_config, is_hub_id
+        from paramcount.sources.hf.hub import cached_config, hub_config, is_hub_id, split_revision
 
         if paths and is_hub_id(stripped):
-            config = hub_config(stripped, offline=offline)
+            repo_id, revision = split_revision(stripped)
+            cached = cached_config(repo_id, revision)
+            config = cached or hub_config(stripped, offline=offline)
             try:
-                return _count_config(text, config, stripped.partition("@")[0], architecture, via_transformers)
+                result = _count_config(text, config, repo_id, architecture, via_transformers)
             except UnknownNameError as error:
                 fallback = None
                 if architecture is None and not via_transformers and _unsupported_facts(error):
@@ -202,6 +207,9 @@ def count(
                 if fallback is None:
                     raise
                 return fallback
+            if architecture is not None:
+                return result  # the weights are the config's own class's: another class differs by design
+            return _with_hub_weights(result, stripped, config, fetch=cached is None)
     try:
         result = _count_expression(text)
     except ParamcountError:
@@ -340,11 +348,10 @@ def from_header(data: bytes, name: str) -> Result:
 def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: str, config: Path | None) -> Result:
     """The count of a checkpoint's tensors, with what its ``config.json`` (when there is one) says beside it: its
     count and whether the two agree, or that formulas are unavailable for its architecture."""
-    from paramcount.sources.checkpoint import section_totals, tree_from_entries
-    from paramcount.sources.files import compare_with_config, with_config_ties
+    from paramcount.sources.checkpoint import section_totals
 
     config_facts: tuple[tuple[str, str | int], ...] = ()
-    differences: tuple[WeightDifference, ...] = ()
+    config_tree = None
     if config is not None:
         try:
             config_tree = _count_config(str(config), config, str(config), None, False).tree
@@ -352,21 +359,34 @@ def _weights_result(query: str, location: str, checkpoint: Checkpoint, label: st
             config_facts = _unsupported_facts(error) or (("config_json", f"not counted: {error}"),)
         except ParamcountError as error:
             config_facts = (("config_json", f"not counted: {error}"),)
-        else:
-            differences = compare_with_config(checkpoint, config_tree)
-            checkpoint = with_config_ties(checkpoint, config_tree)
-            config_facts = (
-                ("config_parameters", parameter_count(config_tree)),
-                ("config_architecture", config_tree.kind),
-            )
-    facts = dict(checkpoint.facts)
-    architecture = facts.get("architecture")
-    tree = tree_from_entries(checkpoint, label=label, kind=architecture if isinstance(architecture, str) else None)
-    if config_facts and config_facts[0][0] == "config_parameters":
-        config_facts += (("config_agrees", _agreement(parameter_count(tree) - int(config_facts[0][1]), differences)),)
+    tree, differences = _weights_tree(checkpoint, label, config_tree)
+    if config_tree is not None:
+        count = parameter_count(config_tree)
+        config_facts = (
+            ("config_parameters", count),
+            ("config_architecture", config_tree.kind),
+            ("config_agrees", _agreement(parameter_count(tree) - count, differences)),
+        )
     header = checkpoint.facts + config_facts
     provenance = FromFile(checkpoint.format, location, header, section_totals(checkpoint), differences)
     return Result(query, tree, totals(tree), provenance)
+
+
+def _weights_tree(
+    checkpoint: Checkpoint, label: str, config_tree: Module | None
+) -> tuple[Module, tuple[WeightDifference, ...]]:
+    """The tree of a checkpoint's tensors and, given the tree its ``config.json`` builds, every difference from
+    it; the weights' tree then lists the ties the config declares that the files save once."""
+    from paramcount.sources.checkpoint import tree_from_entries
+    from paramcount.sources.files import compare_with_config, with_config_ties
+
+    differences: tuple[WeightDifference, ...] = ()
+    if config_tree is not None:
+        differences = compare_with_config(checkpoint, config_tree)
+        checkpoint = with_config_ties(checkpoint, config_tree)
+    architecture = dict(checkpoint.facts).get("architecture")
+    kind = architecture if isinstance(architecture, str) else None
+    return tree_from_entries(checkpoint, label=label, kind=kind), differences
 
 
 def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
@@ -396,31 +416,80 @@ def _unsupported_facts(error: UnknownNameError) -> tuple[tuple[str, str | int], 
     )
 
 
-def _hub_weights(query: str, hub_id: str, config: Path, offline: bool) -> Result | None:
-    """A hub model whose architecture has no formulas, counted from its weights' headers: the cached snapshot's
-    own weight files when it holds some, else the safetensors headers (from paramcount's cache, else fetched by
-    range requests unless offline); None when none are at hand."""
-    from paramcount.errors import CheckpointError
-    from paramcount.sources.files import find_weights
+def _hub_checkpoint(hub_id: str, config: Path, *, fetch: bool) -> tuple[Checkpoint, str] | None:
+    """A hub model's weights, header-only, and the name messages call them by: the cached snapshot's own weight
+    files when it holds some, else its safetensors headers (from paramcount's cache, else, when ``fetch``, by
+    range requests); None when none are at hand (no safetensors, nothing cached, or no ``[hub]`` extra).
 
+    Raises:
+        CheckpointError, LimitError: malformed headers (the snapshot's, unless the safetensors headers answer).
+        OSError: a snapshot's file cannot be opened.
+    """
+    from paramcount.errors import CheckpointError
+    from paramcount.sources.files import find_weights, read_checkpoint
+
+    problem = None
     if find_weights(config.parent) is not None:
         try:
-            return from_file(config.parent, query=query)
-        except CheckpointError:
-            pass  # a partial snapshot (the index fetched for its headers, the shards not): read the headers
-    from paramcount.sources.hf.hub import offline_by_default, split_revision
+            checkpoint, weights = read_checkpoint(config.parent)
+        except CheckpointError as error:  # a partial snapshot (the index fetched for its headers, the shards not)?
+            problem = error
+        else:
+            return checkpoint, weights.name
+    from paramcount.sources.hf.hub import split_revision
+    from paramcount.sources.hf.remote import header_store, safetensors_headers
 
     repo_id, revision = split_revision(hub_id)
-    try:
-        from paramcount.sources.hf.remote import safetensors_headers
+    headers = None
+    if fetch or header_store(repo_id, config.parent.name).is_dir():  # else nothing kept: answered at once
+        import contextlib
 
-        headers = safetensors_headers(repo_id, revision, offline=offline or offline_by_default())
-    except (ParamcountError, ImportError):
-        return None  # no safetensors, offline with nothing cached, or no [hub] extra: the config's own error
+        with contextlib.suppress(ParamcountError, ImportError):  # no safetensors, or offline with none kept
+            headers = safetensors_headers(repo_id, revision, offline=not fetch)
+    if headers is None:
+        if problem is not None:
+            raise problem
+        return None
     from paramcount.sources.safetensors import read_safetensors_headers
 
-    checkpoint = read_safetensors_headers(headers.index, headers.headers, f"{hub_id}: model.safetensors.index.json")
-    return _weights_result(query, hub_id, checkpoint, hub_id, config)
+    label = f"{hub_id}: model.safetensors.index.json"
+    return read_safetensors_headers(headers.index, headers.headers, label), hub_id
+
+
+def _hub_weights(query: str, hub_id: str, config: Path, offline: bool) -> Result | None:
+    """A hub model whose architecture has no formulas, counted from its weights' headers (``_hub_checkpoint``,
+    fetched unless offline); None when none are at hand: the caller raises the config's own error."""
+    from paramcount.sources.hf.hub import offline_by_default
+
+    found = _hub_checkpoint(hub_id, config, fetch=not (offline or offline_by_default()))
+    return None if found is None else _weights_result(query, hub_id, found[0], found[1], config)
+
+
+def _with_hub_weights(result: Result, hub_id: str, config: Path, *, fetch: bool) -> Result:
+    """A hub id's count from its config, with its weights compared as a folder's are when they are at hand
+    (``_hub_checkpoint``: fetched only with a config fetched by this call, so a cached hub id stays offline): their
+    count, whether they agree, and every difference; a malformed header is said in the facts, never an error."""
+    provenance = result.provenance
+    if not isinstance(provenance, FromConfig):
+        return result
+    try:
+        found = _hub_checkpoint(hub_id, config, fetch=fetch)
+        if found is None:
+            return result
+        checkpoint, label = found
+        tree, differences = _weights_tree(checkpoint, label, result.tree)
+    except (ParamcountError, OSError) as error:
+        said: tuple[tuple[str, str | int], ...] = (("weights", f"not compared: {error}"),)
+        differences = ()
+    else:
+        weights = parameter_count(tree)
+        said = (
+            ("weights_format", checkpoint.format),
+            ("weights_files", dict(checkpoint.facts).get("files", 1)),
+            ("weights_parameters", weights),
+            ("weights_agree", _agreement(weights - result.total, differences)),
+        )
+    return replace(result, provenance=replace(provenance, weights=said, differences=differences))
 
 
 def from_module(module: object) -> Result:

@@ -87,6 +87,12 @@ class FromConfig(Provenance):
     """The dtype the config stores (``torch_dtype``, or ``dtype`` in newer configs), as written."""
     counted_by: str | None = None
     """``transformers`` when transformers itself built the model (``--via-transformers``)."""
+    weights: tuple[tuple[str, str | int], ...] = ()
+    """What a hub id's weights at hand (its cached snapshot's files, or its safetensors headers) said beside the
+    config: ``weights_format``, ``weights_files``, ``weights_parameters``, ``weights_agree`` (or ``weights``:
+    ``not compared: …`` when they could not be read); empty when none were at hand."""
+    differences: tuple[WeightDifference, ...] = ()
+    """Every difference between the config's tree and those weights (empty when they agree or were not read)."""
 
     def facts(self) -> tuple[tuple[str, str], ...]:
         facts = [("model_type", self.model_type), ("architecture", self.architecture)]
@@ -96,6 +102,7 @@ class FromConfig(Provenance):
             facts.append(("torch_dtype", self.torch_dtype))
         if self.counted_by is not None:
             facts.append(("counted_by", self.counted_by))
+        facts.extend((key, str(value)) for key, value in self.weights)
         return tuple(facts)
 
 
@@ -116,8 +123,9 @@ class SectionTotal(Record):
 
 
 class WeightDifference(Record):
-    """One way a checkpoint's tensors differ from the tree its ``config.json`` builds (names compared after
-    aligning a ``model.``-style prefix, and a tied tensor saved once counted as present, as transformers loads)."""
+    """One way a checkpoint's tensors (a folder's, or a hub id's) differ from the tree its ``config.json`` builds
+    (names compared after aligning a ``model.``-style prefix, and a tied tensor saved once counted as present, as
+    transformers loads)."""
 
     name: str
     """The tensor's name as the config's tree has it (``missing``, ``shape``), or as the file has it (``extra``)."""

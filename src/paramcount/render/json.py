@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from paramcount.provenance import FromFile
+from paramcount.provenance import FromConfig, FromFile
 from paramcount.render.assumptions import assumption_data, assumption_text, dtype_reason
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.memory import Assumption
     from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
     from paramcount.analysis.shapes.types import ShapeReport, TrainingFlops
-    from paramcount.provenance import Provenance
+    from paramcount.provenance import Provenance, SectionTotal
     from paramcount.report import Comparison, Report
 
 __all__ = ["SCHEMA_VERSION", "render_json", "report_dict"]
@@ -181,12 +181,18 @@ def _measured_activations(activations: ActivationMemory | None) -> dict[str, Any
 
 
 def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
-    if not isinstance(provenance, FromFile):
+    """A checkpoint's sections and differences from its config; a hub id's differences when its weights were
+    compared (``sections`` empty: the hub path reads safetensors headers alone)."""
+    if isinstance(provenance, FromConfig) and provenance.weights:
+        sections: tuple[SectionTotal, ...] = ()
+    elif isinstance(provenance, FromFile):
+        sections = provenance.sections
+    else:
         return None
     return {
         "sections": [
             {"section": s.section, "group": s.group, "tensors": s.tensors, "count": s.count, "bytes": s.bytes}
-            for s in provenance.sections
+            for s in sections
         ],
         "config_differences": [
             {

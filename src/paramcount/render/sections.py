@@ -7,7 +7,7 @@ from paramcount.analysis.explain import ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport
 from paramcount.analysis.structure import ModuleRow
-from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo
+from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, WeightDifference
 from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
@@ -127,8 +127,11 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
         )
     elif "config_json" in facts:
         segments.append(Segment(f"\n  config.json: {facts['config_json']}", "muted"))
+    if isinstance(provenance, FromConfig) and provenance.weights:
+        segments.append(Segment(_hub_weights(dict(provenance.facts())), "muted"))
+    if isinstance(provenance, FromFile | FromConfig):
+        segments.extend(Segment(line, "muted") for line in _differences(provenance.differences))
     if isinstance(provenance, FromFile):
-        segments.extend(Segment(line, "muted") for line in _differences(provenance))
         segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
@@ -140,14 +143,26 @@ SHOWN_DIFFERENCES = 10
 """Differences between config.json and the weights listed in the text; the JSON lists every one."""
 
 
-def _differences(provenance: FromFile) -> list[str]:
+def _hub_weights(facts: dict[str, str]) -> str:
+    """``weights (safetensors, 2 files): 128,000 parameters; agree with config.json: yes`` for a hub id whose
+    weights were compared with its config, or why they were not."""
+    if "weights_parameters" not in facts:
+        return f"\n  weights: {facts.get('weights', '?')}"
+    files = int(facts["weights_files"])
+    return (
+        f"\n  weights ({facts['weights_format']}, {files} file{'s' if files != 1 else ''}): "
+        f"{integer(int(facts['weights_parameters']))} parameters; agree with config.json: {facts['weights_agree']}"
+    )
+
+
+def _differences(differences: tuple[WeightDifference, ...]) -> list[str]:
     """``missing  model.layers.3.mlp.up_proj.weight  config (96, 64)``, one line per difference."""
     lines = []
-    for row in provenance.differences[:SHOWN_DIFFERENCES]:
+    for row in differences[:SHOWN_DIFFERENCES]:
         config = "" if row.config_shape is None else f"  config {_shape(row.config_shape)}"
         weights = "" if row.weights_shape is None else f"  weights {_shape(row.weights_shape)} {row.weights_dtype}"
         lines.append(f"\n    {row.difference:<7}  {row.name}{config}{weights}")
-    hidden = len(provenance.differences) - SHOWN_DIFFERENCES
+    hidden = len(differences) - SHOWN_DIFFERENCES
     if hidden > 0:
         lines.append(f"\n    … {hidden:,} more (--json lists every one)")
     return lines

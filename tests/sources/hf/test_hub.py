@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -150,9 +151,15 @@ def hub(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     server.stop()
 
 
-def test_a_hub_id_fetches_config_json_alone_then_answers_from_the_cache(hub: FakeHub, cache: Path) -> None:
+def test_a_hub_id_fetches_config_json_and_headers_then_answers_from_the_cache(hub: FakeHub, cache: Path) -> None:
     assert paramcount.count("someone/tiny-llama").total == tiny_total()
-    assert served(hub) == ["HEAD main/config.json", "GET main/config.json"]
+    assert served(hub) == [
+        "HEAD main/config.json",
+        "GET main/config.json",
+        f"HEAD {COMMIT}/model.safetensors.index.json",
+        f"GET {COMMIT}/model.safetensors.index.json",
+        *(f"GET {COMMIT}/model-0000{i}-of-00002.safetensors bytes=0-{FIRST_RANGE}" for i in (1, 2)),
+    ]
     assert cached_config("someone/tiny-llama") is not None
     before = len(hub.requests)
     assert paramcount.count("someone/tiny-llama").total == tiny_total()
@@ -247,9 +254,11 @@ def test_the_cli_offline_flag(hub: FakeHub, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_fetched_config_counts_every_class_as_transformers(hub: FakeHub) -> None:
-    assert paramcount.count("someone/tiny-llama", architecture="LlamaModel").total == sum(
-        p.numel() for p in transformers_model(TINY, "LlamaModel").parameters()
-    )
+    result = paramcount.count("someone/tiny-llama", architecture="LlamaModel")
+    assert result.total == sum(p.numel() for p in transformers_model(TINY, "LlamaModel").parameters())
+    # the weights are the config's own class's (another class differs by design): not fetched, not compared
+    assert served(hub) == ["HEAD main/config.json", "GET main/config.json"]
+    assert "weights_agree" not in dict(result.provenance.facts())
 
 
 # --- an architecture without formulas: counted from the weights' headers ---------------------------------------
@@ -291,4 +300,208 @@ def test_an_unknown_architecture_in_the_cache_is_counted_from_its_files(cache: P
     save_file(model.state_dict(), str(snapshot / "model.safetensors"))
     result = paramcount.count("someone/new-arch", offline=True)
     assert result.total == sum(p.numel() for p in model.parameters())
+    assert (result.origin, result.provenance.location) == ("safetensors", "someone/new-arch")
     assert dict(result.provenance.facts())["config_model_type"] == "brand_new_arch"
+
+
+# --- config and weights compared, as a folder's are -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """TINY as transformers saves it: ``save_pretrained``'s config.json, index and float32 shards of at most
+    300 kB (each longer than the first range request), by file name."""
+    import transformers
+
+    library: Any = transformers
+    folder = tmp_path_factory.mktemp("saved-llama")
+    settings = {key: value for key, value in TINY.items() if key != "architectures"}
+    model = library.LlamaForCausalLM(library.AutoConfig.for_model(**settings))
+    model.save_pretrained(folder, max_shard_size="300KB")
+    kept = (".json", ".safetensors")
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.suffix in kept}
+
+
+def header_tensors(files: dict[str, bytes]) -> list[tuple[str, list[int], str]]:
+    """Every tensor's name, shape and dtype as the files' own JSON headers list them, shards in name order."""
+    found = []
+    for name, data in sorted(files.items()):
+        if name.endswith(".safetensors"):
+            header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+            found += [(key, value["shape"], value["dtype"]) for key, value in header.items() if key != "__metadata__"]
+    return found
+
+
+def shapes_of(config: dict[str, object]) -> dict[str, list[int]]:
+    """What transformers builds from ``config``: every parameter's shape by name."""
+    return {name: list(p.shape) for name, p in transformers_model(config, "LlamaForCausalLM").named_parameters()}
+
+
+def put_weights(config: Path, files: dict[str, bytes]) -> None:
+    """The weights beside a cached ``config.json`` as huggingface_hub lays them out: links to ``../../blobs/``."""
+    blobs = config.parents[2] / "blobs"
+    blobs.mkdir(exist_ok=True)
+    for name, data in files.items():
+        if name != "config.json":
+            (blobs / name).write_bytes(data)
+            (config.parent / name).symlink_to(Path("..", "..", "blobs", name))
+
+
+def differences(result: paramcount.Result) -> list[tuple[object, ...]]:
+    rows = result.report().to_dict()["checkpoint"]["config_differences"]
+    return [(r["name"], r["difference"], r["config_shape"], r["weights_shape"], r["weights_dtype"]) for r in rows]
+
+
+def test_a_cold_hub_id_is_compared_with_its_safetensors_headers(
+    hub: FakeHub, saved: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.repos["someone/saved-llama"] = Repo(saved)
+    shards = sorted(name for name in saved if name.endswith(".safetensors"))
+    assert len(shards) == 3
+    result = paramcount.count("someone/saved-llama")
+    assert (result.origin, result.total) == ("config", tiny_total())  # the count is the config's, as before
+    assert result.provenance.differences == ()  # type: ignore[attr-defined]
+    in_files = sum(torch.Size(shape).numel() for _, shape, _ in header_tensors(saved))
+    assert in_files == tiny_total()
+    facts = dict(result.provenance.facts())
+    assert (facts["weights_format"], facts["weights_files"]) == ("safetensors", "3")
+    assert (facts["weights_parameters"], facts["weights_agree"]) == (str(in_files), "yes")
+    assert result.report().to_dict()["checkpoint"] == {"sections": [], "config_differences": []}
+    # config.json, the index, then one range request per shard: the headers, never the rest of the data
+    assert served(hub) == [
+        "HEAD main/config.json",
+        "GET main/config.json",
+        f"HEAD {COMMIT}/model.safetensors.index.json",
+        f"GET {COMMIT}/model.safetensors.index.json",
+        *(f"GET {COMMIT}/{name} bytes=0-{FIRST_RANGE}" for name in shards),
+    ]
+    for name in shards:
+        sent = sum(r.sent for r in hub.requests if r.path.endswith(f"/{name}"))
+        assert sent == FIRST_RANGE + 1 < len(saved[name])
+    before = len(hub.requests)
+    assert paramcount.count("someone/saved-llama", offline=True) == result  # from the caches, compared again
+    from paramcount.cli import main
+
+    assert main(["someone/saved-llama"]) == 0
+    assert len(hub.requests) == before
+    out = capsys.readouterr().out
+    assert f"\n  weights (safetensors, 3 files): {in_files:,} parameters; agree with config.json: yes\n" in out
+
+
+def test_a_cached_snapshot_whose_config_has_a_layer_more_lists_the_missing_tensors(
+    hub: FakeHub, cache: Path, saved: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {**TINY, "num_hidden_layers": 3}  # the weights were saved with 2
+    put_weights(put_in_cache(cache, "someone/wrong-layers", config), saved)
+    declared = shapes_of(config)
+    expected = [(name, "missing", shape, None, None) for name, shape in declared.items() if ".layers.2." in name]
+    assert len(expected) == 9  # q, k, v, o, gate, up, down and two norms
+    result = paramcount.count("someone/wrong-layers")
+    assert result.total == sum(p.numel() for p in transformers_model(config, "LlamaForCausalLM").parameters())
+    assert differences(result) == expected
+    surplus = tiny_total() - result.total
+    assert dict(result.provenance.facts())["weights_agree"] == (
+        f"no: the weights hold {surplus:+,} parameters more than config.json; 9 tensor differences "
+        "(9 missing, 0 extra, 0 of another shape)"
+    )
+    assert hub.requests == []  # a cached hub id stays offline: its snapshot's own files, header-only
+    from paramcount.cli import main
+
+    assert main(["someone/wrong-layers"]) == 0
+    assert "\n    missing  model.layers.2.self_attn.q_proj.weight  config (64, 64)\n" in capsys.readouterr().out
+
+
+def test_a_hub_config_with_a_layer_too_few_lists_the_extra_tensors(hub: FakeHub, saved: dict[str, bytes]) -> None:
+    config = {**TINY, "num_hidden_layers": 1}
+    hub.repos["someone/wrong-layers"] = Repo({**saved, "config.json": json.dumps(config).encode()})
+    in_files = header_tensors(saved)
+    assert {dtype for _, _, dtype in in_files} == {"F32"}  # torch's float32
+    expected = [(name, "extra", None, shape, "float32") for name, shape, _ in in_files if ".layers.1." in name]
+    assert len(expected) == 9
+    result = paramcount.count("someone/wrong-layers")
+    assert differences(result) == expected  # in the files' order
+    assert dict(result.provenance.facts())["weights_agree"].endswith("(0 missing, 9 extra, 0 of another shape)")
+
+
+def test_a_quantised_checkpoint_on_the_hub_differs_in_shapes_and_dtypes(
+    hub: FakeHub, saved: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bitsandbytes' NF4 layout: each linear weight of the decoder layers saved as uint8 holding two 4-bit codes
+    per byte, shape (out·in/2, 1), beside ``weight.absmax`` (one float32 per block of 64 weights) and
+    ``weight.quant_map`` (the 16 NF4 code values); the config keeps the model's own sizes."""
+    from safetensors.torch import load, save
+
+    state: dict[str, torch.Tensor] = {}
+    for name, data in sorted(saved.items()):
+        if name.endswith(".safetensors"):
+            state.update(load(data))
+    quantised: dict[str, torch.Tensor] = {}
+    extras = []
+    for name, tensor in state.items():
+        if ".layers." in name and tensor.dim() == 2:
+            count = tensor.numel()
+            quantised |= {name: torch.zeros(count // 2, 1, dtype=torch.uint8)}
+            quantised |= {f"{name}.absmax": torch.zeros(count // 64), f"{name}.quant_map": torch.zeros(16)}
+            extras += [(f"{name}.absmax", "extra", None, [count // 64], "float32")]
+            extras += [(f"{name}.quant_map", "extra", None, [16], "float32")]
+        else:
+            quantised[name] = tensor
+    shapes = [  # in the config's order, as transformers builds it
+        (name, "shape", shape, [shape[0] * shape[1] // 2, 1], "uint8")
+        for name, shape in shapes_of(TINY).items()
+        if ".layers." in name and len(shape) == 2
+    ]
+    config = {**TINY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True}}
+    hub.repos["someone/tiny-llama-nf4"] = Repo(
+        {"config.json": json.dumps(config).encode(), "model.safetensors": save(quantised)}
+    )
+    result = paramcount.count("someone/tiny-llama-nf4")
+    assert result.total == tiny_total()  # the config's model, as transformers builds it
+    assert len(shapes) == 7 * 2  # q, k, v, o, gate, up, down in 2 layers
+    assert differences(result) == shapes + sorted(extras)  # extras in the file's order: safetensors sorts names
+    packed = sum(p.numel() for p in quantised.values())
+    facts = dict(result.provenance.facts())
+    assert (facts["weights_files"], facts["weights_parameters"]) == ("1", str(packed))
+    assert facts["weights_agree"] == (
+        f"no: the weights hold {packed - tiny_total():+,} parameters more than config.json; 42 tensor differences "
+        "(0 missing, 28 extra, 14 of another shape)"
+    )
+    assert [r.range for r in hub.requests if r.path.endswith("/model.safetensors")] == [f"bytes=0-{FIRST_RANGE}"]
+    from paramcount.cli import main
+
+    assert main(["someone/tiny-llama-nf4", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "\n    shape    model.layers.0.self_attn.q_proj.weight  config (64, 64)  weights (2048, 1) uint8\n" in out
+    assert "\n    … 32 more (--json lists every one)\n" in out
+
+
+def test_a_hub_model_without_safetensors_is_counted_from_its_config_alone(hub: FakeHub) -> None:
+    hub.repos["someone/bin-only"] = Repo({"config.json": json.dumps(TINY).encode(), "pytorch_model.bin": b"PK"})
+    result = paramcount.count("someone/bin-only")
+    assert result.total == tiny_total()
+    assert "weights_agree" not in dict(result.provenance.facts())
+    assert result.report().to_dict()["checkpoint"] is None
+    assert served(hub)[2:] == [  # after config.json: no index, no model.safetensors; the weights are never asked
+        f"HEAD {COMMIT}/model.safetensors.index.json",
+        f"GET {COMMIT}/model.safetensors bytes=0-{FIRST_RANGE}",
+    ]
+
+
+def test_a_cached_config_without_weights_never_asks_the_hub_for_them(hub: FakeHub, cache: Path) -> None:
+    hub.repos["someone/config-only"] = Repo(
+        {"config.json": json.dumps(TINY).encode()} | dict(hub.repos["someone/tiny-llama"].files)
+    )
+    put_in_cache(cache, "someone/config-only", TINY)  # as AutoConfig.from_pretrained leaves it
+    result = paramcount.count("someone/config-only")
+    assert result.total == tiny_total()
+    assert "weights_agree" not in dict(result.provenance.facts())
+    assert hub.requests == []
+
+
+def test_weights_that_cannot_be_read_are_said_in_the_facts(hub: FakeHub, cache: Path) -> None:
+    config = put_in_cache(cache, "someone/broken", TINY)
+    (config.parent / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    result = paramcount.count("someone/broken")
+    assert result.total == tiny_total()
+    assert dict(result.provenance.facts())["weights"].startswith("not compared: model.safetensors: ")
+    assert result.provenance.differences == ()  # type: ignore[attr-defined]

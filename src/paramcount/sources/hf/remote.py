@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FIRST_RANGE", "SafetensorsHeaders", "fetch_config", "safetensors_headers"]
+__all__ = ["FIRST_RANGE", "SafetensorsHeaders", "fetch_config", "header_store", "safetensors_headers"]
 
 FIRST_RANGE = 100_000
 """Bytes asked for first, as huggingface_hub does (97% of the hub's top 1,000 models' headers are shorter)."""
@@ -125,13 +125,19 @@ def safetensors_headers(repo_id: str, revision: str | None = None, *, offline: b
         raise _failure(text, error) from None
 
 
+def header_store(repo_id: str, commit: str) -> Path:
+    """Where the headers of ``repo_id`` at ``commit`` are kept (``<cache>/paramcount/models--<org>--<name>/<commit>``;
+    absent until one was fetched)."""
+    return cache_dir() / "paramcount" / f"models--{repo_id.replace('/', '--')}" / commit
+
+
 def _headers(repo_id: str, revision: str | None, text: str, offline: bool) -> SafetensorsHeaders:
     from paramcount.sources.hf._config import parse_config_text
     from paramcount.sources.hf.hub import hub_config
 
     config = hub_config(text, offline=offline)  # resolves the commit, from the cache when it can
     commit, snapshot = config.parent.name, config.parent
-    store = cache_dir() / "paramcount" / f"models--{repo_id.replace('/', '--')}" / commit
+    store = header_store(repo_id, commit)
     index_path = snapshot / INDEX
     if not index_path.is_file() and not (store / f"{SINGLE}.header").is_file() and not offline:
         from huggingface_hub import errors
