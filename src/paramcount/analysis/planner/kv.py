@@ -209,6 +209,9 @@ class KVCapacity(Record):
     max_batch: int | None
     """Sequences of ``seq_len`` tokens that fit (None without ``seq_len``, or when any number fits)."""
     not_included: tuple[str, ...]
+    bounded_by: tuple[str, ...] = ()
+    """What keeps layers' caches from growing with the context: ``window`` (sliding or chunked layers), ``states``
+    (state-space layers' fixed-size states); when ``max_context`` is None, why."""
 
     @property
     def max_tokens(self) -> int | None:
@@ -536,12 +539,16 @@ def kv_capacity(
     batch: int,
     seq_len: int | None,
     cache_bytes: Callable[[int, int], int],
+    bounded_by: tuple[str, ...] = (),
 ) -> KVCapacity:
     """The longest context per sequence (with ``batch`` sequences) and the most sequences of ``seq_len`` whose
-    cache, ``cache_bytes(batch, tokens)`` per device, fits in the memory left beside ``other_bytes``."""
+    cache, ``cache_bytes(batch, tokens)`` per device, fits in the memory left beside ``other_bytes``; a cache that
+    stops growing (``bounded_by``) fits any context once its fixed part fits."""
     free = memory_bytes - other_bytes
     context = _largest(lambda tokens: cache_bytes(batch, tokens) <= free) if free >= 0 else 0
     sequences = None
     if seq_len is not None:
         sequences = _largest(lambda count: cache_bytes(count, seq_len) <= free) if free >= 0 else 0
-    return KVCapacity(accelerator, memory_bytes, other_bytes, free, batch, context, seq_len, sequences, NOT_INCLUDED)
+    return KVCapacity(
+        accelerator, memory_bytes, other_bytes, free, batch, context, seq_len, sequences, NOT_INCLUDED, bounded_by
+    )

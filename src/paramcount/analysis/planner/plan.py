@@ -624,9 +624,11 @@ def plan_memory(
 
 def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
     """How much KV cache fits on ``device`` beside the plan's other per-device bytes."""
-    from paramcount.analysis.planner.kv import kv_capacity
+    from paramcount.analysis.planner.kv import HYBRID, LINEAR, WINDOWED, kv_capacity
 
     options = plan.options
+    types = set(dims.layer_types)
+    bounded = (("window",) if types & WINDOWED else ()) + (("states",) if types & {LINEAR, HYBRID} else ())
 
     def cache_bytes(batch: int, tokens: int) -> int:
         return _kv(dims, options, dtype, options.tp, options.pp, batch, tokens)[0].bytes
@@ -638,6 +640,7 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
         batch=options.batch,
         seq_len=options.seq_len,
         cache_bytes=cache_bytes,
+        bounded_by=bounded,
     )
 
 

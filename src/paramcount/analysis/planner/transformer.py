@@ -256,8 +256,8 @@ class _Stack(Record):
     times: int
     attention: dict[str, _Attention]
     mixers: dict[str, Module]
-    runs: dict[str, int]
-    """Each block run's path and copies, in order."""
+    runs: dict[str, tuple[int, int]]
+    """Each block run's path: its first block's index and its copies."""
 
 
 def _stacks(root: Module) -> list[_Stack]:
@@ -280,7 +280,7 @@ def _stacks(root: Module) -> list[_Stack]:
             child_stack, child_layer = stack, layer
             if stack is None and child.name.isdigit():
                 child_stack, child_layer = path, child_path
-                stacks.setdefault(path, _Stack(path, module, times, {}, {}, {})).runs[child_path] = child.repeat
+                stacks.setdefault(path, _Stack(path, module, times, {}, {}, {})).runs[child_path] = (int(child.name), child.repeat)
             work.append((child_path, child, times * child.repeat, child_stack, child_layer))
     return [found for found in stacks.values() if found.attention or found.mixers]
 
@@ -317,7 +317,7 @@ def _cache_types(stack: _Stack) -> tuple[str, ...]:
     """Each block's cache type as transformers names it, in order: ``hybrid`` (attention and a mixer),
     ``linear_attention`` (a mixer) or ``full_attention``; blocks with neither keep nothing and are left out."""
     types: list[str] = []
-    for run, copies in stack.runs.items():
+    for run, (_, copies) in sorted(stack.runs.items(), key=lambda entry: entry[1]):
         attention, mixer = run in stack.attention, run in stack.mixers
         if attention or mixer:
             kind = "hybrid" if attention and mixer else "linear_attention" if mixer else "full_attention"

@@ -59,6 +59,9 @@ WINDOW_DEFAULTS: Final[Mapping[str, int]] = {
 }
 """``sliding_window``'s class default where a config class declares one that is not None."""
 
+CHUNK_DEFAULT: Final = 8192
+"""``Llama4TextConfig.attention_chunk_size``'s default (null turns chunking off)."""
+
 GATED: Final[Mapping[str, int | None]] = {
     "qwen2": None,
     "qwen3": None,
@@ -131,7 +134,11 @@ def _listed_types(config: Config, layers: int) -> list[str] | None:
 
 def _chunked_layers(config: Config, layers: int) -> tuple[tuple[str, Value], ...]:
     """Llama 4: ``chunked_attention`` on the layers with rotary positions, ``full_attention`` on the NoPE ones."""
-    chunk = config.size("attention_chunk_size") if config.has("attention_chunk_size") else None
+    chunk = (
+        None
+        if config.raw("attention_chunk_size", CHUNK_DEFAULT) is None
+        else config.size("attention_chunk_size", CHUNK_DEFAULT)
+    )
     types = _listed_types(config, layers)
     if types is None:
         rope = config.raw("no_rope_layers")
