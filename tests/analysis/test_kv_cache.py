@@ -1,14 +1,15 @@
 """The KV cache: the plan's bytes against the cache transformers 5.24 builds after a prefill.
 
 Each shipped config is cut to a few small layers (keeping its pattern of sliding, chunked, full, state-space and
-hybrid layers, with the window or chunk shrunk to 5 tokens), built with real transformers on the meta device, given storage with
-``to_empty(device="cpu")`` (the values do not matter, only the shapes the cache keeps), cast to bfloat16 or
-float32, and run on a prefill of S tokens with ``use_cache=True``. The cache it returns (``output.cache``,
-one ``DynamicLayer`` or ``DynamicSlidingWindowLayer`` per layer with ``keys`` and ``values``, a
+hybrid layers, with the window or chunk shrunk to 5 tokens), built with real transformers on the meta device, given
+storage with ``to_empty(device="cpu")`` (the values do not matter, only the shapes the cache keeps), cast to
+bfloat16 or float32, and run on a prefill of S tokens with ``use_cache=True``. The cache it returns
+(``output.cache``, one ``DynamicLayer`` or ``DynamicSlidingWindowLayer`` per layer with ``keys`` and ``values``, a
 ``LinearAttentionLayer`` with ``conv_states`` and ``recurrent_states`` per state-space layer, both in a hybrid
-layer) is measured tensor by tensor; the plan for the same config, batch, tokens and dtype must equal it to the byte. S runs
-below, at and above the window. The formulas with no runtime to measure (tensor/pipeline splits, the expanded
-latent form, kv_dtype, what fits on a GPU) are checked against the derivations written beside them.
+layer) is measured tensor by tensor; the plan for the same config, batch, tokens and dtype must equal it to the
+byte. S runs below, at and above the window (and the conv kernel). The formulas with no runtime to measure
+(tensor/pipeline splits, the expanded latent form, kv_dtype, what fits on a GPU) are checked against the
+derivations written beside them.
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ CUTS: dict[str, dict[str, Any]] = {
     | SMALL
     | {"architectures": ["Llama4ForCausalLM"], "num_hidden_layers": 4, "num_key_value_heads": 2}
     | {"intermediate_size_mlp": 64, "num_local_experts": 2, "moe_layers": [1, 3], "attention_chunk_size": WINDOW}
-    | {"no_rope_layers": shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")["text_config"]["no_rope_layers"][:4]}
+    | {
+        "no_rope_layers": shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")["text_config"]["no_rope_layers"][
+            :4
+        ]
+    }
     | TOKENS,
     # Mamba: conv states [batch, intermediate, conv_kernel], SSM states [batch, intermediate, state_size]
     "mamba": shipped("state-spaces--mamba-130m-hf.json")
@@ -280,7 +285,8 @@ def test_a_chunked_layer_keeps_the_chunk_minus_one_tokens() -> None:
     # Llama 4 Scout at 10,000 tokens: 12 NoPE layers keep every token, 36 chunked layers the last 8,191 (chunks of
     # 8,192); 8 kv heads of 128, keys and values, 2 bytes each
     plan = plan_memory(
-        build_config_tree(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")), options=PlanOptions(seq_len=10_000)
+        build_config_tree(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")),
+        options=PlanOptions(seq_len=10_000),
     )
     assert cache_of(plan).bytes == (12 * 10_000 + 36 * 8_191) * 2 * 8 * 128 * 2
     assert cache_of(plan).window == 8192
@@ -293,11 +299,16 @@ def test_pipeline_stages_of_a_hybrid_take_the_stage_with_the_most_cache() -> Non
     linear, full = "linear_attention", "full_attention"
     shapes = StateShapes("MambaMixer", (8, 4), (8, 2), "SSM")
     layer_types = (linear, linear, linear, full, full, full, linear, linear)
-    options = {"batch": 1, "seq_len": 100, "layers": 8, "kv_heads": 1, "head_dim": 4, "layer_types": layer_types}
-    cache = kv_cache(**options, states=shapes, pp=2)
-    assert (cache.bytes, cache.states[0].layers, cache.groups[0].layers) == (3_456, 2, 2)
+
+    def cache(tp: int, pp: int) -> KVCache:
+        return kv_cache(
+            batch=1, seq_len=100, layers=8, kv_heads=1, head_dim=4, layer_types=layer_types, states=shapes, tp=tp, pp=pp
+        )
+
+    stage = cache(1, 2)
+    assert (stage.bytes, stage.states[0].layers, stage.groups[0].layers) == (3_456, 2, 2)
     # tensor parallelism splits the channels and the state's heads: 4 of 8 on each of 2 devices, an estimate
-    split = kv_cache(**options, states=shapes, tp=2)
+    split = cache(2, 1)
     assert (split.states[0].conv_shape, split.states[0].recurrent_shape) == ((1, 4, 4), (1, 4, 2))
     assert not any(item.exact for item in split.states[0].items)
 
@@ -425,13 +436,18 @@ def test_capacity_of_a_state_space_model_is_any_context_for_as_many_sequences_as
     assert capacity.max_batch == capacity.free_bytes // 2_949_120
     # Falcon-H1 0.5B grows by 36 layers · 2 · 2 kv heads · 64 · 2 bytes = 18,432 bytes a token beside its states:
     # 36 · (1,792 · 4 · 2 + 24 · 64 · 128 · 4) = 28,827,648 bytes
-    hybrid = plan_memory(build_config_tree(shipped("tiiuae--Falcon-H1-0.5B-Base.json")), options=PlanOptions(gpu="H100"))
+    hybrid = plan_memory(
+        build_config_tree(shipped("tiiuae--Falcon-H1-0.5B-Base.json")), options=PlanOptions(gpu="H100")
+    )
     assert hybrid.kv_capacity is not None
     assert hybrid.kv_capacity.bounded_by == ("states",)
     assert hybrid.kv_capacity.max_context == (hybrid.kv_capacity.free_bytes - 28_827_648) // 18_432
     from paramcount.cli import main
 
-    assert main(["state-spaces/mamba-130m-hf", "--offline", "--gpu", "H100", "--seq-len", "1000", "--batch-size", "2"]) == 0
+    assert (
+        main(["state-spaces/mamba-130m-hf", "--offline", "--gpu", "H100", "--seq-len", "1000", "--batch-size", "2"])
+        == 0
+    )
     said = " ".join(capsys.readouterr().out.split())
     assert (
         "any context fits for a batch of 2: every layer keeps fixed-size states, so the cache stops growing; "

@@ -334,15 +334,17 @@ def kv_cache(
         stages, key=lambda found: sum(group.bytes for group in found[0]) + sum(state.bytes for state in found[1])
     )
     attention = sum(1 for kind in _types(layers, layer_types) if kind != LINEAR)
-    assumptions = [
-        f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {attention} layers · "
-        f"{kv_heads} kv heads · head_dim {head_dim}"
-        + (f" (values {value_dim})" if value_dim != head_dim else "")
-        + f" · {bits}-bit {dtype}",
-        *_window_note(groups, sliding_window, seq_len),
-    ]
-    if not attention:
-        assumptions = []
+    assumptions = (
+        [
+            f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {attention} layers · "
+            f"{kv_heads} kv heads · head_dim {head_dim}"
+            + (f" (values {value_dim})" if value_dim != head_dim else "")
+            + f" · {bits}-bit {dtype}",
+            *_window_note(groups, sliding_window, seq_len),
+        ]
+        if attention
+        else []
+    )
     return KVCache(
         "heads",
         TRANSFORMERS,

@@ -280,7 +280,8 @@ def _stacks(root: Module) -> list[_Stack]:
             child_stack, child_layer = stack, layer
             if stack is None and child.name.isdigit():
                 child_stack, child_layer = path, child_path
-                stacks.setdefault(path, _Stack(path, module, times, {}, {}, {})).runs[child_path] = (int(child.name), child.repeat)
+                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}))
+                found.runs[child_path] = (int(child.name), child.repeat)
             work.append((child_path, child, times * child.repeat, child_stack, child_layer))
     return [found for found in stacks.values() if found.attention or found.mixers]
 
