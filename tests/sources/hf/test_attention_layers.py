@@ -61,6 +61,11 @@ def window_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if config["model_type"] == "gemma3_text":
         optional |= {"sliding_window_pattern": st.integers(1, 4), "use_bidirectional_attention": st.booleans()}
+    return with_some(draw, config, optional)
+
+
+def with_some(draw: st.DrawFn, config: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with some of the ``optional`` keys, each drawn from its strategy."""
     for key, values in optional.items():
         value = draw(st.one_of(st.just(ABSENT), values))
         if value is not ABSENT:
@@ -68,16 +73,20 @@ def window_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config
 
 
-@settings(max_examples=40)
-@given(config=window_configs())
-def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, Any]) -> None:
+def assert_cached_as_transformers(config: dict[str, Any]) -> None:
     expected, layers = theirs(config), config["num_hidden_layers"]
-    # A sliding layer without a window cannot run in transformers (DynamicSlidingWindowLayer(None)); the door
-    # then records no sliding layers, as the cache cannot be built.
-    if any(kind == "sliding_attention" and window is None for kind, window in zip(*expected, strict=True)):
+    # A sliding (or chunked) layer without a window cannot run in transformers (DynamicSlidingWindowLayer(None));
+    # the door then records no such layers, as the cache cannot be built.
+    if any(kind in WINDOWED and window is None for kind, window in zip(*expected, strict=True)):
         assert ours(config, layers) == (("full_attention",) * layers, (None,) * layers)
         return
     assert ours(config, layers) == expected
+
+
+@settings(max_examples=40)
+@given(config=window_configs())
+def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, Any]) -> None:
+    assert_cached_as_transformers(config)
 
 
 @st.composite
@@ -94,22 +103,14 @@ def chunked_configs(draw: st.DrawFn) -> dict[str, Any]:
             lambda kinds: kinds[:layers]
         ),
     }
-    for key, values in optional.items():
-        value = draw(st.one_of(st.just(ABSENT), values))
-        if value is not ABSENT:
-            config[key] = value
-    return config
+    return with_some(draw, config, optional)
 
 
 @settings(max_examples=30)
 @given(config=chunked_configs())
 def test_llama4_chunked_layers_are_what_transformers_caches(config: dict[str, Any]) -> None:
     # get_layer_types_and_kwargs gives a chunked layer a DynamicSlidingWindowLayer whose window is the chunk
-    expected, layers = theirs(config), config["num_hidden_layers"]
-    if any(kind in WINDOWED and window is None for kind, window in zip(*expected, strict=True)):
-        assert ours(config, layers) == (("full_attention",) * layers, (None,) * layers)
-        return
-    assert ours(config, layers) == expected
+    assert_cached_as_transformers(config)
 
 
 def test_llama4_records_its_chunked_layers_on_the_composite_model() -> None:
