@@ -146,6 +146,8 @@ SCHEMA_QUERIES = [
     ],
     # an inference plan with a latent KV cache, its expanded form, and what fits on a GPU
     ["deepseek-ai/DeepSeek-V3", "--seq-len", "1024", "--quantization", "Q4_K_M", "--gpu", "H100-80GB"],
+    # a hybrid's cache: keys and values beside state-space layers' conv and SSM states
+    ["tiiuae/Falcon-H1-0.5B-Base", "--seq-len", "1024", "--gpu", "H100-80GB"],
     ["Conv2d(3, 64, 3)", "--input", "1,3,32,32"],  # shapes with their arithmetic
     ["resnet18", "--input", "1,3,224,224"],  # whole-model shapes and FLOPs
     ["resnet18", "--input", "2,3,64,64", "--optimizer", "sgd"],  # activations per operation from the shapes

@@ -1,13 +1,15 @@
 """The KV cache: the plan's bytes against the cache transformers 5.24 builds after a prefill.
 
-Each shipped config is cut to a few small layers (keeping its pattern of sliding and full layers, with the
-window shrunk to 5 tokens), built with real transformers on the meta device, given storage with
-``to_empty(device="cpu")`` (the values do not matter, only the shapes the cache keeps), cast to bfloat16 or
-float32, and run on a prefill of S tokens with ``use_cache=True``. The cache it returns (``output.cache``,
-one ``DynamicLayer`` or ``DynamicSlidingWindowLayer`` per layer with ``keys`` and ``values``) is measured
-tensor by tensor; the plan for the same config, batch, tokens and dtype must equal it to the byte. S runs
-below, at and above the window. The formulas with no runtime to measure (tensor/pipeline splits, the expanded
-latent form, kv_dtype, what fits on a GPU) are checked against the derivations written beside them.
+Each shipped config is cut to a few small layers (keeping its pattern of sliding, chunked, full, state-space and
+hybrid layers, with the window or chunk shrunk to 5 tokens), built with real transformers on the meta device, given
+storage with ``to_empty(device="cpu")`` (the values do not matter, only the shapes the cache keeps), cast to
+bfloat16 or float32, and run on a prefill of S tokens with ``use_cache=True``. The cache it returns
+(``output.cache``, one ``DynamicLayer`` or ``DynamicSlidingWindowLayer`` per layer with ``keys`` and ``values``, a
+``LinearAttentionLayer`` with ``conv_states`` and ``recurrent_states`` per state-space layer, both in a hybrid
+layer) is measured tensor by tensor; the plan for the same config, batch, tokens and dtype must equal it to the
+byte. S runs below, at and above the window (and the conv kernel). The formulas with no runtime to measure
+(tensor/pipeline splits, the expanded latent form, kv_dtype, what fits on a GPU) are checked against the
+derivations written beside them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 
 from hf_oracle import shipped
 from paramcount.analysis.planner import KVCache, MemoryPlan, PlanOptions, kv_cache, latent_cache, plan_memory
-from paramcount.analysis.planner.kv import kv_capacity, tokens_kept
+from paramcount.analysis.planner.kv import StateShapes, kv_capacity, tokens_kept
 from paramcount.errors import ArgumentError, UnknownNameError
 from paramcount.sources.hf import build_config_tree
 
@@ -74,6 +76,47 @@ CUTS: dict[str, dict[str, Any]] = {
     | {"layer_types": shipped("openai--gpt-oss-20b.json")["layer_types"][:4]}
     | TOKENS,
     # Multi-head latent attention, with a dense first layer and small MoE layers after it
+    # Llama 4's text model: layers with rotary positions attend within chunks (kept as a window), every 4th (NoPE)
+    # is full attention; MoE on alternate layers
+    "llama4_text": shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")["text_config"]
+    | SMALL
+    | {"architectures": ["Llama4ForCausalLM"], "num_hidden_layers": 4, "num_key_value_heads": 2}
+    | {"intermediate_size_mlp": 64, "num_local_experts": 2, "moe_layers": [1, 3], "attention_chunk_size": WINDOW}
+    | {
+        "no_rope_layers": shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")["text_config"]["no_rope_layers"][
+            :4
+        ]
+    }
+    | TOKENS,
+    # Mamba: conv states [batch, intermediate, conv_kernel], SSM states [batch, intermediate, state_size]
+    "mamba": shipped("state-spaces--mamba-130m-hf.json")
+    | {"hidden_size": 32, "d_model": 32, "intermediate_size": 64, "d_inner": 64, "num_hidden_layers": 2}
+    | {"n_layer": 2, "vocab_size": 64, "state_size": 4, "time_step_rank": 4}
+    | TOKENS,
+    # Mamba-2: conv states over intermediate + 2·groups·state channels, SSM states [batch, heads, head_dim, state]
+    "mamba2": shipped("mistralai--Mamba-Codestral-7B-v0.1.json")
+    | {"hidden_size": 32, "intermediate_size": 64, "num_heads": 8, "head_dim": 8, "n_groups": 2, "state_size": 4}
+    | {"num_hidden_layers": 2, "vocab_size": 64, "time_step_rank": 4, "chunk_size": 4}
+    | TOKENS,
+    # Jamba: Mamba layers and attention layers alternating (attention on the odd ones), MoE on the odd ones
+    "jamba": shipped("ai21labs--AI21-Jamba-1.5-Mini.json")
+    | SMALL
+    | {"num_key_value_heads": 2, "num_hidden_layers": 4, "attn_layer_period": 2, "attn_layer_offset": 1}
+    | {"expert_layer_period": 2, "expert_layer_offset": 1, "num_experts": 4, "mamba_d_state": 4, "mamba_dt_rank": 4}
+    | TOKENS,
+    # Falcon-H1: a Mamba-2 mixer and attention in every layer (hybrid cache layers)
+    "falcon_h1": shipped("tiiuae--Falcon-H1-0.5B-Base.json")
+    | SMALL
+    | {"num_key_value_heads": 2, "num_hidden_layers": 2, "mamba_d_ssm": 48, "mamba_d_state": 4}
+    | {"mamba_n_heads": 6, "mamba_d_head": 8, "mamba_n_groups": 2, "mamba_chunk_size": 4}
+    | TOKENS,
+    # Qwen3-Next: three gated delta net layers (conv and recurrent states) to one full-attention layer
+    "qwen3_next": shipped("Qwen--Qwen3-Next-80B-A3B-Instruct.json")
+    | SMALL
+    | {"num_key_value_heads": 2, "num_hidden_layers": 4, "linear_key_head_dim": 8, "linear_value_head_dim": 6}
+    | {"linear_num_key_heads": 2, "linear_num_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2}
+    | {"moe_intermediate_size": 8, "shared_expert_intermediate_size": 8}
+    | TOKENS,
     "deepseek_v3": shipped("deepseek-ai--DeepSeek-V3.json")
     | {"hidden_size": 32, "intermediate_size": 48, "moe_intermediate_size": 8, "num_hidden_layers": 2}
     | {"num_attention_heads": 4, "num_key_value_heads": 4, "kv_lora_rank": 16, "q_lora_rank": 24}
@@ -101,11 +144,17 @@ def prefill(model: torch.nn.Module, batch: int, tokens: int) -> Any:
         return model(input_ids=ids, use_cache=True).cache
 
 
+def layer_tensors(layer: Any) -> list[torch.Tensor]:
+    """The tensors one cache layer holds: keys and values, conv and recurrent states (a hybrid layer: all four)."""
+    found = [getattr(layer, name, None) for name in ("keys", "values")]
+    for name in ("conv_states", "recurrent_states"):
+        found.extend(getattr(layer, name, {}).values())
+    return [tensor for tensor in found if isinstance(tensor, torch.Tensor)]
+
+
 def cache_bytes(cache: Any) -> int:
     """Bytes of every tensor the cache holds."""
-    return sum(
-        tensor.numel() * tensor.element_size() for layer in cache.layers for tensor in (layer.keys, layer.values)
-    )
+    return sum(tensor.numel() * tensor.element_size() for layer in cache.layers for tensor in layer_tensors(layer))
 
 
 def cache_of(plan: MemoryPlan) -> KVCache:
@@ -133,9 +182,10 @@ def test_kv_bytes_equal_the_cache_transformers_builds(family: str, dtype: str) -
 def test_the_cut_configs_keep_their_layer_pattern() -> None:
     # The cuts above exercise the patterns they were chosen for: gemma2 alternates, gemma3 has one global layer
     # in six (the 6th), qwen2 slides from max_window_layers on, Mistral and Phi-3 slide everywhere.
+    # Llama 4 chunks all but every 4th layer; Mamba's layers keep states only (linear), Falcon-H1's both (hybrid)
     def types(family: str) -> tuple[str, ...]:
         dims = planned(CUTS[family], 1, 1, "float32").dims
-        return tuple("s" if kind == "sliding_attention" else "f" for kind in dims.layer_types) or ("f",) * dims.layers
+        return tuple(kind[0] for kind in dims.layer_types) or ("f",) * dims.layers
 
     assert types("gemma2") == ("s", "f", "s", "f")
     assert types("gemma3_text") == ("s", "s", "s", "s", "s", "f", "s")
@@ -144,6 +194,11 @@ def test_the_cut_configs_keep_their_layer_pattern() -> None:
     assert types("phi3") == ("s", "s")
     assert types("llama") == ("f", "f", "f")
     assert types("gpt_oss") == ("s", "f", "s", "f")
+    assert types("llama4_text") == ("c", "c", "c", "f")
+    assert types("mamba") == types("mamba2") == ("l", "l")
+    assert types("jamba") == ("l", "f", "l", "f")
+    assert types("falcon_h1") == ("h", "h")
+    assert types("qwen3_next") == ("l", "l", "l", "f")
 
 
 def test_the_gqa_and_mqa_cuts_cache_their_kv_heads() -> None:
@@ -173,6 +228,25 @@ def test_latent_attention_caches_the_latent_and_the_expanded_form_is_what_expand
     assert plan.kv_cache.form == "latent"
     assert plan.kv_cache_expanded is not None
     assert plan.kv_cache_expanded.bytes == expanded
+
+
+STATE_FAMILIES = ["mamba", "mamba2", "jamba", "falcon_h1", "qwen3_next"]
+
+
+@pytest.mark.parametrize("family", STATE_FAMILIES)
+def test_states_have_the_shapes_and_dtypes_transformers_keeps(family: str) -> None:
+    # each state-space layer keeps a conv state [batch, channels, conv_kernel] in the model's dtype (3 tokens: left-
+    # padded to the kernel of 4; 9 tokens: the last 4) and a recurrent state in float32, whatever the tokens
+    model = built(CUTS[family], torch.bfloat16)
+    for tokens in (3, 9):
+        layers = [layer for layer in prefill(model, 2, tokens).layers if getattr(layer, "conv_states", None)]
+        (state,) = cache_of(planned(CUTS[family], 2, tokens, "bfloat16")).states
+        assert state.layers == len(layers) > 0
+        for layer in layers:
+            conv, recurrent = layer.conv_states[0], layer.recurrent_states[0]
+            assert (tuple(conv.shape), conv.dtype) == (state.conv_shape, torch.bfloat16)
+            assert (tuple(recurrent.shape), recurrent.dtype) == (state.recurrent_shape, torch.float32)
+        assert (state.conv_dtype, state.recurrent_dtype) == ("bfloat16", "float32")
 
 
 @settings(max_examples=12)
@@ -205,6 +279,38 @@ def test_a_sliding_layer_keeps_window_minus_one_tokens() -> None:
     assert tokens_kept(9, "sliding_attention", 1) == 9  # [-0:] keeps everything
     assert tokens_kept(9, "sliding_attention", 0) == 8  # [1:] drops the first token
     assert tokens_kept(9, "full_attention", 5) == 9
+
+
+def test_a_chunked_layer_keeps_the_chunk_minus_one_tokens() -> None:
+    # Llama 4 Scout at 10,000 tokens: 12 NoPE layers keep every token, 36 chunked layers the last 8,191 (chunks of
+    # 8,192); 8 kv heads of 128, keys and values, 2 bytes each
+    plan = plan_memory(
+        build_config_tree(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")),
+        options=PlanOptions(seq_len=10_000),
+    )
+    assert cache_of(plan).bytes == (12 * 10_000 + 36 * 8_191) * 2 * 8 * 128 * 2
+    assert cache_of(plan).window == 8192
+
+
+def test_pipeline_stages_of_a_hybrid_take_the_stage_with_the_most_cache() -> None:
+    # l l l f | f f l l over pp=2 at 100 tokens, 1 kv head of 4 in 16 bits (1,600 bytes of keys and values per full
+    # layer), states of (8 × 4) conv elements in 16 bits and (8 × 2) float32: 64 + 64 = 128 bytes per layer: stage 1
+    # keeps 1 · 1,600 + 3 · 128 = 1,984 bytes, stage 2 2 · 1,600 + 2 · 128 = 3,456
+    linear, full = "linear_attention", "full_attention"
+    shapes = StateShapes("MambaMixer", (8, 4), (8, 2), "SSM")
+    layer_types = (linear, linear, linear, full, full, full, linear, linear)
+
+    def cache(tp: int, pp: int) -> KVCache:
+        return kv_cache(
+            batch=1, seq_len=100, layers=8, kv_heads=1, head_dim=4, layer_types=layer_types, states=shapes, tp=tp, pp=pp
+        )
+
+    stage = cache(1, 2)
+    assert (stage.bytes, stage.states[0].layers, stage.groups[0].layers) == (3_456, 2, 2)
+    # tensor parallelism splits the channels and the state's heads: 4 of 8 on each of 2 devices, an estimate
+    split = cache(2, 1)
+    assert (split.states[0].conv_shape, split.states[0].recurrent_shape) == ((1, 4, 4), (1, 4, 2))
+    assert not any(item.exact for item in split.states[0].items)
 
 
 def test_pipeline_stages_take_the_stage_with_the_most_cache() -> None:
@@ -312,7 +418,41 @@ def test_capacity_on_a_gpu_counts_the_weights_and_caps_sliding_layers() -> None:
         build_config_tree(shipped("mistralai--Mistral-7B-v0.1.json")), options=PlanOptions(gpu="H100")
     )
     assert mistral.kv_capacity is not None
-    assert mistral.kv_capacity.max_context is None
+    assert (mistral.kv_capacity.max_context, mistral.kv_capacity.bounded_by) == (None, ("window",))
+
+
+def test_capacity_of_a_state_space_model_is_any_context_for_as_many_sequences_as_fit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # mamba-130m (float32) keeps per sequence, whatever its length, 24 layers of a conv state of 1,536 × 4 and an SSM
+    # state of 1,536 × 16, 4 bytes each: 24 · 1,536 · 20 · 4 = 2,949,120 bytes
+    tree = build_config_tree(shipped("state-spaces--mamba-130m-hf.json"))
+    plan = plan_memory(tree, options=PlanOptions(gpu="H100", seq_len=1000, batch=2))
+    capacity = plan.kv_capacity
+    assert capacity is not None
+    assert cache_of(plan).bytes == 2 * 2_949_120
+    assert capacity.free_bytes == 81_559 * 2**20 - (plan.per_device_bytes - 2 * 2_949_120)
+    assert (capacity.max_context, capacity.bounded_by) == (None, ("states",))
+    assert capacity.max_batch == capacity.free_bytes // 2_949_120
+    # Falcon-H1 0.5B grows by 36 layers · 2 · 2 kv heads · 64 · 2 bytes = 18,432 bytes a token beside its states:
+    # 36 · (1,792 · 4 · 2 + 24 · 64 · 128 · 4) = 28,827,648 bytes
+    hybrid = plan_memory(
+        build_config_tree(shipped("tiiuae--Falcon-H1-0.5B-Base.json")), options=PlanOptions(gpu="H100")
+    )
+    assert hybrid.kv_capacity is not None
+    assert hybrid.kv_capacity.bounded_by == ("states",)
+    assert hybrid.kv_capacity.max_context == (hybrid.kv_capacity.free_bytes - 28_827_648) // 18_432
+    from paramcount.cli import main
+
+    assert (
+        main(["state-spaces/mamba-130m-hf", "--offline", "--gpu", "H100", "--seq-len", "1000", "--batch-size", "2"])
+        == 0
+    )
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "any context fits for a batch of 2: every layer keeps fixed-size states, so the cache stops growing; "
+        f"{capacity.max_batch:,} sequences of 1,000 tokens"
+    ) in said
 
 
 ENCODER_DECODERS: dict[str, dict[str, Any]] = {

@@ -359,7 +359,7 @@ def test_dimensions_of_torch_transformers_and_non_transformers() -> None:
     assert transformer_dimensions(paramcount.count("Sequential(Linear(3, 4), ReLU())").tree) is None
     # KV and activations are said to be missing rather than guessed
     plan = plan_memory(paramcount.count("Linear(3, 4)").tree, None, PlanOptions(seq_len=16))
-    assert "KV cache not modelled: no stack of attention blocks found in the tree" in _said(plan)
+    assert "KV cache not modelled: no stack of attention or state-space blocks found in the tree" in _said(plan)
     assert Assumption.of("kv-no-stack") in plan.assumptions
 
 

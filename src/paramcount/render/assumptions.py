@@ -88,7 +88,15 @@ TEMPLATES: Final[dict[str, str]] = {
     "activations-no-sequence": "activations not included: give seq_len (and batch)",
     "kv-no-sequence": "the KV cache not included: give seq_len (and batch)",
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
-    "kv-no-stack": "KV cache not modelled: no stack of attention blocks found in the tree",
+    "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
+    "kv-states": (
+        "{layers} state-space layers ({mixer}) keep fixed-size states whatever the tokens, as transformers 5.24's "
+        "LinearAttentionLayer does after a prefill: the conv state (the last {kernel} inputs of the depthwise "
+        "convolution) in {dtype}, the {recurrent} state in float32 (the scan runs on A = -exp(A_log.float()), as "
+        "mamba_ssm's kernels do); a KV-cache dtype applies to keys and values only"
+    ),
+    "states-unknown": "the {mixer} layers' state sizes are not recorded in the tree: their states are not included",
+    "states-differ": "the state-space mixers' sizes differ; the first one's are used for every layer",
     "transformer-sizes": "transformer sizes from the tree ({stack}): {notes}",
     "several-stacks": "several stacks of blocks; using {path} (the largest)",
     "fused-qkv": "fused query/key/value projection split in three equal parts (multi-head attention assumed)",

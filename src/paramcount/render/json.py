@@ -362,6 +362,21 @@ def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
             {"type": g.layer_type, "layers": g.layers, "tokens": g.tokens, "widths": list(g.widths), "bytes": g.bytes}
             for g in cache.groups
         ],
+        "states": [
+            {
+                "mixer": state.mixer,
+                "layers": state.layers,
+                "conv_shape": list(state.conv_shape),
+                "conv_dtype": state.conv_dtype,
+                "conv_bytes": state.conv_bytes,
+                "recurrent": state.recurrent_name,
+                "recurrent_shape": list(state.recurrent_shape),
+                "recurrent_dtype": state.recurrent_dtype,
+                "recurrent_bytes": state.recurrent_bytes,
+                "bytes": state.bytes,
+            }
+            for state in cache.states
+        ],
     }
 
 
@@ -379,6 +394,7 @@ def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
         "seq_len": capacity.seq_len,
         "max_batch": capacity.max_batch,
         "not_included": list(capacity.not_included),
+        "bounded_by": list(capacity.bounded_by),
     }
 
 

@@ -553,7 +553,14 @@ def _kv_blocks(plan: MemoryPlan) -> list[Block]:
     if capacity.free_bytes <= 0:
         context = f"no room for a KV cache: the rest needs {byte_sizes(-capacity.free_bytes)[1]} more"
     elif capacity.max_context is None:
-        context = f"any context fits for {batch}: every layer slides, so the cache stops growing"
+        reasons: dict[tuple[str, ...], str] = {
+            ("window",): "every layer slides",
+            ("states",): "every layer keeps fixed-size states",
+        }
+        why = reasons.get(capacity.bounded_by, "every layer slides or keeps fixed-size states")
+        context = f"any context fits for {batch}: {why}, so the cache stops growing"
+        if capacity.seq_len is not None and capacity.max_batch is not None:
+            context += f"; {integer(capacity.max_batch)} sequences of {integer(capacity.seq_len)} tokens"
     else:
         context = (
             f"up to {integer(capacity.max_context)} tokens of context for {batch} "

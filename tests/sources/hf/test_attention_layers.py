@@ -35,13 +35,16 @@ def theirs(config: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int | None, .
     return tuple(types), tuple(entry.get("sliding_window") for entry in kwargs)
 
 
+WINDOWED = ("sliding_attention", "chunked_attention")
+
+
 def ours(config: dict[str, Any], layers: int) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
     found = dict(attention_layers(config, config["model_type"], "config.json"))
     types = found.get("layer_types", ("full_attention",) * layers)
     assert isinstance(types, tuple)
-    window = found.get("sliding_window")
+    window = found.get("sliding_window", found.get("attention_chunk_size"))
     assert window is None or isinstance(window, int)
-    return tuple(str(kind) for kind in types), tuple(window if kind == "sliding_attention" else None for kind in types)
+    return tuple(str(kind) for kind in types), tuple(window if kind in WINDOWED else None for kind in types)
 
 
 @st.composite
@@ -58,6 +61,11 @@ def window_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if config["model_type"] == "gemma3_text":
         optional |= {"sliding_window_pattern": st.integers(1, 4), "use_bidirectional_attention": st.booleans()}
+    return with_some(draw, config, optional)
+
+
+def with_some(draw: st.DrawFn, config: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with some of the ``optional`` keys, each drawn from its strategy."""
     for key, values in optional.items():
         value = draw(st.one_of(st.just(ABSENT), values))
         if value is not ABSENT:
@@ -65,16 +73,56 @@ def window_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config
 
 
-@settings(max_examples=40)
-@given(config=window_configs())
-def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, Any]) -> None:
+def assert_cached_as_transformers(config: dict[str, Any]) -> None:
     expected, layers = theirs(config), config["num_hidden_layers"]
-    # A sliding layer without a window cannot run in transformers (DynamicSlidingWindowLayer(None)); the door
-    # then records no sliding layers, as the cache cannot be built.
-    if any(kind == "sliding_attention" and window is None for kind, window in zip(*expected, strict=True)):
+    # A sliding (or chunked) layer without a window cannot run in transformers (DynamicSlidingWindowLayer(None));
+    # the door then records no such layers, as the cache cannot be built.
+    if any(kind in WINDOWED and window is None for kind, window in zip(*expected, strict=True)):
         assert ours(config, layers) == (("full_attention",) * layers, (None,) * layers)
         return
     assert ours(config, layers) == expected
+
+
+@settings(max_examples=40)
+@given(config=window_configs())
+def test_layer_types_and_window_are_what_transformers_caches(config: dict[str, Any]) -> None:
+    assert_cached_as_transformers(config)
+
+
+@st.composite
+def chunked_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Llama 4's text model: chunked layers where no_rope_layers says rotary (by default all but every 4th)."""
+    layers = draw(st.integers(1, 8))
+    config: dict[str, Any] = {"model_type": "llama4_text", "num_hidden_layers": layers}
+    flags = st.lists(st.sampled_from([0, 1]), min_size=layers, max_size=layers)
+    optional = {
+        "attention_chunk_size": st.one_of(st.none(), st.integers(1, 64)),
+        "no_rope_layers": st.one_of(st.just([]), flags),
+        "no_rope_layer_interval": st.integers(1, 5),
+        "layer_types": st.lists(st.sampled_from(["full_attention", "chunked_attention"]), min_size=layers).map(
+            lambda kinds: kinds[:layers]
+        ),
+    }
+    return with_some(draw, config, optional)
+
+
+@settings(max_examples=30)
+@given(config=chunked_configs())
+def test_llama4_chunked_layers_are_what_transformers_caches(config: dict[str, Any]) -> None:
+    # get_layer_types_and_kwargs gives a chunked layer a DynamicSlidingWindowLayer whose window is the chunk
+    assert_cached_as_transformers(config)
+
+
+def test_llama4_records_its_chunked_layers_on_the_composite_model() -> None:
+    # Scout: 48 layers, every 4th NoPE (full attention), the rest attend within chunks of 8,192
+    attributes = dict(build_config_tree(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")).attributes)
+    types = attributes["layer_types"]
+    assert isinstance(types, tuple)
+    assert (attributes["attention_chunk_size"], types.count("chunked_attention"), len(types)) == (8192, 36, 48)
+    assert (types, {8192}) == (
+        theirs(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json"))[0],
+        {w for w in theirs(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json"))[1] if w is not None},
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@ Each decoder layer caches two tensors per token (transformers 5.24, ``cache_util
 - a ``full_attention`` layer (``DynamicLayer``) keeps every token; a ``sliding_attention`` layer
   (``DynamicSlidingWindowLayer``) keeps the last ``window − 1`` tokens after each update
   (``full_key_states[:, :, -self.sliding_window + 1 :, :]``), so ``min(tokens, window − 1)`` after a prefill
-  of ``tokens`` (and every token when the window is 1, where that slice is ``[-0:]``);
+  of ``tokens`` (and every token when the window is 1, where that slice is ``[-0:]``); Llama 4's
+  ``chunked_attention`` layers are kept the same way, the chunk (``attention_chunk_size``) as the window
+  (``DYNAMIC_LAYER_TYPE_MAPPING``: "from a cache point of view, sliding and chunked are the same");
 - multi-head latent attention (DeepSeek-V2/V3): the compressed latent ``[batch, 1, tokens, kv_lora_rank]`` and
   the rotary key ``[batch, 1, tokens, qk_rope_head_dim]`` (``DeepseekV3Attention.forward``: "cache read /
   write is performed while latent KV is still compressed"); vLLM and SGLang keep the same
@@ -15,20 +17,32 @@ Each decoder layer caches two tensors per token (transformers 5.24, ``cache_util
   transformers 4.x and DeepSeek's own ``modeling_deepseek.py`` cached the expanded form instead: per head,
   keys of ``qk_nope_head_dim + qk_rope_head_dim`` and values of ``v_head_dim`` (``expanded_latent_cache``).
 
+A state-space or linear-attention layer (``linear_attention``: Mamba, Mamba-2, Jamba's Mamba layers, Qwen3-Next's
+gated delta net) keeps two tensors that do not grow with the tokens (``LinearAttentionLayer``): the conv state, the
+last ``conv_kernel`` inputs of its depthwise convolution, ``[batch, channels, conv_kernel]`` (a shorter prefill is
+left-padded to the kernel) in the hidden states' dtype, and the recurrent state the scan ends with, in float32
+(the scan runs on ``A = -exp(A_log.float())``, so does mamba_ssm's kernel): Mamba ``[batch, intermediate,
+state_size]``, Mamba-2 ``[batch, heads, head_dim, state_size]``, the gated delta net ``[batch, value heads,
+key_head_dim, value_head_dim]``. A ``hybrid`` layer (Falcon-H1: attention and a Mamba-2 mixer side by side,
+``LinearAttentionAndFullAttentionLayer``) keeps both its keys and values and the two states.
+
 An encoder-decoder (BART, T5, Whisper …) keeps an ``EncoderDecoderCache``: its decoder's self-attention cache as
 above, growing with the target tokens, and a cross-attention cache holding the keys and values of the encoder's
 output, ``[batch, heads, source positions, head_dim]`` per decoder layer, computed once at the prefill
 (``cross_attention_cache``).
 
-Bytes are exact for the layout stated. With tensor parallelism each device holds ⌈kv_heads / tp⌉ heads; with
-pipeline parallelism the figure is the stage holding the most cache (⌈layers / pp⌉ consecutive layers each).
+Bytes are exact for the layout stated. With tensor parallelism each device holds ⌈kv_heads / tp⌉ heads (and, an
+estimate, ⌈1 / tp⌉ of each state's channels or heads); with pipeline parallelism the figure is the stage holding
+the most cache (⌈layers / pp⌉ consecutive layers each).
 """
 
 from __future__ import annotations
 
+import math
+
 from paramcount._record import Record, replace
 from paramcount.analysis.memory import MemoryItem
-from paramcount.dtypes import bytes_for
+from paramcount.dtypes import BITS, bytes_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,6 +57,8 @@ __all__ = [
     "KVCache",
     "KVCapacity",
     "KVLayerGroup",
+    "StateGroup",
+    "StateShapes",
     "cross_attention",
     "cross_attention_cache",
     "expanded_latent_cache",
@@ -57,7 +73,14 @@ if TYPE_CHECKING:
 
 FULL: Final = "full_attention"
 SLIDING: Final = "sliding_attention"
+CHUNKED: Final = "chunked_attention"
+LINEAR: Final = "linear_attention"
+HYBRID: Final = "hybrid"
 CROSS: Final = "cross_attention"
+WINDOWED: Final = frozenset({SLIDING, CHUNKED})
+"""Layer types whose cache keeps the last window − 1 tokens (``DynamicSlidingWindowLayer``)."""
+RECURRENT_DTYPE: Final = "float32"
+"""The dtype of a state-space layer's recurrent state, whatever the model's (``A_log.float()``)."""
 TRANSFORMERS: Final = "transformers 5.24 DynamicCache after a prefill"
 ENCODER_DECODER: Final = "transformers 5.24 EncoderDecoderCache after a prefill (self- and cross-attention)"
 LATENT_RUNTIMES: Final = "transformers 5.24 DynamicCache, vLLM and SGLang (compressed latent and rotary key)"
@@ -70,14 +93,66 @@ class KVLayerGroup(Record):
     """The layers of one type on one device, with what each keeps."""
 
     layer_type: str
-    """``full_attention``, ``sliding_attention``, or ``cross_attention`` (a decoder layer's cache of the
-    encoder's output: ``tokens`` are the source positions)."""
+    """``full_attention`` (with Falcon-H1's ``hybrid`` layers), ``sliding_attention``, Llama 4's
+    ``chunked_attention``, or ``cross_attention`` (a decoder layer's cache of the encoder's output: ``tokens`` are
+    the source positions)."""
     layers: int
     tokens: int
     """Tokens each of these layers keeps per sequence."""
     widths: tuple[int, int]
     """Elements per token per layer of the two cached tensors (keys and values, or latent and rotary key)."""
     bytes: int
+
+
+class StateShapes(Record):
+    """What one state-space or linear-attention mixer keeps per sequence, whatever the tokens."""
+
+    mixer: str
+    """The mixer's kind (``MambaMixer``, ``Mamba2Mixer``, ``Qwen3NextGatedDeltaNet`` …)."""
+    conv: tuple[int, int]
+    """The conv state: ``(channels, conv_kernel)``."""
+    recurrent: tuple[int, ...]
+    """The recurrent state: ``(intermediate, state)``, ``(heads, head_dim, state)`` or ``(value heads,
+    key_head_dim, value_head_dim)``."""
+    recurrent_name: str
+    """What the recurrent state is called: ``SSM`` (Mamba) or ``recurrent`` (the gated delta net)."""
+
+
+class StateGroup(Record):
+    """The states of ``layers`` mixers on one device for ``batch`` sequences."""
+
+    mixer: str
+    layers: int
+    conv_shape: tuple[int, ...]
+    """Per layer: ``(batch, channels, conv_kernel)``."""
+    conv_dtype: str
+    conv_bits: int
+    conv_bytes: int
+    recurrent_name: str
+    recurrent_shape: tuple[int, ...]
+    """Per layer: ``(batch, …)``, the recurrent state's shape."""
+    recurrent_dtype: str
+    recurrent_bits: int
+    recurrent_bytes: int
+    exact: bool = True
+    """False when tensor parallelism splits the states (an even split is assumed)."""
+
+    @property
+    def bytes(self) -> int:
+        return self.conv_bytes + self.recurrent_bytes
+
+    @property
+    def items(self) -> tuple[MemoryItem, ...]:
+        found = []
+        for name, shape, bits, size in (
+            ("conv states", self.conv_shape, self.conv_bits, self.conv_bytes),
+            (f"{self.recurrent_name} states", self.recurrent_shape, self.recurrent_bits, self.recurrent_bytes),
+        ):
+            sizes = " × ".join(f"{size:,}" for size in shape)
+            label = f"{name}, {self.layers} {self.mixer} layers × [{sizes}]"
+            count = self.layers * math.prod(shape)
+            found.append(MemoryItem(label, count, bits, size, category="kv_cache", exact=self.exact))
+        return tuple(found)
 
 
 class KVCache(Record):
@@ -95,23 +170,27 @@ class KVCache(Record):
     window: int | None
     groups: tuple[KVLayerGroup, ...]
     assumptions: tuple[str, ...] = ()
+    states: tuple[StateGroup, ...] = ()
+    """The fixed-size states of the state-space and linear-attention layers."""
 
     @property
     def bytes(self) -> int:
-        return sum(group.bytes for group in self.groups)
+        return sum(group.bytes for group in self.groups) + sum(state.bytes for state in self.states)
 
     @property
     def items(self) -> tuple[MemoryItem, ...]:
-        """One line per cached tensor and layer type."""
+        """One line per cached tensor and layer type, then the states."""
         found = []
         for group in self.groups:
-            kind = {SLIDING: "sliding-window", CROSS: "decoder"}.get(group.layer_type, "full-attention")
+            kind = {SLIDING: "sliding-window", CHUNKED: "chunked-attention", CROSS: "decoder"}.get(
+                group.layer_type, "full-attention"
+            )
             what = "encoder positions (cross-attention)" if group.layer_type == CROSS else "tokens"
             for tensor, width in zip(self.tensors, group.widths, strict=True):
                 count = self.batch * group.layers * group.tokens * width
                 label = f"KV cache {tensor}, {group.layers} {kind} layers × {group.tokens:,} {what}"
                 found.append(MemoryItem(label, count, self.bits, bytes_for(count, self.bits), category="kv_cache"))
-        return tuple(found)
+        return tuple(found) + tuple(item for state in self.states for item in state.items)
 
 
 class KVCapacity(Record):
@@ -124,11 +203,15 @@ class KVCapacity(Record):
     free_bytes: int
     batch: int
     max_context: int | None
-    """Longest context per sequence that fits with ``batch`` sequences; None: any length (every layer slides)."""
+    """Longest context per sequence that fits with ``batch`` sequences; None: any length (the cache stops growing:
+    every layer slides or keeps a fixed-size state)."""
     seq_len: int | None
     max_batch: int | None
     """Sequences of ``seq_len`` tokens that fit (None without ``seq_len``, or when any number fits)."""
     not_included: tuple[str, ...]
+    bounded_by: tuple[str, ...] = ()
+    """What keeps layers' caches from growing with the context: ``window`` (sliding or chunked layers), ``states``
+    (state-space layers' fixed-size states); when ``max_context`` is None, why."""
 
     @property
     def max_tokens(self) -> int | None:
@@ -137,10 +220,10 @@ class KVCapacity(Record):
 
 
 def tokens_kept(seq_len: int, layer_type: str, window: int | None) -> int:
-    """Tokens a layer of ``layer_type`` keeps after a prefill of ``seq_len``: a sliding layer keeps
+    """Tokens a layer of ``layer_type`` keeps after a prefill of ``seq_len``: a sliding (or chunked) layer keeps
     ``states[-(window - 1):]`` (transformers 5.24), Python's slice: the last window − 1 tokens, all of them
     for a window of 1 (``[-0:]``), and all but the first 1 − window for a window below 1."""
-    if layer_type != SLIDING or window is None:
+    if layer_type not in WINDOWED or window is None:
         return seq_len
     keep = window - 1
     if keep > 0:
@@ -158,8 +241,8 @@ def _groups(
     layer_types: tuple[str, ...], seq_len: int, window: int | None, widths: tuple[int, int], batch: int, bits: int
 ) -> tuple[KVLayerGroup, ...]:
     found = []
-    for layer_type in (FULL, SLIDING):
-        layers = sum(1 for kind in layer_types if (kind == SLIDING) == (layer_type == SLIDING))
+    for layer_type in (FULL, SLIDING, CHUNKED):
+        layers = sum(1 for kind in layer_types if kind == layer_type or (kind == HYBRID and layer_type == FULL))
         if not layers:
             continue
         tokens = tokens_kept(seq_len, layer_type, window)
@@ -168,21 +251,51 @@ def _groups(
     return tuple(found)
 
 
-def _types(layers: int, layer_types: tuple[str, ...] | None, window: int | None) -> tuple[str, ...]:
-    if layer_types is not None and len(layer_types) == layers and window is not None:
+def _types(layers: int, layer_types: tuple[str, ...] | None) -> tuple[str, ...]:
+    if layer_types is not None and len(layer_types) == layers:
         return layer_types
     return (FULL,) * layers
 
 
 def _window_note(cache: tuple[KVLayerGroup, ...], window: int | None, seq_len: int) -> list[str]:
-    sliding = next((group for group in cache if group.layer_type == SLIDING), None)
-    if sliding is None or window is None:
+    windowed = next((group for group in cache if group.layer_type in WINDOWED), None)
+    if windowed is None or window is None:
         return []
+    what = "a sliding window" if windowed.layer_type == SLIDING else "chunks (attention_chunk_size)"
     return [
-        f"{sliding.layers} layers attend within a sliding window of {window:,} tokens and keep "
-        f"min({seq_len:,}, window − 1) = {sliding.tokens:,} tokens, as transformers' DynamicSlidingWindowLayer "
+        f"{windowed.layers} layers attend within {what} of {window:,} tokens and keep "
+        f"min({seq_len:,}, window − 1) = {windowed.tokens:,} tokens, as transformers' DynamicSlidingWindowLayer "
         "does after a prefill (vLLM and SGLang keep the window's tokens, rounded up to whole blocks)"
     ]
+
+
+def _states(
+    layer_types: tuple[str, ...], shapes: StateShapes | None, batch: int, dtype: str, tp: int
+) -> tuple[StateGroup, ...]:
+    """The states of the ``linear_attention`` and ``hybrid`` layers among ``layer_types``, ``dtype`` for the conv
+    state; tensor parallelism takes ⌈1 / tp⌉ of the channels and of the recurrent state's heads."""
+    layers = sum(1 for kind in layer_types if kind in (LINEAR, HYBRID))
+    if shapes is None or not layers:
+        return ()
+    conv = (batch, -(-shapes.conv[0] // tp), shapes.conv[1])
+    recurrent = (batch, -(-shapes.recurrent[0] // tp), *shapes.recurrent[1:])
+    conv_bits, recurrent_bits = BITS[dtype], BITS[RECURRENT_DTYPE]
+    return (
+        StateGroup(
+            shapes.mixer,
+            layers,
+            conv,
+            dtype,
+            conv_bits,
+            layers * bytes_for(math.prod(conv), conv_bits),
+            shapes.recurrent_name,
+            recurrent,
+            RECURRENT_DTYPE,
+            recurrent_bits,
+            layers * bytes_for(math.prod(recurrent), recurrent_bits),
+            exact=tp == 1,
+        ),
+    )
 
 
 def kv_cache(
@@ -197,29 +310,41 @@ def kv_cache(
     value_head_dim: int | None = None,
     sliding_window: int | None = None,
     layer_types: tuple[str, ...] | None = None,
+    states: StateShapes | None = None,
+    state_dtype: str = "bfloat16",
     tp: int = 1,
     pp: int = 1,
 ) -> KVCache:
     """Keys and values cached for ``batch`` sequences of ``seq_len`` tokens: per layer batch · tokens kept ·
     kv_heads · (head_dim + v_head_dim) · bits/8 bytes (MHA: kv_heads = heads; GQA: fewer; MQA: 1).
 
-    ``layer_types`` (one per layer, ``full_attention`` or ``sliding_attention``) with ``sliding_window`` say
-    which layers keep only the window; without them every layer keeps every token."""
+    ``layer_types`` (one per layer, as transformers names them: ``full_attention``, ``sliding_attention`` or
+    ``chunked_attention`` with ``sliding_window`` the window or chunk, ``linear_attention`` for a state-space
+    layer, ``hybrid`` for both) say which layers keep only the window and which keep ``states`` (the conv state
+    in ``state_dtype``, the recurrent state in float32) instead of or beside keys and values; without them every
+    layer keeps every token."""
     value_dim = head_dim if value_head_dim is None else value_head_dim
     heads_here = -(-kv_heads // tp)
     widths = (heads_here * head_dim, heads_here * value_dim)
-    stages = _stages(_types(layers, layer_types, sliding_window), pp)
-    groups = max(
-        (_groups(stage, seq_len, sliding_window, widths, batch, bits) for stage in stages),
-        key=lambda found: sum(group.bytes for group in found),
-    )
-    assumptions = [
-        f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {layers} layers · "
-        f"{kv_heads} kv heads · head_dim {head_dim}"
-        + (f" (values {value_dim})" if value_dim != head_dim else "")
-        + f" · {bits}-bit {dtype}",
-        *_window_note(groups, sliding_window, seq_len),
+    stages = [
+        (_groups(stage, seq_len, sliding_window, widths, batch, bits), _states(stage, states, batch, state_dtype, tp))
+        for stage in _stages(_types(layers, layer_types), pp)
     ]
+    groups, state_groups = max(
+        stages, key=lambda found: sum(group.bytes for group in found[0]) + sum(state.bytes for state in found[1])
+    )
+    attention = sum(1 for kind in _types(layers, layer_types) if kind != LINEAR)
+    assumptions = (
+        [
+            f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {attention} layers · "
+            f"{kv_heads} kv heads · head_dim {head_dim}"
+            + (f" (values {value_dim})" if value_dim != head_dim else "")
+            + f" · {bits}-bit {dtype}",
+            *_window_note(groups, sliding_window, seq_len),
+        ]
+        if attention
+        else []
+    )
     return KVCache(
         "heads",
         TRANSFORMERS,
@@ -231,6 +356,7 @@ def kv_cache(
         sliding_window,
         groups,
         tuple(assumptions),
+        state_groups,
     )
 
 
@@ -415,12 +541,16 @@ def kv_capacity(
     batch: int,
     seq_len: int | None,
     cache_bytes: Callable[[int, int], int],
+    bounded_by: tuple[str, ...] = (),
 ) -> KVCapacity:
     """The longest context per sequence (with ``batch`` sequences) and the most sequences of ``seq_len`` whose
-    cache, ``cache_bytes(batch, tokens)`` per device, fits in the memory left beside ``other_bytes``."""
+    cache, ``cache_bytes(batch, tokens)`` per device, fits in the memory left beside ``other_bytes``; a cache that
+    stops growing (``bounded_by``) fits any context once its fixed part fits."""
     free = memory_bytes - other_bytes
     context = _largest(lambda tokens: cache_bytes(batch, tokens) <= free) if free >= 0 else 0
     sequences = None
     if seq_len is not None:
         sequences = _largest(lambda count: cache_bytes(count, seq_len) <= free) if free >= 0 else 0
-    return KVCapacity(accelerator, memory_bytes, other_bytes, free, batch, context, seq_len, sequences, NOT_INCLUDED)
+    return KVCapacity(
+        accelerator, memory_bytes, other_bytes, free, batch, context, seq_len, sequences, NOT_INCLUDED, bounded_by
+    )

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.planner.accelerators import Accelerator
     from paramcount.analysis.planner.activations import ActivationPlan
-    from paramcount.analysis.planner.kv import KVCache, KVCapacity
+    from paramcount.analysis.planner.kv import KVCache, KVCapacity, StateGroup
     from paramcount.analysis.planner.module_activations import ModuleActivations
     from paramcount.analysis.planner.transformer import TransformerDims
     from paramcount.analysis.shapes.types import ShapeReport  # annotations only: not on the start-up path
@@ -402,7 +402,7 @@ def _kv(
     cache = kv_cache(
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=len(dims.layer_types) or dims.layers,
         kv_heads=kv_heads,
         head_dim=head_dim,
         bits=bits,
@@ -410,6 +410,8 @@ def _kv(
         value_head_dim=value_dim,
         sliding_window=dims.sliding_window,
         layer_types=dims.layer_types or None,
+        states=dims.states,
+        state_dtype=activation_dtype(options, dtype),
         tp=tp,
         pp=pp,
     )
@@ -439,9 +441,21 @@ def _sequence_items(
     cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
     notes.append(Assumption.of("inference-activations"))
     notes.extend(map(_stated, cache.assumptions))
-    if not _kv_heads_known(dims):
+    notes.extend(_states_note(state) for state in cache.states)
+    if dims.layers and not _kv_heads_known(dims):
         notes.append(Assumption.of("kv-heads-unknown", key_width=dims.key_width, value_width=dims.value_width))
     return list(cache.items), notes, None
+
+
+def _states_note(state: StateGroup) -> Assumption:
+    return Assumption.of(
+        "kv-states",
+        layers=state.layers,
+        mixer=state.mixer,
+        kernel=state.conv_shape[-1],
+        dtype=state.conv_dtype,
+        recurrent=state.recurrent_name,
+    )
 
 
 def _stated(text: str) -> Assumption:
@@ -549,10 +563,12 @@ def plan_memory(
     serving = not options.training and options.gpu is not None
     if options.seq_len is not None or serving:  # the transformer formulas are loaded only when they are needed
         from paramcount.analysis.planner.kv import cross_attention
-        from paramcount.analysis.planner.transformer import transformer_dimensions
+        from paramcount.analysis.planner.transformer import cache_dimensions, transformer_dimensions
 
-        dims = transformer_dimensions(tree)
-        if dims is not None:  # an encoder-decoder's cache and activations also hold the encoder's output
+        # the cache also holds state-space layers' states; an encoder-decoder's cache and activations the
+        # encoder's output
+        dims = transformer_dimensions(tree) if options.training else cache_dimensions(tree)
+        if dims is not None:
             dims = replace(dims, cross=cross_attention(tree, shapes.input_shape if shapes is not None else None))
     activations = None
     per_operation = None
@@ -610,9 +626,11 @@ def plan_memory(
 
 def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
     """How much KV cache fits on ``device`` beside the plan's other per-device bytes."""
-    from paramcount.analysis.planner.kv import kv_capacity
+    from paramcount.analysis.planner.kv import HYBRID, LINEAR, WINDOWED, kv_capacity
 
     options = plan.options
+    types = set(dims.layer_types)
+    bounded = (("window",) if types & WINDOWED else ()) + (("states",) if types & {LINEAR, HYBRID} else ())
 
     def cache_bytes(batch: int, tokens: int) -> int:
         return _kv(dims, options, dtype, options.tp, options.pp, batch, tokens)[0].bytes
@@ -624,6 +642,7 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
         batch=options.batch,
         seq_len=options.seq_len,
         cache_bytes=cache_bytes,
+        bounded_by=bounded,
     )
 
 

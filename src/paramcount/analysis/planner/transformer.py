@@ -7,13 +7,20 @@ and the head counts where a shape or an argument carries them (the ``Dim`` symbo
 record ``num_key_value_heads·head_dim``; ``MultiheadAttention`` has ``num_heads``). When the heads cannot be
 known (a ``d_model × d_model`` projection says nothing about them) they are left ``None`` and said so.
 
+State-space and linear-attention mixers in the same stack (``STATE_MIXERS``: Mamba, Mamba-2, Jamba's and
+Falcon-H1's mixers, Qwen3-Next's gated delta net) give the sizes of the states their cache keeps, read from their
+tensors: the depthwise ``conv1d`` (channels, kernel), ``A_log`` (Mamba: intermediate × state; the others: one per
+head), ``out_proj``'s inputs (the heads' width), and where the tensors do not separate them the sizes a
+config-built tree records (Mamba-2's ``n_groups``, Qwen3-Next's ``linear_num_key_heads``). ``cache_dimensions``
+also answers for a stack of such mixers with no attention (Mamba).
+
 ``transformer_activations`` (and ``kv.kv_cache``) take the dimensions as explicit arguments, so callers
 with a config in hand can use them directly.
 """
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
@@ -24,10 +31,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Final, Literal, TypeAlias
 
-    from paramcount.analysis.planner.kv import CrossAttention
+    from paramcount.analysis.planner.kv import CrossAttention, StateShapes
 
 __all__ = [
+    "STATE_MIXERS",
     "TransformerDims",
+    "cache_dimensions",
     "transformer_activations",
     "transformer_dimensions",
 ]
@@ -59,6 +68,17 @@ KV_HEAD_COUNT_KEYS: Final = frozenset(
     {"num_key_value_heads", "num_kv_heads", "n_head_kv", "n_kv_heads", "multi_query_group_num"}
 )
 HEAD_DIM_KEYS: Final = frozenset({"head_dim", "d_kv", "kv_channels", "attention_head_dim"})
+STATE_MIXERS: Final[Mapping[str, str]] = {
+    "MambaMixer": "mamba",
+    "JambaMambaMixer": "mamba",
+    "Mamba2Mixer": "mamba2",
+    "FalconH1Mixer": "mamba2",
+    "Qwen3NextGatedDeltaNet": "gated_delta_net",
+}
+"""The state-space and linear-attention mixers by kind, and the layout of their recurrent state: Mamba's
+``[intermediate, state]``, Mamba-2's ``[heads, head_dim, state]``, the gated delta net's ``[value heads,
+key_head_dim, value_head_dim]`` (transformers 5.24 ``modeling_<family>.py``)."""
+GROUP_KEYS: Final = frozenset({"n_groups", "mamba_n_groups"})
 
 
 class TransformerDims(Record):
@@ -75,11 +95,17 @@ class TransformerDims(Record):
     vocab: int | None = None
     stack: str = ""
     sliding_window: int | None = None
+    """The window of the sliding layers, or Llama 4's ``attention_chunk_size`` for its chunked layers."""
     layer_types: tuple[str, ...] = ()
-    """Each layer's attention, ``full_attention`` or ``sliding_attention`` (empty: every layer is full)."""
+    """Each decoder layer's cache as transformers names it: ``full_attention``, ``sliding_attention``,
+    ``chunked_attention``, ``linear_attention`` (a state-space mixer, no attention) or ``hybrid`` (both); empty:
+    every layer is full attention. ``layers`` counts the layers with attention."""
     kv_lora_rank: int | None = None
     """Multi-head latent attention: the latent's width (its cache holds it and ``qk_rope_head_dim``)."""
     qk_rope_head_dim: int | None = None
+    states: StateShapes | None = None
+    """What each state-space or linear-attention mixer keeps (the layers typed ``linear_attention`` or
+    ``hybrid``)."""
     cross: CrossAttention | None = None
     """An encoder-decoder's cross-attention (``kv.cross_attention``): the decoder layers also cache the encoder's
     keys and values."""
@@ -222,25 +248,82 @@ def _resolve(
     return heads, kv_heads, head_dim, query, key, value
 
 
-def _stacks(root: Module) -> list[tuple[str, Module, int, list[_Attention]]]:
-    """Each outermost container of numbered blocks with the first attention of each of its block runs."""
-    stacks: dict[str, tuple[Module, int, dict[str, _Attention]]] = {}
+class _Stack(Record):
+    """A container of numbered blocks: the first attention of each of its block runs, and each run's mixer."""
+
+    path: str
+    module: Module
+    times: int
+    attention: dict[str, _Attention]
+    mixers: dict[str, Module]
+    runs: dict[str, tuple[int, int]]
+    """Each block run's path: its first block's index and its copies."""
+
+
+def _stacks(root: Module) -> list[_Stack]:
+    """Each outermost container of numbered blocks with attention or a state-space mixer in its blocks."""
+    stacks: dict[str, _Stack] = {}
     work: list[tuple[str, Module, int, str | None, str | None]] = [("", root, 1, None, None)]
     while work:
         path, module, times, stack, layer = work.pop()
-        attention = _attention(path, module, times) if stack is not None and layer is not None else None
-        if attention is not None and stack is not None and layer is not None:
-            stacks[stack][2].setdefault(layer, attention)
-            continue
+        if stack is not None and layer is not None:
+            if module.kind in STATE_MIXERS:
+                stacks[stack].mixers.setdefault(layer, module)
+                continue
+            attention = _attention(path, module, times)
+            if attention is not None:
+                stacks[stack].attention.setdefault(layer, attention)
+                continue
         for child in reversed(module.children):
             label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
             child_path = f"{path}.{label}" if path else label
             child_stack, child_layer = stack, layer
             if stack is None and child.name.isdigit():
                 child_stack, child_layer = path, child_path
-                stacks.setdefault(path, (module, times, {}))
+                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}))
+                found.runs[child_path] = (int(child.name), child.repeat)
             work.append((child_path, child, times * child.repeat, child_stack, child_layer))
-    return [(path, module, times, list(found.values())) for path, (module, times, found) in stacks.items() if found]
+    return [found for found in stacks.values() if found.attention or found.mixers]
+
+
+def _state_shapes(mixer: Module) -> StateShapes | None:
+    """What ``mixer`` keeps per sequence, or None when its tensors and recorded sizes do not say."""
+    from paramcount.analysis.planner.kv import StateShapes
+
+    conv = next((child for child in mixer.children if child.name == "conv1d"), None)
+    out = next((_matrix(child) for child in mixer.children if child.name == "out_proj"), None)
+    a_log = next((param.sizes for param in mixer.params if param.name == "A_log"), None)
+    if conv is None or out is None or a_log is None or not conv.params or len(conv.params[0].sizes) != 3:
+        return None
+    channels, _, kernel = conv.params[0].sizes
+    layout, width = STATE_MIXERS[mixer.kind], out[1]
+    symbols = {**_subtree_symbols(mixer), **{k: v for k, v in mixer.attributes if isinstance(v, int)}}
+    if layout == "mamba" and len(a_log) == 2:
+        return StateShapes(mixer.kind, (channels, kernel), a_log, "SSM")
+    heads = a_log[0]
+    if layout == "mamba2":
+        groups = _first(symbols, GROUP_KEYS)
+        state, rest = divmod(channels - width, 2 * groups) if groups else (0, 1)
+        if rest or state < 1 or width % heads:
+            return None
+        return StateShapes(mixer.kind, (channels, kernel), (heads, width // heads, state), "SSM")
+    key_heads = symbols.get("linear_num_key_heads")
+    key_width, rest = divmod(channels - width, 2)
+    if not key_heads or rest or key_width % key_heads or width % heads:
+        return None
+    return StateShapes(mixer.kind, (channels, kernel), (heads, key_width // key_heads, width // heads), "recurrent")
+
+
+def _cache_types(stack: _Stack) -> tuple[str, ...]:
+    """Each block's cache type as transformers names it, in order: ``hybrid`` (attention and a mixer),
+    ``linear_attention`` (a mixer) or ``full_attention``; blocks with neither keep nothing and are left out."""
+    types: list[str] = []
+    for run, (_, copies) in sorted(stack.runs.items(), key=lambda entry: entry[1]):
+        attention, mixer = run in stack.attention, run in stack.mixers
+        if attention or mixer:
+            kind = "hybrid" if attention and mixer else "linear_attention" if mixer else "full_attention"
+            types.extend([kind] * copies)
+    return tuple(types)
 
 
 def _vocab(root: Module, hidden: int) -> int | None:
@@ -250,9 +333,10 @@ def _vocab(root: Module, hidden: int) -> int | None:
 
 
 def _sliding(attributes: Mapping[str, object], layers: int) -> tuple[int | None, tuple[str, ...]]:
-    """The window and each layer's type, from the root's ``sliding_window`` and ``layer_types`` (the HF door
-    records them as transformers reads the config); without ``layer_types`` every layer slides."""
-    window = attributes.get("sliding_window")
+    """The window and each layer's type, from the root's ``sliding_window`` (or Llama 4's ``attention_chunk_size``)
+    and ``layer_types`` (the HF door records them as transformers reads the config); without ``layer_types`` every
+    layer slides."""
+    window = attributes.get("sliding_window", attributes.get("attention_chunk_size"))
     if not isinstance(window, int) or isinstance(window, bool):
         return None, ()
     listed = attributes.get("layer_types")
@@ -267,10 +351,11 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
 
     With several stacks (encoder and decoder, vision and language) the one holding the most parameters is
     used (the decoder or language model, whose cache and activations dominate)."""
-    stacks = _stacks(root)
+    stacks = [stack for stack in _stacks(root) if stack.attention]
     if not stacks:
         return None
-    path, _, _, found = max(stacks, key=lambda entry: parameter_count(entry[1]) * entry[2])
+    chosen = max(stacks, key=_size)
+    path, found = chosen.path, list(chosen.attention.values())
     first = found[0]
     attributes = dict(root.attributes)
     heads, kv_heads, head_dim, _, key, value = _resolve(first, attributes)
@@ -299,6 +384,48 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
         layer_types=layer_types,
         kv_lora_rank=first.latent[0] if first.latent else None,
         qk_rope_head_dim=first.latent[1] if first.latent else None,
+        notes=tuple(notes),
+    )
+
+
+def _size(stack: _Stack) -> int:
+    return parameter_count(stack.module) * stack.times
+
+
+@per_tree
+def cache_dimensions(root: Module) -> TransformerDims | None:
+    """``transformer_dimensions`` with what each decoder layer caches when the stack has state-space or
+    linear-attention mixers (``layer_types`` and ``states``); for a stack of such mixers without attention
+    (Mamba, Mamba-2), the sizes their states need, with no attention layers."""
+    stacks = _stacks(root)
+    dims = transformer_dimensions(root)
+    if not stacks:
+        return dims
+    chosen = max(stacks, key=_size)
+    mixers = list(chosen.mixers.values())
+    if not mixers:
+        return dims
+    states = _state_shapes(mixers[0])
+    notes = [] if states is not None else [Assumption.of("states-unknown", mixer=mixers[0].kind)]
+    if any(_state_shapes(mixer) != states for mixer in mixers[1:]):
+        notes.append(Assumption.of("states-differ"))
+    types = _cache_types(chosen)
+    if dims is not None and dims.stack == chosen.path:
+        return replace(dims, layer_types=types, states=states, notes=dims.notes + tuple(notes))
+    out = next((_matrix(child) for child in mixers[0].children if child.name == "out_proj"), None)
+    hidden = out[0] if out is not None else 0
+    return TransformerDims(
+        hidden=hidden,
+        layers=0,
+        heads=None,
+        kv_heads=None,
+        head_dim=None,
+        key_width=0,
+        value_width=0,
+        vocab=_vocab(root, hidden),
+        stack=chosen.path,
+        layer_types=types,
+        states=states,
         notes=tuple(notes),
     )
 

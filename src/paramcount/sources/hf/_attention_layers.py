@@ -17,8 +17,15 @@ fill both in ``__post_init__``, family by family (transformers 5.24 ``configurat
 - every other family: a ``sliding_window`` or ``layer_types`` key in the file becomes an attribute of the
   config (mixtral, phi3 and starcoder2 declare ``sliding_window`` with default None) and is read the same way.
 
+Llama 4 (llama4_text, the text model of llama4) attends within chunks of ``attention_chunk_size`` (8192 by
+default) on its layers with rotary positions: ``no_rope_layers[i]`` is 1 for those (by default every layer but
+each ``no_rope_layer_interval``-th, 4), which ``__post_init__`` types ``chunked_attention``; the others (NoPE) are
+``full_attention``. The cache keeps a chunked layer as a sliding one whose window is the chunk
+(``get_layer_types_and_kwargs``: ``sliding_window = attention_chunk_size``, a ``DynamicSlidingWindowLayer``).
+
 The door records the result on the root as ``("layer_types", (...))`` and ``("sliding_window", W)`` when some
-layer is sliding; a model whose layers all attend to every token records nothing.
+layer is sliding, or ``("attention_chunk_size", W)`` when some layer is chunked; a model whose layers all attend
+to every token records nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["attention_layers"]
 
 SLIDING: Final = "sliding_attention"
+CHUNKED: Final = "chunked_attention"
 FULL: Final = "full_attention"
 
 WINDOW_DEFAULTS: Final[Mapping[str, int]] = {
@@ -50,6 +58,9 @@ WINDOW_DEFAULTS: Final[Mapping[str, int]] = {
     "qwen2_5_vl_text": 4096,
 }
 """``sliding_window``'s class default where a config class declares one that is not None."""
+
+CHUNK_DEFAULT: Final = 8192
+"""``Llama4TextConfig.attention_chunk_size``'s default (null turns chunking off)."""
 
 GATED: Final[Mapping[str, int | None]] = {
     "qwen2": None,
@@ -121,12 +132,38 @@ def _listed_types(config: Config, layers: int) -> list[str] | None:
     return list(listed)
 
 
+def _chunked_layers(config: Config, layers: int) -> tuple[tuple[str, Value], ...]:
+    """Llama 4: ``chunked_attention`` on the layers with rotary positions, ``full_attention`` on the NoPE ones."""
+    chunk = (
+        None
+        if config.raw("attention_chunk_size", CHUNK_DEFAULT) is None
+        else config.size("attention_chunk_size", CHUNK_DEFAULT)
+    )
+    types = _listed_types(config, layers)
+    if types is None:
+        rope = config.raw("no_rope_layers")
+        if not rope:  # None or [] (Llama4TextConfig: "if self.no_rope_layers else" the default)
+            interval = config.size("no_rope_layer_interval", 4)
+            rope = [int((index + 1) % interval != 0) for index in range(layers)]
+        if not isinstance(rope, list) or len(rope) != layers or any(flag not in (0, 1) for flag in rope):
+            raise config.fail(
+                "no_rope_layers", f"'{config.path('no_rope_layers')}' must list 0 or 1 for each of the {layers} layers"
+            )
+        types = [CHUNKED if flag and chunk is not None else FULL for flag in rope]
+    if CHUNKED not in types or chunk is None:
+        return ()
+    return (("layer_types", tuple(types)), ("attention_chunk_size", chunk))
+
+
 def attention_layers(data: Mapping[str, Any], model_type: str, source: str) -> tuple[tuple[str, Value], ...]:
-    """``(("layer_types", types), ("sliding_window", W))`` for a decoder with sliding-window layers, else ``()``."""
+    """``(("layer_types", types), ("sliding_window", W))`` for a decoder with sliding-window layers, Llama 4's
+    ``(("layer_types", types), ("attention_chunk_size", W))`` with chunked layers, else ``()``."""
     config = _text_config(Config(data, model_type, source))
     if not config.has("num_hidden_layers"):
         return ()
     layers = config.layers("num_hidden_layers")
+    if config.model_type == "llama4_text":
+        return _chunked_layers(config, layers)
     window = _window(config)
     types = _listed_types(config, layers) or _default_types(config, window, layers)
     if SLIDING not in types or window is None:
