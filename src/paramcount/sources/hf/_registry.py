@@ -83,8 +83,8 @@ def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
         if not available():
             offer += " (needs torch and transformers installed)"
         raise UnknownNameError(
-            f"{source}: model_type {name!r} is not supported{did_you_mean(close)}; {offer}; "
-            f"supported: {', '.join(MODEL_TYPES.names())}",
+            f"{source}: model_type {name!r} is not supported; {offer}; "
+            f"supported: {', '.join(MODEL_TYPES.names())}{did_you_mean(close)}",
             name,
             close,
         )
