@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import decoders, encoders, multimodal, seq2seq, state_space
+from paramcount.analysis.shapes import decoders, encoders, multimodal, qwen_vl, seq2seq, state_space
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -100,13 +100,20 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **encoders.RULES,
     **seq2seq.RULES,
     **state_space.RULES,
+    **qwen_vl.RULES,
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``state_space.py``,
 ``multimodal.py`` (transformers' classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and
 wins)."""
-TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | state_space.TOKEN_INPUTS | multimodal.TOKEN_INPUTS
+TOKEN_INPUTS: Final = (
+    decoders.TOKEN_INPUTS
+    | encoders.TOKEN_INPUTS
+    | state_space.TOKEN_INPUTS
+    | multimodal.TOKEN_INPUTS
+    | qwen_vl.TOKEN_INPUTS
+)
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (
     TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
@@ -574,6 +581,32 @@ class _Call:
         if checkpointed:
             cost = replace(cost, checkpointed=cost.macs)
         self.children = self.children.plus(cost)
+        self.complete = self.complete and visited.complete
+        return visited.output
+
+    def each(self, name: str, flow: Flow | None) -> Flow | None:
+        """Run every member of the child container ``name`` on the same ``flow`` and record the container's row
+        (a ``ModuleList`` whose members the parent's forward calls on one tensor each: Qwen3-VL's deepstack
+        mergers); a member repeated ``n`` times is walked once, its row standing for the ``n`` calls. Returns
+        the last member's output."""
+        position, container = self._find(name)
+        self.visited.add(name)
+        inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
+        if flow is None:
+            self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
+            self.complete = False
+            return None
+        output = None
+        for index, child in enumerate(container.children):
+            inner.visited.add(child.name)
+            path, key = _join(inner.path, _label(child)), (*inner.key, index, 0)
+            visited = self.walk.visit(replace(child, repeat=1), path, flow, times=self.times * child.repeat, key=key)
+            inner.children = inner.children.plus(visited.cost, child.repeat)
+            inner.complete = inner.complete and visited.complete
+            output = visited.output
+        note = f"{self.module.kind}.forward calls each member on one input"
+        visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
+        self.children = self.children.plus(visited.cost)
         self.complete = self.complete and visited.complete
         return visited.output
 
