@@ -551,13 +551,12 @@ def test_qwen_vl_switches_equal_flop_counter_mode(
         vision |= {"window_size": window, "fullatt_block_indexes": blocks}
     if name.startswith("Qwen--Qwen3"):
         vision |= {"deepstack_visual_indexes": blocks}
-    small: dict[str, Any] = {
+    small = QWEN_TEXT | {
         "hidden_size": 256,
         "intermediate_size": 512,
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     }
-    small |= {"image_token_id": 511, "torch_dtype": "float32"}
     changes = {"vision_config": vision} | ({"image_token_id": 511, "text_config": small} if "Qwen3" in name else small)
     config = merged(cut(shipped(name)), changes)
     architecture = counted_class(config)

@@ -565,30 +565,37 @@ class _Call:
     ) -> Flow | None:
         """Run a child container's members in order and record the container's own row; ``calls``: how many
         times each member runs in a row (ALBERT's shared layer groups), one count per copy."""
-        position, container = self._find(name)
-        self.visited.add(name)
-        inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
-        if flow is None:
-            self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
-            self.complete = False
+        inner = self._container(name, flow)
+        if inner is None or flow is None:
             return None
         output = inner.run_members(flow, calls)
         note = f"its members run in order in {self.module.kind}.forward"
         if checkpointed:
             note += "; gradient checkpointing recomputes each of them in the backward pass"
-        visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
-        cost = visited.cost
-        if checkpointed:
-            cost = replace(cost, checkpointed=cost.macs)
-        self.children = self.children.plus(cost)
-        self.complete = self.complete and visited.complete
-        return visited.output
+        return self._close(inner, flow, Outcome(output, 0, (), note), checkpointed=checkpointed)
 
     def each(self, name: str, flow: Flow | None) -> Flow | None:
         """Run every member of the child container ``name`` on the same ``flow`` and record the container's row
         (a ``ModuleList`` whose members the parent's forward calls on one tensor each: Qwen3-VL's deepstack
         mergers); a member repeated ``n`` times is walked once, its row standing for the ``n`` calls. Returns
         the last member's output."""
+        inner = self._container(name, flow)
+        if inner is None or flow is None:
+            return None
+        output = None
+        for index, child in enumerate(inner.module.children):
+            inner.visited.add(child.name)
+            path, key = _join(inner.path, _label(child)), (*inner.key, index, 0)
+            visited = self.walk.visit(replace(child, repeat=1), path, flow, times=self.times * child.repeat, key=key)
+            inner.children = inner.children.plus(visited.cost, child.repeat)
+            inner.complete = inner.complete and visited.complete
+            output = visited.output
+        return self._close(
+            inner, flow, Outcome(output, 0, (), f"{self.module.kind}.forward calls each member on one input")
+        )
+
+    def _container(self, name: str, flow: Flow | None) -> _Call | None:
+        """The call of the child container ``name``; None, its rows recorded as input unknown, when ``flow`` is."""
         position, container = self._find(name)
         self.visited.add(name)
         inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
@@ -596,17 +603,15 @@ class _Call:
             self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
             self.complete = False
             return None
-        output = None
-        for index, child in enumerate(container.children):
-            inner.visited.add(child.name)
-            path, key = _join(inner.path, _label(child)), (*inner.key, index, 0)
-            visited = self.walk.visit(replace(child, repeat=1), path, flow, times=self.times * child.repeat, key=key)
-            inner.children = inner.children.plus(visited.cost, child.repeat)
-            inner.complete = inner.complete and visited.complete
-            output = visited.output
-        note = f"{self.module.kind}.forward calls each member on one input"
-        visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
-        self.children = self.children.plus(visited.cost)
+        return inner
+
+    def _close(self, inner: _Call, flow: Flow, outcome: Outcome, *, checkpointed: bool = False) -> Flow | None:
+        """Record the container's row and add its cost (``checkpointed``: recomputed in the backward pass)."""
+        visited = self.walk.record(inner, flow, outcome)
+        cost = visited.cost
+        if checkpointed:
+            cost = replace(cost, checkpointed=cost.macs)
+        self.children = self.children.plus(cost)
         self.complete = self.complete and visited.complete
         return visited.output
 
