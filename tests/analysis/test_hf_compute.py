@@ -100,7 +100,13 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
         inputs = {"pixel_values": torch.randn(shape)}
     with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
         warnings.simplefilter("ignore")
-        output = model(**inputs)
+        try:
+            output = model(**inputs)
+        except AttributeError as failure:
+            # transformers 5.24's Llama4ForConditionalGeneration computes the logits, then fails building its
+            # output object (it reads image_outputs from the language model's output): every product has run.
+            if backward or "image_outputs" not in str(failure):
+                raise
         if backward:
             output[0].float().sum().backward()
     total: int = counter.get_total_flops()
@@ -115,9 +121,23 @@ def text_and_image(config: Any, shape: tuple[int, ...]) -> dict[str, torch.Tenso
     vision = config.vision_config
     batch = shape[0]
     ids = torch.randint(0, 100, shape)
+    if hasattr(vision, "temporal_patch_size"):
+        # Qwen-VL: a 448² image (a multiple of patch_size·spatial_merge_size, as smart_resize leaves it), one frame,
+        # its patches flattened as the processor hands them, one token per spatial_merge_size² patches.
+        grid = 448 // vision.patch_size
+        ids[:, : (grid // vision.spatial_merge_size) ** 2] = config.image_token_id
+        width = vision.in_channels * vision.temporal_patch_size * vision.patch_size**2
+        return {
+            "input_ids": ids,
+            "pixel_values": torch.randn(batch * grid * grid, width),
+            "image_grid_thw": torch.tensor([[1, grid, grid]] * batch),
+            "mm_token_type_ids": (ids == config.image_token_id).int(),
+        }
     if hasattr(config, "image_token_id"):
         if hasattr(config, "mm_tokens_per_image"):
             image_tokens = config.mm_tokens_per_image
+        elif hasattr(vision, "pixel_shuffle_ratio"):  # Llama 4: the patches folded 2×2 (ratio 0.5)
+            image_tokens = int((vision.image_size // vision.patch_size) ** 2 * vision.pixel_shuffle_ratio**2)
         else:
             image_tokens = (vision.image_size // vision.patch_size) ** 2
             image_tokens += config.vision_feature_select_strategy == "full"
@@ -349,6 +369,13 @@ def test_dinov2_flops_equal_flop_counter_mode(shape: tuple[int, ...]) -> None:
     assert report.total_flops == transformers_flops(config, "Dinov2Model", shape, backward=False)
 
 
+QWEN_TEXT: dict[str, Any] = {
+    "image_token_id": 511,
+    "hidden_size": 512,
+    "intermediate_size": 1024,
+    "num_attention_heads": 4,
+}
+QWEN_TEXT |= {"num_key_value_heads": 2, "torch_dtype": "float32"}
 VISION_LANGUAGE: dict[str, dict[str, Any]] = {
     # (2, 16) token ids and two images at the configured size, every width as shipped.
     "openai--clip-vit-base-patch32.json": {},
@@ -368,6 +395,25 @@ VISION_LANGUAGE: dict[str, dict[str, Any]] = {
     # Gemma 3: a 448² image (32² patches, pooled 2×2 to the configured 256 tokens) instead of 896² (64² patches,
     # pooled 4×4), whose 4,096-patch eager attention would need gigabytes on the CPU.
     "google--gemma-3-4b-it.json": {"vision_config": {"image_size": 448}},
+    # Qwen-VL: two vision blocks (their count is "depth") at full width on a 448² image (32² patches of 14 pixels,
+    # 256 tokens; Qwen3-VL 28² of 16, 196 tokens), Qwen2.5-VL's first block windowed, its second (index 1) full, and
+    # Qwen3-VL's deepstack mergers on both; the text model narrowed to 512 (4 heads of 128: the M-RoPE sections
+    # cover 64 frequencies), image id 511 < vocab.
+    "Qwen--Qwen2-VL-7B-Instruct.json": QWEN_TEXT | {"vision_config": {"depth": 2, "hidden_size": 512}},
+    "Qwen--Qwen2.5-VL-7B-Instruct.json": QWEN_TEXT
+    | {"vision_config": {"depth": 2, "out_hidden_size": 512, "fullatt_block_indexes": [1]}},
+    "Qwen--Qwen3-VL-4B-Instruct.json": {
+        "image_token_id": 511,
+        "text_config": QWEN_TEXT | {"intermediate_size": 1024},
+        "vision_config": {"depth": 2, "out_hidden_size": 512, "deepstack_visual_indexes": [0, 1]},
+    },
+    # Llama 4: one 336² tile (24² patches, a class token; folded 2×2 to 144 tokens), the text model narrowed as in
+    # the language-model test above: a rope and a no-rope layer, each a mixture of 4 experts.
+    "meta-llama--Llama-4-Scout-17B-16E-Instruct.json": {
+        "image_token_index": 511,
+        "text_config": QWEN_TEXT
+        | {"intermediate_size": 256, "intermediate_size_mlp": 512, "num_local_experts": 4, "no_rope_layers": [1, 0]},
+    },
 }
 
 
@@ -383,7 +429,14 @@ def merged(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 def test_vision_language_flops_equal_flop_counter_mode(name: str) -> None:
     config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
     architecture = counted_class(config)
-    image_tokens = {"llava-hf--llava-1.5-7b-hf.json": 576, "google--gemma-3-4b-it.json": 256}.get(name, 0)
+    image_tokens = {
+        "llava-hf--llava-1.5-7b-hf.json": 576,
+        "google--gemma-3-4b-it.json": 256,
+        "Qwen--Qwen2-VL-7B-Instruct.json": 256,
+        "Qwen--Qwen2.5-VL-7B-Instruct.json": 256,
+        "Qwen--Qwen3-VL-4B-Instruct.json": 196,
+        "meta-llama--Llama-4-Scout-17B-16E-Instruct.json": 144,
+    }.get(name, 0)
     shape = (2, image_tokens + 16)
     report = ours(config, architecture, shape)
     assert report.is_complete
@@ -470,6 +523,51 @@ def test_vision_language_switches_equal_flop_counter_mode(
     )
 
 
+QWEN_VL = ["Qwen--Qwen2-VL-7B-Instruct.json", "Qwen--Qwen2.5-VL-7B-Instruct.json", "Qwen--Qwen3-VL-4B-Instruct.json"]
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(QWEN_VL),
+    depth=st.integers(1, 3),
+    window=st.sampled_from([56, 112, 168, 448]),
+    chosen=st.sets(st.integers(0, 2)),
+    patch=st.sampled_from([14, 16]),
+    text=st.integers(1, 12),
+)
+def test_qwen_vl_switches_equal_flop_counter_mode(
+    name: str, depth: int, window: int, chosen: set[int], patch: int, text: int
+) -> None:
+    # Small towers on the 448² image in patches of 14 or 16 pixels (32² or 28² patches, merged 2×2); Qwen2.5-VL
+    # with windows of 56 to 448 pixels (2 to 16 merged tokens a side: the last window of a row shorter where they
+    # do not divide the grid) and any blocks attending to the whole image; Qwen3-VL's deepstack mergers on any
+    # of its blocks (or none).
+    blocks = sorted(index for index in chosen if index < depth)
+    # cut() gives the tower num_hidden_layers, which transformers reads as depth over the config's own "depth".
+    vision: dict[str, Any] = {"depth": depth, "num_hidden_layers": depth, "num_heads": 4, "patch_size": patch}
+    if name.startswith("Qwen--Qwen2-VL"):
+        vision |= {"embed_dim": 64, "hidden_size": 256}
+    else:
+        vision |= {"hidden_size": 64, "intermediate_size": 96, "out_hidden_size": 256}
+    if name.startswith("Qwen--Qwen2.5"):
+        vision |= {"window_size": window, "fullatt_block_indexes": blocks}
+    if name.startswith("Qwen--Qwen3"):
+        vision |= {"deepstack_visual_indexes": blocks}
+    small = QWEN_TEXT | {
+        "hidden_size": 256,
+        "intermediate_size": 512,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    }
+    changes = {"vision_config": vision} | ({"image_token_id": 511, "text_config": small} if "Qwen3" in name else small)
+    config = merged(cut(shipped(name)), changes)
+    architecture = counted_class(config)
+    shape = (2, (448 // patch // 2) ** 2 + text)
+    assert ours(config, architecture, shape).total_flops == transformers_flops(
+        config, architecture, shape, backward=False
+    )
+
+
 def test_vision_language_sequences_hold_the_image_tokens() -> None:
     with pytest.raises(ShapeError, match=r"^model: LlavaModel puts the image's 576 tokens in the sequence, which"):
         propagate(build_config_tree(shipped("llava-hf--llava-1.5-7b-hf.json")), (1, 575))
@@ -479,6 +577,12 @@ def test_vision_language_sequences_hold_the_image_tokens() -> None:
     assert report.tokens == 600  # every position of the sequences, the image's included
     with pytest.raises(ShapeError, match=r"^text_model.embeddings: CLIPTextEmbeddings reads positions 0 to 77 from"):
         propagate(build_config_tree(shipped("openai--clip-vit-base-patch32.json")), (1, 78))
+    # Qwen2-VL: a 448² image in 14² patches, 32² patches merged 2×2 into 256 tokens; Llama 4: 24² patches of a
+    # 336² tile folded 2×2 into 144.
+    with pytest.raises(ShapeError, match=r"^model: Qwen2VLModel puts the image's 256 tokens in the sequence, which"):
+        propagate(build_config_tree(shipped("Qwen--Qwen2-VL-7B-Instruct.json")), (1, 255))
+    with pytest.raises(ShapeError, match=r"^Llama4ForConditionalGeneration puts the image's 144 tokens in the seq"):
+        propagate(build_config_tree(shipped("meta-llama--Llama-4-Scout-17B-16E-Instruct.json")), (1, 143))
     headless = merged(shipped("google--siglip-base-patch16-224.json"), {"vision_config": {"vision_use_head": False}})
     with pytest.raises(ShapeError, match=r"^SiglipModel scores the vision tower's pooler_output, which a SigLIP"):
         propagate(build_config_tree(headless), (1, 64))
@@ -755,11 +859,15 @@ DEFAULT_INPUTS = {
     "llava-hf--llava-1.5-7b-hf.json": (1, 1024),  # 576 image tokens and 448 text tokens
     "google--gemma-3-4b-it.json": (1, 512),  # 256 image tokens and 256 text tokens
     **dict.fromkeys(AUDIO, ONE_SECOND),
+    "Qwen--Qwen2-VL-7B-Instruct.json": (1, 512),  # 256 image tokens and 256 text tokens
+    "Qwen--Qwen2.5-VL-7B-Instruct.json": (1, 512),
+    "Qwen--Qwen3-VL-4B-Instruct.json": (1, 256),  # 196 image tokens and 60 text tokens
+    "meta-llama--Llama-4-Scout-17B-16E-Instruct.json": (1, 256),  # 144 image tokens and 112 text tokens
 }
 
 
 NOT_YET = pytest.mark.xfail(
-    reason="Qwen3-Next, Llama 4 with images and the types added last: their dataflow is not declared yet",
+    reason="Qwen3-Next and the types added last: their dataflow is not declared yet",
     strict=True,
 )
 

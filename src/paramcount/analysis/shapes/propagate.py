@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import audio, decoders, encoders, modern_encoders, multimodal, seq2seq, state_space
+from paramcount.analysis.shapes import (
+    audio,
+    decoders,
+    encoders,
+    modern_encoders,
+    multimodal,
+    qwen_vl,
+    seq2seq,
+    state_space,
+)
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -102,18 +111,20 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **state_space.RULES,
     **modern_encoders.RULES,
     **audio.RULES,
+    **qwen_vl.RULES,
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``state_space.py``,
-``modern_encoders.py``, ``audio.py``, ``multimodal.py`` (transformers' classes; multimodal.py's ``Gemma3Model``,
-the model with images, comes last and wins)."""
+``modern_encoders.py``, ``audio.py``, ``qwen_vl.py``, ``multimodal.py`` (transformers' classes;
+multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
 TOKEN_INPUTS: Final = (
     decoders.TOKEN_INPUTS
     | encoders.TOKEN_INPUTS
     | state_space.TOKEN_INPUTS
     | modern_encoders.TOKEN_INPUTS
     | multimodal.TOKEN_INPUTS
+    | qwen_vl.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (
@@ -566,6 +577,37 @@ class _Call:
     ) -> Flow | None:
         """Run a child container's members in order and record the container's own row; ``calls``: how many
         times each member runs in a row (ALBERT's shared layer groups), one count per copy."""
+        inner = self._container(name, flow)
+        if inner is None or flow is None:
+            return None
+        output = inner.run_members(flow, calls)
+        note = f"its members run in order in {self.module.kind}.forward"
+        if checkpointed:
+            note += "; gradient checkpointing recomputes each of them in the backward pass"
+        return self._close(inner, flow, Outcome(output, 0, (), note), checkpointed=checkpointed)
+
+    def each(self, name: str, flow: Flow | None) -> Flow | None:
+        """Run every member of the child container ``name`` on the same ``flow`` and record the container's row
+        (a ``ModuleList`` whose members the parent's forward calls on one tensor each: Qwen3-VL's deepstack
+        mergers); a member repeated ``n`` times is walked once, its row standing for the ``n`` calls. Returns
+        the last member's output."""
+        inner = self._container(name, flow)
+        if inner is None or flow is None:
+            return None
+        output = None
+        for index, child in enumerate(inner.module.children):
+            inner.visited.add(child.name)
+            path, key = _join(inner.path, _label(child)), (*inner.key, index, 0)
+            visited = self.walk.visit(replace(child, repeat=1), path, flow, times=self.times * child.repeat, key=key)
+            inner.children = inner.children.plus(visited.cost, child.repeat)
+            inner.complete = inner.complete and visited.complete
+            output = visited.output
+        return self._close(
+            inner, flow, Outcome(output, 0, (), f"{self.module.kind}.forward calls each member on one input")
+        )
+
+    def _container(self, name: str, flow: Flow | None) -> _Call | None:
+        """The call of the child container ``name``; None, its rows recorded as input unknown, when ``flow`` is."""
         position, container = self._find(name)
         self.visited.add(name)
         inner = _Call(self.walk, container, _join(self.path, name), self.times, (*self.key, position, 0), frozenset())
@@ -573,11 +615,11 @@ class _Call:
             self.walk.unknown(container, inner.path, self.times, inner.key, INPUT_UNKNOWN, "its input is unknown")
             self.complete = False
             return None
-        output = inner.run_members(flow, calls)
-        note = f"its members run in order in {self.module.kind}.forward"
-        if checkpointed:
-            note += "; gradient checkpointing recomputes each of them in the backward pass"
-        visited = self.walk.record(inner, flow, Outcome(output, 0, (), note))
+        return inner
+
+    def _close(self, inner: _Call, flow: Flow, outcome: Outcome, *, checkpointed: bool = False) -> Flow | None:
+        """Record the container's row and add its cost (``checkpointed``: recomputed in the backward pass)."""
+        visited = self.walk.record(inner, flow, outcome)
         cost = visited.cost
         if checkpointed:
             cost = replace(cost, checkpointed=cost.macs)

@@ -207,6 +207,11 @@ if TYPE_CHECKING:
             ``calls``: how many times in a row each member runs (ALBERT's shared layer groups)."""
             ...
 
+        def each(self, name: str, flow: Flow | None) -> Flow | None:
+            """Run every member of the child container ``name`` on the same ``flow`` (a ``ModuleList`` whose
+            members the parent's forward calls on one tensor each, Qwen3-VL's deepstack mergers)."""
+            ...
+
         def skip(self, name: str, reason: str) -> None:
             """Record that ``forward`` does not call the child ``name`` here, and why."""
             ...

@@ -147,7 +147,10 @@ def _vision_model(config: Config) -> Module:
     return module(
         "vision_model",
         "Llama4VisionModel",
-        module("patch_embedding", "Llama4UnfoldConvolution", linear("linear", pixels, hidden, bias=False)),
+        replace(  # the unfold's kernel and stride: shapes depend on it, its linear shows only channels·patch²
+            module("patch_embedding", "Llama4UnfoldConvolution", linear("linear", pixels, hidden, bias=False)),
+            attributes=(("patch_size", patch),),
+        ),
         module("rotary_embedding", "Llama4VisionRotaryEmbedding", buffers=(table,)),
         layer_norm("layernorm_pre", hidden),
         layer_norm("layernorm_post", hidden),

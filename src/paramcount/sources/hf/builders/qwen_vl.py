@@ -12,7 +12,7 @@ set at the top level or, for Qwen2-VL and Qwen2.5-VL, in the text config (their 
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -179,7 +179,10 @@ def _qwen2_5_vl_vision(config: Config) -> Module:
         "Qwen2_5_VLPatchMerger",
     )
     norm = rms_norm("ln_q", width, "Qwen2_5_VLRMSNorm")
-    return _merger_tower(config, kinds, width, block, norm, path_dim(config, "out_hidden_size"))
+    tower = _merger_tower(config, kinds, width, block, norm, path_dim(config, "out_hidden_size"))
+    # Which blocks attend within windows: shapes and FLOPs depend on it, the tensors do not show it.
+    full = tuple(config.sizes("fullatt_block_indexes"))
+    return replace(tower, attributes=(("window_size", config.size("window_size")), ("fullatt_block_indexes", full)))
 
 
 def _qwen3_vl_merger(name: str, norm_width: Dim, merged: Dim, outputs: Dim) -> Module:
@@ -220,7 +223,7 @@ def _qwen3_vl_vision(config: Config) -> Module:
             f"'{config.path('deepstack_visual_indexes')}' must be a list of layer indexes, got {indexes!r:.40}",
         )
     deepstack = stack("deepstack_merger_list", _qwen3_vl_merger("0", merged, merged, outputs), len(indexes))
-    return module(
+    tower = module(
         "visual",
         "Qwen3VLVisionModel",
         _patch_embed(config, "Qwen3VLVisionPatchEmbed", width, bias=True),
@@ -230,6 +233,9 @@ def _qwen3_vl_vision(config: Config) -> Module:
         _qwen3_vl_merger("merger", width, merged, outputs),
         deepstack,
     )
+    # Which blocks' outputs the deepstack mergers read (an index past the last block: never called).
+    taps = tuple(config.sizes("deepstack_visual_indexes"))
+    return replace(tower, attributes=(("deepstack_visual_indexes", taps),))
 
 
 # --- the models --------------------------------------------------------------------------------------------------
