@@ -72,15 +72,18 @@ def _unpadded(height: int, width: int, rows: int, columns: int) -> tuple[int, in
 
 def _pinpoints(value: Value) -> tuple[tuple[int, int], ...]:
     """The ``image_grid_pinpoints`` attribute: (height, width) resolutions."""
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for pair in value if isinstance(value, tuple) else ():
-        if not isinstance(pair, tuple) or len(pair) != 2 or not all(isinstance(size, int) for size in pair):
-            break
-        pairs.append((int(pair[0]), int(pair[1])))  # type: ignore[arg-type]
-    else:
-        if pairs:
-            return tuple(pairs)
-    raise NotModelledError("its image_grid_pinpoints are not known")
+        if isinstance(pair, tuple) and len(pair) == 2:
+            height, width = pair
+            if isinstance(height, int) and isinstance(width, int):
+                pairs.append((height, width))
+                continue
+        pairs.clear()
+        break
+    if not pairs:
+        raise NotModelledError("its image_grid_pinpoints are not known")
+    return tuple(pairs)
 
 
 def _anyres_max(text: str) -> int:
