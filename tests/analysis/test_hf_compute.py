@@ -583,6 +583,17 @@ def assert_equal_flops_and_tokens(
         ours(config, architecture, (shape[0], tokens - 1))
 
 
+@pytest.mark.parametrize("model_type", ["llava_next", "llava_onevision"])
+def test_anyres_facts_are_transformers_defaults(model_type: str) -> None:
+    # A config that leaves out image_grid_pinpoints gets its class's (set in __post_init__), the tile size its
+    # vision config's image_size, OneVision its vision_aspect_ratio.
+    facts = dict(build_config_tree({"model_type": model_type}).children[0].attributes)
+    theirs = transformers.AutoConfig.for_model(model_type)
+    assert facts["image_grid_pinpoints"] == tuple(tuple(pair) for pair in theirs.image_grid_pinpoints)
+    assert facts["vision_config.image_size"] == theirs.vision_config.image_size
+    assert facts.get("vision_aspect_ratio") == getattr(theirs, "vision_aspect_ratio", None)
+
+
 @settings(max_examples=8, deadline=None)
 @given(
     name=st.sampled_from(ANYRES),
