@@ -218,29 +218,37 @@ def _contrastive(projections: bool) -> Rule:
 # --- LLaVA and Gemma 3 ---------------------------------------------------------------------------------------
 
 
-def _with_image(call: Call, flow: Flow, image: Flow, image_tokens: Flow | None, detail: str = "") -> Outcome:
-    """The language model over the whole sequence, whose first positions the image's tokens take (where they
-    stand changes no count); the sequence must hold them, as transformers checks."""
+def _with_image(
+    call: Call, flow: Flow, image: Flow, image_tokens: Flow | None, detail: str = "", language: str = "language_model"
+) -> Outcome:
+    """The language model (child ``language``) over the whole sequence, whose first positions the image's tokens
+    take (where they stand changes no count); the sequence must hold them, as transformers checks."""
     count = "?"
     if image_tokens is not None:
         count = str(image_tokens.shape[1])
         if image_tokens.shape[1] > flow.shape[1]:
             raise call.fail(f"puts the image's {count} tokens in the sequence, which holds {flow.shape[1]}; give a "
                             f"sequence of at least {count} tokens (the image's, then the text's)")  # fmt: skip
-    output = call.child("language_model", flow)
+    output = call.child(language, flow)
     note = f"one {format_shape(image.shape[1:])} image per sequence, {count} of its tokens{detail} among the sequence's"
     return Outcome(output, note=note)
 
 
 def _llava_model(call: Call, flow: Flow) -> Outcome:
-    """The vision tower on the image; its hidden states without the class token (``"default"`` strategy) or
-    with it (``"full"``), ``len(vision_feature_layer)`` of them side by side, through the projector; then the
-    language model over the sequence."""
+    """The image's features (``_llava_features``), then the language model over the sequence."""
     _tokens(call, flow)
-    strategy = dict(call.module.attributes).get("vision_feature_select_strategy")
-    if strategy not in ("default", "full"):
-        raise NotModelledError("its vision_feature_select_strategy is not known")
     image = _image(call, flow.shape[0], "vision_tower")
+    image_tokens, strategy = _llava_features(call, image)
+    return _with_image(call, flow, image, image_tokens, f" (vision_feature_select_strategy={strategy!r})")
+
+
+def _llava_features(call: Call, image: Flow) -> tuple[Flow | None, str]:
+    """The vision tower on ``image``; its hidden states without the class token (``"default"`` strategy) or with
+    it (``"full"``), ``len(vision_feature_layer)`` of them side by side, through the projector: the projected
+    features (images, tokens, text width), and the strategy."""
+    strategy = dict(call.module.attributes).get("vision_feature_select_strategy")
+    if not isinstance(strategy, str) or strategy not in ("default", "full"):
+        raise NotModelledError("its vision_feature_select_strategy is not known")
     hidden = call.child("vision_tower", image)
     projector = child_of(call.module, "multi_modal_projector")
     first = None if projector is None else child_of(projector, "linear_1")
@@ -254,8 +262,7 @@ def _llava_model(call: Call, flow: Flow) -> Outcome:
         if stacked % width:
             raise call.fail(f"stacks vision hidden states of width {width} into linear_1's {stacked} features")
         features = Flow((batch, count, stacked), grad=hidden.grad)
-    image_tokens = call.child("multi_modal_projector", features)
-    return _with_image(call, flow, image, image_tokens, f" (vision_feature_select_strategy={strategy!r})")
+    return call.child("multi_modal_projector", features), strategy
 
 
 def _gemma3_projector(call: Call, flow: Flow) -> Outcome:

@@ -33,6 +33,7 @@ from paramcount.analysis.shapes import (
     qwen_vl,
     seq2seq,
     state_space,
+    vision_language,
 )
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
@@ -112,12 +113,13 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **modern_encoders.RULES,
     **audio.RULES,
     **qwen_vl.RULES,
+    **vision_language.RULES,
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``state_space.py``,
-``modern_encoders.py``, ``audio.py``, ``qwen_vl.py``, ``multimodal.py`` (transformers' classes;
-multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
+``modern_encoders.py``, ``audio.py``, ``qwen_vl.py``, ``vision_language.py``, ``multimodal.py`` (transformers'
+classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
 TOKEN_INPUTS: Final = (
     decoders.TOKEN_INPUTS
     | encoders.TOKEN_INPUTS
@@ -125,6 +127,7 @@ TOKEN_INPUTS: Final = (
     | modern_encoders.TOKEN_INPUTS
     | multimodal.TOKEN_INPUTS
     | qwen_vl.TOKEN_INPUTS
+    | vision_language.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (

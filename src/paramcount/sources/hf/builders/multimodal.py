@@ -15,6 +15,7 @@ build without timm, so there is nothing to check a count against.
 
 from __future__ import annotations
 
+from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._defaults import attribute
 from paramcount.sources.hf._registry import model_type
@@ -44,6 +45,7 @@ from paramcount.tree import Buffer, Dim, Module
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Final
 
 __all__ = ["idefics3", "llava_next", "llava_onevision", "mistral3", "paligemma", "pixtral", "smolvlm"]
 
@@ -80,13 +82,41 @@ def _assemble(
 
 _LLAVA_NEXT = LlavaLayout("LlavaNext", "clip_vision_model", "llama", newline=True, tie_from_text=False)
 _LLAVA_ONEVISION = LlavaLayout("LlavaOnevision", "siglip_vision_model", "qwen2", newline=True)
+# The config classes' image_grid_pinpoints when a file leaves them out (set in their __post_init__, so not in the
+# defaults table): LlavaNextConfig's five resolutions, LlavaOnevisionConfig's 6 × 6 multiples of 384 pixels.
+_NEXT_PINPOINTS: Final = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
+_ONEVISION_PINPOINTS: Final = tuple((384 * rows, 384 * columns) for rows in range(1, 7) for columns in range(1, 7))
+
+
+def _anyres(tree: Module, config: Config, default: tuple[tuple[int, int], ...], *read: str) -> Module:
+    """The base model (the tree, or its ``model``) with the AnyRes facts its shapes read and its tensors do not show:
+    ``image_grid_pinpoints`` (the resolutions an image is tiled to), the tile size ``vision_config.image_size`` (the
+    tower's patches floor it) and the text keys ``read``; one written in another form than transformers reads is
+    left out (the shapes are then not modelled; the count is unchanged)."""
+    vision = config.raw("vision_config")
+    side = vision.get("image_size") if isinstance(vision, dict) else None
+    raw = config.raw("image_grid_pinpoints")
+    pinpoints: tuple[tuple[int, int], ...] | None = default if raw is None else None
+    if isinstance(raw, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(type(size) is int and size > 0 for size in pair)
+        for pair in raw
+    ):
+        pinpoints = tuple((pair[0], pair[1]) for pair in raw)
+    facts: list[tuple[str, str | int]] = [(key, value) for key in read if isinstance(value := config.raw(key), str)]
+    if type(side) is int and side > 0:
+        facts.append(("vision_config.image_size", side))
+    added = (*facts, *((("image_grid_pinpoints", pinpoints),) if pinpoints else ()))
+    if tree.kind.endswith("ForConditionalGeneration"):
+        base, *rest = tree.children
+        return replace(tree, children=(replace(base, attributes=(*base.attributes, *added)), *rest))
+    return replace(tree, attributes=(*tree.attributes, *added))
 
 
 @model_type("llava_next", architectures=_classes("LlavaNext"), default="LlavaNextForConditionalGeneration")
 def llava_next(config: Config, architecture: str) -> Module:
     """LLaVA-NeXT (LLaVA 1.6): LLaVA with ``image_newline`` (one text-width vector); its config class does not take
     ``tie_word_embeddings`` from the text config."""
-    return llava_model(config, architecture, _LLAVA_NEXT)
+    return _anyres(llava_model(config, architecture, _LLAVA_NEXT), config, _NEXT_PINPOINTS)
 
 
 @model_type(
@@ -94,7 +124,8 @@ def llava_next(config: Config, architecture: str) -> Module:
 )
 def llava_onevision(config: Config, architecture: str) -> Module:
     """LLaVA-OneVision: LLaVA-NeXT's layout with a SigLIP tower and a Qwen2 text model by default."""
-    return llava_model(config, architecture, _LLAVA_ONEVISION)
+    tree = llava_model(config, architecture, _LLAVA_ONEVISION)
+    return _anyres(tree, config, _ONEVISION_PINPOINTS, "vision_aspect_ratio")
 
 
 # --- PaliGemma ---------------------------------------------------------------------------------------------------
@@ -205,7 +236,9 @@ def pixtral(config: Config, architecture: str) -> Module:
     )
     frequencies = Dim.of((head_dim.value + 1) // 2, "head_dim/2")
     rotary = tuple(Buffer(name, (frequencies,), persistent=False) for name in ("inv_freq", "original_inv_freq"))
-    return module(
+    # The image size its shapes assume (the processor's longest edge): no tensor shows it, the tower takes any size.
+    side = config.raw("image_size")
+    tower = module(
         "",
         architecture,
         conv(
@@ -221,6 +254,9 @@ def pixtral(config: Config, architecture: str) -> Module:
         module("transformer", "PixtralTransformer", stack("layers", layer, config.layers("num_hidden_layers"))),
         module("patch_positional_embedding", "PixtralVisionRotaryEmbedding", buffers=rotary),
     )
+    if type(side) is int and side > 0:
+        return replace(tower, attributes=(("image_size", side),))
+    return tower
 
 
 @model_type("mistral3", architectures=_classes("Mistral3"), default="Mistral3ForConditionalGeneration")
