@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from paramcount._record import Record, replace
 from paramcount.analysis.flops import FLOPS_PER_MAC, MATMUL_CONVENTION
-from paramcount.analysis.shapes import decoders, encoders, multimodal, seq2seq, state_space
+from paramcount.analysis.shapes import decoders, encoders, hybrids, multimodal, seq2seq, state_space
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
@@ -100,13 +100,20 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **encoders.RULES,
     **seq2seq.RULES,
     **state_space.RULES,
+    **hybrids.RULES,
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``state_space.py``,
 ``multimodal.py`` (transformers' classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and
 wins)."""
-TOKEN_INPUTS: Final = decoders.TOKEN_INPUTS | encoders.TOKEN_INPUTS | state_space.TOKEN_INPUTS | multimodal.TOKEN_INPUTS
+TOKEN_INPUTS: Final = (
+    decoders.TOKEN_INPUTS
+    | encoders.TOKEN_INPUTS
+    | state_space.TOKEN_INPUTS
+    | multimodal.TOKEN_INPUTS
+    | hybrids.TOKEN_INPUTS
+)
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (
     TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
