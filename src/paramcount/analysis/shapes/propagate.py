@@ -28,6 +28,7 @@ from paramcount.analysis.shapes import (
     audio,
     decoders,
     encoders,
+    hybrids,
     modern_encoders,
     multimodal,
     qwen_vl,
@@ -114,12 +115,13 @@ BLOCK_RULES: Final[dict[str, Rule]] = {
     **audio.RULES,
     **qwen_vl.RULES,
     **vision_language.RULES,
+    **hybrids.RULES,
     **multimodal.RULES,
 }
 """Shape rule per zoo and Hugging Face block kind: each block's dataflow, declared in ``vision.py``
 (torchvision's classes) and ``decoders.py``, ``encoders.py``, ``seq2seq.py``, ``state_space.py``,
-``modern_encoders.py``, ``audio.py``, ``qwen_vl.py``, ``vision_language.py``, ``multimodal.py`` (transformers'
-classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
+``hybrids.py``, ``modern_encoders.py``, ``audio.py``, ``qwen_vl.py``, ``vision_language.py``, ``multimodal.py``
+(transformers' classes; multimodal.py's ``Gemma3Model``, the model with images, comes last and wins)."""
 TOKEN_INPUTS: Final = (
     decoders.TOKEN_INPUTS
     | encoders.TOKEN_INPUTS
@@ -128,6 +130,7 @@ TOKEN_INPUTS: Final = (
     | multimodal.TOKEN_INPUTS
     | qwen_vl.TOKEN_INPUTS
     | vision_language.TOKEN_INPUTS
+    | hybrids.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shapes.common import NotModelledError
-from paramcount.analysis.shapes.flow import add, chain, dataflow, param_sizes, run
+from paramcount.analysis.shapes.flow import add, chain, child_of, dataflow, param_sizes, run
 from paramcount.analysis.shapes.transformers import in_features, rms_norm, tokens
 from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.shapes.types import Call, Rule
 
-__all__ = ["RULES", "TOKEN_INPUTS"]
+__all__ = ["RULES", "TOKEN_INPUTS", "mamba2_mixer", "mamba_mixer", "scan_products"]
 
 
 def _sequence(call: Call, flow: Flow) -> tuple[int, int]:
@@ -46,7 +46,8 @@ def _convolved(call: Call, batch: int, length: int, channels: int, grad: bool) -
     call.child("conv1d", Flow((batch, channels, length), grad=grad))
 
 
-def _scan(steps: list[tuple[str, tuple[str, ...], tuple[int, ...]]]) -> tuple[int, tuple[ShapeStep, ...]]:
+def scan_products(steps: list[tuple[str, tuple[str, ...], tuple[int, ...]]]) -> tuple[int, tuple[ShapeStep, ...]]:
+    """The MACs of a scan's products, each ``(name, symbols, sizes)``, and the steps that show them."""
     total, shown = 0, []
     for name, symbols, values in steps:
         macs, step = macs_step(symbols, values)
@@ -55,10 +56,11 @@ def _scan(steps: list[tuple[str, tuple[str, ...], tuple[int, ...]]]) -> tuple[in
     return total, tuple(shown)
 
 
-def _mamba_mixer(call: Call, flow: Flow) -> Outcome:
+def mamba_mixer(call: Call, flow: Flow) -> Outcome:
     """``MambaMixer``: ``in_proj`` to the inner width twice (x and the gate z); the depthwise conv of x; ``x_proj``
-    to the step rank and B and C (state_size each); ``dt_proj`` to the inner width; the selective scan; the gate;
-    ``out_proj``."""
+    to the step rank and B and C (state_size each), each RMS-normalised where the mixer has ``dt_layernorm``,
+    ``b_layernorm`` and ``c_layernorm`` (``JambaMambaMixer``); ``dt_proj`` to the inner width; the selective scan;
+    the gate; ``out_proj``."""
     batch, length = _sequence(call, flow)
     inner, state = param_sizes(call.module, "A_log")
     projected = call.child("in_proj", flow)
@@ -69,17 +71,21 @@ def _mamba_mixer(call: Call, flow: Flow) -> Outcome:
     if parameters is not None and parameters.shape[-1] != rank + 2 * state:
         raise call.fail(f"splits x_proj's {parameters.shape[-1]} features into dt_proj's {rank} and B and C of "
                         f"{state} each, which fails")  # fmt: skip
+    for norm, width in (("dt_layernorm", rank), ("b_layernorm", state), ("c_layernorm", state)):
+        if child_of(call.module, norm) is not None:
+            call.child(norm, Flow((batch, length, width), grad=grad))
     call.child("dt_proj", Flow((batch, length, rank), grad=grad))
-    macs, steps = _scan([("scan: state @ C per step", ("batch", "L", "intermediate", "state"),
-                          (batch, length, inner, state))])  # fmt: skip
+    macs, steps = scan_products([("scan: state @ C per step", ("batch", "L", "intermediate", "state"),
+                                  (batch, length, inner, state))])  # fmt: skip
     output = call.child("out_proj", Flow((batch, length, inner), grad=True))
     note = "the selective scan's state updates are elementwise (not counted); each step's read-out state @ C is"
     return Outcome(output, macs, steps, note, backward_macs=2 * macs)
 
 
-def _mamba2_mixer(call: Call, flow: Flow) -> Outcome:
+def mamba2_mixer(call: Call, flow: Flow) -> Outcome:
     """``Mamba2Mixer``: ``in_proj`` to the gate (intermediate), x·B·C (convolved) and a step per head; the chunked
-    scan over heads of ``head_dim``; the gated RMSNorm; ``out_proj``."""
+    scan over heads of ``head_dim``; the gated RMSNorm (or, in a ``FalconH1Mixer`` without ``norm``, the gate
+    alone); ``out_proj``."""
     batch, length = _sequence(call, flow)
     attributes = dict(call.module.attributes)
     groups, chunk = attributes.get("n_groups"), attributes.get("chunk_size")
@@ -97,7 +103,7 @@ def _mamba2_mixer(call: Call, flow: Flow) -> Outcome:
     _convolved(call, batch, length, conv_channels, grad)
     head_dim = inner // heads
     chunks = -(-length // chunk)
-    macs, steps = _scan(
+    macs, steps = scan_products(
         [
             ("C·Bᵀ in each chunk", ("batch", "chunks", "Q", "Q", "heads", "state"),
              (batch, chunks, chunk, chunk, heads, state)),
@@ -112,7 +118,7 @@ def _mamba2_mixer(call: Call, flow: Flow) -> Outcome:
         ]
     )  # fmt: skip
     scanned = Flow((batch, length, inner), grad=True)
-    normed = call.child("norm", scanned)
+    normed = scanned if child_of(call.module, "norm") is None else call.child("norm", scanned)
     output = call.child("out_proj", normed)
     note = (f"the sequence is padded to {chunks} whole chunk(s) of {chunk} tokens (Q) for the scan, whose "
             "exponentials and cumulative sums are elementwise (not counted); the gate scales the norm")  # fmt: skip
@@ -127,12 +133,12 @@ RULES: Final[dict[str, Rule]] = {
     "MambaForCausalLM": _CAUSAL_LM,
     "MambaModel": _MODEL,
     "MambaBlock": _BLOCK,
-    "MambaMixer": _mamba_mixer,
+    "MambaMixer": mamba_mixer,
     "MambaRMSNorm": rms_norm,
     "Mamba2ForCausalLM": _CAUSAL_LM,
     "Mamba2Model": _MODEL,
     "Mamba2Block": _BLOCK,
-    "Mamba2Mixer": _mamba2_mixer,
+    "Mamba2Mixer": mamba2_mixer,
     "Mamba2RMSNorm": rms_norm,
     "MambaRMSNormGated": rms_norm,  # x · silu(gate), normalised per group: elementwise, no MACs
 }

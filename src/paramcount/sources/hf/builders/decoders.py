@@ -273,7 +273,7 @@ def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -
     value_dim = value_heads * value_head
     kernel = config.size("linear_conv_kernel_dim", 4)
     mixed = 2 * key_dim + value_dim
-    return module(
+    net = module(
         "linear_attn",
         "Qwen3NextGatedDeltaNet",
         conv(
@@ -292,6 +292,8 @@ def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -
         linear("out_proj", value_dim, sizes.hidden, bias=False),
         params=(Param("dt_bias", (value_heads,)), Param("A_log", (value_heads,))),
     )
+    # What the delta rule's shapes need and the tensors do not say (analysis/shapes/hybrids.py).
+    return replace(net, attributes=(("key_heads", key_heads.value),))
 
 
 def _qwen3_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:

@@ -202,13 +202,16 @@ def _falcon_h1_mixer(config: Config, hidden: Dim) -> Module:
     if config_flag(config, "mamba_rms_norm", False):
         parts.append(rms_norm("norm", inner, "FalconH1RMSNormGated"))
     parts.append(linear("out_proj", inner, hidden, bias=config_flag(config, "projectors_bias", False)))
-    return module(
+    mixer = module(
         "mamba",
         "FalconH1Mixer",
         *parts,
         params=(Param("dt_bias", (heads,)), Param("A_log", (heads,)), Param("D", (heads,))),
         buffers=(Buffer("mup_vector", (Dim.constant(1), Dim.constant(1), projected), persistent=False),),
     )
+    # What the scan's shapes need and the tensors do not say (analysis/shapes/state_space.py).
+    chunk = config_dim(config, "mamba_chunk_size").value
+    return replace(mixer, attributes=(("n_groups", groups.value), ("chunk_size", chunk)))
 
 
 @model_type("falcon_h1", architectures=("FalconH1Model", "FalconH1ForCausalLM"), default="FalconH1ForCausalLM")
