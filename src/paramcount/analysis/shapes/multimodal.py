@@ -5,9 +5,11 @@ images (a SigLIP tower, a pooling projector, the Gemma 3 text decoder). Conventi
 The input is token ids, (batch, sequence), as ``input_ids`` reaches ``forward``; each sequence comes with one
 image at the vision tower's configured size, (batch, channels, side, side), where ``side`` is the tower's
 position grid times its patch size (``image_size`` when it is a multiple of ``patch_size``; otherwise the
-convolution floors it to the same patches, and the same FLOPs). CLIP and SigLIP score the ``batch`` texts
-against the ``batch`` images. LLaVA and Gemma 3 put the image's tokens inside the sequence, as their
-processors do (one placeholder token per image feature, replaced by the projected features): the decoder runs
+convolution floors it to the same patches, and the same FLOPs); SigLIP 2's as its NaFlex processor hands it at
+the default ``num_patches``, a square grid of that many flattened patches, (batch, patches, channels·patch²).
+CLIP and SigLIP (1 and 2) score the ``batch`` texts against the ``batch`` images. LLaVA and Gemma 3 put the
+image's tokens inside the sequence, as their processors do (one placeholder token per image feature, replaced by
+the projected features): the decoder runs
 over all ``sequence`` tokens, of which the image takes LLaVA's grid² patches (one 336² image: 24² = 576; the
 class token too with ``vision_feature_select_strategy="full"``) or Gemma 3's ``mm_tokens_per_image`` (256),
 so the sequence must hold at least that many.
