@@ -162,6 +162,10 @@ def image_placement(model: Any) -> tuple[int, tuple[int, ...], dict[str, list[in
     vision = config.vision_config
     if hasattr(vision, "temporal_patch_size"):  # Qwen-VL: its flattened patches are built in text_and_image
         return (QWEN_IMAGE // vision.patch_size // vision.spatial_merge_size) ** 2, (), {}
+    if config.model_type == "siglip2":  # NaFlex: a square image as num_patches (a grid²) flattened patches
+        grid = int(vision.num_patches**0.5)
+        patches = (grid * grid, vision.num_channels * vision.patch_size**2)
+        return 0, patches, {"pixel_attention_mask": [1] * grid * grid, "spatial_shapes": [grid, grid]}
     side, channels = vision.image_size, vision.num_channels
     image = (channels, side, side)
     kind = config.model_type
@@ -522,6 +526,7 @@ VISION_LANGUAGE: dict[str, dict[str, Any]] = {
     # (2, 16) token ids and two images at the configured size, every width as shipped.
     "openai--clip-vit-base-patch32.json": {},
     "google--siglip-base-patch16-224.json": {},
+    "google--siglip2-base-patch16-224.json": {},
     # LLaVA: the image's 576 tokens (24² patches of a 336² image, the class token dropped) and 16 text tokens;
     # the Llama decoder narrowed (it is proven at full width above) so the CPU holds it, in float32 like the
     # vision tower (its sub-config says float16, which AutoModel builds it in); image id 511 < vocab.
@@ -734,6 +739,39 @@ def test_qwen_vl_switches_equal_flop_counter_mode(
     )
 
 
+@settings(max_examples=8, deadline=None)
+@given(
+    grid=st.integers(2, 5),
+    height=st.integers(1, 5),
+    width=st.integers(1, 5),
+    padding=st.integers(0, 3),
+    patch=st.sampled_from([4, 16]),
+    head=st.booleans(),
+    backward=st.booleans(),
+)
+def test_siglip2_vision_tower_equal_flop_counter_mode(
+    grid: int, height: int, width: int, padding: int, patch: int, head: bool, backward: bool
+) -> None:
+    # SigLIP 2's tower on any image the NaFlex processor prepares: height×width patches of patch² pixels, padded
+    # to `patches` (masked), its grid²-row position table resized to them by one product (weights @ table, whose
+    # backward gives the table's gradient); with or without the attention-pooling head, forward or training.
+    config = {"model_type": "siglip2_vision_model", "num_hidden_layers": 2, "num_patches": grid * grid}
+    config |= SMALL_TOWER | {"patch_size": patch, "vision_use_head": head}
+    patches = height * width + padding
+    shape = (2, patches, 3 * patch * patch)
+    report = ours(config, "Siglip2VisionModel", shape)
+    assert report.is_complete
+    model = transformers_model(config, "Siglip2VisionModel")
+    model.train(backward)
+    mask = torch.tensor([[1] * (height * width) + [0] * padding] * 2)
+    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
+        warnings.simplefilter("ignore")
+        output = model(torch.randn(shape), mask, torch.tensor([[height, width]] * 2))
+        if backward:  # the head's output, which depends on everything, else the hidden states
+            (output.pooler_output if head else output.last_hidden_state).sum().backward()
+    assert 2 * (report.total_macs + report.total_backward_macs * backward) == counter.get_total_flops()
+
+
 def test_vision_language_sequences_hold_the_image_tokens() -> None:
     with pytest.raises(ShapeError, match=r"^model: LlavaModel puts the image's 576 tokens in the sequence, which"):
         propagate(build_config_tree(shipped("llava-hf--llava-1.5-7b-hf.json")), (1, 575))
@@ -873,7 +911,7 @@ TRAINED = [
     "microsoft--Phi-3-mini-4k-instruct.json", "mistralai--Mixtral-8x7B-v0.1.json", "Salesforce--codegen-350M-mono.json",
     "openai--gpt-oss-20b.json", "state-spaces--mamba-130m-hf.json", "mistralai--Mamba-Codestral-7B-v0.1.json",
     "microsoft--Phi-3.5-MoE-instruct.json", "ai21labs--AI21-Jamba-1.5-Mini.json", "tiiuae--Falcon-H1-0.5B-Base.json",
-    "Qwen--Qwen3-Next-80B-A3B-Instruct.json",
+    "Qwen--Qwen3-Next-80B-A3B-Instruct.json", "google--siglip2-base-patch16-224.json",
 ]  # fmt: skip
 
 
@@ -1136,6 +1174,7 @@ DEFAULT_INPUTS = {
     "google--vit-base-patch16-224-in21k.json": (1, 3, 224, 224),
     "facebook--dinov2-base.json": (1, 3, 518, 518),
     "google--siglip-base-patch16-224.json": (1, 64),  # its text position table holds 64 tokens
+    "google--siglip2-base-patch16-224.json": (1, 64),
     "openai--clip-vit-base-patch32.json": (1, 77),
     "llava-hf--llava-1.5-7b-hf.json": (1, 1024),  # 576 image tokens and 448 text tokens
     "google--gemma-3-4b-it.json": (1, 512),  # 256 image tokens and 256 text tokens
@@ -1152,17 +1191,11 @@ DEFAULT_INPUTS = {
 }
 
 
-NOT_YET = pytest.mark.xfail(
-    reason="SigLIP 2: its dataflow is not declared yet",
-    strict=True,
-)
+def test_every_shipped_config_is_covered() -> None:
+    assert sorted(set(SHIPPED) - set(COVERED)) == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(name, marks=NOT_YET) if name not in COVERED else name
-     for name in SHIPPED],
-)  # fmt: skip
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_module_of_a_shipped_config_is_modelled(name: str) -> None:
     tree = build_config_tree(shipped(name))
     report = propagate(tree, DEFAULT_INPUTS.get(name, (1, 128)))

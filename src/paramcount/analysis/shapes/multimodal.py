@@ -5,9 +5,11 @@ images (a SigLIP tower, a pooling projector, the Gemma 3 text decoder). Conventi
 The input is token ids, (batch, sequence), as ``input_ids`` reaches ``forward``; each sequence comes with one
 image at the vision tower's configured size, (batch, channels, side, side), where ``side`` is the tower's
 position grid times its patch size (``image_size`` when it is a multiple of ``patch_size``; otherwise the
-convolution floors it to the same patches, and the same FLOPs). CLIP and SigLIP score the ``batch`` texts
-against the ``batch`` images. LLaVA and Gemma 3 put the image's tokens inside the sequence, as their
-processors do (one placeholder token per image feature, replaced by the projected features): the decoder runs
+convolution floors it to the same patches, and the same FLOPs); SigLIP 2's as its NaFlex processor hands it at
+the default ``num_patches``, a square grid of that many flattened patches, (batch, patches, channels·patch²).
+CLIP and SigLIP (1 and 2) score the ``batch`` texts against the ``batch`` images. LLaVA and Gemma 3 put the
+image's tokens inside the sequence, as their processors do (one placeholder token per image feature, replaced by
+the projected features): the decoder runs
 over all ``sequence`` tokens, of which the image takes LLaVA's grid² patches (one 336² image: 24² = 576; the
 class token too with ``vision_feature_select_strategy="full"``) or Gemma 3's ``mm_tokens_per_image`` (256),
 so the sequence must hold at least that many.
@@ -61,18 +63,22 @@ def _embeddings(tower: Module) -> Module:
     return embeddings
 
 
-def image_shape(tower: Module, batch: int) -> tuple[int, int, int, int]:
+def image_shape(tower: Module, batch: int) -> tuple[int, ...]:
     """The pixel values a CLIP or SigLIP vision tower reads at its configured size: its position table holds the
-    grid² patches (and CLIP's class token), each ``patch_embedding``'s kernel wide."""
+    grid² patches (and CLIP's class token), each ``patch_embedding``'s kernel wide; SigLIP 2's, whose
+    ``patch_embedding`` is a Linear, as the NaFlex processor hands them: (batch, grid² patches, channels·patch²)."""
     embeddings = _embeddings(tower)
     table, patches = child_of(embeddings, "position_embedding"), child_of(embeddings, "patch_embedding")
     if table is None or patches is None:
         raise NotModelledError(f"its vision tower {tower.name!r} has no position_embedding or patch_embedding")
     rows = int_arg(table, "num_embeddings") - any(param.name == "class_embedding" for param in embeddings.params)
-    _, channels, height, width = param_sizes(patches, "weight")
+    sizes = param_sizes(patches, "weight")
     grid = isqrt(rows)
     if grid * grid != rows:
         raise NotModelledError(f"its vision tower's {rows} patch positions are not a square grid")
+    if len(sizes) == 2:
+        return (batch, rows, sizes[1])
+    _, channels, height, width = sizes
     return (batch, channels, grid * height, grid * width)
 
 
@@ -139,6 +145,28 @@ def _vision_embeddings(*class_token: Step) -> Rule:
         run("position_embedding", "positions", "p"),
         add("x", "x", "p", what="add the position embeddings"),
     )
+
+
+def _resized_positions(call: Call, flow: Flow) -> Outcome:
+    """``Siglip2VisionEmbeddings``: ``patch_embedding`` on each patch's flattened pixels, plus the position table
+    resized to the image's patch grid. transformers 5.24 resizes it (``F.interpolate``'s antialiased bilinear
+    weights, computed elementwise) as one product, ``weights @ table``: (batch, patches, rows) by (rows, width)."""
+    if len(flow.shape) != 3:
+        raise call.fail(f"expects patches (batch, patches, channels·patch²), got {format_shape(flow.shape)}")
+    table = child_of(call.module, "position_embedding")
+    if table is None:
+        raise NotModelledError("it has no member 'position_embedding'")
+    embedded = call.child("patch_embedding", flow)
+    call.skip("position_embedding", "its weight is resized whole to the patch grid (a product), not looked up")
+    if embedded is None:
+        return Outcome(None)
+    rows, width = param_sizes(table, "weight")
+    batch, patches, _ = flow.shape
+    macs, step = macs_step(("batch", "patches", "positions", "width"), (batch, patches, rows, width))
+    note = f"the {rows}-row position table resized to each image's grid of {patches} patches"
+    steps = (replace(step, name="MACs (resize weights · position table)"),)
+    # The backward multiplies the gradient into the table's (the weights need none).
+    return Outcome(Flow(embedded.shape, grad=True), macs, steps, note, backward_macs=macs)
 
 
 _SIGLIP_TEXT: Final = dataflow(
@@ -302,7 +330,7 @@ def _gemma3_model(call: Call, flow: Flow) -> Outcome:
     return _with_image(call, flow, image, image_tokens)
 
 
-_TOWERS: Final[dict[str, Rule]] = {
+_CLIP: Final[dict[str, Rule]] = {
     "CLIPModel": _contrastive(projections=True),
     "CLIPTextModel": _CLIP_TEXT,
     "CLIPTextEmbeddings": _TEXT_EMBEDDINGS,
@@ -312,6 +340,8 @@ _TOWERS: Final[dict[str, Rule]] = {
     "CLIPEncoderLayer": _PRE_NORM_LAYER,
     "CLIPAttention": _ATTENTION,
     "CLIPMLP": in_order,
+}
+_SIGLIP: Final[dict[str, Rule]] = {
     "SiglipModel": _contrastive(projections=False),
     "SiglipTextModel": _SIGLIP_TEXT,
     "SiglipTextEmbeddings": _TEXT_EMBEDDINGS,
@@ -322,6 +352,13 @@ _TOWERS: Final[dict[str, Rule]] = {
     "SiglipAttention": _ATTENTION,
     "SiglipMLP": in_order,
     "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
+}
+_TOWERS: Final[dict[str, Rule]] = {
+    **_CLIP,
+    **_SIGLIP,
+    # SigLIP 2 (transformers' Siglip2* classes): SigLIP's computation, but for its vision embeddings.
+    **{f"Siglip2{kind.removeprefix('Siglip')}": rule for kind, rule in _SIGLIP.items()},
+    "Siglip2VisionEmbeddings": _resized_positions,
     # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.
     "NonDynamicallyQuantizableLinear": _LAYER_RULES["Linear"],
 }
@@ -342,6 +379,6 @@ TOKEN_INPUTS: Final = frozenset({"LlavaForConditionalGeneration", "LlavaModel", 
                                  "Gemma3Model"})  # fmt: skip
 """Vision-language kinds whose forward reads token ids (batch, sequence), the image's tokens among them: per-token
 figures count every position of the sequence."""
-TEXT_AND_IMAGE_INPUTS: Final = frozenset({"CLIPModel", "SiglipModel"})
+TEXT_AND_IMAGE_INPUTS: Final = frozenset({"CLIPModel", "SiglipModel", "Siglip2Model"})
 """Kinds that read token ids (batch, sequence) and as many images: ``--seq-len`` gives their input, and no per-token
 figure is reported (their cost is per text-image pair)."""
