@@ -85,6 +85,9 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
             "input_features": torch.randn(shape[0], config["num_mel_bins"], frames),
             "decoder_input_ids": torch.randint(0, 100, shape),
         }
+    elif architecture.endswith("ForMultipleChoice"):  # (batch, choices, sequence) token ids
+        # ModernBERT's mean pooling reads the attention mask, and fails without one.
+        inputs = {"input_ids": torch.randint(0, 100, shape), "attention_mask": torch.ones(shape, dtype=torch.long)}
     elif config["model_type"] in ("wav2vec2", "hubert"):  # the raw waveform (batch, samples)
         inputs = {"input_values": torch.randn(shape)}
     elif config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
@@ -291,6 +294,66 @@ def test_forward_flops_equal_flop_counter_mode(name: str) -> None:
     report = ours(config, architecture, (2, 16))
     assert report.is_complete
     assert report.total_flops == transformers_flops(config, architecture, (2, 16), backward=False)
+
+
+HEADS = [
+    # Every head class of the encoder and GPT-style families, each on its family's narrowest shipped config.
+    *(("gpt2.json", f"GPT2{head}") for head in ("DoubleHeadsModel", "ForSequenceClassification",
+                                                "ForTokenClassification", "ForQuestionAnswering")),
+    *(("openai-community--openai-gpt.json", f"OpenAIGPT{head}") for head in ("DoubleHeadsModel",
+                                                                            "ForSequenceClassification")),
+    *(("EleutherAI--gpt-j-6b.json", f"GPTJ{head}") for head in ("ForSequenceClassification", "ForQuestionAnswering")),
+    *(("EleutherAI--gpt-neo-1.3B.json", f"GPTNeo{head}") for head in ("ForSequenceClassification",
+                                                                     "ForTokenClassification", "ForQuestionAnswering")),
+    *(("EleutherAI--pythia-160m.json", f"GPTNeoX{head}") for head in ("ForSequenceClassification",
+                                                                     "ForTokenClassification", "ForQuestionAnswering")),
+    *(("bigcode--starcoder.json", f"GPTBigCode{head}") for head in ("ForSequenceClassification",
+                                                                   "ForTokenClassification")),
+    *(("bigscience--bloom-560m.json", f"Bloom{head}") for head in ("ForSequenceClassification",
+                                                                  "ForTokenClassification", "ForQuestionAnswering")),
+    *(("tiiuae--falcon-7b.json", f"Falcon{head}") for head in ("ForSequenceClassification",
+                                                              "ForTokenClassification", "ForQuestionAnswering")),
+    *(("mosaicml--mpt-7b.json", f"Mpt{head}") for head in ("ForSequenceClassification", "ForTokenClassification",
+                                                          "ForQuestionAnswering")),
+    *(("facebook--opt-125m.json", f"OPT{head}") for head in ("ForSequenceClassification", "ForQuestionAnswering")),
+    ("google--gemma-3-1b-it.json", "Gemma3TextForSequenceClassification"),
+    ("meta-llama--Llama-3.2-1B.json", "LlamaForQuestionAnswering"),  # its base is `transformer`
+    ("mistralai--Mistral-7B-v0.1.json", "MistralForQuestionAnswering"),  # its base is `model`
+    *(("bert-base-uncased.json", f"Bert{head}") for head in ("ForPreTraining", "LMHeadModel",
+                                                            "ForNextSentencePrediction", "ForSequenceClassification",
+                                                            "ForMultipleChoice", "ForTokenClassification",
+                                                            "ForQuestionAnswering")),
+    *((name, f"{prefix}{head}") for name, prefix in (("FacebookAI--roberta-base.json", "Roberta"),
+                                                    ("FacebookAI--xlm-roberta-base.json", "XLMRoberta"),
+                                                    ("google--electra-base-discriminator.json", "Electra"))
+      for head in ("ForCausalLM", "ForSequenceClassification", "ForMultipleChoice", "ForTokenClassification",
+                   "ForQuestionAnswering")),
+    *(("albert--albert-base-v2.json", f"Albert{head}") for head in ("ForPreTraining", "ForSequenceClassification",
+                                                                   "ForMultipleChoice", "ForTokenClassification",
+                                                                   "ForQuestionAnswering")),
+    *((name, f"{prefix}{head}") for name, prefix in (("distilbert--distilbert-base-uncased.json", "DistilBert"),
+                                                    ("microsoft--deberta-v3-base.json", "DebertaV2"),
+                                                    ("sentence-transformers--all-mpnet-base-v2.json", "MPNet"),
+                                                    ("answerdotai--ModernBERT-base.json", "ModernBert"))
+      for head in ("ForSequenceClassification", "ForMultipleChoice", "ForTokenClassification",
+                   "ForQuestionAnswering")),
+]  # fmt: skip
+
+
+def head_input(architecture: str) -> tuple[int, ...]:
+    """Two sequences of 16 tokens; a multiple-choice model's are two questions of three choices each."""
+    return (2, 3, 16) if architecture.endswith("ForMultipleChoice") else (2, 16)
+
+
+@pytest.mark.parametrize(("name", "architecture"), HEADS)
+def test_head_flops_equal_flop_counter_mode(name: str, architecture: str) -> None:
+    # A padding token, so a decoder's sequence classifier can find each sequence's last token in a batch of two;
+    # no torch_dtype, which GenericForSequenceClassification's AutoModel would honour and its score would not.
+    config = {key: value for key, value in cut(shipped(name)).items() if key != "torch_dtype"} | {"pad_token_id": 0}
+    shape = head_input(architecture)
+    report = ours(config, architecture, shape)
+    assert report.is_complete
+    assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
 
 
 def test_llama4_language_model_flops_equal_flop_counter_mode() -> None:
