@@ -337,12 +337,20 @@ HEADS = [
                                                     ("answerdotai--ModernBERT-base.json", "ModernBert"))
       for head in ("ForSequenceClassification", "ForMultipleChoice", "ForTokenClassification",
                    "ForQuestionAnswering")),
+    ("google--vit-base-patch16-224-in21k.json", "ViTForImageClassification"),
+    ("facebook--dinov2-base.json", "Dinov2ForImageClassification"),
+    ("google--siglip-base-patch16-224.json", "SiglipForImageClassification"),
+    *(("openai--clip-vit-base-patch32.json", f"CLIP{tower}") for tower in ("VisionModel", "VisionModelWithProjection",
+                                                                            "TextModelWithProjection")),
 ]  # fmt: skip
 
 
 def head_input(architecture: str) -> tuple[int, ...]:
-    """Two sequences of 16 tokens; a multiple-choice model's are two questions of three choices each."""
-    return (2, 3, 16) if architecture.endswith("ForMultipleChoice") else (2, 16)
+    """Two sequences of 16 tokens; a multiple-choice model's are two questions of three choices each; an image
+    model's two images of 224 × 224 pixels."""
+    if architecture.endswith("ForMultipleChoice"):
+        return (2, 3, 16)
+    return (2, 3, 224, 224) if "Vision" in architecture or architecture.endswith("ImageClassification") else (2, 16)
 
 
 @pytest.mark.parametrize(("name", "architecture"), HEADS)
@@ -353,7 +361,11 @@ def test_head_flops_equal_flop_counter_mode(name: str, architecture: str) -> Non
     shape = head_input(architecture)
     report = ours(config, architecture, shape)
     assert report.is_complete
-    assert report.total_flops == transformers_flops(config, architecture, shape, backward=False)
+    counted = config
+    if architecture.startswith(("CLIPVision", "CLIPText")):  # transformers builds a tower from its own config
+        tower = "vision" if architecture.startswith("CLIPVision") else "text"
+        counted = config[f"{tower}_config"] | {"model_type": f"clip_{tower}_model"}
+    assert report.total_flops == transformers_flops(counted, architecture, shape, backward=False)
 
 
 def test_llama4_language_model_flops_equal_flop_counter_mode() -> None:

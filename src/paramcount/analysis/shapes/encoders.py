@@ -14,6 +14,7 @@ from paramcount.analysis.shapes.flow import (
     attention,
     chain,
     child_of,
+    concat,
     dataflow,
     in_order,
     member,
@@ -361,6 +362,17 @@ def _head_rules() -> dict[str, Rule]:
         )["ElectraForMultipleChoice"],
         "ElectraSequenceSummary": dataflow(select(), run("summary"), note="the first token: summary, activation"),
         "RobertaForCausalLM": _MASKED_LM["RobertaForMaskedLM"],
+        "ViTForImageClassification": dataflow(
+            run("vit"), select(), run("classifier"), note="the class token's hidden state, classified"
+        ),
+        "Dinov2ForImageClassification": dataflow(
+            run("dinov2"),
+            member("pooler_output", "x", "cls"),
+            select("x", "mean"),
+            concat("x", "cls", "mean"),
+            run("classifier"),
+            note="the class token beside the mean of the patch tokens (no MACs), classified",
+        ),
         "XLMRobertaForCausalLM": _ELECTRA_HEADS["XLMRobertaForMaskedLM"],
     }
     for prefix, base in (("Bert", "bert"), ("Albert", "albert"), ("DistilBert", "distilbert"), ("Electra", "electra")):

@@ -29,6 +29,7 @@ from paramcount.analysis.shapes.flow import (
     child_of,
     dataflow,
     in_order,
+    member,
     param_sizes,
     positions,
     prepend,
@@ -322,6 +323,11 @@ _TOWERS: Final[dict[str, Rule]] = {
     "SiglipAttention": _ATTENTION,
     "SiglipMLP": in_order,
     "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
+    "CLIPTextModelWithProjection": dataflow(run("text_model"), member("pooler_output"), run("text_projection")),
+    "CLIPVisionModelWithProjection": dataflow(run("vision_model"), member("pooler_output"), run("visual_projection")),
+    "SiglipForImageClassification": dataflow(
+        run("vision_model"), member(""), select(), run("classifier"), note="the mean of the patch tokens (no MACs)"
+    ),
     # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.
     "NonDynamicallyQuantizableLinear": _LAYER_RULES["Linear"],
 }
