@@ -90,11 +90,15 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
         inputs = {"input_ids": torch.randint(0, 100, shape), "attention_mask": torch.ones(shape, dtype=torch.long)}
     elif config["model_type"] in ("wav2vec2", "hubert"):  # the raw waveform (batch, samples)
         inputs = {"input_values": torch.randn(shape)}
-    elif config.get("is_encoder_decoder"):  # (batch, source[, target]) token ids
+    elif config.get("is_encoder_decoder") and not architecture.endswith(("EncoderModel", "ForTokenClassification")):
+        # (batch, source[, target]) token ids; a sequence classifier's sources each end with their one
+        # end-of-sequence token (0 in the cut config), where it reads the decoder's state.
+        low = 1 if architecture.endswith("ForSequenceClassification") else 0
         inputs = {
-            "input_ids": torch.randint(0, 100, shape[:2]),
+            "input_ids": torch.randint(low, 100, shape[:2]),
             "decoder_input_ids": torch.randint(0, 100, (shape[0], shape[-1])),
         }
+        inputs["input_ids"][:, -1] = 0
     elif hasattr(model.config, "vision_config"):
         inputs = text_and_image(model, shape)
     elif len(shape) == 2:
@@ -342,6 +346,13 @@ HEADS = [
     ("google--siglip-base-patch16-224.json", "SiglipForImageClassification"),
     *(("openai--clip-vit-base-patch32.json", f"CLIP{tower}") for tower in ("VisionModel", "VisionModelWithProjection",
                                                                             "TextModelWithProjection")),
+    ("t5-small.json", "T5EncoderModel"),
+    *((name, f"{prefix}{head}") for name, prefix in (("google--mt5-small.json", "MT5"), ("google--umt5-small.json",
+                                                                                       "UMT5"))
+      for head in ("EncoderModel", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")),
+    ("facebook--bart-base.json", "BartForSequenceClassification"),
+    ("facebook--mbart-large-50.json", "MBartForSequenceClassification"),
+    ("facebook--mbart-large-50.json", "MBartForQuestionAnswering"),
 ]  # fmt: skip
 
 
@@ -358,6 +369,8 @@ def test_head_flops_equal_flop_counter_mode(name: str, architecture: str) -> Non
     # A padding token, so a decoder's sequence classifier can find each sequence's last token in a batch of two;
     # no torch_dtype, which GenericForSequenceClassification's AutoModel would honour and its score would not.
     config = {key: value for key, value in cut(shipped(name)).items() if key != "torch_dtype"} | {"pad_token_id": 0}
+    if config.get("is_encoder_decoder"):
+        config |= TWO_LAYERS
     shape = head_input(architecture)
     report = ours(config, architecture, shape)
     assert report.is_complete
