@@ -568,8 +568,9 @@ def plan_memory(
         # the cache also holds state-space layers' states; an encoder-decoder's cache and activations the
         # encoder's output
         dims = transformer_dimensions(tree) if options.training else cache_dimensions(tree)
-        if dims is not None:
-            dims = replace(dims, cross=cross_attention(tree, shapes.input_shape if shapes is not None else None))
+        cross = None if dims is None else cross_attention(tree, shapes.input_shape if shapes is not None else None)
+        if dims is not None and cross is not None:  # else the model's own dims, computed once per tree
+            dims = replace(dims, cross=cross)
     activations = None
     per_operation = None
     if options.training and shapes is not None and dims is None:

@@ -9,6 +9,7 @@ from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
     add,
+    also,
     attention,
     chain,
     child_of,
@@ -18,9 +19,13 @@ from paramcount.analysis.shapes.flow import (
     multiply,
     positions,
     run,
+    squeeze,
 )
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
 from paramcount.analysis.shapes.transformers import (
+    ANSWER_SPAN,
+    LAST_TOKEN_SCORE,
+    TOKEN_CLASSIFIER,
     Flat,
     Unflat,
     conv1d,
@@ -28,6 +33,7 @@ from paramcount.analysis.shapes.transformers import (
     expert_products,
     experts,
     fits,
+    heads,
     hidden_first_experts,
     in_features,
     last_token,
@@ -88,18 +94,6 @@ _DECODER_MODEL: Final = _rotary_model(
 )
 _CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
 _TRANSFORMER_LM: Final = dataflow(tokens(), run("transformer"), run("lm_head"))
-_SEQUENCE_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"), last_token())
-_TOKEN_CLASSIFIER: Final = dataflow(tokens(), run("model"), run("score"))
-
-
-def _question_answering(call: Call, flow: Flow) -> Outcome:
-    """``qa_outputs`` scores every token (…, 2), split into start and end logits (batch, sequence) each."""
-    base = "transformer" if child_of(call.module, "transformer") is not None else "model"
-    output = call.child("qa_outputs", call.child(base, flow))
-    if output is None:
-        return Outcome(None)
-    shape = output.shape[:-1]
-    return Outcome(Flow(shape, (("end_logits", shape),)), note="start and end logits")
 
 
 def _llama_layer(mlp: str) -> Rule:
@@ -188,16 +182,20 @@ _MLPS: Final[dict[str, Rule]] = {
 }  # fmt: skip
 
 
+_MODEL_SPANS: Final = frozenset({"Mistral", "Mixtral", "Qwen2Moe"})
+"""The families whose question-answering model names its base ``model``; the others' is ``transformer``."""
+_LLAMA_HEADS: Final = {"ForSequenceClassification": LAST_TOKEN_SCORE, "ForTokenClassification": (run("score"),)}
+
+
 def _decoder_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for prefix in _DECODER_PREFIXES:
         layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
         attention_rule = _ATTENTIONS.get(prefix, _LLAMA_ATTENTION)
         rules |= {
+            **heads(prefix, "model", **_LLAMA_HEADS),
+            **heads(prefix, "model" if prefix in _MODEL_SPANS else "transformer", ForQuestionAnswering=ANSWER_SPAN),
             f"{prefix}ForCausalLM": _CAUSAL_LM,
-            f"{prefix}ForSequenceClassification": _SEQUENCE_CLASSIFIER,
-            f"{prefix}ForTokenClassification": _TOKEN_CLASSIFIER,
-            f"{prefix}ForQuestionAnswering": _question_answering,
             f"{prefix}Model": _DECODER_MODEL,
             f"{prefix}DecoderLayer": layer,
             f"{prefix}Attention": attention_rule,
@@ -213,6 +211,7 @@ def _decoder_rules() -> dict[str, Rule]:
     rules["OlmoLayerNorm"] = parameterless_norm
     rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = rms_norm  # a LayerNorm: elementwise, no MACs
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
+    rules |= heads("Gemma3Text", "model", ForSequenceClassification=LAST_TOKEN_SCORE)
     return rules
 
 
@@ -496,9 +495,46 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
 }
 
 
+def _double_heads(summary: str) -> dict[str, Rule]:
+    """GPT-1 and GPT-2's ``DoubleHeadsModel``: the language model's logits, and ``multiple_choice_head`` (a
+    ``SequenceSummary`` of the last token, ``mc_token_ids`` not given) squeezed as ``mc_logits``."""
+    return {
+        f"{summary}DoubleHeadsModel": dataflow(
+            tokens(),
+            run("transformer"),
+            run("lm_head", "x", "logits"),
+            run("multiple_choice_head", "x", "choice"),
+            squeeze("choice"),
+            also("mc_logits", "choice", "logits"),
+            output="logits",
+        ),
+        f"{summary}SequenceSummary": dataflow(
+            last_token(), run("summary"), note="the last token's hidden state, summary, activation"
+        ),
+    }
+
+
+_SEQUENCE: Final = {"ForSequenceClassification": LAST_TOKEN_SCORE}
+_TOKENS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER}
+_SPANS: Final = {"ForQuestionAnswering": ANSWER_SPAN}
+_HEAD_RULES: Final[dict[str, Rule]] = {
+    **heads("GPT2", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS), **_double_heads("GPT2"),
+    **heads("OpenAIGPT", "transformer", **_SEQUENCE), **_double_heads("OpenAIGPT"),
+    **heads("GPTJ", "transformer", **_SEQUENCE, **_SPANS),
+    **heads("GPTNeo", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **heads("GPTNeoX", "gpt_neox", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **heads("GPTBigCode", "transformer", **_SEQUENCE, **_TOKENS),
+    **heads("Bloom", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **heads("Falcon", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **heads("Mpt", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **heads("OPT", "model", **_SEQUENCE, **_SPANS),
+}  # fmt: skip
+
+
 RULES: Final[dict[str, Rule]] = {
     **_decoder_rules(),
     **_OTHER_DECODERS,
+    **_HEAD_RULES,
     "Conv1D": conv1d,
     "GPT2LMHeadModel": _TRANSFORMER_LM,
     "GPT2Model": _GPT2_MODEL,
@@ -508,10 +544,10 @@ RULES: Final[dict[str, Rule]] = {
 }
 """Shape rules of transformers' decoder classes, by kind."""
 
-_HEADS: Final = ("Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
+_HEADS: Final = ("ForCausalLM", "LMHeadModel", "DoubleHeadsModel", *_LLAMA_HEADS, "ForQuestionAnswering")
 TOKEN_INPUTS: Final = frozenset(
-    {f"{prefix}{head}" for prefix in _DECODER_PREFIXES for head in _HEADS}
-    | {kind for kind in RULES if kind.endswith(("ForCausalLM", "LMHeadModel"))}
+    {f"{prefix}Model" for prefix in _DECODER_PREFIXES}
+    | {kind for kind in RULES if kind.endswith(_HEADS)}
     | {
         *("Gemma3TextModel", "GPT2Model", "BloomModel", "FalconModel", "GPTJModel", "GPTNeoXModel", "OPTModel"),
         *("OpenAIGPTModel", "GPTNeoModel", "CodeGenModel", "GPTBigCodeModel", "MptModel"),

@@ -14,8 +14,10 @@ from paramcount.analysis.shapes.flow import (
     attention,
     chain,
     child_of,
+    concat,
     dataflow,
     in_order,
+    member,
     multiply_param,
     param_sizes,
     positions,
@@ -25,7 +27,16 @@ from paramcount.analysis.shapes.flow import (
     squeeze,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention, tokens
+from paramcount.analysis.shapes.transformers import (
+    ANSWER_SPAN,
+    POOLED_CLASSIFIER,
+    TOKEN_CLASSIFIER,
+    fits,
+    heads,
+    pre_norm_layer,
+    self_attention,
+    tokens,
+)
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -35,7 +46,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
 
-__all__ = ["RULES", "TOKEN_INPUTS"]
+__all__ = ["CLASSIFICATION_HEAD", "HEADS", "RULES", "TOKEN_INPUTS"]
 
 
 # --- BERT and RoBERTa -----------------------------------------------------------------------------------------
@@ -305,13 +316,87 @@ _MASKED_LM: Final = {
 }
 
 
+# --- task heads -----------------------------------------------------------------------------------------------
+
+CLASSIFICATION_HEAD: Final = dataflow(
+    select(), run("dense"), run("out_proj"), note="the first token's hidden state: dense, activation, out_proj"
+)
+"""RoBERTa's ``ClassificationHead`` and its copies (XLM-RoBERTa, ELECTRA, MPNet)."""
+_FIRST_TOKEN_CLASSIFIER: Final = (select(), run("pre_classifier"), run("classifier"))
+"""DistilBERT's: ``classifier(dropout(relu(pre_classifier(hidden[:, 0]))))``."""
+_COMMON_HEADS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER, "ForQuestionAnswering": ANSWER_SPAN}
+_PRE_TRAINING_HEADS: Final = dataflow(
+    member("pooler_output", "x", "pooled"),
+    member(""),
+    run("predictions"),
+    run("seq_relationship", "pooled", "pooled"),
+    also("seq_relationship_logits", "pooled"),
+    note="the masked-LM scores of every token; is-next scores of the pooled first token",
+)
+
+
+def _head_rules() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {
+        **heads("Bert", "bert", ForSequenceClassification=POOLED_CLASSIFIER, ForMultipleChoice=POOLED_CLASSIFIER),
+        **heads("Bert", "bert", ForNextSentencePrediction=(member("pooler_output"), run("cls"))),
+        "BertLMHeadModel": _MASKED_LM["BertForMaskedLM"],  # a causal mask counts the same
+        "BertForPreTraining": _MASKED_LM["BertForMaskedLM"],
+        "BertPreTrainingHeads": _PRE_TRAINING_HEADS,
+        "BertOnlyNSPHead": in_order,
+        **heads("Albert", "albert", ForSequenceClassification=POOLED_CLASSIFIER, ForMultipleChoice=POOLED_CLASSIFIER),
+        "AlbertForPreTraining": dataflow(
+            tokens(),
+            run("albert"),
+            member("pooler_output", "x", "pooled"),
+            member(""),
+            run("predictions"),
+            run("sop_classifier", "pooled", "pooled"),
+            also("sop_logits", "pooled"),
+        ),
+        "AlbertSOPHead": in_order,
+        **heads("DistilBert", "distilbert", ForSequenceClassification=_FIRST_TOKEN_CLASSIFIER),
+        **heads("DistilBert", "distilbert", ForMultipleChoice=_FIRST_TOKEN_CLASSIFIER),
+        "ElectraForCausalLM": _ELECTRA_HEADS["ElectraForMaskedLM"],
+        "ElectraForMultipleChoice": heads(
+            "Electra", "electra", ForMultipleChoice=(run("sequence_summary"), run("classifier"))
+        )["ElectraForMultipleChoice"],
+        "ElectraSequenceSummary": dataflow(select(), run("summary"), note="the first token: summary, activation"),
+        "RobertaForCausalLM": _MASKED_LM["RobertaForMaskedLM"],
+        "ViTForImageClassification": dataflow(
+            run("vit"), select(), run("classifier"), note="the class token's hidden state, classified"
+        ),
+        "Dinov2ForImageClassification": dataflow(
+            run("dinov2"),
+            member("pooler_output", "x", "cls"),
+            select("x", "mean"),
+            concat("x", "cls", "mean"),
+            run("classifier"),
+            note="the class token beside the mean of the patch tokens (no MACs), classified",
+        ),
+        "XLMRobertaForCausalLM": _ELECTRA_HEADS["XLMRobertaForMaskedLM"],
+    }
+    for prefix, base in (("Bert", "bert"), ("Albert", "albert"), ("DistilBert", "distilbert"), ("Electra", "electra")):
+        rules |= heads(prefix, base, **_COMMON_HEADS)
+    for prefix in ("Roberta", "XLMRoberta"):
+        rules |= heads(prefix, "roberta", ForMultipleChoice=POOLED_CLASSIFIER, **_COMMON_HEADS)
+    for prefix, base in (("Roberta", "roberta"), ("XLMRoberta", "roberta"), ("Electra", "electra")):
+        rules |= heads(prefix, base, ForSequenceClassification=(run("classifier"),))
+        rules[f"{prefix}ClassificationHead"] = CLASSIFICATION_HEAD
+    return rules
+
+
 RULES: Final[dict[str, Rule]] = {
-    **_bert_rules(), **_MASKED_LM, **_DISTILBERT, **_VIT, **_ALBERT, **_ELECTRA_HEADS, **_DINOV2
+    **_bert_rules(), **_MASKED_LM, **_DISTILBERT, **_VIT, **_ALBERT, **_ELECTRA_HEADS, **_DINOV2, **_head_rules()
 }  # fmt: skip
 """Shape rules of transformers' encoder classes, by kind."""
 
+HEADS: Final = (
+    "ForMaskedLM", "ForPreTraining", "ForCausalLM", "LMHeadModel", "ForSequenceClassification", "ForMultipleChoice",
+    "ForTokenClassification", "ForQuestionAnswering", "ForNextSentencePrediction",
+)  # fmt: skip
+"""The task heads of transformers' text encoders that read token ids."""
 TOKEN_INPUTS: Final = frozenset(
-    {kind for kind in RULES if kind.endswith(("ForMaskedLM", "ForPreTraining"))}
+    {kind for kind in RULES if kind.endswith(HEADS)}
     | {"BertModel", "RobertaModel", "XLMRobertaModel", "ElectraModel", "AlbertModel", "DistilBertModel"}
 )
 """Encoder kinds whose forward reads token ids (batch, sequence)."""

@@ -51,6 +51,7 @@ __all__ = [
     "global_pool",
     "in_order",
     "last_size",
+    "member",
     "merge_heads",
     "multiply",
     "multiply_param",
@@ -405,6 +406,28 @@ class _Also(Step):
 def also(name: str, source: str, target: str = "x") -> Step:
     """The output is a tuple: ``target``'s tensor, then ``source``'s as its member ``name`` (``pooler_output``)."""
     return _Also(name, source, target)
+
+
+class _Member(Step):
+    name: str
+    source: str
+    target: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values[self.source]
+        if flow is None:
+            values[self.target] = None
+            return
+        shape = dict(flow.others).get(self.name) if self.name else flow.shape
+        if shape is None:
+            raise NotModelledError(f"its input has no member {self.name!r}")
+        values[self.target] = Flow(shape, grad=flow.grad)
+
+
+def member(name: str, source: str = "x", target: str = "") -> Step:
+    """``outputs.<name>``: a member of the tuple a child returned (``pooler_output``); ``""`` names its first tensor,
+    ``outputs[0]``."""
+    return _Member(name, source, target or source)
 
 
 class _WithParam(Step):

@@ -21,19 +21,34 @@ from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
     add,
+    also,
     attention,
     chain,
     child_of,
     dataflow,
     in_order,
+    member,
     multiply,
     param_sizes,
     positions,
     run,
     scores,
+    select,
     transpose,
 )
-from paramcount.analysis.shapes.transformers import fits, post_norm, pre_norm, rotary, split, tokens
+from paramcount.analysis.shapes.transformers import (
+    ANSWER_SPAN,
+    POOLED_CLASSIFIER,
+    TOKEN_CLASSIFIER,
+    fits,
+    heads,
+    post_norm,
+    pre_norm,
+    rotary,
+    split,
+    start_end,
+    tokens,
+)
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -186,7 +201,13 @@ def _mpnet_encoder(call: Call, flow: Flow) -> Outcome:
 
 
 _MPNET: Final[dict[str, Rule]] = {
-    "MPNetModel": dataflow(tokens(), run("embeddings"), run("encoder"), run("pooler", "x", "pooled", optional=True)),
+    "MPNetModel": dataflow(
+        tokens(),
+        run("embeddings"),
+        run("encoder"),
+        run("pooler", "x", "pooled", optional=True),
+        also("pooler_output", "pooled"),
+    ),
     "MPNetEmbeddings": _summed_embeddings(2),
     "MPNetEncoder": _mpnet_encoder,
     "MPNetLayer": encoders.RULES["BertLayer"],
@@ -197,7 +218,7 @@ _MPNET: Final[dict[str, Rule]] = {
     "MPNetIntermediate": in_order,
     "MPNetOutput": encoders.RULES["BertOutput"],
     "MPNetPooler": encoders.RULES["BertPooler"],
-    "MPNetForMaskedLM": dataflow(tokens(), run("mpnet"), run("lm_head")),
+    "MPNetForMaskedLM": dataflow(tokens(), run("mpnet"), member(""), run("lm_head")),
     "MPNetLMHead": in_order,
 }
 
@@ -250,10 +271,25 @@ _MODERNBERT: Final[dict[str, Rule]] = {
 }
 
 
-RULES: Final[dict[str, Rule]] = {**_DEBERTA, **_MPNET, **_MODERNBERT}
+_SPANS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER, "ForQuestionAnswering": ANSWER_SPAN}
+_MODERNBERT_POOLED: Final = (select(), run("head"), run("classifier"))  # cls: hidden[:, 0]; mean: no product
+_HEADS: Final[dict[str, Rule]] = {
+    **heads("DebertaV2", "deberta", ForSequenceClassification=(run("pooler"), run("classifier")), **_SPANS),
+    **heads("DebertaV2", "deberta", ForMultipleChoice=(run("pooler"), run("classifier"))),
+    "ContextPooler": dataflow(select(), run("dense"), note="the first token: dense, activation"),
+    **heads("MPNet", "mpnet", ForSequenceClassification=(run("classifier"),), **_SPANS),
+    **heads("MPNet", "mpnet", ForMultipleChoice=POOLED_CLASSIFIER),
+    "MPNetClassificationHead": encoders.CLASSIFICATION_HEAD,
+    **heads("ModernBert", "model", ForSequenceClassification=_MODERNBERT_POOLED, ForMultipleChoice=_MODERNBERT_POOLED),
+    **heads("ModernBert", "model", ForTokenClassification=(run("head"), run("classifier"))),
+    **heads("ModernBert", "model", ForQuestionAnswering=(run("head"), run("classifier"), start_end())),
+}
+
+RULES: Final[dict[str, Rule]] = {**_DEBERTA, **_MPNET, **_MODERNBERT, **_HEADS}
 """Shape rules of transformers' DeBERTa-v2, MPNet and ModernBERT classes, by kind."""
 
-TOKEN_INPUTS: Final = frozenset(
-    prefix + head for prefix in ("DebertaV2", "MPNet", "ModernBert") for head in ("Model", "ForMaskedLM")
+TOKEN_INPUTS: Final = (
+    frozenset(prefix + head for prefix in ("DebertaV2", "MPNet", "ModernBert") for head in ("Model", *encoders.HEADS))
+    & RULES.keys()
 )
 """Kinds whose forward reads token ids (batch, sequence)."""

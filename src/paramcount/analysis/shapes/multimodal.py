@@ -31,6 +31,7 @@ from paramcount.analysis.shapes.flow import (
     child_of,
     dataflow,
     in_order,
+    member,
     param_sizes,
     positions,
     prepend,
@@ -352,6 +353,9 @@ _SIGLIP: Final[dict[str, Rule]] = {
     "SiglipAttention": _ATTENTION,
     "SiglipMLP": in_order,
     "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
+    "SiglipForImageClassification": dataflow(
+        run("vision_model"), member(""), select(), run("classifier"), note="the mean of the patch tokens (no MACs)"
+    ),
 }
 _TOWERS: Final[dict[str, Rule]] = {
     **_CLIP,
@@ -359,6 +363,8 @@ _TOWERS: Final[dict[str, Rule]] = {
     # SigLIP 2 (transformers' Siglip2* classes): SigLIP's computation, but for its vision embeddings.
     **{f"Siglip2{kind.removeprefix('Siglip')}": rule for kind, rule in _SIGLIP.items()},
     "Siglip2VisionEmbeddings": _resized_positions,
+    "CLIPTextModelWithProjection": dataflow(run("text_model"), member("pooler_output"), run("text_projection")),
+    "CLIPVisionModelWithProjection": dataflow(run("vision_model"), member("pooler_output"), run("visual_projection")),
     # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.
     "NonDynamicallyQuantizableLinear": _LAYER_RULES["Linear"],
 }

@@ -131,6 +131,7 @@ TOKEN_INPUTS: Final = (
     | qwen_vl.TOKEN_INPUTS
     | vision_language.TOKEN_INPUTS
     | hybrids.TOKEN_INPUTS
+    | seq2seq.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
 SEQUENCE_INPUTS: Final = (

@@ -24,7 +24,16 @@ from paramcount.analysis.shapes.flow import (
     run,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import embedding_subclass, fits, rms_norm
+from paramcount.analysis.shapes.transformers import (
+    ANSWER_SPAN,
+    TOKEN_CLASSIFIER,
+    embedding_subclass,
+    fits,
+    heads,
+    rms_norm,
+    start_end,
+    tokens,
+)
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.shapes.types import Call, Rule
     from paramcount.tree import Module
 
-__all__ = ["CROSS", "ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEECH_INPUTS"]
+__all__ = ["CROSS", "ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEECH_INPUTS", "TOKEN_INPUTS"]
 
 
 # --- encoder-decoders: BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper -----------------------------------
@@ -134,16 +143,16 @@ class _Positions(Step):
             values[self.target] = Flow((flow.shape[1],))
 
 
-def _encoder_decoder(*, skip: str = "", head: str = "", inputs: Step | None = None) -> Rule:
+def _encoder_decoder(*, skip: str = "", head: str = "", inputs: Step | None = None, after: Step | None = None) -> Rule:
     """``shared`` is the token table the encoder and decoder call as their ``embed_tokens`` (one tensor): the
-    model's forward never calls it by that name."""
+    model's forward never calls it by that name. ``after``: a step on the head's output."""
     steps = [
         inputs or _SourceAndTarget(),
         run("encoder", "source", "encoded"),
         _WithEncoderStates(),
         run("decoder", "target", "x"),
     ]
-    rule = dataflow(*steps, *([run(head)] if head else []))
+    rule = dataflow(*steps, *([run(head)] if head else []), *([after] if after else []))
 
     def with_shared(call: Call, flow: Flow) -> Outcome:
         if skip and child_of(call.module, skip) is not None:
@@ -334,6 +343,53 @@ def _bart_family(prefix: str, coder: Rule, encoder_layer: Rule, decoder_layer: R
     }
 
 
+class _EndOfSequence(Step):
+    """``hidden[input_ids.eq(eos_token_id)].view(batch, -1, width)[:, -1]``: the decoder's state at each
+    sequence's last end-of-sequence token, which the source marks, so source and target have one length."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow, ids = values["x"], values["x0"]
+        if flow is None or ids is None:
+            return
+        if len(ids.shape) == 3 and ids.shape[1] != ids.shape[2]:
+            raise call.fail(f"finds the source's end-of-sequence tokens in the decoder's states: source and target "
+                            f"must have one length, got {format_shape(ids.shape)}")  # fmt: skip
+        values["x"] = Flow((flow.shape[0], flow.shape[-1]), grad=flow.grad)
+
+
+def _t5_encoder(call: Call, flow: Flow) -> Outcome:
+    """``T5EncoderModel``: the encoder stack on the token ids (``shared`` is its ``embed_tokens``)."""
+    if child_of(call.module, "shared") is not None:
+        call.skip("shared", "the encoder calls this table as its embed_tokens")
+    return _T5_ENCODER(call, flow)
+
+
+_T5_ENCODER: Final = dataflow(tokens(), run("encoder"))
+
+
+def _seq2seq_heads(prefix: str, base: str) -> dict[str, Rule]:
+    """Sequence classification (the decoder's state at the last end-of-sequence token) and question answering on
+    the decoder's states."""
+    return {
+        f"{prefix}ForSequenceClassification": dataflow(
+            run(base), _EndOfSequence(), run("classification_head"), note="dense, tanh, out_proj"
+        ),
+        f"{prefix}ClassificationHead": in_order,
+        f"{prefix}ForQuestionAnswering": dataflow(run(base), *ANSWER_SPAN),
+    }
+
+
+def _t5_heads(prefix: str) -> dict[str, Rule]:
+    """mT5 and UMT5's heads: the encoder alone, token classification on it, and (on the whole model)
+    sequence classification and question answering (``qa_outputs`` on the decoder's states)."""
+    return {
+        **_seq2seq_heads(prefix, "transformer"),
+        f"{prefix}ForQuestionAnswering": _encoder_decoder(skip="shared", head="qa_outputs", after=start_end()),
+        f"{prefix}EncoderModel": _t5_encoder,
+        **heads(prefix, "transformer", ForTokenClassification=TOKEN_CLASSIFIER),
+    }
+
+
 _LM_HEAD: Final = dataflow(run("model"), run("lm_head"))
 """``lm_head(model(…)[0])``, plus ``final_logits_bias`` where the class has it (a broadcast add, no MACs)."""
 
@@ -355,6 +411,12 @@ _ENCODER_DECODERS: Final[dict[str, Rule]] = {
     **_t5_family("T5"),
     **_t5_family("MT5"),
     **_t5_family("UMT5"),
+    "T5EncoderModel": _t5_encoder,
+    **_t5_heads("MT5"),
+    **_t5_heads("UMT5"),
+    "BartForSequenceClassification": _seq2seq_heads("Bart", "model")["BartForSequenceClassification"],
+    "BartClassificationHead": in_order,
+    **_seq2seq_heads("MBart", "model"),
     "WhisperForConditionalGeneration": dataflow(run("model"), run("proj_out")),
     "WhisperModel": _encoder_decoder(inputs=_SpeechAndTarget()),
     "WhisperEncoder": _WHISPER_ENCODER,
@@ -374,9 +436,20 @@ SOURCE_AND_TARGET_INPUTS: Final = frozenset(
         *(f"{prefix}Model" for prefix in ("Bart", "MBart", "Marian", "Pegasus", "T5", "MT5", "UMT5")),
         *(f"{prefix}ForConditionalGeneration" for prefix in ("Bart", "MBart", "Pegasus", "T5", "MT5", "UMT5")),
         "MarianMTModel",
+        "BartForSequenceClassification",
+        *(
+            f"{prefix}For{head}"
+            for prefix in ("MBart", "MT5", "UMT5")
+            for head in ("SequenceClassification", "QuestionAnswering")
+        ),
     }
 )
 """Kinds that read (batch, source) or (batch, source, target) token ids."""
+
+TOKEN_INPUTS: Final = frozenset(
+    {"T5EncoderModel", "MT5EncoderModel", "UMT5EncoderModel", "MT5ForTokenClassification", "UMT5ForTokenClassification"}
+)
+"""The encoders of T5's family alone, which read (batch, sequence) token ids."""
 
 SPEECH_INPUTS: Final = frozenset({"WhisperModel", "WhisperForConditionalGeneration"})
 """Kinds that read (batch, target) decoder token ids, the encoder at its fixed window of log-mel features."""

@@ -28,6 +28,7 @@ from paramcount.analysis.shapes.flow import (
     child_of,
     dataflow,
     last_size,
+    member,
     merge_heads,
     param_sizes,
     run,
@@ -37,10 +38,16 @@ from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_sh
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = [
+    "ANSWER_SPAN",
+    "LAST_TOKEN_SCORE",
+    "POOLED_CLASSIFIER",
+    "TOKEN_CLASSIFIER",
     "Flat",
     "Unflat",
     "conv1d",
@@ -48,6 +55,7 @@ __all__ = [
     "expert_products",
     "experts",
     "fits",
+    "heads",
     "hidden_first_experts",
     "in_features",
     "last_token",
@@ -61,6 +69,7 @@ __all__ = [
     "router",
     "self_attention",
     "split",
+    "start_end",
     "tokens",
 ]
 
@@ -154,6 +163,65 @@ class _Last(Step):
 def last_token() -> Step:
     """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
     return _Last()
+
+
+class _StartEnd(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        if flow is not None:
+            if flow.shape[-1] != 2:
+                raise call.fail(f"splits its logits into start and end, got {format_shape(flow.shape)}")
+            shape = flow.shape[:-1]
+            values["x"] = Flow(shape, (("end_logits", shape),), grad=flow.grad)
+
+
+class _Choices(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        if flow is not None:
+            if len(flow.shape) != 3:
+                raise call.fail(f"expects token ids (batch, choices, sequence), got {format_shape(flow.shape)}")
+            values["x"] = Flow((flow.shape[0] * flow.shape[1], flow.shape[2]))
+
+
+class _PerChoice(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow, ids = values["x"], values["x0"]
+        if flow is not None and ids is not None:
+            if flow.shape != (elements(ids.shape[:2]), 1):
+                raise call.fail(f"reads one logit per choice, got {format_shape(flow.shape)}")
+            values["x"] = Flow(ids.shape[:2], grad=flow.grad)
+
+
+LAST_TOKEN_SCORE: Final = (run("score"), last_token())
+"""A decoder's sequence classifier: ``score`` on every token, then the last non-pad token's logits."""
+TOKEN_CLASSIFIER: Final = (run("classifier"),)
+"""A token classifier: ``classifier(dropout(hidden))`` on every token."""
+
+
+def start_end() -> Step:
+    """``logits.split(1, dim=-1)``, squeezed: question answering's (…, 2) scores as start and end logits."""
+    return _StartEnd()
+
+
+ANSWER_SPAN: Final = (run("qa_outputs"), start_end())
+"""Extractive question answering: ``qa_outputs`` scores every token (…, 2), split into start and end logits."""
+POOLED_CLASSIFIER: Final = (member("pooler_output"), run("classifier"))
+"""``classifier(dropout(outputs.pooler_output))``: BERT's pooler (the first token, dense, tanh), then a Linear."""
+
+
+def heads(prefix: str, base: str, **layouts: tuple[Step, ...]) -> dict[str, Rule]:
+    """The rules of ``<prefix><head>`` for each head that ``layouts`` names (``ForSequenceClassification=…``): the
+    token ids (batch, sequence) through ``self.<base>``, then the head's steps. ``ForMultipleChoice`` reads token
+    ids (batch, choices, sequence), as transformers documents it: flattened to (batch·choices, sequence) for the
+    base model, its one logit per sequence viewed as (batch, choices)."""
+    rules: dict[str, Rule] = {}
+    for head, steps in layouts.items():
+        if head == "ForMultipleChoice":
+            rules[prefix + head] = dataflow(_Choices(), run(base), *steps, _PerChoice())
+        else:
+            rules[prefix + head] = dataflow(tokens(), run(base), *steps)
+    return rules
 
 
 def pre_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
