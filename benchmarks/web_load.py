@@ -20,7 +20,15 @@ errors, over-long queries, oversized bodies, paths, malformed JSON, unknown slug
 was a server error and that the server still answers correctly. Only loopback traffic; every phase is
 bounded in time and in requests.
 
+A shared machine's load moves requests/s by a factor of two between runs, so ``--in-process`` measures the
+same scenarios without a server: each request goes straight through the ASGI app (``hello_world()``, then
+``create_app()``) in this process, as uvicorn would pass it, and the best of ``--batches`` batches is taken
+(load can only slow a batch down). ``--instructions`` adds the instructions per request (valgrind's
+callgrind: a run serving ``--requests`` more requests minus one serving one), which other load does not
+change. Neither includes uvicorn's own work per request (HTTP parsing, the socket), the same for both apps.
+
 Run: python benchmarks/web_load.py [--workers 1 2] [--duration 10] [--connections 16] [--tool wrk|httpx]
+     python benchmarks/web_load.py --in-process [--instructions] [--batches 8] [--requests 300]
 (the hello-world app is ``hello_world`` below, started by uvicorn as a factory).
 """
 
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -40,9 +49,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, unquote
 
 HOST = "127.0.0.1"
 MAX_DURATION_SECONDS = 60
@@ -292,6 +303,104 @@ def _table(measurements: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def _scope(path: str) -> dict[str, Any]:
+    """The ASGI scope uvicorn gives an app for ``GET path`` over HTTP/1.1 on loopback."""
+    route, _, query = path.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(route),
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", f"{HOST}:8000".encode())],
+        "client": (HOST, 50000),
+        "server": (HOST, 8000),
+        "state": {},
+    }
+
+
+async def _serve_in_process(app: Any, path: str, requests: int, numbers: Iterator[int]) -> None:
+    """``requests`` GET requests for ``path`` straight through the ASGI ``app``; each must answer 200."""
+    statuses: Counter[int] = Counter()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses[message["status"]] += 1
+
+    for _ in range(requests):
+        await app(_scope(path.replace(NEW, str(next(numbers)))), receive, send)
+    if set(statuses) != {200}:
+        raise SystemExit(f"{path}: answered {dict(statuses)}")
+
+
+def _app_for(index: int) -> Any:
+    """The app serving scenario ``index``; paramcount's with a time budget that valgrind's slowdown fits in."""
+    if index == 0:
+        return hello_world()
+    from paramcount.web.app import create_app
+    from paramcount.web.settings import Settings
+
+    return create_app(Settings(timeout_seconds=600.0))
+
+
+def _time_in_process(batches: int, requests: int) -> dict[str, tuple[float, float]]:
+    """Each scenario's best and median microseconds per request over ``batches`` batches, in this process."""
+    timings = {}
+    loop = asyncio.new_event_loop()
+    apps = [_app_for(0), _app_for(1)]
+    for index, (name, path) in enumerate(SCENARIOS):
+        app, numbers = apps[min(index, 1)], itertools.count(1)
+        loop.run_until_complete(_serve_in_process(app, path, 20, numbers))  # imports, caches, the popular answer
+        samples = []
+        for _ in range(batches):
+            started = time.perf_counter()
+            loop.run_until_complete(_serve_in_process(app, path, requests, numbers))
+            samples.append((time.perf_counter() - started) / requests * 1e6)
+        timings[name] = (min(samples), statistics.median(samples))
+        print(f"  {name}: {timings[name][0]:,.0f} µs per request (best of {batches})", flush=True)
+    loop.close()
+    return timings
+
+
+def _instructions(index: int, requests: int) -> int:
+    """Instructions this script executes serving scenario ``index`` ``requests`` times after a warm-up."""
+    command = [sys.executable, __file__, "--serve-in-process", str(index), str(requests)]
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{SCENARIOS[index][1]} under valgrind: {done.stderr.strip().splitlines()[-1:]}")
+    return int(done.stderr.split("Collected : ")[1].split()[0])
+
+
+def _in_process_table(arguments: argparse.Namespace) -> str:
+    timings = _time_in_process(arguments.batches, arguments.requests)
+    counted = {}
+    if arguments.instructions:
+        for index, (name, _) in enumerate(SCENARIOS):
+            once = _instructions(index, 1)
+            counted[name] = (_instructions(index, 1 + arguments.requests) - once) / arguments.requests
+            print(f"  {name}: {counted[name] / 1e3:,.0f} k instructions per request", flush=True)
+    hello = SCENARIOS[0][0]
+    lines = [
+        "| endpoint | best µs | median µs | of hello-world | k instructions | of hello-world |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, (best, median) in timings.items():
+        row = f"| {name} | {best:,.0f} | {median:,.0f} | {100 * timings[hello][0] / best:.0f}% |"
+        if name in counted:
+            row += f" {counted[name] / 1e3:,.0f} | {100 * counted[hello] / counted[name]:.0f}% |"
+        lines.append(row + (" | |" if name not in counted else ""))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -300,7 +409,24 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--tool", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
+    parser.add_argument("--in-process", action="store_true", help="through the ASGI apps in this process, no server")
+    parser.add_argument("--instructions", action="store_true", help="with --in-process: count instructions (valgrind)")
+    parser.add_argument("--batches", type=int, default=8, help="with --in-process: timed batches per scenario")
+    parser.add_argument("--requests", type=int, default=300, help="with --in-process: requests per batch")
+    parser.add_argument("--serve-in-process", type=int, nargs=2, help=argparse.SUPPRESS)  # what callgrind runs
     arguments = parser.parse_args()
+    if arguments.serve_in_process:
+        index, requests = arguments.serve_in_process
+        numbers, loop = itertools.count(1), asyncio.new_event_loop()
+        app = _app_for(index)
+        loop.run_until_complete(_serve_in_process(app, SCENARIOS[index][1], 20 + requests, numbers))
+        return
+    if arguments.in_process:
+        print(f"in process: best of {arguments.batches} batches of {arguments.requests} requests")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()}")
+        print()
+        print(_in_process_table(arguments))
+        return
     arguments.duration = min(arguments.duration, MAX_DURATION_SECONDS)
     print(f"tool: {arguments.tool}; {arguments.connections} connections; {arguments.duration} s per scenario")
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")

@@ -36,25 +36,44 @@ def _own_fields(namespace: dict[str, Any]) -> list[str]:
     return [name for name, annotation in annotations.items() if not str(annotation).startswith("ClassVar")]
 
 
-def _make_init(name: str, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
-    """An ``__init__`` that takes ``fields`` positionally or by keyword, as a dataclass's does."""
+_MISSING = object()
+
+
+def _values(name: str, fields: tuple[str, ...], defaults: dict[str, Any], args: Any, kwargs: dict[str, Any]) -> Any:
+    """Every field's value, in order, from a call's arguments and the defaults; the ``TypeError`` a
+    dataclass's ``__init__`` raises for a call that does not fit."""
+    if len(args) > len(fields):
+        raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
+    for field in fields[: len(args)] if kwargs else ():
+        if field in kwargs:
+            raise TypeError(f"{name}() got multiple values for argument {field!r}")
+    values = list(args)
+    for field in fields[len(args) :]:
+        value = kwargs.pop(field, _MISSING)
+        if value is _MISSING:
+            value = defaults.get(field, _MISSING)
+            if value is _MISSING:
+                raise TypeError(f"{name}() missing required argument: {field!r}")
+        values.append(value)
+    if kwargs:
+        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return values
+
+
+def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
+    """An ``__init__`` that takes ``fields`` positionally or by keyword, as a dataclass's does.
+
+    It stores each value through its slot's descriptor (``__set__``), past the frozen ``__setattr__``; a call
+    with every field given positionally, the common case, goes straight there."""
+    name = cls.__name__
+    setters = tuple(getattr(cls, field).__set__ for field in fields)
+    size = len(fields)
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(fields):
-            raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
-        for field, value in zip(fields, args, strict=False):
-            if field in kwargs:
-                raise TypeError(f"{name}() got multiple values for argument {field!r}")
-            object.__setattr__(self, field, value)
-        for field in fields[len(args) :]:
-            if field in kwargs:
-                object.__setattr__(self, field, kwargs.pop(field))
-            elif field in defaults:
-                object.__setattr__(self, field, defaults[field])
-            else:
-                raise TypeError(f"{name}() missing required argument: {field!r}")
-        if kwargs:
-            raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        if kwargs or len(args) != size:
+            args = _values(name, fields, defaults, args, kwargs)
+        for set_field, value in zip(setters, args, strict=True):
+            set_field(self, value)
         if post_init:
             self.__post_init__()
 
@@ -85,7 +104,7 @@ class _RecordType(type):
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         if not written:
             post_init = "__post_init__" in namespace or any(hasattr(base, "__post_init__") for base in bases)
-            cls.__init__ = _make_init(name, fields, defaults, post_init)  # type: ignore[misc]
+            cls.__init__ = _make_init(cls, fields, defaults, post_init)  # type: ignore[misc]
         return cls
 
 

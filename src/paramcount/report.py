@@ -33,13 +33,6 @@ the count itself: the four training recipes, where a layer appears in the zoo, i
 questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
 the JSON leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``, ``related``)."""
 
-SECTIONS = ("training", "appears_in", "variants", "related")
-"""The parts of a report computed only when asked for (``Result.report(sections=...)``), each costing more than
-the count itself: the four training recipes, where a layer appears in the zoo, its variants and related
-questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
-``to_dict()`` leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``,
-``related``)."""
-
 
 class Comparison(Record):
     """A neighbouring configuration and its total (a variant or a related question)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 import paramcount
@@ -14,6 +15,7 @@ from paramcount.render.json import report_dict
 from paramcount.report import SECTIONS
 from paramcount.web.app import create_app
 from paramcount.web.queries import EMPTY_MESSAGE, PATH_MESSAGE
+from paramcount.web.schema import ARCHITECTURE_HELP, QUERY_HELP, SECTIONS_HELP
 from paramcount.web.settings import Settings
 
 
@@ -274,3 +276,54 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"/api/count", "/answers/{slug}.json", "/fragments/answer"} <= set(document["paths"])
     assert set(document["paths"]["/api/count"]) == {"get", "post"}
     assert "400" in document["paths"]["/api/count"]["get"]["responses"]
+
+
+def _declared_count_app() -> FastAPI:
+    """``GET /api/count`` with its three parameters declared to FastAPI, as it was before it read them itself
+    (FastAPI reads the annotations from this module's globals)."""
+    app = FastAPI()
+
+    @app.get("/api/count")
+    async def count_get(
+        q: Annotated[str, Query(description=QUERY_HELP)],
+        architecture: Annotated[str | None, Query(description=ARCHITECTURE_HELP)] = None,
+        sections: Annotated[str | None, Query(description=SECTIONS_HELP)] = None,
+    ) -> dict[str, Any]:
+        return {"q": q, "architecture": architecture, "sections": sections}
+
+    return app
+
+
+def test_count_get_documents_its_parameters_as_fastapi_would(client: TestClient) -> None:
+    """The route reads ``q``, ``architecture`` and ``sections`` itself (``schema.COUNT_QUERY``); its OpenAPI
+    operation says what FastAPI says for the same parameters declared, 422 included."""
+    ours = client.get("/openapi.json").json()["paths"]["/api/count"]["get"]
+    declared = TestClient(_declared_count_app()).get("/openapi.json").json()["paths"]["/api/count"]["get"]
+    assert ours["parameters"] == declared["parameters"]
+    assert ours["responses"]["422"] == declared["responses"]["422"]
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",  # no q: 422
+        "architecture=LlamaModel",  # no q either
+        "q=Linear(3,%204)",
+        "q=Linear(3,%204)&q=Linear(5,%206)",  # the last value of a repeated name
+        "q=Linear(3,%204)&q",  # the last one, empty: a 400 from the library
+        "q=meta-llama%2FLlama-3.1-8B&architecture=LlamaModel",
+        "q=Linear(3,%204)&architecture=",  # blank: not given
+        "q=Linear(3,%204)&sections=training,%20variants&unknown=1",  # unknown names ignored
+        "q=Linear(3,%204)&sections=",
+    ],
+)
+def test_count_get_reads_its_query_as_fastapi_would(client: TestClient, query_string: str) -> None:
+    """Missing ``q`` is FastAPI's 422; otherwise the answer for the values FastAPI would have passed."""
+    response = client.get(f"/api/count?{query_string}")
+    declared = TestClient(_declared_count_app()).get(f"/api/count?{query_string}")
+    if declared.status_code == 422:
+        assert (response.status_code, response.json()) == (422, declared.json())
+        return
+    values = declared.json()
+    expected = client.post("/api/count", json={key: value for key, value in values.items() if value is not None})
+    assert (response.status_code, response.json()) == (expected.status_code, expected.json())

@@ -40,19 +40,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paramcount import __version__
 from paramcount.web.curated import curated
-from paramcount.web.handlers import Ask, Handlers, sections_of
+from paramcount.web.handlers import Ask, Handlers, count_ask, sections_of
 from paramcount.web.middleware import BoundedBody, HeadAsGet, SecurityHeaders
 from paramcount.web.pages import COUNTER_FIELDS, error_body
 from paramcount.web.planning import PLAN_FIELDS
 from paramcount.web.schema import (
     ARCHITECTURE_HELP,
     BOUNDS,
+    COUNT_QUERY,
     FILE_BODY,
     FILE_NAME_HELP,
     HTML,
     HTML_BUSY,
     HTML_MISSING,
     HTML_REJECTED,
+    INVALID,
     JSON_MISSING,
     MOVED,
     QUERY_HELP,
@@ -77,14 +79,16 @@ API_RESPONSES = {**REPORT, **REJECTED, **BOUNDS}
 
 
 def _register_api(app: FastAPI, handlers: Handlers) -> None:
-    @app.get("/api/count", responses=API_RESPONSES, tags=["api"], summary="Count a query")
-    async def count_get(
-        q: Annotated[str, Query(description=QUERY_HELP)],
-        architecture: Annotated[str | None, Query(description=ARCHITECTURE_HELP)] = None,
-        sections: Annotated[str | None, Query(description=SECTIONS_HELP)] = None,
-    ) -> Response:
+    @app.get(
+        "/api/count",
+        responses={**API_RESPONSES, **INVALID},
+        tags=["api"],
+        summary="Count a query",
+        openapi_extra=COUNT_QUERY,
+    )
+    async def count_get(request: Request) -> Response:
         """The answer for ``q`` as JSON: ``report_dict(report)``, with the optional ``sections`` asked for."""
-        return await handlers.report_json(Ask(q, architecture or None, sections=sections_of(sections)))
+        return await handlers.report_json(count_ask(request.query_params))
 
     @app.post("/api/count", responses=API_RESPONSES, tags=["api"], summary="Count a query (JSON body)")
     async def count_post(request: Annotated[CountBody, Body()]) -> Response:

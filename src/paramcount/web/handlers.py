@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paramcount.analysis.planner import PlanOptions
@@ -30,7 +31,7 @@ from paramcount.web.service import Answers, Busy, Rendered, TooSlow
 from paramcount.web.settings import Settings
 from paramcount.web.targets import Target, slug_of, target_for
 
-__all__ = ["Ask", "Handlers", "sections_of"]
+__all__ = ["Ask", "Handlers", "count_ask", "sections_of"]
 
 NO_PAGE = "no answer page has this name"
 
@@ -54,6 +55,16 @@ class Ask:
 def sections_of(text: str | None) -> tuple[str, ...]:
     """The web parameter ``sections`` (comma-separated; blank: none) as ``Result.report``'s argument."""
     return tuple(name.strip() for name in (text or "").split(",") if name.strip())
+
+
+def count_ask(parameters: Mapping[str, str]) -> Ask:
+    """``GET /api/count``'s question from its query string (``schema.COUNT_QUERY``), read as FastAPI reads declared
+    ``Query`` parameters: the last value of a repeated name; a missing ``q`` is the same 422."""
+    if "q" not in parameters:
+        missing = {"type": "missing", "loc": ("query", "q"), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    architecture = parameters.get("architecture") or None
+    return Ask(parameters["q"], architecture, sections=sections_of(parameters.get("sections")))
 
 
 @dataclass(frozen=True, slots=True)

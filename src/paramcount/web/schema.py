@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ARCHITECTURE_HELP",
+    "COUNT_QUERY",
     "QUERY_HELP",
     "SECTIONS_HELP",
     "CountBody",
@@ -151,6 +152,32 @@ UNREADABLE: Responses = {400: {"model": ErrorResponse, "description": "the reque
 MOVED: Responses = {301: {"description": "the canonical address of the same answer"}}
 HTML_MISSING: Responses = {404: {"content": {"text/html": {}}, "description": "no such answer"}}
 JSON_MISSING: Responses = {404: {"model": ErrorResponse, "description": "no such answer"}}
+INVALID: Responses = {
+    422: {
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+    }
+}
+"""What FastAPI documents for a route whose declared parameters it validates, for a route that reads its own."""
+
+
+def _query_parameter(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    """A text query parameter as FastAPI documents ``Annotated[str | None, Query(description=...)]``."""
+    schema: dict[str, Any] = {"type": "string"} if required else {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    schema |= {"description": description, "title": name.title()}
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+COUNT_QUERY = {
+    "parameters": [
+        _query_parameter("q", QUERY_HELP, required=True),
+        _query_parameter("architecture", ARCHITECTURE_HELP),
+        _query_parameter("sections", SECTIONS_HELP),
+    ]
+}
+"""``GET /api/count``'s query parameters, documented as FastAPI documents declared ``Query`` parameters; the route
+reads them from the query string itself (``handlers.count_ask``): FastAPI's validation of three declared
+parameters cost more than everything else a cached answer does (benchmarks/RESULTS.md)."""
 
 FILE_NAME_HELP = "the file's name: its ending (.safetensors or .gguf) gives the format; messages name it"
 FILE_BODY = {
