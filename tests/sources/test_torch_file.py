@@ -423,6 +423,13 @@ BAD_PICKLES: list[tuple[str, object, str]] = [
         "calls '_codecs.encode' other than as pickle writes bytes (text, 'latin1')",
     ),
     (
+        "codecs text",
+        Call(__import__("_codecs").encode, "\u2603", "latin1"),
+        "calls '_codecs.encode' on text that is not latin-1",
+    ),
+    # bytes(n) would allocate n bytes if it were called: only the empty call pickle writes is read
+    ("bytes bomb", Call(bytes, 10**12), "calls 'builtins.bytes' with arguments, which is not read"),
+    (
         "quantized",
         Call(torch._utils._rebuild_qtensor, 1),
         "refuses the global 'torch._utils._rebuild_qtensor' (only tensor-rebuild records are read)",
