@@ -139,16 +139,35 @@ def contrastive_targets(model: Any, shape: tuple[int, ...]) -> dict[str, torch.T
     return {"mask_time_indices": masked, "sampled_negative_indices": drawn}
 
 
-def naflex_image(shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
-    """SigLIP 2's NaFlex input for ``shape`` (batch, patches, channels·patch²): a square image whose grid fills the
-    patches (no padding), its ``pixel_attention_mask`` and ``spatial_shapes``."""
+def naflex_image(shape: tuple[int, ...], size: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+    """SigLIP 2's NaFlex input for ``shape`` (batch, patches, channels·patch²): images of ``size`` (height, width)
+    patches, the rest of the patches padding (masked), or square images whose grid fills the patches; with their
+    ``pixel_attention_mask`` and ``spatial_shapes``."""
     batch, patches, _ = shape
     grid = int(patches**0.5)
+    height, width = size or (grid, grid)
+    real = height * width
     return {
         "pixel_values": torch.randn(shape),
-        "pixel_attention_mask": torch.ones(batch, patches, dtype=torch.long),
-        "spatial_shapes": torch.tensor([[grid, grid]] * batch),
+        "pixel_attention_mask": torch.tensor([[1] * real + [0] * (patches - real)] * batch),
+        "spatial_shapes": torch.tensor([[height, width]] * batch),
     }
+
+
+def naflex_flops(
+    config: dict[str, Any], architecture: str, shape: tuple[int, ...], size: tuple[int, int], read: str | None
+) -> int:
+    """FlopCounterMode's total for SigLIP 2's ``architecture`` on ``naflex_image(shape, size)``, and in training
+    (``read`` given) the backward of the sum of the output's member ``read``."""
+    model = transformers_model(config, architecture)
+    model.train(read is not None)
+    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
+        warnings.simplefilter("ignore")
+        output = model(**naflex_image(shape, size))
+        if read is not None:
+            getattr(output, read).sum().backward()
+    total: int = counter.get_total_flops()
+    return total
 
 
 QWEN_IMAGE = 448
@@ -860,16 +879,16 @@ def test_qwen_vl_switches_equal_flop_counter_mode(
     )
 
 
+NAFLEX_IMAGES = {
+    "grid": st.integers(2, 5),  # the position table's grid side
+    "height": st.integers(1, 5),  # the image's patches
+    "width": st.integers(1, 5),
+    "padding": st.integers(0, 3),  # masked patches after them
+}
+
+
 @settings(max_examples=8, deadline=None)
-@given(
-    grid=st.integers(2, 5),
-    height=st.integers(1, 5),
-    width=st.integers(1, 5),
-    padding=st.integers(0, 3),
-    patch=st.sampled_from([4, 16]),
-    head=st.booleans(),
-    backward=st.booleans(),
-)
+@given(**NAFLEX_IMAGES, patch=st.sampled_from([4, 16]), head=st.booleans(), backward=st.booleans())
 def test_siglip2_vision_tower_equal_flop_counter_mode(
     grid: int, height: int, width: int, padding: int, patch: int, head: bool, backward: bool
 ) -> None:
@@ -882,27 +901,14 @@ def test_siglip2_vision_tower_equal_flop_counter_mode(
     shape = (2, patches, 3 * patch * patch)
     report = ours(config, "Siglip2VisionModel", shape)
     assert report.is_complete
-    model = transformers_model(config, "Siglip2VisionModel")
-    model.train(backward)
-    mask = torch.tensor([[1] * (height * width) + [0] * padding] * 2)
-    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
-        warnings.simplefilter("ignore")
-        output = model(torch.randn(shape), mask, torch.tensor([[height, width]] * 2))
-        if backward:  # the head's output, which depends on everything, else the hidden states
-            (output.pooler_output if head else output.last_hidden_state).sum().backward()
-    assert 2 * (report.total_macs + report.total_backward_macs * backward) == counter.get_total_flops()
+    # In training, the head's output, which depends on everything, else the hidden states.
+    read = ("pooler_output" if head else "last_hidden_state") if backward else None
+    theirs = naflex_flops(config, "Siglip2VisionModel", shape, (height, width), read)
+    assert 2 * (report.total_macs + report.total_backward_macs * backward) == theirs
 
 
 @settings(max_examples=8, deadline=None)
-@given(
-    grid=st.integers(2, 5),
-    height=st.integers(1, 5),
-    width=st.integers(1, 5),
-    padding=st.integers(0, 3),
-    head=st.booleans(),
-    labels=st.integers(1, 4),
-    backward=st.booleans(),
-)
+@given(**NAFLEX_IMAGES, head=st.booleans(), labels=st.integers(1, 4), backward=st.booleans())
 def test_siglip2_image_classifier_equals_flop_counter_mode(
     grid: int, height: int, width: int, padding: int, head: bool, labels: int, backward: bool
 ) -> None:
@@ -917,15 +923,9 @@ def test_siglip2_image_classifier_equals_flop_counter_mode(
     report = ours(config, "Siglip2ForImageClassification", shape)
     assert report.is_complete
     assert report.output_shape == (2, labels)
-    model = transformers_model(config, "Siglip2ForImageClassification")
-    model.train(backward)
-    mask = torch.tensor([[1] * (height * width) + [0] * padding] * 2)
-    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
-        warnings.simplefilter("ignore")
-        logits = model(torch.randn(shape), mask, torch.tensor([[height, width]] * 2)).logits
-        if backward:
-            logits.sum().backward()
-    assert 2 * (report.total_macs + report.total_backward_macs * backward) == counter.get_total_flops()
+    read = "logits" if backward else None
+    theirs = naflex_flops(config, "Siglip2ForImageClassification", shape, (height, width), read)
+    assert 2 * (report.total_macs + report.total_backward_macs * backward) == theirs
 
 
 def test_vision_language_sequences_hold_the_image_tokens() -> None:
