@@ -577,11 +577,9 @@ def test_decoder_alone_flops_equal_flop_counter_mode(name: str, shape: tuple[int
     assert report.output_shape == (*shape, 512)
     assert report.tokens == shape[0] * shape[1]
     skipped = {row.path for row in report.modules if row.status == NOT_CALLED}
-    assert skipped == {
-        f"model.decoder.layers.0-1.{member}{inner}"
-        for member, inner in (("encoder_attn_layer_norm", ""), *(("encoder_attn", f".{name}") for name in PROJECTIONS),
-                              ("encoder_attn", ""))
-    }  # fmt: skip
+    cross = "model.decoder.layers.0-1.encoder_attn"
+    projections = (f"{cross}.{projection}" for projection in ("q_proj", "k_proj", "v_proj", "out_proj"))
+    assert skipped == {f"{cross}_layer_norm", cross, *projections}
     batch, length = shape
     heads_width = config["d_model"]
     # 2 layers · batch · (L·L·width for QKᵀ + as many for attention·V), L·(L-1)/2 of each L² masked.
@@ -591,7 +589,17 @@ def test_decoder_alone_flops_equal_flop_counter_mode(name: str, shape: tuple[int
     assert 2 * (report.total_macs + report.total_backward_macs) == theirs
 
 
-PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+def test_a_decoder_alone_refuses_what_transformers_refuses() -> None:
+    # transformers unpacks (batch, sequence) from the embeddings' shape, and mBART's learned table holds
+    # max_position_embeddings + 2 rows (positions offset by 2): 1,024 positions for mbart-large-50.
+    tree = build_config_tree(shipped("facebook--mbart-large-50.json"), architecture="MBartForCausalLM")
+    with pytest.raises(
+        ShapeError, match=r"^MBartForCausalLM expects token ids of shape \(batch, sequence\), got \[1, 3, 4\]"
+    ):
+        propagate(tree, (1, 3, 4))
+    with pytest.raises(ShapeError, match=r"reads positions 0 to 1024 \+ 2 \(the offset of its positions\)"):
+        propagate(tree, (1, 1025))
+    assert propagate(tree, (1, 1024)).is_complete
 
 
 @settings(max_examples=10, deadline=None)

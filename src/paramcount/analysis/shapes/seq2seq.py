@@ -256,21 +256,26 @@ _BART_CODER: Final = dataflow(
     chain("layers", checkpointed=True),
     run("layer_norm", optional=True),
 )
-_BART_ENCODER_LAYER: Final = dataflow(
+_POST_NORM_SELF: Final = (
     run("self_attn"),
     add("x", "x", "x0", what="add the residual"),
     run("self_attn_layer_norm"),
+)
+_POST_NORM_FEED_FORWARD: Final = (
     run("fc1", "x", "y"),
     run("fc2", "y"),
     add("x", "x", "y", what="add the residual"),
     run("final_layer_norm"),
 )
+_BART_ENCODER_LAYER: Final = dataflow(*_POST_NORM_SELF, *_POST_NORM_FEED_FORWARD)
 
 
-def _decoder_layer(with_cross: Rule, alone: Rule) -> Rule:
-    """A decoder layer: ``with_cross`` on a flow that carries the encoder's output; without one (a decoder run
-    alone, the ``*ForCausalLM``) its forward skips the cross-attention block, norm included, and computes
-    ``alone``, its encoder layer's steps with causal self-attention."""
+def _decoder_layer(self_attention: tuple[Step, ...], cross: tuple[Step, ...], feed_forward: tuple[Step, ...]) -> Rule:
+    """A decoder layer: its self-attention, ``cross``-attention and feed-forward blocks on a flow that carries the
+    encoder's output; without one (a decoder run alone, the ``*ForCausalLM``) its forward skips the
+    cross-attention block, norm included: the encoder layer's steps, with causal self-attention."""
+    with_cross = dataflow(*self_attention, *cross, *feed_forward)
+    alone = dataflow(*self_attention, *feed_forward)
 
     def rule(call: Call, flow: Flow) -> Outcome:
         if ENCODER_STATES in dict(flow.context):
@@ -283,19 +288,13 @@ def _decoder_layer(with_cross: Rule, alone: Rule) -> Rule:
 
 
 _BART_DECODER_LAYER: Final = _decoder_layer(
-    dataflow(
-        run("self_attn"),
-        add("x", "x", "x0", what="add the residual"),
-        run("self_attn_layer_norm"),
+    _POST_NORM_SELF,
+    (
         run("encoder_attn", "x", "c", options=CROSS),
         add("x", "x", "c", what="add the residual"),
         run("encoder_attn_layer_norm"),
-        run("fc1", "x", "y"),
-        run("fc2", "y"),
-        add("x", "x", "y", what="add the residual"),
-        run("final_layer_norm"),
     ),
-    _BART_ENCODER_LAYER,
+    _POST_NORM_FEED_FORWARD,
 )
 _PRE_NORM_SELF: Final = (
     run("self_attn_layer_norm", "x0", "y"),
@@ -311,14 +310,13 @@ _PRE_NORM_FEED_FORWARD: Final = (
 _PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
 """mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
 _PRE_NORM_DECODER_LAYER: Final = _decoder_layer(
-    dataflow(
-        *_PRE_NORM_SELF,
+    _PRE_NORM_SELF,
+    (
         run("encoder_attn_layer_norm", "x", "y"),
         run("encoder_attn", "y", options=CROSS),
         add("x", "x", "y", what="add the residual"),
-        *_PRE_NORM_FEED_FORWARD,
     ),
-    _PRE_NORM_ENCODER_LAYER,
+    _PRE_NORM_FEED_FORWARD,
 )
 _SINUSOIDAL_CODER: Final = dataflow(
     fits("embed_positions"),
