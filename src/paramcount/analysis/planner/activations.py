@@ -555,23 +555,33 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str) -> None:
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
+    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
+    if act == "relu":
+        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
+        return
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
-    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept), then the
-    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output."""
+    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
+    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
+    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
-    _plain_activation(out, act, "b·s·i")
-    if out.settings.activation_dropout > 0:
+    dropped = out.settings.activation_dropout > 0
+    shared = out.settings.act == "relu" and not dropped
+    _plain_activation(out, act, "b·s·i", next_input=shared)
+    if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
-    out.saved(f"{second}.input", second, f"{name} input, the activation's output (AddmmBackward0)", "b·s·i", "tensor")
+    if not shared:
+        what = f"{name} input, the activation's output (AddmmBackward0)"
+        out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
