@@ -2,14 +2,14 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
-encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
-final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
-bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
-its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
-output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
-parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
+decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
+what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
+and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -293,7 +293,8 @@ def _attention_core(
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
     query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
-    sliced from a fused qkv projection, and then ``transpose(1, 2).contiguous()`` copies it."""
+    sliced from a fused qkv projection (``fused``; also Whisper's query, scaled and made contiguous in that layout),
+    and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
@@ -733,14 +734,13 @@ def _speech_front_end(out: _Builder, encoder: str) -> None:
     """Whisper's encoder before its layers: ``gelu(conv1(features))`` over the 2·s frames of m mel bins, then
     ``gelu(conv2(·))`` with stride 2 down to the s source positions; each convolution keeps its input
     (ConvolutionBackward0), each GELU its input. The features are an input, kept in the compute dtype."""
-    for conv, shape, what in (
-        ("conv1", "b·m·2·s", "the log-mel features"),
-        ("conv2", "b·h·2·s", "gelu(conv1), the frames"),
-    ):
-        out.saved(f"{encoder}.{conv}.input", f"{encoder}.{conv}", f"{conv} input, {what} (ConvolutionBackward0)",
-                  shape, "sequence")  # fmt: skip
-    out.saved(f"{encoder}.gelu1.input", f"{encoder}.conv1", "conv1 output, the GELU input", "b·h·2·s", "tensor")
-    out.saved(f"{encoder}.gelu2.input", f"{encoder}.conv2", "conv2 output, the GELU input", "b·h·s", "tensor")
+    conv1, conv2 = f"{encoder}.conv1", f"{encoder}.conv2"
+    out.saved(
+        f"{conv1}.input", conv1, "conv1 input, the log-mel features (ConvolutionBackward0)", "b·m·2·s", "sequence"
+    )
+    out.saved(f"{conv1}.gelu.input", conv1, "conv1 output, the GELU input (GeluBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.input", conv2, "conv2 input, gelu(conv1) (ConvolutionBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.gelu.input", conv2, "conv2 output, the GELU input (GeluBackward0)", "b·h·s", "sequence")
 
 
 def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
@@ -1070,7 +1070,7 @@ def activation_plan(
     found_layout = _layout(tree, model_type, model) if encoder else None
     if structure == "bart" and found_layout is None:
         return None
-    layout, window, mels = found_layout or (SEQ2SEQ["bart"], 0, 0)
+    layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
     sizes = _Sizes(
         batch,
@@ -1102,7 +1102,7 @@ def activation_plan(
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
-    elif encoder is not None:
+    elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
