@@ -160,6 +160,26 @@ def test_encoder_decoder_lengths_follow_batch_source_and_target(
     _source_and_target(family, "sdpa", False, batch, source, target)
 
 
+def test_whisper_encoder_runs_its_fixed_window() -> None:
+    # whisper-tiny, bf16, b=1, t=448 target tokens: the encoder runs its 1,500 positions whatever the target, from
+    # 80 mel bins × 3,000 frames. The front-end keeps the features (2·80·3,000 bytes), conv1's GELU input and
+    # conv2's input (2·384·3,000 each) and conv2's GELU input (2·384·1,500); each layer's q/k/v input is
+    # 2·1,500·384 bytes in the encoder and 2·448·384 in the decoder, whose cross-attention keys span 1,500.
+    plan = plan_memory(
+        from_config("openai/whisper-tiny").tree,
+        None,
+        PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=448),
+    )
+    by_label = {item.label.split(":")[0]: item.bytes for item in plan.items if item.category == "activations"}
+    assert by_label["model.encoder.conv1.input"] == 2 * 80 * 3000
+    assert by_label["model.encoder.conv1.gelu.input"] == by_label["model.encoder.conv2.input"] == 2 * 384 * 3000
+    assert by_label["model.encoder.conv2.gelu.input"] == 2 * 384 * 1500
+    assert by_label["encoder 4 layers × self_attn.q_proj/k_proj/v_proj.input"] == 4 * 2 * 1500 * 384
+    assert by_label["decoder 4 layers × self_attn.q_proj/k_proj/v_proj.input"] == 4 * 2 * 448 * 384
+    assert by_label["decoder 4 layers × encoder_attn.key"] == 4 * 2 * 1500 * 384
+    assert by_label["proj_out.input"] == 2 * 448 * 384
+
+
 def test_recomputed_layer_is_one_stored_layer() -> None:
     # With checkpointing the plan keeps each layer's input and, during backward, one layer's full set.
     stored = _ours("llama", 2, "sdpa", False, BATCH, SEQ)
