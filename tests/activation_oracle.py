@@ -16,6 +16,16 @@ import transformers
 
 from hf_oracle import shipped
 
+SEQ2SEQ: dict[str, Any] = {
+    "d_model": 64,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 96,
+    "decoder_ffn_dim": 96,
+    "max_position_embeddings": 64,
+    "decoder_start_token_id": 2,
+}
+"""An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -44,18 +54,15 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
     # encoder-decoder: the encoder and the decoder cut to the same number of layers
-    "bart": (
-        "facebook--bart-base.json",
-        "BartForConditionalGeneration",
-        {
-            "d_model": 64,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 96,
-            "decoder_ffn_dim": 96,
-            "max_position_embeddings": 64,
-            "decoder_start_token_id": 2,
-        },
+    "bart": ("facebook--bart-base.json", "BartForConditionalGeneration", SEQ2SEQ),
+    "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
+    "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
+    "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
+    "whisper": (
+        "openai--whisper-tiny.json",
+        "WhisperForConditionalGeneration",
+        {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
@@ -115,10 +122,10 @@ def real_model(
     return model
 
 
-def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: int | None = None) -> int:
+def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, target_len: int | None = None) -> int:
     """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
     An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
-    ``decoder_input_ids``."""
+    ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed window instead of tokens."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     seen: dict[int, int] = {}
 
@@ -131,6 +138,11 @@ def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: in
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
+    inputs = {"input_ids": ids}
+    if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
+        config = model.config
+        shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
+        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(input_ids=ids, labels=labels)
+        model(**inputs, labels=labels)
     return sum(seen.values())

@@ -120,20 +120,64 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     assert any("any routing" in note for note in plan.assumptions)
 
 
+SEQ2SEQ_FAMILIES = ["bart", "mbart", "pegasus", "marian", "whisper"]
+
+
+def _source_and_target(family: str, attention: str, checkpointing: bool, batch: int, source: int, target: int) -> None:
+    # The encoder's layers at the source length s, the decoder's at the target length t, cross-attention's keys
+    # and values (and its b·a·t·s scores) at s. Whisper's source is its fixed window (24 positions in the tiny
+    # config), whatever source is asked for.
+    config, architecture = tiny_config(family, 2)
+    measured = saved_bytes(real_model(config, architecture, attention, checkpointing), batch, source, target)
+    ours = _ours(family, 2, attention, checkpointing, batch, target, source=source)
+    assert ours.encoder is not None
+    window = config["max_source_positions"] if family == "whisper" else source
+    assert (ours.encoder.seq_len, ours.seq_len) == (window, target)
+    assert measured == ours.saved_bytes, f"measured {measured:,} B, ours {ours.saved_bytes:,} B"
+    shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
+    assert shapes["encoder_attn.value"].endswith("·s·d")  # b·a·s·d, or b·k·s·d as the flash kernel keeps it
+    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-def test_encoder_decoder_source_and_target_lengths(attention: str, checkpointing: bool) -> None:
-    # BART reading 16 source tokens and 8 target tokens: the encoder's layers at s = 16, the decoder's at t = 8,
-    # cross-attention's keys and values (and its b·a·t·s scores) at s.
-    config, architecture = tiny_config("bart", 2)
-    measured = saved_bytes(real_model(config, architecture, attention, checkpointing), BATCH, 16, 8)
-    ours = _ours("bart", 2, attention, checkpointing, BATCH, 8, source=16)
-    assert ours.encoder is not None
-    assert (ours.encoder.seq_len, ours.seq_len) == (16, 8)
-    assert measured == ours.saved_bytes
-    shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
-    assert shapes["encoder_attn.value"] == "b·a·s·d"
-    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
+@pytest.mark.parametrize("family", SEQ2SEQ_FAMILIES)
+def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, checkpointing: bool) -> None:
+    # 16 source tokens and 8 target tokens.
+    _source_and_target(family, attention, checkpointing, BATCH, 16, 8)
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    family=st.sampled_from(SEQ2SEQ_FAMILIES),
+    batch=st.integers(1, 3),
+    source=st.integers(4, 40),
+    target=st.integers(2, 40),
+)
+def test_encoder_decoder_lengths_follow_batch_source_and_target(
+    family: str, batch: int, source: int, target: int
+) -> None:
+    _source_and_target(family, "sdpa", False, batch, source, target)
+
+
+def test_whisper_encoder_runs_its_fixed_window() -> None:
+    # whisper-tiny, bf16, b=1, t=448 target tokens: the encoder runs its 1,500 positions whatever the target, from
+    # 80 mel bins × 3,000 frames. The front-end keeps the features (2·80·3,000 bytes), conv1's GELU input and
+    # conv2's input (2·384·3,000 each) and conv2's GELU input (2·384·1,500); each layer's q/k/v input is
+    # 2·1,500·384 bytes in the encoder and 2·448·384 in the decoder, whose cross-attention keys span 1,500.
+    plan = plan_memory(
+        from_config("openai/whisper-tiny").tree,
+        None,
+        PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=448),
+    )
+    by_label = {item.label.split(":")[0]: item.bytes for item in plan.items if item.category == "activations"}
+    assert by_label["model.encoder.conv1.input"] == 2 * 80 * 3000
+    assert by_label["model.encoder.conv1.gelu.input"] == by_label["model.encoder.conv2.input"] == 2 * 384 * 3000
+    assert by_label["model.encoder.conv2.gelu.input"] == 2 * 384 * 1500
+    assert by_label["encoder 4 layers × self_attn.q_proj/k_proj/v_proj.input"] == 4 * 2 * 1500 * 384
+    assert by_label["decoder 4 layers × self_attn.q_proj/k_proj/v_proj.input"] == 4 * 2 * 448 * 384
+    assert by_label["decoder 4 layers × encoder_attn.key"] == 4 * 2 * 1500 * 384
+    assert by_label["proj_out.input"] == 2 * 448 * 384
 
 
 def test_recomputed_layer_is_one_stored_layer() -> None:
@@ -220,3 +264,19 @@ def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str])
     assert main([*args, "--sequence-parallel"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"
+
+
+@pytest.mark.parametrize("activation_dropout", [0.0, 0.1])
+def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None:
+    # Pegasus's ReLU keeps its result, and fc2 keeps the same storage as its input unless activation dropout
+    # comes between (the shipped config has 0.1): b·s·i once per layer, not twice.
+    config, architecture = tiny_config("pegasus", 2)
+    config["activation_dropout"] = activation_dropout
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)

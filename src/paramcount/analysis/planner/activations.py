@@ -2,14 +2,14 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
-encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
-final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
-bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
-its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
-output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
-parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
+decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
+what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
+and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -21,11 +21,11 @@ float32 and keeps the s × s probabilities.
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS
 from paramcount.dtypes import BITS
-from paramcount.tree import Module
+from paramcount.tree import Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,6 +71,10 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -167,6 +171,8 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    m: int = 0
+    """The mel bins of a speech encoder's log-mel features (Whisper)."""
 
 
 class _Settings(Record):
@@ -190,7 +196,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t`` with ``·`` between them. ``target``: a
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
     decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
@@ -287,7 +293,8 @@ def _attention_core(
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
     query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
-    sliced from a fused qkv projection, and then ``transpose(1, 2).contiguous()`` copies it."""
+    sliced from a fused qkv projection (``fused``; also Whisper's query, scaled and made contiguous in that layout),
+    and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
@@ -549,23 +556,33 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str) -> None:
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
+    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
+    if act == "relu":
+        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
+        return
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
-    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept), then the
-    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output."""
+    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
+    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
+    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
-    _plain_activation(out, act, "b·s·i")
-    if out.settings.activation_dropout > 0:
+    dropped = out.settings.activation_dropout > 0
+    shared = out.settings.act == "relu" and not dropped
+    _plain_activation(out, act, "b·s·i", next_input=shared)
+    if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
-    out.saved(f"{second}.input", second, f"{name} input, the activation's output (AddmmBackward0)", "b·s·i", "tensor")
+    if not shared:
+        what = f"{name} input, the activation's output (AddmmBackward0)"
+        out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
@@ -601,12 +618,49 @@ def _bert_layer(out: _Builder) -> None:
     out.layer_norm("output.LayerNorm", "b·s·h")
 
 
-def _bart_attention(out: _Builder, module: str, norm: str, *, cross: bool = False) -> None:
-    """BART's attention and the post-norm after it: the projections' input (for cross-attention only the query's:
-    the keys and values read the encoder's output, kept once outside the layers), the attention, the output
-    projection's input, the residual's dropout mask, the LayerNorm."""
+class _Seq2Seq(Record):
+    """Where a BART-like encoder-decoder differs from BART, by model type (``SEQ2SEQ``); the embedding and final
+    LayerNorms are read from the tree."""
+
+    pre_norm: bool
+    """LayerNorm before each sub-layer (mBART, Pegasus, Whisper), not after its residual sum (BART, Marian)."""
+    positions: str
+    """``learned``: an embedding of the position ids + 2 (BART, mBART); ``fixed``: a sinusoidal table without
+    gradient, which keeps nothing (Pegasus, Marian); ``indexed``: the encoder's table without gradient, the
+    decoder's indexed by (batch, target) position ids (Whisper)."""
+    speech: bool = False
+    """Whisper: the encoder reads log-mel features through two convolutions (``_speech_front_end``), and the
+    attention scales its query and makes it contiguous as (batch, heads, tokens, head_dim)."""
+    embedding_norm: bool = False
+    """``layernorm_embedding`` after the embeddings (BART, mBART)."""
+    final_norm: bool = False
+    """A ``layer_norm`` after the encoder's and the decoder's last layer (mBART, Pegasus, Whisper)."""
+    head: str = "lm_head"
+    """The output projection (Whisper's ``proj_out``)."""
+
+
+SEQ2SEQ: Final = {
+    "bart": _Seq2Seq(pre_norm=False, positions="learned"),
+    "mbart": _Seq2Seq(pre_norm=True, positions="learned"),
+    "pegasus": _Seq2Seq(pre_norm=True, positions="fixed"),
+    "marian": _Seq2Seq(pre_norm=False, positions="fixed"),
+    "whisper": _Seq2Seq(pre_norm=True, positions="indexed", speech=True, head="proj_out"),
+}
+"""The BART-like encoder-decoders modelled, as transformers writes each (whatever ``normalize_before`` says)."""
+
+
+def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, cross: bool = False) -> None:
+    """BART's attention and its LayerNorm, before it (``pre_norm``) or after the residual sum: the projections'
+    input (for cross-attention only the query's: the keys and values read the encoder's output, kept once outside
+    the layers), the attention, the output projection's input, the residual's dropout mask. Whisper's query is
+    laid out like a fused projection's slice."""
+    pre_norm = layout.pre_norm
+    if pre_norm:
+        out.layer_norm(norm, "b·s·h")
     projections = "q_proj" if cross else "q_proj/k_proj/v_proj"
-    what = "the decoder's hidden states" if cross else "the layer's input"
+    what = (
+        "the normalised hidden states" if pre_norm else "the decoder's hidden states" if cross else "the layer's input"
+    )
     out.saved(
         f"{module}.{projections}.input",
         f"{module}.q_proj",
@@ -615,52 +669,88 @@ def _bart_attention(out: _Builder, module: str, norm: str, *, cross: bool = Fals
         "sequence",
     )
     keys = "x" if cross else "s"
-    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=False, keys=keys)
+    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=layout.speech, keys=keys)
     _attention_output(out, shared, f"{module}.out_proj", "AddmmBackward0", "b·s·h", "dropout")
-    out.layer_norm(norm, "b·s·h")
+    if not pre_norm:
+        out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, *, decoder: bool) -> None:
-    """BART's post-norm layer: self-attention (causal in the decoder), in the decoder cross-attention over the
-    encoder's output, then fc1, the activation, its dropout, fc2; each followed by dropout, residual, LayerNorm."""
-    _bart_attention(out, "self_attn", "self_attn_layer_norm")
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+    """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
+    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
+    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
     if decoder:
-        _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", cross=True)
+        _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
+    if layout.pre_norm:
+        out.layer_norm("final_layer_norm", "b·s·h")
     _plain_mlp(
         out, "fc1", "fc1 input, the normalised hidden states (AddmmBackward0)", "activation_fn", "fc2", "dropout"
     )
-    out.layer_norm("final_layer_norm", "b·s·h")
+    if not layout.pre_norm:
+        out.layer_norm("final_layer_norm", "b·s·h")
 
 
-def _bart_embeddings(out: _Builder, part: str, positions: str) -> None:
-    """``part``: the path of the encoder or the decoder (``model.encoder``)."""
-    out.add(
-        f"{part}.embed_tokens.indices",
-        f"{part}.embed_tokens",
-        "token ids (EmbeddingBackward0)",
-        "b·s",
-        "int64",
-        "none",
-    )
-    out.add(
-        f"{part}.embed_positions.indices",
-        f"{part}.embed_positions",
-        "position ids + 2 (EmbeddingBackward0)",
-        positions,
-        "int64",
-        "none",
-    )
-    out.layer_norm(f"{part}.layernorm_embedding", "b·s·h")
+def _bart_embeddings(out: _Builder, part: str, layout: _Seq2Seq, *, decoder: bool) -> None:
+    """``part``: the path of the encoder or the decoder (``model.encoder``). Learned positions: the encoder's
+    position ids expanded over the batch, the decoder's not. Whisper's encoder reads log-mel features instead of
+    tokens (``_speech_front_end``)."""
+    if layout.speech and not decoder:
+        _speech_front_end(out, part)
+    else:
+        out.add(
+            f"{part}.embed_tokens.indices",
+            f"{part}.embed_tokens",
+            "token ids (EmbeddingBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if layout.positions == "learned":
+        out.add(
+            f"{part}.embed_positions.indices",
+            f"{part}.embed_positions",
+            "position ids + 2 (EmbeddingBackward0)",
+            "s" if decoder else "b·s",
+            "int64",
+            "none",
+        )
+    elif layout.positions == "indexed" and decoder:
+        out.add(
+            f"{part}.embed_positions.indices",
+            f"{part}.embed_positions",
+            "position ids repeated over the batch, indexing the table (IndexBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if layout.embedding_norm:
+        out.layer_norm(f"{part}.layernorm_embedding", "b·s·h")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{part}.dropout.mask", f"{part}.dropout", "b·s·h", "sequence")
 
 
-def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -> None:
-    """Outside BART's layers: each side's embeddings (the encoder's positions expanded over the batch, the
-    decoder's not; the decoder's token ids are the labels shifted right, a new tensor), the encoder's output (the
-    cross-attention keys' and values' input in every decoder layer, one storage), the output head and the loss
-    on the logits plus ``final_logits_bias``, not upcast. ``model``: the path holding both (``model.``)."""
-    _bart_embeddings(source, f"{model}encoder", "b·s")
+def _speech_front_end(out: _Builder, encoder: str) -> None:
+    """Whisper's encoder before its layers: ``gelu(conv1(features))`` over the 2·s frames of m mel bins, then
+    ``gelu(conv2(·))`` with stride 2 down to the s source positions; each convolution keeps its input
+    (ConvolutionBackward0), each GELU its input. The features are an input, kept in the compute dtype."""
+    conv1, conv2 = f"{encoder}.conv1", f"{encoder}.conv2"
+    out.saved(
+        f"{conv1}.input", conv1, "conv1 input, the log-mel features (ConvolutionBackward0)", "b·m·2·s", "sequence"
+    )
+    out.saved(f"{conv1}.gelu.input", conv1, "conv1 output, the GELU input (GeluBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.input", conv2, "conv2 input, gelu(conv1) (ConvolutionBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.gelu.input", conv2, "conv2 output, the GELU input (GeluBackward0)", "b·h·s", "sequence")
+
+
+def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
+    tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
+    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
+    upcast. ``model``: the path holding both (``model.``)."""
+    _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
+    if layout.final_norm:
+        source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
     source.saved(
         f"{model}encoder.output",
         f"{model}encoder",
@@ -668,7 +758,7 @@ def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", "s")
+    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
     if target.checkpointing and target.settings.attention == "eager":
         target.add(
             "attention_mask",
@@ -678,21 +768,22 @@ def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -
             "compute",
             "none",
         )
+    if layout.final_norm:
+        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
-        target.saved(
-            "lm_head.input", "lm_head", "lm_head input, the decoder's output (MmBackward0)", "b·s·h", "sequence"
-        )
-        _loss(target, upcast=False)
+        name = layout.head
+        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(target, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool) -> None:
+def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
     """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
     transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
     into a new tensor; BERT's masked-LM loss takes the logits as they are."""
     dtype = "float32" if upcast else "compute"
     out.add(
-        "lm_head.output",
-        "lm_head",
+        f"{head}.output",
+        head,
         "logits returned in the output (not saved for backward)",
         "b·s·v",
         "compute",
@@ -822,10 +913,14 @@ def _at(root: Module, path: str) -> Module | None:
     return found
 
 
+def _param(module: Module | None, name: str) -> Param | None:
+    return next((param for param in module.params if param.name == name), None) if module else None
+
+
 def _width(module: Module | None, name: str) -> int | None:
     """The outputs of the linear ``name`` under ``module`` (Conv1D stores its weight in × out)."""
     linear = _child(module, name)
-    weight = next((param for param in linear.params if param.name == "weight"), None) if linear else None
+    weight = _param(linear, "weight")
     if linear is None or weight is None or len(weight.shape) != 2 or linear.kind not in LINEAR_KINDS:
         return None
     rows, columns = weight.sizes
@@ -842,8 +937,7 @@ LLAMA_FAMILIES: Final = frozenset(
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
-    experts = _child(mlp, "experts")
-    weight = next((param for param in experts.params if param.name == "gate_up_proj"), None) if experts else None
+    weight = _param(_child(mlp, "experts"), "gate_up_proj")
     if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
@@ -869,10 +963,28 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
-    if model_type == "bart" and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
+    if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
     return None
+
+
+def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
+    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
+    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, f"{model}encoder")
+    layout = replace(
+        SEQ2SEQ[model_type],
+        embedding_norm=_child(encoder, "layernorm_embedding") is not None,
+        final_norm=_child(encoder, "layer_norm") is not None,
+    )
+    if not layout.speech:
+        return layout, 0, 0
+    conv, table = _param(_child(encoder, "conv1"), "weight"), _param(_child(encoder, "embed_positions"), "weight")
+    if conv is None or table is None or len(conv.shape) != 3:
+        return None
+    return layout, table.sizes[0], conv.sizes[1]
 
 
 def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
@@ -904,7 +1016,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type == "bart" else ())),
+        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
         embedding_dropout=number("embd_pdrop"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
@@ -954,9 +1066,12 @@ def activation_plan(
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
     experts, _, shared = sparse or (0, 0, 0)
     encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    if structure == "bart" and encoder is None:
+    model = dims.stack[: dims.stack.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, model) if encoder else None
+    if structure == "bart" and found_layout is None:
         return None
-    source = source_len or seq_len if encoder else seq_len
+    layout, window, mels = found_layout or (None, 0, 0)
+    source = window or source_len or seq_len if encoder else seq_len
     sizes = _Sizes(
         batch,
         source,
@@ -970,6 +1085,7 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        mels,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
@@ -986,14 +1102,14 @@ def activation_plan(
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
-    elif encoder is not None:
-        _bart_layer(layer, decoder=True)
+    elif encoder is not None and layout is not None:
+        _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, decoder=False)
-        _bart_model(outside, target, dims.stack[: dims.stack.index("decoder")], head=head)
+        _bart_layer(source_layer, layout, decoder=False)
+        _bart_model(outside, target, model, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
@@ -1013,7 +1129,7 @@ def activation_plan(
         checkpointing=checkpointing,
         layer_input=_layer_input(keeper, dims.stack),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None
+            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
         ),
         encoder=encoder_stack,
     )
@@ -1048,6 +1164,7 @@ def _assumptions(
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
+            + (f"(the fixed window: log-mel features of m={sizes.m} bins × 2·s frames) " if sizes.m else "")
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
