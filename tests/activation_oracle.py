@@ -64,6 +64,17 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "WhisperForConditionalGeneration",
         {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # GPT-style decoders: OPT pre-norm, and post-norm with project_in/out (350m's word_embed_proj_dim below h)
+    "opt": (
+        "facebook--opt-125m.json",
+        "OPTForCausalLM",
+        {"ffn_dim": 96, "word_embed_proj_dim": 64, "max_position_embeddings": 64},
+    ),
+    "opt_post_norm": (
+        "facebook--opt-350m.json",
+        "OPTForCausalLM",
+        {"ffn_dim": 96, "word_embed_proj_dim": 32, "max_position_embeddings": 64},
+    ),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",

@@ -3,7 +3,8 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
 Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
+decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; OPT's decoder, BART's encoder
+layer made causal) and lists, for one layer and for
 what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -75,6 +76,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "opt": {"activation_function": "relu", "dropout": 0.1, "attention_dropout": 0.0, "do_layer_norm_before": True},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -173,6 +175,8 @@ class _Sizes(Record):
     """An encoder-decoder's target length (``s`` is then the source length)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    p: int = 0
+    """The width of the word embeddings projected in and out of the layers (OPT's ``word_embed_proj_dim``)."""
 
 
 class _Settings(Record):
@@ -637,6 +641,8 @@ class _Seq2Seq(Record):
     """A ``layer_norm`` after the encoder's and the decoder's last layer (mBART, Pegasus, Whisper)."""
     head: str = "lm_head"
     """The output projection (Whisper's ``proj_out``)."""
+    upcast_softmax: bool = False
+    """Eager attention's softmax in float32, cast back to the dtype (OPT)."""
 
 
 SEQ2SEQ: Final = {
@@ -669,7 +675,9 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         "sequence",
     )
     keys = "x" if cross else "s"
-    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=layout.speech, keys=keys)
+    shared = _attention_core(
+        out, module, upcast_softmax=layout.upcast_softmax, repeat_kv=False, fused=layout.speech, keys=keys
+    )
     _attention_output(out, shared, f"{module}.out_proj", "AddmmBackward0", "b·s·h", "dropout")
     if not pre_norm:
         out.layer_norm(norm, "b·s·h")
@@ -759,21 +767,26 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "sequence",
     )
     _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    if target.checkpointing and target.settings.attention == "eager":
-        target.add(
-            "attention_mask",
-            f"{model}decoder",
-            "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(target, f"{model}decoder")
     if layout.final_norm:
         target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
         name = layout.head
         target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
         _loss(target, upcast=False, head=name)
+
+
+def _checkpointed_mask(out: _Builder, module: str) -> None:
+    """The additive causal mask eager attention gets, kept once when each checkpointed layer receives it."""
+    if out.checkpointing and out.settings.attention == "eager":
+        out.add(
+            "attention_mask",
+            module,
+            "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)",
+            "b·s·s",
+            "compute",
+            "none",
+        )
 
 
 def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
@@ -845,16 +858,7 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
     out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    if out.checkpointing and out.settings.attention == "eager":
-        out.add(
-            "attention_mask",
-            "transformer",
-            "the additive causal mask eager attention gets, passed to each "
-            "checkpointed block as an argument (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(out, "transformer")
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
         _causal_lm_head(out)
@@ -898,6 +902,57 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "sequence",
         )
         _loss(out, upcast=False)
+
+
+# GPT-style decoders: OPT
+
+
+def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
+    """Outside OPT's layers (BART's encoder layer, causal, with its LayerNorms before or after each sub-layer as
+    ``do_layer_norm_before`` says): the token ids and the position ids + 2 counted from the mask (a new b·s
+    tensor), no embedding dropout; the word embeddings of width p projected in to h and the final hidden states out
+    to p when ``word_embed_proj_dim`` differs from h (350m), the final LayerNorm of the pre-norm models, the head."""
+    at = "model.decoder"
+    out.add(
+        f"{at}.embed_tokens.indices", f"{at}.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none"
+    )
+    out.add(
+        f"{at}.embed_positions.indices",
+        f"{at}.embed_positions",
+        "position ids + 2, counted from the attention mask (EmbeddingBackward0)",
+        "b·s",
+        "int64",
+        "none",
+    )
+    projected = out.sizes.p > 0
+    if projected:
+        out.saved(
+            f"{at}.project_in.input",
+            f"{at}.project_in",
+            "project_in input, the word embeddings (MmBackward0)",
+            "b·s·p",
+            "sequence",
+        )
+    if _child(decoder, "final_layer_norm") is not None:
+        out.layer_norm(f"{at}.final_layer_norm", "b·s·h")
+    if projected:
+        out.saved(
+            f"{at}.project_out.input",
+            f"{at}.project_out",
+            "project_out input, the last hidden states (MmBackward0)",
+            "b·s·h",
+            "sequence",
+        )
+    if head:
+        width = "p" if projected else "h"
+        out.saved(
+            "lm_head.input",
+            "lm_head",
+            "lm_head input, the final hidden states (MmBackward0)",
+            f"b·s·{width}",
+            "sequence",
+        )
+        _loss(out, upcast=True)
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -963,6 +1018,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
+    if model_type == "opt" and names == BART_LAYER:
+        fc1 = _width(block, "fc1")
+        return ("opt", fc1) if fc1 else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
@@ -1016,11 +1074,15 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
+        hidden_dropout=number(
+            "resid_pdrop",
+            "hidden_dropout_prob",
+            *(("dropout",) if model_type in SEQ2SEQ or model_type == "opt" else ()),
+        ),
         embedding_dropout=number("embd_pdrop"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
-        activation_dropout=number("activation_dropout"),
+        activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
     )
 
 
@@ -1072,6 +1134,8 @@ def activation_plan(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
+    projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
+    vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read p
     sizes = _Sizes(
         batch,
         source,
@@ -1080,16 +1144,17 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        dims.vocab or 0,
+        vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
         mels,
+        projected or 0,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
-    head = dims.vocab is not None
+    head = vocab is not None
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
@@ -1102,6 +1167,10 @@ def activation_plan(
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+    elif structure == "opt":
+        pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
+        _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
+        _opt_model(outside, _at(tree, "model.decoder"), head=head)
     elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
@@ -1155,6 +1224,7 @@ def _assumptions(
         f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
+        + (f", p={sizes.p:,} (the word embeddings' width)" if sizes.p else "")
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
