@@ -26,6 +26,8 @@ SEQ2SEQ: dict[str, Any] = {
     "decoder_start_token_id": 2,
 }
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
+GPT: dict[str, Any] = {"n_embd": 64, "n_head": 4, "n_positions": 64}
+"""GPT-2's names for the sizes, which GPT-J, CodeGen and others share."""
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -34,7 +36,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "qwen3": ("Qwen--Qwen3-8B.json", "Qwen3ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "gemma": ("google--gemma-7b.json", "GemmaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
-    "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
+    "gpt2": ("gpt2.json", "GPT2LMHeadModel", GPT),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
@@ -75,6 +77,16 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "OPTForCausalLM",
         {"ffn_dim": 96, "word_embed_proj_dim": 32, "max_position_embeddings": 64},
     ),
+    # attention and MLP in parallel on the same normalised input: GPT-NeoX (two LayerNorms, fused qkv), GPT-J,
+    # CodeGen, Phi-2 (one LayerNorm); a quarter of each head rotary
+    "gpt_neox": ("EleutherAI--pythia-160m.json", "GPTNeoXForCausalLM", {"max_position_embeddings": 64}),
+    "gptj": ("EleutherAI--gpt-j-6b.json", "GPTJForCausalLM", {**GPT, "n_inner": 96, "rotary_dim": 4}),
+    "codegen": (
+        "Salesforce--codegen-350M-mono.json",
+        "CodeGenForCausalLM",
+        {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
+    ),
+    "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -102,13 +114,15 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     """The family's shipped config with tiny sizes and ``layers`` layers, and the class to build."""
     name, architecture, sizes = FAMILIES[family]
     config = {key: value for key, value in shipped(name).items() if key != "quantization_config"}
-    config.update(TINY if family != "gpt2" else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
+    config.update(TINY if "n_embd" not in config else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
     config.update(sizes)
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
     else:
-        config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+        config[next((key for key in ("n_layer", "num_layers", "n_layers") if key in config), "num_hidden_layers")] = (
+            layers
+        )
     config["architectures"] = [architecture]
     return config, architecture
 

@@ -266,17 +266,51 @@ def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str])
     assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"
 
 
+def _variant(family: str, attention: str = "sdpa", **changes: object) -> ActivationPlan:
+    """The family's tiny config with ``changes``: its plan, checked against the real model's saved bytes."""
+    config, architecture = tiny_config(family, 2)
+    config.update(changes)
+    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(
+        tree,
+        dims,
+        batch=BATCH,
+        seq_len=SEQ,
+        dtype="bfloat16",
+        attention=attention,  # type: ignore[arg-type]
+        kernels="cpu",
+    )
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    return plan
+
+
 @pytest.mark.parametrize("activation_dropout", [0.0, 0.1])
 def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None:
     # Pegasus's ReLU keeps its result, and fc2 keeps the same storage as its input unless activation dropout
     # comes between (the shipped config has 0.1): b·s·i once per layer, not twice.
-    config, architecture = tiny_config("pegasus", 2)
-    config["activation_dropout"] = activation_dropout
-    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
-    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    plan = _variant("pegasus", activation_dropout=activation_dropout)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention: str) -> None:
+    # use_parallel_residual: both LayerNorms read the layer input (one storage, kept once), or the second reads
+    # the attention's residual sum, its own b·s·h; with hidden and attention dropout, the masks of the embedding
+    # and of both residuals (and on CPU sdpa's math kernel).
+    plan = _variant("gpt_neox", attention, use_parallel_residual=parallel, hidden_dropout=0.1, attention_dropout=0.1)
+    keys = {tensor.key for tensor in plan.per_layer}
+    assert ("post_attention_layernorm.input" in keys) != parallel
+    assert {"post_attention_dropout.mask", "post_mlp_dropout.mask"} <= keys
+    assert "gpt_neox.emb_dropout.mask" in {tensor.key for tensor in plan.model}
+
+
+def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:
+    # GPT-NeoX-20B's gelu_fast, 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x·x))) in Python: x, 0.044715·x,
+    # 1 + 0.044715·x·x, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh, each b·s·i.
+    plan = _variant("gpt_neox", hidden_act="gelu_fast")
+    assert sum(tensor.key.startswith("mlp.act.saved") for tensor in plan.per_layer) == 7

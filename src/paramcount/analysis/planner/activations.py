@@ -4,7 +4,8 @@
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
 Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
 decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; OPT's decoder, BART's encoder
-layer made causal) and lists, for one layer and for
+layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX,
+GPT-J, CodeGen and Phi-2) and lists, for one layer and for
 what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -17,7 +18,8 @@ Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests 
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
 ``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
 runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
-float32 and keeps the s × s probabilities.
+float32 and keeps the s × s probabilities. (And the CPU flash kernel writes its output in the query's layout:
+see ``_attention_core``.)
 """
 
 from __future__ import annotations
@@ -53,11 +55,13 @@ ACTIVATION_TENSORS: Final = {
     "gelu": 1,
     "gelu_pytorch_tanh": 1,
     "gelu_new": 4,
+    "gelu_fast": 7,
     "relu": 1,
 }
 """Tensors of the MLP width an activation function saves: ``F.silu``/``F.gelu`` keep their input, ``F.relu`` its
 result; transformers' ``NewGELUActivation`` (``gelu_new``) is written out in Python: pow keeps x, tanh its
-result, the last mul both 0.5·x and 1 + tanh."""
+result, the last mul both 0.5·x and 1 + tanh. ``FastGELUActivation`` (``gelu_fast``, GPT-NeoX-20B) multiplies
+instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh."""
 
 CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "llama": {"hidden_act": "silu", "attention_dropout": 0.0},
@@ -77,6 +81,10 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "opt": {"activation_function": "relu", "dropout": 0.1, "attention_dropout": 0.0, "do_layer_norm_before": True},
+    "gpt_neox": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0, "use_parallel_residual": True},
+    "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -177,6 +185,8 @@ class _Sizes(Record):
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     p: int = 0
     """The width of the word embeddings projected in and out of the layers (OPT's ``word_embed_proj_dim``)."""
+    n: int = 0
+    """The rotary channels of each head (a fraction of d with partial rotary: GPT-NeoX, GPT-J, CodeGen, Phi)."""
 
 
 class _Settings(Record):
@@ -240,9 +250,11 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
+    def layer_norm(self, module: str, shape: str, *, kept_input: bool = True) -> None:
+        """``kept_input`` False: the input is a storage counted already (another LayerNorm's)."""
         stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+        if kept_input:
+            self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -290,9 +302,17 @@ def _kernel(settings: _Settings) -> str:
 
 
 def _attention_core(
-    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s"
+    out: _Builder,
+    module: str,
+    *,
+    upcast_softmax: bool,
+    repeat_kv: bool,
+    fused: bool,
+    keys: str = "s",
+    float32_scores: bool = False,
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
+    ``float32_scores``: eager attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen).
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -340,12 +360,15 @@ def _attention_core(
         )
         out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
         return False
-    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
-    out.saved(
+    scores = "float32" if float32_scores else "compute"
+    upcast = " in float32" if float32_scores else ""
+    out.add(f"{module}.query", module, f"query{upcast} (BmmBackward0)", "b·a·s·d", scores, "tensor")
+    out.add(
         f"{module}.key",
         module,
-        "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
+        "key" + (", repeated to every head" if repeat_kv else "") + f"{upcast} (BmmBackward0)",
         f"b·a·{keys}·d",
+        scores,
         "tensor",
     )
     softmax_dtype = "float32" if upcast_softmax else "compute"
@@ -568,16 +591,19 @@ def _plain_activation(out: _Builder, module: str, width: str, *, next_input: boo
         shared = ", also the next Linear's input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
         return
-    what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
+    what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates, x among them (ACTIVATION_TENSORS)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
-def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
-    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
-    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
-    out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
+def _plain_mlp(
+    out: _Builder, first: str, what: str, act: str, second: str, dropout: str, *, shared_input: bool = False
+) -> None:
+    """A Linear (its input kept, unless ``shared_input``: a storage counted already), the activation, a Linear (its
+    input, the activation's output, kept: ReLU's result itself when no activation dropout comes between), then the
+    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    if not shared_input:
+        out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
     shared = out.settings.act == "relu" and not dropped
     _plain_activation(out, act, "b·s·i", next_input=shared)
@@ -904,7 +930,157 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
         _loss(out, upcast=False)
 
 
-# GPT-style decoders: OPT
+# GPT-style decoders: OPT; attention and MLP in parallel: GPT-NeoX, GPT-J, CodeGen, Phi-2
+
+
+class _Parallel(Record):
+    """A GPT-style layer whose attention (rotary on the first n channels of each head) and plain MLP both read the
+    normalised layer input and add their outputs to it, by model type (``GPT_LIKE``): the names transformers gives
+    its modules and where the dataflow differs."""
+
+    norm: str
+    attention: str
+    projections: str
+    """The query/key/value projections under ``attention``: one fused Linear or three separated by ``/``."""
+    output: str
+    mlp: tuple[str, str]
+    """The MLP's two Linears under ``mlp``."""
+    dropouts: tuple[str, str]
+    """The residual dropouts after the attention and after the MLP."""
+    embedding: str
+    embedding_dropout: str
+    final_norm: str
+    mlp_norm: str = ""
+    """GPT-NeoX's second LayerNorm before the MLP: on the layer input (``use_parallel_residual``, its input one
+    storage with the first's) or on the attention's residual sum (the layers in sequence)."""
+    heads_first: bool = False
+    """The query is concatenated after rotary as (batch, heads, tokens, head_dim): the CPU flash kernel writes its
+    output in that layout, copied before the output projection (as for a fused projection's slice)."""
+    float32_scores: bool = False
+    """Eager attention's query and key upcast to float32 before their product (GPT-J, CodeGen)."""
+    rotary_per_layer: bool = False
+    """GPT-J and CodeGen gather sin and cos from a table in each layer and ``repeat_interleave`` them for the key
+    and again for the query: four s·n tensors per layer; the others keep one cos and one sin for all layers."""
+
+
+GPT_LIKE: Final = {
+    "gpt_neox": _Parallel(
+        "input_layernorm",
+        "attention",
+        "query_key_value",
+        "dense",
+        ("dense_h_to_4h", "dense_4h_to_h"),
+        ("post_attention_dropout", "post_mlp_dropout"),
+        "embed_in",
+        "emb_dropout",
+        "final_layer_norm",
+        mlp_norm="post_attention_layernorm",
+        heads_first=True,
+    ),
+    "gptj": _Parallel(
+        "ln_1",
+        "attn",
+        "q_proj/k_proj/v_proj",
+        "out_proj",
+        ("fc_in", "fc_out"),
+        ("attn.resid_dropout", "mlp.dropout"),
+        "wte",
+        "drop",
+        "ln_f",
+        float32_scores=True,
+        rotary_per_layer=True,
+    ),
+    "codegen": _Parallel(
+        "ln_1",
+        "attn",
+        "qkv_proj",
+        "out_proj",
+        ("fc_in", "fc_out"),
+        ("attn.resid_dropout", "mlp.dropout"),
+        "wte",
+        "drop",
+        "ln_f",
+        float32_scores=True,
+        rotary_per_layer=True,
+    ),
+    "phi": _Parallel(
+        "input_layernorm",
+        "self_attn",
+        "q_proj/k_proj/v_proj",
+        "dense",
+        ("fc1", "fc2"),
+        ("resid_dropout", "resid_dropout"),
+        "embed_tokens",
+        "embed_dropout",
+        "final_layernorm",
+        heads_first=True,
+    ),
+}
+"""The GPT-style decoders with rotary attention and the MLP beside it, as transformers writes each."""
+
+
+def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel: bool) -> None:
+    """One LayerNorm (or NeoX's two) on the layer input; its output is the input of q/k/v and of the MLP (one
+    storage), rotary, the attention, its output projection and residual dropout, the MLP and its dropout."""
+    attention = layout.attention
+    out.layer_norm(layout.norm, "b·s·h")
+    projections = f"{attention}.{layout.projections}"
+    readers = "" if layout.mlp_norm else f" and mlp.{layout.mlp[0]}"
+    out.saved(
+        f"{projections}.input",
+        f"{attention}.{layout.projections.split('/')[0]}",
+        f"{layout.projections}{readers} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    if layout.rotary_per_layer:
+        for table in ("key.sin", "key.cos", "query.sin", "query.cos"):
+            what = f"rotary {table.split('.')[1]} repeated for the {table.split('.')[0]} (MulBackward0)"
+            out.saved(f"{attention}.rotary.{table}", attention, what, "s·n", "none")
+    shared = _attention_core(
+        out,
+        attention,
+        upcast_softmax=True,
+        repeat_kv=False,
+        fused=layout.heads_first,
+        float32_scores=layout.float32_scores,
+    )
+    output = f"{attention}.{layout.output}"
+    node = "AddmmBackward0" if _param(_at(block, output), "bias") else "MmBackward0"
+    _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0])
+    if layout.mlp_norm:
+        out.layer_norm(layout.mlp_norm, "b·s·h", kept_input=not parallel)
+    first, second = (f"mlp.{name}" for name in layout.mlp)
+    what = f"{layout.mlp[0]} input, the normalised hidden states (AddmmBackward0)"
+    _plain_mlp(out, first, what, "mlp.act", second, layout.dropouts[1], shared_input=not layout.mlp_norm)
+
+
+def _parallel_model(out: _Builder, layout: _Parallel, model: str, *, head: bool) -> None:
+    """Outside the layers: the token ids, the embedding dropout's mask, the rotary cos and sin shared by every layer
+    (not kept by checkpointed layers, which get them as arguments), the final LayerNorm and the head."""
+    embedding = f"{model}.{layout.embedding}"
+    out.add(f"{embedding}.indices", embedding, "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
+    if out.settings.embedding_dropout > 0:
+        dropout = f"{model}.{layout.embedding_dropout}"
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
+    if not layout.rotary_per_layer and not out.checkpointing:
+        for table in ("cos", "sin"):
+            what = f"rotary {table} for the positions' first n channels (MulBackward0), shared by every layer"
+            out.saved(f"rotary.{table}", f"{model}.rotary_emb", what, "s·n", "none")
+    out.layer_norm(f"{model}.{layout.final_norm}", "b·s·h")
+    if head:
+        _causal_lm_head(out)
+
+
+def _rotary_channels(rotary: Module | None) -> int | None:
+    """The rotary channels of each head: twice ``inv_freq``'s length, or the width of GPT-J's sin/cos table;
+    None when the tree has no such buffer (a rope type other than the default)."""
+    for buffer in rotary.buffers if rotary else ():
+        if buffer.name == "inv_freq" and len(buffer.shape) == 1:
+            return 2 * buffer.shape[0].value
+        if buffer.name == "embed_positions" and len(buffer.shape) == 2:
+            return buffer.shape[1].value
+    return None
 
 
 def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
@@ -1018,6 +1194,12 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
+    layout = GPT_LIKE.get(model_type)
+    if layout is not None and names == {layout.norm, layout.attention, "mlp"} | ({layout.mlp_norm} - {""}):
+        plain = _width(_child(block, "mlp"), layout.mlp[0])
+        attention = _child(block, layout.attention)
+        linears = {*layout.projections.split("/"), layout.output}  # Phi's qk_layernorm: not modelled
+        return (model_type, plain) if plain and attention and _names(attention) == linears else None
     if model_type == "opt" and names == BART_LAYER:
         fc1 = _width(block, "fc1")
         return ("opt", fc1) if fc1 else None
@@ -1077,9 +1259,10 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         hidden_dropout=number(
             "resid_pdrop",
             "hidden_dropout_prob",
+            "hidden_dropout",
             *(("dropout",) if model_type in SEQ2SEQ or model_type == "opt" else ()),
         ),
-        embedding_dropout=number("embd_pdrop"),
+        embedding_dropout=number("embd_pdrop", *(("hidden_dropout",) if model_type == "gpt_neox" else ())),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
@@ -1128,14 +1311,19 @@ def activation_plan(
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
     experts, _, shared = sparse or (0, 0, 0)
     encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    model = dims.stack[: dims.stack.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder else None
+    prefix = dims.stack[: dims.stack.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, prefix) if encoder else None
     if structure == "bart" and found_layout is None:
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
     vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read p
+    parallel = GPT_LIKE.get(structure)
+    model = dims.stack.rsplit(".", 1)[0]
+    rotary = _rotary_channels(_at(tree, f"{model}.rotary_emb")) if parallel else 0
+    if rotary is None:
+        return None
     sizes = _Sizes(
         batch,
         source,
@@ -1151,6 +1339,7 @@ def activation_plan(
         seq_len,
         mels,
         projected or 0,
+        rotary,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
@@ -1171,6 +1360,10 @@ def activation_plan(
         pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
         _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
         _opt_model(outside, _at(tree, "model.decoder"), head=head)
+    elif parallel is not None:
+        in_parallel = dict(tree.attributes).get("use_parallel_residual", True) is not False
+        _parallel_layer(layer, block, parallel, parallel=in_parallel)
+        _parallel_model(outside, parallel, model, head=head)
     elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
@@ -1178,7 +1371,7 @@ def activation_plan(
             _Builder(sizes, settings, checkpointing, target=True),
         )
         _bart_layer(source_layer, layout, decoder=False)
-        _bart_model(outside, target, model, layout, head=head)
+        _bart_model(outside, target, prefix, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])

@@ -124,15 +124,19 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "hidden_dropout",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
+"""Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
+BART)."""
 ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise), kept on the root for the activation planner."""
-"""Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
-BART)."""
+LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual")
+"""Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
+GPT-NeoX's attention and MLP in parallel), kept on the root for the activation planner."""
 
 
 def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
@@ -147,7 +151,7 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:
             found.append((key, value))
-    for key in ROUTING_KEYS:
+    for key in (*ROUTING_KEYS, *LAYOUT_KEYS):
         value = data.get(key)
         if isinstance(value, bool) or (isinstance(value, int | float) and 0 <= value < 2**20):
             found.append((key, value))
