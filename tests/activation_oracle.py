@@ -9,7 +9,7 @@ once, leaving out the parameters' and buffers' storages (weights are counted as 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import torch
 import transformers
@@ -87,6 +87,15 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
     ),
     "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
+    # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), OpenAI GPT (post-norm),
+    # GPT-BigCode (multi-query)
+    "gpt_neo": (
+        "EleutherAI--gpt-neo-1.3B.json",
+        "GPTNeoForCausalLM",
+        {"max_position_embeddings": 64, "num_heads": 4, "intermediate_size": 96, "window_size": 8},
+    ),
+    "openai_gpt": ("openai-community--openai-gpt.json", "OpenAIGPTLMHeadModel", GPT),
+    "gpt_bigcode": ("bigcode--starcoder.json", "GPTBigCodeForCausalLM", {**GPT, "n_inner": 96}),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -99,6 +108,8 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
+EAGER_ONLY: Final = frozenset({"gpt_neo"})
+"""Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,
@@ -123,6 +134,9 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
         config[next((key for key in ("n_layer", "num_layers", "n_layers") if key in config), "num_hidden_layers")] = (
             layers
         )
+    if "attention_types" in config:  # GPT-Neo: global and local layers alternating, as many as asked
+        config.pop("attention_layers", None)
+        config["attention_types"] = [[["global", "local"], layers // 2], *([[["global"], 1]] if layers % 2 else [])]
     config["architectures"] = [architecture]
     return config, architecture
 

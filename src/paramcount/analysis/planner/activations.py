@@ -2,11 +2,11 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; OPT's decoder, BART's encoder
-layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX,
-GPT-J, CodeGen and Phi-2) and lists, for one layer and for
-what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+Conv1D, and GPT-Neo's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and
+Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper;
+OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in parallel
+with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies outside
+the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
@@ -85,6 +85,12 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "gpt_neo": {
+        "activation_function": "gelu_new",
+        "attention_dropout": 0.0,
+        "resid_dropout": 0.0,
+        "embed_dropout": 0.0,
+    },
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -617,17 +623,60 @@ def _plain_mlp(
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _gpt2_layer(out: _Builder) -> None:
+class _Gpt2(Record):
+    """Where a layer written like GPT-2's (LayerNorm, attention, LayerNorm, MLP, learned positions) differs from
+    it, by model type (``GPT2_LIKE``)."""
+
+    attention: str = "attn"
+    projections: str = "c_attn"
+    """The query/key/value projections under ``attention``: one fused Linear or three separated by ``/``."""
+    output: str = "c_proj"
+    float32_scores: bool = False
+    """Eager attention's query and key upcast to float32, its softmax in float32 (GPT-Neo)."""
+    eager_only: bool = False
+    """transformers refuses sdpa for the family (GPT-Neo): eager attention runs whatever is asked."""
+    mask_argument: bool = True
+    """Eager attention gets an additive causal mask, kept once by checkpointing (GPT-2); GPT-Neo masks the scores
+    with its own causal buffer."""
+
+
+GPT2_LIKE: Final = {
+    "gpt2": _Gpt2(),
+    "gpt_neo": _Gpt2(
+        "attn.attention",
+        "q_proj/k_proj/v_proj",
+        "out_proj",
+        float32_scores=True,
+        eager_only=True,
+        mask_argument=False,
+    ),
+}
+"""GPT-2 and the decoders written like it, as transformers writes each."""
+
+
+def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
+    attention = layout.attention
+    fused = "/" not in layout.projections
     out.layer_norm("ln_1", "b·s·h")
     out.saved(
-        "attn.c_attn.input",
-        "attn.c_attn",
-        "c_attn input, the normalised hidden states (AddmmBackward0)",
+        f"{attention}.{layout.projections}.input",
+        f"{attention}.{layout.projections.split('/')[0]}",
+        f"{layout.projections} input, the normalised hidden states "
+        + ("(AddmmBackward0)" if fused else "(MmBackward0, one storage)"),
         "b·s·h",
         "sequence",
     )
-    shared = _attention_core(out, "attn", upcast_softmax=False, repeat_kv=False, fused=True)
-    _attention_output(out, shared, "attn.c_proj", "AddmmBackward0", "b·s·h", "attn.resid_dropout")
+    shared = _attention_core(
+        out,
+        attention,
+        upcast_softmax=layout.float32_scores,
+        repeat_kv=False,
+        fused=fused,
+        float32_scores=layout.float32_scores,
+    )
+    _attention_output(
+        out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", f"{attention}.resid_dropout"
+    )
     out.layer_norm("ln_2", "b·s·h")
     _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
 
@@ -879,12 +928,13 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
         _causal_lm_head(out)
 
 
-def _gpt2_model(out: _Builder, *, head: bool) -> None:
+def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
     out.add("wte.indices", "transformer.wte", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    _checkpointed_mask(out, "transformer")
+    if layout.mask_argument:
+        _checkpointed_mask(out, "transformer")
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
         _causal_lm_head(out)
@@ -1188,9 +1238,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         sparse = _experts(mlp)
         width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
         return ("llama", width) if width else None
-    if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
+    if model_type in GPT2_LIKE and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
-        return ("gpt2", plain) if plain else None
+        return (model_type, plain) if plain else None
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
@@ -1260,9 +1310,12 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "resid_pdrop",
             "hidden_dropout_prob",
             "hidden_dropout",
+            "resid_dropout",
             *(("dropout",) if model_type in SEQ2SEQ or model_type == "opt" else ()),
         ),
-        embedding_dropout=number("embd_pdrop", *(("hidden_dropout",) if model_type == "gpt_neox" else ())),
+        embedding_dropout=number(
+            "embd_pdrop", "embed_dropout", *(("hidden_dropout",) if model_type == "gpt_neox" else ())
+        ),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
@@ -1296,6 +1349,8 @@ def activation_plan(
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    eager_only = structure in GPT2_LIKE and GPT2_LIKE[structure].eager_only and attention == "sdpa"
+    attention = "eager" if eager_only else attention
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
@@ -1350,9 +1405,9 @@ def activation_plan(
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
         _llama_layer(layer, block, one_plus=one_plus)
         _llama_model(outside, head=head, one_plus=one_plus)
-    elif structure == "gpt2":
-        _gpt2_layer(layer)
-        _gpt2_model(outside, head=head)
+    elif structure in GPT2_LIKE:
+        _gpt2_layer(layer, GPT2_LIKE[structure])
+        _gpt2_model(outside, GPT2_LIKE[structure], head=head)
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
@@ -1391,7 +1446,13 @@ def activation_plan(
         checkpointing=checkpointing,
         layer_input=_layer_input(keeper, dims.stack),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
+            structure,
+            settings,
+            sizes,
+            head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or window > 0,
+            eager_only=eager_only,
         ),
         encoder=encoder_stack,
     )
@@ -1411,6 +1472,7 @@ def _assumptions(
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
+    eager_only: bool = False,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
@@ -1424,6 +1486,10 @@ def _assumptions(
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
+    if eager_only:
+        notes.append(
+            f"attention: transformers refuses sdpa for {structure} (eager or flash_attention_2 only): eager modelled"
+        )
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
