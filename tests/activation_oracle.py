@@ -87,14 +87,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
     ),
     "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
-    # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), OpenAI GPT (post-norm),
-    # GPT-BigCode (multi-query)
+    # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), GPT-BigCode (multi-query)
     "gpt_neo": (
         "EleutherAI--gpt-neo-1.3B.json",
         "GPTNeoForCausalLM",
         {"max_position_embeddings": 64, "num_heads": 4, "intermediate_size": 96, "window_size": 8},
     ),
-    "openai_gpt": ("openai-community--openai-gpt.json", "OpenAIGPTLMHeadModel", GPT),
     "gpt_bigcode": ("bigcode--starcoder.json", "GPTBigCodeForCausalLM", {**GPT, "n_inner": 96}),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",

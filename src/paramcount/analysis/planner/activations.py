@@ -1,17 +1,17 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D, and GPT-Neo's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and
-Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper;
-OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in parallel
-with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies outside
-the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
-shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
-saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
-``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
-and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D,
+and GPT-Neo's and GPT-BigCode's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral
+and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper;
+OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in parallel with
+partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
+its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0`` its
+result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value, output and
+logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and parameters never
+count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -85,6 +85,12 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "gpt_bigcode": {
+        "activation_function": "gelu_pytorch_tanh",
+        "attn_pdrop": 0.1,
+        "resid_pdrop": 0.1,
+        "embd_pdrop": 0.1,
+    },
     "gpt_neo": {
         "activation_function": "gelu_new",
         "attention_dropout": 0.0,
@@ -631,21 +637,25 @@ class _Gpt2(Record):
     projections: str = "c_attn"
     """The query/key/value projections under ``attention``: one fused Linear or three separated by ``/``."""
     output: str = "c_proj"
+    upcast_softmax: bool = False
+    """Eager attention's softmax in float32, cast back to the dtype (GPT-BigCode, GPT-Neo)."""
     float32_scores: bool = False
-    """Eager attention's query and key upcast to float32, its softmax in float32 (GPT-Neo)."""
+    """Eager attention's query and key upcast to float32 (GPT-Neo)."""
     eager_only: bool = False
     """transformers refuses sdpa for the family (GPT-Neo): eager attention runs whatever is asked."""
     mask_argument: bool = True
-    """Eager attention gets an additive causal mask, kept once by checkpointing (GPT-2); GPT-Neo masks the scores
-    with its own causal buffer."""
+    """Eager attention gets an additive causal mask as an argument that checkpointing keeps once (GPT-2); GPT-BigCode
+    passes it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
 
 
 GPT2_LIKE: Final = {
     "gpt2": _Gpt2(),
+    "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
     "gpt_neo": _Gpt2(
         "attn.attention",
         "q_proj/k_proj/v_proj",
         "out_proj",
+        upcast_softmax=True,
         float32_scores=True,
         eager_only=True,
         mask_argument=False,
@@ -669,8 +679,8 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
     shared = _attention_core(
         out,
         attention,
-        upcast_softmax=layout.float32_scores,
-        repeat_kv=False,
+        upcast_softmax=layout.upcast_softmax,
+        repeat_kv=out.sizes.k != out.sizes.a,
         fused=fused,
         float32_scores=layout.float32_scores,
     )
