@@ -94,6 +94,8 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"max_position_embeddings": 64, "num_heads": 4, "intermediate_size": 96, "window_size": 8},
     ),
     "gpt_bigcode": ("bigcode--starcoder.json", "GPTBigCodeForCausalLM", {**GPT, "n_inner": 96}),
+    # BLOOM: ALiBi, fused qkv, eager attention only
+    "bloom": ("bigscience--bloom-560m.json", "BloomForCausalLM", {"n_head": 4}),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -106,7 +108,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
-EAGER_ONLY: Final = frozenset({"gpt_neo"})
+EAGER_ONLY: Final = frozenset({"gpt_neo", "bloom"})
 """Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
 TINY: dict[str, Any] = {
     "hidden_size": 64,

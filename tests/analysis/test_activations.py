@@ -317,3 +317,11 @@ def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:
     # 1 + 0.044715·x·x, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh, each b·s·i.
     plan = _variant("gpt_neox", hidden_act="gelu_fast")
     assert sum(tensor.key.startswith("mlp.act.saved") for tensor in plan.per_layer) == 7
+
+
+def test_bloom_dropout_masks() -> None:
+    # BLOOM's dropout_add after the attention and after the MLP, and eager attention's dropout (the shipped
+    # configs have none): three more masks per layer, in the dtype on CPU.
+    plan = _variant("bloom", "eager", hidden_dropout=0.1, attention_dropout=0.1)
+    keys = {tensor.key for tensor in plan.per_layer}
+    assert {"self_attention.dropout_add.mask", "mlp.dropout_add.mask", "self_attention.dropout_mask"} <= keys

@@ -2,16 +2,16 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D,
-and GPT-Neo's and GPT-BigCode's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral
-and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper;
-OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in parallel with
-partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies outside the layers
-(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
-its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0`` its
-result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value, output and
-logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and parameters never
-count. ``tests/analysis/test_activations.py`` checks every rule against
+and GPT-Neo's, GPT-BigCode's and BLOOM's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block,
+Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and
+Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in
+parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies
+outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its shape in
+symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a
+Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
+and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -85,6 +85,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "bloom": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
     "gpt_bigcode": {
         "activation_function": "gelu_pytorch_tanh",
         "attn_pdrop": 0.1,
@@ -641,23 +642,47 @@ class _Gpt2(Record):
     """Eager attention's softmax in float32, cast back to the dtype (GPT-BigCode, GPT-Neo)."""
     float32_scores: bool = False
     """Eager attention's query and key upcast to float32 (GPT-Neo)."""
-    eager_only: bool = False
-    """transformers refuses sdpa for the family (GPT-Neo): eager attention runs whatever is asked."""
+    implementations: tuple[Attention, ...] = ("eager", "sdpa", "flash")
+    """The attention implementations transformers has for the family; eager runs when another is asked (GPT-Neo
+    has no sdpa, BLOOM only eager)."""
     mask_argument: bool = True
     """Eager attention gets an additive causal mask as an argument that checkpointing keeps once (GPT-2); GPT-BigCode
-    passes it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
+    and BLOOM pass it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
+    norms: tuple[str, str] = ("ln_1", "ln_2")
+    mlp: tuple[str, str] = ("c_fc", "c_proj")
+    dropouts: tuple[str, str] = ("resid_dropout", "mlp.dropout")
+    """The residual dropouts after the attention (under ``attention``) and after the MLP."""
+    embedding: str = "wte"
+    positions: bool = True
+    """A learned position table ``wpe`` (BLOOM has ALiBi biases instead, without gradient)."""
+    embedding_norm: str = ""
+    """BLOOM's LayerNorm on the word embeddings."""
 
 
 GPT2_LIKE: Final = {
     "gpt2": _Gpt2(),
     "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
+    "bloom": _Gpt2(
+        "self_attention",
+        "query_key_value",
+        "dense",
+        upcast_softmax=True,
+        implementations=("eager",),
+        mask_argument=False,
+        norms=("input_layernorm", "post_attention_layernorm"),
+        mlp=("dense_h_to_4h", "dense_4h_to_h"),
+        dropouts=("dropout_add", "mlp.dropout_add"),
+        embedding="word_embeddings",
+        positions=False,
+        embedding_norm="word_embeddings_layernorm",
+    ),
     "gpt_neo": _Gpt2(
         "attn.attention",
         "q_proj/k_proj/v_proj",
         "out_proj",
         upcast_softmax=True,
         float32_scores=True,
-        eager_only=True,
+        implementations=("eager", "flash"),
         mask_argument=False,
     ),
 }
@@ -667,7 +692,7 @@ GPT2_LIKE: Final = {
 def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
     attention = layout.attention
     fused = "/" not in layout.projections
-    out.layer_norm("ln_1", "b·s·h")
+    out.layer_norm(layout.norms[0], "b·s·h")
     out.saved(
         f"{attention}.{layout.projections}.input",
         f"{attention}.{layout.projections.split('/')[0]}",
@@ -684,11 +709,11 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
         fused=fused,
         float32_scores=layout.float32_scores,
     )
-    _attention_output(
-        out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", f"{attention}.resid_dropout"
-    )
-    out.layer_norm("ln_2", "b·s·h")
-    _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
+    output, dropout = f"{attention}.{layout.output}", f"{attention}.{layout.dropouts[0]}"
+    _attention_output(out, shared, output, "AddmmBackward0", "b·s·h", dropout)
+    out.layer_norm(layout.norms[1], "b·s·h")
+    first, second = (f"mlp.{name}" for name in layout.mlp)
+    _plain_mlp(out, first, f"{layout.mlp[0]} input (AddmmBackward0)", "mlp.act", second, layout.dropouts[1])
 
 
 def _bert_layer(out: _Builder) -> None:
@@ -939,8 +964,14 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
 
 
 def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
-    out.add("wte.indices", "transformer.wte", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
+    embedding = layout.embedding
+    out.add(
+        f"{embedding}.indices", f"transformer.{embedding}", "token ids (EmbeddingBackward0)", "b·s", "int64", "none"
+    )
+    if layout.positions:
+        out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
+    if layout.embedding_norm:
+        out.layer_norm(f"transformer.{layout.embedding_norm}", "b·s·h")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
     if layout.mask_argument:
@@ -1248,8 +1279,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         sparse = _experts(mlp)
         width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
         return ("llama", width) if width else None
-    if model_type in GPT2_LIKE and names == {"ln_1", "attn", "ln_2", "mlp"}:
-        plain = _width(_child(block, "mlp"), "c_fc")
+    gpt2 = GPT2_LIKE.get(model_type)
+    if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], "mlp"}:
+        plain = _width(_child(block, "mlp"), gpt2.mlp[0])
         return (model_type, plain) if plain else None
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
@@ -1359,8 +1391,9 @@ def activation_plan(
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
-    eager_only = structure in GPT2_LIKE and GPT2_LIKE[structure].eager_only and attention == "sdpa"
-    attention = "eager" if eager_only else attention
+    implementations = GPT2_LIKE[structure].implementations if structure in GPT2_LIKE else ()
+    refused = attention if implementations and attention not in implementations else None
+    attention = "eager" if refused else attention
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
@@ -1462,7 +1495,7 @@ def activation_plan(
             head,
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
-            eager_only=eager_only,
+            refused=refused,
         ),
         encoder=encoder_stack,
     )
@@ -1482,7 +1515,7 @@ def _assumptions(
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
-    eager_only: bool = False,
+    refused: Attention | None = None,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
@@ -1496,10 +1529,8 @@ def _assumptions(
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
-    if eager_only:
-        notes.append(
-            f"attention: transformers refuses sdpa for {structure} (eager or flash_attention_2 only): eager modelled"
-        )
+    if refused:
+        notes.append(f"attention: transformers refuses {refused} for {structure}: eager attention modelled")
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
