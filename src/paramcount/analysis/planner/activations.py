@@ -2,10 +2,10 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D,
-and GPT-Neo's, GPT-BigCode's and BLOOM's like it; BERT's post-norm layer; the Llama layout with a sparse MoE block,
-Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and
-Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP in
-parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies
+and GPT-Neo's, GPT-BigCode's, BLOOM's and MPT's like it; BERT's post-norm layer; the Llama layout with a sparse MoE
+block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus,
+Marian and Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP
+in parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies
 outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its shape in
 symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a
 Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -85,6 +85,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "mpt": {"hidden_act": "gelu", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "bloom": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
     "gpt_bigcode": {
         "activation_function": "gelu_pytorch_tanh",
@@ -649,9 +650,17 @@ class _Gpt2(Record):
     """Eager attention gets an additive causal mask as an argument that checkpointing keeps once (GPT-2); GPT-BigCode
     and BLOOM pass it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
     norms: tuple[str, str] = ("ln_1", "ln_2")
-    mlp: tuple[str, str] = ("c_fc", "c_proj")
-    dropouts: tuple[str, str] = ("resid_dropout", "mlp.dropout")
-    """The residual dropouts after the attention (under ``attention``) and after the MLP."""
+    mlp: str = "mlp"
+    linears: tuple[str, str] = ("c_fc", "c_proj")
+    """The MLP's two Linears under ``mlp``."""
+    dropouts: tuple[str, str] = ("attn.resid_dropout", "mlp.dropout")
+    """The residual dropouts after the attention and after the MLP."""
+    final_norm: str = "ln_f"
+    bool_mask: bool = False
+    """MPT fills the scores where a bool causal mask says (``masked_fill``, which keeps it: one storage for every
+    layer, inside each checkpointed layer's recompute)."""
+    note: str = ""
+    """What the plan assumes of the family, said with it."""
     embedding: str = "wte"
     positions: bool = True
     """A learned position table ``wpe`` (BLOOM has ALiBi biases instead, without gradient)."""
@@ -670,11 +679,27 @@ GPT2_LIKE: Final = {
         implementations=("eager",),
         mask_argument=False,
         norms=("input_layernorm", "post_attention_layernorm"),
-        mlp=("dense_h_to_4h", "dense_4h_to_h"),
-        dropouts=("dropout_add", "mlp.dropout_add"),
+        linears=("dense_h_to_4h", "dense_4h_to_h"),
+        dropouts=("self_attention.dropout_add", "mlp.dropout_add"),
         embedding="word_embeddings",
         positions=False,
         embedding_norm="word_embeddings_layernorm",
+    ),
+    "mpt": _Gpt2(
+        "attn",
+        "Wqkv",
+        "out_proj",
+        upcast_softmax=True,
+        implementations=("eager",),
+        mask_argument=False,
+        norms=("norm_1", "norm_2"),
+        mlp="ffn",
+        linears=("up_proj", "down_proj"),
+        dropouts=("resid_attn_dropout", "ffn.dropout"),
+        positions=False,
+        final_norm="norm_f",
+        bool_mask=True,
+        note="MPT's dropouts (attn_config.attn_pdrop, nested) are read as 0, as its configs ship",
     ),
     "gpt_neo": _Gpt2(
         "attn.attention",
@@ -683,6 +708,7 @@ GPT2_LIKE: Final = {
         upcast_softmax=True,
         float32_scores=True,
         implementations=("eager", "flash"),
+        dropouts=("attn.attention.resid_dropout", "mlp.dropout"),
         mask_argument=False,
     ),
 }
@@ -709,11 +735,11 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
         fused=fused,
         float32_scores=layout.float32_scores,
     )
-    output, dropout = f"{attention}.{layout.output}", f"{attention}.{layout.dropouts[0]}"
-    _attention_output(out, shared, output, "AddmmBackward0", "b·s·h", dropout)
+    _attention_output(out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", layout.dropouts[0])
     out.layer_norm(layout.norms[1], "b·s·h")
-    first, second = (f"mlp.{name}" for name in layout.mlp)
-    _plain_mlp(out, first, f"{layout.mlp[0]} input (AddmmBackward0)", "mlp.act", second, layout.dropouts[1])
+    first, second = (f"{layout.mlp}.{name}" for name in layout.linears)
+    what = f"{layout.linears[0]} input (AddmmBackward0)"
+    _plain_mlp(out, first, what, f"{layout.mlp}.act", second, layout.dropouts[1])
 
 
 def _bert_layer(out: _Builder) -> None:
@@ -976,7 +1002,10 @@ def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
     if layout.mask_argument:
         _checkpointed_mask(out, "transformer")
-    out.layer_norm("transformer.ln_f", "b·s·h")
+    if layout.bool_mask and not out.checkpointing:
+        what = "the causal mask, bool, kept by masked_fill (MaskedFillBackward0), one storage for every layer"
+        out.add("attention_mask", "transformer", what, "b·s·s", "bool", "none")
+    out.layer_norm(f"transformer.{layout.final_norm}", "b·s·h")
     if head:
         _causal_lm_head(out)
 
@@ -1280,8 +1309,8 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
         return ("llama", width) if width else None
     gpt2 = GPT2_LIKE.get(model_type)
-    if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], "mlp"}:
-        plain = _width(_child(block, "mlp"), gpt2.mlp[0])
+    if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], gpt2.mlp}:
+        plain = _width(_child(block, gpt2.mlp), gpt2.linears[0])
         return (model_type, plain) if plain else None
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
@@ -1531,6 +1560,8 @@ def _assumptions(
     ]
     if refused:
         notes.append(f"attention: transformers refuses {refused} for {structure}: eager attention modelled")
+    if structure in GPT2_LIKE and GPT2_LIKE[structure].note:
+        notes.append(GPT2_LIKE[structure].note)
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "

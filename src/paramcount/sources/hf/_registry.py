@@ -130,9 +130,16 @@ ACTIVATION_KEYS: Final = (
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
-HEAD_KEYS: Final = ("num_attention_heads", "num_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
+HEAD_KEYS: Final = (
+    "num_attention_heads",
+    "num_heads",
+    "n_head",
+    "n_heads",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+)
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
-BART, GPT-Neo)."""
+BART, GPT-Neo, MPT)."""
 ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise), kept on the root for the activation planner."""
