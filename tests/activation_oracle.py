@@ -96,6 +96,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "gpt_bigcode": ("bigcode--starcoder.json", "GPTBigCodeForCausalLM", {**GPT, "n_inner": 96}),
     # BLOOM: ALiBi, fused qkv, eager attention only
     "bloom": ("bigscience--bloom-560m.json", "BloomForCausalLM", {"n_head": 4}),
+    "openai_gpt": ("openai-community--openai-gpt.json", "OpenAIGPTLMHeadModel", GPT),
     "mpt": ("mosaicml--mpt-7b.json", "MptForCausalLM", {"d_model": 64, "n_heads": 4, "max_seq_len": 64}),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
@@ -109,8 +110,10 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
-EAGER_ONLY: Final = frozenset({"gpt_neo", "bloom", "mpt"})
+EAGER_ONLY: Final = frozenset({"gpt_neo", "bloom", "mpt", "openai_gpt"})
 """Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
+NO_CHECKPOINTING: Final = frozenset({"openai_gpt"})
+"""Families transformers cannot checkpoint (``supports_gradient_checkpointing`` False)."""
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,

@@ -2,16 +2,16 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D,
-and GPT-Neo's, GPT-BigCode's, BLOOM's and MPT's like it; BERT's post-norm layer; the Llama layout with a sparse MoE
-block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus,
-Marian and Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers running attention and MLP
-in parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one layer and for what lies
-outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its shape in
-symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a
-Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
-``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
-and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's (post-norm) like it; BERT's post-norm layer; the
+Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written
+like it, mBART, Pegasus, Marian and Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers
+running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one
+layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for
+backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor
+(``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
+differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
+kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
+count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -85,6 +85,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "openai-gpt": {"afn": "gelu", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "mpt": {"hidden_act": "gelu", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "bloom": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
     "gpt_bigcode": {
@@ -656,6 +657,10 @@ class _Gpt2(Record):
     dropouts: tuple[str, str] = ("attn.resid_dropout", "mlp.dropout")
     """The residual dropouts after the attention and after the MLP."""
     final_norm: str = "ln_f"
+    post_norm: bool = False
+    """Each LayerNorm after its sub-layer's residual sum, none after the last layer (OpenAI GPT)."""
+    checkpointing: bool = True
+    """transformers can checkpoint the layers (not OpenAI GPT's: no plan with checkpointing)."""
     bool_mask: bool = False
     """MPT fills the scores where a bool causal mask says (``masked_fill``, which keeps it: one storage for every
     layer, inside each checkpointed layer's recompute)."""
@@ -684,6 +689,15 @@ GPT2_LIKE: Final = {
         embedding="word_embeddings",
         positions=False,
         embedding_norm="word_embeddings_layernorm",
+    ),
+    "openai-gpt": _Gpt2(
+        implementations=("eager",),
+        mask_argument=False,
+        embedding="tokens_embed",
+        positions=False,
+        final_norm="",
+        post_norm=True,
+        checkpointing=False,
     ),
     "mpt": _Gpt2(
         "attn",
@@ -718,11 +732,12 @@ GPT2_LIKE: Final = {
 def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
     attention = layout.attention
     fused = "/" not in layout.projections
-    out.layer_norm(layout.norms[0], "b·s·h")
+    if not layout.post_norm:
+        out.layer_norm(layout.norms[0], "b·s·h")
     out.saved(
         f"{attention}.{layout.projections}.input",
         f"{attention}.{layout.projections.split('/')[0]}",
-        f"{layout.projections} input, the normalised hidden states "
+        f"{layout.projections} input, the {'layer input' if layout.post_norm else 'normalised hidden states'} "
         + ("(AddmmBackward0)" if fused else "(MmBackward0, one storage)"),
         "b·s·h",
         "sequence",
@@ -736,10 +751,12 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
         float32_scores=layout.float32_scores,
     )
     _attention_output(out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", layout.dropouts[0])
-    out.layer_norm(layout.norms[1], "b·s·h")
+    out.layer_norm(layout.norms[0] if layout.post_norm else layout.norms[1], "b·s·h")
     first, second = (f"{layout.mlp}.{name}" for name in layout.linears)
     what = f"{layout.linears[0]} input (AddmmBackward0)"
     _plain_mlp(out, first, what, f"{layout.mlp}.act", second, layout.dropouts[1])
+    if layout.post_norm:
+        out.layer_norm(layout.norms[1], "b·s·h")
 
 
 def _bert_layer(out: _Builder) -> None:
@@ -1005,7 +1022,8 @@ def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
     if layout.bool_mask and not out.checkpointing:
         what = "the causal mask, bool, kept by masked_fill (MaskedFillBackward0), one storage for every layer"
         out.add("attention_mask", "transformer", what, "b·s·s", "bool", "none")
-    out.layer_norm(f"transformer.{layout.final_norm}", "b·s·h")
+    if layout.final_norm:
+        out.layer_norm(f"transformer.{layout.final_norm}", "b·s·h")
     if head:
         _causal_lm_head(out)
 
@@ -1369,8 +1387,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
-    act_keys = ("hidden_activation", "hidden_act", "activation_function")
+    act_keys = ("hidden_activation", "hidden_act", "activation_function", "afn")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
+    act = "gelu_new" if model_type == "openai-gpt" and act == "gelu" else act  # OpenAI GPT's ACT_FNS
     return _Settings(
         dtype=dtype,
         kernels=kernels,
@@ -1420,6 +1439,8 @@ def activation_plan(
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    if checkpointing and structure in GPT2_LIKE and not GPT2_LIKE[structure].checkpointing:
+        return None
     implementations = GPT2_LIKE[structure].implementations if structure in GPT2_LIKE else ()
     refused = attention if implementations and attention not in implementations else None
     attention = "eager" if refused else attention

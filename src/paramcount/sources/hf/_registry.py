@@ -127,6 +127,7 @@ ACTIVATION_KEYS: Final = (
     "hidden_dropout",
     "resid_dropout",
     "embed_dropout",
+    "afn",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
