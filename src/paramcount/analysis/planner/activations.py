@@ -673,21 +673,20 @@ class _Gpt2(Record):
     """BLOOM's LayerNorm on the word embeddings."""
 
 
+_ALIBI: Final = _Gpt2(upcast_softmax=True, implementations=("eager",), mask_argument=False, positions=False)
+"""BLOOM and MPT: ALiBi biases instead of positions, eager attention only, the mask passed by keyword."""
 GPT2_LIKE: Final = {
     "gpt2": _Gpt2(),
     "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
-    "bloom": _Gpt2(
-        "self_attention",
-        "query_key_value",
-        "dense",
-        upcast_softmax=True,
-        implementations=("eager",),
-        mask_argument=False,
+    "bloom": replace(
+        _ALIBI,
+        attention="self_attention",
+        projections="query_key_value",
+        output="dense",
         norms=("input_layernorm", "post_attention_layernorm"),
         linears=("dense_h_to_4h", "dense_4h_to_h"),
         dropouts=("self_attention.dropout_add", "mlp.dropout_add"),
         embedding="word_embeddings",
-        positions=False,
         embedding_norm="word_embeddings_layernorm",
     ),
     "openai-gpt": _Gpt2(
@@ -699,18 +698,14 @@ GPT2_LIKE: Final = {
         post_norm=True,
         checkpointing=False,
     ),
-    "mpt": _Gpt2(
-        "attn",
-        "Wqkv",
-        "out_proj",
-        upcast_softmax=True,
-        implementations=("eager",),
-        mask_argument=False,
+    "mpt": replace(
+        _ALIBI,
+        projections="Wqkv",
+        output="out_proj",
         norms=("norm_1", "norm_2"),
         mlp="ffn",
         linears=("up_proj", "down_proj"),
         dropouts=("resid_attn_dropout", "ffn.dropout"),
-        positions=False,
         final_norm="norm_f",
         bool_mask=True,
         note="MPT's dropouts (attn_config.attn_pdrop, nested) are read as 0, as its configs ship",
@@ -1101,6 +1096,19 @@ class _Parallel(Record):
     and again for the query: four s·n tensors per layer; the others keep one cos and one sin for all layers."""
 
 
+_GPTJ: Final = _Parallel(
+    "ln_1",
+    "attn",
+    "q_proj/k_proj/v_proj",
+    "out_proj",
+    ("fc_in", "fc_out"),
+    ("attn.resid_dropout", "mlp.dropout"),
+    "wte",
+    "drop",
+    "ln_f",
+    float32_scores=True,
+    rotary_per_layer=True,
+)
 GPT_LIKE: Final = {
     "gpt_neox": _Parallel(
         "input_layernorm",
@@ -1115,32 +1123,8 @@ GPT_LIKE: Final = {
         mlp_norm="post_attention_layernorm",
         heads_first=True,
     ),
-    "gptj": _Parallel(
-        "ln_1",
-        "attn",
-        "q_proj/k_proj/v_proj",
-        "out_proj",
-        ("fc_in", "fc_out"),
-        ("attn.resid_dropout", "mlp.dropout"),
-        "wte",
-        "drop",
-        "ln_f",
-        float32_scores=True,
-        rotary_per_layer=True,
-    ),
-    "codegen": _Parallel(
-        "ln_1",
-        "attn",
-        "qkv_proj",
-        "out_proj",
-        ("fc_in", "fc_out"),
-        ("attn.resid_dropout", "mlp.dropout"),
-        "wte",
-        "drop",
-        "ln_f",
-        float32_scores=True,
-        rotary_per_layer=True,
-    ),
+    "gptj": _GPTJ,
+    "codegen": replace(_GPTJ, projections="qkv_proj"),  # GPT-J's layer with one fused projection
     "phi": _Parallel(
         "input_layernorm",
         "self_attn",
