@@ -92,6 +92,30 @@ def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
+GPT_STYLE = [
+    "opt",
+    "opt_post_norm",
+    "gpt_neox",
+    "gptj",
+    "codegen",
+    "phi",
+    "gpt_neo",
+    "gpt_bigcode",
+    "bloom",
+    "mpt",
+    "openai_gpt",
+]
+
+
+@settings(max_examples=6)
+@given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(GPT_STYLE))
+def test_gpt_style_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
+    # The GPT-style decoders at random (batch, seq): OPT's b·s position ids, the rotary tables of s·n (shared, or
+    # four per layer in GPT-J and CodeGen), MPT's b·s·s bool mask, the loss's shifted labels at b = 1.
+    runs = "eager" if family in EAGER_ONLY else "sdpa"
+    assert _measured(family, 2, runs, False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
