@@ -36,6 +36,9 @@ from paramcount.web.targets import Target, slug_of, target_for
 __all__ = ["Ask", "Handlers", "count_ask", "sections_of"]
 
 NO_PAGE = "no answer page has this name"
+SHOWN_BY_PLANS = ("explanation", "modules", "code")
+"""The report's optional parts the planner and output views show (not the training recipes, zoo appearances,
+variants and related questions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,7 @@ class Handlers:
         plan = plan_options(fields)
         if view == "memory" and plan is None:
             plan = PlanOptions()
-        sections = SECTIONS if view == "parameters" else ()  # the planner and output views show none of them
+        sections = SECTIONS if view == "parameters" else SHOWN_BY_PLANS
         return Ask(query, architecture, plan=plan, input_shape=input_shape(fields.get("input")), sections=sections)
 
     async def fragment(self, fields: Mapping[str, Any]) -> Response:
