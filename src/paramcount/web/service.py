@@ -7,10 +7,12 @@ only one thread is ever inside ``paramcount``. Every input is capped by the libr
 call is short (milliseconds); throughput beyond one core comes from running several worker processes
 (``paramcount serve --workers N``), each with its own lock and cache.
 
-One kind of query is answered on the event loop instead, when the lock is free: one catalog layer with at most
-two integer literals (``queries.one_layer``), whose cost is bounded by the largest such layer's (~10 ms for a
-full answer page). The thread hop costs more than counting such a layer (~276 k instructions, and 150–190 µs
-of thread wake-ups under load); anything else keeps the thread and its time budget.
+One kind of answer is computed on the event loop instead, when the lock is free: the lean report (no optional
+sections, plan or shape: ``/api/count``'s default) of one catalog layer with at most two integer literals
+(``queries.one_layer``), whose cost is bounded by the largest such layer's. The thread hop costs more than
+such an answer (~270 k instructions, and far more wall time in thread wake-ups under load); anything else,
+pages included (milliseconds on the loop serve fewer requests under load than in the thread), keeps the
+thread and its time budget.
 
 Timeouts: waiting for the lock longer than half the budget answers 503 (busy); the whole call taking
 longer than the budget answers 504. A call that overran keeps its thread until it finishes (Python
