@@ -220,3 +220,48 @@ def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str])
     assert main([*args, "--sequence-parallel"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"
+
+
+# State-space and hybrid stacks: every layer in the estimate. Per token, each mixer keeps its projections' inputs and
+# its in-projections' outputs (m, from the config): Mamba in_proj h → 2i, x_proj i → r + 2n, dt_proj r → i, out_proj
+# i → h: m = h + i + r + i + 2i; Mamba-2 (Falcon-H1) in_proj h → 2·d_ssm + 2·g·n + heads, out_proj d_ssm → h; the
+# gated delta net in_proj_qkvz h → 2·kh·kd + 2·vh·vd, in_proj_ba h → 2·vh, out_proj vh·vd → h. Korthikanti §4.1
+# splits the 34·sbh of a 16-bit layer into attention 11, MLP 19 and layer norms 4: a state-space layer with a
+# feed-forward keeps 19 + 4 = 23·sbh (e = 2), a Mamba block (one norm, no MLP) e·sbh.
+HYBRIDS = {
+    # name: (e, h, heads, attention layers, state-space layers, their per-layer bytes over s·b by hand)
+    "ai21labs/AI21-Jamba-1.5-Mini": (2, 4096, 32, 4, 28, 23 * 4096 + 2 * (4096 + 8192 + 256 + 8192 + 2 * 8192)),
+    "state-spaces/mamba-130m-hf": (4, 768, None, 0, 24, 4 * 768 + 4 * (768 + 1536 + 48 + 1536 + 2 * 1536)),
+    "tiiuae/Falcon-H1-0.5B-Base": (2, 1024, 8, 36, 36, 34 * 1024 + 2 * (1024 + 1536 + 2 * 1536 + 2 * 128 + 24)),
+    "Qwen/Qwen3-Next-80B-A3B-Instruct": (
+        2,
+        2048,
+        16,
+        12,
+        36,
+        23 * 2048 + 2 * (2 * 2048 + 32 * 128 + 2 * 16 * 128 + 2 * 32 * 128 + 2 * 32),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HYBRIDS))
+def test_state_space_layers_are_all_in_the_estimate(name: str) -> None:
+    e, h, heads, attention, count, per_token = HYBRIDS[name]
+    s = 1024
+    tree = from_config(name).tree
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s))
+    layers = [item for item in plan.items if item.category == "activations" and "layers" in item.label]
+    korthikanti = dict(next(note for note in plan.assumptions if note.kind == "activations-korthikanti").values)
+    assert (korthikanti["heads"], korthikanti["layers"]) == (heads, attention)
+    hybrid = name.startswith("tiiuae")  # each Falcon-H1 layer has attention and a Mamba-2 mixer side by side
+    if attention and not hybrid:
+        assert layers[0].label.startswith(f"activations: {attention} attention layers × sbh(34 + 5as/h)")
+        assert layers[0].bytes == attention * 34 * s * h  # sdpa: no s × s scores
+    assert layers[-1].label.startswith(f"activations: {count} ")
+    assert layers[-1].bytes == count * s * per_token
+    every = count + (0 if hybrid else attention)
+    assert sum(int(item.label.split()[1]) for item in layers) == every
+    assert any(note.kind == "activations-mixers" for note in plan.assumptions)
+    checkpointed = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s, gradient_checkpointing=True))
+    kept = next(item for item in checkpointed.items if item.label.startswith("layer inputs kept"))
+    assert kept.bytes == every * e * s * h
