@@ -24,6 +24,14 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "qwen3": ("Qwen--Qwen3-8B.json", "Qwen3ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "gemma": ("google--gemma-7b.json", "GemmaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
+    # sandwich norms (pre/post attention and feed-forward), attention and final logit softcapping (Gemma 2);
+    # q/k norms and a rotary table per layer type (Gemma 3), a full-attention layer among sliding ones
+    "gemma2": ("google--gemma-2-9b.json", "Gemma2ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "gemma3": (
+        "google--gemma-3-1b-it.json",
+        "Gemma3ForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "sliding_window_pattern": 2},
+    ),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
@@ -100,9 +108,11 @@ def real_model(
 ) -> transformers.PreTrainedModel:
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings)
-    hf_config._attn_implementation = attention
+    model_class = getattr(transformers, architecture)
+    # a class that cannot run sdpa (Gemma 2) runs eager, as transformers picks when no implementation is asked for
+    hf_config._attn_implementation = attention if attention != "sdpa" or model_class._supports_sdpa else "eager"
     with torch.device("meta"):
-        model: transformers.PreTrainedModel = getattr(transformers, architecture)(hf_config)
+        model: transformers.PreTrainedModel = model_class(hf_config)
     model.to_empty(device="cpu")
     torch.manual_seed(0)
     with torch.no_grad():

@@ -10,6 +10,7 @@ LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: s
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,9 @@ from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_di
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
+
+if TYPE_CHECKING:
+    from paramcount.analysis.planner.options import Attention
 
 BATCH, SEQ = 2, 16
 
@@ -265,3 +269,28 @@ def test_state_space_layers_are_all_in_the_estimate(name: str) -> None:
     checkpointed = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s, gradient_checkpointing=True))
     kept = next(item for item in checkpointed.items if item.label.startswith("layer inputs kept"))
     assert kept.bytes == every * e * s * h
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", ["gemma3", "mistral"])
+def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -> None:
+    # A window of 8 over 16 tokens: transformers builds the sliding layers' mask, and sdpa given a mask gets the keys
+    # and values repeated to every head (no GQA) and keeps the mask, per sliding layer; Gemma 3's full layer (the
+    # second of each pair) keeps neither, Mistral's layers all slide. Eager keeps the same either way.
+    configs = [tiny_config(family, layers) for layers in (2, 3)]
+    for config, _ in configs:
+        config["sliding_window"] = 8
+    two, three = (saved_bytes(real_model(*config, attention, False), BATCH, SEQ) for config in configs)
+    tree = build_config_tree(configs[0][0], architecture=configs[0][1])
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    kind: Attention = "eager" if attention == "eager" else "sdpa"
+    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", attention=kind, kernels="cpu")
+    assert ours is not None
+    measured = [two, three]
+    assert measured[0] == ours.saved_bytes
+    assert measured[1] - measured[0] == ours.per_layer_bytes  # the third layer slides
+    masked = {tensor.key for tensor in ours.per_layer if tensor.only == "sliding_attention"}
+    assert masked == (
+        {"self_attn.key_repeated", "self_attn.value_repeated", "self_attn.mask"} if attention == "sdpa" else set()
+    )

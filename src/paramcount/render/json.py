@@ -273,6 +273,7 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
                 "bytes": tensor.bytes,
                 "split": tensor.split,
                 "saved": tensor.saved,
+                "only": tensor.only,
             }
             for scope, tensor in tensors
         ],

@@ -1,7 +1,8 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms
+and softcapping; GPT-2's pre-norm block with
 Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
 encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
 final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
@@ -64,6 +65,13 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "gemma2": {
+        "hidden_activation": "gelu_pytorch_tanh",
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+    },
+    "gemma3_text": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
@@ -73,6 +81,11 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping):
+transformers runs them eager when no implementation is asked for."""
+ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
+"""Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
 
 class SavedTensor(Record):
@@ -93,6 +106,8 @@ class SavedTensor(Record):
     """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
     device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
     saved: bool = True
+    only: str = ""
+    """In a layer: kept only by the layers of this kind (``sliding_attention``); empty: by every layer."""
 
 
 class LayerStack(Record):
@@ -104,10 +119,32 @@ class LayerStack(Record):
     per_layer: tuple[SavedTensor, ...]
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The layers of each kind where some tensors are kept by one kind only (``SavedTensor.only``); empty: every
+    layer keeps every tensor."""
+
+    def copies(self, tensor: SavedTensor) -> int:
+        """How many of the layers keep ``tensor``."""
+        return dict(self.kinds).get(tensor.only, 0) if tensor.only else self.layers
+
+    def layer(self, kind: str) -> tuple[SavedTensor, ...]:
+        """What one layer of ``kind`` keeps."""
+        return tuple(tensor for tensor in self.per_layer if tensor.only in ("", kind))
+
+    @property
+    def largest(self) -> tuple[SavedTensor, ...]:
+        """What one layer keeps, of the kind that keeps the most (the one recomputed with checkpointing)."""
+        layers = [self.layer(kind) for kind, _ in self.kinds] or [self.per_layer]
+        return max(layers, key=lambda found: sum(tensor.bytes for tensor in found))
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        return sum(tensor.bytes for tensor in self.largest)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the layers keep without checkpointing."""
+        return sum(tensor.bytes * self.copies(tensor) for tensor in self.per_layer)
 
 
 class ActivationPlan(Record):
@@ -132,22 +169,29 @@ class ActivationPlan(Record):
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
     encoder: LayerStack | None = None
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
+
+    @property
+    def decoder(self) -> LayerStack:
+        """The layers (an encoder-decoder's decoder layers) as a stack."""
+        return LayerStack(
+            self.layer_input.module, self.layers, self.seq_len, self.per_layer, self.layer_input, self.kinds
+        )
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        """What one layer keeps (of the kind that keeps the most)."""
+        return self.decoder.per_layer_bytes
 
     @property
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
-        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        encoder = self.encoder
-        if encoder is not None:
-            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
-            outside = encoder.layers * layers_
-        else:
-            outside = 0
-        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        stacks = (self.decoder,) if self.encoder is None else (self.decoder, self.encoder)
+        layers = sum(
+            stack.layers * stack.layer_input.bytes if self.checkpointing else stack.stored_bytes for stack in stacks
+        )
+        return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -183,6 +227,10 @@ class _Settings(Record):
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    score_softcap: bool = False
+    """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
+    logit_softcap: bool = False
+    """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -198,6 +246,10 @@ class _Builder:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
         self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
+        self.masked = ""
+        """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
+        self.unmasked: tuple[str, ...] = ()
+        """The other kinds of layers, when some get a mask."""
 
     def add(
         self,
@@ -210,6 +262,7 @@ class _Builder:
         *,
         saved: bool = True,
         elements: int | None = None,
+        only: str = "",
     ) -> None:
         shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
@@ -218,12 +271,12 @@ class _Builder:
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
 
-    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
         """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
-        self.add(key, module, what, shape, "compute", split)
+        self.add(key, module, what, shape, "compute", split, only=only)
 
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
@@ -250,7 +303,12 @@ class _Builder:
         self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
         if one_plus:
             self.add(
-                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+                f"{module}.one_plus_weight",
+                module,
+                "1 + weight in float32 (MulBackward0)",
+                shape.rsplit("·", 1)[-1],
+                "float32",
+                "none",
             )
         normalised = "float32" if one_plus else "compute"
         self.add(
@@ -291,9 +349,20 @@ def _attention_core(
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
+        masked = out.masked
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
-            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+            what = f"{name} (ScaledDotProductFlashAttention)"
+            if name == "query" or not masked or out.sizes.k == out.sizes.a:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor")
+                continue
+            for kind in out.unmasked:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor", only=kind)
+            what = f"{name} repeated to every head: with a mask transformers gives sdpa no GQA (repeat_kv)"
+            out.saved(f"{module}.{name}_repeated", module, what, f"b·a·{keys}·d", "tensor", only=masked)
+        if masked:
+            what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
@@ -337,6 +406,14 @@ def _attention_core(
         f"b·a·{keys}·d",
         "tensor",
     )
+    if settings.score_softcap:
+        out.saved(
+            f"{module}.softcap",
+            module,
+            "tanh(scores / attn_logit_softcapping) (TanhBackward0)",
+            f"b·a·s·{keys}",
+            "tensor",
+        )
     softmax_dtype = "float32" if upcast_softmax else "compute"
     out.add(
         f"{module}.softmax",
@@ -402,10 +479,15 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
     out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
         _sparse_moe(out, mlp)
     else:
         _gated_mlp(out, mlp)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
@@ -726,24 +808,37 @@ def _loss(out: _Builder, *, upcast: bool) -> None:
 
 
 def _causal_lm_head(out: _Builder) -> None:
-    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    """A causal LM's ``lm_head`` on the final norm's output, the logits' softcapping (Gemma 2), then the loss on
+    the upcast logits."""
     out.saved(
         "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
+    if out.settings.logit_softcap:
+        out.saved(
+            "lm_head.softcap",
+            "lm_head",
+            "tanh(logits / final_logit_softcapping) (TanhBackward0)",
+            "b·s·v",
+            "vocab",
+        )
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(out: _Builder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)) -> None:
+    """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if not out.checkpointing:
-        for table in ("cos", "sin"):
-            out.saved(
-                f"rotary.{table}",
-                "model.rotary_emb",
-                f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·d",
-                "none",
-            )
+        for kind in rotary:
+            for table in ("cos", "sin"):
+                out.saved(
+                    f"rotary.{kind + '.' if kind else ''}{table}",
+                    "model.rotary_emb",
+                    f"rotary {table} for the positions (MulBackward0), shared by every "
+                    + (f"{kind} layer" if kind else "layer"),
+                    "s·d",
+                    "none",
+                )
     out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
@@ -835,8 +930,24 @@ def _width(module: Module | None, name: str) -> int | None:
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "mixtral",
+        "qwen2_moe",
+        "qwen3_moe",
+    }
 )
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
+"""Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
+attention's output)."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
@@ -857,7 +968,7 @@ def _names(block: Module) -> set[str]:
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+    if model_type in LLAMA_FAMILIES and names in (LLAMA_LAYER, LLAMA_LAYER | SANDWICH_NORMS):
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
@@ -909,6 +1020,8 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        logit_softcap=number("final_logit_softcapping") > 0,
     )
 
 
@@ -939,6 +1052,9 @@ def activation_plan(
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    requested = attention
+    if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
+        attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
@@ -972,6 +1088,30 @@ def activation_plan(
         seq_len,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    window, types = dims.sliding_window, dims.layer_types
+    kinds: tuple[tuple[str, int], ...] = ()
+    if structure == "llama" and attention == "sdpa" and window is not None and seq_len >= window:
+        # past the window transformers builds the sliding layers' mask, which sdpa then gets
+        kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
+        layer.masked = "sliding_attention" if "sliding_attention" in types else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    notes = []
+    if layer.masked:
+        notes.append(
+            f"activations: the sequence reaches the sliding window ({window:,}): transformers gives sdpa the sliding "
+            "layers' mask, so they keep it and keys and values repeated to every head"
+            + (
+                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
+                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
+                if kernels == "cuda"
+                else ""
+            )
+        )
+    if attention != requested:
+        notes.append(
+            f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
+            "attention, which transformers runs when no implementation is asked for"
+        )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
     encoder_stack = None
@@ -979,7 +1119,8 @@ def activation_plan(
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
         _llama_layer(layer, block, one_plus=one_plus)
-        _llama_model(outside, head=head, one_plus=one_plus)
+        types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
+        _llama_model(outside, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -1014,8 +1155,10 @@ def activation_plan(
         layer_input=_layer_input(keeper, dims.stack),
         assumptions=_assumptions(
             structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None
-        ),
+        )
+        + tuple(notes),
         encoder=encoder_stack,
+        kinds=kinds if layer.masked else (),
     )
 
 
@@ -1082,8 +1225,7 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
-    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
-    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
         if stack is None:
             continue
@@ -1094,17 +1236,19 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
             items.append(line(label, kept, layers))
         else:
             items.extend(
-                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+                line(f"{name}{stack.copies(tensor)} layers × {_label(tensor)}", tensor, stack.copies(tensor))
+                for tensor in stack.per_layer
             )
     if plan.checkpointing:
         name, largest = max(
             ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
         )
-        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.largest)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 
 def _label(tensor: SavedTensor) -> str:
     held = "" if tensor.saved else ", held by the model's output, not saved for backward"
-    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"
+    only = f", {tensor.only} layers" if tensor.only else ""
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held}{only})"
