@@ -77,6 +77,10 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
+# MoE stacks mixing dense layers in (mlp_only_layers), the last of the 3 layers sparse: Qwen2-MoE's first layer
+# dense, Qwen3-MoE's second
+FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
+FAMILIES["qwen3_moe_dense"] = (*FAMILIES["qwen3_moe"][:2], {**FAMILIES["qwen3_moe"][2], "mlp_only_layers": [1]})
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,

@@ -294,3 +294,21 @@ def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -
     assert masked == (
         {"self_attn.key_repeated", "self_attn.value_repeated", "self_attn.mask"} if attention == "sdpa" else set()
     )
+
+
+def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
+    # decoder_sparse_step=2: layers 1 and 3 of 4 are sparse, 0 and 2 dense (Qwen2-MoE's rule (i + 1) % step == 0);
+    # the dense ones run a gated MLP of intermediate_size (96), each tensor kept by its kind only.
+    config, architecture = tiny_config("qwen2_moe", 4)
+    config["decoder_sparse_step"] = 2
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
+    assert ours is not None
+    assert ours.kinds == (("dense", 2), ("sparse", 2))
+    assert measured == ours.saved_bytes
+    dense = {tensor.key: tensor.shape for tensor in ours.per_layer if tensor.only == "dense"}
+    assert dense["mlp.down_proj.input"] == "b·s·f"
+    assert any("f=96" in note for note in ours.assumptions)

@@ -211,6 +211,8 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    f: int = 0
+    """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
 
 
 class _Settings(Record):
@@ -250,6 +252,8 @@ class _Builder:
         """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
         self.unmasked: tuple[str, ...] = ()
         """The other kinds of layers, when some get a mask."""
+        self.only = ""
+        """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
     def add(
         self,
@@ -270,6 +274,7 @@ class _Builder:
             for symbol in shape.split("·"):
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
+        only = only or self.only
         self.found.append(
             SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
@@ -461,7 +466,8 @@ def _attention_output(out: _Builder, shared: bool, projection: str, node: str, s
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
+def _llama_layer(out: _Builder, block: Module, *, one_plus: bool, dense: Module | None = None) -> None:
+    """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
     out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
@@ -483,7 +489,12 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
     if sandwich:
         out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
         _sparse_moe(out, mlp)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
     else:
         _gated_mlp(out, mlp)
     if sandwich:
@@ -961,6 +972,25 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
 
 
+def _moe_layers(
+    stack: Module,
+) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
+    """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
+    (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
+    layers differ."""
+    runs = [(_experts(_child(run, "mlp")), run) for run in stack.children]
+    found = {experts for experts, _ in runs if experts is not None}
+    if len(found) > 1:
+        return None
+    sparse = next(iter(found), None)
+    dense = [run for experts, run in runs if experts is None]
+    if sparse is None or not dense:
+        return sparse, None, ()
+    count = sum(run.repeat for run in dense)
+    every = sum(run.repeat for run in stack.children)
+    return sparse, _child(dense[0], "mlp"), (("dense", count), ("sparse", every - count))
+
+
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
 
@@ -1044,9 +1074,13 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
-    block = block.children[0] if block is not None and block.children else None
-    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+    stack = _at(tree, dims.stack)
+    moe = _moe_layers(stack) if stack is not None else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
+        return None
+    sparse, dense, mixed = moe
+    block = next((run for run in stack.children if not sparse or _experts(_child(run, "mlp"))), None)
+    if block is None:
         return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
@@ -1058,10 +1092,9 @@ def activation_plan(
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
-        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    dense_width = _width(dense, "gate_proj") or 0
+    if dense is not None and not dense_width:
+        return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
     if sparse is not None and (
@@ -1086,16 +1119,24 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        dense_width,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     window, types = dims.sliding_window, dims.layer_types
-    kinds: tuple[tuple[str, int], ...] = ()
+    kinds = mixed
     if structure == "llama" and attention == "sdpa" and window is not None and seq_len >= window:
+        if mixed:
+            return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
         # past the window transformers builds the sliding layers' mask, which sdpa then gets
         kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
         layer.masked = "sliding_attention" if "sliding_attention" in types else ""
         layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
     notes = []
+    if mixed:
+        notes.append(
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
+            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+        )
     if layer.masked:
         notes.append(
             f"activations: the sequence reaches the sliding window ({window:,}): transformers gives sdpa the sliding "
@@ -1118,7 +1159,7 @@ def activation_plan(
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus)
+        _llama_layer(layer, block, one_plus=one_plus, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
         _llama_model(outside, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure == "gpt2":
@@ -1158,7 +1199,7 @@ def activation_plan(
         )
         + tuple(notes),
         encoder=encoder_stack,
-        kinds=kinds if layer.masked else (),
+        kinds=kinds if layer.masked or mixed else (),
     )
 
 
