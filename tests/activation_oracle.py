@@ -77,6 +77,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
+# q/k norms over the whole projection (one row per token), 4 experts of intermediate_size, 2 per token
+FAMILIES["olmoe"] = (
+    "allenai--OLMoE-1B-7B-0924.json",
+    "OlmoeForCausalLM",
+    {"num_key_value_heads": 2, "num_experts": 4, "num_experts_per_tok": 2},
+)
 # MoE stacks mixing dense layers in (mlp_only_layers), the last of the 3 layers sparse: Qwen2-MoE's first layer
 # dense, Qwen3-MoE's second
 FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})

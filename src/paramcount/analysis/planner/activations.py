@@ -3,7 +3,7 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms
 and softcapping; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE and OLMoE; BART's
 encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
 final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
 bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
@@ -78,6 +78,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
@@ -479,9 +480,13 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool, dense: Module 
         "b·s·h",
         "sequence",
     )
-    if _child(attention, "q_norm") is not None:
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
+    q_norm = _child(attention, "q_norm")
+    if q_norm is not None:
+        # per head (Qwen3, Gemma 3), or over the whole projection, one row per token (OLMoE)
+        whole = any(param.sizes != (out.sizes.d,) for param in q_norm.params)
+        rows = ("b·s", "b·s") if whole else ("b·s·a", "b·s·k")
+        out.rms_norm("self_attn.q_norm", "b·s·a·d", rows[0], "tensor", one_plus=one_plus)
+        out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
     out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
@@ -953,6 +958,7 @@ LLAMA_FAMILIES: Final = frozenset(
         "mixtral",
         "qwen2_moe",
         "qwen3_moe",
+        "olmoe",
     }
 )
 LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
@@ -1101,6 +1107,8 @@ def activation_plan(
         not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
     ):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    if attributes.get("clip_qkv") is not None:
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled
     experts, _, shared = sparse or (0, 0, 0)
     encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
     if structure == "bart" and encoder is None:
