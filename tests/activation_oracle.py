@@ -3,12 +3,14 @@
 The model is built on the meta device from a shipped config cut to a few layers and tiny sizes, moved to the
 CPU with ``to_empty`` and initialised by transformers' own ``init_weights`` (which also fills the buffers),
 cast to bfloat16 and put in training mode. ``saved_bytes`` runs one forward pass with the labels (so the loss
-is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed,
-once, leaving out the parameters' and buffers' storages (weights are counted as weights, not activations).
+is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed and
+still held after the forward, once, leaving out the parameters' and buffers' storages (weights are counted as
+weights, not activations).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -83,6 +85,13 @@ FAMILIES["olmoe"] = (
     "OlmoeForCausalLM",
     {"num_key_value_heads": 2, "num_experts": 4, "num_experts_per_tok": 2},
 )
+# sparsemixer routing (top-2 by Gumbel sampling, its own autograd function), input jitter, LayerNorm, biases; the
+# LongRoPE factors are cut to the tiny head size
+FAMILIES["phimoe"] = (
+    "microsoft--Phi-3.5-MoE-instruct.json",
+    "PhimoeForCausalLM",
+    {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+)
 # MoE stacks mixing dense layers in (mlp_only_layers), the last of the 3 layers sparse: Qwen2-MoE's first layer
 # dense, Qwen3-MoE's second
 FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
@@ -136,21 +145,25 @@ def real_model(
 
 
 def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: int | None = None) -> int:
-    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
-    An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
-    ``decoder_input_ids``."""
+    """Bytes of the distinct storages autograd holds for backward after one forward with labels, parameters and
+    buffers aside. A tensor packed by a node that the forward drops again (a branch that does not reach the loss,
+    as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
+    still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
+    which it shifts right into its ``decoder_input_ids``."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
+    packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in held:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
+            packed.append((weakref.ref(tensor), storage.data_ptr(), storage.nbytes()))
         return tensor
 
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(input_ids=ids, labels=labels)
-    return sum(seen.values())
+        output = model(input_ids=ids, labels=labels)
+    alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
+    del output
+    return sum(alive.values())

@@ -312,3 +312,32 @@ def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
     dense = {tensor.key: tensor.shape for tensor in ours.per_layer if tensor.only == "dense"}
     assert dense["mlp.down_proj.input"] == "b·s·f"
     assert any("f=96" in note for note in ours.assumptions)
+
+
+@pytest.mark.parametrize(
+    ("family", "off", "gone"),
+    [
+        # Gemma 2 without softcapping: no tanh of the scores (eager) or of the logits
+        (
+            "gemma2",
+            {"attn_logit_softcapping": None, "final_logit_softcapping": None},
+            {"self_attn.softcap", "lm_head.softcap"},
+        ),
+        # Phi-3.5-MoE without input jitter: no noise tensors, the router reads the normalised hidden states
+        ("phimoe", {"input_jitter_noise": 0.0}, {"mlp.jitter", "mlp.router.jitter"}),
+    ],
+)
+def test_settings_switched_off_keep_less(family: str, off: dict[str, object], gone: set[str]) -> None:
+    config, architecture = tiny_config(family, 2)
+    config.update(off)
+    measured = saved_bytes(real_model(config, architecture, "eager", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", attention="eager", kernels="cpu")
+    assert ours is not None
+    assert measured == ours.saved_bytes
+    keys = {tensor.key for tensor in (*ours.per_layer, *ours.model)}
+    assert not keys & gone
+    default = _ours(family, 2, "eager", False, BATCH, SEQ)  # the shipped config has them on
+    assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}

@@ -1,16 +1,15 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
-``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms
-and softcapping; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE and OLMoE; BART's
-encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
-final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
-bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
-its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
-output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
-parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
+Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
+Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; BART's encoder and decoder) and lists,
+for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for
+backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor
+(``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
+differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
+kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
+count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -79,6 +78,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
@@ -224,6 +224,8 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    input_jitter: bool = False
+    """Phi-3.5-MoE's ``input_jitter_noise``: multiplicative noise on the MoE block's and the router's inputs."""
     renormalise: bool = False
     """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
     float32_routing: bool = False
@@ -294,6 +296,13 @@ class _Builder:
         self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
+
+    def hidden_norm(self, module: str, *, layer_norm: bool, one_plus: bool) -> None:
+        """A norm of the hidden states: ``LayerNorm`` (Phi-3.5-MoE) or an RMSNorm."""
+        if layer_norm:
+            self.layer_norm(module, "b·s·h")
+        else:
+            self.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
 
     def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
@@ -467,10 +476,12 @@ def _attention_output(out: _Builder, shared: bool, projection: str, node: str, s
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool, dense: Module | None = None) -> None:
+def _llama_layer(
+    out: _Builder, block: Module, *, one_plus: bool, layer_norm: bool = False, dense: Module | None = None
+) -> None:
     """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
     out.saved(
@@ -489,7 +500,7 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool, dense: Module 
         out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
     sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
     if sandwich:
         out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
@@ -508,13 +519,8 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool, dense: Module 
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
-    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
-    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
-    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
-    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
-    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+def _top_r_router(out: _Builder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised)."""
     out.saved(
         "mlp.gate.input",
         "mlp.gate",
@@ -542,6 +548,59 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
             "sequence",
         )
         out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+
+
+def _sparsemixer(out: _Builder) -> None:
+    """Phi-3.5-MoE's router in training: with ``input_jitter_noise`` the block and then the router multiply the
+    hidden states in place by uniform noise (each noise kept by its product), the Linear keeps its input, then
+    sparsemixer picks each of the two experts by Gumbel sampling over the logits masked to those near the largest:
+    per pick the mask, the sample's index (kept by gather, scatter and ``PhimoeMultiplier``), the softmax (kept
+    by softmax and ``PhimoeMultiplier``) and the gate value. The argmax of the softmax that decides the midpoint
+    mask is saved by a node whose output reaches no loss, so it is freed before the backward: not kept."""
+    if out.settings.input_jitter:
+        what = "{} input jitter noise, kept by the in-place product (MulBackward0)"
+        out.saved("mlp.jitter", "mlp", what.format("the block's"), "b·s·h", "sequence")
+        out.saved("mlp.router.jitter", "mlp.router", what.format("the router's"), "b·s·h", "sequence")
+    out.saved("mlp.router.input", "mlp.router", "router input (MmBackward0)", "b·s·h", "sequence")
+    for pick in ("first", "second"):
+        module = f"mlp.router.{pick}"
+        out.add(
+            f"{module}.mask",
+            module,
+            "logits far below the largest, masked (MaskedFillBackward0)",
+            "b·s·e",
+            "bool",
+            "sequence",
+        )
+        out.add(
+            f"{module}.sample",
+            module,
+            "the sampled expert (GatherBackward0, PhimoeMultiplier)",
+            "b·s",
+            "int64",
+            "sequence",
+        )
+        out.saved(
+            f"{module}.softmax",
+            module,
+            "softmax of the masked logits (SoftmaxBackward0, PhimoeMultiplier)",
+            "b·s·e",
+            "sequence",
+        )
+        out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
+
+
+def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate."""
+    if _child(mlp, "router") is not None:
+        _sparsemixer(out)
+    else:
+        _top_r_router(out)
     experts = "mlp.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
@@ -840,7 +899,9 @@ def _causal_lm_head(out: _Builder) -> None:
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)) -> None:
+def _llama_model(
+    out: _Builder, *, head: bool, one_plus: bool, layer_norm: bool = False, rotary: tuple[str, ...] = ("",)
+) -> None:
     """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
     pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
@@ -855,7 +916,7 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool, rotary: tuple[str
                     "s·d",
                     "none",
                 )
-    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
     if head:
         _causal_lm_head(out)
 
@@ -959,6 +1020,7 @@ LLAMA_FAMILIES: Final = frozenset(
         "qwen2_moe",
         "qwen3_moe",
         "olmoe",
+        "phimoe",
     }
 )
 LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
@@ -972,7 +1034,8 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     experts = _child(mlp, "experts")
     weight = next((param for param in experts.params if param.name == "gate_up_proj"), None) if experts else None
-    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
+    if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
@@ -1057,6 +1120,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
     )
 
@@ -1103,11 +1167,10 @@ def activation_plan(
         return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
-    if sparse is not None and (
-        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
-    ):
+    jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
+    if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
-    if attributes.get("clip_qkv") is not None:
+    if attributes.get("clip_qkv"):
         return None  # OLMoE's in-place clamp of q, k and v: not modelled
     experts, _, shared = sparse or (0, 0, 0)
     encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
@@ -1167,9 +1230,10 @@ def activation_plan(
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus, dense=dense)
+        layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
+        _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
-        _llama_model(outside, head=head, one_plus=one_plus, rotary=types or ("",))
+        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
