@@ -120,20 +120,60 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     assert any("any routing" in note for note in plan.assumptions)
 
 
+SEQ2SEQ_KEYS = {
+    # family: (cross-attention's value, self-attention's projections' input)
+    "bart": ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input"),
+    "t5": ("layer.1.EncDecAttention.value", "layer.0.SelfAttention.q/k/v.input"),
+    "umt5": ("layer.1.EncDecAttention.value", "layer.0.SelfAttention.q/k/v.input"),
+}
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-def test_encoder_decoder_source_and_target_lengths(attention: str, checkpointing: bool) -> None:
-    # BART reading 16 source tokens and 8 target tokens: the encoder's layers at s = 16, the decoder's at t = 8,
-    # cross-attention's keys and values (and its b·a·t·s scores) at s.
-    config, architecture = tiny_config("bart", 2)
+@pytest.mark.parametrize("family", list(SEQ2SEQ_KEYS))
+def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, checkpointing: bool) -> None:
+    # Reading 16 source tokens and 8 target tokens: the encoder's layers at s = 16, the decoder's at t = 8,
+    # cross-attention's keys and values (and its b·a·t·s scores) at s; T5's relative position buckets at s·s in
+    # the encoder and t·t in the decoder.
+    config, architecture = tiny_config(family, 2)
     measured = saved_bytes(real_model(config, architecture, attention, checkpointing), BATCH, 16, 8)
-    ours = _ours("bart", 2, attention, checkpointing, BATCH, 8, source=16)
+    ours = _ours(family, 2, attention, checkpointing, BATCH, 8, source=16)
     assert ours.encoder is not None
     assert (ours.encoder.seq_len, ours.seq_len) == (16, 8)
     assert measured == ours.saved_bytes
     shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
-    assert shapes["encoder_attn.value"] == "b·a·s·d"
-    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
+    value, projections = SEQ2SEQ_KEYS[family]
+    assert shapes[value] == "b·a·s·d"
+    assert shapes[projections] == "b·t·h"
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_t5_in_float32_keeps_no_input_copy(attention: str) -> None:
+    # T5LayerNorm in float32: x.to(float32) is x, so each norm keeps x, rstd and x·rstd, not bf16's fourth tensor.
+    ours = _ours("t5", 2, attention, False, BATCH, SEQ, dtype="float32")
+    assert "layer.0.layer_norm.input" not in {tensor.key for tensor in ours.per_layer}
+    assert _measured("t5", 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
+def test_t5_on_cuda_runs_the_memory_efficient_kernel() -> None:
+    # Flan-T5-base, bf16, b=1, s=t=512 on CUDA: sdpa gets the relative position bias as attn_mask, which flash
+    # kernels do not take, so the memory-efficient kernel runs and keeps each layer's a·s·s bias (12 heads) and
+    # the b·a·s·d output, the output projection's input; no b·a·s·s probabilities. T5 has no flash attention in
+    # transformers, and in float16 it keeps wo in float32: both fall back to the estimate.
+    tree = from_config("google/flan-t5-base").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=1, seq_len=512, dtype="bfloat16")
+    assert plan is not None
+    assert plan.encoder is not None
+    assert plan.kernel == "memory-efficient"
+    by_key = {tensor.key: tensor.bytes for tensor in plan.encoder.per_layer}
+    assert by_key["layer.0.SelfAttention.attn_bias"] == 2 * 12 * 512 * 512
+    assert "layer.0.SelfAttention.o.input" not in by_key
+    assert not any(key.endswith(("softmax", "probabilities")) for key in by_key)
+    assert any("memory-efficient" in note for note in plan.assumptions)
+    for attention, dtype in (("flash", "bfloat16"), ("sdpa", "float16")):
+        assert activation_plan(tree, dims, batch=1, seq_len=512, dtype=dtype, attention=attention) is None  # type: ignore[arg-type]
 
 
 def test_recomputed_layer_is_one_stored_layer() -> None:
