@@ -147,6 +147,24 @@ def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, 
     assert shapes[projections] == "b·t·h"
 
 
+@settings(max_examples=4)
+@given(
+    batch=st.integers(1, 3),
+    source=st.integers(2, 40),
+    target=st.integers(1, 24),
+    family=st.sampled_from(["t5", "flan_t5", "umt5"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_t5_saved_bytes_follow_batch_source_and_target(
+    batch: int, source: int, target: int, family: str, attention: str
+) -> None:
+    # Random lengths: the s·s and t·t bucket indices, the t·t causal pattern (none for one target token) and the
+    # b·a·t·s cross-attention.
+    config, architecture = tiny_config(family, 2)
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, source, target)
+    assert measured == _ours(family, 2, attention, False, batch, target, source=source).saved_bytes
+
+
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 def test_t5_in_float32_keeps_no_input_copy(attention: str) -> None:
     # T5LayerNorm in float32: x.to(float32) is x, so each norm keeps x, rstd and x·rstd, not bf16's fourth tensor.

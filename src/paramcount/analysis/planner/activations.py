@@ -556,8 +556,11 @@ def _plain_activation(out: _Builder, module: str, width: str) -> None:
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
+    key = f"{module}.input"
+    if act == "relu":
+        what, key = "relu result (ReluBackward0)", f"{module}.output"
     for index in range(count):
-        out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+        out.saved(f"{module}.saved{index}" if count > 1 else key, module, what, width, "tensor")
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
