@@ -66,7 +66,7 @@ def _measured(
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
     two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
-    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
+    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART, T5: one more of each
     per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
     assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
     assert two == ours.saved_bytes, f"2 layers: measured {two:,} B, ours {ours.saved_bytes:,} B"
