@@ -1,16 +1,16 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
-``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
-Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
-post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's encoder and decoder;
-T5's, mT5's and UMT5's, in ``activations_t5``) and lists, for one layer and for what lies outside the layers
-(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
-its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0`` its
-result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value, output and
-logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and parameters never
-count. ``tests/analysis/test_activations.py`` checks every rule against ``torch.autograd.graph.saved_tensors_hooks``
-on the real transformers model.
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
+Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
+encoder and decoder; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
+bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
+its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
+output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
+parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
