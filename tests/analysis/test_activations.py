@@ -147,6 +147,23 @@ def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, 
     assert shapes[projections] == "b·t·h"
 
 
+@pytest.mark.parametrize(("family", "encoder_layers", "decoder_layers"), [("t5", 4, 2), ("umt5", 1, 2), ("bart", 4, 2)])
+def test_encoder_and_decoder_of_different_depths(family: str, encoder_layers: int, decoder_layers: int) -> None:
+    # transformer_dimensions takes the stack with more parameters, the encoder's for 4 encoder and 2 decoder
+    # layers: the plan still lists the decoder's layers at the target length, the encoder's at the source length.
+    config, architecture = tiny_config(family, decoder_layers)
+    config["encoder_layers" if family == "bart" else "num_layers"] = encoder_layers
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ, 8)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=8, dtype="bfloat16", kernels="cpu", source_len=SEQ)
+    assert plan is not None
+    assert plan.encoder is not None
+    assert (plan.encoder.layers, plan.layers) == (encoder_layers, decoder_layers)
+    assert measured == plan.saved_bytes
+
+
 @settings(max_examples=4)
 @given(
     batch=st.integers(1, 3),

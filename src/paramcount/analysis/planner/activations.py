@@ -915,6 +915,17 @@ def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[st
     return path, sum(child.repeat for child in stack.children)
 
 
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
+    return path, sum(child.repeat for child in stack.children)
+
+
 def _settings(root: Module, model_type: str, dtype: str, attention: Attention, kernels: Kernels) -> _Settings:
     values: dict[str, object] = dict(CONFIG_DEFAULTS[model_type])
     values.update(root.attributes)
@@ -963,7 +974,8 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
+    path, layers = _decoder_stack(tree, dims)
+    block = _at(tree, path)
     block = block.children[0] if block is not None and block.children else None
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
         return None
@@ -977,7 +989,7 @@ def activation_plan(
     if structure == "t5" and (attention == "flash" or dtype == "float16"):
         return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
     sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
+    stack = _at(tree, path)
     if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
         return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
     attributes = dict(tree.attributes)
@@ -988,7 +1000,7 @@ def activation_plan(
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
     experts, _, shared = sparse or (0, 0, 0)
     seq2seq = structure in ("bart", "t5")
-    encoder = _encoder(tree, dims.stack, width, structure) if seq2seq else None
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
     if seq2seq and encoder is None:
         return None
     source = source_len or seq_len if encoder else seq_len
@@ -1033,11 +1045,11 @@ def activation_plan(
             own = model_type == "umt5"
             t5_layer(layer, decoder=True, gated=gated, own=own)
             t5_layer(source_layer, decoder=False, gated=gated, own=own)
-            t5_model(outside, target, (encoder[1], dims.layers), shared_bias=not own, head=head)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
         else:
             _bart_layer(layer, decoder=True)
             _bart_layer(source_layer, decoder=False)
-            _bart_model(outside, target, dims.stack[: dims.stack.index("decoder")], head=head)
+            _bart_model(outside, target, path[: path.index("decoder")], head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
@@ -1054,11 +1066,11 @@ def activation_plan(
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
             structure, settings, kernel, sizes, head, encoder=encoder_stack, source_given=source_len is not None
         ),
