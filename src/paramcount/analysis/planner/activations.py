@@ -1121,9 +1121,10 @@ def _assumptions(
         )
     if kernel == "memory-efficient":
         notes.append(
-            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, so the memory-efficient kernel runs "
-            "(it keeps the bias, padded logsumexp and RNG state; modelled from PyTorch's autograd formula, not "
-            "measured on a GPU: the tests run the CPU kernels)"
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
         )
     elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")

@@ -13,7 +13,6 @@ families against ``torch.autograd.graph.saved_tensors_hooks`` (``tests/analysis/
 from __future__ import annotations
 
 from paramcount.analysis.planner.activations import (
-    ACTIVATION_TENSORS,
     _attention_core,
     _attention_output,
     _Builder,
@@ -76,7 +75,7 @@ def _feed_forward(out: _Builder, index: int, *, gated: bool) -> None:
     what = f"{projections} input, the normalised hidden states (MmBackward0{', one storage' if gated else ''})"
     out.saved(f"{at}.{projections}.input", f"{at}.{projections.split('/')[0]}", what, "b·s·h", "sequence")
     _plain_activation(out, f"{at}.act", "b·s·i")
-    kept_result = act == "relu" and ACTIVATION_TENSORS[act] == 1  # ReLU keeps its result: the same storage
+    kept_result = act == "relu"  # ReLU keeps its result, the storage the product or wo reads
     if gated:
         if not kept_result:
             what = f"{act}(wi_0 x), kept by the product (MulBackward0)"
