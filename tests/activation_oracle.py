@@ -26,6 +26,7 @@ SEQ2SEQ: dict[str, Any] = {
     "decoder_start_token_id": 2,
 }
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
+T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -64,6 +65,11 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "WhisperForConditionalGeneration",
         {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # T5: the ReLU MLP; Flan-T5 and mT5 gated gelu_new; UMT5 a relative position bias in every block
+    "t5": ("google-t5--t5-small.json", "T5ForConditionalGeneration", T5_SIZES),
+    "flan_t5": ("google--flan-t5-base.json", "T5ForConditionalGeneration", T5_SIZES),
+    "mt5": ("google--mt5-small.json", "MT5ForConditionalGeneration", T5_SIZES),
+    "umt5": ("google--umt5-small.json", "UMT5ForConditionalGeneration", T5_SIZES),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -96,6 +102,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
+    elif "num_layers" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
+        config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
     config["architectures"] = [architecture]

@@ -3,7 +3,8 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
 Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
+decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and
+lists, for one layer and for
 what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -75,6 +76,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
+    "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -929,6 +933,7 @@ def _width(module: Module | None, name: str) -> int | None:
 
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+T5_FAMILIES: Final = frozenset({"t5", "mt5", "umt5"})
 LLAMA_FAMILIES: Final = frozenset(
     {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
 )
@@ -946,6 +951,18 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
 
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
+
+
+def _t5_width(block: Module, *, decoder: bool) -> int | None:
+    """The feed-forward width of a T5 block (``layer``: self-attention, in the decoder cross-attention, the
+    feed-forward, each with its norm), or None when ``block`` is not one."""
+    sublayers = _child(block, "layer")
+    found = [_names(sublayer) for sublayer in sublayers.children] if sublayers else []
+    attention = [{"SelfAttention", "layer_norm"}, *([{"EncDecAttention", "layer_norm"}] if decoder else [])]
+    if found != [*attention, {"DenseReluDense", "layer_norm"}] or sublayers is None:
+        return None
+    mlp = _child(sublayers.children[-1], "DenseReluDense")
+    return _width(mlp, "wi") or _width(mlp, "wi_0")
 
 
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
@@ -966,6 +983,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
+    if model_type in T5_FAMILIES:
+        width = _t5_width(block, decoder=True)
+        return ("t5", width) if width else None
     return None
 
 
@@ -987,16 +1007,32 @@ def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, i
     return layout, table.sizes[0], conv.sizes[1]
 
 
-def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[str, int] | None:
     """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
-    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    ``model.decoder.layers``) and its layers, when they are BART (or T5) encoder layers of the decoder's MLP
+    width."""
     path = decoder.replace("decoder", "encoder")
     stack = _at(tree, path)
     if path == decoder or stack is None or not stack.children:
         return None
     block = stack.children[0]
-    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+    if structure == "t5":
+        found = _t5_width(block, decoder=False)
+    else:
+        found = _width(block, "fc1") if _names(block) == BART_LAYER else None
+    if found != width:
         return None
+    return path, sum(child.repeat for child in stack.children)
+
+
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
     return path, sum(child.repeat for child in stack.children)
 
 
@@ -1008,6 +1044,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
+    if model_type in T5_FAMILIES:  # one dropout_rate everywhere; "gated-gelu" runs gelu_new
+        projection = str(values["feed_forward_proj"])
+        rate = number("dropout_rate")
+        act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
+        return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
     act_keys = ("hidden_activation", "hidden_act", "activation_function")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
@@ -1043,7 +1084,8 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
+    path, layers = _decoder_stack(tree, dims)
+    block = _at(tree, path)
     block = block.children[0] if block is not None and block.children else None
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
         return None
@@ -1054,8 +1096,10 @@ def activation_plan(
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
+    if structure == "t5" and (attention == "flash" or dtype == "float16"):
+        return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
     sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
+    stack = _at(tree, path)
     if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
         return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
     attributes = dict(tree.attributes)
@@ -1065,10 +1109,11 @@ def activation_plan(
     ):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
     experts, _, shared = sparse or (0, 0, 0)
-    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    model = dims.stack[: dims.stack.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder else None
-    if structure == "bart" and found_layout is None:
+    seq2seq = structure in ("bart", "t5")
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
+    model = path[: path.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
+    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1102,34 +1147,52 @@ def activation_plan(
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
-    elif encoder is not None and layout is not None:
-        _bart_layer(layer, layout, decoder=True)
+    elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, layout, decoder=False)
-        _bart_model(outside, target, model, layout, head=head)
+        if structure == "t5":
+            from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
+
+            gated = _at(block, "layer.2.DenseReluDense.wi_0") is not None
+            own = model_type == "umt5"
+            t5_layer(layer, decoder=True, gated=gated, own=own)
+            t5_layer(source_layer, decoder=False, gated=gated, own=own)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
+        elif layout is not None:
+            _bart_layer(layer, layout, decoder=True)
+            _bart_layer(source_layer, layout, decoder=False)
+            _bart_model(outside, target, model, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    kernel = _kernel(settings)
+    if structure == "t5" and kernel == "flash":
+        kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
     return ActivationPlan(
         structure=structure,
         attention=attention,
-        kernel=_kernel(settings),
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
+            structure,
+            settings,
+            kernel,
+            sizes,
+            head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or window > 0,
         ),
         encoder=encoder_stack,
     )
@@ -1144,6 +1207,7 @@ def _layer_input(out: _Builder, stack: str) -> SavedTensor:
 def _assumptions(
     structure: str,
     settings: _Settings,
+    kernel: str,
     sizes: _Sizes,
     head: bool,
     *,
@@ -1152,7 +1216,7 @@ def _assumptions(
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
@@ -1176,7 +1240,14 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if settings.attention == "flash" or _kernel(settings) == "flash":
+    if kernel == "memory-efficient":
+        notes.append(
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
+        )
+    elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
 
