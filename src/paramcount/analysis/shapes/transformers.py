@@ -31,6 +31,7 @@ from paramcount.analysis.shapes.flow import (
     member,
     merge_heads,
     param_sizes,
+    reshape,
     run,
     split_heads,
 )
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from typing import Final
 
     from paramcount.analysis.shapes.flow import Values
-    from paramcount.analysis.shapes.types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule, Shape
 
 __all__ = [
     "ANSWER_SPAN",
@@ -151,18 +152,15 @@ def in_features(call: Call, name: str) -> int:
     return int_arg(child, "in_features") if child.args else last_size(child)
 
 
-class _Last(Step):
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values["x"]
-        if flow is not None:
-            if len(flow.shape) != 3:
-                raise call.fail(f"pools the last token of a (batch, sequence, labels) output, got {flow.shape}")
-            values["x"] = Flow((flow.shape[0], flow.shape[2]), grad=flow.grad)
+def _last(call: Call, shape: Shape) -> Shape:
+    if len(shape) != 3:
+        raise call.fail(f"pools the last token of a (batch, sequence, labels) output, got {shape}")
+    return (shape[0], shape[2])
 
 
 def last_token() -> Step:
     """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
-    return _Last()
+    return reshape(_last)
 
 
 class _StartEnd(Step):
