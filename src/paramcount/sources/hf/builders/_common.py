@@ -150,6 +150,12 @@ def conv(
     return _catalog(name, layer, (inputs.value, outputs.value, sizes), {"bias": bias, **keywords}, names)
 
 
+def patchify(name: str, channels: Dim, hidden: Dim, patch: Dim, *, bias: bool, **keywords: Value) -> Module:
+    """``nn.Conv2d(channels, hidden, patch_size, stride=patch_size)``: a vision tower's patch embedding, one
+    vector per square of pixels (``keywords``: ``padding``)."""
+    return conv(name, "Conv2d", channels, hidden, (patch, patch), bias=bias, stride=patch.value, **keywords)
+
+
 def mlp(
     name: str,
     kind: str,

@@ -16,7 +16,6 @@ from paramcount.sources.hf.builders._common import (
     check_divisible,
     class_names,
     config_flag,
-    conv,
     embedding,
     head_classes,
     kvq_attention,
@@ -25,6 +24,7 @@ from paramcount.sources.hf.builders._common import (
     linear_head,
     module,
     multihead_attention,
+    patchify,
     position_ids,
     rms_norm,
     stack,
@@ -104,16 +104,7 @@ def _siglip_vision_tower(config: Config) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv(
-            "patch_embedding",
-            "Conv2d",
-            channels,
-            hidden,
-            (patch, patch),
-            bias=True,
-            stride=patch.value,
-            padding="valid",
-        ),
+        patchify("patch_embedding", channels, hidden, patch, bias=True, padding="valid"),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )

@@ -23,6 +23,7 @@ from paramcount.sources.hf.builders._common import (
     mlp,
     module,
     multihead_attention,
+    patchify,
     path_dim,
     path_heads,
     path_num_labels,
@@ -71,7 +72,7 @@ def _siglip_vision(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True, stride=patch.value),
+        patchify("patch_embedding", channels, hidden, patch, bias=True),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
