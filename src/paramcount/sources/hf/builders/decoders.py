@@ -314,6 +314,19 @@ def _qwen3_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> M
 _BASE_LM_SEQUENCE: tuple[Head, ...] = ("causal_lm", "sequence_classification")
 _BASE_LM: tuple[Head, ...] = ("causal_lm",)
 
+_COHERE = Family(
+    "cohere",
+    "Cohere",
+    head_classes("Cohere", _BASE_LM),
+    _cohere_attention,
+    dense_mlp,
+    norm_type="weight",
+    layer_norms=lambda config: ("input_layernorm",),
+    tie_default=True,
+    pad_default=0,
+)
+"""Cohere 2 keeps Cohere's norms, ties and padding; its attention is the standard one (no ``use_qk_norm``)."""
+
 _FAMILIES = (
     Family(
         "llama",
@@ -505,27 +518,13 @@ _FAMILIES = (
         rotary_factor_default=0.25,
         rotary_factor_always=True,
     ),
-    Family(
-        "cohere",
-        "Cohere",
-        head_classes("Cohere", _BASE_LM),
-        _cohere_attention,
-        dense_mlp,
-        norm_type="weight",
-        layer_norms=lambda config: ("input_layernorm",),
-        tie_default=True,
-        pad_default=0,
-    ),
-    Family(
-        "cohere2",
-        "Cohere2",
-        head_classes("Cohere2", _BASE_LM),
-        standard_attention,
-        dense_mlp,
-        norm_type="weight",
-        layer_norms=lambda config: ("input_layernorm",),
-        tie_default=True,
-        pad_default=0,
+    _COHERE,
+    replace(
+        _COHERE,
+        name="cohere2",
+        prefix="Cohere2",
+        classes=head_classes("Cohere2", _BASE_LM),
+        attention=standard_attention,
     ),
     Family(
         "phimoe",
