@@ -129,15 +129,28 @@ def _starcoder2_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> 
 # --- mixture of experts ------------------------------------------------------------------------------------
 
 
-def _mixtral_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    count = Dim.of(config.layers("num_local_experts", 8), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "mlp",
-        "MixtralSparseMoeBlock",
-        router("MixtralTopKRouter", count, sizes.hidden),
-        fused_experts("MixtralExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
+def _local_experts(
+    name: str, kind: str, experts_kind: str, default: int, gate: Callable[[Dim, Dim], Module]
+) -> Callable[[Family, Config, Sizes, str], Module]:
+    """A sparse MoE block ``name``: ``gate(num_local_experts, hidden_size)`` (``default`` experts when absent),
+    then fused experts of width ``intermediate_size``, ``num_experts_per_tok`` (default 2) per token."""
+
+    def mlp(family: Family, config: Config, sizes: Sizes, layer_kind: str) -> Module:
+        count = Dim.of(config.layers("num_local_experts", default), "num_local_experts")
+        per_token = config.layers("num_experts_per_tok", 2)
+        experts = fused_experts(experts_kind, count, per_token, sizes.hidden, sizes.intermediate)
+        return module(name, kind, gate(count, sizes.hidden), experts)
+
+    return mlp
+
+
+_mixtral_mlp = _local_experts(
+    "mlp",
+    "MixtralSparseMoeBlock",
+    "MixtralExperts",
+    8,
+    lambda count, hidden: router("MixtralTopKRouter", count, hidden),
+)
 
 
 def _olmoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
@@ -152,28 +165,22 @@ def _olmoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Modul
     )
 
 
-def _granitemoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    """Granite MoE: ``block_sparse_moe`` with a ``router`` and experts of width ``intermediate_size``."""
-    count = Dim.of(config.layers("num_local_experts", 8), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "block_sparse_moe",
-        "GraniteMoeMoE",
-        replace(router("GraniteMoeTopKRouter", count, sizes.hidden), name="router"),
-        fused_experts("GraniteMoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
-
-
-def _phimoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    """PhiMoE: the router is an ``nn.Linear`` subclass without bias, then experts as Mixtral's."""
-    count = Dim.of(config.layers("num_local_experts", 16), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "mlp",
-        "PhimoeSparseMoeBlock",
-        linear("router", sizes.hidden, count, bias=False, kind="PhimoeTopKRouter"),
-        fused_experts("PhimoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
+_granitemoe_mlp = _local_experts(
+    "block_sparse_moe",
+    "GraniteMoeMoE",
+    "GraniteMoeExperts",
+    8,
+    lambda count, hidden: replace(router("GraniteMoeTopKRouter", count, hidden), name="router"),
+)
+"""Granite MoE: ``block_sparse_moe`` with a ``router``."""
+_phimoe_mlp = _local_experts(
+    "mlp",
+    "PhimoeSparseMoeBlock",
+    "PhimoeExperts",
+    16,
+    lambda count, hidden: linear("router", hidden, count, bias=False, kind="PhimoeTopKRouter"),
+)
+"""PhiMoE: the router is an ``nn.Linear`` subclass without bias."""
 
 
 def _gpt_oss_attention(family: Family, config: Config, sizes: Sizes) -> Module:
