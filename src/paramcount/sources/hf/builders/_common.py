@@ -406,6 +406,15 @@ def path_heads(config: Config, width: Dim, key: str) -> Dim:
     return heads
 
 
+def image_classifier(config: Config, width: Dim) -> Module:
+    """An image classifier's ``classifier``: ``nn.Linear(width, num_labels) if num_labels > 0 else nn.Identity()``
+    (ViT, DINOv2, SigLIP)."""
+    labels = path_num_labels(config)
+    if labels.value == 0:
+        return module("classifier", "Identity")
+    return linear("classifier", width, labels, bias=True)
+
+
 def path_num_labels(config: Config, default: int = 2) -> Dim:
     """transformers' ``config.num_labels``: the ``num_labels`` key when given (it wins over ``id2label``), else
     ``len(id2label)``, else the config class's default (2; BartConfig says 3)."""
