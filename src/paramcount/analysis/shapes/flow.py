@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     Values: TypeAlias = dict[str, Flow | None]
 
 __all__ = [
+    "Map",
     "Step",
     "Tally",
     "add",
@@ -251,8 +252,9 @@ def concat(target: str, *sources: str, dim: int = 1) -> Step:
     return _Concat(target, sources, dim)
 
 
-class _Map(Step):
-    """``target = f(source)`` for one tensor (no MACs); an unknown input gives an unknown output."""
+class Map(Step):
+    """``target = map(source)`` for one tensor, no MACs: subclasses say how in ``map``; an unknown input gives an
+    unknown output."""
 
     source: str
     target: str
@@ -265,7 +267,7 @@ class _Map(Step):
         raise NotImplementedError
 
 
-class _Reshape(_Map):
+class _Reshape(Map):
     how: Callable[[Call, Shape], Shape]
 
     def map(self, call: Call, flow: Flow) -> Flow:
@@ -362,7 +364,7 @@ def positions(source: str = "x0", target: str = "positions") -> Step:
     return reshape(_positions, source, target)
 
 
-class _Prepend(_Map):
+class _Prepend(Map):
     param: str
 
     def map(self, call: Call, flow: Flow) -> Flow:
@@ -420,7 +422,7 @@ def also(name: str, source: str, target: str = "x") -> Step:
     return _Also(name, source, target)
 
 
-class _Member(_Map):
+class _Member(Map):
     name: str
 
     def map(self, call: Call, flow: Flow) -> Flow:
@@ -436,7 +438,7 @@ def member(name: str, source: str = "x", target: str = "") -> Step:
     return _Member(source, target or source, name)
 
 
-class _WithParam(_Map):
+class _WithParam(Map):
     param: str
     what: str
 
