@@ -125,6 +125,14 @@ def tied_linear(name: str, inputs: Dim, outputs: Dim, tied_to: str, *, bias: boo
     return tie(linear(name, inputs, outputs, bias=bias), weight=tied_to)
 
 
+def lm_head(config: Config, hidden: Dim, vocab: Dim, tied_to: str, *, tie_default: bool) -> Module:
+    """``lm_head = nn.Linear(hidden, vocab, bias=False)``, tied to ``tied_to`` when ``tie_word_embeddings``
+    (default ``tie_default``; null unties) holds."""
+    if config_flag(config, "tie_word_embeddings", tie_default):
+        return tied_linear("lm_head", hidden, vocab, tied_to)
+    return linear("lm_head", hidden, vocab, bias=False)
+
+
 def embedding(
     name: str, count: Dim, width: Dim, *, kind: str = "", tied_to: str | None = None, trainable: bool = True
 ) -> Module:

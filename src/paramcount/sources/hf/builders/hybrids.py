@@ -26,10 +26,11 @@ from paramcount.sources.hf.builders._common import (
     config_layers,
     embedding,
     linear,
+    lm_head,
     module,
     num_labels,
+    qkv_projections,
     rms_norm,
-    tied_linear,
 )
 from paramcount.sources.hf.builders._llama_style import fused_experts, gated_mlp
 from paramcount.sources.hf.builders.state_space import depthwise_conv, selective_scan, time_step_rank
@@ -47,9 +48,7 @@ def _attention(config: Config, kind: str, hidden: Dim, *, bias: bool) -> Module:
     return module(
         "self_attn",
         kind,
-        linear("q_proj", hidden, queries, bias=bias),
-        linear("k_proj", hidden, keys, bias=bias),
-        linear("v_proj", hidden, keys, bias=bias),
+        *qkv_projections(hidden, queries, keys, bias=bias),
         linear("o_proj", queries, hidden, bias=bias),
     )
 
@@ -63,10 +62,7 @@ def _causal_lm(config: Config, architecture: str, base: Module, hidden: Dim, voc
     or ``<kind>ForSequenceClassification`` (a bias-free ``score``)."""
     if architecture.endswith("ForSequenceClassification"):
         return module("", architecture, base, linear("score", hidden, num_labels(config), bias=False))
-    if config_flag(config, "tie_word_embeddings", False):
-        head = tied_linear("lm_head", hidden, vocab, "model.embed_tokens.weight")
-    else:
-        head = linear("lm_head", hidden, vocab, bias=False)
+    head = lm_head(config, hidden, vocab, "model.embed_tokens.weight", tie_default=False)
     return module("", architecture, base, head)
 
 

@@ -22,10 +22,10 @@ from paramcount.sources.hf.builders._common import (
     conv,
     embedding,
     linear,
+    lm_head,
     module,
     rms_norm,
     stack,
-    tied_linear,
 )
 from paramcount.tree import Dim, Module, Param
 
@@ -133,10 +133,7 @@ def _state_space(config: Config, architecture: str, kind: str, *, tie_default: b
     )
     if not causal:
         return backbone
-    if config_flag(config, "tie_word_embeddings", tie_default):
-        head = tied_linear("lm_head", hidden, vocab, "backbone.embeddings.weight")
-    else:
-        head = linear("lm_head", hidden, vocab, bias=False)
+    head = lm_head(config, hidden, vocab, "backbone.embeddings.weight", tie_default=tie_default)
     return module("", architecture, backbone, head)
 
 
