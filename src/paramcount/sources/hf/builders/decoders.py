@@ -17,6 +17,7 @@ from paramcount.sources.hf.builders._common import (
     head_classes,
     layer_norm,
     linear,
+    mlp,
     module,
     qkv_projections,
     rms_norm,
@@ -69,12 +70,7 @@ def _phi3_attention(family: Family, config: Config, sizes: Sizes) -> Module:
 
 
 def _phi_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    return module(
-        "mlp",
-        "PhiMLP",
-        linear("fc1", sizes.hidden, sizes.intermediate, bias=True),
-        linear("fc2", sizes.intermediate, sizes.hidden, bias=True),
-    )
+    return mlp("mlp", "PhiMLP", sizes.hidden, sizes.intermediate)
 
 
 def _stablelm_attention(family: Family, config: Config, sizes: Sizes) -> Module:
@@ -118,12 +114,7 @@ def _cohere_attention(family: Family, config: Config, sizes: Sizes) -> Module:
 
 def _starcoder2_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
     bias = switch(config, "use_bias", True)
-    return module(
-        "mlp",
-        "Starcoder2MLP",
-        linear("c_fc", sizes.hidden, sizes.intermediate, bias=bias),
-        linear("c_proj", sizes.intermediate, sizes.hidden, bias=bias),
-    )
+    return mlp("mlp", "Starcoder2MLP", sizes.hidden, sizes.intermediate, names=("c_fc", "c_proj"), bias=bias)
 
 
 # --- mixture of experts ------------------------------------------------------------------------------------
@@ -260,8 +251,8 @@ def _qwen3_next_kind(config: Config, count: int) -> Iterator[str]:
         raise config.fail(
             "layer_types", f"'{config.path('layer_types')}' must list 'linear_attention' or 'full_attention' per layer"
         )
-    for mixer, mlp in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
-        yield f"{mixer} {mlp}"
+    for mixer, feed_forward in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
+        yield f"{mixer} {feed_forward}"
 
 
 def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
