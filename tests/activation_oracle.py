@@ -18,6 +18,17 @@ import transformers
 
 from hf_oracle import shipped
 
+SEQ2SEQ: dict[str, Any] = {
+    "d_model": 64,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 96,
+    "decoder_ffn_dim": 96,
+    "max_position_embeddings": 64,
+    "decoder_start_token_id": 2,
+}
+"""An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
+T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -54,19 +65,21 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
     # encoder-decoder: the encoder and the decoder cut to the same number of layers
-    "bart": (
-        "facebook--bart-base.json",
-        "BartForConditionalGeneration",
-        {
-            "d_model": 64,
-            "encoder_attention_heads": 4,
-            "decoder_attention_heads": 4,
-            "encoder_ffn_dim": 96,
-            "decoder_ffn_dim": 96,
-            "max_position_embeddings": 64,
-            "decoder_start_token_id": 2,
-        },
+    "bart": ("facebook--bart-base.json", "BartForConditionalGeneration", SEQ2SEQ),
+    "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
+    "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
+    "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
+    "whisper": (
+        "openai--whisper-tiny.json",
+        "WhisperForConditionalGeneration",
+        {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # T5: the ReLU MLP; Flan-T5 and mT5 gated gelu_new; UMT5 a relative position bias in every block
+    "t5": ("google-t5--t5-small.json", "T5ForConditionalGeneration", T5_SIZES),
+    "flan_t5": ("google--flan-t5-base.json", "T5ForConditionalGeneration", T5_SIZES),
+    "mt5": ("google--mt5-small.json", "MT5ForConditionalGeneration", T5_SIZES),
+    "umt5": ("google--umt5-small.json", "UMT5ForConditionalGeneration", T5_SIZES),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -116,6 +129,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
+    elif "num_layers" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
+        config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
     config["architectures"] = [architecture]
@@ -144,12 +159,13 @@ def real_model(
     return model
 
 
-def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: int | None = None) -> int:
+def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, target_len: int | None = None) -> int:
     """Bytes of the distinct storages autograd holds for backward after one forward with labels, parameters and
     buffers aside. A tensor packed by a node that the forward drops again (a branch that does not reach the loss,
     as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
-    which it shifts right into its ``decoder_input_ids``."""
+    which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
+    window instead of tokens."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -162,8 +178,13 @@ def saved_bytes(model: torch.nn.Module, batch: int, seq_len: int, target_len: in
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
+    inputs = {"input_ids": ids}
+    if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
+        config = model.config
+        shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
+        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        output = model(input_ids=ids, labels=labels)
+        output = model(**inputs, labels=labels)
     alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
     del output
     return sum(alive.values())

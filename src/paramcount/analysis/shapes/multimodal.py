@@ -42,7 +42,7 @@ from paramcount.analysis.shapes.flow import (
 )
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
 from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention
-from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
+from paramcount.analysis.shapes.types import NO_GRADIENT, Flow, Outcome, format_shape
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -182,13 +182,18 @@ _SIGLIP_TEXT: Final = dataflow(
 _SIGLIP_VISION_LAYERS: Final = dataflow(run("embeddings"), run("encoder"), run("post_layernorm"))
 
 
+_POOLER_UNUSED: Final = "pooler_output unused"
+"""How an image classifier calls its SigLIP tower: it reads the hidden states, never ``pooler_output``."""
+
+
 def _siglip_vision(call: Call, flow: Flow) -> Outcome:
     """embeddings, encoder, post_layernorm; then the attention-pooling ``head`` (``vision_use_head``) gives
-    ``pooler_output``; without it there is none (Gemma 3's tower)."""
+    ``pooler_output``; without it there is none (Gemma 3's tower). Under an image classifier, which reads only the
+    hidden states, the head still runs but no gradient reaches it."""
     hidden = _SIGLIP_VISION_LAYERS(call, flow).output
     if hidden is None or child_of(call.module, "head") is None:
         return Outcome(hidden)
-    pooled = call.child("head", hidden)
+    pooled = call.child("head", hidden, options=frozenset({NO_GRADIENT} if _POOLER_UNUSED in call.options else ()))
     others = () if pooled is None else (("pooler_output", pooled.shape),)
     return Outcome(replace(hidden, others=others), note="pooler_output: the attention-pooling head's output")
 
@@ -208,6 +213,13 @@ def _attention_pooling(call: Call, flow: Flow) -> Outcome:
     call.child("mlp", normed)
     note = "probe (batch, 1, width) as the query, the hidden states as keys and values"
     return Outcome(Flow((batch, width), grad=True), note=note)
+
+
+def _image_classifier(pooling: str) -> Rule:
+    """``<Siglip>ForImageClassification``: the tower's hidden states pooled over the patches (``pooling`` says how),
+    then ``classifier``."""
+    note = f"{pooling}; the tower's pooling head runs, its output unused"
+    return dataflow(run("vision_model", options=_POOLER_UNUSED), member(""), select(), run("classifier"), note=note)
 
 
 def _contrastive(projections: bool) -> Rule:
@@ -353,9 +365,7 @@ _SIGLIP: Final[dict[str, Rule]] = {
     "SiglipAttention": _ATTENTION,
     "SiglipMLP": in_order,
     "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
-    "SiglipForImageClassification": dataflow(
-        run("vision_model"), member(""), select(), run("classifier"), note="the mean of the patch tokens (no MACs)"
-    ),
+    "SiglipForImageClassification": _image_classifier("the mean of the patch tokens (no MACs)"),
 }
 _TOWERS: Final[dict[str, Rule]] = {
     **_CLIP,
@@ -363,6 +373,9 @@ _TOWERS: Final[dict[str, Rule]] = {
     # SigLIP 2 (transformers' Siglip2* classes): SigLIP's computation, but for its vision embeddings.
     **{f"Siglip2{kind.removeprefix('Siglip')}": rule for kind, rule in _SIGLIP.items()},
     "Siglip2VisionEmbeddings": _resized_positions,
+    "Siglip2ForImageClassification": _image_classifier(
+        "the mean over each image's real patches (pixel_attention_mask: a masked sum over their count, no MACs)"
+    ),
     "CLIPTextModelWithProjection": dataflow(run("text_model"), member("pooler_output"), run("text_projection")),
     "CLIPVisionModelWithProjection": dataflow(run("vision_model"), member("pooler_output"), run("visual_projection")),
     # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.

@@ -45,6 +45,7 @@ from paramcount.analysis.shapes.types import (
     INPUT_UNKNOWN,
     MODELLED,
     NO_FORWARD,
+    NO_GRADIENT,
     NOT_CALLED,
     NOT_MODELLED,
     NOT_REACHED,
@@ -449,6 +450,12 @@ class _Walk:
             backward = outcome.macs * (int(weights) + int(flow.grad))
         own = _Cost(outcome.macs, backward, outcome.masked_macs)
         cost = call.children.plus(own)
+        if NO_GRADIENT in call.options:  # its output is discarded: no backward inside it
+            cost = replace(cost, backward=0, checkpointed=0)
+            for index in range(call.first_row, len(self.rows)):
+                key, row = self.rows[index]
+                if row.backward_macs:
+                    self.rows[index] = (key, replace(row, backward_macs=0))
         macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")

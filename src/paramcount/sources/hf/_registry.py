@@ -125,6 +125,8 @@ ACTIVATION_KEYS: Final = (
     "dropout",
     "activation_dropout",
     "input_jitter_noise",
+    "dropout_rate",
+    "feed_forward_proj",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""

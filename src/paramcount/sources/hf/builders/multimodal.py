@@ -20,11 +20,11 @@ from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._defaults import attribute
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
-    conv,
     embedding,
     layer_norm,
     linear,
     module,
+    patchify,
     path_dim,
     rms_norm,
     stack,
@@ -162,16 +162,7 @@ def _idefics3_vision(config: Config, prefix: str) -> Module:
     embeddings = module(
         "embeddings",
         f"{prefix}VisionEmbeddings",
-        conv(
-            "patch_embedding",
-            "Conv2d",
-            path_dim(config, "num_channels"),
-            hidden,
-            (patch, patch),
-            bias=True,
-            stride=patch.value,
-            padding="valid",
-        ),
+        patchify("patch_embedding", path_dim(config, "num_channels"), hidden, patch, bias=True, padding="valid"),
         embedding("position_embedding", side * side, hidden),
     )
     encoder = clip_encoder(config, hidden, prefix, part="Vision")
@@ -241,15 +232,7 @@ def pixtral(config: Config, architecture: str) -> Module:
     tower = module(
         "",
         architecture,
-        conv(
-            "patch_conv",
-            "Conv2d",
-            path_dim(config, "num_channels"),
-            hidden,
-            (patch, patch),
-            bias=False,
-            stride=patch.value,
-        ),
+        patchify("patch_conv", path_dim(config, "num_channels"), hidden, patch, bias=False),
         rms_norm("ln_pre", hidden, "PixtralRMSNorm"),
         module("transformer", "PixtralTransformer", stack("layers", layer, config.layers("num_hidden_layers"))),
         module("patch_positional_embedding", "PixtralVisionRotaryEmbedding", buffers=rotary),

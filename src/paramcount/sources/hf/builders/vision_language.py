@@ -22,14 +22,15 @@ from paramcount.sources.hf._registry import model_type, spec_for
 from paramcount.sources.hf.builders._common import (
     conv,
     embedding,
+    image_classifier,
     kvq_attention,
     layer_norm,
     linear,
     mlp,
     module,
+    patchify,
     path_dim,
     path_heads,
-    path_num_labels,
     position_ids,
     qkv_projections,
     stack,
@@ -152,11 +153,7 @@ def vit(config: Config, architecture: str) -> Module:
     if architecture == "ViTModel":
         return _vit_model(config, "", pooler=True)
     base = _vit_model(config, "vit", pooler=False)
-    labels = path_num_labels(config)
-    # ViTForImageClassification: nn.Linear(hidden_size, num_labels) if num_labels > 0 else nn.Identity().
-    if labels.value == 0:
-        return module("", architecture, base, module("classifier", "Identity"))
-    return module("", architecture, base, linear("classifier", path_dim(config, "hidden_size"), labels, bias=True))
+    return module("", architecture, base, image_classifier(config, path_dim(config, "hidden_size")))
 
 
 # --- CLIP --------------------------------------------------------------------------------------------------------
@@ -202,15 +199,7 @@ def _clip_vision(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "CLIPVisionEmbeddings",
-        conv(
-            "patch_embedding",
-            "Conv2d",
-            path_dim(config, "num_channels"),
-            hidden,
-            (patch, patch),
-            bias=False,
-            stride=patch.value,
-        ),
+        patchify("patch_embedding", path_dim(config, "num_channels"), hidden, patch, bias=False),
         embedding("position_embedding", positions, hidden),
         params=(Param("class_embedding", (hidden,)),),
         buffers=(position_ids(positions),),
