@@ -10,7 +10,7 @@ LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: s
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,9 +21,6 @@ from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_di
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
-
-if TYPE_CHECKING:
-    from paramcount.analysis.planner.options import Attention
 
 BATCH, SEQ = 2, 16
 
@@ -39,6 +36,20 @@ def _ours(
     source: int | None = None,
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
+    return _plan_of(config, architecture, attention, checkpointing, batch, seq, dtype, source)
+
+
+def _plan_of(
+    config: dict[str, Any],
+    architecture: str,
+    attention: str = "sdpa",
+    checkpointing: bool = False,
+    batch: int = BATCH,
+    seq: int = SEQ,
+    dtype: str = "bfloat16",
+    source: int | None = None,
+) -> ActivationPlan:
+    """Our plan for the model ``config`` builds, as the CPU kernels run it."""
     tree = build_config_tree(config, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
@@ -53,7 +64,7 @@ def _ours(
         checkpointing=checkpointing,
         source_len=source,
     )
-    assert plan is not None, f"{family}: layer not recognised"
+    assert plan is not None, f"{architecture}: layer not recognised"
     return plan
 
 
@@ -349,11 +360,7 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     config, architecture = tiny_config("pegasus", 2)
     config["activation_dropout"] = activation_dropout
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
+    plan = _plan_of(config, architecture)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
 
@@ -413,12 +420,7 @@ def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -
     for config, _ in configs:
         config["sliding_window"] = 8
     two, three = (saved_bytes(real_model(*config, attention, False), BATCH, SEQ) for config in configs)
-    tree = build_config_tree(configs[0][0], architecture=configs[0][1])
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    kind: Attention = "eager" if attention == "eager" else "sdpa"
-    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", attention=kind, kernels="cpu")
-    assert ours is not None
+    ours = _plan_of(*configs[0], attention)
     measured = [two, three]
     assert measured[0] == ours.saved_bytes
     assert measured[1] - measured[0] == ours.per_layer_bytes  # the third layer slides
@@ -434,11 +436,7 @@ def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
     config, architecture = tiny_config("qwen2_moe", 4)
     config["decoder_sparse_step"] = 2
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert ours is not None
+    ours = _plan_of(config, architecture)
     assert ours.kinds == (("dense", 2), ("sparse", 2))
     assert measured == ours.saved_bytes
     dense = {tensor.key: tensor.shape for tensor in ours.per_layer if tensor.only == "dense"}
@@ -463,11 +461,7 @@ def test_settings_switched_off_keep_less(family: str, off: dict[str, object], go
     config, architecture = tiny_config(family, 2)
     config.update(off)
     measured = saved_bytes(real_model(config, architecture, "eager", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    ours = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", attention="eager", kernels="cpu")
-    assert ours is not None
+    ours = _plan_of(config, architecture, "eager")
     assert measured == ours.saved_bytes
     keys = {tensor.key for tensor in (*ours.per_layer, *ours.model)}
     assert not keys & gone
