@@ -187,7 +187,9 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
     )
     return {
         **_pick(found, "structure attention kernel dtype layers checkpointing per_layer_bytes saved_bytes"),
-        "tensors": [{"scope": scope, **_pick(tensor, _SAVED_TENSOR + " split saved")} for scope, tensor in tensors],
+        "tensors": [
+            {"scope": scope, **_pick(tensor, _SAVED_TENSOR + " split saved only")} for scope, tensor in tensors
+        ],
     }
 
 
