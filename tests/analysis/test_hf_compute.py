@@ -725,44 +725,46 @@ def test_vision_language_flops_equal_flop_counter_mode(name: str) -> None:
             ours(config, architecture, (2, image_tokens - 1))
 
 
-@pytest.mark.parametrize("name", VISION_LANGUAGE)
-def test_vision_language_training_flops_equal_flop_counter_mode(name: str) -> None:
-    # Forward and the backward of the sum of the logits (CLIP and SigLIP: logits_per_image). The pixel values need
-    # no gradient, so the patch embedding computes its weight's gradient only, every product after it both
-    # operands'; the image's tokens replace placeholder embeddings (masked_scatter, no product) and the token
-    # embedding's output needs a gradient, so every product of the text decoder computes both too. LLaVA and
-    # LLaVA-NeXT read the vision tower's second-to-last hidden state (vision_feature_layer -2): its last layer runs
-    # but no gradient reaches it.
-    config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
-    architecture = counted_class(config)
-    shape = (2, IMAGE_TOKENS.get(name, 0) + 16)
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, shape)
-    theirs = transformers_flops(config, architecture, shape, backward=True)
-    assert 2 * (report.total_macs + report.total_backward_macs) + grouped_weight_gradient_extra(tree, report) == theirs
-
-
 CHECKPOINTED_TOWERS = [
     "openai--clip-vit-base-patch32.json", "google--gemma-3-4b-it.json", "Qwen--Qwen2.5-VL-7B-Instruct.json",
     "Qwen--Qwen3-VL-4B-Instruct.json", "meta-llama--Llama-4-Scout-17B-16E-Instruct.json",
     "HuggingFaceTB--SmolVLM2-2.2B-Instruct.json", "mistralai--Mistral-Small-3.1-24B-Instruct-2503.json",
 ]  # fmt: skip
-"""One of each kind of vision tower and text decoder (every model of VISION_LANGUAGE passed once; kept cheap)."""
+"""One of each kind of vision tower and text decoder, trained with gradient checkpointing too (every model of
+VISION_LANGUAGE passed once; kept cheap)."""
 
 
-@pytest.mark.parametrize("name", CHECKPOINTED_TOWERS)
-def test_vision_language_checkpointed_training_flops_equal_flop_counter_mode(name: str) -> None:
-    # With gradient checkpointing, transformers recomputes each layer of the text decoder and of the vision
-    # encoders (CLIP's text tower too, the Qwen-VL blocks, Pixtral's and Llama 4's layers): our recompute is their
-    # forward, as torch recomputes it with its early stop off (see test_checkpoint_early_stop_skips_a_last_product).
+@pytest.mark.parametrize(
+    ("name", "checkpointing"),
+    [*((name, False) for name in VISION_LANGUAGE), *((name, True) for name in CHECKPOINTED_TOWERS)],
+)
+def test_vision_language_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
+    # Forward and the backward of the sum of the logits (CLIP and SigLIP: logits_per_image). The pixel values need
+    # no gradient, so the patch embedding computes its weight's gradient only, every product after it both
+    # operands'; the image's tokens replace placeholder embeddings (masked_scatter, no product) and the token
+    # embedding's output needs a gradient, so every product of the text decoder computes both too. LLaVA and
+    # LLaVA-NeXT read the vision tower's second-to-last hidden state (vision_feature_layer -2): its last layer runs
+    # but no gradient reaches it. With gradient checkpointing, transformers recomputes each layer of the text
+    # decoder and of the vision encoders (CLIP's text tower too, the Qwen-VL blocks, Pixtral's and Llama 4's
+    # layers): our recompute is their forward, as torch recomputes it with its early stop off (see
+    # test_checkpoint_early_stop_skips_a_last_product).
     config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
     architecture = counted_class(config)
     shape = (2, IMAGE_TOKENS.get(name, 0) + 16)
+    assert_equal_training_flops(config, architecture, shape, checkpointing=checkpointing)
+
+
+def assert_equal_training_flops(
+    config: dict[str, Any], architecture: str, shape: tuple[int, int], *, checkpointing: bool
+) -> None:
+    """Our training step (with gradient checkpointing's recompute when ``checkpointing``) equals FlopCounterMode's
+    count over the real model's forward and backward."""
     tree = build_config_tree(config, architecture=architecture)
     report = propagate(tree, shape)
     assert report.training is not None
-    theirs = transformers_flops(config, architecture, shape, backward=True, checkpointing=True)
-    assert report.training.total_checkpointed + grouped_weight_gradient_extra(tree, report) == theirs
+    ours_total = report.training.total_checkpointed if checkpointing else report.training.total
+    theirs = transformers_flops(config, architecture, shape, backward=True, checkpointing=checkpointing)
+    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
 
 
 @settings(max_examples=8, deadline=None)
@@ -797,12 +799,7 @@ def test_unread_vision_layers_get_no_gradient(
         with pytest.raises(TypeError, match="not subscriptable"):
             transformers_flops(config, architecture, shape, backward=False)
         return
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, shape)
-    assert report.training is not None
-    ours_total = report.training.total_checkpointed if checkpointing else report.training.total
-    theirs = transformers_flops(config, architecture, shape, backward=True, checkpointing=checkpointing)
-    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
+    assert_equal_training_flops(config, architecture, shape, checkpointing=checkpointing)
 
 
 SMALL_ENCODER = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96}
