@@ -473,6 +473,8 @@ class _Walk:
         macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
+        if path in self.detached:
+            note = "; ".join(filter(None, (note, "its output reaches no loss: no backward, no recompute")))
         self.links.append((len(self.rows), module, flow, output, call.options))
         self.rows.append(
             (
