@@ -513,3 +513,35 @@ def test_encoder_decoder_kv_bytes_equal_the_cache_transformers_builds(family: st
     source = 16 if family == "whisper" else shapes[-1][1]
     assert labels[2:] == [f"KV cache {tensor}, 3 decoder layers × {source} encoder positions (cross-attention)"
                           for tensor in ("keys", "values")]  # fmt: skip
+
+
+DECODERS_ALONE = {
+    "MarianForCausalLM": "Helsinki-NLP--opus-mt-en-de.json",
+    "MBartForCausalLM": "facebook--mbart-large-50.json",
+    "PegasusForCausalLM": "google--pegasus-xsum.json",
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("architecture", list(DECODERS_ALONE))
+def test_a_decoder_alone_caches_its_self_attention_only(architecture: str, dtype: str) -> None:
+    # The ForCausalLM runs its decoder without encoder states: a DynamicCache (config.is_encoder_decoder is False),
+    # keys and values of its decoder_layers at decoder_attention_heads, no cross-attention cache. transformers
+    # makes one cache layer per num_hidden_layers (the encoder's depth here, 3), the 3rd left empty; the
+    # encoder's 2 heads would give a narrower head_dim.
+    config = shipped(DECODERS_ALONE[architecture]) | {"architectures": [architecture], "d_model": 32}
+    config |= {"num_hidden_layers": 3, "encoder_layers": 3, "decoder_layers": 2, "encoder_attention_heads": 2}
+    config |= {"decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 40, "vocab_size": 64}
+    config |= {"decoder_vocab_size": 64} | TOKENS | {"decoder_start_token_id": 0}
+    model = built(config, getattr(torch, dtype))
+    for batch, tokens in ((1, 4), (2, 7)):
+        cache = prefill(model, batch, tokens)
+        assert isinstance(cache, transformers.DynamicCache)
+        plan = planned(config, batch, tokens, dtype)
+        assert [(group.layer_type, group.bytes) for group in cache_of(plan).groups] == [
+            ("full_attention", cache_bytes(cache))
+        ]
+        # 2 layers · keys and values · batch · tokens · 4 heads · head_dim 8
+        assert cache_bytes(cache) == 2 * 2 * batch * tokens * 32 * getattr(torch, dtype).itemsize
+    labels = [item.label for item in plan.items if item.category == "kv_cache"]
+    assert labels == [f"KV cache {tensor}, 2 full-attention layers × 7 tokens" for tensor in ("keys", "values")]

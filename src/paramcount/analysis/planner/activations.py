@@ -1,15 +1,16 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; BART's
-encoder and decoder) and lists, for one layer and for what lies outside the layers (embedding,
-final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and its
-bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0``
-its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value,
-output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
-parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
+Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
+those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and
+for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
+and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -21,11 +22,11 @@ float32 and keeps the s × s probabilities.
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS
 from paramcount.dtypes import BITS
-from paramcount.tree import Module
+from paramcount.tree import Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,15 +65,36 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "gemma2": {
+        "hidden_activation": "gelu_pytorch_tanh",
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+    },
+    "gemma3_text": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
+    "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping):
+transformers runs them eager when no implementation is asked for."""
+ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
+"""Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
 
 class SavedTensor(Record):
@@ -93,6 +115,8 @@ class SavedTensor(Record):
     """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
     device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
     saved: bool = True
+    only: str = ""
+    """In a layer: kept only by the layers of this kind (``sliding_attention``); empty: by every layer."""
 
 
 class LayerStack(Record):
@@ -104,10 +128,32 @@ class LayerStack(Record):
     per_layer: tuple[SavedTensor, ...]
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The layers of each kind where some tensors are kept by one kind only (``SavedTensor.only``); empty: every
+    layer keeps every tensor."""
+
+    def copies(self, tensor: SavedTensor) -> int:
+        """How many of the layers keep ``tensor``."""
+        return dict(self.kinds).get(tensor.only, 0) if tensor.only else self.layers
+
+    def layer(self, kind: str) -> tuple[SavedTensor, ...]:
+        """What one layer of ``kind`` keeps."""
+        return tuple(tensor for tensor in self.per_layer if tensor.only in ("", kind))
+
+    @property
+    def largest(self) -> tuple[SavedTensor, ...]:
+        """What one layer keeps, of the kind that keeps the most (the one recomputed with checkpointing)."""
+        layers = [self.layer(kind) for kind, _ in self.kinds] or [self.per_layer]
+        return max(layers, key=lambda found: sum(tensor.bytes for tensor in found))
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        return sum(tensor.bytes for tensor in self.largest)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the layers keep without checkpointing."""
+        return sum(tensor.bytes * self.copies(tensor) for tensor in self.per_layer)
 
 
 class ActivationPlan(Record):
@@ -132,22 +178,29 @@ class ActivationPlan(Record):
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
     encoder: LayerStack | None = None
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
+
+    @property
+    def decoder(self) -> LayerStack:
+        """The layers (an encoder-decoder's decoder layers) as a stack."""
+        return LayerStack(
+            self.layer_input.module, self.layers, self.seq_len, self.per_layer, self.layer_input, self.kinds
+        )
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        """What one layer keeps (of the kind that keeps the most)."""
+        return self.decoder.per_layer_bytes
 
     @property
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
-        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        encoder = self.encoder
-        if encoder is not None:
-            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
-            outside = encoder.layers * layers_
-        else:
-            outside = 0
-        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        stacks = (self.decoder,) if self.encoder is None else (self.decoder, self.encoder)
+        layers = sum(
+            stack.layers * stack.layer_input.bytes if self.checkpointing else stack.stored_bytes for stack in stacks
+        )
+        return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -167,6 +220,10 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    f: int = 0
+    """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
+    m: int = 0
+    """The mel bins of a speech encoder's log-mel features (Whisper)."""
 
 
 class _Settings(Record):
@@ -177,12 +234,18 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    input_jitter: bool = False
+    """Phi-3.5-MoE's ``input_jitter_noise``: multiplicative noise on the MoE block's and the router's inputs."""
     renormalise: bool = False
     """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
     float32_routing: bool = False
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    score_softcap: bool = False
+    """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
+    logit_softcap: bool = False
+    """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -190,7 +253,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t`` with ``·`` between them. ``target``: a
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
     decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
@@ -198,6 +261,12 @@ class _Builder:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
         self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
+        self.masked = ""
+        """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
+        self.unmasked: tuple[str, ...] = ()
+        """The other kinds of layers, when some get a mask."""
+        self.only = ""
+        """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
     def add(
         self,
@@ -210,6 +279,7 @@ class _Builder:
         *,
         saved: bool = True,
         elements: int | None = None,
+        only: str = "",
     ) -> None:
         shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
@@ -217,13 +287,14 @@ class _Builder:
             for symbol in shape.split("·"):
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
+        only = only or self.only
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
 
-    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
         """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
-        self.add(key, module, what, shape, "compute", split)
+        self.add(key, module, what, shape, "compute", split, only=only)
 
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
@@ -235,6 +306,13 @@ class _Builder:
         self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
+
+    def hidden_norm(self, module: str, *, layer_norm: bool, one_plus: bool) -> None:
+        """A norm of the hidden states: ``LayerNorm`` (Phi-3.5-MoE) or an RMSNorm."""
+        if layer_norm:
+            self.layer_norm(module, "b·s·h")
+        else:
+            self.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
 
     def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
@@ -250,7 +328,12 @@ class _Builder:
         self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
         if one_plus:
             self.add(
-                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+                f"{module}.one_plus_weight",
+                module,
+                "1 + weight in float32 (MulBackward0)",
+                shape.rsplit("·", 1)[-1],
+                "float32",
+                "none",
             )
         normalised = "float32" if one_plus else "compute"
         self.add(
@@ -287,13 +370,25 @@ def _attention_core(
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
     query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
-    sliced from a fused qkv projection, and then ``transpose(1, 2).contiguous()`` copies it."""
+    sliced from a fused qkv projection (``fused``; also Whisper's query, scaled and made contiguous in that layout),
+    and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
+        masked = out.masked
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
-            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+            what = f"{name} (ScaledDotProductFlashAttention)"
+            if name == "query" or not masked or out.sizes.k == out.sizes.a:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor")
+                continue
+            for kind in out.unmasked:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor", only=kind)
+            what = f"{name} repeated to every head: with a mask transformers gives sdpa no GQA (repeat_kv)"
+            out.saved(f"{module}.{name}_repeated", module, what, f"b·a·{keys}·d", "tensor", only=masked)
+        if masked:
+            what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
@@ -337,6 +432,14 @@ def _attention_core(
         f"b·a·{keys}·d",
         "tensor",
     )
+    if settings.score_softcap:
+        out.saved(
+            f"{module}.softcap",
+            module,
+            "tanh(scores / attn_logit_softcapping) (TanhBackward0)",
+            f"b·a·s·{keys}",
+            "tensor",
+        )
     softmax_dtype = "float32" if upcast_softmax else "compute"
     out.add(
         f"{module}.softmax",
@@ -384,9 +487,12 @@ def _attention_output(out: _Builder, shared: bool, projection: str, node: str, s
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
+def _llama_layer(
+    out: _Builder, block: Module, *, one_plus: bool, layer_norm: bool = False, dense: Module | None = None
+) -> None:
+    """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
     out.saved(
@@ -396,27 +502,36 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
         "b·s·h",
         "sequence",
     )
-    if _child(attention, "q_norm") is not None:
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
+    q_norm = _child(attention, "q_norm")
+    if q_norm is not None:
+        # per head (Qwen3, Gemma 3), or over the whole projection, one row per token (OLMoE)
+        whole = any(param.sizes != (out.sizes.d,) for param in q_norm.params)
+        rows = ("b·s", "b·s") if whole else ("b·s·a", "b·s·k")
+        out.rms_norm("self_attn.q_norm", "b·s·a·d", rows[0], "tensor", one_plus=one_plus)
+        out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
         _sparse_moe(out, mlp)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
     else:
         _gated_mlp(out, mlp)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
-    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
-    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
-    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
-    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
-    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+def _top_r_router(out: _Builder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised)."""
     out.saved(
         "mlp.gate.input",
         "mlp.gate",
@@ -444,6 +559,59 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
             "sequence",
         )
         out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+
+
+def _sparsemixer(out: _Builder) -> None:
+    """Phi-3.5-MoE's router in training: with ``input_jitter_noise`` the block and then the router multiply the
+    hidden states in place by uniform noise (each noise kept by its product), the Linear keeps its input, then
+    sparsemixer picks each of the two experts by Gumbel sampling over the logits masked to those near the largest:
+    per pick the mask, the sample's index (kept by gather, scatter and ``PhimoeMultiplier``), the softmax (kept
+    by softmax and ``PhimoeMultiplier``) and the gate value. The argmax of the softmax that decides the midpoint
+    mask is saved by a node whose output reaches no loss, so it is freed before the backward: not kept."""
+    if out.settings.input_jitter:
+        what = "{} input jitter noise, kept by the in-place product (MulBackward0)"
+        out.saved("mlp.jitter", "mlp", what.format("the block's"), "b·s·h", "sequence")
+        out.saved("mlp.router.jitter", "mlp.router", what.format("the router's"), "b·s·h", "sequence")
+    out.saved("mlp.router.input", "mlp.router", "router input (MmBackward0)", "b·s·h", "sequence")
+    for pick in ("first", "second"):
+        module = f"mlp.router.{pick}"
+        out.add(
+            f"{module}.mask",
+            module,
+            "logits far below the largest, masked (MaskedFillBackward0)",
+            "b·s·e",
+            "bool",
+            "sequence",
+        )
+        out.add(
+            f"{module}.sample",
+            module,
+            "the sampled expert (GatherBackward0, PhimoeMultiplier)",
+            "b·s",
+            "int64",
+            "sequence",
+        )
+        out.saved(
+            f"{module}.softmax",
+            module,
+            "softmax of the masked logits (SoftmaxBackward0, PhimoeMultiplier)",
+            "b·s·e",
+            "sequence",
+        )
+        out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
+
+
+def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate."""
+    if _child(mlp, "router") is not None:
+        _sparsemixer(out)
+    else:
+        _top_r_router(out)
     experts = "mlp.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
@@ -549,23 +717,33 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str) -> None:
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
+    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
+    if act == "relu":
+        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
+        return
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
-    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept), then the
-    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output."""
+    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
+    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
+    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
-    _plain_activation(out, act, "b·s·i")
-    if out.settings.activation_dropout > 0:
+    dropped = out.settings.activation_dropout > 0
+    shared = out.settings.act == "relu" and not dropped
+    _plain_activation(out, act, "b·s·i", next_input=shared)
+    if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
-    out.saved(f"{second}.input", second, f"{name} input, the activation's output (AddmmBackward0)", "b·s·i", "tensor")
+    if not shared:
+        what = f"{name} input, the activation's output (AddmmBackward0)"
+        out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
@@ -601,12 +779,49 @@ def _bert_layer(out: _Builder) -> None:
     out.layer_norm("output.LayerNorm", "b·s·h")
 
 
-def _bart_attention(out: _Builder, module: str, norm: str, *, cross: bool = False) -> None:
-    """BART's attention and the post-norm after it: the projections' input (for cross-attention only the query's:
-    the keys and values read the encoder's output, kept once outside the layers), the attention, the output
-    projection's input, the residual's dropout mask, the LayerNorm."""
+class _Seq2Seq(Record):
+    """Where a BART-like encoder-decoder differs from BART, by model type (``SEQ2SEQ``); the embedding and final
+    LayerNorms are read from the tree."""
+
+    pre_norm: bool
+    """LayerNorm before each sub-layer (mBART, Pegasus, Whisper), not after its residual sum (BART, Marian)."""
+    positions: str
+    """``learned``: an embedding of the position ids + 2 (BART, mBART); ``fixed``: a sinusoidal table without
+    gradient, which keeps nothing (Pegasus, Marian); ``indexed``: the encoder's table without gradient, the
+    decoder's indexed by (batch, target) position ids (Whisper)."""
+    speech: bool = False
+    """Whisper: the encoder reads log-mel features through two convolutions (``_speech_front_end``), and the
+    attention scales its query and makes it contiguous as (batch, heads, tokens, head_dim)."""
+    embedding_norm: bool = False
+    """``layernorm_embedding`` after the embeddings (BART, mBART)."""
+    final_norm: bool = False
+    """A ``layer_norm`` after the encoder's and the decoder's last layer (mBART, Pegasus, Whisper)."""
+    head: str = "lm_head"
+    """The output projection (Whisper's ``proj_out``)."""
+
+
+SEQ2SEQ: Final = {
+    "bart": _Seq2Seq(pre_norm=False, positions="learned"),
+    "mbart": _Seq2Seq(pre_norm=True, positions="learned"),
+    "pegasus": _Seq2Seq(pre_norm=True, positions="fixed"),
+    "marian": _Seq2Seq(pre_norm=False, positions="fixed"),
+    "whisper": _Seq2Seq(pre_norm=True, positions="indexed", speech=True, head="proj_out"),
+}
+"""The BART-like encoder-decoders modelled, as transformers writes each (whatever ``normalize_before`` says)."""
+
+
+def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, cross: bool = False) -> None:
+    """BART's attention and its LayerNorm, before it (``pre_norm``) or after the residual sum: the projections'
+    input (for cross-attention only the query's: the keys and values read the encoder's output, kept once outside
+    the layers), the attention, the output projection's input, the residual's dropout mask. Whisper's query is
+    laid out like a fused projection's slice."""
+    pre_norm = layout.pre_norm
+    if pre_norm:
+        out.layer_norm(norm, "b·s·h")
     projections = "q_proj" if cross else "q_proj/k_proj/v_proj"
-    what = "the decoder's hidden states" if cross else "the layer's input"
+    what = (
+        "the normalised hidden states" if pre_norm else "the decoder's hidden states" if cross else "the layer's input"
+    )
     out.saved(
         f"{module}.{projections}.input",
         f"{module}.q_proj",
@@ -615,52 +830,88 @@ def _bart_attention(out: _Builder, module: str, norm: str, *, cross: bool = Fals
         "sequence",
     )
     keys = "x" if cross else "s"
-    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=False, keys=keys)
+    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=layout.speech, keys=keys)
     _attention_output(out, shared, f"{module}.out_proj", "AddmmBackward0", "b·s·h", "dropout")
-    out.layer_norm(norm, "b·s·h")
+    if not pre_norm:
+        out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, *, decoder: bool) -> None:
-    """BART's post-norm layer: self-attention (causal in the decoder), in the decoder cross-attention over the
-    encoder's output, then fc1, the activation, its dropout, fc2; each followed by dropout, residual, LayerNorm."""
-    _bart_attention(out, "self_attn", "self_attn_layer_norm")
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+    """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
+    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
+    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
     if decoder:
-        _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", cross=True)
+        _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
+    if layout.pre_norm:
+        out.layer_norm("final_layer_norm", "b·s·h")
     _plain_mlp(
         out, "fc1", "fc1 input, the normalised hidden states (AddmmBackward0)", "activation_fn", "fc2", "dropout"
     )
-    out.layer_norm("final_layer_norm", "b·s·h")
+    if not layout.pre_norm:
+        out.layer_norm("final_layer_norm", "b·s·h")
 
 
-def _bart_embeddings(out: _Builder, part: str, positions: str) -> None:
-    """``part``: the path of the encoder or the decoder (``model.encoder``)."""
-    out.add(
-        f"{part}.embed_tokens.indices",
-        f"{part}.embed_tokens",
-        "token ids (EmbeddingBackward0)",
-        "b·s",
-        "int64",
-        "none",
-    )
-    out.add(
-        f"{part}.embed_positions.indices",
-        f"{part}.embed_positions",
-        "position ids + 2 (EmbeddingBackward0)",
-        positions,
-        "int64",
-        "none",
-    )
-    out.layer_norm(f"{part}.layernorm_embedding", "b·s·h")
+def _bart_embeddings(out: _Builder, part: str, layout: _Seq2Seq, *, decoder: bool) -> None:
+    """``part``: the path of the encoder or the decoder (``model.encoder``). Learned positions: the encoder's
+    position ids expanded over the batch, the decoder's not. Whisper's encoder reads log-mel features instead of
+    tokens (``_speech_front_end``)."""
+    if layout.speech and not decoder:
+        _speech_front_end(out, part)
+    else:
+        out.add(
+            f"{part}.embed_tokens.indices",
+            f"{part}.embed_tokens",
+            "token ids (EmbeddingBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if layout.positions == "learned":
+        out.add(
+            f"{part}.embed_positions.indices",
+            f"{part}.embed_positions",
+            "position ids + 2 (EmbeddingBackward0)",
+            "s" if decoder else "b·s",
+            "int64",
+            "none",
+        )
+    elif layout.positions == "indexed" and decoder:
+        out.add(
+            f"{part}.embed_positions.indices",
+            f"{part}.embed_positions",
+            "position ids repeated over the batch, indexing the table (IndexBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if layout.embedding_norm:
+        out.layer_norm(f"{part}.layernorm_embedding", "b·s·h")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{part}.dropout.mask", f"{part}.dropout", "b·s·h", "sequence")
 
 
-def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -> None:
-    """Outside BART's layers: each side's embeddings (the encoder's positions expanded over the batch, the
-    decoder's not; the decoder's token ids are the labels shifted right, a new tensor), the encoder's output (the
-    cross-attention keys' and values' input in every decoder layer, one storage), the output head and the loss
-    on the logits plus ``final_logits_bias``, not upcast. ``model``: the path holding both (``model.``)."""
-    _bart_embeddings(source, f"{model}encoder", "b·s")
+def _speech_front_end(out: _Builder, encoder: str) -> None:
+    """Whisper's encoder before its layers: ``gelu(conv1(features))`` over the 2·s frames of m mel bins, then
+    ``gelu(conv2(·))`` with stride 2 down to the s source positions; each convolution keeps its input
+    (ConvolutionBackward0), each GELU its input. The features are an input, kept in the compute dtype."""
+    conv1, conv2 = f"{encoder}.conv1", f"{encoder}.conv2"
+    out.saved(
+        f"{conv1}.input", conv1, "conv1 input, the log-mel features (ConvolutionBackward0)", "b·m·2·s", "sequence"
+    )
+    out.saved(f"{conv1}.gelu.input", conv1, "conv1 output, the GELU input (GeluBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.input", conv2, "conv2 input, gelu(conv1) (ConvolutionBackward0)", "b·h·2·s", "sequence")
+    out.saved(f"{conv2}.gelu.input", conv2, "conv2 output, the GELU input (GeluBackward0)", "b·h·s", "sequence")
+
+
+def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
+    tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
+    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
+    upcast. ``model``: the path holding both (``model.``)."""
+    _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
+    if layout.final_norm:
+        source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
     source.saved(
         f"{model}encoder.output",
         f"{model}encoder",
@@ -668,7 +919,7 @@ def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", "s")
+    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
     if target.checkpointing and target.settings.attention == "eager":
         target.add(
             "attention_mask",
@@ -678,21 +929,22 @@ def _bart_model(source: _Builder, target: _Builder, model: str, *, head: bool) -
             "compute",
             "none",
         )
+    if layout.final_norm:
+        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
-        target.saved(
-            "lm_head.input", "lm_head", "lm_head input, the decoder's output (MmBackward0)", "b·s·h", "sequence"
-        )
-        _loss(target, upcast=False)
+        name = layout.head
+        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(target, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool) -> None:
+def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
     """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
     transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
     into a new tensor; BERT's masked-LM loss takes the logits as they are."""
     dtype = "float32" if upcast else "compute"
     out.add(
-        "lm_head.output",
-        "lm_head",
+        f"{head}.output",
+        head,
         "logits returned in the output (not saved for backward)",
         "b·s·v",
         "compute",
@@ -726,25 +978,40 @@ def _loss(out: _Builder, *, upcast: bool) -> None:
 
 
 def _causal_lm_head(out: _Builder) -> None:
-    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    """A causal LM's ``lm_head`` on the final norm's output, the logits' softcapping (Gemma 2), then the loss on
+    the upcast logits."""
     out.saved(
         "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
+    if out.settings.logit_softcap:
+        out.saved(
+            "lm_head.softcap",
+            "lm_head",
+            "tanh(logits / final_logit_softcapping) (TanhBackward0)",
+            "b·s·v",
+            "vocab",
+        )
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(
+    out: _Builder, *, head: bool, one_plus: bool, layer_norm: bool = False, rotary: tuple[str, ...] = ("",)
+) -> None:
+    """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if not out.checkpointing:
-        for table in ("cos", "sin"):
-            out.saved(
-                f"rotary.{table}",
-                "model.rotary_emb",
-                f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·d",
-                "none",
-            )
-    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+        for kind in rotary:
+            for table in ("cos", "sin"):
+                out.saved(
+                    f"rotary.{kind + '.' if kind else ''}{table}",
+                    "model.rotary_emb",
+                    f"rotary {table} for the positions (MulBackward0), shared by every "
+                    + (f"{kind} layer" if kind else "layer"),
+                    "s·d",
+                    "none",
+                )
+    out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
     if head:
         _causal_lm_head(out)
 
@@ -822,10 +1089,14 @@ def _at(root: Module, path: str) -> Module | None:
     return found
 
 
+def _param(module: Module | None, name: str) -> Param | None:
+    return next((param for param in module.params if param.name == name), None) if module else None
+
+
 def _width(module: Module | None, name: str) -> int | None:
     """The outputs of the linear ``name`` under ``module`` (Conv1D stores its weight in × out)."""
     linear = _child(module, name)
-    weight = next((param for param in linear.params if param.name == "weight"), None) if linear else None
+    weight = _param(linear, "weight")
     if linear is None or weight is None or len(weight.shape) != 2 or linear.kind not in LINEAR_KINDS:
         return None
     rows, columns = weight.sizes
@@ -834,30 +1105,80 @@ def _width(module: Module | None, name: str) -> int | None:
 
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+T5_FAMILIES: Final = frozenset({"t5", "mt5", "umt5"})
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "mixtral",
+        "qwen2_moe",
+        "qwen3_moe",
+        "olmoe",
+        "phimoe",
+    }
 )
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
+"""Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
+attention's output)."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
-    experts = _child(mlp, "experts")
-    weight = next((param for param in experts.params if param.name == "gate_up_proj"), None) if experts else None
-    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+    weight = _param(_child(mlp, "experts"), "gate_up_proj")
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
+    if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _moe_layers(
+    stack: Module,
+) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
+    """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
+    (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
+    layers differ."""
+    runs = [(_experts(_child(run, "mlp")), run) for run in stack.children]
+    found = {experts for experts, _ in runs if experts is not None}
+    if len(found) > 1:
+        return None
+    sparse = next(iter(found), None)
+    dense = [run for experts, run in runs if experts is None]
+    if sparse is None or not dense:
+        return sparse, None, ()
+    count = sum(run.repeat for run in dense)
+    every = sum(run.repeat for run in stack.children)
+    return sparse, _child(dense[0], "mlp"), (("dense", count), ("sparse", every - count))
 
 
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
 
 
+def _t5_width(block: Module, *, decoder: bool) -> int | None:
+    """The feed-forward width of a T5 block (``layer``: self-attention, in the decoder cross-attention, the
+    feed-forward, each with its norm), or None when ``block`` is not one."""
+    sublayers = _child(block, "layer")
+    found = [_names(sublayer) for sublayer in sublayers.children] if sublayers else []
+    attention = [{"SelfAttention", "layer_norm"}, *([{"EncDecAttention", "layer_norm"}] if decoder else [])]
+    if found != [*attention, {"DenseReluDense", "layer_norm"}] or sublayers is None:
+        return None
+    mlp = _child(sublayers.children[-1], "DenseReluDense")
+    return _width(mlp, "wi") or _width(mlp, "wi_0")
+
+
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+    if model_type in LLAMA_FAMILIES and names in (LLAMA_LAYER, LLAMA_LAYER | SANDWICH_NORMS):
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
@@ -869,22 +1190,59 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
-    if model_type == "bart" and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
+    if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
+    if model_type in T5_FAMILIES:
+        width = _t5_width(block, decoder=True)
+        return ("t5", width) if width else None
     return None
 
 
-def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
+    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
+    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, f"{model}encoder")
+    layout = replace(
+        SEQ2SEQ[model_type],
+        embedding_norm=_child(encoder, "layernorm_embedding") is not None,
+        final_norm=_child(encoder, "layer_norm") is not None,
+    )
+    if not layout.speech:
+        return layout, 0, 0
+    conv, table = _param(_child(encoder, "conv1"), "weight"), _param(_child(encoder, "embed_positions"), "weight")
+    if conv is None or table is None or len(conv.shape) != 3:
+        return None
+    return layout, table.sizes[0], conv.sizes[1]
+
+
+def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[str, int] | None:
     """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
-    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    ``model.decoder.layers``) and its layers, when they are BART (or T5) encoder layers of the decoder's MLP
+    width."""
     path = decoder.replace("decoder", "encoder")
     stack = _at(tree, path)
     if path == decoder or stack is None or not stack.children:
         return None
     block = stack.children[0]
-    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+    if structure == "t5":
+        found = _t5_width(block, decoder=False)
+    else:
+        found = _width(block, "fc1") if _names(block) == BART_LAYER else None
+    if found != width:
         return None
+    return path, sum(child.repeat for child in stack.children)
+
+
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
     return path, sum(child.repeat for child in stack.children)
 
 
@@ -896,6 +1254,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
+    if model_type in T5_FAMILIES:  # one dropout_rate everywhere; "gated-gelu" runs gelu_new
+        projection = str(values["feed_forward_proj"])
+        rate = number("dropout_rate")
+        act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
+        return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
     act_keys = ("hidden_activation", "hidden_act", "activation_function")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
@@ -904,11 +1267,14 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type == "bart" else ())),
+        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
         embedding_dropout=number("embd_pdrop"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        input_jitter=number("input_jitter_noise") > 0,
+        logit_softcap=number("final_logit_softcapping") > 0,
     )
 
 
@@ -931,32 +1297,46 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
-    block = block.children[0] if block is not None and block.children else None
-    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+    path, layers = _decoder_stack(tree, dims)
+    stack = _at(tree, path)
+    moe = _moe_layers(stack) if stack is not None else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
+        return None
+    sparse, dense, mixed = moe
+    block = next((run for run in stack.children if not sparse or _experts(_child(run, "mlp"))), None)
+    if block is None:
         return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    requested = attention
+    if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
+        attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
-        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    if structure == "t5" and (attention == "flash" or dtype == "float16"):
+        return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
+    dense_width = _width(dense, "gate_proj") or 0
+    if dense is not None and not dense_width:
+        return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
-    if sparse is not None and (
-        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
-    ):
+    jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
+    if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    if attributes.get("clip_qkv"):
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled
     experts, _, shared = sparse or (0, 0, 0)
-    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    if structure == "bart" and encoder is None:
+    seq2seq = structure in ("bart", "t5")
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
+    model = path[: path.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
+    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
         return None
-    source = source_len or seq_len if encoder else seq_len
+    layout, window, mels = found_layout or (None, 0, 0)
+    source = window or source_len or seq_len if encoder else seq_len
     sizes = _Sizes(
         batch,
         source,
@@ -970,16 +1350,51 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        dense_width,
+        mels,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    sliding, types = dims.sliding_window, dims.layer_types
+    kinds = mixed
+    if structure == "llama" and attention == "sdpa" and sliding is not None and seq_len >= sliding:
+        if mixed:
+            return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
+        # past the window transformers builds the sliding layers' mask, which sdpa then gets
+        kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
+        layer.masked = "sliding_attention" if "sliding_attention" in types else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    notes = []
+    if mixed:
+        notes.append(
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
+            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+        )
+    if layer.masked:
+        notes.append(
+            f"activations: the sequence reaches the sliding window ({sliding:,}): transformers gives sdpa the sliding "
+            "layers' mask, so they keep it and keys and values repeated to every head"
+            + (
+                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
+                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
+                if kernels == "cuda"
+                else ""
+            )
+        )
+    if attention != requested:
+        notes.append(
+            f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
+            "attention, which transformers runs when no implementation is asked for"
+        )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus)
-        _llama_model(outside, head=head, one_plus=one_plus)
+        layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
+        _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
+        types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
+        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -987,35 +1402,55 @@ def activation_plan(
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
     elif encoder is not None:
-        _bart_layer(layer, decoder=True)
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, decoder=False)
-        _bart_model(outside, target, dims.stack[: dims.stack.index("decoder")], head=head)
+        if structure == "t5":
+            from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
+
+            gated = _at(block, "layer.2.DenseReluDense.wi_0") is not None
+            own = model_type == "umt5"
+            t5_layer(layer, decoder=True, gated=gated, own=own)
+            t5_layer(source_layer, decoder=False, gated=gated, own=own)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
+        elif layout is not None:
+            _bart_layer(layer, layout, decoder=True)
+            _bart_layer(source_layer, layout, decoder=False)
+            _bart_model(outside, target, model, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    kernel = _kernel(settings)
+    if structure == "t5" and kernel == "flash":
+        kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
     return ActivationPlan(
         structure=structure,
         attention=attention,
-        kernel=_kernel(settings),
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None
-        ),
+            structure,
+            settings,
+            kernel,
+            sizes,
+            head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or window > 0,
+        )
+        + tuple(notes),
         encoder=encoder_stack,
+        kinds=kinds if layer.masked or mixed else (),
     )
 
 
@@ -1028,6 +1463,7 @@ def _layer_input(out: _Builder, stack: str) -> SavedTensor:
 def _assumptions(
     structure: str,
     settings: _Settings,
+    kernel: str,
     sizes: _Sizes,
     head: bool,
     *,
@@ -1036,7 +1472,7 @@ def _assumptions(
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
@@ -1048,6 +1484,7 @@ def _assumptions(
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
+            + (f"(the fixed window: log-mel features of m={sizes.m} bins × 2·s frames) " if sizes.m else "")
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
@@ -1059,7 +1496,14 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if settings.attention == "flash" or _kernel(settings) == "flash":
+    if kernel == "memory-efficient":
+        notes.append(
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
+        )
+    elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
 
@@ -1082,8 +1526,7 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
-    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
-    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
         if stack is None:
             continue
@@ -1094,17 +1537,19 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
             items.append(line(label, kept, layers))
         else:
             items.extend(
-                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+                line(f"{name}{stack.copies(tensor)} layers × {_label(tensor)}", tensor, stack.copies(tensor))
+                for tensor in stack.per_layer
             )
     if plan.checkpointing:
         name, largest = max(
             ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
         )
-        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.largest)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 
 def _label(tensor: SavedTensor) -> str:
     held = "" if tensor.saved else ", held by the model's output, not saved for backward"
-    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"
+    only = f", {tensor.only} layers" if tensor.only else ""
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held}{only})"

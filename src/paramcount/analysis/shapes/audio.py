@@ -8,21 +8,32 @@ models' seven layers; 400 samples at least), which the Transformer encoder atten
 evaluation mode: in training, LayerDrop (``layerdrop``) skips each encoder layer at random and SpecAugment replaces
 masked frames (no products), and the first convolution's input requires a gradient (the feature encoder sets it for
 gradient checkpointing), which the backward count includes.
+
+The heads' own products: the x-vector head's TDNN layers are dilated convolutions over time (``F.conv1d`` with
+their ``kernel`` Linear's weight); its statistics pooling (mean and standard deviation over frames) and the
+pre-training quantizer's codevector selection (a one-hot choice per group, by argmax in evaluation and by a hard
+Gumbel-softmax sample in training, multiplied elementwise into the codebook) multiply no matrices. The pre-training
+model's contrastive logits (cosine similarities, elementwise) run only when ``sampled_negative_indices`` is given.
 """
 
 from __future__ import annotations
 
+from paramcount._record import replace
+from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shapes import seq2seq
-from paramcount.analysis.shapes.common import NotModelledError
+from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
     add,
+    also,
     chain,
     child_of,
     dataflow,
     in_order,
+    member,
+    param_sizes,
     run,
     transpose,
 )
@@ -35,6 +46,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
+    from paramcount.tree import Module
 
 __all__ = ["RULES"]
 
@@ -89,6 +101,78 @@ class _MeanOverFrames(Step):
             values["x"] = Flow((flow.shape[0], flow.shape[2]), grad=flow.grad)
 
 
+class _StatisticsPooling(Step):
+    """``torch.cat([x.mean(dim=1), x.std(dim=1)], dim=-1)``: each utterance's mean and standard deviation over
+    frames side by side (no MACs)."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        if flow is not None:
+            if len(flow.shape) != 3:
+                raise call.fail(f"pools (batch, frames, width) over frames, got {format_shape(flow.shape)}")
+            values["x"] = Flow((flow.shape[0], 2 * flow.shape[2]), grad=flow.grad)
+
+
+class _Skip(Step):
+    """A member the forward does not call for the inputs modelled (a loss that needs labels)."""
+
+    child: str
+    reason: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        call.skip(self.child, self.reason)
+
+
+def _fact(module: Module, name: str) -> int:
+    value = dict(module.attributes).get(name)
+    if not isinstance(value, int):
+        raise NotModelledError(f"its {name} is not known")
+    return value
+
+
+def _time_delay(call: Call, flow: Flow) -> Outcome:
+    """``TDNNLayer``: ``F.conv1d`` over time with ``kernel``'s weight viewed as (out, in, kernel_size) and its
+    ``dilation`` (no padding: ``dilation·(kernel_size-1)`` frames fewer), then ReLU. ``kernel`` itself is never
+    called; its weight's products are counted here."""
+    kernel = child_of(call.module, "kernel")
+    if kernel is None:
+        raise NotModelledError("it has no member 'kernel'")
+    size, dilation = _fact(call.module, "kernel_size"), _fact(call.module, "dilation")
+    stacked, out = int_arg(kernel, "in_features"), int_arg(kernel, "out_features")
+    width = stacked // size
+    if len(flow.shape) != 3 or flow.shape[2] != width:
+        raise call.fail(f"expects frames (batch, frames, {width}), got {format_shape(flow.shape)}")
+    batch, frames, _ = flow.shape
+    kept = frames - dilation * (size - 1)
+    if kept < 1:
+        raise call.fail(f"convolves {frames} frames with a kernel of {size} at dilation {dilation}, which needs "
+                        f"{dilation * (size - 1) + 1}")  # fmt: skip
+    call.skip("kernel", "its weight is convolved over time by the TDNN layer (F.conv1d), counted there")
+    macs, step = macs_step(("batch", "frames_out", "out", "in", "kernel_size"), (batch, kept, out, width, size))
+    weights = any(param.trainable for param in kernel.params)
+    note = f"frames_out = {frames} - {dilation}·({size}-1) = {kept}"
+    steps = (replace(step, name="MACs (conv1d with kernel.weight)"),)
+    backward = macs * (int(weights) + int(flow.grad))
+    return Outcome(Flow((batch, kept, out), grad=flow.grad or weights), macs, steps, note, backward_macs=backward)
+
+
+def _gumbel_quantizer(call: Call, flow: Flow) -> Outcome:
+    """``Wav2Vec2GumbelVectorQuantizer``: ``weight_proj`` scores each frame against every codevector of each of the
+    ``num_codevector_groups`` groups; one codevector per group is chosen (a one-hot row: argmax in evaluation, a
+    hard Gumbel-softmax sample in training), multiplied elementwise into ``codevectors`` and summed, and the groups'
+    choices concatenated: (batch, frames, codevector_dim). The perplexity beside it is a scalar."""
+    groups = _fact(call.module, "num_codevector_groups")
+    _, entries, width = param_sizes(call.module, "codevectors")
+    scores = call.child("weight_proj", flow)
+    if scores is None:
+        return Outcome(None)
+    if len(scores.shape) != 3 or scores.shape[2] != entries:
+        raise call.fail(f"expects frames (batch, frames, …) scored against {entries} codevectors")
+    shape = (scores.shape[0], scores.shape[1], groups * width)
+    note = "one codevector per group chosen (one-hot) and gathered elementwise (no MACs)"
+    return Outcome(Flow(shape, (("codevector_perplexity", ()),), grad=True), note=note)
+
+
 def _weight_normed_convolution(call: Call, flow: Flow) -> Outcome:
     """torch's ``ParametrizedConv1d`` (``weight_norm(conv, dim=2)``): the weight is computed from ``original0`` (g)
     and ``original1`` (v) as g·v/‖v‖, elementwise, then the convolution runs as Conv1d."""
@@ -131,9 +215,11 @@ def _speech_family(kind: str, base: str) -> dict[str, Rule]:
         f"{kind}Model": dataflow(
             run("feature_extractor"),
             transpose(),
-            run("feature_projection"),
-            run("encoder"),
-            run("adapter", optional=True),
+            run("feature_projection", "x", "h"),
+            run("encoder", "h"),
+            run("adapter", "h", optional=True),
+            *((also("extract_features", "x", "h"),) if kind == "Wav2Vec2" else ()),
+            output="h",
             note="input_values: the raw waveform (batch, samples); the encoder attends over the feature frames",
         ),
         f"{kind}FeatureEncoder": dataflow(_Waveform(), chain("conv_layers", checkpointed=True)),
@@ -183,6 +269,32 @@ RULES: Final[dict[str, Rule]] = {
         note="add_adapter: num_adapter_layers strided convolutions over time (adapter_stride), each with a GLU",
     ),
     "Wav2Vec2AdapterLayer": dataflow(run("conv"), _Halve(), note="conv then a GLU over the channels"),
+    "Wav2Vec2ForXVector": dataflow(
+        run("wav2vec2"),
+        member(""),
+        run("projector"),
+        chain("tdnn"),
+        _StatisticsPooling(),
+        run("feature_extractor"),
+        run("classifier"),
+        _Skip("objective", "the AM-softmax loss runs only with labels"),
+        note="x-vectors: TDNN layers over the frames, each utterance's mean and standard deviation, two Linears",
+    ),
+    "TDNNLayer": _time_delay,
+    "Wav2Vec2ForPreTraining": dataflow(
+        run("wav2vec2"),
+        member("extract_features", "x", "features"),
+        member(""),
+        run("project_hid"),
+        run("quantizer", "features", "q"),
+        member("", "q", "q"),
+        run("project_q", "q"),
+        also("projected_quantized_states", "q"),
+        note="projected_states, then projected_quantized_states: the feature projection's normalised features "
+        "(extract_features) quantized and projected. The contrastive loss (cosine similarities, elementwise) runs only "
+        "with sampled_negative_indices.",
+    ),
+    "Wav2Vec2GumbelVectorQuantizer": _gumbel_quantizer,
     "ParametrizedConv1d": _weight_normed_convolution,
 }
 """Shape rules of transformers' wav2vec 2.0 and HuBERT classes, by kind."""

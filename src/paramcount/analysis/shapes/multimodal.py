@@ -42,7 +42,7 @@ from paramcount.analysis.shapes.flow import (
 )
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
 from paramcount.analysis.shapes.transformers import fits, pre_norm_layer, self_attention
-from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
+from paramcount.analysis.shapes.types import NO_GRADIENT, Flow, Outcome, format_shape
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.shapes.types import Call, Rule
 
-__all__ = ["RULES", "TEXT_AND_IMAGE_INPUTS", "TOKEN_INPUTS"]
+__all__ = ["RULES", "TEXT_AND_IMAGE_INPUTS", "TOKEN_INPUTS", "detach_unread_layers"]
 
 
 # --- the image a tower reads ---------------------------------------------------------------------------------
@@ -182,13 +182,18 @@ _SIGLIP_TEXT: Final = dataflow(
 _SIGLIP_VISION_LAYERS: Final = dataflow(run("embeddings"), run("encoder"), run("post_layernorm"))
 
 
+_POOLER_UNUSED: Final = "pooler_output unused"
+"""How an image classifier calls its SigLIP tower: it reads the hidden states, never ``pooler_output``."""
+
+
 def _siglip_vision(call: Call, flow: Flow) -> Outcome:
     """embeddings, encoder, post_layernorm; then the attention-pooling ``head`` (``vision_use_head``) gives
-    ``pooler_output``; without it there is none (Gemma 3's tower)."""
+    ``pooler_output``; without it there is none (Gemma 3's tower). Under an image classifier, which reads only the
+    hidden states, the head still runs but no gradient reaches it."""
     hidden = _SIGLIP_VISION_LAYERS(call, flow).output
     if hidden is None or child_of(call.module, "head") is None:
         return Outcome(hidden)
-    pooled = call.child("head", hidden)
+    pooled = call.child("head", hidden, options=frozenset({NO_GRADIENT} if _POOLER_UNUSED in call.options else ()))
     others = () if pooled is None else (("pooler_output", pooled.shape),)
     return Outcome(replace(hidden, others=others), note="pooler_output: the attention-pooling head's output")
 
@@ -208,6 +213,13 @@ def _attention_pooling(call: Call, flow: Flow) -> Outcome:
     call.child("mlp", normed)
     note = "probe (batch, 1, width) as the query, the hidden states as keys and values"
     return Outcome(Flow((batch, width), grad=True), note=note)
+
+
+def _image_classifier(pooling: str) -> Rule:
+    """``<Siglip>ForImageClassification``: the tower's hidden states pooled over the patches (``pooling`` says how),
+    then ``classifier``."""
+    note = f"{pooling}; the tower's pooling head runs, its output unused"
+    return dataflow(run("vision_model", options=_POOLER_UNUSED), member(""), select(), run("classifier"), note=note)
 
 
 def _contrastive(projections: bool) -> Rule:
@@ -263,6 +275,31 @@ def _with_image(
     return Outcome(output, note=note)
 
 
+def detach_unread_layers(call: Call, tower: str, *stack: str) -> None:
+    """transformers runs every layer of the vision tower ``tower`` (its layers the container at the path ``stack``
+    inside it) and the projector reads the hidden states ``vision_feature_layer`` names (``hidden_states[i]``: the
+    output of layer i - 1, 0 the embeddings'): the layers after the last one read reach no loss, so they are
+    detached (``Call.detach``): no gradient goes through them, gradient checkpointing never recomputes them."""
+    chosen = dict(call.module.attributes).get("vision_feature_layer")
+    indexes = chosen if isinstance(chosen, tuple) else (chosen,)
+    layers = child_of(call.module, tower)
+    for name in stack:
+        layers = None if layers is None else child_of(layers, name)
+    if layers is None or not all(type(index) is int for index in indexes):
+        raise NotModelledError(f"its vision_feature_layer or its {tower}'s layers are not known")
+    count = sum(layer.repeat for layer in layers.children)
+    states = [index for index in indexes if isinstance(index, int) and -count - 1 <= index <= count]
+    if len(states) != len(indexes):
+        raise call.fail(f"reads vision_feature_layer {chosen} of the {count + 1} hidden states of its {count}-layer "
+                        "vision tower; transformers fails the same way")  # fmt: skip
+    if chosen == 0:  # transformers 5.24 captures the hidden states vision_feature_layer names: 0 reads as none
+        raise call.fail(f"reads vision_feature_layer 0, which transformers 5.24 takes for no hidden states and fails "
+                        f"on; -{count + 1} names the same hidden state (the embeddings' output)")  # fmt: skip
+    container = ".".join(part for part in (call.path, tower, *stack) if part)
+    for index in range(max(index % (count + 1) for index in states), count):
+        call.detach(f"{container}.{index}")
+
+
 def _llava_model(call: Call, flow: Flow) -> Outcome:
     """The image's features (``_llava_features``), then the language model over the sequence."""
     _tokens(call, flow)
@@ -278,6 +315,7 @@ def _llava_features(call: Call, image: Flow) -> tuple[Flow | None, str]:
     strategy = dict(call.module.attributes).get("vision_feature_select_strategy")
     if not isinstance(strategy, str) or strategy not in ("default", "full"):
         raise NotModelledError("its vision_feature_select_strategy is not known")
+    detach_unread_layers(call, "vision_tower", "encoder", "layers")
     hidden = call.child("vision_tower", image)
     projector = child_of(call.module, "multi_modal_projector")
     first = None if projector is None else child_of(projector, "linear_1")
@@ -353,9 +391,7 @@ _SIGLIP: Final[dict[str, Rule]] = {
     "SiglipAttention": _ATTENTION,
     "SiglipMLP": in_order,
     "SiglipMultiheadAttentionPoolingHead": _attention_pooling,
-    "SiglipForImageClassification": dataflow(
-        run("vision_model"), member(""), select(), run("classifier"), note="the mean of the patch tokens (no MACs)"
-    ),
+    "SiglipForImageClassification": _image_classifier("the mean of the patch tokens (no MACs)"),
 }
 _TOWERS: Final[dict[str, Rule]] = {
     **_CLIP,
@@ -363,6 +399,9 @@ _TOWERS: Final[dict[str, Rule]] = {
     # SigLIP 2 (transformers' Siglip2* classes): SigLIP's computation, but for its vision embeddings.
     **{f"Siglip2{kind.removeprefix('Siglip')}": rule for kind, rule in _SIGLIP.items()},
     "Siglip2VisionEmbeddings": _resized_positions,
+    "Siglip2ForImageClassification": _image_classifier(
+        "the mean over each image's real patches (pixel_attention_mask: a masked sum over their count, no MACs)"
+    ),
     "CLIPTextModelWithProjection": dataflow(run("text_model"), member("pooler_output"), run("text_projection")),
     "CLIPVisionModelWithProjection": dataflow(run("vision_model"), member("pooler_output"), run("visual_projection")),
     # torch's class of MultiheadAttention.out_proj, which the Hugging Face door keeps: a Linear.

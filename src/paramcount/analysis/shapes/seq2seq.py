@@ -1,6 +1,7 @@
 """Dataflow of transformers' encoder-decoders (BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper): the encoder
 reads the source tokens (Whisper: log-mel features), the decoder the target tokens with cross-attention to the
-encoder's output. Conventions in ``transformers.py``.
+encoder's output. Marian's, mBART's and Pegasus' ``*ForCausalLM`` run the decoder alone, its layers skipping their
+cross-attention. Conventions in ``transformers.py``.
 
 Input conventions: a text encoder-decoder reads (batch, source) token ids, the decoder as many, or (batch,
 source, target). Whisper reads (batch, target) decoder token ids: its encoder only accepts its fixed 30 s window
@@ -50,6 +51,9 @@ __all__ = ["CROSS", "ENCODER_STATES", "RULES", "SOURCE_AND_TARGET_INPUTS", "SPEE
 # --- encoder-decoders: BART, mBART, Marian, Pegasus, T5, mT5, UMT5, Whisper -----------------------------------
 
 ENCODER_STATES: Final = "encoder_hidden_states"
+CAUSAL_MASK: Final = "attention_mask"
+"""``Flow.context`` key of a decoder run alone (the ``*ForCausalLM``): its layers' causal mask, and no encoder
+output."""
 CROSS: Final = "cross"
 """How a decoder layer calls its cross-attention (``FlowLink.options``): queries from the decoder, keys and values
 from the encoder's output."""
@@ -157,11 +161,47 @@ def _encoder_decoder(*, skip: str = "", head: str = "", inputs: Step | None = No
     def with_shared(call: Call, flow: Flow) -> Outcome:
         if skip and child_of(call.module, skip) is not None:
             call.skip(skip, "the encoder and the decoder call this table as their embed_tokens")
-        outcome = rule(call, flow)
-        output = outcome.output
-        return outcome if output is None else replace(outcome, output=replace(output, context=()))
+        return _without_context(rule(call, flow))
 
     return with_shared
+
+
+def _without_context(outcome: Outcome) -> Outcome:
+    """The outcome of a model whose decoder's flow carried a context: the context stays inside the decoder."""
+    output = outcome.output
+    return outcome if output is None else replace(outcome, output=replace(output, context=()))
+
+
+class _CausalMask(Step):
+    """A decoder run alone (no encoder output): its (batch, L) token ids, carrying the causal mask
+    (batch, 1, L, L) that ``create_causal_mask`` builds and every layer's self-attention reads."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x0"]
+        if flow is not None:
+            batch, length = flow.shape[0], flow.shape[-1]
+            values["x"] = replace(flow, context=((CAUSAL_MASK, (batch, 1, length, length)),))
+
+
+_DECODER_ALONE: Final = dataflow(
+    _CausalMask(),
+    run("decoder"),
+    note="the ForCausalLM calls model.decoder directly, as this wrapper's forward does",
+)
+
+
+def _decoder_wrapper(call: Call, flow: Flow) -> Outcome:
+    """``*DecoderWrapper``: the decoder without encoder states, so each layer skips its cross-attention."""
+    return _without_context(_DECODER_ALONE(call, flow))
+
+
+def _decoder_only(prefix: str) -> dict[str, Rule]:
+    """``{prefix}ForCausalLM``, the decoder of a BART-style model alone: ``lm_head(model.decoder(input_ids)[0])``
+    on (batch, sequence) token ids, no ``final_logits_bias``."""
+    return {
+        f"{prefix}ForCausalLM": dataflow(tokens(), run("model"), run("lm_head")),
+        f"{prefix}DecoderWrapper": _decoder_wrapper,
+    }
 
 
 class _CrossKeys(Step):
@@ -176,8 +216,9 @@ class _CrossKeys(Step):
 
 
 def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = "") -> Rule:
-    """Self-attention (causal in a decoder, which is where the flow carries encoder states) or, when the
-    parent calls it with ``cross``, attention from the input's queries to the encoder's keys and values."""
+    """Self-attention (causal in a decoder, which is where the flow carries a context: the encoder's states, or
+    the causal mask of a decoder alone) or, when the parent calls it with ``cross``, attention from the input's
+    queries to the encoder's keys and values."""
     self_causal = dataflow(
         run(query, "x0", "q"), run(key, "x0", "k"), run(value, "x0", "v"), attention(causal=True), run(output)
     )
@@ -215,26 +256,45 @@ _BART_CODER: Final = dataflow(
     chain("layers", checkpointed=True),
     run("layer_norm", optional=True),
 )
-_BART_ENCODER_LAYER: Final = dataflow(
+_POST_NORM_SELF: Final = (
     run("self_attn"),
     add("x", "x", "x0", what="add the residual"),
     run("self_attn_layer_norm"),
+)
+_POST_NORM_FEED_FORWARD: Final = (
     run("fc1", "x", "y"),
     run("fc2", "y"),
     add("x", "x", "y", what="add the residual"),
     run("final_layer_norm"),
 )
-_BART_DECODER_LAYER: Final = dataflow(
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("self_attn_layer_norm"),
-    run("encoder_attn", "x", "c", options=CROSS),
-    add("x", "x", "c", what="add the residual"),
-    run("encoder_attn_layer_norm"),
-    run("fc1", "x", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("final_layer_norm"),
+_BART_ENCODER_LAYER: Final = dataflow(*_POST_NORM_SELF, *_POST_NORM_FEED_FORWARD)
+
+
+def _decoder_layer(self_attention: tuple[Step, ...], cross: tuple[Step, ...], feed_forward: tuple[Step, ...]) -> Rule:
+    """A decoder layer: its self-attention, ``cross``-attention and feed-forward blocks on a flow that carries the
+    encoder's output; without one (a decoder run alone, the ``*ForCausalLM``) its forward skips the
+    cross-attention block, norm included: the encoder layer's steps, with causal self-attention."""
+    with_cross = dataflow(*self_attention, *cross, *feed_forward)
+    alone = dataflow(*self_attention, *feed_forward)
+
+    def rule(call: Call, flow: Flow) -> Outcome:
+        if ENCODER_STATES in dict(flow.context):
+            return with_cross(call, flow)
+        for name in ("encoder_attn_layer_norm", "encoder_attn"):
+            call.skip(name, "the layer runs its cross-attention block only on encoder_hidden_states, given none")
+        return alone(call, flow)
+
+    return rule
+
+
+_BART_DECODER_LAYER: Final = _decoder_layer(
+    _POST_NORM_SELF,
+    (
+        run("encoder_attn", "x", "c", options=CROSS),
+        add("x", "x", "c", what="add the residual"),
+        run("encoder_attn_layer_norm"),
+    ),
+    _POST_NORM_FEED_FORWARD,
 )
 _PRE_NORM_SELF: Final = (
     run("self_attn_layer_norm", "x0", "y"),
@@ -249,12 +309,14 @@ _PRE_NORM_FEED_FORWARD: Final = (
 )
 _PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
 """mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
-_PRE_NORM_DECODER_LAYER: Final = dataflow(
-    *_PRE_NORM_SELF,
-    run("encoder_attn_layer_norm", "x", "y"),
-    run("encoder_attn", "y", options=CROSS),
-    add("x", "x", "y", what="add the residual"),
-    *_PRE_NORM_FEED_FORWARD,
+_PRE_NORM_DECODER_LAYER: Final = _decoder_layer(
+    _PRE_NORM_SELF,
+    (
+        run("encoder_attn_layer_norm", "x", "y"),
+        run("encoder_attn", "y", options=CROSS),
+        add("x", "x", "y", what="add the residual"),
+    ),
+    _PRE_NORM_FEED_FORWARD,
 )
 _SINUSOIDAL_CODER: Final = dataflow(
     fits("embed_positions"),
@@ -402,12 +464,15 @@ _ENCODER_DECODERS: Final[dict[str, Rule]] = {
     **_bart_family("MBart", _BART_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
     "MBartScaledWordEmbedding": embedding_subclass,
     "MBartLearnedPositionalEmbedding": embedding_subclass,
+    **_decoder_only("MBart"),
     "MarianMTModel": _LM_HEAD,
     **_bart_family("Marian", _SINUSOIDAL_CODER, _BART_ENCODER_LAYER, _BART_DECODER_LAYER),
     "MarianSinusoidalPositionalEmbedding": embedding_subclass,
+    **_decoder_only("Marian"),
     "PegasusForConditionalGeneration": _LM_HEAD,
     **_bart_family("Pegasus", _SINUSOIDAL_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
     "PegasusSinusoidalPositionalEmbedding": embedding_subclass,
+    **_decoder_only("Pegasus"),
     **_t5_family("T5"),
     **_t5_family("MT5"),
     **_t5_family("UMT5"),
@@ -447,9 +512,13 @@ SOURCE_AND_TARGET_INPUTS: Final = frozenset(
 """Kinds that read (batch, source) or (batch, source, target) token ids."""
 
 TOKEN_INPUTS: Final = frozenset(
-    {"T5EncoderModel", "MT5EncoderModel", "UMT5EncoderModel", "MT5ForTokenClassification", "UMT5ForTokenClassification"}
+    {
+        *("T5EncoderModel", "MT5EncoderModel", "UMT5EncoderModel", "MT5ForTokenClassification"),
+        *("UMT5ForTokenClassification", "MarianForCausalLM", "MBartForCausalLM", "PegasusForCausalLM"),
+    }
 )
-"""The encoders of T5's family alone, which read (batch, sequence) token ids."""
+"""The encoders of T5's family alone and the decoders of Marian, mBART and Pegasus alone, which read (batch,
+sequence) token ids."""
 
 SPEECH_INPUTS: Final = frozenset({"WhisperModel", "WhisperForConditionalGeneration"})
 """Kinds that read (batch, target) decoder token ids, the encoder at its fixed window of log-mel features."""

@@ -23,6 +23,7 @@ __all__ = [
     "NOT_MODELLED",
     "NOT_REACHED",
     "NO_FORWARD",
+    "NO_GRADIENT",
     "Call",
     "Flow",
     "ModuleShape",
@@ -48,6 +49,10 @@ NOT_REACHED: Final = "not reached"
 """Inside a module that is not modelled (or has no forward): its input is unknown."""
 INPUT_UNKNOWN: Final = "input unknown"
 """Comes after a module whose output is unknown, so its own input is unknown."""
+NO_GRADIENT: Final = "no gradient"
+"""A call option (``Call.child(..., options=...)``): the parent's forward discards the child's output (SigLIP's
+image classifier and its tower's pooling head), so no gradient reaches it: its backward, and its children's, is
+zero."""
 NOT_CALLED: Final = "not called"
 """The parent's ``forward`` does not call it for this configuration (EfficientNet's ``stochastic_depth`` in a
 block without a residual): known, not a gap."""
@@ -210,6 +215,12 @@ if TYPE_CHECKING:
         def each(self, name: str, flow: Flow | None) -> Flow | None:
             """Run every member of the child container ``name`` on the same ``flow`` (a ``ModuleList`` whose
             members the parent's forward calls on one tensor each, Qwen3-VL's deepstack mergers)."""
+            ...
+
+        def detach(self, path: str) -> None:
+            """Record that the output of the module copy at ``path`` (walked later: a vision layer after the
+            hidden state the projector reads) reaches no loss: autograd computes no gradient through it, so its
+            rows' backward MACs are 0 and gradient checkpointing never recomputes it."""
             ...
 
         def skip(self, name: str, reason: str) -> None:

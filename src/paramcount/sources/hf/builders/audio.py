@@ -248,18 +248,24 @@ def _speech_model(config: Config, speech: _Speech, architecture: str) -> Module:
 
 
 def _xvector(config: Config, architecture: str, base: Module, hidden: Dim, weights: tuple[Param, ...]) -> Module:
-    """``Wav2Vec2ForXVector``: a projection, TDNN layers (each a Linear over ``kernel`` stacked frames), statistics
-    pooling (mean and deviation: twice the last width), two Linears and the AM-softmax weight."""
+    """``Wav2Vec2ForXVector``: a projection, TDNN layers (each a Linear over ``kernel`` stacked frames, its kernel
+    size and ``tdnn_dilation`` kept as facts for the convolution it runs), statistics pooling (mean and deviation:
+    twice the last width), two Linears and the AM-softmax weight."""
     dims, kernels = config.sizes("tdnn_dim"), config.sizes("tdnn_kernel")
-    if not dims or len(kernels) < len(dims) or min(dims + kernels) < 1:
-        raise config.fail("tdnn_dim", f"'{config.path('tdnn_dim')}' needs a positive kernel in 'tdnn_kernel' each")
+    dilations = config.sizes("tdnn_dilation")
+    if not dims or min(len(kernels), len(dilations)) < len(dims) or min(dims + kernels + dilations) < 1:
+        raise config.fail(
+            "tdnn_dim", f"'{config.path('tdnn_dim')}' needs a positive kernel and dilation in 'tdnn_kernel' and "
+            "'tdnn_dilation' each"
+        )  # fmt: skip
     tdnn = []
-    for index, (width, kernel) in enumerate(zip(dims, kernels, strict=False)):
+    for index, (width, kernel, dilation) in enumerate(zip(dims, kernels, dilations, strict=False)):
         inputs = Dim.of(dims[max(index - 1, 0)], f"tdnn_dim[{max(index - 1, 0)}]")
         stacked = inputs * Dim.of(kernel, f"tdnn_kernel[{index}]")
-        tdnn.append(
-            module(str(index), "TDNNLayer", linear("kernel", stacked, Dim.of(width, f"tdnn_dim[{index}]"), bias=True))
+        layer = module(
+            str(index), "TDNNLayer", linear("kernel", stacked, Dim.of(width, f"tdnn_dim[{index}]"), bias=True)
         )
+        tdnn.append(replace(layer, attributes=(("kernel_size", kernel), ("dilation", dilation))))
     first, last = Dim.of(dims[0], "tdnn_dim[0]"), Dim.of(dims[-1], f"tdnn_dim[{len(dims) - 1}]")
     output = config_dim(config, "xvector_output_dim")
     objective = module("objective", "AMSoftmaxLoss", params=(Param("weight", (output, num_labels(config))),))
@@ -290,6 +296,7 @@ def _pretraining(config: Config, architecture: str, base: Module, hidden: Dim) -
         linear("weight_proj", last, entries, bias=True),
         params=(Param("codevectors", (Dim.constant(1), entries, codes // groups)),),
     )
+    quantizer = replace(quantizer, attributes=(("num_codevector_groups", groups.value),))
     projected = config_dim(config, "proj_codevector_dim")
     return module(
         "",
