@@ -75,6 +75,32 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
             "moe_intermediate_size": 32,
         },
     ),
+    "granite": (
+        "ibm-granite--granite-3.1-8b-instruct.json",
+        "GraniteForCausalLM",
+        {"num_key_value_heads": 2},
+    ),
+    # SmolLM3: the second and third layers without rotary (NoPE), the first with it
+    "smollm3": (
+        "HuggingFaceTB--SmolLM3-3B.json",
+        "SmolLM3ForCausalLM",
+        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0], "layer_types": None},
+    ),
+    # StarCoder2 with residual and embedding dropout (its config has none) to show where their masks are
+    "starcoder2": (
+        "bigcode--starcoder2-15b.json",
+        "Starcoder2ForCausalLM",
+        {"num_key_value_heads": 2, "residual_dropout": 0.1, "embedding_dropout": 0.1},
+    ),
+    # StableLM rotates a quarter of each head (partial_rotary_factor 0.25); its dropout (none in its config) follows
+    # only the MLP
+    "stablelm": (
+        "stabilityai--stablelm-2-1_6b.json",
+        "StableLmForCausalLM",
+        {"num_key_value_heads": 2, "hidden_dropout": 0.1},
+    ),
+    # OLMo with clip_qkv (none in its config): q, k and v clamped in place
+    "olmo": ("allenai--OLMo-7B-hf.json", "OlmoForCausalLM", {"num_key_value_heads": 2, "clip_qkv": 8.0}),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,

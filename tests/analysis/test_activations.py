@@ -280,3 +280,15 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     assert plan is not None
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
+
+
+def test_stablelm_per_head_layer_norms_fall_back_to_the_estimate() -> None:
+    # StableLM's qk_layernorm puts a LayerNorm per head on the query and the key: not modelled, so no plan
+    # (the plan without it is proven in test_saved_bytes_equal_autograd).
+    config, architecture = tiny_config("stablelm", 2)
+    for qk_layernorm, modelled in ((False, True), (True, False)):
+        tree = build_config_tree({**config, "qk_layernorm": qk_layernorm}, architecture=architecture)
+        dims = transformer_dimensions(tree)
+        assert dims is not None
+        plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16")
+        assert (plan is not None) == modelled

@@ -75,6 +75,11 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "granite": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "smollm3": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
+    "stablelm": {"hidden_act": "silu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -173,6 +178,8 @@ class _Sizes(Record):
     """An encoder-decoder's target length (``s`` is then the source length)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    p: int = 0
+    """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
 
 
 class _Settings(Record):
@@ -189,6 +196,8 @@ class _Settings(Record):
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    clip_qkv: bool = False
+    """q, k and v clamped in place (OLMo's ``clip_qkv``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -236,9 +245,11 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
-        stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+    def layer_norm(self, module: str, shape: str, *, upcast: bool = False) -> None:
+        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32."""
+        stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
+        what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
+        self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -381,19 +392,65 @@ def _attention_core(
     return False
 
 
-def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
+def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str | None) -> None:
     """After the attention: the output projection's input, the heads merged, unless it is the attention
-    output's storage (``shared``), then the mask of the residual's dropout."""
+    output's storage (``shared``), then the mask of the residual's ``dropout`` (None: it has none)."""
     if not shared:
         name = projection.rsplit(".", 1)[-1]
         out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
+# Llama-like decoders (Granite, SmolLM3, StarCoder2, …): where a family's layer differs from Llama's, as data.
+
+
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+"""The children of a Llama layer that hold weights."""
+
+
+class _Decoder(Record):
+    """Where a decoder-only family's layer differs from Llama's (``DECODERS``); q/k norms and fused projections
+    are read from the tree."""
+
+    children: frozenset[str] = LLAMA_LAYER
+    """The layer's children that hold weights (OLMo's norms hold none)."""
+
+    norm: str = "rms"
+    """``rms``: transformers' RMSNorm; ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm
+    without weights on the input upcast to float32 (OLMo)."""
+    mlp: str = "gated"
+    """``gated``: a SwiGLU MLP (or a sparse MoE block); ``plain``: c_fc, the activation, c_proj (StarCoder2)."""
+    rotary_cat: bool = False
+    """The query and key rebuilt by ``torch.cat`` of their rotated and unrotated parts (StableLM's partial rotary):
+    contiguous as (batch, heads, tokens, head_dim), laid out like a fused projection's slice."""
+    attention_dropout_residual: bool = True
+    """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
+    float32_rotary: bool = False
+    """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+
+
+DECODERS: Final = {
+    "starcoder2": _Decoder(norm="layer", mlp="plain"),
+    "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
+    "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
+}
+"""The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
+keep nothing; SmolLM3's layers without rotary keep what rotary ones do) run Llama's."""
+LLAMA: Final = _Decoder()
+
+
+def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: bool = False) -> None:
+    """A norm over the hidden states of a Llama-like layer or its model."""
+    if layout.norm in ("layer", "float32_layer"):
+        out.layer_norm(module, "b·s·h", upcast=layout.norm == "float32_layer")
+    else:
+        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
+
+
+def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool) -> None:
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
     out.saved(
@@ -403,14 +460,23 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
         "b·s·h",
         "sequence",
     )
+    if out.settings.clip_qkv:
+        for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+            what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+            out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
     if _child(attention, "q_norm") is not None:
         out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
         out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
-    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    shared = _attention_core(
+        out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused or layout.rotary_cat
+    )
+    dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+    _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
     if out.sizes.e:
         _sparse_moe(out, mlp)
+    elif layout.mlp == "plain":
+        _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
         _gated_mlp(out, mlp)
     if out.settings.hidden_dropout > 0:
@@ -569,10 +635,10 @@ def _plain_activation(out: _Builder, module: str, width: str, *, next_input: boo
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
-def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
+def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str | None = None) -> None:
     """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
-    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    result itself when no activation dropout comes between), then the mask of the residual's ``dropout`` (None: the
+    caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2, StarCoder2's MLP."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
     shared = out.settings.act == "relu" and not dropped
@@ -583,7 +649,7 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
         out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -824,18 +890,21 @@ def _causal_lm_head(out: _Builder) -> None:
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool) -> None:
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
+    if out.settings.embedding_dropout > 0:
+        out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
     if not out.checkpointing:
         for table in ("cos", "sin"):
-            out.saved(
+            out.add(
                 f"rotary.{table}",
                 "model.rotary_emb",
                 f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·d",
+                "s·p" if out.sizes.p else "s·d",
+                "float32" if layout.float32_rotary else "compute",
                 "none",
             )
-    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
 
@@ -930,8 +999,13 @@ def _width(module: Module | None, name: str) -> int | None:
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "granite", "smollm3"}
+    | DECODERS.keys()
 )
+
+
+ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
+"""The children of a Llama-like attention modelled."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
@@ -951,11 +1025,14 @@ def _names(block: Module) -> set[str]:
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+    if model_type in LLAMA_FAMILIES and names == DECODERS.get(model_type, LLAMA).children:
+        if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
+            return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
-        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        plain = _width(mlp, "c_fc")
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else plain)
         return ("llama", width) if width else None
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
@@ -1016,11 +1093,18 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
-        embedding_dropout=number("embd_pdrop"),
+        hidden_dropout=number(
+            "resid_pdrop",
+            "hidden_dropout_prob",
+            "residual_dropout",
+            "hidden_dropout",
+            *(("dropout",) if model_type in SEQ2SEQ else ()),
+        ),
+        embedding_dropout=number("embd_pdrop", "embedding_dropout"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        clip_qkv=number("clip_qkv") > 0,
     )
 
 
@@ -1086,6 +1170,7 @@ def activation_plan(
         shared,
         seq_len,
         mels,
+        _partial_rotary(tree, dims.stack, dims.head_dim),
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
@@ -1094,8 +1179,9 @@ def activation_plan(
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus)
-        _llama_model(outside, head=head, one_plus=one_plus)
+        layout_ = DECODERS.get(model_type, LLAMA)
+        _llama_layer(layer, block, layout_, one_plus=one_plus)
+        _llama_model(outside, layout_, head=head, one_plus=one_plus)
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -1133,6 +1219,15 @@ def activation_plan(
         ),
         encoder=encoder_stack,
     )
+
+
+def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:
+    """The rotary dimensions of each head, twice the frequencies of the rotary table beside ``stack``
+    (``model.rotary_emb`` for ``model.layers``), when fewer than ``head_dim``; 0 otherwise."""
+    rotary = _at(tree, stack.rsplit(".", 1)[0] + ".rotary_emb") if "." in stack else None
+    frequencies = next((buffer for buffer in rotary.buffers if buffer.name == "inv_freq"), None) if rotary else None
+    dims = 2 * frequencies.sizes[0] if frequencies is not None and len(frequencies.shape) == 1 else head_dim
+    return dims if dims < head_dim else 0
 
 
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:

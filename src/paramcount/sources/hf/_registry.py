@@ -124,13 +124,22 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "residual_dropout",
+    "embedding_dropout",
+    "hidden_dropout",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
-ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+ROUTING_KEYS: Final = (
+    "num_experts_per_tok",
+    "norm_topk_prob",
+    "output_router_logits",
+    "router_jitter_noise",
+    "clip_qkv",
+)
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise), kept on the root for the activation planner."""
+noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 
