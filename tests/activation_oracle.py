@@ -84,7 +84,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "smollm3": (
         "HuggingFaceTB--SmolLM3-3B.json",
         "SmolLM3ForCausalLM",
-        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0], "layer_types": None},
+        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0]},
     ),
     # StarCoder2 with residual and embedding dropout (its config has none) to show where their masks are
     "starcoder2": (
@@ -101,6 +101,23 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     # OLMo with clip_qkv (none in its config): q, k and v clamped in place
     "olmo": ("allenai--OLMo-7B-hf.json", "OlmoForCausalLM", {"num_key_value_heads": 2, "clip_qkv": 8.0}),
+    "olmo2": ("allenai--OLMo-2-1124-7B.json", "Olmo2ForCausalLM", {"num_key_value_heads": 2}),
+    # Command R with the per-head LayerNorms on the query and key of Command R+ (use_qk_norm)
+    "cohere": (
+        "CohereForAI--c4ai-command-r-v01.json",
+        "CohereForCausalLM",
+        {"num_key_value_heads": 2, "use_qk_norm": True},
+    ),
+    # Command R7B: the first layer sliding (with rotary), the next two full (without)
+    "cohere2": (
+        "CohereForAI--c4ai-command-r7b-12-2024.json",
+        "Cohere2ForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "layer_types": ["sliding_attention", "full_attention", "full_attention"],
+        },
+    ),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,
@@ -124,6 +141,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
         config.update(encoder_layers=layers, decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+    if isinstance(config.get("layer_types"), list):  # one per layer
+        config["layer_types"] = config["layer_types"][:layers]
     config["architectures"] = [architecture]
     return config, architecture
 

@@ -80,6 +80,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
     "stablelm": {"hidden_act": "silu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
     "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
 
@@ -253,9 +256,12 @@ class _Builder:
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
-    def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
+    def rms_norm(
+        self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False, float32_weight: bool = False
+    ) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
-        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm)."""
+        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm; ``float32_weight``: in
+        float32, cast back after the product, OLMo-2)."""
         self.add(
             f"{module}.input_float32",
             module,
@@ -269,7 +275,7 @@ class _Builder:
             self.add(
                 f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
             )
-        normalised = "float32" if one_plus else "compute"
+        normalised = "float32" if one_plus or float32_weight else "compute"
         self.add(
             f"{module}.normalised", module, "x·rstd, multiplied by the weight (MulBackward0)", shape, normalised, split
         )
@@ -417,8 +423,16 @@ class _Decoder(Record):
     """The layer's children that hold weights (OLMo's norms hold none)."""
 
     norm: str = "rms"
-    """``rms``: transformers' RMSNorm; ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm
-    without weights on the input upcast to float32 (OLMo)."""
+    """``rms``: transformers' RMSNorm; ``float32_rms``: one whose weight multiplies in float32 (OLMo-2);
+    ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm without weights on the input upcast to
+    float32 (OLMo); ``cohere_layer``: Cohere's LayerNorm without bias, in float32 (``_cohere_norm``)."""
+    pre_norms: bool = True
+    """``input_layernorm`` before the attention, ``post_attention_layernorm`` before the MLP."""
+    parallel: bool = False
+    """The attention and the MLP both read ``input_layernorm``'s output, one storage, and add to one residual
+    (Cohere)."""
+    post_norms: tuple[str, ...] = ()
+    """The norms after the attention and after the MLP, before their residual sums (OLMo-2, GLM-4)."""
     mlp: str = "gated"
     """``gated``: a SwiGLU MLP (or a sparse MoE block); ``plain``: c_fc, the activation, c_proj (StarCoder2)."""
     rotary_cat: bool = False
@@ -430,10 +444,22 @@ class _Decoder(Record):
     """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
 
 
+COHERE: Final = _Decoder(
+    children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
+)
 DECODERS: Final = {
     "starcoder2": _Decoder(norm="layer", mlp="plain"),
     "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
     "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
+    "olmo2": _Decoder(
+        children=frozenset({"self_attn", "mlp", "post_attention_layernorm", "post_feedforward_layernorm"}),
+        norm="float32_rms",
+        pre_norms=False,
+        post_norms=("post_attention_layernorm", "post_feedforward_layernorm"),
+        float32_rotary=True,
+    ),
+    "cohere": COHERE,
+    "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
 }
 """The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
 keep nothing; SmolLM3's layers without rotary keep what rotary ones do) run Llama's."""
@@ -442,21 +468,55 @@ LLAMA: Final = _Decoder()
 
 def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: bool = False) -> None:
     """A norm over the hidden states of a Llama-like layer or its model."""
-    if layout.norm in ("layer", "float32_layer"):
+    if layout.norm == "cohere_layer":
+        _cohere_norm(out, module, "b·s·h", "b·s", "h", "sequence")
+    elif layout.norm in ("layer", "float32_layer"):
         out.layer_norm(module, "b·s·h", upcast=layout.norm == "float32_layer")
     else:
-        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
+    """The query's and key's norms, when the attention has them: per head (Qwen3, Cohere's per-head LayerNorm
+    with a weight per head) or over all the heads at once (OLMo-2)."""
+    q_norm = _param(_child(attention, "q_norm"), "weight")
+    if q_norm is None:
+        return
+    whole = q_norm.sizes[-1] != out.sizes.d or len(q_norm.shape) > 1  # over all the heads at once, not each head
+    for name, heads in (("q", "a"), ("k", "k")):
+        module, shape = f"self_attn.{name}_norm", f"b·s·{heads}·d"
+        if layout.norm == "cohere_layer":
+            _cohere_norm(out, module, shape, f"b·s·{heads}", f"{heads}·d", "tensor")
+            continue
+        rows = "b·s" if whole else f"b·s·{heads}"
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, shape, rows, "tensor", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str, split: Split) -> None:
+    """Cohere's LayerNorm without bias, written out in float32: x.float() − mean computed twice, once kept by pow
+    and once by the product with rsqrt's result, which it keeps, the weight cast to float32 and the normalised x
+    it multiplies."""
+    for node in ("PowBackward0", "MulBackward0"):
+        what = f"x.float() − mean ({node})"
+        out.add(f"{module}.centred_{node[:3].lower()}", module, what, shape, "float32", split)
+    out.add(f"{module}.rstd", module, "rsqrt(variance + eps) in float32 (MulBackward0)", rows, "float32", split)
+    out.add(f"{module}.weight_float32", module, "the weight cast to float32 (MulBackward0)", weight, "float32", "none")
+    out.add(f"{module}.normalised", module, "the normalised x in float32 (MulBackward0)", shape, "float32", split)
 
 
 def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool) -> None:
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
+    if layout.pre_norms:
+        _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+    what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
     out.saved(
         f"self_attn.{projections}.input",
         f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        f"{projections} input, {what} (MmBackward0, one storage)",
         "b·s·h",
         "sequence",
     )
@@ -464,21 +524,25 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
         for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
             what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
             out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
-    if _child(attention, "q_norm") is not None:
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
+    _head_norms(out, attention, layout, one_plus=one_plus)
     shared = _attention_core(
         out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused or layout.rotary_cat
     )
     dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
-    _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
+    after_attention, after_mlp = layout.post_norms or (None, None)
+    if after_attention:
+        _decoder_norm(out, layout, after_attention)
+    if layout.pre_norms and not layout.parallel:
+        _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
     if out.sizes.e:
         _sparse_moe(out, mlp)
     elif layout.mlp == "plain":
         _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
-        _gated_mlp(out, mlp)
+        _gated_mlp(out, mlp, shared_input=layout.parallel)
+    if after_mlp:
+        _decoder_norm(out, layout, after_mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
