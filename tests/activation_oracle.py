@@ -118,6 +118,8 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
             "layer_types": ["sliding_attention", "full_attention", "full_attention"],
         },
     ),
+    # GLM-4: norms before and after each sub-layer, half of each head rotated, gate and up fused
+    "glm4": ("THUDM--GLM-4-9B-0414.json", "Glm4ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,

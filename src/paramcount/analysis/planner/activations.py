@@ -82,6 +82,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
     "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
@@ -442,6 +443,9 @@ class _Decoder(Record):
     """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
     float32_rotary: bool = False
     """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+    interleaved_rotary: bool = False
+    """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
+    model's tables (GLM-4)."""
 
 
 COHERE: Final = _Decoder(
@@ -457,6 +461,12 @@ DECODERS: Final = {
         pre_norms=False,
         post_norms=("post_attention_layernorm", "post_feedforward_layernorm"),
         float32_rotary=True,
+    ),
+    "glm4": _Decoder(
+        children=LLAMA_LAYER | {"post_self_attn_layernorm", "post_mlp_layernorm"},
+        post_norms=("post_self_attn_layernorm", "post_mlp_layernorm"),
+        rotary_cat=True,
+        interleaved_rotary=True,
     ),
     "cohere": COHERE,
     "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
@@ -525,6 +535,8 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
             what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
             out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
     _head_norms(out, attention, layout, one_plus=one_plus)
+    if layout.interleaved_rotary:
+        _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
     shared = _attention_core(
         out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused or layout.rotary_cat
     )
@@ -958,19 +970,23 @@ def _llama_model(out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool)
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
-    if not out.checkpointing:
-        for table in ("cos", "sin"):
-            out.add(
-                f"rotary.{table}",
-                "model.rotary_emb",
-                f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·p" if out.sizes.p else "s·d",
-                "float32" if layout.float32_rotary else "compute",
-                "none",
-            )
+    if not out.checkpointing and not layout.interleaved_rotary:
+        _rotary_tables(out, layout, "model.rotary_emb", "shared by every layer")
     _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
+
+
+def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str) -> None:
+    for table in ("cos", "sin"):
+        out.add(
+            f"rotary.{table}",
+            module,
+            f"rotary {table} for the positions (MulBackward0), {where}",
+            "s·p" if out.sizes.p else "s·d",
+            "float32" if layout.float32_rotary else "compute",
+            "none",
+        )
 
 
 def _gpt2_model(out: _Builder, *, head: bool) -> None:
