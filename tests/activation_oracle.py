@@ -120,6 +120,11 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     # GLM-4: norms before and after each sub-layer, half of each head rotated, gate and up fused
     "glm4": ("THUDM--GLM-4-9B-0414.json", "Glm4ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "granitemoe": (
+        "ibm-granite--granite-3.1-3b-a800m-instruct.json",
+        "GraniteMoeForCausalLM",
+        {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,

@@ -83,6 +83,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
     "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
@@ -443,6 +444,11 @@ class _Decoder(Record):
     """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
     float32_rotary: bool = False
     """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+    mlp_child: str = "mlp"
+    """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
+    router: str = "softmax"
+    """A sparse MoE router's ``softmax`` over every expert before the top-r, or (``top_softmax``) over the top-r
+    logits only (GraniteMoE)."""
     interleaved_rotary: bool = False
     """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
     model's tables (GLM-4)."""
@@ -469,6 +475,11 @@ DECODERS: Final = {
         interleaved_rotary=True,
     ),
     "cohere": COHERE,
+    "granitemoe": _Decoder(
+        children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
+        mlp_child="block_sparse_moe",
+        router="top_softmax",
+    ),
     "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
 }
 """The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
@@ -517,7 +528,7 @@ def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str,
 
 
 def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool) -> None:
-    attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
+    attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
     if layout.pre_norms:
         _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
@@ -548,7 +559,7 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
     if layout.pre_norms and not layout.parallel:
         _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
     if out.sizes.e:
-        _sparse_moe(out, mlp)
+        _sparse_moe(out, mlp, layout)
     elif layout.mlp == "plain":
         _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
@@ -559,41 +570,43 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
     float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``, its router (``router``)
+    a softmax over the top-r logits only (``layout.router``)."""
+    at = layout.mlp_child
+    gate = f"{at}.{'router' if layout.router == 'top_softmax' else 'gate'}"
     out.saved(
-        "mlp.gate.input",
-        "mlp.gate",
+        f"{gate}.input",
+        gate,
         "router input, the normalised hidden states (MmBackward0"
         + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
         "b·s·h",
         "sequence",
     )
-    out.add(
-        "mlp.gate.probabilities",
-        "mlp.gate",
-        "router softmax in float32 (SoftmaxBackward0)",
-        "b·s·e",
-        "float32",
-        "sequence",
-    )
-    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    if layout.router == "top_softmax":
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+        what = "softmax of the top-r logits in float32 (SoftmaxBackward0)"
+        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", "float32", "sequence")
+    else:
+        what = "router softmax in float32 (SoftmaxBackward0)"
+        out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
     if out.settings.renormalise:
         out.add(
-            "mlp.gate.top_probabilities",
-            "mlp.gate",
+            f"{gate}.top_probabilities",
+            gate,
             "top-r probabilities (DivBackward0)",
             "b·s·r",
             "float32",
             "sequence",
         )
-        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
-    experts = "mlp.experts"
+        out.add(f"{gate}.top_sum", gate, "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+    experts = f"{at}.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
         ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
@@ -1092,10 +1105,15 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+    if (_child(mlp, "gate") or _child(mlp, "router")) is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _mlp(block: Module, model_type: str) -> Module | None:
+    """The MLP or sparse MoE block of a layer (GraniteMoE's ``block_sparse_moe``)."""
+    return _child(block, DECODERS.get(model_type, LLAMA).mlp_child)
 
 
 def _names(block: Module) -> set[str]:
@@ -1108,7 +1126,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in LLAMA_FAMILIES and names == DECODERS.get(model_type, LLAMA).children:
         if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
             return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
-        mlp = _child(block, "mlp")
+        mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
         plain = _width(mlp, "c_fc")
@@ -1218,9 +1236,9 @@ def activation_plan(
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_child(block, "mlp"))
+    sparse = _experts(_mlp(block, model_type))
     stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
+    if stack is not None and any(_experts(_mlp(other, model_type)) != sparse for other in stack.children):
         return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
