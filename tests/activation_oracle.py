@@ -125,6 +125,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "GraniteMoeForCausalLM",
         {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
     ),
+    # gpt-oss runs eager attention only (transformers has no sdpa for its sinks)
+    "gpt_oss": (
+        "openai--gpt-oss-20b.json",
+        "GptOssForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
 }
 TINY: dict[str, Any] = {
     "hidden_size": 64,

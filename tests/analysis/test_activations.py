@@ -22,6 +22,7 @@ from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
+EAGER_ONLY = {"gpt_oss"}
 
 
 def _ours(
@@ -64,7 +65,9 @@ def _measured(
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
-    two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
+    # transformers runs gpt-oss's attention with sinks eager only (it refuses sdpa): the plan for sdpa is eager's
+    measured = "eager" if family in EAGER_ONLY else attention
+    two, three = (_measured(family, layers, measured, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
     stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
     per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
@@ -292,3 +295,22 @@ def test_stablelm_per_head_layer_norms_fall_back_to_the_estimate() -> None:
         assert dims is not None
         plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16")
         assert (plan is not None) == modelled
+
+
+def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
+    # gpt-oss-20b, bf16, b=1, s=256: transformers has no sdpa for the sinks, so the default plan is eager's, with
+    # the softmax over s + 1 columns (2·64 heads·s·(s+1) bytes); its 32 experts of width 2,880 (stored transposed,
+    # hidden × 2·width) run r=4 per token, each clamped-SwiGLU tensor 2·4·s·2,880 bytes. The flash kernels with
+    # sinks are not modelled: no plan.
+    s = 256
+    tree = from_config("openai/gpt-oss-20b").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    assert plan is not None
+    assert (plan.attention, plan.kernel) == ("eager", "eager")
+    by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
+    assert by_key["self_attn.softmax"] == 2 * 64 * s * (s + 1)
+    assert by_key["mlp.experts.glu"] == by_key["mlp.experts.down.input"] == 2 * 4 * s * 2880
+    assert any("eager only" in note for note in plan.assumptions)
+    assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None

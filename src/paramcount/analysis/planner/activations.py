@@ -84,6 +84,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
     "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
     "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "gpt_oss": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
@@ -447,8 +448,15 @@ class _Decoder(Record):
     mlp_child: str = "mlp"
     """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
     router: str = "softmax"
-    """A sparse MoE router's ``softmax`` over every expert before the top-r, or (``top_softmax``) over the top-r
-    logits only (GraniteMoE)."""
+    """A sparse MoE router's ``softmax`` over every expert before the top-r, or over the top-r logits only, in
+    float32 (``top_softmax_float32``, GraniteMoE) or the compute dtype (``top_softmax``, gpt-oss)."""
+    clamped_swiglu: bool = False
+    """gpt-oss's experts: biases indexed per pair, and a SwiGLU on the interleaved gate and up halves clamped to
+    ``swiglu_limit``, ``(up + 1)·gate·sigmoid(alpha·gate)``."""
+    sinks: bool = False
+    """gpt-oss's attention: a learned sink logit per head joins the scores; transformers runs it eager only."""
+    half_rotary: bool = False
+    """The rotary cos and sin span half of each head, which multiplies each half by them (gpt-oss)."""
     interleaved_rotary: bool = False
     """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
     model's tables (GLM-4)."""
@@ -478,8 +486,9 @@ DECODERS: Final = {
     "granitemoe": _Decoder(
         children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
         mlp_child="block_sparse_moe",
-        router="top_softmax",
+        router="top_softmax_float32",
     ),
+    "gpt_oss": _Decoder(norm="float32_rms", router="top_softmax", clamped_swiglu=True, sinks=True, half_rotary=True),
     "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
 }
 """The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
@@ -496,6 +505,28 @@ def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: boo
     else:
         float32_weight = layout.norm == "float32_rms"
         out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _sink_attention(out: _Builder, module: str) -> bool:
+    """gpt-oss's eager attention with sinks: the scores and the sink logit of each head concatenated (s + 1 columns),
+    their maximum subtracted (MaxBackward0 keeps its indices), a softmax in the compute dtype over them, the sink
+    column dropped by a view; the query and the key and value repeated to every head kept by the matmuls."""
+    repeated = ", repeated to every head" if out.sizes.k != out.sizes.a else ""
+    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
+    out.saved(f"{module}.key", module, f"key{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    out.add(f"{module}.max_indices", module, "where each row's maximum is (MaxBackward0)", "b·a·s", "int64", "tensor")
+    sizes = out.sizes
+    out.add(
+        f"{module}.softmax",
+        module,
+        "softmax over the scores and the sink (SoftmaxBackward0), its view without the sink kept by the matmul",
+        "b·a·s·(s+1)",
+        "compute",
+        "tensor",
+        elements=sizes.b * sizes.a * sizes.s * (sizes.s + 1),
+    )
+    out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    return False
 
 
 def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
@@ -548,9 +579,11 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
     _head_norms(out, attention, layout, one_plus=one_plus)
     if layout.interleaved_rotary:
         _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
-    shared = _attention_core(
-        out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused or layout.rotary_cat
-    )
+    repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+    if layout.sinks:
+        shared = _sink_attention(out, "self_attn")
+    else:
+        shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
     dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
     after_attention, after_mlp = layout.post_norms or (None, None)
@@ -579,7 +612,7 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``, its router (``router``)
     a softmax over the top-r logits only (``layout.router``)."""
     at = layout.mlp_child
-    gate = f"{at}.{'router' if layout.router == 'top_softmax' else 'gate'}"
+    gate = f"{at}.{'gate' if layout.router == 'softmax' else 'router'}"
     out.saved(
         f"{gate}.input",
         gate,
@@ -588,10 +621,11 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
         "b·s·h",
         "sequence",
     )
-    if layout.router == "top_softmax":
+    if layout.router != "softmax":
         out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
-        what = "softmax of the top-r logits in float32 (SoftmaxBackward0)"
-        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", "float32", "sequence")
+        dtype = "float32" if layout.router == "top_softmax_float32" else "compute"
+        what = f"softmax of the top-r logits in {dtype} (SoftmaxBackward0)"
+        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", dtype, "sequence")
     else:
         what = "router softmax in float32 (SoftmaxBackward0)"
         out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
@@ -613,6 +647,9 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
         ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
     ):
         out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    if layout.clamped_swiglu:
+        what = "the expert of each pair sorted, indexing the experts' biases (IndexBackward0)"
+        out.add(f"{experts}.expert_index", experts, what, "b·s·r", "int64", "sequence")
     out.add(
         f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
     )
@@ -627,9 +664,17 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
         "b·s·r·2·i",
         "tensor",
     )
-    out.saved(
-        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
-    )
+    if layout.clamped_swiglu:
+        for key, what in (
+            ("gate_clamped", "the gate clamped to the limit (ClampBackward1 keeps the gate, MulBackward0 this)"),
+            ("sigmoid", "sigmoid(alpha·gate) (SigmoidBackward0, MulBackward0)"),
+            ("up_plus_one", "the up half clamped, plus one (MulBackward0)"),
+            ("glu", "gate·sigmoid(alpha·gate) (MulBackward0)"),
+        ):
+            out.saved(f"{experts}.{key}", experts, what, "b·s·r·i", "tensor")
+    else:
+        what = f"{act}(gate), kept by the product (MulBackward0)"
+        out.saved(f"{experts}.act_fn.output", experts, what, "b·s·r·i", "tensor")
     out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
     out.saved(
         f"{experts}.down.output",
@@ -991,14 +1036,18 @@ def _llama_model(out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool)
 
 
 def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str) -> None:
+    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``)."""
+    sizes = out.sizes
+    shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
     for table in ("cos", "sin"):
         out.add(
             f"rotary.{table}",
             module,
             f"rotary {table} for the positions (MulBackward0), {where}",
-            "s·p" if out.sizes.p else "s·d",
+            shape,
             "float32" if layout.float32_rotary else "compute",
             "none",
+            elements=elements,
         )
 
 
@@ -1108,7 +1157,10 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     if (_child(mlp, "gate") or _child(mlp, "router")) is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
-    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+    down = _param(_child(mlp, "experts"), "down_proj")
+    transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
+    width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
+    return weight.sizes[0], width, (_width(shared, "gate_proj") or 0) if shared else 0
 
 
 def _mlp(block: Module, model_type: str) -> Module | None:
@@ -1234,6 +1286,11 @@ def activation_plan(
         return None
     structure, width = found
     settings = _settings(tree, model_type, dtype, attention, kernels)
+    if structure == "llama" and DECODERS.get(model_type, LLAMA).sinks:
+        if attention == "flash" or settings.attention_dropout > 0:
+            return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
+        attention = "eager"  # transformers has no sdpa for the sinks and falls back to eager
+        settings = replace(settings, attention=attention)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
     sparse = _experts(_mlp(block, model_type))
@@ -1274,10 +1331,13 @@ def activation_plan(
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
     encoder_stack = None
+    notes: tuple[str, ...] = ()
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
         layout_ = DECODERS.get(model_type, LLAMA)
+        if layout_.sinks:
+            notes = ("attention sinks: transformers runs this family's attention eager only (no sdpa)",)
         _llama_layer(layer, block, layout_, one_plus=one_plus)
         _llama_model(outside, layout_, head=head, one_plus=one_plus)
     elif structure == "gpt2":
@@ -1314,7 +1374,8 @@ def activation_plan(
         layer_input=_layer_input(keeper, dims.stack),
         assumptions=_assumptions(
             structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
-        ),
+        )
+        + notes,
         encoder=encoder_stack,
     )
 
