@@ -74,7 +74,8 @@ TEMPLATES: Final[dict[str, str]] = {
     ),
     "activations-layout": (
         "activations: the layers are not one of the layouts modelled per operation "
-        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, GPT-2, BERT, BART, mBART, Pegasus, Marian, "
+        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, Granite, GraniteMoE, SmolLM3, StarCoder2, "
+        "StableLM, OLMo, OLMo-2, Cohere, Cohere2, GLM-4, gpt-oss, GPT-2, BERT, BART, mBART, Pegasus, Marian, "
         "Whisper)"
     ),
     "activations-korthikanti": (
