@@ -1,10 +1,11 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
-what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
+Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
+those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and
+for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
@@ -64,12 +65,21 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "gemma2": {
+        "hidden_activation": "gelu_pytorch_tanh",
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+    },
+    "gemma3_text": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -86,8 +96,17 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gpt_oss": {"hidden_act": "silu", "attention_dropout": 0.0},
     "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
+    "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
+gpt-oss's sinks):
+transformers runs them eager when no implementation is asked for."""
+ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
+"""Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
 
 class SavedTensor(Record):
@@ -108,6 +127,8 @@ class SavedTensor(Record):
     """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
     device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
     saved: bool = True
+    only: str = ""
+    """In a layer: kept only by the layers of this kind (``sliding_attention``); empty: by every layer."""
 
 
 class LayerStack(Record):
@@ -119,10 +140,32 @@ class LayerStack(Record):
     per_layer: tuple[SavedTensor, ...]
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The layers of each kind where some tensors are kept by one kind only (``SavedTensor.only``); empty: every
+    layer keeps every tensor."""
+
+    def copies(self, tensor: SavedTensor) -> int:
+        """How many of the layers keep ``tensor``."""
+        return dict(self.kinds).get(tensor.only, 0) if tensor.only else self.layers
+
+    def layer(self, kind: str) -> tuple[SavedTensor, ...]:
+        """What one layer of ``kind`` keeps."""
+        return tuple(tensor for tensor in self.per_layer if tensor.only in ("", kind))
+
+    @property
+    def largest(self) -> tuple[SavedTensor, ...]:
+        """What one layer keeps, of the kind that keeps the most (the one recomputed with checkpointing)."""
+        layers = [self.layer(kind) for kind, _ in self.kinds] or [self.per_layer]
+        return max(layers, key=lambda found: sum(tensor.bytes for tensor in found))
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        return sum(tensor.bytes for tensor in self.largest)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the layers keep without checkpointing."""
+        return sum(tensor.bytes * self.copies(tensor) for tensor in self.per_layer)
 
 
 class ActivationPlan(Record):
@@ -147,22 +190,29 @@ class ActivationPlan(Record):
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
     encoder: LayerStack | None = None
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
+
+    @property
+    def decoder(self) -> LayerStack:
+        """The layers (an encoder-decoder's decoder layers) as a stack."""
+        return LayerStack(
+            self.layer_input.module, self.layers, self.seq_len, self.per_layer, self.layer_input, self.kinds
+        )
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        """What one layer keeps (of the kind that keeps the most)."""
+        return self.decoder.per_layer_bytes
 
     @property
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
-        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        encoder = self.encoder
-        if encoder is not None:
-            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
-            outside = encoder.layers * layers_
-        else:
-            outside = 0
-        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        stacks = (self.decoder,) if self.encoder is None else (self.decoder, self.encoder)
+        layers = sum(
+            stack.layers * stack.layer_input.bytes if self.checkpointing else stack.stored_bytes for stack in stacks
+        )
+        return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -182,6 +232,8 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    f: int = 0
+    """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     p: int = 0
@@ -196,6 +248,8 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    input_jitter: bool = False
+    """Phi-3.5-MoE's ``input_jitter_noise``: multiplicative noise on the MoE block's and the router's inputs."""
     renormalise: bool = False
     """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
     float32_routing: bool = False
@@ -204,6 +258,10 @@ class _Settings(Record):
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
     clip_qkv: bool = False
     """q, k and v clamped in place (OLMo's ``clip_qkv``)."""
+    score_softcap: bool = False
+    """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
+    logit_softcap: bool = False
+    """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -219,6 +277,12 @@ class _Builder:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
         self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
+        self.masked = ""
+        """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
+        self.unmasked: tuple[str, ...] = ()
+        """The other kinds of layers, when some get a mask."""
+        self.only = ""
+        """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
     def add(
         self,
@@ -231,6 +295,7 @@ class _Builder:
         *,
         saved: bool = True,
         elements: int | None = None,
+        only: str = "",
     ) -> None:
         shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
@@ -238,13 +303,14 @@ class _Builder:
             for symbol in shape.split("·"):
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
+        only = only or self.only
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
 
-    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
         """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
-        self.add(key, module, what, shape, "compute", split)
+        self.add(key, module, what, shape, "compute", split, only=only)
 
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
@@ -276,7 +342,12 @@ class _Builder:
         self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
         if one_plus:
             self.add(
-                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+                f"{module}.one_plus_weight",
+                module,
+                "1 + weight in float32 (MulBackward0)",
+                shape.rsplit("·", 1)[-1],
+                "float32",
+                "none",
             )
         normalised = "float32" if one_plus or float32_weight else "compute"
         self.add(
@@ -318,9 +389,20 @@ def _attention_core(
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
+        masked = out.masked
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
-            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+            what = f"{name} (ScaledDotProductFlashAttention)"
+            if name == "query" or not masked or out.sizes.k == out.sizes.a:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor")
+                continue
+            for kind in out.unmasked:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor", only=kind)
+            what = f"{name} repeated to every head: with a mask transformers gives sdpa no GQA (repeat_kv)"
+            out.saved(f"{module}.{name}_repeated", module, what, f"b·a·{keys}·d", "tensor", only=masked)
+        if masked:
+            what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
@@ -364,6 +446,14 @@ def _attention_core(
         f"b·a·{keys}·d",
         "tensor",
     )
+    if settings.score_softcap:
+        out.saved(
+            f"{module}.softcap",
+            module,
+            "tanh(scores / attn_logit_softcapping) (TanhBackward0)",
+            f"b·a·s·{keys}",
+            "tensor",
+        )
     softmax_dtype = "float32" if upcast_softmax else "compute"
     out.add(
         f"{module}.softmax",
@@ -447,9 +537,10 @@ class _Decoder(Record):
     """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
     mlp_child: str = "mlp"
     """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
-    router: str = "softmax"
-    """A sparse MoE router's ``softmax`` over every expert before the top-r, or over the top-r logits only, in
-    float32 (``top_softmax_float32``, GraniteMoE) or the compute dtype (``top_softmax``, gpt-oss)."""
+    router: str = ""
+    """A sparse MoE router that softmaxes the top-r logits only, in float32 (``top_softmax_float32``, GraniteMoE)
+    or the compute dtype (``top_softmax``, gpt-oss); none: as the tree shows (Mixtral's ``gate``, a softmax over
+    every expert before the top-r; Phi-3.5-MoE's ``router``, sparsemixer)."""
     clamped_swiglu: bool = False
     """gpt-oss's experts: biases indexed per pair, and a SwiGLU on the interleaved gate and up halves clamped to
     ``swiglu_limit``, ``(up + 1)·gate·sigmoid(alpha·gate)``."""
@@ -530,12 +621,12 @@ def _sink_attention(out: _Builder, module: str) -> bool:
 
 
 def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
-    """The query's and key's norms, when the attention has them: per head (Qwen3, Cohere's per-head LayerNorm
-    with a weight per head) or over all the heads at once (OLMo-2)."""
+    """The query's and key's norms, when the attention has them: per head (Qwen3, Gemma 3; Cohere's LayerNorm with
+    a weight per head) or over all the heads at once, one row per token (OLMo-2, OLMoE)."""
     q_norm = _param(_child(attention, "q_norm"), "weight")
     if q_norm is None:
         return
-    whole = q_norm.sizes[-1] != out.sizes.d or len(q_norm.shape) > 1  # over all the heads at once, not each head
+    whole = q_norm.sizes != (out.sizes.d,)
     for name, heads in (("q", "a"), ("k", "k")):
         module, shape = f"self_attn.{name}_norm", f"b·s·{heads}·d"
         if layout.norm == "cohere_layer":
@@ -558,7 +649,10 @@ def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str,
     out.add(f"{module}.normalised", module, "the normalised x in float32 (MulBackward0)", shape, "float32", split)
 
 
-def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool) -> None:
+def _llama_layer(
+    out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool, dense: Module | None = None
+) -> None:
+    """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
     if layout.pre_norms:
         _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
@@ -591,28 +685,32 @@ def _llama_layer(out: _Builder, block: Module, layout: _Decoder, *, one_plus: bo
         _decoder_norm(out, layout, after_attention)
     if layout.pre_norms and not layout.parallel:
         _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
         _sparse_moe(out, mlp, layout)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
     elif layout.mlp == "plain":
         _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
         _gated_mlp(out, mlp, shared_input=layout.parallel)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if after_mlp:
         _decoder_norm(out, layout, after_mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
-    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
-    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
-    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
-    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
-    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``, its router (``router``)
-    a softmax over the top-r logits only (``layout.router``)."""
-    at = layout.mlp_child
-    gate = f"{at}.{'gate' if layout.router == 'softmax' else 'router'}"
+def _top_r_router(out: _Builder, layout: _Decoder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised); GraniteMoE's
+    and gpt-oss's (``router``) softmax only the top-r logits (``layout.router``)."""
+    gate = f"{layout.mlp_child}.{'router' if layout.router else 'gate'}"
     out.saved(
         f"{gate}.input",
         gate,
@@ -621,7 +719,7 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
         "b·s·h",
         "sequence",
     )
-    if layout.router != "softmax":
+    if layout.router:
         out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
         dtype = "float32" if layout.router == "top_softmax_float32" else "compute"
         what = f"softmax of the top-r logits in {dtype} (SoftmaxBackward0)"
@@ -640,7 +738,61 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
             "sequence",
         )
         out.add(f"{gate}.top_sum", gate, "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
-    experts = f"{at}.experts"
+
+
+def _sparsemixer(out: _Builder) -> None:
+    """Phi-3.5-MoE's router in training: with ``input_jitter_noise`` the block and then the router multiply the
+    hidden states in place by uniform noise (each noise kept by its product), the Linear keeps its input, then
+    sparsemixer picks each of the two experts by Gumbel sampling over the logits masked to those near the largest:
+    per pick the mask, the sample's index (kept by gather, scatter and ``PhimoeMultiplier``), the softmax (kept
+    by softmax and ``PhimoeMultiplier``) and the gate value. The argmax of the softmax that decides the midpoint
+    mask is saved by a node whose output reaches no loss, so it is freed before the backward: not kept."""
+    if out.settings.input_jitter:
+        what = "{} input jitter noise, kept by the in-place product (MulBackward0)"
+        out.saved("mlp.jitter", "mlp", what.format("the block's"), "b·s·h", "sequence")
+        out.saved("mlp.router.jitter", "mlp.router", what.format("the router's"), "b·s·h", "sequence")
+    out.saved("mlp.router.input", "mlp.router", "router input (MmBackward0)", "b·s·h", "sequence")
+    for pick in ("first", "second"):
+        module = f"mlp.router.{pick}"
+        out.add(
+            f"{module}.mask",
+            module,
+            "logits far below the largest, masked (MaskedFillBackward0)",
+            "b·s·e",
+            "bool",
+            "sequence",
+        )
+        out.add(
+            f"{module}.sample",
+            module,
+            "the sampled expert (GatherBackward0, PhimoeMultiplier)",
+            "b·s",
+            "int64",
+            "sequence",
+        )
+        out.saved(
+            f"{module}.softmax",
+            module,
+            "softmax of the masked logits (SoftmaxBackward0, PhimoeMultiplier)",
+            "b·s·e",
+            "sequence",
+        )
+        out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
+
+
+def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``; the family's layout
+    names the block and the router's kind."""
+    if not layout.router and _child(mlp, "router") is not None:
+        _sparsemixer(out)
+    else:
+        _top_r_router(out, layout)
+    experts = f"{layout.mlp_child}.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
         ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
@@ -1017,31 +1169,46 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
 
 
 def _causal_lm_head(out: _Builder) -> None:
-    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    """A causal LM's ``lm_head`` on the final norm's output, the logits' softcapping (Gemma 2), then the loss on
+    the upcast logits."""
     out.saved(
         "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
+    if out.settings.logit_softcap:
+        out.saved(
+            "lm_head.softcap",
+            "lm_head",
+            "tanh(logits / final_logit_softcapping) (TanhBackward0)",
+            "b·s·v",
+            "vocab",
+        )
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(
+    out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)
+) -> None:
+    """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
     if not out.checkpointing and not layout.interleaved_rotary:
-        _rotary_tables(out, layout, "model.rotary_emb", "shared by every layer")
+        for kind in rotary:
+            _rotary_tables(out, layout, "model.rotary_emb", f"shared by every {kind + ' ' if kind else ''}layer", kind)
     _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
 
 
-def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str) -> None:
-    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``)."""
+def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
+    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
+    ``kind``: the layer type they are computed for (Gemma 3), or none."""
     sizes = out.sizes
     shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
     for table in ("cos", "sin"):
         out.add(
-            f"rotary.{table}",
+            f"rotary.{kind + '.' if kind else ''}{table}",
             module,
             f"rotary {table} for the positions (MulBackward0), {where}",
             shape,
@@ -1140,10 +1307,30 @@ def _width(module: Module | None, name: str) -> int | None:
 
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+T5_FAMILIES: Final = frozenset({"t5", "mt5", "umt5"})
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe", "granite", "smollm3"}
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "mixtral",
+        "qwen2_moe",
+        "qwen3_moe",
+        "olmoe",
+        "phimoe",
+        "granite",
+        "smollm3",
+    }
     | DECODERS.keys()
 )
+SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
+"""Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
+attention's output)."""
 
 
 ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
@@ -1154,7 +1341,8 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    if (_child(mlp, "gate") or _child(mlp, "router")) is None or weight is None or len(weight.shape) != 3:
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
+    if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
     down = _param(_child(mlp, "experts"), "down_proj")
@@ -1168,14 +1356,46 @@ def _mlp(block: Module, model_type: str) -> Module | None:
     return _child(block, DECODERS.get(model_type, LLAMA).mlp_child)
 
 
+def _moe_layers(
+    stack: Module, model_type: str
+) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
+    """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
+    (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
+    layers differ."""
+    runs = [(_experts(_mlp(run, model_type)), run) for run in stack.children]
+    found = {experts for experts, _ in runs if experts is not None}
+    if len(found) > 1:
+        return None
+    sparse = next(iter(found), None)
+    dense = [run for experts, run in runs if experts is None]
+    if sparse is None or not dense:
+        return sparse, None, ()
+    count = sum(run.repeat for run in dense)
+    every = sum(run.repeat for run in stack.children)
+    return sparse, _mlp(dense[0], model_type), (("dense", count), ("sparse", every - count))
+
+
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
+
+
+def _t5_width(block: Module, *, decoder: bool) -> int | None:
+    """The feed-forward width of a T5 block (``layer``: self-attention, in the decoder cross-attention, the
+    feed-forward, each with its norm), or None when ``block`` is not one."""
+    sublayers = _child(block, "layer")
+    found = [_names(sublayer) for sublayer in sublayers.children] if sublayers else []
+    attention = [{"SelfAttention", "layer_norm"}, *([{"EncDecAttention", "layer_norm"}] if decoder else [])]
+    if found != [*attention, {"DenseReluDense", "layer_norm"}] or sublayers is None:
+        return None
+    mlp = _child(sublayers.children[-1], "DenseReluDense")
+    return _width(mlp, "wi") or _width(mlp, "wi_0")
 
 
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == DECODERS.get(model_type, LLAMA).children:
+    layout = DECODERS.get(model_type, LLAMA)
+    if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
         if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
             return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
         mlp = _mlp(block, model_type)
@@ -1193,6 +1413,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
+    if model_type in T5_FAMILIES:
+        width = _t5_width(block, decoder=True)
+        return ("t5", width) if width else None
     return None
 
 
@@ -1214,16 +1437,32 @@ def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, i
     return layout, table.sizes[0], conv.sizes[1]
 
 
-def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[str, int] | None:
     """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
-    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    ``model.decoder.layers``) and its layers, when they are BART (or T5) encoder layers of the decoder's MLP
+    width."""
     path = decoder.replace("decoder", "encoder")
     stack = _at(tree, path)
     if path == decoder or stack is None or not stack.children:
         return None
     block = stack.children[0]
-    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+    if structure == "t5":
+        found = _t5_width(block, decoder=False)
+    else:
+        found = _width(block, "fc1") if _names(block) == BART_LAYER else None
+    if found != width:
         return None
+    return path, sum(child.repeat for child in stack.children)
+
+
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
     return path, sum(child.repeat for child in stack.children)
 
 
@@ -1235,6 +1474,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
+    if model_type in T5_FAMILIES:  # one dropout_rate everywhere; "gated-gelu" runs gelu_new
+        projection = str(values["feed_forward_proj"])
+        rate = number("dropout_rate")
+        act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
+        return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
     act_keys = ("hidden_activation", "hidden_act", "activation_function")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
@@ -1255,6 +1499,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
         clip_qkv=number("clip_qkv") > 0,
+        score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        input_jitter=number("input_jitter_noise") > 0,
+        logit_softcap=number("final_logit_softcapping") > 0,
     )
 
 
@@ -1277,37 +1524,46 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
-    block = block.children[0] if block is not None and block.children else None
-    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+    path, layers = _decoder_stack(tree, dims)
+    stack = _at(tree, path)
+    moe = _moe_layers(stack, str(model_type)) if stack is not None else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
+        return None
+    sparse, dense, mixed = moe
+    block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
+    if block is None:
         return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    requested = attention
+    if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
+        attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
-    if structure == "llama" and DECODERS.get(model_type, LLAMA).sinks:
-        if attention == "flash" or settings.attention_dropout > 0:
-            return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
-        attention = "eager"  # transformers has no sdpa for the sinks and falls back to eager
-        settings = replace(settings, attention=attention)
+    sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
+    if sinks and (attention == "flash" or settings.attention_dropout > 0):
+        return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_mlp(block, model_type))
-    stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_mlp(other, model_type)) != sparse for other in stack.children):
-        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    if structure == "t5" and (attention == "flash" or dtype == "float16"):
+        return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
+    dense_width = _width(dense, "gate_proj") or 0
+    if dense is not None and not dense_width:
+        return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
-    if sparse is not None and (
-        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
-    ):
+    jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
+    if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    if attributes.get("clip_qkv") and model_type == "olmoe":
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled (OLMo's is)
     experts, _, shared = sparse or (0, 0, 0)
-    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    model = dims.stack[: dims.stack.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder else None
-    if structure == "bart" and found_layout is None:
+    seq2seq = structure in ("bart", "t5")
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
+    model = path[: path.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
+    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1324,59 +1580,110 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        dense_width,
         mels,
-        _partial_rotary(tree, dims.stack, dims.head_dim),
+        _partial_rotary(tree, path, dims.head_dim),
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    sliding, types = dims.sliding_window, dims.layer_types
+    kinds = mixed
+    if structure == "llama" and attention == "sdpa" and sliding is not None and seq_len >= sliding:
+        if mixed:
+            return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
+        # past the window transformers builds the sliding layers' mask, which sdpa then gets
+        kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
+        layer.masked = "sliding_attention" if "sliding_attention" in types else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    notes = []
+    if mixed:
+        notes.append(
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
+            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+        )
+    if layer.masked:
+        notes.append(
+            f"activations: the sequence reaches the sliding window ({sliding:,}): transformers gives sdpa the sliding "
+            "layers' mask, so they keep it and keys and values repeated to every head"
+            + (
+                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
+                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
+                if kernels == "cuda"
+                else ""
+            )
+        )
+    if attention != requested:
+        notes.append(
+            f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
+            "attention, which transformers runs when no implementation is asked for"
+        )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
     encoder_stack = None
-    notes: tuple[str, ...] = ()
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
+        layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
         layout_ = DECODERS.get(model_type, LLAMA)
-        if layout_.sinks:
-            notes = ("attention sinks: transformers runs this family's attention eager only (no sdpa)",)
-        _llama_layer(layer, block, layout_, one_plus=one_plus)
-        _llama_model(outside, layout_, head=head, one_plus=one_plus)
+        layout_ = replace(layout_, norm="layer") if layer_norm else layout_
+        _llama_layer(layer, block, layout_, one_plus=one_plus, dense=dense)
+        types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
+        _llama_model(outside, layout_, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
-    elif encoder is not None and layout is not None:
-        _bart_layer(layer, layout, decoder=True)
+    elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, layout, decoder=False)
-        _bart_model(outside, target, model, layout, head=head)
+        if structure == "t5":
+            from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
+
+            gated = _at(block, "layer.2.DenseReluDense.wi_0") is not None
+            own = model_type == "umt5"
+            t5_layer(layer, decoder=True, gated=gated, own=own)
+            t5_layer(source_layer, decoder=False, gated=gated, own=own)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
+        elif layout is not None:
+            _bart_layer(layer, layout, decoder=True)
+            _bart_layer(source_layer, layout, decoder=False)
+            _bart_model(outside, target, model, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    kernel = _kernel(settings)
+    if structure == "t5" and kernel == "flash":
+        kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
     return ActivationPlan(
         structure=structure,
         attention=attention,
-        kernel=_kernel(settings),
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
+            structure,
+            settings,
+            kernel,
+            sizes,
+            head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or window > 0,
         )
-        + notes,
+        + tuple(notes),
         encoder=encoder_stack,
+        kinds=kinds if layer.masked or mixed else (),
     )
 
 
@@ -1398,6 +1705,7 @@ def _layer_input(out: _Builder, stack: str) -> SavedTensor:
 def _assumptions(
     structure: str,
     settings: _Settings,
+    kernel: str,
     sizes: _Sizes,
     head: bool,
     *,
@@ -1406,7 +1714,7 @@ def _assumptions(
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
@@ -1430,7 +1738,14 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if settings.attention == "flash" or _kernel(settings) == "flash":
+    if kernel == "memory-efficient":
+        notes.append(
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
+        )
+    elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
 
@@ -1453,8 +1768,7 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
-    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
-    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
         if stack is None:
             continue
@@ -1465,17 +1779,19 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
             items.append(line(label, kept, layers))
         else:
             items.extend(
-                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+                line(f"{name}{stack.copies(tensor)} layers × {_label(tensor)}", tensor, stack.copies(tensor))
+                for tensor in stack.per_layer
             )
     if plan.checkpointing:
         name, largest = max(
             ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
         )
-        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.largest)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 
 def _label(tensor: SavedTensor) -> str:
     held = "" if tensor.saved else ", held by the model's output, not saved for backward"
-    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"
+    only = f", {tensor.only} layers" if tensor.only else ""
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held}{only})"
