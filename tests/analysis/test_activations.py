@@ -97,6 +97,24 @@ def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
+LLAMA_LIKE = ["starcoder2", "stablelm", "olmo", "olmo2", "cohere", "cohere2", "glm4", "granitemoe", "gpt_oss"]
+"""The Llama-like families whose layers differ from Llama's (``DECODERS``)."""
+
+
+@settings(max_examples=6)
+@given(
+    batch=st.integers(1, 3),
+    seq=st.integers(8, 40),
+    family=st.sampled_from(LLAMA_LIKE),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_llama_like_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str, attention: str) -> None:
+    # Their own rules (partial rotary tables at s·p, gpt-oss's s + 1 softmax columns, the routed pairs b·s·r …) at
+    # random (batch, seq); gpt-oss measured eager whatever is asked, as transformers runs it.
+    measured = _measured(family, 2, "eager" if family in EAGER_ONLY else attention, False, batch, seq)
+    assert measured == _ours(family, 2, attention, False, batch, seq).saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
