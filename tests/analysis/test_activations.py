@@ -463,11 +463,12 @@ def test_state_space_layers_are_all_in_the_estimate(name: str) -> None:
 
 
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-@pytest.mark.parametrize("family", ["gemma3", "mistral"])
+@pytest.mark.parametrize("family", ["gemma3", "mistral", "starcoder2"])
 def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -> None:
     # A window of 8 over 16 tokens: transformers builds the sliding layers' mask, and sdpa given a mask gets the keys
     # and values repeated to every head (no GQA) and keeps the mask, per sliding layer; Gemma 3's full layer (the
-    # second of each pair) keeps neither, Mistral's layers all slide. Eager keeps the same either way.
+    # second of each pair) keeps neither, Mistral's and StarCoder2's layers all slide. Eager keeps the same either
+    # way.
     configs = [tiny_config(family, layers) for layers in (2, 3)]
     for config, _ in configs:
         config["sliding_window"] = 8
