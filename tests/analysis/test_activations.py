@@ -414,6 +414,7 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     assert by_key["self_attn.softmax"] == 2 * 64 * s * (s + 1)
     assert by_key["mlp.experts.glu"] == by_key["mlp.experts.down.input"] == 2 * 4 * s * 2880
     assert any("cannot run sdpa" in note for note in plan.assumptions)
+    assert any("clamped to swiglu_limit" in note for note in plan.assumptions)
     assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
 
 

@@ -1611,6 +1611,11 @@ def activation_plan(
                 else ""
             )
         )
+    if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
+        notes.append(
+            "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), "
+            "whatever the activation function says"
+        )
     if attention != requested:
         notes.append(
             f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
