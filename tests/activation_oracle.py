@@ -91,6 +91,62 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
             "moe_intermediate_size": 32,
         },
     ),
+    "granite": (
+        "ibm-granite--granite-3.1-8b-instruct.json",
+        "GraniteForCausalLM",
+        {"num_key_value_heads": 2},
+    ),
+    # SmolLM3: the second and third layers without rotary (NoPE), the first with it
+    "smollm3": (
+        "HuggingFaceTB--SmolLM3-3B.json",
+        "SmolLM3ForCausalLM",
+        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0]},
+    ),
+    # StarCoder2 with residual and embedding dropout (its config has none) to show where their masks are
+    "starcoder2": (
+        "bigcode--starcoder2-15b.json",
+        "Starcoder2ForCausalLM",
+        {"num_key_value_heads": 2, "residual_dropout": 0.1, "embedding_dropout": 0.1},
+    ),
+    # StableLM rotates a quarter of each head (partial_rotary_factor 0.25); its dropout (none in its config) follows
+    # only the MLP
+    "stablelm": (
+        "stabilityai--stablelm-2-1_6b.json",
+        "StableLmForCausalLM",
+        {"num_key_value_heads": 2, "hidden_dropout": 0.1},
+    ),
+    # OLMo with clip_qkv (none in its config): q, k and v clamped in place
+    "olmo": ("allenai--OLMo-7B-hf.json", "OlmoForCausalLM", {"num_key_value_heads": 2, "clip_qkv": 8.0}),
+    "olmo2": ("allenai--OLMo-2-1124-7B.json", "Olmo2ForCausalLM", {"num_key_value_heads": 2}),
+    # Command R with the per-head LayerNorms on the query and key of Command R+ (use_qk_norm)
+    "cohere": (
+        "CohereForAI--c4ai-command-r-v01.json",
+        "CohereForCausalLM",
+        {"num_key_value_heads": 2, "use_qk_norm": True},
+    ),
+    # Command R7B: the first layer sliding (with rotary), the next two full (without)
+    "cohere2": (
+        "CohereForAI--c4ai-command-r7b-12-2024.json",
+        "Cohere2ForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "layer_types": ["sliding_attention", "full_attention", "full_attention"],
+        },
+    ),
+    # GLM-4: norms before and after each sub-layer, half of each head rotated, gate and up fused
+    "glm4": ("THUDM--GLM-4-9B-0414.json", "Glm4ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "granitemoe": (
+        "ibm-granite--granite-3.1-3b-a800m-instruct.json",
+        "GraniteMoeForCausalLM",
+        {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
+    # gpt-oss runs eager attention only (transformers has no sdpa for its sinks)
+    "gpt_oss": (
+        "openai--gpt-oss-20b.json",
+        "GptOssForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
 }
 # q/k norms over the whole projection (one row per token), 4 experts of intermediate_size, 2 per token
 FAMILIES["olmoe"] = (
@@ -133,6 +189,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
         config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+    if isinstance(config.get("layer_types"), list):  # one per layer
+        config["layer_types"] = config["layer_types"][:layers]
     config["architectures"] = [architecture]
     return config, architecture
 

@@ -85,13 +85,25 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "granite": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "smollm3": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
+    "stablelm": {"hidden_act": "silu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "gpt_oss": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
     "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
     "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
-SDPA_UNSUPPORTED: Final = frozenset({"gemma2"})
-"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping):
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
+gpt-oss's sinks):
 transformers runs them eager when no implementation is asked for."""
 ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
 """Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
@@ -224,6 +236,8 @@ class _Sizes(Record):
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    p: int = 0
+    """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
 
 
 class _Settings(Record):
@@ -242,6 +256,8 @@ class _Settings(Record):
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    clip_qkv: bool = False
+    """q, k and v clamped in place (OLMo's ``clip_qkv``)."""
     score_softcap: bool = False
     """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
     logit_softcap: bool = False
@@ -301,22 +317,20 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
-        stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+    def layer_norm(self, module: str, shape: str, *, upcast: bool = False) -> None:
+        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32."""
+        stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
+        what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
+        self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
-    def hidden_norm(self, module: str, *, layer_norm: bool, one_plus: bool) -> None:
-        """A norm of the hidden states: ``LayerNorm`` (Phi-3.5-MoE) or an RMSNorm."""
-        if layer_norm:
-            self.layer_norm(module, "b·s·h")
-        else:
-            self.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
-
-    def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
+    def rms_norm(
+        self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False, float32_weight: bool = False
+    ) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
-        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm)."""
+        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm; ``float32_weight``: in
+        float32, cast back after the product, OLMo-2)."""
         self.add(
             f"{module}.input_float32",
             module,
@@ -335,7 +349,7 @@ class _Builder:
                 "float32",
                 "none",
             )
-        normalised = "float32" if one_plus else "compute"
+        normalised = "float32" if one_plus or float32_weight else "compute"
         self.add(
             f"{module}.normalised", module, "x·rstd, multiplied by the weight (MulBackward0)", shape, normalised, split
         )
@@ -477,88 +491,253 @@ def _attention_core(
     return False
 
 
-def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
+def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str | None) -> None:
     """After the attention: the output projection's input, the heads merged, unless it is the attention
-    output's storage (``shared``), then the mask of the residual's dropout."""
+    output's storage (``shared``), then the mask of the residual's ``dropout`` (None: it has none)."""
     if not shared:
         name = projection.rsplit(".", 1)[-1]
         out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
+# Llama-like decoders (Granite, SmolLM3, StarCoder2, …): where a family's layer differs from Llama's, as data.
+
+
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+"""The children of a Llama layer that hold weights."""
+
+
+class _Decoder(Record):
+    """Where a decoder-only family's layer differs from Llama's (``DECODERS``); q/k norms and fused projections
+    are read from the tree."""
+
+    children: frozenset[str] = LLAMA_LAYER
+    """The layer's children that hold weights (OLMo's norms hold none)."""
+
+    norm: str = "rms"
+    """``rms``: transformers' RMSNorm; ``float32_rms``: one whose weight multiplies in float32 (OLMo-2);
+    ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm without weights on the input upcast to
+    float32 (OLMo); ``cohere_layer``: Cohere's LayerNorm without bias, in float32 (``_cohere_norm``)."""
+    pre_norms: bool = True
+    """``input_layernorm`` before the attention, ``post_attention_layernorm`` before the MLP."""
+    parallel: bool = False
+    """The attention and the MLP both read ``input_layernorm``'s output, one storage, and add to one residual
+    (Cohere)."""
+    post_norms: tuple[str, ...] = ()
+    """The norms after the attention and after the MLP, before their residual sums (OLMo-2, GLM-4)."""
+    mlp: str = "gated"
+    """``gated``: a SwiGLU MLP (or a sparse MoE block); ``plain``: c_fc, the activation, c_proj (StarCoder2)."""
+    rotary_cat: bool = False
+    """The query and key rebuilt by ``torch.cat`` of their rotated and unrotated parts (StableLM's partial rotary):
+    contiguous as (batch, heads, tokens, head_dim), laid out like a fused projection's slice."""
+    attention_dropout_residual: bool = True
+    """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
+    float32_rotary: bool = False
+    """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+    mlp_child: str = "mlp"
+    """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
+    router: str = ""
+    """A sparse MoE router that softmaxes the top-r logits only, in float32 (``top_softmax_float32``, GraniteMoE)
+    or the compute dtype (``top_softmax``, gpt-oss); none: as the tree shows (Mixtral's ``gate``, a softmax over
+    every expert before the top-r; Phi-3.5-MoE's ``router``, sparsemixer)."""
+    clamped_swiglu: bool = False
+    """gpt-oss's experts: biases indexed per pair, and a SwiGLU on the interleaved gate and up halves clamped to
+    ``swiglu_limit``, ``(up + 1)·gate·sigmoid(alpha·gate)``."""
+    sinks: bool = False
+    """gpt-oss's attention: a learned sink logit per head joins the scores; transformers runs it eager only."""
+    half_rotary: bool = False
+    """The rotary cos and sin span half of each head, which multiplies each half by them (gpt-oss)."""
+    interleaved_rotary: bool = False
+    """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
+    model's tables (GLM-4)."""
+
+
+COHERE: Final = _Decoder(
+    children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
+)
+DECODERS: Final = {
+    "starcoder2": _Decoder(norm="layer", mlp="plain"),
+    "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
+    "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
+    "olmo2": _Decoder(
+        children=frozenset({"self_attn", "mlp", "post_attention_layernorm", "post_feedforward_layernorm"}),
+        norm="float32_rms",
+        pre_norms=False,
+        post_norms=("post_attention_layernorm", "post_feedforward_layernorm"),
+        float32_rotary=True,
+    ),
+    "glm4": _Decoder(
+        children=LLAMA_LAYER | {"post_self_attn_layernorm", "post_mlp_layernorm"},
+        post_norms=("post_self_attn_layernorm", "post_mlp_layernorm"),
+        rotary_cat=True,
+        interleaved_rotary=True,
+    ),
+    "cohere": COHERE,
+    "granitemoe": _Decoder(
+        children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
+        mlp_child="block_sparse_moe",
+        router="top_softmax_float32",
+    ),
+    "gpt_oss": _Decoder(norm="float32_rms", router="top_softmax", clamped_swiglu=True, sinks=True, half_rotary=True),
+    "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
+}
+"""The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
+keep nothing; SmolLM3's layers without rotary keep what rotary ones do) run Llama's."""
+LLAMA: Final = _Decoder()
+
+
+def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: bool = False) -> None:
+    """A norm over the hidden states of a Llama-like layer or its model."""
+    if layout.norm == "cohere_layer":
+        _cohere_norm(out, module, "b·s·h", "b·s", "h", "sequence")
+    elif layout.norm in ("layer", "float32_layer"):
+        out.layer_norm(module, "b·s·h", upcast=layout.norm == "float32_layer")
+    else:
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _sink_attention(out: _Builder, module: str) -> bool:
+    """gpt-oss's eager attention with sinks: the scores and the sink logit of each head concatenated (s + 1 columns),
+    their maximum subtracted (MaxBackward0 keeps its indices), a softmax in the compute dtype over them, the sink
+    column dropped by a view; the query and the key and value repeated to every head kept by the matmuls."""
+    repeated = ", repeated to every head" if out.sizes.k != out.sizes.a else ""
+    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
+    out.saved(f"{module}.key", module, f"key{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    out.add(f"{module}.max_indices", module, "where each row's maximum is (MaxBackward0)", "b·a·s", "int64", "tensor")
+    sizes = out.sizes
+    out.add(
+        f"{module}.softmax",
+        module,
+        "softmax over the scores and the sink (SoftmaxBackward0), its view without the sink kept by the matmul",
+        "b·a·s·(s+1)",
+        "compute",
+        "tensor",
+        elements=sizes.b * sizes.a * sizes.s * (sizes.s + 1),
+    )
+    out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    return False
+
+
+def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
+    """The query's and key's norms, when the attention has them: per head (Qwen3, Gemma 3; Cohere's LayerNorm with
+    a weight per head) or over all the heads at once, one row per token (OLMo-2, OLMoE)."""
+    q_norm = _param(_child(attention, "q_norm"), "weight")
+    if q_norm is None:
+        return
+    whole = q_norm.sizes != (out.sizes.d,)
+    for name, heads in (("q", "a"), ("k", "k")):
+        module, shape = f"self_attn.{name}_norm", f"b·s·{heads}·d"
+        if layout.norm == "cohere_layer":
+            _cohere_norm(out, module, shape, f"b·s·{heads}", f"{heads}·d", "tensor")
+            continue
+        rows = "b·s" if whole else f"b·s·{heads}"
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, shape, rows, "tensor", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str, split: Split) -> None:
+    """Cohere's LayerNorm without bias, written out in float32: x.float() − mean computed twice, once kept by pow
+    and once by the product with rsqrt's result, which it keeps, the weight cast to float32 and the normalised x
+    it multiplies."""
+    for node in ("PowBackward0", "MulBackward0"):
+        what = f"x.float() − mean ({node})"
+        out.add(f"{module}.centred_{node[:3].lower()}", module, what, shape, "float32", split)
+    out.add(f"{module}.rstd", module, "rsqrt(variance + eps) in float32 (MulBackward0)", rows, "float32", split)
+    out.add(f"{module}.weight_float32", module, "the weight cast to float32 (MulBackward0)", weight, "float32", "none")
+    out.add(f"{module}.normalised", module, "the normalised x in float32 (MulBackward0)", shape, "float32", split)
+
+
 def _llama_layer(
-    out: _Builder, block: Module, *, one_plus: bool, layer_norm: bool = False, dense: Module | None = None
+    out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool, dense: Module | None = None
 ) -> None:
     """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
-    attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
+    if layout.pre_norms:
+        _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+    what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
     out.saved(
         f"self_attn.{projections}.input",
         f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        f"{projections} input, {what} (MmBackward0, one storage)",
         "b·s·h",
         "sequence",
     )
-    q_norm = _child(attention, "q_norm")
-    if q_norm is not None:
-        # per head (Qwen3, Gemma 3), or over the whole projection, one row per token (OLMoE)
-        whole = any(param.sizes != (out.sizes.d,) for param in q_norm.params)
-        rows = ("b·s", "b·s") if whole else ("b·s·a", "b·s·k")
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", rows[0], "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
-    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    if out.settings.clip_qkv:
+        for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+            what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+            out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
+    _head_norms(out, attention, layout, one_plus=one_plus)
+    if layout.interleaved_rotary:
+        _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
+    repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+    if layout.sinks:
+        shared = _sink_attention(out, "self_attn")
+    else:
+        shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
+    dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+    after_attention, after_mlp = layout.post_norms or (None, None)
+    if after_attention:
+        _decoder_norm(out, layout, after_attention)
+    if layout.pre_norms and not layout.parallel:
+        _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
     sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
     if sandwich:
         out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
         out.only = "sparse" if dense is not None else ""
-        _sparse_moe(out, mlp)
+        _sparse_moe(out, mlp, layout)
         if dense is not None:
             out.only = "dense"
             _gated_mlp(out, dense, width="f")
         out.only = ""
+    elif layout.mlp == "plain":
+        _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
-        _gated_mlp(out, mlp)
+        _gated_mlp(out, mlp, shared_input=layout.parallel)
     if sandwich:
         out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if after_mlp:
+        _decoder_norm(out, layout, after_mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _top_r_router(out: _Builder) -> None:
-    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised)."""
+def _top_r_router(out: _Builder, layout: _Decoder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised); GraniteMoE's
+    and gpt-oss's (``router``) softmax only the top-r logits (``layout.router``)."""
+    gate = f"{layout.mlp_child}.{'router' if layout.router else 'gate'}"
     out.saved(
-        "mlp.gate.input",
-        "mlp.gate",
+        f"{gate}.input",
+        gate,
         "router input, the normalised hidden states (MmBackward0"
         + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
         "b·s·h",
         "sequence",
     )
-    out.add(
-        "mlp.gate.probabilities",
-        "mlp.gate",
-        "router softmax in float32 (SoftmaxBackward0)",
-        "b·s·e",
-        "float32",
-        "sequence",
-    )
-    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    if layout.router:
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+        dtype = "float32" if layout.router == "top_softmax_float32" else "compute"
+        what = f"softmax of the top-r logits in {dtype} (SoftmaxBackward0)"
+        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", dtype, "sequence")
+    else:
+        what = "router softmax in float32 (SoftmaxBackward0)"
+        out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
     if out.settings.renormalise:
         out.add(
-            "mlp.gate.top_probabilities",
-            "mlp.gate",
+            f"{gate}.top_probabilities",
+            gate,
             "top-r probabilities (DivBackward0)",
             "b·s·r",
             "float32",
             "sequence",
         )
-        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+        out.add(f"{gate}.top_sum", gate, "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
 
 
 def _sparsemixer(out: _Builder) -> None:
@@ -601,24 +780,28 @@ def _sparsemixer(out: _Builder) -> None:
         out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
     float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
-    if _child(mlp, "router") is not None:
+    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``; the family's layout
+    names the block and the router's kind."""
+    if not layout.router and _child(mlp, "router") is not None:
         _sparsemixer(out)
     else:
-        _top_r_router(out)
-    experts = "mlp.experts"
+        _top_r_router(out, layout)
+    experts = f"{layout.mlp_child}.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
         ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
         ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
     ):
         out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    if layout.clamped_swiglu:
+        what = "the expert of each pair sorted, indexing the experts' biases (IndexBackward0)"
+        out.add(f"{experts}.expert_index", experts, what, "b·s·r", "int64", "sequence")
     out.add(
         f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
     )
@@ -633,9 +816,17 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
         "b·s·r·2·i",
         "tensor",
     )
-    out.saved(
-        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
-    )
+    if layout.clamped_swiglu:
+        for key, what in (
+            ("gate_clamped", "the gate clamped to the limit (ClampBackward1 keeps the gate, MulBackward0 this)"),
+            ("sigmoid", "sigmoid(alpha·gate) (SigmoidBackward0, MulBackward0)"),
+            ("up_plus_one", "the up half clamped, plus one (MulBackward0)"),
+            ("glu", "gate·sigmoid(alpha·gate) (MulBackward0)"),
+        ):
+            out.saved(f"{experts}.{key}", experts, what, "b·s·r·i", "tensor")
+    else:
+        what = f"{act}(gate), kept by the product (MulBackward0)"
+        out.saved(f"{experts}.act_fn.output", experts, what, "b·s·r·i", "tensor")
     out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
     out.saved(
         f"{experts}.down.output",
@@ -730,10 +921,10 @@ def _plain_activation(out: _Builder, module: str, width: str, *, next_input: boo
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
 
 
-def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
+def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str | None = None) -> None:
     """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
-    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    result itself when no activation dropout comes between), then the mask of the residual's ``dropout`` (None: the
+    caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2, StarCoder2's MLP."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
     shared = out.settings.act == "relu" and not dropped
@@ -744,7 +935,7 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
         out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -995,25 +1186,36 @@ def _causal_lm_head(out: _Builder) -> None:
 
 
 def _llama_model(
-    out: _Builder, *, head: bool, one_plus: bool, layer_norm: bool = False, rotary: tuple[str, ...] = ("",)
+    out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)
 ) -> None:
     """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
     pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    if not out.checkpointing:
+    if out.settings.embedding_dropout > 0:
+        out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
+    if not out.checkpointing and not layout.interleaved_rotary:
         for kind in rotary:
-            for table in ("cos", "sin"):
-                out.saved(
-                    f"rotary.{kind + '.' if kind else ''}{table}",
-                    "model.rotary_emb",
-                    f"rotary {table} for the positions (MulBackward0), shared by every "
-                    + (f"{kind} layer" if kind else "layer"),
-                    "s·d",
-                    "none",
-                )
-    out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
+            _rotary_tables(out, layout, "model.rotary_emb", f"shared by every {kind + ' ' if kind else ''}layer", kind)
+    _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
+
+
+def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
+    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
+    ``kind``: the layer type they are computed for (Gemma 3), or none."""
+    sizes = out.sizes
+    shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
+    for table in ("cos", "sin"):
+        out.add(
+            f"rotary.{kind + '.' if kind else ''}{table}",
+            module,
+            f"rotary {table} for the positions (MulBackward0), {where}",
+            shape,
+            "float32" if layout.float32_rotary else "compute",
+            "none",
+            elements=elements,
+        )
 
 
 def _gpt2_model(out: _Builder, *, head: bool) -> None:
@@ -1121,32 +1323,46 @@ LLAMA_FAMILIES: Final = frozenset(
         "qwen3_moe",
         "olmoe",
         "phimoe",
+        "granite",
+        "smollm3",
     }
+    | DECODERS.keys()
 )
-LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
 SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
 """Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
 attention's output)."""
+
+
+ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
+"""The children of a Llama-like attention modelled."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
     if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
-    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+    down = _param(_child(mlp, "experts"), "down_proj")
+    transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
+    width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
+    return weight.sizes[0], width, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _mlp(block: Module, model_type: str) -> Module | None:
+    """The MLP or sparse MoE block of a layer (GraniteMoE's ``block_sparse_moe``)."""
+    return _child(block, DECODERS.get(model_type, LLAMA).mlp_child)
 
 
 def _moe_layers(
-    stack: Module,
+    stack: Module, model_type: str
 ) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
     """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
     (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
     layers differ."""
-    runs = [(_experts(_child(run, "mlp")), run) for run in stack.children]
+    runs = [(_experts(_mlp(run, model_type)), run) for run in stack.children]
     found = {experts for experts, _ in runs if experts is not None}
     if len(found) > 1:
         return None
@@ -1156,7 +1372,7 @@ def _moe_layers(
         return sparse, None, ()
     count = sum(run.repeat for run in dense)
     every = sum(run.repeat for run in stack.children)
-    return sparse, _child(dense[0], "mlp"), (("dense", count), ("sparse", every - count))
+    return sparse, _mlp(dense[0], model_type), (("dense", count), ("sparse", every - count))
 
 
 def _names(block: Module) -> set[str]:
@@ -1178,11 +1394,15 @@ def _t5_width(block: Module, *, decoder: bool) -> int | None:
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names in (LLAMA_LAYER, LLAMA_LAYER | SANDWICH_NORMS):
-        mlp = _child(block, "mlp")
+    layout = DECODERS.get(model_type, LLAMA)
+    if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
+        if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
+            return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
+        mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
-        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        plain = _width(mlp, "c_fc")
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else plain)
         return ("llama", width) if width else None
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
@@ -1267,11 +1487,18 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
-        embedding_dropout=number("embd_pdrop"),
+        hidden_dropout=number(
+            "resid_pdrop",
+            "hidden_dropout_prob",
+            "residual_dropout",
+            "hidden_dropout",
+            *(("dropout",) if model_type in SEQ2SEQ else ()),
+        ),
+        embedding_dropout=number("embd_pdrop", "embedding_dropout"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
@@ -1299,11 +1526,11 @@ def activation_plan(
     model_type = dict(tree.attributes).get("model_type")
     path, layers = _decoder_stack(tree, dims)
     stack = _at(tree, path)
-    moe = _moe_layers(stack) if stack is not None else None
+    moe = _moe_layers(stack, str(model_type)) if stack is not None else None
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
         return None
     sparse, dense, mixed = moe
-    block = next((run for run in stack.children if not sparse or _experts(_child(run, "mlp"))), None)
+    block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
     if block is None:
         return None
     found = _structure(block, model_type)
@@ -1314,6 +1541,9 @@ def activation_plan(
     if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
         attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
+    sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
+    if sinks and (attention == "flash" or settings.attention_dropout > 0):
+        return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
     if structure == "t5" and (attention == "flash" or dtype == "float16"):
@@ -1326,8 +1556,8 @@ def activation_plan(
     jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
     if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
-    if attributes.get("clip_qkv"):
-        return None  # OLMoE's in-place clamp of q, k and v: not modelled
+    if attributes.get("clip_qkv") and model_type == "olmoe":
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled (OLMo's is)
     experts, _, shared = sparse or (0, 0, 0)
     seq2seq = structure in ("bart", "t5")
     encoder = _encoder(tree, path, width, structure) if seq2seq else None
@@ -1352,6 +1582,7 @@ def activation_plan(
         seq_len,
         dense_width,
         mels,
+        _partial_rotary(tree, path, dims.head_dim),
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
@@ -1380,6 +1611,11 @@ def activation_plan(
                 else ""
             )
         )
+    if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
+        notes.append(
+            "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), "
+            "whatever the activation function says"
+        )
     if attention != requested:
         notes.append(
             f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
@@ -1392,9 +1628,11 @@ def activation_plan(
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
         layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
-        _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
+        layout_ = DECODERS.get(model_type, LLAMA)
+        layout_ = replace(layout_, norm="layer") if layer_norm else layout_
+        _llama_layer(layer, block, layout_, one_plus=one_plus, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
-        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",))
+        _llama_model(outside, layout_, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -1452,6 +1690,15 @@ def activation_plan(
         encoder=encoder_stack,
         kinds=kinds if layer.masked or mixed else (),
     )
+
+
+def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:
+    """The rotary dimensions of each head, twice the frequencies of the rotary table beside ``stack``
+    (``model.rotary_emb`` for ``model.layers``), when fewer than ``head_dim``; 0 otherwise."""
+    rotary = _at(tree, stack.rsplit(".", 1)[0] + ".rotary_emb") if "." in stack else None
+    frequencies = next((buffer for buffer in rotary.buffers if buffer.name == "inv_freq"), None) if rotary else None
+    dims = 2 * frequencies.sizes[0] if frequencies is not None and len(frequencies.shape) == 1 else head_dim
+    return dims if dims < head_dim else 0
 
 
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:

@@ -124,6 +124,9 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "residual_dropout",
+    "embedding_dropout",
+    "hidden_dropout",
     "input_jitter_noise",
     "dropout_rate",
     "feed_forward_proj",
@@ -134,9 +137,15 @@ CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qk
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
-ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+ROUTING_KEYS: Final = (
+    "num_experts_per_tok",
+    "norm_topk_prob",
+    "output_router_logits",
+    "router_jitter_noise",
+    "clip_qkv",
+)
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise), kept on the root for the activation planner."""
+noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 
