@@ -59,6 +59,10 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
     "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
     "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # the decoder alone (ForCausalLM): no cross-attention, no encoder; the cache is sized by encoder_layers
+    "marian_causal": ("Helsinki-NLP--opus-mt-en-de.json", "MarianForCausalLM", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    "mbart_causal": ("facebook--mbart-large-50.json", "MBartForCausalLM", SEQ2SEQ),
+    "pegasus_causal": ("google--pegasus-xsum.json", "PegasusForCausalLM", SEQ2SEQ),
     # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
     "whisper": (
         "openai--whisper-tiny.json",

@@ -79,6 +79,23 @@ def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
+@settings(max_examples=3, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    seq=st.integers(2, 40),
+    family=st.sampled_from(["marian_causal", "mbart_causal", "pegasus_causal"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_decoder_alone_follows_batch_and_sequence(batch: int, seq: int, family: str, attention: str) -> None:
+    # The ForCausalLM classes run BART's decoder without an encoder: no cross-attention tensor, the loss on the
+    # labels as given.
+    ours = _ours(family, 2, attention, False, batch, seq)
+    assert ours.encoder is None
+    assert not any(tensor.key.startswith("encoder_attn") for tensor in ours.per_layer)
+    assert any("decoder alone" in note for note in ours.assumptions)
+    assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;

@@ -3,7 +3,8 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
 Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and
+decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their
+``ForCausalLM``; T5's in ``activations_t5``) and
 lists, for one layer and for
 what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
@@ -679,12 +680,13 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool, cross: bool = True) -> None:
     """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
-    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
-    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    output (not called without one, ``cross`` False: the decoder-only ``ForCausalLM``), then fc1, the activation,
+    its dropout, fc2; each with dropout, residual and a LayerNorm, after the residual sum (post-norm) or before the
+    sub-layer (``pre_norm``)."""
     _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
-    if decoder:
+    if decoder and cross:
         _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
     if layout.pre_norm:
         out.layer_norm("final_layer_norm", "b·s·h")
@@ -750,8 +752,8 @@ def _speech_front_end(out: _Builder, encoder: str) -> None:
 def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
     """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
     tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
-    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
-    upcast. ``model``: the path holding both (``model.``)."""
+    decoder layer, one storage), then the decoder's output head and loss (``_bart_decoder_model``). ``model``: the
+    path holding both (``model.``)."""
     _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
     if layout.final_norm:
         source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
@@ -762,9 +764,16 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    if target.checkpointing and target.settings.attention == "eager":
-        target.add(
+    _bart_decoder_model(target, model, layout, head=head)
+
+
+def _bart_decoder_model(out: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside the layers of BART's decoder at ``model`` (``model.``): its embeddings, final LayerNorm, the output
+    head and the loss on the logits (plus ``final_logits_bias`` in ``ForConditionalGeneration``), not upcast; the
+    whole model of the decoder-only ``ForCausalLM``, whose labels are the targets as given."""
+    _bart_embeddings(out, f"{model}decoder", layout, decoder=True)
+    if out.checkpointing and out.settings.attention == "eager":
+        out.add(
             "attention_mask",
             f"{model}decoder",
             "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
@@ -773,11 +782,11 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
             "none",
         )
     if layout.final_norm:
-        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
+        out.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
         name = layout.head
-        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
-        _loss(target, upcast=False, head=name)
+        out.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(out, upcast=False, head=name)
 
 
 def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
@@ -989,11 +998,11 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     return None
 
 
-def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
-    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
-    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
-    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
-    encoder = _at(tree, f"{model}encoder")
+def _layout(tree: Module, model_type: str, part: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder whose encoder (or, decoder-only, decoder) is at ``part``, with its
+    LayerNorms read from the tree, and for a speech encoder its fixed source positions (its position table's rows)
+    and mel bins (conv1's input channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, part)
     layout = replace(
         SEQ2SEQ[model_type],
         embedding_norm=_child(encoder, "layernorm_embedding") is not None,
@@ -1111,9 +1120,11 @@ def activation_plan(
     experts, _, shared = sparse or (0, 0, 0)
     seq2seq = structure in ("bart", "t5")
     encoder = _encoder(tree, path, width, structure) if seq2seq else None
-    model = path[: path.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
-    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
+    model = path[: path.index("decoder")] if seq2seq and "decoder" in path else ""
+    alone = structure == "bart" and encoder is None and _at(tree, f"{model}encoder") is None  # ForCausalLM
+    part = f"{model}{'decoder' if alone else 'encoder'}"
+    found_layout = _layout(tree, model_type, part) if structure == "bart" and (encoder or alone) else None
+    if seq2seq and ((encoder is None and not alone) or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1147,6 +1158,9 @@ def activation_plan(
     elif structure == "bert":
         _bert_layer(layer)
         _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+    elif alone and layout is not None:
+        _bart_layer(layer, layout, decoder=True, cross=False)
+        _bart_decoder_model(outside, model, layout, head=head)
     elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
@@ -1193,6 +1207,7 @@ def activation_plan(
             head,
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
+            alone=alone,
         ),
         encoder=encoder_stack,
     )
@@ -1213,6 +1228,7 @@ def _assumptions(
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
+    alone: bool = False,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
@@ -1232,6 +1248,8 @@ def _assumptions(
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
+    if alone:
+        notes.append("the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called")
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
