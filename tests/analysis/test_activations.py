@@ -369,3 +369,29 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     assert plan is not None
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_bert_relu_result_is_the_next_input(attention: str) -> None:
+    # BERT with hidden_act="relu": ReLU keeps its result, which is also what reads it next keeps (one storage):
+    # output.dense's input in each layer, and the MLM head's LayerNorm's input after transform.dense.
+    config, architecture = tiny_config("bert", 2)
+    config["hidden_act"] = "relu"
+    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(
+        tree,
+        dims,
+        batch=BATCH,
+        seq_len=SEQ,
+        dtype="bfloat16",
+        attention=attention,
+        kernels="cpu",  # type: ignore[arg-type]
+    )
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
+    assert not {"output.dense.input", "cls.predictions.transform.LayerNorm.input"} & keys
+    assert "cls.predictions.transform.transform_act_fn.output" in keys

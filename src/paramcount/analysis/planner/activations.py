@@ -241,9 +241,11 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
+    def layer_norm(self, module: str, shape: str, *, input_kept: bool = False) -> None:
+        """LayerNorm's input, mean and rstd; ``input_kept``: the input is a storage counted already (ReLU's result)."""
         stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+        if not input_kept:
+            self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -561,17 +563,19 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
-    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: str = "") -> bool:
+    """What the activation keeps; ``next_input`` names the operation after it (``"Linear"``), which keeps its
+    input: True when that input is ReLU's result, counted here (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     if act == "relu":
-        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        shared = f", also the next {next_input}'s input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
-        return
+        return bool(next_input)
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+    return False
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
@@ -580,8 +584,7 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     MLP, BERT's intermediate and output, BART's fc1 and fc2."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
-    shared = out.settings.act == "relu" and not dropped
-    _plain_activation(out, act, "b·s·i", next_input=shared)
+    shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
     if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
@@ -901,8 +904,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
+        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
+        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
         out.saved(
             "cls.predictions.decoder.input",
             "cls.predictions.decoder",
