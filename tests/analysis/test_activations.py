@@ -387,8 +387,8 @@ def test_bert_relu_result_is_the_next_input(attention: str) -> None:
         batch=BATCH,
         seq_len=SEQ,
         dtype="bfloat16",
-        attention=attention,
-        kernels="cpu",  # type: ignore[arg-type]
+        attention=attention,  # type: ignore[arg-type]
+        kernels="cpu",
     )
     assert plan is not None
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
