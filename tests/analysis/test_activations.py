@@ -395,3 +395,50 @@ def test_bert_relu_result_is_the_next_input(attention: str) -> None:
     keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
     assert not {"output.dense.input", "cls.predictions.transform.LayerNorm.input"} & keys
     assert "cls.predictions.transform.transform_act_fn.output" in keys
+
+
+@pytest.mark.parametrize(
+    ("family", "classifier_dropout"),
+    [("bart_classification", 0.1), ("bert_classification", 0.0), ("bert_tokens", 0.0), ("bert_qa", 0.0)],
+)
+def test_classifier_dropout(family: str, classifier_dropout: float) -> None:
+    # The shipped configs: BART's classifier_dropout 0.0 (the Linears read the eos row and the tanh result), BERT's
+    # unset (hidden_dropout_prob, 0.1). Switched: dropout masks and the dropped tensors as the Linears' inputs, or
+    # without dropout (an identity) the tensors before it; the QA head has no dropout and must not change.
+    config, architecture = tiny_config(family, 2)
+    config["classifier_dropout"] = classifier_dropout
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    heads = ("classifier", "classification_head")
+    masks = [
+        tensor.key for tensor in plan.model if tensor.key.startswith(heads) and tensor.key.endswith("dropout.mask")
+    ]
+    assert len(masks) == (2 if family.startswith("bart") else 1) * (classifier_dropout > 0)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "change"),
+    [
+        ("BertForSequenceClassification", {"num_labels": 1}),  # regression: MSELoss
+        ("BertForSequenceClassification", {"num_labels": 3, "problem_type": "multi_label_classification"}),
+        ("BertForMultipleChoice", {}),  # one logit per choice, (batch, choices, tokens) inputs
+        ("BertForPreTraining", {}),  # next-sentence prediction beside the masked LM
+    ],
+)
+def test_heads_not_modelled_fall_back(architecture: str, change: dict[str, object]) -> None:
+    config, _ = tiny_config("bert", 2)
+    config.update(change, architectures=[architecture])
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    assert activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16") is None
+    for kept in ("BertForSequenceClassification", "BertForQuestionAnswering", "BertForTokenClassification"):
+        config.pop("problem_type", None)
+        config.update(num_labels=2, architectures=[kept])
+        tree = build_config_tree(config, architecture=kept)
+        assert activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16") is not None

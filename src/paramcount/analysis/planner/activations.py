@@ -178,6 +178,8 @@ class _Sizes(Record):
     """An encoder-decoder's target length (``s`` is then the source length)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    c: int = 0
+    """The classes of a classification head (``num_labels``)."""
 
 
 class _Settings(Record):
@@ -194,6 +196,8 @@ class _Settings(Record):
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    classifier_dropout: float = 0.0
+    """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -201,7 +205,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m c`` with ``·`` between them. ``target``: a
     decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
@@ -792,34 +796,46 @@ def _bart_decoder_model(out: _Builder, model: str, layout: _Seq2Seq, *, head: bo
         _loss(out, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
-    """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
-    transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
-    into a new tensor; BERT's masked-LM loss takes the logits as they are."""
+def _loss(
+    out: _Builder,
+    *,
+    upcast: bool,
+    head: str = "lm_head",
+    rows: str = "b·s",
+    classes: str = "v",
+    name: str = "loss",
+    targets: str = "labels",
+) -> None:
+    """Cross-entropy on the ``rows``·``classes`` logits of ``head``: log_softmax keeps its result, nll_loss the
+    ``rows`` targets and the total weight. transformers' causal-LM loss upcasts the logits to float32 first
+    (``logits.float()``) and shifts the labels into a new tensor; the other heads' losses take the logits as they
+    are. ``name``: the loss's key (a question-answering head has one for the start and one for the end)."""
     dtype = "float32" if upcast else "compute"
+    split: Split = "vocab" if classes == "v" else "none"
+    logits = f"{rows}·{classes}"
     out.add(
         f"{head}.output",
         head,
         "logits returned in the output (not saved for backward)",
-        "b·s·v",
+        logits,
         "compute",
-        "vocab",
+        split,
         saved=False,
     )
     out.add(
-        "loss.log_softmax",
-        "loss",
+        f"{name}.log_softmax",
+        name,
         f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
-        "b·s·v",
+        logits,
         dtype,
-        "vocab",
+        split,
     )
     if upcast and out.sizes.b == 1:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
-            "loss.target",
-            "loss",
+            f"{name}.target",
+            name,
             "shifted labels, a view of the padded ones (NllLossBackward0)",
             "s+1",
             "int64",
@@ -827,9 +843,9 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
             elements=out.sizes.s + 1,
         )
     else:
-        what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
-        out.add("loss.target", "loss", what, "b·s", "int64", "none")
-    out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+        what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
+        out.add(f"{name}.target", name, what, rows, "int64", "none")
+    out.add(f"{name}.total_weight", name, "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
 
 
 def _causal_lm_head(out: _Builder) -> None:
@@ -914,6 +930,95 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "sequence",
         )
         _loss(out, upcast=False)
+
+
+# --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
+# the classification head of BART-like encoder-decoders, each with its cross-entropy loss -------------------------
+
+
+def _classes(tree: Module, linear: str) -> int | None:
+    """The outputs of the classifier at ``linear`` when it takes single-label classes (``problem_type`` unset or
+    ``single_label_classification``, more than one label); None otherwise (regression, multi-label: not modelled)."""
+    parent, _, name = linear.rpartition(".")
+    outputs = _width(_at(tree, parent), name)
+    problem = dict(tree.attributes).get("problem_type")
+    if outputs is None or outputs < 2 or problem not in (None, "single_label_classification"):
+        return None
+    return outputs
+
+
+def _classifier_input(out: _Builder, linear: str, shape: str, dropout: float, *, kept: bool) -> None:
+    """The input of the classifier Linear ``linear`` after a dropout: the mask and the dropped tensor, or without
+    dropout (an identity) the tensor before it, unless that is ``kept`` already (a tanh's result)."""
+    if dropout > 0:
+        out.mask(f"{linear}.dropout.mask", linear, shape, "sequence")
+    if dropout > 0 or not kept:
+        what = "the dropped hidden states" if dropout > 0 else "the hidden states"
+        out.saved(
+            f"{linear}.input", linear, f"{linear.rsplit('.', 1)[-1]} input, {what} (AddmmBackward0)", shape, "sequence"
+        )
+
+
+def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str | None:
+    """BERT's heads other than the masked LM's (``_bert_model``), found by their modules: the pooler at ``base``
+    (``bert.``; the first token's hidden states, a view that keeps the last layer's whole output, then tanh) with
+    the sequence classifier, the token classifier, or the question-answering start and end logits; each with its
+    loss. ``dropout``: the classifier's (``classifier_dropout``, else ``hidden_dropout_prob``). The head as the
+    plan describes it; "" for none of these, None for a head not modelled (next-sentence prediction, multiple
+    choice, regression or multi-label losses)."""
+    if _at(tree, "cls.seq_relationship") is not None:
+        return None
+    pooled = _at(tree, f"{base}pooler") is not None
+    if pooled:
+        pooler = f"{base}pooler"
+        what = "dense input: the first token's hidden states, a view keeping the last layer's output (AddmmBackward0)"
+        out.saved(f"{pooler}.dense.input", f"{pooler}.dense", what, "b·s·h", "sequence")
+        what = "tanh result (TanhBackward0)"
+        out.saved(f"{pooler}.activation.output", f"{pooler}.activation", what, "b·h", "sequence")
+    classifier = next((name for name in ("classifier", "qa_outputs") if _at(tree, name) is not None), None)
+    if classifier is None:
+        return ""
+    if classifier == "qa_outputs":
+        return _question_answering(out, "the last layer's output")
+    classes = _classes(tree, classifier)
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    _classifier_input(out, classifier, "b·h" if pooled else "b·s·h", dropout, kept=pooled)
+    _loss(out, upcast=False, head=classifier, rows="b" if pooled else "b·s", classes="c")
+    return f"a {'sequence' if pooled else 'token'}-classification head over c={classes} classes and its loss"
+
+
+def _question_answering(out: _Builder, what: str) -> str:
+    """The question-answering head: ``qa_outputs`` (two logits per token, split into the start's and the end's,
+    each made contiguous and returned) and a cross-entropy loss over the s positions for each, on the start and
+    end positions clamped to 0…s (new tensors)."""
+    out.saved("qa_outputs.input", "qa_outputs", f"qa_outputs input, {what} (AddmmBackward0)", "b·s·h", "sequence")
+    for end in ("start", "end"):
+        targets = f"{end} positions clamped, a new tensor"
+        _loss(out, upcast=False, head=f"qa_outputs.{end}", rows="b", classes="s", name=f"loss.{end}", targets=targets)
+    return "a question-answering head (start and end logits over the positions) and its two losses"
+
+
+def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> str | None:
+    """BART's classification head: the decoder's hidden states at the input's eos tokens (a bool mask of the
+    input ids indexes them, one row per eos; the last per sequence is taken, a view), then dropout, ``dense``, tanh,
+    dropout, ``out_proj`` (``dropout``: ``classifier_dropout``) and the loss. Assumes one eos per sequence (with n
+    the view keeps the b·n·h rows gathered)."""
+    head = "classification_head"
+    classes = _classes(tree, f"{head}.out_proj")
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    what = "the input ids' eos tokens, a bool mask (IndexBackward0)"
+    out.add(f"{head}.eos_mask", head, what, "b·x", "bool", "none")
+    _classifier_input(out, f"{head}.dense", "b·h", dropout, kept=False)
+    out.saved(f"{head}.tanh.output", head, "tanh result (TanhBackward0)", "b·h", "sequence")
+    _classifier_input(out, f"{head}.out_proj", "b·h", dropout, kept=True)
+    _loss(out, upcast=False, head=f"{head}.out_proj", rows="b", classes="c")
+    return (
+        f"a sequence-classification head at the last eos token (one per sequence) over c={classes} classes and its loss"
+    )
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -1074,6 +1179,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
     )
 
 
@@ -1149,6 +1255,7 @@ def activation_plan(
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
+    task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
@@ -1160,7 +1267,9 @@ def activation_plan(
         _gpt2_model(outside, head=head)
     elif structure == "bert":
         _bert_layer(layer)
-        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+        head = head and _at(tree, "cls.predictions") is not None
+        _bert_model(outside, head=head)
+        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
     elif alone and layout is not None:
         _bart_layer(layer, layout, decoder=True, cross=False)
         _bart_decoder_model(outside, model, layout, head=head)
@@ -1181,10 +1290,16 @@ def activation_plan(
             _bart_layer(layer, layout, decoder=True)
             _bart_layer(source_layer, layout, decoder=False)
             _bart_model(outside, target, model, layout, head=head)
+            if _at(tree, "classification_head") is not None:
+                task = _bart_classification_head(target, tree, settings.classifier_dropout)
+            elif _at(tree, "qa_outputs") is not None:
+                task = _question_answering(target, "the decoder's output")
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
+    if task is None:
+        return None
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     kernel = _kernel(settings)
     if structure == "t5" and kernel == "flash":
@@ -1207,7 +1322,7 @@ def activation_plan(
             settings,
             kernel,
             sizes,
-            head,
+            task or (f"v={sizes.v:,}" if head else "no output head or loss"),
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
             alone=alone,
@@ -1227,7 +1342,7 @@ def _assumptions(
     settings: _Settings,
     kernel: str,
     sizes: _Sizes,
-    head: bool,
+    head: str,
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
@@ -1237,8 +1352,7 @@ def _assumptions(
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
         f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
-        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}" + f", {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")

@@ -126,9 +126,11 @@ ACTIVATION_KEYS: Final = (
     "activation_dropout",
     "dropout_rate",
     "feed_forward_proj",
+    "classifier_dropout",
+    "problem_type",
 )
-"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner."""
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
+head's dropout and loss), kept on the root as attributes for the activation planner."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
 ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
