@@ -10,6 +10,7 @@ LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: s
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -35,6 +36,20 @@ def _ours(
     source: int | None = None,
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
+    return _plan_of(config, architecture, attention, checkpointing, batch, seq, dtype, source)
+
+
+def _plan_of(
+    config: dict[str, Any],
+    architecture: str,
+    attention: str = "sdpa",
+    checkpointing: bool = False,
+    batch: int = BATCH,
+    seq: int = SEQ,
+    dtype: str = "bfloat16",
+    source: int | None = None,
+) -> ActivationPlan:
+    """Our plan for the model ``config`` builds, as the CPU kernels run it."""
     tree = build_config_tree(config, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
@@ -49,7 +64,7 @@ def _ours(
         checkpointing=checkpointing,
         source_len=source,
     )
-    assert plan is not None, f"{family}: layer not recognised"
+    assert plan is not None, f"{architecture}: layer not recognised"
     return plan
 
 
@@ -362,11 +377,7 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     config, architecture = tiny_config("pegasus", 2)
     config["activation_dropout"] = activation_dropout
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
+    plan = _plan_of(config, architecture)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
 
@@ -378,19 +389,7 @@ def test_bert_relu_result_is_the_next_input(attention: str) -> None:
     config, architecture = tiny_config("bert", 2)
     config["hidden_act"] = "relu"
     measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(
-        tree,
-        dims,
-        batch=BATCH,
-        seq_len=SEQ,
-        dtype="bfloat16",
-        attention=attention,  # type: ignore[arg-type]
-        kernels="cpu",
-    )
-    assert plan is not None
+    plan = _plan_of(config, architecture, attention)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
     assert not {"output.dense.input", "cls.predictions.transform.LayerNorm.input"} & keys
@@ -408,16 +407,10 @@ def test_classifier_dropout(family: str, classifier_dropout: float) -> None:
     config, architecture = tiny_config(family, 2)
     config["classifier_dropout"] = classifier_dropout
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
+    plan = _plan_of(config, architecture)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     heads = ("classifier", "classification_head")
-    masks = [
-        tensor.key for tensor in plan.model if tensor.key.startswith(heads) and tensor.key.endswith("dropout.mask")
-    ]
+    masks = [t.key for t in plan.model if t.key.startswith(heads) and t.key.endswith("dropout.mask")]
     assert len(masks) == (2 if family.startswith("bart") else 1) * (classifier_dropout > 0)
 
 
@@ -440,5 +433,108 @@ def test_heads_not_modelled_fall_back(architecture: str, change: dict[str, objec
     for kept in ("BertForSequenceClassification", "BertForQuestionAnswering", "BertForTokenClassification"):
         config.pop("problem_type", None)
         config.update(num_labels=2, architectures=[kept])
-        tree = build_config_tree(config, architecture=kept)
-        assert activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16") is not None
+        _plan_of(config, kept)
+
+
+# State-space and hybrid stacks: every layer in the estimate. Per token, each mixer keeps its projections' inputs and
+# its in-projections' outputs (m, from the config): Mamba in_proj h → 2i, x_proj i → r + 2n, dt_proj r → i, out_proj
+# i → h: m = h + i + r + i + 2i; Mamba-2 (Falcon-H1) in_proj h → 2·d_ssm + 2·g·n + heads, out_proj d_ssm → h; the
+# gated delta net in_proj_qkvz h → 2·kh·kd + 2·vh·vd, in_proj_ba h → 2·vh, out_proj vh·vd → h. Korthikanti §4.1
+# splits the 34·sbh of a 16-bit layer into attention 11, MLP 19 and layer norms 4: a state-space layer with a
+# feed-forward keeps 19 + 4 = 23·sbh (e = 2), a Mamba block (one norm, no MLP) e·sbh.
+HYBRIDS = {
+    # name: (e, h, heads, attention layers, state-space layers, their per-layer bytes over s·b by hand)
+    "ai21labs/AI21-Jamba-1.5-Mini": (2, 4096, 32, 4, 28, 23 * 4096 + 2 * (4096 + 8192 + 256 + 8192 + 2 * 8192)),
+    "state-spaces/mamba-130m-hf": (4, 768, None, 0, 24, 4 * 768 + 4 * (768 + 1536 + 48 + 1536 + 2 * 1536)),
+    "tiiuae/Falcon-H1-0.5B-Base": (2, 1024, 8, 36, 36, 34 * 1024 + 2 * (1024 + 1536 + 2 * 1536 + 2 * 128 + 24)),
+    "Qwen/Qwen3-Next-80B-A3B-Instruct": (
+        2,
+        2048,
+        16,
+        12,
+        36,
+        23 * 2048 + 2 * (2 * 2048 + 32 * 128 + 2 * 16 * 128 + 2 * 32 * 128 + 2 * 32),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HYBRIDS))
+def test_state_space_layers_are_all_in_the_estimate(name: str) -> None:
+    e, h, heads, attention, count, per_token = HYBRIDS[name]
+    s = 1024
+    tree = from_config(name).tree
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s))
+    layers = [item for item in plan.items if item.category == "activations" and "layers" in item.label]
+    korthikanti = dict(next(note for note in plan.assumptions if note.kind == "activations-korthikanti").values)
+    assert (korthikanti["heads"], korthikanti["layers"]) == (heads, attention)
+    hybrid = name.startswith("tiiuae")  # each Falcon-H1 layer has attention and a Mamba-2 mixer side by side
+    if attention and not hybrid:
+        assert layers[0].label.startswith(f"activations: {attention} attention layers × sbh(34 + 5as/h)")
+        assert layers[0].bytes == attention * 34 * s * h  # sdpa: no s × s scores
+    assert layers[-1].label.startswith(f"activations: {count} ")
+    assert layers[-1].bytes == count * s * per_token
+    every = count + (0 if hybrid else attention)
+    assert sum(int(item.label.split()[1]) for item in layers) == every
+    assert any(note.kind == "activations-mixers" for note in plan.assumptions)
+    checkpointed = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s, gradient_checkpointing=True))
+    kept = next(item for item in checkpointed.items if item.label.startswith("layer inputs kept"))
+    assert kept.bytes == every * e * s * h
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", ["gemma3", "mistral"])
+def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -> None:
+    # A window of 8 over 16 tokens: transformers builds the sliding layers' mask, and sdpa given a mask gets the keys
+    # and values repeated to every head (no GQA) and keeps the mask, per sliding layer; Gemma 3's full layer (the
+    # second of each pair) keeps neither, Mistral's layers all slide. Eager keeps the same either way.
+    configs = [tiny_config(family, layers) for layers in (2, 3)]
+    for config, _ in configs:
+        config["sliding_window"] = 8
+    two, three = (saved_bytes(real_model(*config, attention, False), BATCH, SEQ) for config in configs)
+    ours = _plan_of(*configs[0], attention)
+    measured = [two, three]
+    assert measured[0] == ours.saved_bytes
+    assert measured[1] - measured[0] == ours.per_layer_bytes  # the third layer slides
+    masked = {tensor.key for tensor in ours.per_layer if tensor.only == "sliding_attention"}
+    assert masked == (
+        {"self_attn.key_repeated", "self_attn.value_repeated", "self_attn.mask"} if attention == "sdpa" else set()
+    )
+
+
+def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
+    # decoder_sparse_step=2: layers 1 and 3 of 4 are sparse, 0 and 2 dense (Qwen2-MoE's rule (i + 1) % step == 0);
+    # the dense ones run a gated MLP of intermediate_size (96), each tensor kept by its kind only.
+    config, architecture = tiny_config("qwen2_moe", 4)
+    config["decoder_sparse_step"] = 2
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture)
+    assert ours.kinds == (("dense", 2), ("sparse", 2))
+    assert measured == ours.saved_bytes
+    dense = {tensor.key: tensor.shape for tensor in ours.per_layer if tensor.only == "dense"}
+    assert dense["mlp.down_proj.input"] == "b·s·f"
+    assert any("f=96" in note for note in ours.assumptions)
+
+
+@pytest.mark.parametrize(
+    ("family", "off", "gone"),
+    [
+        # Gemma 2 without softcapping: no tanh of the scores (eager) or of the logits
+        (
+            "gemma2",
+            {"attn_logit_softcapping": None, "final_logit_softcapping": None},
+            {"self_attn.softcap", "lm_head.softcap"},
+        ),
+        # Phi-3.5-MoE without input jitter: no noise tensors, the router reads the normalised hidden states
+        ("phimoe", {"input_jitter_noise": 0.0}, {"mlp.jitter", "mlp.router.jitter"}),
+    ],
+)
+def test_settings_switched_off_keep_less(family: str, off: dict[str, object], gone: set[str]) -> None:
+    config, architecture = tiny_config(family, 2)
+    config.update(off)
+    measured = saved_bytes(real_model(config, architecture, "eager", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture, "eager")
+    assert measured == ours.saved_bytes
+    keys = {tensor.key for tensor in (*ours.per_layer, *ours.model)}
+    assert not keys & gone
+    default = _ours(family, 2, "eager", False, BATCH, SEQ)  # the shipped config has them on
+    assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}
