@@ -111,6 +111,24 @@ def test_decoder_alone_follows_batch_and_sequence(batch: int, seq: int, family: 
     assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
 
 
+HEADS = ["bert_base", "bert_causal", "bert_classification", "bert_tokens", "bert_qa", "bart_classification", "mbart_qa"]
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    seq=st.integers(4, 40),
+    family=st.sampled_from(HEADS),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_task_heads_follow_batch_and_sequence(batch: int, seq: int, family: str, attention: str) -> None:
+    # The heads' b·h, b·s·c and b·s terms and the losses' b targets (b·s for token classification, s+1 for a causal
+    # LM's one sequence) at random sizes; the plan says which head it lists.
+    ours = _ours(family, 2, attention, False, batch, seq)
+    assert "no output head" not in ours.assumptions[0] or family == "bert_base"
+    assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;

@@ -6,9 +6,9 @@ softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Lla
 Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
 those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; T5's in
 ``activations_t5``) and lists, for one layer and for what lies outside the layers (embedding, final norm, output
-head, loss), each tensor saved for backward with its shape in symbols, its dtype and its bytes. Each rule says
-which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input,
-``MulBackward0`` the operand it does not differentiate,
+head or BERT's and BART's task heads, loss), each tensor saved for backward with its shape in symbols, its dtype
+and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
 key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
 and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
