@@ -69,6 +69,20 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
     "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
     "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # the decoder alone (ForCausalLM): no cross-attention, no encoder; the cache is sized by encoder_layers
+    "marian_causal": ("Helsinki-NLP--opus-mt-en-de.json", "MarianForCausalLM", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    "mbart_causal": ("facebook--mbart-large-50.json", "MBartForCausalLM", SEQ2SEQ),
+    "pegasus_causal": ("google--pegasus-xsum.json", "PegasusForCausalLM", SEQ2SEQ),
+    # task heads: BERT's pooler (the base model's too) and classifier, token classifier, question answering;
+    # BART-like classification at the eos token and question answering
+    "bert_base": ("bert-base-uncased.json", "BertModel", {"max_position_embeddings": 64}),
+    "bert_causal": ("bert-base-uncased.json", "BertLMHeadModel", {"max_position_embeddings": 64, "is_decoder": True}),
+    "bert_classification": ("bert-base-uncased.json", "BertForSequenceClassification", {"max_position_embeddings": 64}),
+    "bert_tokens": ("bert-base-uncased.json", "BertForTokenClassification", {"max_position_embeddings": 64}),
+    "bert_qa": ("bert-base-uncased.json", "BertForQuestionAnswering", {"max_position_embeddings": 64}),
+    "bart_classification": ("facebook--bart-base.json", "BartForSequenceClassification", SEQ2SEQ),
+    "mbart_classification": ("facebook--mbart-large-50.json", "MBartForSequenceClassification", SEQ2SEQ),
+    "mbart_qa": ("facebook--mbart-large-50.json", "MBartForQuestionAnswering", SEQ2SEQ),
     # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
     "whisper": (
         "openai--whisper-tiny.json",
@@ -223,7 +237,9 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
-    window instead of tokens."""
+    window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
+    BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
+    (question answering)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -236,13 +252,24 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
-    inputs = {"input_ids": ids}
+    inputs: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels}
+    kind, classes = type(model).__name__.rsplit("For", 1)[-1], model.config.num_labels or 0
+    if kind in ("SequenceClassification", "QuestionAnswering"):  # BART-like heads read the eos token's states
+        ids[:, -1] = model.config.eos_token_id
+    if kind == "SequenceClassification":  # a class per sequence
+        inputs["labels"] = torch.randint(classes, (batch,), generator=generator)
+    elif kind == "TokenClassification":  # a class per token
+        inputs["labels"] = torch.randint(classes, (batch, seq_len), generator=generator)
+    elif kind == "QuestionAnswering":  # the answer's start and end positions instead of labels
+        del inputs["labels"]
+        for end in ("start_positions", "end_positions"):
+            inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
-        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
+        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype), "labels": labels}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        output = model(**inputs, labels=labels)
+        output = model(**inputs)
     alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
     del output
     return sum(alive.values())

@@ -115,6 +115,41 @@ def test_llama_like_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, 
     assert measured == _ours(family, 2, attention, False, batch, seq).saved_bytes
 
 
+@settings(max_examples=3, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    seq=st.integers(2, 40),
+    family=st.sampled_from(["marian_causal", "mbart_causal", "pegasus_causal"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_decoder_alone_follows_batch_and_sequence(batch: int, seq: int, family: str, attention: str) -> None:
+    # The ForCausalLM classes run BART's decoder without an encoder: no cross-attention tensor, the loss on the
+    # labels as given.
+    ours = _ours(family, 2, attention, False, batch, seq)
+    assert ours.encoder is None
+    assert not any(tensor.key.startswith("encoder_attn") for tensor in ours.per_layer)
+    assert any("decoder alone" in note for note in ours.assumptions)
+    assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
+
+
+HEADS = ["bert_base", "bert_causal", "bert_classification", "bert_tokens", "bert_qa", "bart_classification", "mbart_qa"]
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    seq=st.integers(4, 40),
+    family=st.sampled_from(HEADS),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_task_heads_follow_batch_and_sequence(batch: int, seq: int, family: str, attention: str) -> None:
+    # The heads' b·h, b·s·c and b·s terms and the losses' b targets (b·s for token classification, s+1 for a causal
+    # LM's one sequence) at random sizes; the plan says which head it lists.
+    ours = _ours(family, 2, attention, False, batch, seq)
+    assert "no output head" not in ours.assumptions[0] or family == "bert_base"
+    assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
@@ -416,6 +451,60 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     assert any("cannot run sdpa" in note for note in plan.assumptions)
     assert any("clamped to swiglu_limit" in note for note in plan.assumptions)
     assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_bert_relu_result_is_the_next_input(attention: str) -> None:
+    # BERT with hidden_act="relu": ReLU keeps its result, which is also what reads it next keeps (one storage):
+    # output.dense's input in each layer, and the MLM head's LayerNorm's input after transform.dense.
+    config, architecture = tiny_config("bert", 2)
+    config["hidden_act"] = "relu"
+    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
+    plan = _plan_of(config, architecture, attention)
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
+    assert not {"output.dense.input", "cls.predictions.transform.LayerNorm.input"} & keys
+    assert "cls.predictions.transform.transform_act_fn.output" in keys
+
+
+@pytest.mark.parametrize(
+    ("family", "classifier_dropout"),
+    [("bart_classification", 0.1), ("bert_classification", 0.0), ("bert_tokens", 0.0), ("bert_qa", 0.0)],
+)
+def test_classifier_dropout(family: str, classifier_dropout: float) -> None:
+    # The shipped configs: BART's classifier_dropout 0.0 (the Linears read the eos row and the tanh result), BERT's
+    # unset (hidden_dropout_prob, 0.1). Switched: dropout masks and the dropped tensors as the Linears' inputs, or
+    # without dropout (an identity) the tensors before it; the QA head has no dropout and must not change.
+    config, architecture = tiny_config(family, 2)
+    config["classifier_dropout"] = classifier_dropout
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    plan = _plan_of(config, architecture)
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    heads = ("classifier", "classification_head")
+    masks = [t.key for t in plan.model if t.key.startswith(heads) and t.key.endswith("dropout.mask")]
+    assert len(masks) == (2 if family.startswith("bart") else 1) * (classifier_dropout > 0)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "change"),
+    [
+        ("BertForSequenceClassification", {"num_labels": 1}),  # regression: MSELoss
+        ("BertForSequenceClassification", {"num_labels": 3, "problem_type": "multi_label_classification"}),
+        ("BertForMultipleChoice", {}),  # one logit per choice, (batch, choices, tokens) inputs
+        ("BertForPreTraining", {}),  # next-sentence prediction beside the masked LM
+    ],
+)
+def test_heads_not_modelled_fall_back(architecture: str, change: dict[str, object]) -> None:
+    config, _ = tiny_config("bert", 2)
+    config.update(change, architectures=[architecture])
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    assert activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16") is None
+    for kept in ("BertForSequenceClassification", "BertForQuestionAnswering", "BertForTokenClassification"):
+        config.pop("problem_type", None)
+        config.update(num_labels=2, architectures=[kept])
+        _plan_of(config, kept)
 
 
 # State-space and hybrid stacks: every layer in the estimate. Per token, each mixer keeps its projections' inputs and

@@ -4,10 +4,11 @@
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
 Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
-those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and
-for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
-shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
-saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; T5's in
+``activations_t5``) and lists, for one layer and for what lies outside the layers (embedding, final norm, output
+head or BERT's and BART's task heads, loss), each tensor saved for backward with its shape in symbols, its dtype
+and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
 key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
 and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
@@ -238,6 +239,8 @@ class _Sizes(Record):
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     p: int = 0
     """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
+    c: int = 0
+    """The classes of a classification head (``num_labels``)."""
 
 
 class _Settings(Record):
@@ -262,6 +265,8 @@ class _Settings(Record):
     """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
     logit_softcap: bool = False
     """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
+    classifier_dropout: float = 0.0
+    """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -269,7 +274,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m c`` with ``·`` between them. ``target``: a
     decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
@@ -317,11 +322,13 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str, *, upcast: bool = False) -> None:
-        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32."""
+    def layer_norm(self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False) -> None:
+        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32;
+        ``input_kept``: the input is a storage counted already (ReLU's result)."""
         stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
-        what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
-        self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
+        if not input_kept:
+            what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
+            self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -908,17 +915,19 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
-    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: str = "") -> bool:
+    """What the activation keeps; ``next_input`` names the operation after it (``"Linear"``), which keeps its
+    input: True when that input is ReLU's result, counted here (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     if act == "relu":
-        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        shared = f", also the next {next_input}'s input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
-        return
+        return bool(next_input)
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+    return False
 
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str | None = None) -> None:
@@ -927,8 +936,7 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2, StarCoder2's MLP."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
-    shared = out.settings.act == "relu" and not dropped
-    _plain_activation(out, act, "b·s·i", next_input=shared)
+    shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
     if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
@@ -1027,12 +1035,13 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool, cross: bool = True) -> None:
     """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
-    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
-    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    output (not called without one, ``cross`` False: the decoder-only ``ForCausalLM``), then fc1, the activation,
+    its dropout, fc2; each with dropout, residual and a LayerNorm, after the residual sum (post-norm) or before the
+    sub-layer (``pre_norm``)."""
     _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
-    if decoder:
+    if decoder and cross:
         _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
     if layout.pre_norm:
         out.layer_norm("final_layer_norm", "b·s·h")
@@ -1098,8 +1107,8 @@ def _speech_front_end(out: _Builder, encoder: str) -> None:
 def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
     """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
     tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
-    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
-    upcast. ``model``: the path holding both (``model.``)."""
+    decoder layer, one storage), then the decoder's output head and loss (``_bart_decoder_model``). ``model``: the
+    path holding both (``model.``)."""
     _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
     if layout.final_norm:
         source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
@@ -1110,52 +1119,63 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    if target.checkpointing and target.settings.attention == "eager":
-        target.add(
-            "attention_mask",
-            f"{model}decoder",
-            "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _bart_decoder_model(target, model, layout, head=head)
+
+
+def _bart_decoder_model(out: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside the layers of BART's decoder at ``model`` (``model.``): its embeddings, final LayerNorm, the output
+    head and the loss on the logits (plus ``final_logits_bias`` in ``ForConditionalGeneration``), not upcast; the
+    whole model of the decoder-only ``ForCausalLM``, whose labels are the targets as given."""
+    _bart_embeddings(out, f"{model}decoder", layout, decoder=True)
+    _checkpointed_mask(out, f"{model}decoder")
     if layout.final_norm:
-        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
+        out.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
         name = layout.head
-        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
-        _loss(target, upcast=False, head=name)
+        out.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(out, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
-    """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
-    transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
-    into a new tensor; BERT's masked-LM loss takes the logits as they are."""
+def _loss(
+    out: _Builder,
+    *,
+    upcast: bool,
+    head: str = "lm_head",
+    rows: str = "b·s",
+    classes: str = "v",
+    name: str = "loss",
+    targets: str = "labels",
+) -> None:
+    """Cross-entropy on the ``rows``·``classes`` logits of ``head``: log_softmax keeps its result, nll_loss the
+    ``rows`` targets and the total weight. transformers' causal-LM loss upcasts the logits to float32 first
+    (``logits.float()``) and shifts the labels into a new tensor; the other heads' losses take the logits as they
+    are. ``name``: the loss's key (a question-answering head has one for the start and one for the end)."""
     dtype = "float32" if upcast else "compute"
+    split: Split = "vocab" if classes == "v" else "none"
+    logits = f"{rows}·{classes}"
     out.add(
         f"{head}.output",
         head,
         "logits returned in the output (not saved for backward)",
-        "b·s·v",
+        logits,
         "compute",
-        "vocab",
+        split,
         saved=False,
     )
     out.add(
-        "loss.log_softmax",
-        "loss",
+        f"{name}.log_softmax",
+        name,
         f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
-        "b·s·v",
+        logits,
         dtype,
-        "vocab",
+        split,
     )
     if upcast and out.sizes.b == 1:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
-            "loss.target",
-            "loss",
+            f"{name}.target",
+            name,
             "shifted labels, a view of the padded ones (NllLossBackward0)",
             "s+1",
             "int64",
@@ -1163,9 +1183,17 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
             elements=out.sizes.s + 1,
         )
     else:
-        what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
-        out.add("loss.target", "loss", what, "b·s", "int64", "none")
-    out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+        what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
+        out.add(f"{name}.target", name, what, rows, "int64", "none")
+    out.add(f"{name}.total_weight", name, "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+
+
+def _checkpointed_mask(out: _Builder, module: str) -> None:
+    """With eager attention and checkpointing, the additive causal mask the layers get is an argument of each
+    checkpointed layer, kept once (GPT-2, BART's decoder, BERT as a causal LM)."""
+    if out.checkpointing and out.settings.attention == "eager":
+        what = "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)"
+        out.add("attention_mask", module, what, "b·s·s", "compute", "none")
 
 
 def _causal_lm_head(out: _Builder) -> None:
@@ -1223,22 +1251,16 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
     out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    if out.checkpointing and out.settings.attention == "eager":
-        out.add(
-            "attention_mask",
-            "transformer",
-            "the additive causal mask eager attention gets, passed to each "
-            "checkpointed block as an argument (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(out, "transformer")
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool) -> None:
+def _bert_model(out: _Builder, *, head: bool, causal: bool = False) -> None:
+    """Outside BERT's layers: the embeddings, and with ``head`` the masked-LM head and its loss (``causal``: the
+    causal-LM loss of ``BertLMHeadModel``, run as a decoder (``is_decoder``), on the upcast logits and the shifted
+    labels)."""
     out.add(
         "word_embeddings.indices",
         "bert.embeddings.word_embeddings",
@@ -1258,6 +1280,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
     out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
     if out.settings.hidden_dropout > 0:
         out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+    if causal:
+        _checkpointed_mask(out, "bert.encoder")
     if head:
         out.saved(
             "cls.predictions.transform.dense.input",
@@ -1266,8 +1290,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
+        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
+        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
         out.saved(
             "cls.predictions.decoder.input",
             "cls.predictions.decoder",
@@ -1275,7 +1299,96 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _loss(out, upcast=False)
+        _loss(out, upcast=causal)
+
+
+# --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
+# the classification head of BART-like encoder-decoders, each with its cross-entropy loss -------------------------
+
+
+def _classes(tree: Module, linear: str) -> int | None:
+    """The outputs of the classifier at ``linear`` when it takes single-label classes (``problem_type`` unset or
+    ``single_label_classification``, more than one label); None otherwise (regression, multi-label: not modelled)."""
+    parent, _, name = linear.rpartition(".")
+    outputs = _width(_at(tree, parent), name)
+    problem = dict(tree.attributes).get("problem_type")
+    if outputs is None or outputs < 2 or problem not in (None, "single_label_classification"):
+        return None
+    return outputs
+
+
+def _classifier_input(out: _Builder, linear: str, shape: str, dropout: float, *, kept: bool) -> None:
+    """The input of the classifier Linear ``linear`` after a dropout: the mask and the dropped tensor, or without
+    dropout (an identity) the tensor before it, unless that is ``kept`` already (a tanh's result)."""
+    if dropout > 0:
+        out.mask(f"{linear}.dropout.mask", linear, shape, "sequence")
+    if dropout > 0 or not kept:
+        what = "the dropped hidden states" if dropout > 0 else "the hidden states"
+        out.saved(
+            f"{linear}.input", linear, f"{linear.rsplit('.', 1)[-1]} input, {what} (AddmmBackward0)", shape, "sequence"
+        )
+
+
+def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str | None:
+    """BERT's heads other than the masked LM's (``_bert_model``), found by their modules: the pooler at ``base``
+    (``bert.``; the first token's hidden states, a view that keeps the last layer's whole output, then tanh) with
+    the sequence classifier, the token classifier, or the question-answering start and end logits; each with its
+    loss. ``dropout``: the classifier's (``classifier_dropout``, else ``hidden_dropout_prob``). The head as the
+    plan describes it; "" for none of these (the masked LM's), None for a head not modelled (next-sentence
+    prediction, multiple choice, regression or multi-label losses)."""
+    if _at(tree, "cls.seq_relationship") is not None:
+        return None
+    pooled = _at(tree, f"{base}pooler") is not None
+    if pooled:
+        pooler = f"{base}pooler"
+        what = "dense input: the first token's hidden states, a view keeping the last layer's output (AddmmBackward0)"
+        out.saved(f"{pooler}.dense.input", f"{pooler}.dense", what, "b·s·h", "sequence")
+        what = "tanh result (TanhBackward0)"
+        out.saved(f"{pooler}.activation.output", f"{pooler}.activation", what, "b·h", "sequence")
+    classifier = next((name for name in ("classifier", "qa_outputs") if _at(tree, name) is not None), None)
+    if classifier is None:
+        return "the pooler, no output head or loss" if pooled else ""
+    if classifier == "qa_outputs":
+        return _question_answering(out, "the last layer's output")
+    classes = _classes(tree, classifier)
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    _classifier_input(out, classifier, "b·h" if pooled else "b·s·h", dropout, kept=pooled)
+    _loss(out, upcast=False, head=classifier, rows="b" if pooled else "b·s", classes="c")
+    return f"a {'sequence' if pooled else 'token'}-classification head over c={classes} classes and its loss"
+
+
+def _question_answering(out: _Builder, what: str) -> str:
+    """The question-answering head: ``qa_outputs`` (two logits per token, split into the start's and the end's,
+    each made contiguous and returned) and a cross-entropy loss over the s positions for each, on the start and
+    end positions clamped to 0…s (new tensors)."""
+    out.saved("qa_outputs.input", "qa_outputs", f"qa_outputs input, {what} (AddmmBackward0)", "b·s·h", "sequence")
+    for end in ("start", "end"):
+        targets = f"{end} positions clamped, a new tensor"
+        _loss(out, upcast=False, head=f"qa_outputs.{end}", rows="b", classes="s", name=f"loss.{end}", targets=targets)
+    return "a question-answering head (start and end logits over the positions) and its two losses"
+
+
+def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> str | None:
+    """BART's classification head: the decoder's hidden states at the input's eos tokens (a bool mask of the
+    input ids indexes them, one row per eos; the last per sequence is taken, a view), then dropout, ``dense``, tanh,
+    dropout, ``out_proj`` (``dropout``: ``classifier_dropout``) and the loss. Assumes one eos per sequence (with n
+    the view keeps the b·n·h rows gathered)."""
+    head = "classification_head"
+    classes = _classes(tree, f"{head}.out_proj")
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    what = "the input ids' eos tokens, a bool mask (IndexBackward0)"
+    out.add(f"{head}.eos_mask", head, what, "b·x", "bool", "none")
+    _classifier_input(out, f"{head}.dense", "b·h", dropout, kept=False)
+    out.saved(f"{head}.tanh.output", head, "tanh result (TanhBackward0)", "b·h", "sequence")
+    _classifier_input(out, f"{head}.out_proj", "b·h", dropout, kept=True)
+    _loss(out, upcast=False, head=f"{head}.out_proj", rows="b", classes="c")
+    return (
+        f"a sequence-classification head at the last eos token (one per sequence) over c={classes} classes and its loss"
+    )
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -1419,11 +1532,11 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     return None
 
 
-def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
-    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
-    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
-    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
-    encoder = _at(tree, f"{model}encoder")
+def _layout(tree: Module, model_type: str, part: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder whose encoder (or, decoder-only, decoder) is at ``part``, with its
+    LayerNorms read from the tree, and for a speech encoder its fixed source positions (its position table's rows)
+    and mel bins (conv1's input channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, part)
     layout = replace(
         SEQ2SEQ[model_type],
         embedding_norm=_child(encoder, "layernorm_embedding") is not None,
@@ -1502,6 +1615,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
+        classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
     )
 
 
@@ -1561,9 +1675,11 @@ def activation_plan(
     experts, _, shared = sparse or (0, 0, 0)
     seq2seq = structure in ("bart", "t5")
     encoder = _encoder(tree, path, width, structure) if seq2seq else None
-    model = path[: path.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
-    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
+    model = path[: path.index("decoder")] if seq2seq and "decoder" in path else ""
+    alone = structure == "bart" and encoder is None and _at(tree, f"{model}encoder") is None  # ForCausalLM
+    part = f"{model}{'decoder' if alone else 'encoder'}"
+    found_layout = _layout(tree, model_type, part) if structure == "bart" and (encoder or alone) else None
+    if seq2seq and ((encoder is None and not alone) or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1623,6 +1739,7 @@ def activation_plan(
         )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
+    task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
@@ -1638,7 +1755,12 @@ def activation_plan(
         _gpt2_model(outside, head=head)
     elif structure == "bert":
         _bert_layer(layer)
-        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+        head = head and _at(tree, "cls.predictions") is not None
+        _bert_model(outside, head=head, causal=tree.kind == "BertLMHeadModel")
+        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
+    elif alone and layout is not None:
+        _bart_layer(layer, layout, decoder=True, cross=False)
+        _bart_decoder_model(outside, model, layout, head=head)
     elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
@@ -1656,10 +1778,16 @@ def activation_plan(
             _bart_layer(layer, layout, decoder=True)
             _bart_layer(source_layer, layout, decoder=False)
             _bart_model(outside, target, model, layout, head=head)
+            if _at(tree, "classification_head") is not None:
+                task = _bart_classification_head(target, tree, settings.classifier_dropout)
+            elif _at(tree, "qa_outputs") is not None:
+                task = _question_answering(target, "the decoder's output")
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
+    if task is None:
+        return None
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     kernel = _kernel(settings)
     if structure == "t5" and kernel == "flash":
@@ -1682,9 +1810,10 @@ def activation_plan(
             settings,
             kernel,
             sizes,
-            head,
+            task or (f"v={sizes.v:,}" if head else "no output head or loss"),
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
+            alone=alone,
         )
         + tuple(notes),
         encoder=encoder_stack,
@@ -1712,17 +1841,17 @@ def _assumptions(
     settings: _Settings,
     kernel: str,
     sizes: _Sizes,
-    head: bool,
+    head: str,
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
+    alone: bool = False,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
         f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
-        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}, {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
@@ -1735,6 +1864,8 @@ def _assumptions(
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
+    if alone:
+        notes.append("the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called")
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"

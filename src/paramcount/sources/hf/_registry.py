@@ -130,9 +130,11 @@ ACTIVATION_KEYS: Final = (
     "input_jitter_noise",
     "dropout_rate",
     "feed_forward_proj",
+    "classifier_dropout",
+    "problem_type",
 )
-"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner."""
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
+head's dropout and loss), kept on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
