@@ -3,12 +3,14 @@
 The model is built on the meta device from a shipped config cut to a few layers and tiny sizes, moved to the
 CPU with ``to_empty`` and initialised by transformers' own ``init_weights`` (which also fills the buffers),
 cast to bfloat16 and put in training mode. ``saved_bytes`` runs one forward pass with the labels (so the loss
-is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed,
-once, leaving out the parameters' and buffers' storages (weights are counted as weights, not activations).
+is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed and
+still held after the forward, once, leaving out the parameters' and buffers' storages (weights are counted as
+weights, not activations).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Final
 
 import torch
@@ -28,6 +30,7 @@ SEQ2SEQ: dict[str, Any] = {
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
 GPT: dict[str, Any] = {"n_embd": 64, "n_head": 4, "n_positions": 64}
 """GPT-2's names for the sizes, which GPT-J, CodeGen and others share."""
+T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -36,6 +39,14 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "qwen3": ("Qwen--Qwen3-8B.json", "Qwen3ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "gemma": ("google--gemma-7b.json", "GemmaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
+    # sandwich norms (pre/post attention and feed-forward), attention and final logit softcapping (Gemma 2);
+    # q/k norms and a rotary table per layer type (Gemma 3), a full-attention layer among sliding ones
+    "gemma2": ("google--gemma-2-9b.json", "Gemma2ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "gemma3": (
+        "google--gemma-3-1b-it.json",
+        "Gemma3ForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "sliding_window_pattern": 2},
+    ),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", GPT),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
@@ -60,6 +71,20 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
     "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
     "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # the decoder alone (ForCausalLM): no cross-attention, no encoder; the cache is sized by encoder_layers
+    "marian_causal": ("Helsinki-NLP--opus-mt-en-de.json", "MarianForCausalLM", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    "mbart_causal": ("facebook--mbart-large-50.json", "MBartForCausalLM", SEQ2SEQ),
+    "pegasus_causal": ("google--pegasus-xsum.json", "PegasusForCausalLM", SEQ2SEQ),
+    # task heads: BERT's pooler (the base model's too) and classifier, token classifier, question answering;
+    # BART-like classification at the eos token and question answering
+    "bert_base": ("bert-base-uncased.json", "BertModel", {"max_position_embeddings": 64}),
+    "bert_causal": ("bert-base-uncased.json", "BertLMHeadModel", {"max_position_embeddings": 64, "is_decoder": True}),
+    "bert_classification": ("bert-base-uncased.json", "BertForSequenceClassification", {"max_position_embeddings": 64}),
+    "bert_tokens": ("bert-base-uncased.json", "BertForTokenClassification", {"max_position_embeddings": 64}),
+    "bert_qa": ("bert-base-uncased.json", "BertForQuestionAnswering", {"max_position_embeddings": 64}),
+    "bart_classification": ("facebook--bart-base.json", "BartForSequenceClassification", SEQ2SEQ),
+    "mbart_classification": ("facebook--mbart-large-50.json", "MBartForSequenceClassification", SEQ2SEQ),
+    "mbart_qa": ("facebook--mbart-large-50.json", "MBartForQuestionAnswering", SEQ2SEQ),
     # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
     "whisper": (
         "openai--whisper-tiny.json",
@@ -98,6 +123,11 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "bloom": ("bigscience--bloom-560m.json", "BloomForCausalLM", {"n_head": 4}),
     "openai_gpt": ("openai-community--openai-gpt.json", "OpenAIGPTLMHeadModel", GPT),
     "mpt": ("mosaicml--mpt-7b.json", "MptForCausalLM", {"d_model": 64, "n_heads": 4, "max_seq_len": 64}),
+    # T5: the ReLU MLP; Flan-T5 and mT5 gated gelu_new; UMT5 a relative position bias in every block
+    "t5": ("google-t5--t5-small.json", "T5ForConditionalGeneration", T5_SIZES),
+    "flan_t5": ("google--flan-t5-base.json", "T5ForConditionalGeneration", T5_SIZES),
+    "mt5": ("google--mt5-small.json", "MT5ForConditionalGeneration", T5_SIZES),
+    "umt5": ("google--umt5-small.json", "UMT5ForConditionalGeneration", T5_SIZES),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -109,8 +139,81 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
             "moe_intermediate_size": 32,
         },
     ),
+    "granite": (
+        "ibm-granite--granite-3.1-8b-instruct.json",
+        "GraniteForCausalLM",
+        {"num_key_value_heads": 2},
+    ),
+    # SmolLM3: the second and third layers without rotary (NoPE), the first with it
+    "smollm3": (
+        "HuggingFaceTB--SmolLM3-3B.json",
+        "SmolLM3ForCausalLM",
+        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0]},
+    ),
+    # StarCoder2 with residual and embedding dropout (its config has none) to show where their masks are
+    "starcoder2": (
+        "bigcode--starcoder2-15b.json",
+        "Starcoder2ForCausalLM",
+        {"num_key_value_heads": 2, "residual_dropout": 0.1, "embedding_dropout": 0.1},
+    ),
+    # StableLM rotates a quarter of each head (partial_rotary_factor 0.25); its dropout (none in its config) follows
+    # only the MLP
+    "stablelm": (
+        "stabilityai--stablelm-2-1_6b.json",
+        "StableLmForCausalLM",
+        {"num_key_value_heads": 2, "hidden_dropout": 0.1},
+    ),
+    # OLMo with clip_qkv (none in its config): q, k and v clamped in place
+    "olmo": ("allenai--OLMo-7B-hf.json", "OlmoForCausalLM", {"num_key_value_heads": 2, "clip_qkv": 8.0}),
+    "olmo2": ("allenai--OLMo-2-1124-7B.json", "Olmo2ForCausalLM", {"num_key_value_heads": 2}),
+    # Command R with the per-head LayerNorms on the query and key of Command R+ (use_qk_norm)
+    "cohere": (
+        "CohereForAI--c4ai-command-r-v01.json",
+        "CohereForCausalLM",
+        {"num_key_value_heads": 2, "use_qk_norm": True},
+    ),
+    # Command R7B: the first layer sliding (with rotary), the next two full (without)
+    "cohere2": (
+        "CohereForAI--c4ai-command-r7b-12-2024.json",
+        "Cohere2ForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "layer_types": ["sliding_attention", "full_attention", "full_attention"],
+        },
+    ),
+    # GLM-4: norms before and after each sub-layer, half of each head rotated, gate and up fused
+    "glm4": ("THUDM--GLM-4-9B-0414.json", "Glm4ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "granitemoe": (
+        "ibm-granite--granite-3.1-3b-a800m-instruct.json",
+        "GraniteMoeForCausalLM",
+        {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
+    # gpt-oss runs eager attention only (transformers has no sdpa for its sinks)
+    "gpt_oss": (
+        "openai--gpt-oss-20b.json",
+        "GptOssForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
 }
-EAGER_ONLY: Final = frozenset({"gpt_neo", "bloom", "mpt", "openai_gpt"})
+# q/k norms over the whole projection (one row per token), 4 experts of intermediate_size, 2 per token
+FAMILIES["olmoe"] = (
+    "allenai--OLMoE-1B-7B-0924.json",
+    "OlmoeForCausalLM",
+    {"num_key_value_heads": 2, "num_experts": 4, "num_experts_per_tok": 2},
+)
+# sparsemixer routing (top-2 by Gumbel sampling, its own autograd function), input jitter, LayerNorm, biases; the
+# LongRoPE factors are cut to the tiny head size
+FAMILIES["phimoe"] = (
+    "microsoft--Phi-3.5-MoE-instruct.json",
+    "PhimoeForCausalLM",
+    {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+)
+# MoE stacks mixing dense layers in (mlp_only_layers), the last of the 3 layers sparse: Qwen2-MoE's first layer
+# dense, Qwen3-MoE's second
+FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
+FAMILIES["qwen3_moe_dense"] = (*FAMILIES["qwen3_moe"][:2], {**FAMILIES["qwen3_moe"][2], "mlp_only_layers": [1]})
+EAGER_ONLY: Final = frozenset({"gemma2", "gpt_oss", "gpt_neo", "bloom", "mpt", "openai_gpt"})
 """Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
 NO_CHECKPOINTING: Final = frozenset({"openai_gpt"})
 """Families transformers cannot checkpoint (``supports_gradient_checkpointing`` False)."""
@@ -134,10 +237,14 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
+    elif "d_kv" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
+        config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config[next((key for key in ("n_layer", "num_layers", "n_layers") if key in config), "num_hidden_layers")] = (
             layers
         )
+    if isinstance(config.get("layer_types"), list):  # one per layer
+        config["layer_types"] = config["layer_types"][:layers]
     if "attention_types" in config:  # GPT-Neo: global and local layers alternating, as many as asked
         config.pop("attention_layers", None)
         config["attention_types"] = [[["global", "local"], layers // 2], *([[["global"], 1]] if layers % 2 else [])]
@@ -150,9 +257,11 @@ def real_model(
 ) -> transformers.PreTrainedModel:
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings)
-    hf_config._attn_implementation = attention
+    model_class = getattr(transformers, architecture)
+    # a class that cannot run sdpa (Gemma 2) runs eager, as transformers picks when no implementation is asked for
+    hf_config._attn_implementation = attention if attention != "sdpa" or model_class._supports_sdpa else "eager"
     with torch.device("meta"):
-        model: transformers.PreTrainedModel = getattr(transformers, architecture)(hf_config)
+        model: transformers.PreTrainedModel = model_class(hf_config)
     model.to_empty(device="cpu")
     torch.manual_seed(0)
     with torch.no_grad():
@@ -166,26 +275,44 @@ def real_model(
 
 
 def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, target_len: int | None = None) -> int:
-    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
-    An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
-    ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed window instead of tokens."""
+    """Bytes of the distinct storages autograd holds for backward after one forward with labels, parameters and
+    buffers aside. A tensor packed by a node that the forward drops again (a branch that does not reach the loss,
+    as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
+    still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
+    which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
+    window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
+    BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
+    (question answering)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
+    packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in held:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
+            packed.append((weakref.ref(tensor), storage.data_ptr(), storage.nbytes()))
         return tensor
 
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
-    inputs = {"input_ids": ids}
+    inputs: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels}
+    kind, classes = type(model).__name__.rsplit("For", 1)[-1], model.config.num_labels or 0
+    if kind in ("SequenceClassification", "QuestionAnswering"):  # BART-like heads read the eos token's states
+        ids[:, -1] = model.config.eos_token_id
+    if kind == "SequenceClassification":  # a class per sequence
+        inputs["labels"] = torch.randint(classes, (batch,), generator=generator)
+    elif kind == "TokenClassification":  # a class per token
+        inputs["labels"] = torch.randint(classes, (batch, seq_len), generator=generator)
+    elif kind == "QuestionAnswering":  # the answer's start and end positions instead of labels
+        del inputs["labels"]
+        for end in ("start_positions", "end_positions"):
+            inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
-        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
+        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype), "labels": labels}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(**inputs, labels=labels)
-    return sum(seen.values())
+        output = model(**inputs)
+    alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
+    del output
+    return sum(alive.values())

@@ -1,17 +1,19 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D,
-and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's (post-norm) like it; BERT's post-norm layer; the
-Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written
-like it, mBART, Pegasus, Marian and Whisper; OPT's decoder, BART's encoder layer made causal; the GPT-style layers
-running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J, CodeGen and Phi-2) and lists, for one
-layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for
-backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor
-(``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
-differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
-kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
-count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D, and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's
+(post-norm) like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE
+and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of those written like it, mBART,
+Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder layer
+made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
+CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
+and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -69,17 +71,40 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "gemma2": {
+        "hidden_activation": "gelu_pytorch_tanh",
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+    },
+    "gemma3_text": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "granite": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "smollm3": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
+    "stablelm": {"hidden_act": "silu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "gpt_oss": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
+    "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
     "opt": {"activation_function": "relu", "dropout": 0.1, "attention_dropout": 0.0, "do_layer_norm_before": True},
     "gpt_neox": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0, "use_parallel_residual": True},
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
@@ -102,6 +127,15 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     },
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "gpt_neo", "bloom", "mpt", "openai-gpt"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
+gpt-oss's sinks, GPT-Neo's, BLOOM's, MPT's and OpenAI GPT's attention written out): transformers runs them eager
+when no implementation is asked for."""
+FLASH_UNSUPPORTED: Final = frozenset({"bloom", "mpt", "openai-gpt"})
+"""Model types whose transformers class cannot run flash attention either (``_supports_flash_attn = False``):
+modelled eager, as for sdpa."""
+ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
+"""Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
 
 class SavedTensor(Record):
@@ -122,6 +156,8 @@ class SavedTensor(Record):
     """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
     device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
     saved: bool = True
+    only: str = ""
+    """In a layer: kept only by the layers of this kind (``sliding_attention``); empty: by every layer."""
 
 
 class LayerStack(Record):
@@ -133,10 +169,32 @@ class LayerStack(Record):
     per_layer: tuple[SavedTensor, ...]
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The layers of each kind where some tensors are kept by one kind only (``SavedTensor.only``); empty: every
+    layer keeps every tensor."""
+
+    def copies(self, tensor: SavedTensor) -> int:
+        """How many of the layers keep ``tensor``."""
+        return dict(self.kinds).get(tensor.only, 0) if tensor.only else self.layers
+
+    def layer(self, kind: str) -> tuple[SavedTensor, ...]:
+        """What one layer of ``kind`` keeps."""
+        return tuple(tensor for tensor in self.per_layer if tensor.only in ("", kind))
+
+    @property
+    def largest(self) -> tuple[SavedTensor, ...]:
+        """What one layer keeps, of the kind that keeps the most (the one recomputed with checkpointing)."""
+        layers = [self.layer(kind) for kind, _ in self.kinds] or [self.per_layer]
+        return max(layers, key=lambda found: sum(tensor.bytes for tensor in found))
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        return sum(tensor.bytes for tensor in self.largest)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the layers keep without checkpointing."""
+        return sum(tensor.bytes * self.copies(tensor) for tensor in self.per_layer)
 
 
 class ActivationPlan(Record):
@@ -161,22 +219,29 @@ class ActivationPlan(Record):
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
     encoder: LayerStack | None = None
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
+
+    @property
+    def decoder(self) -> LayerStack:
+        """The layers (an encoder-decoder's decoder layers) as a stack."""
+        return LayerStack(
+            self.layer_input.module, self.layers, self.seq_len, self.per_layer, self.layer_input, self.kinds
+        )
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        """What one layer keeps (of the kind that keeps the most)."""
+        return self.decoder.per_layer_bytes
 
     @property
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
-        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        encoder = self.encoder
-        if encoder is not None:
-            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
-            outside = encoder.layers * layers_
-        else:
-            outside = 0
-        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        stacks = (self.decoder,) if self.encoder is None else (self.decoder, self.encoder)
+        layers = sum(
+            stack.layers * stack.layer_input.bytes if self.checkpointing else stack.stored_bytes for stack in stacks
+        )
+        return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -196,12 +261,18 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    f: int = 0
+    """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     p: int = 0
-    """The width of the word embeddings projected in and out of the layers (OPT's ``word_embed_proj_dim``)."""
-    n: int = 0
-    """The rotary channels of each head (a fraction of d with partial rotary: GPT-NeoX, GPT-J, CodeGen, Phi)."""
+    """The rotary dimensions of each head when only part of it is rotated (StableLM, GPT-NeoX, GPT-J, CodeGen, Phi),
+    0 otherwise."""
+    c: int = 0
+    """The classes of a classification head (``num_labels``)."""
+    w: int = 0
+    """The width of the word embeddings projected in and out of the layers where it differs from h (OPT's
+    ``word_embed_proj_dim``), 0 otherwise."""
 
 
 class _Settings(Record):
@@ -212,12 +283,22 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    input_jitter: bool = False
+    """Phi-3.5-MoE's ``input_jitter_noise``: multiplicative noise on the MoE block's and the router's inputs."""
     renormalise: bool = False
     """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
     float32_routing: bool = False
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    clip_qkv: bool = False
+    """q, k and v clamped in place (OLMo's ``clip_qkv``)."""
+    score_softcap: bool = False
+    """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
+    logit_softcap: bool = False
+    """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
+    classifier_dropout: float = 0.0
+    """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -225,14 +306,20 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
-    decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t f m p c w`` with ``·`` between them.
+    ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
     def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool, *, target: bool = False) -> None:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
         self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
+        self.masked = ""
+        """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
+        self.unmasked: tuple[str, ...] = ()
+        """The other kinds of layers, when some get a mask."""
+        self.only = ""
+        """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
     def add(
         self,
@@ -245,6 +332,7 @@ class _Builder:
         *,
         saved: bool = True,
         elements: int | None = None,
+        only: str = "",
     ) -> None:
         shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
@@ -252,30 +340,36 @@ class _Builder:
             for symbol in shape.split("·"):
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
+        only = only or self.only
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
 
-    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
         """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
-        self.add(key, module, what, shape, "compute", split)
+        self.add(key, module, what, shape, "compute", split, only=only)
 
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str, *, kept_input: bool = True) -> None:
-        """``kept_input`` False: the input is a storage counted already (another LayerNorm's)."""
-        stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        if kept_input:
-            self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+    def layer_norm(self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False) -> None:
+        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32;
+        ``input_kept``: the input is a storage counted already (ReLU's result, another LayerNorm's input)."""
+        stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
+        if not input_kept:
+            what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
+            self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
-    def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
+    def rms_norm(
+        self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False, float32_weight: bool = False
+    ) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
-        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm)."""
+        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm; ``float32_weight``: in
+        float32, cast back after the product, OLMo-2)."""
         self.add(
             f"{module}.input_float32",
             module,
@@ -287,9 +381,14 @@ class _Builder:
         self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
         if one_plus:
             self.add(
-                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+                f"{module}.one_plus_weight",
+                module,
+                "1 + weight in float32 (MulBackward0)",
+                shape.rsplit("·", 1)[-1],
+                "float32",
+                "none",
             )
-        normalised = "float32" if one_plus else "compute"
+        normalised = "float32" if one_plus or float32_weight else "compute"
         self.add(
             f"{module}.normalised", module, "x·rstd, multiplied by the weight (MulBackward0)", shape, normalised, split
         )
@@ -337,9 +436,20 @@ def _attention_core(
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
+        masked = out.masked
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
-            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+            what = f"{name} (ScaledDotProductFlashAttention)"
+            if name == "query" or not masked or out.sizes.k == out.sizes.a:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor")
+                continue
+            for kind in out.unmasked:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor", only=kind)
+            what = f"{name} repeated to every head: with a mask transformers gives sdpa no GQA (repeat_kv)"
+            out.saved(f"{module}.{name}_repeated", module, what, f"b·a·{keys}·d", "tensor", only=masked)
+        if masked:
+            what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
@@ -386,6 +496,14 @@ def _attention_core(
         scores,
         "tensor",
     )
+    if settings.score_softcap:
+        out.saved(
+            f"{module}.softcap",
+            module,
+            "tanh(scores / attn_logit_softcapping) (TanhBackward0)",
+            f"b·a·s·{keys}",
+            "tensor",
+        )
     softmax_dtype = "float32" if upcast_softmax else "compute"
     out.add(
         f"{module}.softmax",
@@ -423,83 +541,317 @@ def _attention_core(
     return False
 
 
-def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
+def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str | None) -> None:
     """After the attention: the output projection's input, the heads merged, unless it is the attention
-    output's storage (``shared``), then the mask of the residual's dropout."""
+    output's storage (``shared``), then the mask of the residual's ``dropout`` (None: it has none)."""
     if not shared:
         name = projection.rsplit(".", 1)[-1]
         out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
-    attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+# Llama-like decoders (Granite, SmolLM3, StarCoder2, …): where a family's layer differs from Llama's, as data.
+
+
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+"""The children of a Llama layer that hold weights."""
+
+
+class _Decoder(Record):
+    """Where a decoder-only family's layer differs from Llama's (``DECODERS``); q/k norms and fused projections
+    are read from the tree."""
+
+    children: frozenset[str] = LLAMA_LAYER
+    """The layer's children that hold weights (OLMo's norms hold none)."""
+
+    norm: str = "rms"
+    """``rms``: transformers' RMSNorm; ``float32_rms``: one whose weight multiplies in float32 (OLMo-2);
+    ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm without weights on the input upcast to
+    float32 (OLMo); ``cohere_layer``: Cohere's LayerNorm without bias, in float32 (``_cohere_norm``)."""
+    pre_norms: bool = True
+    """``input_layernorm`` before the attention, ``post_attention_layernorm`` before the MLP."""
+    parallel: bool = False
+    """The attention and the MLP both read ``input_layernorm``'s output, one storage, and add to one residual
+    (Cohere)."""
+    post_norms: tuple[str, ...] = ()
+    """The norms after the attention and after the MLP, before their residual sums (OLMo-2, GLM-4)."""
+    mlp: str = "gated"
+    """``gated``: a SwiGLU MLP (or a sparse MoE block); ``plain``: c_fc, the activation, c_proj (StarCoder2)."""
+    rotary_cat: bool = False
+    """The query and key rebuilt by ``torch.cat`` of their rotated and unrotated parts (StableLM's partial rotary):
+    contiguous as (batch, heads, tokens, head_dim), laid out like a fused projection's slice."""
+    attention_dropout_residual: bool = True
+    """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
+    float32_rotary: bool = False
+    """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+    mlp_child: str = "mlp"
+    """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
+    router: str = ""
+    """A sparse MoE router that softmaxes the top-r logits only, in float32 (``top_softmax_float32``, GraniteMoE)
+    or the compute dtype (``top_softmax``, gpt-oss); none: as the tree shows (Mixtral's ``gate``, a softmax over
+    every expert before the top-r; Phi-3.5-MoE's ``router``, sparsemixer)."""
+    clamped_swiglu: bool = False
+    """gpt-oss's experts: biases indexed per pair, and a SwiGLU on the interleaved gate and up halves clamped to
+    ``swiglu_limit``, ``(up + 1)·gate·sigmoid(alpha·gate)``."""
+    sinks: bool = False
+    """gpt-oss's attention: a learned sink logit per head joins the scores; transformers runs it eager only."""
+    half_rotary: bool = False
+    """The rotary cos and sin span half of each head, which multiplies each half by them (gpt-oss)."""
+    interleaved_rotary: bool = False
+    """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
+    model's tables (GLM-4)."""
+
+
+COHERE: Final = _Decoder(
+    children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
+)
+DECODERS: Final = {
+    "starcoder2": _Decoder(norm="layer", mlp="plain"),
+    "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
+    "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
+    "olmo2": _Decoder(
+        children=frozenset({"self_attn", "mlp", "post_attention_layernorm", "post_feedforward_layernorm"}),
+        norm="float32_rms",
+        pre_norms=False,
+        post_norms=("post_attention_layernorm", "post_feedforward_layernorm"),
+        float32_rotary=True,
+    ),
+    "glm4": _Decoder(
+        children=LLAMA_LAYER | {"post_self_attn_layernorm", "post_mlp_layernorm"},
+        post_norms=("post_self_attn_layernorm", "post_mlp_layernorm"),
+        rotary_cat=True,
+        interleaved_rotary=True,
+    ),
+    "cohere": COHERE,
+    "granitemoe": _Decoder(
+        children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
+        mlp_child="block_sparse_moe",
+        router="top_softmax_float32",
+    ),
+    "gpt_oss": _Decoder(norm="float32_rms", router="top_softmax", clamped_swiglu=True, sinks=True, half_rotary=True),
+    "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
+}
+"""The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
+keep nothing; SmolLM3's layers without rotary keep what rotary ones do) run Llama's."""
+LLAMA: Final = _Decoder()
+
+
+def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: bool = False) -> None:
+    """A norm over the hidden states of a Llama-like layer or its model."""
+    if layout.norm == "cohere_layer":
+        _cohere_norm(out, module, "b·s·h", "b·s", "h", "sequence")
+    elif layout.norm in ("layer", "float32_layer"):
+        out.layer_norm(module, "b·s·h", upcast=layout.norm == "float32_layer")
+    else:
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _sink_attention(out: _Builder, module: str) -> bool:
+    """gpt-oss's eager attention with sinks: the scores and the sink logit of each head concatenated (s + 1 columns),
+    their maximum subtracted (MaxBackward0 keeps its indices), a softmax in the compute dtype over them, the sink
+    column dropped by a view; the query and the key and value repeated to every head kept by the matmuls."""
+    repeated = ", repeated to every head" if out.sizes.k != out.sizes.a else ""
+    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
+    out.saved(f"{module}.key", module, f"key{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    out.add(f"{module}.max_indices", module, "where each row's maximum is (MaxBackward0)", "b·a·s", "int64", "tensor")
+    sizes = out.sizes
+    out.add(
+        f"{module}.softmax",
+        module,
+        "softmax over the scores and the sink (SoftmaxBackward0), its view without the sink kept by the matmul",
+        "b·a·s·(s+1)",
+        "compute",
+        "tensor",
+        elements=sizes.b * sizes.a * sizes.s * (sizes.s + 1),
+    )
+    out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    return False
+
+
+def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
+    """The query's and key's norms, when the attention has them: per head (Qwen3, Gemma 3; Cohere's LayerNorm with
+    a weight per head) or over all the heads at once, one row per token (OLMo-2, OLMoE)."""
+    q_norm = _param(_child(attention, "q_norm"), "weight")
+    if q_norm is None:
+        return
+    whole = q_norm.sizes != (out.sizes.d,)
+    for name, heads in (("q", "a"), ("k", "k")):
+        module, shape = f"self_attn.{name}_norm", f"b·s·{heads}·d"
+        if layout.norm == "cohere_layer":
+            _cohere_norm(out, module, shape, f"b·s·{heads}", f"{heads}·d", "tensor")
+            continue
+        rows = "b·s" if whole else f"b·s·{heads}"
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, shape, rows, "tensor", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str, split: Split) -> None:
+    """Cohere's LayerNorm without bias, written out in float32: x.float() − mean computed twice, once kept by pow
+    and once by the product with rsqrt's result, which it keeps, the weight cast to float32 and the normalised x
+    it multiplies."""
+    for node in ("PowBackward0", "MulBackward0"):
+        what = f"x.float() − mean ({node})"
+        out.add(f"{module}.centred_{node[:3].lower()}", module, what, shape, "float32", split)
+    out.add(f"{module}.rstd", module, "rsqrt(variance + eps) in float32 (MulBackward0)", rows, "float32", split)
+    out.add(f"{module}.weight_float32", module, "the weight cast to float32 (MulBackward0)", weight, "float32", "none")
+    out.add(f"{module}.normalised", module, "the normalised x in float32 (MulBackward0)", shape, "float32", split)
+
+
+def _llama_layer(
+    out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool, dense: Module | None = None
+) -> None:
+    """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
+    attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
+    if layout.pre_norms:
+        _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+    what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
     out.saved(
         f"self_attn.{projections}.input",
         f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        f"{projections} input, {what} (MmBackward0, one storage)",
         "b·s·h",
         "sequence",
     )
-    if _child(attention, "q_norm") is not None:
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
-    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
-    if out.sizes.e:
-        _sparse_moe(out, mlp)
+    if out.settings.clip_qkv:
+        for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+            what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+            out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
+    _head_norms(out, attention, layout, one_plus=one_plus)
+    if layout.interleaved_rotary:
+        _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
+    repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+    if layout.sinks:
+        shared = _sink_attention(out, "self_attn")
     else:
-        _gated_mlp(out, mlp)
+        shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
+    dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+    after_attention, after_mlp = layout.post_norms or (None, None)
+    if after_attention:
+        _decoder_norm(out, layout, after_attention)
+    if layout.pre_norms and not layout.parallel:
+        _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
+        _sparse_moe(out, mlp, layout)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
+    elif layout.mlp == "plain":
+        _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
+    else:
+        _gated_mlp(out, mlp, shared_input=layout.parallel)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if after_mlp:
+        _decoder_norm(out, layout, after_mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
-    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
-    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
-    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
-    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
-    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+def _top_r_router(out: _Builder, layout: _Decoder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised); GraniteMoE's
+    and gpt-oss's (``router``) softmax only the top-r logits (``layout.router``)."""
+    gate = f"{layout.mlp_child}.{'router' if layout.router else 'gate'}"
     out.saved(
-        "mlp.gate.input",
-        "mlp.gate",
+        f"{gate}.input",
+        gate,
         "router input, the normalised hidden states (MmBackward0"
         + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
         "b·s·h",
         "sequence",
     )
-    out.add(
-        "mlp.gate.probabilities",
-        "mlp.gate",
-        "router softmax in float32 (SoftmaxBackward0)",
-        "b·s·e",
-        "float32",
-        "sequence",
-    )
-    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    if layout.router:
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+        dtype = "float32" if layout.router == "top_softmax_float32" else "compute"
+        what = f"softmax of the top-r logits in {dtype} (SoftmaxBackward0)"
+        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", dtype, "sequence")
+    else:
+        what = "router softmax in float32 (SoftmaxBackward0)"
+        out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
     if out.settings.renormalise:
         out.add(
-            "mlp.gate.top_probabilities",
-            "mlp.gate",
+            f"{gate}.top_probabilities",
+            gate,
             "top-r probabilities (DivBackward0)",
             "b·s·r",
             "float32",
             "sequence",
         )
-        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
-    experts = "mlp.experts"
+        out.add(f"{gate}.top_sum", gate, "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+
+
+def _sparsemixer(out: _Builder) -> None:
+    """Phi-3.5-MoE's router in training: with ``input_jitter_noise`` the block and then the router multiply the
+    hidden states in place by uniform noise (each noise kept by its product), the Linear keeps its input, then
+    sparsemixer picks each of the two experts by Gumbel sampling over the logits masked to those near the largest:
+    per pick the mask, the sample's index (kept by gather, scatter and ``PhimoeMultiplier``), the softmax (kept
+    by softmax and ``PhimoeMultiplier``) and the gate value. The argmax of the softmax that decides the midpoint
+    mask is saved by a node whose output reaches no loss, so it is freed before the backward: not kept."""
+    if out.settings.input_jitter:
+        what = "{} input jitter noise, kept by the in-place product (MulBackward0)"
+        out.saved("mlp.jitter", "mlp", what.format("the block's"), "b·s·h", "sequence")
+        out.saved("mlp.router.jitter", "mlp.router", what.format("the router's"), "b·s·h", "sequence")
+    out.saved("mlp.router.input", "mlp.router", "router input (MmBackward0)", "b·s·h", "sequence")
+    for pick in ("first", "second"):
+        module = f"mlp.router.{pick}"
+        out.add(
+            f"{module}.mask",
+            module,
+            "logits far below the largest, masked (MaskedFillBackward0)",
+            "b·s·e",
+            "bool",
+            "sequence",
+        )
+        out.add(
+            f"{module}.sample",
+            module,
+            "the sampled expert (GatherBackward0, PhimoeMultiplier)",
+            "b·s",
+            "int64",
+            "sequence",
+        )
+        out.saved(
+            f"{module}.softmax",
+            module,
+            "softmax of the masked logits (SoftmaxBackward0, PhimoeMultiplier)",
+            "b·s·e",
+            "sequence",
+        )
+        out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
+
+
+def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``; the family's layout
+    names the block and the router's kind."""
+    if not layout.router and _child(mlp, "router") is not None:
+        _sparsemixer(out)
+    else:
+        _top_r_router(out, layout)
+    experts = f"{layout.mlp_child}.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
         ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
         ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
     ):
         out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    if layout.clamped_swiglu:
+        what = "the expert of each pair sorted, indexing the experts' biases (IndexBackward0)"
+        out.add(f"{experts}.expert_index", experts, what, "b·s·r", "int64", "sequence")
     out.add(
         f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
     )
@@ -514,9 +866,17 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
         "b·s·r·2·i",
         "tensor",
     )
-    out.saved(
-        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
-    )
+    if layout.clamped_swiglu:
+        for key, what in (
+            ("gate_clamped", "the gate clamped to the limit (ClampBackward1 keeps the gate, MulBackward0 this)"),
+            ("sigmoid", "sigmoid(alpha·gate) (SigmoidBackward0, MulBackward0)"),
+            ("up_plus_one", "the up half clamped, plus one (MulBackward0)"),
+            ("glu", "gate·sigmoid(alpha·gate) (MulBackward0)"),
+        ):
+            out.saved(f"{experts}.{key}", experts, what, "b·s·r·i", "tensor")
+    else:
+        what = f"{act}(gate), kept by the product (MulBackward0)"
+        out.saved(f"{experts}.act_fn.output", experts, what, "b·s·r·i", "tensor")
     out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
     out.saved(
         f"{experts}.down.output",
@@ -598,37 +958,46 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
-    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: str = "") -> bool:
+    """What the activation keeps; ``next_input`` names the operation after it (``"Linear"``), which keeps its
+    input: True when that input is ReLU's result, counted here (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     if act == "relu":
-        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        shared = f", also the next {next_input}'s input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
-        return
+        return bool(next_input)
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates, x among them (ACTIVATION_TENSORS)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+    return False
 
 
 def _plain_mlp(
-    out: _Builder, first: str, what: str, act: str, second: str, dropout: str, *, shared_input: bool = False
+    out: _Builder,
+    first: str,
+    what: str,
+    act: str,
+    second: str,
+    dropout: str | None = None,
+    *,
+    shared_input: bool = False,
 ) -> None:
     """A Linear (its input kept, unless ``shared_input``: a storage counted already), the activation, a Linear (its
     input, the activation's output, kept: ReLU's result itself when no activation dropout comes between), then the
-    mask of the residual's dropout: GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    mask of the residual's ``dropout`` (None: the caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1
+    and fc2, StarCoder2's MLP."""
     if not shared_input:
         out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
-    shared = out.settings.act == "relu" and not dropped
-    _plain_activation(out, act, "b·s·i", next_input=shared)
+    shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
     if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
         out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -644,9 +1013,6 @@ class _Gpt2(Record):
     """Eager attention's softmax in float32, cast back to the dtype (GPT-BigCode, GPT-Neo)."""
     float32_scores: bool = False
     """Eager attention's query and key upcast to float32 (GPT-Neo)."""
-    implementations: tuple[Attention, ...] = ("eager", "sdpa", "flash")
-    """The attention implementations transformers has for the family; eager runs when another is asked (GPT-Neo
-    has no sdpa, BLOOM only eager)."""
     mask_argument: bool = True
     """Eager attention gets an additive causal mask as an argument that checkpointing keeps once (GPT-2); GPT-BigCode
     and BLOOM pass it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
@@ -673,8 +1039,9 @@ class _Gpt2(Record):
     """BLOOM's LayerNorm on the word embeddings."""
 
 
-_ALIBI: Final = _Gpt2(upcast_softmax=True, implementations=("eager",), mask_argument=False, positions=False)
-"""BLOOM and MPT: ALiBi biases instead of positions, eager attention only, the mask passed by keyword."""
+_ALIBI: Final = _Gpt2(upcast_softmax=True, mask_argument=False, positions=False)
+"""BLOOM and MPT: ALiBi biases instead of positions, eager attention only (``SDPA_UNSUPPORTED``), the mask passed by
+keyword."""
 GPT2_LIKE: Final = {
     "gpt2": _Gpt2(),
     "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
@@ -690,7 +1057,6 @@ GPT2_LIKE: Final = {
         embedding_norm="word_embeddings_layernorm",
     ),
     "openai-gpt": _Gpt2(
-        implementations=("eager",),
         mask_argument=False,
         embedding="tokens_embed",
         positions=False,
@@ -716,7 +1082,6 @@ GPT2_LIKE: Final = {
         "out_proj",
         upcast_softmax=True,
         float32_scores=True,
-        implementations=("eager", "flash"),
         dropouts=("attn.attention.resid_dropout", "mlp.dropout"),
         mask_argument=False,
     ),
@@ -831,12 +1196,13 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool, cross: bool = True) -> None:
     """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
-    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
-    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    output (not called without one, ``cross`` False: the decoder-only ``ForCausalLM``), then fc1, the activation,
+    its dropout, fc2; each with dropout, residual and a LayerNorm, after the residual sum (post-norm) or before the
+    sub-layer (``pre_norm``)."""
     _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
-    if decoder:
+    if decoder and cross:
         _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
     if layout.pre_norm:
         out.layer_norm("final_layer_norm", "b·s·h")
@@ -902,8 +1268,8 @@ def _speech_front_end(out: _Builder, encoder: str) -> None:
 def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
     """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
     tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
-    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
-    upcast. ``model``: the path holding both (``model.``)."""
+    decoder layer, one storage), then the decoder's output head and loss (``_bart_decoder_model``). ``model``: the
+    path holding both (``model.``)."""
     _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
     if layout.final_norm:
         source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
@@ -914,57 +1280,63 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    _checkpointed_mask(target, f"{model}decoder")
+    _bart_decoder_model(target, model, layout, head=head)
+
+
+def _bart_decoder_model(out: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside the layers of BART's decoder at ``model`` (``model.``): its embeddings, final LayerNorm, the output
+    head and the loss on the logits (plus ``final_logits_bias`` in ``ForConditionalGeneration``), not upcast; the
+    whole model of the decoder-only ``ForCausalLM``, whose labels are the targets as given."""
+    _bart_embeddings(out, f"{model}decoder", layout, decoder=True)
+    _checkpointed_mask(out, f"{model}decoder")
     if layout.final_norm:
-        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
+        out.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
         name = layout.head
-        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
-        _loss(target, upcast=False, head=name)
+        out.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(out, upcast=False, head=name)
 
 
-def _checkpointed_mask(out: _Builder, module: str) -> None:
-    """The additive causal mask eager attention gets, kept once when each checkpointed layer receives it."""
-    if out.checkpointing and out.settings.attention == "eager":
-        out.add(
-            "attention_mask",
-            module,
-            "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
-
-
-def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
-    """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
-    transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
-    into a new tensor; BERT's masked-LM loss takes the logits as they are."""
+def _loss(
+    out: _Builder,
+    *,
+    upcast: bool,
+    head: str = "lm_head",
+    rows: str = "b·s",
+    classes: str = "v",
+    name: str = "loss",
+    targets: str = "labels",
+) -> None:
+    """Cross-entropy on the ``rows``·``classes`` logits of ``head``: log_softmax keeps its result, nll_loss the
+    ``rows`` targets and the total weight. transformers' causal-LM loss upcasts the logits to float32 first
+    (``logits.float()``) and shifts the labels into a new tensor; the other heads' losses take the logits as they
+    are. ``name``: the loss's key (a question-answering head has one for the start and one for the end)."""
     dtype = "float32" if upcast else "compute"
+    split: Split = "vocab" if classes == "v" else "none"
+    logits = f"{rows}·{classes}"
     out.add(
         f"{head}.output",
         head,
         "logits returned in the output (not saved for backward)",
-        "b·s·v",
+        logits,
         "compute",
-        "vocab",
+        split,
         saved=False,
     )
     out.add(
-        "loss.log_softmax",
-        "loss",
+        f"{name}.log_softmax",
+        name,
         f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
-        "b·s·v",
+        logits,
         dtype,
-        "vocab",
+        split,
     )
     if upcast and out.sizes.b == 1:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
-            "loss.target",
-            "loss",
+            f"{name}.target",
+            name,
             "shifted labels, a view of the padded ones (NllLossBackward0)",
             "s+1",
             "int64",
@@ -972,33 +1344,67 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
             elements=out.sizes.s + 1,
         )
     else:
-        what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
-        out.add("loss.target", "loss", what, "b·s", "int64", "none")
-    out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+        what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
+        out.add(f"{name}.target", name, what, rows, "int64", "none")
+    out.add(f"{name}.total_weight", name, "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+
+
+def _checkpointed_mask(out: _Builder, module: str) -> None:
+    """With eager attention and checkpointing, the additive causal mask the layers get is an argument of each
+    checkpointed layer, kept once (GPT-2, BART's decoder, BERT as a causal LM)."""
+    if out.checkpointing and out.settings.attention == "eager":
+        what = "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)"
+        out.add("attention_mask", module, what, "b·s·s", "compute", "none")
 
 
 def _causal_lm_head(out: _Builder) -> None:
-    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    """A causal LM's ``lm_head`` on the final norm's output, the logits' softcapping (Gemma 2), then the loss on
+    the upcast logits."""
     out.saved(
         "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
+    if out.settings.logit_softcap:
+        out.saved(
+            "lm_head.softcap",
+            "lm_head",
+            "tanh(logits / final_logit_softcapping) (TanhBackward0)",
+            "b·s·v",
+            "vocab",
+        )
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(
+    out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)
+) -> None:
+    """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    if not out.checkpointing:
-        for table in ("cos", "sin"):
-            out.saved(
-                f"rotary.{table}",
-                "model.rotary_emb",
-                f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·d",
-                "none",
-            )
-    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if out.settings.embedding_dropout > 0:
+        out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
+    if not out.checkpointing and not layout.interleaved_rotary:
+        for kind in rotary:
+            _rotary_tables(out, layout, "model.rotary_emb", f"shared by every {kind + ' ' if kind else ''}layer", kind)
+    _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
+
+
+def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
+    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
+    ``kind``: what they are computed for (Gemma 3's layer type, GPT-J's key or query), or none."""
+    sizes = out.sizes
+    shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
+    for table in ("cos", "sin"):
+        out.add(
+            f"rotary.{kind + '.' if kind else ''}{table}",
+            module,
+            f"rotary {table} for the positions (MulBackward0), {where}",
+            shape,
+            "float32" if layout.float32_rotary else "compute",
+            "none",
+            elements=elements,
+        )
 
 
 def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
@@ -1023,7 +1429,10 @@ def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool) -> None:
+def _bert_model(out: _Builder, *, head: bool, causal: bool = False) -> None:
+    """Outside BERT's layers: the embeddings, and with ``head`` the masked-LM head and its loss (``causal``: the
+    causal-LM loss of ``BertLMHeadModel``, run as a decoder (``is_decoder``), on the upcast logits and the shifted
+    labels)."""
     out.add(
         "word_embeddings.indices",
         "bert.embeddings.word_embeddings",
@@ -1043,6 +1452,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
     out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
     if out.settings.hidden_dropout > 0:
         out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+    if causal:
+        _checkpointed_mask(out, "bert.encoder")
     if head:
         out.saved(
             "cls.predictions.transform.dense.input",
@@ -1051,8 +1462,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
+        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
+        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
         out.saved(
             "cls.predictions.decoder.input",
             "cls.predictions.decoder",
@@ -1060,7 +1471,96 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _loss(out, upcast=False)
+        _loss(out, upcast=causal)
+
+
+# --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
+# the classification head of BART-like encoder-decoders, each with its cross-entropy loss -------------------------
+
+
+def _classes(tree: Module, linear: str) -> int | None:
+    """The outputs of the classifier at ``linear`` when it takes single-label classes (``problem_type`` unset or
+    ``single_label_classification``, more than one label); None otherwise (regression, multi-label: not modelled)."""
+    parent, _, name = linear.rpartition(".")
+    outputs = _width(_at(tree, parent), name)
+    problem = dict(tree.attributes).get("problem_type")
+    if outputs is None or outputs < 2 or problem not in (None, "single_label_classification"):
+        return None
+    return outputs
+
+
+def _classifier_input(out: _Builder, linear: str, shape: str, dropout: float, *, kept: bool) -> None:
+    """The input of the classifier Linear ``linear`` after a dropout: the mask and the dropped tensor, or without
+    dropout (an identity) the tensor before it, unless that is ``kept`` already (a tanh's result)."""
+    if dropout > 0:
+        out.mask(f"{linear}.dropout.mask", linear, shape, "sequence")
+    if dropout > 0 or not kept:
+        what = "the dropped hidden states" if dropout > 0 else "the hidden states"
+        out.saved(
+            f"{linear}.input", linear, f"{linear.rsplit('.', 1)[-1]} input, {what} (AddmmBackward0)", shape, "sequence"
+        )
+
+
+def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str | None:
+    """BERT's heads other than the masked LM's (``_bert_model``), found by their modules: the pooler at ``base``
+    (``bert.``; the first token's hidden states, a view that keeps the last layer's whole output, then tanh) with
+    the sequence classifier, the token classifier, or the question-answering start and end logits; each with its
+    loss. ``dropout``: the classifier's (``classifier_dropout``, else ``hidden_dropout_prob``). The head as the
+    plan describes it; "" for none of these (the masked LM's), None for a head not modelled (next-sentence
+    prediction, multiple choice, regression or multi-label losses)."""
+    if _at(tree, "cls.seq_relationship") is not None:
+        return None
+    pooled = _at(tree, f"{base}pooler") is not None
+    if pooled:
+        pooler = f"{base}pooler"
+        what = "dense input: the first token's hidden states, a view keeping the last layer's output (AddmmBackward0)"
+        out.saved(f"{pooler}.dense.input", f"{pooler}.dense", what, "b·s·h", "sequence")
+        what = "tanh result (TanhBackward0)"
+        out.saved(f"{pooler}.activation.output", f"{pooler}.activation", what, "b·h", "sequence")
+    classifier = next((name for name in ("classifier", "qa_outputs") if _at(tree, name) is not None), None)
+    if classifier is None:
+        return "the pooler, no output head or loss" if pooled else ""
+    if classifier == "qa_outputs":
+        return _question_answering(out, "the last layer's output")
+    classes = _classes(tree, classifier)
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    _classifier_input(out, classifier, "b·h" if pooled else "b·s·h", dropout, kept=pooled)
+    _loss(out, upcast=False, head=classifier, rows="b" if pooled else "b·s", classes="c")
+    return f"a {'sequence' if pooled else 'token'}-classification head over c={classes} classes and its loss"
+
+
+def _question_answering(out: _Builder, what: str) -> str:
+    """The question-answering head: ``qa_outputs`` (two logits per token, split into the start's and the end's,
+    each made contiguous and returned) and a cross-entropy loss over the s positions for each, on the start and
+    end positions clamped to 0…s (new tensors)."""
+    out.saved("qa_outputs.input", "qa_outputs", f"qa_outputs input, {what} (AddmmBackward0)", "b·s·h", "sequence")
+    for end in ("start", "end"):
+        targets = f"{end} positions clamped, a new tensor"
+        _loss(out, upcast=False, head=f"qa_outputs.{end}", rows="b", classes="s", name=f"loss.{end}", targets=targets)
+    return "a question-answering head (start and end logits over the positions) and its two losses"
+
+
+def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> str | None:
+    """BART's classification head: the decoder's hidden states at the input's eos tokens (a bool mask of the
+    input ids indexes them, one row per eos; the last per sequence is taken, a view), then dropout, ``dense``, tanh,
+    dropout, ``out_proj`` (``dropout``: ``classifier_dropout``) and the loss. Assumes one eos per sequence (with n
+    the view keeps the b·n·h rows gathered)."""
+    head = "classification_head"
+    classes = _classes(tree, f"{head}.out_proj")
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    what = "the input ids' eos tokens, a bool mask (IndexBackward0)"
+    out.add(f"{head}.eos_mask", head, what, "b·x", "bool", "none")
+    _classifier_input(out, f"{head}.dense", "b·h", dropout, kept=False)
+    out.saved(f"{head}.tanh.output", head, "tanh result (TanhBackward0)", "b·h", "sequence")
+    _classifier_input(out, f"{head}.out_proj", "b·h", dropout, kept=True)
+    _loss(out, upcast=False, head=f"{head}.out_proj", rows="b", classes="c")
+    return (
+        f"a sequence-classification head at the last eos token (one per sequence) over c={classes} classes and its loss"
+    )
 
 
 # GPT-style decoders: OPT; attention and MLP in parallel: GPT-NeoX, GPT-J, CodeGen, Phi-2
@@ -1093,7 +1593,7 @@ class _Parallel(Record):
     """Eager attention's query and key upcast to float32 before their product (GPT-J, CodeGen)."""
     rotary_per_layer: bool = False
     """GPT-J and CodeGen gather sin and cos from a table in each layer and ``repeat_interleave`` them for the key
-    and again for the query: four s·n tensors per layer; the others keep one cos and one sin for all layers."""
+    and again for the query: four s·p tensors per layer; the others keep one cos and one sin for all layers."""
 
 
 _GPTJ: Final = _Parallel(
@@ -1156,9 +1656,8 @@ def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel
         "sequence",
     )
     if layout.rotary_per_layer:
-        for table in ("key.sin", "key.cos", "query.sin", "query.cos"):
-            what = f"rotary {table.split('.')[1]} repeated for the {table.split('.')[0]} (MulBackward0)"
-            out.saved(f"{attention}.rotary.{table}", attention, what, "s·n", "none")
+        for operand in ("key", "query"):
+            _rotary_tables(out, LLAMA, attention, f"repeat-interleaved for the {operand} in the layer", operand)
     shared = _attention_core(
         out,
         attention,
@@ -1171,7 +1670,7 @@ def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel
     node = "AddmmBackward0" if _param(_at(block, output), "bias") else "MmBackward0"
     _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0])
     if layout.mlp_norm:
-        out.layer_norm(layout.mlp_norm, "b·s·h", kept_input=not parallel)
+        out.layer_norm(layout.mlp_norm, "b·s·h", input_kept=parallel)
     first, second = (f"mlp.{name}" for name in layout.mlp)
     what = f"{layout.mlp[0]} input, the normalised hidden states (AddmmBackward0)"
     _plain_mlp(out, first, what, "mlp.act", second, layout.dropouts[1], shared_input=not layout.mlp_norm)
@@ -1186,30 +1685,17 @@ def _parallel_model(out: _Builder, layout: _Parallel, model: str, *, head: bool)
         dropout = f"{model}.{layout.embedding_dropout}"
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
     if not layout.rotary_per_layer and not out.checkpointing:
-        for table in ("cos", "sin"):
-            what = f"rotary {table} for the positions' first n channels (MulBackward0), shared by every layer"
-            out.saved(f"rotary.{table}", f"{model}.rotary_emb", what, "s·n", "none")
+        _rotary_tables(out, LLAMA, f"{model}.rotary_emb", "shared by every layer")
     out.layer_norm(f"{model}.{layout.final_norm}", "b·s·h")
     if head:
         _causal_lm_head(out)
 
 
-def _rotary_channels(rotary: Module | None) -> int | None:
-    """The rotary channels of each head: twice ``inv_freq``'s length, or the width of GPT-J's sin/cos table;
-    None when the tree has no such buffer (a rope type other than the default)."""
-    for buffer in rotary.buffers if rotary else ():
-        if buffer.name == "inv_freq" and len(buffer.shape) == 1:
-            return 2 * buffer.shape[0].value
-        if buffer.name == "embed_positions" and len(buffer.shape) == 2:
-            return buffer.shape[1].value
-    return None
-
-
 def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
     """Outside OPT's layers (BART's encoder layer, causal, with its LayerNorms before or after each sub-layer as
     ``do_layer_norm_before`` says): the token ids and the position ids + 2 counted from the mask (a new b·s
-    tensor), no embedding dropout; the word embeddings of width p projected in to h and the final hidden states out
-    to p when ``word_embed_proj_dim`` differs from h (350m), the final LayerNorm of the pre-norm models, the head."""
+    tensor), no embedding dropout; the word embeddings of width w projected in to h and the final hidden states out
+    to w when ``word_embed_proj_dim`` differs from h (350m), the final LayerNorm of the pre-norm models, the head."""
     at = "model.decoder"
     out.add(
         f"{at}.embed_tokens.indices", f"{at}.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none"
@@ -1222,13 +1708,13 @@ def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
         "int64",
         "none",
     )
-    projected = out.sizes.p > 0
+    projected = out.sizes.w > 0
     if projected:
         out.saved(
             f"{at}.project_in.input",
             f"{at}.project_in",
             "project_in input, the word embeddings (MmBackward0)",
-            "b·s·p",
+            "b·s·w",
             "sequence",
         )
     if _child(decoder, "final_layer_norm") is not None:
@@ -1242,7 +1728,7 @@ def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
             "sequence",
         )
     if head:
-        width = "p" if projected else "h"
+        width = "w" if projected else "h"
         out.saved(
             "lm_head.input",
             "lm_head",
@@ -1282,33 +1768,102 @@ def _width(module: Module | None, name: str) -> int | None:
 
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+T5_FAMILIES: Final = frozenset({"t5", "mt5", "umt5"})
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "mixtral",
+        "qwen2_moe",
+        "qwen3_moe",
+        "olmoe",
+        "phimoe",
+        "granite",
+        "smollm3",
+    }
+    | DECODERS.keys()
 )
+SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
+"""Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
+attention's output)."""
+
+
+ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
+"""The children of a Llama-like attention modelled."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
+    if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
-    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+    down = _param(_child(mlp, "experts"), "down_proj")
+    transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
+    width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
+    return weight.sizes[0], width, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _mlp(block: Module, model_type: str) -> Module | None:
+    """The MLP or sparse MoE block of a layer (GraniteMoE's ``block_sparse_moe``)."""
+    return _child(block, DECODERS.get(model_type, LLAMA).mlp_child)
+
+
+def _moe_layers(
+    stack: Module, model_type: str
+) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
+    """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
+    (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
+    layers differ."""
+    runs = [(_experts(_mlp(run, model_type)), run) for run in stack.children]
+    found = {experts for experts, _ in runs if experts is not None}
+    if len(found) > 1:
+        return None
+    sparse = next(iter(found), None)
+    dense = [run for experts, run in runs if experts is None]
+    if sparse is None or not dense:
+        return sparse, None, ()
+    count = sum(run.repeat for run in dense)
+    every = sum(run.repeat for run in stack.children)
+    return sparse, _mlp(dense[0], model_type), (("dense", count), ("sparse", every - count))
 
 
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
 
 
+def _t5_width(block: Module, *, decoder: bool) -> int | None:
+    """The feed-forward width of a T5 block (``layer``: self-attention, in the decoder cross-attention, the
+    feed-forward, each with its norm), or None when ``block`` is not one."""
+    sublayers = _child(block, "layer")
+    found = [_names(sublayer) for sublayer in sublayers.children] if sublayers else []
+    attention = [{"SelfAttention", "layer_norm"}, *([{"EncDecAttention", "layer_norm"}] if decoder else [])]
+    if found != [*attention, {"DenseReluDense", "layer_norm"}] or sublayers is None:
+        return None
+    mlp = _child(sublayers.children[-1], "DenseReluDense")
+    return _width(mlp, "wi") or _width(mlp, "wi_0")
+
+
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
-        mlp = _child(block, "mlp")
+    layout = DECODERS.get(model_type, LLAMA)
+    if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
+        if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
+            return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
+        mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
-        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        plain = _width(mlp, "c_fc")
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else plain)
         return ("llama", width) if width else None
     gpt2 = GPT2_LIKE.get(model_type)
     if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], gpt2.mlp}:
@@ -1317,11 +1872,11 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "bert" and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
-    layout = GPT_LIKE.get(model_type)
-    if layout is not None and names == {layout.norm, layout.attention, "mlp"} | ({layout.mlp_norm} - {""}):
-        plain = _width(_child(block, "mlp"), layout.mlp[0])
-        attention = _child(block, layout.attention)
-        linears = {*layout.projections.split("/"), layout.output}  # Phi's qk_layernorm: not modelled
+    parallel = GPT_LIKE.get(model_type)
+    if parallel is not None and names == {parallel.norm, parallel.attention, "mlp"} | ({parallel.mlp_norm} - {""}):
+        plain = _width(_child(block, "mlp"), parallel.mlp[0])
+        attention = _child(block, parallel.attention)
+        linears = {*parallel.projections.split("/"), parallel.output}  # Phi's qk_layernorm: not modelled
         return (model_type, plain) if plain and attention and _names(attention) == linears else None
     if model_type == "opt" and names == BART_LAYER:
         fc1 = _width(block, "fc1")
@@ -1329,14 +1884,17 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
+    if model_type in T5_FAMILIES:
+        width = _t5_width(block, decoder=True)
+        return ("t5", width) if width else None
     return None
 
 
-def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
-    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
-    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
-    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
-    encoder = _at(tree, f"{model}encoder")
+def _layout(tree: Module, model_type: str, part: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder whose encoder (or, decoder-only, decoder) is at ``part``, with its
+    LayerNorms read from the tree, and for a speech encoder its fixed source positions (its position table's rows)
+    and mel bins (conv1's input channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, part)
     layout = replace(
         SEQ2SEQ[model_type],
         embedding_norm=_child(encoder, "layernorm_embedding") is not None,
@@ -1350,16 +1908,32 @@ def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, i
     return layout, table.sizes[0], conv.sizes[1]
 
 
-def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[str, int] | None:
     """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
-    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    ``model.decoder.layers``) and its layers, when they are BART (or T5) encoder layers of the decoder's MLP
+    width."""
     path = decoder.replace("decoder", "encoder")
     stack = _at(tree, path)
     if path == decoder or stack is None or not stack.children:
         return None
     block = stack.children[0]
-    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+    if structure == "t5":
+        found = _t5_width(block, decoder=False)
+    else:
+        found = _width(block, "fc1") if _names(block) == BART_LAYER else None
+    if found != width:
         return None
+    return path, sum(child.repeat for child in stack.children)
+
+
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
     return path, sum(child.repeat for child in stack.children)
 
 
@@ -1371,6 +1945,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
+    if model_type in T5_FAMILIES:  # one dropout_rate everywhere; "gated-gelu" runs gelu_new
+        projection = str(values["feed_forward_proj"])
+        rate = number("dropout_rate")
+        act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
+        return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
     act_keys = ("hidden_activation", "hidden_act", "activation_function", "afn")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     act = "gelu_new" if model_type == "openai-gpt" and act == "gelu" else act  # OpenAI GPT's ACT_FNS
@@ -1383,16 +1962,25 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         hidden_dropout=number(
             "resid_pdrop",
             "hidden_dropout_prob",
+            "residual_dropout",
             "hidden_dropout",
             "resid_dropout",
             *(("dropout",) if model_type in SEQ2SEQ or model_type == "opt" else ()),
         ),
         embedding_dropout=number(
-            "embd_pdrop", "embed_dropout", *(("hidden_dropout",) if model_type == "gpt_neox" else ())
+            "embd_pdrop",
+            "embedding_dropout",
+            "embed_dropout",
+            *(("hidden_dropout",) if model_type == "gpt_neox" else ()),
         ),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
+        clip_qkv=number("clip_qkv") > 0,
+        score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        input_jitter=number("input_jitter_noise") > 0,
+        logit_softcap=number("final_logit_softcapping") > 0,
+        classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
     )
 
 
@@ -1415,9 +2003,14 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
-    block = block.children[0] if block is not None and block.children else None
-    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+    path, layers = _decoder_stack(tree, dims)
+    stack = _at(tree, path)
+    moe = _moe_layers(stack, str(model_type)) if stack is not None else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
+        return None
+    sparse, dense, mixed = moe
+    block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
+    if block is None:
         return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
@@ -1425,36 +2018,43 @@ def activation_plan(
     structure, width = found
     if checkpointing and structure in GPT2_LIKE and not GPT2_LIKE[structure].checkpointing:
         return None
-    implementations = GPT2_LIKE[structure].implementations if structure in GPT2_LIKE else ()
-    refused = attention if implementations and attention not in implementations else None
-    attention = "eager" if refused else attention
+    requested = attention
+    if model_type in {"sdpa": SDPA_UNSUPPORTED, "flash": FLASH_UNSUPPORTED}.get(attention, ()):
+        attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
+    sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
+    if sinks and (attention == "flash" or settings.attention_dropout > 0):
+        return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
-        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    if structure == "t5" and (attention == "flash" or dtype == "float16"):
+        return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
+    dense_width = _width(dense, "gate_proj") or 0
+    if dense is not None and not dense_width:
+        return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
-    if sparse is not None and (
-        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
-    ):
+    jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
+    if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    if attributes.get("clip_qkv") and model_type == "olmoe":
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled (OLMo's is)
     experts, _, shared = sparse or (0, 0, 0)
-    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    prefix = dims.stack[: dims.stack.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, prefix) if encoder else None
-    if structure == "bart" and found_layout is None:
+    seq2seq = structure in ("bart", "t5")
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
+    model = path[: path.index("decoder")] if seq2seq and "decoder" in path else ""
+    alone = structure == "bart" and encoder is None and _at(tree, f"{model}encoder") is None  # ForCausalLM
+    part = f"{model}{'decoder' if alone else 'encoder'}"
+    found_layout = _layout(tree, model_type, part) if structure == "bart" and (encoder or alone) else None
+    if seq2seq and ((encoder is None and not alone) or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
-    vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read p
+    vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read w
     parallel = GPT_LIKE.get(structure)
-    model = dims.stack.rsplit(".", 1)[0]
-    rotary = _rotary_channels(_at(tree, f"{model}.rotary_emb")) if parallel else 0
-    if rotary is None:
+    rotary = _rotary_dims(tree, path)
+    if parallel and rotary is None:
         return None
     sizes = _Sizes(
         batch,
@@ -1469,25 +2069,72 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        dense_width,
         mels,
+        rotary if rotary and rotary < dims.head_dim else 0,
+        0,
         projected or 0,
-        rotary,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    sliding, types = dims.sliding_window, dims.layer_types
+    kinds = mixed
+    if structure == "llama" and attention == "sdpa" and sliding is not None and seq_len >= sliding:
+        if mixed:
+            return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
+        # past the window transformers builds the sliding layers' mask, which sdpa then gets
+        kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
+        layer.masked = "sliding_attention" if "sliding_attention" in types else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    notes = []
+    if mixed:
+        notes.append(
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
+            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+        )
+    if layer.masked:
+        notes.append(
+            f"activations: the sequence reaches the sliding window ({sliding:,}): transformers gives sdpa the sliding "
+            "layers' mask, so they keep it and keys and values repeated to every head"
+            + (
+                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
+                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
+                if kernels == "cuda"
+                else ""
+            )
+        )
+    if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
+        notes.append(
+            "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), "
+            "whatever the activation function says"
+        )
+    if attention != requested:
+        supports = "_supports_sdpa" if requested == "sdpa" else "_supports_flash_attn"
+        notes.append(
+            f"activations: transformers' {model_type} class cannot run {requested} ({supports} = False): eager "
+            "attention"
+            + (", which transformers runs when no implementation is asked for" if requested == "sdpa" else " modelled")
+        )
     outside = _Builder(sizes, settings, checkpointing)
     head = vocab is not None
+    task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus)
-        _llama_model(outside, head=head, one_plus=one_plus)
+        layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
+        layout_ = DECODERS.get(model_type, LLAMA)
+        layout_ = replace(layout_, norm="layer") if layer_norm else layout_
+        _llama_layer(layer, block, layout_, one_plus=one_plus, dense=dense)
+        types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
+        _llama_model(outside, layout_, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure in GPT2_LIKE:
         _gpt2_layer(layer, GPT2_LIKE[structure])
         _gpt2_model(outside, GPT2_LIKE[structure], head=head)
     elif structure == "bert":
         _bert_layer(layer)
-        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+        head = head and _at(tree, "cls.predictions") is not None
+        _bert_model(outside, head=head, causal=tree.kind == "BertLMHeadModel")
+        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
     elif structure == "opt":
         pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
         _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
@@ -1495,44 +2142,81 @@ def activation_plan(
     elif parallel is not None:
         in_parallel = dict(tree.attributes).get("use_parallel_residual", True) is not False
         _parallel_layer(layer, block, parallel, parallel=in_parallel)
-        _parallel_model(outside, parallel, model, head=head)
-    elif encoder is not None and layout is not None:
-        _bart_layer(layer, layout, decoder=True)
+        _parallel_model(outside, parallel, path.rsplit(".", 1)[0], head=head)
+    elif alone and layout is not None:
+        _bart_layer(layer, layout, decoder=True, cross=False)
+        _bart_decoder_model(outside, model, layout, head=head)
+    elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, layout, decoder=False)
-        _bart_model(outside, target, prefix, layout, head=head)
+        if structure == "t5":
+            from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
+
+            gated = _at(block, "layer.2.DenseReluDense.wi_0") is not None
+            own = model_type == "umt5"
+            t5_layer(layer, decoder=True, gated=gated, own=own)
+            t5_layer(source_layer, decoder=False, gated=gated, own=own)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
+        elif layout is not None:
+            _bart_layer(layer, layout, decoder=True)
+            _bart_layer(source_layer, layout, decoder=False)
+            _bart_model(outside, target, model, layout, head=head)
+            if _at(tree, "classification_head") is not None:
+                task = _bart_classification_head(target, tree, settings.classifier_dropout)
+            elif _at(tree, "qa_outputs") is not None:
+                task = _question_answering(target, "the decoder's output")
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
+    if task is None:
+        return None
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    kernel = _kernel(settings)
+    if structure == "t5" and kernel == "flash":
+        kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
     return ActivationPlan(
         structure=structure,
         attention=attention,
-        kernel=_kernel(settings),
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
             structure,
             settings,
+            kernel,
             sizes,
-            head,
+            task or (f"v={sizes.v:,}" if head else "no output head or loss"),
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
-            refused=refused,
-        ),
+            alone=alone,
+        )
+        + tuple(notes),
         encoder=encoder_stack,
+        kinds=kinds if layer.masked or mixed else (),
     )
+
+
+def _rotary_dims(tree: Module, stack: str) -> int | None:
+    """The rotary dimensions of each head from the rotary table beside ``stack`` (``model.rotary_emb`` for
+    ``model.layers``): twice its frequencies, or the width of GPT-J's sin/cos table; None without one (a rope type
+    other than the default)."""
+    rotary = _at(tree, stack.rsplit(".", 1)[0] + ".rotary_emb") if "." in stack else None
+    for buffer in rotary.buffers if rotary else ():
+        if buffer.name == "inv_freq" and len(buffer.shape) == 1:
+            return 2 * buffer.sizes[0]
+        if buffer.name == "embed_positions" and len(buffer.shape) == 2:
+            return buffer.sizes[1]
+    return None
 
 
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
@@ -1544,27 +2228,26 @@ def _layer_input(out: _Builder, stack: str) -> SavedTensor:
 def _assumptions(
     structure: str,
     settings: _Settings,
+    kernel: str,
     sizes: _Sizes,
-    head: bool,
+    head: str,
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
-    refused: Attention | None = None,
+    alone: bool = False,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", p={sizes.p:,} (the word embeddings' width)" if sizes.p else "")
-        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        + (f", w={sizes.w:,} (the word embeddings' width)" if sizes.w else "")
+        + f", {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
-    if refused:
-        notes.append(f"attention: transformers refuses {refused} for {structure}: eager attention modelled")
     if structure in GPT2_LIKE and GPT2_LIKE[structure].note:
         notes.append(GPT2_LIKE[structure].note)
     if encoder is not None:
@@ -1574,6 +2257,8 @@ def _assumptions(
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
+    if alone:
+        notes.append("the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called")
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
@@ -1582,7 +2267,14 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if settings.attention == "flash" or _kernel(settings) == "flash":
+    if kernel == "memory-efficient":
+        notes.append(
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
+        )
+    elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
 
@@ -1605,8 +2297,7 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
-    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
-    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
         if stack is None:
             continue
@@ -1617,17 +2308,19 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
             items.append(line(label, kept, layers))
         else:
             items.extend(
-                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+                line(f"{name}{stack.copies(tensor)} layers × {_label(tensor)}", tensor, stack.copies(tensor))
+                for tensor in stack.per_layer
             )
     if plan.checkpointing:
         name, largest = max(
             ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
         )
-        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.largest)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 
 def _label(tensor: SavedTensor) -> str:
     held = "" if tensor.saved else ", held by the model's output, not saved for backward"
-    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"
+    only = f", {tensor.only} layers" if tensor.only else ""
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held}{only})"

@@ -124,13 +124,23 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "residual_dropout",
+    "embedding_dropout",
     "hidden_dropout",
+    "input_jitter_noise",
+    "dropout_rate",
+    "feed_forward_proj",
+    "classifier_dropout",
+    "problem_type",
     "resid_dropout",
     "embed_dropout",
     "afn",
 )
-"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner."""
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
+head's dropout and loss), kept on the root as attributes for the activation planner."""
+CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
+"""Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
+their value, 0.0 where the config sets them to null (their defaults may be on)."""
 HEAD_KEYS: Final = (
     "num_attention_heads",
     "num_heads",
@@ -141,9 +151,15 @@ HEAD_KEYS: Final = (
 )
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART, GPT-Neo, MPT)."""
-ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+ROUTING_KEYS: Final = (
+    "num_experts_per_tok",
+    "norm_topk_prob",
+    "output_router_logits",
+    "router_jitter_noise",
+    "clip_qkv",
+)
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise), kept on the root for the activation planner."""
+noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
 LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual")
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel), kept on the root for the activation planner."""
@@ -157,6 +173,10 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
             found.append((key, value))
         elif isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
             found.append((key, float(value)))
+    for key in CAP_KEYS:
+        value = data.get(key)
+        if key in data and (value is None or (isinstance(value, int | float) and not isinstance(value, bool))):
+            found.append((key, float(value or 0.0)))
     for key in HEAD_KEYS:
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:
