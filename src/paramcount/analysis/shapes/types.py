@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final, Protocol, TypeAlias
 
+    from paramcount.tree import Value
+
 __all__ = [
     "INPUT_UNKNOWN",
     "MODELLED",
@@ -221,6 +223,18 @@ if TYPE_CHECKING:
             """Record that the output of the module copy at ``path`` (walked later: a vision layer after the
             hidden state the projector reads) reaches no loss: autograd computes no gradient through it, so its
             rows' backward MACs are 0 and gradient checkpointing never recomputes it."""
+            ...
+
+        def saved(self, macs: int) -> None:
+            """Record that the forward has just saved a tensor for backward (which torch's non-reentrant checkpoint
+            recomputes up to, with its default early stop): ``macs``, the MACs of the product that saves its inputs
+            before it runs (0: an operation without products, or one that saves after it runs). A module without
+            children that does not call it is taken to end with its one product (or, without MACs, a save: a
+            norm's input)."""
+            ...
+
+        def setting(self, name: str) -> Value:
+            """The Hugging Face config's setting ``name`` (an attribute of the root), None when it has none."""
             ...
 
         def skip(self, name: str, reason: str) -> None:
