@@ -107,7 +107,8 @@ class TrainingFlops(Record):
     computes it (a weight's gradient when it is trainable, an input's when it depends on a trainable weight),
     each as many FLOPs as the forward product: 2× the forward for the products inside the network; the first
     layer, whose input is the data, computes its weight gradient only. ``recompute``: gradient checkpointing
-    runs the forward of each checkpointed layer again in the backward pass."""
+    runs the forward of each checkpointed layer again in the backward pass, up to the layer's last saved tensor
+    (torch's default early stop: a last product after which nothing saves a tensor is not run again)."""
 
     forward: int
     backward: int
@@ -143,7 +144,8 @@ class ShapeReport(Record):
     """MACs of one backward pass (see ``ModuleShape.backward_macs``)."""
     checkpointed_macs: int = 0
     """Forward MACs of the blocks that gradient checkpointing wraps (each layer of a Hugging Face model's layer
-    stack), which a checkpointed training step computes a second time."""
+    stack) that a checkpointed training step computes a second time: each layer's up to its last saved tensor, as
+    torch's checkpoint recomputes it with its default early stop."""
     tokens: int | None = None
     """Tokens in the input (batch · sequence) when the model reads token ids; None otherwise."""
     masked_macs: int = 0
