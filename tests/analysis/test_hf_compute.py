@@ -1310,6 +1310,27 @@ def test_random_small_configurations_equal_flop_counter_mode(
     )
 
 
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(["gpt2.json", "Salesforce--codegen-350M-mono.json"]),
+    layers=st.integers(1, 3),
+    length=st.integers(1, 20),
+    rate=st.sampled_from([0.0, 0.1, 0.5]),
+)
+def test_checkpointed_recompute_follows_the_dropout_rate(name: str, layers: int, length: int, rate: float) -> None:
+    # The MLP ends with its last product (GPT-2's c_proj, CodeGen's fc_out), then dropout(resid_pdrop), then the
+    # residual add. In training, a dropout above 0 saves its mask, so torch's default early stop recomputes the
+    # whole layer; at 0 it returns its input and saves nothing, so the last product is not recomputed.
+    config = cut(shipped(name), layers=layers) | {"resid_pdrop": rate}
+    architecture = counted_class(config)
+    assert_equal_training_flops(config, architecture, (2, length), checkpointing=True)
+    report = ours(config, architecture, (2, length))
+    last = "mlp.c_proj" if name == "gpt2.json" else "mlp.fc_out"
+    skipped = 0 if rate else sum(row.times * (row.macs or 0) for row in report.modules if row.path.endswith(last))
+    stack = next(row.macs or 0 for row in report.modules if row.path == "transformer.h")
+    assert report.checkpointed_macs == stack - skipped
+
+
 MODERN_ENCODERS = [
     "microsoft--deberta-v3-base.json",
     "sentence-transformers--all-mpnet-base-v2.json",
