@@ -129,8 +129,7 @@ ACTIVATION_KEYS: Final = (
     "feed_forward_proj",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner (and for the shape walk: a dropout saves its mask when its
-rate is above 0, which decides where torch's checkpoint early stop ends a layer's recompute)."""
+on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
