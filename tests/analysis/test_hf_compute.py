@@ -1242,6 +1242,7 @@ TRAINED = [
     "openai--gpt-oss-20b.json", "state-spaces--mamba-130m-hf.json", "mistralai--Mamba-Codestral-7B-v0.1.json",
     "microsoft--Phi-3.5-MoE-instruct.json", "ai21labs--AI21-Jamba-1.5-Mini.json", "tiiuae--Falcon-H1-0.5B-Base.json",
     "Qwen--Qwen3-Next-80B-A3B-Instruct.json", "google--siglip2-base-patch16-224.json",
+    "EleutherAI--gpt-j-6b.json", "bigcode--starcoder.json",
 ]  # fmt: skip
 
 

@@ -236,7 +236,7 @@ _GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), atte
 
 def _dropout_mlp(first: str, second: str) -> Rule:
     """``dropout(second(act(first(x))))``, the dropout's probability the config's ``resid_pdrop`` (GPT-2's,
-    CodeGen's MLP)."""
+    CodeGen's, GPT-J's and GPT-BigCode's MLP)."""
     return dataflow(run(first), run(second), dropout("resid_pdrop"))
 
 
@@ -453,7 +453,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "GPTJModel": _GPTJ_MODEL,
     "GPTJBlock": _GPTJ_BLOCK,
     "GPTJAttention": _QKV_OUT_ATTENTION,
-    "GPTJMLP": in_order,
+    "GPTJMLP": _dropout_mlp("fc_in", "fc_out"),
     "GPTJRotaryEmbedding": _gathered_rotary,
     "GPTNeoXForCausalLM": dataflow(
         tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
@@ -489,7 +489,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "GPTBigCodeModel": _GPT2_MODEL,
     "GPTBigCodeBlock": _GPT2_BLOCK,
     "GPTBigCodeAttention": _MULTI_QUERY_ATTENTION,
-    "GPTBigCodeMLP": in_order,
+    "GPTBigCodeMLP": _dropout_mlp("c_fc", "c_proj"),
     "MptForCausalLM": _TRANSFORMER_LM,
     "MptModel": _MPT_MODEL,
     "MptBlock": _MPT_BLOCK,
