@@ -345,6 +345,13 @@ def self_attention(
     return dataflow(*steps, attention(causal=causal), run(output))
 
 
+def fused_attention(projection: str, output: str, *, order: str = "qkv", first_from: str = "", note: str = "") -> Rule:
+    """One projection of the input split into query, key and value (``order``: how its output lays them out;
+    ``first_from`` as in ``split``), causal attention, output projection."""
+    steps = (run(projection), split("x", *order, first_from=first_from), attention(causal=True), run(output))
+    return dataflow(*steps, note=note)
+
+
 def pre_norm_layer(
     norm1: str, attention_: str, norm2: str, mlp: str, *, after: tuple[str, str] = ("", ""), note: str = ""
 ) -> Rule:
