@@ -13,7 +13,7 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
-from paramcount.sources.hf.builders._common import embedding, linear, module, path_dim, path_num_labels
+from paramcount.sources.hf.builders._common import embedding, image_classifier, linear, module, path_dim
 from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision
 from paramcount.sources.hf.builders.vision_language import _sub_config
 from paramcount.tree import Dim, Module, Param
@@ -53,11 +53,7 @@ def siglip2(config: Config, architecture: str) -> Module:
     text = _sub_config(config, "text_config", "siglip2_text_model")
     vision = _sub_config(config, "vision_config", "siglip2_vision_model")
     if architecture == "Siglip2ForImageClassification":
-        labels = path_num_labels(config)
-        if labels.value == 0:
-            classifier = module("classifier", "Identity")
-        else:
-            classifier = linear("classifier", path_dim(vision, "hidden_size"), labels, bias=True)
+        classifier = image_classifier(config, path_dim(vision, "hidden_size"))
         return module("", architecture, _vision(vision, "vision_model"), classifier)
     scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
     text_model = _renamed(_siglip_text(text, "text_model"))

@@ -34,10 +34,6 @@ from paramcount.sources.hf.builders._common import (
 from paramcount.sources.hf.builders.vision_language import _pair, _sub_config, clip_encoder, text_embeddings
 from paramcount.tree import Dim, Module, Param
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["dinov2", "siglip", "siglip_text_model", "siglip_vision_model"]
 
 _ONE = Dim.constant(1)
