@@ -391,16 +391,19 @@ _ENCODER_BLOCK: Final = dataflow(
     run("mlp", "y"),
     add("x", "x", "y", what="add the residual"),
 )
-_SWIN_BLOCK: Final = dataflow(
-    run("norm1"),
-    run("attn"),
-    run("stochastic_depth"),
-    add("x", "x", "x0", what="add the residual"),
-    run("norm2", "x", "y"),
-    run("mlp", "y"),
-    run("stochastic_depth", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+
+
+def _swin_block(*sublayers: tuple[str, str], note: str = "") -> Rule:
+    """``x = x + stochastic_depth(second(first(x)))`` for each ``(first, second)`` in turn: the attention, then the
+    MLP, each with its norm (before it in v1, after it in v2)."""
+    steps: list[Step] = []
+    for first, second in sublayers:
+        steps += [run(first, "x", "y"), run(second, "y"), run("stochastic_depth", "y")]
+        steps += [add("x", "x", "y", what="add the residual")]
+    return dataflow(*steps, note=note)
+
+
+_SWIN_BLOCK: Final = _swin_block(("norm1", "attn"), ("norm2", "mlp"))
 
 
 def _windows(call: Call, flow: Flow) -> Outcome:
@@ -462,16 +465,8 @@ def _patch_merging(call: Call, flow: Flow) -> Outcome:
     return Outcome(output, 0, (step,), "2×2 neighbours concatenated (H and W padded to even sizes first)")
 
 
-_SWIN_BLOCK_V2: Final = dataflow(
-    run("attn"),
-    run("norm1"),
-    run("stochastic_depth"),
-    add("x", "x", "x0", what="add the residual"),
-    run("mlp", "x", "y"),
-    run("norm2", "y"),
-    run("stochastic_depth", "y"),
-    add("x", "x", "y", what="add the residual"),
-    note="v2 normalises after the attention and after the MLP",
+_SWIN_BLOCK_V2: Final = _swin_block(
+    ("attn", "norm1"), ("mlp", "norm2"), note="v2 normalises after the attention and after the MLP"
 )
 
 _CN_BLOCK: Final = dataflow(
