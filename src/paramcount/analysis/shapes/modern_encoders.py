@@ -41,6 +41,7 @@ from paramcount.analysis.shapes.transformers import (
     POOLED_CLASSIFIER,
     TOKEN_CLASSIFIER,
     fits,
+    fused_attention,
     heads,
     post_norm,
     pre_norm,
@@ -251,11 +252,10 @@ _MODERNBERT: Final[dict[str, Rule]] = {
     ),
     "ModernBertEmbeddings": in_order,
     "ModernBertEncoderLayer": dataflow(*pre_norm(("attn_norm", "attn"), ("mlp_norm", "mlp"))),
-    "ModernBertAttention": dataflow(
-        run("Wqkv"),
-        split("x", "q", "k", "v"),
-        attention(causal=False),
-        run("Wo"),
+    "ModernBertAttention": fused_attention(
+        "Wqkv",
+        "Wo",
+        causal=False,
         note="a sliding-window layer masks the full L×L product in eager attention: the same count as a global one",
     ),
     "ModernBertMLP": dataflow(
