@@ -353,9 +353,8 @@ _DEEPSEEK_MOE: Final = dataflow(
 
 # --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
 
-_GPT_NEO_ATTENTION: Final = dataflow(
-    run("q_proj", "x0", "q"), run("k_proj", "x0", "k"), run("v_proj", "x0", "v"), attention(causal=True),
-    run("out_proj"),
+_GPT_NEO_ATTENTION: Final = self_attention(
+    "q_proj", "k_proj", "v_proj", "out_proj",
     note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
 )  # fmt: skip
 _CODEGEN_ATTENTION: Final = fused_attention(

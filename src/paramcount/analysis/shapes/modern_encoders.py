@@ -46,6 +46,7 @@ from paramcount.analysis.shapes.transformers import (
     post_norm,
     pre_norm,
     rotary,
+    self_attention,
     split,
     start_end,
     tokens,
@@ -213,9 +214,7 @@ _MPNET: Final[dict[str, Rule]] = {
     "MPNetEncoder": _mpnet_encoder,
     "MPNetLayer": encoders.RULES["BertLayer"],
     "MPNetAttention": dataflow(*post_norm(("attn", "LayerNorm"))),
-    "MPNetSelfAttention": dataflow(
-        run("q", "x0", "q"), run("k", "x0", "k"), run("v", "x0", "v"), attention(causal=False), run("o")
-    ),
+    "MPNetSelfAttention": self_attention("q", "k", "v", "o", causal=False),
     "MPNetIntermediate": in_order,
     "MPNetOutput": encoders.RULES["BertOutput"],
     "MPNetPooler": encoders.RULES["BertPooler"],

@@ -335,7 +335,14 @@ class Unflat(Step):
 
 
 def self_attention(
-    query: str, key: str, value: str, output: str, *, norms: tuple[str, str] = ("", ""), causal: bool = True
+    query: str,
+    key: str,
+    value: str,
+    output: str,
+    *,
+    norms: tuple[str, str] = ("", ""),
+    causal: bool = True,
+    note: str = "",
 ) -> Rule:
     """q, k, v projections of the input (per-head norms when the module has them), attention (causal, or over
     every position for an encoder), output projection."""
@@ -343,7 +350,7 @@ def self_attention(
     for name, tensor in zip(norms, ("q", "k"), strict=True):
         if name:
             steps += [split_heads(tensor, name), run(name, tensor, optional=True), merge_heads(tensor, name)]
-    return dataflow(*steps, attention(causal=causal), run(output))
+    return dataflow(*steps, attention(causal=causal), run(output), note=note)
 
 
 def fused_attention(
