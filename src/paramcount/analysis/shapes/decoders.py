@@ -34,6 +34,7 @@ from paramcount.analysis.shapes.transformers import (
     expert_products,
     experts,
     fits,
+    fused_attention,
     heads,
     hidden_first_experts,
     in_features,
@@ -134,9 +135,7 @@ _OLMO2_ATTENTION: Final = dataflow(
     run("o_proj"),
     note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
 )
-_PHI3_ATTENTION: Final = dataflow(
-    run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
-)
+_PHI3_ATTENTION: Final = fused_attention("qkv_proj", "o_proj", first_from="o_proj")
 _GATED_MLP: Final = dataflow(
     run("gate_proj", "x0", "gate"),
     run("up_proj", "x0", "up"),
@@ -231,7 +230,7 @@ def _decoder_rules() -> dict[str, Rule]:
 
 _GPT2_MODEL: Final = _learned_positions_model("wte", "wpe", "h", run("ln_f"))
 _GPT2_BLOCK: Final = pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
-_GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
+_GPT2_ATTENTION: Final = fused_attention("c_attn", "c_proj")
 
 
 def _dropout_mlp(first: str, second: str) -> Rule:
@@ -257,8 +256,8 @@ _BLOOM_BLOCK: Final = pre_norm_layer(
     "input_layernorm", "self_attention", "post_attention_layernorm", "mlp",
     note="the residuals are added inside self_attention and mlp (dropout_add)",
 )  # fmt: skip
-_FUSED_ATTENTION: Final = dataflow(
-    run("query_key_value"), split("x", "q", "k", "v", first_from="dense"), attention(causal=True), run("dense"),
+_FUSED_ATTENTION: Final = fused_attention(
+    "query_key_value", "dense", first_from="dense",
     note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
 )  # fmt: skip
 _FALCON_MODEL: Final = _rotary_model("word_embeddings", "h", run("ln_f"))
@@ -372,17 +371,16 @@ _DEEPSEEK_MOE: Final = dataflow(
 
 # --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
 
-_GPT_NEO_ATTENTION: Final = dataflow(
-    run("q_proj", "x0", "q"), run("k_proj", "x0", "k"), run("v_proj", "x0", "v"), attention(causal=True),
-    run("out_proj"),
+_GPT_NEO_ATTENTION: Final = self_attention(
+    "q_proj", "k_proj", "v_proj", "out_proj",
     note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
 )  # fmt: skip
-_CODEGEN_ATTENTION: Final = dataflow(
-    run("qkv_proj"), split("x", "q", "v", "k"), attention(causal=True), run("out_proj"),
+_CODEGEN_ATTENTION: Final = fused_attention(
+    "qkv_proj", "out_proj", order="qvk",
     note="qkv_proj's output read as mp_num groups of (query, value, key): three equal widths",
 )  # fmt: skip
-_MULTI_QUERY_ATTENTION: Final = dataflow(
-    run("c_attn"), split("x", "q", "k", "v", first_from="c_proj"), attention(causal=True), run("c_proj"),
+_MULTI_QUERY_ATTENTION: Final = fused_attention(
+    "c_attn", "c_proj", first_from="c_proj",
     note="c_attn's output split into the query and one key and value head (multi_query), or three equal widths",
 )  # fmt: skip
 _MPT_MODEL: Final = dataflow(
@@ -390,7 +388,7 @@ _MPT_MODEL: Final = dataflow(
     note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
 _MPT_BLOCK: Final = pre_norm_layer("norm_1", "attn", "norm_2", "ffn", note="the second residual is added inside ffn")
-_MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
+_MPT_ATTENTION: Final = fused_attention("Wqkv", "out_proj")
 
 # --- Llama 4's language model ----------------------------------------------------------------------------------
 
