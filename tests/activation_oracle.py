@@ -36,6 +36,15 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+    # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
+    "roberta": ("FacebookAI--roberta-base.json", "RobertaForMaskedLM", {"max_position_embeddings": 64}),
+    "xlm_roberta": ("FacebookAI--xlm-roberta-base.json", "XLMRobertaForMaskedLM", {"max_position_embeddings": 64}),
+    # ELECTRA's discriminator: embeddings narrower than the layers, projected up; a per-token binary head
+    "electra": (
+        "google--electra-base-discriminator.json",
+        "ElectraForPreTraining",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",

@@ -1,15 +1,15 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
-``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with
-Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and
-decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for
-what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
-shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
-saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
-``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
-and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
+Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
+post-norm layer, also RoBERTa's, XLM-R's and ELECTRA's; the Llama layout with a sparse MoE block, Mixtral and
+Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and
+lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
+saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the
+tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
+differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
+kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
+count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -67,6 +67,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
@@ -173,6 +176,8 @@ class _Sizes(Record):
     """An encoder-decoder's target length (``s`` is then the source length)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    w: int = 0
+    """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``), else h."""
 
 
 class _Settings(Record):
@@ -860,10 +865,56 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool) -> None:
+# BERT and the encoders written like it: RoBERTa, XLM-R, ELECTRA.
+
+
+class _Encoder(Record):
+    """Where an encoder written like BERT differs from BERT, by model type (``ENCODERS``): its embeddings and its
+    pre-training head. The embeddings' width (ELECTRA's ``embedding_size``) is read from the tree."""
+
+    positions: str = "buffer"
+    """``buffer``: the position ids are a slice of the ``position_ids`` buffer (nothing kept) and the token types
+    are gathered at them, 1·s (BERT, ELECTRA); ``padding``: the position ids count from the padding id + 1 per
+    token (RoBERTa, XLM-R), b·s, and the token types are gathered at those, b·s."""
+    head: tuple[str, str, str, str] = (
+        "cls.predictions.transform.dense",
+        "cls.predictions.transform.transform_act_fn",
+        "cls.predictions.transform.LayerNorm",
+        "cls.predictions.decoder",
+    )
+    """The pre-training head: a dense layer, the activation, a LayerNorm ("" for none) and the output projection."""
+    binary: bool = False
+    """The head predicts one logit per token, trained with ``BCEWithLogitsLoss`` (ELECTRA's discriminator); else
+    the masked-LM cross-entropy over the vocabulary."""
+
+
+ROBERTA_HEAD: Final = ("lm_head.dense", "lm_head.gelu", "lm_head.layer_norm", "lm_head.decoder")
+ENCODERS: Final = {
+    "bert": _Encoder(),
+    "roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "xlm-roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "electra": _Encoder(
+        head=(
+            "discriminator_predictions.dense",
+            "discriminator_predictions.activation",
+            "",
+            "discriminator_predictions.dense_prediction",
+        ),
+        binary=True,
+    ),
+}
+"""The encoders written like BERT (``BertLayer`` under another name) that are modelled."""
+
+
+def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> None:
+    """Outside the layers of BERT (at ``base``, ``bert.``): the embeddings' index tensors, LayerNorm and dropout
+    at the embedding width w (ELECTRA projects them up to h when w differs), then the pre-training head and its
+    loss, not upcast."""
+    embeddings = f"{base}embeddings"
+    ids = "b·s" if encoder.positions == "padding" else "s"
     out.add(
         "word_embeddings.indices",
-        "bert.embeddings.word_embeddings",
+        f"{embeddings}.word_embeddings",
         "token ids (EmbeddingBackward0)",
         "b·s",
         "int64",
@@ -871,32 +922,48 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
     )
     out.add(
         "token_type_embeddings.indices",
-        "bert.embeddings.token_type_embeddings",
-        "token type ids gathered from the buffer, 1·s (EmbeddingBackward0)",
-        "s",
+        f"{embeddings}.token_type_embeddings",
+        f"token type ids gathered from the buffer, {'b·s' if ids == 'b·s' else '1·s'} (EmbeddingBackward0)",
+        ids,
         "int64",
         "none",
     )
-    out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
+    if encoder.positions == "padding":
+        out.add(
+            "position_embeddings.indices",
+            f"{embeddings}.position_embeddings",
+            "position ids counted from the padding id + 1 (EmbeddingBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    width = "w" if out.sizes.w != out.sizes.h else "h"
+    out.layer_norm(f"{embeddings}.LayerNorm", f"b·s·{width}")
     if out.settings.hidden_dropout > 0:
-        out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
-    if head:
+        out.mask(f"{embeddings}.dropout.mask", f"{embeddings}.dropout", f"b·s·{width}", "sequence")
+    if width == "w":
+        project = f"{base}embeddings_project"
+        out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
+    if not head:
+        return
+    dense, act, norm, decoder = encoder.head
+    out.saved(f"{dense}.input", dense, "dense input, the last layer's output (AddmmBackward0)", "b·s·h", "sequence")
+    _plain_activation(out, act, "b·s·h")
+    if norm:
+        out.layer_norm(norm, "b·s·h")
+    out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", "b·s·h", "sequence")
+    if encoder.binary:
         out.saved(
-            "cls.predictions.transform.dense.input",
-            "cls.predictions.transform.dense",
-            "dense input, the last layer's output (AddmmBackward0)",
-            "b·s·h",
+            "loss.logits",
+            decoder,
+            "the logits, one per token (BinaryCrossEntropyWithLogitsBackward0)",
+            "b·s",
             "sequence",
         )
-        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
-        out.saved(
-            "cls.predictions.decoder.input",
-            "cls.predictions.decoder",
-            "decoder input (AddmmBackward0)",
-            "b·s·h",
-            "sequence",
+        out.add(
+            "loss.target", "loss", "labels.float() (BinaryCrossEntropyWithLogitsBackward0)", "b·s", "float32", "none"
         )
+    else:
         _loss(out, upcast=False)
 
 
@@ -960,7 +1027,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
         return ("gpt2", plain) if plain else None
-    if model_type == "bert" and names == {"attention", "intermediate", "output"}:
+    if model_type in ENCODERS and names == {"attention", "intermediate", "output"}:
         dense = _width(_child(block, "intermediate"), "dense")
         return ("bert", dense) if dense else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
@@ -1086,6 +1153,7 @@ def activation_plan(
         shared,
         seq_len,
         mels,
+        _embedding_width(tree, dims) if structure == "bert" else dims.hidden,
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
@@ -1101,7 +1169,9 @@ def activation_plan(
         _gpt2_model(outside, head=head)
     elif structure == "bert":
         _bert_layer(layer)
-        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+        encoder_type = ENCODERS[model_type]
+        head = _at(tree, encoder_type.head[3]) is not None
+        _bert_model(outside, encoder_type, dims.stack[: dims.stack.index("encoder")], head=head)
     elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
@@ -1135,6 +1205,13 @@ def activation_plan(
     )
 
 
+def _embedding_width(tree: Module, dims: TransformerDims) -> int:
+    """The width of a BERT-like encoder's embeddings (``bert.embeddings.word_embeddings``): h, or ELECTRA's
+    ``embedding_size``."""
+    table = _param(_at(tree, f"{dims.stack[: dims.stack.index('encoder')]}embeddings.word_embeddings"), "weight")
+    return table.sizes[1] if table is not None and len(table.shape) == 2 else dims.hidden
+
+
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
     """A layer's input hidden states: what gradient checkpointing keeps of each layer of ``stack``."""
     out.add("layer.input", stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence")
@@ -1155,7 +1232,7 @@ def _assumptions(
         f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        + ((f", v={sizes.v:,}" if sizes.v else ", a per-token binary head") if head else ", no output head or loss"),
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
