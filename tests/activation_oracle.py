@@ -45,6 +45,17 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "ElectraForPreTraining",
         {"max_position_embeddings": 64, "embedding_size": 32},
     ),
+    "distilbert": (
+        "distilbert--distilbert-base-uncased.json",
+        "DistilBertForMaskedLM",
+        {"max_position_embeddings": 64, "dim": 64, "n_heads": 4, "hidden_dim": 96},  # its own names
+    ),
+    # ALBERT: one layer's weights run num_hidden_layers times, on embeddings of embedding_size projected up
+    "albert": (
+        "albert--albert-base-v2.json",
+        "AlbertForMaskedLM",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",

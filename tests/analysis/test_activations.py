@@ -64,6 +64,8 @@ def _measured(
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
+    if checkpointing and family == "albert":
+        pytest.skip("transformers' ALBERT cannot checkpoint its layers: test_albert_runs_its_shared_layer_each_time")
     two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
     stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
@@ -118,6 +120,41 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     assert by_key["mlp.gate.probabilities"] == 4 * s * 8
     assert by_key["mlp.experts.routing_weights"] == 4 * 2 * s  # Mixtral's router returns them in float32
     assert any("any routing" in note for note in plan.assumptions)
+
+
+def test_albert_runs_its_shared_layer_each_time() -> None:
+    # albert-base-v2: one layer's weights (the tree's stack holds one group of one layer) run 12 times, each run
+    # keeping its own tensors: 12 layers in the plan. transformers refuses to checkpoint them; the plan says so.
+    tree = from_config("albert/albert-base-v2").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    assert dims.layers == 1
+    plan = activation_plan(tree, dims, batch=1, seq_len=64, dtype="bfloat16", checkpointing=True)
+    assert plan is not None
+    assert plan.layers == 12
+    assert any("not checkpointable" in note for note in plan.assumptions)
+    config, architecture = tiny_config("albert", 2)
+    with pytest.raises(ValueError, match="does not support activation checkpointing"):
+        real_model(config, architecture, "sdpa", True)
+
+
+@pytest.mark.parametrize(("family", "key"), [("distilbert", "activation"), ("electra", "hidden_act")])
+def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str) -> None:
+    # DistilBERT names its activation function `activation`. With ReLU the result is also the next operation's
+    # input, one storage: lin2's in the layers, in the head the LayerNorm's (DistilBERT) or dense_prediction's
+    # (ELECTRA, whose head has no LayerNorm).
+    config, architecture = tiny_config(family, 2)
+    config[key] = "relu"
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
+    assert not keys & {"ffn.lin2.input", "output.dense.input", "vocab_layer_norm.input"}
+    assert "discriminator_predictions.dense_prediction.input" not in keys
 
 
 SEQ2SEQ_FAMILIES = ["bart", "mbart", "pegasus", "marian", "whisper"]

@@ -2,15 +2,16 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
-post-norm layer, also RoBERTa's, XLM-R's and ELECTRA's; the Llama layout with a sparse MoE block, Mixtral and
-Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and
-lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
-saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the
-tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
-differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
-kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
-count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
-``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
+post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's and ALBERT's (its shared layer run L times); the
+Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written
+like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
+its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0`` its result,
+``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value, output and logsumexp);
+tensors shared by several nodes (the input of q/k/v, one storage) count once, and parameters never count.
+``tests/analysis/test_activations.py`` checks every rule against ``torch.autograd.graph.saved_tensors_hooks`` on the
+real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
@@ -70,6 +71,8 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
+    "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
@@ -241,9 +244,11 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
+    def layer_norm(self, module: str, shape: str, *, shared_input: bool = False) -> None:
+        """``shared_input``: the input is a storage counted already (a ReLU's result)."""
         stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+        if not shared_input:
+            self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
@@ -388,11 +393,11 @@ def _attention_core(
 
 def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
     """After the attention: the output projection's input, the heads merged, unless it is the attention
-    output's storage (``shared``), then the mask of the residual's dropout."""
+    output's storage (``shared``), then the mask of the residual's dropout (``dropout``: "" where none)."""
     if not shared:
         name = projection.rsplit(".", 1)[-1]
         out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -562,11 +567,11 @@ def _gated_mlp(
 
 
 def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
-    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
+    """What the activation keeps; ``next_input``: ReLU's result is also the next operation's input (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     if act == "relu":
-        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        shared = ", also the next operation's input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
         return
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
@@ -576,8 +581,8 @@ def _plain_activation(out: _Builder, module: str, width: str, *, next_input: boo
 
 def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
     """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
-    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    result itself when no activation dropout comes between), then the mask of the residual's dropout (``dropout``:
+    "" where none): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
     shared = out.settings.act == "relu" and not dropped
@@ -588,7 +593,7 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
         out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -605,22 +610,6 @@ def _gpt2_layer(out: _Builder) -> None:
     _attention_output(out, shared, "attn.c_proj", "AddmmBackward0", "b·s·h", "attn.resid_dropout")
     out.layer_norm("ln_2", "b·s·h")
     _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
-
-
-def _bert_layer(out: _Builder) -> None:
-    out.saved(
-        "attention.self.query/key/value.input",
-        "attention.self.query",
-        "query/key/value input, the layer's input (AddmmBackward0, one storage)",
-        "b·s·h",
-        "sequence",
-    )
-    shared = _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False)
-    _attention_output(out, shared, "attention.output.dense", "AddmmBackward0", "b·s·h", "attention.output.dropout")
-    out.layer_norm("attention.output.LayerNorm", "b·s·h")
-    what = "dense input, the normalised attention output (AddmmBackward0)"
-    _plain_mlp(out, "intermediate.dense", what, "intermediate.intermediate_act_fn", "output.dense", "output.dropout")
-    out.layer_norm("output.LayerNorm", "b·s·h")
 
 
 class _Seq2Seq(Record):
@@ -868,14 +857,44 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
 # BERT and the encoders written like it: RoBERTa, XLM-R, ELECTRA.
 
 
-class _Encoder(Record):
-    """Where an encoder written like BERT differs from BERT, by model type (``ENCODERS``): its embeddings and its
-    pre-training head. The embeddings' width (ELECTRA's ``embedding_size``) is read from the tree."""
+class _PostNorm(Record):
+    """The modules of a post-norm encoder layer, as BERT's are named: the q/k/v projections, the attention, the
+    output projection and its residual's dropout, a LayerNorm after the residual sum, the MLP (two Linears, the
+    activation between, the residual's dropout) and the LayerNorm after its residual sum. A dropout "" where the
+    layer has none."""
 
+    projections: str = "attention.self.query/key/value"
+    attention: str = "attention.self"
+    output: str = "attention.output.dense"
+    output_dropout: str = "attention.output.dropout"
+    attention_norm: str = "attention.output.LayerNorm"
+    fc1: str = "intermediate.dense"
+    act: str = "intermediate.intermediate_act_fn"
+    fc2: str = "output.dense"
+    mlp_dropout: str = "output.dropout"
+    norm: str = "output.LayerNorm"
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.projections, self.output, self.attention_norm, self.fc1, self.fc2, self.norm)
+        return frozenset(path.split(".")[0] for path in paths)
+
+
+class _Encoder(Record):
+    """Where an encoder written like BERT differs from BERT, by model type (``ENCODERS``): its layer's names, its
+    embeddings and its pre-training head. The embeddings' width (``embedding_size``) is read from the tree."""
+
+    stack: str = "encoder.layer"
+    """The layers' path under the base model (``bert.``)."""
+    layer: _PostNorm = _PostNorm()
     positions: str = "buffer"
     """``buffer``: the position ids are a slice of the ``position_ids`` buffer (nothing kept) and the token types
     are gathered at them, 1·s (BERT, ELECTRA); ``padding``: the position ids count from the padding id + 1 per
-    token (RoBERTa, XLM-R), b·s, and the token types are gathered at those, b·s."""
+    token (RoBERTa, XLM-R), b·s, and the token types are gathered at those, b·s; ``no_types``: a buffer slice
+    and no token types (DistilBERT)."""
+    project: str = "embeddings_project"
+    """The Linear from the embeddings' width w up to h under the base model, present when w ≠ h."""
     head: tuple[str, str, str, str] = (
         "cls.predictions.transform.dense",
         "cls.predictions.transform.transform_act_fn",
@@ -883,6 +902,11 @@ class _Encoder(Record):
         "cls.predictions.decoder",
     )
     """The pre-training head: a dense layer, the activation, a LayerNorm ("" for none) and the output projection."""
+    head_width: str = "h"
+    """The head's width after its dense layer: h, or the embeddings' w (ALBERT, whose decoder is tied to them)."""
+    shared: bool = False
+    """The stack holds groups of layers whose weights every run shares (ALBERT: ``albert_layer_groups``, each of
+    ``inner_group_num`` layers, run ``num_hidden_layers`` times in all); each run keeps its own tensors."""
     binary: bool = False
     """The head predicts one logit per token, trained with ``BCEWithLogitsLoss`` (ELECTRA's discriminator); else
     the masked-LM cross-entropy over the vocabulary."""
@@ -902,8 +926,78 @@ ENCODERS: Final = {
         ),
         binary=True,
     ),
+    "distilbert": _Encoder(
+        stack="transformer.layer",
+        layer=_PostNorm(
+            projections="attention.q_lin/k_lin/v_lin",
+            attention="attention",
+            output="attention.out_lin",
+            output_dropout="",
+            attention_norm="sa_layer_norm",
+            fc1="ffn.lin1",
+            act="ffn.activation",
+            fc2="ffn.lin2",
+            mlp_dropout="ffn.dropout",
+            norm="output_layer_norm",
+        ),
+        positions="no_types",
+        head=("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
+    ),
+    "albert": _Encoder(
+        stack="encoder.albert_layer_groups",
+        layer=_PostNorm(
+            projections="attention.query/key/value",
+            attention="attention",
+            output="attention.dense",
+            output_dropout="attention.output_dropout",
+            attention_norm="attention.LayerNorm",
+            fc1="ffn",
+            act="activation",
+            fc2="ffn_output",
+            mlp_dropout="",
+            norm="full_layer_layer_norm",
+        ),
+        project="encoder.embedding_hidden_mapping_in",
+        head=("predictions.dense", "predictions.activation", "predictions.LayerNorm", "predictions.decoder"),
+        head_width="w",
+        shared=True,
+    ),
 }
-"""The encoders written like BERT (``BertLayer`` under another name) that are modelled."""
+"""The encoders written like BERT that are modelled."""
+ALBERT_CHECKPOINTING: Final = (
+    "ALBERT's layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
+    "checkpointed figures assume a checkpoint of one's own around each of the layer's runs"
+)
+
+
+def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
+    """ALBERT's layer (``albert_layers`` of the first group of ``stack``) and how many times a forward pass runs
+    one: the encoder's ``num_hidden_layers`` group runs, each of the group's layers."""
+    encoder = _at(tree, stack.rpartition(".")[0])
+    runs = dict(encoder.attributes).get("num_hidden_layers") if encoder is not None else None
+    layers = _child(group, "albert_layers")
+    if layers is None or not layers.children or not isinstance(runs, int):
+        return None, 0
+    return layers.children[0], runs * sum(layer.repeat for layer in layers.children)
+
+
+def _bert_layer(out: _Builder, names: _PostNorm) -> None:
+    """A post-norm encoder layer (``names``): attention, dropout, residual, LayerNorm; MLP, dropout, residual,
+    LayerNorm."""
+    first = names.projections.split("/")[0]
+    out.saved(
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the layer's input (AddmmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    shared = _attention_core(out, names.attention, upcast_softmax=False, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.output_dropout)
+    out.layer_norm(names.attention_norm, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised attention output (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.mlp_dropout)
+    out.layer_norm(names.norm, "b·s·h")
 
 
 def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> None:
@@ -920,14 +1014,15 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
         "int64",
         "none",
     )
-    out.add(
-        "token_type_embeddings.indices",
-        f"{embeddings}.token_type_embeddings",
-        f"token type ids gathered from the buffer, {'b·s' if ids == 'b·s' else '1·s'} (EmbeddingBackward0)",
-        ids,
-        "int64",
-        "none",
-    )
+    if encoder.positions != "no_types":
+        out.add(
+            "token_type_embeddings.indices",
+            f"{embeddings}.token_type_embeddings",
+            f"token type ids gathered from the buffer, {'b·s' if ids == 'b·s' else '1·s'} (EmbeddingBackward0)",
+            ids,
+            "int64",
+            "none",
+        )
     if encoder.positions == "padding":
         out.add(
             "position_embeddings.indices",
@@ -942,16 +1037,19 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
     if out.settings.hidden_dropout > 0:
         out.mask(f"{embeddings}.dropout.mask", f"{embeddings}.dropout", f"b·s·{width}", "sequence")
     if width == "w":
-        project = f"{base}embeddings_project"
+        project = f"{base}{encoder.project}"
         out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
     if not head:
         return
     dense, act, norm, decoder = encoder.head
+    wide = f"b·s·{encoder.head_width}"
     out.saved(f"{dense}.input", dense, "dense input, the last layer's output (AddmmBackward0)", "b·s·h", "sequence")
-    _plain_activation(out, act, "b·s·h")
+    relu = out.settings.act == "relu"  # its result is the next operation's input, one storage
+    _plain_activation(out, act, wide, next_input=relu)
     if norm:
-        out.layer_norm(norm, "b·s·h")
-    out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", "b·s·h", "sequence")
+        out.layer_norm(norm, wide, shared_input=relu)
+    if norm or not relu:
+        out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", wide, "sequence")
     if encoder.binary:
         out.saved(
             "loss.logits",
@@ -964,7 +1062,7 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
             "loss.target", "loss", "labels.float() (BinaryCrossEntropyWithLogitsBackward0)", "b·s", "float32", "none"
         )
     else:
-        _loss(out, upcast=False)
+        _loss(out, upcast=False, head=decoder)
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -1027,8 +1125,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
         return ("gpt2", plain) if plain else None
-    if model_type in ENCODERS and names == {"attention", "intermediate", "output"}:
-        dense = _width(_child(block, "intermediate"), "dense")
+    if model_type in ENCODERS and names == ENCODERS[model_type].layer.children:
+        parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
+        dense = _width(_at(block, parent), name)
         return ("bert", dense) if dense else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
@@ -1075,7 +1174,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
-    act_keys = ("hidden_activation", "hidden_act", "activation_function")
+    act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
         dtype=dtype,
@@ -1083,7 +1182,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
+        hidden_dropout=number(
+            "resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert"} else ())
+        ),
         embedding_dropout=number("embd_pdrop"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
@@ -1112,6 +1213,9 @@ def activation_plan(
     model_type = dict(tree.attributes).get("model_type")
     block = _at(tree, dims.stack)
     block = block.children[0] if block is not None and block.children else None
+    layers = dims.layers
+    if isinstance(model_type, str) and model_type in ENCODERS and ENCODERS[model_type].shared:
+        block, layers = _shared_layer(tree, dims.stack, block)
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
         return None
     found = _structure(block, model_type)
@@ -1147,7 +1251,7 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        dims.vocab or 0,
+        _head_outputs(tree, model_type) if structure == "bert" else dims.vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
@@ -1168,10 +1272,10 @@ def activation_plan(
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
     elif structure == "bert":
-        _bert_layer(layer)
         encoder_type = ENCODERS[model_type]
+        _bert_layer(layer, encoder_type.layer)
         head = _at(tree, encoder_type.head[3]) is not None
-        _bert_model(outside, encoder_type, dims.stack[: dims.stack.index("encoder")], head=head)
+        _bert_model(outside, encoder_type, dims.stack.removesuffix(encoder_type.stack), head=head)
     elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
@@ -1193,22 +1297,31 @@ def activation_plan(
         dtype=dtype,
         batch=batch,
         seq_len=seq_len,
-        layers=dims.layers,
+        layers=layers,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
         layer_input=_layer_input(keeper, dims.stack),
         assumptions=_assumptions(
             structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
-        ),
+        )
+        + ((ALBERT_CHECKPOINTING,) if checkpointing and layers != dims.layers else ()),
         encoder=encoder_stack,
     )
+
+
+def _head_outputs(tree: Module, model_type: str) -> int:
+    """The outputs of a BERT-like encoder's head: the vocabulary (ALBERT's decoder, tied to the embeddings), or
+    ELECTRA's one logit per token; 0 without the head."""
+    parent, _, name = ENCODERS[model_type].head[3].rpartition(".")
+    return _width(_at(tree, parent), name) or 0
 
 
 def _embedding_width(tree: Module, dims: TransformerDims) -> int:
     """The width of a BERT-like encoder's embeddings (``bert.embeddings.word_embeddings``): h, or ELECTRA's
     ``embedding_size``."""
-    table = _param(_at(tree, f"{dims.stack[: dims.stack.index('encoder')]}embeddings.word_embeddings"), "weight")
+    base = dims.stack.removesuffix(ENCODERS[str(dict(tree.attributes).get("model_type"))].stack)
+    table = _param(_at(tree, f"{base}embeddings.word_embeddings"), "weight")
     return table.sizes[1] if table is not None and len(table.shape) == 2 else dims.hidden
 
 
@@ -1232,7 +1345,7 @@ def _assumptions(
         f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + ((f", v={sizes.v:,}" if sizes.v else ", a per-token binary head") if head else ", no output head or loss"),
+        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")

@@ -116,6 +116,7 @@ ACTIVATION_KEYS: Final = (
     "hidden_act",
     "hidden_activation",
     "activation_function",
+    "activation",
     "attention_dropout",
     "attn_pdrop",
     "resid_pdrop",
@@ -127,7 +128,7 @@ ACTIVATION_KEYS: Final = (
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
-HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
+HEAD_KEYS: Final = ("num_attention_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
 ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise), kept on the root for the activation planner."""
