@@ -56,6 +56,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "AlbertForMaskedLM",
         {"max_position_embeddings": 64, "embedding_size": 32},
     ),
+    # vision transformers: a 32 × 32 image in 8 × 8 patches, 16 patches and the class token (s = 17)
+    "vit": (
+        "google--vit-base-patch16-224-in21k.json",
+        "ViTForImageClassification",
+        {"image_size": 32, "patch_size": 8},
+    ),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",
@@ -145,7 +151,9 @@ def real_model(
 def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, target_len: int | None = None) -> int:
     """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
     An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
-    ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed window instead of tokens."""
+    ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed window instead of tokens; an
+    image classifier (a vision transformer) random images of its ``image_size`` and a class label per image, the
+    loss of its head (``seq_len`` unused: its tokens are its patches and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     seen: dict[int, int] = {}
 
@@ -159,6 +167,14 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
     inputs = {"input_ids": ids}
+    if model.main_input_name == "pixel_values":  # an image classifier: one image and one class label per example
+        config = model.config
+        side = config.image_size
+        image = torch.randn((batch, config.num_channels, side, side), generator=generator)
+        inputs = {"pixel_values": image.to(model.dtype)}
+        classes = config.num_labels
+        assert classes is not None
+        labels = torch.randint(0, classes, (batch,), generator=generator)
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)

@@ -157,6 +157,20 @@ def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str)
     assert "discriminator_predictions.dense_prediction.input" not in keys
 
 
+def test_vit_runs_the_image_patches_whatever_the_sequence() -> None:
+    # vit-base-patch16-224: a 224 × 224 RGB image in 16 × 16 patches, 196 patches and the class token: s = 197
+    # whatever the sequence asked for; the patch convolution keeps the image, 3·224·224 values.
+    tree = from_config("google/vit-base-patch16-224-in21k").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=2, seq_len=64, dtype="bfloat16")
+    assert plan is not None
+    assert plan.seq_len == 197
+    by_key = {tensor.key: tensor for tensor in (*plan.per_layer, *plan.model)}
+    assert by_key["embeddings.patch_embeddings.projection.input"].bytes == 2 * 2 * 3 * 224 * 224
+    assert by_key["mlp.fc1.input"].bytes == 2 * 2 * 197 * 768
+
+
 SEQ2SEQ_FAMILIES = ["bart", "mbart", "pegasus", "marian", "whisper"]
 
 

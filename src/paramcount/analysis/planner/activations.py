@@ -2,16 +2,16 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
-post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's and ALBERT's (its shared layer run L times); the
-Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder and decoder of BART and of those written
-like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and for what lies outside the layers
-(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
-its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate, ``SoftmaxBackward0`` its result,
-``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query, key, value, output and logsumexp);
-tensors shared by several nodes (the input of q/k/v, one storage) count once, and parameters never count.
-``tests/analysis/test_activations.py`` checks every rule against ``torch.autograd.graph.saved_tensors_hooks`` on the
-real transformers model.
+post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's and ALBERT's (its shared layer run L times); ViT's
+pre-norm layer on an image's patches; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder
+and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and
+for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves
+a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
+parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
@@ -71,6 +71,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
@@ -181,6 +182,8 @@ class _Sizes(Record):
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     w: int = 0
     """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``), else h."""
+    n: int = 0
+    """The values of one input image, channels × height × width (a vision transformer)."""
 
 
 class _Settings(Record):
@@ -612,6 +615,101 @@ def _gpt2_layer(out: _Builder) -> None:
     _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
 
 
+# Vision transformers: ViT.
+
+
+class _Vision(Record):
+    """The modules of a pre-norm vision transformer layer, as ViT's are named (``VISION``), its stack under the
+    base model and its classifier: a LayerNorm, the q/k/v projections, the attention, the output projection and
+    the residual's dropout; a LayerNorm, the MLP (two Linears, the activation between), the residual's dropout."""
+
+    stack: str = "layers"
+    norm1: str = "layernorm_before"
+    projections: str = "attention.q_proj/k_proj/v_proj"
+    attention: str = "attention"
+    output: str = "attention.o_proj"
+    norm2: str = "layernorm_after"
+    fc1: str = "mlp.fc1"
+    act: str = "mlp.activation_fn"
+    fc2: str = "mlp.fc2"
+    dropout: str = "dropout"
+    embeddings: str = "embeddings"
+    patches: str = "embeddings.patch_embeddings.projection"
+    final_norm: str = "layernorm"
+    head: str = "classifier"
+    """The image classifier on the class token (the tree's root); without it, no head or loss."""
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.norm1, self.projections, self.output, self.norm2, self.fc1, self.fc2)
+        return frozenset(path.split(".")[0] for path in paths)
+
+
+VISION: Final = {"vit": _Vision()}
+"""The vision transformers modelled, by model type."""
+
+
+def _image(tree: Module, stack: str) -> tuple[int, int]:
+    """A vision transformer's tokens (its position table's rows: the patches and the class token) and the values
+    of one input image (channels × patches × the patch's pixels, read from the patch convolution)."""
+    names = VISION[str(dict(tree.attributes).get("model_type"))]
+    base = stack.removesuffix(names.stack)
+    table = _param(_at(tree, f"{base}{names.embeddings}"), "position_embeddings")
+    conv = _param(_at(tree, f"{base}{names.patches}"), "weight")
+    if table is None or conv is None or len(table.shape) != 3 or len(conv.shape) != 4:
+        return 0, 0
+    tokens = table.sizes[1]
+    return tokens, conv.sizes[1] * (tokens - 1) * conv.sizes[2] * conv.sizes[3]
+
+
+def _vit_layer(out: _Builder, names: _Vision) -> None:
+    """A pre-norm vision transformer layer (``names``): LayerNorm, attention (its softmax upcast to float32 in
+    eager), dropout, residual; LayerNorm, MLP, dropout, residual."""
+    out.layer_norm(names.norm1, "b·s·h")
+    first = names.projections.split("/")[0]
+    out.saved(
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    shared = _attention_core(out, names.attention, upcast_softmax=True, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.dropout)
+    out.layer_norm(names.norm2, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.dropout)
+
+
+def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
+    """Outside a vision transformer's layers (at ``base``): the patch convolution keeps the image (b·n values,
+    an input in the compute dtype); the class token's concatenation and the position embeddings' sum keep
+    nothing; the embeddings' dropout; the final LayerNorm; the classifier on the class token, a view that keeps
+    the whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
+    patches = f"{base}{names.patches}"
+    out.saved(
+        f"{patches}.input",
+        patches,
+        "the image, the patch convolution's input (ConvolutionBackward0)",
+        "b·n",
+        "sequence",
+    )
+    if out.settings.hidden_dropout > 0:
+        dropout = f"{base}{names.embeddings}.dropout"
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
+    out.layer_norm(f"{base}{names.final_norm}", "b·s·h")
+    if head:
+        out.saved(
+            f"{names.head}.input",
+            names.head,
+            "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)",
+            "b·s·h",
+            "sequence",
+        )
+        _loss(out, upcast=False, head=names.head, rows="b")
+
+
 class _Seq2Seq(Record):
     """Where a BART-like encoder-decoder differs from BART, by model type (``SEQ2SEQ``); the embedding and final
     LayerNorms are read from the tree."""
@@ -770,7 +868,7 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         _loss(target, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
+def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head", rows: str = "b·s") -> None:
     """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
     transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
     into a new tensor; BERT's masked-LM loss takes the logits as they are."""
@@ -779,7 +877,7 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
         f"{head}.output",
         head,
         "logits returned in the output (not saved for backward)",
-        "b·s·v",
+        f"{rows}·v",
         "compute",
         "vocab",
         saved=False,
@@ -788,7 +886,7 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
         "loss.log_softmax",
         "loss",
         f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
-        "b·s·v",
+        f"{rows}·v",
         dtype,
         "vocab",
     )
@@ -806,7 +904,7 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
         )
     else:
         what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
-        out.add("loss.target", "loss", what, "b·s", "int64", "none")
+        out.add("loss.target", "loss", what, rows, "int64", "none")
     out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
 
 
@@ -1129,6 +1227,10 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
         dense = _width(_at(block, parent), name)
         return ("bert", dense) if dense else None
+    if model_type in VISION and names == VISION[model_type].children:
+        parent, _, name = VISION[model_type].fc1.rpartition(".")
+        fc1 = _width(_at(block, parent), name)
+        return ("vit", fc1) if fc1 else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
@@ -1243,6 +1345,9 @@ def activation_plan(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
+    image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
+    if structure == "vit":
+        source = seq_len = image[0]  # the image's patches and class token, whatever the sequence asked for
     sizes = _Sizes(
         batch,
         source,
@@ -1251,13 +1356,14 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        _head_outputs(tree, model_type) if structure == "bert" else dims.vocab or 0,
+        _head_outputs(tree, model_type) if structure in ("bert", "vit") else dims.vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
         mels,
         _embedding_width(tree, dims) if structure == "bert" else dims.hidden,
+        image[1],
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     outside = _Builder(sizes, settings, checkpointing)
@@ -1276,6 +1382,11 @@ def activation_plan(
         _bert_layer(layer, encoder_type.layer)
         head = _at(tree, encoder_type.head[3]) is not None
         _bert_model(outside, encoder_type, dims.stack.removesuffix(encoder_type.stack), head=head)
+    elif structure == "vit":
+        names = VISION[model_type]
+        _vit_layer(layer, names)
+        head = _at(tree, names.head) is not None
+        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
     elif encoder is not None and layout is not None:
         _bart_layer(layer, layout, decoder=True)
         source_layer, target = (
@@ -1312,8 +1423,9 @@ def activation_plan(
 
 def _head_outputs(tree: Module, model_type: str) -> int:
     """The outputs of a BERT-like encoder's head: the vocabulary (ALBERT's decoder, tied to the embeddings), or
-    ELECTRA's one logit per token; 0 without the head."""
-    parent, _, name = ENCODERS[model_type].head[3].rpartition(".")
+    ELECTRA's one logit per token; a vision transformer's classes; 0 without the head."""
+    path = ENCODERS[model_type].head[3] if model_type in ENCODERS else VISION[model_type].head
+    parent, _, name = path.rpartition(".")
     return _width(_at(tree, parent), name) or 0
 
 
