@@ -62,6 +62,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "ViTForImageClassification",
         {"image_size": 32, "patch_size": 8},
     ),
+    "dinov2": ("facebook--dinov2-base.json", "Dinov2ForImageClassification", {"image_size": 32, "patch_size": 8}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",

@@ -3,14 +3,14 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
 post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's and ALBERT's (its shared layer run L times); ViT's
-pre-norm layer on an image's patches; the Llama layout with a sparse MoE block, Mixtral and Qwen2/3-MoE; the encoder
-and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and lists, for one layer and
-for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
-shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves
-a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
-``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
-parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+and DINOv2's pre-norm layers on an image's patches; the Llama layout with a sparse MoE block, Mixtral and
+Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and
+lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
+saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the
+tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
+differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
+kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
+count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -72,6 +72,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
@@ -615,7 +616,7 @@ def _gpt2_layer(out: _Builder) -> None:
     _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
 
 
-# Vision transformers: ViT.
+# Vision transformers: ViT, DINOv2.
 
 
 class _Vision(Record):
@@ -636,24 +637,54 @@ class _Vision(Record):
     embeddings: str = "embeddings"
     patches: str = "embeddings.patch_embeddings.projection"
     final_norm: str = "layernorm"
+    upcast_softmax: bool = True
+    """Eager attention takes the softmax in float32 (ViT), or in the dtype (DINOv2)."""
+    layer_scale: tuple[str, str] = ("", "")
+    """The layer scales after the attention and after the MLP (DINOv2's ``layer_scale1/2``), "" where none."""
     head: str = "classifier"
-    """The image classifier on the class token (the tree's root); without it, no head or loss."""
+    """The image classifier (the tree's root); without it, no head or loss."""
+    head_input: str = "b·s·h"
+    """What the classifier's input keeps: the class token, a view of the normalised output (ViT), or the class
+    token beside the patches' mean, concatenated (DINOv2: ``b·2·h``)."""
 
     @property
     def children(self) -> frozenset[str]:
         """The layer's children that hold parameters."""
-        paths = (self.norm1, self.projections, self.output, self.norm2, self.fc1, self.fc2)
-        return frozenset(path.split(".")[0] for path in paths)
+        paths = (self.norm1, self.projections, self.output, self.norm2, self.fc1, self.fc2, *self.layer_scale)
+        return frozenset(path.split(".")[0] for path in paths if path)
 
 
-VISION: Final = {"vit": _Vision()}
+VISION: Final = {
+    "vit": _Vision(),
+    "dinov2": _Vision(
+        stack="encoder.layer",
+        norm1="norm1",
+        norm2="norm2",
+        dropout="",
+        upcast_softmax=False,
+        layer_scale=("layer_scale1", "layer_scale2"),
+        head_input="b·2·h",
+    ),
+}
 """The vision transformers modelled, by model type."""
+
+
+IMAGE_TOKENS: Final = (
+    "vision transformer: s={s:,} tokens, the image's {patches:,} patches and the class token, from an image of "
+    "n={n:,} values (channels × height × width) at the configured image_size, whatever the sequence length asked "
+    "for; another image size (interpolated position embeddings) is not modelled"
+)
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
     """A vision transformer's tokens (its position table's rows: the patches and the class token) and the values
-    of one input image (channels × patches × the patch's pixels, read from the patch convolution)."""
-    names = VISION[str(dict(tree.attributes).get("model_type"))]
+    of one input image (channels × patches × the patch's pixels, read from the patch convolution); (0, 0) when
+    they are not found or stochastic depth (``drop_path_rate``) drops layers, which is not modelled."""
+    attributes = dict(tree.attributes)
+    names = VISION[str(attributes.get("model_type"))]
+    drop_path = attributes.get("drop_path_rate")
+    if isinstance(drop_path, int | float) and drop_path > 0:
+        return 0, 0
     base = stack.removesuffix(names.stack)
     table = _param(_at(tree, f"{base}{names.embeddings}"), "position_embeddings")
     conv = _param(_at(tree, f"{base}{names.patches}"), "weight")
@@ -664,8 +695,8 @@ def _image(tree: Module, stack: str) -> tuple[int, int]:
 
 
 def _vit_layer(out: _Builder, names: _Vision) -> None:
-    """A pre-norm vision transformer layer (``names``): LayerNorm, attention (its softmax upcast to float32 in
-    eager), dropout, residual; LayerNorm, MLP, dropout, residual."""
+    """A pre-norm vision transformer layer (``names``): LayerNorm, attention, dropout or a layer scale, residual;
+    LayerNorm, MLP, dropout or a layer scale, residual."""
     out.layer_norm(names.norm1, "b·s·h")
     first = names.projections.split("/")[0]
     out.saved(
@@ -675,11 +706,18 @@ def _vit_layer(out: _Builder, names: _Vision) -> None:
         "b·s·h",
         "sequence",
     )
-    shared = _attention_core(out, names.attention, upcast_softmax=True, repeat_kv=False, fused=False)
+    shared = _attention_core(out, names.attention, upcast_softmax=names.upcast_softmax, repeat_kv=False, fused=False)
     _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.dropout)
+    attention_scale, mlp_scale = names.layer_scale
+    if attention_scale:
+        what = "the attention's output, times lambda1 (MulBackward0)"
+        out.saved(f"{attention_scale}.input", attention_scale, what, "b·s·h", "sequence")
     out.layer_norm(names.norm2, "b·s·h")
     what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0)"
     _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.dropout)
+    if mlp_scale:
+        what = "the MLP's output, times lambda1 (MulBackward0)"
+        out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
 
 
 def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
@@ -700,13 +738,12 @@ def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
     out.layer_norm(f"{base}{names.final_norm}", "b·s·h")
     if head:
-        out.saved(
-            f"{names.head}.input",
-            names.head,
-            "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)",
-            "b·s·h",
-            "sequence",
+        what = (
+            "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)"
+            if names.head_input == "b·s·h"
+            else "the class token beside the patches' mean, concatenated (AddmmBackward0)"
         )
+        out.saved(f"{names.head}.input", names.head, what, names.head_input, "sequence")
         _loss(out, upcast=False, head=names.head, rows="b")
 
 
@@ -1347,6 +1384,8 @@ def activation_plan(
     source = window or source_len or seq_len if encoder else seq_len
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
     if structure == "vit":
+        if not image[0]:
+            return None
         source = seq_len = image[0]  # the image's patches and class token, whatever the sequence asked for
     sizes = _Sizes(
         batch,
@@ -1416,7 +1455,8 @@ def activation_plan(
         assumptions=_assumptions(
             structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
         )
-        + ((ALBERT_CHECKPOINTING,) if checkpointing and layers != dims.layers else ()),
+        + ((ALBERT_CHECKPOINTING,) if checkpointing and layers != dims.layers else ())
+        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
     )
 

@@ -125,6 +125,7 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "drop_path_rate",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
