@@ -56,6 +56,8 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "AlbertForMaskedLM",
         {"max_position_embeddings": 64, "embedding_size": 32},
     ),
+    # MPNet: BERT's layer with a relative position bias shared by every layer, its attention written out (eager)
+    "mpnet": ("sentence-transformers--all-mpnet-base-v2.json", "MPNetForMaskedLM", {"max_position_embeddings": 64}),
     # vision transformers: a 32 × 32 image in 8 × 8 patches, 16 patches and the class token (s = 17)
     "vit": (
         "google--vit-base-patch16-224-in21k.json",

@@ -22,6 +22,10 @@ from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
+NOT_CHECKPOINTABLE = {"albert", "mpnet"}
+"""Families whose layers transformers cannot checkpoint (``activation_checkpointing_enable`` raises)."""
+EAGER_ONLY = {"mpnet"}
+"""Families whose attention is written out: transformers refuses sdpa."""
 
 
 def _ours(
@@ -64,9 +68,11 @@ def _measured(
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
-    if checkpointing and family == "albert":
-        pytest.skip("transformers' ALBERT cannot checkpoint its layers: test_albert_runs_its_shared_layer_each_time")
-    two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
+    if checkpointing and family in NOT_CHECKPOINTABLE:
+        pytest.skip("transformers cannot checkpoint these layers: test_encoders_transformers_cannot_checkpoint")
+    # MPNet's attention is written out: transformers refuses sdpa, and the plan for sdpa is eager's
+    run = "eager" if family in EAGER_ONLY else attention
+    two, three = (_measured(family, layers, run, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
     stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
     per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
@@ -124,18 +130,29 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
 
 def test_albert_runs_its_shared_layer_each_time() -> None:
     # albert-base-v2: one layer's weights (the tree's stack holds one group of one layer) run 12 times, each run
-    # keeping its own tensors: 12 layers in the plan. transformers refuses to checkpoint them; the plan says so.
+    # keeping its own tensors: 12 layers in the plan.
     tree = from_config("albert/albert-base-v2").tree
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert dims.layers == 1
-    plan = activation_plan(tree, dims, batch=1, seq_len=64, dtype="bfloat16", checkpointing=True)
+    plan = activation_plan(tree, dims, batch=1, seq_len=64, dtype="bfloat16")
     assert plan is not None
     assert plan.layers == 12
-    assert any("not checkpointable" in note for note in plan.assumptions)
-    config, architecture = tiny_config("albert", 2)
+
+
+@pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE | EAGER_ONLY))
+def test_encoders_transformers_cannot_checkpoint(family: str) -> None:
+    # transformers refuses to checkpoint ALBERT's and MPNet's layers, and MPNet's sdpa: the plans say so.
+    config, architecture = tiny_config(family, 2)
     with pytest.raises(ValueError, match="does not support activation checkpointing"):
-        real_model(config, architecture, "sdpa", True)
+        real_model(config, architecture, "eager", True)
+    plan = _ours(family, 2, "sdpa", True, BATCH, SEQ)
+    assert any("not checkpointable" in note for note in plan.assumptions)
+    if family in EAGER_ONLY:
+        with pytest.raises(ValueError, match="does not support an attention implementation"):
+            real_model(config, architecture, "sdpa", False)
+        assert (plan.attention, plan.kernel) == ("eager", "eager")
+        assert any("written out (eager)" in note for note in plan.assumptions)
 
 
 @pytest.mark.parametrize(("family", "key"), [("distilbert", "activation"), ("electra", "hidden_act")])

@@ -75,7 +75,7 @@ TEMPLATES: Final[dict[str, str]] = {
     "activations-layout": (
         "activations: the layers are not one of the layouts modelled per operation "
         "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, "
-        "DistilBERT, ALBERT, ViT, DINOv2, BART, mBART, Pegasus, Marian, Whisper)"
+        "DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, mBART, Pegasus, Marian, Whisper)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "

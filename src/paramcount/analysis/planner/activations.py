@@ -2,10 +2,10 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
-post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's and ALBERT's (its shared layer run L times); ViT's
-and DINOv2's pre-norm layers on an image's patches; the Llama layout with a sparse MoE block, Mixtral and
-Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper) and
-lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
+post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared layer run L times) and
+MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a sparse MoE block, Mixtral
+and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper)
+and lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
 saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the
 tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
 differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
@@ -75,6 +75,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
@@ -127,7 +128,8 @@ class ActivationPlan(Record):
     the layers are the decoder's, at the target length ``seq_len``, and ``encoder`` holds the encoder's."""
 
     structure: str
-    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert``."""
+    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -1026,8 +1028,16 @@ class _Encoder(Record):
     positions: str = "buffer"
     """``buffer``: the position ids are a slice of the ``position_ids`` buffer (nothing kept) and the token types
     are gathered at them, 1·s (BERT, ELECTRA); ``padding``: the position ids count from the padding id + 1 per
-    token (RoBERTa, XLM-R), b·s, and the token types are gathered at those, b·s; ``no_types``: a buffer slice
-    and no token types (DistilBERT)."""
+    token (RoBERTa, XLM-R, MPNet), b·s, and the token types are gathered at those, b·s."""
+    token_types: bool = True
+    """A token-type table (not DistilBERT's, MPNet's embeddings)."""
+    relative_bias: str = ""
+    """The relative position bias's table under the base model, looked up once for every layer (MPNet)."""
+    eager_only: bool = False
+    """The attention is written out, whatever ``attn_implementation`` says (MPNet: transformers refuses sdpa)."""
+    checkpointable: bool = True
+    """transformers can checkpoint the layers (not ALBERT's, MPNet's: ``activation_checkpointing_enable``
+    raises)."""
     project: str = "embeddings_project"
     """The Linear from the embeddings' width w up to h under the base model, present when w ≠ h."""
     head: tuple[str, str, str, str] = (
@@ -1075,7 +1085,7 @@ ENCODERS: Final = {
             mlp_dropout="ffn.dropout",
             norm="output_layer_norm",
         ),
-        positions="no_types",
+        token_types=False,
         head=("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
     ),
     "albert": _Encoder(
@@ -1096,13 +1106,40 @@ ENCODERS: Final = {
         head=("predictions.dense", "predictions.activation", "predictions.LayerNorm", "predictions.decoder"),
         head_width="w",
         shared=True,
+        checkpointable=False,
+    ),
+    "mpnet": _Encoder(
+        layer=_PostNorm(
+            projections="attention.attn.q/k/v",
+            attention="attention.attn",
+            output="attention.attn.o",
+            output_dropout="attention.dropout",
+            attention_norm="attention.LayerNorm",
+        ),
+        positions="padding",
+        token_types=False,
+        relative_bias="encoder.relative_attention_bias",
+        head=ROBERTA_HEAD,
+        eager_only=True,
+        checkpointable=False,
     ),
 }
 """The encoders written like BERT that are modelled."""
-ALBERT_CHECKPOINTING: Final = (
-    "ALBERT's layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
-    "checkpointed figures assume a checkpoint of one's own around each of the layer's runs"
+NOT_CHECKPOINTABLE: Final = (
+    "{model}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
+    "checkpointed figures assume a checkpoint of one's own around each layer's run"
 )
+EAGER_ONLY: Final = "{model}'s attention is written out (eager) whatever attn_implementation says"
+
+
+def _encoder_notes(model_type: str, checkpointing: bool) -> tuple[str, ...]:
+    """What a BERT-like encoder's plan says of transformers' limits on it (none for other layouts)."""
+    encoder = ENCODERS.get(model_type)
+    if encoder is None:
+        return ()
+    notes: tuple[str, ...] = (EAGER_ONLY,) if encoder.eager_only else ()
+    notes += (NOT_CHECKPOINTABLE,) if checkpointing and not encoder.checkpointable else ()
+    return tuple(note.format(model=model_type) for note in notes)
 
 
 def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
@@ -1149,7 +1186,7 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
         "int64",
         "none",
     )
-    if encoder.positions != "no_types":
+    if encoder.token_types:
         out.add(
             "token_type_embeddings.indices",
             f"{embeddings}.token_type_embeddings",
@@ -1167,6 +1204,10 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
             "int64",
             "none",
         )
+    if encoder.relative_bias:
+        bias = f"{base}{encoder.relative_bias}"
+        what = "relative position buckets, one lookup for every layer (EmbeddingBackward0)"
+        out.add(f"{encoder.relative_bias}.indices", bias, what, "s·s", "int64", "none")
     width = "w" if out.sizes.w != out.sizes.h else "h"
     out.layer_norm(f"{embeddings}.LayerNorm", f"b·s·{width}")
     if out.settings.hidden_dropout > 0:
@@ -1361,6 +1402,8 @@ def activation_plan(
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
+    if model_type in ENCODERS and ENCODERS[model_type].eager_only:
+        attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
@@ -1455,7 +1498,7 @@ def activation_plan(
         assumptions=_assumptions(
             structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
         )
-        + ((ALBERT_CHECKPOINTING,) if checkpointing and layers != dims.layers else ())
+        + _encoder_notes(model_type, checkpointing)
         + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
     )
