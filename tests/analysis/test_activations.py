@@ -64,6 +64,18 @@ def _measured(
     return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
+def _plan_equal_to_autograd(config: dict[str, object], architecture: str) -> ActivationPlan:
+    """The plan of a tiny config changed by a test (sdpa, stored, CPU kernels), checked equal to autograd's."""
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
+    assert plan is not None
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    return plan
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -162,13 +174,7 @@ def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str)
     # (ELECTRA, whose head has no LayerNorm).
     config, architecture = tiny_config(family, 2)
     config[key] = "relu"
-    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
-    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    plan = _plan_equal_to_autograd(config, architecture)
     keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
     assert not keys & {"ffn.lin2.input", "output.dense.input", "vocab_layer_norm.input"}
     assert "discriminator_predictions.dense_prediction.input" not in keys
@@ -340,11 +346,5 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     # comes between (the shipped config has 0.1): b·s·i once per layer, not twice.
     config, architecture = tiny_config("pegasus", 2)
     config["activation_dropout"] = activation_dropout
-    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
-    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    plan = _plan_equal_to_autograd(config, architecture)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
