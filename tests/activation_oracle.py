@@ -38,6 +38,11 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
     "roberta": ("FacebookAI--roberta-base.json", "RobertaForMaskedLM", {"max_position_embeddings": 64}),
+    "roberta_causal": (
+        "FacebookAI--roberta-base.json",
+        "RobertaForCausalLM",
+        {"max_position_embeddings": 64, "is_decoder": True},
+    ),
     "xlm_roberta": ("FacebookAI--xlm-roberta-base.json", "XLMRobertaForMaskedLM", {"max_position_embeddings": 64}),
     # ELECTRA's discriminator: embeddings narrower than the layers, projected up; a per-token binary head
     "electra": (

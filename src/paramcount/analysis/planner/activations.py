@@ -890,15 +890,7 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "sequence",
     )
     _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    if target.checkpointing and target.settings.attention == "eager":
-        target.add(
-            "attention_mask",
-            f"{model}decoder",
-            "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(target, f"{model}decoder")
     if layout.final_norm:
         target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
@@ -971,21 +963,26 @@ def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
         _causal_lm_head(out)
 
 
+def _checkpointed_mask(out: _Builder, module: str) -> None:
+    """With checkpointing and eager attention, the additive causal mask a decoder's layers get: an argument of
+    each checkpointed layer, kept by the checkpoint (one storage for all)."""
+    if out.checkpointing and out.settings.attention == "eager":
+        out.add(
+            "attention_mask",
+            module,
+            "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)",
+            "b·s·s",
+            "compute",
+            "none",
+        )
+
+
 def _gpt2_model(out: _Builder, *, head: bool) -> None:
     out.add("wte.indices", "transformer.wte", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    if out.checkpointing and out.settings.attention == "eager":
-        out.add(
-            "attention_mask",
-            "transformer",
-            "the additive causal mask eager attention gets, passed to each "
-            "checkpointed block as an argument (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(out, "transformer")
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
         _causal_lm_head(out)
@@ -1172,10 +1169,11 @@ def _bert_layer(out: _Builder, names: _PostNorm) -> None:
     out.layer_norm(names.norm, "b·s·h")
 
 
-def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> None:
+def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool, causal: bool = False) -> None:
     """Outside the layers of BERT (at ``base``, ``bert.``): the embeddings' index tensors, LayerNorm and dropout
     at the embedding width w (ELECTRA projects them up to h when w differs), then the pre-training head and its
-    loss, not upcast."""
+    loss, not upcast; ``causal``: the decoder classes (``BertLMHeadModel``, ``RobertaForCausalLM``), whose
+    layers get a causal mask and whose loss is the causal LM's, upcast to float32 on shifted labels."""
     embeddings = f"{base}embeddings"
     ids = "b·s" if encoder.positions == "padding" else "s"
     out.add(
@@ -1212,6 +1210,8 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
     out.layer_norm(f"{embeddings}.LayerNorm", f"b·s·{width}")
     if out.settings.hidden_dropout > 0:
         out.mask(f"{embeddings}.dropout.mask", f"{embeddings}.dropout", f"b·s·{width}", "sequence")
+    if causal:
+        _checkpointed_mask(out, f"{base}encoder")
     if width == "w":
         project = f"{base}{encoder.project}"
         out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
@@ -1238,7 +1238,7 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool) -> N
             "loss.target", "loss", "labels.float() (BinaryCrossEntropyWithLogitsBackward0)", "b·s", "float32", "none"
         )
     else:
-        _loss(out, upcast=False, head=decoder)
+        _loss(out, upcast=causal, head=decoder)
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -1463,7 +1463,8 @@ def activation_plan(
         encoder_type = ENCODERS[model_type]
         _bert_layer(layer, encoder_type.layer)
         head = _at(tree, encoder_type.head[3]) is not None
-        _bert_model(outside, encoder_type, dims.stack.removesuffix(encoder_type.stack), head=head)
+        causal = tree.kind.endswith(("ForCausalLM", "LMHeadModel"))
+        _bert_model(outside, encoder_type, dims.stack.removesuffix(encoder_type.stack), head=head, causal=causal)
     elif structure == "vit":
         names = VISION[model_type]
         _vit_layer(layer, names)
