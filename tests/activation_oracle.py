@@ -3,12 +3,14 @@
 The model is built on the meta device from a shipped config cut to a few layers and tiny sizes, moved to the
 CPU with ``to_empty`` and initialised by transformers' own ``init_weights`` (which also fills the buffers),
 cast to bfloat16 and put in training mode. ``saved_bytes`` runs one forward pass with the labels (so the loss
-is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed,
-once, leaving out the parameters' and buffers' storages (weights are counted as weights, not activations).
+is part of it) under ``torch.autograd.graph.saved_tensors_hooks`` and adds up each storage that is packed and
+still held after the forward, once, leaving out the parameters' and buffers' storages (weights are counted as
+weights, not activations).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -26,6 +28,7 @@ SEQ2SEQ: dict[str, Any] = {
     "decoder_start_token_id": 2,
 }
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
+T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
     "llama": ("meta-llama--Llama-3.2-1B.json", "LlamaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
@@ -34,6 +37,14 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "qwen3": ("Qwen--Qwen3-8B.json", "Qwen3ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "gemma": ("google--gemma-7b.json", "GemmaForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
     "phi3": ("microsoft--Phi-3-mini-4k-instruct.json", "Phi3ForCausalLM", {"num_key_value_heads": 4}),
+    # sandwich norms (pre/post attention and feed-forward), attention and final logit softcapping (Gemma 2);
+    # q/k norms and a rotary table per layer type (Gemma 3), a full-attention layer among sliding ones
+    "gemma2": ("google--gemma-2-9b.json", "Gemma2ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "gemma3": (
+        "google--gemma-3-1b-it.json",
+        "Gemma3ForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "sliding_window_pattern": 2},
+    ),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
@@ -98,6 +109,11 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "WhisperForConditionalGeneration",
         {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # T5: the ReLU MLP; Flan-T5 and mT5 gated gelu_new; UMT5 a relative position bias in every block
+    "t5": ("google-t5--t5-small.json", "T5ForConditionalGeneration", T5_SIZES),
+    "flan_t5": ("google--flan-t5-base.json", "T5ForConditionalGeneration", T5_SIZES),
+    "mt5": ("google--mt5-small.json", "MT5ForConditionalGeneration", T5_SIZES),
+    "umt5": ("google--umt5-small.json", "UMT5ForConditionalGeneration", T5_SIZES),
     "qwen3_moe": (
         "Qwen--Qwen3-30B-A3B.json",
         "Qwen3MoeForCausalLM",
@@ -110,6 +126,23 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
+# q/k norms over the whole projection (one row per token), 4 experts of intermediate_size, 2 per token
+FAMILIES["olmoe"] = (
+    "allenai--OLMoE-1B-7B-0924.json",
+    "OlmoeForCausalLM",
+    {"num_key_value_heads": 2, "num_experts": 4, "num_experts_per_tok": 2},
+)
+# sparsemixer routing (top-2 by Gumbel sampling, its own autograd function), input jitter, LayerNorm, biases; the
+# LongRoPE factors are cut to the tiny head size
+FAMILIES["phimoe"] = (
+    "microsoft--Phi-3.5-MoE-instruct.json",
+    "PhimoeForCausalLM",
+    {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+)
+# MoE stacks mixing dense layers in (mlp_only_layers), the last of the 3 layers sparse: Qwen2-MoE's first layer
+# dense, Qwen3-MoE's second
+FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
+FAMILIES["qwen3_moe_dense"] = (*FAMILIES["qwen3_moe"][:2], {**FAMILIES["qwen3_moe"][2], "mlp_only_layers": [1]})
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,
@@ -130,6 +163,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
+    elif "num_layers" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
+        config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
     config["architectures"] = [architecture]
@@ -141,9 +176,11 @@ def real_model(
 ) -> transformers.PreTrainedModel:
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings)
-    hf_config._attn_implementation = attention
+    model_class = getattr(transformers, architecture)
+    # a class that cannot run sdpa (Gemma 2) runs eager, as transformers picks when no implementation is asked for
+    hf_config._attn_implementation = attention if attention != "sdpa" or model_class._supports_sdpa else "eager"
     with torch.device("meta"):
-        model: transformers.PreTrainedModel = getattr(transformers, architecture)(hf_config)
+        model: transformers.PreTrainedModel = model_class(hf_config)
     model.to_empty(device="cpu")
     torch.manual_seed(0)
     with torch.no_grad():
@@ -157,18 +194,20 @@ def real_model(
 
 
 def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, target_len: int | None = None) -> int:
-    """Bytes of the distinct storages autograd saves in one forward with labels, parameters and buffers aside.
-    An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels, which it shifts right into its
-    ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed window instead of tokens; an
-    image classifier (a vision transformer) random images of its ``image_size`` and a class label per image, the
-    loss of its head (``seq_len`` unused: its tokens are its patches and class token)."""
+    """Bytes of the distinct storages autograd holds for backward after one forward with labels, parameters and
+    buffers aside. A tensor packed by a node that the forward drops again (a branch that does not reach the loss,
+    as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
+    still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
+    which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
+    window instead of tokens; an image classifier (a vision transformer) random images of its ``image_size`` and a
+    class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
+    packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in held:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
+            packed.append((weakref.ref(tensor), storage.data_ptr(), storage.nbytes()))
         return tensor
 
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
@@ -188,5 +227,7 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
         inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(**inputs, labels=labels)
-    return sum(seen.values())
+        output = model(**inputs, labels=labels)
+    alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
+    del output
+    return sum(alive.values())

@@ -336,6 +336,21 @@ def _mix(name: str, hundredths: int, mix: str) -> StorageFormat:
     )
 
 
+def _bnb_4bit(name: str, note: str, aliases: tuple[str, ...]) -> StorageFormat:
+    """bitsandbytes' 4-bit layout (NF4 and FP4 alike): 4-bit values and a float32 absmax per block of 64."""
+    return StorageFormat(
+        name,
+        "bitsandbytes",
+        4,
+        64,
+        (Overhead("absmax (float32)", 32, "block"),),
+        applies_to="linear",
+        note=note,
+        source=_BNB,
+        aliases=aliases,
+    )
+
+
 def _gptq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
     """``gptq-g128`` and the spellings of model cards and quantisers: ``gptq-4bit-g128``, ``gptq-4bit-128g``."""
     # AutoGPTQ QuantLinear (bits=4): qweight int32 (in·4/32, out), qzeros int32 (⌈in/g⌉, out·4/32),
@@ -413,17 +428,11 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
     _gptq(128, ("gptq", "gptq-4bit", "gptq-int4")),
     _awq(64),
     _awq(128, ("awq", "awq-4bit", "awq-int4")),
-    StorageFormat(
+    _bnb_4bit(
         "nf4",
-        "bitsandbytes",
-        4,
-        64,
-        (Overhead("absmax (float32)", 32, "block"),),
-        applies_to="linear",
-        note="bitsandbytes NF4: 4-bit values + a float32 absmax per block of 64 = 4.5 bits per weight; "
+        "bitsandbytes NF4: 4-bit values + a float32 absmax per block of 64 = 4.5 bits per weight; "
         "Linear layers except the output head",
-        source=_BNB,
-        aliases=("bnb-nf4", "bnb-4bit", "nf4-4bit"),
+        ("bnb-nf4", "bnb-4bit", "nf4-4bit"),
     ),
     StorageFormat(
         "nf4-dq",
@@ -439,17 +448,7 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         source=_BNB + "; Dettmers et al. 2023, QLoRA, §3 Double Quantization",
         aliases=("nf4-double-quant", "nf4-dq-4bit", "bnb-nf4-double-quant", "qlora"),
     ),
-    StorageFormat(
-        "fp4",
-        "bitsandbytes",
-        4,
-        64,
-        (Overhead("absmax (float32)", 32, "block"),),
-        applies_to="linear",
-        note="bitsandbytes FP4: same layout as NF4 (4 bits + float32 absmax per 64)",
-        source=_BNB,
-        aliases=("bnb-fp4",),
-    ),
+    _bnb_4bit("fp4", "bitsandbytes FP4: same layout as NF4 (4 bits + float32 absmax per 64)", ("bnb-fp4",)),
     StorageFormat(
         "llm.int8",
         "bitsandbytes",

@@ -10,6 +10,7 @@ LayerNorm statistics in the input dtype, SDPA with dropout on the math kernel: s
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,8 +25,6 @@ from paramcount.sources.hf import build_config_tree
 BATCH, SEQ = 2, 16
 NOT_CHECKPOINTABLE = {"albert", "mpnet"}
 """Families whose layers transformers cannot checkpoint (``activation_checkpointing_enable`` raises)."""
-EAGER_ONLY = {"mpnet"}
-"""Families whose attention is written out: transformers refuses sdpa."""
 
 
 def _ours(
@@ -39,6 +38,20 @@ def _ours(
     source: int | None = None,
 ) -> ActivationPlan:
     config, architecture = tiny_config(family, layers)
+    return _plan_of(config, architecture, attention, checkpointing, batch, seq, dtype, source)
+
+
+def _plan_of(
+    config: dict[str, Any],
+    architecture: str,
+    attention: str = "sdpa",
+    checkpointing: bool = False,
+    batch: int = BATCH,
+    seq: int = SEQ,
+    dtype: str = "bfloat16",
+    source: int | None = None,
+) -> ActivationPlan:
+    """Our plan for the model ``config`` builds, as the CPU kernels run it."""
     tree = build_config_tree(config, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
@@ -53,7 +66,7 @@ def _ours(
         checkpointing=checkpointing,
         source_len=source,
     )
-    assert plan is not None, f"{family}: layer not recognised"
+    assert plan is not None, f"{architecture}: layer not recognised"
     return plan
 
 
@@ -64,14 +77,10 @@ def _measured(
     return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
-def _plan_equal_to_autograd(config: dict[str, object], architecture: str) -> ActivationPlan:
+def _plan_equal_to_autograd(config: dict[str, Any], architecture: str) -> ActivationPlan:
     """The plan of a tiny config changed by a test (sdpa, stored, CPU kernels), checked equal to autograd's."""
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    tree = build_config_tree(config, architecture=architecture)
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", kernels="cpu")
-    assert plan is not None
+    plan = _plan_of(config, architecture)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     return plan
 
@@ -82,11 +91,9 @@ def _plan_equal_to_autograd(config: dict[str, object], architecture: str) -> Act
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
     if checkpointing and family in NOT_CHECKPOINTABLE:
         pytest.skip("transformers cannot checkpoint these layers: test_encoders_transformers_cannot_checkpoint")
-    # MPNet's attention is written out: transformers refuses sdpa, and the plan for sdpa is eager's
-    run = "eager" if family in EAGER_ONLY else attention
-    two, three = (_measured(family, layers, run, checkpointing, BATCH, SEQ) for layers in (2, 3))
+    two, three = (_measured(family, layers, attention, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
-    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART: one more of each
+    stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART, T5: one more of each
     per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
     assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
     assert two == ours.saved_bytes, f"2 layers: measured {two:,} B, ours {ours.saved_bytes:,} B"
@@ -110,8 +117,7 @@ def test_encoders_follow_batch_and_sequence(batch: int, seq: int, family: str) -
     # b and s in the encoders' own rules (RoBERTa's b·s position ids, MPNet's s·s buckets, ELECTRA's b·s·w, the
     # causal LM's labels shifted into a new tensor or, with one sequence, a view of the padded ones); a
     # vision transformer's s is its image's tokens whatever seq says, so only b varies there.
-    run = "eager" if family in EAGER_ONLY else "sdpa"
-    assert _measured(family, 2, run, False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+    assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
@@ -167,19 +173,19 @@ def test_albert_runs_its_shared_layer_each_time() -> None:
     assert plan.layers == 12
 
 
-@pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE | EAGER_ONLY))
+@pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE))
 def test_encoders_transformers_cannot_checkpoint(family: str) -> None:
-    # transformers refuses to checkpoint ALBERT's and MPNet's layers, and MPNet's sdpa: the plans say so.
+    # transformers refuses to checkpoint ALBERT's and MPNet's layers (and MPNet cannot run sdpa): the plans say so.
+    import transformers
+
     config, architecture = tiny_config(family, 2)
     with pytest.raises(ValueError, match="does not support activation checkpointing"):
         real_model(config, architecture, "eager", True)
     plan = _ours(family, 2, "sdpa", True, BATCH, SEQ)
     assert any("not checkpointable" in note for note in plan.assumptions)
-    if family in EAGER_ONLY:
-        with pytest.raises(ValueError, match="does not support an attention implementation"):
-            real_model(config, architecture, "sdpa", False)
-        assert (plan.attention, plan.kernel) == ("eager", "eager")
-        assert any("written out (eager)" in note for note in plan.assumptions)
+    sdpa = getattr(transformers, architecture)._supports_sdpa
+    assert (plan.attention == "sdpa") == sdpa
+    assert any("cannot run sdpa" in note for note in plan.assumptions) != sdpa
 
 
 @pytest.mark.parametrize(("family", "key"), [("distilbert", "activation"), ("electra", "hidden_act")])
@@ -209,13 +215,20 @@ def test_vit_runs_the_image_patches_whatever_the_sequence() -> None:
     assert by_key["mlp.fc1.input"].bytes == 2 * 2 * 197 * 768
 
 
-SEQ2SEQ_FAMILIES = ["bart", "mbart", "pegasus", "marian", "whisper"]
+BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")
+T5_KEYS = ("layer.1.EncDecAttention.value", "layer.0.SelfAttention.q/k/v.input")
+SEQ2SEQ_KEYS = {
+    # family: (cross-attention's value, self-attention's projections' input)
+    **dict.fromkeys(["bart", "mbart", "pegasus", "marian", "whisper"], BART_KEYS),
+    **dict.fromkeys(["t5", "umt5"], T5_KEYS),
+}
 
 
 def _source_and_target(family: str, attention: str, checkpointing: bool, batch: int, source: int, target: int) -> None:
     # The encoder's layers at the source length s, the decoder's at the target length t, cross-attention's keys
-    # and values (and its b·a·t·s scores) at s. Whisper's source is its fixed window (24 positions in the tiny
-    # config), whatever source is asked for.
+    # and values (and its b·a·t·s scores) at s; T5's relative position buckets at s·s in the encoder and t·t in
+    # the decoder. Whisper's source is its fixed window (24 positions in the tiny config), whatever source is
+    # asked for.
     config, architecture = tiny_config(family, 2)
     measured = saved_bytes(real_model(config, architecture, attention, checkpointing), batch, source, target)
     ours = _ours(family, 2, attention, checkpointing, batch, target, source=source)
@@ -224,13 +237,14 @@ def _source_and_target(family: str, attention: str, checkpointing: bool, batch: 
     assert (ours.encoder.seq_len, ours.seq_len) == (window, target)
     assert measured == ours.saved_bytes, f"measured {measured:,} B, ours {ours.saved_bytes:,} B"
     shapes = {tensor.key: tensor.shape for tensor in ours.per_layer}
-    assert shapes["encoder_attn.value"].endswith("·s·d")  # b·a·s·d, or b·k·s·d as the flash kernel keeps it
-    assert shapes["self_attn.q_proj/k_proj/v_proj.input"] == "b·t·h"
+    value, projections = SEQ2SEQ_KEYS[family]
+    assert shapes[value].endswith("·s·d")  # b·a·s·d, or b·k·s·d as the flash kernel keeps it
+    assert shapes[projections] == "b·t·h"
 
 
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-@pytest.mark.parametrize("family", SEQ2SEQ_FAMILIES)
+@pytest.mark.parametrize("family", list(SEQ2SEQ_KEYS))
 def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, checkpointing: bool) -> None:
     # 16 source tokens and 8 target tokens.
     _source_and_target(family, attention, checkpointing, BATCH, 16, 8)
@@ -238,7 +252,7 @@ def test_encoder_decoder_source_and_target_lengths(family: str, attention: str, 
 
 @settings(max_examples=5, deadline=None)
 @given(
-    family=st.sampled_from(SEQ2SEQ_FAMILIES),
+    family=st.sampled_from(["bart", "mbart", "pegasus", "marian", "whisper"]),
     batch=st.integers(1, 3),
     source=st.integers(4, 40),
     target=st.integers(2, 40),
@@ -267,6 +281,70 @@ def test_whisper_encoder_runs_its_fixed_window() -> None:
     assert by_label["decoder 4 layers × self_attn.q_proj/k_proj/v_proj.input"] == 4 * 2 * 448 * 384
     assert by_label["decoder 4 layers × encoder_attn.key"] == 4 * 2 * 1500 * 384
     assert by_label["proj_out.input"] == 2 * 448 * 384
+
+
+@pytest.mark.parametrize(("family", "encoder_layers", "decoder_layers"), [("t5", 4, 2), ("umt5", 1, 2), ("bart", 4, 2)])
+def test_encoder_and_decoder_of_different_depths(family: str, encoder_layers: int, decoder_layers: int) -> None:
+    # transformer_dimensions takes the stack with more parameters, the encoder's for 4 encoder and 2 decoder
+    # layers: the plan still lists the decoder's layers at the target length, the encoder's at the source length.
+    config, architecture = tiny_config(family, decoder_layers)
+    config["encoder_layers" if family == "bart" else "num_layers"] = encoder_layers
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ, 8)
+    tree = build_config_tree(config, architecture=architecture)
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=BATCH, seq_len=8, dtype="bfloat16", kernels="cpu", source_len=SEQ)
+    assert plan is not None
+    assert plan.encoder is not None
+    assert (plan.encoder.layers, plan.layers) == (encoder_layers, decoder_layers)
+    assert measured == plan.saved_bytes
+
+
+@settings(max_examples=4)
+@given(
+    batch=st.integers(1, 3),
+    source=st.integers(2, 40),
+    target=st.integers(1, 24),
+    family=st.sampled_from(["t5", "flan_t5", "umt5"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_t5_saved_bytes_follow_batch_source_and_target(
+    batch: int, source: int, target: int, family: str, attention: str
+) -> None:
+    # Random lengths: the s·s and t·t bucket indices, the t·t causal pattern (none for one target token) and the
+    # b·a·t·s cross-attention.
+    config, architecture = tiny_config(family, 2)
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, source, target)
+    assert measured == _ours(family, 2, attention, False, batch, target, source=source).saved_bytes
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_t5_in_float32_keeps_no_input_copy(attention: str) -> None:
+    # T5LayerNorm in float32: x.to(float32) is x, so each norm keeps x, rstd and x·rstd, not bf16's fourth tensor.
+    ours = _ours("t5", 2, attention, False, BATCH, SEQ, dtype="float32")
+    assert "layer.0.layer_norm.input" not in {tensor.key for tensor in ours.per_layer}
+    assert _measured("t5", 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
+def test_t5_on_cuda_runs_the_memory_efficient_kernel() -> None:
+    # Flan-T5-base, bf16, b=1, s=t=512 on CUDA: sdpa gets the relative position bias as attn_mask, which flash
+    # kernels do not take, so the memory-efficient kernel runs and keeps each layer's a·s·s bias (12 heads) and
+    # the b·a·s·d output, the output projection's input; no b·a·s·s probabilities. T5 has no flash attention in
+    # transformers, and in float16 it keeps wo in float32: both fall back to the estimate.
+    tree = from_config("google/flan-t5-base").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=1, seq_len=512, dtype="bfloat16")
+    assert plan is not None
+    assert plan.encoder is not None
+    assert plan.kernel == "memory-efficient"
+    by_key = {tensor.key: tensor.bytes for tensor in plan.encoder.per_layer}
+    assert by_key["layer.0.SelfAttention.attn_bias"] == 2 * 12 * 512 * 512
+    assert "layer.0.SelfAttention.o.input" not in by_key
+    assert not any(key.endswith(("softmax", "probabilities")) for key in by_key)
+    assert any("memory-efficient" in note for note in plan.assumptions)
+    for attention, dtype in (("flash", "bfloat16"), ("sdpa", "float16")):
+        assert activation_plan(tree, dims, batch=1, seq_len=512, dtype=dtype, attention=attention) is None  # type: ignore[arg-type]
 
 
 def test_recomputed_layer_is_one_stored_layer() -> None:
@@ -363,3 +441,107 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     config["activation_dropout"] = activation_dropout
     plan = _plan_equal_to_autograd(config, architecture)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
+
+
+# State-space and hybrid stacks: every layer in the estimate. Per token, each mixer keeps its projections' inputs and
+# its in-projections' outputs (m, from the config): Mamba in_proj h → 2i, x_proj i → r + 2n, dt_proj r → i, out_proj
+# i → h: m = h + i + r + i + 2i; Mamba-2 (Falcon-H1) in_proj h → 2·d_ssm + 2·g·n + heads, out_proj d_ssm → h; the
+# gated delta net in_proj_qkvz h → 2·kh·kd + 2·vh·vd, in_proj_ba h → 2·vh, out_proj vh·vd → h. Korthikanti §4.1
+# splits the 34·sbh of a 16-bit layer into attention 11, MLP 19 and layer norms 4: a state-space layer with a
+# feed-forward keeps 19 + 4 = 23·sbh (e = 2), a Mamba block (one norm, no MLP) e·sbh.
+HYBRIDS = {
+    # name: (e, h, heads, attention layers, state-space layers, their per-layer bytes over s·b by hand)
+    "ai21labs/AI21-Jamba-1.5-Mini": (2, 4096, 32, 4, 28, 23 * 4096 + 2 * (4096 + 8192 + 256 + 8192 + 2 * 8192)),
+    "state-spaces/mamba-130m-hf": (4, 768, None, 0, 24, 4 * 768 + 4 * (768 + 1536 + 48 + 1536 + 2 * 1536)),
+    "tiiuae/Falcon-H1-0.5B-Base": (2, 1024, 8, 36, 36, 34 * 1024 + 2 * (1024 + 1536 + 2 * 1536 + 2 * 128 + 24)),
+    "Qwen/Qwen3-Next-80B-A3B-Instruct": (
+        2,
+        2048,
+        16,
+        12,
+        36,
+        23 * 2048 + 2 * (2 * 2048 + 32 * 128 + 2 * 16 * 128 + 2 * 32 * 128 + 2 * 32),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HYBRIDS))
+def test_state_space_layers_are_all_in_the_estimate(name: str) -> None:
+    e, h, heads, attention, count, per_token = HYBRIDS[name]
+    s = 1024
+    tree = from_config(name).tree
+    plan = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s))
+    layers = [item for item in plan.items if item.category == "activations" and "layers" in item.label]
+    korthikanti = dict(next(note for note in plan.assumptions if note.kind == "activations-korthikanti").values)
+    assert (korthikanti["heads"], korthikanti["layers"]) == (heads, attention)
+    hybrid = name.startswith("tiiuae")  # each Falcon-H1 layer has attention and a Mamba-2 mixer side by side
+    if attention and not hybrid:
+        assert layers[0].label.startswith(f"activations: {attention} attention layers × sbh(34 + 5as/h)")
+        assert layers[0].bytes == attention * 34 * s * h  # sdpa: no s × s scores
+    assert layers[-1].label.startswith(f"activations: {count} ")
+    assert layers[-1].bytes == count * s * per_token
+    every = count + (0 if hybrid else attention)
+    assert sum(int(item.label.split()[1]) for item in layers) == every
+    assert any(note.kind == "activations-mixers" for note in plan.assumptions)
+    checkpointed = plan_memory(tree, None, PlanOptions(optimizer="adamw", seq_len=s, gradient_checkpointing=True))
+    kept = next(item for item in checkpointed.items if item.label.startswith("layer inputs kept"))
+    assert kept.bytes == every * e * s * h
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", ["gemma3", "mistral"])
+def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -> None:
+    # A window of 8 over 16 tokens: transformers builds the sliding layers' mask, and sdpa given a mask gets the keys
+    # and values repeated to every head (no GQA) and keeps the mask, per sliding layer; Gemma 3's full layer (the
+    # second of each pair) keeps neither, Mistral's layers all slide. Eager keeps the same either way.
+    configs = [tiny_config(family, layers) for layers in (2, 3)]
+    for config, _ in configs:
+        config["sliding_window"] = 8
+    two, three = (saved_bytes(real_model(*config, attention, False), BATCH, SEQ) for config in configs)
+    ours = _plan_of(*configs[0], attention)
+    measured = [two, three]
+    assert measured[0] == ours.saved_bytes
+    assert measured[1] - measured[0] == ours.per_layer_bytes  # the third layer slides
+    masked = {tensor.key for tensor in ours.per_layer if tensor.only == "sliding_attention"}
+    assert masked == (
+        {"self_attn.key_repeated", "self_attn.value_repeated", "self_attn.mask"} if attention == "sdpa" else set()
+    )
+
+
+def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
+    # decoder_sparse_step=2: layers 1 and 3 of 4 are sparse, 0 and 2 dense (Qwen2-MoE's rule (i + 1) % step == 0);
+    # the dense ones run a gated MLP of intermediate_size (96), each tensor kept by its kind only.
+    config, architecture = tiny_config("qwen2_moe", 4)
+    config["decoder_sparse_step"] = 2
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture)
+    assert ours.kinds == (("dense", 2), ("sparse", 2))
+    assert measured == ours.saved_bytes
+    dense = {tensor.key: tensor.shape for tensor in ours.per_layer if tensor.only == "dense"}
+    assert dense["mlp.down_proj.input"] == "b·s·f"
+    assert any("f=96" in note for note in ours.assumptions)
+
+
+@pytest.mark.parametrize(
+    ("family", "off", "gone"),
+    [
+        # Gemma 2 without softcapping: no tanh of the scores (eager) or of the logits
+        (
+            "gemma2",
+            {"attn_logit_softcapping": None, "final_logit_softcapping": None},
+            {"self_attn.softcap", "lm_head.softcap"},
+        ),
+        # Phi-3.5-MoE without input jitter: no noise tensors, the router reads the normalised hidden states
+        ("phimoe", {"input_jitter_noise": 0.0}, {"mlp.jitter", "mlp.router.jitter"}),
+    ],
+)
+def test_settings_switched_off_keep_less(family: str, off: dict[str, object], gone: set[str]) -> None:
+    config, architecture = tiny_config(family, 2)
+    config.update(off)
+    measured = saved_bytes(real_model(config, architecture, "eager", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture, "eager")
+    assert measured == ours.saved_bytes
+    keys = {tensor.key for tensor in (*ours.per_layer, *ours.model)}
+    assert not keys & gone
+    default = _ours(family, 2, "eager", False, BATCH, SEQ)  # the shipped config has them on
+    assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}

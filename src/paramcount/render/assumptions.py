@@ -74,14 +74,26 @@ TEMPLATES: Final[dict[str, str]] = {
     ),
     "activations-layout": (
         "activations: the layers are not one of the layouts modelled per operation "
-        "(Llama, Mistral, Qwen2/3, Gemma, Phi-3, Mixtral, Qwen2/3-MoE, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, "
-        "DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, mBART, Pegasus, Marian, Whisper)"
+        "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, GPT-2, BERT, "
+        "RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, mBART, Pegasus, Marian, Whisper, T5, "
+        "mT5, UMT5)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
         "activations; s={seq_len:,}, b={batch}, h={hidden:,}, a={heads}, L={layers}"
     ),
     "scores-left-out": "attention heads unknown: the attention-score term 5as²b is left out (FlashAttention-style)",
+    "scores-not-kept": (
+        "the attention-score term 5as²b is left out: sdpa and flash attention keep no s × s scores (eager does)"
+    ),
+    "activations-mixers": (
+        "{layers} state-space layers ({mixer}): an estimate, not measured; each mixer keeps its projections' inputs "
+        "and its in-projections' outputs, m={width:,} elements per token in {element_bytes}-byte activations (what "
+        "fused conv-and-scan kernels save, as mamba_ssm's mamba_inner_fn keeps xz and "
+        "mamba_split_conv1d_scan_combined zxbcdt), not divided by tensor parallelism; the scan's chunk states and "
+        "the per-step states of transformers' torch fallback are not included; a state-space layer's "
+        "feed-forward and norms count as Korthikanti's MLP and layer-norm terms (§4.1), a lone norm as its input"
+    ),
     "kv-heads-unknown": (
         "KV heads unknown from the shapes: the cache holds the key and value projection widths "
         "({key_width:,} and {value_width:,} per token per layer) as one head, not split by tp"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "render_json", "report_dict"]
 
 SCHEMA_VERSION = 1
+_SAVED_TENSOR = "key module what shape elements dtype bytes"
 
 
 def render_json(report: Report, *, indent: int | None = 2) -> str:
@@ -43,8 +44,13 @@ def report_dict(report: Report) -> dict[str, Any]:
     data = _whole_dict(report)
     for name in SECTIONS:
         if name not in report.sections:
-            del (data["memory"] if name == "training" else data)[name]
+            for key in _SECTION_KEYS.get(name, (name,)):
+                del (data["memory"] if name == "training" else data)[key]
     return data
+
+
+_SECTION_KEYS = {"modules": ("modules", "blocks")}
+"""The keys of a section not named as it is (``training`` is ``memory.training``)."""
 
 
 def _whole_dict(report: Report) -> dict[str, Any]:
@@ -68,31 +74,7 @@ def _whole_dict(report: Report) -> dict[str, Any]:
         "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
         "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
         "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
-        "explanation": {
-            "modules": [
-                {
-                    "path": formula.path,
-                    "kind": formula.kind,
-                    "times": formula.times,
-                    "symbolic": formula.symbolic,
-                    "substituted": formula.substituted,
-                    "subtotal": formula.subtotal,
-                    "terms": [
-                        {
-                            "name": term.name,
-                            "symbolic": term.symbolic,
-                            "substituted": term.substituted,
-                            "factors": list(term.factors),
-                            "value": term.value,
-                        }
-                        for term in formula.terms
-                    ],
-                }
-                for formula in report.explanation.modules
-            ],
-            "total": report.explanation.total,
-            "reading": reading_text(report.reading),
-        },
+        "explanation": _explanation(report),
         "memory": {
             "dtypes": list(report.dtypes),
             "stored": {
@@ -102,82 +84,58 @@ def _whole_dict(report: Report) -> dict[str, Any]:
                 "parameter_bytes": report.stored_parameter_bytes,
                 "buffer_bytes": report.stored_buffer_bytes,
             },
-            "by_dtype": [
-                {"dtype": d.dtype, "tensors": d.tensors, "count": d.count, "bytes": d.bytes} for d in report.by_dtype
-            ],
-            "parameters": [
-                {"format": m.format, "bits": m.bits, "bytes": m.bytes, "note": m.note} for m in report.parameter_memory
-            ],
+            "by_dtype": [_pick(d, "dtype tensors count bytes") for d in report.by_dtype],
+            "parameters": [_pick(m, "format bits bytes note") for m in report.parameter_memory],
             "plan": _plan(report.plan),
             "training": [
                 {
                     "name": plan.name,
                     "bytes": plan.bytes,
-                    "items": [
-                        {"label": i.label, "count": i.count, "bits": i.bits, "bytes": i.bytes} for i in plan.items
-                    ],
+                    "items": [_pick(i, "label count bits bytes") for i in plan.items],
                     **_assumptions(plan.assumptions),
                 }
                 for plan in report.training
             ],
         },
-        "appears_in": [
-            {
-                "model": a.model,
-                "path": a.path,
-                "times": a.times,
-                "expression": a.expression,
-                "total": a.total,
-                "exact": a.exact,
-            }
-            for a in report.appears_in
-        ],
+        "appears_in": [_pick(a, "model path times expression total exact") for a in report.appears_in],
         "shapes": _shapes(report.shapes),
-        "compute": [
-            {
-                "label": e.label,
-                "flops": e.flops,
-                "symbolic": e.symbolic,
-                "substituted": e.substituted,
-                "source": e.source,
-            }
-            for e in report.compute
-        ],
+        "compute": [_pick(e, "label flops symbolic substituted source") for e in report.compute],
         "variants": [_comparison(c) for c in report.variants],
         "related": [_comparison(c) for c in report.related],
-        "modules": [
-            {
-                "path": r.path,
-                "kind": r.kind,
-                "depth": r.depth,
-                "times": r.times,
-                "own": r.own,
-                "total": r.total,
-                "trainable": r.trainable,
-            }
-            for r in report.modules
-        ],
-        "blocks": [
-            {"path": b.path, "kind": b.kind, "parameters": b.parameters, "times": b.times} for b in report.blocks
-        ],
+        "modules": [_pick(r, "path kind depth times own total trainable") for r in report.modules],
+        "blocks": [_pick(b, "path kind parameters times") for b in report.blocks],
         "code": program_text(report),
         "activations": _measured_activations(report.activations),
-        "raw_shapes": [{"path": r.path, "kind": r.kind, "reason": r.reason} for r in report.raw_shapes],
+        "raw_shapes": [_pick(r, "path kind reason") for r in report.raw_shapes],
         "notes": list(report.notes),
+    }
+
+
+def _explanation(report: Report) -> dict[str, Any] | None:
+    """The formula per module and the reading; None when the report has not computed them."""
+    explanation, reading = report.explanation, report.reading
+    if explanation is None or reading is None:
+        return None
+    return {
+        "modules": [
+            {
+                **_pick(formula, "path kind times symbolic substituted subtotal"),
+                "terms": [
+                    {**_pick(term, "name symbolic substituted"), "factors": list(term.factors), "value": term.value}
+                    for term in formula.terms
+                ],
+            }
+            for formula in explanation.modules
+        ],
+        "total": explanation.total,
+        "reading": reading_text(reading),
     }
 
 
 def _measured_activations(activations: ActivationMemory | None) -> dict[str, Any] | None:
     if activations is None:
         return None
-    return {
-        "saved_bytes": activations.saved_bytes,
-        "saved_tensors": activations.saved_tensors,
-        "output_bytes": activations.output_bytes,
-        "torchinfo_bytes": activations.torchinfo_bytes,
-        "input_bytes": activations.input_bytes,
-        "device": activations.device,
-    }
+    return _pick(activations, "saved_bytes saved_tensors output_bytes torchinfo_bytes input_bytes device")
 
 
 def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
@@ -190,16 +148,12 @@ def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
     else:
         return None
     return {
-        "sections": [
-            {"section": s.section, "group": s.group, "tensors": s.tensors, "count": s.count, "bytes": s.bytes}
-            for s in sections
-        ],
+        "sections": [_pick(s, "section group tensors count bytes") for s in sections],
         "config_differences": [
             {
-                "name": d.name,
-                "difference": d.difference,
-                "config_shape": None if d.config_shape is None else list(d.config_shape),
-                "weights_shape": None if d.weights_shape is None else list(d.weights_shape),
+                **_pick(d, "name difference"),
+                "config_shape": _list_or_none(d.config_shape),
+                "weights_shape": _list_or_none(d.weights_shape),
                 "weights_dtype": d.weights_dtype,
             }
             for d in provenance.differences
@@ -208,12 +162,7 @@ def _checkpoint(provenance: Provenance) -> dict[str, Any] | None:
 
 
 def _tensor(row: TensorRow, *, with_trainable: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": row.name,
-        "shape": list(row.shape),
-        "count": row.count,
-        "dtype": row.dtype,
-    }
+    data: dict[str, Any] = {"name": row.name, "shape": list(row.shape), **_pick(row, "count dtype")}
     if with_trainable:
         data["trainable"] = row.trainable
     return data
@@ -223,25 +172,22 @@ def _comparison(comparison: Comparison) -> dict[str, Any]:
     return {
         "label": comparison.label,
         "expression": expression_text(comparison.expression),
-        "total": comparison.total,
-        "delta": comparison.delta,
-        "note": comparison.note,
+        **_pick(comparison, "total delta note"),
     }
 
 
+def _pick(record: Any, names: str) -> dict[str, Any]:
+    """``record``'s fields named in ``names`` (space-separated), each under its own name: the schema keys
+    that are a field's name and value unchanged."""
+    return {name: getattr(record, name) for name in names.split()}
+
+
+def _list_or_none(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
+
+
 def _items(items: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "label": i.label,
-            "count": i.count,
-            "bits": i.bits,
-            "per": i.per,
-            "bytes": i.bytes,
-            "category": i.category,
-            "exact": i.exact,
-        }
-        for i in items
-    ]
+    return [_pick(i, "label count bits per bytes category exact") for i in items]
 
 
 def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
@@ -253,28 +199,9 @@ def _activations(plan: MemoryPlan) -> dict[str, Any] | None:
         [("layer", tensor) for tensor in found.per_layer] + encoder + [("model", tensor) for tensor in found.model]
     )
     return {
-        "structure": found.structure,
-        "attention": found.attention,
-        "kernel": found.kernel,
-        "dtype": found.dtype,
-        "layers": found.layers,
-        "checkpointing": found.checkpointing,
-        "per_layer_bytes": found.per_layer_bytes,
-        "saved_bytes": found.saved_bytes,
+        **_pick(found, "structure attention kernel dtype layers checkpointing per_layer_bytes saved_bytes"),
         "tensors": [
-            {
-                "scope": scope,
-                "key": tensor.key,
-                "module": tensor.module,
-                "what": tensor.what,
-                "shape": tensor.shape,
-                "elements": tensor.elements,
-                "dtype": tensor.dtype,
-                "bytes": tensor.bytes,
-                "split": tensor.split,
-                "saved": tensor.saved,
-            }
-            for scope, tensor in tensors
+            {"scope": scope, **_pick(tensor, _SAVED_TENSOR + " split saved only")} for scope, tensor in tensors
         ],
     }
 
@@ -285,21 +212,8 @@ def _module_activations(plan: MemoryPlan) -> dict[str, Any] | None:
         return None
     return {
         "input_shape": list(found.input_shape),
-        "dtype": found.dtype,
-        "kernels": found.kernels,
-        "saved_bytes": found.saved_bytes,
-        "tensors": [
-            {
-                "key": tensor.key,
-                "module": tensor.module,
-                "what": tensor.what,
-                "shape": tensor.shape,
-                "elements": tensor.elements,
-                "dtype": tensor.dtype,
-                "bytes": tensor.bytes,
-            }
-            for tensor in found.tensors
-        ],
+        **_pick(found, "dtype kernels saved_bytes"),
+        "tensors": [_pick(tensor, _SAVED_TENSOR) for tensor in found.tensors],
     }
 
 
@@ -308,16 +222,14 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         return None
     fit = plan.fit
     return {
-        "mode": plan.mode,
-        "dtype": plan.dtype,
+        **_pick(plan, "mode dtype"),
         "dtype_reason": dtype_reason(plan.dtype_choice),
         "dtype_rule": plan.dtype_choice.rule,
         "devices": plan.devices,
         "items": _items(plan.items),
         "total_bytes": plan.total_bytes,
         "per_device": _items(plan.per_device),
-        "per_device_bytes": plan.per_device_bytes,
-        "exact": plan.exact,
+        **_pick(plan, "per_device_bytes exact"),
         **_assumptions(plan.assumptions),
         "activations": _activations(plan),
         "module_activations": _module_activations(plan),
@@ -326,10 +238,7 @@ def _plan(plan: MemoryPlan | None) -> dict[str, Any] | None:
         else {
             "accelerator": fit.accelerator.name,
             "memory_bytes": fit.accelerator.memory_bytes,
-            "fits": fit.fits,
-            "headroom_bytes": fit.headroom_bytes,
-            "devices_needed": fit.devices_needed,
-            "devices_needed_fully_sharded": fit.devices_needed_fully_sharded,
+            **_pick(fit, "fits headroom_bytes devices_needed devices_needed_fully_sharded"),
         },
         "kv_cache": _kv_cache(plan.kv_cache),
         "kv_cache_expanded": _kv_cache(plan.kv_cache_expanded),
@@ -349,31 +258,21 @@ def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
     if cache is None:
         return None
     return {
-        "form": cache.form,
-        "runtime": cache.runtime,
+        **_pick(cache, "form runtime"),
         "tensors": list(cache.tensors),
-        "batch": cache.batch,
-        "seq_len": cache.seq_len,
-        "dtype": cache.dtype,
-        "bits": cache.bits,
-        "window": cache.window,
-        "bytes": cache.bytes,
+        **_pick(cache, "batch seq_len dtype bits window bytes"),
         "layers": [
             {"type": g.layer_type, "layers": g.layers, "tokens": g.tokens, "widths": list(g.widths), "bytes": g.bytes}
             for g in cache.groups
         ],
         "states": [
             {
-                "mixer": state.mixer,
-                "layers": state.layers,
+                **_pick(state, "mixer layers"),
                 "conv_shape": list(state.conv_shape),
-                "conv_dtype": state.conv_dtype,
-                "conv_bytes": state.conv_bytes,
+                **_pick(state, "conv_dtype conv_bytes"),
                 "recurrent": state.recurrent_name,
                 "recurrent_shape": list(state.recurrent_shape),
-                "recurrent_dtype": state.recurrent_dtype,
-                "recurrent_bytes": state.recurrent_bytes,
-                "bytes": state.bytes,
+                **_pick(state, "recurrent_dtype recurrent_bytes bytes"),
             }
             for state in cache.states
         ],
@@ -384,15 +283,9 @@ def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
     if capacity is None:
         return None
     return {
-        "accelerator": capacity.accelerator,
-        "memory_bytes": capacity.memory_bytes,
-        "other_bytes": capacity.other_bytes,
-        "free_bytes": capacity.free_bytes,
-        "batch": capacity.batch,
-        "max_context": capacity.max_context,
-        "max_tokens": capacity.max_tokens,
-        "seq_len": capacity.seq_len,
-        "max_batch": capacity.max_batch,
+        **_pick(
+            capacity, "accelerator memory_bytes other_bytes free_bytes batch max_context max_tokens seq_len max_batch"
+        ),
         "not_included": list(capacity.not_included),
         "bounded_by": list(capacity.bounded_by),
     }
@@ -403,33 +296,19 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
         return None
     return {
         "input_shape": list(report.input_shape),
-        "output_shape": None if report.output_shape is None else list(report.output_shape),
-        "total_macs": report.total_macs,
-        "total_flops": report.total_flops,
-        "tokens": report.tokens,
-        "total_backward_macs": report.total_backward_macs,
-        "checkpointed_macs": report.checkpointed_macs,
-        "masked_macs": report.masked_macs,
+        "output_shape": _list_or_none(report.output_shape),
+        **_pick(report, "total_macs total_flops tokens total_backward_macs checkpointed_macs masked_macs"),
         "training_flops": None if report.training is None else _training_flops(report.training),
         "convention": report.convention,
         "complete": report.is_complete,
         "not_modelled": list(report.not_modelled),
         "modules": [
             {
-                "path": m.path,
-                "kind": m.kind,
-                "times": m.times,
-                "input_shape": None if m.input_shape is None else list(m.input_shape),
-                "output_shape": None if m.output_shape is None else list(m.output_shape),
-                "macs": m.macs,
-                "backward_macs": m.backward_macs,
-                "flops": m.flops,
-                "status": m.status,
-                "note": m.note,
-                "steps": [
-                    {"name": s.name, "symbolic": s.symbolic, "substituted": s.substituted, "value": s.value}
-                    for s in m.steps
-                ],
+                **_pick(m, "path kind times"),
+                "input_shape": _list_or_none(m.input_shape),
+                "output_shape": _list_or_none(m.output_shape),
+                **_pick(m, "macs backward_macs flops status note"),
+                "steps": [_pick(s, "name symbolic substituted value") for s in m.steps],
             }
             for m in report.modules
         ],
@@ -437,12 +316,4 @@ def _shapes(report: ShapeReport | None) -> dict[str, Any] | None:
 
 
 def _training_flops(training: TrainingFlops) -> dict[str, Any]:
-    return {
-        "forward": training.forward,
-        "backward": training.backward,
-        "total": training.total,
-        "recompute": training.recompute,
-        "total_checkpointed": training.total_checkpointed,
-        "forward_per_token": training.forward_per_token,
-        "total_per_token": training.total_per_token,
-    }
+    return _pick(training, "forward backward total recompute total_checkpointed forward_per_token total_per_token")

@@ -14,6 +14,7 @@ import io
 import struct
 import warnings
 
+from paramcount._record import Record, replace
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import (
     MAX_INT_BITS,
@@ -80,49 +81,34 @@ class PickleCutShort(Exception):
     """A pickle ran past the bytes read so far (the legacy reader then reads more)."""
 
 
-class _Global:
+class _Global(Record):
     """A whitelisted global, as a name: nothing is imported."""
 
-    __slots__ = ("qualified",)
-
-    def __init__(self, qualified: str) -> None:
-        self.qualified = qualified
+    qualified: str
 
 
-class Storage:
-    __slots__ = ("dtype", "key", "location", "numel")
-
-    def __init__(self, key: str, dtype: str, numel: int, location: str) -> None:
-        self.key = key
-        self.dtype = dtype
-        self.numel = numel
-        self.location = location
+class Storage(Record):
+    key: str
+    dtype: str
+    numel: int
+    location: str
 
     @property
     def nbytes(self) -> int:
         return self.numel * ITEMSIZE[self.dtype]
 
 
-class Tensor:
-    __slots__ = ("dtype", "offset", "parameter", "requires_grad", "shape", "storage", "stride")
-
-    def __init__(
-        self,
-        storage: Storage,
-        offset: int,
-        shape: tuple[int, ...],
-        stride: tuple[int, ...],
-        dtype: str,
-        requires_grad: bool,
-        parameter: bool,
-    ) -> None:
-        self.storage = storage
-        self.offset = offset
-        self.shape = shape
-        self.stride = stride
-        self.dtype = dtype
-        self.requires_grad = requires_grad
-        self.parameter = parameter
+class Tensor(Record):
+    storage: Storage
+    offset: int
+    """In elements of ``dtype``, from the storage's start."""
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: str
+    """The tensor's own (``_rebuild_tensor_v3`` names it; an untyped storage holds bytes), else the storage's."""
+    requires_grad: bool
+    parameter: bool
+    """Rebuilt as an ``nn.Parameter``."""
 
 
 class _Namespace(dict[object, object]):
@@ -485,8 +471,7 @@ def _rebuild_parameter(reader: PickleReader, arguments: tuple[object, ...]) -> T
         and isinstance(arguments[2], dict)
     ):
         raise reader.error("rebuilds a parameter from malformed arguments")
-    data = arguments[0]
-    return Tensor(data.storage, data.offset, data.shape, data.stride, data.dtype, arguments[1], parameter=True)
+    return replace(arguments[0], requires_grad=arguments[1], parameter=True)
 
 
 def _rebuild_from_type(reader: PickleReader, arguments: tuple[object, ...]) -> Tensor:
@@ -499,15 +484,7 @@ def _rebuild_from_type(reader: PickleReader, arguments: tuple[object, ...]) -> T
         raise reader.error("rebuilds a tensor subclass from malformed arguments")
     tensor = _TENSOR_REBUILDS[function.qualified](reader, inner)
     if TENSOR_TYPES[kind.qualified] and not tensor.parameter:
-        tensor = Tensor(
-            tensor.storage,
-            tensor.offset,
-            tensor.shape,
-            tensor.stride,
-            tensor.dtype,
-            tensor.requires_grad,
-            parameter=True,
-        )
+        tensor = replace(tensor, parameter=True)
     return tensor
 
 

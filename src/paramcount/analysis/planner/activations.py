@@ -1,16 +1,18 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
-Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; GPT-2's pre-norm block with Conv1D; BERT's
-post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared layer run L times) and
-MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a sparse MoE block, Mixtral
-and Qwen2/3-MoE; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper)
-and lists, for one layer and for what lies outside the layers (embedding, final norm, output head, loss), each tensor
-saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the
-tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
-differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
-kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
-count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's,
+DistilBERT's, ALBERT's (its shared layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's
+patches; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in
+or not; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper; T5's in
+``activations_t5``) and lists, for one layer and for what lies outside the layers (embedding, final norm, output
+head, loss), each tensor saved for backward with its shape in symbols, its dtype and its bytes. Each rule says which
+autograd node keeps the tensor (``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0``
+the operand it does not differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and
+rstd, the SDPA flash kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of
+q/k/v, one storage) count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule
+against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -65,6 +67,13 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "qwen3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "gemma": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
+    "gemma2": {
+        "hidden_activation": "gelu_pytorch_tanh",
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": 50.0,
+        "final_logit_softcapping": 30.0,
+    },
+    "gemma3_text": {"hidden_activation": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
@@ -79,13 +88,23 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
+    "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
+    "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "mpnet"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping):
+transformers runs them eager when no implementation is asked for."""
+ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
+"""Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
 
 class SavedTensor(Record):
@@ -106,6 +125,8 @@ class SavedTensor(Record):
     """How tensor parallelism divides it: ``tensor`` (heads or MLP width, over t), ``sequence`` (whole on each
     device unless sequence parallelism splits the tokens), ``vocab`` (vocabulary-parallel), ``none``."""
     saved: bool = True
+    only: str = ""
+    """In a layer: kept only by the layers of this kind (``sliding_attention``); empty: by every layer."""
 
 
 class LayerStack(Record):
@@ -117,10 +138,32 @@ class LayerStack(Record):
     per_layer: tuple[SavedTensor, ...]
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The layers of each kind where some tensors are kept by one kind only (``SavedTensor.only``); empty: every
+    layer keeps every tensor."""
+
+    def copies(self, tensor: SavedTensor) -> int:
+        """How many of the layers keep ``tensor``."""
+        return dict(self.kinds).get(tensor.only, 0) if tensor.only else self.layers
+
+    def layer(self, kind: str) -> tuple[SavedTensor, ...]:
+        """What one layer of ``kind`` keeps."""
+        return tuple(tensor for tensor in self.per_layer if tensor.only in ("", kind))
+
+    @property
+    def largest(self) -> tuple[SavedTensor, ...]:
+        """What one layer keeps, of the kind that keeps the most (the one recomputed with checkpointing)."""
+        layers = [self.layer(kind) for kind, _ in self.kinds] or [self.per_layer]
+        return max(layers, key=lambda found: sum(tensor.bytes for tensor in found))
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        return sum(tensor.bytes for tensor in self.largest)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the layers keep without checkpointing."""
+        return sum(tensor.bytes * self.copies(tensor) for tensor in self.per_layer)
 
 
 class ActivationPlan(Record):
@@ -146,22 +189,29 @@ class ActivationPlan(Record):
     """Each layer's input: what gradient checkpointing keeps per layer."""
     assumptions: tuple[str, ...] = ()
     encoder: LayerStack | None = None
+    kinds: tuple[tuple[str, int], ...] = ()
+    """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
+
+    @property
+    def decoder(self) -> LayerStack:
+        """The layers (an encoder-decoder's decoder layers) as a stack."""
+        return LayerStack(
+            self.layer_input.module, self.layers, self.seq_len, self.per_layer, self.layer_input, self.kinds
+        )
 
     @property
     def per_layer_bytes(self) -> int:
-        return sum(tensor.bytes for tensor in self.per_layer)
+        """What one layer keeps (of the kind that keeps the most)."""
+        return self.decoder.per_layer_bytes
 
     @property
     def saved_bytes(self) -> int:
         """What autograd holds after the forward pass (with checkpointing: the layers' inputs, not their sets)."""
-        layers = self.layer_input.bytes if self.checkpointing else self.per_layer_bytes
-        encoder = self.encoder
-        if encoder is not None:
-            layers_ = encoder.layer_input.bytes if self.checkpointing else encoder.per_layer_bytes
-            outside = encoder.layers * layers_
-        else:
-            outside = 0
-        return self.layers * layers + outside + sum(tensor.bytes for tensor in self.model if tensor.saved)
+        stacks = (self.decoder,) if self.encoder is None else (self.decoder, self.encoder)
+        layers = sum(
+            stack.layers * stack.layer_input.bytes if self.checkpointing else stack.stored_bytes for stack in stacks
+        )
+        return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
 class _Sizes(Record):
@@ -181,6 +231,8 @@ class _Sizes(Record):
     """The shared expert's width (Qwen2-MoE), 0 without one."""
     t: int = 0
     """An encoder-decoder's target length (``s`` is then the source length)."""
+    f: int = 0
+    """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     w: int = 0
@@ -197,12 +249,18 @@ class _Settings(Record):
     attention_dropout: float
     hidden_dropout: float
     embedding_dropout: float
+    input_jitter: bool = False
+    """Phi-3.5-MoE's ``input_jitter_noise``: multiplicative noise on the MoE block's and the router's inputs."""
     renormalise: bool = False
     """A MoE router divides the top-r probabilities by their sum (Mixtral always, Qwen with ``norm_topk_prob``)."""
     float32_routing: bool = False
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    score_softcap: bool = False
+    """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
+    logit_softcap: bool = False
+    """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
 
 
 def _bytes(dtype: str) -> int:
@@ -218,6 +276,12 @@ class _Builder:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
         self.rename = {"s": "t", "x": "s"} if target else {}
         self.found: list[SavedTensor] = []
+        self.masked = ""
+        """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
+        self.unmasked: tuple[str, ...] = ()
+        """The other kinds of layers, when some get a mask."""
+        self.only = ""
+        """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
     def add(
         self,
@@ -230,6 +294,7 @@ class _Builder:
         *,
         saved: bool = True,
         elements: int | None = None,
+        only: str = "",
     ) -> None:
         shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
         if elements is None:
@@ -237,13 +302,14 @@ class _Builder:
             for symbol in shape.split("·"):
                 elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
         dtype = self.settings.dtype if dtype == "compute" else dtype
+        only = only or self.only
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved)
+            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
         )
 
-    def saved(self, key: str, module: str, what: str, shape: str, split: Split) -> None:
+    def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
         """A tensor saved in the compute dtype (most are: a Linear's input, an activation's input or output)."""
-        self.add(key, module, what, shape, "compute", split)
+        self.add(key, module, what, shape, "compute", split, only=only)
 
     def mask(self, key: str, module: str, shape: str, split: Split) -> None:
         """A dropout mask: bool on CUDA (``native_dropout``), the input's dtype on CPU (``input * noise``)."""
@@ -257,6 +323,13 @@ class _Builder:
             self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
+
+    def hidden_norm(self, module: str, *, layer_norm: bool, one_plus: bool) -> None:
+        """A norm of the hidden states: ``LayerNorm`` (Phi-3.5-MoE) or an RMSNorm."""
+        if layer_norm:
+            self.layer_norm(module, "b·s·h")
+        else:
+            self.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
 
     def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
@@ -272,7 +345,12 @@ class _Builder:
         self.add(f"{module}.rstd", module, "rsqrt(mean(x²) + eps) in float32 (RsqrtBackward0)", rows, "float32", split)
         if one_plus:
             self.add(
-                f"{module}.one_plus_weight", module, "1 + weight in float32 (MulBackward0)", "h", "float32", "none"
+                f"{module}.one_plus_weight",
+                module,
+                "1 + weight in float32 (MulBackward0)",
+                shape.rsplit("·", 1)[-1],
+                "float32",
+                "none",
             )
         normalised = "float32" if one_plus else "compute"
         self.add(
@@ -314,9 +392,20 @@ def _attention_core(
     settings = out.settings
     kernel = _kernel(settings)
     if kernel == "flash":
+        masked = out.masked
         for name in ("query", "key", "value"):
             shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
-            out.saved(f"{module}.{name}", module, f"{name} (ScaledDotProductFlashAttention)", shape, "tensor")
+            what = f"{name} (ScaledDotProductFlashAttention)"
+            if name == "query" or not masked or out.sizes.k == out.sizes.a:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor")
+                continue
+            for kind in out.unmasked:
+                out.saved(f"{module}.{name}", module, what, shape, "tensor", only=kind)
+            what = f"{name} repeated to every head: with a mask transformers gives sdpa no GQA (repeat_kv)"
+            out.saved(f"{module}.{name}_repeated", module, what, f"b·a·{keys}·d", "tensor", only=masked)
+        if masked:
+            what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
             f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
         )
@@ -360,6 +449,14 @@ def _attention_core(
         f"b·a·{keys}·d",
         "tensor",
     )
+    if settings.score_softcap:
+        out.saved(
+            f"{module}.softcap",
+            module,
+            "tanh(scores / attn_logit_softcapping) (TanhBackward0)",
+            f"b·a·s·{keys}",
+            "tensor",
+        )
     softmax_dtype = "float32" if upcast_softmax else "compute"
     out.add(
         f"{module}.softmax",
@@ -407,9 +504,12 @@ def _attention_output(out: _Builder, shared: bool, projection: str, node: str, s
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
+def _llama_layer(
+    out: _Builder, block: Module, *, one_plus: bool, layer_norm: bool = False, dense: Module | None = None
+) -> None:
+    """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.rms_norm("input_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
     out.saved(
@@ -419,27 +519,36 @@ def _llama_layer(out: _Builder, block: Module, *, one_plus: bool) -> None:
         "b·s·h",
         "sequence",
     )
-    if _child(attention, "q_norm") is not None:
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", "b·s·a", "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", "b·s·k", "tensor", one_plus=one_plus)
+    q_norm = _child(attention, "q_norm")
+    if q_norm is not None:
+        # per head (Qwen3, Gemma 3), or over the whole projection, one row per token (OLMoE)
+        whole = any(param.sizes != (out.sizes.d,) for param in q_norm.params)
+        rows = ("b·s", "b·s") if whole else ("b·s·a", "b·s·k")
+        out.rms_norm("self_attn.q_norm", "b·s·a·d", rows[0], "tensor", one_plus=one_plus)
+        out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.rms_norm("post_attention_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
         _sparse_moe(out, mlp)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
     else:
         _gated_mlp(out, mlp)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
-    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
-    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
-    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
-    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
-    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+def _top_r_router(out: _Builder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised)."""
     out.saved(
         "mlp.gate.input",
         "mlp.gate",
@@ -467,6 +576,59 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
             "sequence",
         )
         out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+
+
+def _sparsemixer(out: _Builder) -> None:
+    """Phi-3.5-MoE's router in training: with ``input_jitter_noise`` the block and then the router multiply the
+    hidden states in place by uniform noise (each noise kept by its product), the Linear keeps its input, then
+    sparsemixer picks each of the two experts by Gumbel sampling over the logits masked to those near the largest:
+    per pick the mask, the sample's index (kept by gather, scatter and ``PhimoeMultiplier``), the softmax (kept
+    by softmax and ``PhimoeMultiplier``) and the gate value. The argmax of the softmax that decides the midpoint
+    mask is saved by a node whose output reaches no loss, so it is freed before the backward: not kept."""
+    if out.settings.input_jitter:
+        what = "{} input jitter noise, kept by the in-place product (MulBackward0)"
+        out.saved("mlp.jitter", "mlp", what.format("the block's"), "b·s·h", "sequence")
+        out.saved("mlp.router.jitter", "mlp.router", what.format("the router's"), "b·s·h", "sequence")
+    out.saved("mlp.router.input", "mlp.router", "router input (MmBackward0)", "b·s·h", "sequence")
+    for pick in ("first", "second"):
+        module = f"mlp.router.{pick}"
+        out.add(
+            f"{module}.mask",
+            module,
+            "logits far below the largest, masked (MaskedFillBackward0)",
+            "b·s·e",
+            "bool",
+            "sequence",
+        )
+        out.add(
+            f"{module}.sample",
+            module,
+            "the sampled expert (GatherBackward0, PhimoeMultiplier)",
+            "b·s",
+            "int64",
+            "sequence",
+        )
+        out.saved(
+            f"{module}.softmax",
+            module,
+            "softmax of the masked logits (SoftmaxBackward0, PhimoeMultiplier)",
+            "b·s·e",
+            "sequence",
+        )
+        out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
+
+
+def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+    """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
+    float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
+    (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
+    multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
+    pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
+    on every token) scaled by a sigmoid gate."""
+    if _child(mlp, "router") is not None:
+        _sparsemixer(out)
+    else:
+        _top_r_router(out)
     experts = "mlp.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
@@ -940,25 +1102,40 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head", rows: str = "b�
 
 
 def _causal_lm_head(out: _Builder) -> None:
-    """A causal LM's ``lm_head`` on the final norm's output, then its loss on the upcast logits."""
+    """A causal LM's ``lm_head`` on the final norm's output, the logits' softcapping (Gemma 2), then the loss on
+    the upcast logits."""
     out.saved(
         "lm_head.input", "lm_head", "lm_head input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence"
     )
+    if out.settings.logit_softcap:
+        out.saved(
+            "lm_head.softcap",
+            "lm_head",
+            "tanh(logits / final_logit_softcapping) (TanhBackward0)",
+            "b·s·v",
+            "vocab",
+        )
     _loss(out, upcast=True)
 
 
-def _llama_model(out: _Builder, *, head: bool, one_plus: bool) -> None:
+def _llama_model(
+    out: _Builder, *, head: bool, one_plus: bool, layer_norm: bool = False, rotary: tuple[str, ...] = ("",)
+) -> None:
+    """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
     if not out.checkpointing:
-        for table in ("cos", "sin"):
-            out.saved(
-                f"rotary.{table}",
-                "model.rotary_emb",
-                f"rotary {table} for the positions (MulBackward0), shared by every layer",
-                "s·d",
-                "none",
-            )
-    out.rms_norm("model.norm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+        for kind in rotary:
+            for table in ("cos", "sin"):
+                out.saved(
+                    f"rotary.{kind + '.' if kind else ''}{table}",
+                    "model.rotary_emb",
+                    f"rotary {table} for the positions (MulBackward0), shared by every "
+                    + (f"{kind} layer" if kind else "layer"),
+                    "s·d",
+                    "none",
+                )
+    out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
     if head:
         _causal_lm_head(out)
 
@@ -1030,8 +1207,6 @@ class _Encoder(Record):
     """A token-type table (not DistilBERT's, MPNet's embeddings)."""
     relative_bias: str = ""
     """The relative position bias's table under the base model, looked up once for every layer (MPNet)."""
-    eager_only: bool = False
-    """The attention is written out, whatever ``attn_implementation`` says (MPNet: transformers refuses sdpa)."""
     checkpointable: bool = True
     """transformers can checkpoint the layers (not ALBERT's, MPNet's: ``activation_checkpointing_enable``
     raises)."""
@@ -1117,7 +1292,6 @@ ENCODERS: Final = {
         token_types=False,
         relative_bias="encoder.relative_attention_bias",
         head=ROBERTA_HEAD,
-        eager_only=True,
         checkpointable=False,
     ),
 }
@@ -1126,17 +1300,14 @@ NOT_CHECKPOINTABLE: Final = (
     "{model}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
     "checkpointed figures assume a checkpoint of one's own around each layer's run"
 )
-EAGER_ONLY: Final = "{model}'s attention is written out (eager) whatever attn_implementation says"
 
 
-def _encoder_notes(model_type: str, checkpointing: bool) -> tuple[str, ...]:
-    """What a BERT-like encoder's plan says of transformers' limits on it (none for other layouts)."""
+def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[str, ...]:
+    """The note of a checkpointed plan of a BERT-like encoder whose layers transformers cannot checkpoint."""
     encoder = ENCODERS.get(model_type)
-    if encoder is None:
+    if encoder is None or not checkpointing or encoder.checkpointable:
         return ()
-    notes: tuple[str, ...] = (EAGER_ONLY,) if encoder.eager_only else ()
-    notes += (NOT_CHECKPOINTABLE,) if checkpointing and not encoder.checkpointable else ()
-    return tuple(note.format(model=model_type) for note in notes)
+    return (NOT_CHECKPOINTABLE.format(model=model_type),)
 
 
 def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
@@ -1270,29 +1441,80 @@ def _width(module: Module | None, name: str) -> int | None:
 
 BART_LAYER: Final = frozenset({"self_attn", "self_attn_layer_norm", "fc1", "fc2", "final_layer_norm"})
 """The children of a BART encoder layer (the decoder's add cross-attention and its norm)."""
+T5_FAMILIES: Final = frozenset({"t5", "mt5", "umt5"})
 LLAMA_FAMILIES: Final = frozenset(
-    {"llama", "mistral", "qwen2", "qwen3", "gemma", "phi3", "mixtral", "qwen2_moe", "qwen3_moe"}
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "mixtral",
+        "qwen2_moe",
+        "qwen3_moe",
+        "olmoe",
+        "phimoe",
+    }
 )
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
+"""Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
+attention's output)."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    if _child(mlp, "gate") is None or weight is None or len(weight.shape) != 3:
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
+    if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert")
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _moe_layers(
+    stack: Module,
+) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
+    """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
+    (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
+    layers differ."""
+    runs = [(_experts(_child(run, "mlp")), run) for run in stack.children]
+    found = {experts for experts, _ in runs if experts is not None}
+    if len(found) > 1:
+        return None
+    sparse = next(iter(found), None)
+    dense = [run for experts, run in runs if experts is None]
+    if sparse is None or not dense:
+        return sparse, None, ()
+    count = sum(run.repeat for run in dense)
+    every = sum(run.repeat for run in stack.children)
+    return sparse, _child(dense[0], "mlp"), (("dense", count), ("sparse", every - count))
 
 
 def _names(block: Module) -> set[str]:
     return {child.name for child in block.children if child.params or child.children}
 
 
+def _t5_width(block: Module, *, decoder: bool) -> int | None:
+    """The feed-forward width of a T5 block (``layer``: self-attention, in the decoder cross-attention, the
+    feed-forward, each with its norm), or None when ``block`` is not one."""
+    sublayers = _child(block, "layer")
+    found = [_names(sublayer) for sublayer in sublayers.children] if sublayers else []
+    attention = [{"SelfAttention", "layer_norm"}, *([{"EncDecAttention", "layer_norm"}] if decoder else [])]
+    if found != [*attention, {"DenseReluDense", "layer_norm"}] or sublayers is None:
+        return None
+    mlp = _child(sublayers.children[-1], "DenseReluDense")
+    return _width(mlp, "wi") or _width(mlp, "wi_0")
+
+
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names == {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+    if model_type in LLAMA_FAMILIES and names in (LLAMA_LAYER, LLAMA_LAYER | SANDWICH_NORMS):
         mlp = _child(block, "mlp")
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
@@ -1312,6 +1534,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
+    if model_type in T5_FAMILIES:
+        width = _t5_width(block, decoder=True)
+        return ("t5", width) if width else None
     return None
 
 
@@ -1333,16 +1558,32 @@ def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, i
     return layout, table.sizes[0], conv.sizes[1]
 
 
-def _encoder(tree: Module, decoder: str, width: int) -> tuple[str, int] | None:
+def _encoder(tree: Module, decoder: str, width: int, structure: str) -> tuple[str, int] | None:
     """An encoder-decoder's encoder stack beside the decoder's (``model.encoder.layers`` for
-    ``model.decoder.layers``) and its layers, when they are BART encoder layers of the decoder's MLP width."""
+    ``model.decoder.layers``) and its layers, when they are BART (or T5) encoder layers of the decoder's MLP
+    width."""
     path = decoder.replace("decoder", "encoder")
     stack = _at(tree, path)
     if path == decoder or stack is None or not stack.children:
         return None
     block = stack.children[0]
-    if _names(block) != BART_LAYER or _width(block, "fc1") != width:
+    if structure == "t5":
+        found = _t5_width(block, decoder=False)
+    else:
+        found = _width(block, "fc1") if _names(block) == BART_LAYER else None
+    if found != width:
         return None
+    return path, sum(child.repeat for child in stack.children)
+
+
+def _decoder_stack(tree: Module, dims: TransformerDims) -> tuple[str, int]:
+    """The stack whose layers the plan lists and their count: ``dims.stack``, or an encoder-decoder's decoder
+    where ``transformer_dimensions`` took the encoder's, the larger stack (``encoder.block`` for
+    ``decoder.block``)."""
+    path = dims.stack.replace("encoder", "decoder")
+    stack = _at(tree, path)
+    if path == dims.stack or stack is None or not stack.children:
+        return dims.stack, dims.layers
     return path, sum(child.repeat for child in stack.children)
 
 
@@ -1354,6 +1595,11 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         found = next((values[key] for key in keys if isinstance(values.get(key), int | float)), 0.0)
         return float(found) if isinstance(found, int | float) else 0.0
 
+    if model_type in T5_FAMILIES:  # one dropout_rate everywhere; "gated-gelu" runs gelu_new
+        projection = str(values["feed_forward_proj"])
+        rate = number("dropout_rate")
+        act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
+        return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
     act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
@@ -1369,6 +1615,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
         float32_routing=model_type == "mixtral",
         activation_dropout=number("activation_dropout"),
+        score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
+        input_jitter=number("input_jitter_noise") > 0,
+        logit_softcap=number("final_logit_softcapping") > 0,
     )
 
 
@@ -1391,37 +1640,47 @@ def activation_plan(
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
     precision); the layers run in it as when the model is loaded in that dtype."""
     model_type = dict(tree.attributes).get("model_type")
-    block = _at(tree, dims.stack)
-    block = block.children[0] if block is not None and block.children else None
-    layers = dims.layers
-    if isinstance(model_type, str) and model_type in ENCODERS and ENCODERS[model_type].shared:
-        block, layers = _shared_layer(tree, dims.stack, block)
-    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or block is None:
+    path, layers = _decoder_stack(tree, dims)
+    stack = _at(tree, path)
+    moe = _moe_layers(stack) if stack is not None else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
+        return None
+    sparse, dense, mixed = moe
+    block = next((run for run in stack.children if not sparse or _experts(_child(run, "mlp"))), None)
+    if block is None:
+        return None
+    if model_type in ENCODERS and ENCODERS[model_type].shared:
+        block, layers = _shared_layer(tree, path, block)
+    if block is None:
         return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
-    if model_type in ENCODERS and ENCODERS[model_type].eager_only:
+    requested = attention
+    if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
         attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
-    sparse = _experts(_child(block, "mlp"))
-    stack = _at(tree, dims.stack)
-    if stack is not None and any(_experts(_child(other, "mlp")) != sparse for other in stack.children):
-        return None  # dense and sparse layers mixed (mlp_only_layers, decoder_sparse_step): not modelled
+    if structure == "t5" and (attention == "flash" or dtype == "float16"):
+        return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
+    dense_width = _width(dense, "gate_proj") or 0
+    if dense is not None and not dense_width:
+        return None
     attributes = dict(tree.attributes)
     top = attributes.get("num_experts_per_tok")
-    if sparse is not None and (
-        not isinstance(top, int) or attributes.get("output_router_logits") or attributes.get("router_jitter_noise")
-    ):
+    jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
+    if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
+    if attributes.get("clip_qkv"):
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled
     experts, _, shared = sparse or (0, 0, 0)
-    encoder = _encoder(tree, dims.stack, width) if structure == "bart" else None
-    model = dims.stack[: dims.stack.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder else None
-    if structure == "bart" and found_layout is None:
+    seq2seq = structure in ("bart", "t5")
+    encoder = _encoder(tree, path, width, structure) if seq2seq else None
+    model = path[: path.index("decoder")] if encoder else ""
+    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
+    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1443,19 +1702,53 @@ def activation_plan(
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
+        dense_width,
         mels,
         _embedding_width(tree, dims) if structure == "bert" else dims.hidden,
         image[1],
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    sliding, types = dims.sliding_window, dims.layer_types
+    kinds = mixed
+    if structure == "llama" and attention == "sdpa" and sliding is not None and seq_len >= sliding:
+        if mixed:
+            return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
+        # past the window transformers builds the sliding layers' mask, which sdpa then gets
+        kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
+        layer.masked = "sliding_attention" if "sliding_attention" in types else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    notes = []
+    if mixed:
+        notes.append(
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
+            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+        )
+    if layer.masked:
+        notes.append(
+            f"activations: the sequence reaches the sliding window ({sliding:,}): transformers gives sdpa the sliding "
+            "layers' mask, so they keep it and keys and values repeated to every head"
+            + (
+                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
+                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
+                if kernels == "cuda"
+                else ""
+            )
+        )
+    if attention != requested:
+        notes.append(
+            f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
+            "attention, which transformers runs when no implementation is asked for"
+        )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
-        _llama_layer(layer, block, one_plus=one_plus)
-        _llama_model(outside, head=head, one_plus=one_plus)
+        layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
+        _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
+        types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
+        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -1470,23 +1763,35 @@ def activation_plan(
         _vit_layer(layer, names)
         head = _at(tree, names.head) is not None
         _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
-    elif encoder is not None and layout is not None:
-        _bart_layer(layer, layout, decoder=True)
+    elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
             _Builder(sizes, settings, checkpointing, target=True),
         )
-        _bart_layer(source_layer, layout, decoder=False)
-        _bart_model(outside, target, model, layout, head=head)
+        if structure == "t5":
+            from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
+
+            gated = _at(block, "layer.2.DenseReluDense.wi_0") is not None
+            own = model_type == "umt5"
+            t5_layer(layer, decoder=True, gated=gated, own=own)
+            t5_layer(source_layer, decoder=False, gated=gated, own=own)
+            t5_model(outside, target, (encoder[1], layers), shared_bias=not own, head=head)
+        elif layout is not None:
+            _bart_layer(layer, layout, decoder=True)
+            _bart_layer(source_layer, layout, decoder=False)
+            _bart_model(outside, target, model, layout, head=head)
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    kernel = _kernel(settings)
+    if structure == "t5" and kernel == "flash":
+        kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
     return ActivationPlan(
         structure=structure,
         attention=attention,
-        kernel=_kernel(settings),
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
@@ -1495,13 +1800,21 @@ def activation_plan(
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         checkpointing=checkpointing,
-        layer_input=_layer_input(keeper, dims.stack),
+        layer_input=_layer_input(keeper, path),
         assumptions=_assumptions(
-            structure, settings, sizes, head, encoder=encoder_stack, source_given=source_len is not None or window > 0
+            structure,
+            settings,
+            kernel,
+            sizes,
+            head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or window > 0,
         )
-        + _encoder_notes(model_type, checkpointing)
+        + tuple(notes)
+        + _not_checkpointable(model_type, checkpointing)
         + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
+        kinds=kinds if layer.masked or mixed else (),
     )
 
 
@@ -1530,6 +1843,7 @@ def _layer_input(out: _Builder, stack: str) -> SavedTensor:
 def _assumptions(
     structure: str,
     settings: _Settings,
+    kernel: str,
     sizes: _Sizes,
     head: bool,
     *,
@@ -1538,7 +1852,7 @@ def _assumptions(
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({_kernel(settings)} kernel), "
+        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
         + (f", v={sizes.v:,}" if head else ", no output head or loss"),
@@ -1562,7 +1876,14 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if settings.attention == "flash" or _kernel(settings) == "flash":
+    if kernel == "memory-efficient":
+        notes.append(
+            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
+            "bias to 16 columns) and its RNG state are not itemised"
+        )
+    elif settings.attention == "flash" or kernel == "flash":
         notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
     return tuple(notes)
 
@@ -1585,8 +1906,7 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
         return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
 
-    decoder = LayerStack(plan.layer_input.module, plan.layers, plan.seq_len, plan.per_layer, plan.layer_input)
-    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", decoder)]
+    stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
         if stack is None:
             continue
@@ -1597,17 +1917,19 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
             items.append(line(label, kept, layers))
         else:
             items.extend(
-                line(f"{name}{layers} layers × {_label(tensor)}", tensor, layers) for tensor in stack.per_layer
+                line(f"{name}{stack.copies(tensor)} layers × {_label(tensor)}", tensor, stack.copies(tensor))
+                for tensor in stack.per_layer
             )
     if plan.checkpointing:
         name, largest = max(
             ((name, stack) for name, stack in stacks if stack is not None), key=lambda found: found[1].per_layer_bytes
         )
-        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.per_layer)
+        items.extend(line(f"recomputed {name}layer: {_label(tensor)}", tensor) for tensor in largest.largest)
     items.extend(line(_label(tensor), tensor) for tensor in plan.model)
     return tuple(items)
 
 
 def _label(tensor: SavedTensor) -> str:
     held = "" if tensor.saved else ", held by the model's output, not saved for backward"
-    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held})"
+    only = f", {tensor.only} layers" if tensor.only else ""
+    return f"{tensor.key}: {tensor.shape} ({tensor.dtype}{held}{only})"

@@ -333,13 +333,16 @@ def _activations(
             notes.append(Assumption.of("checkpointing"))
         items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
         return MemoryBreakdown(items, tuple(notes)), plan
-    from paramcount.analysis.planner.transformer import transformer_activations  # only with a sequence
+    from paramcount.analysis.planner.transformer import mixer_layers, transformer_activations  # with a sequence
 
+    mixers = mixer_layers(tree)
     estimate = transformer_activations(
         seq_len=options.seq_len or 0,
         batch=options.batch,
         hidden=dims.hidden,
-        heads=dims.heads if options.attention == "eager" else None,
+        heads=dims.heads,
+        scores=options.attention == "eager",
+        mixers=mixers if mixers is not None and mixers.stack == dims.stack else None,
         layers=dims.layers,
         element_bytes=BITS[compute] // 8,
         recompute="full" if options.gradient_checkpointing else "none",
@@ -563,11 +566,11 @@ def plan_memory(
     serving = not options.training and options.gpu is not None
     if options.seq_len is not None or serving:  # the transformer formulas are loaded only when they are needed
         from paramcount.analysis.planner.kv import cross_attention
-        from paramcount.analysis.planner.transformer import cache_dimensions, transformer_dimensions
+        from paramcount.analysis.planner.transformer import cache_dimensions
 
-        # the cache also holds state-space layers' states; an encoder-decoder's cache and activations the
-        # encoder's output
-        dims = transformer_dimensions(tree) if options.training else cache_dimensions(tree)
+        # the cache and the activation estimate also cover state-space layers; an encoder-decoder's cache and
+        # activations the encoder's output
+        dims = cache_dimensions(tree)
         cross = None if dims is None else cross_attention(tree, shapes.input_shape if shapes is not None else None)
         if dims is not None and cross is not None:  # else the model's own dims, computed once per tree
             dims = replace(dims, cross=cross)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATE_MIXERS",
+    "MixerLayers",
     "TransformerDims",
     "cache_dimensions",
     "transformer_activations",
@@ -258,6 +259,8 @@ class _Stack(Record):
     mixers: dict[str, Module]
     runs: dict[str, tuple[int, int]]
     """Each block run's path: its first block's index and its copies."""
+    blocks: dict[str, Module]
+    """Each block run's first block."""
 
 
 def _stacks(root: Module) -> list[_Stack]:
@@ -280,8 +283,9 @@ def _stacks(root: Module) -> list[_Stack]:
             child_stack, child_layer = stack, layer
             if stack is None and child.name.isdigit():
                 child_stack, child_layer = path, child_path
-                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}))
+                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}, {}))
                 found.runs[child_path] = (int(child.name), child.repeat)
+                found.blocks[child_path] = child
             work.append((child_path, child, times * child.repeat, child_stack, child_layer))
     return [found for found in stacks.values() if found.attention or found.mixers]
 
@@ -430,6 +434,63 @@ def cache_dimensions(root: Module) -> TransformerDims | None:
     )
 
 
+class MixerLayers(Record):
+    """The state-space or linear-attention mixers of the largest stack, for the activation estimate."""
+
+    stack: str
+    mixer: str
+    """The first mixer's kind (``MambaMixer`` …)."""
+    layers: int
+    """Layers with a mixer and no attention."""
+    hybrid: int
+    """Layers with a mixer beside attention (Falcon-H1)."""
+    feed_forward: int
+    """Of the ``layers``, those with a feed-forward besides the mixer (Jamba, Qwen3-Next; not Mamba)."""
+    width: int
+    """Elements per token the mixer keeps in the estimate: its projections' inputs and its in-projections'
+    outputs (the projections reading the hidden states)."""
+
+
+def _mixer_width(mixer: Module) -> int:
+    linears = [matrix for child in mixer.children if (matrix := _matrix(child)) is not None]
+    hidden = next((_matrix(child) for child in mixer.children if child.name == "out_proj"), None)
+    inputs = sum(columns for _, columns, _ in linears)
+    return inputs + sum(rows for rows, columns, _ in linears if hidden is not None and columns == hidden[0])
+
+
+def _has_feed_forward(block: Module) -> bool:
+    """A child besides the mixer, the attention and the norms that holds weights."""
+    return any(
+        child.kind not in STATE_MIXERS
+        and "Norm" not in child.kind
+        and _attention(child.name, child, 1) is None
+        and (child.params or child.children)
+        for child in block.children
+    )
+
+
+@per_tree
+def mixer_layers(root: Module) -> MixerLayers | None:
+    """The state-space layers of the largest stack of blocks, or None when it has no such mixers."""
+    stacks = _stacks(root)
+    if not stacks:
+        return None
+    chosen = max(stacks, key=_size)
+    if not chosen.mixers:
+        return None
+    layers = hybrid = feed_forward = 0
+    for run, (_, copies) in chosen.runs.items():
+        if run not in chosen.mixers:
+            continue
+        if run in chosen.attention:
+            hybrid += copies
+            continue
+        layers += copies
+        feed_forward += copies if _has_feed_forward(chosen.blocks[run]) else 0
+    first = next(iter(chosen.mixers.values()))
+    return MixerLayers(chosen.path, first.kind, layers, hybrid, feed_forward, _mixer_width(first))
+
+
 if TYPE_CHECKING:
     Recompute: TypeAlias = Literal["none", "selective", "full"]
 
@@ -452,6 +513,8 @@ def transformer_activations(
     tp: int = 1,
     sequence_parallel: bool = False,
     vocab: int | None = None,
+    scores: bool = True,
+    mixers: MixerLayers | None = None,
 ) -> MemoryBreakdown:
     """Activations kept for the backward pass, by Korthikanti et al. (2022) (``KORTHIKANTI``). An estimate.
 
@@ -461,47 +524,76 @@ def transformer_activations(
     and first MLP projections (sbh(4e + 2)) stay whole and the rest divides by t; sequence parallelism
     divides everything by t. Selective recomputation drops the attention-score term (as²b); full
     recomputation keeps each layer's input (e·sbh) plus one layer's full set while it is recomputed.
-    ``heads=None`` leaves the attention-score term out (as kernels like FlashAttention do, which never
-    store the s × s scores). With ``vocab`` the float32 logits the loss reads (4·s·b·v bytes, vocab split
-    over t) are added. Pipeline parallelism with 1F1B keeps p micro-batches of L/p layers on the first
-    stage: L layers' worth, so the figure does not change with pp."""
+    ``heads=None`` or ``scores=False`` leaves the attention-score term out (as kernels like FlashAttention
+    do, which never store the s × s scores). With ``vocab`` the float32 logits the loss reads (4·s·b·v bytes,
+    vocab split over t) are added. Pipeline parallelism with 1F1B keeps p micro-batches of L/p layers on the
+    first stage: L layers' worth, so the figure does not change with pp.
+
+    ``layers`` counts the layers with attention; ``mixers`` adds the stack's state-space layers (§4.1's split
+    of the 34: attention 11·sbh, MLP 19·sbh, layer norms 4·sbh in 16-bit): a layer with a mixer and a
+    feed-forward keeps the MLP and layer-norm terms, sbh(11e + 1), one with a mixer alone its norm's input,
+    e·sbh; every mixer (hybrid layers' too) keeps e·sb·m, m its ``width``, not divided by t."""
     sbh = seq_len * batch * hidden
-    scores = heads * seq_len * seq_len * batch if heads is not None else 0
+    score_elements = heads * seq_len * seq_len * batch if heads is not None and scores else 0
     e = element_bytes
     divisor = tp
     if sequence_parallel:
         whole, split = 0, sbh * (16 * e + 2)
+        feed_forward = -(-sbh * (11 * e + 1) // tp)
+        norm = -(-e * sbh // tp)
     else:
         whole, split = sbh * (4 * e + 2), sbh * 12 * e
-    attention = 0 if recompute == "selective" else scores * (2 * e + 1)
+        feed_forward = sbh * (3 * e + 1) + -(-sbh * 8 * e // tp)
+        norm = e * sbh
+    attention = 0 if recompute == "selective" else score_elements * (2 * e + 1)
     per_layer = whole + -(-(split + attention) // divisor)
+    mixer = e * seq_len * batch * mixers.width if mixers is not None else 0
+    kinds = [(layers, per_layer, "attention layers")]
+    if mixers is not None:
+        kinds = [
+            (layers - mixers.hybrid, per_layer, "attention layers"),
+            (mixers.hybrid, per_layer + mixer, "attention and state-space layers"),
+            (mixers.feed_forward, feed_forward + mixer, "state-space layers with a feed-forward"),
+            (mixers.layers - mixers.feed_forward, norm + mixer, "state-space layers"),
+        ]
+    kinds = [kind for kind in kinds if kind[0]]
+    everything = sum(count for count, _, _ in kinds)
     items = []
     if recompute == "full":
         stored = e * sbh if not sequence_parallel else -(-(e * sbh) // tp)
         items.append(
             _activation(
-                f"layer inputs kept for recomputation: {layers} layers × {e}·sbh", layers * sbh, layers * stored
+                f"layer inputs kept for recomputation: {everything} layers × {e}·sbh",
+                everything * sbh,
+                everything * stored,
             )
         )
-        items.append(_activation("one layer's activations while it is recomputed", sbh, per_layer))
+        largest = max((bytes_ for _, bytes_, _ in kinds), default=0)
+        items.append(_activation("one layer's activations while it is recomputed", sbh, largest))
     else:
-        label = (
-            f"{layers} layers × sbh(34 + 5as/h)" if e == 2 else f"{layers} layers × sbh({16 * e + 2} + {2 * e + 1}as/h)"
-        )
-        items.append(
-            _activation(
-                f"activations: {label}" + (", selective recomputation" if recompute == "selective" else ""),
-                layers * sbh,
-                layers * per_layer,
-            )
-        )
+        formula = "sbh(34 + 5as/h)" if e == 2 else f"sbh({16 * e + 2} + {2 * e + 1}as/h)"
+        selective = ", selective recomputation" if recompute == "selective" else ""
+        for count, bytes_, name in kinds:
+            terms = {
+                "attention layers": formula,
+                "attention and state-space layers": f"({formula} + {e}·sbm)",
+                "state-space layers with a feed-forward": f"({11 * e + 1}·sbh + {e}·sbm)",
+                "state-space layers": f"({e}·sbh + {e}·sbm)",
+            }
+            label = f"{count} layers × {formula}" if mixers is None else f"{count} {name} × {terms[name]}"
+            items.append(_activation(f"activations: {label}{selective}", count * sbh, count * bytes_))
     if vocab is not None:
         logits = seq_len * batch * vocab
         items.append(_activation("output logits for the loss (float32): 4·s·b·vocab", logits, -(-4 * logits // tp)))
     sizes = {"seq_len": seq_len, "batch": batch, "hidden": hidden, "heads": heads, "layers": layers}
     assumptions = [Assumption.of("activations-korthikanti", source=KORTHIKANTI, element_bytes=e, **sizes)]
-    if heads is None:
+    if heads is None and layers:
         assumptions.append(Assumption.of("scores-left-out"))
+    elif layers and not scores:
+        assumptions.append(Assumption.of("scores-not-kept"))
+    if mixers is not None:
+        values = {"layers": mixers.layers + mixers.hybrid, "mixer": mixers.mixer, "width": mixers.width}
+        assumptions.append(Assumption.of("activations-mixers", element_bytes=e, **values))
     return MemoryBreakdown(tuple(items), tuple(assumptions))
 
 

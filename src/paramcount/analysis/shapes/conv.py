@@ -157,20 +157,48 @@ def _check_padding_mode(call: Call, sizes: tuple[int, ...], pads: tuple[tuple[in
             raise call.fail(f"replicate padding needs a non-empty input{axis}")
 
 
+def _window(call: Call, spatial: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The kernel size, stride and dilation of a convolution (plain or transposed), each checked positive."""
+    found = tuple(int_tuple_arg(call.module, name, spatial) for name in ("kernel_size", "stride", "dilation"))
+    for name, values in zip(("kernel_size", "stride", "dilation"), found, strict=True):
+        _positive(call, name, values)
+    kernel, stride, dilation = found
+    return kernel, stride, dilation
+
+
+def _out_channels(call: Call) -> int:
+    out_channels = int_arg(call.module, "out_channels")
+    if out_channels == 0:
+        raise call.fail("has out_channels=0; torch's forward refuses an empty weight")
+    return out_channels
+
+
+def _macs(
+    batch: int | None,
+    channels: tuple[str, int],
+    side: str,
+    sizes: tuple[int, ...],
+    per_group: int,
+    kernel: tuple[int, ...],
+) -> tuple[int, ShapeStep]:
+    """``N · channels · sizes · per_group · kernel``: a convolution's products over its outputs (``side``
+    ``"out"``, ``in_channels/groups`` per output) or a transposed one's over its inputs (``"in"``,
+    ``out_channels/groups`` per input)."""
+    spatial = len(sizes)
+    other = "(in_channels/groups)" if side == "out" else "(out_channels/groups)"
+    return macs_step(
+        ("N", channels[0], *(f"{axis}_{side}" for axis in AXES[spatial]), other, *_kernels(spatial)),
+        (1 if batch is None else batch, channels[1], *sizes, per_group, *kernel),
+    )
+
+
 def _convolution(spatial: int) -> Rule:
     def rule(call: Call, flow: Flow) -> Outcome:
         module = call.module
         batch, channels, sizes = _channels(call, flow, spatial)
-        kernel = int_tuple_arg(module, "kernel_size", spatial)
-        stride = int_tuple_arg(module, "stride", spatial)
-        dilation = int_tuple_arg(module, "dilation", spatial)
+        kernel, stride, dilation = _window(call, spatial)
         pads, same = _padding_pairs(call, spatial)
-        _positive(call, "kernel_size", kernel)
-        _positive(call, "stride", stride)
-        _positive(call, "dilation", dilation)
-        out_channels = int_arg(module, "out_channels")
-        if out_channels == 0:
-            raise call.fail("has out_channels=0; torch's forward refuses an empty weight")
+        out_channels = _out_channels(call)
         if module.arg("padding_mode") == "zeros":
             _positive(call, "padding", tuple(before for before, _ in pads), allow_zero=True)
         else:
@@ -180,16 +208,7 @@ def _convolution(spatial: int) -> Rule:
         _empty_input(call, batch, channels, sizes)
         groups = int_arg(module, "groups")
         shape = (*(() if batch is None else (batch,)), out_channels, *outputs)
-        macs, mac_step = macs_step(
-            (
-                "N",
-                "out_channels",
-                *(f"{axis}_out" for axis in AXES[spatial]),
-                "(in_channels/groups)",
-                *_kernels(spatial),
-            ),
-            (1 if batch is None else batch, out_channels, *outputs, channels // groups, *kernel),
-        )
+        macs, mac_step = _macs(batch, ("out_channels", out_channels), "out", outputs, channels // groups, kernel)
         note = "padding='same' keeps each size (stride 1)" if same else ""
         return Outcome(Flow(shape), macs, (*steps, mac_step), note)
 
@@ -243,19 +262,12 @@ def _transposed(spatial: int) -> Rule:
     def rule(call: Call, flow: Flow) -> Outcome:
         module = call.module
         batch, channels, sizes = _channels(call, flow, spatial)
-        kernel = int_tuple_arg(module, "kernel_size", spatial)
-        stride = int_tuple_arg(module, "stride", spatial)
-        dilation = int_tuple_arg(module, "dilation", spatial)
+        kernel, stride, dilation = _window(call, spatial)
         padding = int_tuple_arg(module, "padding", spatial)
         output_padding = int_tuple_arg(module, "output_padding", spatial)
-        _positive(call, "kernel_size", kernel)
-        _positive(call, "stride", stride)
-        _positive(call, "dilation", dilation)
         _positive(call, "padding", padding, allow_zero=True)
         _positive(call, "output_padding", output_padding, allow_zero=True)
-        out_channels = int_arg(module, "out_channels")
-        if out_channels == 0:
-            raise call.fail("has out_channels=0; torch's forward refuses an empty weight")
+        out_channels = _out_channels(call)
         for index in range(spatial):
             if output_padding[index] >= stride[index] and output_padding[index] >= dilation[index]:
                 raise call.fail(
@@ -266,16 +278,7 @@ def _transposed(spatial: int) -> Rule:
         _empty_input(call, batch, channels, sizes)
         groups = int_arg(module, "groups")
         shape = (*(() if batch is None else (batch,)), out_channels, *outputs)
-        macs, mac_step = macs_step(
-            (
-                "N",
-                "in_channels",
-                *(f"{axis}_in" for axis in AXES[spatial]),
-                "(out_channels/groups)",
-                *_kernels(spatial),
-            ),
-            (1 if batch is None else batch, channels, *sizes, out_channels // groups, *kernel),
-        )
+        macs, mac_step = _macs(batch, ("in_channels", channels), "in", sizes, out_channels // groups, kernel)
         return Outcome(Flow(shape), macs, (*steps, mac_step))
 
     return rule

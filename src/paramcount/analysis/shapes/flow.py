@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     Values: TypeAlias = dict[str, Flow | None]
 
 __all__ = [
+    "Map",
     "Step",
     "Tally",
     "add",
@@ -59,6 +60,7 @@ __all__ = [
     "pool",
     "positions",
     "prepend",
+    "reshape",
     "run",
     "scores",
     "select",
@@ -250,14 +252,32 @@ def concat(target: str, *sources: str, dim: int = 1) -> Step:
     return _Concat(target, sources, dim)
 
 
-class _Reshape(Step):
+class Map(Step):
+    """``target = map(source)`` for one tensor, no MACs: subclasses say how in ``map``; an unknown input gives an
+    unknown output."""
+
     source: str
     target: str
-    how: Callable[[Call, Shape], Shape]
 
     def apply(self, call: Call, values: Values, tally: Tally) -> None:
         flow = values[self.source]
-        values[self.target] = None if flow is None else Flow(self.how(call, flow.shape), grad=flow.grad)
+        values[self.target] = None if flow is None else self.map(call, flow)
+
+    def map(self, call: Call, flow: Flow) -> Flow:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _Reshape(Map):
+    how: Callable[[Call, Shape], Shape]
+
+    def map(self, call: Call, flow: Flow) -> Flow:
+        return Flow(self.how(call, flow.shape), grad=flow.grad)
+
+
+def reshape(how: Callable[[Call, Shape], Shape], source: str = "x", target: str = "") -> Step:
+    """``target = source`` with the shape ``how(call, shape)`` gives (a view, a pooling, a selection; no MACs):
+    ``how`` raises ``call.fail`` for a shape it cannot take."""
+    return _Reshape(source, target or source, how)
 
 
 def _tokens(call: Call, shape: Shape) -> Shape:
@@ -268,7 +288,7 @@ def _tokens(call: Call, shape: Shape) -> Shape:
 
 def to_tokens(source: str = "x", target: str = "") -> Step:
     """``x.flatten(2).transpose(1, 2)``: a (N, C, H, W) feature map as (N, H·W, C) tokens (patch embeddings)."""
-    return _Reshape(source, target or source, _tokens)
+    return reshape(_tokens, source, target)
 
 
 def _transposed(call: Call, shape: Shape) -> Shape:
@@ -280,7 +300,7 @@ def _transposed(call: Call, shape: Shape) -> Shape:
 def transpose(source: str = "x", target: str = "") -> Step:
     """``x.transpose(-2, -1)``: a (batch, length, channels) sequence as (batch, channels, length) for a
     convolution over time, and back."""
-    return _Reshape(source, target or source, _transposed)
+    return reshape(_transposed, source, target)
 
 
 def _first(call: Call, shape: Shape) -> Shape:
@@ -297,7 +317,7 @@ def _flattened(call: Call, shape: Shape) -> Shape:
 
 def flatten(source: str = "x", target: str = "") -> Step:
     """``torch.flatten(x, 1)``: everything after the batch dimension in one."""
-    return _Reshape(source, target or source, _flattened)
+    return reshape(_flattened, source, target)
 
 
 def _pooled(call: Call, shape: Shape) -> Shape:
@@ -309,7 +329,7 @@ def _pooled(call: Call, shape: Shape) -> Shape:
 def global_pool(source: str = "x", target: str = "") -> Step:
     """``F.adaptive_avg_pool2d(x, (1, 1))`` (or ``F.relu`` then that, the functional tail of DenseNet and
     MobileNetV2): every spatial size becomes 1; no MACs."""
-    return _Reshape(source, target or source, _pooled)
+    return reshape(_pooled, source, target)
 
 
 def pool(source: str, target: str, kernel: int, stride: int, padding: int = 0) -> Step:
@@ -324,12 +344,12 @@ def pool(source: str, target: str, kernel: int, stride: int, padding: int = 0) -
             raise call.fail(f"pools {format_shape(shape)} with a {kernel}×{kernel} kernel to an empty map")
         return (*shape[:2], *sizes)
 
-    return _Reshape(source, target, pooled)
+    return reshape(pooled, source, target)
 
 
 def select(source: str = "x", target: str = "") -> Step:
     """``x[:, 0]``: the first token (a class token, a pooler's input)."""
-    return _Reshape(source, target or source, _first)
+    return reshape(_first, source, target)
 
 
 def _positions(call: Call, shape: Shape) -> Shape:
@@ -341,24 +361,18 @@ def _positions(call: Call, shape: Shape) -> Shape:
 def positions(source: str = "x0", target: str = "positions") -> Step:
     """The position ids ``arange(L)[None]`` of shape (1, L) for a (batch, L, …) input (token positions hold
     no gradient)."""
-    return _Reshape(source, target, _positions)
+    return reshape(_positions, source, target)
 
 
-class _Prepend(Step):
-    source: str
-    target: str
+class _Prepend(Map):
     param: str
 
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values[self.source]
-        if flow is None:
-            values[self.target] = None
-            return
+    def map(self, call: Call, flow: Flow) -> Flow:
         width = last_size(call.module, self.param)
         shape = flow.shape
         if len(shape) != 3 or shape[2] != width:
             raise call.fail(f"prepends its {self.param} of width {width} to {format_shape(shape)}")
-        values[self.target] = Flow((shape[0], shape[1] + 1, width), grad=True)
+        return Flow((shape[0], shape[1] + 1, width), grad=True)
 
 
 def prepend(param: str, source: str = "x", target: str = "") -> Step:
@@ -372,7 +386,7 @@ def _squeezed(call: Call, shape: Shape) -> Shape:
 
 def squeeze(source: str = "x", target: str = "") -> Step:
     """``x.squeeze(-1)``: the last dimension dropped when it is 1 (a one-logit head's scores per token)."""
-    return _Reshape(source, target or source, _squeezed)
+    return reshape(_squeezed, source, target)
 
 
 class _TablePositions(Step):
@@ -408,41 +422,29 @@ def also(name: str, source: str, target: str = "x") -> Step:
     return _Also(name, source, target)
 
 
-class _Member(Step):
+class _Member(Map):
     name: str
-    source: str
-    target: str
 
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values[self.source]
-        if flow is None:
-            values[self.target] = None
-            return
+    def map(self, call: Call, flow: Flow) -> Flow:
         shape = dict(flow.others).get(self.name) if self.name else flow.shape
         if shape is None:
             raise NotModelledError(f"its input has no member {self.name!r}")
-        values[self.target] = Flow(shape, grad=flow.grad)
+        return Flow(shape, grad=flow.grad)
 
 
 def member(name: str, source: str = "x", target: str = "") -> Step:
     """``outputs.<name>``: a member of the tuple a child returned (``pooler_output``); ``""`` names its first tensor,
     ``outputs[0]``."""
-    return _Member(name, source, target or source)
+    return _Member(source, target or source, name)
 
 
-class _WithParam(Step):
-    source: str
-    target: str
+class _WithParam(Map):
     param: str
     what: str
 
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values[self.source]
-        if flow is not None:
-            shape = broadcast(call, flow.shape, param_sizes(call.module, self.param), f"{self.what} {self.param} and")
-            values[self.target] = Flow(shape, grad=True)
-        else:
-            values[self.target] = None
+    def map(self, call: Call, flow: Flow) -> Flow:
+        shape = broadcast(call, flow.shape, param_sizes(call.module, self.param), f"{self.what} {self.param} and")
+        return Flow(shape, grad=True)
 
 
 def add_param(param: str, source: str = "x", target: str = "") -> Step:
@@ -468,7 +470,7 @@ def split_heads(source: str, size_from: str) -> Step:
             raise call.fail(f"splits width {shape[-1]} into heads of {size_from}'s size {size}, which fails")
         return (*shape[:-1], shape[-1] // size, size)
 
-    return _Reshape(source, source, split)
+    return reshape(split, source)
 
 
 def merge_heads(source: str, size_from: str) -> Step:
@@ -477,7 +479,7 @@ def merge_heads(source: str, size_from: str) -> Step:
     def merge(call: Call, shape: Shape) -> Shape:
         return shape if child_of(call.module, size_from) is None else (*shape[:-2], shape[-2] * shape[-1])
 
-    return _Reshape(source, source, merge)
+    return reshape(merge, source)
 
 
 class _Attention(Step):

@@ -320,12 +320,14 @@ def _checked_shape(shape: tuple[int, ...]) -> Shape:
 
 class _Cost(Record):
     """What one copy of a module costs, children included: forward MACs, backward MACs, the forward MACs on
-    causally masked positions, and the forward MACs of the checkpointed layers inside it."""
+    causally masked positions, the forward MACs of the checkpointed layers inside it, and the forward MACs of the
+    detached modules inside it (``Call.detach``: no backward, no recompute)."""
 
     macs: int = 0
     backward: int = 0
     masked: int = 0
     checkpointed: int = 0
+    detached: int = 0
 
     def plus(self, other: _Cost, copies: int = 1) -> _Cost:
         return _Cost(
@@ -333,6 +335,7 @@ class _Cost(Record):
             self.backward + copies * other.backward,
             self.masked + copies * other.masked,
             self.checkpointed + copies * other.checkpointed,
+            self.detached + copies * other.detached,
         )
 
 
@@ -374,14 +377,17 @@ class FlowLink(Record):
 class _Walk:
     """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
     positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order), and each
-    call's input and output flow (``links``: the row's index, the module, the flows)."""
+    call's input and output flow (``links``: the row's index, the module, the flows); the paths of the module
+    copies whose output reaches no loss (``detached``, see ``Call.detach``) and whether the walk is inside one."""
 
-    __slots__ = ("links", "rows", "trained")
+    __slots__ = ("detached", "inert", "links", "rows", "trained")
 
     def __init__(self) -> None:
         self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
         self.trained: dict[int, bool] = {}
         self.links: list[tuple[int, Module, Flow, Flow | None, frozenset[str]]] = []
+        self.detached: set[str] = set()
+        self.inert = False
 
     def trainable(self, module: Module) -> bool:
         """Whether ``module`` or a module inside it holds a trainable parameter (memoised by identity: the
@@ -404,7 +410,20 @@ class _Walk:
         key: tuple[int, ...],
         options: frozenset[str] = frozenset(),
     ) -> _Visited:
-        """Run one module (one copy) on ``flow`` and record its row and its descendants' rows."""
+        """Run one module (one copy) on ``flow`` and record its row and its descendants' rows; a detached copy's
+        (``Call.detach``) with no backward MACs."""
+        if path not in self.detached or self.inert:
+            return self._visit(module, path, flow, times=times, key=key, options=options)
+        self.inert = True
+        try:
+            visited = self._visit(module, path, flow, times=times, key=key, options=options)
+        finally:
+            self.inert = False
+        return replace(visited, cost=replace(visited.cost, detached=visited.cost.macs))
+
+    def _visit(
+        self, module: Module, path: str, flow: Flow | None, *, times: int, key: tuple[int, ...], options: frozenset[str]
+    ) -> _Visited:
         if flow is None:
             self.unknown(module, path, times, key, INPUT_UNKNOWN, "its input is unknown (see the rows before it)")
             return _Visited(None, _NOTHING, complete=False)
@@ -445,7 +464,9 @@ class _Walk:
             if grad != output.grad:
                 output = replace(output, grad=grad)
         backward = outcome.backward_macs
-        if backward is None:  # the products are the module's weights': their gradient, and the input's
+        if self.inert:  # its output reaches no loss: autograd computes no gradient through it
+            backward = 0
+        elif backward is None:  # the products are the module's weights': their gradient, and the input's
             weights = any(param.trainable for param in module.params)
             backward = outcome.macs * (int(weights) + int(flow.grad))
         own = _Cost(outcome.macs, backward, outcome.masked_macs)
@@ -459,6 +480,8 @@ class _Walk:
         macs = cost.macs
         complete = call.complete and outcome.status == MODELLED and output is not None
         note = outcome.note or ("its output is unknown: see the rows inside it" if output is None else "")
+        if path in self.detached:
+            note = "; ".join(filter(None, (note, "its output reaches no loss: no backward, no recompute")))
         self.links.append((len(self.rows), module, flow, output, call.options))
         self.rows.append(
             (
@@ -517,6 +540,12 @@ class _Walk:
                         (*current_key, position, 0),
                     )
                 )
+
+    def alike(self, container: str, first: int, count: int) -> int:
+        """How many of the ``count`` members of ``container`` from index ``first`` on are detached as the first
+        is (``Call.detach``), so one row can stand for them."""
+        detached = [_join(container, str(first + index)) in self.detached for index in range(count)]
+        return detached.index(not detached[0]) if (not detached[0]) in detached else count
 
     def relabel(self, first: int, old: str, new: str, copies: int) -> None:
         """Rows recorded from index ``first`` on stand for ``copies`` identical copies: rename ``old`` → ``new``."""
@@ -581,6 +610,9 @@ class _Call:
         self.complete = self.complete and visited.complete
         return visited.output
 
+    def detach(self, path: str) -> None:
+        self.walk.detached.add(path)
+
     def skip(self, name: str, reason: str) -> None:
         position, child = self._find(name)
         self.visited.add(name)
@@ -635,8 +667,8 @@ class _Call:
         """Record the container's row and add its cost (``checkpointed``: recomputed in the backward pass)."""
         visited = self.walk.record(inner, flow, outcome)
         cost = visited.cost
-        if checkpointed:
-            cost = replace(cost, checkpointed=cost.macs)
+        if checkpointed:  # its detached members are never reached by the backward pass, so never recomputed
+            cost = replace(cost, checkpointed=cost.macs - cost.detached)
         self.children = self.children.plus(cost)
         self.complete = self.complete and visited.complete
         return visited.output
@@ -667,6 +699,8 @@ class _Call:
                     raise ShapeError(f"{single.kind} runs {runs} times in a row but changes its input's shape", path)
                 remaining = child.repeat - done
                 copies = remaining if remaining > 1 and visited.output == flow and not calls else 1
+                if copies > 1:
+                    copies = self.walk.alike(self.path, int(name), copies)
                 if copies > 1:
                     self.walk.relabel(first, path, _join(self.path, f"{name}-{int(name) + copies - 1}"), copies)
                 self.children = self.children.plus(visited.cost, copies * runs)

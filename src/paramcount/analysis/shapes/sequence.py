@@ -34,18 +34,32 @@ __all__ = ["RULES"]
 _GATES: Final = {"RNN": 1, "GRU": 3, "LSTM": 4, "RNNCell": 1, "GRUCell": 3, "LSTMCell": 4}
 
 
+def _width(call: Call, shape: Shape, unbatched: int, name: str, what: str) -> int:
+    """The argument ``name`` (the input's width), after checking that ``shape`` has ``unbatched`` dimensions,
+    or one more for a batch, and ends in that width."""
+    if len(shape) not in (unbatched, unbatched + 1):
+        raise call.fail(
+            f"expects a {unbatched}-D (unbatched) or {unbatched + 1}-D (batched) input, got {format_shape(shape)}"
+        )
+    width = int_arg(call.module, name)
+    if shape[-1] != width:
+        raise call.fail(f"expects {width} {what} ({name}, the last dimension), got {shape[-1]}")
+    return width
+
+
+def _length_and_batch(shape: Shape, batch_first: bool) -> tuple[int, int]:
+    """A sequence's (L, N) or (N, L) dimensions, or an unbatched (L, features)'s length and a batch of 1."""
+    if len(shape) == 2:
+        return shape[0], 1
+    return (shape[1], shape[0]) if batch_first else (shape[0], shape[1])
+
+
 def _recurrent(call: Call, flow: Flow) -> Outcome:
     module = call.module
     shape = flow.shape
-    if len(shape) not in (2, 3):
-        raise call.fail(f"expects a 2-D (unbatched) or 3-D (batched) input, got {format_shape(shape)}")
-    input_size = int_arg(module, "input_size")
-    if shape[-1] != input_size:
-        raise call.fail(f"expects {input_size} input features (input_size, the last dimension), got {shape[-1]}")
-    batch_first = flag_arg(module, "batch_first")
+    input_size = _width(call, shape, 2, "input_size", "input features")
     batched = len(shape) == 3
-    length = shape[1] if batched and batch_first else shape[0]
-    batch = (shape[0] if batch_first else shape[1]) if batched else 1
+    length, batch = _length_and_batch(shape, flag_arg(module, "batch_first"))
     if length == 0:
         raise call.fail("expects a sequence length larger than 0")
     hidden = int_arg(module, "hidden_size")
@@ -93,11 +107,7 @@ def _recurrent_macs(
 def _cell(call: Call, flow: Flow) -> Outcome:
     module = call.module
     shape = flow.shape
-    if len(shape) not in (1, 2):
-        raise call.fail(f"expects a 1-D (unbatched) or 2-D (batched) input, got {format_shape(shape)}")
-    input_size = int_arg(module, "input_size")
-    if shape[-1] != input_size:
-        raise call.fail(f"expects {input_size} input features (input_size, the last dimension), got {shape[-1]}")
+    input_size = _width(call, shape, 1, "input_size", "input features")
     hidden = int_arg(module, "hidden_size")
     gates = _GATES[module.kind]
     output: Shape = (*shape[:-1], hidden)
@@ -123,19 +133,14 @@ def _keys(call: Call, flow: Flow, embed: int, batch_first: bool) -> int | None:
 def _attention(call: Call, flow: Flow) -> Outcome:
     module = call.module
     shape = flow.shape
-    if len(shape) not in (2, 3):
-        raise call.fail(f"expects a 2-D (unbatched) or 3-D (batched) input, got {format_shape(shape)}")
-    embed = int_arg(module, "embed_dim")
-    if shape[-1] != embed:
-        raise call.fail(f"expects {embed} features (embed_dim, the last dimension), got {shape[-1]}")
+    embed = _width(call, shape, 2, "embed_dim", "features")
     for name in ("kdim", "vdim"):
         size = optional_int_arg(module, name)
         if size is not None and size != embed:
             raise call.fail(f"has {name}={size}, but the input used as key and value has {embed} features")
     batched = len(shape) == 3
     batch_first = flag_arg(module, "batch_first")
-    length = shape[1] if batched and batch_first else shape[0]
-    batch = (shape[0] if batch_first else shape[1]) if batched else 1
+    length, batch = _length_and_batch(shape, batch_first)
     keys = _keys(call, flow, embed, batch_first)
     source = (keys or length) + flag_arg(module, "add_bias_kv") + flag_arg(module, "add_zero_attn")
     if keys is None:

@@ -381,32 +381,30 @@ def _resampled(call: Call, sizes: Shape, spatial: int) -> tuple[tuple[int, ...],
     return tuple(outputs_list), tuple(steps)
 
 
-def _pixel_shuffle(call: Call, flow: Flow) -> Outcome:
-    factor = int_arg(call.module, "upscale_factor")
+def _pixel_factor(call: Call, flow: Flow, name: str) -> tuple[int, tuple[int, int, int]]:
+    """``name``'s factor and the input's last three sizes (C, H, W), both checked."""
+    factor = int_arg(call.module, name)
     shape = flow.shape
     if len(shape) < 3:
         raise call.fail(f"expects at least 3 dimensions (*, C, H, W), got {format_shape(shape)}")
     if factor <= 0:
-        raise call.fail(f"upscale_factor must be positive, got {factor}")
+        raise call.fail(f"{name} must be positive, got {factor}")
     channels, height, width = shape[-3:]
+    return factor, (channels, height, width)
+
+
+def _pixel_shuffle(call: Call, flow: Flow) -> Outcome:
+    factor, (channels, height, width) = _pixel_factor(call, flow, "upscale_factor")
     if channels % (factor * factor):
         raise call.fail(f"expects channels divisible by upscale_factor² = {factor * factor}, got {channels}")
-    output = (*shape[:-3], channels // (factor * factor), height * factor, width * factor)
-    return Outcome(Flow(output))
+    return Outcome(Flow((*flow.shape[:-3], channels // (factor * factor), height * factor, width * factor)))
 
 
 def _pixel_unshuffle(call: Call, flow: Flow) -> Outcome:
-    factor = int_arg(call.module, "downscale_factor")
-    shape = flow.shape
-    if len(shape) < 3:
-        raise call.fail(f"expects at least 3 dimensions (*, C, H, W), got {format_shape(shape)}")
-    if factor <= 0:
-        raise call.fail(f"downscale_factor must be positive, got {factor}")
-    channels, height, width = shape[-3:]
+    factor, (channels, height, width) = _pixel_factor(call, flow, "downscale_factor")
     if height % factor or width % factor:
         raise call.fail(f"expects height and width divisible by downscale_factor {factor}, got {height}×{width}")
-    output = (*shape[:-3], channels * factor * factor, height // factor, width // factor)
-    return Outcome(Flow(output))
+    return Outcome(Flow((*flow.shape[:-3], channels * factor * factor, height // factor, width // factor)))
 
 
 def _channel_shuffle(call: Call, flow: Flow) -> Outcome:

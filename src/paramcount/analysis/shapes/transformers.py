@@ -21,6 +21,7 @@ from paramcount._record import replace
 from paramcount.analysis.flops import macs_step
 from paramcount.analysis.shapes.common import NotModelledError, elements, int_arg
 from paramcount.analysis.shapes.flow import (
+    Map,
     Step,
     Tally,
     add,
@@ -31,6 +32,7 @@ from paramcount.analysis.shapes.flow import (
     member,
     merge_heads,
     param_sizes,
+    reshape,
     run,
     split_heads,
 )
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Final
 
     from paramcount.analysis.shapes.flow import Values
-    from paramcount.analysis.shapes.types import Call, Rule
+    from paramcount.analysis.shapes.types import Call, Rule, Shape
 
 __all__ = [
     "ANSWER_SPAN",
@@ -151,37 +153,30 @@ def in_features(call: Call, name: str) -> int:
     return int_arg(child, "in_features") if child.args else last_size(child)
 
 
-class _Last(Step):
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values["x"]
-        if flow is not None:
-            if len(flow.shape) != 3:
-                raise call.fail(f"pools the last token of a (batch, sequence, labels) output, got {flow.shape}")
-            values["x"] = Flow((flow.shape[0], flow.shape[2]), grad=flow.grad)
+def _last(call: Call, shape: Shape) -> Shape:
+    if len(shape) != 3:
+        raise call.fail(f"pools the last token of a (batch, sequence, labels) output, got {shape}")
+    return (shape[0], shape[2])
 
 
 def last_token() -> Step:
     """``logits[arange(batch), last_non_pad_token]``: a sequence classifier scores every token, keeps one."""
-    return _Last()
+    return reshape(_last)
 
 
-class _StartEnd(Step):
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values["x"]
-        if flow is not None:
-            if flow.shape[-1] != 2:
-                raise call.fail(f"splits its logits into start and end, got {format_shape(flow.shape)}")
-            shape = flow.shape[:-1]
-            values["x"] = Flow(shape, (("end_logits", shape),), grad=flow.grad)
+class _StartEnd(Map):
+    def map(self, call: Call, flow: Flow) -> Flow:
+        if flow.shape[-1] != 2:
+            raise call.fail(f"splits its logits into start and end, got {format_shape(flow.shape)}")
+        shape = flow.shape[:-1]
+        return Flow(shape, (("end_logits", shape),), grad=flow.grad)
 
 
-class _Choices(Step):
-    def apply(self, call: Call, values: Values, tally: Tally) -> None:
-        flow = values["x0"]
-        if flow is not None:
-            if len(flow.shape) != 3:
-                raise call.fail(f"expects token ids (batch, choices, sequence), got {format_shape(flow.shape)}")
-            values["x"] = Flow((flow.shape[0] * flow.shape[1], flow.shape[2]))
+class _Choices(Map):
+    def map(self, call: Call, flow: Flow) -> Flow:
+        if len(flow.shape) != 3:
+            raise call.fail(f"expects token ids (batch, choices, sequence), got {format_shape(flow.shape)}")
+        return Flow((flow.shape[0] * flow.shape[1], flow.shape[2]))
 
 
 class _PerChoice(Step):
@@ -201,7 +196,7 @@ TOKEN_CLASSIFIER: Final = (run("classifier"),)
 
 def start_end() -> Step:
     """``logits.split(1, dim=-1)``, squeezed: question answering's (…, 2) scores as start and end logits."""
-    return _StartEnd()
+    return _StartEnd("x", "x")
 
 
 ANSWER_SPAN: Final = (run("qa_outputs"), start_end())
@@ -218,7 +213,7 @@ def heads(prefix: str, base: str, **layouts: tuple[Step, ...]) -> dict[str, Rule
     rules: dict[str, Rule] = {}
     for head, steps in layouts.items():
         if head == "ForMultipleChoice":
-            rules[prefix + head] = dataflow(_Choices(), run(base), *steps, _PerChoice())
+            rules[prefix + head] = dataflow(_Choices("x0", "x"), run(base), *steps, _PerChoice())
         else:
             rules[prefix + head] = dataflow(tokens(), run(base), *steps)
     return rules

@@ -217,6 +217,12 @@ if TYPE_CHECKING:
             members the parent's forward calls on one tensor each, Qwen3-VL's deepstack mergers)."""
             ...
 
+        def detach(self, path: str) -> None:
+            """Record that the output of the module copy at ``path`` (walked later: a vision layer after the
+            hidden state the projector reads) reaches no loss: autograd computes no gradient through it, so its
+            rows' backward MACs are 0 and gradient checkpointing never recomputes it."""
+            ...
+
         def skip(self, name: str, reason: str) -> None:
             """Record that ``forward`` does not call the child ``name`` here, and why."""
             ...

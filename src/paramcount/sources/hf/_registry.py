@@ -125,10 +125,16 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "input_jitter_noise",
+    "dropout_rate",
+    "feed_forward_proj",
     "drop_path_rate",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
 on the root as attributes for the activation planner."""
+CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
+"""Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
+their value, 0.0 where the config sets them to null (their defaults may be on)."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
 ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
@@ -145,6 +151,10 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
             found.append((key, value))
         elif isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
             found.append((key, float(value)))
+    for key in CAP_KEYS:
+        value = data.get(key)
+        if key in data and (value is None or (isinstance(value, int | float) and not isinstance(value, bool))):
+            found.append((key, float(value or 0.0)))
     for key in HEAD_KEYS:
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:

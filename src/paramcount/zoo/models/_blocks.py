@@ -32,6 +32,7 @@ __all__ = [
     "cached",
     "conv_norm_activation",
     "layer",
+    "make_divisible",
     "new",
     "numbered",
     "read_num_classes",
@@ -75,6 +76,14 @@ def numbered(name: str, children: Sequence[Module], kind: str = "Sequential", ar
             members.append(child.renamed(str(index)))
             previous = child
     return Module(name, kind, args=args, children=tuple(members))
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """torchvision's ``_make_divisible`` (``torchvision/models/_utils.py``; MNASNet's ``_round_to_multiple_of``
+    with its default ``round_up_bias`` 0.9 is the same): round to a multiple of ``divisor``, at least
+    ``divisor``, never more than 10% down."""
+    result = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return result if result >= 0.9 * value else result + divisor
 
 
 def read_num_classes(a: Arguments) -> int:

@@ -14,7 +14,7 @@ from paramcount.layers._arguments import Arguments
 from paramcount.layers._signature import signature
 from paramcount.tree import Module
 from paramcount.zoo._registry import model
-from paramcount.zoo.models._blocks import layer, new, numbered, read_num_classes, read_probability
+from paramcount.zoo.models._blocks import layer, make_divisible, new, numbered, read_num_classes, read_probability
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -194,12 +194,6 @@ _MNASNET_STACKS: Final = (
 )
 
 
-def _round_to_multiple_of(value: float, divisor: int) -> int:
-    """torchvision's ``_round_to_multiple_of`` with its default ``round_up_bias`` 0.9."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded if rounded >= 0.9 * value else rounded + divisor
-
-
 def _mnasnet_block(in_ch: int, out_ch: int, kernel: int, stride: int, expansion: int) -> Module:
     """MNASNet's ``_InvertedResidual``: 1×1 expansion, depthwise convolution, linear 1×1 projection."""
     mid = in_ch * expansion
@@ -226,7 +220,7 @@ def _mnasnet_block(in_ch: int, out_ch: int, kernel: int, stride: int, expansion:
 
 def _mnasnet(a: Arguments, alpha: float) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
-    depths = [_round_to_multiple_of(depth * alpha, 8) for depth in (32, 16, 24, 40, 80, 96, 192, 320)]
+    depths = [make_divisible(depth * alpha, 8) for depth in (32, 16, 24, 40, 80, 96, 192, 320)]
     relu = new("ReLU", inplace=True)
     layers = [
         new("Conv2d", 3, depths[0], 3, padding=1, stride=2, bias=False),

@@ -23,6 +23,7 @@ from paramcount.zoo.models._blocks import (
     BATCH_NORM_TF,
     conv_norm_activation,
     layer,
+    make_divisible,
     new,
     numbered,
     read_num_classes,
@@ -41,16 +42,6 @@ def _width_mult(a: Arguments) -> float:
     if not 0 < value <= _MAX_WIDTH_MULT:
         raise a.fail(f"width_mult must be > 0 and <= {_MAX_WIDTH_MULT:g}, got {short_repr(value)}", "width_mult")
     return float(value)
-
-
-def _make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision's ``_make_divisible`` (``torchvision/models/_utils.py``): round to a multiple of ``divisor``,
-    never more than 10% down."""
-    minimum = divisor if min_value is None else min_value
-    result = max(minimum, int(value + divisor / 2) // divisor * divisor)
-    if result < 0.9 * value:
-        result += divisor
-    return result
 
 
 # --- MobileNet V2 --------------------------------------------------------------------------------------------
@@ -85,11 +76,11 @@ def _inverted_residual_v2(inp: int, oup: int, stride: int, expand_ratio: int) ->
 def mobilenet_v2(a: Arguments) -> Module:
     classes, width_mult, dropout = read_num_classes(a), _width_mult(a), read_probability(a, "dropout")
     round_nearest = a.integer("round_nearest", minimum=1)
-    input_channel = _make_divisible(32 * width_mult, round_nearest)
-    last_channel = _make_divisible(1280 * max(1.0, width_mult), round_nearest)
+    input_channel = make_divisible(32 * width_mult, round_nearest)
+    last_channel = make_divisible(1280 * max(1.0, width_mult), round_nearest)
     features = [conv_norm_activation(3, input_channel, stride=2, activation="ReLU6")]
     for expand_ratio, channels, repeats, first_stride in _MOBILENET_V2_SETTING:
-        output_channel = _make_divisible(channels * width_mult, round_nearest)
+        output_channel = make_divisible(channels * width_mult, round_nearest)
         for index in range(repeats):
             stride = first_stride if index == 0 else 1
             features.append(_inverted_residual_v2(input_channel, output_channel, stride, expand_ratio))
@@ -168,7 +159,7 @@ def _inverted_residual_v3(
         )
     )
     if use_se:
-        squeeze = _make_divisible(expanded // 4, 8)
+        squeeze = make_divisible(expanded // 4, 8)
         layers.append(squeeze_excitation(expanded, squeeze, new("ReLU"), new("Hardsigmoid")))
     layers.append(conv_norm_activation(expanded, out_channels, kernel_size=1, norm=BATCH_NORM_TF, activation=None))
     args: Keywords = (
@@ -191,7 +182,7 @@ def _mobilenet_v3(a: Arguments, setting: tuple[_V3Row, ...], last: int) -> Modul
     dilation = 2 if a.flag("dilated") else 1
 
     def adjust(channels: int) -> int:
-        return _make_divisible(channels * width_mult, 8)
+        return make_divisible(channels * width_mult, 8)
 
     blocks: list[Module] = []
     last_in = 0
@@ -263,7 +254,7 @@ def _mbconv_layers(
 ) -> Module:
     """``MBConv.block``: optional 1×1 expansion, depthwise convolution, ``SqueezeExcitation`` with a SiLU,
     linear projection. Shared by the blocks of a stage after its first."""
-    expanded = _make_divisible(input_channels * expand_ratio, 8)
+    expanded = make_divisible(input_channels * expand_ratio, 8)
     layers: list[Module] = []
     if expanded != input_channels:
         layers.append(conv_norm_activation(input_channels, expanded, kernel_size=1, norm=norm, activation="SiLU"))
@@ -283,7 +274,7 @@ def _fused_mbconv_layers(
 ) -> Module:
     """``FusedMBConv.block`` (EfficientNet V2): a full convolution that expands (then a linear 1×1 projection),
     or, with expand ratio 1, one convolution straight to the output width."""
-    expanded = _make_divisible(input_channels * expand_ratio, 8)
+    expanded = make_divisible(input_channels * expand_ratio, 8)
     if expanded == input_channels:
         layers = [conv_norm_activation(input_channels, out_channels, kernel_size=kernel, stride=stride, norm=norm,
                                        activation="SiLU")]  # fmt: skip
@@ -357,7 +348,7 @@ def _efficientnet(a: Arguments, width_mult: float, depth_mult: float, norm: Keyw
     """torchvision's ``EfficientNet`` (B0–B7) from its width and depth multipliers."""
 
     def adjust(channels: int) -> int:
-        return _make_divisible(channels * width_mult, 8)
+        return make_divisible(channels * width_mult, 8)
 
     stages = [
         ("MBConv", expand, kernel, stride, adjust(inp), adjust(out), math.ceil(layers * depth_mult))

@@ -125,6 +125,14 @@ def tied_linear(name: str, inputs: Dim, outputs: Dim, tied_to: str, *, bias: boo
     return tie(linear(name, inputs, outputs, bias=bias), weight=tied_to)
 
 
+def lm_head(config: Config, hidden: Dim, vocab: Dim, tied_to: str, *, tie_default: bool) -> Module:
+    """``lm_head = nn.Linear(hidden, vocab, bias=False)``, tied to ``tied_to`` when ``tie_word_embeddings``
+    (default ``tie_default``; null unties) holds."""
+    if config_flag(config, "tie_word_embeddings", tie_default):
+        return tied_linear("lm_head", hidden, vocab, tied_to)
+    return linear("lm_head", hidden, vocab, bias=False)
+
+
 def embedding(
     name: str, count: Dim, width: Dim, *, kind: str = "", tied_to: str | None = None, trainable: bool = True
 ) -> Module:
@@ -148,6 +156,12 @@ def conv(
     per_group = inputs // Dim.of(groups, "groups") if isinstance(groups, int) and groups != 1 else inputs
     names = {"in_channels/groups": per_group, "out_channels": outputs, **dict(zip(kernel_names, kernel, strict=True))}
     return _catalog(name, layer, (inputs.value, outputs.value, sizes), {"bias": bias, **keywords}, names)
+
+
+def patchify(name: str, channels: Dim, hidden: Dim, patch: Dim, *, bias: bool, **keywords: Value) -> Module:
+    """``nn.Conv2d(channels, hidden, patch_size, stride=patch_size)``: a vision tower's patch embedding, one
+    vector per square of pixels (``keywords``: ``padding``)."""
+    return conv(name, "Conv2d", channels, hidden, (patch, patch), bias=bias, stride=patch.value, **keywords)
 
 
 def mlp(
@@ -398,6 +412,15 @@ def path_heads(config: Config, width: Dim, key: str) -> Dim:
             f"'{width.symbol}' ({width.value:,}) must be divisible by '{heads.symbol}' ({heads.value:,})",
         )
     return heads
+
+
+def image_classifier(config: Config, width: Dim) -> Module:
+    """An image classifier's ``classifier``: ``nn.Linear(width, num_labels) if num_labels > 0 else nn.Identity()``
+    (ViT, DINOv2, SigLIP)."""
+    labels = path_num_labels(config)
+    if labels.value == 0:
+        return module("classifier", "Identity")
+    return linear("classifier", width, labels, bias=True)
 
 
 def path_num_labels(config: Config, default: int = 2) -> Dim:

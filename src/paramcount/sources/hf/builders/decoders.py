@@ -17,6 +17,7 @@ from paramcount.sources.hf.builders._common import (
     head_classes,
     layer_norm,
     linear,
+    mlp,
     module,
     qkv_projections,
     rms_norm,
@@ -69,12 +70,7 @@ def _phi3_attention(family: Family, config: Config, sizes: Sizes) -> Module:
 
 
 def _phi_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    return module(
-        "mlp",
-        "PhiMLP",
-        linear("fc1", sizes.hidden, sizes.intermediate, bias=True),
-        linear("fc2", sizes.intermediate, sizes.hidden, bias=True),
-    )
+    return mlp("mlp", "PhiMLP", sizes.hidden, sizes.intermediate)
 
 
 def _stablelm_attention(family: Family, config: Config, sizes: Sizes) -> Module:
@@ -118,26 +114,34 @@ def _cohere_attention(family: Family, config: Config, sizes: Sizes) -> Module:
 
 def _starcoder2_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
     bias = switch(config, "use_bias", True)
-    return module(
-        "mlp",
-        "Starcoder2MLP",
-        linear("c_fc", sizes.hidden, sizes.intermediate, bias=bias),
-        linear("c_proj", sizes.intermediate, sizes.hidden, bias=bias),
-    )
+    return mlp("mlp", "Starcoder2MLP", sizes.hidden, sizes.intermediate, names=("c_fc", "c_proj"), bias=bias)
 
 
 # --- mixture of experts ------------------------------------------------------------------------------------
 
 
-def _mixtral_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    count = Dim.of(config.layers("num_local_experts", 8), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "mlp",
-        "MixtralSparseMoeBlock",
-        router("MixtralTopKRouter", count, sizes.hidden),
-        fused_experts("MixtralExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
+def _local_experts(
+    name: str, kind: str, experts_kind: str, default: int, gate: Callable[[Dim, Dim], Module]
+) -> Callable[[Family, Config, Sizes, str], Module]:
+    """A sparse MoE block ``name``: ``gate(num_local_experts, hidden_size)`` (``default`` experts when absent),
+    then fused experts of width ``intermediate_size``, ``num_experts_per_tok`` (default 2) per token."""
+
+    def mlp(family: Family, config: Config, sizes: Sizes, layer_kind: str) -> Module:
+        count = Dim.of(config.layers("num_local_experts", default), "num_local_experts")
+        per_token = config.layers("num_experts_per_tok", 2)
+        experts = fused_experts(experts_kind, count, per_token, sizes.hidden, sizes.intermediate)
+        return module(name, kind, gate(count, sizes.hidden), experts)
+
+    return mlp
+
+
+_mixtral_mlp = _local_experts(
+    "mlp",
+    "MixtralSparseMoeBlock",
+    "MixtralExperts",
+    8,
+    lambda count, hidden: router("MixtralTopKRouter", count, hidden),
+)
 
 
 def _olmoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
@@ -152,28 +156,22 @@ def _olmoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Modul
     )
 
 
-def _granitemoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    """Granite MoE: ``block_sparse_moe`` with a ``router`` and experts of width ``intermediate_size``."""
-    count = Dim.of(config.layers("num_local_experts", 8), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "block_sparse_moe",
-        "GraniteMoeMoE",
-        replace(router("GraniteMoeTopKRouter", count, sizes.hidden), name="router"),
-        fused_experts("GraniteMoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
-
-
-def _phimoe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
-    """PhiMoE: the router is an ``nn.Linear`` subclass without bias, then experts as Mixtral's."""
-    count = Dim.of(config.layers("num_local_experts", 16), "num_local_experts")
-    per_token = config.layers("num_experts_per_tok", 2)
-    return module(
-        "mlp",
-        "PhimoeSparseMoeBlock",
-        linear("router", sizes.hidden, count, bias=False, kind="PhimoeTopKRouter"),
-        fused_experts("PhimoeExperts", count, per_token, sizes.hidden, sizes.intermediate),
-    )
+_granitemoe_mlp = _local_experts(
+    "block_sparse_moe",
+    "GraniteMoeMoE",
+    "GraniteMoeExperts",
+    8,
+    lambda count, hidden: replace(router("GraniteMoeTopKRouter", count, hidden), name="router"),
+)
+"""Granite MoE: ``block_sparse_moe`` with a ``router``."""
+_phimoe_mlp = _local_experts(
+    "mlp",
+    "PhimoeSparseMoeBlock",
+    "PhimoeExperts",
+    16,
+    lambda count, hidden: linear("router", hidden, count, bias=False, kind="PhimoeTopKRouter"),
+)
+"""PhiMoE: the router is an ``nn.Linear`` subclass without bias."""
 
 
 def _gpt_oss_attention(family: Family, config: Config, sizes: Sizes) -> Module:
@@ -253,8 +251,8 @@ def _qwen3_next_kind(config: Config, count: int) -> Iterator[str]:
         raise config.fail(
             "layer_types", f"'{config.path('layer_types')}' must list 'linear_attention' or 'full_attention' per layer"
         )
-    for mixer, mlp in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
-        yield f"{mixer} {mlp}"
+    for mixer, feed_forward in zip(types, _qwen_moe_kind(512)(config, count), strict=False):
+        yield f"{mixer} {feed_forward}"
 
 
 def _qwen3_next_mixer(family: Family, config: Config, sizes: Sizes, kind: str) -> Module:
@@ -313,6 +311,19 @@ def _qwen3_moe_mlp(family: Family, config: Config, sizes: Sizes, kind: str) -> M
 
 _BASE_LM_SEQUENCE: tuple[Head, ...] = ("causal_lm", "sequence_classification")
 _BASE_LM: tuple[Head, ...] = ("causal_lm",)
+
+_COHERE = Family(
+    "cohere",
+    "Cohere",
+    head_classes("Cohere", _BASE_LM),
+    _cohere_attention,
+    dense_mlp,
+    norm_type="weight",
+    layer_norms=lambda config: ("input_layernorm",),
+    tie_default=True,
+    pad_default=0,
+)
+"""Cohere 2 keeps Cohere's norms, ties and padding; its attention is the standard one (no ``use_qk_norm``)."""
 
 _FAMILIES = (
     Family(
@@ -505,27 +516,13 @@ _FAMILIES = (
         rotary_factor_default=0.25,
         rotary_factor_always=True,
     ),
-    Family(
-        "cohere",
-        "Cohere",
-        head_classes("Cohere", _BASE_LM),
-        _cohere_attention,
-        dense_mlp,
-        norm_type="weight",
-        layer_norms=lambda config: ("input_layernorm",),
-        tie_default=True,
-        pad_default=0,
-    ),
-    Family(
-        "cohere2",
-        "Cohere2",
-        head_classes("Cohere2", _BASE_LM),
-        standard_attention,
-        dense_mlp,
-        norm_type="weight",
-        layer_norms=lambda config: ("input_layernorm",),
-        tie_default=True,
-        pad_default=0,
+    _COHERE,
+    replace(
+        _COHERE,
+        name="cohere2",
+        prefix="Cohere2",
+        classes=head_classes("Cohere2", _BASE_LM),
+        attention=standard_attention,
     ),
     Family(
         "phimoe",

@@ -15,20 +15,19 @@ from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     check_divisible,
     class_names,
-    config_flag,
-    conv,
     embedding,
     head_classes,
     kvq_attention,
     layer_norm,
     linear,
     linear_head,
+    lm_head,
     module,
     multihead_attention,
+    patchify,
     position_ids,
     rms_norm,
     stack,
-    tied_linear,
 )
 from paramcount.sources.hf.builders._llama_style import (
     TASK_HEADS,
@@ -104,16 +103,7 @@ def _siglip_vision_tower(config: Config) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv(
-            "patch_embedding",
-            "Conv2d",
-            channels,
-            hidden,
-            (patch, patch),
-            bias=True,
-            stride=patch.value,
-            padding="valid",
-        ),
+        patchify("patch_embedding", channels, hidden, patch, bias=True, padding="valid"),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
@@ -189,8 +179,6 @@ def gemma3(config: Config, architecture: str) -> Module:
         return base
     if head != "causal_lm":
         return module("", architecture, base, linear_head(TASK_HEADS[head], config, sizes.hidden))
-    if config_flag(config, "tie_word_embeddings", True):  # Gemma3Config: ``bool | None``, null unties
-        lm_head = tied_linear("lm_head", sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight")
-    else:
-        lm_head = linear("lm_head", sizes.hidden, sizes.vocab, bias=False)
-    return module("", architecture, base, lm_head)
+    # Gemma3Config: tie_word_embeddings is ``bool | None``, null unties.
+    language = lm_head(config, sizes.hidden, sizes.vocab, "model.language_model.embed_tokens.weight", tie_default=True)
+    return module("", architecture, base, language)

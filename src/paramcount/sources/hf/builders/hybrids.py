@@ -24,15 +24,16 @@ from paramcount.sources.hf.builders._common import (
     config_dim,
     config_flag,
     config_layers,
-    conv,
     embedding,
     linear,
+    lm_head,
     module,
     num_labels,
+    qkv_projections,
     rms_norm,
-    tied_linear,
 )
 from paramcount.sources.hf.builders._llama_style import fused_experts, gated_mlp
+from paramcount.sources.hf.builders.state_space import depthwise_conv, selective_scan, time_step_rank
 from paramcount.tree import Buffer, Dim, Module, Param
 
 __all__: list[str] = []
@@ -47,19 +48,13 @@ def _attention(config: Config, kind: str, hidden: Dim, *, bias: bool) -> Module:
     return module(
         "self_attn",
         kind,
-        linear("q_proj", hidden, queries, bias=bias),
-        linear("k_proj", hidden, keys, bias=bias),
-        linear("v_proj", hidden, keys, bias=bias),
+        *qkv_projections(hidden, queries, keys, bias=bias),
         linear("o_proj", queries, hidden, bias=bias),
     )
 
 
 def _depthwise(config: Config, channels: Dim) -> Module:
-    kernel = config_dim(config, "mamba_d_conv")
-    bias = config_flag(config, "mamba_conv_bias", True)
-    return conv(
-        "conv1d", "Conv1d", channels, channels, (kernel,), bias=bias, groups=channels.value, padding=kernel.value - 1
-    )
+    return depthwise_conv(config, channels, "mamba_d_conv", "mamba_conv_bias")
 
 
 def _causal_lm(config: Config, architecture: str, base: Module, hidden: Dim, vocab: Dim) -> Module:
@@ -67,10 +62,7 @@ def _causal_lm(config: Config, architecture: str, base: Module, hidden: Dim, voc
     or ``<kind>ForSequenceClassification`` (a bias-free ``score``)."""
     if architecture.endswith("ForSequenceClassification"):
         return module("", architecture, base, linear("score", hidden, num_labels(config), bias=False))
-    if config_flag(config, "tie_word_embeddings", False):
-        head = tied_linear("lm_head", hidden, vocab, "model.embed_tokens.weight")
-    else:
-        head = linear("lm_head", hidden, vocab, bias=False)
+    head = lm_head(config, hidden, vocab, "model.embed_tokens.weight", tie_default=False)
     return module("", architecture, base, head)
 
 
@@ -95,23 +87,16 @@ def _jamba_mixer(config: Config, hidden: Dim) -> Module:
     ``ceil(hidden_size/16)`` when "auto") with RMSNorms on the step and on B and C."""
     inner = hidden * config_dim(config, "mamba_expand")
     state = config_dim(config, "mamba_d_state")
-    if config.raw("mamba_dt_rank", "auto") == "auto":
-        rank = Dim.of(-(-hidden.value // 16), f"ceil({hidden.symbol}/16)")
-    else:
-        rank = config_dim(config, "mamba_dt_rank")
-    bias = config_flag(config, "mamba_proj_bias", False)
-    return module(
+    rank = time_step_rank(config, "mamba_dt_rank", hidden)
+    return selective_scan(
         "mamba",
         "JambaMambaMixer",
         _depthwise(config, inner),
-        linear("in_proj", hidden, inner * 2, bias=bias),
-        linear("x_proj", inner, rank + state * 2, bias=False),
-        linear("dt_proj", rank, inner, bias=True),
-        linear("out_proj", inner, hidden, bias=bias),
+        (hidden, inner, state, rank),
+        config_flag(config, "mamba_proj_bias", False),
         rms_norm("dt_layernorm", rank, "JambaRMSNorm"),
         rms_norm("b_layernorm", state, "JambaRMSNorm"),
         rms_norm("c_layernorm", state, "JambaRMSNorm"),
-        params=(Param("A_log", (inner, state)), Param("D", (inner,))),
     )
 
 

@@ -20,11 +20,11 @@ from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._defaults import attribute
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
-    conv,
     embedding,
     layer_norm,
     linear,
     module,
+    patchify,
     path_dim,
     rms_norm,
     stack,
@@ -37,6 +37,7 @@ from paramcount.sources.hf.builders.vision_language import (
     _sub_config,
     _sub_model,
     clip_encoder,
+    feature_layer_fact,
     language_head,
     llava_model,
 )
@@ -46,6 +47,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final
+
+    from paramcount.tree import Value
 
 __all__ = ["idefics3", "llava_next", "llava_onevision", "mistral3", "paligemma", "pixtral", "smolvlm"]
 
@@ -105,11 +108,15 @@ def _anyres(tree: Module, config: Config, default: tuple[tuple[int, int], ...], 
     facts: list[tuple[str, str | int]] = [(key, value) for key in read if isinstance(value := config.raw(key), str)]
     if type(side) is int and side > 0:
         facts.append(("vision_config.image_size", side))
-    added = (*facts, *((("image_grid_pinpoints", pinpoints),) if pinpoints else ()))
+    return _with_facts(tree, (*facts, *((("image_grid_pinpoints", pinpoints),) if pinpoints else ())))
+
+
+def _with_facts(tree: Module, facts: tuple[tuple[str, Value], ...]) -> Module:
+    """The tree with ``facts`` added to its base model's attributes (the tree, or its ``model``)."""
     if tree.kind.endswith("ForConditionalGeneration"):
         base, *rest = tree.children
-        return replace(tree, children=(replace(base, attributes=(*base.attributes, *added)), *rest))
-    return replace(tree, attributes=(*tree.attributes, *added))
+        return replace(tree, children=(replace(base, attributes=(*base.attributes, *facts)), *rest))
+    return replace(tree, attributes=(*tree.attributes, *facts))
 
 
 @model_type("llava_next", architectures=_classes("LlavaNext"), default="LlavaNextForConditionalGeneration")
@@ -162,16 +169,7 @@ def _idefics3_vision(config: Config, prefix: str) -> Module:
     embeddings = module(
         "embeddings",
         f"{prefix}VisionEmbeddings",
-        conv(
-            "patch_embedding",
-            "Conv2d",
-            path_dim(config, "num_channels"),
-            hidden,
-            (patch, patch),
-            bias=True,
-            stride=patch.value,
-            padding="valid",
-        ),
+        patchify("patch_embedding", path_dim(config, "num_channels"), hidden, patch, bias=True, padding="valid"),
         embedding("position_embedding", side * side, hidden),
     )
     encoder = clip_encoder(config, hidden, prefix, part="Vision")
@@ -241,15 +239,7 @@ def pixtral(config: Config, architecture: str) -> Module:
     tower = module(
         "",
         architecture,
-        conv(
-            "patch_conv",
-            "Conv2d",
-            path_dim(config, "num_channels"),
-            hidden,
-            (patch, patch),
-            bias=False,
-            stride=patch.value,
-        ),
+        patchify("patch_conv", path_dim(config, "num_channels"), hidden, patch, bias=False),
         rms_norm("ln_pre", hidden, "PixtralRMSNorm"),
         module("transformer", "PixtralTransformer", stack("layers", layer, config.layers("num_hidden_layers"))),
         module("patch_positional_embedding", "PixtralVisionRotaryEmbedding", buffers=rotary),
@@ -290,4 +280,5 @@ def mistral3(config: Config, architecture: str) -> Module:
             _sub_model(text, "language_model", f"{path}language_model."),
         )
 
-    return _assemble(config, architecture, "Mistral3", text, parts, family="Mistral 3")
+    tree = _assemble(config, architecture, "Mistral3", text, parts, family="Mistral 3")
+    return _with_facts(tree, (feature_layer_fact(config),))

@@ -22,14 +22,14 @@ from paramcount.sources.hf.builders._common import (
     conv,
     embedding,
     linear,
+    lm_head,
     module,
     rms_norm,
     stack,
-    tied_linear,
 )
 from paramcount.tree import Dim, Module, Param
 
-__all__ = ["mamba", "mamba2"]
+__all__ = ["depthwise_conv", "mamba", "mamba2", "selective_scan", "time_step_rank"]
 
 
 def _inner(config: Config, hidden: Dim) -> Dim:
@@ -37,36 +37,55 @@ def _inner(config: Config, hidden: Dim) -> Dim:
     return hidden * config_dim(config, "expand", default=2)
 
 
-def _depthwise(config: Config, channels: Dim) -> Module:
-    kernel = config_dim(config, "conv_kernel", default=4)
-    bias = config_flag(config, "use_conv_bias", True)
+def depthwise_conv(config: Config, channels: Dim, kernel_key: str, bias_key: str, default: int | None = None) -> Module:
+    """The causal depthwise ``conv1d`` of a Mamba mixer: kernel ``kernel_key``, padded by kernel - 1."""
+    kernel = config_dim(config, kernel_key, default=default)
+    bias = config_flag(config, bias_key, True)
     return conv(
         "conv1d", "Conv1d", channels, channels, (kernel,), bias=bias, groups=channels.value, padding=kernel.value - 1
     )
 
 
-def _time_step_rank(config: Config, hidden: Dim) -> Dim:
-    value = config.raw("time_step_rank", "auto")
-    if value == "auto":
+def _depthwise(config: Config, channels: Dim) -> Module:
+    return depthwise_conv(config, channels, "conv_kernel", "use_conv_bias", default=4)
+
+
+def time_step_rank(config: Config, key: str, hidden: Dim) -> Dim:
+    """The step's rank ``key``: ``ceil(hidden_size / 16)`` when ``"auto"``."""
+    if config.raw(key, "auto") == "auto":
         return Dim.of(-(-hidden.value // 16), f"ceil({hidden.symbol}/16)")
-    return config_dim(config, "time_step_rank")
+    return config_dim(config, key)
 
 
-def _mamba_mixer(config: Config, hidden: Dim) -> Module:
-    inner = _inner(config, hidden)
-    state = config_dim(config, "state_size", default=16)
-    rank = _time_step_rank(config, hidden)
-    bias = config_flag(config, "use_bias", False)
+def selective_scan(
+    name: str, kind: str, conv1d: Module, sizes: tuple[Dim, Dim, Dim, Dim], bias: bool, *norms: Module
+) -> Module:
+    """Mamba's selective-scan mixer over ``sizes`` (hidden, inner, state, rank): the projections in and out,
+    the step's ``x_proj`` and ``dt_proj``, then ``norms`` (Jamba's RMSNorms on the step and on B and C)."""
+    hidden, inner, state, rank = sizes
     return module(
-        "mixer",
-        "MambaMixer",
-        _depthwise(config, inner),
+        name,
+        kind,
+        conv1d,
         linear("in_proj", hidden, inner * 2, bias=bias),
         linear("x_proj", inner, rank + state * 2, bias=False),
         linear("dt_proj", rank, inner, bias=True),
         linear("out_proj", inner, hidden, bias=bias),
+        *norms,
         params=(Param("A_log", (inner, state)), Param("D", (inner,))),
     )
+
+
+def _mamba_mixer(config: Config, hidden: Dim) -> Module:
+    inner = _inner(config, hidden)
+    sizes = (
+        hidden,
+        inner,
+        config_dim(config, "state_size", default=16),
+        time_step_rank(config, "time_step_rank", hidden),
+    )
+    bias = config_flag(config, "use_bias", False)
+    return selective_scan("mixer", "MambaMixer", _depthwise(config, inner), sizes, bias)
 
 
 def _mamba2_mixer(config: Config, hidden: Dim) -> Module:
@@ -114,10 +133,7 @@ def _state_space(config: Config, architecture: str, kind: str, *, tie_default: b
     )
     if not causal:
         return backbone
-    if config_flag(config, "tie_word_embeddings", tie_default):
-        head = tied_linear("lm_head", hidden, vocab, "backbone.embeddings.weight")
-    else:
-        head = linear("lm_head", hidden, vocab, bias=False)
+    head = lm_head(config, hidden, vocab, "backbone.embeddings.weight", tie_default=tie_default)
     return module("", architecture, backbone, head)
 
 

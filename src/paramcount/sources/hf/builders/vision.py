@@ -18,14 +18,15 @@ from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
     conv,
     embedding,
+    image_classifier,
     layer_norm,
     linear,
     mlp,
     module,
     multihead_attention,
+    patchify,
     path_dim,
     path_heads,
-    path_num_labels,
     position_ids,
     qkv_projections,
     stack,
@@ -71,7 +72,7 @@ def _siglip_vision(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        conv("patch_embedding", "Conv2d", channels, hidden, (patch, patch), bias=True, stride=patch.value),
+        patchify("patch_embedding", channels, hidden, patch, bias=True),
         embedding("position_embedding", positions, hidden),
         buffers=(position_ids(positions),),
     )
@@ -97,12 +98,7 @@ def siglip(config: Config, architecture: str) -> Module:
     text = _sub_config(config, "text_config", "siglip_text_model")
     vision = _sub_config(config, "vision_config", "siglip_vision_model")
     if architecture == "SiglipForImageClassification":
-        labels = path_num_labels(config)
-        # nn.Linear(vision_config.hidden_size, num_labels) if num_labels > 0 else nn.Identity().
-        if labels.value == 0:
-            classifier = module("classifier", "Identity")
-        else:
-            classifier = linear("classifier", path_dim(vision, "hidden_size"), labels, bias=True)
+        classifier = image_classifier(config, path_dim(vision, "hidden_size"))
         return module("", architecture, _siglip_vision(vision, "vision_model"), classifier)
     scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
     return module(
@@ -201,10 +197,5 @@ def dinov2(config: Config, architecture: str) -> Module:
     """DINOv2: the classifier reads the class token and the mean patch token, so it is ``2·hidden_size`` wide."""
     if architecture == "Dinov2Model":
         return _dinov2_model(config, "")
-    labels = path_num_labels(config)
-    hidden = path_dim(config, "hidden_size")
-    if labels.value == 0:
-        classifier = module("classifier", "Identity")
-    else:
-        classifier = linear("classifier", hidden * 2, labels, bias=True)
+    classifier = image_classifier(config, path_dim(config, "hidden_size") * 2)
     return module("", architecture, _dinov2_model(config, "dinov2"), classifier)
