@@ -77,6 +77,16 @@ def _measured(
     return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
+def _shipped_plan(hub_id: str, **options: Any) -> ActivationPlan:
+    """Our plan for a shipped config (CUDA kernels unless ``options`` say otherwise)."""
+    tree = from_config(hub_id).tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, **options)
+    assert plan is not None
+    return plan
+
+
 def _plan_equal_to_autograd(config: dict[str, Any], architecture: str) -> ActivationPlan:
     """The plan of a tiny config changed by a test (sdpa, stored, CPU kernels), checked equal to autograd's."""
     measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
@@ -148,11 +158,7 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     # Mixtral-8x7B, bf16, b=1, s=4,096, r=2 of e=8 experts of width i=14,336: the experts' SwiGLU keeps
     # (h + 2i + i + i + h)·2 bytes per routed pair, 2·s pairs; the router its float32 softmax over 8 experts.
     s, h, i = 4096, 4096, 14_336
-    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
-    assert plan is not None
+    plan = _shipped_plan("mistralai/Mixtral-8x7B-v0.1", batch=1, seq_len=s, dtype="bfloat16")
     by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
     experts = [key for key in by_key if key.startswith("mlp.experts.") and key.endswith(("input", "output"))]
     assert sum(by_key[key] for key in experts) == 2 * s * (2 * h + 4 * i) * 2
@@ -164,13 +170,10 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
 def test_albert_runs_its_shared_layer_each_time() -> None:
     # albert-base-v2: one layer's weights (the tree's stack holds one group of one layer) run 12 times, each run
     # keeping its own tensors: 12 layers in the plan.
-    tree = from_config("albert/albert-base-v2").tree
-    dims = transformer_dimensions(tree)
+    dims = transformer_dimensions(from_config("albert/albert-base-v2").tree)
     assert dims is not None
     assert dims.layers == 1
-    plan = activation_plan(tree, dims, batch=1, seq_len=64, dtype="bfloat16")
-    assert plan is not None
-    assert plan.layers == 12
+    assert _shipped_plan("albert/albert-base-v2", batch=1, seq_len=64, dtype="bfloat16").layers == 12
 
 
 @pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE))
@@ -204,11 +207,7 @@ def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str)
 def test_vit_runs_the_image_patches_whatever_the_sequence() -> None:
     # vit-base-patch16-224: a 224 × 224 RGB image in 16 × 16 patches, 196 patches and the class token: s = 197
     # whatever the sequence asked for; the patch convolution keeps the image, 3·224·224 values.
-    tree = from_config("google/vit-base-patch16-224-in21k").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=2, seq_len=64, dtype="bfloat16")
-    assert plan is not None
+    plan = _shipped_plan("google/vit-base-patch16-224-in21k", batch=2, seq_len=64, dtype="bfloat16")
     assert plan.seq_len == 197
     by_key = {tensor.key: tensor for tensor in (*plan.per_layer, *plan.model)}
     assert by_key["embeddings.patch_embeddings.projection.input"].bytes == 2 * 2 * 3 * 224 * 224
