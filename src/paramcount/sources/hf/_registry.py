@@ -125,20 +125,31 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "residual_dropout",
+    "embedding_dropout",
+    "hidden_dropout",
     "input_jitter_noise",
     "dropout_rate",
     "feed_forward_proj",
+    "classifier_dropout",
+    "problem_type",
     "drop_path_rate",
 )
-"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner."""
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
+head's dropout and loss), kept on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
-ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+ROUTING_KEYS: Final = (
+    "num_experts_per_tok",
+    "norm_topk_prob",
+    "output_router_logits",
+    "router_jitter_noise",
+    "clip_qkv",
+)
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise), kept on the root for the activation planner."""
+noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 
