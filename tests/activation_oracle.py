@@ -47,6 +47,40 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+    # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
+    "roberta": ("FacebookAI--roberta-base.json", "RobertaForMaskedLM", {"max_position_embeddings": 64}),
+    "roberta_causal": (
+        "FacebookAI--roberta-base.json",
+        "RobertaForCausalLM",
+        {"max_position_embeddings": 64, "is_decoder": True},
+    ),
+    "xlm_roberta": ("FacebookAI--xlm-roberta-base.json", "XLMRobertaForMaskedLM", {"max_position_embeddings": 64}),
+    # ELECTRA's discriminator: embeddings narrower than the layers, projected up; a per-token binary head
+    "electra": (
+        "google--electra-base-discriminator.json",
+        "ElectraForPreTraining",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
+    "distilbert": (
+        "distilbert--distilbert-base-uncased.json",
+        "DistilBertForMaskedLM",
+        {"max_position_embeddings": 64, "dim": 64, "n_heads": 4, "hidden_dim": 96},  # its own names
+    ),
+    # ALBERT: one layer's weights run num_hidden_layers times, on embeddings of embedding_size projected up
+    "albert": (
+        "albert--albert-base-v2.json",
+        "AlbertForMaskedLM",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
+    # MPNet: BERT's layer with a relative position bias shared by every layer, its attention written out (eager)
+    "mpnet": ("sentence-transformers--all-mpnet-base-v2.json", "MPNetForMaskedLM", {"max_position_embeddings": 64}),
+    # vision transformers: a 32 × 32 image in 8 × 8 patches, 16 patches and the class token (s = 17)
+    "vit": (
+        "google--vit-base-patch16-224-in21k.json",
+        "ViTForImageClassification",
+        {"image_size": 32, "patch_size": 8},
+    ),
+    "dinov2": ("facebook--dinov2-base.json", "Dinov2ForImageClassification", {"image_size": 32, "patch_size": 8}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",
@@ -239,7 +273,9 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
     window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
     BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
-    (question answering)."""
+    (question answering); an image classifier (a vision transformer) random images of its
+    ``image_size`` and a class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches
+    and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -264,6 +300,14 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         del inputs["labels"]
         for end in ("start_positions", "end_positions"):
             inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
+    if model.main_input_name == "pixel_values":  # an image classifier: one image and one class label per example
+        config = model.config
+        side = config.image_size
+        image = torch.randn((batch, config.num_channels, side, side), generator=generator)
+        inputs = {
+            "pixel_values": image.to(model.dtype),
+            "labels": torch.randint(classes, (batch,), generator=generator),
+        }
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)

@@ -23,6 +23,8 @@ from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
+NOT_CHECKPOINTABLE = {"albert", "mpnet"}
+"""Families whose layers transformers cannot checkpoint (``activation_checkpointing_enable`` raises)."""
 EAGER_ONLY = {"gpt_oss"}
 
 
@@ -76,10 +78,30 @@ def _measured(
     return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
+def _shipped_plan(hub_id: str, **options: Any) -> ActivationPlan:
+    """Our plan for a shipped config (CUDA kernels unless ``options`` say otherwise)."""
+    tree = from_config(hub_id).tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, **options)
+    assert plan is not None
+    return plan
+
+
+def _plan_equal_to_autograd(config: dict[str, Any], architecture: str) -> ActivationPlan:
+    """The plan of a tiny config changed by a test (sdpa, stored, CPU kernels), checked equal to autograd's."""
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    plan = _plan_of(config, architecture)
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    return plan
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
+    if checkpointing and family in NOT_CHECKPOINTABLE:
+        pytest.skip("transformers cannot checkpoint these layers: test_encoders_transformers_cannot_checkpoint")
     # transformers runs gpt-oss's attention with sinks eager only (it refuses sdpa): the plan for sdpa is eager's
     measured = "eager" if family in EAGER_ONLY else attention
     two, three = (_measured(family, layers, measured, checkpointing, BATCH, SEQ) for layers in (2, 3))
@@ -94,6 +116,20 @@ def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: 
 @given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(["llama", "gpt2", "bert"]))
 def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
     # The symbols b and s enter every rule: random (batch, seq) in the cheapest families, sdpa (the default).
+    assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
+ENCODER_FAMILIES = [
+    *("roberta", "roberta_causal", "xlm_roberta", "electra", "distilbert", "albert", "mpnet", "vit", "dinov2")
+]
+
+
+@settings(max_examples=6)
+@given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(ENCODER_FAMILIES))
+def test_encoders_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
+    # b and s in the encoders' own rules (RoBERTa's b·s position ids, MPNet's s·s buckets, ELECTRA's b·s·w, the
+    # causal LM's labels shifted into a new tensor or, with one sequence, a view of the padded ones); a
+    # vision transformer's s is its image's tokens whatever seq says, so only b varies there.
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
@@ -178,17 +214,60 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     # Mixtral-8x7B, bf16, b=1, s=4,096, r=2 of e=8 experts of width i=14,336: the experts' SwiGLU keeps
     # (h + 2i + i + i + h)·2 bytes per routed pair, 2·s pairs; the router its float32 softmax over 8 experts.
     s, h, i = 4096, 4096, 14_336
-    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
-    assert plan is not None
+    plan = _shipped_plan("mistralai/Mixtral-8x7B-v0.1", batch=1, seq_len=s, dtype="bfloat16")
     by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
     experts = [key for key in by_key if key.startswith("mlp.experts.") and key.endswith(("input", "output"))]
     assert sum(by_key[key] for key in experts) == 2 * s * (2 * h + 4 * i) * 2
     assert by_key["mlp.gate.probabilities"] == 4 * s * 8
     assert by_key["mlp.experts.routing_weights"] == 4 * 2 * s  # Mixtral's router returns them in float32
     assert any("any routing" in note for note in plan.assumptions)
+
+
+def test_albert_runs_its_shared_layer_each_time() -> None:
+    # albert-base-v2: one layer's weights (the tree's stack holds one group of one layer) run 12 times, each run
+    # keeping its own tensors: 12 layers in the plan.
+    dims = transformer_dimensions(from_config("albert/albert-base-v2").tree)
+    assert dims is not None
+    assert dims.layers == 1
+    assert _shipped_plan("albert/albert-base-v2", batch=1, seq_len=64, dtype="bfloat16").layers == 12
+
+
+@pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE))
+def test_encoders_transformers_cannot_checkpoint(family: str) -> None:
+    # transformers refuses to checkpoint ALBERT's and MPNet's layers (and MPNet cannot run sdpa): the plans say so.
+    import transformers
+
+    config, architecture = tiny_config(family, 2)
+    with pytest.raises(ValueError, match="does not support activation checkpointing"):
+        real_model(config, architecture, "eager", True)
+    plan = _ours(family, 2, "sdpa", True, BATCH, SEQ)
+    assert any("not checkpointable" in note for note in plan.assumptions)
+    sdpa = getattr(transformers, architecture)._supports_sdpa
+    assert (plan.attention == "sdpa") == sdpa
+    assert any("cannot run sdpa" in note for note in plan.assumptions) != sdpa
+
+
+@pytest.mark.parametrize(("family", "key"), [("distilbert", "activation"), ("electra", "hidden_act")])
+def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str) -> None:
+    # DistilBERT names its activation function `activation`. With ReLU the result is also the next operation's
+    # input, one storage: lin2's in the layers, in the head the LayerNorm's (DistilBERT) or dense_prediction's
+    # (ELECTRA, whose head has no LayerNorm).
+    config, architecture = tiny_config(family, 2)
+    config[key] = "relu"
+    plan = _plan_equal_to_autograd(config, architecture)
+    keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
+    assert not keys & {"ffn.lin2.input", "output.dense.input", "vocab_layer_norm.input"}
+    assert "discriminator_predictions.dense_prediction.input" not in keys
+
+
+def test_vit_runs_the_image_patches_whatever_the_sequence() -> None:
+    # vit-base-patch16-224: a 224 × 224 RGB image in 16 × 16 patches, 196 patches and the class token: s = 197
+    # whatever the sequence asked for; the patch convolution keeps the image, 3·224·224 values.
+    plan = _shipped_plan("google/vit-base-patch16-224-in21k", batch=2, seq_len=64, dtype="bfloat16")
+    assert plan.seq_len == 197
+    by_key = {tensor.key: tensor for tensor in (*plan.per_layer, *plan.model)}
+    assert by_key["embeddings.patch_embeddings.projection.input"].bytes == 2 * 2 * 3 * 224 * 224
+    assert by_key["mlp.fc1.input"].bytes == 2 * 2 * 197 * 768
 
 
 BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")
@@ -415,9 +494,7 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     # comes between (the shipped config has 0.1): b·s·i once per layer, not twice.
     config, architecture = tiny_config("pegasus", 2)
     config["activation_dropout"] = activation_dropout
-    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    plan = _plan_of(config, architecture)
-    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    plan = _plan_equal_to_autograd(config, architecture)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
 
 

@@ -1,17 +1,18 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
-``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
-softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
-Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
-those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; T5's in
-``activations_t5``) and lists, for one layer and for what lies outside the layers (embedding, final norm, output
-head or BERT's and BART's task heads, loss), each tensor saved for backward with its shape in symbols, its dtype
-and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
-``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
-``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
-and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
+Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's,
+DistilBERT's, ALBERT's (its shared layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's
+patches; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in
+or not; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper, and that
+decoder alone in their ``ForCausalLM``; T5's in ``activations_t5``) and lists, for one layer and for what lies
+outside the layers (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for
+backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor
+(``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
+differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
+kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
+count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
 Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
@@ -76,6 +77,14 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
+    "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
@@ -102,9 +111,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
-SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss"})
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "mpnet"})
 """Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
-gpt-oss's sinks):
+gpt-oss's sinks; MPNet writes its attention out):
 transformers runs them eager when no implementation is asked for."""
 ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
 """Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
@@ -174,7 +183,8 @@ class ActivationPlan(Record):
     the layers are the decoder's, at the target length ``seq_len``, and ``encoder`` holds the encoder's."""
 
     structure: str
-    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert``."""
+    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -237,6 +247,10 @@ class _Sizes(Record):
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    w: int = 0
+    """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``), else h."""
+    n: int = 0
+    """The values of one input image, channels × height × width (a vision transformer)."""
     p: int = 0
     """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
     c: int = 0
@@ -274,9 +288,9 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m c`` with ``·`` between them. ``target``: a
-    decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
-    cross-attention) the source length ``s``."""
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m w n p c`` with ``·`` between them.
+    ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys
+    of cross-attention) the source length ``s``."""
 
     def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool, *, target: bool = False) -> None:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
@@ -962,20 +976,135 @@ def _gpt2_layer(out: _Builder) -> None:
     _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
 
 
-def _bert_layer(out: _Builder) -> None:
+# Vision transformers: ViT, DINOv2.
+
+
+class _Vision(Record):
+    """The modules of a pre-norm vision transformer layer, as ViT's are named (``VISION``), its stack under the
+    base model and its classifier: a LayerNorm, the q/k/v projections, the attention, the output projection and
+    the residual's dropout; a LayerNorm, the MLP (two Linears, the activation between), the residual's dropout."""
+
+    stack: str = "layers"
+    norm1: str = "layernorm_before"
+    projections: str = "attention.q_proj/k_proj/v_proj"
+    attention: str = "attention"
+    output: str = "attention.o_proj"
+    norm2: str = "layernorm_after"
+    fc1: str = "mlp.fc1"
+    act: str = "mlp.activation_fn"
+    fc2: str = "mlp.fc2"
+    dropout: str = "dropout"
+    embeddings: str = "embeddings"
+    patches: str = "embeddings.patch_embeddings.projection"
+    final_norm: str = "layernorm"
+    upcast_softmax: bool = True
+    """Eager attention takes the softmax in float32 (ViT), or in the dtype (DINOv2)."""
+    layer_scale: tuple[str, str] = ("", "")
+    """The layer scales after the attention and after the MLP (DINOv2's ``layer_scale1/2``), "" where none."""
+    head: str = "classifier"
+    """The image classifier (the tree's root); without it, no head or loss."""
+    head_input: str = "b·s·h"
+    """What the classifier's input keeps: the class token, a view of the normalised output (ViT), or the class
+    token beside the patches' mean, concatenated (DINOv2: ``b·2·h``)."""
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.norm1, self.projections, self.output, self.norm2, self.fc1, self.fc2, *self.layer_scale)
+        return frozenset(path.split(".")[0] for path in paths if path)
+
+
+VISION: Final = {
+    "vit": _Vision(),
+    "dinov2": _Vision(
+        stack="encoder.layer",
+        norm1="norm1",
+        norm2="norm2",
+        dropout="",
+        upcast_softmax=False,
+        layer_scale=("layer_scale1", "layer_scale2"),
+        head_input="b·2·h",
+    ),
+}
+"""The vision transformers modelled, by model type."""
+
+
+IMAGE_TOKENS: Final = (
+    "vision transformer: s={s:,} tokens, the image's {patches:,} patches and the class token, from an image of "
+    "n={n:,} values (channels × height × width) at the configured image_size, whatever the sequence length asked "
+    "for; another image size (interpolated position embeddings) is not modelled"
+)
+
+
+def _image(tree: Module, stack: str) -> tuple[int, int]:
+    """A vision transformer's tokens (its position table's rows: the patches and the class token) and the values
+    of one input image (channels × patches × the patch's pixels, read from the patch convolution); (0, 0) when
+    they are not found or stochastic depth (``drop_path_rate``) drops layers, which is not modelled."""
+    attributes = dict(tree.attributes)
+    names = VISION[str(attributes.get("model_type"))]
+    drop_path = attributes.get("drop_path_rate")
+    if isinstance(drop_path, int | float) and drop_path > 0:
+        return 0, 0
+    base = stack.removesuffix(names.stack)
+    table = _param(_at(tree, f"{base}{names.embeddings}"), "position_embeddings")
+    conv = _param(_at(tree, f"{base}{names.patches}"), "weight")
+    if table is None or conv is None or len(table.shape) != 3 or len(conv.shape) != 4:
+        return 0, 0
+    tokens = table.sizes[1]
+    return tokens, conv.sizes[1] * (tokens - 1) * conv.sizes[2] * conv.sizes[3]
+
+
+def _vit_layer(out: _Builder, names: _Vision) -> None:
+    """A pre-norm vision transformer layer (``names``): LayerNorm, attention, dropout or a layer scale, residual;
+    LayerNorm, MLP, dropout or a layer scale, residual."""
+    out.layer_norm(names.norm1, "b·s·h")
+    first = names.projections.split("/")[0]
     out.saved(
-        "attention.self.query/key/value.input",
-        "attention.self.query",
-        "query/key/value input, the layer's input (AddmmBackward0, one storage)",
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0, one storage)",
         "b·s·h",
         "sequence",
     )
-    shared = _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False)
-    _attention_output(out, shared, "attention.output.dense", "AddmmBackward0", "b·s·h", "attention.output.dropout")
-    out.layer_norm("attention.output.LayerNorm", "b·s·h")
-    what = "dense input, the normalised attention output (AddmmBackward0)"
-    _plain_mlp(out, "intermediate.dense", what, "intermediate.intermediate_act_fn", "output.dense", "output.dropout")
-    out.layer_norm("output.LayerNorm", "b·s·h")
+    shared = _attention_core(out, names.attention, upcast_softmax=names.upcast_softmax, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.dropout)
+    attention_scale, mlp_scale = names.layer_scale
+    if attention_scale:
+        what = "the attention's output, times lambda1 (MulBackward0)"
+        out.saved(f"{attention_scale}.input", attention_scale, what, "b·s·h", "sequence")
+    out.layer_norm(names.norm2, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.dropout)
+    if mlp_scale:
+        what = "the MLP's output, times lambda1 (MulBackward0)"
+        out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
+
+
+def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
+    """Outside a vision transformer's layers (at ``base``): the patch convolution keeps the image (b·n values,
+    an input in the compute dtype); the class token's concatenation and the position embeddings' sum keep
+    nothing; the embeddings' dropout; the final LayerNorm; the classifier on the class token, a view that keeps
+    the whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
+    patches = f"{base}{names.patches}"
+    out.saved(
+        f"{patches}.input",
+        patches,
+        "the image, the patch convolution's input (ConvolutionBackward0)",
+        "b·n",
+        "sequence",
+    )
+    if out.settings.hidden_dropout > 0:
+        dropout = f"{base}{names.embeddings}.dropout"
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
+    out.layer_norm(f"{base}{names.final_norm}", "b·s·h")
+    if head:
+        what = (
+            "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)"
+            if names.head_input == "b·s·h"
+            else "the class token beside the patches' mean, concatenated (AddmmBackward0)"
+        )
+        out.saved(f"{names.head}.input", names.head, what, names.head_input, "sequence")
+        _loss(out, upcast=False, head=names.head, rows="b")
 
 
 class _Seq2Seq(Record):
@@ -1257,49 +1386,250 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool, causal: bool = False) -> None:
-    """Outside BERT's layers: the embeddings, and with ``head`` the masked-LM head and its loss (``causal``: the
-    causal-LM loss of ``BertLMHeadModel``, run as a decoder (``is_decoder``), on the upcast logits and the shifted
-    labels)."""
+# BERT and the encoders written like it: RoBERTa, XLM-R, ELECTRA.
+
+
+class _PostNorm(Record):
+    """The modules of a post-norm encoder layer, as BERT's are named: the q/k/v projections, the attention, the
+    output projection and its residual's dropout, a LayerNorm after the residual sum, the MLP (two Linears, the
+    activation between, the residual's dropout) and the LayerNorm after its residual sum. A dropout None where the
+    layer has none."""
+
+    projections: str = "attention.self.query/key/value"
+    attention: str = "attention.self"
+    output: str = "attention.output.dense"
+    output_dropout: str | None = "attention.output.dropout"
+    attention_norm: str = "attention.output.LayerNorm"
+    fc1: str = "intermediate.dense"
+    act: str = "intermediate.intermediate_act_fn"
+    fc2: str = "output.dense"
+    mlp_dropout: str | None = "output.dropout"
+    norm: str = "output.LayerNorm"
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.projections, self.output, self.attention_norm, self.fc1, self.fc2, self.norm)
+        return frozenset(path.split(".")[0] for path in paths)
+
+
+class _Encoder(Record):
+    """Where an encoder written like BERT differs from BERT, by model type (``ENCODERS``): its layer's names, its
+    embeddings and its pre-training head. The embeddings' width (``embedding_size``) is read from the tree."""
+
+    stack: str = "encoder.layer"
+    """The layers' path under the base model (``bert.``)."""
+    layer: _PostNorm = _PostNorm()
+    positions: str = "buffer"
+    """``buffer``: the position ids are a slice of the ``position_ids`` buffer (nothing kept) and the token types
+    are gathered at them, 1·s (BERT, ELECTRA); ``padding``: the position ids count from the padding id + 1 per
+    token (RoBERTa, XLM-R, MPNet), b·s, and the token types are gathered at those, b·s."""
+    token_types: bool = True
+    """A token-type table (not DistilBERT's, MPNet's embeddings)."""
+    relative_bias: str = ""
+    """The relative position bias's table under the base model, looked up once for every layer (MPNet)."""
+    checkpointable: bool = True
+    """transformers can checkpoint the layers (not ALBERT's, MPNet's: ``activation_checkpointing_enable``
+    raises)."""
+    project: str = "embeddings_project"
+    """The Linear from the embeddings' width w up to h under the base model, present when w ≠ h."""
+    head: tuple[str, str, str, str] = (
+        "cls.predictions.transform.dense",
+        "cls.predictions.transform.transform_act_fn",
+        "cls.predictions.transform.LayerNorm",
+        "cls.predictions.decoder",
+    )
+    """The pre-training head: a dense layer, the activation, a LayerNorm ("" for none) and the output projection."""
+    head_width: str = "h"
+    """The head's width after its dense layer: h, or the embeddings' w (ALBERT, whose decoder is tied to them)."""
+    shared: bool = False
+    """The stack holds groups of layers whose weights every run shares (ALBERT: ``albert_layer_groups``, each of
+    ``inner_group_num`` layers, run ``num_hidden_layers`` times in all); each run keeps its own tensors."""
+    binary: bool = False
+    """The head predicts one logit per token, trained with ``BCEWithLogitsLoss`` (ELECTRA's discriminator); else
+    the masked-LM cross-entropy over the vocabulary."""
+
+
+ROBERTA_HEAD: Final = ("lm_head.dense", "lm_head.gelu", "lm_head.layer_norm", "lm_head.decoder")
+ENCODERS: Final = {
+    "bert": _Encoder(),
+    "roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "xlm-roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "electra": _Encoder(
+        head=(
+            "discriminator_predictions.dense",
+            "discriminator_predictions.activation",
+            "",
+            "discriminator_predictions.dense_prediction",
+        ),
+        binary=True,
+    ),
+    "distilbert": _Encoder(
+        stack="transformer.layer",
+        layer=_PostNorm(
+            projections="attention.q_lin/k_lin/v_lin",
+            attention="attention",
+            output="attention.out_lin",
+            output_dropout=None,
+            attention_norm="sa_layer_norm",
+            fc1="ffn.lin1",
+            act="ffn.activation",
+            fc2="ffn.lin2",
+            mlp_dropout="ffn.dropout",
+            norm="output_layer_norm",
+        ),
+        token_types=False,
+        head=("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
+    ),
+    "albert": _Encoder(
+        stack="encoder.albert_layer_groups",
+        layer=_PostNorm(
+            projections="attention.query/key/value",
+            attention="attention",
+            output="attention.dense",
+            output_dropout="attention.output_dropout",
+            attention_norm="attention.LayerNorm",
+            fc1="ffn",
+            act="activation",
+            fc2="ffn_output",
+            mlp_dropout=None,
+            norm="full_layer_layer_norm",
+        ),
+        project="encoder.embedding_hidden_mapping_in",
+        head=("predictions.dense", "predictions.activation", "predictions.LayerNorm", "predictions.decoder"),
+        head_width="w",
+        shared=True,
+        checkpointable=False,
+    ),
+    "mpnet": _Encoder(
+        layer=_PostNorm(
+            projections="attention.attn.q/k/v",
+            attention="attention.attn",
+            output="attention.attn.o",
+            output_dropout="attention.dropout",
+            attention_norm="attention.LayerNorm",
+        ),
+        positions="padding",
+        token_types=False,
+        relative_bias="encoder.relative_attention_bias",
+        head=ROBERTA_HEAD,
+        checkpointable=False,
+    ),
+}
+"""The encoders written like BERT that are modelled."""
+NOT_CHECKPOINTABLE: Final = (
+    "{model}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
+    "checkpointed figures assume a checkpoint of one's own around each layer's run"
+)
+
+
+def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[str, ...]:
+    """The note of a checkpointed plan of a BERT-like encoder whose layers transformers cannot checkpoint."""
+    encoder = ENCODERS.get(model_type)
+    if encoder is None or not checkpointing or encoder.checkpointable:
+        return ()
+    return (NOT_CHECKPOINTABLE.format(model=model_type),)
+
+
+def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
+    """ALBERT's layer (``albert_layers`` of the first group of ``stack``) and how many times a forward pass runs
+    one: the encoder's ``num_hidden_layers`` group runs, each of the group's layers."""
+    encoder = _at(tree, stack.rpartition(".")[0])
+    runs = dict(encoder.attributes).get("num_hidden_layers") if encoder is not None else None
+    layers = _child(group, "albert_layers")
+    if layers is None or not layers.children or not isinstance(runs, int):
+        return None, 0
+    return layers.children[0], runs * sum(layer.repeat for layer in layers.children)
+
+
+def _bert_layer(out: _Builder, names: _PostNorm) -> None:
+    """A post-norm encoder layer (``names``): attention, dropout, residual, LayerNorm; MLP, dropout, residual,
+    LayerNorm."""
+    first = names.projections.split("/")[0]
+    out.saved(
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the layer's input (AddmmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    shared = _attention_core(out, names.attention, upcast_softmax=False, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.output_dropout)
+    out.layer_norm(names.attention_norm, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised attention output (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.mlp_dropout)
+    out.layer_norm(names.norm, "b·s·h")
+
+
+def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool, causal: bool = False) -> None:
+    """Outside the layers of BERT (at ``base``, ``bert.``): the embeddings' index tensors, LayerNorm and dropout
+    at the embedding width w (ELECTRA projects them up to h when w differs), then the pre-training head and its
+    loss, not upcast; ``causal``: the decoder classes (``BertLMHeadModel``, ``RobertaForCausalLM``), whose
+    layers get a causal mask and whose loss is the causal LM's, upcast to float32 on shifted labels."""
+    embeddings = f"{base}embeddings"
+    ids = "b·s" if encoder.positions == "padding" else "s"
     out.add(
         "word_embeddings.indices",
-        "bert.embeddings.word_embeddings",
+        f"{embeddings}.word_embeddings",
         "token ids (EmbeddingBackward0)",
         "b·s",
         "int64",
         "none",
     )
-    out.add(
-        "token_type_embeddings.indices",
-        "bert.embeddings.token_type_embeddings",
-        "token type ids gathered from the buffer, 1·s (EmbeddingBackward0)",
-        "s",
-        "int64",
-        "none",
-    )
-    out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
+    if encoder.token_types:
+        out.add(
+            "token_type_embeddings.indices",
+            f"{embeddings}.token_type_embeddings",
+            f"token type ids gathered from the buffer, {'b·s' if ids == 'b·s' else '1·s'} (EmbeddingBackward0)",
+            ids,
+            "int64",
+            "none",
+        )
+    if encoder.positions == "padding":
+        out.add(
+            "position_embeddings.indices",
+            f"{embeddings}.position_embeddings",
+            "position ids counted from the padding id + 1 (EmbeddingBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if encoder.relative_bias:
+        bias = f"{base}{encoder.relative_bias}"
+        what = "relative position buckets, one lookup for every layer (EmbeddingBackward0)"
+        out.add(f"{encoder.relative_bias}.indices", bias, what, "s·s", "int64", "none")
+    width = "w" if out.sizes.w != out.sizes.h else "h"
+    out.layer_norm(f"{embeddings}.LayerNorm", f"b·s·{width}")
     if out.settings.hidden_dropout > 0:
-        out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+        out.mask(f"{embeddings}.dropout.mask", f"{embeddings}.dropout", f"b·s·{width}", "sequence")
     if causal:
-        _checkpointed_mask(out, "bert.encoder")
-    if head:
+        _checkpointed_mask(out, f"{base}encoder")
+    if width == "w":
+        project = f"{base}{encoder.project}"
+        out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
+    if not head:
+        return
+    dense, act, norm, decoder = encoder.head
+    wide = f"b·s·{encoder.head_width}"
+    out.saved(f"{dense}.input", dense, "dense input, the last layer's output (AddmmBackward0)", "b·s·h", "sequence")
+    shared = _plain_activation(out, act, wide, next_input="LayerNorm" if norm else "Linear")
+    if norm:
+        out.layer_norm(norm, wide, input_kept=shared)
+    if norm or not shared:
+        out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", wide, "sequence")
+    if encoder.binary:
         out.saved(
-            "cls.predictions.transform.dense.input",
-            "cls.predictions.transform.dense",
-            "dense input, the last layer's output (AddmmBackward0)",
-            "b·s·h",
+            "loss.logits",
+            decoder,
+            "the logits, one per token (BinaryCrossEntropyWithLogitsBackward0)",
+            "b·s",
             "sequence",
         )
-        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
-        out.saved(
-            "cls.predictions.decoder.input",
-            "cls.predictions.decoder",
-            "decoder input (AddmmBackward0)",
-            "b·s·h",
-            "sequence",
+        out.add(
+            "loss.target", "loss", "labels.float() (BinaryCrossEntropyWithLogitsBackward0)", "b·s", "float32", "none"
         )
-        _loss(out, upcast=causal)
+    else:
+        _loss(out, upcast=causal, head=decoder)
 
 
 # --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
@@ -1520,9 +1850,14 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
         return ("gpt2", plain) if plain else None
-    if model_type == "bert" and names == {"attention", "intermediate", "output"}:
-        dense = _width(_child(block, "intermediate"), "dense")
+    if model_type in ENCODERS and names == ENCODERS[model_type].layer.children:
+        parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
+        dense = _width(_at(block, parent), name)
         return ("bert", dense) if dense else None
+    if model_type in VISION and names == VISION[model_type].children:
+        parent, _, name = VISION[model_type].fc1.rpartition(".")
+        fc1 = _width(_at(block, parent), name)
+        return ("vit", fc1) if fc1 else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
@@ -1592,7 +1927,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         rate = number("dropout_rate")
         act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
         return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
-    act_keys = ("hidden_activation", "hidden_act", "activation_function")
+    act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     return _Settings(
         dtype=dtype,
@@ -1605,7 +1940,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "hidden_dropout_prob",
             "residual_dropout",
             "hidden_dropout",
-            *(("dropout",) if model_type in SEQ2SEQ else ()),
+            *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert"} else ()),
         ),
         embedding_dropout=number("embd_pdrop", "embedding_dropout"),
         renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
@@ -1647,6 +1982,10 @@ def activation_plan(
     block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
     if block is None:
         return None
+    if model_type in ENCODERS and ENCODERS[model_type].shared:
+        block, layers = _shared_layer(tree, path, block)
+    if block is None:
+        return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
@@ -1683,6 +2022,11 @@ def activation_plan(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
+    image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
+    if structure == "vit":
+        if not image[0]:
+            return None
+        source = seq_len = image[0]  # the image's patches and class token, whatever the sequence asked for
     sizes = _Sizes(
         batch,
         source,
@@ -1691,13 +2035,15 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        dims.vocab or 0,
+        _head_outputs(tree, model_type) if structure in ("bert", "vit") else dims.vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
         dense_width,
         mels,
+        _embedding_width(tree, dims) if structure == "bert" else dims.hidden,
+        image[1],
         _partial_rotary(tree, path, dims.head_dim),
     )
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
@@ -1754,10 +2100,20 @@ def activation_plan(
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
     elif structure == "bert":
-        _bert_layer(layer)
-        head = head and _at(tree, "cls.predictions") is not None
-        _bert_model(outside, head=head, causal=tree.kind == "BertLMHeadModel")
-        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
+        encoder_type = ENCODERS[model_type]
+        _bert_layer(layer, encoder_type.layer)
+        base = dims.stack.removesuffix(encoder_type.stack)
+        head = _at(tree, encoder_type.head[3]) is not None
+        causal = tree.kind.endswith(("ForCausalLM", "LMHeadModel"))
+        _bert_model(outside, encoder_type, base, head=head, causal=causal)
+        task = _bert_heads(outside, tree, base, settings.classifier_dropout)
+        if task and model_type != "bert":
+            task = None  # the other encoders' pooler and task heads (their own modules): not modelled
+    elif structure == "vit":
+        names = VISION[model_type]
+        _vit_layer(layer, names)
+        head = _at(tree, names.head) is not None
+        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
     elif alone and layout is not None:
         _bart_layer(layer, layout, decoder=True, cross=False)
         _bart_decoder_model(outside, model, layout, head=head)
@@ -1815,10 +2171,28 @@ def activation_plan(
             source_given=source_len is not None or window > 0,
             alone=alone,
         )
-        + tuple(notes),
+        + tuple(notes)
+        + _not_checkpointable(model_type, checkpointing)
+        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
         kinds=kinds if layer.masked or mixed else (),
     )
+
+
+def _head_outputs(tree: Module, model_type: str) -> int:
+    """The outputs of a BERT-like encoder's head: the vocabulary (ALBERT's decoder, tied to the embeddings), or
+    ELECTRA's one logit per token; a vision transformer's classes; 0 without the head."""
+    path = ENCODERS[model_type].head[3] if model_type in ENCODERS else VISION[model_type].head
+    parent, _, name = path.rpartition(".")
+    return _width(_at(tree, parent), name) or 0
+
+
+def _embedding_width(tree: Module, dims: TransformerDims) -> int:
+    """The width of a BERT-like encoder's embeddings (``bert.embeddings.word_embeddings``): h, or ELECTRA's
+    ``embedding_size``."""
+    base = dims.stack.removesuffix(ENCODERS[str(dict(tree.attributes).get("model_type"))].stack)
+    table = _param(_at(tree, f"{base}embeddings.word_embeddings"), "weight")
+    return table.sizes[1] if table is not None and len(table.shape) == 2 else dims.hidden
 
 
 def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:

@@ -116,6 +116,7 @@ ACTIVATION_KEYS: Final = (
     "hidden_act",
     "hidden_activation",
     "activation_function",
+    "activation",
     "attention_dropout",
     "attn_pdrop",
     "resid_pdrop",
@@ -132,13 +133,14 @@ ACTIVATION_KEYS: Final = (
     "feed_forward_proj",
     "classifier_dropout",
     "problem_type",
+    "drop_path_rate",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
 head's dropout and loss), kept on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
-HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
+HEAD_KEYS: Final = ("num_attention_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
 ROUTING_KEYS: Final = (
     "num_experts_per_tok",
     "norm_topk_prob",
