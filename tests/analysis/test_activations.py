@@ -94,7 +94,7 @@ def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
-@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
     # zero weights give equal logits, so every token picks the same two experts (the worst imbalance: two experts
@@ -104,7 +104,7 @@ def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     config, architecture = tiny_config(family, 2)
     model = real_model(config, architecture, "sdpa", False)
     ours = _ours(family, 2, "sdpa", False, BATCH, SEQ)
-    routers = [layer.mlp.gate for layer in model.model.layers]
+    routers = [layer.mlp.gate for layer in model.model.layers if hasattr(layer.mlp, "experts")]  # DeepSeek: 1 dense
     chosen: list[torch.Tensor] = []
     for router in routers:
         router.register_forward_hook(lambda _module, _input, output: chosen.append(output[2]))
@@ -320,9 +320,9 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # DeepSeek-V3's latent attention and its dense-then-sparse layers are not one of the modelled layouts: the
-    # Korthikanti estimate, labelled as one.
-    tree = from_config("deepseek-ai/DeepSeek-V3").tree
+    # GPT-NeoX's parallel attention and MLP are not one of the modelled layouts: the Korthikanti estimate,
+    # labelled as one.
+    tree = from_config("EleutherAI/gpt-neox-20b").tree
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
@@ -455,6 +455,8 @@ def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
         ),
         # Phi-3.5-MoE without input jitter: no noise tensors, the router reads the normalised hidden states
         ("phimoe", {"input_jitter_noise": 0.0}, {"mlp.jitter", "mlp.router.jitter"}),
+        # DeepSeek-V3 without norm_topk_prob: the gathered scores are scaled only, nothing divides them
+        ("deepseek_v3", {"norm_topk_prob": False}, {"mlp.gate.top_probabilities", "mlp.gate.top_sum"}),
     ],
 )
 def test_settings_switched_off_keep_less(family: str, off: dict[str, object], gone: set[str]) -> None:
@@ -467,3 +469,39 @@ def test_settings_switched_off_keep_less(family: str, off: dict[str, object], go
     assert not keys & gone
     default = _ours(family, 2, "eager", False, BATCH, SEQ)  # the shipped config has them on
     assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}
+
+
+def test_latent_attention_with_values_as_wide_as_keys_runs_flash() -> None:
+    # v_head_dim = qk_nope_head_dim + qk_rope_head_dim = 24: sdpa runs the CPU flash kernel, which keeps the value
+    # as the view of kv_b_proj's output it is, that whole output: b·s·a·(16 + 24) elements, not b·a·s·24.
+    config, architecture = tiny_config("deepseek_v3", 2)
+    config["v_head_dim"] = 24
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture)
+    assert ours.kernel == "flash"
+    value = next(tensor for tensor in ours.per_layer if tensor.key == "self_attn.value")
+    assert value.elements == BATCH * SEQ * 4 * (16 + 24)
+    assert measured == ours.saved_bytes
+
+
+def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
+    # DeepSeek-V3, bf16, b=1, s=4,096 on CUDA: query/key heads of 128 + 64 dims, values of 128, so sdpa runs the
+    # memory-efficient kernel (flash kernels need equal head dims), keeping query and key (2·s·128·192 bytes), the
+    # value's base, kv_b_proj's output (2·s·128·(128 + 128)), the output and logsumexp; the router's float32 input
+    # (4·s·7,168) in the 58 sparse layers, the 3 dense ones a gated MLP of width 18,432; rotary tables of the 64
+    # rope dims. flash_attention_2 is not modelled: the estimate.
+    s = 4096
+    tree = from_config("deepseek-ai/DeepSeek-V3").tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    assert plan is not None
+    assert (plan.kernel, plan.kinds) == ("memory-efficient", (("dense", 3), ("sparse", 58)))
+    by_key = {tensor.key: tensor.bytes for tensor in (*plan.per_layer, *plan.model)}
+    assert by_key["self_attn.query"] == by_key["self_attn.key"] == 2 * s * 128 * 192
+    assert by_key["self_attn.value"] == 2 * s * 128 * (128 + 128)
+    assert by_key["self_attn.output"] == 2 * s * 128 * 128
+    assert by_key["mlp.gate.input_float32"] == 4 * s * 7168
+    assert by_key["mlp.down_proj.input"] == 2 * s * 18_432
+    assert by_key["rotary.cos"] == by_key["rotary.sin"] == 2 * s * 64
+    assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None

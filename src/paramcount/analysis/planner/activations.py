@@ -80,6 +80,8 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
+    "deepseek_v2": {"hidden_act": "silu", "attention_dropout": 0.0, "topk_method": "greedy"},
+    "deepseek_v3": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -224,6 +226,15 @@ class _Sizes(Record):
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    q: int = 0
+    """Multi-head latent attention (DeepSeek): the query's latent width (``q_lora_rank``), 0 without one."""
+    c: int = 0
+    """Multi-head latent attention: the keys' and values' latent width (``kv_lora_rank``); ``d`` is then the
+    query/key head dim, nope and rope parts together."""
+    p: int = 0
+    """Multi-head latent attention: the rotary part of each query/key head (``qk_rope_head_dim``)."""
+    u: int = 0
+    """Multi-head latent attention: the value head dim (``v_head_dim``)."""
 
 
 class _Settings(Record):
@@ -246,6 +257,12 @@ class _Settings(Record):
     """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
     logit_softcap: bool = False
     """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
+    router: str = ""
+    """DeepSeek's router: ``greedy`` or ``group_limited_greedy`` (V2's softmax top-r), ``noaux_tc`` (V3's sigmoid
+    scores); empty for the other families'."""
+    unequal_heads: bool = False
+    """The value head dim differs from the query/key head dim (DeepSeek's MLA): sdpa can run no flash kernel, so
+    the CPU runs the math kernel and CUDA the memory-efficient one."""
 
 
 def _bytes(dtype: str) -> int:
@@ -357,15 +374,27 @@ def _dropout(settings: _Settings) -> bool:
 def _kernel(settings: _Settings) -> str:
     if settings.attention == "eager":
         return "eager"
+    if settings.attention == "sdpa" and settings.unequal_heads:
+        if settings.kernels == "cuda":
+            return "memory-efficient"
+        return "math (float32)" if settings.dtype != "float32" else "math"
     if settings.attention == "sdpa" and settings.kernels == "cpu" and _activation_dropout(settings):
         return "math (float32)" if settings.dtype != "float32" else "math"
     return "flash"
 
 
 def _attention_core(
-    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s"
+    out: _Builder,
+    module: str,
+    *,
+    upcast_softmax: bool,
+    repeat_kv: bool,
+    fused: bool,
+    keys: str = "s",
+    value: str = "d",
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
+    ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere.
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -374,10 +403,10 @@ def _attention_core(
     and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
-    if kernel == "flash":
+    if kernel in ("flash", "memory-efficient"):  # the memory-efficient kernel keeps the same tensors
         masked = out.masked
         for name in ("query", "key", "value"):
-            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
+            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·{value if name == 'value' else 'd'}"
             what = f"{name} (ScaledDotProductFlashAttention)"
             if name == "query" or not masked or out.sizes.k == out.sizes.a:
                 out.saved(f"{module}.{name}", module, what, shape, "tensor")
@@ -390,7 +419,11 @@ def _attention_core(
             what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
             out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
-            f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
+            f"{module}.output",
+            module,
+            "attention output, also the output projection's input",
+            f"b·a·s·{value}",
+            "tensor",
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
         return settings.kernels == "cuda" or settings.attention == "flash" or not fused
@@ -406,23 +439,25 @@ def _attention_core(
             math_dtype,
             "tensor",
         )
-        out.add(
-            f"{module}.dropout_mask",
-            module,
-            "dropout mask in float32 (MulBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(
-            f"{module}.dropped",
-            module,
-            "probabilities after dropout (BmmBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
+        if _activation_dropout(settings):  # without dropout the probabilities are bmm's operand
+            out.add(
+                f"{module}.dropout_mask",
+                module,
+                "dropout mask in float32 (MulBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+            out.add(
+                f"{module}.dropped",
+                module,
+                "probabilities after dropout (BmmBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+        what = "value in float32 (BmmBackward0)"
+        out.add(f"{module}.value", module, what, f"b·a·{keys}·{value}", math_dtype, "tensor")
         return False
     out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
     out.saved(
@@ -471,7 +506,7 @@ def _attention_core(
         f"{module}.value",
         module,
         "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        f"b·a·{keys}·d",
+        f"b·a·{keys}·{value}",
         "tensor",
     )
     return False
@@ -493,6 +528,31 @@ def _llama_layer(
     """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
     attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
     out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    if out.sizes.c:
+        _latent_attention(out, attention)
+    else:
+        _llama_attention(out, attention, one_plus=one_plus)
+    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
+    if sandwich:
+        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if out.sizes.e:
+        out.only = "sparse" if dense is not None else ""
+        _sparse_moe(out, mlp)
+        if dense is not None:
+            out.only = "dense"
+            _gated_mlp(out, dense, width="f")
+        out.only = ""
+    else:
+        _gated_mlp(out, mlp)
+    if sandwich:
+        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if out.settings.hidden_dropout > 0:
+        out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
+
+
+def _llama_attention(out: _Builder, attention: Module | None, *, one_plus: bool) -> None:
+    """The Llama layer's attention: q/k/v projections (or one fused qkv), q/k norms where the family has them."""
     fused = _child(attention, "qkv_proj") is not None
     projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
     out.saved(
@@ -511,23 +571,6 @@ def _llama_layer(
         out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
-    sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
-    if sandwich:
-        out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
-    if out.sizes.e:
-        out.only = "sparse" if dense is not None else ""
-        _sparse_moe(out, mlp)
-        if dense is not None:
-            out.only = "dense"
-            _gated_mlp(out, dense, width="f")
-        out.only = ""
-    else:
-        _gated_mlp(out, mlp)
-    if sandwich:
-        out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
-    if out.settings.hidden_dropout > 0:
-        out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
 def _top_r_router(out: _Builder) -> None:
@@ -549,6 +592,11 @@ def _top_r_router(out: _Builder) -> None:
         "sequence",
     )
     out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    _renormalised(out)
+
+
+def _renormalised(out: _Builder) -> None:
+    """A router's top-r weights divided by their sum (Mixtral, ``norm_topk_prob``): the division keeps both."""
     if out.settings.renormalise:
         out.add(
             "mlp.gate.top_probabilities",
@@ -607,9 +655,11 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate."""
+    on every token) scaled by a sigmoid gate, DeepSeek shared experts added as they are."""
     if _child(mlp, "router") is not None:
         _sparsemixer(out)
+    elif out.settings.router:
+        _deepseek_router(out)
     else:
         _top_r_router(out)
     experts = "mlp.experts"
@@ -648,7 +698,9 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
     out.add(
         f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
     )
-    if out.sizes.j:
+    if out.sizes.j and out.settings.router:  # DeepSeek: on the block's input, not the router's float32 copy
+        _gated_mlp(out, _child(mlp, "shared_experts"), "mlp.shared_experts", "j")
+    elif out.sizes.j:
         _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
             "mlp.shared_expert_gate.sigmoid",
@@ -664,6 +716,72 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
             "b·s·h",
             "sequence",
         )
+
+
+# DeepSeek-V2/V3: multi-head latent attention and the routers
+
+
+def _latent_attention(out: _Builder, attention: Module | None) -> None:
+    """DeepSeek's multi-head latent attention: the query through its own projection (V2-Lite) or a latent of width
+    q (``q_a_proj``, RMSNorm, ``q_b_proj``); keys and values from a latent of width c (``kv_a_proj_with_mqa``, whose
+    last p columns are the rotary key shared by every head, RMSNorm, ``kv_b_proj``). Rotary multiplies the p rope
+    dims of query and key by the tables (kept once, outside the layers) and keeps nothing of them; the query
+    (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
+    kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output."""
+    latent = _child(attention, "q_a_proj") is not None
+    projections = f"{'q_a_proj' if latent else 'q_proj'}/kv_a_proj_with_mqa"
+    out.saved(
+        f"self_attn.{projections}.input",
+        f"self_attn.{projections.split('/')[0]}",
+        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    for name, width, projection in (("q_a", "q", "q_b_proj"), ("kv_a", "c", "kv_b_proj")):
+        if name == "q_a" and not latent:
+            continue
+        out.rms_norm(f"self_attn.{name}_layernorm", f"b·s·{width}", "b·s", "sequence")
+        what = f"{projection} input, the normalised latent (MmBackward0)"
+        out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
+    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
+    if _kernel(out.settings) in ("flash", "memory-efficient"):
+        out.found = [tensor for tensor in out.found if tensor.key != "self_attn.value"]
+        sizes = out.sizes
+        out.add(
+            "self_attn.value",
+            "self_attn.kv_b_proj",
+            "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole",
+            "b·s·a·(d-p+u)",
+            "compute",
+            "tensor",
+            elements=sizes.b * sizes.s * sizes.a * (sizes.d - sizes.p + sizes.u),
+        )
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·u", "resid_attn_dropout")
+
+
+def _deepseek_router(out: _Builder) -> None:
+    """DeepSeek's router, a float32 Linear (transformers keeps its weight in float32) on the input upcast to
+    float32. V2: softmax, top-r by ``greedy`` or ``group_limited_greedy`` (the scores outside the best groups masked
+    to zero first). V3 (``noaux_tc``): sigmoid scores, the best groups and experts chosen on the scores plus
+    ``e_score_correction_bias`` (nodes whose outputs reach no loss, freed at once: nothing kept), the chosen scores
+    gathered, renormalised with ``norm_topk_prob``. Scaling by ``routed_scaling_factor`` keeps nothing; the routing
+    weights reach the experts in float32."""
+    method = out.settings.router
+    what = "router input upcast to float32 (MmBackward0)"
+    out.add("mlp.gate.input_float32", "mlp.gate", what, "b·s·h", "float32", "sequence")
+    if method == "noaux_tc":
+        what = "sigmoid scores in float32 (SigmoidBackward0, GatherBackward0)"
+        out.add("mlp.gate.scores", "mlp.gate", what, "b·s·e", "float32", "sequence")
+        what = "top-r expert ids (GatherBackward0)"
+        out.add("mlp.gate.top_indices", "mlp.gate", what, "b·s·r", "int64", "sequence")
+        _renormalised(out)
+        return
+    what = "router softmax in float32 (SoftmaxBackward0)"
+    out.add("mlp.gate.probabilities", "mlp.gate", what, "b·s·e", "float32", "sequence")
+    if method == "group_limited_greedy":
+        what = "the experts outside the chosen groups (MaskedFillBackward0)"
+        out.add("mlp.gate.group_mask", "mlp.gate", what, "b·s·e", "bool", "sequence")
+    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
 
 
 def _gated_mlp(
@@ -995,12 +1113,24 @@ def _causal_lm_head(out: _Builder) -> None:
 
 
 def _llama_model(
-    out: _Builder, *, head: bool, one_plus: bool, layer_norm: bool = False, rotary: tuple[str, ...] = ("",)
+    out: _Builder,
+    *,
+    head: bool,
+    one_plus: bool,
+    layer_norm: bool = False,
+    rotary: tuple[str, ...] = ("",),
+    polar: bool = False,
 ) -> None:
     """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
-    pair shared by every layer."""
+    pair shared by every layer, of the p rope dims under multi-head latent attention; ``polar``: one complex64
+    table of the rotations instead (DeepSeek-V2's ``torch.polar``)."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    if not out.checkpointing:
+    rope = "p" if out.sizes.c else "d"
+    if polar and not out.checkpointing:
+        what = "rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), shared by every layer"
+        elements = out.sizes.s * out.sizes.p // 2
+        out.add("rotary.freqs_cis", "model.rotary_emb", what, "s·p/2", "complex64", "none", elements=elements)
+    elif not out.checkpointing:
         for kind in rotary:
             for table in ("cos", "sin"):
                 out.saved(
@@ -1008,7 +1138,7 @@ def _llama_model(
                     "model.rotary_emb",
                     f"rotary {table} for the positions (MulBackward0), shared by every "
                     + (f"{kind} layer" if kind else "layer"),
-                    "s·d",
+                    f"s·{rope}",
                     "none",
                 )
     out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
@@ -1121,6 +1251,8 @@ LLAMA_FAMILIES: Final = frozenset(
         "qwen3_moe",
         "olmoe",
         "phimoe",
+        "deepseek_v2",
+        "deepseek_v3",
     }
 )
 LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
@@ -1136,7 +1268,7 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
     if router is None or weight is None or len(weight.shape) != 3:
         return None
-    shared = _child(mlp, "shared_expert")
+    shared = _child(mlp, "shared_expert") or _child(mlp, "shared_experts")  # DeepSeek: shared_experts
     return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
 
 
@@ -1269,12 +1401,13 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
         hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
         embedding_dropout=number("embd_pdrop"),
-        renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
-        float32_routing=model_type == "mixtral",
+        renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
+        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
         activation_dropout=number("activation_dropout"),
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
+        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
     )
 
 
@@ -1352,7 +1485,12 @@ def activation_plan(
         seq_len,
         dense_width,
         mels,
+        *_latent(block, dims),
     )
+    if sizes.c:
+        if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
+            return None  # flash_attention_2 with MLA's narrower values, or a router transformers does not run
+        settings = replace(settings, unequal_heads=sizes.u != sizes.d)
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
     kinds = mixed
@@ -1366,8 +1504,9 @@ def activation_plan(
     notes = []
     if mixed:
         notes.append(
-            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
-            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step, first_k_dense_replace) "
+            f"with a gated MLP of width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which "
+            "kind keeps it"
         )
     if layer.masked:
         notes.append(
@@ -1394,7 +1533,8 @@ def activation_plan(
         layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
         _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
-        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",))
+        polar = model_type == "deepseek_v2"
+        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",), polar=polar)
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
@@ -1454,6 +1594,16 @@ def activation_plan(
     )
 
 
+def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int, int]:
+    """Multi-head latent attention's q, c, p and u (``_Sizes``); zeros for another attention."""
+    attention = _child(block, "self_attn")
+    if _child(attention, "kv_a_proj_with_mqa") is None or not (
+        dims.kv_lora_rank and dims.qk_rope_head_dim and dims.heads
+    ):
+        return 0, 0, 0, 0
+    return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.qk_rope_head_dim, dims.value_width // dims.heads
+
+
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
     """A layer's input hidden states: what gradient checkpointing keeps of each layer of ``stack``."""
     out.add("layer.input", stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence")
@@ -1496,7 +1646,26 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if kernel == "memory-efficient":
+    if sizes.c:
+        notes.append(
+            "multi-head latent attention (DeepSeek): "
+            + (f"the query through a latent of width q={sizes.q:,}, " if sizes.q else "")
+            + f"keys and values from a latent of width c={sizes.c:,}; query/key heads of d={sizes.d} dims, rotary "
+            f"on p={sizes.p} of them, value heads of u={sizes.u}"
+            + (
+                "; sdpa can run no flash kernel with u ≠ d: "
+                + (
+                    "the CPU runs the math kernel (float32 copies, the s × s probabilities)"
+                    if kernel.startswith("math")
+                    else "CUDA runs the memory-efficient kernel, modelled from PyTorch's autograd formula, not "
+                    "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows is "
+                    "not itemised"
+                )
+                if settings.unequal_heads and settings.attention == "sdpa"
+                else ""
+            )
+        )
+    if kernel == "memory-efficient" and structure == "t5":
         notes.append(
             "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
             "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "

@@ -134,9 +134,15 @@ CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qk
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
 HEAD_KEYS: Final = ("num_attention_heads", "n_head", "encoder_attention_heads", "decoder_attention_heads")
-ROUTING_KEYS: Final = ("num_experts_per_tok", "norm_topk_prob", "output_router_logits", "router_jitter_noise")
+ROUTING_KEYS: Final = (
+    "num_experts_per_tok",
+    "norm_topk_prob",
+    "output_router_logits",
+    "router_jitter_noise",
+    "topk_method",
+)
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise), kept on the root for the activation planner."""
+noise, DeepSeek-V2's top-k method), kept on the root for the activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 
@@ -159,7 +165,12 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
             found.append((key, value))
     for key in ROUTING_KEYS:
         value = data.get(key)
-        if isinstance(value, bool) or (isinstance(value, int | float) and 0 <= value < 2**20):
+        # a flag, a count or a rate, or a method's name (DeepSeek-V2's topk_method)
+        if (
+            isinstance(value, bool)
+            or (isinstance(value, int | float) and 0 <= value < 2**20)
+            or (isinstance(value, str) and len(value) <= 40)
+        ):
             found.append((key, value))
     return found
 
