@@ -505,3 +505,53 @@ def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
     assert by_key["mlp.down_proj.input"] == 2 * s * 18_432
     assert by_key["rotary.cos"] == by_key["rotary.sin"] == 2 * s * 64
     assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+
+
+@settings(max_examples=5)
+@given(
+    family=st.sampled_from(["deepseek_v2", "deepseek_v3"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+    batch=st.integers(1, 3),
+    seq=st.integers(4, 24),
+    latents=st.tuples(st.sampled_from([8, 16]), st.sampled_from([None, 8, 24])),
+    heads=st.tuples(st.sampled_from([8, 16]), st.sampled_from([4, 8]), st.sampled_from([8, 12, 24])),
+    routing=st.tuples(st.sampled_from([4, 8]), st.sampled_from([1, 2]), st.integers(1, 3), st.integers(1, 2)),
+    switches=st.tuples(st.booleans(), st.booleans()),
+)
+def test_latent_attention_follows_random_sizes(
+    family: str,
+    attention: str,
+    batch: int,
+    seq: int,
+    latents: tuple[int, int | None],
+    heads: tuple[int, int, int],
+    routing: tuple[int, int, int, int],
+    switches: tuple[bool, bool],
+) -> None:
+    # Random latent ranks (V3 with or without a query latent), nope/rope/value head dims (values as wide as the
+    # keys: sdpa's flash kernel), experts, groups (two experts each at least, as V3's group score needs), top-r,
+    # shared experts, V2's greedy or group-limited routing and V3's norm_topk_prob.
+    (kv_rank, q_rank), (nope, rope, value), (experts, groups, top, shared), (grouped, renormalise) = (
+        latents,
+        heads,
+        routing,
+        switches,
+    )
+    config, architecture = tiny_config(family, 2)
+    config.update(
+        kv_lora_rank=kv_rank,
+        qk_nope_head_dim=nope,
+        qk_rope_head_dim=rope,
+        v_head_dim=value,
+        n_routed_experts=experts,
+        n_group=groups,
+        topk_group=1,
+        num_experts_per_tok=min(top, experts // groups),
+        n_shared_experts=shared,
+    )
+    if family == "deepseek_v3":
+        config.update(q_lora_rank=q_rank, norm_topk_prob=renormalise)
+    else:
+        config["topk_method"] = "group_limited_greedy" if grouped else "greedy"
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, seq)
+    assert measured == _plan_of(config, architecture, attention, batch=batch, seq=seq).saved_bytes

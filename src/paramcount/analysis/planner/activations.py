@@ -727,7 +727,9 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
     last p columns are the rotary key shared by every head, RMSNorm, ``kv_b_proj``). Rotary multiplies the p rope
     dims of query and key by the tables (kept once, outside the layers) and keeps nothing of them; the query
     (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
-    kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output."""
+    kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output; so does
+    eager attention's matmul when one sequence or one token makes the view foldable to three dims (else it
+    copies the value to b·a·s·u)."""
     latent = _child(attention, "q_a_proj") is not None
     projections = f"{'q_a_proj' if latent else 'q_proj'}/kv_a_proj_with_mqa"
     out.saved(
@@ -744,9 +746,9 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
         what = f"{projection} input, the normalised latent (MmBackward0)"
         out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
-    if _kernel(out.settings) in ("flash", "memory-efficient"):
+    kernel, sizes = _kernel(out.settings), out.sizes
+    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and 1 in (sizes.b, sizes.s)):
         out.found = [tensor for tensor in out.found if tensor.key != "self_attn.value"]
-        sizes = out.sizes
         out.add(
             "self_attn.value",
             "self_attn.kv_b_proj",
