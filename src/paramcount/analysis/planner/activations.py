@@ -374,24 +374,19 @@ def _dropout(settings: _Settings) -> bool:
 def _kernel(settings: _Settings) -> str:
     if settings.attention == "eager":
         return "eager"
-    if settings.attention == "sdpa" and settings.unequal_heads:
-        if settings.kernels == "cuda":
-            return "memory-efficient"
-        return "math (float32)" if settings.dtype != "float32" else "math"
-    if settings.attention == "sdpa" and settings.kernels == "cpu" and _activation_dropout(settings):
+    if settings.attention == "sdpa" and settings.unequal_heads and settings.kernels == "cuda":
+        return "memory-efficient"
+    if (
+        settings.attention == "sdpa"
+        and settings.kernels == "cpu"
+        and (settings.unequal_heads or _activation_dropout(settings))
+    ):
         return "math (float32)" if settings.dtype != "float32" else "math"
     return "flash"
 
 
 def _attention_core(
-    out: _Builder,
-    module: str,
-    *,
-    upcast_softmax: bool,
-    repeat_kv: bool,
-    fused: bool,
-    keys: str = "s",
-    value: str = "d",
+    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s", value: str = "d"
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
     ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere.
