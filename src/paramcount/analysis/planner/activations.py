@@ -1638,7 +1638,11 @@ def _assumptions(
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
-            + (f", a shared expert of width j={sizes.j:,}" if sizes.j else "")
+            + (
+                f", {'shared experts' if settings.router else 'a shared expert'} of width j={sizes.j:,}"
+                if sizes.j
+                else ""
+            )
             + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
