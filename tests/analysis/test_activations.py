@@ -471,6 +471,20 @@ def test_settings_switched_off_keep_less(family: str, off: dict[str, object], go
     assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}
 
 
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", ["deepseek_v2", "deepseek_v3"])
+def test_latent_attention_in_float32(family: str, attention: str) -> None:
+    # In float32 nothing is upcast: the router reads the block's input, one storage with the shared experts'
+    # input, and the key/value latent's norm keeps its input as the slice it is, so kv_a_proj_with_mqa's whole
+    # output, b·s·(c + p).
+    ours = _ours(family, 2, attention, False, BATCH, SEQ, dtype="float32")
+    keys = {tensor.key: tensor for tensor in ours.per_layer}
+    assert "mlp.gate.input_float32" not in keys
+    assert "mlp.shared_experts.gate_proj/up_proj.input" not in keys
+    assert keys["self_attn.kv_a_layernorm.input_float32"].elements == BATCH * SEQ * (16 + 8)
+    assert _measured(family, 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
 def test_latent_attention_with_values_as_wide_as_keys_runs_flash() -> None:
     # v_head_dim = qk_nope_head_dim + qk_rope_head_dim = 24: sdpa runs the CPU flash kernel, which keeps the value
     # as the view of kv_b_proj's output it is, that whole output: b·s·a·(16 + 24) elements, not b·a·s·24.

@@ -694,7 +694,8 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
         f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
     )
     if out.sizes.j and out.settings.router:  # DeepSeek: on the block's input, not the router's float32 copy
-        _gated_mlp(out, _child(mlp, "shared_experts"), "mlp.shared_experts", "j")
+        shared = out.settings.dtype == "float32"  # then the router's input
+        _gated_mlp(out, _child(mlp, "shared_experts"), "mlp.shared_experts", "j", shared_input=shared)
     elif out.sizes.j:
         _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
@@ -724,7 +725,8 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
     (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
     kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output; so does
     eager attention's matmul when one sequence or one token makes the view foldable to three dims (else it
-    copies the value to b·a·s·u)."""
+    copies the value to b·a·s·u). In float32 the key/value latent's norm keeps its input uncopied, a slice of
+    ``kv_a_proj_with_mqa``'s output, so that whole output too."""
     latent = _child(attention, "q_a_proj") is not None
     projections = f"{'q_a_proj' if latent else 'q_proj'}/kv_a_proj_with_mqa"
     out.saved(
@@ -738,22 +740,29 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
         if name == "q_a" and not latent:
             continue
         out.rms_norm(f"self_attn.{name}_layernorm", f"b·s·{width}", "b·s", "sequence")
+        if name == "kv_a" and out.settings.dtype == "float32":
+            what = (
+                "x.to(float32), the view itself: kv_a_proj_with_mqa's output, kept whole (PowBackward0, MulBackward0)"
+            )
+            base = "self_attn.kv_a_proj_with_mqa"
+            _whole_base(out, "self_attn.kv_a_layernorm.input_float32", base, what, "c+p", out.sizes.c + out.sizes.p)
         what = f"{projection} input, the normalised latent (MmBackward0)"
         out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
     kernel, sizes = _kernel(out.settings), out.sizes
     if kernel in ("flash", "memory-efficient") or (kernel == "eager" and 1 in (sizes.b, sizes.s)):
-        out.found = [tensor for tensor in out.found if tensor.key != "self_attn.value"]
-        out.add(
-            "self_attn.value",
-            "self_attn.kv_b_proj",
-            "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole",
-            "b·s·a·(d-p+u)",
-            "compute",
-            "tensor",
-            elements=sizes.b * sizes.s * sizes.a * (sizes.d - sizes.p + sizes.u),
-        )
+        what = "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole"
+        per_token = sizes.a * (sizes.d - sizes.p + sizes.u)
+        _whole_base(out, "self_attn.value", "self_attn.kv_b_proj", what, "a·(d-p+u)", per_token)
     _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·u", "resid_attn_dropout")
+
+
+def _whole_base(out: _Builder, key: str, module: str, what: str, width: str, per_token: int) -> None:
+    """Replace ``key`` (a view) by its base, the output of the projection ``module`` the view slices, ``width``
+    (``per_token`` elements) per token."""
+    out.found = [tensor for tensor in out.found if tensor.key != key]
+    elements = out.sizes.b * out.sizes.s * per_token
+    out.add(key, module, what, f"b·s·({width})", "compute", "tensor", elements=elements)
 
 
 def _deepseek_router(out: _Builder) -> None:
@@ -764,8 +773,12 @@ def _deepseek_router(out: _Builder) -> None:
     gathered, renormalised with ``norm_topk_prob``. Scaling by ``routed_scaling_factor`` keeps nothing; the routing
     weights reach the experts in float32."""
     method = out.settings.router
-    what = "router input upcast to float32 (MmBackward0)"
-    out.add("mlp.gate.input_float32", "mlp.gate", what, "b·s·h", "float32", "sequence")
+    if out.settings.dtype == "float32":  # nothing to upcast: the block's input, the shared experts' too
+        what = "router and shared experts' input, the normalised hidden states (MmBackward0, one storage)"
+        out.saved("mlp.gate.input", "mlp.gate", what, "b·s·h", "sequence")
+    else:
+        what = "router input upcast to float32 (MmBackward0)"
+        out.add("mlp.gate.input_float32", "mlp.gate", what, "b·s·h", "float32", "sequence")
     if method == "noaux_tc":
         what = "sigmoid scores in float32 (SigmoidBackward0, GatherBackward0)"
         out.add("mlp.gate.scores", "mlp.gate", what, "b·s·e", "float32", "sequence")
