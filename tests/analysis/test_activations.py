@@ -530,7 +530,7 @@ def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
     latents=st.tuples(st.sampled_from([8, 16]), st.sampled_from([None, 8, 24])),
     heads=st.tuples(st.sampled_from([8, 16]), st.sampled_from([4, 8]), st.sampled_from([8, 12, 24])),
     routing=st.tuples(st.sampled_from([4, 8]), st.sampled_from([1, 2]), st.integers(1, 3), st.integers(1, 2)),
-    switches=st.tuples(st.booleans(), st.booleans()),
+    switches=st.tuples(st.booleans(), st.booleans(), st.booleans()),
 )
 def test_latent_attention_follows_random_sizes(
     family: str,
@@ -540,12 +540,13 @@ def test_latent_attention_follows_random_sizes(
     latents: tuple[int, int | None],
     heads: tuple[int, int, int],
     routing: tuple[int, int, int, int],
-    switches: tuple[bool, bool],
+    switches: tuple[bool, bool, bool],
 ) -> None:
     # Random latent ranks (V3 with or without a query latent), nope/rope/value head dims (values as wide as the
     # keys: sdpa's flash kernel), experts, groups (two experts each at least, as V3's group score needs), top-r,
-    # shared experts, V2's greedy or group-limited routing and V3's norm_topk_prob.
-    (kv_rank, q_rank), (nope, rope, value), (experts, groups, top, shared), (grouped, renormalise) = (
+    # shared experts, V2's greedy or group-limited routing, V3's norm_topk_prob and rope_interleave (the even and
+    # odd rope dims rotated as pairs, or its two halves).
+    (kv_rank, q_rank), (nope, rope, value), (experts, groups, top, shared), (grouped, renormalise, interleave) = (
         latents,
         heads,
         routing,
@@ -564,7 +565,7 @@ def test_latent_attention_follows_random_sizes(
         n_shared_experts=shared,
     )
     if family == "deepseek_v3":
-        config.update(q_lora_rank=q_rank, norm_topk_prob=renormalise)
+        config.update(q_lora_rank=q_rank, norm_topk_prob=renormalise, rope_interleave=interleave)
     else:
         config["topk_method"] = "group_limited_greedy" if grouped else "greedy"
     measured = saved_bytes(real_model(config, architecture, attention, False), batch, seq)
