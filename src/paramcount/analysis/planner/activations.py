@@ -3,21 +3,23 @@
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
-Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of
-those written like it, mBART, Pegasus, Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and
-for what lies outside the layers (embedding, final norm, output head, loss), each tensor saved for backward with its
-shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with multi-head latent
+attention, dense then sparse layers; the encoder and decoder of BART and of those written like it, mBART, Pegasus,
+Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
+its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
 key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
 and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
-Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
+Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in four
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
 ``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
 runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
-float32 and keeps the s × s probabilities.
+float32 and keeps the s × s probabilities; so does SDPA with value heads narrower than the query/key ones
+(DeepSeek), which runs the memory-efficient kernel on CUDA.
 """
 
 from __future__ import annotations
