@@ -69,6 +69,20 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "mbart": ("facebook--mbart-large-50.json", "MBartForConditionalGeneration", SEQ2SEQ),
     "pegasus": ("google--pegasus-xsum.json", "PegasusForConditionalGeneration", SEQ2SEQ),
     "marian": ("Helsinki-NLP--opus-mt-en-de.json", "MarianMTModel", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    # the decoder alone (ForCausalLM): no cross-attention, no encoder; the cache is sized by encoder_layers
+    "marian_causal": ("Helsinki-NLP--opus-mt-en-de.json", "MarianForCausalLM", {**SEQ2SEQ, "decoder_vocab_size": 256}),
+    "mbart_causal": ("facebook--mbart-large-50.json", "MBartForCausalLM", SEQ2SEQ),
+    "pegasus_causal": ("google--pegasus-xsum.json", "PegasusForCausalLM", SEQ2SEQ),
+    # task heads: BERT's pooler (the base model's too) and classifier, token classifier, question answering;
+    # BART-like classification at the eos token and question answering
+    "bert_base": ("bert-base-uncased.json", "BertModel", {"max_position_embeddings": 64}),
+    "bert_causal": ("bert-base-uncased.json", "BertLMHeadModel", {"max_position_embeddings": 64, "is_decoder": True}),
+    "bert_classification": ("bert-base-uncased.json", "BertForSequenceClassification", {"max_position_embeddings": 64}),
+    "bert_tokens": ("bert-base-uncased.json", "BertForTokenClassification", {"max_position_embeddings": 64}),
+    "bert_qa": ("bert-base-uncased.json", "BertForQuestionAnswering", {"max_position_embeddings": 64}),
+    "bart_classification": ("facebook--bart-base.json", "BartForSequenceClassification", SEQ2SEQ),
+    "mbart_classification": ("facebook--mbart-large-50.json", "MBartForSequenceClassification", SEQ2SEQ),
+    "mbart_qa": ("facebook--mbart-large-50.json", "MBartForQuestionAnswering", SEQ2SEQ),
     # Whisper's encoder reads log-mel features of its fixed window: 16 bins × 2·24 frames, 24 source positions
     "whisper": (
         "openai--whisper-tiny.json",
@@ -90,6 +104,62 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
             "num_experts_per_tok": 2,
             "moe_intermediate_size": 32,
         },
+    ),
+    "granite": (
+        "ibm-granite--granite-3.1-8b-instruct.json",
+        "GraniteForCausalLM",
+        {"num_key_value_heads": 2},
+    ),
+    # SmolLM3: the second and third layers without rotary (NoPE), the first with it
+    "smollm3": (
+        "HuggingFaceTB--SmolLM3-3B.json",
+        "SmolLM3ForCausalLM",
+        {"num_key_value_heads": 2, "no_rope_layers": [1, 0, 0]},
+    ),
+    # StarCoder2 with residual and embedding dropout (its config has none) to show where their masks are
+    "starcoder2": (
+        "bigcode--starcoder2-15b.json",
+        "Starcoder2ForCausalLM",
+        {"num_key_value_heads": 2, "residual_dropout": 0.1, "embedding_dropout": 0.1},
+    ),
+    # StableLM rotates a quarter of each head (partial_rotary_factor 0.25); its dropout (none in its config) follows
+    # only the MLP
+    "stablelm": (
+        "stabilityai--stablelm-2-1_6b.json",
+        "StableLmForCausalLM",
+        {"num_key_value_heads": 2, "hidden_dropout": 0.1},
+    ),
+    # OLMo with clip_qkv (none in its config): q, k and v clamped in place
+    "olmo": ("allenai--OLMo-7B-hf.json", "OlmoForCausalLM", {"num_key_value_heads": 2, "clip_qkv": 8.0}),
+    "olmo2": ("allenai--OLMo-2-1124-7B.json", "Olmo2ForCausalLM", {"num_key_value_heads": 2}),
+    # Command R with the per-head LayerNorms on the query and key of Command R+ (use_qk_norm)
+    "cohere": (
+        "CohereForAI--c4ai-command-r-v01.json",
+        "CohereForCausalLM",
+        {"num_key_value_heads": 2, "use_qk_norm": True},
+    ),
+    # Command R7B: the first layer sliding (with rotary), the next two full (without)
+    "cohere2": (
+        "CohereForAI--c4ai-command-r7b-12-2024.json",
+        "Cohere2ForCausalLM",
+        {
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "layer_types": ["sliding_attention", "full_attention", "full_attention"],
+        },
+    ),
+    # GLM-4: norms before and after each sub-layer, half of each head rotated, gate and up fused
+    "glm4": ("THUDM--GLM-4-9B-0414.json", "Glm4ForCausalLM", {"num_key_value_heads": 2, "head_dim": 16}),
+    "granitemoe": (
+        "ibm-granite--granite-3.1-3b-a800m-instruct.json",
+        "GraniteMoeForCausalLM",
+        {"num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2},
+    ),
+    # gpt-oss runs eager attention only (transformers has no sdpa for its sinks)
+    "gpt_oss": (
+        "openai--gpt-oss-20b.json",
+        "GptOssForCausalLM",
+        {"num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2},
     ),
 }
 # q/k norms over the whole projection (one row per token), 4 experts of intermediate_size, 2 per token
@@ -158,6 +228,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
         config.update(num_layers=layers, num_decoder_layers=layers)
     else:
         config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+    if isinstance(config.get("layer_types"), list):  # one per layer
+        config["layer_types"] = config["layer_types"][:layers]
     config["architectures"] = [architecture]
     return config, architecture
 
@@ -195,7 +267,9 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
-    window instead of tokens."""
+    window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
+    BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
+    (question answering)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -208,13 +282,24 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     generator = torch.Generator().manual_seed(batch * 1000 + seq_len)
     ids = torch.randint(3, 256, (batch, seq_len), generator=generator)
     labels = ids.clone() if target_len is None else torch.randint(3, 256, (batch, target_len), generator=generator)
-    inputs = {"input_ids": ids}
+    inputs: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels}
+    kind, classes = type(model).__name__.rsplit("For", 1)[-1], model.config.num_labels or 0
+    if kind in ("SequenceClassification", "QuestionAnswering"):  # BART-like heads read the eos token's states
+        ids[:, -1] = model.config.eos_token_id
+    if kind == "SequenceClassification":  # a class per sequence
+        inputs["labels"] = torch.randint(classes, (batch,), generator=generator)
+    elif kind == "TokenClassification":  # a class per token
+        inputs["labels"] = torch.randint(classes, (batch, seq_len), generator=generator)
+    elif kind == "QuestionAnswering":  # the answer's start and end positions instead of labels
+        del inputs["labels"]
+        for end in ("start_positions", "end_positions"):
+            inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
-        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype)}
+        inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype), "labels": labels}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        output = model(**inputs, labels=labels)
+        output = model(**inputs)
     alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}
     del output
     return sum(alive.values())

@@ -33,6 +33,7 @@ def test_report_invariants(expression: str) -> None:
     assert counts.trainable + counts.non_trainable == counts.total
     assert sum(row.count for row in counts.parameters) == counts.total
     assert sum(row.count for row in counts.buffer_tensors) == counts.buffers
+    assert report.explanation is not None
     assert report.explanation.total == counts.total
     assert report.modules[0].total == counts.total
     assert report.stored_parameter_bytes == sum(bytes_for(row.count, BITS[row.dtype]) for row in counts.parameters)
@@ -170,15 +171,22 @@ def test_report_computes_only_the_sections_asked_for() -> None:
     assert whole.appears_in
     bare = result.report(sections=())
     assert (bare.training, bare.variants, bare.related, bare.appears_in) == ((), (), (), ())
+    assert (bare.explanation, bare.reading, bare.modules, bare.blocks, bare.program) == (None, None, (), (), None)
     assert bare.sections == ()
     data = bare.to_dict()
-    assert {"variants", "related", "appears_in"}.isdisjoint(data)
+    assert {"explanation", "modules", "blocks", "code", "variants", "related", "appears_in"}.isdisjoint(data)
     assert "training" not in data["memory"]
+    assert "How it adds up" in str(whole)
+    assert "How it adds up" not in str(bare)
+    assert f"{whole.counts.total:,}" in str(bare)
+    shown = result.report(sections=("explanation", "modules", "code")).to_dict()
+    assert shown == {key: value for key, value in whole.to_dict().items() if key in shown} | {"memory": data["memory"]}
+    assert {"explanation", "modules", "blocks", "code"} <= set(shown)
     assert data == {key: value for key, value in whole.to_dict().items() if key in data} | {"memory": data["memory"]}
     some = result.report(sections=("related", "training"))
     assert some.sections == ("training", "related")  # in SECTIONS' order
     assert some.related == whole.related
     assert some.training == whole.training
     assert some.variants == ()
-    with pytest.raises(ArgumentError, match="sections: unknown section 'trainig'; known: training, appears_in"):
+    with pytest.raises(ArgumentError, match="sections: unknown section 'trainig'; known: explanation, modules, "):
         result.report(sections=("trainig",))

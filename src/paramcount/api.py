@@ -43,13 +43,11 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from paramcount.analysis.explain import Explanation
     from paramcount.analysis.flops import FlopsEstimate
     from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
-    from paramcount.analysis.readings import Reading
     from paramcount.analysis.shapes.types import ShapeReport
-    from paramcount.analysis.structure import Block, ModuleRow, RawModule
+    from paramcount.analysis.structure import RawModule
     from paramcount.calls import Program
     from paramcount.sources.checkpoint import Checkpoint
 
@@ -121,8 +119,8 @@ class Result(Record):
         """The complete answer: formula, reading, memory, variants, related questions, code. ``plan`` adds a
         memory plan for those options (a config gets an inference plan in its own dtype by default) and, with
         a sequence length, the FLOPs per step; ``input_shape`` adds output shapes and MACs per module.
-        ``sections`` names the optional parts to compute (any of ``SECTIONS``; ``()`` for the count, formula,
-        memory and code alone: what a caller that shows no more need not wait for).
+        ``sections`` names the optional parts to compute (any of ``SECTIONS``; ``()`` for the count, tensors and
+        memory alone: what a caller that shows no more need not wait for).
 
         Raises:
             ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``.
@@ -645,21 +643,22 @@ def _zoo_call(tree: Module, model: str) -> Call:
     return Call(model, keywords=changed)
 
 
-def _describe(result: Result) -> tuple[Call | Container | str, Program | None, bool]:
-    """The canonical expression, what the verification program builds, and whether variants apply."""
+def _describe(result: Result, code: bool) -> tuple[Call | Container | str, Program | None, bool]:
+    """The canonical expression, what the verification program builds (None unless ``code``), and whether
+    variants apply."""
     tree, provenance = result.tree, result.provenance
     if isinstance(provenance, FromConfig):
         architecture = provenance.architecture
-        return architecture, TransformersProgram(provenance.location or "", architecture), False
+        return architecture, TransformersProgram(provenance.location or "", architecture) if code else None, False
     if isinstance(provenance, FromModule):
         return tree.kind, None, False
     if isinstance(provenance, FromFile):  # nothing to rebuild from a checkpoint's tensors
         return os.path.basename(provenance.path.rstrip("/\\")), None, False
     if isinstance(provenance, FromZoo):
         call = _zoo_call(tree, provenance.model)
-        return call, TorchvisionProgram(call), False
+        return call, TorchvisionProgram(call) if code else None, False
     is_container = tree.kind in ("Sequential", "ModuleList", "ModuleDict")
-    return call_of(tree), TorchProgram(construction_of(tree)), not is_container
+    return call_of(tree), TorchProgram(construction_of(tree)) if code else None, not is_container
 
 
 def _appearances(tree: Module) -> tuple[Appearance, ...]:
@@ -729,14 +728,10 @@ class _Model(Record):
     counts: Counts
     stored_dtype: DtypeChoice
     stored_bytes: tuple[int, int]
-    explanation: Explanation
-    reading: Reading
     parameter_memory: tuple[FormatMemory, ...]
     dtypes: tuple[str, ...]
-    modules: tuple[ModuleRow, ...]
     embedding_parameters: int
     active: int | None
-    blocks: tuple[Block, ...]
     by_dtype: tuple[DtypeTotal, ...]
     raw_shapes: tuple[RawModule, ...]
 
@@ -753,17 +748,20 @@ def _model(tree: Module) -> _Model:
         counts=counts,
         stored_dtype=stored_dtype,
         stored_bytes=stored_bytes(counts, stored_dtype),
-        explanation=explain(tree),
-        reading=reading(tree),
         parameter_memory=parameter_memory(counts),
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
-        modules=module_table(tree),
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
-        blocks=blocks(tree),
         by_dtype=dtype_totals(counts),
         raw_shapes=raw_modules(tree),
     )
+
+
+# The optional sections' facts about the tree alone, each once per tree (``sections`` asks for them).
+_explanation = per_tree(explain)
+_reading = per_tree(reading)
+_module_table = per_tree(module_table)
+_blocks = per_tree(blocks)
 
 
 def _sections(names: Collection[str]) -> tuple[str, ...]:
@@ -783,8 +781,9 @@ def build_report(
     tree, model = result.tree, _model(result.tree)
     counts = model.counts
     shapes = _shapes(tree, input_shape, options)
-    expression, program, with_variants = _describe(result)
-    appears, variants, related = (with_variants and name in wanted for name in SECTIONS[1:])
+    expression, program, with_variants = _describe(result, "code" in wanted)
+    appears, variants, related = (with_variants and name in wanted for name in ("appears_in", "variants", "related"))
+    explained, structure = "explanation" in wanted, "modules" in wanted
     plan = _plan(result, counts, options, shapes)
     return Report(
         query=result.query,
@@ -792,8 +791,8 @@ def build_report(
         kind=tree.kind,
         expression=expression,
         counts=counts,
-        explanation=model.explanation,
-        reading=model.reading,
+        explanation=_explanation(tree) if explained else None,
+        reading=_reading(tree) if explained else None,
         parameter_memory=model.parameter_memory,
         stored_parameter_bytes=model.stored_bytes[0],
         stored_buffer_bytes=model.stored_bytes[1],
@@ -807,11 +806,11 @@ def build_report(
         compute=_compute(result, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if related else (),
-        modules=model.modules,
+        modules=_module_table(tree) if structure else (),
         program=program,
         embedding_parameters=model.embedding_parameters,
         active=model.active,
-        blocks=model.blocks,
+        blocks=_blocks(tree) if structure else (),
         by_dtype=model.by_dtype,
         raw_shapes=model.raw_shapes,
         sections=wanted,

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SECTIONS", "Appearance", "Comparison", "Report"]
 
-SECTIONS = ("training", "appears_in", "variants", "related")
-"""The parts of a report computed only when asked for (``Result.report(sections=...)``), each costing more than
-the count itself: the four training recipes, where a layer appears in the zoo, its variants and related
-questions. ``report()`` computes them all unless told otherwise; ``Report.sections`` says which it holds, and
-the JSON leaves out the keys of the others (``memory.training``, ``appears_in``, ``variants``, ``related``)."""
+SECTIONS = ("explanation", "modules", "code", "training", "appears_in", "variants", "related")
+"""The parts of a report computed only when asked for (``Result.report(sections=...)``): the formula per module
+and the reading (``explanation``), the module table and where the parameters are (``modules``), the verification
+program (``code``), the four training recipes, where a layer appears in the zoo, its variants and related
+questions. ``report()`` computes them all unless told otherwise; ``()`` leaves the count, the tensors and memory
+(and the plan, shapes and FLOPs asked for): what a counter shows. ``Report.sections`` says which it holds, and the
+JSON leaves out the keys of the others (its own name; ``modules`` and ``blocks``; ``memory.training``)."""
 
 
 class Comparison(Record):
@@ -75,9 +77,11 @@ class Report(Record):
     """The canonical call that builds the same module (an expression, a zoo call); for a config the class
     counted, for a checkpoint the file's name, for a live module its class."""
     counts: Counts
-    explanation: Explanation
-    reading: Reading
-    """What the plain-language paragraph says (its case and numbers); ``render.readings`` writes it."""
+    explanation: Explanation | None
+    """The formula per module; None when ``sections`` leaves out ``explanation``."""
+    reading: Reading | None
+    """What the plain-language paragraph says (its case and numbers); ``render.readings`` writes it. None when
+    ``sections`` leaves out ``explanation``."""
     parameter_memory: tuple[FormatMemory, ...]
     stored_parameter_bytes: int
     stored_buffer_bytes: int
@@ -88,9 +92,10 @@ class Report(Record):
     variants: tuple[Comparison, ...]
     related: tuple[Comparison, ...]
     modules: tuple[ModuleRow, ...]
+    """The module table (empty, with ``blocks``, when ``sections`` leaves out ``modules``)."""
     program: Program | None
     """What the verification program builds with the reference library (None for a live module or a
-    checkpoint: nothing to rebuild from); ``render.code`` writes it."""
+    checkpoint: nothing to rebuild from, or when ``sections`` leaves out ``code``); ``render.code`` writes it."""
     embedding_parameters: int = 0
     active: int | None = None
     """Parameters used per token (mixture of experts); None for dense models."""

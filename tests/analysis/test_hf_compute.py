@@ -17,6 +17,7 @@ import torch
 import transformers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from torch.utils.checkpoint import set_checkpoint_early_stop
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_oracle import counted_class, shipped, transformers_class
@@ -55,14 +56,14 @@ def cut(config: dict[str, Any], layers: int = 2, vocab: int = 512) -> dict[str, 
     return smaller
 
 
-def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Module:
+def transformers_model(config: dict[str, Any], architecture: str) -> transformers.PreTrainedModel:
     settings_ = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
     hf_config = transformers.AutoConfig.for_model(**settings_)
     hf_config._attn_implementation = "eager"
     hf_config._experts_implementation = "eager"
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore")
-        model: torch.nn.Module = transformers_class(architecture)(hf_config)
+        model: transformers.PreTrainedModel = transformers_class(architecture)(hf_config)
     model.to_empty(device="cpu")
     with torch.no_grad():
         for name, buffer in model.named_buffers():
@@ -75,13 +76,25 @@ def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Mo
     return model
 
 
-def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, backward: bool) -> int:
+def transformers_flops(
+    config: dict[str, Any],
+    architecture: str,
+    shape: tuple[int, ...],
+    *,
+    backward: bool,
+    checkpointing: bool = False,
+    early_stop: bool = True,
+) -> int:
     """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or (batch,
     source, target) for an encoder-decoder, or (batch, target) for Whisper (its encoder on the log-mel features of
     its fixed window), or pixel values (batch, channels, height, width), and the backward of the sum of the first
-    output in training mode."""
+    output in training mode (``checkpointing``: with transformers' gradient checkpointing, whose backward runs
+    the forward of each checkpointed layer again, up to the layer's last saved tensor with torch's default early
+    stop, whole with ``early_stop`` False; see ``test_checkpoint_early_stop_skips_a_last_product``)."""
     model = transformers_model(config, architecture)
     model.train(backward)
+    if checkpointing:
+        model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
     if config["model_type"] == "whisper":
         frames = 2 * config["max_source_positions"]  # conv1 keeps the length, conv2 halves it
         inputs = {
@@ -114,15 +127,21 @@ def transformers_flops(config: dict[str, Any], architecture: str, shape: tuple[i
         inputs = {"input_ids": torch.randint(0, 100, shape)}
     else:
         inputs = {"pixel_values": torch.randn(shape)}
-    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
+    logits: list[torch.Tensor] = []  # the LM head's output, kept for a model that fails after computing it
+    head = model.get_output_embeddings()  # type: ignore[no-untyped-call]
+    if head is not None:
+        head.register_forward_hook(lambda _module, _inputs, result: logits.append(result))
+    with warnings.catch_warnings(), set_checkpoint_early_stop(early_stop), FlopCounterMode(display=False) as counter:
         warnings.simplefilter("ignore")
         try:
             output = model(**inputs)
         except AttributeError as failure:
             # transformers 5.24's Llama4ForConditionalGeneration computes the logits, then fails building its
-            # output object (it reads image_outputs from the language model's output): every product has run.
-            if backward or "image_outputs" not in str(failure):
+            # output object (it reads image_outputs from the language model's output): every product has run,
+            # and the backward starts from the logits its LM head returned.
+            if "image_outputs" not in str(failure):
                 raise
+            output = (logits[-1],)
         if backward:
             output[0].float().sum().backward()
     total: int = counter.get_total_flops()
@@ -832,6 +851,83 @@ def test_vision_language_flops_equal_flop_counter_mode(name: str) -> None:
             ours(config, architecture, (2, image_tokens - 1))
 
 
+CHECKPOINTED_TOWERS = [
+    "openai--clip-vit-base-patch32.json", "google--gemma-3-4b-it.json", "Qwen--Qwen2.5-VL-7B-Instruct.json",
+    "Qwen--Qwen3-VL-4B-Instruct.json", "meta-llama--Llama-4-Scout-17B-16E-Instruct.json",
+    "HuggingFaceTB--SmolVLM2-2.2B-Instruct.json", "mistralai--Mistral-Small-3.1-24B-Instruct-2503.json",
+]  # fmt: skip
+"""One of each kind of vision tower and text decoder, trained with gradient checkpointing too (every model of
+VISION_LANGUAGE passed once; kept cheap)."""
+
+
+@pytest.mark.parametrize(
+    ("name", "checkpointing"),
+    [*((name, False) for name in VISION_LANGUAGE), *((name, True) for name in CHECKPOINTED_TOWERS)],
+)
+def test_vision_language_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
+    # Forward and the backward of the sum of the logits (CLIP and SigLIP: logits_per_image). The pixel values need
+    # no gradient, so the patch embedding computes its weight's gradient only, every product after it both
+    # operands'; the image's tokens replace placeholder embeddings (masked_scatter, no product) and the token
+    # embedding's output needs a gradient, so every product of the text decoder computes both too. LLaVA and
+    # LLaVA-NeXT read the vision tower's second-to-last hidden state (vision_feature_layer -2): its last layer runs
+    # but no gradient reaches it. With gradient checkpointing, transformers recomputes each layer of the text
+    # decoder and of the vision encoders (CLIP's text tower too, the Qwen-VL blocks, Pixtral's and Llama 4's
+    # layers): our recompute is their forward up to each layer's last saved tensor, as torch's default early stop
+    # recomputes it (see test_checkpoint_early_stop_skips_a_last_product).
+    config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
+    architecture = counted_class(config)
+    shape = (2, IMAGE_TOKENS.get(name, 0) + 16)
+    assert_equal_training_flops(config, architecture, shape, checkpointing=checkpointing)
+
+
+def assert_equal_training_flops(
+    config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, checkpointing: bool
+) -> None:
+    """Our training step (with gradient checkpointing's recompute when ``checkpointing``) equals FlopCounterMode's
+    count over the real model's forward and backward."""
+    tree = build_config_tree(config, architecture=architecture)
+    report = propagate(tree, shape)
+    assert report.training is not None
+    ours_total = report.training.total_checkpointed if checkpointing else report.training.total
+    theirs = transformers_flops(config, architecture, shape, backward=True, checkpointing=checkpointing)
+    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(["llava-hf--llava-1.5-7b-hf.json", "mistralai--Mistral-Small-3.1-24B-Instruct-2503.json"]),
+    layers=st.integers(1, 3),
+    chosen=st.lists(st.integers(-5, 4), min_size=1, max_size=2),
+    listed=st.booleans(),
+    checkpointing=st.booleans(),
+)
+def test_unread_vision_layers_get_no_gradient(
+    name: str, layers: int, chosen: list[int], listed: bool, checkpointing: bool
+) -> None:
+    # transformers runs every layer of the tower and the projector reads hidden_states[i] for each i of
+    # vision_feature_layer (one index, or on LLaVA a list side by side): the output of layer i - 1, 0 the
+    # embeddings'. The layers after the last one read run forward only: no gradient, no recompute under gradient
+    # checkpointing. An index outside the layers + 1 hidden states fails in transformers (IndexError), as ours.
+    chosen = chosen if listed and name.startswith("llava") else chosen[:1]
+    read = chosen if len(chosen) > 1 else chosen[0]
+    config, architecture, tokens = small_vision_language(name, 56, {"vision_feature_layer": read})
+    config = merged(config, {"vision_config": {"num_hidden_layers": layers}})
+    shape = (2, tokens + 3)
+    if any(not -layers - 1 <= index <= layers for index in chosen):
+        with pytest.raises(ShapeError, match=rf"reads vision_feature_layer .* of the {layers + 1} hidden states"):
+            ours(config, architecture, shape)
+        with pytest.raises(IndexError, match="index out of range"):
+            transformers_flops(config, architecture, shape, backward=False)
+        return
+    if read == 0:  # transformers 5.24 captures the hidden states it names, and takes 0 for none
+        with pytest.raises(ShapeError, match=rf"reads vision_feature_layer 0, .* -{layers + 1} names the same"):
+            ours(config, architecture, shape)
+        with pytest.raises(TypeError, match="not subscriptable"):
+            transformers_flops(config, architecture, shape, backward=False)
+        return
+    assert_equal_training_flops(config, architecture, shape, checkpointing=checkpointing)
+
+
 SMALL_ENCODER = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96}
 
 
@@ -1149,17 +1245,36 @@ TRAINED = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("checkpointing", [False, True])
 @pytest.mark.parametrize("name", TRAINED)
-def test_training_flops_equal_flop_counter_mode(name: str) -> None:
+def test_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
     # The token embedding's output needs a gradient (its table is trainable), so every product after it
-    # computes both operands' gradients; the lookups themselves are not products.
-    config = cut(shipped(name)) | SMALLER.get(name, {})
-    architecture = counted_class(config)
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, (2, 16))
-    theirs = transformers_flops(config, architecture, (2, 16), backward=True)
+    # computes both operands' gradients; the lookups themselves are not products. With gradient checkpointing, each
+    # layer's forward again up to its last saved tensor (torch's default early stop): Llama, Qwen, Mistral, Phi-3
+    # (resid_pdrop 0), CodeGen (resid_pdrop 0), Mamba, Jamba, Falcon-H1 and SigLIP 2 skip their last product; GPT-2
+    # (dropout 0.1 after c_proj), BERT and Gemma 2 (a norm after it) and the mixtures (the routing weights'
+    # multiply after the experts) recompute their layers whole.
     # Mamba's depthwise conv1d: FlopCounterMode counts its weight gradient as if it were not grouped.
-    assert 2 * (report.total_macs + report.total_backward_macs) + grouped_weight_gradient_extra(tree, report) == theirs
+    config = cut(shipped(name)) | SMALLER.get(name, {})
+    assert_equal_training_flops(config, counted_class(config), (2, 16), checkpointing=checkpointing)
+
+
+@pytest.mark.parametrize(("name", "last"), [("meta-llama--Llama-3.2-1B.json", "mlp.down_proj"), ("gpt2.json", "")])
+def test_checkpoint_early_stop_skips_a_last_product(name: str, last: str) -> None:
+    # torch's default non-reentrant checkpoint (transformers') stops a layer's recompute once the layer has saved its
+    # last tensor again, and a product saves its inputs before it runs: when nothing after a layer's last product
+    # saves a tensor, that product is not recomputed, as ours. Llama: down_proj, then only the residual add; GPT-2:
+    # c_proj, then dropout, which saves its mask, so the whole layer runs again. With the early stop off, torch
+    # recomputes each layer whole: ours plus that product per layer.
+    config = cut(shipped(name))
+    architecture = counted_class(config)
+    report = propagate(build_config_tree(config, architecture=architecture), (2, 16))
+    assert report.training is not None
+    stopped = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True)
+    whole = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True, early_stop=False)
+    skipped = sum(row.times * (row.macs or 0) for row in report.modules if last and row.path.endswith(last))
+    assert stopped == report.training.total_checkpointed
+    assert whole == report.training.total_checkpointed + 2 * skipped
 
 
 @settings(max_examples=10)
@@ -1193,6 +1308,27 @@ def test_random_small_configurations_equal_flop_counter_mode(
     assert ours(config, architecture, shape).total_flops == transformers_flops(
         config, architecture, shape, backward=False
     )
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(["gpt2.json", "Salesforce--codegen-350M-mono.json"]),
+    layers=st.integers(1, 3),
+    length=st.integers(1, 20),
+    rate=st.sampled_from([0.0, 0.1, 0.5]),
+)
+def test_checkpointed_recompute_follows_the_dropout_rate(name: str, layers: int, length: int, rate: float) -> None:
+    # The MLP ends with its last product (GPT-2's c_proj, CodeGen's fc_out), then dropout(resid_pdrop), then the
+    # residual add. In training, a dropout above 0 saves its mask, so torch's default early stop recomputes the
+    # whole layer; at 0 it returns its input and saves nothing, so the last product is not recomputed.
+    config = cut(shipped(name), layers=layers) | {"resid_pdrop": rate}
+    architecture = counted_class(config)
+    assert_equal_training_flops(config, architecture, (2, length), checkpointing=True)
+    report = ours(config, architecture, (2, length))
+    last = "mlp.c_proj" if name == "gpt2.json" else "mlp.fc_out"
+    skipped = 0 if rate else sum(row.times * (row.macs or 0) for row in report.modules if row.path.endswith(last))
+    stack = next(row.macs or 0 for row in report.modules if row.path == "transformer.h")
+    assert report.checkpointed_macs == stack - skipped
 
 
 MODERN_ENCODERS = [
@@ -1360,19 +1496,21 @@ def test_random_small_speech_encoders_equal_flop_counter_mode(
     )
 
 
-@pytest.mark.parametrize("name", MODERN_ENCODERS + AUDIO)
-def test_new_encoder_training_flops_equal_flop_counter_mode(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "checkpointing"),
+    [*((name, False) for name in MODERN_ENCODERS + AUDIO),
+     *((name, True) for name in MODERN_ENCODERS + AUDIO if "mpnet" not in name)],
+)  # fmt: skip
+def test_new_encoder_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
     # Forward and backward. The speech models without LayerDrop and SpecAugment (both random in training), their
     # waveform made to require a gradient by the feature encoder (so the first convolution computes its input's
     # gradient too), and FlopCounterMode's over-count of the grouped position convolution's weight gradient added.
+    # With gradient checkpointing (MPNet has none: transformers refuses it), each layer again up to its last saved
+    # tensor: ModernBERT's down projection (Wo) is not recomputed; DeBERTa's layers end with a norm, the speech
+    # models' convolution layers with their activation (GELU saves its input) and their encoder layers with a norm.
     config = cut(shipped(name)) | (TRAINING_AUDIO if name in AUDIO else {})
-    architecture = counted_class(config)
     shape = (1, 8000) if name in AUDIO else (2, 16)
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, shape)
-    theirs = transformers_flops(config, architecture, shape, backward=True)
-    ours_total = 2 * (report.total_macs + report.total_backward_macs)
-    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
+    assert_equal_training_flops(config, counted_class(config), shape, checkpointing=checkpointing)
 
 
 SPEECH_HEADS = ["Wav2Vec2ForXVector", "Wav2Vec2ForPreTraining"]

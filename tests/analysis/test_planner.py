@@ -423,11 +423,13 @@ def test_plans_of_one_model_share_its_tree_facts() -> None:
     # A new plan for a known model (the planner's seq_len, optimizer) recomputes only the plan: the tensor
     # listing, module table, formula and transformer sizes are the tree's, computed once per tree.
     result = from_config("meta-llama/Llama-3.1-8B")
-    first = result.report(PlanOptions(optimizer="adamw", seq_len=128), sections=())
-    second = result.report(PlanOptions(optimizer="sgd", seq_len=256), sections=())
+    first = result.report(PlanOptions(optimizer="adamw", seq_len=128), sections=("explanation", "modules"))
+    second = result.report(PlanOptions(optimizer="sgd", seq_len=256), sections=("explanation", "modules"))
     assert first.counts is second.counts
     assert first.modules is second.modules
+    assert first.modules
     assert first.explanation is second.explanation
+    assert first.explanation is not None
     assert first.plan is not None
     assert second.plan is not None
     assert first.plan.dims is second.plan.dims

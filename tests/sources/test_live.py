@@ -72,7 +72,9 @@ def test_catalog_classes_carry_their_real_arguments() -> None:
         build("MultiheadAttention", (8, 2), (("bias", False), ("add_bias_kv", True), ("kdim", 6), ("vdim", 5))),
     ]
     assert [child.args for child in tree.children] == [module.args for module in expected]
-    assert paramcount.from_module(model).report().explanation.total == sum(p.numel() for p in model.parameters())
+    explanation = paramcount.from_module(model).report().explanation
+    assert explanation is not None
+    assert explanation.total == sum(p.numel() for p in model.parameters())
 
 
 def test_other_classes_keep_raw_shapes_and_say_why() -> None:

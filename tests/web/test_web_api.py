@@ -40,8 +40,10 @@ def test_count_computes_only_the_sections_asked_for(client: TestClient) -> None:
     """Without ``sections`` the optional parts are neither computed nor sent; with them, the whole report."""
     query = "Conv2d(256, 512, 3)"
     plain = client.get("/api/count", params={"q": query}).json()
-    assert {"variants", "related", "appears_in"}.isdisjoint(plain)
+    assert {"explanation", "modules", "blocks", "code", "variants", "related", "appears_in"}.isdisjoint(plain)
     assert "training" not in plain["memory"]
+    assert (plain["total"], plain["parameters"][0]["count"]) == (256 * 512 * 9 + 512, 256 * 512 * 9)  # the counter's
+    assert plain["memory"]["stored"]["parameter_bytes"] == 4 * plain["total"]  # float32: 4 bytes each
     every = client.get("/api/count", params={"q": query, "sections": ",".join(SECTIONS)}).json()
     assert every == report_dict(paramcount.count(query).report())
     assert every["memory"]["training"][0]["name"] == "AdamW, float32"
@@ -50,7 +52,8 @@ def test_count_computes_only_the_sections_asked_for(client: TestClient) -> None:
     assert "related" not in some
     wrong = client.get("/api/count", params={"q": query, "sections": "trainig"})
     assert wrong.status_code == 400
-    message = "sections: unknown section 'trainig'; known: training, appears_in, variants, related"
+    known = "explanation, modules, code, training, appears_in, variants, related"
+    message = f"sections: unknown section 'trainig'; known: {known}"
     assert wrong.json()["error"]["message"] == message
 
 

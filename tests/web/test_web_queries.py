@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import paramcount
-from paramcount.errors import QueryError
+from paramcount.errors import ParamcountError, QueryError
+from paramcount.layers._registry import known_layers
 from paramcount.provenance import FromConfig
 from paramcount.render.json import report_dict
 from paramcount.sources.hf.hub import hub_config_path
-from paramcount.web.queries import resolve
+from paramcount.web.queries import one_layer, resolve
 
 
 def _resolve(text: str, architecture: str | None = None) -> paramcount.Result:
@@ -65,3 +68,45 @@ def test_pasted_config_over_the_limit() -> None:
     assert len(text) == 137
     with pytest.raises(paramcount.LimitError, match=r"^pasted config\.json is 137 characters; the limit is 100 "):
         resolve(text, max_query_chars=10_000, max_config_chars=100)
+
+
+def _tensors(result: paramcount.Result) -> int:
+    return len(result.counts.parameters) + len(result.counts.buffer_tensors)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(known_layers()), st.lists(st.integers(0, 999_999_999), max_size=2), st.sampled_from(["", " "]))
+def test_what_one_layer_admits_is_bounded_whatever_its_numbers(kind: str, numbers: list[int], space: str) -> None:
+    """The event loop's rule: an admitted query builds at most as many tensors as ``nn.Transformer``'s defaults (the
+    largest catalog layer), so its cost does not grow with its numbers."""
+    text = f"{space}{kind}({space}{', '.join(map(str, numbers))})"
+    assert one_layer(text)
+    try:
+        result = _resolve(text)
+    except ParamcountError:
+        return  # torch refuses those numbers; the error is as quick
+    assert _tensors(result) <= _tensors(_resolve("Transformer()")) == 184
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "resnet50",
+        "resnet50()",
+        "meta-llama/Llama-3.1-8B",
+        "LSTM(9, 9, 9999)",
+        "Transformer(64, 8, 1000)",
+        "Sequential(*[Linear(9, 9)] * 19)",
+        "Sequential(Linear(9, 9))",
+        "Linear(9, 9, bias=False)",
+        "Linear(9, 9, True)",
+        "Linear(-1, 9)",
+        "Linear(1234567890, 9)",
+        "Linear(\u0663, 9)",
+        "linear(9, 9)",
+        "NotALayer(9, 9)",
+        '{"model_type": "gpt2"}',
+    ],
+)
+def test_one_layer_refuses_what_may_cost_more(text: str) -> None:
+    assert not one_layer(text)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from paramcount.api import Result
 from paramcount.web import service
 from paramcount.web.app import create_app
+from paramcount.web.queries import resolve
 from paramcount.web.service import Answers
 from paramcount.web.settings import Settings
 
@@ -27,7 +28,9 @@ def test_busy_library_is_503() -> None:
     }
 
 
-def test_slow_answer_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("query", ["Linear(2, 3, bias=False)", "resnet50", "LSTM(2, 3, 4)", "Sequential(Linear(2, 3))"])
+def test_slow_answer_is_504(monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    """What ``queries.one_layer`` does not admit runs in a worker thread, so a slow answer is cut at the budget."""
     release = threading.Event()
 
     def slow(text: str, **options: object) -> Result:
@@ -37,7 +40,7 @@ def test_slow_answer_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "resolve", slow)
     with TestClient(create_app(Settings(timeout_seconds=0.2))) as client:
         started = time.perf_counter()
-        response = client.get("/api/count", params={"q": "Linear(2, 3)"})
+        response = client.get("/api/count", params={"q": query})
         elapsed = time.perf_counter() - started
         release.set()
     assert response.status_code == 504
@@ -47,6 +50,33 @@ def test_slow_answer_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
         "column": None,
     }
     assert elapsed < 4
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "on_the_loop"),
+    [
+        ("/api/count", {"q": "Linear(2, 3)"}, True),
+        ("/api/count", {"q": "Embedding(10, 4)", "sections": "variants"}, False),  # a page's work: the thread
+        ("/answers/parameters-embedding-10-4", {}, False),
+        ("/fragments/answer", {"q": "Embedding(10, 4)"}, False),
+        ("/api/count", {"q": "Linear(2, 3, bias=False)"}, False),
+        ("/api/memory", {"q": "Linear(2, 3)"}, False),  # a plan: only the query is judged by the rule
+    ],
+)
+def test_bounded_queries_are_answered_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, path: str, query: dict[str, str], on_the_loop: bool
+) -> None:
+    threads = []
+
+    def spy(text: str, **options: object) -> Result:
+        threads.append(threading.current_thread())
+        return resolve(text, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "resolve", spy)
+    with TestClient(create_app(Settings())) as client:
+        loop = client.portal.call(threading.current_thread)  # type: ignore[union-attr]
+        assert client.get(path, params=query).status_code == 200
+    assert (threads == [loop]) is on_the_loop
 
 
 def test_pages_share_the_bounds() -> None:

@@ -73,9 +73,10 @@ TEMPLATES: Final[dict[str, str]] = {
         "(its line above); the rotary tables the checkpoints hold are not itemised"
     ),
     "activations-layout": (
-        "activations: the layers are not one of the layouts modelled per operation "
+        "activations: the layers (or the task head) are not one of the layouts modelled per operation "
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, DeepSeek-V2/V3, "
-        "GPT-2, BERT, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5)"
+        "Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, GLM-4, gpt-oss, GPT-2, "
+        "BERT, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "

@@ -44,8 +44,13 @@ def report_dict(report: Report) -> dict[str, Any]:
     data = _whole_dict(report)
     for name in SECTIONS:
         if name not in report.sections:
-            del (data["memory"] if name == "training" else data)[name]
+            for key in _SECTION_KEYS.get(name, (name,)):
+                del (data["memory"] if name == "training" else data)[key]
     return data
+
+
+_SECTION_KEYS = {"modules": ("modules", "blocks")}
+"""The keys of a section not named as it is (``training`` is ``memory.training``)."""
 
 
 def _whole_dict(report: Report) -> dict[str, Any]:
@@ -69,20 +74,7 @@ def _whole_dict(report: Report) -> dict[str, Any]:
         "parameters": [_tensor(row, with_trainable=True) for row in counts.parameters],
         "buffer_tensors": [_tensor(row, with_trainable=False) for row in counts.buffer_tensors],
         "tied": [{"name": t.name, "tied_to": t.tied_to, "count": t.count} for t in counts.tied_tensors],
-        "explanation": {
-            "modules": [
-                {
-                    **_pick(formula, "path kind times symbolic substituted subtotal"),
-                    "terms": [
-                        {**_pick(term, "name symbolic substituted"), "factors": list(term.factors), "value": term.value}
-                        for term in formula.terms
-                    ],
-                }
-                for formula in report.explanation.modules
-            ],
-            "total": report.explanation.total,
-            "reading": reading_text(report.reading),
-        },
+        "explanation": _explanation(report),
         "memory": {
             "dtypes": list(report.dtypes),
             "stored": {
@@ -116,6 +108,27 @@ def _whole_dict(report: Report) -> dict[str, Any]:
         "activations": _measured_activations(report.activations),
         "raw_shapes": [_pick(r, "path kind reason") for r in report.raw_shapes],
         "notes": list(report.notes),
+    }
+
+
+def _explanation(report: Report) -> dict[str, Any] | None:
+    """The formula per module and the reading; None when the report has not computed them."""
+    explanation, reading = report.explanation, report.reading
+    if explanation is None or reading is None:
+        return None
+    return {
+        "modules": [
+            {
+                **_pick(formula, "path kind times symbolic substituted subtotal"),
+                "terms": [
+                    {**_pick(term, "name symbolic substituted"), "factors": list(term.factors), "value": term.value}
+                    for term in formula.terms
+                ],
+            }
+            for formula in explanation.modules
+        ],
+        "total": explanation.total,
+        "reading": reading_text(reading),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paramcount._record import Record
-from paramcount.analysis.explain import ModuleFormula, Term
+from paramcount.analysis.explain import Explanation, ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport
 from paramcount.analysis.structure import ModuleRow
@@ -259,8 +259,8 @@ def _single_module_steps(formula: ModuleFormula) -> tuple[tuple[Segment, ...], .
     return tuple(lines)
 
 
-def _steps(report: Report) -> Section:
-    formulas = report.explanation.modules
+def _steps(explanation: Explanation) -> Section:
+    formulas = explanation.modules
     lines: list[tuple[Segment, ...]] = []
     if not formulas:
         return Section("formula", "How it adds up", (Paragraph((Segment("total = 0 (no parameters)"),)),))
@@ -286,9 +286,9 @@ def _steps(report: Report) -> Section:
         integer(f.subtotal) + (f" × {f.times}" if f.times > 1 else "") for f in formulas[:MAX_FORMULA_MODULES]
     )
     if len(formulas) <= MAX_FORMULA_MODULES:
-        lines.append((Segment(f"total = {parts} = "), Segment(integer(report.explanation.total), "total")))
+        lines.append((Segment(f"total = {parts} = "), Segment(integer(explanation.total), "total")))
     else:
-        lines.append((Segment("total = "), Segment(integer(report.explanation.total), "total")))
+        lines.append((Segment("total = "), Segment(integer(explanation.total), "total")))
     return Section("formula", "How it adds up", (Lines(tuple(lines)),))
 
 
@@ -441,7 +441,11 @@ def _training_compute(shapes: ShapeReport) -> list[Block]:
         "forward inside the network; the first layer's input needs none)."
     )
     if training.recompute:
-        notes += " Gradient checkpointing recomputes the forward of each layer of the layer stack."
+        notes += (
+            " Gradient checkpointing recomputes the forward of each layer of the layer stack up to its last saved "
+            "tensor, as torch's checkpoint does by default (early stop): a last product after which nothing saves "
+            "a tensor is not run again."
+        )
     if shapes.masked_macs:
         notes += (
             " Causal attention is counted over all positions, as eager attention and FlopCounterMode compute it; "
@@ -687,12 +691,17 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         structure.append(_modules(report, depth))
     if len(report.blocks) > 1:
         structure.append(_share_chart(report))
-    reading = Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))
+    steps = [] if report.explanation is None else [_steps(report.explanation)]
+    reading = (
+        []
+        if report.reading is None
+        else [Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))]
+    )
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
-        found = [_headline(report), _tensors(report), _steps(report), reading, *structure]
+        found = [_headline(report), _tensors(report), *steps, *reading, *structure]
     else:
-        found = [_headline(report), *structure, _steps(report), _tensors(report)]
+        found = [_headline(report), *structure, *steps, _tensors(report)]
     found.extend(
         section
         for section in (_raw_shapes(report), _shapes(report, depth), _activations(report), _compute(report))

@@ -12,9 +12,10 @@ API (documented at ``/openapi.json``)
     ``GET|POST /api/flops``      the same with output shapes and FLOPs (``shapes``, ``compute``)
     ``POST /api/file?name=``     ``report_dict(report)`` for a ``.safetensors``/``.gguf`` file's first bytes (the
                                  raw body, capped at ``Settings.max_upload_bytes``; read from memory)
-Each computes only what it returns: the optional parts of a report (``paramcount.report.SECTIONS``: training
-recipes, zoo appearances, variants, related questions) only when ``sections`` names them; answer pages, their
-JSON twins and the counter's answer hold them all.
+Each computes only what it returns: the optional parts of a report (``paramcount.report.SECTIONS``: formula and
+reading, module table, verification code, training recipes, zoo appearances, variants, related questions) only
+when ``sections`` names them; answer pages, their JSON twins and the counter's answer hold them all, the planner
+and output views all but the last four.
     ``GET|POST /fragments/answer``  an answer block as HTML (what the pages' ``fragments.js`` fetches)
     ``POST /fragments/file?name=``  the same for a checkpoint's first bytes (the counter's file input)
 

@@ -3,8 +3,10 @@ bounds, render the Report, answer with a page, a fragment, JSON, an error or a r
 
 Every answer goes through ``Handlers.outcome``: rendered answers come from a bounded cache when they can;
 otherwise the library runs in a worker thread (``service.Answers``: one call at a time, within the time
-budget) and the result is rendered there too. Input errors become 400 with the JSON error object (and an
-inline HTML version for pages); busy and slow become 503 and 504.
+budget) and the result is rendered there too; the lean report of a query whose cost is bounded
+(``queries.one_layer``: one layer with at most two integer literals; no sections, plan or input shape) is
+answered on the event loop. Input errors become
+400 with the JSON error object (and an inline HTML version for pages); busy and slow become 503 and 504.
 
 Imports Starlette's responses at module level, like ``app.py`` (only the web app imports this module).
 """
@@ -27,6 +29,7 @@ from paramcount.report import SECTIONS, Report
 from paramcount.web.curated import curated
 from paramcount.web.pages import Pages, error_body
 from paramcount.web.planning import input_shape, option_fields, plan_options
+from paramcount.web.queries import one_layer
 from paramcount.web.service import Answers, Busy, Rendered, TooSlow
 from paramcount.web.settings import Settings
 from paramcount.web.targets import Target, slug_of, target_for
@@ -34,6 +37,9 @@ from paramcount.web.targets import Target, slug_of, target_for
 __all__ = ["Ask", "Handlers", "count_ask", "sections_of"]
 
 NO_PAGE = "no answer page has this name"
+SHOWN_BY_PLANS = ("explanation", "modules", "code")
+"""The report's optional parts the planner and output views show (not the training recipes, zoo appearances,
+variants and related questions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +126,11 @@ class Handlers:
         body = {"query": _safe(query), "error": error.to_dict()}
         return _Outcome(status=400, error=body, error_html=self.pages.error_fragment(_safe(query), error))
 
-    async def guarded(self, query: str, work: Callable[[], str]) -> _Outcome:
-        """``work()`` in a worker thread within the budget, its failures as outcomes (400, 503, 504)."""
+    async def guarded(self, query: str, work: Callable[[], str], *, bounded: bool = False) -> _Outcome:
+        """``work()`` in a worker thread within the budget (on the event loop if ``bounded``: ``Answers.run``),
+        its failures as outcomes (400, 503, 504)."""
         try:
-            return _Outcome(await self.answers.run(work))
+            return _Outcome(await self.answers.run(work, bounded=bounded))
         except _Moved as moved:
             return _Outcome(moved_to=moved.slug)
         except ParamcountError as error:
@@ -149,7 +156,10 @@ class Handlers:
                 self.rendered.put(key, text)
             return text
 
-        return await self.guarded(ask.query, work)
+        # On the event loop only a lean report (no optional sections, plan or shape) of a bounded query: a page's
+        # milliseconds there serve fewer requests under load than in the thread, which overlaps them with I/O.
+        bounded = not ask.sections and ask.plan is None and ask.input_shape is None and one_layer(ask.query)
+        return await self.guarded(ask.query, work, bounded=bounded)
 
     # ---- the JSON API
 
@@ -228,7 +238,7 @@ class Handlers:
         plan = plan_options(fields)
         if view == "memory" and plan is None:
             plan = PlanOptions()
-        sections = SECTIONS if view == "parameters" else ()  # the planner and output views show none of them
+        sections = SECTIONS if view == "parameters" else SHOWN_BY_PLANS
         return Ask(query, architecture, plan=plan, input_shape=input_shape(fields.get("input")), sections=sections)
 
     async def fragment(self, fields: Mapping[str, Any]) -> Response:

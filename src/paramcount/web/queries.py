@@ -15,11 +15,14 @@ it, and it never hands ``count`` a text that ``count`` would look up on disk:
 
 from __future__ import annotations
 
+import re
+
 from paramcount.api import Result, count, from_config_text
 from paramcount.errors import LimitError, QueryError
+from paramcount.layers._registry import registered
 from paramcount.sources.hf.hub import hub_config_path
 
-__all__ = ["PASTED_CONFIG", "resolve"]
+__all__ = ["PASTED_CONFIG", "one_layer", "resolve"]
 
 PASTED_CONFIG = "pasted config.json"
 """The name a pasted config goes by in messages and reports."""
@@ -33,6 +36,19 @@ PATH_MESSAGE = (
     "query: file and folder paths are not read by the web app; paste the config.json text itself, "
     "or use a shipped hub id (paramcount --list configs)"
 )
+
+ONE_LAYER = re.compile(r"\s*([A-Z][A-Za-z0-9]*)\(\s*(?:[0-9]{1,9}\s*(?:,\s*[0-9]{1,9}\s*)?)?\)\s*")
+"""A call with at most two integer literals (no keyword, no nesting, no repetition): ``Linear(4096, 512)``."""
+
+
+def one_layer(text: str) -> bool:
+    """Whether ``text`` is one catalog layer called with at most two integer literals of at most nine digits, the
+    rule that lets the web answer a query on its event loop: such a layer's tree does not grow with its numbers
+    (a property test builds every one with numbers up to nine digits), so its cost is bounded by the largest
+    catalog layer's (``Transformer(64, 8)``, 184 tensors: its lean JSON answer in ~1.2 ms). Anything else may be
+    costly (a zoo model, a repeated list, ``LSTM(9, 9, 9999)``) and goes to a worker thread within the budget."""
+    match = ONE_LAYER.fullmatch(text)
+    return match is not None and registered(match[1]) is not None
 
 
 def resolve(text: str, *, architecture: str | None = None, max_query_chars: int, max_config_chars: int) -> Result:

@@ -34,8 +34,9 @@ QUERY_HELP = (
 ARCHITECTURE_HELP = "for a hub id or config: the class to count instead (LlamaModel for the base model)"
 INPUT_HELP = "input shape, batch first, sizes separated by commas: 1,3,224,224"
 SECTIONS_HELP = (
-    "the optional parts to compute and return, comma-separated: training (memory.training), appears_in, "
-    "variants, related; none by default (Result.report's sections)"
+    "the optional parts to compute and return, comma-separated: explanation (the formula and reading), modules "
+    "(modules, blocks), code, training (memory.training), appears_in, variants, related; none by default: the "
+    "count, tensors and memory (Result.report's sections)"
 )
 
 

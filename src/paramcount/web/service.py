@@ -7,6 +7,13 @@ only one thread is ever inside ``paramcount``. Every input is capped by the libr
 call is short (milliseconds); throughput beyond one core comes from running several worker processes
 (``paramcount serve --workers N``), each with its own lock and cache.
 
+One kind of answer is computed on the event loop instead, when the lock is free: the lean report (no optional
+sections, plan or shape: ``/api/count``'s default) of one catalog layer with at most two integer literals
+(``queries.one_layer``), whose cost is bounded by the largest such layer's. The thread hop costs more than
+such an answer (~270 k instructions, and far more wall time in thread wake-ups under load); anything else,
+pages included (milliseconds on the loop serve fewer requests under load than in the thread), keeps the
+thread and its time budget.
+
 Timeouts: waiting for the lock longer than half the budget answers 503 (busy); the whole call taking
 longer than the budget answers 504. A call that overran keeps its thread until it finishes (Python
 cannot kill a thread) and holds the lock meanwhile — which the caps keep short.
@@ -46,7 +53,8 @@ class Answers:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        """The library's lock; re-entrant, so ``run`` can hold it around a bounded answer that takes it again."""
         self._cached = lru_cache(maxsize=settings.cache_size)(self._compute)
         self._resolved = lru_cache(maxsize=settings.cache_size)(self._resolve)
 
@@ -103,8 +111,14 @@ class Answers:
         finally:
             self.lock.release()
 
-    async def run(self, function: Callable[[], T]) -> T:
-        """Run ``function`` in a worker thread within the request budget."""
+    async def run(self, function: Callable[[], T], *, bounded: bool = False) -> T:
+        """``function()`` in a worker thread within the request budget; on the event loop when its cost is
+        ``bounded`` (``queries.one_layer``) and the library's lock is free (never waiting for it there)."""
+        if bounded and self.lock.acquire(blocking=False):
+            try:
+                return function()
+            finally:
+                self.lock.release()
         try:
             return await asyncio.wait_for(asyncio.to_thread(function), self.settings.timeout_seconds)
         except TimeoutError:

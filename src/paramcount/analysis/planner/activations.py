@@ -4,11 +4,12 @@
 Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer; the Llama layout with a sparse MoE block,
 Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with multi-head latent
-attention, dense then sparse layers; the encoder and decoder of BART and of those written like it, mBART, Pegasus,
-Marian and Whisper; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
-(embedding, final norm, output head, loss), each tensor saved for backward with its shape in symbols, its dtype and
-its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
-saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+attention, dense then sparse layers; the encoder and decoder of BART and of
+those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; T5's in
+``activations_t5``) and lists, for one layer and for what lies outside the layers (embedding, final norm, output
+head or BERT's and BART's task heads, loss), each tensor saved for backward with its shape in symbols, its dtype
+and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0`` saves a Linear's input,
+``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
 key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
 and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
@@ -89,13 +90,25 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "granite": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "smollm3": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
+    "stablelm": {"hidden_act": "silu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "olmo": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "olmo2": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "glm4": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "granitemoe": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "gpt_oss": {"hidden_act": "silu", "attention_dropout": 0.0},
+    "cohere2": {"hidden_act": "silu", "attention_dropout": 0.0},
     "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
     "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
     "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
-SDPA_UNSUPPORTED: Final = frozenset({"gemma2"})
-"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping):
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss"})
+"""Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
+gpt-oss's sinks):
 transformers runs them eager when no implementation is asked for."""
 ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
 """Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
@@ -228,13 +241,15 @@ class _Sizes(Record):
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    p: int = 0
+    """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
+    c: int = 0
+    """The classes of a classification head (``num_labels``)."""
     q: int = 0
     """Multi-head latent attention (DeepSeek): the query's latent width (``q_lora_rank``), 0 without one."""
-    c: int = 0
+    w: int = 0
     """Multi-head latent attention: the keys' and values' latent width (``kv_lora_rank``); ``d`` is then the
-    query/key head dim, nope and rope parts together."""
-    p: int = 0
-    """Multi-head latent attention: the rotary part of each query/key head (``qk_rope_head_dim``)."""
+    query/key head dim, nope and rope (``p``) parts together."""
     u: int = 0
     """Multi-head latent attention: the value head dim (``v_head_dim``)."""
 
@@ -255,10 +270,14 @@ class _Settings(Record):
     """A MoE router returns the routing weights in float32 (Mixtral); Qwen's casts them to the compute dtype."""
     activation_dropout: float = 0.0
     """Dropout after the MLP's activation (BART's ``activation_dropout``)."""
+    clip_qkv: bool = False
+    """q, k and v clamped in place (OLMo's ``clip_qkv``)."""
     score_softcap: bool = False
     """Eager attention caps the scores with tanh (Gemma 2's ``attn_logit_softcapping``)."""
     logit_softcap: bool = False
     """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
+    classifier_dropout: float = 0.0
+    """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
     router: str = ""
     """DeepSeek's router: ``greedy`` or ``group_limited_greedy`` (V2's softmax top-r), ``noaux_tc`` (V3's sigmoid
     scores); empty for the other families'."""
@@ -272,7 +291,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m`` with ``·`` between them. ``target``: a
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m c`` with ``·`` between them. ``target``: a
     decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
     cross-attention) the source length ``s``."""
 
@@ -320,22 +339,22 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str) -> None:
-        stats = "float32" if self.settings.kernels == "cuda" else "compute"
-        self.saved(f"{module}.input", module, "LayerNorm input (NativeLayerNormBackward0)", shape, "sequence")
+    def layer_norm(self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False) -> None:
+        """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32;
+        ``input_kept``: the input is a storage counted already (ReLU's result)."""
+        stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
+        if not input_kept:
+            what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
+            self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
             self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
 
-    def hidden_norm(self, module: str, *, layer_norm: bool, one_plus: bool) -> None:
-        """A norm of the hidden states: ``LayerNorm`` (Phi-3.5-MoE) or an RMSNorm."""
-        if layer_norm:
-            self.layer_norm(module, "b·s·h")
-        else:
-            self.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus)
-
-    def rms_norm(self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False) -> None:
+    def rms_norm(
+        self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False, float32_weight: bool = False
+    ) -> None:
         """transformers' RMSNorm: x.float() kept by pow and mul, rsqrt's result, and the normalised x the weight
-        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm)."""
+        multiplies (Gemma: in float32, times (1 + weight.float()), a new tensor per norm; ``float32_weight``: in
+        float32, cast back after the product, OLMo-2)."""
         self.add(
             f"{module}.input_float32",
             module,
@@ -354,7 +373,7 @@ class _Builder:
                 "float32",
                 "none",
             )
-        normalised = "float32" if one_plus else "compute"
+        normalised = "float32" if one_plus or float32_weight else "compute"
         self.add(
             f"{module}.normalised", module, "x·rstd, multiplied by the weight (MulBackward0)", shape, normalised, split
         )
@@ -509,101 +528,264 @@ def _attention_core(
     return False
 
 
-def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str) -> None:
+def _attention_output(out: _Builder, shared: bool, projection: str, node: str, shape: str, dropout: str | None) -> None:
     """After the attention: the output projection's input, the heads merged, unless it is the attention
-    output's storage (``shared``), then the mask of the residual's dropout."""
+    output's storage (``shared``), then the mask of the residual's ``dropout`` (None: it has none)."""
     if not shared:
         name = projection.rsplit(".", 1)[-1]
         out.saved(f"{projection}.input", projection, f"{name} input, the heads merged ({node})", shape, "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
+# Llama-like decoders (Granite, SmolLM3, StarCoder2, …): where a family's layer differs from Llama's, as data.
+
+
+LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+"""The children of a Llama layer that hold weights."""
+
+
+class _Decoder(Record):
+    """Where a decoder-only family's layer differs from Llama's (``DECODERS``); q/k norms and fused projections
+    are read from the tree."""
+
+    children: frozenset[str] = LLAMA_LAYER
+    """The layer's children that hold weights (OLMo's norms hold none)."""
+
+    norm: str = "rms"
+    """``rms``: transformers' RMSNorm; ``float32_rms``: one whose weight multiplies in float32 (OLMo-2);
+    ``layer``: ``nn.LayerNorm`` (StarCoder2); ``float32_layer``: a LayerNorm without weights on the input upcast to
+    float32 (OLMo); ``cohere_layer``: Cohere's LayerNorm without bias, in float32 (``_cohere_norm``)."""
+    pre_norms: bool = True
+    """``input_layernorm`` before the attention, ``post_attention_layernorm`` before the MLP."""
+    parallel: bool = False
+    """The attention and the MLP both read ``input_layernorm``'s output, one storage, and add to one residual
+    (Cohere)."""
+    post_norms: tuple[str, ...] = ()
+    """The norms after the attention and after the MLP, before their residual sums (OLMo-2, GLM-4)."""
+    mlp: str = "gated"
+    """``gated``: a SwiGLU MLP (or a sparse MoE block); ``plain``: c_fc, the activation, c_proj (StarCoder2)."""
+    rotary_cat: bool = False
+    """The query and key rebuilt by ``torch.cat`` of their rotated and unrotated parts (StableLM's partial rotary):
+    contiguous as (batch, heads, tokens, head_dim), laid out like a fused projection's slice."""
+    attention_dropout_residual: bool = True
+    """A dropout on the attention's output before the residual sum; StableLM has one only after the MLP."""
+    float32_rotary: bool = False
+    """The rotary cos and sin stay float32, so the rotated query and key are float32 cast back (OLMo)."""
+    mlp_child: str = "mlp"
+    """The layer's MLP or sparse MoE block (GraniteMoE's ``block_sparse_moe``)."""
+    router: str = ""
+    """A sparse MoE router that softmaxes the top-r logits only, in float32 (``top_softmax_float32``, GraniteMoE)
+    or the compute dtype (``top_softmax``, gpt-oss); none: as the tree shows (Mixtral's ``gate``, a softmax over
+    every expert before the top-r; Phi-3.5-MoE's ``router``, sparsemixer)."""
+    clamped_swiglu: bool = False
+    """gpt-oss's experts: biases indexed per pair, and a SwiGLU on the interleaved gate and up halves clamped to
+    ``swiglu_limit``, ``(up + 1)·gate·sigmoid(alpha·gate)``."""
+    sinks: bool = False
+    """gpt-oss's attention: a learned sink logit per head joins the scores; transformers runs it eager only."""
+    half_rotary: bool = False
+    """The rotary cos and sin span half of each head, which multiplies each half by them (gpt-oss)."""
+    interleaved_rotary: bool = False
+    """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
+    model's tables (GLM-4)."""
+    polar_rotary: bool = False
+    """One complex64 table of the rotations (``torch.polar``) instead of cos and sin (DeepSeek-V2)."""
+
+
+COHERE: Final = _Decoder(
+    children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
+)
+DECODERS: Final = {
+    "deepseek_v2": _Decoder(polar_rotary=True),
+    "starcoder2": _Decoder(norm="layer", mlp="plain"),
+    "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
+    "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
+    "olmo2": _Decoder(
+        children=frozenset({"self_attn", "mlp", "post_attention_layernorm", "post_feedforward_layernorm"}),
+        norm="float32_rms",
+        pre_norms=False,
+        post_norms=("post_attention_layernorm", "post_feedforward_layernorm"),
+        float32_rotary=True,
+    ),
+    "glm4": _Decoder(
+        children=LLAMA_LAYER | {"post_self_attn_layernorm", "post_mlp_layernorm"},
+        post_norms=("post_self_attn_layernorm", "post_mlp_layernorm"),
+        rotary_cat=True,
+        interleaved_rotary=True,
+    ),
+    "cohere": COHERE,
+    "granitemoe": _Decoder(
+        children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
+        mlp_child="block_sparse_moe",
+        router="top_softmax_float32",
+    ),
+    "gpt_oss": _Decoder(norm="float32_rms", router="top_softmax", clamped_swiglu=True, sinks=True, half_rotary=True),
+    "cohere2": COHERE,  # its full-attention layers have no rotary, which keeps nothing of its own
+}
+"""The Llama-like families whose layer differs from Llama's; the others (Granite's multipliers are scalars, which
+keep nothing; SmolLM3's layers without rotary keep what rotary ones do) run Llama's."""
+LLAMA: Final = _Decoder()
+
+
+def _decoder_norm(out: _Builder, layout: _Decoder, module: str, *, one_plus: bool = False) -> None:
+    """A norm over the hidden states of a Llama-like layer or its model."""
+    if layout.norm == "cohere_layer":
+        _cohere_norm(out, module, "b·s·h", "b·s", "h", "sequence")
+    elif layout.norm in ("layer", "float32_layer"):
+        out.layer_norm(module, "b·s·h", upcast=layout.norm == "float32_layer")
+    else:
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, "b·s·h", "b·s", "sequence", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _sink_attention(out: _Builder, module: str) -> bool:
+    """gpt-oss's eager attention with sinks: the scores and the sink logit of each head concatenated (s + 1 columns),
+    their maximum subtracted (MaxBackward0 keeps its indices), a softmax in the compute dtype over them, the sink
+    column dropped by a view; the query and the key and value repeated to every head kept by the matmuls."""
+    repeated = ", repeated to every head" if out.sizes.k != out.sizes.a else ""
+    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
+    out.saved(f"{module}.key", module, f"key{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    out.add(f"{module}.max_indices", module, "where each row's maximum is (MaxBackward0)", "b·a·s", "int64", "tensor")
+    sizes = out.sizes
+    out.add(
+        f"{module}.softmax",
+        module,
+        "softmax over the scores and the sink (SoftmaxBackward0), its view without the sink kept by the matmul",
+        "b·a·s·(s+1)",
+        "compute",
+        "tensor",
+        elements=sizes.b * sizes.a * sizes.s * (sizes.s + 1),
+    )
+    out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
+    return False
+
+
+def _head_norms(out: _Builder, attention: Module | None, layout: _Decoder, *, one_plus: bool) -> None:
+    """The query's and key's norms, when the attention has them: per head (Qwen3, Gemma 3; Cohere's LayerNorm with
+    a weight per head) or over all the heads at once, one row per token (OLMo-2, OLMoE)."""
+    q_norm = _param(_child(attention, "q_norm"), "weight")
+    if q_norm is None:
+        return
+    whole = q_norm.sizes != (out.sizes.d,)
+    for name, heads in (("q", "a"), ("k", "k")):
+        module, shape = f"self_attn.{name}_norm", f"b·s·{heads}·d"
+        if layout.norm == "cohere_layer":
+            _cohere_norm(out, module, shape, f"b·s·{heads}", f"{heads}·d", "tensor")
+            continue
+        rows = "b·s" if whole else f"b·s·{heads}"
+        float32_weight = layout.norm == "float32_rms"
+        out.rms_norm(module, shape, rows, "tensor", one_plus=one_plus, float32_weight=float32_weight)
+
+
+def _cohere_norm(out: _Builder, module: str, shape: str, rows: str, weight: str, split: Split) -> None:
+    """Cohere's LayerNorm without bias, written out in float32: x.float() − mean computed twice, once kept by pow
+    and once by the product with rsqrt's result, which it keeps, the weight cast to float32 and the normalised x
+    it multiplies."""
+    for node in ("PowBackward0", "MulBackward0"):
+        what = f"x.float() − mean ({node})"
+        out.add(f"{module}.centred_{node[:3].lower()}", module, what, shape, "float32", split)
+    out.add(f"{module}.rstd", module, "rsqrt(variance + eps) in float32 (MulBackward0)", rows, "float32", split)
+    out.add(f"{module}.weight_float32", module, "the weight cast to float32 (MulBackward0)", weight, "float32", "none")
+    out.add(f"{module}.normalised", module, "the normalised x in float32 (MulBackward0)", shape, "float32", split)
+
+
 def _llama_layer(
-    out: _Builder, block: Module, *, one_plus: bool, layer_norm: bool = False, dense: Module | None = None
+    out: _Builder, block: Module, layout: _Decoder, *, one_plus: bool, dense: Module | None = None
 ) -> None:
     """``dense``: the MLP of the dense layers of a MoE stack that mixes them in (``block`` is a sparse one)."""
-    attention, mlp = _child(block, "self_attn"), _child(block, "mlp")
-    out.hidden_norm("input_layernorm", layer_norm=layer_norm, one_plus=one_plus)
-    if out.sizes.c:
+    attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
+    if layout.pre_norms:
+        _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
+    if out.sizes.w:
         _latent_attention(out, attention)
     else:
-        _llama_attention(out, attention, one_plus=one_plus)
-    out.hidden_norm("post_attention_layernorm", layer_norm=layer_norm, one_plus=one_plus)
+        fused = _child(attention, "qkv_proj") is not None
+        projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+        what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
+        out.saved(
+            f"self_attn.{projections}.input",
+            f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
+            f"{projections} input, {what} (MmBackward0, one storage)",
+            "b·s·h",
+            "sequence",
+        )
+        if out.settings.clip_qkv:
+            for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+                what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+                out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
+        _head_norms(out, attention, layout, one_plus=one_plus)
+        if layout.interleaved_rotary:
+            _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
+        repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+        if layout.sinks:
+            shared = _sink_attention(out, "self_attn")
+        else:
+            shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
+        dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+        _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+    after_attention, after_mlp = layout.post_norms or (None, None)
+    if after_attention:
+        _decoder_norm(out, layout, after_attention)
+    if layout.pre_norms and not layout.parallel:
+        _decoder_norm(out, layout, "post_attention_layernorm", one_plus=one_plus)
     sandwich = _child(block, "pre_feedforward_layernorm") is not None  # Gemma 2/3: a norm after each sublayer too
     if sandwich:
         out.rms_norm("pre_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
     if out.sizes.e:
         out.only = "sparse" if dense is not None else ""
-        _sparse_moe(out, mlp)
+        _sparse_moe(out, mlp, layout)
         if dense is not None:
             out.only = "dense"
             _gated_mlp(out, dense, width="f")
         out.only = ""
+    elif layout.mlp == "plain":
+        _plain_mlp(out, "mlp.c_fc", "c_fc input, the normalised hidden states (MmBackward0)", "mlp.act", "mlp.c_proj")
     else:
-        _gated_mlp(out, mlp)
+        _gated_mlp(out, mlp, shared_input=layout.parallel)
     if sandwich:
         out.rms_norm("post_feedforward_layernorm", "b·s·h", "b·s", "sequence", one_plus=one_plus)
+    if after_mlp:
+        _decoder_norm(out, layout, after_mlp)
     if out.settings.hidden_dropout > 0:
         out.mask("resid_mlp_dropout.mask", "resid_mlp_dropout", "b·s·h", "sequence")
 
 
-def _llama_attention(out: _Builder, attention: Module | None, *, one_plus: bool) -> None:
-    """The Llama layer's attention: q/k/v projections (or one fused qkv), q/k norms where the family has them."""
-    fused = _child(attention, "qkv_proj") is not None
-    projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+def _top_r_router(out: _Builder, layout: _Decoder) -> None:
+    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised); GraniteMoE's
+    and gpt-oss's (``router``) softmax only the top-r logits (``layout.router``)."""
+    gate = f"{layout.mlp_child}.{'router' if layout.router else 'gate'}"
     out.saved(
-        f"self_attn.{projections}.input",
-        f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
-        "b·s·h",
-        "sequence",
-    )
-    q_norm = _child(attention, "q_norm")
-    if q_norm is not None:
-        # per head (Qwen3, Gemma 3), or over the whole projection, one row per token (OLMoE)
-        whole = any(param.sizes != (out.sizes.d,) for param in q_norm.params)
-        rows = ("b·s", "b·s") if whole else ("b·s·a", "b·s·k")
-        out.rms_norm("self_attn.q_norm", "b·s·a·d", rows[0], "tensor", one_plus=one_plus)
-        out.rms_norm("self_attn.k_norm", "b·s·k·d", rows[1], "tensor", one_plus=one_plus)
-    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=out.sizes.k != out.sizes.a, fused=fused)
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", "resid_attn_dropout")
-
-
-def _top_r_router(out: _Builder) -> None:
-    """The router of Mixtral, Qwen2/3-MoE and OLMoE: a Linear, softmax in float32, top-r (renormalised)."""
-    out.saved(
-        "mlp.gate.input",
-        "mlp.gate",
+        f"{gate}.input",
+        gate,
         "router input, the normalised hidden states (MmBackward0"
         + (", one storage with the shared expert's inputs)" if out.sizes.j else ")"),
         "b·s·h",
         "sequence",
     )
-    out.add(
-        "mlp.gate.probabilities",
-        "mlp.gate",
-        "router softmax in float32 (SoftmaxBackward0)",
-        "b·s·e",
-        "float32",
-        "sequence",
-    )
-    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
-    _renormalised(out)
+    if layout.router:
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+        dtype = "float32" if layout.router == "top_softmax_float32" else "compute"
+        what = f"softmax of the top-r logits in {dtype} (SoftmaxBackward0)"
+        out.add(f"{gate}.top_probabilities", gate, what, "b·s·r", dtype, "sequence")
+    else:
+        what = "router softmax in float32 (SoftmaxBackward0)"
+        out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
+        out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    _renormalised(out, gate)
 
 
-def _renormalised(out: _Builder) -> None:
+def _renormalised(out: _Builder, gate: str = "mlp.gate") -> None:
     """A router's top-r weights divided by their sum (Mixtral, ``norm_topk_prob``): the division keeps both."""
     if out.settings.renormalise:
         out.add(
-            "mlp.gate.top_probabilities",
-            "mlp.gate",
+            f"{gate}.top_probabilities",
+            gate,
             "top-r probabilities (DivBackward0)",
             "b·s·r",
             "float32",
             "sequence",
         )
-        out.add("mlp.gate.top_sum", "mlp.gate", "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
+        out.add(f"{gate}.top_sum", gate, "their sum, the divisor (DivBackward0)", "b·s", "float32", "sequence")
 
 
 def _sparsemixer(out: _Builder) -> None:
@@ -646,26 +828,30 @@ def _sparsemixer(out: _Builder) -> None:
         out.saved(f"{module}.gate", module, "the sampled expert's gate value (PhimoeMultiplier)", "b·s", "sequence")
 
 
-def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
+def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     """transformers' sparse MoE block with its default ``grouped_mm`` experts. The router: a Linear, softmax in
     float32, top-r (renormalised by the sum in Mixtral and with ``norm_topk_prob``). The experts: the b·s·r routed
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate, DeepSeek shared experts added as they are."""
-    if _child(mlp, "router") is not None:
+    on every token) scaled by a sigmoid gate, DeepSeek shared experts added as they are. GraniteMoE's block is
+    ``block_sparse_moe``; the family's layout names the block and the router's kind."""
+    if not layout.router and _child(mlp, "router") is not None:
         _sparsemixer(out)
     elif out.settings.router:
         _deepseek_router(out)
     else:
-        _top_r_router(out)
-    experts = "mlp.experts"
+        _top_r_router(out, layout)
+    experts = f"{layout.mlp_child}.experts"
     for key, what in (
         ("token_index", "the token of each pair sorted by expert, perm // r (IndexBackward0)"),
         ("sort_index", "perm, the pairs' order sorted by expert (IndexBackward0 of the routing weights)"),
         ("inverse_index", "the inverse permutation putting the pairs back in order (IndexBackward0)"),
     ):
         out.add(f"{experts}.{key}", experts, what, "b·s·r", "int64", "sequence")
+    if layout.clamped_swiglu:
+        what = "the expert of each pair sorted, indexing the experts' biases (IndexBackward0)"
+        out.add(f"{experts}.expert_index", experts, what, "b·s·r", "int64", "sequence")
     out.add(
         f"{experts}.offsets", experts, "pairs per expert, cumulated (GroupedMmBackward0, both)", "e", "int32", "none"
     )
@@ -680,9 +866,17 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
         "b·s·r·2·i",
         "tensor",
     )
-    out.saved(
-        f"{experts}.act_fn.output", experts, f"{act}(gate), kept by the product (MulBackward0)", "b·s·r·i", "tensor"
-    )
+    if layout.clamped_swiglu:
+        for key, what in (
+            ("gate_clamped", "the gate clamped to the limit (ClampBackward1 keeps the gate, MulBackward0 this)"),
+            ("sigmoid", "sigmoid(alpha·gate) (SigmoidBackward0, MulBackward0)"),
+            ("up_plus_one", "the up half clamped, plus one (MulBackward0)"),
+            ("glu", "gate·sigmoid(alpha·gate) (MulBackward0)"),
+        ):
+            out.saved(f"{experts}.{key}", experts, what, "b·s·r·i", "tensor")
+    else:
+        what = f"{act}(gate), kept by the product (MulBackward0)"
+        out.saved(f"{experts}.act_fn.output", experts, what, "b·s·r·i", "tensor")
     out.saved(f"{experts}.down.input", experts, "down input, act(gate)·up (GroupedMmBackward0)", "b·s·r·i", "tensor")
     out.saved(
         f"{experts}.down.output",
@@ -721,7 +915,7 @@ def _sparse_moe(out: _Builder, mlp: Module | None) -> None:
 
 def _latent_attention(out: _Builder, attention: Module | None) -> None:
     """DeepSeek's multi-head latent attention: the query through its own projection (V2-Lite) or a latent of width
-    q (``q_a_proj``, RMSNorm, ``q_b_proj``); keys and values from a latent of width c (``kv_a_proj_with_mqa``, whose
+    q (``q_a_proj``, RMSNorm, ``q_b_proj``); keys and values from a latent of width w (``kv_a_proj_with_mqa``, whose
     last p columns are the rotary key shared by every head, RMSNorm, ``kv_b_proj``). Rotary multiplies the p rope
     dims of query and key by the tables (kept once, outside the layers) and keeps nothing of them; the query
     (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
@@ -738,7 +932,7 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
         "b·s·h",
         "sequence",
     )
-    for name, width, projection in (("q_a", "q", "q_b_proj"), ("kv_a", "c", "kv_b_proj")):
+    for name, width, projection in (("q_a", "q", "q_b_proj"), ("kv_a", "w", "kv_b_proj")):
         if name == "q_a" and not latent:
             continue
         out.rms_norm(f"self_attn.{name}_layernorm", f"b·s·{width}", "b·s", "sequence")
@@ -747,7 +941,7 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
                 "x.to(float32), the view itself: kv_a_proj_with_mqa's output, kept whole (PowBackward0, MulBackward0)"
             )
             base = "self_attn.kv_a_proj_with_mqa"
-            _whole_base(out, "self_attn.kv_a_layernorm.input_float32", base, what, "c+p", out.sizes.c + out.sizes.p)
+            _whole_base(out, "self_attn.kv_a_layernorm.input_float32", base, what, "w+p", out.sizes.w + out.sizes.p)
         what = f"{projection} input, the normalised latent (MmBackward0)"
         out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
@@ -847,34 +1041,35 @@ def _gated_mlp(
     out.saved(f"{at}.down_proj.input", f"{at}.down_proj", "down_proj input, act(gate)·up (MmBackward0)", wide, "tensor")
 
 
-def _plain_activation(out: _Builder, module: str, width: str, *, next_input: bool = False) -> None:
-    """What the activation keeps; ``next_input``: ReLU's result is also the next Linear's input (one storage)."""
+def _plain_activation(out: _Builder, module: str, width: str, *, next_input: str = "") -> bool:
+    """What the activation keeps; ``next_input`` names the operation after it (``"Linear"``), which keeps its
+    input: True when that input is ReLU's result, counted here (one storage)."""
     act = out.settings.act
     count = ACTIVATION_TENSORS[act]
     if act == "relu":
-        shared = ", also the next Linear's input (one storage)" if next_input else ""
+        shared = f", also the next {next_input}'s input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
-        return
+        return bool(next_input)
     what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
+    return False
 
 
-def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str) -> None:
+def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str | None = None) -> None:
     """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's dropout: GPT-2's
-    MLP, BERT's intermediate and output, BART's fc1 and fc2."""
+    result itself when no activation dropout comes between), then the mask of the residual's ``dropout`` (None: the
+    caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2, StarCoder2's MLP."""
     out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
-    shared = out.settings.act == "relu" and not dropped
-    _plain_activation(out, act, "b·s·i", next_input=shared)
+    shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
     if dropped:
         out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
     name = second.rsplit(".", 1)[-1]
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
         out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
-    if out.settings.hidden_dropout > 0:
+    if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
@@ -966,12 +1161,13 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         out.layer_norm(norm, "b·s·h")
 
 
-def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool) -> None:
+def _bart_layer(out: _Builder, layout: _Seq2Seq, *, decoder: bool, cross: bool = True) -> None:
     """BART's layer: self-attention (causal in the decoder), in the decoder cross-attention over the encoder's
-    output, then fc1, the activation, its dropout, fc2; each with dropout, residual and a LayerNorm, after the
-    residual sum (post-norm) or before the sub-layer (``pre_norm``)."""
+    output (not called without one, ``cross`` False: the decoder-only ``ForCausalLM``), then fc1, the activation,
+    its dropout, fc2; each with dropout, residual and a LayerNorm, after the residual sum (post-norm) or before the
+    sub-layer (``pre_norm``)."""
     _bart_attention(out, "self_attn", "self_attn_layer_norm", layout)
-    if decoder:
+    if decoder and cross:
         _bart_attention(out, "encoder_attn", "encoder_attn_layer_norm", layout, cross=True)
     if layout.pre_norm:
         out.layer_norm("final_layer_norm", "b·s·h")
@@ -1037,8 +1233,8 @@ def _speech_front_end(out: _Builder, encoder: str) -> None:
 def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
     """Outside BART's layers: each side's embeddings (the decoder's token ids are the labels shifted right, a new
     tensor), the final LayerNorms, the encoder's output (the cross-attention keys' and values' input in every
-    decoder layer, one storage), the output head and the loss on the logits (plus ``final_logits_bias``), not
-    upcast. ``model``: the path holding both (``model.``)."""
+    decoder layer, one storage), then the decoder's output head and loss (``_bart_decoder_model``). ``model``: the
+    path holding both (``model.``)."""
     _bart_embeddings(source, f"{model}encoder", layout, decoder=False)
     if layout.final_norm:
         source.layer_norm(f"{model}encoder.layer_norm", "b·s·h")
@@ -1049,52 +1245,63 @@ def _bart_model(source: _Builder, target: _Builder, model: str, layout: _Seq2Seq
         "b·s·h",
         "sequence",
     )
-    _bart_embeddings(target, f"{model}decoder", layout, decoder=True)
-    if target.checkpointing and target.settings.attention == "eager":
-        target.add(
-            "attention_mask",
-            f"{model}decoder",
-            "the additive causal mask eager attention gets, passed to each checkpointed decoder layer (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _bart_decoder_model(target, model, layout, head=head)
+
+
+def _bart_decoder_model(out: _Builder, model: str, layout: _Seq2Seq, *, head: bool) -> None:
+    """Outside the layers of BART's decoder at ``model`` (``model.``): its embeddings, final LayerNorm, the output
+    head and the loss on the logits (plus ``final_logits_bias`` in ``ForConditionalGeneration``), not upcast; the
+    whole model of the decoder-only ``ForCausalLM``, whose labels are the targets as given."""
+    _bart_embeddings(out, f"{model}decoder", layout, decoder=True)
+    _checkpointed_mask(out, f"{model}decoder")
     if layout.final_norm:
-        target.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
+        out.layer_norm(f"{model}decoder.layer_norm", "b·s·h")
     if head:
         name = layout.head
-        target.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
-        _loss(target, upcast=False, head=name)
+        out.saved(f"{name}.input", name, f"{name} input, the decoder's output (MmBackward0)", "b·s·h", "sequence")
+        _loss(out, upcast=False, head=name)
 
 
-def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
-    """Cross-entropy on the logits: log_softmax keeps its result, nll_loss the targets and the total weight.
-    transformers' causal-LM loss upcasts the logits to float32 first (``logits.float()``) and shifts the labels
-    into a new tensor; BERT's masked-LM loss takes the logits as they are."""
+def _loss(
+    out: _Builder,
+    *,
+    upcast: bool,
+    head: str = "lm_head",
+    rows: str = "b·s",
+    classes: str = "v",
+    name: str = "loss",
+    targets: str = "labels",
+) -> None:
+    """Cross-entropy on the ``rows``·``classes`` logits of ``head``: log_softmax keeps its result, nll_loss the
+    ``rows`` targets and the total weight. transformers' causal-LM loss upcasts the logits to float32 first
+    (``logits.float()``) and shifts the labels into a new tensor; the other heads' losses take the logits as they
+    are. ``name``: the loss's key (a question-answering head has one for the start and one for the end)."""
     dtype = "float32" if upcast else "compute"
+    split: Split = "vocab" if classes == "v" else "none"
+    logits = f"{rows}·{classes}"
     out.add(
         f"{head}.output",
         head,
         "logits returned in the output (not saved for backward)",
-        "b·s·v",
+        logits,
         "compute",
-        "vocab",
+        split,
         saved=False,
     )
     out.add(
-        "loss.log_softmax",
-        "loss",
+        f"{name}.log_softmax",
+        name,
         f"log_softmax of the logits{' in float32' if upcast else ''} (LogSoftmaxBackward0)",
-        "b·s·v",
+        logits,
         dtype,
-        "vocab",
+        split,
     )
     if upcast and out.sizes.b == 1:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
-            "loss.target",
-            "loss",
+            f"{name}.target",
+            name,
             "shifted labels, a view of the padded ones (NllLossBackward0)",
             "s+1",
             "int64",
@@ -1102,9 +1309,17 @@ def _loss(out: _Builder, *, upcast: bool, head: str = "lm_head") -> None:
             elements=out.sizes.s + 1,
         )
     else:
-        what = "shifted labels (NllLossBackward0)" if upcast else "labels (NllLossBackward0)"
-        out.add("loss.target", "loss", what, "b·s", "int64", "none")
-    out.add("loss.total_weight", "loss", "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+        what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
+        out.add(f"{name}.target", name, what, rows, "int64", "none")
+    out.add(f"{name}.total_weight", name, "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
+
+
+def _checkpointed_mask(out: _Builder, module: str) -> None:
+    """With eager attention and checkpointing, the additive causal mask the layers get is an argument of each
+    checkpointed layer, kept once (GPT-2, BART's decoder, BERT as a causal LM)."""
+    if out.checkpointing and out.settings.attention == "eager":
+        what = "the additive causal mask eager attention gets, passed to each checkpointed layer (one storage)"
+        out.add("attention_mask", module, what, "b·s·s", "compute", "none")
 
 
 def _causal_lm_head(out: _Builder) -> None:
@@ -1125,37 +1340,40 @@ def _causal_lm_head(out: _Builder) -> None:
 
 
 def _llama_model(
-    out: _Builder,
-    *,
-    head: bool,
-    one_plus: bool,
-    layer_norm: bool = False,
-    rotary: tuple[str, ...] = ("",),
-    polar: bool = False,
+    out: _Builder, layout: _Decoder, *, head: bool, one_plus: bool, rotary: tuple[str, ...] = ("",)
 ) -> None:
     """``rotary``: the layer types with a cos/sin pair of their own (Gemma 3's sliding and full layers), or one
-    pair shared by every layer, of the p rope dims under multi-head latent attention; ``polar``: one complex64
-    table of the rotations instead (DeepSeek-V2's ``torch.polar``)."""
+    pair shared by every layer."""
     out.add("embed_tokens.indices", "model.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    rope = "p" if out.sizes.c else "d"
-    if polar and not out.checkpointing:
-        what = "rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), shared by every layer"
-        elements = out.sizes.s * out.sizes.p // 2
-        out.add("rotary.freqs_cis", "model.rotary_emb", what, "s·p/2", "complex64", "none", elements=elements)
-    elif not out.checkpointing:
+    if out.settings.embedding_dropout > 0:
+        out.mask("model.embedding_dropout.mask", "model.embedding_dropout", "b·s·h", "sequence")
+    if not out.checkpointing and not layout.interleaved_rotary:
         for kind in rotary:
-            for table in ("cos", "sin"):
-                out.saved(
-                    f"rotary.{kind + '.' if kind else ''}{table}",
-                    "model.rotary_emb",
-                    f"rotary {table} for the positions (MulBackward0), shared by every "
-                    + (f"{kind} layer" if kind else "layer"),
-                    f"s·{rope}",
-                    "none",
-                )
-    out.hidden_norm("model.norm", layer_norm=layer_norm, one_plus=one_plus)
+            _rotary_tables(out, layout, "model.rotary_emb", f"shared by every {kind + ' ' if kind else ''}layer", kind)
+    _decoder_norm(out, layout, "model.norm", one_plus=one_plus)
     if head:
         _causal_lm_head(out)
+
+
+def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
+    """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
+    ``kind``: the layer type they are computed for (Gemma 3), or none."""
+    sizes = out.sizes
+    if layout.polar_rotary:
+        what = f"rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), {where}"
+        out.add("rotary.freqs_cis", module, what, "s·p/2", "complex64", "none", elements=sizes.s * sizes.p // 2)
+        return
+    shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
+    for table in ("cos", "sin"):
+        out.add(
+            f"rotary.{kind + '.' if kind else ''}{table}",
+            module,
+            f"rotary {table} for the positions (MulBackward0), {where}",
+            shape,
+            "float32" if layout.float32_rotary else "compute",
+            "none",
+            elements=elements,
+        )
 
 
 def _gpt2_model(out: _Builder, *, head: bool) -> None:
@@ -1163,22 +1381,16 @@ def _gpt2_model(out: _Builder, *, head: bool) -> None:
     out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    if out.checkpointing and out.settings.attention == "eager":
-        out.add(
-            "attention_mask",
-            "transformer",
-            "the additive causal mask eager attention gets, passed to each "
-            "checkpointed block as an argument (one storage)",
-            "b·s·s",
-            "compute",
-            "none",
-        )
+    _checkpointed_mask(out, "transformer")
     out.layer_norm("transformer.ln_f", "b·s·h")
     if head:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool) -> None:
+def _bert_model(out: _Builder, *, head: bool, causal: bool = False) -> None:
+    """Outside BERT's layers: the embeddings, and with ``head`` the masked-LM head and its loss (``causal``: the
+    causal-LM loss of ``BertLMHeadModel``, run as a decoder (``is_decoder``), on the upcast logits and the shifted
+    labels)."""
     out.add(
         "word_embeddings.indices",
         "bert.embeddings.word_embeddings",
@@ -1198,6 +1410,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
     out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
     if out.settings.hidden_dropout > 0:
         out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+    if causal:
+        _checkpointed_mask(out, "bert.encoder")
     if head:
         out.saved(
             "cls.predictions.transform.dense.input",
@@ -1206,8 +1420,8 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h")
+        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
+        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
         out.saved(
             "cls.predictions.decoder.input",
             "cls.predictions.decoder",
@@ -1215,7 +1429,96 @@ def _bert_model(out: _Builder, *, head: bool) -> None:
             "b·s·h",
             "sequence",
         )
-        _loss(out, upcast=False)
+        _loss(out, upcast=causal)
+
+
+# --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
+# the classification head of BART-like encoder-decoders, each with its cross-entropy loss -------------------------
+
+
+def _classes(tree: Module, linear: str) -> int | None:
+    """The outputs of the classifier at ``linear`` when it takes single-label classes (``problem_type`` unset or
+    ``single_label_classification``, more than one label); None otherwise (regression, multi-label: not modelled)."""
+    parent, _, name = linear.rpartition(".")
+    outputs = _width(_at(tree, parent), name)
+    problem = dict(tree.attributes).get("problem_type")
+    if outputs is None or outputs < 2 or problem not in (None, "single_label_classification"):
+        return None
+    return outputs
+
+
+def _classifier_input(out: _Builder, linear: str, shape: str, dropout: float, *, kept: bool) -> None:
+    """The input of the classifier Linear ``linear`` after a dropout: the mask and the dropped tensor, or without
+    dropout (an identity) the tensor before it, unless that is ``kept`` already (a tanh's result)."""
+    if dropout > 0:
+        out.mask(f"{linear}.dropout.mask", linear, shape, "sequence")
+    if dropout > 0 or not kept:
+        what = "the dropped hidden states" if dropout > 0 else "the hidden states"
+        out.saved(
+            f"{linear}.input", linear, f"{linear.rsplit('.', 1)[-1]} input, {what} (AddmmBackward0)", shape, "sequence"
+        )
+
+
+def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str | None:
+    """BERT's heads other than the masked LM's (``_bert_model``), found by their modules: the pooler at ``base``
+    (``bert.``; the first token's hidden states, a view that keeps the last layer's whole output, then tanh) with
+    the sequence classifier, the token classifier, or the question-answering start and end logits; each with its
+    loss. ``dropout``: the classifier's (``classifier_dropout``, else ``hidden_dropout_prob``). The head as the
+    plan describes it; "" for none of these (the masked LM's), None for a head not modelled (next-sentence
+    prediction, multiple choice, regression or multi-label losses)."""
+    if _at(tree, "cls.seq_relationship") is not None:
+        return None
+    pooled = _at(tree, f"{base}pooler") is not None
+    if pooled:
+        pooler = f"{base}pooler"
+        what = "dense input: the first token's hidden states, a view keeping the last layer's output (AddmmBackward0)"
+        out.saved(f"{pooler}.dense.input", f"{pooler}.dense", what, "b·s·h", "sequence")
+        what = "tanh result (TanhBackward0)"
+        out.saved(f"{pooler}.activation.output", f"{pooler}.activation", what, "b·h", "sequence")
+    classifier = next((name for name in ("classifier", "qa_outputs") if _at(tree, name) is not None), None)
+    if classifier is None:
+        return "the pooler, no output head or loss" if pooled else ""
+    if classifier == "qa_outputs":
+        return _question_answering(out, "the last layer's output")
+    classes = _classes(tree, classifier)
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    _classifier_input(out, classifier, "b·h" if pooled else "b·s·h", dropout, kept=pooled)
+    _loss(out, upcast=False, head=classifier, rows="b" if pooled else "b·s", classes="c")
+    return f"a {'sequence' if pooled else 'token'}-classification head over c={classes} classes and its loss"
+
+
+def _question_answering(out: _Builder, what: str) -> str:
+    """The question-answering head: ``qa_outputs`` (two logits per token, split into the start's and the end's,
+    each made contiguous and returned) and a cross-entropy loss over the s positions for each, on the start and
+    end positions clamped to 0…s (new tensors)."""
+    out.saved("qa_outputs.input", "qa_outputs", f"qa_outputs input, {what} (AddmmBackward0)", "b·s·h", "sequence")
+    for end in ("start", "end"):
+        targets = f"{end} positions clamped, a new tensor"
+        _loss(out, upcast=False, head=f"qa_outputs.{end}", rows="b", classes="s", name=f"loss.{end}", targets=targets)
+    return "a question-answering head (start and end logits over the positions) and its two losses"
+
+
+def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> str | None:
+    """BART's classification head: the decoder's hidden states at the input's eos tokens (a bool mask of the
+    input ids indexes them, one row per eos; the last per sequence is taken, a view), then dropout, ``dense``, tanh,
+    dropout, ``out_proj`` (``dropout``: ``classifier_dropout``) and the loss. Assumes one eos per sequence (with n
+    the view keeps the b·n·h rows gathered)."""
+    head = "classification_head"
+    classes = _classes(tree, f"{head}.out_proj")
+    if classes is None:
+        return None
+    out.sizes = replace(out.sizes, c=classes)
+    what = "the input ids' eos tokens, a bool mask (IndexBackward0)"
+    out.add(f"{head}.eos_mask", head, what, "b·x", "bool", "none")
+    _classifier_input(out, f"{head}.dense", "b·h", dropout, kept=False)
+    out.saved(f"{head}.tanh.output", head, "tanh result (TanhBackward0)", "b·h", "sequence")
+    _classifier_input(out, f"{head}.out_proj", "b·h", dropout, kept=True)
+    _loss(out, upcast=False, head=f"{head}.out_proj", rows="b", classes="c")
+    return (
+        f"a sequence-classification head at the last eos token (one per sequence) over c={classes} classes and its loss"
+    )
 
 
 def _child(module: Module | None, name: str) -> Module | None:
@@ -1263,34 +1566,52 @@ LLAMA_FAMILIES: Final = frozenset(
         "qwen3_moe",
         "olmoe",
         "phimoe",
+        "granite",
+        "smollm3",
         "deepseek_v2",
         "deepseek_v3",
     }
+    | DECODERS.keys()
 )
-LLAMA_LAYER: Final = frozenset({"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
 SANDWICH_NORMS: Final = frozenset({"pre_feedforward_layernorm", "post_feedforward_layernorm"})
 """Gemma 2/3's norms around the MLP besides the Llama layer's (``post_attention_layernorm`` then normalises the
 attention's output)."""
+
+
+ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
+"""The children of a Llama-like attention modelled."""
+LATENT_ATTENTION: Final = frozenset(
+    {"q_proj", "q_a_proj", "q_a_layernorm", "q_b_proj", "kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"}
+)
+"""The children of DeepSeek's multi-head latent attention."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     """A sparse MoE block's experts, each expert's width and the shared expert's width (0: none), or None when
     ``mlp`` is not one: a router ``gate`` and ``experts`` holding ``gate_up_proj`` as experts × 2·width × hidden."""
     weight = _param(_child(mlp, "experts"), "gate_up_proj")
-    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE: router
+    router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
     if router is None or weight is None or len(weight.shape) != 3:
         return None
     shared = _child(mlp, "shared_expert") or _child(mlp, "shared_experts")  # DeepSeek: shared_experts
-    return weight.sizes[0], weight.sizes[1] // 2, (_width(shared, "gate_proj") or 0) if shared else 0
+    down = _param(_child(mlp, "experts"), "down_proj")
+    transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
+    width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
+    return weight.sizes[0], width, (_width(shared, "gate_proj") or 0) if shared else 0
+
+
+def _mlp(block: Module, model_type: str) -> Module | None:
+    """The MLP or sparse MoE block of a layer (GraniteMoE's ``block_sparse_moe``)."""
+    return _child(block, DECODERS.get(model_type, LLAMA).mlp_child)
 
 
 def _moe_layers(
-    stack: Module,
+    stack: Module, model_type: str
 ) -> tuple[tuple[int, int, int] | None, Module | None, tuple[tuple[str, int], ...]] | None:
     """The sparse MoE sizes of the stack's layers (None: no MoE), and where dense layers mix in
     (``mlp_only_layers``, ``decoder_sparse_step``) their MLP and the layers of each kind; None when the sparse
     layers differ."""
-    runs = [(_experts(_child(run, "mlp")), run) for run in stack.children]
+    runs = [(_experts(_mlp(run, model_type)), run) for run in stack.children]
     found = {experts for experts, _ in runs if experts is not None}
     if len(found) > 1:
         return None
@@ -1300,7 +1621,7 @@ def _moe_layers(
         return sparse, None, ()
     count = sum(run.repeat for run in dense)
     every = sum(run.repeat for run in stack.children)
-    return sparse, _child(dense[0], "mlp"), (("dense", count), ("sparse", every - count))
+    return sparse, _mlp(dense[0], model_type), (("dense", count), ("sparse", every - count))
 
 
 def _names(block: Module) -> set[str]:
@@ -1322,11 +1643,15 @@ def _t5_width(block: Module, *, decoder: bool) -> int | None:
 def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     """The layout of ``block`` and its MLP width, or None when the layer is not one of those modelled."""
     names = _names(block)
-    if model_type in LLAMA_FAMILIES and names in (LLAMA_LAYER, LLAMA_LAYER | SANDWICH_NORMS):
-        mlp = _child(block, "mlp")
+    layout = DECODERS.get(model_type, LLAMA)
+    if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
+        if not _names(_child(block, "self_attn") or block) <= (ATTENTION_CHILDREN | LATENT_ATTENTION):
+            return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
+        mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
         sparse = _experts(mlp)
-        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else None)
+        plain = _width(mlp, "c_fc")
+        width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else plain)
         return ("llama", width) if width else None
     if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
         plain = _width(_child(block, "mlp"), "c_fc")
@@ -1343,11 +1668,11 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     return None
 
 
-def _layout(tree: Module, model_type: str, model: str) -> tuple[_Seq2Seq, int, int] | None:
-    """The layout of the encoder-decoder at ``model`` (``model.``) with its LayerNorms read from the tree, and for
-    a speech encoder its fixed source positions (its position table's rows) and mel bins (conv1's input
-    channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
-    encoder = _at(tree, f"{model}encoder")
+def _layout(tree: Module, model_type: str, part: str) -> tuple[_Seq2Seq, int, int] | None:
+    """The layout of the encoder-decoder whose encoder (or, decoder-only, decoder) is at ``part``, with its
+    LayerNorms read from the tree, and for a speech encoder its fixed source positions (its position table's rows)
+    and mel bins (conv1's input channels), (layout, 0, 0) for a text one; None when a speech encoder lacks them."""
+    encoder = _at(tree, part)
     layout = replace(
         SEQ2SEQ[model_type],
         embedding_norm=_child(encoder, "layernorm_embedding") is not None,
@@ -1411,14 +1736,22 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         attention=attention,
         act=act,
         attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
-        hidden_dropout=number("resid_pdrop", "hidden_dropout_prob", *(("dropout",) if model_type in SEQ2SEQ else ())),
-        embedding_dropout=number("embd_pdrop"),
+        hidden_dropout=number(
+            "resid_pdrop",
+            "hidden_dropout_prob",
+            "residual_dropout",
+            "hidden_dropout",
+            *(("dropout",) if model_type in SEQ2SEQ else ()),
+        ),
+        embedding_dropout=number("embd_pdrop", "embedding_dropout"),
         renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
         float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
         activation_dropout=number("activation_dropout"),
+        clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
+        classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
         router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
     )
 
@@ -1444,11 +1777,11 @@ def activation_plan(
     model_type = dict(tree.attributes).get("model_type")
     path, layers = _decoder_stack(tree, dims)
     stack = _at(tree, path)
-    moe = _moe_layers(stack) if stack is not None else None
+    moe = _moe_layers(stack, str(model_type)) if stack is not None else None
     if not isinstance(model_type, str) or model_type not in CONFIG_DEFAULTS or stack is None or moe is None:
         return None
     sparse, dense, mixed = moe
-    block = next((run for run in stack.children if not sparse or _experts(_child(run, "mlp"))), None)
+    block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
     if block is None:
         return None
     found = _structure(block, model_type)
@@ -1459,6 +1792,9 @@ def activation_plan(
     if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
         attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
+    sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
+    if sinks and (attention == "flash" or settings.attention_dropout > 0):
+        return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
     if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
         return None
     if structure == "t5" and (attention == "flash" or dtype == "float16"):
@@ -1471,14 +1807,16 @@ def activation_plan(
     jitter = attributes.get("router_jitter_noise") if model_type != "phimoe" else None  # there: sparsemixer's eps
     if sparse is not None and (not isinstance(top, int) or attributes.get("output_router_logits") or jitter):
         return None  # the load-balancing loss and the router's jitter noise keep more: not modelled
-    if attributes.get("clip_qkv"):
-        return None  # OLMoE's in-place clamp of q, k and v: not modelled
+    if attributes.get("clip_qkv") and model_type == "olmoe":
+        return None  # OLMoE's in-place clamp of q, k and v: not modelled (OLMo's is)
     experts, _, shared = sparse or (0, 0, 0)
     seq2seq = structure in ("bart", "t5")
     encoder = _encoder(tree, path, width, structure) if seq2seq else None
-    model = path[: path.index("decoder")] if encoder else ""
-    found_layout = _layout(tree, model_type, model) if encoder and structure == "bart" else None
-    if seq2seq and (encoder is None or (structure == "bart" and found_layout is None)):
+    model = path[: path.index("decoder")] if seq2seq and "decoder" in path else ""
+    alone = structure == "bart" and encoder is None and _at(tree, f"{model}encoder") is None  # ForCausalLM
+    part = f"{model}{'decoder' if alone else 'encoder'}"
+    found_layout = _layout(tree, model_type, part) if structure == "bart" and (encoder or alone) else None
+    if seq2seq and ((encoder is None and not alone) or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
@@ -1497,12 +1835,14 @@ def activation_plan(
         seq_len,
         dense_width,
         mels,
-        *_latent(block, dims),
+        _partial_rotary(tree, path, dims.head_dim),
     )
-    if sizes.c:
+    q, w, u = _latent(block, dims)
+    if w:
         if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
             return None  # flash_attention_2 with MLA's narrower values, or a router transformers does not run
-        settings = replace(settings, unequal_heads=sizes.u != sizes.d)
+        sizes = replace(sizes, q=q, w=w, u=u)
+        settings = replace(settings, unequal_heads=u != sizes.d)
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
     kinds = mixed
@@ -1531,6 +1871,11 @@ def activation_plan(
                 else ""
             )
         )
+    if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
+        notes.append(
+            "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), "
+            "whatever the activation function says"
+        )
     if attention != requested:
         notes.append(
             f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
@@ -1538,21 +1883,28 @@ def activation_plan(
         )
     outside = _Builder(sizes, settings, checkpointing)
     head = dims.vocab is not None
+    task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
     encoder_stack = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
         layer_norm = norm is not None and norm.kind == "LayerNorm"  # Phi-3.5-MoE
-        _llama_layer(layer, block, one_plus=one_plus, layer_norm=layer_norm, dense=dense)
+        layout_ = DECODERS.get(model_type, LLAMA)
+        layout_ = replace(layout_, norm="layer") if layer_norm else layout_
+        _llama_layer(layer, block, layout_, one_plus=one_plus, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
-        polar = model_type == "deepseek_v2"
-        _llama_model(outside, head=head, one_plus=one_plus, layer_norm=layer_norm, rotary=types or ("",), polar=polar)
+        _llama_model(outside, layout_, head=head, one_plus=one_plus, rotary=types or ("",))
     elif structure == "gpt2":
         _gpt2_layer(layer)
         _gpt2_model(outside, head=head)
     elif structure == "bert":
         _bert_layer(layer)
-        _bert_model(outside, head=head and _at(tree, "cls.predictions") is not None)
+        head = head and _at(tree, "cls.predictions") is not None
+        _bert_model(outside, head=head, causal=tree.kind == "BertLMHeadModel")
+        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
+    elif alone and layout is not None:
+        _bart_layer(layer, layout, decoder=True, cross=False)
+        _bart_decoder_model(outside, model, layout, head=head)
     elif encoder is not None:
         source_layer, target = (
             _Builder(sizes, settings, checkpointing),
@@ -1570,10 +1922,16 @@ def activation_plan(
             _bart_layer(layer, layout, decoder=True)
             _bart_layer(source_layer, layout, decoder=False)
             _bart_model(outside, target, model, layout, head=head)
+            if _at(tree, "classification_head") is not None:
+                task = _bart_classification_head(target, tree, settings.classifier_dropout)
+            elif _at(tree, "qa_outputs") is not None:
+                task = _question_answering(target, "the decoder's output")
         outside.found.extend(target.found)
         encoder_stack = LayerStack(
             encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
         )
+    if task is None:
+        return None
     keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     kernel = _kernel(settings)
     if structure == "t5" and kernel == "flash":
@@ -1596,9 +1954,10 @@ def activation_plan(
             settings,
             kernel,
             sizes,
-            head,
+            task or (f"v={sizes.v:,}" if head else "no output head or loss"),
             encoder=encoder_stack,
             source_given=source_len is not None or window > 0,
+            alone=alone,
         )
         + tuple(notes),
         encoder=encoder_stack,
@@ -1606,14 +1965,21 @@ def activation_plan(
     )
 
 
-def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int, int]:
-    """Multi-head latent attention's q, c, p and u (``_Sizes``); zeros for another attention."""
+def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:
+    """The rotary dimensions of each head, twice the frequencies of the rotary table beside ``stack``
+    (``model.rotary_emb`` for ``model.layers``), when fewer than ``head_dim``; 0 otherwise."""
+    rotary = _at(tree, stack.rsplit(".", 1)[0] + ".rotary_emb") if "." in stack else None
+    frequencies = next((buffer for buffer in rotary.buffers if buffer.name == "inv_freq"), None) if rotary else None
+    dims = 2 * frequencies.sizes[0] if frequencies is not None and len(frequencies.shape) == 1 else head_dim
+    return dims if dims < head_dim else 0
+
+
+def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int]:
+    """Multi-head latent attention's q, w and u (``_Sizes``); zeros for another attention."""
     attention = _child(block, "self_attn")
-    if _child(attention, "kv_a_proj_with_mqa") is None or not (
-        dims.kv_lora_rank and dims.qk_rope_head_dim and dims.heads
-    ):
-        return 0, 0, 0, 0
-    return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.qk_rope_head_dim, dims.value_width // dims.heads
+    if _child(attention, "kv_a_proj_with_mqa") is None or not (dims.kv_lora_rank and dims.heads):
+        return 0, 0, 0
+    return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.value_width // dims.heads
 
 
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
@@ -1627,17 +1993,17 @@ def _assumptions(
     settings: _Settings,
     kernel: str,
     sizes: _Sizes,
-    head: bool,
+    head: str,
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
+    alone: bool = False,
 ) -> tuple[str, ...]:
     notes = [
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
         f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
-        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", v={sizes.v:,}" if head else ", no output head or loss"),
+        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}, {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
@@ -1650,6 +2016,8 @@ def _assumptions(
             + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
             + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
         )
+    if alone:
+        notes.append("the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called")
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
@@ -1662,11 +2030,11 @@ def _assumptions(
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if sizes.c:
+    if sizes.w:
         notes.append(
             "multi-head latent attention (DeepSeek): "
             + (f"the query through a latent of width q={sizes.q:,}, " if sizes.q else "")
-            + f"keys and values from a latent of width c={sizes.c:,}; query/key heads of d={sizes.d} dims, rotary "
+            + f"keys and values from a latent of width w={sizes.w:,}; query/key heads of d={sizes.d} dims, rotary "
             f"on p={sizes.p} of them, value heads of u={sizes.u}"
             + (
                 "; sdpa can run no flash kernel with u ≠ d: "

@@ -14,6 +14,7 @@ from paramcount.analysis.shapes.flow import (
     chain,
     child_of,
     dataflow,
+    dropout,
     in_order,
     last_size,
     multiply,
@@ -147,12 +148,23 @@ _PHI3_MLP: Final = dataflow(
     run("gate_up_proj"), split("x", "gate", "up"), multiply("x", "gate", "up"), run("down_proj"),
     note="gate_up_proj's output chunked in two: act(gate) · up, then down_proj",
 )  # fmt: skip
+
+
+class _SharedGate(Step):
+    """``sigmoid(shared_expert_gate(x)) * shared_expert(x)`` when the block has that gate (Qwen2-MoE, Qwen3-Next)."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        if child_of(call.module, "shared_expert_gate") is not None:
+            run("shared_expert_gate", "x", "shared_gate").apply(call, values, tally)
+            multiply("shared", "shared_gate", "shared").apply(call, values, tally)
+
+
 _SPARSE_MOE: Final = dataflow(
     Flat(),
     run("gate", "x", "router_logits"),
     run("experts", "x", "routed"),
     run("shared_expert", "x", "shared", optional=True),
-    run("shared_expert_gate", "x", "shared_gate", optional=True),
+    _SharedGate(),
     Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
@@ -220,6 +232,12 @@ def _decoder_rules() -> dict[str, Rule]:
 _GPT2_MODEL: Final = _learned_positions_model("wte", "wpe", "h", run("ln_f"))
 _GPT2_BLOCK: Final = pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
 _GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
+
+
+def _dropout_mlp(first: str, second: str) -> Rule:
+    """``dropout(second(act(first(x))))``, the dropout's probability the config's ``resid_pdrop`` (GPT-2's,
+    CodeGen's MLP)."""
+    return dataflow(run(first), run(second), dropout("resid_pdrop"))
 
 
 # --- other decoders: BLOOM, Falcon, GPT-J, GPT-NeoX, OPT, GPT-1, DeepSeek-V3 ----------------------------------
@@ -465,7 +483,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "CodeGenModel": _GPTJ_MODEL,
     "CodeGenBlock": _GPTJ_BLOCK,
     "CodeGenAttention": _CODEGEN_ATTENTION,
-    "CodeGenMLP": in_order,
+    "CodeGenMLP": _dropout_mlp("fc_in", "fc_out"),
     "CodeGenRotaryEmbedding": _gathered_rotary,
     "GPTBigCodeForCausalLM": _TRANSFORMER_LM,
     "GPTBigCodeModel": _GPT2_MODEL,
@@ -540,7 +558,7 @@ RULES: Final[dict[str, Rule]] = {
     "GPT2Model": _GPT2_MODEL,
     "GPT2Block": _GPT2_BLOCK,
     "GPT2Attention": _GPT2_ATTENTION,
-    "GPT2MLP": in_order,
+    "GPT2MLP": _dropout_mlp("c_fc", "c_proj"),
 }
 """Shape rules of transformers' decoder classes, by kind."""
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.shapes.types import Call, Rule
 
-__all__ = ["RULES", "TEXT_AND_IMAGE_INPUTS", "TOKEN_INPUTS"]
+__all__ = ["RULES", "TEXT_AND_IMAGE_INPUTS", "TOKEN_INPUTS", "detach_unread_layers"]
 
 
 # --- the image a tower reads ---------------------------------------------------------------------------------
@@ -275,6 +275,31 @@ def _with_image(
     return Outcome(output, note=note)
 
 
+def detach_unread_layers(call: Call, tower: str, *stack: str) -> None:
+    """transformers runs every layer of the vision tower ``tower`` (its layers the container at the path ``stack``
+    inside it) and the projector reads the hidden states ``vision_feature_layer`` names (``hidden_states[i]``: the
+    output of layer i - 1, 0 the embeddings'): the layers after the last one read reach no loss, so they are
+    detached (``Call.detach``): no gradient goes through them, gradient checkpointing never recomputes them."""
+    chosen = dict(call.module.attributes).get("vision_feature_layer")
+    indexes = chosen if isinstance(chosen, tuple) else (chosen,)
+    layers = child_of(call.module, tower)
+    for name in stack:
+        layers = None if layers is None else child_of(layers, name)
+    if layers is None or not all(type(index) is int for index in indexes):
+        raise NotModelledError(f"its vision_feature_layer or its {tower}'s layers are not known")
+    count = sum(layer.repeat for layer in layers.children)
+    states = [index for index in indexes if isinstance(index, int) and -count - 1 <= index <= count]
+    if len(states) != len(indexes):
+        raise call.fail(f"reads vision_feature_layer {chosen} of the {count + 1} hidden states of its {count}-layer "
+                        "vision tower; transformers fails the same way")  # fmt: skip
+    if chosen == 0:  # transformers 5.24 captures the hidden states vision_feature_layer names: 0 reads as none
+        raise call.fail(f"reads vision_feature_layer 0, which transformers 5.24 takes for no hidden states and fails "
+                        f"on; -{count + 1} names the same hidden state (the embeddings' output)")  # fmt: skip
+    container = ".".join(part for part in (call.path, tower, *stack) if part)
+    for index in range(max(index % (count + 1) for index in states), count):
+        call.detach(f"{container}.{index}")
+
+
 def _llava_model(call: Call, flow: Flow) -> Outcome:
     """The image's features (``_llava_features``), then the language model over the sequence."""
     _tokens(call, flow)
@@ -290,6 +315,7 @@ def _llava_features(call: Call, image: Flow) -> tuple[Flow | None, str]:
     strategy = dict(call.module.attributes).get("vision_feature_select_strategy")
     if not isinstance(strategy, str) or strategy not in ("default", "full"):
         raise NotModelledError("its vision_feature_select_strategy is not known")
+    detach_unread_layers(call, "vision_tower", "encoder", "layers")
     hidden = call.child("vision_tower", image)
     projector = child_of(call.module, "multi_modal_projector")
     first = None if projector is None else child_of(projector, "linear_1")

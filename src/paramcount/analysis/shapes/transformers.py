@@ -287,6 +287,7 @@ def _experts(call: Call, flow: Flow, *, hidden_first: bool) -> Outcome:
     if not isinstance(count, int) or not isinstance(active, int):
         raise NotModelledError("its num_experts and experts_per_token are not known")
     macs, step = expert_products(call, flow, active, "experts_per_token", hidden_first=hidden_first)
+    call.saved(0)  # each expert's output times its routing weight saves both, after the last product
     return Outcome(Flow(flow.shape), macs, (step,), f"{active} of {count} experts per token (the active count)")
 
 

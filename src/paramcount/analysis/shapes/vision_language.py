@@ -30,7 +30,7 @@ from math import isqrt, sqrt
 from paramcount.analysis.shapes import decoders, multimodal
 from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.flow import child_of, dataflow, in_order, param_sizes, run
-from paramcount.analysis.shapes.multimodal import _image, _llava_features, _tokens, _with_image
+from paramcount.analysis.shapes.multimodal import _image, _llava_features, _tokens, _with_image, detach_unread_layers
 from paramcount.analysis.shapes.transformers import pre_norm_layer, rms_norm, self_attention
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
@@ -260,6 +260,7 @@ def _mistral3_model(call: Call, flow: Flow) -> Outcome:
     batch = flow.shape[0]
     _, channels, patch, _ = param_sizes(convolution, "weight")
     image = Flow((batch, channels, side, side))
+    detach_unread_layers(call, "vision_tower", "transformer", "layers")
     hidden = call.child("vision_tower", image)
     features = None
     if hidden is not None:

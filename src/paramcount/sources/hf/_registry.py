@@ -124,12 +124,17 @@ ACTIVATION_KEYS: Final = (
     "attention_probs_dropout_prob",
     "dropout",
     "activation_dropout",
+    "residual_dropout",
+    "embedding_dropout",
+    "hidden_dropout",
     "input_jitter_noise",
     "dropout_rate",
     "feed_forward_proj",
+    "classifier_dropout",
+    "problem_type",
 )
-"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates), kept
-on the root as attributes for the activation planner."""
+"""Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
+head's dropout and loss), kept on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
@@ -139,10 +144,12 @@ ROUTING_KEYS: Final = (
     "norm_topk_prob",
     "output_router_logits",
     "router_jitter_noise",
+    "clip_qkv",
     "topk_method",
 )
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise, DeepSeek-V2's top-k method), kept on the root for the activation planner."""
+noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
+activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 

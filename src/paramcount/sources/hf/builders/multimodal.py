@@ -37,6 +37,7 @@ from paramcount.sources.hf.builders.vision_language import (
     _sub_config,
     _sub_model,
     clip_encoder,
+    feature_layer_fact,
     language_head,
     llava_model,
 )
@@ -46,6 +47,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final
+
+    from paramcount.tree import Value
 
 __all__ = ["idefics3", "llava_next", "llava_onevision", "mistral3", "paligemma", "pixtral", "smolvlm"]
 
@@ -105,11 +108,15 @@ def _anyres(tree: Module, config: Config, default: tuple[tuple[int, int], ...], 
     facts: list[tuple[str, str | int]] = [(key, value) for key in read if isinstance(value := config.raw(key), str)]
     if type(side) is int and side > 0:
         facts.append(("vision_config.image_size", side))
-    added = (*facts, *((("image_grid_pinpoints", pinpoints),) if pinpoints else ()))
+    return _with_facts(tree, (*facts, *((("image_grid_pinpoints", pinpoints),) if pinpoints else ())))
+
+
+def _with_facts(tree: Module, facts: tuple[tuple[str, Value], ...]) -> Module:
+    """The tree with ``facts`` added to its base model's attributes (the tree, or its ``model``)."""
     if tree.kind.endswith("ForConditionalGeneration"):
         base, *rest = tree.children
-        return replace(tree, children=(replace(base, attributes=(*base.attributes, *added)), *rest))
-    return replace(tree, attributes=(*tree.attributes, *added))
+        return replace(tree, children=(replace(base, attributes=(*base.attributes, *facts)), *rest))
+    return replace(tree, attributes=(*tree.attributes, *facts))
 
 
 @model_type("llava_next", architectures=_classes("LlavaNext"), default="LlavaNextForConditionalGeneration")
@@ -273,4 +280,5 @@ def mistral3(config: Config, architecture: str) -> Module:
             _sub_model(text, "language_model", f"{path}language_model."),
         )
 
-    return _assemble(config, architecture, "Mistral3", text, parts, family="Mistral 3")
+    tree = _assemble(config, architecture, "Mistral3", text, parts, family="Mistral 3")
+    return _with_facts(tree, (feature_layer_fact(config),))

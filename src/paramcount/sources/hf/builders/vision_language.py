@@ -47,6 +47,7 @@ __all__ = [
     "clip",
     "clip_text_model",
     "clip_vision_model",
+    "feature_layer_fact",
     "language_head",
     "llava",
     "llava_model",
@@ -332,6 +333,15 @@ def _feature_layers(config: Config) -> Dim | None:
     )
 
 
+def feature_layer_fact(config: Config) -> tuple[str, int | tuple[int, ...] | None]:
+    """The ``vision_feature_layer`` fact the shapes read (checked by ``_feature_layers``): which hidden states of
+    the vision tower the projector reads; the layers after the last of them reach no loss, so get no gradient."""
+    value = config.raw("vision_feature_layer", -2)
+    if isinstance(value, list):
+        return "vision_feature_layer", tuple(value)
+    return "vision_feature_layer", value if isinstance(value, int) else None
+
+
 class LlavaLayout(Record):
     """How a LLaVA-shaped family differs from LLaVA: its class-name prefix, its sub-configs' default types, whether
     the base model holds an ``image_newline`` vector (LLaVA-NeXT, LLaVA-OneVision), and whether the config class
@@ -375,10 +385,10 @@ def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Modul
         language_model,
         params=newline,
     )
-    # Whether the image's tokens include the class token: no count changes, the shapes and FLOPs read it.
-    base = replace(
-        base, attributes=(("vision_feature_select_strategy", config.text("vision_feature_select_strategy", "default")),)
-    )
+    # Whether the image's tokens include the class token, which hidden states the projector reads: no count
+    # changes, the shapes and FLOPs read them.
+    strategy = ("vision_feature_select_strategy", config.text("vision_feature_select_strategy", "default"))
+    base = replace(base, attributes=(strategy, feature_layer_fact(config)))
     if not prefix:
         return base
     # LlavaConfig: tie_word_embeddings defaults to False and takes the text config's value when that is True (the
