@@ -69,6 +69,14 @@ def _plan_of(
     return plan
 
 
+def _shipped_plan(name: str, seq: int, attention: str = "sdpa") -> ActivationPlan | None:
+    """Our plan for the shipped config ``name`` at batch 1 in bfloat16, as CUDA runs it (the default)."""
+    tree = from_config(name).tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    return activation_plan(tree, dims, batch=1, seq_len=seq, dtype="bfloat16", attention=attention)  # type: ignore[arg-type]
+
+
 def _measured(
     family: str, layers: int, attention: str, checkpointing: bool, batch: int, seq: int, *, half: bool = True
 ) -> int:
@@ -439,10 +447,7 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     # hidden × 2·width) run r=4 per token, each clamped-SwiGLU tensor 2·4·s·2,880 bytes. The flash kernels with
     # sinks are not modelled: no plan.
     s = 256
-    tree = from_config("openai/gpt-oss-20b").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    plan = _shipped_plan("openai/gpt-oss-20b", s)
     assert plan is not None
     assert (plan.attention, plan.kernel) == ("eager", "eager")
     by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
@@ -450,7 +455,7 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     assert by_key["mlp.experts.glu"] == by_key["mlp.experts.down.input"] == 2 * 4 * s * 2880
     assert any("cannot run sdpa" in note for note in plan.assumptions)
     assert any("clamped to swiglu_limit" in note for note in plan.assumptions)
-    assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+    assert _shipped_plan("openai/gpt-oss-20b", s, attention="flash") is None
 
 
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
@@ -648,10 +653,7 @@ def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
     # (4·s·7,168) in the 58 sparse layers, the 3 dense ones a gated MLP of width 18,432; rotary tables of the 64
     # rope dims. flash_attention_2 is not modelled: the estimate.
     s = 4096
-    tree = from_config("deepseek-ai/DeepSeek-V3").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    plan = _shipped_plan("deepseek-ai/DeepSeek-V3", s)
     assert plan is not None
     assert (plan.kernel, plan.kinds) == ("memory-efficient", (("dense", 3), ("sparse", 58)))
     by_key = {tensor.key: tensor.bytes for tensor in (*plan.per_layer, *plan.model)}
@@ -661,7 +663,7 @@ def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
     assert by_key["mlp.gate.input_float32"] == 4 * s * 7168
     assert by_key["mlp.down_proj.input"] == 2 * s * 18_432
     assert by_key["rotary.cos"] == by_key["rotary.sin"] == 2 * s * 64
-    assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+    assert _shipped_plan("deepseek-ai/DeepSeek-V3", s, attention="flash") is None
 
 
 @settings(max_examples=5)
