@@ -213,6 +213,31 @@ FAMILIES["phimoe"] = (
 # dense, Qwen3-MoE's second
 FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
 FAMILIES["qwen3_moe_dense"] = (*FAMILIES["qwen3_moe"][:2], {**FAMILIES["qwen3_moe"][2], "mlp_only_layers": [1]})
+# multi-head latent attention: the query through a low-rank latent (V3) or its own projection (V2-Lite), keys and
+# values from a compressed latent, rotary on 8 of the 24 query/key dims, values of 12; the first layer dense, 4
+# routed experts in 2 groups and shared experts (V2-Lite's 2 of them) in the others
+MLA: dict[str, Any] = {
+    "num_key_value_heads": 4,
+    "kv_lora_rank": 16,
+    "qk_rope_head_dim": 8,
+    "qk_nope_head_dim": 16,
+    "v_head_dim": 12,
+    "n_routed_experts": 4,
+    "num_experts_per_tok": 2,
+    "moe_intermediate_size": 32,
+    "first_k_dense_replace": 1,
+}
+FAMILIES["deepseek_v3"] = (
+    "deepseek-ai--DeepSeek-V3.json",
+    "DeepseekV3ForCausalLM",
+    {**MLA, "q_lora_rank": 24, "n_group": 2, "topk_group": 1},
+)
+FAMILIES["deepseek_v2"] = ("deepseek-ai--DeepSeek-V2-Lite.json", "DeepseekV2ForCausalLM", MLA)
+# DeepSeek-V2's group-limited routing: the top expert's group of 2, its other experts' scores masked to zero
+FAMILIES["deepseek_v2_groups"] = (
+    *FAMILIES["deepseek_v2"][:2],
+    {**MLA, "topk_method": "group_limited_greedy", "n_group": 2, "topk_group": 1},
+)
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,
@@ -259,6 +284,11 @@ def real_model(
         model.init_weights()  # type: ignore[no-untyped-call]
     if half:
         model.bfloat16()
+        # as from_pretrained loads it in 16 bits: what transformers keeps in float32 stays so (DeepSeek's router)
+        keep = getattr(model, "_keep_in_fp32_modules_strict", None) or []
+        for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+            if any(part in name for part in keep):
+                tensor.data = tensor.data.float()
     model.train()
     if checkpointing:
         model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable

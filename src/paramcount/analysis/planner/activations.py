@@ -4,22 +4,24 @@
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's,
 DistilBERT's, ALBERT's (its shared layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's
-patches; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in
-or not; the encoder and decoder of BART and of those written like it, mBART, Pegasus, Marian and Whisper, and that
-decoder alone in their ``ForCausalLM``; T5's in ``activations_t5``) and lists, for one layer and for what lies
-outside the layers (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for
-backward with its shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor
-(``MmBackward0`` saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not
-differentiate, ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash
-kernels query, key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage)
-count once, and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+patches; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed
+in or not; DeepSeek-V2/V3's, with multi-head latent attention, dense then sparse layers; the encoder and decoder of
+BART and of those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their
+``ForCausalLM``; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+(embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
+shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
+saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
+``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
+parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
-Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
+Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in four
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
 ``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
 runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
-float32 and keeps the s × s probabilities.
+float32 and keeps the s × s probabilities; so does SDPA with value heads narrower than the query/key ones
+(DeepSeek), which runs the memory-efficient kernel on CUDA.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
+    "deepseek_v2": {"hidden_act": "silu", "attention_dropout": 0.0, "topk_method": "greedy"},
+    "deepseek_v3": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -255,6 +259,13 @@ class _Sizes(Record):
     """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
     c: int = 0
     """The classes of a classification head (``num_labels``)."""
+    q: int = 0
+    """Multi-head latent attention (DeepSeek): the query's latent width (``q_lora_rank``), 0 without one."""
+    l: int = 0  # noqa: E741 (the symbol of the shapes: b·s·l)
+    """Multi-head latent attention: the keys' and values' latent width (``kv_lora_rank``); ``d`` is then the
+    query/key head dim, nope and rope (``p``) parts together."""
+    u: int = 0
+    """Multi-head latent attention: the value head dim (``v_head_dim``)."""
 
 
 class _Settings(Record):
@@ -281,6 +292,12 @@ class _Settings(Record):
     """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
     classifier_dropout: float = 0.0
     """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
+    router: str = ""
+    """DeepSeek's router: ``greedy`` or ``group_limited_greedy`` (V2's softmax top-r), ``noaux_tc`` (V3's sigmoid
+    scores); empty for the other families'."""
+    unequal_heads: bool = False
+    """The value head dim differs from the query/key head dim (DeepSeek's MLA): sdpa can run no flash kernel, so
+    the CPU runs the math kernel and CUDA the memory-efficient one."""
 
 
 def _bytes(dtype: str) -> int:
@@ -288,7 +305,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m w n p c`` with ``·`` between them.
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m w n p c q l u`` with ``·`` between them.
     ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys
     of cross-attention) the source length ``s``."""
 
@@ -392,15 +409,22 @@ def _dropout(settings: _Settings) -> bool:
 def _kernel(settings: _Settings) -> str:
     if settings.attention == "eager":
         return "eager"
-    if settings.attention == "sdpa" and settings.kernels == "cpu" and _activation_dropout(settings):
+    if settings.attention == "sdpa" and settings.unequal_heads and settings.kernels == "cuda":
+        return "memory-efficient"
+    if (
+        settings.attention == "sdpa"
+        and settings.kernels == "cpu"
+        and (settings.unequal_heads or _activation_dropout(settings))
+    ):
         return "math (float32)" if settings.dtype != "float32" else "math"
     return "flash"
 
 
 def _attention_core(
-    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s"
+    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s", value: str = "d"
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
+    ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere.
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -409,10 +433,10 @@ def _attention_core(
     and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
-    if kernel == "flash":
+    if kernel in ("flash", "memory-efficient"):  # the memory-efficient kernel keeps the same tensors
         masked = out.masked
         for name in ("query", "key", "value"):
-            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
+            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·{value if name == 'value' else 'd'}"
             what = f"{name} (ScaledDotProductFlashAttention)"
             if name == "query" or not masked or out.sizes.k == out.sizes.a:
                 out.saved(f"{module}.{name}", module, what, shape, "tensor")
@@ -425,7 +449,11 @@ def _attention_core(
             what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
             out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
-            f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
+            f"{module}.output",
+            module,
+            "attention output, also the output projection's input",
+            f"b·a·s·{value}",
+            "tensor",
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
         return settings.kernels == "cuda" or settings.attention == "flash" or not fused
@@ -441,23 +469,25 @@ def _attention_core(
             math_dtype,
             "tensor",
         )
-        out.add(
-            f"{module}.dropout_mask",
-            module,
-            "dropout mask in float32 (MulBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(
-            f"{module}.dropped",
-            module,
-            "probabilities after dropout (BmmBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
+        if _activation_dropout(settings):  # without dropout the probabilities are bmm's operand
+            out.add(
+                f"{module}.dropout_mask",
+                module,
+                "dropout mask in float32 (MulBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+            out.add(
+                f"{module}.dropped",
+                module,
+                "probabilities after dropout (BmmBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+        what = "value in float32 (BmmBackward0)"
+        out.add(f"{module}.value", module, what, f"b·a·{keys}·{value}", math_dtype, "tensor")
         return False
     out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
     out.saved(
@@ -506,7 +536,7 @@ def _attention_core(
         f"{module}.value",
         module,
         "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        f"b·a·{keys}·d",
+        f"b·a·{keys}·{value}",
         "tensor",
     )
     return False
@@ -572,12 +602,15 @@ class _Decoder(Record):
     interleaved_rotary: bool = False
     """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
     model's tables (GLM-4)."""
+    polar_rotary: bool = False
+    """One complex64 table of the rotations (``torch.polar``) instead of cos and sin (DeepSeek-V2)."""
 
 
 COHERE: Final = _Decoder(
     children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
 )
 DECODERS: Final = {
+    "deepseek_v2": _Decoder(polar_rotary=True),
     "starcoder2": _Decoder(norm="layer", mlp="plain"),
     "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
     "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
@@ -677,30 +710,33 @@ def _llama_layer(
     attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
     if layout.pre_norms:
         _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
-    fused = _child(attention, "qkv_proj") is not None
-    projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
-    what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
-    out.saved(
-        f"self_attn.{projections}.input",
-        f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, {what} (MmBackward0, one storage)",
-        "b·s·h",
-        "sequence",
-    )
-    if out.settings.clip_qkv:
-        for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
-            what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
-            out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
-    _head_norms(out, attention, layout, one_plus=one_plus)
-    if layout.interleaved_rotary:
-        _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
-    repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
-    if layout.sinks:
-        shared = _sink_attention(out, "self_attn")
+    if out.sizes.l:
+        _latent_attention(out, attention)
     else:
-        shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
-    dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+        fused = _child(attention, "qkv_proj") is not None
+        projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+        what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
+        out.saved(
+            f"self_attn.{projections}.input",
+            f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
+            f"{projections} input, {what} (MmBackward0, one storage)",
+            "b·s·h",
+            "sequence",
+        )
+        if out.settings.clip_qkv:
+            for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+                what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+                out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
+        _head_norms(out, attention, layout, one_plus=one_plus)
+        if layout.interleaved_rotary:
+            _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
+        repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+        if layout.sinks:
+            shared = _sink_attention(out, "self_attn")
+        else:
+            shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
+        dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+        _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
     after_attention, after_mlp = layout.post_norms or (None, None)
     if after_attention:
         _decoder_norm(out, layout, after_attention)
@@ -749,6 +785,11 @@ def _top_r_router(out: _Builder, layout: _Decoder) -> None:
         what = "router softmax in float32 (SoftmaxBackward0)"
         out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
         out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    _renormalised(out, gate)
+
+
+def _renormalised(out: _Builder, gate: str = "mlp.gate") -> None:
+    """A router's top-r weights divided by their sum (Mixtral, ``norm_topk_prob``): the division keeps both."""
     if out.settings.renormalise:
         out.add(
             f"{gate}.top_probabilities",
@@ -807,10 +848,12 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``; the family's layout
-    names the block and the router's kind."""
+    on every token) scaled by a sigmoid gate, DeepSeek shared experts added as they are. GraniteMoE's block is
+    ``block_sparse_moe``; the family's layout names the block and the router's kind."""
     if not layout.router and _child(mlp, "router") is not None:
         _sparsemixer(out)
+    elif out.settings.router:
+        _deepseek_router(out)
     else:
         _top_r_router(out, layout)
     experts = f"{layout.mlp_child}.experts"
@@ -860,7 +903,10 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     out.add(
         f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
     )
-    if out.sizes.j:
+    if out.sizes.j and out.settings.router:  # DeepSeek: on the block's input, not the router's float32 copy
+        shared = out.settings.dtype == "float32"  # then the router's input
+        _gated_mlp(out, _child(mlp, "shared_experts"), "mlp.shared_experts", "j", shared_input=shared)
+    elif out.sizes.j:
         _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
             "mlp.shared_expert_gate.sigmoid",
@@ -876,6 +922,86 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
             "b·s·h",
             "sequence",
         )
+
+
+# DeepSeek-V2/V3: multi-head latent attention and the routers
+
+
+def _latent_attention(out: _Builder, attention: Module | None) -> None:
+    """DeepSeek's multi-head latent attention: the query through its own projection (V2-Lite) or a latent of width
+    q (``q_a_proj``, RMSNorm, ``q_b_proj``); keys and values from a latent of width l (``kv_a_proj_with_mqa``, whose
+    last p columns are the rotary key shared by every head, RMSNorm, ``kv_b_proj``). Rotary multiplies the p rope
+    dims of query and key by the tables (kept once, outside the layers) and keeps nothing of them; the query
+    (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
+    kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output; so does
+    eager attention's matmul when one sequence or one token makes the view foldable to three dims (else it
+    copies the value to b·a·s·u). In float32 the key/value latent's norm keeps its input uncopied, a slice of
+    ``kv_a_proj_with_mqa``'s output, so that whole output too."""
+    latent = _child(attention, "q_a_proj") is not None
+    projections = f"{'q_a_proj' if latent else 'q_proj'}/kv_a_proj_with_mqa"
+    out.saved(
+        f"self_attn.{projections}.input",
+        f"self_attn.{projections.split('/')[0]}",
+        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    for name, width, projection in (("q_a", "q", "q_b_proj"), ("kv_a", "l", "kv_b_proj")):
+        if name == "q_a" and not latent:
+            continue
+        out.rms_norm(f"self_attn.{name}_layernorm", f"b·s·{width}", "b·s", "sequence")
+        if name == "kv_a" and out.settings.dtype == "float32":
+            what = (
+                "x.to(float32), the view itself: kv_a_proj_with_mqa's output, kept whole (PowBackward0, MulBackward0)"
+            )
+            base = "self_attn.kv_a_proj_with_mqa"
+            _whole_base(out, "self_attn.kv_a_layernorm.input_float32", base, what, "l+p", out.sizes.l + out.sizes.p)
+        what = f"{projection} input, the normalised latent (MmBackward0)"
+        out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
+    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
+    kernel, sizes = _kernel(out.settings), out.sizes
+    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and 1 in (sizes.b, sizes.s)):
+        what = "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole"
+        per_token = sizes.a * (sizes.d - sizes.p + sizes.u)
+        _whole_base(out, "self_attn.value", "self_attn.kv_b_proj", what, "a·(d-p+u)", per_token)
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·u", "resid_attn_dropout")
+
+
+def _whole_base(out: _Builder, key: str, module: str, what: str, width: str, per_token: int) -> None:
+    """Replace ``key`` (a view) by its base, the output of the projection ``module`` the view slices, ``width``
+    (``per_token`` elements) per token."""
+    out.found = [tensor for tensor in out.found if tensor.key != key]
+    elements = out.sizes.b * out.sizes.s * per_token
+    out.add(key, module, what, f"b·s·({width})", "compute", "tensor", elements=elements)
+
+
+def _deepseek_router(out: _Builder) -> None:
+    """DeepSeek's router, a float32 Linear (transformers keeps its weight in float32) on the input upcast to
+    float32. V2: softmax, top-r by ``greedy`` or ``group_limited_greedy`` (the scores outside the best groups masked
+    to zero first). V3 (``noaux_tc``): sigmoid scores, the best groups and experts chosen on the scores plus
+    ``e_score_correction_bias`` (nodes whose outputs reach no loss, freed at once: nothing kept), the chosen scores
+    gathered, renormalised with ``norm_topk_prob``. Scaling by ``routed_scaling_factor`` keeps nothing; the routing
+    weights reach the experts in float32."""
+    method = out.settings.router
+    if out.settings.dtype == "float32":  # nothing to upcast: the block's input, the shared experts' too
+        what = "router and shared experts' input, the normalised hidden states (MmBackward0, one storage)"
+        out.saved("mlp.gate.input", "mlp.gate", what, "b·s·h", "sequence")
+    else:
+        what = "router input upcast to float32 (MmBackward0)"
+        out.add("mlp.gate.input_float32", "mlp.gate", what, "b·s·h", "float32", "sequence")
+    if method == "noaux_tc":
+        what = "sigmoid scores in float32 (SigmoidBackward0, GatherBackward0)"
+        out.add("mlp.gate.scores", "mlp.gate", what, "b·s·e", "float32", "sequence")
+        what = "top-r expert ids (GatherBackward0)"
+        out.add("mlp.gate.top_indices", "mlp.gate", what, "b·s·r", "int64", "sequence")
+        _renormalised(out)
+        return
+    what = "router softmax in float32 (SoftmaxBackward0)"
+    out.add("mlp.gate.probabilities", "mlp.gate", what, "b·s·e", "float32", "sequence")
+    if method == "group_limited_greedy":
+        what = "the experts outside the chosen groups (MaskedFillBackward0)"
+        out.add("mlp.gate.group_mask", "mlp.gate", what, "b·s·e", "bool", "sequence")
+    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
 
 
 def _gated_mlp(
@@ -1362,6 +1488,10 @@ def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kin
     """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
     ``kind``: the layer type they are computed for (Gemma 3), or none."""
     sizes = out.sizes
+    if layout.polar_rotary:
+        what = f"rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), {where}"
+        out.add("rotary.freqs_cis", module, what, "s·p/2", "complex64", "none", elements=sizes.s * sizes.p // 2)
+        return
     shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
     for table in ("cos", "sin"):
         out.add(
@@ -1768,6 +1898,8 @@ LLAMA_FAMILIES: Final = frozenset(
         "phimoe",
         "granite",
         "smollm3",
+        "deepseek_v2",
+        "deepseek_v3",
     }
     | DECODERS.keys()
 )
@@ -1778,6 +1910,10 @@ attention's output)."""
 
 ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
 """The children of a Llama-like attention modelled."""
+LATENT_ATTENTION: Final = frozenset(
+    {"q_proj", "q_a_proj", "q_a_layernorm", "q_b_proj", "kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"}
+)
+"""The children of DeepSeek's multi-head latent attention."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
@@ -1787,7 +1923,7 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
     if router is None or weight is None or len(weight.shape) != 3:
         return None
-    shared = _child(mlp, "shared_expert")
+    shared = _child(mlp, "shared_expert") or _child(mlp, "shared_experts")  # DeepSeek: shared_experts
     down = _param(_child(mlp, "experts"), "down_proj")
     transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
     width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
@@ -1839,7 +1975,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     names = _names(block)
     layout = DECODERS.get(model_type, LLAMA)
     if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
-        if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
+        if not _names(_child(block, "self_attn") or block) <= (ATTENTION_CHILDREN | LATENT_ATTENTION):
             return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
         mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
@@ -1943,14 +2079,15 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert"} else ()),
         ),
         embedding_dropout=number("embd_pdrop", "embedding_dropout"),
-        renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
-        float32_routing=model_type == "mixtral",
+        renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
+        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
         activation_dropout=number("activation_dropout"),
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
         classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
+        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
     )
 
 
@@ -2046,6 +2183,12 @@ def activation_plan(
         image[1],
         _partial_rotary(tree, path, dims.head_dim),
     )
+    q, latent, u = _latent(block, dims)
+    if latent:
+        if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
+            return None  # flash_attention_2 with MLA's narrower values, or a router transformers does not run
+        sizes = replace(sizes, q=q, l=latent, u=u)
+        settings = replace(settings, unequal_heads=u != sizes.d)
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
     kinds = mixed
@@ -2059,8 +2202,9 @@ def activation_plan(
     notes = []
     if mixed:
         notes.append(
-            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
-            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step, first_k_dense_replace) "
+            f"with a gated MLP of width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which "
+            "kind keeps it"
         )
     if layer.masked:
         notes.append(
@@ -2204,6 +2348,14 @@ def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:
     return dims if dims < head_dim else 0
 
 
+def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int]:
+    """Multi-head latent attention's q, l and u (``_Sizes``); zeros for another attention."""
+    attention = _child(block, "self_attn")
+    if _child(attention, "kv_a_proj_with_mqa") is None or not (dims.kv_lora_rank and dims.heads):
+        return 0, 0, 0
+    return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.value_width // dims.heads
+
+
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
     """A layer's input hidden states: what gradient checkpointing keeps of each layer of ``stack``."""
     out.add("layer.input", stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence")
@@ -2243,12 +2395,35 @@ def _assumptions(
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
-            + (f", a shared expert of width j={sizes.j:,}" if sizes.j else "")
+            + (
+                f", {'shared experts' if settings.router else 'a shared expert'} of width j={sizes.j:,}"
+                if sizes.j
+                else ""
+            )
             + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if kernel == "memory-efficient":
+    if sizes.l:
+        notes.append(
+            "multi-head latent attention (DeepSeek): "
+            + (f"the query through a latent of width q={sizes.q:,}, " if sizes.q else "")
+            + f"keys and values from a latent of width l={sizes.l:,}; query/key heads of d={sizes.d} dims, rotary "
+            f"on p={sizes.p} of them, value heads of u={sizes.u}"
+            + (
+                "; sdpa can run no flash kernel with u ≠ d: "
+                + (
+                    "the CPU runs the math kernel (float32 copies, the s × s probabilities)"
+                    if kernel.startswith("math")
+                    else "CUDA runs the memory-efficient kernel, modelled from PyTorch's autograd formula, not "
+                    "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows is "
+                    "not itemised"
+                )
+                if settings.unequal_heads and settings.attention == "sdpa"
+                else ""
+            )
+        )
+    if kernel == "memory-efficient" and structure == "t5":
         notes.append(
             "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
             "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "

@@ -147,9 +147,11 @@ ROUTING_KEYS: Final = (
     "output_router_logits",
     "router_jitter_noise",
     "clip_qkv",
+    "topk_method",
 )
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
+noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
+activation planner."""
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
 BART)."""
 
@@ -172,7 +174,12 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
             found.append((key, value))
     for key in ROUTING_KEYS:
         value = data.get(key)
-        if isinstance(value, bool) or (isinstance(value, int | float) and 0 <= value < 2**20):
+        # a flag, a count or a rate, or a method's name (DeepSeek-V2's topk_method)
+        if (
+            isinstance(value, bool)
+            or (isinstance(value, int | float) and 0 <= value < 2**20)
+            or (isinstance(value, str) and len(value) <= 40)
+        ):
             found.append((key, value))
     return found
 
