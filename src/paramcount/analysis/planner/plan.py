@@ -345,7 +345,7 @@ def _activations(
     towers = vision_layers(tree, propagate(tree, (options.batch, seq_len))) if tree.kind in IMAGE_TOKEN_INPUTS else ()
     estimate = transformer_activations(
         vision=tuple(tower for tower in towers if _trains(tree, options, tower.stack)),
-        seq_len=options.seq_len or 0,
+        seq_len=seq_len,
         batch=options.batch,
         hidden=dims.hidden,
         heads=dims.heads,
