@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLOCK_RULES",
+    "IMAGE_TOKEN_INPUTS",
     "MAX_INPUT_DIMS",
     "MAX_INPUT_ELEMENTS",
     "MAX_INPUT_SIZE",
@@ -136,6 +137,8 @@ TOKEN_INPUTS: Final = (
     | seq2seq.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
+IMAGE_TOKEN_INPUTS: Final = multimodal.TOKEN_INPUTS | qwen_vl.TOKEN_INPUTS | vision_language.TOKEN_INPUTS
+"""The vision-language kinds among them: each sequence holds one image's tokens, which an image tower computes."""
 SEQUENCE_INPUTS: Final = (
     TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
 )
