@@ -49,6 +49,40 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "gpt2": ("gpt2.json", "GPT2LMHeadModel", GPT),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
+    # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
+    "roberta": ("FacebookAI--roberta-base.json", "RobertaForMaskedLM", {"max_position_embeddings": 64}),
+    "roberta_causal": (
+        "FacebookAI--roberta-base.json",
+        "RobertaForCausalLM",
+        {"max_position_embeddings": 64, "is_decoder": True},
+    ),
+    "xlm_roberta": ("FacebookAI--xlm-roberta-base.json", "XLMRobertaForMaskedLM", {"max_position_embeddings": 64}),
+    # ELECTRA's discriminator: embeddings narrower than the layers, projected up; a per-token binary head
+    "electra": (
+        "google--electra-base-discriminator.json",
+        "ElectraForPreTraining",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
+    "distilbert": (
+        "distilbert--distilbert-base-uncased.json",
+        "DistilBertForMaskedLM",
+        {"max_position_embeddings": 64, "dim": 64, "n_heads": 4, "hidden_dim": 96},  # its own names
+    ),
+    # ALBERT: one layer's weights run num_hidden_layers times, on embeddings of embedding_size projected up
+    "albert": (
+        "albert--albert-base-v2.json",
+        "AlbertForMaskedLM",
+        {"max_position_embeddings": 64, "embedding_size": 32},
+    ),
+    # MPNet: BERT's layer with a relative position bias shared by every layer, its attention written out (eager)
+    "mpnet": ("sentence-transformers--all-mpnet-base-v2.json", "MPNetForMaskedLM", {"max_position_embeddings": 64}),
+    # vision transformers: a 32 × 32 image in 8 × 8 patches, 16 patches and the class token (s = 17)
+    "vit": (
+        "google--vit-base-patch16-224-in21k.json",
+        "ViTForImageClassification",
+        {"image_size": 32, "patch_size": 8},
+    ),
+    "dinov2": ("facebook--dinov2-base.json", "Dinov2ForImageClassification", {"image_size": 32, "patch_size": 8}),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",
@@ -213,10 +247,33 @@ FAMILIES["phimoe"] = (
 # dense, Qwen3-MoE's second
 FAMILIES["qwen2_moe_dense"] = (*FAMILIES["qwen2_moe"][:2], {**FAMILIES["qwen2_moe"][2], "mlp_only_layers": [0]})
 FAMILIES["qwen3_moe_dense"] = (*FAMILIES["qwen3_moe"][:2], {**FAMILIES["qwen3_moe"][2], "mlp_only_layers": [1]})
-EAGER_ONLY: Final = frozenset({"gemma2", "gpt_oss", "gpt_neo", "bloom", "mpt", "openai_gpt"})
+# multi-head latent attention: the query through a low-rank latent (V3) or its own projection (V2-Lite), keys and
+# values from a compressed latent, rotary on 8 of the 24 query/key dims, values of 12; the first layer dense, 4
+# routed experts in 2 groups and shared experts (V2-Lite's 2 of them) in the others
+MLA: dict[str, Any] = {
+    "num_key_value_heads": 4,
+    "kv_lora_rank": 16,
+    "qk_rope_head_dim": 8,
+    "qk_nope_head_dim": 16,
+    "v_head_dim": 12,
+    "n_routed_experts": 4,
+    "num_experts_per_tok": 2,
+    "moe_intermediate_size": 32,
+    "first_k_dense_replace": 1,
+}
+FAMILIES["deepseek_v3"] = (
+    "deepseek-ai--DeepSeek-V3.json",
+    "DeepseekV3ForCausalLM",
+    {**MLA, "q_lora_rank": 24, "n_group": 2, "topk_group": 1},
+)
+FAMILIES["deepseek_v2"] = ("deepseek-ai--DeepSeek-V2-Lite.json", "DeepseekV2ForCausalLM", MLA)
+# DeepSeek-V2's group-limited routing: the top expert's group of 2, its other experts' scores masked to zero
+FAMILIES["deepseek_v2_groups"] = (
+    *FAMILIES["deepseek_v2"][:2],
+    {**MLA, "topk_method": "group_limited_greedy", "n_group": 2, "topk_group": 1},
+)
+EAGER_ONLY: Final = frozenset({"gemma2", "gpt_oss", "mpnet", "gpt_neo", "bloom", "mpt", "openai_gpt"})
 """Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
-NO_CHECKPOINTING: Final = frozenset({"openai_gpt"})
-"""Families transformers cannot checkpoint (``supports_gradient_checkpointing`` False)."""
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,
@@ -268,6 +325,11 @@ def real_model(
         model.init_weights()  # type: ignore[no-untyped-call]
     if half:
         model.bfloat16()
+        # as from_pretrained loads it in 16 bits: what transformers keeps in float32 stays so (DeepSeek's router)
+        keep = getattr(model, "_keep_in_fp32_modules_strict", None) or []
+        for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+            if any(part in name for part in keep):
+                tensor.data = tensor.data.float()
     model.train()
     if checkpointing:
         model.activation_checkpointing_enable()  # transformers 5's name for gradient_checkpointing_enable
@@ -282,7 +344,9 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
     window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
     BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
-    (question answering)."""
+    (question answering); an image classifier (a vision transformer) random images of its
+    ``image_size`` and a class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches
+    and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -307,6 +371,14 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         del inputs["labels"]
         for end in ("start_positions", "end_positions"):
             inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
+    if model.main_input_name == "pixel_values":  # an image classifier: one image and one class label per example
+        config = model.config
+        side = config.image_size
+        image = torch.randn((batch, config.num_channels, side, side), generator=generator)
+        inputs = {
+            "pixel_values": image.to(model.dtype),
+            "labels": torch.randint(classes, (batch,), generator=generator),
+        }
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)

@@ -19,9 +19,14 @@ from paramcount.tree import iter_buffers, iter_params, parameter_count
 CONFIGS = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / "configs"
 
 
-def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Module:
+def transformers_config(config: dict[str, Any]) -> Any:
+    """transformers' config object for a config dict, its defaults filled in."""
     settings = {key: value for key, value in config.items() if key not in ("architectures", "transformers_version")}
-    hf_config = transformers.AutoConfig.for_model(**settings)
+    return transformers.AutoConfig.for_model(**settings)
+
+
+def transformers_model(config: dict[str, Any], architecture: str) -> torch.nn.Module:
+    hf_config = transformers_config(config)
     with torch.device("meta"):
         model: torch.nn.Module = transformers_class(architecture)(hf_config)
     return model

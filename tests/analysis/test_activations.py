@@ -16,13 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activation_oracle import EAGER_ONLY, FAMILIES, NO_CHECKPOINTING, real_model, saved_bytes, tiny_config
+from activation_oracle import EAGER_ONLY, FAMILIES, real_model, saved_bytes, tiny_config
 from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_dimensions
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
+NOT_CHECKPOINTABLE = {"albert", "mpnet", "openai_gpt"}
+"""Families whose layers transformers cannot checkpoint (``activation_checkpointing_enable`` raises)."""
 
 
 def _ours(
@@ -75,23 +77,38 @@ def _measured(
     return saved_bytes(real_model(config, architecture, attention, checkpointing, half=half), batch, seq)
 
 
+def _shipped_plan(hub_id: str, **options: Any) -> ActivationPlan | None:
+    """Our plan for a shipped config (CUDA kernels unless ``options`` say otherwise), None where not modelled."""
+    tree = from_config(hub_id).tree
+    dims = transformer_dimensions(tree)
+    assert dims is not None
+    return activation_plan(tree, dims, **options)
+
+
+def _shipped(hub_id: str, **options: Any) -> ActivationPlan:
+    """``_shipped_plan``, which must be modelled."""
+    plan = _shipped_plan(hub_id, **options)
+    assert plan is not None
+    return plan
+
+
+def _plan_equal_to_autograd(config: dict[str, Any], architecture: str, attention: str = "sdpa") -> ActivationPlan:
+    """The plan of a tiny config changed by a test (stored, CPU kernels), checked equal to autograd's."""
+    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
+    plan = _plan_of(config, architecture, attention)
+    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
+    return plan
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["stored", "checkpointed"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
+    if checkpointing and family in NOT_CHECKPOINTABLE:
+        pytest.skip("transformers cannot checkpoint these layers: test_transformers_cannot_checkpoint")
     # transformers refuses sdpa for some (gpt-oss's sinks, Gemma 2's softcapping, BLOOM …): the plan for sdpa is
     # eager's and says so
     runs = "eager" if family in EAGER_ONLY else attention
-    if checkpointing and family in NO_CHECKPOINTING:
-        config, architecture = tiny_config(family, 2)
-        with pytest.raises(ValueError, match="does not support activation checkpointing"):
-            real_model(config, architecture, runs, checkpointing)
-        tree = build_config_tree(config, architecture=architecture)
-        dims = transformer_dimensions(tree)
-        assert dims is not None
-        plan = activation_plan(tree, dims, batch=BATCH, seq_len=SEQ, dtype="bfloat16", checkpointing=True)
-        assert plan is None  # nothing to model: the estimate, labelled
-        return
     two, three = (_measured(family, layers, runs, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
     assert ours.attention == runs
@@ -106,6 +123,20 @@ def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: 
 @given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(["llama", "gpt2", "bert"]))
 def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
     # The symbols b and s enter every rule: random (batch, seq) in the cheapest families, sdpa (the default).
+    assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
+ENCODER_FAMILIES = [
+    *("roberta", "roberta_causal", "xlm_roberta", "electra", "distilbert", "albert", "mpnet", "vit", "dinov2")
+]
+
+
+@settings(max_examples=6)
+@given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(ENCODER_FAMILIES))
+def test_encoders_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
+    # b and s in the encoders' own rules (RoBERTa's b·s position ids, MPNet's s·s buckets, ELECTRA's b·s·w, the
+    # causal LM's labels shifted into a new tensor or, with one sequence, a view of the padded ones); a
+    # vision transformer's s is its image's tokens whatever seq says, so only b varies there.
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
@@ -186,7 +217,7 @@ def test_gpt_style_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, f
     assert _measured(family, 2, runs, False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
-@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
     # zero weights give equal logits, so every token picks the same two experts (the worst imbalance: two experts
@@ -196,7 +227,7 @@ def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     config, architecture = tiny_config(family, 2)
     model = real_model(config, architecture, "sdpa", False)
     ours = _ours(family, 2, "sdpa", False, BATCH, SEQ)
-    routers = [layer.mlp.gate for layer in model.model.layers]
+    routers = [layer.mlp.gate for layer in model.model.layers if hasattr(layer.mlp, "experts")]  # DeepSeek: 1 dense
     chosen: list[torch.Tensor] = []
     for router in routers:
         router.register_forward_hook(lambda _module, _input, output: chosen.append(output[2]))
@@ -214,17 +245,61 @@ def test_moe_plan_spans_the_routed_pairs() -> None:
     # Mixtral-8x7B, bf16, b=1, s=4,096, r=2 of e=8 experts of width i=14,336: the experts' SwiGLU keeps
     # (h + 2i + i + i + h)·2 bytes per routed pair, 2·s pairs; the router its float32 softmax over 8 experts.
     s, h, i = 4096, 4096, 14_336
-    tree = from_config("mistralai/Mixtral-8x7B-v0.1").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
-    assert plan is not None
+    plan = _shipped("mistralai/Mixtral-8x7B-v0.1", batch=1, seq_len=s, dtype="bfloat16")
     by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
     experts = [key for key in by_key if key.startswith("mlp.experts.") and key.endswith(("input", "output"))]
     assert sum(by_key[key] for key in experts) == 2 * s * (2 * h + 4 * i) * 2
     assert by_key["mlp.gate.probabilities"] == 4 * s * 8
     assert by_key["mlp.experts.routing_weights"] == 4 * 2 * s  # Mixtral's router returns them in float32
     assert any("any routing" in note for note in plan.assumptions)
+
+
+def test_albert_runs_its_shared_layer_each_time() -> None:
+    # albert-base-v2: one layer's weights (the tree's stack holds one group of one layer) run 12 times, each run
+    # keeping its own tensors: 12 layers in the plan.
+    dims = transformer_dimensions(from_config("albert/albert-base-v2").tree)
+    assert dims is not None
+    assert dims.layers == 1
+    assert _shipped("albert/albert-base-v2", batch=1, seq_len=64, dtype="bfloat16").layers == 12
+
+
+@pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE))
+def test_transformers_cannot_checkpoint(family: str) -> None:
+    # transformers refuses to checkpoint ALBERT's, MPNet's and OpenAI GPT's layers (and MPNet and OpenAI GPT cannot
+    # run sdpa): the plans say so.
+    import transformers
+
+    config, architecture = tiny_config(family, 2)
+    with pytest.raises(ValueError, match="does not support activation checkpointing"):
+        real_model(config, architecture, "eager", True)
+    plan = _ours(family, 2, "sdpa", True, BATCH, SEQ)
+    assert any("not checkpointable" in note for note in plan.assumptions)
+    sdpa = getattr(transformers, architecture)._supports_sdpa
+    assert (plan.attention == "sdpa") == sdpa
+    assert any("cannot run sdpa" in note for note in plan.assumptions) != sdpa
+
+
+@pytest.mark.parametrize(("family", "key"), [("distilbert", "activation"), ("electra", "hidden_act")])
+def test_relu_result_is_the_next_input_in_layers_and_head(family: str, key: str) -> None:
+    # DistilBERT names its activation function `activation`. With ReLU the result is also the next operation's
+    # input, one storage: lin2's in the layers, in the head the LayerNorm's (DistilBERT) or dense_prediction's
+    # (ELECTRA, whose head has no LayerNorm).
+    config, architecture = tiny_config(family, 2)
+    config[key] = "relu"
+    plan = _plan_equal_to_autograd(config, architecture)
+    keys = {tensor.key for tensor in (*plan.per_layer, *plan.model)}
+    assert not keys & {"ffn.lin2.input", "output.dense.input", "vocab_layer_norm.input"}
+    assert "discriminator_predictions.dense_prediction.input" not in keys
+
+
+def test_vit_runs_the_image_patches_whatever_the_sequence() -> None:
+    # vit-base-patch16-224: a 224 × 224 RGB image in 16 × 16 patches, 196 patches and the class token: s = 197
+    # whatever the sequence asked for; the patch convolution keeps the image, 3·224·224 values.
+    plan = _shipped("google/vit-base-patch16-224-in21k", batch=2, seq_len=64, dtype="bfloat16")
+    assert plan.seq_len == 197
+    by_key = {tensor.key: tensor for tensor in (*plan.per_layer, *plan.model)}
+    assert by_key["embeddings.patch_embeddings.projection.input"].bytes == 2 * 2 * 3 * 224 * 224
+    assert by_key["mlp.fc1.input"].bytes == 2 * 2 * 197 * 768
 
 
 BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")
@@ -412,9 +487,8 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # DeepSeek-V3's latent attention and its dense-then-sparse layers are not one of the modelled layouts: the
-    # Korthikanti estimate, labelled as one.
-    tree = from_config("deepseek-ai/DeepSeek-V3").tree
+    # Falcon's layers are not one of the modelled layouts: the Korthikanti estimate, labelled as one.
+    tree = from_config("tiiuae/falcon-7b").tree
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
@@ -445,21 +519,13 @@ def test_cli_attention_and_sequence_parallel(capsys: pytest.CaptureFixture[str])
     assert error["message"] == "sequence_parallel: splits activations over tensor-parallel devices; set tp > 1"
 
 
-def _variant(family: str, attention: str = "sdpa", **changes: object) -> ActivationPlan:
-    """The family's tiny config with ``changes``: its plan, checked against the real model's saved bytes."""
-    config, architecture = tiny_config(family, 2)
-    config.update(changes)
-    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
-    plan = _plan_of(config, architecture, attention)
-    assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
-    return plan
-
-
 @pytest.mark.parametrize("activation_dropout", [0.0, 0.1])
 def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None:
     # Pegasus's ReLU keeps its result, and fc2 keeps the same storage as its input unless activation dropout
     # comes between (the shipped config has 0.1): b·s·i once per layer, not twice.
-    plan = _variant("pegasus", activation_dropout=activation_dropout)
+    config, architecture = tiny_config("pegasus", 2)
+    config["activation_dropout"] = activation_dropout
+    plan = _plan_equal_to_autograd(config, architecture)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
 
 
@@ -469,7 +535,9 @@ def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention:
     # use_parallel_residual: both LayerNorms read the layer input (one storage, kept once), or the second reads
     # the attention's residual sum, its own b·s·h; with hidden and attention dropout, the masks of the embedding
     # and of both residuals (and on CPU sdpa's math kernel).
-    plan = _variant("gpt_neox", attention, use_parallel_residual=parallel, hidden_dropout=0.1, attention_dropout=0.1)
+    config, architecture = tiny_config("gpt_neox", 2)
+    config.update(use_parallel_residual=parallel, hidden_dropout=0.1, attention_dropout=0.1)
+    plan = _plan_equal_to_autograd(config, architecture, attention)
     keys = {tensor.key for tensor in plan.per_layer}
     assert ("post_attention_layernorm.input" in keys) != parallel
     assert {"post_attention_dropout.mask", "post_mlp_dropout.mask"} <= keys
@@ -479,14 +547,18 @@ def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention:
 def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:
     # GPT-NeoX-20B's gelu_fast, 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x·x))) in Python: x, 0.044715·x,
     # 1 + 0.044715·x·x, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh, each b·s·i.
-    plan = _variant("gpt_neox", hidden_act="gelu_fast")
+    config, architecture = tiny_config("gpt_neox", 2)
+    config["hidden_act"] = "gelu_fast"
+    plan = _plan_equal_to_autograd(config, architecture)
     assert sum(tensor.key.startswith("mlp.act.saved") for tensor in plan.per_layer) == 7
 
 
 def test_bloom_dropout_masks() -> None:
     # BLOOM's dropout_add after the attention and after the MLP, and eager attention's dropout (the shipped
     # configs have none): three more masks per layer, in the dtype on CPU.
-    plan = _variant("bloom", "eager", hidden_dropout=0.1, attention_dropout=0.1)
+    config, architecture = tiny_config("bloom", 2)
+    config.update(hidden_dropout=0.1, attention_dropout=0.1)
+    plan = _plan_equal_to_autograd(config, architecture, "eager")
     keys = {tensor.key for tensor in plan.per_layer}
     assert {"self_attention.dropout_add.mask", "mlp.dropout_add.mask", "self_attention.dropout_mask"} <= keys
 
@@ -509,10 +581,7 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     # hidden × 2·width) run r=4 per token, each clamped-SwiGLU tensor 2·4·s·2,880 bytes. The flash kernels with
     # sinks are not modelled: no plan.
     s = 256
-    tree = from_config("openai/gpt-oss-20b").tree
-    dims = transformer_dimensions(tree)
-    assert dims is not None
-    plan = activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16")
+    plan = _shipped("openai/gpt-oss-20b", batch=1, seq_len=s, dtype="bfloat16")
     assert plan is not None
     assert (plan.attention, plan.kernel) == ("eager", "eager")
     by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
@@ -520,7 +589,7 @@ def test_gpt_oss_runs_eager_attention_with_sinks() -> None:
     assert by_key["mlp.experts.glu"] == by_key["mlp.experts.down.input"] == 2 * 4 * s * 2880
     assert any("cannot run sdpa" in note for note in plan.assumptions)
     assert any("clamped to swiglu_limit" in note for note in plan.assumptions)
-    assert activation_plan(tree, dims, batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+    assert _shipped_plan("openai/gpt-oss-20b", batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
 
 
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
@@ -668,6 +737,8 @@ def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
         ),
         # Phi-3.5-MoE without input jitter: no noise tensors, the router reads the normalised hidden states
         ("phimoe", {"input_jitter_noise": 0.0}, {"mlp.jitter", "mlp.router.jitter"}),
+        # DeepSeek-V3 without norm_topk_prob: the gathered scores are scaled only, nothing divides them
+        ("deepseek_v3", {"norm_topk_prob": False}, {"mlp.gate.top_probabilities", "mlp.gate.top_sum"}),
     ],
 )
 def test_settings_switched_off_keep_less(family: str, off: dict[str, object], gone: set[str]) -> None:
@@ -680,3 +751,101 @@ def test_settings_switched_off_keep_less(family: str, off: dict[str, object], go
     assert not keys & gone
     default = _ours(family, 2, "eager", False, BATCH, SEQ)  # the shipped config has them on
     assert gone <= {tensor.key for tensor in (*default.per_layer, *default.model)}
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", ["deepseek_v2", "deepseek_v3"])
+def test_latent_attention_in_float32(family: str, attention: str) -> None:
+    # In float32 nothing is upcast: the router reads the block's input, one storage with the shared experts'
+    # input, and the key/value latent's norm keeps its input as the slice it is, so kv_a_proj_with_mqa's whole
+    # output, b·s·(c + p).
+    ours = _ours(family, 2, attention, False, BATCH, SEQ, dtype="float32")
+    keys = {tensor.key: tensor for tensor in ours.per_layer}
+    assert "mlp.gate.input_float32" not in keys
+    assert "mlp.shared_experts.gate_proj/up_proj.input" not in keys
+    assert keys["self_attn.kv_a_layernorm.input_float32"].elements == BATCH * SEQ * (16 + 8)
+    assert _measured(family, 2, attention, False, BATCH, SEQ, half=False) == ours.saved_bytes
+
+
+def test_latent_attention_with_values_as_wide_as_keys_runs_flash() -> None:
+    # v_head_dim = qk_nope_head_dim + qk_rope_head_dim = 24: sdpa runs the CPU flash kernel, which keeps the value
+    # as the view of kv_b_proj's output it is, that whole output: b·s·a·(16 + 24) elements, not b·a·s·24.
+    config, architecture = tiny_config("deepseek_v3", 2)
+    config["v_head_dim"] = 24
+    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
+    ours = _plan_of(config, architecture)
+    assert ours.kernel == "flash"
+    value = next(tensor for tensor in ours.per_layer if tensor.key == "self_attn.value")
+    assert value.elements == BATCH * SEQ * 4 * (16 + 24)
+    assert measured == ours.saved_bytes
+
+
+def test_deepseek_v3_on_cuda_runs_the_memory_efficient_kernel() -> None:
+    # DeepSeek-V3, bf16, b=1, s=4,096 on CUDA: query/key heads of 128 + 64 dims, values of 128, so sdpa runs the
+    # memory-efficient kernel (flash kernels need equal head dims), keeping query and key (2·s·128·192 bytes), the
+    # value's base, kv_b_proj's output (2·s·128·(128 + 128)), the output and logsumexp; the router's float32 input
+    # (4·s·7,168) in the 58 sparse layers, the 3 dense ones a gated MLP of width 18,432; rotary tables of the 64
+    # rope dims. flash_attention_2 is not modelled: the estimate.
+    s = 4096
+    plan = _shipped("deepseek-ai/DeepSeek-V3", batch=1, seq_len=s, dtype="bfloat16")
+    assert plan is not None
+    assert (plan.kernel, plan.kinds) == ("memory-efficient", (("dense", 3), ("sparse", 58)))
+    by_key = {tensor.key: tensor.bytes for tensor in (*plan.per_layer, *plan.model)}
+    assert by_key["self_attn.query"] == by_key["self_attn.key"] == 2 * s * 128 * 192
+    assert by_key["self_attn.value"] == 2 * s * 128 * (128 + 128)
+    assert by_key["self_attn.output"] == 2 * s * 128 * 128
+    assert by_key["mlp.gate.input_float32"] == 4 * s * 7168
+    assert by_key["mlp.down_proj.input"] == 2 * s * 18_432
+    assert by_key["rotary.cos"] == by_key["rotary.sin"] == 2 * s * 64
+    assert _shipped_plan("deepseek-ai/DeepSeek-V3", batch=1, seq_len=s, dtype="bfloat16", attention="flash") is None
+
+
+@settings(max_examples=5)
+@given(
+    family=st.sampled_from(["deepseek_v2", "deepseek_v3"]),
+    attention=st.sampled_from(["eager", "sdpa"]),
+    batch=st.integers(1, 3),
+    seq=st.integers(4, 24),
+    latents=st.tuples(st.sampled_from([8, 16]), st.sampled_from([None, 8, 24])),
+    heads=st.tuples(st.sampled_from([8, 16]), st.sampled_from([4, 8]), st.sampled_from([8, 12, 24])),
+    routing=st.tuples(st.sampled_from([4, 8]), st.sampled_from([1, 2]), st.integers(1, 3), st.integers(1, 2)),
+    switches=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+)
+def test_latent_attention_follows_random_sizes(
+    family: str,
+    attention: str,
+    batch: int,
+    seq: int,
+    latents: tuple[int, int | None],
+    heads: tuple[int, int, int],
+    routing: tuple[int, int, int, int],
+    switches: tuple[bool, bool, bool],
+) -> None:
+    # Random latent ranks (V3 with or without a query latent), nope/rope/value head dims (values as wide as the
+    # keys: sdpa's flash kernel), experts, groups (two experts each at least, as V3's group score needs), top-r,
+    # shared experts, V2's greedy or group-limited routing, V3's norm_topk_prob and rope_interleave (the even and
+    # odd rope dims rotated as pairs, or its two halves).
+    (kv_rank, q_rank), (nope, rope, value), (experts, groups, top, shared), (grouped, renormalise, interleave) = (
+        latents,
+        heads,
+        routing,
+        switches,
+    )
+    config, architecture = tiny_config(family, 2)
+    config.update(
+        kv_lora_rank=kv_rank,
+        qk_nope_head_dim=nope,
+        qk_rope_head_dim=rope,
+        v_head_dim=value,
+        n_routed_experts=experts,
+        n_group=groups,
+        topk_group=1,
+        num_experts_per_tok=min(top, experts // groups),
+        n_shared_experts=shared,
+    )
+    if family == "deepseek_v3":
+        config.update(q_lora_rank=q_rank, norm_topk_prob=renormalise, rope_interleave=interleave)
+    else:
+        config["topk_method"] = "group_limited_greedy" if grouped else "greedy"
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, seq)
+    assert measured == _plan_of(config, architecture, attention, batch=batch, seq=seq).saved_bytes

@@ -83,15 +83,14 @@ def transformers_flops(
     *,
     backward: bool,
     checkpointing: bool = False,
-    early_stop: bool = False,
+    early_stop: bool = True,
 ) -> int:
     """FlopCounterMode's total for one forward pass on token ids of ``shape`` (batch, sequence), or (batch,
     source, target) for an encoder-decoder, or (batch, target) for Whisper (its encoder on the log-mel features of
     its fixed window), or pixel values (batch, channels, height, width), and the backward of the sum of the first
     output in training mode (``checkpointing``: with transformers' gradient checkpointing, whose backward runs
-    the forward of each checkpointed layer again, whole: torch's early stop, which ends a layer's recompute once it
-    has saved its last tensor again, turned off unless ``early_stop``; see
-    ``test_checkpoint_early_stop_skips_a_last_product``)."""
+    the forward of each checkpointed layer again, up to the layer's last saved tensor with torch's default early
+    stop, whole with ``early_stop`` False; see ``test_checkpoint_early_stop_skips_a_last_product``)."""
     model = transformers_model(config, architecture)
     model.train(backward)
     if checkpointing:
@@ -873,8 +872,8 @@ def test_vision_language_training_flops_equal_flop_counter_mode(name: str, check
     # LLaVA-NeXT read the vision tower's second-to-last hidden state (vision_feature_layer -2): its last layer runs
     # but no gradient reaches it. With gradient checkpointing, transformers recomputes each layer of the text
     # decoder and of the vision encoders (CLIP's text tower too, the Qwen-VL blocks, Pixtral's and Llama 4's
-    # layers): our recompute is their forward, as torch recomputes it with its early stop off (see
-    # test_checkpoint_early_stop_skips_a_last_product).
+    # layers): our recompute is their forward up to each layer's last saved tensor, as torch's default early stop
+    # recomputes it (see test_checkpoint_early_stop_skips_a_last_product).
     config = merged(cut(shipped(name)), VISION_LANGUAGE[name])
     architecture = counted_class(config)
     shape = (2, IMAGE_TOKENS.get(name, 0) + 16)
@@ -882,7 +881,7 @@ def test_vision_language_training_flops_equal_flop_counter_mode(name: str, check
 
 
 def assert_equal_training_flops(
-    config: dict[str, Any], architecture: str, shape: tuple[int, int], *, checkpointing: bool
+    config: dict[str, Any], architecture: str, shape: tuple[int, ...], *, checkpointing: bool
 ) -> None:
     """Our training step (with gradient checkpointing's recompute when ``checkpointing``) equals FlopCounterMode's
     count over the real model's forward and backward."""
@@ -1243,38 +1242,40 @@ TRAINED = [
     "openai--gpt-oss-20b.json", "state-spaces--mamba-130m-hf.json", "mistralai--Mamba-Codestral-7B-v0.1.json",
     "microsoft--Phi-3.5-MoE-instruct.json", "ai21labs--AI21-Jamba-1.5-Mini.json", "tiiuae--Falcon-H1-0.5B-Base.json",
     "Qwen--Qwen3-Next-80B-A3B-Instruct.json", "google--siglip2-base-patch16-224.json",
+    "EleutherAI--gpt-j-6b.json", "bigcode--starcoder.json",
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("checkpointing", [False, True])
 @pytest.mark.parametrize("name", TRAINED)
-def test_training_flops_equal_flop_counter_mode(name: str) -> None:
+def test_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
     # The token embedding's output needs a gradient (its table is trainable), so every product after it
-    # computes both operands' gradients; the lookups themselves are not products.
-    config = cut(shipped(name)) | SMALLER.get(name, {})
-    architecture = counted_class(config)
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, (2, 16))
-    theirs = transformers_flops(config, architecture, (2, 16), backward=True)
+    # computes both operands' gradients; the lookups themselves are not products. With gradient checkpointing, each
+    # layer's forward again up to its last saved tensor (torch's default early stop): Llama, Qwen, Mistral, Phi-3
+    # (resid_pdrop 0), CodeGen (resid_pdrop 0), Mamba, Jamba, Falcon-H1 and SigLIP 2 skip their last product; GPT-2
+    # (dropout 0.1 after c_proj), BERT and Gemma 2 (a norm after it) and the mixtures (the routing weights'
+    # multiply after the experts) recompute their layers whole.
     # Mamba's depthwise conv1d: FlopCounterMode counts its weight gradient as if it were not grouped.
-    assert 2 * (report.total_macs + report.total_backward_macs) + grouped_weight_gradient_extra(tree, report) == theirs
+    config = cut(shipped(name)) | SMALLER.get(name, {})
+    assert_equal_training_flops(config, counted_class(config), (2, 16), checkpointing=checkpointing)
 
 
 @pytest.mark.parametrize(("name", "last"), [("meta-llama--Llama-3.2-1B.json", "mlp.down_proj"), ("gpt2.json", "")])
 def test_checkpoint_early_stop_skips_a_last_product(name: str, last: str) -> None:
-    # Our recompute is each checkpointed layer's whole forward, as torch recomputes it without early stop. torch's
-    # default non-reentrant checkpoint (transformers') stops a layer's recompute once the layer has saved its last
-    # tensor again, and a product saves its inputs before it runs: when nothing after a layer's last product saves a
-    # tensor, that product is not recomputed. Llama: down_proj, then only the residual add; GPT-2: c_proj, then
-    # dropout, which saves its mask, so the whole layer runs again.
+    # torch's default non-reentrant checkpoint (transformers') stops a layer's recompute once the layer has saved its
+    # last tensor again, and a product saves its inputs before it runs: when nothing after a layer's last product
+    # saves a tensor, that product is not recomputed, as ours. Llama: down_proj, then only the residual add; GPT-2:
+    # c_proj, then dropout, which saves its mask, so the whole layer runs again. With the early stop off, torch
+    # recomputes each layer whole: ours plus that product per layer.
     config = cut(shipped(name))
     architecture = counted_class(config)
     report = propagate(build_config_tree(config, architecture=architecture), (2, 16))
     assert report.training is not None
-    whole = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True)
-    stopped = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True, early_stop=True)
+    stopped = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True)
+    whole = transformers_flops(config, architecture, (2, 16), backward=True, checkpointing=True, early_stop=False)
     skipped = sum(row.times * (row.macs or 0) for row in report.modules if last and row.path.endswith(last))
-    assert whole == report.training.total_checkpointed
-    assert stopped == report.training.total_checkpointed - 2 * skipped
+    assert stopped == report.training.total_checkpointed
+    assert whole == report.training.total_checkpointed + 2 * skipped
 
 
 @settings(max_examples=10)
@@ -1308,6 +1309,27 @@ def test_random_small_configurations_equal_flop_counter_mode(
     assert ours(config, architecture, shape).total_flops == transformers_flops(
         config, architecture, shape, backward=False
     )
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(["gpt2.json", "Salesforce--codegen-350M-mono.json"]),
+    layers=st.integers(1, 3),
+    length=st.integers(1, 20),
+    rate=st.sampled_from([0.0, 0.1, 0.5]),
+)
+def test_checkpointed_recompute_follows_the_dropout_rate(name: str, layers: int, length: int, rate: float) -> None:
+    # The MLP ends with its last product (GPT-2's c_proj, CodeGen's fc_out), then dropout(resid_pdrop), then the
+    # residual add. In training, a dropout above 0 saves its mask, so torch's default early stop recomputes the
+    # whole layer; at 0 it returns its input and saves nothing, so the last product is not recomputed.
+    config = cut(shipped(name), layers=layers) | {"resid_pdrop": rate}
+    architecture = counted_class(config)
+    assert_equal_training_flops(config, architecture, (2, length), checkpointing=True)
+    report = ours(config, architecture, (2, length))
+    last = "mlp.c_proj" if name == "gpt2.json" else "mlp.fc_out"
+    skipped = 0 if rate else sum(row.times * (row.macs or 0) for row in report.modules if row.path.endswith(last))
+    stack = next(row.macs or 0 for row in report.modules if row.path == "transformer.h")
+    assert report.checkpointed_macs == stack - skipped
 
 
 MODERN_ENCODERS = [
@@ -1475,19 +1497,21 @@ def test_random_small_speech_encoders_equal_flop_counter_mode(
     )
 
 
-@pytest.mark.parametrize("name", MODERN_ENCODERS + AUDIO)
-def test_new_encoder_training_flops_equal_flop_counter_mode(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "checkpointing"),
+    [*((name, False) for name in MODERN_ENCODERS + AUDIO),
+     *((name, True) for name in MODERN_ENCODERS + AUDIO if "mpnet" not in name)],
+)  # fmt: skip
+def test_new_encoder_training_flops_equal_flop_counter_mode(name: str, checkpointing: bool) -> None:
     # Forward and backward. The speech models without LayerDrop and SpecAugment (both random in training), their
     # waveform made to require a gradient by the feature encoder (so the first convolution computes its input's
     # gradient too), and FlopCounterMode's over-count of the grouped position convolution's weight gradient added.
+    # With gradient checkpointing (MPNet has none: transformers refuses it), each layer again up to its last saved
+    # tensor: ModernBERT's down projection (Wo) is not recomputed; DeBERTa's layers end with a norm, the speech
+    # models' convolution layers with their activation (GELU saves its input) and their encoder layers with a norm.
     config = cut(shipped(name)) | (TRAINING_AUDIO if name in AUDIO else {})
-    architecture = counted_class(config)
     shape = (1, 8000) if name in AUDIO else (2, 16)
-    tree = build_config_tree(config, architecture=architecture)
-    report = propagate(tree, shape)
-    theirs = transformers_flops(config, architecture, shape, backward=True)
-    ours_total = 2 * (report.total_macs + report.total_backward_macs)
-    assert ours_total + grouped_weight_gradient_extra(tree, report) == theirs
+    assert_equal_training_flops(config, counted_class(config), shape, checkpointing=checkpointing)
 
 
 SPEECH_HEADS = ["Wav2Vec2ForXVector", "Wav2Vec2ForPreTraining"]

@@ -21,7 +21,8 @@ def test_names_are_joined_and_inner_assumptions_written_out() -> None:
         "transformer-sizes", stack="", notes=(Assumption.of("several-stacks", path=""), Assumption.of("fused-qkv"))
     )
     assert assumption_text(sizes) == (
-        "transformer sizes from the tree (root): several stacks of blocks; using the root (the largest); "
+        "transformer sizes from the tree (root): several stacks of blocks; using the root (the largest of those as "
+        "wide as the output head's inputs, else the largest); "
         "fused query/key/value projection split in three equal parts (multi-head attention assumed)"
     )
     assert assumption_data(sizes) == {

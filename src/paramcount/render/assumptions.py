@@ -74,14 +74,22 @@ TEMPLATES: Final[dict[str, str]] = {
     ),
     "activations-layout": (
         "activations: the layers (or the task head) are not one of the layouts modelled per operation "
-        "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, Granite, GraniteMoE, "
-        "SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, GLM-4, gpt-oss, GPT-2, BERT, BART, mBART, "
-        "Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, GPT-Neo, GPT-BigCode, BLOOM, "
-        "MPT, OpenAI GPT)"
+        "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
+        "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
+        "GLM-4, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, "
+        "mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, GPT-Neo, GPT-BigCode, "
+        "BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
         "activations; s={seq_len:,}, b={batch}, h={hidden:,}, a={heads}, L={layers}"
+    ),
+    "activations-vision": (
+        "{layers} vision layers ({stack}): the same estimate with the image tower's own sizes, s={seq_len:,} tokens "
+        "per sequence, b={batch} sequences (one image per text sequence, its tiles or frames as the shape walk runs "
+        "them), h={hidden:,}, a={heads}; a tower that trains (trainable weights, or LoRA adapters in it: peft "
+        "matches target names in the tower too) keeps them all; a frozen one, which reads the pixels, keeps nothing "
+        "and has no line; the projector's activations are not included"
     ),
     "scores-left-out": "attention heads unknown: the attention-score term 5as²b is left out (FlashAttention-style)",
     "scores-not-kept": (
@@ -112,7 +120,10 @@ TEMPLATES: Final[dict[str, str]] = {
     "states-unknown": "the {mixer} layers' state sizes are not recorded in the tree: their states are not included",
     "states-differ": "the state-space mixers' sizes differ; the first one's are used for every layer",
     "transformer-sizes": "transformer sizes from the tree ({stack}): {notes}",
-    "several-stacks": "several stacks of blocks; using {path} (the largest)",
+    "several-stacks": (
+        "several stacks of blocks; using {path} (the largest of those as wide as the output head's inputs, else the "
+        "largest)"
+    ),
     "fused-qkv": "fused query/key/value projection split in three equal parts (multi-head attention assumed)",
     "heads-unrecorded": "the number of attention heads is not recorded in the shapes",
     "sizes-differ": "the blocks' attention sizes differ; the first block's are used for every layer",
@@ -158,6 +169,7 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "activations-split": lambda v: {"sequence": "with" if v["sequence_parallel"] else "without"},
     "model-parallel": lambda v: {"sequence": "with" if v["sequence_parallel"] else "without"},
     "activations-korthikanti": lambda v: {"heads": "?" if v["heads"] is None else v["heads"]},
+    "activations-vision": lambda v: {"heads": "?" if v["heads"] is None else v["heads"]},
     "transformer-sizes": lambda v: {"stack": v["stack"] or "root"},
     "several-stacks": lambda v: {"path": v["path"] or "the root"},
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},

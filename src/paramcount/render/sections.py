@@ -441,7 +441,11 @@ def _training_compute(shapes: ShapeReport) -> list[Block]:
         "forward inside the network; the first layer's input needs none)."
     )
     if training.recompute:
-        notes += " Gradient checkpointing recomputes the forward of each layer of the layer stack."
+        notes += (
+            " Gradient checkpointing recomputes the forward of each layer of the layer stack up to its last saved "
+            "tensor, as torch's checkpoint does by default (early stop): a last product after which nothing saves "
+            "a tensor is not run again."
+        )
     if shapes.masked_macs:
         notes += (
             " Causal attention is counted over all positions, as eager attention and FlopCounterMode compute it; "

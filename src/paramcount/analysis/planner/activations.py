@@ -1,27 +1,30 @@
 """Activation memory per operation: the tensors autograd saves for the backward pass, as transformers runs a layer.
 
-``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by
-Llama, Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
+``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
+Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D, and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's
-(post-norm) like it; BERT's post-norm layer; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE
-and Phi-3.5-MoE, dense layers mixed in or not; the encoder and decoder of BART and of those written like it, mBART,
-Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder layer
-made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
+(post-norm) like it; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared
+layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a
+sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with
+multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
+mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
+layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
 CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
 (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
 ``SoftmaxBackward0`` its result, ``NativeLayerNormBackward0`` input, mean and rstd, the SDPA flash kernels query,
-key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once,
-and parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
+key, value, output and logsumexp); tensors shared by several nodes (the input of q/k/v, one storage) count once, and
+parameters never count. ``tests/analysis/test_activations.py`` checks every rule against
 ``torch.autograd.graph.saved_tensors_hooks`` on the real transformers model.
 
-Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in three
+Kernels: ``"cuda"`` (what a GPU runs, the default) or ``"cpu"`` (what the tests measure). They differ in four
 places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask in the input's dtype on CPU;
 ``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
 runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
-float32 and keeps the s × s probabilities. (And the CPU flash kernel writes its output in the query's layout:
-see ``_attention_core``.)
+float32 and keeps the s × s probabilities; so does SDPA with value heads narrower than the query/key ones
+(DeepSeek), which runs the memory-efficient kernel on CUDA. (And the CPU flash kernel writes its output in the
+query's layout: see ``_attention_core``.)
 """
 
 from __future__ import annotations
@@ -81,11 +84,21 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phi3": {"hidden_act": "silu", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "gpt2": {"activation_function": "gelu_new", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "bert": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "xlm-roberta": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
+    "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "olmoe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
+    "deepseek_v2": {"hidden_act": "silu", "attention_dropout": 0.0, "topk_method": "greedy"},
+    "deepseek_v3": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -127,9 +140,9 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     },
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
-SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "gpt_neo", "bloom", "mpt", "openai-gpt"})
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "mpnet", "gpt_neo", "bloom", "mpt", "openai-gpt"})
 """Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
-gpt-oss's sinks, GPT-Neo's, BLOOM's, MPT's and OpenAI GPT's attention written out): transformers runs them eager
+gpt-oss's sinks; MPNet, GPT-Neo, BLOOM, MPT and OpenAI GPT write their attention out): transformers runs them eager
 when no implementation is asked for."""
 FLASH_UNSUPPORTED: Final = frozenset({"bloom", "mpt", "openai-gpt"})
 """Model types whose transformers class cannot run flash attention either (``_supports_flash_attn = False``):
@@ -202,7 +215,9 @@ class ActivationPlan(Record):
     the layers are the decoder's, at the target length ``seq_len``, and ``encoder`` holds the encoder's."""
 
     structure: str
-    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert``."""
+    """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, or the model type of a
+    GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -265,14 +280,23 @@ class _Sizes(Record):
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
+    w: int = 0
+    """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``, OPT's ``word_embed_proj_dim``,
+    projected in and out of the layers), else h."""
+    n: int = 0
+    """The values of one input image, channels × height × width (a vision transformer)."""
     p: int = 0
     """The rotary dimensions of each head when only part of it is rotated (StableLM, GPT-NeoX, GPT-J, CodeGen, Phi),
     0 otherwise."""
     c: int = 0
     """The classes of a classification head (``num_labels``)."""
-    w: int = 0
-    """The width of the word embeddings projected in and out of the layers where it differs from h (OPT's
-    ``word_embed_proj_dim``), 0 otherwise."""
+    q: int = 0
+    """Multi-head latent attention (DeepSeek): the query's latent width (``q_lora_rank``), 0 without one."""
+    l: int = 0  # noqa: E741 (the symbol of the shapes: b·s·l)
+    """Multi-head latent attention: the keys' and values' latent width (``kv_lora_rank``); ``d`` is then the
+    query/key head dim, nope and rope (``p``) parts together."""
+    u: int = 0
+    """Multi-head latent attention: the value head dim (``v_head_dim``)."""
 
 
 class _Settings(Record):
@@ -299,6 +323,12 @@ class _Settings(Record):
     """The logits are capped with tanh (Gemma 2's ``final_logit_softcapping``)."""
     classifier_dropout: float = 0.0
     """Dropout before a classification head's Linears (BERT: ``hidden_dropout_prob`` unless it is set)."""
+    router: str = ""
+    """DeepSeek's router: ``greedy`` or ``group_limited_greedy`` (V2's softmax top-r), ``noaux_tc`` (V3's sigmoid
+    scores); empty for the other families'."""
+    unequal_heads: bool = False
+    """The value head dim differs from the query/key head dim (DeepSeek's MLA): sdpa can run no flash kernel, so
+    the CPU runs the math kernel and CUDA the memory-efficient one."""
 
 
 def _bytes(dtype: str) -> int:
@@ -306,9 +336,9 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t f m p c w`` with ``·`` between them.
-    ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys of
-    cross-attention) the source length ``s``."""
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t f m w n p c q l u`` with ``·`` between them.
+    ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys
+    of cross-attention) the source length ``s``."""
 
     def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool, *, target: bool = False) -> None:
         self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
@@ -410,7 +440,13 @@ def _dropout(settings: _Settings) -> bool:
 def _kernel(settings: _Settings) -> str:
     if settings.attention == "eager":
         return "eager"
-    if settings.attention == "sdpa" and settings.kernels == "cpu" and _activation_dropout(settings):
+    if settings.attention == "sdpa" and settings.unequal_heads and settings.kernels == "cuda":
+        return "memory-efficient"
+    if (
+        settings.attention == "sdpa"
+        and settings.kernels == "cpu"
+        and (settings.unequal_heads or _activation_dropout(settings))
+    ):
         return "math (float32)" if settings.dtype != "float32" else "math"
     return "flash"
 
@@ -423,10 +459,12 @@ def _attention_core(
     repeat_kv: bool,
     fused: bool,
     keys: str = "s",
+    value: str = "d",
     float32_scores: bool = False,
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
-    ``float32_scores``: eager attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen).
+    ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere. ``float32_scores``: eager
+    attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen).
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -435,10 +473,10 @@ def _attention_core(
     and then ``transpose(1, 2).contiguous()`` copies it."""
     settings = out.settings
     kernel = _kernel(settings)
-    if kernel == "flash":
+    if kernel in ("flash", "memory-efficient"):  # the memory-efficient kernel keeps the same tensors
         masked = out.masked
         for name in ("query", "key", "value"):
-            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·d"
+            shape = "b·a·s·d" if name == "query" else f"b·k·{keys}·{value if name == 'value' else 'd'}"
             what = f"{name} (ScaledDotProductFlashAttention)"
             if name == "query" or not masked or out.sizes.k == out.sizes.a:
                 out.saved(f"{module}.{name}", module, what, shape, "tensor")
@@ -451,7 +489,11 @@ def _attention_core(
             what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
             out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
         out.saved(
-            f"{module}.output", module, "attention output, also the output projection's input", "b·a·s·d", "tensor"
+            f"{module}.output",
+            module,
+            "attention output, also the output projection's input",
+            f"b·a·s·{value}",
+            "tensor",
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
         return settings.kernels == "cuda" or settings.attention == "flash" or not fused
@@ -467,23 +509,25 @@ def _attention_core(
             math_dtype,
             "tensor",
         )
-        out.add(
-            f"{module}.dropout_mask",
-            module,
-            "dropout mask in float32 (MulBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(
-            f"{module}.dropped",
-            module,
-            "probabilities after dropout (BmmBackward0)",
-            f"b·a·s·{keys}",
-            math_dtype,
-            "tensor",
-        )
-        out.add(f"{module}.value", module, "value in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
+        if _activation_dropout(settings):  # without dropout the probabilities are bmm's operand
+            out.add(
+                f"{module}.dropout_mask",
+                module,
+                "dropout mask in float32 (MulBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+            out.add(
+                f"{module}.dropped",
+                module,
+                "probabilities after dropout (BmmBackward0)",
+                f"b·a·s·{keys}",
+                math_dtype,
+                "tensor",
+            )
+        what = "value in float32 (BmmBackward0)"
+        out.add(f"{module}.value", module, what, f"b·a·{keys}·{value}", math_dtype, "tensor")
         return False
     scores = "float32" if float32_scores else "compute"
     upcast = " in float32" if float32_scores else ""
@@ -535,7 +579,7 @@ def _attention_core(
         f"{module}.value",
         module,
         "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        f"b·a·{keys}·d",
+        f"b·a·{keys}·{value}",
         "tensor",
     )
     return False
@@ -601,12 +645,15 @@ class _Decoder(Record):
     interleaved_rotary: bool = False
     """Each layer repeat-interleaves cos and sin into tensors of its own, which its products keep instead of the
     model's tables (GLM-4)."""
+    polar_rotary: bool = False
+    """One complex64 table of the rotations (``torch.polar``) instead of cos and sin (DeepSeek-V2)."""
 
 
 COHERE: Final = _Decoder(
     children=frozenset({"self_attn", "mlp", "input_layernorm"}), norm="cohere_layer", parallel=True
 )
 DECODERS: Final = {
+    "deepseek_v2": _Decoder(polar_rotary=True),
     "starcoder2": _Decoder(norm="layer", mlp="plain"),
     "stablelm": _Decoder(norm="layer", rotary_cat=True, attention_dropout_residual=False),
     "olmo": _Decoder(children=frozenset({"self_attn", "mlp"}), norm="float32_layer", float32_rotary=True),
@@ -706,30 +753,33 @@ def _llama_layer(
     attention, mlp = _child(block, "self_attn"), _child(block, layout.mlp_child)
     if layout.pre_norms:
         _decoder_norm(out, layout, "input_layernorm", one_plus=one_plus)
-    fused = _child(attention, "qkv_proj") is not None
-    projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
-    what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
-    out.saved(
-        f"self_attn.{projections}.input",
-        f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
-        f"{projections} input, {what} (MmBackward0, one storage)",
-        "b·s·h",
-        "sequence",
-    )
-    if out.settings.clip_qkv:
-        for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
-            what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
-            out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
-    _head_norms(out, attention, layout, one_plus=one_plus)
-    if layout.interleaved_rotary:
-        _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
-    repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
-    if layout.sinks:
-        shared = _sink_attention(out, "self_attn")
+    if out.sizes.l:
+        _latent_attention(out, attention)
     else:
-        shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
-    dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
-    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
+        fused = _child(attention, "qkv_proj") is not None
+        projections = "qkv_proj" if fused else "q_proj/k_proj/v_proj"
+        what = "the normalised hidden states" if layout.pre_norms else "the layer's input"
+        out.saved(
+            f"self_attn.{projections}.input",
+            f"self_attn.{'qkv_proj' if fused else 'q_proj'}",
+            f"{projections} input, {what} (MmBackward0, one storage)",
+            "b·s·h",
+            "sequence",
+        )
+        if out.settings.clip_qkv:
+            for name, shape in (("q", "b·s·a·d"), ("k", "b·s·k·d"), ("v", "b·s·k·d")):
+                what = f"{name}_proj output before its in-place clamp_ (clip_qkv), the copy ClampBackward1 keeps"
+                out.saved(f"self_attn.{name}_proj.unclamped", f"self_attn.{name}_proj", what, shape, "tensor")
+        _head_norms(out, attention, layout, one_plus=one_plus)
+        if layout.interleaved_rotary:
+            _rotary_tables(out, layout, "self_attn", "repeat-interleaved in the layer")
+        repeat_kv, fused = out.sizes.k != out.sizes.a, fused or layout.rotary_cat
+        if layout.sinks:
+            shared = _sink_attention(out, "self_attn")
+        else:
+            shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=repeat_kv, fused=fused)
+        dropout = "resid_attn_dropout" if layout.attention_dropout_residual else None
+        _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·d", dropout)
     after_attention, after_mlp = layout.post_norms or (None, None)
     if after_attention:
         _decoder_norm(out, layout, after_attention)
@@ -778,6 +828,11 @@ def _top_r_router(out: _Builder, layout: _Decoder) -> None:
         what = "router softmax in float32 (SoftmaxBackward0)"
         out.add(f"{gate}.probabilities", gate, what, "b·s·e", "float32", "sequence")
         out.add(f"{gate}.top_indices", gate, "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
+    _renormalised(out, gate)
+
+
+def _renormalised(out: _Builder, gate: str = "mlp.gate") -> None:
+    """A router's top-r weights divided by their sum (Mixtral, ``norm_topk_prob``): the division keeps both."""
     if out.settings.renormalise:
         out.add(
             f"{gate}.top_probabilities",
@@ -836,10 +891,12 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     (token, expert) pairs sorted by expert, gathered, run through every expert's SwiGLU by two grouped matmuls,
     multiplied by their routing weights, put back in order and summed per token. Every tensor spans all b·s·r
     pairs, so the bytes do not depend on how the tokens are routed. Qwen2-MoE adds a shared expert (a SwiGLU MLP
-    on every token) scaled by a sigmoid gate. GraniteMoE's block is ``block_sparse_moe``; the family's layout
-    names the block and the router's kind."""
+    on every token) scaled by a sigmoid gate, DeepSeek shared experts added as they are. GraniteMoE's block is
+    ``block_sparse_moe``; the family's layout names the block and the router's kind."""
     if not layout.router and _child(mlp, "router") is not None:
         _sparsemixer(out)
+    elif out.settings.router:
+        _deepseek_router(out)
     else:
         _top_r_router(out, layout)
     experts = f"{layout.mlp_child}.experts"
@@ -889,7 +946,10 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
     out.add(
         f"{experts}.routing_weights", experts, "each pair's routing weight (MulBackward0)", "b·s·r", weights, "sequence"
     )
-    if out.sizes.j:
+    if out.sizes.j and out.settings.router:  # DeepSeek: on the block's input, not the router's float32 copy
+        shared = out.settings.dtype == "float32"  # then the router's input
+        _gated_mlp(out, _child(mlp, "shared_experts"), "mlp.shared_experts", "j", shared_input=shared)
+    elif out.sizes.j:
         _gated_mlp(out, _child(mlp, "shared_expert"), "mlp.shared_expert", "j", shared_input=True)
         out.saved(
             "mlp.shared_expert_gate.sigmoid",
@@ -905,6 +965,86 @@ def _sparse_moe(out: _Builder, mlp: Module | None, layout: _Decoder) -> None:
             "b·s·h",
             "sequence",
         )
+
+
+# DeepSeek-V2/V3: multi-head latent attention and the routers
+
+
+def _latent_attention(out: _Builder, attention: Module | None) -> None:
+    """DeepSeek's multi-head latent attention: the query through its own projection (V2-Lite) or a latent of width
+    q (``q_a_proj``, RMSNorm, ``q_b_proj``); keys and values from a latent of width l (``kv_a_proj_with_mqa``, whose
+    last p columns are the rotary key shared by every head, RMSNorm, ``kv_b_proj``). Rotary multiplies the p rope
+    dims of query and key by the tables (kept once, outside the layers) and keeps nothing of them; the query
+    (nope and rope concatenated) and the key (a new tensor) have d = nope + p dims per head, the value u. Fused
+    kernels keep the value as the view it is, a slice of ``kv_b_proj``'s output, so that whole output; so does
+    eager attention's matmul when one sequence or one token makes the view foldable to three dims (else it
+    copies the value to b·a·s·u). In float32 the key/value latent's norm keeps its input uncopied, a slice of
+    ``kv_a_proj_with_mqa``'s output, so that whole output too."""
+    latent = _child(attention, "q_a_proj") is not None
+    projections = f"{'q_a_proj' if latent else 'q_proj'}/kv_a_proj_with_mqa"
+    out.saved(
+        f"self_attn.{projections}.input",
+        f"self_attn.{projections.split('/')[0]}",
+        f"{projections} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    for name, width, projection in (("q_a", "q", "q_b_proj"), ("kv_a", "l", "kv_b_proj")):
+        if name == "q_a" and not latent:
+            continue
+        out.rms_norm(f"self_attn.{name}_layernorm", f"b·s·{width}", "b·s", "sequence")
+        if name == "kv_a" and out.settings.dtype == "float32":
+            what = (
+                "x.to(float32), the view itself: kv_a_proj_with_mqa's output, kept whole (PowBackward0, MulBackward0)"
+            )
+            base = "self_attn.kv_a_proj_with_mqa"
+            _whole_base(out, "self_attn.kv_a_layernorm.input_float32", base, what, "l+p", out.sizes.l + out.sizes.p)
+        what = f"{projection} input, the normalised latent (MmBackward0)"
+        out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
+    shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
+    kernel, sizes = _kernel(out.settings), out.sizes
+    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and 1 in (sizes.b, sizes.s)):
+        what = "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole"
+        per_token = sizes.a * (sizes.d - sizes.p + sizes.u)
+        _whole_base(out, "self_attn.value", "self_attn.kv_b_proj", what, "a·(d-p+u)", per_token)
+    _attention_output(out, shared, "self_attn.o_proj", "MmBackward0", "b·s·a·u", "resid_attn_dropout")
+
+
+def _whole_base(out: _Builder, key: str, module: str, what: str, width: str, per_token: int) -> None:
+    """Replace ``key`` (a view) by its base, the output of the projection ``module`` the view slices, ``width``
+    (``per_token`` elements) per token."""
+    out.found = [tensor for tensor in out.found if tensor.key != key]
+    elements = out.sizes.b * out.sizes.s * per_token
+    out.add(key, module, what, f"b·s·({width})", "compute", "tensor", elements=elements)
+
+
+def _deepseek_router(out: _Builder) -> None:
+    """DeepSeek's router, a float32 Linear (transformers keeps its weight in float32) on the input upcast to
+    float32. V2: softmax, top-r by ``greedy`` or ``group_limited_greedy`` (the scores outside the best groups masked
+    to zero first). V3 (``noaux_tc``): sigmoid scores, the best groups and experts chosen on the scores plus
+    ``e_score_correction_bias`` (nodes whose outputs reach no loss, freed at once: nothing kept), the chosen scores
+    gathered, renormalised with ``norm_topk_prob``. Scaling by ``routed_scaling_factor`` keeps nothing; the routing
+    weights reach the experts in float32."""
+    method = out.settings.router
+    if out.settings.dtype == "float32":  # nothing to upcast: the block's input, the shared experts' too
+        what = "router and shared experts' input, the normalised hidden states (MmBackward0, one storage)"
+        out.saved("mlp.gate.input", "mlp.gate", what, "b·s·h", "sequence")
+    else:
+        what = "router input upcast to float32 (MmBackward0)"
+        out.add("mlp.gate.input_float32", "mlp.gate", what, "b·s·h", "float32", "sequence")
+    if method == "noaux_tc":
+        what = "sigmoid scores in float32 (SigmoidBackward0, GatherBackward0)"
+        out.add("mlp.gate.scores", "mlp.gate", what, "b·s·e", "float32", "sequence")
+        what = "top-r expert ids (GatherBackward0)"
+        out.add("mlp.gate.top_indices", "mlp.gate", what, "b·s·r", "int64", "sequence")
+        _renormalised(out)
+        return
+    what = "router softmax in float32 (SoftmaxBackward0)"
+    out.add("mlp.gate.probabilities", "mlp.gate", what, "b·s·e", "float32", "sequence")
+    if method == "group_limited_greedy":
+        what = "the experts outside the chosen groups (MaskedFillBackward0)"
+        out.add("mlp.gate.group_mask", "mlp.gate", what, "b·s·e", "bool", "sequence")
+    out.add("mlp.gate.top_indices", "mlp.gate", "top-r expert ids (TopkBackward0)", "b·s·r", "int64", "sequence")
 
 
 def _gated_mlp(
@@ -1025,8 +1165,8 @@ class _Gpt2(Record):
     final_norm: str = "ln_f"
     post_norm: bool = False
     """Each LayerNorm after its sub-layer's residual sum, none after the last layer (OpenAI GPT)."""
-    checkpointing: bool = True
-    """transformers can checkpoint the layers (not OpenAI GPT's: no plan with checkpointing)."""
+    checkpointable: bool = True
+    """transformers can checkpoint the layers (not OpenAI GPT's: ``activation_checkpointing_enable`` raises)."""
     bool_mask: bool = False
     """MPT fills the scores where a bool causal mask says (``masked_fill``, which keeps it: one storage for every
     layer, inside each checkpointed layer's recompute)."""
@@ -1062,7 +1202,7 @@ GPT2_LIKE: Final = {
         positions=False,
         final_norm="",
         post_norm=True,
-        checkpointing=False,
+        checkpointable=False,
     ),
     "mpt": replace(
         _ALIBI,
@@ -1119,20 +1259,135 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
         out.layer_norm(layout.norms[1], "b·s·h")
 
 
-def _bert_layer(out: _Builder) -> None:
+# Vision transformers: ViT, DINOv2.
+
+
+class _Vision(Record):
+    """The modules of a pre-norm vision transformer layer, as ViT's are named (``VISION``), its stack under the
+    base model and its classifier: a LayerNorm, the q/k/v projections, the attention, the output projection and
+    the residual's dropout; a LayerNorm, the MLP (two Linears, the activation between), the residual's dropout."""
+
+    stack: str = "layers"
+    norm1: str = "layernorm_before"
+    projections: str = "attention.q_proj/k_proj/v_proj"
+    attention: str = "attention"
+    output: str = "attention.o_proj"
+    norm2: str = "layernorm_after"
+    fc1: str = "mlp.fc1"
+    act: str = "mlp.activation_fn"
+    fc2: str = "mlp.fc2"
+    dropout: str = "dropout"
+    embeddings: str = "embeddings"
+    patches: str = "embeddings.patch_embeddings.projection"
+    final_norm: str = "layernorm"
+    upcast_softmax: bool = True
+    """Eager attention takes the softmax in float32 (ViT), or in the dtype (DINOv2)."""
+    layer_scale: tuple[str, str] = ("", "")
+    """The layer scales after the attention and after the MLP (DINOv2's ``layer_scale1/2``), "" where none."""
+    head: str = "classifier"
+    """The image classifier (the tree's root); without it, no head or loss."""
+    head_input: str = "b·s·h"
+    """What the classifier's input keeps: the class token, a view of the normalised output (ViT), or the class
+    token beside the patches' mean, concatenated (DINOv2: ``b·2·h``)."""
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.norm1, self.projections, self.output, self.norm2, self.fc1, self.fc2, *self.layer_scale)
+        return frozenset(path.split(".")[0] for path in paths if path)
+
+
+VISION: Final = {
+    "vit": _Vision(),
+    "dinov2": _Vision(
+        stack="encoder.layer",
+        norm1="norm1",
+        norm2="norm2",
+        dropout="",
+        upcast_softmax=False,
+        layer_scale=("layer_scale1", "layer_scale2"),
+        head_input="b·2·h",
+    ),
+}
+"""The vision transformers modelled, by model type."""
+
+
+IMAGE_TOKENS: Final = (
+    "vision transformer: s={s:,} tokens, the image's {patches:,} patches and the class token, from an image of "
+    "n={n:,} values (channels × height × width) at the configured image_size, whatever the sequence length asked "
+    "for; another image size (interpolated position embeddings) is not modelled"
+)
+
+
+def _image(tree: Module, stack: str) -> tuple[int, int]:
+    """A vision transformer's tokens (its position table's rows: the patches and the class token) and the values
+    of one input image (channels × patches × the patch's pixels, read from the patch convolution); (0, 0) when
+    they are not found or stochastic depth (``drop_path_rate``) drops layers, which is not modelled."""
+    attributes = dict(tree.attributes)
+    names = VISION[str(attributes.get("model_type"))]
+    drop_path = attributes.get("drop_path_rate")
+    if isinstance(drop_path, int | float) and drop_path > 0:
+        return 0, 0
+    base = stack.removesuffix(names.stack)
+    table = _param(_at(tree, f"{base}{names.embeddings}"), "position_embeddings")
+    conv = _param(_at(tree, f"{base}{names.patches}"), "weight")
+    if table is None or conv is None or len(table.shape) != 3 or len(conv.shape) != 4:
+        return 0, 0
+    tokens = table.sizes[1]
+    return tokens, conv.sizes[1] * (tokens - 1) * conv.sizes[2] * conv.sizes[3]
+
+
+def _vit_layer(out: _Builder, names: _Vision) -> None:
+    """A pre-norm vision transformer layer (``names``): LayerNorm, attention, dropout or a layer scale, residual;
+    LayerNorm, MLP, dropout or a layer scale, residual."""
+    out.layer_norm(names.norm1, "b·s·h")
+    first = names.projections.split("/")[0]
     out.saved(
-        "attention.self.query/key/value.input",
-        "attention.self.query",
-        "query/key/value input, the layer's input (AddmmBackward0, one storage)",
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0, one storage)",
         "b·s·h",
         "sequence",
     )
-    shared = _attention_core(out, "attention.self", upcast_softmax=False, repeat_kv=False, fused=False)
-    _attention_output(out, shared, "attention.output.dense", "AddmmBackward0", "b·s·h", "attention.output.dropout")
-    out.layer_norm("attention.output.LayerNorm", "b·s·h")
-    what = "dense input, the normalised attention output (AddmmBackward0)"
-    _plain_mlp(out, "intermediate.dense", what, "intermediate.intermediate_act_fn", "output.dense", "output.dropout")
-    out.layer_norm("output.LayerNorm", "b·s·h")
+    shared = _attention_core(out, names.attention, upcast_softmax=names.upcast_softmax, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.dropout)
+    attention_scale, mlp_scale = names.layer_scale
+    if attention_scale:
+        what = "the attention's output, times lambda1 (MulBackward0)"
+        out.saved(f"{attention_scale}.input", attention_scale, what, "b·s·h", "sequence")
+    out.layer_norm(names.norm2, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.dropout)
+    if mlp_scale:
+        what = "the MLP's output, times lambda1 (MulBackward0)"
+        out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
+
+
+def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
+    """Outside a vision transformer's layers (at ``base``): the patch convolution keeps the image (b·n values,
+    an input in the compute dtype); the class token's concatenation and the position embeddings' sum keep
+    nothing; the embeddings' dropout; the final LayerNorm; the classifier on the class token, a view that keeps
+    the whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
+    patches = f"{base}{names.patches}"
+    out.saved(
+        f"{patches}.input",
+        patches,
+        "the image, the patch convolution's input (ConvolutionBackward0)",
+        "b·n",
+        "sequence",
+    )
+    if out.settings.hidden_dropout > 0:
+        dropout = f"{base}{names.embeddings}.dropout"
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
+    out.layer_norm(f"{base}{names.final_norm}", "b·s·h")
+    if head:
+        what = (
+            "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)"
+            if names.head_input == "b·s·h"
+            else "the class token beside the patches' mean, concatenated (AddmmBackward0)"
+        )
+        out.saved(f"{names.head}.input", names.head, what, names.head_input, "sequence")
+        _loss(out, upcast=False, head=names.head, rows="b")
 
 
 class _Seq2Seq(Record):
@@ -1394,6 +1649,10 @@ def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kin
     """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
     ``kind``: what they are computed for (Gemma 3's layer type, GPT-J's key or query), or none."""
     sizes = out.sizes
+    if layout.polar_rotary:
+        what = f"rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), {where}"
+        out.add("rotary.freqs_cis", module, what, "s·p/2", "complex64", "none", elements=sizes.s * sizes.p // 2)
+        return
     shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
     for table in ("cos", "sin"):
         out.add(
@@ -1429,49 +1688,251 @@ def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
         _causal_lm_head(out)
 
 
-def _bert_model(out: _Builder, *, head: bool, causal: bool = False) -> None:
-    """Outside BERT's layers: the embeddings, and with ``head`` the masked-LM head and its loss (``causal``: the
-    causal-LM loss of ``BertLMHeadModel``, run as a decoder (``is_decoder``), on the upcast logits and the shifted
-    labels)."""
+# BERT and the encoders written like it: RoBERTa, XLM-R, ELECTRA.
+
+
+class _PostNorm(Record):
+    """The modules of a post-norm encoder layer, as BERT's are named: the q/k/v projections, the attention, the
+    output projection and its residual's dropout, a LayerNorm after the residual sum, the MLP (two Linears, the
+    activation between, the residual's dropout) and the LayerNorm after its residual sum. A dropout None where the
+    layer has none."""
+
+    projections: str = "attention.self.query/key/value"
+    attention: str = "attention.self"
+    output: str = "attention.output.dense"
+    output_dropout: str | None = "attention.output.dropout"
+    attention_norm: str = "attention.output.LayerNorm"
+    fc1: str = "intermediate.dense"
+    act: str = "intermediate.intermediate_act_fn"
+    fc2: str = "output.dense"
+    mlp_dropout: str | None = "output.dropout"
+    norm: str = "output.LayerNorm"
+
+    @property
+    def children(self) -> frozenset[str]:
+        """The layer's children that hold parameters."""
+        paths = (self.projections, self.output, self.attention_norm, self.fc1, self.fc2, self.norm)
+        return frozenset(path.split(".")[0] for path in paths)
+
+
+class _Encoder(Record):
+    """Where an encoder written like BERT differs from BERT, by model type (``ENCODERS``): its layer's names, its
+    embeddings and its pre-training head. The embeddings' width (``embedding_size``) is read from the tree."""
+
+    stack: str = "encoder.layer"
+    """The layers' path under the base model (``bert.``)."""
+    layer: _PostNorm = _PostNorm()
+    positions: str = "buffer"
+    """``buffer``: the position ids are a slice of the ``position_ids`` buffer (nothing kept) and the token types
+    are gathered at them, 1·s (BERT, ELECTRA); ``padding``: the position ids count from the padding id + 1 per
+    token (RoBERTa, XLM-R, MPNet), b·s, and the token types are gathered at those, b·s."""
+    token_types: bool = True
+    """A token-type table (not DistilBERT's, MPNet's embeddings)."""
+    relative_bias: str = ""
+    """The relative position bias's table under the base model, looked up once for every layer (MPNet)."""
+    checkpointable: bool = True
+    """transformers can checkpoint the layers (not ALBERT's, MPNet's: ``activation_checkpointing_enable``
+    raises)."""
+    project: str = "embeddings_project"
+    """The Linear from the embeddings' width w up to h under the base model, present when w ≠ h."""
+    head: tuple[str, str, str, str] = (
+        "cls.predictions.transform.dense",
+        "cls.predictions.transform.transform_act_fn",
+        "cls.predictions.transform.LayerNorm",
+        "cls.predictions.decoder",
+    )
+    """The pre-training head: a dense layer, the activation, a LayerNorm ("" for none) and the output projection."""
+    head_width: str = "h"
+    """The head's width after its dense layer: h, or the embeddings' w (ALBERT, whose decoder is tied to them)."""
+    shared: bool = False
+    """The stack holds groups of layers whose weights every run shares (ALBERT: ``albert_layer_groups``, each of
+    ``inner_group_num`` layers, run ``num_hidden_layers`` times in all); each run keeps its own tensors."""
+    binary: bool = False
+    """The head predicts one logit per token, trained with ``BCEWithLogitsLoss`` (ELECTRA's discriminator); else
+    the masked-LM cross-entropy over the vocabulary."""
+
+
+ROBERTA_HEAD: Final = ("lm_head.dense", "lm_head.gelu", "lm_head.layer_norm", "lm_head.decoder")
+ENCODERS: Final = {
+    "bert": _Encoder(),
+    "roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "xlm-roberta": _Encoder(positions="padding", head=ROBERTA_HEAD),
+    "electra": _Encoder(
+        head=(
+            "discriminator_predictions.dense",
+            "discriminator_predictions.activation",
+            "",
+            "discriminator_predictions.dense_prediction",
+        ),
+        binary=True,
+    ),
+    "distilbert": _Encoder(
+        stack="transformer.layer",
+        layer=_PostNorm(
+            projections="attention.q_lin/k_lin/v_lin",
+            attention="attention",
+            output="attention.out_lin",
+            output_dropout=None,
+            attention_norm="sa_layer_norm",
+            fc1="ffn.lin1",
+            act="ffn.activation",
+            fc2="ffn.lin2",
+            mlp_dropout="ffn.dropout",
+            norm="output_layer_norm",
+        ),
+        token_types=False,
+        head=("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
+    ),
+    "albert": _Encoder(
+        stack="encoder.albert_layer_groups",
+        layer=_PostNorm(
+            projections="attention.query/key/value",
+            attention="attention",
+            output="attention.dense",
+            output_dropout="attention.output_dropout",
+            attention_norm="attention.LayerNorm",
+            fc1="ffn",
+            act="activation",
+            fc2="ffn_output",
+            mlp_dropout=None,
+            norm="full_layer_layer_norm",
+        ),
+        project="encoder.embedding_hidden_mapping_in",
+        head=("predictions.dense", "predictions.activation", "predictions.LayerNorm", "predictions.decoder"),
+        head_width="w",
+        shared=True,
+        checkpointable=False,
+    ),
+    "mpnet": _Encoder(
+        layer=_PostNorm(
+            projections="attention.attn.q/k/v",
+            attention="attention.attn",
+            output="attention.attn.o",
+            output_dropout="attention.dropout",
+            attention_norm="attention.LayerNorm",
+        ),
+        positions="padding",
+        token_types=False,
+        relative_bias="encoder.relative_attention_bias",
+        head=ROBERTA_HEAD,
+        checkpointable=False,
+    ),
+}
+"""The encoders written like BERT that are modelled."""
+NOT_CHECKPOINTABLE: Final = (
+    "{model}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
+    "checkpointed figures assume a checkpoint of one's own around each layer's run"
+)
+
+
+def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[str, ...]:
+    """The note of a checkpointed plan of a BERT-like encoder or a GPT-2-like decoder whose layers transformers
+    cannot checkpoint."""
+    layout = ENCODERS.get(model_type) or GPT2_LIKE.get(model_type)
+    if layout is None or not checkpointing or layout.checkpointable:
+        return ()
+    return (NOT_CHECKPOINTABLE.format(model=model_type),)
+
+
+def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
+    """ALBERT's layer (``albert_layers`` of the first group of ``stack``) and how many times a forward pass runs
+    one: the encoder's ``num_hidden_layers`` group runs, each of the group's layers."""
+    encoder = _at(tree, stack.rpartition(".")[0])
+    runs = dict(encoder.attributes).get("num_hidden_layers") if encoder is not None else None
+    layers = _child(group, "albert_layers")
+    if layers is None or not layers.children or not isinstance(runs, int):
+        return None, 0
+    return layers.children[0], runs * sum(layer.repeat for layer in layers.children)
+
+
+def _bert_layer(out: _Builder, names: _PostNorm) -> None:
+    """A post-norm encoder layer (``names``): attention, dropout, residual, LayerNorm; MLP, dropout, residual,
+    LayerNorm."""
+    first = names.projections.split("/")[0]
+    out.saved(
+        f"{names.projections}.input",
+        first,
+        f"{names.projections.rsplit('.', 1)[-1]} input, the layer's input (AddmmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    shared = _attention_core(out, names.attention, upcast_softmax=False, repeat_kv=False, fused=False)
+    _attention_output(out, shared, names.output, "AddmmBackward0", "b·s·h", names.output_dropout)
+    out.layer_norm(names.attention_norm, "b·s·h")
+    what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised attention output (AddmmBackward0)"
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.mlp_dropout)
+    out.layer_norm(names.norm, "b·s·h")
+
+
+def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool, causal: bool = False) -> None:
+    """Outside the layers of BERT (at ``base``, ``bert.``): the embeddings' index tensors, LayerNorm and dropout
+    at the embedding width w (ELECTRA projects them up to h when w differs), then the pre-training head and its
+    loss, not upcast; ``causal``: the decoder classes (``BertLMHeadModel``, ``RobertaForCausalLM``), whose
+    layers get a causal mask and whose loss is the causal LM's, upcast to float32 on shifted labels."""
+    embeddings = f"{base}embeddings"
+    ids = "b·s" if encoder.positions == "padding" else "s"
     out.add(
         "word_embeddings.indices",
-        "bert.embeddings.word_embeddings",
+        f"{embeddings}.word_embeddings",
         "token ids (EmbeddingBackward0)",
         "b·s",
         "int64",
         "none",
     )
-    out.add(
-        "token_type_embeddings.indices",
-        "bert.embeddings.token_type_embeddings",
-        "token type ids gathered from the buffer, 1·s (EmbeddingBackward0)",
-        "s",
-        "int64",
-        "none",
-    )
-    out.layer_norm("bert.embeddings.LayerNorm", "b·s·h")
+    if encoder.token_types:
+        out.add(
+            "token_type_embeddings.indices",
+            f"{embeddings}.token_type_embeddings",
+            f"token type ids gathered from the buffer, {'b·s' if ids == 'b·s' else '1·s'} (EmbeddingBackward0)",
+            ids,
+            "int64",
+            "none",
+        )
+    if encoder.positions == "padding":
+        out.add(
+            "position_embeddings.indices",
+            f"{embeddings}.position_embeddings",
+            "position ids counted from the padding id + 1 (EmbeddingBackward0)",
+            "b·s",
+            "int64",
+            "none",
+        )
+    if encoder.relative_bias:
+        bias = f"{base}{encoder.relative_bias}"
+        what = "relative position buckets, one lookup for every layer (EmbeddingBackward0)"
+        out.add(f"{encoder.relative_bias}.indices", bias, what, "s·s", "int64", "none")
+    width = "w" if out.sizes.w != out.sizes.h else "h"
+    out.layer_norm(f"{embeddings}.LayerNorm", f"b·s·{width}")
     if out.settings.hidden_dropout > 0:
-        out.mask("bert.embeddings.dropout.mask", "bert.embeddings.dropout", "b·s·h", "sequence")
+        out.mask(f"{embeddings}.dropout.mask", f"{embeddings}.dropout", f"b·s·{width}", "sequence")
     if causal:
-        _checkpointed_mask(out, "bert.encoder")
-    if head:
+        _checkpointed_mask(out, f"{base}encoder")
+    if width == "w":
+        project = f"{base}{encoder.project}"
+        out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
+    if not head:
+        return
+    dense, act, norm, decoder = encoder.head
+    wide = f"b·s·{encoder.head_width}"
+    out.saved(f"{dense}.input", dense, "dense input, the last layer's output (AddmmBackward0)", "b·s·h", "sequence")
+    shared = _plain_activation(out, act, wide, next_input="LayerNorm" if norm else "Linear")
+    if norm:
+        out.layer_norm(norm, wide, input_kept=shared)
+    if norm or not shared:
+        out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", wide, "sequence")
+    if encoder.binary:
         out.saved(
-            "cls.predictions.transform.dense.input",
-            "cls.predictions.transform.dense",
-            "dense input, the last layer's output (AddmmBackward0)",
-            "b·s·h",
+            "loss.logits",
+            decoder,
+            "the logits, one per token (BinaryCrossEntropyWithLogitsBackward0)",
+            "b·s",
             "sequence",
         )
-        shared = _plain_activation(out, "cls.predictions.transform.transform_act_fn", "b·s·h", next_input="LayerNorm")
-        out.layer_norm("cls.predictions.transform.LayerNorm", "b·s·h", input_kept=shared)
-        out.saved(
-            "cls.predictions.decoder.input",
-            "cls.predictions.decoder",
-            "decoder input (AddmmBackward0)",
-            "b·s·h",
-            "sequence",
+        out.add(
+            "loss.target", "loss", "labels.float() (BinaryCrossEntropyWithLogitsBackward0)", "b·s", "float32", "none"
         )
-        _loss(out, upcast=causal)
+    else:
+        _loss(out, upcast=causal, head=decoder)
 
 
 # --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
@@ -1708,7 +2169,7 @@ def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
         "int64",
         "none",
     )
-    projected = out.sizes.w > 0
+    projected = out.sizes.w != out.sizes.h
     if projected:
         out.saved(
             f"{at}.project_in.input",
@@ -1786,6 +2247,8 @@ LLAMA_FAMILIES: Final = frozenset(
         "phimoe",
         "granite",
         "smollm3",
+        "deepseek_v2",
+        "deepseek_v3",
     }
     | DECODERS.keys()
 )
@@ -1796,6 +2259,10 @@ attention's output)."""
 
 ATTENTION_CHILDREN: Final = frozenset({"q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "q_norm", "k_norm"})
 """The children of a Llama-like attention modelled."""
+LATENT_ATTENTION: Final = frozenset(
+    {"q_proj", "q_a_proj", "q_a_layernorm", "q_b_proj", "kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"}
+)
+"""The children of DeepSeek's multi-head latent attention."""
 
 
 def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
@@ -1805,7 +2272,7 @@ def _experts(mlp: Module | None) -> tuple[int, int, int] | None:
     router = _child(mlp, "gate") or _child(mlp, "router")  # Phi-3.5-MoE, GraniteMoE, gpt-oss: router
     if router is None or weight is None or len(weight.shape) != 3:
         return None
-    shared = _child(mlp, "shared_expert")
+    shared = _child(mlp, "shared_expert") or _child(mlp, "shared_experts")  # DeepSeek: shared_experts
     down = _param(_child(mlp, "experts"), "down_proj")
     transposed = down is not None and len(down.shape) == 3 and weight.sizes[1] == down.sizes[2]  # gpt-oss: e × h × 2i
     width = (weight.sizes[2] if transposed else weight.sizes[1]) // 2
@@ -1857,7 +2324,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     names = _names(block)
     layout = DECODERS.get(model_type, LLAMA)
     if model_type in LLAMA_FAMILIES and names in (layout.children, layout.children | SANDWICH_NORMS):
-        if not _names(_child(block, "self_attn") or block) <= ATTENTION_CHILDREN:
+        if not _names(_child(block, "self_attn") or block) <= (ATTENTION_CHILDREN | LATENT_ATTENTION):
             return None  # StableLM's qk_layernorm: per-head LayerNorms, not modelled
         mlp = _mlp(block, model_type)
         fused = _width(mlp, "gate_up_proj")
@@ -1869,9 +2336,14 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
     if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], gpt2.mlp}:
         plain = _width(_child(block, gpt2.mlp), gpt2.linears[0])
         return (model_type, plain) if plain else None
-    if model_type == "bert" and names == {"attention", "intermediate", "output"}:
-        dense = _width(_child(block, "intermediate"), "dense")
+    if model_type in ENCODERS and names == ENCODERS[model_type].layer.children:
+        parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
+        dense = _width(_at(block, parent), name)
         return ("bert", dense) if dense else None
+    if model_type in VISION and names == VISION[model_type].children:
+        parent, _, name = VISION[model_type].fc1.rpartition(".")
+        fc1 = _width(_at(block, parent), name)
+        return ("vit", fc1) if fc1 else None
     parallel = GPT_LIKE.get(model_type)
     if parallel is not None and names == {parallel.norm, parallel.attention, "mlp"} | ({parallel.mlp_norm} - {""}):
         plain = _width(_child(block, "mlp"), parallel.mlp[0])
@@ -1950,7 +2422,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         rate = number("dropout_rate")
         act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
         return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
-    act_keys = ("hidden_activation", "hidden_act", "activation_function", "afn")
+    act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation", "afn")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
     act = "gelu_new" if model_type == "openai-gpt" and act == "gelu" else act  # OpenAI GPT's ACT_FNS
     return _Settings(
@@ -1965,7 +2437,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "residual_dropout",
             "hidden_dropout",
             "resid_dropout",
-            *(("dropout",) if model_type in SEQ2SEQ or model_type == "opt" else ()),
+            *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert", "opt"} else ()),
         ),
         embedding_dropout=number(
             "embd_pdrop",
@@ -1973,14 +2445,15 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "embed_dropout",
             *(("hidden_dropout",) if model_type == "gpt_neox" else ()),
         ),
-        renormalise=model_type == "mixtral" or values.get("norm_topk_prob") is True,
-        float32_routing=model_type == "mixtral",
+        renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
+        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
         classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
+        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
     )
 
 
@@ -2012,12 +2485,14 @@ def activation_plan(
     block = next((run for run in stack.children if not sparse or _experts(_mlp(run, str(model_type)))), None)
     if block is None:
         return None
+    if model_type in ENCODERS and ENCODERS[model_type].shared:
+        block, layers = _shared_layer(tree, path, block)
+    if block is None:
+        return None
     found = _structure(block, model_type)
     if found is None or dims.heads is None or dims.kv_heads is None or dims.head_dim is None:
         return None
     structure, width = found
-    if checkpointing and structure in GPT2_LIKE and not GPT2_LIKE[structure].checkpointing:
-        return None
     requested = attention
     if model_type in {"sdpa": SDPA_UNSUPPORTED, "flash": FLASH_UNSUPPORTED}.get(attention, ()):
         attention = "eager"
@@ -2056,6 +2531,11 @@ def activation_plan(
     rotary = _rotary_dims(tree, path)
     if parallel and rotary is None:
         return None
+    image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
+    if structure == "vit":
+        if not image[0]:
+            return None
+        source = seq_len = image[0]  # the image's patches and class token, whatever the sequence asked for
     sizes = _Sizes(
         batch,
         source,
@@ -2064,17 +2544,23 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        vocab or 0,
+        _head_outputs(tree, model_type) if structure in ("bert", "vit") else vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
         dense_width,
         mels,
+        _embedding_width(tree, dims) if structure == "bert" else projected or dims.hidden,
+        image[1],
         rotary if rotary and rotary < dims.head_dim else 0,
-        0,
-        projected or 0,
     )
+    q, latent, u = _latent(block, dims)
+    if latent:
+        if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
+            return None  # flash_attention_2 with MLA's narrower values, or a router transformers does not run
+        sizes = replace(sizes, q=q, l=latent, u=u)
+        settings = replace(settings, unequal_heads=u != sizes.d)
     layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
     kinds = mixed
@@ -2088,8 +2574,9 @@ def activation_plan(
     notes = []
     if mixed:
         notes.append(
-            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step) with a gated MLP of "
-            f"width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which kind keeps it"
+            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step, first_k_dense_replace) "
+            f"with a gated MLP of width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which "
+            "kind keeps it"
         )
     if layer.masked:
         notes.append(
@@ -2131,10 +2618,20 @@ def activation_plan(
         _gpt2_layer(layer, GPT2_LIKE[structure])
         _gpt2_model(outside, GPT2_LIKE[structure], head=head)
     elif structure == "bert":
-        _bert_layer(layer)
-        head = head and _at(tree, "cls.predictions") is not None
-        _bert_model(outside, head=head, causal=tree.kind == "BertLMHeadModel")
-        task = _bert_heads(outside, tree, path[: path.index("encoder")], settings.classifier_dropout)
+        encoder_type = ENCODERS[model_type]
+        _bert_layer(layer, encoder_type.layer)
+        base = dims.stack.removesuffix(encoder_type.stack)
+        head = _at(tree, encoder_type.head[3]) is not None
+        causal = tree.kind.endswith(("ForCausalLM", "LMHeadModel"))
+        _bert_model(outside, encoder_type, base, head=head, causal=causal)
+        task = _bert_heads(outside, tree, base, settings.classifier_dropout)
+        if task and model_type != "bert":
+            task = None  # the other encoders' pooler and task heads (their own modules): not modelled
+    elif structure == "vit":
+        names = VISION[model_type]
+        _vit_layer(layer, names)
+        head = _at(tree, names.head) is not None
+        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
     elif structure == "opt":
         pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
         _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
@@ -2200,10 +2697,28 @@ def activation_plan(
             source_given=source_len is not None or window > 0,
             alone=alone,
         )
-        + tuple(notes),
+        + tuple(notes)
+        + _not_checkpointable(model_type, checkpointing)
+        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
         kinds=kinds if layer.masked or mixed else (),
     )
+
+
+def _head_outputs(tree: Module, model_type: str) -> int:
+    """The outputs of a BERT-like encoder's head: the vocabulary (ALBERT's decoder, tied to the embeddings), or
+    ELECTRA's one logit per token; a vision transformer's classes; 0 without the head."""
+    path = ENCODERS[model_type].head[3] if model_type in ENCODERS else VISION[model_type].head
+    parent, _, name = path.rpartition(".")
+    return _width(_at(tree, parent), name) or 0
+
+
+def _embedding_width(tree: Module, dims: TransformerDims) -> int:
+    """The width of a BERT-like encoder's embeddings (``bert.embeddings.word_embeddings``): h, or ELECTRA's
+    ``embedding_size``."""
+    base = dims.stack.removesuffix(ENCODERS[str(dict(tree.attributes).get("model_type"))].stack)
+    table = _param(_at(tree, f"{base}embeddings.word_embeddings"), "weight")
+    return table.sizes[1] if table is not None and len(table.shape) == 2 else dims.hidden
 
 
 def _rotary_dims(tree: Module, stack: str) -> int | None:
@@ -2217,6 +2732,14 @@ def _rotary_dims(tree: Module, stack: str) -> int | None:
         if buffer.name == "embed_positions" and len(buffer.shape) == 2:
             return buffer.sizes[1]
     return None
+
+
+def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int]:
+    """Multi-head latent attention's q, l and u (``_Sizes``); zeros for another attention."""
+    attention = _child(block, "self_attn")
+    if _child(attention, "kv_a_proj_with_mqa") is None or not (dims.kv_lora_rank and dims.heads):
+        return 0, 0, 0
+    return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.value_width // dims.heads
 
 
 def _layer_input(out: _Builder, stack: str) -> SavedTensor:
@@ -2241,7 +2764,7 @@ def _assumptions(
         f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
         f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", w={sizes.w:,} (the word embeddings' width)" if sizes.w else "")
+        + (f", w={sizes.w:,} (the word embeddings' width)" if sizes.w != sizes.h else "")
         + f", {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
@@ -2262,12 +2785,35 @@ def _assumptions(
     if sizes.e:
         notes.append(
             f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
-            + (f", a shared expert of width j={sizes.j:,}" if sizes.j else "")
+            + (
+                f", {'shared experts' if settings.router else 'a shared expert'} of width j={sizes.j:,}"
+                if sizes.j
+                else ""
+            )
             + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
             "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
             "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
         )
-    if kernel == "memory-efficient":
+    if sizes.l:
+        notes.append(
+            "multi-head latent attention (DeepSeek): "
+            + (f"the query through a latent of width q={sizes.q:,}, " if sizes.q else "")
+            + f"keys and values from a latent of width l={sizes.l:,}; query/key heads of d={sizes.d} dims, rotary "
+            f"on p={sizes.p} of them, value heads of u={sizes.u}"
+            + (
+                "; sdpa can run no flash kernel with u ≠ d: "
+                + (
+                    "the CPU runs the math kernel (float32 copies, the s × s probabilities)"
+                    if kernel.startswith("math")
+                    else "CUDA runs the memory-efficient kernel, modelled from PyTorch's autograd formula, not "
+                    "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows is "
+                    "not itemised"
+                )
+                if settings.unequal_heads and settings.attention == "sdpa"
+                else ""
+            )
+        )
+    if kernel == "memory-efficient" and structure == "t5":
         notes.append(
             "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
             "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "

@@ -333,11 +333,19 @@ def _activations(
             notes.append(Assumption.of("checkpointing"))
         items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
         return MemoryBreakdown(items, tuple(notes)), plan
-    from paramcount.analysis.planner.transformer import mixer_layers, transformer_activations  # with a sequence
+    from paramcount.analysis.planner.transformer import (  # with a sequence
+        mixer_layers,
+        transformer_activations,
+        vision_layers,
+    )
+    from paramcount.analysis.shapes.propagate import IMAGE_TOKEN_INPUTS, propagate
 
     mixers = mixer_layers(tree)
+    seq_len = options.seq_len or 0
+    towers = vision_layers(tree, propagate(tree, (options.batch, seq_len))) if tree.kind in IMAGE_TOKEN_INPUTS else ()
     estimate = transformer_activations(
-        seq_len=options.seq_len or 0,
+        vision=tuple(tower for tower in towers if _trains(tree, options, tower.stack)),
+        seq_len=seq_len,
         batch=options.batch,
         hidden=dims.hidden,
         heads=dims.heads,
@@ -351,6 +359,17 @@ def _activations(
         vocab=dims.vocab,
     )
     return MemoryBreakdown(estimate.items, (Assumption.of("activations-layout"), *estimate.assumptions)), None
+
+
+def _trains(tree: Module, options: PlanOptions, path: str) -> bool:
+    """Whether weights under ``path`` train (a LoRA adapter, else a trainable parameter): a frozen image tower, which
+    reads the pixels, leaves autograd nothing to keep."""
+    uses = parameter_uses(tree)
+    inside = f"{path}."
+    if options.lora_rank is not None:
+        adapters = lora_targets(uses, _lora_targets(tree, options).names, check=False)
+        return any(adapter.module_path.startswith(inside) for adapter in adapters)
+    return any(use.trainable and use.module_path.startswith(inside) for use in uses)
 
 
 def _kv_dtype(options: PlanOptions, dtype: str) -> str:

@@ -20,6 +20,8 @@ with a config in hand can use them directly.
 
 from __future__ import annotations
 
+import math
+
 from paramcount._record import Record, replace
 from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem
@@ -32,14 +34,17 @@ if TYPE_CHECKING:
     from typing import Final, Literal, TypeAlias
 
     from paramcount.analysis.planner.kv import CrossAttention, StateShapes
+    from paramcount.analysis.shapes.types import ShapeReport
 
 __all__ = [
     "STATE_MIXERS",
     "MixerLayers",
     "TransformerDims",
+    "VisionLayers",
     "cache_dimensions",
     "transformer_activations",
     "transformer_dimensions",
+    "vision_layers",
 ]
 
 SEPARATE_PROJECTIONS: Final = (
@@ -358,7 +363,7 @@ def transformer_dimensions(root: Module) -> TransformerDims | None:
     stacks = [stack for stack in _stacks(root) if stack.attention]
     if not stacks:
         return None
-    chosen = max(stacks, key=_size)
+    chosen = _language(root, stacks)
     path, found = chosen.path, list(chosen.attention.values())
     first = found[0]
     attributes = dict(root.attributes)
@@ -396,6 +401,12 @@ def _size(stack: _Stack) -> int:
     return parameter_count(stack.module) * stack.times
 
 
+def _language(root: Module, stacks: list[_Stack]) -> _Stack:
+    """The stack whose attention is as wide as the output head's inputs (the language model, even beside a larger
+    vision tower: LLaVA-OneVision-0.5B's SigLIP), the largest of those (or of all, without such a head)."""
+    return max(stacks, key=lambda stack: (any(_vocab(root, a.hidden) for a in stack.attention.values()), _size(stack)))
+
+
 @per_tree
 def cache_dimensions(root: Module) -> TransformerDims | None:
     """``transformer_dimensions`` with what each decoder layer caches when the stack has state-space or
@@ -405,7 +416,7 @@ def cache_dimensions(root: Module) -> TransformerDims | None:
     dims = transformer_dimensions(root)
     if not stacks:
         return dims
-    chosen = max(stacks, key=_size)
+    chosen = _language(root, stacks)
     mixers = list(chosen.mixers.values())
     if not mixers:
         return dims
@@ -475,7 +486,7 @@ def mixer_layers(root: Module) -> MixerLayers | None:
     stacks = _stacks(root)
     if not stacks:
         return None
-    chosen = max(stacks, key=_size)
+    chosen = _language(root, stacks)
     if not chosen.mixers:
         return None
     layers = hybrid = feed_forward = 0
@@ -489,6 +500,44 @@ def mixer_layers(root: Module) -> MixerLayers | None:
         feed_forward += copies if _has_feed_forward(chosen.blocks[run]) else 0
     first = next(iter(chosen.mixers.values()))
     return MixerLayers(chosen.path, first.kind, layers, hybrid, feed_forward, _mixer_width(first))
+
+
+class VisionLayers(Record):
+    """An image tower's blocks beside the language model, as the shape walk runs them on one image per sequence
+    (its tiles or frames as the processor cuts them), for the activation estimate."""
+
+    stack: str
+    layers: int
+    seq_len: int
+    """Tokens in one sequence of the tower's attention: an image's (or tile's) patches, or every image's as one
+    sequence (Pixtral, Qwen-VL's towers)."""
+    batch: int
+    """Sequences the tower runs: the batch times the tiles or frames per image."""
+    hidden: int
+    heads: int | None
+
+
+def vision_layers(root: Module, shapes: ShapeReport) -> tuple[VisionLayers, ...]:
+    """The stacks of blocks with attention besides the language model's (a vision-language model's image towers),
+    with the tokens their blocks receive in ``shapes``; a stack the walk does not reach is left out."""
+    dims = transformer_dimensions(root)
+    found = []
+    for stack in _stacks(root):
+        if dims is None or stack.path == dims.stack or not stack.attention:
+            continue
+        prefix = f"{stack.path}." if stack.path else ""
+        rows = [
+            row
+            for row in shapes.modules
+            if row.path.startswith(prefix) and "." not in row.path[len(prefix) :] and row.input_shape is not None
+        ]
+        if not rows or len(rows[0].input_shape or ()) < 2:
+            continue
+        *sequences, tokens, hidden = rows[0].input_shape or ()
+        heads, _, _ = _heads(next(iter(stack.attention.values())), {})
+        layers = sum(row.times for row in rows)
+        found.append(VisionLayers(stack.path, layers, tokens, math.prod(sequences), hidden, heads))
+    return tuple(found)
 
 
 if TYPE_CHECKING:
@@ -515,6 +564,7 @@ def transformer_activations(
     vocab: int | None = None,
     scores: bool = True,
     mixers: MixerLayers | None = None,
+    vision: tuple[VisionLayers, ...] = (),
 ) -> MemoryBreakdown:
     """Activations kept for the backward pass, by Korthikanti et al. (2022) (``KORTHIKANTI``). An estimate.
 
@@ -532,21 +582,36 @@ def transformer_activations(
     ``layers`` counts the layers with attention; ``mixers`` adds the stack's state-space layers (§4.1's split
     of the 34: attention 11·sbh, MLP 19·sbh, layer norms 4·sbh in 16-bit): a layer with a mixer and a
     feed-forward keeps the MLP and layer-norm terms, sbh(11e + 1), one with a mixer alone its norm's input,
-    e·sbh; every mixer (hybrid layers' too) keeps e·sb·m, m its ``width``, not divided by t."""
+    e·sbh; every mixer (hybrid layers' too) keeps e·sb·m, m its ``width``, not divided by t.
+
+    ``vision`` adds each image tower's layers (``vision_layers``) as their own line, by the same per-layer formula
+    with the tower's s, b, h and a."""
     sbh = seq_len * batch * hidden
-    score_elements = heads * seq_len * seq_len * batch if heads is not None and scores else 0
     e = element_bytes
-    divisor = tp
+    per_layer = _layer_bytes(seq_len, batch, hidden, heads if scores else None, e, recompute, tp, sequence_parallel)
     if sequence_parallel:
-        whole, split = 0, sbh * (16 * e + 2)
         feed_forward = -(-sbh * (11 * e + 1) // tp)
         norm = -(-e * sbh // tp)
     else:
-        whole, split = sbh * (4 * e + 2), sbh * 12 * e
         feed_forward = sbh * (3 * e + 1) + -(-sbh * 8 * e // tp)
         norm = e * sbh
-    attention = 0 if recompute == "selective" else score_elements * (2 * e + 1)
-    per_layer = whole + -(-(split + attention) // divisor)
+    towers = [
+        (
+            tower,
+            tower.seq_len * tower.batch * tower.hidden,
+            _layer_bytes(
+                tower.seq_len,
+                tower.batch,
+                tower.hidden,
+                tower.heads if scores else None,
+                e,
+                recompute,
+                tp,
+                sequence_parallel,
+            ),
+        )
+        for tower in vision
+    ]
     mixer = e * seq_len * batch * mixers.width if mixers is not None else 0
     kinds = [(layers, per_layer, "attention layers")]
     if mixers is not None:
@@ -568,7 +633,11 @@ def transformer_activations(
                 everything * stored,
             )
         )
-        largest = max((bytes_ for _, bytes_, _ in kinds), default=0)
+        for tower, tower_sbh, _ in towers:
+            kept = e * tower_sbh if not sequence_parallel else -(-(e * tower_sbh) // tp)
+            label = f"vision layer inputs kept for recomputation: {tower.layers} layers × {e}·sbh"
+            items.append(_activation(label, tower.layers * tower_sbh, tower.layers * kept))
+        largest = max([bytes_ for _, bytes_, _ in kinds] + [bytes_ for _, _, bytes_ in towers], default=0)
         items.append(_activation("one layer's activations while it is recomputed", sbh, largest))
     else:
         formula = "sbh(34 + 5as/h)" if e == 2 else f"sbh({16 * e + 2} + {2 * e + 1}as/h)"
@@ -582,19 +651,43 @@ def transformer_activations(
             }
             label = f"{count} layers × {formula}" if mixers is None else f"{count} {name} × {terms[name]}"
             items.append(_activation(f"activations: {label}{selective}", count * sbh, count * bytes_))
+        for tower, tower_sbh, bytes_ in towers:
+            label = f"activations: {tower.layers} vision layers × {formula}{selective}"
+            items.append(_activation(label, tower.layers * tower_sbh, tower.layers * bytes_))
     if vocab is not None:
         logits = seq_len * batch * vocab
         items.append(_activation("output logits for the loss (float32): 4·s·b·vocab", logits, -(-4 * logits // tp)))
     sizes = {"seq_len": seq_len, "batch": batch, "hidden": hidden, "heads": heads, "layers": layers}
     assumptions = [Assumption.of("activations-korthikanti", source=KORTHIKANTI, element_bytes=e, **sizes)]
-    if heads is None and layers:
+    if (heads is None and layers) or (scores and any(tower.heads is None for tower in vision)):
         assumptions.append(Assumption.of("scores-left-out"))
-    elif layers and not scores:
+    elif (layers or vision) and not scores:
         assumptions.append(Assumption.of("scores-not-kept"))
     if mixers is not None:
         values = {"layers": mixers.layers + mixers.hybrid, "mixer": mixers.mixer, "width": mixers.width}
         assumptions.append(Assumption.of("activations-mixers", element_bytes=e, **values))
+    for tower in vision:
+        values = {"seq_len": tower.seq_len, "batch": tower.batch, "hidden": tower.hidden, "heads": tower.heads}
+        assumptions.append(Assumption.of("activations-vision", stack=tower.stack, layers=tower.layers, **values))
     return MemoryBreakdown(tuple(items), tuple(assumptions))
+
+
+def _layer_bytes(
+    seq_len: int,
+    batch: int,
+    hidden: int,
+    heads: int | None,
+    e: int,
+    recompute: Recompute,
+    tp: int,
+    sequence_parallel: bool,
+) -> int:
+    """Bytes one attention layer keeps: sbh(16e + 2) + as²b(2e + 1), split by t as ``transformer_activations``
+    says; ``heads=None`` leaves the score term out."""
+    sbh = seq_len * batch * hidden
+    whole, split = (0, sbh * (16 * e + 2)) if sequence_parallel else (sbh * (4 * e + 2), sbh * 12 * e)
+    scores = heads * seq_len * seq_len * batch if heads is not None and recompute != "selective" else 0
+    return whole + -(-(split + scores * (2 * e + 1)) // tp)
 
 
 def _activation(label: str, count: int, bytes_: int) -> MemoryItem:

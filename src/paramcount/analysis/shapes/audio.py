@@ -26,6 +26,7 @@ from paramcount.analysis.shapes.conv import RULES as _CONV_RULES
 from paramcount.analysis.shapes.flow import (
     Step,
     Tally,
+    activation,
     add,
     also,
     chain,
@@ -223,9 +224,9 @@ def _speech_family(kind: str, base: str) -> dict[str, Rule]:
             note="input_values: the raw waveform (batch, samples); the encoder attends over the feature frames",
         ),
         f"{kind}FeatureEncoder": dataflow(_Waveform(), chain("conv_layers", checkpointed=True)),
-        f"{kind}GroupNormConvLayer": in_order,
-        f"{kind}NoLayerNormConvLayer": in_order,
-        f"{kind}LayerNormConvLayer": dataflow(run("conv"), transpose(), run("layer_norm"), transpose()),
+        f"{kind}GroupNormConvLayer": dataflow(run("conv"), run("layer_norm"), activation()),
+        f"{kind}NoLayerNormConvLayer": dataflow(run("conv"), activation()),
+        f"{kind}LayerNormConvLayer": dataflow(run("conv"), transpose(), run("layer_norm"), transpose(), activation()),
         f"{kind}FeatureProjection": in_order,
         f"{kind}Encoder": dataflow(
             run("pos_conv_embed", "x0", "p"),

@@ -14,6 +14,7 @@ from paramcount.analysis.shapes.flow import (
     chain,
     child_of,
     dataflow,
+    dropout,
     in_order,
     last_size,
     multiply,
@@ -33,6 +34,7 @@ from paramcount.analysis.shapes.transformers import (
     expert_products,
     experts,
     fits,
+    fused_attention,
     heads,
     hidden_first_experts,
     in_features,
@@ -133,9 +135,7 @@ _OLMO2_ATTENTION: Final = dataflow(
     run("o_proj"),
     note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
 )
-_PHI3_ATTENTION: Final = dataflow(
-    run("qkv_proj"), split("x", "q", "k", "v", first_from="o_proj"), attention(causal=True), run("o_proj")
-)
+_PHI3_ATTENTION: Final = fused_attention("qkv_proj", "o_proj", first_from="o_proj")
 _GATED_MLP: Final = dataflow(
     run("gate_proj", "x0", "gate"),
     run("up_proj", "x0", "up"),
@@ -147,12 +147,23 @@ _PHI3_MLP: Final = dataflow(
     run("gate_up_proj"), split("x", "gate", "up"), multiply("x", "gate", "up"), run("down_proj"),
     note="gate_up_proj's output chunked in two: act(gate) · up, then down_proj",
 )  # fmt: skip
+
+
+class _SharedGate(Step):
+    """``sigmoid(shared_expert_gate(x)) * shared_expert(x)`` when the block has that gate (Qwen2-MoE, Qwen3-Next)."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        if child_of(call.module, "shared_expert_gate") is not None:
+            run("shared_expert_gate", "x", "shared_gate").apply(call, values, tally)
+            multiply("shared", "shared_gate", "shared").apply(call, values, tally)
+
+
 _SPARSE_MOE: Final = dataflow(
     Flat(),
     run("gate", "x", "router_logits"),
     run("experts", "x", "routed"),
     run("shared_expert", "x", "shared", optional=True),
-    run("shared_expert_gate", "x", "shared_gate", optional=True),
+    _SharedGate(),
     Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
@@ -219,7 +230,13 @@ def _decoder_rules() -> dict[str, Rule]:
 
 _GPT2_MODEL: Final = _learned_positions_model("wte", "wpe", "h", run("ln_f"))
 _GPT2_BLOCK: Final = pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
-_GPT2_ATTENTION: Final = dataflow(run("c_attn"), split("x", "q", "k", "v"), attention(causal=True), run("c_proj"))
+_GPT2_ATTENTION: Final = fused_attention("c_attn", "c_proj")
+
+
+def _dropout_mlp(first: str, second: str) -> Rule:
+    """``dropout(second(act(first(x))))``, the dropout's probability the config's ``resid_pdrop`` (GPT-2's,
+    CodeGen's, GPT-J's and GPT-BigCode's MLP)."""
+    return dataflow(run(first), run(second), dropout("resid_pdrop"))
 
 
 # --- other decoders: BLOOM, Falcon, GPT-J, GPT-NeoX, OPT, GPT-1, DeepSeek-V3 ----------------------------------
@@ -239,8 +256,8 @@ _BLOOM_BLOCK: Final = pre_norm_layer(
     "input_layernorm", "self_attention", "post_attention_layernorm", "mlp",
     note="the residuals are added inside self_attention and mlp (dropout_add)",
 )  # fmt: skip
-_FUSED_ATTENTION: Final = dataflow(
-    run("query_key_value"), split("x", "q", "k", "v", first_from="dense"), attention(causal=True), run("dense"),
+_FUSED_ATTENTION: Final = fused_attention(
+    "query_key_value", "dense", first_from="dense",
     note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
 )  # fmt: skip
 _FALCON_MODEL: Final = _rotary_model("word_embeddings", "h", run("ln_f"))
@@ -354,17 +371,16 @@ _DEEPSEEK_MOE: Final = dataflow(
 
 # --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
 
-_GPT_NEO_ATTENTION: Final = dataflow(
-    run("q_proj", "x0", "q"), run("k_proj", "x0", "k"), run("v_proj", "x0", "v"), attention(causal=True),
-    run("out_proj"),
+_GPT_NEO_ATTENTION: Final = self_attention(
+    "q_proj", "k_proj", "v_proj", "out_proj",
     note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
 )  # fmt: skip
-_CODEGEN_ATTENTION: Final = dataflow(
-    run("qkv_proj"), split("x", "q", "v", "k"), attention(causal=True), run("out_proj"),
+_CODEGEN_ATTENTION: Final = fused_attention(
+    "qkv_proj", "out_proj", order="qvk",
     note="qkv_proj's output read as mp_num groups of (query, value, key): three equal widths",
 )  # fmt: skip
-_MULTI_QUERY_ATTENTION: Final = dataflow(
-    run("c_attn"), split("x", "q", "k", "v", first_from="c_proj"), attention(causal=True), run("c_proj"),
+_MULTI_QUERY_ATTENTION: Final = fused_attention(
+    "c_attn", "c_proj", first_from="c_proj",
     note="c_attn's output split into the query and one key and value head (multi_query), or three equal widths",
 )  # fmt: skip
 _MPT_MODEL: Final = dataflow(
@@ -372,7 +388,7 @@ _MPT_MODEL: Final = dataflow(
     note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
 _MPT_BLOCK: Final = pre_norm_layer("norm_1", "attn", "norm_2", "ffn", note="the second residual is added inside ffn")
-_MPT_ATTENTION: Final = dataflow(run("Wqkv"), split("x", "q", "k", "v"), attention(causal=True), run("out_proj"))
+_MPT_ATTENTION: Final = fused_attention("Wqkv", "out_proj")
 
 # --- Llama 4's language model ----------------------------------------------------------------------------------
 
@@ -435,7 +451,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "GPTJModel": _GPTJ_MODEL,
     "GPTJBlock": _GPTJ_BLOCK,
     "GPTJAttention": _QKV_OUT_ATTENTION,
-    "GPTJMLP": in_order,
+    "GPTJMLP": _dropout_mlp("fc_in", "fc_out"),
     "GPTJRotaryEmbedding": _gathered_rotary,
     "GPTNeoXForCausalLM": dataflow(
         tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
@@ -465,13 +481,13 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "CodeGenModel": _GPTJ_MODEL,
     "CodeGenBlock": _GPTJ_BLOCK,
     "CodeGenAttention": _CODEGEN_ATTENTION,
-    "CodeGenMLP": in_order,
+    "CodeGenMLP": _dropout_mlp("fc_in", "fc_out"),
     "CodeGenRotaryEmbedding": _gathered_rotary,
     "GPTBigCodeForCausalLM": _TRANSFORMER_LM,
     "GPTBigCodeModel": _GPT2_MODEL,
     "GPTBigCodeBlock": _GPT2_BLOCK,
     "GPTBigCodeAttention": _MULTI_QUERY_ATTENTION,
-    "GPTBigCodeMLP": in_order,
+    "GPTBigCodeMLP": _dropout_mlp("c_fc", "c_proj"),
     "MptForCausalLM": _TRANSFORMER_LM,
     "MptModel": _MPT_MODEL,
     "MptBlock": _MPT_BLOCK,
@@ -540,7 +556,7 @@ RULES: Final[dict[str, Rule]] = {
     "GPT2Model": _GPT2_MODEL,
     "GPT2Block": _GPT2_BLOCK,
     "GPT2Attention": _GPT2_ATTENTION,
-    "GPT2MLP": in_order,
+    "GPT2MLP": _dropout_mlp("c_fc", "c_proj"),
 }
 """Shape rules of transformers' decoder classes, by kind."""
 

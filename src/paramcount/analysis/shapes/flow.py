@@ -39,6 +39,7 @@ __all__ = [
     "Map",
     "Step",
     "Tally",
+    "activation",
     "add",
     "add_param",
     "also",
@@ -48,6 +49,7 @@ __all__ = [
     "child_of",
     "concat",
     "dataflow",
+    "dropout",
     "flatten",
     "global_pool",
     "in_order",
@@ -206,6 +208,7 @@ class _Elementwise(Step):
     left: str
     right: str
     what: str
+    saves: bool
 
     def apply(self, call: Call, values: Values, tally: Tally) -> None:
         left, right = values[self.left], values[self.right]
@@ -213,17 +216,50 @@ class _Elementwise(Step):
             values[self.target] = None
             return
         shape = broadcast(call, left.shape, right.shape, self.what)
-        values[self.target] = Flow(shape, grad=left.grad or right.grad)
+        grad = left.grad or right.grad
+        if self.saves and grad:
+            call.saved(0)
+        values[self.target] = Flow(shape, grad=grad)
 
 
 def add(target: str, left: str, right: str = "", *, what: str = "add") -> Step:
-    """``target = left + right`` (a residual connection: broadcasting as torch does; no MACs)."""
-    return _Elementwise(target, left, right or target, what)
+    """``target = left + right`` (a residual connection: broadcasting as torch does; no MACs; autograd saves
+    nothing for it)."""
+    return _Elementwise(target, left, right or target, what, saves=False)
 
 
 def multiply(target: str, left: str, right: str) -> Step:
-    """``target = left * right`` (a gate: SwiGLU's ``act(gate) * up``, squeeze-excitation's scale; no MACs)."""
-    return _Elementwise(target, left, right, "multiply")
+    """``target = left * right`` (a gate: SwiGLU's ``act(gate) * up``, squeeze-excitation's scale; no MACs;
+    autograd saves each operand the other's gradient needs)."""
+    return _Elementwise(target, left, right, "multiply", saves=True)
+
+
+class _Activation(Step):
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        if values["x"] is not None:
+            call.saved(0)
+
+
+def activation() -> Step:
+    """``x = act(x)``: the activation function the config names, called as a function, not a module (wav2vec 2.0's
+    convolution layers): elementwise, the shape kept, no MACs; autograd saves its input (GELU) or output (ReLU)."""
+    return _Activation()
+
+
+class _Dropout(Step):
+    setting: str
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        probability = call.setting(self.setting)
+        if isinstance(probability, int | float) and probability > 0:
+            call.saved(0)
+
+
+def dropout(setting: str) -> Step:
+    """``x = dropout(x)`` with the probability of the config's ``setting``: in training, autograd saves its mask
+    when the probability is above 0 (on the CPU ``input * mask``, on CUDA ``native_dropout``); at 0 torch
+    returns the input and saves nothing. The shape is kept; no MACs."""
+    return _Dropout(setting)
 
 
 class _Concat(Step):
@@ -444,6 +480,8 @@ class _WithParam(Map):
 
     def map(self, call: Call, flow: Flow) -> Flow:
         shape = broadcast(call, flow.shape, param_sizes(call.module, self.param), f"{self.what} {self.param} and")
+        if self.what == "multiply":  # autograd saves each operand for the other's gradient (an add saves nothing)
+            call.saved(0)
         return Flow(shape, grad=True)
 
 
@@ -511,6 +549,7 @@ class _Attention(Step):
         scores, scores_step = macs_step(("batch", "L", "S", "heads·head_dim"), (batch, length, source, query_width))
         mixed, mixed_step = macs_step(("batch", "L", "S", "heads·v_head_dim"), (batch, length, source, output_width))
         tally.macs += scores + mixed
+        call.saved(mixed)  # attention·V saves its operands last (the softmax's output saved before it)
         tally.steps += [replace(scores_step, name="MACs (QKᵀ)"), replace(mixed_step, name="MACs (attention·V)")]
         # Backward: each product's gradient with respect to each operand that needs one.
         weights_grad = query.grad or key.grad
@@ -542,6 +581,7 @@ class _Scores(Step):
         sizes = (batch, query.shape[-2], key.shape[-2], query.shape[-1])
         macs, step = macs_step(("batch", "L", "S", "heads·head_dim"), sizes)
         tally.macs += macs
+        call.saved(macs)
         tally.steps.append(replace(step, name=f"MACs ({self.what})"))
         tally.backward += macs * (int(query.grad) + int(key.grad))
 

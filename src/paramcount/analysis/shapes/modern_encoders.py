@@ -41,10 +41,12 @@ from paramcount.analysis.shapes.transformers import (
     POOLED_CLASSIFIER,
     TOKEN_CLASSIFIER,
     fits,
+    fused_attention,
     heads,
     post_norm,
     pre_norm,
     rotary,
+    self_attention,
     split,
     start_end,
     tokens,
@@ -212,9 +214,7 @@ _MPNET: Final[dict[str, Rule]] = {
     "MPNetEncoder": _mpnet_encoder,
     "MPNetLayer": encoders.RULES["BertLayer"],
     "MPNetAttention": dataflow(*post_norm(("attn", "LayerNorm"))),
-    "MPNetSelfAttention": dataflow(
-        run("q", "x0", "q"), run("k", "x0", "k"), run("v", "x0", "v"), attention(causal=False), run("o")
-    ),
+    "MPNetSelfAttention": self_attention("q", "k", "v", "o", causal=False),
     "MPNetIntermediate": in_order,
     "MPNetOutput": encoders.RULES["BertOutput"],
     "MPNetPooler": encoders.RULES["BertPooler"],
@@ -251,11 +251,10 @@ _MODERNBERT: Final[dict[str, Rule]] = {
     ),
     "ModernBertEmbeddings": in_order,
     "ModernBertEncoderLayer": dataflow(*pre_norm(("attn_norm", "attn"), ("mlp_norm", "mlp"))),
-    "ModernBertAttention": dataflow(
-        run("Wqkv"),
-        split("x", "q", "k", "v"),
-        attention(causal=False),
-        run("Wo"),
+    "ModernBertAttention": fused_attention(
+        "Wqkv",
+        "Wo",
+        causal=False,
         note="a sliding-window layer masks the full L×L product in eager attention: the same count as a global one",
     ),
     "ModernBertMLP": dataflow(

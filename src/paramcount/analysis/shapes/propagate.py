@@ -67,9 +67,11 @@ if TYPE_CHECKING:
     from typing import Final
 
     from paramcount.analysis.shapes.types import Rule
+    from paramcount.tree import Value
 
 __all__ = [
     "BLOCK_RULES",
+    "IMAGE_TOKEN_INPUTS",
     "MAX_INPUT_DIMS",
     "MAX_INPUT_ELEMENTS",
     "MAX_INPUT_SIZE",
@@ -135,6 +137,8 @@ TOKEN_INPUTS: Final = (
     | seq2seq.TOKEN_INPUTS
 )
 """Kinds whose forward reads token ids (batch, sequence): a tree rooted at one reports per-token figures."""
+IMAGE_TOKEN_INPUTS: Final = multimodal.TOKEN_INPUTS | qwen_vl.TOKEN_INPUTS | vision_language.TOKEN_INPUTS
+"""The vision-language kinds among them: each sequence holds one image's tokens, which an image tower computes."""
 SEQUENCE_INPUTS: Final = (
     TOKEN_INPUTS | seq2seq.SOURCE_AND_TARGET_INPUTS | seq2seq.SPEECH_INPUTS | multimodal.TEXT_AND_IMAGE_INPUTS
 )
@@ -193,7 +197,7 @@ def propagate(root: Module, input_shape: tuple[int, ...], *, links: list[FlowLin
             ``MAX_INPUT_ELEMENTS``).
     """
     shape = _checked_shape(tuple(input_shape))
-    walk = _Walk()
+    walk = _Walk(root)
     visited = walk.visit(root, "", Flow(shape), times=1, key=())
     if links is not None:
         links.extend(_links(walk))
@@ -378,11 +382,17 @@ class _Walk:
     """The mutable state of one propagation: the rows recorded so far, each with its sort key (the
     positions of its ancestors among their siblings, so rows sort into ``named_modules()`` order), and each
     call's input and output flow (``links``: the row's index, the module, the flows); the paths of the module
-    copies whose output reaches no loss (``detached``, see ``Call.detach``) and whether the walk is inside one."""
+    copies whose output reaches no loss (``detached``, see ``Call.detach``) and whether the walk is inside one;
+    ``unsaved``: the MACs of the product whose inputs are the last tensors saved for backward so far, when nothing
+    that saves a tensor has run since (0 otherwise; see ``Call.saved``), the MACs torch's checkpoint early stop
+    does not recompute when the checkpointed layer ends here; ``root``: the tree, whose attributes are a Hugging
+    Face config's settings (``Call.setting``)."""
 
-    __slots__ = ("detached", "inert", "links", "rows", "trained")
+    __slots__ = ("detached", "inert", "links", "root", "rows", "trained", "unsaved")
 
-    def __init__(self) -> None:
+    def __init__(self, root: Module) -> None:
+        self.root = root
+        self.unsaved = 0
         self.rows: list[tuple[tuple[int, ...], ModuleShape]] = []
         self.trained: dict[int, bool] = {}
         self.links: list[tuple[int, Module, Flow, Flow | None, frozenset[str]]] = []
@@ -463,6 +473,8 @@ class _Walk:
             grad = output.grad or flow.grad or self.trainable(module)
             if grad != output.grad:
                 output = replace(output, grad=grad)
+        if not module.children and not call.saved_itself:  # one product, which saves its inputs, or a norm's save
+            self.unsaved = outcome.macs
         backward = outcome.backward_macs
         if self.inert:  # its output reaches no loss: autograd computes no gradient through it
             backward = 0
@@ -572,6 +584,8 @@ class _Call:
         "module",
         "options",
         "path",
+        "recomputed",
+        "saved_itself",
         "times",
         "visited",
         "walk",
@@ -590,6 +604,11 @@ class _Call:
         self.complete = True
         self.visited: set[str] = set()
         self.first_row = len(walk.rows)
+        self.recomputed = 0
+        """The forward MACs gradient checkpointing recomputes when each member ``run_members`` runs is a
+        checkpointed layer: each member's, less a detached member's, less what torch's early stop skips."""
+        self.saved_itself = False
+        """Whether the rule reported its own saves (``saved``), so the walk does not infer them."""
 
     def fail(self, message: str) -> ShapeError:
         return ShapeError(f"{self.module.kind} {message}", self.path)
@@ -613,6 +632,13 @@ class _Call:
     def detach(self, path: str) -> None:
         self.walk.detached.add(path)
 
+    def saved(self, macs: int) -> None:
+        self.walk.unsaved = macs
+        self.saved_itself = True
+
+    def setting(self, name: str) -> Value:
+        return dict(self.walk.root.attributes).get(name)
+
     def skip(self, name: str, reason: str) -> None:
         position, child = self._find(name)
         self.visited.add(name)
@@ -626,7 +652,7 @@ class _Call:
         inner = self._container(name, flow)
         if inner is None or flow is None:
             return None
-        output = inner.run_members(flow, calls)
+        output = inner.run_members(flow, calls, checkpointed=checkpointed)
         note = f"its members run in order in {self.module.kind}.forward"
         if checkpointed:
             note += "; gradient checkpointing recomputes each of them in the backward pass"
@@ -667,17 +693,20 @@ class _Call:
         """Record the container's row and add its cost (``checkpointed``: recomputed in the backward pass)."""
         visited = self.walk.record(inner, flow, outcome)
         cost = visited.cost
-        if checkpointed:  # its detached members are never reached by the backward pass, so never recomputed
-            cost = replace(cost, checkpointed=cost.macs - cost.detached)
+        if checkpointed:
+            cost = replace(cost, checkpointed=inner.recomputed)
         self.children = self.children.plus(cost)
         self.complete = self.complete and visited.complete
         return visited.output
 
-    def run_members(self, flow: Flow | None, calls: tuple[int, ...] = ()) -> Flow | None:
+    def run_members(self, flow: Flow | None, calls: tuple[int, ...] = (), *, checkpointed: bool = False) -> Flow | None:
         """``Sequential.forward``: each member on the previous member's output. A member repeated ``n``
         times is walked once and labelled ``a-b`` as soon as a copy's output equals its input. ``calls``: the
         times each copy runs in a row (its output must equal its input to run again), its row's ``times``
-        multiplied by that count; empty: once each."""
+        multiplied by that count; empty: once each. ``checkpointed``: each member is a checkpointed layer, whose
+        recompute (``recomputed``) torch's default early stop ends once the layer has saved its last tensor again:
+        a detached member is never recomputed, and a product after which nothing saves a tensor (Llama's
+        ``down_proj`` before the residual add) is not run again."""
         index = 0
         for position, child in enumerate(self.module.children):
             self.visited.add(child.name)
@@ -694,7 +723,9 @@ class _Call:
                     continue
                 _check_not_tuple(flow, single, path)
                 first = len(self.walk.rows)
+                self.walk.unsaved = 0
                 visited = self.walk.visit(single, path, flow, times=self.times * runs, key=(*self.key, position, done))
+                skipped = 0 if visited.cost.detached else self.walk.unsaved
                 if runs > 1 and visited.output is not None and flow is not None and visited.output.shape != flow.shape:
                     raise ShapeError(f"{single.kind} runs {runs} times in a row but changes its input's shape", path)
                 remaining = child.repeat - done
@@ -704,6 +735,8 @@ class _Call:
                 if copies > 1:
                     self.walk.relabel(first, path, _join(self.path, f"{name}-{int(name) + copies - 1}"), copies)
                 self.children = self.children.plus(visited.cost, copies * runs)
+                if checkpointed:
+                    self.recomputed += copies * runs * (visited.cost.macs - visited.cost.detached - skipped)
                 self.complete = self.complete and visited.complete
                 done += copies
                 index += copies

@@ -32,6 +32,7 @@ from paramcount.analysis.shapes.transformers import (
     fits,
     heads,
     rms_norm,
+    self_attention,
     start_end,
     tokens,
 )
@@ -219,12 +220,8 @@ def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = 
     """Self-attention (causal in a decoder, which is where the flow carries a context: the encoder's states, or
     the causal mask of a decoder alone) or, when the parent calls it with ``cross``, attention from the input's
     queries to the encoder's keys and values."""
-    self_causal = dataflow(
-        run(query, "x0", "q"), run(key, "x0", "k"), run(value, "x0", "v"), attention(causal=True), run(output)
-    )
-    self_full = dataflow(
-        run(query, "x0", "q"), run(key, "x0", "k"), run(value, "x0", "v"), attention(causal=False), run(output)
-    )
+    self_causal = self_attention(query, key, value, output)
+    self_full = self_attention(query, key, value, output, causal=False)
     cross = dataflow(
         _CrossKeys(),
         run(query, "x0", "q"),

@@ -12,7 +12,8 @@ multiply elementwise in 5.24 (no matrix product). Mixture-of-experts layers coun
 only), plus the router's logits and any shared expert.
 
 Kinds are registered per family prefix: transformers copies one class per family (``LlamaAttention``,
-``Qwen2Attention`` …), and the families that share a computation share a dataflow.
+``Qwen2Attention`` …), and the families that share a computation share a dataflow. torchvision's Swin and MaxViT
+attention (``vision.py``) is the same fused computation as ``fused_attention``'s, and uses it.
 """
 
 from __future__ import annotations
@@ -287,6 +288,7 @@ def _experts(call: Call, flow: Flow, *, hidden_first: bool) -> Outcome:
     if not isinstance(count, int) or not isinstance(active, int):
         raise NotModelledError("its num_experts and experts_per_token are not known")
     macs, step = expert_products(call, flow, active, "experts_per_token", hidden_first=hidden_first)
+    call.saved(0)  # each expert's output times its routing weight saves both, after the last product
     return Outcome(Flow(flow.shape), macs, (step,), f"{active} of {count} experts per token (the active count)")
 
 
@@ -334,7 +336,14 @@ class Unflat(Step):
 
 
 def self_attention(
-    query: str, key: str, value: str, output: str, *, norms: tuple[str, str] = ("", ""), causal: bool = True
+    query: str,
+    key: str,
+    value: str,
+    output: str,
+    *,
+    norms: tuple[str, str] = ("", ""),
+    causal: bool = True,
+    note: str = "",
 ) -> Rule:
     """q, k, v projections of the input (per-head norms when the module has them), attention (causal, or over
     every position for an encoder), output projection."""
@@ -342,7 +351,17 @@ def self_attention(
     for name, tensor in zip(norms, ("q", "k"), strict=True):
         if name:
             steps += [split_heads(tensor, name), run(name, tensor, optional=True), merge_heads(tensor, name)]
-    return dataflow(*steps, attention(causal=causal), run(output))
+    return dataflow(*steps, attention(causal=causal), run(output), note=note)
+
+
+def fused_attention(
+    projection: str, output: str, *, order: str = "qkv", first_from: str = "", causal: bool = True, note: str = ""
+) -> Rule:
+    """One projection of the input split into query, key and value (``order``: how its output lays them out;
+    ``first_from`` as in ``split``), attention (causal, or over every position for an encoder), output
+    projection."""
+    steps = (run(projection), split("x", *order, first_from=first_from), attention(causal=causal), run(output))
+    return dataflow(*steps, note=note)
 
 
 def pre_norm_layer(

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final, Protocol, TypeAlias
 
+    from paramcount.tree import Value
+
 __all__ = [
     "INPUT_UNKNOWN",
     "MODELLED",
@@ -105,7 +107,8 @@ class TrainingFlops(Record):
     computes it (a weight's gradient when it is trainable, an input's when it depends on a trainable weight),
     each as many FLOPs as the forward product: 2× the forward for the products inside the network; the first
     layer, whose input is the data, computes its weight gradient only. ``recompute``: gradient checkpointing
-    runs the forward of each checkpointed layer again in the backward pass."""
+    runs the forward of each checkpointed layer again in the backward pass, up to the layer's last saved tensor
+    (torch's default early stop: a last product after which nothing saves a tensor is not run again)."""
 
     forward: int
     backward: int
@@ -141,7 +144,8 @@ class ShapeReport(Record):
     """MACs of one backward pass (see ``ModuleShape.backward_macs``)."""
     checkpointed_macs: int = 0
     """Forward MACs of the blocks that gradient checkpointing wraps (each layer of a Hugging Face model's layer
-    stack), which a checkpointed training step computes a second time."""
+    stack) that a checkpointed training step computes a second time: each layer's up to its last saved tensor, as
+    torch's checkpoint recomputes it with its default early stop."""
     tokens: int | None = None
     """Tokens in the input (batch · sequence) when the model reads token ids; None otherwise."""
     masked_macs: int = 0
@@ -221,6 +225,18 @@ if TYPE_CHECKING:
             """Record that the output of the module copy at ``path`` (walked later: a vision layer after the
             hidden state the projector reads) reaches no loss: autograd computes no gradient through it, so its
             rows' backward MACs are 0 and gradient checkpointing never recomputes it."""
+            ...
+
+        def saved(self, macs: int) -> None:
+            """Record that the forward has just saved a tensor for backward (which torch's non-reentrant checkpoint
+            recomputes up to, with its default early stop): ``macs``, the MACs of the product that saves its inputs
+            before it runs (0: an operation without products, or one that saves after it runs). A module without
+            children that does not call it is taken to end with its one product (or, without MACs, a save: a
+            norm's input)."""
+            ...
+
+        def setting(self, name: str) -> Value:
+            """The Hugging Face config's setting ``name`` (an attribute of the root), None when it has none."""
             ...
 
         def skip(self, name: str, reason: str) -> None:

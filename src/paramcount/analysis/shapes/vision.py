@@ -14,7 +14,6 @@ from paramcount.analysis.shapes.flow import (
     Tally,
     add,
     add_param,
-    attention,
     chain,
     child_of,
     concat,
@@ -30,6 +29,7 @@ from paramcount.analysis.shapes.flow import (
     select,
     to_tokens,
 )
+from paramcount.analysis.shapes.transformers import fused_attention
 from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
 TYPE_CHECKING = False
@@ -271,19 +271,9 @@ def _partition_attention(call: Call, flow: Flow) -> Outcome:
     return Outcome(call.child("departition_op", swapped, options=options), note="two residual sub-layers")
 
 
-def _relative_attention(call: Call, flow: Flow) -> Outcome:
-    """``RelativePositionalMultiHeadAttention`` on (B, G, P, D): ``to_qkv``, its three thirds as q, k, v,
-    attention over the P tokens of each partition (the relative position bias is added, no MACs), ``merge``."""
-    qkv = call.child("to_qkv", flow)
-    values: dict[str, Flow | None] = {}
-    if qkv is not None:
-        part = Flow((*qkv.shape[:-1], qkv.shape[-1] // 3), grad=qkv.grad)
-        values = {"q": part, "k": part, "v": part}
-    tally = Tally()
-    if values:
-        attention(causal=False).apply(call, values, tally)
-    output = call.child("merge", values.get("x"))
-    return Outcome(output, tally.macs, tuple(tally.steps), " ".join(tally.notes), backward_macs=tally.backward)
+_RELATIVE_ATTENTION: Final = fused_attention("to_qkv", "merge", causal=False)
+"""``RelativePositionalMultiHeadAttention`` on (B, G, P, D): ``to_qkv``, its three thirds as q, k, v, attention
+over the P tokens of each partition (the relative position bias is added, no MACs), ``merge``."""
 
 
 # --- GoogLeNet, Inception v3 ------------------------------------------------------------------------------
@@ -391,16 +381,23 @@ _ENCODER_BLOCK: Final = dataflow(
     run("mlp", "y"),
     add("x", "x", "y", what="add the residual"),
 )
-_SWIN_BLOCK: Final = dataflow(
-    run("norm1"),
-    run("attn"),
-    run("stochastic_depth"),
-    add("x", "x", "x0", what="add the residual"),
-    run("norm2", "x", "y"),
-    run("mlp", "y"),
-    run("stochastic_depth", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+
+
+def _swin_block(*sublayers: tuple[str, str], note: str = "") -> Rule:
+    """``x = x + stochastic_depth(second(first(x)))`` for each ``(first, second)`` in turn: the attention, then the
+    MLP, each with its norm (before it in v1, after it in v2)."""
+    steps: list[Step] = []
+    for first, second in sublayers:
+        steps += [run(first, "x", "y"), run(second, "y"), run("stochastic_depth", "y")]
+        steps += [add("x", "x", "y", what="add the residual")]
+    return dataflow(*steps, note=note)
+
+
+_SWIN_BLOCK: Final = _swin_block(("norm1", "attn"), ("norm2", "mlp"))
+
+
+_WINDOW_ATTENTION: Final = fused_attention("qkv", "proj", causal=False)
+"""``qkv``'s three thirds as q, k, v, attention within one window, ``proj``."""
 
 
 def _windows(call: Call, flow: Flow) -> Outcome:
@@ -422,18 +419,9 @@ def _windows(call: Call, flow: Flow) -> Outcome:
         ShapeStep("⌈H/window_size[0]⌉·⌈W/window_size[1]⌉", f"⌈{height}/{window_h}⌉·⌈{width}/{window_w}⌉", windows,
                   "windows"),
     ]  # fmt: skip
-    per_window = Flow((batch * windows, tokens, channels), grad=flow.grad)
-    qkv = call.child("qkv", per_window)
-    values: dict[str, Flow | None] = {}
-    if qkv is not None:
-        part = Flow((*qkv.shape[:-1], qkv.shape[-1] // 3), grad=qkv.grad)
-        values = {"q": part, "k": part, "v": part}
-    tally = Tally()
-    if values:
-        attention(causal=False).apply(call, values, tally)
-    call.child("proj", values.get("x"))
-    note = "per window: " + " ".join(tally.notes)
-    return Outcome(Flow(shape, grad=True), tally.macs, (*steps, *tally.steps), note, backward_macs=tally.backward)
+    inner = _WINDOW_ATTENTION(call, Flow((batch * windows, tokens, channels), grad=flow.grad))
+    note = f"per window: {inner.note}"
+    return Outcome(Flow(shape, grad=True), inner.macs, (*steps, *inner.steps), note, backward_macs=inner.backward_macs)
 
 
 def _windows_v2(call: Call, flow: Flow) -> Outcome:
@@ -462,16 +450,8 @@ def _patch_merging(call: Call, flow: Flow) -> Outcome:
     return Outcome(output, 0, (step,), "2×2 neighbours concatenated (H and W padded to even sizes first)")
 
 
-_SWIN_BLOCK_V2: Final = dataflow(
-    run("attn"),
-    run("norm1"),
-    run("stochastic_depth"),
-    add("x", "x", "x0", what="add the residual"),
-    run("mlp", "x", "y"),
-    run("norm2", "y"),
-    run("stochastic_depth", "y"),
-    add("x", "x", "y", what="add the residual"),
-    note="v2 normalises after the attention and after the MLP",
+_SWIN_BLOCK_V2: Final = _swin_block(
+    ("attn", "norm1"), ("mlp", "norm2"), note="v2 normalises after the attention and after the MLP"
 )
 
 _CN_BLOCK: Final = dataflow(
@@ -529,7 +509,7 @@ RULES: Final[dict[str, Rule]] = {
     "MaxVitBlock": dataflow(chain("layers")),
     "MaxVitLayer": in_order,
     "PartitionAttentionLayer": _partition_attention,
-    "RelativePositionalMultiHeadAttention": _relative_attention,
+    "RelativePositionalMultiHeadAttention": _RELATIVE_ATTENTION,
     "WindowPartition": _window_partition,
     "WindowDepartition": _window_departition,
     "SwapAxes": _swap_axes,

@@ -116,6 +116,7 @@ ACTIVATION_KEYS: Final = (
     "hidden_act",
     "hidden_activation",
     "activation_function",
+    "activation",
     "attention_dropout",
     "attn_pdrop",
     "resid_pdrop",
@@ -132,6 +133,7 @@ ACTIVATION_KEYS: Final = (
     "feed_forward_proj",
     "classifier_dropout",
     "problem_type",
+    "drop_path_rate",
     "resid_dropout",
     "embed_dropout",
     "afn",
@@ -150,16 +152,18 @@ HEAD_KEYS: Final = (
     "decoder_attention_heads",
 )
 """Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
-BART, GPT-Neo, MPT)."""
+BART, GPT-Neo, MPT, DistilBERT)."""
 ROUTING_KEYS: Final = (
     "num_experts_per_tok",
     "norm_topk_prob",
     "output_router_logits",
     "router_jitter_noise",
     "clip_qkv",
+    "topk_method",
 )
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
-noise) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the activation planner."""
+noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
+activation planner."""
 LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual")
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel), kept on the root for the activation planner."""
@@ -183,7 +187,12 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
             found.append((key, value))
     for key in (*ROUTING_KEYS, *LAYOUT_KEYS):
         value = data.get(key)
-        if isinstance(value, bool) or (isinstance(value, int | float) and 0 <= value < 2**20):
+        # a flag, a count or a rate, or a method's name (DeepSeek-V2's topk_method)
+        if (
+            isinstance(value, bool)
+            or (isinstance(value, int | float) and 0 <= value < 2**20)
+            or (isinstance(value, str) and len(value) <= 40)
+        ):
             found.append((key, value))
     return found
 

@@ -36,6 +36,7 @@ from paramcount.sources.hf.builders._common import (
     linear_head,
     module,
     num_labels,
+    position_ids,
     stack,
     tie,
 )
@@ -51,11 +52,6 @@ __all__: list[str] = []
 
 _ONE = Dim.constant(1)
 _TWO = Dim.constant(2)
-
-
-def _position_buffers(positions: Dim, *names: str) -> tuple[Buffer, ...]:
-    """``torch.arange(max_position_embeddings).expand((1, -1))`` and friends: int64, not saved."""
-    return tuple(Buffer(name, (_ONE, positions), dtype="int64", persistent=False) for name in names)
 
 
 # --- BERT and RoBERTa --------------------------------------------------------------------------------------------
@@ -110,7 +106,9 @@ def _bert_embeddings(config: Config, family: _Family, sizes: _Sizes, words_tied_
     norm = layer_norm("LayerNorm", width)
     # RoBERTa registers its position embedding last (it is built with padding_idx after the rest).
     parts = (words, token_type, norm, positions) if family.roberta else (words, positions, token_type, norm)
-    buffers = _position_buffers(sizes.positions, "position_ids", "token_type_ids")
+    # token_type_ids: zeros of position_ids' shape, the default token types (not saved).
+    token_types = Buffer("token_type_ids", (_ONE, sizes.positions), dtype="int64", persistent=False)
+    buffers = (position_ids(sizes.positions), token_types)
     return module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
 
 
@@ -478,7 +476,7 @@ def distilbert(config: Config, architecture: str) -> Module:
         embedding("word_embeddings", vocab, dim),
         embedding("position_embeddings", positions, dim),
         layer_norm("LayerNorm", dim),
-        buffers=_position_buffers(positions, "position_ids"),
+        buffers=(position_ids(positions),),
     )
     attention = module(
         "attention",

@@ -16,6 +16,7 @@ from paramcount.sources.hf.builders._common import (
     check_divisible,
     check_padding_index,
     class_names,
+    classification_head,
     config_dim,
     config_flag,
     config_layers,
@@ -296,12 +297,7 @@ def mpnet(config: Config, architecture: str) -> Module:
             params=(Param("bias", (vocab,)),),
         )
     elif head == "sequence_classification":
-        top = module(
-            "classifier",
-            "MPNetClassificationHead",
-            linear("dense", hidden, hidden, bias=True),
-            linear("out_proj", hidden, num_labels(config), bias=True),
-        )
+        top = classification_head("classifier", "MPNetClassificationHead", hidden, num_labels(config))
     elif head == "multiple_choice":
         top = linear("classifier", hidden, _ONE, bias=True)
     else:

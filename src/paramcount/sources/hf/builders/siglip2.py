@@ -13,14 +13,11 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
-from paramcount.sources.hf.builders._common import embedding, linear, module, path_dim, path_num_labels
-from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision
-from paramcount.sources.hf.builders.vision_language import _sub_config
-from paramcount.tree import Dim, Module, Param
+from paramcount.sources.hf.builders._common import embedding, linear, module, path_dim
+from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision, siglip_model
+from paramcount.tree import Module
 
 __all__: list[str] = []
-
-_ONE = Dim.constant(1)
 
 
 def _renamed(tree: Module) -> Module:
@@ -46,28 +43,22 @@ def _vision(config: Config, name: str) -> Module:
     return replace(tower, children=(embeddings, *tower.children[1:]))
 
 
+def _text(config: Config, name: str) -> Module:
+    """``Siglip2TextModel``: SigLIP's text tower under SigLIP 2's class names."""
+    return _renamed(_siglip_text(config, name))
+
+
 @model_type("siglip2", architectures=("Siglip2Model", "Siglip2ForImageClassification"), default="Siglip2Model")
 def siglip2(config: Config, architecture: str) -> Module:
-    """SigLIP 2: text and vision towers from ``text_config``/``vision_config``, ``logit_scale`` and ``logit_bias``;
-    the image classifier reads the vision sub-config (an ``Identity`` for ``num_labels`` 0)."""
-    text = _sub_config(config, "text_config", "siglip2_text_model")
-    vision = _sub_config(config, "vision_config", "siglip2_vision_model")
-    if architecture == "Siglip2ForImageClassification":
-        labels = path_num_labels(config)
-        if labels.value == 0:
-            classifier = module("classifier", "Identity")
-        else:
-            classifier = linear("classifier", path_dim(vision, "hidden_size"), labels, bias=True)
-        return module("", architecture, _vision(vision, "vision_model"), classifier)
-    scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
-    text_model = _renamed(_siglip_text(text, "text_model"))
-    return module("", architecture, text_model, _vision(vision, "vision_model"), params=scale)
+    """SigLIP 2: SigLIP's layout (``siglip_model``) with SigLIP 2's towers; the image classifier reads the vision
+    sub-config (an ``Identity`` for ``num_labels`` 0)."""
+    return siglip_model(config, architecture, "Siglip2", _text, _vision)
 
 
 @model_type("siglip2_text_model", architectures=("Siglip2TextModel",), default="Siglip2TextModel")
 def siglip2_text_model(config: Config, architecture: str) -> Module:
     """A standalone SigLIP 2 text tower config (``model_type: siglip2_text_model``)."""
-    return _renamed(_siglip_text(config, ""))
+    return _text(config, "")
 
 
 @model_type("siglip2_vision_model", architectures=("Siglip2VisionModel",), default="Siglip2VisionModel")

@@ -36,9 +36,14 @@ from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
+    from typing import TypeAlias
 
-__all__ = ["dinov2", "siglip", "siglip_text_model", "siglip_vision_model"]
+__all__ = ["dinov2", "siglip", "siglip_model", "siglip_text_model", "siglip_vision_model"]
+
+if TYPE_CHECKING:
+    Tower: TypeAlias = Callable[[Config, str], Module]
+    """A tower's builder: its config and the name it takes in the model."""
 
 _ONE = Dim.constant(1)
 
@@ -90,24 +95,25 @@ def _siglip_vision(config: Config, name: str) -> Module:
     return module(name, "SiglipVisionModel", *children)
 
 
+def siglip_model(config: Config, architecture: str, prefix: str, text_tower: Tower, vision_tower: Tower) -> Module:
+    """``<prefix>Model`` and ``<prefix>ForImageClassification`` as SigLIP lays them out (SigLIP 2 too): text and
+    vision towers from ``text_config``/``vision_config`` (with the defaults of model types ``siglip_text_model`` and
+    ``siglip_vision_model``, or SigLIP 2's), ``logit_scale`` and ``logit_bias``; the image classifier is the vision
+    tower and ``image_classifier`` on its sub-config's ``hidden_size``."""
+    text = _sub_config(config, "text_config", f"{prefix.lower()}_text_model")
+    vision = _sub_config(config, "vision_config", f"{prefix.lower()}_vision_model")
+    if architecture == f"{prefix}ForImageClassification":
+        classifier = image_classifier(config, path_dim(vision, "hidden_size"))
+        return module("", architecture, vision_tower(vision, "vision_model"), classifier)
+    scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
+    return module("", architecture, text_tower(text, "text_model"), vision_tower(vision, "vision_model"), params=scale)
+
+
 @model_type("siglip", architectures=("SiglipModel", "SiglipForImageClassification"), default="SiglipModel")
 def siglip(config: Config, architecture: str) -> Module:
-    """SigLIP: text and vision towers from ``text_config``/``vision_config``, ``logit_scale`` and ``logit_bias``;
-    the image classifier reads the vision sub-config. The tower classes are counted from a tower's own config
-    (``siglip_text_model``, ``siglip_vision_model``): transformers 5.24 cannot build them from a SiglipConfig."""
-    text = _sub_config(config, "text_config", "siglip_text_model")
-    vision = _sub_config(config, "vision_config", "siglip_vision_model")
-    if architecture == "SiglipForImageClassification":
-        classifier = image_classifier(config, path_dim(vision, "hidden_size"))
-        return module("", architecture, _siglip_vision(vision, "vision_model"), classifier)
-    scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
-    return module(
-        "",
-        architecture,
-        _siglip_text(text, "text_model"),
-        _siglip_vision(vision, "vision_model"),
-        params=scale,
-    )
+    """SigLIP (``siglip_model``). The tower classes are counted from a tower's own config (``siglip_text_model``,
+    ``siglip_vision_model``): transformers 5.24 cannot build them from a SiglipConfig."""
+    return siglip_model(config, architecture, "Siglip", _siglip_text, _siglip_vision)
 
 
 @model_type("siglip_text_model", architectures=("SiglipTextModel",), default="SiglipTextModel")
