@@ -11,7 +11,7 @@ weights, not activations).
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Final
 
 import torch
 import transformers
@@ -28,6 +28,8 @@ SEQ2SEQ: dict[str, Any] = {
     "decoder_start_token_id": 2,
 }
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
+GPT: dict[str, Any] = {"n_embd": 64, "n_head": 4, "n_positions": 64}
+"""GPT-2's names for the sizes, which GPT-J, CodeGen and others share."""
 T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
@@ -45,7 +47,7 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "Gemma3ForCausalLM",
         {"num_key_value_heads": 2, "head_dim": 16, "sliding_window_pattern": 2},
     ),
-    "gpt2": ("gpt2.json", "GPT2LMHeadModel", {"n_embd": 64, "n_head": 4, "n_positions": 64}),
+    "gpt2": ("gpt2.json", "GPT2LMHeadModel", GPT),
     "bert": ("bert-base-uncased.json", "BertForMaskedLM", {"max_position_embeddings": 64}),
     # encoders written like BERT: RoBERTa's and XLM-R's positions count from the padding id + 1
     "roberta": ("FacebookAI--roberta-base.json", "RobertaForMaskedLM", {"max_position_embeddings": 64}),
@@ -123,6 +125,38 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "WhisperForConditionalGeneration",
         {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # GPT-style decoders: OPT pre-norm, and post-norm with project_in/out (350m's word_embed_proj_dim below h)
+    "opt": (
+        "facebook--opt-125m.json",
+        "OPTForCausalLM",
+        {"ffn_dim": 96, "word_embed_proj_dim": 64, "max_position_embeddings": 64},
+    ),
+    "opt_post_norm": (
+        "facebook--opt-350m.json",
+        "OPTForCausalLM",
+        {"ffn_dim": 96, "word_embed_proj_dim": 32, "max_position_embeddings": 64},
+    ),
+    # attention and MLP in parallel on the same normalised input: GPT-NeoX (two LayerNorms, fused qkv), GPT-J,
+    # CodeGen, Phi-2 (one LayerNorm); a quarter of each head rotary
+    "gpt_neox": ("EleutherAI--pythia-160m.json", "GPTNeoXForCausalLM", {"max_position_embeddings": 64}),
+    "gptj": ("EleutherAI--gpt-j-6b.json", "GPTJForCausalLM", {**GPT, "n_inner": 96, "rotary_dim": 4}),
+    "codegen": (
+        "Salesforce--codegen-350M-mono.json",
+        "CodeGenForCausalLM",
+        {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
+    ),
+    "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
+    # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), GPT-BigCode (multi-query)
+    "gpt_neo": (
+        "EleutherAI--gpt-neo-1.3B.json",
+        "GPTNeoForCausalLM",
+        {"max_position_embeddings": 64, "num_heads": 4, "intermediate_size": 96, "window_size": 8},
+    ),
+    "gpt_bigcode": ("bigcode--starcoder.json", "GPTBigCodeForCausalLM", {**GPT, "n_inner": 96}),
+    # BLOOM: ALiBi, fused qkv, eager attention only
+    "bloom": ("bigscience--bloom-560m.json", "BloomForCausalLM", {"n_head": 4}),
+    "openai_gpt": ("openai-community--openai-gpt.json", "OpenAIGPTLMHeadModel", GPT),
+    "mpt": ("mosaicml--mpt-7b.json", "MptForCausalLM", {"d_model": 64, "n_heads": 4, "max_seq_len": 64}),
     # T5: the ReLU MLP; Flan-T5 and mT5 gated gelu_new; UMT5 a relative position bias in every block
     "t5": ("google-t5--t5-small.json", "T5ForConditionalGeneration", T5_SIZES),
     "flan_t5": ("google--flan-t5-base.json", "T5ForConditionalGeneration", T5_SIZES),
@@ -238,6 +272,8 @@ FAMILIES["deepseek_v2_groups"] = (
     *FAMILIES["deepseek_v2"][:2],
     {**MLA, "topk_method": "group_limited_greedy", "n_group": 2, "topk_group": 1},
 )
+EAGER_ONLY: Final = frozenset({"gemma2", "gpt_oss", "mpnet", "gpt_neo", "bloom", "mpt", "openai_gpt"})
+"""Families whose transformers classes refuse sdpa (``_supports_sdpa`` False): measured with eager attention."""
 TINY: dict[str, Any] = {
     "hidden_size": 64,
     "intermediate_size": 96,
@@ -253,17 +289,22 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     """The family's shipped config with tiny sizes and ``layers`` layers, and the class to build."""
     name, architecture, sizes = FAMILIES[family]
     config = {key: value for key, value in shipped(name).items() if key != "quantization_config"}
-    config.update(TINY if family != "gpt2" else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
+    config.update(TINY if "n_embd" not in config else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
     config.update(sizes)
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
         config.pop("num_hidden_layers", None)
         config.update(encoder_layers=layers, decoder_layers=layers)
-    elif "num_layers" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
+    elif "d_kv" in config:  # T5: num_hidden_layers is an alias of num_layers, the decoder's are apart
         config.update(num_layers=layers, num_decoder_layers=layers)
     else:
-        config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers
+        config[next((key for key in ("n_layer", "num_layers", "n_layers") if key in config), "num_hidden_layers")] = (
+            layers
+        )
     if isinstance(config.get("layer_types"), list):  # one per layer
         config["layer_types"] = config["layer_types"][:layers]
+    if "attention_types" in config:  # GPT-Neo: global and local layers alternating, as many as asked
+        config.pop("attention_layers", None)
+        config["attention_types"] = [[["global", "local"], layers // 2], *([[["global"], 1]] if layers % 2 else [])]
     config["architectures"] = [architecture]
     return config, architecture
 

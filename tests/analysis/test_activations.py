@@ -16,16 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activation_oracle import FAMILIES, real_model, saved_bytes, tiny_config
+from activation_oracle import EAGER_ONLY, FAMILIES, real_model, saved_bytes, tiny_config
 from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_dimensions
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
 from paramcount.sources.hf import build_config_tree
 
 BATCH, SEQ = 2, 16
-NOT_CHECKPOINTABLE = {"albert", "mpnet"}
+NOT_CHECKPOINTABLE = {"albert", "mpnet", "openai_gpt"}
 """Families whose layers transformers cannot checkpoint (``activation_checkpointing_enable`` raises)."""
-EAGER_ONLY = {"gpt_oss"}
 
 
 def _ours(
@@ -93,10 +92,10 @@ def _shipped(hub_id: str, **options: Any) -> ActivationPlan:
     return plan
 
 
-def _plan_equal_to_autograd(config: dict[str, Any], architecture: str) -> ActivationPlan:
-    """The plan of a tiny config changed by a test (sdpa, stored, CPU kernels), checked equal to autograd's."""
-    measured = saved_bytes(real_model(config, architecture, "sdpa", False), BATCH, SEQ)
-    plan = _plan_of(config, architecture)
+def _plan_equal_to_autograd(config: dict[str, Any], architecture: str, attention: str = "sdpa") -> ActivationPlan:
+    """The plan of a tiny config changed by a test (stored, CPU kernels), checked equal to autograd's."""
+    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
+    plan = _plan_of(config, architecture, attention)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     return plan
 
@@ -106,11 +105,14 @@ def _plan_equal_to_autograd(config: dict[str, Any], architecture: str) -> Activa
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_saved_bytes_equal_autograd(family: str, attention: str, checkpointing: bool) -> None:
     if checkpointing and family in NOT_CHECKPOINTABLE:
-        pytest.skip("transformers cannot checkpoint these layers: test_encoders_transformers_cannot_checkpoint")
-    # transformers runs gpt-oss's attention with sinks eager only (it refuses sdpa): the plan for sdpa is eager's
-    measured = "eager" if family in EAGER_ONLY else attention
-    two, three = (_measured(family, layers, measured, checkpointing, BATCH, SEQ) for layers in (2, 3))
+        pytest.skip("transformers cannot checkpoint these layers: test_transformers_cannot_checkpoint")
+    # transformers refuses sdpa for some (gpt-oss's sinks, Gemma 2's softcapping, BLOOM …): the plan for sdpa is
+    # eager's and says so
+    runs = "eager" if family in EAGER_ONLY else attention
+    two, three = (_measured(family, layers, runs, checkpointing, BATCH, SEQ) for layers in (2, 3))
     ours = _ours(family, 2, attention, checkpointing, BATCH, SEQ)
+    assert ours.attention == runs
+    assert any("cannot run sdpa" in note for note in ours.assumptions) == (runs != attention)
     stacks = (ours, ours.encoder) if ours.encoder is not None else (ours,)  # BART, T5: one more of each
     per_layer = sum(stack.layer_input.bytes if checkpointing else stack.per_layer_bytes for stack in stacks)
     assert three - two == per_layer, f"one layer: measured {three - two:,} B, ours {per_layer:,} B"
@@ -191,6 +193,30 @@ def test_task_heads_follow_batch_and_sequence(batch: int, seq: int, family: str,
     assert _measured(family, 2, attention, False, batch, seq) == ours.saved_bytes
 
 
+GPT_STYLE = [
+    "opt",
+    "opt_post_norm",
+    "gpt_neox",
+    "gptj",
+    "codegen",
+    "phi",
+    "gpt_neo",
+    "gpt_bigcode",
+    "bloom",
+    "mpt",
+    "openai_gpt",
+]
+
+
+@settings(max_examples=6)
+@given(batch=st.integers(1, 3), seq=st.integers(8, 40), family=st.sampled_from(GPT_STYLE))
+def test_gpt_style_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str) -> None:
+    # The GPT-style decoders at random (batch, seq): OPT's b·s position ids, the rotary tables of s·p (shared, or
+    # four per layer in GPT-J and CodeGen), MPT's b·s·s bool mask, the loss's shifted labels at b = 1.
+    runs = "eager" if family in EAGER_ONLY else "sdpa"
+    assert _measured(family, 2, runs, False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
@@ -238,8 +264,9 @@ def test_albert_runs_its_shared_layer_each_time() -> None:
 
 
 @pytest.mark.parametrize("family", sorted(NOT_CHECKPOINTABLE))
-def test_encoders_transformers_cannot_checkpoint(family: str) -> None:
-    # transformers refuses to checkpoint ALBERT's and MPNet's layers (and MPNet cannot run sdpa): the plans say so.
+def test_transformers_cannot_checkpoint(family: str) -> None:
+    # transformers refuses to checkpoint ALBERT's, MPNet's and OpenAI GPT's layers (and MPNet and OpenAI GPT cannot
+    # run sdpa): the plans say so.
     import transformers
 
     config, architecture = tiny_config(family, 2)
@@ -460,9 +487,8 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # GPT-NeoX's parallel attention and MLP are not one of the modelled layouts: the Korthikanti estimate,
-    # labelled as one.
-    tree = from_config("EleutherAI/gpt-neox-20b").tree
+    # Falcon's layers are not one of the modelled layouts: the Korthikanti estimate, labelled as one.
+    tree = from_config("tiiuae/falcon-7b").tree
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
@@ -501,6 +527,40 @@ def test_relu_result_is_the_next_linear_input(activation_dropout: float) -> None
     config["activation_dropout"] = activation_dropout
     plan = _plan_equal_to_autograd(config, architecture)
     assert ("fc2.input" in {tensor.key for tensor in plan.per_layer}) == (activation_dropout > 0)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention: str) -> None:
+    # use_parallel_residual: both LayerNorms read the layer input (one storage, kept once), or the second reads
+    # the attention's residual sum, its own b·s·h; with hidden and attention dropout, the masks of the embedding
+    # and of both residuals (and on CPU sdpa's math kernel).
+    config, architecture = tiny_config("gpt_neox", 2)
+    config.update(use_parallel_residual=parallel, hidden_dropout=0.1, attention_dropout=0.1)
+    plan = _plan_equal_to_autograd(config, architecture, attention)
+    keys = {tensor.key for tensor in plan.per_layer}
+    assert ("post_attention_layernorm.input" in keys) != parallel
+    assert {"post_attention_dropout.mask", "post_mlp_dropout.mask"} <= keys
+    assert "gpt_neox.emb_dropout.mask" in {tensor.key for tensor in plan.model}
+
+
+def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:
+    # GPT-NeoX-20B's gelu_fast, 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x·x))) in Python: x, 0.044715·x,
+    # 1 + 0.044715·x·x, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh, each b·s·i.
+    config, architecture = tiny_config("gpt_neox", 2)
+    config["hidden_act"] = "gelu_fast"
+    plan = _plan_equal_to_autograd(config, architecture)
+    assert sum(tensor.key.startswith("mlp.act.saved") for tensor in plan.per_layer) == 7
+
+
+def test_bloom_dropout_masks() -> None:
+    # BLOOM's dropout_add after the attention and after the MLP, and eager attention's dropout (the shipped
+    # configs have none): three more masks per layer, in the dtype on CPU.
+    config, architecture = tiny_config("bloom", 2)
+    config.update(hidden_dropout=0.1, attention_dropout=0.1)
+    plan = _plan_equal_to_autograd(config, architecture, "eager")
+    keys = {tensor.key for tensor in plan.per_layer}
+    assert {"self_attention.dropout_add.mask", "mlp.dropout_add.mask", "self_attention.dropout_mask"} <= keys
 
 
 def test_stablelm_per_head_layer_norms_fall_back_to_the_estimate() -> None:

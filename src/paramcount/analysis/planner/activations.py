@@ -2,12 +2,14 @@
 
 ``activation_plan(tree, dims, ...)`` recognises the layer of the tree's block stack (the Llama layout used by Llama,
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
-softcapping; GPT-2's pre-norm block with Conv1D; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's,
-DistilBERT's, ALBERT's (its shared layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's
-patches; the Llama layout with a sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed
-in or not; DeepSeek-V2/V3's, with multi-head latent attention, dense then sparse layers; the encoder and decoder of
-BART and of those written like it, mBART, Pegasus, Marian and Whisper, and that decoder alone in their
-``ForCausalLM``; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+softcapping; GPT-2's pre-norm block with Conv1D, and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's
+(post-norm) like it; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared
+layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a
+sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with
+multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
+mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
+layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
+CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
 (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -21,7 +23,8 @@ places: dropout keeps a 1-byte bool mask on CUDA (``native_dropout``) and a mask
 ``LayerNorm`` keeps its mean and rstd in float32 on CUDA and in the input's dtype on CPU; SDPA with dropout
 runs the flash kernel on CUDA but falls back on CPU to the math kernel, which upcasts 16-bit inputs to
 float32 and keeps the s × s probabilities; so does SDPA with value heads narrower than the query/key ones
-(DeepSeek), which runs the memory-efficient kernel on CUDA.
+(DeepSeek), which runs the memory-efficient kernel on CUDA. (And the CPU flash kernel writes its output in the
+query's layout: see ``_attention_core``.)
 """
 
 from __future__ import annotations
@@ -57,11 +60,13 @@ ACTIVATION_TENSORS: Final = {
     "gelu": 1,
     "gelu_pytorch_tanh": 1,
     "gelu_new": 4,
+    "gelu_fast": 7,
     "relu": 1,
 }
 """Tensors of the MLP width an activation function saves: ``F.silu``/``F.gelu`` keep their input, ``F.relu`` its
 result; transformers' ``NewGELUActivation`` (``gelu_new``) is written out in Python: pow keeps x, tanh its
-result, the last mul both 0.5·x and 1 + tanh."""
+result, the last mul both 0.5·x and 1 + tanh. ``FastGELUActivation`` (``gelu_fast``, GPT-NeoX-20B) multiplies
+instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh."""
 
 CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "llama": {"hidden_act": "silu", "attention_dropout": 0.0},
@@ -113,12 +118,35 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "t5": {"feed_forward_proj": "relu", "dropout_rate": 0.1},
     "mt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
     "umt5": {"feed_forward_proj": "gated-gelu", "dropout_rate": 0.1},
+    "opt": {"activation_function": "relu", "dropout": 0.1, "attention_dropout": 0.0, "do_layer_norm_before": True},
+    "gpt_neox": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0, "use_parallel_residual": True},
+    "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "openai-gpt": {"afn": "gelu", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
+    "mpt": {"hidden_act": "gelu", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "bloom": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
+    "gpt_bigcode": {
+        "activation_function": "gelu_pytorch_tanh",
+        "attn_pdrop": 0.1,
+        "resid_pdrop": 0.1,
+        "embd_pdrop": 0.1,
+    },
+    "gpt_neo": {
+        "activation_function": "gelu_new",
+        "attention_dropout": 0.0,
+        "resid_dropout": 0.0,
+        "embed_dropout": 0.0,
+    },
 }
 """The defaults of transformers' config classes for the keys a config may leave out (``LlamaConfig`` …)."""
-SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "mpnet"})
+SDPA_UNSUPPORTED: Final = frozenset({"gemma2", "gpt_oss", "mpnet", "gpt_neo", "bloom", "mpt", "openai-gpt"})
 """Model types whose transformers class cannot run sdpa (``_supports_sdpa = False``: Gemma 2's softcapping,
-gpt-oss's sinks; MPNet writes its attention out):
-transformers runs them eager when no implementation is asked for."""
+gpt-oss's sinks; MPNet, GPT-Neo, BLOOM, MPT and OpenAI GPT write their attention out): transformers runs them eager
+when no implementation is asked for."""
+FLASH_UNSUPPORTED: Final = frozenset({"bloom", "mpt", "openai-gpt"})
+"""Model types whose transformers class cannot run flash attention either (``_supports_flash_attn = False``):
+modelled eager, as for sdpa."""
 ROTARY_PER_LAYER_TYPE: Final = frozenset({"gemma3_text"})
 """Model types whose rotary embedding computes one cos/sin pair per layer type (Gemma 3: local and global)."""
 
@@ -188,7 +216,8 @@ class ActivationPlan(Record):
 
     structure: str
     """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
-    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2)."""
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, or the model type of a
+    GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -252,11 +281,13 @@ class _Sizes(Record):
     m: int = 0
     """The mel bins of a speech encoder's log-mel features (Whisper)."""
     w: int = 0
-    """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``), else h."""
+    """The embeddings' width where it differs from h (ELECTRA's ``embedding_size``, OPT's ``word_embed_proj_dim``,
+    projected in and out of the layers), else h."""
     n: int = 0
     """The values of one input image, channels × height × width (a vision transformer)."""
     p: int = 0
-    """The rotary dimensions of each head when only part of it is rotated (StableLM), 0 otherwise."""
+    """The rotary dimensions of each head when only part of it is rotated (StableLM, GPT-NeoX, GPT-J, CodeGen, Phi),
+    0 otherwise."""
     c: int = 0
     """The classes of a classification head (``num_labels``)."""
     q: int = 0
@@ -305,7 +336,7 @@ def _bytes(dtype: str) -> int:
 
 
 class _Builder:
-    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t m w n p c q l u`` with ``·`` between them.
+    """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t f m w n p c q l u`` with ``·`` between them.
     ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys
     of cross-attention) the source length ``s``."""
 
@@ -355,7 +386,7 @@ class _Builder:
 
     def layer_norm(self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False) -> None:
         """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32;
-        ``input_kept``: the input is a storage counted already (ReLU's result)."""
+        ``input_kept``: the input is a storage counted already (ReLU's result, another LayerNorm's input)."""
         stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
         if not input_kept:
             what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
@@ -421,10 +452,19 @@ def _kernel(settings: _Settings) -> str:
 
 
 def _attention_core(
-    out: _Builder, module: str, *, upcast_softmax: bool, repeat_kv: bool, fused: bool, keys: str = "s", value: str = "d"
+    out: _Builder,
+    module: str,
+    *,
+    upcast_softmax: bool,
+    repeat_kv: bool,
+    fused: bool,
+    keys: str = "s",
+    value: str = "d",
+    float32_scores: bool = False,
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
-    ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere.
+    ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere. ``float32_scores``: eager
+    attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen).
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -489,12 +529,15 @@ def _attention_core(
         what = "value in float32 (BmmBackward0)"
         out.add(f"{module}.value", module, what, f"b·a·{keys}·{value}", math_dtype, "tensor")
         return False
-    out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
-    out.saved(
+    scores = "float32" if float32_scores else "compute"
+    upcast = " in float32" if float32_scores else ""
+    out.add(f"{module}.query", module, f"query{upcast} (BmmBackward0)", "b·a·s·d", scores, "tensor")
+    out.add(
         f"{module}.key",
         module,
-        "key" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
+        "key" + (", repeated to every head" if repeat_kv else "") + f"{upcast} (BmmBackward0)",
         f"b·a·{keys}·d",
+        scores,
         "tensor",
     )
     if settings.score_softcap:
@@ -1064,17 +1107,28 @@ def _plain_activation(out: _Builder, module: str, width: str, *, next_input: str
         shared = f", also the next {next_input}'s input (one storage)" if next_input else ""
         out.saved(f"{module}.output", module, f"relu result (ReluBackward0){shared}", width, "tensor")
         return bool(next_input)
-    what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates (pow, tanh, 0.5·x, 1 + tanh)"
+    what = f"{act} input (GeluBackward0)" if count == 1 else f"{act} intermediates, x among them (ACTIVATION_TENSORS)"
     for index in range(count):
         out.saved(f"{module}.saved{index}" if count > 1 else f"{module}.input", module, what, width, "tensor")
     return False
 
 
-def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, dropout: str | None = None) -> None:
-    """A Linear (its input kept), the activation, a Linear (its input, the activation's output, kept: ReLU's
-    result itself when no activation dropout comes between), then the mask of the residual's ``dropout`` (None: the
-    caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1 and fc2, StarCoder2's MLP."""
-    out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
+def _plain_mlp(
+    out: _Builder,
+    first: str,
+    what: str,
+    act: str,
+    second: str,
+    dropout: str | None = None,
+    *,
+    shared_input: bool = False,
+) -> None:
+    """A Linear (its input kept, unless ``shared_input``: a storage counted already), the activation, a Linear (its
+    input, the activation's output, kept: ReLU's result itself when no activation dropout comes between), then the
+    mask of the residual's ``dropout`` (None: the caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1
+    and fc2, StarCoder2's MLP."""
+    if not shared_input:
+        out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
     dropped = out.settings.activation_dropout > 0
     shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
     if dropped:
@@ -1087,19 +1141,122 @@ def _plain_mlp(out: _Builder, first: str, what: str, act: str, second: str, drop
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
 
-def _gpt2_layer(out: _Builder) -> None:
-    out.layer_norm("ln_1", "b·s·h")
+class _Gpt2(Record):
+    """Where a layer written like GPT-2's (LayerNorm, attention, LayerNorm, MLP, learned positions) differs from
+    it, by model type (``GPT2_LIKE``)."""
+
+    attention: str = "attn"
+    projections: str = "c_attn"
+    """The query/key/value projections under ``attention``: one fused Linear or three separated by ``/``."""
+    output: str = "c_proj"
+    upcast_softmax: bool = False
+    """Eager attention's softmax in float32, cast back to the dtype (GPT-BigCode, GPT-Neo)."""
+    float32_scores: bool = False
+    """Eager attention's query and key upcast to float32 (GPT-Neo)."""
+    mask_argument: bool = True
+    """Eager attention gets an additive causal mask as an argument that checkpointing keeps once (GPT-2); GPT-BigCode
+    and BLOOM pass it by keyword (not kept), GPT-Neo masks the scores with its own causal buffer."""
+    norms: tuple[str, str] = ("ln_1", "ln_2")
+    mlp: str = "mlp"
+    linears: tuple[str, str] = ("c_fc", "c_proj")
+    """The MLP's two Linears under ``mlp``."""
+    dropouts: tuple[str, str] = ("attn.resid_dropout", "mlp.dropout")
+    """The residual dropouts after the attention and after the MLP."""
+    final_norm: str = "ln_f"
+    post_norm: bool = False
+    """Each LayerNorm after its sub-layer's residual sum, none after the last layer (OpenAI GPT)."""
+    checkpointable: bool = True
+    """transformers can checkpoint the layers (not OpenAI GPT's: ``activation_checkpointing_enable`` raises)."""
+    bool_mask: bool = False
+    """MPT fills the scores where a bool causal mask says (``masked_fill``, which keeps it: one storage for every
+    layer, inside each checkpointed layer's recompute)."""
+    note: str = ""
+    """What the plan assumes of the family, said with it."""
+    embedding: str = "wte"
+    positions: bool = True
+    """A learned position table ``wpe`` (BLOOM has ALiBi biases instead, without gradient)."""
+    embedding_norm: str = ""
+    """BLOOM's LayerNorm on the word embeddings."""
+
+
+_ALIBI: Final = _Gpt2(upcast_softmax=True, mask_argument=False, positions=False)
+"""BLOOM and MPT: ALiBi biases instead of positions, eager attention only (``SDPA_UNSUPPORTED``), the mask passed by
+keyword."""
+GPT2_LIKE: Final = {
+    "gpt2": _Gpt2(),
+    "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
+    "bloom": replace(
+        _ALIBI,
+        attention="self_attention",
+        projections="query_key_value",
+        output="dense",
+        norms=("input_layernorm", "post_attention_layernorm"),
+        linears=("dense_h_to_4h", "dense_4h_to_h"),
+        dropouts=("self_attention.dropout_add", "mlp.dropout_add"),
+        embedding="word_embeddings",
+        embedding_norm="word_embeddings_layernorm",
+    ),
+    "openai-gpt": _Gpt2(
+        mask_argument=False,
+        embedding="tokens_embed",
+        positions=False,
+        final_norm="",
+        post_norm=True,
+        checkpointable=False,
+    ),
+    "mpt": replace(
+        _ALIBI,
+        projections="Wqkv",
+        output="out_proj",
+        norms=("norm_1", "norm_2"),
+        mlp="ffn",
+        linears=("up_proj", "down_proj"),
+        dropouts=("resid_attn_dropout", "ffn.dropout"),
+        final_norm="norm_f",
+        bool_mask=True,
+        note="MPT's dropouts (attn_config.attn_pdrop, nested) are read as 0, as its configs ship",
+    ),
+    "gpt_neo": _Gpt2(
+        "attn.attention",
+        "q_proj/k_proj/v_proj",
+        "out_proj",
+        upcast_softmax=True,
+        float32_scores=True,
+        dropouts=("attn.attention.resid_dropout", "mlp.dropout"),
+        mask_argument=False,
+    ),
+}
+"""GPT-2 and the decoders written like it, as transformers writes each."""
+
+
+def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
+    attention = layout.attention
+    fused = "/" not in layout.projections
+    if not layout.post_norm:
+        out.layer_norm(layout.norms[0], "b·s·h")
     out.saved(
-        "attn.c_attn.input",
-        "attn.c_attn",
-        "c_attn input, the normalised hidden states (AddmmBackward0)",
+        f"{attention}.{layout.projections}.input",
+        f"{attention}.{layout.projections.split('/')[0]}",
+        f"{layout.projections} input, the {'layer input' if layout.post_norm else 'normalised hidden states'} "
+        + ("(AddmmBackward0)" if fused else "(MmBackward0, one storage)"),
         "b·s·h",
         "sequence",
     )
-    shared = _attention_core(out, "attn", upcast_softmax=False, repeat_kv=False, fused=True)
-    _attention_output(out, shared, "attn.c_proj", "AddmmBackward0", "b·s·h", "attn.resid_dropout")
-    out.layer_norm("ln_2", "b·s·h")
-    _plain_mlp(out, "mlp.c_fc", "c_fc input (AddmmBackward0)", "mlp.act", "mlp.c_proj", "mlp.dropout")
+    shared = _attention_core(
+        out,
+        attention,
+        upcast_softmax=layout.upcast_softmax,
+        repeat_kv=out.sizes.k != out.sizes.a,
+        fused=fused,
+        float32_scores=layout.float32_scores,
+    )
+    _attention_output(out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", layout.dropouts[0])
+    out.layer_norm(layout.norms[0] if layout.post_norm else layout.norms[1], "b·s·h")
+    first, second = (f"{layout.mlp}.{name}" for name in layout.linears)
+    what = f"{layout.linears[0]} input (AddmmBackward0)"
+    _plain_mlp(out, first, what, f"{layout.mlp}.act", second, layout.dropouts[1])
+    if layout.post_norm:
+        out.layer_norm(layout.norms[1], "b·s·h")
 
 
 # Vision transformers: ViT, DINOv2.
@@ -1252,6 +1409,8 @@ class _Seq2Seq(Record):
     """A ``layer_norm`` after the encoder's and the decoder's last layer (mBART, Pegasus, Whisper)."""
     head: str = "lm_head"
     """The output projection (Whisper's ``proj_out``)."""
+    upcast_softmax: bool = False
+    """Eager attention's softmax in float32, cast back to the dtype (OPT)."""
 
 
 SEQ2SEQ: Final = {
@@ -1284,7 +1443,9 @@ def _bart_attention(out: _Builder, module: str, norm: str, layout: _Seq2Seq, *, 
         "sequence",
     )
     keys = "x" if cross else "s"
-    shared = _attention_core(out, module, upcast_softmax=False, repeat_kv=False, fused=layout.speech, keys=keys)
+    shared = _attention_core(
+        out, module, upcast_softmax=layout.upcast_softmax, repeat_kv=False, fused=layout.speech, keys=keys
+    )
     _attention_output(out, shared, f"{module}.out_proj", "AddmmBackward0", "b·s·h", "dropout")
     if not pre_norm:
         out.layer_norm(norm, "b·s·h")
@@ -1486,7 +1647,7 @@ def _llama_model(
 
 def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
     """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
-    ``kind``: the layer type they are computed for (Gemma 3), or none."""
+    ``kind``: what they are computed for (Gemma 3's layer type, GPT-J's key or query), or none."""
     sizes = out.sizes
     if layout.polar_rotary:
         what = f"rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), {where}"
@@ -1505,13 +1666,24 @@ def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kin
         )
 
 
-def _gpt2_model(out: _Builder, *, head: bool) -> None:
-    out.add("wte.indices", "transformer.wte", "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
-    out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
+def _gpt2_model(out: _Builder, layout: _Gpt2, *, head: bool) -> None:
+    embedding = layout.embedding
+    out.add(
+        f"{embedding}.indices", f"transformer.{embedding}", "token ids (EmbeddingBackward0)", "b·s", "int64", "none"
+    )
+    if layout.positions:
+        out.add("wpe.indices", "transformer.wpe", "position ids, 1·s (EmbeddingBackward0)", "s", "int64", "none")
+    if layout.embedding_norm:
+        out.layer_norm(f"transformer.{layout.embedding_norm}", "b·s·h")
     if out.settings.embedding_dropout > 0:
         out.mask("transformer.drop.mask", "transformer.drop", "b·s·h", "sequence")
-    _checkpointed_mask(out, "transformer")
-    out.layer_norm("transformer.ln_f", "b·s·h")
+    if layout.mask_argument:
+        _checkpointed_mask(out, "transformer")
+    if layout.bool_mask and not out.checkpointing:
+        what = "the causal mask, bool, kept by masked_fill (MaskedFillBackward0), one storage for every layer"
+        out.add("attention_mask", "transformer", what, "b·s·s", "bool", "none")
+    if layout.final_norm:
+        out.layer_norm(f"transformer.{layout.final_norm}", "b·s·h")
     if head:
         _causal_lm_head(out)
 
@@ -1654,9 +1826,10 @@ NOT_CHECKPOINTABLE: Final = (
 
 
 def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[str, ...]:
-    """The note of a checkpointed plan of a BERT-like encoder whose layers transformers cannot checkpoint."""
-    encoder = ENCODERS.get(model_type)
-    if encoder is None or not checkpointing or encoder.checkpointable:
+    """The note of a checkpointed plan of a BERT-like encoder or a GPT-2-like decoder whose layers transformers
+    cannot checkpoint."""
+    layout = ENCODERS.get(model_type) or GPT2_LIKE.get(model_type)
+    if layout is None or not checkpointing or layout.checkpointable:
         return ()
     return (NOT_CHECKPOINTABLE.format(model=model_type),)
 
@@ -1851,6 +2024,182 @@ def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> st
     )
 
 
+# GPT-style decoders: OPT; attention and MLP in parallel: GPT-NeoX, GPT-J, CodeGen, Phi-2
+
+
+class _Parallel(Record):
+    """A GPT-style layer whose attention (rotary on the first n channels of each head) and plain MLP both read the
+    normalised layer input and add their outputs to it, by model type (``GPT_LIKE``): the names transformers gives
+    its modules and where the dataflow differs."""
+
+    norm: str
+    attention: str
+    projections: str
+    """The query/key/value projections under ``attention``: one fused Linear or three separated by ``/``."""
+    output: str
+    mlp: tuple[str, str]
+    """The MLP's two Linears under ``mlp``."""
+    dropouts: tuple[str, str]
+    """The residual dropouts after the attention and after the MLP."""
+    embedding: str
+    embedding_dropout: str
+    final_norm: str
+    mlp_norm: str = ""
+    """GPT-NeoX's second LayerNorm before the MLP: on the layer input (``use_parallel_residual``, its input one
+    storage with the first's) or on the attention's residual sum (the layers in sequence)."""
+    heads_first: bool = False
+    """The query is concatenated after rotary as (batch, heads, tokens, head_dim): the CPU flash kernel writes its
+    output in that layout, copied before the output projection (as for a fused projection's slice)."""
+    float32_scores: bool = False
+    """Eager attention's query and key upcast to float32 before their product (GPT-J, CodeGen)."""
+    rotary_per_layer: bool = False
+    """GPT-J and CodeGen gather sin and cos from a table in each layer and ``repeat_interleave`` them for the key
+    and again for the query: four s·p tensors per layer; the others keep one cos and one sin for all layers."""
+
+
+_GPTJ: Final = _Parallel(
+    "ln_1",
+    "attn",
+    "q_proj/k_proj/v_proj",
+    "out_proj",
+    ("fc_in", "fc_out"),
+    ("attn.resid_dropout", "mlp.dropout"),
+    "wte",
+    "drop",
+    "ln_f",
+    float32_scores=True,
+    rotary_per_layer=True,
+)
+GPT_LIKE: Final = {
+    "gpt_neox": _Parallel(
+        "input_layernorm",
+        "attention",
+        "query_key_value",
+        "dense",
+        ("dense_h_to_4h", "dense_4h_to_h"),
+        ("post_attention_dropout", "post_mlp_dropout"),
+        "embed_in",
+        "emb_dropout",
+        "final_layer_norm",
+        mlp_norm="post_attention_layernorm",
+        heads_first=True,
+    ),
+    "gptj": _GPTJ,
+    "codegen": replace(_GPTJ, projections="qkv_proj"),  # GPT-J's layer with one fused projection
+    "phi": _Parallel(
+        "input_layernorm",
+        "self_attn",
+        "q_proj/k_proj/v_proj",
+        "dense",
+        ("fc1", "fc2"),
+        ("resid_dropout", "resid_dropout"),
+        "embed_tokens",
+        "embed_dropout",
+        "final_layernorm",
+        heads_first=True,
+    ),
+}
+"""The GPT-style decoders with rotary attention and the MLP beside it, as transformers writes each."""
+
+
+def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel: bool) -> None:
+    """One LayerNorm (or NeoX's two) on the layer input; its output is the input of q/k/v and of the MLP (one
+    storage), rotary, the attention, its output projection and residual dropout, the MLP and its dropout."""
+    attention = layout.attention
+    out.layer_norm(layout.norm, "b·s·h")
+    projections = f"{attention}.{layout.projections}"
+    readers = "" if layout.mlp_norm else f" and mlp.{layout.mlp[0]}"
+    out.saved(
+        f"{projections}.input",
+        f"{attention}.{layout.projections.split('/')[0]}",
+        f"{layout.projections}{readers} input, the normalised hidden states (MmBackward0, one storage)",
+        "b·s·h",
+        "sequence",
+    )
+    if layout.rotary_per_layer:
+        for operand in ("key", "query"):
+            _rotary_tables(out, LLAMA, attention, f"repeat-interleaved for the {operand} in the layer", operand)
+    shared = _attention_core(
+        out,
+        attention,
+        upcast_softmax=True,
+        repeat_kv=False,
+        fused=layout.heads_first,
+        float32_scores=layout.float32_scores,
+    )
+    output = f"{attention}.{layout.output}"
+    node = "AddmmBackward0" if _param(_at(block, output), "bias") else "MmBackward0"
+    _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0])
+    if layout.mlp_norm:
+        out.layer_norm(layout.mlp_norm, "b·s·h", input_kept=parallel)
+    first, second = (f"mlp.{name}" for name in layout.mlp)
+    what = f"{layout.mlp[0]} input, the normalised hidden states (AddmmBackward0)"
+    _plain_mlp(out, first, what, "mlp.act", second, layout.dropouts[1], shared_input=not layout.mlp_norm)
+
+
+def _parallel_model(out: _Builder, layout: _Parallel, model: str, *, head: bool) -> None:
+    """Outside the layers: the token ids, the embedding dropout's mask, the rotary cos and sin shared by every layer
+    (not kept by checkpointed layers, which get them as arguments), the final LayerNorm and the head."""
+    embedding = f"{model}.{layout.embedding}"
+    out.add(f"{embedding}.indices", embedding, "token ids (EmbeddingBackward0)", "b·s", "int64", "none")
+    if out.settings.embedding_dropout > 0:
+        dropout = f"{model}.{layout.embedding_dropout}"
+        out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
+    if not layout.rotary_per_layer and not out.checkpointing:
+        _rotary_tables(out, LLAMA, f"{model}.rotary_emb", "shared by every layer")
+    out.layer_norm(f"{model}.{layout.final_norm}", "b·s·h")
+    if head:
+        _causal_lm_head(out)
+
+
+def _opt_model(out: _Builder, decoder: Module | None, *, head: bool) -> None:
+    """Outside OPT's layers (BART's encoder layer, causal, with its LayerNorms before or after each sub-layer as
+    ``do_layer_norm_before`` says): the token ids and the position ids + 2 counted from the mask (a new b·s
+    tensor), no embedding dropout; the word embeddings of width w projected in to h and the final hidden states out
+    to w when ``word_embed_proj_dim`` differs from h (350m), the final LayerNorm of the pre-norm models, the head."""
+    at = "model.decoder"
+    out.add(
+        f"{at}.embed_tokens.indices", f"{at}.embed_tokens", "token ids (EmbeddingBackward0)", "b·s", "int64", "none"
+    )
+    out.add(
+        f"{at}.embed_positions.indices",
+        f"{at}.embed_positions",
+        "position ids + 2, counted from the attention mask (EmbeddingBackward0)",
+        "b·s",
+        "int64",
+        "none",
+    )
+    projected = out.sizes.w != out.sizes.h
+    if projected:
+        out.saved(
+            f"{at}.project_in.input",
+            f"{at}.project_in",
+            "project_in input, the word embeddings (MmBackward0)",
+            "b·s·w",
+            "sequence",
+        )
+    if _child(decoder, "final_layer_norm") is not None:
+        out.layer_norm(f"{at}.final_layer_norm", "b·s·h")
+    if projected:
+        out.saved(
+            f"{at}.project_out.input",
+            f"{at}.project_out",
+            "project_out input, the last hidden states (MmBackward0)",
+            "b·s·h",
+            "sequence",
+        )
+    if head:
+        width = "w" if projected else "h"
+        out.saved(
+            "lm_head.input",
+            "lm_head",
+            "lm_head input, the final hidden states (MmBackward0)",
+            f"b·s·{width}",
+            "sequence",
+        )
+        _loss(out, upcast=True)
+
+
 def _child(module: Module | None, name: str) -> Module | None:
     if module is None:
         return None
@@ -1983,9 +2332,10 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         plain = _width(mlp, "c_fc")
         width = sparse[1] if sparse else _width(mlp, "gate_proj") or (fused // 2 if fused else plain)
         return ("llama", width) if width else None
-    if model_type == "gpt2" and names == {"ln_1", "attn", "ln_2", "mlp"}:
-        plain = _width(_child(block, "mlp"), "c_fc")
-        return ("gpt2", plain) if plain else None
+    gpt2 = GPT2_LIKE.get(model_type)
+    if gpt2 is not None and names == {*gpt2.norms, gpt2.attention.split(".")[0], gpt2.mlp}:
+        plain = _width(_child(block, gpt2.mlp), gpt2.linears[0])
+        return (model_type, plain) if plain else None
     if model_type in ENCODERS and names == ENCODERS[model_type].layer.children:
         parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
         dense = _width(_at(block, parent), name)
@@ -1994,6 +2344,15 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         parent, _, name = VISION[model_type].fc1.rpartition(".")
         fc1 = _width(_at(block, parent), name)
         return ("vit", fc1) if fc1 else None
+    parallel = GPT_LIKE.get(model_type)
+    if parallel is not None and names == {parallel.norm, parallel.attention, "mlp"} | ({parallel.mlp_norm} - {""}):
+        plain = _width(_child(block, "mlp"), parallel.mlp[0])
+        attention = _child(block, parallel.attention)
+        linears = {*parallel.projections.split("/"), parallel.output}  # Phi's qk_layernorm: not modelled
+        return (model_type, plain) if plain and attention and _names(attention) == linears else None
+    if model_type == "opt" and names == BART_LAYER:
+        fc1 = _width(block, "fc1")
+        return ("opt", fc1) if fc1 else None
     if model_type in SEQ2SEQ and names == BART_LAYER | {"encoder_attn", "encoder_attn_layer_norm"}:
         fc1 = _width(block, "fc1")
         return ("bart", fc1) if fc1 else None
@@ -2063,8 +2422,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         rate = number("dropout_rate")
         act = "gelu_new" if projection == "gated-gelu" else projection.split("-")[-1]
         return _Settings(dtype, kernels, attention, act, rate, rate, rate, activation_dropout=rate)
-    act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation")
+    act_keys = ("hidden_activation", "hidden_act", "activation_function", "activation", "afn")
     act = next((str(values[key]) for key in act_keys if isinstance(values.get(key), str)), "silu")
+    act = "gelu_new" if model_type == "openai-gpt" and act == "gelu" else act  # OpenAI GPT's ACT_FNS
     return _Settings(
         dtype=dtype,
         kernels=kernels,
@@ -2076,12 +2436,18 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "hidden_dropout_prob",
             "residual_dropout",
             "hidden_dropout",
-            *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert"} else ()),
+            "resid_dropout",
+            *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert", "opt"} else ()),
         ),
-        embedding_dropout=number("embd_pdrop", "embedding_dropout"),
+        embedding_dropout=number(
+            "embd_pdrop",
+            "embedding_dropout",
+            "embed_dropout",
+            *(("hidden_dropout",) if model_type == "gpt_neox" else ()),
+        ),
         renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
         float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
-        activation_dropout=number("activation_dropout"),
+        activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
@@ -2128,7 +2494,7 @@ def activation_plan(
         return None
     structure, width = found
     requested = attention
-    if attention == "sdpa" and model_type in SDPA_UNSUPPORTED:
+    if model_type in {"sdpa": SDPA_UNSUPPORTED, "flash": FLASH_UNSUPPORTED}.get(attention, ()):
         attention = "eager"
     settings = _settings(tree, model_type, dtype, attention, kernels)
     sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
@@ -2159,6 +2525,12 @@ def activation_plan(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     source = window or source_len or seq_len if encoder else seq_len
+    projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
+    vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read w
+    parallel = GPT_LIKE.get(structure)
+    rotary = _rotary_dims(tree, path)
+    if parallel and rotary is None:
+        return None
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
     if structure == "vit":
         if not image[0]:
@@ -2172,16 +2544,16 @@ def activation_plan(
         dims.kv_heads,
         dims.head_dim,
         width,
-        _head_outputs(tree, model_type) if structure in ("bert", "vit") else dims.vocab or 0,
+        _head_outputs(tree, model_type) if structure in ("bert", "vit") else vocab or 0,
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
         seq_len,
         dense_width,
         mels,
-        _embedding_width(tree, dims) if structure == "bert" else dims.hidden,
+        _embedding_width(tree, dims) if structure == "bert" else projected or dims.hidden,
         image[1],
-        _partial_rotary(tree, path, dims.head_dim),
+        rotary if rotary and rotary < dims.head_dim else 0,
     )
     q, latent, u = _latent(block, dims)
     if latent:
@@ -2223,12 +2595,14 @@ def activation_plan(
             "whatever the activation function says"
         )
     if attention != requested:
+        supports = "_supports_sdpa" if requested == "sdpa" else "_supports_flash_attn"
         notes.append(
-            f"activations: transformers' {model_type} class cannot run sdpa (_supports_sdpa = False): eager "
-            "attention, which transformers runs when no implementation is asked for"
+            f"activations: transformers' {model_type} class cannot run {requested} ({supports} = False): eager "
+            "attention"
+            + (", which transformers runs when no implementation is asked for" if requested == "sdpa" else " modelled")
         )
     outside = _Builder(sizes, settings, checkpointing)
-    head = dims.vocab is not None
+    head = vocab is not None
     task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
     encoder_stack = None
     if structure == "llama":
@@ -2240,9 +2614,9 @@ def activation_plan(
         _llama_layer(layer, block, layout_, one_plus=one_plus, dense=dense)
         types = tuple(sorted(set(dims.layer_types))) if model_type in ROTARY_PER_LAYER_TYPE else ()
         _llama_model(outside, layout_, head=head, one_plus=one_plus, rotary=types or ("",))
-    elif structure == "gpt2":
-        _gpt2_layer(layer)
-        _gpt2_model(outside, head=head)
+    elif structure in GPT2_LIKE:
+        _gpt2_layer(layer, GPT2_LIKE[structure])
+        _gpt2_model(outside, GPT2_LIKE[structure], head=head)
     elif structure == "bert":
         encoder_type = ENCODERS[model_type]
         _bert_layer(layer, encoder_type.layer)
@@ -2258,6 +2632,14 @@ def activation_plan(
         _vit_layer(layer, names)
         head = _at(tree, names.head) is not None
         _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
+    elif structure == "opt":
+        pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
+        _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
+        _opt_model(outside, _at(tree, "model.decoder"), head=head)
+    elif parallel is not None:
+        in_parallel = dict(tree.attributes).get("use_parallel_residual", True) is not False
+        _parallel_layer(layer, block, parallel, parallel=in_parallel)
+        _parallel_model(outside, parallel, path.rsplit(".", 1)[0], head=head)
     elif alone and layout is not None:
         _bart_layer(layer, layout, decoder=True, cross=False)
         _bart_decoder_model(outside, model, layout, head=head)
@@ -2339,13 +2721,17 @@ def _embedding_width(tree: Module, dims: TransformerDims) -> int:
     return table.sizes[1] if table is not None and len(table.shape) == 2 else dims.hidden
 
 
-def _partial_rotary(tree: Module, stack: str, head_dim: int) -> int:
-    """The rotary dimensions of each head, twice the frequencies of the rotary table beside ``stack``
-    (``model.rotary_emb`` for ``model.layers``), when fewer than ``head_dim``; 0 otherwise."""
+def _rotary_dims(tree: Module, stack: str) -> int | None:
+    """The rotary dimensions of each head from the rotary table beside ``stack`` (``model.rotary_emb`` for
+    ``model.layers``): twice its frequencies, or the width of GPT-J's sin/cos table; None without one (a rope type
+    other than the default)."""
     rotary = _at(tree, stack.rsplit(".", 1)[0] + ".rotary_emb") if "." in stack else None
-    frequencies = next((buffer for buffer in rotary.buffers if buffer.name == "inv_freq"), None) if rotary else None
-    dims = 2 * frequencies.sizes[0] if frequencies is not None and len(frequencies.shape) == 1 else head_dim
-    return dims if dims < head_dim else 0
+    for buffer in rotary.buffers if rotary else ():
+        if buffer.name == "inv_freq" and len(buffer.shape) == 1:
+            return 2 * buffer.sizes[0]
+        if buffer.name == "embed_positions" and len(buffer.shape) == 2:
+            return buffer.sizes[1]
+    return None
 
 
 def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int]:
@@ -2377,12 +2763,16 @@ def _assumptions(
         f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
         f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
         f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
-        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}, {head}",
+        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
+        + (f", w={sizes.w:,} (the word embeddings' width)" if sizes.w != sizes.h else "")
+        + f", {head}",
         f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
         f"{settings.hidden_dropout:g}"
         + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
         + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
     ]
+    if structure in GPT2_LIKE and GPT2_LIKE[structure].note:
+        notes.append(GPT2_LIKE[structure].note)
     if encoder is not None:
         notes.append(
             f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "

@@ -134,13 +134,25 @@ ACTIVATION_KEYS: Final = (
     "classifier_dropout",
     "problem_type",
     "drop_path_rate",
+    "resid_dropout",
+    "embed_dropout",
+    "afn",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
 head's dropout and loss), kept on the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
-HEAD_KEYS: Final = ("num_attention_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
+HEAD_KEYS: Final = (
+    "num_attention_heads",
+    "num_heads",
+    "n_head",
+    "n_heads",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+)
+"""Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
+BART, GPT-Neo, MPT, DistilBERT)."""
 ROUTING_KEYS: Final = (
     "num_experts_per_tok",
     "norm_topk_prob",
@@ -152,8 +164,9 @@ ROUTING_KEYS: Final = (
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
 activation planner."""
-"""Head counts, kept on the root for families whose fused or square projections do not show them (GPT-2, BERT,
-BART)."""
+LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual")
+"""Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
+GPT-NeoX's attention and MLP in parallel), kept on the root for the activation planner."""
 
 
 def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
@@ -172,7 +185,7 @@ def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**20:
             found.append((key, value))
-    for key in ROUTING_KEYS:
+    for key in (*ROUTING_KEYS, *LAYOUT_KEYS):
         value = data.get(key)
         # a flag, a count or a rate, or a method's name (DeepSeek-V2's topk_method)
         if (
