@@ -197,6 +197,7 @@ class Pages:
             choices=planner_choices(),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             examples=[(example, self.links.query(example)) for example in EXAMPLES],
+            controls=COUNTER_FIELDS,
             canonical=canonical,
         )
 
