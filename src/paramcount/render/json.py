@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.counts import TensorRow
     from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.memory import Assumption
-    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
-    from paramcount.analysis.planner.kv import StateTensor
+    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan, StateTensor
     from paramcount.analysis.shapes.types import ShapeReport, TrainingFlops
     from paramcount.provenance import Provenance, SectionTotal
     from paramcount.report import Comparison, Report
