@@ -474,9 +474,9 @@ def _states_note(state: StateGroup) -> Assumption:
         "kv-states",
         layers=state.layers,
         mixer=state.mixer,
-        kernel=state.conv_shape[-1],
-        dtype=state.conv_dtype,
-        recurrent=state.recurrent_name,
+        kernel=state.conv.shape[-1],
+        dtype=state.conv.dtype,
+        recurrent=state.recurrent.name,
     )
 
 
