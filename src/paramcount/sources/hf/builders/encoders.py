@@ -34,11 +34,12 @@ from paramcount.sources.hf.builders._common import (
     layer_norm,
     linear,
     linear_head,
+    masked_lm_head,
     module,
     num_labels,
     position_ids,
     stack,
-    tie,
+    vocab_projection,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -164,28 +165,16 @@ def _bert_model(
 
 
 def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: str) -> Module:
-    """The masked-LM prediction head: its own ``bias`` (vocab_size,), a dense + LayerNorm transform and a
-    ``decoder`` whose weight is the word embedding and whose bias is the head's ``bias`` when tied.
-
-    BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
-    ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie. Registered before the base model
-    (``heads_first``), the decoder owns the shared weight."""
+    """The masked-LM prediction head (``masked_lm_head``): BERT's nests its transform, RoBERTa's does not.
+    ``path`` is the head's dotted path, for the tie of the decoder's bias; registered before the base model
+    (``heads_first``), the decoder owns the shared word embedding."""
+    words = {} if family.heads_first else {"weight": f"{family.prefix}.embeddings.word_embeddings.weight"}
+    tied = {**words, "bias": f"{path}.bias"}
     hidden, vocab = sizes.hidden, sizes.vocab
-    decoder = linear("decoder", hidden, vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        words = {} if family.heads_first else {"weight": f"{family.prefix}.embeddings.word_embeddings.weight"}
-        decoder = tie(decoder, **words, bias=f"{path}.bias")
-    own_bias = (Param("bias", (vocab,)),)
     if family.roberta:
-        dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
-        return module(name, f"{family.kind}LMHead", dense, norm, decoder, params=own_bias)
-    transform = module(
-        "transform",
-        "BertPredictionHeadTransform",
-        linear("dense", hidden, hidden, bias=True),
-        layer_norm("LayerNorm", hidden),
-    )
-    return module(name, "BertLMPredictionHead", transform, decoder, params=own_bias)
+        return masked_lm_head(config, name, f"{family.kind}LMHead", hidden, hidden, vocab, tied)
+    transform = "BertPredictionHeadTransform"
+    return masked_lm_head(config, name, "BertLMPredictionHead", hidden, hidden, vocab, tied, transform=transform)
 
 
 _CLASSIFIERS: Final[dict[Head, LinearHead]] = {
@@ -312,10 +301,8 @@ def xlm_roberta(config: Config, architecture: str) -> Module:
 def _generator_head(config: Config, family: _Family, sizes: _Sizes) -> Module:
     """The output projection back to the vocabulary from ``embedding_size``: its weight is the word embedding
     when ``tie_word_embeddings`` holds."""
-    head = linear("generator_lm_head", sizes.width, sizes.vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        head = tie(head, weight=f"{family.prefix}.embeddings.word_embeddings.weight")
-    return head
+    words = f"{family.prefix}.embeddings.word_embeddings.weight"
+    return vocab_projection(config, "generator_lm_head", sizes.width, sizes.vocab, bias=True, tied={"weight": words})
 
 
 _ELECTRA_CLASSES = head_classes("Electra", ("pretraining", *_ROBERTA_HEADS))
@@ -432,9 +419,8 @@ def albert(config: Config, architecture: str) -> Module:
     if head == "base":
         return base
     if head in ("pretraining", "masked_lm"):
-        decoder = linear("decoder", width, vocab, bias=True)
-        if config_flag(config, "tie_word_embeddings", True):
-            decoder = tie(decoder, weight="albert.embeddings.word_embeddings.weight", bias="predictions.bias")
+        tied = {"weight": "albert.embeddings.word_embeddings.weight", "bias": "predictions.bias"}
+        decoder = vocab_projection(config, "decoder", width, vocab, bias=True, tied=tied)
         predictions = module(
             "predictions",
             "AlbertMLMHead",
@@ -494,9 +480,8 @@ def distilbert(config: Config, architecture: str) -> Module:
     if head == "base":
         return base
     if head == "masked_lm":
-        projector = linear("vocab_projector", dim, vocab, bias=True)
-        if config_flag(config, "tie_word_embeddings", True):
-            projector = tie(projector, weight="distilbert.embeddings.word_embeddings.weight")
+        tied = {"weight": "distilbert.embeddings.word_embeddings.weight"}
+        projector = vocab_projection(config, "vocab_projector", dim, vocab, bias=True, tied=tied)
         heads = (linear("vocab_transform", dim, dim, bias=True), layer_norm("vocab_layer_norm", dim), projector)
         return module("", architecture, base, *heads)
     if head == "question_answering":

@@ -39,7 +39,7 @@ from paramcount.sources.hf.builders._common import (
     mlp,
     module,
     stack,
-    tie,
+    vocab_projection,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -137,9 +137,10 @@ def _with_head(family: _Family, architecture: str, config: Config, base: Module,
         return base
     if head in _TASK_HEADS:
         return module("", architecture, base, linear_head(_TASK_HEADS[head], config, width))
-    lm_head = linear("lm_head", width, sizes.vocab, bias=family.lm_bias)
-    if config_flag(config, "tie_word_embeddings", family.tie_default):
-        lm_head = tie(lm_head, weight=family.tied_to)
+    tied = {"weight": family.tied_to}
+    lm_head = vocab_projection(
+        config, "lm_head", width, sizes.vocab, bias=family.lm_bias, tied=tied, tie_default=family.tie_default
+    )
     if head == "double_heads":
         return module("", architecture, base, lm_head, _sequence_summary(config, family.summary, width))
     return module("", architecture, base, lm_head)

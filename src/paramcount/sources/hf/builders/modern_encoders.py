@@ -25,11 +25,12 @@ from paramcount.sources.hf.builders._common import (
     head_classes,
     layer_norm,
     linear,
+    masked_lm_head,
     module,
     num_labels,
     position_ids,
     stack,
-    tie,
+    vocab_projection,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -48,15 +49,6 @@ _ENCODER_HEADS: tuple[Head, ...] = (
     "token_classification",
     "question_answering",
 )
-
-
-def _tied_decoder(config: Config, inputs: Dim, vocab: Dim, words: str, bias: str) -> Module:
-    """A masked-LM ``decoder`` to the vocabulary whose weight is the word table (``words``) and whose bias is the
-    head's own ``bias`` (at ``bias``) when ``tie_word_embeddings`` holds (the default)."""
-    decoder = linear("decoder", inputs, vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        decoder = tie(decoder, weight=words, bias=bias)
-    return decoder
 
 
 # --- DeBERTa-v2 / v3 (model_type "deberta-v2") ------------------------------------------------------------------
@@ -188,14 +180,10 @@ def _deberta_masked_lm(config: Config, hidden: Dim, width: Dim) -> Module:
             params=own_bias,
         )
         return module("lm_predictions", "DebertaV2OnlyMLMHead", head)
-    decoder = _tied_decoder(config, width, vocab, "deberta.embeddings.word_embeddings.weight", "cls.predictions.bias")
-    transform = module(
-        "transform",
-        "LegacyDebertaV2PredictionHeadTransform",
-        linear("dense", hidden, width, bias=True),
-        layer_norm("LayerNorm", width),
-    )
-    predictions = module("predictions", "LegacyDebertaV2LMPredictionHead", transform, decoder, params=own_bias)
+    tied = {"weight": "deberta.embeddings.word_embeddings.weight", "bias": "cls.predictions.bias"}
+    transform = "LegacyDebertaV2PredictionHeadTransform"
+    kind = "LegacyDebertaV2LMPredictionHead"
+    predictions = masked_lm_head(config, "predictions", kind, hidden, width, vocab, tied, transform=transform)
     return module("cls", "LegacyDebertaV2OnlyMLMHead", predictions)
 
 
@@ -286,16 +274,9 @@ def mpnet(config: Config, architecture: str) -> Module:
     if head == "base":
         return base
     if head == "masked_lm":
+        tied = {"weight": "mpnet.embeddings.word_embeddings.weight", "bias": "lm_head.bias"}
         vocab = config_dim(config, "vocab_size")
-        decoder = _tied_decoder(config, hidden, vocab, "mpnet.embeddings.word_embeddings.weight", "lm_head.bias")
-        top = module(
-            "lm_head",
-            "MPNetLMHead",
-            linear("dense", hidden, hidden, bias=True),
-            layer_norm("layer_norm", hidden),
-            decoder,
-            params=(Param("bias", (vocab,)),),
-        )
+        top = masked_lm_head(config, "lm_head", "MPNetLMHead", hidden, hidden, vocab, tied)
     elif head == "sequence_classification":
         top = classification_head("classifier", "MPNetClassificationHead", hidden, num_labels(config))
     elif head == "multiple_choice":
@@ -403,9 +384,9 @@ def modernbert(config: Config, architecture: str) -> Module:
     )
     if head == "masked_lm":
         vocab = config_dim(config, "vocab_size")
-        decoder = linear("decoder", hidden, vocab, bias=config_flag(config, "decoder_bias", True))
-        if config_flag(config, "tie_word_embeddings", True):
-            decoder = tie(decoder, weight="model.embeddings.tok_embeddings.weight")
+        bias = config_flag(config, "decoder_bias", True)
+        tied = {"weight": "model.embeddings.tok_embeddings.weight"}
+        decoder = vocab_projection(config, "decoder", hidden, vocab, bias=bias, tied=tied)
         return module("", architecture, base, prediction, decoder)
     outputs = _ONE if head == "multiple_choice" else num_labels(config)
     return module("", architecture, base, prediction, linear("classifier", hidden, outputs, bias=True))

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-__all__ = ["dinov2", "siglip", "siglip_model", "siglip_text_model", "siglip_vision_model"]
+__all__ = ["dinov2", "register_siglip", "siglip_model"]
 
 if TYPE_CHECKING:
     Tower: TypeAlias = Callable[[Config, str], Module]
@@ -99,7 +99,7 @@ def siglip_model(config: Config, architecture: str, prefix: str, text_tower: Tow
     """``<prefix>Model`` and ``<prefix>ForImageClassification`` as SigLIP lays them out (SigLIP 2 too): text and
     vision towers from ``text_config``/``vision_config`` (with the defaults of model types ``siglip_text_model`` and
     ``siglip_vision_model``, or SigLIP 2's), ``logit_scale`` and ``logit_bias``; the image classifier is the vision
-    tower and ``image_classifier`` on its sub-config's ``hidden_size``."""
+    tower and ``image_classifier`` on its sub-config's ``hidden_size`` (an ``Identity`` for ``num_labels`` 0)."""
     text = _sub_config(config, "text_config", f"{prefix.lower()}_text_model")
     vision = _sub_config(config, "vision_config", f"{prefix.lower()}_vision_model")
     if architecture == f"{prefix}ForImageClassification":
@@ -109,23 +109,35 @@ def siglip_model(config: Config, architecture: str, prefix: str, text_tower: Tow
     return module("", architecture, text_tower(text, "text_model"), vision_tower(vision, "vision_model"), params=scale)
 
 
-@model_type("siglip", architectures=("SiglipModel", "SiglipForImageClassification"), default="SiglipModel")
-def siglip(config: Config, architecture: str) -> Module:
-    """SigLIP (``siglip_model``). The tower classes are counted from a tower's own config (``siglip_text_model``,
-    ``siglip_vision_model``): transformers 5.24 cannot build them from a SiglipConfig."""
-    return siglip_model(config, architecture, "Siglip", _siglip_text, _siglip_vision)
+def register_siglip(prefix: str, text_tower: Tower, vision_tower: Tower) -> None:
+    """Register a SigLIP-style family: ``<prefix>Model`` and ``<prefix>ForImageClassification`` (``siglip_model``)
+    under the model type ``prefix.lower()`` (``siglip``), and each tower alone under that type's ``_text_model``
+    and ``_vision_model`` (``siglip_vision_model``: PaliGemma's vision config is one).
+
+    The tower classes are counted from a tower's own config only: transformers 5.24 cannot build them from the
+    family's full config."""
+    name = prefix.lower()
+
+    def model(config: Config, architecture: str) -> Module:
+        return siglip_model(config, architecture, prefix, text_tower, vision_tower)
+
+    classes = (f"{prefix}Model", f"{prefix}ForImageClassification")
+    model_type(name, architectures=classes, default=classes[0])(model)
+    for part, tower in (("Text", text_tower), ("Vision", vision_tower)):
+        alone = f"{prefix}{part}Model"
+        model_type(f"{name}_{part.lower()}_model", architectures=(alone,), default=alone)(_alone(tower))
 
 
-@model_type("siglip_text_model", architectures=("SiglipTextModel",), default="SiglipTextModel")
-def siglip_text_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP text tower config (``model_type: siglip_text_model``)."""
-    return _siglip_text(config, "")
+def _alone(tower: Tower) -> Tower:
+    """The builder of a tower given its own config: the tower is the whole model, so it has no name."""
+
+    def build(config: Config, architecture: str) -> Module:
+        return tower(config, "")
+
+    return build
 
 
-@model_type("siglip_vision_model", architectures=("SiglipVisionModel",), default="SiglipVisionModel")
-def siglip_vision_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP vision tower config (``model_type: siglip_vision_model``), e.g. PaliGemma's."""
-    return _siglip_vision(config, "")
+register_siglip("Siglip", _siglip_text, _siglip_vision)
 
 
 # --- DINOv2 ------------------------------------------------------------------------------------------------------
