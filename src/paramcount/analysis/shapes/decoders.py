@@ -41,6 +41,8 @@ from paramcount.analysis.shapes.transformers import (
     last_token,
     parallel_layer,
     parameterless_norm,
+    post_norm,
+    pre_norm,
     pre_norm_layer,
     rms_norm,
     rotary,
@@ -303,24 +305,13 @@ _OPT_DECODER: Final = dataflow(
     note="positions from the attention mask's cumulative sum, offset by 2",
 )
 _OPT_LAYER: Final = dataflow(
-    run("self_attn_layer_norm"),
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("final_layer_norm", "x", "y"),
-    run("fc1", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
+    *pre_norm(("self_attn_layer_norm", "self_attn"), ("final_layer_norm", "fc1", "fc2")),
     note="do_layer_norm_before; OPT-350m normalises after each residual instead: the same shapes and products",
 )
 _QKV_OUT_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj")
 _GPT1_MODEL: Final = _learned_positions_model("tokens_embed", "positions_embed", "h")
 _GPT1_BLOCK: Final = dataflow(
-    run("attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("ln_1"),
-    run("mlp", "x", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("ln_2"),
+    *post_norm(("attn", "ln_1"), ("mlp", "ln_2")),
     note="post-norm: ln_1(x + attn(x)), then ln_2(n + mlp(n))",
 )
 

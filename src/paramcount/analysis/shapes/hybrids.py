@@ -37,6 +37,7 @@ from paramcount.analysis.shapes.state_space import mamba2_mixer, mamba_mixer, sc
 from paramcount.analysis.shapes.transformers import (
     experts,
     in_features,
+    pre_norm,
     pre_norm_layer,
     rms_norm,
     router,
@@ -106,9 +107,7 @@ _FALCON_H1: Final[dict[str, Rule]] = {
         run("self_attn", "h", "a"),
         add("x", "m", "a"),
         add("x", "x", "x0", what="add the residual"),
-        run("pre_ff_layernorm", "x", "y"),
-        run("feed_forward", "y"),
-        add("x", "x", "y", what="add the residual"),
+        *pre_norm(("pre_ff_layernorm", "feed_forward")),
         note="the Mamba-2 mixer and attention read the same normalised input, their outputs summed; the µP "
         "multipliers scale elementwise",
     ),

@@ -31,6 +31,8 @@ from paramcount.analysis.shapes.transformers import (
     embedding_subclass,
     fits,
     heads,
+    post_norm,
+    pre_norm,
     rms_norm,
     self_attention,
     start_end,
@@ -253,17 +255,8 @@ _BART_CODER: Final = dataflow(
     chain("layers", checkpointed=True),
     run("layer_norm", optional=True),
 )
-_POST_NORM_SELF: Final = (
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("self_attn_layer_norm"),
-)
-_POST_NORM_FEED_FORWARD: Final = (
-    run("fc1", "x", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("final_layer_norm"),
-)
+_POST_NORM_SELF: Final = post_norm(("self_attn", "self_attn_layer_norm"))
+_POST_NORM_FEED_FORWARD: Final = post_norm(("fc1", "fc2", "final_layer_norm"))
 _BART_ENCODER_LAYER: Final = dataflow(*_POST_NORM_SELF, *_POST_NORM_FEED_FORWARD)
 
 
@@ -293,17 +286,8 @@ _BART_DECODER_LAYER: Final = _decoder_layer(
     ),
     _POST_NORM_FEED_FORWARD,
 )
-_PRE_NORM_SELF: Final = (
-    run("self_attn_layer_norm", "x0", "y"),
-    run("self_attn", "y"),
-    add("x", "x0", "y", what="add the residual"),
-)
-_PRE_NORM_FEED_FORWARD: Final = (
-    run("final_layer_norm", "x", "y"),
-    run("fc1", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+_PRE_NORM_SELF: Final = pre_norm(("self_attn_layer_norm", "self_attn"))
+_PRE_NORM_FEED_FORWARD: Final = pre_norm(("final_layer_norm", "fc1", "fc2"))
 _PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
 """mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
 _PRE_NORM_DECODER_LAYER: Final = _decoder_layer(
@@ -355,17 +339,13 @@ def _table_rows(call: Call, flow: Flow) -> Outcome:
 
 
 _T5_STACK: Final = dataflow(run("embed_tokens"), chain("block", checkpointed=True), run("final_layer_norm"))
-_T5_SELF: Final = dataflow(
-    run("layer_norm", "x0", "y"), run("SelfAttention", "y"), add("x", "x0", "y", what="add the residual")
-)
+_T5_SELF: Final = dataflow(*pre_norm(("layer_norm", "SelfAttention")))
 _T5_CROSS: Final = dataflow(
     run("layer_norm", "x0", "y"),
     run("EncDecAttention", "y", options=CROSS),
     add("x", "x0", "y", what="add the residual"),
 )
-_T5_FF: Final = dataflow(
-    run("layer_norm", "x0", "y"), run("DenseReluDense", "y"), add("x", "x0", "y", what="add the residual")
-)
+_T5_FF: Final = dataflow(*pre_norm(("layer_norm", "DenseReluDense")))
 _T5_GATED: Final = dataflow(
     run("wi_0", "x0", "gate"), run("wi_1", "x0", "up"), multiply("x", "gate", "up"), run("wo"),
     note="act(wi_0(x)) · wi_1(x), then wo",
