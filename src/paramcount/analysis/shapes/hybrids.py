@@ -145,18 +145,16 @@ def _gated_delta_net(call: Call, flow: Flow) -> Outcome:
     call.child("conv1d", Flow((batch, 2 * key_width + value_width, length), grad=grad))
     chunk = _DELTA_RULE_CHUNK
     chunks = -(-length // chunk)
+    sizes = {"batch": batch, "value_heads": heads, "chunks": chunks, "C": chunk, "d_k": key_dim, "d_v": value_dim}
     macs, steps = scan_products(
-        [
-            ("k_β·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k"),
-             (batch, heads, chunks, chunk, chunk, key_dim)),
-            ("Q·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k"),
-             (batch, heads, chunks, chunk, chunk, key_dim)),
-            ("k_cumdecay·S, Q·S, Kᵀ·v_new", ("batch", "value_heads", "chunks", "3", "C", "d_k", "d_v"),
-             (batch, heads, chunks, 3, chunk, key_dim, value_dim)),
-            ("attention·v_new", ("batch", "value_heads", "chunks", "C", "C", "d_v"),
-             (batch, heads, chunks, chunk, chunk, value_dim)),
-        ]
-    )  # fmt: skip
+        sizes,
+        (
+            ("k_β·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k")),
+            ("Q·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k")),
+            ("k_cumdecay·S, Q·S, Kᵀ·v_new", ("batch", "value_heads", "chunks", "3", "C", "d_k", "d_v")),
+            ("attention·v_new", ("batch", "value_heads", "chunks", "C", "C", "d_v")),
+        ),
+    )
     # Backward, as autograd runs it: both operands' gradients of every product, except that the first chunk's
     # state (zeros) needs none and the last chunk's state update (dropped) is not differentiated; plus, per
     # triangular solve, the product -grad·solutionᵀ in its gradient with respect to the C × C system.
