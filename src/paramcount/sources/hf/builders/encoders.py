@@ -29,7 +29,9 @@ from paramcount.sources.hf.builders._common import (
     config_dim,
     config_flag,
     config_layers,
+    dense_norm,
     embedding,
+    feed_forward,
     head_classes,
     layer_norm,
     linear,
@@ -40,6 +42,7 @@ from paramcount.sources.hf.builders._common import (
     position_ids,
     stack,
     vocab_projection,
+    word_position_embeddings,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -117,12 +120,7 @@ def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> 
     """``{Bert,Roberta}Attention``: ``self`` (query, key, value) and ``output`` (dense, LayerNorm)."""
     projections = (linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value"))
     inner = module("self", f"{family.kind}{'Cross' if cross else 'Self'}Attention", *projections)
-    output = module(
-        "output",
-        f"{family.kind}SelfOutput",
-        linear("dense", hidden, hidden, bias=True),
-        layer_norm("LayerNorm", hidden),
-    )
+    output = dense_norm("output", f"{family.kind}SelfOutput", hidden, hidden)
     return module(name, f"{family.kind}Attention", inner, output)
 
 
@@ -143,15 +141,7 @@ def _bert_model(
     block = [_bert_attention("attention", family, hidden, cross=False)]
     if cross:
         block.append(_bert_attention("crossattention", family, hidden, cross=True))
-    block += [
-        module("intermediate", f"{family.kind}Intermediate", linear("dense", hidden, intermediate, bias=True)),
-        module(
-            "output",
-            f"{family.kind}Output",
-            linear("dense", intermediate, hidden, bias=True),
-            layer_norm("LayerNorm", hidden),
-        ),
-    ]
+    block += feed_forward(family.kind, hidden, intermediate)
     encoder = module(
         "encoder", f"{family.kind}Encoder", stack("layer", module("0", f"{family.kind}Layer", *block), layers)
     )
@@ -456,14 +446,7 @@ def distilbert(config: Config, architecture: str) -> Module:
     vocab = config_dim(config, "vocab_size")
     positions = config_dim(config, "max_position_embeddings")
     check_padding_index(config, 0, vocab)
-    embeddings = module(
-        "embeddings",
-        "Embeddings",
-        embedding("word_embeddings", vocab, dim),
-        embedding("position_embeddings", positions, dim),
-        layer_norm("LayerNorm", dim),
-        buffers=(position_ids(positions),),
-    )
+    embeddings = word_position_embeddings("Embeddings", vocab, positions, dim)
     attention = module(
         "attention",
         "DistilBertSelfAttention",

@@ -21,7 +21,9 @@ from paramcount.sources.hf.builders._common import (
     config_flag,
     config_layers,
     conv,
+    dense_norm,
     embedding,
+    feed_forward,
     head_classes,
     layer_norm,
     linear,
@@ -31,6 +33,7 @@ from paramcount.sources.hf.builders._common import (
     position_ids,
     stack,
     vocab_projection,
+    word_position_embeddings,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -101,9 +104,7 @@ def _deberta_attention(config: Config, hidden: Dim, heads: Dim) -> Module:
             projections.append(linear("pos_key_proj", hidden, width, bias=True))
         if "p2c" in types:
             projections.append(linear("pos_query_proj", hidden, width, bias=True))
-    output = module(
-        "output", "DebertaV2SelfOutput", linear("dense", hidden, hidden, bias=True), layer_norm("LayerNorm", hidden)
-    )
+    output = dense_norm("output", "DebertaV2SelfOutput", hidden, hidden)
     # What its forward does with the relative embeddings, for the shape rule (analysis/shapes/modern_encoders.py).
     attention = module("self", "DisentangledSelfAttention", *projections)
     attention = replace(attention, attributes=(("share_att_key", shared), ("pos_att_type", tuple(types))))
@@ -137,13 +138,7 @@ def _deberta_model(config: Config, width: Dim) -> Module:
         "0",
         "DebertaV2Layer",
         _deberta_attention(config, hidden, heads),
-        module("intermediate", "DebertaV2Intermediate", linear("dense", hidden, intermediate, bias=True)),
-        module(
-            "output",
-            "DebertaV2Output",
-            linear("dense", intermediate, hidden, bias=True),
-            layer_norm("LayerNorm", hidden),
-        ),
+        *feed_forward("DebertaV2", hidden, intermediate),
     )
     parts = [stack("layer", layer, config_layers(config, "num_hidden_layers"))]
     if config_flag(config, "relative_attention", False):
@@ -222,14 +217,7 @@ def _mpnet_model(config: Config, hidden: Dim, *, pooler: bool) -> Module:
     for table in (vocab, positions):
         if table.value < 2:
             raise config.fail(table.symbol, f"'{config.path(table.symbol)}' must be at least 2 (row 1 is padding)")
-    embeddings = module(
-        "embeddings",
-        "MPNetEmbeddings",
-        embedding("word_embeddings", vocab, hidden),
-        embedding("position_embeddings", positions, hidden),
-        layer_norm("LayerNorm", hidden),
-        buffers=(position_ids(positions),),
-    )
+    embeddings = word_position_embeddings("MPNetEmbeddings", vocab, positions, hidden)
     intermediate = config_dim(config, "intermediate_size")
     projections = (linear(name, hidden, hidden, bias=True) for name in ("q", "k", "v", "o"))
     attention = module(
@@ -242,10 +230,7 @@ def _mpnet_model(config: Config, hidden: Dim, *, pooler: bool) -> Module:
         "0",
         "MPNetLayer",
         attention,
-        module("intermediate", "MPNetIntermediate", linear("dense", hidden, intermediate, bias=True)),
-        module(
-            "output", "MPNetOutput", linear("dense", intermediate, hidden, bias=True), layer_norm("LayerNorm", hidden)
-        ),
+        *feed_forward("MPNet", hidden, intermediate),
     )
     buckets = config_dim(config, "relative_attention_num_buckets")
     encoder = module(

@@ -16,7 +16,6 @@ from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
-    conv,
     embedding,
     image_classifier,
     layer_norm,
@@ -31,7 +30,7 @@ from paramcount.sources.hf.builders._common import (
     qkv_projections,
     stack,
 )
-from paramcount.sources.hf.builders.vision_language import _pair, _sub_config, clip_encoder, text_embeddings
+from paramcount.sources.hf.builders.vision_language import _sub_config, clip_encoder, patch_embeddings, text_embeddings
 from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
@@ -168,18 +167,7 @@ def _dinov2_model(config: Config, name: str) -> Module:
     heads = path_heads(config, hidden, "num_attention_heads")
     inner = heads * (hidden // heads)
     qkv_bias = config.flag("qkv_bias", True)
-    image_h, image_w = _pair(config, "image_size", 224)
-    patch_h, patch_w = _pair(config, "patch_size", 14)
-    patches = (image_h // patch_h) * (image_w // patch_w)
-    projection = conv(
-        "projection",
-        "Conv2d",
-        path_dim(config, "num_channels", 3),
-        hidden,
-        (patch_h, patch_w),
-        bias=True,
-        stride=(patch_h.value, patch_w.value),
-    )
+    patcher, patches = patch_embeddings(config, "Dinov2PatchEmbeddings", hidden, 14)
     tokens = [Param("cls_token", (_ONE, _ONE, hidden))]
     if config.flag("use_mask_token", True):
         tokens.append(Param("mask_token", (_ONE, hidden)))
@@ -187,7 +175,7 @@ def _dinov2_model(config: Config, name: str) -> Module:
     embeddings = module(
         "embeddings",
         "Dinov2Embeddings",
-        module("patch_embeddings", "Dinov2PatchEmbeddings", projection),
+        patcher,
         params=tuple(tokens),
     )
     scale = module("layer_scale1", "Dinov2LayerScale", params=(Param("lambda1", (hidden,)),))

@@ -102,23 +102,29 @@ def _pair(config: Config, key: str, default: int) -> tuple[Dim, Dim]:
     return side, side
 
 
+def patch_embeddings(config: Config, kind: str, hidden: Dim, patch_default: int) -> tuple[Module, Dim]:
+    """ViT's ``patch_embeddings`` (``kind``): a Conv2d from ``num_channels`` to ``hidden`` whose kernel and stride
+    are ``patch_size``; and the patches an ``image_size`` image makes, counted as ``ViTPatchEmbeddings`` counts
+    them. Either size is an int (square) or a [height, width] list."""
+    image_h, image_w = _pair(config, "image_size", 224)
+    patch_h, patch_w = _pair(config, "patch_size", patch_default)
+    channels = path_dim(config, "num_channels", 3)
+    stride = (patch_h.value, patch_w.value)
+    projection = conv("projection", "Conv2d", channels, hidden, (patch_h, patch_w), bias=True, stride=stride)
+    return module("patch_embeddings", kind, projection), (image_w // patch_w) * (image_h // patch_h)
+
+
 def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
     hidden = path_dim(config, "hidden_size")
     heads = path_dim(config, "num_attention_heads")
     head_dim = path_dim(config, "head_dim") if config.has("head_dim") else hidden // heads
     inner = heads * head_dim
     qkv_bias = config.flag("qkv_bias", True)
-    image_h, image_w = _pair(config, "image_size", 224)
-    patch_h, patch_w = _pair(config, "patch_size", 16)
-    patches = (image_w // patch_w) * (image_h // patch_h)
-    patch = (patch_h.value, patch_w.value)
-    projection = conv(
-        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True, stride=patch
-    )
+    patcher, patches = patch_embeddings(config, "ViTPatchEmbeddings", hidden, 16)
     embeddings = module(
         "embeddings",
         "ViTEmbeddings",
-        module("patch_embeddings", "ViTPatchEmbeddings", projection),
+        patcher,
         params=(
             Param("cls_token", (Dim.constant(1), Dim.constant(1), hidden)),
             Param("position_embeddings", (Dim.constant(1), patches + 1, hidden)),
