@@ -34,8 +34,10 @@ __all__ = [
     "config_flag",
     "config_layers",
     "conv",
+    "dense_norm",
     "embedding",
     "experts",
+    "feed_forward",
     "head_classes",
     "kvq_attention",
     "layer_norm",
@@ -56,6 +58,7 @@ __all__ = [
     "tie",
     "tied_linear",
     "vocab_projection",
+    "word_position_embeddings",
 ]
 
 
@@ -233,6 +236,32 @@ def catalog_layer(name: str, layer: str, *positional: Dim, names: tuple[str, ...
 def position_ids(count: Dim) -> Buffer:
     """The non-persistent ``position_ids`` buffer, ``arange(count)`` of shape (1, count)."""
     return Buffer("position_ids", (Dim.constant(1), count), dtype="int64", persistent=False)
+
+
+def word_position_embeddings(kind: str, vocab: Dim, positions: Dim, width: Dim) -> Module:
+    """``embeddings`` of word and position tables (no token types) and a LayerNorm, all ``width`` wide, with the
+    ``position_ids`` buffer: DistilBERT's ``Embeddings``, ``MPNetEmbeddings``."""
+    return module(
+        "embeddings",
+        kind,
+        embedding("word_embeddings", vocab, width),
+        embedding("position_embeddings", positions, width),
+        layer_norm("LayerNorm", width),
+        buffers=(position_ids(positions),),
+    )
+
+
+def dense_norm(name: str, kind: str, inputs: Dim, hidden: Dim) -> Module:
+    """BERT's output block (``BertSelfOutput``, ``BertOutput``): ``dense`` (inputs → hidden), then the
+    ``LayerNorm`` over the residual sum."""
+    return module(name, kind, linear("dense", inputs, hidden, bias=True), layer_norm("LayerNorm", hidden))
+
+
+def feed_forward(prefix: str, hidden: Dim, intermediate: Dim) -> tuple[Module, Module]:
+    """BERT's feed-forward as a layer registers it: ``intermediate`` (``<prefix>Intermediate``: ``dense``, hidden →
+    intermediate) then ``output`` (``<prefix>Output``: ``dense_norm`` back to hidden)."""
+    up = module("intermediate", f"{prefix}Intermediate", linear("dense", hidden, intermediate, bias=True))
+    return up, dense_norm("output", f"{prefix}Output", intermediate, hidden)
 
 
 def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) -> Module:
