@@ -140,6 +140,7 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # the package's templates do not change while it runs: no stat() per render
         )
 
     def _render(self, template: str, **context: Any) -> str:
