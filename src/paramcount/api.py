@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
+from paramcount._cache import per_tree
 from paramcount._record import Record, replace
-from paramcount.analysis.cache import per_tree
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from html import escape
 
-from paramcount.analysis.cache import per_frozen
+from paramcount._cache import per_frozen
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.assumptions import dtype_why
 from paramcount.render.code import expression_text

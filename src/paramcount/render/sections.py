@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from paramcount._cache import per_frozen
 from paramcount._record import Record
-from paramcount.analysis.cache import per_frozen
 from paramcount.analysis.explain import Explanation, ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport

@@ -11,9 +11,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeVar
 
-    from paramcount.tree import Module
-
     F = TypeVar("F", bound=Callable[..., Any])
+    Tree = TypeVar("Tree")
     T = TypeVar("T")
 
 __all__ = ["per_frozen", "per_tree"]
@@ -45,7 +44,7 @@ def per_frozen(function: F) -> F:
     return memoised  # type: ignore[return-value]
 
 
-def per_tree(function: Callable[[Module], T]) -> Callable[[Module], T]:
-    """``function`` of a tree alone, memoised by the tree's identity (``per_frozen``): a ``Module`` is frozen, so
-    the value cannot go stale."""
+def per_tree(function: Callable[[Tree], T]) -> Callable[[Tree], T]:
+    """``function`` of a tree (a ``paramcount.tree.Module``) alone, memoised by the tree's identity
+    (``per_frozen``): a ``Module`` is frozen, so the value cannot go stale."""
     return per_frozen(function)
