@@ -49,25 +49,49 @@ def _own_fields(namespace: dict[str, Any]) -> list[str]:
 _MISSING = object()
 
 
-def _values(name: str, fields: tuple[str, ...], defaults: dict[str, Any], args: Any, kwargs: dict[str, Any]) -> Any:
-    """Every field's value, in order, from a call's arguments and the defaults; the ``TypeError`` a
-    dataclass's ``__init__`` raises for a call that does not fit."""
+class _Fields:
+    """A record class's fields as ``__init__`` reads its arguments: their names (also as a set), the defaults by
+    name and in order (``_MISSING`` where none), and how many leading fields a call must give (``required``)."""
+
+    __slots__ = ("defaults", "known", "names", "required", "tail", "what")
+
+    def __init__(self, what: str, names: tuple[str, ...], defaults: dict[str, Any]) -> None:
+        self.what, self.names, self.known, self.defaults = what, names, frozenset(names), defaults
+        self.tail = tuple(defaults.get(name, _MISSING) for name in names)
+        self.required = max((place + 1 for place, name in enumerate(names) if name not in defaults), default=0)
+
+
+def _values(spec: _Fields, args: Any, kwargs: Any) -> Any:
+    """Every field's value, in order, from a call's arguments and the defaults, merged by tuple and ``dict``
+    operations rather than field by field; the ``TypeError`` a dataclass's ``__init__`` raises for a call that
+    does not fit."""
+    given, fields = len(args), spec.names
+    if not kwargs:
+        if spec.required <= given < len(fields):
+            return args + spec.tail[given:]
+        raise _misfit(spec.what, fields, spec.defaults, args, kwargs)
+    merged = spec.defaults | kwargs
+    if given:
+        if given > len(fields) or not kwargs.keys().isdisjoint(fields[:given]):
+            raise _misfit(spec.what, fields, spec.defaults, args, kwargs)
+        merged.update(zip(fields, args))  # noqa: B905 - the leading fields the call gives
+    if len(merged) != len(fields) or not merged.keys() <= spec.known:  # a field missing, or a name that is none
+        raise _misfit(spec.what, fields, spec.defaults, args, kwargs)
+    return map(merged.__getitem__, fields)
+
+
+def _misfit(name: str, fields: tuple[str, ...], defaults: dict[str, Any], args: Any, kwargs: Any) -> TypeError:
+    """What is wrong with a call whose arguments do not fit the fields, found in a dataclass's order."""
     if len(args) > len(fields):
-        raise TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
-    for field in fields[: len(args)] if kwargs else ():
+        return TypeError(f"{name}() takes {len(fields)} positional arguments but {len(args)} were given")
+    for field in fields[: len(args)]:
         if field in kwargs:
-            raise TypeError(f"{name}() got multiple values for argument {field!r}")
-    values = list(args)
+            return TypeError(f"{name}() got multiple values for argument {field!r}")
     for field in fields[len(args) :]:
-        value = kwargs.pop(field, _MISSING)
-        if value is _MISSING:
-            value = defaults.get(field, _MISSING)
-            if value is _MISSING:
-                raise TypeError(f"{name}() missing required argument: {field!r}")
-        values.append(value)
-    if kwargs:
-        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
-    return values
+        if field not in kwargs and field not in defaults:
+            return TypeError(f"{name}() missing required argument: {field!r}")
+    unexpected = next(key for key in kwargs if key not in fields)
+    return TypeError(f"{name}() got an unexpected keyword argument {unexpected!r}")
 
 
 def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], post_init: bool) -> Callable[..., None]:
@@ -75,14 +99,15 @@ def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], pos
 
     It stores each value through its slot's descriptor (``__set__``), past the frozen ``__setattr__``; a call
     with every field given positionally, the common case, goes straight there."""
-    name = cls.__name__
+    spec = _Fields(cls.__name__, fields, defaults)
     setters = tuple(getattr(cls, field).__set__ for field in fields)
     size = len(fields)
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if kwargs or len(args) != size:
-            args = _values(name, fields, defaults, args, kwargs)
-        for set_field, value in zip(setters, args, strict=True):
+            args = _values(spec, args, kwargs)
+        # as many values as fields (checked above); zip's strict= keyword would cost ~1.5 k instructions a call
+        for set_field, value in zip(setters, args):  # noqa: B905
             set_field(self, value)
         if post_init:
             self.__post_init__()
