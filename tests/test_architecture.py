@@ -86,9 +86,10 @@ ALLOWED = {
     "__main__": {"cli"},
     "_record": set(),
     "_lazy": set(),
+    "_cache": set(),
 }
 # Import nothing of paramcount, so every group may use them.
-FOUNDATION = {"_record", "_lazy"}
+FOUNDATION = {"_record", "_lazy", "_cache"}
 
 
 def _group(path: Path) -> str:
@@ -130,8 +131,10 @@ def _top_level_imports(body: list[ast.stmt], modules: set[str]) -> set[str]:
         if isinstance(node, ast.If | ast.Try):
             found |= _top_level_imports([*node.body, *node.orelse], modules)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("paramcount"):
+            # ``from package import submodule`` is an edge to the submodule; to the package only for its own names.
             module = node.module or ""
-            found |= {name for name in (module, *(f"{module}.{a.name}" for a in node.names)) if name in modules}
+            submodules = {f"{module}.{a.name}" for a in node.names} & modules
+            found |= submodules | ({module} & modules if len(submodules) < len(node.names) else set())
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name in modules}
     return found

@@ -19,16 +19,26 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TypeVar, dataclass_transform
+    from typing import Any, Generic, TypeVar, dataclass_transform
 
     _T = TypeVar("_T")
+
+    class Typed(Generic[_T]):
+        """A base that makes a class generic (``Registry[LayerSpec]``) for the type checker only."""
+
 else:
 
     def dataclass_transform(**_: object) -> Callable[[_T], _T]:
         return lambda decorated: decorated
 
+    class Typed:  # the answer path does without ``typing`` (an import of a millisecond)
+        __slots__ = ()
 
-__all__ = ["Record", "field_values", "replace"]
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+
+__all__ = ["Record", "Typed", "field_values", "replace"]
 
 
 def _own_fields(namespace: dict[str, Any]) -> list[str]:

@@ -7,30 +7,22 @@ costs nothing until asked); a lookup of an unknown name offers the closest known
 
 from __future__ import annotations
 
+from paramcount._record import Typed
 from paramcount.errors import UnknownNameError, did_you_mean
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Generic, TypeVar
+    from typing import TypeVar
 
     _T = TypeVar("_T")
-
-    class _Typed(Generic[_T]):
-        """``Registry``'s type parameter, for the type checker only."""
-
 else:
     _T = None
-
-    class _Typed:  # the answer path does without ``typing`` (an import of a millisecond)
-        def __class_getitem__(cls, item: object) -> type:
-            return cls
-
 
 __all__ = ["Registry"]
 
 
-class Registry(_Typed[_T]):
+class Registry(Typed[_T]):
     """Entries by name; ``what`` names an entry in messages (``"layer"``: ``unknown layer 'Linar'``)."""
 
     __slots__ = ("_load", "_loaded", "entries", "what")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
+from paramcount._cache import per_tree
 from paramcount._record import Record, replace
-from paramcount.analysis.cache import per_tree
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -703,16 +703,16 @@ def _shapes(tree: Module, input_shape: tuple[int, ...] | None, options: PlanOpti
     return None if input_shape is None else propagate(tree, input_shape)
 
 
-def _compute(result: Result, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
+def _compute(result: Result, model: _Model, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
     """FLOPs per step for the tokens of one batch with N as Kaplan et al. define it, the non-embedding
     parameters (active ones for mixture-of-experts models), and the training figure with all of them beside."""
     if options is None or options.seq_len is None:
         return ()
     from paramcount.analysis.flops import forward_estimate, training_estimate
 
-    used = result.active if result.active is not None else result.total
-    active = "active " if result.active is not None else ""
-    non_embedding = used - embedding_parameters(result.tree)
+    used = model.active if model.active is not None else result.total
+    active = "active " if model.active is not None else ""
+    non_embedding = used - model.embedding_parameters
     tokens = options.seq_len * options.batch
     which = f"{active}non-embedding parameters, as Kaplan et al."
     return (
@@ -803,7 +803,7 @@ def build_report(
         plan=plan,
         optimizer=_optimizer_label(plan),
         shapes=shapes,
-        compute=_compute(result, options),
+        compute=_compute(result, model, options),
         variants=_compare(tree, counts.total, variant_candidates(tree)) if variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if related else (),
         modules=_module_table(tree) if structure else (),

@@ -340,20 +340,12 @@ def _error_json(query: str | None, error: ParamcountError, indent: int | None) -
     return json.dumps({"query": query, "error": error.to_dict()}, indent=indent, ensure_ascii=False)
 
 
-PLAN_FLAGS = (
-    "dtype", "quantization", "optimizer", "mixed_precision", "lora_rank", "lora_targets", "seq_len", "batch_size",
-    "attention", "zero", "tp", "pp", "gpus", "gpu", "kv_dtype",
-)  # fmt: skip
-
-
 def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | None:
-    """One ``PlanOptions`` field per flag; None when no planner flag was given."""
-    given = {name: getattr(arguments, name) for name in PLAN_FLAGS if getattr(arguments, name) is not None}
+    """One ``PlanOptions`` field per flag of the plan group; None when none of them was given."""
+    values = ((flag.dest, getattr(arguments, flag.dest)) for flag in FLAGS if flag.group == "plan")
+    given = {name: value for name, value in values if _given(value)}
     if "batch_size" in given:
         given["batch"] = given.pop("batch_size")
-    for switch in ("gradient_checkpointing", "sequence_parallel"):
-        if getattr(arguments, switch):
-            given[switch] = True
     if not given:
         return None
     from paramcount.analysis.planner import PlanOptions

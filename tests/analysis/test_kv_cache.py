@@ -244,9 +244,9 @@ def test_states_have_the_shapes_and_dtypes_transformers_keeps(family: str) -> No
         assert state.layers == len(layers) > 0
         for layer in layers:
             conv, recurrent = layer.conv_states[0], layer.recurrent_states[0]
-            assert (tuple(conv.shape), conv.dtype) == (state.conv_shape, torch.bfloat16)
-            assert (tuple(recurrent.shape), recurrent.dtype) == (state.recurrent_shape, torch.float32)
-        assert (state.conv_dtype, state.recurrent_dtype) == ("bfloat16", "float32")
+            assert (tuple(conv.shape), conv.dtype) == (state.conv.shape, torch.bfloat16)
+            assert (tuple(recurrent.shape), recurrent.dtype) == (state.recurrent.shape, torch.float32)
+        assert (state.conv.dtype, state.recurrent.dtype) == ("bfloat16", "float32")
 
 
 @settings(max_examples=12)
@@ -309,7 +309,7 @@ def test_pipeline_stages_of_a_hybrid_take_the_stage_with_the_most_cache() -> Non
     assert (stage.bytes, stage.states[0].layers, stage.groups[0].layers) == (3_456, 2, 2)
     # tensor parallelism splits the channels and the state's heads: 4 of 8 on each of 2 devices, an estimate
     split = cache(2, 1)
-    assert (split.states[0].conv_shape, split.states[0].recurrent_shape) == ((1, 4, 4), (1, 4, 2))
+    assert (split.states[0].conv.shape, split.states[0].recurrent.shape) == ((1, 4, 4), (1, 4, 2))
     assert not any(item.exact for item in split.states[0].items)
 
 

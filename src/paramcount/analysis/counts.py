@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, field_values
 from paramcount.tree import Module, Tensor, iter_modules
 
 __all__ = ["Counts", "TensorRow", "TiedRow", "Totals", "count_tree", "totals"]
@@ -23,26 +23,24 @@ class TiedRow(Record):
     count: int
 
 
-class Counts(Record):
+class Totals(Record):
+    """The totals alone (``totals``: computed without expanding repeated blocks, microseconds for any model
+    size)."""
+
     total: int
     trainable: int
     non_trainable: int
     buffers: int
     tied: int
     """Elements of tied (shared) tensors, counted once in ``total``; ``total + tied`` is the untied count."""
+
+
+class Counts(Totals):
+    """The totals and every tensor by name (``count_tree``: repeated blocks expanded)."""
+
     parameters: tuple[TensorRow, ...]
     buffer_tensors: tuple[TensorRow, ...]
     tied_tensors: tuple[TiedRow, ...]
-
-
-class Totals(Record):
-    """The totals alone, computed without expanding repeated blocks (microseconds for any model size)."""
-
-    total: int
-    trainable: int
-    non_trainable: int
-    buffers: int
-    tied: int
 
 
 def totals(root: Module) -> Totals:
@@ -91,13 +89,8 @@ def count_tree(root: Module) -> Counts:
             else:
                 tied.append(TiedRow(prefix + param.name, param.tied_to, param.count))
         buffers.extend(row(prefix + b.name, b, False) for b in module.buffers if b.tied_to is None)
-    summary = totals(root)
     return Counts(
-        total=summary.total,
-        trainable=summary.trainable,
-        non_trainable=summary.non_trainable,
-        buffers=summary.buffers,
-        tied=summary.tied,
+        **field_values(totals(root)),
         parameters=tuple(parameters),
         buffer_tensors=tuple(buffers),
         tied_tensors=tuple(tied),

@@ -1,21 +1,30 @@
 """A call's arguments: binding positional and keyword values to a signature as Python does, and the
 validating accessors builders read them through, which raise ``ArgumentError`` naming the argument the way
-torch's own checks do."""
+torch's own checks do. ``Declaration`` is what the catalog and the zoo declare (a name, its signature and the
+builder of a bound call), ``declare`` the decorator that registers one."""
 
 from __future__ import annotations
 
+from paramcount._record import Record, Typed
 from paramcount.errors import ArgumentError, short_repr
 from paramcount.layers._signature import REQUIRED
 from paramcount.tree import Dim, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import TypeAlias, TypeVar
 
+    from paramcount._registry import Registry
     from paramcount.layers._signature import Signature
     from paramcount.tree import Value
 
-__all__ = ["Arguments", "bind"]
+    _T = TypeVar("_T")
+    _Builder: TypeAlias = Callable[["Arguments"], _T]
+else:
+    _T = None
+
+__all__ = ["Arguments", "Declaration", "bind", "declare"]
 
 
 class Arguments:
@@ -160,3 +169,27 @@ def _bind_keywords(
             raise ArgumentError(kind, f"got multiple values for argument {key!r}", key)
         given.add(key)
         bound[key] = value
+
+
+class Declaration(Record, Typed[_T]):
+    """A catalog layer (the builder makes its ``Parts``) or a zoo model (the builder makes its whole tree):
+    the name it is called by, torch's signature for it, and the builder of a call bound to that signature."""
+
+    name: str
+    signature: Signature
+    builder: _Builder[_T]
+
+    def build(self, positional: Sequence[Value], keywords: Sequence[tuple[str, Value]]) -> tuple[Arguments, _T]:
+        """The call bound to the signature (or ``ArgumentError``) and what the builder makes of it."""
+        arguments = bind(self.name, self.signature, positional, keywords)
+        return arguments, self.builder(arguments)
+
+
+def declare(table: Registry[Declaration[_T]], name: str, sig: Signature) -> Callable[[_Builder[_T]], _Builder[_T]]:
+    """A decorator that registers the builder it decorates in ``table`` as ``name``, called with ``sig``."""
+
+    def register(builder: _Builder[_T]) -> _Builder[_T]:
+        table.add(name, Declaration(name, sig, builder))
+        return builder
+
+    return register

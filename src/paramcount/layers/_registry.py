@@ -18,7 +18,7 @@ from paramcount._record import Record, replace
 from paramcount._registry import Registry
 from paramcount.dtypes import BITS, bytes_for
 from paramcount.errors import ArgumentError, short_repr
-from paramcount.layers._arguments import Arguments, bind
+from paramcount.layers._arguments import Arguments, Declaration, declare
 from paramcount.tree import Buffer, Module, Param, Ref
 
 TYPE_CHECKING = False
@@ -61,16 +61,10 @@ class Parts(Record):
     children: tuple[Module, ...] = ()
 
 
+LayerSpec: TypeAlias = Declaration[Parts]
+"""One catalog entry: its kind, torch's signature and the builder of its ``Parts``."""
 if TYPE_CHECKING:
     Builder: TypeAlias = Callable[[Arguments], Parts]
-
-
-class LayerSpec(Record):
-    """One catalog entry."""
-
-    kind: str
-    signature: Signature
-    builder: Builder
 
 
 def _load_catalog() -> None:
@@ -96,12 +90,7 @@ CATALOG: Final[Registry[LayerSpec]] = Registry("layer", _load_catalog)
 
 def layer(kind: str, sig: Signature) -> Callable[[Builder], Builder]:
     """Register ``builder`` as the catalog entry for ``torch.nn.<kind>``."""
-
-    def register(builder: Builder) -> Builder:
-        CATALOG.add(kind, LayerSpec(kind, sig, builder))
-        return builder
-
-    return register
+    return declare(CATALOG, kind, sig)
 
 
 def known_layers() -> tuple[str, ...]:
@@ -153,8 +142,7 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
 def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
     spec = CATALOG.entries.get(kind) or lookup(kind)
-    arguments = bind(kind, spec.signature, positional, keywords)
-    parts = spec.builder(arguments)
+    arguments, parts = spec.build(positional, keywords)
     # name, kind, args, params, buffers, children (positional: the most frequent construction of a record)
     module = Module("", kind, tuple(arguments.values.items()), parts.params, parts.buffers, parts.children)
     if arguments.values.get("dtype") is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from html import escape
 
+from paramcount._cache import per_frozen
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.assumptions import dtype_why
 from paramcount.render.code import expression_text
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-    from paramcount.analysis.counts import TensorRow
+    from paramcount.analysis.counts import Counts, TensorRow
     from paramcount.analysis.memory import MemoryItem
     from paramcount.analysis.planner import Fit
 
@@ -136,15 +137,30 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
     one row each (every tensor a click away)."""
     found: list[str] = []
     for section in sections(report, depth=depth):
-        html = _section(section, href)
-        if section.key == "modules":
-            html = _folded(html, "Module tree", opened=True)
+        if section.key == "tensors":
+            html = _tensor_section(section, report.counts)
+        elif section.key == "modules":
+            html = _module_section(section)
+        elif section.key == "formula":
+            html = _formula_section(section)
         elif section.key == "blocks":
             html = _share_section(report)
-        elif section.key == "tensors":
-            html = _tensor_section(report, html)
+        else:
+            html = _section(section, href)
         found.append(html)
     return "\n".join(found)
+
+
+@per_frozen
+def _module_section(section: Section) -> str:
+    """The module table, folded; once per tree's table (``sections`` gives it once per tree)."""
+    return _folded(_section(section, None), "Module tree", opened=True)
+
+
+@per_frozen
+def _formula_section(section: Section) -> str:
+    """How the total adds up; once per tree's explanation (``sections`` gives it once per tree)."""
+    return _section(section, None)
 
 
 def _folded(section_html: str, summary: str, *, opened: bool) -> str:
@@ -181,11 +197,11 @@ def _share_section(report: Report) -> str:
     )
 
 
-def _tensor_groups(report: Report) -> list[tuple[str, TensorRow, int]]:
+def _tensor_groups(counts: Counts) -> list[tuple[str, TensorRow, int]]:
     """The parameter tensors with repeated layers folded: ``model.layers.0-31.self_attn.q_proj.weight`` once
     with its copies (consecutive indices, same shape and dtype); other tensors as they are."""
     groups: dict[tuple[object, ...], list[tuple[int, TensorRow]]] = {}
-    for row in report.counts.parameters:
+    for row in counts.parameters:
         parts = row.name.split(".")
         index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
         if index is None:
@@ -208,11 +224,13 @@ def _tensor_groups(report: Report) -> list[tuple[str, TensorRow, int]]:
     return found
 
 
-def _tensor_section(report: Report, section_html: str) -> str:
+@per_frozen
+def _tensor_section(section: Section, counts: Counts) -> str:
     """The tensor table with repeated layers folded into one row each, and every tensor behind a ``<details>``;
-    unchanged when nothing repeats."""
-    groups = _tensor_groups(report)
-    if len(groups) == len(report.counts.parameters):
+    unchanged when nothing repeats. Once per tree's tensors (``sections`` gives their section once per tree)."""
+    section_html = _section(section, None)
+    groups = _tensor_groups(counts)
+    if len(groups) == len(counts.parameters):
         return section_html
     rows = "".join(
         f"<tr><td>{escape(name)}{f' ×{copies}' if copies > 1 else ''}</td><td>{escape(_shape_text(row.shape))}</td>"
@@ -227,9 +245,9 @@ def _tensor_section(report: Report, section_html: str) -> str:
     every = "".join(
         f'<tr><td>{escape(row.name)}</td><td>{escape(_shape_text(row.shape))}</td><td class="num">'
         f"{integer(row.count)}</td></tr>"
-        for row in report.counts.parameters
+        for row in counts.parameters
     )
-    count = integer(len(report.counts.parameters))
+    count = integer(len(counts.parameters))
     expanded = (
         f'<details id="tensors-all"><summary>Every tensor ({count})</summary><div class="table-wrap"><table>'
         '<thead><tr><th scope="col">tensor</th><th scope="col">shape</th><th scope="col" class="num">count</th>'

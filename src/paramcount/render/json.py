@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.counts import TensorRow
     from paramcount.analysis.measured import ActivationMemory
     from paramcount.analysis.memory import Assumption
-    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan
+    from paramcount.analysis.planner import KVCache, KVCapacity, MemoryPlan, StateTensor
     from paramcount.analysis.shapes.types import ShapeReport, TrainingFlops
     from paramcount.provenance import Provenance, SectionTotal
     from paramcount.report import Comparison, Report
@@ -268,15 +268,19 @@ def _kv_cache(cache: KVCache | None) -> dict[str, Any] | None:
         "states": [
             {
                 **_pick(state, "mixer layers"),
-                "conv_shape": list(state.conv_shape),
-                **_pick(state, "conv_dtype conv_bytes"),
-                "recurrent": state.recurrent_name,
-                "recurrent_shape": list(state.recurrent_shape),
-                **_pick(state, "recurrent_dtype recurrent_bytes bytes"),
+                **_state_tensor("conv", state.conv),
+                "recurrent": state.recurrent.name,
+                **_state_tensor("recurrent", state.recurrent),
+                "bytes": state.bytes,
             }
             for state in cache.states
         ],
     }
+
+
+def _state_tensor(key: str, state: StateTensor) -> dict[str, Any]:
+    """A state-space layer's state under the schema's ``conv_*`` or ``recurrent_*`` keys."""
+    return {f"{key}_shape": list(state.shape), f"{key}_dtype": state.dtype, f"{key}_bytes": state.bytes}
 
 
 def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paramcount._cache import per_frozen
 from paramcount._record import Record
 from paramcount.analysis.explain import Explanation, ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
@@ -16,7 +17,9 @@ from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from paramcount.analysis.counts import Counts
     from paramcount.analysis.planner import MemoryPlan
+    from paramcount.analysis.structure import Block as ShareBlock
 
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
@@ -195,8 +198,9 @@ def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
     return f"{format} checkpoint{inside}{size}"
 
 
-def _tensors(report: Report) -> Section:
-    counts = report.counts
+@per_frozen
+def _tensors(counts: Counts, kind: str) -> Section:
+    """The tensor listing, once per tree's counts (the planner's reports of one model share them)."""
     show_trainable = counts.non_trainable > 0
     show_dtype = any(row.dtype != "float32" for row in counts.parameters)
     header = ["tensor", "shape", "count", "formula"]
@@ -216,7 +220,7 @@ def _tensors(report: Report) -> Section:
     if rows:
         blocks.append(Table(tuple(header), tuple(rows), frozenset({2})))
     else:
-        blocks.append(Paragraph((Segment(f"{report.kind} has no parameters."),)))
+        blocks.append(Paragraph((Segment(f"{kind} has no parameters."),)))
     if len(counts.parameters) > MAX_TENSOR_ROWS:
         hidden = len(counts.parameters) - MAX_TENSOR_ROWS
         blocks.append(Paragraph((Segment(f"… and {hidden:,} more tensors (--json lists them all)", "muted"),)))
@@ -259,7 +263,9 @@ def _single_module_steps(formula: ModuleFormula) -> tuple[tuple[Segment, ...], .
     return tuple(lines)
 
 
+@per_frozen
 def _steps(explanation: Explanation) -> Section:
+    """How the total adds up, once per explanation (one per tree)."""
     formulas = explanation.modules
     lines: list[tuple[Segment, ...]] = []
     if not formulas:
@@ -600,10 +606,12 @@ def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: boo
     return Section(key, title, (Table(header, tuple(rows), frozenset({1, 2})),))
 
 
-def _modules(report: Report, depth: int) -> Section:
-    total = report.counts.total or 1
+@per_frozen
+def _modules(modules: tuple[ModuleRow, ...], counts: Counts, depth: int) -> Section:
+    """The module table to ``depth``, once per tree's table (and depth)."""
+    total = counts.total or 1
     rows = []
-    for row in report.modules:
+    for row in modules:
         if row.depth > depth:
             continue
         name = row.path.rsplit(".", 1)[-1] if row.path else "(root)"
@@ -613,9 +621,9 @@ def _modules(report: Report, depth: int) -> Section:
         rows.append((label, row.kind, integer(row.total), f"{share:.1f}%", trainable))
     table = Table(("module", "type", "parameters", "share", "trainable"), tuple(rows), frozenset({2, 3, 4}))
     notes = []
-    if any(row.depth > depth for row in report.modules):
+    if any(row.depth > depth for row in modules):
         notes.append(f"deeper modules hidden (--depth {depth})")
-    if any(row.times > 1 for row in report.modules):
+    if any(row.times > 1 for row in modules):
         notes.append("a repeated block is listed once, with its count and its parameters per copy")
     if not notes:
         return Section("modules", "Modules", (table,))
@@ -631,12 +639,14 @@ def _repeat_starts_here(row: ModuleRow) -> bool:
 BAR_WIDTH = 30
 
 
-def _share_chart(report: Report) -> Section:
-    total = report.counts.total or 1
-    labels = [block.path + (f" ×{block.times}" if block.times > 1 else "") for block in report.blocks]
+@per_frozen
+def _share_chart(blocks: tuple[ShareBlock, ...], counts: Counts) -> Section:
+    """Where the parameters are, as bars of text, once per tree's blocks."""
+    total = counts.total or 1
+    labels = [block.path + (f" ×{block.times}" if block.times > 1 else "") for block in blocks]
     width = max(len(label) for label in labels)
     lines = []
-    for label, block in zip(labels, report.blocks, strict=True):
+    for label, block in zip(labels, blocks, strict=True):
         if not block.parameters:
             continue
         share = block.parameters / total
@@ -690,9 +700,9 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     tensors and formula; a whole model with its module table and where its parameters are."""
     structure = []
     if len(report.modules) > 1:
-        structure.append(_modules(report, depth))
+        structure.append(_modules(report.modules, report.counts, depth))
     if len(report.blocks) > 1:
-        structure.append(_share_chart(report))
+        structure.append(_share_chart(report.blocks, report.counts))
     steps = [] if report.explanation is None else [_steps(report.explanation)]
     reading = (
         []
@@ -701,9 +711,9 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     )
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
-        found = [_headline(report), _tensors(report), *steps, *reading, *structure]
+        found = [_headline(report), _tensors(report.counts, report.kind), *steps, *reading, *structure]
     else:
-        found = [_headline(report), *structure, *steps, _tensors(report)]
+        found = [_headline(report), *structure, *steps, _tensors(report.counts, report.kind)]
     found.extend(
         section
         for section in (_raw_shapes(report), _shapes(report, depth), _activations(report), _compute(report))

@@ -87,11 +87,16 @@ class _Global(Record):
     qualified: str
 
 
-class Storage(Record):
+class TorchStorage(Record):
+    """One storage record: what the file holds on disk."""
+
     key: str
     dtype: str
+    """The dtype its element count is in: the typed storage's, or ``"uint8"`` for an untyped storage (which
+    torch writes for dtypes that have no typed storage class, such as float8 and uint16)."""
     numel: int
     location: str
+    """Where it was saved from: ``"cpu"``, ``"cuda:0"`` …"""
 
     @property
     def nbytes(self) -> int:
@@ -99,16 +104,23 @@ class Storage(Record):
 
 
 class Tensor(Record):
-    storage: Storage
-    offset: int
-    """In elements of ``dtype``, from the storage's start."""
+    """A tensor as the pickle rebuilds it: its view of a storage, its dtype and how it was saved."""
+
     shape: tuple[int, ...]
     stride: tuple[int, ...]
     dtype: str
-    """The tensor's own (``_rebuild_tensor_v3`` names it; an untyped storage holds bytes), else the storage's."""
+    """torch's dtype name without ``torch.`` (``"bfloat16"``): the tensor's own (``_rebuild_tensor_v3`` names it;
+    an untyped storage holds bytes), else the storage's."""
+    storage: str
+    """The storage key: tensors with the same key share storage (ties, views)."""
+    storage_offset: int
+    """In elements of ``dtype``, from the storage's start."""
+    nbytes: int
+    """numel × itemsize: the tensor's own bytes (a view or an expanded tensor may need fewer on disk)."""
     requires_grad: bool
+    """As saved (tensors in a ``state_dict()`` are saved detached: False)."""
     parameter: bool
-    """Rebuilt as an ``nn.Parameter``."""
+    """Rebuilt as an ``nn.Parameter`` (a ``state_dict()`` holds plain tensors)."""
 
 
 class _Namespace(dict[object, object]):
@@ -147,7 +159,7 @@ class PickleReader:
         self.data = data
         self.base = base
         self.legacy = legacy
-        self.storages: dict[str, Storage] = {}
+        self.storages: dict[str, TorchStorage] = {}
         self.opcodes = 0
         self.position = 0
         self.stack: list[object] = []
@@ -408,7 +420,7 @@ class PickleReader:
         dtype = STORAGE_TYPES[kind.qualified]
         storage = self.storages.get(key)
         if storage is None:
-            storage = self.storages[key] = Storage(key, dtype, numel, location)
+            storage = self.storages[key] = TorchStorage(key, dtype, numel, location)
         elif (storage.dtype, storage.numel) != (dtype, numel):
             raise self.error(f"declares storage {shown(key)!r} twice, with different types or sizes")
         self.push(storage)
@@ -418,7 +430,7 @@ class PickleReader:
     def rebuild_tensor(self, arguments: tuple[object, ...], dtype: str | None) -> Tensor:
         storage, offset, shape_value, stride_value, requires_grad, hooks = arguments[:6]
         metadata = arguments[6] if len(arguments) > 6 else None
-        if not isinstance(storage, Storage):
+        if not isinstance(storage, TorchStorage):
             raise self.error("rebuilds a tensor from something that is not a storage")
         shape, stride = _sizes(shape_value), _sizes(stride_value)
         if not (
@@ -438,7 +450,9 @@ class PickleReader:
             numel *= dim
             if numel > MAX_SIZE:
                 raise self.error(f"holds a tensor of shape {shown(repr(shape))}, over 2**63 - 1 elements")
-        tensor = Tensor(storage, offset, shape, stride, dtype, requires_grad, parameter=False)
+        tensor = Tensor(
+            shape, stride, dtype, storage.key, offset, numel * ITEMSIZE[dtype], requires_grad, parameter=False
+        )
         end = _extent(tensor) * ITEMSIZE[dtype]
         if end > storage.nbytes:
             raise self.error(
@@ -561,8 +575,9 @@ def _is_size(value: object) -> bool:
 def _extent(tensor: Tensor) -> int:
     """Elements of the storage the tensor reaches: one past its last element (its offset when empty)."""
     if 0 in tensor.shape:
-        return tensor.offset
-    return tensor.offset + 1 + sum((dim - 1) * step for dim, step in zip(tensor.shape, tensor.stride, strict=True))
+        return tensor.storage_offset
+    last = sum((dim - 1) * step for dim, step in zip(tensor.shape, tensor.stride, strict=True))
+    return tensor.storage_offset + 1 + last
 
 
 def _described(value: object) -> str:

@@ -44,7 +44,7 @@ import io
 import os
 import struct
 
-from paramcount._record import Record
+from paramcount._record import Record, field_values
 from paramcount.errors import CheckpointError, LimitError
 from paramcount.limits import (
     MAX_PICKLE_BYTES,
@@ -56,7 +56,7 @@ from paramcount.limits import (
 )
 from paramcount.sources._bounded import open_regular, read_file
 from paramcount.sources._shards import check_shard, read_index
-from paramcount.sources._torch_pickle import FORMAT, ITEMSIZE, PickleCutShort, PickleReader, Tensor, shown
+from paramcount.sources._torch_pickle import FORMAT, PickleCutShort, PickleReader, Tensor, TorchStorage, shown
 from paramcount.sources.checkpoint import Checkpoint, TensorEntry
 
 TYPE_CHECKING = False
@@ -82,8 +82,8 @@ INDEX_SUFFIX = ".bin.index.json"
 """The index of a checkpoint ``save_pretrained(safe_serialization=False)`` shards: ``pytorch_model.bin.index.json``."""
 
 
-class TorchTensor(Record):
-    """One tensor found in the saved object."""
+class TorchTensor(Tensor):
+    """One tensor found in the saved object: the pickle's record of it, and where it was found."""
 
     name: str
     """Dotted path inside the saved object (``state_dict.model.layers.0.weight``; ``""`` for a tensor saved
@@ -92,32 +92,6 @@ class TorchTensor(Record):
     """``"model"``, ``"optimizer"`` or ``"other"`` (see the module docstring)."""
     name_in_section: str
     """The name without its wrapper key (``model.layers.0.weight``); the whole name in a bare state dict."""
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    dtype: str
-    """torch's dtype name without ``torch.`` (``"bfloat16"``)."""
-    storage: str
-    """The storage key: tensors with the same key share storage (ties, views)."""
-    storage_offset: int
-    """In elements of ``dtype``."""
-    nbytes: int
-    """numel × itemsize: the tensor's own bytes (a view or an expanded tensor may need fewer on disk)."""
-    requires_grad: bool
-    """As saved (tensors in a ``state_dict()`` are saved detached: False)."""
-    parameter: bool
-    """Saved as an ``nn.Parameter`` (a ``state_dict()`` holds plain tensors)."""
-
-
-class TorchStorage(Record):
-    """One storage record: what the file holds on disk."""
-
-    key: str
-    dtype: str
-    """The dtype its element count is in: the typed storage's, or ``"uint8"`` for an untyped storage (which
-    torch writes for dtypes that have no typed storage class, such as float8 and uint16)."""
-    nbytes: int
-    location: str
-    """Where it was saved from: ``"cpu"``, ``"cuda:0"`` …"""
 
 
 class TorchFile(Record):
@@ -448,25 +422,9 @@ def _result(layout: str, value: object, reader: PickleReader, name: str) -> Torc
             section = "model" if path[0] in _MODEL_KEYS else "optimizer" if path[0] in _OPTIMIZER_KEYS else "other"
             local = path[1:] if section != "other" else path
         tensors.append(
-            TorchTensor(
-                name=".".join(path),
-                section=section,
-                name_in_section=".".join(local),
-                shape=tensor.shape,
-                stride=tensor.stride,
-                dtype=tensor.dtype,
-                storage=tensor.storage.key,
-                storage_offset=tensor.offset,
-                nbytes=_numel(tensor.shape) * ITEMSIZE[tensor.dtype],
-                requires_grad=tensor.requires_grad,
-                parameter=tensor.parameter,
-            )
+            TorchTensor(**field_values(tensor), name=".".join(path), section=section, name_in_section=".".join(local))
         )
-    storages = tuple(
-        TorchStorage(storage.key, storage.dtype, storage.nbytes, storage.location)
-        for storage in reader.storages.values()
-    )
-    return TorchFile(layout, tuple(tensors), storages)
+    return TorchFile(layout, tuple(tensors), tuple(reader.storages.values()))
 
 
 class _Walk:
@@ -492,10 +450,3 @@ class _Walk:
         elif isinstance(value, list | tuple):
             for index, item in enumerate(value):
                 self.visit(item, [*path, str(index)], depth + 1)
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count

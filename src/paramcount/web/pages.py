@@ -140,6 +140,7 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # the package's templates do not change while it runs: no stat() per render
         )
 
     def _render(self, template: str, **context: Any) -> str:
@@ -197,6 +198,7 @@ class Pages:
             choices=planner_choices(),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             examples=[(example, self.links.query(example)) for example in EXAMPLES],
+            controls=COUNTER_FIELDS,
             canonical=canonical,
         )
 

@@ -10,10 +10,9 @@ is known to the caller (the expression door), which records it as the answer's p
 
 from __future__ import annotations
 
-from paramcount._record import Record, replace
+from paramcount._record import replace
 from paramcount._registry import Registry
-from paramcount.layers._arguments import Arguments, bind
-from paramcount.layers._signature import Signature
+from paramcount.layers._arguments import Arguments, Declaration, declare
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -21,20 +20,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Final, TypeAlias
 
+    from paramcount.layers._signature import Signature
     from paramcount.tree import Value
 
 __all__ = ["ModelSpec", "build_model", "known_models", "lookup_model", "model"]
 
+ModelSpec: TypeAlias = Declaration[Module]
+"""One zoo model: its name, torchvision's signature and the builder of its tree."""
 if TYPE_CHECKING:
     ModelBuilder: TypeAlias = Callable[[Arguments], Module]
-
-
-class ModelSpec(Record):
-    name: str
-    signature: Signature
-    builder: ModelBuilder
-    reference: str
-    """The implementation the builder mirrors and whose count the tests check (``torchvision.models.resnet50``)."""
 
 
 def _load() -> None:
@@ -45,14 +39,9 @@ ZOO: Final[Registry[ModelSpec]] = Registry("model", _load)
 """Every zoo model by name."""
 
 
-def model(name: str, sig: Signature, *, reference: str | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register ``builder`` as zoo model ``name``; ``reference`` defaults to ``torchvision.models.<name>``."""
-
-    def register(builder: ModelBuilder) -> ModelBuilder:
-        ZOO.add(name, ModelSpec(name, sig, builder, reference or f"torchvision.models.{name}"))
-        return builder
-
-    return register
+def model(name: str, sig: Signature) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register ``builder`` as zoo model ``name``, which mirrors ``torchvision.models.<name>``."""
+    return declare(ZOO, name, sig)
 
 
 def known_models() -> tuple[str, ...]:
@@ -67,7 +56,5 @@ def lookup_model(name: str) -> ModelSpec:
 def build_model(name: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build zoo model ``name`` with its constructor arguments (``resnet50(num_classes=10)``); torchvision's
     ``weights=``, ``pretrained=`` and ``progress=`` are read before, by ``zoo.weights.with_weights``."""
-    spec = lookup_model(name)
-    arguments = bind(name, spec.signature, positional, keywords)
-    root = spec.builder(arguments)
+    arguments, root = lookup_model(name).build(positional, keywords)
     return replace(root, name="", args=tuple(arguments.values.items()))

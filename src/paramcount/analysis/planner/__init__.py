@@ -42,7 +42,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.memory import MemoryBreakdown, MemoryItem
     from paramcount.analysis.planner.accelerators import ACCELERATORS, Accelerator, accelerator
-    from paramcount.analysis.planner.kv import KVCache, KVCapacity, KVLayerGroup, kv_cache, latent_cache
+    from paramcount.analysis.planner.kv import KVCache, KVCapacity, KVLayerGroup, StateTensor, kv_cache, latent_cache
     from paramcount.analysis.planner.optimizers import EXCLUDED_OPTIMIZERS, OPTIMIZERS, OptimizerSpec, StateSpec
     from paramcount.analysis.planner.options import PlanOptions, find_optimizer
     from paramcount.analysis.planner.plan import Fit, MemoryPlan, fit_on, plan_memory, training_plans, weights_in_format
@@ -69,6 +69,7 @@ __all__ = [
     "OptimizerSpec",
     "PlanOptions",
     "StateSpec",
+    "StateTensor",
     "TransformerDims",
     "accelerator",
     "find_optimizer",
@@ -92,6 +93,7 @@ _HOMES = {
     "KVCache": "kv",
     "KVCapacity": "kv",
     "KVLayerGroup": "kv",
+    "StateTensor": "kv",
     "kv_cache": "kv",
     "latent_cache": "kv",
     "MemoryBreakdown": "paramcount.analysis.memory",  # the records every memory figure is made of

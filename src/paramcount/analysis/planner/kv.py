@@ -59,6 +59,7 @@ __all__ = [
     "KVLayerGroup",
     "StateGroup",
     "StateShapes",
+    "StateTensor",
     "cross_attention",
     "cross_attention_cache",
     "expanded_latent_cache",
@@ -118,40 +119,41 @@ class StateShapes(Record):
     """What the recurrent state is called: ``SSM`` (Mamba) or ``recurrent`` (the gated delta net)."""
 
 
+class StateTensor(Record):
+    """One of the two states of a group of state-space layers: the conv state or the recurrent state."""
+
+    name: str
+    """``conv``, or what the recurrent state is called (``StateShapes.recurrent_name``)."""
+    shape: tuple[int, ...]
+    """Per layer: ``(batch, channels, conv_kernel)`` for the conv state, ``(batch, …)`` for the recurrent one."""
+    dtype: str
+    bits: int
+    bytes: int
+    """All the group's layers'."""
+
+
 class StateGroup(Record):
     """The states of ``layers`` mixers on one device for ``batch`` sequences."""
 
     mixer: str
     layers: int
-    conv_shape: tuple[int, ...]
-    """Per layer: ``(batch, channels, conv_kernel)``."""
-    conv_dtype: str
-    conv_bits: int
-    conv_bytes: int
-    recurrent_name: str
-    recurrent_shape: tuple[int, ...]
-    """Per layer: ``(batch, …)``, the recurrent state's shape."""
-    recurrent_dtype: str
-    recurrent_bits: int
-    recurrent_bytes: int
+    conv: StateTensor
+    recurrent: StateTensor
     exact: bool = True
     """False when tensor parallelism splits the states (an even split is assumed)."""
 
     @property
     def bytes(self) -> int:
-        return self.conv_bytes + self.recurrent_bytes
+        return self.conv.bytes + self.recurrent.bytes
 
     @property
     def items(self) -> tuple[MemoryItem, ...]:
         found = []
-        for name, shape, bits, size in (
-            ("conv states", self.conv_shape, self.conv_bits, self.conv_bytes),
-            (f"{self.recurrent_name} states", self.recurrent_shape, self.recurrent_bits, self.recurrent_bytes),
-        ):
-            sizes = " × ".join(f"{size:,}" for size in shape)
-            label = f"{name}, {self.layers} {self.mixer} layers × [{sizes}]"
-            count = self.layers * math.prod(shape)
-            found.append(MemoryItem(label, count, bits, size, category="kv_cache", exact=self.exact))
+        for state in (self.conv, self.recurrent):
+            sizes = " × ".join(f"{size:,}" for size in state.shape)
+            label = f"{state.name} states, {self.layers} {self.mixer} layers × [{sizes}]"
+            count = self.layers * math.prod(state.shape)
+            found.append(MemoryItem(label, count, state.bits, state.bytes, category="kv_cache", exact=self.exact))
         return tuple(found)
 
 
@@ -279,23 +281,20 @@ def _states(
         return ()
     conv = (batch, -(-shapes.conv[0] // tp), shapes.conv[1])
     recurrent = (batch, -(-shapes.recurrent[0] // tp), *shapes.recurrent[1:])
-    conv_bits, recurrent_bits = BITS[dtype], BITS[RECURRENT_DTYPE]
     return (
         StateGroup(
             shapes.mixer,
             layers,
-            conv,
-            dtype,
-            conv_bits,
-            layers * bytes_for(math.prod(conv), conv_bits),
-            shapes.recurrent_name,
-            recurrent,
-            RECURRENT_DTYPE,
-            recurrent_bits,
-            layers * bytes_for(math.prod(recurrent), recurrent_bits),
+            _state_tensor("conv", conv, dtype, layers),
+            _state_tensor(shapes.recurrent_name, recurrent, RECURRENT_DTYPE, layers),
             exact=tp == 1,
         ),
     )
+
+
+def _state_tensor(name: str, shape: tuple[int, ...], dtype: str, layers: int) -> StateTensor:
+    bits = BITS[dtype]
+    return StateTensor(name, shape, dtype, bits, layers * bytes_for(math.prod(shape), bits))
 
 
 def kv_cache(

@@ -67,60 +67,55 @@ def _full(*names: str) -> tuple[StateSpec, ...]:
 
 _TORCH = "torch/optim (torch 2.13): state keys after one step()"
 
+
+def _torch(
+    name: str,
+    label: str,
+    torch_class: str,
+    *full: str,
+    step: bool = True,
+    scalars: tuple[str, ...] = (),
+    aliases: tuple[str, ...] = (),
+    note: str = "",
+) -> OptimizerSpec:
+    """An optimizer of ``torch.optim`` whose state is, in ``optimizer.state[p]``'s order, the ``step`` counter
+    (most keep one), the float32 ``scalars`` and the ``full``-size tensors."""
+    states = ((STEP,) if step else ()) + tuple(StateSpec(scalar, "scalar") for scalar in scalars) + _full(*full)
+    return OptimizerSpec(name, label, states, _TORCH, torch_class, aliases, note)
+
+
 OPTIMIZERS: Final[tuple[OptimizerSpec, ...]] = (
-    OptimizerSpec("sgd", "SGD", (), _TORCH, "SGD(momentum=0)", note="no state at all"),
-    OptimizerSpec(
-        "sgd-momentum", "SGD with momentum", _full("momentum_buffer"), _TORCH, "SGD(momentum=0.9)", ("momentum", "sgdm")
+    _torch("sgd", "SGD", "SGD(momentum=0)", step=False, note="no state at all"),
+    _torch(
+        "sgd-momentum",
+        "SGD with momentum",
+        "SGD(momentum=0.9)",
+        "momentum_buffer",
+        step=False,
+        aliases=("momentum", "sgdm"),
     ),
-    OptimizerSpec("adam", "Adam", (STEP, *_full("exp_avg", "exp_avg_sq")), _TORCH, "Adam()"),
-    OptimizerSpec("adamw", "AdamW", (STEP, *_full("exp_avg", "exp_avg_sq")), _TORCH, "AdamW()"),
-    OptimizerSpec(
-        "adam-amsgrad",
-        "Adam (amsgrad)",
-        (STEP, *_full("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
-        _TORCH,
-        "Adam(amsgrad=True)",
-    ),
-    OptimizerSpec(
-        "adamw-amsgrad",
-        "AdamW (amsgrad)",
-        (STEP, *_full("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
-        _TORCH,
-        "AdamW(amsgrad=True)",
-    ),
-    OptimizerSpec("adamax", "Adamax", (STEP, *_full("exp_avg", "exp_inf")), _TORCH, "Adamax()"),
-    OptimizerSpec(
-        "nadam", "NAdam", (STEP, StateSpec("mu_product", "scalar"), *_full("exp_avg", "exp_avg_sq")), _TORCH, "NAdam()"
-    ),
-    OptimizerSpec("radam", "RAdam", (STEP, *_full("exp_avg", "exp_avg_sq")), _TORCH, "RAdam()"),
-    OptimizerSpec("adagrad", "Adagrad", (STEP, *_full("sum")), _TORCH, "Adagrad()"),
-    OptimizerSpec("adadelta", "Adadelta", (STEP, *_full("square_avg", "acc_delta")), _TORCH, "Adadelta()"),
-    OptimizerSpec("rmsprop", "RMSprop", (STEP, *_full("square_avg")), _TORCH, "RMSprop()"),
-    OptimizerSpec(
-        "rmsprop-momentum",
-        "RMSprop with momentum",
-        (STEP, *_full("square_avg", "momentum_buffer")),
-        _TORCH,
-        "RMSprop(momentum=0.9)",
-    ),
-    OptimizerSpec(
-        "rmsprop-centered",
-        "RMSprop (centered)",
-        (STEP, *_full("square_avg", "grad_avg")),
-        _TORCH,
-        "RMSprop(centered=True)",
-    ),
-    OptimizerSpec(
+    _torch("adam", "Adam", "Adam()", "exp_avg", "exp_avg_sq"),
+    _torch("adamw", "AdamW", "AdamW()", "exp_avg", "exp_avg_sq"),
+    _torch("adam-amsgrad", "Adam (amsgrad)", "Adam(amsgrad=True)", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    _torch("adamw-amsgrad", "AdamW (amsgrad)", "AdamW(amsgrad=True)", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    _torch("adamax", "Adamax", "Adamax()", "exp_avg", "exp_inf"),
+    _torch("nadam", "NAdam", "NAdam()", "exp_avg", "exp_avg_sq", scalars=("mu_product",)),
+    _torch("radam", "RAdam", "RAdam()", "exp_avg", "exp_avg_sq"),
+    _torch("adagrad", "Adagrad", "Adagrad()", "sum"),
+    _torch("adadelta", "Adadelta", "Adadelta()", "square_avg", "acc_delta"),
+    _torch("rmsprop", "RMSprop", "RMSprop()", "square_avg"),
+    _torch("rmsprop-momentum", "RMSprop with momentum", "RMSprop(momentum=0.9)", "square_avg", "momentum_buffer"),
+    _torch("rmsprop-centered", "RMSprop (centered)", "RMSprop(centered=True)", "square_avg", "grad_avg"),
+    _torch(
         "rmsprop-centered-momentum",
         "RMSprop (centered, momentum)",
-        (STEP, *_full("square_avg", "momentum_buffer", "grad_avg")),
-        _TORCH,
         "RMSprop(momentum=0.9, centered=True)",
+        "square_avg",
+        "momentum_buffer",
+        "grad_avg",
     ),
-    OptimizerSpec("rprop", "Rprop", (STEP, *_full("prev", "step_size")), _TORCH, "Rprop()"),
-    OptimizerSpec(
-        "asgd", "ASGD", (STEP, StateSpec("eta", "scalar"), StateSpec("mu", "scalar"), *_full("ax")), _TORCH, "ASGD()"
-    ),
+    _torch("rprop", "Rprop", "Rprop()", "prev", "step_size"),
+    _torch("asgd", "ASGD", "ASGD()", "ax", scalars=("eta", "mu")),
     OptimizerSpec(
         "adafactor",
         "Adafactor",

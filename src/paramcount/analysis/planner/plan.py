@@ -243,11 +243,12 @@ def _training_setup(
 
 def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
     totals: dict[str, list[int]] = {}
+    state_bits = dtype_bits(setup.state_dtype)
     for use in setup.trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
         for state in spec.states:
-            for entry in state_entries(state, use.sizes, dtype_bits(setup.state_dtype)):
+            for entry in state_entries(state, use.sizes, state_bits):
                 found = totals.setdefault(entry.label, [0, 0, entry.bits])
                 found[0] += entry.count * use.times
                 found[1] += entry.bytes * use.times
@@ -474,9 +475,9 @@ def _states_note(state: StateGroup) -> Assumption:
         "kv-states",
         layers=state.layers,
         mixer=state.mixer,
-        kernel=state.conv_shape[-1],
-        dtype=state.conv_dtype,
-        recurrent=state.recurrent_name,
+        kernel=state.conv.shape[-1],
+        dtype=state.conv.dtype,
+        recurrent=state.recurrent.name,
     )
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 
+from paramcount._cache import per_tree
 from paramcount._record import Record, replace
-from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS, output_heads
 from paramcount.tree import Dim, Module, Param, parameter_count

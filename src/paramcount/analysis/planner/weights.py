@@ -9,8 +9,8 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 
 from __future__ import annotations
 
+from paramcount._cache import per_tree
 from paramcount._record import Record
-from paramcount.analysis.cache import per_tree
 from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean

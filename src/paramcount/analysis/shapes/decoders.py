@@ -4,6 +4,7 @@ latent attention. Conventions in ``transformers.py``."""
 
 from __future__ import annotations
 
+from paramcount.analysis.shapes import transformers
 from paramcount.analysis.shapes.common import NotModelledError, elements
 from paramcount.analysis.shapes.flow import (
     Step,
@@ -23,32 +24,6 @@ from paramcount.analysis.shapes.flow import (
     squeeze,
 )
 from paramcount.analysis.shapes.layers import RULES as _LAYER_RULES
-from paramcount.analysis.shapes.transformers import (
-    ANSWER_SPAN,
-    LAST_TOKEN_SCORE,
-    TOKEN_CLASSIFIER,
-    Flat,
-    Unflat,
-    conv1d,
-    embedding_subclass,
-    expert_products,
-    experts,
-    fits,
-    fused_attention,
-    heads,
-    hidden_first_experts,
-    in_features,
-    last_token,
-    parallel_layer,
-    parameterless_norm,
-    pre_norm_layer,
-    rms_norm,
-    rotary,
-    router,
-    self_attention,
-    split,
-    tokens,
-)
 from paramcount.analysis.shapes.types import Flow, Outcome
 
 TYPE_CHECKING = False
@@ -67,7 +42,7 @@ __all__ = ["RULES", "TOKEN_INPUTS"]
 def _rotary_model(embed: str, layers: str, *final: Step) -> Rule:
     """Token embeddings, the rotary table of the positions, the layers, then the final norm(s)."""
     return dataflow(
-        tokens(),
+        transformers.tokens(),
         run(embed, "x0", "x"),
         positions(),
         run("rotary_emb", "positions", "rotary"),
@@ -80,8 +55,8 @@ def _learned_positions_model(embed: str, table: str, layers: str, *final: Step) 
     """Token embeddings plus a learned position table (which must hold every position), the layers, the final
     norm."""
     return dataflow(
-        tokens(),
-        fits(table),
+        transformers.tokens(),
+        transformers.fits(table),
         run(embed, "x0", "x"),
         positions(),
         run(table, "positions", "p"),
@@ -94,37 +69,41 @@ def _learned_positions_model(embed: str, table: str, layers: str, *final: Step) 
 _DECODER_MODEL: Final = _rotary_model(
     "embed_tokens", "layers", run("norm", optional=True), run("final_layernorm", optional=True)
 )
-_CAUSAL_LM: Final = dataflow(tokens(), run("model"), run("lm_head"))
-_TRANSFORMER_LM: Final = dataflow(tokens(), run("transformer"), run("lm_head"))
+_CAUSAL_LM: Final = dataflow(transformers.tokens(), run("model"), run("lm_head"))
+_TRANSFORMER_LM: Final = dataflow(transformers.tokens(), run("transformer"), run("lm_head"))
 
 
 def _llama_layer(mlp: str) -> Rule:
-    return pre_norm_layer("input_layernorm", "self_attn", "post_attention_layernorm", mlp)
+    return transformers.pre_norm_layer("input_layernorm", "self_attn", "post_attention_layernorm", mlp)
 
 
 _PRE_NORM_LAYER: Final = _llama_layer("mlp")
-_SANDWICH_LAYER: Final = pre_norm_layer(
+_SANDWICH_LAYER: Final = transformers.pre_norm_layer(
     "input_layernorm", "self_attn", "pre_feedforward_layernorm", "mlp",
     after=("post_attention_layernorm", "post_feedforward_layernorm"),
     note="Gemma 2/3: each sublayer's output is normalised before its residual",
 )  # fmt: skip
-_PARALLEL_LAYER: Final = parallel_layer(
+_PARALLEL_LAYER: Final = transformers.parallel_layer(
     ("input_layernorm", "input_layernorm"), "self_attn", "mlp",
     note="Phi, Cohere: attention and MLP read the same normalised input; both outputs and the input are summed",
 )  # fmt: skip
-_POST_NORM_LAYER: Final = pre_norm_layer(
+_POST_NORM_LAYER: Final = transformers.pre_norm_layer(
     "", "self_attn", "", "mlp", after=("post_attention_layernorm", "post_feedforward_layernorm"),
     note="OLMo 2: each sublayer reads the raw residual stream; its output is normalised before the residual",
 )  # fmt: skip
-_GLM4_LAYER: Final = pre_norm_layer(
+_GLM4_LAYER: Final = transformers.pre_norm_layer(
     "input_layernorm", "self_attn", "post_attention_layernorm", "mlp",
     after=("post_self_attn_layernorm", "post_mlp_layernorm"),
     note="GLM-4: pre-norm sublayers whose outputs are normalised again before the residual",
 )  # fmt: skip
 
 
-_LLAMA_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm"))
-_PHI_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "dense", norms=("q_layernorm", "k_layernorm"))
+_LLAMA_ATTENTION: Final = transformers.self_attention(
+    "q_proj", "k_proj", "v_proj", "o_proj", norms=("q_norm", "k_norm")
+)
+_PHI_ATTENTION: Final = transformers.self_attention(
+    "q_proj", "k_proj", "v_proj", "dense", norms=("q_layernorm", "k_layernorm")
+)
 _OLMO2_ATTENTION: Final = dataflow(
     run("q_proj", "x0", "q"),
     run("q_norm", "q"),
@@ -135,7 +114,7 @@ _OLMO2_ATTENTION: Final = dataflow(
     run("o_proj"),
     note="OLMo 2, OLMoE: q_norm and k_norm normalise the whole projection (all heads together) before the heads split",
 )
-_PHI3_ATTENTION: Final = fused_attention("qkv_proj", "o_proj", first_from="o_proj")
+_PHI3_ATTENTION: Final = transformers.fused_attention("qkv_proj", "o_proj", first_from="o_proj")
 _GATED_MLP: Final = dataflow(
     run("gate_proj", "x0", "gate"),
     run("up_proj", "x0", "up"),
@@ -144,7 +123,7 @@ _GATED_MLP: Final = dataflow(
     note="act(gate_proj(x)) · up_proj(x), then down_proj",
 )
 _PHI3_MLP: Final = dataflow(
-    run("gate_up_proj"), split("x", "gate", "up"), multiply("x", "gate", "up"), run("down_proj"),
+    run("gate_up_proj"), transformers.split("x", "gate", "up"), multiply("x", "gate", "up"), run("down_proj"),
     note="gate_up_proj's output chunked in two: act(gate) · up, then down_proj",
 )  # fmt: skip
 
@@ -159,19 +138,19 @@ class _SharedGate(Step):
 
 
 _SPARSE_MOE: Final = dataflow(
-    Flat(),
+    transformers.Flat(),
     run("gate", "x", "router_logits"),
     run("experts", "x", "routed"),
     run("shared_expert", "x", "shared", optional=True),
     _SharedGate(),
-    Unflat(),
+    transformers.Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
 _GRANITE_MOE: Final = dataflow(
-    Flat(),
+    transformers.Flat(),
     run("router", "x", "router_logits"),
     run("experts", "x", "routed"),
-    Unflat(),
+    transformers.Unflat(),
     note="hidden states flattened to (tokens, hidden); the router picks the experts",
 )
 
@@ -195,7 +174,10 @@ _MLPS: Final[dict[str, Rule]] = {
 
 _MODEL_SPANS: Final = frozenset({"Mistral", "Mixtral", "Qwen2Moe"})
 """The families whose question-answering model names its base ``model``; the others' is ``transformer``."""
-_LLAMA_HEADS: Final = {"ForSequenceClassification": LAST_TOKEN_SCORE, "ForTokenClassification": (run("score"),)}
+_LLAMA_HEADS: Final = {
+    "ForSequenceClassification": transformers.LAST_TOKEN_SCORE,
+    "ForTokenClassification": (run("score"),),
+}
 
 
 def _decoder_rules() -> dict[str, Rule]:
@@ -204,33 +186,37 @@ def _decoder_rules() -> dict[str, Rule]:
         layer = _LAYERS.get(prefix, _SANDWICH_LAYER if prefix in _SANDWICH else _PRE_NORM_LAYER)
         attention_rule = _ATTENTIONS.get(prefix, _LLAMA_ATTENTION)
         rules |= {
-            **heads(prefix, "model", **_LLAMA_HEADS),
-            **heads(prefix, "model" if prefix in _MODEL_SPANS else "transformer", ForQuestionAnswering=ANSWER_SPAN),
+            **transformers.heads(prefix, "model", **_LLAMA_HEADS),
+            **transformers.heads(
+                prefix,
+                "model" if prefix in _MODEL_SPANS else "transformer",
+                ForQuestionAnswering=transformers.ANSWER_SPAN,
+            ),
             f"{prefix}ForCausalLM": _CAUSAL_LM,
             f"{prefix}Model": _DECODER_MODEL,
             f"{prefix}DecoderLayer": layer,
             f"{prefix}Attention": attention_rule,
             f"{prefix}MLP": _MLPS.get(prefix, _GATED_MLP),
-            f"{prefix}RMSNorm": rms_norm,
-            f"{prefix}RotaryEmbedding": rotary,
-            f"{prefix}TextScaledWordEmbedding": embedding_subclass,
+            f"{prefix}RMSNorm": transformers.rms_norm,
+            f"{prefix}RotaryEmbedding": transformers.rotary,
+            f"{prefix}TextScaledWordEmbedding": transformers.embedding_subclass,
             f"{prefix}SparseMoeBlock": _SPARSE_MOE,
-            f"{prefix}Experts": experts,
-            f"{prefix}TopKRouter": router,
+            f"{prefix}Experts": transformers.experts,
+            f"{prefix}TopKRouter": transformers.router,
         }
     rules["GraniteMoeMoE"] = _GRANITE_MOE
-    rules["OlmoLayerNorm"] = parameterless_norm
-    rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = rms_norm  # a LayerNorm: elementwise, no MACs
+    rules["OlmoLayerNorm"] = transformers.parameterless_norm
+    rules["CohereLayerNorm"] = rules["Cohere2LayerNorm"] = transformers.rms_norm  # a LayerNorm: elementwise, no MACs
     rules["Gemma3TextModel"] = _DECODER_MODEL  # Gemma 3's language model (Gemma3Model is the multimodal one)
-    rules |= heads("Gemma3Text", "model", ForSequenceClassification=LAST_TOKEN_SCORE)
+    rules |= transformers.heads("Gemma3Text", "model", ForSequenceClassification=transformers.LAST_TOKEN_SCORE)
     return rules
 
 
 # --- GPT-2 ----------------------------------------------------------------------------------------------------
 
 _GPT2_MODEL: Final = _learned_positions_model("wte", "wpe", "h", run("ln_f"))
-_GPT2_BLOCK: Final = pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
-_GPT2_ATTENTION: Final = fused_attention("c_attn", "c_proj")
+_GPT2_BLOCK: Final = transformers.pre_norm_layer("ln_1", "attn", "ln_2", "mlp")
+_GPT2_ATTENTION: Final = transformers.fused_attention("c_attn", "c_proj")
 
 
 def _dropout_mlp(first: str, second: str) -> Rule:
@@ -249,25 +235,25 @@ def _gathered_rotary(call: Call, flow: Flow) -> Outcome:
 
 
 _BLOOM_MODEL: Final = dataflow(
-    tokens(), run("word_embeddings", "x0", "x"), run("word_embeddings_layernorm"), chain("h", checkpointed=True),
-    run("ln_f"), note="ALiBi biases are added to the attention scores (no product)",
+    transformers.tokens(), run("word_embeddings", "x0", "x"), run("word_embeddings_layernorm"),
+    chain("h", checkpointed=True), run("ln_f"), note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
-_BLOOM_BLOCK: Final = pre_norm_layer(
+_BLOOM_BLOCK: Final = transformers.pre_norm_layer(
     "input_layernorm", "self_attention", "post_attention_layernorm", "mlp",
     note="the residuals are added inside self_attention and mlp (dropout_add)",
 )  # fmt: skip
-_FUSED_ATTENTION: Final = fused_attention(
+_FUSED_ATTENTION: Final = transformers.fused_attention(
     "query_key_value", "dense", first_from="dense",
     note="query_key_value's output split into query, key and value (key/value heads shared by the query heads)",
 )  # fmt: skip
 _FALCON_MODEL: Final = _rotary_model("word_embeddings", "h", run("ln_f"))
-_FALCON_LAYER: Final = parallel_layer(
+_FALCON_LAYER: Final = transformers.parallel_layer(
     ("input_layernorm", "input_layernorm"),
     "self_attention",
     "mlp",
     note="parallel attention and MLP on input_layernorm's output",
 )
-_FALCON_NEW_LAYER: Final = parallel_layer(
+_FALCON_NEW_LAYER: Final = transformers.parallel_layer(
     ("ln_attn", "ln_mlp"), "self_attention", "mlp", norms_first=True,
     note="new_decoder_architecture: parallel attention and MLP, each with its own LayerNorm",
 )  # fmt: skip
@@ -279,11 +265,11 @@ def _falcon_layer(call: Call, flow: Flow) -> Outcome:
 
 
 _GPTJ_MODEL: Final = _rotary_model("wte", "h", run("ln_f"))
-_GPTJ_BLOCK: Final = parallel_layer(
+_GPTJ_BLOCK: Final = transformers.parallel_layer(
     ("ln_1", "ln_1"), "attn", "mlp", note="attention and MLP in parallel on ln_1's output"
 )
 _NEOX_MODEL: Final = _rotary_model("embed_in", "layers", run("final_layer_norm"))
-_NEOX_LAYER: Final = parallel_layer(
+_NEOX_LAYER: Final = transformers.parallel_layer(
     ("input_layernorm", "post_attention_layernorm"),
     "attention",
     "mlp",
@@ -291,8 +277,8 @@ _NEOX_LAYER: Final = parallel_layer(
     "form has the same shapes and products",
 )
 _OPT_DECODER: Final = dataflow(
-    tokens(),
-    fits("embed_positions", 2),
+    transformers.tokens(),
+    transformers.fits("embed_positions", 2),
     run("embed_tokens", "x0", "x"),
     run("project_in", optional=True),
     run("embed_positions", "x0", "p"),
@@ -303,24 +289,13 @@ _OPT_DECODER: Final = dataflow(
     note="positions from the attention mask's cumulative sum, offset by 2",
 )
 _OPT_LAYER: Final = dataflow(
-    run("self_attn_layer_norm"),
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("final_layer_norm", "x", "y"),
-    run("fc1", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
+    *transformers.pre_norm(("self_attn_layer_norm", "self_attn"), ("final_layer_norm", "fc1", "fc2")),
     note="do_layer_norm_before; OPT-350m normalises after each residual instead: the same shapes and products",
 )
-_QKV_OUT_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "out_proj")
+_QKV_OUT_ATTENTION: Final = transformers.self_attention("q_proj", "k_proj", "v_proj", "out_proj")
 _GPT1_MODEL: Final = _learned_positions_model("tokens_embed", "positions_embed", "h")
 _GPT1_BLOCK: Final = dataflow(
-    run("attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("ln_1"),
-    run("mlp", "x", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("ln_2"),
+    *transformers.post_norm(("attn", "ln_1"), ("mlp", "ln_2")),
     note="post-norm: ln_1(x + attn(x)), then ln_2(n + mlp(n))",
 )
 
@@ -339,7 +314,7 @@ def _mla(call: Call, flow: Flow) -> Outcome:
         steps = [run("q_a_proj", "x0", "q"), run("q_a_layernorm", "q"), run("q_b_proj", "q")]
     steps += [
         run("kv_a_proj_with_mqa", "x0", "kv"),
-        split("kv", "kv", "rope", first_from="kv_a_layernorm"),
+        transformers.split("kv", "kv", "rope", first_from="kv_a_layernorm"),
         run("kv_a_layernorm", "kv"),
         run("kv_b_proj", "kv"),
     ]
@@ -349,7 +324,7 @@ def _mla(call: Call, flow: Flow) -> Outcome:
     if query is None or expanded is None:
         call.child("o_proj", None)
         return Outcome(None)
-    value_width = in_features(call, "o_proj")
+    value_width = transformers.in_features(call, "o_proj")
     values["k"] = Flow(query.shape, grad=True)
     values["v"] = Flow((*expanded.shape[:-1], value_width), grad=True)
     for step in (attention(causal=True), run("o_proj")):
@@ -360,10 +335,10 @@ def _mla(call: Call, flow: Flow) -> Outcome:
 
 
 _DEEPSEEK_MOE: Final = dataflow(
-    Flat(),
+    transformers.Flat(),
     run("gate", "x", "router_logits"),
     run("experts", "x", "routed"),
-    Unflat(),
+    transformers.Unflat(),
     run("shared_experts", "x0", "shared"),
     add("x", "x", "shared"),
     note="routed experts on the flattened tokens, plus the shared experts",
@@ -371,24 +346,26 @@ _DEEPSEEK_MOE: Final = dataflow(
 
 # --- GPT-Neo, CodeGen, GPTBigCode (StarCoder), MPT ----------------------------------------------------------
 
-_GPT_NEO_ATTENTION: Final = self_attention(
+_GPT_NEO_ATTENTION: Final = transformers.self_attention(
     "q_proj", "k_proj", "v_proj", "out_proj",
     note="GPT-Neo: a local layer masks all but the last window_size keys of the full L×L product (no fewer MACs)",
 )  # fmt: skip
-_CODEGEN_ATTENTION: Final = fused_attention(
+_CODEGEN_ATTENTION: Final = transformers.fused_attention(
     "qkv_proj", "out_proj", order="qvk",
     note="qkv_proj's output read as mp_num groups of (query, value, key): three equal widths",
 )  # fmt: skip
-_MULTI_QUERY_ATTENTION: Final = fused_attention(
+_MULTI_QUERY_ATTENTION: Final = transformers.fused_attention(
     "c_attn", "c_proj", first_from="c_proj",
     note="c_attn's output split into the query and one key and value head (multi_query), or three equal widths",
 )  # fmt: skip
 _MPT_MODEL: Final = dataflow(
-    tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
+    transformers.tokens(), run("wte", "x0", "x"), chain("blocks", checkpointed=True), run("norm_f"),
     note="ALiBi biases are added to the attention scores (no product)",
 )  # fmt: skip
-_MPT_BLOCK: Final = pre_norm_layer("norm_1", "attn", "norm_2", "ffn", note="the second residual is added inside ffn")
-_MPT_ATTENTION: Final = fused_attention("Wqkv", "out_proj")
+_MPT_BLOCK: Final = transformers.pre_norm_layer(
+    "norm_1", "attn", "norm_2", "ffn", note="the second residual is added inside ffn"
+)
+_MPT_ATTENTION: Final = transformers.fused_attention("Wqkv", "out_proj")
 
 # --- Llama 4's language model ----------------------------------------------------------------------------------
 
@@ -427,7 +404,7 @@ def _dense_experts(call: Call, flow: Flow) -> Outcome:
     chosen with a score of 0."""
     attributes = dict(call.module.attributes)
     count, active = attributes.get("num_experts"), attributes.get("experts_per_token")
-    macs, step = expert_products(call, flow, 1, "1", hidden_first=True)
+    macs, step = transformers.expert_products(call, flow, 1, "1", hidden_first=True)
     note = (f"rows = {count} experts × tokens: transformers' Llama4TextExperts multiplies every token by every "
             f"expert; at the active count ({active} of {count} per token) the experts' MACs would be "
             f"{active}/{count} of these")  # fmt: skip
@@ -446,7 +423,7 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "FalconAttention": _FUSED_ATTENTION,
     "FalconMLP": in_order,
     "FalconLinear": _LAYER_RULES["Linear"],  # a subclass of nn.Linear (input @ weight.T)
-    "FalconRotaryEmbedding": rotary,
+    "FalconRotaryEmbedding": transformers.rotary,
     "GPTJForCausalLM": _TRANSFORMER_LM,
     "GPTJModel": _GPTJ_MODEL,
     "GPTJBlock": _GPTJ_BLOCK,
@@ -454,19 +431,19 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "GPTJMLP": _dropout_mlp("fc_in", "fc_out"),
     "GPTJRotaryEmbedding": _gathered_rotary,
     "GPTNeoXForCausalLM": dataflow(
-        tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
+        transformers.tokens(), run("gpt_neox"), run("embed_out", optional=True), run("lm_head", optional=True)
     ),
     "GPTNeoXModel": _NEOX_MODEL,
     "GPTNeoXLayer": _NEOX_LAYER,
     "GPTNeoXAttention": _FUSED_ATTENTION,
     "GPTNeoXMLP": in_order,
-    "GPTNeoXRotaryEmbedding": rotary,
-    "OPTForCausalLM": dataflow(tokens(), run("model"), run("lm_head")),
+    "GPTNeoXRotaryEmbedding": transformers.rotary,
+    "OPTForCausalLM": dataflow(transformers.tokens(), run("model"), run("lm_head")),
     "OPTModel": dataflow(run("decoder")),
     "OPTDecoder": _OPT_DECODER,
     "OPTDecoderLayer": _OPT_LAYER,
     "OPTAttention": _QKV_OUT_ATTENTION,
-    "OPTLearnedPositionalEmbedding": embedding_subclass,
+    "OPTLearnedPositionalEmbedding": transformers.embedding_subclass,
     "OpenAIGPTLMHeadModel": _TRANSFORMER_LM,
     "OpenAIGPTModel": _GPT1_MODEL,
     "Block": _GPT1_BLOCK,
@@ -495,19 +472,19 @@ _OTHER_DECODERS: Final[dict[str, Rule]] = {
     "MptMLP": in_order,
     "DeepseekV3Attention": _mla,
     "DeepseekV3MoE": _DEEPSEEK_MOE,
-    "DeepseekV3TopkRouter": router,
+    "DeepseekV3TopkRouter": transformers.router,
     "DeepseekV2Attention": _mla,
     "DeepseekV2Moe": _DEEPSEEK_MOE,
-    "DeepseekV2TopkRouter": router,
+    "DeepseekV2TopkRouter": transformers.router,
     "Glm4MoeMoE": _DEEPSEEK_MOE,
-    "Glm4MoeTopkRouter": router,
-    "GptOssExperts": hidden_first_experts,
+    "Glm4MoeTopkRouter": transformers.router,
+    "GptOssExperts": transformers.hidden_first_experts,
     "Llama4ForCausalLM": _CAUSAL_LM,
     "Llama4TextAttention": _LLAMA4_ATTENTION,
-    "Llama4TextL2Norm": parameterless_norm,
+    "Llama4TextL2Norm": transformers.parameterless_norm,
     "Llama4TextMoe": _llama4_moe,
     "Llama4TextExperts": _dense_experts,
-    "Llama4Router": router,
+    "Llama4Router": transformers.router,
 }
 
 
@@ -516,7 +493,7 @@ def _double_heads(summary: str) -> dict[str, Rule]:
     ``SequenceSummary`` of the last token, ``mc_token_ids`` not given) squeezed as ``mc_logits``."""
     return {
         f"{summary}DoubleHeadsModel": dataflow(
-            tokens(),
+            transformers.tokens(),
             run("transformer"),
             run("lm_head", "x", "logits"),
             run("multiple_choice_head", "x", "choice"),
@@ -525,25 +502,25 @@ def _double_heads(summary: str) -> dict[str, Rule]:
             output="logits",
         ),
         f"{summary}SequenceSummary": dataflow(
-            last_token(), run("summary"), note="the last token's hidden state, summary, activation"
+            transformers.last_token(), run("summary"), note="the last token's hidden state, summary, activation"
         ),
     }
 
 
-_SEQUENCE: Final = {"ForSequenceClassification": LAST_TOKEN_SCORE}
-_TOKENS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER}
-_SPANS: Final = {"ForQuestionAnswering": ANSWER_SPAN}
+_SEQUENCE: Final = {"ForSequenceClassification": transformers.LAST_TOKEN_SCORE}
+_TOKENS: Final = {"ForTokenClassification": transformers.TOKEN_CLASSIFIER}
+_SPANS: Final = {"ForQuestionAnswering": transformers.ANSWER_SPAN}
 _HEAD_RULES: Final[dict[str, Rule]] = {
-    **heads("GPT2", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS), **_double_heads("GPT2"),
-    **heads("OpenAIGPT", "transformer", **_SEQUENCE), **_double_heads("OpenAIGPT"),
-    **heads("GPTJ", "transformer", **_SEQUENCE, **_SPANS),
-    **heads("GPTNeo", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
-    **heads("GPTNeoX", "gpt_neox", **_SEQUENCE, **_TOKENS, **_SPANS),
-    **heads("GPTBigCode", "transformer", **_SEQUENCE, **_TOKENS),
-    **heads("Bloom", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
-    **heads("Falcon", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
-    **heads("Mpt", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
-    **heads("OPT", "model", **_SEQUENCE, **_SPANS),
+    **transformers.heads("GPT2", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS), **_double_heads("GPT2"),
+    **transformers.heads("OpenAIGPT", "transformer", **_SEQUENCE), **_double_heads("OpenAIGPT"),
+    **transformers.heads("GPTJ", "transformer", **_SEQUENCE, **_SPANS),
+    **transformers.heads("GPTNeo", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **transformers.heads("GPTNeoX", "gpt_neox", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **transformers.heads("GPTBigCode", "transformer", **_SEQUENCE, **_TOKENS),
+    **transformers.heads("Bloom", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **transformers.heads("Falcon", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **transformers.heads("Mpt", "transformer", **_SEQUENCE, **_TOKENS, **_SPANS),
+    **transformers.heads("OPT", "model", **_SEQUENCE, **_SPANS),
 }  # fmt: skip
 
 
@@ -551,7 +528,7 @@ RULES: Final[dict[str, Rule]] = {
     **_decoder_rules(),
     **_OTHER_DECODERS,
     **_HEAD_RULES,
-    "Conv1D": conv1d,
+    "Conv1D": transformers.conv1d,
     "GPT2LMHeadModel": _TRANSFORMER_LM,
     "GPT2Model": _GPT2_MODEL,
     "GPT2Block": _GPT2_BLOCK,

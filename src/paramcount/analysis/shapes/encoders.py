@@ -3,7 +3,7 @@ bidirectional attention over every position. Conventions in ``transformers.py``.
 
 from __future__ import annotations
 
-from paramcount.analysis.shapes import decoders
+from paramcount.analysis.shapes import decoders, transformers
 from paramcount.analysis.shapes.common import NotModelledError
 from paramcount.analysis.shapes.flow import (
     Step,
@@ -27,16 +27,6 @@ from paramcount.analysis.shapes.flow import (
     squeeze,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import (
-    ANSWER_SPAN,
-    POOLED_CLASSIFIER,
-    TOKEN_CLASSIFIER,
-    fits,
-    heads,
-    pre_norm_layer,
-    self_attention,
-    tokens,
-)
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -56,7 +46,7 @@ def _bert_embeddings(offset: int) -> Rule:
     """word + position (+ token type, ids all zero) embeddings, summed, then LayerNorm. RoBERTa's positions
     start after its padding index (``padding_idx + 1``, 2 for the shipped configs)."""
     return dataflow(
-        fits("position_embeddings", offset),
+        transformers.fits("position_embeddings", offset),
         run("word_embeddings", "x0", "x"),
         positions(),
         run("position_embeddings", "positions", "p"),
@@ -91,7 +81,7 @@ def _bert_model(call: Call, flow: Flow) -> Outcome:
 
 
 _ELECTRA_MODEL: Final = dataflow(
-    tokens(), run("embeddings"), run("embeddings_project", optional=True), run("encoder"),
+    transformers.tokens(), run("embeddings"), run("embeddings_project", optional=True), run("encoder"),
     note="ELECTRA: embeddings_project maps the embedding width to the hidden width when they differ",
 )  # fmt: skip
 
@@ -154,10 +144,7 @@ _ALBERT: Final[dict[str, Rule]] = {
     "AlbertLayerGroup": dataflow(chain("albert_layers")),
     "AlbertLayer": dataflow(
         run("attention"),
-        run("ffn", "x", "y"),
-        run("ffn_output", "y"),
-        add("x", "x", "y", what="add the residual"),
-        run("full_layer_layer_norm"),
+        *transformers.post_norm(("ffn", "ffn_output", "full_layer_layer_norm")),
         note="full_layer_layer_norm(ffn_output(act(ffn(a))) + a), a the attention's output",
     ),
     "AlbertAttention": dataflow(
@@ -169,7 +156,7 @@ _ALBERT: Final[dict[str, Rule]] = {
         add("x", "x", "x0", what="add the residual"),
         run("LayerNorm"),
     ),
-    "AlbertForMaskedLM": dataflow(tokens(), run("albert"), run("predictions")),
+    "AlbertForMaskedLM": dataflow(transformers.tokens(), run("albert"), run("predictions")),
     "AlbertMLMHead": dataflow(
         run("dense"), run("LayerNorm"), run("decoder"), note="dense, activation, LayerNorm, decoder"
     ),
@@ -179,28 +166,34 @@ _ALBERT: Final[dict[str, Rule]] = {
 # --- ELECTRA and XLM-RoBERTa heads -----------------------------------------------------------------------------
 
 _ELECTRA_HEADS: Final[dict[str, Rule]] = {
-    "ElectraForPreTraining": dataflow(tokens(), run("electra"), run("discriminator_predictions")),
+    "ElectraForPreTraining": dataflow(transformers.tokens(), run("electra"), run("discriminator_predictions")),
     "ElectraDiscriminatorPredictions": dataflow(
         run("dense"), run("dense_prediction"), squeeze(), note="one logit per token (squeezed): original or replaced"
     ),
-    "ElectraForMaskedLM": dataflow(tokens(), run("electra"), run("generator_predictions"), run("generator_lm_head")),
+    "ElectraForMaskedLM": dataflow(
+        transformers.tokens(), run("electra"), run("generator_predictions"), run("generator_lm_head")
+    ),
     "ElectraGeneratorPredictions": dataflow(run("dense"), run("LayerNorm"), note="dense, activation, LayerNorm"),
-    "XLMRobertaForMaskedLM": dataflow(tokens(), run("roberta"), run("lm_head")),
+    "XLMRobertaForMaskedLM": dataflow(transformers.tokens(), run("roberta"), run("lm_head")),
     "XLMRobertaLMHead": in_order,
 }
 
 
 # --- DistilBERT, ViT ------------------------------------------------------------------------------------------
 
-_ENCODER_ATTENTION: Final = self_attention("q_proj", "k_proj", "v_proj", "o_proj", causal=False)
+_ENCODER_ATTENTION: Final = transformers.self_attention("q_proj", "k_proj", "v_proj", "o_proj", causal=False)
 
 _DISTILBERT: Final[dict[str, Rule]] = {
     "DistilBertForMaskedLM": dataflow(
-        tokens(), run("distilbert"), run("vocab_transform"), run("vocab_layer_norm"), run("vocab_projector")
+        transformers.tokens(),
+        run("distilbert"),
+        run("vocab_transform"),
+        run("vocab_layer_norm"),
+        run("vocab_projector"),
     ),
-    "DistilBertModel": dataflow(tokens(), run("embeddings"), run("transformer")),
+    "DistilBertModel": dataflow(transformers.tokens(), run("embeddings"), run("transformer")),
     "Embeddings": dataflow(
-        fits("position_embeddings"),
+        transformers.fits("position_embeddings"),
         run("word_embeddings", "x0", "x"),
         positions(),
         run("position_embeddings", "positions", "p"),
@@ -208,15 +201,8 @@ _DISTILBERT: Final[dict[str, Rule]] = {
         run("LayerNorm"),
     ),
     "Transformer": dataflow(chain("layer", checkpointed=True)),
-    "TransformerBlock": dataflow(
-        run("attention"),
-        add("x", "x", "x0", what="add the residual"),
-        run("sa_layer_norm"),
-        run("ffn", "x", "y"),
-        add("x", "x", "y", what="add the residual"),
-        run("output_layer_norm"),
-    ),
-    "DistilBertSelfAttention": self_attention("q_lin", "k_lin", "v_lin", "out_lin", causal=False),
+    "TransformerBlock": dataflow(*transformers.post_norm(("attention", "sa_layer_norm"), ("ffn", "output_layer_norm"))),
+    "DistilBertSelfAttention": transformers.self_attention("q_lin", "k_lin", "v_lin", "out_lin", causal=False),
     "FFN": in_order,
 }
 
@@ -235,7 +221,7 @@ _VIT: Final[dict[str, Rule]] = {
         note="the class token prepended to the patches, then the position embeddings added",
     ),
     "ViTPatchEmbeddings": dataflow(run("projection"), to_tokens()),
-    "ViTLayer": pre_norm_layer("layernorm_before", "attention", "layernorm_after", "mlp"),
+    "ViTLayer": transformers.pre_norm_layer("layernorm_before", "attention", "layernorm_after", "mlp"),
     "ViTAttention": _ENCODER_ATTENTION,
     "ViTMLP": in_order,
     "ViTPooler": _BERT_POOLER,
@@ -290,14 +276,7 @@ _DINOV2: Final[dict[str, Rule]] = {
     "Dinov2PatchEmbeddings": dataflow(_Channels(), run("projection"), to_tokens()),
     "Dinov2Encoder": dataflow(chain("layer", checkpointed=True)),
     "Dinov2Layer": dataflow(
-        run("norm1"),
-        run("attention"),
-        run("layer_scale1"),
-        add("x", "x", "x0", what="add the residual"),
-        run("norm2", "x", "y"),
-        run("mlp", "y"),
-        run("layer_scale2", "y"),
-        add("x", "x", "y", what="add the residual"),
+        *transformers.pre_norm(("norm1", "attention", "layer_scale1"), ("norm2", "mlp", "layer_scale2"))
     ),
     "Dinov2Attention": _ENCODER_ATTENTION,
     "Dinov2LayerScale": dataflow(multiply_param("lambda1"), note="x · lambda1 (no MACs)"),
@@ -307,11 +286,11 @@ _DINOV2: Final[dict[str, Rule]] = {
 
 
 _MASKED_LM: Final = {
-    "BertForMaskedLM": dataflow(tokens(), run("bert"), run("cls")),
+    "BertForMaskedLM": dataflow(transformers.tokens(), run("bert"), run("cls")),
     "BertOnlyMLMHead": in_order,
     "BertLMPredictionHead": dataflow(run("transform"), run("decoder")),
     "BertPredictionHeadTransform": in_order,
-    "RobertaForMaskedLM": dataflow(tokens(), run("roberta"), run("lm_head")),
+    "RobertaForMaskedLM": dataflow(transformers.tokens(), run("roberta"), run("lm_head")),
     "RobertaLMHead": in_order,
 }
 
@@ -324,7 +303,10 @@ CLASSIFICATION_HEAD: Final = dataflow(
 """RoBERTa's ``ClassificationHead`` and its copies (XLM-RoBERTa, ELECTRA, MPNet)."""
 _FIRST_TOKEN_CLASSIFIER: Final = (select(), run("pre_classifier"), run("classifier"))
 """DistilBERT's: ``classifier(dropout(relu(pre_classifier(hidden[:, 0]))))``."""
-_COMMON_HEADS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER, "ForQuestionAnswering": ANSWER_SPAN}
+_COMMON_HEADS: Final = {
+    "ForTokenClassification": transformers.TOKEN_CLASSIFIER,
+    "ForQuestionAnswering": transformers.ANSWER_SPAN,
+}
 _PRE_TRAINING_HEADS: Final = dataflow(
     member("pooler_output", "x", "pooled"),
     member(""),
@@ -337,15 +319,25 @@ _PRE_TRAINING_HEADS: Final = dataflow(
 
 def _head_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {
-        **heads("Bert", "bert", ForSequenceClassification=POOLED_CLASSIFIER, ForMultipleChoice=POOLED_CLASSIFIER),
-        **heads("Bert", "bert", ForNextSentencePrediction=(member("pooler_output"), run("cls"))),
+        **transformers.heads(
+            "Bert",
+            "bert",
+            ForSequenceClassification=transformers.POOLED_CLASSIFIER,
+            ForMultipleChoice=transformers.POOLED_CLASSIFIER,
+        ),
+        **transformers.heads("Bert", "bert", ForNextSentencePrediction=(member("pooler_output"), run("cls"))),
         "BertLMHeadModel": _MASKED_LM["BertForMaskedLM"],  # a causal mask counts the same
         "BertForPreTraining": _MASKED_LM["BertForMaskedLM"],
         "BertPreTrainingHeads": _PRE_TRAINING_HEADS,
         "BertOnlyNSPHead": in_order,
-        **heads("Albert", "albert", ForSequenceClassification=POOLED_CLASSIFIER, ForMultipleChoice=POOLED_CLASSIFIER),
+        **transformers.heads(
+            "Albert",
+            "albert",
+            ForSequenceClassification=transformers.POOLED_CLASSIFIER,
+            ForMultipleChoice=transformers.POOLED_CLASSIFIER,
+        ),
         "AlbertForPreTraining": dataflow(
-            tokens(),
+            transformers.tokens(),
             run("albert"),
             member("pooler_output", "x", "pooled"),
             member(""),
@@ -354,10 +346,10 @@ def _head_rules() -> dict[str, Rule]:
             also("sop_logits", "pooled"),
         ),
         "AlbertSOPHead": in_order,
-        **heads("DistilBert", "distilbert", ForSequenceClassification=_FIRST_TOKEN_CLASSIFIER),
-        **heads("DistilBert", "distilbert", ForMultipleChoice=_FIRST_TOKEN_CLASSIFIER),
+        **transformers.heads("DistilBert", "distilbert", ForSequenceClassification=_FIRST_TOKEN_CLASSIFIER),
+        **transformers.heads("DistilBert", "distilbert", ForMultipleChoice=_FIRST_TOKEN_CLASSIFIER),
         "ElectraForCausalLM": _ELECTRA_HEADS["ElectraForMaskedLM"],
-        "ElectraForMultipleChoice": heads(
+        "ElectraForMultipleChoice": transformers.heads(
             "Electra", "electra", ForMultipleChoice=(run("sequence_summary"), run("classifier"))
         )["ElectraForMultipleChoice"],
         "ElectraSequenceSummary": dataflow(select(), run("summary"), note="the first token: summary, activation"),
@@ -376,11 +368,13 @@ def _head_rules() -> dict[str, Rule]:
         "XLMRobertaForCausalLM": _ELECTRA_HEADS["XLMRobertaForMaskedLM"],
     }
     for prefix, base in (("Bert", "bert"), ("Albert", "albert"), ("DistilBert", "distilbert"), ("Electra", "electra")):
-        rules |= heads(prefix, base, **_COMMON_HEADS)
+        rules |= transformers.heads(prefix, base, **_COMMON_HEADS)
     for prefix in ("Roberta", "XLMRoberta"):
-        rules |= heads(prefix, "roberta", ForMultipleChoice=POOLED_CLASSIFIER, **_COMMON_HEADS)
+        rules |= transformers.heads(
+            prefix, "roberta", ForMultipleChoice=transformers.POOLED_CLASSIFIER, **_COMMON_HEADS
+        )
     for prefix, base in (("Roberta", "roberta"), ("XLMRoberta", "roberta"), ("Electra", "electra")):
-        rules |= heads(prefix, base, ForSequenceClassification=(run("classifier"),))
+        rules |= transformers.heads(prefix, base, ForSequenceClassification=(run("classifier"),))
         rules[f"{prefix}ClassificationHead"] = CLASSIFICATION_HEAD
     return rules
 

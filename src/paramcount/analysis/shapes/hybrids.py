@@ -19,6 +19,7 @@ and ``state_space.py`` (the scans: their matrix products are MACs, their element
 
 from __future__ import annotations
 
+from paramcount.analysis.shapes import transformers
 from paramcount.analysis.shapes.common import NotModelledError
 from paramcount.analysis.shapes.decoders import RULES as _DECODER_RULES
 from paramcount.analysis.shapes.flow import (
@@ -34,16 +35,6 @@ from paramcount.analysis.shapes.flow import (
     split_heads,
 )
 from paramcount.analysis.shapes.state_space import mamba2_mixer, mamba_mixer, scan_products
-from paramcount.analysis.shapes.transformers import (
-    experts,
-    in_features,
-    pre_norm_layer,
-    rms_norm,
-    router,
-    self_attention,
-    split,
-    tokens,
-)
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
 TYPE_CHECKING = False
@@ -80,20 +71,24 @@ _PHIMOE: Final[dict[str, Rule]] = {
 _JAMBA: Final[dict[str, Rule]] = {
     **_as("Jamba", *_HEADS, "MLP"),
     "JambaModel": dataflow(
-        tokens(),
+        transformers.tokens(),
         run("embed_tokens", "x0", "x"),
         chain("layers", checkpointed=True),
         run("final_layernorm"),
         note="no positional embedding: the attention layers read the Mamba layers' output",
     ),
-    "JambaAttentionDecoderLayer": pre_norm_layer("input_layernorm", "self_attn", "pre_ff_layernorm", "feed_forward"),
-    "JambaMambaDecoderLayer": pre_norm_layer("input_layernorm", "mamba", "pre_ff_layernorm", "feed_forward"),
-    "JambaAttention": self_attention("q_proj", "k_proj", "v_proj", "o_proj"),
+    "JambaAttentionDecoderLayer": transformers.pre_norm_layer(
+        "input_layernorm", "self_attn", "pre_ff_layernorm", "feed_forward"
+    ),
+    "JambaMambaDecoderLayer": transformers.pre_norm_layer(
+        "input_layernorm", "mamba", "pre_ff_layernorm", "feed_forward"
+    ),
+    "JambaAttention": transformers.self_attention("q_proj", "k_proj", "v_proj", "o_proj"),
     "JambaMambaMixer": mamba_mixer,
     "JambaSparseMoeBlock": _DECODER_RULES["GraniteMoeMoE"],
-    "JambaTopKRouter": router,
-    "JambaExperts": experts,
-    "JambaRMSNorm": rms_norm,
+    "JambaTopKRouter": transformers.router,
+    "JambaExperts": transformers.experts,
+    "JambaRMSNorm": transformers.rms_norm,
 }
 
 # --- Falcon-H1 ------------------------------------------------------------------------------------------------
@@ -106,15 +101,13 @@ _FALCON_H1: Final[dict[str, Rule]] = {
         run("self_attn", "h", "a"),
         add("x", "m", "a"),
         add("x", "x", "x0", what="add the residual"),
-        run("pre_ff_layernorm", "x", "y"),
-        run("feed_forward", "y"),
-        add("x", "x", "y", what="add the residual"),
+        *transformers.pre_norm(("pre_ff_layernorm", "feed_forward")),
         note="the Mamba-2 mixer and attention read the same normalised input, their outputs summed; the µP "
         "multipliers scale elementwise",
     ),
     "FalconH1Mixer": mamba2_mixer,
-    "FalconH1RMSNorm": rms_norm,
-    "FalconH1RMSNormGated": rms_norm,  # x · silu(gate), normalised per group: elementwise
+    "FalconH1RMSNorm": transformers.rms_norm,
+    "FalconH1RMSNormGated": transformers.rms_norm,  # x · silu(gate), normalised per group: elementwise
 }
 
 # --- Qwen3-Next -----------------------------------------------------------------------------------------------
@@ -134,7 +127,7 @@ def _gated_delta_net(call: Call, flow: Flow) -> Outcome:
     if not isinstance(key_heads, int) or key_heads < 1:
         raise NotModelledError("its number of key heads is not known")
     heads = param_sizes(call.module, "A_log")[0]
-    value_width, value_dim = in_features(call, "out_proj"), in_features(call, "norm")
+    value_width, value_dim = transformers.in_features(call, "out_proj"), transformers.in_features(call, "norm")
     projected = call.child("in_proj_qkvz", flow)
     call.child("in_proj_ba", flow)
     grad = projected is not None and projected.grad
@@ -146,18 +139,16 @@ def _gated_delta_net(call: Call, flow: Flow) -> Outcome:
     call.child("conv1d", Flow((batch, 2 * key_width + value_width, length), grad=grad))
     chunk = _DELTA_RULE_CHUNK
     chunks = -(-length // chunk)
+    sizes = {"batch": batch, "value_heads": heads, "chunks": chunks, "C": chunk, "d_k": key_dim, "d_v": value_dim}
     macs, steps = scan_products(
-        [
-            ("k_β·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k"),
-             (batch, heads, chunks, chunk, chunk, key_dim)),
-            ("Q·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k"),
-             (batch, heads, chunks, chunk, chunk, key_dim)),
-            ("k_cumdecay·S, Q·S, Kᵀ·v_new", ("batch", "value_heads", "chunks", "3", "C", "d_k", "d_v"),
-             (batch, heads, chunks, 3, chunk, key_dim, value_dim)),
-            ("attention·v_new", ("batch", "value_heads", "chunks", "C", "C", "d_v"),
-             (batch, heads, chunks, chunk, chunk, value_dim)),
-        ]
-    )  # fmt: skip
+        sizes,
+        (
+            ("k_β·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k")),
+            ("Q·Kᵀ in each chunk", ("batch", "value_heads", "chunks", "C", "C", "d_k")),
+            ("k_cumdecay·S, Q·S, Kᵀ·v_new", ("batch", "value_heads", "chunks", "3", "C", "d_k", "d_v")),
+            ("attention·v_new", ("batch", "value_heads", "chunks", "C", "C", "d_v")),
+        ),
+    )
     # Backward, as autograd runs it: both operands' gradients of every product, except that the first chunk's
     # state (zeros) needs none and the last chunk's state update (dropped) is not differentiated; plus, per
     # triangular solve, the product -grad·solutionᵀ in its gradient with respect to the C × C system.
@@ -176,7 +167,7 @@ def _gated_delta_net(call: Call, flow: Flow) -> Outcome:
 
 _GATED_ATTENTION: Final = dataflow(
     run("q_proj", "x0", "q"),
-    split("q", "q", "gate"),
+    transformers.split("q", "q", "gate"),
     split_heads("q", "q_norm"),
     run("q_norm", "q"),
     merge_heads("q", "q_norm"),
@@ -190,8 +181,12 @@ _GATED_ATTENTION: Final = dataflow(
     run("o_proj"),
     note="q_proj gives each head's query and gate; the attention output times sigmoid(gate) goes to o_proj",
 )
-_LINEAR_ATTENTION_LAYER: Final = pre_norm_layer("input_layernorm", "linear_attn", "post_attention_layernorm", "mlp")
-_FULL_ATTENTION_LAYER: Final = pre_norm_layer("input_layernorm", "self_attn", "post_attention_layernorm", "mlp")
+_LINEAR_ATTENTION_LAYER: Final = transformers.pre_norm_layer(
+    "input_layernorm", "linear_attn", "post_attention_layernorm", "mlp"
+)
+_FULL_ATTENTION_LAYER: Final = transformers.pre_norm_layer(
+    "input_layernorm", "self_attn", "post_attention_layernorm", "mlp"
+)
 
 
 def _qwen3_next_layer(call: Call, flow: Flow) -> Outcome:
@@ -206,10 +201,10 @@ _QWEN3_NEXT: Final[dict[str, Rule]] = {
     "Qwen3NextAttention": _GATED_ATTENTION,
     "Qwen3NextGatedDeltaNet": _gated_delta_net,
     "Qwen3NextSparseMoeBlock": _DECODER_RULES["Qwen2MoeSparseMoeBlock"],
-    "Qwen3NextTopKRouter": router,
-    "Qwen3NextExperts": experts,
-    "Qwen3NextRMSNorm": rms_norm,
-    "Qwen3NextRMSNormGated": rms_norm,  # over one value head, times silu(z): elementwise
+    "Qwen3NextTopKRouter": transformers.router,
+    "Qwen3NextExperts": transformers.experts,
+    "Qwen3NextRMSNorm": transformers.rms_norm,
+    "Qwen3NextRMSNormGated": transformers.rms_norm,  # over one value head, times silu(z): elementwise
 }
 
 RULES: Final[dict[str, Rule]] = {**_PHIMOE, **_JAMBA, **_FALCON_H1, **_QWEN3_NEXT}

@@ -15,7 +15,7 @@ so they count as global ones.
 from __future__ import annotations
 
 from paramcount._record import replace
-from paramcount.analysis.shapes import encoders
+from paramcount.analysis.shapes import encoders, transformers
 from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.flow import (
     Step,
@@ -35,21 +35,6 @@ from paramcount.analysis.shapes.flow import (
     scores,
     select,
     transpose,
-)
-from paramcount.analysis.shapes.transformers import (
-    ANSWER_SPAN,
-    POOLED_CLASSIFIER,
-    TOKEN_CLASSIFIER,
-    fits,
-    fused_attention,
-    heads,
-    post_norm,
-    pre_norm,
-    rotary,
-    self_attention,
-    split,
-    start_end,
-    tokens,
 )
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
@@ -71,7 +56,7 @@ def _summed_embeddings(offset: int) -> Rule:
     embeddings (ids all zero); ``embed_proj`` when the embedding width differs from the hidden size; LayerNorm."""
 
     def rule(call: Call, flow: Flow) -> Outcome:
-        steps: list[Step] = [fits("position_embeddings", offset), run("word_embeddings", "x0", "x")]
+        steps: list[Step] = [transformers.fits("position_embeddings", offset), run("word_embeddings", "x0", "x")]
         if child_of(call.module, "position_embeddings") is not None:
             steps += [
                 positions(),
@@ -146,7 +131,7 @@ def _deberta_encoder(call: Call, flow: Flow) -> Outcome:
 
 
 _DEBERTA: Final[dict[str, Rule]] = {
-    "DebertaV2Model": dataflow(tokens(), run("embeddings"), run("encoder")),
+    "DebertaV2Model": dataflow(transformers.tokens(), run("embeddings"), run("encoder")),
     "DebertaV2Embeddings": _summed_embeddings(0),
     "DebertaV2Encoder": _deberta_encoder,
     "DebertaV2Layer": encoders.RULES["BertLayer"],
@@ -163,7 +148,7 @@ _DEBERTA: Final[dict[str, Rule]] = {
         run("LayerNorm"),
         note="LayerNorm(residual + tanh(conv(x))) over time",
     ),
-    "DebertaV2ForMaskedLM": dataflow(tokens(), run("deberta"), run("cls")),
+    "DebertaV2ForMaskedLM": dataflow(transformers.tokens(), run("deberta"), run("cls")),
     "LegacyDebertaV2OnlyMLMHead": in_order,
     "LegacyDebertaV2LMPredictionHead": in_order,
     "LegacyDebertaV2PredictionHeadTransform": in_order,
@@ -204,7 +189,7 @@ def _mpnet_encoder(call: Call, flow: Flow) -> Outcome:
 
 _MPNET: Final[dict[str, Rule]] = {
     "MPNetModel": dataflow(
-        tokens(),
+        transformers.tokens(),
         run("embeddings"),
         run("encoder"),
         run("pooler", "x", "pooled", optional=True),
@@ -213,12 +198,12 @@ _MPNET: Final[dict[str, Rule]] = {
     "MPNetEmbeddings": _summed_embeddings(2),
     "MPNetEncoder": _mpnet_encoder,
     "MPNetLayer": encoders.RULES["BertLayer"],
-    "MPNetAttention": dataflow(*post_norm(("attn", "LayerNorm"))),
-    "MPNetSelfAttention": self_attention("q", "k", "v", "o", causal=False),
+    "MPNetAttention": dataflow(*transformers.post_norm(("attn", "LayerNorm"))),
+    "MPNetSelfAttention": transformers.self_attention("q", "k", "v", "o", causal=False),
     "MPNetIntermediate": in_order,
     "MPNetOutput": encoders.RULES["BertOutput"],
     "MPNetPooler": encoders.RULES["BertPooler"],
-    "MPNetForMaskedLM": dataflow(tokens(), run("mpnet"), member(""), run("lm_head")),
+    "MPNetForMaskedLM": dataflow(transformers.tokens(), run("mpnet"), member(""), run("lm_head")),
     "MPNetLMHead": in_order,
 }
 
@@ -242,7 +227,7 @@ class _RotaryPerType(Step):
 
 _MODERNBERT: Final[dict[str, Rule]] = {
     "ModernBertModel": dataflow(
-        tokens(),
+        transformers.tokens(),
         run("embeddings"),
         positions(),
         _RotaryPerType(),
@@ -250,8 +235,8 @@ _MODERNBERT: Final[dict[str, Rule]] = {
         run("final_norm"),
     ),
     "ModernBertEmbeddings": in_order,
-    "ModernBertEncoderLayer": dataflow(*pre_norm(("attn_norm", "attn"), ("mlp_norm", "mlp"))),
-    "ModernBertAttention": fused_attention(
+    "ModernBertEncoderLayer": dataflow(*transformers.pre_norm(("attn_norm", "attn"), ("mlp_norm", "mlp"))),
+    "ModernBertAttention": transformers.fused_attention(
         "Wqkv",
         "Wo",
         causal=False,
@@ -259,29 +244,38 @@ _MODERNBERT: Final[dict[str, Rule]] = {
     ),
     "ModernBertMLP": dataflow(
         run("Wi"),
-        split("x", "input", "gate"),
+        transformers.split("x", "input", "gate"),
         multiply("x", "input", "gate"),
         run("Wo"),
         note="Wi's output chunked in two: act(input) · gate, then Wo",
     ),
-    "ModernBertForMaskedLM": dataflow(tokens(), run("model"), run("head"), run("decoder")),
+    "ModernBertForMaskedLM": dataflow(transformers.tokens(), run("model"), run("head"), run("decoder")),
     "ModernBertPredictionHead": in_order,
-    "ModernBertRotaryEmbedding": rotary,
+    "ModernBertRotaryEmbedding": transformers.rotary,
 }
 
 
-_SPANS: Final = {"ForTokenClassification": TOKEN_CLASSIFIER, "ForQuestionAnswering": ANSWER_SPAN}
+_SPANS: Final = {
+    "ForTokenClassification": transformers.TOKEN_CLASSIFIER,
+    "ForQuestionAnswering": transformers.ANSWER_SPAN,
+}
 _MODERNBERT_POOLED: Final = (select(), run("head"), run("classifier"))  # cls: hidden[:, 0]; mean: no product
 _HEADS: Final[dict[str, Rule]] = {
-    **heads("DebertaV2", "deberta", ForSequenceClassification=(run("pooler"), run("classifier")), **_SPANS),
-    **heads("DebertaV2", "deberta", ForMultipleChoice=(run("pooler"), run("classifier"))),
+    **transformers.heads(
+        "DebertaV2", "deberta", ForSequenceClassification=(run("pooler"), run("classifier")), **_SPANS
+    ),
+    **transformers.heads("DebertaV2", "deberta", ForMultipleChoice=(run("pooler"), run("classifier"))),
     "ContextPooler": dataflow(select(), run("dense"), note="the first token: dense, activation"),
-    **heads("MPNet", "mpnet", ForSequenceClassification=(run("classifier"),), **_SPANS),
-    **heads("MPNet", "mpnet", ForMultipleChoice=POOLED_CLASSIFIER),
+    **transformers.heads("MPNet", "mpnet", ForSequenceClassification=(run("classifier"),), **_SPANS),
+    **transformers.heads("MPNet", "mpnet", ForMultipleChoice=transformers.POOLED_CLASSIFIER),
     "MPNetClassificationHead": encoders.CLASSIFICATION_HEAD,
-    **heads("ModernBert", "model", ForSequenceClassification=_MODERNBERT_POOLED, ForMultipleChoice=_MODERNBERT_POOLED),
-    **heads("ModernBert", "model", ForTokenClassification=(run("head"), run("classifier"))),
-    **heads("ModernBert", "model", ForQuestionAnswering=(run("head"), run("classifier"), start_end())),
+    **transformers.heads(
+        "ModernBert", "model", ForSequenceClassification=_MODERNBERT_POOLED, ForMultipleChoice=_MODERNBERT_POOLED
+    ),
+    **transformers.heads("ModernBert", "model", ForTokenClassification=(run("head"), run("classifier"))),
+    **transformers.heads(
+        "ModernBert", "model", ForQuestionAnswering=(run("head"), run("classifier"), transformers.start_end())
+    ),
 }
 
 RULES: Final[dict[str, Rule]] = {**_DEBERTA, **_MPNET, **_MODERNBERT, **_HEADS}

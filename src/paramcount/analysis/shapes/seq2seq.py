@@ -11,6 +11,7 @@ source, target). Whisper reads (batch, target) decoder token ids: its encoder on
 from __future__ import annotations
 
 from paramcount._record import replace
+from paramcount.analysis.shapes import transformers
 from paramcount.analysis.shapes.common import NotModelledError, int_arg
 from paramcount.analysis.shapes.flow import (
     Step,
@@ -24,17 +25,6 @@ from paramcount.analysis.shapes.flow import (
     multiply,
     run,
     to_tokens,
-)
-from paramcount.analysis.shapes.transformers import (
-    ANSWER_SPAN,
-    TOKEN_CLASSIFIER,
-    embedding_subclass,
-    fits,
-    heads,
-    rms_norm,
-    self_attention,
-    start_end,
-    tokens,
 )
 from paramcount.analysis.shapes.types import Flow, Outcome, format_shape
 
@@ -200,7 +190,7 @@ def _decoder_only(prefix: str) -> dict[str, Rule]:
     """``{prefix}ForCausalLM``, the decoder of a BART-style model alone: ``lm_head(model.decoder(input_ids)[0])``
     on (batch, sequence) token ids, no ``final_logits_bias``."""
     return {
-        f"{prefix}ForCausalLM": dataflow(tokens(), run("model"), run("lm_head")),
+        f"{prefix}ForCausalLM": dataflow(transformers.tokens(), run("model"), run("lm_head")),
         f"{prefix}DecoderWrapper": _decoder_wrapper,
     }
 
@@ -220,8 +210,8 @@ def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = 
     """Self-attention (causal in a decoder, which is where the flow carries a context: the encoder's states, or
     the causal mask of a decoder alone) or, when the parent calls it with ``cross``, attention from the input's
     queries to the encoder's keys and values."""
-    self_causal = self_attention(query, key, value, output)
-    self_full = self_attention(query, key, value, output, causal=False)
+    self_causal = transformers.self_attention(query, key, value, output)
+    self_full = transformers.self_attention(query, key, value, output, causal=False)
     cross = dataflow(
         _CrossKeys(),
         run(query, "x0", "q"),
@@ -245,7 +235,7 @@ def _kv_attention(query: str, key: str, value: str, output: str, *, bias: str = 
 
 _BART_ATTENTION: Final = _kv_attention("q_proj", "k_proj", "v_proj", "out_proj")
 _BART_CODER: Final = dataflow(
-    fits("embed_positions", 2),
+    transformers.fits("embed_positions", 2),
     run("embed_tokens", "x0", "x"),
     run("embed_positions", "x0", "p"),
     add("x", "x", "p", what="add the position embeddings"),
@@ -253,17 +243,8 @@ _BART_CODER: Final = dataflow(
     chain("layers", checkpointed=True),
     run("layer_norm", optional=True),
 )
-_POST_NORM_SELF: Final = (
-    run("self_attn"),
-    add("x", "x", "x0", what="add the residual"),
-    run("self_attn_layer_norm"),
-)
-_POST_NORM_FEED_FORWARD: Final = (
-    run("fc1", "x", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
-    run("final_layer_norm"),
-)
+_POST_NORM_SELF: Final = transformers.post_norm(("self_attn", "self_attn_layer_norm"))
+_POST_NORM_FEED_FORWARD: Final = transformers.post_norm(("fc1", "fc2", "final_layer_norm"))
 _BART_ENCODER_LAYER: Final = dataflow(*_POST_NORM_SELF, *_POST_NORM_FEED_FORWARD)
 
 
@@ -293,17 +274,8 @@ _BART_DECODER_LAYER: Final = _decoder_layer(
     ),
     _POST_NORM_FEED_FORWARD,
 )
-_PRE_NORM_SELF: Final = (
-    run("self_attn_layer_norm", "x0", "y"),
-    run("self_attn", "y"),
-    add("x", "x0", "y", what="add the residual"),
-)
-_PRE_NORM_FEED_FORWARD: Final = (
-    run("final_layer_norm", "x", "y"),
-    run("fc1", "y"),
-    run("fc2", "y"),
-    add("x", "x", "y", what="add the residual"),
-)
+_PRE_NORM_SELF: Final = transformers.pre_norm(("self_attn_layer_norm", "self_attn"))
+_PRE_NORM_FEED_FORWARD: Final = transformers.pre_norm(("final_layer_norm", "fc1", "fc2"))
 _PRE_NORM_ENCODER_LAYER: Final = dataflow(*_PRE_NORM_SELF, *_PRE_NORM_FEED_FORWARD)
 """mBART's, Pegasus' and Whisper's layers normalise each sublayer's input (the BART layers, their outputs)."""
 _PRE_NORM_DECODER_LAYER: Final = _decoder_layer(
@@ -316,7 +288,7 @@ _PRE_NORM_DECODER_LAYER: Final = _decoder_layer(
     _PRE_NORM_FEED_FORWARD,
 )
 _SINUSOIDAL_CODER: Final = dataflow(
-    fits("embed_positions"),
+    transformers.fits("embed_positions"),
     run("embed_tokens", "x0", "x"),
     _Positions("x0", "p", every=False),
     run("embed_positions", "p", "p"),
@@ -338,7 +310,7 @@ _WHISPER_ENCODER: Final = dataflow(
     note="gelu(conv1(features)), gelu(conv2(·)) (stride 2), then (batch, positions, width) plus every position",
 )
 _WHISPER_DECODER: Final = dataflow(
-    fits("embed_positions"),
+    transformers.fits("embed_positions"),
     run("embed_tokens", "x0", "x"),
     run("embed_positions", "x0", "p"),
     add("x", "x", "p", what="add the position embeddings"),
@@ -355,17 +327,13 @@ def _table_rows(call: Call, flow: Flow) -> Outcome:
 
 
 _T5_STACK: Final = dataflow(run("embed_tokens"), chain("block", checkpointed=True), run("final_layer_norm"))
-_T5_SELF: Final = dataflow(
-    run("layer_norm", "x0", "y"), run("SelfAttention", "y"), add("x", "x0", "y", what="add the residual")
-)
+_T5_SELF: Final = dataflow(*transformers.pre_norm(("layer_norm", "SelfAttention")))
 _T5_CROSS: Final = dataflow(
     run("layer_norm", "x0", "y"),
     run("EncDecAttention", "y", options=CROSS),
     add("x", "x0", "y", what="add the residual"),
 )
-_T5_FF: Final = dataflow(
-    run("layer_norm", "x0", "y"), run("DenseReluDense", "y"), add("x", "x0", "y", what="add the residual")
-)
+_T5_FF: Final = dataflow(*transformers.pre_norm(("layer_norm", "DenseReluDense")))
 _T5_GATED: Final = dataflow(
     run("wi_0", "x0", "gate"), run("wi_1", "x0", "up"), multiply("x", "gate", "up"), run("wo"),
     note="act(wi_0(x)) · wi_1(x), then wo",
@@ -386,7 +354,7 @@ def _t5_family(prefix: str) -> dict[str, Rule]:
         f"{prefix}Attention": _kv_attention("q", "k", "v", "o", bias="relative_attention_bias"),
         f"{prefix}DenseActDense": in_order,
         f"{prefix}DenseGatedActDense": _T5_GATED,
-        f"{prefix}LayerNorm": rms_norm,
+        f"{prefix}LayerNorm": transformers.rms_norm,
     }
 
 
@@ -423,7 +391,7 @@ def _t5_encoder(call: Call, flow: Flow) -> Outcome:
     return _T5_ENCODER(call, flow)
 
 
-_T5_ENCODER: Final = dataflow(tokens(), run("encoder"))
+_T5_ENCODER: Final = dataflow(transformers.tokens(), run("encoder"))
 
 
 def _seq2seq_heads(prefix: str, base: str) -> dict[str, Rule]:
@@ -434,7 +402,7 @@ def _seq2seq_heads(prefix: str, base: str) -> dict[str, Rule]:
             run(base), _EndOfSequence(), run("classification_head"), note="dense, tanh, out_proj"
         ),
         f"{prefix}ClassificationHead": in_order,
-        f"{prefix}ForQuestionAnswering": dataflow(run(base), *ANSWER_SPAN),
+        f"{prefix}ForQuestionAnswering": dataflow(run(base), *transformers.ANSWER_SPAN),
     }
 
 
@@ -443,9 +411,11 @@ def _t5_heads(prefix: str) -> dict[str, Rule]:
     sequence classification and question answering (``qa_outputs`` on the decoder's states)."""
     return {
         **_seq2seq_heads(prefix, "transformer"),
-        f"{prefix}ForQuestionAnswering": _encoder_decoder(skip="shared", head="qa_outputs", after=start_end()),
+        f"{prefix}ForQuestionAnswering": _encoder_decoder(
+            skip="shared", head="qa_outputs", after=transformers.start_end()
+        ),
         f"{prefix}EncoderModel": _t5_encoder,
-        **heads(prefix, "transformer", ForTokenClassification=TOKEN_CLASSIFIER),
+        **transformers.heads(prefix, "transformer", ForTokenClassification=transformers.TOKEN_CLASSIFIER),
     }
 
 
@@ -455,20 +425,20 @@ _LM_HEAD: Final = dataflow(run("model"), run("lm_head"))
 _ENCODER_DECODERS: Final[dict[str, Rule]] = {
     "BartForConditionalGeneration": _LM_HEAD,
     **_bart_family("Bart", _BART_CODER, _BART_ENCODER_LAYER, _BART_DECODER_LAYER),
-    "BartScaledWordEmbedding": embedding_subclass,
-    "BartLearnedPositionalEmbedding": embedding_subclass,
+    "BartScaledWordEmbedding": transformers.embedding_subclass,
+    "BartLearnedPositionalEmbedding": transformers.embedding_subclass,
     "MBartForConditionalGeneration": _LM_HEAD,
     **_bart_family("MBart", _BART_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
-    "MBartScaledWordEmbedding": embedding_subclass,
-    "MBartLearnedPositionalEmbedding": embedding_subclass,
+    "MBartScaledWordEmbedding": transformers.embedding_subclass,
+    "MBartLearnedPositionalEmbedding": transformers.embedding_subclass,
     **_decoder_only("MBart"),
     "MarianMTModel": _LM_HEAD,
     **_bart_family("Marian", _SINUSOIDAL_CODER, _BART_ENCODER_LAYER, _BART_DECODER_LAYER),
-    "MarianSinusoidalPositionalEmbedding": embedding_subclass,
+    "MarianSinusoidalPositionalEmbedding": transformers.embedding_subclass,
     **_decoder_only("Marian"),
     "PegasusForConditionalGeneration": _LM_HEAD,
     **_bart_family("Pegasus", _SINUSOIDAL_CODER, _PRE_NORM_ENCODER_LAYER, _PRE_NORM_DECODER_LAYER),
-    "PegasusSinusoidalPositionalEmbedding": embedding_subclass,
+    "PegasusSinusoidalPositionalEmbedding": transformers.embedding_subclass,
     **_decoder_only("Pegasus"),
     **_t5_family("T5"),
     **_t5_family("MT5"),

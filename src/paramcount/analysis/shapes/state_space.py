@@ -46,10 +46,14 @@ def _convolved(call: Call, batch: int, length: int, channels: int, grad: bool) -
     call.child("conv1d", Flow((batch, channels, length), grad=grad))
 
 
-def scan_products(steps: list[tuple[str, tuple[str, ...], tuple[int, ...]]]) -> tuple[int, tuple[ShapeStep, ...]]:
-    """The MACs of a scan's products, each ``(name, symbols, sizes)``, and the steps that show them."""
+def scan_products(
+    sizes: dict[str, int], products: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[int, tuple[ShapeStep, ...]]:
+    """The MACs of a scan's products, each ``(name, symbols)`` with every symbol's size in ``sizes`` (a number
+    stands for itself), and the steps that show them."""
     total, shown = 0, []
-    for name, symbols, values in steps:
+    for name, symbols in products:
+        values = tuple(int(symbol) if symbol.isdigit() else sizes[symbol] for symbol in symbols)
         macs, step = macs_step(symbols, values)
         total += macs
         shown.append(replace(step, name=f"MACs ({name})"))
@@ -75,8 +79,8 @@ def mamba_mixer(call: Call, flow: Flow) -> Outcome:
         if child_of(call.module, norm) is not None:
             call.child(norm, Flow((batch, length, width), grad=grad))
     call.child("dt_proj", Flow((batch, length, rank), grad=grad))
-    macs, steps = scan_products([("scan: state @ C per step", ("batch", "L", "intermediate", "state"),
-                                  (batch, length, inner, state))])  # fmt: skip
+    sizes = {"batch": batch, "L": length, "intermediate": inner, "state": state}
+    macs, steps = scan_products(sizes, (("scan: state @ C per step", ("batch", "L", "intermediate", "state")),))
     output = call.child("out_proj", Flow((batch, length, inner), grad=True))
     note = "the selective scan's state updates are elementwise (not counted); each step's read-out state @ C is"
     return Outcome(output, macs, steps, note, backward_macs=2 * macs)
@@ -103,20 +107,25 @@ def mamba2_mixer(call: Call, flow: Flow) -> Outcome:
     _convolved(call, batch, length, conv_channels, grad)
     head_dim = inner // heads
     chunks = -(-length // chunk)
+    sizes = {
+        "batch": batch,
+        "chunks": chunks,
+        "(chunks+1)": chunks + 1,
+        "Q": chunk,
+        "heads": heads,
+        "head_dim": head_dim,
+        "state": state,
+    }
     macs, steps = scan_products(
-        [
-            ("C·Bᵀ in each chunk", ("batch", "chunks", "Q", "Q", "heads", "state"),
-             (batch, chunks, chunk, chunk, heads, state)),
-            ("its product with x", ("batch", "chunks", "Q", "Q", "heads", "head_dim"),
-             (batch, chunks, chunk, chunk, heads, head_dim)),
-            ("each chunk's state", ("batch", "chunks", "Q", "heads", "head_dim", "state"),
-             (batch, chunks, chunk, heads, head_dim, state)),
-            ("states between chunks", ("batch", "(chunks+1)", "(chunks+1)", "heads", "head_dim", "state"),
-             (batch, chunks + 1, chunks + 1, heads, head_dim, state)),
-            ("C·states", ("batch", "chunks", "Q", "heads", "head_dim", "state"),
-             (batch, chunks, chunk, heads, head_dim, state)),
-        ]
-    )  # fmt: skip
+        sizes,
+        (
+            ("C·Bᵀ in each chunk", ("batch", "chunks", "Q", "Q", "heads", "state")),
+            ("its product with x", ("batch", "chunks", "Q", "Q", "heads", "head_dim")),
+            ("each chunk's state", ("batch", "chunks", "Q", "heads", "head_dim", "state")),
+            ("states between chunks", ("batch", "(chunks+1)", "(chunks+1)", "heads", "head_dim", "state")),
+            ("C·states", ("batch", "chunks", "Q", "heads", "head_dim", "state")),
+        ),
+    )
     scanned = Flow((batch, length, inner), grad=True)
     normed = scanned if child_of(call.module, "norm") is None else call.child("norm", scanned)
     output = call.child("out_proj", normed)

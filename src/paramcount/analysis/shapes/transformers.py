@@ -67,6 +67,7 @@ __all__ = [
     "post_norm",
     "pre_norm",
     "pre_norm_layer",
+    "residual",
     "rms_norm",
     "rotary",
     "router",
@@ -220,20 +221,22 @@ def heads(prefix: str, base: str, **layouts: tuple[Step, ...]) -> dict[str, Rule
     return rules
 
 
-def pre_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
-    """``x = x + sublayer(norm(x))`` for each ``(norm, sublayer)`` in turn: a pre-norm layer's residual stream."""
-    steps: list[Step] = []
-    for norm, sublayer in sublayers:
-        steps += [run(norm, "x", "y"), run(sublayer, "y"), add("x", "x", "y", what="add the residual")]
-    return tuple(steps)
+def residual(*modules: str) -> tuple[Step, ...]:
+    """``x = x + modules[-1](…modules[0](x))``: a residual branch, its modules in turn (an empty name is a module
+    the family does not have)."""
+    first, *rest = (name for name in modules if name)
+    return (run(first, "x", "y"), *(run(name, "y") for name in rest), add("x", "x", "y", what="add the residual"))
 
 
-def post_norm(*sublayers: tuple[str, str]) -> tuple[Step, ...]:
-    """``x = norm(x + sublayer(x))`` for each ``(sublayer, norm)`` in turn: a post-norm layer."""
-    steps: list[Step] = []
-    for sublayer, norm in sublayers:
-        steps += [run(sublayer, "x", "y"), add("x", "x", "y", what="add the residual"), run(norm)]
-    return tuple(steps)
+def pre_norm(*sublayers: tuple[str, ...]) -> tuple[Step, ...]:
+    """``x = x + sublayer(norm(x))`` for each ``(norm, sublayer, …)`` in turn: a pre-norm layer's residual stream
+    (the modules after the norm run in order: OPT's ``fc1``, ``fc2``; DINOv2's attention, then its layer scale)."""
+    return tuple(step for modules in sublayers for step in residual(*modules))
+
+
+def post_norm(*sublayers: tuple[str, ...]) -> tuple[Step, ...]:
+    """``x = norm(x + sublayer(x))`` for each ``(sublayer, …, norm)`` in turn: a post-norm layer."""
+    return tuple(step for *modules, norm in sublayers for step in (*residual(*modules), run(norm)))
 
 
 # --- rules of leaves that the modelling code defines ------------------------------------------------------------
@@ -370,11 +373,7 @@ def pre_norm_layer(
     """``x + attention(norm1(x))``, then ``x + mlp(norm2(x))``: the pre-norm transformer layer. ``after`` names
     the norms some families apply to a sublayer's output before its residual (Gemma 2/3's sandwich, GLM-4);
     an empty name is a norm the family does not have (OLMo 2 normalises only after)."""
-    steps = [*([run(norm1)] if norm1 else []), run(attention_), *([run(after[0])] if after[0] else [])]
-    steps += [add("x", "x", "x0", what="add the residual")]
-    steps += [run(norm2, "x", "y"), run(mlp, "y")] if norm2 else [run(mlp, "x", "y")]
-    steps += [*([run(after[1], "y")] if after[1] else []), add("x", "x", "y", what="add the residual")]
-    return dataflow(*steps, note=note)
+    return dataflow(*pre_norm((norm1, attention_, after[0]), (norm2, mlp, after[1])), note=note)
 
 
 def parallel_layer(norms: tuple[str, str], attention_: str, mlp: str, *, note: str, norms_first: bool = False) -> Rule:

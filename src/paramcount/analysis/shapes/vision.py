@@ -29,7 +29,7 @@ from paramcount.analysis.shapes.flow import (
     select,
     to_tokens,
 )
-from paramcount.analysis.shapes.transformers import fused_attention
+from paramcount.analysis.shapes.transformers import fused_attention, residual
 from paramcount.analysis.shapes.types import Flow, Outcome, ShapeStep, format_shape
 
 TYPE_CHECKING = False
@@ -386,10 +386,7 @@ _ENCODER_BLOCK: Final = dataflow(
 def _swin_block(*sublayers: tuple[str, str], note: str = "") -> Rule:
     """``x = x + stochastic_depth(second(first(x)))`` for each ``(first, second)`` in turn: the attention, then the
     MLP, each with its norm (before it in v1, after it in v2)."""
-    steps: list[Step] = []
-    for first, second in sublayers:
-        steps += [run(first, "x", "y"), run(second, "y"), run("stochastic_depth", "y")]
-        steps += [add("x", "x", "y", what="add the residual")]
+    steps = (step for first, second in sublayers for step in residual(first, second, "stochastic_depth"))
     return dataflow(*steps, note=note)
 
 

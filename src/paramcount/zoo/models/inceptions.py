@@ -132,7 +132,6 @@ def _googlenet_aux(in_channels: int, classes: int, dropout: float) -> Module:
         kw_dropout=0.2,
         kw_dropout_aux=0.7,
     ),
-    reference="torchvision.models.googlenet",
 )
 def googlenet(a: Arguments) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")
@@ -253,7 +252,6 @@ def _inception_e(in_channels: int) -> Module:
 @model(
     "inception_v3",
     signature(kw_num_classes=1000, kw_aux_logits=True, kw_transform_input=False, kw_init_weights=None, kw_dropout=0.5),
-    reference="torchvision.models.inception_v3",
 )
 def inception_v3(a: Arguments) -> Module:
     classes, dropout = read_num_classes(a), read_probability(a, "dropout")

@@ -151,7 +151,6 @@ def _input_size(a: Arguments) -> tuple[int, int]:
         kw_mlp_dropout=0.0,
         kw_attention_dropout=0.0,
     ),
-    reference="torchvision.models.maxvit_t",
 )
 def maxvit_t(a: Arguments) -> Module:
     classes, size = read_num_classes(a), _input_size(a)

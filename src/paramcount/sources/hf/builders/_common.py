@@ -34,13 +34,16 @@ __all__ = [
     "config_flag",
     "config_layers",
     "conv",
+    "dense_norm",
     "embedding",
     "experts",
+    "feed_forward",
     "head_classes",
     "kvq_attention",
     "layer_norm",
     "linear",
     "linear_head",
+    "masked_lm_head",
     "mlp",
     "module",
     "multihead_attention",
@@ -54,6 +57,8 @@ __all__ = [
     "stack",
     "tie",
     "tied_linear",
+    "vocab_projection",
+    "word_position_embeddings",
 ]
 
 
@@ -125,12 +130,48 @@ def tied_linear(name: str, inputs: Dim, outputs: Dim, tied_to: str, *, bias: boo
     return tie(linear(name, inputs, outputs, bias=bias), weight=tied_to)
 
 
+def vocab_projection(
+    config: Config, name: str, inputs: Dim, vocab: Dim, *, bias: bool, tied: dict[str, str], tie_default: bool = True
+) -> Module:
+    """``nn.Linear(inputs, vocab, bias=bias)`` named ``name``, an output layer onto the vocabulary whose tensors named
+    in ``tied`` share storage with the tensors at the paths given (the word embedding's weight, a head's own bias)
+    when ``tie_word_embeddings`` (default ``tie_default``; null unties) holds."""
+    layer = linear(name, inputs, vocab, bias=bias)
+    return tie(layer, **tied) if config_flag(config, "tie_word_embeddings", tie_default) else layer
+
+
 def lm_head(config: Config, hidden: Dim, vocab: Dim, tied_to: str, *, tie_default: bool) -> Module:
     """``lm_head = nn.Linear(hidden, vocab, bias=False)``, tied to ``tied_to`` when ``tie_word_embeddings``
     (default ``tie_default``; null unties) holds."""
-    if config_flag(config, "tie_word_embeddings", tie_default):
-        return tied_linear("lm_head", hidden, vocab, tied_to)
-    return linear("lm_head", hidden, vocab, bias=False)
+    return vocab_projection(
+        config, "lm_head", hidden, vocab, bias=False, tied={"weight": tied_to}, tie_default=tie_default
+    )
+
+
+def masked_lm_head(
+    config: Config,
+    name: str,
+    kind: str,
+    hidden: Dim,
+    width: Dim,
+    vocab: Dim,
+    tied: dict[str, str],
+    *,
+    transform: str = "",
+) -> Module:
+    """The masked-LM prediction head of BERT and its kin, ``kind``: a dense (hidden → width) and LayerNorm transform,
+    a ``decoder`` (width → vocab) and the head's own ``bias`` (vocab,), the decoder's tensors tied as ``tied`` says
+    (``vocab_projection``).
+
+    ``transform`` names the class of a ``transform`` module holding the dense and LayerNorm (BERT's
+    ``predictions.transform.dense``, DeBERTa's legacy head); without one (RoBERTa, MPNet) ``dense`` and
+    ``layer_norm`` sit in the head itself."""
+    decoder = vocab_projection(config, "decoder", width, vocab, bias=True, tied=tied)
+    dense, own_bias = linear("dense", hidden, width, bias=True), (Param("bias", (vocab,)),)
+    if transform:
+        nested = module("transform", transform, dense, layer_norm("LayerNorm", width))
+        return module(name, kind, nested, decoder, params=own_bias)
+    return module(name, kind, dense, layer_norm("layer_norm", width), decoder, params=own_bias)
 
 
 def embedding(
@@ -195,6 +236,32 @@ def catalog_layer(name: str, layer: str, *positional: Dim, names: tuple[str, ...
 def position_ids(count: Dim) -> Buffer:
     """The non-persistent ``position_ids`` buffer, ``arange(count)`` of shape (1, count)."""
     return Buffer("position_ids", (Dim.constant(1), count), dtype="int64", persistent=False)
+
+
+def word_position_embeddings(kind: str, vocab: Dim, positions: Dim, width: Dim) -> Module:
+    """``embeddings`` of word and position tables (no token types) and a LayerNorm, all ``width`` wide, with the
+    ``position_ids`` buffer: DistilBERT's ``Embeddings``, ``MPNetEmbeddings``."""
+    return module(
+        "embeddings",
+        kind,
+        embedding("word_embeddings", vocab, width),
+        embedding("position_embeddings", positions, width),
+        layer_norm("LayerNorm", width),
+        buffers=(position_ids(positions),),
+    )
+
+
+def dense_norm(name: str, kind: str, inputs: Dim, hidden: Dim) -> Module:
+    """BERT's output block (``BertSelfOutput``, ``BertOutput``): ``dense`` (inputs → hidden), then the
+    ``LayerNorm`` over the residual sum."""
+    return module(name, kind, linear("dense", inputs, hidden, bias=True), layer_norm("LayerNorm", hidden))
+
+
+def feed_forward(prefix: str, hidden: Dim, intermediate: Dim) -> tuple[Module, Module]:
+    """BERT's feed-forward as a layer registers it: ``intermediate`` (``<prefix>Intermediate``: ``dense``, hidden →
+    intermediate) then ``output`` (``<prefix>Output``: ``dense_norm`` back to hidden)."""
+    up = module("intermediate", f"{prefix}Intermediate", linear("dense", hidden, intermediate, bias=True))
+    return up, dense_norm("output", f"{prefix}Output", intermediate, hidden)
 
 
 def kvq_attention(name: str, kind: str, width: Dim, *, key_bias: bool = True) -> Module:

@@ -88,61 +88,6 @@ class Sizes(Record):
     layers: int
 
 
-class Family(Record):
-    """What one ``model_type`` changes in the shared decoder shape (defaults from its transformers config)."""
-
-    name: str
-    prefix: str
-    """Class-name prefix: ``Llama`` → ``LlamaAttention``, ``LlamaRMSNorm`` …"""
-    classes: tuple[tuple[str, Head], ...]
-    attention: Callable[[Family, Config, Sizes], Module]
-    mlp: Callable[[Family, Config, Sizes, str], Module]
-    """The feed-forward block of a layer of the kind ``layer_kind`` gives (dense, MoE …)."""
-    layer_kind: Callable[[Config, int], Iterator[str]] = lambda config, count: itertools.repeat("dense", count)
-    kv_heads_default: int | None = None
-    """Absent ``num_key_value_heads``: this number, or ``num_attention_heads`` when None."""
-    head_dim_default: int | None = None
-    """Absent ``head_dim``: this number, or ``hidden_size/num_attention_heads`` when None."""
-    qkv_bias: Flag = ("attention_bias", False)
-    o_bias: Flag = ("attention_bias", False)
-    mlp_bias: Flag = False
-    qk_norm: Flag = False
-    qk_norm_width: Literal["head", "all_heads", "olmoe"] = "head"
-    """What ``q_norm``/``k_norm`` normalise: each head (``head_dim``), all query and all key heads at once
-    (OLMo 2: ``num_attention_heads·head_dim`` and ``num_key_value_heads·head_dim``), or OLMoE's ``hidden_size``
-    and ``hidden_size/num_attention_heads·num_key_value_heads``."""
-    norm_type: Literal["rms", "layer", "weight", "none"] = "rms"
-    """The norms: ``<prefix>RMSNorm`` (a weight), ``nn.LayerNorm`` (weight and bias: StarCoder2, StableLM),
-    ``<prefix>LayerNorm`` with a weight and no bias (Cohere), or without parameters (OLMo)."""
-    layer_norms: Callable[[Config], tuple[str, ...]] = lambda config: ("input_layernorm", "post_attention_layernorm")
-    """The norms of each decoder layer, in the order the layer registers them (after Gemma's and Phi's rules)."""
-    mlp_last: bool = False
-    """Whether the layer registers its MLP after its norms (Granite MoE's ``block_sparse_moe``)."""
-    mixer: Callable[[Family, Config, Sizes, str], Module] | None = None
-    """The token mixer of a layer of the kind ``layer_kind`` gives, where it varies by layer (Qwen3-Next's linear
-    attention); ``attention`` in every layer otherwise."""
-    feedforward_norms: bool = False
-    """Gemma 2/3: ``pre_feedforward_layernorm`` and ``post_feedforward_layernorm`` in every layer."""
-    scaled_embedding: bool = False
-    """Gemma: the embedding multiplies by sqrt(hidden_size), held in an ``embed_scale`` buffer."""
-    layer_norm: bool = False
-    """Phi: ``nn.LayerNorm`` (with bias) instead of RMSNorm, one per layer, ``final_layernorm`` at the end."""
-    lm_head_bias: Flag = False
-    tie_default: bool = False
-    pad_default: int | None = None
-    checks_head_divisibility: bool = False
-    """transformers' ``validate_architecture`` refuses hidden_size not divisible by num_attention_heads."""
-    rotary_factor_default: float = 1.0
-    rotary_factor_always: bool = False
-    """Whether the default RoPE honours ``partial_rotary_factor`` (Phi's and Phi-3's do; llama's does not)."""
-    question_answering_prefix: str = "model"
-    """Where ``XForQuestionAnswering`` keeps the base model: ``transformer`` for llama/qwen2/qwen3 (kept for BC)."""
-    rotary_dim: tuple[str, int] | None = None
-    """The key (and its default) RoPE spans when not all of ``head_dim``: DeepSeek-V3's ``qk_rope_head_dim``."""
-    rotary_prefixes: Callable[[Config, int], list[str]] = lambda config, count: [""]
-    """Name prefixes of the rotary ``inv_freq``/``original_inv_freq`` pairs: Gemma 3 keeps one per attention type."""
-
-
 def switch(config: Config, key: str, default: bool) -> bool:
     """A switch the family's config class declares as ``bool``: its strict validation refuses null, and so do we."""
     if key in config.data and config.data[key] is None:
@@ -279,6 +224,65 @@ def fused_experts(kind: str, count: Dim, per_token: int, hidden: Dim, width: Dim
 
 def router(kind: str, count: Dim, hidden: Dim, buffers: tuple[Buffer, ...] = ()) -> Module:
     return module("gate", kind, params=(Param("weight", (count, hidden)),), buffers=buffers)
+
+
+# --- the family row --------------------------------------------------------------------------------------------
+
+
+class Family(Record):
+    """What one ``model_type`` changes in the shared decoder shape (defaults from its transformers config); the
+    defaults here are llama's: its attention and gated MLP, RMSNorms, an untied head."""
+
+    name: str
+    prefix: str
+    """Class-name prefix: ``Llama`` → ``LlamaAttention``, ``LlamaRMSNorm`` …"""
+    classes: tuple[tuple[str, Head], ...]
+    attention: Callable[[Family, Config, Sizes], Module] = standard_attention
+    mlp: Callable[[Family, Config, Sizes, str], Module] = dense_mlp
+    """The feed-forward block of a layer of the kind ``layer_kind`` gives (dense, MoE …)."""
+    layer_kind: Callable[[Config, int], Iterator[str]] = lambda config, count: itertools.repeat("dense", count)
+    kv_heads_default: int | None = None
+    """Absent ``num_key_value_heads``: this number, or ``num_attention_heads`` when None."""
+    head_dim_default: int | None = None
+    """Absent ``head_dim``: this number, or ``hidden_size/num_attention_heads`` when None."""
+    qkv_bias: Flag = ("attention_bias", False)
+    o_bias: Flag = ("attention_bias", False)
+    mlp_bias: Flag = False
+    qk_norm: Flag = False
+    qk_norm_width: Literal["head", "all_heads", "olmoe"] = "head"
+    """What ``q_norm``/``k_norm`` normalise: each head (``head_dim``), all query and all key heads at once
+    (OLMo 2: ``num_attention_heads·head_dim`` and ``num_key_value_heads·head_dim``), or OLMoE's ``hidden_size``
+    and ``hidden_size/num_attention_heads·num_key_value_heads``."""
+    norm_type: Literal["rms", "layer", "weight", "none"] = "rms"
+    """The norms: ``<prefix>RMSNorm`` (a weight), ``nn.LayerNorm`` (weight and bias: StarCoder2, StableLM),
+    ``<prefix>LayerNorm`` with a weight and no bias (Cohere), or without parameters (OLMo)."""
+    layer_norms: Callable[[Config], tuple[str, ...]] = lambda config: ("input_layernorm", "post_attention_layernorm")
+    """The norms of each decoder layer, in the order the layer registers them (after Gemma's and Phi's rules)."""
+    mlp_last: bool = False
+    """Whether the layer registers its MLP after its norms (Granite MoE's ``block_sparse_moe``)."""
+    mixer: Callable[[Family, Config, Sizes, str], Module] | None = None
+    """The token mixer of a layer of the kind ``layer_kind`` gives, where it varies by layer (Qwen3-Next's linear
+    attention); ``attention`` in every layer otherwise."""
+    feedforward_norms: bool = False
+    """Gemma 2/3: ``pre_feedforward_layernorm`` and ``post_feedforward_layernorm`` in every layer."""
+    scaled_embedding: bool = False
+    """Gemma: the embedding multiplies by sqrt(hidden_size), held in an ``embed_scale`` buffer."""
+    layer_norm: bool = False
+    """Phi: ``nn.LayerNorm`` (with bias) instead of RMSNorm, one per layer, ``final_layernorm`` at the end."""
+    lm_head_bias: Flag = False
+    tie_default: bool = False
+    pad_default: int | None = None
+    checks_head_divisibility: bool = False
+    """transformers' ``validate_architecture`` refuses hidden_size not divisible by num_attention_heads."""
+    rotary_factor_default: float = 1.0
+    rotary_factor_always: bool = False
+    """Whether the default RoPE honours ``partial_rotary_factor`` (Phi's and Phi-3's do; llama's does not)."""
+    question_answering_prefix: str = "model"
+    """Where ``XForQuestionAnswering`` keeps the base model: ``transformer`` for llama/qwen2/qwen3 (kept for BC)."""
+    rotary_dim: tuple[str, int] | None = None
+    """The key (and its default) RoPE spans when not all of ``head_dim``: DeepSeek-V3's ``qk_rope_head_dim``."""
+    rotary_prefixes: Callable[[Config, int], list[str]] = lambda config, count: [""]
+    """Name prefixes of the rotary ``inv_freq``/``original_inv_freq`` pairs: Gemma 3 keeps one per attention type."""
 
 
 # --- the model -------------------------------------------------------------------------------------------------

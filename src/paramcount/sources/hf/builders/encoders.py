@@ -20,33 +20,12 @@ from __future__ import annotations
 from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
-from paramcount.sources.hf.builders._common import (
-    LinearHead,
-    check_divisible,
-    check_padding_index,
-    class_names,
-    classification_head,
-    config_dim,
-    config_flag,
-    config_layers,
-    embedding,
-    head_classes,
-    layer_norm,
-    linear,
-    linear_head,
-    module,
-    num_labels,
-    position_ids,
-    stack,
-    tie,
-)
+from paramcount.sources.hf.builders import _common as common
 from paramcount.tree import Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
-
-    from paramcount.sources.hf.builders._common import Head
 
 __all__: list[str] = []
 
@@ -86,13 +65,13 @@ class _Sizes(Record):
 
 
 def _bert_sizes(config: Config, family: _Family) -> _Sizes:
-    hidden = config_dim(config, "hidden_size")
-    check_divisible(config, hidden, config_dim(config, "num_attention_heads"))
-    vocab = config_dim(config, "vocab_size")
-    positions = config_dim(config, "max_position_embeddings")
+    hidden = common.config_dim(config, "hidden_size")
+    common.check_divisible(config, hidden, common.config_dim(config, "num_attention_heads"))
+    vocab = common.config_dim(config, "vocab_size")
+    positions = common.config_dim(config, "max_position_embeddings")
     tables = (vocab, positions) if family.roberta else (vocab,)
-    check_padding_index(config, family.pad_default, *tables)
-    width = config_dim(config, "embedding_size", default=128) if family.factorised else hidden
+    common.check_padding_index(config, family.pad_default, *tables)
+    width = common.config_dim(config, "embedding_size", default=128) if family.factorised else hidden
     return _Sizes(hidden, vocab, positions, width)
 
 
@@ -100,39 +79,36 @@ def _bert_embeddings(config: Config, family: _Family, sizes: _Sizes, words_tied_
     """``{Bert,Roberta,Electra,Albert}Embeddings``: word, position and token-type tables and a LayerNorm;
     ``words_tied_to``: the output head that owns the word table (registered before it)."""
     width = sizes.width
-    words = embedding("word_embeddings", sizes.vocab, width, tied_to=words_tied_to)
-    positions = embedding("position_embeddings", sizes.positions, width)
-    token_type = embedding("token_type_embeddings", config_dim(config, "type_vocab_size", default=2), width)
-    norm = layer_norm("LayerNorm", width)
+    words = common.embedding("word_embeddings", sizes.vocab, width, tied_to=words_tied_to)
+    positions = common.embedding("position_embeddings", sizes.positions, width)
+    token_type = common.embedding(
+        "token_type_embeddings", common.config_dim(config, "type_vocab_size", default=2), width
+    )
+    norm = common.layer_norm("LayerNorm", width)
     # RoBERTa registers its position embedding last (it is built with padding_idx after the rest).
     parts = (words, token_type, norm, positions) if family.roberta else (words, positions, token_type, norm)
     # token_type_ids: zeros of position_ids' shape, the default token types (not saved).
     token_types = Buffer("token_type_ids", (_ONE, sizes.positions), dtype="int64", persistent=False)
-    buffers = (position_ids(sizes.positions), token_types)
-    return module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
+    buffers = (common.position_ids(sizes.positions), token_types)
+    return common.module("embeddings", f"{family.kind}Embeddings", *parts, buffers=buffers)
 
 
 def _bert_attention(name: str, family: _Family, hidden: Dim, *, cross: bool) -> Module:
     """``{Bert,Roberta}Attention``: ``self`` (query, key, value) and ``output`` (dense, LayerNorm)."""
-    projections = (linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value"))
-    inner = module("self", f"{family.kind}{'Cross' if cross else 'Self'}Attention", *projections)
-    output = module(
-        "output",
-        f"{family.kind}SelfOutput",
-        linear("dense", hidden, hidden, bias=True),
-        layer_norm("LayerNorm", hidden),
-    )
-    return module(name, f"{family.kind}Attention", inner, output)
+    projections = (common.linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value"))
+    inner = common.module("self", f"{family.kind}{'Cross' if cross else 'Self'}Attention", *projections)
+    output = common.dense_norm("output", f"{family.kind}SelfOutput", hidden, hidden)
+    return common.module(name, f"{family.kind}Attention", inner, output)
 
 
 def _bert_model(
     config: Config, family: _Family, sizes: _Sizes, *, pooler: bool, words_tied_to: str | None = None
 ) -> Module:
     hidden = sizes.hidden
-    layers = config_layers(config, "num_hidden_layers")
-    intermediate = config_dim(config, "intermediate_size")
-    is_decoder = config_flag(config, "is_decoder", False)
-    cross = config_flag(config, "add_cross_attention", False)
+    layers = common.config_layers(config, "num_hidden_layers")
+    intermediate = common.config_dim(config, "intermediate_size")
+    is_decoder = common.config_flag(config, "is_decoder", False)
+    cross = common.config_flag(config, "add_cross_attention", False)
     if cross and not is_decoder:
         raise config.fail(
             "add_cross_attention",
@@ -142,61 +118,45 @@ def _bert_model(
     block = [_bert_attention("attention", family, hidden, cross=False)]
     if cross:
         block.append(_bert_attention("crossattention", family, hidden, cross=True))
-    block += [
-        module("intermediate", f"{family.kind}Intermediate", linear("dense", hidden, intermediate, bias=True)),
-        module(
-            "output",
-            f"{family.kind}Output",
-            linear("dense", intermediate, hidden, bias=True),
-            layer_norm("LayerNorm", hidden),
-        ),
-    ]
-    encoder = module(
-        "encoder", f"{family.kind}Encoder", stack("layer", module("0", f"{family.kind}Layer", *block), layers)
+    block += common.feed_forward(family.kind, hidden, intermediate)
+    encoder = common.module(
+        "encoder",
+        f"{family.kind}Encoder",
+        common.stack("layer", common.module("0", f"{family.kind}Layer", *block), layers),
     )
     children = [_bert_embeddings(config, family, sizes, words_tied_to)]
     if sizes.width.value != hidden.value:
-        children.append(linear("embeddings_project", sizes.width, hidden, bias=True))
+        children.append(common.linear("embeddings_project", sizes.width, hidden, bias=True))
     children.append(encoder)
     if pooler:
-        children.append(module("pooler", f"{family.kind}Pooler", linear("dense", hidden, hidden, bias=True)))
-    return module(family.prefix, f"{family.kind}Model", *children)
+        children.append(
+            common.module("pooler", f"{family.kind}Pooler", common.linear("dense", hidden, hidden, bias=True))
+        )
+    return common.module(family.prefix, f"{family.kind}Model", *children)
 
 
 def _mlm_head(config: Config, family: _Family, sizes: _Sizes, name: str, path: str) -> Module:
-    """The masked-LM prediction head: its own ``bias`` (vocab_size,), a dense + LayerNorm transform and a
-    ``decoder`` whose weight is the word embedding and whose bias is the head's ``bias`` when tied.
-
-    BERT nests the transform (``predictions.transform.dense``); RoBERTa's ``lm_head`` holds ``dense`` and
-    ``layer_norm`` directly. ``path`` is the head's dotted path, for the tie. Registered before the base model
-    (``heads_first``), the decoder owns the shared weight."""
+    """The masked-LM prediction head (``masked_lm_head``): BERT's nests its transform, RoBERTa's does not.
+    ``path`` is the head's dotted path, for the tie of the decoder's bias; registered before the base model
+    (``heads_first``), the decoder owns the shared word embedding."""
+    words = {} if family.heads_first else {"weight": f"{family.prefix}.embeddings.word_embeddings.weight"}
+    tied = {**words, "bias": f"{path}.bias"}
     hidden, vocab = sizes.hidden, sizes.vocab
-    decoder = linear("decoder", hidden, vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        words = {} if family.heads_first else {"weight": f"{family.prefix}.embeddings.word_embeddings.weight"}
-        decoder = tie(decoder, **words, bias=f"{path}.bias")
-    own_bias = (Param("bias", (vocab,)),)
     if family.roberta:
-        dense, norm = linear("dense", hidden, hidden, bias=True), layer_norm("layer_norm", hidden)
-        return module(name, f"{family.kind}LMHead", dense, norm, decoder, params=own_bias)
-    transform = module(
-        "transform",
-        "BertPredictionHeadTransform",
-        linear("dense", hidden, hidden, bias=True),
-        layer_norm("LayerNorm", hidden),
-    )
-    return module(name, "BertLMPredictionHead", transform, decoder, params=own_bias)
+        return common.masked_lm_head(config, name, f"{family.kind}LMHead", hidden, hidden, vocab, tied)
+    transform = "BertPredictionHeadTransform"
+    return common.masked_lm_head(config, name, "BertLMPredictionHead", hidden, hidden, vocab, tied, transform=transform)
 
 
-_CLASSIFIERS: Final[dict[Head, LinearHead]] = {
-    "sequence_classification": LinearHead("classifier", True),
-    "multiple_choice": LinearHead("classifier", True, 1),
-    "token_classification": LinearHead("classifier", True),
-    "question_answering": LinearHead("qa_outputs", True),
+_CLASSIFIERS: Final[dict[common.Head, common.LinearHead]] = {
+    "sequence_classification": common.LinearHead("classifier", True),
+    "multiple_choice": common.LinearHead("classifier", True, 1),
+    "token_classification": common.LinearHead("classifier", True),
+    "question_answering": common.LinearHead("qa_outputs", True),
 }
 """BERT's and RoBERTa's single-linear heads; question answering reads ``num_labels`` (2 by default)."""
 
-_BERT_CLASSES = head_classes(
+_BERT_CLASSES = common.head_classes(
     "Bert",
     (
         "pretraining",
@@ -210,7 +170,7 @@ _BERT_CLASSES = head_classes(
     ),
     causal_lm="BertLMHeadModel",
 )
-_BERT_POOLED: Final[frozenset[Head]] = frozenset(
+_BERT_POOLED: Final[frozenset[common.Head]] = frozenset(
     {"base", "pretraining", "next_sentence", "sequence_classification", "multiple_choice"}
 )
 """The BERT heads whose classes build the base model with ``add_pooling_layer=True``."""
@@ -225,7 +185,7 @@ class _PreTrainingHeads(Record):
     next_sentence: bool
 
 
-_BERT_CLS: Final[dict[Head, _PreTrainingHeads]] = {
+_BERT_CLS: Final[dict[common.Head, _PreTrainingHeads]] = {
     "pretraining": _PreTrainingHeads("BertPreTrainingHeads", True, True),
     "causal_lm": _PreTrainingHeads("BertOnlyMLMHead", True, False),
     "masked_lm": _PreTrainingHeads("BertOnlyMLMHead", True, False),
@@ -233,7 +193,7 @@ _BERT_CLS: Final[dict[Head, _PreTrainingHeads]] = {
 }
 
 
-@model_type("bert", architectures=class_names(_BERT_CLASSES), default="BertModel")
+@model_type("bert", architectures=common.class_names(_BERT_CLASSES), default="BertModel")
 def bert(config: Config, architecture: str) -> Module:
     """BERT (``modeling_bert.py``): word, position and token-type embeddings, post-norm layers, a pooler for
     the classes that read the [CLS] summary, and the pre-training heads."""
@@ -249,12 +209,12 @@ def bert(config: Config, architecture: str) -> Module:
         if cls.masked_lm:
             heads.append(_mlm_head(config, _BERT, sizes, "predictions", "cls.predictions"))
         if cls.next_sentence:
-            heads.append(linear("seq_relationship", hidden, _TWO, bias=True))
-        return module("", architecture, base, module("cls", cls.kind, *heads))
-    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
+            heads.append(common.linear("seq_relationship", hidden, _TWO, bias=True))
+        return common.module("", architecture, base, common.module("cls", cls.kind, *heads))
+    return common.module("", architecture, base, common.linear_head(_CLASSIFIERS[head], config, hidden))
 
 
-_ROBERTA_HEADS: Final[tuple[Head, ...]] = (
+_ROBERTA_HEADS: Final[tuple[common.Head, ...]] = (
     "causal_lm",
     "masked_lm",
     "sequence_classification",
@@ -265,18 +225,20 @@ _ROBERTA_HEADS: Final[tuple[Head, ...]] = (
 """RoBERTa's heads, which XLM-RoBERTa and (after its pre-training head) ELECTRA share."""
 
 
-def _roberta_classes(prefix: str) -> tuple[tuple[str, Head], ...]:
-    return head_classes(prefix, _ROBERTA_HEADS)
+def _roberta_classes(prefix: str) -> tuple[tuple[str, common.Head], ...]:
+    return common.head_classes(prefix, _ROBERTA_HEADS)
 
 
 _ROBERTA_CLASSES = _roberta_classes("Roberta")
 _XLM_ROBERTA_CLASSES = _roberta_classes("XLMRoberta")
 
 
-def _roberta_like(config: Config, family: _Family, architecture: str, head: Head) -> Module:
+def _roberta_like(config: Config, family: _Family, architecture: str, head: common.Head) -> Module:
     sizes = _bert_sizes(config, family)
     tied = (
-        head in ("causal_lm", "masked_lm") and family.heads_first and config_flag(config, "tie_word_embeddings", True)
+        head in ("causal_lm", "masked_lm")
+        and family.heads_first
+        and common.config_flag(config, "tie_word_embeddings", True)
     )
     words_tied_to = "lm_head.decoder.weight" if tied else None
     base = _bert_model(config, family, sizes, pooler=head in ("base", "multiple_choice"), words_tied_to=words_tied_to)
@@ -286,20 +248,22 @@ def _roberta_like(config: Config, family: _Family, architecture: str, head: Head
     if head in ("causal_lm", "masked_lm"):
         top = _mlm_head(config, family, sizes, "lm_head", "lm_head")
     elif head == "sequence_classification":
-        top = classification_head("classifier", f"{family.kind}ClassificationHead", hidden, num_labels(config))
+        top = common.classification_head(
+            "classifier", f"{family.kind}ClassificationHead", hidden, common.num_labels(config)
+        )
     else:
-        top = linear_head(_CLASSIFIERS[head], config, hidden)
-    return module("", architecture, *((top, base) if family.heads_first else (base, top)))
+        top = common.linear_head(_CLASSIFIERS[head], config, hidden)
+    return common.module("", architecture, *((top, base) if family.heads_first else (base, top)))
 
 
-@model_type("roberta", architectures=class_names(_ROBERTA_CLASSES), default="RobertaModel")
+@model_type("roberta", architectures=common.class_names(_ROBERTA_CLASSES), default="RobertaModel")
 def roberta(config: Config, architecture: str) -> Module:
     """RoBERTa (``modeling_roberta.py``): BERT's layers; position ids start after ``pad_token_id``, so the
     published ``max_position_embeddings`` (514) already holds the offset; a two-layer classification head."""
     return _roberta_like(config, _ROBERTA, architecture, dict(_ROBERTA_CLASSES)[architecture])
 
 
-@model_type("xlm-roberta", architectures=class_names(_XLM_ROBERTA_CLASSES), default="XLMRobertaModel")
+@model_type("xlm-roberta", architectures=common.class_names(_XLM_ROBERTA_CLASSES), default="XLMRobertaModel")
 def xlm_roberta(config: Config, architecture: str) -> Module:
     """XLM-RoBERTa (``modeling_xlm_roberta.py``): RoBERTa's modules, the heads registered before the base
     model, so a tied masked-LM ``lm_head.decoder.weight`` is the listed name of the word embedding."""
@@ -312,27 +276,27 @@ def xlm_roberta(config: Config, architecture: str) -> Module:
 def _generator_head(config: Config, family: _Family, sizes: _Sizes) -> Module:
     """The output projection back to the vocabulary from ``embedding_size``: its weight is the word embedding
     when ``tie_word_embeddings`` holds."""
-    head = linear("generator_lm_head", sizes.width, sizes.vocab, bias=True)
-    if config_flag(config, "tie_word_embeddings", True):
-        head = tie(head, weight=f"{family.prefix}.embeddings.word_embeddings.weight")
-    return head
+    words = f"{family.prefix}.embeddings.word_embeddings.weight"
+    return common.vocab_projection(
+        config, "generator_lm_head", sizes.width, sizes.vocab, bias=True, tied={"weight": words}
+    )
 
 
-_ELECTRA_CLASSES = head_classes("Electra", ("pretraining", *_ROBERTA_HEADS))
+_ELECTRA_CLASSES = common.head_classes("Electra", ("pretraining", *_ROBERTA_HEADS))
 
 
 def _electra_summary(config: Config, hidden: Dim) -> Module:
     """``ElectraSequenceSummary``: a ``summary`` Linear when ``summary_use_proj`` (to ``num_labels`` with
     ``summary_proj_to_labels`` and labels, else to ``hidden_size``), else none."""
-    if not config_flag(config, "summary_use_proj", True):
-        return module("sequence_summary", "ElectraSequenceSummary")
-    labels = num_labels(config)
-    to_labels = config_flag(config, "summary_proj_to_labels", False) and labels.value > 0
-    summary = linear("summary", hidden, labels if to_labels else hidden, bias=True)
-    return module("sequence_summary", "ElectraSequenceSummary", summary)
+    if not common.config_flag(config, "summary_use_proj", True):
+        return common.module("sequence_summary", "ElectraSequenceSummary")
+    labels = common.num_labels(config)
+    to_labels = common.config_flag(config, "summary_proj_to_labels", False) and labels.value > 0
+    summary = common.linear("summary", hidden, labels if to_labels else hidden, bias=True)
+    return common.module("sequence_summary", "ElectraSequenceSummary", summary)
 
 
-@model_type("electra", architectures=class_names(_ELECTRA_CLASSES), default="ElectraModel")
+@model_type("electra", architectures=common.class_names(_ELECTRA_CLASSES), default="ElectraModel")
 def electra(config: Config, architecture: str) -> Module:
     """ELECTRA (``modeling_electra.py``): BERT's layers over embeddings of width ``embedding_size`` (128 by
     default), projected by ``embeddings_project`` when that differs from ``hidden_size``; no pooler. The
@@ -345,32 +309,38 @@ def electra(config: Config, architecture: str) -> Module:
     if head == "base":
         return base
     if head == "pretraining":
-        discriminator = module(
+        discriminator = common.module(
             "discriminator_predictions",
             "ElectraDiscriminatorPredictions",
-            linear("dense", hidden, hidden, bias=True),
-            linear("dense_prediction", hidden, _ONE, bias=True),
+            common.linear("dense", hidden, hidden, bias=True),
+            common.linear("dense_prediction", hidden, _ONE, bias=True),
         )
-        return module("", architecture, base, discriminator)
+        return common.module("", architecture, base, discriminator)
     if head in ("causal_lm", "masked_lm"):
-        generator = module(
+        generator = common.module(
             "generator_predictions",
             "ElectraGeneratorPredictions",
-            layer_norm("LayerNorm", sizes.width),
-            linear("dense", hidden, sizes.width, bias=True),
+            common.layer_norm("LayerNorm", sizes.width),
+            common.linear("dense", hidden, sizes.width, bias=True),
         )
-        return module("", architecture, base, generator, _generator_head(config, _ELECTRA, sizes))
+        return common.module("", architecture, base, generator, _generator_head(config, _ELECTRA, sizes))
     if head == "sequence_classification":
-        classifier = classification_head("classifier", "ElectraClassificationHead", hidden, num_labels(config))
-        return module("", architecture, base, classifier)
-    if head == "multiple_choice":
-        return module(
-            "", architecture, base, _electra_summary(config, hidden), linear("classifier", hidden, _ONE, bias=True)
+        classifier = common.classification_head(
+            "classifier", "ElectraClassificationHead", hidden, common.num_labels(config)
         )
-    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
+        return common.module("", architecture, base, classifier)
+    if head == "multiple_choice":
+        return common.module(
+            "",
+            architecture,
+            base,
+            _electra_summary(config, hidden),
+            common.linear("classifier", hidden, _ONE, bias=True),
+        )
+    return common.module("", architecture, base, common.linear_head(_CLASSIFIERS[head], config, hidden))
 
 
-_ALBERT_CLASSES = head_classes(
+_ALBERT_CLASSES = common.head_classes(
     "Albert",
     (
         "pretraining",
@@ -381,7 +351,7 @@ _ALBERT_CLASSES = head_classes(
         "multiple_choice",
     ),
 )
-_ALBERT_POOLED: Final[frozenset[Head]] = frozenset(
+_ALBERT_POOLED: Final[frozenset[common.Head]] = frozenset(
     {"base", "pretraining", "sequence_classification", "multiple_choice"}
 )
 
@@ -390,37 +360,39 @@ def _albert_model(config: Config, sizes: _Sizes, *, pooler: bool) -> Module:
     """``AlbertModel``: ``num_hidden_groups`` groups of ``inner_group_num`` layers each, shared across the
     ``num_hidden_layers`` steps (which therefore do not change the count)."""
     hidden = sizes.hidden
-    intermediate = config_dim(config, "intermediate_size")
-    attention = module(
+    intermediate = common.config_dim(config, "intermediate_size")
+    attention = common.module(
         "attention",
         "AlbertAttention",
-        *(linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value", "dense")),
-        layer_norm("LayerNorm", hidden),
+        *(common.linear(name, hidden, hidden, bias=True) for name in ("query", "key", "value", "dense")),
+        common.layer_norm("LayerNorm", hidden),
     )
-    layer = module(
+    layer = common.module(
         "0",
         "AlbertLayer",
-        layer_norm("full_layer_layer_norm", hidden),
+        common.layer_norm("full_layer_layer_norm", hidden),
         attention,
-        linear("ffn", hidden, intermediate, bias=True),
-        linear("ffn_output", intermediate, hidden, bias=True),
+        common.linear("ffn", hidden, intermediate, bias=True),
+        common.linear("ffn_output", intermediate, hidden, bias=True),
     )
-    group = module("0", "AlbertLayerGroup", stack("albert_layers", layer, config.layers("inner_group_num", 1)))
-    encoder = module(
+    group = common.module(
+        "0", "AlbertLayerGroup", common.stack("albert_layers", layer, config.layers("inner_group_num", 1))
+    )
+    encoder = common.module(
         "encoder",
         "AlbertTransformer",
-        linear("embedding_hidden_mapping_in", sizes.width, hidden, bias=True),
-        stack("albert_layer_groups", group, config.layers("num_hidden_groups", 1)),
+        common.linear("embedding_hidden_mapping_in", sizes.width, hidden, bias=True),
+        common.stack("albert_layer_groups", group, config.layers("num_hidden_groups", 1)),
     )
     # The steps over the shared groups: they change no count, but the shapes and FLOPs run each group that often.
     encoder = replace(encoder, attributes=(("num_hidden_layers", config.layers("num_hidden_layers")),))
     children = [_bert_embeddings(config, _ALBERT, sizes), encoder]
     if pooler:
-        children.append(linear("pooler", hidden, hidden, bias=True))
-    return module("albert", "AlbertModel", *children)
+        children.append(common.linear("pooler", hidden, hidden, bias=True))
+    return common.module("albert", "AlbertModel", *children)
 
 
-@model_type("albert", architectures=class_names(_ALBERT_CLASSES), default="AlbertModel")
+@model_type("albert", architectures=common.class_names(_ALBERT_CLASSES), default="AlbertModel")
 def albert(config: Config, architecture: str) -> Module:
     """ALBERT (``modeling_albert.py``): factorised embeddings (``embedding_size``) mapped to ``hidden_size``,
     layers shared in groups, a one-Linear pooler; the masked-LM head predicts through ``embedding_size`` with
@@ -432,87 +404,99 @@ def albert(config: Config, architecture: str) -> Module:
     if head == "base":
         return base
     if head in ("pretraining", "masked_lm"):
-        decoder = linear("decoder", width, vocab, bias=True)
-        if config_flag(config, "tie_word_embeddings", True):
-            decoder = tie(decoder, weight="albert.embeddings.word_embeddings.weight", bias="predictions.bias")
-        predictions = module(
+        tied = {"weight": "albert.embeddings.word_embeddings.weight", "bias": "predictions.bias"}
+        decoder = common.vocab_projection(config, "decoder", width, vocab, bias=True, tied=tied)
+        predictions = common.module(
             "predictions",
             "AlbertMLMHead",
-            layer_norm("LayerNorm", width),
-            linear("dense", hidden, width, bias=True),
+            common.layer_norm("LayerNorm", width),
+            common.linear("dense", hidden, width, bias=True),
             decoder,
             params=(Param("bias", (vocab,)),),
         )
         if head == "masked_lm":
-            return module("", architecture, base, predictions)
-        order = module("sop_classifier", "AlbertSOPHead", linear("classifier", hidden, num_labels(config), bias=True))
-        return module("", architecture, base, predictions, order)
-    return module("", architecture, base, linear_head(_CLASSIFIERS[head], config, hidden))
+            return common.module("", architecture, base, predictions)
+        order = common.module(
+            "sop_classifier", "AlbertSOPHead", common.linear("classifier", hidden, common.num_labels(config), bias=True)
+        )
+        return common.module("", architecture, base, predictions, order)
+    return common.module("", architecture, base, common.linear_head(_CLASSIFIERS[head], config, hidden))
 
 
 # --- DistilBERT --------------------------------------------------------------------------------------------------
 
 
-_DISTILBERT_CLASSES = head_classes(
+_DISTILBERT_CLASSES = common.head_classes(
     "DistilBert",
     ("masked_lm", "sequence_classification", "multiple_choice", "token_classification", "question_answering"),
 )
 
 
-@model_type("distilbert", architectures=class_names(_DISTILBERT_CLASSES), default="DistilBertModel")
+@model_type("distilbert", architectures=common.class_names(_DISTILBERT_CLASSES), default="DistilBertModel")
 def distilbert(config: Config, architecture: str) -> Module:
     """DistilBERT (``modeling_distilbert.py``): no token types, no pooler. ``sinusoidal_pos_embds`` only
     changes how the position table is filled: it stays a trainable ``nn.Embedding`` parameter in transformers 5."""
-    dim = config_dim(config, "dim", "hidden_size")
-    check_divisible(config, dim, config_dim(config, "n_heads", "num_attention_heads"))
-    layers = config_layers(config, "n_layers", "num_hidden_layers")
-    hidden_dim = config_dim(config, "hidden_dim")
-    vocab = config_dim(config, "vocab_size")
-    positions = config_dim(config, "max_position_embeddings")
-    check_padding_index(config, 0, vocab)
-    embeddings = module(
-        "embeddings",
-        "Embeddings",
-        embedding("word_embeddings", vocab, dim),
-        embedding("position_embeddings", positions, dim),
-        layer_norm("LayerNorm", dim),
-        buffers=(position_ids(positions),),
-    )
-    attention = module(
+    dim = common.config_dim(config, "dim", "hidden_size")
+    common.check_divisible(config, dim, common.config_dim(config, "n_heads", "num_attention_heads"))
+    layers = common.config_layers(config, "n_layers", "num_hidden_layers")
+    hidden_dim = common.config_dim(config, "hidden_dim")
+    vocab = common.config_dim(config, "vocab_size")
+    positions = common.config_dim(config, "max_position_embeddings")
+    common.check_padding_index(config, 0, vocab)
+    embeddings = common.word_position_embeddings("Embeddings", vocab, positions, dim)
+    attention = common.module(
         "attention",
         "DistilBertSelfAttention",
-        *(linear(name, dim, dim, bias=True) for name in ("q_lin", "k_lin", "v_lin", "out_lin")),
+        *(common.linear(name, dim, dim, bias=True) for name in ("q_lin", "k_lin", "v_lin", "out_lin")),
     )
-    ffn = module("ffn", "FFN", linear("lin1", dim, hidden_dim, bias=True), linear("lin2", hidden_dim, dim, bias=True))
-    block = module(
-        "0", "TransformerBlock", attention, layer_norm("sa_layer_norm", dim), ffn, layer_norm("output_layer_norm", dim)
+    ffn = common.module(
+        "ffn",
+        "FFN",
+        common.linear("lin1", dim, hidden_dim, bias=True),
+        common.linear("lin2", hidden_dim, dim, bias=True),
     )
-    base = module(
-        "distilbert", "DistilBertModel", embeddings, module("transformer", "Transformer", stack("layer", block, layers))
+    block = common.module(
+        "0",
+        "TransformerBlock",
+        attention,
+        common.layer_norm("sa_layer_norm", dim),
+        ffn,
+        common.layer_norm("output_layer_norm", dim),
+    )
+    base = common.module(
+        "distilbert",
+        "DistilBertModel",
+        embeddings,
+        common.module("transformer", "Transformer", common.stack("layer", block, layers)),
     )
     head = dict(_DISTILBERT_CLASSES)[architecture]
     if head == "base":
         return base
     if head == "masked_lm":
-        projector = linear("vocab_projector", dim, vocab, bias=True)
-        if config_flag(config, "tie_word_embeddings", True):
-            projector = tie(projector, weight="distilbert.embeddings.word_embeddings.weight")
-        heads = (linear("vocab_transform", dim, dim, bias=True), layer_norm("vocab_layer_norm", dim), projector)
-        return module("", architecture, base, *heads)
+        tied = {"weight": "distilbert.embeddings.word_embeddings.weight"}
+        projector = common.vocab_projection(config, "vocab_projector", dim, vocab, bias=True, tied=tied)
+        heads = (
+            common.linear("vocab_transform", dim, dim, bias=True),
+            common.layer_norm("vocab_layer_norm", dim),
+            projector,
+        )
+        return common.module("", architecture, base, *heads)
     if head == "question_answering":
-        labels = num_labels(config)
+        labels = common.num_labels(config)
         if labels.value != 2:
             raise config.fail(
                 "num_labels", f"'{config.path('num_labels')}' must be 2 for {architecture}, got {labels.value}"
             )
-        return module("", architecture, base, linear("qa_outputs", dim, labels, bias=True))
+        return common.module("", architecture, base, common.linear("qa_outputs", dim, labels, bias=True))
     if head == "token_classification":
-        return module("", architecture, base, linear("classifier", dim, num_labels(config), bias=True))
-    outputs = _ONE if head == "multiple_choice" else num_labels(config)
-    return module(
+        return common.module(
+            "", architecture, base, common.linear("classifier", dim, common.num_labels(config), bias=True)
+        )
+    outputs = _ONE if head == "multiple_choice" else common.num_labels(config)
+    return common.module(
         "",
         architecture,
         base,
-        linear("pre_classifier", dim, dim, bias=True),
-        linear("classifier", dim, outputs, bias=True),
+        common.linear("pre_classifier", dim, dim, bias=True),
+        common.linear("classifier", dim, outputs, bias=True),
     )

@@ -31,15 +31,13 @@ from paramcount.sources.hf.builders._common import (
 )
 from paramcount.sources.hf.builders._llama_style import (
     TASK_HEADS,
-    Family,
     Sizes,
     base_model,
-    dense_mlp,
     read_sizes,
     register_family,
-    standard_attention,
     switch,
 )
+from paramcount.sources.hf.builders.decoders import GEMMA2
 from paramcount.tree import Dim, Module, Param
 
 __all__: list[str] = []
@@ -61,26 +59,19 @@ def _rotary_prefixes(config: Config, layers: int) -> list[str]:
     return [f"{layer_type}_" for layer_type in layer_types]
 
 
-_GEMMA3_TEXT = Family(
-    "gemma3_text",
-    "Gemma3",
-    (
+_GEMMA3_TEXT = replace(
+    GEMMA2,
+    name="gemma3_text",
+    prefix="Gemma3",
+    classes=(
         ("Gemma3TextModel", "base"),
         ("Gemma3ForCausalLM", "causal_lm"),
         ("Gemma3TextForSequenceClassification", "sequence_classification"),
     ),
-    standard_attention,
-    dense_mlp,
-    kv_heads_default=4,
-    head_dim_default=256,
     qk_norm=True,
-    feedforward_norms=True,
-    scaled_embedding=True,
-    tie_default=True,
-    pad_default=0,
-    checks_head_divisibility=True,
     rotary_prefixes=_rotary_prefixes,
 )
+"""Gemma 3's text model: Gemma 2's (``decoders.GEMMA2``) with q/k norms and a rotary table per attention type."""
 
 register_family(_GEMMA3_TEXT)
 

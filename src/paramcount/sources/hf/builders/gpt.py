@@ -20,7 +20,7 @@ none.
 
 from __future__ import annotations
 
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import (
@@ -39,7 +39,7 @@ from paramcount.sources.hf.builders._common import (
     mlp,
     module,
     stack,
-    tie,
+    vocab_projection,
 )
 from paramcount.tree import Buffer, Dim, Module, Param
 
@@ -71,21 +71,26 @@ class _Sizes(Record):
     width: Dim
 
 
+_GPT2_KEYS: Final = (("n_embd", "hidden_size"), ("n_head", "num_attention_heads"), ("n_layer", "num_hidden_layers"))
+"""GPT-2's spellings, each with the standard name its ``attribute_map`` accepts."""
+_STANDARD_KEYS: Final = (("hidden_size",), ("num_attention_heads",), ("num_hidden_layers",))
+
+
 class _Family(Record):
-    """A GPT-style family as data: its ``model_type``, the config keys of its width, head count and layer count
-    (each the key, then the spellings transformers lets win over it), the builder of its base model, and its
-    classes and heads.
+    """A GPT-style family as data: its ``model_type``, the builder of its base model, its classes and heads, and
+    the config keys of its width, head count and layer count (each the key, then the spellings transformers lets
+    win over it); the defaults are GPT-2's.
 
     ``classes`` maps each class to its head; the language model's ``lm_head = nn.Linear(width, vocab_size,
     bias=lm_bias)`` is tied to ``tied_to`` when ``tie_word_embeddings`` (default ``tie_default``) holds; the
     double-heads model adds a ``summary`` multiple-choice head."""
 
     name: str
-    keys: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     base: Callable[[Config, _Sizes], Module]
     classes: tuple[tuple[str, Head], ...]
-    tied_to: str
-    tie_default: bool
+    keys: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = _GPT2_KEYS
+    tied_to: str = "transformer.wte.weight"
+    tie_default: bool = True
     lm_bias: bool = False
     summary: str = ""
     head_width: str = ""
@@ -93,10 +98,6 @@ class _Family(Record):
     divisible: bool = True
     """Whether the head count must divide the width (MPT reads the head count but sizes nothing with it)."""
 
-
-_GPT2_KEYS: Final = (("n_embd", "hidden_size"), ("n_head", "num_attention_heads"), ("n_layer", "num_hidden_layers"))
-"""GPT-2's spellings, each with the standard name its ``attribute_map`` accepts."""
-_STANDARD_KEYS: Final = (("hidden_size",), ("num_attention_heads",), ("num_hidden_layers",))
 
 _TASK_HEADS: Final[dict[Head, LinearHead]] = {
     "sequence_classification": LinearHead("score", False),
@@ -137,9 +138,10 @@ def _with_head(family: _Family, architecture: str, config: Config, base: Module,
         return base
     if head in _TASK_HEADS:
         return module("", architecture, base, linear_head(_TASK_HEADS[head], config, width))
-    lm_head = linear("lm_head", width, sizes.vocab, bias=family.lm_bias)
-    if config_flag(config, "tie_word_embeddings", family.tie_default):
-        lm_head = tie(lm_head, weight=family.tied_to)
+    tied = {"weight": family.tied_to}
+    lm_head = vocab_projection(
+        config, "lm_head", width, sizes.vocab, bias=family.lm_bias, tied=tied, tie_default=family.tie_default
+    )
     if head == "double_heads":
         return module("", architecture, base, lm_head, _sequence_summary(config, family.summary, width))
     return module("", architecture, base, lm_head)
@@ -156,6 +158,13 @@ def _sequence_summary(config: Config, kind: str, width: Dim) -> Module:
         labels = _ONE if config_flag(config, "summary_proj_to_labels", True) else width
         children.append(linear("summary", width, labels, bias=True))
     return module("multiple_choice_head", kind, *children)
+
+
+def _fused_attention(name: str, kind: str, hidden: Dim, fused: Dim, names: tuple[str, str], *, bias: bool) -> Module:
+    """An attention whose query, key and value projections are one linear, ``names[0]`` (hidden → fused), then its
+    output projection ``names[1]`` (hidden → hidden), both with ``bias``."""
+    qkv, output = names
+    return module(name, kind, linear(qkv, hidden, fused, bias=bias), linear(output, hidden, hidden, bias=bias))
 
 
 def _rotary_buffers(config: Config, head_dim: Dim, factor: float, *, key: str = "") -> tuple[Buffer, ...]:
@@ -226,7 +235,6 @@ def _gpt2(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "gpt2",
-        _GPT2_KEYS,
         _gpt2,
         head_classes(
             "GPT2",
@@ -234,8 +242,6 @@ _register(
             causal_lm="GPT2LMHeadModel",
             double_heads="GPT2DoubleHeadsModel",
         ),
-        "transformer.wte.weight",
-        tie_default=True,
         summary="GPT2SequenceSummary",
     )
 )
@@ -270,7 +276,6 @@ def _openai_gpt(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "openai-gpt",
-        _GPT2_KEYS,
         _openai_gpt,
         head_classes(
             "OpenAIGPT",
@@ -278,8 +283,7 @@ _register(
             causal_lm="OpenAIGPTLMHeadModel",
             double_heads="OpenAIGPTDoubleHeadsModel",
         ),
-        "transformer.tokens_embed.weight",
-        tie_default=True,
+        tied_to="transformer.tokens_embed.weight",
         summary="OpenAIGPTSequenceSummary",
     )
 )
@@ -302,12 +306,8 @@ def _gpt_neox(config: Config, sizes: _Sizes) -> Module:
     hidden = sizes.hidden
     intermediate = config_dim(config, "intermediate_size")
     bias = config_flag(config, "attention_bias", True)
-    attention = module(
-        "attention",
-        "GPTNeoXAttention",
-        linear("query_key_value", hidden, 3 * hidden, bias=bias),
-        linear("dense", hidden, hidden, bias=bias),
-    )
+    names = ("query_key_value", "dense")
+    attention = _fused_attention("attention", "GPTNeoXAttention", hidden, 3 * hidden, names, bias=bias)
     feed_forward = mlp("mlp", "GPTNeoXMLP", hidden, intermediate, names=("dense_h_to_4h", "dense_4h_to_h"))
     norms = (layer_norm("input_layernorm", hidden), layer_norm("post_attention_layernorm", hidden))
     layer = module("0", "GPTNeoXLayer", *norms, attention, feed_forward)
@@ -319,10 +319,10 @@ def _gpt_neox(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "gpt_neox",
-        _STANDARD_KEYS,
         _gpt_neox,
         head_classes("GPTNeoX", _ALL_TASKS),
-        "gpt_neox.embed_in.weight",
+        keys=_STANDARD_KEYS,
+        tied_to="gpt_neox.embed_in.weight",
         tie_default=False,
     )
 )
@@ -359,17 +359,14 @@ def _gptj(config: Config, sizes: _Sizes) -> Module:
     return _parallel_block_model(config, sizes, "GPTJ", module("attn", "GPTJAttention", *projections))
 
 
-_register(
-    _Family(
-        "gptj",
-        _GPT2_KEYS,
-        _gptj,
-        head_classes("GPTJ", ("causal_lm", "sequence_classification", "question_answering")),
-        "transformer.wte.weight",
-        tie_default=False,
-        lm_bias=True,
-    )
+_GPTJ: Final = _Family(
+    "gptj",
+    _gptj,
+    head_classes("GPTJ", ("causal_lm", "sequence_classification", "question_answering")),
+    tie_default=False,
+    lm_bias=True,
 )
+_register(_GPTJ)
 
 
 # --- Falcon ------------------------------------------------------------------------------------------------------
@@ -421,11 +418,10 @@ def _falcon(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "falcon",
-        (("hidden_size", "n_embed"), ("num_attention_heads",), ("num_hidden_layers",)),
         _falcon,
         head_classes("Falcon", _ALL_TASKS),
-        "transformer.word_embeddings.weight",
-        tie_default=True,
+        keys=(("hidden_size", "n_embed"), ("num_attention_heads",), ("num_hidden_layers",)),
+        tied_to="transformer.word_embeddings.weight",
     )
 )
 
@@ -476,11 +472,10 @@ def _opt(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "opt",
-        _STANDARD_KEYS,
         _opt,
         head_classes("OPT", ("causal_lm", "sequence_classification", "question_answering")),
-        "model.decoder.embed_tokens.weight",
-        tie_default=True,
+        keys=_STANDARD_KEYS,
+        tied_to="model.decoder.embed_tokens.weight",
         head_width="word_embed_proj_dim",
     )
 )
@@ -493,12 +488,8 @@ def _bloom(config: Config, sizes: _Sizes) -> Module:
     """BLOOM (``modeling_bloom.py``): ALiBi (no position parameters), a LayerNorm right after the word
     embeddings, fused QKV with biases, MLP fixed at 4·hidden_size."""
     hidden = sizes.hidden
-    attention = module(
-        "self_attention",
-        "BloomAttention",
-        linear("query_key_value", hidden, 3 * hidden, bias=True),
-        linear("dense", hidden, hidden, bias=True),
-    )
+    names = ("query_key_value", "dense")
+    attention = _fused_attention("self_attention", "BloomAttention", hidden, 3 * hidden, names, bias=True)
     feed_forward = mlp("mlp", "BloomMLP", hidden, 4 * hidden, names=("dense_h_to_4h", "dense_4h_to_h"))
     norms = (layer_norm("input_layernorm", hidden), layer_norm("post_attention_layernorm", hidden))
     block = module("0", "BloomBlock", norms[0], attention, norms[1], feed_forward)
@@ -515,11 +506,10 @@ def _bloom(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "bloom",
-        (("hidden_size", "n_embed"), *_GPT2_KEYS[1:]),
         _bloom,
         head_classes("Bloom", _ALL_TASKS),
-        "transformer.word_embeddings.weight",
-        tie_default=True,
+        keys=(("hidden_size", "n_embed"), *_GPT2_KEYS[1:]),
+        tied_to="transformer.word_embeddings.weight",
     )
 )
 
@@ -541,12 +531,7 @@ def _gpt_bigcode(config: Config, sizes: _Sizes) -> Module:
     inner = config_dim(config, "n_inner", default=4 * hidden)
     multi_query = config_flag(config, "multi_query", True)
     fused = hidden + 2 * (hidden // sizes.heads) if multi_query else 3 * hidden
-    attention = module(
-        "attn",
-        "GPTBigCodeAttention",
-        linear("c_attn", hidden, fused, bias=True),
-        linear("c_proj", hidden, hidden, bias=True),
-    )
+    attention = _fused_attention("attn", "GPTBigCodeAttention", hidden, fused, ("c_attn", "c_proj"), bias=True)
     block = [layer_norm("ln_1", hidden), attention, layer_norm("ln_2", hidden)]
     if config_flag(config, "add_cross_attention", False):
         if multi_query:
@@ -570,11 +555,8 @@ def _gpt_bigcode(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "gpt_bigcode",
-        _GPT2_KEYS,
         _gpt_bigcode,
         head_classes("GPTBigCode", ("causal_lm", "sequence_classification", "token_classification")),
-        "transformer.wte.weight",
-        tie_default=True,
     )
 )
 
@@ -633,11 +615,9 @@ def _gpt_neo(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "gpt_neo",
-        (("hidden_size",), ("num_heads", "num_attention_heads"), ("num_layers", "num_hidden_layers")),
         _gpt_neo,
         head_classes("GPTNeo", _ALL_TASKS),
-        "transformer.wte.weight",
-        tie_default=True,
+        keys=(("hidden_size",), ("num_heads", "num_attention_heads"), ("num_layers", "num_hidden_layers")),
     )
 )
 
@@ -658,17 +638,8 @@ def _codegen(config: Config, sizes: _Sizes) -> Module:
     return _parallel_block_model(config, sizes, "CodeGen", attention)
 
 
-_register(
-    _Family(
-        "codegen",
-        _GPT2_KEYS,
-        _codegen,
-        head_classes("CodeGen", ("causal_lm",)),
-        "transformer.wte.weight",
-        tie_default=False,
-        lm_bias=True,
-    )
-)
+# CodeGen's head is GPT-J's: untied by default, with a bias.
+_register(replace(_GPTJ, name="codegen", base=_codegen, classes=head_classes("CodeGen", ("causal_lm",))))
 
 
 # --- MPT ---------------------------------------------------------------------------------------------------------
@@ -678,12 +649,7 @@ def _mpt(config: Config, sizes: _Sizes) -> Module:
     """MPT (``modeling_mpt.py``): ALiBi, no biases and bias-free LayerNorms whatever ``no_bias`` says, an MLP of
     4·d_model whatever ``expansion_ratio`` says (transformers reads neither), no learned positions."""
     hidden = sizes.hidden
-    attention = module(
-        "attn",
-        "MptAttention",
-        linear("Wqkv", hidden, 3 * hidden, bias=False),
-        linear("out_proj", hidden, hidden, bias=False),
-    )
+    attention = _fused_attention("attn", "MptAttention", hidden, 3 * hidden, ("Wqkv", "out_proj"), bias=False)
     ffn = mlp("ffn", "MptMLP", hidden, 4 * hidden, names=("up_proj", "down_proj"), bias=False)
     norm_1, norm_2 = (layer_norm(name, hidden, bias=False) for name in ("norm_1", "norm_2"))
     block = module("0", "MptBlock", norm_1, attention, norm_2, ffn)
@@ -699,11 +665,9 @@ def _mpt(config: Config, sizes: _Sizes) -> Module:
 _register(
     _Family(
         "mpt",
-        (("d_model", "hidden_size"), ("n_heads", "num_attention_heads"), ("n_layers", "num_hidden_layers")),
         _mpt,
         head_classes("Mpt", _ALL_TASKS),
-        "transformer.wte.weight",
-        tie_default=True,
+        keys=(("d_model", "hidden_size"), ("n_heads", "num_attention_heads"), ("n_layers", "num_hidden_layers")),
         divisible=False,
     )
 )

@@ -13,17 +13,7 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type, spec_for
-from paramcount.sources.hf.builders._common import (
-    class_names,
-    experts,
-    head_classes,
-    layer_norm,
-    linear,
-    mlp,
-    module,
-    qkv_projections,
-    stack,
-)
+from paramcount.sources.hf.builders import _common as common
 from paramcount.sources.hf.builders._llama_style import Family, Sizes, gated_mlp, register_family, standard_attention
 from paramcount.sources.hf.builders.vision_language import _prefix_ties
 from paramcount.tree import Buffer, Dim, Module, Param
@@ -31,8 +21,6 @@ from paramcount.tree import Buffer, Dim, Module, Param
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from paramcount.sources.hf.builders._common import Head
 
 __all__: list[str] = []
 
@@ -67,7 +55,7 @@ def _attention(family: Family, config: Config, sizes: Sizes, kind: str) -> Modul
     """llama's attention; a layer with RoPE and ``use_qk_norm`` adds the parameter-free L2 ``qk_norm``."""
     attention = standard_attention(family, config, sizes)
     if kind.startswith("rope") and config.flag("use_qk_norm", True):
-        return replace(attention, children=(*attention.children, module("qk_norm", "Llama4TextL2Norm")))
+        return replace(attention, children=(*attention.children, common.module("qk_norm", "Llama4TextL2Norm")))
     return attention
 
 
@@ -83,13 +71,15 @@ def _feed_forward(family: Family, config: Config, sizes: Sizes, kind: str) -> Mo
         Param("gate_up_proj", (count, sizes.hidden, 2 * width)),
         Param("down_proj", (count, width, sizes.hidden)),
     )
-    return module(
+    return common.module(
         "feed_forward",
         "Llama4TextMoe",
-        experts(
-            module("experts", "Llama4TextExperts", params=weights), count.value, config.layers("num_experts_per_tok", 1)
+        common.experts(
+            common.module("experts", "Llama4TextExperts", params=weights),
+            count.value,
+            config.layers("num_experts_per_tok", 1),
         ),
-        linear("router", sizes.hidden, count, bias=False, kind="Llama4Router"),
+        common.linear("router", sizes.hidden, count, bias=False, kind="Llama4Router"),
         gated_mlp("shared_expert", "Llama4TextMLP", sizes.hidden, width),
     )
 
@@ -97,9 +87,8 @@ def _feed_forward(family: Family, config: Config, sizes: Sizes, kind: str) -> Mo
 _LLAMA4_TEXT = Family(
     "llama4_text",
     "Llama4Text",
-    head_classes("Llama4Text", ("causal_lm",), causal_lm="Llama4ForCausalLM"),
-    standard_attention,
-    _feed_forward,
+    common.head_classes("Llama4Text", ("causal_lm",), causal_lm="Llama4ForCausalLM"),
+    mlp=_feed_forward,
     layer_kind=_layer_kinds,
     mixer=_attention,
     kv_heads_default=8,
@@ -127,43 +116,50 @@ def _vision_model(config: Config) -> Module:
         "freqs_ci", (patches, Dim.constant(1), Dim.of(frequencies, "head_dim/4·2")), dtype="complex64", persistent=False
     )
     width = hidden // heads * heads
-    projections = (*qkv_projections(hidden, width, width, bias=True), linear("o_proj", width, hidden, bias=True))
-    layer = module(
+    projections = (
+        *common.qkv_projections(hidden, width, width, bias=True),
+        common.linear("o_proj", width, hidden, bias=True),
+    )
+    layer = common.module(
         "0",
         "Llama4VisionEncoderLayer",
-        module("self_attn", "Llama4VisionAttention", *projections),
-        mlp("mlp", "Llama4VisionMLP", hidden, intermediate),
-        layer_norm("input_layernorm", hidden),
-        layer_norm("post_attention_layernorm", hidden),
+        common.module("self_attn", "Llama4VisionAttention", *projections),
+        common.mlp("mlp", "Llama4VisionMLP", hidden, intermediate),
+        common.layer_norm("input_layernorm", hidden),
+        common.layer_norm("post_attention_layernorm", hidden),
     )
     projector_in = Dim.of(config.size("projector_input_dim", 4096), config.path("projector_input_dim"))
     projector_out = Dim.of(config.size("projector_output_dim", 4096), config.path("projector_output_dim"))
-    adapter = module(
+    adapter = common.module(
         "mlp",
         "Llama4VisionMLP2",
-        linear("fc1", intermediate, projector_in, bias=False),
-        linear("fc2", projector_out, projector_out, bias=False),
+        common.linear("fc1", intermediate, projector_in, bias=False),
+        common.linear("fc2", projector_out, projector_out, bias=False),
     )
-    return module(
+    return common.module(
         "vision_model",
         "Llama4VisionModel",
         replace(  # the unfold's kernel and stride: shapes depend on it, its linear shows only channels·patch²
-            module("patch_embedding", "Llama4UnfoldConvolution", linear("linear", pixels, hidden, bias=False)),
+            common.module(
+                "patch_embedding", "Llama4UnfoldConvolution", common.linear("linear", pixels, hidden, bias=False)
+            ),
             attributes=(("patch_size", patch),),
         ),
-        module("rotary_embedding", "Llama4VisionRotaryEmbedding", buffers=(table,)),
-        layer_norm("layernorm_pre", hidden),
-        layer_norm("layernorm_post", hidden),
-        module("model", "Llama4VisionEncoder", stack("layers", layer, config.layers("num_hidden_layers", 34))),
-        module("vision_adapter", "Llama4VisionPixelShuffleMLP", adapter),
+        common.module("rotary_embedding", "Llama4VisionRotaryEmbedding", buffers=(table,)),
+        common.layer_norm("layernorm_pre", hidden),
+        common.layer_norm("layernorm_post", hidden),
+        common.module(
+            "model", "Llama4VisionEncoder", common.stack("layers", layer, config.layers("num_hidden_layers", 34))
+        ),
+        common.module("vision_adapter", "Llama4VisionPixelShuffleMLP", adapter),
         params=(Param("class_embedding", (hidden,)), Param("positional_embedding_vlm", (patches, hidden))),
     )
 
 
-_LLAMA4: tuple[tuple[str, Head], ...] = (("Llama4ForConditionalGeneration", "causal_lm"),)
+_LLAMA4: tuple[tuple[str, common.Head], ...] = (("Llama4ForConditionalGeneration", "causal_lm"),)
 
 
-@model_type("llama4", architectures=class_names(_LLAMA4), default="Llama4ForConditionalGeneration")
+@model_type("llama4", architectures=common.class_names(_LLAMA4), default="Llama4ForConditionalGeneration")
 def llama4(config: Config, architecture: str) -> Module:
     """Llama 4 image-text (``Llama4ForConditionalGeneration``): the vision model, a bias-free projector from
     ``vision_output_dim`` to the text width, and the whole ``Llama4ForCausalLM`` as ``language_model`` (its head
@@ -174,7 +170,7 @@ def llama4(config: Config, architecture: str) -> Module:
     language = _prefix_ties(causal_lm, "language_model.")
     width = Dim.of(text.size("hidden_size"), text.path("hidden_size"))
     output = Dim.of(vision.size("vision_output_dim", 7680), vision.path("vision_output_dim"))
-    projector = module(
-        "multi_modal_projector", "Llama4MultiModalProjector", linear("linear_1", output, width, bias=False)
+    projector = common.module(
+        "multi_modal_projector", "Llama4MultiModalProjector", common.linear("linear_1", output, width, bias=False)
     )
-    return module("", architecture, _vision_model(vision), projector, replace(language, name="language_model"))
+    return common.module("", architecture, _vision_model(vision), projector, replace(language, name="language_model"))

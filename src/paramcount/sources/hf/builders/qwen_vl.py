@@ -29,10 +29,8 @@ from paramcount.sources.hf.builders._llama_style import (
     Family,
     Sizes,
     base_model,
-    dense_mlp,
     gated_mlp,
     read_sizes,
-    standard_attention,
 )
 from paramcount.sources.hf.builders.vision_language import _sub_config, language_head
 from paramcount.tree import Buffer, Dim, Module
@@ -64,7 +62,7 @@ class _Layout(Record):
 # The text models as llama-style rows, never registered: each is built only under its vision-language model.
 _QWEN2_VL: Final = _Layout(
     "Qwen2VL",
-    Family("qwen2_vl_text", "Qwen2VL", (("Qwen2VLTextModel", "base"),), standard_attention, _qwen2_mlp, qkv_bias=True),
+    Family("qwen2_vl_text", "Qwen2VL", (("Qwen2VLTextModel", "base"),), mlp=_qwen2_mlp, qkv_bias=True),
     "qwen2_vl_vision",
     tie_from_text=True,
 )
@@ -74,8 +72,7 @@ _QWEN2_5_VL: Final = _Layout(
         "qwen2_5_vl_text",
         "Qwen2_5_VL",
         (("Qwen2_5_VLTextModel", "base"),),
-        standard_attention,
-        _qwen2_mlp,
+        mlp=_qwen2_mlp,
         qkv_bias=True,
     ),
     "qwen2_5_vl_vision",
@@ -83,9 +80,7 @@ _QWEN2_5_VL: Final = _Layout(
 )
 _QWEN3_VL: Final = _Layout(
     "Qwen3VL",
-    Family(
-        "qwen3_vl_text", "Qwen3VLText", (("Qwen3VLTextModel", "base"),), standard_attention, dense_mlp, qk_norm=True
-    ),
+    Family("qwen3_vl_text", "Qwen3VLText", (("Qwen3VLTextModel", "base"),), qk_norm=True),
     "qwen3_vl_vision",
     tie_from_text=False,
 )

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
-from paramcount.sources.hf._registry import model_type
 from paramcount.sources.hf.builders._common import embedding, linear, module, path_dim
-from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision, siglip_model
+from paramcount.sources.hf.builders.vision import _siglip_text, _siglip_vision, register_siglip
 from paramcount.tree import Module
 
 __all__: list[str] = []
@@ -48,20 +47,4 @@ def _text(config: Config, name: str) -> Module:
     return _renamed(_siglip_text(config, name))
 
 
-@model_type("siglip2", architectures=("Siglip2Model", "Siglip2ForImageClassification"), default="Siglip2Model")
-def siglip2(config: Config, architecture: str) -> Module:
-    """SigLIP 2: SigLIP's layout (``siglip_model``) with SigLIP 2's towers; the image classifier reads the vision
-    sub-config (an ``Identity`` for ``num_labels`` 0)."""
-    return siglip_model(config, architecture, "Siglip2", _text, _vision)
-
-
-@model_type("siglip2_text_model", architectures=("Siglip2TextModel",), default="Siglip2TextModel")
-def siglip2_text_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP 2 text tower config (``model_type: siglip2_text_model``)."""
-    return _text(config, "")
-
-
-@model_type("siglip2_vision_model", architectures=("Siglip2VisionModel",), default="Siglip2VisionModel")
-def siglip2_vision_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP 2 vision tower config (``model_type: siglip2_vision_model``)."""
-    return _vision(config, "")
+register_siglip("Siglip2", _text, _vision)

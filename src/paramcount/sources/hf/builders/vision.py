@@ -15,23 +15,8 @@ from __future__ import annotations
 from paramcount._record import replace
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._registry import model_type
-from paramcount.sources.hf.builders._common import (
-    conv,
-    embedding,
-    image_classifier,
-    layer_norm,
-    linear,
-    mlp,
-    module,
-    multihead_attention,
-    patchify,
-    path_dim,
-    path_heads,
-    position_ids,
-    qkv_projections,
-    stack,
-)
-from paramcount.sources.hf.builders.vision_language import _pair, _sub_config, clip_encoder, text_embeddings
+from paramcount.sources.hf.builders import _common as common
+from paramcount.sources.hf.builders.vision_language import _sub_config, clip_encoder, patch_embeddings, text_embeddings
 from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
@@ -39,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-__all__ = ["dinov2", "siglip", "siglip_model", "siglip_text_model", "siglip_vision_model"]
+__all__ = ["dinov2", "register_siglip", "siglip_model"]
 
 if TYPE_CHECKING:
     Tower: TypeAlias = Callable[[Config, str], Module]
@@ -56,76 +41,90 @@ def _siglip_encoder(config: Config, hidden: Dim) -> Module:
 
 
 def _siglip_text(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
+    hidden = common.path_dim(config, "hidden_size")
     embeddings = text_embeddings(config, "Siglip", hidden)
-    projection = path_dim(config, "projection_size") if config.has("projection_size") else hidden
-    return module(
+    projection = common.path_dim(config, "projection_size") if config.has("projection_size") else hidden
+    return common.module(
         name,
         "SiglipTextModel",
         embeddings,
         _siglip_encoder(config, hidden),
-        layer_norm("final_layer_norm", hidden),
-        linear("head", hidden, projection, bias=True),
+        common.layer_norm("final_layer_norm", hidden),
+        common.linear("head", hidden, projection, bias=True),
     )
 
 
 def _siglip_vision(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
-    image, patch = path_dim(config, "image_size"), path_dim(config, "patch_size")
+    hidden = common.path_dim(config, "hidden_size")
+    image, patch = common.path_dim(config, "image_size"), common.path_dim(config, "patch_size")
     positions = (image // patch) * (image // patch)
-    channels = path_dim(config, "num_channels")
-    embeddings = module(
+    channels = common.path_dim(config, "num_channels")
+    embeddings = common.module(
         "embeddings",
         "SiglipVisionEmbeddings",
-        patchify("patch_embedding", channels, hidden, patch, bias=True),
-        embedding("position_embedding", positions, hidden),
-        buffers=(position_ids(positions),),
+        common.patchify("patch_embedding", channels, hidden, patch, bias=True),
+        common.embedding("position_embedding", positions, hidden),
+        buffers=(common.position_ids(positions),),
     )
-    children = [embeddings, _siglip_encoder(config, hidden), layer_norm("post_layernorm", hidden)]
+    children = [embeddings, _siglip_encoder(config, hidden), common.layer_norm("post_layernorm", hidden)]
     if config.flag("vision_use_head", True):
-        head = module(
+        head = common.module(
             "head",
             "SiglipMultiheadAttentionPoolingHead",
-            multihead_attention("attention", hidden, path_dim(config, "num_attention_heads")),
-            layer_norm("layernorm", hidden),
-            mlp("mlp", "SiglipMLP", hidden, path_dim(config, "intermediate_size")),
+            common.multihead_attention("attention", hidden, common.path_dim(config, "num_attention_heads")),
+            common.layer_norm("layernorm", hidden),
+            common.mlp("mlp", "SiglipMLP", hidden, common.path_dim(config, "intermediate_size")),
             params=(Param("probe", (_ONE, _ONE, hidden)),),
         )
         children.append(head)
-    return module(name, "SiglipVisionModel", *children)
+    return common.module(name, "SiglipVisionModel", *children)
 
 
 def siglip_model(config: Config, architecture: str, prefix: str, text_tower: Tower, vision_tower: Tower) -> Module:
     """``<prefix>Model`` and ``<prefix>ForImageClassification`` as SigLIP lays them out (SigLIP 2 too): text and
     vision towers from ``text_config``/``vision_config`` (with the defaults of model types ``siglip_text_model`` and
     ``siglip_vision_model``, or SigLIP 2's), ``logit_scale`` and ``logit_bias``; the image classifier is the vision
-    tower and ``image_classifier`` on its sub-config's ``hidden_size``."""
+    tower and ``image_classifier`` on its sub-config's ``hidden_size`` (an ``Identity`` for ``num_labels`` 0)."""
     text = _sub_config(config, "text_config", f"{prefix.lower()}_text_model")
     vision = _sub_config(config, "vision_config", f"{prefix.lower()}_vision_model")
     if architecture == f"{prefix}ForImageClassification":
-        classifier = image_classifier(config, path_dim(vision, "hidden_size"))
-        return module("", architecture, vision_tower(vision, "vision_model"), classifier)
+        classifier = common.image_classifier(config, common.path_dim(vision, "hidden_size"))
+        return common.module("", architecture, vision_tower(vision, "vision_model"), classifier)
     scale = (Param("logit_scale", (_ONE,)), Param("logit_bias", (_ONE,)))
-    return module("", architecture, text_tower(text, "text_model"), vision_tower(vision, "vision_model"), params=scale)
+    return common.module(
+        "", architecture, text_tower(text, "text_model"), vision_tower(vision, "vision_model"), params=scale
+    )
 
 
-@model_type("siglip", architectures=("SiglipModel", "SiglipForImageClassification"), default="SiglipModel")
-def siglip(config: Config, architecture: str) -> Module:
-    """SigLIP (``siglip_model``). The tower classes are counted from a tower's own config (``siglip_text_model``,
-    ``siglip_vision_model``): transformers 5.24 cannot build them from a SiglipConfig."""
-    return siglip_model(config, architecture, "Siglip", _siglip_text, _siglip_vision)
+def register_siglip(prefix: str, text_tower: Tower, vision_tower: Tower) -> None:
+    """Register a SigLIP-style family: ``<prefix>Model`` and ``<prefix>ForImageClassification`` (``siglip_model``)
+    under the model type ``prefix.lower()`` (``siglip``), and each tower alone under that type's ``_text_model``
+    and ``_vision_model`` (``siglip_vision_model``: PaliGemma's vision config is one).
+
+    The tower classes are counted from a tower's own config only: transformers 5.24 cannot build them from the
+    family's full config."""
+    name = prefix.lower()
+
+    def model(config: Config, architecture: str) -> Module:
+        return siglip_model(config, architecture, prefix, text_tower, vision_tower)
+
+    classes = (f"{prefix}Model", f"{prefix}ForImageClassification")
+    model_type(name, architectures=classes, default=classes[0])(model)
+    for part, tower in (("Text", text_tower), ("Vision", vision_tower)):
+        alone = f"{prefix}{part}Model"
+        model_type(f"{name}_{part.lower()}_model", architectures=(alone,), default=alone)(_alone(tower))
 
 
-@model_type("siglip_text_model", architectures=("SiglipTextModel",), default="SiglipTextModel")
-def siglip_text_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP text tower config (``model_type: siglip_text_model``)."""
-    return _siglip_text(config, "")
+def _alone(tower: Tower) -> Tower:
+    """The builder of a tower given its own config: the tower is the whole model, so it has no name."""
+
+    def build(config: Config, architecture: str) -> Module:
+        return tower(config, "")
+
+    return build
 
 
-@model_type("siglip_vision_model", architectures=("SiglipVisionModel",), default="SiglipVisionModel")
-def siglip_vision_model(config: Config, architecture: str) -> Module:
-    """A standalone SigLIP vision tower config (``model_type: siglip_vision_model``), e.g. PaliGemma's."""
-    return _siglip_vision(config, "")
+register_siglip("Siglip", _siglip_text, _siglip_vision)
 
 
 # --- DINOv2 ------------------------------------------------------------------------------------------------------
@@ -134,68 +133,62 @@ def siglip_vision_model(config: Config, architecture: str) -> Module:
 def _dinov2_mlp(config: Config, hidden: Dim) -> Module:
     """``Dinov2MLP`` of ``int(hidden_size · mlp_ratio)`` features, or ``Dinov2SwiGLUFFN`` (``use_swiglu_ffn``)
     whose width is that times 2/3 rounded up to a multiple of 8."""
-    ratio = path_dim(config, "mlp_ratio", 4)
+    ratio = common.path_dim(config, "mlp_ratio", 4)
     features = hidden.value * ratio.value
     if not config.flag("use_swiglu_ffn", False):
         width = hidden * ratio
-        return module(
-            "mlp", "Dinov2MLP", linear("fc1", hidden, width, bias=True), linear("fc2", width, hidden, bias=True)
+        return common.module(
+            "mlp",
+            "Dinov2MLP",
+            common.linear("fc1", hidden, width, bias=True),
+            common.linear("fc2", width, hidden, bias=True),
         )
     width = Dim.of((int(features * 2 / 3) + 7) // 8 * 8, "swiglu_hidden_features")
-    return module(
+    return common.module(
         "mlp",
         "Dinov2SwiGLUFFN",
-        linear("gate_proj", hidden, width, bias=True),
-        linear("up_proj", hidden, width, bias=True),
-        linear("down_proj", width, hidden, bias=True),
+        common.linear("gate_proj", hidden, width, bias=True),
+        common.linear("up_proj", hidden, width, bias=True),
+        common.linear("down_proj", width, hidden, bias=True),
     )
 
 
 def _dinov2_model(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
-    heads = path_heads(config, hidden, "num_attention_heads")
+    hidden = common.path_dim(config, "hidden_size")
+    heads = common.path_heads(config, hidden, "num_attention_heads")
     inner = heads * (hidden // heads)
     qkv_bias = config.flag("qkv_bias", True)
-    image_h, image_w = _pair(config, "image_size", 224)
-    patch_h, patch_w = _pair(config, "patch_size", 14)
-    patches = (image_h // patch_h) * (image_w // patch_w)
-    projection = conv(
-        "projection",
-        "Conv2d",
-        path_dim(config, "num_channels", 3),
-        hidden,
-        (patch_h, patch_w),
-        bias=True,
-        stride=(patch_h.value, patch_w.value),
-    )
+    patcher, patches = patch_embeddings(config, "Dinov2PatchEmbeddings", hidden, 14)
     tokens = [Param("cls_token", (_ONE, _ONE, hidden))]
     if config.flag("use_mask_token", True):
         tokens.append(Param("mask_token", (_ONE, hidden)))
     tokens.append(Param("position_embeddings", (_ONE, patches + 1, hidden)))
-    embeddings = module(
+    embeddings = common.module(
         "embeddings",
         "Dinov2Embeddings",
-        module("patch_embeddings", "Dinov2PatchEmbeddings", projection),
+        patcher,
         params=tuple(tokens),
     )
-    scale = module("layer_scale1", "Dinov2LayerScale", params=(Param("lambda1", (hidden,)),))
-    layer = module(
+    scale = common.module("layer_scale1", "Dinov2LayerScale", params=(Param("lambda1", (hidden,)),))
+    layer = common.module(
         "0",
         "Dinov2Layer",
-        layer_norm("norm1", hidden),
-        module(
+        common.layer_norm("norm1", hidden),
+        common.module(
             "attention",
             "Dinov2Attention",
-            *qkv_projections(hidden, inner, inner, bias=qkv_bias),
-            linear("o_proj", inner, hidden, bias=True),
+            *common.qkv_projections(hidden, inner, inner, bias=qkv_bias),
+            common.linear("o_proj", inner, hidden, bias=True),
         ),
         scale,
-        layer_norm("norm2", hidden),
+        common.layer_norm("norm2", hidden),
         _dinov2_mlp(config, hidden),
         replace(scale, name="layer_scale2"),
     )
-    encoder = module("encoder", "Dinov2Encoder", stack("layer", layer, config.layers("num_hidden_layers")))
-    return module(name, "Dinov2Model", embeddings, encoder, layer_norm("layernorm", hidden))
+    encoder = common.module(
+        "encoder", "Dinov2Encoder", common.stack("layer", layer, config.layers("num_hidden_layers"))
+    )
+    return common.module(name, "Dinov2Model", embeddings, encoder, common.layer_norm("layernorm", hidden))
 
 
 @model_type("dinov2", architectures=("Dinov2Model", "Dinov2ForImageClassification"), default="Dinov2Model")
@@ -203,5 +196,5 @@ def dinov2(config: Config, architecture: str) -> Module:
     """DINOv2: the classifier reads the class token and the mean patch token, so it is ``2·hidden_size`` wide."""
     if architecture == "Dinov2Model":
         return _dinov2_model(config, "")
-    classifier = image_classifier(config, path_dim(config, "hidden_size") * 2)
-    return module("", architecture, _dinov2_model(config, "dinov2"), classifier)
+    classifier = common.image_classifier(config, common.path_dim(config, "hidden_size") * 2)
+    return common.module("", architecture, _dinov2_model(config, "dinov2"), classifier)

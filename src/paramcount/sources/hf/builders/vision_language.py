@@ -19,23 +19,7 @@ from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._defaults import attribute, complete
 from paramcount.sources.hf._registry import model_type, spec_for
-from paramcount.sources.hf.builders._common import (
-    conv,
-    embedding,
-    image_classifier,
-    kvq_attention,
-    layer_norm,
-    linear,
-    mlp,
-    module,
-    patchify,
-    path_dim,
-    path_heads,
-    position_ids,
-    qkv_projections,
-    stack,
-    tied_linear,
-)
+from paramcount.sources.hf.builders import _common as common
 from paramcount.tree import Dim, Module, Param
 
 TYPE_CHECKING = False
@@ -98,54 +82,60 @@ def _pair(config: Config, key: str, default: int) -> tuple[Dim, Dim]:
         if len(values) != 2 or min(values) < 1:
             raise config.fail(key, f"'{config.path(key)}' must be a positive integer or two, got {values!r:.40}")
         return Dim.of(values[0], f"{config.path(key)}[0]"), Dim.of(values[1], f"{config.path(key)}[1]")
-    side = path_dim(config, key, default)
+    side = common.path_dim(config, key, default)
     return side, side
 
 
+def patch_embeddings(config: Config, kind: str, hidden: Dim, patch_default: int) -> tuple[Module, Dim]:
+    """ViT's ``patch_embeddings`` (``kind``): a Conv2d from ``num_channels`` to ``hidden`` whose kernel and stride
+    are ``patch_size``; and the patches an ``image_size`` image makes, counted as ``ViTPatchEmbeddings`` counts
+    them. Either size is an int (square) or a [height, width] list."""
+    image_h, image_w = _pair(config, "image_size", 224)
+    patch_h, patch_w = _pair(config, "patch_size", patch_default)
+    channels = common.path_dim(config, "num_channels", 3)
+    stride = (patch_h.value, patch_w.value)
+    projection = common.conv("projection", "Conv2d", channels, hidden, (patch_h, patch_w), bias=True, stride=stride)
+    return common.module("patch_embeddings", kind, projection), (image_w // patch_w) * (image_h // patch_h)
+
+
 def _vit_model(config: Config, name: str, *, pooler: bool) -> Module:
-    hidden = path_dim(config, "hidden_size")
-    heads = path_dim(config, "num_attention_heads")
-    head_dim = path_dim(config, "head_dim") if config.has("head_dim") else hidden // heads
+    hidden = common.path_dim(config, "hidden_size")
+    heads = common.path_dim(config, "num_attention_heads")
+    head_dim = common.path_dim(config, "head_dim") if config.has("head_dim") else hidden // heads
     inner = heads * head_dim
     qkv_bias = config.flag("qkv_bias", True)
-    image_h, image_w = _pair(config, "image_size", 224)
-    patch_h, patch_w = _pair(config, "patch_size", 16)
-    patches = (image_w // patch_w) * (image_h // patch_h)
-    patch = (patch_h.value, patch_w.value)
-    projection = conv(
-        "projection", "Conv2d", path_dim(config, "num_channels", 3), hidden, (patch_h, patch_w), bias=True, stride=patch
-    )
-    embeddings = module(
+    patcher, patches = patch_embeddings(config, "ViTPatchEmbeddings", hidden, 16)
+    embeddings = common.module(
         "embeddings",
         "ViTEmbeddings",
-        module("patch_embeddings", "ViTPatchEmbeddings", projection),
+        patcher,
         params=(
             Param("cls_token", (Dim.constant(1), Dim.constant(1), hidden)),
             Param("position_embeddings", (Dim.constant(1), patches + 1, hidden)),
         ),
     )
-    layer = module(
+    layer = common.module(
         "0",
         "ViTLayer",
-        module(
+        common.module(
             "attention",
             "ViTAttention",
-            *qkv_projections(hidden, inner, inner, bias=qkv_bias),
-            linear("o_proj", inner, hidden, bias=True),
+            *common.qkv_projections(hidden, inner, inner, bias=qkv_bias),
+            common.linear("o_proj", inner, hidden, bias=True),
         ),
-        layer_norm("layernorm_before", hidden),
-        layer_norm("layernorm_after", hidden),
-        mlp("mlp", "ViTMLP", hidden, path_dim(config, "intermediate_size")),
+        common.layer_norm("layernorm_before", hidden),
+        common.layer_norm("layernorm_after", hidden),
+        common.mlp("mlp", "ViTMLP", hidden, common.path_dim(config, "intermediate_size")),
     )
     children = [
         embeddings,
-        stack("layers", layer, config.layers("num_hidden_layers")),
-        layer_norm("layernorm", hidden),
+        common.stack("layers", layer, config.layers("num_hidden_layers")),
+        common.layer_norm("layernorm", hidden),
     ]
     if pooler:
-        width = path_dim(config, "pooler_output_size") if config.has("pooler_output_size") else hidden
-        children.append(module("pooler", "ViTPooler", linear("dense", hidden, width, bias=True)))
-    return module(name, "ViTModel", *children)
+        width = common.path_dim(config, "pooler_output_size") if config.has("pooler_output_size") else hidden
+        children.append(common.module("pooler", "ViTPooler", common.linear("dense", hidden, width, bias=True)))
+    return common.module(name, "ViTModel", *children)
 
 
 @model_type("vit", architectures=("ViTModel", "ViTForImageClassification"), default="ViTModel")
@@ -154,7 +144,9 @@ def vit(config: Config, architecture: str) -> Module:
     if architecture == "ViTModel":
         return _vit_model(config, "", pooler=True)
     base = _vit_model(config, "vit", pooler=False)
-    return module("", architecture, base, image_classifier(config, path_dim(config, "hidden_size")))
+    return common.module(
+        "", architecture, base, common.image_classifier(config, common.path_dim(config, "hidden_size"))
+    )
 
 
 # --- CLIP --------------------------------------------------------------------------------------------------------
@@ -164,54 +156,60 @@ def clip_encoder(config: Config, hidden: Dim, prefix: str, *, norms_first: bool 
     """CLIP's encoder, which SigLIP and Idefics3 copy: ``num_hidden_layers`` layers of k/v/q attention and an
     fc1/fc2 MLP, each with a LayerNorm before it (SigLIP's layer registers both norms first); ``part`` is the
     word between the prefix and ``Attention``/``MLP`` in the copy's class names (Idefics3's ``Vision``)."""
-    path_heads(config, hidden, "num_attention_heads")
-    attention = kvq_attention("self_attn", f"{prefix}{part}Attention", hidden)
-    feed_forward = mlp("mlp", f"{prefix}{part}MLP", hidden, path_dim(config, "intermediate_size"))
-    norm_1, norm_2 = layer_norm("layer_norm1", hidden), layer_norm("layer_norm2", hidden)
+    common.path_heads(config, hidden, "num_attention_heads")
+    attention = common.kvq_attention("self_attn", f"{prefix}{part}Attention", hidden)
+    feed_forward = common.mlp("mlp", f"{prefix}{part}MLP", hidden, common.path_dim(config, "intermediate_size"))
+    norm_1, norm_2 = common.layer_norm("layer_norm1", hidden), common.layer_norm("layer_norm2", hidden)
     children = (norm_1, attention, norm_2, feed_forward) if norms_first else (attention, norm_1, feed_forward, norm_2)
-    layer = module("0", f"{prefix}EncoderLayer", *children)
-    return module("encoder", f"{prefix}Encoder", stack("layers", layer, config.layers("num_hidden_layers")))
+    layer = common.module("0", f"{prefix}EncoderLayer", *children)
+    return common.module(
+        "encoder", f"{prefix}Encoder", common.stack("layers", layer, config.layers("num_hidden_layers"))
+    )
 
 
 def text_embeddings(config: Config, prefix: str, hidden: Dim) -> Module:
     """CLIP's and SigLIP's text embeddings: token and learned position tables, and the ``position_ids``."""
-    positions = path_dim(config, "max_position_embeddings")
-    return module(
+    positions = common.path_dim(config, "max_position_embeddings")
+    return common.module(
         "embeddings",
         f"{prefix}TextEmbeddings",
-        embedding("token_embedding", path_dim(config, "vocab_size"), hidden),
-        embedding("position_embedding", positions, hidden),
-        buffers=(position_ids(positions),),
+        common.embedding("token_embedding", common.path_dim(config, "vocab_size"), hidden),
+        common.embedding("position_embedding", positions, hidden),
+        buffers=(common.position_ids(positions),),
     )
 
 
 def _clip_text(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
+    hidden = common.path_dim(config, "hidden_size")
     embeddings = text_embeddings(config, "CLIP", hidden)
-    return module(
-        name, "CLIPTextModel", embeddings, clip_encoder(config, hidden, "CLIP"), layer_norm("final_layer_norm", hidden)
+    return common.module(
+        name,
+        "CLIPTextModel",
+        embeddings,
+        clip_encoder(config, hidden, "CLIP"),
+        common.layer_norm("final_layer_norm", hidden),
     )
 
 
 def _clip_vision(config: Config, name: str) -> Module:
-    hidden = path_dim(config, "hidden_size")
-    image, patch = path_dim(config, "image_size"), path_dim(config, "patch_size")
+    hidden = common.path_dim(config, "hidden_size")
+    image, patch = common.path_dim(config, "image_size"), common.path_dim(config, "patch_size")
     positions = (image // patch) * (image // patch) + 1
-    embeddings = module(
+    embeddings = common.module(
         "embeddings",
         "CLIPVisionEmbeddings",
-        patchify("patch_embedding", path_dim(config, "num_channels"), hidden, patch, bias=False),
-        embedding("position_embedding", positions, hidden),
+        common.patchify("patch_embedding", common.path_dim(config, "num_channels"), hidden, patch, bias=False),
+        common.embedding("position_embedding", positions, hidden),
         params=(Param("class_embedding", (hidden,)),),
-        buffers=(position_ids(positions),),
+        buffers=(common.position_ids(positions),),
     )
-    return module(
+    return common.module(
         name,
         "CLIPVisionModel",
         embeddings,
-        layer_norm("pre_layrnorm", hidden),
+        common.layer_norm("pre_layrnorm", hidden),
         clip_encoder(config, hidden, "CLIP"),
-        layer_norm("post_layernorm", hidden),
+        common.layer_norm("post_layernorm", hidden),
     )
 
 
@@ -237,8 +235,10 @@ def _clip_tower(config: Config, architecture: str) -> Module:
     build, inner = (_clip_text, "text_model") if tower.text else (_clip_vision, "vision_model")
     if not tower.projection:
         return build(config, "")
-    head = linear(tower.projection, path_dim(config, "hidden_size"), path_dim(config, "projection_dim"), bias=False)
-    return module("", architecture, build(config, inner), head)
+    head = common.linear(
+        tower.projection, common.path_dim(config, "hidden_size"), common.path_dim(config, "projection_dim"), bias=False
+    )
+    return common.module("", architecture, build(config, inner), head)
 
 
 def _clip_sub(config: Config, key: str, sub_type: str) -> Config:
@@ -262,14 +262,14 @@ def clip(config: Config, architecture: str) -> Module:
     if architecture != "CLIPModel":
         # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config").
         return _clip_tower(text if _CLIP_TOWERS[architecture].text else vision, architecture)
-    projection = path_dim(config, "projection_dim", 512)
-    return module(
+    projection = common.path_dim(config, "projection_dim", 512)
+    return common.module(
         "",
         architecture,
         _clip_text(text, "text_model"),
         _clip_vision(vision, "vision_model"),
-        linear("visual_projection", path_dim(vision, "hidden_size"), projection, bias=False),
-        linear("text_projection", path_dim(text, "hidden_size"), projection, bias=False),
+        common.linear("visual_projection", common.path_dim(vision, "hidden_size"), projection, bias=False),
+        common.linear("text_projection", common.path_dim(text, "hidden_size"), projection, bias=False),
         params=(Param("logit_scale", ()),),
     )
 
@@ -365,19 +365,19 @@ def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Modul
     text = _llava_sub(config, "text_config", layout.text_default)
     prefix = "" if architecture == f"{layout.prefix}Model" else "model."
     features = _feature_layers(config)
-    vision_width = path_dim(vision, attribute(vision.model_type, "hidden_size"))  # GPT-2 calls it n_embd
+    vision_width = common.path_dim(vision, attribute(vision.model_type, "hidden_size"))  # GPT-2 calls it n_embd
     vision_width = vision_width if features is None else vision_width * features
-    text_width = path_dim(text, attribute(text.model_type, "hidden_size"))
+    text_width = common.path_dim(text, attribute(text.model_type, "hidden_size"))
     bias = config.flag("multimodal_projector_bias", True)
-    projector = module(
+    projector = common.module(
         "multi_modal_projector",
         f"{layout.prefix}MultiModalProjector",
-        linear("linear_1", vision_width, text_width, bias=bias),
-        linear("linear_2", text_width, text_width, bias=bias),
+        common.linear("linear_1", vision_width, text_width, bias=bias),
+        common.linear("linear_2", text_width, text_width, bias=bias),
     )
     language_model = _sub_model(text, "language_model", f"{prefix}language_model.")
     newline = (Param("image_newline", (text_width,)),) if layout.newline else ()
-    base = module(
+    base = common.module(
         "model" if prefix else "",
         f"{layout.prefix}Model",
         _sub_model(vision, "vision_tower", f"{prefix}vision_tower."),
@@ -396,7 +396,9 @@ def llava_model(config: Config, architecture: str, layout: LlavaLayout) -> Modul
     tie = config.flag("tie_word_embeddings", False) or (
         layout.tie_from_text and text.flag("tie_word_embeddings", False)
     )
-    return module("", architecture, base, language_head(text, language_model, text_width, tie, "model.language_model"))
+    return common.module(
+        "", architecture, base, language_head(text, language_model, text_width, tie, "model.language_model")
+    )
 
 
 def language_head(
@@ -405,7 +407,7 @@ def language_head(
     """``lm_head`` of a vision-language model (``family``), tied to ``<owner>.embed_tokens.weight`` when ``tie``
     (transformers' ``_tied_weights_keys``); a text model whose embedding is named otherwise cannot be tied, as in
     transformers."""
-    vocab = path_dim(text, "vocab_size")
+    vocab = common.path_dim(text, "vocab_size")
     if tie and not any(child.name == "embed_tokens" for child in language_model.children):
         # transformers ties lm_head to language_model.embed_tokens and fails on a tower that names it otherwise.
         raise text.fail(
@@ -414,8 +416,8 @@ def language_head(
             f"'embed_tokens'); set '{text.path('tie_word_embeddings')}' to false",
         )
     if tie:
-        return tied_linear("lm_head", width, vocab, f"{owner}.embed_tokens.weight")
-    return linear("lm_head", width, vocab, bias=False)
+        return common.tied_linear("lm_head", width, vocab, f"{owner}.embed_tokens.weight")
+    return common.linear("lm_head", width, vocab, bias=False)
 
 
 @model_type(
