@@ -16,6 +16,7 @@ the lines of the kind asked for are decoded.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from paramcount.analysis.context import IndexEntry
 
@@ -76,10 +77,10 @@ def _weights_text(shapes_text: str) -> str:
     return " ".join(item for item in shapes_text.split() if not item.startswith("bias:"))
 
 
-def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
-    """The shipped entries for one layer kind (empty when the zoo has none); with ``like``, only those whose
-    tensors other than the bias have these shapes (the candidates of ``occurrences``), chosen before any
-    line is decoded."""
+@lru_cache(maxsize=64)
+def _lines_of(kind: str) -> tuple[str, ...]:
+    """The shipped file's lines for one kind (none when it has none), found once per kind: finding them scans
+    the whole 300 kB text, more than the rest of a new layer's answer page."""
     if not _shipped:
         with open(INDEX_PATH, encoding="utf-8") as stream:
             _shipped.append("\n" + stream.read())
@@ -90,10 +91,17 @@ def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
         return ()
     last = text.rfind(prefix)  # the file is sorted by kind: the kind's lines are one block
     end = text.find("\n", last + 1)
+    return tuple(text[first + 1 : end if end >= 0 else len(text)].split("\n"))
+
+
+def load_index(kind: str, like: Shapes | None = None) -> tuple[IndexEntry, ...]:
+    """The shipped entries for one layer kind (empty when the zoo has none); with ``like``, only those whose
+    tensors other than the bias have these shapes (the candidates of ``occurrences``), chosen before any
+    line is decoded."""
     wanted = None if like is None else _weights_text(_shapes_text(like))
     probe = wanted.split(" ", 1)[0] if wanted else ""  # a substring every candidate line holds
     entries = []
-    for line in text[first + 1 : end if end >= 0 else len(text)].split("\n"):
+    for line in _lines_of(kind):
         if probe in line:
             _, model, path, places, total, shapes, expression = line.split("\t")
             if wanted is None or _weights_text(shapes) == wanted:

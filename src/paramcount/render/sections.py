@@ -363,13 +363,15 @@ def _item_lines(items: tuple[MemoryItem, ...], *, rates: bool = True) -> list[tu
 
 
 def _training(report: Report) -> Section:
-    shared = set.intersection(*(set(plan.assumptions) for plan in report.training)) if report.training else set()
+    # Assumptions are compared by their fields, read once (a record's hash and equality read them every time).
+    keyed = [[((a.kind, a.values), a) for a in plan.assumptions] for plan in report.training]
+    shared = set.intersection(*({key for key, _ in plan} for plan in keyed)) if keyed else set()
     blocks: list[Block] = []
-    for plan in report.training:
+    for plan, assumptions in zip(report.training, keyed, strict=True):
         lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),), *_item_lines(plan.items)]
-        lines.extend((Segment(f"  ({assumption_text(a)})", "muted"),) for a in plan.assumptions if a not in shared)
+        lines.extend((Segment(f"  ({assumption_text(a)})", "muted"),) for key, a in assumptions if key not in shared)
         blocks.append(Lines(tuple(lines)))
-    common = [a for a in (report.training[0].assumptions if report.training else ()) if a in shared]
+    common = [a for key, a in (keyed[0] if keyed else ()) if key in shared]
     if common:
         blocks.append(Lines(tuple((Segment(f"({assumption_text(a)})", "muted"),) for a in common)))
     return Section("training", "Training memory (weights, gradients, optimizer states)", tuple(blocks))

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from paramcount.layers import REQUIRED, Signature, known_layers, lookup
@@ -73,6 +73,13 @@ class _Callable:
     name: str
     signature: Signature
     is_zoo: bool
+    labels: dict[str, str] = field(init=False, compare=False)
+    """Each parameter's name by its label, both spellings (``kernel`` and ``kernel-size``), but ``device``."""
+
+    def __post_init__(self) -> None:
+        names = [name for name in self.signature.names if name != "device"]
+        labels = {name.replace("_", "-"): name for name in names} | {_label(name): name for name in names}
+        object.__setattr__(self, "labels", labels)
 
 
 @cache
@@ -301,9 +308,7 @@ def _starts_argument(labels: dict[str, str], tokens: list[str], index: int) -> b
 
 
 def _read_arguments(target: _Callable, tokens: list[str]) -> dict[str, _Value] | None:
-    signature = target.signature
-    names = [name for name in signature.names if name != "device"]
-    labels = {name.replace("_", "-"): name for name in names} | {_label(name): name for name in names}
+    signature, labels = target.signature, target.labels
     values: dict[str, _Value] = {}
     index = 0
     while not target.is_zoo and index < len(tokens) and len(values) < len(signature.positional):
