@@ -151,6 +151,10 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
     return "\n".join(found)
 
 
+# The sections rendered once per tree below hold no links (none is in LINKED_SECTIONS), so they are rendered
+# without ``href`` and the same HTML serves every page of the tree, whatever its links.
+
+
 @per_frozen
 def _module_section(section: Section) -> str:
     """The module table, folded; once per tree's table (``sections`` gives it once per tree)."""
