@@ -5,6 +5,14 @@ from __future__ import annotations
 import paramcount
 from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner import PlanOptions, plan_memory
+from paramcount.analysis.planner.kv import (
+    TRANSFORMERS,
+    CrossAttention,
+    cross_attention_cache,
+    expanded_latent_cache,
+    kv_cache,
+    latent_cache,
+)
 from paramcount.render.assumptions import TEMPLATES, assumption_data, assumption_text, dtype_reason
 
 
@@ -46,3 +54,62 @@ def test_every_assumption_of_a_plan_has_a_sentence() -> None:
     said = [assumption_text(a) for a in plan.assumptions]
     assert said[0] == "dtype bfloat16: the dtype the config stores" == f"dtype {dtype_reason(plan.dtype_choice)}"
     assert "ZeRO-1 shards the optimizer states over 2 data-parallel devices (Rajbhandari et al. 2020)" in said
+
+
+def test_the_kv_cache_states_its_assumptions_as_data() -> None:
+    # Two of four layers slide over a 4,096-token window: they keep min(16,384, 4,096 − 1) tokens.
+    layer_types = ("sliding_attention", "full_attention") * 2
+    cache = kv_cache(
+        batch=2, seq_len=16384, layers=4, kv_heads=8, head_dim=256, value_head_dim=128, sliding_window=4096,
+        layer_types=layer_types,
+    )  # fmt: skip
+    assert [assumption_data(a) for a in cache.assumptions] == [
+        {
+            "kind": "kv-cache",
+            "values": {
+                "runtime": TRANSFORMERS,
+                "batch": 2,
+                "seq_len": 16384,
+                "layers": 4,
+                "kv_heads": 8,
+                "head_dim": 256,
+                "value_head_dim": 128,
+                "bits": 16,
+                "dtype": "bfloat16",
+            },
+        },
+        {
+            "kind": "kv-window",
+            "values": {
+                "layers": 2,
+                "layer_type": "sliding_attention",
+                "window": 4096,
+                "seq_len": 16384,
+                "tokens": 4095,
+            },
+        },
+    ]
+    assert [assumption_text(a) for a in cache.assumptions] == [
+        f"KV cache as {TRANSFORMERS}: keys and values · batch 2 · 16,384 tokens · 4 layers · 8 kv heads · head_dim 256 "
+        "(values 128) · 16-bit bfloat16",
+        "2 layers attend within a sliding window of 4,096 tokens and keep min(16,384, window − 1) = 4,095 tokens, as "
+        "transformers' DynamicSlidingWindowLayer does after a prefill (vLLM and SGLang keep the window's tokens, "
+        "rounded up to whole blocks)",
+    ]
+    cross = cross_attention_cache(cache, CrossAttention(6, 512, 512, None), kv_heads=8).assumptions[-1]
+    assert cross.kind == "kv-cross"
+    assert dict(cross.values)["source_given"] is False
+    assert assumption_text(cross).endswith(
+        "batch 2 · 16,384 source positions · 6 decoder layers · 512 + 512 elements per position (the source as long "
+        "as the target: give --input batch,source,target for another)"
+    )
+    latent = latent_cache(batch=1, seq_len=4096, layers=61, kv_lora_rank=512, qk_rope_head_dim=64)
+    assert assumption_text(latent.assumptions[0]).endswith(
+        ": batch 1 · 4,096 tokens · 61 layers · (kv_lora_rank 512 + qk_rope_head_dim 64) · 16-bit bfloat16; one copy "
+        "on each tensor-parallel device"
+    )
+    expanded = expanded_latent_cache(batch=1, seq_len=4096, layers=61, heads=128, key_head_dim=192, value_head_dim=128)
+    assert [a.kind for a in expanded.assumptions] == ["kv-expanded"]
+    assert assumption_text(expanded.assumptions[0]).endswith(
+        ": 128 heads · (keys 192 + values 128) per token per layer"
+    )

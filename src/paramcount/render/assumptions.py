@@ -45,6 +45,9 @@ SHARDED: Final = {
 }
 """What each ZeRO stage shards."""
 
+WINDOWS: Final = {"sliding_attention": "a sliding window", "chunked_attention": "chunks (attention_chunk_size)"}
+"""What a windowed layer type attends within (``KVLayerGroup.layer_type``)."""
+
 TEMPLATES: Final[dict[str, str]] = {
     "stated": "{text}",
     "activations-stated": "{text}",
@@ -102,6 +105,28 @@ TEMPLATES: Final[dict[str, str]] = {
         "mamba_split_conv1d_scan_combined zxbcdt), not divided by tensor parallelism; the scan's chunk states and "
         "the per-step states of transformers' torch fallback are not included; a state-space layer's "
         "feed-forward and norms count as Korthikanti's MLP and layer-norm terms (§4.1), a lone norm as its input"
+    ),
+    "kv-cache": (
+        "KV cache as {runtime}: keys and values · batch {batch} · {seq_len:,} tokens · {layers} layers · {kv_heads} kv "
+        "heads · head_dim {head_dim}{values} · {bits}-bit {dtype}"
+    ),
+    "kv-window": (
+        "{layers} layers attend within {what} of {window:,} tokens and keep min({seq_len:,}, window − 1) = {tokens:,} "
+        "tokens, as transformers' DynamicSlidingWindowLayer does after a prefill (vLLM and SGLang keep the window's "
+        "tokens, rounded up to whole blocks)"
+    ),
+    "kv-latent": (
+        "KV cache of multi-head latent attention as {runtime}: batch {batch} · {seq_len:,} tokens · {layers} layers · "
+        "(kv_lora_rank {kv_lora_rank} + qk_rope_head_dim {qk_rope_head_dim}) · {bits}-bit {dtype}; one copy on each "
+        "tensor-parallel device"
+    ),
+    "kv-expanded": (
+        "expanded per head as {runtime}: {heads} heads · (keys {key_head_dim} + values {value_head_dim}) per token per "
+        "layer"
+    ),
+    "kv-cross": (
+        "cross-attention cache as {runtime}: the encoder output's keys and values · batch {batch} · {source:,} source "
+        "positions · {layers} decoder layers · {key_width} + {value_width} elements per position{same_length}"
     ),
     "kv-heads-unknown": (
         "KV heads unknown from the shapes: the cache holds the key and value projection widths "
@@ -172,6 +197,15 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "activations-vision": lambda v: {"heads": "?" if v["heads"] is None else v["heads"]},
     "transformer-sizes": lambda v: {"stack": v["stack"] or "root"},
     "several-stacks": lambda v: {"path": v["path"] or "the root"},
+    "kv-cache": lambda v: {
+        "values": "" if v["value_head_dim"] == v["head_dim"] else f" (values {v['value_head_dim']})"
+    },
+    "kv-window": lambda v: {"what": WINDOWS[v["layer_type"]]},
+    "kv-cross": lambda v: {
+        "same_length": ""
+        if v["source_given"]
+        else " (the source as long as the target: give --input batch,source,target for another)"
+    },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
 }
 """The words some kinds derive from their values (a rule's reason, with/without)."""

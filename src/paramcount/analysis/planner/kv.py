@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 
 from paramcount._record import Record, replace
-from paramcount.analysis.memory import MemoryItem
+from paramcount.analysis.memory import Assumption, MemoryItem
 from paramcount.dtypes import BITS, bytes_for
 
 TYPE_CHECKING = False
@@ -171,7 +171,8 @@ class KVCache(Record):
     bits: int
     window: int | None
     groups: tuple[KVLayerGroup, ...]
-    assumptions: tuple[str, ...] = ()
+    assumptions: tuple[Assumption, ...] = ()
+    """What the figure assumes, as data (``paramcount.render.assumptions`` writes the sentences)."""
     states: tuple[StateGroup, ...] = ()
     """The fixed-size states of the state-space and linear-attention layers."""
 
@@ -259,15 +260,19 @@ def _types(layers: int, layer_types: tuple[str, ...] | None) -> tuple[str, ...]:
     return (FULL,) * layers
 
 
-def _window_note(cache: tuple[KVLayerGroup, ...], window: int | None, seq_len: int) -> list[str]:
+def _window_note(cache: tuple[KVLayerGroup, ...], window: int | None, seq_len: int) -> list[Assumption]:
     windowed = next((group for group in cache if group.layer_type in WINDOWED), None)
     if windowed is None or window is None:
         return []
-    what = "a sliding window" if windowed.layer_type == SLIDING else "chunks (attention_chunk_size)"
     return [
-        f"{windowed.layers} layers attend within {what} of {window:,} tokens and keep "
-        f"min({seq_len:,}, window − 1) = {windowed.tokens:,} tokens, as transformers' DynamicSlidingWindowLayer "
-        "does after a prefill (vLLM and SGLang keep the window's tokens, rounded up to whole blocks)"
+        Assumption.of(
+            "kv-window",
+            layers=windowed.layers,
+            layer_type=windowed.layer_type,
+            window=window,
+            seq_len=seq_len,
+            tokens=windowed.tokens,
+        )
     ]
 
 
@@ -335,10 +340,18 @@ def kv_cache(
     attention = sum(1 for kind in _types(layers, layer_types) if kind != LINEAR)
     assumptions = (
         [
-            f"KV cache as {TRANSFORMERS}: keys and values · batch {batch} · {seq_len:,} tokens · {attention} layers · "
-            f"{kv_heads} kv heads · head_dim {head_dim}"
-            + (f" (values {value_dim})" if value_dim != head_dim else "")
-            + f" · {bits}-bit {dtype}",
+            Assumption.of(
+                "kv-cache",
+                runtime=TRANSFORMERS,
+                batch=batch,
+                seq_len=seq_len,
+                layers=attention,
+                kv_heads=kv_heads,
+                head_dim=head_dim,
+                value_head_dim=value_dim,
+                bits=bits,
+                dtype=dtype,
+            ),
             *_window_note(groups, sliding_window, seq_len),
         ]
         if attention
@@ -374,9 +387,17 @@ def latent_cache(
     whatever the number of heads; tensor parallelism does not divide it (each rank keeps the whole latent)."""
     groups = _groups(_stages((FULL,) * layers, pp)[0], seq_len, None, (kv_lora_rank, qk_rope_head_dim), batch, bits)
     assumptions = (
-        f"KV cache of multi-head latent attention as {LATENT_RUNTIMES}: batch {batch} · {seq_len:,} tokens · "
-        f"{layers} layers · (kv_lora_rank {kv_lora_rank} + qk_rope_head_dim {qk_rope_head_dim}) · "
-        f"{bits}-bit {dtype}; one copy on each tensor-parallel device",
+        Assumption.of(
+            "kv-latent",
+            runtime=LATENT_RUNTIMES,
+            batch=batch,
+            seq_len=seq_len,
+            layers=layers,
+            kv_lora_rank=kv_lora_rank,
+            qk_rope_head_dim=qk_rope_head_dim,
+            bits=bits,
+            dtype=dtype,
+        ),
     )
     return KVCache(
         "latent",
@@ -419,9 +440,12 @@ def expanded_latent_cache(
         tp=tp,
         pp=pp,
     )
-    note = (
-        f"expanded per head as {EXPANDED_RUNTIMES}: {heads} heads · (keys {key_head_dim} + values "
-        f"{value_head_dim}) per token per layer"
+    note = Assumption.of(
+        "kv-expanded",
+        runtime=EXPANDED_RUNTIMES,
+        heads=heads,
+        key_head_dim=key_head_dim,
+        value_head_dim=value_head_dim,
     )
     return KVCache(
         "expanded", EXPANDED_RUNTIMES, cache.tensors, batch, seq_len, dtype, bits, None, cache.groups, (note,)
@@ -495,15 +519,15 @@ def cross_attention_cache(
         tp=tp,
         pp=pp,
     )
-    note = (
-        f"cross-attention cache as {ENCODER_DECODER}: the encoder output's "
-        f"keys and values · batch {decoder.batch} · {source:,} source positions · {cross.layers} decoder layers · "
-        f"{cross.key_width} + {cross.value_width} elements per position"
-        + (
-            " (the source as long as the target: give --input batch,source,target for another)"
-            if cross.source is None
-            else ""
-        )
+    note = Assumption.of(
+        "kv-cross",
+        runtime=ENCODER_DECODER,
+        batch=decoder.batch,
+        source=source,
+        layers=cross.layers,
+        key_width=cross.key_width,
+        value_width=cross.value_width,
+        source_given=cross.source is not None,
     )
     groups = tuple(replace(group, layer_type=CROSS) for group in encoder.groups)
     return replace(

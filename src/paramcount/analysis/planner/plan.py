@@ -463,7 +463,7 @@ def _sequence_items(
         return list(part.items), notes + list(part.assumptions), activations
     cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
     notes.append(Assumption.of("inference-activations"))
-    notes.extend(map(_stated, cache.assumptions))
+    notes.extend(cache.assumptions)
     notes.extend(_states_note(state) for state in cache.states)
     if dims.layers and not _kv_heads_known(dims):
         notes.append(Assumption.of("kv-heads-unknown", key_width=dims.key_width, value_width=dims.value_width))
@@ -482,7 +482,7 @@ def _states_note(state: StateGroup) -> Assumption:
 
 
 def _stated(text: str) -> Assumption:
-    """A sentence the activation and KV-cache analyses write themselves, as an assumption (kind
+    """A sentence the activation analyses write themselves, as an assumption (kind
     ``activations-stated`` when it is about activations, as measured plans replace those)."""
     return Assumption.stated(text, kind="activations-stated" if text.startswith("activations") else "stated")
 
