@@ -17,6 +17,10 @@ from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner.module_activations import ModuleActivations, module_activations
 from vision_oracle import saved_bytes
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from paramcount.analysis.planner.activations import Kernels
+
 EXACT = [
     "resnet18", "resnet50", "vgg11_bn", "alexnet", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
     "densenet121", "convnext_tiny", "swin_t",
@@ -134,3 +138,23 @@ def test_a_module_without_an_argument_a_rule_reads_is_not_modelled() -> None:
 
     tree = without_p(api.count("alexnet").tree)
     assert module_activations(tree, (2, 3, 64, 64), "float32") == ("Dropout",)
+
+
+@pytest.mark.parametrize("kernels", ["cpu", "cuda"])
+def test_the_assumption_names_the_input_dtype_and_kernels(kernels: Kernels) -> None:
+    from paramcount.render.assumptions import assumption_text
+
+    found = module_activations(api.count("resnet18").tree, (2, 3, 64, 64), "bfloat16", kernels=kernels)
+    assert isinstance(found, ModuleActivations)
+    assert found.assumptions == (
+        Assumption.of("activations-per-operation", input_shape=(2, 3, 64, 64), dtype="bfloat16", kernels=kernels),
+    )
+    kept = {
+        "cpu": "statistics and dropout masks in the input's dtype (CPU kernels)",
+        "cuda": "batch-norm and layer-norm statistics in float32 and dropout masks as bool (CUDA kernels)",
+    }[kernels]
+    assert assumption_text(found.assumptions[0]) == (
+        "activations: the tensors autograd keeps in one training forward on input (2, 3, 64, 64), per operation, each "
+        f"storage once, in bfloat16; {kept} (derived per operation from torch's autograd formulas and checked against "
+        "torch.autograd.graph.saved_tensors_hooks)"
+    )

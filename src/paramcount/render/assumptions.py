@@ -48,6 +48,12 @@ SHARDED: Final = {
 WINDOWS: Final = {"sliding_attention": "a sliding window", "chunked_attention": "chunks (attention_chunk_size)"}
 """What a windowed layer type attends within (``KVLayerGroup.layer_type``)."""
 
+KEPT: Final = {
+    "cpu": "statistics and dropout masks in the input's dtype (CPU kernels)",
+    "cuda": "batch-norm and layer-norm statistics in float32 and dropout masks as bool (CUDA kernels)",
+}
+"""What the per-operation activations keep of norms and dropout, by the kernels they follow."""
+
 TEMPLATES: Final[dict[str, str]] = {
     "stated": "{text}",
     "activations-stated": "{text}",
@@ -168,6 +174,11 @@ TEMPLATES: Final[dict[str, str]] = {
         "backward pass, in {dtype}; in-place operations, fused kernels and checkpointing keep less, and some "
         "layers (pooling indices, dropout masks) keep a little more"
     ),
+    "activations-per-operation": (
+        "activations: the tensors autograd keeps in one training forward on input {input_shape}, per operation, each "
+        "storage once, in {dtype}; {kept} (derived per operation from torch's autograd formulas and checked against "
+        "torch.autograd.graph.saved_tensors_hooks)"
+    ),
     "activations-measured": (
         "activations: measured on {device}, the distinct storages autograd saved during one forward pass at the "
         "given input in train mode, parameters excluded (exact for this input and batch)"
@@ -206,6 +217,7 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         if v["source_given"]
         else " (the source as long as the target: give --input batch,source,target for another)"
     },
+    "activations-per-operation": lambda v: {"kept": KEPT[v["kernels"]]},
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
 }
 """The words some kinds derive from their values (a rule's reason, with/without)."""

@@ -22,7 +22,7 @@ Kernels (as ``activations.py``): ``"cuda"`` keeps batch-norm statistics in float
 from __future__ import annotations
 
 from paramcount._record import Record, replace
-from paramcount.analysis.memory import MemoryItem
+from paramcount.analysis.memory import Assumption, MemoryItem
 from paramcount.analysis.planner.activations import SavedTensor
 from paramcount.dtypes import BITS
 from paramcount.tree import Module
@@ -185,7 +185,8 @@ class ModuleActivations(Record):
     kernels: Kernels
     tensors: tuple[SavedTensor, ...]
     """One per distinct storage (its copies in repeated blocks folded: ``elements`` and ``bytes`` cover all)."""
-    assumptions: tuple[str, ...] = ()
+    assumptions: tuple[Assumption, ...] = ()
+    """What the figures assume, as data (``paramcount.render.assumptions`` writes the sentences)."""
 
     @property
     def saved_bytes(self) -> int:
@@ -388,14 +389,7 @@ def module_activations(
             saved.setdefault(storage(base.output), replace(found, shape=base.output_shape))
     tensors = [_tensor(identity, found, produced, dtype, kernels) for identity, found in saved.items()]
     tensors.extend(_loss(report.output_shape, dtype))
-    kept = "batch-norm and layer-norm statistics in float32 and dropout masks as bool (CUDA kernels)"
-    if kernels == "cpu":
-        kept = "statistics and dropout masks in the input's dtype (CPU kernels)"
-    notes = (
-        f"activations: the tensors autograd keeps in one training forward on input {tuple(input_shape)}, per "
-        f"operation, each storage once, in {dtype}; {kept} (derived per operation from torch's autograd "
-        "formulas and checked against torch.autograd.graph.saved_tensors_hooks)",
-    )
+    notes = (Assumption.of("activations-per-operation", input_shape=tuple(input_shape), dtype=dtype, kernels=kernels),)
     return ModuleActivations(tuple(input_shape), dtype, kernels, tuple(tensors), notes)
 
 

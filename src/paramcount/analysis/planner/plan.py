@@ -528,7 +528,7 @@ def _module_activations(
     if isinstance(found, tuple):
         items, notes = _shape_activations(shapes, dtype)
         return items, [*notes, Assumption.of("per-operation-unmodelled", kinds=found)], None
-    return module_activation_items(found), list(map(_stated, found.assumptions)), found
+    return module_activation_items(found), list(found.assumptions), found
 
 
 def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem], list[Assumption]]:
