@@ -3037,7 +3037,8 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
     def line(label: str, tensor: SavedTensor, copies: int = 1) -> MemoryItem:
         bits = BITS[tensor.dtype] if exact else 0
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
-        return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
+        # every field given in order (per: one element): the record's positional fast path, ~30 lines a plan
+        return MemoryItem(label, copies * tensor.elements, bits, bytes_, 1, "activations", exact)
 
     stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:
