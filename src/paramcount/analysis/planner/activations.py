@@ -2546,13 +2546,16 @@ class _Walk(Record):
 
     structure: str
     attention: Attention
+    """The implementation that runs (eager where the model type cannot run the one asked)."""
     kernel: str
     path: str
     layers: int
     widths: _Widths
     settings: _Settings
+    """The config's activation and dropouts, the dtype, attention and kernels."""
     per_layer: tuple[_Term, ...]
     model: tuple[_Term, ...]
+    """Outside the layers (``ActivationPlan.model``)."""
     layer_input: _Term
     head: str
     """How the assumptions describe the head (``_assumptions``)."""
@@ -2637,11 +2640,11 @@ def activation_plan(
     if walk.encoder is not None and walk.encoder_input is not None:
         encoder_layer = tuple(term.at(sizes) for term in walk.encoder_layer)
         encoder_stack = LayerStack(*walk.encoder, source, encoder_layer, walk.encoder_input.at(sizes))
-    settings = walk.settings
+    structure, kernel = walk.structure, walk.kernel
     return ActivationPlan(
-        structure=walk.structure,
+        structure=structure,
         attention=walk.attention,
-        kernel=walk.kernel,
+        kernel=kernel,
         kernels=kernels,
         dtype=dtype,
         batch=batch,
@@ -2652,9 +2655,9 @@ def activation_plan(
         checkpointing=checkpointing,
         layer_input=walk.layer_input.at(sizes),
         assumptions=_assumptions(
-            walk.structure,
-            settings,
-            walk.kernel,
+            structure,
+            walk.settings,
+            kernel,
             sizes,
             walk.head,
             encoder=encoder_stack,
@@ -2662,7 +2665,7 @@ def activation_plan(
             alone=walk.alone,
         )
         + walk.notes
-        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if walk.structure == "vit" else ()),
+        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
         encoder=encoder_stack,
         kinds=walk.kinds,
     )
