@@ -2623,9 +2623,8 @@ def activation_plan(
         sliding is not None and seq_len >= sliding,
     )
     walks = _walks(tree, dims)
-    if key in walks:
-        walk = walks[key]
-    else:
+    walk = walks.get(key)  # one lookup: another thread may drop the oldest walk meanwhile
+    if walk is None and key not in walks:
         walk = _walk(tree, dims, *key)
         if len(walks) >= WALKS_KEPT:
             walks.popitem(last=False)
