@@ -29,7 +29,10 @@ query's layout: see ``_attention_core``.)
 
 from __future__ import annotations
 
-from paramcount._record import Record, replace
+from collections import OrderedDict
+
+from paramcount._cache import per_frozen
+from paramcount._record import Record, field_values, replace
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS
 from paramcount.dtypes import BITS
@@ -37,6 +40,7 @@ from paramcount.tree import Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final, Literal, TypeAlias
 
     from paramcount.analysis.planner.options import Attention
@@ -259,9 +263,10 @@ class ActivationPlan(Record):
         return layers + sum(tensor.bytes for tensor in self.model if tensor.saved)
 
 
-class _Sizes(Record):
-    b: int
-    s: int
+class _Widths(Record):
+    """The sizes of a layout's tensors but the lengths (``_Sizes`` less b, s and t): fixed for a tree, so the walk
+    that lists its tensors (``_walk``) is made once for all lengths."""
+
     h: int
     a: int
     k: int
@@ -274,8 +279,6 @@ class _Sizes(Record):
     """Experts each token is routed to (top-r)."""
     j: int = 0
     """The shared expert's width (Qwen2-MoE), 0 without one."""
-    t: int = 0
-    """An encoder-decoder's target length (``s`` is then the source length)."""
     f: int = 0
     """The dense layers' MLP width in a MoE stack that mixes them in (``mlp_only_layers``, ``decoder_sparse_step``)."""
     m: int = 0
@@ -297,6 +300,61 @@ class _Sizes(Record):
     query/key head dim, nope and rope (``p``) parts together."""
     u: int = 0
     """Multi-head latent attention: the value head dim (``v_head_dim``)."""
+
+
+class _Sizes(_Widths):
+    """The widths with the lengths of one request, what the tensors' element counts are evaluated at."""
+
+    b: int = 0
+    """The batch."""
+    s: int = 0
+    """The sequence length (an encoder-decoder's source length)."""
+    t: int = 0
+    """An encoder-decoder's target length."""
+
+
+LENGTHS: Final = frozenset("bst")
+"""The symbols of the lengths, which the walk leaves to each request (``_Term.at``)."""
+
+
+class _Term(Record):
+    """A tensor the walk finds, its element count left for the lengths: ``factor`` (its widths and numbers) times
+    the ``lengths`` symbols, or ``count`` of the sizes where a rule counts it otherwise."""
+
+    key: str
+    module: str
+    what: str
+    shape: str
+    dtype: str
+    size: int
+    """Bytes per element."""
+    split: Split
+    saved: bool
+    only: str
+    factor: int
+    lengths: tuple[str, ...]
+    count: Callable[[_Sizes], int] | None = None
+
+    def at(self, sizes: _Sizes) -> SavedTensor:
+        """The tensor for the lengths of ``sizes``."""
+        if self.count is None:
+            elements = self.factor
+            for symbol in self.lengths:
+                elements *= getattr(sizes, symbol)
+        else:
+            elements = self.count(sizes)
+        return SavedTensor(
+            self.key,
+            self.module,
+            self.what,
+            self.shape,
+            elements,
+            self.dtype,
+            elements * self.size,
+            self.split,
+            self.saved,
+            self.only,
+        )
 
 
 class _Settings(Record):
@@ -335,15 +393,29 @@ def _bytes(dtype: str) -> int:
     return BITS[dtype] // 8
 
 
+class _Regime(Record):
+    """What the lengths decide beside the element counts: which tensors some rules keep."""
+
+    one_batch: bool
+    """b = 1 (a loss's labels keep their padded storage; eager attention's matmul with a dimension of 1)."""
+    one_position: bool
+    """s = 1 (the source length: eager attention's matmul with a dimension of 1)."""
+    many_targets: bool
+    """t > 1 (T5's decoder masks its bias with a causal pattern)."""
+
+
 class _Builder:
     """Collects saved tensors; ``symbols`` are ``b s h a k d i v e r j t f m w n p c q l u`` with ``·`` between them.
     ``target``: a decoder of an encoder-decoder, whose rules' ``s`` is the target length ``t`` and ``x`` (the keys
-    of cross-attention) the source length ``s``."""
+    of cross-attention) the source length ``s``. The rules see the widths only; where the lengths change which
+    tensors are kept they read ``regime``."""
 
-    def __init__(self, sizes: _Sizes, settings: _Settings, checkpointing: bool, *, target: bool = False) -> None:
-        self.sizes, self.settings, self.checkpointing = sizes, settings, checkpointing
+    def __init__(
+        self, sizes: _Widths, settings: _Settings, checkpointing: bool, regime: _Regime, *, target: bool = False
+    ) -> None:
+        self.sizes, self.settings, self.checkpointing, self.regime = sizes, settings, checkpointing, regime
         self.rename = {"s": "t", "x": "s"} if target else {}
-        self.found: list[SavedTensor] = []
+        self.found: list[_Term] = []
         self.masked = ""
         """The kind of the layers whose sdpa call gets a mask (sliding layers past the window), or none."""
         self.unmasked: tuple[str, ...] = ()
@@ -361,18 +433,23 @@ class _Builder:
         split: Split,
         *,
         saved: bool = True,
-        elements: int | None = None,
+        count: Callable[[_Sizes], int] | None = None,
         only: str = "",
     ) -> None:
-        shape = "·".join(self.rename.get(symbol, symbol) for symbol in shape.split("·"))
-        if elements is None:
-            elements = 1
-            for symbol in shape.split("·"):
-                elements *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
+        """``count``: the elements for given sizes, where they are not the product of ``shape``'s symbols."""
+        symbols = [self.rename.get(symbol, symbol) for symbol in shape.split("·")]
+        shape = "·".join(symbols)
+        factor = 1
+        lengths: tuple[str, ...] = ()
+        if count is None:
+            for symbol in symbols:
+                if symbol not in LENGTHS:
+                    factor *= int(symbol) if symbol.isdigit() else getattr(self.sizes, symbol)
+            lengths = tuple(symbol for symbol in symbols if symbol in LENGTHS)
         dtype = self.settings.dtype if dtype == "compute" else dtype
         only = only or self.only
         self.found.append(
-            SavedTensor(key, module, what, shape, elements, dtype, elements * _bytes(dtype), split, saved, only)
+            _Term(key, module, what, shape, dtype, _bytes(dtype), split, saved, only, factor, lengths, count)
         )
 
     def saved(self, key: str, module: str, what: str, shape: str, split: Split, *, only: str = "") -> None:
@@ -703,7 +780,6 @@ def _sink_attention(out: _Builder, module: str) -> bool:
     out.saved(f"{module}.query", module, "query (BmmBackward0)", "b·a·s·d", "tensor")
     out.saved(f"{module}.key", module, f"key{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
     out.add(f"{module}.max_indices", module, "where each row's maximum is (MaxBackward0)", "b·a·s", "int64", "tensor")
-    sizes = out.sizes
     out.add(
         f"{module}.softmax",
         module,
@@ -711,7 +787,7 @@ def _sink_attention(out: _Builder, module: str) -> bool:
         "b·a·s·(s+1)",
         "compute",
         "tensor",
-        elements=sizes.b * sizes.a * sizes.s * (sizes.s + 1),
+        count=lambda sizes: sizes.b * sizes.a * sizes.s * (sizes.s + 1),
     )
     out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", "b·a·s·d", "tensor")
     return False
@@ -1002,8 +1078,8 @@ def _latent_attention(out: _Builder, attention: Module | None) -> None:
         what = f"{projection} input, the normalised latent (MmBackward0)"
         out.saved(f"self_attn.{projection}.input", f"self_attn.{projection}", what, f"b·s·{width}", "sequence")
     shared = _attention_core(out, "self_attn", upcast_softmax=True, repeat_kv=False, fused=True, value="u")
-    kernel, sizes = _kernel(out.settings), out.sizes
-    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and 1 in (sizes.b, sizes.s)):
+    kernel, sizes, regime = _kernel(out.settings), out.sizes, out.regime
+    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and (regime.one_batch or regime.one_position)):
         what = "value, a view of kv_b_proj's output (nope keys and values of every head), which it keeps whole"
         per_token = sizes.a * (sizes.d - sizes.p + sizes.u)
         _whole_base(out, "self_attn.value", "self_attn.kv_b_proj", what, "a·(d-p+u)", per_token)
@@ -1014,8 +1090,7 @@ def _whole_base(out: _Builder, key: str, module: str, what: str, width: str, per
     """Replace ``key`` (a view) by its base, the output of the projection ``module`` the view slices, ``width``
     (``per_token`` elements) per token."""
     out.found = [tensor for tensor in out.found if tensor.key != key]
-    elements = out.sizes.b * out.sizes.s * per_token
-    out.add(key, module, what, f"b·s·({width})", "compute", "tensor", elements=elements)
+    out.add(key, module, what, f"b·s·({width})", "compute", "tensor", count=lambda sizes: sizes.b * sizes.s * per_token)
 
 
 def _deepseek_router(out: _Builder) -> None:
@@ -1586,7 +1661,7 @@ def _loss(
         dtype,
         split,
     )
-    if upcast and out.sizes.b == 1:
+    if upcast and out.regime.one_batch:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
@@ -1596,7 +1671,7 @@ def _loss(
             "s+1",
             "int64",
             "none",
-            elements=out.sizes.s + 1,
+            count=lambda sizes: sizes.s + 1,
         )
     else:
         what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
@@ -1648,12 +1723,15 @@ def _llama_model(
 def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kind: str = "") -> None:
     """The rotary cos and sin the products keep: s × the rotary dimensions, or × half of them (``half_rotary``);
     ``kind``: what they are computed for (Gemma 3's layer type, GPT-J's key or query), or none."""
-    sizes = out.sizes
     if layout.polar_rotary:
         what = f"rotary rotations e^(i·θ) for the positions in complex64 (MulBackward0), {where}"
-        out.add("rotary.freqs_cis", module, what, "s·p/2", "complex64", "none", elements=sizes.s * sizes.p // 2)
+        polar = "s·p/2"
+        out.add(
+            "rotary.freqs_cis", module, what, polar, "complex64", "none", count=lambda sizes: sizes.s * sizes.p // 2
+        )
         return
-    shape, elements = ("s·d/2", sizes.s * sizes.d // 2) if layout.half_rotary else ("s·p" if sizes.p else "s·d", None)
+    half = layout.half_rotary
+    shape = "s·d/2" if half else "s·p" if out.sizes.p else "s·d"
     for table in ("cos", "sin"):
         out.add(
             f"rotary.{kind + '.' if kind else ''}{table}",
@@ -1662,7 +1740,7 @@ def _rotary_tables(out: _Builder, layout: _Decoder, module: str, where: str, kin
             shape,
             "float32" if layout.float32_rotary else "compute",
             "none",
-            elements=elements,
+            count=(lambda sizes: sizes.s * sizes.d // 2) if half else None,
         )
 
 
@@ -2457,6 +2535,60 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
     )
 
 
+WALKS_KEPT: Final = 64
+"""Walks kept per tree (``_walks``): one per set of options and lengths' regime asked."""
+
+
+class _Walk(Record):
+    """What ``_walk`` finds for a tree, some options and a regime of the lengths (``_Regime``, the sliding
+    window reached or not): the tensors with their element counts left for the lengths, and what the plan says
+    about them."""
+
+    structure: str
+    attention: Attention
+    """The implementation that runs (eager where the model type cannot run the one asked)."""
+    kernel: str
+    path: str
+    layers: int
+    widths: _Widths
+    settings: _Settings
+    """The config's activation and dropouts, the dtype, attention and kernels."""
+    per_layer: tuple[_Term, ...]
+    model: tuple[_Term, ...]
+    """Outside the layers (``ActivationPlan.model``)."""
+    layer_input: _Term
+    head: str
+    """How the assumptions describe the head (``_assumptions``)."""
+    notes: tuple[str, ...]
+    """The assumptions after those of ``_assumptions``."""
+    kinds: tuple[tuple[str, int], ...]
+    encoder: tuple[str, int] | None
+    """An encoder-decoder's encoder stack and its layers."""
+    encoder_layer: tuple[_Term, ...]
+    encoder_input: _Term | None
+    window: int
+    """An encoder's fixed source length (Whisper's), 0 without one."""
+    image: int
+    """A vision transformer's image tokens, 0 for another layout."""
+    alone: bool
+
+
+@per_frozen
+def _walks(tree: Module, dims: TransformerDims) -> OrderedDict[tuple[object, ...], _Walk | None]:
+    """The walks made of ``tree`` so far, by ``activation_plan``'s key (the oldest of ``WALKS_KEPT`` dropped
+    first): a new request of the same options and regime evaluates one at its lengths."""
+    return OrderedDict()
+
+
+def _lengths(seq_len: int, source_len: int | None, *, encoder: bool, window: int, image: int) -> tuple[int, int]:
+    """The source and target lengths (``_Sizes.s`` and ``t``) asked for: a vision transformer's image tokens
+    whatever the sequence; an encoder-decoder's source its fixed window, ``source_len``, or as long as the
+    target."""
+    if image:
+        return image, image
+    return (window or source_len or seq_len if encoder else seq_len), seq_len
+
+
 def activation_plan(
     tree: Module,
     dims: TransformerDims,
@@ -2474,7 +2606,85 @@ def activation_plan(
     ``seq_len`` target tokens and its encoder ``source_len`` source positions (default: as many).
 
     ``dtype`` is the compute dtype of the activations (the weights' dtype, or the 16-bit type under mixed
-    precision); the layers run in it as when the model is loaded in that dtype."""
+    precision); the layers run in it as when the model is loaded in that dtype.
+
+    The layout's walk (``_walk``) is made once per tree, options and regime of the lengths, which it sees only as
+    their classes (each length up to 2: 0, 1 or more; whether the sliding window is reached); each request
+    evaluates its tensors at its own lengths."""
+    sliding = dims.sliding_window
+    key = (
+        dtype,
+        attention,
+        kernels,
+        checkpointing,
+        min(batch, 2),
+        min(seq_len, 2),
+        None if source_len is None else min(source_len, 2),
+        sliding is not None and seq_len >= sliding,
+    )
+    walks = _walks(tree, dims)
+    walk = walks.get(key)  # one lookup: another thread may drop the oldest walk meanwhile
+    if walk is None and key not in walks:
+        walk = _walk(tree, dims, *key)
+        if len(walks) >= WALKS_KEPT:
+            walks.popitem(last=False)
+        walks[key] = walk
+    if walk is None:
+        return None
+    source, target = _lengths(
+        seq_len, source_len, encoder=walk.encoder is not None, window=walk.window, image=walk.image
+    )
+    sizes = _Sizes(**field_values(walk.widths), b=batch, s=source, t=target)
+    encoder_stack = None
+    if walk.encoder is not None and walk.encoder_input is not None:
+        encoder_layer = tuple(term.at(sizes) for term in walk.encoder_layer)
+        encoder_stack = LayerStack(*walk.encoder, source, encoder_layer, walk.encoder_input.at(sizes))
+    structure, kernel = walk.structure, walk.kernel
+    return ActivationPlan(
+        structure=structure,
+        attention=walk.attention,
+        kernel=kernel,
+        kernels=kernels,
+        dtype=dtype,
+        batch=batch,
+        seq_len=target,
+        layers=walk.layers,
+        per_layer=tuple(term.at(sizes) for term in walk.per_layer),
+        model=tuple(term.at(sizes) for term in walk.model),
+        checkpointing=checkpointing,
+        layer_input=walk.layer_input.at(sizes),
+        assumptions=_assumptions(
+            structure,
+            walk.settings,
+            kernel,
+            sizes,
+            walk.head,
+            encoder=encoder_stack,
+            source_given=source_len is not None or walk.window > 0,
+            alone=walk.alone,
+        )
+        + walk.notes
+        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
+        encoder=encoder_stack,
+        kinds=walk.kinds,
+    )
+
+
+def _walk(
+    tree: Module,
+    dims: TransformerDims,
+    dtype: str,
+    attention: Attention,
+    kernels: Kernels,
+    checkpointing: bool,
+    batch: int,
+    seq_len: int,
+    source_len: int | None,
+    past_window: bool,
+) -> _Walk | None:
+    """``activation_plan``'s layout recognised and its tensors listed, for lengths of the classes given (``batch``,
+    ``seq_len`` and ``source_len`` stand for all those their class holds: they decide only ``_Regime``);
+    ``past_window``: the sequence reaches the sliding window. None where the layout is not modelled."""
     model_type = dict(tree.attributes).get("model_type")
     path, layers = _decoder_stack(tree, dims)
     stack = _at(tree, path)
@@ -2524,7 +2734,6 @@ def activation_plan(
     if seq2seq and ((encoder is None and not alone) or (structure == "bart" and found_layout is None)):
         return None
     layout, window, mels = found_layout or (None, 0, 0)
-    source = window or source_len or seq_len if encoder else seq_len
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
     vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read w
     parallel = GPT_LIKE.get(structure)
@@ -2532,13 +2741,11 @@ def activation_plan(
     if parallel and rotary is None:
         return None
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
-    if structure == "vit":
-        if not image[0]:
-            return None
-        source = seq_len = image[0]  # the image's patches and class token, whatever the sequence asked for
-    sizes = _Sizes(
-        batch,
-        source,
+    if structure == "vit" and not image[0]:
+        return None
+    source, target_len = _lengths(seq_len, source_len, encoder=encoder is not None, window=window, image=image[0])
+    regime = _Regime(batch == 1, source == 1, target_len > 1)
+    widths = _Widths(
         dims.hidden,
         dims.heads,
         dims.kv_heads,
@@ -2548,7 +2755,6 @@ def activation_plan(
         experts,
         top if isinstance(top, int) and sparse else 0,
         shared,
-        seq_len,
         dense_width,
         mels,
         _embedding_width(tree, dims) if structure == "bert" else projected or dims.hidden,
@@ -2559,12 +2765,12 @@ def activation_plan(
     if latent:
         if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
             return None  # flash_attention_2 with MLA's narrower values, or a router transformers does not run
-        sizes = replace(sizes, q=q, l=latent, u=u)
-        settings = replace(settings, unequal_heads=u != sizes.d)
-    layer = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+        widths = replace(widths, q=q, l=latent, u=u)
+        settings = replace(settings, unequal_heads=u != widths.d)
+    layer = _Builder(widths, settings, checkpointing, regime, target=encoder is not None)
     sliding, types = dims.sliding_window, dims.layer_types
     kinds = mixed
-    if structure == "llama" and attention == "sdpa" and sliding is not None and seq_len >= sliding:
+    if structure == "llama" and attention == "sdpa" and past_window:
         if mixed:
             return None  # sliding layers past the window in a MoE stack mixing dense layers: not modelled
         # past the window transformers builds the sliding layers' mask, which sdpa then gets
@@ -2601,10 +2807,11 @@ def activation_plan(
             "attention"
             + (", which transformers runs when no implementation is asked for" if requested == "sdpa" else " modelled")
         )
-    outside = _Builder(sizes, settings, checkpointing)
+    outside = _Builder(widths, settings, checkpointing, regime)
     head = vocab is not None
     task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
-    encoder_stack = None
+    encoder_layer: tuple[_Term, ...] = ()
+    encoder_input = None
     if structure == "llama":
         norm = _child(block, "input_layernorm")
         one_plus = norm is not None and norm.kind.startswith("Gemma")  # GemmaRMSNorm: x·rstd·(1 + weight)
@@ -2645,8 +2852,8 @@ def activation_plan(
         _bart_decoder_model(outside, model, layout, head=head)
     elif encoder is not None:
         source_layer, target = (
-            _Builder(sizes, settings, checkpointing),
-            _Builder(sizes, settings, checkpointing, target=True),
+            _Builder(widths, settings, checkpointing, regime),
+            _Builder(widths, settings, checkpointing, regime, target=True),
         )
         if structure == "t5":
             from paramcount.analysis.planner.activations_t5 import t5_layer, t5_model
@@ -2665,43 +2872,34 @@ def activation_plan(
             elif _at(tree, "qa_outputs") is not None:
                 task = _question_answering(target, "the decoder's output")
         outside.found.extend(target.found)
-        encoder_stack = LayerStack(
-            encoder[0], encoder[1], source, tuple(source_layer.found), _layer_input(source_layer, encoder[0])
-        )
+        encoder_layer = tuple(source_layer.found)
+        encoder_input = _layer_input(source_layer, encoder[0])
     if task is None:
         return None
-    keeper = _Builder(sizes, settings, checkpointing, target=encoder is not None)
+    keeper = _Builder(widths, settings, checkpointing, regime, target=encoder is not None)
     kernel = _kernel(settings)
     if structure == "t5" and kernel == "flash":
         kernel = "memory-efficient"  # the relative position bias is an attn_mask, which flash kernels refuse
-    return ActivationPlan(
+    return _Walk(
         structure=structure,
         attention=attention,
         kernel=kernel,
-        kernels=kernels,
-        dtype=dtype,
-        batch=batch,
-        seq_len=seq_len,
+        path=path,
         layers=layers,
+        widths=widths,
+        settings=settings,
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
-        checkpointing=checkpointing,
         layer_input=_layer_input(keeper, path),
-        assumptions=_assumptions(
-            structure,
-            settings,
-            kernel,
-            sizes,
-            task or (f"v={sizes.v:,}" if head else "no output head or loss"),
-            encoder=encoder_stack,
-            source_given=source_len is not None or window > 0,
-            alone=alone,
-        )
-        + tuple(notes)
-        + _not_checkpointable(model_type, checkpointing)
-        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
-        encoder=encoder_stack,
+        head=task or (f"v={widths.v:,}" if head else "no output head or loss"),
+        notes=tuple(notes) + _not_checkpointable(model_type, checkpointing),
         kinds=kinds if layer.masked or mixed else (),
+        encoder=encoder,
+        encoder_layer=encoder_layer,
+        encoder_input=encoder_input,
+        window=window,
+        image=image[0],
+        alone=alone,
     )
 
 
@@ -2742,7 +2940,7 @@ def _latent(block: Module, dims: TransformerDims) -> tuple[int, int, int]:
     return _width(attention, "q_a_proj") or 0, dims.kv_lora_rank, dims.value_width // dims.heads
 
 
-def _layer_input(out: _Builder, stack: str) -> SavedTensor:
+def _layer_input(out: _Builder, stack: str) -> _Term:
     """A layer's input hidden states: what gradient checkpointing keeps of each layer of ``stack``."""
     out.add("layer.input", stack, "the layer's input hidden states (checkpoint)", "b·s·h", "compute", "sequence")
     return out.found[-1]
@@ -2841,7 +3039,8 @@ def activation_items(plan: ActivationPlan, *, tp: int = 1, sequence_parallel: bo
     def line(label: str, tensor: SavedTensor, copies: int = 1) -> MemoryItem:
         bits = BITS[tensor.dtype] if exact else 0
         bytes_ = copies * _divided(tensor, tp, sequence_parallel)
-        return MemoryItem(label, copies * tensor.elements, bits, bytes_, category="activations", exact=exact)
+        # every field given in order (per: one element): the record's positional fast path, ~30 lines a plan
+        return MemoryItem(label, copies * tensor.elements, bits, bytes_, 1, "activations", exact)
 
     stacks = [("encoder ", plan.encoder), ("decoder " if plan.encoder else "", plan.decoder)]
     for name, stack in stacks:

@@ -54,7 +54,7 @@ def _attention(out: _Builder, index: int, *, cross: bool, decoder: bool, own: bo
             "none",
         )
     sdpa = out.settings.attention == "sdpa"
-    if sdpa and decoder and not cross and out.sizes.t > 1:  # one query token: is_causal is False, no pattern
+    if sdpa and decoder and not cross and out.regime.many_targets:  # one query token: is_causal is False, no pattern
         what = "the causal pattern the bias is masked with, torch.where's condition (WhereBackward0)"
         out.add(f"{at}.causal_mask", at, what, "s·s", "bool", "none")
     keys = "x" if cross else "s"
