@@ -12,6 +12,7 @@ tensor and pipeline parallelism split the model, activations and the KV cache fo
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
@@ -729,12 +730,22 @@ COMMON_REGIMES: tuple[tuple[str, str | None], ...] = (
 """The training regimes a single-layer answer shows: (optimizer, mixed precision)."""
 
 
+@cache
+def _regimes() -> tuple[tuple[PlanOptions, str], ...]:
+    """Each of ``COMMON_REGIMES`` as options, with its optimizer's label, built once: every single-layer report
+    plans the same four (the options are frozen)."""
+    return tuple(
+        (PlanOptions(optimizer=optimizer, mixed_precision=mixed), find_optimizer(optimizer).label)
+        for optimizer, mixed in COMMON_REGIMES
+    )
+
+
 def training_plans(tree: Module, counts: Counts | None = None) -> tuple[TrainingPlan, ...]:
     """Weights, gradients and optimizer states for the common regimes, each computed by ``plan_memory``."""
     found = []
-    for optimizer, mixed in COMMON_REGIMES:
-        plan = plan_memory(tree, counts, PlanOptions(optimizer=optimizer, mixed_precision=mixed))
-        label = find_optimizer(optimizer).label
+    for options, label in _regimes():
+        plan = plan_memory(tree, counts, options)
+        mixed = options.mixed_precision
         name = f"{label}, mixed precision ({mixed}, float32 master weights)" if mixed else f"{label}, {plan.dtype}"
         found.append(TrainingPlan(name, plan.items, plan.assumptions))
     return tuple(found)
