@@ -590,4 +590,5 @@ def storage_format(name: str) -> StorageFormat | None:
     """The format called ``name`` (any spelling of its name or aliases), or None."""
     if not _BY_KEY:
         _BY_KEY.update(_index())
-    return _BY_KEY.get(normalized_name(name))
+    found = _BY_KEY.get(name)  # a canonical name (``float32``, as plans ask) is its own key
+    return found if found is not None else _BY_KEY.get(normalized_name(name))

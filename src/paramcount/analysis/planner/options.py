@@ -53,15 +53,28 @@ def _unknown(option: str, what: str, name: str, known: list[str]) -> UnknownName
 
 
 _OPTIMIZERS_BY_KEY: dict[str, OptimizerSpec] = {}
-"""Every spelling of every optimizer's name and aliases → the optimizer; filled on first use."""
+"""Every spelling of every optimizer's name and aliases → the optimizer, normalised and as written (the found
+optimizer of its normalised key: a plan asks by canonical name, ``sgd-momentum``); filled on first use."""
+
+
+def _index_optimizers() -> dict[str, OptimizerSpec]:
+    found: dict[str, OptimizerSpec] = {}
+    for spec in reversed(OPTIMIZERS):  # the first spec that names a key wins, as a search in order would
+        for known in (spec.name, *spec.aliases):
+            found[normalized_name(known)] = spec
+    for spec in OPTIMIZERS:  # a key is its own normalised name: setdefault keeps what it finds
+        for known in (spec.name, *spec.aliases):
+            found.setdefault(known, found[normalized_name(known)])
+    return found
 
 
 def find_optimizer(name: str) -> OptimizerSpec:
     """The optimizer called ``name`` (case, ``-`` and ``_`` ignored)."""
     if not _OPTIMIZERS_BY_KEY:
-        for spec in reversed(OPTIMIZERS):  # the first spec that names a key wins, as a search in order would
-            for known in (spec.name, *spec.aliases):
-                _OPTIMIZERS_BY_KEY[normalized_name(known)] = spec
+        _OPTIMIZERS_BY_KEY.update(_index_optimizers())
+    found = _OPTIMIZERS_BY_KEY.get(name)
+    if found is not None:
+        return found
     key = normalized_name(name)
     found = _OPTIMIZERS_BY_KEY.get(key)
     if found is not None:

@@ -12,7 +12,9 @@ tensor and pipeline parallelism split the model, activations and the KV cache fo
 from __future__ import annotations
 
 import math
+from functools import cache
 
+from paramcount._cache import per_frozen, per_tree
 from paramcount._record import Record, replace
 from paramcount.analysis.counts import Counts, count_tree
 from paramcount.analysis.memory import Assumption, MemoryBreakdown, MemoryItem, TrainingPlan, stored_bits
@@ -132,11 +134,19 @@ class _Training(Record):
 
 
 def _item(label: str, count: int, bits: int, category: Literal["weights", "gradients", "optimizer"]) -> MemoryItem:
-    return MemoryItem(label, count, bits, -(-count * bits // 8), category=category)
+    return MemoryItem(label, count, bits, -(-count * bits // 8), 1, category)
 
 
+@per_frozen
 def _total(uses: tuple[ParamUse, ...]) -> int:
+    """Elements of ``uses``, once per tuple: a tree's uses and trainable tensors are one tuple per tree."""
     return sum(use.count * use.times for use in uses)
+
+
+@per_tree
+def _trainable(tree: Module) -> tuple[ParamUse, ...]:
+    """The tensors training updates (frozen ones left out), once per tree."""
+    return tuple(use for use in parameter_uses(tree) if use.trainable)
 
 
 def _is_language_model(tree: Module) -> bool:
@@ -229,7 +239,7 @@ def _training_setup(
             )
         )
         return weights + adapters, _Training(trainable, LORA_ADAPTER_DTYPE, LORA_ADAPTER_DTYPE, False), notes
-    trainable = tuple(use for use in uses if use.trainable)
+    trainable = _trainable(tree)
     frozen = _total(uses) - _total(trainable)
     if frozen:
         notes.append(Assumption.of("frozen", frozen=frozen))
@@ -241,10 +251,12 @@ def _training_setup(
     return weights, _Training(trainable, dtype, dtype, False), notes
 
 
-def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
+@per_frozen
+def _optimizer_items(spec: OptimizerSpec, trainable: tuple[ParamUse, ...], state_bits: int) -> tuple[MemoryItem, ...]:
+    """The optimizer's states summed per state over ``trainable``, once per tree, optimizer and state bits (the
+    regimes of a report, the plans of one model for many sequence lengths, share them)."""
     totals: dict[str, list[int]] = {}
-    state_bits = dtype_bits(setup.state_dtype)
-    for use in setup.trainable:
+    for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
         for state in spec.states:
@@ -253,7 +265,7 @@ def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
                 found[0] += entry.count * use.times
                 found[1] += entry.bytes * use.times
     items = [
-        MemoryItem(f"optimizer state {label}", count, bits, bytes_, category="optimizer")
+        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer")
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -266,7 +278,12 @@ def _optimizer_items(spec: OptimizerSpec, setup: _Training) -> list[MemoryItem]:
                 category="optimizer",
             )
         )
-    return items
+    return tuple(items)
+
+
+@per_frozen
+def _optimizer_note(spec: OptimizerSpec) -> Assumption:
+    return Assumption.of("optimizer", optimizer=spec.label, note=spec.note, source=spec.source)
 
 
 def _training_items(
@@ -279,11 +296,11 @@ def _training_items(
     items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
     if setup.master_weights:
         items.append(_item("master weights (float32)", count, 32, "optimizer"))
-    items.extend(_optimizer_items(spec, setup))
+    items.extend(_optimizer_items(spec, setup.trainable, dtype_bits(setup.state_dtype)))
     if spec.matrices_only:
         others = sum(use.count * use.times for use in setup.trainable if len(use.sizes) != 2)
         notes.append(Assumption.of("matrices-only", optimizer=spec.label, others=others))
-    notes.append(Assumption.of("optimizer", optimizer=spec.label, note=spec.note, source=spec.source))
+    notes.append(_optimizer_note(spec))
     return items, notes
 
 
@@ -557,6 +574,21 @@ def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem
     return [item], [Assumption.of("activations-shapes", dtype=dtype)]
 
 
+NOT_INCLUDED: Final = Assumption.of("not-included")
+
+
+def _dtype(tree: Module, requested: str | None) -> tuple[DtypeChoice, Assumption]:
+    """The plan's dtype and the note that says why."""
+    choice = resolve_dtype(tree, parameter_uses(tree), requested)
+    return choice, Assumption.of("dtype", dtype=choice.dtype, rule=choice.rule)
+
+
+@per_tree
+def _stored_dtype(tree: Module) -> tuple[DtypeChoice, Assumption]:
+    """``_dtype`` of a plan that names no dtype, once per tree."""
+    return _dtype(tree, None)
+
+
 def plan_memory(
     tree: Module, counts: Counts | None = None, options: PlanOptions | None = None, shapes: ShapeReport | None = None
 ) -> MemoryPlan:
@@ -576,7 +608,7 @@ def plan_memory(
     options = options or PlanOptions()
     counts = counts if counts is not None else count_tree(tree)
     uses = parameter_uses(tree)
-    choice = resolve_dtype(tree, uses, options.dtype)
+    choice, dtype_note = _stored_dtype(tree) if options.dtype is None else _dtype(tree, options.dtype)
     if options.training:
         items, notes = _training_items(tree, uses, options, choice.dtype)
     else:
@@ -611,13 +643,7 @@ def plan_memory(
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
-    assumptions = (
-        Assumption.of("dtype", dtype=choice.dtype, rule=choice.rule),
-        *notes,
-        *sequence_notes,
-        *_parallel_notes(options),
-        Assumption.of("not-included"),
-    )
+    assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
     if dims is not None and options.seq_len is not None and not options.training:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
@@ -729,12 +755,22 @@ COMMON_REGIMES: tuple[tuple[str, str | None], ...] = (
 """The training regimes a single-layer answer shows: (optimizer, mixed precision)."""
 
 
+@cache
+def _regimes() -> tuple[tuple[PlanOptions, str], ...]:
+    """Each of ``COMMON_REGIMES`` as options, with its optimizer's label, built once: every single-layer report
+    plans the same four (the options are frozen)."""
+    return tuple(
+        (PlanOptions(optimizer=optimizer, mixed_precision=mixed), find_optimizer(optimizer).label)
+        for optimizer, mixed in COMMON_REGIMES
+    )
+
+
 def training_plans(tree: Module, counts: Counts | None = None) -> tuple[TrainingPlan, ...]:
     """Weights, gradients and optimizer states for the common regimes, each computed by ``plan_memory``."""
     found = []
-    for optimizer, mixed in COMMON_REGIMES:
-        plan = plan_memory(tree, counts, PlanOptions(optimizer=optimizer, mixed_precision=mixed))
-        label = find_optimizer(optimizer).label
+    for options, label in _regimes():
+        plan = plan_memory(tree, counts, options)
+        mixed = options.mixed_precision
         name = f"{label}, mixed precision ({mixed}, float32 master weights)" if mixed else f"{label}, {plan.dtype}"
         found.append(TrainingPlan(name, plan.items, plan.assumptions))
     return tuple(found)
