@@ -24,7 +24,7 @@ from paramcount.report import Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import TypeAlias
 
     from paramcount.analysis.counts import Counts, TensorRow
@@ -101,12 +101,12 @@ def _table(block: Table, key: str, href: Href | None) -> str:
     width = max(len(block.header), *map(len, block.rows)) if block.rows else len(block.header)
     classes = [' class="num"' if index in block.right_aligned else "" for index in range(width)]
     opening = [f"<td{attribute}>" for attribute in classes]
-    head = "".join(f'<th scope="col"{classes[index]}>{_escape(cell)}</th>' for index, cell in enumerate(block.header))
+    # classes and openings cover the longest row and the header: zip stops at the shorter, the row or header
+    head = "".join([f'<th scope="col"{c}>{_escape(cell)}</th>' for c, cell in zip(classes, block.header, strict=False)])
     linked = href if href is not None and key in LINKED_SECTIONS else None
     rows = []
     for row in block.rows:
-        # as many openings as the longest row's cells (zip's strict= would cost a check per row)
-        cells = [f"{start}{_escape(cell.strip())}</td>" for start, cell in zip(opening, row)]  # noqa: B905
+        cells = [f"{start}{_escape(cell.strip())}</td>" for start, cell in zip(opening, row, strict=False)]
         url = linked(key, row[0].strip()) if linked is not None and row else None
         if url:
             cells[0] = f'{opening[0]}<a href="{_escape(url)}">{_escape(row[0].strip())}</a></td>'
@@ -329,7 +329,10 @@ def _tensor_pieces(report: Report) -> list[_Piece]:
     return [(f": {joined}", None)]
 
 
-def _pieces(report: Report) -> list[_Piece]:
+@per_frozen
+def _pieces(report: Report) -> tuple[_Piece, ...]:
+    """The answer sentence's runs, once per report: a page writes the sentence as HTML and as text (its meta
+    description) from the same report."""
     counts = report.counts
     pieces: list[_Piece] = [(f"{subject(report)} has ", None), (integer(counts.total), "total"), (" parameters", None)]
     if counts.non_trainable:
@@ -353,15 +356,12 @@ def _pieces(report: Report) -> list[_Piece]:
         pieces.append((f" Training with {plan.name} holds ", None))
         pieces += _sizes(plan.bytes, "training")
         pieces.append((" of weights, gradients and optimizer states, before activations.", None))
-    return pieces
+    return tuple(pieces)
 
 
 def answer_html(report: Report) -> str:
     """The answer in one paragraph, its numbers in elements with stable ids (``total``, ``parameter-bytes``…)."""
-    parts = []
-    for text, element_id in _pieces(report):
-        parts.append(f'<strong id="{element_id}">{_escape(text)}</strong>' if element_id else _escape(text))
-    return '<p class="answer" id="answer">' + "".join(parts) + "</p>"
+    return _html(_pieces(report), "answer")
 
 
 def answer_text(report: Report) -> str:
@@ -436,10 +436,12 @@ def _by_category(report: Report) -> list[tuple[str, str, int]]:
     return [] if report.plan is None else _category_totals(report.plan.per_device)
 
 
-def _memory_pieces(report: Report) -> list[_Piece]:
+@per_frozen
+def _memory_pieces(report: Report) -> tuple[_Piece, ...]:
+    """The memory answer's runs, once per report (written as HTML and as text, as ``_pieces``)."""
     plan = report.plan
     if plan is None:
-        return [(f"{_who(report)} has no memory plan.", None)]
+        return ((f"{_who(report)} has no memory plan.", None),)
     pieces: list[_Piece] = [(f"{_who(report)} needs ", None), *_sizes(plan.total_bytes, "memory-total")]
     pieces.append((f" to {_activity(report)}", None))
     parts = [f"{words} {decimal_size(total)}" for _, words, total in _by_category(report)]
@@ -463,7 +465,7 @@ def _memory_pieces(report: Report) -> list[_Piece]:
             pieces += [(f"{device} it does not fit: ", None), (binary_size(-fit.headroom_bytes), "fit")]
             needed = f"; {integer(fit.devices_needed)} devices as planned" if fit.devices_needed else ""
             pieces.append((f" short{needed}.", None))
-    return pieces
+    return tuple(pieces)
 
 
 def _output_pieces(report: Report) -> list[_Piece]:
@@ -490,7 +492,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _html(pieces: list[_Piece], element_id: str) -> str:
+def _html(pieces: Sequence[_Piece], element_id: str) -> str:
     parts = [f'<strong id="{key}">{_escape(text)}</strong>' if key else _escape(text) for text, key in pieces]
     return f'<p class="answer" id="{element_id}">' + "".join(parts) + "</p>"
 
