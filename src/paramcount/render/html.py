@@ -6,7 +6,7 @@ one-sentence answer that heads a page and fills its meta description, from the s
 the caller's business: ``href(section_key, cell)`` may return a URL for the first cell of a row in the
 variants, related-questions and where-it-appears tables.
 
-Every user-visible string passes through ``html.escape``; the web app's templates add the page around
+Every user-visible string passes through ``html.escape`` (``_escape``); the web app's templates add the page around
 these fragments (with Jinja's autoescape for everything else).
 """
 
@@ -24,7 +24,7 @@ from paramcount.report import Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import TypeAlias
 
     from paramcount.analysis.counts import Counts, TensorRow
@@ -63,14 +63,23 @@ _Piece = tuple[str, str | None]
 """A run of answer text and, for a number worth finding in the page, its element id."""
 
 
-def _segment(segment: Segment, element_id: str | None = None) -> str:
-    text = escape(segment.text)
-    attributes = f' id="{element_id}"' if element_id else ""
-    if segment.style == "total":
-        return f'<strong class="total"{attributes}>{text}</strong>'
-    if segment.style:
-        return f'<span class="{segment.style}"{attributes}>{text}</span>'
+def _escape(text: str) -> str:
+    """``html.escape``: most strings of an answer hold none of ``&<>"'``, and five ``in`` tests cost a third of
+    its five replacements (a page escapes ~150 strings)."""
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return escape(text)
     return text
+
+
+def _segment(segment: Segment, element_id: str | None = None) -> str:
+    text = _escape(segment.text)
+    style = segment.style
+    if not style:
+        return text
+    attributes = f' id="{element_id}"' if element_id else ""
+    if style == "total":
+        return f'<strong class="total"{attributes}>{text}</strong>'
+    return f'<span class="{style}"{attributes}>{text}</span>'
 
 
 def _paragraph(block: Paragraph, *, headline: bool) -> str:
@@ -82,41 +91,38 @@ def _paragraph(block: Paragraph, *, headline: bool) -> str:
 
 
 def _lines(block: Lines) -> str:
-    rows = ("".join(_segment(segment) for segment in line).rstrip() for line in block.lines)
+    rows = ["".join([_segment(segment) for segment in line]).rstrip() for line in block.lines]
     return '<pre class="lines">' + "\n".join(rows) + "</pre>"
 
 
-def _cell(text: str, url: str | None) -> str:
-    return f'<a href="{escape(url)}">{escape(text)}</a>' if url else escape(text)
-
-
 def _table(block: Table, key: str, href: Href | None) -> str:
-    head = "".join(
-        f'<th scope="col"{_align(block, index)}>{escape(cell)}</th>' for index, cell in enumerate(block.header)
-    )
+    """The table's cells escaped, each column's ``<td>`` (right-aligned or not) written once for all its rows, and
+    a row's first cell a link where ``href`` gives one (in the sections that name other questions)."""
+    width = max(len(block.header), *map(len, block.rows)) if block.rows else len(block.header)
+    classes = [' class="num"' if index in block.right_aligned else "" for index in range(width)]
+    opening = [f"<td{attribute}>" for attribute in classes]
+    # classes and openings cover the longest row and the header: zip stops at the shorter, the row or header
+    head = "".join([f'<th scope="col"{c}>{_escape(cell)}</th>' for c, cell in zip(classes, block.header, strict=False)])
+    linked = href if href is not None and key in LINKED_SECTIONS else None
     rows = []
     for row in block.rows:
-        cells = []
-        for index, cell in enumerate(row):
-            url = href(key, cell.strip()) if href and index == 0 and key in LINKED_SECTIONS else None
-            cells.append(f"<td{_align(block, index)}>{_cell(cell.strip(), url)}</td>")
+        cells = [f"{start}{_escape(cell.strip())}</td>" for start, cell in zip(opening, row, strict=False)]
+        url = linked(key, row[0].strip()) if linked is not None and row else None
+        if url:
+            cells[0] = f'{opening[0]}<a href="{_escape(url)}">{_escape(row[0].strip())}</a></td>'
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _align(block: Table, index: int) -> str:
-    return ' class="num"' if index in block.right_aligned else ""
-
-
 def _code(block: Code) -> str:
-    return f'<pre class="code"><code class="language-{escape(block.language)}">{escape(block.text)}</code></pre>'
+    return f'<pre class="code"><code class="language-{_escape(block.language)}">{_escape(block.text)}</code></pre>'
 
 
 def _section(section: Section, href: Href | None) -> str:
     key = section.key
     parts = [
         f'<section class="answer-section" id="section-{key}" aria-labelledby="title-{key}">',
-        f'<h2 id="title-{key}">{escape(section.title)}</h2>',
+        f'<h2 id="title-{key}">{_escape(section.title)}</h2>',
     ]
     for index, block in enumerate(section.blocks):
         if isinstance(block, Paragraph):
@@ -172,7 +178,7 @@ def _folded(section_html: str, summary: str, *, opened: bool) -> str:
     head, _, body = section_html.partition("</h2>\n")
     body = body.removesuffix("</section>")
     state = " open" if opened else ""
-    return f"{head}</h2>\n<details{state}><summary>{escape(summary)}</summary>\n{body}</details>\n</section>"
+    return f"{head}</h2>\n<details{state}><summary>{_escape(summary)}</summary>\n{body}</details>\n</section>"
 
 
 def _share_section(report: Report) -> str:
@@ -189,7 +195,7 @@ def _share_section(report: Report) -> str:
             f'<rect x="0" y="0" width="{100 * share:.2f}" height="10"></rect></svg>'
         )
         rows.append(
-            f'<tr data-parameters="{block.parameters}"><td>{escape(label)}</td><td class="bar">{bar}</td>'
+            f'<tr data-parameters="{block.parameters}"><td>{_escape(label)}</td><td class="bar">{bar}</td>'
             f'<td class="num">{integer(block.parameters)}</td><td class="num">{100 * share:.1f}%</td></tr>'
         )
     return (
@@ -237,7 +243,7 @@ def _tensor_section(section: Section, counts: Counts) -> str:
     if len(groups) == len(counts.parameters):
         return section_html
     rows = "".join(
-        f"<tr><td>{escape(name)}{f' ×{copies}' if copies > 1 else ''}</td><td>{escape(_shape_text(row.shape))}</td>"
+        f"<tr><td>{_escape(name)}{f' ×{copies}' if copies > 1 else ''}</td><td>{_escape(_shape_text(row.shape))}</td>"
         f'<td class="num">{integer(row.count)}</td><td class="num">{integer(row.count * copies)}</td></tr>'
         for name, row, copies in groups
     )
@@ -247,7 +253,7 @@ def _tensor_section(section: Section, counts: Counts) -> str:
         f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
     every = "".join(
-        f'<tr><td>{escape(row.name)}</td><td>{escape(_shape_text(row.shape))}</td><td class="num">'
+        f'<tr><td>{_escape(row.name)}</td><td>{_escape(_shape_text(row.shape))}</td><td class="num">'
         f"{integer(row.count)}</td></tr>"
         for row in counts.parameters
     )
@@ -323,7 +329,10 @@ def _tensor_pieces(report: Report) -> list[_Piece]:
     return [(f": {joined}", None)]
 
 
-def _pieces(report: Report) -> list[_Piece]:
+@per_frozen
+def _pieces(report: Report) -> tuple[_Piece, ...]:
+    """The answer sentence's runs, once per report: a page writes the sentence as HTML and as text (its meta
+    description) from the same report."""
     counts = report.counts
     pieces: list[_Piece] = [(f"{subject(report)} has ", None), (integer(counts.total), "total"), (" parameters", None)]
     if counts.non_trainable:
@@ -347,15 +356,12 @@ def _pieces(report: Report) -> list[_Piece]:
         pieces.append((f" Training with {plan.name} holds ", None))
         pieces += _sizes(plan.bytes, "training")
         pieces.append((" of weights, gradients and optimizer states, before activations.", None))
-    return pieces
+    return tuple(pieces)
 
 
 def answer_html(report: Report) -> str:
     """The answer in one paragraph, its numbers in elements with stable ids (``total``, ``parameter-bytes``…)."""
-    parts = []
-    for text, element_id in _pieces(report):
-        parts.append(f'<strong id="{element_id}">{escape(text)}</strong>' if element_id else escape(text))
-    return '<p class="answer" id="answer">' + "".join(parts) + "</p>"
+    return _html(_pieces(report), "answer")
 
 
 def answer_text(report: Report) -> str:
@@ -419,12 +425,10 @@ def output_question(report: Report) -> str:
 
 def _category_totals(items: tuple[MemoryItem, ...]) -> list[tuple[str, str, int]]:
     """(category, words, bytes) in plan order, for the categories present."""
-    found = []
-    for category, words in _CATEGORIES:
-        total = sum(item.bytes for item in items if item.category == category)
-        if total:
-            found.append((category, words, total))
-    return found
+    totals = dict.fromkeys((category for category, _ in _CATEGORIES), 0)
+    for item in items:  # one pass over the items (a plan's activations are one item per operation)
+        totals[item.category] += item.bytes
+    return [(category, words, totals[category]) for category, words in _CATEGORIES if totals[category]]
 
 
 def _by_category(report: Report) -> list[tuple[str, str, int]]:
@@ -432,10 +436,12 @@ def _by_category(report: Report) -> list[tuple[str, str, int]]:
     return [] if report.plan is None else _category_totals(report.plan.per_device)
 
 
-def _memory_pieces(report: Report) -> list[_Piece]:
+@per_frozen
+def _memory_pieces(report: Report) -> tuple[_Piece, ...]:
+    """The memory answer's runs, once per report (written as HTML and as text, as ``_pieces``)."""
     plan = report.plan
     if plan is None:
-        return [(f"{_who(report)} has no memory plan.", None)]
+        return ((f"{_who(report)} has no memory plan.", None),)
     pieces: list[_Piece] = [(f"{_who(report)} needs ", None), *_sizes(plan.total_bytes, "memory-total")]
     pieces.append((f" to {_activity(report)}", None))
     parts = [f"{words} {decimal_size(total)}" for _, words, total in _by_category(report)]
@@ -459,7 +465,7 @@ def _memory_pieces(report: Report) -> list[_Piece]:
             pieces += [(f"{device} it does not fit: ", None), (binary_size(-fit.headroom_bytes), "fit")]
             needed = f"; {integer(fit.devices_needed)} devices as planned" if fit.devices_needed else ""
             pieces.append((f" short{needed}.", None))
-    return pieces
+    return tuple(pieces)
 
 
 def _output_pieces(report: Report) -> list[_Piece]:
@@ -483,11 +489,11 @@ def _output_pieces(report: Report) -> list[_Piece]:
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _html(pieces: list[_Piece], element_id: str) -> str:
-    parts = [f'<strong id="{key}">{escape(text)}</strong>' if key else escape(text) for text, key in pieces]
+def _html(pieces: Sequence[_Piece], element_id: str) -> str:
+    parts = [f'<strong id="{key}">{_escape(text)}</strong>' if key else _escape(text) for text, key in pieces]
     return f'<p class="answer" id="{element_id}">' + "".join(parts) + "</p>"
 
 
@@ -510,15 +516,15 @@ def output_answer_text(report: Report) -> str:
 
 
 def _bar(category: str, words: str, total: int, x: float, width: float) -> tuple[str, str]:
-    name = escape(category or "other")
+    name = _escape(category or "other")
     sizes = f"{integer(total)} bytes ({decimal_size(total)}, {binary_size(total)})"
     rect = (
         f'<rect class="part-{name}" x="{x:.1f}" y="8" width="{width:.1f}" height="28" data-bytes="{total}">'
-        f"<title>{escape(words)}: {sizes}</title></rect>"
+        f"<title>{_escape(words)}: {sizes}</title></rect>"
     )
     item = (
         f'<li data-category="{name}" data-bytes="{total}"><span class="swatch part-{name}"></span>'
-        f"{escape(words)} {sizes}</li>"
+        f"{_escape(words)} {sizes}</li>"
     )
     return rect, item
 
@@ -537,7 +543,7 @@ def _stacked_bar(parts: list[tuple[str, str, int]], total: int, fit: Fit | None,
     if fit is not None:
         marker = min(capacity * scale, CHART_WIDTH - 1.5)
         bars.append(f'<line class="capacity" x1="{marker:.1f}" x2="{marker:.1f}" y1="0" y2="44"></line>')
-        device = escape(fit.accelerator.name)
+        device = _escape(fit.accelerator.name)
         legend.append(
             f'<li data-category="capacity" data-bytes="{capacity}"><span class="swatch capacity"></span>{device} '
             f"memory {integer(capacity)} bytes ({binary_size(capacity)})</li>"
@@ -545,8 +551,8 @@ def _stacked_bar(parts: list[tuple[str, str, int]], total: int, fit: Fit | None,
     caption = f"{title}: {integer(total)} bytes ({decimal_size(total)}, {binary_size(total)})"
     return (
         f'<figure class="chart" id="memory-chart" data-bytes="{total}"><svg viewBox="0 0 {CHART_WIDTH} 44" '
-        f'role="img" aria-label="{escape(caption)}" preserveAspectRatio="none">{"".join(bars)}</svg>'
-        f'<figcaption>{escape(caption)}</figcaption><ul class="legend">{"".join(legend)}</ul></figure>'
+        f'role="img" aria-label="{_escape(caption)}" preserveAspectRatio="none">{"".join(bars)}</svg>'
+        f'<figcaption>{_escape(caption)}</figcaption><ul class="legend">{"".join(legend)}</ul></figure>'
     )
 
 

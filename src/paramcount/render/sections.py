@@ -67,7 +67,7 @@ MAX_FORMULA_MODULES = 12
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _headline(report: Report) -> Section:
@@ -356,7 +356,8 @@ def _item_lines(items: tuple[MemoryItem, ...], *, rates: bool = True) -> list[tu
     for item in items:
         estimate = "  (estimate)" if not item.exact else ""
         rate = _rate(item) if rates else ""
-        lines.append((Segment(f"  {item.label:<{width}}  {rate}{integer(item.bytes)} B{estimate}"),))
+        # the style given, not left to its default: a record given every field is built on its quick path
+        lines.append((Segment(f"  {item.label:<{width}}  {rate}{integer(item.bytes)} B{estimate}", ""),))
     exact, decimal, binary = byte_sizes(sum(item.bytes for item in items))
     lines.append((Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total")))
     return lines
@@ -367,9 +368,15 @@ def _training(report: Report) -> Section:
     keyed = [[((a.kind, a.values), a) for a in plan.assumptions] for plan in report.training]
     shared = set.intersection(*({key for key, _ in plan} for plan in keyed)) if keyed else set()
     blocks: list[Block] = []
+    said: dict[object, tuple[Segment]] = {}  # each distinct assumption's line, written once (recipes repeat them)
     for plan, assumptions in zip(report.training, keyed, strict=True):
         lines: list[tuple[Segment, ...]] = [(Segment(plan.name, "heading"),), *_item_lines(plan.items)]
-        lines.extend((Segment(f"  ({assumption_text(a)})", "muted"),) for key, a in assumptions if key not in shared)
+        for key, a in assumptions:
+            if key not in shared:
+                line = said.get(key)
+                if line is None:
+                    line = said[key] = (Segment(f"  ({assumption_text(a)})", "muted"),)
+                lines.append(line)
         blocks.append(Lines(tuple(lines)))
     common = [a for key, a in (keyed[0] if keyed else ()) if key in shared]
     if common:
@@ -382,7 +389,7 @@ MAX_SHAPE_STEPS = 6
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:
-    return "?" if shape is None else "(" + ", ".join(str(size) for size in shape) + ")"
+    return "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _depth(path: str) -> int:
