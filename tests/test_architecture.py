@@ -67,8 +67,10 @@ ALLOWED = {
         # package is imported only when one of them runs, and the web never imports the CLI.
         "web",
     },
+    # web → calls: a link's slug is encoded from the call record its text was written from (no parse)
     "web": {
         "api",
+        "calls",
         "render",
         "report",
         "errors",

@@ -13,7 +13,7 @@ import paramcount
 from paramcount.render.code import expression_text
 from paramcount.sources.hf.hub import shipped_hub_ids
 from paramcount.web.curated import TYPICAL, curated
-from paramcount.web.slugs import hub_slug, query_for, slug_for
+from paramcount.web.slugs import hub_slug, query_for, slug_for, slugs_by_query
 from paramcount.web.targets import target_for
 from paramcount.zoo import known_models
 
@@ -40,9 +40,21 @@ EXAMPLES = [
 
 @pytest.mark.parametrize(("expression", "slug"), EXAMPLES)
 def test_slug_examples(expression: str, slug: str) -> None:
-    assert expression_text(paramcount.count(expression).report().expression) == expression  # the examples are canonical
+    call = paramcount.count(expression).report().expression
+    assert not isinstance(call, str)
+    assert expression_text(call) == expression  # the examples are canonical
     assert slug_for(expression) == slug
     assert query_for(slug) == expression
+    assert slug_for(expression, call) == slug  # encoded from the call the text was written from: the same slug
+    assert slugs_by_query([call]) == {expression: slug}
+
+
+def test_a_call_gets_no_slug_for_another_text() -> None:
+    """A slug is handed out only when it decodes to exactly the text asked about, whatever call came with it."""
+    call = paramcount.count("Linear(2, 4)").report().expression
+    assert not isinstance(call, str)
+    assert slug_for("Linear(2, 3)", call) is None
+    assert "Linear(2, 3)" not in slugs_by_query([call])
 
 
 def test_hub_slugs() -> None:
@@ -82,6 +94,11 @@ def test_zoo_and_hub_slugs_are_disjoint() -> None:
 )
 def test_slug_absent_when_the_grammar_cannot_say_it(expression: str) -> None:
     assert slug_for(expression) is None
+    with contextlib.suppress(paramcount.ParamcountError):
+        call = paramcount.count(expression).report().expression
+        assert not isinstance(call, str)
+        assert slug_for(expression_text(call), call) is None
+        assert slugs_by_query([call]) == {}
 
 
 @pytest.mark.parametrize(
@@ -211,11 +228,14 @@ def others(draw: st.DrawFn) -> str:
 @given(text=convolutions() | recurrents() | others())
 def test_slug_round_trip(text: str) -> None:
     try:
-        expression = expression_text(paramcount.count(text).report().expression)
+        report = paramcount.count(text).report()
     except paramcount.ArgumentError:
         reject()
+    assert not isinstance(report.expression, str)
+    expression = expression_text(report.expression)
     slug = slug_for(expression)
     assert slug is not None, expression
+    assert slug_for(expression, report.expression) == slug
     assert SLUG_CHARACTERS.fullmatch(slug)
     assert query_for(slug) == expression
     assert expression_text(paramcount.count(query_for(slug) or "").report().expression) == expression

@@ -30,11 +30,13 @@ from paramcount.render.html import (
 from paramcount.report import Report
 from paramcount.web.curated import Question
 from paramcount.web.planning import option_fields, planner_choices
-from paramcount.web.slugs import slug_for
+from paramcount.web.slugs import slug_for, slugs_by_query
 from paramcount.web.targets import slug_of
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+    from paramcount.render.html import Href
 
 __all__ = ["COUNTER_FIELDS", "EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
 
@@ -94,9 +96,10 @@ class Links:
             return None
         return f"{self.root}answers/{slug}"
 
-    def query(self, text: str) -> str | None:
-        """An answer page for ``text`` when there is one, else the counter (live site only)."""
-        url = self.answer(slug_for(text))
+    def query(self, text: str, slug: str | None = None) -> str | None:
+        """An answer page for ``text`` when there is one (``slug``, when the caller has found it), else the
+        counter (live site only)."""
+        url = self.answer(slug or slug_for(text))
         if url is None and self.live:
             return f"{self.root}?q={quote(text, safe='')}"
         return url
@@ -105,6 +108,17 @@ class Links:
         if section == "appears":
             return self.answer(slug_for(f"{text}()"))
         return self.query(text)
+
+    def cells(self, report: Report) -> Href:
+        """``cell`` for the tables of ``report``: its variants' and related questions' slugs are encoded from
+        their calls, not parsed back from the rows' text."""
+        slugs = slugs_by_query(item.expression for item in (*report.variants, *report.related))
+
+        def href(section: str, text: str) -> str | None:
+            slug = slugs.get(text) if section != "appears" else None
+            return self.cell(section, text) if slug is None else self.query(text, slug)
+
+        return href
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +171,7 @@ class Pages:
         return self._render(
             "_answer.html",
             answer=Markup(lead),  # noqa: S704  (escaped by render.html)
-            sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
+            sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
             answer_url=self.links.answer(slug_of(report, kind, architecture)),
             json_url=json_url,
         )
@@ -225,7 +239,7 @@ class Pages:
             canonical=canonical,
             json_url=f"{self.links.root}answers/{slug}.json",
             answer=Markup(lead),  # noqa: S704  (escaped by render.html)
-            sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
+            sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
             counter_url=counter_url,
             counter_label="Change it in the planner" if kind == "memory" else "Change it in the counter",
         )

@@ -36,13 +36,20 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
+from paramcount.calls import Call, Container, Name
 from paramcount.layers import REQUIRED, Signature, known_layers, lookup
 from paramcount.sources.hf.hub import hub_config_path, shipped_hub_ids
 from paramcount.zoo import known_models, lookup_model
 
-__all__ = ["PARAMETERS", "hub_slug", "query_for", "slug_for"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from paramcount.calls import Argument
+
+__all__ = ["PARAMETERS", "hub_slug", "query_for", "slug_for", "slugs_by_query"]
 
 PARAMETERS = "parameters-"
 """Prefix of every parameter-count answer slug."""
@@ -123,33 +130,72 @@ def hub_slug(hub_id: str) -> str | None:
 # ---- encoding: canonical expression → slug
 
 
-def slug_for(expression: str) -> str | None:
-    """The slug of a canonical layer or zoo call (``Report.expression``), or None when it has none."""
-    try:
-        node = ast.parse(expression, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    body = _encode_call(node)
+def slug_for(expression: str, call: Call | Container | None = None) -> str | None:
+    """The slug of a canonical layer or zoo call (``Report.expression`` as text), or None when it has none.
+    ``call``, when the caller has the record the text was written from, is encoded instead of parsing the
+    text; either way the slug is kept only when it decodes back to exactly ``expression``."""
+    if call is None:
+        return _text_slug(expression)
+    body = _encode_record(call)
     if body is None or query_for(PARAMETERS + body) != expression:
         return None
     return PARAMETERS + body
 
 
-def _encode_call(node: ast.expr) -> str | None:
+def slugs_by_query(calls: Iterable[Call | Container]) -> dict[str, str]:
+    """The slug of each call that has one, by the query text it decodes to: a link whose text is that query
+    takes it (it decodes back to exactly the link's text, as ``slug_for``'s do), with no text parsed or written."""
+    found: dict[str, str] = {}
+    for call in calls:
+        body = _encode_record(call)
+        if body is None:
+            continue
+        query = query_for(PARAMETERS + body)
+        if query is not None:
+            found.setdefault(query, PARAMETERS + body)
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _text_slug(expression: str) -> str | None:
+    """``slug_for`` of text alone, memoised: the counter's examples and the zoo models where a layer appears
+    are asked for on every page, and the answer depends on nothing but the text."""
+    try:
+        node = ast.parse(expression, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    body = _encode_node(node)
+    if body is None or query_for(PARAMETERS + body) != expression:
+        return None
+    return PARAMETERS + body
+
+
+def _encode_node(node: ast.expr) -> str | None:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         return None
-    name = node.func.id
+    keywords = [(keyword.arg, _literal(keyword.value)) for keyword in node.keywords]
+    return _encode_call(node.func.id, [_literal(argument) for argument in node.args], keywords)
+
+
+def _encode_record(call: Call | Container) -> str | None:
+    """A call written with ``.to(…)`` or ``.requires_grad_(False)`` after it has no slug, nor has a container."""
+    if not isinstance(call, Call) or call.cast is not None or call.frozen:
+        return None
+    keywords = [(name, _argument(value)) for name, value in call.keywords]
+    return _encode_call(call.kind, [_argument(value) for value in call.positional], keywords)
+
+
+def _encode_call(name: str, arguments: Sequence[_Value], keywords: Sequence[tuple[str | None, _Value]]) -> str | None:
     found = _by_name().get(name)
     if found is None:
         return None
     slug_name, target = found
     tokens = [slug_name]
     positional = target.signature.positional
-    if len(node.args) > len(positional):
+    if len(arguments) > len(positional):
         return None
     bare = True
-    for index, argument in enumerate(node.args):
-        value = _literal(argument)
+    for index, value in enumerate(arguments):
         if value is _UNSUPPORTED:
             return None
         bare = bare and index < 2 and _is_number(value)
@@ -157,9 +203,8 @@ def _encode_call(node: ast.expr) -> str | None:
         if encoded is None:
             return None
         tokens.append(encoded)
-    for keyword in node.keywords:
-        value = _literal(keyword.value)
-        encoded = None if keyword.arg is None or value is _UNSUPPORTED else _encode_argument(keyword.arg, value)
+    for keyword, value in keywords:
+        encoded = None if keyword is None or value is _UNSUPPORTED else _encode_argument(keyword, value)
         if encoded is None:
             return None
         tokens.append(encoded)
@@ -184,6 +229,20 @@ def _literal(node: ast.expr) -> _Value:
             return numbers
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch":
         return _Dtype(node.attr)
+    return _UNSUPPORTED
+
+
+def _argument(value: Argument) -> _Value:
+    """The value a call record's argument holds, as ``_literal`` reads it from the call's text, or
+    ``_UNSUPPORTED``."""
+    if value is None or isinstance(value, int | float | str):  # bool is an int
+        return value
+    if isinstance(value, tuple) and value:
+        numbers = tuple(item for item in value if type(item) is int and item >= 0)
+        if len(numbers) == len(value):
+            return numbers
+    if isinstance(value, Name) and value.text.startswith("torch."):
+        return _Dtype(value.text.removeprefix("torch."))
     return _UNSUPPORTED
 
 

@@ -73,7 +73,8 @@ def parameters_slug(report: Report, architecture: str | None = None) -> str | No
     if isinstance(provenance, FromConfig):
         return hub_slug(provenance.location) if provenance.location is not None else None
     if isinstance(provenance, FromExpression | FromZoo):
-        return slug_for(expression_text(report.expression))
+        expression = report.expression
+        return slug_for(expression_text(expression), None if isinstance(expression, str) else expression)
     return None
 
 
