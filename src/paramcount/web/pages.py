@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -35,6 +36,7 @@ from paramcount.web.targets import slug_of
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from markupsafe import Markup
 
 __all__ = ["COUNTER_FIELDS", "EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
 
@@ -130,6 +132,9 @@ class Pages:
     links: Links = field(default_factory=Links)
     depth: int = 3
     environment: Environment = field(init=False)
+    _selects: dict[tuple[str, str], Markup] = field(init=False, default_factory=dict)
+    """Each form select, rendered, by field and option chosen (lower case; "" for none): at most one entry per
+    option of ``planner_choices``, which do not change while the package runs."""
 
     def __post_init__(self) -> None:
         from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -142,6 +147,30 @@ class Pages:
             lstrip_blocks=True,
             auto_reload=False,  # the package's templates do not change while it runs: no stat() per render
         )
+
+    @cached_property
+    def _choices(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        return planner_choices()
+
+    @cached_property
+    def _chosen(self) -> dict[str, frozenset[str]]:
+        """The values each select can mark as chosen, lower-cased (what ``_fields.html`` compares)."""
+        return {name: frozenset(value.lower() for value, _ in pairs) for name, pairs in self._choices.items()}
+
+    def _select(self, name: str, given: str) -> Markup:
+        """The form's select of option ``name`` with ``given`` chosen: the same for every page, rendered once for
+        each value it can choose (a value it does not offer chooses none, as the empty one does)."""
+        chosen = given.lower()
+        if chosen not in self._chosen[name]:
+            chosen = ""
+        if (html := self._selects.get((name, chosen))) is None:
+            fields = self.environment.get_template("_fields.html").make_module({"choices": self._choices})
+            html = self._selects[name, chosen] = fields.select(name, chosen)
+        return html
+
+    def _form(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """What ``_fields.html`` reads: every select rendered for ``values``, and ``values`` for the numbers."""
+        return {"values": values, "selects": {name: self._select(name, values.get(name, "")) for name in self._choices}}
 
     def _render(self, template: str, **context: Any) -> str:
         defaults = {"root": self.links.root, "live": self.links.live, "canonical": None, "json_url": None}
@@ -194,8 +223,7 @@ class Pages:
             or "Count the parameters of any torch.nn layer, zoo model or Hugging Face config exactly, "
             "with the formula, memory in correct units and training memory itemised.",
             query=query,
-            values=values or {},
-            choices=planner_choices(),
+            **self._form(values or {}),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             examples=[(example, self.links.query(example)) for example in EXAMPLES],
             controls=COUNTER_FIELDS,
@@ -239,8 +267,7 @@ class Pages:
             title="Memory planner — paramcount",
             description="How much GPU memory a model needs to run, train or fine-tune: weights, gradients, "
             "optimizer states, activations and KV cache, itemised, per device, against an accelerator.",
-            values=values,
-            choices=planner_choices(),
+            **self._form(values),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             canonical=canonical,
         )
