@@ -58,15 +58,23 @@ MAX_DESCRIPTION_CHARS = 300
 """Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
 
 
-def _lead(report: Report, kind: str) -> tuple[str, str]:
-    """The answer paragraph (HTML, with the plan chart for memory) and the same answer as plain text; a count
-    with a plan (a model's own, or the counter's memory controls') says what the plan is for above its chart."""
+def _lead(report: Report, kind: str) -> str:
+    """The answer paragraph (HTML, with the plan chart for memory); a count with a plan (a model's own, or the
+    counter's memory controls') says what the plan is for above its chart."""
     if kind == "memory":
-        return memory_answer_html(report) + plan_chart(report), memory_answer_text(report)
+        return memory_answer_html(report) + plan_chart(report)
     if kind == "output":
-        return output_answer_html(report), output_answer_text(report)
+        return output_answer_html(report)
     planned = memory_answer_html(report, element_id="memory-answer") if report.plan is not None else ""
-    return answer_html(report) + planned + memory_chart(report), answer_text(report)
+    return answer_html(report) + planned + memory_chart(report)
+
+
+def _description(report: Report, kind: str) -> str:
+    """The answer as plain text (an answer page's meta description), at most ``MAX_DESCRIPTION_CHARS``."""
+    text = {"memory": memory_answer_text, "output": output_answer_text}.get(kind, answer_text)(report)
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        return text[: MAX_DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text
 
 
 def planner_url(report: Report, root: str = "/") -> str:
@@ -182,10 +190,9 @@ class Pages:
         """The answer block of the counter and the planner: sentence (and chart), links, every section."""
         from markupsafe import Markup
 
-        lead, _ = _lead(report, kind)
         return self._render(
             "_answer.html",
-            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
             sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
             answer_url=self.links.answer(slug_of(report, kind, architecture)),
             json_url=json_url,
@@ -234,9 +241,6 @@ class Pages:
         """An answer page: the question, the answer (with the plan chart for memory), every section."""
         from markupsafe import Markup
 
-        lead, description = _lead(report, kind)
-        if len(description) > MAX_DESCRIPTION_CHARS:
-            description = description[: MAX_DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
         heading = {"memory": memory_question, "output": output_question}.get(kind, question)(report)
         counter_url = None
         if self.links.live:
@@ -249,10 +253,10 @@ class Pages:
             "answer.html",
             title=f"{heading} — paramcount",
             heading=heading,
-            description=description,
+            description=_description(report, kind),
             canonical=canonical,
             json_url=f"{self.links.root}answers/{slug}.json",
-            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
             sections=Markup(render_html(report, depth=self.depth, href=self.links.cell)),  # noqa: S704
             counter_url=counter_url,
             counter_label="Change it in the planner" if kind == "memory" else "Change it in the counter",
