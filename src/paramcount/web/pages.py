@@ -173,7 +173,7 @@ class Pages:
             chosen = ""
         if (html := self._selects.get((name, chosen))) is None:
             fields = self.environment.get_template("_fields.html").make_module({"choices": self._choices})
-            html = self._selects[name, chosen] = fields.select(name, chosen)
+            html = self._selects[name, chosen] = fields.select(name, chosen)  # type: ignore[attr-defined]  # a macro
         return html
 
     def _form(self, values: Mapping[str, str]) -> dict[str, Any]:
