@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -35,6 +36,7 @@ from paramcount.web.targets import slug_of
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from markupsafe import Markup
 
     from paramcount.render.html import Href
 
@@ -58,15 +60,23 @@ MAX_DESCRIPTION_CHARS = 300
 """Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
 
 
-def _lead(report: Report, kind: str) -> tuple[str, str]:
-    """The answer paragraph (HTML, with the plan chart for memory) and the same answer as plain text; a count
-    with a plan (a model's own, or the counter's memory controls') says what the plan is for above its chart."""
+def _lead(report: Report, kind: str) -> str:
+    """The answer paragraph (HTML, with the plan chart for memory); a count with a plan (a model's own, or the
+    counter's memory controls') says what the plan is for above its chart."""
     if kind == "memory":
-        return memory_answer_html(report) + plan_chart(report), memory_answer_text(report)
+        return memory_answer_html(report) + plan_chart(report)
     if kind == "output":
-        return output_answer_html(report), output_answer_text(report)
+        return output_answer_html(report)
     planned = memory_answer_html(report, element_id="memory-answer") if report.plan is not None else ""
-    return answer_html(report) + planned + memory_chart(report), answer_text(report)
+    return answer_html(report) + planned + memory_chart(report)
+
+
+def _description(report: Report, kind: str) -> str:
+    """The answer as plain text (an answer page's meta description), at most ``MAX_DESCRIPTION_CHARS``."""
+    text = {"memory": memory_answer_text, "output": output_answer_text}.get(kind, answer_text)(report)
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        return text[: MAX_DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text
 
 
 def planner_url(report: Report, root: str = "/") -> str:
@@ -144,6 +154,9 @@ class Pages:
     links: Links = field(default_factory=Links)
     depth: int = 3
     environment: Environment = field(init=False)
+    _selects: dict[tuple[str, str], Markup] = field(init=False, default_factory=dict)
+    """Each form select, rendered, by field and option chosen (lower case; "" for none): at most one entry per
+    option of ``planner_choices``, which do not change while the package runs."""
 
     def __post_init__(self) -> None:
         from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -157,6 +170,30 @@ class Pages:
             auto_reload=False,  # the package's templates do not change while it runs: no stat() per render
         )
 
+    @cached_property
+    def _choices(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        return planner_choices()
+
+    @cached_property
+    def _chosen(self) -> dict[str, frozenset[str]]:
+        """The values each select can mark as chosen, lower-cased (what ``_fields.html`` compares)."""
+        return {name: frozenset(value.lower() for value, _ in pairs) for name, pairs in self._choices.items()}
+
+    def _select(self, name: str, given: str) -> Markup:
+        """The form's select of option ``name`` with ``given`` chosen: the same for every page, rendered once for
+        each value it can choose (a value it does not offer chooses none, as the empty one does)."""
+        chosen = given.lower()
+        if chosen not in self._chosen[name]:
+            chosen = ""
+        if (html := self._selects.get((name, chosen))) is None:
+            fields = self.environment.get_template("_fields.html").make_module({"choices": self._choices})
+            html = self._selects[name, chosen] = fields.select(name, chosen)  # type: ignore[attr-defined]  # a macro
+        return html
+
+    def _form(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """What ``_fields.html`` reads: every select rendered for ``values``, and ``values`` for the numbers."""
+        return {"values": values, "selects": {name: self._select(name, values.get(name, "")) for name in self._choices}}
+
     def _render(self, template: str, **context: Any) -> str:
         defaults = {"root": self.links.root, "live": self.links.live, "canonical": None, "json_url": None}
         return self.environment.get_template(template).render({**defaults, **context})
@@ -167,10 +204,9 @@ class Pages:
         """The answer block of the counter and the planner: sentence (and chart), links, every section."""
         from markupsafe import Markup
 
-        lead, _ = _lead(report, kind)
         return self._render(
             "_answer.html",
-            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
             sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
             answer_url=self.links.answer(slug_of(report, kind, architecture)),
             json_url=json_url,
@@ -208,8 +244,7 @@ class Pages:
             or "Count the parameters of any torch.nn layer, zoo model or Hugging Face config exactly, "
             "with the formula, memory in correct units and training memory itemised.",
             query=query,
-            values=values or {},
-            choices=planner_choices(),
+            **self._form(values or {}),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             examples=[(example, self.links.query(example)) for example in EXAMPLES],
             controls=COUNTER_FIELDS,
@@ -220,9 +255,6 @@ class Pages:
         """An answer page: the question, the answer (with the plan chart for memory), every section."""
         from markupsafe import Markup
 
-        lead, description = _lead(report, kind)
-        if len(description) > MAX_DESCRIPTION_CHARS:
-            description = description[: MAX_DESCRIPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
         heading = {"memory": memory_question, "output": output_question}.get(kind, question)(report)
         counter_url = None
         if self.links.live:
@@ -235,10 +267,10 @@ class Pages:
             "answer.html",
             title=f"{heading} — paramcount",
             heading=heading,
-            description=description,
+            description=_description(report, kind),
             canonical=canonical,
             json_url=f"{self.links.root}answers/{slug}.json",
-            answer=Markup(lead),  # noqa: S704  (escaped by render.html)
+            answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
             sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
             counter_url=counter_url,
             counter_label="Change it in the planner" if kind == "memory" else "Change it in the counter",
@@ -253,8 +285,7 @@ class Pages:
             title="Memory planner — paramcount",
             description="How much GPU memory a model needs to run, train or fine-tune: weights, gradients, "
             "optimizer states, activations and KV cache, itemised, per device, against an accelerator.",
-            values=values,
-            choices=planner_choices(),
+            **self._form(values),
             output=Markup(fragment),  # noqa: S704  (rendered by this class with autoescape)
             canonical=canonical,
         )
