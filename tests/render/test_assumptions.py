@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import paramcount
+from hf_oracle import shipped
 from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner import PlanOptions, plan_memory
 from paramcount.analysis.planner.kv import (
@@ -112,4 +113,65 @@ def test_the_kv_cache_states_its_assumptions_as_data() -> None:
     assert [a.kind for a in expanded.assumptions] == ["kv-expanded"]
     assert assumption_text(expanded.assumptions[0]).endswith(
         ": 128 heads · (keys 192 + values 128) per token per layer"
+    )
+
+
+def _activation_assumptions(hub: str, options: PlanOptions) -> dict[str, dict[str, object]]:
+    """The activation walk's assumptions of a plan by kind, each kind once (what measured activations replace)."""
+    plan = plan_memory(paramcount.from_config(hub).tree, None, options)
+    found = [a for a in plan.assumptions if a.kind.startswith("activations")]
+    assert len({a.kind for a in found}) == len(found)
+    return {a.kind: dict(a.values) for a in found}
+
+
+def test_the_activation_walk_states_its_assumptions_as_data() -> None:
+    config = shipped("meta-llama--Llama-3.2-1B.json")
+    found = _activation_assumptions("meta-llama/Llama-3.2-1B", PlanOptions(optimizer="adamw", seq_len=300, batch=2))
+    assert list(found) == ["activations-layers", "activations-function", "activations-flash-rng", "activations-dtype"]
+    layers = found["activations-layers"]
+    assert (layers["structure"], layers["attention"], layers["kernel"]) == ("llama", "sdpa", "flash")
+    assert (layers["batch"], layers["seq_len"]) == (2, 300)
+    sizes = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size")
+    assert [layers[name] for name in ("hidden", "heads", "kv_heads", "head_dim", "width")] == [config[k] for k in sizes]
+    assert (layers["head"], layers["outputs"]) == ("output", config["vocab_size"])
+    function = found["activations-function"]
+    assert (function["function"], function["attention_dropout"]) == (config["hidden_act"], config["attention_dropout"])
+    assert function["bool_masks"] is False
+    said = assumption_text(Assumption.of("activations-layers", **layers))
+    assert said.endswith(f"b=2, s=300, h=2,048, a=32, k=8 kv heads, d=64, i=8,192, v={config['vocab_size']:,}")
+
+
+def test_an_encoder_decoder_states_its_activations_as_data() -> None:
+    config = shipped("t5-small.json")
+    found = _activation_assumptions("t5-small", PlanOptions(optimizer="adamw", seq_len=300))
+    assert list(found) == [
+        "activations-layers",
+        "activations-function",
+        "activations-encoder-decoder",
+        "activations-t5-memory-efficient",
+        "activations-dtype",
+    ]
+    layers = found["activations-layers"]
+    assert (layers["structure"], layers["kernel"], layers["dtype"]) == ("t5", "memory-efficient", "float32")
+    assert [layers[name] for name in ("hidden", "heads", "head_dim", "width")] == [
+        config[name] for name in ("d_model", "num_heads", "d_kv", "d_ff")
+    ]
+    function = found["activations-function"]
+    assert (function["function"], function["hidden_dropout"], function["bool_masks"]) == (
+        "relu",
+        config["dropout_rate"],
+        True,
+    )
+    encoder = found["activations-encoder-decoder"]
+    assert encoder == {
+        "encoder_layers": config["num_layers"],
+        "source": 300,
+        "mel_bins": 0,
+        "target": 300,
+        "source_given": False,
+    }
+    assert assumption_text(Assumption.of("activations-encoder-decoder", **encoder)) == (
+        "encoder-decoder: 6 encoder layers at the source length s=300 (as long as the target: give --input "
+        "batch,source,target for another) and the decoder's at the target length t=300; cross-attention's keys and "
+        "values span s"
     )

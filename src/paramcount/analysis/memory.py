@@ -43,9 +43,8 @@ gradients at 2, weights at 3; activations and the KV cache follow the batch and 
 
 class Assumption(Record):
     """One assumption behind a memory figure, as data: what it says (``kind``) and the numbers and names it
-    needs (``values``); ``paramcount.render.assumptions`` writes the sentence. A value is a number, a name, a
-    tuple of names, or assumptions (a kind that lists others). Kind ``stated`` carries a sentence an analysis
-    wrote itself (``text``)."""
+    needs (``values``); ``paramcount.render.assumptions`` writes the sentence. A value is a number, a flag, a
+    name, a tuple of names or numbers, or assumptions (a kind that lists others)."""
 
     kind: str
     values: tuple[tuple[str, object], ...] = ()
@@ -53,10 +52,6 @@ class Assumption(Record):
     @classmethod
     def of(cls, kind: str, **values: object) -> Assumption:
         return cls(kind, tuple(values.items()))
-
-    @classmethod
-    def stated(cls, text: str, kind: str = "stated") -> Assumption:
-        return cls(kind, (("text", text),))
 
 
 class MemoryItem(Record):

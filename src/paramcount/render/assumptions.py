@@ -54,9 +54,35 @@ KEPT: Final = {
 }
 """What the per-operation activations keep of norms and dropout, by the kernels they follow."""
 
+HEADS: Final = {
+    "output": "v={outputs:,}",
+    "none": "no output head or loss",
+    "pooler": "the pooler, no output head or loss",
+    "sequence-classification": "a sequence-classification head over c={outputs} classes and its loss",
+    "token-classification": "a token-classification head over c={outputs} classes and its loss",
+    "question-answering": "a question-answering head (start and end logits over the positions) and its two losses",
+    "eos-classification": (
+        "a sequence-classification head at the last eos token (one per sequence) over c={outputs} classes and its loss"
+    ),
+}
+"""The head an activation plan's layers feed (``activations-layers``), with its outputs."""
+
+NO_FLASH: Final = {
+    "math": "the CPU runs the math kernel (float32 copies, the s × s probabilities)",
+    "memory-efficient": (
+        "CUDA runs the memory-efficient kernel, modelled from PyTorch's autograd formula, not measured on a GPU (the "
+        "tests run the CPU kernels); its padding of logsumexp to 32 rows is not itemised"
+    ),
+}
+"""What sdpa runs instead of a flash kernel for multi-head latent attention's narrower values, by kernel."""
+
+MASKED_ON_CUDA: Final = (
+    "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel keeps it (its "
+    "logsumexp padded to a multiple of 32 queries is not)"
+)
+"""What a sliding window's mask changes on CUDA (``activations-sliding-window``)."""
+
 TEMPLATES: Final[dict[str, str]] = {
-    "stated": "{text}",
-    "activations-stated": "{text}",
     "dtype": "dtype {dtype}: {why}",
     "format": "{name}: {note} (source: {source})",
     "checkpoint-weights": "weights as the checkpoint stores them: each tensor's bytes from its type's block layout",
@@ -179,6 +205,67 @@ TEMPLATES: Final[dict[str, str]] = {
         "storage once, in {dtype}; {kept} (derived per operation from torch's autograd formulas and checked against "
         "torch.autograd.graph.saved_tensors_hooks)"
     ),
+    "activations-layers": (
+        "activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-style "
+        "layer with attn_implementation={attention!r} ({kernel} kernel), {dtype} activations, no padding mask; "
+        "b={batch}, s={seq_len:,}, h={hidden:,}, a={heads}, k={kv_heads} kv heads, d={head_dim}, i={width:,}"
+        "{embedding}, {task}"
+    ),
+    "activations-function": (
+        "activation function {function}; dropout: attention {attention_dropout:g}, hidden {hidden_dropout:g}"
+        "{activation}{masks}"
+    ),
+    "activations-nested-dropouts": "MPT's dropouts (attn_config.attn_pdrop, nested) are read as 0, as its configs ship",
+    "activations-encoder-decoder": (
+        "encoder-decoder: {encoder_layers} encoder layers at the source length s={source:,} {window}{given}and the "
+        "decoder's at the target length t={target:,}; cross-attention's keys and values span s"
+    ),
+    "activations-decoder-alone": (
+        "the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called"
+    ),
+    "activations-moe": (
+        "sparse MoE: e={experts} experts of width i, r={per_token} per token{shared}; transformers' default "
+        "experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed (token, expert) pairs, so the "
+        "bytes hold for any routing (balanced or not); only the split between the experts depends on it. "
+        "experts_implementation='eager' (a loop over the experts) is not modelled"
+    ),
+    "activations-latent": (
+        "multi-head latent attention (DeepSeek): {query}keys and values from a latent of width l={kv_latent:,}; "
+        "query/key heads of d={head_dim} dims, rotary on p={rotary_dims} of them, value heads of u={value_head_dim}"
+        "{no_flash_kernel}"
+    ),
+    "activations-t5-memory-efficient": (
+        "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
+        "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
+        "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the bias to "
+        "16 columns) and its RNG state are not itemised"
+    ),
+    "activations-flash-rng": "flash kernels also keep 16 bytes of RNG state per layer, not itemised",
+    "activations-dense-layers": (
+        "activations: {dense} dense layers (mlp_only_layers, decoder_sparse_step, first_k_dense_replace) with a gated "
+        "MLP of width f={width:,} among {sparse} sparse ones; each tensor says which kind keeps it"
+    ),
+    "activations-sliding-window": (
+        "activations: the sequence reaches the sliding window ({window:,}): transformers gives sdpa the sliding "
+        "layers' mask, so they keep it and keys and values repeated to every head{on_cuda}"
+    ),
+    "activations-clamped-swiglu": (
+        "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), whatever "
+        "the activation function says"
+    ),
+    "activations-eager": (
+        "activations: transformers' {model_type} class cannot run {requested} ({supports} = False): eager attention"
+        "{fallback}"
+    ),
+    "activations-not-checkpointable": (
+        "{model_type}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
+        "checkpointed figures assume a checkpoint of one's own around each layer's run"
+    ),
+    "activations-image-tokens": (
+        "vision transformer: s={tokens:,} tokens, the image's {patches:,} patches and the class token, from an image "
+        "of n={image_values:,} values (channels × height × width) at the configured image_size, whatever the sequence "
+        "length asked for; another image size (interpolated position embeddings) is not modelled"
+    ),
     "activations-measured": (
         "activations: measured on {device}, the distinct storages autograd saved during one forward pass at the "
         "given input in train mode, parameters excluded (exact for this input and batch)"
@@ -218,6 +305,41 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else " (the source as long as the target: give --input batch,source,target for another)"
     },
     "activations-per-operation": lambda v: {"kept": KEPT[v["kernels"]]},
+    "activations-layers": lambda v: {
+        "embedding": ""
+        if v["embedding_width"] == v["hidden"]
+        else f", w={v['embedding_width']:,} (the word embeddings' width)",
+        "task": HEADS[v["head"]].format(outputs=v["outputs"]),
+    },
+    "activations-function": lambda v: {
+        "activation": f", activation {v['activation_dropout']:g}" if v["activation_dropout"] else "",
+        "masks": " (bool masks on CUDA)" if v["bool_masks"] else "",
+    },
+    "activations-encoder-decoder": lambda v: {
+        "window": f"(the fixed window: log-mel features of m={v['mel_bins']} bins × 2·s frames) "
+        if v["mel_bins"]
+        else "",
+        "given": "" if v["source_given"] else "(as long as the target: give --input batch,source,target for another) ",
+    },
+    "activations-moe": lambda v: {
+        "shared": f", {'shared experts' if v['several_shared'] else 'a shared expert'} of width j={v['shared_width']:,}"
+        if v["shared_width"]
+        else ""
+    },
+    "activations-latent": lambda v: {
+        "query": f"the query through a latent of width q={v['query_latent']:,}, " if v["query_latent"] else "",
+        "no_flash_kernel": "; sdpa can run no flash kernel with u ≠ d: "
+        + NO_FLASH["math" if v["kernel"].startswith("math") else "memory-efficient"]
+        if v["no_flash"]
+        else "",
+    },
+    "activations-sliding-window": lambda v: {"on_cuda": MASKED_ON_CUDA if v["kernels"] == "cuda" else ""},
+    "activations-eager": lambda v: {
+        "supports": "_supports_sdpa" if v["requested"] == "sdpa" else "_supports_flash_attn",
+        "fallback": ", which transformers runs when no implementation is asked for"
+        if v["requested"] == "sdpa"
+        else " modelled",
+    },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
 }
 """The words some kinds derive from their values (a rule's reason, with/without)."""

@@ -33,7 +33,7 @@ from collections import OrderedDict
 
 from paramcount._cache import per_frozen
 from paramcount._record import Record, field_values, replace
-from paramcount.analysis.memory import MemoryItem
+from paramcount.analysis.memory import Assumption, MemoryItem
 from paramcount.analysis.planner.weights import LINEAR_KINDS
 from paramcount.dtypes import BITS
 from paramcount.tree import Module, Param
@@ -236,7 +236,8 @@ class ActivationPlan(Record):
     checkpointing: bool
     layer_input: SavedTensor
     """Each layer's input: what gradient checkpointing keeps per layer."""
-    assumptions: tuple[str, ...] = ()
+    assumptions: tuple[Assumption, ...] = ()
+    """What the plan assumes, as data (``paramcount.render.assumptions`` writes the sentences)."""
     encoder: LayerStack | None = None
     kinds: tuple[tuple[str, int], ...] = ()
     """The decoder's layers of each kind where some of their tensors differ (``LayerStack.kinds``)."""
@@ -1245,8 +1246,9 @@ class _Gpt2(Record):
     bool_mask: bool = False
     """MPT fills the scores where a bool causal mask says (``masked_fill``, which keeps it: one storage for every
     layer, inside each checkpointed layer's recompute)."""
-    note: str = ""
-    """What the plan assumes of the family, said with it."""
+    nested_dropouts: bool = False
+    """MPT: the dropouts sit in a nested config (``attn_config.attn_pdrop``), read as 0, as its configs ship (the
+    plan says so: ``activations-nested-dropouts``)."""
     embedding: str = "wte"
     positions: bool = True
     """A learned position table ``wpe`` (BLOOM has ALiBi biases instead, without gradient)."""
@@ -1289,7 +1291,7 @@ GPT2_LIKE: Final = {
         dropouts=("resid_attn_dropout", "ffn.dropout"),
         final_norm="norm_f",
         bool_mask=True,
-        note="MPT's dropouts (attn_config.attn_pdrop, nested) are read as 0, as its configs ship",
+        nested_dropouts=True,
     ),
     "gpt_neo": _Gpt2(
         "attn.attention",
@@ -1385,13 +1387,6 @@ VISION: Final = {
     ),
 }
 """The vision transformers modelled, by model type."""
-
-
-IMAGE_TOKENS: Final = (
-    "vision transformer: s={s:,} tokens, the image's {patches:,} patches and the class token, from an image of "
-    "n={n:,} values (channels × height × width) at the configured image_size, whatever the sequence length asked "
-    "for; another image size (interpolated position embeddings) is not modelled"
-)
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
@@ -1897,19 +1892,15 @@ ENCODERS: Final = {
     ),
 }
 """The encoders written like BERT that are modelled."""
-NOT_CHECKPOINTABLE: Final = (
-    "{model}'s layers are not checkpointable in transformers (activation_checkpointing_enable raises): the "
-    "checkpointed figures assume a checkpoint of one's own around each layer's run"
-)
 
 
-def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[str, ...]:
+def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[Assumption, ...]:
     """The note of a checkpointed plan of a BERT-like encoder or a GPT-2-like decoder whose layers transformers
     cannot checkpoint."""
     layout = ENCODERS.get(model_type) or GPT2_LIKE.get(model_type)
     if layout is None or not checkpointing or layout.checkpointable:
         return ()
-    return (NOT_CHECKPOINTABLE.format(model=model_type),)
+    return (Assumption.of("activations-not-checkpointable", model_type=model_type),)
 
 
 def _shared_layer(tree: Module, stack: str, group: Module | None) -> tuple[Module | None, int]:
@@ -2040,13 +2031,13 @@ def _classifier_input(out: _Builder, linear: str, shape: str, dropout: float, *,
         )
 
 
-def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str | None:
+def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> tuple[str, int] | None:
     """BERT's heads other than the masked LM's (``_bert_model``), found by their modules: the pooler at ``base``
     (``bert.``; the first token's hidden states, a view that keeps the last layer's whole output, then tanh) with
     the sequence classifier, the token classifier, or the question-answering start and end logits; each with its
     loss. ``dropout``: the classifier's (``classifier_dropout``, else ``hidden_dropout_prob``). The head as the
-    plan describes it; "" for none of these (the masked LM's), None for a head not modelled (next-sentence
-    prediction, multiple choice, regression or multi-label losses)."""
+    plan describes it (``_Walk.head`` and its classes); ("", 0) for none of these (the masked LM's), None for a
+    head not modelled (next-sentence prediction, multiple choice, regression or multi-label losses)."""
     if _at(tree, "cls.seq_relationship") is not None:
         return None
     pooled = _at(tree, f"{base}pooler") is not None
@@ -2058,7 +2049,7 @@ def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str |
         out.saved(f"{pooler}.activation.output", f"{pooler}.activation", what, "b·h", "sequence")
     classifier = next((name for name in ("classifier", "qa_outputs") if _at(tree, name) is not None), None)
     if classifier is None:
-        return "the pooler, no output head or loss" if pooled else ""
+        return ("pooler" if pooled else "", 0)
     if classifier == "qa_outputs":
         return _question_answering(out, "the last layer's output")
     classes = _classes(tree, classifier)
@@ -2067,10 +2058,10 @@ def _bert_heads(out: _Builder, tree: Module, base: str, dropout: float) -> str |
     out.sizes = replace(out.sizes, c=classes)
     _classifier_input(out, classifier, "b·h" if pooled else "b·s·h", dropout, kept=pooled)
     _loss(out, upcast=False, head=classifier, rows="b" if pooled else "b·s", classes="c")
-    return f"a {'sequence' if pooled else 'token'}-classification head over c={classes} classes and its loss"
+    return (f"{'sequence' if pooled else 'token'}-classification", classes)
 
 
-def _question_answering(out: _Builder, what: str) -> str:
+def _question_answering(out: _Builder, what: str) -> tuple[str, int]:
     """The question-answering head: ``qa_outputs`` (two logits per token, split into the start's and the end's,
     each made contiguous and returned) and a cross-entropy loss over the s positions for each, on the start and
     end positions clamped to 0…s (new tensors)."""
@@ -2078,10 +2069,10 @@ def _question_answering(out: _Builder, what: str) -> str:
     for end in ("start", "end"):
         targets = f"{end} positions clamped, a new tensor"
         _loss(out, upcast=False, head=f"qa_outputs.{end}", rows="b", classes="s", name=f"loss.{end}", targets=targets)
-    return "a question-answering head (start and end logits over the positions) and its two losses"
+    return ("question-answering", 0)
 
 
-def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> str | None:
+def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> tuple[str, int] | None:
     """BART's classification head: the decoder's hidden states at the input's eos tokens (a bool mask of the
     input ids indexes them, one row per eos; the last per sequence is taken, a view), then dropout, ``dense``, tanh,
     dropout, ``out_proj`` (``dropout``: ``classifier_dropout``) and the loss. Assumes one eos per sequence (with n
@@ -2097,9 +2088,7 @@ def _bart_classification_head(out: _Builder, tree: Module, dropout: float) -> st
     out.saved(f"{head}.tanh.output", head, "tanh result (TanhBackward0)", "b·h", "sequence")
     _classifier_input(out, f"{head}.out_proj", "b·h", dropout, kept=True)
     _loss(out, upcast=False, head=f"{head}.out_proj", rows="b", classes="c")
-    return (
-        f"a sequence-classification head at the last eos token (one per sequence) over c={classes} classes and its loss"
-    )
+    return ("eos-classification", classes)
 
 
 # GPT-style decoders: OPT; attention and MLP in parallel: GPT-NeoX, GPT-J, CodeGen, Phi-2
@@ -2557,9 +2546,10 @@ class _Walk(Record):
     model: tuple[_Term, ...]
     """Outside the layers (``ActivationPlan.model``)."""
     layer_input: _Term
-    head: str
-    """How the assumptions describe the head (``_assumptions``)."""
-    notes: tuple[str, ...]
+    head: tuple[str, int]
+    """The head and its outputs as the assumptions describe it (``_assumptions``): ``output`` (its v outputs and
+    loss), ``none``, ``pooler``, or a task head (``sequence-classification`` and its c classes …)."""
+    notes: tuple[Assumption, ...]
     """The assumptions after those of ``_assumptions``."""
     kinds: tuple[tuple[str, int], ...]
     encoder: tuple[str, int] | None
@@ -2664,7 +2654,7 @@ def activation_plan(
             alone=walk.alone,
         )
         + walk.notes
-        + ((IMAGE_TOKENS.format(s=sizes.s, patches=sizes.s - 1, n=sizes.n),) if structure == "vit" else ()),
+        + (_image_tokens(sizes) if structure == "vit" else ()),
         encoder=encoder_stack,
         kinds=walk.kinds,
     )
@@ -2780,36 +2770,17 @@ def _walk(
     notes = []
     if mixed:
         notes.append(
-            f"activations: {mixed[0][1]} dense layers (mlp_only_layers, decoder_sparse_step, first_k_dense_replace) "
-            f"with a gated MLP of width f={dense_width:,} among {mixed[1][1]} sparse ones; each tensor says which "
-            "kind keeps it"
+            Assumption.of("activations-dense-layers", dense=mixed[0][1], width=dense_width, sparse=mixed[1][1])
         )
     if layer.masked:
-        notes.append(
-            f"activations: the sequence reaches the sliding window ({sliding:,}): transformers gives sdpa the sliding "
-            "layers' mask, so they keep it and keys and values repeated to every head"
-            + (
-                "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel "
-                "keeps it (its logsumexp padded to a multiple of 32 queries is not)"
-                if kernels == "cuda"
-                else ""
-            )
-        )
+        notes.append(Assumption.of("activations-sliding-window", window=sliding, kernels=kernels))
     if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
-        notes.append(
-            "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), "
-            "whatever the activation function says"
-        )
+        notes.append(Assumption.of("activations-clamped-swiglu"))
     if attention != requested:
-        supports = "_supports_sdpa" if requested == "sdpa" else "_supports_flash_attn"
-        notes.append(
-            f"activations: transformers' {model_type} class cannot run {requested} ({supports} = False): eager "
-            "attention"
-            + (", which transformers runs when no implementation is asked for" if requested == "sdpa" else " modelled")
-        )
+        notes.append(Assumption.of("activations-eager", model_type=model_type, requested=requested))
     outside = _Builder(widths, settings, checkpointing, regime)
     head = vocab is not None
-    task: str | None = ""  # a task head's description (_bert_heads, _bart_classification_head); None: not modelled
+    task: tuple[str, int] | None = ("", 0)  # a task head and its classes (_bert_heads …); None: not modelled
     encoder_layer: tuple[_Term, ...] = ()
     encoder_input = None
     if structure == "llama":
@@ -2832,7 +2803,7 @@ def _walk(
         causal = tree.kind.endswith(("ForCausalLM", "LMHeadModel"))
         _bert_model(outside, encoder_type, base, head=head, causal=causal)
         task = _bert_heads(outside, tree, base, settings.classifier_dropout)
-        if task and model_type != "bert":
+        if task and task[0] and model_type != "bert":
             task = None  # the other encoders' pooler and task heads (their own modules): not modelled
     elif structure == "vit":
         names = VISION[model_type]
@@ -2891,7 +2862,7 @@ def _walk(
         per_layer=tuple(layer.found),
         model=tuple(outside.found),
         layer_input=_layer_input(keeper, path),
-        head=task or (f"v={widths.v:,}" if head else "no output head or loss"),
+        head=task if task[0] else (("output", widths.v) if head else ("none", 0)),
         notes=tuple(notes) + _not_checkpointable(model_type, checkpointing),
         kinds=kinds if layer.masked or mixed else (),
         encoder=encoder,
@@ -2951,76 +2922,52 @@ def _assumptions(
     settings: _Settings,
     kernel: str,
     sizes: _Sizes,
-    head: str,
+    head: tuple[str, int],
     *,
     encoder: LayerStack | None = None,
     source_given: bool = False,
     alone: bool = False,
-) -> tuple[str, ...]:
+) -> tuple[Assumption, ...]:
+    run = {"structure": structure, "attention": settings.attention, "kernel": kernel, "dtype": settings.dtype}
+    widths = {"hidden": sizes.h, "heads": sizes.a, "kv_heads": sizes.k, "head_dim": sizes.d, "width": sizes.i}
+    shape = {"batch": sizes.b, "seq_len": sizes.s, **widths, "embedding_width": sizes.w}
+    dropouts = {"attention_dropout": settings.attention_dropout, "hidden_dropout": settings.hidden_dropout}
     notes = [
-        f"activations: the tensors autograd saves for backward, per operation, as transformers runs a {structure}-"
-        f"style layer with attn_implementation={settings.attention!r} ({kernel} kernel), "
-        f"{settings.dtype} activations, no padding mask; b={sizes.b}, s={sizes.s:,}, h={sizes.h:,}, "
-        f"a={sizes.a}, k={sizes.k} kv heads, d={sizes.d}, i={sizes.i:,}"
-        + (f", w={sizes.w:,} (the word embeddings' width)" if sizes.w != sizes.h else "")
-        + f", {head}",
-        f"activation function {settings.act}; dropout: attention {settings.attention_dropout:g}, hidden "
-        f"{settings.hidden_dropout:g}"
-        + (f", activation {settings.activation_dropout:g}" if settings.activation_dropout else "")
-        + (" (bool masks on CUDA)" if settings.kernels == "cuda" and _dropout(settings) else ""),
+        Assumption.of("activations-layers", **run, **shape, head=head[0], outputs=head[1]),
+        Assumption.of(
+            "activations-function",
+            function=settings.act,
+            **dropouts,
+            activation_dropout=settings.activation_dropout,
+            bool_masks=settings.kernels == "cuda" and _dropout(settings),
+        ),
     ]
-    if structure in GPT2_LIKE and GPT2_LIKE[structure].note:
-        notes.append(GPT2_LIKE[structure].note)
+    if structure in GPT2_LIKE and GPT2_LIKE[structure].nested_dropouts:
+        notes.append(Assumption.of("activations-nested-dropouts"))
     if encoder is not None:
-        notes.append(
-            f"encoder-decoder: {encoder.layers} encoder layers at the source length s={sizes.s:,} "
-            + (f"(the fixed window: log-mel features of m={sizes.m} bins × 2·s frames) " if sizes.m else "")
-            + ("" if source_given else "(as long as the target: give --input batch,source,target for another) ")
-            + f"and the decoder's at the target length t={sizes.t:,}; cross-attention's keys and values span s"
-        )
+        values = {"encoder_layers": encoder.layers, "source": sizes.s, "mel_bins": sizes.m, "target": sizes.t}
+        notes.append(Assumption.of("activations-encoder-decoder", **values, source_given=source_given))
     if alone:
-        notes.append("the decoder alone (ForCausalLM): no encoder, and each layer's cross-attention is not called")
+        notes.append(Assumption.of("activations-decoder-alone"))
     if sizes.e:
-        notes.append(
-            f"sparse MoE: e={sizes.e} experts of width i, r={sizes.r} per token"
-            + (
-                f", {'shared experts' if settings.router else 'a shared expert'} of width j={sizes.j:,}"
-                if sizes.j
-                else ""
-            )
-            + "; transformers' default experts_implementation='grouped_mm' keeps each tensor over all b·s·r routed "
-            "(token, expert) pairs, so the bytes hold for any routing (balanced or not); only the split between "
-            "the experts depends on it. experts_implementation='eager' (a loop over the experts) is not modelled"
-        )
+        shared = {"shared_width": sizes.j, "several_shared": bool(settings.router)}
+        notes.append(Assumption.of("activations-moe", experts=sizes.e, per_token=sizes.r, **shared))
     if sizes.l:
+        latent = {"query_latent": sizes.q, "kv_latent": sizes.l, "head_dim": sizes.d, "rotary_dims": sizes.p}
+        no_flash = settings.unequal_heads and settings.attention == "sdpa"
         notes.append(
-            "multi-head latent attention (DeepSeek): "
-            + (f"the query through a latent of width q={sizes.q:,}, " if sizes.q else "")
-            + f"keys and values from a latent of width l={sizes.l:,}; query/key heads of d={sizes.d} dims, rotary "
-            f"on p={sizes.p} of them, value heads of u={sizes.u}"
-            + (
-                "; sdpa can run no flash kernel with u ≠ d: "
-                + (
-                    "the CPU runs the math kernel (float32 copies, the s × s probabilities)"
-                    if kernel.startswith("math")
-                    else "CUDA runs the memory-efficient kernel, modelled from PyTorch's autograd formula, not "
-                    "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows is "
-                    "not itemised"
-                )
-                if settings.unequal_heads and settings.attention == "sdpa"
-                else ""
-            )
+            Assumption.of("activations-latent", **latent, value_head_dim=sizes.u, no_flash=no_flash, kernel=kernel)
         )
     if kernel == "memory-efficient" and structure == "t5":
-        notes.append(
-            "T5 on CUDA: sdpa gets the relative position bias as attn_mask, which flash kernels refuse, so the "
-            "memory-efficient kernel runs and also keeps the bias; modelled from PyTorch's autograd formula, not "
-            "measured on a GPU (the tests run the CPU kernels); its padding of logsumexp to 32 rows (and of the "
-            "bias to 16 columns) and its RNG state are not itemised"
-        )
+        notes.append(Assumption.of("activations-t5-memory-efficient"))
     elif settings.attention == "flash" or kernel == "flash":
-        notes.append("flash kernels also keep 16 bytes of RNG state per layer, not itemised")
+        notes.append(Assumption.of("activations-flash-rng"))
     return tuple(notes)
+
+
+def _image_tokens(sizes: _Sizes) -> tuple[Assumption, ...]:
+    """A vision transformer's tokens: its s image tokens, patches and the class token, from an image of n values."""
+    return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=sizes.s - 1, image_values=sizes.n),)
 
 
 def _divided(tensor: SavedTensor, tp: int, sequence_parallel: bool) -> int:

@@ -343,7 +343,7 @@ def _activations(
         source_len=dims.cross.source if dims.cross is not None else None,
     )
     if plan is not None:
-        notes = [*map(_stated, plan.assumptions), Assumption.of("activations-dtype", dtype=compute)]
+        notes = [*plan.assumptions, Assumption.of("activations-dtype", dtype=compute)]
         if tp > 1:
             split = {"tp": tp, "sequence_parallel": options.sequence_parallel, "source": MEGATRON_SPLIT}
             notes.append(Assumption.of("activations-split", **split))
@@ -496,12 +496,6 @@ def _states_note(state: StateGroup) -> Assumption:
         dtype=state.conv.dtype,
         recurrent=state.recurrent.name,
     )
-
-
-def _stated(text: str) -> Assumption:
-    """A sentence the activation analyses write themselves, as an assumption (kind
-    ``activations-stated`` when it is about activations, as measured plans replace those)."""
-    return Assumption.stated(text, kind="activations-stated" if text.startswith("activations") else "stated")
 
 
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
