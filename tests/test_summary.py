@@ -504,3 +504,22 @@ def test_cli_user_class_errors(
     path.write_text(USER_MODEL)
     assert main([word.format(path=path) for word in words]) == 2
     assert capsys.readouterr().err.startswith(f"paramcount: error: {message.format(path=path)}")
+
+
+def test_measured_activations_replace_every_sentence_of_the_estimate() -> None:
+    """A modelled transformer's plan states how its activations were estimated (layers, activation function,
+    kernels, ...); measured, those sentences no longer describe the item, and only the measurement's stays."""
+    import transformers
+
+    config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=64, n_positions=16)
+    model = transformers.GPT2LMHeadModel(config)
+    estimated = paramcount.summary(model, seq_len=8)
+    measured = paramcount.summary(model, seq_len=8, input_size=(1, 8), dtypes=[torch.long])
+
+    def kinds(report: paramcount.Report, activations: bool) -> list[str]:
+        assert report.plan is not None
+        return [a.kind for a in report.plan.assumptions if a.kind.startswith("activations") == activations]
+
+    assert {"activations-layers", "activations-function"} <= set(kinds(estimated, True))
+    assert kinds(measured, True) == ["activations-measured"]
+    assert kinds(measured, False) == kinds(estimated, False)
