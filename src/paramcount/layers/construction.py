@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["argument_of", "call_of", "construction_of"]
 
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-_PLAIN = frozenset({int, float, bool, str, type(None)})
-"""Types of argument values that are call arguments as they are."""
 
 
 def call_of(module: Module, *, shared: Mapping[int, Argument] | None = None) -> Call | Container:
@@ -59,7 +57,7 @@ def _same(value: object, default: object) -> bool:
 
 def argument_of(value: Value, shared: Mapping[int, Argument] | None = None) -> Argument:
     """A bound argument value as a call argument (a module as its call); ``shared`` as in ``call_of``."""
-    if type(value) in _PLAIN:  # most arguments; a program shares only tensors
+    if value is None or isinstance(value, (int, float, str)):  # most arguments (a program shares only tensors)
         return value
     found = shared.get(id(value)) if shared else None
     if found is not None:
@@ -73,9 +71,7 @@ def argument_of(value: Value, shared: Mapping[int, Argument] | None = None) -> A
     if isinstance(value, DictValue):
         items = tuple((key, argument_of(item, shared)) for key, item in value)
         return Dictionary(items, ordered=isinstance(value, OrderedDictValue))
-    if isinstance(value, tuple):
-        return _sequence(value, shared)
-    return value
+    return _sequence(value, shared)
 
 
 def _sequence(value: tuple[Value, ...], shared: Mapping[int, Argument] | None) -> tuple[Argument, ...]:
