@@ -142,7 +142,11 @@ def _dtype_name(layer_name: str, value: Value) -> str | None:
 def build(kind: str, positional: Sequence[Value] = (), keywords: Sequence[tuple[str, Value]] = ()) -> Module:
     """Build ``torch.nn.<kind>(*positional, **keywords)`` as a frozen ``Module`` (name ``""``)."""
     spec = CATALOG.entries.get(kind) or lookup(kind)
-    arguments, parts = spec.build(positional, keywords)
+    return _assembled(kind, *spec.build(positional, keywords))
+
+
+def _assembled(kind: str, arguments: Arguments, parts: Parts) -> Module:
+    """The module of a bound call and its builder's ``parts``, in its ``dtype=``, if torch could allocate it."""
     # name, kind, args, params, buffers, children (positional: the most frequent construction of a record)
     module = Module("", kind, tuple(arguments.values.items()), parts.params, parts.buffers, parts.children)
     if arguments.values.get("dtype") is not None:
@@ -193,7 +197,10 @@ def members(module: Module) -> list[tuple[str, Module]]:
 
 
 def rebuild(module: Module, overrides: Sequence[tuple[str, Value]]) -> Module:
-    """The same layer with some constructor arguments replaced (variants, related questions)."""
+    """The same layer with some constructor arguments replaced (variants, related questions). ``module.args``
+    are its call bound to the signature (``build`` keeps every argument), so it is not bound again: the new
+    values replace old ones and the builder checks them as torch does."""
     changes = dict(overrides)
-    keywords = [(name, changes.get(name, value)) for name, value in module.args]
-    return build(module.kind, (), keywords)
+    arguments = Arguments(module.kind, {name: changes.get(name, value) for name, value in module.args})
+    spec = CATALOG.entries.get(module.kind) or lookup(module.kind)
+    return _assembled(module.kind, arguments, spec.builder(arguments))

@@ -30,16 +30,15 @@ def call_of(module: Module, *, shared: Mapping[int, Argument] | None = None) -> 
     """The canonical constructor call that builds ``module``: required arguments positionally, others by
     keyword only when they differ from torch's default (``Conv2d(256, 512, 3, bias=False)``). ``shared``
     stands in for argument values (by ``id``) that a program has assigned to variables."""
-    shared = shared or {}
     if module.kind in _CONTAINERS:
         return Container(module.kind, tuple((name, call_of(child)) for name, child in members(module)))
-    spec = lookup(module.kind)
+    signature = lookup(module.kind).signature
     positional: list[Argument] = []
     keywords: list[tuple[str, Argument]] = []
     in_order = True  # required arguments go positionally until one argument is not written so
     for name, value in module.args:
-        default = spec.signature.default(name)
-        if default is REQUIRED and in_order and name not in spec.signature.keyword_only:
+        default = signature.default(name)
+        if default is REQUIRED and in_order and name not in signature.keyword_only:
             positional.append(argument_of(value, shared))
             continue
         in_order = False
@@ -58,8 +57,9 @@ def _same(value: object, default: object) -> bool:
 
 def argument_of(value: Value, shared: Mapping[int, Argument] | None = None) -> Argument:
     """A bound argument value as a call argument (a module as its call); ``shared`` as in ``call_of``."""
-    shared = shared or {}
-    found = shared.get(id(value))
+    if value is None or isinstance(value, (int, float, str)):  # most arguments (a program shares only tensors)
+        return value
+    found = shared.get(id(value)) if shared else None
     if found is not None:
         return found
     if isinstance(value, Module):
@@ -71,12 +71,10 @@ def argument_of(value: Value, shared: Mapping[int, Argument] | None = None) -> A
     if isinstance(value, DictValue):
         items = tuple((key, argument_of(item, shared)) for key, item in value)
         return Dictionary(items, ordered=isinstance(value, OrderedDictValue))
-    if isinstance(value, tuple):
-        return _sequence(value, shared)
-    return value
+    return _sequence(value, shared)
 
 
-def _sequence(value: tuple[Value, ...], shared: Mapping[int, Argument]) -> tuple[Argument, ...]:
+def _sequence(value: tuple[Value, ...], shared: Mapping[int, Argument] | None) -> tuple[Argument, ...]:
     """A tuple; one ``nn.Parameter`` object held n times in a row is one ``Repeated`` item, so the program
     shares it as the expression did."""
     parts: list[Argument] = []
