@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.counts import Counts, TensorRow
     from paramcount.analysis.memory import MemoryItem
     from paramcount.analysis.planner import Fit
+    from paramcount.analysis.structure import Block as ShareBlock
 
 __all__ = [
     "Href",
@@ -150,7 +151,7 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
         elif section.key == "formula":
             html = _formula_section(section)
         elif section.key == "blocks":
-            html = _share_section(report)
+            html = _share_section(report.blocks, report.counts)
         else:
             html = _section(section, href)
         found.append(html)
@@ -181,11 +182,13 @@ def _folded(section_html: str, summary: str, *, opened: bool) -> str:
     return f"{head}</h2>\n<details{state}><summary>{_escape(summary)}</summary>\n{body}</details>\n</section>"
 
 
-def _share_section(report: Report) -> str:
-    """Where the parameters are: one bar per top-level block (its share of the total), numbers beside it."""
-    total = report.counts.total or 1
+@per_frozen
+def _share_section(blocks: tuple[ShareBlock, ...], counts: Counts) -> str:
+    """Where the parameters are: one bar per top-level block (its share of the total), numbers beside it; once
+    per tree's blocks."""
+    total = counts.total or 1
     rows = []
-    for block in report.blocks:
+    for block in blocks:
         if not block.parameters:
             continue
         share = block.parameters / total
