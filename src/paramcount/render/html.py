@@ -148,8 +148,8 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
             html = _tensor_section(section, report.counts)
         elif section.key == "modules":
             html = _module_section(section)
-        elif section.key == "formula":
-            html = _formula_section(section)
+        elif section.key in PER_TREE_SECTIONS:
+            html = _tree_section(section)
         elif section.key == "blocks":
             html = _share_section(report.blocks, report.counts)
         else:
@@ -168,9 +168,14 @@ def _module_section(section: Section) -> str:
     return _folded(_section(section, None), "Module tree", opened=True)
 
 
+PER_TREE_SECTIONS = frozenset({"answer", "formula", "memory"})
+"""Sections that ``sections`` builds once per tree (the total and the model's facts, how the total adds up, the
+parameters' memory) and that are written as they are."""
+
+
 @per_frozen
-def _formula_section(section: Section) -> str:
-    """How the total adds up; once per tree's explanation (``sections`` gives it once per tree)."""
+def _tree_section(section: Section) -> str:
+    """A section of ``PER_TREE_SECTIONS``, once per section (``sections`` gives it once per tree)."""
     return _section(section, None)
 
 
