@@ -8,6 +8,7 @@ this module only writes them.
 
 from __future__ import annotations
 
+from paramcount._cache import per_frozen
 from paramcount.calls import (
     Call,
     Container,
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["call_text", "expression_text", "program_text"]
 
 
+@per_frozen
 def expression_text(expression: Call | Container | str) -> str:
     """A report's or a comparison's ``expression``: the call written out, or the name it is (a config's
-    class, a checkpoint's file)."""
+    class, a checkpoint's file). Once per record: an answer page writes its report's call in its slug, title,
+    heading and answer sentence."""
     return expression if isinstance(expression, str) else call_text(expression)
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from paramcount.analysis.counts import Counts, TensorRow
     from paramcount.analysis.memory import MemoryItem
     from paramcount.analysis.planner import Fit
+    from paramcount.analysis.structure import Block as ShareBlock
 
 __all__ = [
     "Href",
@@ -147,10 +148,10 @@ def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> 
             html = _tensor_section(section, report.counts)
         elif section.key == "modules":
             html = _module_section(section)
-        elif section.key == "formula":
-            html = _formula_section(section)
+        elif section.key in PER_TREE_SECTIONS:
+            html = _tree_section(section)
         elif section.key == "blocks":
-            html = _share_section(report)
+            html = _share_section(report.blocks, report.counts)
         else:
             html = _section(section, href)
         found.append(html)
@@ -167,9 +168,14 @@ def _module_section(section: Section) -> str:
     return _folded(_section(section, None), "Module tree", opened=True)
 
 
+PER_TREE_SECTIONS = frozenset({"answer", "formula", "memory"})
+"""Sections that ``sections`` builds once per tree (the total and the model's facts, how the total adds up, the
+parameters' memory) and that are written as they are."""
+
+
 @per_frozen
-def _formula_section(section: Section) -> str:
-    """How the total adds up; once per tree's explanation (``sections`` gives it once per tree)."""
+def _tree_section(section: Section) -> str:
+    """A section of ``PER_TREE_SECTIONS``, once per section (``sections`` gives it once per tree)."""
     return _section(section, None)
 
 
@@ -181,11 +187,13 @@ def _folded(section_html: str, summary: str, *, opened: bool) -> str:
     return f"{head}</h2>\n<details{state}><summary>{_escape(summary)}</summary>\n{body}</details>\n</section>"
 
 
-def _share_section(report: Report) -> str:
-    """Where the parameters are: one bar per top-level block (its share of the total), numbers beside it."""
-    total = report.counts.total or 1
+@per_frozen
+def _share_section(blocks: tuple[ShareBlock, ...], counts: Counts) -> str:
+    """Where the parameters are: one bar per top-level block (its share of the total), numbers beside it; once
+    per tree's blocks."""
+    total = counts.total or 1
     rows = []
-    for block in report.blocks:
+    for block in blocks:
         if not block.parameters:
             continue
         share = block.parameters / total

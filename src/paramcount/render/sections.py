@@ -18,8 +18,11 @@ from paramcount.report import Appearance, Comparison, Report
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from paramcount.analysis.counts import Counts
+    from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory
     from paramcount.analysis.planner import MemoryPlan
     from paramcount.analysis.structure import Block as ShareBlock
+    from paramcount.calls import Call, Container
+    from paramcount.provenance import Provenance
 
 __all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
 
@@ -70,8 +73,16 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _headline(report: Report) -> Section:
-    counts = report.counts
+@per_frozen
+def _headline(
+    expression: Call | Container | str,
+    counts: Counts,
+    provenance: Provenance,
+    notes: tuple[str, ...],
+    embedding_parameters: int,
+    active: int | None,
+) -> Section:
+    """The total and the model's facts, once per tree (the planner's reports of one model share them)."""
     segments = [
         Segment(integer(counts.total), "total"),
         Segment(" parameters  "),
@@ -82,14 +93,15 @@ def _headline(report: Report) -> Section:
     if counts.tied:
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
     blocks: list[Block] = [Paragraph(tuple(segments))]
-    if not isinstance(report.provenance, FromExpression):
-        blocks.append(Paragraph(_model_facts(report)))
-    blocks.extend(Paragraph((Segment(note, "muted"),)) for note in report.notes)
-    return Section("answer", expression_text(report.expression), tuple(blocks))
+    if not isinstance(provenance, FromExpression):
+        blocks.append(Paragraph(_model_facts(counts, provenance, embedding_parameters, active)))
+    blocks.extend(Paragraph((Segment(note, "muted"),)) for note in notes)
+    return Section("answer", expression_text(expression), tuple(blocks))
 
 
-def _model_facts(report: Report) -> tuple[Segment, ...]:
-    counts, provenance = report.counts, report.provenance
+def _model_facts(
+    counts: Counts, provenance: Provenance, embedding_parameters: int, active: int | None
+) -> tuple[Segment, ...]:
     parts = []
     if isinstance(provenance, FromConfig):
         parts.append(f"{provenance.architecture} (model_type {provenance.model_type})")
@@ -104,9 +116,9 @@ def _model_facts(report: Report) -> tuple[Segment, ...]:
         adapters = int(facts["adapter_parameters"])
         base = int(facts["base_parameters"])
         parts.append(f"peft {facts['peft_type']}: {integer(adapters)} adapter + {integer(base)} base parameters")
-    parts.append(f"{integer(counts.total - report.embedding_parameters)} excluding embeddings")
-    if report.active is not None:
-        parts.append(f"{integer(report.active)} active per token")
+    parts.append(f"{integer(counts.total - embedding_parameters)} excluding embeddings")
+    if active is not None:
+        parts.append(f"{integer(active)} active per token")
     if counts.tied:
         parts.append(f"{integer(counts.total + counts.tied)} if the tied tensors were separate")
     segments = [Segment(" · ".join(parts), "muted")]
@@ -299,23 +311,47 @@ def _steps(explanation: Explanation) -> Section:
 
 
 def _memory(report: Report) -> Section:
-    rows = tuple((m.format, *byte_sizes(m.bytes), m.note) for m in report.parameter_memory)
+    return _parameter_memory(
+        report.parameter_memory,
+        report.dtypes,
+        report.stored_dtype,
+        report.stored_parameter_bytes,
+        report.stored_buffer_bytes,
+        report.counts,
+        report.provenance,
+        report.by_dtype,
+    )
+
+
+@per_frozen
+def _parameter_memory(
+    memory: tuple[FormatMemory, ...],
+    dtypes: tuple[str, ...],
+    stored_dtype: DtypeChoice,
+    parameter_bytes: int,
+    buffer_bytes: int,
+    counts: Counts,
+    provenance: Provenance,
+    by_dtype: tuple[DtypeTotal, ...],
+) -> Section:
+    """The parameters' memory in each format and as stored, once per tree (the planner's reports share it)."""
+    rows = tuple((m.format, *byte_sizes(m.bytes), m.note) for m in memory)
     blocks: list[Block] = [Table(("format", "bytes", "decimal", "binary", ""), rows, frozenset({1, 2, 3}))]
-    if report.dtypes != ("float32",) or report.stored_dtype.dtype != "float32" or report.counts.buffers:
-        stored = byte_sizes(report.stored_parameter_bytes + report.stored_buffer_bytes)
+    if dtypes != ("float32",) or stored_dtype.dtype != "float32" or counts.buffers:
+        stored = byte_sizes(parameter_bytes + buffer_bytes)
         blocks.append(
             Paragraph(
                 (
                     Segment(
-                        f"Stored in {report.stored_dtype.dtype} ({dtype_why(report.stored_dtype)}): "
-                        f"parameters {integer(report.stored_parameter_bytes)} B"
-                        f" + buffers {integer(report.stored_buffer_bytes)} B"
+                        f"Stored in {stored_dtype.dtype} ({dtype_why(stored_dtype)}): "
+                        f"parameters {integer(parameter_bytes)} B"
+                        f" + buffers {integer(buffer_bytes)} B"
                         f" = {stored[0]} = {stored[1]} = {stored[2]}"
                     ),
                 )
             )
         )
-    if isinstance(report.provenance, FromFile):
+    if isinstance(provenance, FromFile):
         blocks.append(Paragraph((Segment("Stored in the checkpoint (tensor data, each tensor once):"),)))
         rows = tuple(
             (
@@ -325,7 +361,7 @@ def _memory(report: Report) -> Section:
                 integer(row.bytes),
                 _bits_per_element(row.bytes, row.count),
             )
-            for row in report.by_dtype
+            for row in by_dtype
         )
         blocks.append(
             Table(("dtype", "tensors", "elements", "bytes", "bits per element"), rows, frozenset({1, 2, 3, 4}))
@@ -716,11 +752,14 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         if report.reading is None
         else [Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))]
     )
+    headline = _headline(
+        report.expression, report.counts, report.provenance, report.notes, report.embedding_parameters, report.active
+    )
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
-        found = [_headline(report), _tensors(report.counts, report.kind), *steps, *reading, *structure]
+        found = [headline, _tensors(report.counts, report.kind), *steps, *reading, *structure]
     else:
-        found = [_headline(report), *structure, *steps, _tensors(report.counts, report.kind)]
+        found = [headline, *structure, *steps, _tensors(report.counts, report.kind)]
     found.extend(
         section
         for section in (_raw_shapes(report), _shapes(report, depth), _activations(report), _compute(report))

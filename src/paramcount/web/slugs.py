@@ -286,7 +286,14 @@ def query_for(slug: str) -> str | None:
     """The query text a slug stands for (canonical when the slug is), or None when it is not a slug."""
     if len(slug) > MAX_SLUG_CHARS or not slug.startswith(PARAMETERS):
         return None
-    body = slug[len(PARAMETERS) :]
+    return _decoded(slug[len(PARAMETERS) :])
+
+
+@lru_cache(maxsize=1024)
+def _decoded(body: str) -> str | None:
+    """``query_for`` of a slug's body, memoised: a page's slug is decoded when the page is asked for and again when
+    its report's slug is checked to read back as its query, and the answer depends on the text alone (the
+    registries it reads are immutable)."""
     hub_id = _hubs().get(body)
     if hub_id is not None:
         return hub_id
