@@ -154,9 +154,9 @@ def hub(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 def test_a_hub_id_fetches_config_json_and_headers_then_answers_from_the_cache(hub: FakeHub, cache: Path) -> None:
     assert paramcount.count("someone/tiny-llama").total == tiny_total()
     assert served(hub) == [
-        "HEAD main/config.json",
+        *["HEAD main/config.json"] * 2,  # paramcount's request (not retried), then hf_hub_download's
         "GET main/config.json",
-        f"HEAD {COMMIT}/model.safetensors.index.json",
+        *[f"HEAD {COMMIT}/model.safetensors.index.json"] * 2,
         f"GET {COMMIT}/model.safetensors.index.json",
         *(f"GET {COMMIT}/model-0000{i}-of-00002.safetensors bytes=0-{FIRST_RANGE}" for i in (1, 2)),
     ]
@@ -215,16 +215,26 @@ def test_a_gated_model_needs_hf_token(hub: FakeHub, monkeypatch: pytest.MonkeyPa
     assert paramcount.count("someone/gated").total == tiny_total()
 
 
-def test_an_unreachable_hub_is_one_line(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    """huggingface_hub retries five times over about 23 seconds first; the test skips its waits."""
+def test_an_unreachable_hub_is_one_line_at_once(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without huggingface_hub's five retries (about 23 seconds, each logged): nothing waits, and the CLI writes
+    the one line alone."""
     import time
 
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    from paramcount.cli import main
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
     hub.stop()
-    with pytest.raises(
-        ConfigError, match=r"^someone/tiny-llama: cannot reach the hub \(\w+\); use a cached model or --offline$"
-    ):
+    message = "someone/tiny-llama: cannot reach the hub (ConnectError); use a cached model or --offline"
+    with pytest.raises(ConfigError) as raised:
         paramcount.count("someone/tiny-llama")
+    assert str(raised.value) == message
+    assert main(["someone/tiny-llama"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err.splitlines()) == ("", [f"paramcount: error: {message}"])
+    assert waits == []
 
 
 def test_offline_never_asks_the_hub(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,7 +267,7 @@ def test_a_fetched_config_counts_every_class_as_transformers(hub: FakeHub) -> No
     result = paramcount.count("someone/tiny-llama", architecture="LlamaModel")
     assert result.total == sum(p.numel() for p in transformers_model(TINY, "LlamaModel").parameters())
     # the weights are the config's own class's (another class differs by design): not fetched, not compared
-    assert served(hub) == ["HEAD main/config.json", "GET main/config.json"]
+    assert served(hub) == ["HEAD main/config.json", "HEAD main/config.json", "GET main/config.json"]
     assert "weights_agree" not in dict(result.provenance.facts())
 
 
@@ -369,9 +379,9 @@ def test_a_cold_hub_id_is_compared_with_its_safetensors_headers(
     assert result.report().to_dict()["checkpoint"] == {"sections": [], "config_differences": []}
     # config.json, the index, then one range request per shard: the headers, never the rest of the data
     assert served(hub) == [
-        "HEAD main/config.json",
+        *["HEAD main/config.json"] * 2,  # paramcount's request (not retried), then hf_hub_download's
         "GET main/config.json",
-        f"HEAD {COMMIT}/model.safetensors.index.json",
+        *[f"HEAD {COMMIT}/model.safetensors.index.json"] * 2,
         f"GET {COMMIT}/model.safetensors.index.json",
         *(f"GET {COMMIT}/{name} bytes=0-{FIRST_RANGE}" for name in shards),
     ]
@@ -481,7 +491,7 @@ def test_a_hub_model_without_safetensors_is_counted_from_its_config_alone(hub: F
     assert result.total == tiny_total()
     assert "weights_agree" not in dict(result.provenance.facts())
     assert result.report().to_dict()["checkpoint"] is None
-    assert served(hub)[2:] == [  # after config.json: no index, no model.safetensors; the weights are never asked
+    assert served(hub)[3:] == [  # after config.json: no index, no model.safetensors; the weights are never asked
         f"HEAD {COMMIT}/model.safetensors.index.json",
         f"GET {COMMIT}/model.safetensors bytes=0-{FIRST_RANGE}",
     ]

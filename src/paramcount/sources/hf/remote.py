@@ -11,7 +11,7 @@
   of a file, and a commit's files never change.
 
 Every failure is one line: not found (404, or 401 for a private repository), gated or forbidden (403),
-unreachable.
+unreachable (at once: ``huggingface_hub``'s retries are for a hub that answered).
 """
 
 from __future__ import annotations
@@ -80,9 +80,17 @@ def _failure(text: str, error: Exception) -> ConfigError | UnknownNameError:
 
 
 def _download(repo_id: str, filename: str, revision: str | None) -> Path:
-    from huggingface_hub import hf_hub_download
+    """The file through ``hf_hub_download``, after one request for its metadata that is not retried.
 
-    return Path(hf_hub_download(repo_id, filename, revision=revision, **_settings()))
+    Where it cannot reach the hub, ``hf_hub_download`` retries five times over about 23 seconds (a minute
+    per try when the network does not answer) and logs each retry; the one request first makes an
+    unreachable hub one line at once, for one more round trip on a file's first download."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    settings = _settings()
+    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=settings["endpoint"])
+    get_hf_file_metadata(url, token=settings["token"], endpoint=settings["endpoint"])
+    return Path(hf_hub_download(repo_id, filename, revision=revision, **settings))
 
 
 def fetch_config(repo_id: str, revision: str | None = None) -> Path:
