@@ -86,3 +86,21 @@ def test_every_table_labels_the_root_alike() -> None:
     assert _section(text, "Modules")[1].split()[0] == "(root)"
     shapes = _section(text, "Shapes and compute for input (1, 4)")
     assert [line.split()[0] for line in shapes[1:4]] == ["(root)", "0", "1"]
+
+
+def test_a_count_of_one_is_singular_in_every_renderer() -> None:
+    """nn.PReLU() holds one parameter (torch: weight of shape (1,)), the module below one buffer element:
+    "1 parameter", "1 buffer element", never "1 parameters"."""
+    from paramcount.render.html import answer_text
+
+    report = paramcount.count("nn.PReLU()").report(sections=())
+    assert "\n  1 parameter  (1 trainable · 0 frozen)  ·  0 buffer elements\n" in render_plain(report)
+    assert "\n1 parameter  (1 trainable · 0 frozen)  ·  0 buffer elements\n" in render_markdown(report)
+    assert answer_text(report).startswith("PReLU() has 1 parameter: weight 1.")
+    import torch
+
+    with torch.device("meta"):
+        scaled = torch.nn.Module()
+        scaled.register_buffer("scale", torch.ones(1))
+    buffer = paramcount.from_module(scaled).report(sections=())
+    assert "\n  0 parameters  (0 trainable · 0 frozen)  ·  1 buffer element\n" in render_plain(buffer)
