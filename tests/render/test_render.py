@@ -104,3 +104,16 @@ def test_a_count_of_one_is_singular_in_every_renderer() -> None:
         scaled.register_buffer("scale", torch.ones(1))
     buffer = paramcount.from_module(scaled).report(sections=())
     assert "\n  0 parameters  (0 trainable · 0 frozen)  ·  1 buffer element\n" in render_plain(buffer)
+
+
+def test_the_flop_convention_is_a_sentence_of_its_own() -> None:
+    """The convention (a clause in the JSON's ``shapes.convention``) follows "per forward pass." as a sentence
+    that starts with a capital, for the modelled shapes and for a live module's measured ones."""
+    import torch
+
+    modelled = render_plain(paramcount.count("Linear(3, 4)").report(input_shape=(2, 3)), width=1000)
+    assert "FLOPs per forward pass. Matmul FLOPs (the torch.utils.flop_counter.FlopCounterMode convention)" in modelled
+    with torch.device("meta"):
+        layer = torch.nn.Linear(3, 4)
+    measured = render_plain(paramcount.summary(layer, input_size=(2, 3)), width=1000)
+    assert "FLOPs per forward pass. Measured with torch.utils.flop_counter.FlopCounterMode during" in measured

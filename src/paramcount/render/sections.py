@@ -459,9 +459,10 @@ def _shapes(report: Report, depth: int) -> Section | None:
             )
         blocks.append(Lines(tuple(lines)))
     complete = "" if shapes.is_complete else " (a lower bound: some modules are not modelled)"
+    convention = shapes.convention[:1].upper() + shapes.convention[1:]  # a sentence of its own (the data: a clause)
     summary = (
         f"Output {_shape_text(shapes.output_shape)}; {integer(shapes.total_macs)} MACs = "
-        f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {shapes.convention}."
+        f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {convention}."
     )
     if any(_depth(module.path) > depth for module in shapes.modules):
         summary += f" Deeper modules hidden (--depth {depth}); their MACs are in their parents' rows."
