@@ -100,6 +100,26 @@ def test_planner_uses_the_stored_bytes(tmp_path: Path) -> None:
     assert (q4.count, q4.bytes) == (2 * 2 * 256, 2 * 2 * 144)  # 4.5 bits per weight
 
 
+def test_a_quantised_file_with_a_float16_tensor_plans_llama_cpp_float16(tmp_path: Path) -> None:
+    """A Q4_K model whose output.weight is F16 (as llama.cpp's converters often leave it): float16 by the
+    quantised rule, llama.cpp's KV cache default, not "the dtype of most parameters": 2·256 weights of 512 × 256
+    are Q4_K, 64 × 256 of them float16."""
+    path = tmp_path / "mixed.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_K]
+    for name in ("blk.0.attn_q.weight", "blk.0.ffn_up.weight"):
+        writer.add_tensor(
+            name, np.zeros((256, 256 // block * size), dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q4_K
+        )
+    writer.add_tensor("output.weight", np.zeros((64, 256), dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    report = paramcount.count(str(path)).report(sections=())
+    assert (report.stored_dtype.dtype, report.stored_dtype.rule) == ("float16", "quantised")
+
+
 def string(text: str | bytes) -> bytes:
     raw = text.encode() if isinstance(text, str) else text
     return struct.pack("<Q", len(raw)) + raw
