@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import paramcount
 from paramcount.dtypes import GGML_TORCH_NAMES, GGML_TYPES, tensor_bytes
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
+from paramcount.render.text import render_plain
 from paramcount.sources.checkpoint import tree_from_entries
 from paramcount.sources.gguf import read_gguf, read_gguf_header
 from paramcount.tree import iter_params
@@ -98,6 +99,9 @@ def test_planner_uses_the_stored_bytes(tmp_path: Path) -> None:
     assert report.stored_parameter_bytes == weights[0].bytes
     q4 = next(row for row in report.by_dtype if row.dtype == "Q4_K")
     assert (q4.count, q4.bytes) == (2 * 2 * 256, 2 * 2 * 144)  # 4.5 bits per weight
+    rows = [line.split() for line in render_plain(report).splitlines()]
+    # dtype, tensors, elements, bytes, bits per element: Q6_K is 210 bytes per 256 weights = 6.5625 bits, exactly
+    assert ["Q6_K", "1", "1,024", "840", "6.5625"] in rows  # 2 rows of 2 blocks
 
 
 def test_a_quantised_file_with_a_float16_tensor_plans_llama_cpp_float16(tmp_path: Path) -> None:

@@ -371,10 +371,11 @@ def _parameter_memory(
 
 
 def _bits_per_element(size: int, count: int) -> str:
-    """``4.5`` for Q4_K (144 bytes per 256 elements); exact to three decimals."""
+    """``4.5`` for Q4_K (144 bytes per 256 elements), ``6.5625`` for Q6_K (210 per 256): to four decimals, which
+    every ggml type's block needs (an even number of bytes per 256 elements is a multiple of 1/16 bit)."""
     if not count:
         return ""
-    return f"{8 * size / count:.3f}".rstrip("0").rstrip(".")
+    return f"{8 * size / count:.4f}".rstrip("0").rstrip(".")
 
 
 def _rate(item: MemoryItem) -> str:
