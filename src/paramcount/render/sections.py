@@ -203,11 +203,7 @@ def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
     described.extend(f"{count} block" + ("" if count == "1" else "s") for count in blocks)
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
-    size = (
-        f", {files} {noun(files, 'file')} of {integer(int(facts['file_bytes']))} B"
-        if "file_bytes" in facts
-        else ""
-    )
+    size = f", {files} {noun(files, 'file')} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""
     return f"{format} checkpoint{inside}{size}"
 
 
