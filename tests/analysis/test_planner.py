@@ -4,7 +4,6 @@ derived by hand next to the test (the optimizer/torch oracle lives in test_memor
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -26,8 +25,6 @@ from paramcount.api import from_config
 from paramcount.errors import ArgumentError, UnknownNameError
 from paramcount.render.assumptions import assumption_text, dtype_reason
 from paramcount.tree import Module
-
-CHECKPOINTS = Path(__file__).parents[1] / "data" / "checkpoints"
 
 GIB = 2**30
 MIB = 2**20
@@ -228,11 +225,6 @@ def test_dtype_defaults_and_their_reasons() -> None:
     stored = paramcount.count("Linear(4, 3, dtype=torch.bfloat16)")
     assert dtype_reason(plan_memory(stored.tree).dtype_choice) == "bfloat16: the tensors' own dtype"
     assert plan_memory(stored.tree).dtype_choice.rule == "tensors"
-    # float32 stated, by a dtype= argument or a checkpoint's header, is the tensors' own too, not a default
-    stated = paramcount.count("nn.Sequential(nn.Linear(4, 3, dtype=torch.float32), nn.ReLU())")
-    assert dtype_reason(plan_memory(stated.tree).dtype_choice) == "float32: the tensors' own dtype"
-    header = paramcount.count(str(CHECKPOINTS / "tiny.safetensors"))  # every tensor F32 (its README block)
-    assert (plan_memory(header.tree).dtype_choice.rule, header.report().stored_dtype.rule) == ("tensors", "tensors")
 
 
 def test_gguf_quantises_matrices_and_keeps_vectors_in_float32() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for, storage_format, tensor_bytes
-from paramcount.tree import Module, iter_modules_collapsed
+from paramcount.tree import Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -149,8 +149,7 @@ def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None
     ``requested`` (a canonical dtype name) if given; else float16 when weights are stored quantised (a GGUF
     file: llama.cpp keeps its KV cache in f16 by default); else the tensors' own dtype when they state one
     other than float32 (the tree's default, indistinguishable from "not stated"), the most common by
-    parameters; else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32, the tensors' own
-    when a checkpoint or a ``dtype=`` argument states it, else torch's default. ``weights``:
+    parameters; else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
     parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
         return DtypeChoice(requested, "given", "argument")
@@ -166,21 +165,7 @@ def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None
         found = storage_format(configured)
         if found is not None and found.role == "dtype":
             return DtypeChoice(found.name, "config", "config")
-    if _float32_stated(root):
-        return DtypeChoice("float32", "tensors", "tensors")
     return DtypeChoice("float32", "torch-default", "default")
-
-
-def _float32_stated(root: Module) -> bool:
-    """Whether the tensors' float32 was stated rather than torch's default: a checkpoint's header gives every
-    tensor's dtype (its root has a ``format``), an expression a ``dtype=`` argument."""
-    if any(key == "format" for key, _ in root.attributes):
-        return True
-    return any(
-        key == "dtype" and value is not None
-        for _, module, _ in iter_modules_collapsed(root)
-        for key, value in module.args
-    )
 
 
 FLOATING: Final = frozenset({"float64", "float32", "float16", "bfloat16"})
