@@ -90,6 +90,7 @@ def test_no_expression_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         (["gpt2", "--depth", "x"], "argument --depth: invalid int value: 'x'"),
         (["gpt2", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--list"], "argument --list: expected one argument"),
+        (["gpt2", "--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),  # not --batch's JSON
     ],
 )
 def test_an_option_argparse_refuses_is_one_line(

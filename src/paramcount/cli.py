@@ -501,7 +501,7 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
     try:
         arguments = _quick_arguments(words) or _parser().parse_args(words)
     except QueryError as error:  # an option argparse refused: one line, or JSON as any refusal with --json
-        batch = any(word.startswith("--batch") for word in words)
+        batch = any(word == "--batch" or word.startswith("--batch=") for word in words)  # not --batch-size
         if batch or "--json" in words:
             sys.stdout.write(_error_json(None, error, indent=None if batch else 2) + "\n")
         else:
