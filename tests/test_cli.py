@@ -83,6 +83,32 @@ def test_no_expression_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert err.endswith('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gpt2", "--zero", "5"], "argument --zero: invalid choice: 5 (choose from 0, 1, 2, 3)"),
+        (["gpt2", "--depth", "x"], "argument --depth: invalid int value: 'x'"),
+        (["gpt2", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--list"], "argument --list: expected one argument"),
+        (["gpt2", "--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),  # not --batch's JSON
+    ],
+)
+def test_an_option_argparse_refuses_is_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Not argparse's usage block (a dozen lines) before its message: one line, as every other refusal."""
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == f"paramcount: error: {message}; paramcount --help lists the options\n"
+    code, out, err = run(capsys, "--json", *argv)
+    assert (code, err) == (2, "")
+    assert json.loads(out)["error"] == {
+        "type": "QueryError",
+        "message": f"{message}; paramcount --help lists the options",
+        "column": None,
+    }
+
+
 def test_batch_goes_on_after_a_failing_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     batch = tmp_path / "layers.txt"
     batch.write_text("Linear(10, 20)\n\n# a comment\nLinear(1, -2)\nConv2d(3, 64, 7)\n")

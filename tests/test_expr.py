@@ -535,6 +535,20 @@ ERRORS: list[tuple[str, type[ParamcountError], str, int | None]] = [
         "Sequential: argument 2 must be a module such as nn.Linear(...), got 3",
         None,
     ),
+    # a torch name where torch refuses it is quoted as written (torch: "Only Tensors of floating point and
+    # complex dtype can require gradients"), not as the record that holds it
+    (
+        "nn.Linear(3, 4, dtype=torch.int8)",
+        ArgumentError,
+        "Linear: dtype must be a floating torch dtype such as torch.bfloat16, got torch.int8",
+        None,
+    ),
+    (
+        "nn.Conv2d(3, 4, (F.gelu, 3))",
+        ArgumentError,
+        "Conv2d: kernel_size must be an int or a tuple of 2 ints, got (torch.nn.functional.gelu, 3)",
+        None,
+    ),
 ]
 
 

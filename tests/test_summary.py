@@ -427,7 +427,13 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
         ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 inputs"),
         ({"input_size": (2, 4), "device": "cuda"}, ArgumentError, "device: must be 'meta' or 'cpu', got 'cuda'"),
         ({"optimiser": "adamw"}, ArgumentError, "summary: unexpected keyword argument 'optimiser'"),
-        ({"input_size": (2, 5)}, ShapeError, "the forward pass cannot run on the meta device"),
+        # a shape torch refuses on every device: no advice to run it on the CPU
+        (
+            {"input_size": (2, 5)},
+            ShapeError,
+            "the forward pass fails at the given input (a and b must have same reduction dim, but got [2, 5] X "
+            "[4, 2].); check its shape and dtype",
+        ),
     ],
 )
 def test_summary_rejects_bad_options(options: dict[str, Any], error: type[Exception], message: str) -> None:

@@ -14,14 +14,14 @@ import sys
 
 from paramcount import __version__
 from paramcount._record import Record
-from paramcount.errors import ArgumentError, LimitError, ParamcountError
+from paramcount.errors import ArgumentError, LimitError, ParamcountError, QueryError
 from paramcount.limits import MAX_BATCH_LINES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator, Sequence
-    from typing import Any, TextIO
+    from typing import Any, NoReturn, TextIO
 
     from paramcount.analysis.planner import PlanOptions
     from paramcount.report import Report
@@ -201,7 +201,13 @@ DEFAULT_DEPTH = 3
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    parser = argparse.ArgumentParser(
+    class Parser(argparse.ArgumentParser):
+        """argparse's parser whose refusals are paramcount's one line (``QueryError``), not its usage block."""
+
+        def error(self, message: str) -> NoReturn:
+            raise QueryError(f"{message}; paramcount --help lists the options")
+
+    parser = Parser(
         prog="paramcount",
         description="Count the parameters of a torch.nn layer or module exactly, and show the arithmetic.",
         epilog=EXAMPLES,
@@ -492,7 +498,15 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
         from paramcount.web.commands import serve_main, site_main
 
         return (serve_main if words[0] == "serve" else site_main)(words[1:])
-    arguments = _quick_arguments(words) or _parser().parse_args(words)
+    try:
+        arguments = _quick_arguments(words) or _parser().parse_args(words)
+    except QueryError as error:  # an option argparse refused: one line, or JSON as any refusal with --json
+        batch = any(word == "--batch" or word.startswith("--batch=") for word in words)  # not --batch-size
+        if batch or "--json" in words:
+            sys.stdout.write(_error_json(None, error, indent=None if batch else 2) + "\n")
+        else:
+            sys.stderr.write(f"paramcount: error: {error}\n")
+        return 2
     if not (arguments.list or arguments.batch is not None or arguments.expression):
         _parser().print_usage(sys.stderr)
         sys.stderr.write('paramcount: error: give an expression, e.g. paramcount "Conv2d(256, 512, 3)"\n')

@@ -141,6 +141,11 @@ class Ref(Record):
 
     path: str
 
+    def __repr__(self) -> str:
+        """The name as torch spells it (``torch.int8``): a message quoting a refused value shows what was
+        written, not the record."""
+        return self.path
+
 
 class TensorSpec(Record):
     """A tensor an expression makes, by shape only (``torch.randn(3, 4)``, ``nn.Parameter(torch.zeros(5))``),

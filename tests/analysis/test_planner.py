@@ -218,7 +218,7 @@ def test_dtype_defaults_and_their_reasons() -> None:
     result = paramcount.count("Linear(4, 3)")
     assert (
         dtype_reason(plan_memory(result.tree).dtype_choice)
-        == "float32: torch's default; no dtype given, in the tensors or in a config"
+        == "float32: torch's default; neither the tensors nor a config state another"
     )
     given = plan_memory(result.tree, None, PlanOptions(dtype="fp16"))
     assert (given.dtype, dtype_reason(given.dtype_choice)) == ("float16", "float16: given as dtype")

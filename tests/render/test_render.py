@@ -86,3 +86,34 @@ def test_every_table_labels_the_root_alike() -> None:
     assert _section(text, "Modules")[1].split()[0] == "(root)"
     shapes = _section(text, "Shapes and compute for input (1, 4)")
     assert [line.split()[0] for line in shapes[1:4]] == ["(root)", "0", "1"]
+
+
+def test_a_count_of_one_is_singular_in_every_renderer() -> None:
+    """nn.PReLU() holds one parameter (torch: weight of shape (1,)), the module below one buffer element:
+    "1 parameter", "1 buffer element", never "1 parameters"."""
+    from paramcount.render.html import answer_text
+
+    report = paramcount.count("nn.PReLU()").report(sections=())
+    assert "\n  1 parameter  (1 trainable · 0 frozen)  ·  0 buffer elements\n" in render_plain(report)
+    assert "\n1 parameter  (1 trainable · 0 frozen)  ·  0 buffer elements\n" in render_markdown(report)
+    assert answer_text(report).startswith("PReLU() has 1 parameter: weight 1.")
+    import torch
+
+    with torch.device("meta"):
+        scaled = torch.nn.Module()
+        scaled.register_buffer("scale", torch.ones(1))
+    buffer = paramcount.from_module(scaled).report(sections=())
+    assert "\n  0 parameters  (0 trainable · 0 frozen)  ·  1 buffer element\n" in render_plain(buffer)
+
+
+def test_the_flop_convention_is_a_sentence_of_its_own() -> None:
+    """The convention (a clause in the JSON's ``shapes.convention``) follows "per forward pass." as a sentence
+    that starts with a capital, for the modelled shapes and for a live module's measured ones."""
+    import torch
+
+    modelled = render_plain(paramcount.count("Linear(3, 4)").report(input_shape=(2, 3)), width=1000)
+    assert "FLOPs per forward pass. Matmul FLOPs (the torch.utils.flop_counter.FlopCounterMode convention)" in modelled
+    with torch.device("meta"):
+        layer = torch.nn.Linear(3, 4)
+    measured = render_plain(paramcount.summary(layer, input_size=(2, 3)), width=1000)
+    assert "FLOPs per forward pass. Measured with torch.utils.flop_counter.FlopCounterMode during" in measured

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import paramcount
 from paramcount.dtypes import GGML_TORCH_NAMES, GGML_TYPES, tensor_bytes
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
+from paramcount.render.text import render_plain
 from paramcount.sources.checkpoint import tree_from_entries
 from paramcount.sources.gguf import read_gguf, read_gguf_header
 from paramcount.tree import iter_params
@@ -98,6 +99,29 @@ def test_planner_uses_the_stored_bytes(tmp_path: Path) -> None:
     assert report.stored_parameter_bytes == weights[0].bytes
     q4 = next(row for row in report.by_dtype if row.dtype == "Q4_K")
     assert (q4.count, q4.bytes) == (2 * 2 * 256, 2 * 2 * 144)  # 4.5 bits per weight
+    rows = [line.split() for line in render_plain(report).splitlines()]
+    # dtype, tensors, elements, bytes, bits per element: Q6_K is 210 bytes per 256 weights = 6.5625 bits, exactly
+    assert ["Q6_K", "1", "1,024", "840", "6.5625"] in rows  # 2 rows of 2 blocks
+
+
+def test_a_quantised_file_with_a_float16_tensor_plans_llama_cpp_float16(tmp_path: Path) -> None:
+    """A Q4_K model whose output.weight is F16 (as llama.cpp's converters often leave it): float16 by the
+    quantised rule, llama.cpp's KV cache default, not "the dtype of most parameters": 2·256 weights of 512 × 256
+    are Q4_K, 64 × 256 of them float16."""
+    path = tmp_path / "mixed.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_K]
+    for name in ("blk.0.attn_q.weight", "blk.0.ffn_up.weight"):
+        writer.add_tensor(
+            name, np.zeros((256, 256 // block * size), dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q4_K
+        )
+    writer.add_tensor("output.weight", np.zeros((64, 256), dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    report = paramcount.count(str(path)).report(sections=())
+    assert (report.stored_dtype.dtype, report.stored_dtype.rule) == ("float16", "quantised")
 
 
 def string(text: str | bytes) -> bytes:

@@ -122,7 +122,7 @@ def measure_forward(
         device: ``"meta"``, or ``"cpu"`` to allow a real forward on the CPU when meta cannot run it.
 
     Raises:
-        ShapeError: the forward failed (on meta, with the advice to allow the CPU).
+        ShapeError: the forward failed: at the given input, or on meta only (with the advice to allow the CPU).
     """
     if device not in DEVICES:
         raise ArgumentError("device", f"must be 'meta' or 'cpu', got {device!r:.40}", "device")
@@ -133,13 +133,17 @@ def measure_forward(
         meta_args, meta_kwargs = _to_meta((args, kwargs))
         return _run(meta_model, tree, meta_args, meta_kwargs, "meta", ())
     except (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError) as error:
+        reason = _first_line(error)
+        if device == "meta" and not _meta_only(error):
+            raise ShapeError(
+                f"the forward pass fails at the given input ({reason}); check its shape and dtype", ""
+            ) from None
         if device == "meta":
             raise ShapeError(
-                f"the forward pass cannot run on the meta device ({_first_line(error)}); pass device='cpu' to run "
+                f"the forward pass cannot run on the meta device ({reason}); pass device='cpu' to run "
                 "it on real tensors on the CPU at the given input",
                 "",
             ) from None
-        reason = _first_line(error)
     if any(tensor.device.type != "cpu" for tensor in _tensors_of(model)):
         raise ShapeError("device='cpu' needs the model on the CPU for the forward that meta could not run", "")
     note = (
@@ -152,6 +156,14 @@ def measure_forward(
             return _run(model, tree, real_args, real_kwargs, "cpu", (note,))
     except (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError) as error:
         raise ShapeError(f"the forward pass failed on the CPU too ({_first_line(error)})", "") from None
+
+
+def _meta_only(error: BaseException) -> bool:
+    """Whether the forward failed because meta tensors hold no values (``.item()``, a data-dependent shape, an op
+    without a meta kernel, a CPU tensor made inside ``forward``), which a real forward would not: torch's
+    messages then name the meta device or say the op is not implemented. Anything else (mismatched shapes or
+    dtypes) fails on every device, and the CPU would not help."""
+    return isinstance(error, NotImplementedError) or "meta" in str(error).lower()
 
 
 def _first_line(error: BaseException) -> str:

@@ -146,20 +146,20 @@ class DtypeChoice(Record):
 def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None = None) -> DtypeChoice:
     """The one default-dtype rule of every answer (text, JSON, web, memory plans).
 
-    ``requested`` (a canonical dtype name) if given; else the tensors' own dtype when they state one other
-    than float32 (the tree's default, indistinguishable from "not stated"), the most common by parameters;
-    else float16 when the weights are stored quantised (a GGUF file: llama.cpp keeps its KV cache in f16 by
-    default); else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
+    ``requested`` (a canonical dtype name) if given; else float16 when weights are stored quantised (a GGUF
+    file: llama.cpp keeps its KV cache in f16 by default); else the tensors' own dtype when they state one
+    other than float32 (the tree's default, indistinguishable from "not stated"), the most common by
+    parameters; else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
     parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
         return DtypeChoice(requested, "given", "argument")
     floating = {name: count for name, count in weights.items() if name in BITS}  # not a GGUF's Q4_K
+    if len(floating) < len(weights):  # whatever its float tensors (an F16 output.weight is not "most")
+        return DtypeChoice("float16", "quantised", "default")
     stated = {name: count for name, count in floating.items() if name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
         return DtypeChoice(dominant, "tensors-most" if len(floating) > 1 else "tensors", "tensors")
-    if len(floating) < len(weights):
-        return DtypeChoice("float16", "quantised", "default")
     configured = dict(root.attributes).get("torch_dtype")
     if isinstance(configured, str):
         found = storage_format(configured)

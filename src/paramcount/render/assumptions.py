@@ -24,7 +24,7 @@ DTYPE_WHY: Final[dict[str, str]] = {
     "tensors-most": "the tensors' own dtype (the dtype of most parameters)",
     "quantised": "llama.cpp's default for its KV cache (the weights are quantised)",
     "config": "the dtype the config stores",
-    "torch-default": "torch's default; no dtype given, in the tensors or in a config",
+    "torch-default": "torch's default; neither the tensors nor a config state another",
 }
 """``DtypeChoice.rule`` in words."""
 

@@ -12,7 +12,7 @@ from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModu
 from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
-from paramcount.render.units import byte_sizes, integer
+from paramcount.render.units import byte_sizes, integer, noun
 from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
@@ -85,10 +85,10 @@ def _headline(
     """The total and the model's facts, once per tree (the planner's reports of one model share them)."""
     segments = [
         Segment(integer(counts.total), "total"),
-        Segment(" parameters  "),
+        Segment(f" {noun(counts.total, 'parameter')}  "),
         Segment(f"({integer(counts.trainable)} trainable · {integer(counts.non_trainable)} frozen)", "muted"),
         Segment("  ·  "),
-        Segment(f"{integer(counts.buffers)} buffer elements"),
+        Segment(f"{integer(counts.buffers)} buffer {noun(counts.buffers, 'element')}"),
     ]
     if counts.tied:
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
@@ -165,7 +165,7 @@ def _hub_weights(facts: dict[str, str]) -> str:
         return f"\n  weights: {facts.get('weights', '?')}"
     files = int(facts["weights_files"])
     return (
-        f"\n  weights ({facts['weights_format']}, {files} file{'s' if files != 1 else ''}): "
+        f"\n  weights ({facts['weights_format']}, {files} {noun(files, 'file')}): "
         f"{integer(int(facts['weights_parameters']))} parameters; agree with config.json: {facts['weights_agree']}"
     )
 
@@ -191,22 +191,19 @@ def _sections(provenance: FromFile) -> list[str]:
         if rows:
             size, tensors = sum(row.bytes for row in rows), sum(row.tensors for row in rows)
             groups = ", ".join(f"{row.group} {integer(row.bytes)} B" for row in rows)
-            plural = "s" if tensors != 1 else ""
-            lines.append(f"\n  {title}, not counted: {integer(size)} B in {integer(tensors)} tensor{plural} ({groups})")
+            counted = f"{integer(tensors)} {noun(tensors, 'tensor')}"
+            lines.append(f"\n  {title}, not counted: {integer(size)} B in {counted} ({groups})")
     return lines
 
 
 def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
     """``gguf file (llama, 32 blocks), 1 file of 4,920,733,728 B`` from a checkpoint's header facts."""
     described = [facts[key] for key in ("architecture",) if key in facts]
-    described.extend(f"{facts[key]} blocks" for key in facts if key.endswith(".block_count"))
+    blocks = [facts[key] for key in facts if key.endswith(".block_count")]  # the file's metadata: any value
+    described.extend(f"{count} block" + ("" if count == "1" else "s") for count in blocks)
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
-    size = (
-        f", {files} file{'s' if files > 1 else ''} of {integer(int(facts['file_bytes']))} B"
-        if "file_bytes" in facts
-        else ""
-    )
+    size = f", {files} {noun(files, 'file')} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""
     return f"{format} checkpoint{inside}{size}"
 
 
@@ -370,10 +367,11 @@ def _parameter_memory(
 
 
 def _bits_per_element(size: int, count: int) -> str:
-    """``4.5`` for Q4_K (144 bytes per 256 elements); exact to three decimals."""
+    """``4.5`` for Q4_K (144 bytes per 256 elements), ``6.5625`` for Q6_K (210 per 256): to four decimals, which
+    every ggml type's block needs (an even number of bytes per 256 elements is a multiple of 1/16 bit)."""
     if not count:
         return ""
-    return f"{8 * size / count:.3f}".rstrip("0").rstrip(".")
+    return f"{8 * size / count:.4f}".rstrip("0").rstrip(".")
 
 
 def _rate(item: MemoryItem) -> str:
@@ -458,9 +456,10 @@ def _shapes(report: Report, depth: int) -> Section | None:
             )
         blocks.append(Lines(tuple(lines)))
     complete = "" if shapes.is_complete else " (a lower bound: some modules are not modelled)"
+    convention = shapes.convention[:1].upper() + shapes.convention[1:]  # a sentence of its own (the data: a clause)
     summary = (
         f"Output {_shape_text(shapes.output_shape)}; {integer(shapes.total_macs)} MACs = "
-        f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {shapes.convention}."
+        f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {convention}."
     )
     if any(_depth(module.path) > depth for module in shapes.modules):
         summary += f" Deeper modules hidden (--depth {depth}); their MACs are in their parents' rows."
