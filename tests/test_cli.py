@@ -109,6 +109,16 @@ def test_an_option_argparse_refuses_is_one_line(
     }
 
 
+@pytest.mark.parametrize("query", ["unet.py", "models/unet.py:", " unet.py "])
+def test_a_python_file_without_its_class_says_how_to_name_it(capsys: pytest.CaptureFixture[str], query: str) -> None:
+    file = query.strip().removesuffix(":")
+    assert run(capsys, query) == (
+        2,
+        "",
+        f"paramcount: error: {file}: name the nn.Module class to count after a colon: {file}:CLASS\n",
+    )
+
+
 def test_batch_goes_on_after_a_failing_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     batch = tmp_path / "layers.txt"
     batch.write_text("Linear(10, 20)\n\n# a comment\nLinear(1, -2)\nConv2d(3, 64, 7)\n")

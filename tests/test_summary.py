@@ -442,6 +442,17 @@ def test_summary_rejects_bad_options(options: dict[str, Any], error: type[Except
     assert str(caught.value).startswith(message)
 
 
+@pytest.mark.parametrize(("model", "shown"), [("resnet50", "str 'resnet50'"), (None, "NoneType None")])
+def test_summary_of_what_is_not_a_module_is_one_line(model: object, shown: str) -> None:
+    """Not an AttributeError from deep inside the walk: what was given, and the door that reads text."""
+    with pytest.raises(ArgumentError) as caught:
+        paramcount.summary(model)
+    assert str(caught.value) == (
+        f"model: must be a torch.nn.Module, got {shown}; paramcount.count() reads text (a layer, a zoo model, a hub "
+        "id, a config or a checkpoint)"
+    )
+
+
 def test_report_displays_in_terminal_notebook_and_json() -> None:
     report = paramcount.summary(CNN(), input_size=(1, 3, 8, 8), depth=1)
     text = str(report)

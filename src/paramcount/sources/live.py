@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 
 from paramcount._record import replace
-from paramcount.errors import ArgumentError, ParamcountError
+from paramcount.errors import ArgumentError, ParamcountError, short_repr
 from paramcount.layers._registry import build, registered
 from paramcount.layers._signature import REQUIRED
 from paramcount.tree import RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
@@ -78,6 +78,15 @@ def unwrap(module: Any) -> Any:
 def from_module(root: Any) -> Module:
     """The tree of ``root`` (an ``nn.Module``, unwrapped first); tensors shared between modules counted once."""
     model = unwrap(root)
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise ArgumentError(
+            "model",
+            f"must be a torch.nn.Module, got {type(root).__name__} {short_repr(root)}; paramcount.count() reads "
+            "text (a layer, a zoo model, a hub id, a config or a checkpoint)",
+            "model",
+        )
     tree = _Walk().convert("", "", model)
     return replace(tree, attributes=tree.attributes + _peft_facts(model, tree))
 
@@ -364,11 +373,16 @@ def _peft_facts(model: Any, tree: Module) -> tuple[tuple[str, Value], ...]:
 
 
 def file_target(text: str) -> tuple[str, str] | None:
-    """``("models/unet.py", "UNet")`` for a query ``models/unet.py:UNet``, else None."""
-    path, colon, name = text.strip().rpartition(":")
-    if not colon or not path.endswith(".py") or not name.isidentifier() or "(" in path:
-        return None
-    return path, name
+    """``("models/unet.py", "UNet")`` for a query ``models/unet.py:UNet``, else None; an ``ArgumentError`` for a
+    ``.py`` file named without its class (``unet.py``, ``unet.py:``), which no other door reads."""
+    stripped = text.strip()
+    path, colon, name = stripped.rpartition(":")
+    if colon and path.endswith(".py") and name.isidentifier() and "(" not in path:
+        return path, name
+    if stripped.endswith((".py", ".py:")) and "(" not in stripped:
+        file = stripped.removesuffix(":")
+        raise ArgumentError(file, f"name the nn.Module class to count after a colon: {file}:CLASS")
+    return None
 
 
 def build_from_file(path: str, name: str, positional: tuple[object, ...], keywords: dict[str, object]) -> Any:
