@@ -11,6 +11,7 @@ import torch
 import paramcount
 from paramcount.analysis import planner
 from paramcount.analysis.planner import EXCLUDED_OPTIMIZERS, MemoryPlan, PlanOptions, plan_memory, training_plans
+from paramcount.api import from_config_text
 from paramcount.errors import ArgumentError
 
 
@@ -268,6 +269,81 @@ def test_qlora_nf4_base_by_derivation() -> None:
     assert sum(i.bytes for i in plan.items if i.category == "gradients") == 4 * 65_536
     # AdamW: exp_avg and exp_avg_sq of the adapters + a float32 step for A and B
     assert sum(i.bytes for i in plan.items if i.category == "optimizer") == 2 * 4 * 65_536 + 2 * 4
+
+
+TINY_MIXTRAL = {
+    "model_type": "mixtral",
+    "architectures": ["MixtralForCausalLM"],
+    "hidden_size": 256,
+    "intermediate_size": 384,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "num_local_experts": 4,
+    "num_experts_per_tok": 2,
+    "vocab_size": 1000,
+}
+
+
+def _quantised_linears(model: torch.nn.Module) -> list[tuple[int, int]]:
+    """(out, in) of every Linear weight GPTQ/AWQ quantise in ``model``'s decoder layers, as their checkpoints
+    store them: the attention's nn.Linear layers, and per expert of transformers 5's fused tensors the
+    Linear layers of the unfused model (gate and up from ``gate_up_proj (E, 2i, h)``, down from ``down_proj
+    (E, h, i)``)."""
+    found = []
+    for name, module in model.named_modules():
+        if ".layers." not in name:
+            continue
+        if type(module) is torch.nn.Linear:
+            found.append((module.out_features, module.in_features))
+        elif type(module).__name__ == "MixtralExperts":
+            experts, double_width, hidden = module.gate_up_proj.shape
+            found += [(double_width // 2, hidden)] * (2 * experts)
+            experts, hidden, width = module.down_proj.shape
+            found += [(hidden, width)] * experts
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["gptq-g128", "awq-g128"])
+def test_gptq_and_awq_quantise_every_expert_as_a_linear_layer(fmt: str) -> None:
+    # AutoGPTQ QuantLinear / AutoAWQ WQLinear_GEMM per Linear (out, in), g = 128: qweight in·out/8 bytes, qzeros
+    # (int32, 8 per word) ⌈in/g⌉·out/2 bytes, scales (float16) 2·⌈in/g⌉·out bytes; GPTQ's g_idx 4·in bytes.
+    import json
+
+    from hf_oracle import transformers_model
+
+    model = transformers_model(TINY_MIXTRAL, "MixtralForCausalLM")
+    linears = _quantised_linears(model)
+    assert len(linears) == 2 * (4 + 3 * 4)  # per layer: q, k, v, o and three Linear layers per expert
+    values = sum(o * i // 2 + -(-i // 128) * o // 2 + 2 * -(-i // 128) * o for o, i in linears)
+    total = sum(p.numel() for p in model.parameters())
+    result = from_config_text(json.dumps(TINY_MIXTRAL))
+    assert result.total == total
+    plan = plan_memory(result.tree, result.counts, PlanOptions(quantization=fmt))
+    weights = [item for item in plan.items if item.category == "weights"]
+    other = 4 * (total - sum(o * i for o, i in linears))  # embeddings, norms, routers and the head in float32
+    g_idx = [4 * sum(i for _, i in linears)] if fmt.startswith("gptq") else []
+    assert [item.bytes for item in weights] == [values, *g_idx, other]
+    assert not any(a.kind == "format-experts" for a in plan.assumptions)
+
+
+def test_bitsandbytes_leaves_fused_experts_unquantised_and_says_so() -> None:
+    # bitsandbytes replaces nn.Linear layers only; transformers 5 keeps the experts as 3-d nn.Parameters
+    # (MixtralExperts.gate_up_proj, down_proj), which stay in the model's dtype (bitsandbytes issue #1849).
+    import json
+
+    from hf_oracle import transformers_model
+
+    model = transformers_model(TINY_MIXTRAL, "MixtralForCausalLM")
+    in_experts = sum(p.numel() for name, p in model.named_parameters() if ".experts." in name)
+    linear = sum(m.weight.numel() for n, m in model.named_modules() if type(m) is torch.nn.Linear and n != "lm_head")
+    result = from_config_text(json.dumps(TINY_MIXTRAL))
+    plan = plan_memory(result.tree, result.counts, PlanOptions(quantization="nf4"))
+    values, other = (item for item in plan.items if item.category == "weights")
+    assert (values.count, other.count) == (linear, result.total - linear)
+    assert in_experts == 2 * 4 * 3 * 256 * 384
+    note = next(a for a in plan.assumptions if a.kind == "format-experts")
+    assert dict(note.values) == {"name": "nf4", "parameters": in_experts, "dtype": "float32"}
 
 
 # --- LoRA adapters against peft's get_peft_model ----------------------------------------------------------------

@@ -85,6 +85,10 @@ MASKED_ON_CUDA: Final = (
 TEMPLATES: Final[dict[str, str]] = {
     "dtype": "dtype {dtype}: {why}",
     "format": "{name}: {note} (source: {source})",
+    "format-experts": (
+        "{name}: the experts' fused 3-d weights ({parameters:,} parameters; transformers 5 stores them so) are not "
+        "nn.Linear layers, which alone bitsandbytes quantises: they stay in {dtype} (bitsandbytes issue #1849)"
+    ),
     "checkpoint-weights": "weights as the checkpoint stores them: each tensor's bytes from its type's block layout",
     "lora": (
         "LoRA r={rank} on {targets} ({targets_why}): {layers:,} Linear layers adapted ({adapted}); base weights "

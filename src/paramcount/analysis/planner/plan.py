@@ -41,6 +41,7 @@ from paramcount.analysis.planner.weights import (
     quantized_weights,
     resolve_dtype,
     stored_weights,
+    unquantised_experts,
 )
 from paramcount.dtypes import BITS, StorageFormat, bytes_for
 from paramcount.tree import Module
@@ -157,12 +158,19 @@ def _is_language_model(tree: Module) -> bool:
     return dims is not None and dims.vocab is not None
 
 
-def _format_note(fmt: StorageFormat, tree: Module) -> Assumption:
-    """The format's note, with what it does to a language model's tensors only when ``tree`` is one."""
+def _format_notes(fmt: StorageFormat, tree: Module, uses: tuple[ParamUse, ...], dtype: str) -> list[Assumption]:
+    """The format's note, with what it does to a language model's tensors only when ``tree`` is one, and the
+    fused experts it leaves unquantised, if any."""
     language_model_note = fmt.language_model_note if fmt.language_model_note and _is_language_model(tree) else ""
-    return Assumption.of(
-        "format", name=fmt.name, note=fmt.note, language_model_note=language_model_note, source=fmt.source
-    )
+    notes = [
+        Assumption.of(
+            "format", name=fmt.name, note=fmt.note, language_model_note=language_model_note, source=fmt.source
+        )
+    ]
+    left = unquantised_experts(uses, fmt)
+    if left:
+        notes.append(Assumption.of("format-experts", name=fmt.name, parameters=left, dtype=dtype))
+    return notes
 
 
 def _weights(
@@ -170,7 +178,7 @@ def _weights(
 ) -> tuple[list[MemoryItem], list[Assumption]]:
     if options.quantization is not None:
         fmt = find_format("quantization", options.quantization)
-        return list(quantized_weights(uses, fmt, dtype)), [_format_note(fmt, tree)]
+        return list(quantized_weights(uses, fmt, dtype)), _format_notes(fmt, tree, uses, dtype)
     stored = stored_weights(uses) if options.dtype is None and options.mixed_precision is None else None
     if stored is not None:
         return [stored], [Assumption.of("checkpoint-weights")]
@@ -734,7 +742,7 @@ def weights_in_format(tree: Module, name: str, *, dtype: str | None = None) -> M
     fmt = find_format("format", name)
     uses = parameter_uses(tree)
     choice = resolve_dtype(tree, uses, PlanOptions(dtype=dtype).dtype)
-    note = (_format_note(fmt, tree),)
+    note = tuple(_format_notes(fmt, tree, uses, choice.dtype))
     if fmt.role == "dtype":
         return MemoryBreakdown((_item(f"weights ({fmt.name})", _total(uses), fmt.value_bits, "weights"),), note)
     return MemoryBreakdown(quantized_weights(uses, fmt, choice.dtype), note)

@@ -10,7 +10,7 @@ quantised format (``quantized_weights``) and the LoRA adapters (``lora_adapters`
 from __future__ import annotations
 
 from paramcount._cache import per_tree
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
@@ -33,6 +33,7 @@ __all__ = [
     "quantized_weights",
     "resolve_dtype",
     "stored_weights",
+    "unquantised_experts",
 ]
 
 LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
@@ -43,6 +44,10 @@ LINEAR_KINDS: Final[dict[str, Literal["out_in", "in_out"]]] = {
 }
 """Module kinds that are linear layers, and how their weight is laid out: torch's Linear stores
 (out_features, in_features); transformers' GPT-2 ``Conv1D`` stores (in, out)."""
+
+EXPERTS_IN_OUT: Final = frozenset({"GptOssExperts", "Llama4TextExperts"})
+"""Fused experts whose 3-d weights transformers 5.24 stores (experts, in, out); the others (``MixtralExperts``,
+``Qwen3MoeExperts``, ``DeepseekV3Experts`` …) store (experts, out, in), each expert's slice a Linear weight."""
 
 
 class ParamUse(Record):
@@ -61,6 +66,9 @@ class ParamUse(Record):
     """Inside a numbered child of a container (a block of ``layers.0-31``)."""
     is_head: bool = False
     """The output head: a Linear outside the stacks whose outputs are the rows of an embedding table."""
+    experts: int = 0
+    """For a 3-d weight of fused experts (transformers 5's ``gate_up_proj``, ``down_proj``): how many experts it
+    stacks, each slice one expert's Linear weight; 0 for any other tensor."""
 
     @property
     def count(self) -> int:
@@ -80,6 +88,9 @@ class ParamUse(Record):
             return 1, 1
         if self.is_linear_weight and LINEAR_KINDS[self.module_kind] == "in_out":
             return self.sizes[1], self.sizes[0]
+        if self.experts:  # one expert's slice
+            _, first, second = self.sizes
+            return (second, first) if self.module_kind in EXPERTS_IN_OUT else (first, second)
         return self.sizes[0], self.count // self.sizes[0] if self.sizes[0] else 0
 
 
@@ -131,9 +142,12 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     found: list[ParamUse] = []
     heads = output_heads(root)
     for path, name, module, times, in_stack in _walk(root):
+        stacked = dict(module.attributes).get("num_experts")
+        stacked = stacked if isinstance(stacked, int) else 0
         for param in module.params:
             if param.tied_to is not None:
                 continue
+            fused = len(param.sizes) == 3 and param.sizes[0] == stacked
             found.append(
                 ParamUse(
                     f"{path}.{param.name}" if path else param.name,
@@ -147,6 +161,7 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
                     param.dtype,
                     in_stack,
                     is_head=path in heads,
+                    experts=stacked if fused else 0,
                 )
             )
     return tuple(found)
@@ -186,9 +201,28 @@ def quantizes(fmt: StorageFormat, use: ParamUse) -> bool:
         return True
     if fmt.applies_to == "matrices":
         return len(use.sizes) >= 2
+    if use.experts:  # GPTQ, AWQ and FP8 quantise each expert as a Linear; bitsandbytes replaces nn.Linear only
+        return fmt.family != "bitsandbytes"
     if not use.is_linear_weight or use.is_head:
         return False
     return fmt.applies_to == "linear" or use.in_stack
+
+
+def _per_expert(use: ParamUse) -> ParamUse:
+    """A fused experts' weight as the Linear weights (out × in) that quantised checkpoints store, each quantised
+    on its own: one per expert, two for ``gate_up_proj`` (the gate and up projections, Mixtral's ``w1`` and
+    ``w3``), so per-input and per-tensor overheads count as often as there are Linear layers."""
+    if not use.experts:
+        return use
+    rows, columns = use.matrix
+    halves = 2 if use.name == "gate_up_proj" else 1
+    return replace(use, sizes=(rows // halves, columns), times=use.times * use.experts * halves, experts=0)
+
+
+def unquantised_experts(uses: tuple[ParamUse, ...], fmt: StorageFormat) -> int:
+    """Parameters of fused experts that ``fmt`` leaves in the model's dtype (bitsandbytes: they are not
+    ``nn.Linear`` layers), for the plan's note."""
+    return sum(use.count * use.times for use in uses if use.experts and not quantizes(fmt, use))
 
 
 def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str) -> tuple[MemoryItem, ...]:
@@ -196,7 +230,7 @@ def quantized_weights(uses: tuple[ParamUse, ...], fmt: StorageFormat, dtype: str
     at float32, as llama.cpp stores them). The values and their per-block scales are one line, at the
     format's bits per weight; each overhead that depends on the shape (LLM.int8's per-row scales, GPTQ's
     per-column ``g_idx``, a per-tensor FP8 scale) is a line of its own."""
-    quantized = [use for use in uses if quantizes(fmt, use)]
+    quantized = [_per_expert(use) for use in uses if quantizes(fmt, use)]
     rest = [use for use in uses if not quantizes(fmt, use)]
     rate = fmt.bits_per_weight
     shaped = fmt.shaped_overheads
