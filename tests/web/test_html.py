@@ -49,8 +49,19 @@ def test_answer_sentence() -> None:
     assert text.startswith(
         "Linear(3, 4).requires_grad_(False) has 16 parameters (0 trainable, 16 frozen): weight 12 and bias 4."
     )
-    assert "Training with" not in text  # nothing to train
+    assert "Training" not in text  # nothing to train
     assert unescape(re.sub(r"<[^>]+>", "", answer_html(report))) == text
+
+
+def test_answer_sentence_names_the_training_recipe() -> None:
+    # Linear(10, 5): 55 float32 parameters, 220 B; AdamW keeps the weights, gradients, exp_avg and exp_avg_sq
+    # (4 × 220 B) and a float32 step per tensor (2 × 4 B): 888 B, the recipe torch calls "AdamW, float32".
+    report = paramcount.count("Linear(10, 5)").report()
+    assert report.training[0].name == "AdamW, float32"
+    assert answer_text(report).endswith(
+        " Training (AdamW, float32) holds 888 bytes (888 B, 888 B) of weights, gradients and optimizer states,"
+        " before activations."
+    )
 
 
 def test_answer_sentence_for_models() -> None:

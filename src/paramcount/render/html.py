@@ -361,7 +361,7 @@ def _pieces(report: Report) -> tuple[_Piece, ...]:
         pieces.append((".", None))
     if report.training and counts.trainable:
         plan = report.training[0]
-        pieces.append((f" Training with {plan.name} holds ", None))
+        pieces.append((f" Training ({plan.name}) holds ", None))  # "AdamW, float32": a name, not a clause
         pieces += _sizes(plan.bytes, "training")
         pieces.append((" of weights, gradients and optimizer states, before activations.", None))
     return tuple(pieces)
