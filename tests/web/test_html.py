@@ -64,6 +64,13 @@ def test_answer_sentence_names_the_training_recipe() -> None:
     )
 
 
+def test_answer_sentence_agrees_in_number() -> None:
+    # weight 1 × 1: one float32 parameter, 4 B; AdamW adds its gradient, exp_avg, exp_avg_sq and step: 20 B
+    text = answer_text(paramcount.count("Linear(1, 1, bias=False)").report())
+    assert text.startswith("Linear(1, 1, bias=False) has 1 parameter: weight 1. Stored as float32")
+    assert ", the parameter takes 4 bytes (4 B, 4 B). Training (AdamW, float32) holds 20 bytes" in text
+
+
 def test_answer_sentence_for_models() -> None:
     mixtral = paramcount.count("mistralai/Mixtral-8x7B-v0.1").report()
     assert subject(mixtral) == "mistralai/Mixtral-8x7B-v0.1 (MixtralForCausalLM)"

@@ -19,7 +19,7 @@ from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.assumptions import dtype_why
 from paramcount.render.code import expression_text
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
-from paramcount.render.units import binary_size, decimal_size, integer
+from paramcount.render.units import binary_size, decimal_size, integer, plural
 from paramcount.report import Report
 
 TYPE_CHECKING = False
@@ -342,7 +342,8 @@ def _pieces(report: Report) -> tuple[_Piece, ...]:
     """The answer sentence's runs, once per report: a page writes the sentence as HTML and as text (its meta
     description) from the same report."""
     counts = report.counts
-    pieces: list[_Piece] = [(f"{subject(report)} has ", None), (integer(counts.total), "total"), (" parameters", None)]
+    pieces: list[_Piece] = [(f"{subject(report)} has ", None), (integer(counts.total), "total")]
+    pieces.append((f" {plural(counts.total, 'parameter')}", None))
     if counts.non_trainable:
         pieces += [(" (", None), (integer(counts.trainable), "trainable"), (" trainable, ", None)]
         pieces += [(integer(counts.non_trainable), "frozen"), (" frozen)", None)]
@@ -356,7 +357,8 @@ def _pieces(report: Report) -> tuple[_Piece, ...]:
     pieces.append((".", None))
     if counts.total:
         stored = report.stored_dtype
-        pieces.append((f" Stored as {stored.dtype} ({dtype_why(stored)}), the parameters take ", None))
+        take = "the parameter takes" if counts.total == 1 else "the parameters take"
+        pieces.append((f" Stored as {stored.dtype} ({dtype_why(stored)}), {take} ", None))
         pieces += _sizes(report.stored_parameter_bytes, "parameter")
         pieces.append((".", None))
     if report.training and counts.trainable:

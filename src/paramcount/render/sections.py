@@ -12,7 +12,7 @@ from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModu
 from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
-from paramcount.render.units import byte_sizes, integer
+from paramcount.render.units import byte_sizes, integer, plural
 from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
@@ -85,10 +85,10 @@ def _headline(
     """The total and the model's facts, once per tree (the planner's reports of one model share them)."""
     segments = [
         Segment(integer(counts.total), "total"),
-        Segment(" parameters  "),
+        Segment(f" {plural(counts.total, 'parameter')}  "),
         Segment(f"({integer(counts.trainable)} trainable · {integer(counts.non_trainable)} frozen)", "muted"),
         Segment("  ·  "),
-        Segment(f"{integer(counts.buffers)} buffer elements"),
+        Segment(f"{integer(counts.buffers)} buffer {plural(counts.buffers, 'element')}"),
     ]
     if counts.tied:
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer"]
+__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "plural"]
 
 _DECIMAL = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
@@ -10,6 +10,11 @@ _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 def integer(value: int) -> str:
     return f"{value:,}"
+
+
+def plural(value: int, word: str) -> str:
+    """``word`` as ``value`` of it reads: ``parameter`` for 1, ``parameters`` for any other count."""
+    return word if value == 1 else f"{word}s"
 
 
 def _scaled(value: int, units: tuple[tuple[int, str], ...]) -> str:
