@@ -162,6 +162,21 @@ def test_planner_page(client: TestClient, element_text: Text) -> None:
     assert f'href="/answers/{TRAINING_SLUG}"' in page.text
 
 
+def test_planner_form_holds_the_lora_targets(client: TestClient, element_text: Text) -> None:
+    """Every option of /api/memory is a field of the form, so a planner address shows all it plans for and the
+    form (or its script) sends it on: the LoRA targets are text (module names, or all-linear)."""
+    empty = client.get("/planner").text
+    assert '<input id="lora_targets" name="lora_targets" type="text"' in empty
+    assert 'placeholder="peft&#39;s default" value="">' in empty
+    fields = {"q": LLAMA, "optimizer": "adamw", "lora_rank": "16", "lora_targets": "all-linear", "seq_len": "2048"}
+    page = client.get("/planner", params=fields).text
+    assert 'placeholder="peft&#39;s default" value="all-linear">' in page
+    options = PlanOptions(optimizer="adamw", lora_rank=16, lora_targets="all-linear", seq_len=2048)
+    plan = paramcount.count(LLAMA).report(options).plan
+    assert plan is not None
+    assert element_text(page, "memory-total-bytes") == f"{plan.total_bytes:,} bytes"
+
+
 def test_planner_page_shows_option_errors_inline(client: TestClient, element_text: Text) -> None:
     page = client.get("/planner", params={"q": LLAMA, "seq_len": "many"})
     assert page.status_code == 400
