@@ -51,6 +51,19 @@ def test_byte_units_are_named_right(value: int, expected: tuple[str, str, str]) 
     assert byte_sizes(value) == expected
 
 
+@pytest.mark.parametrize(
+    ("query", "headline"),
+    [
+        # weight 1 × 1, no bias: one parameter; no buffers
+        ("Linear(1, 1, bias=False)", "1 parameter  (1 trainable · 0 frozen)  ·  0 buffer elements"),
+        # weight and bias 2 × 1; running_mean 2, running_var 2, num_batches_tracked 1
+        ("BatchNorm1d(2)", "4 parameters  (4 trainable · 0 frozen)  ·  5 buffer elements"),
+    ],
+)
+def test_headline_agrees_in_number(query: str, headline: str) -> None:
+    assert render_plain(paramcount.count(query).report()).splitlines()[1].strip() == headline
+
+
 def test_rich_sink_writes_the_same_words() -> None:
     import io
 

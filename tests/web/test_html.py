@@ -49,8 +49,26 @@ def test_answer_sentence() -> None:
     assert text.startswith(
         "Linear(3, 4).requires_grad_(False) has 16 parameters (0 trainable, 16 frozen): weight 12 and bias 4."
     )
-    assert "Training with" not in text  # nothing to train
+    assert "Training" not in text  # nothing to train
     assert unescape(re.sub(r"<[^>]+>", "", answer_html(report))) == text
+
+
+def test_answer_sentence_names_the_training_recipe() -> None:
+    # Linear(10, 5): 55 float32 parameters, 220 B; AdamW keeps the weights, gradients, exp_avg and exp_avg_sq
+    # (4 × 220 B) and a float32 step per tensor (2 × 4 B): 888 B, the recipe torch calls "AdamW, float32".
+    report = paramcount.count("Linear(10, 5)").report()
+    assert report.training[0].name == "AdamW, float32"
+    assert answer_text(report).endswith(
+        " Training (AdamW, float32) holds 888 bytes (888 B, 888 B) of weights, gradients and optimizer states,"
+        " before activations."
+    )
+
+
+def test_answer_sentence_agrees_in_number() -> None:
+    # weight 1 × 1: one float32 parameter, 4 B; AdamW adds its gradient, exp_avg, exp_avg_sq and step: 20 B
+    text = answer_text(paramcount.count("Linear(1, 1, bias=False)").report())
+    assert text.startswith("Linear(1, 1, bias=False) has 1 parameter: weight 1. Stored as float32")
+    assert ", the parameter takes 4 bytes (4 B, 4 B). Training (AdamW, float32) holds 20 bytes" in text
 
 
 def test_answer_sentence_for_models() -> None:

@@ -96,6 +96,21 @@ def _error(response: Any) -> dict[str, Any]:
         ("/etc", "QueryError", PATH_MESSAGE, None),
         ("../secrets", "QueryError", PATH_MESSAGE, None),
         ("~/models", "QueryError", PATH_MESSAGE, None),
+        (  # a hub id the package does not ship is not a path: say so, with the shipped ids that are close
+            "meta-llama/Llama-3.1-8C",
+            "UnknownNameError",
+            "meta-llama/Llama-3.1-8C: not a shipped hub id, and the web app fetches nothing from the hub; paste its "
+            "config.json text; did you mean 'meta-llama/Llama-3.1-8B', 'meta-llama/Llama-3.1-405B' or "
+            "'meta-llama/Llama-3.2-1B'?",
+            None,
+        ),
+        (
+            "mistralai/Mistral-Nemo-Instruct-2407",
+            "UnknownNameError",
+            "mistralai/Mistral-Nemo-Instruct-2407: not a shipped hub id, and the web app fetches nothing from the "
+            "hub; paste its config.json text",
+            None,
+        ),
         ("  ", "QueryError", EMPTY_MESSAGE, None),
         ("gpt2", None, None, None),
     ],

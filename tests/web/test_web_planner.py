@@ -3,7 +3,9 @@ output-size answer pages and their slugs. The numbers are the library's; these t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -162,6 +164,21 @@ def test_planner_page(client: TestClient, element_text: Text) -> None:
     assert f'href="/answers/{TRAINING_SLUG}"' in page.text
 
 
+def test_planner_form_holds_the_lora_targets(client: TestClient, element_text: Text) -> None:
+    """Every option of /api/memory is a field of the form, so a planner address shows all it plans for and the
+    form (or its script) sends it on: the LoRA targets are text (module names, or all-linear)."""
+    empty = client.get("/planner").text
+    assert '<input id="lora_targets" name="lora_targets" type="text"' in empty
+    assert 'placeholder="peft&#39;s default" value="">' in empty
+    fields = {"q": LLAMA, "optimizer": "adamw", "lora_rank": "16", "lora_targets": "all-linear", "seq_len": "2048"}
+    page = client.get("/planner", params=fields).text
+    assert 'placeholder="peft&#39;s default" value="all-linear">' in page
+    options = PlanOptions(optimizer="adamw", lora_rank=16, lora_targets="all-linear", seq_len=2048)
+    plan = paramcount.count(LLAMA).report(options).plan
+    assert plan is not None
+    assert element_text(page, "memory-total-bytes") == f"{plan.total_bytes:,} bytes"
+
+
 def test_planner_page_shows_option_errors_inline(client: TestClient, element_text: Text) -> None:
     page = client.get("/planner", params={"q": LLAMA, "seq_len": "many"})
     assert page.status_code == 400
@@ -174,6 +191,21 @@ def test_memory_fragment(client: TestClient, element_text: Text) -> None:
     assert report.plan is not None
     assert element_text(fragment.text, "memory-total-bytes") == f"{report.plan.total_bytes:,} bytes"
     assert 'href="/api/memory?q=Linear%284096%2C+4096%29&amp;optimizer=sgd"' in fragment.text
+
+
+def test_output_fragment_needs_an_input_as_its_json_does(client: TestClient, element_text: Text) -> None:
+    """The output view asks /api/flops's question: without an input shape or a sequence length it is /api/flops's
+    error, inline (it answered "was given no input shape" with a JSON link to that 400)."""
+    message = "flops: give input (a shape such as 1,3,224,224) or seq_len (tokens per sequence)"
+    bare = client.get("/fragments/answer", params={"q": "gpt2", "view": "output"})
+    assert bare.status_code == 200
+    assert element_text(bare.text, "error-message") == message
+    assert client.get("/api/flops", params={"q": "gpt2"}).json()["error"]["message"] == message
+    shaped = client.get("/fragments/answer", params={"q": "Conv2d(3, 64, 3)", "view": "output", "input": "1,3,8,8"})
+    assert element_text(shaped.text, "output-shape") == "(1, 64, 6, 6)"  # 8 − 3 + 1 = 6
+    json_url = re.search(r'id="json-link" href="([^"]+)"', shaped.text)
+    assert json_url is not None
+    assert client.get(unescape(json_url[1])).status_code == 200
 
 
 def test_curated_memory_and_output_pages_exist(client: TestClient) -> None:

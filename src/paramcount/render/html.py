@@ -357,12 +357,13 @@ def _pieces(report: Report) -> tuple[_Piece, ...]:
     pieces.append((".", None))
     if counts.total:
         stored = report.stored_dtype
-        pieces.append((f" Stored as {stored.dtype} ({dtype_why(stored)}), the parameters take ", None))
+        take = "the parameter takes" if counts.total == 1 else "the parameters take"
+        pieces.append((f" Stored as {stored.dtype} ({dtype_why(stored)}), {take} ", None))
         pieces += _sizes(report.stored_parameter_bytes, "parameter")
         pieces.append((".", None))
     if report.training and counts.trainable:
         plan = report.training[0]
-        pieces.append((f" Training with {plan.name} holds ", None))
+        pieces.append((f" Training ({plan.name}) holds ", None))  # "AdamW, float32": a name, not a clause
         pieces += _sizes(plan.bytes, "training")
         pieces.append((" of weights, gradients and optimizer states, before activations.", None))
     return tuple(pieces)

@@ -73,6 +73,12 @@ def count_ask(parameters: Mapping[str, str]) -> Ask:
     return Ask(parameters["q"], architecture, sections=sections_of(parameters.get("sections")))
 
 
+def _check_flops_input(shape: tuple[int, ...] | None, plan: PlanOptions | None) -> None:
+    """Shapes and FLOPs need an input: a shape, or a sequence length for a language model."""
+    if shape is None and (plan is None or plan.seq_len is None):
+        raise QueryError("flops: give input (a shape such as 1,3,224,224) or seq_len (tokens per sequence)")
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     """A rendered answer, or what to send instead: an error (status and JSON body) or a redirect."""
@@ -185,8 +191,7 @@ class Handlers:
             shape = input_shape(fields.get("input"))
             seq_len = fields.get("seq_len")
             plan = plan_options({"seq_len": seq_len, "batch": fields.get("batch")}) if seq_len is not None else None
-            if shape is None and (plan is None or plan.seq_len is None):
-                raise QueryError("flops: give input (a shape such as 1,3,224,224) or seq_len (tokens per sequence)")
+            _check_flops_input(shape, plan)
         except ParamcountError as error:
             return _error_json(self.failure(query, error))
         sections = sections_of(fields.get("sections"))
@@ -237,14 +242,18 @@ class Handlers:
         return render
 
     def _ask_from_form(self, fields: Mapping[str, Any], view: str) -> Ask:
-        """The question a form (counter, planner) asks; raises ``ParamcountError`` for bad options."""
+        """The question a form (counter, planner) asks; raises ``ParamcountError`` for bad options (and, for the
+        output view, for neither an input shape nor a sequence length: ``/api/flops``'s rule)."""
         query = str(fields.get("q") or "")
         architecture = str(fields.get("architecture") or "") or None
         plan = plan_options(fields)
         if view == "memory" and plan is None:
             plan = PlanOptions()
+        shape = input_shape(fields.get("input"))
+        if view == "output":
+            _check_flops_input(shape, plan)
         sections = SECTIONS if view == "parameters" else SHOWN_BY_PLANS
-        return Ask(query, architecture, plan=plan, input_shape=input_shape(fields.get("input")), sections=sections)
+        return Ask(query, architecture, plan=plan, input_shape=shape, sections=sections)
 
     async def fragment(self, fields: Mapping[str, Any]) -> Response:
         view = str(fields.get("view") or "parameters")

@@ -9,6 +9,8 @@ it, and it never hands ``count`` a text that ``count`` would look up on disk:
 - anything else goes to ``count(text, paths=False)``, which never reads the disk: a shipped hub id
   (``meta-llama/Llama-3.1-8B``) resolves to a config shipped inside the package, an expression
   (``Conv2d(256, 512, 3)``) is parsed, a bare name (``resnet50``) is a zoo model, never a folder;
+- a hub id that is not shipped (``org/name``, ``org/name@revision``) is refused with an ``UnknownNameError``
+  naming the closest shipped ones: the web fetches nothing from the hub;
 - an empty text, or one that looks like a path (``.json`` at the end, ``/`` or ``\\`` outside a hub id,
   a leading ``.`` or ``~``) is refused with a ``QueryError`` (400).
 """
@@ -18,9 +20,9 @@ from __future__ import annotations
 import re
 
 from paramcount.api import Result, count, from_config_text
-from paramcount.errors import LimitError, QueryError
+from paramcount.errors import LimitError, QueryError, UnknownNameError
 from paramcount.layers._registry import registered
-from paramcount.sources.hf.hub import hub_config_path
+from paramcount.sources.hf.hub import hub_config_path, is_hub_id, similar
 
 __all__ = ["PASTED_CONFIG", "one_layer", "resolve"]
 
@@ -36,6 +38,9 @@ PATH_MESSAGE = (
     "query: file and folder paths are not read by the web app; paste the config.json text itself, "
     "or use a shipped hub id (paramcount --list configs)"
 )
+
+UNSHIPPED_MESSAGE = "not a shipped hub id, and the web app fetches nothing from the hub; paste its config.json text"
+"""After ``<hub id>: ``; the closest shipped hub ids follow (``; did you mean …?``)."""
 
 ONE_LAYER = re.compile(r"\s*([A-Z][A-Za-z0-9]*)\(\s*(?:[0-9]{1,9}\s*(?:,\s*[0-9]{1,9}\s*)?)?\)\s*")
 """A call with at most two integer literals (no keyword, no nesting, no repetition): ``Linear(4096, 512)``."""
@@ -69,6 +74,8 @@ def resolve(text: str, *, architecture: str | None = None, max_query_chars: int,
     if stripped.lower().endswith(".json"):
         raise QueryError(PATH_MESSAGE)
     shipped = "(" not in stripped and hub_config_path(stripped) is not None
+    if not shipped and "(" not in stripped and is_hub_id(stripped):
+        raise UnknownNameError(f"{stripped}: {UNSHIPPED_MESSAGE}{similar(stripped)}", stripped)
     if architecture is not None and not shipped:
         raise QueryError(ARCHITECTURE_MESSAGE)
     if not shipped and "(" not in stripped and ("/" in stripped or "\\" in stripped or stripped.startswith((".", "~"))):
