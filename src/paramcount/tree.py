@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
 __all__ = [
+    "DTYPES_STATED",
     "RAW_SHAPES",
     "Buffer",
     "Dim",
@@ -48,6 +49,11 @@ _OPERATORS: dict[str, tuple[int, int, int]] = {
 }
 """Each operator's precedence, and the loosest precedence its left and right operands may have without
 brackets (the right operand of "/" and "-" binds tighter: a/(b·c), a - (b + c)). "²" is postfix."""
+
+DTYPES_STATED = "dtypes_stated"
+"""Key of a root's ``Module.attributes`` entry (value True) saying that the door read every tensor's dtype (a
+checkpoint's header, a live module's tensors), so a float32 is the tensors' own, not torch's default that a
+tensor without a stated dtype gets."""
 
 RAW_SHAPES = "raw_shapes"
 """Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not

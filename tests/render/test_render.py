@@ -10,7 +10,7 @@ import paramcount
 from paramcount.render.json import render_json, report_dict
 from paramcount.render.markdown import render_markdown
 from paramcount.render.text import render_plain
-from paramcount.render.units import byte_sizes
+from paramcount.render.units import byte_sizes, sizes_equal
 
 GOLDEN_CASES = {
     "conv2d": "Conv2d(256, 512, 3)",
@@ -49,6 +49,19 @@ def test_json_is_report_dict() -> None:
 )
 def test_byte_units_are_named_right(value: int, expected: tuple[str, str, str]) -> None:
     assert byte_sizes(value) == expected
+    assert sizes_equal(value) == " = ".join(dict.fromkeys(expected))
+
+
+def test_a_size_is_said_once_in_each_form_that_differs() -> None:
+    assert [sizes_equal(value) for value in (54, 1_000, 4_720_640)] == [
+        "54 B",
+        "1,000 B = 1.00 kB",
+        "4,720,640 B = 4.72 MB = 4.50 MiB",
+    ]
+    # Linear(2, 2) under AdamW: 6 float32 weights, 6 gradients, exp_avg and exp_avg_sq, 2 step scalars = 104 B
+    report = paramcount.count("Linear(2, 2)").report(paramcount.PlanOptions(optimizer="adamw"))
+    totals = [line.split() for line in render_plain(report, 100, 3).splitlines() if line.split()[:1] == ["total"]]
+    assert ["total", "104", "B"] in totals
 
 
 @pytest.mark.parametrize(

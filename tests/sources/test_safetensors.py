@@ -357,3 +357,14 @@ def test_mutated_headers_never_escape(data: st.DataObject) -> None:
         else:
             content[0:8] = struct.pack("<Q", data.draw(st.sampled_from([0, 1, 2**63, 2**64 - 1, len(content)])))
     read_or_refuse(bytes(content))
+
+
+def test_a_checkpoint_s_float32_is_its_own_dtype_not_torch_s_default(tmp_path: Path) -> None:
+    """A header states every tensor's dtype, float32 included: 12 float32 and 3 float16 parameters are stored in
+    float32, the dtype of most, where float32 counts as stated; elsewhere float32 is the tree's default."""
+    save_file({"a": torch.zeros(12), "b": torch.zeros(3, dtype=torch.float16)}, str(tmp_path / "mixed.safetensors"))
+    save_file({"a": torch.zeros(12)}, str(tmp_path / "f32.safetensors"))
+    mixed = paramcount.count(str(tmp_path / "mixed.safetensors")).report().stored_dtype
+    only = paramcount.count(str(tmp_path / "f32.safetensors")).report().stored_dtype
+    assert (mixed.dtype, mixed.rule, only.dtype, only.rule) == ("float32", "tensors-most", "float32", "tensors")
+    assert paramcount.count("Linear(3, 4)").report().stored_dtype.rule == "torch-default"

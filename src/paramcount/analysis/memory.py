@@ -13,7 +13,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for, storage_format, tensor_bytes
-from paramcount.tree import Module
+from paramcount.tree import DTYPES_STATED, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,16 +147,18 @@ def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None
     """The one default-dtype rule of every answer (text, JSON, web, memory plans).
 
     ``requested`` (a canonical dtype name) if given; else float16 when weights are stored quantised (a GGUF
-    file: llama.cpp keeps its KV cache in f16 by default); else the tensors' own dtype when they state one
-    other than float32 (the tree's default, indistinguishable from "not stated"), the most common by
-    parameters; else the dtype a config stores (``torch_dtype`` or ``dtype``); else float32. ``weights``:
+    file: llama.cpp keeps its KV cache in f16 by default); else the tensors' own dtype, the most common by
+    parameters, when they state one: float32 counts only where the door read every tensor's dtype
+    (``DTYPES_STATED``: a checkpoint, a live module), elsewhere it is the tree's default, not a statement; else
+    the dtype a config stores (``torch_dtype`` or ``dtype``); else float32, torch's default. ``weights``:
     parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
         return DtypeChoice(requested, "given", "argument")
     floating = {name: count for name, count in weights.items() if name in BITS}  # not a GGUF's Q4_K
     if len(floating) < len(weights):  # whatever its float tensors (an F16 output.weight is not "most")
         return DtypeChoice("float16", "quantised", "default")
-    stated = {name: count for name, count in floating.items() if name != "float32"}
+    every = dict(root.attributes).get(DTYPES_STATED) is True
+    stated = {name: count for name, count in floating.items() if every or name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
         return DtypeChoice(dominant, "tensors-most" if len(floating) > 1 else "tensors", "tensors")

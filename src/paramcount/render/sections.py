@@ -12,7 +12,7 @@ from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModu
 from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
-from paramcount.render.units import byte_sizes, integer, noun
+from paramcount.render.units import byte_sizes, integer, noun, sizes_equal
 from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
@@ -335,7 +335,7 @@ def _parameter_memory(
     rows = tuple((m.format, *byte_sizes(m.bytes), m.note) for m in memory)
     blocks: list[Block] = [Table(("format", "bytes", "decimal", "binary", ""), rows, frozenset({1, 2, 3}))]
     if dtypes != ("float32",) or stored_dtype.dtype != "float32" or counts.buffers:
-        stored = byte_sizes(parameter_bytes + buffer_bytes)
+        stored = sizes_equal(parameter_bytes + buffer_bytes)
         blocks.append(
             Paragraph(
                 (
@@ -343,7 +343,7 @@ def _parameter_memory(
                         f"Stored in {stored_dtype.dtype} ({dtype_why(stored_dtype)}): "
                         f"parameters {integer(parameter_bytes)} B"
                         f" + buffers {integer(buffer_bytes)} B"
-                        f" = {stored[0]} = {stored[1]} = {stored[2]}"
+                        f" = {stored}"
                     ),
                 )
             )
@@ -392,8 +392,7 @@ def _item_lines(items: tuple[MemoryItem, ...], *, rates: bool = True) -> list[tu
         rate = _rate(item) if rates else ""
         # the style given, not left to its default: a record given every field is built on its quick path
         lines.append((Segment(f"  {item.label:<{width}}  {rate}{integer(item.bytes)} B{estimate}", ""),))
-    exact, decimal, binary = byte_sizes(sum(item.bytes for item in items))
-    lines.append((Segment(f"  {'total':<{width}}  "), Segment(f"{exact} = {decimal} = {binary}", "total")))
+    lines.append((Segment(f"  {'total':<{width}}  "), Segment(sizes_equal(sum(item.bytes for item in items)), "total")))
     return lines
 
 
@@ -509,11 +508,11 @@ def _activations(report: Report) -> Section | None:
     measured = report.activations
     if measured is None:
         return None
-    saved, outputs = byte_sizes(measured.saved_bytes), byte_sizes(measured.torchinfo_bytes)
+    outputs = byte_sizes(measured.torchinfo_bytes)
     lines = (
         (
             Segment(f"saved for the backward pass ({integer(measured.saved_tensors)} tensors): "),
-            Segment(f"{saved[0]} = {saved[1]} = {saved[2]}", "total"),
+            Segment(sizes_equal(measured.saved_bytes), "total"),
         ),
         (Segment(f"torchinfo's forward/backward pass size (2 × layer outputs): {outputs[0]} = {outputs[1]}"),),
         (Segment(f"input: {byte_sizes(measured.input_bytes)[0]}"),),

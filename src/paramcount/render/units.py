@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "noun"]
+__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "noun", "sizes_equal"]
 
 _DECIMAL = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
@@ -37,3 +37,9 @@ def binary_size(value: int) -> str:
 def byte_sizes(value: int) -> tuple[str, str, str]:
     """Exact bytes, decimal and binary: ``("4,720,640 B", "4.72 MB", "4.50 MiB")``."""
     return f"{value:,} B", decimal_size(value), binary_size(value)
+
+
+def sizes_equal(value: int) -> str:
+    """``4,720,640 B = 4.72 MB = 4.50 MiB``; a form that says nothing new is left out (``54 B``, not ``54 B = 54 B
+    = 54 B``)."""
+    return " = ".join(dict.fromkeys(byte_sizes(value)))

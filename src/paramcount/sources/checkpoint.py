@@ -24,7 +24,7 @@ from paramcount.errors import CheckpointError
 from paramcount.limits import MAX_NAME_PARTS
 from paramcount.provenance import SectionTotal
 from paramcount.sources._bounded import short
-from paramcount.tree import Buffer, Dim, Module, Param
+from paramcount.tree import DTYPES_STATED, Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
 
     Args:
         checkpoint: what a reader found; children keep the order of first appearance, numbered children
-            are ordered by number. Its facts become the root's attributes.
+            are ordered by number. Its facts become the root's attributes, with ``DTYPES_STATED``.
         label: the file's name, for messages.
         kind: the root's kind (default: the format's name).
 
@@ -212,7 +212,7 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
     """
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
-    return replace(root, kind=kind or checkpoint.format, attributes=checkpoint.facts)
+    return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True)))
 
 
 def section_totals(checkpoint: Checkpoint) -> tuple[SectionTotal, ...]:

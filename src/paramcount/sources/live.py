@@ -25,7 +25,7 @@ from paramcount._record import replace
 from paramcount.errors import ArgumentError, ParamcountError, short_repr
 from paramcount.layers._registry import build, registered
 from paramcount.layers._signature import REQUIRED
-from paramcount.tree import RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
+from paramcount.tree import DTYPES_STATED, RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def from_module(root: Any) -> Module:
             "model",
         )
     tree = _Walk().convert("", "", model)
-    return replace(tree, attributes=tree.attributes + _peft_facts(model, tree))
+    return replace(tree, attributes=(*tree.attributes, (DTYPES_STATED, True), *_peft_facts(model, tree)))
 
 
 def _shape(tensor: Any) -> tuple[Dim, ...]:
