@@ -283,7 +283,9 @@ def test_lora_default_targets_are_peft_s_and_the_plan_names_them() -> None:
 BAD_OPTIONS: list[tuple[dict[str, object], type[Exception], str]] = [
     ({"tp": 0}, ArgumentError, "tp: must be a positive integer, got 0"),
     ({"batch": True}, ArgumentError, "batch: must be a positive integer, got True"),
-    ({"seq_len": 2**41}, ArgumentError, "seq_len: must be at most 1,099,511,627,776, got 2,199,023,255,552"),
+    # the input's cap (MAX_INPUT_SIZE), named for the option rather than "input size 2"
+    ({"seq_len": 2**31 + 1}, ArgumentError, "seq_len: must be at most 2,147,483,648, got 2,147,483,649"),
+    ({"batch": 99_999_999_999}, ArgumentError, "batch: must be at most 2,147,483,648, got 99,999,999,999"),
     ({"zero": 4}, ArgumentError, "zero: must be 0, 1, 2 or 3 (FSDP full sharding is 3), got 4"),
     (
         {"optimizer": "adamm"},
@@ -436,3 +438,10 @@ def test_plans_of_one_model_share_its_tree_facts() -> None:
     assert first.plan.dims is second.plan.dims
     assert first.plan.dims is not None
     assert first.plan.dims.layers == 32
+
+
+def test_the_plan_s_token_cap_is_the_input_s() -> None:
+    from paramcount.analysis.planner.options import MAX_TOKENS
+    from paramcount.analysis.shapes.propagate import MAX_INPUT_SIZE
+
+    assert MAX_TOKENS == MAX_INPUT_SIZE

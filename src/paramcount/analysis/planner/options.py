@@ -23,8 +23,9 @@ __all__ = ["KV_DTYPES", "MIXED_PRECISION", "PlanOptions", "find_accelerator", "f
 
 MAX_DEVICES: Final = 2**20
 """Largest tp, pp or gpus accepted (about a million devices)."""
-MAX_TOKENS: Final = 2**40
-"""Largest seq_len or batch accepted."""
+MAX_TOKENS: Final = 2**31
+"""Largest seq_len or batch accepted: each becomes a size of the input the shapes walk reads, whose cap is the
+same (``analysis.shapes.propagate.MAX_INPUT_SIZE``), so a refusal names the option, not an input position."""
 MAX_LORA_RANK: Final = 2**20
 
 KV_DTYPES: Final = ("float32", "bfloat16", "float16", "float8_e4m3fn", "float8_e5m2", "int8")
