@@ -399,6 +399,35 @@ def _awq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
     )
 
 
+_TRANSFORMERS_SHAPES: Final = {"fp8-block128": (8, 128), "mxfp4": (4, 32)}
+"""Value bits and block (tile side, scale group) of transformers' own checkpoint formats."""
+
+
+def _transformers(
+    name: str,
+    scale: Overhead,
+    applies_to: Applies,
+    note: str,
+    source: str,
+    aliases: tuple[str, ...],
+    checkpoint_dtype: str = "",
+) -> StorageFormat:
+    """A format transformers' quantizers load as written (``source``: under transformers/integrations)."""
+    bits, block = _TRANSFORMERS_SHAPES[name]
+    return StorageFormat(
+        name,
+        "transformers",
+        bits,
+        block,
+        (scale,),
+        applies_to=applies_to,
+        note=note,
+        source=f"transformers integrations/{source}",
+        aliases=aliases,
+        checkpoint_dtype=checkpoint_dtype,
+    )
+
+
 _BNB = "bitsandbytes functional.quantize_4bit (blocksize=64; compress_statistics → blocksize=256 on the absmax)"
 
 FORMATS: Final[tuple[StorageFormat, ...]] = (
@@ -433,32 +462,25 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         note="raw 4-bit values with no scales (a lower bound: real 4-bit formats add scales, see gptq, awq, nf4, Q4_0)",
         source="two values per byte",
     ),
-    StorageFormat(
+    _transformers(
         "fp8-block128",
-        "transformers",
-        8,
-        128,
-        (Overhead("weight_scale_inv (float32)", 32, "tile"),),
-        applies_to="linear",
-        note="float8_e4m3fn values + a float32 weight_scale_inv per 128 × 128 tile (8 + 32/16384 bits per weight); "
+        Overhead("weight_scale_inv (float32)", 32, "tile"),
+        "linear",
+        "float8_e4m3fn values + a float32 weight_scale_inv per 128 × 128 tile (8 + 32/16384 bits per weight); "
         "every Linear but the output head, and each expert of fused MoE experts as its Linear layers",
-        source="transformers integrations/finegrained_fp8.py FP8Linear and FP8Experts (weight_block_size [128, 128]); "
-        "DeepSeek-V3's checkpoint",
-        aliases=("fp8-b128", "fp8-block", "fp8-blockwise", "fine-grained-fp8", "finegrained-fp8", "fp8-128x128"),
+        "finegrained_fp8.py FP8Linear and FP8Experts (weight_block_size [128, 128]); DeepSeek-V3's checkpoint",
+        ("fp8-b128", "fp8-block", "fp8-blockwise", "fine-grained-fp8", "fp8-128x128"),
     ),
-    StorageFormat(
+    _transformers(
         "mxfp4",
-        "transformers",
-        4,
-        32,
-        (Overhead("scales (e8m0, uint8)", 8, "group"),),
-        applies_to="gpt_oss_experts",
-        note="4-bit e2m1 values, two per uint8 (*_blocks), + a uint8 e8m0 scale per 32 inputs (*_scales): 4.25 bits "
+        Overhead("scales (e8m0, uint8)", 8, "group"),
+        "gpt_oss_experts",
+        "4-bit e2m1 values, two per uint8 (*_blocks), + a uint8 e8m0 scale per 32 inputs (*_scales): 4.25 bits "
         "per weight; gpt-oss's expert weights only, inputs a multiple of 32 as the format requires, the other "
         "tensors in the model's dtype",
-        source="transformers integrations/mxfp4.py replace_with_mxfp4_linear, Mxfp4GptOssExperts, and "
-        "quantizer_mxfp4.py serialized_names (gate_up_proj_blocks/_scales …); OCP Microscaling Formats v1.0",
-        aliases=("mx-fp4", "mxfp4-e2m1", "fp4-mx"),
+        "mxfp4.py replace_with_mxfp4_linear, Mxfp4GptOssExperts, and quantizer_mxfp4.py serialized_names "
+        "(gate_up_proj_blocks/_scales …); OCP Microscaling Formats v1.0",
+        ("mxfp4-e2m1", "fp4-mx"),
         checkpoint_dtype="bfloat16",
     ),
     _gptq(32),
