@@ -546,3 +546,23 @@ def test_list_gpus_gives_the_reported_memory(capsys: pytest.CaptureFixture[str])
     # nvidia-smi memory.total: T4 15,360 MiB, L4 23,034 MiB (github.com/modal-labs/modal-client/pull/2797)
     assert lines["T4-16GB"].startswith(f"T4-16GB  {15_360 * 2**20:,} B: 15,360 MiB: nvidia-smi memory.total")
     assert lines["L4-24GB"].startswith(f"L4-24GB  {23_034 * 2**20:,} B")
+
+
+def test_a_quantised_config_is_stored_in_its_checkpoint_s_layout(capsys: pytest.CaptureFixture[str]) -> None:
+    # DeepSeek-V3's quantization_config: fine-grained FP8 (128 × 128 tiles), the rest in the config's bfloat16;
+    # gpt-oss-20b's: MXFP4 experts, the rest in bfloat16 (its config states no dtype). The bytes are checked against
+    # transformers' own quantizers in tests/analysis/test_memory.py; here every surface says so.
+    for hub_id, layout, rule in (
+        ("deepseek-ai/DeepSeek-V3", "fp8-block128", "config-quantised"),
+        ("openai/gpt-oss-20b", "mxfp4", "checkpoint-quantised"),
+    ):
+        code, out, _ = run(capsys, "--json", hub_id)
+        memory = json.loads(out)["memory"]
+        assert code == 0
+        assert memory["stored"]["quantization"] == memory["plan"]["quantization"] == layout
+        assert (memory["stored"]["dtype"], memory["stored"]["dtype_rule"]) == ("bfloat16", rule)
+        weights = [item for item in memory["plan"]["items"] if item["label"].startswith("weights in")]
+        assert [item["label"].split(" (")[0] for item in weights] == [f"weights in {layout}"]
+        code, out, _ = run(capsys, "--no-color", hub_id)
+        assert f"Stored in {layout} (as the config's quantization_config stores the weights) with the other" in out
+        assert f"stored as {layout}" in out

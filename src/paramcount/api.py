@@ -736,6 +736,17 @@ class _Model(Record):
     raw_shapes: tuple[RawModule, ...]
 
 
+def _stored_bytes(tree: Module, counts: Counts, choice: DtypeChoice) -> tuple[int, int]:
+    """``(parameter bytes, buffer bytes)`` as stored: in the quantised layout the config names, if any (the
+    planner's ``weights_in_format``, the other tensors in ``choice.dtype``), else ``stored_bytes``."""
+    parameters, buffers = stored_bytes(counts, choice)
+    if choice.quantization is None:
+        return parameters, buffers
+    from paramcount.analysis.planner import weights_in_format  # the planner, only for a quantised layout
+
+    return weights_in_format(tree, choice.quantization, dtype=choice.dtype).bytes, buffers
+
+
 @per_tree
 def _model(tree: Module) -> _Model:
     """The tree's own facts, once per tree: the reports of one model (the planner's plans of it) share them."""
@@ -747,7 +758,7 @@ def _model(tree: Module) -> _Model:
     return _Model(
         counts=counts,
         stored_dtype=stored_dtype,
-        stored_bytes=stored_bytes(counts, stored_dtype),
+        stored_bytes=_stored_bytes(tree, counts, stored_dtype),
         parameter_memory=parameter_memory(counts),
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         embedding_parameters=embedding_parameters(tree),

@@ -2,7 +2,8 @@
 
 Two tables. ``BITS`` holds torch's dtypes (bits per element of a tensor as it is built). ``FORMATS`` holds the
 formats weights are stored in for training and deployment — torch's floating dtypes, raw ``int8``/``int4``,
-and the quantised formats people ship (GPTQ, AWQ, bitsandbytes NF4 and LLM.int8, GGUF) — each with its
+and the quantised formats people ship (GPTQ, AWQ, bitsandbytes NF4 and LLM.int8, fine-grained FP8, MXFP4,
+GGUF) — each with its
 per-group overheads written out as data (the scale, zero point or block header each group of weights
 carries), its citation, and whether the figure is exact.
 
@@ -161,28 +162,30 @@ def bytes_for(count: int, bits: int) -> int:
 
 
 if TYPE_CHECKING:
-    Unit: TypeAlias = Literal["block", "group", "row", "column", "block_of_blocks", "tensor"]
+    Unit: TypeAlias = Literal["block", "group", "tile", "row", "column", "block_of_blocks", "tensor"]
 """What an overhead is counted per, for a weight of ``rows × columns`` (torch's Linear layout: out × in):
 
 - ``block``: per ``block`` consecutive elements of the flattened tensor (ggml blocks, bitsandbytes blocks);
 - ``group``: per ``block`` input features of each output row (GPTQ/AWQ ``group_size``): rows · ⌈columns/g⌉;
+- ``tile``: per ``block × block`` tile of the matrix (fine-grained FP8's 128 × 128): ⌈rows/b⌉ · ⌈columns/b⌉;
 - ``row``: per output row; ``column``: per input feature; ``tensor``: once per tensor;
 - ``block_of_blocks``: per ``second_block`` blocks (bitsandbytes' second-level absmax under double quant).
 """
 
 if TYPE_CHECKING:
-    Applies: TypeAlias = Literal["all", "matrices", "linear", "block_linear"]
+    Applies: TypeAlias = Literal["all", "matrices", "linear", "block_linear", "gpt_oss_experts"]
 """Which parameters a deployed format stores quantised (the others keep the model's dtype):
 
 - ``all``: every parameter (torch dtypes; whole-model average estimates);
 - ``matrices``: tensors with 2 or more dimensions; 1-d tensors (norms, biases) stay float32 (llama.cpp);
 - ``linear``: weights of Linear layers except the output head (bitsandbytes skips the head, transformers'
   ``get_keys_to_not_convert``; torchao-style weight-only int8/int4 replaces Linear weights);
-- ``block_linear``: Linear weights inside the repeated blocks only (GPTQ/AWQ quantise the decoder layers).
+- ``block_linear``: Linear weights inside the repeated blocks only (GPTQ/AWQ quantise the decoder layers);
+- ``gpt_oss_experts``: gpt-oss's fused expert weights only (transformers' MXFP4 replaces ``GptOssMLP``'s experts).
 """
 
 
-RATE_UNITS: Final = frozenset({"block", "group", "block_of_blocks"})
+RATE_UNITS: Final = frozenset({"block", "group", "tile", "block_of_blocks"})
 """Overhead units whose cost is a fixed share of each weight, so they belong in bits per weight; the others
 (per row, per column, per tensor) depend on the shape and are itemised on their own lines."""
 
@@ -202,7 +205,8 @@ class StorageFormat(Record):
 
     name: str
     family: str
-    """``torch``, ``raw``, ``gptq``, ``awq``, ``bitsandbytes``, ``gguf`` or ``gguf-mix``."""
+    """``torch``, ``raw``, ``gptq``, ``awq``, ``bitsandbytes``, ``transformers`` (its fine-grained FP8 and MXFP4
+    checkpoints), ``gguf`` or ``gguf-mix``."""
     value_bits: int
     block: int = 1
     """Elements per block / group (ggml block size, bitsandbytes blocksize, GPTQ group_size)."""
@@ -224,6 +228,9 @@ class StorageFormat(Record):
     language_model_note: str = ""
     """What the format does to the tensors of a transformer language model only (llama.cpp's ``output.weight``,
     ``attn_v``, ``ffn_down``): said only for a model that has them."""
+    checkpoint_dtype: str = ""
+    """The dtype the format's checkpoints keep their other tensors in, for a config that states none (gpt-oss's
+    MXFP4 checkpoints: bfloat16, what ``from_pretrained(dtype="auto")`` reads from their weights)."""
 
     @property
     def exact(self) -> bool:
@@ -240,6 +247,8 @@ class StorageFormat(Record):
         for overhead in self.overheads:
             if overhead.unit in ("block", "group"):
                 bits += Fraction(overhead.bits, self.block)
+            elif overhead.unit == "tile":
+                bits += Fraction(overhead.bits, self.block * self.block)
             elif overhead.unit == "block_of_blocks":
                 bits += Fraction(overhead.bits, self.block * self.second_block)
         return bits
@@ -255,6 +264,7 @@ class StorageFormat(Record):
         per_unit = {
             "block": blocks,
             "group": rows * -(-columns // self.block),
+            "tile": -(-rows // self.block) * -(-columns // self.block),
             "row": rows,
             "column": columns,
             "block_of_blocks": -(-blocks // self.second_block),
@@ -389,6 +399,35 @@ def _awq(group: int, aliases: tuple[str, ...] = ()) -> StorageFormat:
     )
 
 
+_TRANSFORMERS_SHAPES: Final = {"fp8-block128": (8, 128), "mxfp4": (4, 32)}
+"""Value bits and block (tile side, scale group) of transformers' own checkpoint formats."""
+
+
+def _transformers(
+    name: str,
+    scale: Overhead,
+    applies_to: Applies,
+    note: str,
+    source: str,
+    aliases: tuple[str, ...],
+    checkpoint_dtype: str = "",
+) -> StorageFormat:
+    """A format transformers' quantizers load as written (``source``: under transformers/integrations)."""
+    bits, block = _TRANSFORMERS_SHAPES[name]
+    return StorageFormat(
+        name,
+        "transformers",
+        bits,
+        block,
+        (scale,),
+        applies_to=applies_to,
+        note=note,
+        source=f"transformers integrations/{source}",
+        aliases=aliases,
+        checkpoint_dtype=checkpoint_dtype,
+    )
+
+
 _BNB = "bitsandbytes functional.quantize_4bit (blocksize=64; compress_statistics → blocksize=256 on the absmax)"
 
 FORMATS: Final[tuple[StorageFormat, ...]] = (
@@ -422,6 +461,27 @@ FORMATS: Final[tuple[StorageFormat, ...]] = (
         applies_to="linear",
         note="raw 4-bit values with no scales (a lower bound: real 4-bit formats add scales, see gptq, awq, nf4, Q4_0)",
         source="two values per byte",
+    ),
+    _transformers(
+        "fp8-block128",
+        Overhead("weight_scale_inv (float32)", 32, "tile"),
+        "linear",
+        "float8_e4m3fn values + a float32 weight_scale_inv per 128 × 128 tile (8 + 32/16384 bits per weight); "
+        "every Linear but the output head, and each expert of fused MoE experts as its Linear layers",
+        "finegrained_fp8.py FP8Linear and FP8Experts (weight_block_size [128, 128]); DeepSeek-V3's checkpoint",
+        ("fp8-b128", "fp8-block", "fp8-blockwise", "fine-grained-fp8", "fp8-128x128"),
+    ),
+    _transformers(
+        "mxfp4",
+        Overhead("scales (e8m0, uint8)", 8, "group"),
+        "gpt_oss_experts",
+        "4-bit e2m1 values, two per uint8 (*_blocks), + a uint8 e8m0 scale per 32 inputs (*_scales): 4.25 bits "
+        "per weight; gpt-oss's expert weights only, inputs a multiple of 32 as the format requires, the other "
+        "tensors in the model's dtype",
+        "mxfp4.py replace_with_mxfp4_linear, Mxfp4GptOssExperts, and quantizer_mxfp4.py serialized_names "
+        "(gate_up_proj_blocks/_scales …); OCP Microscaling Formats v1.0",
+        ("mxfp4-e2m1", "fp4-mx"),
+        checkpoint_dtype="bfloat16",
     ),
     _gptq(32),
     _gptq(64),

@@ -85,6 +85,9 @@ class FromConfig(Provenance):
     """The other classes the config can build (``--architecture``)."""
     torch_dtype: str | None = None
     """The dtype the config stores (``torch_dtype``, or ``dtype`` in newer configs), as written."""
+    quantization: str | None = None
+    """The storage format the config's ``quantization_config`` names (``fp8-block128``, ``mxfp4``), when it is one
+    paramcount reads."""
     counted_by: str | None = None
     """``transformers`` when transformers itself built the model (``--via-transformers``)."""
     weights: tuple[tuple[str, str | int], ...] = ()
@@ -100,6 +103,8 @@ class FromConfig(Provenance):
             facts.append(("other_classes", ", ".join(self.other_classes)))
         if self.torch_dtype is not None:
             facts.append(("torch_dtype", self.torch_dtype))
+        if self.quantization is not None:
+            facts.append(("quantization", self.quantization))
         if self.counted_by is not None:
             facts.append(("counted_by", self.counted_by))
         facts.extend((key, str(value)) for key, value in self.weights)

@@ -346,6 +346,137 @@ def test_bitsandbytes_leaves_fused_experts_unquantised_and_says_so() -> None:
     assert dict(note.values) == {"name": "nf4", "parameters": in_experts, "dtype": "float32"}
 
 
+# --- A config's quantization_config: the checkpoint's quantised layout, against transformers' own quantizers ---
+
+TINY_DEEPSEEK_V3_FP8 = {
+    "model_type": "deepseek_v3",
+    "architectures": ["DeepseekV3ForCausalLM"],
+    "hidden_size": 320,  # not a multiple of 128: the partial tiles are counted
+    "intermediate_size": 600,
+    "moe_intermediate_size": 256,  # a multiple of 128: see test_fp8_block128_is_fine_grained_fp8_to_the_byte
+    "num_hidden_layers": 3,
+    "first_k_dense_replace": 1,
+    "n_routed_experts": 4,
+    "n_shared_experts": 1,
+    "num_experts_per_tok": 2,
+    "n_group": 2,
+    "topk_group": 1,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "q_lora_rank": 200,
+    "kv_lora_rank": 100,
+    "qk_nope_head_dim": 32,
+    "qk_rope_head_dim": 16,
+    "v_head_dim": 40,
+    "vocab_size": 1000,
+    "torch_dtype": "bfloat16",
+    "quantization_config": {
+        "quant_method": "fp8",
+        "fmt": "e4m3",
+        "weight_block_size": [128, 128],
+        "activation_scheme": "dynamic",
+    },
+}
+
+
+def _held(model: torch.nn.Module) -> int:
+    """Bytes of every parameter and buffer of ``model`` (on meta: nothing allocated)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
+
+def _stored(config: dict[str, object]) -> tuple[int, paramcount.Report]:
+    import json
+
+    report = from_config_text(json.dumps(config)).report(sections=())
+    return report.stored_parameter_bytes + report.stored_buffer_bytes, report
+
+
+def test_fp8_block128_is_fine_grained_fp8_to_the_byte() -> None:
+    # transformers' own FineGrainedFP8HfQuantizer, as from_pretrained runs it on a pre-quantised checkpoint: the
+    # model in the config's bfloat16, then every nn.Linear but the head (get_keys_to_not_convert) replaced by
+    # FP8Linear (float8 weight, float32 weight_scale_inv per 128 × 128 tile) and the fused experts by FP8Experts.
+    # FP8Experts scales gate_up_proj as one (2i × h) matrix, max(⌈2i/128⌉, 2) tile rows, where the checkpoint stores
+    # gate and up as Linear layers of ⌈i/128⌉ each: the same when i is a multiple of 128, as in every FP8 release.
+    from transformers import FineGrainedFP8Config
+    from transformers.quantizers.quantizer_finegrained_fp8 import FineGrainedFP8HfQuantizer
+
+    from hf_oracle import transformers_model
+
+    model = transformers_model(TINY_DEEPSEEK_V3_FP8, "DeepseekV3ForCausalLM").to(torch.bfloat16)
+    settings = FineGrainedFP8Config(weight_block_size=(128, 128), activation_scheme="dynamic")
+    quantizer = FineGrainedFP8HfQuantizer(settings, pre_quantized=True)
+    quantizer._process_model_before_weight_loading(model)  # type: ignore[arg-type]  # a PreTrainedModel
+    dtypes = {p.dtype for name, p in model.named_parameters() if name.startswith("model.layers.1.mlp.experts.")}
+    assert dtypes == {torch.float8_e4m3fn, torch.float32}
+    stored, report = _stored(TINY_DEEPSEEK_V3_FP8)
+    assert stored == _held(model)
+    assert report.stored_dtype.quantization == "fp8-block128"
+    assert (report.stored_dtype.dtype, report.stored_dtype.rule) == ("bfloat16", "config-quantised")
+
+
+def _tiny_gpt_oss() -> dict[str, object]:
+    """gpt-oss-20b's shipped config (its MXFP4 quantization_config included), small."""
+    from hf_oracle import shipped
+
+    config = {key: value for key, value in shipped("openai--gpt-oss-20b.json").items() if key != "layer_types"}
+    small = {"hidden_size": 320, "intermediate_size": 192, "head_dim": 32, "num_attention_heads": 4}
+    return {**config, **small, "num_key_value_heads": 2, "num_hidden_layers": 2, "num_local_experts": 4}
+
+
+def _mxfp4_checkpoint_bytes(model: torch.nn.Module) -> int:
+    """The bytes of a gpt-oss MXFP4 checkpoint of ``model`` (transformers' Mxfp4GptOssExperts in place): the
+    experts' packed values as the module holds them (uint8, two e2m1 values a byte) plus their e8m0 scales, one
+    uint8 per 32 values, which transformers keeps outside the module (quantizer_mxfp4.py ``serialized_names``
+    ``*_blocks`` and ``*_scales``; Mxfp4ReverseDeserialize: blocks ``(*scales.shape, 16)``); every other tensor
+    in bfloat16, what ``dtype="auto"`` reads from the checkpoint (the module itself declares its biases float32)."""
+    total = 0
+    for parameter in [*model.parameters(), *model.buffers()]:
+        if parameter.dtype == torch.uint8:
+            total += parameter.numel() + parameter.numel() // 16  # 32 values in 16 bytes share one scale byte
+        else:
+            total += 2 * parameter.numel()
+    return total
+
+
+def test_mxfp4_is_gpt_oss_s_checkpoint_to_the_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    # transformers' own replace_with_mxfp4_linear, which swaps each GptOssMLP's experts for Mxfp4GptOssExperts;
+    # it fetches Triton kernels from the hub first (hub_kernels.get_kernel), which the meta build never calls.
+    from transformers.integrations import hub_kernels, mxfp4
+    from transformers.utils.quantization_config import Mxfp4Config
+
+    from hf_oracle import transformers_model
+
+    monkeypatch.setattr(hub_kernels, "get_kernel", lambda *args, **kwargs: None)
+    config = _tiny_gpt_oss()
+    model = transformers_model(config, "GptOssForCausalLM").to(torch.bfloat16)
+    skipped = ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]
+    assert config["quantization_config"] == {"modules_to_not_convert": skipped, "quant_method": "mxfp4"}
+    mxfp4.replace_with_mxfp4_linear(model, Mxfp4Config(modules_to_not_convert=skipped), skipped)
+    experts = [type(module).__name__ for name, module in model.named_modules() if name.endswith(".experts")]
+    assert experts == ["Mxfp4GptOssExperts"] * 2
+    stored, report = _stored(config)
+    assert stored == _mxfp4_checkpoint_bytes(model)
+    assert report.stored_dtype.quantization == "mxfp4"
+    assert (report.stored_dtype.dtype, report.stored_dtype.rule) == ("bfloat16", "checkpoint-quantised")
+
+
+def test_training_plans_keep_the_dtype_of_a_quantised_config() -> None:
+    # A config's quantised layout is how its checkpoint ships; training plans keep the dtype (the config's
+    # bfloat16 here), as they did before the layout was read.
+    import json
+
+    result = from_config_text(json.dumps(TINY_DEEPSEEK_V3_FP8))
+    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw"))
+    assert (plan.dtype_choice.dtype, plan.dtype_choice.rule, plan.dtype_choice.quantization) == (
+        "bfloat16",
+        "config",
+        None,
+    )
+    weights = [item for item in plan.items if item.category == "weights"]
+    assert [item.bytes for item in weights] == [2 * result.total]
+
+
 # --- LoRA adapters against peft's get_peft_model ----------------------------------------------------------------
 
 LORA_CONFIGS = [

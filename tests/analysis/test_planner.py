@@ -403,6 +403,9 @@ def test_gptq_itemises_its_g_idx() -> None:
         ("NF4", "nf4"),
         ("llm-int8", "llm.int8"),
         ("bnb-8bit", "llm.int8"),
+        ("fp8-b128", "fp8-block128"),
+        ("fine-grained-fp8", "fp8-block128"),
+        ("MXFP4", "mxfp4"),
     ],
 )
 def test_quantization_spellings_people_use(spelling: str, canonical: str) -> None:

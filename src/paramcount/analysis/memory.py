@@ -125,7 +125,16 @@ def parameter_memory(counts: Counts) -> tuple[FormatMemory, ...]:
 
 
 if TYPE_CHECKING:
-    DtypeRule: TypeAlias = Literal["given", "tensors", "tensors-most", "quantised", "config", "torch-default"]
+    DtypeRule: TypeAlias = Literal[
+        "given",
+        "tensors",
+        "tensors-most",
+        "quantised",
+        "config",
+        "config-quantised",
+        "checkpoint-quantised",
+        "torch-default",
+    ]
 """Which branch of ``choose_dtype`` chose the dtype; ``paramcount.render.assumptions.dtype_why`` says it."""
 
 
@@ -136,6 +145,9 @@ class DtypeChoice(Record):
     dtype: str
     rule: DtypeRule
     source: Literal["argument", "tensors", "config", "default"]
+    quantization: str | None = None
+    """The format the config's ``quantization_config`` stores the weights in (``fp8-block128``, ``mxfp4``), where
+    it applies; ``dtype`` is then the dtype of the other tensors."""
 
     @property
     def casts(self) -> bool:
@@ -143,30 +155,41 @@ class DtypeChoice(Record):
         return self.source in ("argument", "config")
 
 
-def choose_dtype(root: Module, weights: Mapping[str, int], requested: str | None = None) -> DtypeChoice:
+def choose_dtype(
+    root: Module, weights: Mapping[str, int], requested: str | None = None, *, quantised: bool = True
+) -> DtypeChoice:
     """The one default-dtype rule of every answer (text, JSON, web, memory plans).
 
     ``requested`` (a canonical dtype name) if given; else float16 when weights are stored quantised (a GGUF
     file: llama.cpp keeps its KV cache in f16 by default); else the tensors' own dtype, the most common by
     parameters, when they state one: float32 counts only where the door read every tensor's dtype
-    (``DTYPES_STATED``: a checkpoint, a live module), elsewhere it is the tree's default, not a statement; else
-    the dtype a config stores (``torch_dtype`` or ``dtype``); else float32, torch's default. ``weights``:
-    parameters per tensor dtype (or quantised storage type)."""
+    (``DTYPES_STATED``: a checkpoint, a live module), elsewhere it is the tree's default, not a statement; else,
+    when a config's ``quantization_config`` names a format (``quantised``: unless the caller plans training,
+    which keeps the dtype), that format with the other tensors in the config's dtype or, if it states none, the
+    dtype the format's checkpoints keep them in; else the dtype a config stores (``torch_dtype`` or ``dtype``);
+    else float32, torch's default. ``weights``: parameters per tensor dtype (or quantised storage type)."""
     if requested is not None:
         return DtypeChoice(requested, "given", "argument")
     floating = {name: count for name, count in weights.items() if name in BITS}  # not a GGUF's Q4_K
     if len(floating) < len(weights):  # whatever its float tensors (an F16 output.weight is not "most")
         return DtypeChoice("float16", "quantised", "default")
-    every = dict(root.attributes).get(DTYPES_STATED) is True
+    attributes = dict(root.attributes)
+    every = attributes.get(DTYPES_STATED) is True
     stated = {name: count for name, count in floating.items() if every or name != "float32"}
     if stated:
         dominant = max(stated, key=lambda name: stated[name])
         return DtypeChoice(dominant, "tensors-most" if len(floating) > 1 else "tensors", "tensors")
-    configured = dict(root.attributes).get("torch_dtype")
-    if isinstance(configured, str):
-        found = storage_format(configured)
-        if found is not None and found.role == "dtype":
-            return DtypeChoice(found.name, "config", "config")
+    configured = attributes.get("torch_dtype")
+    found = storage_format(configured) if isinstance(configured, str) else None
+    dtype = found.name if found is not None and found.role == "dtype" else None
+    layout = attributes.get("quantization") if quantised else None
+    stored = storage_format(layout) if isinstance(layout, str) else None
+    if stored is not None and dtype is not None:
+        return DtypeChoice(dtype, "config-quantised", "config", stored.name)
+    if stored is not None and stored.checkpoint_dtype:
+        return DtypeChoice(stored.checkpoint_dtype, "checkpoint-quantised", "config", stored.name)
+    if dtype is not None:
+        return DtypeChoice(dtype, "config", "config")
     return DtypeChoice("float32", "torch-default", "default")
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from paramcount.analysis.memory import DtypeChoice
 
-__all__ = ["assumption_data", "assumption_text", "dtype_reason", "dtype_why"]
+__all__ = ["assumption_data", "assumption_text", "dtype_reason", "dtype_why", "stored_as"]
 
 DTYPE_WHY: Final[dict[str, str]] = {
     "given": "given as dtype",
@@ -24,6 +24,8 @@ DTYPE_WHY: Final[dict[str, str]] = {
     "tensors-most": "the tensors' own dtype (the dtype of most parameters)",
     "quantised": "llama.cpp's default for its KV cache (the weights are quantised)",
     "config": "the dtype the config stores",
+    "config-quantised": "the dtype the config stores",
+    "checkpoint-quantised": "the dtype the format's checkpoints keep them in; the config states none",
     "torch-default": "torch's default; neither the tensors nor a config state another",
 }
 """``DtypeChoice.rule`` in words."""
@@ -88,6 +90,10 @@ TEMPLATES: Final[dict[str, str]] = {
     "format-experts": (
         "{name}: the experts' fused 3-d weights ({parameters:,} parameters; transformers 5 stores them so) are not "
         "nn.Linear layers, which alone bitsandbytes quantises: they stay in {dtype} (bitsandbytes issue #1849)"
+    ),
+    "format-experts-gpt-oss": (
+        "{name}: transformers quantises gpt-oss's experts alone (replace_with_mxfp4_linear); this model's fused "
+        "experts ({parameters:,} parameters) stay in {dtype}"
     ),
     "checkpoint-weights": "weights as the checkpoint stores them: each tensor's bytes from its type's block layout",
     "lora": (
@@ -384,6 +390,18 @@ def dtype_why(choice: DtypeChoice) -> str:
     return DTYPE_WHY[choice.rule]
 
 
+def stored_as(choice: DtypeChoice) -> str:
+    """What the parameters are stored in: the dtype, or the quantised layout a config names and the dtype of
+    the other tensors ("fp8-block128 (as the config's quantization_config stores the weights) with the other
+    tensors in bfloat16")."""
+    if choice.quantization is None:
+        return choice.dtype
+    return (
+        f"{choice.quantization} (as the config's quantization_config stores the weights) with the other tensors "
+        f"in {choice.dtype}"
+    )
+
+
 def dtype_reason(choice: DtypeChoice) -> str:
     """The dtype and why: "bfloat16: the dtype the config stores"."""
-    return f"{choice.dtype}: {dtype_why(choice)}"
+    return f"{stored_as(choice)}: {dtype_why(choice)}"

@@ -16,7 +16,7 @@ from html import escape
 
 from paramcount._cache import per_frozen
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
-from paramcount.render.assumptions import dtype_why
+from paramcount.render.assumptions import dtype_why, stored_as
 from paramcount.render.code import expression_text
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.render.units import binary_size, decimal_size, integer, noun
@@ -358,7 +358,7 @@ def _pieces(report: Report) -> tuple[_Piece, ...]:
     if counts.total:
         stored = report.stored_dtype
         take = "the parameter takes" if counts.total == 1 else "the parameters take"
-        pieces.append((f" Stored as {stored.dtype} ({dtype_why(stored)}), {take} ", None))
+        pieces.append((f" Stored as {stored_as(stored)} ({dtype_why(stored)}), {take} ", None))
         pieces += _sizes(report.stored_parameter_bytes, "parameter")
         pieces.append((".", None))
     if report.training and counts.trainable:

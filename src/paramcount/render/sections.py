@@ -9,7 +9,7 @@ from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport
 from paramcount.analysis.structure import ModuleRow
 from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModule, FromZoo, WeightDifference
-from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why
+from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why, stored_as
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
 from paramcount.render.units import byte_sizes, integer, noun, sizes_equal
@@ -105,7 +105,10 @@ def _model_facts(
     parts = []
     if isinstance(provenance, FromConfig):
         parts.append(f"{provenance.architecture} (model_type {provenance.model_type})")
-        if provenance.torch_dtype is not None:
+        if provenance.quantization is not None:
+            others = f", other tensors {provenance.torch_dtype}" if provenance.torch_dtype is not None else ""
+            parts.append(f"stored as {provenance.quantization}{others}")
+        elif provenance.torch_dtype is not None:
             parts.append(f"stored as {provenance.torch_dtype}")
     elif isinstance(provenance, FromZoo):
         parts.append(f"zoo model {provenance.model}")
@@ -340,7 +343,7 @@ def _parameter_memory(
             Paragraph(
                 (
                     Segment(
-                        f"Stored in {stored_dtype.dtype} ({dtype_why(stored_dtype)}): "
+                        f"Stored in {stored_as(stored_dtype)} ({dtype_why(stored_dtype)}): "
                         f"parameters {integer(parameter_bytes)} B"
                         f" + buffers {integer(buffer_bytes)} B"
                         f" = {stored}"
@@ -562,13 +565,20 @@ def _compute(report: Report) -> Section | None:
     return Section("compute", "Compute per step", (Lines(tuple(lines)), note))
 
 
+def _plan_dtype(choice: DtypeChoice) -> str:
+    """ "bfloat16 (bfloat16: the dtype the config stores)", or the quantised layout a config names and why."""
+    if choice.quantization is None:
+        return f"{choice.dtype} ({dtype_reason(choice)})"
+    return f"{stored_as(choice)} ({dtype_why(choice)})"
+
+
 def _plan(report: Report) -> Section | None:
     plan = report.plan
     if plan is None:
         return None
     mode = "training" if plan.mode == "training" else "inference"
     blocks: list[Block] = [
-        Paragraph((Segment(f"{mode.capitalize()} in {plan.dtype} ({dtype_reason(plan.dtype_choice)}).", "muted"),)),
+        Paragraph((Segment(f"{mode.capitalize()} in {_plan_dtype(plan.dtype_choice)}.", "muted"),)),
         Lines(tuple(_item_lines(plan.items))),
     ]
     if plan.devices > 1:

@@ -246,3 +246,30 @@ def test_config_layers_take_input_shapes_as_torch_does(
     theirs = transformers_model(data, architecture).get_submodule(path)(torch.empty(shape, dtype=dtype, device="meta"))
     assert report.output_shape == tuple(theirs.shape)
     assert report.is_complete
+
+
+FP8_BLOCK = {"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128], "activation_scheme": "dynamic"}
+GPT_OSS_SKIPS = ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "layout"),
+    [
+        (FP8_BLOCK, "fp8-block128"),
+        ({**FP8_BLOCK, "weight_block_size": [64, 64]}, None),  # another tile: another layout
+        ({**FP8_BLOCK, "activation_scheme": "static"}, None),  # a float32 activation_scale per layer besides
+        ({**FP8_BLOCK, "modules_to_not_convert": ["model.layers.0"]}, None),  # a skip list is not interpreted
+        ({"quant_method": "mxfp4", "modules_to_not_convert": GPT_OSS_SKIPS}, "mxfp4"),
+        ({"quant_method": "mxfp4"}, "mxfp4"),
+        ({"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.mlp"]}, None),  # skips the experts
+        ({"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.1[0-9]"]}, None),  # a pattern: refused
+        ({"quant_method": "mxfp4", "dequantize": True}, None),
+        ({"quant_method": "gptq", "bits": 4, "group_size": 128}, None),  # which layers depends on the tool
+        ({"quant_method": "bitsandbytes", "load_in_4bit": True}, None),
+        ("fp8", None),
+    ],
+)
+def test_quantization_config_names_the_stored_layout_only_when_exact(settings: object, layout: str | None) -> None:
+    tree = build_config_tree({**LLAMA, "torch_dtype": "bfloat16", "quantization_config": settings})
+    assert dict(tree.attributes).get("quantization") == layout
+    assert dict(tree.attributes)["torch_dtype"] == "bfloat16"

@@ -169,15 +169,19 @@ def _format_notes(fmt: StorageFormat, tree: Module, uses: tuple[ParamUse, ...], 
     ]
     left = unquantised_experts(uses, fmt)
     if left:
-        notes.append(Assumption.of("format-experts", name=fmt.name, parameters=left, dtype=dtype))
+        kind = "format-experts" if fmt.family == "bitsandbytes" else "format-experts-gpt-oss"
+        notes.append(Assumption.of(kind, name=fmt.name, parameters=left, dtype=dtype))
     return notes
 
 
 def _weights(
-    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str, layout: str | None = None
 ) -> tuple[list[MemoryItem], list[Assumption]]:
-    if options.quantization is not None:
-        fmt = find_format("quantization", options.quantization)
+    """The weight lines: in ``options.quantization``, else in the format the config stores them in (``layout``,
+    ``DtypeChoice.quantization``), else as a checkpoint's quantised tensors are, else in one dtype."""
+    name = options.quantization or layout
+    if name is not None:
+        fmt = find_format("quantization", name)
         return list(quantized_weights(uses, fmt, dtype)), _format_notes(fmt, tree, uses, dtype)
     stored = stored_weights(uses) if options.dtype is None and options.mixed_precision is None else None
     if stored is not None:
@@ -579,16 +583,19 @@ def _shape_activations(shapes: ShapeReport, dtype: str) -> tuple[list[MemoryItem
 NOT_INCLUDED: Final = Assumption.of("not-included")
 
 
-def _dtype(tree: Module, requested: str | None) -> tuple[DtypeChoice, Assumption]:
-    """The plan's dtype and the note that says why."""
-    choice = resolve_dtype(tree, parameter_uses(tree), requested)
+def _dtype(tree: Module, requested: str | None, quantised: bool = True) -> tuple[DtypeChoice, Assumption]:
+    """The plan's dtype and the note that says why (``quantised``: the config's quantised layout counts)."""
+    choice = resolve_dtype(tree, parameter_uses(tree), requested, quantised=quantised)
+    if choice.quantization is not None:
+        return choice, Assumption.of("dtype", dtype=choice.dtype, rule=choice.rule, quantization=choice.quantization)
     return choice, Assumption.of("dtype", dtype=choice.dtype, rule=choice.rule)
 
 
-@per_tree
-def _stored_dtype(tree: Module) -> tuple[DtypeChoice, Assumption]:
-    """``_dtype`` of a plan that names no dtype, once per tree."""
-    return _dtype(tree, None)
+@per_frozen
+def _stored_dtype(tree: Module, training: bool) -> tuple[DtypeChoice, Assumption]:
+    """``_dtype`` of a plan that names no dtype, once per tree and mode: training keeps the dtype, not the
+    quantised layout a config's ``quantization_config`` names (its weights are trained unquantised)."""
+    return _dtype(tree, None, not training)
 
 
 def plan_memory(
@@ -610,11 +617,11 @@ def plan_memory(
     options = options or PlanOptions()
     counts = counts if counts is not None else count_tree(tree)
     uses = parameter_uses(tree)
-    choice, dtype_note = _stored_dtype(tree) if options.dtype is None else _dtype(tree, options.dtype)
+    choice, dtype_note = _stored_dtype(tree, options.training) if options.dtype is None else _dtype(tree, options.dtype)
     if options.training:
         items, notes = _training_items(tree, uses, options, choice.dtype)
     else:
-        items, notes = _weights(tree, uses, options, choice.dtype)
+        items, notes = _weights(tree, uses, options, choice.dtype, choice.quantization)
     items.extend(_buffers(counts, choice, options))
     dims = None
     serving = not options.training and options.gpu is not None

@@ -167,12 +167,14 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     return tuple(found)
 
 
-def resolve_dtype(root: Module, uses: tuple[ParamUse, ...], requested: str | None) -> DtypeChoice:
+def resolve_dtype(
+    root: Module, uses: tuple[ParamUse, ...], requested: str | None, *, quantised: bool = True
+) -> DtypeChoice:
     """The plan's dtype by the rule of every answer (``paramcount.analysis.memory.choose_dtype``)."""
     weights: dict[str, int] = {}
     for use in uses:
         weights[use.dtype] = weights.get(use.dtype, 0) + use.count * use.times
-    return choose_dtype(root, weights, requested)
+    return choose_dtype(root, weights, requested, quantised=quantised)
 
 
 def stored_weights(uses: tuple[ParamUse, ...]) -> MemoryItem | None:
@@ -201,10 +203,14 @@ def quantizes(fmt: StorageFormat, use: ParamUse) -> bool:
         return True
     if fmt.applies_to == "matrices":
         return len(use.sizes) >= 2
+    if fmt.applies_to == "gpt_oss_experts":  # transformers' replace_with_mxfp4_linear swaps GptOssMLP's experts
+        return use.experts > 0 and use.module_kind == "GptOssExperts"
     if use.experts:  # GPTQ, AWQ and FP8 quantise each expert as a Linear; bitsandbytes replaces nn.Linear only
         return fmt.family != "bitsandbytes"
     if not use.is_linear_weight or use.is_head:
         return False
+    if fmt.family == "transformers":  # replace_with_fp8_linear swaps modules whose type is nn.Linear exactly
+        return use.module_kind == "Linear"
     return fmt.applies_to == "linear" or use.in_stack
 
 

@@ -6,10 +6,11 @@ GQA, MoE experts, biases, norms) and is checked against ``transformers`` on the 
     @model_type("llama", architectures=("LlamaForCausalLM", "LlamaModel", ...), default="LlamaForCausalLM")
     def llama(config: Config, architecture: str) -> Module: ...
 
-The root Module's ``kind`` is the architecture class name; its ``attributes`` carry the two config facts
-analyses read, ``model_type`` (peft's default LoRA targets) and ``torch_dtype`` (the stored dtype), when the
-config states them, and ``layer_types`` and ``sliding_window`` when some decoder layers attend within a
-sliding window (``_attention_layers``). What the config said as a source (where it was read, the other
+The root Module's ``kind`` is the architecture class name; its ``attributes`` carry the config facts analyses
+read, ``model_type`` (peft's default LoRA targets), ``torch_dtype`` (the stored dtype) and ``quantization``
+(the storage format its ``quantization_config`` names, ``_quantization``), when the config states them, and
+``layer_types`` and ``sliding_window`` when some decoder layers attend within a sliding window
+(``_attention_layers``). What the config said as a source (where it was read, the other
 classes it can build) is its ``FromConfig`` provenance, which ``read_model`` returns beside the tree.
 """
 
@@ -23,6 +24,7 @@ from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.sources.hf._defaults import complete
+from paramcount.sources.hf._quantization import stored_quantization
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -235,10 +237,13 @@ def read_model(
     stored = data.get("torch_dtype", data.get("dtype"))
     dtype = stored if isinstance(stored, str) else None
     others = tuple(name for name in spec.architectures if name != chosen)
-    provenance = FromConfig(location, raw_type, chosen, others, dtype)
+    quantization = stored_quantization(data)
+    provenance = FromConfig(location, raw_type, chosen, others, dtype, quantization=quantization)
     attributes: tuple[tuple[str, Value], ...] = (("model_type", raw_type),)
     if dtype is not None:
         attributes += (("torch_dtype", dtype),)
+    if quantization is not None:
+        attributes += (("quantization", quantization),)
     from paramcount.sources.hf._attention_layers import attention_layers
 
     attributes += tuple(attention_layers(completed, raw_type, name))
