@@ -448,3 +448,43 @@ def test_the_plan_s_token_cap_is_the_input_s() -> None:
     from paramcount.analysis.shapes.propagate import MAX_INPUT_SIZE
 
     assert MAX_TOKENS == MAX_INPUT_SIZE
+
+
+@pytest.mark.parametrize(
+    ("hub_id", "split", "message"),
+    [
+        # Llama-3.1-8B: 32 attention heads, 8 key/value heads, 32 layers (its config.json)
+        (
+            "meta-llama/Llama-3.1-8B",
+            {"tp": 3},
+            "tp: must divide the 32 attention heads (each device holds whole heads), got 3",
+        ),
+        (
+            "meta-llama/Llama-3.1-8B",
+            {"pp": 33},
+            "pp: must be at most the 32 layers (a stage holds whole layers), got 33",
+        ),
+        # gpt2: 12 heads; Qwen2.5-7B: 28 heads, 4 key/value heads (tp=28 divides 28 but neither divides 4 nor 4 it)
+        (
+            "openai-community/gpt2",
+            {"tp": 8},
+            "tp: must divide the 12 attention heads (each device holds whole heads), got 8",
+        ),
+        (
+            "Qwen/Qwen2.5-7B",
+            {"tp": 14},
+            "tp: must divide the 4 key/value heads or be a multiple of them (vLLM replicates them), got 14",
+        ),
+    ],
+)
+def test_a_split_megatron_and_vllm_cannot_make_is_refused(hub_id: str, split: dict[str, int], message: str) -> None:
+    with pytest.raises(ArgumentError) as refused:
+        plan_memory(from_config(hub_id).tree, None, PlanOptions(tp=split.get("tp", 1), pp=split.get("pp", 1)))
+    assert str(refused.value) == message
+
+
+def test_a_split_megatron_and_vllm_can_make_is_planned() -> None:
+    llama = from_config("meta-llama/Llama-3.1-8B").tree
+    for tp, pp in ((16, 1), (32, 32), (8, 4)):  # tp=16: 8 key/value heads, each on 2 devices
+        assert plan_memory(llama, None, PlanOptions(tp=tp, pp=pp)).devices == tp * pp
+    assert plan_memory(paramcount.count("resnet50").tree, None, PlanOptions(tp=3)).devices == 3  # no heads to split

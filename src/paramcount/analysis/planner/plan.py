@@ -44,6 +44,7 @@ from paramcount.analysis.planner.weights import (
     unquantised_experts,
 )
 from paramcount.dtypes import BITS, StorageFormat, bytes_for
+from paramcount.errors import ArgumentError
 from paramcount.tree import Module
 
 TYPE_CHECKING = False
@@ -598,6 +599,31 @@ def _stored_dtype(tree: Module, training: bool) -> tuple[DtypeChoice, Assumption
     return _dtype(tree, None, not training)
 
 
+def _check_split(tree: Module, tp: int, pp: int) -> None:
+    """Refuse a model split that Megatron-LM and vLLM cannot make of a transformer: ``tp`` must give each device
+    whole attention heads (and divide the key/value heads or be a multiple of them: vLLM replicates them), ``pp``
+    whole layers. Models without a stack of attention blocks are split as estimated, without a check."""
+    from paramcount.analysis.planner.transformer import transformer_dimensions
+
+    dims = transformer_dimensions(tree)
+    if dims is None:
+        return
+    if dims.heads and dims.heads % tp:
+        raise ArgumentError(
+            "tp", f"must divide the {dims.heads} attention heads (each device holds whole heads), got {tp}", "tp"
+        )
+    if dims.kv_heads and dims.kv_heads % tp and tp % dims.kv_heads:
+        raise ArgumentError(
+            "tp",
+            f"must divide the {dims.kv_heads} key/value heads or be a multiple of them (vLLM replicates them), "
+            f"got {tp}",
+            "tp",
+        )
+    layers = len(dims.layer_types) or dims.layers
+    if pp > layers:
+        raise ArgumentError("pp", f"must be at most the {layers} layers (a stage holds whole layers), got {pp}", "pp")
+
+
 def plan_memory(
     tree: Module, counts: Counts | None = None, options: PlanOptions | None = None, shapes: ShapeReport | None = None
 ) -> MemoryPlan:
@@ -615,6 +641,8 @@ def plan_memory(
         fit against ``options.gpu``.
     """
     options = options or PlanOptions()
+    if options.tp * options.pp > 1:
+        _check_split(tree, options.tp, options.pp)
     counts = counts if counts is not None else count_tree(tree)
     uses = parameter_uses(tree)
     choice, dtype_note = _stored_dtype(tree, options.training) if options.dtype is None else _dtype(tree, options.dtype)
