@@ -299,6 +299,32 @@ def test_options_that_cannot_apply_are_refused(
         assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--architecture", "LlamaModel", "tiny-llama"],  # a folder: its weights are counted, not its config
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'tiny-llama'",
+        ),
+        (
+            ["--via-transformers", "tiny.safetensors"],
+            "via_transformers: applies only to a model config (a shipped hub id or a config.json), not to "
+            "'tiny.safetensors'",
+        ),
+        (
+            ["--architecture", "LlamaModel", "model.py:Net"],  # refused before the file is imported
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'model.py:Net'",
+        ),
+    ],
+)
+def test_config_options_are_refused_for_checkpoints_and_files(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    monkeypatch.chdir(Path(__file__).parent / "data" / "checkpoints")
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
+
+
 def test_depth_zero_is_the_root_alone(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--depth", "0", "resnet18")
     table = out.split("Modules\n", 1)[1].split("\n\n", 1)[0].splitlines()

@@ -187,6 +187,7 @@ def count(
         if shipped is not None:
             return _count_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _names_checkpoint(stripped):
+            refuse_config_options(text, architecture, via_transformers)
             return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
             return _count_config(text, stripped, stripped, architecture, via_transformers)
@@ -214,11 +215,17 @@ def count(
         if bare and _looks_like_a_model_name(text.strip()):
             raise _unknown_model(text.strip(), paths) from None
         raise
+    refuse_config_options(text, architecture, via_transformers)
+    return result
+
+
+def refuse_config_options(text: str, architecture: str | None, via_transformers: bool) -> None:
+    """An ``ArgumentError`` when ``architecture`` or ``via_transformers`` is given for ``text``, which is not a
+    config (an expression, a zoo model, a checkpoint, a ``FILE.py:CLASS``): either would change nothing."""
     if architecture is not None or via_transformers:
         option = "architecture" if architecture is not None else "via_transformers"
         message = f"applies only to a model config (a shipped hub id or a config.json), not to {short_repr(text)}"
         raise ArgumentError(option, message, option)
-    return result
 
 
 def _looks_like_a_model_name(text: str) -> bool:

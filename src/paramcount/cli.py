@@ -407,8 +407,9 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     def answer(query: str) -> Report:
         target = file_target(query)
         if target is not None:
-            from paramcount.api import summary_of_file
+            from paramcount.api import refuse_config_options, summary_of_file
 
+            refuse_config_options(query, architecture, via_transformers)
             depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
             return summary_of_file(*target, arguments.args, shape, plan, depth)
         if arguments.args is not None:
