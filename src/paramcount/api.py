@@ -288,10 +288,15 @@ def _count_expression(text: str) -> Result:
 
 
 def from_config(source: str | Path, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
-    """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id)."""
-    from paramcount.sources.hf.hub import hub_config_path
+    """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id); never
+    the local Hugging Face cache nor the network (``count()`` reads other hub ids from them)."""
+    from paramcount.sources.hf.hub import hub_config_path, is_hub_id, similar
 
     shipped = hub_config_path(str(source))
+    if shipped is None and is_hub_id(str(source)) and not os.path.exists(source):
+        message = "not a shipped hub id nor a file or folder; count() reads other hub ids from the local cache "
+        message += "or the hub"
+        raise UnknownNameError(f"{source}: {message}{similar(str(source))}", str(source))
     return _count_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 
