@@ -343,6 +343,15 @@ def test_help_names_the_web_commands(capsys: pytest.CaptureFixture[str]) -> None
     assert "pip install -e '.[web]'" in out
 
 
+def test_help_says_the_dtype_default_the_plan_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint's or a dtype= argument's tensors choose the default dtype before a config does."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "(default: the tensors' or the config's, else float32)" in " ".join(capsys.readouterr().out.split())
+    code, out, _ = run(capsys, "Linear(3, 4, dtype=torch.bfloat16)", "--optimizer", "adamw")
+    assert (code, "Training in bfloat16 (bfloat16: the tensors' own dtype)." in out) == (0, True)
+
+
 def test_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "--batch", str(tmp_path / "missing.txt"))
     assert (code, out) == (2, "")

@@ -100,7 +100,8 @@ FLAGS = (
     _Flag("--offline", "read hub ids from the local Hugging Face cache only, never the network (also: HF_HUB_OFFLINE)"),
     _Flag(
         "--dtype",
-        "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the config's, else float32)",
+        "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the tensors' or the config's, "
+        "else float32)",
         str,
         group="plan",
     ),
