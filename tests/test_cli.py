@@ -261,6 +261,16 @@ def test_a_model_name_gets_a_message_about_models(capsys: pytest.CaptureFixture[
     assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
 
 
+@pytest.mark.parametrize("path", ["./llama", "/nowhere/llama", "models/Llama-3.2-1B/", "models/meta/llama"])
+def test_a_missing_path_is_said_to_be_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    """Not 'unknown model …; give the path to its config.json (or its folder)', which is what the user did."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, path)
+    assert (code, out, err) == (2, "", f"paramcount: error: no such file or folder: {path!r}\n")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -252,6 +252,8 @@ def _unknown_model(name: str, paths: bool) -> UnknownNameError:
     from paramcount.sources.hf.hub import shipped_hub_ids
     from paramcount.zoo import known_models
 
+    if paths and (name.startswith(("/", "./", "../", "~")) or name.endswith("/") or name.count("/") > 1):
+        return UnknownNameError(f"no such file or folder: {short_repr(name)}", name)  # a path, not a model name
     by_key: dict[str, str] = {}
     for known in (*shipped_hub_ids(), *known_models()):
         by_key.setdefault(known.rsplit("/", 1)[-1].lower(), known)
