@@ -86,7 +86,7 @@ FLAGS = (
         metavar="FILE",
     ),
     _Flag("--no-color", "plain text even on a terminal (also: NO_COLOR)"),
-    _Flag("--width", f"wrap text at this many columns, at least {MIN_WIDTH} (default 100)", int),
+    _Flag("--width", f"wrap paragraphs at this many columns, at least {MIN_WIDTH} (default 100)", int),
     _Flag(
         "--architecture",
         "for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
