@@ -131,6 +131,17 @@ def test_from_config_names_a_hub_id_it_does_not_read(monkeypatch: pytest.MonkeyP
     )
 
 
+def test_count_refuses_file_and_class_saying_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The command line's FILE.py:CLASS runs the user's file; count() does not (it was 'column 7: invalid syntax')."""
+    (tmp_path / "net.py").write_text("raise SystemExit('imported')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paramcount.ArgumentError) as info:
+        paramcount.count("net.py:Net")
+    assert str(info.value) == (
+        "net.py:Net: count() never imports your code: build the module and pass it to paramcount.summary()"
+    )
+
+
 def test_shipped_hub_ids_are_listed_once() -> None:
     from paramcount.sources.hf.hub import shipped_hub_ids
 

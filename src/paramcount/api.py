@@ -183,6 +183,12 @@ def count(
         from paramcount.sources.hf.hub import hub_config_path
 
         stripped = text.strip()
+        if paths and ".py:" in stripped:
+            from paramcount.sources.live import file_target
+
+            if file_target(stripped) is not None:  # the command line's FILE.py:CLASS, which runs the user's code
+                message = "count() never imports your code: build the module and pass it to paramcount.summary()"
+                raise ArgumentError(stripped, message)
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _count_config(text, shipped, stripped, architecture, via_transformers)
