@@ -119,6 +119,29 @@ def test_an_empty_query_is_an_expression_error_not_the_current_folder(
         paramcount.count("")
 
 
+def test_from_config_names_a_hub_id_it_does_not_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """from_config reads shipped hub ids and files only: another hub id is said to be one (it was 'cannot be read
+    (No such file or directory)'), with count() named as the door that reads the cache and the hub."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paramcount.UnknownNameError) as info:
+        paramcount.from_config("Qwen/Qwen2.5-Coder-7B-Instruct")
+    assert str(info.value) == (
+        "Qwen/Qwen2.5-Coder-7B-Instruct: not a shipped hub id nor a file or folder; count() reads other hub ids "
+        "from the local cache or the hub; did you mean 'Qwen/Qwen2.5-VL-7B-Instruct' or 'Qwen/Qwen2-VL-7B-Instruct'?"
+    )
+
+
+def test_count_refuses_file_and_class_saying_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The command line's FILE.py:CLASS runs the user's file; count() does not (it was 'column 7: invalid syntax')."""
+    (tmp_path / "net.py").write_text("raise SystemExit('imported')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paramcount.ArgumentError) as info:
+        paramcount.count("net.py:Net")
+    assert str(info.value) == (
+        "net.py:Net: count() never imports your code: build the module and pass it to paramcount.summary()"
+    )
+
+
 def test_shipped_hub_ids_are_listed_once() -> None:
     from paramcount.sources.hf.hub import shipped_hub_ids
 

@@ -261,6 +261,16 @@ def test_a_model_name_gets_a_message_about_models(capsys: pytest.CaptureFixture[
     assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
 
 
+@pytest.mark.parametrize("path", ["./llama", "/nowhere/llama", "models/Llama-3.2-1B/", "models/meta/llama"])
+def test_a_missing_path_is_said_to_be_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    """Not 'unknown model …; give the path to its config.json (or its folder)', which is what the user did."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, path)
+    assert (code, out, err) == (2, "", f"paramcount: error: no such file or folder: {path!r}\n")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -299,6 +309,32 @@ def test_options_that_cannot_apply_are_refused(
         assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--architecture", "LlamaModel", "tiny-llama"],  # a folder: its weights are counted, not its config
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'tiny-llama'",
+        ),
+        (
+            ["--via-transformers", "tiny.safetensors"],
+            "via_transformers: applies only to a model config (a shipped hub id or a config.json), not to "
+            "'tiny.safetensors'",
+        ),
+        (
+            ["--architecture", "LlamaModel", "model.py:Net"],  # refused before the file is imported
+            "architecture: applies only to a model config (a shipped hub id or a config.json), not to 'model.py:Net'",
+        ),
+    ],
+)
+def test_config_options_are_refused_for_checkpoints_and_files(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    monkeypatch.chdir(Path(__file__).parent / "data" / "checkpoints")
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err) == (2, "", f"paramcount: error: {message}\n")
+
+
 def test_depth_zero_is_the_root_alone(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--depth", "0", "resnet18")
     table = out.split("Modules\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -315,6 +351,15 @@ def test_help_names_the_web_commands(capsys: pytest.CaptureFixture[str]) -> None
     assert "paramcount serve " in out
     assert "paramcount site build " in out
     assert "pip install -e '.[web]'" in out
+
+
+def test_help_says_the_dtype_default_the_plan_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint's or a dtype= argument's tensors choose the default dtype before a config does."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "(default: the tensors' or the config's, else float32)" in " ".join(capsys.readouterr().out.split())
+    code, out, _ = run(capsys, "Linear(3, 4, dtype=torch.bfloat16)", "--optimizer", "adamw")
+    assert (code, "Training in bfloat16 (bfloat16: the tensors' own dtype)." in out) == (0, True)
 
 
 def test_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

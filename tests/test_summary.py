@@ -11,6 +11,7 @@ by torchinfo's bias term (one MAC per bias element per output position), which e
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from typing import Any
 
@@ -521,6 +522,20 @@ def test_cli_user_class_errors(
     path.write_text(USER_MODEL)
     assert main([word.format(path=path) for word in words]) == 2
     assert capsys.readouterr().err.startswith(f"paramcount: error: {message.format(path=path)}")
+
+
+def test_cli_user_class_without_torch_is_one_line(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install -e .` installs no torch: FILE.py:CLASS then says so in one line (it was a traceback)."""
+    from paramcount.cli import main
+
+    path = tmp_path / "net.py"
+    path.write_text(USER_MODEL)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, as without torch
+    assert main([f"{path}:Net", "--args", "16"]) == 2
+    message = f"{path}:Net: building it needs torch, which is not installed: pip install torch"
+    assert capsys.readouterr() == ("", f"paramcount: error: {message}\n")
 
 
 def test_measured_activations_replace_every_sentence_of_the_estimate() -> None:

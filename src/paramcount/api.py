@@ -183,10 +183,17 @@ def count(
         from paramcount.sources.hf.hub import hub_config_path
 
         stripped = text.strip()
+        if paths and ".py:" in stripped:
+            from paramcount.sources.live import file_target
+
+            if file_target(stripped) is not None:  # the command line's FILE.py:CLASS, which runs the user's code
+                message = "count() never imports your code: build the module and pass it to paramcount.summary()"
+                raise ArgumentError(stripped, message)
         shipped = hub_config_path(stripped)
         if shipped is not None:
             return _count_config(text, shipped, stripped, architecture, via_transformers)
         if paths and _names_checkpoint(stripped):
+            refuse_config_options(text, architecture, via_transformers)
             return from_file(stripped, query=text)
         if paths and _looks_like_path(stripped):
             return _count_config(text, stripped, stripped, architecture, via_transformers)
@@ -214,11 +221,17 @@ def count(
         if bare and _looks_like_a_model_name(text.strip()):
             raise _unknown_model(text.strip(), paths) from None
         raise
+    refuse_config_options(text, architecture, via_transformers)
+    return result
+
+
+def refuse_config_options(text: str, architecture: str | None, via_transformers: bool) -> None:
+    """An ``ArgumentError`` when ``architecture`` or ``via_transformers`` is given for ``text``, which is not a
+    config (an expression, a zoo model, a checkpoint, a ``FILE.py:CLASS``): either would change nothing."""
     if architecture is not None or via_transformers:
         option = "architecture" if architecture is not None else "via_transformers"
         message = f"applies only to a model config (a shipped hub id or a config.json), not to {short_repr(text)}"
         raise ArgumentError(option, message, option)
-    return result
 
 
 def _looks_like_a_model_name(text: str) -> bool:
@@ -245,6 +258,8 @@ def _unknown_model(name: str, paths: bool) -> UnknownNameError:
     from paramcount.sources.hf.hub import shipped_hub_ids
     from paramcount.zoo import known_models
 
+    if paths and (name.startswith(("/", "./", "../", "~")) or name.endswith("/") or name.count("/") > 1):
+        return UnknownNameError(f"no such file or folder: {short_repr(name)}", name)  # a path, not a model name
     by_key: dict[str, str] = {}
     for known in (*shipped_hub_ids(), *known_models()):
         by_key.setdefault(known.rsplit("/", 1)[-1].lower(), known)
@@ -281,10 +296,15 @@ def _count_expression(text: str) -> Result:
 
 
 def from_config(source: str | Path, *, architecture: str | None = None, via_transformers: bool = False) -> Result:
-    """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id)."""
-    from paramcount.sources.hf.hub import hub_config_path
+    """Count the model a Hugging Face ``config.json`` describes (a path, a folder or a shipped hub id); never
+    the local Hugging Face cache nor the network (``count()`` reads other hub ids from them)."""
+    from paramcount.sources.hf.hub import hub_config_path, is_hub_id, similar
 
     shipped = hub_config_path(str(source))
+    if shipped is None and is_hub_id(str(source)) and not os.path.exists(source):
+        message = "not a shipped hub id nor a file or folder; count() reads other hub ids from the local cache "
+        message += "or the hub"
+        raise UnknownNameError(f"{source}: {message}{similar(str(source))}", str(source))
     return _count_config(str(source), shipped or source, str(source), architecture, via_transformers)
 
 

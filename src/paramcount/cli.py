@@ -86,7 +86,7 @@ FLAGS = (
         metavar="FILE",
     ),
     _Flag("--no-color", "plain text even on a terminal (also: NO_COLOR)"),
-    _Flag("--width", f"wrap text at this many columns, at least {MIN_WIDTH} (default 100)", int),
+    _Flag("--width", f"wrap paragraphs at this many columns, at least {MIN_WIDTH} (default 100)", int),
     _Flag(
         "--architecture",
         "for a config: the class to count instead of the one it names (e.g. LlamaModel for the base model)",
@@ -100,7 +100,8 @@ FLAGS = (
     _Flag("--offline", "read hub ids from the local Hugging Face cache only, never the network (also: HF_HUB_OFFLINE)"),
     _Flag(
         "--dtype",
-        "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the config's, else float32)",
+        "storage dtype: float32, bfloat16, float16, float8_e4m3fn … (default: the tensors' or the config's, "
+        "else float32)",
         str,
         group="plan",
     ),
@@ -407,8 +408,9 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
     def answer(query: str) -> Report:
         target = file_target(query)
         if target is not None:
-            from paramcount.api import summary_of_file
+            from paramcount.api import refuse_config_options, summary_of_file
 
+            refuse_config_options(query, architecture, via_transformers)
             depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
             return summary_of_file(*target, arguments.args, shape, plan, depth)
         if arguments.args is not None:

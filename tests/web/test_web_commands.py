@@ -80,12 +80,12 @@ def test_serve_rejects_bad_arguments(capsys: pytest.CaptureFixture[str], argumen
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("main", [serve_main, site_main])
-def test_help_ends_with_an_example(main: Any, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("main", "arguments"), [(serve_main, []), (site_main, []), (site_main, ["build"])])
+def test_help_ends_with_an_example(main: Any, arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["--help"])
+        main([*arguments, "--help"])
     assert exited.value.code == 0
-    assert "examples:\n  paramcount " in capsys.readouterr().out
+    assert "examples:\n  paramcount " in capsys.readouterr().out  # one example a line, not wrapped into one
 
 
 def test_site_build_writes_pages_twins_and_sitemap(

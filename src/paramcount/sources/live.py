@@ -393,11 +393,13 @@ def build_from_file(path: str, name: str, positional: tuple[object, ...], keywor
     import importlib.util
     import os
 
-    import torch
-
     where = f"{path}:{name}"
     if not os.path.isfile(path):
         raise ArgumentError(where, f"no such file {path!r}")
+    try:
+        import torch
+    except ImportError:
+        raise ArgumentError(where, "building it needs torch, which is not installed: pip install torch") from None
     spec = importlib.util.spec_from_file_location(f"paramcount_user_{abs(hash(os.path.abspath(path)))}", path)
     if spec is None or spec.loader is None:
         raise ArgumentError(where, f"{path!r} cannot be imported as a Python module")

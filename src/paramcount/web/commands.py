@@ -36,6 +36,7 @@ examples:
   paramcount serve --host 0.0.0.0 --base-url https://params.example.org
 """
 
+SITE_BASE_URL = "http://127.0.0.1:8000"
 SITE_EXAMPLES = """\
 examples:
   paramcount site build public
@@ -123,10 +124,18 @@ def _site_parser() -> argparse.ArgumentParser:
     description = "Write the answer pages for the curated questions as a static site."
     parser = _command_parser("site", description, SITE_EXAMPLES)
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="write the static site into DIR", epilog=SITE_EXAMPLES)
+    build = commands.add_parser(
+        "build",
+        help="write the static site into DIR",
+        description=description,
+        epilog=SITE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     build.add_argument("directory", metavar="DIR", type=Path, help="folder to write (created if missing)")
     build.add_argument(
-        "--base-url", default="http://127.0.0.1:8000", help="public origin for canonical links and the sitemap"
+        "--base-url",
+        default=SITE_BASE_URL,
+        help=f"public origin for canonical links and the sitemap (default {SITE_BASE_URL})",
     )
     return parser
 
