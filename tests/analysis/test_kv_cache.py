@@ -545,3 +545,42 @@ def test_a_decoder_alone_caches_its_self_attention_only(architecture: str, dtype
         assert cache_bytes(cache) == 2 * 2 * batch * tokens * 32 * getattr(torch, dtype).itemsize
     labels = [item.label for item in plan.items if item.category == "kv_cache"]
     assert labels == [f"KV cache {tensor}, 2 full-attention layers × 7 tokens" for tensor in ("keys", "values")]
+
+
+@pytest.mark.parametrize(
+    ("family", "architecture", "why"),
+    [
+        ("bert", None, "BertForMaskedLM, whose layers cache only as a decoder (is_decoder is false)"),
+        ("roberta", None, "RobertaForMaskedLM, whose layers cache only as a decoder (is_decoder is false)"),
+        ("electra", None, "ElectraForPreTraining, whose layers cache only as a decoder (is_decoder is false)"),
+        ("distilbert", None, "DistilBertForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("albert", None, "AlbertForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("mpnet", None, "MPNetForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("openai_gpt", None, "OpenAIGPTLMHeadModel, whose attention takes no past keys and values"),
+        ("t5", "T5EncoderModel", "T5EncoderModel, the encoder alone"),
+        ("bert_causal", None, None),  # is_decoder: BertLMHeadModel caches its self-attention
+    ],
+)
+def test_an_encoder_keeps_no_cache(family: str, architecture: str | None, why: str | None) -> None:
+    # transformers 5.24 returns no cache from an encoder's forward with use_cache=True (BERT's layers only cache
+    # with is_decoder; OpenAI GPT's attention takes none): the plan has no KV cache and says why, and "max tokens
+    # that fit" is not offered; a BERT decoder's cache is the one transformers builds.
+    from activation_oracle import real_model, tiny_config
+
+    config, chosen = tiny_config(family, 2)
+    chosen = architecture or chosen
+    config["architectures"] = [chosen]
+    model = real_model(config, chosen, "eager", False, half=False)
+    asked = {} if chosen == "T5EncoderModel" else {"use_cache": True}  # T5's encoder refuses it (decoder only)
+    with torch.no_grad():
+        cache = model(input_ids=torch.ones((2, 7), dtype=torch.long), **asked).get("cache")
+    tree = build_config_tree(config)
+    plan = plan_memory(tree, options=PlanOptions(seq_len=7, batch=2, gpu="H100"))
+    kv_items = sum(item.bytes for item in plan.items if item.category == "kv_cache")
+    if why is None:
+        assert cache is not None
+        assert cache_of(plan).bytes == kv_items == cache_bytes(cache) > 0
+        return
+    assert cache is None
+    assert (plan.kv_cache, plan.kv_capacity, kv_items) == (None, None, 0)
+    assert [note.values for note in plan.assumptions if note.kind == "kv-none"] == [(("why", why),)]

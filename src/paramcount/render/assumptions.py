@@ -178,6 +178,7 @@ TEMPLATES: Final[dict[str, str]] = {
     "kv-no-sequence": "the KV cache not included: give seq_len (and batch)",
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
     "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
+    "kv-none": "no KV cache: transformers 5.24 keeps none for {why}",
     "kv-states": (
         "{layers} state-space layers ({mixer}) keep fixed-size states whatever the tokens, as transformers 5.24's "
         "LinearAttentionLayer does after a prefill: the conv state (the last {kernel} inputs of the depthwise "

@@ -45,7 +45,7 @@ from paramcount.analysis.planner.weights import (
 )
 from paramcount.dtypes import BITS, StorageFormat, bytes_for
 from paramcount.errors import ArgumentError
-from paramcount.tree import Module
+from paramcount.tree import NO_KV_CACHE, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -483,6 +483,8 @@ def _sequence_items(
 ) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     what = "activations" if options.training else "kv"
+    if not options.training and _no_cache(tree) is not None:
+        return [], [Assumption.of("kv-none", why=_no_cache(tree))], None
     if options.seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
@@ -498,6 +500,12 @@ def _sequence_items(
     if dims.layers and not _kv_heads_known(dims):
         notes.append(Assumption.of("kv-heads-unknown", key_width=dims.key_width, value_width=dims.value_width))
     return list(cache.items), notes, None
+
+
+def _no_cache(tree: Module) -> str | None:
+    """Why the model keeps no KV cache (a Hugging Face encoder), None when it keeps one or nothing says."""
+    why = dict(tree.attributes).get(NO_KV_CACHE)
+    return why if isinstance(why, str) else None
 
 
 def _states_note(state: StateGroup) -> Assumption:
@@ -682,7 +690,7 @@ def plan_memory(
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
     assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
-    if dims is not None and options.seq_len is not None and not options.training:
+    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree) is None:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
     plan = MemoryPlan(
         mode="training" if options.training else "inference",
@@ -702,7 +710,8 @@ def plan_memory(
         return plan
     device = find_accelerator("gpu", options.gpu)
     memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
-    capacity = _capacity(plan, dims, choice.dtype, device) if serving and dims is not None else None
+    serves = serving and dims is not None and _no_cache(tree) is None
+    capacity = _capacity(plan, dims, choice.dtype, device) if serves and dims is not None else None
     return replace(
         plan,
         fit=fit_on(plan, device, tuple(per_device_sequence)),
