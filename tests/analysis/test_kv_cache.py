@@ -584,3 +584,26 @@ def test_an_encoder_keeps_no_cache(family: str, architecture: str | None, why: s
     assert cache is None
     assert (plan.kv_cache, plan.kv_capacity, kv_items) == (None, None, 0)
     assert [note.values for note in plan.assumptions if note.kind == "kv-none"] == [(("why", why),)]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [
+        ("gpt2.json", 1024),  # wpe: n_positions = 1024 rows
+        ("facebook--opt-1.3b.json", 2048),  # embed_positions: max_position_embeddings + 2 rows, read from offset 2
+        ("openai--whisper-tiny.json", 448),  # the decoder's embed_positions: max_target_positions = 448 rows
+        ("meta-llama--Llama-3.2-1B.json", None),  # rotary positions: no table to outgrow
+    ],
+)
+def test_capacity_stops_at_the_learned_position_table(name: str, limit: int | None) -> None:
+    # An H100 holds a cache of millions of tokens for these small models, but a model with learned positions cannot
+    # read past its table (torch's embedding lookup refuses the index, as --seq-len does): the context is capped.
+    plan = plan_memory(build_config_tree(shipped(name)), options=PlanOptions(gpu="H100"))
+    capacity = plan.kv_capacity
+    assert capacity is not None
+    assert capacity.position_limit == limit
+    if limit is None:
+        assert capacity.max_context is not None
+        assert capacity.max_context > 1_000_000
+    else:
+        assert capacity.max_context == limit

@@ -215,6 +215,9 @@ class KVCapacity(Record):
     bounded_by: tuple[str, ...] = ()
     """What keeps layers' caches from growing with the context: ``window`` (sliding or chunked layers), ``states``
     (state-space layers' fixed-size states); when ``max_context`` is None, why."""
+    position_limit: int | None = None
+    """The longest sequence the model's learned position tables hold, when the memory alone would allow a longer
+    one: ``max_context`` is capped there (GPT-2's 1,024 rows of ``wpe``)."""
 
     @property
     def max_tokens(self) -> int | None:

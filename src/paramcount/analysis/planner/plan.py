@@ -711,7 +711,7 @@ def plan_memory(
     device = find_accelerator("gpu", options.gpu)
     memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
     serves = serving and dims is not None and _no_cache(tree) is None
-    capacity = _capacity(plan, dims, choice.dtype, device) if serves and dims is not None else None
+    capacity = _capacity(tree, plan, dims, choice.dtype, device) if serves and dims is not None else None
     return replace(
         plan,
         fit=fit_on(plan, device, tuple(per_device_sequence)),
@@ -720,7 +720,7 @@ def plan_memory(
     )
 
 
-def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
+def _capacity(tree: Module, plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
     """How much KV cache fits on ``device`` beside the plan's other per-device bytes."""
     from paramcount.analysis.planner.kv import HYBRID, LINEAR, WINDOWED, kv_capacity
 
@@ -731,7 +731,7 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
     def cache_bytes(batch: int, tokens: int) -> int:
         return _kv(dims, options, dtype, options.tp, options.pp, batch, tokens)[0].bytes
 
-    return kv_capacity(
+    capacity = kv_capacity(
         accelerator=device.name,
         memory_bytes=device.memory_bytes,
         other_bytes=sum(item.bytes for item in plan.per_device if item.category != "kv_cache"),
@@ -740,6 +740,29 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
         cache_bytes=cache_bytes,
         bounded_by=bounded,
     )
+    if not capacity.max_context:
+        return capacity
+    limit = _position_limit(tree, options.batch, capacity.max_context)
+    return capacity if limit is None else replace(capacity, max_context=limit, position_limit=limit)
+
+
+def _position_limit(tree: Module, batch: int, tokens: int) -> int | None:
+    """The longest sequence below ``tokens`` that the model's learned position tables hold, None when ``tokens``
+    fit them (or the model reads no tokens): the shape walk refuses a longer one and says what fits."""
+    from paramcount.analysis.shapes.propagate import propagate
+    from paramcount.errors import ParamcountError
+
+    limit = None
+    while True:
+        try:
+            propagate(tree, (batch, tokens))
+        except ParamcountError as error:
+            positions = getattr(error, "positions", None)
+            if positions is None or not 0 < positions < tokens:
+                return limit
+            limit = tokens = positions
+        else:
+            return limit
 
 
 def _needed(plan: MemoryPlan, sequence: tuple[MemoryItem, ...], memory: int, zero: int) -> int | None:
