@@ -607,3 +607,21 @@ def test_capacity_stops_at_the_learned_position_table(name: str, limit: int | No
         assert capacity.max_context > 1_000_000
     else:
         assert capacity.max_context == limit
+
+
+def test_labels_say_one_layer_one_token_one_head_in_the_singular() -> None:
+    # Jamba-1.5-Mini: attention in 4 of its 32 layers, so each of 4 pipeline stages caches 1 attention layer; one
+    # token; Falcon-7B's multi-query attention caches 1 key/value head.
+    from paramcount.render.assumptions import assumption_text
+
+    jamba = build_config_tree(shipped("ai21labs--AI21-Jamba-1.5-Mini.json"))
+    plan = plan_memory(jamba, options=PlanOptions(seq_len=1, pp=4, gpus=4))
+    assert [item.label for item in plan.per_device if item.category == "kv_cache"][:2] == [
+        f"KV cache {tensor}, 1 full-attention layer × 1 token" for tensor in ("keys", "values")
+    ]
+    falcon = plan_memory(build_config_tree(shipped("tiiuae--falcon-7b.json")), options=PlanOptions(seq_len=1))
+    said = [assumption_text(note) for note in falcon.assumptions if note.kind == "kv-cache"]
+    assert said == [
+        "KV cache as transformers 5.24 DynamicCache after a prefill: keys and values · batch 1 · 1 token · 32 layers · "
+        "1 kv head · head_dim 64 · 16-bit bfloat16"
+    ]
