@@ -118,6 +118,8 @@ class ShapeError(ParamcountError):
     def __init__(self, message: str, module_path: str) -> None:
         super().__init__(f"{module_path}: {message}" if module_path else message)
         self.module_path = module_path
+        self.positions: int | None = None
+        """When the sequence is longer than a learned position table holds: the longest sequence it holds."""
 
 
 class QueryError(ParamcountError):

@@ -55,6 +55,10 @@ DTYPES_STATED = "dtypes_stated"
 checkpoint's header, a live module's tensors), so a float32 is the tensors' own, not torch's default that a
 tensor without a stated dtype gets."""
 
+NO_KV_CACHE = "no_kv_cache"
+"""Key of a root's ``Module.attributes`` entry saying why the model keeps no KV cache when it generates (a
+Hugging Face encoder, whose attention reads the whole sequence in one pass): the planner then plans none."""
+
 RAW_SHAPES = "raw_shapes"
 """Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not
 the catalog's named dimensions: the live-module door's mark for a class it could not build."""

@@ -545,3 +545,83 @@ def test_a_decoder_alone_caches_its_self_attention_only(architecture: str, dtype
         assert cache_bytes(cache) == 2 * 2 * batch * tokens * 32 * getattr(torch, dtype).itemsize
     labels = [item.label for item in plan.items if item.category == "kv_cache"]
     assert labels == [f"KV cache {tensor}, 2 full-attention layers × 7 tokens" for tensor in ("keys", "values")]
+
+
+@pytest.mark.parametrize(
+    ("family", "architecture", "why"),
+    [
+        ("bert", None, "BertForMaskedLM, whose layers cache only as a decoder (is_decoder is false)"),
+        ("roberta", None, "RobertaForMaskedLM, whose layers cache only as a decoder (is_decoder is false)"),
+        ("electra", None, "ElectraForPreTraining, whose layers cache only as a decoder (is_decoder is false)"),
+        ("distilbert", None, "DistilBertForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("albert", None, "AlbertForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("mpnet", None, "MPNetForMaskedLM, an encoder (it reads the whole sequence in one pass)"),
+        ("openai_gpt", None, "OpenAIGPTLMHeadModel, whose attention takes no past keys and values"),
+        ("t5", "T5EncoderModel", "T5EncoderModel, the encoder alone"),
+        ("bert_causal", None, None),  # is_decoder: BertLMHeadModel caches its self-attention
+    ],
+)
+def test_an_encoder_keeps_no_cache(family: str, architecture: str | None, why: str | None) -> None:
+    # transformers 5.24 returns no cache from an encoder's forward with use_cache=True (BERT's layers only cache
+    # with is_decoder; OpenAI GPT's attention takes none): the plan has no KV cache and says why, and "max tokens
+    # that fit" is not offered; a BERT decoder's cache is the one transformers builds.
+    from activation_oracle import real_model, tiny_config
+
+    config, chosen = tiny_config(family, 2)
+    chosen = architecture or chosen
+    config["architectures"] = [chosen]
+    model = real_model(config, chosen, "eager", False, half=False)
+    asked = {} if chosen == "T5EncoderModel" else {"use_cache": True}  # T5's encoder refuses it (decoder only)
+    with torch.no_grad():
+        cache = model(input_ids=torch.ones((2, 7), dtype=torch.long), **asked).get("cache")
+    tree = build_config_tree(config)
+    plan = plan_memory(tree, options=PlanOptions(seq_len=7, batch=2, gpu="H100"))
+    kv_items = sum(item.bytes for item in plan.items if item.category == "kv_cache")
+    if why is None:
+        assert cache is not None
+        assert cache_of(plan).bytes == kv_items == cache_bytes(cache) > 0
+        return
+    assert cache is None
+    assert (plan.kv_cache, plan.kv_capacity, kv_items) == (None, None, 0)
+    assert [note.values for note in plan.assumptions if note.kind == "kv-none"] == [(("why", why),)]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [
+        ("gpt2.json", 1024),  # wpe: n_positions = 1024 rows
+        ("facebook--opt-1.3b.json", 2048),  # embed_positions: max_position_embeddings + 2 rows, read from offset 2
+        ("openai--whisper-tiny.json", 448),  # the decoder's embed_positions: max_target_positions = 448 rows
+        ("meta-llama--Llama-3.2-1B.json", None),  # rotary positions: no table to outgrow
+    ],
+)
+def test_capacity_stops_at_the_learned_position_table(name: str, limit: int | None) -> None:
+    # An H100 holds a cache of millions of tokens for these small models, but a model with learned positions cannot
+    # read past its table (torch's embedding lookup refuses the index, as --seq-len does): the context is capped.
+    plan = plan_memory(build_config_tree(shipped(name)), options=PlanOptions(gpu="H100"))
+    capacity = plan.kv_capacity
+    assert capacity is not None
+    assert capacity.position_limit == limit
+    if limit is None:
+        assert capacity.max_context is not None
+        assert capacity.max_context > 1_000_000
+    else:
+        assert capacity.max_context == limit
+
+
+def test_labels_say_one_layer_one_token_one_head_in_the_singular() -> None:
+    # Jamba-1.5-Mini: attention in 4 of its 32 layers, so each of 4 pipeline stages caches 1 attention layer; one
+    # token; Falcon-7B's multi-query attention caches 1 key/value head.
+    from paramcount.render.assumptions import assumption_text
+
+    jamba = build_config_tree(shipped("ai21labs--AI21-Jamba-1.5-Mini.json"))
+    plan = plan_memory(jamba, options=PlanOptions(seq_len=1, pp=4, gpus=4))
+    assert [item.label for item in plan.per_device if item.category == "kv_cache"][:2] == [
+        f"KV cache {tensor}, 1 full-attention layer × 1 token" for tensor in ("keys", "values")
+    ]
+    falcon = plan_memory(build_config_tree(shipped("tiiuae--falcon-7b.json")), options=PlanOptions(seq_len=1))
+    said = [assumption_text(note) for note in falcon.assumptions if note.kind == "kv-cache"]
+    assert said == [
+        "KV cache as transformers 5.24 DynamicCache after a prefill: keys and values · batch 1 · 1 token · 32 layers · "
+        "1 kv head · head_dim 64 · 16-bit bfloat16"
+    ]

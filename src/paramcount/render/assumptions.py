@@ -8,6 +8,7 @@ tuple of names is joined with commas and a tuple of assumptions with semicolons,
 from __future__ import annotations
 
 from paramcount.analysis.memory import Assumption
+from paramcount.render.units import noun
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -149,8 +150,8 @@ TEMPLATES: Final[dict[str, str]] = {
         "feed-forward and norms count as Korthikanti's MLP and layer-norm terms (§4.1), a lone norm as its input"
     ),
     "kv-cache": (
-        "KV cache as {runtime}: keys and values · batch {batch} · {seq_len:,} tokens · {layers} layers · {kv_heads} kv "
-        "heads · head_dim {head_dim}{values} · {bits}-bit {dtype}"
+        "KV cache as {runtime}: keys and values · batch {batch} · {seq_len:,} {tokens} · {layers} {layer_word} · "
+        "{kv_heads} kv {head_word} · head_dim {head_dim}{values} · {bits}-bit {dtype}"
     ),
     "kv-window": (
         "{layers} layers attend within {what} of {window:,} tokens and keep min({seq_len:,}, window − 1) = {tokens:,} "
@@ -178,6 +179,7 @@ TEMPLATES: Final[dict[str, str]] = {
     "kv-no-sequence": "the KV cache not included: give seq_len (and batch)",
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
     "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
+    "kv-none": "no KV cache: transformers 5.24 keeps none for {why}",
     "kv-states": (
         "{layers} state-space layers ({mixer}) keep fixed-size states whatever the tokens, as transformers 5.24's "
         "LinearAttentionLayer does after a prefill: the conv state (the last {kernel} inputs of the depthwise "
@@ -306,7 +308,10 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "transformer-sizes": lambda v: {"stack": v["stack"] or "root"},
     "several-stacks": lambda v: {"path": v["path"] or "the root"},
     "kv-cache": lambda v: {
-        "values": "" if v["value_head_dim"] == v["head_dim"] else f" (values {v['value_head_dim']})"
+        "values": "" if v["value_head_dim"] == v["head_dim"] else f" (values {v['value_head_dim']})",
+        "tokens": noun(v["seq_len"], "token"),
+        "layer_word": noun(v["layers"], "layer"),
+        "head_word": noun(v["kv_heads"], "head"),
     },
     "kv-window": lambda v: {"what": WINDOWS[v["layer_type"]]},
     "kv-cross": lambda v: {

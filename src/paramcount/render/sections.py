@@ -625,9 +625,10 @@ def _kv_blocks(plan: MemoryPlan) -> list[Block]:
         if capacity.seq_len is not None and capacity.max_batch is not None:
             context += f"; {integer(capacity.max_batch)} sequences of {integer(capacity.seq_len)} tokens"
     else:
+        limit = "" if capacity.position_limit is None else "the most its learned position table holds; "
         context = (
             f"up to {integer(capacity.max_context)} tokens of context for {batch} "
-            f"({integer(capacity.max_tokens or 0)} tokens cached)"
+            f"({limit}{integer(capacity.max_tokens or 0)} tokens cached)"
         )
         if capacity.seq_len is not None and capacity.max_batch is not None:
             context += f"; {integer(capacity.max_batch)} sequences of {integer(capacity.seq_len)} tokens"

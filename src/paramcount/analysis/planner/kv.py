@@ -151,7 +151,7 @@ class StateGroup(Record):
         found = []
         for state in (self.conv, self.recurrent):
             sizes = " × ".join(f"{size:,}" for size in state.shape)
-            label = f"{state.name} states, {self.layers} {self.mixer} layers × [{sizes}]"
+            label = f"{state.name} states, {_layers(self.layers, self.mixer)} × [{sizes}]"
             count = self.layers * math.prod(state.shape)
             found.append(MemoryItem(label, count, state.bits, state.bytes, category="kv_cache", exact=self.exact))
         return tuple(found)
@@ -188,10 +188,12 @@ class KVCache(Record):
             kind = {SLIDING: "sliding-window", CHUNKED: "chunked-attention", CROSS: "decoder"}.get(
                 group.layer_type, "full-attention"
             )
-            what = "encoder positions (cross-attention)" if group.layer_type == CROSS else "tokens"
+            cross = group.layer_type == CROSS
+            what = ("encoder position" if cross else "token") + ("" if group.tokens == 1 else "s")
+            what += " (cross-attention)" if cross else ""
             for tensor, width in zip(self.tensors, group.widths, strict=True):
                 count = self.batch * group.layers * group.tokens * width
-                label = f"KV cache {tensor}, {group.layers} {kind} layers × {group.tokens:,} {what}"
+                label = f"KV cache {tensor}, {_layers(group.layers, kind)} × {group.tokens:,} {what}"
                 found.append(MemoryItem(label, count, self.bits, bytes_for(count, self.bits), category="kv_cache"))
         return tuple(found) + tuple(item for state in self.states for item in state.items)
 
@@ -215,11 +217,19 @@ class KVCapacity(Record):
     bounded_by: tuple[str, ...] = ()
     """What keeps layers' caches from growing with the context: ``window`` (sliding or chunked layers), ``states``
     (state-space layers' fixed-size states); when ``max_context`` is None, why."""
+    position_limit: int | None = None
+    """The longest sequence the model's learned position tables hold, when the memory alone would allow a longer
+    one: ``max_context`` is capped there (GPT-2's 1,024 rows of ``wpe``)."""
 
     @property
     def max_tokens(self) -> int | None:
         """Tokens cached in all: ``batch · max_context``."""
         return None if self.max_context is None else self.batch * self.max_context
+
+
+def _layers(count: int, kind: str) -> str:
+    """``1 full-attention layer``, ``4 full-attention layers``."""
+    return f"{count} {kind} layer" + ("" if count == 1 else "s")
 
 
 def tokens_kept(seq_len: int, layer_type: str, window: int | None) -> int:

@@ -45,7 +45,7 @@ from paramcount.analysis.planner.weights import (
 )
 from paramcount.dtypes import BITS, StorageFormat, bytes_for
 from paramcount.errors import ArgumentError
-from paramcount.tree import Module
+from paramcount.tree import NO_KV_CACHE, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -483,6 +483,8 @@ def _sequence_items(
 ) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     what = "activations" if options.training else "kv"
+    if not options.training and _no_cache(tree) is not None:
+        return [], [Assumption.of("kv-none", why=_no_cache(tree))], None
     if options.seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
@@ -498,6 +500,12 @@ def _sequence_items(
     if dims.layers and not _kv_heads_known(dims):
         notes.append(Assumption.of("kv-heads-unknown", key_width=dims.key_width, value_width=dims.value_width))
     return list(cache.items), notes, None
+
+
+def _no_cache(tree: Module) -> str | None:
+    """Why the model keeps no KV cache (a Hugging Face encoder), None when it keeps one or nothing says."""
+    why = dict(tree.attributes).get(NO_KV_CACHE)
+    return why if isinstance(why, str) else None
 
 
 def _states_note(state: StateGroup) -> Assumption:
@@ -682,7 +690,7 @@ def plan_memory(
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
     assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
-    if dims is not None and options.seq_len is not None and not options.training:
+    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree) is None:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
     plan = MemoryPlan(
         mode="training" if options.training else "inference",
@@ -702,7 +710,8 @@ def plan_memory(
         return plan
     device = find_accelerator("gpu", options.gpu)
     memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
-    capacity = _capacity(plan, dims, choice.dtype, device) if serving and dims is not None else None
+    serves = serving and dims is not None and _no_cache(tree) is None
+    capacity = _capacity(tree, plan, dims, choice.dtype, device) if serves and dims is not None else None
     return replace(
         plan,
         fit=fit_on(plan, device, tuple(per_device_sequence)),
@@ -711,7 +720,7 @@ def plan_memory(
     )
 
 
-def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
+def _capacity(tree: Module, plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accelerator) -> KVCapacity:
     """How much KV cache fits on ``device`` beside the plan's other per-device bytes."""
     from paramcount.analysis.planner.kv import HYBRID, LINEAR, WINDOWED, kv_capacity
 
@@ -722,7 +731,7 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
     def cache_bytes(batch: int, tokens: int) -> int:
         return _kv(dims, options, dtype, options.tp, options.pp, batch, tokens)[0].bytes
 
-    return kv_capacity(
+    capacity = kv_capacity(
         accelerator=device.name,
         memory_bytes=device.memory_bytes,
         other_bytes=sum(item.bytes for item in plan.per_device if item.category != "kv_cache"),
@@ -731,6 +740,29 @@ def _capacity(plan: MemoryPlan, dims: TransformerDims, dtype: str, device: Accel
         cache_bytes=cache_bytes,
         bounded_by=bounded,
     )
+    if not capacity.max_context:
+        return capacity
+    limit = _position_limit(tree, options.batch, capacity.max_context)
+    return capacity if limit is None else replace(capacity, max_context=limit, position_limit=limit)
+
+
+def _position_limit(tree: Module, batch: int, tokens: int) -> int | None:
+    """The longest sequence below ``tokens`` that the model's learned position tables hold, None when ``tokens``
+    fit them (or the model reads no tokens): the shape walk refuses a longer one and says what fits."""
+    from paramcount.analysis.shapes.propagate import propagate
+    from paramcount.errors import ParamcountError
+
+    limit = None
+    while True:
+        try:
+            propagate(tree, (batch, tokens))
+        except ParamcountError as error:
+            positions = getattr(error, "positions", None)
+            if positions is None or not 0 < positions < tokens:
+                return limit
+            limit = tokens = positions
+        else:
+            return limit
 
 
 def _needed(plan: MemoryPlan, sequence: tuple[MemoryItem, ...], memory: int, zero: int) -> int | None:

@@ -104,8 +104,10 @@ class _Fits(Step):
         length = flow.shape[1]
         if length + self.offset > rows:
             offset = f" + {self.offset} (the offset of its positions)" if self.offset else ""
-            raise call.fail(f"reads positions 0 to {length - 1}{offset} from {self.table}, which has {rows} rows; "
-                            f"the sequence length {length} is too long")  # fmt: skip
+            failure = call.fail(f"reads positions 0 to {length - 1}{offset} from {self.table}, which has {rows} rows; "
+                                f"the sequence length {length} is too long")  # fmt: skip
+            failure.positions = rows - self.offset
+            raise failure
 
 
 def fits(table: str, offset: int = 0) -> Step:

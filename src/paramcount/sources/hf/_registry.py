@@ -10,8 +10,9 @@ The root Module's ``kind`` is the architecture class name; its ``attributes`` ca
 read, ``model_type`` (peft's default LoRA targets), ``torch_dtype`` (the stored dtype) and ``quantization``
 (the storage format its ``quantization_config`` names, ``_quantization``), when the config states them, and
 ``layer_types`` and ``sliding_window`` when some decoder layers attend within a sliding window
-(``_attention_layers``). What the config said as a source (where it was read, the other
-classes it can build) is its ``FromConfig`` provenance, which ``read_model`` returns beside the tree.
+(``_attention_layers``), and ``no_kv_cache`` when the class keeps no KV cache (an encoder). What the config
+said as a source (where it was read, the other classes it can build) is its ``FromConfig`` provenance, which
+``read_model`` returns beside the tree.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.sources.hf._defaults import complete
 from paramcount.sources.hf._quantization import stored_quantization
-from paramcount.tree import Module
+from paramcount.tree import NO_KV_CACHE, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -171,6 +172,35 @@ LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual")
 GPT-NeoX's attention and MLP in parallel), kept on the root for the activation planner."""
 
 
+ENCODER_TYPES: Final = frozenset(
+    {
+        "albert", "clip", "clip_text_model", "clip_vision_model", "deberta-v2", "dinov2", "distilbert", "hubert",
+        "modernbert", "mpnet", "pixtral", "siglip", "siglip2", "siglip2_text_model", "siglip2_vision_model",
+        "siglip_text_model", "siglip_vision_model", "vit", "wav2vec2",
+    }
+)  # fmt: skip
+"""Model types whose transformers 5.24 classes are encoders only: no layer takes a cache (``modeling_<family>.py``
+never mentions ``past_key_values`` or ``Cache``)."""
+DECODER_FLAG_TYPES: Final = frozenset({"bert", "electra", "roberta", "xlm-roberta"})
+"""BERT's layer: it caches only as a decoder (``BertModel.forward`` sets ``use_cache = False`` unless
+``config.is_decoder``; ``BertLMHeadModel`` and the ``ForCausalLM`` classes want ``is_decoder=True``)."""
+
+
+def _cache_fact(data: Mapping[str, Any], raw_type: str, architecture: str) -> tuple[tuple[str, Value], ...]:
+    """``(NO_KV_CACHE, why)`` on the root when the class keeps no KV cache in transformers 5.24, else nothing."""
+    if raw_type in ENCODER_TYPES:
+        why = f"{architecture}, an encoder (it reads the whole sequence in one pass)"
+    elif raw_type in DECODER_FLAG_TYPES and data.get("is_decoder") is not True:
+        why = f"{architecture}, whose layers cache only as a decoder (is_decoder is false)"
+    elif raw_type == "openai-gpt":
+        why = f"{architecture}, whose attention takes no past keys and values"
+    elif architecture.endswith("EncoderModel"):  # T5EncoderModel and the like: the encoder stack alone
+        why = f"{architecture}, the encoder alone"
+    else:
+        return ()
+    return ((NO_KV_CACHE, why),)
+
+
 def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
     found: list[tuple[str, str | float | int]] = []
     for key in ACTIVATION_KEYS:
@@ -248,4 +278,5 @@ def read_model(
 
     attributes += tuple(attention_layers(completed, raw_type, name))
     attributes += tuple(_activation_settings(completed))
+    attributes += _cache_fact(completed, raw_type, chosen)
     return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance
