@@ -375,6 +375,27 @@ def test_attention_activations_are_the_math_kernel() -> None:
     assert report.activations.saved_bytes - _real_saved_bytes(model, inputs) == 2 * per_block
 
 
+def test_one_tensor_given_as_several_inputs_stays_one() -> None:
+    """``mha(x, x, x)``: torch sees query is key is value and projects x once with the packed in_proj weight;
+    the meta copies of the inputs keep that identity (three copies took the three-projection path: 2,640 B)."""
+
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+            output: torch.Tensor = self.attention(query, key, value)[0]
+            return output
+
+    torch.manual_seed(0)
+    model, x = Attention(), torch.randn(2, 5, 8)
+    report = paramcount.summary(model, input_data=(x, x, x))
+    assert report.activations is not None
+    assert report.activations.saved_bytes == _real_saved_bytes(model, (x, x, x)) == 2_320
+    assert report.activations.input_bytes == 2 * 5 * 8 * 4  # one float32 tensor, not three
+
+
 def test_summary_never_moves_or_changes_the_model() -> None:
     model = CNN().eval()
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}

@@ -196,15 +196,24 @@ def _on_meta(model: Any) -> Any:
 
 
 def _map_tensors(value: Any, convert: Any) -> Any:
+    """``value`` with each tensor in its tuples, lists and dicts converted once: a tensor given twice stays one
+    tensor (self-attention's ``mha(x, x, x)`` projects one input once, and saves it once)."""
     import torch
 
-    if isinstance(value, torch.Tensor):
-        return convert(value)
-    if isinstance(value, tuple | list):
-        return type(value)(_map_tensors(item, convert) for item in value)
-    if isinstance(value, dict):
-        return {key: _map_tensors(item, convert) for key, item in value.items()}
-    return value
+    converted: dict[int, Any] = {}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            if id(value) not in converted:
+                converted[id(value)] = convert(value)
+            return converted[id(value)]
+        if isinstance(value, tuple | list):
+            return type(value)(walk(item) for item in value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        return value
+
+    return walk(value)
 
 
 def _to_meta(value: Any) -> Any:
