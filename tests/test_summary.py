@@ -495,6 +495,13 @@ def test_report_displays_in_terminal_notebook_and_json() -> None:
     assert console.export_text().splitlines()[0] == text.splitlines()[0]
 
 
+def test_one_saved_tensor_is_singular() -> None:
+    # Linear(3, 1) on (2, 3): autograd keeps only the input (2 × 3 float32 = 24 B) for the weight's gradient.
+    text = str(paramcount.summary(nn.Linear(3, 1), input_size=(2, 3)))
+    assert "  saved for the backward pass (1 tensor): 24 B\n" in text
+    assert "activations: 1 tensor saved for the backward pass at input (2, 3)  24 B\n" in text
+
+
 USER_MODEL = """
 import torch
 from torch import nn

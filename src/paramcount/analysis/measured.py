@@ -396,8 +396,9 @@ def with_measured_activations(
 
     if plan.mode != "training":
         return plan
+    tensors = f"{activations.saved_tensors:,} tensor{'' if activations.saved_tensors == 1 else 's'}"
     item = MemoryItem(
-        f"activations: {activations.saved_tensors:,} tensors saved for the backward pass at input {input_shape}",
+        f"activations: {tensors} saved for the backward pass at input {input_shape}",
         0,
         0,
         activations.saved_bytes,

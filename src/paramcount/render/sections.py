@@ -512,9 +512,10 @@ def _activations(report: Report) -> Section | None:
     if measured is None:
         return None
     outputs = byte_sizes(measured.torchinfo_bytes)
+    tensors = measured.saved_tensors
     lines = (
         (
-            Segment(f"saved for the backward pass ({integer(measured.saved_tensors)} tensors): "),
+            Segment(f"saved for the backward pass ({integer(tensors)} {noun(tensors, 'tensor')}): "),
             Segment(sizes_equal(measured.saved_bytes), "total"),
         ),
         (Segment(f"torchinfo's forward/backward pass size (2 × layer outputs): {outputs[0]} = {outputs[1]}"),),
