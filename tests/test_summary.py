@@ -500,6 +500,8 @@ def test_one_saved_tensor_is_singular() -> None:
     text = str(paramcount.summary(nn.Linear(3, 1), input_size=(2, 3)))
     assert "  saved for the backward pass (1 tensor): 24 B\n" in text
     assert "activations: 1 tensor saved for the backward pass at input (2, 3)  24 B\n" in text
+    # torchinfo doubles the Linear's (2, 1) float32 output: 2 × 8 B, said once (it was "16 B = 16 B")
+    assert "  torchinfo's forward/backward pass size (2 × layer outputs): 16 B\n" in text
 
 
 USER_MODEL = """
