@@ -128,6 +128,11 @@ def test_identical_blocks_collapse_and_wrappers_unwrap() -> None:
         ("6", "Linear", 1),
     ]
     assert from_module(torch.nn.DataParallel(model)) == tree
+    # the JSON's query and the provenance name the model, as the text's title does: it said OptimizedModule
+    for wrapped in (torch.compile(model), torch.nn.DataParallel(model)):
+        result = paramcount.from_module(wrapped)
+        assert (result.query, result.report().to_dict()["query"]) == ("Sequential", "Sequential")
+        assert result.provenance == paramcount.from_module(model).provenance
 
 
 def test_distributed_data_parallel_is_unwrapped() -> None:
