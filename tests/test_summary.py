@@ -446,7 +446,15 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
     [
         ({"input_size": 3}, ArgumentError, "input_size: must be a shape or a list of shapes, got 3"),
         ({"input_size": (2, -1)}, ArgumentError, "input_size: must hold non-negative integers, got (2, -1)"),
-        ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 inputs"),
+        ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 input"),
+        # a float in one shape is named with its shape (the message said "got 2"), a dtype's name is refused in
+        # one line (torch.zeros raised a TypeError)
+        ({"input_size": (2, 4.0)}, ArgumentError, "input_size: must hold non-negative integers, got (2, 4.0)"),
+        (
+            {"input_size": (2, 4), "dtypes": ["float32"]},
+            ArgumentError,
+            "dtypes: must be torch dtypes (torch.long), got 'float32'",
+        ),
         ({"input_size": (2, 4), "device": "cuda"}, ArgumentError, "device: must be 'meta' or 'cpu', got 'cuda'"),
         ({"optimiser": "adamw"}, ArgumentError, "summary: unexpected keyword argument 'optimiser'"),
         # a shape torch refuses on every device: no advice to run it on the CPU

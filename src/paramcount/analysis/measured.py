@@ -96,10 +96,15 @@ def example_inputs(
 
     if not isinstance(input_size, tuple | list):
         raise ArgumentError("input_size", f"must be a shape or a list of shapes, got {input_size!r:.40}", "input_size")
-    sizes: list[Any] = [input_size] if all(isinstance(size, int) for size in input_size) else list(input_size)
+    nested = any(isinstance(size, tuple | list) for size in input_size)  # (2, 3.0) is one shape, wrongly typed
+    sizes: list[Any] = list(input_size) if nested else [input_size]
     chosen = list(dtypes) if dtypes is not None else [torch.float32] * len(sizes)
     if len(chosen) != len(sizes):
-        raise ArgumentError("dtypes", f"gives {len(chosen)} dtypes for {len(sizes)} inputs", "dtypes")
+        inputs = "1 input" if len(sizes) == 1 else f"{len(sizes)} inputs"
+        raise ArgumentError("dtypes", f"gives {len(chosen)} dtypes for {inputs}", "dtypes")
+    for dtype in chosen:
+        if not isinstance(dtype, torch.dtype):
+            raise ArgumentError("dtypes", f"must be torch dtypes (torch.long), got {dtype!r:.40}", "dtypes")
     tensors = []
     for size, dtype in zip(sizes, chosen, strict=True):
         if not isinstance(size, tuple | list) or not all(
