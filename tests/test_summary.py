@@ -449,6 +449,7 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
         ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 input"),
         # a float in one shape is named with its shape (the message said "got 2"), a dtype's name is refused in
         # one line (torch.zeros raised a TypeError)
+        ({"depth": "3"}, ArgumentError, "depth: must be a non-negative integer, got '3'"),  # was a TypeError
         ({"input_size": (2, 4.0)}, ArgumentError, "input_size: must hold non-negative integers, got (2, 4.0)"),
         (
             {"input_size": (2, 4), "dtypes": ["float32"]},
