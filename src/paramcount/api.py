@@ -556,7 +556,8 @@ def summary(
     except TypeError:
         unknown = sorted(set(plan_options) - set(PlanOptions.__match_args__))
         raise ArgumentError("summary", f"unexpected keyword argument {unknown[0]!r}", unknown[0]) from None
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+    given: object = depth  # typed int, but a notebook passes whatever it holds
+    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
         raise ArgumentError("depth", f"must be a non-negative integer, got {depth!r:.40}", "depth")
     from paramcount.sources.live import unwrap
 
