@@ -375,6 +375,27 @@ def test_attention_activations_are_the_math_kernel() -> None:
     assert report.activations.saved_bytes - _real_saved_bytes(model, inputs) == 2 * per_block
 
 
+def test_one_tensor_given_as_several_inputs_stays_one() -> None:
+    """``mha(x, x, x)``: torch sees query is key is value and projects x once with the packed in_proj weight;
+    the meta copies of the inputs keep that identity (three copies took the three-projection path: 2,640 B)."""
+
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+            output: torch.Tensor = self.attention(query, key, value)[0]
+            return output
+
+    torch.manual_seed(0)
+    model, x = Attention(), torch.randn(2, 5, 8)
+    report = paramcount.summary(model, input_data=(x, x, x))
+    assert report.activations is not None
+    assert report.activations.saved_bytes == _real_saved_bytes(model, (x, x, x)) == 2_320
+    assert report.activations.input_bytes == 2 * 5 * 8 * 4  # one float32 tensor, not three
+
+
 def test_summary_never_moves_or_changes_the_model() -> None:
     model = CNN().eval()
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
@@ -425,7 +446,16 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
     [
         ({"input_size": 3}, ArgumentError, "input_size: must be a shape or a list of shapes, got 3"),
         ({"input_size": (2, -1)}, ArgumentError, "input_size: must hold non-negative integers, got (2, -1)"),
-        ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 inputs"),
+        ({"input_size": (2, 4), "dtypes": [torch.float32] * 2}, ArgumentError, "dtypes: gives 2 dtypes for 1 input"),
+        # a float in one shape is named with its shape (the message said "got 2"), a dtype's name is refused in
+        # one line (torch.zeros raised a TypeError)
+        ({"depth": "3"}, ArgumentError, "depth: must be a non-negative integer, got '3'"),  # was a TypeError
+        ({"input_size": (2, 4.0)}, ArgumentError, "input_size: must hold non-negative integers, got (2, 4.0)"),
+        (
+            {"input_size": (2, 4), "dtypes": ["float32"]},
+            ArgumentError,
+            "dtypes: must be torch dtypes (torch.long), got 'float32'",
+        ),
         ({"input_size": (2, 4), "device": "cuda"}, ArgumentError, "device: must be 'meta' or 'cpu', got 'cuda'"),
         ({"optimiser": "adamw"}, ArgumentError, "summary: unexpected keyword argument 'optimiser'"),
         # a shape torch refuses on every device: no advice to run it on the CPU
@@ -472,6 +502,15 @@ def test_report_displays_in_terminal_notebook_and_json() -> None:
     console = Console(width=100, record=True, file=io.StringIO())
     console.print(report)
     assert console.export_text().splitlines()[0] == text.splitlines()[0]
+
+
+def test_one_saved_tensor_is_singular() -> None:
+    # Linear(3, 1) on (2, 3): autograd keeps only the input (2 × 3 float32 = 24 B) for the weight's gradient.
+    text = str(paramcount.summary(nn.Linear(3, 1), input_size=(2, 3)))
+    assert "  saved for the backward pass (1 tensor): 24 B\n" in text
+    assert "activations: 1 tensor saved for the backward pass at input (2, 3)  24 B\n" in text
+    # torchinfo doubles the Linear's (2, 1) float32 output: 2 × 8 B, said once (it was "16 B = 16 B")
+    assert "  torchinfo's forward/backward pass size (2 × layer outputs): 16 B\n" in text
 
 
 USER_MODEL = """

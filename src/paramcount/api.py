@@ -512,13 +512,13 @@ def _with_hub_weights(result: Result, hub_id: str, config: Path, *, fetch: bool)
 
 def from_module(module: object) -> Result:
     """Count a live ``torch.nn.Module`` (build it on the meta device to allocate nothing)."""
-    from paramcount.sources.live import SOURCE_FACTS
+    from paramcount.sources.live import SOURCE_FACTS, unwrap
     from paramcount.sources.live import from_module as read_module
 
     tree = read_module(module)
     said = tuple((key, value) for key, value in tree.attributes if key in SOURCE_FACTS and isinstance(value, str | int))
     tree = replace(tree, attributes=tuple(item for item in tree.attributes if item[0] not in SOURCE_FACTS))
-    name = type(module).__name__
+    name = type(unwrap(module)).__name__  # the model counted, not its torch.compile or DataParallel wrapper
     return Result(query=name, tree=tree, totals=totals(tree), provenance=FromModule(name, said))
 
 
@@ -556,7 +556,8 @@ def summary(
     except TypeError:
         unknown = sorted(set(plan_options) - set(PlanOptions.__match_args__))
         raise ArgumentError("summary", f"unexpected keyword argument {unknown[0]!r}", unknown[0]) from None
-    if depth < 0:
+    given: object = depth  # typed int, but a notebook passes whatever it holds
+    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
         raise ArgumentError("depth", f"must be a non-negative integer, got {depth!r:.40}", "depth")
     from paramcount.sources.live import unwrap
 

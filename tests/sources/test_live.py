@@ -77,6 +77,22 @@ def test_catalog_classes_carry_their_real_arguments() -> None:
     assert explanation.total == sum(p.numel() for p in model.parameters())
 
 
+def test_decoder_layers_and_the_whole_transformer_get_their_formulas() -> None:
+    # TransformerDecoderLayer keeps only its activation function (no activation_relu_or_gelu, which the encoder
+    # layer has): reading that flag raised an AttributeError for nn.Transformer and every decoder.
+    with torch.device("meta"):
+        model = torch.nn.Transformer(16, 2, 1, 2, 32, activation="gelu", batch_first=True)
+        layer = torch.nn.TransformerDecoderLayer(16, 2, 32, activation=torch.nn.functional.relu)
+    report = paramcount.from_module(model).report()
+    # encoder layer: attention 3·16·16 + 48 + 16·16 + 16 = 1,088, feed-forward 544 + 528, 2 norms 64 → 2,224;
+    # decoder layer: 2 attentions 2,176 + 1,072 + 3 norms 96 = 3,344; 2,224 + 2 × 3,344 + 2 final norms 64.
+    assert report.counts.total == sum(p.numel() for p in model.parameters()) == 8_976
+    assert report.raw_shapes == ()  # every module the catalog's, the activation read
+    decoder = from_module(layer)
+    assert decoder.args == from_module(torch.nn.TransformerDecoderLayer(16, 2, 32, device="meta")).args
+    assert parameter_count(decoder) == sum(p.numel() for p in layer.parameters())
+
+
 def test_other_classes_keep_raw_shapes_and_say_why() -> None:
     class Scale(torch.nn.Module):
         def __init__(self) -> None:
@@ -112,6 +128,11 @@ def test_identical_blocks_collapse_and_wrappers_unwrap() -> None:
         ("6", "Linear", 1),
     ]
     assert from_module(torch.nn.DataParallel(model)) == tree
+    # the JSON's query and the provenance name the model, as the text's title does: it said OptimizedModule
+    for wrapped in (torch.compile(model), torch.nn.DataParallel(model)):
+        result = paramcount.from_module(wrapped)
+        assert (result.query, result.report().to_dict()["query"]) == ("Sequential", "Sequential")
+        assert result.provenance == paramcount.from_module(model).provenance
 
 
 def test_distributed_data_parallel_is_unwrapped() -> None:

@@ -96,10 +96,15 @@ def example_inputs(
 
     if not isinstance(input_size, tuple | list):
         raise ArgumentError("input_size", f"must be a shape or a list of shapes, got {input_size!r:.40}", "input_size")
-    sizes: list[Any] = [input_size] if all(isinstance(size, int) for size in input_size) else list(input_size)
+    nested = any(isinstance(size, tuple | list) for size in input_size)  # (2, 3.0) is one shape, wrongly typed
+    sizes: list[Any] = list(input_size) if nested else [input_size]
     chosen = list(dtypes) if dtypes is not None else [torch.float32] * len(sizes)
     if len(chosen) != len(sizes):
-        raise ArgumentError("dtypes", f"gives {len(chosen)} dtypes for {len(sizes)} inputs", "dtypes")
+        inputs = "1 input" if len(sizes) == 1 else f"{len(sizes)} inputs"
+        raise ArgumentError("dtypes", f"gives {len(chosen)} dtypes for {inputs}", "dtypes")
+    for dtype in chosen:
+        if not isinstance(dtype, torch.dtype):
+            raise ArgumentError("dtypes", f"must be torch dtypes (torch.long), got {dtype!r:.40}", "dtypes")
     tensors = []
     for size, dtype in zip(sizes, chosen, strict=True):
         if not isinstance(size, tuple | list) or not all(
@@ -196,15 +201,24 @@ def _on_meta(model: Any) -> Any:
 
 
 def _map_tensors(value: Any, convert: Any) -> Any:
+    """``value`` with each tensor in its tuples, lists and dicts converted once: a tensor given twice stays one
+    tensor (self-attention's ``mha(x, x, x)`` projects one input once, and saves it once)."""
     import torch
 
-    if isinstance(value, torch.Tensor):
-        return convert(value)
-    if isinstance(value, tuple | list):
-        return type(value)(_map_tensors(item, convert) for item in value)
-    if isinstance(value, dict):
-        return {key: _map_tensors(item, convert) for key, item in value.items()}
-    return value
+    converted: dict[int, Any] = {}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            if id(value) not in converted:
+                converted[id(value)] = convert(value)
+            return converted[id(value)]
+        if isinstance(value, tuple | list):
+            return type(value)(walk(item) for item in value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        return value
+
+    return walk(value)
 
 
 def _to_meta(value: Any) -> Any:
@@ -387,8 +401,9 @@ def with_measured_activations(
 
     if plan.mode != "training":
         return plan
+    tensors = f"{activations.saved_tensors:,} tensor{'' if activations.saved_tensors == 1 else 's'}"
     item = MemoryItem(
-        f"activations: {activations.saved_tensors:,} tensors saved for the backward pass at input {input_shape}",
+        f"activations: {tensors} saved for the backward pass at input {input_shape}",
         0,
         0,
         activations.saved_bytes,

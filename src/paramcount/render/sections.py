@@ -511,13 +511,17 @@ def _activations(report: Report) -> Section | None:
     measured = report.activations
     if measured is None:
         return None
-    outputs = byte_sizes(measured.torchinfo_bytes)
+    tensors = measured.saved_tensors
     lines = (
         (
-            Segment(f"saved for the backward pass ({integer(measured.saved_tensors)} tensors): "),
+            Segment(f"saved for the backward pass ({integer(tensors)} {noun(tensors, 'tensor')}): "),
             Segment(sizes_equal(measured.saved_bytes), "total"),
         ),
-        (Segment(f"torchinfo's forward/backward pass size (2 × layer outputs): {outputs[0]} = {outputs[1]}"),),
+        (
+            Segment(
+                f"torchinfo's forward/backward pass size (2 × layer outputs): {sizes_equal(measured.torchinfo_bytes)}"
+            ),
+        ),
         (Segment(f"input: {byte_sizes(measured.input_bytes)[0]}"),),
     )
     note = (

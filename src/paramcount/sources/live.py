@@ -285,8 +285,18 @@ def _argument(value: object, default: object) -> Any:
 
 
 def _transformer_layer(module: Any) -> dict[str, object]:
-    """``TransformerEncoderLayer`` / ``TransformerDecoderLayer`` keep their arguments in their members."""
-    activation = {1: "relu", 2: "gelu"}.get(module.activation_relu_or_gelu, _MISSING)
+    """``TransformerEncoderLayer`` / ``TransformerDecoderLayer`` keep their arguments in their members; the
+    activation is named as the encoder layer's ``activation_relu_or_gelu`` names it (the decoder layer keeps
+    only the function)."""
+    import torch
+
+    relu, gelu = torch.nn.functional.relu, torch.nn.functional.gelu
+    function = module.activation
+    activation: object = _MISSING
+    if function is relu or isinstance(function, torch.nn.ReLU):
+        activation = "relu"
+    elif function is gelu or isinstance(function, torch.nn.GELU):
+        activation = "gelu"
     return {
         "d_model": module.self_attn.embed_dim,
         "nhead": module.self_attn.num_heads,
