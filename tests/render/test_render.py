@@ -143,3 +143,15 @@ def test_the_flop_convention_is_a_sentence_of_its_own() -> None:
         layer = torch.nn.Linear(3, 4)
     measured = render_plain(paramcount.summary(layer, input_size=(2, 3)), width=1000)
     assert "FLOPs per forward pass. Measured with torch.utils.flop_counter.FlopCounterMode during" in measured
+
+
+@pytest.mark.parametrize("query", ["Sequential()", "Linear(2, 2)", "meta-llama/Llama-3.1-8B"])
+def test_a_wrapped_line_never_starts_with_a_unit(query: str) -> None:
+    """A size's unit stays on its number's line at every width ('parameters 0⏎B' was possible)."""
+    units = {"B", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"}
+    report = paramcount.count(query).report()
+    for width in range(40, 121):
+        starts = [
+            line.split()[0].rstrip(".,;:)") for line in render_plain(report, width, 3).splitlines() if line.strip()
+        ]
+        assert units.isdisjoint(starts), width

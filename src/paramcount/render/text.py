@@ -24,9 +24,23 @@ _RICH_STYLES = {
 }
 
 
+_UNITS = frozenset({"B", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"})
+
+
+def _words(text: str) -> list[str]:
+    """The words a line may break between: a size's unit stays with its number (``0 B``, ``4.72 MB,``)."""
+    words: list[str] = []
+    for word in text.split():
+        if words and word.rstrip(".,;:)") in _UNITS:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    return words
+
+
 def _wrap(text: str, width: int, indent: str) -> list[str]:
     lines, current = [], ""
-    for word in text.split():
+    for word in _words(text):
         if current and len(indent) + len(current) + 1 + len(word) > width:
             lines.append(indent + current)
             current = word
