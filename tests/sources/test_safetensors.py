@@ -368,3 +368,21 @@ def test_a_checkpoint_s_float32_is_its_own_dtype_not_torch_s_default(tmp_path: P
     only = paramcount.count(str(tmp_path / "f32.safetensors")).report().stored_dtype
     assert (mixed.dtype, mixed.rule, only.dtype, only.rule) == ("float32", "tensors-most", "float32", "tensors")
     assert paramcount.count("Linear(3, 4)").report().stored_dtype.rule == "torch-default"
+
+
+def test_a_plan_keeps_each_tensor_in_its_own_dtype_as_the_stored_line_does(tmp_path: Path) -> None:
+    """A file of 12 float32 and 3 float16 values and one int64 scalar holds 12 × 4 + 3 × 2 + 8 = 62 bytes of
+    tensor data (what safe_open reads back): the parameters' "Stored in" line and the plan's weights both say
+    62 B, not 16 × 4 = 64 B; a dtype given casts every tensor as before (16 × 2 = 32 B)."""
+    path = tmp_path / "mixed.safetensors"
+    save_file({"a": torch.zeros(12), "b": torch.zeros(3, dtype=torch.float16), "c": torch.zeros((), dtype=torch.int64)},
+              str(path))  # fmt: skip
+    with safe_open(str(path), "pt") as opened:
+        data = sum(opened.get_tensor(name).nbytes for name in opened.keys())  # noqa: SIM118
+    report = paramcount.count(str(path)).report()
+    assert report.plan is not None
+    weights = report.plan.items[0]
+    assert (data, report.stored_parameter_bytes, weights.bytes) == (62, 62, 62)
+    assert weights.label == "weights as stored (float16, float32, int64)"
+    cast = paramcount.count(str(path)).report(paramcount.PlanOptions(dtype="float16")).plan
+    assert cast is not None and cast.items[0].bytes == 32
