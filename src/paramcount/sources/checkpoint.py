@@ -208,8 +208,11 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
         The frozen tree; names and shapes as saved, ties as ``tied_to``.
 
     Raises:
-        CheckpointError: a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
+        CheckpointError: no tensors at all (an empty state dict, a pickled dict of plain values, a vocabulary-only
+            GGUF), or a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
     """
+    if not checkpoint.entries:
+        raise CheckpointError(f"{label}: holds no tensors, so there is nothing to count", checkpoint.format)
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
     return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True)))
