@@ -720,6 +720,17 @@ def test_a_lightning_checkpoint_counts_the_model_and_totals_the_rest(tmp_path: P
     ]
 
 
+@pytest.mark.parametrize("layout", FORMATS)
+def test_an_optimizer_state_dict_saved_alone_is_no_model(tmp_path: Path, layout: str) -> None:
+    """``torch.save(optimizer.state_dict())`` holds Adam's step, exp_avg and exp_avg_sq per parameter and no
+    weights: it was counted as a model of 2 × 194 + 6 = 394 'parameters' (a step per tensor); now it is totalled as the
+    optimizer's state of a nested checkpoint is."""
+    optimizer_state = adam_state(Model())
+    result = paramcount.count(str(save(optimizer_state, tmp_path / "optimizer.pt", layout)))
+    assert (result.total, result.buffers) == (0, 0)
+    assert result.report().to_dict()["checkpoint"]["sections"] == expected_sections(optimizer_state)
+
+
 def test_model_and_optimizer_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = Model()
     optimizer_state = adam_state(model)
