@@ -253,6 +253,17 @@ def test_a_tensor_saved_alone(tmp_path: Path) -> None:
     assert [(t.name, t.section, t.shape, t.nbytes) for t in result.tensors] == [("", "model", (7, 2), 28)]
 
 
+def test_a_tensor_saved_alone_is_one_line_that_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """torch.save(tensor) names nothing: the door said "tensor name '' has an empty dotted part"."""
+    path = save(torch.ones(7, 2, dtype=torch.float16), tmp_path / "tensor.pt", "zip")
+    assert main([str(path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "paramcount: error: tensor.pt: a tensor of shape (7, 2) has no name: a tensor saved alone, not a state dict "
+        "of named tensors\n",
+    )
+
+
 def test_itemsizes_match_torch() -> None:
     dtypes = {str(v).removeprefix("torch."): v for v in vars(torch).values() if isinstance(v, torch.dtype)}
     assert {name: dtype.itemsize for name, dtype in dtypes.items()} == _torch_pickle.ITEMSIZE

@@ -118,6 +118,9 @@ def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node
     root = _Node()
     tied = _ties(entries)
     for entry in entries:
+        if not entry.name:
+            alone = ": a tensor saved alone, not a state dict of named tensors" if format == "pytorch" else ""
+            raise CheckpointError(f"{label}: a tensor of shape {entry.shape} has no name{alone}", format)
         *path, local = parts = entry.name.split(".")
         if len(parts) > MAX_NAME_PARTS or not all(parts):
             problem = f"more than {MAX_NAME_PARTS} dotted parts" if all(parts) else "an empty dotted part"
