@@ -207,6 +207,8 @@ def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
     size = f", {files} {noun(files, 'file')} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""
+    if "external_data" in facts:  # an ONNX model's tensor data in files beside it, described, never opened
+        size += f"; tensor data outside it: {facts['external_data']}"
     return f"{format} checkpoint{inside}{size}"
 
 
