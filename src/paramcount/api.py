@@ -407,15 +407,22 @@ def _weights_tree(
     return tree_from_entries(checkpoint, label=label, kind=kind), differences
 
 
+def _plural(count: int, singular: str) -> str:
+    return singular if count == 1 else singular + "s"
+
+
 def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
     """``yes``, or ``no:`` with the parameters the weights hold beyond the config's and the differences by kind."""
     if not surplus and not differences:
         return "yes"
-    parts = [f"the weights hold {surplus:+,} parameters more than config.json"] if surplus else []
+    parts = []
+    if surplus:
+        more = "more" if surplus > 0 else "fewer"
+        parts.append(f"the weights hold {abs(surplus):,} {_plural(abs(surplus), 'parameter')} {more} than config.json")
     if differences:
         kinds = [difference.difference for difference in differences]
         parts.append(
-            f"{len(differences):,} tensor differences ({kinds.count('missing'):,} missing, "
+            f"{len(differences):,} tensor {_plural(len(differences), 'difference')} ({kinds.count('missing'):,} missing, "
             f"{kinds.count('extra'):,} extra, {kinds.count('shape'):,} of another shape)"
         )
     return "no: " + "; ".join(parts)

@@ -144,12 +144,32 @@ def test_folder_whose_config_disagrees_lists_every_difference(
     assert differences(result) == expected
     assert len(expected) == 9
     assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
-        f"no: the weights hold {-per_layer:+,} parameters more than config.json; 9 tensor differences (9 missing, "
+        f"no: the weights hold {per_layer:,} parameters fewer than config.json; 9 tensor differences (9 missing, "
         "0 extra, 0 of another shape)"
     )
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "    missing  model.layers.3.self_attn.q_proj.weight  config (64, 64)\n" in out
+
+
+def test_weights_that_hold_more_than_the_config_say_more_in_the_singular_where_one(tmp_path: Path) -> None:
+    """One extra 1-element tensor beside a config's weights: "1 parameter more … 1 tensor difference", where the
+    agreement read "+1 parameters more" (and a shortfall "-N parameters more")."""
+    config = tiny_llama_config()
+    save_tiny_llama(tmp_path / "weights", config)
+    (tmp_path / "weights" / "config.json").write_text(json.dumps(config))
+    shard = sorted((tmp_path / "weights").glob("model-*.safetensors"))[0]
+    with safe_open(str(shard), "pt") as opened:
+        first = {name: opened.get_tensor(name) for name in opened.keys()}  # noqa: SIM118
+    save_file({**first, "extra": torch.zeros(1)}, str(shard))
+    index = json.loads((tmp_path / "weights" / "model.safetensors.index.json").read_text())
+    index["weight_map"]["extra"] = shard.name
+    (tmp_path / "weights" / "model.safetensors.index.json").write_text(json.dumps(index))
+    result = paramcount.from_file(tmp_path / "weights")
+    assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
+        "no: the weights hold 1 parameter more than config.json; 1 tensor difference (0 missing, 1 extra, 0 of "
+        "another shape)"
+    )
 
 
 def test_folder_whose_config_has_other_shapes(tmp_path: Path) -> None:
