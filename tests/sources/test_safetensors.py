@@ -149,7 +149,10 @@ def test_folder_whose_config_disagrees_lists_every_difference(
     )
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "    missing  model.layers.3.self_attn.q_proj.weight  config (64, 64)\n" in out
+    rows = [line for line in out.splitlines() if line.startswith("    missing  ")]
+    assert len(rows) == 9 and {line.index("config (") for line in rows} == {4 + 7 + 2 + 46 + 2}  # in columns
+    assert "    missing  model.layers.3.self_attn.q_proj.weight          config (64, 64)\n" in out  # 46 wide:
+    assert "    missing  model.layers.3.post_attention_layernorm.weight  config (64,)\n" in out  # the longest name
 
 
 def test_weights_that_hold_more_than_the_config_say_more_in_the_singular_where_one(tmp_path: Path) -> None:

@@ -418,7 +418,8 @@ def test_a_cached_snapshot_whose_config_has_a_layer_more_lists_the_missing_tenso
     from paramcount.cli import main
 
     assert main(["someone/wrong-layers"]) == 0
-    assert "\n    missing  model.layers.2.self_attn.q_proj.weight  config (64, 64)\n" in capsys.readouterr().out
+    # in columns: names padded to the longest, model.layers.2.post_attention_layernorm.weight
+    assert "\n    missing  model.layers.2.self_attn.q_proj.weight          config (64, 64)\n" in capsys.readouterr().out
 
 
 def test_a_hub_config_with_a_layer_too_few_lists_the_extra_tensors(hub: FakeHub, saved: dict[str, bytes]) -> None:
@@ -481,7 +482,8 @@ def test_a_quantised_checkpoint_on_the_hub_differs_in_shapes_and_dtypes(
 
     assert main(["someone/tiny-llama-nf4", "--offline"]) == 0
     out = capsys.readouterr().out
-    assert "\n    shape    model.layers.0.self_attn.q_proj.weight  config (64, 64)  weights (2048, 1) uint8\n" in out
+    # in columns: the config's shapes padded to the widest, config (128, 64)
+    assert "\n    shape    model.layers.0.self_attn.q_proj.weight  config (64, 64)   weights (2048, 1) uint8\n" in out
     assert "\n    … 32 more (--json lists every one)\n" in out
 
 
