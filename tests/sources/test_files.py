@@ -111,6 +111,20 @@ def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().err == f"paramcount: error: No such file or directory: {tmp_path / 'absent.gguf'}\n"
 
 
+def test_a_missing_folder_inside_a_folder_here_is_named_before_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``runs/last`` reads as a hub id (owner/name), but with a folder ``runs`` here it is a path that does not
+    exist: the error said only that the hub could not be reached (or the id was not cached)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["runs/last", "--offline"]) == 2
+    assert capsys.readouterr().err == (
+        "paramcount: error: no such file or folder: 'runs/last' (runs/ holds no last); as a hub id, runs/last: not "
+        "a shipped hub id nor in the local Hugging Face cache, and offline\n"
+    )
+
+
 def test_a_folder_with_two_weight_files_and_no_index_is_ambiguous(tmp_path: Path) -> None:
     save_small(tmp_path / "a.safetensors")
     save_small(tmp_path / "b.safetensors")
