@@ -434,9 +434,10 @@ def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
         parts.append(f"the weights hold {abs(surplus):,} {_plural(abs(surplus), 'parameter')} {more} than config.json")
     if differences:
         kinds = [difference.difference for difference in differences]
+        found = f"{len(differences):,} tensor {_plural(len(differences), 'difference')}"
         parts.append(
-            f"{len(differences):,} tensor {_plural(len(differences), 'difference')} ({kinds.count('missing'):,} missing, "
-            f"{kinds.count('extra'):,} extra, {kinds.count('shape'):,} of another shape)"
+            f"{found} ({kinds.count('missing'):,} missing, {kinds.count('extra'):,} extra, "
+            f"{kinds.count('shape'):,} of another shape)"
         )
     return "no: " + "; ".join(parts)
 

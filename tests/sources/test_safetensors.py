@@ -150,7 +150,8 @@ def test_folder_whose_config_disagrees_lists_every_difference(
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("    missing  ")]
-    assert len(rows) == 9 and {line.index("config (") for line in rows} == {4 + 7 + 2 + 46 + 2}  # in columns
+    assert len(rows) == 9
+    assert {line.index("config (") for line in rows} == {4 + 7 + 2 + 46 + 2}  # in columns
     assert "    missing  model.layers.3.self_attn.q_proj.weight          config (64, 64)\n" in out  # 46 wide:
     assert "    missing  model.layers.3.post_attention_layernorm.weight  config (64,)\n" in out  # the longest name
 
@@ -408,4 +409,5 @@ def test_a_plan_keeps_each_tensor_in_its_own_dtype_as_the_stored_line_does(tmp_p
     assert (data, report.stored_parameter_bytes, weights.bytes) == (62, 62, 62)
     assert weights.label == "weights as stored (float16, float32, int64)"
     cast = paramcount.count(str(path)).report(paramcount.PlanOptions(dtype="float16")).plan
-    assert cast is not None and cast.items[0].bytes == 32
+    assert cast is not None
+    assert cast.items[0].bytes == 32
