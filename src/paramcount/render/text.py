@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
-from paramcount.render.units import BYTE_UNITS
 from paramcount.report import Report
 
 TYPE_CHECKING = False
@@ -26,16 +25,8 @@ _RICH_STYLES = {
 
 
 def _wrap(text: str, width: int, indent: str) -> list[str]:
-    """``text`` in lines of at most ``width`` where its words allow, a size's unit kept with its number (never
-    ``parameters 0`` and ``B + buffers`` on the next line)."""
-    words: list[str] = []
-    for word in text.split():
-        if word in BYTE_UNITS and words:
-            words[-1] += " " + word
-        else:
-            words.append(word)
     lines, current = [], ""
-    for word in words:
+    for word in text.split():
         if current and len(indent) + len(current) + 1 + len(word) > width:
             lines.append(indent + current)
             current = word

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["BYTE_UNITS", "binary_size", "byte_sizes", "decimal_size", "integer", "noun", "sizes_equal"]
+__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "noun", "sizes_equal"]
 
 _DECIMAL = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
-BYTE_UNITS = frozenset({"B", *(name for _, name in _DECIMAL + _BINARY)})
-"""The unit words these sizes end in: wrapped text keeps each on the line of its number."""
 
 
 def integer(value: int) -> str:
