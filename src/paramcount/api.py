@@ -202,7 +202,10 @@ def count(
         if paths and is_hub_id(stripped):
             repo_id, revision = split_revision(stripped)
             cached = cached_config(repo_id, revision)
-            config = cached or hub_config(stripped, offline=offline)
+            try:
+                config = cached or hub_config(stripped, offline=offline)
+            except ParamcountError as error:
+                raise _missing_path(stripped, error) or error from None
             try:
                 result = _count_config(text, config, repo_id, architecture, via_transformers)
             except UnknownNameError as error:
@@ -223,6 +226,16 @@ def count(
         raise
     refuse_config_options(text, architecture, via_transformers)
     return result
+
+
+def _missing_path(text: str, error: ParamcountError) -> UnknownNameError | None:
+    """For ``runs/last`` where a folder ``runs`` is here: a path that does not exist, said first, then why the
+    hub id of that name was not counted either; None when no such folder is here (a hub id, then)."""
+    folder, _, rest = text.partition("/")
+    if not os.path.isdir(folder):
+        return None
+    message = f"no such file or folder: {short_repr(text)} ({folder}/ holds no {rest}); as a hub id, {error}"
+    return UnknownNameError(message, text)
 
 
 def refuse_config_options(text: str, architecture: str | None, via_transformers: bool) -> None:
@@ -407,16 +420,24 @@ def _weights_tree(
     return tree_from_entries(checkpoint, label=label, kind=kind), differences
 
 
+def _plural(count: int, singular: str) -> str:
+    return singular if count == 1 else singular + "s"
+
+
 def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
     """``yes``, or ``no:`` with the parameters the weights hold beyond the config's and the differences by kind."""
     if not surplus and not differences:
         return "yes"
-    parts = [f"the weights hold {surplus:+,} parameters more than config.json"] if surplus else []
+    parts = []
+    if surplus:
+        more = "more" if surplus > 0 else "fewer"
+        parts.append(f"the weights hold {abs(surplus):,} {_plural(abs(surplus), 'parameter')} {more} than config.json")
     if differences:
         kinds = [difference.difference for difference in differences]
+        found = f"{len(differences):,} tensor {_plural(len(differences), 'difference')}"
         parts.append(
-            f"{len(differences):,} tensor differences ({kinds.count('missing'):,} missing, "
-            f"{kinds.count('extra'):,} extra, {kinds.count('shape'):,} of another shape)"
+            f"{found} ({kinds.count('missing'):,} missing, {kinds.count('extra'):,} extra, "
+            f"{kinds.count('shape'):,} of another shape)"
         )
     return "no: " + "; ".join(parts)
 

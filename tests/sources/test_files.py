@@ -78,9 +78,51 @@ def test_cli_malformed_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Ca
     )
 
 
+def _write_empty(path: Path) -> None:
+    """A file of no tensors, by each format's own writer (a GGUF of metadata alone is a vocabulary-only file)."""
+    if path.suffix == ".safetensors":
+        save_file({}, str(path))
+    elif path.suffix == ".gguf":
+        import gguf
+
+        writer = gguf.GGUFWriter(str(path), "llama")
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    elif path.suffix == ".onnx":
+        import onnx
+
+        onnx.save(onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [])), str(path))
+    else:
+        torch.save({"epoch": 3, "name": "run", "lrs": [0.1, 0.01]}, path)  # a pickled dict of plain values
+
+
+@pytest.mark.parametrize("name", ["empty.safetensors", "vocab.gguf", "graph.onnx", "plain.pt"])
+def test_a_file_of_no_tensors_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """Nothing to count is said in one line, not a report of 0 parameters and an empty tensor table."""
+    _write_empty(tmp_path / name)
+    assert main([str(tmp_path / name)]) == 2
+    assert capsys.readouterr() == ("", f"paramcount: error: {name}: holds no tensors, so there is nothing to count\n")
+
+
 def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "absent.gguf")]) == 2
     assert capsys.readouterr().err == f"paramcount: error: No such file or directory: {tmp_path / 'absent.gguf'}\n"
+
+
+def test_a_missing_folder_inside_a_folder_here_is_named_before_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``runs/last`` reads as a hub id (owner/name), but with a folder ``runs`` here it is a path that does not
+    exist: the error said only that the hub could not be reached (or the id was not cached)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["runs/last", "--offline"]) == 2
+    assert capsys.readouterr().err == (
+        "paramcount: error: no such file or folder: 'runs/last' (runs/ holds no last); as a hub id, runs/last: not "
+        "a shipped hub id nor in the local Hugging Face cache, and offline\n"
+    )
 
 
 def test_a_folder_with_two_weight_files_and_no_index_is_ambiguous(tmp_path: Path) -> None:

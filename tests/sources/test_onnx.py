@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 import paramcount
 from paramcount.dtypes import BITS
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
+from paramcount.render.text import render_plain
 from paramcount.sources.checkpoint import tree_from_entries
 from paramcount.sources.onnx import DATA_TYPES, read_onnx, read_onnx_model
 
@@ -123,6 +124,11 @@ def test_external_data_is_described_and_never_opened(tmp_path: Path) -> None:
     # values rather than raw bytes, stays inside the model)
     assert dict(checkpoint.facts)["external_data"] == f"weights.bin ({sum(lengths):,} B)"
     assert len(checkpoint.entries) == 7
+    # the text says so too: "1 file of 1,024 B" alone hid where the tensor data is
+    text = render_plain(paramcount.count(str(tmp_path / "model.onnx")).report())
+    size = (tmp_path / "model.onnx").stat().st_size
+    expected = f"1 file of {size:,} B; tensor data outside it: weights.bin ({sum(lengths):,} B) ·"
+    assert expected in " ".join(text.split())
 
 
 def raw_tensor(name: str, dims: list[int], data_type: int = TensorProto.FLOAT, raw: bytes | None = None) -> TensorProto:

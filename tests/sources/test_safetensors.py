@@ -144,12 +144,36 @@ def test_folder_whose_config_disagrees_lists_every_difference(
     assert differences(result) == expected
     assert len(expected) == 9
     assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
-        f"no: the weights hold {-per_layer:+,} parameters more than config.json; 9 tensor differences (9 missing, "
+        f"no: the weights hold {per_layer:,} parameters fewer than config.json; 9 tensor differences (9 missing, "
         "0 extra, 0 of another shape)"
     )
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "    missing  model.layers.3.self_attn.q_proj.weight  config (64, 64)\n" in out
+    rows = [line for line in out.splitlines() if line.startswith("    missing  ")]
+    assert len(rows) == 9
+    assert {line.index("config (") for line in rows} == {4 + 7 + 2 + 46 + 2}  # in columns
+    assert "    missing  model.layers.3.self_attn.q_proj.weight          config (64, 64)\n" in out  # 46 wide:
+    assert "    missing  model.layers.3.post_attention_layernorm.weight  config (64,)\n" in out  # the longest name
+
+
+def test_weights_that_hold_more_than_the_config_say_more_in_the_singular_where_one(tmp_path: Path) -> None:
+    """One extra 1-element tensor beside a config's weights: "1 parameter more … 1 tensor difference", where the
+    agreement read "+1 parameters more" (and a shortfall "-N parameters more")."""
+    config = tiny_llama_config()
+    save_tiny_llama(tmp_path / "weights", config)
+    (tmp_path / "weights" / "config.json").write_text(json.dumps(config))
+    shard = sorted((tmp_path / "weights").glob("model-*.safetensors"))[0]
+    with safe_open(str(shard), "pt") as opened:
+        first = {name: opened.get_tensor(name) for name in opened.keys()}  # noqa: SIM118
+    save_file({**first, "extra": torch.zeros(1)}, str(shard))
+    index = json.loads((tmp_path / "weights" / "model.safetensors.index.json").read_text())
+    index["weight_map"]["extra"] = shard.name
+    (tmp_path / "weights" / "model.safetensors.index.json").write_text(json.dumps(index))
+    result = paramcount.from_file(tmp_path / "weights")
+    assert dict(result.provenance.header)["config_agrees"] == (  # type: ignore[attr-defined]
+        "no: the weights hold 1 parameter more than config.json; 1 tensor difference (0 missing, 1 extra, 0 of "
+        "another shape)"
+    )
 
 
 def test_folder_whose_config_has_other_shapes(tmp_path: Path) -> None:
@@ -368,3 +392,22 @@ def test_a_checkpoint_s_float32_is_its_own_dtype_not_torch_s_default(tmp_path: P
     only = paramcount.count(str(tmp_path / "f32.safetensors")).report().stored_dtype
     assert (mixed.dtype, mixed.rule, only.dtype, only.rule) == ("float32", "tensors-most", "float32", "tensors")
     assert paramcount.count("Linear(3, 4)").report().stored_dtype.rule == "torch-default"
+
+
+def test_a_plan_keeps_each_tensor_in_its_own_dtype_as_the_stored_line_does(tmp_path: Path) -> None:
+    """A file of 12 float32 and 3 float16 values and one int64 scalar holds 12 × 4 + 3 × 2 + 8 = 62 bytes of
+    tensor data (what safe_open reads back): the parameters' "Stored in" line and the plan's weights both say
+    62 B, not 16 × 4 = 64 B; a dtype given casts every tensor as before (16 × 2 = 32 B)."""
+    path = tmp_path / "mixed.safetensors"
+    save_file({"a": torch.zeros(12), "b": torch.zeros(3, dtype=torch.float16), "c": torch.zeros((), dtype=torch.int64)},
+              str(path))  # fmt: skip
+    with safe_open(str(path), "pt") as opened:
+        data = sum(opened.get_tensor(name).nbytes for name in opened.keys())  # noqa: SIM118
+    report = paramcount.count(str(path)).report()
+    assert report.plan is not None
+    weights = report.plan.items[0]
+    assert (data, report.stored_parameter_bytes, weights.bytes) == (62, 62, 62)
+    assert weights.label == "weights as stored (float16, float32, int64)"
+    cast = paramcount.count(str(path)).report(paramcount.PlanOptions(dtype="float16")).plan
+    assert cast is not None
+    assert cast.items[0].bytes == 32

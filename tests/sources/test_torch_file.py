@@ -253,6 +253,17 @@ def test_a_tensor_saved_alone(tmp_path: Path) -> None:
     assert [(t.name, t.section, t.shape, t.nbytes) for t in result.tensors] == [("", "model", (7, 2), 28)]
 
 
+def test_a_tensor_saved_alone_is_one_line_that_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """torch.save(tensor) names nothing: the door said "tensor name '' has an empty dotted part"."""
+    path = save(torch.ones(7, 2, dtype=torch.float16), tmp_path / "tensor.pt", "zip")
+    assert main([str(path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "paramcount: error: tensor.pt: a tensor of shape (7, 2) has no name: a tensor saved alone, not a state dict "
+        "of named tensors\n",
+    )
+
+
 def test_itemsizes_match_torch() -> None:
     dtypes = {str(v).removeprefix("torch."): v for v in vars(torch).values() if isinstance(v, torch.dtype)}
     assert {name: dtype.itemsize for name, dtype in dtypes.items()} == _torch_pickle.ITEMSIZE
@@ -718,6 +729,17 @@ def test_a_lightning_checkpoint_counts_the_model_and_totals_the_rest(tmp_path: P
         *expected_sections(optimizer_state),
         {"section": "other", "group": "callbacks", "tensors": 1, "count": 10, "bytes": 20},
     ]
+
+
+@pytest.mark.parametrize("layout", FORMATS)
+def test_an_optimizer_state_dict_saved_alone_is_no_model(tmp_path: Path, layout: str) -> None:
+    """``torch.save(optimizer.state_dict())`` holds Adam's step, exp_avg and exp_avg_sq per parameter and no
+    weights: it was counted as a model of 2 × 194 + 6 = 394 'parameters' (a step per tensor); now it is totalled as the
+    optimizer's state of a nested checkpoint is."""
+    optimizer_state = adam_state(Model())
+    result = paramcount.count(str(save(optimizer_state, tmp_path / "optimizer.pt", layout)))
+    assert (result.total, result.buffers) == (0, 0)
+    assert result.report().to_dict()["checkpoint"]["sections"] == expected_sections(optimizer_state)
 
 
 def test_model_and_optimizer_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,6 +97,7 @@ TEMPLATES: Final[dict[str, str]] = {
         "experts ({parameters:,} parameters) stay in {dtype}"
     ),
     "checkpoint-weights": "weights as the checkpoint stores them: each tensor's bytes from its type's block layout",
+    "checkpoint-dtypes": "weights as the checkpoint stores them: each tensor in its own dtype",
     "lora": (
         "LoRA r={rank} on {targets} ({targets_why}): {layers:,} Linear layers adapted ({adapted}); base weights "
         "frozen, adapters and their gradients and states in float32 (peft autocast_adapter_dtype)"

@@ -175,11 +175,15 @@ def _hub_weights(facts: dict[str, str]) -> str:
 
 def _differences(differences: tuple[WeightDifference, ...]) -> list[str]:
     """``missing  model.layers.3.mlp.up_proj.weight  config (96, 64)``, one line per difference."""
+    shown = differences[:SHOWN_DIFFERENCES]
+    configs = ["" if row.config_shape is None else f"config {_shape(row.config_shape)}" for row in shown]
+    names = max((len(row.name) for row in shown), default=0)
+    wide = max(map(len, configs), default=0)
     lines = []
-    for row in differences[:SHOWN_DIFFERENCES]:
-        config = "" if row.config_shape is None else f"  config {_shape(row.config_shape)}"
-        weights = "" if row.weights_shape is None else f"  weights {_shape(row.weights_shape)} {row.weights_dtype}"
-        lines.append(f"\n    {row.difference:<7}  {row.name}{config}{weights}")
+    for row, config in zip(shown, configs, strict=True):  # in columns: the names and the config's shapes padded
+        weights = "" if row.weights_shape is None else f"weights {_shape(row.weights_shape)} {row.weights_dtype}"
+        cells = [f"{row.difference:<7}", f"{row.name:<{names}}", *([f"{config:<{wide}}"] if wide else []), weights]
+        lines.append("\n    " + "  ".join(cells).rstrip())
     hidden = len(differences) - SHOWN_DIFFERENCES
     if hidden > 0:
         lines.append(f"\n    … {hidden:,} more (--json lists every one)")
@@ -207,6 +211,8 @@ def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
     inside = f" ({', '.join(described)})" if described else ""
     files = int(facts.get("files", "1"))
     size = f", {files} {noun(files, 'file')} of {integer(int(facts['file_bytes']))} B" if "file_bytes" in facts else ""
+    if "external_data" in facts:  # an ONNX model's tensor data in files beside it, described, never opened
+        size += f"; tensor data outside it: {facts['external_data']}"
     return f"{format} checkpoint{inside}{size}"
 
 

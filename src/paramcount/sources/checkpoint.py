@@ -118,6 +118,9 @@ def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node
     root = _Node()
     tied = _ties(entries)
     for entry in entries:
+        if not entry.name:
+            alone = ": a tensor saved alone, not a state dict of named tensors" if format == "pytorch" else ""
+            raise CheckpointError(f"{label}: a tensor of shape {entry.shape} has no name{alone}", format)
         *path, local = parts = entry.name.split(".")
         if len(parts) > MAX_NAME_PARTS or not all(parts):
             problem = f"more than {MAX_NAME_PARTS} dotted parts" if all(parts) else "an empty dotted part"
@@ -208,8 +211,11 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
         The frozen tree; names and shapes as saved, ties as ``tied_to``.
 
     Raises:
-        CheckpointError: a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
+        CheckpointError: no tensors at all (an empty state dict, a pickled dict of plain values, a vocabulary-only
+            GGUF), or a name with an empty part (``a..b``) or more than ``MAX_NAME_PARTS`` parts.
     """
+    if not checkpoint.entries:
+        raise CheckpointError(f"{label}: holds no tensors, so there is nothing to count", checkpoint.format)
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
     return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True)))

@@ -35,7 +35,8 @@ Globals read (everything else is refused):
 Sections: a checkpoint that is a dict with one of the wrapper keys below is split by its top-level keys
 (``state_dict``, ``model``, ``model_state_dict``, ``module`` → "model"; ``optimizer``,
 ``optimizer_states``, ``optimizer_state_dict`` → "optimizer"; every other key → "other": EMA copies,
-schedulers, callbacks). Any other checkpoint is a bare state dict: all its tensors are "model".
+schedulers, callbacks). An optimizer's own ``state_dict()`` saved alone (keys ``state`` and ``param_groups``)
+is "optimizer" throughout. Any other checkpoint is a bare state dict: all its tensors are "model".
 """
 
 from __future__ import annotations
@@ -407,6 +408,8 @@ def _read_legacy_pickles(reader: PickleReader, stream: BinaryIO, size: int, name
 
 _MODEL_KEYS = frozenset(("state_dict", "model", "model_state_dict", "module"))
 _OPTIMIZER_KEYS = frozenset(("optimizer", "optimizer_states", "optimizer_state_dict"))
+_OPTIMIZER_STATE_KEYS = frozenset(("state", "param_groups"))
+"""The keys of ``torch.optim.Optimizer.state_dict()``: a file of that alone holds an optimizer's state."""
 
 
 def _result(layout: str, value: object, reader: PickleReader, name: str) -> TorchFile:
@@ -415,10 +418,13 @@ def _result(layout: str, value: object, reader: PickleReader, name: str) -> Torc
     wrapped = isinstance(value, dict) and any(
         key in _MODEL_KEYS | _OPTIMIZER_KEYS and isinstance(item, dict | list | tuple) for key, item in value.items()
     )
+    optimizer = isinstance(value, dict) and set(value) == _OPTIMIZER_STATE_KEYS
     tensors = []
     for path, tensor in found:
         section, local = "model", path
-        if wrapped:
+        if optimizer:
+            section = "optimizer"
+        elif wrapped:
             section = "model" if path[0] in _MODEL_KEYS else "optimizer" if path[0] in _OPTIMIZER_KEYS else "other"
             local = path[1:] if section != "other" else path
         tensors.append(

@@ -409,16 +409,17 @@ def test_a_cached_snapshot_whose_config_has_a_layer_more_lists_the_missing_tenso
     result = paramcount.count("someone/wrong-layers")
     assert result.total == sum(p.numel() for p in transformers_model(config, "LlamaForCausalLM").parameters())
     assert differences(result) == expected
-    surplus = tiny_total() - result.total
+    fewer = result.total - tiny_total()  # the config's third layer
     assert dict(result.provenance.facts())["weights_agree"] == (
-        f"no: the weights hold {surplus:+,} parameters more than config.json; 9 tensor differences "
+        f"no: the weights hold {fewer:,} parameters fewer than config.json; 9 tensor differences "
         "(9 missing, 0 extra, 0 of another shape)"
     )
     assert hub.requests == []  # a cached hub id stays offline: its snapshot's own files, header-only
     from paramcount.cli import main
 
     assert main(["someone/wrong-layers"]) == 0
-    assert "\n    missing  model.layers.2.self_attn.q_proj.weight  config (64, 64)\n" in capsys.readouterr().out
+    # in columns: names padded to the longest, model.layers.2.post_attention_layernorm.weight
+    assert "\n    missing  model.layers.2.self_attn.q_proj.weight          config (64, 64)\n" in capsys.readouterr().out
 
 
 def test_a_hub_config_with_a_layer_too_few_lists_the_extra_tensors(hub: FakeHub, saved: dict[str, bytes]) -> None:
@@ -473,7 +474,7 @@ def test_a_quantised_checkpoint_on_the_hub_differs_in_shapes_and_dtypes(
     facts = dict(result.provenance.facts())
     assert (facts["weights_files"], facts["weights_parameters"]) == ("1", str(packed))
     assert facts["weights_agree"] == (
-        f"no: the weights hold {packed - tiny_total():+,} parameters more than config.json; 42 tensor differences "
+        f"no: the weights hold {tiny_total() - packed:,} parameters fewer than config.json; 42 tensor differences "
         "(0 missing, 28 extra, 14 of another shape)"
     )
     assert [r.range for r in hub.requests if r.path.endswith("/model.safetensors")] == [f"bytes=0-{FIRST_RANGE}"]
@@ -481,7 +482,8 @@ def test_a_quantised_checkpoint_on_the_hub_differs_in_shapes_and_dtypes(
 
     assert main(["someone/tiny-llama-nf4", "--offline"]) == 0
     out = capsys.readouterr().out
-    assert "\n    shape    model.layers.0.self_attn.q_proj.weight  config (64, 64)  weights (2048, 1) uint8\n" in out
+    # in columns: the config's shapes padded to the widest, config (128, 64)
+    assert "\n    shape    model.layers.0.self_attn.q_proj.weight  config (64, 64)   weights (2048, 1) uint8\n" in out
     assert "\n    … 32 more (--json lists every one)\n" in out
 
 

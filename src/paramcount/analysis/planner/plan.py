@@ -176,17 +176,26 @@ def _format_notes(fmt: StorageFormat, tree: Module, uses: tuple[ParamUse, ...], 
 
 
 def _weights(
-    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str, layout: str | None = None
+    tree: Module,
+    uses: tuple[ParamUse, ...],
+    options: PlanOptions,
+    dtype: str,
+    layout: str | None = None,
+    *,
+    own_dtypes: bool = False,
 ) -> tuple[list[MemoryItem], list[Assumption]]:
     """The weight lines: in ``options.quantization``, else in the format the config stores them in (``layout``,
-    ``DtypeChoice.quantization``), else as a checkpoint's quantised tensors are, else in one dtype."""
+    ``DtypeChoice.quantization``), else as a checkpoint's quantised tensors are (or, with ``own_dtypes``, its
+    tensors in several dtypes, as the parameters' "Stored in" line counts them), else in one dtype."""
     name = options.quantization or layout
     if name is not None:
         fmt = find_format("quantization", name)
         return list(quantized_weights(uses, fmt, dtype)), _format_notes(fmt, tree, uses, dtype)
-    stored = stored_weights(uses) if options.dtype is None and options.mixed_precision is None else None
+    given = options.dtype is not None or options.mixed_precision is not None
+    stored = None if given else stored_weights(uses, mixed=own_dtypes)
     if stored is not None:
-        return [stored], [Assumption.of("checkpoint-weights")]
+        quantised = any(use.dtype not in BITS for use in uses)
+        return [stored], [Assumption.of("checkpoint-weights" if quantised else "checkpoint-dtypes")]
     weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
     bits = dtype_bits(weight_dtype)
     return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
@@ -657,7 +666,7 @@ def plan_memory(
     if options.training:
         items, notes = _training_items(tree, uses, options, choice.dtype)
     else:
-        items, notes = _weights(tree, uses, options, choice.dtype, choice.quantization)
+        items, notes = _weights(tree, uses, options, choice.dtype, choice.quantization, own_dtypes=not choice.casts)
     items.extend(_buffers(counts, choice, options))
     dims = None
     serving = not options.training and options.gpu is not None

@@ -177,12 +177,14 @@ def resolve_dtype(
     return choose_dtype(root, weights, requested, quantised=quantised)
 
 
-def stored_weights(uses: tuple[ParamUse, ...]) -> MemoryItem | None:
+def stored_weights(uses: tuple[ParamUse, ...], *, mixed: bool = False) -> MemoryItem | None:
     """The weights in the types they are stored in, when some are quantised (a GGUF file's ``Q4_K`` …): the
-    file's real bytes per tensor (each type's block layout), not a nominal format's average; None otherwise."""
-    if all(use.dtype in BITS for use in uses):
-        return None
+    file's real bytes per tensor (each type's block layout), not a nominal format's average; with ``mixed`` (the
+    tensors keep their own dtypes, none was given), also when they are stored in several dtypes (float16
+    weights beside an int64 shape); None otherwise."""
     dtypes = sorted({use.dtype for use in uses})
+    if all(dtype in BITS for dtype in dtypes) and not (mixed and len(dtypes) > 1):
+        return None
     return MemoryItem(
         f"weights as stored ({', '.join(dtypes)})",
         sum(use.count * use.times for use in uses),
