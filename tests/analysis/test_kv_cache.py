@@ -625,3 +625,21 @@ def test_labels_say_one_layer_one_token_one_head_in_the_singular() -> None:
         "KV cache as transformers 5.24 DynamicCache after a prefill: keys and values · batch 1 · 1 token · 32 layers · "
         "1 kv head · head_dim 64 · 16-bit bfloat16"
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["meta-llama--Llama-3.2-1B.json", "Qwen--Qwen3-30B-A3B.json", "gpt2.json", "facebook--opt-1.3b.json"]
+)
+def test_capacity_beyond_the_configured_context_says_so(name: str) -> None:
+    # Rotary positions have no table to stop at, so the memory may hold more context than the config gives the
+    # model (max_position_embeddings, what vLLM derives its default max_model_len from): the capacity says so.
+    # A learned table caps the context first (GPT-2's n_positions, OPT's table), and then nothing more is said.
+    config = shipped(name)
+    plan = plan_memory(build_config_tree(config), options=PlanOptions(gpu="H100"))
+    capacity = plan.kv_capacity
+    assert capacity is not None
+    assert capacity.max_context is not None
+    if capacity.position_limit is not None:
+        assert capacity.configured_context is None
+    else:
+        assert capacity.configured_context == config["max_position_embeddings"] < capacity.max_context

@@ -295,6 +295,7 @@ def _kv_capacity(capacity: KVCapacity | None) -> dict[str, Any] | None:
         "not_included": list(capacity.not_included),
         "bounded_by": list(capacity.bounded_by),
         "position_limit": capacity.position_limit,
+        "configured_context": capacity.configured_context,
     }
 
 

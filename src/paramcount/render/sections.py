@@ -636,6 +636,8 @@ def _kv_blocks(plan: MemoryPlan) -> list[Block]:
             context += f"; {integer(capacity.max_batch)} sequences of {integer(capacity.seq_len)} tokens"
     else:
         limit = "" if capacity.position_limit is None else "the most its learned position table holds; "
+        if capacity.configured_context is not None:
+            limit = f"more than the config's max_position_embeddings, {integer(capacity.configured_context)}; "
         context = (
             f"up to {integer(capacity.max_context)} tokens of context for {batch} "
             f"({limit}{integer(capacity.max_tokens or 0)} tokens cached)"

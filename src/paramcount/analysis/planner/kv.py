@@ -220,6 +220,10 @@ class KVCapacity(Record):
     position_limit: int | None = None
     """The longest sequence the model's learned position tables hold, when the memory alone would allow a longer
     one: ``max_context`` is capped there (GPT-2's 1,024 rows of ``wpe``)."""
+    configured_context: int | None = None
+    """The config's ``max_position_embeddings`` when ``max_context`` goes beyond it: the memory would hold more
+    than the context the model is configured for (rotary positions have no table to stop at; vLLM's default
+    ``max_model_len`` is derived from it)."""
 
     @property
     def max_tokens(self) -> int | None:

@@ -752,7 +752,12 @@ def _capacity(tree: Module, plan: MemoryPlan, dims: TransformerDims, dtype: str,
     if not capacity.max_context:
         return capacity
     limit = _position_limit(tree, options.batch, capacity.max_context)
-    return capacity if limit is None else replace(capacity, max_context=limit, position_limit=limit)
+    if limit is not None:
+        return replace(capacity, max_context=limit, position_limit=limit)
+    configured = dict(tree.attributes).get("max_position_embeddings")
+    if isinstance(configured, int) and capacity.max_context > configured:
+        return replace(capacity, configured_context=configured)
+    return capacity
 
 
 def _position_limit(tree: Module, batch: int, tokens: int) -> int | None:

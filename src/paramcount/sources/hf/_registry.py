@@ -10,7 +10,8 @@ The root Module's ``kind`` is the architecture class name; its ``attributes`` ca
 read, ``model_type`` (peft's default LoRA targets), ``torch_dtype`` (the stored dtype) and ``quantization``
 (the storage format its ``quantization_config`` names, ``_quantization``), when the config states them, and
 ``layer_types`` and ``sliding_window`` when some decoder layers attend within a sliding window
-(``_attention_layers``), and ``no_kv_cache`` when the class keeps no KV cache (an encoder). What the config
+(``_attention_layers``), ``no_kv_cache`` when the class keeps no KV cache (an encoder), and
+``max_position_embeddings`` (the context the config gives the model). What the config
 said as a source (where it was read, the other classes it can build) is its ``FromConfig`` provenance, which
 ``read_model`` returns beside the tree.
 """
@@ -279,4 +280,7 @@ def read_model(
     attributes += tuple(attention_layers(completed, raw_type, name))
     attributes += tuple(_activation_settings(completed))
     attributes += _cache_fact(completed, raw_type, chosen)
+    positions = completed.get("max_position_embeddings")
+    if isinstance(positions, int) and not isinstance(positions, bool) and positions > 0:
+        attributes += (("max_position_embeddings", positions),)
     return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance
