@@ -89,9 +89,10 @@ ALLOWED = {
     "_record": set(),
     "_lazy": set(),
     "_cache": set(),
+    "_words": set(),
 }
 # Import nothing of paramcount, so every group may use them.
-FOUNDATION = {"_record", "_lazy", "_cache"}
+FOUNDATION = {"_record", "_lazy", "_cache", "_words"}
 
 
 def _group(path: Path) -> str:

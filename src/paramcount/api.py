@@ -12,6 +12,7 @@ import os
 
 from paramcount._cache import per_tree
 from paramcount._record import Record, replace
+from paramcount._words import noun
 from paramcount.analysis.context import layer_signature, occurrences
 from paramcount.analysis.counts import Counts, Totals, count_tree, totals
 from paramcount.analysis.explain import explain
@@ -420,10 +421,6 @@ def _weights_tree(
     return tree_from_entries(checkpoint, label=label, kind=kind), differences
 
 
-def _plural(count: int, singular: str) -> str:
-    return singular if count == 1 else singular + "s"
-
-
 def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
     """``yes``, or ``no:`` with the parameters the weights hold beyond the config's and the differences by kind."""
     if not surplus and not differences:
@@ -431,10 +428,10 @@ def _agreement(surplus: int, differences: tuple[WeightDifference, ...]) -> str:
     parts = []
     if surplus:
         more = "more" if surplus > 0 else "fewer"
-        parts.append(f"the weights hold {abs(surplus):,} {_plural(abs(surplus), 'parameter')} {more} than config.json")
+        parts.append(f"the weights hold {abs(surplus):,} {noun(abs(surplus), 'parameter')} {more} than config.json")
     if differences:
         kinds = [difference.difference for difference in differences]
-        found = f"{len(differences):,} tensor {_plural(len(differences), 'difference')}"
+        found = f"{len(differences):,} tensor {noun(len(differences), 'difference')}"
         parts.append(
             f"{found} ({kinds.count('missing'):,} missing, {kinds.count('extra'):,} extra, "
             f"{kinds.count('shape'):,} of another shape)"

@@ -22,6 +22,7 @@ on the real model on the CPU only when the caller allows it (``device="cpu"``), 
 from __future__ import annotations
 
 from paramcount._record import Record
+from paramcount._words import noun
 from paramcount.analysis.shapes.types import ModuleShape, ShapeReport
 from paramcount.errors import ArgumentError, ShapeError
 from paramcount.tree import Module, iter_modules_collapsed
@@ -100,7 +101,7 @@ def example_inputs(
     sizes: list[Any] = list(input_size) if nested else [input_size]
     chosen = list(dtypes) if dtypes is not None else [torch.float32] * len(sizes)
     if len(chosen) != len(sizes):
-        inputs = "1 input" if len(sizes) == 1 else f"{len(sizes)} inputs"
+        inputs = f"{len(sizes)} {noun(len(sizes), 'input')}"
         raise ArgumentError("dtypes", f"gives {len(chosen)} dtypes for {inputs}", "dtypes")
     for dtype in chosen:
         if not isinstance(dtype, torch.dtype):
@@ -401,7 +402,7 @@ def with_measured_activations(
 
     if plan.mode != "training":
         return plan
-    tensors = f"{activations.saved_tensors:,} tensor{'' if activations.saved_tensors == 1 else 's'}"
+    tensors = f"{activations.saved_tensors:,} {noun(activations.saved_tensors, 'tensor')}"
     item = MemoryItem(
         f"activations: {tensors} saved for the backward pass at input {input_shape}",
         0,

@@ -7,8 +7,8 @@ tuple of names is joined with commas and a tuple of assumptions with semicolons,
 
 from __future__ import annotations
 
+from paramcount._words import noun
 from paramcount.analysis.memory import Assumption
-from paramcount.render.units import noun
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from html import escape
 
 from paramcount._cache import per_frozen
+from paramcount._words import noun
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.assumptions import dtype_why, stored_as
 from paramcount.render.code import expression_text
 from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
-from paramcount.render.units import binary_size, decimal_size, integer, noun
+from paramcount.render.units import binary_size, decimal_size, integer
 from paramcount.report import Report
 
 TYPE_CHECKING = False

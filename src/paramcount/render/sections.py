@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paramcount._cache import per_frozen
 from paramcount._record import Record
+from paramcount._words import noun
 from paramcount.analysis.explain import Explanation, ModuleFormula, Term
 from paramcount.analysis.memory import MemoryItem
 from paramcount.analysis.shapes.types import ShapeReport
@@ -12,7 +13,7 @@ from paramcount.provenance import FromConfig, FromExpression, FromFile, FromModu
 from paramcount.render.assumptions import assumption_text, dtype_reason, dtype_why, stored_as
 from paramcount.render.code import expression_text, program_text
 from paramcount.render.readings import reading_text
-from paramcount.render.units import byte_sizes, integer, noun, sizes_equal
+from paramcount.render.units import byte_sizes, integer, sizes_equal
 from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "noun", "sizes_equal"]
+__all__ = ["binary_size", "byte_sizes", "decimal_size", "integer", "sizes_equal"]
 
 _DECIMAL = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
@@ -10,11 +10,6 @@ _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 def integer(value: int) -> str:
     return f"{value:,}"
-
-
-def noun(count: int, singular: str) -> str:
-    """``singular`` for a count of one, else its plural (``parameter``/``parameters``): "1 parameter", "0 files"."""
-    return singular if count == 1 else singular + "s"
 
 
 def _scaled(value: int, units: tuple[tuple[int, str], ...]) -> str:

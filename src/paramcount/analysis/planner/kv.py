@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 
 from paramcount._record import Record, replace
+from paramcount._words import noun
 from paramcount.analysis.memory import Assumption, MemoryItem
 from paramcount.dtypes import BITS, bytes_for
 
@@ -189,7 +190,7 @@ class KVCache(Record):
                 group.layer_type, "full-attention"
             )
             cross = group.layer_type == CROSS
-            what = ("encoder position" if cross else "token") + ("" if group.tokens == 1 else "s")
+            what = noun(group.tokens, "encoder position" if cross else "token")
             what += " (cross-attention)" if cross else ""
             for tensor, width in zip(self.tensors, group.widths, strict=True):
                 count = self.batch * group.layers * group.tokens * width
@@ -233,7 +234,7 @@ class KVCapacity(Record):
 
 def _layers(count: int, kind: str) -> str:
     """``1 full-attention layer``, ``4 full-attention layers``."""
-    return f"{count} {kind} layer" + ("" if count == 1 else "s")
+    return f"{count} {kind} {noun(count, 'layer')}"
 
 
 def tokens_kept(seq_len: int, layer_type: str, window: int | None) -> int:
