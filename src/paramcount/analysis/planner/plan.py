@@ -492,8 +492,8 @@ def _sequence_items(
 ) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     what = "activations" if options.training else "kv"
-    if not options.training and _no_cache(tree) is not None:
-        return [], [Assumption.of("kv-none", why=_no_cache(tree))], None
+    if not options.training and (why := _no_cache(tree)) is not None:
+        return [], [Assumption.of("kv-none", why=why)], None
     if options.seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
