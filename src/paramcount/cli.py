@@ -430,16 +430,19 @@ def _run_one(arguments: argparse.Namespace | _Arguments, out: TextIO) -> int:
         out.write(render_json(report) + "\n")
     elif arguments.markdown:
         from paramcount.render.markdown import render_markdown
+        from paramcount.render.sections import CLI_HINTS
 
-        out.write(render_markdown(report, depth))
+        out.write(render_markdown(report, depth, CLI_HINTS))
     elif _use_rich(out, arguments.no_color):
+        from paramcount.render.sections import CLI_HINTS
         from paramcount.render.text import write_rich
 
-        write_rich(report, out, arguments.width, depth)
+        write_rich(report, out, arguments.width, depth, CLI_HINTS)
     else:
+        from paramcount.render.sections import CLI_HINTS
         from paramcount.render.text import render_plain
 
-        out.write(render_plain(report, arguments.width or 100, depth))
+        out.write(render_plain(report, arguments.width or 100, depth, CLI_HINTS))
     return 0
 
 

@@ -9,6 +9,7 @@ import pytest
 import paramcount
 from paramcount.render.json import render_json, report_dict
 from paramcount.render.markdown import render_markdown
+from paramcount.render.sections import CLI_HINTS
 from paramcount.render.text import render_plain
 from paramcount.render.units import byte_sizes, sizes_equal
 
@@ -155,3 +156,19 @@ def test_a_wrapped_line_never_starts_with_a_unit(query: str) -> None:
             line.split()[0].rstrip(".,;:)") for line in render_plain(report, width, 3).splitlines() if line.strip()
         ]
         assert units.isdisjoint(starts), width
+
+
+def test_each_surface_names_its_own_way_to_what_is_left_out() -> None:
+    # torchvision resnet18: 62 parameter tensors (more than the 40 rows the text lists) and modules deeper than 3.
+    report = paramcount.count("resnet18").report()
+    assert len(report.counts.parameters) == 62
+    library, cli = render_plain(report), render_plain(report, hints=CLI_HINTS)
+    assert "  Deeper modules hidden (depth=3); " in library
+    assert "  … and 22 more tensors (report.to_dict() lists them all)\n" in library
+    assert "  Deeper modules hidden (--depth 3); " in cli
+    assert "  … and 22 more tensors (--json lists them all)\n" in cli
+    assert library.replace("(depth=3)", "(--depth 3)").replace("report.to_dict()", "--json") == cli
+    notebook = report._repr_html_()
+    assert "Deeper modules hidden (depth=3)" in notebook
+    assert "--depth" not in notebook
+    assert "--json" not in notebook

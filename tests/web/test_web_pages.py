@@ -83,6 +83,14 @@ def test_model_pages(client: TestClient, element_text: Text) -> None:
     assert element_text(hub, "total") == "8,030,261,248"  # Meta's model card: 8.03 B
 
 
+def test_pages_name_no_command_line_flags(client: TestClient) -> None:
+    # The module table stops at the server's depth (3); a web reader has no --depth or --json to pass.
+    page = client.get("/answers/parameters-resnet50").text
+    assert "Deeper modules hidden (depth 3)" in page
+    assert "--depth" not in page
+    assert "--json" not in page
+
+
 @pytest.mark.parametrize(
     ("slug", "canonical"),
     [

@@ -19,7 +19,7 @@ from paramcount._words import noun
 from paramcount.provenance import FromConfig, FromExpression, FromZoo
 from paramcount.render.assumptions import dtype_why, stored_as
 from paramcount.render.code import expression_text
-from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
+from paramcount.render.sections import LIBRARY_HINTS, Code, Hints, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.render.units import binary_size, decimal_size, integer
 from paramcount.report import Report
 
@@ -139,12 +139,12 @@ def _section(section: Section, href: Href | None) -> str:
     return "\n".join(parts)
 
 
-def render_html(report: Report, *, depth: int = 3, href: Href | None = None) -> str:
+def render_html(report: Report, *, depth: int = 3, href: Href | None = None, hints: Hints = LIBRARY_HINTS) -> str:
     """Every section of the answer as HTML, in the order the text renderer prints them; on the web the module
     table folds (``<details>``), where the parameters are is a bar chart, and repeated layers' tensors are
     one row each (every tensor a click away)."""
     found: list[str] = []
-    for section in sections(report, depth=depth):
+    for section in sections(report, depth=depth, hints=hints):
         if section.key == "tensors":
             html = _tensor_section(section, report.counts)
         elif section.key == "modules":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount.render.sections import Code, Lines, Paragraph, Section, Table, sections
+from paramcount.render.sections import LIBRARY_HINTS, Code, Hints, Lines, Paragraph, Section, Table, sections
 from paramcount.report import Report
 
 __all__ = ["render_markdown"]
@@ -40,8 +40,8 @@ def _section(section: Section) -> list[str]:
     return out
 
 
-def render_markdown(report: Report, depth: int = 3) -> str:
+def render_markdown(report: Report, depth: int = 3, hints: Hints = LIBRARY_HINTS) -> str:
     lines: list[str] = []
-    for section in sections(report, depth=depth):
+    for section in sections(report, depth=depth, hints=hints):
         lines.extend(_section(section))
     return "\n".join(lines).rstrip() + "\n"

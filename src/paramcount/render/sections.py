@@ -18,6 +18,8 @@ from paramcount.report import Appearance, Comparison, Report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from paramcount.analysis.counts import Counts
     from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory
     from paramcount.analysis.planner import MemoryPlan
@@ -25,7 +27,19 @@ if TYPE_CHECKING:
     from paramcount.calls import Call, Container
     from paramcount.provenance import Provenance
 
-__all__ = ["Code", "Lines", "Paragraph", "Section", "Segment", "Table", "sections"]
+__all__ = [
+    "CLI_HINTS",
+    "LIBRARY_HINTS",
+    "WEB_HINTS",
+    "Code",
+    "Hints",
+    "Lines",
+    "Paragraph",
+    "Section",
+    "Segment",
+    "Table",
+    "sections",
+]
 
 
 class Segment(Record):
@@ -63,6 +77,20 @@ class Section(Record):
     blocks: tuple[Block, ...]
 
 
+class Hints(Record):
+    """How the reader of a surface gets what an answer leaves out: every row (``every``, a noun: ``--json``) and
+    the modules deeper than its tables go (``deeper``, formatted with the depth shown: ``--depth {depth}``)."""
+
+    every: str
+    deeper: str
+
+
+CLI_HINTS: Final = Hints("--json", "--depth {depth}")
+LIBRARY_HINTS: Final = Hints("report.to_dict()", "depth={depth}")
+"""What a script's ``print(report)`` and a notebook name: ``Report.to_dict()`` and ``summary(depth=…)``."""
+WEB_HINTS: Final = Hints("the JSON answer", "depth {depth}")
+
+
 MAX_TENSOR_ROWS = 40
 """Longest tensor listing in text; the JSON always has every tensor."""
 
@@ -82,6 +110,7 @@ def _headline(
     notes: tuple[str, ...],
     embedding_parameters: int,
     active: int | None,
+    hints: Hints,
 ) -> Section:
     """The total and the model's facts, once per tree (the planner's reports of one model share them)."""
     segments = [
@@ -95,13 +124,13 @@ def _headline(
         segments.append(Segment(f"  ·  {integer(counts.tied)} in tied tensors counted once", "muted"))
     blocks: list[Block] = [Paragraph(tuple(segments))]
     if not isinstance(provenance, FromExpression):
-        blocks.append(Paragraph(_model_facts(counts, provenance, embedding_parameters, active)))
+        blocks.append(Paragraph(_model_facts(counts, provenance, embedding_parameters, active, hints)))
     blocks.extend(Paragraph((Segment(note, "muted"),)) for note in notes)
     return Section("answer", expression_text(expression), tuple(blocks))
 
 
 def _model_facts(
-    counts: Counts, provenance: Provenance, embedding_parameters: int, active: int | None
+    counts: Counts, provenance: Provenance, embedding_parameters: int, active: int | None, hints: Hints
 ) -> tuple[Segment, ...]:
     parts = []
     if isinstance(provenance, FromConfig):
@@ -149,7 +178,7 @@ def _model_facts(
     if isinstance(provenance, FromConfig) and provenance.weights:
         segments.append(Segment(_hub_weights(dict(provenance.facts())), "muted"))
     if isinstance(provenance, FromFile | FromConfig):
-        segments.extend(Segment(line, "muted") for line in _differences(provenance.differences))
+        segments.extend(Segment(line, "muted") for line in _differences(provenance.differences, hints))
     if isinstance(provenance, FromFile):
         segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
@@ -174,7 +203,7 @@ def _hub_weights(facts: dict[str, str]) -> str:
     )
 
 
-def _differences(differences: tuple[WeightDifference, ...]) -> list[str]:
+def _differences(differences: tuple[WeightDifference, ...], hints: Hints) -> list[str]:
     """``missing  model.layers.3.mlp.up_proj.weight  config (96, 64)``, one line per difference."""
     shown = differences[:SHOWN_DIFFERENCES]
     configs = ["" if row.config_shape is None else f"config {_shape(row.config_shape)}" for row in shown]
@@ -187,7 +216,7 @@ def _differences(differences: tuple[WeightDifference, ...]) -> list[str]:
         lines.append("\n    " + "  ".join(cells).rstrip())
     hidden = len(differences) - SHOWN_DIFFERENCES
     if hidden > 0:
-        lines.append(f"\n    … {hidden:,} more (--json lists every one)")
+        lines.append(f"\n    … {hidden:,} more ({hints.every} lists every one)")
     return lines
 
 
@@ -218,7 +247,7 @@ def _checkpoint_facts(format: str, facts: dict[str, str]) -> str:
 
 
 @per_frozen
-def _tensors(counts: Counts, kind: str) -> Section:
+def _tensors(counts: Counts, kind: str, hints: Hints) -> Section:
     """The tensor listing, once per tree's counts (the planner's reports of one model share them)."""
     show_trainable = counts.non_trainable > 0
     show_dtype = any(row.dtype != "float32" for row in counts.parameters)
@@ -242,7 +271,7 @@ def _tensors(counts: Counts, kind: str) -> Section:
         blocks.append(Paragraph((Segment(f"{kind} has no parameters."),)))
     if len(counts.parameters) > MAX_TENSOR_ROWS:
         hidden = len(counts.parameters) - MAX_TENSOR_ROWS
-        blocks.append(Paragraph((Segment(f"… and {hidden:,} more tensors (--json lists them all)", "muted"),)))
+        blocks.append(Paragraph((Segment(f"… and {hidden:,} more tensors ({hints.every} lists them all)", "muted"),)))
     if counts.buffer_tensors:
         buffer_rows = tuple(
             (row.name, _shape(row.shape), integer(row.count), row.dtype) for row in counts.buffer_tensors
@@ -439,7 +468,7 @@ def _depth(path: str) -> int:
     return path.count(".") + 1 if path else 0
 
 
-def _shapes(report: Report, depth: int) -> Section | None:
+def _shapes(report: Report, depth: int, hints: Hints) -> Section | None:
     shapes = report.shapes
     if shapes is None:
         return None
@@ -471,7 +500,9 @@ def _shapes(report: Report, depth: int) -> Section | None:
         f"{integer(shapes.total_flops)} FLOPs per forward pass{complete}. {convention}."
     )
     if any(_depth(module.path) > depth for module in shapes.modules):
-        summary += f" Deeper modules hidden (--depth {depth}); their MACs are in their parents' rows."
+        summary += (
+            f" Deeper modules hidden ({hints.deeper.format(depth=depth)}); their MACs are in their parents' rows."
+        )
     blocks.append(Paragraph((Segment(summary, "muted"),)))
     blocks.extend(_training_compute(shapes))
     return Section("shapes", f"Shapes and compute for input {_shape_text(shapes.input_shape)}", tuple(blocks))
@@ -672,7 +703,7 @@ def _comparisons(key: str, title: str, items: tuple[Comparison, ...], delta: boo
 
 
 @per_frozen
-def _modules(modules: tuple[ModuleRow, ...], counts: Counts, depth: int) -> Section:
+def _modules(modules: tuple[ModuleRow, ...], counts: Counts, depth: int, hints: Hints) -> Section:
     """The module table to ``depth``, once per tree's table (and depth)."""
     total = counts.total or 1
     rows = []
@@ -687,7 +718,7 @@ def _modules(modules: tuple[ModuleRow, ...], counts: Counts, depth: int) -> Sect
     table = Table(("module", "type", "parameters", "share", "trainable"), tuple(rows), frozenset({2, 3, 4}))
     notes = []
     if any(row.depth > depth for row in modules):
-        notes.append(f"deeper modules hidden (--depth {depth})")
+        notes.append(f"deeper modules hidden ({hints.deeper.format(depth=depth)})")
     if any(row.times > 1 for row in modules):
         notes.append("a repeated block is listed once, with its count and its parameters per copy")
     if not notes:
@@ -730,7 +761,7 @@ def _share_chart(blocks: tuple[ShareBlock, ...], counts: Counts) -> Section:
 MAX_APPEARANCES = 12
 
 
-def _appearances(report: Report) -> Section:
+def _appearances(report: Report, hints: Hints) -> Section:
     groups: dict[tuple[bool, str, str], list[Appearance]] = {}
     for appearance in report.appears_in:
         groups.setdefault((not appearance.exact, appearance.model, appearance.expression), []).append(appearance)
@@ -745,7 +776,7 @@ def _appearances(report: Report) -> Section:
     exact = sum(1 for key in groups if not key[0])
     summary = f"In {exact} zoo models exactly, {len(groups) - exact} with a different bias"
     if len(groups) > len(rows):
-        summary += f"; {len(groups) - len(rows)} more in --json"
+        summary += f"; {len(groups) - len(rows)} more in {hints.every}"
     blocks.append(
         Paragraph(
             (
@@ -760,12 +791,13 @@ def _appearances(report: Report) -> Section:
     return Section("appears", "Where this layer appears", tuple(blocks))
 
 
-def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
-    """The answer's sections in reading order; ``depth`` limits the module table. A layer leads with its
-    tensors and formula; a whole model with its module table and where its parameters are."""
+def sections(report: Report, *, depth: int = 3, hints: Hints = LIBRARY_HINTS) -> tuple[Section, ...]:
+    """The answer's sections in reading order; ``depth`` limits the module table, ``hints`` names how the
+    surface's reader gets what is left out. A layer leads with its tensors and formula; a whole model with its
+    module table and where its parameters are."""
     structure = []
     if len(report.modules) > 1:
-        structure.append(_modules(report.modules, report.counts, depth))
+        structure.append(_modules(report.modules, report.counts, depth, hints))
     if len(report.blocks) > 1:
         structure.append(_share_chart(report.blocks, report.counts))
     steps = [] if report.explanation is None else [_steps(report.explanation)]
@@ -775,16 +807,22 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
         else [Section("reading", "In plain words", (Paragraph((Segment(reading_text(report.reading)),)),))]
     )
     headline = _headline(
-        report.expression, report.counts, report.provenance, report.notes, report.embedding_parameters, report.active
+        report.expression,
+        report.counts,
+        report.provenance,
+        report.notes,
+        report.embedding_parameters,
+        report.active,
+        hints,
     )
     from_expression = isinstance(report.provenance, FromExpression)
     if from_expression:
-        found = [headline, _tensors(report.counts, report.kind), *steps, *reading, *structure]
+        found = [headline, _tensors(report.counts, report.kind, hints), *steps, *reading, *structure]
     else:
-        found = [headline, *structure, *steps, _tensors(report.counts, report.kind)]
+        found = [headline, *structure, *steps, _tensors(report.counts, report.kind, hints)]
     found.extend(
         section
-        for section in (_raw_shapes(report), _shapes(report, depth), _activations(report), _compute(report))
+        for section in (_raw_shapes(report), _shapes(report, depth, hints), _activations(report), _compute(report))
         if section is not None
     )
     found.append(_memory(report))
@@ -794,7 +832,7 @@ def sections(report: Report, *, depth: int = 3) -> tuple[Section, ...]:
     if (from_expression or plan is None) and "training" in report.sections:
         found.append(_training(report))
     if report.appears_in:
-        found.append(_appearances(report))
+        found.append(_appearances(report, hints))
     if report.variants:
         found.append(_comparisons("variants", "Variants", report.variants, delta=True))
     verify = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paramcount.render.sections import Code, Lines, Paragraph, Section, Segment, Table, sections
+from paramcount.render.sections import LIBRARY_HINTS, Code, Hints, Lines, Paragraph, Section, Segment, Table, sections
 from paramcount.report import Report
 
 TYPE_CHECKING = False
@@ -87,27 +87,27 @@ def _section(section: Section, width: int) -> list[Line]:
     return lines
 
 
-def layout(report: Report, width: int = 100, depth: int = 3) -> list[Line]:
+def layout(report: Report, width: int = 100, depth: int = 3, hints: Hints = LIBRARY_HINTS) -> list[Line]:
     """The whole answer as lines of styled segments, sections separated by a blank line."""
     lines: list[Line] = []
-    for section in sections(report, depth=depth):
+    for section in sections(report, depth=depth, hints=hints):
         if lines:
             lines.append(())
         lines.extend(_section(section, width))
     return lines
 
 
-def render_plain(report: Report, width: int = 100, depth: int = 3) -> str:
+def render_plain(report: Report, width: int = 100, depth: int = 3, hints: Hints = LIBRARY_HINTS) -> str:
     """Plain text: what a pipe or a file gets."""
-    lines = layout(report, width, depth)
+    lines = layout(report, width, depth, hints)
     return "\n".join("".join(segment.text for segment in line).rstrip() for line in lines) + "\n"
 
 
-def _rich_lines(report: Report, width: int, depth: int) -> list[Any]:
+def _rich_lines(report: Report, width: int, depth: int, hints: Hints) -> list[Any]:
     from rich.text import Text
 
     texts = []
-    for line in layout(report, width, depth):
+    for line in layout(report, width, depth, hints):
         text = Text()
         for segment in line:
             text.append(segment.text, style=_RICH_STYLES.get(segment.style, ""))
@@ -115,12 +115,14 @@ def _rich_lines(report: Report, width: int, depth: int) -> list[Any]:
     return texts
 
 
-def write_rich(report: Report, stream: TextIO, width: int | None = None, depth: int = 3) -> None:
+def write_rich(
+    report: Report, stream: TextIO, width: int | None = None, depth: int = 3, hints: Hints = LIBRARY_HINTS
+) -> None:
     """The same lines with colour, through rich (imported only here, only on a TTY)."""
     from rich.console import Console
 
     console = Console(file=stream, width=width, highlight=False, soft_wrap=True)
-    for text in _rich_lines(report, width or console.width, depth):
+    for text in _rich_lines(report, width or console.width, depth, hints):
         console.print(text)
 
 
@@ -128,4 +130,4 @@ def rich_text(report: Report, width: int = 100, depth: int = 3) -> Any:
     """The same lines as one rich renderable (what ``Report.__rich__`` hands to ``rich.print``)."""
     from rich.console import Group
 
-    return Group(*_rich_lines(report, width, depth))
+    return Group(*_rich_lines(report, width, depth, LIBRARY_HINTS))

@@ -28,6 +28,7 @@ from paramcount.render.html import (
     question,
     render_html,
 )
+from paramcount.render.sections import WEB_HINTS
 from paramcount.report import Report
 from paramcount.web.curated import Question
 from paramcount.web.planning import option_fields, planner_choices
@@ -198,6 +199,13 @@ class Pages:
         defaults = {"root": self.links.root, "live": self.links.live, "canonical": None, "json_url": None}
         return self.environment.get_template(template).render({**defaults, **context})
 
+    def _sections(self, report: Report) -> Markup:
+        """Every section of the answer as HTML, its cells linked, its hints naming the JSON answer."""
+        from markupsafe import Markup
+
+        html = render_html(report, depth=self.depth, href=self.links.cells(report), hints=WEB_HINTS)
+        return Markup(html)  # noqa: S704  (escaped by render.html)
+
     def answer_fragment(
         self, report: Report, *, kind: str = "parameters", architecture: str | None = None, json_url: str = ""
     ) -> str:
@@ -207,7 +215,7 @@ class Pages:
         return self._render(
             "_answer.html",
             answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
-            sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
+            sections=self._sections(report),
             answer_url=self.links.answer(slug_of(report, kind, architecture)),
             json_url=json_url,
         )
@@ -271,7 +279,7 @@ class Pages:
             canonical=canonical,
             json_url=f"{self.links.root}answers/{slug}.json",
             answer=Markup(_lead(report, kind)),  # noqa: S704  (escaped by render.html)
-            sections=Markup(render_html(report, depth=self.depth, href=self.links.cells(report))),  # noqa: S704
+            sections=self._sections(report),
             counter_url=counter_url,
             counter_label="Change it in the planner" if kind == "memory" else "Change it in the counter",
         )
