@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DTYPES_STATED",
+    "EXPERTS_TRANSPOSED",
     "RAW_SHAPES",
     "Buffer",
     "Dim",
@@ -58,6 +59,12 @@ tensor without a stated dtype gets."""
 NO_KV_CACHE = "no_kv_cache"
 """Key of a root's ``Module.attributes`` entry saying why the model keeps no KV cache when it generates (a
 Hugging Face encoder, whose attention reads the whole sequence in one pass): the planner then plans none."""
+
+EXPERTS_TRANSPOSED = "experts_transposed"
+"""Key of a ``Module.attributes`` entry (value True) on fused experts whose 3-d weights are stored (experts, in,
+out), each expert's slice the transpose of a Linear weight: the live-module door's mark for transformers'
+``use_experts_implementation(is_transposed=True)`` (``AriaExperts``); the planner also knows the classes of the
+config door that store them so (``GptOssExperts``, ``Llama4TextExperts``) by name."""
 
 RAW_SHAPES = "raw_shapes"
 """Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not

@@ -11,7 +11,7 @@ import paramcount
 from oracle import our_tensors, torch_tensors
 from paramcount.errors import ArgumentError
 from paramcount.sources.live import from_module
-from paramcount.tree import iter_buffers, iter_params, parameter_count
+from paramcount.tree import iter_buffers, iter_modules_collapsed, iter_params, parameter_count
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -234,3 +234,137 @@ def test_fsdp2_sharded_modules_keep_their_kind_and_shapes() -> None:
         4 * 8 + 8 + 8 + 8 + 8 * 3 + 3,
         [("0", "Linear"), ("1", "LayerNorm"), ("2", "ReLU"), ("3", "Linear")],
     )
+
+
+# --- Fused experts: marked as the config door marks them, so quantisation formats reach them --------------------
+
+SIZES: dict[str, object] = {
+    "hidden_size": 256,  # h; every expert's width i is 200, not a multiple of 128: partial groups and tiles count
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 1000,
+}
+TINY_MOE: dict[str, dict[str, object]] = {
+    "MixtralForCausalLM": {"model_type": "mixtral", "intermediate_size": 200, "num_local_experts": 4},
+    "Qwen3MoeForCausalLM": {"model_type": "qwen3_moe", "moe_intermediate_size": 200, "num_experts": 4, "head_dim": 64},
+    # experts stored (E, h, 2i) and (E, i, h), with biases
+    "GptOssForCausalLM": {"model_type": "gpt_oss", "intermediate_size": 200, "num_local_experts": 4, "head_dim": 64},
+}
+"""Tiny MoE configs with 4 experts, 2 of them per token (with ``SIZES``)."""
+FORMATS = ("gptq-g128", "awq-g128", "fp8-block128", "fp8", "int4", "nf4", "mxfp4")
+
+
+def _tiny_moe(architecture: str) -> dict[str, object]:
+    return {**SIZES, **TINY_MOE[architecture], "num_experts_per_tok": 2}
+
+
+def _moe_model(architecture: str) -> torch.nn.Module:
+    from hf_oracle import transformers_model
+
+    return transformers_model(_tiny_moe(architecture), architecture)
+
+
+def _weights(result: paramcount.Result, fmt: str) -> tuple[tuple[tuple[str, int, int], ...], tuple[object, ...]]:
+    """The plan's weight lines in ``fmt`` (label, parameters, bytes) and its notes on the format."""
+    from paramcount.analysis.planner import PlanOptions, plan_memory
+
+    plan = plan_memory(result.tree, result.counts, PlanOptions(quantization=fmt))
+    items = tuple((item.label, item.count, item.bytes) for item in plan.items if item.category == "weights")
+    return items, tuple((a.kind, a.values) for a in plan.assumptions if a.kind.startswith("format"))
+
+
+def _gptq_awq_bytes(model: torch.nn.Module, experts: int, hidden: int, width: int, fmt: str) -> list[int]:
+    """The weight lines of ``fmt`` derived from the buffers AutoGPTQ's QuantLinear / AutoAWQ's WQLinear_GEMM store
+    per Linear (out o, in n), g = 128: qweight o·n/2 bytes, qzeros (int32, 8 per word) ⌈n/g⌉·o/2, scales
+    (float16) 2·⌈n/g⌉·o; GPTQ's g_idx (int32) 4·n on a line of its own; every other parameter in float32.
+    The quantised Linear layers: the nn.Linear layers of the decoder layers (not the head), and per layer and
+    expert the three Linear layers of the unfused model, gate and up (out i, in h) and down (out h, in i)."""
+    linears = [
+        (module.out_features, module.in_features)
+        for name, module in model.named_modules()
+        if ".layers." in name and type(module) is torch.nn.Linear
+    ]
+    layers = sum(1 for name, _ in model.named_modules() if name.endswith(".experts"))
+    linears += [(width, hidden), (width, hidden), (hidden, width)] * experts * layers
+    values = sum(o * n // 2 + -(-n // 128) * o // 2 + 2 * -(-n // 128) * o for o, n in linears)
+    g_idx = [4 * sum(n for _, n in linears)] if fmt.startswith("gptq") else []
+    other = 4 * (sum(p.numel() for p in model.parameters()) - sum(o * n for o, n in linears))
+    return [values, *g_idx, other]
+
+
+def _expert_marks(tree: Module) -> list[dict[str, object]]:
+    """The attributes of every module marked as experts, less the raw-shapes reason."""
+    return [
+        {key: value for key, value in module.attributes if key != "raw_shapes"}
+        for _, module, _ in iter_modules_collapsed(tree)
+        if "num_experts" in dict(module.attributes)
+    ]
+
+
+@pytest.mark.parametrize("walked", [False, True], ids=["as-built", "walked"])
+@pytest.mark.parametrize("architecture", list(TINY_MOE))
+def test_fused_experts_of_a_live_model_are_quantised_as_the_config_door_quantises_them(
+    architecture: str, walked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "walked": the tree the walk gives a model the config door cannot build (another model type, a peft model,
+    # a changed module), which marks the experts from the module itself (num_experts, config, is_transposed).
+    import json
+
+    from paramcount.sources import live
+
+    if walked:
+        monkeypatch.setattr(live, "_from_hf_config", lambda module: None)
+    model = _moe_model(architecture)
+    config = _tiny_moe(architecture)
+    result = paramcount.from_module(model)
+    assert not walked or "counted_by" not in dict(result.provenance.facts())
+    from_config = paramcount.from_config_text(json.dumps({**config, "architectures": [architecture]}))
+    assert result.total == from_config.total == sum(p.numel() for p in model.parameters())
+    in_experts = sum(p.numel() for name, p in model.named_parameters() if ".experts." in name)
+    assert result.active == from_config.active == result.total - in_experts // 2  # 2 of the 4 experts run
+    for fmt in FORMATS:
+        assert _weights(result, fmt) == _weights(from_config, fmt), fmt
+    for fmt in ("gptq-g128", "awq-g128"):
+        items = _weights(result, fmt)[0]
+        assert [item[2] for item in items] == _gptq_awq_bytes(model, 4, 256, 200, fmt)
+
+
+def test_experts_stored_transposed_are_quantised_per_expert_in_their_layout() -> None:
+    # Aria (no config-door builder: the walk) stores its experts (E, h, 2i) and (E, i, h), which transformers'
+    # use_experts_implementation(is_transposed=True) says; Aria's config names no num_experts_per_tok.
+    from hf_oracle import transformers_model
+
+    config = {**SIZES, "model_type": "aria_text", "intermediate_size": 200, "moe_num_experts": 4, "moe_topk": 2}
+    model = transformers_model(config, "AriaTextForCausalLM")
+    result = paramcount.from_module(model)
+    assert _expert_marks(result.tree) == [{"num_experts": 4, "experts_transposed": True}]
+    assert result.active is None  # no experts_per_token: the active count is not guessed
+    for fmt in ("gptq-g128", "awq-g128"):
+        items = _weights(result, fmt)[0]
+        assert [item[2] for item in items] == _gptq_awq_bytes(model, 4, 256, 200, fmt)
+
+
+def test_modules_without_fused_experts_are_not_marked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from hf_oracle import transformers_model
+    from paramcount.sources import live
+
+    class Heads(torch.nn.Module):  # a 3-d parameter, but no experts
+        def __init__(self) -> None:
+            super().__init__()
+            self.num_experts = 3  # not the leading size of its 3-d parameter
+            self.weight = torch.nn.Parameter(torch.ones(4, 8, 8))
+
+    tree = from_module(Heads())
+    assert tree.attributes == (("raw_shapes", "not a torch.nn catalog class: shapes as the module holds them"),
+                               ("dtypes_stated", True))  # fmt: skip
+    monkeypatch.setattr(live, "_from_hf_config", lambda module: None)
+    config = {**SIZES, "model_type": "llama", "intermediate_size": 200}
+    result = paramcount.from_module(transformers_model(config, "LlamaForCausalLM"))
+    assert _expert_marks(result.tree) == []
+    from_config = paramcount.from_config_text(json.dumps(config))
+    assert result.active is from_config.active is None
+    for fmt in FORMATS:
+        assert _weights(result, fmt) == _weights(from_config, fmt), fmt

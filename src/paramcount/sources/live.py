@@ -8,7 +8,8 @@ equal the module's (names and shapes, buffers included) or the module keeps its 
 ``PreTrainedModel`` whose ``model_type`` has a builder is built from ``model.config`` when that tree's tensors
 equal the module's. Anything else keeps its raw shapes, and the module says why in its ``raw_shapes``
 attribute; its kind is the class name, qualified (``peft.tuners.lora.layer.Linear``) when a catalog kind has
-the same name, so analyses never mistake it for the catalog class.
+the same name, so analyses never mistake it for the catalog class. Such a module that holds fused experts
+(transformers' ``MixtralExperts`` …) is marked as the config door marks them, so formats quantise each expert.
 
 dtypes, ``requires_grad`` and ties always come from the live tensors: a tensor met a second time (tied
 weights, a module used twice) is a ``Param`` with ``tied_to`` the first owner's path, as torch counts it
@@ -25,7 +26,17 @@ from paramcount._record import replace
 from paramcount.errors import ArgumentError, ParamcountError, short_repr
 from paramcount.layers._registry import build, registered
 from paramcount.layers._signature import REQUIRED
-from paramcount.tree import DTYPES_STATED, RAW_SHAPES, Buffer, Dim, Module, Param, iter_buffers, iter_params
+from paramcount.tree import (
+    DTYPES_STATED,
+    EXPERTS_TRANSPOSED,
+    RAW_SHAPES,
+    Buffer,
+    Dim,
+    Module,
+    Param,
+    iter_buffers,
+    iter_params,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -161,7 +172,7 @@ class _Walk:
             return Module(name, kind, children=_collapse(children))
         if registered(kind) is not None:
             kind = _qualified(cls)  # not the catalog class, or not built as one: never mistaken for it
-        attributes = ((RAW_SHAPES, reason),) if params or buffers else ()
+        attributes = ((RAW_SHAPES, reason), *_fused_experts(module, params)) if params or buffers else ()
         return Module(name, kind, (), tuple(params), tuple(buffers), _collapse(children), attributes=attributes)
 
     def overlay(self, built: Module, path: str, module: Any) -> Module:
@@ -202,6 +213,27 @@ class _Walk:
                 f"{built.kind} built from its arguments has members the module lacks: {', '.join(expected)}"
             )
         return replace(built, params=tuple(params), buffers=tuple(buffers), children=_collapse(children))
+
+
+def _fused_experts(module: Any, params: list[Param]) -> tuple[tuple[str, Value], ...]:
+    """The config door's marks of fused experts (``num_experts``, ``experts_per_token``), read from the module,
+    and their layout: transformers 5's experts modules (``MixtralExperts``, ``Qwen3MoeExperts`` …) keep
+    ``num_experts`` and stack one weight per expert in each 3-d parameter of that many rows; its
+    ``use_experts_implementation`` keeps the ``config`` (whose ``num_experts_per_tok`` experts run per token)
+    and ``is_transposed`` (weights stored (experts, in, out), ``EXPERTS_TRANSPOSED``). Nothing for a module
+    without such parameters; no per-token count where the module's config names none (Aria's ``moe_topk``)."""
+    count = getattr(module, "num_experts", None)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return ()
+    if not any(len(param.sizes) == 3 and param.sizes[0] == count for param in params):
+        return ()
+    marks: list[tuple[str, Value]] = [("num_experts", count)]
+    per_token = getattr(getattr(module, "config", None), "num_experts_per_tok", None)
+    if isinstance(per_token, int) and not isinstance(per_token, bool):
+        marks.append(("experts_per_token", per_token))
+    if getattr(module, "is_transposed", None) is True:
+        marks.append((EXPERTS_TRANSPOSED, True))
+    return tuple(marks)
 
 
 def _members(module: Any) -> list[tuple[str, Any]]:

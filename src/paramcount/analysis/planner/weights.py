@@ -14,7 +14,7 @@ from paramcount._record import Record, replace
 from paramcount.analysis.memory import DtypeChoice, MemoryItem, choose_dtype
 from paramcount.dtypes import BITS, StorageFormat, normalized_name, storage_format, tensor_bytes
 from paramcount.errors import ArgumentError, did_you_mean
-from paramcount.tree import Module
+from paramcount.tree import EXPERTS_TRANSPOSED, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ class ParamUse(Record):
     experts: int = 0
     """For a 3-d weight of fused experts (transformers 5's ``gate_up_proj``, ``down_proj``): how many experts it
     stacks, each slice one expert's Linear weight; 0 for any other tensor."""
+    experts_in_out: bool = False
+    """Fused experts stored (experts, in, out) (``EXPERTS_IN_OUT``, or marked ``EXPERTS_TRANSPOSED``)."""
 
     @property
     def count(self) -> int:
@@ -90,7 +92,7 @@ class ParamUse(Record):
             return self.sizes[1], self.sizes[0]
         if self.experts:  # one expert's slice
             _, first, second = self.sizes
-            return (second, first) if self.module_kind in EXPERTS_IN_OUT else (first, second)
+            return (second, first) if self.experts_in_out else (first, second)
         return self.sizes[0], self.count // self.sizes[0] if self.sizes[0] else 0
 
 
@@ -142,8 +144,10 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
     found: list[ParamUse] = []
     heads = output_heads(root)
     for path, name, module, times, in_stack in _walk(root):
-        stacked = dict(module.attributes).get("num_experts")
+        attributes = dict(module.attributes)
+        stacked = attributes.get("num_experts")
         stacked = stacked if isinstance(stacked, int) else 0
+        in_out = module.kind in EXPERTS_IN_OUT or attributes.get(EXPERTS_TRANSPOSED) is True
         for param in module.params:
             if param.tied_to is not None:
                 continue
@@ -162,6 +166,7 @@ def parameter_uses(root: Module) -> tuple[ParamUse, ...]:
                     in_stack,
                     is_head=path in heads,
                     experts=stacked if fused else 0,
+                    experts_in_out=fused and in_out,
                 )
             )
     return tuple(found)
