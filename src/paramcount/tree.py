@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DTYPES_STATED",
     "RAW_SHAPES",
+    "STORED_DATA",
     "Buffer",
     "Dim",
     "Module",
@@ -58,6 +59,12 @@ tensor without a stated dtype gets."""
 NO_KV_CACHE = "no_kv_cache"
 """Key of a root's ``Module.attributes`` entry saying why the model keeps no KV cache when it generates (a
 Hugging Face encoder, whose attention reads the whole sequence in one pass): the planner then plans none."""
+
+STORED_DATA = "stored_data"
+"""Key of a root's ``Module.attributes`` entry holding what a checkpoint's tensor data takes per dtype,
+``((dtype, elements, bytes), ...)``, when that is not each tensor's own bytes once: ``torch.save`` writes each
+storage whole and once, so a view saved beside its base (``w`` and ``w[:2]``) adds no bytes and a slice saved
+alone brings its whole storage."""
 
 RAW_SHAPES = "raw_shapes"
 """Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not

@@ -711,6 +711,45 @@ def test_a_state_dict_through_count(tmp_path: Path, layout: str) -> None:
 
 
 @pytest.mark.parametrize("layout", FORMATS)
+@pytest.mark.parametrize("name", ["view", "transposed", "slices", "slice alone", "tie"])
+def test_stored_bytes_count_each_storage_once(tmp_path: Path, layout: str, name: str) -> None:
+    """A view saved beside its base shares its storage: the file holds each storage once and whole, as
+    ``torch.load`` allocates it, so "Stored in the checkpoint" counts the storages' bytes, not the tensors' (which
+    counted ``w`` and ``w[:2]`` as 48 + 24 = 72 bytes where the file holds 48). The oracle: the loaded tensors'
+    ``untyped_storage().nbytes()``, each storage once, and the zip's ``data/<key>`` records."""
+    base = torch.arange(12, dtype=torch.float32).reshape(4, 3)
+    half = torch.zeros(2, 5, dtype=torch.float16)
+    saved = {
+        "view": {"w": base, "v": base[:2], "h": half},
+        "transposed": {"w": base, "t": base.t(), "h": half},
+        "slices": {"a": base[:1], "b": base[2:], "h": half[0], "g": half[1]},
+        "slice alone": {"v": base[1:3], "h": half[:, :2]},
+        "tie": {"w": base, "same": base, "h": half},
+    }[name]
+    path = save(saved, tmp_path / "views.pt", layout)
+    loaded: dict[str, torch.Tensor] = torch.load(path, weights_only=True)  # noqa: TID251 - the test's own file
+    expected: dict[str, list[int]] = {}
+    storages: set[int] = set()
+    views: set[tuple[object, ...]] = set()
+    for tensor in loaded.values():
+        storage = tensor.untyped_storage()
+        row = expected.setdefault(str(tensor.dtype).removeprefix("torch."), [0, 0, 0])
+        view = (storage.data_ptr(), tensor.storage_offset(), tensor.shape, tensor.stride())
+        row[0] += view not in views  # a tie (the same view saved twice) is one tensor
+        views.add(view)
+        if storage.data_ptr() not in storages:
+            storages.add(storage.data_ptr())
+            row[1] += storage.nbytes() // tensor.element_size()
+            row[2] += storage.nbytes()
+    by_dtype = paramcount.count(str(path)).report().by_dtype
+    assert {row.dtype: [row.tensors, row.count, row.bytes] for row in by_dtype} == expected
+    if layout == "zip":
+        with zipfile.ZipFile(path) as archive:
+            records = [info.file_size for info in archive.infolist() if "/data/" in info.filename]
+        assert sum(row.bytes for row in by_dtype) == sum(records)
+
+
+@pytest.mark.parametrize("layout", FORMATS)
 def test_a_lightning_checkpoint_counts_the_model_and_totals_the_rest(tmp_path: Path, layout: str) -> None:
     model = Model()
     optimizer_state = adam_state(model)

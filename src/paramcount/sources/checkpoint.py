@@ -19,12 +19,14 @@ the JSON work on a file exactly as on a config:
 
 from __future__ import annotations
 
+import math
+
 from paramcount._record import Record, replace
 from paramcount.errors import CheckpointError
 from paramcount.limits import MAX_NAME_PARTS
 from paramcount.provenance import SectionTotal
 from paramcount.sources._bounded import short
-from paramcount.tree import DTYPES_STATED, Buffer, Dim, Module, Param
+from paramcount.tree import DTYPES_STATED, STORED_DATA, Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
     Section: TypeAlias = Literal["model", "optimizer", "other"]
 
-__all__ = ["BUFFER_NAMES", "Checkpoint", "TensorEntry", "section_totals", "tree_from_entries"]
+__all__ = ["BUFFER_NAMES", "Checkpoint", "StoredBlock", "TensorEntry", "section_totals", "tree_from_entries"]
 
 BUFFER_NAMES: Final = frozenset({"running_mean", "running_var", "num_batches_tracked", "inv_freq", "position_ids"})
 """Local tensor names that torch registers as buffers, not parameters: BatchNorm's running statistics and
@@ -43,6 +45,16 @@ transformers versions)."""
 EMBEDDING_NAMES: Final = ("embed", "wte", "wpe", "token_embd", "shared")
 """Name parts of embedding tables (``embed_tokens``, ``word_embeddings``, GPT-2's ``wte``/``wpe``, GGUF's
 ``token_embd``, T5's ``shared``): a 2-d weight under such a name is an ``Embedding``, not a ``Linear``."""
+
+
+class StoredBlock(Record):
+    """A block of data a format saves once, whole, for every tensor that views it (a PyTorch storage)."""
+
+    key: str
+    """Its identity: tensors with the same key view the same block."""
+    count: int
+    """Its elements, in the dtype of the tensor that views it."""
+    num_bytes: int
 
 
 class TensorEntry(Record):
@@ -63,6 +75,9 @@ class TensorEntry(Record):
     """Where a nested checkpoint kept it: the model's state, an optimizer's state, or anything else."""
     is_buffer: bool = False
     """Marked as state, not a weight, by its format (names in ``BUFFER_NAMES`` are buffers anyway)."""
+    block: StoredBlock | None = None
+    """The block its data is part of, when the format saves blocks that tensors view (a view saved beside its
+    base, two slices of one tensor); None: its data is its own, ``num_bytes``."""
 
 
 class Checkpoint(Record):
@@ -218,7 +233,35 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
         raise CheckpointError(f"{label}: holds no tensors, so there is nothing to count", checkpoint.format)
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
-    return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True)))
+    stored = _stored_data(model)
+    held = ((STORED_DATA, stored),) if stored else ()
+    return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True), *held))
+
+
+def _stored_data(entries: tuple[TensorEntry, ...]) -> tuple[tuple[str, int, int], ...]:
+    """``(dtype, elements, bytes)`` of the tensor data as the file holds it (each tie once, each block once,
+    whole) when that is not each tensor's own data (``STORED_DATA``); else empty."""
+    found: dict[str, list[int]] = {}
+    ties: set[str] = set()
+    blocks: set[str] = set()
+    differs = False
+    for entry in entries:
+        if entry.storage is not None:
+            if entry.storage in ties:
+                continue
+            ties.add(entry.storage)
+        block = entry.block
+        total = found.setdefault(entry.dtype, [0, 0])
+        if block is None:
+            total[0] += math.prod(entry.shape)
+            total[1] += entry.num_bytes
+            continue
+        differs = differs or block.key in blocks or block.num_bytes != entry.num_bytes
+        if block.key not in blocks:
+            blocks.add(block.key)
+            total[0] += block.count
+            total[1] += block.num_bytes
+    return tuple((dtype, count, size) for dtype, (count, size) in found.items()) if differs else ()
 
 
 def section_totals(checkpoint: Checkpoint) -> tuple[SectionTotal, ...]:
