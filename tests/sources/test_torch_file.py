@@ -32,6 +32,7 @@ from paramcount.cli import main
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
 from paramcount.sources import _torch_pickle
 from paramcount.sources.torch_file import TorchFile, read_torch_file, read_torch_stream
+from paramcount.tree import iter_modules
 
 FORMATS = ["zip", "legacy"]
 
@@ -186,6 +187,54 @@ def test_tied_weights_share_one_storage(tmp_path: Path, layout: str) -> None:
     assert (
         sum(s.nbytes for s in result.storages) == sum(t.nbytes for t in result.tensors) - tensors["head.weight"].nbytes
     )
+
+
+class TiedGPT(torch.nn.Module):
+    """minGPT's names (``tok_emb``, ``head``), none of them an embedding's by ``EMBEDDING_NAMES``, with the head
+    tied to the token embedding as nanoGPT ties them, and bias-free projections shared by two blocks (a tie
+    inside numbered blocks, which is no embedding)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tok_emb = torch.nn.Embedding(11, 6)
+        self.blocks = torch.nn.ModuleList(torch.nn.Linear(6, 6, bias=False) for _ in range(2))
+        self.blocks[1].weight = self.blocks[0].weight
+        self.ln_f = torch.nn.LayerNorm(6)
+        self.head = torch.nn.Linear(6, 11, bias=False)
+        self.head.weight = self.tok_emb.weight
+
+
+class TiedCTRL(torch.nn.Module):
+    """CTRL's names: the embedding is ``transformer.w``, tied to ``lm_head`` (which has a bias)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transformer = torch.nn.Module()
+        self.transformer.w = torch.nn.Embedding(11, 6)
+        self.transformer.layernorm = torch.nn.LayerNorm(6)
+        self.lm_head = torch.nn.Linear(6, 11)
+        self.lm_head.weight = self.transformer.w.weight
+
+
+@pytest.mark.parametrize("model", [TiedGPT(), TiedCTRL()], ids=["minGPT", "CTRL"])
+def test_an_embedding_tied_to_the_head_is_an_embedding_whatever_its_name(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    """A file has no classes: a lone 2-d weight is a Linear unless its name says embedding. The first of a tied
+    pair outside numbered blocks is the input embedding the output head is tied to (weight tying, Press & Wolf
+    2017), so it is an Embedding, and "excluding embeddings" leaves it out, as transformers'
+    ``num_parameters(exclude_embeddings=True)`` does; the oracle is the model's own classes."""
+    path = tmp_path / "tied.pt"
+    torch.save(model.state_dict(), path)
+    result = paramcount.count(str(path))
+    # modules with a 2-d weight: a file cannot tell a LayerNorm's 1-d weight and bias from another module's
+    matrices = {name for name, parameter in model.named_parameters(remove_duplicate=False) if parameter.dim() == 2}
+    kinds = {name: module.kind for name, module in iter_modules(result.tree) if f"{name}.weight" in matrices}
+    assert kinds == {
+        name: type(module).__name__ for name, module in model.named_modules() if f"{name}.weight" in matrices
+    }
+    embeddings = {p for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    assert result.report().embedding_parameters == sum(p.numel() for p in embeddings)
 
 
 @pytest.mark.parametrize("layout", FORMATS)

@@ -12,8 +12,9 @@ the JSON work on a file exactly as on a config:
 - tensors that are state rather than weights (``BUFFER_NAMES``, or marked so by their format) are buffers;
 - entries with the same ``storage`` (the same data saved under two names) become one parameter and ties;
 - module kinds are inferred from the tensors, because a file has no classes: a module holding only a 2-d
-  ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear`` (an ``Embedding`` when its name says so),
-  numbered containers are ``ModuleList``; anything else is a ``Module``;
+  ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear``, an ``Embedding`` when its name says so or when
+  its weight is tied to a later module's, both outside numbered blocks (an input embedding tied to the output
+  head, as weight tying shares them); numbered containers are ``ModuleList``; anything else is a ``Module``;
 - each dimension's symbol is its size: a file has no names for its sizes.
 """
 
@@ -93,11 +94,12 @@ class Checkpoint(Record):
 class _Node:
     """A module being grouped: its tensors and its children by name, in order of first appearance."""
 
-    __slots__ = ("children", "tensors")
+    __slots__ = ("children", "tensors", "tied_embedding")
 
     def __init__(self) -> None:
         self.tensors: list[tuple[str, TensorEntry, str | None]] = []  # (local name, entry, tied_to)
         self.children: dict[str, _Node] = {}
+        self.tied_embedding = False  # its weight is tied to a later module's (``_tied_embeddings``)
 
     def signature(self, known: dict[int, object]) -> object:
         """What makes two subtrees the same module but for their names (None: holds a tie, never the same as
@@ -129,9 +131,21 @@ def _ties(entries: Iterable[TensorEntry]) -> dict[str, str]:
     return tied
 
 
+def _tied_embeddings(tied: dict[str, str]) -> set[str]:
+    """The weights that an input embedding's would be: tied to a later module's ``weight`` (an output head),
+    neither inside a numbered block (a block's weight shared across layers is no embedding)."""
+
+    def outside_blocks(name: str) -> bool:
+        *path, local = name.split(".")
+        return local == "weight" and bool(path) and not any(_is_index(part) for part in path)
+
+    return {owner for name, owner in tied.items() if outside_blocks(name) and outside_blocks(owner)}
+
+
 def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node:
     root = _Node()
     tied = _ties(entries)
+    embeddings = _tied_embeddings(tied)
     for entry in entries:
         if not entry.name:
             alone = ": a tensor saved alone, not a state dict of named tensors" if format == "pytorch" else ""
@@ -147,6 +161,7 @@ def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node
                 child = node.children[part] = _Node()
             node = child
         node.tensors.append((local, entry, tied.get(entry.name)))
+        node.tied_embedding = node.tied_embedding or entry.name in embeddings
     return root
 
 
@@ -154,7 +169,7 @@ def _shape(entry: TensorEntry) -> tuple[Dim, ...]:
     return tuple(Dim.of(size, str(size)) for size in entry.shape)
 
 
-def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool) -> str:
+def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool, tied_embedding: bool) -> str:
     if numbered:
         return "ModuleList"
     by_name = {param.name: param.sizes for param in params}
@@ -164,7 +179,7 @@ def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool)
     if bias is not None and bias != weight[:1]:
         return "Module"
     lowered = name.lower()
-    if bias is None and any(part in lowered for part in EMBEDDING_NAMES):
+    if bias is None and (tied_embedding or any(part in lowered for part in EMBEDDING_NAMES)):
         return "Embedding"
     return "Linear"
 
@@ -187,7 +202,7 @@ def _module(name: str, node: _Node, known: dict[int, object]) -> Module:
         children = _runs(sorted(node.children.items(), key=lambda item: int(item[0])), known)
     else:
         children = tuple(_module(child, grandchild, known) for child, grandchild in node.children.items())
-    kind = _kind(name, params, buffers, numbered)
+    kind = _kind(name, params, buffers, numbered, node.tied_embedding)
     return Module(name, kind, params=tuple(params), buffers=tuple(buffers), children=children)
 
 
