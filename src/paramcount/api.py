@@ -802,7 +802,7 @@ def _model(tree: Module) -> _Model:
         dtypes=tuple(sorted({row.dtype for row in counts.parameters + counts.buffer_tensors})),
         embedding_parameters=embedding_parameters(tree),
         active=active_parameters(tree),
-        by_dtype=dtype_totals(counts),
+        by_dtype=dtype_totals(counts, tree),
         raw_shapes=raw_modules(tree),
     )
 

@@ -22,6 +22,7 @@ __all__ = [
     "DTYPES_STATED",
     "EXPERTS_TRANSPOSED",
     "RAW_SHAPES",
+    "STORED_DATA",
     "Buffer",
     "Dim",
     "Module",
@@ -65,6 +66,12 @@ EXPERTS_TRANSPOSED = "experts_transposed"
 out), each expert's slice the transpose of a Linear weight: the live-module door's mark for transformers'
 ``use_experts_implementation(is_transposed=True)`` (``AriaExperts``); the planner also knows the classes of the
 config door that store them so (``GptOssExperts``, ``Llama4TextExperts``) by name."""
+
+STORED_DATA = "stored_data"
+"""Key of a root's ``Module.attributes`` entry holding what a checkpoint's tensor data takes per dtype,
+``((dtype, elements, bytes), ...)``, when that is not each tensor's own bytes once: ``torch.save`` writes each
+storage whole and once, so a view saved beside its base (``w`` and ``w[:2]``) adds no bytes and a slice saved
+alone brings its whole storage."""
 
 RAW_SHAPES = "raw_shapes"
 """Key of a ``Module.attributes`` entry saying why the module's tensors have raw shapes (``dim0`` …), not

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import paramcount
+from paramcount._record import replace
 from paramcount.analysis import planner
 from paramcount.analysis.planner import EXCLUDED_OPTIMIZERS, MemoryPlan, PlanOptions, plan_memory, training_plans
 from paramcount.api import from_config_text
@@ -168,6 +169,48 @@ def test_every_torch_optimizer_matches_the_plan(
             p.grad.numel() * p.grad.element_size() for p in module.parameters() if p.grad is not None
         )
     assert _planned_bytes(plan) == held
+
+
+class _MixedDtypes(torch.nn.Module):
+    """A model in three dtypes, as a checkpoint may store one: a float16 Linear, a float32 LayerNorm (with a
+    BatchNorm buffer), a bfloat16 Linear; each runs in its own dtype."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = torch.nn.Linear(6, 8, dtype=torch.float16)
+        self.norm = torch.nn.LayerNorm(8)
+        self.batch = torch.nn.BatchNorm1d(8)
+        self.down = torch.nn.Linear(8, 3, dtype=torch.bfloat16)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden: torch.Tensor = self.batch(self.norm(self.up(inputs.half()).float()))
+        output: torch.Tensor = self.down(hidden.bfloat16())
+        return output.float()
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd-momentum", "adafactor", "rmsprop-centered", "sgd"])
+def test_a_checkpoint_in_several_dtypes_trains_each_tensor_in_its_own(tmp_path: Path, name: str) -> None:
+    """Loaded as stored and trained, each parameter keeps its dtype, and so do its gradient (p.grad) and its
+    optimizer's full states (torch.zeros_like(p)): one step of the real optimizer is the oracle. The plan held
+    every tensor in float16, the dtype of most parameters: weights, gradients and AdamW states of 230, 230 and
+    492 B where torch holds 294, 294 and 620 B."""
+    torch.manual_seed(0)
+    module = _MixedDtypes()
+    path = tmp_path / "mixed.pt"
+    torch.save(module.state_dict(), path)
+    optimizer = TORCH_OPTIMIZERS[name](list(module.parameters()))
+    module(torch.randn(4, 6)).sum().backward()
+    optimizer.step()
+
+    result = paramcount.count(str(path))
+    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer=name))
+    assert _planned_bytes(plan) == _torch_bytes(module, optimizer)
+    assert [item.label for item in plan.items[:2]] == [
+        "weights as stored (bfloat16, float16, float32)",
+        "gradients (bfloat16, float16, float32)",
+    ]
+    given = plan_memory(result.tree, result.counts, PlanOptions(optimizer=name, dtype="float32"))
+    assert given.items[1] == replace(given.items[1], label="gradients (float32)", bits=32)
 
 
 def test_every_torch_optimizer_is_planned_or_excluded_with_a_reason() -> None:

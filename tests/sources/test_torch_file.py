@@ -32,6 +32,7 @@ from paramcount.cli import main
 from paramcount.errors import CheckpointError, LimitError, ParamcountError
 from paramcount.sources import _torch_pickle
 from paramcount.sources.torch_file import TorchFile, read_torch_file, read_torch_stream
+from paramcount.tree import iter_modules
 
 FORMATS = ["zip", "legacy"]
 
@@ -186,6 +187,54 @@ def test_tied_weights_share_one_storage(tmp_path: Path, layout: str) -> None:
     assert (
         sum(s.nbytes for s in result.storages) == sum(t.nbytes for t in result.tensors) - tensors["head.weight"].nbytes
     )
+
+
+class TiedGPT(torch.nn.Module):
+    """minGPT's names (``tok_emb``, ``head``), none of them an embedding's by ``EMBEDDING_NAMES``, with the head
+    tied to the token embedding as nanoGPT ties them, and bias-free projections shared by two blocks (a tie
+    inside numbered blocks, which is no embedding)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tok_emb = torch.nn.Embedding(11, 6)
+        self.blocks = torch.nn.ModuleList(torch.nn.Linear(6, 6, bias=False) for _ in range(2))
+        self.blocks[1].weight = self.blocks[0].weight
+        self.ln_f = torch.nn.LayerNorm(6)
+        self.head = torch.nn.Linear(6, 11, bias=False)
+        self.head.weight = self.tok_emb.weight
+
+
+class TiedCTRL(torch.nn.Module):
+    """CTRL's names: the embedding is ``transformer.w``, tied to ``lm_head`` (which has a bias)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transformer = torch.nn.Module()
+        self.transformer.w = torch.nn.Embedding(11, 6)
+        self.transformer.layernorm = torch.nn.LayerNorm(6)
+        self.lm_head = torch.nn.Linear(6, 11)
+        self.lm_head.weight = self.transformer.w.weight
+
+
+@pytest.mark.parametrize("model", [TiedGPT(), TiedCTRL()], ids=["minGPT", "CTRL"])
+def test_an_embedding_tied_to_the_head_is_an_embedding_whatever_its_name(
+    tmp_path: Path, model: torch.nn.Module
+) -> None:
+    """A file has no classes: a lone 2-d weight is a Linear unless its name says embedding. The first of a tied
+    pair outside numbered blocks is the input embedding the output head is tied to (weight tying, Press & Wolf
+    2017), so it is an Embedding, and "excluding embeddings" leaves it out, as transformers'
+    ``num_parameters(exclude_embeddings=True)`` does; the oracle is the model's own classes."""
+    path = tmp_path / "tied.pt"
+    torch.save(model.state_dict(), path)
+    result = paramcount.count(str(path))
+    # modules with a 2-d weight: a file cannot tell a LayerNorm's 1-d weight and bias from another module's
+    matrices = {name for name, parameter in model.named_parameters(remove_duplicate=False) if parameter.dim() == 2}
+    kinds = {name: module.kind for name, module in iter_modules(result.tree) if f"{name}.weight" in matrices}
+    assert kinds == {
+        name: type(module).__name__ for name, module in model.named_modules() if f"{name}.weight" in matrices
+    }
+    embeddings = {p for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    assert result.report().embedding_parameters == sum(p.numel() for p in embeddings)
 
 
 @pytest.mark.parametrize("layout", FORMATS)
@@ -708,6 +757,45 @@ def test_a_state_dict_through_count(tmp_path: Path, layout: str) -> None:
     assert facts["file_bytes"] == str(path.stat().st_size)
     assert facts["storage_bytes"] == str(sum(t.nbytes for t in model.state_dict().values()))
     assert result.provenance.sections == ()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("layout", FORMATS)
+@pytest.mark.parametrize("name", ["view", "transposed", "slices", "slice alone", "tie"])
+def test_stored_bytes_count_each_storage_once(tmp_path: Path, layout: str, name: str) -> None:
+    """A view saved beside its base shares its storage: the file holds each storage once and whole, as
+    ``torch.load`` allocates it, so "Stored in the checkpoint" counts the storages' bytes, not the tensors' (which
+    counted ``w`` and ``w[:2]`` as 48 + 24 = 72 bytes where the file holds 48). The oracle: the loaded tensors'
+    ``untyped_storage().nbytes()``, each storage once, and the zip's ``data/<key>`` records."""
+    base = torch.arange(12, dtype=torch.float32).reshape(4, 3)
+    half = torch.zeros(2, 5, dtype=torch.float16)
+    saved = {
+        "view": {"w": base, "v": base[:2], "h": half},
+        "transposed": {"w": base, "t": base.t(), "h": half},
+        "slices": {"a": base[:1], "b": base[2:], "h": half[0], "g": half[1]},
+        "slice alone": {"v": base[1:3], "h": half[:, :2]},
+        "tie": {"w": base, "same": base, "h": half},
+    }[name]
+    path = save(saved, tmp_path / "views.pt", layout)
+    loaded: dict[str, torch.Tensor] = torch.load(path, weights_only=True)  # noqa: TID251 - the test's own file
+    expected: dict[str, list[int]] = {}
+    storages: set[int] = set()
+    views: set[tuple[object, ...]] = set()
+    for tensor in loaded.values():
+        storage = tensor.untyped_storage()
+        row = expected.setdefault(str(tensor.dtype).removeprefix("torch."), [0, 0, 0])
+        view = (storage.data_ptr(), tensor.storage_offset(), tensor.shape, tensor.stride())
+        row[0] += view not in views  # a tie (the same view saved twice) is one tensor
+        views.add(view)
+        if storage.data_ptr() not in storages:
+            storages.add(storage.data_ptr())
+            row[1] += storage.nbytes() // tensor.element_size()
+            row[2] += storage.nbytes()
+    by_dtype = paramcount.count(str(path)).report().by_dtype
+    assert {row.dtype: [row.tensors, row.count, row.bytes] for row in by_dtype} == expected
+    if layout == "zip":
+        with zipfile.ZipFile(path) as archive:
+            records = [info.file_size for info in archive.infolist() if "/data/" in info.filename]
+        assert sum(row.bytes for row in by_dtype) == sum(records)
 
 
 @pytest.mark.parametrize("layout", FORMATS)

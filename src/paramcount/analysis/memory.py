@@ -13,7 +13,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.dtypes import BITS, bytes_for, storage_format, tensor_bytes
-from paramcount.tree import DTYPES_STATED, Module
+from paramcount.tree import DTYPES_STATED, STORED_DATA, Module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -232,13 +232,29 @@ class DtypeTotal(Record):
     bytes: int
 
 
-def dtype_totals(counts: Counts) -> tuple[DtypeTotal, ...]:
-    """Tensors, elements and bytes per dtype, the largest share of bytes first."""
+def dtype_totals(counts: Counts, root: Module | None = None) -> tuple[DtypeTotal, ...]:
+    """Tensors, elements and bytes per dtype, the largest share of bytes first; elements and bytes as a
+    checkpoint holds them when ``root`` (the tree of ``counts``) says that is not each tensor once
+    (``STORED_DATA``: a view saved beside its base adds no bytes)."""
     found: dict[str, list[int]] = {}
     for row in counts.parameters + counts.buffer_tensors:
         total = found.setdefault(row.dtype, [0, 0, 0])
         total[0] += 1
         total[1] += row.count
         total[2] += tensor_bytes(row.dtype, row.count)
+    for dtype, count, size in _stored_data(root):
+        if dtype in found:
+            found[dtype][1:] = [count, size]
     rows = [DtypeTotal(dtype, tensors, count, size) for dtype, (tensors, count, size) in found.items()]
     return tuple(sorted(rows, key=lambda row: (-row.bytes, row.dtype)))
+
+
+def _stored_data(root: Module | None) -> list[tuple[str, int, int]]:
+    """The root's ``STORED_DATA`` entries, ``(dtype, elements, bytes)``; none when it has none."""
+    stored = dict(root.attributes).get(STORED_DATA) if root is not None else None
+    found = []
+    for item in stored if isinstance(stored, tuple) else ():
+        match item:
+            case (str() as dtype, int() as count, int() as size):
+                found.append((dtype, count, size))
+    return found

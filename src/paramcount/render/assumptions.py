@@ -108,6 +108,10 @@ TEMPLATES: Final[dict[str, str]] = {
         "(Megatron-LM / DeepSpeed convention; ZeRO paper §3.1: 2 + 2 + 12 bytes per parameter with Adam)"
     ),
     "state-dtype": "gradients and optimizer states in {dtype}, the dtype of the parameters (torch.zeros_like(p))",
+    "state-dtypes": (
+        "gradients and optimizer states each in its parameter's own dtype ({dtypes}), as torch keeps them for a "
+        "model trained as loaded (p.grad, torch.zeros_like(p))"
+    ),
     "matrices-only": "{optimizer} keeps no state for the {others:,} parameters in tensors that are not 2-d",
     "optimizer": "optimizer {optimizer}: {note} (source: {source})",
     "activations-dtype": (

@@ -12,19 +12,22 @@ the JSON work on a file exactly as on a config:
 - tensors that are state rather than weights (``BUFFER_NAMES``, or marked so by their format) are buffers;
 - entries with the same ``storage`` (the same data saved under two names) become one parameter and ties;
 - module kinds are inferred from the tensors, because a file has no classes: a module holding only a 2-d
-  ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear`` (an ``Embedding`` when its name says so),
-  numbered containers are ``ModuleList``; anything else is a ``Module``;
+  ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear``, an ``Embedding`` when its name says so or when
+  its weight is tied to a later module's, both outside numbered blocks (an input embedding tied to the output
+  head, as weight tying shares them); numbered containers are ``ModuleList``; anything else is a ``Module``;
 - each dimension's symbol is its size: a file has no names for its sizes.
 """
 
 from __future__ import annotations
+
+import math
 
 from paramcount._record import Record, replace
 from paramcount.errors import CheckpointError
 from paramcount.limits import MAX_NAME_PARTS
 from paramcount.provenance import SectionTotal
 from paramcount.sources._bounded import short
-from paramcount.tree import DTYPES_STATED, Buffer, Dim, Module, Param
+from paramcount.tree import DTYPES_STATED, STORED_DATA, Buffer, Dim, Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
     Section: TypeAlias = Literal["model", "optimizer", "other"]
 
-__all__ = ["BUFFER_NAMES", "Checkpoint", "TensorEntry", "section_totals", "tree_from_entries"]
+__all__ = ["BUFFER_NAMES", "Checkpoint", "StoredBlock", "TensorEntry", "section_totals", "tree_from_entries"]
 
 BUFFER_NAMES: Final = frozenset({"running_mean", "running_var", "num_batches_tracked", "inv_freq", "position_ids"})
 """Local tensor names that torch registers as buffers, not parameters: BatchNorm's running statistics and
@@ -43,6 +46,16 @@ transformers versions)."""
 EMBEDDING_NAMES: Final = ("embed", "wte", "wpe", "token_embd", "shared")
 """Name parts of embedding tables (``embed_tokens``, ``word_embeddings``, GPT-2's ``wte``/``wpe``, GGUF's
 ``token_embd``, T5's ``shared``): a 2-d weight under such a name is an ``Embedding``, not a ``Linear``."""
+
+
+class StoredBlock(Record):
+    """A block of data a format saves once, whole, for every tensor that views it (a PyTorch storage)."""
+
+    key: str
+    """Its identity: tensors with the same key view the same block."""
+    count: int
+    """Its elements, in the dtype of the tensor that views it."""
+    num_bytes: int
 
 
 class TensorEntry(Record):
@@ -63,6 +76,9 @@ class TensorEntry(Record):
     """Where a nested checkpoint kept it: the model's state, an optimizer's state, or anything else."""
     is_buffer: bool = False
     """Marked as state, not a weight, by its format (names in ``BUFFER_NAMES`` are buffers anyway)."""
+    block: StoredBlock | None = None
+    """The block its data is part of, when the format saves blocks that tensors view (a view saved beside its
+    base, two slices of one tensor); None: its data is its own, ``num_bytes``."""
 
 
 class Checkpoint(Record):
@@ -78,11 +94,12 @@ class Checkpoint(Record):
 class _Node:
     """A module being grouped: its tensors and its children by name, in order of first appearance."""
 
-    __slots__ = ("children", "tensors")
+    __slots__ = ("children", "tensors", "tied_embedding")
 
     def __init__(self) -> None:
         self.tensors: list[tuple[str, TensorEntry, str | None]] = []  # (local name, entry, tied_to)
         self.children: dict[str, _Node] = {}
+        self.tied_embedding = False  # its weight is tied to a later module's (``_tied_embeddings``)
 
     def signature(self, known: dict[int, object]) -> object:
         """What makes two subtrees the same module but for their names (None: holds a tie, never the same as
@@ -114,9 +131,21 @@ def _ties(entries: Iterable[TensorEntry]) -> dict[str, str]:
     return tied
 
 
+def _tied_embeddings(tied: dict[str, str]) -> set[str]:
+    """The weights that an input embedding's would be: tied to a later module's ``weight`` (an output head),
+    neither inside a numbered block (a block's weight shared across layers is no embedding)."""
+
+    def outside_blocks(name: str) -> bool:
+        *path, local = name.split(".")
+        return local == "weight" and bool(path) and not any(_is_index(part) for part in path)
+
+    return {owner for name, owner in tied.items() if outside_blocks(name) and outside_blocks(owner)}
+
+
 def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node:
     root = _Node()
     tied = _ties(entries)
+    embeddings = _tied_embeddings(tied)
     for entry in entries:
         if not entry.name:
             alone = ": a tensor saved alone, not a state dict of named tensors" if format == "pytorch" else ""
@@ -132,6 +161,7 @@ def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node
                 child = node.children[part] = _Node()
             node = child
         node.tensors.append((local, entry, tied.get(entry.name)))
+        node.tied_embedding = node.tied_embedding or entry.name in embeddings
     return root
 
 
@@ -139,7 +169,7 @@ def _shape(entry: TensorEntry) -> tuple[Dim, ...]:
     return tuple(Dim.of(size, str(size)) for size in entry.shape)
 
 
-def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool) -> str:
+def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool, tied_embedding: bool) -> str:
     if numbered:
         return "ModuleList"
     by_name = {param.name: param.sizes for param in params}
@@ -149,7 +179,7 @@ def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool)
     if bias is not None and bias != weight[:1]:
         return "Module"
     lowered = name.lower()
-    if bias is None and any(part in lowered for part in EMBEDDING_NAMES):
+    if bias is None and (tied_embedding or any(part in lowered for part in EMBEDDING_NAMES)):
         return "Embedding"
     return "Linear"
 
@@ -172,7 +202,7 @@ def _module(name: str, node: _Node, known: dict[int, object]) -> Module:
         children = _runs(sorted(node.children.items(), key=lambda item: int(item[0])), known)
     else:
         children = tuple(_module(child, grandchild, known) for child, grandchild in node.children.items())
-    kind = _kind(name, params, buffers, numbered)
+    kind = _kind(name, params, buffers, numbered, node.tied_embedding)
     return Module(name, kind, params=tuple(params), buffers=tuple(buffers), children=children)
 
 
@@ -218,7 +248,35 @@ def tree_from_entries(checkpoint: Checkpoint, *, label: str, kind: str | None = 
         raise CheckpointError(f"{label}: holds no tensors, so there is nothing to count", checkpoint.format)
     model = tuple(entry for entry in checkpoint.entries if entry.section == "model")
     root = _module("", _grouped(model, label, checkpoint.format), {})
-    return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True)))
+    stored = _stored_data(model)
+    held = ((STORED_DATA, stored),) if stored else ()
+    return replace(root, kind=kind or checkpoint.format, attributes=(*checkpoint.facts, (DTYPES_STATED, True), *held))
+
+
+def _stored_data(entries: tuple[TensorEntry, ...]) -> tuple[tuple[str, int, int], ...]:
+    """``(dtype, elements, bytes)`` of the tensor data as the file holds it (each tie once, each block once,
+    whole) when that is not each tensor's own data (``STORED_DATA``); else empty."""
+    found: dict[str, list[int]] = {}
+    ties: set[str] = set()
+    blocks: set[str] = set()
+    differs = False
+    for entry in entries:
+        if entry.storage is not None:
+            if entry.storage in ties:
+                continue
+            ties.add(entry.storage)
+        block = entry.block
+        total = found.setdefault(entry.dtype, [0, 0])
+        if block is None:
+            total[0] += math.prod(entry.shape)
+            total[1] += entry.num_bytes
+            continue
+        differs = differs or block.key in blocks or block.num_bytes != entry.num_bytes
+        if block.key not in blocks:
+            blocks.add(block.key)
+            total[0] += block.count
+            total[1] += block.num_bytes
+    return tuple((dtype, count, size) for dtype, (count, size) in found.items()) if differs else ()
 
 
 def section_totals(checkpoint: Checkpoint) -> tuple[SectionTotal, ...]:

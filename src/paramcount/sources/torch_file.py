@@ -57,8 +57,16 @@ from paramcount.limits import (
 )
 from paramcount.sources._bounded import open_regular, read_file
 from paramcount.sources._shards import check_shard, read_index
-from paramcount.sources._torch_pickle import FORMAT, PickleCutShort, PickleReader, Tensor, TorchStorage, shown
-from paramcount.sources.checkpoint import Checkpoint, TensorEntry
+from paramcount.sources._torch_pickle import (
+    FORMAT,
+    ITEMSIZE,
+    PickleCutShort,
+    PickleReader,
+    Tensor,
+    TorchStorage,
+    shown,
+)
+from paramcount.sources.checkpoint import Checkpoint, StoredBlock, TensorEntry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -162,7 +170,9 @@ def entries_of(found: TorchFile, storage_prefix: str = "") -> tuple[TensorEntry,
     """The tensors as ``TensorEntry`` records: a model tensor by its name inside its section
     (``model.layers.0.weight`` of ``state_dict.model.layers.0.weight``), any other by its whole name; two
     entries share ``storage`` only when they are the same data (same storage, offset, shape and strides: a
-    tie, not merely a view into the same storage). ``storage_prefix`` keeps the storages of shards apart."""
+    tie, not merely a view into the same storage); each names its storage as its ``block``, which the file holds
+    whole, once. ``storage_prefix`` keeps the storages of shards apart."""
+    storages = {storage.key: storage.nbytes for storage in found.storages}
     return tuple(
         TensorEntry(
             tensor.name_in_section if tensor.section == "model" else tensor.name,
@@ -171,6 +181,11 @@ def entries_of(found: TorchFile, storage_prefix: str = "") -> tuple[TensorEntry,
             tensor.nbytes,
             f"{storage_prefix}{tensor.storage}@{tensor.storage_offset}:{tensor.shape}:{tensor.stride}",
             _SECTIONS[tensor.section],
+            block=StoredBlock(
+                f"{storage_prefix}{tensor.storage}",
+                storages[tensor.storage] // ITEMSIZE[tensor.dtype],
+                storages[tensor.storage],
+            ),
         )
         for tensor in found.tensors
     )

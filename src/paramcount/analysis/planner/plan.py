@@ -43,7 +43,7 @@ from paramcount.analysis.planner.weights import (
     stored_weights,
     unquantised_experts,
 )
-from paramcount.dtypes import BITS, StorageFormat, bytes_for
+from paramcount.dtypes import BITS, StorageFormat, bytes_for, tensor_bytes
 from paramcount.errors import ArgumentError
 from paramcount.tree import NO_KV_CACHE, Module
 
@@ -133,6 +133,9 @@ class _Training(Record):
     state_dtype: str
     master_weights: bool
     """Float32 master copy of the trainable weights (mixed precision)."""
+    own_dtypes: tuple[str, ...] = ()
+    """The trainable tensors' dtypes, when gradients and full states are each in its parameter's own dtype (a
+    checkpoint in several dtypes, trained as loaded); empty: ``gradient_dtype`` and ``state_dtype``."""
 
 
 def _item(label: str, count: int, bits: int, category: Literal["weights", "gradients", "optimizer"]) -> MemoryItem:
@@ -242,9 +245,9 @@ def _adapter_uses(
 
 
 def _training_setup(
-    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str, *, own_dtypes: bool
 ) -> tuple[list[MemoryItem], _Training, list[Assumption]]:
-    weights, notes = _weights(tree, uses, options, dtype)
+    weights, notes = _weights(tree, uses, options, dtype, own_dtypes=own_dtypes)
     if options.lora_rank is not None:
         targets = _lora_targets(tree, options)
         adapters, trainable, adapted = _adapter_uses(uses, options, targets)
@@ -269,23 +272,33 @@ def _training_setup(
         half = MIXED_PRECISION[options.mixed_precision]
         notes.append(Assumption.of("mixed-precision", mode=options.mixed_precision, half=half))
         return weights, _Training(trainable, half, "float32", True), notes
+    dtypes = tuple(sorted({use.dtype for use in trainable}))
+    if own_dtypes and len(dtypes) > 1 and all(found in BITS for found in dtypes):
+        # torch trains a model loaded as stored in its own dtypes: p.grad and torch.zeros_like(p) take p's
+        notes.append(Assumption.of("state-dtypes", dtypes=dtypes))
+        return weights, _Training(trainable, dtype, dtype, False, dtypes), notes
     notes.append(Assumption.of("state-dtype", dtype=dtype))
     return weights, _Training(trainable, dtype, dtype, False), notes
 
 
 @per_frozen
-def _optimizer_items(spec: OptimizerSpec, trainable: tuple[ParamUse, ...], state_bits: int) -> tuple[MemoryItem, ...]:
+def _optimizer_items(
+    spec: OptimizerSpec, trainable: tuple[ParamUse, ...], state_bits: int | None
+) -> tuple[MemoryItem, ...]:
     """The optimizer's states summed per state over ``trainable``, once per tree, optimizer and state bits (the
-    regimes of a report, the plans of one model for many sequence lengths, share them)."""
+    regimes of a report, the plans of one model for many sequence lengths, share them); ``state_bits`` None:
+    each parameter's own dtype's (a state of several has no single rate: bits 0)."""
     totals: dict[str, list[int]] = {}
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
+        bits = BITS[use.dtype] if state_bits is None else state_bits
         for state in spec.states:
-            for entry in state_entries(state, use.sizes, state_bits):
+            for entry in state_entries(state, use.sizes, bits):
                 found = totals.setdefault(entry.label, [0, 0, entry.bits])
                 found[0] += entry.count * use.times
                 found[1] += entry.bytes * use.times
+                found[2] = found[2] if found[2] == entry.bits else 0
     items = [
         MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer")
         for label, (count, bytes_, bits) in totals.items()
@@ -309,16 +322,23 @@ def _optimizer_note(spec: OptimizerSpec) -> Assumption:
 
 
 def _training_items(
-    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str
+    tree: Module, uses: tuple[ParamUse, ...], options: PlanOptions, dtype: str, *, own_dtypes: bool = False
 ) -> tuple[list[MemoryItem], list[Assumption]]:
+    """Weights, gradients and optimizer states; ``own_dtypes``: the tensors keep the dtypes they are stored in
+    (none was given or configured), as the weights of an inference plan do."""
     spec = find_optimizer(options.optimizer or "")
-    items, setup, notes = _training_setup(tree, uses, options, dtype)
+    items, setup, notes = _training_setup(tree, uses, options, dtype, own_dtypes=own_dtypes)
     count = _total(setup.trainable)
     gradients = setup.gradient_dtype
-    items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
+    if setup.own_dtypes:
+        size = sum(use.times * tensor_bytes(use.dtype, use.count) for use in setup.trainable)
+        items.append(MemoryItem(f"gradients ({', '.join(setup.own_dtypes)})", count, 0, size, category="gradients"))
+    else:
+        items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
     if setup.master_weights:
         items.append(_item("master weights (float32)", count, 32, "optimizer"))
-    items.extend(_optimizer_items(spec, setup.trainable, dtype_bits(setup.state_dtype)))
+    state_bits = None if setup.own_dtypes else dtype_bits(setup.state_dtype)
+    items.extend(_optimizer_items(spec, setup.trainable, state_bits))
     if spec.matrices_only:
         others = sum(use.count * use.times for use in setup.trainable if len(use.sizes) != 2)
         notes.append(Assumption.of("matrices-only", optimizer=spec.label, others=others))
@@ -664,7 +684,7 @@ def plan_memory(
     uses = parameter_uses(tree)
     choice, dtype_note = _stored_dtype(tree, options.training) if options.dtype is None else _dtype(tree, options.dtype)
     if options.training:
-        items, notes = _training_items(tree, uses, options, choice.dtype)
+        items, notes = _training_items(tree, uses, options, choice.dtype, own_dtypes=not choice.casts)
     else:
         items, notes = _weights(tree, uses, options, choice.dtype, choice.quantization, own_dtypes=not choice.casts)
     items.extend(_buffers(counts, choice, options))
