@@ -792,6 +792,9 @@ def test_stored_bytes_count_each_storage_once(tmp_path: Path, layout: str, name:
             row[2] += storage.nbytes()
     by_dtype = paramcount.count(str(path)).report().by_dtype
     assert {row.dtype: [row.tensors, row.count, row.bytes] for row in by_dtype} == expected
+    assert "Stored in the checkpoint (tensor data as the file holds it, shared data once):" in str(
+        paramcount.count(str(path)).report()
+    )
     if layout == "zip":
         with zipfile.ZipFile(path) as archive:
             records = [info.file_size for info in archive.infolist() if "/data/" in info.filename]

@@ -388,7 +388,9 @@ def _parameter_memory(
             )
         )
     if isinstance(provenance, FromFile):
-        blocks.append(Paragraph((Segment("Stored in the checkpoint (tensor data, each tensor once):"),)))
+        blocks.append(
+            Paragraph((Segment("Stored in the checkpoint (tensor data as the file holds it, shared data once):"),))
+        )
         rows = tuple(
             (
                 row.dtype,
