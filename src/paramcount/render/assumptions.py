@@ -181,6 +181,10 @@ TEMPLATES: Final[dict[str, str]] = {
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
     "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
     "kv-none": "no KV cache: transformers 5.24 keeps none for {why}",
+    "kv-none-torch": (
+        "no KV cache: the forward of torch.nn's {modules} takes no past keys and values (torch 2.13 recomputes them "
+        "all at each call)"
+    ),
     "kv-states": (
         "{layers} state-space layers ({mixer}) keep fixed-size states whatever the tokens, as transformers 5.24's "
         "LinearAttentionLayer does after a prefill: the conv state (the last {kernel} inputs of the depthwise "

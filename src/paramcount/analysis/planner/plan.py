@@ -64,6 +64,13 @@ SHARDED_FROM_STAGE: Final = {"optimizer": 1, "gradients": 2, "weights": 3}
 """ZeRO (Rajbhandari et al. 2020, §5): stage 1 partitions optimizer states (with the float32 master
 weights), stage 2 also gradients, stage 3 also the 16-bit parameters; FSDP full sharding is stage 3."""
 
+TORCH_TRANSFORMERS: Final = frozenset(
+    {"Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer"}
+)
+"""torch.nn's transformer modules (torch/nn/modules/transformer.py, torch 2.13): no argument of their forward takes
+past keys and values, so each call recomputes them all and nothing is cached. A tree's module of these kinds is
+torch's own (the live door names another class of the same name by its module)."""
+
 MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
 
@@ -492,8 +499,8 @@ def _sequence_items(
 ) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     what = "activations" if options.training else "kv"
-    if not options.training and (why := _no_cache(tree)) is not None:
-        return [], [Assumption.of("kv-none", why=why)], None
+    if not options.training and (why := _no_cache(tree, dims)) is not None:
+        return [], [why], None
     if options.seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
@@ -511,10 +518,21 @@ def _sequence_items(
     return list(cache.items), notes, None
 
 
-def _no_cache(tree: Module) -> str | None:
-    """Why the model keeps no KV cache (a Hugging Face encoder), None when it keeps one or nothing says."""
+def _no_cache(tree: Module, dims: TransformerDims | None) -> Assumption | None:
+    """Why the model keeps no KV cache (a Hugging Face encoder; torch.nn's transformer layers, as the model or as
+    the blocks of its stack), None when it keeps one or nothing says."""
     why = dict(tree.attributes).get(NO_KV_CACHE)
-    return why if isinstance(why, str) else None
+    if isinstance(why, str):
+        return Assumption.of("kv-none", why=why)
+    if dims is None:
+        kinds = frozenset({tree.kind})
+    else:
+        from paramcount.analysis.planner.transformer import layer_kinds
+
+        kinds = layer_kinds(tree)
+    if kinds and kinds <= TORCH_TRANSFORMERS:
+        return Assumption.of("kv-none-torch", modules=tuple(sorted(kinds)))
+    return None
 
 
 def _states_note(state: StateGroup) -> Assumption:
@@ -699,7 +717,7 @@ def plan_memory(
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
     assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
-    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree) is None:
+    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree, dims) is None:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
     plan = MemoryPlan(
         mode="training" if options.training else "inference",
@@ -719,7 +737,7 @@ def plan_memory(
         return plan
     device = find_accelerator("gpu", options.gpu)
     memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
-    serves = serving and dims is not None and _no_cache(tree) is None
+    serves = serving and dims is not None and _no_cache(tree, dims) is None
     capacity = _capacity(tree, plan, dims, choice.dtype, device) if serves and dims is not None else None
     return replace(
         plan,
