@@ -203,6 +203,12 @@ TEMPLATES: Final[dict[str, str]] = {
     "sizes-differ": "the blocks' attention sizes differ; the first block's are used for every layer",
     "inference-activations": "inference activations (one layer's working set at a time) are not included",
     "zero": "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020)",
+    "zero-scalars": (
+        "ZeRO does not shard the optimizer's 0-d states (step …, one per parameter tensor, {count:,} in all): the "
+        "data-parallel devices each keep them all, as torch.optim does on FSDP2's shards (fully_shard gives every "
+        "device a shard, perhaps empty, of every parameter); DeepSpeed's flat partitions keep one per parameter "
+        "group instead"
+    ),
     "model-parallel": (
         "tensor parallel {tp} × pipeline parallel {pp}: weights, gradients and states split evenly (an estimate: "
         "norms are replicated, pipeline stages are not perfectly balanced); activations per Korthikanti et al. "

@@ -285,6 +285,7 @@ def _optimizer_items(spec: OptimizerSpec, trainable: tuple[ParamUse, ...], state
     """The optimizer's states summed per state over ``trainable``, once per tree, optimizer and state bits (the
     regimes of a report, the plans of one model for many sequence lengths, share them)."""
     totals: dict[str, list[int]] = {}
+    scalars: set[str] = set()
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
@@ -293,8 +294,10 @@ def _optimizer_items(spec: OptimizerSpec, trainable: tuple[ParamUse, ...], state
                 found = totals.setdefault(entry.label, [0, 0, entry.bits])
                 found[0] += entry.count * use.times
                 found[1] += entry.bytes * use.times
+                if state.kind == "scalar":
+                    scalars.add(entry.label)
     items = [
-        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer")
+        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer", per_tensor=label in scalars)
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -550,7 +553,7 @@ def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int
     if item.category not in MODEL_SPLIT:
         return item
     shards = options.tp * options.pp
-    if zero >= SHARDED_FROM_STAGE[item.category]:
+    if zero >= SHARDED_FROM_STAGE[item.category] and not item.per_tensor:
         shards *= data_parallel
     if shards == 1:
         return item
@@ -566,10 +569,13 @@ def _per_device(
     return model + sequence
 
 
-def _parallel_notes(options: PlanOptions) -> list[Assumption]:
+def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list[Assumption]:
     notes = []
     if options.zero:
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
+        scalars = sum(item.count for item in items if item.per_tensor)
+        if scalars:
+            notes.append(Assumption.of("zero-scalars", count=scalars))
     if options.tp * options.pp > 1:
         split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
         notes.append(Assumption.of("model-parallel", **split))
@@ -715,7 +721,7 @@ def plan_memory(
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
-    assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
+    assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options, model_items), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
     if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree, dims) is None:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
