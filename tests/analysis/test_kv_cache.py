@@ -586,6 +586,55 @@ def test_an_encoder_keeps_no_cache(family: str, architecture: str | None, why: s
     assert [note.values for note in plan.assumptions if note.kind == "kv-none"] == [(("why", why),)]
 
 
+class _Tagger(torch.nn.Module):
+    """A live model whose stack sits inside torch's TransformerDecoder, under the user's own class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(64, 16)
+        self.decoder = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(16, 2, 32), 2)
+        self.head = torch.nn.Linear(16, 64)
+
+
+@pytest.mark.parametrize(
+    ("model", "layer"),
+    [
+        ("nn.TransformerDecoder(nn.TransformerDecoderLayer(16, 2, 32), 2)", "TransformerDecoderLayer"),
+        ("nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32), 2)", "TransformerEncoderLayer"),
+        ("nn.Transformer(16, 2, 2, 2, 32)", "TransformerDecoderLayer"),  # the decoder: the stack the cache would read
+        ("nn.TransformerDecoderLayer(16, 2, 32)", "TransformerDecoderLayer"),  # one layer: no stack at all
+        (
+            "nn.Sequential(nn.Embedding(64, 16), nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2), 2))",
+            "TransformerEncoderLayer",
+        ),
+        (_Tagger, "TransformerDecoderLayer"),  # a live module, through paramcount.summary
+    ],
+)
+def test_torch_transformer_modules_keep_no_cache(model: str | type[torch.nn.Module], layer: str) -> None:
+    # torch 2.13's nn.Transformer* forward takes no past keys and values (no cache argument in any signature) and
+    # returns the output alone: every call recomputes every key and value, so a plan for them has no KV cache,
+    # names the layer, and offers no "max tokens that fit".
+    import inspect
+
+    import paramcount
+
+    for name in ("Transformer", "TransformerEncoder", "TransformerDecoder", layer):
+        arguments = inspect.signature(getattr(torch.nn, name).forward).parameters
+        assert not [argument for argument in arguments if "cache" in argument or "past" in argument]
+    decoder = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(16, 2, 32), 2).eval()
+    with torch.no_grad():
+        assert isinstance(decoder(torch.zeros(5, 1, 16), torch.zeros(3, 1, 16)), torch.Tensor)
+    if isinstance(model, str):
+        plan = paramcount.count(model).report(PlanOptions(seq_len=7, batch=2, gpu="H100"), sections=()).plan
+    else:
+        plan = paramcount.summary(model(), optimizer=None, seq_len=7, batch=2, gpu="H100").plan
+    assert plan is not None
+    kv_items = [item for item in plan.items if item.category == "kv_cache"]
+    assert (plan.kv_cache, plan.kv_capacity, kv_items) == (None, None, [])
+    assert [note.values for note in plan.assumptions if note.kind == "kv-none-torch"] == [(("modules", (layer,)),)]
+    assert not any(note.kind in ("kv-cache", "kv-none", "kv-no-stack") for note in plan.assumptions)
+
+
 @pytest.mark.parametrize(
     ("name", "limit"),
     [

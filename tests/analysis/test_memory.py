@@ -240,6 +240,38 @@ def test_mixed_precision_adam_is_sixteen_bytes_per_parameter() -> None:
     assert plan.total_bytes == 16 * 1_180_160 + 4 * 2
 
 
+@pytest.mark.parametrize("rank", [0, 3])
+def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
+    # torch's FSDP2 (fully_shard) over 4 devices, run here as one rank of a fake process group (its collectives do
+    # nothing): every rank gets a gradient for every parameter, an empty shard too (Linear(20, 5)'s 5 rows split
+    # 2, 2, 1, 0: rank 3 holds none of them), so AdamW keeps a 0-d float32 step for each of the 4 tensors on every
+    # rank: 4 × 4 = 16 bytes per device, not 16 / 4. The plan keeps them whole at every ZeRO stage.
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=4)
+    try:
+        model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
+        fully_shard(model, mesh=init_device_mesh("cpu", (4,)))
+        optimizer = torch.optim.AdamW(model.parameters())
+        model(torch.randn(3, 10)).sum().backward()
+        optimizer.step()
+        steps = [state["step"] for state in optimizer.state.values()]
+    finally:
+        dist.destroy_process_group()
+    assert all(step.dim() == 0 and step.dtype == torch.float32 for step in steps)
+    held = sum(step.numel() * step.element_size() for step in steps)
+    assert (len(steps), held) == (4, 16)
+    result = paramcount.count("Sequential(Linear(10, 20), Linear(20, 5))")
+    for zero in (1, 2, 3):
+        plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", zero=zero, gpus=4))
+        step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
+        assert (step.count, step.bytes, step.exact) == (4, held, True)
+        assert [note.values for note in plan.assumptions if note.kind == "zero-scalars"] == [(("count", 4),)]
+
+
 def test_lion_and_eight_bit_adam_by_derivation() -> None:
     # Linear(4096, 4096): weight 16,777,216 elements, bias 4,096 (exactly min_8bit_size, so 8-bit too).
     result = paramcount.count("Linear(4096, 4096)")

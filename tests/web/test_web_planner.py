@@ -267,3 +267,11 @@ def test_attention_and_kv_dtype_reach_the_planner(client: TestClient) -> None:
     # int8: 1 byte per element; 32 layers × 2 (keys, values) × 8 kv heads × 128 head_dim × 4,096 tokens
     assert plan.kv_cache.bytes == 32 * 2 * 8 * 128 * 4096
     assert f"{plan.kv_cache.bytes:,}" in page
+
+
+def test_planner_page_says_a_torch_decoder_keeps_no_cache(client: TestClient) -> None:
+    """torch's nn.TransformerDecoder takes no past keys and values: the page plans no cache and says why."""
+    query = "TransformerDecoder(TransformerDecoderLayer(512, 8), 6)"
+    page = unescape(client.get("/planner", params={"q": query, "seq_len": "512"}).text)
+    assert "no KV cache: the forward of torch.nn's TransformerDecoderLayer takes no past keys and values" in page
+    assert "KV cache keys" not in page

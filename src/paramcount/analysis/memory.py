@@ -69,6 +69,10 @@ class MemoryItem(Record):
     category: Category = ""
     exact: bool = True
     """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
+    per_tensor: bool = False
+    """One 0-d value per parameter tensor (an optimizer's ``step``): ZeRO shards no part of it, each data-parallel
+    device keeps all of them (FSDP2 gives every device a shard of every parameter, and torch.optim a ``step``
+    for each)."""
 
 
 class MemoryBreakdown(Record):

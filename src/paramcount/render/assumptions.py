@@ -185,6 +185,10 @@ TEMPLATES: Final[dict[str, str]] = {
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
     "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
     "kv-none": "no KV cache: transformers 5.24 keeps none for {why}",
+    "kv-none-torch": (
+        "no KV cache: the forward of torch.nn's {modules} takes no past keys and values (torch 2.13 recomputes them "
+        "all at each call)"
+    ),
     "kv-states": (
         "{layers} state-space layers ({mixer}) keep fixed-size states whatever the tokens, as transformers 5.24's "
         "LinearAttentionLayer does after a prefill: the conv state (the last {kernel} inputs of the depthwise "
@@ -203,6 +207,12 @@ TEMPLATES: Final[dict[str, str]] = {
     "sizes-differ": "the blocks' attention sizes differ; the first block's are used for every layer",
     "inference-activations": "inference activations (one layer's working set at a time) are not included",
     "zero": "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020)",
+    "zero-scalars": (
+        "ZeRO does not shard the optimizer's 0-d states (step …, one per parameter tensor, {count:,} in all): the "
+        "data-parallel devices each keep them all, as torch.optim does on FSDP2's shards (fully_shard gives every "
+        "device a shard, perhaps empty, of every parameter); DeepSpeed's flat partitions keep one per parameter "
+        "group instead"
+    ),
     "model-parallel": (
         "tensor parallel {tp} × pipeline parallel {pp}: weights, gradients and states split evenly (an estimate: "
         "norms are replicated, pipeline stages are not perfectly balanced); activations per Korthikanti et al. "

@@ -64,6 +64,13 @@ SHARDED_FROM_STAGE: Final = {"optimizer": 1, "gradients": 2, "weights": 3}
 """ZeRO (Rajbhandari et al. 2020, §5): stage 1 partitions optimizer states (with the float32 master
 weights), stage 2 also gradients, stage 3 also the 16-bit parameters; FSDP full sharding is stage 3."""
 
+TORCH_TRANSFORMERS: Final = frozenset(
+    {"Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer"}
+)
+"""torch.nn's transformer modules (torch/nn/modules/transformer.py, torch 2.13): no argument of their forward takes
+past keys and values, so each call recomputes them all and nothing is cached. A tree's module of these kinds is
+torch's own (the live door names another class of the same name by its module)."""
+
 MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
 
@@ -289,6 +296,7 @@ def _optimizer_items(
     regimes of a report, the plans of one model for many sequence lengths, share them); ``state_bits`` None:
     each parameter's own dtype's (a state of several has no single rate: bits 0)."""
     totals: dict[str, list[int]] = {}
+    scalars: set[str] = set()
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
@@ -299,8 +307,10 @@ def _optimizer_items(
                 found[0] += entry.count * use.times
                 found[1] += entry.bytes * use.times
                 found[2] = found[2] if found[2] == entry.bits else 0
+                if state.kind == "scalar":
+                    scalars.add(entry.label)
     items = [
-        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer")
+        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer", per_tensor=label in scalars)
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -512,8 +522,8 @@ def _sequence_items(
 ) -> tuple[list[MemoryItem], list[Assumption], ActivationPlan | None]:
     """Activations (training) or the KV cache (inference) for the options' sequence, on one device."""
     what = "activations" if options.training else "kv"
-    if not options.training and (why := _no_cache(tree)) is not None:
-        return [], [Assumption.of("kv-none", why=why)], None
+    if not options.training and (why := _no_cache(tree, dims)) is not None:
+        return [], [why], None
     if options.seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
@@ -531,10 +541,21 @@ def _sequence_items(
     return list(cache.items), notes, None
 
 
-def _no_cache(tree: Module) -> str | None:
-    """Why the model keeps no KV cache (a Hugging Face encoder), None when it keeps one or nothing says."""
+def _no_cache(tree: Module, dims: TransformerDims | None) -> Assumption | None:
+    """Why the model keeps no KV cache (a Hugging Face encoder; torch.nn's transformer layers, as the model or as
+    the blocks of its stack), None when it keeps one or nothing says."""
     why = dict(tree.attributes).get(NO_KV_CACHE)
-    return why if isinstance(why, str) else None
+    if isinstance(why, str):
+        return Assumption.of("kv-none", why=why)
+    if dims is None:
+        kinds = frozenset({tree.kind})
+    else:
+        from paramcount.analysis.planner.transformer import layer_kinds
+
+        kinds = layer_kinds(tree)
+    if kinds and kinds <= TORCH_TRANSFORMERS:
+        return Assumption.of("kv-none-torch", modules=tuple(sorted(kinds)))
+    return None
 
 
 def _states_note(state: StateGroup) -> Assumption:
@@ -552,7 +573,7 @@ def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int
     if item.category not in MODEL_SPLIT:
         return item
     shards = options.tp * options.pp
-    if zero >= SHARDED_FROM_STAGE[item.category]:
+    if zero >= SHARDED_FROM_STAGE[item.category] and not item.per_tensor:
         shards *= data_parallel
     if shards == 1:
         return item
@@ -568,10 +589,13 @@ def _per_device(
     return model + sequence
 
 
-def _parallel_notes(options: PlanOptions) -> list[Assumption]:
+def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list[Assumption]:
     notes = []
     if options.zero:
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
+        scalars = sum(item.count for item in items if item.per_tensor)
+        if scalars:
+            notes.append(Assumption.of("zero-scalars", count=scalars))
     if options.tp * options.pp > 1:
         split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
         notes.append(Assumption.of("model-parallel", **split))
@@ -717,9 +741,9 @@ def plan_memory(
     model_items = tuple(items)
     all_items = model_items + tuple(sequence)
     per_device = _per_device(model_items, tuple(per_device_sequence), options, options.data_parallel, options.zero)
-    assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options), NOT_INCLUDED)
+    assumptions = (dtype_note, *notes, *sequence_notes, *_parallel_notes(options, model_items), NOT_INCLUDED)
     caches: tuple[KVCache | None, KVCache | None] = (None, None)
-    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree) is None:
+    if dims is not None and options.seq_len is not None and not options.training and _no_cache(tree, dims) is None:
         caches = _kv(dims, options, choice.dtype, 1, 1, options.batch, options.seq_len)
     plan = MemoryPlan(
         mode="training" if options.training else "inference",
@@ -739,7 +763,7 @@ def plan_memory(
         return plan
     device = find_accelerator("gpu", options.gpu)
     memory = Assumption.of("accelerator", name=device.name, basis=device.basis, source=device.source)
-    serves = serving and dims is not None and _no_cache(tree) is None
+    serves = serving and dims is not None and _no_cache(tree, dims) is None
     capacity = _capacity(tree, plan, dims, choice.dtype, device) if serves and dims is not None else None
     return replace(
         plan,

@@ -42,6 +42,7 @@ __all__ = [
     "TransformerDims",
     "VisionLayers",
     "cache_dimensions",
+    "layer_kinds",
     "transformer_activations",
     "transformer_dimensions",
     "vision_layers",
@@ -135,6 +136,8 @@ class _Attention(Record):
     symbols: dict[str, int]
     latent: tuple[int, int] | None = None
     """Latent attention's ``(kv_lora_rank, qk_rope_head_dim)``."""
+    holder: str = ""
+    """The kind of the module the attention sits in (torch's ``TransformerEncoderLayer`` …)."""
 
 
 def _symbol_values(dim: Dim) -> dict[str, int]:
@@ -271,16 +274,16 @@ class _Stack(Record):
 def _stacks(root: Module) -> list[_Stack]:
     """Each outermost container of numbered blocks with attention or a state-space mixer in its blocks."""
     stacks: dict[str, _Stack] = {}
-    work: list[tuple[str, Module, int, str | None, str | None]] = [("", root, 1, None, None)]
+    work: list[tuple[str, Module, int, str | None, str | None, str]] = [("", root, 1, None, None, "")]
     while work:
-        path, module, times, stack, layer = work.pop()
+        path, module, times, stack, layer, holder = work.pop()
         if stack is not None and layer is not None:
             if module.kind in STATE_MIXERS:
                 stacks[stack].mixers.setdefault(layer, module)
                 continue
             attention = _attention(path, module, times)
             if attention is not None:
-                stacks[stack].attention.setdefault(layer, attention)
+                stacks[stack].attention.setdefault(layer, replace(attention, holder=holder))
                 continue
         for child in reversed(module.children):
             label = child.name if child.repeat == 1 else f"{child.name}-{int(child.name) + child.repeat - 1}"
@@ -291,7 +294,7 @@ def _stacks(root: Module) -> list[_Stack]:
                 found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}, {}))
                 found.runs[child_path] = (int(child.name), child.repeat)
                 found.blocks[child_path] = child
-            work.append((child_path, child, times * child.repeat, child_stack, child_layer))
+            work.append((child_path, child, times * child.repeat, child_stack, child_layer, module.kind))
     return [found for found in stacks.values() if found.attention or found.mixers]
 
 
@@ -405,6 +408,17 @@ def _language(root: Module, stacks: list[_Stack]) -> _Stack:
     """The stack whose attention is as wide as the output head's inputs (the language model, even beside a larger
     vision tower: LLaVA-OneVision-0.5B's SigLIP), the largest of those (or of all, without such a head)."""
     return max(stacks, key=lambda stack: (any(_vocab(root, a.hidden) for a in stack.attention.values()), _size(stack)))
+
+
+@per_tree
+def layer_kinds(root: Module) -> frozenset[str]:
+    """The kinds of the modules that hold each layer's attention, and of each layer's state-space mixer, in the
+    stack ``cache_dimensions`` reads (empty without a stack)."""
+    stacks = _stacks(root)
+    if not stacks:
+        return frozenset()
+    chosen = _language(root, stacks)
+    return frozenset(a.holder for a in chosen.attention.values()) | {m.kind for m in chosen.mixers.values()}
 
 
 @per_tree
