@@ -408,6 +408,7 @@ def test_a_plan_keeps_each_tensor_in_its_own_dtype_as_the_stored_line_does(tmp_p
     weights = report.plan.items[0]
     assert (data, report.stored_parameter_bytes, weights.bytes) == (62, 62, 62)
     assert weights.label == "weights as stored (float16, float32, int64)"
+    assert "  Inference in float32 (float32: the dtype most of the tensors' parameters are stored in).\n" in str(report)
     cast = paramcount.count(str(path)).report(paramcount.PlanOptions(dtype="float16")).plan
     assert cast is not None
     assert cast.items[0].bytes == 32

@@ -22,7 +22,7 @@ __all__ = ["assumption_data", "assumption_text", "dtype_reason", "dtype_why", "s
 DTYPE_WHY: Final[dict[str, str]] = {
     "given": "given as dtype",
     "tensors": "the tensors' own dtype",
-    "tensors-most": "the tensors' own dtype (the dtype of most parameters)",
+    "tensors-most": "the dtype most of the tensors' parameters are stored in",
     "quantised": "llama.cpp's default for its KV cache (the weights are quantised)",
     "config": "the dtype the config stores",
     "config-quantised": "the dtype the config stores",
