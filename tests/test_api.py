@@ -213,3 +213,31 @@ def test_report_computes_only_the_sections_asked_for() -> None:
     assert some.variants == ()
     with pytest.raises(ArgumentError, match="sections: unknown section 'trainig'; known: explanation, modules, "):
         result.report(sections=("trainig",))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # each was an error from inside: AttributeError: 'dict' object has no attribute 'seq_len'
+        (
+            {"plan": {"optimizer": "adamw"}},
+            "plan: must be a paramcount.PlanOptions, got dict {'optimizer': 'adamw'}; "
+            "build one: paramcount.PlanOptions(optimizer='adamw', seq_len=2048)",
+        ),
+        (
+            {"plan": "adamw"},
+            "plan: must be a paramcount.PlanOptions, got str 'adamw'; "
+            "build one: paramcount.PlanOptions(optimizer='adamw', seq_len=2048)",
+        ),
+        # TypeError: 'int' object is not iterable; a string was read as its characters: got ('1', ',', '4')
+        ({"input_shape": 4}, "input shape must be a tuple of integers, got 4"),
+        ({"input_shape": "1,4"}, "input shape must be a tuple of integers, got '1,4'"),
+        # TypeError: 'NoneType' object is not iterable; a string was read as its letters: unknown section 'c'
+        ({"sections": None}, "sections: must be a collection of section names, got None"),
+        ({"sections": "code"}, "sections: must be a collection of section names, got 'code'; for one, write ('code',)"),
+    ],
+)
+def test_report_refuses_arguments_of_another_type_in_one_line(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(paramcount.ParamcountError) as raised:
+        paramcount.count("Linear(4, 2)").report(**arguments)  # type: ignore[arg-type]
+    assert str(raised.value) == message

@@ -124,7 +124,9 @@ class Result(Record):
         memory alone: what a caller that shows no more need not wait for).
 
         Raises:
-            ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``.
+            ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``, ``sections`` that is not a
+                collection of names, ``plan`` that is not a ``PlanOptions``.
+            ShapeError, LimitError: ``input_shape`` that is not a tuple of integers, or one the tree refuses.
         """
         return build_report(self, plan, input_shape, sections)
 
@@ -815,10 +817,24 @@ _blocks = per_tree(blocks)
 
 
 def _sections(names: Collection[str]) -> tuple[str, ...]:
+    given: object = names  # typed a collection, but a notebook passes whatever it holds
+    if isinstance(given, str) or not hasattr(given, "__iter__"):
+        one = f"; for one, write ({given!r},)" if isinstance(given, str) and given in SECTIONS else ""
+        raise ArgumentError("sections", f"must be a collection of section names, got {given!r:.40}{one}", "sections")
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
         raise ArgumentError("sections", f"unknown section {unknown[0]!r:.40}; known: {', '.join(SECTIONS)}", "sections")
     return tuple(name for name in SECTIONS if name in names)
+
+
+def _check_plan_options(options: object) -> None:
+    """``report(plan=…)`` holds a ``PlanOptions`` (typed so, but a notebook passes whatever it holds: a dict)."""
+    from paramcount.analysis.planner import PlanOptions
+
+    if not isinstance(options, PlanOptions):
+        example = "paramcount.PlanOptions(optimizer='adamw', seq_len=2048)"
+        message = f"must be a paramcount.PlanOptions, got {type(options).__name__} {short_repr(options)}"
+        raise ArgumentError("plan", f"{message}; build one: {example}", "plan")
 
 
 def build_report(
@@ -828,6 +844,8 @@ def build_report(
     sections: Collection[str] = SECTIONS,
 ) -> Report:
     wanted = _sections(sections)
+    if options is not None:
+        _check_plan_options(options)
     tree, model = result.tree, _model(result.tree)
     counts = model.counts
     shapes = _shapes(tree, input_shape, options)
