@@ -21,7 +21,7 @@ from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.structure import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.calls import Call, Container, TorchProgram, TorchvisionProgram, TransformersProgram
-from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, short_repr
+from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, expect_type, short_repr
 from paramcount.expr import parse_model
 from paramcount.layers._registry import rebuild
 from paramcount.layers.construction import argument_of, call_of, construction_of
@@ -181,6 +181,7 @@ def count(
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
     """
+    expect_type("text", text, str, "a string")
     bare = "(" not in text and len(text) <= MAX_EXPRESSION_CHARS  # a longer text is refused by parse, unstripped
     if bare:
         from paramcount.sources.hf.hub import hub_config_path
@@ -316,6 +317,7 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     the local Hugging Face cache nor the network (``count()`` reads other hub ids from them)."""
     from paramcount.sources.hf.hub import hub_config_path, is_hub_id, similar
 
+    expect_type("source", source, (str, os.PathLike), "a string or a path")
     shipped = hub_config_path(str(source))
     if shipped is None and is_hub_id(str(source)) and not os.path.exists(source):
         message = "not a shipped hub id nor a file or folder; count() reads other hub ids from the local cache "
@@ -335,6 +337,8 @@ def from_config_text(text: str | bytes, *, architecture: str | None = None, name
     """
     from paramcount.sources.hf import parse_config_text, read_model
 
+    expect_type("text", text, (str, bytes), "a string or bytes")
+    _check_architecture(architecture)
     tree, provenance = read_model(parse_config_text(text, name), architecture=architecture)
     query = text if isinstance(text, str) else text.decode("utf-8", "replace")
     return Result(query=query, tree=tree, totals=totals(tree), provenance=provenance)
@@ -359,6 +363,7 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
 
     from paramcount.sources.files import read_checkpoint
 
+    expect_type("path", path, (str, os.PathLike), "a string or a path")
     checkpoint, weights = read_checkpoint(path)
     config = Path(path) / "config.json"
     has_config = Path(path).is_dir() and config.is_file()
@@ -650,9 +655,15 @@ def _forward_inputs(
     return (input_data,), {}
 
 
+def _check_architecture(architecture: str | None) -> None:
+    if architecture is not None:
+        expect_type("architecture", architecture, str, "a class name (a string)")
+
+
 def _count_config(
     query: str, path: str | Path, location: str, architecture: str | None, via_transformers: bool
 ) -> Result:
+    _check_architecture(architecture)
     if via_transformers:
         from paramcount.sources.hf.via_transformers import count_via_transformers
 
