@@ -611,3 +611,18 @@ def test_a_quantised_config_is_stored_in_its_checkpoint_s_layout(capsys: pytest.
         code, out, _ = run(capsys, "--no-color", hub_id)
         assert f"Stored in {layout} (as the config's quantization_config stores the weights) with the other" in out
         assert f"stored as {layout}" in out
+
+
+def test_batch_goes_on_after_a_missing_checkpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A line naming a checkpoint that is not there is that line's error (the batch stopped there, the error on
+    stderr: No such file or directory)."""
+    batch = tmp_path / "files.txt"
+    batch.write_text(f"{tmp_path / 'absent.safetensors'}\nLinear(10, 20)\n")
+    code, out, err = run(capsys, "--batch", str(batch))
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert (code, err, second["total"]) == (2, "", 220)  # 20·10 + 20
+    assert first["error"] == {
+        "type": "CheckpointError",
+        "message": "absent.safetensors: cannot be read (No such file or directory)",
+        "column": None,
+    }

@@ -355,9 +355,8 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
 
     Raises:
-        CheckpointError: a malformed or hostile file (one line: ``<file>: <what>``).
+        CheckpointError: a malformed or hostile file, or one that cannot be opened (one line: ``<file>: <what>``).
         LimitError: a count, length or size beyond its cap.
-        OSError: a file cannot be opened.
     """
     from pathlib import Path
 
@@ -465,8 +464,8 @@ def _hub_checkpoint(hub_id: str, config: Path, *, fetch: bool) -> tuple[Checkpoi
     range requests); None when none are at hand (no safetensors, nothing cached, or no ``[hub]`` extra).
 
     Raises:
-        CheckpointError, LimitError: malformed headers (the snapshot's, unless the safetensors headers answer).
-        OSError: a snapshot's file cannot be opened.
+        CheckpointError, LimitError: malformed or unreadable headers (the snapshot's, unless the safetensors
+            headers answer).
     """
     from paramcount.errors import CheckpointError
     from paramcount.sources.files import find_weights, read_checkpoint
