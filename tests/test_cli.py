@@ -626,3 +626,25 @@ def test_batch_goes_on_after_a_missing_checkpoint(capsys: pytest.CaptureFixture[
         "message": "absent.safetensors: cannot be read (No such file or directory)",
         "column": None,
     }
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_batch_line_that_is_not_utf8_is_that_lines_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> None:
+    """Bytes that are not UTF-8 fail their own line, shown as U+FFFD where they were, and the batch goes on (it was
+    a UnicodeDecodeError traceback and nothing answered)."""
+    data = b"Linear(10, 20)\nLinear(\xff, 2)\nLinear(1, 1)\n"
+    (tmp_path / "latin.txt").write_bytes(data)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code, out, err = run(capsys, "--batch", str(tmp_path / "latin.txt") if source == "file" else "-")
+    first, second, third = (json.loads(line) for line in out.splitlines())
+    assert (code, err, first["total"], third["total"]) == (2, "", 220, 2)  # 20·10 + 20; 1·1 + 1
+    assert second == {
+        "query": "Linear(\ufffd, 2)",
+        "error": {
+            "type": "ExpressionError",
+            "message": "column 8: invalid syntax: invalid character '\ufffd' (U+FFFD)",
+            "column": 8,
+        },
+    }

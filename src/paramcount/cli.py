@@ -315,8 +315,15 @@ def _use_rich(stream: TextIO, no_color: bool) -> bool:
 
 def _batch_lines(source: str) -> Iterator[str]:
     """Each query line without its line ending, unstripped: the length cap applies to the line as written,
-    as it does to a query anywhere else. Blank lines and ``#`` comments are skipped."""
-    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    as it does to a query anywhere else. Blank lines and ``#`` comments are skipped. Bytes that are not UTF-8
+    become U+FFFD, which fails their own line as the character it is, never the whole batch."""
+    if source != "-":
+        stream: TextIO = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+    else:
+        import io
+
+        buffer = getattr(sys.stdin, "buffer", None)  # none when stdin was replaced by a text stream
+        stream = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding="utf-8", errors="replace")
     with stream:
         for number, line in enumerate(stream, start=1):
             if number > MAX_BATCH_LINES:
