@@ -648,3 +648,18 @@ def test_a_batch_line_that_is_not_utf8_is_that_lines_error(
             "column": 8,
         },
     }
+
+
+def test_a_file_and_class_answer_echoes_the_query_as_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`query` is the text given, as for every other line, so a batch's answers match their lines (it was the
+    class's name alone: "Scaled")."""
+    pytest.importorskip("torch")
+    query = str(Path(__file__).parent / "data" / "live_model.py") + ":Scaled"
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{query}\nLinear(3, 4)\n"))
+    code, out, _ = run(capsys, "--batch", "-", "--args", "8")
+    assert [json.loads(line)["query"] for line in out.splitlines()] == [query, "Linear(3, 4)"]
+    assert json.loads(out.splitlines()[0])["total"] == 80  # Linear(8, 8): 8·8 + 8, and the gain's 8
+    code, out, _ = run(capsys, "--json", query, "--args", "8")
+    assert (code, json.loads(out)["query"]) == (0, query)

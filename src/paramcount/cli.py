@@ -13,7 +13,7 @@ import os
 import sys
 
 from paramcount import __version__
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.errors import ArgumentError, LimitError, ParamcountError, QueryError
 from paramcount.limits import MAX_BATCH_LINES
 
@@ -419,7 +419,8 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
 
             refuse_config_options(query, architecture, via_transformers)
             depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
-            return summary_of_file(*target, arguments.args, shape, plan, depth)
+            report = summary_of_file(*target, arguments.args, shape, plan, depth)
+            return replace(report, query=query)  # the text given, as every other answer's (not the class's name)
         if arguments.args is not None:
             raise ArgumentError("--args", "gives the constructor's arguments of FILE.py:CLASS only")
         result = count(query, architecture=architecture, via_transformers=via_transformers, offline=offline)
