@@ -213,3 +213,83 @@ def test_report_computes_only_the_sections_asked_for() -> None:
     assert some.variants == ()
     with pytest.raises(ArgumentError, match="sections: unknown section 'trainig'; known: explanation, modules, "):
         result.report(sections=("trainig",))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # each was an error from inside: AttributeError: 'dict' object has no attribute 'seq_len'
+        (
+            {"plan": {"optimizer": "adamw"}},
+            "plan: must be a paramcount.PlanOptions, got dict {'optimizer': 'adamw'}; "
+            "build one: paramcount.PlanOptions(optimizer='adamw', seq_len=2048)",
+        ),
+        (
+            {"plan": "adamw"},
+            "plan: must be a paramcount.PlanOptions, got str 'adamw'; "
+            "build one: paramcount.PlanOptions(optimizer='adamw', seq_len=2048)",
+        ),
+        # TypeError: 'int' object is not iterable; a string was read as its characters: got ('1', ',', '4')
+        ({"input_shape": 4}, "input shape must be a tuple of integers, got 4"),
+        ({"input_shape": "1,4"}, "input shape must be a tuple of integers, got '1,4'"),
+        # TypeError: 'NoneType' object is not iterable; a string was read as its letters: unknown section 'c'
+        ({"sections": None}, "sections: must be a collection of section names, got None"),
+        ({"sections": "code"}, "sections: must be a collection of section names, got 'code'; for one, write ('code',)"),
+    ],
+)
+def test_report_refuses_arguments_of_another_type_in_one_line(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(paramcount.ParamcountError) as raised:
+        paramcount.count("Linear(4, 2)").report(**arguments)  # type: ignore[arg-type]
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments", "keywords", "message"),
+    [
+        # each was a TypeError or an AttributeError from inside (argument of type 'int' is not iterable,
+        # 'int' object has no attribute 'lower', expected str, bytes or os.PathLike object, not NoneType)
+        ("count", (5,), {}, "text: must be a string, got int 5"),
+        ("count", (b"Linear(3, 4)",), {}, "text: must be a string, got bytes b'Linear(3, 4)'"),
+        ("parse", (None,), {}, "text: must be a string, got NoneType None"),
+        ("from_config", (None,), {}, "source: must be a string or a path, got NoneType None"),
+        ("from_file", (3,), {}, "path: must be a string or a path, got int 3"),
+        (
+            "from_config_text",
+            ({"model_type": "gpt2"},),
+            {},
+            "text: must be a string or bytes, got dict {'model_type': 'gpt2'}",
+        ),
+        (
+            "count",
+            ("meta-llama/Llama-3.1-8B",),
+            {"architecture": 5},
+            "architecture: must be a class name (a string), got int 5",
+        ),
+        (
+            "from_config",
+            ("gpt2",),
+            {"architecture": ["GPT2Model"]},
+            "architecture: must be a class name (a string), got list ['GPT2Model']",
+        ),
+        (
+            "from_config_text",
+            ('{"model_type": "gpt2"}',),
+            {"architecture": 1},
+            "architecture: must be a class name (a string), got int 1",
+        ),
+    ],
+)
+def test_entry_points_refuse_arguments_of_another_type_in_one_line(
+    function: str, arguments: tuple[object, ...], keywords: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ArgumentError) as raised:
+        getattr(paramcount, function)(*arguments, **keywords)
+    assert str(raised.value) == message
+
+
+def test_count_of_a_module_names_the_door_for_modules() -> None:
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"), pytest.raises(ArgumentError) as raised:
+        paramcount.count(torch.nn.Linear(3, 4))
+    message = "text: must be a string, got Linear Linear(in_features=3, out_features=4,...; "
+    assert str(raised.value) == message + "for a torch.nn.Module, call paramcount.from_module() or paramcount.summary()"

@@ -611,3 +611,55 @@ def test_a_quantised_config_is_stored_in_its_checkpoint_s_layout(capsys: pytest.
         code, out, _ = run(capsys, "--no-color", hub_id)
         assert f"Stored in {layout} (as the config's quantization_config stores the weights) with the other" in out
         assert f"stored as {layout}" in out
+
+
+def test_batch_goes_on_after_a_missing_checkpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A line naming a checkpoint that is not there is that line's error (the batch stopped there, the error on
+    stderr: No such file or directory)."""
+    batch = tmp_path / "files.txt"
+    batch.write_text(f"{tmp_path / 'absent.safetensors'}\nLinear(10, 20)\n")
+    code, out, err = run(capsys, "--batch", str(batch))
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert (code, err, second["total"]) == (2, "", 220)  # 20·10 + 20
+    assert first["error"] == {
+        "type": "CheckpointError",
+        "message": "absent.safetensors: cannot be read (No such file or directory)",
+        "column": None,
+    }
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_batch_line_that_is_not_utf8_is_that_lines_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> None:
+    """Bytes that are not UTF-8 fail their own line, shown as U+FFFD where they were, and the batch goes on (it was
+    a UnicodeDecodeError traceback and nothing answered)."""
+    data = b"Linear(10, 20)\nLinear(\xff, 2)\nLinear(1, 1)\n"
+    (tmp_path / "latin.txt").write_bytes(data)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code, out, err = run(capsys, "--batch", str(tmp_path / "latin.txt") if source == "file" else "-")
+    first, second, third = (json.loads(line) for line in out.splitlines())
+    assert (code, err, first["total"], third["total"]) == (2, "", 220, 2)  # 20·10 + 20; 1·1 + 1
+    assert second == {
+        "query": "Linear(\ufffd, 2)",
+        "error": {
+            "type": "ExpressionError",
+            "message": "column 8: invalid syntax: invalid character '\ufffd' (U+FFFD)",
+            "column": 8,
+        },
+    }
+
+
+def test_a_file_and_class_answer_echoes_the_query_as_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`query` is the text given, as for every other line, so a batch's answers match their lines (it was the
+    class's name alone: "Scaled")."""
+    pytest.importorskip("torch")
+    query = str(Path(__file__).parent / "data" / "live_model.py") + ":Scaled"
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{query}\nLinear(3, 4)\n"))
+    code, out, _ = run(capsys, "--batch", "-", "--args", "8")
+    assert [json.loads(line)["query"] for line in out.splitlines()] == [query, "Linear(3, 4)"]
+    assert json.loads(out.splitlines()[0])["total"] == 80  # Linear(8, 8): 8·8 + 8, and the gain's 8
+    code, out, _ = run(capsys, "--json", query, "--args", "8")
+    assert (code, json.loads(out)["query"]) == (0, query)

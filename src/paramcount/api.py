@@ -21,7 +21,7 @@ from paramcount.analysis.readings import reading
 from paramcount.analysis.related import Candidate, related_candidates, variant_candidates
 from paramcount.analysis.structure import active_parameters, blocks, embedding_parameters, module_table, raw_modules
 from paramcount.calls import Call, Container, TorchProgram, TorchvisionProgram, TransformersProgram
-from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, short_repr
+from paramcount.errors import ArgumentError, ParamcountError, UnknownNameError, did_you_mean, expect_type, short_repr
 from paramcount.expr import parse_model
 from paramcount.layers._registry import rebuild
 from paramcount.layers.construction import argument_of, call_of, construction_of
@@ -124,7 +124,9 @@ class Result(Record):
         memory alone: what a caller that shows no more need not wait for).
 
         Raises:
-            ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``.
+            ArgumentError: a name in ``sections`` that is not one of ``SECTIONS``, ``sections`` that is not a
+                collection of names, ``plan`` that is not a ``PlanOptions``.
+            ShapeError, LimitError: ``input_shape`` that is not a tuple of integers, or one the tree refuses.
         """
         return build_report(self, plan, input_shape, sections)
 
@@ -179,6 +181,7 @@ def count(
     ``ArgumentError`` for ``architecture`` or ``via_transformers`` given with a text that is not a config, an
     ``UnknownNameError`` naming the closest zoo models and shipped hub ids for a bare name that is neither.
     """
+    expect_type("text", text, str, "a string")
     bare = "(" not in text and len(text) <= MAX_EXPRESSION_CHARS  # a longer text is refused by parse, unstripped
     if bare:
         from paramcount.sources.hf.hub import hub_config_path
@@ -314,6 +317,7 @@ def from_config(source: str | Path, *, architecture: str | None = None, via_tran
     the local Hugging Face cache nor the network (``count()`` reads other hub ids from them)."""
     from paramcount.sources.hf.hub import hub_config_path, is_hub_id, similar
 
+    expect_type("source", source, (str, os.PathLike), "a string or a path")
     shipped = hub_config_path(str(source))
     if shipped is None and is_hub_id(str(source)) and not os.path.exists(source):
         message = "not a shipped hub id nor a file or folder; count() reads other hub ids from the local cache "
@@ -333,6 +337,8 @@ def from_config_text(text: str | bytes, *, architecture: str | None = None, name
     """
     from paramcount.sources.hf import parse_config_text, read_model
 
+    expect_type("text", text, (str, bytes), "a string or bytes")
+    _check_architecture(architecture)
     tree, provenance = read_model(parse_config_text(text, name), architecture=architecture)
     query = text if isinstance(text, str) else text.decode("utf-8", "replace")
     return Result(query=query, tree=tree, totals=totals(tree), provenance=provenance)
@@ -349,14 +355,14 @@ def from_file(path: str | Path, *, query: str | None = None) -> Result:
     ties the config declares but the files store once (a tied ``lm_head.weight``) are listed as ties.
 
     Raises:
-        CheckpointError: a malformed or hostile file (one line: ``<file>: <what>``).
+        CheckpointError: a malformed or hostile file, or one that cannot be opened (one line: ``<file>: <what>``).
         LimitError: a count, length or size beyond its cap.
-        OSError: a file cannot be opened.
     """
     from pathlib import Path
 
     from paramcount.sources.files import read_checkpoint
 
+    expect_type("path", path, (str, os.PathLike), "a string or a path")
     checkpoint, weights = read_checkpoint(path)
     config = Path(path) / "config.json"
     has_config = Path(path).is_dir() and config.is_file()
@@ -458,8 +464,8 @@ def _hub_checkpoint(hub_id: str, config: Path, *, fetch: bool) -> tuple[Checkpoi
     range requests); None when none are at hand (no safetensors, nothing cached, or no ``[hub]`` extra).
 
     Raises:
-        CheckpointError, LimitError: malformed headers (the snapshot's, unless the safetensors headers answer).
-        OSError: a snapshot's file cannot be opened.
+        CheckpointError, LimitError: malformed or unreadable headers (the snapshot's, unless the safetensors
+            headers answer).
     """
     from paramcount.errors import CheckpointError
     from paramcount.sources.files import find_weights, read_checkpoint
@@ -648,9 +654,15 @@ def _forward_inputs(
     return (input_data,), {}
 
 
+def _check_architecture(architecture: str | None) -> None:
+    if architecture is not None:
+        expect_type("architecture", architecture, str, "a class name (a string)")
+
+
 def _count_config(
     query: str, path: str | Path, location: str, architecture: str | None, via_transformers: bool
 ) -> Result:
+    _check_architecture(architecture)
     if via_transformers:
         from paramcount.sources.hf.via_transformers import count_via_transformers
 
@@ -815,10 +827,24 @@ _blocks = per_tree(blocks)
 
 
 def _sections(names: Collection[str]) -> tuple[str, ...]:
+    given: object = names  # typed a collection, but a notebook passes whatever it holds
+    if isinstance(given, str) or not hasattr(given, "__iter__"):
+        one = f"; for one, write ({given!r},)" if isinstance(given, str) and given in SECTIONS else ""
+        raise ArgumentError("sections", f"must be a collection of section names, got {given!r:.40}{one}", "sections")
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
         raise ArgumentError("sections", f"unknown section {unknown[0]!r:.40}; known: {', '.join(SECTIONS)}", "sections")
     return tuple(name for name in SECTIONS if name in names)
+
+
+def _check_plan_options(options: object) -> None:
+    """``report(plan=…)`` holds a ``PlanOptions`` (typed so, but a notebook passes whatever it holds: a dict)."""
+    from paramcount.analysis.planner import PlanOptions
+
+    if not isinstance(options, PlanOptions):
+        example = "paramcount.PlanOptions(optimizer='adamw', seq_len=2048)"
+        message = f"must be a paramcount.PlanOptions, got {type(options).__name__} {short_repr(options)}"
+        raise ArgumentError("plan", f"{message}; build one: {example}", "plan")
 
 
 def build_report(
@@ -828,6 +854,8 @@ def build_report(
     sections: Collection[str] = SECTIONS,
 ) -> Report:
     wanted = _sections(sections)
+    if options is not None:
+        _check_plan_options(options)
     tree, model = result.tree, _model(result.tree)
     counts = model.counts
     shapes = _shapes(tree, input_shape, options)

@@ -13,7 +13,7 @@ import os
 import sys
 
 from paramcount import __version__
-from paramcount._record import Record
+from paramcount._record import Record, replace
 from paramcount.errors import ArgumentError, LimitError, ParamcountError, QueryError
 from paramcount.limits import MAX_BATCH_LINES
 
@@ -315,8 +315,15 @@ def _use_rich(stream: TextIO, no_color: bool) -> bool:
 
 def _batch_lines(source: str) -> Iterator[str]:
     """Each query line without its line ending, unstripped: the length cap applies to the line as written,
-    as it does to a query anywhere else. Blank lines and ``#`` comments are skipped."""
-    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    as it does to a query anywhere else. Blank lines and ``#`` comments are skipped. Bytes that are not UTF-8
+    become U+FFFD, which fails their own line as the character it is, never the whole batch."""
+    if source != "-":
+        stream: TextIO = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+    else:
+        import io
+
+        buffer = getattr(sys.stdin, "buffer", None)  # none when stdin was replaced by a text stream
+        stream = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding="utf-8", errors="replace")
     with stream:
         for number, line in enumerate(stream, start=1):
             if number > MAX_BATCH_LINES:
@@ -412,7 +419,8 @@ def _answerer(arguments: argparse.Namespace | _Arguments) -> Callable[[str], Rep
 
             refuse_config_options(query, architecture, via_transformers)
             depth = DEFAULT_DEPTH if arguments.depth is None else arguments.depth
-            return summary_of_file(*target, arguments.args, shape, plan, depth)
+            report = summary_of_file(*target, arguments.args, shape, plan, depth)
+            return replace(report, query=query)  # the text given, as every other answer's (not the class's name)
         if arguments.args is not None:
             raise ArgumentError("--args", "gives the constructor's arguments of FILE.py:CLASS only")
         result = count(query, architecture=architecture, via_transformers=via_transformers, offline=offline)

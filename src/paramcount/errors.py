@@ -28,6 +28,7 @@ __all__ = [
     "ShapeError",
     "UnknownNameError",
     "did_you_mean",
+    "expect_type",
     "short_repr",
 ]
 
@@ -140,3 +141,15 @@ def short_repr(value: object) -> str:
     """A user value for a message: ``repr`` truncated to 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def expect_type(argument: str, value: object, kinds: type | tuple[type, ...], what: str) -> None:
+    """An ``ArgumentError`` naming ``argument`` when ``value`` is not of ``kinds``: an entry point's argument is
+    typed, but a notebook passes whatever it holds (``count(5)``, ``count(model)``), and the error must be one line
+    of ours, not a ``TypeError`` from inside. A module given where text is read is pointed to its own door."""
+    if isinstance(value, kinds):
+        return
+    hint = ""
+    if hasattr(value, "named_parameters"):
+        hint = "; for a torch.nn.Module, call paramcount.from_module() or paramcount.summary()"
+    raise ArgumentError(argument, f"must be {what}, got {type(value).__name__} {short_repr(value)}{hint}", argument)

@@ -316,6 +316,24 @@ BAD_OPTIONS: list[tuple[dict[str, object], type[Exception], str]] = [
         "dtype: 'float16' conflicts with mixed_precision='bf16'",
     ),
     ({"lora_targets": "q_proj"}, ArgumentError, "lora_targets: needs lora_rank"),
+    # a notebook passes whatever it holds: a name option's value of another type is refused by the option's name
+    # (each was an AttributeError from inside: 'int' object has no attribute 'strip')
+    ({"dtype": 16}, ArgumentError, "dtype: must be a name (a string), got 16"),
+    ({"optimizer": 5, "lora_rank": 8}, ArgumentError, "optimizer: must be a name (a string), got 5"),
+    (
+        {"optimizer": "adam", "mixed_precision": True},
+        ArgumentError,
+        "mixed_precision: must be a name (a string), got True",
+    ),
+    ({"quantization": 4}, ArgumentError, "quantization: must be a name (a string), got 4"),
+    ({"gpu": 80}, ArgumentError, "gpu: must be a name (a string), got 80"),
+    ({"kv_dtype": 8}, ArgumentError, "kv_dtype: must be a name (a string), got 8"),
+    # it was a TypeError: 'int' object is not iterable
+    (
+        {"optimizer": "adam", "lora_rank": 8, "lora_targets": 5},
+        ArgumentError,
+        "lora_targets: must name Linear modules, got 5",
+    ),
 ]
 
 

@@ -172,3 +172,12 @@ def test_each_surface_names_its_own_way_to_what_is_left_out() -> None:
     assert "Deeper modules hidden (depth=3)" in notebook
     assert "--depth" not in notebook
     assert "--json" not in notebook
+
+
+def test_each_surface_names_its_own_way_to_another_class_of_a_config() -> None:
+    # A Python user was told "also countable with --architecture", a flag of the command line only.
+    report = paramcount.count("meta-llama/Llama-3.1-8B").report(sections=())
+    others = "LlamaModel, LlamaForSequenceClassification, LlamaForTokenClassification, LlamaForQuestionAnswering"
+    assert f"\n  also countable with architecture=: {others}\n" in render_plain(report)
+    assert f"\n  also countable with --architecture: {others}\n" in render_plain(report, hints=CLI_HINTS)
+    assert "--architecture" not in report._repr_html_()

@@ -108,7 +108,18 @@ def test_a_file_of_no_tensors_is_one_line(tmp_path: Path, capsys: pytest.Capture
 
 def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "absent.gguf")]) == 2
-    assert capsys.readouterr().err == f"paramcount: error: No such file or directory: {tmp_path / 'absent.gguf'}\n"
+    assert capsys.readouterr().err == "paramcount: error: absent.gguf: cannot be read (No such file or directory)\n"
+
+
+@pytest.mark.parametrize("name", ["absent.safetensors", "absent.gguf", "absent.onnx", "absent.pt", "absent"])
+def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path, name: str) -> None:
+    """count() promises a ParamcountError for bad input, as a missing config.json is a ConfigError (it was a
+    FileNotFoundError, which also stopped a --batch at that line)."""
+    with pytest.raises(CheckpointError) as raised:
+        paramcount.from_file(tmp_path / name)
+    assert str(raised.value) == f"{name}: cannot be read (No such file or directory)"
+    with pytest.raises(CheckpointError):
+        paramcount.count(str(tmp_path / "absent.safetensors"))
 
 
 def test_a_missing_folder_inside_a_folder_here_is_named_before_the_hub(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 
-from paramcount.errors import ExpressionError, LimitError
+from paramcount.errors import ExpressionError, LimitError, expect_type
 from paramcount.expr._check import SyntaxCheck
 from paramcount.expr._evaluate import Evaluator
 from paramcount.expr._scan import scan
@@ -76,6 +76,7 @@ def parse(text: str) -> Module:
 def parse_model(text: str) -> tuple[Module, FromZoo | None]:
     """``parse``'s tree, and the zoo model's provenance when the expression is a zoo model (``resnet50(...)``,
     ``resnet50().half()``), else None."""
+    expect_type("text", text, str, "a string")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise LimitError("expression", MAX_EXPRESSION_CHARS, len(text), unit="characters")
     if not text.strip():

@@ -78,17 +78,21 @@ class Section(Record):
 
 
 class Hints(Record):
-    """How the reader of a surface gets what an answer leaves out: every row (``every``, a noun: ``--json``) and
-    the modules deeper than its tables go (``deeper``, formatted with the depth shown: ``--depth {depth}``)."""
+    """How the reader of a surface gets what an answer leaves out: every row (``every``, a noun: ``--json``), the
+    modules deeper than its tables go (``deeper``, formatted with the depth shown: ``--depth {depth}``) and a
+    config's other classes (``architecture``: ``--architecture``)."""
 
     every: str
     deeper: str
+    architecture: str
 
 
-CLI_HINTS: Final = Hints("--json", "--depth {depth}")
-LIBRARY_HINTS: Final = Hints("report.to_dict()", "depth={depth}")
-"""What a script's ``print(report)`` and a notebook name: ``Report.to_dict()`` and ``summary(depth=…)``."""
-WEB_HINTS: Final = Hints("the JSON answer", "depth {depth}")
+CLI_HINTS: Final = Hints("--json", "--depth {depth}", "--architecture")
+LIBRARY_HINTS: Final = Hints("report.to_dict()", "depth={depth}", "architecture=")
+"""What a script's ``print(report)`` and a notebook name: ``Report.to_dict()``, ``summary(depth=…)`` and
+``count(…, architecture=…)``."""
+WEB_HINTS: Final = Hints("the JSON answer", "depth {depth}", "architecture=")
+"""The web's: its JSON answer, and its query parameters (``?architecture=LlamaModel``)."""
 
 
 MAX_TENSOR_ROWS = 40
@@ -183,7 +187,7 @@ def _model_facts(
         segments.extend(Segment(line, "muted") for line in _sections(provenance))
     if isinstance(provenance, FromConfig) and provenance.other_classes:
         others = ", ".join(provenance.other_classes)
-        segments.append(Segment(f"\n  also countable with --architecture: {others}", "muted"))
+        segments.append(Segment(f"\n  also countable with {hints.architecture}: {others}", "muted"))
     return tuple(segments)
 
 

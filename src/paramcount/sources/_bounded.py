@@ -156,8 +156,13 @@ def open_regular(path: Path, label: str, format: str) -> tuple[BinaryIO, int]:
     """Open ``path`` for reading and return it with its size; anything but a regular file (a FIFO that would
     block, a device that never ends) is refused before a byte is read. The file is opened without blocking
     (opening a FIFO with no writer would wait forever) and checked on the open descriptor, so it cannot be
-    swapped between the check and the read."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    swapped between the check and the read. A file that cannot be opened is a ``CheckpointError`` (``<label>:
+    cannot be read (No such file or directory)``), as a config that cannot be is a ``ConfigError``: the input's
+    fault, one line, and a ``--batch`` goes on."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise CheckpointError(f"{label}: cannot be read ({error.strerror or error})", format) from None
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)

@@ -116,7 +116,7 @@ def read_index(path: Path, format: str) -> ShardIndex:
     Raises:
         CheckpointError: a malformed index, a shard outside the folder or missing.
         LimitError: a cap exceeded (index size, tensors, shards).
-        OSError: the index cannot be opened.
+        CheckpointError: also an index that cannot be opened (``<file>: cannot be read (…)``).
     """
     label = path.name
     stream, size = open_regular(path, label, format)

@@ -149,7 +149,7 @@ def read_checkpoint(path: str | Path) -> tuple[Checkpoint, Path]:
     Raises:
         CheckpointError: no weights found, an unknown format, or a malformed file.
         LimitError: a cap exceeded.
-        OSError: a file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
     path = Path(path)
     if path.is_dir():

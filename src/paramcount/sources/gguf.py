@@ -275,6 +275,6 @@ def read_gguf(path: str | Path) -> Checkpoint:
 
     Raises:
         CheckpointError, LimitError: see ``read_gguf_header``.
-        OSError: the file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
     return read_file(path, FORMAT, read_gguf_header)

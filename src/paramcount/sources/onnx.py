@@ -362,6 +362,6 @@ def read_onnx(path: str | Path) -> Checkpoint:
 
     Raises:
         CheckpointError, LimitError: see ``read_onnx_model``.
-        OSError: the file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
     return read_file(path, FORMAT, read_onnx_model)

@@ -242,7 +242,7 @@ def read_safetensors(path: str | Path) -> Checkpoint:
 
     Raises:
         CheckpointError, LimitError: see ``read_safetensors_header``.
-        OSError: the file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
 
     def read(stream: BinaryIO, *, label: str, size: int) -> Checkpoint:
@@ -266,7 +266,7 @@ def read_safetensors_index(path: str | Path) -> Checkpoint:
         CheckpointError: a malformed index, a shard outside the folder or missing, a shard whose tensors are
             not the ones the index places in it, or a malformed shard header.
         LimitError: a cap exceeded (index size, tensors, shards).
-        OSError: a file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
     index = read_index(Path(path), FORMAT)
     entries: list[TensorEntry] = []

@@ -130,7 +130,7 @@ def read_torch(path: str | os.PathLike[str]) -> Checkpoint:
     Raises:
         CheckpointError: a malformed or hostile file, or one that is not a regular file.
         LimitError: a cap exceeded.
-        OSError: the file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
 
     def read(stream: BinaryIO, *, label: str, size: int) -> Checkpoint:
@@ -146,7 +146,7 @@ def read_torch_index(path: str | os.PathLike[str]) -> Checkpoint:
 
     Raises:
         CheckpointError, LimitError: as ``read_torch``, and for a malformed index.
-        OSError: a file cannot be opened.
+        CheckpointError: also a file that cannot be opened (``<file>: cannot be read (…)``).
     """
     from pathlib import Path
 

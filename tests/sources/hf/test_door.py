@@ -188,6 +188,31 @@ def test_counting_through_transformers_refuses_odd_class_names(tmp_path: Path) -
         paramcount.count(str(tmp_path), via_transformers=True)
 
 
+def test_a_class_transformers_cannot_import_here_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torchvision built for another torch makes transformers' lazy import of a model class fail; the user got
+    its ModuleNotFoundError traceback ("Could not import module 'GPT2LMHeadModel'. Are this object's requirements
+    defined correctly? …"), the cause two exceptions down."""
+    transformers = pytest.importorskip("transformers")
+    lookup = type(transformers).__getattr__
+
+    def broken(module: object, name: str) -> object:
+        if name == "GPT2LMHeadModel":
+            raise ModuleNotFoundError(f"Could not import module {name!r}.") from RuntimeError(
+                "operator torchvision::nms does not exist"
+            )
+        return lookup(module, name)
+
+    monkeypatch.delattr(transformers, "GPT2LMHeadModel", raising=False)
+    monkeypatch.setattr(type(transformers), "__getattr__", broken)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    with pytest.raises(ConfigError) as raised:
+        paramcount.count(str(tmp_path), via_transformers=True)
+    assert str(raised.value) == (
+        f"{tmp_path / 'config.json'}: transformers cannot import GPT2LMHeadModel here "
+        "(RuntimeError: operator torchvision::nms does not exist)"
+    )
+
+
 _NOT_CATALOG = ("Sequential", "ModuleList", "ModuleDict", "Transformer")
 """Containers (built by the door from their members), and DistilBERT's own ``Transformer`` class, which shares
 ``torch.nn.Transformer``'s name."""

@@ -162,6 +162,7 @@ class PlanOptions(Record):
 
     def __post_init__(self) -> None:
         self._check_numbers()
+        self._check_names()
         self._set("dtype", self._dtype_name())
         self._set("optimizer", find_optimizer(self.optimizer).name if self.optimizer is not None else None)
         self._set("mixed_precision", self._mixed_precision())
@@ -178,6 +179,13 @@ class PlanOptions(Record):
 
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
+
+    def _check_names(self) -> None:
+        """The options spelled as names are strings (typed so, but a notebook passes whatever it holds)."""
+        for option in ("dtype", "optimizer", "mixed_precision", "quantization", "gpu", "kv_dtype"):
+            value: object = getattr(self, option)
+            if value is not None and not isinstance(value, str):
+                raise ArgumentError(option, f"must be a name (a string), got {value!r:.40}", option)
 
     def _check_numbers(self) -> None:
         _positive("lora_rank", self.lora_rank, MAX_LORA_RANK)
@@ -238,7 +246,11 @@ class PlanOptions(Record):
         targets = self.lora_targets
         if targets is None:
             return None
-        names: tuple[object, ...] = tuple(targets.split(",")) if isinstance(targets, str) else tuple(targets)
+        names: tuple[object, ...] = ()
+        if isinstance(targets, str):
+            names = tuple(targets.split(","))
+        elif hasattr(targets, "__iter__"):  # a tuple, a list: typed so, but built from whatever a caller holds
+            names = tuple(targets)
         if not names or any(not isinstance(name, str) or not name.strip() for name in names):
             raise ArgumentError("lora_targets", f"must name Linear modules, got {targets!r:.40}", "lora_targets")
         return tuple(str(name).strip() for name in names)

@@ -196,7 +196,7 @@ def propagate(root: Module, input_shape: tuple[int, ...], *, links: list[FlowLin
         LimitError: ``input_shape`` exceeds the caps (``MAX_INPUT_DIMS``, ``MAX_INPUT_SIZE``,
             ``MAX_INPUT_ELEMENTS``).
     """
-    shape = _checked_shape(tuple(input_shape))
+    shape = _checked_shape(input_shape)
     walk = _Walk(root)
     visited = walk.visit(root, "", Flow(shape), times=1, key=())
     if links is not None:
@@ -305,10 +305,15 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return _checked_shape(tuple(sizes))
 
 
-def _checked_shape(shape: tuple[int, ...]) -> Shape:
-    """The caps on an input shape, checked before any work."""
-    if any(isinstance(size, bool) or not isinstance(size, int) for size in shape):
-        raise ShapeError(f"input shape must be a tuple of integers, got {shape!r}"[:120], "")
+def _checked_shape(given: tuple[int, ...] | list[int]) -> Shape:
+    """The caps on an input shape, checked before any work (typed a tuple, but a caller passes what it holds: an
+    int or a string is refused whole, not read as its characters)."""
+    value: object = given
+    if not isinstance(value, tuple | list) or any(
+        isinstance(size, bool) or not isinstance(size, int) for size in value
+    ):
+        raise ShapeError(f"input shape must be a tuple of integers, got {value!r}"[:120], "")
+    shape: Shape = tuple(value)
     if len(shape) > MAX_INPUT_DIMS:
         raise LimitError("the number of input dimensions", MAX_INPUT_DIMS, len(shape))
     for position, size in enumerate(shape, start=1):

@@ -57,7 +57,12 @@ def count_via_transformers(
     else:
         if not _CLASS_NAME.fullmatch(chosen):
             raise ConfigError(f"{name}: {chosen!r} is not a class name", key_path="architectures")
-        cls = getattr(transformers, chosen, None)
+        try:
+            cls = getattr(transformers, chosen, None)
+        except ImportError as error:  # transformers' lazy import failed: a torchvision built for another torch …
+            cause = error.__cause__ or error
+            reason = f"{type(cause).__name__}: {next(iter(str(cause).splitlines()), '')}"
+            raise ConfigError(f"{name}: transformers cannot import {chosen} here ({reason})") from None
         if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
             raise ConfigError(f"{name}: transformers has no model class {chosen!r}", key_path="architectures")
         with torch.device("meta"):
