@@ -3,6 +3,8 @@ numbers taken from its facts."""
 
 from __future__ import annotations
 
+from paramcount._words import noun
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,6 +18,17 @@ def _n(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+def _count(value: object, singular: str, plural: str = "") -> str:
+    """``"1 output"``, ``"512 outputs"`` (a value that is not a number, such as ``?``, takes the plural)."""
+    number = value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return f"{_n(value)} {plural if plural and number != 1 else noun(number, singular)}"
+
+
+def _each(value: object, singular: str) -> str:
+    """``"each of the 512 outputs"``, or ``"the single output"`` for one (to start a sentence, capitalise it)."""
+    return f"the single {singular}" if value == 1 else f"each of the {_count(value, singular)}"
+
+
 def _shape(values: object) -> str:
     sizes = values if isinstance(values, tuple) else ()
     return "(" + ", ".join(str(v) for v in sizes) + ("," if len(sizes) == 1 else "") + ")"
@@ -26,17 +39,18 @@ def _bias_clause(r: Reading, what: str) -> str:
 
 
 def _linear(r: Reading) -> str:
-    out, inp = _n(r.fact("out_features")), _n(r.fact("in_features"))
+    out, inp = r.fact("out_features"), r.fact("in_features")
+    inputs = "the single input" if inp == 1 else f"all {_count(inp, 'input')}"
     return (
-        f"Each of the {out} outputs is a weighted sum of all {inp} inputs: one row of {inp} "
-        f"weights per output{_bias_clause(r, 'output')}. A fully connected layer's count grows with the "
+        f"{_each(out, 'output').capitalize()} is a weighted sum of {inputs}: one row of {_count(inp, 'weight')} "
+        f"per output{_bias_clause(r, 'output')}. A fully connected layer's count grows with the "
         f"product of its input and output sizes."
     )
 
 
 def _bilinear(r: Reading) -> str:
     return (
-        f"Each of the {_n(r.fact('out_features'))} outputs is x1ᵀ·A·x2 with its own "
+        f"{_each(r.fact('out_features'), 'output').capitalize()} is x1ᵀ·A·x2 with its own "
         f"({_n(r.fact('in1_features'))}, {_n(r.fact('in2_features'))}) matrix A{_bias_clause(r, 'output')}."
     )
 
@@ -51,7 +65,7 @@ def _conv(r: Reading) -> str:
         else f" (with groups={groups}, each filter sees only {_n(sizes[0])} of the input channels)"
     )
     return (
-        f"Each of the {_n(r.fact('out_channels'))} filters is a {_shape(kernel)} kernel{per_group}"
+        f"{_each(r.fact('out_channels'), 'filter').capitalize()} is a {_shape(kernel)} kernel{per_group}"
         f"{_bias_clause(r, 'filter')}. "
         f"The same weights slide over every position, so the count does not depend on the input size."
     )
@@ -62,7 +76,7 @@ def _conv_transpose(r: Reading) -> str:
     kernel = weight[1:] if isinstance(weight, tuple) else ()
     return (
         f"A transposed convolution stores its weight as (in_channels, out_channels/groups, kernel…) = "
-        f"{_shape(weight)}: each of the {_n(r.fact('in_channels'))} input channels spreads a "
+        f"{_shape(weight)}: {_each(r.fact('in_channels'), 'input channel')} spreads a "
         f"{_shape(kernel)} kernel over the output{_bias_clause(r, 'output channel')}. "
         f"The count does not depend on the input size."
     )
@@ -70,8 +84,8 @@ def _conv_transpose(r: Reading) -> str:
 
 def _embedding(r: Reading) -> str:
     table = (
-        f"A lookup table: one row of {_n(r.fact('embedding_dim'))} numbers for each of the "
-        f"{_n(r.fact('num_embeddings'))} tokens. Only the rows of the tokens in a batch are read, but all rows "
+        f"A lookup table: one row of {_count(r.fact('embedding_dim'), 'number')} for "
+        f"{_each(r.fact('num_embeddings'), 'token')}. Only the rows of the tokens in a batch are read, but all rows "
         "are stored"
     )
     if "padding_row" not in dict(r.facts):
@@ -79,7 +93,7 @@ def _embedding(r: Reading) -> str:
     return (
         f"{table} and counted. Row {_n(r.fact('padding_row'))} (padding_idx={r.fact('padding_idx')}) starts as "
         "zeros and always gets a zero gradient (torch's backward skips it), so training leaves it at zero; the "
-        f"other {_n(r.fact('trained_rows'))} rows are trained."
+        f"other {_count(r.fact('trained_rows'), 'row')} {'is' if r.fact('trained_rows') == 1 else 'are'} trained."
     )
 
 
@@ -116,11 +130,11 @@ def _recurrent(r: Reading) -> str:
     stack = ""
     if "num_layers" in dict(r.facts):
         directions = "both directions" if r.fact("bidirectional") else "one direction"
-        stack = f" The stack is {_n(r.fact('num_layers'))} layer(s) deep, in {directions}."
+        stack = f" The stack is {_count(r.fact('num_layers'), 'layer')} deep, in {directions}."
     return (
         f"{_GATE_WORDS[gates if isinstance(gates, int) else 1]} × hidden_size rows: the input-to-hidden weight "
         f"(weight_ih) and the hidden-to-hidden weight (weight_hh) each have {gates}·{_n(r.fact('hidden_size'))} = "
-        f"{'?' if rows is None else _n(rows)} rows, one block per gate.{biases}{stack}"
+        f"{_count('?' if rows is None else rows, 'row')}, one block per gate.{biases}{stack}"
     )
 
 
@@ -146,8 +160,10 @@ def _prelu(r: Reading) -> str:
 
 def _container(r: Reading) -> str:
     return (
-        f"A container: its count is the sum of its children's ({r.fact('owners')} of its {r.fact('children')} "
-        "direct children hold parameters); shared modules are counted once, as torch counts them."
+        f"A container: its count is the sum of its children's ({r.fact('owners')} of its "
+        f"{_count(r.fact('children'), 'direct child', 'direct children')} "
+        f"{'holds' if r.fact('owners') == 1 else 'hold'} parameters); shared modules are counted once, as torch "
+        "counts them."
     )
 
 
