@@ -14,7 +14,7 @@ import torch
 import transformers
 
 from paramcount.sources.hf import build_config_tree
-from paramcount.tree import iter_buffers, iter_params, parameter_count
+from paramcount.tree import Module, iter_buffers, iter_params, parameter_count
 
 CONFIGS = Path(__file__).parents[1] / "src" / "paramcount" / "sources" / "hf" / "configs"
 
@@ -50,6 +50,13 @@ def assert_matches_transformers(config: dict[str, Any], architecture: str, *, ch
     the same order as ``named_parameters()``."""
     theirs = transformers_model(config, architecture)
     ours = build_config_tree(config, architecture=architecture)
+    assert_same_parameters(ours, theirs, architecture, check_names=check_names)
+
+
+def assert_same_parameters(
+    ours: Module, theirs: torch.nn.Module, architecture: str, *, check_names: bool = True
+) -> None:
+    """``assert_matches_transformers`` for a tree and a model already built."""
     their_total = sum(p.numel() for p in theirs.parameters())
     assert parameter_count(ours) == their_total, f"{architecture}: ours {parameter_count(ours):,} vs {their_total:,}"
     if check_names:

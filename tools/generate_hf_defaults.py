@@ -6,12 +6,13 @@ For every ``model_type`` paramcount has a builder for, and every type those use 
 - ``defaults``: each dataclass field's default that is not None (``PreTrainedConfig.default_config_fields``);
   a None default is a value ``__post_init__`` derives from other keys (``head_dim``, ``num_key_value_heads``),
   which the builders derive as transformers does;
-- ``aliases``: the class's ``attribute_map`` (``hidden_size`` → ``n_embd`` for GPT-2): a config giving the alias
-  sets the attribute, so the attribute's default does not apply;
-- ``set_before_alias``: keys ``__post_init__`` derives from an aliased attribute before the alias is applied (the
-  alias reaches the attribute last), so they keep the value derived from the default: T5's ``num_hidden_layers``
-  sets ``num_layers`` but ``num_decoder_layers`` stays 6. Found by building the class with the alias and with
-  the attribute set to the same value and keeping what differs;
+- ``aliases``: the class's ``attribute_map`` (``hidden_size`` → ``n_embd`` for GPT-2): a config may write either
+  spelling. One of the two is a dataclass field, keyed so in ``defaults`` (``n_embd``; Qwen3-MoE's alias
+  ``num_experts``), and the other is set after the fields, so it wins (``_defaults.spellings``); checked here;
+- ``set_before_alias``: keys ``__post_init__`` derives from the field before the other spelling is applied (it
+  reaches the attribute last), so they keep the field's value: T5's ``num_hidden_layers`` sets ``num_layers`` but
+  ``num_decoder_layers`` stays 6. Found by building the class with the other spelling and with the field set to
+  the same value and keeping what differs; checked to be the field's default;
 - ``sub_configs``: for each nested config (``text_config``, ``vision_config``) the type it gets when the file
   does not name one, whether that type is fixed by the class (``Gemma3TextConfig``) or taken from the nested
   ``model_type`` (LLaVA's ``AutoConfig``), and the keyword arguments transformers passes when the nested
@@ -72,13 +73,10 @@ def _entry(model_type: str) -> dict[str, Any]:
         lifted = _from_parent(cls, key, spec.config_class)
         if lifted:
             sub_configs[key]["from_parent"] = lifted
-    return {
-        "class": cls.__name__,
-        "defaults": defaults,
-        "aliases": dict(cls.attribute_map),
-        "set_before_alias": _set_before_alias(cls, defaults),
-        "sub_configs": sub_configs,
-    }
+    entry: dict[str, Any] = {"class": cls.__name__, "defaults": defaults, "aliases": dict(cls.attribute_map)}
+    entry["set_before_alias"] = _set_before_alias(cls, entry)
+    entry["sub_configs"] = sub_configs
+    return entry
 
 
 def _from_parent(cls: Any, key: str, sub_cls: Any) -> list[str]:
@@ -99,24 +97,36 @@ def _from_parent(cls: Any, key: str, sub_cls: Any) -> list[str]:
     return [name for name in inspect.signature(sub_cls.__init__).parameters if name not in own]
 
 
-def _set_before_alias(cls: Any, defaults: dict[str, object]) -> dict[str, dict[str, object]]:
-    """``{alias: {key: value}}``: what the class holds for ``key`` when ``alias`` is given rather than the attribute
-    it names, where that differs (probed with twice the attribute's default, a size every class accepts)."""
+def _set_before_alias(cls: Any, entry: dict[str, Any]) -> dict[str, dict[str, object]]:
+    """``{other: {key: value}}``: what the class holds for ``key`` when the ``other`` spelling of an attribute is
+    given rather than its field, where that differs (probed with twice the field's default, a size every class
+    accepts). Raises where ``_defaults.spellings`` would take the wrong spelling for the field, or a key differs by
+    more than keeping the field's default (the reader copies the field's value)."""
+    import dataclasses
+
     from huggingface_hub.errors import StrictDataclassError
 
+    from paramcount.sources.hf._defaults import spellings
+
+    fields = {field.name for field in dataclasses.fields(cls)}
+    defaults = entry["defaults"]
     found: dict[str, dict[str, object]] = {}
-    for alias, target in cls.attribute_map.items():
-        default = defaults.get(target)
+    for field, other in spellings(entry):
+        if other in fields:
+            raise RuntimeError(f"{cls.__name__}: {other!r} is the field of its attribute_map pair, not {field!r}")
+        default = defaults.get(field)
         if isinstance(default, bool) or not isinstance(default, int):
             continue
         try:
-            by_alias = cls(**{alias: 2 * default}).to_dict()
-            direct = cls(**{target: 2 * default}).to_dict()
+            by_other = cls(**{other: 2 * default}).to_dict()
+            direct = cls(**{field: 2 * default}).to_dict()
         except (ValueError, StrictDataclassError):  # the class ties the size to another key (gpt_neo's layers)
             continue
-        differing = {key: _plain(value) for key, value in by_alias.items() if value != direct.get(key)}
+        differing = {key: _plain(value) for key, value in by_other.items() if value != direct.get(key)}
+        if any(value != default for value in differing.values()):
+            raise RuntimeError(f"{cls.__name__}: {other!r} leaves {differing} other than {field!r}'s default")
         if differing:
-            found[alias] = differing
+            found[other] = differing
     return found
 
 

@@ -5,9 +5,12 @@ The table ``defaults.json`` is generated from transformers' configuration classe
 ``tools/generate_hf_defaults.py`` (it names the transformers version); the counting path only reads it.
 What it applies, as ``PreTrainedConfig`` does:
 
-- a key set through an ``attribute_map`` alias (T5's ``hidden_size`` sets ``d_model``) is set under its own name too,
-  and what transformers derives from it before applying the alias keeps the default's value (T5's
-  ``num_hidden_layers`` leaves ``num_decoder_layers`` at 6);
+- a key of an ``attribute_map`` may be written under either spelling: the one the config class declares as a field
+  (the one its default is keyed by: GPT-2's ``n_embd``, Qwen3-MoE's ``num_experts``) or the other (``hidden_size``;
+  ``num_local_experts``, which transformers 5 itself writes for Qwen3-MoE). The value is held under the field's
+  spelling, which the builders read. transformers sets the fields first and the other spelling after them, so a
+  config giving both takes the other's value, and what ``__post_init__`` derives from the field in between keeps
+  the field's value (T5's ``num_hidden_layers`` leaves ``num_decoder_layers`` at ``num_layers``, 6 by default);
 - a key still absent (not one written as null: the builders read null as transformers' ``__post_init__`` does,
   e.g. ``num_key_value_heads: null`` means one key/value head per query head) takes the class default;
 - a nested config (``text_config``, ``vision_config``) is completed by the class of its own ``model_type`` (or the
@@ -24,10 +27,10 @@ from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from typing import Any
 
-__all__ = ["DEFAULTS", "attribute", "complete", "defaults_table"]
+__all__ = ["DEFAULTS", "attribute", "complete", "defaults_table", "spellings"]
 
 DEFAULTS = Path(__file__).with_name("defaults.json")
 
@@ -46,11 +49,11 @@ def complete(data: Mapping[str, Any], model_type: str) -> dict[str, Any]:
     completed = dict(data)
     if entry is None:
         return completed
-    for alias, target in entry["aliases"].items():
-        if alias in data and target not in data:
-            completed[target] = data[alias]
-            for key, value in entry["set_before_alias"].get(alias, {}).items():
-                completed.setdefault(key, value)
+    for field, other in spellings(entry):
+        if other in data:
+            completed[field] = data[other]
+            for key, value in entry["set_before_alias"].get(other, {}).items():
+                completed.setdefault(key, data.get(field, value))
     for key, value in entry["defaults"].items():
         if key not in completed:
             completed[key] = value
@@ -65,7 +68,17 @@ def complete(data: Mapping[str, Any], model_type: str) -> dict[str, Any]:
     return completed
 
 
+def spellings(entry: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(field, other)`` for each pair of an entry's ``aliases`` (its class's ``attribute_map``): the spelling the
+    class declares as a dataclass field, which the defaults are keyed by (the attribute, GPT-2's ``n_embd``, unless
+    the alias is the field, Qwen3-MoE's ``num_experts``), and the other, which transformers sets after the fields."""
+    for alias, target in entry["aliases"].items():
+        yield (alias, target) if alias in entry["defaults"] else (target, alias)
+
+
 def attribute(model_type: str, key: str) -> str:
-    """The key transformers stores ``key`` under for ``model_type`` (``n_embd`` for GPT-2's ``hidden_size``)."""
+    """The key ``complete`` holds ``key`` under for ``model_type`` (``n_embd`` for GPT-2's ``hidden_size``)."""
     entry = defaults_table()["model_types"].get(model_type)
-    return str(entry["aliases"].get(key, key)) if entry is not None else key
+    if entry is None:
+        return key
+    return next((field for field, other in spellings(entry) if key in (field, other)), key)
