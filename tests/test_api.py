@@ -293,3 +293,51 @@ def test_count_of_a_module_names_the_door_for_modules() -> None:
         paramcount.count(torch.nn.Linear(3, 4))
     message = "text: must be a string, got Linear Linear(in_features=3, out_features=4,...; "
     assert str(raised.value) == message + "for a torch.nn.Module, call paramcount.from_module() or paramcount.summary()"
+
+
+@pytest.mark.parametrize(
+    ("query", "shape", "batch", "seq_len"),
+    [
+        ("gpt2", (2, 16), 2, 16),  # (batch, sequence)
+        ("t5-small", (2, 24, 7), 2, 7),  # (batch, source, target): the decoder's tokens are the target's
+        ("t5-small", (3, 9), 3, 9),  # (batch, source): the decoder as long as the source
+    ],
+)
+def test_token_ids_as_input_plan_as_seq_len_and_batch_do(
+    query: str, shape: tuple[int, ...], batch: int, seq_len: int
+) -> None:
+    # The README: `--input 2,2048` is (batch, sequence), "or give --seq-len 2048 --batch-size 2". The memory plan
+    # read neither from the input: no KV cache at inference, and in training the crude "outputs of N layers"
+    # estimate instead of the tensors autograd saves, beside shapes of the same tokens.
+    result = paramcount.count(query)
+    for optimizer in (None, "adamw"):
+        plan = None if optimizer is None else paramcount.PlanOptions(optimizer=optimizer)
+        given = paramcount.PlanOptions(optimizer=optimizer, seq_len=seq_len, batch=batch)
+        from_input = result.report(plan, shape, sections=())
+        assert from_input.to_dict() == result.report(given, shape, sections=()).to_dict()
+        assert from_input.plan is not None
+        assert (from_input.plan.options.batch, from_input.plan.options.seq_len) == (batch, seq_len)
+
+
+def test_gpt2_kv_cache_of_token_ids_given_as_input() -> None:
+    # 12 layers · keys and values · batch 2 · 16 tokens · 12 kv heads · head_dim 64 · 4 bytes (float32), as
+    # transformers' DynamicCache keeps them (test_kv_cache measures the same formula against it)
+    plan = paramcount.count("gpt2").report(None, (2, 16), sections=()).plan
+    assert plan is not None
+    assert plan.kv_cache is not None
+    assert plan.kv_cache.bytes == 12 * 2 * 2 * 16 * 12 * 64 * 4
+
+
+@pytest.mark.parametrize(
+    ("seq_len", "batch", "message"),
+    [
+        (32, 1, "seq_len: is 32, but the input (2, 16) has sequences of 16 tokens; give one of them"),
+        (16, 4, "batch: is 4, but the input (2, 16) has a batch of 2 sequences; give one of them"),
+    ],
+)
+def test_a_seq_len_or_batch_other_than_the_inputs_is_refused(seq_len: int, batch: int, message: str) -> None:
+    # the shapes would follow the input and the KV cache the options: one report, two token counts
+    options = paramcount.PlanOptions(seq_len=seq_len, batch=batch)
+    with pytest.raises(ArgumentError) as caught:
+        paramcount.count("gpt2").report(options, (2, 16), sections=())
+    assert str(caught.value) == message

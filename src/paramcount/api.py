@@ -754,6 +754,28 @@ def _shapes(tree: Module, input_shape: tuple[int, ...] | None, options: PlanOpti
     return None if input_shape is None else propagate(tree, input_shape)
 
 
+def _input_tokens(result: Result, options: PlanOptions | None, input_shape: tuple[int, ...]) -> PlanOptions | None:
+    """``options`` with the sequence length and batch of an input of token ids, which plans as ``seq_len`` and
+    ``batch`` do (the KV cache, the activations); one the options state otherwise is refused, since the shapes
+    follow the input."""
+    from paramcount.analysis.shapes.propagate import token_lengths
+
+    tokens = token_lengths(result.tree, input_shape)
+    if tokens is None or (options is None and not isinstance(result.provenance, FromConfig | FromFile)):
+        return options
+    from paramcount.analysis.planner import PlanOptions
+
+    batch, seq_len = tokens
+    options = options or PlanOptions()
+    if options.seq_len not in (None, seq_len):
+        message = f"is {options.seq_len}, but the input {input_shape} has sequences of {seq_len} tokens"
+        raise ArgumentError("seq_len", f"{message}; give one of them", "seq_len")
+    if options.batch not in (1, batch):
+        message = f"is {options.batch}, but the input {input_shape} has a batch of {batch} {noun(batch, 'sequence')}"
+        raise ArgumentError("batch", f"{message}; give one of them", "batch")
+    return replace(options, seq_len=seq_len, batch=batch)
+
+
 def _compute(result: Result, model: _Model, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
     """FLOPs per step for the tokens of one batch with N as Kaplan et al. define it, the non-embedding
     parameters (active ones for mixture-of-experts models), and the training figure with all of them beside."""
@@ -859,6 +881,8 @@ def build_report(
     tree, model = result.tree, _model(result.tree)
     counts = model.counts
     shapes = _shapes(tree, input_shape, options)
+    if shapes is not None and input_shape is not None:
+        options = _input_tokens(result, options, input_shape)
     expression, program, with_variants = _describe(result, "code" in wanted)
     appears, variants, related = (with_variants and name in wanted for name in ("appears_in", "variants", "related"))
     explained, structure = "explanation" in wanted, "modules" in wanted

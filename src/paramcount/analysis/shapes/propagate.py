@@ -84,6 +84,7 @@ __all__ = [
     "parse_shape",
     "propagate",
     "token_input",
+    "token_lengths",
 ]
 
 MAX_INPUT_DIMS: Final = 8
@@ -265,6 +266,18 @@ def token_input(root: Module, batch: int, seq_len: int) -> tuple[int, int] | Non
     encoder-decoder with ``seq_len`` tokens on both sides), so ``--seq-len``/``--batch-size`` give its shapes
     and FLOPs without ``--input``; None for any other model."""
     return (batch, seq_len) if root.kind in SEQUENCE_INPUTS else None
+
+
+def token_lengths(root: Module, shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """``(batch, seq_len)`` of token ids of ``shape`` when ``root`` reads them, as ``--batch-size``/``--seq-len``
+    would give them (``token_input``'s inverse): a language model's (batch, sequence), an encoder-decoder's (batch,
+    source[, target]) (its decoder's tokens: the target, else as long as the source), Whisper's (batch, target);
+    None for any other model or shape, and for a shape with no tokens."""
+    if root.kind not in SEQUENCE_INPUTS or 0 in shape:
+        return None
+    if len(shape) == 2 or (len(shape) == 3 and root.kind in seq2seq.SOURCE_AND_TARGET_INPUTS):
+        return shape[0], shape[-1]
+    return None
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
