@@ -730,7 +730,10 @@ def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
     report = ours(config, "ViTModel", (2, 3, 224, 224))
     assert (report.output_shape, report.tokens) == ((2, 197, 768), None)
     assert report.total_flops == transformers_flops(config, "ViTModel", (2, 3, 224, 224), backward=False)
-    with pytest.raises(ShapeError, match=r"^embeddings: ViTEmbeddings cannot add position_embeddings and"):
+    message = (
+        r"^embeddings: ViTEmbeddings cannot add the input and position_embeddings: \[2, 257, 768\] and \[1, 197, 768\] "
+    )
+    with pytest.raises(ShapeError, match=message):
         ours(config, "ViTModel", (2, 3, 256, 256))  # transformers: "Input image size (256*256) doesn't match"
 
 

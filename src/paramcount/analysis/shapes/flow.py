@@ -479,7 +479,9 @@ class _WithParam(Map):
     what: str
 
     def map(self, call: Call, flow: Flow) -> Flow:
-        shape = broadcast(call, flow.shape, param_sizes(call.module, self.param), f"{self.what} {self.param} and")
+        shape = broadcast(
+            call, flow.shape, param_sizes(call.module, self.param), f"{self.what} the input and {self.param}:"
+        )
         if self.what == "multiply":  # autograd saves each operand for the other's gradient (an add saves nothing)
             call.saved(0)
         return Flow(shape, grad=True)
