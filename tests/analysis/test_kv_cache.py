@@ -457,7 +457,7 @@ def test_capacity_of_a_state_space_model_is_any_context_for_as_many_sequences_as
 
 ENCODER_DECODERS: dict[str, dict[str, Any]] = {
     "bart": shipped("facebook--bart-base.json")
-    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4}
+    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "num_hidden_layers": 2, "encoder_attention_heads": 4}
     | {"decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48, "vocab_size": 64}
     | TOKENS
     | {"decoder_start_token_id": 0},
@@ -466,12 +466,19 @@ ENCODER_DECODERS: dict[str, dict[str, Any]] = {
     | {"vocab_size": 64, "pad_token_id": 0, "eos_token_id": 0, "decoder_start_token_id": 0},
     # Whisper's encoder reads 2 · max_source_positions frames: a 16-position window keeps it small
     "whisper": shipped("openai--whisper-tiny.json")
-    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4}
+    | {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "num_hidden_layers": 2, "encoder_attention_heads": 4}
     | {"decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48, "vocab_size": 64}
     | {"max_source_positions": 16, "num_mel_bins": 8}
     | TOKENS
     | {"decoder_start_token_id": 0},
 }
+# An encoder deeper than its decoder (distil-whisper: 32 and 2 layers): the decoder's layers make the cache
+ENCODER_DECODERS["bart, deeper encoder"] = ENCODER_DECODERS["bart"] | {"encoder_layers": 5, "num_hidden_layers": 5}
+ENCODER_DECODERS["whisper, deeper encoder"] = ENCODER_DECODERS["whisper"] | {
+    "encoder_layers": 4,
+    "num_hidden_layers": 4,
+}
+ENCODER_DECODERS["whisper, deeper encoder"] |= {"decoder_layers": 1}
 
 
 def encoder_decoder_prefill(model: torch.nn.Module, config: dict[str, Any], shape: tuple[int, ...]) -> Any:
@@ -497,7 +504,8 @@ def test_encoder_decoder_kv_bytes_equal_the_cache_transformers_builds(family: st
     config = ENCODER_DECODERS[family]
     model = built(config, getattr(torch, dtype))
     tree = build_config_tree(config)
-    shapes = [(1, 1), (2, 5)] if family == "whisper" else [(1, 4), (2, 3, 3), (2, 7, 2), (1, 2, 9)]
+    speech = config["model_type"] == "whisper"
+    shapes = [(1, 1), (2, 5)] if speech else [(1, 4), (2, 3, 3), (2, 7, 2), (1, 2, 9)]
     for shape in shapes:
         given = propagate(tree, shape) if len(shape) == 3 else None  # --input batch,source,target
         options = PlanOptions(dtype=dtype, seq_len=shape[-1], batch=shape[0])
@@ -510,8 +518,9 @@ def test_encoder_decoder_kv_bytes_equal_the_cache_transformers_builds(family: st
         kv_items = sum(item.bytes for item in plan.items if item.category == "kv_cache")
         assert kv_items == cache_bytes(cache.self_attention_cache) + cache_bytes(cache.cross_attention_cache)
     labels = [item.label for item in plan.items if item.category == "kv_cache"]
-    source = 16 if family == "whisper" else shapes[-1][1]
-    assert labels[2:] == [f"KV cache {tensor}, 3 decoder layers × {source} encoder positions (cross-attention)"
+    source = 16 if speech else shapes[-1][1]
+    layers = "1 decoder layer" if config.get("decoder_layers") == 1 else "3 decoder layers"
+    assert labels[2:] == [f"KV cache {tensor}, {layers} × {source} encoder positions (cross-attention)"
                           for tensor in ("keys", "values")]  # fmt: skip
 
 

@@ -269,6 +269,9 @@ class _Stack(Record):
     """Each block run's path: its first block's index and its copies."""
     blocks: dict[str, Module]
     """Each block run's first block."""
+    cross: set[str]
+    """The block runs with a second attention after the first (an encoder-decoder's decoder: self-attention, then
+    cross-attention over the encoder's output)."""
 
 
 def _stacks(root: Module) -> list[_Stack]:
@@ -283,6 +286,8 @@ def _stacks(root: Module) -> list[_Stack]:
                 continue
             attention = _attention(path, module, times)
             if attention is not None:
+                if layer in stacks[stack].attention:
+                    stacks[stack].cross.add(layer)
                 stacks[stack].attention.setdefault(layer, replace(attention, holder=holder))
                 continue
         for child in reversed(module.children):
@@ -291,7 +296,7 @@ def _stacks(root: Module) -> list[_Stack]:
             child_stack, child_layer = stack, layer
             if stack is None and child.name.isdigit():
                 child_stack, child_layer = path, child_path
-                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}, {}))
+                found = stacks.setdefault(path, _Stack(path, module, times, {}, {}, {}, {}, set()))
                 found.runs[child_path] = (int(child.name), child.repeat)
                 found.blocks[child_path] = child
             work.append((child_path, child, times * child.repeat, child_stack, child_layer, module.kind))
@@ -406,8 +411,14 @@ def _size(stack: _Stack) -> int:
 
 def _language(root: Module, stacks: list[_Stack]) -> _Stack:
     """The stack whose attention is as wide as the output head's inputs (the language model, even beside a larger
-    vision tower: LLaVA-OneVision-0.5B's SigLIP), the largest of those (or of all, without such a head)."""
-    return max(stacks, key=lambda stack: (any(_vocab(root, a.hidden) for a in stack.attention.values()), _size(stack)))
+    vision tower: LLaVA-OneVision-0.5B's SigLIP), of those the one that also attends to another's output (an
+    encoder-decoder's decoder, even beside a deeper encoder: distil-whisper's 32 encoder and 2 decoder layers), the
+    largest of those (or of all, without such a head)."""
+
+    def rank(stack: _Stack) -> tuple[bool, bool, int]:
+        return any(_vocab(root, a.hidden) for a in stack.attention.values()), bool(stack.cross), _size(stack)
+
+    return max(stacks, key=rank)
 
 
 @per_tree
