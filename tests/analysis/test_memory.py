@@ -272,6 +272,40 @@ def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank:
         assert [note.values for note in plan.assumptions if note.kind == "zero-scalars"] == [(("count", 4),)]
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_tensor_parallelism_keeps_every_step_counter_on_every_device(rank: int) -> None:
+    # Megatron-style tensor parallelism over 2 devices, one rank's modules built as plain tensors: Linear(10, 6)
+    # column-parallel (its weight's and bias's rows split 3 + 3), Linear(6, 4) row-parallel (its weight's columns
+    # split, the bias whole on each). torch.optim on a rank's slices keeps a 0-d float32 step for each of the 4
+    # tensors it is given: 16 bytes on every device, not 16 / 2. A pipeline stage holds its layers' tensors only.
+    column = torch.nn.Linear(10, 6)
+    row = torch.nn.Linear(6, 4)
+    with torch.no_grad():
+        sliced = [
+            column.weight.chunk(2, dim=0)[rank],
+            column.bias.chunk(2)[rank],
+            row.weight.chunk(2, dim=1)[rank],
+            row.bias,
+        ]
+    parameters = [torch.nn.Parameter(tensor.clone()) for tensor in sliced]
+    optimizer = torch.optim.AdamW(parameters)
+    for parameter in parameters:
+        parameter.grad = torch.ones_like(parameter)
+    optimizer.step()
+    steps = [state["step"] for state in optimizer.state.values()]
+    held = sum(step.numel() * step.element_size() for step in steps if step.dim() == 0)
+    assert (len(steps), held) == (4, 16)
+    result = paramcount.count("Sequential(Linear(10, 6), Linear(6, 4))")
+    for zero in (0, 3):
+        plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", tp=2, zero=zero, gpus=4))
+        step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
+        assert (step.bytes, step.exact) == (held, True)
+        assert [note.values for note in plan.assumptions if note.kind == "tp-scalars"] == [(("count", 4),)]
+    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", tp=2, pp=2))
+    step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
+    assert (step.bytes, step.exact) == (held // 2, False)  # each stage its layers' steps: an even estimate
+
+
 def test_lion_and_eight_bit_adam_by_derivation() -> None:
     # Linear(4096, 4096): weight 16,777,216 elements, bias 4,096 (exactly min_8bit_size, so 8-bit too).
     result = paramcount.count("Linear(4096, 4096)")

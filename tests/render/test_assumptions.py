@@ -50,7 +50,15 @@ def test_every_assumption_of_a_plan_has_a_sentence() -> None:
     options = PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=512, tp=2, zero=1, gpus=4, gpu="H100")
     plan = plan_memory(tree, None, options)
     kinds = [a.kind for a in plan.assumptions]
-    assert {"dtype", "mixed-precision", "optimizer", "activations-dtype", "zero", "model-parallel"} <= set(kinds)
+    assert {
+        "dtype",
+        "mixed-precision",
+        "optimizer",
+        "activations-dtype",
+        "zero",
+        "model-parallel",
+        "tp-scalars",
+    } <= set(kinds)
     assert all(a.kind in TEMPLATES for a in plan.assumptions)
     said = [assumption_text(a) for a in plan.assumptions]
     assert said[0] == "dtype bfloat16: the dtype the config stores" == f"dtype {dtype_reason(plan.dtype_choice)}"

@@ -213,6 +213,10 @@ TEMPLATES: Final[dict[str, str]] = {
         "device a shard, perhaps empty, of every parameter); DeepSpeed's flat partitions keep one per parameter "
         "group instead"
     ),
+    "tp-scalars": (
+        "tensor parallelism does not split the optimizer's 0-d states (step …, {count:,} in all): each device "
+        "holds its slice of every parameter tensor, and torch.optim keeps one for each"
+    ),
     "model-parallel": (
         "tensor parallel {tp} × pipeline parallel {pp}: weights, gradients and states split evenly (an estimate: "
         "norms are replicated, pipeline stages are not perfectly balanced); activations per Korthikanti et al. "

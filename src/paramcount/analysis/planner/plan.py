@@ -51,6 +51,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final, Literal
 
+    from paramcount.analysis.memory import Split
     from paramcount.analysis.planner.accelerators import Accelerator
     from paramcount.analysis.planner.activations import ActivationPlan
     from paramcount.analysis.planner.kv import KVCache, KVCapacity, StateGroup
@@ -73,6 +74,11 @@ torch's own (the live door names another class of the same name by its module)."
 
 MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
+
+PER_TENSOR: Final[tuple[Split, ...]] = ("zero", "tp")
+"""The splits that keep an optimizer's 0-d state per parameter tensor (``step``) whole on every device: each
+data-parallel device holds a shard of every parameter (FSDP2) and each tensor-parallel device its slice of each,
+and torch.optim keeps one per tensor it is given; a pipeline stage holds its layers' only."""
 
 
 class Fit(Record):
@@ -310,7 +316,15 @@ def _optimizer_items(
                 if state.kind == "scalar":
                     scalars.add(entry.label)
     items = [
-        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer", per_tensor=label in scalars)
+        MemoryItem(
+            f"optimizer state {label}",
+            count,
+            bits,
+            bytes_,
+            1,
+            "optimizer",
+            kept_whole=PER_TENSOR if label in scalars else (),
+        )
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -572,12 +586,13 @@ def _states_note(state: StateGroup) -> Assumption:
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
     if item.category not in MODEL_SPLIT:
         return item
-    shards = options.tp * options.pp
-    if zero >= SHARDED_FROM_STAGE[item.category] and not item.per_tensor:
+    model = (1 if "tp" in item.kept_whole else options.tp) * (1 if "pp" in item.kept_whole else options.pp)
+    shards = model
+    if zero >= SHARDED_FROM_STAGE[item.category] and "zero" not in item.kept_whole:
         shards *= data_parallel
     if shards == 1:
         return item
-    return replace(item, bytes=-(-item.bytes // shards), exact=item.exact and options.tp * options.pp == 1)
+    return replace(item, bytes=-(-item.bytes // shards), exact=item.exact and model == 1)
 
 
 def _per_device(
@@ -591,14 +606,16 @@ def _per_device(
 
 def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list[Assumption]:
     notes = []
+    scalars = sum(item.count for item in items if item.kept_whole == PER_TENSOR)
     if options.zero:
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
-        scalars = sum(item.count for item in items if item.per_tensor)
         if scalars:
             notes.append(Assumption.of("zero-scalars", count=scalars))
     if options.tp * options.pp > 1:
         split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
         notes.append(Assumption.of("model-parallel", **split))
+        if options.tp > 1 and scalars:
+            notes.append(Assumption.of("tp-scalars", count=scalars))
     return notes
 
 
