@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 import paramcount
 from paramcount._record import replace
 from paramcount.analysis import planner
+from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner import EXCLUDED_OPTIMIZERS, MemoryPlan, PlanOptions, plan_memory, training_plans
 from paramcount.api import from_config_text
 from paramcount.errors import ArgumentError
@@ -240,29 +242,65 @@ def test_mixed_precision_adam_is_sixteen_bytes_per_parameter() -> None:
     assert plan.total_bytes == 16 * 1_180_160 + 4 * 2
 
 
-@pytest.mark.parametrize("rank", [0, 3])
-def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
-    # torch's FSDP2 (fully_shard) over 4 devices, run here as one rank of a fake process group (its collectives do
-    # nothing): every rank gets a gradient for every parameter, an empty shard too (Linear(20, 5)'s 5 rows split
-    # 2, 2, 1, 0: rank 3 holds none of them), so AdamW keeps a 0-d float32 step for each of the 4 tensors on every
-    # rank: 4 × 4 = 16 bytes per device, not 16 / 4. The plan keeps them whole at every ZeRO stage.
+def _fsdp2_rank(
+    rank: int,
+    devices: int,
+    model: torch.nn.Module,
+    optimizer: Callable[..., torch.optim.Optimizer],
+    *,
+    fails: bool = False,
+) -> dict[str, list[torch.Tensor]]:
+    """One rank of torch's FSDP2 (fully_shard) over ``devices``, run as a rank of a fake process group (its
+    collectives do nothing), after one step of ``optimizer``: the tensors the rank holds by what they are
+    ("weights", "gradients", each state's key), its shards as local tensors. ``fails``: the step raises after
+    making its states."""
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
     from torch.testing._internal.distributed.fake_pg import FakeStore
 
-    dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=4)
+    def local(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to_local() if isinstance(tensor, DTensor) else tensor
+
+    dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=devices)
     try:
-        model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
-        fully_shard(model, mesh=init_device_mesh("cpu", (4,)))
-        optimizer = torch.optim.AdamW(model.parameters())
-        model(torch.randn(3, 10)).sum().backward()
-        optimizer.step()
-        steps = [state["step"] for state in optimizer.state.values()]
+        fully_shard(model, mesh=init_device_mesh("cpu", (devices,)))
+        stepper = optimizer(model.parameters())
+        model(torch.randn(3, next(model.parameters()).shape[-1])).sum().backward()
+        with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+            stepper.step()
+        held: dict[str, list[torch.Tensor]] = {"weights": [], "gradients": []}
+        for parameter in model.parameters():
+            held["weights"].append(local(parameter))
+            held["gradients"].append(local(parameter.grad))
+            for key, value in stepper.state[parameter].items():
+                held.setdefault(key, []).append(local(value))
     finally:
         dist.destroy_process_group()
+    return held
+
+
+def _bytes(tensors: list[torch.Tensor]) -> int:
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
+
+def _per_device(expression: str, options: PlanOptions) -> tuple[dict[str, planner.MemoryItem], dict[str, Assumption]]:
+    """The plan's per-device lines by label and its assumptions by kind."""
+    result = paramcount.count(expression)
+    plan = plan_memory(result.tree, result.counts, options)
+    return {item.label: item for item in plan.per_device}, {note.kind: note for note in plan.assumptions}
+
+
+@pytest.mark.parametrize("rank", [0, 3])
+def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
+    # Every rank gets a gradient for every parameter, an empty shard too (Linear(20, 5)'s 5 rows split 2, 2, 1, 0:
+    # rank 3 holds none of them), so AdamW keeps a 0-d float32 step for each of the 4 tensors on every rank:
+    # 4 × 4 = 16 bytes per device, not 16 / 4. The plan keeps them whole at every ZeRO stage.
+    model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
+    steps = _fsdp2_rank(rank, 4, model, torch.optim.AdamW)["step"]
     assert all(step.dim() == 0 and step.dtype == torch.float32 for step in steps)
-    held = sum(step.numel() * step.element_size() for step in steps)
+    held = _bytes(steps)
     assert (len(steps), held) == (4, 16)
     result = paramcount.count("Sequential(Linear(10, 20), Linear(20, 5))")
     for zero in (1, 2, 3):
@@ -270,6 +308,33 @@ def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank:
         step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
         assert (step.count, step.bytes, step.exact) == (4, held, True)
         assert [note.values for note in plan.assumptions if note.kind == "zero-scalars"] == [(("count", 4),)]
+
+
+@pytest.mark.parametrize("rank", [0, 3])
+def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
+    # torch.optim.Adafactor on FSDP2's sharded parameters makes row_var (rows × 1) and col_var (1 × columns) with
+    # p.grad.new_zeros, which DTensor replicates: every rank holds 7 + 5 row and 10 + 7 column values in float32
+    # (48 + 68 bytes), however few rows of the weights it holds. (torch 2.13's step then fails on them.)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 7), torch.nn.Linear(7, 5))
+    held = _fsdp2_rank(rank, 4, model, torch.optim.Adafactor, fails=True)
+    measured = (_bytes(held["row_var"]), _bytes(held["col_var"]))
+    assert measured == (4 * (7 + 5), 4 * (10 + 7))
+    found, notes = _per_device(
+        "Sequential(Linear(10, 7), Linear(7, 5))", PlanOptions(optimizer="adafactor", zero=1, gpus=4)
+    )
+    planned = (found["optimizer state row_var"], found["optimizer state col_var"])
+    assert [(item.bytes, item.exact) for item in planned] == [(measured[0], True), (measured[1], True)]
+    assert notes["zero-factored"] == Assumption.of("zero-factored", count=7 + 5 + 10 + 7)
+
+
+def test_every_device_keeps_its_own_eight_bit_quantisation_maps() -> None:
+    # bitsandbytes' Optimizer8bit builds its two 256-entry float32 maps (fill_qmap) in each process's optimizer:
+    # 2 × 256 × 4 = 2,048 bytes on every device, whatever ZeRO, tensor or pipeline parallelism split.
+    maps = "8-bit quantisation maps (2 × 256 float32, shared)"
+    for split in ({"zero": 1, "gpus": 4}, {"tp": 2}, {"pp": 2}, {"zero": 3, "tp": 2, "pp": 2, "gpus": 8}):
+        found, notes = _per_device("Linear(4096, 4096)", PlanOptions(optimizer="adamw-8bit", **split))
+        assert (found[maps].bytes, found[maps].exact) == (2 * 256 * 4, True)
+        assert "per-process-maps" in notes
 
 
 @pytest.mark.parametrize("rank", [0, 1])

@@ -213,6 +213,16 @@ TEMPLATES: Final[dict[str, str]] = {
         "device a shard, perhaps empty, of every parameter); DeepSpeed's flat partitions keep one per parameter "
         "group instead"
     ),
+    "zero-factored": (
+        "ZeRO does not shard Adafactor's row_var and col_var ({count:,} values): on FSDP2's sharded parameters "
+        "torch.optim.Adafactor makes them whole on every device (new_zeros of a shape other than the parameter's "
+        "gives a replicated DTensor); torch 2.13's Adafactor.step does not yet run on such parameters (an in-place "
+        "square_ of a partial norm fails)"
+    ),
+    "per-process-maps": (
+        "every device keeps its own 8-bit quantisation maps: each process's bitsandbytes optimizer builds them "
+        "(Optimizer8bit.fill_qmap), so no split divides them"
+    ),
     "tp-scalars": (
         "tensor parallelism does not split the optimizer's 0-d states (step …, {count:,} in all): each device "
         "holds its slice of every parameter tensor, and torch.optim keeps one for each"

@@ -75,6 +75,14 @@ torch's own (the live door names another class of the same name by its module)."
 MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
 
+FACTORS: Final = frozenset({"row_var", "col_var"})
+"""Adafactor's factored second moment, which ZeRO leaves whole on every device (``REPLICATED``)."""
+REPLICATED: Final[tuple[Split, ...]] = ("zero",)
+"""On FSDP2's sharded parameters (DTensors), torch.optim.Adafactor's ``p.grad.new_zeros(row_shape)`` makes a tensor
+of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests)."""
+PER_PROCESS: Final[tuple[Split, ...]] = ("zero", "tp", "pp")
+"""bitsandbytes' quantisation maps: each process's optimizer builds its own (``Optimizer8bit.fill_qmap``)."""
+
 PER_TENSOR: Final[tuple[Split, ...]] = ("zero", "tp")
 """The splits that keep an optimizer's 0-d state per parameter tensor (``step``) whole on every device: each
 data-parallel device holds a shard of every parameter (FSDP2) and each tensor-parallel device its slice of each,
@@ -302,7 +310,7 @@ def _optimizer_items(
     regimes of a report, the plans of one model for many sequence lengths, share them); ``state_bits`` None:
     each parameter's own dtype's (a state of several has no single rate: bits 0)."""
     totals: dict[str, list[int]] = {}
-    scalars: set[str] = set()
+    whole: dict[str, tuple[Split, ...]] = {}
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
@@ -314,17 +322,11 @@ def _optimizer_items(
                 found[1] += entry.bytes * use.times
                 found[2] = found[2] if found[2] == entry.bits else 0
                 if state.kind == "scalar":
-                    scalars.add(entry.label)
+                    whole[entry.label] = PER_TENSOR
+                elif entry.label in FACTORS:
+                    whole[entry.label] = REPLICATED
     items = [
-        MemoryItem(
-            f"optimizer state {label}",
-            count,
-            bits,
-            bytes_,
-            1,
-            "optimizer",
-            kept_whole=PER_TENSOR if label in scalars else (),
-        )
+        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer", kept_whole=whole.get(label, ()))
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -335,6 +337,7 @@ def _optimizer_items(
                 32,
                 SHARED_8BIT_MAP_BYTES,
                 category="optimizer",
+                kept_whole=PER_PROCESS,
             )
         )
     return tuple(items)
@@ -611,6 +614,11 @@ def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
         if scalars:
             notes.append(Assumption.of("zero-scalars", count=scalars))
+        factors = sum(item.count for item in items if item.kept_whole == REPLICATED)
+        if factors:
+            notes.append(Assumption.of("zero-factored", count=factors))
+    if (options.zero or options.tp * options.pp > 1) and any(item.kept_whole == PER_PROCESS for item in items):
+        notes.append(Assumption.of("per-process-maps"))
     if options.tp * options.pp > 1:
         split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
         notes.append(Assumption.of("model-parallel", **split))
