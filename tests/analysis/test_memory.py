@@ -273,6 +273,7 @@ def _fsdp2_rank(
         held: dict[str, list[torch.Tensor]] = {"weights": [], "gradients": []}
         for parameter in model.parameters():
             held["weights"].append(local(parameter))
+            assert parameter.grad is not None
             held["gradients"].append(local(parameter.grad))
             for key, value in stepper.state[parameter].items():
                 held.setdefault(key, []).append(local(value))
@@ -310,6 +311,35 @@ def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank:
         assert [note.values for note in plan.assumptions if note.kind == "zero-scalars"] == [(("count", 4),)]
 
 
+def test_zero_per_device_is_the_largest_fsdp2_shard_exactly() -> None:
+    # FSDP2 splits each parameter on dim 0 into 4 chunks of ⌈rows / 4⌉ rows (torch.chunk): Linear(10, 7)'s 7 rows
+    # go 2, 2, 2, 1, Linear(7, 5)'s and the LayerNorm's 5 go 2, 2, 1, 0. Device 0 holds the most: 2 rows of each
+    # tensor, (2·10 + 2 + 2·7 + 2 + 2 + 2) · 4 = 168 bytes of weights, of gradients and of each AdamW moment, not
+    # ⌈127 · 4 / 4⌉ = 127. Each ZeRO stage takes it for what it shards (the rest whole: the ranks' sum).
+    def model() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(10, 7), torch.nn.Linear(7, 5), torch.nn.LayerNorm(5))
+
+    ranks = [_fsdp2_rank(rank, 4, model(), torch.optim.AdamW) for rank in range(4)]
+    kinds = ("weights", "gradients", "exp_avg", "exp_avg_sq")
+    held = [{kind: _bytes(tensors[kind]) for kind in kinds} for tensors in ranks]
+    assert [sizes["weights"] for sizes in held] == [168, 168, 128, 44]
+    largest = {kind: max(sizes[kind] for sizes in held) for kind in kinds}
+    labels = {
+        "weights": "weights (float32)",
+        "gradients": "gradients (float32)",
+        "exp_avg": "optimizer state exp_avg",
+        "exp_avg_sq": "optimizer state exp_avg_sq",
+    }
+    expression = "Sequential(Linear(10, 7), Linear(7, 5), LayerNorm(5))"
+    for zero, sharded in ((1, kinds[2:]), (2, kinds[1:]), (3, kinds)):
+        found, _ = _per_device(expression, PlanOptions(optimizer="adamw", zero=zero, gpus=4))
+        for kind in kinds:
+            expected = largest[kind] if kind in sharded else sum(sizes[kind] for sizes in held)
+            assert (found[labels[kind]].bytes, found[labels[kind]].exact) == (expected, True)
+    _, notes = _per_device(expression, PlanOptions(optimizer="adamw", zero=3, gpus=8))  # 7 and 5 rows over 8
+    assert notes["zero-short"] == Assumption.of("zero-short", count=6, data_parallel=8)
+
+
 @pytest.mark.parametrize("rank", [0, 3])
 def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
     # torch.optim.Adafactor on FSDP2's sharded parameters makes row_var (rows × 1) and col_var (1 × columns) with
@@ -325,14 +355,17 @@ def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_d
     planned = (found["optimizer state row_var"], found["optimizer state col_var"])
     assert [(item.bytes, item.exact) for item in planned] == [(measured[0], True), (measured[1], True)]
     assert notes["zero-factored"] == Assumption.of("zero-factored", count=7 + 5 + 10 + 7)
+    if rank == 0:  # the biases' 1-d variance is sharded as they are: device 0 holds 2 + 2 of their 7 + 5 values
+        assert found["optimizer state variance"].bytes == _bytes(held["variance"]) == 4 * (2 + 2)
 
 
 def test_every_device_keeps_its_own_eight_bit_quantisation_maps() -> None:
     # bitsandbytes' Optimizer8bit builds its two 256-entry float32 maps (fill_qmap) in each process's optimizer:
     # 2 × 256 × 4 = 2,048 bytes on every device, whatever ZeRO, tensor or pipeline parallelism split.
     maps = "8-bit quantisation maps (2 × 256 float32, shared)"
-    for split in ({"zero": 1, "gpus": 4}, {"tp": 2}, {"pp": 2}, {"zero": 3, "tp": 2, "pp": 2, "gpus": 8}):
-        found, notes = _per_device("Linear(4096, 4096)", PlanOptions(optimizer="adamw-8bit", **split))
+    for zero, tp, pp, gpus in ((1, 1, 1, 4), (0, 2, 1, 2), (0, 1, 2, 2), (3, 2, 2, 8)):
+        options = PlanOptions(optimizer="adamw-8bit", zero=zero, tp=tp, pp=pp, gpus=gpus)
+        found, notes = _per_device("Linear(4096, 4096)", options)
         assert (found[maps].bytes, found[maps].exact) == (2 * 256 * 4, True)
         assert "per-process-maps" in notes
 

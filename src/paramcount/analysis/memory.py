@@ -70,6 +70,10 @@ class MemoryItem(Record):
     category: Category = ""
     exact: bool = True
     """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
+    tensors: tuple[tuple[tuple[int, ...], int], ...] = ()
+    """The shape and copies of each tensor behind the line, every element at ``bits``: ZeRO's per-device line is
+    then the largest shard FSDP2 gives a device, ⌈rows / devices⌉ rows of each; empty: an even split, an
+    estimate."""
     kept_whole: tuple[Split, ...] = ()
     """The splits that leave the line whole on every device. An optimizer's 0-d ``step`` per parameter tensor:
     ``zero`` and ``tp`` (FSDP2 gives every device a shard of every parameter, a tensor-parallel device its slice
