@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 import paramcount
 from paramcount._record import replace
 from paramcount.analysis import planner
+from paramcount.analysis.memory import Assumption
 from paramcount.analysis.planner import EXCLUDED_OPTIMIZERS, MemoryPlan, PlanOptions, plan_memory, training_plans
 from paramcount.api import from_config_text
 from paramcount.errors import ArgumentError
@@ -240,29 +242,66 @@ def test_mixed_precision_adam_is_sixteen_bytes_per_parameter() -> None:
     assert plan.total_bytes == 16 * 1_180_160 + 4 * 2
 
 
-@pytest.mark.parametrize("rank", [0, 3])
-def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
-    # torch's FSDP2 (fully_shard) over 4 devices, run here as one rank of a fake process group (its collectives do
-    # nothing): every rank gets a gradient for every parameter, an empty shard too (Linear(20, 5)'s 5 rows split
-    # 2, 2, 1, 0: rank 3 holds none of them), so AdamW keeps a 0-d float32 step for each of the 4 tensors on every
-    # rank: 4 × 4 = 16 bytes per device, not 16 / 4. The plan keeps them whole at every ZeRO stage.
+def _fsdp2_rank(
+    rank: int,
+    devices: int,
+    model: torch.nn.Module,
+    optimizer: Callable[..., torch.optim.Optimizer],
+    *,
+    fails: bool = False,
+) -> dict[str, list[torch.Tensor]]:
+    """One rank of torch's FSDP2 (fully_shard) over ``devices``, run as a rank of a fake process group (its
+    collectives do nothing), after one step of ``optimizer``: the tensors the rank holds by what they are
+    ("weights", "gradients", each state's key), its shards as local tensors. ``fails``: the step raises after
+    making its states."""
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
     from torch.testing._internal.distributed.fake_pg import FakeStore
 
-    dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=4)
+    def local(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to_local() if isinstance(tensor, DTensor) else tensor
+
+    dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=devices)
     try:
-        model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
-        fully_shard(model, mesh=init_device_mesh("cpu", (4,)))
-        optimizer = torch.optim.AdamW(model.parameters())
-        model(torch.randn(3, 10)).sum().backward()
-        optimizer.step()
-        steps = [state["step"] for state in optimizer.state.values()]
+        fully_shard(model, mesh=init_device_mesh("cpu", (devices,)))
+        stepper = optimizer(model.parameters())
+        model(torch.randn(3, next(model.parameters()).shape[-1])).sum().backward()
+        with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+            stepper.step()
+        held: dict[str, list[torch.Tensor]] = {"weights": [], "gradients": []}
+        for parameter in model.parameters():
+            held["weights"].append(local(parameter))
+            assert parameter.grad is not None
+            held["gradients"].append(local(parameter.grad))
+            for key, value in stepper.state[parameter].items():
+                held.setdefault(key, []).append(local(value))
     finally:
         dist.destroy_process_group()
+    return held
+
+
+def _bytes(tensors: list[torch.Tensor]) -> int:
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
+
+def _per_device(expression: str, options: PlanOptions) -> tuple[dict[str, planner.MemoryItem], dict[str, Assumption]]:
+    """The plan's per-device lines by label and its assumptions by kind."""
+    result = paramcount.count(expression)
+    plan = plan_memory(result.tree, result.counts, options)
+    return {item.label: item for item in plan.per_device}, {note.kind: note for note in plan.assumptions}
+
+
+@pytest.mark.parametrize("rank", [0, 3])
+def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
+    # Every rank gets a gradient for every parameter, an empty shard too (Linear(20, 5)'s 5 rows split 2, 2, 1, 0:
+    # rank 3 holds none of them), so AdamW keeps a 0-d float32 step for each of the 4 tensors on every rank:
+    # 4 × 4 = 16 bytes per device, not 16 / 4. The plan keeps them whole at every ZeRO stage.
+    model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
+    steps = _fsdp2_rank(rank, 4, model, torch.optim.AdamW)["step"]
     assert all(step.dim() == 0 and step.dtype == torch.float32 for step in steps)
-    held = sum(step.numel() * step.element_size() for step in steps)
+    held = _bytes(steps)
     assert (len(steps), held) == (4, 16)
     result = paramcount.count("Sequential(Linear(10, 20), Linear(20, 5))")
     for zero in (1, 2, 3):
@@ -270,6 +309,99 @@ def test_zero_keeps_every_step_counter_whole_on_every_device_as_fsdp2_does(rank:
         step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
         assert (step.count, step.bytes, step.exact) == (4, held, True)
         assert [note.values for note in plan.assumptions if note.kind == "zero-scalars"] == [(("count", 4),)]
+
+
+def test_zero_per_device_is_the_largest_fsdp2_shard_exactly() -> None:
+    # FSDP2 splits each parameter on dim 0 into 4 chunks of ⌈rows / 4⌉ rows (torch.chunk): Linear(10, 7)'s 7 rows
+    # go 2, 2, 2, 1, Linear(7, 5)'s and the LayerNorm's 5 go 2, 2, 1, 0. Device 0 holds the most: 2 rows of each
+    # tensor, (2·10 + 2 + 2·7 + 2 + 2 + 2) · 4 = 168 bytes of weights, of gradients and of each AdamW moment, not
+    # ⌈127 · 4 / 4⌉ = 127. Each ZeRO stage takes it for what it shards (the rest whole: the ranks' sum).
+    def model() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(10, 7), torch.nn.Linear(7, 5), torch.nn.LayerNorm(5))
+
+    ranks = [_fsdp2_rank(rank, 4, model(), torch.optim.AdamW) for rank in range(4)]
+    kinds = ("weights", "gradients", "exp_avg", "exp_avg_sq")
+    held = [{kind: _bytes(tensors[kind]) for kind in kinds} for tensors in ranks]
+    assert [sizes["weights"] for sizes in held] == [168, 168, 128, 44]
+    largest = {kind: max(sizes[kind] for sizes in held) for kind in kinds}
+    labels = {
+        "weights": "weights (float32)",
+        "gradients": "gradients (float32)",
+        "exp_avg": "optimizer state exp_avg",
+        "exp_avg_sq": "optimizer state exp_avg_sq",
+    }
+    expression = "Sequential(Linear(10, 7), Linear(7, 5), LayerNorm(5))"
+    for zero, sharded in ((1, kinds[2:]), (2, kinds[1:]), (3, kinds)):
+        found, _ = _per_device(expression, PlanOptions(optimizer="adamw", zero=zero, gpus=4))
+        for kind in kinds:
+            expected = largest[kind] if kind in sharded else sum(sizes[kind] for sizes in held)
+            assert (found[labels[kind]].bytes, found[labels[kind]].exact) == (expected, True)
+    _, notes = _per_device(expression, PlanOptions(optimizer="adamw", zero=3, gpus=8))  # 7 and 5 rows over 8
+    assert notes["zero-short"] == Assumption.of("zero-short", count=6, data_parallel=8)
+
+
+@pytest.mark.parametrize("rank", [0, 3])
+def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
+    # torch.optim.Adafactor on FSDP2's sharded parameters makes row_var (rows × 1) and col_var (1 × columns) with
+    # p.grad.new_zeros, which DTensor replicates: every rank holds 7 + 5 row and 10 + 7 column values in float32
+    # (48 + 68 bytes), however few rows of the weights it holds. (torch 2.13's step then fails on them.)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 7), torch.nn.Linear(7, 5))
+    held = _fsdp2_rank(rank, 4, model, torch.optim.Adafactor, fails=True)
+    measured = (_bytes(held["row_var"]), _bytes(held["col_var"]))
+    assert measured == (4 * (7 + 5), 4 * (10 + 7))
+    found, notes = _per_device(
+        "Sequential(Linear(10, 7), Linear(7, 5))", PlanOptions(optimizer="adafactor", zero=1, gpus=4)
+    )
+    planned = (found["optimizer state row_var"], found["optimizer state col_var"])
+    assert [(item.bytes, item.exact) for item in planned] == [(measured[0], True), (measured[1], True)]
+    assert notes["zero-factored"] == Assumption.of("zero-factored", count=7 + 5 + 10 + 7)
+    if rank == 0:  # the biases' 1-d variance is sharded as they are: device 0 holds 2 + 2 of their 7 + 5 values
+        assert found["optimizer state variance"].bytes == _bytes(held["variance"]) == 4 * (2 + 2)
+
+
+def test_every_device_keeps_its_own_eight_bit_quantisation_maps() -> None:
+    # bitsandbytes' Optimizer8bit builds its two 256-entry float32 maps (fill_qmap) in each process's optimizer:
+    # 2 × 256 × 4 = 2,048 bytes on every device, whatever ZeRO, tensor or pipeline parallelism split.
+    maps = "8-bit quantisation maps (2 × 256 float32, shared)"
+    for zero, tp, pp, gpus in ((1, 1, 1, 4), (0, 2, 1, 2), (0, 1, 2, 2), (3, 2, 2, 8)):
+        options = PlanOptions(optimizer="adamw-8bit", zero=zero, tp=tp, pp=pp, gpus=gpus)
+        found, notes = _per_device("Linear(4096, 4096)", options)
+        assert (found[maps].bytes, found[maps].exact) == (2 * 256 * 4, True)
+        assert "per-process-maps" in notes
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_tensor_parallelism_keeps_every_step_counter_on_every_device(rank: int) -> None:
+    # Megatron-style tensor parallelism over 2 devices, one rank's modules built as plain tensors: Linear(10, 6)
+    # column-parallel (its weight's and bias's rows split 3 + 3), Linear(6, 4) row-parallel (its weight's columns
+    # split, the bias whole on each). torch.optim on a rank's slices keeps a 0-d float32 step for each of the 4
+    # tensors it is given: 16 bytes on every device, not 16 / 2. A pipeline stage holds its layers' tensors only.
+    column = torch.nn.Linear(10, 6)
+    row = torch.nn.Linear(6, 4)
+    with torch.no_grad():
+        sliced = [
+            column.weight.chunk(2, dim=0)[rank],
+            column.bias.chunk(2)[rank],
+            row.weight.chunk(2, dim=1)[rank],
+            row.bias,
+        ]
+    parameters = [torch.nn.Parameter(tensor.clone()) for tensor in sliced]
+    optimizer = torch.optim.AdamW(parameters)
+    for parameter in parameters:
+        parameter.grad = torch.ones_like(parameter)
+    optimizer.step()
+    steps = [state["step"] for state in optimizer.state.values()]
+    held = sum(step.numel() * step.element_size() for step in steps if step.dim() == 0)
+    assert (len(steps), held) == (4, 16)
+    result = paramcount.count("Sequential(Linear(10, 6), Linear(6, 4))")
+    for zero in (0, 3):
+        plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", tp=2, zero=zero, gpus=4))
+        step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
+        assert (step.bytes, step.exact) == (held, True)
+        assert [note.values for note in plan.assumptions if note.kind == "tp-scalars"] == [(("count", 4),)]
+    plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", tp=2, pp=2))
+    step = next(item for item in plan.per_device if item.label.startswith("optimizer state step"))
+    assert (step.bytes, step.exact) == (held // 2, False)  # each stage its layers' steps: an even estimate
 
 
 def test_lion_and_eight_bit_adam_by_derivation() -> None:

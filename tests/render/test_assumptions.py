@@ -50,11 +50,25 @@ def test_every_assumption_of_a_plan_has_a_sentence() -> None:
     options = PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=512, tp=2, zero=1, gpus=4, gpu="H100")
     plan = plan_memory(tree, None, options)
     kinds = [a.kind for a in plan.assumptions]
-    assert {"dtype", "mixed-precision", "optimizer", "activations-dtype", "zero", "model-parallel"} <= set(kinds)
+    assert {
+        "dtype",
+        "mixed-precision",
+        "optimizer",
+        "activations-dtype",
+        "zero",
+        "model-parallel",
+        "tp-scalars",
+    } <= set(kinds)
     assert all(a.kind in TEMPLATES for a in plan.assumptions)
     said = [assumption_text(a) for a in plan.assumptions]
     assert said[0] == "dtype bfloat16: the dtype the config stores" == f"dtype {dtype_reason(plan.dtype_choice)}"
-    assert "ZeRO-1 shards the optimizer states over 2 data-parallel devices (Rajbhandari et al. 2020)" in said
+    assert (
+        "ZeRO-1 shards the optimizer states over 2 data-parallel devices (Rajbhandari et al. 2020) as torch's FSDP2 "
+        "(fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim 0 in chunks of "
+        "⌈rows / 2⌉ (torch.chunk: the last devices get fewer), so the figure is the first device's, the largest "
+        "(DeepSpeed's flat partitions would be even to within padding); lines without a single dtype, of quantised "
+        "blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+    ) in said
 
 
 def test_the_kv_cache_states_its_assumptions_as_data() -> None:

@@ -37,6 +37,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     Category: TypeAlias = Literal["", "weights", "gradients", "optimizer", "buffers", "activations", "kv_cache"]
+    Split: TypeAlias = Literal["zero", "tp", "pp"]
 """What an item is, which decides how parallelism splits it (ZeRO shards optimizer states at stage 1,
 gradients at 2, weights at 3; activations and the KV cache follow the batch and the model split)."""
 
@@ -69,10 +70,14 @@ class MemoryItem(Record):
     category: Category = ""
     exact: bool = True
     """False for estimates (activations, whole-model averages of mixed GGUF types, even parallel splits)."""
-    per_tensor: bool = False
-    """One 0-d value per parameter tensor (an optimizer's ``step``): ZeRO shards no part of it, each data-parallel
-    device keeps all of them (FSDP2 gives every device a shard of every parameter, and torch.optim a ``step``
-    for each)."""
+    tensors: tuple[tuple[tuple[int, ...], int], ...] = ()
+    """The shape and copies of each tensor behind the line, every element at ``bits``: ZeRO's per-device line is
+    then the largest shard FSDP2 gives a device, ⌈rows / devices⌉ rows of each; empty: an even split, an
+    estimate."""
+    kept_whole: tuple[Split, ...] = ()
+    """The splits that leave the line whole on every device. An optimizer's 0-d ``step`` per parameter tensor:
+    ``zero`` and ``tp`` (FSDP2 gives every device a shard of every parameter, a tensor-parallel device its slice
+    of each, and torch.optim keeps a ``step`` for each); pipeline stages hold their layers' tensors only."""
 
 
 class MemoryBreakdown(Record):

@@ -206,12 +206,37 @@ TEMPLATES: Final[dict[str, str]] = {
     "heads-unrecorded": "the number of attention heads is not recorded in the shapes",
     "sizes-differ": "the blocks' attention sizes differ; the first block's are used for every layer",
     "inference-activations": "inference activations (one layer's working set at a time) are not included",
-    "zero": "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020)",
+    "zero": (
+        "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020) as "
+        "torch's FSDP2 (fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim "
+        "0 in chunks of ⌈rows / {data_parallel}⌉ (torch.chunk: the last devices get fewer), so the figure is the "
+        "first device's, the largest (DeepSpeed's flat partitions would be even to within padding); lines without a "
+        "single dtype, of quantised blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+    ),
     "zero-scalars": (
         "ZeRO does not shard the optimizer's 0-d states (step …, one per parameter tensor, {count:,} in all): the "
         "data-parallel devices each keep them all, as torch.optim does on FSDP2's shards (fully_shard gives every "
         "device a shard, perhaps empty, of every parameter); DeepSpeed's flat partitions keep one per parameter "
         "group instead"
+    ),
+    "zero-short": (
+        "{count:,} tensors have fewer rows (dim 0) than the {data_parallel:,} devices (fused experts stack one per "
+        "expert there): the first devices hold a row of each, the last ones none (FSDP2's shard_placement_fn can "
+        "shard another dim instead)"
+    ),
+    "zero-factored": (
+        "ZeRO does not shard Adafactor's row_var and col_var ({count:,} values): on FSDP2's sharded parameters "
+        "torch.optim.Adafactor makes them whole on every device (new_zeros of a shape other than the parameter's "
+        "gives a replicated DTensor); torch 2.13's Adafactor.step does not yet run on such parameters (an in-place "
+        "square_ of a partial norm fails)"
+    ),
+    "per-process-maps": (
+        "every device keeps its own 8-bit quantisation maps: each process's bitsandbytes optimizer builds them "
+        "(Optimizer8bit.fill_qmap), so no split divides them"
+    ),
+    "tp-scalars": (
+        "tensor parallelism does not split the optimizer's 0-d states (step …, {count:,} in all): each device "
+        "holds its slice of every parameter tensor, and torch.optim keeps one for each"
     ),
     "model-parallel": (
         "tensor parallel {tp} × pipeline parallel {pp}: weights, gradients and states split evenly (an estimate: "

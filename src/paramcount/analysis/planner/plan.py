@@ -51,6 +51,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final, Literal
 
+    from paramcount.analysis.memory import Split
     from paramcount.analysis.planner.accelerators import Accelerator
     from paramcount.analysis.planner.activations import ActivationPlan
     from paramcount.analysis.planner.kv import KVCache, KVCapacity, StateGroup
@@ -73,6 +74,19 @@ torch's own (the live door names another class of the same name by its module)."
 
 MODEL_SPLIT: Final = frozenset({"weights", "gradients", "optimizer"})
 """Categories tensor and pipeline parallelism divide (evenly: an estimate)."""
+
+FACTORS: Final = frozenset({"row_var", "col_var"})
+"""Adafactor's factored second moment, which ZeRO leaves whole on every device (``REPLICATED``)."""
+REPLICATED: Final[tuple[Split, ...]] = ("zero",)
+"""On FSDP2's sharded parameters (DTensors), torch.optim.Adafactor's ``p.grad.new_zeros(row_shape)`` makes a tensor
+of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests)."""
+PER_PROCESS: Final[tuple[Split, ...]] = ("zero", "tp", "pp")
+"""bitsandbytes' quantisation maps: each process's optimizer builds its own (``Optimizer8bit.fill_qmap``)."""
+
+PER_TENSOR: Final[tuple[Split, ...]] = ("zero", "tp")
+"""The splits that keep an optimizer's 0-d state per parameter tensor (``step``) whole on every device: each
+data-parallel device holds a shard of every parameter (FSDP2) and each tensor-parallel device its slice of each,
+and torch.optim keeps one per tensor it is given; a pipeline stage holds its layers' only."""
 
 
 class Fit(Record):
@@ -145,8 +159,17 @@ class _Training(Record):
     checkpoint in several dtypes, trained as loaded); empty: ``gradient_dtype`` and ``state_dtype``."""
 
 
-def _item(label: str, count: int, bits: int, category: Literal["weights", "gradients", "optimizer"]) -> MemoryItem:
-    return MemoryItem(label, count, bits, -(-count * bits // 8), 1, category)
+def _item(
+    label: str, uses: tuple[ParamUse, ...], bits: int, category: Literal["weights", "gradients", "optimizer"]
+) -> MemoryItem:
+    """``uses`` each at ``bits``, with their shapes for ZeRO's shards."""
+    count = _total(uses)
+    return MemoryItem(label, count, bits, -(-count * bits // 8), 1, category, tensors=_shapes(uses))
+
+
+@per_frozen
+def _shapes(uses: tuple[ParamUse, ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
+    return tuple((use.sizes, use.times) for use in uses)
 
 
 @per_frozen
@@ -208,7 +231,7 @@ def _weights(
         return [stored], [Assumption.of("checkpoint-weights" if quantised else "checkpoint-dtypes")]
     weight_dtype = MIXED_PRECISION[options.mixed_precision] if options.mixed_precision else dtype
     bits = dtype_bits(weight_dtype)
-    return [_item(f"weights ({weight_dtype})", _total(uses), bits, "weights")], []
+    return [_item(f"weights ({weight_dtype})", uses, bits, "weights")], []
 
 
 def _lora_targets(tree: Module, options: PlanOptions) -> LoraTargets:
@@ -296,7 +319,8 @@ def _optimizer_items(
     regimes of a report, the plans of one model for many sequence lengths, share them); ``state_bits`` None:
     each parameter's own dtype's (a state of several has no single rate: bits 0)."""
     totals: dict[str, list[int]] = {}
-    scalars: set[str] = set()
+    whole: dict[str, tuple[Split, ...]] = {}
+    shapes: dict[str, list[tuple[tuple[int, ...], int]]] = {}
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
@@ -308,9 +332,22 @@ def _optimizer_items(
                 found[1] += entry.bytes * use.times
                 found[2] = found[2] if found[2] == entry.bits else 0
                 if state.kind == "scalar":
-                    scalars.add(entry.label)
+                    whole[entry.label] = PER_TENSOR
+                elif entry.label in FACTORS:
+                    whole[entry.label] = REPLICATED
+                elif entry.count == use.count and state.kind != "blockwise_8bit":  # shaped like the parameter
+                    shapes.setdefault(entry.label, []).append((use.sizes, use.times))
     items = [
-        MemoryItem(f"optimizer state {label}", count, bits, bytes_, 1, "optimizer", per_tensor=label in scalars)
+        MemoryItem(
+            f"optimizer state {label}",
+            count,
+            bits,
+            bytes_,
+            1,
+            "optimizer",
+            tensors=tuple(shapes.get(label, ())),
+            kept_whole=whole.get(label, ()),
+        )
         for label, (count, bytes_, bits) in totals.items()
     ]
     if any("uint8" in label for label in totals):
@@ -321,6 +358,7 @@ def _optimizer_items(
                 32,
                 SHARED_8BIT_MAP_BYTES,
                 category="optimizer",
+                kept_whole=PER_PROCESS,
             )
         )
     return tuple(items)
@@ -344,9 +382,9 @@ def _training_items(
         size = sum(use.times * tensor_bytes(use.dtype, use.count) for use in setup.trainable)
         items.append(MemoryItem(f"gradients ({', '.join(setup.own_dtypes)})", count, 0, size, category="gradients"))
     else:
-        items.append(_item(f"gradients ({gradients})", count, dtype_bits(gradients), "gradients"))
+        items.append(_item(f"gradients ({gradients})", setup.trainable, dtype_bits(gradients), "gradients"))
     if setup.master_weights:
-        items.append(_item("master weights (float32)", count, 32, "optimizer"))
+        items.append(_item("master weights (float32)", setup.trainable, 32, "optimizer"))
     state_bits = None if setup.own_dtypes else dtype_bits(setup.state_dtype)
     items.extend(_optimizer_items(spec, setup.trainable, state_bits))
     if spec.matrices_only:
@@ -569,15 +607,32 @@ def _states_note(state: StateGroup) -> Assumption:
     )
 
 
+def _first_shard(item: MemoryItem, devices: int) -> int | None:
+    """The bytes of ``item`` on the device FSDP2 gives the most: ``fully_shard`` splits each parameter on dim 0
+    into ``devices`` chunks of ⌈rows / devices⌉ rows (torch.chunk: the last devices get fewer, or none), so the
+    first device holds ⌈rows / devices⌉ · (the other sizes) elements of every tensor (a 0-d one whole). None when
+    the line has no shapes or no whole number of bytes per element."""
+    if not item.tensors or item.bits % 8 or not item.bits or item.per != 1:
+        return None
+    elements = sum(
+        copies * math.prod(sizes[1:]) * -(-sizes[0] // devices) if sizes else copies for sizes, copies in item.tensors
+    )
+    return elements * item.bits // 8
+
+
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
+    """``item`` on one device: tensor and pipeline parallelism divide it evenly (an estimate); ZeRO, alone, leaves
+    a device FSDP2's largest shard of each tensor where the line's shapes are known, else an even share."""
     if item.category not in MODEL_SPLIT:
         return item
-    shards = options.tp * options.pp
-    if zero >= SHARDED_FROM_STAGE[item.category] and not item.per_tensor:
-        shards *= data_parallel
-    if shards == 1:
-        return item
-    return replace(item, bytes=-(-item.bytes // shards), exact=item.exact and options.tp * options.pp == 1)
+    model = (1 if "tp" in item.kept_whole else options.tp) * (1 if "pp" in item.kept_whole else options.pp)
+    sharded = data_parallel > 1 and zero >= SHARDED_FROM_STAGE[item.category] and "zero" not in item.kept_whole
+    if not sharded:
+        return item if model == 1 else replace(item, bytes=-(-item.bytes // model), exact=False)
+    largest = _first_shard(item, data_parallel) if model == 1 else None
+    if largest is not None:
+        return replace(item, bytes=largest)
+    return replace(item, bytes=-(-item.bytes // (model * data_parallel)), exact=False)
 
 
 def _per_device(
@@ -589,16 +644,37 @@ def _per_device(
     return model + sequence
 
 
+def _short_tensors(items: tuple[MemoryItem, ...], options: PlanOptions) -> int:
+    """The most tensors of a line ZeRO shards whose dim 0 has fewer rows than the data-parallel devices."""
+    devices = options.data_parallel
+    sharded = [
+        item for item in items if item.category in MODEL_SPLIT and options.zero >= SHARDED_FROM_STAGE[item.category]
+    ]
+    return max(
+        (sum(copies for sizes, copies in item.tensors if sizes and sizes[0] < devices) for item in sharded), default=0
+    )
+
+
 def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list[Assumption]:
     notes = []
+    scalars = sum(item.count for item in items if item.kept_whole == PER_TENSOR)
     if options.zero:
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
-        scalars = sum(item.count for item in items if item.per_tensor)
         if scalars:
             notes.append(Assumption.of("zero-scalars", count=scalars))
+        factors = sum(item.count for item in items if item.kept_whole == REPLICATED)
+        if factors:
+            notes.append(Assumption.of("zero-factored", count=factors))
+        short = _short_tensors(items, options) if options.tp * options.pp == 1 else 0
+        if short:
+            notes.append(Assumption.of("zero-short", count=short, data_parallel=options.data_parallel))
+    if (options.zero or options.tp * options.pp > 1) and any(item.kept_whole == PER_PROCESS for item in items):
+        notes.append(Assumption.of("per-process-maps"))
     if options.tp * options.pp > 1:
         split = {"tp": options.tp, "pp": options.pp, "sequence_parallel": options.sequence_parallel}
         notes.append(Assumption.of("model-parallel", **split))
+        if options.tp > 1 and scalars:
+            notes.append(Assumption.of("tp-scalars", count=scalars))
     return notes
 
 
@@ -869,7 +945,7 @@ def weights_in_format(tree: Module, name: str, *, dtype: str | None = None) -> M
     choice = resolve_dtype(tree, uses, PlanOptions(dtype=dtype).dtype)
     note = tuple(_format_notes(fmt, tree, uses, choice.dtype))
     if fmt.role == "dtype":
-        return MemoryBreakdown((_item(f"weights ({fmt.name})", _total(uses), fmt.value_bits, "weights"),), note)
+        return MemoryBreakdown((_item(f"weights ({fmt.name})", uses, fmt.value_bits, "weights"),), note)
     return MemoryBreakdown(quantized_weights(uses, fmt, choice.dtype), note)
 
 

@@ -414,4 +414,9 @@ def lora_adapters(adapters: tuple[Adapter, ...], rank: int) -> MemoryItem:
         32,
         4 * count,
         category="weights",
+        tensors=tuple(
+            (sizes, adapter.times)
+            for adapter in adapters
+            for sizes in ((rank, adapter.inputs), (adapter.outputs, rank))
+        ),
     )
