@@ -93,10 +93,12 @@ def _shipped(hub_id: str, **options: Any) -> ActivationPlan:
     return plan
 
 
-def _plan_equal_to_autograd(config: dict[str, Any], architecture: str, attention: str = "sdpa") -> ActivationPlan:
+def _plan_equal_to_autograd(
+    config: dict[str, Any], architecture: str, attention: str = "sdpa", batch: int = BATCH, seq: int = SEQ
+) -> ActivationPlan:
     """The plan of a tiny config changed by a test (stored, CPU kernels), checked equal to autograd's."""
-    measured = saved_bytes(real_model(config, architecture, attention, False), BATCH, SEQ)
-    plan = _plan_of(config, architecture, attention)
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, seq)
+    plan = _plan_of(config, architecture, attention, batch=batch, seq=seq)
     assert measured == plan.saved_bytes, f"measured {measured:,} B, ours {plan.saved_bytes:,} B"
     return plan
 
@@ -216,6 +218,55 @@ def test_gpt_style_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, f
     # four per layer in GPT-J and CodeGen), MPT's b·s·s bool mask, the loss's shifted labels at b = 1.
     runs = "eager" if family in EAGER_ONLY else "sdpa"
     assert _measured(family, 2, runs, False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
+
+
+@pytest.mark.parametrize(
+    ("family", "change", "batch", "seq"),
+    [
+        # one sequence: the query a view of the fused projection's output (kept whole), key and value the KV
+        # cache's copies; GPT-BigCode's one key and value head stays a view repeated to every head
+        ("gpt2", {}, 1, 9),
+        ("bloom", {}, 1, 9),
+        ("gpt_bigcode", {}, 1, 9),
+        ("mpt", {"use_cache": True}, 1, 9),
+        ("gpt_bigcode", {"multi_query": False}, 1, 9),
+        # no cache (MPT's configs, OpenAI GPT): query, key and value all views of that one output
+        ("mpt", {}, 1, 9),
+        ("openai_gpt", {}, 1, 9),
+        ("gpt2", {"use_cache": False}, 1, 9),
+        ("gpt_bigcode", {"use_cache": False}, 1, 9),
+        # one head: batch and heads fold as a view at any batch
+        ("gpt2", {"n_head": 1}, 2, 5),
+        ("gpt_bigcode", {"n_head": 1}, 2, 5),
+        # one token: BLOOM's heads hold their q, k, v side by side, so they fold as a view; GPT-2's do not
+        ("bloom", {}, 2, 1),
+        ("gpt_bigcode", {"multi_query": False}, 2, 1),
+        ("gpt2", {}, 2, 1),
+        # one key head repeated (multi-query Llama-likes, Gemma-2B): a view of that head at one sequence
+        ("llama", {"num_key_value_heads": 1}, 1, 9),
+        ("gemma", {"num_key_value_heads": 1}, 1, 9),
+        ("llama", {"num_key_value_heads": 1}, 2, 9),
+    ],
+)
+def test_eager_matmul_folds_views(family: str, change: dict[str, object], batch: int, seq: int) -> None:
+    # Eager attention's torch.matmul (BLOOM's own reshape) folds (batch, heads) into one dim with reshape, which
+    # is a view where the strides chain (_folds_as_view), else a copy of b·a·s·d: the view keeps its whole storage.
+    config, architecture = tiny_config(family, 2)
+    _plan_equal_to_autograd({**config, **change}, architecture, "eager", batch, seq)
+
+
+def test_bloom_560m_at_one_sequence_keeps_each_fused_output() -> None:
+    # bloom-560m, one sequence of 2048 tokens: each of its 24 layers keeps query_key_value's output (b·s·3h) for
+    # the query instead of a b·s·h copy, 2 × 1024 × 2048 × 2 B = 8 MiB more than half of two sequences' (201 MB
+    # in all).
+    one, two = (
+        _shipped("bigscience/bloom-560m", batch=batch, seq_len=2048, dtype="bfloat16", attention="eager")
+        for batch in (1, 2)
+    )
+    assert one.per_layer_bytes - two.per_layer_bytes // 2 == 2 * 1024 * 2048 * 2
+    assert one.layers == 24
+    query = next(tensor for tensor in one.per_layer if tensor.key == "self_attention.query")
+    assert (query.shape, query.module) == ("b·s·(3·h)", "self_attention.query_key_value")
 
 
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])

@@ -388,6 +388,9 @@ class _Settings(Record):
     unequal_heads: bool = False
     """The value head dim differs from the query/key head dim (DeepSeek's MLA): sdpa can run no flash kernel, so
     the CPU runs the math kernel and CUDA the memory-efficient one."""
+    use_cache: bool = True
+    """The forward fills transformers' KV cache (the config's ``use_cache``; never in checkpointed layers), whose
+    ``torch.cat`` copies each layer's key and value."""
 
 
 def _bytes(dtype: str) -> int:
@@ -529,6 +532,19 @@ def _kernel(settings: _Settings) -> str:
     return "flash"
 
 
+def _folds_as_view(out: _Builder, *, per_head: bool = False) -> bool:
+    """Whether eager attention's fold of an operand, (batch, heads, tokens, dims) into (batch·heads, tokens, dims) by
+    the reshape inside ``torch.matmul`` (BLOOM's own reshape), is a view of the operand's storage, not a copy.
+    A reshape views when the merged dims' strides chain: a dim of 1 always does, else the batch's stride must be
+    the heads times the head's. A contiguous operand (the KV cache's copy, a new tensor) chains. A head dim
+    expanded from one key head (``repeat_kv``, stride 0) or a view of a fused projection's output (batch stride
+    s·W; head stride d when q, k and v lie one after another, a·d < W) chains only where the batch or the heads
+    are 1; one whose heads each hold their q, k and v side by side (``per_head``: head stride 3·d, a·3·d = W) also
+    at one token."""
+    regime = out.regime
+    return regime.one_batch or out.sizes.a == 1 or (per_head and regime.one_position)
+
+
 def _attention_core(
     out: _Builder,
     module: str,
@@ -609,15 +625,12 @@ def _attention_core(
         return False
     scores = "float32" if float32_scores else "compute"
     upcast = " in float32" if float32_scores else ""
+    # one key head repeated by a view: the fold keeps it a view of that head where it chains
+    heads = "k" if repeat_kv and out.sizes.k == 1 and _folds_as_view(out) else "a"
+    repeated = ", repeated to every head" if repeat_kv else ""
+    repeated += " as a view of its one head" if heads == "k" else ""
     out.add(f"{module}.query", module, f"query{upcast} (BmmBackward0)", "b·a·s·d", scores, "tensor")
-    out.add(
-        f"{module}.key",
-        module,
-        "key" + (", repeated to every head" if repeat_kv else "") + f"{upcast} (BmmBackward0)",
-        f"b·a·{keys}·d",
-        scores,
-        "tensor",
-    )
+    out.add(f"{module}.key", module, f"key{repeated}{upcast} (BmmBackward0)", f"b·{heads}·{keys}·d", scores, "tensor")
     if settings.score_softcap:
         out.saved(
             f"{module}.softcap",
@@ -653,13 +666,7 @@ def _attention_core(
             f"b·a·s·{keys}",
             "tensor",
         )
-    out.saved(
-        f"{module}.value",
-        module,
-        "value" + (", repeated to every head" if repeat_kv else "") + " (BmmBackward0)",
-        f"b·a·{keys}·{value}",
-        "tensor",
-    )
+    out.saved(f"{module}.value", module, f"value{repeated} (BmmBackward0)", f"b·{heads}·{keys}·{value}", "tensor")
     return False
 
 
@@ -1254,6 +1261,12 @@ class _Gpt2(Record):
     """A learned position table ``wpe`` (BLOOM has ALiBi biases instead, without gradient)."""
     embedding_norm: str = ""
     """BLOOM's LayerNorm on the word embeddings."""
+    qkv_per_head: bool = False
+    """The fused projection's output holds each head's query, key and value side by side (BLOOM; GPT-BigCode
+    unless multi-query), not the queries, keys and values one after another (GPT-2, MPT, OpenAI GPT)."""
+    cache: bool = True
+    """The attention passes its key and value through transformers' KV cache (``Settings.use_cache``); OpenAI
+    GPT's takes none."""
 
 
 _ALIBI: Final = _Gpt2(upcast_softmax=True, mask_argument=False, positions=False)
@@ -1261,7 +1274,7 @@ _ALIBI: Final = _Gpt2(upcast_softmax=True, mask_argument=False, positions=False)
 keyword."""
 GPT2_LIKE: Final = {
     "gpt2": _Gpt2(),
-    "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False),
+    "gpt_bigcode": _Gpt2(upcast_softmax=True, mask_argument=False, qkv_per_head=True),
     "bloom": replace(
         _ALIBI,
         attention="self_attention",
@@ -1272,6 +1285,7 @@ GPT2_LIKE: Final = {
         dropouts=("self_attention.dropout_add", "mlp.dropout_add"),
         embedding="word_embeddings",
         embedding_norm="word_embeddings_layernorm",
+        qkv_per_head=True,
     ),
     "openai-gpt": _Gpt2(
         mask_argument=False,
@@ -1280,6 +1294,7 @@ GPT2_LIKE: Final = {
         final_norm="",
         post_norm=True,
         checkpointable=False,
+        cache=False,
     ),
     "mpt": replace(
         _ALIBI,
@@ -1327,6 +1342,8 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
         fused=fused,
         float32_scores=layout.float32_scores,
     )
+    if fused and _kernel(out.settings) == "eager":
+        _fused_views(out, layout)
     _attention_output(out, shared, f"{attention}.{layout.output}", "AddmmBackward0", "b·s·h", layout.dropouts[0])
     out.layer_norm(layout.norms[0] if layout.post_norm else layout.norms[1], "b·s·h")
     first, second = (f"{layout.mlp}.{name}" for name in layout.linears)
@@ -1334,6 +1351,23 @@ def _gpt2_layer(out: _Builder, layout: _Gpt2) -> None:
     _plain_mlp(out, first, what, f"{layout.mlp}.act", second, layout.dropouts[1])
     if layout.post_norm:
         out.layer_norm(layout.norms[1], "b·s·h")
+
+
+def _fused_views(out: _Builder, layout: _Gpt2) -> None:
+    """Eager attention's query, and its key and value where no KV cache copies them, are views of the fused
+    projection's output: where the matmul's fold keeps them views (``_folds_as_view``), that whole output (queries,
+    keys and values of every head) is what they keep, once."""
+    sizes = out.sizes
+    if not _folds_as_view(out, per_head=layout.qkv_per_head and sizes.k == sizes.a):
+        return
+    attention, projection = layout.attention, layout.projections
+    cached = layout.cache and out.settings.use_cache and not out.checkpointing
+    views = "query" if cached else "query, key and value"
+    what = f"{views}, views of {projection}'s output, which the matmul's fold keeps whole (BmmBackward0)"
+    width, per_token = ("3·h", 3 * sizes.h) if sizes.k == sizes.a else ("h+2·k·d", sizes.h + 2 * sizes.k * sizes.d)
+    _whole_base(out, f"{attention}.query", f"{attention}.{projection}", what, width, per_token)
+    if not cached:
+        out.found = [tensor for tensor in out.found if tensor.key not in (f"{attention}.key", f"{attention}.value")]
 
 
 # Vision transformers: ViT, DINOv2.
@@ -2521,6 +2555,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         logit_softcap=number("final_logit_softcapping") > 0,
         classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
         router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
+        use_cache=values.get("use_cache") is not False,
     )
 
 
