@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from paramcount.analysis.flops import FlopsEstimate
-    from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory
+    from paramcount.analysis.memory import Assumption, DtypeChoice, DtypeTotal, FormatMemory
     from paramcount.analysis.planner import MemoryPlan, PlanOptions
     from paramcount.analysis.shapes.types import ShapeReport
     from paramcount.analysis.structure import RawModule
@@ -776,23 +776,40 @@ def _input_tokens(result: Result, options: PlanOptions | None, input_shape: tupl
     return replace(options, seq_len=seq_len, batch=batch)
 
 
-def _compute(result: Result, model: _Model, options: PlanOptions | None) -> tuple[FlopsEstimate, ...]:
+def _compute(
+    result: Result, model: _Model, options: PlanOptions | None, plan: MemoryPlan | None, images: int | None
+) -> tuple[tuple[FlopsEstimate, ...], Assumption | None]:
     """FLOPs per step for the tokens of one batch with N as Kaplan et al. define it, the non-embedding
-    parameters (active ones for mixture-of-experts models), and the training figure with all of them beside."""
+    parameters (active ones for mixture-of-experts models), and the training figure with all of them beside;
+    with what D counts where it is not the tokens asked for (a vision transformer's positions), or why there is
+    no estimate (a model that reads no tokens). ``images``: the batch of an input shape given."""
     if options is None or options.seq_len is None:
-        return ()
-    from paramcount.analysis.flops import forward_estimate, training_estimate
+        return (), None
+    from paramcount.analysis.flops import estimated_tokens, forward_estimate, training_estimate
 
+    reads = plan is not None and _estimates_activations(plan)
+    tokens, basis = estimated_tokens(
+        result.tree, options.seq_len, options.batch, images=images, plan_reads_sequence=reads
+    )
+    if not tokens:
+        return (), basis
     used = model.active if model.active is not None else result.total
     active = "active " if model.active is not None else ""
     non_embedding = used - model.embedding_parameters
-    tokens = options.seq_len * options.batch
     which = f"{active}non-embedding parameters, as Kaplan et al."
-    return (
+    estimates = (
         forward_estimate(non_embedding, tokens, which=which),
         training_estimate(non_embedding, tokens, which=which),
         training_estimate(used, tokens, which=f"all {active}parameters, embeddings included", symbol="N_all"),
     )
+    return estimates, basis
+
+
+def _estimates_activations(plan: MemoryPlan) -> bool:
+    """The plan's activations are an estimate from ``seq_len`` (Korthikanti et al.'s), not per operation of a
+    modelled layout nor of an input shape."""
+    by_operation = plan.activations is not None or plan.module_activations is not None
+    return not by_operation and any(item.category == "activations" for item in plan.items)
 
 
 class _Model(Record):
@@ -887,6 +904,8 @@ def build_report(
     appears, variants, related = (with_variants and name in wanted for name in ("appears_in", "variants", "related"))
     explained, structure = "explanation" in wanted, "modules" in wanted
     plan = _plan(result, counts, options, shapes)
+    images = input_shape[0] if input_shape else None
+    compute, compute_basis = _compute(result, model, options, plan, images)
     return Report(
         query=result.query,
         provenance=result.provenance,
@@ -905,7 +924,8 @@ def build_report(
         plan=plan,
         optimizer=_optimizer_label(plan),
         shapes=shapes,
-        compute=_compute(result, model, options),
+        compute=compute,
+        compute_basis=compute_basis,
         variants=_compare(tree, counts.total, variant_candidates(tree)) if variants else (),
         related=_compare(tree, counts.total, related_candidates(tree)) if related else (),
         modules=_module_table(tree) if structure else (),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from paramcount._record import Record
 from paramcount.analysis.counts import Counts
 from paramcount.analysis.explain import Explanation
-from paramcount.analysis.memory import DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
+from paramcount.analysis.memory import Assumption, DtypeChoice, DtypeTotal, FormatMemory, TrainingPlan
 from paramcount.analysis.readings import Reading
 from paramcount.analysis.structure import Block, ModuleRow, RawModule
 from paramcount.provenance import Provenance
@@ -109,6 +109,9 @@ class Report(Record):
     """Output shapes and MACs per module for an input shape (``--input``)."""
     compute: tuple[FlopsEstimate, ...] = ()
     """Forward and training FLOPs per step for ``--seq-len``/``--batch-size`` (estimates, 2·N·D and 6·N·D)."""
+    compute_basis: Assumption | None = None
+    """With ``--seq-len``, where D is not the tokens asked for: a vision transformer's positions
+    (``compute-image-positions``), or why ``compute`` is empty (``compute-no-tokens``: the model reads no tokens)."""
     by_dtype: tuple[DtypeTotal, ...] = ()
     """Tensors, elements and bytes per dtype (for a checkpoint: its data on disk, quantised types included)."""
     sections: tuple[str, ...] = SECTIONS

@@ -79,6 +79,14 @@ def test_flops_api(client: TestClient) -> None:
     assert tokens == report_dict(paramcount.count("gpt2").report(PlanOptions(seq_len=1024, batch=8), sections=()))
 
 
+def test_flops_api_says_why_a_model_that_reads_no_tokens_has_no_token_estimate(client: TestClient) -> None:
+    """resnet50 reads images: seq_len is no D for 2·N·D, so compute is empty and the notes say why."""
+    answer = client.get("/api/flops", params={"q": "resnet50", "seq_len": "10"}).json()
+    assert answer == report_dict(paramcount.count("resnet50").report(PlanOptions(seq_len=10), sections=()))
+    assert answer["compute"] == []
+    assert answer["notes"][0].startswith("no token estimate: ResNet reads an image")
+
+
 @pytest.mark.parametrize(
     ("fields", "error_type", "message"),
     [

@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import math
 
+from paramcount._cache import per_tree
 from paramcount._record import Record
+from paramcount.analysis.memory import Assumption
 from paramcount.analysis.shapes.types import ShapeReport, ShapeStep
 from paramcount.errors import ParamcountError
+from paramcount.tree import Module, iter_modules_collapsed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ __all__ = [
     "FlopsEstimate",
     "FlopsReport",
     "ModuleFlops",
+    "estimated_tokens",
     "flops",
     "forward_estimate",
     "forward_flops",
@@ -62,6 +66,10 @@ MATMUL_CONVENTION: Final = (
     "convolutions only, 2 FLOPs per multiply-accumulate; bias additions, activations, normalisation, pooling, "
     "softmax and other elementwise operations are not counted"
 )
+
+_CONVOLUTIONS: Final = frozenset({"Conv1d", "Conv2d", "Conv3d"})
+"""Layers that read channels over a grid (an image, a signal, a volume): a model whose first layer is one reads no
+token ids."""
 
 TRAINING_SOURCE: Final = (
     "Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), §2.1; "
@@ -183,3 +191,60 @@ def _estimate(factor: int, parameters: int, tokens: int, what: str, which: str, 
         source=TRAINING_SOURCE,
         label=f"{what} ≈ {factor} · {symbol} · D{counted} (estimate)",
     )
+
+
+def estimated_tokens(
+    tree: Module, seq_len: int, batch: int, *, images: int | None = None, plan_reads_sequence: bool = False
+) -> tuple[int, Assumption | None]:
+    """D of the token estimates (``2·N·D``, ``6·N·D``) for ``batch`` sequences of ``seq_len`` tokens, and why D
+    is not their product where it is not.
+
+    A model whose input is token ids (``SEQUENCE_INPUTS``), or whose first layer reads vectors (a transformer or
+    recurrent layer, a checkpoint's embedding table), runs the tokens asked for. One whose first layer is a
+    convolution reads an image or a signal, whose positions the input decides: a vision transformer runs its
+    image's patches and the class token (the activation planner's count; ``images`` of them, the batch of an input
+    shape given, else ``batch``), any other (a CNN, an audio model's feature encoder) gets no estimate (D = 0).
+    ``plan_reads_sequence``: the memory plan took ``seq_len`` as its sequence (an activation estimate), which the
+    reason then says."""
+    from paramcount.analysis.shapes.propagate import SEQUENCE_INPUTS  # the shapes import this module
+
+    first = _first_layer(tree)
+    if tree.kind in SEQUENCE_INPUTS or first is None or first[1].kind not in _CONVOLUTIONS:
+        return seq_len * batch, None
+    positions = _image_positions(tree)
+    if positions:
+        images = batch if images is None else images
+        basis = Assumption.of("compute-image-positions", positions=positions, images=images, seq_len=seq_len)
+        return positions * images, basis
+    path, layer = first
+    channels = next((param.shape[1].value for param in layer.params if param.name == "weight"), 0)
+    reason = Assumption.of(
+        "compute-no-tokens",
+        model=tree.kind,
+        layer=path or "the root",
+        layer_kind=layer.kind,
+        channels=channels,
+        seq_len=seq_len,
+        plan_reads_sequence=plan_reads_sequence,
+    )
+    return 0, reason
+
+
+def _first_layer(tree: Module) -> tuple[str, Module] | None:
+    """The first layer holding parameters in torch's module order: the one that reads the input."""
+    return next(
+        ((path, module) for path, module, _ in iter_modules_collapsed(tree) if module.params and not module.children),
+        None,
+    )
+
+
+@per_tree
+def _image_positions(tree: Module) -> int:
+    """The positions a vision transformer's layers run per image, its patches and class token, as the activation
+    planner counts them (its position table's rows); 0 for any other model, or one the planner does not model."""
+    from paramcount.analysis.planner import transformer_dimensions
+    from paramcount.analysis.planner.activations import activation_plan
+
+    dims = transformer_dimensions(tree)
+    plan = None if dims is None else activation_plan(tree, dims, batch=1, seq_len=1, dtype="float32")
+    return plan.seq_len if plan is not None and plan.structure == "vit" else 0

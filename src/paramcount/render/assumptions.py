@@ -79,6 +79,13 @@ NO_FLASH: Final = {
 }
 """What sdpa runs instead of a flash kernel for multi-head latent attention's narrower values, by kernel."""
 
+GRIDS: Final = {
+    "Conv1d": "a signal (channels × length)",
+    "Conv2d": "an image (channels × height × width)",
+    "Conv3d": "a volume (channels × depth × height × width)",
+}
+"""What a model whose first layer is a convolution reads (``compute-no-tokens``), by the convolution's kind."""
+
 MASKED_ON_CUDA: Final = (
     "; on CUDA sdpa with a mask runs the memory-efficient kernel, modelled as the CPU's flash kernel keeps it (its "
     "logsumexp padded to a multiple of 32 queries is not)"
@@ -323,6 +330,17 @@ TEMPLATES: Final[dict[str, str]] = {
         "given input in train mode, parameters excluded (exact for this input and batch)"
     ),
     "not-included": "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
+    "compute-image-positions": (
+        "D = {positions:,} positions per image × {images:,} {image_word} = {tokens:,}: a vision transformer's layers "
+        "run the image's {patches:,} patches and the class token, as the activation planner counts them, whatever "
+        "the sequence length asked for ({seq_len:,}); 2·N·D leaves out attention's products over them (input gives "
+        "the exact FLOPs)"
+    ),
+    "compute-no-tokens": (
+        "no token estimate: {model} reads {what} through {layer} ({layer_kind}), not token ids, so the sequence length "
+        "asked for ({seq_len:,}) is no D for 2·N·D (Kaplan et al. count tokens){plan}; give input ({shape}) for its "
+        "exact FLOPs"
+    ),
     "accelerator": "{name} memory: {basis} (source: {source})",
 }
 """Each kind's sentence, ``str.format`` over its values (after ``_DERIVED`` adds the words some need)."""
@@ -396,6 +414,20 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else " modelled",
     },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
+    "compute-image-positions": lambda v: {
+        "image_word": noun(v["images"], "image"),
+        "tokens": v["positions"] * v["images"],
+        "patches": v["positions"] - 1,
+    },
+    "compute-no-tokens": lambda v: {
+        "what": GRIDS[v["layer_kind"]],
+        "plan": "; the memory plan's activation estimate takes it as the sequence length s"
+        if v["plan_reads_sequence"]
+        else ", nor does the memory plan use it",
+        "shape": f"a shape such as 1,{v['channels']},224,224"
+        if v["layer_kind"] == "Conv2d"
+        else "its shape, batch first",
+    },
 }
 """The words some kinds derive from their values (a rule's reason, with/without)."""
 

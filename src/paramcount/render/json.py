@@ -108,7 +108,7 @@ def _whole_dict(report: Report) -> dict[str, Any]:
         "code": program_text(report),
         "activations": _measured_activations(report.activations),
         "raw_shapes": [_pick(r, "path kind reason") for r in report.raw_shapes],
-        "notes": list(report.notes),
+        "notes": [*report.notes, *([assumption_text(report.compute_basis)] if report.compute_basis else [])],
     }
 
 

@@ -589,8 +589,14 @@ def _raw_shapes(report: Report) -> Section | None:
 
 
 def _compute(report: Report) -> Section | None:
+    basis = report.compute_basis
     if not report.compute:
-        return None
+        if basis is None:
+            return None
+        reason = assumption_text(basis)
+        return Section(
+            "compute", "Compute per step", (Paragraph((Segment(f"{reason[0].upper()}{reason[1:]}.", "muted"),)),)
+        )
     lines = []
     for estimate in report.compute:
         lines.append(
@@ -600,10 +606,11 @@ def _compute(report: Report) -> Section | None:
                 Segment(f"  ({estimate.label})", "muted"),
             )
         )
+    tokens = "D its tokens" if basis is None else assumption_text(basis)
     note = Paragraph(
         (
             Segment(
-                "Per step of one batch, D its tokens; N counts the parameters used per token (the active ones for "
+                f"Per step of one batch, {tokens}; N counts the parameters used per token (the active ones for "
                 "mixture-of-experts models) without the embedding tables, as Kaplan et al. do. "
                 f"{report.compute[0].source}",
                 "muted",
