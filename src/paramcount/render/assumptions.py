@@ -187,7 +187,10 @@ TEMPLATES: Final[dict[str, str]] = {
         "KV heads unknown from the shapes: the cache holds the key and value projection widths "
         "({key_width:,} and {value_width:,} per token per layer) as one head, not split by tp"
     ),
-    "activations-no-sequence": "activations not included: give seq_len (and batch)",
+    "activations-no-sequence": (
+        "activations not included: give seq_len (and batch) for a transformer's, or an input shape to count the "
+        "tensors autograd keeps"
+    ),
     "kv-no-sequence": "the KV cache not included: give seq_len (and batch)",
     "activations-no-stack": "activations not modelled: no stack of attention blocks found in the tree",
     "kv-no-stack": "KV cache not modelled: no stack of attention or state-space blocks found in the tree",
