@@ -160,6 +160,21 @@ def test_zero_3_over_8_gpus_divides_weights_gradients_and_states_by_8() -> None:
     assert by_label["master weights (float32)"] == 4 * parameters // 8
 
 
+def test_zero_s_per_device_figure_is_labelled_the_most_any_device_holds() -> None:
+    # FSDP2 cuts each tensor's rows into ⌈rows / N⌉: GPT-2's 50,257-row embedding leaves the last device fewer, so
+    # the per-device figure is the first device's, and the text and the web sentence say it is the most.
+    import paramcount
+    from paramcount.render.html import memory_answer_html
+
+    zero = paramcount.count("gpt2").report(PlanOptions(optimizer="adamw", zero=3, gpus=8))
+    assert "\n  Per device, on each of 8 devices (the most any one holds: ZeRO's shards can differ):\n" in str(zero)
+    assert "Each of the 8 devices holds at most " in memory_answer_html(zero)
+    split = paramcount.count("gpt2").report(PlanOptions(optimizer="adamw", tp=2, pp=4))
+    assert "\n  Per device, on each of 8 devices:\n" in str(split)
+    assert "Each of the 8 devices holds " in memory_answer_html(split)
+    assert "at most" not in memory_answer_html(split)
+
+
 def test_tensor_and_pipeline_parallel_split_the_model() -> None:
     # tp=2 × pp=4 = 8 devices: weights ⌈2 · 8,030,261,248 / 8⌉ per device, marked as an even-split estimate.
     plan = plan_memory(_llama_8b(), None, PlanOptions(tp=2, pp=4))

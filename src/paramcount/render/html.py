@@ -460,7 +460,8 @@ def _memory_pieces(report: Report) -> tuple[_Piece, ...]:
         pieces.append((": " + ", ".join(parts), None))
     pieces.append(("." if plan.exact else " (activations are an estimate).", None))
     if plan.devices > 1:
-        pieces += [(f" Each of the {integer(plan.devices)} devices holds ", None)]
+        most = " at most" if plan.options.zero else ""  # ZeRO's shards are uneven: the largest device's
+        pieces += [(f" Each of the {integer(plan.devices)} devices holds{most} ", None)]
         pieces += [*_sizes(plan.per_device_bytes, "per-device"), (": " + ", ".join(parts) + ".", None)]
     fit = plan.fit
     if fit is not None:

@@ -637,7 +637,8 @@ def _plan(report: Report) -> Section | None:
         Lines(tuple(_item_lines(plan.items))),
     ]
     if plan.devices > 1:
-        blocks.append(Paragraph((Segment(f"Per device, on each of {plan.devices} devices:"),)))
+        most = " (the most any one holds: ZeRO's shards can differ)" if plan.options.zero else ""
+        blocks.append(Paragraph((Segment(f"Per device, on each of {plan.devices} devices{most}:"),)))
         blocks.append(Lines(tuple(_item_lines(plan.per_device, rates=False))))
     fit = plan.fit
     if fit is not None:
