@@ -26,8 +26,9 @@ Globals read (everything else is refused):
 - ``collections.OrderedDict`` (with no arguments, as pickle writes it) is a dict; ``torch.Size`` a tuple;
   ``torch.device`` its string (``"cuda:0"``).
 - ``_codecs.encode(text, "latin1")`` and ``builtins.bytes()``: how pickle protocol 2 writes a ``bytes``
-  value. Reading it as the bytes it stands for runs nothing; refusing it would refuse every checkpoint that
-  holds a bytes value (``torch.load(weights_only=True)`` reads it too).
+  value. Our own function checks the two arguments and builds the bytes; neither global is ever called, and
+  refusing them would refuse every checkpoint that holds a bytes value (torch's restricted ``weights_only``
+  unpickler accepts them too; paramcount never calls ``torch.load`` or ``pickle`` on a file).
 - ``argparse.Namespace`` (how older Lightning versions stored hyper-parameters): read as the dict of its
   attributes, without creating one. Refusing it would refuse those checkpoints for their hyper-parameters
   alone; a dict of plain values is all it holds.
