@@ -9,6 +9,7 @@ eager experts loop. The meta device cannot run a transformers forward (data-depe
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -730,11 +731,16 @@ def test_vision_transformer_flops_equal_flop_counter_mode() -> None:
     report = ours(config, "ViTModel", (2, 3, 224, 224))
     assert (report.output_shape, report.tokens) == ((2, 197, 768), None)
     assert report.total_flops == transformers_flops(config, "ViTModel", (2, 3, 224, 224), backward=False)
+    # transformers checks the image's size before it makes the patches; the answer says what the table holds.
+    model = transformers_model(config, "ViTModel")
+    with pytest.raises(ValueError, match=re.escape("Input image size (256*256) doesn't match model (224*224).")):
+        model(torch.empty((2, 3, 256, 256)))
     message = (
-        r"^embeddings: ViTEmbeddings cannot add the input and position_embeddings: \[2, 257, 768\] and \[1, 197, 768\] "
+        "embeddings: ViTEmbeddings reads 196 patches of 16×16 (a 224×224 image): position_embeddings holds a row for "
+        "each and one for the class token; got a 256×256 image (256 patches)"
     )
-    with pytest.raises(ShapeError, match=message):
-        ours(config, "ViTModel", (2, 3, 256, 256))  # transformers: "Input image size (256*256) doesn't match"
+    with pytest.raises(ShapeError, match=f"^{re.escape(message)}$"):
+        ours(config, "ViTModel", (2, 3, 256, 256))
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 518, 518), (2, 3, 224, 280)])

@@ -141,8 +141,10 @@ def test_vit_at_another_image_size() -> None:
     report = propagate(tree, (1, 3, 384, 384))
     rows = {row.path: row for row in report.modules}
     assert rows["encoder"].input_shape == (1, 577, 768)  # (384/16)² patches and the class token
-    with pytest.raises(
-        ShapeError,
-        match=r"^encoder: Encoder cannot add the input and pos_embedding: \[1, 197, 768\] and \[1, 577, 768\] ",
-    ):
+    # torchvision's _process_input asserts the size before the patches are made; the answer says the same.
+    with pytest.raises(AssertionError, match=r"^Wrong image height! Expected 384 but got 224!$"):
+        counted(torchvision_model("vit_b_16", image_size=384), (1, 3, 224, 224))
+    with pytest.raises(ShapeError, match=r"^VisionTransformer reads 384×384 images \(image_size=384\), got 224×224$"):
         propagate(tree, (1, 3, 224, 224))
+    with pytest.raises(ShapeError, match=r"^VisionTransformer reads 384×384 images \(image_size=384\), got 384×320$"):
+        propagate(tree, (1, 3, 384, 320))

@@ -3,6 +3,8 @@ bidirectional attention over every position. Conventions in ``transformers.py``.
 
 from __future__ import annotations
 
+import math
+
 from paramcount.analysis.shapes import decoders, transformers
 from paramcount.analysis.shapes.common import NotModelledError
 from paramcount.analysis.shapes.flow import (
@@ -206,6 +208,27 @@ _DISTILBERT: Final[dict[str, Rule]] = {
     "FFN": in_order,
 }
 
+
+class _ImageFits(Step):
+    """``ViTPatchEmbeddings``' check: the image holds as many patches as ``position_embeddings`` has rows besides
+    the class token's (transformers: "Input image size … doesn't match model"; ``interpolate_pos_encoding``,
+    which this rule does not model, would resize the table instead)."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        pixels, tokens = values["x0"], values["x"]
+        embeddings = child_of(call.module, "patch_embeddings")
+        projection = None if embeddings is None else child_of(embeddings, "projection")
+        if pixels is None or tokens is None or projection is None or len(pixels.shape) != 4:
+            return
+        patches = param_sizes(call.module, "position_embeddings")[1] - 1
+        if tokens.shape[1] - 1 != patches:
+            patch, side = param_sizes(projection, "weight")[-1], math.isqrt(patches)
+            image = f" (a {side * patch}×{side * patch} image)" if side * side == patches else ""
+            raise call.fail(f"reads {patches} patches of {patch}×{patch}{image}: position_embeddings holds a row for "
+                            f"each and one for the class token; got a {pixels.shape[2]}×{pixels.shape[3]} image "
+                            f"({tokens.shape[1] - 1} patches)")  # fmt: skip
+
+
 _VIT: Final[dict[str, Rule]] = {
     "ViTModel": dataflow(
         run("embeddings"),
@@ -217,6 +240,7 @@ _VIT: Final[dict[str, Rule]] = {
     "ViTEmbeddings": dataflow(
         run("patch_embeddings"),
         prepend("cls_token"),
+        _ImageFits(),
         add_param("position_embeddings"),
         note="the class token prepended to the patches, then the position embeddings added",
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from paramcount.analysis.shapes.common import int_arg, int_tuple_arg
 from paramcount.analysis.shapes.flow import (
+    Step,
     Tally,
     add,
     add_param,
@@ -36,7 +37,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-    from paramcount.analysis.shapes.flow import Step
+    from paramcount.analysis.shapes.flow import Values
     from paramcount.analysis.shapes.types import Call, Rule
 
 __all__ = ["RULES"]
@@ -361,7 +362,20 @@ _INCEPTION3: Final = _without_aux(
 
 # --- ViT, Swin, ConvNeXt -----------------------------------------------------------------------------------
 
+
+class _ImageSize(Step):
+    """``_process_input``'s assertions: the image is ``image_size`` pixels high and wide."""
+
+    def apply(self, call: Call, values: Values, tally: Tally) -> None:
+        flow = values["x"]
+        side = int_arg(call.module, "image_size")
+        if flow is not None and len(flow.shape) == 4 and flow.shape[2:] != (side, side):
+            height, width = flow.shape[2:]
+            raise call.fail(f"reads {side}×{side} images (image_size={side}), got {height}×{width}")
+
+
 _VISION_TRANSFORMER: Final = dataflow(
+    _ImageSize(),
     run("conv_proj"),
     to_tokens(),
     prepend("class_token"),
