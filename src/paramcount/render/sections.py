@@ -153,7 +153,8 @@ def _model_facts(
         adapters = int(facts["adapter_parameters"])
         base = int(facts["base_parameters"])
         parts.append(f"peft {facts['peft_type']}: {integer(adapters)} adapter + {integer(base)} base parameters")
-    parts.append(f"{integer(counts.total - embedding_parameters)} excluding embeddings")
+    if embedding_parameters:
+        parts.append(f"{integer(counts.total - embedding_parameters)} excluding embeddings")
     if active is not None:
         parts.append(f"{integer(active)} active per token")
     if counts.tied:
