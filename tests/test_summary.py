@@ -457,7 +457,18 @@ def test_summary_of_a_70b_sized_layer_stack_allocates_nothing() -> None:
             "dtypes: must be torch dtypes (torch.long), got 'float32'",
         ),
         ({"input_size": (2, 4), "device": "cuda"}, ArgumentError, "device: must be 'meta' or 'cpu', got 'cuda'"),
-        ({"optimiser": "adamw"}, ArgumentError, "summary: unexpected keyword argument 'optimiser'"),
+        (
+            {"optimiser": "adamw"},
+            ArgumentError,
+            "summary: unexpected keyword argument 'optimiser'; did you mean 'optimizer'?",
+        ),
+        # torchinfo's name for the shape; Result.report calls it input_shape
+        (
+            {"input_shape": (2, 4)},
+            ArgumentError,
+            "summary: unexpected keyword argument 'input_shape'; did you mean 'input_size' or 'input_data'?",
+        ),
+        ({"colour": 1}, ArgumentError, "summary: unexpected keyword argument 'colour'"),
         # a shape torch refuses on every device: no advice to run it on the CPU
         (
             {"input_size": (2, 5)},

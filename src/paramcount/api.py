@@ -578,8 +578,13 @@ def summary(
     try:
         options = PlanOptions(**{"optimizer": "adamw", **plan_options})
     except TypeError:
+        import difflib  # error path only
+
         unknown = sorted(set(plan_options) - set(PlanOptions.__match_args__))
-        raise ArgumentError("summary", f"unexpected keyword argument {unknown[0]!r}", unknown[0]) from None
+        known = ["input_size", "input_data", "depth", "dtypes", "device", *PlanOptions.__match_args__]
+        close = difflib.get_close_matches(unknown[0], known, n=3, cutoff=0.6)
+        message = f"unexpected keyword argument {unknown[0]!r}{did_you_mean(close)}"
+        raise ArgumentError("summary", message, unknown[0]) from None
     given: object = depth  # typed int, but a notebook passes whatever it holds
     if isinstance(given, bool) or not isinstance(given, int) or given < 0:
         raise ArgumentError("depth", f"must be a non-negative integer, got {depth!r:.40}", "depth")
