@@ -249,11 +249,13 @@ def _fsdp2_rank(
     optimizer: Callable[..., torch.optim.Optimizer],
     *,
     fails: bool = False,
+    each_child: bool = False,
 ) -> dict[str, list[torch.Tensor]]:
     """One rank of torch's FSDP2 (fully_shard) over ``devices``, run as a rank of a fake process group (its
     collectives do nothing), after one step of ``optimizer``: the tensors the rank holds by what they are
     ("weights", "gradients", each state's key), its shards as local tensors. ``fails``: the step raises after
-    making its states."""
+    making its states. ``each_child``: each child is sharded as a group of its own first (FSDP2 wants one dtype
+    per group)."""
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
@@ -265,7 +267,10 @@ def _fsdp2_rank(
 
     dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=devices)
     try:
-        fully_shard(model, mesh=init_device_mesh("cpu", (devices,)))
+        mesh = init_device_mesh("cpu", (devices,))
+        for child in model.children() if each_child else ():
+            fully_shard(child, mesh=mesh)
+        fully_shard(model, mesh=mesh)
         stepper = optimizer(model.parameters())
         model(torch.randn(3, next(model.parameters()).shape[-1])).sum().backward()
         with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
@@ -338,6 +343,33 @@ def test_zero_per_device_is_the_largest_fsdp2_shard_exactly() -> None:
             assert (found[labels[kind]].bytes, found[labels[kind]].exact) == (expected, True)
     _, notes = _per_device(expression, PlanOptions(optimizer="adamw", zero=3, gpus=8))  # 7 and 5 rows over 8
     assert notes["zero-short"] == Assumption.of("zero-short", count=6, data_parallel=8)
+
+
+def test_zero_shards_each_tensor_of_a_checkpoint_in_several_dtypes_in_its_own(tmp_path: Path) -> None:
+    # FSDP2 cuts every parameter on dim 0 whatever its dtype (one fully_shard group per dtype: it wants one per
+    # group), and p.grad and AdamW's zeros_like(p) take p's: over 4 devices the float16 Linear's 8 rows go 2 to each,
+    # the float32 norms' 8 too, the bfloat16 Linear's 3 go 1, 1, 1, 0. Device 0 holds 24 + 4 + 16 + 16 + 16 + 2 = 78
+    # bytes of weights, not ⌈294 / 4⌉ = 74: the plan split these lines evenly, as estimates.
+    torch.save(_MixedDtypes().state_dict(), tmp_path / "mixed.pt")
+    ranks = [_fsdp2_rank(rank, 4, _MixedDtypes(), torch.optim.AdamW, each_child=True) for rank in range(4)]
+    kinds = ("weights", "gradients", "exp_avg", "exp_avg_sq")
+    held = [{kind: _bytes(tensors[kind]) for kind in kinds} for tensors in ranks]
+    assert [sizes["weights"] for sizes in held] == [78, 78, 78, 60]
+    largest = {kind: max(sizes[kind] for sizes in held) for kind in kinds}
+    dtypes = "(bfloat16, float16, float32)"
+    labels = {
+        "weights": f"weights as stored {dtypes}",
+        "gradients": f"gradients {dtypes}",
+        "exp_avg": "optimizer state exp_avg",
+        "exp_avg_sq": "optimizer state exp_avg_sq",
+    }
+    result = paramcount.count(str(tmp_path / "mixed.pt"))
+    for zero, sharded in ((1, kinds[2:]), (2, kinds[1:]), (3, kinds)):
+        plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", zero=zero, gpus=4))
+        found = {item.label: item for item in plan.per_device}
+        for kind in kinds:
+            expected = largest[kind] if kind in sharded else sum(sizes[kind] for sizes in held)
+            assert (found[labels[kind]].bytes, found[labels[kind]].exact) == (expected, True)
 
 
 @pytest.mark.parametrize("rank", [0, 3])

@@ -220,8 +220,9 @@ TEMPLATES: Final[dict[str, str]] = {
         "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020) as "
         "torch's FSDP2 (fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim "
         "0 in chunks of ⌈rows / {data_parallel}⌉ (torch.chunk: the last devices get fewer), so the figure is the "
-        "first device's, the largest (DeepSpeed's flat partitions would be even to within padding); lines without a "
-        "single dtype, of quantised blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+        "first device's, the largest (DeepSpeed's flat partitions would be even to within padding), each tensor in "
+        "its own dtype; lines of quantised blocks or under tensor or pipeline parallelism are split evenly (an "
+        "estimate)"
     ),
     "zero-scalars": (
         "ZeRO does not shard the optimizer's 0-d states (step …, one per parameter tensor, {count:,} in all): the "
