@@ -67,7 +67,7 @@ def test_every_assumption_of_a_plan_has_a_sentence() -> None:
         "(fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim 0 in chunks of "
         "⌈rows / 2⌉ (torch.chunk: the last devices get fewer), so the figure is the first device's, the largest "
         "(DeepSpeed's flat partitions would be even to within padding), each tensor in its own dtype; lines of "
-        "quantised blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+        "quantised weights or under tensor or pipeline parallelism are split evenly (an estimate)"
     ) in said
 
 

@@ -79,7 +79,9 @@ FACTORS: Final = frozenset({"row_var", "col_var"})
 """Adafactor's factored second moment, which ZeRO leaves whole on every device (``REPLICATED``)."""
 REPLICATED: Final[tuple[Split, ...]] = ("zero",)
 """On FSDP2's sharded parameters (DTensors), torch.optim.Adafactor's ``p.grad.new_zeros(row_shape)`` makes a tensor
-of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests)."""
+of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests); bitsandbytes'
+``torch.zeros((blocks,))`` of an 8-bit state's absmax is a plain tensor of the whole parameter's blocks
+(``DTensor.numel()`` is the global one) on every device."""
 PER_PROCESS: Final[tuple[Split, ...]] = ("zero", "tp", "pp")
 """bitsandbytes' quantisation maps: each process's optimizer builds its own (``Optimizer8bit.fill_qmap``)."""
 
@@ -336,9 +338,11 @@ def _optimizer_items(
                     whole[entry.label] = PER_TENSOR
                 elif entry.label in FACTORS:
                     whole[entry.label] = REPLICATED
-                elif entry.count == use.count and state.kind != "blockwise_8bit":  # shaped like the parameter
+                elif entry.count == use.count:  # shaped like the parameter (torch.zeros_like(p))
                     shapes.setdefault(entry.label, []).append((use.sizes, use.times))
                     widths.setdefault(entry.label, []).append(entry.bits)
+                elif state.kind == "blockwise_8bit":  # an absmax: torch.zeros of p.numel()'s blocks
+                    whole[entry.label] = REPLICATED
     items = [
         MemoryItem(
             f"optimizer state {label}",
@@ -669,9 +673,12 @@ def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
         if scalars:
             notes.append(Assumption.of("zero-scalars", count=scalars))
-        factors = sum(item.count for item in items if item.kept_whole == REPLICATED)
+        replicated = [item for item in items if item.kept_whole == REPLICATED]
+        factors = sum(item.count for item in replicated if item.label.removeprefix("optimizer state ") in FACTORS)
         if factors:
             notes.append(Assumption.of("zero-factored", count=factors))
+        if absmax := sum(item.count for item in replicated) - factors:
+            notes.append(Assumption.of("zero-absmax", count=absmax))
         short = _short_tensors(items, options) if options.tp * options.pp == 1 else 0
         if short:
             notes.append(Assumption.of("zero-short", count=short, data_parallel=options.data_parallel))
