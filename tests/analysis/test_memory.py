@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -249,11 +249,13 @@ def _fsdp2_rank(
     optimizer: Callable[..., torch.optim.Optimizer],
     *,
     fails: bool = False,
+    each_child: bool = False,
 ) -> dict[str, list[torch.Tensor]]:
     """One rank of torch's FSDP2 (fully_shard) over ``devices``, run as a rank of a fake process group (its
     collectives do nothing), after one step of ``optimizer``: the tensors the rank holds by what they are
     ("weights", "gradients", each state's key), its shards as local tensors. ``fails``: the step raises after
-    making its states."""
+    making its states. ``each_child``: each child is sharded as a group of its own first (FSDP2 wants one dtype
+    per group)."""
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
@@ -265,7 +267,10 @@ def _fsdp2_rank(
 
     dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=devices)
     try:
-        fully_shard(model, mesh=init_device_mesh("cpu", (devices,)))
+        mesh = init_device_mesh("cpu", (devices,))
+        for child in model.children() if each_child else ():
+            fully_shard(child, mesh=mesh)
+        fully_shard(model, mesh=mesh)
         stepper = optimizer(model.parameters())
         model(torch.randn(3, next(model.parameters()).shape[-1])).sum().backward()
         with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
@@ -340,6 +345,33 @@ def test_zero_per_device_is_the_largest_fsdp2_shard_exactly() -> None:
     assert notes["zero-short"] == Assumption.of("zero-short", count=6, data_parallel=8)
 
 
+def test_zero_shards_each_tensor_of_a_checkpoint_in_several_dtypes_in_its_own(tmp_path: Path) -> None:
+    # FSDP2 cuts every parameter on dim 0 whatever its dtype (one fully_shard group per dtype: it wants one per
+    # group), and p.grad and AdamW's zeros_like(p) take p's: over 4 devices the float16 Linear's 8 rows go 2 to each,
+    # the float32 norms' 8 too, the bfloat16 Linear's 3 go 1, 1, 1, 0. Device 0 holds 24 + 4 + 16 + 16 + 16 + 2 = 78
+    # bytes of weights, not ⌈294 / 4⌉ = 74: the plan split these lines evenly, as estimates.
+    torch.save(_MixedDtypes().state_dict(), tmp_path / "mixed.pt")
+    ranks = [_fsdp2_rank(rank, 4, _MixedDtypes(), torch.optim.AdamW, each_child=True) for rank in range(4)]
+    kinds = ("weights", "gradients", "exp_avg", "exp_avg_sq")
+    held = [{kind: _bytes(tensors[kind]) for kind in kinds} for tensors in ranks]
+    assert [sizes["weights"] for sizes in held] == [78, 78, 78, 60]
+    largest = {kind: max(sizes[kind] for sizes in held) for kind in kinds}
+    dtypes = "(bfloat16, float16, float32)"
+    labels = {
+        "weights": f"weights as stored {dtypes}",
+        "gradients": f"gradients {dtypes}",
+        "exp_avg": "optimizer state exp_avg",
+        "exp_avg_sq": "optimizer state exp_avg_sq",
+    }
+    result = paramcount.count(str(tmp_path / "mixed.pt"))
+    for zero, sharded in ((1, kinds[2:]), (2, kinds[1:]), (3, kinds)):
+        plan = plan_memory(result.tree, result.counts, PlanOptions(optimizer="adamw", zero=zero, gpus=4))
+        found = {item.label: item for item in plan.per_device}
+        for kind in kinds:
+            expected = largest[kind] if kind in sharded else sum(sizes[kind] for sizes in held)
+            assert (found[labels[kind]].bytes, found[labels[kind]].exact) == (expected, True)
+
+
 @pytest.mark.parametrize("rank", [0, 3])
 def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_does(rank: int) -> None:
     # torch.optim.Adafactor on FSDP2's sharded parameters makes row_var (rows × 1) and col_var (1 × columns) with
@@ -357,6 +389,65 @@ def test_zero_keeps_adafactors_factored_moments_whole_on_every_device_as_fsdp2_d
     assert notes["zero-factored"] == Assumption.of("zero-factored", count=7 + 5 + 10 + 7)
     if rank == 0:  # the biases' 1-d variance is sharded as they are: device 0 holds 2 + 2 of their 7 + 5 values
         assert found["optimizer state variance"].bytes == _bytes(held["variance"]) == 4 * (2 + 2)
+
+
+class _EightBitStates(torch.optim.Optimizer):
+    """The states bitsandbytes 0.50.2's AdamW8bit makes for each parameter on its first step, made by the same
+    calls (bitsandbytes/optim/optimizer.py, Optimizer2State.init_state, lines 502-529, and get_state_buffer, line
+    382): float32 state1 and state2 when ``p.numel() < min_8bit_size`` (4,096), else uint8 ones, each
+    ``torch.zeros_like(p, dtype=...)``, and per state an absmax ``torch.zeros((blocks,), dtype=torch.float32)``
+    with ``blocksize = 256; n = p.numel(); blocks = (n // blocksize) + bool(n % blocksize)``. Its real step then
+    raises on FSDP2's parameters ("optimizer_update_8bit_blockwise got mixed torch.Tensor and DTensor"); run with
+    bitsandbytes 0.50.2 on this fake process group it left the same states on the first parameter as this does."""
+
+    def __init__(self, params: Iterator[torch.nn.Parameter]) -> None:
+        super().__init__(params, {})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                dtype = torch.float32 if p.numel() < 4096 else torch.uint8
+                state["state1"] = torch.zeros_like(p, dtype=dtype, device=p.device)
+                state["state2"] = torch.zeros_like(p, dtype=dtype, device=p.device)
+                if dtype == torch.uint8:
+                    blocksize = 256
+                    n = p.numel()
+                    blocks = (n // blocksize) + bool(n % blocksize)
+                    state["absmax1"] = torch.zeros((blocks,), dtype=torch.float32, device=p.device)
+                    state["absmax2"] = torch.zeros((blocks,), dtype=torch.float32, device=p.device)
+
+
+def test_zero_shards_eight_bit_states_like_their_parameters_and_keeps_each_absmax_whole() -> None:
+    # On FSDP2's parameters p.numel() is the whole tensor's: Linear(100, 70)'s 7,000-element weight gets uint8
+    # states sharded as it is (70 rows over 4 devices: 18, 18, 18, 16) and two absmax of ⌈7,000 / 256⌉ = 28 float32
+    # values, whole on every device; its bias and Linear(70, 50) (3,500 elements) get float32 states sharded as
+    # they are. Device 0 holds 1,800 B of each uint8 state, not ⌈7,000 / 4⌉, and 112 B of each absmax, not 28.
+    def model() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(100, 70), torch.nn.Linear(70, 50))
+
+    ranks = [_fsdp2_rank(rank, 4, model(), _EightBitStates) for rank in range(4)]
+    kinds = {
+        "state1 (uint8)": ("state1", torch.uint8),
+        "state1 absmax (float32 per 256)": ("absmax1", torch.float32),
+        "state1 (float32: under 4,096 elements)": ("state1", torch.float32),
+        "state2 (uint8)": ("state2", torch.uint8),
+        "state2 absmax (float32 per 256)": ("absmax2", torch.float32),
+        "state2 (float32: under 4,096 elements)": ("state2", torch.float32),
+    }
+    largest = {
+        label: max(_bytes([tensor for tensor in held[key] if tensor.dtype == dtype]) for held in ranks)
+        for label, (key, dtype) in kinds.items()
+    }
+    assert [largest[label] for label in list(kinds)[:3]] == [1_800, 112, 4 * (18 + 13 * 70 + 13)]
+    found, notes = _per_device(
+        "Sequential(Linear(100, 70), Linear(70, 50))", PlanOptions(optimizer="adamw-8bit", zero=1, gpus=4)
+    )
+    for label, expected in largest.items():
+        assert (found[f"optimizer state {label}"].bytes, found[f"optimizer state {label}"].exact) == (expected, True)
+    assert notes["zero-absmax"] == Assumption.of("zero-absmax", count=2 * 28)
+    assert "zero-factored" not in notes
 
 
 def test_every_device_keeps_its_own_eight_bit_quantisation_maps() -> None:

@@ -66,8 +66,8 @@ def test_every_assumption_of_a_plan_has_a_sentence() -> None:
         "ZeRO-1 shards the optimizer states over 2 data-parallel devices (Rajbhandari et al. 2020) as torch's FSDP2 "
         "(fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim 0 in chunks of "
         "⌈rows / 2⌉ (torch.chunk: the last devices get fewer), so the figure is the first device's, the largest "
-        "(DeepSpeed's flat partitions would be even to within padding); lines without a single dtype, of quantised "
-        "blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+        "(DeepSpeed's flat partitions would be even to within padding), each tensor in its own dtype; lines of "
+        "quantised weights or under tensor or pipeline parallelism are split evenly (an estimate)"
     ) in said
 
 

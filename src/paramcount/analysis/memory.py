@@ -74,6 +74,9 @@ class MemoryItem(Record):
     """The shape and copies of each tensor behind the line, every element at ``bits``: ZeRO's per-device line is
     then the largest shard FSDP2 gives a device, ⌈rows / devices⌉ rows of each; empty: an even split, an
     estimate."""
+    tensor_bits: tuple[int, ...] = ()
+    """A line without a single rate (tensors in several dtypes, ``bits`` 0): each tensor's bits, in ``tensors``'
+    order, so that ZeRO shards each in its own dtype; empty: every tensor at ``bits``."""
     kept_whole: tuple[Split, ...] = ()
     """The splits that leave the line whole on every device. An optimizer's 0-d ``step`` per parameter tensor:
     ``zero`` and ``tp`` (FSDP2 gives every device a shard of every parameter, a tensor-parallel device its slice

@@ -220,8 +220,9 @@ TEMPLATES: Final[dict[str, str]] = {
         "ZeRO-{stage} shards the {sharded} over {data_parallel} data-parallel devices (Rajbhandari et al. 2020) as "
         "torch's FSDP2 (fully_shard) does, in per-parameter shards whose states torch.optim keeps: each tensor's dim "
         "0 in chunks of ⌈rows / {data_parallel}⌉ (torch.chunk: the last devices get fewer), so the figure is the "
-        "first device's, the largest (DeepSpeed's flat partitions would be even to within padding); lines without a "
-        "single dtype, of quantised blocks or under tensor or pipeline parallelism are split evenly (an estimate)"
+        "first device's, the largest (DeepSpeed's flat partitions would be even to within padding), each tensor in "
+        "its own dtype; lines of quantised weights or under tensor or pipeline parallelism are split evenly (an "
+        "estimate)"
     ),
     "zero-scalars": (
         "ZeRO does not shard the optimizer's 0-d states (step …, one per parameter tensor, {count:,} in all): the "
@@ -239,6 +240,13 @@ TEMPLATES: Final[dict[str, str]] = {
         "torch.optim.Adafactor makes them whole on every device (new_zeros of a shape other than the parameter's "
         "gives a replicated DTensor); torch 2.13's Adafactor.step does not yet run on such parameters (an in-place "
         "square_ of a partial norm fails)"
+    ),
+    "zero-absmax": (
+        "ZeRO shards bitsandbytes' 8-bit states as they are made on FSDP2's sharded parameters: state1 and state2 "
+        "(torch.zeros_like(p)) per parameter like the parameter, but each absmax (torch.zeros of the blocks of "
+        "p.numel(), the whole tensor's: {count:,} float32 values) whole on every device; bitsandbytes 0.50.2's step "
+        "does not yet run on such parameters (its 8-bit update gets DTensors beside plain tensors and raises; "
+        "bitsandbytes issues #1403, #1633)"
     ),
     "per-process-maps": (
         "every device keeps its own 8-bit quantisation maps: each process's bitsandbytes optimizer builds them "

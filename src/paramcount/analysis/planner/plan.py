@@ -79,7 +79,9 @@ FACTORS: Final = frozenset({"row_var", "col_var"})
 """Adafactor's factored second moment, which ZeRO leaves whole on every device (``REPLICATED``)."""
 REPLICATED: Final[tuple[Split, ...]] = ("zero",)
 """On FSDP2's sharded parameters (DTensors), torch.optim.Adafactor's ``p.grad.new_zeros(row_shape)`` makes a tensor
-of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests)."""
+of another shape than the parameter's, which DTensor replicates (torch 2.13, measured in the tests); bitsandbytes'
+``torch.zeros((blocks,))`` of an 8-bit state's absmax is a plain tensor of the whole parameter's blocks
+(``DTensor.numel()`` is the global one) on every device."""
 PER_PROCESS: Final[tuple[Split, ...]] = ("zero", "tp", "pp")
 """bitsandbytes' quantisation maps: each process's optimizer builds its own (``Optimizer8bit.fill_qmap``)."""
 
@@ -321,6 +323,7 @@ def _optimizer_items(
     totals: dict[str, list[int]] = {}
     whole: dict[str, tuple[Split, ...]] = {}
     shapes: dict[str, list[tuple[tuple[int, ...], int]]] = {}
+    widths: dict[str, list[int]] = {}
     for use in trainable:
         if spec.matrices_only and len(use.sizes) != 2:
             continue
@@ -335,8 +338,11 @@ def _optimizer_items(
                     whole[entry.label] = PER_TENSOR
                 elif entry.label in FACTORS:
                     whole[entry.label] = REPLICATED
-                elif entry.count == use.count and state.kind != "blockwise_8bit":  # shaped like the parameter
+                elif entry.count == use.count:  # shaped like the parameter (torch.zeros_like(p))
                     shapes.setdefault(entry.label, []).append((use.sizes, use.times))
+                    widths.setdefault(entry.label, []).append(entry.bits)
+                elif state.kind == "blockwise_8bit":  # an absmax: torch.zeros of p.numel()'s blocks
+                    whole[entry.label] = REPLICATED
     items = [
         MemoryItem(
             f"optimizer state {label}",
@@ -346,6 +352,7 @@ def _optimizer_items(
             1,
             "optimizer",
             tensors=tuple(shapes.get(label, ())),
+            tensor_bits=() if bits else tuple(widths.get(label, ())),  # several dtypes: each tensor's own
             kept_whole=whole.get(label, ()),
         )
         for label, (count, bytes_, bits) in totals.items()
@@ -380,7 +387,10 @@ def _training_items(
     gradients = setup.gradient_dtype
     if setup.own_dtypes:
         size = sum(use.times * tensor_bytes(use.dtype, use.count) for use in setup.trainable)
-        items.append(MemoryItem(f"gradients ({', '.join(setup.own_dtypes)})", count, 0, size, category="gradients"))
+        label = f"gradients ({', '.join(setup.own_dtypes)})"
+        widths = tuple(BITS[use.dtype] for use in setup.trainable)  # p.grad takes p's dtype
+        shapes = _shapes(setup.trainable)
+        items.append(MemoryItem(label, count, 0, size, category="gradients", tensors=shapes, tensor_bits=widths))
     else:
         items.append(_item(f"gradients ({gradients})", setup.trainable, dtype_bits(gradients), "gradients"))
     if setup.master_weights:
@@ -610,14 +620,15 @@ def _states_note(state: StateGroup) -> Assumption:
 def _first_shard(item: MemoryItem, devices: int) -> int | None:
     """The bytes of ``item`` on the device FSDP2 gives the most: ``fully_shard`` splits each parameter on dim 0
     into ``devices`` chunks of ⌈rows / devices⌉ rows (torch.chunk: the last devices get fewer, or none), so the
-    first device holds ⌈rows / devices⌉ · (the other sizes) elements of every tensor (a 0-d one whole). None when
-    the line has no shapes or no whole number of bytes per element."""
-    if not item.tensors or item.bits % 8 or not item.bits or item.per != 1:
+    first device holds ⌈rows / devices⌉ · (the other sizes) elements of every tensor (a 0-d one whole), each in its
+    own dtype. None when the line has no shapes or a tensor no whole number of bytes per element."""
+    widths = item.tensor_bits or (item.bits,) * len(item.tensors)
+    if not item.tensors or item.per != 1 or any(bits % 8 or not bits for bits in widths):
         return None
-    elements = sum(
-        copies * math.prod(sizes[1:]) * -(-sizes[0] // devices) if sizes else copies for sizes, copies in item.tensors
+    return sum(
+        bits // 8 * copies * (math.prod(sizes[1:]) * -(-sizes[0] // devices) if sizes else 1)
+        for (sizes, copies), bits in zip(item.tensors, widths, strict=True)
     )
-    return elements * item.bits // 8
 
 
 def _split(item: MemoryItem, options: PlanOptions, data_parallel: int, zero: int) -> MemoryItem:
@@ -662,9 +673,12 @@ def _parallel_notes(options: PlanOptions, items: tuple[MemoryItem, ...]) -> list
         notes.append(Assumption.of("zero", stage=options.zero, data_parallel=options.data_parallel))
         if scalars:
             notes.append(Assumption.of("zero-scalars", count=scalars))
-        factors = sum(item.count for item in items if item.kept_whole == REPLICATED)
+        replicated = [item for item in items if item.kept_whole == REPLICATED]
+        factors = sum(item.count for item in replicated if item.label.removeprefix("optimizer state ") in FACTORS)
         if factors:
             notes.append(Assumption.of("zero-factored", count=factors))
+        if absmax := sum(item.count for item in replicated) - factors:
+            notes.append(Assumption.of("zero-absmax", count=absmax))
         short = _short_tensors(items, options) if options.tp * options.pp == 1 else 0
         if short:
             notes.append(Assumption.of("zero-short", count=short, data_parallel=options.data_parallel))

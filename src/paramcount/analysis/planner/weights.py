@@ -186,9 +186,10 @@ def stored_weights(uses: tuple[ParamUse, ...], *, mixed: bool = False) -> Memory
     """The weights in the types they are stored in, when some are quantised (a GGUF file's ``Q4_K`` …): the
     file's real bytes per tensor (each type's block layout), not a nominal format's average; with ``mixed`` (the
     tensors keep their own dtypes, none was given), also when they are stored in several dtypes (float16
-    weights beside an int64 shape); None otherwise."""
+    weights beside an int64 shape), each tensor's shape and bits then kept for ZeRO's shards; None otherwise."""
     dtypes = sorted({use.dtype for use in uses})
-    if all(dtype in BITS for dtype in dtypes) and not (mixed and len(dtypes) > 1):
+    typed = all(dtype in BITS for dtype in dtypes)
+    if typed and not (mixed and len(dtypes) > 1):
         return None
     return MemoryItem(
         f"weights as stored ({', '.join(dtypes)})",
@@ -196,6 +197,8 @@ def stored_weights(uses: tuple[ParamUse, ...], *, mixed: bool = False) -> Memory
         0,
         sum(use.times * tensor_bytes(use.dtype, use.count) for use in uses),
         category="weights",
+        tensors=tuple((use.sizes, use.times) for use in uses) if typed else (),
+        tensor_bits=tuple(BITS[use.dtype] for use in uses) if typed else (),
     )
 
 
