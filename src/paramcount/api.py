@@ -238,8 +238,8 @@ def _missing_path(text: str, error: ParamcountError) -> UnknownNameError | None:
     folder, _, rest = text.partition("/")
     if not os.path.isdir(folder):
         return None
-    message = f"no such file or folder: {short_repr(text)} ({folder}/ holds no {rest}); as a hub id, {error}"
-    return UnknownNameError(message, text)
+    missing = f"no such file or folder: {short_repr(text)} ({folder}/ holds no {rest}); as a hub id, "
+    return UnknownNameError((missing, *error.parts), text)  # the hub's errors have no column
 
 
 def refuse_config_options(text: str, architecture: str | None, via_transformers: bool) -> None:

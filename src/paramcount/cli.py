@@ -351,7 +351,13 @@ def _run_batch(source: str, answer: Callable[[str], Report], out: TextIO) -> int
 def _error_json(query: str | None, error: ParamcountError, indent: int | None) -> str:
     import json
 
-    return json.dumps({"query": query, "error": error.to_dict()}, indent=indent, ensure_ascii=False)
+    return json.dumps({"query": query, "error": error.to_dict(_flags())}, indent=indent, ensure_ascii=False)
+
+
+def _flags() -> dict[str, str]:
+    """Each flag by the keyword argument of ``paramcount.count`` it gives: how an error names its remedy here
+    (``--via-transformers``, not ``via_transformers=True``)."""
+    return {flag.dest: flag.name for flag in FLAGS}
 
 
 def _plan_options(arguments: argparse.Namespace | _Arguments) -> PlanOptions | None:
@@ -518,7 +524,7 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
         if batch or "--json" in words:
             sys.stdout.write(_error_json(None, error, indent=None if batch else 2) + "\n")
         else:
-            sys.stderr.write(f"paramcount: error: {error}\n")
+            sys.stderr.write(f"paramcount: error: {error.worded(_flags())}\n")
         return 2
     if not (arguments.list or arguments.batch is not None or arguments.expression):
         _parser().print_usage(sys.stderr)
@@ -536,7 +542,7 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
             query = None if arguments.batch is not None else " ".join(arguments.expression)
             sys.stdout.write(_error_json(query, error, indent=None if arguments.batch is not None else 2) + "\n")
         else:
-            sys.stderr.write(f"paramcount: error: {error}\n")
+            sys.stderr.write(f"paramcount: error: {error.worded(_flags())}\n")
         return 2
     except BrokenPipeError:
         return 0

@@ -2,6 +2,9 @@
 
 Everything the user's input can cause is a ``ParamcountError``; anything else escaping the library is a
 bug. ``str(error)`` is always one line: ``<where>: <what is wrong>[; <what is allowed or what to do>]``.
+What to do may be an option of ``paramcount.count`` (a ``Remedy``): ``str(error)`` names its keyword argument
+(``via_transformers=True``), and ``error.worded(options)`` names it as another surface offers it (the command
+line's ``--via-transformers``), or leaves it out where that surface has no such option (the web).
 
     ParamcountError(ValueError)  .column: where in the query (1-based), or None; .to_dict()
     ├── ExpressionError      syntax not allowed or malformed
@@ -17,6 +20,13 @@ bug. ``str(error)`` is always one line: ``<where>: <what is wrong>[; <what is al
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    Message = str | tuple["str | Remedy", ...]
+    """An error's text: one string, or strings and the remedies between them."""
+
 __all__ = [
     "ArgumentError",
     "CheckpointError",
@@ -25,6 +35,7 @@ __all__ = [
     "LimitError",
     "ParamcountError",
     "QueryError",
+    "Remedy",
     "ShapeError",
     "UnknownNameError",
     "did_you_mean",
@@ -33,23 +44,49 @@ __all__ = [
 ]
 
 
+class Remedy:
+    """A part of an error's message naming an option of ``paramcount.count`` that the user can give: ``option``,
+    its keyword argument (a switch), where ``{}`` stands in ``text``. ``str(error)`` names it ``option=True``; a
+    surface names it from its ``options`` (an option's keyword argument to what that surface calls it), and one
+    without it says ``otherwise`` instead ("" leaves the part out)."""
+
+    __slots__ = ("option", "otherwise", "text")
+
+    def __init__(self, option: str, text: str, otherwise: str = "") -> None:
+        self.option = option
+        self.text = text
+        self.otherwise = otherwise
+
+    def worded(self, options: Mapping[str, str] | None) -> str:
+        name = f"{self.option}=True" if options is None else options.get(self.option)
+        return self.otherwise if name is None else self.text.replace("{}", name)
+
+
 class ParamcountError(ValueError):
     """Base class: the input was rejected. The message is one line; with a ``column`` (1-based, counted in
-    characters over the whole query) it starts with ``column N:``."""
+    characters over the whole query) it starts with ``column N:``. ``parts`` is the message as given: strings and
+    the ``Remedy`` parts that each surface words (``worded``)."""
 
-    def __init__(self, message: str, *, column: int | None = None) -> None:
-        text = message if column is None else f"column {column}: {message}"
+    def __init__(self, message: Message, *, column: int | None = None) -> None:
+        self.parts = (message,) if isinstance(message, str) else message
+        self.column = column
+        text = self.worded(None)
         super().__init__(text)
         self.message = text
-        self.column = column
 
     def __str__(self) -> str:
         return self.message
 
-    def to_dict(self) -> dict[str, str | int | None]:
-        """The error as every surface reports it (``--json``, ``--batch`` lines, the web API):
-        ``{"type": "ExpressionError", "message": "column 7: …", "column": 7}``."""
-        return {"type": type(self).__name__, "message": self.message, "column": self.column}
+    def worded(self, options: Mapping[str, str] | None) -> str:
+        """The message with each remedy named from ``options`` (a surface's: ``Remedy.worded``); None names
+        the keyword arguments of ``paramcount.count``, as ``str(error)`` does."""
+        text = "".join(part if isinstance(part, str) else part.worded(options) for part in self.parts)
+        return text if self.column is None else f"column {self.column}: {text}"
+
+    def to_dict(self, options: Mapping[str, str] | None = None) -> dict[str, str | int | None]:
+        """The error as every surface reports it (``--json``, ``--batch`` lines, the web API), its remedies named
+        from ``options`` (``worded``): ``{"type": "ExpressionError", "message": "column 7: …", "column": 7}``."""
+        return {"type": type(self).__name__, "message": self.worded(options), "column": self.column}
 
 
 class ExpressionError(ParamcountError):
@@ -80,7 +117,7 @@ class UnknownNameError(ParamcountError):
     """A name (layer, model, dtype …) is not known; carries the closest known names."""
 
     def __init__(
-        self, message: str, name: str, suggestions: tuple[str, ...] = (), *, column: int | None = None
+        self, message: Message, name: str, suggestions: tuple[str, ...] = (), *, column: int | None = None
     ) -> None:
         super().__init__(message, column=column)
         self.name = name
@@ -99,7 +136,7 @@ class ArgumentError(ParamcountError):
 class ConfigError(ParamcountError):
     """A model configuration is missing a key or holds a bad value."""
 
-    def __init__(self, message: str, key_path: str | None = None) -> None:
+    def __init__(self, message: Message, key_path: str | None = None) -> None:
         super().__init__(message)
         self.key_path = key_path
 

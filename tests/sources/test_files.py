@@ -311,6 +311,6 @@ def test_a_folder_whose_architecture_has_no_formulas_is_counted_from_its_weights
     assert (
         "config.json: model_type 'brand_new_arch' has no formulas in paramcount; counted exactly from the weights"
     ) in capsys.readouterr().out
-    (tmp_path / "model.safetensors").unlink()  # the config alone: the error offers --via-transformers
-    with pytest.raises(paramcount.UnknownNameError, match=r"is not supported.*--via-transformers"):
+    (tmp_path / "model.safetensors").unlink()  # the config alone: the error offers via_transformers=True
+    with pytest.raises(paramcount.UnknownNameError, match=r"is not supported.*via_transformers=True"):
         paramcount.count(str(tmp_path))

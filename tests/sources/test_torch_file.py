@@ -216,14 +216,46 @@ class TiedCTRL(torch.nn.Module):
         self.lm_head.weight = self.transformer.w.weight
 
 
-@pytest.mark.parametrize("model", [TiedGPT(), TiedCTRL()], ids=["minGPT", "CTRL"])
+class HeadFirstLlama(torch.nn.Module):
+    """Llama's names with ``lm_head`` registered (so saved) before the ``model.embed_tokens`` tied to it: the first
+    of the pair is the head, and the name says which is the embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lm_head = torch.nn.Linear(6, 11, bias=False)
+        self.model = torch.nn.Module()
+        self.model.embed_tokens = torch.nn.Embedding(11, 6)
+        self.model.layers = torch.nn.ModuleList(torch.nn.Linear(6, 6, bias=False) for _ in range(2))
+        self.lm_head.weight = self.model.embed_tokens.weight
+
+
+class HeadFirstCTRL(torch.nn.Module):
+    """CTRL's names with ``lm_head`` (which has a bias: no Embedding has one) saved before ``transformer.w``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lm_head = torch.nn.Linear(6, 11)
+        self.transformer = torch.nn.Module()
+        self.transformer.w = torch.nn.Embedding(11, 6)
+        self.transformer.layernorm = torch.nn.LayerNorm(6)
+        self.lm_head.weight = self.transformer.w.weight
+
+
+@pytest.mark.parametrize(
+    "model",
+    [TiedGPT(), TiedCTRL(), HeadFirstLlama(), HeadFirstCTRL()],
+    ids=["minGPT", "CTRL", "head-first-Llama", "head-first-CTRL"],
+)
 def test_an_embedding_tied_to_the_head_is_an_embedding_whatever_its_name(
     tmp_path: Path, model: torch.nn.Module
 ) -> None:
-    """A file has no classes: a lone 2-d weight is a Linear unless its name says embedding. The first of a tied
-    pair outside numbered blocks is the input embedding the output head is tied to (weight tying, Press & Wolf
-    2017), so it is an Embedding, and "excluding embeddings" leaves it out, as transformers'
-    ``num_parameters(exclude_embeddings=True)`` does; the oracle is the model's own classes."""
+    """A file has no classes: a lone 2-d weight is a Linear unless its name says embedding. Of a tied pair outside
+    numbered blocks, one is the input embedding the output head is tied to (weight tying, Press & Wolf 2017): the
+    one whose name says so, else not one with a bias, else the first saved. It is an Embedding, and "excluding
+    embeddings" leaves out what transformers' ``num_parameters(exclude_embeddings=True)`` does (nothing when the
+    head is saved first: the tensor is the head's there); the oracles are the model's own classes and that."""
+    from transformers.modeling_utils import ModuleUtilsMixin
+
     path = tmp_path / "tied.pt"
     torch.save(model.state_dict(), path)
     result = paramcount.count(str(path))
@@ -233,8 +265,8 @@ def test_an_embedding_tied_to_the_head_is_an_embedding_whatever_its_name(
     assert kinds == {
         name: type(module).__name__ for name, module in model.named_modules() if f"{name}.weight" in matrices
     }
-    embeddings = {p for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
-    assert result.report().embedding_parameters == sum(p.numel() for p in embeddings)
+    excluded = ModuleUtilsMixin.num_parameters(model, exclude_embeddings=True)  # type: ignore[arg-type]
+    assert result.report().embedding_parameters == ModuleUtilsMixin.num_parameters(model) - excluded  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("layout", FORMATS)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 import paramcount
 from paramcount.limits import MAX_EXPRESSION_CHARS
@@ -264,6 +265,18 @@ def test_pasted_config_errors_are_400(client: TestClient) -> None:
     response = client.post("/api/count", json={"q": '{"model_type": "llama", "hidden_size": NaN}'})
     assert response.status_code == 400
     assert _error(response)["error"]["type"] == "ConfigError"
+
+
+def test_a_pasted_config_of_an_unknown_model_type_offers_nothing_the_web_lacks(client: TestClient) -> None:
+    """The library offers ``via_transformers=True`` and the command line ``--via-transformers``; the web counts
+    with neither, so its message and its page leave the offer out."""
+    config = json.dumps({"model_type": "lama", "hidden_size": 8})
+    response = client.post("/api/count", json={"q": config})
+    assert response.status_code == 400
+    message = _error(response)["error"]["message"]
+    assert message.startswith("config.json: model_type 'lama' is not supported; supported: albert, bart,")
+    assert message.endswith("xlm-roberta; did you mean 'llama', 'llama4' or 'llava'?")
+    assert escape(message) in client.post("/fragments/answer", json={"q": config}).text
 
 
 @pytest.mark.parametrize("query", ["Linear(1, \\ud800)", "ModuleDict({'\\ud800': Linear(1, 1)})"])

@@ -13,8 +13,9 @@ the JSON work on a file exactly as on a config:
 - entries with the same ``storage`` (the same data saved under two names) become one parameter and ties;
 - module kinds are inferred from the tensors, because a file has no classes: a module holding only a 2-d
   ``weight`` (and a 1-d ``bias`` of its first size) is a ``Linear``, an ``Embedding`` when its name says so or when
-  its weight is tied to a later module's, both outside numbered blocks (an input embedding tied to the output
-  head, as weight tying shares them); numbered containers are ``ModuleList``; anything else is a ``Module``;
+  its weight is tied to another module's, both outside numbered blocks (an input embedding tied to the output
+  head, as weight tying shares them: the head is the one with a bias, else the one whose name does not say
+  embedding, else the one saved second); numbered containers are ``ModuleList``; anything else is a ``Module``;
 - each dimension's symbol is its size: a file has no names for its sizes.
 """
 
@@ -131,21 +132,33 @@ def _ties(entries: Iterable[TensorEntry]) -> dict[str, str]:
     return tied
 
 
-def _tied_embeddings(tied: dict[str, str]) -> set[str]:
-    """The weights that an input embedding's would be: tied to a later module's ``weight`` (an output head),
-    neither inside a numbered block (a block's weight shared across layers is no embedding)."""
+def _tied_embeddings(tied: dict[str, str], names: set[str]) -> set[str]:
+    """The weights that are an input embedding's because they are tied: of the weights that share one storage
+    outside numbered blocks (a block's weight shared across layers is no embedding), the one an output head is
+    tied to. A module with a bias is the head (an ``Embedding`` has none, as ``_kind`` says), and one whose name
+    says embedding (``_says_embedding``) is the embedding already; else the first saved is, as a model registers
+    its embedding before the head it ties to it. ``names``: every tensor's."""
 
     def outside_blocks(name: str) -> bool:
         *path, local = name.split(".")
         return local == "weight" and bool(path) and not any(_is_index(part) for part in path)
 
-    return {owner for name, owner in tied.items() if outside_blocks(name) and outside_blocks(owner)}
+    groups: dict[str, list[str]] = {}
+    for name, owner in tied.items():
+        groups.setdefault(owner, [owner]).append(name)
+    found: set[str] = set()
+    for group in groups.values():
+        shared = [name for name in group if outside_blocks(name)]
+        unbiased = [name for name in shared if f"{name.removesuffix('weight')}bias" not in names]
+        if len(shared) > 1 and unbiased and not any(_says_embedding(name.split(".")[-2]) for name in unbiased):
+            found.add(unbiased[0])
+    return found
 
 
 def _grouped(entries: tuple[TensorEntry, ...], label: str, format: str) -> _Node:
     root = _Node()
     tied = _ties(entries)
-    embeddings = _tied_embeddings(tied)
+    embeddings = _tied_embeddings(tied, {entry.name for entry in entries})
     for entry in entries:
         if not entry.name:
             alone = ": a tensor saved alone, not a state dict of named tensors" if format == "pytorch" else ""
@@ -178,10 +191,15 @@ def _kind(name: str, params: list[Param], buffers: list[Buffer], numbered: bool,
         return "Module"
     if bias is not None and bias != weight[:1]:
         return "Module"
-    lowered = name.lower()
-    if bias is None and (tied_embedding or any(part in lowered for part in EMBEDDING_NAMES)):
+    if bias is None and (tied_embedding or _says_embedding(name)):
         return "Embedding"
     return "Linear"
+
+
+def _says_embedding(name: str) -> bool:
+    """Whether a module's name is an embedding table's (``EMBEDDING_NAMES``)."""
+    lowered = name.lower()
+    return any(part in lowered for part in EMBEDDING_NAMES)
 
 
 def _is_index(name: str) -> bool:

@@ -27,7 +27,7 @@ from paramcount.errors import ParamcountError, QueryError
 from paramcount.render.json import report_dict
 from paramcount.report import SECTIONS, Report
 from paramcount.web.curated import curated
-from paramcount.web.pages import Pages, error_body
+from paramcount.web.pages import WEB_OPTIONS, Pages, error_body
 from paramcount.web.planning import input_shape, option_fields, plan_options
 from paramcount.web.queries import one_layer
 from paramcount.web.service import Answers, Busy, Rendered, TooSlow
@@ -134,7 +134,7 @@ class Handlers:
         return base.rstrip("/") + path
 
     def failure(self, query: str, error: ParamcountError) -> _Outcome:
-        body = {"query": _safe(query), "error": error.to_dict()}
+        body = {"query": _safe(query), "error": error.to_dict(WEB_OPTIONS)}
         return _Outcome(status=400, error=body, error_html=self.pages.error_fragment(_safe(query), error))
 
     async def guarded(self, query: str, work: Callable[[], str], *, bounded: bool = False) -> _Outcome:

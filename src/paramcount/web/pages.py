@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from paramcount.render.html import Href
 
-__all__ = ["COUNTER_FIELDS", "EXAMPLES", "Links", "Pages", "error_body", "planner_url"]
+__all__ = ["COUNTER_FIELDS", "EXAMPLES", "WEB_OPTIONS", "Links", "Pages", "error_body", "planner_url"]
 
 EXAMPLES = (
     "Conv2d(256, 512, 3)",
@@ -56,6 +56,10 @@ EXAMPLES = (
 COUNTER_FIELDS = ("dtype", "optimizer", "seq_len", "batch", "gpu")
 """The planner options the counter's memory controls set (``/?q=…&dtype=…``): ``PlanOptions`` fields, as on
 ``/api/memory`` and the planner."""
+
+WEB_OPTIONS: Mapping[str, str] = {}
+"""How the web names an error's remedy (``ParamcountError.worded``): it offers none of those options (it never
+reaches the hub, so it has no ``offline``, and transformers never counts for it), so their parts are left out."""
 
 MAX_DESCRIPTION_CHARS = 300
 """Longest meta description (search engines show about 160 characters; the rest is for link previews)."""
@@ -224,7 +228,7 @@ class Pages:
         return self._render(
             "_error.html",
             error_type=type(error).__name__,
-            message=str(error),
+            message=error.worded(WEB_OPTIONS),
             column=error.column,
             caret=_caret(query, error.column),
         )

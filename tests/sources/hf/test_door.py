@@ -85,8 +85,8 @@ def test_unknown_model_type_lists_the_supported_ones() -> None:
         build_config_tree({**LLAMA, "model_type": "lama"})
     message = str(info.value)
     assert message.startswith(
-        "config.json: model_type 'lama' is not supported; if transformers knows it, add --via-transformers to count "
-        "it there; supported: albert, bart, bert,"
+        "config.json: model_type 'lama' is not supported; if transformers knows it, add via_transformers=True to "
+        "count it there; supported: albert, bart, bert,"
     )  # the test environment has torch and transformers: no installation hint
     assert message.endswith("whisper, xlm-roberta; did you mean 'llama', 'llama4' or 'llava'?")
 
@@ -104,7 +104,7 @@ def test_unknown_model_type_names_the_file_and_the_offer_works(tmp_path: Path) -
         with pytest.raises(UnknownNameError) as info:
             paramcount.count(source)
         assert str(info.value).startswith(
-            f"{path}: model_type 'xlnet' is not supported; if transformers knows it, add --via-transformers"
+            f"{path}: model_type 'xlnet' is not supported; if transformers knows it, add via_transformers=True"
         )
     counted = paramcount.count(str(path), via_transformers=True)
     with torch.device("meta"):
@@ -117,9 +117,47 @@ def test_unknown_model_type_names_the_file_and_the_offer_works(tmp_path: Path) -
 def test_an_unknown_model_type_without_transformers_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("paramcount.sources.hf.via_transformers.available", lambda: False)
     with pytest.raises(UnknownNameError, match=re.escape(
-        "if transformers knows it, add --via-transformers to count it there (needs torch and transformers installed);"
+        "if transformers knows it, add via_transformers=True to count it there (needs torch and transformers "
+        "installed);"
     )):  # fmt: skip
         build_config_tree({**LLAMA, "model_type": "xlnet"})
+
+
+def test_each_surface_names_the_offer_of_transformers_its_own_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``str(error)`` names ``count()``'s keyword argument, the command line its flag (text and JSON); the web,
+    which has no such option, leaves the offer out (``tests/web``)."""
+    from paramcount.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LLAMA, "model_type": "lama"}))
+    head, tail = f"{path}: model_type 'lama' is not supported; if transformers knows it, add ", " to count it there;"
+    with pytest.raises(UnknownNameError) as info:
+        paramcount.count(str(path))
+    assert str(info.value).startswith(f"{head}via_transformers=True{tail} supported: albert,")
+    assert main([str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"paramcount: error: {head}--via-transformers{tail} supported: albert,")
+    assert main(["--json", str(path)]) == 2
+    message = json.loads(capsys.readouterr().out)["error"]["message"]
+    assert message.startswith(f"{head}--via-transformers{tail} supported: albert,")
+
+
+def test_each_surface_names_counting_through_transformers_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paramcount.cli import main
+    from paramcount.web.pages import WEB_OPTIONS
+
+    monkeypatch.setattr("paramcount.sources.hf.via_transformers.available", lambda: False)
+    path = _write(LLAMA)
+    needs = " needs torch and transformers installed (pip install transformers torch)"
+    with pytest.raises(ConfigError) as info:
+        paramcount.count(path, via_transformers=True)
+    assert str(info.value) == f"via_transformers=True{needs}"
+    assert main(["--via-transformers", path]) == 2
+    assert capsys.readouterr().err == f"paramcount: error: --via-transformers{needs}\n"
+    assert info.value.to_dict(WEB_OPTIONS)["message"] == f"counting with transformers{needs}"  # the web never asks
 
 
 def test_a_shipped_config_is_named_by_its_hub_id() -> None:

@@ -223,17 +223,19 @@ def test_an_unreachable_hub_is_one_line_at_once(
     import time
 
     from paramcount.cli import main
+    from paramcount.web.pages import WEB_OPTIONS
 
     waits: list[float] = []
     monkeypatch.setattr(time, "sleep", waits.append)
     hub.stop()
-    message = "someone/tiny-llama: cannot reach the hub (ConnectError); use a cached model or --offline"
+    message = "someone/tiny-llama: cannot reach the hub (ConnectError); use a cached model or "
     with pytest.raises(ConfigError) as raised:
         paramcount.count("someone/tiny-llama")
-    assert str(raised.value) == message
+    assert str(raised.value) == message + "offline=True"  # the keyword argument of count()
     assert main(["someone/tiny-llama"]) == 2
     captured = capsys.readouterr()
-    assert (captured.out, captured.err.splitlines()) == ("", [f"paramcount: error: {message}"])
+    assert (captured.out, captured.err.splitlines()) == ("", [f"paramcount: error: {message}--offline"])
+    assert raised.value.to_dict(WEB_OPTIONS)["message"] == message.removesuffix("; use a cached model or ")
     assert waits == []
 
 
@@ -296,7 +298,7 @@ def test_an_unknown_architecture_without_safetensors_offers_via_transformers(hub
     with pytest.raises(UnknownNameError) as caught:
         paramcount.count("someone/new-arch-bin")
     assert "model_type 'brand_new_arch' is not supported" in str(caught.value)
-    assert "--via-transformers" in str(caught.value)
+    assert "via_transformers=True" in str(caught.value)
     assert not [r for r in hub.requests if r.path.endswith(".bin")]  # the weights are never fetched
 
 
@@ -304,7 +306,7 @@ def test_an_unknown_architecture_in_the_cache_is_counted_from_its_files(cache: P
     from safetensors.torch import save_file
 
     snapshot = put_in_cache(cache, "someone/new-arch", NEW_ARCH).parent
-    with pytest.raises(UnknownNameError, match="--via-transformers"):
+    with pytest.raises(UnknownNameError, match="via_transformers=True"):
         paramcount.count("someone/new-arch", offline=True)  # no weights at hand, offline
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
     save_file(model.state_dict(), str(snapshot / "model.safetensors"))

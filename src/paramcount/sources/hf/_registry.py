@@ -22,7 +22,7 @@ from pathlib import Path
 
 from paramcount._record import Record, replace
 from paramcount._registry import Registry
-from paramcount.errors import ConfigError, UnknownNameError, did_you_mean
+from paramcount.errors import ConfigError, Remedy, UnknownNameError, did_you_mean
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._config import Config, parse_config_text
 from paramcount.sources.hf._defaults import complete
@@ -75,20 +75,24 @@ def supported_model_types() -> tuple[str, ...]:
 
 def spec_for(name: str, source: str = "config.json") -> ModelTypeSpec:
     """The builder of ``model_type`` ``name``; an unknown one is refused naming ``source`` (the config's file)
-    and offering ``--via-transformers``. Whether transformers knows the type is not checked: its table moved
-    between versions (4.x ``configuration_auto.py``, 5.x ``auto_mappings.py``) and importing it costs about a
-    second, too much for an error message; so the offer is conditional."""
+    and offering ``via_transformers`` (a ``Remedy``: the command line's ``--via-transformers``). Whether
+    transformers knows the type is not checked: its table moved between versions (4.x ``configuration_auto.py``,
+    5.x ``auto_mappings.py``) and importing it costs about a second, too much for an error message; so the offer
+    is conditional."""
     spec = MODEL_TYPES.find(name)
     if spec is None:
         close = MODEL_TYPES.close_names(name)
         from paramcount.sources.hf.via_transformers import available
 
-        offer = "if transformers knows it, add --via-transformers to count it there"
+        offer = "; if transformers knows it, add {} to count it there"
         if not available():
             offer += " (needs torch and transformers installed)"
         raise UnknownNameError(
-            f"{source}: model_type {name!r} is not supported; {offer}; "
-            f"supported: {', '.join(MODEL_TYPES.names())}{did_you_mean(close)}",
+            (
+                f"{source}: model_type {name!r} is not supported",
+                Remedy("via_transformers", offer),
+                f"; supported: {', '.join(MODEL_TYPES.names())}{did_you_mean(close)}",
+            ),
             name,
             close,
         )

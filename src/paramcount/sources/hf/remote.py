@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from paramcount._record import Record
-from paramcount.errors import ConfigError, LimitError, UnknownNameError
+from paramcount.errors import ConfigError, LimitError, Remedy, UnknownNameError
 from paramcount.limits import MAX_HEADER_BYTES
 from paramcount.sources.hf.hub import cache_dir, similar
 
@@ -76,7 +76,8 @@ def _failure(text: str, error: Exception) -> ConfigError | UnknownNameError:
         if status in (401, 403):
             return ConfigError(f"{text}: the hub refused access ({status}); set HF_TOKEN to a token with access")
         return ConfigError(f"{text}: the hub answered {status}")
-    return ConfigError(f"{text}: cannot reach the hub ({type(error).__name__}); use a cached model or --offline")
+    unreachable = f"{text}: cannot reach the hub ({type(error).__name__})"
+    return ConfigError((unreachable, Remedy("offline", "; use a cached model or {}")))
 
 
 def _download(repo_id: str, filename: str, revision: str | None) -> Path:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from paramcount._record import replace
-from paramcount.errors import ConfigError
+from paramcount.errors import ConfigError, Remedy
 from paramcount.provenance import FromConfig
 from paramcount.sources.hf._registry import read_config
 from paramcount.sources.live import from_module
@@ -38,7 +38,8 @@ def count_via_transformers(
     """The tree transformers builds for a config on the meta device, and where it came from (``location``:
     the hub id or path, as for ``read_model``)."""
     if not available():
-        raise ConfigError("--via-transformers needs torch and transformers installed (pip install transformers torch)")
+        needs = " needs torch and transformers installed (pip install transformers torch)"
+        raise ConfigError((Remedy("via_transformers", "{}", "counting with transformers"), needs))
     data, name = read_config(source)
     listed = data.get("architectures")
     chosen = architecture or (listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], str) else None)
