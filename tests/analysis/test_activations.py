@@ -255,6 +255,29 @@ def test_eager_matmul_folds_views(family: str, change: dict[str, object], batch:
     _plan_equal_to_autograd({**config, **change}, architecture, "eager", batch, seq)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("family", ["phi3", "gpt_neox", "phi", "stablelm", "glm4", "deepseek_v3"])
+def test_one_token_attention_output_is_the_output_projection_input(family: str, batch: int) -> None:
+    # The CPU flash kernel writes its output as (batch, heads, tokens, head_dim) where the query is a fused
+    # projection's slice or concatenated after partial rotary; transpose(1, 2).contiguous() copies it for the output
+    # projection, but at one token the transposed (batch, 1, heads, head_dim) is contiguous already, so the
+    # projection's input is the kernel's output, one b·s·h storage less per layer (DeepSeek: values as wide as keys,
+    # so sdpa runs flash).
+    config, architecture = tiny_config(family, 2)
+    if family == "deepseek_v3":
+        config["v_head_dim"] = 24
+    ours = _plan_equal_to_autograd(config, architecture, "sdpa", batch, 1)
+    assert ours.kernel == "flash"
+    assert "self_attn.o_proj.input" not in {tensor.key for tensor in ours.per_layer}
+    assert "attention.dense.input" not in {tensor.key for tensor in ours.per_layer}
+
+
+def test_whisper_decoder_at_one_target_token_keeps_no_output_copy() -> None:
+    # Whisper's query is laid out like a fused projection's slice (see above): at one target token the decoder's
+    # attention output is its out_proj's input.
+    _source_and_target("whisper", "sdpa", False, BATCH, 16, 1)
+
+
 def test_bloom_560m_at_one_sequence_keeps_each_fused_output() -> None:
     # bloom-560m, one sequence of 2048 tokens: each of its 24 layers keeps query_key_value's output (b·s·3h) for
     # the query instead of a b·s·h copy, 2 × 1024 × 2048 × 2 B = 8 MiB more than half of two sequences' (201 MB

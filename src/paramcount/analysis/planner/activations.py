@@ -427,6 +427,11 @@ class _Builder:
         self.only = ""
         """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
+    @property
+    def one_query(self) -> bool:
+        """The attention runs one query position: s = 1, or a decoder's t = 1."""
+        return not self.regime.many_targets if self.rename else self.regime.one_position
+
     def add(
         self,
         key: str,
@@ -564,7 +569,8 @@ def _attention_core(
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
     query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
     sliced from a fused qkv projection (``fused``; also Whisper's query, scaled and made contiguous in that layout),
-    and then ``transpose(1, 2).contiguous()`` copies it."""
+    and then ``transpose(1, 2).contiguous()`` copies it, except at one query position, where the transposed
+    (batch, 1, heads, head_dim) is contiguous already and ``contiguous()`` returns the output itself."""
     settings = out.settings
     kernel = _kernel(settings)
     if kernel in ("flash", "memory-efficient"):  # the memory-efficient kernel keeps the same tensors
@@ -590,7 +596,7 @@ def _attention_core(
             "tensor",
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
-        return settings.kernels == "cuda" or settings.attention == "flash" or not fused
+        return settings.kernels == "cuda" or settings.attention == "flash" or not fused or out.one_query
     if kernel.startswith("math"):
         math_dtype = "float32"
         out.add(f"{module}.query", module, "query·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
