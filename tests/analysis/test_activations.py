@@ -255,6 +255,33 @@ def test_eager_matmul_folds_views(family: str, change: dict[str, object], batch:
     _plan_equal_to_autograd({**config, **change}, architecture, "eager", batch, seq)
 
 
+@pytest.mark.parametrize(
+    ("family", "change", "attention", "batch", "seq"),
+    [
+        # no KV cache copies the value, a view of the fused projection's output: sdpa keeps it as it is at any
+        # batch, eager's matmul where its fold is a view (one sequence, or one token: each head's q, k, v side by
+        # side), so that whole b·s·3h output
+        *(
+            (family, {}, attention, batch, seq)
+            for family in ("gpt_neox", "codegen")
+            for attention in ("eager", "sdpa")
+            for batch, seq in ((1, 9), (2, 9), (2, 1))
+        ),
+        # CodeGen's mp_num = 4 groups of (query, value, key): with 8 heads the value's reshape copies it
+        ("codegen", {"n_head": 8}, "sdpa", 1, 9),
+        ("codegen", {"n_head": 8}, "eager", 1, 9),
+    ],
+)
+def test_parallel_layers_without_cache_keep_the_fused_value_whole(
+    family: str, change: dict[str, object], attention: str, batch: int, seq: int
+) -> None:
+    config, architecture = tiny_config(family, 2)
+    ours = _plan_equal_to_autograd({**config, **change, "use_cache": False}, architecture, attention, batch, seq)
+    value = next(tensor for tensor in ours.per_layer if tensor.key in ("attention.value", "attn.value"))
+    whole = change != {"n_head": 8} and (attention == "sdpa" or batch == 1 or seq == 1)
+    assert value.elements == batch * seq * 64 * (3 if whole else 1)  # h = 64: b·s·3h whole, else b·a·s·d
+
+
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("family", ["phi3", "gpt_neox", "phi", "stablelm", "glm4", "deepseek_v3"])
 def test_one_token_attention_output_is_the_output_projection_input(family: str, batch: int) -> None:
