@@ -53,6 +53,7 @@ __all__ = [
     "flops",
     "forward_estimate",
     "forward_flops",
+    "image_positions",
     "macs_step",
     "training_estimate",
     "training_flops",
@@ -206,10 +207,8 @@ def estimated_tokens(
     shape given, else ``batch``), any other (a CNN, an audio model's feature encoder) gets no estimate (D = 0).
     ``plan_reads_sequence``: the memory plan took ``seq_len`` as its sequence (an activation estimate), which the
     reason then says."""
-    from paramcount.analysis.shapes.propagate import SEQUENCE_INPUTS  # the shapes import this module
-
-    first = _first_layer(tree)
-    if tree.kind in SEQUENCE_INPUTS or first is None or first[1].kind not in _CONVOLUTIONS:
+    first = _image_layer(tree)
+    if first is None:
         return seq_len * batch, None
     positions = _image_positions(tree)
     if positions:
@@ -230,6 +229,20 @@ def estimated_tokens(
     return 0, reason
 
 
+def _image_layer(tree: Module) -> tuple[str, Module] | None:
+    """The first layer of a model that reads an image or a signal (a convolution, not token ids), else None."""
+    from paramcount.analysis.shapes.propagate import SEQUENCE_INPUTS  # the shapes import this module
+
+    first = _first_layer(tree)
+    return None if tree.kind in SEQUENCE_INPUTS or first is None or first[1].kind not in _CONVOLUTIONS else first
+
+
+def image_positions(tree: Module) -> int:
+    """The positions per image that the layers of a model reading an image run (``_image_positions``), whatever
+    the sequence length asked for; 0 for a model that reads tokens, or one whose positions are not known."""
+    return _image_positions(tree) if _image_layer(tree) is not None else 0
+
+
 def _first_layer(tree: Module) -> tuple[str, Module] | None:
     """The first layer holding parameters in torch's module order: the one that reads the input."""
     return next(
@@ -240,11 +253,26 @@ def _first_layer(tree: Module) -> tuple[str, Module] | None:
 
 @per_tree
 def _image_positions(tree: Module) -> int:
-    """The positions a vision transformer's layers run per image, its patches and class token, as the activation
-    planner counts them (its position table's rows); 0 for any other model, or one the planner does not model."""
+    """The positions a vision transformer's layers run per image, its patches and class token (its position table's
+    rows): as the activation planner counts them (ViT, DINOv2), or a CLIP vision tower's (``embeddings`` with a
+    ``class_embedding``, a ``position_embedding`` table and a convolution ``patch_embedding`` before its
+    ``encoder.layers``); 0 for any other model."""
     from paramcount.analysis.planner import transformer_dimensions
     from paramcount.analysis.planner.activations import activation_plan
 
     dims = transformer_dimensions(tree)
     plan = None if dims is None else activation_plan(tree, dims, batch=1, seq_len=1, dtype="float32")
-    return plan.seq_len if plan is not None and plan.structure == "vit" else 0
+    if plan is not None and plan.structure == "vit":
+        return plan.seq_len
+    if dims is None or not dims.stack.endswith("encoder.layers"):
+        return 0
+    embeddings: Module | None = tree
+    for name in (*dims.stack.removesuffix("encoder.layers").split(".")[:-1], "embeddings"):
+        embeddings = next((child for child in embeddings.children if child.name == name), None) if embeddings else None
+    if embeddings is None or not any(param.name == "class_embedding" for param in embeddings.params):
+        return 0
+    parts = {child.name: child for child in embeddings.children}
+    table, patches = parts.get("position_embedding"), parts.get("patch_embedding")
+    if table is None or patches is None or patches.kind not in _CONVOLUTIONS:
+        return 0
+    return next((param.shape[0].value for param in table.params if param.name == "weight"), 0)

@@ -336,6 +336,10 @@ TEMPLATES: Final[dict[str, str]] = {
         "of n={image_values:,} values (channels × height × width) at the configured image_size, whatever the sequence "
         "length asked for; another image size (interpolated position embeddings) is not modelled"
     ),
+    "activations-image-positions": (
+        "the estimate's s={positions:,}: the layers run the image's {patches:,} patches and the class token at the "
+        "configured image size, whatever the sequence length asked for ({seq_len:,})"
+    ),
     "activations-measured": (
         "activations: measured on {device}, the distinct storages autograd saved during one forward pass at the "
         "given input in train mode, parameters excluded (exact for this input and batch)"
@@ -425,6 +429,7 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else " modelled",
     },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
+    "activations-image-positions": lambda v: {"patches": v["positions"] - 1},
     "compute-image-positions": lambda v: {
         "image_word": noun(v["images"], "image"),
         "tokens": v["positions"] * v["images"],

@@ -427,6 +427,11 @@ class _Builder:
         self.only = ""
         """The kind of layer the tensors added now are kept by only (``SavedTensor.only``)."""
 
+    @property
+    def one_query(self) -> bool:
+        """The attention runs one query position: s = 1, or a decoder's t = 1."""
+        return not self.regime.many_targets if self.rename else self.regime.one_position
+
     def add(
         self,
         key: str,
@@ -564,7 +569,8 @@ def _attention_core(
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
     query comes from its own projection (rotary keeps the layout), (batch, heads, tokens, head_dim) when it is
     sliced from a fused qkv projection (``fused``; also Whisper's query, scaled and made contiguous in that layout),
-    and then ``transpose(1, 2).contiguous()`` copies it."""
+    and then ``transpose(1, 2).contiguous()`` copies it, except at one query position, where the transposed
+    (batch, 1, heads, head_dim) is contiguous already and ``contiguous()`` returns the output itself."""
     settings = out.settings
     kernel = _kernel(settings)
     if kernel in ("flash", "memory-efficient"):  # the memory-efficient kernel keeps the same tensors
@@ -590,7 +596,7 @@ def _attention_core(
             "tensor",
         )
         out.add(f"{module}.logsumexp", module, "logsumexp of the scores in float32", "b·a·s", "float32", "tensor")
-        return settings.kernels == "cuda" or settings.attention == "flash" or not fused
+        return settings.kernels == "cuda" or settings.attention == "flash" or not fused or out.one_query
     if kernel.startswith("math"):
         math_dtype = "float32"
         out.add(f"{module}.query", module, "query·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
@@ -2156,6 +2162,11 @@ class _Parallel(Record):
     rotary_per_layer: bool = False
     """GPT-J and CodeGen gather sin and cos from a table in each layer and ``repeat_interleave`` them for the key
     and again for the query: four s·p tensors per layer; the others keep one cos and one sin for all layers."""
+    value_groups: int | None = None
+    """Where the value is a slice of the fused projection's output: 0 where each head holds its query, key and value
+    side by side (GPT-NeoX), a view; CodeGen's ``mp_num`` (4) where the output is read as that many groups of
+    (query, value, key), whose values ``reshape`` to the heads as a view only where a group is one head (a = 4),
+    else a copy. None: the value is its own projection's output (GPT-J, Phi-2)."""
 
 
 _GPTJ: Final = _Parallel(
@@ -2184,9 +2195,10 @@ GPT_LIKE: Final = {
         "final_layer_norm",
         mlp_norm="post_attention_layernorm",
         heads_first=True,
+        value_groups=0,
     ),
     "gptj": _GPTJ,
-    "codegen": replace(_GPTJ, projections="qkv_proj"),  # GPT-J's layer with one fused projection
+    "codegen": replace(_GPTJ, projections="qkv_proj", value_groups=4),  # GPT-J's layer with one fused projection
     "phi": _Parallel(
         "input_layernorm",
         "self_attn",
@@ -2228,6 +2240,7 @@ def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel
         fused=layout.heads_first,
         float32_scores=layout.float32_scores,
     )
+    _fused_value(out, layout)
     output = f"{attention}.{layout.output}"
     node = "AddmmBackward0" if _param(_at(block, output), "bias") else "MmBackward0"
     _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0])
@@ -2236,6 +2249,21 @@ def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel
     first, second = (f"mlp.{name}" for name in layout.mlp)
     what = f"{layout.mlp[0]} input, the normalised hidden states (AddmmBackward0)"
     _plain_mlp(out, first, what, "mlp.act", second, layout.dropouts[1], shared_input=not layout.mlp_norm)
+
+
+def _fused_value(out: _Builder, layout: _Parallel) -> None:
+    """The value, a view of the fused projection's output (``value_groups``) that no KV cache copies: the fused
+    kernels keep it as it is, eager attention's matmul where its fold is a view (each head's q, k and v side by
+    side: ``_folds_as_view`` per head), so that whole output (queries, keys and values of every head), once."""
+    sizes = out.sizes
+    cached = out.settings.use_cache and not out.checkpointing
+    if cached or layout.value_groups not in (0, sizes.a):
+        return
+    kernel = _kernel(out.settings)
+    if kernel in ("flash", "memory-efficient") or (kernel == "eager" and _folds_as_view(out, per_head=True)):
+        what = f"value, a view of {layout.projections}'s output, which it keeps whole (no KV cache copies it)"
+        projection = f"{layout.attention}.{layout.projections}"
+        _whole_base(out, f"{layout.attention}.value", projection, what, "3·h", 3 * sizes.h)
 
 
 def _parallel_model(out: _Builder, layout: _Parallel, model: str, *, head: bool) -> None:

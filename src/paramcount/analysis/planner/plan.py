@@ -451,6 +451,7 @@ def _activations(
             notes.append(Assumption.of("checkpointing"))
         items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
         return MemoryBreakdown(items, tuple(notes)), plan
+    from paramcount.analysis.flops import image_positions
     from paramcount.analysis.planner.transformer import (  # with a sequence
         mixer_layers,
         transformer_activations,
@@ -459,7 +460,8 @@ def _activations(
     from paramcount.analysis.shapes.propagate import IMAGE_TOKEN_INPUTS, propagate
 
     mixers = mixer_layers(tree)
-    seq_len = options.seq_len or 0
+    positions = image_positions(tree)  # an image's positions, not the sequence length asked for
+    seq_len = positions or options.seq_len or 0
     towers = vision_layers(tree, propagate(tree, (options.batch, seq_len))) if tree.kind in IMAGE_TOKEN_INPUTS else ()
     estimate = transformer_activations(
         vision=tuple(tower for tower in towers if _trains(tree, options, tower.stack)),
@@ -476,7 +478,9 @@ def _activations(
         sequence_parallel=options.sequence_parallel,
         vocab=dims.vocab,
     )
-    return MemoryBreakdown(estimate.items, (Assumption.of("activations-layout"), *estimate.assumptions)), None
+    image = Assumption.of("activations-image-positions", positions=positions, seq_len=options.seq_len or 0)
+    said = (Assumption.of("activations-layout"), *estimate.assumptions, *((image,) if positions else ()))
+    return MemoryBreakdown(estimate.items, said), None
 
 
 def _trains(tree: Module, options: PlanOptions, path: str) -> bool:
