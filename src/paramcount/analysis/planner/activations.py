@@ -4,7 +4,7 @@
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D, and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's
 (post-norm) like it; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared
-layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a
+layer run L times) and MPNet's; ViT's, DINOv2's and CLIP's pre-norm layers on image patches; the Llama layout with a
 sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with
 multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
 mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
@@ -71,8 +71,9 @@ ACTIVATION_TENSORS: Final = {
 """Tensors of the MLP width an activation function saves: ``F.silu``/``F.gelu`` keep their input, ``F.relu`` its
 result; transformers' ``NewGELUActivation`` (``gelu_new``) is written out in Python: pow keeps x, tanh its
 result, the last mul both 0.5·x and 1 + tanh; ``QuickGELUActivation`` (``quick_gelu``, CLIP) x·sigmoid(1.702·x):
-the product keeps x and sigmoid's result, which sigmoid keeps too. ``FastGELUActivation`` (``gelu_fast``, GPT-NeoX-20B) multiplies
-instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh."""
+the product keeps x and sigmoid's result, which sigmoid keeps too. ``FastGELUActivation`` (``gelu_fast``,
+GPT-NeoX-20B) multiplies instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x
+and 1 + tanh."""
 
 CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "llama": {"hidden_act": "silu", "attention_dropout": 0.0},
