@@ -421,6 +421,21 @@ def test_clip_vision_runs_the_image_positions_whatever_the_sequence(seq: int | N
     assert not any(note.kind == "activations-layout" for note in plan.assumptions)
 
 
+@pytest.mark.parametrize("seq", [None, 64])
+def test_siglip_vision_estimate_runs_its_patches(seq: int | None) -> None:
+    # SigLIP's vision tower is not modelled per operation (its attention-pooling head): its estimate (Korthikanti et
+    # al.) takes s = 196, a 224 × 224 image's 16 × 16 patches and no class token, whatever seq_len asks, or none.
+    config = {"model_type": "siglip_vision_model", "patch_size": 16}  # google/siglip-base-patch16-224's vision_config
+    tree = build_config_tree(config, architecture="SiglipVisionModel")
+    plan = plan_memory(tree, None, PlanOptions(optimizer="sgd", seq_len=seq, batch=2, mixed_precision="bf16"))
+    assert plan.activations is None
+    notes = [assumption_text(note) for note in plan.assumptions]
+    said = "the estimate's s=196: the layers run the image's 196 patches, no class token at the configured image"
+    assert f"{said} size, whatever the sequence length asked for ({seq or 0})" in notes
+    layers = [item.bytes for item in plan.items if item.category == "activations"]
+    assert layers == [12 * 34 * 196 * 2 * 768]  # 12 layers × sbh·34 bytes under sdpa (no s × s term)
+
+
 BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")
 T5_KEYS = ("layer.1.EncDecAttention.value", "layer.0.SelfAttention.q/k/v.input")
 SEQ2SEQ_KEYS = {
