@@ -486,7 +486,11 @@ def _activations(
 
 def _image_positions(tree: Module) -> tuple[int, int]:
     """The positions a vision transformer's layers run per image, whatever the sequence, and its patches among them
-    (``flops.image_positions``): its activations need no sequence length."""
+    (``flops.image_positions``): its activations need no sequence length. Only a Hugging Face model's tree (its root
+    names its ``model_type``) is one the activation planner models, so no other loads the FLOPs module and the
+    shape rules (a single layer's plain answer would take ~70 M more instructions)."""
+    if not any(key == "model_type" for key, _ in tree.attributes):
+        return 0, 0
     from paramcount.analysis.flops import image_positions
 
     return image_positions(tree)
