@@ -83,6 +83,13 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"image_size": 32, "patch_size": 8},
     ),
     "dinov2": ("facebook--dinov2-base.json", "Dinov2ForImageClassification", {"image_size": 32, "patch_size": 8}),
+    # CLIP's vision tower alone (its vision_config): pre- and post-LayerNorms, quick_gelu, no head or loss
+    "clip_vision": ("openai--clip-vit-base-patch32.json", "CLIPVisionModel", {"image_size": 32, "patch_size": 8}),
+    "clip_vision_projection": (
+        "openai--clip-vit-base-patch32.json",
+        "CLIPVisionModelWithProjection",
+        {"image_size": 32, "patch_size": 8, "projection_dim": 48},
+    ),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",
@@ -289,6 +296,8 @@ def tiny_config(family: str, layers: int) -> tuple[dict[str, Any], str]:
     """The family's shipped config with tiny sizes and ``layers`` layers, and the class to build."""
     name, architecture, sizes = FAMILIES[family]
     config = {key: value for key, value in shipped(name).items() if key != "quantization_config"}
+    if "VisionModel" in architecture:  # a composite model's tower class reads its vision_config
+        config = dict(config["vision_config"])
     config.update(TINY if "n_embd" not in config else {"vocab_size": 256, "bos_token_id": 1, "eos_token_id": 2})
     config.update(sizes)
     if "encoder_layers" in config:  # num_hidden_layers is an alias of encoder_layers there
@@ -344,9 +353,8 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
     window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
     BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
-    (question answering); an image classifier (a vision transformer) random images of its
-    ``image_size`` and a class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches
-    and class token)."""
+    (question answering); a vision transformer random images of its ``image_size``, an image classifier also a
+    class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -371,14 +379,13 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         del inputs["labels"]
         for end in ("start_positions", "end_positions"):
             inputs[end] = torch.randint(seq_len, (batch,), generator=generator)
-    if model.main_input_name == "pixel_values":  # an image classifier: one image and one class label per example
+    if model.main_input_name == "pixel_values":  # images; an image classifier also one class label per example
         config = model.config
         side = config.image_size
         image = torch.randn((batch, config.num_channels, side, side), generator=generator)
-        inputs = {
-            "pixel_values": image.to(model.dtype),
-            "labels": torch.randint(classes, (batch,), generator=generator),
-        }
+        inputs = {"pixel_values": image.to(model.dtype)}
+        if kind == "ImageClassification":
+            inputs["labels"] = torch.randint(classes, (batch,), generator=generator)
     if model.main_input_name == "input_features":  # Whisper: its fixed window of log-mel features, in the dtype
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)

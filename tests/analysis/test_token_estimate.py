@@ -31,7 +31,9 @@ def test_a_vision_transformer_runs_its_image_positions_whatever_the_sequence_len
     report = paramcount.count("google/vit-base-patch16-224-in21k").report(PlanOptions(seq_len=10, batch=2), sections=())
     d = positions * 2
     assert [estimate.flops for estimate in report.compute] == [2 * n * d, 6 * n * d, 6 * n * d]
-    assert report.compute_basis == Assumption.of("compute-image-positions", positions=positions, images=2, seq_len=10)
+    assert report.compute_basis == Assumption.of(
+        "compute-image-positions", positions=positions, patches=positions - 1, images=2, seq_len=10
+    )
     assert "D = 197 positions per image × 2 images = 394: a vision transformer's layers run" in _unwrapped(report)
     # the training plan's activations run the same positions
     training = paramcount.count("google/vit-base-patch16-224-in21k").report(

@@ -203,17 +203,19 @@ def estimated_tokens(
     A model whose input is token ids (``SEQUENCE_INPUTS``), or whose first layer reads vectors (a transformer or
     recurrent layer, a checkpoint's embedding table), runs the tokens asked for. One whose first layer is a
     convolution reads an image or a signal, whose positions the input decides: a vision transformer runs its
-    image's patches and the class token (the activation planner's count; ``images`` of them, the batch of an input
+    image's patches and any class token (the activation planner's count; ``images`` of them, the batch of an input
     shape given, else ``batch``), any other (a CNN, an audio model's feature encoder) gets no estimate (D = 0).
     ``plan_reads_sequence``: the memory plan took ``seq_len`` as its sequence (an activation estimate), which the
     reason then says."""
     first = _image_layer(tree)
     if first is None:
         return seq_len * batch, None
-    positions = _image_positions(tree)
+    positions, patches = _image_positions(tree)
     if positions:
         images = batch if images is None else images
-        basis = Assumption.of("compute-image-positions", positions=positions, images=images, seq_len=seq_len)
+        basis = Assumption.of(
+            "compute-image-positions", positions=positions, patches=patches, images=images, seq_len=seq_len
+        )
         return positions * images, basis
     path, layer = first
     channels = next((param.shape[1].value for param in layer.params if param.name == "weight"), 0)
@@ -237,10 +239,11 @@ def _image_layer(tree: Module) -> tuple[str, Module] | None:
     return None if tree.kind in SEQUENCE_INPUTS or first is None or first[1].kind not in _CONVOLUTIONS else first
 
 
-def image_positions(tree: Module) -> int:
-    """The positions per image that the layers of a model reading an image run (``_image_positions``), whatever
-    the sequence length asked for; 0 for a model that reads tokens, or one whose positions are not known."""
-    return _image_positions(tree) if _image_layer(tree) is not None else 0
+def image_positions(tree: Module) -> tuple[int, int]:
+    """The positions per image that the layers of a model reading an image run, and the image's patches among them
+    (``_image_positions``), whatever the sequence length asked for; (0, 0) for a model that reads tokens, or one
+    whose positions are not known."""
+    return _image_positions(tree) if _image_layer(tree) is not None else (0, 0)
 
 
 def _first_layer(tree: Module) -> tuple[str, Module] | None:
@@ -252,27 +255,29 @@ def _first_layer(tree: Module) -> tuple[str, Module] | None:
 
 
 @per_tree
-def _image_positions(tree: Module) -> int:
-    """The positions a vision transformer's layers run per image, its patches and class token (its position table's
-    rows): as the activation planner counts them (ViT, DINOv2), or a CLIP vision tower's (``embeddings`` with a
-    ``class_embedding``, a ``position_embedding`` table and a convolution ``patch_embedding`` before its
-    ``encoder.layers``); 0 for any other model."""
+def _image_positions(tree: Module) -> tuple[int, int]:
+    """The positions a vision transformer's layers run per image, its patches and any class token (its position
+    table's rows), and its patches: as the activation planner counts them (ViT, DINOv2, CLIP's tower), or a CLIP or
+    SigLIP vision tower's (``embeddings`` with a ``position_embedding`` table and a convolution ``patch_embedding``
+    before its ``encoder.layers``, a ``class_embedding`` where it has a class token); (0, 0) for any other model."""
     from paramcount.analysis.planner import transformer_dimensions
     from paramcount.analysis.planner.activations import activation_plan
 
     dims = transformer_dimensions(tree)
     plan = None if dims is None else activation_plan(tree, dims, batch=1, seq_len=1, dtype="float32")
     if plan is not None and plan.structure == "vit":
-        return plan.seq_len
+        return plan.seq_len, plan.seq_len - 1
     if dims is None or not dims.stack.endswith("encoder.layers"):
-        return 0
+        return 0, 0
     embeddings: Module | None = tree
     for name in (*dims.stack.removesuffix("encoder.layers").split(".")[:-1], "embeddings"):
         embeddings = next((child for child in embeddings.children if child.name == name), None) if embeddings else None
-    if embeddings is None or not any(param.name == "class_embedding" for param in embeddings.params):
-        return 0
+    if embeddings is None:
+        return 0, 0
     parts = {child.name: child for child in embeddings.children}
     table, patches = parts.get("position_embedding"), parts.get("patch_embedding")
     if table is None or patches is None or patches.kind not in _CONVOLUTIONS:
-        return 0
-    return next((param.shape[0].value for param in table.params if param.name == "weight"), 0)
+        return 0, 0
+    rows = next((param.shape[0].value for param in table.params if param.name == "weight"), 0)
+    class_token = any(param.name == "class_embedding" for param in embeddings.params)
+    return rows, rows - class_token

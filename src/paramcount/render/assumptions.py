@@ -134,9 +134,9 @@ TEMPLATES: Final[dict[str, str]] = {
         "activations: the layers (or the task head) are not one of the layouts modelled per operation "
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
-        "GLM-4, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, "
-        "mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, GPT-Neo, GPT-BigCode, "
-        "BLOOM, MPT, OpenAI GPT)"
+        "GLM-4, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, "
+        "CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, "
+        "Phi-2, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
@@ -337,7 +337,7 @@ TEMPLATES: Final[dict[str, str]] = {
         "length asked for; another image size (interpolated position embeddings) is not modelled"
     ),
     "activations-image-positions": (
-        "the estimate's s={positions:,}: the layers run the image's {patches:,} patches and the class token at the "
+        "the estimate's s={positions:,}: the layers run the image's {patches:,} patches{class_token} at the "
         "configured image size, whatever the sequence length asked for ({seq_len:,})"
     ),
     "activations-measured": (
@@ -347,7 +347,7 @@ TEMPLATES: Final[dict[str, str]] = {
     "not-included": "not included: temporary buffers, the CUDA/ROCm context and allocator fragmentation",
     "compute-image-positions": (
         "D = {positions:,} positions per image × {images:,} {image_word} = {tokens:,}: a vision transformer's layers "
-        "run the image's {patches:,} patches and the class token, as the activation planner counts them, whatever "
+        "run the image's {patches:,} patches{class_token}, as the activation planner counts them, whatever "
         "the sequence length asked for ({seq_len:,}); 2·N·D leaves out attention's products over them (input gives "
         "the exact FLOPs)"
     ),
@@ -359,6 +359,11 @@ TEMPLATES: Final[dict[str, str]] = {
     "accelerator": "{name} memory: {basis} (source: {source})",
 }
 """Each kind's sentence, ``str.format`` over its values (after ``_DERIVED`` adds the words some need)."""
+
+
+def _class_token(values: dict[str, Any]) -> str:
+    """What an image's positions hold besides its patches: a class token (ViT, CLIP) or none (SigLIP)."""
+    return " and the class token" if values["positions"] > values["patches"] else ", no class token"
 
 
 def _adapted(layers: tuple[tuple[str, int], ...]) -> str:
@@ -429,11 +434,11 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else " modelled",
     },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
-    "activations-image-positions": lambda v: {"patches": v["positions"] - 1},
+    "activations-image-positions": lambda v: {"class_token": _class_token(v)},
     "compute-image-positions": lambda v: {
         "image_word": noun(v["images"], "image"),
         "tokens": v["positions"] * v["images"],
-        "patches": v["positions"] - 1,
+        "class_token": _class_token(v),
     },
     "compute-no-tokens": lambda v: {
         "what": GRIDS[v["layer_kind"]],

@@ -4,7 +4,7 @@
 Mistral, Qwen2/3, Gemma and Phi-3: RMSNorm, rotary attention, gated MLP; with Gemma 2/3's sandwich norms and
 softcapping; GPT-2's pre-norm block with Conv1D, and GPT-Neo's, GPT-BigCode's, BLOOM's, MPT's and OpenAI GPT's
 (post-norm) like it; BERT's post-norm layer, also RoBERTa's, XLM-R's, ELECTRA's, DistilBERT's, ALBERT's (its shared
-layer run L times) and MPNet's; ViT's and DINOv2's pre-norm layers on an image's patches; the Llama layout with a
+layer run L times) and MPNet's; ViT's, DINOv2's and CLIP's pre-norm layers on image patches; the Llama layout with a
 sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with
 multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
 mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
@@ -66,11 +66,14 @@ ACTIVATION_TENSORS: Final = {
     "gelu_new": 4,
     "gelu_fast": 7,
     "relu": 1,
+    "quick_gelu": 2,
 }
 """Tensors of the MLP width an activation function saves: ``F.silu``/``F.gelu`` keep their input, ``F.relu`` its
 result; transformers' ``NewGELUActivation`` (``gelu_new``) is written out in Python: pow keeps x, tanh its
-result, the last mul both 0.5·x and 1 + tanh. ``FastGELUActivation`` (``gelu_fast``, GPT-NeoX-20B) multiplies
-instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x and 1 + tanh."""
+result, the last mul both 0.5·x and 1 + tanh; ``QuickGELUActivation`` (``quick_gelu``, CLIP) x·sigmoid(1.702·x):
+the product keeps x and sigmoid's result, which sigmoid keeps too. ``FastGELUActivation`` (``gelu_fast``,
+GPT-NeoX-20B) multiplies instead of pow: x, 0.044715·x, the cubic's 1 + ·, 0.7978845608·x, tanh's result, 0.5·x
+and 1 + tanh."""
 
 CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "llama": {"hidden_act": "silu", "attention_dropout": 0.0},
@@ -93,6 +96,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "electra": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
     "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "clip_vision_model": {"hidden_act": "quick_gelu", "attention_dropout": 0.0},
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
@@ -470,15 +474,18 @@ class _Builder:
         dtype = "bool" if self.settings.kernels == "cuda" else "compute"
         self.add(key, module, "dropout mask (MulBackward0 / NativeDropoutBackward0)", shape, dtype, split)
 
-    def layer_norm(self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False) -> None:
+    def layer_norm(
+        self, module: str, shape: str, *, upcast: bool = False, input_kept: bool = False, rows: str = "b·s"
+    ) -> None:
         """``upcast``: the input cast to float32 first (OLMo's LayerNorm without weights), so all three are float32;
-        ``input_kept``: the input is a storage counted already (ReLU's result, another LayerNorm's input)."""
+        ``input_kept``: the input is a storage counted already (ReLU's result, another LayerNorm's input); ``rows``:
+        one mean and rstd each."""
         stats = "float32" if self.settings.kernels == "cuda" or upcast else "compute"
         if not input_kept:
             what = "LayerNorm input" + (" upcast to float32" if upcast else "") + " (NativeLayerNormBackward0)"
             self.add(f"{module}.input", module, what, shape, "float32" if upcast else "compute", "sequence")
         for stat in ("mean", "rstd"):
-            self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", "b·s", stats, "sequence")
+            self.add(f"{module}.{stat}", module, f"LayerNorm {stat}", rows, stats, "sequence")
 
     def rms_norm(
         self, module: str, shape: str, rows: str, split: Split, *, one_plus: bool = False, float32_weight: bool = False
@@ -1376,7 +1383,7 @@ def _fused_views(out: _Builder, layout: _Gpt2) -> None:
         out.found = [tensor for tensor in out.found if tensor.key not in (f"{attention}.key", f"{attention}.value")]
 
 
-# Vision transformers: ViT, DINOv2.
+# Vision transformers: ViT, DINOv2, CLIP's vision tower.
 
 
 class _Vision(Record):
@@ -1396,7 +1403,17 @@ class _Vision(Record):
     dropout: str = "dropout"
     embeddings: str = "embeddings"
     patches: str = "embeddings.patch_embeddings.projection"
+    table: str = "embeddings.position_embeddings"
+    """The position table, a parameter: a row per token, the patches and the class token."""
+    pre_norm: str = ""
+    """A LayerNorm on the embeddings before the layers (CLIP's ``pre_layrnorm``), "" where none."""
     final_norm: str = "layernorm"
+    pooled_norm: bool = False
+    """The final LayerNorm reads the class token alone (CLIP's ``post_layernorm`` on the pooled output), not every
+    token."""
+    projection: str = ""
+    """A Linear on the pooled output (``CLIPVisionModelWithProjection``'s ``visual_projection``), where the tree has
+    it."""
     upcast_softmax: bool = True
     """Eager attention takes the softmax in float32 (ViT), or in the dtype (DINOv2)."""
     layer_scale: tuple[str, str] = ("", "")
@@ -1425,8 +1442,24 @@ VISION: Final = {
         layer_scale=("layer_scale1", "layer_scale2"),
         head_input="b·2·h",
     ),
+    "clip_vision_model": _Vision(
+        stack="encoder.layers",
+        norm1="layer_norm1",
+        projections="self_attn.q_proj/k_proj/v_proj",
+        attention="self_attn",
+        output="self_attn.out_proj",
+        norm2="layer_norm2",
+        dropout="",
+        patches="embeddings.patch_embedding",
+        table="embeddings.position_embedding.weight",
+        pre_norm="pre_layrnorm",
+        final_norm="post_layernorm",
+        pooled_norm=True,
+        projection="visual_projection",
+    ),
 }
-"""The vision transformers modelled, by model type."""
+"""The vision transformers modelled, by model type (``clip_vision_model``: ``CLIPVisionModel``, whose config is a
+CLIP config's ``vision_config``)."""
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
@@ -1439,11 +1472,12 @@ def _image(tree: Module, stack: str) -> tuple[int, int]:
     if isinstance(drop_path, int | float) and drop_path > 0:
         return 0, 0
     base = stack.removesuffix(names.stack)
-    table = _param(_at(tree, f"{base}{names.embeddings}"), "position_embeddings")
+    module, _, name = f"{base}{names.table}".rpartition(".")
+    table = _param(_at(tree, module), name)
     conv = _param(_at(tree, f"{base}{names.patches}"), "weight")
-    if table is None or conv is None or len(table.shape) != 3 or len(conv.shape) != 4:
+    if table is None or conv is None or len(table.shape) < 2 or len(conv.shape) != 4:
         return 0, 0
-    tokens = table.sizes[1]
+    tokens = table.sizes[-2]  # ViT's (1, tokens, h), CLIP's embedding (tokens, h)
     return tokens, conv.sizes[1] * (tokens - 1) * conv.sizes[2] * conv.sizes[3]
 
 
@@ -1473,11 +1507,13 @@ def _vit_layer(out: _Builder, names: _Vision) -> None:
         out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
 
 
-def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
+def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool, projection: bool) -> None:
     """Outside a vision transformer's layers (at ``base``): the patch convolution keeps the image (b·n values,
     an input in the compute dtype); the class token's concatenation and the position embeddings' sum keep
-    nothing; the embeddings' dropout; the final LayerNorm; the classifier on the class token, a view that keeps
-    the whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
+    nothing; the embeddings' dropout; a LayerNorm before the layers (CLIP); the final LayerNorm, over every token or
+    the class token's (CLIP: its input a view keeping the last layer's whole output, b·s·h, a mean and rstd per
+    image); the projection of the pooled output (CLIP); the classifier on the class token, a view that keeps the
+    whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
     patches = f"{base}{names.patches}"
     out.saved(
         f"{patches}.input",
@@ -1489,7 +1525,18 @@ def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool) -> None:
     if out.settings.hidden_dropout > 0:
         dropout = f"{base}{names.embeddings}.dropout"
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
-    out.layer_norm(f"{base}{names.final_norm}", "b·s·h")
+    if names.pre_norm:
+        out.layer_norm(f"{base}{names.pre_norm}", "b·s·h")
+    final = f"{base}{names.final_norm}"
+    if names.pooled_norm:
+        what = "the class token's last hidden states, a view keeping all b·s·h (NativeLayerNormBackward0)"
+        out.saved(f"{final}.input", final, what, "b·s·h", "sequence")
+        out.layer_norm(final, "b·h", input_kept=True, rows="b")
+    else:
+        out.layer_norm(final, "b·s·h")
+    if projection:
+        what = "the normalised pooled output (MmBackward0)"
+        out.saved(f"{names.projection}.input", names.projection, what, "b·h", "sequence")
     if head:
         what = (
             "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)"
@@ -2872,7 +2919,8 @@ def _walk(
         names = VISION[model_type]
         _vit_layer(layer, names)
         head = _at(tree, names.head) is not None
-        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head)
+        projection = bool(names.projection) and _at(tree, names.projection) is not None
+        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head, projection=projection)
     elif structure == "opt":
         pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
         _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)

@@ -451,7 +451,6 @@ def _activations(
             notes.append(Assumption.of("checkpointing"))
         items = activation_items(plan, tp=tp, sequence_parallel=options.sequence_parallel)
         return MemoryBreakdown(items, tuple(notes)), plan
-    from paramcount.analysis.flops import image_positions
     from paramcount.analysis.planner.transformer import (  # with a sequence
         mixer_layers,
         transformer_activations,
@@ -460,7 +459,7 @@ def _activations(
     from paramcount.analysis.shapes.propagate import IMAGE_TOKEN_INPUTS, propagate
 
     mixers = mixer_layers(tree)
-    positions = image_positions(tree)  # an image's positions, not the sequence length asked for
+    positions, patches = _image_positions(tree)  # an image's positions, not the sequence length asked for
     seq_len = positions or options.seq_len or 0
     towers = vision_layers(tree, propagate(tree, (options.batch, seq_len))) if tree.kind in IMAGE_TOKEN_INPUTS else ()
     estimate = transformer_activations(
@@ -478,9 +477,23 @@ def _activations(
         sequence_parallel=options.sequence_parallel,
         vocab=dims.vocab,
     )
-    image = Assumption.of("activations-image-positions", positions=positions, seq_len=options.seq_len or 0)
+    image = Assumption.of(
+        "activations-image-positions", positions=positions, patches=patches, seq_len=options.seq_len or 0
+    )
     said = (Assumption.of("activations-layout"), *estimate.assumptions, *((image,) if positions else ()))
     return MemoryBreakdown(estimate.items, said), None
+
+
+def _image_positions(tree: Module) -> tuple[int, int]:
+    """The positions a vision transformer's layers run per image, whatever the sequence, and its patches among them
+    (``flops.image_positions``): its activations need no sequence length. Only a Hugging Face model's tree (its root
+    names its ``model_type``) is one the activation planner models, so no other loads the FLOPs module and the
+    shape rules (a single layer's plain answer would take ~70 M more instructions)."""
+    if not any(key == "model_type" for key, _ in tree.attributes):
+        return 0, 0
+    from paramcount.analysis.flops import image_positions
+
+    return image_positions(tree)
 
 
 def _trains(tree: Module, options: PlanOptions, path: str) -> bool:
@@ -576,7 +589,10 @@ def _sequence_items(
     what = "activations" if options.training else "kv"
     if not options.training and (why := _no_cache(tree, dims)) is not None:
         return [], [why], None
-    if options.seq_len is None:
+    seq_len = options.seq_len
+    if seq_len is None and options.training:
+        seq_len = _image_positions(tree)[0] or None  # a vision transformer runs its image's positions whatever
+    if seq_len is None:
         return [], [Assumption.of(f"{what}-no-sequence")], None
     if dims is None:
         return [], [Assumption.of(f"{what}-no-stack")], None
@@ -584,7 +600,7 @@ def _sequence_items(
     if options.training:
         part, activations = _activations(tree, dims, options, dtype, tp)
         return list(part.items), notes + list(part.assumptions), activations
-    cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, options.seq_len)
+    cache, _ = _kv(dims, options, dtype, tp, pp, options.batch, seq_len)
     notes.append(Assumption.of("inference-activations"))
     notes.extend(cache.assumptions)
     notes.extend(_states_note(state) for state in cache.states)
@@ -808,7 +824,8 @@ def plan_memory(
     items.extend(_buffers(counts, choice, options))
     dims = None
     serving = not options.training and options.gpu is not None
-    if options.seq_len is not None or serving:  # the transformer formulas are loaded only when they are needed
+    images = options.training and shapes is None and _image_positions(tree)[0] > 0  # no sequence needed to train
+    if options.seq_len is not None or serving or images:  # the transformer formulas are loaded only when needed
         from paramcount.analysis.planner.kv import cross_attention
         from paramcount.analysis.planner.transformer import cache_dimensions
 

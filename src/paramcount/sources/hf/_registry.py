@@ -207,7 +207,8 @@ def _cache_fact(data: Mapping[str, Any], raw_type: str, architecture: str) -> tu
     return ((NO_KV_CACHE, why),)
 
 
-def _activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
+def activation_settings(data: Mapping[str, Any]) -> list[tuple[str, str | float | int]]:
+    """The root attributes the activation planner reads from a config (``ACTIVATION_KEYS``, ``CAP_KEYS`` …)."""
     found: list[tuple[str, str | float | int]] = []
     for key in ACTIVATION_KEYS:
         value = data.get(key)
@@ -283,9 +284,11 @@ def read_model(
     from paramcount.sources.hf._attention_layers import attention_layers
 
     attributes += tuple(attention_layers(completed, raw_type, name))
-    attributes += tuple(_activation_settings(completed))
+    attributes += tuple(activation_settings(completed))
     attributes += _cache_fact(completed, raw_type, chosen)
     positions = completed.get("max_position_embeddings")
     if isinstance(positions, int) and not isinstance(positions, bool) and positions > 0:
         attributes += (("max_position_embeddings", positions),)
+    own = {key for key, _ in root.attributes}  # a tower class's own config (its vision_config) says them instead
+    attributes = tuple(item for item in attributes if item[0] not in own)
     return replace(root, name="", kind=chosen, attributes=attributes + root.attributes), provenance

@@ -18,7 +18,7 @@ from paramcount._record import Record, replace
 from paramcount.errors import ConfigError, UnknownNameError
 from paramcount.sources.hf._config import Config
 from paramcount.sources.hf._defaults import attribute, complete
-from paramcount.sources.hf._registry import model_type, spec_for
+from paramcount.sources.hf._registry import activation_settings, model_type, spec_for
 from paramcount.sources.hf.builders import _common as common
 from paramcount.tree import Dim, Module, Param
 
@@ -260,8 +260,12 @@ def clip(config: Config, architecture: str) -> Module:
     text = _clip_sub(config, "text_config", "clip_text_model")
     vision = _clip_sub(config, "vision_config", "clip_vision_model")
     if architecture != "CLIPModel":
-        # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config").
-        return _clip_tower(text if _CLIP_TOWERS[architecture].text else vision, architecture)
+        # The tower classes read their own sub-config (CLIPTextConfig.base_config_key = "text_config"), whose model
+        # type and activation settings the tower's root carries (CLIPVisionModel's config is a CLIPVisionConfig).
+        tower = text if _CLIP_TOWERS[architecture].text else vision
+        found = _clip_tower(tower, architecture)
+        own = (("model_type", tower.model_type), *activation_settings(tower.data))
+        return replace(found, attributes=(*own, *found.attributes))
     projection = common.path_dim(config, "projection_dim", 512)
     return common.module(
         "",
