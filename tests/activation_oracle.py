@@ -146,6 +146,10 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
     ),
     "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
+    # Falcon: one LayerNorm, fused qkv with one key/value head (7B's multi_query); 40B's new decoder architecture
+    # with a LayerNorm before each branch and num_kv_heads groups of queries, key and value
+    "falcon": ("tiiuae--falcon-7b.json", "FalconForCausalLM", {"ffn_hidden_size": 96}),
+    "falcon_new": ("tiiuae--falcon-40b.json", "FalconForCausalLM", {"ffn_hidden_size": 96, "num_kv_heads": 2}),
     # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), GPT-BigCode (multi-query)
     "gpt_neo": (
         "EleutherAI--gpt-neo-1.3B.json",

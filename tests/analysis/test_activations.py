@@ -203,6 +203,8 @@ GPT_STYLE = [
     "gptj",
     "codegen",
     "phi",
+    "falcon",
+    "falcon_new",
     "gpt_neo",
     "gpt_bigcode",
     "bloom",
@@ -619,8 +621,9 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # Falcon's layers are not one of the modelled layouts: the Korthikanti estimate, labelled as one.
-    tree = from_config("tiiuae/falcon-7b").tree
+    # Falcon with ALiBi (falcon-rw's) is not one of the modelled layouts: the Korthikanti estimate, labelled as one.
+    config, architecture = tiny_config("falcon", 2)
+    tree = build_config_tree({**config, "alibi": True}, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
@@ -674,6 +677,31 @@ def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention:
     assert ("post_attention_layernorm.input" in keys) != parallel
     assert {"post_attention_dropout.mask", "post_mlp_dropout.mask"} <= keys
     assert "gpt_neox.emb_dropout.mask" in {tensor.key for tensor in plan.model}
+
+
+@pytest.mark.parametrize(("batch", "seq"), [(1, 9), (2, 9), (2, 1)])
+def test_falcon_multi_query_sdpa_runs_the_math_kernel(batch: int, seq: int) -> None:
+    # Falcon-7B's one key/value head reaches sdpa without enable_gqa: no fused kernel takes it, so the math kernel
+    # runs, in float32, its key and value expanded to every head unless one sequence keeps the fold a view of that
+    # head; 40B's new decoder architecture broadcasts them to every head itself and runs flash, keeping the causal
+    # mask Falcon always builds.
+    for family, kernel in (("falcon", "math (float32)"), ("falcon_new", "flash")):
+        config, architecture = tiny_config(family, 2)
+        plan = _plan_equal_to_autograd(config, architecture, "sdpa", batch, seq)
+        assert plan.kernel == kernel
+        key = next(tensor for tensor in plan.per_layer if tensor.key == "self_attention.key")
+        assert key.elements == batch * seq * 16 * (1 if family == "falcon" and batch == 1 else 4)
+        assert ("self_attention.mask" in {tensor.key for tensor in plan.per_layer}) == (kernel == "flash")
+
+
+def test_falcon_shipped_layouts_are_modelled() -> None:
+    # falcon-7b (one LayerNorm, multi-query) and falcon-40b (ln_attn and ln_mlp, 8 key/value groups broadcast to
+    # its 128 heads): per operation, not the estimate.
+    seven, forty = (
+        _shipped(name, batch=1, seq_len=2048, dtype="bfloat16") for name in ("tiiuae/falcon-7b", "tiiuae/falcon-40b")
+    )
+    assert (seven.kernel, forty.kernel) == ("math (float32)", "flash")
+    assert {tensor.module for tensor in forty.per_layer} >= {"ln_attn", "ln_mlp"}
 
 
 def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:
