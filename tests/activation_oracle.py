@@ -271,6 +271,21 @@ FAMILIES["deepseek_v3"] = (
     {**MLA, "q_lora_rank": 24, "n_group": 2, "topk_group": 1},
 )
 FAMILIES["deepseek_v2"] = ("deepseek-ai--DeepSeek-V2-Lite.json", "DeepseekV2ForCausalLM", MLA)
+# GLM-4.5-Air: DeepSeek-V3's sigmoid router and shared expert after a dense first layer, on attention with q/k/v
+# biases and half of each head rotated; 4 experts in 2 groups, 2 per token
+FAMILIES["glm4_moe"] = (
+    "zai-org--GLM-4.5-Air.json",
+    "Glm4MoeForCausalLM",
+    {
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "n_routed_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "n_group": 2,
+        "topk_group": 1,
+    },
+)
 # DeepSeek-V2's group-limited routing: the top expert's group of 2, its other experts' scores masked to zero
 FAMILIES["deepseek_v2_groups"] = (
     *FAMILIES["deepseek_v2"][:2],

@@ -143,7 +143,9 @@ def test_encoders_follow_batch_and_sequence(batch: int, seq: int, family: str) -
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
-LLAMA_LIKE = ["starcoder2", "stablelm", "olmo", "olmo2", "cohere", "cohere2", "glm4", "granitemoe", "gpt_oss"]
+LLAMA_LIKE = [
+    *("starcoder2", "stablelm", "olmo", "olmo2", "cohere", "cohere2", "glm4", "glm4_moe", "granitemoe", "gpt_oss")
+]
 """The Llama-like families whose layers differ from Llama's (``DECODERS``)."""
 
 
@@ -321,7 +323,7 @@ def test_bloom_560m_at_one_sequence_keeps_each_fused_output() -> None:
     assert (query.shape, query.module) == ("b·s·(3·h)", "self_attention.query_key_value")
 
 
-@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
     # zero weights give equal logits, so every token picks the same two experts (the worst imbalance: two experts
@@ -343,6 +345,17 @@ def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
             router.weight.zero_()
     assert saved_bytes(model, BATCH, SEQ) == ours.saved_bytes
     assert all(len(set(indices.flatten().tolist())) == 2 for indices in chosen)
+
+
+def test_glm_4_5_air_runs_deepseek_v3_routing_on_llama_attention() -> None:
+    # GLM-4.5-Air, bf16, b=1, s=1,024: one dense layer then 45 sparse ones of 128 experts, 8 per token; the router
+    # keeps V3's float32 sigmoid scores over every expert, the ids of the 8 chosen and their renormalised weights.
+    s = 1024
+    plan = _shipped("zai-org/GLM-4.5-Air", batch=1, seq_len=s, dtype="bfloat16")
+    assert plan.kinds == (("dense", 1), ("sparse", 45))
+    by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
+    assert (by_key["mlp.gate.scores"], by_key["mlp.gate.top_indices"]) == (4 * s * 128, 8 * s * 8)
+    assert {"mlp.gate.top_sum", "mlp.shared_experts.down_proj.input"} <= by_key.keys()
 
 
 def test_moe_plan_spans_the_routed_pairs() -> None:

@@ -136,7 +136,7 @@ TEMPLATES: Final[dict[str, str]] = {
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
         "GLM-4, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, BART, "
         "mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, GPT-Neo, GPT-BigCode, "
-        "BLOOM, MPT, OpenAI GPT, Falcon)"
+        "BLOOM, MPT, OpenAI GPT, Falcon, GLM-4.5)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "

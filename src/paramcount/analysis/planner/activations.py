@@ -103,6 +103,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "deepseek_v2": {"hidden_act": "silu", "attention_dropout": 0.0, "topk_method": "greedy"},
     "deepseek_v3": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
+    "glm4_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -776,6 +777,7 @@ DECODERS: Final = {
         interleaved_rotary=True,
     ),
     "cohere": COHERE,
+    "glm4_moe": _Decoder(rotary_cat=True),  # DeepSeek-V3's router and shared experts (_Settings.router)
     "granitemoe": _Decoder(
         children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
         mlp_child="block_sparse_moe",
@@ -2626,14 +2628,16 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             *(("hidden_dropout",) if model_type == "gpt_neox" else ()),
         ),
         renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
-        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
+        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3", "glm4_moe"),
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
         classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
-        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
+        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc", "glm4_moe": "noaux_tc"}.get(
+            model_type, ""
+        ),
         use_cache=values.get("use_cache") is not False,
     )
 
