@@ -153,6 +153,10 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {**GPT, "n_inner": 96, "rotary_dim": 4, "n_ctx": 64},
     ),
     "phi": ("microsoft--phi-2.json", "PhiForCausalLM", {"num_key_value_heads": 4, "max_position_embeddings": 64}),
+    # Falcon: one LayerNorm, fused qkv with one key/value head (7B's multi_query); 40B's new decoder architecture
+    # with a LayerNorm before each branch and num_kv_heads groups of queries, key and value
+    "falcon": ("tiiuae--falcon-7b.json", "FalconForCausalLM", {"ffn_hidden_size": 96}),
+    "falcon_new": ("tiiuae--falcon-40b.json", "FalconForCausalLM", {"ffn_hidden_size": 96, "num_kv_heads": 2}),
     # GPT-2's layout: GPT-Neo (separate q/k/v, local attention every other layer), GPT-BigCode (multi-query)
     "gpt_neo": (
         "EleutherAI--gpt-neo-1.3B.json",
@@ -274,6 +278,21 @@ FAMILIES["deepseek_v3"] = (
     {**MLA, "q_lora_rank": 24, "n_group": 2, "topk_group": 1},
 )
 FAMILIES["deepseek_v2"] = ("deepseek-ai--DeepSeek-V2-Lite.json", "DeepseekV2ForCausalLM", MLA)
+# GLM-4.5-Air: DeepSeek-V3's sigmoid router and shared expert after a dense first layer, on attention with q/k/v
+# biases and half of each head rotated; 4 experts in 2 groups, 2 per token
+FAMILIES["glm4_moe"] = (
+    "zai-org--GLM-4.5-Air.json",
+    "Glm4MoeForCausalLM",
+    {
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "n_routed_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "n_group": 2,
+        "topk_group": 1,
+    },
+)
 # DeepSeek-V2's group-limited routing: the top expert's group of 2, its other experts' scores masked to zero
 FAMILIES["deepseek_v2_groups"] = (
     *FAMILIES["deepseek_v2"][:2],

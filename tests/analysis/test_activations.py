@@ -144,7 +144,9 @@ def test_encoders_follow_batch_and_sequence(batch: int, seq: int, family: str) -
     assert _measured(family, 2, "sdpa", False, batch, seq) == _ours(family, 2, "sdpa", False, batch, seq).saved_bytes
 
 
-LLAMA_LIKE = ["starcoder2", "stablelm", "olmo", "olmo2", "cohere", "cohere2", "glm4", "granitemoe", "gpt_oss"]
+LLAMA_LIKE = [
+    *("starcoder2", "stablelm", "olmo", "olmo2", "cohere", "cohere2", "glm4", "glm4_moe", "granitemoe", "gpt_oss")
+]
 """The Llama-like families whose layers differ from Llama's (``DECODERS``)."""
 
 
@@ -204,6 +206,8 @@ GPT_STYLE = [
     "gptj",
     "codegen",
     "phi",
+    "falcon",
+    "falcon_new",
     "gpt_neo",
     "gpt_bigcode",
     "bloom",
@@ -320,7 +324,7 @@ def test_bloom_560m_at_one_sequence_keeps_each_fused_output() -> None:
     assert (query.shape, query.module) == ("b·s·(3·h)", "self_attention.query_key_value")
 
 
-@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3"])
+@pytest.mark.parametrize("family", ["mixtral", "qwen2_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"])
 def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
     # The routing controlled: random router weights spread the b·s·2 (token, expert) pairs over the 4 experts;
     # zero weights give equal logits, so every token picks the same two experts (the worst imbalance: two experts
@@ -342,6 +346,17 @@ def test_moe_saved_bytes_hold_for_any_routing(family: str) -> None:
             router.weight.zero_()
     assert saved_bytes(model, BATCH, SEQ) == ours.saved_bytes
     assert all(len(set(indices.flatten().tolist())) == 2 for indices in chosen)
+
+
+def test_glm_4_5_air_runs_deepseek_v3_routing_on_llama_attention() -> None:
+    # GLM-4.5-Air, bf16, b=1, s=1,024: one dense layer then 45 sparse ones of 128 experts, 8 per token; the router
+    # keeps V3's float32 sigmoid scores over every expert, the ids of the 8 chosen and their renormalised weights.
+    s = 1024
+    plan = _shipped("zai-org/GLM-4.5-Air", batch=1, seq_len=s, dtype="bfloat16")
+    assert plan.kinds == (("dense", 1), ("sparse", 45))
+    by_key = {tensor.key: tensor.bytes for tensor in plan.per_layer}
+    assert (by_key["mlp.gate.scores"], by_key["mlp.gate.top_indices"]) == (4 * s * 128, 8 * s * 8)
+    assert {"mlp.gate.top_sum", "mlp.shared_experts.down_proj.input"} <= by_key.keys()
 
 
 def test_moe_plan_spans_the_routed_pairs() -> None:
@@ -621,8 +636,9 @@ def test_tensor_and_sequence_parallel_split() -> None:
 
 
 def test_unrecognised_layers_fall_back_to_the_estimate() -> None:
-    # Falcon's layers are not one of the modelled layouts: the Korthikanti estimate, labelled as one.
-    tree = from_config("tiiuae/falcon-7b").tree
+    # Falcon with ALiBi (falcon-rw's) is not one of the modelled layouts: the Korthikanti estimate, labelled as one.
+    config, architecture = tiny_config("falcon", 2)
+    tree = build_config_tree({**config, "alibi": True}, architecture=architecture)
     dims = transformer_dimensions(tree)
     assert dims is not None
     assert activation_plan(tree, dims, batch=1, seq_len=16, dtype="bfloat16") is None
@@ -676,6 +692,31 @@ def test_gpt_neox_residual_in_parallel_or_in_sequence(parallel: bool, attention:
     assert ("post_attention_layernorm.input" in keys) != parallel
     assert {"post_attention_dropout.mask", "post_mlp_dropout.mask"} <= keys
     assert "gpt_neox.emb_dropout.mask" in {tensor.key for tensor in plan.model}
+
+
+@pytest.mark.parametrize(("batch", "seq"), [(1, 9), (2, 9), (2, 1)])
+def test_falcon_multi_query_sdpa_runs_the_math_kernel(batch: int, seq: int) -> None:
+    # Falcon-7B's one key/value head reaches sdpa without enable_gqa: no fused kernel takes it, so the math kernel
+    # runs, in float32, its key and value expanded to every head unless one sequence keeps the fold a view of that
+    # head; 40B's new decoder architecture broadcasts them to every head itself and runs flash, keeping the causal
+    # mask Falcon always builds.
+    for family, kernel in (("falcon", "math (float32)"), ("falcon_new", "flash")):
+        config, architecture = tiny_config(family, 2)
+        plan = _plan_equal_to_autograd(config, architecture, "sdpa", batch, seq)
+        assert plan.kernel == kernel
+        key = next(tensor for tensor in plan.per_layer if tensor.key == "self_attention.key")
+        assert key.elements == batch * seq * 16 * (1 if family == "falcon" and batch == 1 else 4)
+        assert ("self_attention.mask" in {tensor.key for tensor in plan.per_layer}) == (kernel == "flash")
+
+
+def test_falcon_shipped_layouts_are_modelled() -> None:
+    # falcon-7b (one LayerNorm, multi-query) and falcon-40b (ln_attn and ln_mlp, 8 key/value groups broadcast to
+    # its 128 heads): per operation, not the estimate.
+    seven, forty = (
+        _shipped(name, batch=1, seq_len=2048, dtype="bfloat16") for name in ("tiiuae/falcon-7b", "tiiuae/falcon-40b")
+    )
+    assert (seven.kernel, forty.kernel) == ("math (float32)", "flash")
+    assert {tensor.module for tensor in forty.per_layer} >= {"ln_attn", "ln_mlp"}
 
 
 def test_gpt_neox_20b_fast_gelu_keeps_seven_tensors() -> None:

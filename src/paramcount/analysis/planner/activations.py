@@ -8,7 +8,7 @@ layer run L times) and MPNet's; ViT's, DINOv2's and CLIP's pre-norm layers on im
 sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixed in or not; DeepSeek-V2/V3's, with
 multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
 mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
-layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
+layer made causal; the GPT-style layers running attention and MLP in parallel with rotary, GPT-NeoX, GPT-J, Falcon,
 CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
 (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
@@ -40,7 +40,7 @@ from paramcount.tree import Module, Param
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Final, Literal, TypeAlias
 
     from paramcount.analysis.planner.options import Attention
@@ -107,6 +107,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "phimoe": {"hidden_act": "silu", "attention_dropout": 0.0, "input_jitter_noise": 0.0},
     "deepseek_v2": {"hidden_act": "silu", "attention_dropout": 0.0, "topk_method": "greedy"},
     "deepseek_v3": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
+    "glm4_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": True},
     "bart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "mbart": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
@@ -131,6 +132,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "gptj": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "codegen": {"activation_function": "gelu_new", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "phi": {"hidden_act": "gelu_new", "attention_dropout": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
+    "falcon": {"activation": "gelu", "hidden_dropout": 0.0},
     "openai-gpt": {"afn": "gelu", "attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1},
     "mpt": {"hidden_act": "gelu", "attn_pdrop": 0.0, "resid_pdrop": 0.0, "embd_pdrop": 0.0},
     "bloom": {"hidden_act": "gelu", "attention_dropout": 0.0, "hidden_dropout": 0.0},
@@ -392,6 +394,9 @@ class _Settings(Record):
     unequal_heads: bool = False
     """The value head dim differs from the query/key head dim (DeepSeek's MLA): sdpa can run no flash kernel, so
     the CPU runs the math kernel and CUDA the memory-efficient one."""
+    broadcast_kv: bool = False
+    """sdpa gets one key/value head for every query head without ``enable_gqa`` (Falcon's multi-query): no fused
+    kernel takes heads that differ, so every device runs the math kernel."""
     use_cache: bool = True
     """The forward fills transformers' KV cache (the config's ``use_cache``; never in checkpointed layers), whose
     ``torch.cat`` copies each layer's key and value."""
@@ -533,6 +538,8 @@ def _dropout(settings: _Settings) -> bool:
 def _kernel(settings: _Settings) -> str:
     if settings.attention == "eager":
         return "eager"
+    if settings.attention == "sdpa" and settings.broadcast_kv:
+        return "math (float32)" if settings.dtype != "float32" else "math"
     if settings.attention == "sdpa" and settings.unequal_heads and settings.kernels == "cuda":
         return "memory-efficient"
     if (
@@ -567,10 +574,12 @@ def _attention_core(
     keys: str = "s",
     value: str = "d",
     float32_scores: bool = False,
+    causal_mask: bool = False,
 ) -> bool:
     """The attention between the projections; True when its output is the output projection's input storage.
     ``value``: the value head dim (DeepSeek's ``u``), the query/key one ``d`` elsewhere. ``float32_scores``: eager
-    attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen).
+    attention multiplies the query and the key upcast to float32 (GPT-J, CodeGen). ``causal_mask``: sdpa gets the
+    causal mask as a tensor (Falcon builds it always), which the flash kernel keeps converted to the dtype.
 
     Flash kernels on CUDA write the output as (batch, tokens, heads, head_dim), so merging the heads is a view.
     The CPU flash kernel writes it in the query's memory layout: (batch, tokens, heads, head_dim) when the
@@ -595,6 +604,9 @@ def _attention_core(
         if masked:
             what = "the sliding window's mask in the dtype, one per layer (ScaledDotProductFlashAttention)"
             out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none", only=masked)
+        elif causal_mask:
+            what = "the causal mask converted to the dtype, one per layer (ScaledDotProductFlashAttention)"
+            out.saved(f"{module}.mask", module, what, f"b·s·{keys}", "none")
         out.saved(
             f"{module}.output",
             module,
@@ -606,8 +618,11 @@ def _attention_core(
         return settings.kernels == "cuda" or settings.attention == "flash" or not fused or out.one_query
     if kernel.startswith("math"):
         math_dtype = "float32"
+        # one key/value head broadcast to every head (broadcast_kv): its fold stays a view of that head where it chains
+        kv = "k" if settings.broadcast_kv and out.sizes.k == 1 and _folds_as_view(out) else "a"
         out.add(f"{module}.query", module, "query·√scale in float32 (BmmBackward0)", "b·a·s·d", math_dtype, "tensor")
-        out.add(f"{module}.key", module, "key·√scale in float32 (BmmBackward0)", f"b·a·{keys}·d", math_dtype, "tensor")
+        what = "key·√scale in float32 (BmmBackward0)"
+        out.add(f"{module}.key", module, what, f"b·{kv}·{keys}·d", math_dtype, "tensor")
         out.add(
             f"{module}.probabilities",
             module,
@@ -634,7 +649,7 @@ def _attention_core(
                 "tensor",
             )
         what = "value in float32 (BmmBackward0)"
-        out.add(f"{module}.value", module, what, f"b·a·{keys}·{value}", math_dtype, "tensor")
+        out.add(f"{module}.value", module, what, f"b·{kv}·{keys}·{value}", math_dtype, "tensor")
         return False
     scores = "float32" if float32_scores else "compute"
     upcast = " in float32" if float32_scores else ""
@@ -769,6 +784,7 @@ DECODERS: Final = {
         interleaved_rotary=True,
     ),
     "cohere": COHERE,
+    "glm4_moe": _Decoder(rotary_cat=True),  # DeepSeek-V3's router and shared experts (_Settings.router)
     "granitemoe": _Decoder(
         children=frozenset({"self_attn", "block_sparse_moe", "input_layernorm", "post_attention_layernorm"}),
         mlp_child="block_sparse_moe",
@@ -2214,6 +2230,12 @@ class _Parallel(Record):
     side by side (GPT-NeoX), a view; CodeGen's ``mp_num`` (4) where the output is read as that many groups of
     (query, value, key), whose values ``reshape`` to the heads as a view only where a group is one head (a = 4),
     else a copy. None: the value is its own projection's output (GPT-J, Phi-2)."""
+    upcast_softmax: bool = True
+    """Eager attention's softmax in float32, cast back to the dtype; Falcon's takes it in the dtype."""
+    picked_kv: bool = False
+    """Falcon: the key and value heads are picked from the fused output by list indices (``fused_qkv[..., [-2],
+    :]``), which IndexBackward0 keeps (one int64 each), and reach the attention with fewer heads than the query
+    (multi-query), broadcast by eager's matmul; sdpa gets the causal mask as a tensor."""
 
 
 _GPTJ: Final = _Parallel(
@@ -2258,8 +2280,32 @@ GPT_LIKE: Final = {
         "final_layernorm",
         heads_first=True,
     ),
+    # the new decoder architecture: ln_attn and ln_mlp on the layer input (_parallel_layout), keys and values
+    # broadcast to every head, copies
+    "falcon": _Parallel(
+        "input_layernorm",
+        "self_attention",
+        "query_key_value",
+        "dense",
+        ("dense_h_to_4h", "dense_4h_to_h"),
+        ("", "dropout_add"),
+        "word_embeddings",
+        "",
+        "ln_f",
+        upcast_softmax=False,
+        picked_kv=True,
+    ),
 }
 """The GPT-style decoders with rotary attention and the MLP beside it, as transformers writes each."""
+
+
+def _parallel_layout(block: Module, model_type: str) -> _Parallel | None:
+    """The layout of a GPT-style parallel layer of ``model_type``: Falcon's with its two LayerNorms where the layer
+    has them (``ln_attn``, ``ln_mlp``)."""
+    layout = GPT_LIKE.get(model_type)
+    if layout is not None and _child(block, "ln_attn") is not None:
+        return replace(layout, norm="ln_attn", mlp_norm="ln_mlp")
+    return layout
 
 
 def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel: bool) -> None:
@@ -2276,21 +2322,25 @@ def _parallel_layer(out: _Builder, block: Module, layout: _Parallel, *, parallel
         "b·s·h",
         "sequence",
     )
+    if layout.picked_kv:
+        what = "the key's and value's list indices [-2] and [-1], one int64 each (IndexBackward0)"
+        out.add(f"{projections}.indices", projections, what, "2", "int64", "none")
     if layout.rotary_per_layer:
         for operand in ("key", "query"):
             _rotary_tables(out, LLAMA, attention, f"repeat-interleaved for the {operand} in the layer", operand)
     shared = _attention_core(
         out,
         attention,
-        upcast_softmax=True,
-        repeat_kv=False,
+        upcast_softmax=layout.upcast_softmax,
+        repeat_kv=layout.picked_kv and out.sizes.k != out.sizes.a,
         fused=layout.heads_first,
         float32_scores=layout.float32_scores,
+        causal_mask=layout.picked_kv,
     )
     _fused_value(out, layout)
     output = f"{attention}.{layout.output}"
     node = "AddmmBackward0" if _param(_at(block, output), "bias") else "MmBackward0"
-    _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0])
+    _attention_output(out, shared, output, node, "b·s·h", layout.dropouts[0] or None)
     if layout.mlp_norm:
         out.layer_norm(layout.mlp_norm, "b·s·h", input_kept=parallel)
     first, second = (f"mlp.{name}" for name in layout.mlp)
@@ -2520,7 +2570,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         parent, _, name = VISION[model_type].fc1.rpartition(".")
         fc1 = _width(_at(block, parent), name)
         return ("vit", fc1) if fc1 else None
-    parallel = GPT_LIKE.get(model_type)
+    parallel = _parallel_layout(block, model_type)
     if parallel is not None and names == {parallel.norm, parallel.attention, "mlp"} | ({parallel.mlp_norm} - {""}):
         plain = _width(_child(block, "mlp"), parallel.mlp[0])
         attention = _child(block, parallel.attention)
@@ -2606,7 +2656,10 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         kernels=kernels,
         attention=attention,
         act=act,
-        attention_dropout=number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
+        # Falcon's rotary attention applies none (its attention_dropout drops only ALiBi's probabilities)
+        attention_dropout=0.0
+        if model_type == "falcon"
+        else number("attention_dropout", "attn_pdrop", "attention_probs_dropout_prob"),
         hidden_dropout=number(
             "resid_pdrop",
             "hidden_dropout_prob",
@@ -2622,14 +2675,16 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             *(("hidden_dropout",) if model_type == "gpt_neox" else ()),
         ),
         renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
-        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3"),
+        float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3", "glm4_moe"),
         activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
         logit_softcap=number("final_logit_softcapping") > 0,
         classifier_dropout=number("classifier_dropout", "hidden_dropout_prob"),
-        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc"}.get(model_type, ""),
+        router={"deepseek_v2": str(values.get("topk_method")), "deepseek_v3": "noaux_tc", "glm4_moe": "noaux_tc"}.get(
+            model_type, ""
+        ),
         use_cache=values.get("use_cache") is not False,
     )
 
@@ -2836,10 +2891,11 @@ def _walk(
     layout, window, mels = found_layout or (None, 0, 0)
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
     vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read w
-    parallel = GPT_LIKE.get(structure)
+    parallel = _parallel_layout(block, structure)
     rotary = _rotary_dims(tree, path)
     if parallel and rotary is None:
         return None
+    picked = _picked_heads(attributes, dims, attention) if parallel and parallel.picked_kv else None
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
     if structure == "vit" and not image[0]:
         return None
@@ -2861,6 +2917,11 @@ def _walk(
         image[1],
         rotary if rotary and rotary < dims.head_dim else 0,
     )
+    if picked is not None:  # Falcon: the attention's key/value heads, sdpa's kernel
+        if picked < 0:
+            return None
+        widths = replace(widths, k=picked)
+        settings = replace(settings, broadcast_kv=picked != dims.heads)
     q, latent, u = _latent(block, dims)
     if latent:
         if attention == "flash" or settings.router not in ("greedy", "group_limited_greedy", "noaux_tc"):
@@ -2983,6 +3044,18 @@ def _walk(
         image=image[0],
         alone=alone,
     )
+
+
+def _picked_heads(attributes: Mapping[str, object], dims: TransformerDims, attention: Attention) -> int:
+    """The key/value heads Falcon's attention runs: every head in the new decoder architecture (each group's one
+    head broadcast to its queries, a copy), the one head picked for all (multi-query); -1 where it is not modelled:
+    ALiBi, the multi-head layout whose q, k and v are views of the fused output, flash_attention_2 (its own
+    class)."""
+    if attributes.get("alibi") or attention == "flash" or dims.heads is None:
+        return -1
+    if attributes.get("new_decoder_architecture"):
+        return dims.heads
+    return 1 if dims.kv_heads == 1 and dims.heads > 1 else -1
 
 
 def _head_outputs(tree: Module, model_type: str) -> int:

@@ -172,10 +172,17 @@ ROUTING_KEYS: Final = (
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
 activation planner."""
-LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual", "use_cache")
+LAYOUT_KEYS: Final = (
+    "do_layer_norm_before",
+    "use_parallel_residual",
+    "use_cache",
+    "alibi",
+    "new_decoder_architecture",
+)
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel, the KV cache a training forward fills, which copies the keys and
-values), kept on the root for the activation planner."""
+values; Falcon's ALiBi instead of rotary and its new decoder architecture, whose key/value heads are picked and
+broadcast otherwise), kept on the root for the activation planner."""
 
 
 ENCODER_TYPES: Final = frozenset(
