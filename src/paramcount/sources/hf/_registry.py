@@ -145,6 +145,8 @@ ACTIVATION_KEYS: Final = (
     "resid_dropout",
     "embed_dropout",
     "afn",
+    "mlp_dropout",
+    "classifier_activation",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
 head's dropout and loss), kept on the root as attributes for the activation planner."""
@@ -172,10 +174,10 @@ ROUTING_KEYS: Final = (
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
 activation planner."""
-LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual", "use_cache")
+LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual", "use_cache", "sparse_prediction")
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel, the KV cache a training forward fills, which copies the keys and
-values), kept on the root for the activation planner."""
+values, ModernBERT's head run on the masked tokens only), kept on the root for the activation planner."""
 
 
 ENCODER_TYPES: Final = frozenset(
