@@ -2934,8 +2934,8 @@ def _walk(
             Assumption.of("activations-dense-layers", dense=mixed[0][1], width=dense_width, sparse=mixed[1][1])
         )
     if layer.masked:
-        window = "activations-sliding-window" if structure == "llama" else "activations-sliding-window-mask"
-        notes.append(Assumption.of(window, window=sliding, kernels=kernels))
+        masking = "activations-sliding-window" if structure == "llama" else "activations-sliding-window-mask"
+        notes.append(Assumption.of(masking, window=sliding, kernels=kernels))
     if structure == "modernbert":
         notes.append(Assumption.of("activations-first-layer"))
     if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
