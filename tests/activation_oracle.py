@@ -76,6 +76,9 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     # MPNet: BERT's layer with a relative position bias shared by every layer, its attention written out (eager)
     "mpnet": ("sentence-transformers--all-mpnet-base-v2.json", "MPNetForMaskedLM", {"max_position_embeddings": 64}),
+    # ModernBERT: pre-norm, no biases, fused Wqkv, rotary with a base per layer type, a global layer (the first,
+    # without its attention norm) every third, the others sliding; GeGLU MLP
+    "modernbert": ("answerdotai--ModernBERT-base.json", "ModernBertForMaskedLM", {"max_position_embeddings": 64}),
     # vision transformers: a 32 × 32 image in 8 × 8 patches, 16 patches and the class token (s = 17)
     "vit": (
         "google--vit-base-patch16-224-in21k.json",

@@ -887,6 +887,39 @@ def test_sliding_window_shorter_than_the_sequence(family: str, attention: str) -
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "attention", "checkpointing"),
+    [
+        # a half-window of 8 over 16 tokens: sdpa gets the sliding layers' mask, each keeps it; eager keeps none
+        ({"local_attention": 16}, "sdpa", False),
+        ({"local_attention": 16}, "eager", False),
+        ({"local_attention": 16}, "sdpa", True),
+        # the attention's dropout (the math kernel on CPU, and Wo's output), the MLP's and the embeddings'
+        ({"attention_dropout": 0.1, "local_attention": 16}, "sdpa", False),
+        ({"mlp_dropout": 0.1, "embedding_dropout": 0.1}, "eager", False),
+        # every layer global; SiLU in the MLP, ReLU in the head
+        ({"global_attn_every_n_layers": 1}, "sdpa", False),
+        ({"hidden_activation": "silu", "classifier_activation": "relu"}, "eager", False),
+    ],
+)
+@pytest.mark.parametrize(("batch", "seq"), [(1, 9), (3, 20)])
+def test_modernbert_follows_its_config(
+    change: dict[str, object], attention: str, checkpointing: bool, batch: int, seq: int
+) -> None:
+    # ModernBERT's first layer has no attention norm, a kind of its own; the layers after it slide or not
+    configs = [tiny_config("modernbert", layers) for layers in (2, 4)]
+    for config, _ in configs:
+        config.update(change)
+    for config, architecture in configs:
+        measured = saved_bytes(real_model(config, architecture, attention, checkpointing), batch, seq)
+        ours = _plan_of(config, architecture, attention, checkpointing, batch, seq)
+        assert measured == ours.saved_bytes, f"measured {measured:,} B, ours {ours.saved_bytes:,} B"
+    masked = {tensor.key for tensor in ours.per_layer if tensor.only == "sliding_attention"}
+    flash = attention == "sdpa" and "attention_dropout" not in change  # the math kernel adds the mask, keeps none
+    assert ("attn.mask" in masked) == ("local_attention" in change and flash)
+    assert ours.kinds[0] == ("first", 1)
+
+
 def test_decoder_sparse_step_alternates_dense_and_sparse_layers() -> None:
     # decoder_sparse_step=2: layers 1 and 3 of 4 are sparse, 0 and 2 dense (Qwen2-MoE's rule (i + 1) % step == 0);
     # the dense ones run a gated MLP of intermediate_size (96), each tensor kept by its kind only.

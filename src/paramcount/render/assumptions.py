@@ -134,9 +134,9 @@ TEMPLATES: Final[dict[str, str]] = {
         "activations: the layers (or the task head) are not one of the layouts modelled per operation "
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
-        "GLM-4, GLM-4.5, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ViT, DINOv2, "
-        "CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, "
-        "Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
+        "GLM-4, GLM-4.5, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ModernBERT, ViT, "
+        "DINOv2, CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, "
+        "CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
@@ -319,6 +319,15 @@ TEMPLATES: Final[dict[str, str]] = {
         "activations: the sequence reaches the sliding window ({window:,}): transformers gives sdpa the sliding "
         "layers' mask, so they keep it and keys and values repeated to every head{on_cuda}"
     ),
+    "activations-sliding-window-mask": (
+        "activations: the sequence reaches the sliding window ({window:,}): transformers gives sdpa the sliding "
+        "layers' mask, which each of them keeps{on_cuda}"
+    ),
+    "activations-first-layer": (
+        "activations: the first layer has no attention norm (an Identity; its Wqkv reads the embeddings' output), "
+        "so it keeps a LayerNorm's input, mean and rstd less than the later layers; each tensor says which kind of "
+        "layer keeps it"
+    ),
     "activations-clamped-swiglu": (
         "activations: the experts run a SwiGLU clamped to swiglu_limit, (up + 1)·gate·sigmoid(alpha·gate), whatever "
         "the activation function says"
@@ -427,6 +436,7 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else "",
     },
     "activations-sliding-window": lambda v: {"on_cuda": MASKED_ON_CUDA if v["kernels"] == "cuda" else ""},
+    "activations-sliding-window-mask": lambda v: {"on_cuda": MASKED_ON_CUDA if v["kernels"] == "cuda" else ""},
     "activations-eager": lambda v: {
         "supports": "_supports_sdpa" if v["requested"] == "sdpa" else "_supports_flash_attn",
         "fallback": ", which transformers runs when no implementation is asked for"

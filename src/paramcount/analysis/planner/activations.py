@@ -100,6 +100,13 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
+    "modernbert": {
+        "hidden_activation": "gelu",
+        "attention_dropout": 0.0,
+        "embedding_dropout": 0.0,
+        "mlp_dropout": 0.0,
+        "classifier_activation": "gelu",
+    },
     "mixtral": {"hidden_act": "silu", "attention_dropout": 0.0, "router_jitter_noise": 0.0},
     "qwen2_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
     "qwen3_moe": {"hidden_act": "silu", "attention_dropout": 0.0, "norm_topk_prob": False},
@@ -1734,11 +1741,13 @@ def _loss(
     classes: str = "v",
     name: str = "loss",
     targets: str = "labels",
+    shifted: bool = True,
 ) -> None:
     """Cross-entropy on the ``rows``·``classes`` logits of ``head``: log_softmax keeps its result, nll_loss the
     ``rows`` targets and the total weight. transformers' causal-LM loss upcasts the logits to float32 first
     (``logits.float()``) and shifts the labels into a new tensor; the other heads' losses take the logits as they
-    are. ``name``: the loss's key (a question-answering head has one for the start and one for the end)."""
+    are (ModernBERT's masked-LM loss upcasts them too, on the labels as given: not ``shifted``). ``name``: the
+    loss's key (a question-answering head has one for the start and one for the end)."""
     dtype = "float32" if upcast else "compute"
     split: Split = "vocab" if classes == "v" else "none"
     logits = f"{rows}·{classes}"
@@ -1759,7 +1768,7 @@ def _loss(
         dtype,
         split,
     )
-    if upcast and out.regime.one_batch:
+    if upcast and shifted and out.regime.one_batch:
         # labels padded to s + 1 then sliced [..., 1:]: with one sequence the slice is contiguous already, so
         # .contiguous() copies nothing and the target keeps the padded storage
         out.add(
@@ -1772,7 +1781,7 @@ def _loss(
             count=lambda sizes: sizes.s + 1,
         )
     else:
-        what = f"shifted {targets} (NllLossBackward0)" if upcast else f"{targets} (NllLossBackward0)"
+        what = f"shifted {targets} (NllLossBackward0)" if upcast and shifted else f"{targets} (NllLossBackward0)"
         out.add(f"{name}.target", name, what, rows, "int64", "none")
     out.add(f"{name}.total_weight", name, "total weight, a 0-d tensor (NllLossBackward0)", "1", dtype, "none")
 
@@ -2084,14 +2093,8 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool, caus
         out.saved(f"{project}.input", project, "embeddings_project input (AddmmBackward0)", "b·s·w", "sequence")
     if not head:
         return
-    dense, act, norm, decoder = encoder.head
-    wide = f"b·s·{encoder.head_width}"
-    out.saved(f"{dense}.input", dense, "dense input, the last layer's output (AddmmBackward0)", "b·s·h", "sequence")
-    shared = _plain_activation(out, act, wide, next_input="LayerNorm" if norm else "Linear")
-    if norm:
-        out.layer_norm(norm, wide, input_kept=shared)
-    if norm or not shared:
-        out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", wide, "sequence")
+    _prediction_head(out, encoder.head, f"b·s·{encoder.head_width}", "the last layer's output")
+    decoder = encoder.head[3]
     if encoder.binary:
         out.saved(
             "loss.logits",
@@ -2105,6 +2108,80 @@ def _bert_model(out: _Builder, encoder: _Encoder, base: str, *, head: bool, caus
         )
     else:
         _loss(out, upcast=causal, head=decoder)
+
+
+def _prediction_head(out: _Builder, head: tuple[str, str, str, str], wide: str, reads: str) -> None:
+    """A pre-training head (``_Encoder.head``) on ``reads``: its dense layer, the activation, its LayerNorm ("" for
+    none) and the output projection, up to the logits."""
+    dense, act, norm, decoder = head
+    out.saved(f"{dense}.input", dense, f"dense input, {reads} (AddmmBackward0)", "b·s·h", "sequence")
+    shared = _plain_activation(out, act, wide, next_input="LayerNorm" if norm else "Linear")
+    if norm:
+        out.layer_norm(norm, wide, input_kept=shared)
+    if norm or not shared:
+        out.saved(f"{decoder}.input", decoder, "decoder input (AddmmBackward0)", wide, "sequence")
+
+
+# ModernBERT: a pre-norm encoder without biases, the first layer without its attention norm, rotary positions with
+# a base per layer type, global and sliding-window layers, a GeGLU MLP, BERT's prediction head.
+
+MODERNBERT_LAYER: Final = frozenset({"attn", "mlp_norm", "mlp"})
+"""The children of ModernBERT's first layer that hold weights (the later ones add ``attn_norm``)."""
+MODERNBERT_HEAD: Final = ("head.dense", "head.act", "head.norm", "decoder")
+
+
+def _modernbert_layer(out: _Builder, later: tuple[str, ...]) -> None:
+    """ModernBERT's layer: ``attn_norm`` (an Identity in the first layer, so kept by the ``later`` kinds of
+    layers only), the fused ``Wqkv`` (its input the normalised hidden states, the first layer's the embeddings'
+    output), rotary on the query and key upcast to float32 (the products keep the model's tables), the attention
+    (its value a view of Wqkv's output), ``Wo`` and the residual's dropout (``attention_dropout``), ``mlp_norm``
+    and the GeGLU MLP: ``Wi``'s output chunked into the activation's input and the gate, one storage both keep,
+    the activation's output the product keeps, the dropout (``mlp_dropout``) and ``Wo``."""
+    for kind in later:
+        out.only = kind
+        out.layer_norm("attn_norm", "b·s·h")
+    out.only = ""
+    what = "Wqkv input, the normalised hidden states (the first layer's: the embeddings' output) (MmBackward0)"
+    out.saved("attn.Wqkv.input", "attn.Wqkv", what, "b·s·h", "sequence")
+    shared = _attention_core(out, "attn", upcast_softmax=True, repeat_kv=False, fused=False)
+    kernel = _kernel(out.settings)
+    if kernel == "flash" or (kernel == "eager" and _folds_as_view(out)):
+        what = "value, a view of Wqkv's output, which it keeps whole (queries, keys and values of every head)"
+        _whole_base(out, "attn.value", "attn.Wqkv", what, "3·h", 3 * out.sizes.h)
+    _attention_output(out, shared, "attn.Wo", "MmBackward0", "b·s·h", "attn.out_drop")
+    out.layer_norm("mlp_norm", "b·s·h")
+    out.saved("mlp.Wi.input", "mlp.Wi", "Wi input, the normalised hidden states (MmBackward0)", "b·s·h", "sequence")
+    act = out.settings.act
+    what = f"Wi output: the {act} input and the gate, chunks of one storage kept by {act} and the product"
+    out.saved("mlp.Wi.output", "mlp.Wi", what, "b·s·2·i", "tensor")
+    out.saved("mlp.act.output", "mlp.act", f"{act}(input), kept by the product (MulBackward0)", "b·s·i", "tensor")
+    if out.settings.activation_dropout > 0:
+        out.mask("mlp.drop.mask", "mlp.drop", "b·s·i", "tensor")
+    out.saved("mlp.Wo.input", "mlp.Wo", "Wo input, act(input)·gate (MmBackward0)", "b·s·i", "tensor")
+
+
+def _modernbert_model(out: _Builder, types: tuple[str, ...], *, head: bool) -> None:
+    """Outside ModernBERT's layers: the token ids, the embeddings' LayerNorm and dropout, a cos/sin pair per layer
+    type (each rope base), the final norm, then the prediction head and the masked-LM loss on the logits upcast to
+    float32, on the labels as given."""
+    out.add(
+        "tok_embeddings.indices",
+        "model.embeddings.tok_embeddings",
+        "token ids (EmbeddingBackward0)",
+        "b·s",
+        "int64",
+        "none",
+    )
+    out.layer_norm("model.embeddings.norm", "b·s·h")
+    if out.settings.embedding_dropout > 0:
+        out.mask("model.embeddings.drop.mask", "model.embeddings.drop", "b·s·h", "sequence")
+    if not out.checkpointing:
+        for kind in types:
+            _rotary_tables(out, LLAMA, "model.rotary_emb", f"shared by every {kind} layer", kind)
+    out.layer_norm("model.final_norm", "b·s·h")
+    if head:
+        _prediction_head(out, MODERNBERT_HEAD, "b·s·h", "the final norm's output")
+        _loss(out, upcast=True, head="decoder", shifted=False)
 
 
 # --- task heads: BERT's pooler, sequence-classification, token-classification and question-answering heads, and
@@ -2566,6 +2643,11 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         parent, _, name = ENCODERS[model_type].layer.fc1.rpartition(".")
         dense = _width(_at(block, parent), name)
         return ("bert", dense) if dense else None
+    if model_type == "modernbert" and names == MODERNBERT_LAYER:
+        attention, mlp = _child(block, "attn"), _child(block, "mlp")
+        wi = _width(mlp, "Wi")
+        fused = attention is not None and _names(attention) == {"Wqkv", "Wo"}
+        return ("modernbert", wi // 2) if wi and fused and _names(mlp or block) == {"Wi", "Wo"} else None
     if model_type in VISION and names == VISION[model_type].children:
         parent, _, name = VISION[model_type].fc1.rpartition(".")
         fc1 = _width(_at(block, parent), name)
@@ -2667,6 +2749,7 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
             "hidden_dropout",
             "resid_dropout",
             *(("dropout",) if model_type in {*SEQ2SEQ, "distilbert", "opt"} else ()),
+            *(("attention_dropout",) if model_type == "modernbert" else ()),  # its out_drop after Wo
         ),
         embedding_dropout=number(
             "embd_pdrop",
@@ -2676,7 +2759,9 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
         ),
         renormalise=model_type == "mixtral" or (values.get("norm_topk_prob") is True and model_type != "deepseek_v2"),
         float32_routing=model_type in ("mixtral", "deepseek_v2", "deepseek_v3", "glm4_moe"),
-        activation_dropout=number("activation_dropout") if model_type != "opt" else 0.0,  # OPT applies none
+        activation_dropout=number("mlp_dropout" if model_type == "modernbert" else "activation_dropout")
+        if model_type != "opt"
+        else 0.0,  # OPT applies none
         clip_qkv=number("clip_qkv") > 0,
         score_softcap=attention == "eager" and number("attn_logit_softcapping") > 0,
         input_jitter=number("input_jitter_noise") > 0,
@@ -2865,7 +2950,8 @@ def _walk(
     sinks = structure == "llama" and DECODERS.get(model_type, LLAMA).sinks
     if sinks and (attention == "flash" or settings.attention_dropout > 0):
         return None  # the flash kernels with sinks, dropout after the sinks' softmax: not modelled
-    if settings.act not in ACTIVATION_TENSORS or (structure == "llama" and ACTIVATION_TENSORS[settings.act] != 1):
+    gated = structure in ("llama", "modernbert")
+    if settings.act not in ACTIVATION_TENSORS or (gated and ACTIVATION_TENSORS[settings.act] != 1):
         return None
     if structure == "t5" and (attention == "flash" or dtype == "float16"):
         return None  # transformers has no flash attention for T5; in float16 it keeps wo in float32 and clamps
@@ -2938,13 +3024,28 @@ def _walk(
         kinds = tuple((kind, types.count(kind)) for kind in sorted(set(types)))
         layer.masked = "sliding_attention" if "sliding_attention" in types else ""
         layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
+    if structure == "modernbert":
+        # the first layer (no attention norm) a kind of its own; past the window sdpa gets the sliding layers' mask
+        masked = attention == "sdpa" and past_window and "sliding_attention" in types
+        head_act = str(attributes.get("classifier_activation", settings.act))
+        if attention == "flash" or attributes.get("sparse_prediction") or head_act not in ACTIVATION_TENSORS:
+            return None  # flash_attention_2 unpads the batch; the head on the masked tokens only: not modelled
+        if tree.kind not in ("ModernBertForMaskedLM", "ModernBertModel") or (masked and types[0] != "full_attention"):
+            return None  # the task heads; a first layer that slides past the window: not modelled
+        later = tuple(sorted(set(types[1:]))) if masked else ("later",) * (layers > 1)
+        kinds = (("first", 1), *((kind, types[1:].count(kind) if masked else layers - 1) for kind in later))
+        layer.masked = "sliding_attention" if masked else ""
+        layer.unmasked = tuple(kind for kind, _ in kinds if kind != layer.masked)
     notes = []
     if mixed:
         notes.append(
             Assumption.of("activations-dense-layers", dense=mixed[0][1], width=dense_width, sparse=mixed[1][1])
         )
     if layer.masked:
-        notes.append(Assumption.of("activations-sliding-window", window=sliding, kernels=kernels))
+        masking = "activations-sliding-window" if structure == "llama" else "activations-sliding-window-mask"
+        notes.append(Assumption.of(masking, window=sliding, kernels=kernels))
+    if structure == "modernbert":
+        notes.append(Assumption.of("activations-first-layer"))
     if structure == "llama" and DECODERS.get(model_type, LLAMA).clamped_swiglu:
         notes.append(Assumption.of("activations-clamped-swiglu"))
     if attention != requested:
@@ -2976,6 +3077,12 @@ def _walk(
         task = _bert_heads(outside, tree, base, settings.classifier_dropout)
         if task and task[0] and model_type != "bert":
             task = None  # the other encoders' pooler and task heads (their own modules): not modelled
+    elif structure == "modernbert":
+        _modernbert_layer(layer, tuple(kind for kind, _ in kinds[1:]))
+        outside.settings = replace(settings, act=str(attributes.get("classifier_activation", settings.act)))
+        _modernbert_model(
+            outside, tuple(sorted(set(types))) or ("full_attention",), head=_at(tree, "decoder") is not None
+        )
     elif structure == "vit":
         names = VISION[model_type]
         _vit_layer(layer, names)
@@ -3036,7 +3143,7 @@ def _walk(
         layer_input=_layer_input(keeper, path),
         head=task if task[0] else (("output", widths.v) if head else ("none", 0)),
         notes=tuple(notes) + _not_checkpointable(model_type, checkpointing),
-        kinds=kinds if layer.masked or mixed else (),
+        kinds=kinds if layer.masked or mixed or structure == "modernbert" else (),
         encoder=encoder,
         encoder_layer=encoder_layer,
         encoder_input=encoder_input,

@@ -14,6 +14,9 @@ fill both in ``__post_init__``, family by family (transformers 5.24 ``configurat
   sliding; qwen3_moe: the window only with ``use_sliding_window``, every layer;
 - qwen2_moe: with ``use_sliding_window``, even-indexed layers below ``max_window_layers``; without it the window
   is 0;
+- modernbert (an encoder, no cache): the window ``local_attention // 2`` (128 // 2 by default, the half-window
+  each side of a token: ``ModernBertConfig.sliding_window``); every ``global_attn_every_n_layers``-th layer (3 by
+  default), from the first, is full, the others sliding;
 - every other family: a ``sliding_window`` or ``layer_types`` key in the file becomes an attribute of the
   config (mixtral, phi3 and starcoder2 declare ``sliding_window`` with default None) and is read the same way.
 
@@ -88,6 +91,8 @@ def _text_config(config: Config) -> Config:
 
 def _window(config: Config) -> int | None:
     kind = config.model_type
+    if kind == "modernbert":
+        return config.size("local_attention", 128) // 2
     if "sliding_window" in config.data:
         raw = config.data["sliding_window"]
         window = None if raw is None else config.size("sliding_window", minimum=0)
@@ -110,6 +115,9 @@ def _default_types(config: Config, window: int | None, layers: int) -> list[str]
     if kind in ("qwen2", "qwen3", "qwen2_vl_text", "qwen2_5_vl_text"):
         first = config.size("max_window_layers", 28, minimum=0)
         return [SLIDING if window is not None and index >= first else FULL for index in range(layers)]
+    if kind == "modernbert":
+        every = config.size("global_attn_every_n_layers", 3)
+        return [SLIDING if index % every else FULL for index in range(layers)]
     if kind == "qwen2_moe":
         below = config.size("max_window_layers", 28, minimum=0)
         on = config.flag("use_sliding_window", False)

@@ -145,6 +145,8 @@ ACTIVATION_KEYS: Final = (
     "resid_dropout",
     "embed_dropout",
     "afn",
+    "mlp_dropout",
+    "classifier_activation",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
 head's dropout and loss), kept on the root as attributes for the activation planner."""
@@ -178,11 +180,13 @@ LAYOUT_KEYS: Final = (
     "use_cache",
     "alibi",
     "new_decoder_architecture",
+    "sparse_prediction",
 )
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel, the KV cache a training forward fills, which copies the keys and
 values; Falcon's ALiBi instead of rotary and its new decoder architecture, whose key/value heads are picked and
-broadcast otherwise), kept on the root for the activation planner."""
+broadcast otherwise; ModernBERT's head run on the masked tokens only), kept on the root for the activation
+planner."""
 
 
 ENCODER_TYPES: Final = frozenset(
