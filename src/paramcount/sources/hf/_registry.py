@@ -145,9 +145,17 @@ ACTIVATION_KEYS: Final = (
     "resid_dropout",
     "embed_dropout",
     "afn",
+    "feat_proj_dropout",
+    "final_dropout",
+    "layerdrop",
+    "mask_time_prob",
+    "mask_feature_prob",
+    "ctc_loss_reduction",
+    "feat_extract_activation",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
-head's dropout and loss), kept on the root as attributes for the activation planner."""
+head's dropout and loss; a speech encoder's feature encoder, SpecAugment's masks, LayerDrop and CTC loss), kept on
+the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
@@ -172,10 +180,10 @@ ROUTING_KEYS: Final = (
 """A sparse MoE router's settings (experts per token, renormalised top-k weights, the load-balancing loss, jitter
 noise, DeepSeek-V2's top-k method) and OLMo's clamp of q, k and v (``clip_qkv``), kept on the root for the
 activation planner."""
-LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual", "use_cache")
+LAYOUT_KEYS: Final = ("do_layer_norm_before", "use_parallel_residual", "use_cache", "apply_spec_augment")
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel, the KV cache a training forward fills, which copies the keys and
-values), kept on the root for the activation planner."""
+values, a speech encoder's SpecAugment), kept on the root for the activation planner."""
 
 
 ENCODER_TYPES: Final = frozenset(
