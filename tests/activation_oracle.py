@@ -364,7 +364,8 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
-    window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
+    window instead of tokens, a speech encoder (wav2vec 2.0, HuBERT) ``seq_len`` samples of a raw waveform and, with
+    its CTC head, ``target_len`` labels or as many as its frames. A task head gets its own labels: a class per sequence (sequence classification, whose
     BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
     (question answering); an image classifier (a vision transformer) random images of its
     ``image_size`` and a class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches
@@ -409,9 +410,10 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         waveform = torch.randn((batch, seq_len), generator=generator).to(model.dtype)
         inputs = {"input_values": waveform}
         if kind == "CTC":  # labels (no blank, id 0) as many as target_len, else as the frames
-            frames = int(model._get_feat_extract_output_lengths(seq_len))
-            shape = (batch, target_len or frames)
-            inputs["labels"] = torch.randint(1, model.config.vocab_size, shape, generator=generator)
+            frames = int(model._get_feat_extract_output_lengths(seq_len))  # type: ignore[operator]
+            inputs["labels"] = torch.randint(
+                1, model.config.vocab_size, (batch, target_len or frames), generator=generator
+            )
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         output = model(**inputs)
     alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}

@@ -9,7 +9,8 @@ sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixe
 multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
 mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
 layer made causal; the GPT-style layers running attention and MLP in parallel with partial rotary, GPT-NeoX, GPT-J,
-CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+CodeGen and Phi-2; wav2vec 2.0's and HuBERT's encoders, post-norm or pre-norm, after their convolutional feature
+encoder over the raw waveform; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
 (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -222,8 +223,8 @@ class ActivationPlan(Record):
 
     structure: str
     """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
-    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, or the model type of a
-    GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, ``wav2vec2`` (and HuBERT), or
+    the model type of a GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -2013,6 +2014,8 @@ class _Speech(Record):
     """The CTC head (``ForCTC``); the base model has none."""
     mean: bool
     """The CTC loss averaged over the labels (``ctc_loss_reduction`` mean), not summed."""
+    layerdrop: float
+    """LayerDrop's probability of skipping each layer in training, at random: every layer is counted."""
 
 
 @per_frozen
@@ -2026,17 +2029,18 @@ def _convolutions(tree: Module, stack: str) -> tuple[_Convolution, ...]:
         args = dict(conv.args) if conv is not None else {}
         kernel, stride, channels = args.get("kernel_size"), args.get("stride"), args.get("out_channels")
         plain = args.get("padding") == 0 and args.get("dilation") == 1
-        if not (plain and isinstance(kernel, tuple) and isinstance(stride, int) and isinstance(channels, int)):
+        taps = kernel[0] if isinstance(kernel, tuple) and len(kernel) == 1 else None
+        if not (plain and isinstance(taps, int) and isinstance(stride, int) and isinstance(channels, int)):
             return ()
         kind = {"GroupNorm": "group", "LayerNorm": "layer"}.get(norm.kind, "?") if norm is not None else ""
-        found.extend([_Convolution(int(kernel[0]), stride, channels, kind)] * layer.repeat)
+        found.extend([_Convolution(taps, stride, channels, kind)] * layer.repeat)
     return () if any(convolution.norm == "?" for convolution in found) else tuple(found)
 
 
 def _speech(tree: Module, stack: str) -> _Speech | None:
     """The wav2vec 2.0 or HuBERT model whose encoder layers are at ``stack``; None where it holds what is not
-    modelled: a head other than CTC's, HuBERT's ``conv_pos_batch_norm``, LayerDrop (it skips layers at random),
-    a convolution with padding or dilation."""
+    modelled: a head other than CTC's, HuBERT's ``conv_pos_batch_norm``, a convolution with padding or
+    dilation."""
     base = stack.removesuffix("encoder.layers")
     attributes = dict(tree.attributes)
     encoder = _at(tree, f"{base}encoder")
@@ -2048,7 +2052,7 @@ def _speech(tree: Module, stack: str) -> _Speech | None:
     layerdrop = attributes.get("layerdrop")
     if encoder is None or norms is None or directions is None or _child(position, "batch_norm") is not None:
         return None
-    if not convolutions or not (head or tree.kind.endswith("Model")) or (isinstance(layerdrop, float) and layerdrop):
+    if not convolutions or not (head or tree.kind.endswith("Model")):
         return None
 
     def rate(key: str) -> bool:
@@ -2066,6 +2070,7 @@ def _speech(tree: Module, stack: str) -> _Speech | None:
         feature_mask=rate("mask_feature_prob"),
         head=head,
         mean=attributes.get("ctc_loss_reduction") == "mean",
+        layerdrop=layerdrop if isinstance(layerdrop, float) else 0.0,
     )
 
 
@@ -2776,7 +2781,7 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         return (model_type, plain) if plain and attention and _names(attention) == linears else None
     if model_type in SPEECH_TYPES and names == SPEECH_LAYER:
         fc1 = _width(_child(block, "feed_forward"), "intermediate_dense")
-        return ("speech", fc1) if fc1 else None
+        return ("wav2vec2", fc1) if fc1 else None
     if model_type == "opt" and names == BART_LAYER:
         fc1 = _width(block, "fc1")
         return ("opt", fc1) if fc1 else None
@@ -2982,9 +2987,10 @@ def activation_plan(
     evaluates its tensors at its own lengths."""
     sliding = dims.sliding_window
     convolutions = _convolutions(tree, dims.stack)
-    samples, seq_len = seq_len, _frames(seq_len, convolutions) if convolutions else seq_len
-    if seq_len < 1 <= samples:
+    frames = _frames(seq_len, convolutions) if convolutions else seq_len
+    if frames < 1 <= seq_len:
         return None  # fewer samples than the convolutions' kernels need
+    samples, seq_len = seq_len, max(frames, 0)
     key = (
         dtype,
         attention,
@@ -3037,7 +3043,8 @@ def activation_plan(
             alone=walk.alone,
         )
         + walk.notes
-        + (_image_tokens(sizes) if structure == "vit" else ()),
+        + (_image_tokens(sizes) if structure == "vit" else ())
+        + (_speech_frames(tree, dims.stack, sizes) if structure == "wav2vec2" else ()),
         encoder=encoder_stack,
         kinds=walk.kinds,
     )
@@ -3108,7 +3115,7 @@ def _walk(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
-    vocab = dims.vocab or (_width(tree, "lm_head") if structure in ("opt", "speech") else None)  # OPT's may read w
+    vocab = dims.vocab or (_width(tree, "lm_head") if structure in ("opt", "wav2vec2") else None)  # OPT's may read w
     parallel = GPT_LIKE.get(structure)
     rotary = _rotary_dims(tree, path)
     if parallel and rotary is None:
@@ -3116,8 +3123,8 @@ def _walk(
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
     if structure == "vit" and not image[0]:
         return None
-    speech = _speech(tree, path) if structure == "speech" else None
-    if structure == "speech":
+    speech = _speech(tree, path) if structure == "wav2vec2" else None
+    if structure == "wav2vec2":
         if speech is None:
             return None
         settings = _speech_settings(tree, settings)
@@ -3362,6 +3369,14 @@ def _assumptions(
 def _image_tokens(sizes: _Sizes) -> tuple[Assumption, ...]:
     """A vision transformer's tokens: its s image tokens, patches and the class token, from an image of n values."""
     return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=sizes.s - 1, image_values=sizes.n),)
+
+
+def _speech_frames(tree: Module, stack: str, sizes: _Sizes) -> tuple[Assumption, ...]:
+    """A speech encoder's s frames from its y samples, its CTC labels and LayerDrop (``_speech``)."""
+    speech = _speech(tree, stack)
+    layerdrop, ctc = (speech.layerdrop, speech.head) if speech is not None else (0.0, False)
+    frames = {"samples": sizes.y, "convolutions": len(_convolutions(tree, stack)), "frames": sizes.s}
+    return (Assumption.of("activations-speech", **frames, ctc=ctc, layerdrop=layerdrop),)
 
 
 def _divided(tensor: SavedTensor, tp: int, sequence_parallel: bool) -> int:
