@@ -365,8 +365,9 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
     window instead of tokens, a speech encoder (wav2vec 2.0, HuBERT) ``seq_len`` samples of a raw waveform and, with
-    its CTC head, ``target_len`` labels or as many as its frames. A task head gets its own labels: a class per sequence (sequence classification, whose
-    BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
+    its CTC head, ``target_len`` labels or as many as its frames. A task head gets its own labels: a class per
+    sequence (sequence classification, whose BART-like heads read the eos token ending each sequence) or per
+    token, or the answer's start and end positions
     (question answering); an image classifier (a vision transformer) random images of its
     ``image_size`` and a class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches
     and class token)."""

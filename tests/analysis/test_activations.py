@@ -543,18 +543,15 @@ def test_speech_sequence_counts_samples() -> None:
     # wav2vec2-base-960h, bf16, one second (16,000 samples): its 7 convolutions (kernels 10, 3, 3, 3, 3, 2, 2;
     # strides 5, 2, 2, 2, 2, 2, 2) make 3,199, 1,599, 799, 399, 199, 99 and 49 frames; the first keeps the
     # waveform, its GroupNorm the 512 channels × 3,199 frames; the layers run 49 frames.
-    plan = plan_memory(
-        from_config("facebook/wav2vec2-base-960h").tree,
-        None,
-        PlanOptions(optimizer="adamw", mixed_precision="bf16", seq_len=16000),
-    )
-    by_label = {item.label.split(":")[0]: item.bytes for item in plan.items if item.category == "activations"}
+    plan = _shipped("facebook/wav2vec2-base-960h", batch=1, seq_len=16000, dtype="bfloat16")
+    assert plan.seq_len == 49
+    by_key = {tensor.key: tensor.bytes for tensor in (*plan.per_layer, *plan.model)}
     extractor = "wav2vec2.feature_extractor.conv_layers"
-    assert by_label[f"{extractor}.0.conv.input"] == 2 * 16000
-    assert by_label[f"{extractor}.0.layer_norm.input"] == 2 * 512 * 3199
-    assert by_label[f"{extractor}.6.activation.input"] == 2 * 512 * 49
-    assert by_label["12 layers × attention.q_proj/k_proj/v_proj.input"] == 12 * 2 * 49 * 768
-    assert by_label["loss.log_alpha"] == 4 * 49 * (2 * 49 + 1)
+    assert by_key[f"{extractor}.0.conv.input"] == 2 * 16000
+    assert by_key[f"{extractor}.0.layer_norm.input"] == 2 * 512 * 3199
+    assert by_key[f"{extractor}.6.activation.input"] == 2 * 512 * 49
+    assert by_key["attention.q_proj/k_proj/v_proj.input"] == 2 * 49 * 768
+    assert by_key["loss.log_alpha"] == 4 * 49 * (2 * 49 + 1)
     notes = [assumption_text(note) for note in plan.assumptions]
     assert any("counts samples of the raw waveform (16,000" in note and "s=49 frames" in note for note in notes)
 
