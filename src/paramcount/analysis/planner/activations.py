@@ -2039,8 +2039,8 @@ def _convolutions(tree: Module, stack: str) -> tuple[_Convolution, ...]:
 
 def _speech(tree: Module, stack: str) -> _Speech | None:
     """The wav2vec 2.0 or HuBERT model whose encoder layers are at ``stack``; None where it holds what is not
-    modelled: a head other than CTC's, HuBERT's ``conv_pos_batch_norm``, a convolution with padding or
-    dilation."""
+    modelled: a head other than CTC's, HuBERT's ``conv_pos_batch_norm``, wav2vec 2.0's ``add_adapter``, a
+    convolution with padding or dilation."""
     base = stack.removesuffix("encoder.layers")
     attributes = dict(tree.attributes)
     encoder = _at(tree, f"{base}encoder")
@@ -2052,7 +2052,7 @@ def _speech(tree: Module, stack: str) -> _Speech | None:
     layerdrop = attributes.get("layerdrop")
     if encoder is None or norms is None or directions is None or _child(position, "batch_norm") is not None:
         return None
-    if not convolutions or not (head or tree.kind.endswith("Model")):
+    if not convolutions or not (head or tree.kind.endswith("Model")) or _at(tree, f"{base}adapter") is not None:
         return None
 
     def rate(key: str) -> bool:
