@@ -30,6 +30,17 @@ SEQ2SEQ: dict[str, Any] = {
 """An encoder-decoder's sizes cut down (BART's names, which mBART, Pegasus and Marian share)."""
 GPT: dict[str, Any] = {"n_embd": 64, "n_head": 4, "n_positions": 64}
 """GPT-2's names for the sizes, which GPT-J, CodeGen and others share."""
+SPEECH: dict[str, Any] = {
+    "conv_dim": [32, 32, 32],
+    "conv_kernel": [3, 2, 2],
+    "conv_stride": [2, 1, 1],
+    "num_feat_extract_layers": 3,
+    "num_conv_pos_embeddings": 4,
+    "num_conv_pos_embedding_groups": 4,
+    "mask_time_length": 2,
+    "layerdrop": 0.0,
+}
+"""A speech encoder's feature encoder and positional convolution cut down (wav2vec 2.0's names, HuBERT's too)."""
 T5_SIZES: dict[str, Any] = {"d_model": 64, "d_ff": 96, "num_heads": 4, "d_kv": 16, "decoder_start_token_id": 0}
 FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # family: (shipped config, class, the sizes cut down); kv heads below heads where the family has GQA.
@@ -135,6 +146,17 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "WhisperForConditionalGeneration",
         {**SEQ2SEQ, "num_mel_bins": 16, "max_source_positions": 24, "max_target_positions": 64},
     ),
+    # speech encoders reading the raw waveform: 3 convolutions (stride 2, 1, 1) turn s samples into (s - 1)//2 - 1
+    # frames; the positional convolution cut to 4 taps in 4 groups, SpecAugment's spans to 2 frames; LayerDrop off
+    # (it skips layers at random). wav2vec 2.0's CTC head over group norm and post-norm layers, its large models'
+    # layer norms and pre-norm ("stable") layers; HuBERT's base model
+    "wav2vec2": ("facebook--wav2vec2-base-960h.json", "Wav2Vec2ForCTC", SPEECH),
+    "wav2vec2_stable": (
+        "facebook--wav2vec2-base-960h.json",
+        "Wav2Vec2ForCTC",
+        {**SPEECH, "feat_extract_norm": "layer", "do_stable_layer_norm": True},
+    ),
+    "hubert": ("facebook--hubert-base-ls960.json", "HubertModel", SPEECH),
     # GPT-style decoders: OPT pre-norm, and post-norm with project_in/out (350m's word_embed_proj_dim below h)
     "opt": (
         "facebook--opt-125m.json",
@@ -373,10 +395,12 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
     as Phi-3.5-MoE's argmax for its midpoint mask) is not held, so each packed tensor counts only while it is
     still alive with the output. An encoder-decoder reads ``seq_len`` source tokens and ``target_len`` labels,
     which it shifts right into its ``decoder_input_ids``; Whisper's encoder reads the log-mel features of its fixed
-    window instead of tokens. A task head gets its own labels: a class per sequence (sequence classification, whose
-    BART-like heads read the eos token ending each sequence) or per token, or the answer's start and end positions
-    (question answering); a vision transformer random images of its ``image_size``, an image classifier also a
-    class label per image, the loss of its head (``seq_len`` unused: its tokens are its patches and class token)."""
+    window instead of tokens, a speech encoder (wav2vec 2.0, HuBERT) ``seq_len`` samples of a raw waveform and, with
+    its CTC head, ``target_len`` labels or as many as its frames. A task head gets its own labels: a class per
+    sequence (sequence classification, whose BART-like heads read the eos token ending each sequence) or per
+    token, or the answer's start and end positions (question answering); a vision transformer random images of its
+    ``image_size``, an image classifier also a class label per image, the loss of its head (``seq_len`` unused: its
+    tokens are its patches and class token)."""
     held = {tensor.untyped_storage().data_ptr() for tensor in (*model.parameters(), *model.buffers())}
     packed: list[tuple[weakref.ref[torch.Tensor], int, int]] = []
 
@@ -412,6 +436,14 @@ def saved_bytes(model: transformers.PreTrainedModel, batch: int, seq_len: int, t
         config = model.config
         shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
         inputs = {"input_features": torch.randn(shape, generator=generator).to(model.dtype), "labels": labels}
+    if model.main_input_name == "input_values":  # a speech encoder: seq_len samples of the raw waveform, in the dtype
+        waveform = torch.randn((batch, seq_len), generator=generator).to(model.dtype)
+        inputs = {"input_values": waveform}
+        if kind == "CTC":  # labels (no blank, id 0) as many as target_len, else as the frames
+            frames = int(model._get_feat_extract_output_lengths(seq_len))  # type: ignore[operator]
+            inputs["labels"] = torch.randint(
+                1, model.config.vocab_size, (batch, target_len or frames), generator=generator
+            )
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         output = model(**inputs)
     alive = {pointer: size for tensor, pointer, size in packed if tensor() is not None}

@@ -519,6 +519,60 @@ def test_whisper_encoder_runs_its_fixed_window() -> None:
     assert by_label["proj_out.input"] == 2 * 448 * 384
 
 
+SPEECH_VARIANTS: dict[str, dict[str, object]] = {
+    "shipped": {},
+    # an odd positional kernel (GELU's input not one frame longer), the CTC loss averaged (its divisor kept) and
+    # SpecAugment's channel mask beside its frame mask
+    "odd-mean-channels": {
+        "num_conv_pos_embeddings": 5,
+        "ctc_loss_reduction": "mean",
+        "mask_feature_prob": 0.2,
+        "mask_feature_length": 4,
+    },
+    "no-dropout": dict.fromkeys(
+        ["hidden_dropout", "final_dropout", "feat_proj_dropout", "attention_dropout", "activation_dropout"], 0.0
+    ),
+}
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    family=st.sampled_from(["wav2vec2", "wav2vec2_stable", "hubert"]),
+    variant=st.sampled_from(list(SPEECH_VARIANTS)),
+    batch=st.integers(1, 3),
+    samples=st.integers(9, 48),
+    attention=st.sampled_from(["eager", "sdpa"]),
+)
+def test_speech_encoders_follow_batch_and_samples(
+    family: str, variant: str, batch: int, samples: int, attention: str
+) -> None:
+    # The sequence is the waveform's samples; the tiny feature encoder makes (samples - 1)//2 - 2 frames of them
+    # (at least 2: SpecAugment's spans are 2 frames long).
+    config, architecture = tiny_config(family, 2)
+    config.update(SPEECH_VARIANTS[variant])
+    measured = saved_bytes(real_model(config, architecture, attention, False), batch, samples)
+    ours = _plan_of(config, architecture, attention, batch=batch, seq=samples)
+    assert ours.seq_len == (samples - 1) // 2 - 2
+    assert measured == ours.saved_bytes, f"measured {measured:,} B, ours {ours.saved_bytes:,} B"
+
+
+def test_speech_sequence_counts_samples() -> None:
+    # wav2vec2-base-960h, bf16, one second (16,000 samples): its 7 convolutions (kernels 10, 3, 3, 3, 3, 2, 2;
+    # strides 5, 2, 2, 2, 2, 2, 2) make 3,199, 1,599, 799, 399, 199, 99 and 49 frames; the first keeps the
+    # waveform, its GroupNorm the 512 channels × 3,199 frames; the layers run 49 frames.
+    plan = _shipped("facebook/wav2vec2-base-960h", batch=1, seq_len=16000, dtype="bfloat16")
+    assert plan.seq_len == 49
+    by_key = {tensor.key: tensor.bytes for tensor in (*plan.per_layer, *plan.model)}
+    extractor = "wav2vec2.feature_extractor.conv_layers"
+    assert by_key[f"{extractor}.0.conv.input"] == 2 * 16000
+    assert by_key[f"{extractor}.0.layer_norm.input"] == 2 * 512 * 3199
+    assert by_key[f"{extractor}.6.activation.input"] == 2 * 512 * 49
+    assert by_key["attention.q_proj/k_proj/v_proj.input"] == 2 * 49 * 768
+    assert by_key["loss.log_alpha"] == 4 * 49 * (2 * 49 + 1)
+    notes = [assumption_text(note) for note in plan.assumptions]
+    assert any("counts samples of the raw waveform (16,000" in note and "s=49 frames" in note for note in notes)
+
+
 @pytest.mark.parametrize(("family", "encoder_layers", "decoder_layers"), [("t5", 4, 2), ("umt5", 1, 2), ("bart", 4, 2)])
 def test_encoder_and_decoder_of_different_depths(family: str, encoder_layers: int, decoder_layers: int) -> None:
     # transformer_dimensions takes the stack with more parameters, the encoder's for 4 encoder and 2 decoder

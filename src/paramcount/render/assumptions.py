@@ -135,8 +135,8 @@ TEMPLATES: Final[dict[str, str]] = {
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
         "GLM-4, GLM-4.5, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ModernBERT, ViT, "
-        "DINOv2, CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, T5, mT5, UMT5, OPT, GPT-NeoX, GPT-J, "
-        "CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
+        "DINOv2, CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, wav2vec 2.0, HuBERT, T5, mT5, UMT5, OPT, "
+        "GPT-NeoX, GPT-J, CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
@@ -345,6 +345,11 @@ TEMPLATES: Final[dict[str, str]] = {
         "of n={image_values:,} values (channels × height × width) at the configured image_size, whatever the sequence "
         "length asked for; another image size (interpolated position embeddings) is not modelled"
     ),
+    "activations-speech": (
+        "speech encoder: the sequence length asked for counts samples of the raw waveform ({samples:,}; 16,000 a "
+        "second for the shipped models), of which the feature encoder's {convolutions} convolutions make "
+        "s={frames:,} frames, the layers' sequence{labels}{layerdrop}"
+    ),
     "activations-image-positions": (
         "the estimate's s={positions:,}: the layers run the image's {patches:,} patches{class_token} at the "
         "configured image size, whatever the sequence length asked for ({seq_len:,})"
@@ -444,6 +449,13 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         else " modelled",
     },
     "zero": lambda v: {"sharded": SHARDED[v["stage"]]},
+    "activations-speech": lambda v: {
+        "labels": f"; CTC labels as many as the frames (t={v['frames']:,}, the most CTC aligns)" if v["ctc"] else "",
+        "layerdrop": f"; LayerDrop skips each layer with probability {v['layerdrop']:g} in training, at random: "
+        "every layer counted, the most a step keeps"
+        if v["layerdrop"]
+        else "",
+    },
     "activations-image-positions": lambda v: {"class_token": _class_token(v)},
     "compute-image-positions": lambda v: {
         "image_word": noun(v["images"], "image"),

@@ -9,7 +9,8 @@ sparse MoE block, Mixtral, Qwen2/3-MoE, OLMoE and Phi-3.5-MoE, dense layers mixe
 multi-head latent attention, dense then sparse layers; the encoder and decoder of BART and of those written like it,
 mBART, Pegasus, Marian and Whisper, and that decoder alone in their ``ForCausalLM``; OPT's decoder, BART's encoder
 layer made causal; the GPT-style layers running attention and MLP in parallel with rotary, GPT-NeoX, GPT-J, Falcon,
-CodeGen and Phi-2; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
+CodeGen and Phi-2; wav2vec 2.0's and HuBERT's encoders, post-norm or pre-norm, after their convolutional feature
+encoder over the raw waveform; T5's in ``activations_t5``) and lists, for one layer and for what lies outside the layers
 (embedding, final norm, output head or BERT's and BART's task heads, loss), each tensor saved for backward with its
 shape in symbols, its dtype and its bytes. Each rule says which autograd node keeps the tensor (``MmBackward0``
 saves a Linear's input, ``SiluBackward0`` its input, ``MulBackward0`` the operand it does not differentiate,
@@ -120,6 +121,8 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "pegasus": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "marian": {"activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.0, "activation_dropout": 0.0},
     "whisper": {"activation_function": "gelu", "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0},
+    "wav2vec2": {"hidden_act": "gelu", "attention_dropout": 0.1, "hidden_dropout": 0.1, "activation_dropout": 0.1},
+    "hubert": {"hidden_act": "gelu", "attention_dropout": 0.1, "hidden_dropout": 0.1, "activation_dropout": 0.1},
     "granite": {"hidden_act": "silu", "attention_dropout": 0.0},
     "smollm3": {"hidden_act": "silu", "attention_dropout": 0.0},
     "starcoder2": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0, "residual_dropout": 0.0},
@@ -233,8 +236,8 @@ class ActivationPlan(Record):
 
     structure: str
     """The layer layout recognised: ``llama`` (pre-norm RMSNorm, rotary, gated MLP), ``gpt2``, ``bert`` (and the
-    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, or the model type of a
-    GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
+    encoders written like it), ``bart`` (and its kin), ``vit`` (and DINOv2), ``opt``, ``wav2vec2`` (and HuBERT), or
+    the model type of a GPT-style decoder (``GPT2_LIKE``, ``GPT_LIKE``)."""
     attention: Attention
     kernel: str
     """The attention kernel that runs: ``eager``, ``flash`` or ``math (float32)``."""
@@ -324,10 +327,12 @@ class _Sizes(_Widths):
     s: int = 0
     """The sequence length (an encoder-decoder's source length)."""
     t: int = 0
-    """An encoder-decoder's target length."""
+    """An encoder-decoder's target length; a speech encoder's CTC labels."""
+    y: int = 0
+    """A speech encoder's input samples, the raw waveform whose s frames its convolutions make (wav2vec 2.0)."""
 
 
-LENGTHS: Final = frozenset("bst")
+LENGTHS: Final = frozenset("bsty")
 """The symbols of the lengths, which the walk leaves to each request (``_Term.at``)."""
 
 
@@ -1424,6 +1429,8 @@ class _Vision(Record):
     act: str = "mlp.activation_fn"
     fc2: str = "mlp.fc2"
     dropout: str = "dropout"
+    mlp_dropout: str = ""
+    """The MLP residual's dropout where it is not ``dropout`` (wav2vec 2.0's ``feed_forward.output_dropout``)."""
     embeddings: str = "embeddings"
     patches: str = "embeddings.patch_embeddings.projection"
     table: str = "embeddings.position_embeddings"
@@ -1524,7 +1531,7 @@ def _vit_layer(out: _Builder, names: _Vision) -> None:
         out.saved(f"{attention_scale}.input", attention_scale, what, "b·s·h", "sequence")
     out.layer_norm(names.norm2, "b·s·h")
     what = f"{names.fc1.rsplit('.', 1)[-1]} input, the normalised hidden states (AddmmBackward0)"
-    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.dropout)
+    _plain_mlp(out, names.fc1, what, names.act, names.fc2, names.mlp_dropout or names.dropout)
     if mlp_scale:
         what = "the MLP's output, times lambda1 (MulBackward0)"
         out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
@@ -2004,6 +2011,299 @@ ENCODERS: Final = {
     ),
 }
 """The encoders written like BERT that are modelled."""
+
+
+class _Convolution(Record):
+    """One layer of a speech encoder's feature encoder (wav2vec 2.0's ``conv_layers``): a Conv1d without padding,
+    its norm (``group``: GroupNorm on the first layer, ``layer``: LayerNorm on each, "": none) and GELU."""
+
+    kernel: int
+    stride: int
+    channels: int
+    norm: str
+
+    def frames(self, before: int) -> int:
+        return (before - self.kernel) // self.stride + 1
+
+
+def _frames(samples: int, convolutions: tuple[_Convolution, ...]) -> int:
+    """The frames the convolutions make of ``samples`` (0 or less: too few samples for their kernels)."""
+    frames = samples
+    for convolution in convolutions:
+        frames = convolution.frames(frames) if frames > 0 else frames
+    return frames
+
+
+SPEECH_TYPES: Final = frozenset({"wav2vec2", "hubert"})
+SPEECH_LAYER: Final = frozenset({"attention", "layer_norm", "feed_forward", "final_layer_norm"})
+"""The children of a wav2vec 2.0 (HuBERT) encoder layer, post-norm or pre-norm (``StableLayerNorm``)."""
+SPEECH_POST_NORM: Final = _PostNorm(
+    projections="attention.q_proj/k_proj/v_proj",
+    attention="attention",
+    output="attention.out_proj",
+    output_dropout="dropout",
+    attention_norm="layer_norm",
+    fc1="feed_forward.intermediate_dense",
+    act="feed_forward.intermediate_act_fn",
+    fc2="feed_forward.output_dense",
+    mlp_dropout="feed_forward.output_dropout",
+    norm="final_layer_norm",
+)
+"""wav2vec 2.0's post-norm layer (``do_stable_layer_norm`` false), BERT's dataflow."""
+SPEECH_PRE_NORM: Final = _Vision(
+    stack="encoder.layers",
+    norm1="layer_norm",
+    projections=SPEECH_POST_NORM.projections,
+    output=SPEECH_POST_NORM.output,
+    norm2="final_layer_norm",
+    fc1=SPEECH_POST_NORM.fc1,
+    act=SPEECH_POST_NORM.act,
+    fc2=SPEECH_POST_NORM.fc2,
+    mlp_dropout="feed_forward.output_dropout",
+    upcast_softmax=False,
+)
+"""wav2vec 2.0's pre-norm layer (``StableLayerNorm``), a vision transformer's dataflow."""
+
+
+class _Speech(Record):
+    """What lies outside a speech encoder's layers, read from the tree and its config (``_speech``)."""
+
+    base: str
+    """The base model's path with its dot (``wav2vec2.``), "" for the base model itself."""
+    convolutions: tuple[_Convolution, ...]
+    projection_norm: bool
+    """A LayerNorm before the feature projection (HuBERT's ``feat_proj_layer_norm``; always in wav2vec 2.0)."""
+    position_taps: int
+    """The positional convolution's kernel (``num_conv_pos_embeddings``)."""
+    position_weight: int
+    """The positional convolution's weight, h · h/groups · taps values, recomputed by its weight norm each pass."""
+    pre_norm: bool
+    spec_augment: bool
+    """SpecAugment masks frames (``apply_spec_augment``, ``mask_time_prob`` > 0)."""
+    feature_mask: bool
+    """SpecAugment masks channels too (``mask_feature_prob`` > 0)."""
+    head: bool
+    """The CTC head (``ForCTC``); the base model has none."""
+    mean: bool
+    """The CTC loss averaged over the labels (``ctc_loss_reduction`` mean), not summed."""
+    layerdrop: float
+    """LayerDrop's probability of skipping each layer in training, at random: every layer is counted."""
+
+
+@per_frozen
+def _convolutions(tree: Module, stack: str) -> tuple[_Convolution, ...]:
+    """The feature encoder of the wav2vec 2.0 (HuBERT) model whose encoder layers are at ``stack``: its
+    convolutions in order; () where there is none or one has padding or dilation (not modelled)."""
+    layers = _at(tree, f"{stack.removesuffix('encoder.layers')}feature_extractor.conv_layers")
+    found = []
+    for layer in layers.children if layers is not None else ():
+        conv, norm = _child(layer, "conv"), _child(layer, "layer_norm")
+        args = dict(conv.args) if conv is not None else {}
+        kernel, stride, channels = args.get("kernel_size"), args.get("stride"), args.get("out_channels")
+        plain = args.get("padding") == 0 and args.get("dilation") == 1
+        taps = kernel[0] if isinstance(kernel, tuple) and len(kernel) == 1 else None
+        if not (plain and isinstance(taps, int) and isinstance(stride, int) and isinstance(channels, int)):
+            return ()
+        kind = {"GroupNorm": "group", "LayerNorm": "layer"}.get(norm.kind, "?") if norm is not None else ""
+        found.extend([_Convolution(taps, stride, channels, kind)] * layer.repeat)
+    return () if any(convolution.norm == "?" for convolution in found) else tuple(found)
+
+
+def _speech(tree: Module, stack: str) -> _Speech | None:
+    """The wav2vec 2.0 or HuBERT model whose encoder layers are at ``stack``; None where it holds what is not
+    modelled: a head other than CTC's, HuBERT's ``conv_pos_batch_norm``, wav2vec 2.0's ``add_adapter``, a
+    convolution with padding or dilation."""
+    base = stack.removesuffix("encoder.layers")
+    attributes = dict(tree.attributes)
+    encoder = _at(tree, f"{base}encoder")
+    position = _child(encoder, "pos_conv_embed")
+    weight = _at(position, "conv.parametrizations.weight") if position is not None else None
+    norms, directions = _param(weight, "original0"), _param(weight, "original1")
+    head = tree.kind.endswith("ForCTC")
+    convolutions = _convolutions(tree, stack)
+    layerdrop = attributes.get("layerdrop")
+    if encoder is None or norms is None or directions is None or _child(position, "batch_norm") is not None:
+        return None
+    if not convolutions or not (head or tree.kind.endswith("Model")) or _at(tree, f"{base}adapter") is not None:
+        return None
+
+    def rate(key: str) -> bool:
+        value = attributes.get(key)
+        return attributes.get("apply_spec_augment") is not False and isinstance(value, float) and value > 0
+
+    return _Speech(
+        base=base,
+        convolutions=convolutions,
+        projection_norm=_at(tree, f"{base}feature_projection.layer_norm") is not None,
+        position_taps=norms.sizes[-1],
+        position_weight=directions.count,
+        pre_norm=encoder.kind.endswith("StableLayerNorm"),
+        spec_augment=rate("mask_time_prob"),
+        feature_mask=rate("mask_feature_prob"),
+        head=head,
+        mean=attributes.get("ctc_loss_reduction") == "mean",
+        layerdrop=layerdrop if isinstance(layerdrop, float) else 0.0,
+    )
+
+
+def _per_frame(convolutions: tuple[_Convolution, ...], per: int) -> Callable[[_Sizes], int]:
+    """The elements of a tensor of ``per`` values for each frame the ``convolutions`` make, over the batch."""
+    return lambda sizes: sizes.b * per * _frames(sizes.y, convolutions)
+
+
+def _feature_encoder(out: _Builder, speech: _Speech) -> None:
+    """wav2vec 2.0's convolutions over the raw waveform, each ``gelu(norm(conv(x)))``: each convolution keeps its
+    input (the first the waveform, b·y samples, made to require a gradient), a GroupNorm (on the first) its input
+    and its mean and rstd per channel, a LayerNorm (on each, over the channels) its input and statistics per
+    frame, GELU its input (with checkpointing, which transformers applies to these layers too, only their inputs);
+    then the feature projection's LayerNorm, its Linear and dropout."""
+    extractor, convolutions = f"{speech.base}feature_extractor.conv_layers", speech.convolutions
+    first = f"{extractor}.0.conv"
+    out.saved(f"{first}.input", first, "the waveform (ConvolutionBackward0)", "b·y", "sequence")
+    for index, convolution in enumerate(convolutions):
+        module, channels, frames = f"{extractor}.{index}", convolution.channels, f"f{index + 1}"
+        shape, made = f"b·{channels}·{frames}", convolutions[: index + 1]
+        if convolution.norm and not out.checkpointing:
+            kind, norm = ("LayerNorm" if convolution.norm == "layer" else "GroupNorm"), f"{module}.layer_norm"
+            what = f"{kind} input, the convolution's output (Native{kind}Backward0)"
+            out.add(f"{norm}.input", norm, what, shape, "compute", "sequence", count=_per_frame(made, channels))
+            per_frame = kind == "LayerNorm"  # GroupNorm: one group per channel
+            rows = f"b·{frames}" if per_frame else f"b·{channels}"
+            stats = "float32" if per_frame and out.settings.kernels == "cuda" else "compute"
+            for stat in ("mean", "rstd"):
+                count = _per_frame(made, 1) if per_frame else None
+                out.add(f"{norm}.{stat}", norm, f"{kind} {stat}", rows, stats, "sequence", count=count)
+        what = f"GELU input, the {'norm' if convolution.norm else 'convolution'}'s output (GeluBackward0)"
+        count = _per_frame(made, channels)
+        if not out.checkpointing:
+            out.add(
+                f"{module}.activation.input", f"{module}.activation", what, shape, "compute", "sequence", count=count
+            )
+        if index + 1 < len(convolutions):
+            following = f"{extractor}.{index + 1}.conv"
+            what = "the GELU's output (ConvolutionBackward0)"
+            out.add(f"{following}.input", following, what, shape, "compute", "sequence", count=count)
+    projection, features = f"{speech.base}feature_projection", f"b·s·{convolutions[-1].channels}"
+    if speech.projection_norm:
+        out.layer_norm(f"{projection}.layer_norm", features)
+    what = "the normalised features" if speech.projection_norm else "the last convolution's GELU output"
+    out.saved(
+        f"{projection}.projection.input",
+        f"{projection}.projection",
+        f"projection input, {what} (AddmmBackward0)",
+        features,
+        "sequence",
+    )
+    if out.settings.embedding_dropout > 0:
+        out.mask(f"{projection}.dropout.mask", f"{projection}.dropout", "b·s·h", "sequence")
+
+
+def _speech_model(out: _Builder, speech: _Speech) -> None:
+    """Outside a wav2vec 2.0 (HuBERT) encoder's layers: the feature encoder (``_feature_encoder``); SpecAugment's
+    masks, bool indices of an in-place ``index_put_`` (IndexPutBackward0); the positional convolution, whose
+    weight norm keeps its norms in float32 and whose grouped convolution keeps the normalised weight and its
+    input, GELU its output (one frame more where the kernel is even, sliced off by SamePad); the encoder's
+    LayerNorm before the layers (post-norm) or after them (pre-norm) and its dropout; the CTC head: dropout, the
+    Linear, log_softmax in float32, and ctc_loss's targets, its loss per sequence and its b·s·(2·t + 1) float32
+    alphas."""
+    _feature_encoder(out, speech)
+    base, encoder = speech.base, f"{speech.base}encoder"
+    if speech.spec_augment:
+        out.add(
+            "masked_spec_embed.indices",
+            f"{base}masked_spec_embed",
+            "SpecAugment's frames (IndexPutBackward0)",
+            "b·s",
+            "bool",
+            "none",
+        )
+    if speech.feature_mask:
+        out.add(
+            "masked_features.indices",
+            f"{base}masked_spec_embed",
+            "SpecAugment's channels, expanded over the frames (IndexPutBackward0)",
+            "b·h",
+            "bool",
+            "none",
+        )
+    position = f"{encoder}.pos_conv_embed"
+    taps = speech.position_taps
+    out.add(
+        f"{position}.conv.norms",
+        f"{position}.conv",
+        "the weight norm's norms (WeightNormInterfaceBackward0)",
+        str(taps),
+        "float32",
+        "none",
+    )
+    out.add(
+        f"{position}.conv.weight",
+        f"{position}.conv",
+        "the normalised weight (ConvolutionBackward0)",
+        str(speech.position_weight),
+        "compute",
+        "tensor",
+    )
+    out.saved(
+        f"{position}.conv.input",
+        f"{position}.conv",
+        "the projected features, transposed (ConvolutionBackward0)",
+        "b·h·s",
+        "sequence",
+    )
+    odd = taps % 2
+    out.add(
+        f"{position}.activation.input",
+        f"{position}.activation",
+        "GELU input, the convolution's output" + ("" if odd else " of s + 1 frames, a view of s") + " (GeluBackward0)",
+        "b·h·s" if odd else "b·h·(s+1)",
+        "compute",
+        "sequence",
+        count=None if odd else lambda sizes: sizes.b * sizes.h * (sizes.s + 1),
+    )
+    if not speech.pre_norm:
+        out.layer_norm(f"{encoder}.layer_norm", "b·s·h")
+    if out.settings.hidden_dropout > 0:
+        out.mask(f"{encoder}.dropout.mask", f"{encoder}.dropout", "b·s·h", "sequence")
+    if speech.pre_norm:
+        out.layer_norm(f"{encoder}.layer_norm", "b·s·h")
+    if not speech.head:
+        return
+    if out.settings.classifier_dropout > 0:
+        out.mask("dropout.mask", "dropout", "b·s·h", "sequence")
+    out.saved("lm_head.input", "lm_head", "lm_head input, the encoder's output (AddmmBackward0)", "b·s·h", "sequence")
+    out.add(
+        "lm_head.output",
+        "lm_head",
+        "logits returned in the output (not saved for backward)",
+        "b·s·v",
+        "compute",
+        "vocab",
+        saved=False,
+    )
+    out.add(
+        "loss.log_softmax",
+        "loss",
+        "log_softmax in float32, ctc_loss's log_probs (LogSoftmaxBackward0)",
+        "b·s·v",
+        "float32",
+        "vocab",
+    )
+    out.add("loss.target", "loss", "the labels, flattened (CtcLossBackward0)", "b·t", "int64", "none")
+    out.add("loss.per_sequence", "loss", "the loss of each sequence (CtcLossBackward0)", "b", "float32", "none")
+    out.add(
+        "loss.log_alpha",
+        "loss",
+        "the forward variables, b·s·(2·t + 1) (CtcLossBackward0)",
+        "b·s·(2·t+1)",
+        "float32",
+        "none",
+        count=lambda sizes: sizes.b * sizes.s * (2 * sizes.t + 1),
+    )
+    if speech.mean:
+        out.add(
+            "loss.target_lengths", "loss", "the label counts, the mean's divisor (DivBackward0)", "b", "float32", "none"
+        )
 
 
 def _not_checkpointable(model_type: str, checkpointing: bool) -> tuple[Assumption, ...]:
@@ -2658,6 +2958,9 @@ def _structure(block: Module, model_type: str) -> tuple[str, int] | None:
         attention = _child(block, parallel.attention)
         linears = {*parallel.projections.split("/"), parallel.output}  # Phi's qk_layernorm: not modelled
         return (model_type, plain) if plain and attention and _names(attention) == linears else None
+    if model_type in SPEECH_TYPES and names == SPEECH_LAYER:
+        fc1 = _width(_child(block, "feed_forward"), "intermediate_dense")
+        return ("wav2vec2", fc1) if fc1 else None
     if model_type == "opt" and names == BART_LAYER:
         fc1 = _width(block, "fc1")
         return ("opt", fc1) if fc1 else None
@@ -2774,6 +3077,24 @@ def _settings(root: Module, model_type: str, dtype: str, attention: Attention, k
     )
 
 
+def _speech_settings(tree: Module, settings: _Settings) -> _Settings:
+    """A speech encoder's dropouts by its own names: ``hidden_dropout`` in the layers (its config's
+    ``hidden_dropout_prob`` is unused), ``feat_proj_dropout`` after the feature projection, ``final_dropout``
+    before the CTC head."""
+    attributes = dict(tree.attributes)
+
+    def rate(key: str) -> float:
+        value = attributes.get(key)
+        return float(value) if isinstance(value, float) else 0.0
+
+    return replace(
+        settings,
+        hidden_dropout=rate("hidden_dropout"),
+        embedding_dropout=rate("feat_proj_dropout"),
+        classifier_dropout=rate("final_dropout"),
+    )
+
+
 WALKS_KEPT: Final = 64
 """Walks kept per tree (``_walks``): one per set of options and lengths' regime asked."""
 
@@ -2852,6 +3173,11 @@ def activation_plan(
     their classes (each length up to 2: 0, 1 or more; whether the sliding window is reached); each request
     evaluates its tensors at its own lengths."""
     sliding = dims.sliding_window
+    convolutions = _convolutions(tree, dims.stack)
+    frames = _frames(seq_len, convolutions) if convolutions else seq_len
+    if frames < 1 <= seq_len:
+        return None  # fewer samples than the convolutions' kernels need
+    samples, seq_len = seq_len, max(frames, 0)
     key = (
         dtype,
         attention,
@@ -2874,7 +3200,7 @@ def activation_plan(
     source, target = _lengths(
         seq_len, source_len, encoder=walk.encoder is not None, window=walk.window, image=walk.image
     )
-    sizes = _Sizes(**field_values(walk.widths), b=batch, s=source, t=target)
+    sizes = _Sizes(**field_values(walk.widths), b=batch, s=source, t=target, y=samples if convolutions else 0)
     encoder_stack = None
     if walk.encoder is not None and walk.encoder_input is not None:
         encoder_layer = tuple(term.at(sizes) for term in walk.encoder_layer)
@@ -2904,7 +3230,8 @@ def activation_plan(
             alone=walk.alone,
         )
         + walk.notes
-        + (_image_tokens(sizes) if structure == "vit" else ()),
+        + (_image_tokens(sizes) if structure == "vit" else ())
+        + (_speech_frames(tree, dims.stack, sizes) if structure == "wav2vec2" else ()),
         encoder=encoder_stack,
         kinds=walk.kinds,
     )
@@ -2976,7 +3303,7 @@ def _walk(
         return None
     layout, window, mels = found_layout or (None, 0, 0)
     projected = _width(_at(tree, "model.decoder"), "project_out") if structure == "opt" else None
-    vocab = dims.vocab or (_width(tree, "lm_head") if structure == "opt" else None)  # OPT's head may read w
+    vocab = dims.vocab or (_width(tree, "lm_head") if structure in ("opt", "wav2vec2") else None)  # OPT's may read w
     parallel = _parallel_layout(block, structure)
     rotary = _rotary_dims(tree, path)
     if parallel and rotary is None:
@@ -2985,6 +3312,11 @@ def _walk(
     image = _image(tree, dims.stack) if structure == "vit" else (0, 0)
     if structure == "vit" and not image[0]:
         return None
+    speech = _speech(tree, path) if structure == "wav2vec2" else None
+    if structure == "wav2vec2":
+        if speech is None:
+            return None
+        settings = _speech_settings(tree, settings)
     source, target_len = _lengths(seq_len, source_len, encoder=encoder is not None, window=window, image=image[0])
     regime = _Regime(batch == 1, source == 1, target_len > 1)
     widths = _Widths(
@@ -3089,6 +3421,12 @@ def _walk(
         head = _at(tree, names.head) is not None
         projection = bool(names.projection) and _at(tree, names.projection) is not None
         _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head, projection=projection)
+    elif speech is not None:
+        if speech.pre_norm:
+            _vit_layer(layer, SPEECH_PRE_NORM)
+        else:
+            _bert_layer(layer, SPEECH_POST_NORM)
+        _speech_model(outside, speech)
     elif structure == "opt":
         pre_norm = dict(tree.attributes).get("do_layer_norm_before", True) is not False
         _bart_layer(layer, _Seq2Seq(pre_norm=pre_norm, positions="learned", upcast_softmax=True), decoder=False)
@@ -3259,6 +3597,14 @@ def _assumptions(
 def _image_tokens(sizes: _Sizes) -> tuple[Assumption, ...]:
     """A vision transformer's tokens: its s image tokens, patches and the class token, from an image of n values."""
     return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=sizes.s - 1, image_values=sizes.n),)
+
+
+def _speech_frames(tree: Module, stack: str, sizes: _Sizes) -> tuple[Assumption, ...]:
+    """A speech encoder's s frames from its y samples, its CTC labels and LayerDrop (``_speech``)."""
+    speech = _speech(tree, stack)
+    layerdrop, ctc = (speech.layerdrop, speech.head) if speech is not None else (0.0, False)
+    frames = {"samples": sizes.y, "convolutions": len(_convolutions(tree, stack)), "frames": sizes.s}
+    return (Assumption.of("activations-speech", **frames, ctc=ctc, layerdrop=layerdrop),)
 
 
 def _divided(tensor: SavedTensor, tp: int, sequence_parallel: bool) -> int:

@@ -147,9 +147,17 @@ ACTIVATION_KEYS: Final = (
     "afn",
     "mlp_dropout",
     "classifier_activation",
+    "feat_proj_dropout",
+    "final_dropout",
+    "layerdrop",
+    "mask_time_prob",
+    "mask_feature_prob",
+    "ctc_loss_reduction",
+    "feat_extract_activation",
 )
 """Config keys that decide what a layer keeps for backward (its activation function and dropout rates; a task
-head's dropout and loss), kept on the root as attributes for the activation planner."""
+head's dropout and loss; a speech encoder's feature encoder, SpecAugment's masks, LayerDrop and CTC loss), kept on
+the root as attributes for the activation planner."""
 CAP_KEYS: Final = ("attn_logit_softcapping", "final_logit_softcapping", "clip_qkv")
 """Caps on scores, logits or projections (Gemma 2's softcapping, OLMoE's clip_qkv) that keep tensors for backward:
 their value, 0.0 where the config sets them to null (their defaults may be on)."""
@@ -181,12 +189,13 @@ LAYOUT_KEYS: Final = (
     "alibi",
     "new_decoder_architecture",
     "sparse_prediction",
+    "apply_spec_augment",
 )
 """Switches of a layer's dataflow that the weights do not show (OPT's LayerNorm before or after each sub-layer,
 GPT-NeoX's attention and MLP in parallel, the KV cache a training forward fills, which copies the keys and
 values; Falcon's ALiBi instead of rotary and its new decoder architecture, whose key/value heads are picked and
-broadcast otherwise; ModernBERT's head run on the masked tokens only), kept on the root for the activation
-planner."""
+broadcast otherwise; ModernBERT's head run on the masked tokens only; a speech encoder's SpecAugment), kept on the
+root for the activation planner."""
 
 
 ENCODER_TYPES: Final = frozenset(
