@@ -135,8 +135,8 @@ TEMPLATES: Final[dict[str, str]] = {
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
         "GLM-4, GLM-4.5, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ModernBERT, ViT, "
-        "DINOv2, CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, wav2vec 2.0, HuBERT, T5, mT5, UMT5, OPT, "
-        "GPT-NeoX, GPT-J, CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
+        "DINOv2, CLIP's and SigLIP's vision towers, BART, mBART, Pegasus, Marian, Whisper, wav2vec 2.0, HuBERT, T5, "
+        "mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
