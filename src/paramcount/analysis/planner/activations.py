@@ -1494,23 +1494,14 @@ VISION: Final = {
         pooled_norm=True,
         projection="visual_projection",
     ),
-    "siglip_vision_model": _Vision(
-        stack="encoder.layers",
-        norm1="layer_norm1",
-        projections="self_attn.q_proj/k_proj/v_proj",
-        attention="self_attn",
-        output="self_attn.out_proj",
-        norm2="layer_norm2",
-        dropout="",
-        patches="embeddings.patch_embedding",
-        table="embeddings.position_embedding.weight",
-        class_token=False,
-        final_norm="post_layernorm",
-        pooling="head",
-    ),
 }
 """The vision transformers modelled, by model type (``clip_vision_model``: ``CLIPVisionModel``, whose config is a
 CLIP config's ``vision_config``; ``siglip_vision_model``: ``SiglipVisionModel``)."""
+# SigLIP's tower: CLIP's layer under CLIP's names; no class token, no LayerNorm before the layers, post_layernorm
+# over every token, then its attention-pooling head
+VISION["siglip_vision_model"] = replace(
+    VISION["clip_vision_model"], class_token=False, pre_norm="", pooled_norm=False, projection="", pooling="head"
+)
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
