@@ -104,6 +104,14 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "CLIPVisionModelWithProjection",
         {"image_size": 32, "patch_size": 8, "projection_dim": 48},
     ),
+    # SigLIP's vision tower alone (its vision_config): no class token (s = 16), gelu_pytorch_tanh, post_layernorm
+    # over every patch, then its attention-pooling head (a probe, nn.MultiheadAttention, LayerNorm, MLP); no loss
+    "siglip_vision": ("google--siglip-base-patch16-224.json", "SiglipVisionModel", {"image_size": 32, "patch_size": 8}),
+    "siglip_vision_headless": (
+        "google--siglip-base-patch16-224.json",
+        "SiglipVisionModel",
+        {"image_size": 32, "patch_size": 8, "vision_use_head": False},
+    ),
     # sparse MoE: 4 experts, 2 per token; Qwen2-MoE with its shared expert, Qwen3-MoE renormalising the top-2
     "mixtral": (
         "mistralai--Mixtral-8x7B-v0.1.json",

@@ -132,6 +132,7 @@ def test_saved_bytes_follow_batch_and_sequence(batch: int, seq: int, family: str
 ENCODER_FAMILIES = [
     *("roberta", "roberta_causal", "xlm_roberta", "electra", "distilbert", "albert", "mpnet", "vit", "dinov2"),
     "clip_vision",
+    "siglip_vision",
 ]
 
 
@@ -437,18 +438,22 @@ def test_clip_vision_runs_the_image_positions_whatever_the_sequence(seq: int | N
 
 
 @pytest.mark.parametrize("seq", [None, 64])
-def test_siglip_vision_estimate_runs_its_patches(seq: int | None) -> None:
-    # SigLIP's vision tower is not modelled per operation (its attention-pooling head): its estimate (Korthikanti et
-    # al.) takes s = 196, a 224 × 224 image's 16 × 16 patches and no class token, whatever seq_len asks, or none.
-    config = {"model_type": "siglip_vision_model", "patch_size": 16}  # google/siglip-base-patch16-224's vision_config
+def test_siglip_vision_runs_its_patches_whatever_the_sequence(seq: int | None) -> None:
+    # google/siglip-base-patch16-224's vision tower: a 224 × 224 image in 16 × 16 patches, s = 196 and no class
+    # token, whatever seq_len asks, or none; its pooling head's keys and values (b·s·2h, one storage) and its
+    # softmax over the 196 tokens for one probe per image.
+    config = {"model_type": "siglip_vision_model", "patch_size": 16}  # its vision_config
     tree = build_config_tree(config, architecture="SiglipVisionModel")
     plan = plan_memory(tree, None, PlanOptions(optimizer="sgd", seq_len=seq, batch=2, mixed_precision="bf16"))
-    assert plan.activations is None
+    assert plan.activations is not None
+    assert (plan.activations.seq_len, plan.activations.structure) == (196, "vit")
+    by_key = {tensor.key: tensor for tensor in (*plan.activations.per_layer, *plan.activations.model)}
+    assert by_key["embeddings.patch_embedding.input"].bytes == 2 * 2 * 3 * 224 * 224
+    assert by_key["head.attention.key_value"].bytes == 2 * 2 * 196 * 2 * 768
+    assert by_key["head.attention.weights"].bytes == 2 * 2 * 12 * 196
     notes = [assumption_text(note) for note in plan.assumptions]
-    said = "the estimate's s=196: the layers run the image's 196 patches, no class token at the configured image"
-    assert f"{said} size, whatever the sequence length asked for ({seq or 0})" in notes
-    layers = [item.bytes for item in plan.items if item.category == "activations"]
-    assert layers == [12 * 34 * 196 * 2 * 768]  # 12 layers × sbh·34 bytes under sdpa (no s × s term)
+    assert not any(note.kind == "activations-layout" for note in plan.assumptions)
+    assert any("s=196 tokens, the image's 196 patches, no class token, from an image of n=150,528" in n for n in notes)
 
 
 BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")

@@ -135,8 +135,8 @@ TEMPLATES: Final[dict[str, str]] = {
         "(Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3, Mixtral, Qwen2/3-MoE, OLMoE, Phi-3.5-MoE, "
         "DeepSeek-V2/V3, Granite, GraniteMoE, SmolLM3, StarCoder2, StableLM, OLMo, OLMo-2, Cohere, Cohere2, "
         "GLM-4, GLM-4.5, gpt-oss, GPT-2, BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, MPNet, ModernBERT, ViT, "
-        "DINOv2, CLIP's vision tower, BART, mBART, Pegasus, Marian, Whisper, wav2vec 2.0, HuBERT, T5, mT5, UMT5, OPT, "
-        "GPT-NeoX, GPT-J, CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
+        "DINOv2, CLIP's and SigLIP's vision towers, BART, mBART, Pegasus, Marian, Whisper, wav2vec 2.0, HuBERT, T5, "
+        "mT5, UMT5, OPT, GPT-NeoX, GPT-J, CodeGen, Phi-2, Falcon, GPT-Neo, GPT-BigCode, BLOOM, MPT, OpenAI GPT)"
     ),
     "activations-korthikanti": (
         "activations: an estimate by {source}; it assumes a GPT-style layer (4h MLP, dropout) and {element_bytes}-byte "
@@ -341,7 +341,7 @@ TEMPLATES: Final[dict[str, str]] = {
         "checkpointed figures assume a checkpoint of one's own around each layer's run"
     ),
     "activations-image-tokens": (
-        "vision transformer: s={tokens:,} tokens, the image's {patches:,} patches and the class token, from an image "
+        "vision transformer: s={tokens:,} tokens, the image's {patches:,} patches{class_token}, from an image "
         "of n={image_values:,} values (channels × height × width) at the configured image_size, whatever the sequence "
         "length asked for; another image size (interpolated position embeddings) is not modelled"
     ),
@@ -375,9 +375,9 @@ TEMPLATES: Final[dict[str, str]] = {
 """Each kind's sentence, ``str.format`` over its values (after ``_DERIVED`` adds the words some need)."""
 
 
-def _class_token(values: dict[str, Any]) -> str:
+def _class_token(positions: int, patches: int) -> str:
     """What an image's positions hold besides its patches: a class token (ViT, CLIP) or none (SigLIP)."""
-    return " and the class token" if values["positions"] > values["patches"] else ", no class token"
+    return " and the class token" if positions > patches else ", no class token"
 
 
 def _adapted(layers: tuple[tuple[str, int], ...]) -> str:
@@ -456,11 +456,12 @@ _DERIVED: Final[dict[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         if v["layerdrop"]
         else "",
     },
-    "activations-image-positions": lambda v: {"class_token": _class_token(v)},
+    "activations-image-tokens": lambda v: {"class_token": _class_token(v["tokens"], v["patches"])},
+    "activations-image-positions": lambda v: {"class_token": _class_token(v["positions"], v["patches"])},
     "compute-image-positions": lambda v: {
         "image_word": noun(v["images"], "image"),
         "tokens": v["positions"] * v["images"],
-        "class_token": _class_token(v),
+        "class_token": _class_token(v["positions"], v["patches"]),
     },
     "compute-no-tokens": lambda v: {
         "what": GRIDS[v["layer_kind"]],

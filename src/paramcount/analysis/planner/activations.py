@@ -98,6 +98,7 @@ CONFIG_DEFAULTS: Final[dict[str, dict[str, object]]] = {
     "vit": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "dinov2": {"hidden_act": "gelu", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "clip_vision_model": {"hidden_act": "quick_gelu", "attention_dropout": 0.0},
+    "siglip_vision_model": {"hidden_act": "gelu_pytorch_tanh", "attention_dropout": 0.0},
     "distilbert": {"activation": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
     "albert": {"hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
     "mpnet": {"hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1},
@@ -1246,21 +1247,22 @@ def _plain_mlp(
     dropout: str | None = None,
     *,
     shared_input: bool = False,
+    rows: str = "b·s",
 ) -> None:
     """A Linear (its input kept, unless ``shared_input``: a storage counted already), the activation, a Linear (its
     input, the activation's output, kept: ReLU's result itself when no activation dropout comes between), then the
     mask of the residual's ``dropout`` (None: the caller's): GPT-2's MLP, BERT's intermediate and output, BART's fc1
-    and fc2, StarCoder2's MLP."""
+    and fc2, StarCoder2's MLP; over ``rows`` tokens (SigLIP's pooling head: one per image, ``b``)."""
     if not shared_input:
-        out.saved(f"{first}.input", first, what, "b·s·h", "sequence")
+        out.saved(f"{first}.input", first, what, f"{rows}·h", "sequence")
     dropped = out.settings.activation_dropout > 0
-    shared = _plain_activation(out, act, "b·s·i", next_input="" if dropped else "Linear")
+    shared = _plain_activation(out, act, f"{rows}·i", next_input="" if dropped else "Linear")
     if dropped:
-        out.mask("activation_dropout.mask", "activation_dropout", "b·s·i", "tensor")
+        out.mask("activation_dropout.mask", "activation_dropout", f"{rows}·i", "tensor")
     name = second.rsplit(".", 1)[-1]
     if not shared:
         what = f"{name} input, the activation's output (AddmmBackward0)"
-        out.saved(f"{second}.input", second, what, "b·s·i", "tensor")
+        out.saved(f"{second}.input", second, what, f"{rows}·i", "tensor")
     if dropout is not None and out.settings.hidden_dropout > 0:
         out.mask(f"{dropout}.mask", dropout, "b·s·h", "sequence")
 
@@ -1411,7 +1413,7 @@ def _fused_views(out: _Builder, layout: _Gpt2) -> None:
         out.found = [tensor for tensor in out.found if tensor.key not in (f"{attention}.key", f"{attention}.value")]
 
 
-# Vision transformers: ViT, DINOv2, CLIP's vision tower.
+# Vision transformers: ViT, DINOv2, CLIP's and SigLIP's vision towers.
 
 
 class _Vision(Record):
@@ -1435,6 +1437,8 @@ class _Vision(Record):
     patches: str = "embeddings.patch_embeddings.projection"
     table: str = "embeddings.position_embeddings"
     """The position table, a parameter: a row per token, the patches and the class token."""
+    class_token: bool = True
+    """The tokens are the patches and a class token; without one (SigLIP) the patches alone."""
     pre_norm: str = ""
     """A LayerNorm on the embeddings before the layers (CLIP's ``pre_layrnorm``), "" where none."""
     final_norm: str = "layernorm"
@@ -1444,6 +1448,9 @@ class _Vision(Record):
     projection: str = ""
     """A Linear on the pooled output (``CLIPVisionModelWithProjection``'s ``visual_projection``), where the tree has
     it."""
+    pooling: str = ""
+    """An attention-pooling head on the normalised output (SigLIP's ``head``, ``vision_use_head``), where the tree
+    has it: a learned probe attends to every token (``_attention_pooling``)."""
     upcast_softmax: bool = True
     """Eager attention takes the softmax in float32 (ViT), or in the dtype (DINOv2)."""
     layer_scale: tuple[str, str] = ("", "")
@@ -1489,11 +1496,16 @@ VISION: Final = {
     ),
 }
 """The vision transformers modelled, by model type (``clip_vision_model``: ``CLIPVisionModel``, whose config is a
-CLIP config's ``vision_config``)."""
+CLIP config's ``vision_config``; ``siglip_vision_model``: ``SiglipVisionModel``)."""
+# SigLIP's tower: CLIP's layer under CLIP's names; no class token, no LayerNorm before the layers, post_layernorm
+# over every token, then its attention-pooling head
+VISION["siglip_vision_model"] = replace(
+    VISION["clip_vision_model"], class_token=False, pre_norm="", pooled_norm=False, projection="", pooling="head"
+)
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
-    """A vision transformer's tokens (its position table's rows: the patches and the class token) and the values
+    """A vision transformer's tokens (its position table's rows: the patches and any class token) and the values
     of one input image (channels × patches × the patch's pixels, read from the patch convolution); (0, 0) when
     they are not found or stochastic depth (``drop_path_rate``) drops layers, which is not modelled."""
     attributes = dict(tree.attributes)
@@ -1508,7 +1520,8 @@ def _image(tree: Module, stack: str) -> tuple[int, int]:
     if table is None or conv is None or len(table.shape) < 2 or len(conv.shape) != 4:
         return 0, 0
     tokens = table.sizes[-2]  # ViT's (1, tokens, h), CLIP's embedding (tokens, h)
-    return tokens, conv.sizes[1] * (tokens - 1) * conv.sizes[2] * conv.sizes[3]
+    patches = tokens - 1 if names.class_token else tokens
+    return tokens, conv.sizes[1] * patches * conv.sizes[2] * conv.sizes[3]
 
 
 def _vit_layer(out: _Builder, names: _Vision) -> None:
@@ -1537,13 +1550,14 @@ def _vit_layer(out: _Builder, names: _Vision) -> None:
         out.saved(f"{mlp_scale}.input", mlp_scale, what, "b·s·h", "sequence")
 
 
-def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool, projection: bool) -> None:
+def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool, projection: bool, pooling: bool) -> None:
     """Outside a vision transformer's layers (at ``base``): the patch convolution keeps the image (b·n values,
     an input in the compute dtype); the class token's concatenation and the position embeddings' sum keep
     nothing; the embeddings' dropout; a LayerNorm before the layers (CLIP); the final LayerNorm, over every token or
     the class token's (CLIP: its input a view keeping the last layer's whole output, b·s·h, a mean and rstd per
-    image); the projection of the pooled output (CLIP); the classifier on the class token, a view that keeps the
-    whole normalised output (b·s·h), and the cross-entropy over the v classes, one label per image."""
+    image); the projection of the pooled output (CLIP); the attention-pooling head (SigLIP, ``_attention_pooling``);
+    the classifier on the class token, a view that keeps the whole normalised output (b·s·h), and the cross-entropy
+    over the v classes, one label per image."""
     patches = f"{base}{names.patches}"
     out.saved(
         f"{patches}.input",
@@ -1567,6 +1581,8 @@ def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool, projecti
     if projection:
         what = "the normalised pooled output (MmBackward0)"
         out.saved(f"{names.projection}.input", names.projection, what, "b·h", "sequence")
+    if pooling:
+        _attention_pooling(out, f"{base}{names.pooling}", names.fc1, names.act, names.fc2)
     if head:
         what = (
             "the class token's normalised hidden states, a view keeping all b·s·h (AddmmBackward0)"
@@ -1575,6 +1591,28 @@ def _vit_model(out: _Builder, base: str, names: _Vision, *, head: bool, projecti
         )
         out.saved(f"{names.head}.input", names.head, what, names.head_input, "sequence")
         _loss(out, upcast=False, head=names.head, rows="b")
+
+
+def _attention_pooling(out: _Builder, head: str, fc1: str, act: str, fc2: str) -> None:
+    """SigLIP's ``SiglipMultiheadAttentionPoolingHead`` at ``head``: its probe, repeated per image, attends to the
+    normalised output through ``nn.MultiheadAttention``, whose explicit path (weights asked for) keeps the probe
+    and the s tokens as its projections' inputs, the keys and values made contiguous (one b·s·2h storage), the
+    scaled query and the softmax's b·a·s result, and out_proj's input; then a LayerNorm and the MLP, one row per
+    image (``fc1``, ``act``, ``fc2`` as in the layers)."""
+    attention = f"{head}.attention"
+    out.saved(f"{attention}.query.input", attention, "the probe repeated per image (AddmmBackward0)", "b·h", "sequence")
+    what = "the normalised hidden states, the keys' and values' projection's input (MmBackward0)"
+    out.saved(f"{attention}.key_value.input", attention, what, "b·s·h", "sequence")
+    what = "keys and values of every head, one contiguous storage (BmmBackward0)"
+    out.saved(f"{attention}.key_value", attention, what, "b·s·2·h", "tensor")
+    out.saved(f"{attention}.query", attention, "the scaled query (BmmBackward0)", "b·h", "tensor")
+    what = "softmax result, also the values' bmm input (SoftmaxBackward0, BmmBackward0)"
+    out.saved(f"{attention}.weights", attention, what, "b·a·s", "tensor")
+    what = "out_proj input, the heads merged (AddmmBackward0)"
+    out.saved(f"{attention}.out_proj.input", f"{attention}.out_proj", what, "b·h", "tensor")
+    out.layer_norm(f"{head}.layernorm", "b·h", rows="b")
+    what = f"{fc1.rsplit('.', 1)[-1]} input, the normalised pooled output (AddmmBackward0)"
+    _plain_mlp(out, f"{head}.{fc1}", what, f"{head}.{act}", f"{head}.{fc2}", rows="b")
 
 
 class _Seq2Seq(Record):
@@ -3230,7 +3268,7 @@ def activation_plan(
             alone=walk.alone,
         )
         + walk.notes
-        + (_image_tokens(sizes) if structure == "vit" else ())
+        + (_image_tokens(tree, sizes) if structure == "vit" else ())
         + (_speech_frames(tree, dims.stack, sizes) if structure == "wav2vec2" else ()),
         encoder=encoder_stack,
         kinds=walk.kinds,
@@ -3420,7 +3458,9 @@ def _walk(
         _vit_layer(layer, names)
         head = _at(tree, names.head) is not None
         projection = bool(names.projection) and _at(tree, names.projection) is not None
-        _vit_model(outside, dims.stack.removesuffix(names.stack), names, head=head, projection=projection)
+        base = dims.stack.removesuffix(names.stack)
+        pooling = bool(names.pooling) and _at(tree, f"{base}{names.pooling}") is not None
+        _vit_model(outside, base, names, head=head, projection=projection, pooling=pooling)
     elif speech is not None:
         if speech.pre_norm:
             _vit_layer(layer, SPEECH_PRE_NORM)
@@ -3594,9 +3634,10 @@ def _assumptions(
     return tuple(notes)
 
 
-def _image_tokens(sizes: _Sizes) -> tuple[Assumption, ...]:
-    """A vision transformer's tokens: its s image tokens, patches and the class token, from an image of n values."""
-    return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=sizes.s - 1, image_values=sizes.n),)
+def _image_tokens(tree: Module, sizes: _Sizes) -> tuple[Assumption, ...]:
+    """A vision transformer's tokens: its s image tokens, patches and any class token, from an image of n values."""
+    patches = sizes.s - 1 if VISION[str(dict(tree.attributes).get("model_type"))].class_token else sizes.s
+    return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=patches, image_values=sizes.n),)
 
 
 def _speech_frames(tree: Module, stack: str, sizes: _Sizes) -> tuple[Assumption, ...]:
