@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from activation_oracle import EAGER_ONLY, FAMILIES, real_model, saved_bytes, tiny_config
+from paramcount.analysis.flops import image_positions
 from paramcount.analysis.planner import PlanOptions, plan_memory, transformer_dimensions
 from paramcount.analysis.planner.activations import ActivationPlan, activation_items, activation_plan
 from paramcount.api import from_config
@@ -454,6 +455,8 @@ def test_siglip_vision_runs_its_patches_whatever_the_sequence(seq: int | None) -
     notes = [assumption_text(note) for note in plan.assumptions]
     assert not any(note.kind == "activations-layout" for note in plan.assumptions)
     assert any("s=196 tokens, the image's 196 patches, no class token, from an image of n=150,528" in n for n in notes)
+    # the token estimate of FLOPs runs the same positions, all of them patches (it said 195 and a class token)
+    assert image_positions(tree) == (196, 196)
 
 
 BART_KEYS = ("encoder_attn.value", "self_attn.q_proj/k_proj/v_proj.input")

@@ -261,12 +261,12 @@ def _image_positions(tree: Module) -> tuple[int, int]:
     SigLIP vision tower's (``embeddings`` with a ``position_embedding`` table and a convolution ``patch_embedding``
     before its ``encoder.layers``, a ``class_embedding`` where it has a class token); (0, 0) for any other model."""
     from paramcount.analysis.planner import transformer_dimensions
-    from paramcount.analysis.planner.activations import activation_plan
+    from paramcount.analysis.planner.activations import activation_plan, image_patches
 
     dims = transformer_dimensions(tree)
     plan = None if dims is None else activation_plan(tree, dims, batch=1, seq_len=1, dtype="float32")
     if plan is not None and plan.structure == "vit":
-        return plan.seq_len, plan.seq_len - 1
+        return plan.seq_len, image_patches(tree, plan.seq_len)
     if dims is None or not dims.stack.endswith("encoder.layers"):
         return 0, 0
     embeddings: Module | None = tree

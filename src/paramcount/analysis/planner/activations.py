@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     Kernels: TypeAlias = Literal["cuda", "cpu"]
     Split: TypeAlias = Literal["sequence", "tensor", "vocab", "none"]
 
-__all__ = ["MEGATRON_SPLIT", "ActivationPlan", "SavedTensor", "activation_items", "activation_plan"]
+__all__ = ["MEGATRON_SPLIT", "ActivationPlan", "SavedTensor", "activation_items", "activation_plan", "image_patches"]
 
 MEGATRON_SPLIT: Final = (
     "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, §4.2.2 and Table 2: "
@@ -1520,8 +1520,13 @@ def _image(tree: Module, stack: str) -> tuple[int, int]:
     if table is None or conv is None or len(table.shape) < 2 or len(conv.shape) != 4:
         return 0, 0
     tokens = table.sizes[-2]  # ViT's (1, tokens, h), CLIP's embedding (tokens, h)
-    patches = tokens - 1 if names.class_token else tokens
-    return tokens, conv.sizes[1] * patches * conv.sizes[2] * conv.sizes[3]
+    return tokens, conv.sizes[1] * image_patches(tree, tokens) * conv.sizes[2] * conv.sizes[3]
+
+
+def image_patches(tree: Module, tokens: int) -> int:
+    """The patches among a modelled vision transformer's ``tokens`` (``VISION``): all but its class token, where it
+    has one (ViT, DINOv2, CLIP), or all of them (SigLIP)."""
+    return tokens - 1 if VISION[str(dict(tree.attributes).get("model_type"))].class_token else tokens
 
 
 def _vit_layer(out: _Builder, names: _Vision) -> None:
@@ -3636,7 +3641,7 @@ def _assumptions(
 
 def _image_tokens(tree: Module, sizes: _Sizes) -> tuple[Assumption, ...]:
     """A vision transformer's tokens: its s image tokens, patches and any class token, from an image of n values."""
-    patches = sizes.s - 1 if VISION[str(dict(tree.attributes).get("model_type"))].class_token else sizes.s
+    patches = image_patches(tree, sizes.s)
     return (Assumption.of("activations-image-tokens", tokens=sizes.s, patches=patches, image_values=sizes.n),)
 
 
