@@ -1468,6 +1468,23 @@ class _Vision(Record):
         return frozenset(path.split(".")[0] for path in paths if path)
 
 
+_CLIP_VISION: Final = _Vision(
+    stack="encoder.layers",
+    norm1="layer_norm1",
+    projections="self_attn.q_proj/k_proj/v_proj",
+    attention="self_attn",
+    output="self_attn.out_proj",
+    norm2="layer_norm2",
+    dropout="",
+    patches="embeddings.patch_embedding",
+    table="embeddings.position_embedding.weight",
+    pre_norm="pre_layrnorm",
+    final_norm="post_layernorm",
+    pooled_norm=True,
+    projection="visual_projection",
+)
+"""CLIP's vision tower (``CLIPVisionModel``, whose config is a CLIP config's ``vision_config``)."""
+
 VISION: Final = {
     "vit": _Vision(),
     "dinov2": _Vision(
@@ -1479,29 +1496,15 @@ VISION: Final = {
         layer_scale=("layer_scale1", "layer_scale2"),
         head_input="b·2·h",
     ),
-    "clip_vision_model": _Vision(
-        stack="encoder.layers",
-        norm1="layer_norm1",
-        projections="self_attn.q_proj/k_proj/v_proj",
-        attention="self_attn",
-        output="self_attn.out_proj",
-        norm2="layer_norm2",
-        dropout="",
-        patches="embeddings.patch_embedding",
-        table="embeddings.position_embedding.weight",
-        pre_norm="pre_layrnorm",
-        final_norm="post_layernorm",
-        pooled_norm=True,
-        projection="visual_projection",
+    "clip_vision_model": _CLIP_VISION,
+    # SigLIP's tower: CLIP's layer under CLIP's names; no class token, no LayerNorm before the layers, post_layernorm
+    # over every token, then its attention-pooling head
+    "siglip_vision_model": replace(
+        _CLIP_VISION, class_token=False, pre_norm="", pooled_norm=False, projection="", pooling="head"
     ),
 }
-"""The vision transformers modelled, by model type (``clip_vision_model``: ``CLIPVisionModel``, whose config is a
-CLIP config's ``vision_config``; ``siglip_vision_model``: ``SiglipVisionModel``)."""
-# SigLIP's tower: CLIP's layer under CLIP's names; no class token, no LayerNorm before the layers, post_layernorm
-# over every token, then its attention-pooling head
-VISION["siglip_vision_model"] = replace(
-    VISION["clip_vision_model"], class_token=False, pre_norm="", pooled_norm=False, projection="", pooling="head"
-)
+"""The vision transformers modelled, by model type (``clip_vision_model``: ``CLIPVisionModel``;
+``siglip_vision_model``: ``SiglipVisionModel``)."""
 
 
 def _image(tree: Module, stack: str) -> tuple[int, int]:
